@@ -1,0 +1,10 @@
+//! meshtop: a terminal UI for operating Istio on Kubernetes during upgrades.
+//!
+//! - `sandbox`: the sandbox cluster (an API server on loopback, loaded from a scenario) that
+//!   `--demo`, the integration tests and the benchmarks run against.
+//! - `cli`: the command line.
+//! - `logging`: tracing to a file, never to the terminal.
+
+pub mod cli;
+pub mod logging;
+pub mod sandbox;

@@ -1,0 +1,1053 @@
+//! The HTTP side of the sandbox API server: authentication, routing of Kubernetes paths,
+//! verbs, list paging, watches, and `kind: Status` errors.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{Method, StatusCode, header};
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use hyper::body::{Frame, Incoming};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+
+use super::api::{self, WriteOptions};
+use super::error::ApiError;
+use super::resources::ResourceType;
+use super::selector::{FieldSelector, LabelSelector};
+use super::store::{EventType, WatchEvent, meta_str, resource_name};
+use super::{Cluster, Shared, controllers, discovery, istiod, patch, table};
+
+pub type Body = BoxBody<Bytes, Infallible>;
+
+/// Largest request body accepted (a real server allows 3 MiB objects).
+const MAX_BODY: usize = 3 * 1024 * 1024;
+
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    tls: tokio_rustls::TlsAcceptor,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.changed() => return,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let shared = shared.clone();
+        let stop = stop.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            // A client that fails the handshake (e.g. plain HTTP) is simply dropped.
+            let Ok(stream) = tls.accept(stream).await else {
+                return;
+            };
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let service = hyper::service::service_fn(move |req| {
+                let shared = shared.clone();
+                let stop = stop.clone();
+                async move { Ok::<_, Infallible>(handle(shared, req, stop).await) }
+            });
+            let builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let _ = builder.serve_connection_with_upgrades(io, service).await;
+        });
+    }
+}
+
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).map_err(|e| match e {}).boxed()
+}
+
+pub fn json_response(code: u16, value: &Value) -> hyper::Response<Body> {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    hyper::Response::builder()
+        .status(StatusCode::from_u16(code).unwrap_or(StatusCode::OK))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("Cache-Control", "no-cache, private")
+        .body(full(body))
+        .unwrap_or_else(|_| hyper::Response::new(full(Bytes::new())))
+}
+
+pub fn error_response(e: &ApiError) -> hyper::Response<Body> {
+    json_response(e.code, &e.to_status())
+}
+
+/// Who is asking.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum User {
+    Admin,
+    Restricted,
+}
+
+fn authenticate(shared: &Shared, req: &hyper::Request<Incoming>) -> Option<User> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let token = value.strip_prefix("Bearer ")?.trim();
+    if token == shared.admin_token {
+        Some(User::Admin)
+    } else if token == shared.restricted_token {
+        Some(User::Restricted)
+    } else {
+        None
+    }
+}
+
+/// A resource path, split: `/api/v1/namespaces/{ns}/{plural}/{name}/{sub}/{rest}`.
+#[derive(Debug, Clone, Default)]
+struct Target {
+    group: String,
+    version: String,
+    namespace: Option<String>,
+    plural: String,
+    name: Option<String>,
+    sub: Option<String>,
+    rest: String,
+}
+
+fn parse_target(path: &str) -> Option<Target> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, version, rest) = match segs.as_slice() {
+        ["api", v, rest @ ..] => ("", *v, rest),
+        ["apis", g, v, rest @ ..] => (*g, *v, rest),
+        _ => return None,
+    };
+    let mut t = Target {
+        group: group.into(),
+        version: version.into(),
+        ..Default::default()
+    };
+    let rest: Vec<&str> = rest.to_vec();
+    let tail: &[&str] = match rest.as_slice() {
+        [] => return Some(t),
+        ["namespaces", ns, plural, tail @ ..] if !matches!(*plural, "status" | "finalize") => {
+            t.namespace = Some((*ns).into());
+            t.plural = (*plural).into();
+            tail
+        }
+        [plural, tail @ ..] => {
+            t.plural = (*plural).into();
+            tail
+        }
+    };
+    if let [name, more @ ..] = tail {
+        t.name = Some((*name).into());
+        if let [sub, extra @ ..] = more {
+            t.sub = Some((*sub).into());
+            t.rest = extra.join("/");
+        }
+    }
+    Some(t)
+}
+
+fn query_map(query: &str) -> HashMap<String, String> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn wants_table(req: &hyper::Request<Incoming>) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.split(',').any(|part| part.contains("as=Table")))
+}
+
+async fn read_body(
+    req: hyper::Request<Incoming>,
+) -> Result<(http::request::Parts, Bytes), ApiError> {
+    let (parts, body) = req.into_parts();
+    let bytes = http_body_util::Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map_err(|e| ApiError::new(413, "RequestEntityTooLarge", format!("request body: {e}")))?
+        .to_bytes();
+    Ok((parts, bytes))
+}
+
+fn parse_object(bytes: &[u8], content_type: &str) -> Result<Value, ApiError> {
+    if content_type.contains("yaml") {
+        let text = std::str::from_utf8(bytes).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let y: serde_yaml::Value = serde_yaml::from_str(text)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+        serde_json::to_value(y).map_err(|e| ApiError::bad_request(e.to_string()))
+    } else {
+        serde_json::from_slice(bytes)
+            .map_err(|e| ApiError::bad_request(format!("error decoding JSON body: {e}")))
+    }
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    req: hyper::Request<Incoming>,
+    stop: watch::Receiver<bool>,
+) -> hyper::Response<Body> {
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    tracing::debug!(method = %req.method(), %path, %query, "request");
+    if matches!(path.as_str(), "/healthz" | "/livez" | "/readyz") {
+        return hyper::Response::new(full("ok"));
+    }
+    let Some(user) = authenticate(&shared, &req) else {
+        return error_response(&ApiError::unauthorized());
+    };
+    match route(shared, req, user, &path, &query, stop).await {
+        Ok(r) => r,
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn route(
+    shared: Arc<Shared>,
+    req: hyper::Request<Incoming>,
+    user: User,
+    path: &str,
+    query: &str,
+    stop: watch::Receiver<bool>,
+) -> Result<hyper::Response<Body>, ApiError> {
+    if let Some(doc) = discovery::document(&shared.lock(), path) {
+        return Ok(json_response(200, &doc));
+    }
+    let target = parse_target(path).ok_or_else(ApiError::not_found_path)?;
+    let t = {
+        let cluster = shared.lock();
+        if target.plural.is_empty() {
+            return discovery::resource_list(&cluster.registry, &target.group, &target.version)
+                .map(|doc| json_response(200, &doc))
+                .ok_or_else(ApiError::not_found_path);
+        }
+        // `/api/v1/namespaces/{name}` names a namespace, not a namespaced collection.
+        cluster
+            .registry
+            .by_plural(&target.group, &target.version, &target.plural)
+            .cloned()
+    }
+    .ok_or_else(ApiError::not_found_path)?;
+    if target.namespace.is_some() && !t.namespaced {
+        return Err(ApiError::not_found_path());
+    }
+    if let Some(sub) = &target.sub
+        && !t.has_subresource(sub)
+    {
+        return Err(ApiError::not_found_path());
+    }
+    let q = query_map(query);
+    let method = req.method().clone();
+    let verb = match (&method, &target.name, q.get("watch").map(String::as_str)) {
+        (&Method::GET, None, Some("true" | "1")) => "watch",
+        (&Method::GET, None, _) => "list",
+        (&Method::GET, Some(_), _) => "get",
+        (&Method::POST, _, _) => "create",
+        (&Method::PUT, _, _) => "update",
+        (&Method::PATCH, _, _) => "patch",
+        (&Method::DELETE, None, _) => "deletecollection",
+        (&Method::DELETE, Some(_), _) => "delete",
+        _ => {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource"
+            )));
+        }
+    };
+    if user == User::Restricted {
+        authorize(&shared.lock(), &t, &target, verb)?;
+    }
+    let ns = target.namespace.clone().unwrap_or_default();
+    match (target.sub.as_deref(), target.name.clone()) {
+        (Some("proxy"), Some(name)) if t.kind == "Pod" => {
+            let (pod, port) = match name.split_once(':') {
+                Some((p, port)) => (
+                    p.to_string(),
+                    port.parse::<u16>()
+                        .map_err(|_| ApiError::bad_request(format!("invalid port {port:?}")))?,
+                ),
+                None => (name.clone(), 80),
+            };
+            let r = istiod::pod_proxy(&shared.lock(), &ns, &pod, port, &target.rest, query)?;
+            Ok(hyper::Response::builder()
+                .status(StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK))
+                .header(header::CONTENT_TYPE, r.content_type)
+                .body(full(r.body))
+                .unwrap_or_else(|_| hyper::Response::new(full(Bytes::new()))))
+        }
+        (Some("portforward"), Some(name)) if t.kind == "Pod" => {
+            if shared.lock().store.get("pods", &ns, &name).is_none() {
+                return Err(ApiError::not_found("pods", &name));
+            }
+            Ok(istiod::portforward(shared.clone(), ns, name, query.to_string(), req).await)
+        }
+        (Some("eviction"), Some(name)) if t.kind == "Pod" => {
+            if method != Method::POST {
+                return Err(ApiError::method_not_allowed("eviction only accepts POST"));
+            }
+            let (parts, bytes) = read_body(req).await?;
+            let ct = content_type(&parts);
+            let body = if bytes.is_empty() {
+                json!({})
+            } else {
+                parse_object(&bytes, &ct)?
+            };
+            let dry_run = is_dry_run(&q)
+                || body
+                    .pointer("/deleteOptions/dryRun")
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| a.iter().any(|v| v == "All"));
+            let mut cluster = shared.lock();
+            controllers::evict(&mut cluster, &ns, &name, dry_run, Timestamp::now())?;
+            if !dry_run {
+                shared.reconcile(&mut cluster);
+            }
+            Ok(json_response(
+                201,
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+            ))
+        }
+        (Some("status") | None, _) => crud(shared, req, &t, &target, verb, &q, stop).await,
+        _ => Err(ApiError::not_found_path()),
+    }
+}
+
+fn content_type(parts: &http::request::Parts) -> String {
+    parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_string()
+}
+
+fn is_dry_run(q: &HashMap<String, String>) -> bool {
+    q.get("dryRun").is_some_and(|v| v == "All")
+}
+
+fn authorize(
+    cluster: &Cluster,
+    t: &ResourceType,
+    target: &Target,
+    verb: &str,
+) -> Result<(), ApiError> {
+    let resource = match &target.sub {
+        Some(sub) => format!("{}/{sub}", t.plural),
+        None => t.plural.clone(),
+    };
+    let denied = cluster.settings.restricted_deny.iter().any(|r| {
+        r.verb == verb
+            && r.resource == resource
+            && r.namespace
+                .as_ref()
+                .is_none_or(|n| Some(n) == target.namespace.as_ref())
+    });
+    if !denied {
+        return Ok(());
+    }
+    let who = match &target.name {
+        Some(n) => format!("{} \"{n}\"", t.key()),
+        None => t.key(),
+    };
+    let scope = match &target.namespace {
+        Some(ns) => format!("in the namespace \"{ns}\""),
+        None => "at the cluster scope".to_string(),
+    };
+    let mut details = json!({"kind": t.plural});
+    if let Some(n) = &target.name {
+        details["name"] = json!(n);
+    }
+    if !t.group.is_empty() {
+        details["group"] = json!(t.group);
+    }
+    Err(ApiError::new(
+        403,
+        "Forbidden",
+        format!(
+            "{who} is forbidden: User \"meshtop-sandbox-restricted\" cannot {verb} resource \"{resource}\" in API group \"{}\" {scope}",
+            t.group
+        ),
+    )
+    .with_details(details))
+}
+
+/// An object as served at `version`: custom resources are stored once and shown at the
+/// version asked for.
+fn at_version(t: &ResourceType, obj: &Value, version: &str) -> Value {
+    let mut o = obj.clone();
+    if t.custom {
+        o["apiVersion"] = json!(t.api_version(version));
+    }
+    o
+}
+
+async fn crud(
+    shared: Arc<Shared>,
+    req: hyper::Request<Incoming>,
+    t: &ResourceType,
+    target: &Target,
+    verb: &str,
+    q: &HashMap<String, String>,
+    stop: watch::Receiver<bool>,
+) -> Result<hyper::Response<Body>, ApiError> {
+    let ns = target.namespace.clone().unwrap_or_default();
+    let table = wants_table(&req);
+    let now = Timestamp::now();
+    match verb {
+        "list" => {
+            let cluster = shared.lock();
+            let doc = list(&cluster, t, target, q, table, now)?;
+            Ok(json_response(200, &doc))
+        }
+        "watch" => watch_response(
+            shared.clone(),
+            t.clone(),
+            target.clone(),
+            q.clone(),
+            table,
+            stop,
+        ),
+        "get" => {
+            let name = target.name.clone().unwrap_or_default();
+            let cluster = shared.lock();
+            let obj = cluster
+                .store
+                .get(&t.key(), &ns, &name)
+                .ok_or_else(|| ApiError::not_found(&resource_name(t), &name))?;
+            let obj = at_version(t, obj, &target.version);
+            if table {
+                let rv = meta_str(&obj, "resourceVersion").to_string();
+                return Ok(json_response(
+                    200,
+                    &table::render(&cluster, t, &target.version, &[obj], &rv, q, now, true),
+                ));
+            }
+            Ok(json_response(200, &obj))
+        }
+        "create" => {
+            let (parts, bytes) = read_body(req).await?;
+            let mut obj = parse_object(&bytes, &content_type(&parts))?;
+            if t.namespaced {
+                match obj.pointer("/metadata/namespace").and_then(Value::as_str) {
+                    None | Some("") => obj["metadata"]["namespace"] = json!(ns),
+                    Some(body_ns) if body_ns != ns => {
+                        return Err(ApiError::bad_request(
+                            "the namespace of the provided object does not match the namespace sent on the request",
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+            let manager = field_manager(q, &parts, "Update");
+            patch::record_update(None, &mut obj, &manager, "Update", now);
+            let mut cluster = shared.lock();
+            let created = api::create(
+                &mut cluster,
+                t,
+                obj,
+                now,
+                &WriteOptions::client(is_dry_run(q)),
+            )?;
+            if !is_dry_run(q) {
+                shared.reconcile(&mut cluster);
+            }
+            Ok(json_response(
+                201,
+                &at_version(t, &created, &target.version),
+            ))
+        }
+        "update" => {
+            let name = target.name.clone().unwrap_or_default();
+            let (parts, bytes) = read_body(req).await?;
+            let mut obj = parse_object(&bytes, &content_type(&parts))?;
+            if meta_str(&obj, "name") != name {
+                return Err(ApiError::bad_request(
+                    "the name of the object does not match the name on the URL",
+                ));
+            }
+            if t.namespaced {
+                obj["metadata"]["namespace"] = json!(ns);
+            }
+            let mut cluster = shared.lock();
+            let old = cluster.store.get(&t.key(), &ns, &name).cloned();
+            let manager = field_manager(q, &parts, "Update");
+            patch::record_update(old.as_deref(), &mut obj, &manager, "Update", now);
+            let updated = api::update(
+                &mut cluster,
+                t,
+                obj,
+                target.sub.as_deref(),
+                &WriteOptions::client(is_dry_run(q)),
+            )?;
+            if !is_dry_run(q) {
+                shared.reconcile(&mut cluster);
+            }
+            Ok(json_response(
+                200,
+                &at_version(t, &updated, &target.version),
+            ))
+        }
+        "patch" => {
+            let name = target.name.clone().unwrap_or_default();
+            let (parts, bytes) = read_body(req).await?;
+            let ct = content_type(&parts);
+            let dry_run = is_dry_run(q);
+            let mut cluster = shared.lock();
+            let old = cluster.store.get(&t.key(), &ns, &name).cloned();
+            let (code, result) = if ct.starts_with("application/apply-patch") {
+                let manager = q.get("fieldManager").cloned().ok_or_else(|| {
+                    ApiError::bad_request(
+                        "PATCH requests for apply must include fieldManager (a query parameter)",
+                    )
+                })?;
+                let force = q.get("force").is_some_and(|v| v == "true");
+                let applied = parse_object(&bytes, "yaml")?;
+                if meta_str(&applied, "name").is_some_and_nonempty_and_ne(&name) {
+                    return Err(ApiError::bad_request(
+                        "the name of the object does not match the name on the URL",
+                    ));
+                }
+                match old {
+                    None => {
+                        let mut obj = applied.clone();
+                        obj["metadata"]["name"] = json!(name);
+                        if t.namespaced {
+                            obj["metadata"]["namespace"] = json!(ns);
+                        }
+                        patch::record_apply(None, &applied, &mut obj, &manager, now);
+                        (
+                            201,
+                            api::create(&mut cluster, t, obj, now, &WriteOptions::client(dry_run))?,
+                        )
+                    }
+                    Some(old) => {
+                        let mut obj = patch::apply(&old, &applied, &manager, force, t)?;
+                        patch::record_apply(Some(&old), &applied, &mut obj, &manager, now);
+                        (
+                            200,
+                            api::update(
+                                &mut cluster,
+                                t,
+                                obj,
+                                target.sub.as_deref(),
+                                &WriteOptions::client(dry_run),
+                            )?,
+                        )
+                    }
+                }
+            } else {
+                let old = old.ok_or_else(|| ApiError::not_found(&resource_name(t), &name))?;
+                let body: Value = serde_json::from_slice(&bytes)
+                    .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+                let mut obj = if ct.starts_with("application/json-patch+json") {
+                    patch::json_patch(&old, &body)?
+                } else if ct.starts_with("application/merge-patch+json") {
+                    patch::merge_patch(&old, &body)
+                } else if ct.starts_with("application/strategic-merge-patch+json") {
+                    if t.custom {
+                        return Err(ApiError::unsupported_media_type(&ct));
+                    }
+                    patch::strategic_merge_patch(&old, &body)?
+                } else {
+                    return Err(ApiError::unsupported_media_type(&ct));
+                };
+                let manager = field_manager(q, &parts, "Update");
+                patch::record_update(Some(&old), &mut obj, &manager, "Update", now);
+                // A patch that carries a resourceVersion is a precondition on it.
+                if meta_str(&obj, "resourceVersion") != meta_str(&old, "resourceVersion")
+                    && !meta_str(&obj, "resourceVersion").is_empty()
+                {
+                    return Err(ApiError::conflict(&resource_name(t), &name));
+                }
+                (
+                    200,
+                    api::update(
+                        &mut cluster,
+                        t,
+                        obj,
+                        target.sub.as_deref(),
+                        &WriteOptions::client(dry_run),
+                    )?,
+                )
+            };
+            if !dry_run {
+                shared.reconcile(&mut cluster);
+            }
+            Ok(json_response(
+                code,
+                &at_version(t, &result, &target.version),
+            ))
+        }
+        "delete" => {
+            let name = target.name.clone().unwrap_or_default();
+            let (_, bytes) = read_body(req).await?;
+            let opts: Value = if bytes.is_empty() {
+                json!({})
+            } else {
+                serde_json::from_slice(&bytes).unwrap_or(json!({}))
+            };
+            let dry_run = is_dry_run(q)
+                || opts
+                    .get("dryRun")
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| a.iter().any(|v| v == "All"));
+            let mut cluster = shared.lock();
+            if let Some(uid) = opts.pointer("/preconditions/uid").and_then(Value::as_str) {
+                let cur = cluster
+                    .store
+                    .get(&t.key(), &ns, &name)
+                    .ok_or_else(|| ApiError::not_found(&resource_name(t), &name))?;
+                if meta_str(cur, "uid") != uid {
+                    return Err(ApiError::conflict(&resource_name(t), &name));
+                }
+            }
+            let gone = api::delete(
+                &mut cluster,
+                t,
+                &ns,
+                &name,
+                now,
+                &WriteOptions::client(dry_run),
+            )?;
+            if !dry_run {
+                shared.reconcile(&mut cluster);
+            }
+            Ok(json_response(200, &at_version(t, &gone, &target.version)))
+        }
+        "deletecollection" => {
+            let dry_run = is_dry_run(q);
+            let mut cluster = shared.lock();
+            let label =
+                LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))
+                    .map_err(ApiError::bad_request)?;
+            let field = FieldSelector::parse(
+                q.get("fieldSelector").map(String::as_str).unwrap_or(""),
+                &t.kind,
+            )
+            .map_err(ApiError::bad_request)?;
+            let scope = target.namespace.as_deref();
+            let names: Vec<(String, String)> = cluster
+                .store
+                .list(&t.key(), scope)
+                .filter(|o| label.matches_object(o) && field.matches(o))
+                .map(|o| {
+                    (
+                        meta_str(o, "namespace").to_string(),
+                        meta_str(o, "name").to_string(),
+                    )
+                })
+                .collect();
+            let mut items = Vec::new();
+            for (ons, name) in names {
+                if let Ok(gone) = api::delete(
+                    &mut cluster,
+                    t,
+                    &ons,
+                    &name,
+                    now,
+                    &WriteOptions::client(dry_run),
+                ) {
+                    items.push(at_version(t, &gone, &target.version));
+                }
+            }
+            if !dry_run {
+                shared.reconcile(&mut cluster);
+            }
+            let rv = cluster.store.resource_version().to_string();
+            Ok(json_response(
+                200,
+                &json!({"kind": format!("{}List", t.kind), "apiVersion": t.api_version(&target.version), "metadata": {"resourceVersion": rv}, "items": items}),
+            ))
+        }
+        _ => Err(ApiError::method_not_allowed("unsupported verb")),
+    }
+}
+
+trait NonEmptyNe {
+    fn is_some_and_nonempty_and_ne(&self, other: &str) -> bool;
+}
+
+impl NonEmptyNe for &str {
+    fn is_some_and_nonempty_and_ne(&self, other: &str) -> bool {
+        !self.is_empty() && *self != other
+    }
+}
+
+/// The field manager of a write: the query parameter, else the client's name, as a real
+/// server derives it from the User-Agent.
+fn field_manager(q: &HashMap<String, String>, parts: &http::request::Parts, _op: &str) -> String {
+    if let Some(m) = q.get("fieldManager") {
+        return m.clone();
+    }
+    parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ua| ua.split('/').next())
+        .filter(|s| !s.is_empty())
+        .unwrap_or("unknown")
+        .to_string()
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ContinueToken {
+    rv: u64,
+    start: String,
+}
+
+fn list(
+    cluster: &Cluster,
+    t: &ResourceType,
+    target: &Target,
+    q: &HashMap<String, String>,
+    table: bool,
+    now: Timestamp,
+) -> Result<Value, ApiError> {
+    let label = LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))
+        .map_err(ApiError::bad_request)?;
+    let field = FieldSelector::parse(
+        q.get("fieldSelector").map(String::as_str).unwrap_or(""),
+        &t.kind,
+    )
+    .map_err(ApiError::bad_request)?;
+    let limit: Option<usize> = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .filter(|l| *l > 0);
+    let mut list_rv = cluster.store.resource_version();
+    let start = match q.get("continue").filter(|c| !c.is_empty()) {
+        Some(c) => {
+            let token: ContinueToken = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(c)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .ok_or_else(|| ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"))?;
+            list_rv = token.rv;
+            Some(token.start)
+        }
+        None => None,
+    };
+    let key_of = |o: &Value| format!("{}/{}", meta_str(o, "namespace"), meta_str(o, "name"));
+    let matching: Vec<&Arc<Value>> = cluster
+        .store
+        .list(&t.key(), target.namespace.as_deref())
+        .filter(|o| start.as_ref().is_none_or(|s| key_of(o) > *s))
+        .filter(|o| label.matches_object(o) && field.matches(o))
+        .collect();
+    let (page, remaining) = match limit {
+        Some(l) if matching.len() > l => (&matching[..l], matching.len() - l),
+        _ => (&matching[..], 0),
+    };
+    let mut meta = json!({"resourceVersion": list_rv.to_string()});
+    if remaining > 0 {
+        let last = page.last().map(|o| key_of(o)).unwrap_or_default();
+        let token = serde_json::to_vec(&ContinueToken {
+            rv: list_rv,
+            start: last,
+        })
+        .unwrap_or_default();
+        meta["continue"] = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token));
+        meta["remainingItemCount"] = json!(remaining);
+    }
+    let items: Vec<Value> = page
+        .iter()
+        .map(|o| at_version(t, o, &target.version))
+        .collect();
+    if table {
+        let mut doc = table::render(
+            cluster,
+            t,
+            &target.version,
+            &items,
+            &list_rv.to_string(),
+            q,
+            now,
+            true,
+        );
+        if let Some(m) = doc.get_mut("metadata") {
+            *m = meta;
+        }
+        return Ok(doc);
+    }
+    let items: Vec<Value> = items
+        .into_iter()
+        .map(|mut o| {
+            // A real server leaves kind and apiVersion out of built-in list items.
+            if !t.custom
+                && let Some(m) = o.as_object_mut()
+            {
+                m.remove("kind");
+                m.remove("apiVersion");
+            }
+            o
+        })
+        .collect();
+    Ok(json!({
+        "kind": format!("{}List", t.kind),
+        "apiVersion": t.api_version(&target.version),
+        "metadata": meta,
+        "items": items,
+    }))
+}
+
+/// Encodes one watch event line.
+fn event_line(type_: &str, object: &Value) -> Bytes {
+    let mut line =
+        serde_json::to_vec(&json!({"type": type_, "object": object})).unwrap_or_default();
+    line.push(b'\n');
+    Bytes::from(line)
+}
+
+struct WatchFilter {
+    label: LabelSelector,
+    field: FieldSelector,
+    name: Option<String>,
+}
+
+impl WatchFilter {
+    fn matches(&self, o: &Value) -> bool {
+        self.label.matches_object(o)
+            && self.field.matches(o)
+            && self.name.as_ref().is_none_or(|n| meta_str(o, "name") == n)
+    }
+
+    /// What a watcher with this filter sees of an event, if anything.
+    fn view(&self, ev: &WatchEvent) -> Option<EventType> {
+        let now = self.matches(&ev.object);
+        let before = ev.old.as_ref().is_some_and(|o| self.matches(o));
+        match ev.type_ {
+            EventType::Added => now.then_some(EventType::Added),
+            EventType::Deleted => (before || now).then_some(EventType::Deleted),
+            EventType::Modified => match (before, now) {
+                (true, true) => Some(EventType::Modified),
+                (false, true) => Some(EventType::Added),
+                (true, false) => Some(EventType::Deleted),
+                (false, false) => None,
+            },
+        }
+    }
+}
+
+fn watch_response(
+    shared: Arc<Shared>,
+    t: ResourceType,
+    target: Target,
+    q: HashMap<String, String>,
+    table: bool,
+    mut stop: watch::Receiver<bool>,
+) -> Result<hyper::Response<Body>, ApiError> {
+    let filter = WatchFilter {
+        label: LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))
+            .map_err(ApiError::bad_request)?,
+        field: FieldSelector::parse(
+            q.get("fieldSelector").map(String::as_str).unwrap_or(""),
+            &t.kind,
+        )
+        .map_err(ApiError::bad_request)?,
+        // `fieldSelector=metadata.name=x` is how clients watch one object; kept in `field`.
+        name: None,
+    };
+    let bookmarks = q.get("allowWatchBookmarks").is_some_and(|v| v == "true");
+    let send_initial = q.get("sendInitialEvents").is_some_and(|v| v == "true");
+    let timeout = q
+        .get("timeoutSeconds")
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(1800));
+    let rv_param = q.get("resourceVersion").cloned().unwrap_or_default();
+    let ns = target.namespace.clone();
+    let version = target.version.clone();
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    let (initial, mut events, expired, bookmark_every) = {
+        let mut cluster = shared.lock();
+        let bookmark_every = cluster.settings.bookmark_interval;
+        let from_scratch = rv_param.is_empty() || rv_param == "0" || send_initial;
+        if from_scratch {
+            let current: Vec<Value> = cluster
+                .store
+                .list(&t.key(), ns.as_deref())
+                .filter(|o| filter.matches(o))
+                .map(|o| at_version(&t, o, &version))
+                .collect();
+            let rx = cluster.store.subscribe(&t.key(), ns.as_deref());
+            let rv = cluster.store.resource_version();
+            (Some((current, rv)), rx, None, bookmark_every)
+        } else {
+            let from: u64 = rv_param.parse().map_err(|_| {
+                ApiError::bad_request(format!("invalid resourceVersion {rv_param:?}"))
+            })?;
+            match cluster.store.watch_from(&t.key(), ns.as_deref(), from) {
+                Ok((backlog, rx)) => {
+                    // Replay through the same channel path as live events.
+                    let (btx, brx) = mpsc::unbounded_channel();
+                    for e in backlog {
+                        let _ = btx.send(e);
+                    }
+                    drop(btx);
+                    (None, merge_receivers(brx, rx), None, bookmark_every)
+                }
+                Err(e) => (
+                    None,
+                    cluster.store.subscribe(&t.key(), ns.as_deref()),
+                    Some(e),
+                    bookmark_every,
+                ),
+            }
+        }
+    };
+    let render = {
+        let shared = shared.clone();
+        let t = t.clone();
+        let q = q.clone();
+        move |obj: &Value, first: &mut bool| -> Value {
+            let obj = at_version(&t, obj, &version);
+            if table {
+                let cluster = shared.lock();
+                let rv = meta_str(&obj, "resourceVersion").to_string();
+                let doc = table::render(
+                    &cluster,
+                    &t,
+                    &version,
+                    &[obj],
+                    &rv,
+                    &q,
+                    Timestamp::now(),
+                    *first,
+                );
+                *first = false;
+                doc
+            } else {
+                obj
+            }
+        }
+    };
+    let kind = t.kind.clone();
+    let api_version = t.api_version(&target.version);
+    tokio::spawn(async move {
+        let mut first = true;
+        if let Some(e) = expired {
+            let _ = tx.send(event_line("ERROR", &e.to_status())).await;
+            return;
+        }
+        if let Some((current, rv)) = initial {
+            for o in current {
+                if tx
+                    .send(event_line("ADDED", &render(&o, &mut first)))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            if send_initial && bookmarks {
+                let bm = json!({"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": rv.to_string(), "annotations": {"k8s.io/initial-events-end": "true"}}});
+                if tx.send(event_line("BOOKMARK", &bm)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut tick = tokio::time::interval(bookmark_every);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                ev = events.recv() => {
+                    let Some(ev) = ev else { return };
+                    if let Some(ty) = filter.view(&ev)
+                        && tx.send(event_line(ty.as_str(), &render(&ev.object, &mut first))).await.is_err()
+                    {
+                        return;
+                    }
+                }
+                _ = tick.tick(), if bookmarks => {
+                    // Everything up to the store's version is either queued here or sent:
+                    // flush the queue first so the bookmark never runs ahead of an event.
+                    let rv = shared.lock().store.resource_version();
+                    while let Ok(ev) = events.try_recv() {
+                        if let Some(ty) = filter.view(&ev)
+                            && tx.send(event_line(ty.as_str(), &render(&ev.object, &mut first))).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                    let bm = json!({"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": rv.to_string()}});
+                    if tx.send(event_line("BOOKMARK", &bm)).await.is_err() {
+                        return;
+                    }
+                }
+                _ = &mut deadline => return,
+                _ = stop.changed() => return,
+                _ = tx.closed() => return,
+            }
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+    });
+    Ok(hyper::Response::builder()
+        .status(200)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("Transfer-Encoding", "chunked")
+        .body(BodyExt::boxed(StreamBody::new(stream)))
+        .unwrap_or_else(|_| hyper::Response::new(full(Bytes::new()))))
+}
+
+/// A receiver yielding everything of `first`, then everything of `second`.
+fn merge_receivers(
+    mut first: mpsc::UnboundedReceiver<Arc<WatchEvent>>,
+    mut second: mpsc::UnboundedReceiver<Arc<WatchEvent>>,
+) -> mpsc::UnboundedReceiver<Arc<WatchEvent>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut last = 0;
+        while let Some(e) = first.recv().await {
+            last = e.rv;
+            if tx.send(e).is_err() {
+                return;
+            }
+        }
+        while let Some(e) = second.recv().await {
+            if e.rv <= last {
+                continue;
+            }
+            if tx.send(e).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_split_into_targets() {
+        let t =
+            parse_target("/api/v1/namespaces/istio-system/pods/istiod-x:15014/proxy/debug/syncz")
+                .expect("t");
+        assert_eq!(t.namespace.as_deref(), Some("istio-system"));
+        assert_eq!(t.plural, "pods");
+        assert_eq!(t.name.as_deref(), Some("istiod-x:15014"));
+        assert_eq!(t.sub.as_deref(), Some("proxy"));
+        assert_eq!(t.rest, "debug/syncz");
+        let t = parse_target("/api/v1/namespaces/default").expect("t");
+        assert_eq!(
+            (t.plural.as_str(), t.name.as_deref(), t.namespace.as_deref()),
+            ("namespaces", Some("default"), None)
+        );
+        let t = parse_target("/api/v1/namespaces/default/status").expect("t");
+        assert_eq!(
+            (t.plural.as_str(), t.sub.as_deref()),
+            ("namespaces", Some("status"))
+        );
+        let t = parse_target("/apis/install.istio.io/v1alpha1/istiooperators").expect("t");
+        assert_eq!(
+            (t.group.as_str(), t.version.as_str(), t.plural.as_str()),
+            ("install.istio.io", "v1alpha1", "istiooperators")
+        );
+        assert!(parse_target("/nope").is_none());
+    }
+}
