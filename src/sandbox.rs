@@ -6,6 +6,7 @@ pub mod api;
 pub mod controllers;
 pub mod discovery;
 pub mod error;
+pub mod harness;
 pub mod istiod;
 pub mod kubeconfig;
 pub mod patch;
