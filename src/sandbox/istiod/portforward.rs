@@ -115,6 +115,18 @@ fn accept(
     query: &str,
     req: &hyper::Request<Incoming>,
 ) -> Result<(String, Option<&'static str>, Plan), ApiError> {
+    let upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !upgrade.is_empty() && !header_has_token(req, header::UPGRADE, "websocket") {
+        // kubectl before 1.31 asks for SPDY, which the sandbox does not speak.
+        return Err(ApiError::bad_request(format!(
+            "unable to upgrade connection: the sandbox serves port-forward over WebSocket \
+             ({PROTOCOL}) only, not {upgrade}"
+        )));
+    }
     if !header_has_token(req, header::UPGRADE, "websocket")
         || !header_has_token(req, header::CONNECTION, "upgrade")
     {
