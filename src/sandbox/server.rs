@@ -500,7 +500,8 @@ async fn crud(
                 })?;
                 let force = q.get("force").is_some_and(|v| v == "true");
                 let applied = parse_object(&bytes, "yaml")?;
-                if meta_str(&applied, "name").is_some_and_nonempty_and_ne(&name) {
+                let applied_name = meta_str(&applied, "name");
+                if !applied_name.is_empty() && applied_name != name {
                     return Err(ApiError::bad_request(
                         "the name of the object does not match the name on the URL",
                     ));
@@ -658,16 +659,6 @@ async fn crud(
             ))
         }
         _ => Err(ApiError::method_not_allowed("unsupported verb")),
-    }
-}
-
-trait NonEmptyNe {
-    fn is_some_and_nonempty_and_ne(&self, other: &str) -> bool;
-}
-
-impl NonEmptyNe for &str {
-    fn is_some_and_nonempty_and_ne(&self, other: &str) -> bool {
-        !self.is_empty() && *self != other
     }
 }
 
