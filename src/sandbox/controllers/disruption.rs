@@ -1,0 +1,241 @@
+//! PodDisruptionBudget status, as the disruption controller computes it, and the Eviction
+//! API that consults it.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::super::api::{self, WriteOptions};
+use super::super::error::ApiError;
+use super::super::selector::LabelSelector;
+use super::super::store::{meta_str, timestamp};
+use super::{
+    Cluster, Types, controller_ref, is_deleting, is_ready, phase, replicas, set_condition,
+    write_status,
+};
+
+/// The numbers of a PDB's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Budget {
+    expected: u64,
+    current_healthy: u64,
+    desired_healthy: u64,
+}
+
+impl Budget {
+    fn allowed(&self) -> u64 {
+        self.current_healthy.saturating_sub(self.desired_healthy)
+    }
+}
+
+/// `minAvailable`/`maxUnavailable`: a count, or a percentage of `total` rounded up.
+fn scaled_up(v: &Value, total: u64) -> u64 {
+    match v {
+        Value::String(s) => s
+            .strip_suffix('%')
+            .and_then(|p| p.trim().parse::<u64>().ok())
+            .map_or(0, |p| (total * p).div_ceil(100)),
+        other => other.as_u64().unwrap_or(0),
+    }
+}
+
+/// The replicas the controller of a pod wants (a ReplicaSet of a Deployment counts as the
+/// Deployment), with the controller's uid so each counts once.
+fn controller_scale(cluster: &Cluster, pod: &Value) -> Option<(String, u64)> {
+    let r = controller_ref(pod)?;
+    let kind = r.get("kind").and_then(Value::as_str).unwrap_or("");
+    let name = r.get("name").and_then(Value::as_str).unwrap_or("");
+    let ns = meta_str(pod, "namespace");
+    match kind {
+        "ReplicaSet" => {
+            let rs = cluster.store.get("replicasets.apps", ns, name)?;
+            if let Some(d) = controller_ref(rs)
+                .filter(|d| d.get("kind").and_then(Value::as_str) == Some("Deployment"))
+            {
+                let dname = d.get("name").and_then(Value::as_str).unwrap_or("");
+                if let Some(deploy) = cluster.store.get("deployments.apps", ns, dname) {
+                    return Some((meta_str(deploy, "uid").to_string(), replicas(deploy)));
+                }
+            }
+            Some((meta_str(rs, "uid").to_string(), replicas(rs)))
+        }
+        "StatefulSet" => {
+            let sts = cluster.store.get("statefulsets.apps", ns, name)?;
+            Some((meta_str(sts, "uid").to_string(), replicas(sts)))
+        }
+        "DaemonSet" => {
+            let ds = cluster.store.get("daemonsets.apps", ns, name)?;
+            let n = ds
+                .pointer("/status/desiredNumberScheduled")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            Some((meta_str(ds, "uid").to_string(), n))
+        }
+        _ => None,
+    }
+}
+
+/// The pods a PDB selects in its namespace, those going away excluded.
+fn selected_pods(cluster: &Cluster, pdb: &Value) -> Vec<Arc<Value>> {
+    let Ok(sel) = LabelSelector::from_object(pdb.pointer("/spec/selector")) else {
+        return Vec::new();
+    };
+    cluster
+        .store
+        .list("pods", Some(meta_str(pdb, "namespace")))
+        .filter(|p| !is_deleting(p) && sel.matches_object(p))
+        .cloned()
+        .collect()
+}
+
+fn budget(cluster: &Cluster, pdb: &Value) -> Budget {
+    let pods = selected_pods(cluster, pdb);
+    let current_healthy = pods
+        .iter()
+        .filter(|p| phase(p) == "Running" && is_ready(p))
+        .count() as u64;
+    // The scale of the pods' controllers, each counted once; a pod without one counts itself.
+    let expected_scale = || {
+        let mut seen = BTreeSet::new();
+        let mut total = 0;
+        for p in &pods {
+            match controller_scale(cluster, p) {
+                Some((uid, n)) => {
+                    if seen.insert(uid) {
+                        total += n;
+                    }
+                }
+                None => total += 1,
+            }
+        }
+        total
+    };
+    let spec = pdb.get("spec");
+    let (expected, desired_healthy) = if let Some(mu) = spec.and_then(|s| s.get("maxUnavailable")) {
+        let expected = expected_scale();
+        (expected, expected.saturating_sub(scaled_up(mu, expected)))
+    } else if let Some(ma) = spec.and_then(|s| s.get("minAvailable")) {
+        if ma.is_string() {
+            let expected = expected_scale();
+            (expected, scaled_up(ma, expected))
+        } else {
+            // An integer minAvailable needs no controller: the pods themselves are expected.
+            (pods.len() as u64, scaled_up(ma, 0))
+        }
+    } else {
+        (pods.len() as u64, 0)
+    };
+    Budget {
+        expected,
+        current_healthy,
+        desired_healthy,
+    }
+}
+
+/// Recomputes one PDB's status and writes it if it changed; returns the numbers.
+fn refresh(cluster: &mut Cluster, types: &Types, pdb: &Value, now: Timestamp) -> Budget {
+    let b = budget(cluster, pdb);
+    let generation = pdb
+        .pointer("/metadata/generation")
+        .cloned()
+        .unwrap_or(json!(1));
+    let mut status = pdb
+        .get("status")
+        .cloned()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    status["observedGeneration"] = generation.clone();
+    status["disruptionsAllowed"] = json!(b.allowed());
+    status["currentHealthy"] = json!(b.current_healthy);
+    status["desiredHealthy"] = json!(b.desired_healthy);
+    status["expectedPods"] = json!(b.expected);
+    if !status.get("disruptedPods").is_some_and(Value::is_object) {
+        status["disruptedPods"] = json!({});
+    }
+    let cond = if b.allowed() > 0 {
+        json!({"type": "DisruptionAllowed", "status": "True", "reason": "SufficientPods", "message": "", "observedGeneration": generation})
+    } else {
+        json!({"type": "DisruptionAllowed", "status": "False", "reason": "InsufficientPods", "message": "", "observedGeneration": generation})
+    };
+    set_condition(&mut status, cond, &timestamp(now), false);
+    write_status(cluster, &types.pdb, pdb, status);
+    b
+}
+
+pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp) {
+    let pdbs: Vec<Arc<Value>> = cluster
+        .store
+        .list(&types.pdb.key(), None)
+        .cloned()
+        .collect();
+    for pdb in pdbs {
+        refresh(cluster, types, &pdb, now);
+    }
+}
+
+/// The Eviction API: refuse (429) when a PDB allows no disruption, else delete the pod.
+pub fn evict(
+    cluster: &mut Cluster,
+    namespace: &str,
+    name: &str,
+    dry_run: bool,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let types = Types::get(&cluster.registry)
+        .ok_or_else(|| ApiError::internal("the sandbox has no Pod type"))?;
+    let pod = cluster
+        .store
+        .get("pods", namespace, name)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("pods", name))?;
+    let opts = WriteOptions {
+        dry_run,
+        from_client: true,
+    };
+    // A pod that is not running has no disruption to budget for.
+    if phase(&pod) != "Running" || is_deleting(&pod) {
+        api::delete(cluster, &types.pod, namespace, name, now, &opts)?;
+        return Ok(());
+    }
+    let pdbs: Vec<Arc<Value>> = cluster
+        .store
+        .list(&types.pdb.key(), Some(namespace))
+        .filter(|pdb| {
+            LabelSelector::from_object(pdb.pointer("/spec/selector"))
+                .is_ok_and(|s| s.matches_object(&pod))
+        })
+        .cloned()
+        .collect();
+    if pdbs.len() > 1 {
+        return Err(ApiError::internal("This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.")
+            .with_details(json!({"causes": [{"message": "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."}]})));
+    }
+    let Some(pdb) = pdbs.first() else {
+        api::delete(cluster, &types.pod, namespace, name, now, &opts)?;
+        return Ok(());
+    };
+    let b = refresh(cluster, &types, pdb, now);
+    if b.allowed() == 0 {
+        let pdb_name = meta_str(pdb, "name");
+        return Err(ApiError::new(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.")
+            .with_details(json!({"causes": [{
+                "reason": "DisruptionBudget",
+                "message": format!("The disruption budget {pdb_name} needs {} healthy pods and has {} currently",
+                                   b.desired_healthy, b.current_healthy),
+            }]})));
+    }
+    api::delete(cluster, &types.pod, namespace, name, now, &opts)?;
+    if !dry_run {
+        // The budget is spent at once: the next eviction sees one disruption fewer.
+        let fresh = cluster
+            .store
+            .get(&types.pdb.key(), namespace, meta_str(pdb, "name"))
+            .cloned();
+        if let Some(fresh) = fresh {
+            refresh(cluster, &types, &fresh, now);
+        }
+    }
+    Ok(())
+}
