@@ -201,10 +201,8 @@ fn default_object(t: &ResourceType, obj: &mut Value) {
                 obj["spec"]["schedulerName"] = json!("default-scheduler");
             }
         }
-        "Service" => {
-            if obj.pointer("/spec/type").is_none() {
-                obj["spec"]["type"] = json!("ClusterIP");
-            }
+        "Service" if obj.pointer("/spec/type").is_none() => {
+            obj["spec"]["type"] = json!("ClusterIP");
         }
         _ => {}
     }

@@ -247,10 +247,20 @@ async fn route(
         (&Method::DELETE, None, _) => "deletecollection",
         (&Method::DELETE, Some(_), _) => "delete",
         _ => {
-            return Err(ApiError::method_not_allowed(format!(
-                "the server does not allow this method on the requested resource"
-            )));
+            return Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            ));
         }
+    };
+    // Streaming subresources are opened with a GET (WebSocket) but authorized as `create`,
+    // as Kubernetes 1.30+ does.
+    let verb = if matches!(
+        target.sub.as_deref(),
+        Some("portforward" | "exec" | "attach")
+    ) {
+        "create"
+    } else {
+        verb
     };
     if user == User::Restricted {
         authorize(&shared.lock(), &t, &target, verb)?;

@@ -47,6 +47,12 @@ struct Watcher {
     tx: mpsc::UnboundedSender<Arc<WatchEvent>>,
 }
 
+/// The events a watch replays, and the channel of the ones to come.
+pub type WatchStart = (
+    Vec<Arc<WatchEvent>>,
+    mpsc::UnboundedReceiver<Arc<WatchEvent>>,
+);
+
 type Objects = BTreeMap<(String, String), Arc<Value>>;
 
 /// All objects of the sandbox.
@@ -359,13 +365,7 @@ impl Store {
         key: &str,
         namespace: Option<&str>,
         from: u64,
-    ) -> Result<
-        (
-            Vec<Arc<WatchEvent>>,
-            mpsc::UnboundedReceiver<Arc<WatchEvent>>,
-        ),
-        ApiError,
-    > {
+    ) -> Result<WatchStart, ApiError> {
         if from < self.compacted {
             return Err(ApiError::expired(format!(
                 "too old resource version: {from} ({})",
