@@ -34,36 +34,77 @@ fn malformed_scenario_names_document_and_field_and_exits_2() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("document 2 (Deployment shop/web): spec.replicas: expected a non-negative integer, got a string"), "{err}");
-    assert!(out.stdout.is_empty(), "nothing is served from a bad scenario");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing is served from a bad scenario"
+    );
 }
 
 #[test]
 fn missing_scenario_file_exits_2() {
     let out = meshtop(&["sandbox", "--scenario", "/nonexistent/scenario.yaml"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("cannot read scenario /nonexistent/scenario.yaml"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot read scenario /nonexistent/scenario.yaml"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn non_loopback_listen_is_refused_with_exit_2() {
     for addr in ["0.0.0.0:0", "192.0.2.10:6443"] {
-        let out = meshtop(&["sandbox", "--scenario", "assets/scenarios/small.yaml", "--listen", addr]);
+        let out = meshtop(&[
+            "sandbox",
+            "--scenario",
+            "assets/scenarios/small.yaml",
+            "--listen",
+            addr,
+        ]);
         assert_eq!(out.status.code(), Some(2), "{addr}: {}", stderr(&out));
-        assert!(stderr(&out).contains("only binds loopback addresses"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("only binds loopback addresses"),
+            "{}",
+            stderr(&out)
+        );
     }
-    let out = meshtop(&["sandbox", "--scenario", "assets/scenarios/small.yaml", "--listen", "localhost"]);
+    let out = meshtop(&[
+        "sandbox",
+        "--scenario",
+        "assets/scenarios/small.yaml",
+        "--listen",
+        "localhost",
+    ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("expected IP:PORT"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("expected IP:PORT"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn port_in_use_exits_2() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = taken.local_addr().expect("addr").to_string();
-    let out = meshtop(&["sandbox", "--scenario", "assets/scenarios/small.yaml", "--listen", &addr]);
+    let out = meshtop(&[
+        "sandbox",
+        "--scenario",
+        "assets/scenarios/small.yaml",
+        "--listen",
+        &addr,
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains(&format!("--listen {addr}")), "{}", stderr(&out));
-    assert!(stderr(&out).to_lowercase().contains("in use"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("--listen {addr}")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).to_lowercase().contains("in use"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -71,7 +112,15 @@ fn help_documents_the_scenario_format() {
     let out = meshtop(&["sandbox", "--help"]);
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for needle in ["--scenario", "--listen", "--kubeconfig-out", "SCENARIO FORMAT", "sandbox.meshtop.dev/xds", "restricted-deny", "meshtop-sandbox-restricted"] {
+    for needle in [
+        "--scenario",
+        "--listen",
+        "--kubeconfig-out",
+        "SCENARIO FORMAT",
+        "sandbox.meshtop.dev/xds",
+        "restricted-deny",
+        "meshtop-sandbox-restricted",
+    ] {
         assert!(help.contains(needle), "--help lacks {needle:?}");
     }
 }
@@ -81,7 +130,12 @@ fn serves_prints_address_and_kubeconfig_then_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let kubeconfig = dir.path().join("kc");
     let mut child = Command::new(env!("CARGO_BIN_EXE_meshtop"))
-        .args(["sandbox", "--scenario", "assets/scenarios/small.yaml", "--kubeconfig-out"])
+        .args([
+            "sandbox",
+            "--scenario",
+            "assets/scenarios/small.yaml",
+            "--kubeconfig-out",
+        ])
         .arg(&kubeconfig)
         .arg("--log-file")
         .arg(dir.path().join("meshtop.log"))
@@ -97,7 +151,10 @@ fn serves_prints_address_and_kubeconfig_then_stops_on_sigterm() {
     let text = std::fs::read_to_string(&kubeconfig).expect("kubeconfig written");
     assert!(text.contains("current-context: meshtop-sandbox"));
     assert!(text.contains("certificate-authority-data:"));
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -105,7 +162,10 @@ fn serves_prints_address_and_kubeconfig_then_stops_on_sigterm() {
             assert_eq!(status.code(), Some(0), "SIGTERM is a clean stop");
             break;
         }
-        assert!(Instant::now() < deadline, "meshtop sandbox did not stop on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "meshtop sandbox did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
