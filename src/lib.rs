@@ -6,5 +6,6 @@
 //! - `logging`: tracing to a file, never to the terminal.
 
 pub mod cli;
+pub mod model;
 pub mod logging;
 pub mod sandbox;

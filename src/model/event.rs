@@ -1,0 +1,125 @@
+//! What flows into the model: one typed event per change, from watchers, the sync poller
+//! and action executors. Time always arrives with the event.
+
+use jiff::Timestamp;
+
+use super::summary::{Object, ObjectKey};
+
+/// A source of objects: one watched resource type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Namespace,
+    Node,
+    Pod,
+    Deployment,
+    ReplicaSet,
+    StatefulSet,
+    DaemonSet,
+    Service,
+    Hpa,
+    Pdb,
+    WebhookConfig,
+    ConfigMap,
+    IstioOperator,
+    IstioGateway,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 14] = [
+        Kind::Namespace,
+        Kind::Node,
+        Kind::Pod,
+        Kind::Deployment,
+        Kind::ReplicaSet,
+        Kind::StatefulSet,
+        Kind::DaemonSet,
+        Kind::Service,
+        Kind::Hpa,
+        Kind::Pdb,
+        Kind::WebhookConfig,
+        Kind::ConfigMap,
+        Kind::IstioOperator,
+        Kind::IstioGateway,
+    ];
+
+    /// The resource name shown in the header and in errors.
+    pub fn resource(self) -> &'static str {
+        match self {
+            Kind::Namespace => "namespaces",
+            Kind::Node => "nodes",
+            Kind::Pod => "pods",
+            Kind::Deployment => "deployments",
+            Kind::ReplicaSet => "replicasets",
+            Kind::StatefulSet => "statefulsets",
+            Kind::DaemonSet => "daemonsets",
+            Kind::Service => "services",
+            Kind::Hpa => "horizontalpodautoscalers",
+            Kind::Pdb => "poddisruptionbudgets",
+            Kind::WebhookConfig => "mutatingwebhookconfigurations",
+            Kind::ConfigMap => "configmaps",
+            Kind::IstioOperator => "istiooperators.install.istio.io",
+            Kind::IstioGateway => "gateways.networking.istio.io",
+        }
+    }
+
+    /// The kind of an object.
+    pub fn of(object: &Object) -> Kind {
+        use super::summary::WorkloadKind as W;
+        match object {
+            Object::Namespace(_) => Kind::Namespace,
+            Object::Node(_) => Kind::Node,
+            Object::Pod(_) => Kind::Pod,
+            Object::Workload(w) => match w.kind {
+                W::Deployment => Kind::Deployment,
+                W::ReplicaSet => Kind::ReplicaSet,
+                W::StatefulSet => Kind::StatefulSet,
+                W::DaemonSet => Kind::DaemonSet,
+            },
+            Object::Service(_) => Kind::Service,
+            Object::Hpa(_) => Kind::Hpa,
+            Object::Pdb(_) => Kind::Pdb,
+            Object::WebhookConfig(_) => Kind::WebhookConfig,
+            Object::ConfigMap(_) => Kind::ConfigMap,
+            Object::IstioOperator(_) => Kind::IstioOperator,
+            Object::IstioGateway(_) => Kind::IstioGateway,
+        }
+    }
+}
+
+/// The state of one source, shown in the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceState {
+    /// Listing for the first time (or again, after a 410).
+    Syncing,
+    /// Listed and watching.
+    Ready,
+    /// RBAC refused (403): the message says what is missing.
+    Forbidden(String),
+    /// The resource does not exist on this cluster (404: CRD not installed).
+    Absent,
+    /// The API server could not be reached or failed; retried with backoff.
+    Error(String),
+}
+
+/// One change to the model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClusterEvent {
+    /// An object was added or changed.
+    Applied(Object),
+    /// An object is gone.
+    Deleted(Kind, ObjectKey),
+    /// A full relist of one kind: objects not in it are gone (watch events can be lost
+    /// while disconnected).
+    Relisted(Kind, Vec<Object>),
+    /// A source changed state.
+    Source(Kind, SourceState),
+    /// What the API server said about itself.
+    Server { git_version: String },
+}
+
+/// An event with the time it was observed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stamped {
+    pub at: Timestamp,
+    pub event: ClusterEvent,
+}

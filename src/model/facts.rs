@@ -1,0 +1,164 @@
+//! Derived facts: what the views and `meshtop get` show, computed from the model's
+//! summaries and aggregates. Each row type is serializable for `-o json|yaml`.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::intern::Name;
+
+/// How a revision was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevisionSource {
+    IstioOperator,
+    Istiod,
+    Webhook,
+    Tag,
+}
+
+/// One control-plane revision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RevisionRow {
+    /// `default` for the revision-less install.
+    pub revision: Name,
+    pub sources: Vec<RevisionSource>,
+    /// `namespace/name` of its IstioOperator, if any.
+    pub iop: Option<String>,
+    /// IstioOperator `status.status` (HEALTHY, ...), if any.
+    pub iop_status: Option<Name>,
+    pub istiod_ready: u32,
+    pub istiod_desired: u32,
+    /// istiod's version (image tag of `discovery`).
+    pub version: Option<Name>,
+    /// Revision tags pointing at it.
+    pub tags: Vec<Name>,
+    /// Is it the default revision (owns `istio-injection=enabled`)?
+    pub default: bool,
+    /// Namespaces that select it (by label, directly or via a tag).
+    pub namespaces: Vec<Name>,
+    /// Pods it injected.
+    pub pods: u32,
+}
+
+/// One gateway deployment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GatewayRow {
+    pub namespace: Name,
+    pub name: Name,
+    /// `ingress` or `egress` (from labels / the IOP component), else `unknown`.
+    pub kind: Name,
+    pub revision: Option<Name>,
+    /// `app` and `istio` labels of its pods.
+    pub app: Option<Name>,
+    pub istio: Option<Name>,
+    pub ready: u32,
+    pub desired: u32,
+    pub hpa_min: Option<u32>,
+    pub hpa_max: Option<u32>,
+    pub service_type: Option<Name>,
+    /// `port:nodePort/proto` (or `port/proto`) of its Service(s).
+    pub ports: Vec<String>,
+    /// Istio `Gateway` resources selecting it, `namespace/name`.
+    pub gateway_resources: Vec<String>,
+    /// Whether its namespace has the `istio-<rev>` ConfigMap it needs.
+    pub has_mesh_config: bool,
+    /// Another gateway has the same `app`/`istio` labels.
+    pub duplicate_labels: bool,
+    /// Node ports also used by another Service.
+    pub node_port_collisions: Vec<u16>,
+}
+
+/// A pod a PDB selects.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SelectedPod {
+    pub name: Name,
+    pub node: Option<Name>,
+    pub ready: bool,
+}
+
+/// One PodDisruptionBudget and the drains it blocks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PdbRow {
+    pub namespace: Name,
+    pub name: Name,
+    /// `1`, `50%` or `N/A`, as kubectl shows.
+    pub min_available: String,
+    pub max_unavailable: String,
+    pub allowed_disruptions: i32,
+    pub current_healthy: i32,
+    pub desired_healthy: i32,
+    pub expected_pods: i32,
+    pub pods: Vec<SelectedPod>,
+    /// Nodes whose drain it would block now (it allows no disruption and selects a pod
+    /// running there).
+    pub blocks_nodes: Vec<Name>,
+    /// Relaxed by meshtop and not yet restored.
+    pub relaxed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum DrainPreflight {
+    /// Every pod can go (DaemonSet pods are skipped).
+    Ok { evict: u32, daemonset_skipped: u32 },
+    /// Refused now: these PDBs allow no disruption for pods on the node, or pods need consent.
+    Blocked {
+        pdbs: Vec<String>,
+        unmanaged_pods: Vec<String>,
+        empty_dir_pods: Vec<String>,
+        evict: u32,
+        daemonset_skipped: u32,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeRow {
+    pub name: Name,
+    pub roles: Vec<Name>,
+    pub kubelet_version: Name,
+    /// Minor versions behind the newest kubelet in the cluster (0 = newest).
+    pub minor_skew: u32,
+    pub ready: bool,
+    pub cordoned: bool,
+    pub labels: Vec<String>,
+    pub pods: u32,
+    pub preflight: DrainPreflight,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NamespaceRow {
+    pub name: Name,
+    /// `istio-injection` label value.
+    pub injection: Option<Name>,
+    /// `istio.io/rev` label value.
+    pub rev_label: Option<Name>,
+    /// The revision that injects new pods here (after the webhook precedence rules).
+    pub revision: Option<Name>,
+    /// Both labels set (IST0123): `istio-injection` wins.
+    pub conflict: bool,
+    pub pods: u32,
+    pub injected_pods: u32,
+    /// Injected pods whose revision is not the namespace's: they need a restart.
+    pub pods_to_restart: Vec<Name>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+/// Something an expert would check by hand during an upgrade.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    /// Short, stable id, e.g. `pdb-blocks-drain`, `injection-conflict`.
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// When the model last changed, for the header clock.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LastEvent(pub Option<Timestamp>);

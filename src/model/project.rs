@@ -1,0 +1,1 @@
+//! Projection of Kubernetes objects into summaries, done once per object as it arrives.

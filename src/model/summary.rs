@@ -1,0 +1,273 @@
+//! The compact summaries the model keeps instead of whole Kubernetes objects: only what a
+//! view or a finding needs, with shared strings.
+
+use jiff::Timestamp;
+
+use super::intern::Name;
+use super::labels::{Labels, Selector};
+
+/// Namespace and name; the namespace is empty for cluster-scoped objects.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    pub namespace: Name,
+    pub name: Name,
+}
+
+/// The controller owning an object (`ownerReferences[controller=true]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub kind: Name,
+    pub name: Name,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamespaceSummary {
+    pub name: Name,
+    pub labels: Labels,
+    /// `Active` or `Terminating`.
+    pub phase: Name,
+    pub created: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeSummary {
+    pub name: Name,
+    pub labels: Labels,
+    /// From `node-role.kubernetes.io/<role>` labels, sorted.
+    pub roles: Vec<Name>,
+    /// `status.nodeInfo.kubeletVersion`, e.g. `v1.14.3`.
+    pub kubelet_version: Name,
+    pub ready: bool,
+    /// `spec.unschedulable`: cordoned.
+    pub unschedulable: bool,
+    pub internal_ip: Option<Name>,
+    /// Taints with effect NoSchedule/NoExecute, as `key=value:Effect`.
+    pub taints: Vec<Name>,
+    pub created: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodPhase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodSummary {
+    pub namespace: Name,
+    pub name: Name,
+    pub node: Option<Name>,
+    pub phase: PodPhase,
+    /// The status kubectl shows (`Running`, `CrashLoopBackOff`, `Terminating`, ...).
+    pub status: Name,
+    /// The Ready condition.
+    pub ready: bool,
+    pub containers_ready: u16,
+    pub containers: u16,
+    pub restarts: u32,
+    pub owner: Option<Owner>,
+    pub labels: Labels,
+    /// Has an `istio-proxy` container (a sidecar or a gateway).
+    pub has_proxy: bool,
+    /// The control-plane revision that injected the pod: the `revision` of
+    /// `sidecar.istio.io/status`, else the `istio.io/rev` label/annotation. None if not
+    /// injected.
+    pub injected_revision: Option<Name>,
+    /// The proxy's version: the image tag of `istio-proxy`.
+    pub proxy_version: Option<Name>,
+    /// Pods of `app=istiod`: the version from the `discovery` container's image tag.
+    pub istiod_version: Option<Name>,
+    /// Uses an emptyDir volume (drain needs consent to delete its data).
+    pub has_empty_dir: bool,
+    /// A static (mirror) pod: drain never evicts it.
+    pub mirror: bool,
+    pub deleting: bool,
+    pub created: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WorkloadKind {
+    Deployment,
+    ReplicaSet,
+    StatefulSet,
+    DaemonSet,
+}
+
+impl WorkloadKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "Deployment",
+            WorkloadKind::ReplicaSet => "ReplicaSet",
+            WorkloadKind::StatefulSet => "StatefulSet",
+            WorkloadKind::DaemonSet => "DaemonSet",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadSummary {
+    pub kind: WorkloadKind,
+    pub namespace: Name,
+    pub name: Name,
+    pub labels: Labels,
+    pub selector: Selector,
+    /// Labels of the pod template.
+    pub template_labels: Labels,
+    /// Desired replicas (DaemonSet: desiredNumberScheduled).
+    pub desired: u32,
+    pub ready: u32,
+    pub available: u32,
+    pub owner: Option<Owner>,
+    /// Container images of the template.
+    pub images: Vec<Name>,
+    pub node_selector: Labels,
+    pub created: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServicePort {
+    pub name: Name,
+    pub port: u16,
+    pub target_port: Name,
+    pub node_port: Option<u16>,
+    pub protocol: Name,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceSummary {
+    pub namespace: Name,
+    pub name: Name,
+    /// `ClusterIP`, `NodePort`, `LoadBalancer`, `ExternalName`.
+    pub type_: Name,
+    pub selector: Labels,
+    pub ports: Vec<ServicePort>,
+    pub labels: Labels,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HpaSummary {
+    pub namespace: Name,
+    pub name: Name,
+    pub target_kind: Name,
+    pub target_name: Name,
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    pub current_replicas: u32,
+}
+
+/// An `IntOrString` of a PDB: a count or a percentage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntOrPercent {
+    Int(i32),
+    Percent(u32),
+}
+
+impl std::fmt::Display for IntOrPercent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IntOrPercent::Int(n) => write!(f, "{n}"),
+            IntOrPercent::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PdbSummary {
+    pub namespace: Name,
+    pub name: Name,
+    pub min_available: Option<IntOrPercent>,
+    pub max_unavailable: Option<IntOrPercent>,
+    pub selector: Selector,
+    /// `status.disruptionsAllowed`.
+    pub disruptions_allowed: i32,
+    pub current_healthy: i32,
+    pub desired_healthy: i32,
+    pub expected_pods: i32,
+    /// The original spec saved by meshtop's PDB relief, if the PDB is relaxed now.
+    pub relaxed_from: Option<Name>,
+    pub created: Option<Timestamp>,
+}
+
+/// One webhook of a MutatingWebhookConfiguration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Webhook {
+    pub name: Name,
+    pub namespace_selector: Selector,
+    pub object_selector: Selector,
+    /// The Service it calls, `namespace/name`.
+    pub service: Option<ObjectKey>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookConfigSummary {
+    pub name: Name,
+    pub labels: Labels,
+    pub webhooks: Vec<Webhook>,
+}
+
+/// Only `istio-*` ConfigMaps are watched: their presence is what matters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigMapSummary {
+    pub namespace: Name,
+    pub name: Name,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatewayKind {
+    Ingress,
+    Egress,
+}
+
+/// A gateway an IstioOperator declares in `components`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IopGateway {
+    pub kind: GatewayKind,
+    pub name: Name,
+    /// Where it goes (the component's `namespace`, else the IOP's).
+    pub namespace: Name,
+    pub enabled: bool,
+    pub labels: Labels,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IstioOperatorSummary {
+    pub namespace: Name,
+    pub name: Name,
+    /// `spec.revision`; empty means the default revision.
+    pub revision: Name,
+    pub profile: Name,
+    /// `status.status`: HEALTHY, RECONCILING, ERROR, ... (empty if none).
+    pub status: Name,
+    /// Whether it installs istiod (`profile: empty` and no pilot component: no).
+    pub pilot_enabled: bool,
+    pub gateways: Vec<IopGateway>,
+    pub created: Option<Timestamp>,
+}
+
+/// A `networking.istio.io` Gateway: which gateway pods it selects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IstioGatewaySummary {
+    pub namespace: Name,
+    pub name: Name,
+    pub selector: Labels,
+    pub hosts: Vec<Name>,
+}
+
+/// Every kind of object the model holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Object {
+    Namespace(NamespaceSummary),
+    Node(NodeSummary),
+    Pod(PodSummary),
+    Workload(WorkloadSummary),
+    Service(ServiceSummary),
+    Hpa(HpaSummary),
+    Pdb(PdbSummary),
+    WebhookConfig(WebhookConfigSummary),
+    ConfigMap(ConfigMapSummary),
+    IstioOperator(IstioOperatorSummary),
+    IstioGateway(IstioGatewaySummary),
+}
