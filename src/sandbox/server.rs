@@ -621,6 +621,9 @@ async fn crud(
             if !dry_run {
                 shared.reconcile(&mut cluster);
             }
+            if deletes_answer_with_status(t) {
+                return Ok(json_response(200, &deleted_status(t, &gone)));
+            }
             Ok(json_response(200, &at_version(t, &gone, &target.version)))
         }
         "deletecollection" => {
@@ -670,6 +673,35 @@ async fn crud(
         }
         _ => Err(ApiError::method_not_allowed("unsupported verb")),
     }
+}
+
+/// Whether a real server answers an immediate delete of this kind with a `Status` naming
+/// what went: their registries do not return the deleted object. Pods and Services (whose
+/// registries do), Namespaces (which terminate first) and kinds not checked against a real
+/// server keep answering with the object.
+fn deletes_answer_with_status(t: &ResourceType) -> bool {
+    !t.custom
+        && matches!(
+            t.kind.as_str(),
+            "ConfigMap"
+                | "Event"
+                | "Deployment"
+                | "ReplicaSet"
+                | "StatefulSet"
+                | "DaemonSet"
+                | "PodDisruptionBudget"
+                | "HorizontalPodAutoscaler"
+                | "MutatingWebhookConfiguration"
+        )
+}
+
+fn deleted_status(t: &ResourceType, gone: &Value) -> Value {
+    let mut details =
+        json!({"name": meta_str(gone, "name"), "kind": t.plural, "uid": meta_str(gone, "uid")});
+    if !t.group.is_empty() {
+        details["group"] = json!(t.group);
+    }
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
 }
 
 /// The field manager of a write: the query parameter, else the client's name, as a real
@@ -808,6 +840,20 @@ impl WatchFilter {
         self.label.matches_object(o)
             && self.field.matches(o)
             && self.name.as_ref().is_none_or(|n| meta_str(o, "name") == n)
+    }
+
+    /// The object sent for an event seen as `ty`: an object that left the selection is sent
+    /// as it was when it last matched, at the event's resourceVersion, as a real server's
+    /// watch cache does.
+    fn object_for(ev: &WatchEvent, ty: EventType) -> Arc<Value> {
+        match (&ev.old, ev.type_, ty) {
+            (Some(old), EventType::Modified, EventType::Deleted) => {
+                let mut o = (**old).clone();
+                o["metadata"]["resourceVersion"] = json!(ev.rv.to_string());
+                Arc::new(o)
+            }
+            _ => ev.object.clone(),
+        }
     }
 
     /// What a watcher with this filter sees of an event, if anything.
@@ -954,7 +1000,7 @@ fn watch_response(
                 ev = events.recv() => {
                     let Some(ev) = ev else { return };
                     if let Some(ty) = filter.view(&ev)
-                        && tx.send(event_line(ty.as_str(), &render(&ev.object, &mut first))).await.is_err()
+                        && tx.send(event_line(ty.as_str(), &render(&WatchFilter::object_for(&ev, ty), &mut first))).await.is_err()
                     {
                         return;
                     }
@@ -965,7 +1011,7 @@ fn watch_response(
                     let rv = shared.lock().store.resource_version();
                     while let Ok(ev) = events.try_recv() {
                         if let Some(ty) = filter.view(&ev)
-                            && tx.send(event_line(ty.as_str(), &render(&ev.object, &mut first))).await.is_err()
+                            && tx.send(event_line(ty.as_str(), &render(&WatchFilter::object_for(&ev, ty), &mut first))).await.is_err()
                         {
                             return;
                         }
