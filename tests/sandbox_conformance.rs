@@ -521,9 +521,16 @@ async fn get_finds_an_object_and_answers_404_not_found_for_a_missing_one() {
     assert_eq!(status.message, "configmaps \"x\" not found");
     assert!(status.is_failure(), "{status:?}");
     let details = status.details.expect("details");
-    assert_eq!((details.name.as_str(), details.kind.as_str()), ("x", "configmaps"));
+    assert_eq!(
+        (details.name.as_str(), details.kind.as_str()),
+        ("x", "configmaps")
+    );
 
-    let status = api_error(Api::<Pod>::namespaced(client.clone(), "conf").get("x").await);
+    let status = api_error(
+        Api::<Pod>::namespaced(client.clone(), "conf")
+            .get("x")
+            .await,
+    );
     assert_eq!(
         (status.code, status.reason.as_str(), status.message.as_str()),
         (404, "NotFound", "pods \"x\" not found")
@@ -564,11 +571,7 @@ async fn create_answers_201_and_fills_the_metadata_the_server_owns() {
     assert_eq!(uid.len(), 36, "a UUID: {uid}");
     assert!(cm.creation_timestamp().is_some(), "creationTimestamp");
     rv_of(&cm);
-    assert_eq!(
-        cm.meta().generation,
-        None,
-        "a ConfigMap has no generation"
-    );
+    assert_eq!(cm.meta().generation, None, "a ConfigMap has no generation");
     assert_eq!(data_of(&cm), json!({"a": "1"}));
 
     let deployments: Api<Deployment> = Api::namespaced(client, "conf");
@@ -770,7 +773,10 @@ async fn delete_removes_the_object_and_answers_like_a_real_server() {
         .delete("lonely", &DeleteParams::default())
         .await
         .expect("delete")
-        .either(|p| p, |status| panic!("a Pod delete answered with {status:?}"));
+        .either(
+            |p| p,
+            |status| panic!("a Pod delete answered with {status:?}"),
+        );
     assert_eq!(deleted.name_any(), "lonely");
     // Never scheduled, so nothing waits for a kubelet: the pod is gone at once.
     assert_eq!(
@@ -843,7 +849,13 @@ async fn deleting_a_deployment_collects_its_replica_set_and_pods() {
         assert!(pods.get_opt(name).await.expect("get").is_none(), "{name}");
     }
     // Only cart's: checkout keeps its Deployment, ReplicaSet and pods.
-    assert!(deployments.get_opt("checkout").await.expect("get").is_some());
+    assert!(
+        deployments
+            .get_opt("checkout")
+            .await
+            .expect("get")
+            .is_some()
+    );
     let checkout = pods
         .list(&ListParams::default().labels("app=checkout"))
         .await
@@ -874,10 +886,7 @@ async fn merge_patch_changes_only_what_it_names() {
         .await
         .expect("merge patch");
     assert_eq!(data_of(&patched), json!({"b": "2", "c": "3"}));
-    assert_eq!(
-        patched.labels().get("keep").map(String::as_str),
-        Some("me")
-    );
+    assert_eq!(patched.labels().get("keep").map(String::as_str), Some("me"));
     assert_eq!(patched.uid(), created.uid());
     assert!(rv_of(&patched) > rv_of(&created));
     assert_eq!(
@@ -936,10 +945,7 @@ async fn strategic_merge_patch_cordons_a_node_and_merges_containers_by_name() {
         )
         .await
         .expect("strategic merge patch");
-    assert_eq!(
-        uncordoned.spec.as_ref().and_then(|s| s.unschedulable),
-        None
-    );
+    assert_eq!(uncordoned.spec.as_ref().and_then(|s| s.unschedulable), None);
 
     // Lists of containers merge by name: the sidecar stays.
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "shop");
@@ -1040,7 +1046,11 @@ async fn json_patch_applies_its_ops_and_a_failing_test_op_is_422() {
     );
     assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"));
     let now = cms.get("j").await.expect("get");
-    assert_eq!(data_of(&now), json!({"a": "10", "c": "3"}), "nothing applied");
+    assert_eq!(
+        data_of(&now),
+        json!({"a": "10", "c": "3"}),
+        "nothing applied"
+    );
     assert_eq!(rv_of(&now), rv_of(&patched), "nothing written");
 }
 
@@ -1237,7 +1247,10 @@ async fn dry_run_answers_like_a_write_and_stores_nothing() {
 
     let before = list_rv(&list_all(&cms).await);
     let ghost = cms
-        .create(&dry_post, &config_map("ghost", json!({}), json!({"a": "1"})))
+        .create(
+            &dry_post,
+            &config_map("ghost", json!({}), json!({"a": "1"})),
+        )
         .await
         .expect("dry-run create");
     assert_eq!(ghost.name_any(), "ghost");
@@ -1258,7 +1271,10 @@ async fn dry_run_answers_like_a_write_and_stores_nothing() {
     let stored_rv = list_rv(&list_all(&cms).await);
 
     let status = api_error(cms.create(&dry_post, &real).await);
-    assert_eq!((status.code, status.reason.as_str()), (409, "AlreadyExists"));
+    assert_eq!(
+        (status.code, status.reason.as_str()),
+        (409, "AlreadyExists")
+    );
 
     let mut changed = real.clone();
     changed.data = Some([("a".to_string(), "2".to_string())].into());
@@ -1289,12 +1305,7 @@ async fn dry_run_answers_like_a_write_and_stores_nothing() {
         )
         .await
         .expect("dry-run apply");
-    assert_eq!(
-        data_of(&answered)["c"],
-        "4",
-        "{}",
-        data_of(&answered)
-    );
+    assert_eq!(data_of(&answered)["c"], "4", "{}", data_of(&answered));
 
     cms.delete("real", &DeleteParams::default().dry_run())
         .await
@@ -1363,7 +1374,10 @@ async fn watch_from_a_list_resource_version_sees_the_writes_after_it() {
     let e = next_change(&mut events).await;
     let (kind, name, rv) = summary(&e);
     assert_eq!((kind, name.as_str()), ("DELETED", "new"));
-    assert!(rv > rv_of(&modified), "a deletion has its own resourceVersion");
+    assert!(
+        rv > rv_of(&modified),
+        "a deletion has its own resourceVersion"
+    );
     let e = next_change(&mut events).await;
     assert_eq!(
         summary(&e),
@@ -1460,7 +1474,10 @@ async fn watch_with_bookmarks_gets_a_bookmark_within_seconds() {
                     assert!(rv >= rv_of(&created));
                     break;
                 }
-                assert!(rv < rv_of(&created), "bookmark ahead of an undelivered event");
+                assert!(
+                    rv < rv_of(&created),
+                    "bookmark ahead of an undelivered event"
+                );
             }
             Some(Ok(e)) => {
                 let (kind, name, rv) = summary(&e);
@@ -1528,7 +1545,9 @@ async fn watcher_relists_after_its_resource_version_expires_and_keeps_delivering
     let mut stream = watcher(cms.clone(), watcher::Config::default()).boxed();
     let mut initial = Vec::new();
     for _ in 0..3 {
-        let e = next_watcher_event(&mut stream).await.expect("watcher event");
+        let e = next_watcher_event(&mut stream)
+            .await
+            .expect("watcher event");
         initial.push(describe_watcher_event(&e));
     }
     assert_eq!(initial, ["Init", "InitApply(before)", "InitDone"]);
@@ -1571,7 +1590,9 @@ async fn watcher_relists_after_its_resource_version_expires_and_keeps_delivering
     cms.create(&pp, &config_map("after", json!({}), json!({})))
         .await
         .expect("create");
-    let e = next_watcher_event(&mut stream).await.expect("watcher event");
+    let e = next_watcher_event(&mut stream)
+        .await
+        .expect("watcher event");
     assert_eq!(describe_watcher_event(&e), "Apply(after)");
 }
 
@@ -1655,7 +1676,11 @@ async fn unauthenticated_clients_get_401_unauthorized() {
     let anonymous = harness::anonymous_client(&sandbox)
         .await
         .expect("anonymous client");
-    let status = api_error(Api::<Pod>::all(anonymous).list(&ListParams::default()).await);
+    let status = api_error(
+        Api::<Pod>::all(anonymous)
+            .list(&ListParams::default())
+            .await,
+    );
     assert_eq!(
         (status.code, status.reason.as_str(), status.message.as_str()),
         (401, "Unauthorized", "Unauthorized")
@@ -1782,14 +1807,21 @@ async fn discovery_finds_istio_operators_and_pod_eviction() {
     assert_eq!(ar.kind, "IstioOperator");
     assert!(matches!(caps.scope, Scope::Namespaced));
     for verb in ["get", "list", "watch", "create", "patch", "delete"] {
-        assert!(caps.supports_operation(verb), "{verb}: {:?}", caps.operations);
+        assert!(
+            caps.supports_operation(verb),
+            "{verb}: {:?}",
+            caps.operations
+        );
     }
     let resolved = discovery.resolve_gvk(&GroupVersionKind::gvk(
         "install.istio.io",
         "v1alpha1",
         "IstioOperator",
     ));
-    assert_eq!(resolved.map(|(ar, _)| ar.plural).as_deref(), Some("istiooperators"));
+    assert_eq!(
+        resolved.map(|(ar, _)| ar.plural).as_deref(),
+        Some("istiooperators")
+    );
 
     // kube's Discovery keeps no short names; the resource list it reads has them.
     let list = client
@@ -1872,7 +1904,10 @@ async fn eviction_honours_pod_disruption_budgets() {
         "{}",
         causes[0].message
     );
-    assert!(pods.get_opt(&victim).await.expect("get").is_some(), "not evicted");
+    assert!(
+        pods.get_opt(&victim).await.expect("get").is_some(),
+        "not evicted"
+    );
 
     // Two budgets over one pod: the eviction API refuses to choose.
     let extra: PodDisruptionBudget = serde_json::from_value(json!({
@@ -1884,15 +1919,19 @@ async fn eviction_honours_pod_disruption_budgets() {
         .await
         .expect("create");
     let status = api_error(pods.evict(&victim, &EvictParams::default()).await);
-    assert_eq!((status.code, status.reason.as_str()), (500, "InternalError"));
+    assert_eq!(
+        (status.code, status.reason.as_str()),
+        (500, "InternalError")
+    );
     assert!(
-        status
-            .message
-            .contains("more than one PodDisruptionBudget"),
+        status.message.contains("more than one PodDisruptionBudget"),
         "{}",
         status.message
     );
-    assert!(pods.get_opt(&victim).await.expect("get").is_some(), "not evicted");
+    assert!(
+        pods.get_opt(&victim).await.expect("get").is_some(),
+        "not evicted"
+    );
 
     // Relaxed to one budget that allows a disruption, the eviction goes through.
     pdbs.delete("checkout-extra", &DeleteParams::default())
@@ -1905,10 +1944,14 @@ async fn eviction_honours_pod_disruption_budgets() {
     )
     .await
     .expect("patch");
-    eventually(DEADLINE, "the checkout PDB to allow a disruption", || async {
-        let pdb = pdbs.get("checkout").await.expect("get");
-        (pdb.status.as_ref().and_then(|s| s.disruptions_allowed) == Some(1)).then_some(())
-    })
+    eventually(
+        DEADLINE,
+        "the checkout PDB to allow a disruption",
+        || async {
+            let pdb = pdbs.get("checkout").await.expect("get");
+            (pdb.status.as_ref().and_then(|s| s.disruptions_allowed) == Some(1)).then_some(())
+        },
+    )
     .await;
     let status = pods
         .evict(&victim, &EvictParams::default())
