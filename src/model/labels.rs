@@ -65,16 +65,11 @@ impl Requirement {
 
 /// A label selector. Kubernetes distinguishes a missing selector (selects nothing, for a
 /// PDB) from an empty one (selects everything).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Selector {
+    #[default]
     Nothing,
     Requirements(Vec<Requirement>),
-}
-
-impl Default for Selector {
-    fn default() -> Self {
-        Selector::Nothing
-    }
 }
 
 impl Selector {
