@@ -4,6 +4,33 @@ use std::sync::Arc;
 
 use super::intern::Name;
 
+/// Label and annotation keys the model reads.
+pub mod keys {
+    /// The control-plane revision (namespace, pod, control-plane objects, tag objects).
+    pub const ISTIO_REV: &str = "istio.io/rev";
+    /// The revision tag of a tag webhook or Service.
+    pub const ISTIO_TAG: &str = "istio.io/tag";
+    /// The legacy namespace injection label (`enabled` / `disabled`).
+    pub const ISTIO_INJECTION: &str = "istio-injection";
+    /// Pod opt-in/opt-out of injection.
+    pub const SIDECAR_INJECT: &str = "sidecar.istio.io/inject";
+    /// The injector's record on a pod (JSON, with `revision` from 1.11).
+    pub const SIDECAR_STATUS: &str = "sidecar.istio.io/status";
+    /// The gateway label Istio `Gateway` selectors use.
+    pub const ISTIO: &str = "istio";
+    pub const APP: &str = "app";
+    /// Set by istioctl and the operator on what they install.
+    pub const OPERATOR_COMPONENT: &str = "operator.istio.io/component";
+    /// Where meshtop's PDB relief saves the original spec of a relaxed PDB.
+    pub const RELAXED_FROM: &str = "meshtop.dev/relaxed-from";
+    /// Marks the API server's mirror of a static pod.
+    pub const MIRROR_POD: &str = "kubernetes.io/config.mirror";
+    /// Old-style node role label.
+    pub const NODE_ROLE_OLD: &str = "kubernetes.io/role";
+    /// `node-role.kubernetes.io/<role>`.
+    pub const NODE_ROLE_PREFIX: &str = "node-role.kubernetes.io/";
+}
+
 /// A label set, sorted by key. Pods of one template share one `Labels`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Labels(pub Arc<[(Name, Name)]>);

@@ -1,1 +1,936 @@
-//! Projection of Kubernetes objects into summaries, done once per object as it arrives.
+//! Projection of Kubernetes objects into summaries, done once per object as it arrives: only
+//! what a view or a finding needs is kept, with strings and label sets shared through the
+//! `Interner`. Every function returns `None` for an object without a name.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Container, ContainerStatus, Namespace, Node, Pod, PodTemplateSpec, Service,
+};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::api::DynamicObject;
+use serde_json::Value;
+
+use super::event::Kind;
+use super::intern::{Interner, Name};
+use super::labels::{Labels, Requirement, Selector, keys};
+use super::summary::{
+    ConfigMapSummary, GatewayKind, HpaSummary, IntOrPercent, IopGateway, IstioGatewaySummary,
+    IstioOperatorSummary, NamespaceSummary, NodeSummary, Object, ObjectKey, Owner, PdbSummary,
+    PodPhase, PodSummary, ServicePort, ServiceSummary, Webhook, WebhookConfigSummary, WorkloadKind,
+    WorkloadSummary,
+};
+
+/// The name of the proxy container in sidecars and gateways.
+pub const PROXY_CONTAINER: &str = "istio-proxy";
+/// The name of istiod's container.
+pub const DISCOVERY_CONTAINER: &str = "discovery";
+
+/// A Kubernetes object the model can hold, projected into its summary.
+pub trait Project {
+    fn project(&self, i: &mut Interner) -> Option<Object>;
+}
+
+macro_rules! project_with {
+    ($($ty:ty => $f:ident => $variant:ident),* $(,)?) => {
+        $(impl Project for $ty {
+            fn project(&self, i: &mut Interner) -> Option<Object> {
+                $f(self, i).map(Object::$variant)
+            }
+        })*
+    };
+}
+
+project_with! {
+    Namespace => namespace => Namespace,
+    Node => node => Node,
+    Pod => pod => Pod,
+    Deployment => deployment => Workload,
+    ReplicaSet => replica_set => Workload,
+    StatefulSet => stateful_set => Workload,
+    DaemonSet => daemon_set => Workload,
+    Service => service => Service,
+    HorizontalPodAutoscaler => hpa => Hpa,
+    PodDisruptionBudget => pdb => Pdb,
+    MutatingWebhookConfiguration => webhook_config => WebhookConfig,
+    ConfigMap => config_map => ConfigMap,
+}
+
+/// Projects a `DynamicObject` of the given kind: the Istio custom resources directly, the
+/// built-in kinds through their typed form. `None` if unnamed or not of that shape.
+pub fn object_from_dynamic(kind: Kind, o: &DynamicObject, i: &mut Interner) -> Option<Object> {
+    fn typed<K: serde::de::DeserializeOwned + Project>(
+        o: &DynamicObject,
+        i: &mut Interner,
+    ) -> Option<Object> {
+        let v = serde_json::to_value(o).ok()?;
+        serde_json::from_value::<K>(v).ok()?.project(i)
+    }
+    match kind {
+        Kind::IstioOperator => istio_operator(o, i).map(Object::IstioOperator),
+        Kind::IstioGateway => istio_gateway(o, i).map(Object::IstioGateway),
+        Kind::Namespace => typed::<Namespace>(o, i),
+        Kind::Node => typed::<Node>(o, i),
+        Kind::Pod => typed::<Pod>(o, i),
+        Kind::Deployment => typed::<Deployment>(o, i),
+        Kind::ReplicaSet => typed::<ReplicaSet>(o, i),
+        Kind::StatefulSet => typed::<StatefulSet>(o, i),
+        Kind::DaemonSet => typed::<DaemonSet>(o, i),
+        Kind::Service => typed::<Service>(o, i),
+        Kind::Hpa => typed::<HorizontalPodAutoscaler>(o, i),
+        Kind::Pdb => typed::<PodDisruptionBudget>(o, i),
+        Kind::WebhookConfig => typed::<MutatingWebhookConfiguration>(o, i),
+        Kind::ConfigMap => typed::<ConfigMap>(o, i),
+    }
+}
+
+/// The key of an object's summary; cluster-scoped kinds have an empty namespace.
+pub fn key_of(object: &Object) -> ObjectKey {
+    let (namespace, name) = match object {
+        Object::Namespace(n) => (Name::from(""), n.name.clone()),
+        Object::Node(n) => (Name::from(""), n.name.clone()),
+        Object::Pod(p) => (p.namespace.clone(), p.name.clone()),
+        Object::Workload(w) => (w.namespace.clone(), w.name.clone()),
+        Object::Service(s) => (s.namespace.clone(), s.name.clone()),
+        Object::Hpa(h) => (h.namespace.clone(), h.name.clone()),
+        Object::Pdb(p) => (p.namespace.clone(), p.name.clone()),
+        Object::WebhookConfig(w) => (Name::from(""), w.name.clone()),
+        Object::ConfigMap(c) => (c.namespace.clone(), c.name.clone()),
+        Object::IstioOperator(o) => (o.namespace.clone(), o.name.clone()),
+        Object::IstioGateway(g) => (g.namespace.clone(), g.name.clone()),
+    };
+    ObjectKey { namespace, name }
+}
+
+// --- metadata -------------------------------------------------------------------------------
+
+fn names(meta: &ObjectMeta, i: &mut Interner) -> Option<(Name, Name)> {
+    let name = meta.name.as_deref().filter(|n| !n.is_empty())?;
+    let namespace = meta.namespace.as_deref().unwrap_or_default();
+    Some((i.intern(namespace), i.intern(name)))
+}
+
+fn created(meta: &ObjectMeta) -> Option<jiff::Timestamp> {
+    meta.creation_timestamp.as_ref().map(|Time(t)| *t)
+}
+
+fn annotation<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
+    meta.annotations
+        .as_ref()
+        .and_then(|a| a.get(key))
+        .map(String::as_str)
+}
+
+fn owner(meta: &ObjectMeta, i: &mut Interner) -> Option<Owner> {
+    let r = meta
+        .owner_references
+        .as_ref()?
+        .iter()
+        .find(|r| r.controller == Some(true))?;
+    Some(Owner {
+        kind: i.intern(&r.kind),
+        name: i.intern(&r.name),
+    })
+}
+
+/// A label selector as the API means it: `None` selects nothing; an empty one selects all.
+pub fn selector(s: Option<&LabelSelector>, i: &mut Interner) -> Selector {
+    let Some(s) = s else {
+        return Selector::Nothing;
+    };
+    let mut reqs = Vec::new();
+    for (k, v) in s.match_labels.iter().flatten() {
+        reqs.push(Requirement::Equals(i.intern(k), i.intern(v)));
+    }
+    for e in s.match_expressions.iter().flatten() {
+        let key = i.intern(&e.key);
+        let values: Vec<Name> = e.values.iter().flatten().map(|v| i.intern(v)).collect();
+        reqs.push(match e.operator.as_str() {
+            "In" => Requirement::In(key, values),
+            "NotIn" => Requirement::NotIn(key, values),
+            "Exists" => Requirement::Exists(key),
+            "DoesNotExist" => Requirement::DoesNotExist(key),
+            // An operator the API server would have refused: select nothing rather than guess.
+            _ => return Selector::Nothing,
+        });
+    }
+    Selector::Requirements(reqs)
+}
+
+/// The tag of a container image (`docker.io/istio/proxyv2:1.9.1-distroless` → `1.9.1`),
+/// without a digest or the `-distroless` flavour.
+pub fn image_tag(image: &str) -> Option<&str> {
+    let image = image.split('@').next().unwrap_or(image);
+    let (repo, tag) = image.rsplit_once(':')?;
+    if tag.contains('/') || repo.is_empty() || tag.is_empty() {
+        // `registry:5000/istio/proxyv2` has a port, not a tag.
+        return None;
+    }
+    Some(tag.strip_suffix("-distroless").unwrap_or(tag))
+}
+
+// --- cluster-scoped ---------------------------------------------------------------------------
+
+pub fn namespace(ns: &Namespace, i: &mut Interner) -> Option<NamespaceSummary> {
+    let (_, name) = names(&ns.metadata, i)?;
+    let phase = ns
+        .status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("Active");
+    Some(NamespaceSummary {
+        name,
+        labels: i.labels(ns.metadata.labels.as_ref()),
+        phase: i.intern(phase),
+        created: created(&ns.metadata),
+    })
+}
+
+pub fn node(n: &Node, i: &mut Interner) -> Option<NodeSummary> {
+    let (_, name) = names(&n.metadata, i)?;
+    let labels = i.labels(n.metadata.labels.as_ref());
+    let mut roles: Vec<Name> = labels
+        .iter()
+        .filter_map(|(k, v)| {
+            if let Some(role) = k.strip_prefix(keys::NODE_ROLE_PREFIX) {
+                (!role.is_empty()).then(|| i.intern(role))
+            } else if k.as_ref() == keys::NODE_ROLE_OLD && !v.is_empty() {
+                Some(v.clone())
+            } else {
+                None
+            }
+        })
+        .collect();
+    roles.sort();
+    roles.dedup();
+    let status = n.status.as_ref();
+    let kubelet = status
+        .and_then(|s| s.node_info.as_ref())
+        .map(|ni| ni.kubelet_version.as_str())
+        .unwrap_or_default();
+    let ready = status
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "Ready" && c.status == "True");
+    let internal_ip = status
+        .and_then(|s| s.addresses.as_ref())
+        .into_iter()
+        .flatten()
+        .find(|a| a.type_ == "InternalIP")
+        .map(|a| i.intern(&a.address));
+    let taints = n
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
+        .map(|t| match t.value.as_deref().filter(|v| !v.is_empty()) {
+            Some(v) => i.intern(&format!("{}={v}:{}", t.key, t.effect)),
+            None => i.intern(&format!("{}:{}", t.key, t.effect)),
+        })
+        .collect();
+    Some(NodeSummary {
+        name,
+        labels,
+        roles,
+        kubelet_version: i.intern(kubelet),
+        ready,
+        unschedulable: n
+            .spec
+            .as_ref()
+            .and_then(|s| s.unschedulable)
+            .unwrap_or(false),
+        internal_ip,
+        taints,
+        created: created(&n.metadata),
+    })
+}
+
+pub fn webhook_config(
+    m: &MutatingWebhookConfiguration,
+    i: &mut Interner,
+) -> Option<WebhookConfigSummary> {
+    let (_, name) = names(&m.metadata, i)?;
+    let webhooks = m
+        .webhooks
+        .iter()
+        .flatten()
+        .map(|w| Webhook {
+            name: i.intern(&w.name),
+            // A webhook without a selector applies to everything.
+            namespace_selector: w
+                .namespace_selector
+                .as_ref()
+                .map_or_else(Selector::everything, |s| selector(Some(s), i)),
+            object_selector: w
+                .object_selector
+                .as_ref()
+                .map_or_else(Selector::everything, |s| selector(Some(s), i)),
+            service: w.client_config.service.as_ref().map(|s| ObjectKey {
+                namespace: i.intern(&s.namespace),
+                name: i.intern(&s.name),
+            }),
+        })
+        .collect();
+    Some(WebhookConfigSummary {
+        name,
+        labels: i.labels(m.metadata.labels.as_ref()),
+        webhooks,
+    })
+}
+
+// --- pods -------------------------------------------------------------------------------------
+
+fn phase(s: Option<&str>) -> PodPhase {
+    match s {
+        Some("Pending") => PodPhase::Pending,
+        Some("Running") => PodPhase::Running,
+        Some("Succeeded") => PodPhase::Succeeded,
+        Some("Failed") => PodPhase::Failed,
+        _ => PodPhase::Unknown,
+    }
+}
+
+/// A native sidecar: an init container that keeps running.
+fn restartable(c: Option<&Container>) -> bool {
+    c.and_then(|c| c.restart_policy.as_deref()) == Some("Always")
+}
+
+/// What `kubectl get pods` prints in STATUS and RESTARTS, and the ready/total containers
+/// (kubernetes `printPod`).
+struct PodStatusLine {
+    status: String,
+    restarts: u32,
+    ready: u16,
+    total: u16,
+}
+
+fn status_line(p: &Pod) -> PodStatusLine {
+    let spec = p.spec.as_ref();
+    let status = p.status.as_ref();
+    let containers = spec.map(|s| s.containers.as_slice()).unwrap_or_default();
+    let init_containers = spec
+        .and_then(|s| s.init_containers.as_deref())
+        .unwrap_or_default();
+    let init_statuses: &[ContainerStatus] = status
+        .and_then(|s| s.init_container_statuses.as_deref())
+        .unwrap_or_default();
+    let statuses: &[ContainerStatus] = status
+        .and_then(|s| s.container_statuses.as_deref())
+        .unwrap_or_default();
+    let init_by_name = |name: &str| init_containers.iter().find(|c| c.name == name);
+
+    let mut reason = status
+        .and_then(|s| s.phase.clone())
+        .unwrap_or_else(|| "Unknown".into());
+    if let Some(r) = status
+        .and_then(|s| s.reason.as_deref())
+        .filter(|r| !r.is_empty())
+    {
+        reason = r.to_string();
+    }
+    let conditions = status
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default();
+    if conditions
+        .iter()
+        .any(|c| c.type_ == "PodScheduled" && c.reason.as_deref() == Some("SchedulingGated"))
+    {
+        reason = "SchedulingGated".into();
+    }
+
+    let mut total = containers.len() as u16;
+    let mut ready = 0u16;
+    let mut restarts = 0u32;
+    let mut sidecar_restarts = 0u32;
+    for c in init_statuses {
+        if restartable(init_by_name(&c.name)) {
+            total += 1;
+            if c.started == Some(true) && c.ready {
+                ready += 1;
+            }
+        }
+    }
+    let mut initializing = false;
+    for (n, c) in init_statuses.iter().enumerate() {
+        let count = c.restart_count.max(0) as u32;
+        restarts += count;
+        let sidecar = restartable(init_by_name(&c.name));
+        if sidecar {
+            sidecar_restarts += count;
+        }
+        let state = c.state.as_ref();
+        let terminated = state.and_then(|s| s.terminated.as_ref());
+        if terminated.is_some_and(|t| t.exit_code == 0) {
+            continue;
+        }
+        if sidecar && c.started == Some(true) {
+            continue;
+        }
+        let waiting = state.and_then(|s| s.waiting.as_ref());
+        reason = if let Some(t) = terminated {
+            match t.reason.as_deref().filter(|r| !r.is_empty()) {
+                Some(r) => format!("Init:{r}"),
+                None if t.signal.unwrap_or(0) != 0 => {
+                    format!("Init:Signal:{}", t.signal.unwrap_or(0))
+                }
+                None => format!("Init:ExitCode:{}", t.exit_code),
+            }
+        } else if let Some(r) = waiting
+            .and_then(|w| w.reason.as_deref())
+            .filter(|r| !r.is_empty() && *r != "PodInitializing")
+        {
+            format!("Init:{r}")
+        } else {
+            format!("Init:{n}/{}", init_containers.len())
+        };
+        initializing = true;
+        break;
+    }
+    let initialized = conditions
+        .iter()
+        .any(|c| c.type_ == "Initialized" && c.status == "True");
+    if !initializing || initialized {
+        restarts = sidecar_restarts;
+        let mut has_running = false;
+        for c in statuses.iter().rev() {
+            restarts += c.restart_count.max(0) as u32;
+            let state = c.state.as_ref();
+            let waiting = state.and_then(|s| s.waiting.as_ref());
+            let terminated = state.and_then(|s| s.terminated.as_ref());
+            if let Some(r) = waiting
+                .and_then(|w| w.reason.as_deref())
+                .filter(|r| !r.is_empty())
+            {
+                reason = r.to_string();
+            } else if let Some(t) = terminated {
+                reason = match t.reason.as_deref().filter(|r| !r.is_empty()) {
+                    Some(r) => r.to_string(),
+                    None if t.signal.unwrap_or(0) != 0 => {
+                        format!("Signal:{}", t.signal.unwrap_or(0))
+                    }
+                    None => format!("ExitCode:{}", t.exit_code),
+                };
+            } else if c.ready && state.is_some_and(|s| s.running.is_some()) {
+                has_running = true;
+                ready += 1;
+            }
+        }
+        if reason == "Completed" && has_running {
+            let ready_condition = conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True");
+            reason = if ready_condition {
+                "Running"
+            } else {
+                "NotReady"
+            }
+            .into();
+        }
+    }
+    if p.metadata.deletion_timestamp.is_some() {
+        let terminal = matches!(
+            status.and_then(|s| s.phase.as_deref()),
+            Some("Succeeded" | "Failed")
+        );
+        if status.and_then(|s| s.reason.as_deref()) == Some("NodeLost") {
+            reason = "Unknown".into();
+        } else if !terminal {
+            reason = "Terminating".into();
+        }
+    }
+    PodStatusLine {
+        status: reason,
+        restarts,
+        ready,
+        total,
+    }
+}
+
+/// The revision that injected a pod: the `revision` of `sidecar.istio.io/status` (1.11+),
+/// else the `istio.io/rev` annotation (1.18+) or label (≤1.10, or a gateway's), else
+/// `default` for a pod the injector marked. None for a pod without a proxy.
+fn injected_revision(meta: &ObjectMeta, labels: &Labels, has_proxy: bool) -> Option<String> {
+    let status = annotation(meta, keys::SIDECAR_STATUS);
+    if status.is_none() && !has_proxy {
+        return None;
+    }
+    let from_status = status
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+        .and_then(|v| {
+            v.get("revision")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .filter(|r| !r.is_empty());
+    let rev = from_status
+        .or_else(|| annotation(meta, keys::ISTIO_REV).map(str::to_string))
+        .or_else(|| labels.get(keys::ISTIO_REV).map(|v| v.to_string()))
+        .filter(|r| !r.is_empty());
+    match (rev, status) {
+        (Some(r), _) => Some(r),
+        (None, Some(_)) => Some("default".into()),
+        (None, None) => None,
+    }
+}
+
+pub fn pod(p: &Pod, i: &mut Interner) -> Option<PodSummary> {
+    let meta = &p.metadata;
+    let (namespace, name) = names(meta, i)?;
+    let spec = p.spec.as_ref();
+    let status = p.status.as_ref();
+    let labels = i.labels(meta.labels.as_ref());
+    let containers = spec.map(|s| s.containers.as_slice()).unwrap_or_default();
+    let init_containers = spec
+        .and_then(|s| s.init_containers.as_deref())
+        .unwrap_or_default();
+    let proxy = containers
+        .iter()
+        .chain(init_containers)
+        .find(|c| c.name == PROXY_CONTAINER);
+    let has_proxy = proxy.is_some();
+    let proxy_version = proxy
+        .and_then(|c| c.image.as_deref())
+        .and_then(image_tag)
+        .map(|t| i.intern(t));
+    let istiod_version = if labels
+        .get(keys::APP)
+        .is_some_and(|a| a.as_ref() == "istiod")
+    {
+        containers
+            .iter()
+            .find(|c| c.name == DISCOVERY_CONTAINER)
+            .and_then(|c| c.image.as_deref())
+            .and_then(image_tag)
+            .map(|t| i.intern(t))
+    } else {
+        None
+    };
+    let injected_revision = injected_revision(meta, &labels, has_proxy).map(|r| i.intern(&r));
+    let line = status_line(p);
+    let ready = status
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "Ready" && c.status == "True");
+    let has_empty_dir = spec
+        .and_then(|s| s.volumes.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|v| v.empty_dir.is_some());
+    Some(PodSummary {
+        namespace,
+        name,
+        node: spec
+            .and_then(|s| s.node_name.as_deref())
+            .filter(|n| !n.is_empty())
+            .map(|n| i.intern(n)),
+        phase: phase(status.and_then(|s| s.phase.as_deref())),
+        status: i.intern(&line.status),
+        ready,
+        containers_ready: line.ready,
+        containers: line.total,
+        restarts: line.restarts,
+        owner: owner(meta, i),
+        labels,
+        has_proxy,
+        injected_revision,
+        proxy_version,
+        istiod_version,
+        has_empty_dir,
+        mirror: annotation(meta, keys::MIRROR_POD).is_some(),
+        deleting: meta.deletion_timestamp.is_some(),
+        created: created(meta),
+    })
+}
+
+// --- workloads --------------------------------------------------------------------------------
+
+struct WorkloadParts<'a> {
+    kind: WorkloadKind,
+    meta: &'a ObjectMeta,
+    selector: Option<&'a LabelSelector>,
+    template: Option<&'a PodTemplateSpec>,
+    desired: u32,
+    ready: u32,
+    available: u32,
+}
+
+fn count(n: Option<i32>) -> u32 {
+    n.unwrap_or(0).max(0) as u32
+}
+
+fn workload(w: WorkloadParts<'_>, i: &mut Interner) -> Option<WorkloadSummary> {
+    let (namespace, name) = names(w.meta, i)?;
+    let template_meta = w.template.and_then(|t| t.metadata.as_ref());
+    let pod_spec = w.template.and_then(|t| t.spec.as_ref());
+    let images = pod_spec
+        .map(|s| {
+            s.containers
+                .iter()
+                .chain(s.init_containers.iter().flatten())
+                .filter_map(|c| c.image.as_deref())
+                .map(|img| i.intern(img))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(WorkloadSummary {
+        kind: w.kind,
+        namespace,
+        name,
+        labels: i.labels(w.meta.labels.as_ref()),
+        selector: selector(w.selector, i),
+        template_labels: i.labels(template_meta.and_then(|m| m.labels.as_ref())),
+        desired: w.desired,
+        ready: w.ready,
+        available: w.available,
+        owner: owner(w.meta, i),
+        images,
+        node_selector: i.labels(pod_spec.and_then(|s| s.node_selector.as_ref())),
+        created: created(w.meta),
+    })
+}
+
+pub fn deployment(d: &Deployment, i: &mut Interner) -> Option<WorkloadSummary> {
+    let spec = Some(&d.spec);
+    let status = d.status.as_ref();
+    workload(
+        WorkloadParts {
+            kind: WorkloadKind::Deployment,
+            meta: &d.metadata,
+            selector: spec.map(|s| &s.selector),
+            template: spec.map(|s| &s.template),
+            desired: spec.and_then(|s| s.replicas).map_or(1, |r| r.max(0) as u32),
+            ready: count(status.and_then(|s| s.ready_replicas)),
+            available: count(status.and_then(|s| s.available_replicas)),
+        },
+        i,
+    )
+}
+
+pub fn replica_set(r: &ReplicaSet, i: &mut Interner) -> Option<WorkloadSummary> {
+    let spec = Some(&r.spec);
+    let status = r.status.as_ref();
+    workload(
+        WorkloadParts {
+            kind: WorkloadKind::ReplicaSet,
+            meta: &r.metadata,
+            selector: spec.map(|s| &s.selector),
+            template: spec.and_then(|s| s.template.as_ref()),
+            desired: spec.and_then(|s| s.replicas).map_or(1, |r| r.max(0) as u32),
+            ready: count(status.and_then(|s| s.ready_replicas)),
+            available: count(status.and_then(|s| s.available_replicas)),
+        },
+        i,
+    )
+}
+
+pub fn stateful_set(s: &StatefulSet, i: &mut Interner) -> Option<WorkloadSummary> {
+    let spec = Some(&s.spec);
+    let status = s.status.as_ref();
+    workload(
+        WorkloadParts {
+            kind: WorkloadKind::StatefulSet,
+            meta: &s.metadata,
+            selector: spec.map(|s| &s.selector),
+            template: spec.map(|s| &s.template),
+            desired: spec.and_then(|s| s.replicas).map_or(1, |r| r.max(0) as u32),
+            ready: count(status.and_then(|s| s.ready_replicas)),
+            available: count(status.and_then(|s| s.available_replicas)),
+        },
+        i,
+    )
+}
+
+pub fn daemon_set(d: &DaemonSet, i: &mut Interner) -> Option<WorkloadSummary> {
+    let spec = Some(&d.spec);
+    let status = d.status.as_ref();
+    workload(
+        WorkloadParts {
+            kind: WorkloadKind::DaemonSet,
+            meta: &d.metadata,
+            selector: spec.map(|s| &s.selector),
+            template: spec.map(|s| &s.template),
+            desired: count(status.map(|s| s.desired_number_scheduled)),
+            ready: count(status.map(|s| s.number_ready)),
+            available: count(status.and_then(|s| s.number_available)),
+        },
+        i,
+    )
+}
+
+// --- services, autoscalers, budgets, config -------------------------------------------------
+
+fn int_or_string(v: &IntOrString, i: &mut Interner) -> Name {
+    match v {
+        IntOrString::Int(n) => i.intern(&n.to_string()),
+        IntOrString::String(s) => i.intern(s),
+    }
+}
+
+pub fn service(s: &Service, i: &mut Interner) -> Option<ServiceSummary> {
+    let (namespace, name) = names(&s.metadata, i)?;
+    let spec = s.spec.as_ref();
+    let ports = spec
+        .and_then(|s| s.ports.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|p| ServicePort {
+            name: i.intern(p.name.as_deref().unwrap_or_default()),
+            port: u16::try_from(p.port).unwrap_or(0),
+            target_port: match &p.target_port {
+                Some(t) => int_or_string(t, i),
+                None => i.intern(&p.port.to_string()),
+            },
+            node_port: p.node_port.and_then(|n| u16::try_from(n).ok()),
+            protocol: i.intern(p.protocol.as_deref().unwrap_or("TCP")),
+        })
+        .collect();
+    Some(ServiceSummary {
+        namespace,
+        name,
+        type_: i.intern(spec.and_then(|s| s.type_.as_deref()).unwrap_or("ClusterIP")),
+        selector: i.labels(spec.and_then(|s| s.selector.as_ref())),
+        ports,
+        labels: i.labels(s.metadata.labels.as_ref()),
+    })
+}
+
+pub fn hpa(h: &HorizontalPodAutoscaler, i: &mut Interner) -> Option<HpaSummary> {
+    let (namespace, name) = names(&h.metadata, i)?;
+    let spec = Some(&h.spec);
+    Some(HpaSummary {
+        namespace,
+        name,
+        target_kind: i.intern(
+            spec.map(|s| s.scale_target_ref.kind.as_str())
+                .unwrap_or_default(),
+        ),
+        target_name: i.intern(
+            spec.map(|s| s.scale_target_ref.name.as_str())
+                .unwrap_or_default(),
+        ),
+        min_replicas: spec
+            .and_then(|s| s.min_replicas)
+            .map_or(1, |m| m.max(0) as u32),
+        max_replicas: count(spec.map(|s| s.max_replicas)),
+        current_replicas: count(h.status.as_ref().and_then(|s| s.current_replicas)),
+    })
+}
+
+fn int_or_percent(v: &IntOrString) -> Option<IntOrPercent> {
+    match v {
+        IntOrString::Int(n) => Some(IntOrPercent::Int(*n)),
+        IntOrString::String(s) => match s.strip_suffix('%') {
+            Some(p) => p.trim().parse().ok().map(IntOrPercent::Percent),
+            None => s.trim().parse().ok().map(IntOrPercent::Int),
+        },
+    }
+}
+
+pub fn pdb(p: &PodDisruptionBudget, i: &mut Interner) -> Option<PdbSummary> {
+    let (namespace, name) = names(&p.metadata, i)?;
+    let spec = p.spec.as_ref();
+    let status = p.status.as_ref();
+    Some(PdbSummary {
+        namespace,
+        name,
+        min_available: spec
+            .and_then(|s| s.min_available.as_ref())
+            .and_then(int_or_percent),
+        max_unavailable: spec
+            .and_then(|s| s.max_unavailable.as_ref())
+            .and_then(int_or_percent),
+        selector: selector(spec.and_then(|s| s.selector.as_ref()), i),
+        disruptions_allowed: status.and_then(|s| s.disruptions_allowed).unwrap_or(0),
+        current_healthy: status.and_then(|s| s.current_healthy).unwrap_or(0),
+        desired_healthy: status.and_then(|s| s.desired_healthy).unwrap_or(0),
+        expected_pods: status.and_then(|s| s.expected_pods).unwrap_or(0),
+        relaxed_from: annotation(&p.metadata, keys::RELAXED_FROM).map(|a| i.intern(a)),
+        created: created(&p.metadata),
+    })
+}
+
+pub fn config_map(c: &ConfigMap, i: &mut Interner) -> Option<ConfigMapSummary> {
+    let (namespace, name) = names(&c.metadata, i)?;
+    Some(ConfigMapSummary { namespace, name })
+}
+
+// --- Istio custom resources -----------------------------------------------------------------
+
+fn string_map(v: Option<&Value>, i: &mut Interner) -> Labels {
+    let map: BTreeMap<String, String> = v
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| {
+            let v = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => return None,
+            };
+            Some((k.clone(), v))
+        })
+        .collect();
+    i.labels(Some(&map))
+}
+
+/// Which gateways an IstioOperator profile turns on by itself.
+fn profile_gateways(profile: &str) -> &'static [(GatewayKind, &'static str)] {
+    match profile {
+        "default" | "preview" | "stable" => &[(GatewayKind::Ingress, "istio-ingressgateway")],
+        "demo" => &[
+            (GatewayKind::Ingress, "istio-ingressgateway"),
+            (GatewayKind::Egress, "istio-egressgateway"),
+        ],
+        _ => &[],
+    }
+}
+
+/// An IstioOperator (`install.istio.io/v1alpha1`).
+pub fn istio_operator(o: &DynamicObject, i: &mut Interner) -> Option<IstioOperatorSummary> {
+    let (namespace, name) = names(&o.metadata, i)?;
+    let spec = o.data.get("spec");
+    let field = |path: &str| spec.and_then(|s| s.pointer(path));
+    let revision = field("/revision")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let profile = field("/profile")
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty())
+        .unwrap_or("default");
+    let status = o
+        .data
+        .pointer("/status/status")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let pilot_enabled = field("/components/pilot/enabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(!matches!(profile, "empty" | "remote"));
+    let install_ns = field("/namespace")
+        .and_then(Value::as_str)
+        .or_else(|| field("/values/global/istioNamespace").and_then(Value::as_str))
+        .filter(|n| !n.is_empty())
+        .map_or_else(|| namespace.clone(), |n| i.intern(n));
+
+    let defaults = profile_gateways(profile);
+    let mut gateways = Vec::new();
+    for (kind, list) in [
+        (GatewayKind::Ingress, "/components/ingressGateways"),
+        (GatewayKind::Egress, "/components/egressGateways"),
+    ] {
+        let (default_name, app, istio) = match kind {
+            GatewayKind::Ingress => (
+                "istio-ingressgateway",
+                "istio-ingressgateway",
+                "ingressgateway",
+            ),
+            GatewayKind::Egress => (
+                "istio-egressgateway",
+                "istio-egressgateway",
+                "egressgateway",
+            ),
+        };
+        let entries = field(list).and_then(Value::as_array);
+        for g in entries.into_iter().flatten() {
+            let gw_name = g
+                .get("name")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+                .unwrap_or(default_name);
+            let from_profile = defaults.contains(&(kind, gw_name));
+            let enabled = g
+                .get("enabled")
+                .and_then(Value::as_bool)
+                .unwrap_or(from_profile);
+            let gw_ns = g
+                .get("namespace")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+                .map_or_else(|| install_ns.clone(), |n| i.intern(n));
+            // The chart's labels, overridden and extended by the component's `label`.
+            let mut pairs: BTreeMap<String, String> = [("app", app), ("istio", istio)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            for (k, v) in string_map(g.get("label"), i).iter() {
+                pairs.insert(k.to_string(), v.to_string());
+            }
+            gateways.push(IopGateway {
+                kind,
+                name: i.intern(gw_name),
+                namespace: gw_ns,
+                enabled,
+                labels: i.labels(Some(&pairs)),
+            });
+        }
+        // A profile gateway the IOP does not list is still installed.
+        for (k, n) in defaults.iter().filter(|(k, _)| *k == kind) {
+            if !gateways
+                .iter()
+                .any(|g| g.kind == *k && g.name.as_ref() == *n)
+            {
+                let pairs: BTreeMap<String, String> = [("app", app), ("istio", istio)]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                gateways.push(IopGateway {
+                    kind,
+                    name: i.intern(n),
+                    namespace: install_ns.clone(),
+                    enabled: true,
+                    labels: i.labels(Some(&pairs)),
+                });
+            }
+        }
+    }
+    Some(IstioOperatorSummary {
+        namespace,
+        name,
+        revision: i.intern(revision),
+        profile: i.intern(profile),
+        status: i.intern(status),
+        pilot_enabled,
+        gateways,
+        created: created(&o.metadata),
+    })
+}
+
+/// A `networking.istio.io` Gateway.
+pub fn istio_gateway(o: &DynamicObject, i: &mut Interner) -> Option<IstioGatewaySummary> {
+    let (namespace, name) = names(&o.metadata, i)?;
+    let spec = o.data.get("spec");
+    let mut hosts: Vec<Name> = spec
+        .and_then(|s| s.get("servers"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|s| {
+            s.get("hosts")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        })
+        .filter_map(Value::as_str)
+        .map(|h| i.intern(h))
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    Some(IstioGatewaySummary {
+        namespace,
+        name,
+        selector: string_map(spec.and_then(|s| s.get("selector")), i),
+        hosts,
+    })
+}
+
+#[cfg(test)]
+mod tests;
