@@ -4,8 +4,10 @@
 //!   `--demo`, the integration tests and the benchmarks run against.
 //! - `cli`: the command line.
 //! - `logging`: tracing to a file, never to the terminal.
+//! - `ui`: the terminal UI: views, keymap, themes.
 
 pub mod cli;
 pub mod model;
 pub mod logging;
 pub mod sandbox;
+pub mod ui;

@@ -1,0 +1,146 @@
+//! The terminal UI: views of the model, keys, themes. `Ui` is what the event loop in
+//! `app.rs` holds: keys go in through `on_key` (key → keymap → `Action` → `update`), frames
+//! come out of `render`, which is pure (no IO, no clock: time comes in as `now`).
+//!
+//! - `keymap`: bindings as data (`assets/keymap.toml`), help and footer generated from it.
+//! - `theme`: styles as data (`themes/*.toml`).
+//! - `state`: screens, selection, filter, sort, prompt; `update` changes them.
+//! - `table`: the one table widget every view uses.
+//! - `views`: one file per screen.
+//! - `chrome`: header, footer, help overlay, the "terminal too small" message.
+
+pub mod chrome;
+pub mod keymap;
+pub mod state;
+pub mod table;
+pub mod theme;
+pub mod views;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use jiff::Timestamp;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout};
+
+use crate::model::Model;
+
+pub use keymap::{Action, Keymap, KeymapError};
+pub use state::{Mode, UiState};
+pub use theme::{Theme, ThemeError};
+pub use views::{ScreenId, Subject, ViewKind};
+
+/// The smallest terminal meshtop draws in; smaller gets a message.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 15;
+
+/// What the header says about the connection; the app fills it from the CLI and kubeconfig.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Header {
+    /// kubeconfig context.
+    pub context: String,
+    /// API server URL.
+    pub server: String,
+    /// `-n` scope; `None` is all namespaces.
+    pub namespace: Option<String>,
+    /// `--readonly`: actions disabled.
+    pub readonly: bool,
+}
+
+/// What the app must do after a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Quit,
+}
+
+/// The UI: its state, keymap and theme.
+#[derive(Debug)]
+pub struct Ui {
+    state: UiState,
+    keymap: Keymap,
+    theme: Theme,
+    dirty: bool,
+}
+
+impl Ui {
+    pub fn new(keymap: Keymap, theme: Theme) -> Self {
+        Ui {
+            state: UiState::default(),
+            keymap,
+            theme,
+            dirty: true,
+        }
+    }
+
+    /// Handles one key press; returns what the app must do.
+    pub fn on_key(&mut self, key: KeyEvent, model: &Model) -> Vec<Command> {
+        if key.kind == KeyEventKind::Release {
+            return Vec::new();
+        }
+        self.dirty = true;
+        self.state.status = None;
+        let scope = self.state.scope();
+        let prompt = self.state.prompt_active();
+        match self.keymap.action(&key, scope, prompt) {
+            Some(action) => self.state.update(action, model, &self.keymap),
+            None => {
+                if prompt
+                    && let KeyCode::Char(c) = key.code
+                    && !key
+                        .modifiers
+                        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+                {
+                    self.state.type_char(c);
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    /// The terminal was resized: the next frame must be drawn.
+    pub fn on_resize(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Draws everything. Pure: no IO, no clock reads (time comes in `now`).
+    pub fn render(&self, frame: &mut Frame, model: &Model, header: &Header, now: Timestamp) {
+        let area = frame.area();
+        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+            chrome::too_small(frame, area, &self.theme);
+            return;
+        }
+        let [head, body, foot] = Layout::vertical([
+            Constraint::Length(2),
+            Constraint::Fill(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        chrome::header(frame, head, model, header, now, &self.theme);
+        let page = views::render(frame, body, self.state.screen(), model, &self.theme);
+        self.state.page.set(page);
+        self.state.table_width.set(body.width);
+        chrome::footer(frame, foot, &self.state, &self.keymap, &self.theme);
+        if let Mode::Help { scroll } = self.state.mode {
+            chrome::help(frame, body, &self.state, &self.keymap, &self.theme, scroll);
+        }
+    }
+
+    /// True when something in the UI changed since the last render.
+    pub fn dirty(&self) -> bool {
+        self.dirty
+    }
+
+    pub fn mark_drawn(&mut self) {
+        self.dirty = false;
+    }
+
+    pub fn state(&self) -> &UiState {
+        &self.state
+    }
+
+    pub fn keymap(&self) -> &Keymap {
+        &self.keymap
+    }
+
+    pub fn theme(&self) -> &Theme {
+        &self.theme
+    }
+}

@@ -1,0 +1,636 @@
+//! Key bindings as data: the defaults are `assets/keymap.toml` compiled in; a user file only
+//! overrides them. The help screen and the footer are generated from here.
+
+use std::fmt;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use serde::Deserialize;
+
+use super::views::ViewKind;
+
+/// The compiled-in bindings.
+pub const DEFAULT_KEYMAP: &str = include_str!("../../assets/keymap.toml");
+
+/// What a key does. Only `update` in `state.rs` acts on these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Quit,
+    Help,
+    Back,
+    Drill,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Filter,
+    Command,
+    SortNext,
+    SortReverse,
+    View(ViewKind),
+    PromptAccept,
+    PromptCancel,
+    PromptComplete,
+    PromptDelete,
+}
+
+impl Action {
+    fn parse(s: &str) -> Option<Action> {
+        Some(match s {
+            "quit" => Action::Quit,
+            "help" => Action::Help,
+            "back" => Action::Back,
+            "drill" => Action::Drill,
+            "up" => Action::Up,
+            "down" => Action::Down,
+            "page-up" => Action::PageUp,
+            "page-down" => Action::PageDown,
+            "top" => Action::Top,
+            "bottom" => Action::Bottom,
+            "filter" => Action::Filter,
+            "command" => Action::Command,
+            "sort-next" => Action::SortNext,
+            "sort-reverse" => Action::SortReverse,
+            "prompt-accept" => Action::PromptAccept,
+            "prompt-cancel" => Action::PromptCancel,
+            "prompt-complete" => Action::PromptComplete,
+            "prompt-delete" => Action::PromptDelete,
+            _ => Action::View(ViewKind::from_name(s.strip_prefix("view:")?)?),
+        })
+    }
+}
+
+/// Where a binding applies: a top-level view, or a details screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    View(ViewKind),
+    Details,
+}
+
+impl Scope {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::View(v) => v.name(),
+            Scope::Details => "details",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Scope> {
+        if s == "details" {
+            return Some(Scope::Details);
+        }
+        ViewKind::from_name(s).map(Scope::View)
+    }
+}
+
+/// One key: a code and the Ctrl/Alt modifiers (Shift is part of the character).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySpec {
+    code: KeyCode,
+    modifiers: KeyModifiers,
+    label: String,
+}
+
+impl KeySpec {
+    pub fn parse(s: &str) -> Option<KeySpec> {
+        let (modifiers, rest) = if let Some(r) = s.strip_prefix("ctrl-") {
+            (KeyModifiers::CONTROL, r)
+        } else if let Some(r) = s.strip_prefix("alt-") {
+            (KeyModifiers::ALT, r)
+        } else {
+            (KeyModifiers::NONE, s)
+        };
+        let code = match rest {
+            "esc" => KeyCode::Esc,
+            "enter" => KeyCode::Enter,
+            "tab" => KeyCode::Tab,
+            "backspace" => KeyCode::Backspace,
+            "up" => KeyCode::Up,
+            "down" => KeyCode::Down,
+            "left" => KeyCode::Left,
+            "right" => KeyCode::Right,
+            "pgup" => KeyCode::PageUp,
+            "pgdn" => KeyCode::PageDown,
+            "home" => KeyCode::Home,
+            "end" => KeyCode::End,
+            "space" => KeyCode::Char(' '),
+            _ => {
+                let mut chars = rest.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => KeyCode::Char(c),
+                    _ => return None,
+                }
+            }
+        };
+        Some(KeySpec {
+            code,
+            modifiers,
+            label: s.to_string(),
+        })
+    }
+
+    pub fn matches(&self, key: &KeyEvent) -> bool {
+        // Shift is already in the character ('G'), and terminals differ in reporting it.
+        let relevant = key.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT);
+        let code = match key.code {
+            KeyCode::Char(c) if relevant.contains(KeyModifiers::CONTROL) => {
+                KeyCode::Char(c.to_ascii_lowercase())
+            }
+            other => other,
+        };
+        code == self.code && relevant == self.modifiers
+    }
+
+    /// As written in the keymap: `q`, `ctrl-c`, `pgdn`.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+}
+
+impl fmt::Display for KeySpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label)
+    }
+}
+
+/// One binding of the keymap.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub action: Action,
+    pub keys: Vec<KeySpec>,
+    pub description: String,
+    pub group: String,
+    /// Changes the cluster: always behind a confirmation.
+    pub dangerous: bool,
+    /// Short label in the footer, if shown there.
+    pub footer: Option<String>,
+    /// Where it applies; `None` is everywhere.
+    pub scopes: Option<Vec<Scope>>,
+    /// `:` command name and aliases running this action.
+    pub command: Option<String>,
+    pub aliases: Vec<String>,
+}
+
+impl Binding {
+    pub fn applies(&self, scope: Scope) -> bool {
+        self.scopes.as_ref().is_none_or(|s| s.contains(&scope))
+    }
+
+    pub fn is_prompt(&self) -> bool {
+        self.group == PROMPT_GROUP
+    }
+
+    /// `1 o`, `j down`: the keys as the help screen shows them.
+    pub fn keys_label(&self) -> String {
+        self.keys
+            .iter()
+            .map(KeySpec::label)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+const PROMPT_GROUP: &str = "prompt";
+
+/// A bad keymap file: names the file and the binding or key at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: {message}")]
+pub struct KeymapError {
+    pub origin: String,
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKeymap {
+    #[serde(default)]
+    binding: Vec<RawBinding>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBinding {
+    action: String,
+    keys: Option<Vec<String>>,
+    description: Option<String>,
+    group: Option<String>,
+    #[serde(default)]
+    dangerous: Option<bool>,
+    footer: Option<String>,
+    views: Option<Vec<String>>,
+    command: Option<String>,
+    aliases: Option<Vec<String>>,
+}
+
+/// Every binding, in the order of the file.
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    bindings: Vec<Binding>,
+}
+
+impl Default for Keymap {
+    /// The compiled-in keymap. A unit test proves it parses; should it ever not, meshtop
+    /// still starts with `q`/`ctrl-c` to quit rather than crash.
+    fn default() -> Self {
+        match Keymap::parse(DEFAULT_KEYMAP, "assets/keymap.toml") {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::error!(error = %e, "the compiled-in keymap is invalid");
+                Keymap {
+                    bindings: vec![Binding {
+                        action: Action::Quit,
+                        keys: ["q", "ctrl-c"]
+                            .iter()
+                            .filter_map(|k| KeySpec::parse(k))
+                            .collect(),
+                        description: "quit meshtop".into(),
+                        group: "general".into(),
+                        dangerous: false,
+                        footer: Some("quit".into()),
+                        scopes: None,
+                        command: None,
+                        aliases: Vec::new(),
+                    }],
+                }
+            }
+        }
+    }
+}
+
+impl Keymap {
+    /// Parses a complete keymap (the format of `assets/keymap.toml`); `origin` names the
+    /// file in errors.
+    pub fn parse(src: &str, origin: &str) -> Result<Keymap, KeymapError> {
+        let raw = parse_raw(src, origin)?;
+        let mut bindings = Vec::with_capacity(raw.binding.len());
+        for (i, b) in raw.binding.into_iter().enumerate() {
+            bindings.push(complete_binding(b, None, origin, i)?);
+        }
+        let keymap = Keymap { bindings };
+        keymap.check_conflicts(origin)?;
+        Ok(keymap)
+    }
+
+    /// Applies a user file on top: each of its bindings replaces the keys (and any other
+    /// field it gives) of the bindings with the same action and group.
+    pub fn with_overrides(&self, src: &str, origin: &str) -> Result<Keymap, KeymapError> {
+        let raw = parse_raw(src, origin)?;
+        let mut out = self.clone();
+        for (i, b) in raw.binding.into_iter().enumerate() {
+            let action = Action::parse(&b.action).ok_or_else(|| KeymapError {
+                origin: origin.into(),
+                message: format!("binding {}: unknown action {:?}", i + 1, b.action),
+            })?;
+            let group = b.group.clone();
+            let position = out
+                .bindings
+                .iter()
+                .position(|d| d.action == action && group.as_ref().is_none_or(|g| *g == d.group));
+            match position {
+                Some(p) => {
+                    let base = out.bindings[p].clone();
+                    out.bindings[p] = complete_binding(b, Some(&base), origin, i)?;
+                }
+                None => out.bindings.push(complete_binding(b, None, origin, i)?),
+            }
+        }
+        out.check_conflicts(origin)?;
+        Ok(out)
+    }
+
+    pub fn bindings(&self) -> &[Binding] {
+        &self.bindings
+    }
+
+    /// The action of a key in normal mode (`prompt == false`) or while typing.
+    pub fn action(&self, key: &KeyEvent, scope: Scope, prompt: bool) -> Option<Action> {
+        self.bindings
+            .iter()
+            .filter(|b| b.is_prompt() == prompt && (prompt || b.applies(scope)))
+            .find(|b| b.keys.iter().any(|k| k.matches(key)))
+            .map(|b| b.action)
+    }
+
+    /// Bindings that apply to a screen, prompt bindings last: what `?` lists.
+    pub fn help(&self, scope: Scope) -> Vec<&Binding> {
+        let mut out: Vec<&Binding> = self
+            .bindings
+            .iter()
+            .filter(|b| !b.is_prompt() && b.applies(scope))
+            .collect();
+        out.extend(self.bindings.iter().filter(|b| b.is_prompt()));
+        out
+    }
+
+    /// `(keys, label)` pairs for the footer of a screen. Views are summarised as one
+    /// `1-7` entry when they are all bound to digits.
+    pub fn footer(&self, scope: Scope) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for b in self
+            .bindings
+            .iter()
+            .filter(|b| !b.is_prompt() && b.applies(scope))
+        {
+            let Some(label) = &b.footer else { continue };
+            let keys = if let Action::View(_) = b.action {
+                self.view_keys_summary()
+                    .unwrap_or_else(|| b.keys.first().map(|k| k.label.clone()).unwrap_or_default())
+            } else {
+                b.keys.first().map(|k| k.label.clone()).unwrap_or_default()
+            };
+            out.push((keys, label.clone()));
+        }
+        out
+    }
+
+    /// `1-7` when the views are bound to consecutive digits.
+    fn view_keys_summary(&self) -> Option<String> {
+        let mut digits: Vec<char> = self
+            .bindings
+            .iter()
+            .filter(|b| matches!(b.action, Action::View(_)))
+            .filter_map(|b| {
+                b.keys.iter().find_map(|k| match k.code {
+                    KeyCode::Char(c) if c.is_ascii_digit() && k.modifiers.is_empty() => Some(c),
+                    _ => None,
+                })
+            })
+            .collect();
+        digits.sort_unstable();
+        let (first, last) = (*digits.first()?, *digits.last()?);
+        let consecutive = digits
+            .windows(2)
+            .all(|w| (w[1] as u32).wrapping_sub(w[0] as u32) == 1);
+        consecutive.then(|| format!("{first}-{last}"))
+    }
+
+    /// Every `:` command name (canonical names, then aliases) with its action.
+    pub fn commands(&self) -> Vec<(&str, Action)> {
+        let mut out: Vec<(&str, Action)> = self
+            .bindings
+            .iter()
+            .filter_map(|b| b.command.as_deref().map(|c| (c, b.action)))
+            .collect();
+        for b in &self.bindings {
+            out.extend(b.aliases.iter().map(|a| (a.as_str(), b.action)));
+        }
+        out
+    }
+
+    /// The action of a typed command, by name or alias.
+    pub fn command(&self, typed: &str) -> Option<Action> {
+        let typed = typed.trim();
+        self.commands()
+            .into_iter()
+            .find(|(name, _)| *name == typed)
+            .map(|(_, a)| a)
+    }
+
+    /// Canonical command names starting with `prefix`, for Tab completion.
+    pub fn completions(&self, prefix: &str) -> Vec<&str> {
+        let prefix = prefix.trim_start();
+        self.bindings
+            .iter()
+            .filter_map(|b| b.command.as_deref())
+            .filter(|c| c.starts_with(prefix))
+            .collect()
+    }
+
+    fn check_conflicts(&self, origin: &str) -> Result<(), KeymapError> {
+        for (i, a) in self.bindings.iter().enumerate() {
+            for b in &self.bindings[i + 1..] {
+                if a.is_prompt() != b.is_prompt() || !scopes_overlap(a, b) {
+                    continue;
+                }
+                if let Some(k) = a.keys.iter().find(|k| b.keys.contains(k)) {
+                    if a.action == b.action {
+                        continue;
+                    }
+                    return Err(KeymapError {
+                        origin: origin.into(),
+                        message: format!(
+                            "key {:?} is bound to both {:?} and {:?}",
+                            k.label, a.action, b.action
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn scopes_overlap(a: &Binding, b: &Binding) -> bool {
+    match (&a.scopes, &b.scopes) {
+        (Some(x), Some(y)) => x.iter().any(|s| y.contains(s)),
+        _ => true,
+    }
+}
+
+fn parse_raw(src: &str, origin: &str) -> Result<RawKeymap, KeymapError> {
+    toml::from_str(src).map_err(|e| KeymapError {
+        origin: origin.into(),
+        message: e.to_string().trim_end().to_string(),
+    })
+}
+
+fn complete_binding(
+    raw: RawBinding,
+    base: Option<&Binding>,
+    origin: &str,
+    index: usize,
+) -> Result<Binding, KeymapError> {
+    let err = |message: String| KeymapError {
+        origin: origin.into(),
+        message: format!("binding {} ({}): {message}", index + 1, raw.action),
+    };
+    let action = Action::parse(&raw.action)
+        .ok_or_else(|| err(format!("unknown action {:?}", raw.action)))?;
+    let keys = match (&raw.keys, base) {
+        (Some(keys), _) => keys
+            .iter()
+            .map(|k| KeySpec::parse(k).ok_or_else(|| err(format!("key {k:?}: unknown key"))))
+            .collect::<Result<Vec<_>, _>>()?,
+        (None, Some(b)) => b.keys.clone(),
+        (None, None) => return Err(err("key \"keys\": missing".into())),
+    };
+    if keys.is_empty() {
+        return Err(err("key \"keys\": empty".into()));
+    }
+    let description = raw
+        .description
+        .clone()
+        .or_else(|| base.map(|b| b.description.clone()))
+        .ok_or_else(|| err("key \"description\": missing".into()))?;
+    let group = raw
+        .group
+        .clone()
+        .or_else(|| base.map(|b| b.group.clone()))
+        .ok_or_else(|| err("key \"group\": missing".into()))?;
+    let scopes = match &raw.views {
+        Some(v) => Some(
+            v.iter()
+                .map(|s| {
+                    Scope::parse(s).ok_or_else(|| err(format!("key \"views\": unknown view {s:?}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        None => base.and_then(|b| b.scopes.clone()),
+    };
+    Ok(Binding {
+        action,
+        keys,
+        description,
+        group,
+        dangerous: raw
+            .dangerous
+            .unwrap_or_else(|| base.is_some_and(|b| b.dangerous)),
+        footer: raw
+            .footer
+            .clone()
+            .or_else(|| base.and_then(|b| b.footer.clone())),
+        scopes,
+        command: raw
+            .command
+            .clone()
+            .or_else(|| base.and_then(|b| b.command.clone())),
+        aliases: raw
+            .aliases
+            .clone()
+            .or_else(|| base.map(|b| b.aliases.clone()))
+            .unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn the_compiled_in_keymap_parses() {
+        let k = Keymap::parse(DEFAULT_KEYMAP, "assets/keymap.toml").expect("default keymap");
+        assert!(k.bindings().len() > 20);
+        for v in ViewKind::ALL {
+            assert!(
+                k.bindings().iter().any(|b| b.action == Action::View(v)),
+                "{v:?} has no key"
+            );
+            assert_eq!(k.command(v.name()), Some(Action::View(v)));
+        }
+    }
+
+    #[test]
+    fn keys_resolve_by_scope_and_mode() {
+        let k = Keymap::default();
+        let nodes = Scope::View(ViewKind::Nodes);
+        let ch = |c| press(KeyCode::Char(c), KeyModifiers::NONE);
+        assert_eq!(k.action(&ch('q'), nodes, false), Some(Action::Quit));
+        assert_eq!(
+            k.action(
+                &press(KeyCode::Char('c'), KeyModifiers::CONTROL),
+                nodes,
+                true
+            ),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            k.action(&ch('q'), nodes, true),
+            None,
+            "q is text in a prompt"
+        );
+        assert_eq!(
+            k.action(
+                &press(KeyCode::Char('G'), KeyModifiers::SHIFT),
+                nodes,
+                false
+            ),
+            Some(Action::Bottom)
+        );
+        assert_eq!(k.action(&ch('g'), nodes, false), Some(Action::Top));
+        assert_eq!(
+            k.action(&ch('6'), nodes, false),
+            Some(Action::View(ViewKind::Nodes))
+        );
+        let enter = press(KeyCode::Enter, KeyModifiers::NONE);
+        assert_eq!(k.action(&enter, nodes, false), Some(Action::Drill));
+        assert_eq!(
+            k.action(&enter, Scope::View(ViewKind::Overview), false),
+            None
+        );
+        assert_eq!(k.action(&enter, nodes, true), Some(Action::PromptAccept));
+    }
+
+    #[test]
+    fn completion_and_aliases() {
+        let k = Keymap::default();
+        assert_eq!(k.completions("no"), vec!["nodes"]);
+        assert_eq!(k.completions("n"), vec!["nodes", "namespaces"]);
+        assert_eq!(k.command("ns"), Some(Action::View(ViewKind::Namespaces)));
+        assert_eq!(k.command("q"), Some(Action::Quit));
+        assert_eq!(k.command("nope"), None);
+    }
+
+    #[test]
+    fn the_footer_summarises_views_as_digits() {
+        let k = Keymap::default();
+        let footer = k.footer(Scope::View(ViewKind::Nodes));
+        assert_eq!(footer[0], ("1-7".to_string(), "views".to_string()));
+        assert!(footer.iter().any(|(k, l)| k == "enter" && l == "details"));
+        let overview = k.footer(Scope::View(ViewKind::Overview));
+        assert!(!overview.iter().any(|(_, l)| l == "details"));
+    }
+
+    #[test]
+    fn bad_files_name_the_file_and_the_key() {
+        let err = Keymap::parse(
+            "[[binding]]\naction = \"fly\"\nkeys = [\"x\"]\ndescription = \"\"\ngroup = \"g\"\n",
+            "my.toml",
+        )
+        .expect_err("unknown action");
+        assert_eq!(
+            err.to_string(),
+            "my.toml: binding 1 (fly): unknown action \"fly\""
+        );
+        let err = Keymap::parse(
+            "[[binding]]\naction = \"quit\"\nkeys = [\"ctrl-\"]\ndescription = \"\"\ngroup = \"g\"\n",
+            "my.toml",
+        )
+        .expect_err("bad key");
+        assert!(
+            err.to_string().contains("key \"ctrl-\": unknown key"),
+            "{err}"
+        );
+        let err = Keymap::parse("[[binding]]\naction = \"quit\"\nkyes = []\n", "my.toml")
+            .expect_err("unknown field");
+        assert!(err.to_string().starts_with("my.toml: "), "{err}");
+        assert!(err.to_string().contains("kyes"), "{err}");
+    }
+
+    #[test]
+    fn conflicting_keys_are_refused_and_overrides_apply() {
+        let k = Keymap::default();
+        let err = k
+            .with_overrides(
+                "[[binding]]\naction = \"help\"\nkeys = [\"q\"]\n",
+                "user.toml",
+            )
+            .expect_err("q is quit");
+        assert!(err.to_string().contains("\"q\""), "{err}");
+        let k = k
+            .with_overrides(
+                "[[binding]]\naction = \"help\"\nkeys = [\"h\"]\n",
+                "user.toml",
+            )
+            .expect("override");
+        let nodes = Scope::View(ViewKind::Nodes);
+        let h = press(KeyCode::Char('h'), KeyModifiers::NONE);
+        assert_eq!(k.action(&h, nodes, false), Some(Action::Help));
+        let q = press(KeyCode::Char('?'), KeyModifiers::NONE);
+        assert_eq!(k.action(&q, nodes, false), None);
+    }
+}

@@ -1,0 +1,385 @@
+//! The one table widget every view uses: a column spec per table, a row function per kind
+//! (`TableSource`), fuzzy filter and sort over row indices, and drawing of only the rows
+//! that are on screen.
+
+use std::borrow::Cow;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::state::Screen;
+use super::theme::Theme;
+use super::views::Subject;
+
+/// One column: its header, how wide, and the narrowest table at which it shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub header: &'static str,
+    pub width: Constraint,
+    /// Hidden when the table is narrower than this (0: always shown).
+    pub min_width: u16,
+    /// Hidden when the table is wider than this: the narrow variant of a wider column.
+    pub max_width: u16,
+}
+
+impl Column {
+    pub const fn new(header: &'static str, width: Constraint, min_width: u16) -> Column {
+        Column {
+            header,
+            width,
+            min_width,
+            max_width: u16::MAX,
+        }
+    }
+
+    /// Shown only up to this table width (a shorter header for narrow terminals).
+    pub const fn until(mut self, max_width: u16) -> Column {
+        self.max_width = max_width;
+        self
+    }
+
+    pub fn shows_at(&self, width: u16) -> bool {
+        self.min_width <= width && width <= self.max_width
+    }
+}
+
+/// The columns shown in a table of this width, by index.
+pub fn visible_columns(columns: &[Column], width: u16) -> Vec<usize> {
+    (0..columns.len())
+        .filter(|&i| columns[i].shows_at(width))
+        .collect()
+}
+
+/// How a cell should look, resolved against the theme when drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Plain,
+    Dim,
+    Good,
+    Warn,
+    Bad,
+}
+
+impl Tone {
+    pub fn style(self, theme: &Theme) -> Style {
+        match self {
+            Tone::Plain => theme.base,
+            Tone::Dim => theme.dim,
+            Tone::Good => theme.good,
+            Tone::Warn => theme.warn,
+            Tone::Bad => theme.bad,
+        }
+    }
+}
+
+/// One cell's text and tone.
+pub type CellText = (String, Tone);
+
+/// What a column sorts by.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SortKey<'a> {
+    Num(i64),
+    Text(Cow<'a, str>),
+}
+
+/// A sort column and direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub column: usize,
+    pub reverse: bool,
+}
+
+/// The rows of one table kind. Only `cells` builds text for display, and only for the rows
+/// on screen.
+pub trait TableSource {
+    fn columns(&self) -> &[Column];
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// One cell per column (hidden columns included; the widget drops them).
+    fn cells(&self, row: usize) -> Vec<CellText>;
+    fn sort_key(&self, row: usize, column: usize) -> SortKey<'_>;
+    /// The text a `/` filter matches against.
+    fn filter_text(&self, row: usize, out: &mut String);
+    /// What Enter drills into, if anything.
+    fn subject(&self, _row: usize) -> Option<Subject> {
+        None
+    }
+    /// Shown when there are no rows at all.
+    fn empty_message(&self) -> &'static str;
+}
+
+/// Fuzzy match: each space-separated term of the needle is an ordered subsequence of one
+/// word of the haystack, ignoring case. Terms stay inside words so that `n03` finds
+/// `k1-node03`, not `k1-node01 … v1.14.3`.
+pub fn fuzzy_match(needle: &str, haystack: &str) -> bool {
+    needle.split_whitespace().all(|term| {
+        haystack.split_whitespace().any(|word| {
+            let mut hay = word.chars().flat_map(char::to_lowercase);
+            term.chars()
+                .flat_map(char::to_lowercase)
+                .all(|n| hay.any(|h| h == n))
+        })
+    })
+}
+
+/// The row indices to show, filtered and sorted. Without a filter or a sort this does no
+/// per-row work beyond the index list.
+pub fn arrange(source: &dyn TableSource, filter: &str, sort: Option<Sort>) -> Vec<usize> {
+    let mut rows: Vec<usize> = if filter.trim().is_empty() {
+        (0..source.len()).collect()
+    } else {
+        let mut text = String::new();
+        (0..source.len())
+            .filter(|&i| {
+                text.clear();
+                source.filter_text(i, &mut text);
+                fuzzy_match(filter, &text)
+            })
+            .collect()
+    };
+    if let Some(sort) = sort
+        && sort.column < source.columns().len()
+    {
+        rows.sort_by(|&a, &b| {
+            let o = source
+                .sort_key(a, sort.column)
+                .cmp(&source.sort_key(b, sort.column));
+            if sort.reverse { o.reverse() } else { o }
+        });
+    }
+    rows
+}
+
+/// Truncates to `width` characters, ending with `…` when cut. Names in a cluster are ASCII;
+/// the few symbols meshtop draws are one cell wide.
+pub fn truncate(s: &str, width: usize) -> Cow<'_, str> {
+    if s.chars().count() <= width {
+        return Cow::Borrowed(s);
+    }
+    if width == 0 {
+        return Cow::Borrowed("");
+    }
+    let mut out: String = s.chars().take(width - 1).collect();
+    out.push('…');
+    Cow::Owned(out)
+}
+
+/// Cuts a line of spans to `width` characters, ending with `…` when cut: panels show the
+/// start of a long line rather than wrap it.
+pub fn fit_line(line: Line<'_>, width: usize) -> Line<'_> {
+    let total: usize = line.spans.iter().map(|s| s.content.chars().count()).sum();
+    if total <= width {
+        return line;
+    }
+    let mut left = width;
+    let mut spans = Vec::new();
+    for span in line.spans {
+        if left == 0 {
+            break;
+        }
+        let n = span.content.chars().count();
+        if n < left {
+            left -= n;
+            spans.push(span);
+        } else {
+            let cut = truncate(&span.content, left).into_owned();
+            spans.push(Span::styled(cut, span.style));
+            left = 0;
+        }
+    }
+    Line::from(spans).style(line.style)
+}
+
+/// The title of a table: name, counts, filter, sort.
+pub fn title<'a>(
+    name: &str,
+    source: &dyn TableSource,
+    shown: usize,
+    screen: &Screen,
+    theme: &Theme,
+) -> Line<'a> {
+    let mut spans = vec![Span::styled(format!(" {name} "), theme.title)];
+    if screen.filter.is_empty() {
+        spans.push(Span::styled(format!("({}) ", source.len()), theme.title));
+    } else {
+        spans.push(Span::styled(
+            format!("({shown} of {}) ", source.len()),
+            theme.title,
+        ));
+        spans.push(Span::styled(format!("/{} ", screen.filter), theme.prompt));
+    }
+    if let Some(sort) = screen.sort
+        && let Some(c) = source.columns().get(sort.column)
+    {
+        let arrow = if sort.reverse { "↓" } else { "↑" };
+        spans.push(Span::styled(
+            format!("sorted by {}{arrow} ", c.header),
+            theme.dim,
+        ));
+    }
+    Line::from(spans)
+}
+
+/// Draws a bordered table of `rows` (indices into `source`) in `area`, scrolled so the
+/// selected row shows. Returns the number of data rows that fit (the page size).
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    source: &dyn TableSource,
+    rows: &[usize],
+    screen: &Screen,
+    title: Line<'_>,
+    theme: &Theme,
+) -> usize {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border)
+        .title(title)
+        .style(theme.base);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height == 0 || inner.width == 0 {
+        return 0;
+    }
+    let columns = source.columns();
+    let visible = visible_columns(columns, area.width);
+    let rects = Layout::horizontal(visible.iter().map(|&i| columns[i].width))
+        .spacing(1)
+        .split(Rect { height: 1, ..inner });
+    let buf = frame.buffer_mut();
+
+    // Header.
+    for (slot, &col) in visible.iter().enumerate() {
+        let r = rects[slot];
+        let mut header = columns[col].header.to_string();
+        if let Some(sort) = screen.sort
+            && sort.column == col
+        {
+            header.push(if sort.reverse { '↓' } else { '↑' });
+        }
+        buf.set_string(
+            r.x,
+            r.y,
+            truncate(&header, usize::from(r.width)),
+            theme.table_header,
+        );
+    }
+    let page = usize::from(inner.height.saturating_sub(1));
+    if rows.is_empty() {
+        let message = if source.is_empty() {
+            source.empty_message()
+        } else {
+            "no rows match the filter (esc clears it)"
+        };
+        let y = inner.y + 1;
+        if y < inner.bottom() {
+            frame.render_widget(
+                Paragraph::new(Span::styled(message, theme.dim)),
+                Rect {
+                    y,
+                    height: 1,
+                    ..inner
+                },
+            );
+        }
+        return page;
+    }
+    let selected = screen.selected.min(rows.len() - 1);
+    let offset = scroll_offset(screen.offset.get(), selected, page, rows.len());
+    screen.offset.set(offset);
+    let buf = frame.buffer_mut();
+    for (line, &row) in rows.iter().skip(offset).take(page).enumerate() {
+        let y = inner.y + 1 + line as u16;
+        let is_selected = offset + line == selected;
+        if is_selected {
+            buf.set_style(
+                Rect {
+                    y,
+                    height: 1,
+                    ..inner
+                },
+                theme.selected,
+            );
+        }
+        let cells = source.cells(row);
+        for (slot, &col) in visible.iter().enumerate() {
+            let r = rects[slot];
+            let Some((text, tone)) = cells.get(col) else {
+                continue;
+            };
+            let style = if is_selected {
+                theme.selected
+            } else {
+                tone.style(theme)
+            };
+            buf.set_string(r.x, y, truncate(text, usize::from(r.width)), style);
+        }
+    }
+    page
+}
+
+/// Keeps the previous offset unless the selection left the window.
+pub fn scroll_offset(previous: usize, selected: usize, page: usize, len: usize) -> usize {
+    if page == 0 {
+        return selected;
+    }
+    let mut offset = previous.min(len.saturating_sub(page));
+    if selected < offset {
+        offset = selected;
+    } else if selected >= offset + page {
+        offset = selected + 1 - page;
+    }
+    offset
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fuzzy_is_an_ordered_subsequence_ignoring_case() {
+        assert!(fuzzy_match("n03", "k1-node03"));
+        assert!(fuzzy_match("K1N3", "k1-node03"));
+        assert!(!fuzzy_match("30n", "k1-node03"));
+        assert!(fuzzy_match("", "anything"));
+        assert!(fuzzy_match("es pdb", "elasticsearch-k1-master-pdb"));
+        assert!(
+            !fuzzy_match("n03", "k1-node01 v1.14.3"),
+            "a term stays in one word"
+        );
+        assert!(fuzzy_match("n01 14", "k1-node01 v1.14.3"));
+    }
+
+    #[test]
+    fn truncation_marks_the_cut() {
+        assert_eq!(truncate("istio-system", 20), "istio-system");
+        assert_eq!(truncate("istio-system", 6), "istio…");
+        assert_eq!(truncate("istio-system", 0), "");
+    }
+
+    #[test]
+    fn long_lines_are_cut_with_an_ellipsis() {
+        let line = Line::from(vec![
+            Span::raw("k1-node01 "),
+            Span::raw("logging/elasticsearch"),
+        ]);
+        let cut = fit_line(line, 16);
+        assert_eq!(cut.to_string(), "k1-node01 loggi…");
+        let short = fit_line(Line::raw("ok"), 16);
+        assert_eq!(short.to_string(), "ok");
+    }
+
+    #[test]
+    fn the_window_follows_the_selection() {
+        assert_eq!(scroll_offset(0, 0, 10, 100), 0);
+        assert_eq!(scroll_offset(0, 10, 10, 100), 1);
+        assert_eq!(scroll_offset(5, 7, 10, 100), 5);
+        assert_eq!(scroll_offset(5, 2, 10, 100), 2);
+        assert_eq!(scroll_offset(95, 99, 10, 20), 10);
+    }
+}

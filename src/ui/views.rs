@@ -1,0 +1,176 @@
+//! The screens, one file per view. Each view is a `TableSource` (its column spec and row
+//! function) and, where it needs more than a table, a render function. Views read the model
+//! and the UI state and draw; they never change anything.
+
+pub mod details;
+pub mod disruption;
+pub mod gateways;
+pub mod namespaces;
+pub mod nodes;
+pub mod overview;
+pub mod pods;
+pub mod revisions;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+
+use crate::model::Model;
+use crate::model::intern::Name;
+
+use super::state::Screen;
+use super::table::{self, TableSource};
+use super::theme::Theme;
+
+/// The top-level views, in the order of their digit keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ViewKind {
+    Overview,
+    Revisions,
+    Gateways,
+    Proxies,
+    Disruption,
+    Nodes,
+    Namespaces,
+}
+
+impl ViewKind {
+    pub const ALL: [ViewKind; 7] = [
+        ViewKind::Overview,
+        ViewKind::Revisions,
+        ViewKind::Gateways,
+        ViewKind::Proxies,
+        ViewKind::Disruption,
+        ViewKind::Nodes,
+        ViewKind::Namespaces,
+    ];
+
+    /// The name in the keymap and after `:`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ViewKind::Overview => "overview",
+            ViewKind::Revisions => "revisions",
+            ViewKind::Gateways => "gateways",
+            ViewKind::Proxies => "proxies",
+            ViewKind::Disruption => "disruption",
+            ViewKind::Nodes => "nodes",
+            ViewKind::Namespaces => "namespaces",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            ViewKind::Overview => "Overview",
+            ViewKind::Revisions => "Revisions",
+            ViewKind::Gateways => "Gateways",
+            ViewKind::Proxies => "Proxies",
+            ViewKind::Disruption => "Disruption",
+            ViewKind::Nodes => "Nodes",
+            ViewKind::Namespaces => "Namespaces",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<ViewKind> {
+        ViewKind::ALL.into_iter().find(|v| v.name() == s)
+    }
+}
+
+/// What a details screen is about: the row Enter was pressed on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Revision(Name),
+    Gateway { namespace: Name, name: Name },
+    Pdb { namespace: Name, name: Name },
+    Node(Name),
+    Namespace(Name),
+}
+
+impl Subject {
+    /// The view it was opened from.
+    pub fn parent(&self) -> ViewKind {
+        match self {
+            Subject::Revision(_) => ViewKind::Revisions,
+            Subject::Gateway { .. } => ViewKind::Gateways,
+            Subject::Pdb { .. } => ViewKind::Disruption,
+            Subject::Node(_) => ViewKind::Nodes,
+            Subject::Namespace(_) => ViewKind::Namespaces,
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            Subject::Revision(n) | Subject::Node(n) | Subject::Namespace(n) => n.to_string(),
+            Subject::Gateway { namespace, name } | Subject::Pdb { namespace, name } => {
+                format!("{namespace}/{name}")
+            }
+        }
+    }
+}
+
+/// Which screen: a top-level view or the details of one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScreenId {
+    View(ViewKind),
+    Details(Subject),
+}
+
+/// The rows of a screen.
+pub fn source<'m>(id: &ScreenId, model: &'m Model) -> Box<dyn TableSource + 'm> {
+    match id {
+        ScreenId::View(ViewKind::Overview) => Box::new(overview::FindingsTable::new(model)),
+        ScreenId::View(ViewKind::Revisions) => Box::new(revisions::RevisionsTable::new(model)),
+        ScreenId::View(ViewKind::Gateways) => Box::new(gateways::GatewaysTable::new(model)),
+        ScreenId::View(ViewKind::Proxies) => Box::new(pods::PodsTable::proxies(model)),
+        ScreenId::View(ViewKind::Disruption) => Box::new(disruption::PdbTable::new(model)),
+        ScreenId::View(ViewKind::Nodes) => Box::new(nodes::NodesTable::new(model)),
+        ScreenId::View(ViewKind::Namespaces) => Box::new(namespaces::NamespacesTable::new(model)),
+        ScreenId::Details(subject) => Box::new(details::pods(subject, model)),
+    }
+}
+
+/// Draws a screen's body; returns the page size of its table.
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    screen: &Screen,
+    model: &Model,
+    theme: &Theme,
+) -> usize {
+    match &screen.id {
+        ScreenId::View(ViewKind::Overview) => overview::render(frame, area, screen, model, theme),
+        ScreenId::View(view) => {
+            let source = source(&screen.id, model);
+            let rows = table::arrange(source.as_ref(), &screen.filter, screen.sort);
+            let title = table::title(view.title(), source.as_ref(), rows.len(), screen, theme);
+            table::render(frame, area, source.as_ref(), &rows, screen, title, theme)
+        }
+        ScreenId::Details(subject) => details::render(frame, area, subject, screen, model, theme),
+    }
+}
+
+/// `label value` spans for panels.
+pub(crate) fn field<'a>(label: &'a str, value: Span<'a>, theme: &Theme) -> Vec<Span<'a>> {
+    vec![
+        Span::styled(label, theme.dim),
+        Span::raw(" "),
+        value,
+        Span::raw("  "),
+    ]
+}
+
+/// A section heading inside a panel.
+pub(crate) fn heading<'a>(text: &'a str, theme: &Theme) -> Line<'a> {
+    Line::from(Span::styled(text, theme.title))
+}
+
+/// `a, b, c`, or `-` when empty.
+pub(crate) fn list<T: AsRef<str>>(items: &[T]) -> String {
+    if items.is_empty() {
+        return "-".into();
+    }
+    items
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(",")
+}

@@ -1,0 +1,485 @@
+//! Details of one row (Enter): a panel of facts about it, and its pods with a note each: a
+//! node's pods and what blocks its drain, a revision's namespaces and pods, a PDB's pods and
+//! the nodes it blocks, a namespace's pods and those needing a restart, a gateway's ports,
+//! resources and pods.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use crate::model::{DrainPreflight, Model};
+
+use super::super::state::Screen;
+use super::super::table::{self, Tone};
+use super::super::theme::Theme;
+use super::gateways::{hpa, labels, problems};
+use super::pods::{Omit, PodLine, PodsTable};
+use super::{Subject, field, list, nodes, revisions};
+
+fn matches_name(entry: &str, namespace: &str, name: &str) -> bool {
+    entry == name || entry.split_once('/') == Some((namespace, name))
+}
+
+/// The pods of a details screen, with their notes.
+pub fn pods<'m>(subject: &Subject, model: &'m Model) -> PodsTable<'m> {
+    match subject {
+        Subject::Node(node) => {
+            let preflight = model
+                .nodes()
+                .into_iter()
+                .find(|n| n.name == *node)
+                .map(|n| n.preflight);
+            // PDBs that allow no disruption now, with the pods they hold on this node.
+            let blocking: Vec<_> = model
+                .disruption()
+                .into_iter()
+                .filter(|p| p.blocks_nodes.contains(node))
+                .collect();
+            let rows = model
+                .pods_on_node(node)
+                .into_iter()
+                .map(|pod| {
+                    let pdb = blocking.iter().find(|p| {
+                        p.namespace == pod.namespace && p.pods.iter().any(|s| s.name == pod.name)
+                    });
+                    let listed = |list: &[String]| {
+                        list.iter()
+                            .any(|e| matches_name(e, &pod.namespace, &pod.name))
+                    };
+                    let is_daemonset = pod.owner.as_ref().is_some_and(|o| &*o.kind == "DaemonSet");
+                    let note = if pod.mirror {
+                        ("static pod: not evicted".to_string(), Tone::Dim)
+                    } else if is_daemonset {
+                        ("DaemonSet: skipped".to_string(), Tone::Dim)
+                    } else if let Some(p) = pdb {
+                        (format!("blocked by PDB {}", p.name), Tone::Bad)
+                    } else if let Some(DrainPreflight::Blocked {
+                        unmanaged_pods,
+                        empty_dir_pods,
+                        ..
+                    }) = &preflight
+                    {
+                        if listed(unmanaged_pods) {
+                            ("no controller: needs --force".to_string(), Tone::Warn)
+                        } else if listed(empty_dir_pods) {
+                            ("emptyDir: data is lost".to_string(), Tone::Warn)
+                        } else {
+                            ("evict".to_string(), Tone::Plain)
+                        }
+                    } else {
+                        ("evict".to_string(), Tone::Plain)
+                    };
+                    PodLine {
+                        pod,
+                        note: Some(note),
+                    }
+                })
+                .collect();
+            PodsTable::details(
+                rows,
+                Omit {
+                    namespace: false,
+                    node: true,
+                },
+                "no pods on this node",
+            )
+        }
+        Subject::Revision(rev) => {
+            let rows = model
+                .pods()
+                .into_iter()
+                .filter(|p| p.injected_revision.as_ref() == Some(rev))
+                .map(|pod| PodLine { pod, note: None })
+                .collect();
+            PodsTable::details(rows, Omit::default(), "no pod injected by this revision")
+        }
+        Subject::Pdb { namespace, name } => {
+            let row = model
+                .disruption()
+                .into_iter()
+                .find(|p| p.namespace == *namespace && p.name == *name);
+            let rows = match &row {
+                None => Vec::new(),
+                Some(row) => model
+                    .pods_in_namespace(namespace)
+                    .into_iter()
+                    .filter(|pod| row.pods.iter().any(|s| s.name == pod.name))
+                    .map(|pod| {
+                        let blocks = pod
+                            .node
+                            .as_ref()
+                            .is_some_and(|n| row.blocks_nodes.contains(n));
+                        let note = if blocks {
+                            ("blocks the drain of its node".to_string(), Tone::Bad)
+                        } else if !pod.ready {
+                            (
+                                "not ready: counts against the budget".to_string(),
+                                Tone::Warn,
+                            )
+                        } else {
+                            ("healthy".to_string(), Tone::Good)
+                        };
+                        PodLine {
+                            pod,
+                            note: Some(note),
+                        }
+                    })
+                    .collect(),
+            };
+            PodsTable::details(
+                rows,
+                Omit {
+                    namespace: true,
+                    node: false,
+                },
+                "the PDB selects no pod",
+            )
+        }
+        Subject::Namespace(ns) => {
+            let row = model.namespaces().into_iter().find(|n| n.name == *ns);
+            let rows = model
+                .pods_in_namespace(ns)
+                .into_iter()
+                .map(|pod| {
+                    let wants = row.as_ref().and_then(|r| r.revision.clone());
+                    let restart = row
+                        .as_ref()
+                        .is_some_and(|r| r.pods_to_restart.contains(&pod.name));
+                    let note = if restart {
+                        (
+                            format!(
+                                "restart: runs {}, namespace wants {}",
+                                pod.injected_revision.as_deref().unwrap_or("no sidecar"),
+                                wants.as_deref().unwrap_or("none")
+                            ),
+                            Tone::Warn,
+                        )
+                    } else if pod.has_proxy {
+                        ("sidecar ok".to_string(), Tone::Good)
+                    } else {
+                        ("no sidecar".to_string(), Tone::Dim)
+                    };
+                    PodLine {
+                        pod,
+                        note: Some(note),
+                    }
+                })
+                .collect();
+            PodsTable::details(
+                rows,
+                Omit {
+                    namespace: true,
+                    node: false,
+                },
+                "no pods in this namespace",
+            )
+        }
+        Subject::Gateway { namespace, name } => {
+            let row = model
+                .gateways()
+                .into_iter()
+                .find(|g| g.namespace == *namespace && g.name == *name);
+            let rows = match &row {
+                None => Vec::new(),
+                Some(g) => model
+                    .pods_in_namespace(namespace)
+                    .into_iter()
+                    .filter(|pod| {
+                        g.app.is_some() && pod.labels.get("app") == g.app.as_ref()
+                            || pod
+                                .owner
+                                .as_ref()
+                                .is_some_and(|o| o.name.starts_with(&**name))
+                    })
+                    .map(|pod| PodLine { pod, note: None })
+                    .collect(),
+            };
+            PodsTable::details(
+                rows,
+                Omit {
+                    namespace: true,
+                    node: false,
+                },
+                "no pods of this gateway",
+            )
+        }
+    }
+}
+
+/// The facts panel of a subject, or `None` when it is gone from the model.
+fn facts<'a>(subject: &Subject, model: &Model, theme: &Theme) -> Option<Vec<Line<'a>>> {
+    let t = theme;
+    let plain = |s: String| Span::styled(s, t.base);
+    let toned = |(s, tone): (String, Tone)| Span::styled(s, tone.style(t));
+    let mut lines = Vec::new();
+    match subject {
+        Subject::Node(node) => {
+            let r = model.nodes().into_iter().find(|n| n.name == *node)?;
+            let version = if r.minor_skew > 0 {
+                (
+                    format!(
+                        "{} ({} minor behind the newest)",
+                        r.kubelet_version, r.minor_skew
+                    ),
+                    Tone::Warn,
+                )
+            } else {
+                (r.kubelet_version.to_string(), Tone::Plain)
+            };
+            let mut first = vec![Span::styled(r.name.to_string(), t.title), Span::raw("  ")];
+            first.extend(field("status", toned(nodes::status(&r)), t));
+            first.extend(field("roles", plain(list(&r.roles)), t));
+            first.extend(field("kubelet", toned(version), t));
+            first.extend(field("pods", plain(r.pods.to_string()), t));
+            lines.push(Line::from(first));
+            lines.push(Line::from(field("labels", plain(list(&r.labels)), t)));
+            let mut drain = field("drain", toned(nodes::drain(&r.preflight)), t);
+            if let DrainPreflight::Blocked {
+                evict,
+                daemonset_skipped,
+                ..
+            } = &r.preflight
+            {
+                drain.extend(field(
+                    "would evict",
+                    plain(format!("{evict}, skip {daemonset_skipped} DaemonSet")),
+                    t,
+                ));
+            }
+            lines.push(Line::from(drain));
+        }
+        Subject::Revision(rev) => {
+            let r = model.revisions().into_iter().find(|r| r.revision == *rev)?;
+            let mut first = vec![
+                Span::styled(r.revision.to_string(), t.title),
+                Span::raw("  "),
+            ];
+            if r.default {
+                first.push(Span::styled("default  ", t.good));
+            }
+            first.extend(field(
+                "istiod",
+                toned((
+                    format!("{}/{}", r.istiod_ready, r.istiod_desired),
+                    revisions::istiod_tone(r.istiod_ready, r.istiod_desired),
+                )),
+                t,
+            ));
+            first.extend(field(
+                "version",
+                plain(r.version.as_deref().unwrap_or("-").to_string()),
+                t,
+            ));
+            lines.push(Line::from(first));
+            let mut iop = field(
+                "IstioOperator",
+                plain(r.iop.clone().unwrap_or("-".into())),
+                t,
+            );
+            if let Some(s) = &r.iop_status {
+                iop.push(toned((s.to_string(), revisions::iop_status_tone(s))));
+                iop.push(Span::raw("  "));
+            }
+            iop.extend(field("tags", plain(list(&r.tags)), t));
+            lines.push(Line::from(iop));
+            let mut ns = field(
+                "namespaces",
+                plain(format!("{} ({})", list(&r.namespaces), r.namespaces.len())),
+                t,
+            );
+            ns.extend(field("pods", plain(r.pods.to_string()), t));
+            lines.push(Line::from(ns));
+        }
+        Subject::Pdb { namespace, name } => {
+            let r = model
+                .disruption()
+                .into_iter()
+                .find(|p| p.namespace == *namespace && p.name == *name)?;
+            let mut first = vec![Span::styled(subject.label(), t.title), Span::raw("  ")];
+            first.extend(field("MIN AVAILABLE", plain(r.min_available.clone()), t));
+            first.extend(field(
+                "MAX UNAVAILABLE",
+                plain(r.max_unavailable.clone()),
+                t,
+            ));
+            first.extend(field(
+                "ALLOWED DISRUPTIONS",
+                toned((
+                    r.allowed_disruptions.to_string(),
+                    super::disruption::allowed_tone(r.allowed_disruptions),
+                )),
+                t,
+            ));
+            lines.push(Line::from(first));
+            let mut second = field(
+                "healthy",
+                plain(format!("{}/{}", r.current_healthy, r.desired_healthy)),
+                t,
+            );
+            second.extend(field(
+                "expected pods",
+                plain(r.expected_pods.to_string()),
+                t,
+            ));
+            if r.relaxed {
+                second.push(Span::styled("relaxed by meshtop", t.warn));
+            }
+            lines.push(Line::from(second));
+            lines.push(Line::from(field(
+                "blocks drain of",
+                if r.blocks_nodes.is_empty() {
+                    Span::styled("no node", t.good)
+                } else {
+                    Span::styled(list(&r.blocks_nodes), t.bad)
+                },
+                t,
+            )));
+        }
+        Subject::Namespace(ns) => {
+            let r = model.namespaces().into_iter().find(|n| n.name == *ns)?;
+            let label = |v: &Option<crate::model::intern::Name>| match v {
+                Some(v) => Span::styled(v.to_string(), if r.conflict { t.bad } else { t.base }),
+                None => Span::styled("-", t.dim),
+            };
+            let mut first = vec![Span::styled(r.name.to_string(), t.title), Span::raw("  ")];
+            first.extend(field("istio-injection", label(&r.injection), t));
+            first.extend(field("istio.io/rev", label(&r.rev_label), t));
+            first.extend(field(
+                "revision",
+                plain(r.revision.as_deref().unwrap_or("-").to_string()),
+                t,
+            ));
+            lines.push(Line::from(first));
+            let mut second = field("pods", plain(r.pods.to_string()), t);
+            second.extend(field("injected", plain(r.injected_pods.to_string()), t));
+            second.extend(field(
+                "need a restart",
+                if r.pods_to_restart.is_empty() {
+                    Span::styled("0", t.good)
+                } else {
+                    Span::styled(r.pods_to_restart.len().to_string(), t.warn)
+                },
+                t,
+            ));
+            lines.push(Line::from(second));
+            let notes = super::namespaces::notes(&r);
+            if !notes.is_empty() {
+                lines.push(Line::from(Span::styled(notes, t.warn)));
+            }
+        }
+        Subject::Gateway { namespace, name } => {
+            let g = model
+                .gateways()
+                .into_iter()
+                .find(|g| g.namespace == *namespace && g.name == *name)?;
+            let mut first = vec![Span::styled(subject.label(), t.title), Span::raw("  ")];
+            first.extend(field("type", plain(g.kind.to_string()), t));
+            first.extend(field(
+                "revision",
+                plain(g.revision.as_deref().unwrap_or("-").to_string()),
+                t,
+            ));
+            first.extend(field(
+                "ready",
+                toned((
+                    format!("{}/{}", g.ready, g.desired),
+                    revisions::istiod_tone(g.ready, g.desired),
+                )),
+                t,
+            ));
+            first.extend(field("HPA", plain(hpa(&g)), t));
+            lines.push(Line::from(first));
+            let mut service = field(
+                "service",
+                plain(g.service_type.as_deref().unwrap_or("-").to_string()),
+                t,
+            );
+            service.extend(field("ports", plain(list(&g.ports)), t));
+            lines.push(Line::from(service));
+            let mut labels_line = field(
+                "labels",
+                Span::styled(labels(&g), if g.duplicate_labels { t.bad } else { t.base }),
+                t,
+            );
+            labels_line.extend(field(
+                "Istio Gateways",
+                plain(list(&g.gateway_resources)),
+                t,
+            ));
+            lines.push(Line::from(labels_line));
+            let cm = g
+                .revision
+                .as_deref()
+                .map_or_else(|| "istio".to_string(), |r| format!("istio-{r}"));
+            let mut config = field(
+                "ConfigMap",
+                if g.has_mesh_config {
+                    Span::styled(format!("{cm} present"), t.good)
+                } else {
+                    Span::styled(format!("{cm} MISSING in {}", g.namespace), t.bad)
+                },
+                t,
+            );
+            let problems = problems(&g);
+            if !problems.is_empty() {
+                config.push(Span::styled(problems.join("; "), t.bad));
+            }
+            lines.push(Line::from(config));
+        }
+    }
+    Some(lines)
+}
+
+/// Rows a paragraph of `lines` takes when wrapped at `width`.
+fn wrapped_height(lines: &[Line<'_>], width: u16) -> u16 {
+    let width = usize::from(width.max(1));
+    lines
+        .iter()
+        .map(|l| l.width().max(1).div_ceil(width))
+        .sum::<usize>()
+        .try_into()
+        .unwrap_or(u16::MAX)
+}
+
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    subject: &Subject,
+    screen: &Screen,
+    model: &Model,
+    theme: &Theme,
+) -> usize {
+    let crumbs = format!(" {} › {} ", subject.parent().title(), subject.label());
+    let lines = facts(subject, model, theme).unwrap_or_else(|| {
+        vec![Line::from(Span::styled(
+            format!(
+                "{} is gone from the cluster (deleted, or out of the namespace scope); esc goes back",
+                subject.label()
+            ),
+            theme.warn,
+        ))]
+    });
+    let wanted = wrapped_height(&lines, area.width.saturating_sub(2)) + 2;
+    let [top, bottom] = Layout::vertical([
+        Constraint::Length(wanted.min(area.height / 2)),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .style(theme.base)
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(theme.border)
+                    .title(Span::styled(crumbs, theme.title)),
+            ),
+        top,
+    );
+    let source = pods(subject, model);
+    let rows = table::arrange(&source, &screen.filter, screen.sort);
+    let title = table::title("Pods", &source, rows.len(), screen, theme);
+    table::render(frame, bottom, &source, &rows, screen, title, theme)
+}

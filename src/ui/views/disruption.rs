@@ -1,0 +1,125 @@
+//! Disruption: PodDisruptionBudgets, as `kubectl get pdb` shows them, and the nodes whose
+//! drain each one blocks now.
+
+use std::borrow::Cow;
+
+use ratatui::layout::Constraint::{Fill, Length};
+
+use crate::model::{Model, PdbRow};
+
+use super::super::table::{CellText, Column, SortKey, TableSource, Tone};
+use super::{Subject, list};
+
+/// Narrow terminals get short headers (`.until(119)`), wide ones kubectl's.
+const COLUMNS: [Column; 11] = [
+    Column::new("NAMESPACE", Length(14), 120),
+    Column::new("NAME", Fill(3), 0),
+    Column::new("MIN AVAIL", Length(9), 0).until(119),
+    Column::new("MAX UNAVAIL", Length(11), 0).until(119),
+    Column::new("ALLOWED", Length(7), 0).until(119),
+    Column::new("MIN AVAILABLE", Length(13), 120),
+    Column::new("MAX UNAVAILABLE", Length(15), 120),
+    Column::new("ALLOWED DISRUPTIONS", Length(19), 120),
+    Column::new("HEALTHY", Length(7), 140),
+    Column::new("PODS", Length(4), 140),
+    Column::new("BLOCKS DRAIN OF", Fill(2), 0),
+];
+
+pub struct PdbTable {
+    rows: Vec<PdbRow>,
+}
+
+impl PdbTable {
+    pub fn new(model: &Model) -> Self {
+        PdbTable {
+            rows: model.disruption(),
+        }
+    }
+}
+
+pub fn allowed_tone(allowed: i32) -> Tone {
+    if allowed <= 0 { Tone::Bad } else { Tone::Good }
+}
+
+impl TableSource for PdbTable {
+    fn columns(&self) -> &[Column] {
+        &COLUMNS
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn cells(&self, i: usize) -> Vec<CellText> {
+        let r = &self.rows[i];
+        let allowed = (
+            r.allowed_disruptions.to_string(),
+            allowed_tone(r.allowed_disruptions),
+        );
+        let mut name = r.name.to_string();
+        if r.relaxed {
+            name.push_str(" (relaxed)");
+        }
+        vec![
+            (r.namespace.to_string(), Tone::Plain),
+            (name, Tone::Plain),
+            (r.min_available.clone(), Tone::Plain),
+            (r.max_unavailable.clone(), Tone::Plain),
+            allowed.clone(),
+            (r.min_available.clone(), Tone::Plain),
+            (r.max_unavailable.clone(), Tone::Plain),
+            allowed,
+            (
+                format!("{}/{}", r.current_healthy, r.desired_healthy),
+                if r.current_healthy < r.desired_healthy {
+                    Tone::Warn
+                } else {
+                    Tone::Plain
+                },
+            ),
+            (r.expected_pods.to_string(), Tone::Plain),
+            if r.blocks_nodes.is_empty() {
+                ("-".into(), Tone::Dim)
+            } else {
+                (list(&r.blocks_nodes), Tone::Bad)
+            },
+        ]
+    }
+
+    fn sort_key(&self, i: usize, column: usize) -> SortKey<'_> {
+        let r = &self.rows[i];
+        match column {
+            0 => SortKey::Text(Cow::Borrowed(&r.namespace)),
+            1 => SortKey::Text(Cow::Borrowed(&r.name)),
+            2 | 5 => SortKey::Text(Cow::Borrowed(&r.min_available)),
+            3 | 6 => SortKey::Text(Cow::Borrowed(&r.max_unavailable)),
+            4 | 7 => SortKey::Num(i64::from(r.allowed_disruptions)),
+            8 => SortKey::Num(i64::from(r.current_healthy) - i64::from(r.desired_healthy)),
+            9 => SortKey::Num(i64::from(r.expected_pods)),
+            _ => SortKey::Num(-(r.blocks_nodes.len() as i64)),
+        }
+    }
+
+    fn filter_text(&self, i: usize, out: &mut String) {
+        let r = &self.rows[i];
+        out.push_str(&r.namespace);
+        out.push(' ');
+        out.push_str(&r.name);
+        for n in &r.blocks_nodes {
+            out.push(' ');
+            out.push_str(n);
+        }
+    }
+
+    fn subject(&self, i: usize) -> Option<Subject> {
+        let r = &self.rows[i];
+        Some(Subject::Pdb {
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+        })
+    }
+
+    fn empty_message(&self) -> &'static str {
+        "no PodDisruptionBudgets"
+    }
+}

@@ -1,0 +1,184 @@
+//! Gateways: every gateway deployment, its labels, Service ports, and whether its namespace
+//! has the `istio-<rev>` ConfigMap it needs (the seed's trap).
+
+use std::borrow::Cow;
+
+use ratatui::layout::Constraint::{Fill, Length};
+
+use crate::model::{GatewayRow, Model};
+
+use super::super::table::{CellText, Column, SortKey, TableSource, Tone};
+use super::revisions::istiod_tone;
+use super::{Subject, list};
+
+const COLUMNS: [Column; 12] = [
+    Column::new("NAMESPACE", Length(20), 120),
+    Column::new("NAME", Fill(3), 0),
+    Column::new("TYPE", Length(7), 0),
+    Column::new("REVISION", Length(8), 100),
+    Column::new("READY", Length(5), 0),
+    Column::new("HPA", Length(5), 100),
+    Column::new("SERVICE", Length(12), 140),
+    Column::new("PORTS", Fill(3), 0),
+    Column::new("CONFIGMAP", Length(9), 0),
+    Column::new("LABELS", Fill(3), 180),
+    Column::new("ISTIO GATEWAYS", Fill(2), 160),
+    Column::new("PROBLEMS", Fill(2), 140),
+];
+
+pub struct GatewaysTable {
+    rows: Vec<GatewayRow>,
+}
+
+impl GatewaysTable {
+    pub fn new(model: &Model) -> Self {
+        GatewaysTable {
+            rows: model.gateways(),
+        }
+    }
+}
+
+/// What is wrong with a gateway, in words.
+pub fn problems(r: &GatewayRow) -> Vec<String> {
+    let mut out = Vec::new();
+    if !r.has_mesh_config {
+        let cm = r
+            .revision
+            .as_deref()
+            .map_or_else(|| "istio".to_string(), |rev| format!("istio-{rev}"));
+        out.push(format!("no {cm} ConfigMap in {}", r.namespace));
+    }
+    if r.duplicate_labels {
+        out.push("app/istio labels shared with another gateway".into());
+    }
+    if !r.node_port_collisions.is_empty() {
+        let ports: Vec<String> = r.node_port_collisions.iter().map(u16::to_string).collect();
+        out.push(format!("node port {} used twice", ports.join(",")));
+    }
+    out
+}
+
+pub fn hpa(r: &GatewayRow) -> String {
+    match (r.hpa_min, r.hpa_max) {
+        (Some(min), Some(max)) => format!("{min}-{max}"),
+        _ => "-".into(),
+    }
+}
+
+pub fn labels(r: &GatewayRow) -> String {
+    format!(
+        "app={} istio={}",
+        r.app.as_deref().unwrap_or("-"),
+        r.istio.as_deref().unwrap_or("-")
+    )
+}
+
+impl TableSource for GatewaysTable {
+    fn columns(&self) -> &[Column] {
+        &COLUMNS
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn cells(&self, i: usize) -> Vec<CellText> {
+        let r = &self.rows[i];
+        let problems = problems(r);
+        vec![
+            (r.namespace.to_string(), Tone::Plain),
+            (r.name.to_string(), Tone::Plain),
+            (r.kind.to_string(), Tone::Plain),
+            (
+                r.revision.as_deref().unwrap_or("-").to_string(),
+                Tone::Plain,
+            ),
+            (
+                format!("{}/{}", r.ready, r.desired),
+                istiod_tone(r.ready, r.desired),
+            ),
+            (hpa(r), Tone::Plain),
+            (
+                r.service_type.as_deref().unwrap_or("-").to_string(),
+                Tone::Plain,
+            ),
+            (
+                list(&r.ports),
+                if r.node_port_collisions.is_empty() {
+                    Tone::Plain
+                } else {
+                    Tone::Bad
+                },
+            ),
+            if r.has_mesh_config {
+                ("ok".into(), Tone::Good)
+            } else {
+                ("MISSING".into(), Tone::Bad)
+            },
+            (
+                labels(r),
+                if r.duplicate_labels {
+                    Tone::Bad
+                } else {
+                    Tone::Plain
+                },
+            ),
+            (list(&r.gateway_resources), Tone::Plain),
+            if problems.is_empty() {
+                ("-".into(), Tone::Dim)
+            } else {
+                (problems.join("; "), Tone::Bad)
+            },
+        ]
+    }
+
+    fn sort_key(&self, i: usize, column: usize) -> SortKey<'_> {
+        let r = &self.rows[i];
+        let owned = |s: String| SortKey::Text(Cow::Owned(s));
+        match column {
+            0 => SortKey::Text(Cow::Borrowed(&r.namespace)),
+            1 => SortKey::Text(Cow::Borrowed(&r.name)),
+            2 => SortKey::Text(Cow::Borrowed(&r.kind)),
+            3 => owned(r.revision.as_deref().unwrap_or("").into()),
+            4 => SortKey::Num(i64::from(r.ready) - i64::from(r.desired)),
+            5 => SortKey::Num(i64::from(r.hpa_max.unwrap_or(0))),
+            6 => owned(r.service_type.as_deref().unwrap_or("").into()),
+            7 => owned(list(&r.ports)),
+            8 => SortKey::Num(i64::from(r.has_mesh_config)),
+            9 => owned(labels(r)),
+            10 => SortKey::Num(r.gateway_resources.len() as i64),
+            _ => SortKey::Num(-(problems(r).len() as i64)),
+        }
+    }
+
+    fn filter_text(&self, i: usize, out: &mut String) {
+        let r = &self.rows[i];
+        for s in [&r.namespace, &r.name, &r.kind] {
+            out.push_str(s);
+            out.push(' ');
+        }
+        for s in [&r.revision, &r.app, &r.istio, &r.service_type]
+            .into_iter()
+            .flatten()
+        {
+            out.push_str(s);
+            out.push(' ');
+        }
+        for s in r.ports.iter().chain(&r.gateway_resources) {
+            out.push_str(s);
+            out.push(' ');
+        }
+    }
+
+    fn subject(&self, i: usize) -> Option<Subject> {
+        let r = &self.rows[i];
+        Some(Subject::Gateway {
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+        })
+    }
+
+    fn empty_message(&self) -> &'static str {
+        "no gateway deployment found"
+    }
+}

@@ -1,0 +1,124 @@
+//! Namespaces: injection labels, the revision they select, conflicts, and pods that need a
+//! restart to move to the namespace's revision.
+
+use std::borrow::Cow;
+
+use ratatui::layout::Constraint::{Fill, Length};
+
+use crate::model::{Model, NamespaceRow};
+
+use super::super::table::{CellText, Column, SortKey, TableSource, Tone};
+use super::Subject;
+
+const COLUMNS: [Column; 8] = [
+    Column::new("NAME", Fill(2), 0),
+    Column::new("ISTIO-INJECTION", Length(15), 0),
+    Column::new("ISTIO.IO/REV", Length(12), 0),
+    Column::new("REVISION", Length(8), 0),
+    Column::new("PODS", Length(4), 0),
+    Column::new("INJECTED", Length(8), 100),
+    Column::new("RESTART", Length(7), 0),
+    Column::new("NOTES", Fill(3), 130),
+];
+
+pub struct NamespacesTable {
+    rows: Vec<NamespaceRow>,
+}
+
+impl NamespacesTable {
+    pub fn new(model: &Model) -> Self {
+        NamespacesTable {
+            rows: model.namespaces(),
+        }
+    }
+}
+
+pub fn notes(r: &NamespaceRow) -> String {
+    let mut out = Vec::new();
+    if r.conflict {
+        out.push("both labels set: istio-injection wins (IST0123)".to_string());
+    }
+    if !r.pods_to_restart.is_empty() {
+        out.push(format!(
+            "{} pods on another revision: restart them",
+            r.pods_to_restart.len()
+        ));
+    }
+    out.join("; ")
+}
+
+impl TableSource for NamespacesTable {
+    fn columns(&self) -> &[Column] {
+        &COLUMNS
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn cells(&self, i: usize) -> Vec<CellText> {
+        let r = &self.rows[i];
+        let label = |v: &Option<crate::model::intern::Name>| match v {
+            Some(v) => (
+                v.to_string(),
+                if r.conflict { Tone::Bad } else { Tone::Plain },
+            ),
+            None => ("-".into(), Tone::Dim),
+        };
+        let restart = r.pods_to_restart.len();
+        vec![
+            (r.name.to_string(), Tone::Plain),
+            label(&r.injection),
+            label(&r.rev_label),
+            match &r.revision {
+                Some(rev) => (rev.to_string(), Tone::Plain),
+                None => ("-".into(), Tone::Dim),
+            },
+            (r.pods.to_string(), Tone::Plain),
+            (r.injected_pods.to_string(), Tone::Plain),
+            if restart == 0 {
+                ("-".into(), Tone::Dim)
+            } else {
+                (restart.to_string(), Tone::Warn)
+            },
+            (notes(r), Tone::Warn),
+        ]
+    }
+
+    fn sort_key(&self, i: usize, column: usize) -> SortKey<'_> {
+        let r = &self.rows[i];
+        let opt = |v: &Option<crate::model::intern::Name>| {
+            SortKey::Text(Cow::Owned(v.as_deref().unwrap_or("").to_string()))
+        };
+        match column {
+            0 => SortKey::Text(Cow::Borrowed(&r.name)),
+            1 => opt(&r.injection),
+            2 => opt(&r.rev_label),
+            3 => opt(&r.revision),
+            4 => SortKey::Num(i64::from(r.pods)),
+            5 => SortKey::Num(i64::from(r.injected_pods)),
+            6 => SortKey::Num(r.pods_to_restart.len() as i64),
+            _ => SortKey::Num(i64::from(r.conflict)),
+        }
+    }
+
+    fn filter_text(&self, i: usize, out: &mut String) {
+        let r = &self.rows[i];
+        out.push_str(&r.name);
+        for v in [&r.injection, &r.rev_label, &r.revision]
+            .into_iter()
+            .flatten()
+        {
+            out.push(' ');
+            out.push_str(v);
+        }
+    }
+
+    fn subject(&self, i: usize) -> Option<Subject> {
+        Some(Subject::Namespace(self.rows[i].name.clone()))
+    }
+
+    fn empty_message(&self) -> &'static str {
+        "no namespaces"
+    }
+}

@@ -1,0 +1,277 @@
+//! Overview: the control plane (revisions, gateways), proxies, blocked drains, and the
+//! findings an expert would check by hand, on one screen.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use ratatui::Frame;
+use ratatui::layout::Constraint::{self, Fill, Length};
+use ratatui::layout::{Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use crate::model::{DrainPreflight, Finding, Model, Severity};
+
+use super::super::state::Screen;
+use super::super::table::{self, CellText, Column, SortKey, TableSource, Tone};
+use super::super::theme::Theme;
+use super::revisions::{iop_status_tone, istiod_tone};
+use super::{heading, list, pods};
+
+const COLUMNS: [Column; 3] = [
+    Column::new("SEVERITY", Length(8), 0),
+    Column::new("CHECK", Length(24), 100),
+    Column::new("FINDING", Fill(1), 0),
+];
+
+/// The findings, most severe first.
+pub struct FindingsTable {
+    rows: Vec<Finding>,
+}
+
+impl FindingsTable {
+    pub fn new(model: &Model) -> Self {
+        let mut rows = model.findings();
+        rows.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        FindingsTable { rows }
+    }
+}
+
+pub fn severity_name(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "ERROR",
+        Severity::Warning => "WARNING",
+        Severity::Info => "INFO",
+    }
+}
+
+impl TableSource for FindingsTable {
+    fn columns(&self) -> &[Column] {
+        &COLUMNS
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn cells(&self, i: usize) -> Vec<CellText> {
+        let f = &self.rows[i];
+        let tone = match f.severity {
+            Severity::Error => Tone::Bad,
+            Severity::Warning => Tone::Warn,
+            Severity::Info => Tone::Plain,
+        };
+        vec![
+            (severity_name(f.severity).into(), tone),
+            (f.code.into(), Tone::Dim),
+            (f.message.clone(), Tone::Plain),
+        ]
+    }
+
+    fn sort_key(&self, i: usize, column: usize) -> SortKey<'_> {
+        let f = &self.rows[i];
+        match column {
+            0 => SortKey::Num(-(f.severity as i64)),
+            1 => SortKey::Text(Cow::Borrowed(f.code)),
+            _ => SortKey::Text(Cow::Borrowed(&f.message)),
+        }
+    }
+
+    fn filter_text(&self, i: usize, out: &mut String) {
+        let f = &self.rows[i];
+        out.push_str(severity_name(f.severity));
+        out.push(' ');
+        out.push_str(f.code);
+        out.push(' ');
+        out.push_str(&f.message);
+    }
+
+    fn empty_message(&self) -> &'static str {
+        "no findings"
+    }
+}
+
+/// The severity colors of the findings panel: the table's tones are overridden here so
+/// the panel uses the theme's severity styles.
+fn findings_theme(theme: &Theme) -> Theme {
+    Theme {
+        bad: theme.severity_error,
+        warn: theme.severity_warning,
+        base: theme.base,
+        ..theme.clone()
+    }
+}
+
+fn control_plane<'a>(model: &Model, theme: &Theme) -> Vec<Line<'a>> {
+    let t = theme;
+    let mut lines = vec![heading("REVISIONS", t)];
+    let revisions = model.revisions();
+    if revisions.is_empty() {
+        lines.push(Line::from(Span::styled("  none found yet", t.dim)));
+    }
+    for r in &revisions {
+        let mut spans = vec![
+            Span::styled(format!("  {:<8} ", r.revision), t.base),
+            Span::styled("istiod ", t.dim),
+            Span::styled(
+                format!("{}/{} ", r.istiod_ready, r.istiod_desired),
+                istiod_tone(r.istiod_ready, r.istiod_desired).style(t),
+            ),
+            Span::styled(format!("{} ", r.version.as_deref().unwrap_or("-")), t.base),
+        ];
+        if let Some(s) = &r.iop_status {
+            spans.push(Span::styled(format!("{s} "), iop_status_tone(s).style(t)));
+        }
+        if r.default {
+            spans.push(Span::styled("default ", t.good));
+        }
+        spans.push(Span::styled(
+            format!("{} ns, {} pods", r.namespaces.len(), r.pods),
+            t.dim,
+        ));
+        lines.push(Line::from(spans));
+    }
+    lines.push(heading("GATEWAYS", t));
+    let gateways = model.gateways();
+    if gateways.is_empty() {
+        lines.push(Line::from(Span::styled("  none found yet", t.dim)));
+    }
+    for g in &gateways {
+        let healthy =
+            g.ready >= g.desired && g.desired > 0 && super::gateways::problems(g).is_empty();
+        let (mark, style) = if healthy {
+            ("✓", t.good)
+        } else {
+            ("✗", t.bad)
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {mark} "), style),
+            Span::styled(
+                format!("{}/{} ", g.ready, g.desired),
+                istiod_tone(g.ready, g.desired).style(t),
+            ),
+            Span::styled(format!("{} ", g.name), t.base),
+            Span::styled(g.namespace.to_string(), t.dim),
+        ]));
+    }
+    lines
+}
+
+fn proxies_and_drains<'a>(model: &Model, theme: &Theme) -> Vec<Line<'a>> {
+    let t = theme;
+    let proxies = model.proxied_pods();
+    let mut versions: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut not_ready = 0;
+    for p in &proxies {
+        *versions.entry(pods::version(p).unwrap_or("?")).or_default() += 1;
+        not_ready += usize::from(!p.ready);
+    }
+    let mut lines = vec![Line::from(vec![
+        Span::styled("PROXIES ", t.title),
+        Span::styled(format!("{} ", proxies.len()), t.base),
+        if not_ready > 0 {
+            Span::styled(format!("{not_ready} not ready"), t.warn)
+        } else {
+            Span::raw("")
+        },
+    ])];
+    let by_version: Vec<String> = versions.iter().map(|(v, n)| format!("{v} ×{n}")).collect();
+    if !by_version.is_empty() {
+        let style = if versions.len() > 1 { t.warn } else { t.base };
+        lines.push(Line::from(vec![
+            Span::styled("  versions ", t.dim),
+            Span::styled(by_version.join(", "), style),
+        ]));
+    }
+    let nodes = model.nodes();
+    let blocked: Vec<_> = nodes
+        .iter()
+        .filter_map(|n| match &n.preflight {
+            DrainPreflight::Blocked { pdbs, .. } => Some((n, pdbs)),
+            DrainPreflight::Ok { .. } => None,
+        })
+        .collect();
+    lines.push(Line::from(vec![
+        Span::styled("DRAINS ", t.title),
+        Span::styled(
+            format!("{} of {} nodes blocked", blocked.len(), nodes.len()),
+            if blocked.is_empty() { t.good } else { t.bad },
+        ),
+    ]));
+    for (n, pdbs) in &blocked {
+        let why = if pdbs.is_empty() {
+            "pods need --force".to_string()
+        } else {
+            list(pdbs)
+        };
+        lines.push(Line::from(vec![
+            Span::styled("  ✗ ", t.bad),
+            Span::styled(format!("{} ", n.name), t.base),
+            Span::styled(why, t.dim),
+        ]));
+    }
+    let cordoned: Vec<&str> = nodes
+        .iter()
+        .filter(|n| n.cordoned)
+        .map(|n| &*n.name)
+        .collect();
+    if !cordoned.is_empty() {
+        lines.push(Line::from(vec![
+            Span::styled("  cordoned ", t.dim),
+            Span::styled(cordoned.join(","), t.warn),
+        ]));
+    }
+    let skewed = nodes.iter().filter(|n| n.minor_skew > 0).count();
+    if skewed > 0 {
+        lines.push(Line::from(vec![
+            Span::styled("  kubelet skew ", t.dim),
+            Span::styled(format!("{skewed} nodes behind the newest"), t.warn),
+        ]));
+    }
+    lines
+}
+
+fn panel<'a>(title: &'a str, lines: Vec<Line<'a>>, area: Rect, theme: &Theme) -> Paragraph<'a> {
+    let width = usize::from(area.width.saturating_sub(2));
+    let lines: Vec<Line<'a>> = lines
+        .into_iter()
+        .map(|l| table::fit_line(l, width))
+        .collect();
+    Paragraph::new(lines).style(theme.base).block(
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(theme.border)
+            .title(Span::styled(title, theme.title)),
+    )
+}
+
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    screen: &Screen,
+    model: &Model,
+    theme: &Theme,
+) -> usize {
+    let left = control_plane(model, theme);
+    let right = proxies_and_drains(model, theme);
+    let wanted = u16::try_from(left.len().max(right.len()) + 2).unwrap_or(u16::MAX);
+    // The findings keep at least 6 rows: a header and a few findings.
+    let top_height = wanted.min(area.height.saturating_sub(6)).max(3);
+    let [top, bottom] = Layout::vertical([Constraint::Length(top_height), Fill(1)]).areas(area);
+    let [l, r] = Layout::horizontal([Fill(1), Fill(1)]).areas(top);
+    frame.render_widget(panel(" Control plane ", left, l, theme), l);
+    frame.render_widget(panel(" Proxies and drains ", right, r, theme), r);
+
+    let source = FindingsTable::new(model);
+    let rows = table::arrange(&source, &screen.filter, screen.sort);
+    let title = table::title("Findings", &source, rows.len(), screen, theme);
+    table::render(
+        frame,
+        bottom,
+        &source,
+        &rows,
+        screen,
+        title,
+        &findings_theme(theme),
+    )
+}

@@ -1,0 +1,156 @@
+//! Revisions: every control-plane revision, its istiod, the namespaces and pods on it: the
+//! progress of a canary upgrade.
+
+use std::borrow::Cow;
+
+use ratatui::layout::Constraint::{Fill, Length};
+
+use crate::model::facts::RevisionSource;
+use crate::model::{Model, RevisionRow};
+
+use super::super::table::{CellText, Column, SortKey, TableSource, Tone};
+use super::{Subject, list};
+
+const COLUMNS: [Column; 9] = [
+    Column::new("REVISION", Length(10), 0),
+    Column::new("DEFAULT", Length(7), 0),
+    Column::new("ISTIOD", Length(6), 0),
+    Column::new("VERSION", Length(12), 0),
+    Column::new("STATUS", Length(11), 0),
+    Column::new("PODS", Length(5), 0),
+    Column::new("NAMESPACES", Fill(2), 0),
+    Column::new("TAGS", Fill(1), 100),
+    Column::new("ISTIOOPERATOR", Fill(2), 120),
+];
+
+pub struct RevisionsTable {
+    rows: Vec<RevisionRow>,
+}
+
+impl RevisionsTable {
+    pub fn new(model: &Model) -> Self {
+        RevisionsTable {
+            rows: model.revisions(),
+        }
+    }
+}
+
+pub fn istiod_tone(ready: u32, desired: u32) -> Tone {
+    if desired == 0 {
+        Tone::Dim
+    } else if ready >= desired {
+        Tone::Good
+    } else if ready == 0 {
+        Tone::Bad
+    } else {
+        Tone::Warn
+    }
+}
+
+pub fn iop_status_tone(status: &str) -> Tone {
+    match status {
+        "HEALTHY" => Tone::Good,
+        "ERROR" | "ACTION_REQUIRED" => Tone::Bad,
+        _ => Tone::Warn,
+    }
+}
+
+fn source_name(s: RevisionSource) -> &'static str {
+    match s {
+        RevisionSource::IstioOperator => "iop",
+        RevisionSource::Istiod => "istiod",
+        RevisionSource::Webhook => "webhook",
+        RevisionSource::Tag => "tag",
+    }
+}
+
+impl TableSource for RevisionsTable {
+    fn columns(&self) -> &[Column] {
+        &COLUMNS
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn cells(&self, i: usize) -> Vec<CellText> {
+        let r = &self.rows[i];
+        let status = r.iop_status.as_deref().unwrap_or("-");
+        vec![
+            (r.revision.to_string(), Tone::Plain),
+            if r.default {
+                ("yes".into(), Tone::Good)
+            } else {
+                ("-".into(), Tone::Dim)
+            },
+            (
+                format!("{}/{}", r.istiod_ready, r.istiod_desired),
+                istiod_tone(r.istiod_ready, r.istiod_desired),
+            ),
+            (r.version.as_deref().unwrap_or("-").to_string(), Tone::Plain),
+            (
+                status.to_string(),
+                if r.iop_status.is_some() {
+                    iop_status_tone(status)
+                } else {
+                    Tone::Dim
+                },
+            ),
+            (r.pods.to_string(), Tone::Plain),
+            (list(&r.namespaces), Tone::Plain),
+            (list(&r.tags), Tone::Plain),
+            (
+                r.iop.clone().unwrap_or_else(|| {
+                    let found: Vec<&str> = r.sources.iter().map(|s| source_name(*s)).collect();
+                    format!("- (found by {})", found.join(","))
+                }),
+                if r.iop.is_some() {
+                    Tone::Plain
+                } else {
+                    Tone::Dim
+                },
+            ),
+        ]
+    }
+
+    fn sort_key(&self, i: usize, column: usize) -> SortKey<'_> {
+        let r = &self.rows[i];
+        let text = |s: &str| SortKey::Text(Cow::Owned(s.to_string()));
+        match column {
+            0 => SortKey::Text(Cow::Borrowed(&r.revision)),
+            1 => SortKey::Num(i64::from(!r.default)),
+            2 => SortKey::Num(i64::from(r.istiod_ready) - i64::from(r.istiod_desired)),
+            3 => text(r.version.as_deref().unwrap_or("")),
+            4 => text(r.iop_status.as_deref().unwrap_or("")),
+            5 => SortKey::Num(i64::from(r.pods)),
+            6 => SortKey::Num(r.namespaces.len() as i64),
+            7 => SortKey::Text(Cow::Owned(list(&r.tags))),
+            _ => text(r.iop.as_deref().unwrap_or("")),
+        }
+    }
+
+    fn filter_text(&self, i: usize, out: &mut String) {
+        let r = &self.rows[i];
+        out.push_str(&r.revision);
+        for s in [&r.version, &r.iop_status].into_iter().flatten() {
+            out.push(' ');
+            out.push_str(s);
+        }
+        for s in r.tags.iter().chain(&r.namespaces) {
+            out.push(' ');
+            out.push_str(s);
+        }
+        if let Some(iop) = &r.iop {
+            out.push(' ');
+            out.push_str(iop);
+        }
+    }
+
+    fn subject(&self, i: usize) -> Option<Subject> {
+        Some(Subject::Revision(self.rows[i].revision.clone()))
+    }
+
+    fn empty_message(&self) -> &'static str {
+        "no control-plane revision found (no IstioOperator, istiod or injector webhook)"
+    }
+}
