@@ -1,5 +1,15 @@
 //! Derived facts: what the views and `meshtop get` show, computed from the model's
 //! summaries and aggregates. Each row type is serializable for `-o json|yaml`.
+//!
+//! One file per view under `facts/`; each iterates revisions, gateways, PDBs, nodes or
+//! namespaces and their aggregates, never every pod.
+
+pub(crate) mod disruption;
+pub(crate) mod findings;
+pub(crate) mod gateways;
+pub(crate) mod namespaces;
+pub(crate) mod nodes;
+pub(crate) mod revisions;
 
 use jiff::Timestamp;
 use serde::Serialize;

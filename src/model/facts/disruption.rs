@@ -1,0 +1,61 @@
+//! PodDisruptionBudgets as `kubectl get pdb` shows them, with the pods each selects and the
+//! nodes whose drain it would block now.
+
+use std::collections::BTreeSet;
+
+use super::super::intern::Name;
+use super::super::store::{Store, guarded};
+use super::super::summary::{IntOrPercent, PdbSummary};
+use super::{PdbRow, SelectedPod};
+
+fn column(v: &Option<IntOrPercent>) -> String {
+    v.as_ref().map_or_else(|| "N/A".into(), |v| v.to_string())
+}
+
+pub(crate) fn row(store: &Store, pdb: &PdbSummary) -> PdbRow {
+    let key = super::super::summary::ObjectKey {
+        namespace: pdb.namespace.clone(),
+        name: pdb.name.clone(),
+    };
+    let selected: Vec<_> = store
+        .index
+        .pdb_pods
+        .get(&key)
+        .into_iter()
+        .flatten()
+        .filter_map(|k| store.pods.get(k))
+        .collect();
+    let blocks_nodes: BTreeSet<Name> = if pdb.disruptions_allowed <= 0 {
+        selected
+            .iter()
+            .filter(|p| guarded(p))
+            .filter_map(|p| p.node.clone())
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
+    PdbRow {
+        namespace: pdb.namespace.clone(),
+        name: pdb.name.clone(),
+        min_available: column(&pdb.min_available),
+        max_unavailable: column(&pdb.max_unavailable),
+        allowed_disruptions: pdb.disruptions_allowed,
+        current_healthy: pdb.current_healthy,
+        desired_healthy: pdb.desired_healthy,
+        expected_pods: pdb.expected_pods,
+        pods: selected
+            .iter()
+            .map(|p| SelectedPod {
+                name: p.name.clone(),
+                node: p.node.clone(),
+                ready: p.ready,
+            })
+            .collect(),
+        blocks_nodes: blocks_nodes.into_iter().collect(),
+        relaxed: pdb.relaxed_from.is_some(),
+    }
+}
+
+pub(crate) fn rows(store: &Store) -> Vec<PdbRow> {
+    store.pdbs.values().map(|p| row(store, p)).collect()
+}

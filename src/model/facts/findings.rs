@@ -1,0 +1,417 @@
+//! Findings: what an expert checks by hand while an upgrade is half done, worst first.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::super::event::{Kind, SourceState};
+use super::super::intern::Name;
+use super::super::labels::keys;
+use super::super::store::Store;
+use super::revisions::{RevisionMap, istiod_version};
+use super::{Finding, Severity, disruption, gateways, namespaces, nodes};
+
+fn finding(severity: Severity, code: &'static str, message: String) -> Finding {
+    Finding {
+        severity,
+        code,
+        message,
+    }
+}
+
+fn list(items: &[impl AsRef<str>]) -> String {
+    const SHOWN: usize = 5;
+    let mut s = items
+        .iter()
+        .take(SHOWN)
+        .map(|i| i.as_ref())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > SHOWN {
+        s.push_str(&format!(" and {} more", items.len() - SHOWN));
+    }
+    s
+}
+
+/// A source that is not known to be listed fully: its absence of objects proves nothing.
+fn incomplete(sources: &BTreeMap<Kind, SourceState>, kind: Kind) -> bool {
+    sources
+        .get(&kind)
+        .is_some_and(|s| !matches!(s, SourceState::Ready))
+}
+
+fn source_findings(sources: &BTreeMap<Kind, SourceState>, out: &mut Vec<Finding>) {
+    for (kind, state) in sources {
+        let resource = kind.resource();
+        match state {
+            SourceState::Forbidden(msg) => out.push(finding(
+                Severity::Warning,
+                "source-forbidden",
+                format!("{resource}: forbidden by RBAC, not shown ({msg})"),
+            )),
+            SourceState::Absent => out.push(finding(
+                Severity::Info,
+                "source-absent",
+                format!("{resource}: not served by this cluster (CRD not installed)"),
+            )),
+            SourceState::Error(msg) => out.push(finding(
+                Severity::Error,
+                "source-error",
+                format!("{resource}: watch failing, retrying ({msg})"),
+            )),
+            SourceState::Syncing | SourceState::Ready => {}
+        }
+    }
+}
+
+fn disruption_findings(
+    store: &Store,
+    sources: &BTreeMap<Kind, SourceState>,
+    out: &mut Vec<Finding>,
+) {
+    for row in disruption::rows(store) {
+        let name = format!("{}/{}", row.namespace, row.name);
+        if !row.blocks_nodes.is_empty() {
+            out.push(finding(
+                Severity::Error,
+                "pdb-blocks-drain",
+                format!(
+                    "PDB {name} allows {} disruptions: it blocks the drain of {}",
+                    row.allowed_disruptions,
+                    list(&row.blocks_nodes)
+                ),
+            ));
+        }
+        if row.pods.is_empty() && !incomplete(sources, Kind::Pod) {
+            out.push(finding(
+                Severity::Warning,
+                "pdb-selects-nothing",
+                format!("PDB {name} selects no pods"),
+            ));
+        }
+        if row.relaxed {
+            out.push(finding(
+                Severity::Warning,
+                "pdb-relaxed",
+                format!("PDB {name} was relaxed by meshtop and is not restored yet"),
+            ));
+        }
+    }
+}
+
+fn node_findings(store: &Store, out: &mut Vec<Finding>) {
+    let newest = nodes::newest_kubelet(store);
+    let mut behind: BTreeMap<Name, Vec<Name>> = BTreeMap::new();
+    for n in store.nodes.values() {
+        if n.unschedulable {
+            out.push(finding(
+                Severity::Warning,
+                "node-cordoned",
+                format!("node {} is cordoned (SchedulingDisabled)", n.name),
+            ));
+        }
+        if !n.ready {
+            out.push(finding(
+                Severity::Error,
+                "node-not-ready",
+                format!("node {} is NotReady", n.name),
+            ));
+        }
+        if let (Some((newest, _)), Some(v)) = (&newest, nodes::major_minor(&n.kubelet_version))
+            && v < *newest
+        {
+            behind
+                .entry(n.kubelet_version.clone())
+                .or_default()
+                .push(n.name.clone());
+        }
+    }
+    if let Some((_, newest_version)) = newest {
+        for (version, names) in behind {
+            out.push(finding(
+                Severity::Warning,
+                "kubelet-skew",
+                format!(
+                    "{} node(s) run kubelet {version}, behind {newest_version}: {}",
+                    names.len(),
+                    list(&names)
+                ),
+            ));
+        }
+    }
+}
+
+fn namespace_findings(store: &Store, map: &RevisionMap, out: &mut Vec<Finding>) {
+    let revisioned = map.known.keys().any(|r| r.as_ref() != "default");
+    for ns in store.namespaces.values() {
+        let row = namespaces::row(store, map, ns);
+        let name = &row.name;
+        if row.conflict {
+            out.push(finding(
+                Severity::Warning,
+                "injection-conflict",
+                format!(
+                    "namespace {name} has both istio-injection={} and istio.io/rev={}: \
+                     istio-injection wins (IST0123)",
+                    row.injection.as_deref().unwrap_or_default(),
+                    row.rev_label.as_deref().unwrap_or_default()
+                ),
+            ));
+        }
+        if row.injection.as_deref() == Some("enabled") && revisioned {
+            let message = match &row.revision {
+                Some(rev) => format!(
+                    "namespace {name} still uses istio-injection=enabled: it gets the default \
+                     revision {rev}; label it istio.io/rev=<revision> instead"
+                ),
+                None => format!(
+                    "namespace {name} still uses istio-injection=enabled, which no revision \
+                     serves: new pods get no sidecar; label it istio.io/rev=<revision>"
+                ),
+            };
+            out.push(finding(
+                Severity::Warning,
+                "legacy-injection-label",
+                message,
+            ));
+        }
+        if let Some(selected) = map.selected_by(&ns.labels) {
+            let rev = map.resolve(&selected);
+            if !map.known.is_empty() && !map.known.contains_key(&rev) {
+                out.push(finding(
+                    Severity::Warning,
+                    "unknown-revision",
+                    format!(
+                        "namespace {name} selects revision {selected}, which no control plane \
+                         serves: new pods get no sidecar"
+                    ),
+                ));
+            }
+        }
+        if !row.pods_to_restart.is_empty() {
+            let from: BTreeSet<&Name> = store
+                .index
+                .namespaces
+                .get(&ns.name)
+                .into_iter()
+                .flat_map(|p| p.restartable.iter())
+                .filter(|(r, _)| Some(map.resolve(r)) != row.revision)
+                .map(|(r, _)| r)
+                .collect();
+            out.push(finding(
+                Severity::Warning,
+                "pods-need-restart",
+                format!(
+                    "{} pod(s) in {name} run revision {} but the namespace selects {}: restart \
+                     them to move",
+                    row.pods_to_restart.len(),
+                    list(&from.into_iter().collect::<Vec<_>>()),
+                    row.revision.as_deref().unwrap_or_default()
+                ),
+            ));
+        }
+    }
+}
+
+fn revision_findings(
+    store: &Store,
+    map: &RevisionMap,
+    sources: &BTreeMap<Kind, SourceState>,
+    out: &mut Vec<Finding>,
+) {
+    for row in super::revisions::rows(store, map) {
+        let rev = &row.revision;
+        let has_istiod =
+            row.istiod_desired > 0 || row.sources.contains(&super::RevisionSource::Istiod);
+        if !has_istiod && !incomplete(sources, Kind::Pod) {
+            out.push(finding(
+                Severity::Error,
+                "istiod-missing",
+                format!("revision {rev} has no istiod: its injector and tags point at nothing"),
+            ));
+        } else if has_istiod && row.istiod_ready == 0 {
+            out.push(finding(
+                Severity::Error,
+                "istiod-unavailable",
+                format!(
+                    "revision {rev}: no istiod replica is ready (0/{})",
+                    row.istiod_desired
+                ),
+            ));
+        } else if row.istiod_ready < row.istiod_desired {
+            out.push(finding(
+                Severity::Warning,
+                "istiod-degraded",
+                format!(
+                    "revision {rev}: istiod {}/{} ready",
+                    row.istiod_ready, row.istiod_desired
+                ),
+            ));
+        }
+        if let (Some(iop), Some(status)) = (&row.iop, &row.iop_status) {
+            let severity = match status.as_ref() {
+                "HEALTHY" | "NONE" => None,
+                "ERROR" => Some(Severity::Error),
+                _ => Some(Severity::Warning),
+            };
+            if let Some(severity) = severity {
+                out.push(finding(
+                    severity,
+                    "iop-not-healthy",
+                    format!("IstioOperator {iop} (revision {rev}) is {status}"),
+                ));
+            }
+        }
+        if let Some(version) = istiod_version(store, rev) {
+            for alias in map.aliases(rev) {
+                for (proxy, n) in store
+                    .index
+                    .revision_proxy_versions
+                    .get(alias)
+                    .into_iter()
+                    .flatten()
+                {
+                    if *proxy != version {
+                        out.push(finding(
+                            Severity::Warning,
+                            "proxy-version-skew",
+                            format!(
+                                "{n} proxies of revision {rev} run {proxy} while its istiod runs \
+                                 {version}"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    // Pods injected by a revision nothing serves any more.
+    if !map.known.is_empty() {
+        for (rev, pods) in &store.index.revision_pods {
+            if !map.known.contains_key(&map.resolve(rev)) {
+                out.push(finding(
+                    Severity::Warning,
+                    "orphaned-proxies",
+                    format!(
+                        "{} pod(s) were injected by revision {rev}, which no control plane \
+                         serves any more",
+                        pods.len()
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+fn gateway_findings(store: &Store, sources: &BTreeMap<Kind, SourceState>, out: &mut Vec<Finding>) {
+    let rows = gateways::rows(store);
+    let mut by_istio: BTreeMap<&Name, Vec<String>> = BTreeMap::new();
+    for row in &rows {
+        let name = format!("{}/{}", row.namespace, row.name);
+        if let Some(istio) = &row.istio {
+            by_istio.entry(istio).or_default().push(name.clone());
+        }
+        let key = super::super::summary::ObjectKey {
+            namespace: row.namespace.clone(),
+            name: row.name.clone(),
+        };
+        // Injected gateways (the Helm chart's `image: auto`) get their config from istiod;
+        // the operator's gateways mount the ConfigMap.
+        let injected = store
+            .deployments
+            .get(&key)
+            .and_then(|w| w.template_labels.get(keys::SIDECAR_INJECT))
+            .is_some_and(|v| v.as_ref() == "true");
+        if !row.has_mesh_config && !injected && !incomplete(sources, Kind::ConfigMap) {
+            let cm = gateways::mesh_config_name(row.revision.as_ref());
+            let source = store
+                .config_maps
+                .values()
+                .filter(|c| c.name.as_ref() == cm)
+                .map(|c| c.namespace.clone())
+                .max_by_key(|ns| ns.as_ref() == "istio-system");
+            let hint = match source {
+                Some(ns) => format!("copy it from {ns}"),
+                None => "no namespace has it".into(),
+            };
+            out.push(finding(
+                Severity::Error,
+                "gateway-missing-mesh-config",
+                format!(
+                    "gateway {name} needs ConfigMap {cm} in namespace {} ({hint})",
+                    row.namespace
+                ),
+            ));
+        }
+    }
+    for (istio, names) in by_istio {
+        if names.len() > 1 {
+            out.push(finding(
+                Severity::Warning,
+                "duplicate-gateway-labels",
+                format!(
+                    "gateways {} share the label istio={istio}: Gateway resources selecting it \
+                     bind to all of them",
+                    list(&names)
+                ),
+            ));
+        }
+    }
+    let mut apps: BTreeMap<&Name, Vec<String>> = BTreeMap::new();
+    for row in &rows {
+        if let Some(app) = &row.app {
+            apps.entry(app)
+                .or_default()
+                .push(format!("{}/{}", row.namespace, row.name));
+        }
+    }
+    for (app, names) in apps {
+        let istio_dup = rows
+            .iter()
+            .filter(|r| r.app.as_ref() == Some(app))
+            .filter_map(|r| r.istio.as_ref())
+            .collect::<BTreeSet<_>>()
+            .len()
+            < names.len();
+        // Already reported through the `istio` label.
+        if names.len() > 1 && !istio_dup {
+            out.push(finding(
+                Severity::Warning,
+                "duplicate-gateway-labels",
+                format!("gateways {} share the label app={app}", list(&names)),
+            ));
+        }
+    }
+    for (port, services) in &store.index.node_ports {
+        if services.len() > 1 {
+            let names: Vec<String> = services
+                .iter()
+                .map(|k| format!("{}/{}", k.namespace, k.name))
+                .collect();
+            out.push(finding(
+                Severity::Error,
+                "node-port-collision",
+                format!(
+                    "node port {port} is taken by several Services: {}",
+                    list(&names)
+                ),
+            ));
+        }
+    }
+}
+
+pub(crate) fn all(store: &Store, sources: &BTreeMap<Kind, SourceState>) -> Vec<Finding> {
+    let map = RevisionMap::of(store);
+    let mut out = Vec::new();
+    source_findings(sources, &mut out);
+    disruption_findings(store, sources, &mut out);
+    node_findings(store, &mut out);
+    namespace_findings(store, &map, &mut out);
+    revision_findings(store, &map, sources, &mut out);
+    gateway_findings(store, sources, &mut out);
+    out.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.code.cmp(b.code))
+            .then_with(|| a.message.cmp(&b.message))
+    });
+    out
+}

@@ -1,0 +1,178 @@
+//! Gateway deployments: their labels, replicas, autoscaler, Services and node ports, the Istio
+//! `Gateway` resources that bind to them, and the `istio-<rev>` ConfigMap their namespace
+//! needs (the seed's trap).
+
+use std::collections::BTreeMap;
+
+use super::super::intern::Name;
+use super::super::labels::{Labels, Selector, keys};
+use super::super::store::{Store, in_namespace};
+use super::super::summary::{ObjectKey, ServiceSummary, WorkloadSummary};
+use super::GatewayRow;
+
+/// The mesh ConfigMap a proxy of this revision reads: `istio-<rev>`, or `istio`.
+pub(crate) fn mesh_config_name(revision: Option<&Name>) -> String {
+    match revision.map(|r| r.as_ref()) {
+        None | Some("" | "default") => "istio".into(),
+        Some(rev) => format!("istio-{rev}"),
+    }
+}
+
+fn label<'a>(w: &'a WorkloadSummary, key: &str) -> Option<&'a Name> {
+    w.template_labels
+        .get(key)
+        .or_else(|| w.labels.get(key))
+        .filter(|v| !v.is_empty())
+}
+
+fn kind(w: &WorkloadSummary) -> &'static str {
+    match label(w, keys::OPERATOR_COMPONENT).map(|c| c.as_ref()) {
+        Some("IngressGateways") => return "ingress",
+        Some("EgressGateways") => return "egress",
+        _ => {}
+    }
+    let istio = label(w, keys::ISTIO).map_or("", |v| v.as_ref());
+    if istio.contains("egress") || w.name.contains("egress") {
+        "egress"
+    } else if istio.contains("ingress") || w.name.contains("ingress") {
+        "ingress"
+    } else {
+        "unknown"
+    }
+}
+
+/// Does the image run Envoy: `proxyv2`, or `auto` (the injector fills it in)?
+fn proxy_image(image: &str) -> bool {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    image == "auto" || last.starts_with("proxyv2")
+}
+
+/// Whether the Deployment's pods run a proxy: by its images, else by a pod it runs.
+fn runs_proxy(store: &Store, w: &WorkloadSummary) -> bool {
+    w.images.iter().any(|i| proxy_image(i))
+        || store
+            .pods_matching(&w.namespace, &w.selector)
+            .any(|p| p.has_proxy)
+}
+
+/// Does a label map (a Service's or an Istio Gateway's selector) select these pod labels?
+fn selects(selector: &Labels, pod_labels: &Labels) -> bool {
+    Selector::from_labels(selector).matches(pod_labels)
+}
+
+fn port_line(s: &ServiceSummary) -> impl Iterator<Item = String> + '_ {
+    s.ports.iter().map(|p| match p.node_port {
+        Some(np) => format!("{}:{np}/{}", p.port, p.protocol),
+        None => format!("{}/{}", p.port, p.protocol),
+    })
+}
+
+/// The gateway Deployments, in namespace/name order.
+pub(crate) fn deployments(store: &Store) -> impl Iterator<Item = &WorkloadSummary> + '_ {
+    store
+        .index
+        .gateway_deployments
+        .iter()
+        .filter_map(|k| store.deployments.get(k))
+        .filter(|w| runs_proxy(store, w))
+}
+
+pub(crate) fn rows(store: &Store) -> Vec<GatewayRow> {
+    let mut rows: Vec<GatewayRow> = deployments(store)
+        .map(|w| {
+            let revision = label(w, keys::ISTIO_REV).cloned();
+            let hpa = in_namespace(&store.hpas, &w.namespace)
+                .map(|(_, h)| h)
+                .find(|h| h.target_kind.as_ref() == "Deployment" && h.target_name == w.name);
+            // A Service with an empty selector selects nothing (its endpoints are manual).
+            let services: Vec<&ServiceSummary> = in_namespace(&store.services, &w.namespace)
+                .map(|(_, s)| s)
+                .filter(|s| !s.selector.is_empty() && selects(&s.selector, &w.template_labels))
+                .collect();
+            let service_type = services
+                .iter()
+                .map(|s| &s.type_)
+                .max_by_key(|t| match t.as_ref() {
+                    "LoadBalancer" => 3,
+                    "NodePort" => 2,
+                    "ClusterIP" => 1,
+                    _ => 0,
+                })
+                .cloned();
+            let mut node_port_collisions: Vec<u16> = services
+                .iter()
+                .flat_map(|s| s.ports.iter().filter_map(|p| p.node_port))
+                .filter(|np| store.index.node_ports.get(np).is_some_and(|s| s.len() > 1))
+                .collect();
+            node_port_collisions.sort_unstable();
+            node_port_collisions.dedup();
+            let gateway_resources = store
+                .istio_gateways
+                .values()
+                .filter(|g| selects(&g.selector, &w.template_labels))
+                .map(|g| format!("{}/{}", g.namespace, g.name))
+                .collect();
+            let config_map = ObjectKey {
+                namespace: w.namespace.clone(),
+                name: Name::from(mesh_config_name(revision.as_ref())),
+            };
+            GatewayRow {
+                namespace: w.namespace.clone(),
+                name: w.name.clone(),
+                kind: Name::from(kind(w)),
+                revision,
+                app: label(w, keys::APP).cloned(),
+                istio: label(w, keys::ISTIO).cloned(),
+                ready: w.ready,
+                desired: w.desired,
+                hpa_min: hpa.map(|h| h.min_replicas),
+                hpa_max: hpa.map(|h| h.max_replicas),
+                service_type,
+                ports: services.iter().flat_map(|s| port_line(s)).collect(),
+                gateway_resources,
+                has_mesh_config: store.config_maps.contains_key(&config_map),
+                duplicate_labels: false,
+                node_port_collisions,
+            }
+        })
+        .collect();
+
+    // Istio `Gateway` resources pick their gateway by these labels, in every namespace.
+    let mut seen: BTreeMap<(&'static str, Name), u32> = BTreeMap::new();
+    for r in &rows {
+        for (k, v) in [("app", &r.app), ("istio", &r.istio)] {
+            if let Some(v) = v {
+                *seen.entry((k, v.clone())).or_default() += 1;
+            }
+        }
+    }
+    for r in &mut rows {
+        r.duplicate_labels = [("app", &r.app), ("istio", &r.istio)]
+            .into_iter()
+            .any(|(k, v)| v.as_ref().is_some_and(|v| seen[&(k, v.clone())] > 1));
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_images() {
+        assert!(proxy_image("docker.io/istio/proxyv2:1.9.1"));
+        assert!(proxy_image(
+            "gcr.io/istio-release/proxyv2:1.30.3-distroless"
+        ));
+        assert!(proxy_image("auto"));
+        assert!(!proxy_image("docker.io/istio/pilot:1.9.1"));
+        assert!(!proxy_image("nginx:1.19"));
+    }
+
+    #[test]
+    fn mesh_config_names() {
+        assert_eq!(mesh_config_name(Some(&Name::from("1-9-1"))), "istio-1-9-1");
+        assert_eq!(mesh_config_name(Some(&Name::from("default"))), "istio");
+        assert_eq!(mesh_config_name(None), "istio");
+    }
+}

@@ -1,0 +1,598 @@
+//! The summaries the model holds, per kind, and the aggregates kept up to date as they change:
+//! pods per node and namespace, injected pods per revision, the pods each PDB selects and
+//! where they run. Every change touches only what it affects (a pod: its node, namespace,
+//! revision and the PDBs of its namespace; a PDB: the pods of its namespace), so the facts
+//! never rescan all pods.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use super::event::Kind;
+use super::intern::Name;
+use super::labels::{Labels, Selector, keys};
+use super::project::key_of;
+use super::summary::{
+    ConfigMapSummary, HpaSummary, IstioGatewaySummary, IstioOperatorSummary, NamespaceSummary,
+    NodeSummary, Object, ObjectKey, PdbSummary, PodPhase, PodSummary, ServiceSummary,
+    WebhookConfigSummary, WorkloadKind, WorkloadSummary,
+};
+
+/// What the pods scheduled on one node add up to.
+#[derive(Debug, Default)]
+pub(crate) struct NodePods {
+    pub pods: BTreeSet<ObjectKey>,
+    /// DaemonSet pods: a drain skips them.
+    pub daemonset: u32,
+    /// Mirror pods of static pods: a drain skips them.
+    pub mirror: u32,
+    /// Pods a drain would evict.
+    pub evict: u32,
+    /// Running pods without a controller: a drain needs `--force`.
+    pub unmanaged: BTreeSet<ObjectKey>,
+    /// Running pods with emptyDir volumes: a drain needs `--delete-emptydir-data`.
+    pub empty_dir: BTreeSet<ObjectKey>,
+    /// Per PDB, how many of the pods it selects here are guarded by it on eviction.
+    pub guarded_by: BTreeMap<ObjectKey, u32>,
+}
+
+impl NodePods {
+    fn is_empty(&self) -> bool {
+        self.pods.is_empty() && self.guarded_by.is_empty()
+    }
+}
+
+/// What the pods of one namespace add up to.
+#[derive(Debug, Default)]
+pub(crate) struct NamespacePods {
+    pub pods: u32,
+    pub injected: u32,
+    /// Pods a rollout restart would inject again, by the revision that injected them now.
+    pub restartable: BTreeMap<Name, BTreeSet<Name>>,
+}
+
+/// The aggregates, derived from the summaries and kept in step with them.
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    /// By node name; a node may be known from its pods before its own object arrives.
+    pub nodes: HashMap<Name, NodePods>,
+    pub namespaces: HashMap<Name, NamespacePods>,
+    /// Injected pods by the revision (or tag) recorded on them.
+    pub revision_pods: BTreeMap<Name, BTreeSet<ObjectKey>>,
+    /// Proxy versions of the injected pods, by revision.
+    pub revision_proxy_versions: BTreeMap<Name, BTreeMap<Name, u32>>,
+    /// istiod pods (`app=istiod`) by their `istio.io/rev`.
+    pub istiod_pods: BTreeMap<Name, BTreeSet<ObjectKey>>,
+    /// Pods with an `istio-proxy` container.
+    pub proxied: BTreeSet<ObjectKey>,
+    /// The pods each PDB selects.
+    pub pdb_pods: HashMap<ObjectKey, BTreeSet<ObjectKey>>,
+    /// istiod Deployments by revision.
+    pub istiod_deployments: BTreeMap<Name, BTreeSet<ObjectKey>>,
+    /// Deployments labelled like gateways.
+    pub gateway_deployments: BTreeSet<ObjectKey>,
+    /// Services by the node ports they take.
+    pub node_ports: BTreeMap<u16, BTreeSet<ObjectKey>>,
+}
+
+/// Every summary, by kind.
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    pub namespaces: BTreeMap<Name, NamespaceSummary>,
+    pub nodes: BTreeMap<Name, NodeSummary>,
+    pub pods: BTreeMap<ObjectKey, PodSummary>,
+    pub deployments: BTreeMap<ObjectKey, WorkloadSummary>,
+    pub replica_sets: BTreeMap<ObjectKey, WorkloadSummary>,
+    pub stateful_sets: BTreeMap<ObjectKey, WorkloadSummary>,
+    pub daemon_sets: BTreeMap<ObjectKey, WorkloadSummary>,
+    pub services: BTreeMap<ObjectKey, ServiceSummary>,
+    pub hpas: BTreeMap<ObjectKey, HpaSummary>,
+    pub pdbs: BTreeMap<ObjectKey, PdbSummary>,
+    pub webhooks: BTreeMap<Name, WebhookConfigSummary>,
+    pub config_maps: BTreeMap<ObjectKey, ConfigMapSummary>,
+    pub iops: BTreeMap<ObjectKey, IstioOperatorSummary>,
+    pub istio_gateways: BTreeMap<ObjectKey, IstioGatewaySummary>,
+    pub index: Index,
+}
+
+/// The entries of a namespaced map that belong to one namespace, in name order.
+pub(crate) fn in_namespace<'a, T>(
+    map: &'a BTreeMap<ObjectKey, T>,
+    namespace: &Name,
+) -> impl Iterator<Item = (&'a ObjectKey, &'a T)> + 'a {
+    let start = ObjectKey {
+        namespace: namespace.clone(),
+        name: Name::from(""),
+    };
+    let namespace = namespace.clone();
+    map.range(start..)
+        .take_while(move |(k, _)| k.namespace == namespace)
+}
+
+pub(crate) fn finished(p: &PodSummary) -> bool {
+    matches!(p.phase, PodPhase::Succeeded | PodPhase::Failed)
+}
+
+/// Would an eviction of this pod be checked against its PDBs? The API server lets pods that
+/// are finished, pending or already deleting go without.
+pub(crate) fn guarded(p: &PodSummary) -> bool {
+    !p.deleting && matches!(p.phase, PodPhase::Running | PodPhase::Unknown)
+}
+
+/// Would a rollout restart inject this pod again (by the namespace's revision)?
+pub(crate) fn restartable(p: &PodSummary) -> bool {
+    p.injected_revision.is_some()
+        && !p.deleting
+        && !finished(p)
+        && p.labels.get(keys::SIDECAR_INJECT).map(|v| v.as_ref()) != Some("false")
+}
+
+/// How `kubectl drain --ignore-daemonsets` treats a pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DrainClass {
+    Mirror,
+    DaemonSet,
+    Evict { unmanaged: bool, empty_dir: bool },
+}
+
+pub(crate) fn drain_class(p: &PodSummary) -> DrainClass {
+    if p.mirror {
+        return DrainClass::Mirror;
+    }
+    if p.owner
+        .as_ref()
+        .is_some_and(|o| o.kind.as_ref() == "DaemonSet")
+    {
+        return DrainClass::DaemonSet;
+    }
+    // kubectl lets finished pods go without --force or --delete-emptydir-data.
+    let done = finished(p);
+    DrainClass::Evict {
+        unmanaged: p.owner.is_none() && !done,
+        empty_dir: p.has_empty_dir && !done,
+    }
+}
+
+fn default_rev() -> Name {
+    Name::from("default")
+}
+
+/// The revision of an istiod Deployment or pod, by its `app=istiod` and `istio.io/rev` labels.
+pub(crate) fn istiod_revision(labels: &Labels) -> Option<Name> {
+    if labels.get(keys::APP).map(|v| v.as_ref()) != Some("istiod") {
+        return None;
+    }
+    Some(
+        labels
+            .get(keys::ISTIO_REV)
+            .filter(|r| !r.is_empty())
+            .cloned()
+            .unwrap_or_else(default_rev),
+    )
+}
+
+pub(crate) fn istiod_deployment_revision(w: &WorkloadSummary) -> Option<Name> {
+    istiod_revision(&w.template_labels).or_else(|| istiod_revision(&w.labels))
+}
+
+/// Labelled like a gateway: `istio=*gateway*` or installed as an Ingress/EgressGateways
+/// component.
+pub(crate) fn gateway_labels(labels: &Labels) -> bool {
+    labels
+        .get(keys::ISTIO)
+        .is_some_and(|v| v.contains("gateway"))
+        || labels
+            .get(keys::OPERATOR_COMPONENT)
+            .is_some_and(|v| matches!(v.as_ref(), "IngressGateways" | "EgressGateways"))
+}
+
+pub(crate) fn is_gateway_deployment(w: &WorkloadSummary) -> bool {
+    w.kind == WorkloadKind::Deployment
+        && istiod_deployment_revision(w).is_none()
+        && (gateway_labels(&w.template_labels) || gateway_labels(&w.labels))
+}
+
+fn inc(n: &mut u32, add: bool) {
+    if add {
+        *n += 1;
+    } else {
+        *n = n.saturating_sub(1);
+    }
+}
+
+fn set_member<T: Ord>(set: &mut BTreeSet<T>, item: T, add: bool) {
+    if add {
+        set.insert(item);
+    } else {
+        set.remove(&item);
+    }
+}
+
+/// Adds `key` to or removes it from the set under `group`, dropping emptied groups.
+fn group_member<K: Ord + Clone, T: Ord>(
+    map: &mut BTreeMap<K, BTreeSet<T>>,
+    group: &K,
+    item: T,
+    add: bool,
+) {
+    if add {
+        map.entry(group.clone()).or_default().insert(item);
+    } else if let Some(set) = map.get_mut(group) {
+        set.remove(&item);
+        if set.is_empty() {
+            map.remove(group);
+        }
+    }
+}
+
+impl Index {
+    fn node_pods(&mut self, node: &Name) -> &mut NodePods {
+        self.nodes.entry(node.clone()).or_default()
+    }
+
+    fn drop_node_if_empty(&mut self, node: &Name) {
+        if self.nodes.get(node).is_some_and(NodePods::is_empty) {
+            self.nodes.remove(node);
+        }
+    }
+
+    fn guard(&mut self, node: &Name, pdb: &ObjectKey, add: bool) {
+        let np = self.node_pods(node);
+        if add {
+            *np.guarded_by.entry(pdb.clone()).or_default() += 1;
+        } else if let Some(n) = np.guarded_by.get_mut(pdb) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                np.guarded_by.remove(pdb);
+            }
+        }
+        self.drop_node_if_empty(node);
+    }
+
+    /// Adds a pod's contributions (or, with `add == false`, takes them away). `pdbs` is the
+    /// store's PDBs; membership is tested by selector on add and read back on removal.
+    fn pod(
+        &mut self,
+        pdbs: &BTreeMap<ObjectKey, PdbSummary>,
+        key: &ObjectKey,
+        p: &PodSummary,
+        add: bool,
+    ) {
+        if let Some(node) = &p.node {
+            let np = self.node_pods(node);
+            set_member(&mut np.pods, key.clone(), add);
+            match drain_class(p) {
+                DrainClass::Mirror => inc(&mut np.mirror, add),
+                DrainClass::DaemonSet => inc(&mut np.daemonset, add),
+                DrainClass::Evict {
+                    unmanaged,
+                    empty_dir,
+                } => {
+                    inc(&mut np.evict, add);
+                    if unmanaged {
+                        set_member(&mut np.unmanaged, key.clone(), add);
+                    }
+                    if empty_dir {
+                        set_member(&mut np.empty_dir, key.clone(), add);
+                    }
+                }
+            }
+        }
+
+        let ns = self.namespaces.entry(p.namespace.clone()).or_default();
+        inc(&mut ns.pods, add);
+        if let Some(rev) = &p.injected_revision {
+            inc(&mut ns.injected, add);
+            if restartable(p) {
+                group_member(&mut ns.restartable, rev, p.name.clone(), add);
+            }
+        }
+        if ns.pods == 0 {
+            self.namespaces.remove(&p.namespace);
+        }
+
+        if let Some(rev) = &p.injected_revision {
+            group_member(&mut self.revision_pods, rev, key.clone(), add);
+            if let Some(v) = &p.proxy_version {
+                let versions = self.revision_proxy_versions.entry(rev.clone()).or_default();
+                let n = versions.entry(v.clone()).or_default();
+                inc(n, add);
+                if *n == 0 {
+                    versions.remove(v);
+                }
+                if versions.is_empty() {
+                    self.revision_proxy_versions.remove(rev);
+                }
+            }
+        }
+        if let Some(rev) = istiod_revision(&p.labels) {
+            group_member(&mut self.istiod_pods, &rev, key.clone(), add);
+        }
+        if p.has_proxy {
+            set_member(&mut self.proxied, key.clone(), add);
+        }
+
+        for (pdb_key, pdb) in in_namespace(pdbs, &p.namespace) {
+            let member = if add {
+                let selected = pdb.selector.matches(&p.labels);
+                if selected {
+                    self.pdb_pods
+                        .entry(pdb_key.clone())
+                        .or_default()
+                        .insert(key.clone());
+                }
+                selected
+            } else {
+                self.pdb_pods
+                    .get_mut(pdb_key)
+                    .is_some_and(|set| set.remove(key))
+            };
+            if member
+                && guarded(p)
+                && let Some(node) = &p.node
+            {
+                self.guard(node, pdb_key, add);
+            }
+        }
+        if let Some(node) = &p.node {
+            self.drop_node_if_empty(node);
+        }
+    }
+
+    /// Adds a PDB's selection (scanning its namespace's pods) or takes it away.
+    fn pdb(
+        &mut self,
+        pods: &BTreeMap<ObjectKey, PodSummary>,
+        key: &ObjectKey,
+        pdb: &PdbSummary,
+        add: bool,
+    ) {
+        if add {
+            let selected: BTreeSet<ObjectKey> = in_namespace(pods, &pdb.namespace)
+                .filter(|(_, p)| pdb.selector.matches(&p.labels))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in &selected {
+                if let Some(node) = pods
+                    .get(k)
+                    .filter(|p| guarded(p))
+                    .and_then(|p| p.node.as_ref())
+                {
+                    self.guard(node, key, true);
+                }
+            }
+            self.pdb_pods.insert(key.clone(), selected);
+        } else if let Some(selected) = self.pdb_pods.remove(key) {
+            for k in &selected {
+                if let Some(node) = pods
+                    .get(k)
+                    .filter(|p| guarded(p))
+                    .and_then(|p| p.node.as_ref())
+                {
+                    self.guard(node, key, false);
+                }
+            }
+        }
+    }
+
+    fn deployment(&mut self, key: &ObjectKey, w: &WorkloadSummary, add: bool) {
+        if w.kind != WorkloadKind::Deployment {
+            return;
+        }
+        if let Some(rev) = istiod_deployment_revision(w) {
+            group_member(&mut self.istiod_deployments, &rev, key.clone(), add);
+        }
+        if is_gateway_deployment(w) {
+            set_member(&mut self.gateway_deployments, key.clone(), add);
+        }
+    }
+
+    fn service(&mut self, key: &ObjectKey, s: &ServiceSummary, add: bool) {
+        for port in s.ports.iter().filter_map(|p| p.node_port) {
+            group_member(&mut self.node_ports, &port, key.clone(), add);
+        }
+    }
+}
+
+/// Replaces `map[key]` with `value`; false if it was already equal.
+fn replace<K: Ord, V: PartialEq>(map: &mut BTreeMap<K, V>, key: K, value: V) -> bool {
+    if map.get(&key) == Some(&value) {
+        return false;
+    }
+    map.insert(key, value);
+    true
+}
+
+impl Store {
+    fn workloads(&self, kind: WorkloadKind) -> &BTreeMap<ObjectKey, WorkloadSummary> {
+        match kind {
+            WorkloadKind::Deployment => &self.deployments,
+            WorkloadKind::ReplicaSet => &self.replica_sets,
+            WorkloadKind::StatefulSet => &self.stateful_sets,
+            WorkloadKind::DaemonSet => &self.daemon_sets,
+        }
+    }
+
+    fn workloads_mut(&mut self, kind: WorkloadKind) -> &mut BTreeMap<ObjectKey, WorkloadSummary> {
+        match kind {
+            WorkloadKind::Deployment => &mut self.deployments,
+            WorkloadKind::ReplicaSet => &mut self.replica_sets,
+            WorkloadKind::StatefulSet => &mut self.stateful_sets,
+            WorkloadKind::DaemonSet => &mut self.daemon_sets,
+        }
+    }
+
+    /// Adds or replaces an object; true if anything changed.
+    pub fn upsert(&mut self, object: Object) -> bool {
+        let key = key_of(&object);
+        match object {
+            Object::Namespace(n) => replace(&mut self.namespaces, key.name, n),
+            Object::Node(n) => replace(&mut self.nodes, key.name, n),
+            Object::WebhookConfig(w) => replace(&mut self.webhooks, key.name, w),
+            Object::Hpa(h) => replace(&mut self.hpas, key, h),
+            Object::ConfigMap(c) => replace(&mut self.config_maps, key, c),
+            Object::IstioOperator(o) => replace(&mut self.iops, key, o),
+            Object::IstioGateway(g) => replace(&mut self.istio_gateways, key, g),
+            Object::Pod(p) => {
+                if self.pods.get(&key) == Some(&p) {
+                    return false;
+                }
+                if let Some(old) = self.pods.remove(&key) {
+                    self.index.pod(&self.pdbs, &key, &old, false);
+                }
+                self.index.pod(&self.pdbs, &key, &p, true);
+                self.pods.insert(key, p);
+                true
+            }
+            Object::Pdb(pdb) => {
+                let old = match self.pdbs.get(&key) {
+                    Some(old) if *old == pdb => return false,
+                    Some(old) => Some(old.selector.clone()),
+                    None => None,
+                };
+                match old {
+                    // Only the status moved: the selection stands.
+                    Some(selector) if selector == pdb.selector => {}
+                    Some(_) => {
+                        self.index.pdb(&self.pods, &key, &pdb, false);
+                        self.index.pdb(&self.pods, &key, &pdb, true);
+                    }
+                    None => self.index.pdb(&self.pods, &key, &pdb, true),
+                }
+                self.pdbs.insert(key, pdb);
+                true
+            }
+            Object::Workload(w) => {
+                let kind = w.kind;
+                if self.workloads(kind).get(&key) == Some(&w) {
+                    return false;
+                }
+                if let Some(old) = self.workloads_mut(kind).remove(&key) {
+                    self.index.deployment(&key, &old, false);
+                }
+                self.index.deployment(&key, &w, true);
+                self.workloads_mut(kind).insert(key, w);
+                true
+            }
+            Object::Service(s) => {
+                if self.services.get(&key) == Some(&s) {
+                    return false;
+                }
+                if let Some(old) = self.services.remove(&key) {
+                    self.index.service(&key, &old, false);
+                }
+                self.index.service(&key, &s, true);
+                self.services.insert(key, s);
+                true
+            }
+        }
+    }
+
+    /// Removes an object; true if it was there.
+    pub fn remove(&mut self, kind: Kind, key: &ObjectKey) -> bool {
+        match kind {
+            Kind::Namespace => self.namespaces.remove(&key.name).is_some(),
+            Kind::Node => self.nodes.remove(&key.name).is_some(),
+            Kind::WebhookConfig => self.webhooks.remove(&key.name).is_some(),
+            Kind::Hpa => self.hpas.remove(key).is_some(),
+            Kind::ConfigMap => self.config_maps.remove(key).is_some(),
+            Kind::IstioOperator => self.iops.remove(key).is_some(),
+            Kind::IstioGateway => self.istio_gateways.remove(key).is_some(),
+            Kind::Pod => match self.pods.remove(key) {
+                Some(old) => {
+                    self.index.pod(&self.pdbs, key, &old, false);
+                    true
+                }
+                None => false,
+            },
+            Kind::Pdb => match self.pdbs.remove(key) {
+                Some(old) => {
+                    self.index.pdb(&self.pods, key, &old, false);
+                    true
+                }
+                None => false,
+            },
+            Kind::Deployment | Kind::ReplicaSet | Kind::StatefulSet | Kind::DaemonSet => {
+                let wk = match kind {
+                    Kind::Deployment => WorkloadKind::Deployment,
+                    Kind::ReplicaSet => WorkloadKind::ReplicaSet,
+                    Kind::StatefulSet => WorkloadKind::StatefulSet,
+                    _ => WorkloadKind::DaemonSet,
+                };
+                match self.workloads_mut(wk).remove(key) {
+                    Some(old) => {
+                        self.index.deployment(key, &old, false);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            Kind::Service => match self.services.remove(key) {
+                Some(old) => {
+                    self.index.service(key, &old, false);
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+
+    fn keys(&self, kind: Kind) -> Vec<ObjectKey> {
+        fn cluster<T>(map: &BTreeMap<Name, T>) -> Vec<ObjectKey> {
+            map.keys()
+                .map(|name| ObjectKey {
+                    namespace: Name::from(""),
+                    name: name.clone(),
+                })
+                .collect()
+        }
+        fn namespaced<T>(map: &BTreeMap<ObjectKey, T>) -> Vec<ObjectKey> {
+            map.keys().cloned().collect()
+        }
+        match kind {
+            Kind::Namespace => cluster(&self.namespaces),
+            Kind::Node => cluster(&self.nodes),
+            Kind::WebhookConfig => cluster(&self.webhooks),
+            Kind::Pod => namespaced(&self.pods),
+            Kind::Deployment => namespaced(&self.deployments),
+            Kind::ReplicaSet => namespaced(&self.replica_sets),
+            Kind::StatefulSet => namespaced(&self.stateful_sets),
+            Kind::DaemonSet => namespaced(&self.daemon_sets),
+            Kind::Service => namespaced(&self.services),
+            Kind::Hpa => namespaced(&self.hpas),
+            Kind::Pdb => namespaced(&self.pdbs),
+            Kind::ConfigMap => namespaced(&self.config_maps),
+            Kind::IstioOperator => namespaced(&self.iops),
+            Kind::IstioGateway => namespaced(&self.istio_gateways),
+        }
+    }
+
+    /// Replaces every object of a kind: those not listed are removed. Objects of another
+    /// kind in the list are ignored.
+    pub fn relist(&mut self, kind: Kind, objects: Vec<Object>) -> bool {
+        let objects: Vec<Object> = objects
+            .into_iter()
+            .filter(|o| Kind::of(o) == kind)
+            .collect();
+        let listed: HashSet<ObjectKey> = objects.iter().map(key_of).collect();
+        let mut changed = false;
+        for key in self.keys(kind) {
+            if !listed.contains(&key) {
+                changed |= self.remove(kind, &key);
+            }
+        }
+        for o in objects {
+            changed |= self.upsert(o);
+        }
+        changed
+    }
+
+    /// Pods of a namespace matching a selector (a Service's or a Deployment's).
+    pub fn pods_matching<'a>(
+        &'a self,
+        namespace: &Name,
+        selector: &'a Selector,
+    ) -> impl Iterator<Item = &'a PodSummary> + 'a {
+        in_namespace(&self.pods, namespace)
+            .map(|(_, p)| p)
+            .filter(move |p| selector.matches(&p.labels))
+    }
+}
