@@ -9,11 +9,15 @@
 
 pub mod event;
 pub mod facts;
+#[cfg(test)]
+pub mod fixture;
 pub mod intern;
 pub mod labels;
 pub mod project;
 mod store;
 pub mod summary;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 
