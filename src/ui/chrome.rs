@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use crate::model::{Kind, Model, SourceState};
 
-use super::keymap::Keymap;
+use super::keymap::{Action, Keymap};
 use super::state::{Mode, UiState};
 use super::theme::Theme;
 use super::views::ScreenId;
@@ -136,8 +136,8 @@ pub fn header(
     let mut parts: Vec<Vec<Span<'_>>> = vec![
         vec![Span::styled(" meshtop  ", t.title)],
         field("ctx ", header.context.clone()),
-        field("k8s ", version),
         field("ns ", scope),
+        field("k8s ", version),
         field("server ", header.server.clone()),
     ];
     if header.readonly {
@@ -244,6 +244,11 @@ pub fn help(
             }
             let heading = if b.is_prompt() {
                 "WHILE TYPING A FILTER OR COMMAND".to_string()
+            } else if matches!(b.action, Action::View(_)) {
+                format!(
+                    "{}  (or :name, e.g. :nodes :ns :pdb)",
+                    b.group.to_uppercase()
+                )
             } else {
                 b.group.to_uppercase()
             };
@@ -254,7 +259,11 @@ pub fn help(
             Span::styled(format!("  {:<key_width$}", b.keys_label()), t.footer_key),
             Span::styled(b.description.clone(), t.base),
         ];
-        if let Some(c) = &b.command {
+        if let Some(c) = b
+            .command
+            .as_ref()
+            .filter(|_| !matches!(b.action, Action::View(_)))
+        {
             spans.push(Span::styled(format!("  (:{c})"), t.dim));
         }
         if b.dangerous {
@@ -266,11 +275,12 @@ pub fn help(
         ScreenId::View(v) => v.title().to_string(),
         ScreenId::Details(s) => format!("{} details", s.parent().title()),
     };
-    let popup = centered(
-        area,
-        area.width.saturating_sub(4).min(100),
-        area.height.saturating_sub(2),
-    );
+    // Narrow terminals give the help the whole body; wide ones a centered box.
+    let popup = if area.width < 104 {
+        area
+    } else {
+        centered(area, 100, area.height.saturating_sub(2))
+    };
     frame.render_widget(Clear, popup);
     let scroll = u16::try_from(scroll.min(lines.len().saturating_sub(1))).unwrap_or(0);
     frame.render_widget(

@@ -5,7 +5,8 @@
 use std::borrow::Cow;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
@@ -225,8 +226,71 @@ pub fn title<'a>(
     Line::from(spans)
 }
 
+/// Widths of the visible columns: `Length` columns get their length; the others share what
+/// is left by weight, none wider than its widest cell on screen, so short columns do not
+/// stretch into gaps. Space no column wants is left at the right.
+pub fn column_widths(
+    columns: &[Column],
+    visible: &[usize],
+    wants: &[usize],
+    width: u16,
+) -> Vec<u16> {
+    let spacing = visible.len().saturating_sub(1);
+    let mut widths = vec![0usize; visible.len()];
+    let mut flexible: Vec<(usize, usize)> = Vec::new();
+    let mut fixed = 0;
+    for (slot, &col) in visible.iter().enumerate() {
+        match columns[col].width {
+            Constraint::Length(n) => {
+                widths[slot] = usize::from(n);
+                fixed += usize::from(n);
+            }
+            Constraint::Fill(w) => flexible.push((slot, usize::from(w.max(1)))),
+            _ => flexible.push((slot, 1)),
+        }
+    }
+    let mut remaining = usize::from(width).saturating_sub(fixed + spacing);
+    // Water-filling: columns that want less than their share get what they want, and the
+    // rest is shared again among the others.
+    loop {
+        let total_weight: usize = flexible.iter().map(|(_, w)| w).sum();
+        if flexible.is_empty() || total_weight == 0 {
+            break;
+        }
+        let satisfied: Vec<(usize, usize)> = flexible
+            .iter()
+            .copied()
+            .filter(|&(slot, w)| wants[slot] <= remaining * w / total_weight)
+            .collect();
+        if satisfied.is_empty() {
+            let mut given = 0;
+            let last = flexible.len() - 1;
+            for (n, &(slot, w)) in flexible.iter().enumerate() {
+                let share = if n == last {
+                    remaining - given
+                } else {
+                    remaining * w / total_weight
+                };
+                widths[slot] = share;
+                given += share;
+            }
+            break;
+        }
+        for (slot, _) in &satisfied {
+            widths[*slot] = wants[*slot];
+            remaining -= wants[*slot];
+        }
+        flexible.retain(|f| !satisfied.contains(f));
+    }
+    widths
+        .into_iter()
+        .map(|w| u16::try_from(w).unwrap_or(u16::MAX))
+        .collect()
+}
+
 /// Draws a bordered table of `rows` (indices into `source`) in `area`, scrolled so the
-/// selected row shows. Returns the number of data rows that fit (the page size).
+/// selected row shows. Only the rows on screen are formatted. Returns the number of data
+/// rows that fit (the page size).
 pub fn render(
     frame: &mut Frame,
     area: Rect,
@@ -246,42 +310,78 @@ pub fn render(
     if inner.height == 0 || inner.width == 0 {
         return 0;
     }
+    let page = usize::from(inner.height.saturating_sub(1));
     let columns = source.columns();
     let visible = visible_columns(columns, area.width);
-    let rects = Layout::horizontal(visible.iter().map(|&i| columns[i].width))
-        .spacing(1)
-        .split(Rect { height: 1, ..inner });
-    let buf = frame.buffer_mut();
-
-    // Header.
-    for (slot, &col) in visible.iter().enumerate() {
-        let r = rects[slot];
-        let mut header = columns[col].header.to_string();
-        if let Some(sort) = screen.sort
-            && sort.column == col
-        {
-            header.push(if sort.reverse { '↓' } else { '↑' });
+    let selected = screen.selected.min(rows.len().saturating_sub(1));
+    let offset = scroll_offset(screen.offset.get(), selected, page, rows.len());
+    screen.offset.set(offset);
+    let on_screen: Vec<(usize, Vec<CellText>)> = rows
+        .iter()
+        .skip(offset)
+        .take(page)
+        .map(|&row| (row, source.cells(row)))
+        .collect();
+    let headers: Vec<String> = visible
+        .iter()
+        .map(|&col| {
+            let mut header = columns[col].header.to_string();
+            if let Some(sort) = screen.sort
+                && sort.column == col
+            {
+                header.push(if sort.reverse { '↓' } else { '↑' });
+            }
+            header
+        })
+        .collect();
+    let wants: Vec<usize> = visible
+        .iter()
+        .enumerate()
+        .map(|(slot, &col)| {
+            on_screen
+                .iter()
+                .filter_map(|(_, cells)| cells.get(col))
+                .map(|(text, _)| text.chars().count())
+                .chain([headers[slot].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let widths = column_widths(columns, &visible, &wants, inner.width);
+    let mut xs = Vec::with_capacity(widths.len());
+    let mut x = inner.x;
+    for w in &widths {
+        xs.push(x);
+        x = x.saturating_add(*w).saturating_add(1);
+    }
+    let right = inner.right();
+    let put = |buf: &mut Buffer, x: u16, y: u16, text: &str, width: u16, style: Style| {
+        if x < right {
+            let width = width.min(right - x);
+            buf.set_string(x, y, truncate(text, usize::from(width)), style);
         }
-        buf.set_string(
-            r.x,
-            r.y,
-            truncate(&header, usize::from(r.width)),
+    };
+    for (slot, header) in headers.iter().enumerate() {
+        put(
+            frame.buffer_mut(),
+            xs[slot],
+            inner.y,
+            header,
+            widths[slot],
             theme.table_header,
         );
     }
-    let page = usize::from(inner.height.saturating_sub(1));
     if rows.is_empty() {
         let message = if source.is_empty() {
             source.empty_message()
         } else {
             "no rows match the filter (esc clears it)"
         };
-        let y = inner.y + 1;
-        if y < inner.bottom() {
+        if inner.height > 1 {
             frame.render_widget(
                 Paragraph::new(Span::styled(message, theme.dim)),
                 Rect {
-                    y,
+                    y: inner.y + 1,
                     height: 1,
                     ..inner
                 },
@@ -289,11 +389,8 @@ pub fn render(
         }
         return page;
     }
-    let selected = screen.selected.min(rows.len() - 1);
-    let offset = scroll_offset(screen.offset.get(), selected, page, rows.len());
-    screen.offset.set(offset);
     let buf = frame.buffer_mut();
-    for (line, &row) in rows.iter().skip(offset).take(page).enumerate() {
+    for (line, (_, cells)) in on_screen.iter().enumerate() {
         let y = inner.y + 1 + line as u16;
         let is_selected = offset + line == selected;
         if is_selected {
@@ -306,9 +403,7 @@ pub fn render(
                 theme.selected,
             );
         }
-        let cells = source.cells(row);
         for (slot, &col) in visible.iter().enumerate() {
-            let r = rects[slot];
             let Some((text, tone)) = cells.get(col) else {
                 continue;
             };
@@ -317,7 +412,7 @@ pub fn render(
             } else {
                 tone.style(theme)
             };
-            buf.set_string(r.x, y, truncate(text, usize::from(r.width)), style);
+            put(buf, xs[slot], y, text, widths[slot], style);
         }
     }
     page
@@ -372,6 +467,30 @@ mod tests {
         assert_eq!(cut.to_string(), "k1-node01 loggi…");
         let short = fit_line(Line::raw("ok"), 16);
         assert_eq!(short.to_string(), "ok");
+    }
+
+    #[test]
+    fn flexible_columns_take_what_their_cells_need() {
+        let columns = [
+            Column::new("NAME", Constraint::Fill(2), 0),
+            Column::new("READY", Constraint::Length(5), 0),
+            Column::new("NOTE", Constraint::Fill(1), 0),
+        ];
+        // Room for everything: each gets what it wants, the rest stays blank.
+        assert_eq!(
+            column_widths(&columns, &[0, 1, 2], &[20, 5, 10], 100),
+            vec![20, 5, 10]
+        );
+        // Too narrow: NOTE fits in its share, NAME gets the rest.
+        assert_eq!(
+            column_widths(&columns, &[0, 1, 2], &[60, 5, 10], 50),
+            vec![33, 5, 10]
+        );
+        // Both too wide: shared by weight.
+        assert_eq!(
+            column_widths(&columns, &[0, 1, 2], &[60, 5, 60], 37),
+            vec![20, 5, 10]
+        );
     }
 
     #[test]

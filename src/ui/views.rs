@@ -163,7 +163,12 @@ pub(crate) fn heading<'a>(text: &'a str, theme: &Theme) -> Line<'a> {
     Line::from(Span::styled(text, theme.title))
 }
 
-/// `a, b, c`, or `-` when empty.
+/// `name` of a `namespace/name`: where the namespace is shown elsewhere or space is short.
+pub(crate) fn short_name(namespaced: &str) -> &str {
+    namespaced.rsplit_once('/').map_or(namespaced, |(_, n)| n)
+}
+
+/// `a,b,c`, or `-` when empty.
 pub(crate) fn list<T: AsRef<str>>(items: &[T]) -> String {
     if items.is_empty() {
         return "-".into();

@@ -79,8 +79,8 @@ pub fn pods<'m>(subject: &Subject, model: &'m Model) -> PodsTable<'m> {
             PodsTable::details(
                 rows,
                 Omit {
-                    namespace: false,
                     node: true,
+                    ..Omit::default()
                 },
                 "no pods on this node",
             )
@@ -92,7 +92,14 @@ pub fn pods<'m>(subject: &Subject, model: &'m Model) -> PodsTable<'m> {
                 .filter(|p| p.injected_revision.as_ref() == Some(rev))
                 .map(|pod| PodLine { pod, note: None })
                 .collect();
-            PodsTable::details(rows, Omit::default(), "no pod injected by this revision")
+            PodsTable::details(
+                rows,
+                Omit {
+                    note: true,
+                    ..Omit::default()
+                },
+                "no pod injected by this revision",
+            )
         }
         Subject::Pdb { namespace, name } => {
             let row = model
@@ -131,7 +138,7 @@ pub fn pods<'m>(subject: &Subject, model: &'m Model) -> PodsTable<'m> {
                 rows,
                 Omit {
                     namespace: true,
-                    node: false,
+                    ..Omit::default()
                 },
                 "the PDB selects no pod",
             )
@@ -170,7 +177,7 @@ pub fn pods<'m>(subject: &Subject, model: &'m Model) -> PodsTable<'m> {
                 rows,
                 Omit {
                     namespace: true,
-                    node: false,
+                    ..Omit::default()
                 },
                 "no pods in this namespace",
             )
@@ -199,7 +206,8 @@ pub fn pods<'m>(subject: &Subject, model: &'m Model) -> PodsTable<'m> {
                 rows,
                 Omit {
                     namespace: true,
-                    node: false,
+                    note: true,
+                    ..Omit::default()
                 },
                 "no pods of this gateway",
             )
@@ -218,16 +226,13 @@ fn facts<'a>(subject: &Subject, model: &Model, theme: &Theme) -> Option<Vec<Line
             let r = model.nodes().into_iter().find(|n| n.name == *node)?;
             let version = if r.minor_skew > 0 {
                 (
-                    format!(
-                        "{} ({} minor behind the newest)",
-                        r.kubelet_version, r.minor_skew
-                    ),
+                    format!("{} ({} minor behind)", r.kubelet_version, r.minor_skew),
                     Tone::Warn,
                 )
             } else {
                 (r.kubelet_version.to_string(), Tone::Plain)
             };
-            let mut first = vec![Span::styled(r.name.to_string(), t.title), Span::raw("  ")];
+            let mut first = Vec::new();
             first.extend(field("status", toned(nodes::status(&r)), t));
             first.extend(field("roles", plain(list(&r.roles)), t));
             first.extend(field("kubelet", toned(version), t));
@@ -251,10 +256,7 @@ fn facts<'a>(subject: &Subject, model: &Model, theme: &Theme) -> Option<Vec<Line
         }
         Subject::Revision(rev) => {
             let r = model.revisions().into_iter().find(|r| r.revision == *rev)?;
-            let mut first = vec![
-                Span::styled(r.revision.to_string(), t.title),
-                Span::raw("  "),
-            ];
+            let mut first = Vec::new();
             if r.default {
                 first.push(Span::styled("default  ", t.good));
             }
@@ -296,7 +298,7 @@ fn facts<'a>(subject: &Subject, model: &Model, theme: &Theme) -> Option<Vec<Line
                 .disruption()
                 .into_iter()
                 .find(|p| p.namespace == *namespace && p.name == *name)?;
-            let mut first = vec![Span::styled(subject.label(), t.title), Span::raw("  ")];
+            let mut first = Vec::new();
             first.extend(field("MIN AVAILABLE", plain(r.min_available.clone()), t));
             first.extend(field(
                 "MAX UNAVAILABLE",
@@ -342,7 +344,7 @@ fn facts<'a>(subject: &Subject, model: &Model, theme: &Theme) -> Option<Vec<Line
                 Some(v) => Span::styled(v.to_string(), if r.conflict { t.bad } else { t.base }),
                 None => Span::styled("-", t.dim),
             };
-            let mut first = vec![Span::styled(r.name.to_string(), t.title), Span::raw("  ")];
+            let mut first = Vec::new();
             first.extend(field("istio-injection", label(&r.injection), t));
             first.extend(field("istio.io/rev", label(&r.rev_label), t));
             first.extend(field(
@@ -373,7 +375,7 @@ fn facts<'a>(subject: &Subject, model: &Model, theme: &Theme) -> Option<Vec<Line
                 .gateways()
                 .into_iter()
                 .find(|g| g.namespace == *namespace && g.name == *name)?;
-            let mut first = vec![Span::styled(subject.label(), t.title), Span::raw("  ")];
+            let mut first = Vec::new();
             first.extend(field("type", plain(g.kind.to_string()), t));
             first.extend(field(
                 "revision",

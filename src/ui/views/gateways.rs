@@ -13,7 +13,7 @@ use super::{Subject, list};
 
 const COLUMNS: [Column; 12] = [
     Column::new("NAMESPACE", Length(20), 120),
-    Column::new("NAME", Fill(3), 0),
+    Column::new("NAME", Fill(4), 0),
     Column::new("TYPE", Length(7), 0),
     Column::new("REVISION", Length(8), 100),
     Column::new("READY", Length(5), 0),
@@ -21,7 +21,7 @@ const COLUMNS: [Column; 12] = [
     Column::new("SERVICE", Length(12), 140),
     Column::new("PORTS", Fill(3), 0),
     Column::new("CONFIGMAP", Length(9), 0),
-    Column::new("LABELS", Fill(3), 180),
+    Column::new("LABELS", Fill(2), 180),
     Column::new("ISTIO GATEWAYS", Fill(2), 160),
     Column::new("PROBLEMS", Fill(2), 140),
 ];
@@ -56,6 +56,17 @@ pub fn problems(r: &GatewayRow) -> Vec<String> {
         out.push(format!("node port {} used twice", ports.join(",")));
     }
     out
+}
+
+/// `80:31080,443:30443`: kubectl's ports without `/TCP`, which nearly all are; other
+/// protocols keep theirs.
+pub fn ports(r: &GatewayRow) -> String {
+    let ports: Vec<&str> = r
+        .ports
+        .iter()
+        .map(|p| p.strip_suffix("/TCP").unwrap_or(p))
+        .collect();
+    list(&ports)
 }
 
 pub fn hpa(r: &GatewayRow) -> String {
@@ -103,7 +114,7 @@ impl TableSource for GatewaysTable {
                 Tone::Plain,
             ),
             (
-                list(&r.ports),
+                ports(r),
                 if r.node_port_collisions.is_empty() {
                     Tone::Plain
                 } else {

@@ -7,7 +7,7 @@ use ratatui::layout::Constraint::{Fill, Length};
 use crate::model::{DrainPreflight, Model, NodeRow};
 
 use super::super::table::{CellText, Column, SortKey, TableSource, Tone};
-use super::{Subject, list};
+use super::{Subject, list, short_name};
 
 const COLUMNS: [Column; 8] = [
     Column::new("NAME", Fill(2), 0),
@@ -66,7 +66,9 @@ pub fn drain(p: &DrainPreflight) -> (String, Tone) {
         } => {
             let mut why = Vec::new();
             if !pdbs.is_empty() {
-                why.push(format!("PDB {}", pdbs.join(",")));
+                let names: Vec<&str> = pdbs.iter().map(|p| short_name(p)).collect();
+                let s = if names.len() == 1 { "" } else { "s" };
+                why.push(format!("PDB{s} {}", names.join(",")));
             }
             if !unmanaged_pods.is_empty() {
                 why.push(format!("{} pods without controller", unmanaged_pods.len()));
@@ -74,7 +76,7 @@ pub fn drain(p: &DrainPreflight) -> (String, Tone) {
             if !empty_dir_pods.is_empty() {
                 why.push(format!("{} pods with emptyDir", empty_dir_pods.len()));
             }
-            (format!("blocked: {}", why.join("; ")), Tone::Bad)
+            (format!("blocked by {}", why.join("; ")), Tone::Bad)
         }
     }
 }

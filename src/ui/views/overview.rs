@@ -16,7 +16,7 @@ use super::super::state::Screen;
 use super::super::table::{self, CellText, Column, SortKey, TableSource, Tone};
 use super::super::theme::Theme;
 use super::revisions::{iop_status_tone, istiod_tone};
-use super::{heading, list, pods};
+use super::{heading, pods, short_name};
 
 const COLUMNS: [Column; 3] = [
     Column::new("SEVERITY", Length(8), 0),
@@ -111,7 +111,7 @@ fn control_plane<'a>(model: &Model, theme: &Theme) -> Vec<Line<'a>> {
     }
     for r in &revisions {
         let mut spans = vec![
-            Span::styled(format!("  {:<8} ", r.revision), t.base),
+            Span::styled(format!("  {} ", r.revision), t.base),
             Span::styled("istiod ", t.dim),
             Span::styled(
                 format!("{}/{} ", r.istiod_ready, r.istiod_desired),
@@ -202,7 +202,10 @@ fn proxies_and_drains<'a>(model: &Model, theme: &Theme) -> Vec<Line<'a>> {
         let why = if pdbs.is_empty() {
             "pods need --force".to_string()
         } else {
-            list(pdbs)
+            pdbs.iter()
+                .map(|p| short_name(p))
+                .collect::<Vec<_>>()
+                .join(",")
         };
         lines.push(Line::from(vec![
             Span::styled("  ✗ ", t.bad),

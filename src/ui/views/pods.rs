@@ -58,6 +58,8 @@ pub struct PodsTable<'m> {
 pub struct Omit {
     pub namespace: bool,
     pub node: bool,
+    /// No notes: the namespace then shows at every width, in the note's room.
+    pub note: bool,
 }
 
 impl<'m> PodsTable<'m> {
@@ -95,9 +97,15 @@ impl<'m> PodsTable<'m> {
         ];
         let spec: Vec<_> = spec
             .into_iter()
-            .filter(|(c, _, _)| {
-                !(omit.namespace && *c == PodColumn::Namespace
-                    || omit.node && *c == PodColumn::Node)
+            .filter(|(c, _, _)| match c {
+                PodColumn::Namespace => !omit.namespace,
+                PodColumn::Node => !omit.node,
+                PodColumn::Note => !omit.note,
+                _ => true,
+            })
+            .map(|(c, w, min)| match c {
+                PodColumn::Namespace if omit.note => (c, w, 0),
+                _ => (c, w, min),
             })
             .collect();
         Self::build(rows, &spec, empty)

@@ -1,0 +1,610 @@
+//! Views on ratatui's `TestBackend`: every view of the seed's cluster at 80x24 and 200x50
+//! as insta snapshots, and the key flows (view switching, `:` commands with completion,
+//! filter, drill-down and back, help, quit, a terminal too small).
+//!
+//! The model is built the way the app builds it: summaries applied as `Stamped` events. The
+//! summaries come from the seed's cluster (`assets/scenarios/k1-upgrade.yaml`) through the
+//! model's own projection, with what the sandbox's controllers would add to a scenario
+//! (pods Running and Ready unless written otherwise, owners from the pod's labels,
+//! workload status, ReplicaSets of Deployments). The clock is fixed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use jiff::Timestamp;
+use kube::api::DynamicObject;
+use meshtop::model::intern::Interner;
+use meshtop::model::labels::Selector;
+use meshtop::model::project::object_from_dynamic;
+use meshtop::model::summary::{Owner, PodPhase, WorkloadKind, WorkloadSummary};
+use meshtop::model::{ClusterEvent, Kind, Model, Object, SourceState, Stamped};
+use meshtop::ui::{Command, Header, Keymap, Mode, ScreenId, Theme, Ui, ViewKind};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use serde_json::Value;
+
+const SCENARIO: &str = include_str!("../assets/scenarios/k1-upgrade.yaml");
+
+/// When the model last heard from the cluster.
+fn observed() -> Timestamp {
+    "2020-01-09T07:15:00Z".parse().expect("timestamp")
+}
+
+/// The injected clock: 42 seconds after the last event.
+fn now() -> Timestamp {
+    "2020-01-09T07:15:42Z".parse().expect("timestamp")
+}
+
+fn kind_of(doc: &Value) -> Option<Kind> {
+    let api = doc["apiVersion"].as_str().unwrap_or_default();
+    Some(match doc["kind"].as_str()? {
+        "Namespace" => Kind::Namespace,
+        "Node" => Kind::Node,
+        "Pod" => Kind::Pod,
+        "Deployment" => Kind::Deployment,
+        "ReplicaSet" => Kind::ReplicaSet,
+        "StatefulSet" => Kind::StatefulSet,
+        "DaemonSet" => Kind::DaemonSet,
+        "Service" => Kind::Service,
+        "HorizontalPodAutoscaler" => Kind::Hpa,
+        "PodDisruptionBudget" => Kind::Pdb,
+        "MutatingWebhookConfiguration" => Kind::WebhookConfig,
+        "ConfigMap" => Kind::ConfigMap,
+        "IstioOperator" => Kind::IstioOperator,
+        "Gateway" if api.starts_with("networking.istio.io/") => Kind::IstioGateway,
+        _ => return None,
+    })
+}
+
+/// What the sandbox's controllers would have done to an object written in the scenario.
+fn as_running(object: &mut Object, doc: &Value, nodes: u32) {
+    match object {
+        Object::Pod(p) => {
+            if doc.get("status").is_none() {
+                let containers = doc["spec"]["containers"]
+                    .as_array()
+                    .map_or(0, |c| c.len() as u16);
+                p.phase = PodPhase::Running;
+                p.status = Arc::from("Running");
+                p.ready = true;
+                p.containers = containers;
+                p.containers_ready = containers;
+            }
+            if p.owner.is_none() {
+                let labels = &p.labels;
+                let trimmed = p.name.rsplit_once('-').map(|(base, _)| base);
+                let kind = if labels.contains_key("pod-template-hash") {
+                    Some("ReplicaSet")
+                } else if labels.contains_key("statefulset.kubernetes.io/pod-name") {
+                    Some("StatefulSet")
+                } else if labels.contains_key("controller-revision-hash") {
+                    Some("DaemonSet")
+                } else {
+                    None
+                };
+                if let (Some(kind), Some(name)) = (kind, trimmed) {
+                    p.owner = Some(Owner {
+                        kind: Arc::from(kind),
+                        name: Arc::from(name),
+                    });
+                }
+            }
+        }
+        Object::Workload(w) if doc.get("status").is_none() => {
+            if w.kind == WorkloadKind::DaemonSet {
+                w.desired = nodes;
+            }
+            w.ready = w.desired;
+            w.available = w.desired;
+        }
+        _ => {}
+    }
+}
+
+/// The ReplicaSet the Deployment controller made for a pod with a `pod-template-hash`.
+fn replica_set_of(pod: &Object, deployments: &[WorkloadSummary]) -> Option<Object> {
+    let Object::Pod(p) = pod else { return None };
+    let owner = p.owner.as_ref().filter(|o| &*o.kind == "ReplicaSet")?;
+    let d = deployments
+        .iter()
+        .find(|d| d.namespace == p.namespace && d.selector.matches(&p.labels))?;
+    Some(Object::Workload(WorkloadSummary {
+        kind: WorkloadKind::ReplicaSet,
+        namespace: p.namespace.clone(),
+        name: owner.name.clone(),
+        labels: p.labels.clone(),
+        selector: Selector::from_labels(&p.labels),
+        template_labels: p.labels.clone(),
+        desired: d.desired,
+        ready: d.desired,
+        available: d.desired,
+        owner: Some(Owner {
+            kind: Arc::from("Deployment"),
+            name: d.name.clone(),
+        }),
+        images: d.images.clone(),
+        node_selector: d.node_selector.clone(),
+        created: None,
+    }))
+}
+
+/// The seed's cluster as the model sees it once every watch is ready.
+fn seed_model() -> Model {
+    let mut interner = Interner::default();
+    let docs: Vec<Value> = serde_yaml::Deserializer::from_str(SCENARIO)
+        .filter_map(|d| serde::Deserialize::deserialize(d).ok())
+        .filter(|v: &Value| v.is_object())
+        .collect();
+    let nodes = docs.iter().filter(|d| d["kind"] == "Node").count() as u32;
+    let mut objects = Vec::new();
+    for doc in &docs {
+        let Some(kind) = kind_of(doc) else { continue };
+        let dynamic: DynamicObject = serde_json::from_value(doc.clone()).expect("object");
+        let Some(mut object) = object_from_dynamic(kind, &dynamic, &mut interner) else {
+            continue;
+        };
+        as_running(&mut object, doc, nodes);
+        objects.push(object);
+    }
+    let deployments: Vec<WorkloadSummary> = objects
+        .iter()
+        .filter_map(|o| match o {
+            Object::Workload(w) if w.kind == WorkloadKind::Deployment => Some(w.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut replica_sets: BTreeMap<String, Object> = BTreeMap::new();
+    for o in &objects {
+        if let Some(rs) = replica_set_of(o, &deployments)
+            && let Object::Workload(w) = &rs
+        {
+            replica_sets.insert(format!("{}/{}", w.namespace, w.name), rs);
+        }
+    }
+    objects.extend(replica_sets.into_values());
+
+    let mut model = Model::new();
+    let at = observed();
+    let mut apply = |event| model.apply(Stamped { at, event });
+    for kind in Kind::ALL {
+        apply(ClusterEvent::Source(kind, SourceState::Syncing));
+    }
+    apply(ClusterEvent::Server {
+        git_version: "v1.15.6".into(),
+    });
+    for o in objects {
+        apply(ClusterEvent::Applied(o));
+    }
+    for kind in Kind::ALL {
+        apply(ClusterEvent::Source(kind, SourceState::Ready));
+    }
+    model
+}
+
+fn header() -> Header {
+    Header {
+        context: "k1-admin@k1".into(),
+        server: "https://192.168.0.11:6443".into(),
+        namespace: None,
+        readonly: false,
+    }
+}
+
+fn new_ui() -> Ui {
+    Ui::new(Keymap::default(), Theme::default())
+}
+
+/// The screen as text, one line per row, trailing blanks trimmed.
+fn draw_with(ui: &Ui, model: &Model, header: &Header, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+    terminal
+        .draw(|frame| ui.render(frame, model, header, now()))
+        .expect("draw");
+    let buffer = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buffer.area.height {
+        let mut line = String::new();
+        for x in 0..buffer.area.width {
+            line.push_str(buffer[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn draw(ui: &Ui, model: &Model, width: u16, height: u16) -> String {
+    draw_with(ui, model, &header(), width, height)
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+fn press(ui: &mut Ui, model: &Model, keys: &str) -> Vec<Command> {
+    let mut out = Vec::new();
+    for c in keys.chars() {
+        out.extend(ui.on_key(key(KeyCode::Char(c)), model));
+    }
+    out
+}
+
+// --- snapshots ------------------------------------------------------------------------------
+
+#[test]
+fn every_view_at_80x24_and_200x50() {
+    let model = seed_model();
+    for view in ViewKind::ALL {
+        let mut ui = new_ui();
+        press(&mut ui, &model, &format!(":{}", view.name()));
+        ui.on_key(key(KeyCode::Enter), &model);
+        assert_eq!(ui.state().current_view(), view);
+        for (w, h) in [(80, 24), (200, 50)] {
+            let screen = draw(&ui, &model, w, h);
+            insta::assert_snapshot!(format!("{}_{w}x{h}", view.name()), screen);
+        }
+    }
+}
+
+/// Enter on the row the filter leaves, at both sizes.
+fn details_of(view: ViewKind, filter: &str) -> (Ui, Model) {
+    let model = seed_model();
+    let mut ui = new_ui();
+    press(&mut ui, &model, &format!(":{}", view.name()));
+    ui.on_key(key(KeyCode::Enter), &model);
+    press(&mut ui, &model, &format!("/{filter}"));
+    ui.on_key(key(KeyCode::Enter), &model);
+    ui.on_key(key(KeyCode::Enter), &model);
+    (ui, model)
+}
+
+#[test]
+fn details_of_each_kind() {
+    let cases = [
+        (ViewKind::Nodes, "node03", "node_k1-node03"),
+        (ViewKind::Revisions, "1-9-1", "revision_1-9-1"),
+        (ViewKind::Disruption, "istio-pilot", "pdb_istio-pilot"),
+        (ViewKind::Namespaces, "legacy", "namespace_legacy-shop"),
+        (
+            ViewKind::Gateways,
+            "gateway-sample",
+            "gateway_istio-gateway-sample",
+        ),
+    ];
+    for (view, filter, name) in cases {
+        let (ui, model) = details_of(view, filter);
+        for (w, h) in [(80, 24), (200, 50)] {
+            let screen = draw(&ui, &model, w, h);
+            insta::assert_snapshot!(format!("details_{name}_{w}x{h}"), screen);
+        }
+    }
+}
+
+#[test]
+fn help_overlay_at_80x24() {
+    let model = seed_model();
+    let mut ui = new_ui();
+    press(&mut ui, &model, "6?");
+    insta::assert_snapshot!("help_nodes_80x24", draw(&ui, &model, 80, 24));
+}
+
+#[test]
+fn header_shows_source_states_readonly_and_scope() {
+    let mut model = seed_model();
+    let at = observed();
+    model.apply(Stamped {
+        at,
+        event: ClusterEvent::Source(Kind::IstioGateway, SourceState::Absent),
+    });
+    model.apply(Stamped {
+        at,
+        event: ClusterEvent::Source(Kind::Pdb, SourceState::Forbidden("list".into())),
+    });
+    model.apply(Stamped {
+        at,
+        event: ClusterEvent::Source(Kind::Pod, SourceState::Syncing),
+    });
+    let header = Header {
+        namespace: Some("istio-system".into()),
+        readonly: true,
+        ..header()
+    };
+    let ui = new_ui();
+    for (w, h) in [(80, 24), (200, 50)] {
+        let screen = draw_with(&ui, &model, &header, w, h);
+        let head: String = screen.lines().take(2).collect::<Vec<_>>().join("\n");
+        insta::assert_snapshot!(format!("header_degraded_{w}x{h}"), head);
+    }
+}
+
+#[test]
+fn an_empty_model_says_so() {
+    let model = Model::new();
+    let mut ui = new_ui();
+    insta::assert_snapshot!("overview_empty_80x24", draw(&ui, &model, 80, 24));
+    press(&mut ui, &model, "6");
+    let screen = draw(&ui, &model, 80, 24);
+    assert!(screen.contains("no nodes"), "{screen}");
+    assert!(screen.contains("no events yet"), "{screen}");
+    assert!(screen.contains("connecting…"), "{screen}");
+}
+
+// --- key flows ------------------------------------------------------------------------------
+
+#[test]
+fn digits_and_letters_switch_views() {
+    let model = seed_model();
+    let mut ui = new_ui();
+    assert_eq!(ui.state().current_view(), ViewKind::Overview);
+    for (keys, view) in [
+        ("2", ViewKind::Revisions),
+        ("w", ViewKind::Gateways),
+        ("4", ViewKind::Proxies),
+        ("d", ViewKind::Disruption),
+        ("6", ViewKind::Nodes),
+        ("N", ViewKind::Namespaces),
+        ("r", ViewKind::Revisions),
+        ("o", ViewKind::Overview),
+        ("7", ViewKind::Namespaces),
+    ] {
+        press(&mut ui, &model, keys);
+        assert_eq!(ui.state().current_view(), view, "after {keys}");
+        let screen = draw(&ui, &model, 80, 24);
+        let marker = match view {
+            ViewKind::Overview => " Findings ",
+            _ => view.title(),
+        };
+        assert!(screen.contains(marker), "{screen}");
+    }
+}
+
+#[test]
+fn command_mode_completes_and_switches() {
+    let model = seed_model();
+    let mut ui = new_ui();
+    press(&mut ui, &model, ":n");
+    ui.on_key(key(KeyCode::Tab), &model);
+    assert_eq!(ui.state().mode, Mode::Command { input: "n".into() });
+    let screen = draw(&ui, &model, 80, 24);
+    assert!(screen.contains(":n  tab: nodes namespaces"), "{screen}");
+    press(&mut ui, &model, "o");
+    ui.on_key(key(KeyCode::Tab), &model);
+    assert_eq!(
+        ui.state().mode,
+        Mode::Command {
+            input: "nodes".into()
+        }
+    );
+    ui.on_key(key(KeyCode::Enter), &model);
+    assert_eq!(ui.state().mode, Mode::Normal);
+    assert_eq!(ui.state().current_view(), ViewKind::Nodes);
+
+    // Aliases work; letters typed in the prompt are text, not keys.
+    press(&mut ui, &model, ":pdb");
+    assert_eq!(ui.state().current_view(), ViewKind::Nodes);
+    ui.on_key(key(KeyCode::Enter), &model);
+    assert_eq!(ui.state().current_view(), ViewKind::Disruption);
+
+    // An unknown command is a message, and Esc leaves the prompt.
+    press(&mut ui, &model, ":nope");
+    ui.on_key(key(KeyCode::Enter), &model);
+    let screen = draw(&ui, &model, 80, 24);
+    assert!(screen.contains("unknown command :nope"), "{screen}");
+    press(&mut ui, &model, ":gw");
+    ui.on_key(key(KeyCode::Esc), &model);
+    assert_eq!(ui.state().mode, Mode::Normal);
+    assert_eq!(ui.state().current_view(), ViewKind::Disruption);
+    assert_eq!(press(&mut ui, &model, ":q"), vec![]);
+    assert_eq!(ui.on_key(key(KeyCode::Enter), &model), vec![Command::Quit]);
+}
+
+fn data_rows(screen: &str) -> Vec<&str> {
+    screen
+        .lines()
+        .filter(|l| l.contains("k1-node") || l.contains("k1-master"))
+        .collect()
+}
+
+#[test]
+fn filter_narrows_rows_and_esc_clears() {
+    let model = seed_model();
+    let mut ui = new_ui();
+    press(&mut ui, &model, "6");
+    let all = data_rows(&draw(&ui, &model, 80, 24)).len();
+    assert_eq!(all, 8, "the seed has 8 nodes");
+    press(&mut ui, &model, "/n03");
+    assert_eq!(ui.state().mode, Mode::Filter);
+    let screen = draw(&ui, &model, 80, 24);
+    let rows = data_rows(&screen);
+    assert_eq!(rows.len(), 1, "{screen}");
+    assert!(rows[0].contains("k1-node03"), "{screen}");
+    assert!(screen.contains("(1 of 8) /n03"), "{screen}");
+    // Enter keeps the filter; Esc in normal mode clears it.
+    ui.on_key(key(KeyCode::Enter), &model);
+    assert_eq!(ui.state().mode, Mode::Normal);
+    assert_eq!(data_rows(&draw(&ui, &model, 80, 24)).len(), 1);
+    ui.on_key(key(KeyCode::Esc), &model);
+    assert_eq!(data_rows(&draw(&ui, &model, 80, 24)).len(), all);
+    // Esc while typing clears it too.
+    press(&mut ui, &model, "/master");
+    assert_eq!(data_rows(&draw(&ui, &model, 80, 24)).len(), 3);
+    ui.on_key(key(KeyCode::Esc), &model);
+    assert_eq!(ui.state().mode, Mode::Normal);
+    assert_eq!(data_rows(&draw(&ui, &model, 80, 24)).len(), all);
+}
+
+#[test]
+fn enter_drills_into_a_node_and_esc_comes_back() {
+    let model = seed_model();
+    let (mut ui, _) = details_of(ViewKind::Nodes, "node03");
+    assert_eq!(ui.state().depth(), 1);
+    match &ui.state().screen().id {
+        ScreenId::Details(s) => assert_eq!(s.label(), "k1-node03"),
+        other => panic!("not a details screen: {other:?}"),
+    }
+    let screen = draw(&ui, &model, 200, 50);
+    assert!(screen.contains("Nodes › k1-node03"), "{screen}");
+    assert!(
+        screen.contains("istio-pilot"),
+        "the pilot PDB blocks node03:\n{screen}"
+    );
+    assert!(screen.contains("DaemonSet: skipped"), "{screen}");
+    // Esc goes back to the filtered list, Esc again clears the filter.
+    ui.on_key(key(KeyCode::Esc), &model);
+    assert_eq!(ui.state().depth(), 0);
+    assert_eq!(ui.state().screen().filter, "node03");
+    ui.on_key(key(KeyCode::Esc), &model);
+    assert_eq!(ui.state().screen().filter, "");
+    // Enter on the Overview does nothing (findings have no details).
+    press(&mut ui, &model, "o");
+    ui.on_key(key(KeyCode::Enter), &model);
+    assert_eq!(ui.state().depth(), 0);
+}
+
+#[test]
+fn navigation_keys_move_the_selection() {
+    let model = seed_model();
+    let mut ui = new_ui();
+    press(&mut ui, &model, "6");
+    draw(&ui, &model, 80, 24);
+    let sel = |ui: &Ui| ui.state().screen().selected;
+    press(&mut ui, &model, "jj");
+    assert_eq!(sel(&ui), 2);
+    ui.on_key(key(KeyCode::Up), &model);
+    assert_eq!(sel(&ui), 1);
+    press(&mut ui, &model, "G");
+    assert_eq!(sel(&ui), 7);
+    press(&mut ui, &model, "j");
+    assert_eq!(sel(&ui), 7, "stays on the last row");
+    press(&mut ui, &model, "g");
+    assert_eq!(sel(&ui), 0);
+    ui.on_key(key(KeyCode::PageDown), &model);
+    assert_eq!(sel(&ui), 7, "a page is longer than 8 nodes at 80x24");
+    ui.on_key(key(KeyCode::PageUp), &model);
+    assert_eq!(sel(&ui), 0);
+}
+
+#[test]
+fn s_cycles_the_sort_column_and_shift_s_reverses() {
+    let model = seed_model();
+    let mut ui = new_ui();
+    press(&mut ui, &model, "6");
+    draw(&ui, &model, 80, 24);
+    press(&mut ui, &model, "s");
+    let screen = draw(&ui, &model, 80, 24);
+    assert!(screen.contains("sorted by NAME↑"), "{screen}");
+    press(&mut ui, &model, "S");
+    let screen = draw(&ui, &model, 80, 24);
+    assert!(screen.contains("sorted by NAME↓"), "{screen}");
+    let rows = data_rows(&screen);
+    assert!(
+        rows.first().is_some_and(|r| r.contains("k1-node05")),
+        "{screen}"
+    );
+    press(&mut ui, &model, "s");
+    let screen = draw(&ui, &model, 80, 24);
+    assert!(screen.contains("sorted by STATUS↑"), "{screen}");
+}
+
+#[test]
+fn help_lists_every_key_of_the_current_view() {
+    let model = seed_model();
+    let keymap = Keymap::default();
+    let mut ui = new_ui();
+    press(&mut ui, &model, "6?");
+    assert_eq!(ui.state().mode, Mode::Help { scroll: 0 });
+    // Tall enough for the whole list.
+    let screen = draw(&ui, &model, 120, 60);
+    let scope = ui.state().scope();
+    for b in keymap.help(scope) {
+        assert!(
+            screen.contains(&b.description),
+            "help lacks {:?}:\n{screen}",
+            b.description
+        );
+        assert!(
+            screen.contains(&b.keys_label()),
+            "help lacks {:?}:\n{screen}",
+            b.keys_label()
+        );
+    }
+    assert!(screen.contains("details of the selected row"), "{screen}");
+    // Overview has no drill-down, so its help does not offer one.
+    ui.on_key(key(KeyCode::Esc), &model);
+    assert_eq!(ui.state().mode, Mode::Normal);
+    press(&mut ui, &model, "o?");
+    let screen = draw(&ui, &model, 120, 60);
+    assert!(!screen.contains("details of the selected row"), "{screen}");
+    press(&mut ui, &model, "?");
+    assert_eq!(ui.state().mode, Mode::Normal);
+}
+
+#[test]
+fn q_and_ctrl_c_quit() {
+    let model = seed_model();
+    let mut ui = new_ui();
+    assert_eq!(press(&mut ui, &model, "q"), vec![Command::Quit]);
+    let mut ui = new_ui();
+    press(&mut ui, &model, "/abc");
+    assert_eq!(press(&mut ui, &model, "q"), vec![], "q is text in a filter");
+    assert_eq!(
+        ui.on_key(
+            KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
+            &model
+        ),
+        vec![Command::Quit]
+    );
+}
+
+#[test]
+fn a_tiny_terminal_gets_a_message_never_a_panic() {
+    let model = seed_model();
+    let mut ui = new_ui();
+    let screen = draw(&ui, &model, 59, 15);
+    assert!(
+        screen.contains("terminal too small (need 60x15, have 59x15)"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("too_small_40x10", draw(&ui, &model, 40, 10));
+    for (w, h) in [(1, 1), (0, 0), (60, 15), (10, 40), (300, 3)] {
+        draw(&ui, &model, w, h);
+    }
+    // Every view and the help at the minimum size.
+    for view in ViewKind::ALL {
+        press(&mut ui, &model, &format!(":{}", view.name()));
+        ui.on_key(key(KeyCode::Enter), &model);
+        let screen = draw(&ui, &model, 60, 15);
+        assert!(!screen.contains("too small"), "{screen}");
+    }
+    press(&mut ui, &model, "?");
+    draw(&ui, &model, 60, 15);
+}
+
+#[test]
+fn dirty_until_drawn() {
+    let model = seed_model();
+    let mut ui = new_ui();
+    assert!(ui.dirty(), "the first frame must be drawn");
+    ui.mark_drawn();
+    assert!(!ui.dirty());
+    press(&mut ui, &model, "j");
+    assert!(ui.dirty());
+    ui.mark_drawn();
+    ui.on_resize();
+    assert!(ui.dirty());
+}
+
+#[test]
+fn themes_render_the_same_text() {
+    let model = seed_model();
+    let plain = draw(&new_ui(), &model, 80, 24);
+    for theme in [
+        Theme::builtin("light").expect("light"),
+        Theme::builtin("high-contrast").expect("high-contrast"),
+        Theme::no_color(),
+    ] {
+        let ui = Ui::new(Keymap::default(), theme);
+        assert_eq!(draw(&ui, &model, 80, 24), plain);
+    }
+}
