@@ -20,11 +20,11 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::error::ApiError;
 use super::resources::{Registry, ResourceType};
-use super::store::meta_str;
+use super::store::{WatchEvent, meta_str};
 use super::{Cluster, Shared};
 
 pub use disruption::evict;
@@ -62,6 +62,9 @@ pub struct State {
     ips: BTreeSet<u32>,
     /// Next host number to try per /24 network.
     ip_cursor: BTreeMap<u32, u32>,
+    /// Changes to the objects PDB status depends on, so only the namespaces where
+    /// something moved are recomputed; empty until the first run subscribes.
+    pdb_feed: Vec<mpsc::UnboundedReceiver<Arc<WatchEvent>>>,
 }
 
 impl State {
@@ -230,6 +233,12 @@ pub async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
 
 // Small readers shared by the controllers.
 
+/// A field by path; unlike `Value::pointer` it allocates nothing, which matters in the
+/// loops over every pod.
+fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, k| v.get(k))
+}
+
 fn spec_str<'a>(obj: &'a Value, field: &str) -> &'a str {
     obj.get("spec")
         .and_then(|s| s.get(field))
@@ -238,7 +247,7 @@ fn spec_str<'a>(obj: &'a Value, field: &str) -> &'a str {
 }
 
 fn labels(obj: &Value) -> Option<&Value> {
-    obj.pointer("/metadata/labels")
+    at(obj, &["metadata", "labels"])
 }
 
 fn label<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
@@ -246,14 +255,13 @@ fn label<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 fn phase(pod: &Value) -> &str {
-    pod.pointer("/status/phase")
+    at(pod, &["status", "phase"])
         .and_then(Value::as_str)
         .unwrap_or("")
 }
 
 fn is_deleting(obj: &Value) -> bool {
-    obj.pointer("/metadata/deletionTimestamp")
-        .is_some_and(|v| !v.is_null())
+    at(obj, &["metadata", "deletionTimestamp"]).is_some_and(|v| !v.is_null())
 }
 
 /// The pod's Ready condition is True.
@@ -262,7 +270,7 @@ fn is_ready(pod: &Value) -> bool {
 }
 
 fn condition_status<'a>(obj: &'a Value, type_: &str) -> Option<&'a str> {
-    obj.pointer("/status/conditions")
+    at(obj, &["status", "conditions"])
         .and_then(Value::as_array)?
         .iter()
         .find(|c| c.get("type").and_then(Value::as_str) == Some(type_))
@@ -277,7 +285,7 @@ fn is_active(pod: &Value) -> bool {
 
 /// The ownerReference with `controller: true`, if any.
 fn controller_ref(obj: &Value) -> Option<&Value> {
-    obj.pointer("/metadata/ownerReferences")
+    at(obj, &["metadata", "ownerReferences"])
         .and_then(Value::as_array)?
         .iter()
         .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
@@ -303,7 +311,7 @@ fn owner_ref(owner: &Value) -> Value {
 
 /// `spec.replicas`, which defaults to 1.
 fn replicas(obj: &Value) -> u64 {
-    obj.pointer("/spec/replicas")
+    at(obj, &["spec", "replicas"])
         .and_then(Value::as_u64)
         .unwrap_or(1)
 }

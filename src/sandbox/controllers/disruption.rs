@@ -1,7 +1,7 @@
 //! PodDisruptionBudget status, as the disruption controller computes it, and the Eviction
 //! API that consults it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -12,7 +12,7 @@ use super::super::error::ApiError;
 use super::super::selector::LabelSelector;
 use super::super::store::{meta_str, timestamp};
 use super::{
-    Cluster, Types, controller_ref, is_deleting, is_ready, phase, replicas, set_condition,
+    Cluster, Types, controller_ref, is_deleting, is_ready, labels, phase, replicas, set_condition,
     write_status,
 };
 
@@ -77,21 +77,64 @@ fn controller_scale(cluster: &Cluster, pod: &Value) -> Option<(String, u64)> {
     }
 }
 
-/// The pods a PDB selects in its namespace, those going away excluded.
-fn selected_pods(cluster: &Cluster, pdb: &Value) -> Vec<Arc<Value>> {
-    let Ok(sel) = LabelSelector::from_object(pdb.pointer("/spec/selector")) else {
-        return Vec::new();
-    };
-    cluster
-        .store
-        .list("pods", Some(meta_str(pdb, "namespace")))
-        .filter(|p| !is_deleting(p) && sel.matches_object(p))
-        .cloned()
-        .collect()
+/// The pods of a namespace, indexed by label so a selector's pods are found without a
+/// scan per PDB; those going away are left out.
+struct PodIndex<'a> {
+    all: Vec<&'a Arc<Value>>,
+    by_label: HashMap<(&'a str, &'a str), Vec<&'a Arc<Value>>>,
 }
 
-fn budget(cluster: &Cluster, pdb: &Value) -> Budget {
-    let pods = selected_pods(cluster, pdb);
+impl<'a> PodIndex<'a> {
+    fn new(cluster: &'a Cluster, namespace: &'a str) -> Self {
+        let mut all = Vec::new();
+        let mut by_label: HashMap<(&str, &str), Vec<&Arc<Value>>> = HashMap::new();
+        for p in cluster
+            .store
+            .list("pods", Some(namespace))
+            .filter(|p| !is_deleting(p))
+        {
+            all.push(p);
+            if let Some(l) = labels(p).and_then(Value::as_object) {
+                for (k, v) in l {
+                    by_label
+                        .entry((k.as_str(), v.as_str().unwrap_or("")))
+                        .or_default()
+                        .push(p);
+                }
+            }
+        }
+        Self { all, by_label }
+    }
+
+    /// The pods a PDB selects.
+    fn select(&self, pdb: &Value) -> Vec<&'a Arc<Value>> {
+        let selector = pdb.pointer("/spec/selector");
+        let Ok(sel) = LabelSelector::from_object(selector) else {
+            return Vec::new();
+        };
+        // Every matchLabels pair must hold: the rarest one bounds the pods to check.
+        let none: &[&Arc<Value>] = &[];
+        let candidates = selector
+            .and_then(|s| s.get("matchLabels"))
+            .and_then(Value::as_object)
+            .and_then(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        let key = (k.as_str(), v.as_str().unwrap_or(""));
+                        self.by_label.get(&key).map_or(none, Vec::as_slice)
+                    })
+                    .min_by_key(|l| l.len())
+            })
+            .unwrap_or(&self.all);
+        candidates
+            .iter()
+            .filter(|p| sel.matches(labels(p)))
+            .copied()
+            .collect()
+    }
+}
+
+fn budget(cluster: &Cluster, pdb: &Value, pods: &[&Arc<Value>]) -> Budget {
     let current_healthy = pods
         .iter()
         .filter(|p| phase(p) == "Running" && is_ready(p))
@@ -100,7 +143,7 @@ fn budget(cluster: &Cluster, pdb: &Value) -> Budget {
     let expected_scale = || {
         let mut seen = BTreeSet::new();
         let mut total = 0;
-        for p in &pods {
+        for p in pods {
             match controller_scale(cluster, p) {
                 Some((uid, n)) => {
                     if seen.insert(uid) {
@@ -136,7 +179,16 @@ fn budget(cluster: &Cluster, pdb: &Value) -> Budget {
 
 /// Recomputes one PDB's status and writes it if it changed; returns the numbers.
 fn refresh(cluster: &mut Cluster, types: &Types, pdb: &Value, now: Timestamp) -> Budget {
-    let b = budget(cluster, pdb);
+    let b = {
+        let index = PodIndex::new(cluster, meta_str(pdb, "namespace"));
+        budget(cluster, pdb, &index.select(pdb))
+    };
+    write_budget(cluster, types, pdb, b, now);
+    b
+}
+
+/// Writes a PDB's status from its numbers, if that changes it.
+fn write_budget(cluster: &mut Cluster, types: &Types, pdb: &Value, b: Budget, now: Timestamp) {
     let generation = pdb
         .pointer("/metadata/generation")
         .cloned()
@@ -161,17 +213,61 @@ fn refresh(cluster: &mut Cluster, types: &Types, pdb: &Value, now: Timestamp) ->
     };
     set_condition(&mut status, cond, &timestamp(now), false);
     write_status(cluster, &types.pdb, pdb, status);
-    b
+}
+
+/// What a PDB's status is computed from.
+const INPUTS: &[&str] = &[
+    "pods",
+    "poddisruptionbudgets.policy",
+    "replicasets.apps",
+    "deployments.apps",
+    "statefulsets.apps",
+    "daemonsets.apps",
+];
+
+/// The namespaces where an input changed since the last run; `None` on the first run,
+/// when everything is new.
+fn changed_namespaces(cluster: &mut Cluster) -> Option<BTreeSet<String>> {
+    let feed = &mut cluster.controllers.pdb_feed;
+    if feed.is_empty() {
+        feed.extend(INPUTS.iter().map(|key| cluster.store.subscribe(key, None)));
+        return None;
+    }
+    let mut namespaces = BTreeSet::new();
+    for rx in feed.iter_mut() {
+        while let Ok(ev) = rx.try_recv() {
+            namespaces.insert(ev.namespace.clone());
+        }
+    }
+    Some(namespaces)
 }
 
 pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp) {
+    let changed = changed_namespaces(cluster);
     let pdbs: Vec<Arc<Value>> = cluster
         .store
         .list(&types.pdb.key(), None)
+        .filter(|p| {
+            changed
+                .as_ref()
+                .is_none_or(|c| c.contains(meta_str(p, "namespace")))
+        })
         .cloned()
         .collect();
-    for pdb in pdbs {
-        refresh(cluster, types, &pdb, now);
+    let budgets: Vec<Budget> = {
+        let mut indexes: HashMap<&str, PodIndex> = HashMap::new();
+        pdbs.iter()
+            .map(|pdb| {
+                let ns = meta_str(pdb, "namespace");
+                let index = indexes
+                    .entry(ns)
+                    .or_insert_with(|| PodIndex::new(cluster, ns));
+                budget(cluster, pdb, &index.select(pdb))
+            })
+            .collect()
+    };
+    for (pdb, b) in pdbs.iter().zip(budgets) {
+        write_budget(cluster, types, pdb, b, now);
     }
 }
 

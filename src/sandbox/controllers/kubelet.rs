@@ -3,7 +3,7 @@
 //! (a placed pod runs, then turns Ready after `pod-ready-delay`), pod addresses, and the
 //! garbage collection of pods whose node is gone.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -45,7 +45,7 @@ fn node_network(node_name: &str, node: Option<&Value>) -> u32 {
 }
 
 /// A free pod IP on the node's network, taken in order (so the same history gives the same
-/// addresses); a full network lends from 10.233.128.0/17.
+/// addresses); a full network lends from 10.128.0.0/9.
 fn allocate_ip(cluster: &mut Cluster, node_name: &str) -> String {
     let node = cluster.store.get("nodes", "", node_name).cloned();
     let net = node_network(node_name, node.as_deref());
@@ -59,12 +59,19 @@ fn allocate_ip(cluster: &mut Cluster, node_name: &str) -> String {
             return format_ipv4(ip);
         }
     }
-    let spill: u32 = (10 << 24) | (233 << 16) | (128 << 8);
-    let ip = (1..(1u32 << 15))
-        .map(|i| spill + i)
-        .find(|ip| ip & 0xff != 0 && ip & 0xff != 255 && !state.ips.contains(ip))
-        .unwrap_or(spill + 1);
-    state.ips.insert(ip);
+    // The spill network is big enough for any synthetic cluster and walked with a cursor.
+    let spill: u32 = (10 << 24) | (128 << 16);
+    let size: u32 = 1 << 23;
+    let mut host = state.ip_cursor.get(&spill).copied().unwrap_or(1);
+    let mut ip = spill + host;
+    for _ in 0..size {
+        ip = spill + host;
+        host = host % (size - 1) + 1;
+        if ip & 0xff != 0 && ip & 0xff != 255 && state.ips.insert(ip) {
+            break;
+        }
+    }
+    state.ip_cursor.insert(spill, host);
     format_ipv4(ip)
 }
 
@@ -334,12 +341,17 @@ pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp) {
 
 /// Pods bound to a node that no longer exists are deleted, as the pod GC does.
 fn collect_orphaned_pods(cluster: &mut Cluster, types: &Types, now: Timestamp) {
+    let nodes: HashSet<&str> = cluster
+        .store
+        .list("nodes", None)
+        .map(|n| meta_str(n, "name"))
+        .collect();
     let gone: Vec<(String, String)> = cluster
         .store
         .list("pods", None)
         .filter(|p| {
             let node = spec_str(p, "nodeName");
-            !node.is_empty() && cluster.store.get("nodes", "", node).is_none()
+            !node.is_empty() && !nodes.contains(node)
         })
         .map(|p| {
             (
