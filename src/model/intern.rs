@@ -2,12 +2,19 @@
 //! distinct label set (pods of one template share one `Labels`).
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use super::labels::Labels;
 
 /// An interned string; clones share one allocation.
 pub type Name = Arc<str>;
+
+static EMPTY: LazyLock<Name> = LazyLock::new(|| Arc::from(""));
+
+/// The empty name (the namespace of cluster-scoped objects), without allocating.
+pub fn empty() -> Name {
+    EMPTY.clone()
+}
 
 /// Hands out one shared `Name` per distinct string and one shared `Labels` per distinct
 /// label set.

@@ -17,7 +17,7 @@ use kube::api::DynamicObject;
 use serde_json::Value;
 
 use super::event::Kind;
-use super::intern::{Interner, Name};
+use super::intern::{Interner, Name, empty};
 use super::labels::{Labels, Requirement, Selector, keys};
 use super::summary::{
     ConfigMapSummary, GatewayKind, HpaSummary, IntOrPercent, IopGateway, IstioGatewaySummary,
@@ -92,14 +92,14 @@ pub fn object_from_dynamic(kind: Kind, o: &DynamicObject, i: &mut Interner) -> O
 /// The key of an object's summary; cluster-scoped kinds have an empty namespace.
 pub fn key_of(object: &Object) -> ObjectKey {
     let (namespace, name) = match object {
-        Object::Namespace(n) => (Name::from(""), n.name.clone()),
-        Object::Node(n) => (Name::from(""), n.name.clone()),
+        Object::Namespace(n) => (empty(), n.name.clone()),
+        Object::Node(n) => (empty(), n.name.clone()),
         Object::Pod(p) => (p.namespace.clone(), p.name.clone()),
         Object::Workload(w) => (w.namespace.clone(), w.name.clone()),
         Object::Service(s) => (s.namespace.clone(), s.name.clone()),
         Object::Hpa(h) => (h.namespace.clone(), h.name.clone()),
         Object::Pdb(p) => (p.namespace.clone(), p.name.clone()),
-        Object::WebhookConfig(w) => (Name::from(""), w.name.clone()),
+        Object::WebhookConfig(w) => (empty(), w.name.clone()),
         Object::ConfigMap(c) => (c.namespace.clone(), c.name.clone()),
         Object::IstioOperator(o) => (o.namespace.clone(), o.name.clone()),
         Object::IstioGateway(g) => (g.namespace.clone(), g.name.clone()),

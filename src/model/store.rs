@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::event::Kind;
-use super::intern::Name;
+use super::intern::{Name, empty};
 use super::labels::{Labels, Selector, keys};
 use super::project::key_of;
 use super::summary::{
@@ -100,7 +100,7 @@ pub(crate) fn in_namespace<'a, T>(
 ) -> impl Iterator<Item = (&'a ObjectKey, &'a T)> + 'a {
     let start = ObjectKey {
         namespace: namespace.clone(),
-        name: Name::from(""),
+        name: empty(),
     };
     let namespace = namespace.clone();
     map.range(start..)
@@ -539,7 +539,7 @@ impl Store {
         fn cluster<T>(map: &BTreeMap<Name, T>) -> Vec<ObjectKey> {
             map.keys()
                 .map(|name| ObjectKey {
-                    namespace: Name::from(""),
+                    namespace: empty(),
                     name: name.clone(),
                 })
                 .collect()

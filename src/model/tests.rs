@@ -1406,3 +1406,166 @@ fn twenty_thousand_pods_then_facts() {
     assert!(m.store.index.pdb_pods.values().all(|s| s.is_empty()));
     assert!(m.store.index.revision_pods.is_empty());
 }
+
+/// The sandbox's scenario file, projected as the watchers will: the seed's facts come out.
+#[test]
+fn the_k1_upgrade_scenario_through_projection() {
+    use k8s_openapi::api::{
+        admissionregistration::v1::MutatingWebhookConfiguration,
+        apps::v1::{DaemonSet, Deployment, StatefulSet},
+        autoscaling::v2::HorizontalPodAutoscaler,
+        core::v1::{ConfigMap, Namespace, Node, Pod, Service},
+        policy::v1::PodDisruptionBudget,
+    };
+    use serde::Deserialize;
+
+    use super::intern::Interner;
+    use super::project::{Project, object_from_dynamic};
+
+    fn typed<K: serde::de::DeserializeOwned + Project>(
+        v: serde_json::Value,
+        i: &mut Interner,
+    ) -> Option<Object> {
+        serde_json::from_value::<K>(v)
+            .expect("valid object")
+            .project(i)
+    }
+
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/scenarios/k1-upgrade.yaml"
+    ))
+    .expect("scenario");
+    let mut i = Interner::default();
+    let mut m = Model::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let v = serde_json::Value::deserialize(doc).expect("yaml");
+        let kind = v
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let object = match kind.as_str() {
+            "Namespace" => typed::<Namespace>(v, &mut i),
+            "Node" => typed::<Node>(v, &mut i),
+            "Pod" => typed::<Pod>(v, &mut i),
+            "Deployment" => typed::<Deployment>(v, &mut i),
+            "StatefulSet" => typed::<StatefulSet>(v, &mut i),
+            "DaemonSet" => typed::<DaemonSet>(v, &mut i),
+            "Service" => typed::<Service>(v, &mut i),
+            "HorizontalPodAutoscaler" => typed::<HorizontalPodAutoscaler>(v, &mut i),
+            "PodDisruptionBudget" => typed::<PodDisruptionBudget>(v, &mut i),
+            "MutatingWebhookConfiguration" => typed::<MutatingWebhookConfiguration>(v, &mut i),
+            "ConfigMap" => typed::<ConfigMap>(v, &mut i),
+            "IstioOperator" => object_from_dynamic(
+                Kind::IstioOperator,
+                &serde_json::from_value(v).expect("dynamic"),
+                &mut i,
+            ),
+            _ => None,
+        };
+        if let Some(o) = object {
+            m.apply(applied(o));
+        }
+    }
+
+    let revs = m.revisions();
+    assert_eq!(revs.len(), 1);
+    let r = &revs[0];
+    assert_eq!(r.revision.as_ref(), "1-9-1");
+    assert_eq!((r.istiod_ready, r.istiod_desired), (2, 2));
+    assert_eq!(r.version.as_deref(), Some("1.9.1"));
+    assert_eq!(r.iop_status.as_deref(), Some("HEALTHY"));
+    assert_eq!(names(&r.namespaces), ["default"]);
+
+    let gateways: Vec<String> = m
+        .gateways()
+        .iter()
+        .map(|g| format!("{}/{}", g.namespace, g.name))
+        .collect();
+    assert_eq!(
+        gateways,
+        [
+            "istio-gateway-sample/istio-ingressgateway-istio-gateway-sample",
+            "istio-system/istio-egressgateway",
+            "istio-system/istio-ingressgateway"
+        ]
+    );
+    let ingress = gateway_row(&m, "istio-ingressgateway");
+    assert!(
+        ingress.ports.contains(&"80:31080/TCP".to_string()),
+        "{:?}",
+        ingress.ports
+    );
+    assert!(ingress.ports.contains(&"443:30443/TCP".to_string()));
+    assert_eq!((ingress.hpa_min, ingress.hpa_max), (Some(2), Some(10)));
+    let sample = gateway_row(&m, "istio-ingressgateway-istio-gateway-sample");
+    assert!(sample.ports.contains(&"80:31081/TCP".to_string()));
+    assert!(sample.has_mesh_config);
+    assert!(
+        m.gateways()
+            .iter()
+            .all(|g| !g.duplicate_labels && g.node_port_collisions.is_empty())
+    );
+
+    let table: Vec<(String, String, String, i32, Vec<String>)> = m
+        .disruption()
+        .into_iter()
+        .map(|r| {
+            (
+                r.name.to_string(),
+                r.min_available,
+                r.max_unavailable,
+                r.allowed_disruptions,
+                r.blocks_nodes.iter().map(|n| n.to_string()).collect(),
+            )
+        })
+        .collect();
+    let row = |name: &str, min: &str, max: &str, nodes: &[&str]| {
+        (
+            name.to_string(),
+            min.to_string(),
+            max.to_string(),
+            0,
+            nodes.iter().map(|n| n.to_string()).collect(),
+        )
+    };
+    assert_eq!(
+        table,
+        [
+            row("istio-egressgateway", "1", "N/A", &[]),
+            row("istio-galley", "1", "N/A", &["k1-node04"]),
+            row("istio-ingressgateway", "1", "N/A", &[]),
+            row("istio-pilot", "1", "N/A", &["k1-node03"]),
+            row("istio-policy", "1", "N/A", &["k1-node02"]),
+            row("istio-telemetry", "1", "N/A", &["k1-node05"]),
+            row(
+                "elasticsearch-k1-master-pdb",
+                "N/A",
+                "1",
+                &["k1-node01", "k1-node02", "k1-node05"]
+            ),
+        ]
+    );
+
+    let skew: Vec<(String, u32)> = m
+        .nodes()
+        .iter()
+        .map(|n| (n.name.to_string(), n.minor_skew))
+        .collect();
+    assert_eq!(skew.iter().filter(|(_, s)| *s == 1).count(), 5);
+    assert_eq!(node_row(&m, "k1-node03").labels, ["taco-istio=enabled"]);
+    assert_eq!(ns_row(&m, "default").revision.as_deref(), Some("1-9-1"));
+    assert_eq!(ns_row(&m, "legacy-shop").revision, None);
+    assert_eq!(
+        m.pod("logging", "elasticsearch-k1-master-2")
+            .map(|p| p.status.as_ref()),
+        Some("CrashLoopBackOff")
+    );
+    assert!(codes(&m).contains(&"legacy-injection-label"));
+    assert!(!codes(&m).contains(&"gateway-missing-mesh-config"));
+    // Pods of one template share one label set.
+    let a = m.pod("kube-system", "kube-proxy-jm2z4").expect("pod");
+    let b = m.pod("kube-system", "kube-proxy-mtjfb").expect("pod");
+    assert!(std::sync::Arc::ptr_eq(&a.labels.0, &b.labels.0));
+}
