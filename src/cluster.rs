@@ -1,0 +1,33 @@
+//! The only code that talks to the API server: connecting from a kubeconfig.
+
+pub mod connect;
+
+pub use connect::{ConnectError, ConnectOptions, Connection, connect, connect_kubeconfig};
+
+/// A short, readable cause for an error from kube: the API server's own words for an API
+/// error, else the innermost cause (e.g. "Connection refused (os error 111)"), which is
+/// what a user can act on; kube's outer layers only repeat it.
+pub(crate) fn describe(err: &kube::Error) -> String {
+    if let kube::Error::Api(status) = err {
+        return status_text(status);
+    }
+    let mut cause: &dyn std::error::Error = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// An API `Status` as one line: `404 NotFound: the server could not find ...`.
+pub(crate) fn status_text(status: &kube::core::Status) -> String {
+    let mut text = status.code.to_string();
+    if !status.reason.is_empty() {
+        text.push(' ');
+        text.push_str(&status.reason);
+    }
+    if !status.message.is_empty() {
+        text.push_str(": ");
+        text.push_str(&status.message);
+    }
+    text
+}

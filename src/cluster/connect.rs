@@ -1,0 +1,315 @@
+//! Connecting to a cluster the way kubectl does: `--kubeconfig`, else `KUBECONFIG`, else
+//! `~/.kube/config`, else the in-cluster service account; then one `/version` call, so an
+//! unreachable server is a clear error at start rather than a silent empty screen.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
+
+/// The context name shown when meshtop runs inside a pod with its service account.
+pub const IN_CLUSTER_CONTEXT: &str = "in-cluster";
+
+/// How long the first `/version` call may take before the server counts as unreachable.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the kubeconfig comes from and which context to use.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// An explicit kubeconfig file; it must exist.
+    pub kubeconfig: Option<PathBuf>,
+    /// The context; default: the kubeconfig's current context.
+    pub context: Option<String>,
+}
+
+/// A client for one cluster, and what the header shows about it.
+#[derive(Clone)]
+pub struct Connection {
+    pub client: kube::Client,
+    pub context: String,
+    /// The API server's URL.
+    pub server: String,
+    /// The context's namespace (`default` if it names none).
+    pub default_namespace: String,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("context", &self.context)
+            .field("server", &self.server)
+            .field("default_namespace", &self.default_namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot read kubeconfig {}: {source}", path.display())]
+    KubeconfigUnreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("kubeconfig {} is malformed: {message}", path.display())]
+    KubeconfigMalformed { path: PathBuf, message: String },
+    #[error("no kubeconfig found ({looked}) and not running inside a cluster ({in_cluster})")]
+    NoConfig { looked: String, in_cluster: String },
+    #[error(
+        "context \"{context}\" is not in {origin}; available contexts: {}",
+        list(available)
+    )]
+    UnknownContext {
+        context: String,
+        origin: String,
+        available: Vec<String>,
+    },
+    #[error(
+        "{origin} sets no current context; choose one with --context: {}",
+        list(available)
+    )]
+    NoCurrentContext {
+        origin: String,
+        available: Vec<String>,
+    },
+    #[error("context \"{context}\" in {origin} cannot be used: {message}")]
+    InvalidContext {
+        context: String,
+        origin: String,
+        message: String,
+    },
+    #[error("cannot make a client for context \"{context}\": {message}")]
+    Client { context: String, message: String },
+    #[error("cannot reach the API server {server} (context \"{context}\"): {message}")]
+    Unreachable {
+        context: String,
+        server: String,
+        message: String,
+    },
+    #[error("the API server {server} refused context \"{context}\": {message}")]
+    Refused {
+        context: String,
+        server: String,
+        message: String,
+    },
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "(none)".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Connects as kubectl would and checks that the API server answers.
+pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> {
+    match load_kubeconfig(opts.kubeconfig.as_deref())? {
+        Loaded::Found { kubeconfig, origin } => {
+            connect_kubeconfig(*kubeconfig, &origin, opts.context.as_deref()).await
+        }
+        Loaded::Nothing { looked } => {
+            if let Some(context) = &opts.context {
+                return Err(ConnectError::UnknownContext {
+                    context: context.clone(),
+                    origin: format!("any kubeconfig (looked in {looked})"),
+                    available: Vec::new(),
+                });
+            }
+            let config = kube::Config::incluster().map_err(|e| ConnectError::NoConfig {
+                looked,
+                in_cluster: e.to_string(),
+            })?;
+            finish(config, IN_CLUSTER_CONTEXT.to_string()).await
+        }
+    }
+}
+
+/// Connects with an already-parsed kubeconfig; `origin` names it in errors (a path, or
+/// "the sandbox kubeconfig").
+pub async fn connect_kubeconfig(
+    kubeconfig: Kubeconfig,
+    origin: &str,
+    context: Option<&str>,
+) -> Result<Connection, ConnectError> {
+    let available: Vec<String> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
+    let chosen = match context.or(kubeconfig.current_context.as_deref()) {
+        Some(c) if !c.is_empty() => c.to_string(),
+        _ => {
+            return Err(ConnectError::NoCurrentContext {
+                origin: origin.to_string(),
+                available,
+            });
+        }
+    };
+    if !available.contains(&chosen) {
+        return Err(ConnectError::UnknownContext {
+            context: chosen,
+            origin: origin.to_string(),
+            available,
+        });
+    }
+    let options = KubeConfigOptions {
+        context: Some(chosen.clone()),
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| ConnectError::InvalidContext {
+            context: chosen.clone(),
+            origin: origin.to_string(),
+            message: e.to_string(),
+        })?;
+    finish(config, chosen).await
+}
+
+async fn finish(config: kube::Config, context: String) -> Result<Connection, ConnectError> {
+    let server = config
+        .cluster_url
+        .to_string()
+        .trim_end_matches('/')
+        .to_string();
+    let default_namespace = config.default_namespace.clone();
+    let client = kube::Client::try_from(config).map_err(|e| ConnectError::Client {
+        context: context.clone(),
+        message: super::describe(&e),
+    })?;
+    match tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await {
+        Ok(Ok(info)) => {
+            tracing::info!(%context, %server, version = %info.git_version, "connected");
+        }
+        Ok(Err(kube::Error::Api(status))) if matches!(status.code, 401 | 403) => {
+            return Err(ConnectError::Refused {
+                context,
+                server,
+                message: format!("{} {}: {}", status.code, status.reason, status.message),
+            });
+        }
+        Ok(Err(e)) => {
+            return Err(ConnectError::Unreachable {
+                context,
+                server,
+                message: super::describe(&e),
+            });
+        }
+        Err(_) => {
+            return Err(ConnectError::Unreachable {
+                context,
+                server,
+                message: format!("no answer within {}s", PROBE_TIMEOUT.as_secs()),
+            });
+        }
+    }
+    Ok(Connection {
+        client,
+        context,
+        server,
+        default_namespace,
+    })
+}
+
+enum Loaded {
+    Found {
+        kubeconfig: Box<Kubeconfig>,
+        origin: String,
+    },
+    /// No kubeconfig with anything in it: kubectl then tries the in-cluster config.
+    Nothing { looked: String },
+}
+
+/// kubectl's loading rules: an explicit file must exist; files named by `KUBECONFIG` are
+/// merged (first wins) and missing ones skipped; `KUBECONFIG` unset means `~/.kube/config`.
+fn load_kubeconfig(explicit: Option<&Path>) -> Result<Loaded, ConnectError> {
+    if let Some(path) = explicit {
+        return Ok(Loaded::Found {
+            kubeconfig: Box::new(read_file(path)?),
+            origin: path.display().to_string(),
+        });
+    }
+    let paths: Vec<PathBuf> = match std::env::var_os("KUBECONFIG") {
+        Some(v) if !v.is_empty() => std::env::split_paths(&v)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
+        _ => std::env::var_os("HOME")
+            .map(|home| vec![Path::new(&home).join(".kube").join("config")])
+            .unwrap_or_default(),
+    };
+    let looked = paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut merged: Option<Kubeconfig> = None;
+    let mut origins = Vec::new();
+    for path in paths.iter().filter(|p| p.exists()) {
+        let next = read_file(path)?;
+        origins.push(path.display().to_string());
+        merged = Some(match merged {
+            None => next,
+            Some(m) => m.merge(next).map_err(|e| malformed(path, &e))?,
+        });
+    }
+    match merged {
+        Some(kubeconfig) if !kubeconfig.contexts.is_empty() || !kubeconfig.clusters.is_empty() => {
+            Ok(Loaded::Found {
+                kubeconfig: Box::new(kubeconfig),
+                origin: origins.join(", "),
+            })
+        }
+        _ => Ok(Loaded::Nothing {
+            looked: if looked.is_empty() {
+                "KUBECONFIG and HOME are unset".to_string()
+            } else {
+                looked
+            },
+        }),
+    }
+}
+
+fn read_file(path: &Path) -> Result<Kubeconfig, ConnectError> {
+    Kubeconfig::read_from(path).map_err(|e| match e {
+        KubeconfigError::ReadConfig(source, _) => ConnectError::KubeconfigUnreadable {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => malformed(path, &other),
+    })
+}
+
+fn malformed(path: &Path, e: &KubeconfigError) -> ConnectError {
+    let message = match e {
+        KubeconfigError::Parse(inner) => inner.to_string(),
+        other => other.to_string(),
+    };
+    ConnectError::KubeconfigMalformed {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_context_lists_the_available_ones() {
+        let e = ConnectError::UnknownContext {
+            context: "prod".into(),
+            origin: "/tmp/kc".into(),
+            available: vec!["a".into(), "b".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "context \"prod\" is not in /tmp/kc; available contexts: a, b"
+        );
+    }
+
+    #[test]
+    fn an_explicit_missing_file_is_an_error_naming_it() {
+        let e = load_kubeconfig(Some(Path::new("/nonexistent/meshtop/kubeconfig")))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("/nonexistent/meshtop/kubeconfig"), "{e}");
+    }
+}
