@@ -1,8 +1,11 @@
-//! The only code that talks to the API server: connecting from a kubeconfig.
+//! The only code that talks to the API server: connecting from a kubeconfig, and the
+//! watchers that turn every watched kind into `ClusterEvent`s on one channel.
 
 pub mod connect;
+pub mod watch;
 
 pub use connect::{ConnectError, ConnectOptions, Connection, connect, connect_kubeconfig};
+pub use watch::{WatchHandle, WatchOptions, spawn_watchers};
 
 /// A short, readable cause for an error from kube: the API server's own words for an API
 /// error, else the innermost cause (e.g. "Connection refused (os error 111)"), which is
