@@ -786,7 +786,9 @@ fn string_map(v: Option<&Value>, i: &mut Interner) -> Labels {
 /// Which gateways an IstioOperator profile turns on by itself.
 fn profile_gateways(profile: &str) -> &'static [(GatewayKind, &'static str)] {
     match profile {
-        "default" | "preview" | "stable" => &[(GatewayKind::Ingress, "istio-ingressgateway")],
+        "default" | "preview" | "stable" | "openshift" => {
+            &[(GatewayKind::Ingress, "istio-ingressgateway")]
+        }
         "demo" => &[
             (GatewayKind::Ingress, "istio-ingressgateway"),
             (GatewayKind::Egress, "istio-egressgateway"),
