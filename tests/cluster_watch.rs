@@ -446,9 +446,6 @@ async fn an_odd_custom_resource_does_not_stop_its_stream() {
 }
 
 #[tokio::test]
-#[ignore = "sandbox bug: after Sandbox::stop() the keep-alive connections already open are \
-            still served, and every watch on them ends at once, so kube's watcher re-watches \
-            without an error; a_lost_server_shows_error_then_ready_again covers this path"]
 async fn a_stopped_server_turns_sources_to_error() {
     let sandbox = harness::start_file("assets/scenarios/small.yaml")
         .await

@@ -41,6 +41,7 @@ pub async fn serve(
         let Ok((stream, _)) = accepted else { continue };
         let shared = shared.clone();
         let stop = stop.clone();
+        let stop_conn = stop.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
             // A client that fails the handshake (e.g. plain HTTP) is simply dropped.
@@ -55,7 +56,13 @@ pub async fn serve(
             });
             let builder =
                 hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-            let _ = builder.serve_connection_with_upgrades(io, service).await;
+            let mut conn_stop = stop_conn;
+            // A stopped sandbox drops its open connections too, as a server that went away
+            // would: keep-alive clients and watches see the connection end.
+            tokio::select! {
+                _ = builder.serve_connection_with_upgrades(io, service) => {}
+                _ = conn_stop.wait_for(|stopped| *stopped) => {}
+            }
         });
     }
 }
