@@ -62,6 +62,8 @@ pub struct State {
     ips: BTreeSet<u32>,
     /// Next host number to try per /24 network.
     ip_cursor: BTreeMap<u32, u32>,
+    /// The nodes of the last run, to tell which went away.
+    nodes: BTreeSet<String>,
     /// Changes to the objects PDB status depends on, so only the namespaces where
     /// something moved are recomputed; empty until the first run subscribes.
     pdb_feed: Vec<mpsc::UnboundedReceiver<Arc<WatchEvent>>>,

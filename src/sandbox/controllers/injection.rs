@@ -100,6 +100,10 @@ fn injecting_revision(cluster: &Cluster, pod: &Value) -> Option<String> {
     if opt == Some("false") {
         return None;
     }
+    // The injector never touches these, whatever their labels say.
+    if matches!(meta_str(pod, "namespace"), "kube-system" | "kube-public") {
+        return None;
+    }
     let ns = cluster
         .store
         .get("namespaces", "", meta_str(pod, "namespace"))?;

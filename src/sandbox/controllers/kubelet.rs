@@ -3,7 +3,7 @@
 //! (a placed pod runs, then turns Ready after `pod-ready-delay`), pod addresses, and the
 //! garbage collection of pods whose node is gone.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -339,20 +339,26 @@ pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp) {
     turn_ready(cluster, types, now);
 }
 
-/// Pods bound to a node that no longer exists are deleted, as the pod GC does.
+/// Pods bound to a node that was deleted are deleted too, as the pod GC does. A pod a
+/// scenario bound to a node it never declared is left as written.
 fn collect_orphaned_pods(cluster: &mut Cluster, types: &Types, now: Timestamp) {
-    let nodes: HashSet<&str> = cluster
+    let nodes: BTreeSet<String> = cluster
         .store
         .list("nodes", None)
-        .map(|n| meta_str(n, "name"))
+        .map(|n| meta_str(n, "name").to_string())
         .collect();
+    let known = std::mem::replace(&mut cluster.controllers.nodes, nodes);
+    let removed: HashSet<&str> = known
+        .difference(&cluster.controllers.nodes)
+        .map(String::as_str)
+        .collect();
+    if removed.is_empty() {
+        return;
+    }
     let gone: Vec<(String, String)> = cluster
         .store
         .list("pods", None)
-        .filter(|p| {
-            let node = spec_str(p, "nodeName");
-            !node.is_empty() && !nodes.contains(node)
-        })
+        .filter(|p| removed.contains(spec_str(p, "nodeName")))
         .map(|p| {
             (
                 meta_str(p, "namespace").to_string(),

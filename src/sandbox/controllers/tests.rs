@@ -368,6 +368,34 @@ fn replica_set_replaces_a_deleted_pod_on_another_node() {
 }
 
 #[test]
+fn pods_of_a_deleted_node_go_and_are_replaced() {
+    let mut docs = String::new();
+    docs += &node("n1", "192.168.0.1", "", "");
+    docs += &node("n2", "192.168.0.2", "", "");
+    docs += WEB;
+    // A pod on a node the scenario never declared stays as written.
+    docs += &bare_pod("elsewhere", "nodeName: ghost");
+    let mut c = build(&docs);
+    assert_eq!(pod(&c, "shop", "elsewhere")["status"]["phase"], "Running");
+    let t = c.registry.by_kind("v1", "Node").cloned().expect("type");
+    api::delete(&mut c, &t, "", "n1", t0(), &WriteOptions::client(false)).expect("delete node");
+    reconcile(&mut c, after(1));
+    assert!(
+        c.store
+            .get("pods", "shop", "web-7d4b9c8f6d-abcde")
+            .is_none(),
+        "the pod GC removed it"
+    );
+    let web: Vec<Value> = pods(&c, "shop")
+        .into_iter()
+        .filter(|p| p["metadata"]["labels"]["app"] == "web")
+        .collect();
+    assert_eq!(web.len(), 1);
+    assert_eq!(node_of(&web[0]), "n2");
+    assert!(c.store.get("pods", "shop", "elsewhere").is_some());
+}
+
+#[test]
 fn deployment_scales_and_rolls_to_a_new_template() {
     let mut docs = String::new();
     docs += &node("n1", "192.168.0.1", "", "");
@@ -495,9 +523,21 @@ spec:
     assert!(ready(pod(&c, "shop", "db-0")));
     assert!(!ready(pod(&c, "shop", "db-1")));
     reconcile(&mut c, after(4));
-    let sts = get(&c, "statefulsets.apps", "shop", "db");
+    let mut sts = get(&c, "statefulsets.apps", "shop", "db");
     assert_eq!(sts["status"]["replicas"], 2);
     assert_eq!(sts["status"]["readyReplicas"], 2);
+    sts["spec"]["replicas"] = json!(1);
+    update(&mut c, "apps/v1", "StatefulSet", sts);
+    reconcile(&mut c, after(5));
+    let names: Vec<String> = pods(&c, "shop")
+        .iter()
+        .map(|p| meta_str(p, "name").to_string())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["db-0"],
+        "scaling down removes the highest ordinal"
+    );
 }
 
 #[test]
@@ -834,6 +874,14 @@ fn injection_by_revision_label() {
         "by-rev",
         "d",
         json!({"sidecar.istio.io/inject": "false"}),
+    );
+    assert_eq!(containers(&p, "containers"), vec!["app"]);
+    // kube-system is never injected.
+    let p = new_pod(
+        &mut c,
+        "kube-system",
+        "f",
+        json!({"istio.io/rev": "canary"}),
     );
     assert_eq!(containers(&p, "containers"), vec!["app"]);
     // A revision without istiod injects nothing.

@@ -646,9 +646,11 @@ fn stateful_sets(
                 }
             }
         }
+        // Scaled down: the highest ordinals go. A pod without an ordinal is not a member
+        // and is left alone.
         let mut surplus: Vec<(u64, &Arc<Value>)> = pods
             .iter()
-            .map(|p| (ordinal(&name, meta_str(p, "name")).unwrap_or(u64::MAX), *p))
+            .filter_map(|p| ordinal(&name, meta_str(p, "name")).map(|o| (o, *p)))
             .filter(|(o, _)| *o >= desired)
             .collect();
         surplus.sort_by_key(|(o, _)| std::cmp::Reverse(*o));
