@@ -22,6 +22,7 @@ use meshtop::model::{ClusterEvent, Kind, Model, Object, SourceState, Stamped};
 use meshtop::ui::{Command, Header, Keymap, Mode, ScreenId, Theme, Ui, ViewKind};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use ratatui::style::Color;
 use serde_json::Value;
 
 const SCENARIO: &str = include_str!("../assets/scenarios/k1-upgrade.yaml");
@@ -593,6 +594,56 @@ fn dirty_until_drawn() {
     ui.mark_drawn();
     ui.on_resize();
     assert!(ui.dirty());
+}
+
+/// The style of the first cell showing `text`.
+fn style_of(ui: &Ui, model: &Model, header: &Header, text: &str) -> ratatui::style::Style {
+    let mut terminal = Terminal::new(TestBackend::new(200, 50)).expect("terminal");
+    terminal
+        .draw(|frame| ui.render(frame, model, header, now()))
+        .expect("draw");
+    let buffer = terminal.backend().buffer();
+    let first = text.chars().next().map(String::from).unwrap_or_default();
+    for y in 0..buffer.area.height {
+        let line: String = (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol())
+            .collect();
+        if let Some(byte) = line.find(text) {
+            let x = line[..byte].chars().count() as u16;
+            assert_eq!(buffer[(x, y)].symbol(), first);
+            return buffer[(x, y)].style();
+        }
+    }
+    panic!("{text:?} is not on screen");
+}
+
+#[test]
+fn states_are_colored_by_the_theme() {
+    let mut model = seed_model();
+    model.apply(Stamped {
+        at: observed(),
+        event: ClusterEvent::Source(Kind::Pdb, SourceState::Forbidden("list".into())),
+    });
+    let theme = Theme::default();
+    let mut ui = Ui::new(Keymap::default(), theme.clone());
+    // The selected row (the first finding) has the selection's style: move it away.
+    press(&mut ui, &model, "j");
+    let header = Header {
+        readonly: true,
+        ..header()
+    };
+    let fg = |text| style_of(&ui, &model, &header, text).fg;
+    assert_eq!(fg("ERROR "), theme.severity_error.fg);
+    assert_eq!(fg("WARNING "), theme.severity_warning.fg);
+    assert_eq!(fg("READ-ONLY"), theme.readonly.fg);
+    assert_eq!(fg("✓"), theme.source_ready.fg);
+    assert_eq!(fg("forbidden"), theme.source_forbidden.fg);
+    let no_color = Ui::new(Keymap::default(), Theme::no_color());
+    for text in ["ERROR ", "READ-ONLY", "✓", "forbidden", "meshtop"] {
+        let style = style_of(&no_color, &model, &header, text);
+        let plain = |c: Option<Color>| matches!(c, None | Some(Color::Reset));
+        assert!(plain(style.fg) && plain(style.bg), "{text} has a color: {style:?}");
+    }
 }
 
 #[test]

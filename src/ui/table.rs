@@ -62,6 +62,10 @@ pub enum Tone {
     Good,
     Warn,
     Bad,
+    /// A finding's severity.
+    Error,
+    Warning,
+    Info,
 }
 
 impl Tone {
@@ -72,6 +76,9 @@ impl Tone {
             Tone::Good => theme.good,
             Tone::Warn => theme.warn,
             Tone::Bad => theme.bad,
+            Tone::Error => theme.severity_error,
+            Tone::Warning => theme.severity_warning,
+            Tone::Info => theme.severity_info,
         }
     }
 }
@@ -499,6 +506,10 @@ mod tests {
         assert_eq!(scroll_offset(0, 10, 10, 100), 1);
         assert_eq!(scroll_offset(5, 7, 10, 100), 5);
         assert_eq!(scroll_offset(5, 2, 10, 100), 2);
-        assert_eq!(scroll_offset(95, 99, 10, 20), 10);
+        assert_eq!(
+            scroll_offset(95, 19, 10, 20),
+            10,
+            "the list shrank under the window"
+        );
     }
 }

@@ -57,9 +57,9 @@ impl TableSource for FindingsTable {
     fn cells(&self, i: usize) -> Vec<CellText> {
         let f = &self.rows[i];
         let tone = match f.severity {
-            Severity::Error => Tone::Bad,
-            Severity::Warning => Tone::Warn,
-            Severity::Info => Tone::Plain,
+            Severity::Error => Tone::Error,
+            Severity::Warning => Tone::Warning,
+            Severity::Info => Tone::Info,
         };
         vec![
             (severity_name(f.severity).into(), tone),
@@ -88,17 +88,6 @@ impl TableSource for FindingsTable {
 
     fn empty_message(&self) -> &'static str {
         "no findings"
-    }
-}
-
-/// The severity colors of the findings panel: the table's tones are overridden here so
-/// the panel uses the theme's severity styles.
-fn findings_theme(theme: &Theme) -> Theme {
-    Theme {
-        bad: theme.severity_error,
-        warn: theme.severity_warning,
-        base: theme.base,
-        ..theme.clone()
     }
 }
 
@@ -268,13 +257,5 @@ pub fn render(
     let source = FindingsTable::new(model);
     let rows = table::arrange(&source, &screen.filter, screen.sort);
     let title = table::title("Findings", &source, rows.len(), screen, theme);
-    table::render(
-        frame,
-        bottom,
-        &source,
-        &rows,
-        screen,
-        title,
-        &findings_theme(theme),
-    )
+    table::render(frame, bottom, &source, &rows, screen, title, theme)
 }
