@@ -642,7 +642,10 @@ fn states_are_colored_by_the_theme() {
     for text in ["ERROR ", "READ-ONLY", "✓", "forbidden", "meshtop"] {
         let style = style_of(&no_color, &model, &header, text);
         let plain = |c: Option<Color>| matches!(c, None | Some(Color::Reset));
-        assert!(plain(style.fg) && plain(style.bg), "{text} has a color: {style:?}");
+        assert!(
+            plain(style.fg) && plain(style.bg),
+            "{text} has a color: {style:?}"
+        );
     }
 }
 
