@@ -21,6 +21,14 @@ fn matches_name(entry: &str, namespace: &str, name: &str) -> bool {
     entry == name || entry.split_once('/') == Some((namespace, name))
 }
 
+/// Whether a ReplicaSet name is `<deployment>-<pod-template-hash>`.
+fn owned_by_deployment(replica_set: &str, deployment: &str) -> bool {
+    replica_set
+        .strip_prefix(deployment)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|hash| !hash.is_empty() && !hash.contains('-'))
+}
+
 /// The pods of a details screen, with their notes.
 pub fn pods<'m>(subject: &Subject, model: &'m Model) -> PodsTable<'m> {
     match subject {
@@ -197,7 +205,7 @@ pub fn pods<'m>(subject: &Subject, model: &'m Model) -> PodsTable<'m> {
                             || pod
                                 .owner
                                 .as_ref()
-                                .is_some_and(|o| o.name.starts_with(&**name))
+                                .is_some_and(|o| owned_by_deployment(&o.name, name))
                     })
                     .map(|pod| PodLine { pod, note: None })
                     .collect(),
@@ -484,4 +492,25 @@ pub fn render(
     let rows = table::arrange(&source, &screen.filter, screen.sort);
     let title = table::title("Pods", &source, rows.len(), screen, theme);
     table::render(frame, bottom, &source, &rows, screen, title, theme)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gateway_owns_only_its_own_replica_sets() {
+        assert!(owned_by_deployment(
+            "istio-ingressgateway-684d9c7755",
+            "istio-ingressgateway"
+        ));
+        assert!(!owned_by_deployment(
+            "istio-ingressgateway-istio-gateway-sample-6d6998fc44",
+            "istio-ingressgateway"
+        ));
+        assert!(!owned_by_deployment(
+            "istio-ingressgateway",
+            "istio-ingressgateway"
+        ));
+    }
 }
