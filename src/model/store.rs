@@ -30,13 +30,32 @@ pub(crate) struct NodePods {
     pub unmanaged: BTreeSet<ObjectKey>,
     /// Running pods with emptyDir volumes: a drain needs `--delete-emptydir-data`.
     pub empty_dir: BTreeSet<ObjectKey>,
-    /// Per PDB, how many of the pods it selects here are guarded by it on eviction.
-    pub guarded_by: BTreeMap<ObjectKey, u32>,
+    /// Per PDB, how many of the pods it selects here are guarded by it on eviction:
+    /// (ready, not ready). policy/v1 lets a not-ready pod go while the budget's healthy
+    /// pods suffice, so the two count apart.
+    pub guarded_by: BTreeMap<ObjectKey, Guarded>,
 }
 
 impl NodePods {
     fn is_empty(&self) -> bool {
         self.pods.is_empty() && self.guarded_by.is_empty()
+    }
+}
+
+/// Pods a PDB guards on one node, by readiness.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Guarded {
+    pub ready: u32,
+    pub not_ready: u32,
+}
+
+impl Guarded {
+    fn slot(&mut self, ready: bool) -> &mut u32 {
+        if ready {
+            &mut self.ready
+        } else {
+            &mut self.not_ready
+        }
     }
 }
 
@@ -234,13 +253,14 @@ impl Index {
         }
     }
 
-    fn guard(&mut self, node: &Name, pdb: &ObjectKey, add: bool) {
+    fn guard(&mut self, node: &Name, pdb: &ObjectKey, ready: bool, add: bool) {
         let np = self.node_pods(node);
         if add {
-            *np.guarded_by.entry(pdb.clone()).or_default() += 1;
-        } else if let Some(n) = np.guarded_by.get_mut(pdb) {
+            *np.guarded_by.entry(pdb.clone()).or_default().slot(ready) += 1;
+        } else if let Some(g) = np.guarded_by.get_mut(pdb) {
+            let n = g.slot(ready);
             *n = n.saturating_sub(1);
-            if *n == 0 {
+            if *g == Guarded::default() {
                 np.guarded_by.remove(pdb);
             }
         }
@@ -329,7 +349,7 @@ impl Index {
                 && guarded(p)
                 && let Some(node) = &p.node
             {
-                self.guard(node, pdb_key, add);
+                self.guard(node, pdb_key, p.ready, add);
             }
         }
         if let Some(node) = &p.node {
@@ -351,23 +371,19 @@ impl Index {
                 .map(|(k, _)| k.clone())
                 .collect();
             for k in &selected {
-                if let Some(node) = pods
-                    .get(k)
-                    .filter(|p| guarded(p))
-                    .and_then(|p| p.node.as_ref())
+                if let Some(p) = pods.get(k).filter(|p| guarded(p))
+                    && let Some(node) = &p.node
                 {
-                    self.guard(node, key, true);
+                    self.guard(node, key, p.ready, true);
                 }
             }
             self.pdb_pods.insert(key.clone(), selected);
         } else if let Some(selected) = self.pdb_pods.remove(key) {
             for k in &selected {
-                if let Some(node) = pods
-                    .get(k)
-                    .filter(|p| guarded(p))
-                    .and_then(|p| p.node.as_ref())
+                if let Some(p) = pods.get(k).filter(|p| guarded(p))
+                    && let Some(node) = &p.node
                 {
-                    self.guard(node, key, false);
+                    self.guard(node, key, p.ready, false);
                 }
             }
         }

@@ -12,6 +12,13 @@ fn column(v: &Option<IntOrPercent>) -> String {
     v.as_ref().map_or_else(|| "N/A".into(), |v| v.to_string())
 }
 
+/// Whether evicting a pod guarded by `pdb` is refused now. A PDB allowing no disruption
+/// refuses ready pods; a not-ready pod may still go while the healthy pods suffice
+/// (policy/v1's eviction of unhealthy pods).
+pub(crate) fn blocks(pdb: &PdbSummary, pod_ready: bool) -> bool {
+    pdb.disruptions_allowed <= 0 && (pod_ready || pdb.current_healthy < pdb.desired_healthy)
+}
+
 pub(crate) fn row(store: &Store, pdb: &PdbSummary) -> PdbRow {
     let key = super::super::summary::ObjectKey {
         namespace: pdb.namespace.clone(),
@@ -28,7 +35,7 @@ pub(crate) fn row(store: &Store, pdb: &PdbSummary) -> PdbRow {
     let blocks_nodes: BTreeSet<Name> = if pdb.disruptions_allowed <= 0 {
         selected
             .iter()
-            .filter(|p| guarded(p))
+            .filter(|p| guarded(p) && blocks(pdb, p.ready))
             .filter_map(|p| p.node.clone())
             .collect()
     } else {

@@ -49,14 +49,14 @@ pub(crate) fn preflight(store: &Store, pods: Option<&NodePods>) -> DrainPrefligh
     };
     let pdbs: Vec<String> = np
         .guarded_by
-        .keys()
-        .filter(|k| {
-            store
-                .pdbs
-                .get(*k)
-                .is_some_and(|p| p.disruptions_allowed <= 0)
+        .iter()
+        .filter(|(k, g)| {
+            store.pdbs.get(*k).is_some_and(|p| {
+                (g.ready > 0 && super::disruption::blocks(p, true))
+                    || (g.not_ready > 0 && super::disruption::blocks(p, false))
+            })
         })
-        .map(key_name)
+        .map(|(k, _)| key_name(k))
         .collect();
     if pdbs.is_empty() && np.unmanaged.is_empty() && np.empty_dir.is_empty() {
         return DrainPreflight::Ok {
