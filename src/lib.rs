@@ -1,15 +1,17 @@
 //! meshtop: a terminal UI for operating Istio on Kubernetes during upgrades.
 //!
-//! - `sandbox`: the sandbox cluster (an API server on loopback, loaded from a scenario) that
-//!   `--demo`, the integration tests and the benchmarks run against.
-//! - `cli`: the command line.
-//! - `cluster`: the only code that talks to the API server: connecting, and the watchers.
-//! - `logging`: tracing to a file, never to the terminal.
-//! - `ui`: the terminal UI: views, keymap, themes.
+//! Data flows one way: `cluster` (the only code that talks to the API server: watchers,
+//! later the sync poller and action executors) sends events → `model` (pure: summaries,
+//! aggregates, derived facts) → `ui` (pure views, keymap, themes) draws; `app` owns the
+//! loop that ties them together. `headless` prints the same facts for `meshtop get`.
+//! `sandbox` is the sandbox cluster for `--demo`, the tests and the benchmarks; the product
+//! only starts it.
 
+pub mod app;
 pub mod cli;
 pub mod cluster;
-pub mod model;
+pub mod headless;
 pub mod logging;
+pub mod model;
 pub mod sandbox;
 pub mod ui;

@@ -1,0 +1,284 @@
+//! The one event loop: terminal input, cluster events and a slow tick, one `select!`.
+//! The loop owns the model and the UI state; watchers only send events. It also runs the
+//! non-interactive commands.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+
+use crate::cli::{Cli, Command, DEMO_BUILTIN, GetCmd, GlobalArgs};
+use crate::cluster::{self, Connection, WatchOptions};
+use crate::model::{Kind, Model, SourceState, Stamped};
+use crate::sandbox::{self, Sandbox, Scenario};
+use crate::ui::{self, Header, Keymap, Theme, Ui};
+
+/// The demo scenario, built into the binary so `--demo` works wherever meshtop runs.
+const DEMO_SCENARIO: &str = include_str!("../assets/scenarios/k1-upgrade.yaml");
+
+/// Why meshtop stopped with an error; the exit code follows from it.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Bad input: options, kubeconfig, scenario, theme. Exit code 2.
+    #[error("{0}")]
+    Usage(String),
+    /// Anything else. Exit code 1.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl AppError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            AppError::Usage(_) => ExitCode::from(2),
+            AppError::Failed(_) => ExitCode::from(1),
+        }
+    }
+}
+
+/// A connection, and the in-process sandbox behind it for `--demo`.
+struct Target {
+    connection: Connection,
+    _sandbox: Option<Sandbox>,
+}
+
+async fn connect(global: &GlobalArgs) -> Result<Target, AppError> {
+    let Some(spec) = &global.demo else {
+        let opts = cluster::ConnectOptions {
+            kubeconfig: global.kubeconfig.clone(),
+            context: global.context.clone(),
+        };
+        let connection = cluster::connect(&opts)
+            .await
+            .map_err(|e| AppError::Usage(e.to_string()))?;
+        return Ok(Target {
+            connection,
+            _sandbox: None,
+        });
+    };
+    let scenario = if spec == DEMO_BUILTIN {
+        Scenario::parse(DEMO_SCENARIO, "k1-upgrade.yaml (built in)").map_err(AppError::Usage)?
+    } else {
+        Scenario::from_file(std::path::Path::new(spec))
+            .map_err(|e| AppError::Usage(e.to_string()))?
+    };
+    let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let sandbox = Sandbox::start(&scenario, listen)
+        .await
+        .map_err(|e| AppError::Usage(e.to_string()))?;
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig_yaml())
+        .map_err(|e| AppError::Failed(e.to_string()))?;
+    let context = global
+        .context
+        .clone()
+        .unwrap_or_else(|| sandbox::harness::ADMIN_CONTEXT.to_string());
+    let connection = cluster::connect_kubeconfig(kubeconfig, "the demo sandbox", Some(&context))
+        .await
+        .map_err(|e| AppError::Usage(e.to_string()))?;
+    Ok(Target {
+        connection,
+        _sandbox: Some(sandbox),
+    })
+}
+
+fn watch_options(global: &GlobalArgs) -> WatchOptions {
+    WatchOptions {
+        namespace: global.namespace.clone(),
+        ..WatchOptions::default()
+    }
+}
+
+/// Runs what the command line asked for.
+pub async fn run(cli: Cli) -> Result<(), AppError> {
+    match cli.command {
+        Some(Command::Sandbox(cmd)) => {
+            let args = sandbox::SandboxArgs {
+                scenario: cmd.scenario,
+                listen: cmd.listen,
+                kubeconfig_out: cmd.kubeconfig_out,
+            };
+            sandbox::run(args)
+                .await
+                .map_err(|e| AppError::Usage(e.to_string()))
+        }
+        Some(Command::Get(cmd)) => get(&cli.global, &cmd).await,
+        None => tui(&cli.global).await,
+    }
+}
+
+fn load_theme(global: &GlobalArgs) -> Result<Theme, AppError> {
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        return Ok(Theme::no_color());
+    }
+    Theme::load(&global.theme).map_err(|e| AppError::Usage(e.to_string()))
+}
+
+/// Applies events until every source has answered once (ready, forbidden, absent or error).
+async fn initial_sync(
+    model: &mut Model,
+    rx: &mut mpsc::Receiver<Stamped>,
+    timeout: Duration,
+) -> Result<(), AppError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let expected = Kind::ALL.len();
+    loop {
+        let settled = model
+            .sources()
+            .values()
+            .filter(|s| !matches!(s, SourceState::Syncing))
+            .count();
+        if settled >= expected {
+            return Ok(());
+        }
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(ev)) => model.apply(ev),
+            Ok(None) => {
+                return Err(AppError::Failed(
+                    "the watchers stopped before the initial sync".into(),
+                ));
+            }
+            Err(_) => {
+                let waiting: Vec<&str> = Kind::ALL
+                    .iter()
+                    .filter(|k| {
+                        model
+                            .sources()
+                            .get(k)
+                            .is_none_or(|s| matches!(s, SourceState::Syncing))
+                    })
+                    .map(|k| k.resource())
+                    .collect();
+                return Err(AppError::Failed(format!(
+                    "no initial sync within {}s; still waiting for: {}",
+                    timeout.as_secs(),
+                    waiting.join(", ")
+                )));
+            }
+        }
+    }
+}
+
+async fn get(global: &GlobalArgs, cmd: &GetCmd) -> Result<(), AppError> {
+    let target = connect(global).await?;
+    let (tx, mut rx) = mpsc::channel(4096);
+    let _watchers = cluster::spawn_watchers(&target.connection, watch_options(global), tx);
+    let mut model = Model::new();
+    initial_sync(&mut model, &mut rx, Duration::from_secs(cmd.sync_timeout)).await?;
+    // Take what already arrived, so the print is as fresh as the sync.
+    while let Ok(ev) = rx.try_recv() {
+        model.apply(ev);
+    }
+    let text = crate::headless::render(&model, cmd.view, cmd.output).map_err(AppError::Failed)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| AppError::Failed(format!("writing output: {e}")))?;
+    for (kind, state) in model.sources() {
+        match state {
+            SourceState::Forbidden(m) | SourceState::Error(m) => {
+                eprintln!("warning: {}: {m}", kind.resource())
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The terminal in raw mode on the alternate screen; restored on drop and on panic.
+struct TerminalGuard {
+    terminal: ratatui::DefaultTerminal,
+}
+
+impl TerminalGuard {
+    fn enter() -> Result<Self, AppError> {
+        // `ratatui::try_init` also installs a panic hook that restores the terminal before
+        // the previous hook (color-eyre's) reports the panic.
+        let terminal = ratatui::try_init()
+            .map_err(|e| AppError::Failed(format!("cannot set up the terminal: {e}")))?;
+        Ok(Self { terminal })
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// The fastest meshtop redraws, however busy the cluster.
+const FRAME: Duration = Duration::from_millis(50);
+
+async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
+    let theme = load_theme(global)?;
+    let keymap = Keymap::default();
+    let target = connect(global).await?;
+    let header = Header {
+        context: target.connection.context.clone(),
+        server: target.connection.server.clone(),
+        namespace: global.namespace.clone(),
+        readonly: global.readonly,
+    };
+    let (tx, mut rx) = mpsc::channel(4096);
+    let _watchers = cluster::spawn_watchers(&target.connection, watch_options(global), tx);
+    let mut model = Model::new();
+    let mut ui = Ui::new(keymap, theme);
+    let mut guard = TerminalGuard::enter()?;
+    let mut keys = crossterm::event::EventStream::new();
+    // The header's clock shows the age of the last event: it needs a slow tick, nothing more.
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut drawn_generation = u64::MAX;
+    let mut force = true;
+    let mut last_draw = tokio::time::Instant::now() - FRAME;
+    loop {
+        if force || ui.dirty() || model.generation() != drawn_generation {
+            let wait = FRAME.saturating_sub(last_draw.elapsed());
+            if !wait.is_zero() && !force {
+                tokio::time::sleep(wait).await;
+                while let Ok(ev) = rx.try_recv() {
+                    model.apply(ev);
+                }
+            }
+            let now = Timestamp::now();
+            guard
+                .terminal
+                .draw(|frame| ui.render(frame, &model, &header, now))
+                .map_err(|e| AppError::Failed(format!("drawing: {e}")))?;
+            ui.mark_drawn();
+            drawn_generation = model.generation();
+            last_draw = tokio::time::Instant::now();
+            force = false;
+        }
+        tokio::select! {
+            key = keys.next() => match key {
+                Some(Ok(crossterm::event::Event::Key(k))) if k.kind == crossterm::event::KeyEventKind::Press => {
+                    // Only Quit exists until actions land; each command is routed here.
+                    if ui.on_key(k, &model).contains(&ui::Command::Quit) {
+                        return Ok(());
+                    }
+                }
+                Some(Ok(crossterm::event::Event::Resize(..))) => {
+                    ui.on_resize();
+                    force = true;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(AppError::Failed(format!("reading the terminal: {e}"))),
+                None => return Ok(()),
+            },
+            ev = rx.recv() => match ev {
+                Some(ev) => {
+                    model.apply(ev);
+                    // Merge a burst of watch events into one frame.
+                    while let Ok(more) = rx.try_recv() {
+                        model.apply(more);
+                    }
+                }
+                None => return Err(AppError::Failed("the watchers stopped".into())),
+            },
+            _ = tick.tick() => force = true,
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! meshtop in a real terminal: `meshtop --demo` under tmux, keys sent with `send-keys`, the
+//! screen read with `capture-pane`, the way a person sees it.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn tmux_present() -> bool {
+    let ok = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("SKIPPED: tmux is not installed (.ci/run installs it)");
+    }
+    ok
+}
+
+/// A tmux session running meshtop, killed on drop. Each test has its own tmux server
+/// (`-L`), so tests never see each other's sessions.
+struct Session {
+    socket: String,
+    _dir: tempfile::TempDir,
+    log: PathBuf,
+}
+
+impl Session {
+    fn start(args: &str, width: u16, height: u16) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("meshtop.log");
+        let socket = format!("meshtop-test-{}-{}", std::process::id(), rand_suffix());
+        // The shell says how meshtop ended, on the normal screen once it has left the
+        // alternate one.
+        let cmd = format!(
+            "{} {args} --log-file {}; echo \"meshtop exited with $?\"",
+            env!("CARGO_BIN_EXE_meshtop"),
+            log.display()
+        );
+        let out = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "t",
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+            ])
+            .arg(&cmd)
+            .env("TERM", "xterm-256color")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("tmux new-session");
+        assert!(
+            out.status.success(),
+            "tmux: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let s = Self {
+            socket,
+            _dir: dir,
+            log,
+        };
+        s.tmux(&["set-option", "-t", "t", "remain-on-exit", "on"]);
+        s
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        let out = self.tmux(&args);
+        assert!(
+            out.status.success(),
+            "send-keys: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Waits until the screen satisfies `check`; fails with the last screen and the log.
+    fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.screen();
+            if check(&screen) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                panic!("screen never showed {what}; last screen:\n{screen}\nlog:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits for meshtop to end; its exit status.
+    fn wait_exit(&self) -> Option<i32> {
+        let screen = self.wait_for("meshtop exiting", |sc| sc.contains("meshtop exited with "));
+        screen
+            .lines()
+            .find_map(|l| l.split_once("meshtop exited with ").map(|(_, code)| code))
+            .and_then(|code| code.trim().parse().ok())
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+fn rand_suffix() -> u32 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    t ^ (std::process::id() << 8)
+}
+
+#[test]
+fn demo_shows_the_seeds_cluster_and_quits_cleanly() {
+    if !tmux_present() {
+        return;
+    }
+    let s = Session::start("--demo", 160, 45);
+    let overview = s.wait_for("the overview with revision 1-9-1", |sc| {
+        sc.contains("meshtop-sandbox") && sc.contains("1-9-1")
+    });
+    assert!(
+        overview.contains("v1.15.6"),
+        "header shows the cluster version:\n{overview}"
+    );
+
+    s.keys(&[":", "disruption", "Enter"]);
+    let disruption = s.wait_for("the Disruption view", |sc| {
+        sc.contains("istio-pilot") && sc.contains("ALLOWED")
+    });
+    let pilot = disruption
+        .lines()
+        .find(|l| l.contains("istio-pilot"))
+        .expect("istio-pilot row");
+    assert!(
+        pilot.contains("k1-node03"),
+        "istio-pilot blocks k1-node03:\n{disruption}"
+    );
+    assert!(
+        disruption.contains("elasticsearch-k1-master-pdb"),
+        "{disruption}"
+    );
+
+    s.keys(&[":", "nodes", "Enter"]);
+    let nodes = s.wait_for("the Nodes view", |sc| {
+        sc.contains("k1-master01") && sc.contains("v1.14.3")
+    });
+    assert!(nodes.contains("v1.15.6"), "{nodes}");
+
+    s.keys(&["?"]);
+    s.wait_for("the help screen", |sc| {
+        sc.to_lowercase().contains("help") && sc.contains("quit")
+    });
+    s.keys(&["Escape"]);
+
+    s.keys(&["q"]);
+    assert_eq!(s.wait_exit(), Some(0), "q quits with status 0");
+    let after = s.screen();
+    assert!(
+        !after.contains("ALLOWED"),
+        "the alternate screen is gone after quitting:\n{after}"
+    );
+}
+
+#[test]
+fn tiny_terminal_gets_a_message_not_a_panic() {
+    if !tmux_present() {
+        return;
+    }
+    let s = Session::start("--demo", 40, 10);
+    let screen = s.wait_for("the too-small message", |sc| {
+        sc.to_lowercase().contains("too small")
+    });
+    assert!(!screen.contains("panicked"), "{screen}");
+    s.tmux(&["resize-window", "-t", "t", "-x", "160", "-y", "45"]);
+    s.wait_for("the overview after growing", |sc| sc.contains("1-9-1"));
+    s.keys(&["C-c"]);
+    assert_eq!(s.wait_exit(), Some(0));
+}
+
+#[test]
+fn bad_theme_is_a_clear_error_with_exit_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_meshtop"))
+        .args([
+            "--demo",
+            "--theme",
+            "/nonexistent/theme.toml",
+            "--log-file",
+            "/dev/null",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/theme.toml"));
+}
+
+#[test]
+fn get_disruption_json_lists_the_blocked_nodes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_meshtop"))
+        .args([
+            "get",
+            "disruption",
+            "-o",
+            "json",
+            "--demo",
+            "--log-file",
+            "/dev/null",
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let rows = rows.as_array().expect("array");
+    assert_eq!(rows.len(), 7, "the seed's seven PDBs");
+    let blocks = |name: &str| -> Vec<String> {
+        rows.iter()
+            .find(|r| r["name"] == name)
+            .and_then(|r| r["blocks_nodes"].as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_else(|| panic!("no row {name}"))
+    };
+    assert_eq!(blocks("istio-pilot"), ["k1-node03"]);
+    assert_eq!(blocks("istio-galley"), ["k1-node04"]);
+    assert_eq!(blocks("istio-policy"), ["k1-node02"]);
+    assert_eq!(blocks("istio-telemetry"), ["k1-node05"]);
+    // Orphaned 1.4 gateway PDBs select nothing, so they block nothing.
+    assert!(blocks("istio-ingressgateway").is_empty());
+    // The crash-looping es-2 on k1-node05 may go (policy/v1 lets an unhealthy pod be evicted
+    // while the budget's healthy pods suffice); its two healthy peers may not.
+    let mut es = blocks("elasticsearch-k1-master-pdb");
+    es.sort();
+    assert_eq!(es, ["k1-node01", "k1-node02"]);
+}
