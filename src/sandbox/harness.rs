@@ -25,14 +25,22 @@ pub async fn start_text(text: &str) -> Result<Sandbox, String> {
 
 async fn start(scenario: &Scenario) -> Result<Sandbox, String> {
     let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
-    Sandbox::start(scenario, listen).await.map_err(|e| e.to_string())
+    Sandbox::start(scenario, listen)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// A kube client for one of the sandbox's contexts, built the way a user's kubeconfig is.
 pub async fn client(sandbox: &Sandbox, context: &str) -> Result<kube::Client, String> {
-    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig_yaml()).map_err(|e| e.to_string())?;
-    let options = kube::config::KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(|e| e.to_string())?;
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig_yaml())
+        .map_err(|e| e.to_string())?;
+    let options = kube::config::KubeConfigOptions {
+        context: Some(context.to_string()),
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| e.to_string())?;
     kube::Client::try_from(config).map_err(|e| e.to_string())
 }
 
@@ -45,7 +53,12 @@ pub async fn anonymous_client(sandbox: &Sandbox) -> Result<kube::Client, String>
             info.token = None;
         }
     }
-    let options = kube::config::KubeConfigOptions { context: Some(ADMIN_CONTEXT.to_string()), ..Default::default() };
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(|e| e.to_string())?;
+    let options = kube::config::KubeConfigOptions {
+        context: Some(ADMIN_CONTEXT.to_string()),
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| e.to_string())?;
     kube::Client::try_from(config).map_err(|e| e.to_string())
 }
