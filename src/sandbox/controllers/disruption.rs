@@ -313,6 +313,12 @@ pub fn evict(
         return Ok(());
     };
     let b = refresh(cluster, &types, pdb, now);
+    // policy/v1 (unhealthyPodEvictionPolicy IfHealthyBudget, the default): a pod that is not
+    // ready may go while the budget's healthy pods suffice, and spends no disruption.
+    if !is_ready(&pod) && b.current_healthy >= b.desired_healthy {
+        api::delete(cluster, &types.pod, namespace, name, now, &opts)?;
+        return Ok(());
+    }
     if b.allowed() == 0 {
         let pdb_name = meta_str(pdb, "name");
         return Err(ApiError::new(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.")

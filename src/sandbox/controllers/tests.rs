@@ -1337,3 +1337,48 @@ fn the_shipped_scenario_loads_without_controllers_changing_it() {
         "a settled scenario stays settled"
     );
 }
+
+#[test]
+fn a_not_ready_pod_may_go_while_the_healthy_pods_suffice() {
+    // The seed's Elasticsearch: 3 masters, maxUnavailable 1, es-2 crash-looping. Its budget
+    // allows no disruption, yet policy/v1 lets the unhealthy es-2 go (2 healthy of 2
+    // desired) without spending anything; a healthy master is still refused.
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/k1-upgrade.yaml");
+    let scenario = crate::sandbox::Scenario::from_file(&path).expect("scenario");
+    let mut c = scenario.build(after(0)).expect("build");
+    let pdb = |c: &Cluster| {
+        c.store
+            .get(
+                "poddisruptionbudgets.policy",
+                "logging",
+                "elasticsearch-k1-master-pdb",
+            )
+            .map(|p| p["status"].clone())
+            .expect("pdb")
+    };
+    assert_eq!(pdb(&c)["disruptionsAllowed"], 0);
+    let err = evict(
+        &mut c,
+        "logging",
+        "elasticsearch-k1-master-0",
+        false,
+        after(1),
+    )
+    .expect_err("healthy master");
+    assert_eq!(err.code, 429);
+    evict(
+        &mut c,
+        "logging",
+        "elasticsearch-k1-master-2",
+        false,
+        after(1),
+    )
+    .expect("unhealthy master goes");
+    assert!(
+        c.store
+            .get("pods", "logging", "elasticsearch-k1-master-2")
+            .is_none()
+    );
+    assert_eq!(pdb(&c)["currentHealthy"], 2, "no healthy pod was spent");
+}
