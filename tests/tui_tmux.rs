@@ -109,9 +109,29 @@ impl Session {
         }
     }
 
+    /// The screen and the scrollback above it.
+    fn history(&self) -> String {
+        String::from_utf8_lossy(
+            &self
+                .tmux(&["capture-pane", "-p", "-S", "-", "-t", "t"])
+                .stdout,
+        )
+        .into_owned()
+    }
+
     /// Waits for meshtop to end; its exit status.
     fn wait_exit(&self) -> Option<i32> {
-        let screen = self.wait_for("meshtop exiting", |sc| sc.contains("meshtop exited with "));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut screen = self.history();
+        while !screen.contains("meshtop exited with ") {
+            assert!(
+                Instant::now() < deadline,
+                "meshtop did not exit; screen:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+            screen = self.history();
+        }
         screen
             .lines()
             .find_map(|l| l.split_once("meshtop exited with ").map(|(_, code)| code))
