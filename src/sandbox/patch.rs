@@ -541,9 +541,11 @@ mod tests {
 
     fn iop_type() -> ResourceType {
         let text = include_str!("../../assets/crds/istiooperator-crd.yaml");
-        let crd: Value = serde_yaml::from_str::<serde_yaml::Value>(text)
-            .ok()
-            .and_then(|y| serde_json::to_value(y).ok())
+        // The upstream file ends with an empty document: take the first.
+        let crd: Value = serde_yaml::Deserializer::from_str(text)
+            .next()
+            .and_then(|d| serde::Deserialize::deserialize(d).ok())
+            .and_then(|y: serde_yaml::Value| serde_json::to_value(y).ok())
             .expect("crd");
         let mut reg = Registry::new();
         reg.add_crd(&crd).expect("type")
