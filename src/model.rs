@@ -16,6 +16,7 @@ pub mod labels;
 pub mod project;
 mod store;
 pub mod summary;
+pub mod sync;
 #[cfg(test)]
 mod tests;
 
@@ -44,6 +45,8 @@ pub struct Model {
     last_event: Option<Timestamp>,
     generation: u64,
     store: Store,
+    /// The latest `/debug/syncz` answer of each istiod replica.
+    sync: BTreeMap<ObjectKey, sync::ReplicaSync>,
 }
 
 fn key(namespace: &str, name: &str) -> ObjectKey {
@@ -73,10 +76,29 @@ impl Model {
             ClusterEvent::Applied(object) => self.store.upsert(object),
             ClusterEvent::Deleted(kind, key) => self.store.remove(kind, &key),
             ClusterEvent::Relisted(kind, objects) => self.store.relist(kind, objects),
+            ClusterEvent::ProxySync(replica) => {
+                let key = ObjectKey {
+                    namespace: replica.namespace.clone(),
+                    name: replica.istiod.clone(),
+                };
+                self.sync.insert(key, replica.clone()) != Some(replica)
+            }
+            ClusterEvent::ProxySyncGone { namespace, istiod } => self
+                .sync
+                .remove(&ObjectKey {
+                    namespace,
+                    name: istiod,
+                })
+                .is_some(),
         };
         if changed {
             self.generation += 1;
         }
+    }
+
+    /// The latest sync answer of each istiod replica, by namespace and pod.
+    pub fn sync_replicas(&self) -> &BTreeMap<ObjectKey, sync::ReplicaSync> {
+        &self.sync
     }
 
     /// Bumps on every change; a view redraws when it moved.

@@ -115,6 +115,13 @@ pub enum ClusterEvent {
     Source(Kind, SourceState),
     /// What the API server said about itself.
     Server { git_version: String },
+    /// One istiod replica's latest `/debug/syncz` answer (or why there is none).
+    ProxySync(super::sync::ReplicaSync),
+    /// An istiod replica is no longer polled (its pod is gone).
+    ProxySyncGone {
+        namespace: super::intern::Name,
+        istiod: super::intern::Name,
+    },
 }
 
 /// An event with the time it was observed.

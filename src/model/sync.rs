@@ -1,0 +1,149 @@
+//! Proxy sync status as istiod reports it on `/debug/syncz`: the types, and the states
+//! computed exactly as istioctl computes them.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::intern::Name;
+
+/// The xDS types meshtop shows, in istioctl's column order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum XdsType {
+    Cds,
+    Lds,
+    Eds,
+    Rds,
+    Ecds,
+}
+
+impl XdsType {
+    pub const ALL: [XdsType; 5] = [
+        XdsType::Cds,
+        XdsType::Lds,
+        XdsType::Eds,
+        XdsType::Rds,
+        XdsType::Ecds,
+    ];
+
+    pub fn short(self) -> &'static str {
+        match self {
+            XdsType::Cds => "CDS",
+            XdsType::Lds => "LDS",
+            XdsType::Eds => "EDS",
+            XdsType::Rds => "RDS",
+            XdsType::Ecds => "ECDS",
+        }
+    }
+
+    /// The full type URL, the key of the 1.23+ `resources` map.
+    pub fn type_url(self) -> &'static str {
+        match self {
+            XdsType::Cds => "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+            XdsType::Lds => "type.googleapis.com/envoy.config.listener.v3.Listener",
+            XdsType::Eds => "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
+            XdsType::Rds => "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
+            XdsType::Ecds => "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
+        }
+    }
+}
+
+/// A proxy's state for one xDS type, in istioctl's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum SyncState {
+    Synced,
+    NotSent,
+    Stale,
+    StaleNeverAcknowledged,
+    /// Not applicable (ztunnel), or a type the proxy does not watch (1.23+).
+    Ignored,
+    /// The proxy rejected the last push (1.23+ `lastError`).
+    Error,
+}
+
+impl SyncState {
+    /// The words istioctl prints.
+    pub fn label(self) -> &'static str {
+        match self {
+            SyncState::Synced => "SYNCED",
+            SyncState::NotSent => "NOT SENT",
+            SyncState::Stale => "STALE",
+            SyncState::StaleNeverAcknowledged => "STALE (Never Acknowledged)",
+            SyncState::Ignored => "IGNORED",
+            SyncState::Error => "ERROR",
+        }
+    }
+}
+
+/// One xDS type of one proxy: the state and the raw values behind it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct XdsStatus {
+    pub state: SyncState,
+    /// Nonce (or version) last sent; empty if never.
+    pub sent: Name,
+    /// Nonce last acknowledged; empty if never.
+    pub acked: Name,
+    /// 1.23+: when it was last sent.
+    pub sent_time: Option<Timestamp>,
+    /// 1.23+: the proxy's last NACK.
+    pub last_error: Option<Name>,
+}
+
+/// One proxy as one istiod replica reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProxyStatus {
+    /// `<pod>.<namespace>`, istioctl's NAME.
+    pub proxy: Name,
+    pub pod: Name,
+    pub namespace: Name,
+    /// `cluster_id` (1.13+), else empty.
+    pub cluster: Name,
+    /// `proxy_type` (1.18+): sidecar, router, waypoint, ztunnel; else empty.
+    pub proxy_type: Name,
+    /// `istio_version` (the proxy's ISTIO_VERSION), else `proxy_version`.
+    pub version: Name,
+    /// Per type, in `XdsType::ALL` order.
+    pub xds: [XdsStatus; 5],
+}
+
+impl ProxyStatus {
+    pub fn state(&self, t: XdsType) -> SyncState {
+        self.xds[t as usize].state
+    }
+
+    /// Every type SYNCED (or not applicable).
+    pub fn in_sync(&self) -> bool {
+        self.xds.iter().all(|x| {
+            matches!(
+                x.state,
+                SyncState::Synced | SyncState::NotSent | SyncState::Ignored
+            )
+        })
+    }
+}
+
+/// How one istiod replica answered the last poll.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum ReplicaState {
+    /// Answered; `via` says how (`port-forward` or `pod-proxy`).
+    Ok {
+        via: &'static str,
+        proxies: Vec<ProxyStatus>,
+    },
+    /// RBAC refused what meshtop needs: the message names the missing permission.
+    Forbidden { message: String },
+    /// istiod refused (401/403 from istiod itself).
+    Refused { message: String },
+    /// Could not be reached (port-forward failed, timeout, pod not running).
+    Unreachable { message: String },
+}
+
+/// The latest answer of one istiod replica, as the sync poller sends it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplicaSync {
+    pub namespace: Name,
+    /// The istiod pod asked (istioctl's ISTIOD column).
+    pub istiod: Name,
+    pub revision: Name,
+    pub state: ReplicaState,
+}
