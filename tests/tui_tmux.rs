@@ -287,3 +287,146 @@ fn get_disruption_json_lists_the_blocked_nodes() {
     es.sort();
     assert_eq!(es, ["k1-node01", "k1-node02"]);
 }
+
+/// `meshtop sandbox` as its own process, for a TUI that connects through a kubeconfig file.
+struct SandboxProcess {
+    child: std::process::Child,
+    kubeconfig: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SandboxProcess {
+    fn start() -> Self {
+        use std::io::{BufRead, BufReader};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kubeconfig = dir.path().join("kubeconfig");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_meshtop"))
+            .args([
+                "sandbox",
+                "--scenario",
+                "assets/scenarios/k1-upgrade.yaml",
+                "--kubeconfig-out",
+            ])
+            .arg(&kubeconfig)
+            .args(["--log-file", "/dev/null"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("meshtop sandbox");
+        let stdout = child.stdout.take().expect("stdout");
+        let ready = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .any(|l| l.starts_with("kubeconfig: "));
+        assert!(ready, "meshtop sandbox did not start");
+        Self {
+            child,
+            kubeconfig,
+            _dir: dir,
+        }
+    }
+
+    fn kubectl(&self, args: &[&str]) {
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .output()
+            .expect("kubectl");
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn kubectl_present() -> bool {
+    let ok = Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("SKIPPED: kubectl is not installed (.ci/run installs it)");
+    }
+    ok
+}
+
+/// A change made through the API by another client shows up on meshtop's screen.
+#[test]
+fn changes_made_through_the_api_reach_the_screen() {
+    if !tmux_present() || !kubectl_present() {
+        return;
+    }
+    let cluster = SandboxProcess::start();
+    let s = Session::start(
+        &format!("--kubeconfig {}", cluster.kubeconfig.display()),
+        160,
+        45,
+    );
+    s.wait_for("the overview", |sc| sc.contains("1-9-1"));
+
+    s.keys(&[":", "nodes", "Enter"]);
+    s.wait_for("the Nodes view", |sc| sc.contains("k1-node03"));
+    cluster.kubectl(&["cordon", "k1-node03"]);
+    let nodes = s.wait_for("k1-node03 cordoned", |sc| {
+        sc.lines()
+            .any(|l| l.contains("k1-node03") && l.contains("cordoned"))
+    });
+    assert!(
+        nodes.lines().filter(|l| l.contains("cordoned")).count() == 1,
+        "only k1-node03 is cordoned:\n{nodes}"
+    );
+
+    s.keys(&[":", "namespaces", "Enter"]);
+    s.wait_for("the Namespaces view", |sc| sc.contains("legacy-shop"));
+    cluster.kubectl(&[
+        "label",
+        "ns",
+        "legacy-shop",
+        "istio.io/rev=1-9-1",
+        "istio-injection-",
+    ]);
+    s.wait_for("legacy-shop on revision 1-9-1", |sc| {
+        sc.lines()
+            .any(|l| l.contains("legacy-shop") && l.contains("1-9-1") && !l.contains("enabled"))
+    });
+
+    s.keys(&[":", "disruption", "Enter"]);
+    s.wait_for("istio-pilot blocking k1-node03", |sc| {
+        sc.lines()
+            .any(|l| l.contains("istio-pilot") && l.contains("k1-node03"))
+    });
+    cluster.kubectl(&[
+        "patch",
+        "pdb",
+        "istio-pilot",
+        "-n",
+        "istio-system",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"minAvailable":0}}"#,
+    ]);
+    let relaxed = s.wait_for("istio-pilot relaxed", |sc| {
+        sc.lines().any(|l| {
+            l.contains("istio-pilot")
+                && !l.contains("k1-node03")
+                && l.split_whitespace().any(|c| c == "1")
+        })
+    });
+    assert!(
+        relaxed
+            .lines()
+            .any(|l| l.contains("istio-galley") && l.contains("k1-node04")),
+        "{relaxed}"
+    );
+    s.keys(&["q"]);
+    assert_eq!(s.wait_exit(), Some(0));
+}
