@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::cli::{Output, View};
-use crate::model::{DrainPreflight, Model};
+use crate::model::Model;
 
 /// Renders one view of the model in the requested format.
 pub fn render(model: &Model, view: View, output: Output) -> Result<String, String> {
@@ -181,27 +181,7 @@ fn nodes_table(rows: &[crate::model::NodeRow]) -> Vec<Vec<String>> {
         if n.cordoned {
             status.push_str(",SchedulingDisabled");
         }
-        let drain = match &n.preflight {
-            DrainPreflight::Ok { .. } => "ok".to_string(),
-            DrainPreflight::Blocked {
-                pdbs,
-                unmanaged_pods,
-                empty_dir_pods,
-                ..
-            } => {
-                let mut why = Vec::new();
-                if !pdbs.is_empty() {
-                    why.push(format!("blocked by {}", pdbs.join(",")));
-                }
-                if !unmanaged_pods.is_empty() {
-                    why.push(format!("{} pods without controller", unmanaged_pods.len()));
-                }
-                if !empty_dir_pods.is_empty() {
-                    why.push(format!("{} pods with emptyDir", empty_dir_pods.len()));
-                }
-                why.join("; ")
-            }
-        };
+        let drain = n.preflight.summary();
         t.push(vec![
             n.name.to_string(),
             status,

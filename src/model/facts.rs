@@ -121,6 +121,43 @@ pub enum DrainPreflight {
     },
 }
 
+impl DrainPreflight {
+    /// The pre-flight in a few words, the same in the TUI and in `meshtop get nodes`.
+    pub fn summary(&self) -> String {
+        match self {
+            DrainPreflight::Ok {
+                evict,
+                daemonset_skipped,
+            } => {
+                format!("ok: evict {evict}, skip {daemonset_skipped} DaemonSet")
+            }
+            DrainPreflight::Blocked {
+                pdbs,
+                unmanaged_pods,
+                empty_dir_pods,
+                ..
+            } => {
+                let mut why = Vec::new();
+                if !pdbs.is_empty() {
+                    let names: Vec<&str> = pdbs
+                        .iter()
+                        .map(|p| p.rsplit_once('/').map_or(p.as_str(), |(_, n)| n))
+                        .collect();
+                    let s = if names.len() == 1 { "" } else { "s" };
+                    why.push(format!("PDB{s} {}", names.join(",")));
+                }
+                if !unmanaged_pods.is_empty() {
+                    why.push(format!("{} pods without controller", unmanaged_pods.len()));
+                }
+                if !empty_dir_pods.is_empty() {
+                    why.push(format!("{} pods with emptyDir", empty_dir_pods.len()));
+                }
+                format!("blocked by {}", why.join("; "))
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NodeRow {
     pub name: Name,

@@ -7,7 +7,7 @@ use ratatui::layout::Constraint::{Fill, Length};
 use crate::model::{DrainPreflight, Model, NodeRow};
 
 use super::super::table::{CellText, Column, SortKey, TableSource, Tone};
-use super::{Subject, list, short_name};
+use super::{Subject, list};
 
 const COLUMNS: [Column; 8] = [
     Column::new("NAME", Fill(2), 0),
@@ -48,37 +48,13 @@ pub fn status(r: &NodeRow) -> (String, Tone) {
     (s, tone)
 }
 
-/// The drain pre-flight in a few words.
+/// The drain pre-flight in a few words, toned.
 pub fn drain(p: &DrainPreflight) -> (String, Tone) {
-    match p {
-        DrainPreflight::Ok {
-            evict,
-            daemonset_skipped,
-        } => (
-            format!("ok: evict {evict}, skip {daemonset_skipped} DaemonSet"),
-            Tone::Good,
-        ),
-        DrainPreflight::Blocked {
-            pdbs,
-            unmanaged_pods,
-            empty_dir_pods,
-            ..
-        } => {
-            let mut why = Vec::new();
-            if !pdbs.is_empty() {
-                let names: Vec<&str> = pdbs.iter().map(|p| short_name(p)).collect();
-                let s = if names.len() == 1 { "" } else { "s" };
-                why.push(format!("PDB{s} {}", names.join(",")));
-            }
-            if !unmanaged_pods.is_empty() {
-                why.push(format!("{} pods without controller", unmanaged_pods.len()));
-            }
-            if !empty_dir_pods.is_empty() {
-                why.push(format!("{} pods with emptyDir", empty_dir_pods.len()));
-            }
-            (format!("blocked by {}", why.join("; ")), Tone::Bad)
-        }
-    }
+    let tone = match p {
+        DrainPreflight::Ok { .. } => Tone::Good,
+        DrainPreflight::Blocked { .. } => Tone::Bad,
+    };
+    (p.summary(), tone)
 }
 
 pub fn skew(minor: u32) -> (String, Tone) {
