@@ -170,6 +170,10 @@ fn brief(event: &ClusterEvent) -> String {
         ClusterEvent::Relisted(k, objects) => format!("Relisted {k:?} ({} objects)", objects.len()),
         ClusterEvent::Source(k, s) => format!("Source {k:?} {s:?}"),
         ClusterEvent::Server { git_version } => format!("Server {git_version}"),
+        ClusterEvent::ProxySync(r) => format!("ProxySync {}/{}", r.namespace, r.istiod),
+        ClusterEvent::ProxySyncGone { namespace, istiod } => {
+            format!("ProxySyncGone {namespace}/{istiod}")
+        }
     }
 }
 

@@ -696,6 +696,8 @@ mod tests {
                 }
                 ClusterEvent::Deleted(_, k) => format!("Deleted {}", k.name),
                 ClusterEvent::Server { .. } => "Server".to_string(),
+                ClusterEvent::ProxySync(r) => format!("ProxySync {}", r.istiod),
+                ClusterEvent::ProxySyncGone { istiod, .. } => format!("ProxySyncGone {istiod}"),
             })
             .collect()
     }
