@@ -17,6 +17,7 @@ pub mod project;
 mod store;
 pub mod summary;
 pub mod sync;
+pub mod syncz;
 #[cfg(test)]
 mod tests;
 
