@@ -27,7 +27,8 @@ use jiff::Timestamp;
 
 pub use event::{ClusterEvent, Kind, SourceState, Stamped};
 pub use facts::{
-    DrainPreflight, Finding, GatewayRow, NamespaceRow, NodeRow, PdbRow, RevisionRow, Severity,
+    DrainPreflight, Finding, GatewayRow, NamespaceRow, NodeRow, PdbRow, ProxyConnection, ProxyRow,
+    ProxySummary, ReplicaRow, RevisionRow, Severity, SyncTotals,
 };
 pub use intern::Name;
 pub use summary::{Object, ObjectKey, PodSummary};
@@ -45,9 +46,9 @@ pub struct Model {
     server_version: Option<String>,
     last_event: Option<Timestamp>,
     generation: u64,
+    /// The summaries and aggregates, with the latest `/debug/syncz` answer of each istiod
+    /// replica (`store.sync`).
     store: Store,
-    /// The latest `/debug/syncz` answer of each istiod replica.
-    sync: BTreeMap<ObjectKey, sync::ReplicaSync>,
 }
 
 fn key(namespace: &str, name: &str) -> ObjectKey {
@@ -78,19 +79,17 @@ impl Model {
             ClusterEvent::Deleted(kind, key) => self.store.remove(kind, &key),
             ClusterEvent::Relisted(kind, objects) => self.store.relist(kind, objects),
             ClusterEvent::ProxySync(replica) => {
-                let key = ObjectKey {
-                    namespace: replica.namespace.clone(),
-                    name: replica.istiod.clone(),
-                };
-                self.sync.insert(key, replica.clone()) != Some(replica)
+                let store = &mut self.store;
+                store.sync.answer(replica, stamped.at, &store.pods)
             }
-            ClusterEvent::ProxySyncGone { namespace, istiod } => self
-                .sync
-                .remove(&ObjectKey {
+            ClusterEvent::ProxySyncGone { namespace, istiod } => {
+                let store = &mut self.store;
+                let key = ObjectKey {
                     namespace,
                     name: istiod,
-                })
-                .is_some(),
+                };
+                store.sync.forget(&key, &store.pods)
+            }
         };
         if changed {
             self.generation += 1;
@@ -99,7 +98,24 @@ impl Model {
 
     /// The latest sync answer of each istiod replica, by namespace and pod.
     pub fn sync_replicas(&self) -> &BTreeMap<ObjectKey, sync::ReplicaSync> {
-        &self.sync
+        &self.store.sync.replicas
+    }
+
+    /// Every proxy istiod reports, joined with its pod, and every running pod with a proxy
+    /// that no replica reports; by proxy name (`<pod>.<namespace>`), as istioctl sorts.
+    /// Empty until some istiod replica has been heard from.
+    pub fn proxies(&self) -> Vec<ProxyRow> {
+        facts::proxies::rows(&self.store)
+    }
+
+    /// One proxy's row, by its pod.
+    pub fn proxy(&self, namespace: &str, pod: &str) -> Option<ProxyRow> {
+        facts::proxies::row(&self.store, &key(namespace, pod))
+    }
+
+    /// Proxy totals per state and per revision, and how each istiod replica answered.
+    pub fn proxy_summary(&self) -> ProxySummary {
+        facts::proxies::summary(&self.store)
     }
 
     /// Bumps on every change; a view redraws when it moved.
@@ -172,7 +188,7 @@ impl Model {
             .collect()
     }
 
-    /// Pods with a proxy (sidecars and gateways): the Proxies view until sync status lands.
+    /// Pods with a proxy (sidecars and gateways).
     pub fn proxied_pods(&self) -> Vec<&PodSummary> {
         self.store
             .index

@@ -9,12 +9,16 @@ pub(crate) mod findings;
 pub(crate) mod gateways;
 pub(crate) mod namespaces;
 pub(crate) mod nodes;
+pub(crate) mod proxies;
 pub(crate) mod revisions;
+
+use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde::Serialize;
 
 use super::intern::Name;
+use super::sync::{SyncState, XdsStatus, XdsType};
 
 /// How a revision was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -187,6 +191,142 @@ pub struct NamespaceRow {
     pub injected_pods: u32,
     /// Injected pods whose revision is not the namespace's: they need a restart.
     pub pods_to_restart: Vec<Name>,
+}
+
+/// How meshtop knows a proxy's sync state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProxyConnection {
+    /// Reported by an istiod replica that answered the last poll.
+    Connected,
+    /// Last reported by a replica that does not answer now: the states are from its last
+    /// answer and may be out of date.
+    LastKnown,
+    /// A running pod with a proxy that no replica reports, while every replica answers:
+    /// connected to no istiod meshtop knows.
+    Disconnected,
+    /// A running pod with a proxy that no replica reports, while some replica has not
+    /// answered yet: it may be that one's.
+    Unknown,
+}
+
+/// One proxy: istiod's report (istioctl's proxy-status row) joined with its pod.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProxyRow {
+    /// `<pod>.<namespace>`, istioctl's NAME.
+    pub name: Name,
+    pub namespace: Name,
+    pub pod: Name,
+    pub connection: ProxyConnection,
+    /// `cluster_id` (1.13+), else empty.
+    pub cluster: Name,
+    /// `proxy_type` (1.18+), else empty.
+    pub proxy_type: Name,
+    /// The istiod pod reporting it (or the one that last did), istioctl's ISTIOD.
+    pub istiod: Option<Name>,
+    /// That istiod's revision and version.
+    pub istiod_revision: Option<Name>,
+    pub istiod_version: Option<Name>,
+    /// Other replicas reporting the same proxy; istioctl prints one line per replica, meshtop
+    /// one row for the preferred report (a live answer, then the first istiod by name).
+    pub also_reported_by: Vec<Name>,
+    /// Per type in `XdsType::ALL` order; empty when no replica reports the proxy.
+    pub xds: Vec<XdsStatus>,
+    /// The worst of its types, NOT SENT counting as in sync; `None` when not reported.
+    pub state: Option<SyncState>,
+    /// The version the proxy reports (`ISTIO_VERSION`), else its image tag.
+    pub version: Option<Name>,
+    /// Its major.minor differs from its istiod's (1.10-alpha proxy, 1.9.1 istiod).
+    pub version_skew: bool,
+    pub node: Option<Name>,
+    pub owner_kind: Option<Name>,
+    pub owner_name: Option<Name>,
+    /// The revision that injected the pod.
+    pub injected_revision: Option<Name>,
+    /// istiod reports a proxy whose pod the cluster no longer has.
+    pub pod_gone: bool,
+    /// When the answer behind `xds` arrived (for `LastKnown`, the replica's last answer).
+    pub reported_at: Option<Timestamp>,
+}
+
+impl ProxyRow {
+    /// The state of one type; `None` when the proxy is not reported.
+    pub fn state_of(&self, t: XdsType) -> Option<SyncState> {
+        self.xds.get(t as usize).map(|x| x.state)
+    }
+
+    /// Every type SYNCED, NOT SENT or IGNORED, as a live replica reports it now.
+    pub fn in_sync(&self) -> bool {
+        self.connection == ProxyConnection::Connected
+            && self.xds.iter().all(|x| {
+                matches!(
+                    x.state,
+                    SyncState::Synced | SyncState::NotSent | SyncState::Ignored
+                )
+            })
+    }
+}
+
+/// Proxy counts of the whole mesh or of one revision.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncTotals {
+    /// Proxies a live replica reports, by their state (the worst of their types, NOT SENT
+    /// counting as in sync).
+    pub per_state: BTreeMap<SyncState, u32>,
+    /// Proxies whose state is not known now: last reported by a replica that does not answer,
+    /// or not reported while some replica has not answered yet.
+    pub unknown: u32,
+    /// Running pods with a proxy that no replica reports while every replica answers.
+    pub disconnected: u32,
+}
+
+impl SyncTotals {
+    pub fn proxies(&self) -> u32 {
+        self.per_state.values().sum::<u32>() + self.unknown + self.disconnected
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.proxies() == 0
+    }
+
+    fn add(&mut self, other: &SyncTotals) {
+        for (s, n) in &other.per_state {
+            *self.per_state.entry(*s).or_default() += n;
+        }
+        self.unknown += other.unknown;
+        self.disconnected += other.disconnected;
+    }
+}
+
+/// How one istiod replica answered the last poll.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplicaRow {
+    pub namespace: Name,
+    pub istiod: Name,
+    pub revision: Name,
+    /// `ok`, `forbidden`, `refused` or `unreachable`.
+    pub state: &'static str,
+    /// How it answered (`port-forward`, `pod-proxy`), when it did.
+    pub via: Option<&'static str>,
+    /// Why it did not answer; a refusal by RBAC names the missing permission.
+    pub message: Option<String>,
+    /// Proxies it reports now, or reported last when it does not answer.
+    pub proxies: u32,
+    /// When it last answered with its proxies.
+    pub answered_at: Option<Timestamp>,
+}
+
+/// Proxy sync in numbers: the Overview's totals, the Revisions view's column.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ProxySummary {
+    /// No istiod replica has been heard from yet.
+    pub waiting: bool,
+    pub totals: SyncTotals,
+    /// By revision: of the reporting istiod, else the one that injected the pod.
+    pub per_revision: BTreeMap<Name, SyncTotals>,
+    pub replicas: Vec<ReplicaRow>,
+    /// Versions the proxies report, with how many run each.
+    pub versions: BTreeMap<Name, u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -2,7 +2,9 @@
 //! pods per node and namespace, injected pods per revision, the pods each PDB selects and
 //! where they run. Every change touches only what it affects (a pod: its node, namespace,
 //! revision and the PDBs of its namespace; a PDB: the pods of its namespace), so the facts
-//! never rescan all pods.
+//! never rescan all pods. `proxies`: the same for istiod's proxy sync answers.
+
+pub(crate) mod proxies;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -110,6 +112,8 @@ pub(crate) struct Store {
     pub iops: BTreeMap<ObjectKey, IstioOperatorSummary>,
     pub istio_gateways: BTreeMap<ObjectKey, IstioGatewaySummary>,
     pub index: Index,
+    /// istiod's sync answers and what they add up to with the pods.
+    pub sync: proxies::SyncIndex,
 }
 
 /// The entries of a namespaced map that belong to one namespace, in name order.
@@ -451,10 +455,12 @@ impl Store {
                 if self.pods.get(&key) == Some(&p) {
                     return false;
                 }
-                if let Some(old) = self.pods.remove(&key) {
-                    self.index.pod(&self.pdbs, &key, &old, false);
+                let old = self.pods.remove(&key);
+                if let Some(old) = &old {
+                    self.index.pod(&self.pdbs, &key, old, false);
                 }
                 self.index.pod(&self.pdbs, &key, &p, true);
+                self.sync.pod_changed(&key, old.as_ref(), Some(&p));
                 self.pods.insert(key, p);
                 true
             }
@@ -515,6 +521,7 @@ impl Store {
             Kind::Pod => match self.pods.remove(key) {
                 Some(old) => {
                     self.index.pod(&self.pdbs, key, &old, false);
+                    self.sync.pod_changed(key, Some(&old), None);
                     true
                 }
                 None => false,

@@ -7,7 +7,7 @@ use super::super::intern::Name;
 use super::super::labels::keys;
 use super::super::store::Store;
 use super::revisions::{RevisionMap, istiod_version};
-use super::{Finding, Severity, disruption, gateways, namespaces, nodes};
+use super::{Finding, Severity, disruption, gateways, namespaces, nodes, proxies};
 
 fn finding(severity: Severity, code: &'static str, message: String) -> Finding {
     Finding {
@@ -260,7 +260,10 @@ fn revision_findings(
                 ));
             }
         }
-        if let Some(version) = istiod_version(store, rev) {
+        // With istiod's sync reports, the proxies' own versions say it better (below).
+        if let Some(version) = istiod_version(store, rev)
+            && !proxies::reported_revision(store, map, rev)
+        {
             for alias in map.aliases(rev) {
                 for (proxy, n) in store
                     .index
@@ -407,6 +410,7 @@ pub(crate) fn all(store: &Store, sources: &BTreeMap<Kind, SourceState>) -> Vec<F
     namespace_findings(store, &map, &mut out);
     revision_findings(store, &map, sources, &mut out);
     gateway_findings(store, sources, &mut out);
+    proxies::findings(store, sources, list, &mut out);
     out.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)

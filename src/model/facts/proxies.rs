@@ -1,0 +1,464 @@
+//! Proxies: what each istiod replica reports on `/debug/syncz` (istioctl proxy-status),
+//! joined with the pods behind the proxies, and the running pods with a proxy no replica
+//! reports.
+//!
+//! Choices (the reasons are in `store/proxies.rs` too):
+//! - A proxy reported by several replicas is one row, for the preferred report (a live
+//!   answer, then the first istiod by namespace and name); the others are named in
+//!   `also_reported_by`. istioctl prints one line per replica.
+//! - A replica that stops answering keeps its last proxies: they are rows marked
+//!   `LastKnown` (the istiod they were on, their last states), counted as unknown; neither
+//!   vanished nor disconnected. A pod no replica reports is `Disconnected` only while every
+//!   replica answers, else `Unknown`.
+//! - Version skew: the proxy's major.minor differs from its istiod pod's (else its
+//!   revision's istiod version).
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use super::super::event::{Kind, SourceState};
+use super::super::intern::Name;
+use super::super::store::Store;
+use super::super::store::proxies::{Reporter, SyncIndex, overall, replica_revision};
+use super::super::summary::ObjectKey;
+use super::super::sync::{ProxyStatus, ReplicaState, SyncState, XdsType};
+use super::nodes::major_minor;
+use super::revisions::{RevisionMap, istiod_version};
+use super::{Finding, ProxyConnection, ProxyRow, ProxySummary, ReplicaRow, Severity, SyncTotals};
+
+/// `major.minor` of two versions differ; unknown versions are no skew.
+pub(crate) fn skewed(proxy: &str, istiod: &str) -> bool {
+    match (major_minor(proxy), major_minor(istiod)) {
+        (Some(p), Some(i)) => p != i,
+        _ => false,
+    }
+}
+
+/// istiod versions looked up once per call: per replica pod, and per revision.
+struct Versions<'s> {
+    store: &'s Store,
+    map: RevisionMap,
+    by_revision: BTreeMap<Name, Option<Name>>,
+}
+
+impl<'s> Versions<'s> {
+    fn new(store: &'s Store) -> Self {
+        Versions {
+            store,
+            map: RevisionMap::of(store),
+            by_revision: BTreeMap::new(),
+        }
+    }
+
+    fn of_revision(&mut self, rev: &Name) -> Option<Name> {
+        let rev = self.map.resolve(rev);
+        if let Some(v) = self.by_revision.get(&rev) {
+            return v.clone();
+        }
+        let v = istiod_version(self.store, &rev);
+        self.by_revision.insert(rev, v.clone());
+        v
+    }
+
+    /// The version of an istiod pod, else of its revision.
+    fn of_istiod(&mut self, istiod: &ObjectKey, rev: &Name) -> Option<Name> {
+        self.store
+            .pods
+            .get(istiod)
+            .and_then(|p| p.istiod_version.clone())
+            .or_else(|| self.of_revision(rev))
+    }
+}
+
+fn non_empty(n: &Name) -> Option<Name> {
+    (!n.is_empty()).then(|| n.clone())
+}
+
+/// The row of a reported proxy, for its preferred report.
+fn reported_row(
+    store: &Store,
+    versions: &mut Versions<'_>,
+    pod_key: &ObjectKey,
+    reporter: &Reporter,
+    status: &ProxyStatus,
+) -> ProxyRow {
+    let sync = &store.sync;
+    let replica = sync.replicas.get(&reporter.istiod);
+    let revision = replica.map(replica_revision);
+    let istiod_version = revision
+        .as_ref()
+        .and_then(|rev| versions.of_istiod(&reporter.istiod, rev));
+    let pod = store.pods.get(pod_key);
+    let version = non_empty(&status.version).or_else(|| pod.and_then(|p| p.proxy_version.clone()));
+    let version_skew = match (&version, &istiod_version) {
+        (Some(p), Some(i)) => skewed(p, i),
+        _ => false,
+    };
+    let also_reported_by = sync
+        .reporters
+        .get(pod_key)
+        .into_iter()
+        .flatten()
+        .skip(1)
+        .map(|r| r.istiod.name.clone())
+        .collect();
+    ProxyRow {
+        name: status.proxy.clone(),
+        namespace: pod_key.namespace.clone(),
+        pod: pod_key.name.clone(),
+        connection: if reporter.stale {
+            ProxyConnection::LastKnown
+        } else {
+            ProxyConnection::Connected
+        },
+        cluster: status.cluster.clone(),
+        proxy_type: status.proxy_type.clone(),
+        istiod: Some(reporter.istiod.name.clone()),
+        istiod_revision: revision,
+        istiod_version,
+        also_reported_by,
+        xds: status.xds.to_vec(),
+        state: Some(overall(status)),
+        version,
+        version_skew,
+        node: pod.and_then(|p| p.node.clone()),
+        owner_kind: pod.and_then(|p| p.owner.as_ref().map(|o| o.kind.clone())),
+        owner_name: pod.and_then(|p| p.owner.as_ref().map(|o| o.name.clone())),
+        injected_revision: pod.and_then(|p| p.injected_revision.clone()),
+        pod_gone: pod.is_none(),
+        reported_at: sync.known.get(&reporter.istiod).map(|k| k.at),
+    }
+}
+
+/// The row of a running pod with a proxy that no replica reports.
+fn unreported_row(
+    store: &Store,
+    versions: &mut Versions<'_>,
+    pod_key: &ObjectKey,
+    pending: bool,
+) -> Option<ProxyRow> {
+    let pod = store.pods.get(pod_key)?;
+    let istiod_version = pod
+        .injected_revision
+        .as_ref()
+        .and_then(|rev| versions.of_revision(rev));
+    let version_skew = match (&pod.proxy_version, &istiod_version) {
+        (Some(p), Some(i)) => skewed(p, i),
+        _ => false,
+    };
+    Some(ProxyRow {
+        name: Name::from(format!("{}.{}", pod.name, pod.namespace)),
+        namespace: pod.namespace.clone(),
+        pod: pod.name.clone(),
+        connection: if pending {
+            ProxyConnection::Unknown
+        } else {
+            ProxyConnection::Disconnected
+        },
+        cluster: Name::from(""),
+        proxy_type: Name::from(""),
+        istiod: None,
+        istiod_revision: None,
+        istiod_version,
+        also_reported_by: Vec::new(),
+        xds: Vec::new(),
+        state: None,
+        version: pod.proxy_version.clone(),
+        version_skew,
+        node: pod.node.clone(),
+        owner_kind: pod.owner.as_ref().map(|o| o.kind.clone()),
+        owner_name: pod.owner.as_ref().map(|o| o.name.clone()),
+        injected_revision: pod.injected_revision.clone(),
+        pod_gone: false,
+        reported_at: None,
+    })
+}
+
+pub(crate) fn rows(store: &Store) -> Vec<ProxyRow> {
+    let sync = &store.sync;
+    if sync.replicas.is_empty() {
+        return Vec::new();
+    }
+    let mut versions = Versions::new(store);
+    let mut out: Vec<ProxyRow> = sync
+        .reporters
+        .iter()
+        .filter_map(|(pod, reporters)| {
+            let r = reporters.first()?;
+            let status = sync.status(r)?;
+            Some(reported_row(store, &mut versions, pod, r, status))
+        })
+        .collect();
+    let pending = sync.pending();
+    out.extend(
+        sync.unreported
+            .values()
+            .flatten()
+            .filter_map(|k| unreported_row(store, &mut versions, k, pending)),
+    );
+    out.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then_with(|| a.namespace.cmp(&b.namespace))
+    });
+    out
+}
+
+pub(crate) fn row(store: &Store, pod: &ObjectKey) -> Option<ProxyRow> {
+    let sync = &store.sync;
+    if sync.replicas.is_empty() {
+        return None;
+    }
+    let mut versions = Versions::new(store);
+    match sync.preferred(pod) {
+        Some(r) => {
+            let status = sync.status(r)?;
+            Some(reported_row(store, &mut versions, pod, r, status))
+        }
+        None => {
+            let p = store.pods.get(pod)?;
+            let listed = sync
+                .unreported
+                .get(&p.injected_revision)
+                .is_some_and(|s| s.contains(pod));
+            listed
+                .then(|| unreported_row(store, &mut versions, pod, sync.pending()))
+                .flatten()
+        }
+    }
+}
+
+fn replica_row(sync: &SyncIndex, key: &ObjectKey) -> Option<ReplicaRow> {
+    let r = sync.replicas.get(key)?;
+    let (state, via, message) = match &r.state {
+        ReplicaState::Ok { via, .. } => ("ok", Some(*via), None),
+        ReplicaState::Forbidden { message } => ("forbidden", None, Some(message.clone())),
+        ReplicaState::Refused { message } => ("refused", None, Some(message.clone())),
+        ReplicaState::Unreachable { message } => ("unreachable", None, Some(message.clone())),
+    };
+    Some(ReplicaRow {
+        namespace: r.namespace.clone(),
+        istiod: r.istiod.clone(),
+        revision: replica_revision(r),
+        state,
+        via,
+        message,
+        proxies: sync.proxies_of(key).map_or(0, |(p, _)| p.len() as u32),
+        answered_at: sync.known.get(key).map(|k| k.at),
+    })
+}
+
+pub(crate) fn summary(store: &Store) -> ProxySummary {
+    let sync = &store.sync;
+    if sync.replicas.is_empty() {
+        return ProxySummary {
+            waiting: true,
+            ..ProxySummary::default()
+        };
+    }
+    let map = RevisionMap::of(store);
+    let pending = sync.pending();
+    let mut per_revision: BTreeMap<Name, SyncTotals> = BTreeMap::new();
+    let mut totals = SyncTotals::default();
+    for (rev, counts) in &sync.counts {
+        let t = per_revision.entry(map.resolve(rev)).or_default();
+        for (s, n) in &counts.per_state {
+            *t.per_state.entry(*s).or_default() += n;
+        }
+        t.unknown += counts.last_known;
+    }
+    for (rev, pods) in &sync.unreported {
+        let n = pods.len() as u32;
+        let mut t = SyncTotals::default();
+        if pending {
+            t.unknown = n;
+        } else {
+            t.disconnected = n;
+        }
+        match rev {
+            Some(rev) => per_revision.entry(map.resolve(rev)).or_default().add(&t),
+            None => totals.add(&t),
+        }
+    }
+    for t in per_revision.values() {
+        totals.add(t);
+    }
+    let mut versions: BTreeMap<Name, u32> = BTreeMap::new();
+    for per_istiod in sync.versions.values() {
+        for (v, n) in per_istiod {
+            *versions.entry(v.clone()).or_default() += n;
+        }
+    }
+    ProxySummary {
+        waiting: false,
+        totals,
+        per_revision,
+        replicas: sync
+            .replicas
+            .keys()
+            .filter_map(|k| replica_row(sync, k))
+            .collect(),
+        versions,
+    }
+}
+
+fn finding(severity: Severity, code: &'static str, message: String) -> Finding {
+    Finding {
+        severity,
+        code,
+        message,
+    }
+}
+
+/// `EDS STALE, RDS ERROR (the NACK)`: the types of a proxy that are not in sync.
+pub(crate) fn out_of_sync_types(status: &ProxyStatus) -> String {
+    XdsType::ALL
+        .iter()
+        .zip(&status.xds)
+        .filter(|(_, x)| {
+            !matches!(
+                x.state,
+                SyncState::Synced | SyncState::NotSent | SyncState::Ignored
+            )
+        })
+        .map(|(t, x)| match &x.last_error {
+            Some(e) if !e.is_empty() => format!("{} {} ({e})", t.short(), x.state.label()),
+            _ => format!("{} {}", t.short(), x.state.label()),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether the revision's proxies have live sync reports: their versions then come from
+/// istiod, not from image tags.
+pub(crate) fn reported_revision(store: &Store, map: &RevisionMap, rev: &Name) -> bool {
+    store.sync.replicas.iter().any(|(k, r)| {
+        map.resolve(&replica_revision(r)) == *rev && store.sync.versions.contains_key(k)
+    })
+}
+
+pub(crate) fn findings(
+    store: &Store,
+    sources: &BTreeMap<Kind, SourceState>,
+    list: impl Fn(&[String]) -> String,
+    out: &mut Vec<Finding>,
+) {
+    let sync = &store.sync;
+    if sync.replicas.is_empty() {
+        return;
+    }
+    for (key, r) in &sync.replicas {
+        let last = sync.proxies_of(key).map_or(0, |(p, _)| p.len());
+        let proxies = if last > 0 {
+            format!("; its {last} proxies show as unknown")
+        } else {
+            String::new()
+        };
+        let (code, what, message) = match &r.state {
+            ReplicaState::Ok { .. } => continue,
+            ReplicaState::Forbidden { message } => {
+                ("istiod-sync-forbidden", "forbidden by RBAC", message)
+            }
+            ReplicaState::Refused { message } => ("istiod-sync-refused", "refused", message),
+            ReplicaState::Unreachable { message } => ("istiod-unreachable", "unreachable", message),
+        };
+        out.push(finding(
+            Severity::Error,
+            code,
+            format!(
+                "istiod {}/{}: sync status {what}: {message}{proxies}",
+                r.namespace, r.istiod
+            ),
+        ));
+    }
+    for pod in &sync.out_of_sync {
+        let Some(r) = sync.preferred(pod) else {
+            continue;
+        };
+        let Some(status) = sync.status(r) else {
+            continue;
+        };
+        out.push(finding(
+            Severity::Warning,
+            "proxy-not-synced",
+            format!(
+                "proxy {}: {} (istiod {})",
+                status.proxy,
+                out_of_sync_types(status),
+                r.istiod.name
+            ),
+        ));
+    }
+    // Skew by revision, from the versions the proxies report.
+    let mut versions = Versions::new(store);
+    let mut skew: BTreeMap<(Name, Name), BTreeMap<Name, u32>> = BTreeMap::new();
+    for (key, per_version) in &sync.versions {
+        let Some(rev) = sync.replicas.get(key).map(replica_revision) else {
+            continue;
+        };
+        let Some(istiod) = versions.of_istiod(key, &rev) else {
+            continue;
+        };
+        for (v, n) in per_version.iter().filter(|(v, _)| skewed(v, &istiod)) {
+            *skew
+                .entry((rev.clone(), istiod.clone()))
+                .or_default()
+                .entry(v.clone())
+                .or_default() += n;
+        }
+    }
+    for ((rev, istiod), per_version) in skew {
+        let n: u32 = per_version.values().sum();
+        let runs: Vec<String> = per_version
+            .iter()
+            .map(|(v, n)| format!("{v} ×{n}"))
+            .collect();
+        out.push(finding(
+            Severity::Warning,
+            "proxy-version-skew",
+            format!(
+                "{n} proxies of revision {rev} report another minor version than their istiod \
+                 ({istiod}): {}",
+                runs.join(", ")
+            ),
+        ));
+    }
+    if !sync.pending() {
+        let pods: Vec<String> = sync
+            .unreported
+            .values()
+            .flatten()
+            .map(|k| format!("{}/{}", k.namespace, k.name))
+            .collect();
+        if !pods.is_empty() {
+            out.push(finding(
+                Severity::Warning,
+                "proxy-disconnected",
+                format!(
+                    "{} running pod(s) with a proxy are connected to no istiod: {}",
+                    pods.len(),
+                    list(&pods)
+                ),
+            ));
+        }
+    }
+    let pods_listed = matches!(sources.get(&Kind::Pod), None | Some(SourceState::Ready));
+    if pods_listed && !sync.gone.is_empty() {
+        let gone: Vec<String> = sync
+            .gone
+            .iter()
+            .map(|k| format!("{}.{}", k.name, k.namespace))
+            .collect();
+        out.push(finding(
+            Severity::Info,
+            "proxy-pod-gone",
+            format!(
+                "istiod still reports {} proxies whose pod is gone: {}",
+                gone.len(),
+                list(&gone)
+            ),
+        ));
+    }
+}

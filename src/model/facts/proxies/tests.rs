@@ -1,0 +1,648 @@
+//! Proxy sync events in, proxy rows, totals and findings out: the seed's two istiod
+//! replicas, replicas sharing a proxy, one going unreachable and coming back, one going
+//! away, pods no replica reports, and proxies whose pod is gone. Every case ends with the
+//! incremental aggregates checked against ones rebuilt from scratch.
+
+use jiff::Timestamp;
+
+use super::super::super::fixture::*;
+use super::super::super::sync::{
+    ProxyStatus, ReplicaState, ReplicaSync, SyncState, XdsStatus, XdsType,
+};
+use super::super::super::*;
+use super::skewed;
+
+const A: &str = "istiod-1-9-1-58ff56d6f8-25z28";
+const B: &str = "istiod-1-9-1-58ff56d6f8-dftbh";
+const GATEWAY_BUILD: &str = "1.10-alpha.f88f93ff2b8172b37c83d6066363d76b4477bd2d";
+const APP_BUILD: &str = "1.10-alpha.ba8228cc703fa11542c3e97c1702688d072152a1";
+
+use SyncState::{NotSent, Stale, Synced};
+
+fn xds(state: SyncState, n: usize) -> XdsStatus {
+    let nonce = |s: &str| n_(&format!("{s}-{n}"));
+    let (sent, acked) = match state {
+        Synced => (nonce("v"), nonce("v")),
+        NotSent => (n_(""), n_("")),
+        SyncState::StaleNeverAcknowledged => (nonce("v"), n_("")),
+        _ => (nonce("v2"), nonce("v1")),
+    };
+    XdsStatus {
+        state,
+        sent,
+        acked,
+        sent_time: None,
+        last_error: None,
+    }
+}
+
+fn n_(s: &str) -> Name {
+    Name::from(s)
+}
+
+/// A 1.9-shaped report: no cluster, no type, no ECDS (NOT SENT); CDS LDS EDS RDS as given.
+fn proxy(namespace: &str, pod: &str, version: &str, states: [SyncState; 4]) -> ProxyStatus {
+    let [cds, lds, eds, rds] = states;
+    ProxyStatus {
+        proxy: n_(&format!("{pod}.{namespace}")),
+        pod: n_(pod),
+        namespace: n_(namespace),
+        cluster: n_(""),
+        proxy_type: n_(""),
+        version: n_(version),
+        xds: [
+            xds(cds, 1),
+            xds(lds, 2),
+            xds(eds, 3),
+            xds(rds, 4),
+            xds(NotSent, 5),
+        ],
+    }
+}
+
+fn synced(namespace: &str, pod: &str, version: &str) -> ProxyStatus {
+    proxy(namespace, pod, version, [Synced; 4])
+}
+
+fn replica(istiod: &str, state: ReplicaState) -> ClusterEvent {
+    ClusterEvent::ProxySync(ReplicaSync {
+        namespace: n_("istio-system"),
+        istiod: n_(istiod),
+        revision: n_("1-9-1"),
+        state,
+    })
+}
+
+fn ok(istiod: &str, proxies: Vec<ProxyStatus>) -> ClusterEvent {
+    replica(
+        istiod,
+        ReplicaState::Ok {
+            via: "port-forward",
+            proxies,
+        },
+    )
+}
+
+fn unreachable(istiod: &str) -> ClusterEvent {
+    replica(
+        istiod,
+        ReplicaState::Unreachable {
+            message: "port-forward to 15014: connection refused".into(),
+        },
+    )
+}
+
+fn gone(istiod: &str) -> ClusterEvent {
+    ClusterEvent::ProxySyncGone {
+        namespace: n_("istio-system"),
+        istiod: n_(istiod),
+    }
+}
+
+fn later(secs: i64) -> Timestamp {
+    at() + jiff::SignedDuration::from_secs(secs)
+}
+
+/// The seed's `istioctl proxy-status`, per replica (`assets/scenarios/k1-upgrade.yaml`).
+fn seed_replicas() -> (Vec<ProxyStatus>, Vec<ProxyStatus>) {
+    let sys = "istio-system";
+    let sample = "istio-gateway-sample";
+    let a = vec![
+        synced(sys, "istio-ingressgateway-684d9c7755-brtsv", GATEWAY_BUILD),
+        proxy(
+            sys,
+            "istio-egressgateway-66cb5c46c7-qjrwj",
+            GATEWAY_BUILD,
+            [Synced, Synced, Synced, NotSent],
+        ),
+        synced(
+            sample,
+            "istio-ingressgateway-istio-gateway-sample-6d6998fc44-twcqp",
+            GATEWAY_BUILD,
+        ),
+        synced("default", "details-v1-6f769b44-hzj8v", APP_BUILD),
+        proxy(
+            "default",
+            "reviews-v1-545db77b95-qvbm7",
+            APP_BUILD,
+            [Synced, Synced, Stale, Synced],
+        ),
+    ];
+    let b = vec![
+        synced(sys, "istio-ingressgateway-684d9c7755-dvtrd", GATEWAY_BUILD),
+        proxy(
+            sys,
+            "istio-egressgateway-66cb5c46c7-c9q4b",
+            GATEWAY_BUILD,
+            [Synced, Synced, Synced, NotSent],
+        ),
+        synced(
+            sample,
+            "istio-ingressgateway-istio-gateway-sample-6d6998fc44-rnfnr",
+            GATEWAY_BUILD,
+        ),
+        synced("default", "api-gateway-6f87d9477f-xg5dq", APP_BUILD),
+        synced("default", "productpage-v1-6b746f74dc-9stvs", APP_BUILD),
+        synced("default", "ratings-v1-b6994bb9-ltxkz", APP_BUILD),
+    ];
+    (a, b)
+}
+
+/// The seed with both replicas answered.
+fn synced_seed() -> Model {
+    let mut m = seed();
+    let (a, b) = seed_replicas();
+    m.apply(stamped(ok(A, a)));
+    m.apply(stamped(ok(B, b)));
+    m
+}
+
+fn row<'a>(rows: &'a [ProxyRow], pod_prefix: &str) -> &'a ProxyRow {
+    rows.iter()
+        .find(|r| r.pod.starts_with(pod_prefix))
+        .unwrap_or_else(|| panic!("no row {pod_prefix}"))
+}
+
+fn codes(m: &Model, code: &str) -> Vec<(Severity, String)> {
+    m.findings()
+        .into_iter()
+        .filter(|f| f.code == code)
+        .map(|f| (f.severity, f.message))
+        .collect()
+}
+
+fn totals(pairs: &[(SyncState, u32)], unknown: u32, disconnected: u32) -> SyncTotals {
+    SyncTotals {
+        per_state: pairs.iter().copied().collect(),
+        unknown,
+        disconnected,
+    }
+}
+
+/// Every object the model holds, as events would bring them again.
+fn objects(m: &Model) -> Vec<Object> {
+    let s = &m.store;
+    let mut o: Vec<Object> = Vec::new();
+    o.extend(s.namespaces.values().cloned().map(Object::Namespace));
+    o.extend(s.nodes.values().cloned().map(Object::Node));
+    o.extend(s.pods.values().cloned().map(Object::Pod));
+    for w in [
+        &s.deployments,
+        &s.replica_sets,
+        &s.stateful_sets,
+        &s.daemon_sets,
+    ] {
+        o.extend(w.values().cloned().map(Object::Workload));
+    }
+    o.extend(s.services.values().cloned().map(Object::Service));
+    o.extend(s.hpas.values().cloned().map(Object::Hpa));
+    o.extend(s.pdbs.values().cloned().map(Object::Pdb));
+    o.extend(s.webhooks.values().cloned().map(Object::WebhookConfig));
+    o.extend(s.config_maps.values().cloned().map(Object::ConfigMap));
+    o.extend(s.iops.values().cloned().map(Object::IstioOperator));
+    o.extend(s.istio_gateways.values().cloned().map(Object::IstioGateway));
+    o
+}
+
+/// The aggregates equal those of a model that saw the final pods and answers at once (sync
+/// first, pods after, to go through the pod path), with each last-known answer replayed.
+fn assert_consistent(m: &Model) {
+    let mut fresh = Model::new();
+    for (kind, state) in m.sources() {
+        fresh.apply(stamped(ClusterEvent::Source(*kind, state.clone())));
+    }
+    let sync = &m.store.sync;
+    for (istiod, r) in &sync.replicas {
+        let known = sync.known.get(istiod);
+        if let Some(stale) = known.and_then(|k| k.stale.clone()) {
+            fresh.apply(Stamped {
+                at: known.map_or_else(at, |k| k.at),
+                event: ClusterEvent::ProxySync(ReplicaSync {
+                    state: ReplicaState::Ok {
+                        via: "port-forward",
+                        proxies: stale,
+                    },
+                    ..r.clone()
+                }),
+            });
+        }
+        fresh.apply(Stamped {
+            at: known.map_or_else(at, |k| k.at),
+            event: ClusterEvent::ProxySync(r.clone()),
+        });
+    }
+    for o in objects(m) {
+        fresh.apply(applied(o));
+    }
+    let (s, f) = (&m.store.sync, &fresh.store.sync);
+    assert_eq!(s.counts, f.counts, "counts");
+    assert_eq!(s.unreported, f.unreported, "unreported");
+    assert_eq!(s.out_of_sync, f.out_of_sync, "out of sync");
+    assert_eq!(s.gone, f.gone, "gone");
+    assert_eq!(s.versions, f.versions, "versions");
+    assert_eq!(s.reporters, f.reporters, "reporters");
+    assert_eq!(m.proxies(), fresh.proxies());
+    assert_eq!(m.proxy_summary(), fresh.proxy_summary());
+    assert_eq!(m.findings(), fresh.findings());
+}
+
+// --- the seed ------------------------------------------------------------------------------
+
+#[test]
+fn before_any_answer_the_model_waits() {
+    let m = seed();
+    assert!(m.proxies().is_empty());
+    assert!(m.proxy_summary().waiting);
+    assert_eq!(m.proxy("default", "details-v1-6f769b44-hzj8v"), None);
+    assert!(!m.findings().iter().any(|f| f.code.starts_with("proxy-not")));
+}
+
+#[test]
+fn the_seeds_proxies_joined_with_their_pods() {
+    let m = synced_seed();
+    let rows = m.proxies();
+    assert_eq!(rows.len(), 11);
+    assert!(
+        rows.iter()
+            .all(|r| r.connection == ProxyConnection::Connected)
+    );
+    // Sorted by proxy name, as istioctl does.
+    let names: Vec<&str> = rows.iter().map(|r| r.name.as_ref()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+
+    let reviews = row(&rows, "reviews-v1");
+    assert_eq!(reviews.name.as_ref(), "reviews-v1-545db77b95-qvbm7.default");
+    assert_eq!(reviews.state_of(XdsType::Eds), Some(Stale));
+    assert_eq!(reviews.state, Some(Stale));
+    assert!(!reviews.in_sync());
+    assert_eq!(reviews.istiod.as_deref(), Some(A));
+    assert_eq!(reviews.istiod_revision.as_deref(), Some("1-9-1"));
+    assert_eq!(reviews.istiod_version.as_deref(), Some("1.9.1"));
+    assert_eq!(reviews.version.as_deref(), Some(APP_BUILD));
+    assert!(reviews.version_skew, "1.10-alpha against 1.9.1");
+    assert_eq!(reviews.node.as_deref(), Some("k1-node04"));
+    assert_eq!(reviews.owner_kind.as_deref(), Some("ReplicaSet"));
+    assert_eq!(reviews.owner_name.as_deref(), Some("reviews-v1-545db77b95"));
+    assert_eq!(reviews.injected_revision.as_deref(), Some("1-9-1"));
+    assert!(!reviews.pod_gone);
+    assert_eq!(reviews.reported_at, Some(at()));
+
+    // RDS NOT SENT is normal for an egress gateway: in sync.
+    let egress = row(&rows, "istio-egressgateway-66cb5c46c7-c9q4b");
+    assert_eq!(egress.state_of(XdsType::Rds), Some(NotSent));
+    assert_eq!(egress.state, Some(Synced));
+    assert!(egress.in_sync());
+    assert_eq!(egress.istiod.as_deref(), Some(B));
+    assert_eq!(
+        row(&rows, "details-v1").state_of(XdsType::Ecds),
+        Some(NotSent),
+        "1.9 reports no ECDS"
+    );
+
+    let summary = m.proxy_summary();
+    assert!(!summary.waiting);
+    let expected = totals(&[(Synced, 10), (Stale, 1)], 0, 0);
+    assert_eq!(summary.totals, expected);
+    assert_eq!(summary.per_revision.get("1-9-1"), Some(&expected));
+    assert_eq!(
+        summary.versions.into_iter().collect::<Vec<_>>(),
+        vec![(n_(APP_BUILD), 5), (n_(GATEWAY_BUILD), 6)]
+    );
+    let replicas: Vec<_> = summary
+        .replicas
+        .iter()
+        .map(|r| (r.istiod.as_ref(), r.state, r.proxies))
+        .collect();
+    assert_eq!(replicas, vec![(A, "ok", 5), (B, "ok", 6)]);
+
+    assert_eq!(
+        codes(&m, "proxy-not-synced"),
+        vec![(
+            Severity::Warning,
+            format!("proxy reviews-v1-545db77b95-qvbm7.default: EDS STALE (istiod {A})")
+        )]
+    );
+    let skew = codes(&m, "proxy-version-skew");
+    assert_eq!(
+        skew.len(),
+        1,
+        "the reported versions replace the image tags': {skew:?}"
+    );
+    assert_eq!(
+        skew[0].1,
+        format!(
+            "11 proxies of revision 1-9-1 report another minor version than their istiod \
+             (1.9.1): {APP_BUILD} ×5, {GATEWAY_BUILD} ×6"
+        )
+    );
+    assert!(codes(&m, "proxy-disconnected").is_empty());
+    assert!(codes(&m, "proxy-pod-gone").is_empty());
+    assert_eq!(
+        m.proxy("default", "reviews-v1-545db77b95-qvbm7").as_ref(),
+        Some(reviews)
+    );
+    let json = serde_json::to_value(&rows).expect("json");
+    assert_eq!(json[0]["connection"], "connected");
+    assert_consistent(&m);
+}
+
+#[test]
+fn versions_skew_by_major_minor() {
+    assert!(skewed(APP_BUILD, "1.9.1"));
+    assert!(skewed("1.10.0", "1.9.1"));
+    assert!(!skewed("1.9.0", "1.9.1"));
+    assert!(!skewed("1.9-dev", "v1.9.1"));
+    assert!(!skewed("latest", "1.9.1"), "unknown versions are no skew");
+}
+
+// --- replicas ----------------------------------------------------------------------------
+
+#[test]
+fn two_replicas_reporting_one_proxy_make_one_row() {
+    let mut m = synced_seed();
+    let (a, mut b) = seed_replicas();
+    b.push(synced("default", "details-v1-6f769b44-hzj8v", APP_BUILD));
+    m.apply(stamped(ok(B, b.clone())));
+    let rows = m.proxies();
+    assert_eq!(rows.len(), 11);
+    let details = row(&rows, "details-v1");
+    assert_eq!(
+        details.istiod.as_deref(),
+        Some(A),
+        "the first istiod by name"
+    );
+    assert_eq!(details.also_reported_by, vec![n_(B)]);
+    assert_eq!(m.proxy_summary().totals.proxies(), 11, "counted once");
+    assert_consistent(&m);
+
+    // A no longer holds it: B's report shows.
+    let a: Vec<_> = a
+        .into_iter()
+        .filter(|p| !p.pod.starts_with("details"))
+        .collect();
+    m.apply(stamped(ok(A, a)));
+    let rows = m.proxies();
+    let details = row(&rows, "details-v1");
+    assert_eq!(details.istiod.as_deref(), Some(B));
+    assert!(details.also_reported_by.is_empty());
+    assert_eq!(m.proxy_summary().totals.proxies(), 11);
+    assert_consistent(&m);
+}
+
+#[test]
+fn an_unreachable_replica_keeps_its_last_proxies_as_unknown_until_it_is_back() {
+    let mut m = synced_seed();
+    m.apply(Stamped {
+        at: later(30),
+        event: unreachable(A),
+    });
+    let rows = m.proxies();
+    assert_eq!(rows.len(), 11, "nothing vanishes");
+    let reviews = row(&rows, "reviews-v1");
+    assert_eq!(reviews.connection, ProxyConnection::LastKnown);
+    assert_eq!(reviews.istiod.as_deref(), Some(A));
+    assert_eq!(
+        reviews.state_of(XdsType::Eds),
+        Some(Stale),
+        "the last known states"
+    );
+    assert_eq!(
+        reviews.reported_at,
+        Some(at()),
+        "from before it stopped answering"
+    );
+    assert!(!reviews.in_sync());
+    // The other replica's proxies stay.
+    assert_eq!(row(&rows, "ratings").connection, ProxyConnection::Connected);
+    let summary = m.proxy_summary();
+    assert_eq!(summary.totals, totals(&[(Synced, 6)], 5, 0));
+    let a = &summary.replicas[0];
+    assert_eq!((a.state, a.proxies), ("unreachable", 5));
+    assert_eq!(
+        a.message.as_deref(),
+        Some("port-forward to 15014: connection refused")
+    );
+    assert_eq!(
+        codes(&m, "istiod-unreachable"),
+        vec![(
+            Severity::Error,
+            format!(
+                "istiod istio-system/{A}: sync status unreachable: port-forward to 15014: \
+                 connection refused; its 5 proxies show as unknown"
+            )
+        )]
+    );
+    assert!(
+        codes(&m, "proxy-not-synced").is_empty(),
+        "reviews' state is not known now"
+    );
+    assert!(codes(&m, "proxy-disconnected").is_empty());
+    assert_consistent(&m);
+
+    // Still unreachable, another message: still the same last proxies.
+    m.apply(Stamped {
+        at: later(40),
+        event: replica(
+            A,
+            ReplicaState::Unreachable {
+                message: "timed out".into(),
+            },
+        ),
+    });
+    assert_eq!(m.proxy_summary().totals, totals(&[(Synced, 6)], 5, 0));
+    assert_eq!(
+        row(&m.proxies(), "reviews-v1").reported_at,
+        Some(at()),
+        "still the last answer's time"
+    );
+    assert_consistent(&m);
+
+    // Back: recovered.
+    let (a, _) = seed_replicas();
+    m.apply(Stamped {
+        at: later(50),
+        event: ok(A, a),
+    });
+    let rows = m.proxies();
+    let reviews = row(&rows, "reviews-v1");
+    assert_eq!(reviews.connection, ProxyConnection::Connected);
+    assert_eq!(reviews.reported_at, Some(later(50)));
+    assert_eq!(
+        m.proxy_summary().totals,
+        totals(&[(Synced, 10), (Stale, 1)], 0, 0)
+    );
+    assert!(codes(&m, "istiod-unreachable").is_empty());
+    assert_consistent(&m);
+}
+
+#[test]
+fn a_forbidden_replica_names_the_permission_and_its_pods_are_unknown() {
+    let mut m = seed();
+    let (_, b) = seed_replicas();
+    let message = "meshtop may not create pods/portforward in namespace istio-system";
+    m.apply(stamped(replica(
+        A,
+        ReplicaState::Forbidden {
+            message: message.into(),
+        },
+    )));
+    m.apply(stamped(ok(B, b)));
+    let rows = m.proxies();
+    assert_eq!(rows.len(), 11);
+    let reviews = row(&rows, "reviews-v1");
+    assert_eq!(
+        reviews.connection,
+        ProxyConnection::Unknown,
+        "A never answered: its proxies may be connected to it"
+    );
+    assert_eq!(reviews.istiod, None);
+    assert_eq!(
+        reviews.version.as_deref(),
+        Some("1.10-alpha.f2ba4b8"),
+        "image tag"
+    );
+    assert_eq!(m.proxy_summary().totals, totals(&[(Synced, 6)], 5, 0));
+    assert_eq!(
+        codes(&m, "istiod-sync-forbidden"),
+        vec![(
+            Severity::Error,
+            format!("istiod istio-system/{A}: sync status forbidden by RBAC: {message}")
+        )]
+    );
+    assert!(codes(&m, "proxy-disconnected").is_empty());
+    assert_consistent(&m);
+}
+
+#[test]
+fn a_replica_gone_leaves_its_proxies_disconnected() {
+    let mut m = synced_seed();
+    m.apply(stamped(gone(A)));
+    let rows = m.proxies();
+    assert_eq!(rows.len(), 11);
+    let reviews = row(&rows, "reviews-v1");
+    assert_eq!(reviews.connection, ProxyConnection::Disconnected);
+    assert_eq!(reviews.state, None);
+    assert!(reviews.xds.is_empty());
+    assert!(!reviews.in_sync());
+    assert_eq!(m.proxy_summary().totals, totals(&[(Synced, 6)], 0, 5));
+    assert_eq!(
+        m.proxy_summary()
+            .per_revision
+            .get("1-9-1")
+            .map(|t| t.disconnected),
+        Some(5)
+    );
+    let disconnected = codes(&m, "proxy-disconnected");
+    assert_eq!(disconnected.len(), 1);
+    assert!(
+        disconnected[0]
+            .1
+            .starts_with("5 running pod(s) with a proxy are connected to no istiod: "),
+        "{disconnected:?}"
+    );
+    assert!(m.sync_replicas().len() == 1);
+    assert_consistent(&m);
+
+    // A pod that stops running is not expected to be connected.
+    m.apply(applied(
+        pod("default", "reviews-v1-545db77b95-qvbm7")
+            .on("k1-node04")
+            .injected("1-9-1", "1.10-alpha.f2ba4b8")
+            .phase(summary::PodPhase::Succeeded, "Completed")
+            .build(),
+    ));
+    assert_eq!(m.proxy_summary().totals.disconnected, 4);
+    m.apply(deleted(Kind::Pod, "default", "details-v1-6f769b44-hzj8v"));
+    assert_eq!(m.proxy_summary().totals.disconnected, 3);
+    assert_consistent(&m);
+
+    // The last replica gone too: back to waiting.
+    m.apply(stamped(gone(B)));
+    assert!(m.proxy_summary().waiting);
+    assert!(m.proxies().is_empty());
+}
+
+#[test]
+fn a_proxy_whose_pod_is_gone_is_flagged_until_the_pod_is_back() {
+    let mut m = synced_seed();
+    let (mut a, _) = seed_replicas();
+    a.push(synced("default", "reviews-v1-545db77b95-old01", APP_BUILD));
+    m.apply(stamped(ok(A, a)));
+    let rows = m.proxies();
+    let old = row(&rows, "reviews-v1-545db77b95-old01");
+    assert!(old.pod_gone);
+    assert_eq!(old.node, None);
+    assert_eq!(
+        codes(&m, "proxy-pod-gone"),
+        vec![(
+            Severity::Info,
+            "istiod still reports 1 proxies whose pod is gone: \
+             reviews-v1-545db77b95-old01.default"
+                .to_string()
+        )]
+    );
+    assert_consistent(&m);
+    m.apply(applied(
+        pod("default", "reviews-v1-545db77b95-old01")
+            .on("k1-node01")
+            .injected("1-9-1", "1.10-alpha.f2ba4b8")
+            .build(),
+    ));
+    assert!(!row(&m.proxies(), "reviews-v1-545db77b95-old01").pod_gone);
+    assert!(codes(&m, "proxy-pod-gone").is_empty());
+    assert_consistent(&m);
+    m.apply(deleted(Kind::Pod, "default", "reviews-v1-545db77b95-old01"));
+    assert!(row(&m.proxies(), "reviews-v1-545db77b95-old01").pod_gone);
+    assert_consistent(&m);
+}
+
+#[test]
+fn an_error_state_names_the_nack() {
+    let mut m = synced_seed();
+    let (mut a, _) = seed_replicas();
+    let details = a
+        .iter_mut()
+        .find(|p| p.pod.starts_with("details"))
+        .expect("details");
+    details.xds[XdsType::Lds as usize] = XdsStatus {
+        state: SyncState::Error,
+        sent: n_("v9"),
+        acked: n_("v8"),
+        sent_time: Some(at()),
+        last_error: Some(n_("listener 0.0.0.0_80: duplicate filter chain")),
+    };
+    m.apply(stamped(ok(A, a)));
+    let rows = m.proxies();
+    assert_eq!(row(&rows, "details").state, Some(SyncState::Error));
+    assert!(
+        codes(&m, "proxy-not-synced").contains(&(
+            Severity::Warning,
+            format!(
+                "proxy details-v1-6f769b44-hzj8v.default: LDS ERROR (listener 0.0.0.0_80: \
+                 duplicate filter chain) (istiod {A})"
+            )
+        )),
+        "{:?}",
+        codes(&m, "proxy-not-synced")
+    );
+    assert_eq!(
+        m.proxy_summary().totals,
+        totals(&[(Synced, 9), (Stale, 1), (SyncState::Error, 1)], 0, 0)
+    );
+    assert_consistent(&m);
+}
+
+#[test]
+fn the_same_answer_again_changes_nothing_but_its_time() {
+    let mut m = synced_seed();
+    let generation = m.generation();
+    let (a, _) = seed_replicas();
+    m.apply(Stamped {
+        at: later(5),
+        event: ok(A, a),
+    });
+    assert_eq!(m.generation(), generation, "no redraw for the same answer");
+    assert_eq!(row(&m.proxies(), "reviews-v1").reported_at, Some(later(5)));
+}
