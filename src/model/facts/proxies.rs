@@ -16,7 +16,7 @@
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::super::event::{Kind, SourceState};
 use super::super::intern::Name;
@@ -411,6 +411,11 @@ pub(crate) fn findings(
     }
     for ((rev, istiod), per_version) in skew {
         let n: u32 = per_version.values().sum();
+        let minors: BTreeSet<String> = per_version
+            .keys()
+            .filter_map(|v| major_minor(v))
+            .map(|(major, minor)| format!("{major}.{minor}"))
+            .collect();
         let runs: Vec<String> = per_version
             .iter()
             .map(|(v, n)| format!("{v} ×{n}"))
@@ -419,8 +424,8 @@ pub(crate) fn findings(
             Severity::Warning,
             "proxy-version-skew",
             format!(
-                "{n} proxies of revision {rev} report another minor version than their istiod \
-                 ({istiod}): {}",
+                "{n} proxies of revision {rev} run {} while their istiod runs {istiod}: {}",
+                minors.into_iter().collect::<Vec<_>>().join(", "),
                 runs.join(", ")
             ),
         ));

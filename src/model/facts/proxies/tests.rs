@@ -333,8 +333,8 @@ fn the_seeds_proxies_joined_with_their_pods() {
     assert_eq!(
         skew[0].1,
         format!(
-            "11 proxies of revision 1-9-1 report another minor version than their istiod \
-             (1.9.1): {APP_BUILD} ×5, {GATEWAY_BUILD} ×6"
+            "11 proxies of revision 1-9-1 run 1.10 while their istiod runs 1.9.1: \
+             {APP_BUILD} ×5, {GATEWAY_BUILD} ×6"
         )
     );
     assert!(codes(&m, "proxy-disconnected").is_empty());
