@@ -28,6 +28,8 @@ pub enum Action {
     Command,
     SortNext,
     SortReverse,
+    /// Toggles showing only the rows that need attention.
+    ProblemsOnly,
     View(ViewKind),
     PromptAccept,
     PromptCancel,
@@ -52,6 +54,7 @@ impl Action {
             "command" => Action::Command,
             "sort-next" => Action::SortNext,
             "sort-reverse" => Action::SortReverse,
+            "problems-only" => Action::ProblemsOnly,
             "prompt-accept" => Action::PromptAccept,
             "prompt-cancel" => Action::PromptCancel,
             "prompt-complete" => Action::PromptComplete,

@@ -21,6 +21,8 @@ pub struct Screen {
     pub offset: Cell<usize>,
     pub filter: String,
     pub sort: Option<Sort>,
+    /// Only the rows needing attention (Proxies: those out of sync).
+    pub problems_only: bool,
 }
 
 impl Screen {
@@ -31,6 +33,7 @@ impl Screen {
             offset: Cell::new(0),
             filter: String::new(),
             sort: None,
+            problems_only: false,
         }
     }
 }
@@ -141,7 +144,7 @@ impl UiState {
     fn row_count(&self, model: &Model) -> usize {
         let s = self.screen();
         let source = views::source(&s.id, model);
-        table::arrange(source.as_ref(), &s.filter, s.sort).len()
+        table::arrange(source.as_ref(), s).len()
     }
 
     fn move_selection(&mut self, model: &Model, f: impl FnOnce(usize, usize, usize) -> usize) {
@@ -181,7 +184,7 @@ impl UiState {
             Action::Drill => {
                 let s = self.screen();
                 let source = views::source(&s.id, model);
-                let rows = table::arrange(source.as_ref(), &s.filter, s.sort);
+                let rows = table::arrange(source.as_ref(), s);
                 let subject = rows
                     .get(s.selected.min(rows.len().saturating_sub(1)))
                     .and_then(|&i| source.subject(i));
@@ -203,6 +206,11 @@ impl UiState {
                 }
             }
             Action::SortNext | Action::SortReverse => self.sort(action, model),
+            Action::ProblemsOnly => {
+                let s = self.screen_mut();
+                s.problems_only = !s.problems_only;
+                s.selected = 0;
+            }
             Action::View(v) => {
                 self.current = v;
                 self.details.clear();

@@ -11,6 +11,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
+use crate::model::sync::SyncState;
+
 use super::state::Screen;
 use super::theme::Theme;
 use super::views::Subject;
@@ -24,6 +26,8 @@ pub struct Column {
     pub min_width: u16,
     /// Hidden when the table is wider than this: the narrow variant of a wider column.
     pub max_width: u16,
+    /// Cut long text in the middle, keeping its end: pod names differ in their suffix.
+    pub cut_middle: bool,
 }
 
 impl Column {
@@ -33,7 +37,21 @@ impl Column {
             width,
             min_width,
             max_width: u16::MAX,
+            cut_middle: false,
         }
+    }
+
+    /// Long text is cut in the middle rather than at the end.
+    pub const fn cut_middle(mut self) -> Column {
+        self.cut_middle = true;
+        self
+    }
+
+    /// Never shown (a column with nothing to say on this cluster).
+    pub const fn hidden(mut self) -> Column {
+        self.min_width = u16::MAX;
+        self.max_width = 0;
+        self
     }
 
     /// Shown only up to this table width (a shorter header for narrow terminals).
@@ -66,6 +84,10 @@ pub enum Tone {
     Error,
     Warning,
     Info,
+    /// A proxy's xDS state.
+    Sync(SyncState),
+    /// A proxy whose state is not known.
+    SyncUnknown,
 }
 
 impl Tone {
@@ -79,6 +101,11 @@ impl Tone {
             Tone::Error => theme.severity_error,
             Tone::Warning => theme.severity_warning,
             Tone::Info => theme.severity_info,
+            Tone::Sync(SyncState::Synced) => theme.sync_synced,
+            Tone::Sync(SyncState::NotSent | SyncState::Ignored) => theme.sync_not_sent,
+            Tone::Sync(SyncState::Stale | SyncState::StaleNeverAcknowledged) => theme.sync_stale,
+            Tone::Sync(SyncState::Error) => theme.sync_error,
+            Tone::SyncUnknown => theme.sync_unknown,
         }
     }
 }
@@ -117,6 +144,14 @@ pub trait TableSource {
     fn subject(&self, _row: usize) -> Option<Subject> {
         None
     }
+    /// Whether a row needs attention: what the problems-only toggle keeps.
+    fn is_problem(&self, _row: usize) -> bool {
+        false
+    }
+    /// How the title names the problems-only toggle (`out of sync only`).
+    fn problems_label(&self) -> &'static str {
+        "problems only"
+    }
     /// Shown when there are no rows at all.
     fn empty_message(&self) -> &'static str;
 }
@@ -135,21 +170,21 @@ pub fn fuzzy_match(needle: &str, haystack: &str) -> bool {
     })
 }
 
-/// The row indices to show, filtered and sorted. Without a filter or a sort this does no
-/// per-row work beyond the index list.
-pub fn arrange(source: &dyn TableSource, filter: &str, sort: Option<Sort>) -> Vec<usize> {
-    let mut rows: Vec<usize> = if filter.trim().is_empty() {
-        (0..source.len()).collect()
-    } else {
+/// The row indices a screen shows: its problems-only toggle, its `/` filter, its sort.
+/// Without any of them this does no per-row work beyond the index list.
+pub fn arrange(source: &dyn TableSource, screen: &Screen) -> Vec<usize> {
+    let (filter, sort) = (screen.filter.as_str(), screen.sort);
+    let mut rows: Vec<usize> = (0..source.len())
+        .filter(|&i| !screen.problems_only || source.is_problem(i))
+        .collect();
+    if !filter.trim().is_empty() {
         let mut text = String::new();
-        (0..source.len())
-            .filter(|&i| {
-                text.clear();
-                source.filter_text(i, &mut text);
-                fuzzy_match(filter, &text)
-            })
-            .collect()
-    };
+        rows.retain(|&i| {
+            text.clear();
+            source.filter_text(i, &mut text);
+            fuzzy_match(filter, &text)
+        });
+    }
     if let Some(sort) = sort
         && sort.column < source.columns().len()
     {
@@ -174,6 +209,24 @@ pub fn truncate(s: &str, width: usize) -> Cow<'_, str> {
     }
     let mut out: String = s.chars().take(width - 1).collect();
     out.push('…');
+    Cow::Owned(out)
+}
+
+/// Truncates to `width` characters with `…` in the middle, keeping the last third: the
+/// part of a pod's name that tells replicas apart.
+pub fn truncate_middle(s: &str, width: usize) -> Cow<'_, str> {
+    let len = s.chars().count();
+    if len <= width {
+        return Cow::Borrowed(s);
+    }
+    if width < 5 {
+        return truncate(s, width);
+    }
+    let tail = (width - 1) / 3;
+    let head = width - 1 - tail;
+    let mut out: String = s.chars().take(head).collect();
+    out.push('…');
+    out.extend(s.chars().skip(len - tail));
     Cow::Owned(out)
 }
 
@@ -212,13 +265,21 @@ pub fn title<'a>(
     theme: &Theme,
 ) -> Line<'a> {
     let mut spans = vec![Span::styled(format!(" {name} "), theme.title)];
-    if screen.filter.is_empty() {
+    if screen.filter.is_empty() && !screen.problems_only {
         spans.push(Span::styled(format!("({}) ", source.len()), theme.title));
     } else {
         spans.push(Span::styled(
             format!("({shown} of {}) ", source.len()),
             theme.title,
         ));
+    }
+    if screen.problems_only {
+        spans.push(Span::styled(
+            format!("{} ", source.problems_label()),
+            theme.prompt,
+        ));
+    }
+    if !screen.filter.is_empty() {
         spans.push(Span::styled(format!("/{} ", screen.filter), theme.prompt));
     }
     if let Some(sort) = screen.sort
@@ -362,25 +423,32 @@ pub fn render(
         x = x.saturating_add(*w).saturating_add(1);
     }
     let right = inner.right();
-    let put = |buf: &mut Buffer, x: u16, y: u16, text: &str, width: u16, style: Style| {
+    let put = |buf: &mut Buffer, slot: usize, y: u16, text: &str, style: Style| {
+        let (x, width) = (xs[slot], widths[slot]);
         if x < right {
-            let width = width.min(right - x);
-            buf.set_string(x, y, truncate(text, usize::from(width)), style);
+            let width = usize::from(width.min(right - x));
+            let text = if columns[visible[slot]].cut_middle {
+                truncate_middle(text, width)
+            } else {
+                truncate(text, width)
+            };
+            buf.set_string(x, y, text, style);
         }
     };
     for (slot, header) in headers.iter().enumerate() {
         put(
             frame.buffer_mut(),
-            xs[slot],
+            slot,
             inner.y,
             header,
-            widths[slot],
             theme.table_header,
         );
     }
     if rows.is_empty() {
         let message = if source.is_empty() {
             source.empty_message()
+        } else if screen.filter.is_empty() {
+            "no row needs attention (the same key again shows every row)"
         } else {
             "no rows match the filter (esc clears it)"
         };
@@ -419,7 +487,7 @@ pub fn render(
             } else {
                 tone.style(theme)
             };
-            put(buf, xs[slot], y, text, widths[slot], style);
+            put(buf, slot, y, text, style);
         }
     }
     page
@@ -462,6 +530,16 @@ mod tests {
         assert_eq!(truncate("istio-system", 20), "istio-system");
         assert_eq!(truncate("istio-system", 6), "istio…");
         assert_eq!(truncate("istio-system", 0), "");
+    }
+
+    #[test]
+    fn a_middle_cut_keeps_the_end() {
+        assert_eq!(
+            truncate_middle("istio-egressgateway-66cb5c46c7-c9q4b", 23),
+            "istio-egressgat…7-c9q4b"
+        );
+        assert_eq!(truncate_middle("short", 23), "short");
+        assert_eq!(truncate_middle("istio-system", 4), "ist…");
     }
 
     #[test]

@@ -76,9 +76,19 @@ pub struct Theme {
     pub severity_info: Style,
     pub severity_warning: Style,
     pub severity_error: Style,
+    /// Proxy sync states, istioctl's words: SYNCED.
+    pub sync_synced: Style,
+    /// NOT SENT (and IGNORED): nothing to send, normal for some types.
+    pub sync_not_sent: Style,
+    /// STALE and STALE (Never Acknowledged): sent, not acknowledged.
+    pub sync_stale: Style,
+    /// ERROR: the proxy rejected the last push.
+    pub sync_error: Style,
+    /// No state known: the istiod does not answer, or no istiod reports the proxy.
+    pub sync_unknown: Style,
 }
 
-const SECTIONS: [&str; 24] = [
+const SECTIONS: [&str; 29] = [
     "base",
     "dim",
     "border",
@@ -103,6 +113,11 @@ const SECTIONS: [&str; 24] = [
     "severity_info",
     "severity_warning",
     "severity_error",
+    "sync_synced",
+    "sync_not_sent",
+    "sync_stale",
+    "sync_error",
+    "sync_unknown",
 ];
 
 impl Theme {
@@ -132,6 +147,11 @@ impl Theme {
             "severity_info" => &mut self.severity_info,
             "severity_warning" => &mut self.severity_warning,
             "severity_error" => &mut self.severity_error,
+            "sync_synced" => &mut self.sync_synced,
+            "sync_not_sent" => &mut self.sync_not_sent,
+            "sync_stale" => &mut self.sync_stale,
+            "sync_error" => &mut self.sync_error,
+            "sync_unknown" => &mut self.sync_unknown,
             _ => return None,
         })
     }
@@ -164,6 +184,11 @@ impl Theme {
             severity_info: s,
             severity_warning: s,
             severity_error: s,
+            sync_synced: s,
+            sync_not_sent: s,
+            sync_stale: s,
+            sync_error: s,
+            sync_unknown: s,
         }
     }
 
@@ -183,6 +208,9 @@ impl Theme {
             source_forbidden: bold,
             source_error: bold,
             severity_error: bold,
+            sync_stale: Style::new().add_modifier(Modifier::UNDERLINED),
+            sync_error: Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD),
+            sync_unknown: Style::new().add_modifier(Modifier::UNDERLINED),
             ..Theme::blank()
         }
     }

@@ -9,6 +9,7 @@ pub mod namespaces;
 pub mod nodes;
 pub mod overview;
 pub mod pods;
+pub mod proxies;
 pub mod revisions;
 
 use ratatui::Frame;
@@ -79,10 +80,21 @@ impl ViewKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
     Revision(Name),
-    Gateway { namespace: Name, name: Name },
-    Pdb { namespace: Name, name: Name },
+    Gateway {
+        namespace: Name,
+        name: Name,
+    },
+    Pdb {
+        namespace: Name,
+        name: Name,
+    },
     Node(Name),
     Namespace(Name),
+    /// A proxy, by its pod.
+    Proxy {
+        namespace: Name,
+        pod: Name,
+    },
 }
 
 impl Subject {
@@ -94,6 +106,7 @@ impl Subject {
             Subject::Pdb { .. } => ViewKind::Disruption,
             Subject::Node(_) => ViewKind::Nodes,
             Subject::Namespace(_) => ViewKind::Namespaces,
+            Subject::Proxy { .. } => ViewKind::Proxies,
         }
     }
 
@@ -103,6 +116,8 @@ impl Subject {
             Subject::Gateway { namespace, name } | Subject::Pdb { namespace, name } => {
                 format!("{namespace}/{name}")
             }
+            // istioctl's NAME.
+            Subject::Proxy { namespace, pod } => format!("{pod}.{namespace}"),
         }
     }
 }
@@ -120,11 +135,11 @@ pub fn source<'m>(id: &ScreenId, model: &'m Model) -> Box<dyn TableSource + 'm> 
         ScreenId::View(ViewKind::Overview) => Box::new(overview::FindingsTable::new(model)),
         ScreenId::View(ViewKind::Revisions) => Box::new(revisions::RevisionsTable::new(model)),
         ScreenId::View(ViewKind::Gateways) => Box::new(gateways::GatewaysTable::new(model)),
-        ScreenId::View(ViewKind::Proxies) => Box::new(pods::PodsTable::proxies(model)),
+        ScreenId::View(ViewKind::Proxies) => Box::new(proxies::ProxiesTable::new(model)),
         ScreenId::View(ViewKind::Disruption) => Box::new(disruption::PdbTable::new(model)),
         ScreenId::View(ViewKind::Nodes) => Box::new(nodes::NodesTable::new(model)),
         ScreenId::View(ViewKind::Namespaces) => Box::new(namespaces::NamespacesTable::new(model)),
-        ScreenId::Details(subject) => Box::new(details::pods(subject, model)),
+        ScreenId::Details(subject) => details::table(subject, model),
     }
 }
 
@@ -138,9 +153,10 @@ pub fn render(
 ) -> usize {
     match &screen.id {
         ScreenId::View(ViewKind::Overview) => overview::render(frame, area, screen, model, theme),
+        ScreenId::View(ViewKind::Proxies) => proxies::render(frame, area, screen, model, theme),
         ScreenId::View(view) => {
             let source = source(&screen.id, model);
-            let rows = table::arrange(source.as_ref(), &screen.filter, screen.sort);
+            let rows = table::arrange(source.as_ref(), screen);
             let title = table::title(view.title(), source.as_ref(), rows.len(), screen, theme);
             table::render(frame, area, source.as_ref(), &rows, screen, title, theme)
         }

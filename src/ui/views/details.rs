@@ -1,20 +1,26 @@
 //! Details of one row (Enter): a panel of facts about it, and its pods with a note each: a
 //! node's pods and what blocks its drain, a revision's namespaces and pods, a PDB's pods and
 //! the nodes it blocks, a namespace's pods and those needing a restart, a gateway's ports,
-//! resources and pods.
+//! resources and pods, a proxy's istiod, version and pod with the raw xDS nonces per type.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use crate::model::{DrainPreflight, Model};
+use std::borrow::Cow;
+
+use ratatui::layout::Constraint::{Fill, Length};
+
+use crate::model::sync::{XdsStatus, XdsType};
+use crate::model::{DrainPreflight, Model, ProxyConnection, ProxyRow};
 
 use super::super::state::Screen;
-use super::super::table::{self, Tone};
+use super::super::table::{self, CellText, Column, SortKey, TableSource, Tone};
 use super::super::theme::Theme;
 use super::gateways::{hpa, labels, problems};
 use super::pods::{Omit, PodLine, PodsTable};
+use super::proxies::{connection_label, state_cell};
 use super::{Subject, field, list, nodes, revisions};
 
 fn matches_name(entry: &str, namespace: &str, name: &str) -> bool {
@@ -29,9 +35,32 @@ fn owned_by_deployment(replica_set: &str, deployment: &str) -> bool {
         .is_some_and(|hash| !hash.is_empty() && !hash.contains('-'))
 }
 
+/// The table of a details screen: a proxy's xDS types, else pods.
+pub fn table<'m>(subject: &Subject, model: &'m Model) -> Box<dyn TableSource + 'm> {
+    match subject {
+        Subject::Proxy { namespace, pod } => Box::new(XdsTable::new(model.proxy(namespace, pod))),
+        _ => Box::new(pods(subject, model)),
+    }
+}
+
 /// The pods of a details screen, with their notes.
 pub fn pods<'m>(subject: &Subject, model: &'m Model) -> PodsTable<'m> {
     match subject {
+        Subject::Proxy { namespace, pod } => {
+            let rows = model
+                .pod(namespace, pod)
+                .into_iter()
+                .map(|pod| PodLine { pod, note: None })
+                .collect();
+            PodsTable::details(
+                rows,
+                Omit {
+                    note: true,
+                    ..Omit::default()
+                },
+                "the proxy's pod is gone",
+            )
+        }
         Subject::Node(node) => {
             let preflight = model
                 .nodes()
@@ -300,6 +329,25 @@ fn facts<'a>(subject: &Subject, model: &Model, theme: &Theme) -> Option<Vec<Line
             );
             ns.extend(field("pods", plain(r.pods.to_string()), t));
             lines.push(Line::from(ns));
+            let summary = model.proxy_summary();
+            let mut sync = field(
+                "proxies",
+                toned(revisions::proxies_cell(
+                    summary.per_revision.get(rev),
+                    summary.waiting,
+                )),
+                t,
+            );
+            let replicas: Vec<String> = summary
+                .replicas
+                .iter()
+                .filter(|x| x.revision == *rev)
+                .map(|x| format!("{} {}", x.istiod, x.state))
+                .collect();
+            if !replicas.is_empty() {
+                sync.extend(field("istiod replicas", plain(replicas.join(", ")), t));
+            }
+            lines.push(Line::from(sync));
         }
         Subject::Pdb { namespace, name } => {
             let r = model
@@ -378,6 +426,10 @@ fn facts<'a>(subject: &Subject, model: &Model, theme: &Theme) -> Option<Vec<Line
                 lines.push(Line::from(Span::styled(notes, t.warn)));
             }
         }
+        Subject::Proxy { namespace, pod } => {
+            let r = model.proxy(namespace, pod)?;
+            lines.extend(proxy_facts(&r, model, t));
+        }
         Subject::Gateway { namespace, name } => {
             let g = model
                 .gateways()
@@ -441,6 +493,214 @@ fn facts<'a>(subject: &Subject, model: &Model, theme: &Theme) -> Option<Vec<Line
     Some(lines)
 }
 
+/// A proxy's state, istiod, version and pod.
+fn proxy_facts<'a>(r: &ProxyRow, model: &Model, t: &Theme) -> Vec<Line<'a>> {
+    let plain = |s: String| Span::styled(s, t.base);
+    let mut lines = Vec::new();
+    let mut first = Vec::new();
+    let state = match (r.connection, r.state) {
+        (ProxyConnection::Connected, Some(s)) => Span::styled(
+            if r.in_sync() {
+                format!("{} (in sync)", s.label())
+            } else {
+                format!("{} (out of sync)", s.label())
+            },
+            state_cell(s).1.style(t),
+        ),
+        (c, _) => Span::styled(connection_label(c), t.sync_unknown),
+    };
+    first.extend(field("state", state, t));
+    if !r.proxy_type.is_empty() {
+        first.extend(field("type", plain(r.proxy_type.to_string()), t));
+    }
+    if !r.cluster.is_empty() {
+        first.extend(field("cluster", plain(r.cluster.to_string()), t));
+    }
+    lines.push(Line::from(first));
+
+    let replica = r.istiod.as_ref().and_then(|i| {
+        model
+            .proxy_summary()
+            .replicas
+            .into_iter()
+            .find(|x| x.istiod == *i)
+    });
+    let mut istiod = match &r.istiod {
+        Some(i) => field("istiod", plain(i.to_string()), t),
+        None => field("istiod", Span::styled("none reports this proxy", t.warn), t),
+    };
+    if let Some(rev) = &r.istiod_revision {
+        istiod.extend(field("revision", plain(rev.to_string()), t));
+    }
+    if let Some(x) = &replica {
+        let answer = match (x.state, x.via, &x.message) {
+            ("ok", Some(via), _) => Span::styled(format!("ok via {via}"), t.good),
+            (state, _, Some(m)) => Span::styled(format!("{state}: {m}"), t.bad),
+            (state, _, None) => Span::styled(state.to_string(), t.bad),
+        };
+        istiod.extend(field("answers", answer, t));
+    }
+    if let Some(at) = r.reported_at {
+        let label = if r.connection == ProxyConnection::LastKnown {
+            "states as last reported at"
+        } else {
+            "reported at"
+        };
+        istiod.extend(field(label, plain(at.to_string()), t));
+    }
+    lines.push(Line::from(istiod));
+    if !r.also_reported_by.is_empty() {
+        lines.push(Line::from(field(
+            "also reported by",
+            Span::styled(list(&r.also_reported_by), t.warn),
+            t,
+        )));
+    }
+
+    let mut version = field(
+        "version",
+        plain(r.version.as_deref().unwrap_or("-").to_string()),
+        t,
+    );
+    if let Some(v) = &r.istiod_version {
+        let (text, style) = if r.version_skew {
+            (format!("skew: istiod runs {v}"), t.warn)
+        } else {
+            (format!("istiod runs {v}"), t.dim)
+        };
+        version.push(Span::styled(text, style));
+    }
+    lines.push(Line::from(version));
+
+    if r.pod_gone {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "pod {}/{} is gone from the cluster; istiod still reports its proxy",
+                r.namespace, r.pod
+            ),
+            t.warn,
+        )));
+    } else {
+        let mut pod = field("pod", plain(format!("{}/{}", r.namespace, r.pod)), t);
+        pod.extend(field(
+            "node",
+            plain(r.node.as_deref().unwrap_or("-").to_string()),
+            t,
+        ));
+        let owner = match (&r.owner_kind, &r.owner_name) {
+            (Some(k), Some(n)) => format!("{k}/{n}"),
+            _ => "-".to_string(),
+        };
+        pod.extend(field("owner", plain(owner), t));
+        pod.extend(field(
+            "injected by",
+            plain(r.injected_revision.as_deref().unwrap_or("-").to_string()),
+            t,
+        ));
+        lines.push(Line::from(pod));
+    }
+    lines
+}
+
+const XDS_COLUMNS: [Column; 6] = [
+    Column::new("TYPE", Length(5), 0),
+    Column::new("STATE", Fill(1), 0),
+    Column::new("SENT", Fill(1), 0),
+    Column::new("ACKED", Fill(1), 0),
+    Column::new("SENT AT", Length(20), 100),
+    Column::new("LAST ERROR", Fill(2), 0),
+];
+
+/// A proxy's xDS types with the raw nonces sent and acknowledged, istioctl's inputs.
+pub struct XdsTable {
+    rows: Vec<(XdsType, XdsStatus)>,
+    /// The states are the last answer of an istiod that does not answer now.
+    last_known: bool,
+}
+
+impl XdsTable {
+    pub fn new(row: Option<ProxyRow>) -> Self {
+        let last_known = row
+            .as_ref()
+            .is_some_and(|r| r.connection == ProxyConnection::LastKnown);
+        let rows = row
+            .map(|r| XdsType::ALL.into_iter().zip(r.xds).collect())
+            .unwrap_or_default();
+        XdsTable { rows, last_known }
+    }
+}
+
+impl TableSource for XdsTable {
+    fn columns(&self) -> &[Column] {
+        &XDS_COLUMNS
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn cells(&self, i: usize) -> Vec<CellText> {
+        let (t, x) = &self.rows[i];
+        let text = |s: &str| {
+            if s.is_empty() {
+                ("-".to_string(), Tone::Dim)
+            } else {
+                (s.to_string(), Tone::Plain)
+            }
+        };
+        let (state, tone) = state_cell(x.state);
+        vec![
+            (t.short().to_string(), Tone::Plain),
+            if self.last_known {
+                (format!("{state} (last known)"), Tone::SyncUnknown)
+            } else {
+                (state, tone)
+            },
+            text(&x.sent),
+            text(&x.acked),
+            match x.sent_time {
+                Some(at) => (at.to_string(), Tone::Plain),
+                None => ("-".to_string(), Tone::Dim),
+            },
+            match &x.last_error {
+                Some(e) if !e.is_empty() => (e.to_string(), Tone::Bad),
+                _ => ("-".to_string(), Tone::Dim),
+            },
+        ]
+    }
+
+    fn sort_key(&self, i: usize, column: usize) -> SortKey<'_> {
+        let (t, x) = &self.rows[i];
+        match column {
+            1 => SortKey::Text(Cow::Borrowed(x.state.label())),
+            2 => SortKey::Text(Cow::Borrowed(&x.sent)),
+            3 => SortKey::Text(Cow::Borrowed(&x.acked)),
+            4 => SortKey::Num(x.sent_time.map_or(0, |at| at.as_second())),
+            5 => SortKey::Text(Cow::Owned(
+                x.last_error.as_deref().unwrap_or("").to_string(),
+            )),
+            _ => SortKey::Num(*t as i64),
+        }
+    }
+
+    fn filter_text(&self, i: usize, out: &mut String) {
+        let (t, x) = &self.rows[i];
+        out.push_str(t.short());
+        for s in [x.state.label(), &x.sent, &x.acked] {
+            out.push(' ');
+            out.push_str(s);
+        }
+        if let Some(e) = &x.last_error {
+            out.push(' ');
+            out.push_str(e);
+        }
+    }
+
+    fn empty_message(&self) -> &'static str {
+        "no istiod reports this proxy: no xDS state to show"
+    }
+}
+
 /// Rows a paragraph of `lines` takes when wrapped at `width`.
 fn wrapped_height(lines: &[Line<'_>], width: u16) -> u16 {
     let width = usize::from(width.max(1));
@@ -488,10 +748,14 @@ pub fn render(
             ),
         top,
     );
-    let source = pods(subject, model);
-    let rows = table::arrange(&source, &screen.filter, screen.sort);
-    let title = table::title("Pods", &source, rows.len(), screen, theme);
-    table::render(frame, bottom, &source, &rows, screen, title, theme)
+    let source = table(subject, model);
+    let rows = table::arrange(source.as_ref(), screen);
+    let name = match subject {
+        Subject::Proxy { .. } => "xDS",
+        _ => "Pods",
+    };
+    let title = table::title(name, source.as_ref(), rows.len(), screen, theme);
+    table::render(frame, bottom, source.as_ref(), &rows, screen, title, theme)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use super::super::state::Screen;
 use super::super::table::{self, CellText, Column, SortKey, TableSource, Tone};
 use super::super::theme::Theme;
 use super::revisions::{iop_status_tone, istiod_tone};
-use super::{heading, pods, short_name};
+use super::{heading, pods, proxies, short_name};
 
 const COLUMNS: [Column; 3] = [
     Column::new("SEVERITY", Length(8), 0),
@@ -148,29 +148,75 @@ fn control_plane<'a>(model: &Model, theme: &Theme) -> Vec<Line<'a>> {
 
 fn proxies_and_drains<'a>(model: &Model, theme: &Theme) -> Vec<Line<'a>> {
     let t = theme;
-    let proxies = model.proxied_pods();
-    let mut versions: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut not_ready = 0;
-    for p in &proxies {
-        *versions.entry(pods::version(p).unwrap_or("?")).or_default() += 1;
-        not_ready += usize::from(!p.ready);
-    }
-    let mut lines = vec![Line::from(vec![
-        Span::styled("PROXIES ", t.title),
-        Span::styled(format!("{} ", proxies.len()), t.base),
+    let summary = model.proxy_summary();
+    let pods = model.proxied_pods();
+    let not_ready = pods.iter().filter(|p| !p.ready).count();
+    let mut head = vec![Span::styled("PROXIES ", t.title)];
+    let mut lines = Vec::new();
+    if summary.waiting {
+        head.push(Span::styled(format!("{} ", pods.len()), t.base));
         if not_ready > 0 {
-            Span::styled(format!("{not_ready} not ready"), t.warn)
-        } else {
-            Span::raw("")
-        },
-    ])];
-    let by_version: Vec<String> = versions.iter().map(|(v, n)| format!("{v} ×{n}")).collect();
-    if !by_version.is_empty() {
-        let style = if versions.len() > 1 { t.warn } else { t.base };
+            head.push(Span::styled(format!("{not_ready} not ready "), t.warn));
+        }
+        lines.push(Line::from(head));
+        lines.push(Line::from(Span::styled(
+            "  waiting for istiod sync status",
+            t.dim,
+        )));
+        // Until istiod reports, the versions are the images'.
+        let mut versions: BTreeMap<&str, u32> = BTreeMap::new();
+        for p in &pods {
+            *versions.entry(pods::version(p).unwrap_or("?")).or_default() += 1;
+        }
+        lines.extend(versions_line(
+            versions.into_iter().map(|(v, n)| (v.to_string(), n)),
+            t,
+        ));
+    } else {
+        head.push(Span::styled(
+            format!("{} ", summary.totals.proxies()),
+            t.base,
+        ));
+        for (text, tone) in proxies::totals_parts(&summary.totals) {
+            head.push(Span::styled(text, tone.style(t)));
+            head.push(Span::raw(" "));
+        }
+        if not_ready > 0 {
+            head.push(Span::styled(
+                format!("({not_ready} pods not ready)"),
+                t.warn,
+            ));
+        }
+        lines.push(Line::from(head));
+        lines.extend(versions_line(
+            summary
+                .versions
+                .iter()
+                .map(|(v, n)| (proxies::short_version(v).into_owned(), *n)),
+            t,
+        ));
+        let answering = summary.replicas.iter().filter(|r| r.state == "ok").count();
         lines.push(Line::from(vec![
-            Span::styled("  versions ", t.dim),
-            Span::styled(by_version.join(", "), style),
+            Span::styled("  istiod ", t.dim),
+            Span::styled(
+                format!("{answering}/{} answering", summary.replicas.len()),
+                if answering == summary.replicas.len() {
+                    t.good
+                } else {
+                    t.bad
+                },
+            ),
         ]));
+        for r in summary.replicas.iter().filter(|r| r.state != "ok") {
+            lines.push(Line::from(vec![
+                Span::styled("  ✗ ", t.bad),
+                Span::styled(format!("{} ", r.istiod), t.base),
+                Span::styled(
+                    format!("{}: {}", r.state, r.message.as_deref().unwrap_or("")),
+                    t.sync_unknown,
+                ),
+            ]));
+        }
     }
     let nodes = model.nodes();
     let blocked: Vec<_> = nodes
@@ -223,6 +269,19 @@ fn proxies_and_drains<'a>(model: &Model, theme: &Theme) -> Vec<Line<'a>> {
     lines
 }
 
+/// `versions 1.9.1 ×11`, warned when there is more than one.
+fn versions_line<'a>(versions: impl Iterator<Item = (String, u32)>, t: &Theme) -> Option<Line<'a>> {
+    let by_version: Vec<String> = versions.map(|(v, n)| format!("{v} ×{n}")).collect();
+    if by_version.is_empty() {
+        return None;
+    }
+    let style = if by_version.len() > 1 { t.warn } else { t.base };
+    Some(Line::from(vec![
+        Span::styled("  versions ", t.dim),
+        Span::styled(by_version.join(", "), style),
+    ]))
+}
+
 fn panel<'a>(title: &'a str, lines: Vec<Line<'a>>, area: Rect, theme: &Theme) -> Paragraph<'a> {
     let width = usize::from(area.width.saturating_sub(2));
     let lines: Vec<Line<'a>> = lines
@@ -255,7 +314,7 @@ pub fn render(
     frame.render_widget(panel(" Proxies and drains ", right, r, theme), r);
 
     let source = FindingsTable::new(model);
-    let rows = table::arrange(&source, &screen.filter, screen.sort);
+    let rows = table::arrange(&source, screen);
     let title = table::title("Findings", &source, rows.len(), screen, theme);
     table::render(frame, bottom, &source, &rows, screen, title, theme)
 }

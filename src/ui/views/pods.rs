@@ -1,12 +1,11 @@
-//! Pod tables: the Proxies view (every pod with a proxy, until the proxy sync status lands)
-//! and the pod list of every details screen, with a note per pod saying why it matters
-//! there.
+//! Pod tables: the pod list of every details screen, with a note per pod saying why it
+//! matters there.
 
 use std::borrow::Cow;
 
 use ratatui::layout::Constraint::{self, Fill, Length};
 
-use crate::model::{Model, PodSummary};
+use crate::model::PodSummary;
 
 use super::super::table::{CellText, Column, SortKey, TableSource, Tone};
 
@@ -63,25 +62,6 @@ pub struct Omit {
 }
 
 impl<'m> PodsTable<'m> {
-    /// The Proxies view: sidecars and gateways, their revision and version.
-    pub fn proxies(model: &'m Model) -> Self {
-        let rows = model
-            .proxied_pods()
-            .into_iter()
-            .map(|pod| PodLine { pod, note: None })
-            .collect();
-        let spec: [(PodColumn, Constraint, u16); 7] = [
-            (PodColumn::Namespace, Length(20), 100),
-            (PodColumn::Name, Fill(1), 0),
-            (PodColumn::Node, Length(11), 0),
-            (PodColumn::Revision, Length(8), 0),
-            (PodColumn::Version, Length(12), 0),
-            (PodColumn::Ready, Length(5), 0),
-            (PodColumn::Status, Length(16), 100),
-        ];
-        Self::build(rows, &spec, "no pod with an istio-proxy container")
-    }
-
     /// The pods of a details screen, each with its note.
     pub fn details(rows: Vec<PodLine<'m>>, omit: Omit, empty: &'static str) -> Self {
         let spec: [(PodColumn, Constraint, u16); 9] = [

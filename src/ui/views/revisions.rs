@@ -1,37 +1,65 @@
 //! Revisions: every control-plane revision, its istiod, the namespaces and pods on it: the
-//! progress of a canary upgrade.
+//! progress of a canary upgrade, with its proxies' sync states.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use ratatui::layout::Constraint::{Fill, Length};
 
 use crate::model::facts::RevisionSource;
-use crate::model::{Model, RevisionRow};
+use crate::model::intern::Name;
+use crate::model::{Model, RevisionRow, SyncTotals};
 
 use super::super::table::{CellText, Column, SortKey, TableSource, Tone};
+use super::proxies::{totals_parts, totals_tone};
 use super::{Subject, list};
 
-const COLUMNS: [Column; 9] = [
+const COLUMNS: [Column; 10] = [
     Column::new("REVISION", Length(10), 0),
     Column::new("DEFAULT", Length(7), 0),
     Column::new("ISTIOD", Length(6), 0),
     Column::new("VERSION", Length(12), 0),
     Column::new("STATUS", Length(11), 0),
     Column::new("PODS", Length(5), 0),
-    Column::new("NAMESPACES", Fill(2), 0),
+    Column::new("PROXIES", Fill(3), 0),
+    Column::new("NAMESPACES", Fill(2), 100),
     Column::new("TAGS", Fill(1), 100),
     Column::new("ISTIOOPERATOR", Fill(2), 120),
 ];
 
 pub struct RevisionsTable {
     rows: Vec<RevisionRow>,
+    /// Proxy totals by revision; `None` until istiod has been heard from.
+    proxies: Option<BTreeMap<Name, SyncTotals>>,
 }
 
 impl RevisionsTable {
     pub fn new(model: &Model) -> Self {
+        let summary = model.proxy_summary();
         RevisionsTable {
             rows: model.revisions(),
+            proxies: (!summary.waiting).then_some(summary.per_revision),
         }
+    }
+
+    fn proxies(&self, rev: &Name) -> Option<&SyncTotals> {
+        self.proxies.as_ref()?.get(rev)
+    }
+}
+
+/// `SYNCED 10 · STALE 1`, or why there is nothing to count.
+pub fn proxies_cell(totals: Option<&SyncTotals>, waiting: bool) -> CellText {
+    match totals {
+        _ if waiting => ("waiting for istiod".into(), Tone::Dim),
+        Some(t) if !t.is_empty() => (
+            totals_parts(t)
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect::<Vec<_>>()
+                .join(" · "),
+            totals_tone(t),
+        ),
+        _ => ("-".into(), Tone::Dim),
     }
 }
 
@@ -97,6 +125,7 @@ impl TableSource for RevisionsTable {
                 },
             ),
             (r.pods.to_string(), Tone::Plain),
+            proxies_cell(self.proxies(&r.revision), self.proxies.is_none()),
             (list(&r.namespaces), Tone::Plain),
             (list(&r.tags), Tone::Plain),
             (
@@ -123,8 +152,12 @@ impl TableSource for RevisionsTable {
             3 => text(r.version.as_deref().unwrap_or("")),
             4 => text(r.iop_status.as_deref().unwrap_or("")),
             5 => SortKey::Num(i64::from(r.pods)),
-            6 => SortKey::Num(r.namespaces.len() as i64),
-            7 => SortKey::Text(Cow::Owned(list(&r.tags))),
+            6 => SortKey::Num(
+                self.proxies(&r.revision)
+                    .map_or(0, |t| i64::from(t.proxies())),
+            ),
+            7 => SortKey::Num(r.namespaces.len() as i64),
+            8 => SortKey::Text(Cow::Owned(list(&r.tags))),
             _ => text(r.iop.as_deref().unwrap_or("")),
         }
     }

@@ -1,0 +1,424 @@
+//! Proxies: `istioctl proxy-status`, live and joined with the pods: each proxy's xDS states
+//! in istioctl's words, the istiod it is connected to, its version against istiod's, the
+//! revision that injected it and its node. `x` keeps the proxies out of sync; Enter shows
+//! the raw nonces per type.
+
+use std::borrow::Cow;
+
+use ratatui::Frame;
+use ratatui::layout::Constraint::{Fill, Length};
+use ratatui::layout::Rect;
+use ratatui::text::Span;
+
+use crate::model::sync::{SyncState, XdsType};
+use crate::model::{Model, ProxyConnection, ProxyRow, ReplicaRow, SyncTotals};
+
+use super::super::state::Screen;
+use super::super::table::{self, CellText, Column, SortKey, TableSource, Tone};
+use super::super::theme::Theme;
+use super::Subject;
+
+/// What each column shows; the spec below says how wide and from which table width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProxyColumn {
+    /// istioctl's NAME, `<pod>.<namespace>`.
+    Name,
+    /// The pod's name only, cut in the middle: narrow terminals.
+    PodName,
+    Cluster,
+    Type(XdsType),
+    Istiod,
+    /// The istiod pod's own suffix (`25z28`): replicas of one revision differ only there.
+    IstiodShort,
+    /// The version with its build hash cut to 7 characters.
+    Version,
+    /// The version without its build hash (`1.10-alpha`): narrow terminals.
+    VersionShort,
+    Revision,
+    Node,
+}
+
+/// Narrow terminals drop NODE, ECDS and CLUSTER first, and shorten NAME, ISTIOD and VERSION.
+/// CLUSTER shows only when some istiod reports one (1.13+).
+const SPEC: [(ProxyColumn, Column); 14] = [
+    (ProxyColumn::Name, Column::new("NAME", Fill(3), 150)),
+    (
+        ProxyColumn::PodName,
+        Column::new("NAME", Fill(3), 0).until(149).cut_middle(),
+    ),
+    (
+        ProxyColumn::Cluster,
+        Column::new("CLUSTER", Length(10), 150),
+    ),
+    (
+        ProxyColumn::Type(XdsType::Cds),
+        Column::new("CDS", Length(8), 0),
+    ),
+    (
+        ProxyColumn::Type(XdsType::Lds),
+        Column::new("LDS", Length(8), 0),
+    ),
+    (
+        ProxyColumn::Type(XdsType::Eds),
+        Column::new("EDS", Length(8), 0),
+    ),
+    (
+        ProxyColumn::Type(XdsType::Rds),
+        Column::new("RDS", Length(8), 0),
+    ),
+    (
+        ProxyColumn::Type(XdsType::Ecds),
+        Column::new("ECDS", Length(8), 110),
+    ),
+    (ProxyColumn::Istiod, Column::new("ISTIOD", Fill(2), 170)),
+    (
+        ProxyColumn::IstiodShort,
+        Column::new("ISTIOD", Length(7), 0).until(169),
+    ),
+    (ProxyColumn::Version, Column::new("VERSION", Fill(1), 160)),
+    (
+        ProxyColumn::VersionShort,
+        Column::new("VERSION", Length(10), 0).until(159),
+    ),
+    (
+        ProxyColumn::Revision,
+        Column::new("REVISION", Length(8), 100),
+    ),
+    (ProxyColumn::Node, Column::new("NODE", Length(11), 120)),
+];
+
+pub struct ProxiesTable {
+    rows: Vec<ProxyRow>,
+    columns: Vec<Column>,
+    waiting: bool,
+}
+
+impl ProxiesTable {
+    pub fn new(model: &Model) -> Self {
+        let rows = model.proxies();
+        let clusters = rows.iter().any(|r| !r.cluster.is_empty());
+        let columns = SPEC
+            .iter()
+            .map(|(c, col)| match c {
+                ProxyColumn::Cluster if !clusters => col.hidden(),
+                _ => *col,
+            })
+            .collect();
+        ProxiesTable {
+            rows,
+            columns,
+            waiting: model.sync_replicas().is_empty(),
+        }
+    }
+}
+
+/// A state in istioctl's words, toned by the theme.
+pub fn state_cell(state: SyncState) -> CellText {
+    (state.label().to_string(), Tone::Sync(state))
+}
+
+/// How sure meshtop is of a proxy's states, in a few words.
+pub fn connection_label(c: ProxyConnection) -> &'static str {
+    match c {
+        ProxyConnection::Connected => "connected",
+        ProxyConnection::LastKnown => "unknown: its istiod does not answer",
+        ProxyConnection::Disconnected => "disconnected: no istiod reports it",
+        ProxyConnection::Unknown => "unknown: an istiod has not answered yet",
+    }
+}
+
+/// `1.10-alpha.ba8228c`: a 40-hex build hash cut to a short commit, as git shows it.
+pub fn short_version(v: &str) -> Cow<'_, str> {
+    match v.rsplit_once('.') {
+        Some((head, hash)) if hash.len() == 40 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Cow::Owned(format!("{head}.{}", &hash[..7]))
+        }
+        _ => Cow::Borrowed(v),
+    }
+}
+
+/// `1.10-alpha`: a version without its build hash.
+pub fn release(v: &str) -> &str {
+    match v.rsplit_once('.') {
+        Some((head, hash)) if hash.len() >= 7 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            head
+        }
+        _ => v,
+    }
+}
+
+/// The part of an istiod pod's name that tells its replicas apart.
+fn istiod_suffix(name: &str) -> &str {
+    name.rsplit_once('-').map_or(name, |(_, s)| s)
+}
+
+/// Worse states sort later.
+fn state_rank(r: &ProxyRow, t: XdsType) -> i64 {
+    match r.state_of(t) {
+        None => 10,
+        Some(s) => match s {
+            SyncState::Ignored => 0,
+            SyncState::NotSent => 1,
+            SyncState::Synced => 2,
+            SyncState::Stale => 3,
+            SyncState::StaleNeverAcknowledged => 4,
+            SyncState::Error => 5,
+        },
+    }
+}
+
+fn cell(r: &ProxyRow, c: ProxyColumn) -> CellText {
+    let dash = || ("-".to_string(), Tone::Dim);
+    match c {
+        ProxyColumn::Name | ProxyColumn::PodName => (
+            if c == ProxyColumn::Name {
+                r.name.to_string()
+            } else {
+                r.pod.to_string()
+            },
+            if r.pod_gone { Tone::Dim } else { Tone::Plain },
+        ),
+        ProxyColumn::Cluster if r.cluster.is_empty() => dash(),
+        ProxyColumn::Cluster => (r.cluster.to_string(), Tone::Plain),
+        ProxyColumn::Type(t) => match (r.connection, r.state_of(t)) {
+            (ProxyConnection::Connected, Some(s)) => state_cell(s),
+            (ProxyConnection::Disconnected, _) => dash(),
+            _ => ("UNKNOWN".to_string(), Tone::SyncUnknown),
+        },
+        ProxyColumn::Istiod | ProxyColumn::IstiodShort => {
+            let Some(istiod) = &r.istiod else {
+                return match r.connection {
+                    ProxyConnection::Disconnected => ("<none>".to_string(), Tone::Warn),
+                    _ => ("?".to_string(), Tone::SyncUnknown),
+                };
+            };
+            let text = if c == ProxyColumn::Istiod {
+                istiod.to_string()
+            } else {
+                istiod_suffix(istiod).to_string()
+            };
+            let tone = if r.connection == ProxyConnection::Connected {
+                Tone::Plain
+            } else {
+                Tone::SyncUnknown
+            };
+            (text, tone)
+        }
+        ProxyColumn::Version | ProxyColumn::VersionShort => match &r.version {
+            Some(v) => (
+                if c == ProxyColumn::Version {
+                    short_version(v).into_owned()
+                } else {
+                    release(v).to_string()
+                },
+                if r.version_skew {
+                    Tone::Warn
+                } else {
+                    Tone::Plain
+                },
+            ),
+            None => dash(),
+        },
+        ProxyColumn::Revision => match &r.injected_revision {
+            Some(rev) => (rev.to_string(), Tone::Plain),
+            None => dash(),
+        },
+        ProxyColumn::Node => match &r.node {
+            Some(n) => (n.to_string(), Tone::Plain),
+            None if r.pod_gone => ("pod gone".to_string(), Tone::Dim),
+            None => dash(),
+        },
+    }
+}
+
+impl TableSource for ProxiesTable {
+    fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn cells(&self, i: usize) -> Vec<CellText> {
+        let r = &self.rows[i];
+        SPEC.iter().map(|(c, _)| cell(r, *c)).collect()
+    }
+
+    fn sort_key(&self, i: usize, column: usize) -> SortKey<'_> {
+        let r = &self.rows[i];
+        let opt = |v: Option<&str>| SortKey::Text(Cow::Owned(v.unwrap_or("").to_string()));
+        match SPEC.get(column).map(|(c, _)| *c) {
+            Some(ProxyColumn::Name | ProxyColumn::PodName) | None => {
+                SortKey::Text(Cow::Borrowed(&r.name))
+            }
+            Some(ProxyColumn::Cluster) => SortKey::Text(Cow::Borrowed(&r.cluster)),
+            Some(ProxyColumn::Type(t)) => SortKey::Num(state_rank(r, t)),
+            Some(ProxyColumn::Istiod | ProxyColumn::IstiodShort) => opt(r.istiod.as_deref()),
+            Some(ProxyColumn::Version | ProxyColumn::VersionShort) => opt(r.version.as_deref()),
+            Some(ProxyColumn::Revision) => opt(r.injected_revision.as_deref()),
+            Some(ProxyColumn::Node) => opt(r.node.as_deref()),
+        }
+    }
+
+    fn filter_text(&self, i: usize, out: &mut String) {
+        let r = &self.rows[i];
+        out.push_str(&r.name);
+        for s in [&r.cluster, &r.proxy_type] {
+            out.push(' ');
+            out.push_str(s);
+        }
+        for t in XdsType::ALL {
+            if let Some(s) = r.state_of(t) {
+                out.push(' ');
+                out.push_str(t.short());
+                out.push(' ');
+                out.push_str(s.label());
+            }
+        }
+        if r.connection != ProxyConnection::Connected {
+            out.push(' ');
+            out.push_str(connection_label(r.connection));
+        }
+        for s in [
+            r.istiod.as_deref(),
+            r.version.as_deref(),
+            r.injected_revision.as_deref(),
+            r.node.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            out.push(' ');
+            out.push_str(s);
+        }
+    }
+
+    fn subject(&self, i: usize) -> Option<Subject> {
+        let r = &self.rows[i];
+        Some(Subject::Proxy {
+            namespace: r.namespace.clone(),
+            pod: r.pod.clone(),
+        })
+    }
+
+    fn is_problem(&self, i: usize) -> bool {
+        !self.rows[i].in_sync()
+    }
+
+    fn problems_label(&self) -> &'static str {
+        "out of sync only"
+    }
+
+    fn empty_message(&self) -> &'static str {
+        if self.waiting {
+            "waiting for istiod sync status (each istiod replica's /debug/syncz is polled)"
+        } else {
+            "no proxies: no istiod reports one and no running pod has a proxy"
+        }
+    }
+}
+
+/// `SYNCED 10`, `STALE 1`, `UNKNOWN 5`, `DISCONNECTED 2`: proxy totals in istioctl's words,
+/// each toned like the state.
+pub fn totals_parts(t: &SyncTotals) -> Vec<CellText> {
+    let mut out: Vec<CellText> = t
+        .per_state
+        .iter()
+        .map(|(s, n)| (format!("{} {n}", s.label()), Tone::Sync(*s)))
+        .collect();
+    if t.unknown > 0 {
+        out.push((format!("UNKNOWN {}", t.unknown), Tone::SyncUnknown));
+    }
+    if t.disconnected > 0 {
+        out.push((format!("DISCONNECTED {}", t.disconnected), Tone::Warn));
+    }
+    out
+}
+
+/// The tone of the worst part of some totals.
+pub fn totals_tone(t: &SyncTotals) -> Tone {
+    let out_of_sync = t.per_state.keys().any(|s| {
+        matches!(
+            s,
+            SyncState::Stale | SyncState::StaleNeverAcknowledged | SyncState::Error
+        )
+    });
+    if t.per_state.contains_key(&SyncState::Error) {
+        Tone::Sync(SyncState::Error)
+    } else if out_of_sync {
+        Tone::Sync(SyncState::Stale)
+    } else if t.disconnected > 0 {
+        Tone::Warn
+    } else if t.unknown > 0 {
+        Tone::SyncUnknown
+    } else if t.is_empty() {
+        Tone::Dim
+    } else {
+        Tone::Sync(SyncState::Synced)
+    }
+}
+
+/// `istiod-…-25z28 unreachable`: replicas that did not answer, for a title.
+pub fn replica_problems(replicas: &[ReplicaRow]) -> Vec<String> {
+    replicas
+        .iter()
+        .filter(|r| r.state != "ok")
+        .map(|r| format!("{} {}", r.istiod, r.state))
+        .collect()
+}
+
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    screen: &Screen,
+    model: &Model,
+    theme: &Theme,
+) -> usize {
+    let source = ProxiesTable::new(model);
+    let rows = table::arrange(&source, screen);
+    let mut title = table::title("Proxies", &source, rows.len(), screen, theme);
+    let problems = replica_problems(&model.proxy_summary().replicas);
+    if !problems.is_empty() {
+        title.spans.push(Span::styled(
+            format!("{} ", problems.join(", ")),
+            theme.sync_unknown,
+        ));
+    }
+    table::render(frame, area, &source, &rows, screen, title, theme)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_hashes_are_cut_like_git_commits() {
+        assert_eq!(
+            short_version("1.10-alpha.ba8228cc703fa11542c3e97c1702688d072152a1"),
+            "1.10-alpha.ba8228c"
+        );
+        assert_eq!(short_version("1.9.1"), "1.9.1");
+        assert_eq!(short_version("latest"), "latest");
+    }
+
+    #[test]
+    fn one_column_of_each_kind_at_every_width() {
+        let columns: Vec<Column> = SPEC.iter().map(|(_, c)| *c).collect();
+        for width in [60, 80, 149, 150, 159, 160, 169, 170, 200] {
+            let shown = table::visible_columns(&columns, width);
+            for header in ["NAME", "ISTIOD", "VERSION", "CDS"] {
+                let n = shown
+                    .iter()
+                    .filter(|&&i| columns[i].header == header)
+                    .count();
+                assert_eq!(n, 1, "{header} at {width}");
+            }
+        }
+        assert_eq!(
+            release("1.10-alpha.ba8228cc703fa11542c3e97c1702688d072152a1"),
+            "1.10-alpha"
+        );
+        assert_eq!(release("1.9.1"), "1.9.1");
+    }
+}
