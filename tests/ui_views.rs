@@ -6,7 +6,8 @@
 //! summaries come from the seed's cluster (`assets/scenarios/k1-upgrade.yaml`) through the
 //! model's own projection, with what the sandbox's controllers would add to a scenario
 //! (pods Running and Ready unless written otherwise, owners from the pod's labels,
-//! workload status, ReplicaSets of Deployments). The clock is fixed.
+//! workload status, ReplicaSets of Deployments), and what the sync poller would send after
+//! its first poll of the seed's two istiod replicas (`seed_proxy_status`). The clock is fixed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,7 +19,8 @@ use meshtop::model::intern::Interner;
 use meshtop::model::labels::Selector;
 use meshtop::model::project::object_from_dynamic;
 use meshtop::model::summary::{Owner, PodPhase, WorkloadKind, WorkloadSummary};
-use meshtop::model::{ClusterEvent, Kind, Model, Object, SourceState, Stamped};
+use meshtop::model::sync::{ProxyStatus, ReplicaState, ReplicaSync, SyncState, XdsStatus};
+use meshtop::model::{ClusterEvent, Kind, Model, Name, Object, SourceState, Stamped};
 use meshtop::ui::{Command, Header, Keymap, Mode, ScreenId, Theme, Ui, ViewKind};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -130,8 +132,151 @@ fn replica_set_of(pod: &Object, deployments: &[WorkloadSummary]) -> Option<Objec
     }))
 }
 
-/// The seed's cluster as the model sees it once every watch is ready.
+/// The seed's istiod replicas.
+const ISTIOD_A: &str = "istiod-1-9-1-58ff56d6f8-25z28";
+const ISTIOD_B: &str = "istiod-1-9-1-58ff56d6f8-dftbh";
+
+/// A nonce as istiod makes them (a UUID), stable for a proxy, type and push.
+fn nonce(proxy: &str, kind: &str, push: u32) -> Name {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in proxy.bytes().chain(kind.bytes()).chain(push.to_le_bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let g = h.rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15;
+    Name::from(format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        h >> 32,
+        (h >> 16) & 0xffff,
+        h & 0xfff,
+        g >> 52,
+        g & 0xffff_ffff_ffff
+    ))
+}
+
+/// What a 1.9 istiod reports for one proxy (no cluster, no type, no ECDS: NOT SENT), with
+/// the seed's pinned states; every other type SYNCED.
+fn proxy_status(
+    namespace: &str,
+    pod: &str,
+    version: &str,
+    pinned: &[(usize, SyncState)],
+) -> ProxyStatus {
+    let proxy = format!("{pod}.{namespace}");
+    let xds = |i: usize, kind: &str| {
+        let state = pinned.iter().find(|(t, _)| *t == i).map_or(
+            if i == 4 {
+                SyncState::NotSent
+            } else {
+                SyncState::Synced
+            },
+            |(_, s)| *s,
+        );
+        let (sent, acked) = match state {
+            SyncState::Synced => (nonce(&proxy, kind, 1), nonce(&proxy, kind, 1)),
+            SyncState::NotSent => (Name::from(""), Name::from("")),
+            _ => (nonce(&proxy, kind, 2), nonce(&proxy, kind, 1)),
+        };
+        XdsStatus {
+            state,
+            sent,
+            acked,
+            sent_time: None,
+            last_error: None,
+        }
+    };
+    ProxyStatus {
+        proxy: Name::from(proxy.as_str()),
+        pod: Name::from(pod),
+        namespace: Name::from(namespace),
+        cluster: Name::from(""),
+        proxy_type: Name::from(""),
+        version: Name::from(version),
+        xds: [
+            xds(0, "cluster"),
+            xds(1, "listener"),
+            xds(2, "endpoint"),
+            xds(3, "route"),
+            xds(4, "extensionconfig"),
+        ],
+    }
+}
+
+/// The seed's `istioctl proxy-status`, as the poller sends it: two istiod replicas sharing
+/// the proxies (`sandbox.meshtop.dev/istiod`), `1.10-alpha` builds, the egress gateways' RDS
+/// NOT SENT and reviews-v1's EDS STALE (`assets/scenarios/k1-upgrade.yaml`).
+fn seed_proxy_status() -> Vec<ClusterEvent> {
+    const GATEWAYS: &str = "1.10-alpha.f88f93ff2b8172b37c83d6066363d76b4477bd2d";
+    const APPS: &str = "1.10-alpha.ba8228cc703fa11542c3e97c1702688d072152a1";
+    const RDS_NOT_SENT: &[(usize, SyncState)] = &[(3, SyncState::NotSent)];
+    const EDS_STALE: &[(usize, SyncState)] = &[(2, SyncState::Stale)];
+    let sys = "istio-system";
+    let sample = "istio-gateway-sample";
+    let a = vec![
+        proxy_status(sys, "istio-ingressgateway-684d9c7755-brtsv", GATEWAYS, &[]),
+        proxy_status(
+            sys,
+            "istio-egressgateway-66cb5c46c7-qjrwj",
+            GATEWAYS,
+            RDS_NOT_SENT,
+        ),
+        proxy_status(
+            sample,
+            "istio-ingressgateway-istio-gateway-sample-6d6998fc44-twcqp",
+            GATEWAYS,
+            &[],
+        ),
+        proxy_status("default", "details-v1-6f769b44-hzj8v", APPS, &[]),
+        proxy_status("default", "reviews-v1-545db77b95-qvbm7", APPS, EDS_STALE),
+    ];
+    let b = vec![
+        proxy_status(sys, "istio-ingressgateway-684d9c7755-dvtrd", GATEWAYS, &[]),
+        proxy_status(
+            sys,
+            "istio-egressgateway-66cb5c46c7-c9q4b",
+            GATEWAYS,
+            RDS_NOT_SENT,
+        ),
+        proxy_status(
+            sample,
+            "istio-ingressgateway-istio-gateway-sample-6d6998fc44-rnfnr",
+            GATEWAYS,
+            &[],
+        ),
+        proxy_status("default", "api-gateway-6f87d9477f-xg5dq", APPS, &[]),
+        proxy_status("default", "productpage-v1-6b746f74dc-9stvs", APPS, &[]),
+        proxy_status("default", "ratings-v1-b6994bb9-ltxkz", APPS, &[]),
+    ];
+    [(ISTIOD_A, a), (ISTIOD_B, b)]
+        .into_iter()
+        .map(|(istiod, proxies)| {
+            ClusterEvent::ProxySync(ReplicaSync {
+                namespace: Name::from(sys),
+                istiod: Name::from(istiod),
+                revision: Name::from("1-9-1"),
+                state: ReplicaState::Ok {
+                    via: "port-forward",
+                    proxies,
+                },
+            })
+        })
+        .collect()
+}
+
+/// The seed's cluster with istiod's first sync answers.
 fn seed_model() -> Model {
+    let mut model = seed_model_waiting();
+    for event in seed_proxy_status() {
+        model.apply(Stamped {
+            at: observed(),
+            event,
+        });
+    }
+    model
+}
+
+/// The seed's cluster as the model sees it once every watch is ready, before istiod's sync
+/// status arrives.
+fn seed_model_waiting() -> Model {
     let mut interner = Interner::default();
     let docs: Vec<Value> = serde_yaml::Deserializer::from_str(SCENARIO)
         .filter_map(|d| serde::Deserialize::deserialize(d).ok())
@@ -272,6 +417,7 @@ fn details_of_each_kind() {
             "gateway-sample",
             "gateway_istio-gateway-sample",
         ),
+        (ViewKind::Proxies, "reviews", "proxy_reviews-v1"),
     ];
     for (view, filter, name) in cases {
         let (ui, model) = details_of(view, filter);
@@ -331,7 +477,153 @@ fn an_empty_model_says_so() {
     assert!(screen.contains("connecting…"), "{screen}");
 }
 
+#[test]
+fn before_istiods_answer_the_proxies_view_says_it_waits() {
+    let model = seed_model_waiting();
+    let mut ui = new_ui();
+    press(&mut ui, &model, "4");
+    let screen = draw(&ui, &model, 80, 24);
+    insta::assert_snapshot!("proxies_waiting_80x24", screen);
+    assert!(
+        screen.contains("waiting for istiod sync status"),
+        "{screen}"
+    );
+    press(&mut ui, &model, "o");
+    let screen = draw(&ui, &model, 120, 30);
+    assert!(
+        screen.contains("PROXIES 11") && screen.contains("  waiting for istiod sync status"),
+        "{screen}"
+    );
+    press(&mut ui, &model, "r");
+    let screen = draw(&ui, &model, 120, 30);
+    assert!(screen.contains("waiting for istiod"), "{screen}");
+}
+
+/// The seed with one istiod replica no longer answering.
+fn seed_with_unreachable_istiod() -> Model {
+    let mut model = seed_model();
+    model.apply(Stamped {
+        at: now(),
+        event: ClusterEvent::ProxySync(ReplicaSync {
+            namespace: Name::from("istio-system"),
+            istiod: Name::from(ISTIOD_A),
+            revision: Name::from("1-9-1"),
+            state: ReplicaState::Unreachable {
+                message: "port-forward to pod istiod-1-9-1-58ff56d6f8-25z28:15014: timed out"
+                    .into(),
+            },
+        }),
+    });
+    model
+}
+
+#[test]
+fn an_unreachable_istiod_leaves_its_proxies_unknown() {
+    let model = seed_with_unreachable_istiod();
+    let mut ui = new_ui();
+    press(&mut ui, &model, "4");
+    let screen = draw(&ui, &model, 120, 30);
+    insta::assert_snapshot!("proxies_istiod_unreachable_120x30", screen);
+    let reviews = screen
+        .lines()
+        .find(|l| l.contains("reviews-v1"))
+        .expect("reviews-v1 stays");
+    assert!(reviews.contains("UNKNOWN"), "{screen}");
+    let ratings = screen
+        .lines()
+        .find(|l| l.contains("ratings-v1"))
+        .expect("ratings-v1");
+    assert!(ratings.contains("SYNCED"), "{screen}");
+    press(&mut ui, &model, "o");
+    insta::assert_snapshot!(
+        "overview_istiod_unreachable_120x30",
+        draw(&ui, &model, 120, 30)
+    );
+}
+
 // --- key flows ------------------------------------------------------------------------------
+
+#[test]
+fn x_keeps_only_the_proxies_out_of_sync() {
+    let model = seed_model();
+    let mut ui = new_ui();
+    press(&mut ui, &model, "4");
+    let proxy_rows = |screen: &str| -> Vec<String> {
+        screen
+            .lines()
+            .filter(|l| l.contains("-v1-") || l.contains("gateway-"))
+            .map(str::to_string)
+            .collect()
+    };
+    let all = proxy_rows(&draw(&ui, &model, 200, 50));
+    assert_eq!(all.len(), 11, "{all:#?}");
+    press(&mut ui, &model, "x");
+    assert!(ui.state().screen().problems_only);
+    let screen = draw(&ui, &model, 200, 50);
+    let rows = proxy_rows(&screen);
+    assert_eq!(rows.len(), 1, "{screen}");
+    assert!(
+        rows[0].contains("reviews-v1") && rows[0].contains("STALE"),
+        "{screen}"
+    );
+    assert!(screen.contains("(1 of 11) out of sync only"), "{screen}");
+    assert!(
+        !screen.contains("egressgateway"),
+        "RDS NOT SENT is normal for an egress gateway:\n{screen}"
+    );
+    // The `/` filter still works on top, and x again shows everything.
+    press(&mut ui, &model, "/details");
+    ui.on_key(key(KeyCode::Enter), &model);
+    let screen = draw(&ui, &model, 200, 50);
+    assert!(
+        screen.contains("no rows match the filter"),
+        "details-v1 is SYNCED:\n{screen}"
+    );
+    ui.on_key(key(KeyCode::Esc), &model);
+    press(&mut ui, &model, "x");
+    assert_eq!(proxy_rows(&draw(&ui, &model, 200, 50)).len(), 11);
+    // The help says what x keeps, whole at 80 columns.
+    press(&mut ui, &model, "?");
+    let help = draw(&ui, &model, 80, 60);
+    assert!(
+        help.contains(
+            "x            toggle only out of sync (STALE/ERROR/unknown; NOT SENT is fine)"
+        ),
+        "{help}"
+    );
+    press(&mut ui, &model, "?");
+    // The key is the Proxies view's only.
+    press(&mut ui, &model, "6x");
+    assert!(!ui.state().screen().problems_only);
+}
+
+#[test]
+fn enter_on_a_proxy_shows_its_nonces() {
+    let (mut ui, model) = details_of(ViewKind::Proxies, "reviews");
+    let screen = draw(&ui, &model, 200, 50);
+    assert!(
+        screen.contains("Proxies › reviews-v1-545db77b95-qvbm7.default"),
+        "{screen}"
+    );
+    let eds = screen
+        .lines()
+        .find(|l| l.contains("│EDS "))
+        .expect("an EDS row");
+    let proxy = "reviews-v1-545db77b95-qvbm7.default";
+    assert!(eds.contains("STALE"), "{screen}");
+    assert!(
+        eds.contains(&*nonce(proxy, "endpoint", 2)),
+        "sent: {screen}"
+    );
+    assert!(
+        eds.contains(&*nonce(proxy, "endpoint", 1)),
+        "acked: {screen}"
+    );
+    assert!(screen.contains("skew: istiod runs 1.9.1"), "{screen}");
+    ui.on_key(key(KeyCode::Esc), &model);
+    assert_eq!(ui.state().depth(), 0);
+    assert_eq!(ui.state().current_view(), ViewKind::Proxies);
+}
 
 #[test]
 fn digits_and_letters_switch_views() {
@@ -638,6 +930,22 @@ fn states_are_colored_by_the_theme() {
     assert_eq!(fg("READ-ONLY"), theme.readonly.fg);
     assert_eq!(fg("✓"), theme.source_ready.fg);
     assert_eq!(fg("forbidden"), theme.source_forbidden.fg);
+    // Proxy sync states, in the Proxies view (the selection on the second row).
+    let mut proxies = Ui::new(Keymap::default(), theme.clone());
+    press(&mut proxies, &model, "4j");
+    let sync_fg = |text| style_of(&proxies, &model, &header, text).fg;
+    assert_eq!(sync_fg("SYNCED "), theme.sync_synced.fg);
+    assert_eq!(sync_fg("STALE "), theme.sync_stale.fg);
+    assert_eq!(sync_fg("NOT SENT"), theme.sync_not_sent.fg);
+    let mut plain_proxies = Ui::new(Keymap::default(), Theme::no_color());
+    press(&mut plain_proxies, &model, "4j");
+    for text in ["SYNCED ", "STALE ", "NOT SENT"] {
+        let style = style_of(&plain_proxies, &model, &header, text);
+        assert!(
+            matches!(style.fg, None | Some(Color::Reset)),
+            "{text} has a color: {style:?}"
+        );
+    }
     let no_color = Ui::new(Keymap::default(), Theme::no_color());
     for text in ["ERROR ", "READ-ONLY", "✓", "forbidden", "meshtop"] {
         let style = style_of(&no_color, &model, &header, text);
