@@ -9,7 +9,7 @@
 //! - A replica that stops answering keeps its last proxies: they are rows marked
 //!   `LastKnown` (the istiod they were on, their last states), counted as unknown; neither
 //!   vanished nor disconnected. A pod no replica reports is `Disconnected` only while every
-//!   replica answers, else `Unknown`.
+//!   replica (and every running istiod pod) has answered, else `Unknown`.
 //! - Version skew: the proxy's major.minor differs from its istiod pod's (else its
 //!   revision's istiod version).
 
@@ -22,7 +22,7 @@ use super::super::event::{Kind, SourceState};
 use super::super::intern::Name;
 use super::super::store::Store;
 use super::super::store::proxies::{Reporter, SyncIndex, overall, replica_revision};
-use super::super::summary::ObjectKey;
+use super::super::summary::{ObjectKey, PodPhase};
 use super::super::sync::{ProxyStatus, ReplicaState, SyncState, XdsType};
 use super::nodes::major_minor;
 use super::revisions::{RevisionMap, istiod_version};
@@ -70,6 +70,26 @@ impl<'s> Versions<'s> {
             .and_then(|p| p.istiod_version.clone())
             .or_else(|| self.of_revision(rev))
     }
+}
+
+/// Some istiod has not answered with its proxies yet: a replica that never did, or a running
+/// istiod pod the poller has not reported on (its first poll is on its way). A pod no
+/// replica reports may then be that istiod's, so it is unknown rather than disconnected.
+pub(crate) fn pending(store: &Store) -> bool {
+    let sync = &store.sync;
+    sync.pending()
+        || store
+            .index
+            .istiod_pods
+            .values()
+            .flatten()
+            .filter(|k| !sync.replicas.contains_key(*k))
+            .any(|k| {
+                store
+                    .pods
+                    .get(k)
+                    .is_some_and(|p| p.phase == PodPhase::Running && !p.deleting)
+            })
 }
 
 fn non_empty(n: &Name) -> Option<Name> {
@@ -191,7 +211,7 @@ pub(crate) fn rows(store: &Store) -> Vec<ProxyRow> {
             Some(reported_row(store, &mut versions, pod, r, status))
         })
         .collect();
-    let pending = sync.pending();
+    let pending = pending(store);
     out.extend(
         sync.unreported
             .values()
@@ -224,7 +244,7 @@ pub(crate) fn row(store: &Store, pod: &ObjectKey) -> Option<ProxyRow> {
                 .get(&p.injected_revision)
                 .is_some_and(|s| s.contains(pod));
             listed
-                .then(|| unreported_row(store, &mut versions, pod, sync.pending()))
+                .then(|| unreported_row(store, &mut versions, pod, pending(store)))
                 .flatten()
         }
     }
@@ -259,7 +279,7 @@ pub(crate) fn summary(store: &Store) -> ProxySummary {
         };
     }
     let map = RevisionMap::of(store);
-    let pending = sync.pending();
+    let pending = pending(store);
     let mut per_revision: BTreeMap<Name, SyncTotals> = BTreeMap::new();
     let mut totals = SyncTotals::default();
     for (rev, counts) in &sync.counts {
@@ -430,7 +450,7 @@ pub(crate) fn findings(
             ),
         ));
     }
-    if !sync.pending() {
+    if !pending(store) {
         let pods: Vec<String> = sync
             .unreported
             .values()

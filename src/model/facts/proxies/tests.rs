@@ -516,8 +516,26 @@ fn a_forbidden_replica_names_the_permission_and_its_pods_are_unknown() {
 }
 
 #[test]
+fn a_replica_not_polled_yet_leaves_its_proxies_unknown() {
+    let mut m = seed();
+    let (_, b) = seed_replicas();
+    m.apply(stamped(ok(B, b)));
+    let rows = m.proxies();
+    assert_eq!(rows.len(), 11);
+    assert_eq!(
+        row(&rows, "reviews-v1").connection,
+        ProxyConnection::Unknown,
+        "A's pod runs: its first answer is on its way"
+    );
+    assert_eq!(m.proxy_summary().totals, totals(&[(Synced, 6)], 5, 0));
+    assert!(codes(&m, "proxy-disconnected").is_empty());
+    assert_consistent(&m);
+}
+
+#[test]
 fn a_replica_gone_leaves_its_proxies_disconnected() {
     let mut m = synced_seed();
+    m.apply(deleted(Kind::Pod, "istio-system", A));
     m.apply(stamped(gone(A)));
     let rows = m.proxies();
     assert_eq!(rows.len(), 11);
