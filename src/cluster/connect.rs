@@ -26,6 +26,10 @@ pub struct ConnectOptions {
 #[derive(Clone)]
 pub struct Connection {
     pub client: kube::Client,
+    /// The same credentials without kube's retries of 429 and 503 (up to 15, with backoff):
+    /// for requests that run on their own schedule, like the sync poller's, where a retry
+    /// would only pile onto a failing server and hold up the next poll.
+    pub poll_client: kube::Client,
     pub context: String,
     /// The API server's URL.
     pub server: String,
@@ -170,7 +174,13 @@ async fn finish(config: kube::Config, context: String) -> Result<Connection, Con
         .trim_end_matches('/')
         .to_string();
     let default_namespace = config.default_namespace.clone();
+    let mut poll_config = config.clone();
+    poll_config.default_retry = false;
     let client = kube::Client::try_from(config).map_err(|e| ConnectError::Client {
+        context: context.clone(),
+        message: super::describe(&e),
+    })?;
+    let poll_client = kube::Client::try_from(poll_config).map_err(|e| ConnectError::Client {
         context: context.clone(),
         message: super::describe(&e),
     })?;
@@ -202,6 +212,7 @@ async fn finish(config: kube::Config, context: String) -> Result<Connection, Con
     }
     Ok(Connection {
         client,
+        poll_client,
         context,
         server,
         default_namespace,
