@@ -1,10 +1,13 @@
-//! The only code that talks to the API server: connecting from a kubeconfig, and the
-//! watchers that turn every watched kind into `ClusterEvent`s on one channel.
+//! The only code that talks to the API server: connecting from a kubeconfig, the
+//! watchers that turn every watched kind into `ClusterEvent`s on one channel, and the istiod
+//! sync poller that sends each replica's `/debug/syncz` answer on the same channel.
 
 pub mod connect;
+pub mod sync;
 pub mod watch;
 
 pub use connect::{ConnectError, ConnectOptions, Connection, connect, connect_kubeconfig};
+pub use sync::{SyncHandle, SyncOptions, spawn_sync_poller};
 pub use watch::{WatchHandle, WatchOptions, spawn_watchers};
 
 /// A short, readable cause for an error from kube: the API server's own words for an API
