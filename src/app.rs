@@ -11,9 +11,10 @@ use futures::StreamExt as _;
 use jiff::Timestamp;
 use tokio::sync::mpsc;
 
-use crate::cli::{Cli, Command, DEMO_BUILTIN, GetCmd, GlobalArgs};
-use crate::cluster::{self, Connection, WatchOptions};
-use crate::model::{Kind, Model, SourceState, Stamped};
+use crate::cli::{Cli, Command, DEMO_BUILTIN, GetCmd, GlobalArgs, Output, ProxyStatusCmd};
+use crate::cluster::{self, Connection, SyncOptions, WatchOptions};
+use crate::model::sync::ReplicaState;
+use crate::model::{Kind, Model, SourceState, Stamped, syncz};
 use crate::sandbox::{self, Sandbox, Scenario};
 use crate::ui::{self, Header, Keymap, Theme, Ui};
 
@@ -85,6 +86,15 @@ async fn connect(global: &GlobalArgs) -> Result<Target, AppError> {
     })
 }
 
+fn sync_options(global: &GlobalArgs) -> SyncOptions {
+    SyncOptions {
+        istio_namespace: global.istio_namespace.clone(),
+        interval: Duration::from_secs_f64(global.syncz_interval),
+        timeout: Duration::from_secs_f64(global.syncz_timeout),
+        revision: None,
+    }
+}
+
 fn watch_options(global: &GlobalArgs) -> WatchOptions {
     WatchOptions {
         namespace: global.namespace.clone(),
@@ -106,6 +116,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
                 .map_err(|e| AppError::Usage(e.to_string()))
         }
         Some(Command::Get(cmd)) => get(&cli.global, &cmd).await,
+        Some(Command::ProxyStatus(cmd)) => proxy_status(&cli.global, &cmd).await,
         None => tui(&cli.global).await,
     }
 }
@@ -188,6 +199,49 @@ async fn get(global: &GlobalArgs, cmd: &GetCmd) -> Result<(), AppError> {
     Ok(())
 }
 
+/// `meshtop proxy-status`: ask every istiod replica once, print istioctl's table.
+async fn proxy_status(global: &GlobalArgs, cmd: &ProxyStatusCmd) -> Result<(), AppError> {
+    let target = connect(global).await?;
+    let (tx, mut rx) = mpsc::channel(256);
+    let opts = SyncOptions {
+        revision: cmd.revision.clone(),
+        ..sync_options(global)
+    };
+    let poller = cluster::spawn_sync_poller(&target.connection, opts.clone(), tx);
+    let timeout = Duration::from_secs(cmd.sync_timeout);
+    let replicas = cluster::sync::first_answers(&poller, &mut rx, &opts, timeout)
+        .await
+        .map_err(AppError::Failed)?;
+    drop(poller);
+    let rows = syncz::merge(&replicas);
+    let text = match cmd.output {
+        Output::Table => Ok(syncz::table(&rows)),
+        Output::Json => serde_json::to_string_pretty(&syncz::json_rows(&rows))
+            .map(|s| s + "\n")
+            .map_err(|e| e.to_string()),
+        Output::Yaml => serde_yaml::to_string(&syncz::json_rows(&rows)).map_err(|e| e.to_string()),
+    }
+    .map_err(AppError::Failed)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| AppError::Failed(format!("writing output: {e}")))?;
+    for r in &replicas {
+        match &r.state {
+            ReplicaState::Ok { .. } => {}
+            ReplicaState::Forbidden { message }
+            | ReplicaState::Refused { message }
+            | ReplicaState::Unreachable { message } => {
+                eprintln!(
+                    "warning: istiod {} (revision {}): {message}",
+                    r.istiod, r.revision
+                )
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The terminal in raw mode on the alternate screen; restored on drop and on panic.
 struct TerminalGuard {
     terminal: ratatui::DefaultTerminal,
@@ -223,6 +277,7 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
         readonly: global.readonly,
     };
     let (tx, mut rx) = mpsc::channel(4096);
+    let _sync = cluster::spawn_sync_poller(&target.connection, sync_options(global), tx.clone());
     let _watchers = cluster::spawn_watchers(&target.connection, watch_options(global), tx);
     let mut model = Model::new();
     let mut ui = Ui::new(keymap, theme);

@@ -75,16 +75,51 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "MESHTOP_DEMO", value_name = "SCENARIO", num_args = 0..=1, default_missing_value = DEMO_BUILTIN)]
     pub demo: Option<String>,
 
+    /// How often each istiod replica is asked for its proxies' sync state, in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "MESHTOP_SYNCZ_INTERVAL",
+        default_value = "5",
+        value_name = "SECONDS",
+        value_parser = positive_seconds
+    )]
+    pub syncz_interval: f64,
+
+    /// How long one ask of an istiod replica may take, in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "MESHTOP_SYNCZ_TIMEOUT",
+        default_value = "5",
+        value_name = "SECONDS",
+        value_parser = positive_seconds
+    )]
+    pub syncz_timeout: f64,
+
     /// Write logs to this file (filter with MESHTOP_LOG, e.g. MESHTOP_LOG=debug).
     /// Default: $XDG_STATE_HOME/meshtop/meshtop.log.
     #[arg(long, global = true, env = "MESHTOP_LOG_FILE", value_name = "PATH")]
     pub log_file: Option<PathBuf>,
 }
 
+/// A duration in seconds: finite, at least 0.01, at most a day.
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(s) if (0.01..=86_400.0).contains(&s) => Ok(s),
+        _ => Err(format!(
+            "expected a number of seconds between 0.01 and 86400, got {text:?}"
+        )),
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print one view of the model and exit: connect, wait for the initial sync, print.
     Get(GetCmd),
+    /// Print every proxy's xDS sync state as `istioctl proxy-status` does (NAME CLUSTER CDS
+    /// LDS EDS RDS ECDS ISTIOD VERSION) and exit: ask every istiod replica once.
+    ProxyStatus(ProxyStatusCmd),
     /// Serve a sandbox Kubernetes API server on loopback, loaded from a scenario.
     #[command(long_about = SANDBOX_LONG_ABOUT, after_long_help = crate::sandbox::scenario::FORMAT_HELP)]
     Sandbox(SandboxCmd),
@@ -121,6 +156,30 @@ pub struct GetCmd {
     )]
     pub output: Output,
     /// How long to wait for the initial sync, in seconds.
+    #[arg(
+        long,
+        default_value = "30",
+        env = "MESHTOP_SYNC_TIMEOUT",
+        value_name = "SECONDS"
+    )]
+    pub sync_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyStatusCmd {
+    /// Output format.
+    #[arg(
+        short = 'o',
+        long,
+        value_enum,
+        default_value = "table",
+        env = "MESHTOP_OUTPUT"
+    )]
+    pub output: Output,
+    /// Only ask this revision's istiod (its `istio.io/rev` label; `default` for none).
+    #[arg(long, env = "MESHTOP_REVISION", value_name = "REV")]
+    pub revision: Option<String>,
+    /// How long to wait for every istiod replica to answer, in seconds.
     #[arg(
         long,
         default_value = "30",
@@ -178,6 +237,42 @@ mod tests {
             Some(Command::Get(GetCmd {
                 view: View::Nodes,
                 output: Output::Json,
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn proxy_status_takes_output_and_revision() {
+        let c = Cli::try_parse_from([
+            "meshtop",
+            "proxy-status",
+            "-o",
+            "json",
+            "--revision",
+            "canary",
+        ])
+        .expect("parse");
+        let Some(Command::ProxyStatus(cmd)) = c.command else {
+            panic!("not proxy-status: {:?}", c.command);
+        };
+        assert_eq!(cmd.output, Output::Json);
+        assert_eq!(
+            (c.global.syncz_interval, c.global.syncz_timeout),
+            (5.0, 5.0)
+        );
+        let c = Cli::try_parse_from(["meshtop", "--syncz-interval", "0.5", "proxy-status"])
+            .expect("parse");
+        assert_eq!(c.global.syncz_interval, 0.5);
+        assert!(Cli::try_parse_from(["meshtop", "--syncz-timeout", "0"]).is_err());
+        assert!(Cli::try_parse_from(["meshtop", "--syncz-timeout", "NaN"]).is_err());
+        assert_eq!(cmd.revision.as_deref(), Some("canary"));
+        let c = Cli::try_parse_from(["meshtop", "proxy-status", "--demo"]).expect("parse");
+        assert!(matches!(
+            c.command,
+            Some(Command::ProxyStatus(ProxyStatusCmd {
+                output: Output::Table,
+                revision: None,
                 ..
             }))
         ));
