@@ -546,7 +546,7 @@ fn proxy_facts<'a>(r: &ProxyRow, model: &Model, t: &Theme) -> Vec<Line<'a>> {
         } else {
             "reported at"
         };
-        istiod.extend(field(label, plain(at.to_string()), t));
+        istiod.extend(field(label, plain(format!("{at:.0}")), t));
     }
     lines.push(Line::from(istiod));
     if !r.also_reported_by.is_empty() {
@@ -659,7 +659,7 @@ impl TableSource for XdsTable {
             text(&x.sent),
             text(&x.acked),
             match x.sent_time {
-                Some(at) => (at.to_string(), Tone::Plain),
+                Some(at) => (format!("{at:.0}"), Tone::Plain),
                 None => ("-".to_string(), Tone::Dim),
             },
             match &x.last_error {
