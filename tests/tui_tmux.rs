@@ -206,6 +206,77 @@ fn demo_shows_the_seeds_cluster_and_quits_cleanly() {
 }
 
 #[test]
+fn proxies_view_filters_to_the_proxies_out_of_sync() {
+    if !tmux_present() {
+        return;
+    }
+    let s = Session::start("--demo", 200, 50);
+    s.wait_for("the overview", |sc| sc.contains("1-9-1"));
+    s.keys(&["4"]);
+    // The sandbox's proxies turn SYNCED a few seconds after they connect; reviews-v1 is
+    // pinned EDS STALE and the egress gateways RDS NOT SENT.
+    let all = s.wait_for("the seed's proxies with their sync states", |sc| {
+        let row = |name: &str| sc.lines().find(|l| l.contains(name)).unwrap_or("");
+        row("details-v1").contains("SYNCED")
+            && !row("details-v1").contains("STALE")
+            && row("reviews-v1").contains("STALE")
+            && row("istio-egressgateway").contains("NOT SENT")
+    });
+    assert!(all.contains("Proxies (11)"), "{all}");
+    assert!(
+        all.contains("1.10-alpha"),
+        "versions as the proxies report them:\n{all}"
+    );
+
+    s.keys(&["x"]);
+    let filtered = s.wait_for("only the proxies out of sync", |sc| {
+        sc.contains("out of sync only")
+    });
+    assert!(filtered.contains("(1 of 11)"), "{filtered}");
+    let reviews = filtered
+        .lines()
+        .find(|l| l.contains("reviews-v1"))
+        .unwrap_or_else(|| panic!("reviews-v1 stays:\n{filtered}"));
+    assert!(reviews.contains("STALE"), "{filtered}");
+    assert!(!filtered.contains("details-v1"), "{filtered}");
+    assert!(
+        !filtered.contains("istio-egressgateway"),
+        "NOT SENT counts as in sync:\n{filtered}"
+    );
+
+    // Enter on it: the raw nonces of its stale EDS.
+    s.keys(&["Enter"]);
+    let details = s.wait_for("the proxy's details", |sc| {
+        sc.contains("Proxies › reviews-v1") && sc.contains("ACKED")
+    });
+    let eds = details
+        .lines()
+        .find(|l| l.contains("EDS ") && l.contains("STALE"))
+        .unwrap_or_else(|| panic!("no EDS row:\n{details}"));
+    // TYPE STATE SENT ACKED ...: a stale type acknowledged an older nonce than it was sent.
+    let cells: Vec<&str> = eds
+        .trim_matches(|c| c == '│' || c == ' ')
+        .split_whitespace()
+        .collect();
+    assert!(
+        cells.len() > 3 && cells[2] != "-" && cells[3] != "-" && cells[2] != cells[3],
+        "nonces sent and acked differ:\n{details}"
+    );
+
+    // Esc and x apart: together a terminal reads them as Alt-x.
+    s.keys(&["Escape"]);
+    s.wait_for("the filtered list again", |sc| {
+        sc.contains("out of sync only")
+    });
+    s.keys(&["x"]);
+    s.wait_for("every proxy again", |sc| {
+        sc.contains("Proxies (11)") && sc.contains("details-v1")
+    });
+    s.keys(&["q"]);
+    assert_eq!(s.wait_exit(), Some(0));
+}
+
+#[test]
 fn tiny_terminal_gets_a_message_not_a_panic() {
     if !tmux_present() {
         return;
