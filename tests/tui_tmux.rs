@@ -385,11 +385,11 @@ impl SandboxProcess {
             .spawn()
             .expect("meshtop sandbox");
         let stdout = child.stdout.take().expect("stdout");
-        let ready = BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .any(|l| l.starts_with("kubeconfig: "));
+        let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+        let ready = lines.any(|l| l.starts_with("kubeconfig: "));
         assert!(ready, "meshtop sandbox did not start");
+        // Keep reading: the sandbox prints a line more, and a closed pipe would kill it.
+        std::thread::spawn(move || lines.for_each(drop));
         Self {
             child,
             kubeconfig,
@@ -445,7 +445,10 @@ fn changes_made_through_the_api_reach_the_screen() {
     s.wait_for("the overview", |sc| sc.contains("1-9-1"));
 
     s.keys(&[":", "nodes", "Enter"]);
-    s.wait_for("the Nodes view", |sc| sc.contains("k1-node03"));
+    // The Overview names k1-node03 too: wait for the Nodes view's own title.
+    s.wait_for("the Nodes view", |sc| {
+        sc.contains("Nodes (") && sc.contains("k1-node03")
+    });
     cluster.kubectl(&["cordon", "k1-node03"]);
     let nodes = s.wait_for("k1-node03 cordoned", |sc| {
         sc.lines()
@@ -457,7 +460,9 @@ fn changes_made_through_the_api_reach_the_screen() {
     );
 
     s.keys(&[":", "namespaces", "Enter"]);
-    s.wait_for("the Namespaces view", |sc| sc.contains("legacy-shop"));
+    s.wait_for("the Namespaces view", |sc| {
+        sc.contains("Namespaces (") && sc.contains("legacy-shop")
+    });
     cluster.kubectl(&[
         "label",
         "ns",
