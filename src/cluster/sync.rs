@@ -491,11 +491,17 @@ impl Forward {
                 .to_bytes();
             Ok((parts.status, body))
         };
-        tokio::select! {
+        let result = tokio::select! {
             biased;
             r = exchange => r,
             e = &mut self.error => Err(e.unwrap_or_else(|| "the port-forward closed".to_string())),
-        }
+        };
+        // The kubelet's reason (e.g. nothing listens on the port) arrives before the stream
+        // closes, so when the exchange failed it is already there: it says more.
+        result.map_err(|e| match (&mut self.error).now_or_never() {
+            Some(Some(reason)) => format!("port-forward: {}", reason.trim()),
+            _ => e,
+        })
     }
 }
 
