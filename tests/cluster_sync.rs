@@ -542,3 +542,62 @@ fn proxy_status_json_and_revision_filter() {
         "{stderr}"
     );
 }
+
+/// An istiod whose scrape annotation names a port nothing listens on: the port-forward
+/// reports the refused port, the pod proxy fails too, and the replica is Unreachable with
+/// both reasons.
+const UNREACHABLE: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: kube-system}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: istio-system}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-1}
+status:
+  conditions: [{type: Ready, status: "True"}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: istiod-7d9c6b5f4-x2k8m
+  namespace: istio-system
+  labels: {app: istiod}
+  annotations: {prometheus.io/port: "9999"}
+spec:
+  nodeName: node-1
+  containers: [{name: discovery, image: docker.io/istio/pilot:1.9.1}]
+status:
+  phase: Running
+  podIP: 10.233.64.10
+  startTime: "2026-01-01T00:00:00Z"
+  conditions: [{type: Ready, status: "True", lastTransitionTime: "2026-01-01T00:00:00Z"}]
+"#;
+
+#[tokio::test]
+async fn an_istiod_that_cannot_be_reached_says_why() {
+    let sandbox = harness::start_text(UNREACHABLE).await.expect("sandbox");
+    let conn = connection(&sandbox, ADMIN_CONTEXT).await;
+    let mut polled = Polled::start(&conn);
+    polled
+        .until("the replica is unreachable", |p| {
+            p.latest
+                .values()
+                .any(|r| matches!(r.state, ReplicaState::Unreachable { .. }))
+        })
+        .await;
+    let r = &polled.latest["istiod-7d9c6b5f4-x2k8m"];
+    assert_eq!(r.revision.as_ref(), "default", "no istio.io/rev label");
+    let ReplicaState::Unreachable { message } = &r.state else {
+        unreachable!()
+    };
+    assert!(
+        message.contains("error forwarding port 9999") && message.contains("pod proxy: "),
+        "{message}"
+    );
+    assert!(message.contains("connection refused"), "{message}");
+}
