@@ -290,8 +290,10 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
     let mut last_draw = tokio::time::Instant::now() - FRAME;
     loop {
         if force || ui.dirty() || model.generation() != drawn_generation {
+            // A key or a resize draws at once; a burst of cluster events waits for the
+            // next frame, merging into it.
             let wait = FRAME.saturating_sub(last_draw.elapsed());
-            if !wait.is_zero() && !force {
+            if !wait.is_zero() && !force && !ui.dirty() {
                 tokio::time::sleep(wait).await;
                 while let Ok(ev) = rx.try_recv() {
                     model.apply(ev);
