@@ -2,6 +2,7 @@
 //! The loop owns the model and the UI state; watchers only send events. It also runs the
 //! non-interactive commands.
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -11,7 +12,11 @@ use futures::StreamExt as _;
 use jiff::Timestamp;
 use tokio::sync::mpsc;
 
-use crate::cli::{Cli, Command, DEMO_BUILTIN, GetCmd, GlobalArgs, Output, ProxyStatusCmd};
+use crate::cli::{
+    Cli, Command, DEMO_BUILTIN, DrainCmd, GetCmd, GlobalArgs, LabelCmd, NodeCmd, Output, PdbCmd,
+    ProxyStatusCmd,
+};
+use crate::cluster::actions::{self, ActionError, AuditLog, DrainEvent, DrainOptions, Executor};
 use crate::cluster::{self, Connection, SyncOptions, WatchOptions};
 use crate::model::sync::ReplicaState;
 use crate::model::{Kind, Model, SourceState, Stamped, syncz};
@@ -117,6 +122,11 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         }
         Some(Command::Get(cmd)) => get(&cli.global, &cmd).await,
         Some(Command::ProxyStatus(cmd)) => proxy_status(&cli.global, &cmd).await,
+        Some(Command::Drain(cmd)) => drain(&cli.global, &cmd).await,
+        Some(Command::Cordon(cmd)) => cordon(&cli.global, &cmd, true).await,
+        Some(Command::Uncordon(cmd)) => cordon(&cli.global, &cmd, false).await,
+        Some(Command::Label(cmd)) => label(&cli.global, &cmd).await,
+        Some(Command::Pdb(cmd)) => pdb(&cli.global, &cmd).await,
         None => tui(&cli.global).await,
     }
 }
@@ -213,6 +223,7 @@ async fn proxy_status(global: &GlobalArgs, cmd: &ProxyStatusCmd) -> Result<(), A
         .await
         .map_err(AppError::Failed)?;
     drop(poller);
+    let istiod_versions = cluster::sync::istiod_versions(&target.connection, &opts).await;
     let rows = syncz::merge(&replicas);
     let text = match cmd.output {
         Output::Table => Ok(syncz::table(&rows)),
@@ -226,6 +237,20 @@ async fn proxy_status(global: &GlobalArgs, cmd: &ProxyStatusCmd) -> Result<(), A
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())
         .map_err(|e| AppError::Failed(format!("writing output: {e}")))?;
+    // istioctl's table has no room for it, so the skew goes below it, on stderr.
+    let mut skew: BTreeMap<(String, String), u32> = BTreeMap::new();
+    for row in &rows {
+        if let Some(istiod) = istiod_versions.get(row.istiod.as_ref())
+            && crate::model::facts::proxies::skewed(&row.status.version, istiod)
+        {
+            *skew
+                .entry((row.status.version.to_string(), istiod.clone()))
+                .or_default() += 1;
+        }
+    }
+    for ((proxy, istiod), n) in &skew {
+        eprintln!("warning: version skew: {n} proxies run {proxy} against istiod {istiod}");
+    }
     for r in &replicas {
         match &r.state {
             ReplicaState::Ok { .. } => {}
@@ -239,6 +264,197 @@ async fn proxy_status(global: &GlobalArgs, cmd: &ProxyStatusCmd) -> Result<(), A
             }
         }
     }
+    Ok(())
+}
+
+impl From<ActionError> for AppError {
+    fn from(e: ActionError) -> Self {
+        if e.is_bad_input() {
+            AppError::Usage(e.to_string())
+        } else {
+            AppError::Failed(e.to_string())
+        }
+    }
+}
+
+/// The suffix kubectl prints on what a server-side dry run did.
+fn dry(dry_run: bool) -> &'static str {
+    if dry_run { " (server dry run)" } else { "" }
+}
+
+/// Checks made before connecting: `--readonly` and the input's syntax. Nothing is sent
+/// to a cluster that refuses them, not even the connection's probe.
+fn preflight(global: &GlobalArgs, action: &str, target: &str) -> Result<(), AppError> {
+    if global.readonly {
+        return Err(ActionError::Readonly {
+            action: action.to_string(),
+            target: target.to_string(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// The executor for a command: the no-retry client, `--readonly`, the audit log.
+async fn executor(global: &GlobalArgs) -> Result<(Target, Executor), AppError> {
+    let target = connect(global).await?;
+    let audit = global
+        .audit_log
+        .clone()
+        .or_else(actions::default_audit_log)
+        .map(AuditLog::new);
+    let executor = Executor::new(&target.connection, global.readonly, audit);
+    Ok((target, executor))
+}
+
+fn print_drain_event(event: DrainEvent, dry_run: bool) {
+    let suffix = dry(dry_run);
+    match event {
+        DrainEvent::Cordoned { node, already } => {
+            if already {
+                println!("node/{node} already cordoned{suffix}");
+            } else {
+                println!("node/{node} cordoned{suffix}");
+            }
+        }
+        DrainEvent::Planned(plan) => {
+            let warnings = plan.warnings();
+            if !warnings.is_empty() {
+                eprintln!("Warning: {}", actions::drain::describe_groups(&warnings));
+            }
+        }
+        DrainEvent::Evicting(pod) => println!("evicting pod {pod}{suffix}"),
+        DrainEvent::Refused {
+            pod,
+            pdb,
+            message,
+            cause,
+            retry_in,
+        } => {
+            let retry = retry_in
+                .map(|d| format!(" (will retry after {})", actions::drain::humantime(d)))
+                .unwrap_or_default();
+            eprintln!(
+                "error when evicting pods/{:?} -n {:?}{retry}: {message}",
+                pod.name, pod.namespace
+            );
+            if let Some(pdb) = pdb {
+                eprintln!(
+                    "  refused by poddisruptionbudget/{pdb} -n {}: {}",
+                    pod.namespace,
+                    cause.unwrap_or_default()
+                );
+            }
+        }
+        DrainEvent::Evicted(pod) => println!("pod/{} evicted{suffix}", pod.name),
+        DrainEvent::Progress(p) => tracing::debug!(
+            evicted = p.evicted,
+            total = p.total,
+            blocked = p.blocked.len(),
+            "drain progress"
+        ),
+    }
+}
+
+/// `meshtop drain NODE`.
+async fn drain(global: &GlobalArgs, cmd: &DrainCmd) -> Result<(), AppError> {
+    preflight(global, "drain", &format!("node/{}", cmd.node))?;
+    let (_target, executor) = executor(global).await?;
+    let opts = DrainOptions {
+        dry_run: cmd.dry_run,
+        timeout: cmd.timeout,
+        delete_emptydir_data: cmd.delete_emptydir_data,
+        force: cmd.force,
+        ..DrainOptions::default()
+    };
+    let dry_run = cmd.dry_run;
+    let report = move |e: DrainEvent| print_drain_event(e, dry_run);
+    executor.drain(&cmd.node, &opts, &report).await?;
+    println!("node/{} drained{}", cmd.node, dry(cmd.dry_run));
+    Ok(())
+}
+
+/// `meshtop cordon NODE` and `meshtop uncordon NODE`.
+async fn cordon(global: &GlobalArgs, cmd: &NodeCmd, cordon: bool) -> Result<(), AppError> {
+    let verb = if cordon { "cordon" } else { "uncordon" };
+    preflight(global, verb, &format!("node/{}", cmd.node))?;
+    let (_target, executor) = executor(global).await?;
+    let changed = if cordon {
+        executor.cordon(&cmd.node, cmd.dry_run).await?
+    } else {
+        executor.uncordon(&cmd.node, cmd.dry_run).await?
+    };
+    let done = if changed {
+        format!("{verb}ed")
+    } else {
+        format!("already {verb}ed")
+    };
+    println!("node/{} {done}{}", cmd.node, dry(cmd.dry_run));
+    Ok(())
+}
+
+/// `meshtop label namespace|node`.
+async fn label(global: &GlobalArgs, cmd: &LabelCmd) -> Result<(), AppError> {
+    match cmd {
+        LabelCmd::Namespace {
+            namespace,
+            rev,
+            restart,
+            dry_run,
+        } => {
+            actions::validate_revision(rev)?;
+            preflight(global, "label", &format!("namespace/{namespace}"))?;
+            let (_target, executor) = executor(global).await?;
+            let out = executor
+                .label_namespace(namespace, rev, *restart, *dry_run)
+                .await?;
+            let verb = if out.labeled { "labeled" } else { "not labeled" };
+            println!("namespace/{namespace} {verb}{}", dry(*dry_run));
+            for w in &out.restarted {
+                println!("{w} restarted{}", dry(*dry_run));
+            }
+            Ok(())
+        }
+        LabelCmd::Node {
+            node,
+            label,
+            dry_run,
+        } => {
+            actions::parse_label_change(label)?;
+            preflight(global, "label", &format!("node/{node}"))?;
+            let (_target, executor) = executor(global).await?;
+            let out = executor.label_node(node, label, *dry_run).await?;
+            println!("node/{node} {}{}", out.verb(), dry(*dry_run));
+            Ok(())
+        }
+    }
+}
+
+/// `meshtop pdb relax|restore NS/NAME`.
+async fn pdb(global: &GlobalArgs, cmd: &PdbCmd) -> Result<(), AppError> {
+    let (relax, t) = match cmd {
+        PdbCmd::Relax(t) => (true, t),
+        PdbCmd::Restore(t) => (false, t),
+    };
+    let target = actions::PdbTarget::parse(&t.pdb)?;
+    let verb = if relax { "relax" } else { "restore" };
+    preflight(
+        global,
+        verb,
+        &format!("poddisruptionbudget/{}", target.name),
+    )?;
+    let (_target, executor) = executor(global).await?;
+    if relax {
+        executor.pdb_relax(&t.pdb, t.dry_run).await?;
+    } else {
+        executor.pdb_restore(&t.pdb, t.dry_run).await?;
+    }
+    println!(
+        "poddisruptionbudget.policy/{} {}{}",
+        target.name,
+        if relax { "relaxed" } else { "restored" },
+        dry(t.dry_run)
+    );
     Ok(())
 }
 

@@ -243,6 +243,36 @@ fn list_params(revision: Option<&str>) -> ListParams {
         .fields("status.phase=Running")
 }
 
+/// The version of each running istiod pod (the image tag of its `discovery` container),
+/// by pod name: what `meshtop proxy-status` compares the proxies' versions with.
+pub async fn istiod_versions(conn: &Connection, opts: &SyncOptions) -> BTreeMap<String, String> {
+    let api: Api<Pod> = Api::namespaced(conn.poll_client.clone(), &opts.istio_namespace);
+    let Ok(Ok(pods)) = tokio::time::timeout(
+        opts.timeout,
+        api.list(&list_params(opts.revision.as_deref())),
+    )
+    .await
+    else {
+        return BTreeMap::new();
+    };
+    pods.items
+        .iter()
+        .filter_map(|p| {
+            let name = p.metadata.name.clone()?;
+            let image = p
+                .spec
+                .as_ref()?
+                .containers
+                .iter()
+                .find(|c| c.name == "discovery")?
+                .image
+                .clone()?;
+            let tag = crate::model::project::image_tag(&image)?;
+            Some((name, tag.trim_end_matches("-distroless").to_string()))
+        })
+        .collect()
+}
+
 fn found(pod: &Pod) -> Option<(String, Found)> {
     let name = pod.metadata.name.clone()?;
     let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
