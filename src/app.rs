@@ -408,7 +408,11 @@ async fn label(global: &GlobalArgs, cmd: &LabelCmd) -> Result<(), AppError> {
             let out = executor
                 .label_namespace(namespace, rev, *restart, *dry_run)
                 .await?;
-            let verb = if out.labeled { "labeled" } else { "not labeled" };
+            let verb = if out.labeled {
+                "labeled"
+            } else {
+                "not labeled"
+            };
             println!("namespace/{namespace} {verb}{}", dry(*dry_run));
             for w in &out.restarted {
                 println!("{w} restarted{}", dry(*dry_run));

@@ -97,6 +97,11 @@ pub struct GlobalArgs {
     )]
     pub syncz_timeout: f64,
 
+    /// Append one JSON line per action (time, context, user, action, target, dry_run, result)
+    /// to this file. Default: $XDG_STATE_HOME/meshtop/audit.log.
+    #[arg(long, global = true, env = "MESHTOP_AUDIT_LOG", value_name = "PATH")]
+    pub audit_log: Option<PathBuf>,
+
     /// Write logs to this file (filter with MESHTOP_LOG, e.g. MESHTOP_LOG=debug).
     /// Default: $XDG_STATE_HOME/meshtop/meshtop.log.
     #[arg(long, global = true, env = "MESHTOP_LOG_FILE", value_name = "PATH")]
@@ -120,6 +125,19 @@ pub enum Command {
     /// Print every proxy's xDS sync state as `istioctl proxy-status` does (NAME CLUSTER CDS
     /// LDS EDS RDS ECDS ISTIOD VERSION) and exit: ask every istiod replica once.
     ProxyStatus(ProxyStatusCmd),
+    /// Cordon a node, then evict its pods through the Eviction API with kubectl drain's rules
+    /// (DaemonSet and mirror pods stay; PDB refusals are retried every 5s).
+    Drain(DrainCmd),
+    /// Mark a node unschedulable.
+    Cordon(NodeCmd),
+    /// Mark a node schedulable again.
+    Uncordon(NodeCmd),
+    /// Set a namespace's injection revision, or a node label.
+    #[command(subcommand)]
+    Label(LabelCmd),
+    /// Relax a PodDisruptionBudget (saving its spec on it), or restore the saved spec.
+    #[command(subcommand)]
+    Pdb(PdbCmd),
     /// Serve a sandbox Kubernetes API server on loopback, loaded from a scenario.
     #[command(long_about = SANDBOX_LONG_ABOUT, after_long_help = crate::sandbox::scenario::FORMAT_HELP)]
     Sandbox(SandboxCmd),
@@ -189,6 +207,109 @@ pub struct ProxyStatusCmd {
     pub sync_timeout: u64,
 }
 
+#[derive(Debug, Args)]
+pub struct DrainCmd {
+    /// The node to drain.
+    pub node: String,
+    /// Send every request with dryRun=All: nothing changes.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Give up after this long (e.g. 90s, 5m, 1h); the node stays cordoned.
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = duration)]
+    pub timeout: std::time::Duration,
+    /// Also evict pods with emptyDir volumes (their data is lost).
+    #[arg(long)]
+    pub delete_emptydir_data: bool,
+    /// Also evict pods that declare no controller (nothing recreates them).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NodeCmd {
+    pub node: String,
+    /// Send the request with dryRun=All: nothing changes.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabelCmd {
+    /// Set `istio.io/rev=REV` on a namespace and remove a conflicting `istio-injection`.
+    Namespace {
+        namespace: String,
+        /// The control-plane revision.
+        #[arg(long, value_name = "REV")]
+        rev: String,
+        /// Then rollout-restart its Deployments, StatefulSets and DaemonSets.
+        #[arg(long)]
+        restart: bool,
+        /// Send every request with dryRun=All: nothing changes.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Set (KEY=VALUE) or remove (KEY-) a node label.
+    Node {
+        node: String,
+        #[arg(value_name = "KEY=VALUE|KEY-")]
+        label: String,
+        /// Send the request with dryRun=All: nothing changes.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PdbCmd {
+    /// Let a PDB allow every disruption (minAvailable 0, or maxUnavailable 100%), saving its
+    /// spec in the `meshtop.dev/relaxed-from` annotation.
+    Relax(PdbTargetCmd),
+    /// Put a relaxed PDB's saved spec back and remove the annotation.
+    Restore(PdbTargetCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct PdbTargetCmd {
+    #[arg(value_name = "NAMESPACE/NAME")]
+    pub pdb: String,
+    /// Send the request with dryRun=All: nothing changes.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `90s`, `5m`, `1h`, `1m30s`, or bare seconds.
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("expected a duration like 90s, 5m or 1h30m, got {text:?}");
+    let t = text.trim();
+    if let Ok(secs) = t.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(secs));
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        number.clear();
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return Err(bad()),
+        };
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+    }
+    if !number.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_secs(total))
+}
+
 const SANDBOX_LONG_ABOUT: &str = "Serve a sandbox Kubernetes API server on loopback, loaded from a scenario, until \
 Ctrl-C or SIGTERM. It speaks the real wire protocol, so kubectl and meshtop use it like a \
 real cluster. When ready it prints the address it serves and the path of a kubeconfig with \
@@ -240,6 +361,50 @@ mod tests {
                 ..
             }))
         ));
+    }
+
+    #[test]
+    fn actions_parse() {
+        let c = Cli::try_parse_from([
+            "meshtop",
+            "drain",
+            "k1-node03",
+            "--timeout",
+            "6s",
+            "--force",
+            "--audit-log",
+            "/tmp/a.log",
+        ])
+        .expect("parse");
+        let Some(Command::Drain(cmd)) = c.command else {
+            panic!("not drain: {:?}", c.command);
+        };
+        assert_eq!(cmd.timeout, std::time::Duration::from_secs(6));
+        assert!(cmd.force && !cmd.dry_run && !cmd.delete_emptydir_data);
+        assert_eq!(
+            c.global.audit_log.as_deref(),
+            Some(std::path::Path::new("/tmp/a.log"))
+        );
+        assert_eq!(duration("5m"), Ok(std::time::Duration::from_secs(300)));
+        assert_eq!(duration("1m30s"), Ok(std::time::Duration::from_secs(90)));
+        assert!(duration("5x").is_err() && duration("m").is_err() && duration("5m3").is_err());
+        let c = Cli::try_parse_from([
+            "meshtop",
+            "label",
+            "namespace",
+            "legacy-shop",
+            "--rev",
+            "1-9-1",
+            "--restart",
+        ])
+        .expect("parse");
+        assert!(matches!(
+            c.command,
+            Some(Command::Label(LabelCmd::Namespace { restart: true, .. }))
+        ));
+        let c = Cli::try_parse_from(["meshtop", "pdb", "relax", "istio-system/istio-pilot"])
+            .expect("parse");
+        assert!(matches!(c.command, Some(Command::Pdb(PdbCmd::Relax(_)))));
     }
 
     #[test]

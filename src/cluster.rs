@@ -1,7 +1,9 @@
 //! The only code that talks to the API server: connecting from a kubeconfig, the
 //! watchers that turn every watched kind into `ClusterEvent`s on one channel, and the istiod
-//! sync poller that sends each replica's `/debug/syncz` answer on the same channel.
+//! sync poller that sends each replica's `/debug/syncz` answer on the same channel, and the
+//! action executors, the only code that writes.
 
+pub mod actions;
 pub mod connect;
 pub mod sync;
 pub mod watch;

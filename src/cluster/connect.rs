@@ -10,6 +10,9 @@ use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 /// The context name shown when meshtop runs inside a pod with its service account.
 pub const IN_CLUSTER_CONTEXT: &str = "in-cluster";
 
+/// The audit log's user when the kubeconfig names none.
+pub const UNKNOWN_USER: &str = "unknown";
+
 /// How long the first `/version` call may take before the server counts as unreachable.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -31,6 +34,9 @@ pub struct Connection {
     /// would only pile onto a failing server and hold up the next poll.
     pub poll_client: kube::Client,
     pub context: String,
+    /// The kubeconfig user of the context (`unknown` when it names none, or in-cluster), for
+    /// the audit log.
+    pub user: String,
     /// The API server's URL.
     pub server: String,
     /// The context's namespace (`default` if it names none).
@@ -41,6 +47,7 @@ impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
             .field("context", &self.context)
+            .field("user", &self.user)
             .field("server", &self.server)
             .field("default_namespace", &self.default_namespace)
             .finish_non_exhaustive()
@@ -124,7 +131,12 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> 
                 looked,
                 in_cluster: e.to_string(),
             })?;
-            finish(config, IN_CLUSTER_CONTEXT.to_string()).await
+            finish(
+                config,
+                IN_CLUSTER_CONTEXT.to_string(),
+                UNKNOWN_USER.to_string(),
+            )
+            .await
         }
     }
 }
@@ -153,6 +165,14 @@ pub async fn connect_kubeconfig(
             available,
         });
     }
+    let user = kubeconfig
+        .contexts
+        .iter()
+        .find(|c| c.name == chosen)
+        .and_then(|c| c.context.as_ref())
+        .and_then(|c| c.user.clone())
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| UNKNOWN_USER.to_string());
     let options = KubeConfigOptions {
         context: Some(chosen.clone()),
         ..Default::default()
@@ -164,10 +184,14 @@ pub async fn connect_kubeconfig(
             origin: origin.to_string(),
             message: e.to_string(),
         })?;
-    finish(config, chosen).await
+    finish(config, chosen, user).await
 }
 
-async fn finish(config: kube::Config, context: String) -> Result<Connection, ConnectError> {
+async fn finish(
+    config: kube::Config,
+    context: String,
+    user: String,
+) -> Result<Connection, ConnectError> {
     let server = config
         .cluster_url
         .to_string()
@@ -214,6 +238,7 @@ async fn finish(config: kube::Config, context: String) -> Result<Connection, Con
         client,
         poll_client,
         context,
+        user,
         server,
         default_namespace,
     })

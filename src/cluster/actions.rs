@@ -1,0 +1,271 @@
+//! Action executors: every write meshtop makes to a cluster. Each action validates its input
+//! first, is refused by `--readonly` before any request, supports a server-side dry run
+//! (`dryRun=All` on the very same requests) and appends one line to the audit log.
+//!
+//! The requests go through a client without kube's retries of 429 and 503: a refused
+//! eviction is a PDB speaking, and the drain reports it and retries on its own schedule
+//! instead of kube retrying silently.
+
+pub mod audit;
+pub mod drain;
+pub mod validate;
+pub mod writes;
+
+use std::future::Future;
+
+pub use audit::{AuditLog, AuditRecord, default_audit_log};
+pub use drain::{
+    DrainEvent, DrainOptions, DrainOutcome, DrainPlan, PlannedPod, PodDecision, PodRef, plan_drain,
+};
+pub use validate::{LabelChange, parse_label_change, validate_revision};
+pub use writes::{
+    LabelOutcome, NamespaceLabelOutcome, PdbTarget, RELAXED_FROM, RESTARTED_AT, relaxed_spec,
+    restored_spec,
+};
+
+use super::Connection;
+
+/// meshtop's field manager on every write.
+pub const FIELD_MANAGER: &str = "meshtop";
+
+/// Why an action did not happen or did not finish. [`ActionError::is_bad_input`] tells a
+/// caller's exit code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActionError {
+    /// `--readonly` is set: nothing was sent.
+    #[error("refusing to {action} {target}: meshtop runs with --readonly")]
+    Readonly { action: String, target: String },
+    /// The input is malformed (label syntax, revision name): nothing was sent.
+    #[error("{0}")]
+    Invalid(String),
+    /// The target does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The target is not in a state the action applies to (a PDB already relaxed, or not).
+    #[error("{0}")]
+    Conflict(String),
+    /// The API server refused or failed a request: its own words.
+    #[error("{0}")]
+    Api(String),
+    /// A drain that kubectl's rules refuse to start (pods without controller, local storage).
+    #[error("{0}")]
+    Refused(String),
+    /// The drain did not finish within its timeout; the node stays cordoned.
+    #[error("{0}")]
+    TimedOut(String),
+}
+
+impl ActionError {
+    /// Bad input: the user asked for something that cannot be (exit code 2).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            ActionError::Readonly { .. } | ActionError::Invalid(_) | ActionError::NotFound(_)
+        )
+    }
+}
+
+/// An API error in the server's own words, with what was being done.
+pub(crate) fn api_error(doing: &str, err: &kube::Error) -> ActionError {
+    ActionError::Api(format!("{doing}: {}", super::describe(err)))
+}
+
+/// The HTTP status of an API error, if it is one.
+pub(crate) fn api_code(err: &kube::Error) -> Option<u16> {
+    match err {
+        kube::Error::Api(s) => Some(s.code),
+        _ => None,
+    }
+}
+
+/// Runs actions against one cluster: the readonly guard and the audit log around each.
+#[derive(Clone)]
+pub struct Executor {
+    pub(crate) client: kube::Client,
+    readonly: bool,
+    audit: Option<AuditLog>,
+    context: String,
+    user: String,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("readonly", &self.readonly)
+            .field("audit", &self.audit)
+            .field("context", &self.context)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Executor {
+    /// An executor on the connection's client without retries; `audit: None` writes no log.
+    pub fn new(connection: &Connection, readonly: bool, audit: Option<AuditLog>) -> Self {
+        Self {
+            client: connection.poll_client.clone(),
+            readonly,
+            audit,
+            context: connection.context.clone(),
+            user: connection.user.clone(),
+        }
+    }
+
+    pub fn readonly(&self) -> bool {
+        self.readonly
+    }
+
+    /// Refuses under `--readonly`, before anything is sent.
+    fn guard(&self, action: &str, target: &str) -> Result<(), ActionError> {
+        if self.readonly {
+            return Err(ActionError::Readonly {
+                action: action.to_string(),
+                target: target.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs one action that passed validation and the readonly guard, and audits its result.
+    async fn audited<T>(
+        &self,
+        action: &str,
+        target: &str,
+        dry_run: bool,
+        run: impl Future<Output = Result<T, ActionError>>,
+    ) -> Result<T, ActionError> {
+        let result = run.await;
+        if let Some(log) = &self.audit {
+            let record = AuditRecord::new(
+                &self.context,
+                &self.user,
+                action,
+                target,
+                dry_run,
+                result.as_ref().map(|_| ()).map_err(ToString::to_string),
+            );
+            if let Err(e) = log.append(&record) {
+                tracing::warn!(error = %e, "cannot write the audit log");
+            }
+        }
+        result
+    }
+
+    /// Marks a node unschedulable (`kubectl cordon`). `Ok(false)`: it already was.
+    pub async fn cordon(&self, node: &str, dry_run: bool) -> Result<bool, ActionError> {
+        let target = format!("node/{node}");
+        self.guard("cordon", &target)?;
+        self.audited(
+            "cordon",
+            &target,
+            dry_run,
+            writes::set_unschedulable(&self.client, node, true, dry_run),
+        )
+        .await
+    }
+
+    /// Marks a node schedulable again (`kubectl uncordon`). `Ok(false)`: it already was.
+    pub async fn uncordon(&self, node: &str, dry_run: bool) -> Result<bool, ActionError> {
+        let target = format!("node/{node}");
+        self.guard("uncordon", &target)?;
+        self.audited(
+            "uncordon",
+            &target,
+            dry_run,
+            writes::set_unschedulable(&self.client, node, false, dry_run),
+        )
+        .await
+    }
+
+    /// Adds, changes (`KEY=VALUE`) or removes (`KEY-`) a node label; the syntax is checked
+    /// before anything is sent.
+    pub async fn label_node(
+        &self,
+        node: &str,
+        change: &str,
+        dry_run: bool,
+    ) -> Result<LabelOutcome, ActionError> {
+        let change = parse_label_change(change)?;
+        let target = format!("node/{node}");
+        self.guard("label", &target)?;
+        self.audited(
+            &format!("label {}", change.text()),
+            &target,
+            dry_run,
+            writes::label_node(&self.client, node, &change, dry_run),
+        )
+        .await
+    }
+
+    /// Sets `istio.io/rev=REV` on a namespace, removes a conflicting `istio-injection`, and
+    /// with `restart` rolls out every Deployment, StatefulSet and DaemonSet in it.
+    pub async fn label_namespace(
+        &self,
+        namespace: &str,
+        revision: &str,
+        restart: bool,
+        dry_run: bool,
+    ) -> Result<NamespaceLabelOutcome, ActionError> {
+        validate_revision(revision)?;
+        let target = format!("namespace/{namespace}");
+        self.guard("label", &target)?;
+        let action = if restart {
+            format!("label istio.io/rev={revision} and restart")
+        } else {
+            format!("label istio.io/rev={revision}")
+        };
+        self.audited(
+            &action,
+            &target,
+            dry_run,
+            writes::label_namespace(&self.client, namespace, revision, restart, dry_run),
+        )
+        .await
+    }
+
+    /// Relaxes a PDB so it allows disruptions, saving its spec on the object.
+    pub async fn pdb_relax(&self, pdb: &str, dry_run: bool) -> Result<(), ActionError> {
+        let t = PdbTarget::parse(pdb)?;
+        let target = t.audit_target();
+        self.guard("relax", &target)?;
+        self.audited(
+            "pdb relax",
+            &target,
+            dry_run,
+            writes::pdb_relax(&self.client, &t, dry_run),
+        )
+        .await
+    }
+
+    /// Restores a relaxed PDB's saved spec and removes the saved copy.
+    pub async fn pdb_restore(&self, pdb: &str, dry_run: bool) -> Result<(), ActionError> {
+        let t = PdbTarget::parse(pdb)?;
+        let target = t.audit_target();
+        self.guard("restore", &target)?;
+        self.audited(
+            "pdb restore",
+            &target,
+            dry_run,
+            writes::pdb_restore(&self.client, &t, dry_run),
+        )
+        .await
+    }
+
+    /// Drains a node with kubectl's rules (see [`drain`]); `progress` hears each step.
+    pub async fn drain(
+        &self,
+        node: &str,
+        opts: &DrainOptions,
+        progress: &(dyn Fn(DrainEvent) + Send + Sync),
+    ) -> Result<DrainOutcome, ActionError> {
+        let target = format!("node/{node}");
+        self.guard("drain", &target)?;
+        self.audited(
+            "drain",
+            &target,
+            opts.dry_run,
+            drain::run(&self.client, node, opts, progress),
+        )
+        .await
+    }
+}

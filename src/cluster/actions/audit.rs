@@ -1,0 +1,104 @@
+//! The audit log: one JSON line per action sent to a cluster, appended.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// `$XDG_STATE_HOME/meshtop/audit.log`, else `~/.local/state/meshtop/audit.log`.
+pub fn default_audit_log() -> Option<PathBuf> {
+    crate::logging::default_log_file().map(|p| p.with_file_name("audit.log"))
+}
+
+/// One action and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// RFC 3339, UTC.
+    pub time: String,
+    pub context: String,
+    pub user: String,
+    pub action: String,
+    pub target: String,
+    pub dry_run: bool,
+    /// `ok`, or the error message.
+    pub result: String,
+}
+
+impl AuditRecord {
+    pub fn new(
+        context: &str,
+        user: &str,
+        action: &str,
+        target: &str,
+        dry_run: bool,
+        result: Result<(), String>,
+    ) -> Self {
+        Self {
+            time: jiff::Timestamp::now().to_string(),
+            context: context.to_string(),
+            user: user.to_string(),
+            action: action.to_string(),
+            target: target.to_string(),
+            dry_run,
+            result: match result {
+                Ok(()) => "ok".to_string(),
+                Err(e) => e,
+            },
+        }
+    }
+}
+
+/// An append-only file of [`AuditRecord`]s; its directory is created on first use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditLog {
+    path: PathBuf,
+}
+
+impl AuditLog {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one line; a single `write` so concurrent meshtops do not interleave lines.
+    pub fn append(&self, record: &AuditRecord) -> Result<(), String> {
+        let fail = |e: &dyn std::fmt::Display| format!("audit log {}: {e}", self.path.display());
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+        }
+        let mut line = serde_json::to_string(record).map_err(|e| fail(&e))?;
+        line.push('\n');
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .and_then(|mut f| f.write_all(line.as_bytes()))
+            .map_err(|e| fail(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appends_one_json_line_per_record() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = AuditLog::new(dir.path().join("sub/audit.log"));
+        let ok = AuditRecord::new("ctx", "admin", "cordon", "node/n1", false, Ok(()));
+        let err = AuditRecord::new("ctx", "admin", "drain", "node/n1", true, Err("boom".into()));
+        log.append(&ok).expect("append");
+        log.append(&err).expect("append");
+        let text = std::fs::read_to_string(log.path()).expect("read");
+        let lines: Vec<AuditRecord> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect();
+        assert_eq!(lines, vec![ok, err.clone()]);
+        assert_eq!(err.result, "boom");
+        assert!(err.dry_run);
+    }
+}

@@ -1,0 +1,394 @@
+//! The small writes: cordon, labels, rollout restarts, PDB relief. Each is one precise patch
+//! with field manager `meshtop`, and `dryRun=All` when asked.
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{Namespace, Node};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use serde_json::{Value, json};
+
+use super::validate::LabelChange;
+use super::{ActionError, FIELD_MANAGER, api_code, api_error};
+
+/// Where PDB relief keeps the original spec (the model reads it too).
+pub const RELAXED_FROM: &str = crate::model::labels::keys::RELAXED_FROM;
+/// The pod-template annotation `kubectl rollout restart` sets.
+pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+const REV_LABEL: &str = "istio.io/rev";
+const INJECTION_LABEL: &str = "istio-injection";
+
+fn params(dry_run: bool) -> PatchParams {
+    PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        dry_run,
+        ..PatchParams::default()
+    }
+}
+
+fn not_found(kind: &str, name: &str, err: &kube::Error, doing: &str) -> ActionError {
+    if api_code(err) == Some(404) {
+        ActionError::NotFound(format!("{kind} \"{name}\" not found"))
+    } else {
+        api_error(doing, err)
+    }
+}
+
+/// Sets `spec.unschedulable`; `Ok(false)` when it already had that value (nothing sent).
+pub(super) async fn set_unschedulable(
+    client: &kube::Client,
+    node: &str,
+    unschedulable: bool,
+    dry_run: bool,
+) -> Result<bool, ActionError> {
+    let api: Api<Node> = Api::all(client.clone());
+    let current = api
+        .get(node)
+        .await
+        .map_err(|e| not_found("node", node, &e, &format!("reading node/{node}")))?;
+    let is = current
+        .spec
+        .as_ref()
+        .and_then(|s| s.unschedulable)
+        .unwrap_or(false);
+    if is == unschedulable {
+        return Ok(false);
+    }
+    let patch = json!({"spec": {"unschedulable": unschedulable}});
+    api.patch(node, &params(dry_run), &Patch::Strategic(patch))
+        .await
+        .map_err(|e| not_found("node", node, &e, &format!("patching node/{node}")))?;
+    Ok(true)
+}
+
+/// What a label change did, in kubectl's words (`labeled`, `unlabeled`, `not labeled`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelOutcome {
+    Labeled,
+    Unlabeled,
+    /// The node already had exactly that (nothing sent).
+    Unchanged,
+}
+
+impl LabelOutcome {
+    pub fn verb(self) -> &'static str {
+        match self {
+            LabelOutcome::Labeled => "labeled",
+            LabelOutcome::Unlabeled => "unlabeled",
+            LabelOutcome::Unchanged => "not labeled",
+        }
+    }
+}
+
+/// The merge patch for one label change.
+pub(super) fn label_patch(change: &LabelChange) -> Value {
+    match change {
+        LabelChange::Set { key, value } => json!({"metadata": {"labels": {key: value}}}),
+        LabelChange::Remove { key } => json!({"metadata": {"labels": {key: null}}}),
+    }
+}
+
+pub(super) async fn label_node(
+    client: &kube::Client,
+    node: &str,
+    change: &LabelChange,
+    dry_run: bool,
+) -> Result<LabelOutcome, ActionError> {
+    let api: Api<Node> = Api::all(client.clone());
+    let current = api
+        .get(node)
+        .await
+        .map_err(|e| not_found("node", node, &e, &format!("reading node/{node}")))?;
+    let labels = current.metadata.labels.unwrap_or_default();
+    let outcome = match change {
+        LabelChange::Set { key, value } if labels.get(key) == Some(value) => {
+            return Ok(LabelOutcome::Unchanged);
+        }
+        LabelChange::Remove { key } if !labels.contains_key(key) => {
+            return Err(ActionError::Conflict(format!(
+                "label \"{key}\" not found on node/{node}"
+            )));
+        }
+        LabelChange::Set { .. } => LabelOutcome::Labeled,
+        LabelChange::Remove { .. } => LabelOutcome::Unlabeled,
+    };
+    api.patch(node, &params(dry_run), &Patch::Merge(label_patch(change)))
+        .await
+        .map_err(|e| api_error(&format!("labelling node/{node}"), &e))?;
+    Ok(outcome)
+}
+
+/// What labelling a namespace did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NamespaceLabelOutcome {
+    /// The namespace's labels changed (false: it already had `istio.io/rev=REV` only).
+    pub labeled: bool,
+    /// The `istio-injection` value removed, if there was one.
+    pub removed_injection: Option<String>,
+    /// The workloads rolled out, as `deployment.apps/NAME`.
+    pub restarted: Vec<String>,
+}
+
+/// The merge patch that moves a namespace to a revision: `istio.io/rev` set, and a
+/// conflicting `istio-injection` removed (injection would otherwise ignore the revision).
+pub(super) fn namespace_patch(revision: &str, has_injection: bool) -> Value {
+    let mut labels = serde_json::Map::new();
+    labels.insert(REV_LABEL.into(), json!(revision));
+    if has_injection {
+        labels.insert(INJECTION_LABEL.into(), Value::Null);
+    }
+    json!({"metadata": {"labels": labels}})
+}
+
+/// The strategic merge patch of `kubectl rollout restart`.
+pub(super) fn restart_patch(at: &str) -> Value {
+    json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: at}}}}})
+}
+
+pub(super) async fn label_namespace(
+    client: &kube::Client,
+    namespace: &str,
+    revision: &str,
+    restart: bool,
+    dry_run: bool,
+) -> Result<NamespaceLabelOutcome, ActionError> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let current = api.get(namespace).await.map_err(|e| {
+        not_found(
+            "namespace",
+            namespace,
+            &e,
+            &format!("reading namespace/{namespace}"),
+        )
+    })?;
+    let labels = current.metadata.labels.unwrap_or_default();
+    let removed_injection = labels.get(INJECTION_LABEL).cloned();
+    let mut outcome = NamespaceLabelOutcome {
+        labeled: false,
+        removed_injection: removed_injection.clone(),
+        restarted: Vec::new(),
+    };
+    if labels.get(REV_LABEL).map(String::as_str) != Some(revision) || removed_injection.is_some() {
+        let patch = namespace_patch(revision, removed_injection.is_some());
+        api.patch(namespace, &params(dry_run), &Patch::Merge(patch))
+            .await
+            .map_err(|e| api_error(&format!("labelling namespace/{namespace}"), &e))?;
+        outcome.labeled = true;
+    }
+    if restart {
+        let at = jiff::Timestamp::now().to_string();
+        let patch = Patch::Strategic(restart_patch(&at));
+        let p = params(dry_run);
+        let lp = ListParams::default();
+        let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+        let list = deployments
+            .list(&lp)
+            .await
+            .map_err(|e| api_error(&format!("listing deployments in {namespace}"), &e))?;
+        for name in list.items.into_iter().filter_map(|d| d.metadata.name) {
+            deployments
+                .patch(&name, &p, &patch)
+                .await
+                .map_err(|e| api_error(&format!("restarting deployment.apps/{name}"), &e))?;
+            outcome.restarted.push(format!("deployment.apps/{name}"));
+        }
+        let sets: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
+        let list = sets
+            .list(&lp)
+            .await
+            .map_err(|e| api_error(&format!("listing statefulsets in {namespace}"), &e))?;
+        for name in list.items.into_iter().filter_map(|d| d.metadata.name) {
+            sets.patch(&name, &p, &patch)
+                .await
+                .map_err(|e| api_error(&format!("restarting statefulset.apps/{name}"), &e))?;
+            outcome.restarted.push(format!("statefulset.apps/{name}"));
+        }
+        let daemons: Api<DaemonSet> = Api::namespaced(client.clone(), namespace);
+        let list = daemons
+            .list(&lp)
+            .await
+            .map_err(|e| api_error(&format!("listing daemonsets in {namespace}"), &e))?;
+        for name in list.items.into_iter().filter_map(|d| d.metadata.name) {
+            daemons
+                .patch(&name, &p, &patch)
+                .await
+                .map_err(|e| api_error(&format!("restarting daemonset.apps/{name}"), &e))?;
+            outcome.restarted.push(format!("daemonset.apps/{name}"));
+        }
+    }
+    Ok(outcome)
+}
+
+/// `NAMESPACE/NAME` of a PodDisruptionBudget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PdbTarget {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl PdbTarget {
+    pub fn parse(text: &str) -> Result<Self, ActionError> {
+        match text.split_once('/') {
+            Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
+                Ok(Self {
+                    namespace: ns.to_string(),
+                    name: name.to_string(),
+                })
+            }
+            _ => Err(ActionError::Invalid(format!(
+                "invalid PodDisruptionBudget {text:?}: expected NAMESPACE/NAME"
+            ))),
+        }
+    }
+
+    pub(super) fn audit_target(&self) -> String {
+        format!("poddisruptionbudget/{}/{}", self.namespace, self.name)
+    }
+}
+
+/// The relaxed spec fields for a PDB's spec: a budget with `minAvailable` gets
+/// `minAvailable: 0`, one with `maxUnavailable` gets `maxUnavailable: "100%"`; both then
+/// allow every disruption, and the kind of budget stays the same for the restore.
+pub fn relaxed_spec(spec: &Value) -> Value {
+    if spec.get("maxUnavailable").is_some_and(|v| !v.is_null()) {
+        json!({"maxUnavailable": "100%"})
+    } else {
+        json!({"minAvailable": 0})
+    }
+}
+
+/// The merge patch of the spec fields that restores a saved spec: both budget fields, the
+/// absent one as `null`.
+pub fn restored_spec(saved: &Value) -> Value {
+    let field = |k: &str| saved.get(k).cloned().unwrap_or(Value::Null);
+    json!({"minAvailable": field("minAvailable"), "maxUnavailable": field("maxUnavailable")})
+}
+
+async fn get_pdb(
+    client: &kube::Client,
+    t: &PdbTarget,
+) -> Result<(Api<PodDisruptionBudget>, Value), ActionError> {
+    let api: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), &t.namespace);
+    let pdb = api.get(&t.name).await.map_err(|e| {
+        not_found(
+            "poddisruptionbudget",
+            &format!("{}/{}", t.namespace, t.name),
+            &e,
+            "reading the PodDisruptionBudget",
+        )
+    })?;
+    let value = serde_json::to_value(&pdb).map_err(|e| ActionError::Api(e.to_string()))?;
+    Ok((api, value))
+}
+
+pub(super) async fn pdb_relax(
+    client: &kube::Client,
+    t: &PdbTarget,
+    dry_run: bool,
+) -> Result<(), ActionError> {
+    let (api, pdb) = get_pdb(client, t).await?;
+    if pdb
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(RELAXED_FROM))
+        .is_some()
+    {
+        return Err(ActionError::Conflict(format!(
+            "poddisruptionbudget {}/{} is already relaxed (its original spec is in the \
+             {RELAXED_FROM} annotation); restore it first",
+            t.namespace, t.name
+        )));
+    }
+    let spec = pdb.get("spec").cloned().unwrap_or_else(|| json!({}));
+    let saved = serde_json::to_string(&spec).map_err(|e| ActionError::Api(e.to_string()))?;
+    // The resourceVersion makes the patch fail rather than save a spec someone just changed.
+    let patch = json!({
+        "metadata": {
+            "resourceVersion": pdb.pointer("/metadata/resourceVersion"),
+            "annotations": {RELAXED_FROM: saved},
+        },
+        "spec": relaxed_spec(&spec),
+    });
+    api.patch(&t.name, &params(dry_run), &Patch::Merge(patch))
+        .await
+        .map_err(|e| api_error("relaxing the PodDisruptionBudget", &e))?;
+    Ok(())
+}
+
+pub(super) async fn pdb_restore(
+    client: &kube::Client,
+    t: &PdbTarget,
+    dry_run: bool,
+) -> Result<(), ActionError> {
+    let (api, pdb) = get_pdb(client, t).await?;
+    let Some(saved) = pdb
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(RELAXED_FROM))
+        .and_then(Value::as_str)
+    else {
+        return Err(ActionError::Conflict(format!(
+            "poddisruptionbudget {}/{} is not relaxed (no {RELAXED_FROM} annotation)",
+            t.namespace, t.name
+        )));
+    };
+    let saved: Value = serde_json::from_str(saved).map_err(|e| {
+        ActionError::Conflict(format!(
+            "the {RELAXED_FROM} annotation of {}/{} is not a JSON spec: {e}",
+            t.namespace, t.name
+        ))
+    })?;
+    let patch = json!({
+        "metadata": {
+            "resourceVersion": pdb.pointer("/metadata/resourceVersion"),
+            "annotations": {RELAXED_FROM: null},
+        },
+        "spec": restored_spec(&saved),
+    });
+    api.patch(&t.name, &params(dry_run), &Patch::Merge(patch))
+        .await
+        .map_err(|e| api_error("restoring the PodDisruptionBudget", &e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patches() {
+        assert_eq!(
+            label_patch(&LabelChange::Remove { key: "k".into() }),
+            json!({"metadata": {"labels": {"k": null}}})
+        );
+        assert_eq!(
+            namespace_patch("1-9-1", true),
+            json!({"metadata": {"labels": {"istio.io/rev": "1-9-1", "istio-injection": null}}})
+        );
+        assert_eq!(
+            namespace_patch("1-9-1", false),
+            json!({"metadata": {"labels": {"istio.io/rev": "1-9-1"}}})
+        );
+        assert_eq!(
+            restart_patch("2026-01-01T00:00:00Z"),
+            json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-01-01T00:00:00Z"}}}}})
+        );
+    }
+
+    #[test]
+    fn pdb_relief_keeps_the_kind_of_budget() {
+        let min = json!({"minAvailable": 1, "selector": {"matchLabels": {"app": "pilot"}}});
+        assert_eq!(relaxed_spec(&min), json!({"minAvailable": 0}));
+        assert_eq!(
+            restored_spec(&min),
+            json!({"minAvailable": 1, "maxUnavailable": null})
+        );
+        let max = json!({"maxUnavailable": 1});
+        assert_eq!(relaxed_spec(&max), json!({"maxUnavailable": "100%"}));
+        assert_eq!(
+            restored_spec(&max),
+            json!({"minAvailable": null, "maxUnavailable": 1})
+        );
+        assert!(PdbTarget::parse("istio-system/istio-pilot").is_ok());
+        for bad in ["istio-pilot", "/x", "x/", "a/b/c"] {
+            assert!(PdbTarget::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

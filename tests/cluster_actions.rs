@@ -1,0 +1,668 @@
+//! The action executors and their CLI twins against the sandbox on the seed's cluster:
+//! drains blocked by its PDBs and finishing after PDB relief, dry runs, `--readonly`,
+//! label syntax, namespace relabelling with restarts, the audit log, and the same drain
+//! as `kubectl drain`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, ListParams};
+use meshtop::cluster::actions::{
+    ActionError, AuditLog, AuditRecord, DrainEvent, DrainOptions, Executor, RELAXED_FROM,
+};
+use meshtop::cluster::{self, Connection};
+use meshtop::sandbox::Sandbox;
+use meshtop::sandbox::harness;
+
+const K1: &str = "assets/scenarios/k1-upgrade.yaml";
+
+async fn start() -> Sandbox {
+    harness::start_file(K1).await.expect("start the sandbox")
+}
+
+async fn connect(sandbox: &Sandbox) -> Connection {
+    let kubeconfig =
+        kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig_yaml()).expect("kubeconfig");
+    cluster::connect_kubeconfig(
+        kubeconfig,
+        "the sandbox kubeconfig",
+        Some(harness::ADMIN_CONTEXT),
+    )
+    .await
+    .expect("connect to the sandbox")
+}
+
+fn audit_lines(path: &Path) -> Vec<AuditRecord> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an audit line is JSON"))
+        .collect()
+}
+
+async fn node(conn: &Connection, name: &str) -> Node {
+    Api::<Node>::all(conn.client.clone())
+        .get(name)
+        .await
+        .expect("node")
+}
+
+fn unschedulable(n: &Node) -> bool {
+    n.spec
+        .as_ref()
+        .and_then(|s| s.unschedulable)
+        .unwrap_or(false)
+}
+
+/// `(namespace/name, uid)` of every pod on a node.
+async fn pods_on(conn: &Connection, node: &str) -> BTreeSet<(String, String)> {
+    Api::<Pod>::all(conn.client.clone())
+        .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
+        .await
+        .expect("pods")
+        .items
+        .into_iter()
+        .map(|p| {
+            (
+                format!(
+                    "{}/{}",
+                    p.metadata.namespace.unwrap_or_default(),
+                    p.metadata.name.unwrap_or_default()
+                ),
+                p.metadata.uid.unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// Polls `check` until it returns `Some`, or panics naming `what`.
+async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_blocked_by_istio_pilot_then_relaxed_then_restored() {
+    let sandbox = start().await;
+    let conn = connect(&sandbox).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let audit = dir.path().join("audit.log");
+    let exec = Executor::new(&conn, false, Some(AuditLog::new(&audit)));
+    let events = Mutex::new(Vec::new());
+    let record = |e: DrainEvent| events.lock().expect("lock").push(e);
+
+    let opts = DrainOptions {
+        timeout: Duration::from_secs(6),
+        ..DrainOptions::default()
+    };
+    let err = exec
+        .drain("k1-node03", &opts, &record)
+        .await
+        .expect_err("istio-pilot's PDB blocks the drain");
+    assert!(matches!(err, ActionError::TimedOut(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("istio-pilot"), "{text}");
+    assert!(text.contains("node/k1-node03 remains cordoned"), "{text}");
+    assert!(unschedulable(&node(&conn, "k1-node03").await));
+    let refused: Vec<Option<String>> = events
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter_map(|e| match e {
+            DrainEvent::Refused { pdb, retry_in, .. } => {
+                assert_eq!(*retry_in, Some(Duration::from_secs(5)));
+                Some(pdb.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        refused.len() >= 2,
+        "refused, retried after 5s, refused again: {refused:?}"
+    );
+    assert!(refused.iter().all(|p| p.as_deref() == Some("istio-pilot")));
+
+    exec.pdb_relax("istio-system/istio-pilot", false)
+        .await
+        .expect("relax");
+    let again = exec
+        .pdb_relax("istio-system/istio-pilot", false)
+        .await
+        .expect_err("already relaxed");
+    assert!(matches!(again, ActionError::Conflict(_)), "{again:?}");
+    let pdbs: Api<PodDisruptionBudget> = Api::namespaced(conn.client.clone(), "istio-system");
+    let relaxed = pdbs.get("istio-pilot").await.expect("pdb");
+    let saved = relaxed
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(RELAXED_FROM))
+        .expect("the original spec is saved");
+    let saved: serde_json::Value = serde_json::from_str(saved).expect("saved spec is JSON");
+    assert_eq!(saved["minAvailable"], 1);
+
+    let pilot_before: BTreeSet<String> = pods_on(&conn, "k1-node03")
+        .await
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("istio-system/istio-pilot-"))
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(pilot_before.len(), 1, "{pilot_before:?}");
+    let opts = DrainOptions {
+        timeout: Duration::from_secs(60),
+        ..DrainOptions::default()
+    };
+    let out = exec
+        .drain("k1-node03", &opts, &|_| {})
+        .await
+        .expect("the drain finishes once the PDB is relaxed");
+    assert!(!out.cordoned, "the node was still cordoned");
+    let evicted: BTreeSet<String> = out.evicted.iter().map(ToString::to_string).collect();
+    assert!(evicted.is_superset(&pilot_before), "{evicted:?}");
+    let left = pods_on(&conn, "k1-node03").await;
+    assert!(
+        left.iter()
+            .all(|(n, _)| n.starts_with("kube-system/calico-node-")
+                || n.starts_with("kube-system/kube-proxy-")),
+        "only DaemonSet pods stay: {left:?}"
+    );
+    // The replacement istio-pilot pod runs on another node.
+    let pods: Api<Pod> = Api::namespaced(conn.client.clone(), "istio-system");
+    eventually(
+        "a replacement istio-pilot pod",
+        Duration::from_secs(20),
+        || {
+            let pods = pods.clone();
+            async move {
+                let list = pods
+                    .list(&ListParams::default().labels("app=pilot"))
+                    .await
+                    .ok()?;
+                list.items
+                    .iter()
+                    .find(|p| {
+                        p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+                            && p.spec.as_ref().and_then(|s| s.node_name.as_deref())
+                                != Some("k1-node03")
+                    })
+                    .map(|_| ())
+            }
+        },
+    )
+    .await;
+
+    exec.pdb_restore("istio-system/istio-pilot", false)
+        .await
+        .expect("restore");
+    let restored = pdbs.get("istio-pilot").await.expect("pdb");
+    let spec = serde_json::to_value(restored.spec).expect("spec");
+    assert_eq!(spec["minAvailable"], 1);
+    assert!(spec.get("maxUnavailable").is_none_or(|v| v.is_null()));
+    assert!(
+        !restored
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .contains_key(RELAXED_FROM)
+    );
+    let again = exec
+        .pdb_restore("istio-system/istio-pilot", false)
+        .await
+        .expect_err("not relaxed any more");
+    assert!(matches!(again, ActionError::Conflict(_)), "{again:?}");
+    exec.uncordon("k1-node03", false).await.expect("uncordon");
+    assert!(!unschedulable(&node(&conn, "k1-node03").await));
+
+    let lines = audit_lines(&audit);
+    let summary: Vec<(&str, &str, bool)> = lines
+        .iter()
+        .map(|l| (l.action.as_str(), l.target.as_str(), l.result == "ok"))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("drain", "node/k1-node03", false),
+            (
+                "pdb relax",
+                "poddisruptionbudget/istio-system/istio-pilot",
+                true
+            ),
+            (
+                "pdb relax",
+                "poddisruptionbudget/istio-system/istio-pilot",
+                false
+            ),
+            ("drain", "node/k1-node03", true),
+            (
+                "pdb restore",
+                "poddisruptionbudget/istio-system/istio-pilot",
+                true
+            ),
+            (
+                "pdb restore",
+                "poddisruptionbudget/istio-system/istio-pilot",
+                false
+            ),
+            ("uncordon", "node/k1-node03", true),
+        ]
+    );
+    assert!(lines.iter().all(|l| l.context == harness::ADMIN_CONTEXT
+        && l.user != "unknown"
+        && !l.dry_run
+        && !l.time.is_empty()));
+    assert!(
+        lines[0].result.contains("istio-pilot"),
+        "{}",
+        lines[0].result
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
+    let sandbox = start().await;
+    let conn = connect(&sandbox).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let audit = dir.path().join("audit.log");
+    let exec = Executor::new(&conn, false, Some(AuditLog::new(&audit)));
+    let before = pods_on(&conn, "k1-node04").await;
+    let node_before = node(&conn, "k1-node04").await;
+
+    let opts = DrainOptions {
+        dry_run: true,
+        timeout: Duration::from_secs(20),
+        ..DrainOptions::default()
+    };
+    let err = exec
+        .drain("k1-node04", &opts, &|_| {})
+        .await
+        .expect_err("istio-galley's PDB would refuse");
+    assert!(err.to_string().contains("istio-galley"), "{err}");
+    exec.cordon("k1-node04", true)
+        .await
+        .expect("dry-run cordon");
+    exec.label_node("k1-node04", "example.com/upgrade-wave=2", true)
+        .await
+        .expect("dry-run label");
+    exec.pdb_relax("istio-system/istio-galley", true)
+        .await
+        .expect("dry-run relax");
+    let after = node(&conn, "k1-node04").await;
+    assert!(!unschedulable(&after));
+    assert_eq!(after.metadata.labels, node_before.metadata.labels);
+    assert_eq!(pods_on(&conn, "k1-node04").await, before);
+    let galley = Api::<PodDisruptionBudget>::namespaced(conn.client.clone(), "istio-system")
+        .get("istio-galley")
+        .await
+        .expect("pdb");
+    assert!(galley.metadata.annotations.unwrap_or_default().is_empty());
+    let lines = audit_lines(&audit);
+    assert_eq!(lines.len(), 4);
+    assert!(lines.iter().all(|l| l.dry_run));
+
+    // --readonly: every action refused before a request, nothing audited.
+    let readonly = Executor::new(&conn, true, Some(AuditLog::new(&audit)));
+    let refusals = [
+        readonly.cordon("k1-node04", false).await.err(),
+        readonly.uncordon("k1-node04", false).await.err(),
+        readonly
+            .drain("k1-node04", &DrainOptions::default(), &|_| {})
+            .await
+            .err(),
+        readonly
+            .label_node("k1-node04", "a=b", false)
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .map(ActionError::Invalid),
+        readonly
+            .label_namespace("legacy-shop", "1-9-1", true, false)
+            .await
+            .err(),
+        readonly
+            .pdb_relax("istio-system/istio-galley", false)
+            .await
+            .err(),
+        readonly
+            .pdb_restore("istio-system/istio-galley", false)
+            .await
+            .err(),
+    ];
+    for r in &refusals {
+        let e = r.as_ref().expect("refused");
+        assert!(e.is_bad_input(), "{e:?}");
+        assert!(e.to_string().contains("--readonly"), "{e}");
+    }
+    assert_eq!(
+        audit_lines(&audit).len(),
+        4,
+        "refusals send and log nothing"
+    );
+
+    // Bad label syntax is rejected before any request.
+    for bad in ["taco istio=enabled", "k=-v", "k", "UPPER_prefix/k=v"] {
+        let e = exec
+            .label_node("k1-node04", bad, false)
+            .await
+            .expect_err(bad);
+        assert!(matches!(e, ActionError::Invalid(_)), "{bad}: {e:?}");
+    }
+    let e = exec
+        .label_namespace("legacy-shop", "1.9.1", false, false)
+        .await
+        .expect_err("a revision with dots");
+    assert!(matches!(e, ActionError::Invalid(_)), "{e:?}");
+    assert_eq!(
+        node(&conn, "k1-node04").await.metadata.labels,
+        node_before.metadata.labels
+    );
+    assert_eq!(audit_lines(&audit).len(), 4);
+
+    // An unknown node is bad input.
+    let e = exec
+        .cordon("k1-node99", false)
+        .await
+        .expect_err("no such node");
+    assert!(e.is_bad_input(), "{e:?}");
+
+    // A real label change, then its removal.
+    let out = exec
+        .label_node("k1-node04", "example.com/upgrade-wave=2", false)
+        .await
+        .expect("label");
+    assert_eq!(out.verb(), "labeled");
+    let labels = node(&conn, "k1-node04")
+        .await
+        .metadata
+        .labels
+        .unwrap_or_default();
+    assert_eq!(
+        labels.get("example.com/upgrade-wave").map(String::as_str),
+        Some("2")
+    );
+    exec.label_node("k1-node04", "example.com/upgrade-wave-", false)
+        .await
+        .expect("unlabel");
+    assert_eq!(
+        node(&conn, "k1-node04").await.metadata.labels,
+        node_before.metadata.labels
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn label_namespace_with_restart_moves_legacy_shop_to_the_revision() {
+    let sandbox = start().await;
+    let conn = connect(&sandbox).await;
+    let exec = Executor::new(&conn, false, None);
+    let pods: Api<Pod> = Api::namespaced(conn.client.clone(), "legacy-shop");
+    let old: BTreeSet<String> = pods
+        .list(&ListParams::default())
+        .await
+        .expect("pods")
+        .items
+        .into_iter()
+        .filter_map(|p| p.metadata.uid)
+        .collect();
+    assert_eq!(old.len(), 2);
+    let out = exec
+        .label_namespace("legacy-shop", "1-9-1", true, false)
+        .await
+        .expect("label");
+    assert_eq!(out.removed_injection.as_deref(), Some("enabled"));
+    assert_eq!(
+        out.restarted,
+        vec!["deployment.apps/inventory", "deployment.apps/storefront"]
+    );
+    let ns = Api::<Namespace>::all(conn.client.clone())
+        .get("legacy-shop")
+        .await
+        .expect("ns");
+    let labels = ns.metadata.labels.unwrap_or_default();
+    assert_eq!(
+        labels.get("istio.io/rev").map(String::as_str),
+        Some("1-9-1")
+    );
+    assert!(!labels.contains_key("istio-injection"), "{labels:?}");
+    eventually(
+        "legacy-shop's pods replaced and injected by 1-9-1",
+        Duration::from_secs(30),
+        || {
+            let pods = pods.clone();
+            let old = old.clone();
+            async move {
+                let list = pods.list(&ListParams::default()).await.ok()?;
+                let running: Vec<&Pod> = list
+                    .items
+                    .iter()
+                    .filter(|p| {
+                        p.metadata.deletion_timestamp.is_none()
+                            && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+                    })
+                    .collect();
+                let injected = |p: &Pod| {
+                    let rev = Some(&"1-9-1".to_string());
+                    (p.metadata
+                        .labels
+                        .as_ref()
+                        .and_then(|l| l.get("istio.io/rev"))
+                        == rev
+                        || p.metadata
+                            .annotations
+                            .as_ref()
+                            .and_then(|a| a.get("istio.io/rev"))
+                            == rev)
+                        && p.spec
+                            .as_ref()
+                            .is_some_and(|s| s.containers.iter().any(|c| c.name == "istio-proxy"))
+                };
+                (running.len() == 2
+                    && list
+                        .items
+                        .iter()
+                        .all(|p| p.metadata.uid.as_ref().is_none_or(|u| !old.contains(u)))
+                    && running.iter().all(|p| injected(p)))
+                .then_some(())
+            }
+        },
+    )
+    .await;
+}
+
+/// The meshtop binary's output and exit code.
+fn meshtop(args: &[&str], env: &[(&str, &Path)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_meshtop"));
+    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run meshtop")
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+#[test]
+fn cli_exit_codes_with_demo() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let audit = dir.path().join("audit.log");
+    let log = dir.path().join("meshtop.log");
+    let base = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec!["--demo".into(), "--log-file".into()];
+        v.push(log.display().to_string());
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let run = |extra: &[&str]| {
+        let args = base(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        meshtop(&args, &[("MESHTOP_AUDIT_LOG", audit.as_path())])
+    };
+
+    let out = run(&["drain", "k1-node03", "--timeout", "6s"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("node/k1-node03 cordoned"), "{stdout}");
+    assert!(
+        stdout.contains("evicting pod istio-system/istio-pilot-"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("Warning: ignoring DaemonSet-managed Pods: kube-system/calico-node-"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error when evicting pods/\"istio-pilot-")
+            && stderr.contains("-n \"istio-system\" (will retry after 5s): Cannot evict pod as it would violate the pod's disruption budget."),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("refused by poddisruptionbudget/istio-pilot -n istio-system"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("remains cordoned"), "{stderr}");
+
+    let out = run(&["--readonly", "drain", "k1-node03"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--readonly"));
+    let out = run(&["label", "node", "k1-node03", "taco istio=enabled"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("invalid label"));
+    let out = run(&["uncordon", "k1-node99"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("\"k1-node99\" not found"));
+    let out = run(&["cordon", "k1-node05", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "node/k1-node05 cordoned (server dry run)\n"
+    );
+    let out = run(&["pdb", "relax", "istio-system/istio-pilot"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "poddisruptionbudget.policy/istio-pilot relaxed\n"
+    );
+
+    // Only the requests that reached a cluster are audited.
+    let lines = audit_lines(&audit);
+    let actions: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| (l.action.as_str(), l.target.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("drain", "node/k1-node03"),
+            ("uncordon", "node/k1-node99"),
+            ("cordon", "node/k1-node05"),
+            ("pdb relax", "poddisruptionbudget/istio-system/istio-pilot"),
+        ]
+    );
+}
+
+fn kubectl_path() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("kubectl"))
+        .find(|p| p.is_file())
+}
+
+/// `(evicted, skipped)` pod names from kubectl drain's (and meshtop drain's) output.
+fn drain_sets(stdout: &str, stderr: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let evicted = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("evicting pod "))
+        .map(str::to_string)
+        .collect();
+    let skipped = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("Warning: ignoring DaemonSet-managed Pods: "))
+        .flat_map(|l| l.split(", ").map(str::to_string))
+        .collect();
+    (evicted, skipped)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meshtop_drain_matches_kubectl_drain() {
+    let Some(kubectl) = kubectl_path() else {
+        eprintln!(
+            "SKIPPED: kubectl is not installed (.ci/run installs Debian's kubernetes-client)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut results = Vec::new();
+    for who in ["meshtop", "kubectl"] {
+        let sandbox = start().await;
+        let kubeconfig = dir.path().join(format!("{who}.kubeconfig"));
+        std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).expect("kubeconfig");
+        let kc = kubeconfig.display().to_string();
+        let log = dir.path().join(format!("{who}.log")).display().to_string();
+        let audit = dir.path().join("audit.log").display().to_string();
+        let common = [
+            "--kubeconfig",
+            kc.as_str(),
+            "--log-file",
+            log.as_str(),
+            "--audit-log",
+            audit.as_str(),
+        ];
+        let relax = tokio::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
+            .args(common)
+            .args(["pdb", "relax", "istio-system/istio-galley"])
+            .output()
+            .await
+            .expect("meshtop pdb relax");
+        assert!(relax.status.success(), "{}", text(&relax.stderr));
+        let out = if who == "meshtop" {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
+                .args(common)
+                .args(["drain", "k1-node04", "--timeout", "30s"])
+                .output()
+                .await
+                .expect("meshtop drain")
+        } else {
+            tokio::process::Command::new(&kubectl)
+                .args(["--kubeconfig", kc.as_str()])
+                .args([
+                    "drain",
+                    "k1-node04",
+                    "--ignore-daemonsets",
+                    "--timeout",
+                    "30s",
+                ])
+                .output()
+                .await
+                .expect("kubectl drain")
+        };
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{who} drain failed:\n{stdout}\n{stderr}"
+        );
+        assert!(stdout.contains("node/k1-node04 drained"), "{who}: {stdout}");
+        results.push(drain_sets(&stdout, &stderr));
+        drop(sandbox);
+    }
+    let (evicted, skipped) = &results[0];
+    assert_eq!(evicted.len(), 5, "{evicted:?}");
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert_eq!(
+        results[0], results[1],
+        "meshtop vs kubectl (evicted, skipped)"
+    );
+}
