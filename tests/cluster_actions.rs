@@ -166,10 +166,21 @@ async fn drain_blocked_by_istio_pilot_then_relaxed_then_restored() {
         timeout: Duration::from_secs(60),
         ..DrainOptions::default()
     };
+    let last = Mutex::new(None);
     let out = exec
-        .drain("k1-node03", &opts, &|_| {})
+        .drain("k1-node03", &opts, &|e| {
+            if let DrainEvent::Progress(p) = e {
+                *last.lock().expect("lock") = Some(p);
+            }
+        })
         .await
         .expect("the drain finishes once the PDB is relaxed");
+    let last = last.into_inner().expect("lock").expect("progress reported");
+    assert_eq!(
+        (last.evicted, last.total, last.remaining()),
+        (out.evicted.len(), out.evicted.len(), 0)
+    );
+    assert!(last.blocked.is_empty(), "{last:?}");
     assert!(!out.cordoned, "the node was still cordoned");
     let evicted: BTreeSet<String> = out.evicted.iter().map(ToString::to_string).collect();
     assert!(evicted.is_superset(&pilot_before), "{evicted:?}");
@@ -664,5 +675,105 @@ async fn meshtop_drain_matches_kubectl_drain() {
     assert_eq!(
         results[0], results[1],
         "meshtop vs kubectl (evicted, skipped)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_refuses_pods_without_controller_or_with_emptydir_unless_told() {
+    let sandbox = start().await;
+    let conn = connect(&sandbox).await;
+    let pods: Api<Pod> = Api::namespaced(conn.client.clone(), "logging");
+    let bare = |name: &str, extra: serde_json::Value| {
+        let mut pod = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": "logging", "labels": {"app": name}},
+            "spec": {"nodeName": "k1-node05", "containers": [{"name": "c", "image": "busybox"}]},
+        });
+        json_patch::merge(&mut pod, &extra);
+        serde_json::from_value::<Pod>(pod).expect("pod")
+    };
+    // Not in an injected namespace: the sidecar's emptyDir volumes would refuse them too.
+    let pp = kube::api::PostParams::default();
+    for pod in [
+        bare("job-once", serde_json::json!({})),
+        bare(
+            "scratch",
+            serde_json::json!({"spec": {"volumes": [{"name": "tmp", "emptyDir": {}}]}}),
+        ),
+        bare(
+            "static-web",
+            serde_json::json!({"metadata": {"annotations": {"kubernetes.io/config.mirror": "abc"}}}),
+        ),
+    ] {
+        pods.create(&pp, &pod).await.expect("create a bare pod");
+    }
+    let exec = Executor::new(&conn, false, None);
+    let before = pods_on(&conn, "k1-node05").await;
+    let err = exec
+        .drain("k1-node05", &DrainOptions::default(), &|_| {})
+        .await
+        .expect_err("bare pods refuse the drain");
+    assert!(matches!(err, ActionError::Refused(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("unable to drain node \"k1-node05\": "),
+        "{text}"
+    );
+    // kubectl's filter order: local storage is checked before the controller.
+    for part in [
+        "cannot delete Pods that declare no controller (use --force to override): logging/job-once",
+        "cannot delete Pods with local storage (use --delete-emptydir-data to override): logging/scratch",
+    ] {
+        assert!(text.contains(part), "{text}");
+    }
+    assert!(
+        text.ends_with("; node/k1-node05 remains cordoned"),
+        "{text}"
+    );
+    assert!(unschedulable(&node(&conn, "k1-node05").await));
+    assert_eq!(pods_on(&conn, "k1-node05").await, before, "nothing evicted");
+
+    // With consent, in a dry run: they would go, with kubectl's warnings; the mirror pod stays.
+    let plans = Mutex::new(Vec::new());
+    let opts = DrainOptions {
+        dry_run: true,
+        force: true,
+        delete_emptydir_data: true,
+        timeout: Duration::from_secs(20),
+        ..DrainOptions::default()
+    };
+    let _ = exec
+        .drain("k1-node05", &opts, &|e| {
+            if let DrainEvent::Planned(p) = e {
+                plans.lock().expect("lock").push(p);
+            }
+        })
+        .await;
+    let plans = plans.into_inner().expect("lock");
+    let plan = plans.first().expect("a plan");
+    assert!(plan.errors().is_empty(), "{:?}", plan.errors());
+    let evict: Vec<String> = plan.to_evict().iter().map(|p| p.pod.to_string()).collect();
+    assert!(
+        evict.contains(&"logging/job-once".to_string())
+            && evict.contains(&"logging/scratch".to_string()),
+        "{evict:?}"
+    );
+    let skipped: Vec<String> = plan.skipped().iter().map(|p| p.pod.to_string()).collect();
+    assert!(
+        skipped.contains(&"logging/static-web".to_string()),
+        "{skipped:?}"
+    );
+    let warnings = meshtop::cluster::actions::drain::describe_groups(&plan.warnings());
+    assert!(
+        warnings.contains(
+            "deleting Pods that declare no controller: logging/job-once, logging/scratch"
+        ),
+        "{warnings}"
+    );
+    assert_eq!(
+        pods_on(&conn, "k1-node05").await,
+        before,
+        "a dry run evicts nothing"
     );
 }
