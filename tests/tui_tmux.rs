@@ -211,13 +211,21 @@ fn proxies_view_filters_to_the_proxies_out_of_sync() {
         return;
     }
     let s = Session::start("--demo", 200, 50);
-    s.wait_for("the overview", |sc| sc.contains("1-9-1"));
+    // Every source listed (no `…` in the header) before judging what the proxies join with.
+    s.wait_for("the overview with every source ready", |sc| {
+        sc.contains("1-9-1")
+            && sc
+                .lines()
+                .nth(1)
+                .is_some_and(|l| l.contains("sources") && !l.contains('…'))
+    });
     s.keys(&["4"]);
     // The sandbox's proxies turn SYNCED a few seconds after they connect; reviews-v1 is
     // pinned EDS STALE and the egress gateways RDS NOT SENT.
     let all = s.wait_for("the seed's proxies with their sync states", |sc| {
         let row = |name: &str| sc.lines().find(|l| l.contains(name)).unwrap_or("");
-        row("details-v1").contains("SYNCED")
+        sc.contains("Proxies (11)")
+            && row("details-v1").contains("SYNCED")
             && !row("details-v1").contains("STALE")
             && row("reviews-v1").contains("STALE")
             && row("istio-egressgateway").contains("NOT SENT")
