@@ -7,6 +7,8 @@
 //! `sandbox` is the sandbox cluster for `--demo`, the tests and the benchmarks; the product
 //! only starts it.
 
+#![forbid(unsafe_code)]
+
 pub mod app;
 pub mod cli;
 pub mod cluster;

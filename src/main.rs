@@ -1,6 +1,8 @@
 //! meshtop's entry: install color-eyre, parse the command line, start logging, run.
 //! The modules live in the library (`src/lib.rs`, which maps them).
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;
