@@ -195,6 +195,9 @@ fn demo_shows_the_seeds_cluster_and_quits_cleanly() {
         sc.to_lowercase().contains("help") && sc.contains("quit")
     });
     s.keys(&["Escape"]);
+    // ESC and a key sent together read as Alt+key: wait for the help to close first, as a
+    // person would.
+    s.wait_for("the help closed", |sc| !sc.contains("Help:"));
 
     s.keys(&["q"]);
     assert_eq!(s.wait_exit(), Some(0), "q quits with status 0");
