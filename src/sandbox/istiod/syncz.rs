@@ -25,18 +25,11 @@ impl IstioVersion {
         minor: 30,
     };
 
-    /// `1.9.1`, `v1.10-alpha.abc`, `1.23.0-distroless` → (1, 9), (1, 10), (1, 23).
+    /// `1.9.1`, `v1.10-alpha.abc`, `1.23.0-distroless` → (1, 9), (1, 10), (1, 23): the
+    /// same reading the scenario loader validates `istio-version` with.
     pub fn parse(text: &str) -> Option<Self> {
-        let t = text.trim().trim_start_matches('v');
-        let mut parts = t.split('.');
-        let major = parts.next()?.parse().ok()?;
-        let minor_part = parts.next()?;
-        let digits: String = minor_part
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        let minor = digits.parse().ok()?;
-        Some(Self { major, minor })
+        crate::sandbox::controllers::parse_version(text)
+            .map(|(major, minor, _)| Self { major, minor })
     }
 
     /// Whether this is `1.minor` or later.
