@@ -2,6 +2,8 @@
 //! The loop owns the model and the UI state; watchers only send events. It also runs the
 //! non-interactive commands.
 
+mod install;
+
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -127,6 +129,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Some(Command::Uncordon(cmd)) => cordon(&cli.global, &cmd, false).await,
         Some(Command::Label(cmd)) => label(&cli.global, &cmd).await,
         Some(Command::Pdb(cmd)) => pdb(&cli.global, &cmd).await,
+        Some(Command::Install(cmd)) => install::run(&cli.global, &cmd).await,
         None => tui(&cli.global).await,
     }
 }

@@ -1,5 +1,7 @@
 //! The command line: global options and subcommands. Every flag has a `MESHTOP_*` variable.
 
+mod install;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -138,6 +140,9 @@ pub enum Command {
     /// Relax a PodDisruptionBudget (saving its spec on it), or restore the saved spec.
     #[command(subcommand)]
     Pdb(PdbCmd),
+    /// Install a control-plane revision or a gateway as an IstioOperator resource.
+    #[command(subcommand)]
+    Install(InstallCmd),
     /// Serve a sandbox Kubernetes API server on loopback, loaded from a scenario.
     #[command(long_about = SANDBOX_LONG_ABOUT, after_long_help = crate::sandbox::scenario::FORMAT_HELP)]
     Sandbox(SandboxCmd),
@@ -258,6 +263,9 @@ pub enum LabelCmd {
         dry_run: bool,
     },
 }
+
+/// `meshtop install`: defined in `cli/install.rs`.
+pub use install::InstallCmd;
 
 #[derive(Debug, Subcommand)]
 pub enum PdbCmd {

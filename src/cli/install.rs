@@ -1,0 +1,6 @@
+//! `meshtop install revision|gateway`.
+
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum InstallCmd {}
