@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod drain;
+pub mod install;
 pub mod validate;
 pub mod writes;
 
@@ -17,6 +18,7 @@ pub use audit::{AuditLog, AuditRecord, default_audit_log};
 pub use drain::{
     DrainEvent, DrainOptions, DrainOutcome, DrainPlan, PlannedPod, PodDecision, PodRef, plan_drain,
 };
+pub use install::{InstallOutcome, InstallPlan};
 pub use validate::{LabelChange, parse_label_change, validate_revision};
 pub use writes::{
     LabelOutcome, NamespaceLabelOutcome, PdbTarget, RELAXED_FROM, RESTARTED_AT, relaxed_spec,
@@ -247,6 +249,24 @@ impl Executor {
             &target,
             dry_run,
             writes::pdb_restore(&self.client, &t, dry_run),
+        )
+        .await
+    }
+
+    /// Runs an install plan's steps in order (see [`install`]): server-side apply with field
+    /// manager `meshtop`, or istioctl, or files saved when neither is possible.
+    pub async fn install(
+        &self,
+        plan: &InstallPlan,
+        dry_run: bool,
+    ) -> Result<InstallOutcome, ActionError> {
+        let target = plan.audit_target();
+        self.guard("install", &target)?;
+        self.audited(
+            &plan.audit_action(),
+            &target,
+            dry_run,
+            install::apply::run(&self.client, plan, dry_run),
         )
         .await
     }

@@ -1,0 +1,175 @@
+//! Running a plan's steps in order: server-side apply with field manager `meshtop`
+//! (`dryRun=All` for a dry run), files saved, istioctl run with its output kept.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use serde_json::Value;
+
+use super::super::{ActionError, FIELD_MANAGER, api_error};
+use super::facts::iop_resource;
+use super::plan::{InstallPlan, Route, StepKind, to_yaml};
+
+/// What an install did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InstallOutcome {
+    /// kubectl-like lines, one per step: `namespace/NS created`, `configmap/istio-1-9-1
+    /// copied to NS`, `istiooperator.install.istio.io/NAME created (server dry run)`.
+    pub lines: Vec<String>,
+    /// What istioctl printed (stdout, then stderr), on the istioctl route.
+    pub istioctl_output: Option<String>,
+    /// The files written.
+    pub saved: Vec<PathBuf>,
+    /// False when only files were saved (no operator, no istioctl): nothing was installed.
+    pub installed: bool,
+}
+
+fn dry(dry_run: bool) -> &'static str {
+    if dry_run { " (server dry run)" } else { "" }
+}
+
+fn params(dry_run: bool) -> PatchParams {
+    let mut p = PatchParams::apply(FIELD_MANAGER);
+    p.dry_run = dry_run;
+    p
+}
+
+fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+fn save(file: &Path, text: &str) -> Result<(), ActionError> {
+    let fail = |e: std::io::Error| ActionError::Refused(format!("saving {}: {e}", file.display()));
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    std::fs::write(file, text).map_err(fail)
+}
+
+/// The last lines of a command's output, for an error message.
+fn tail(output: &str, lines: usize) -> String {
+    let all: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+pub(in super::super) async fn run(
+    client: &kube::Client,
+    plan: &InstallPlan,
+    dry_run: bool,
+) -> Result<InstallOutcome, ActionError> {
+    let suffix = dry(dry_run);
+    let mut out = InstallOutcome {
+        installed: !matches!(plan.route(), Route::SaveOnly),
+        ..InstallOutcome::default()
+    };
+    // Namespaces this install creates: in a dry run nothing can be sent into them (the API
+    // server answers 404 for a namespace that does not exist yet).
+    let mut new_namespaces = BTreeSet::new();
+    let not_sent = |ns: &str| {
+        format!(
+            " (not sent in the server dry run: namespace/{ns} does not exist before this install)"
+        )
+    };
+    for step in plan.steps() {
+        match &step.kind {
+            StepKind::CreateNamespace { namespace } => {
+                let api: Api<Namespace> = Api::all(client.clone());
+                for o in &step.objects {
+                    api.patch(namespace, &params(dry_run), &Patch::Apply(o))
+                        .await
+                        .map_err(|e| api_error(&format!("creating namespace/{namespace}"), &e))?;
+                }
+                new_namespaces.insert(namespace.clone());
+                out.lines
+                    .push(format!("namespace/{namespace} created{suffix}"));
+            }
+            StepKind::CopyConfigMap { name, to, .. } => {
+                if dry_run && new_namespaces.contains(to) {
+                    out.lines.push(format!(
+                        "configmap/{name} would be copied to {to}{}",
+                        not_sent(to)
+                    ));
+                    continue;
+                }
+                let api: Api<ConfigMap> = Api::namespaced(client.clone(), to);
+                for o in &step.objects {
+                    api.patch(name, &params(dry_run), &Patch::Apply(o))
+                        .await
+                        .map_err(|e| api_error(&format!("copying configmap/{name} to {to}"), &e))?;
+                }
+                out.lines
+                    .push(format!("configmap/{name} copied to {to}{suffix}"));
+            }
+            StepKind::ApplyIstioOperator => {
+                for o in &step.objects {
+                    let (ns, name) = (text(o, "/metadata/namespace"), text(o, "/metadata/name"));
+                    let resource = format!("istiooperator.install.istio.io/{name}");
+                    if dry_run && new_namespaces.contains(ns) {
+                        out.lines
+                            .push(format!("{resource} would be created{}", not_sent(ns)));
+                        continue;
+                    }
+                    let api: Api<DynamicObject> =
+                        Api::namespaced_with(client.clone(), ns, &iop_resource());
+                    api.patch(name, &params(dry_run), &Patch::Apply(o))
+                        .await
+                        .map_err(|e| api_error(&format!("applying {resource}"), &e))?;
+                    out.lines.push(format!("{resource} created{suffix}"));
+                }
+            }
+            StepKind::IstioctlInstall { binary, file } => {
+                save(file, &to_yaml(&step.objects))?;
+                out.saved.push(file.clone());
+                let mut cmd = tokio::process::Command::new(binary);
+                cmd.arg("install")
+                    .arg("-y")
+                    .arg("-f")
+                    .arg(file)
+                    .args(plan.istioctl_args());
+                if dry_run {
+                    cmd.arg("--dry-run");
+                }
+                cmd.stdin(Stdio::null()).kill_on_drop(true);
+                let done = cmd.output().await.map_err(|e| {
+                    ActionError::Refused(format!("cannot run {}: {e}", binary.display()))
+                })?;
+                let mut output = String::from_utf8_lossy(&done.stdout).into_owned();
+                output.push_str(&String::from_utf8_lossy(&done.stderr));
+                if !done.status.success() {
+                    return Err(ActionError::Api(format!(
+                        "istioctl install -f {} failed ({}): {}",
+                        file.display(),
+                        done.status,
+                        tail(&output, 5)
+                    )));
+                }
+                out.istioctl_output = Some(output);
+                out.lines.push(format!(
+                    "istioctl install -y -f {}: done{}",
+                    file.display(),
+                    if dry_run { " (istioctl dry run)" } else { "" }
+                ));
+            }
+            StepKind::Save { file } => {
+                save(file, &to_yaml(&step.objects))?;
+                out.saved.push(file.clone());
+                out.lines.push(format!("saved {}", file.display()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tails() {
+        assert_eq!(tail("a\n\nb\nc\n", 2), "b\nc");
+        assert_eq!(tail("", 3), "");
+    }
+}

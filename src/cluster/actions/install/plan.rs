@@ -1,0 +1,1052 @@
+//! The install plan: the checks against the cluster, then the ordered steps, each with a
+//! one-line description and the objects it writes, so a preview shows exactly what
+//! changes. Planning is pure: it reads [`InstallFacts`], never the API server.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use super::super::ActionError;
+use super::facts::{
+    DeclaredGateway, GatewaySelector, InstallFacts, IopSummary, NodePortUse, OperatorDetection,
+};
+use super::form::{GatewayForm, Problem, RevisionForm, reject};
+use super::render::{IOP_API_VERSION, IOP_KIND, render_gateway, render_revision};
+
+/// Where a copied ConfigMap says it came from.
+pub const COPIED_FROM: &str = "meshtop.dev/copied-from";
+
+/// What the plan installs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstallTarget {
+    Revision {
+        revision: String,
+    },
+    Gateway {
+        namespace: String,
+        name: String,
+        revision: String,
+    },
+}
+
+/// How the IstioOperator takes effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Server-side apply of the resource; the in-cluster operator installs it.
+    Operator,
+    /// No operator acts on it (or `--istioctl`): save it and run `istioctl install -y -f FILE`.
+    Istioctl { binary: PathBuf },
+    /// No operator acts on it and istioctl is not on PATH: save the files for the user to
+    /// apply; nothing in the cluster changes.
+    SaveOnly,
+}
+
+/// What one step does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepKind {
+    /// Server-side apply of a Namespace that does not exist yet.
+    CreateNamespace { namespace: String },
+    /// Server-side apply of a copy of the revision's mesh ConfigMap into the gateway's
+    /// namespace (the seed's trap: the operator does not put it there).
+    CopyConfigMap {
+        name: String,
+        from: String,
+        to: String,
+    },
+    /// Server-side apply of the IstioOperator; the operator installs it.
+    ApplyIstioOperator,
+    /// Save the IstioOperator to `file`, run `istioctl install -y -f FILE`.
+    IstioctlInstall { binary: PathBuf, file: PathBuf },
+    /// Save the objects to `file` (multi-document YAML) for the user.
+    Save { file: PathBuf },
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub kind: StepKind,
+    /// One line, for the preview.
+    pub description: String,
+    /// The objects it writes, as sent.
+    pub objects: Vec<Value>,
+}
+
+/// What the plan needs besides the form and the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// `istioctl` on PATH ([`find_istioctl`]), if any.
+    pub istioctl: Option<PathBuf>,
+    /// Take the istioctl route even when an operator would act.
+    pub force_istioctl: bool,
+    /// Where the istioctl route saves the IstioOperator ([`default_install_file`]).
+    pub file: Option<PathBuf>,
+    /// Flags given to istioctl after `install -y -f FILE` (`--kubeconfig`, `--context`), so it
+    /// talks to the cluster meshtop talks to.
+    pub istioctl_args: Vec<String>,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        Self {
+            istioctl: find_istioctl(),
+            force_istioctl: false,
+            file: None,
+            istioctl_args: Vec::new(),
+        }
+    }
+}
+
+/// What the checks of an edited resource compare with: the cluster's gateways and node
+/// ports when the plan was made.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Existing {
+    gateways: Vec<GatewaySelector>,
+    node_ports: Vec<NodePortUse>,
+    deployments: BTreeSet<(String, String)>,
+}
+
+impl Existing {
+    fn of(facts: &InstallFacts) -> Self {
+        Self {
+            gateways: facts.gateways.clone(),
+            node_ports: facts.node_ports.clone(),
+            deployments: facts.deployments.clone(),
+        }
+    }
+
+    /// Clashes of the gateways a resource lists with the cluster's: the same name, a
+    /// selector label another gateway has (a Gateway resource selecting by it would pick
+    /// both), a node port taken.
+    fn gateway_problems(&self, gateways: &[DeclaredGateway]) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        for g in gateways.iter().filter(|g| !g.from_profile) {
+            let (ns, name) = (&g.namespace, &g.name);
+            if self.deployments.contains(&(ns.clone(), name.clone()))
+                || self
+                    .gateways
+                    .iter()
+                    .any(|e| &e.namespace == ns && &e.name == name)
+            {
+                problems.push(Problem::new(
+                    "name",
+                    format!("gateway {ns}/{name} already exists"),
+                ));
+            }
+            for e in &self.gateways {
+                for (k, v) in &g.labels {
+                    if e.labels.get(k) == Some(v) {
+                        problems.push(Problem::new(
+                            "labels",
+                            format!(
+                                "label {k}={v} already selects gateway {}/{} ({}): a Gateway \
+                                 resource selecting it would pick both; give this gateway \
+                                 labels of its own",
+                                e.namespace, e.name, e.source
+                            ),
+                        ));
+                    }
+                }
+            }
+            for port in &g.node_ports {
+                let owners: Vec<&str> = self
+                    .node_ports
+                    .iter()
+                    .filter(|u| u.port == *port)
+                    .map(|u| u.owner.as_str())
+                    .collect();
+                if !owners.is_empty() {
+                    problems.push(Problem::new(
+                        "node_ports",
+                        format!("node port {port} is already used by {}", owners.join(", ")),
+                    ));
+                }
+            }
+        }
+        problems
+    }
+}
+
+/// An install, checked and planned. Made only by [`plan_revision`], [`plan_gateway`] and
+/// [`InstallPlan::with_edited_iop`], so a plan handed to the executor passed every check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstallPlan {
+    target: InstallTarget,
+    iop: Value,
+    steps: Vec<Step>,
+    operator: OperatorDetection,
+    route: Route,
+    notes: Vec<String>,
+    file: PathBuf,
+    istioctl_args: Vec<String>,
+    existing: Existing,
+}
+
+/// `istioctl` on PATH, if any.
+pub fn find_istioctl() -> Option<PathBuf> {
+    find_on_path("istioctl", std::env::var_os("PATH").as_deref())
+}
+
+/// The first executable file named `program` in a PATH-like list.
+pub fn find_on_path(program: &str, path: Option<&OsStr>) -> Option<PathBuf> {
+    std::env::split_paths(path?)
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(|d| d.join(program))
+        .find(|p| is_executable(p))
+}
+
+#[cfg(unix)]
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    p.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(p: &Path) -> bool {
+    p.is_file()
+}
+
+/// `$XDG_STATE_HOME/meshtop/install/<namespace>-<name>.yaml` (else under the temp directory).
+pub fn default_install_file(iop_namespace: &str, iop_name: &str) -> PathBuf {
+    let dir = crate::logging::default_log_file()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| std::env::temp_dir().join("meshtop"))
+        .join("install");
+    dir.join(format!("{iop_namespace}-{iop_name}.yaml"))
+}
+
+/// The file the prerequisites go to when only files are saved: next to the resource's.
+fn prerequisites_file(file: &Path) -> PathBuf {
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "install".into());
+    file.with_file_name(format!("{stem}.prerequisites.yaml"))
+}
+
+fn mesh_config_map_name(revision: &str) -> String {
+    if revision == "default" {
+        "istio".to_string()
+    } else {
+        format!("istio-{revision}")
+    }
+}
+
+fn namespace_object(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+}
+
+/// A copy of a mesh ConfigMap for another namespace: its data, its `istio.io/rev` and other
+/// labels, but none of the operator's (`operator.istio.io/*`, `install.operator.istio.io/*`):
+/// with them the operator would take the copy for an object of its own and prune it.
+fn config_map_copy(source: &Value, namespace: &str) -> Value {
+    let name = source
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let from = format!(
+        "{}/{name}",
+        source
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    );
+    let labels: BTreeMap<&String, &Value> = source
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| {
+                    !k.starts_with("operator.istio.io/")
+                        && !k.starts_with("install.operator.istio.io/")
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut copy = json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "annotations": {COPIED_FROM: from},
+        },
+    });
+    if !labels.is_empty() {
+        copy["metadata"]["labels"] = json!(labels);
+    }
+    for field in ["data", "binaryData"] {
+        if let Some(v) = source.get(field).filter(|v| !v.is_null()) {
+            copy[field] = v.clone();
+        }
+    }
+    copy
+}
+
+fn iop_text(iop: &Value, field: &str) -> String {
+    iop.pointer(field)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The objects as multi-document YAML.
+pub fn to_yaml(objects: &[Value]) -> String {
+    let mut out = String::new();
+    for (i, o) in objects.iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        out.push_str(&serde_yaml::to_string(o).unwrap_or_default());
+    }
+    out
+}
+
+impl InstallPlan {
+    /// The steps after the prerequisites, for the route the cluster allows.
+    fn build(
+        target: InstallTarget,
+        iop: Value,
+        prerequisites: Vec<Step>,
+        facts: &InstallFacts,
+        opts: &PlanOptions,
+        mut notes: Vec<String>,
+    ) -> Self {
+        let iop_ns = iop_text(&iop, "/metadata/namespace");
+        let iop_name = iop_text(&iop, "/metadata/name");
+        let operator = facts.detect_operator(&iop_ns, &iop_text(&iop, "/spec/revision"));
+        let file = opts
+            .file
+            .clone()
+            .unwrap_or_else(|| default_install_file(&iop_ns, &iop_name));
+        let route = match (&operator, &opts.istioctl) {
+            (OperatorDetection::Acts(_), _) if !opts.force_istioctl => Route::Operator,
+            (_, Some(binary)) => Route::Istioctl {
+                binary: binary.clone(),
+            },
+            (_, None) => Route::SaveOnly,
+        };
+        let resource = format!("istiooperator.install.istio.io/{iop_name}");
+        let mut steps = Vec::new();
+        match &route {
+            Route::Operator => {
+                steps.extend(prerequisites);
+                let by = operator
+                    .acting()
+                    .map(|o| format!("{}/{}", o.namespace, o.name))
+                    .unwrap_or_default();
+                steps.push(Step {
+                    kind: StepKind::ApplyIstioOperator,
+                    description: format!(
+                        "apply {resource} in {iop_ns} (server-side apply, field manager \
+                         meshtop); operator {by} installs it"
+                    ),
+                    objects: vec![iop.clone()],
+                });
+            }
+            Route::Istioctl { binary } => {
+                steps.extend(prerequisites);
+                if opts.force_istioctl && operator.acting().is_some() {
+                    notes.push(
+                        "istioctl route asked for: the resource is not applied, the operator \
+                         does not see it"
+                            .into(),
+                    );
+                }
+                let mut args = vec![
+                    "install".to_string(),
+                    "-y".into(),
+                    "-f".into(),
+                    file.display().to_string(),
+                ];
+                args.extend(opts.istioctl_args.iter().cloned());
+                steps.push(Step {
+                    kind: StepKind::IstioctlInstall {
+                        binary: binary.clone(),
+                        file: file.clone(),
+                    },
+                    description: format!(
+                        "save {resource} to {} and run `{} {}`",
+                        file.display(),
+                        binary.display(),
+                        args.join(" ")
+                    ),
+                    objects: vec![iop.clone()],
+                });
+            }
+            Route::SaveOnly => {
+                notes.push(format!(
+                    "istioctl is not on PATH: nothing in the cluster changes; the files are \
+                     saved for you to apply{}, then `istioctl install -y -f {}`",
+                    if prerequisites.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " (first `kubectl apply -f {}`)",
+                            prerequisites_file(&file).display()
+                        )
+                    },
+                    file.display()
+                ));
+                if !prerequisites.is_empty() {
+                    let pre = prerequisites_file(&file);
+                    let what: Vec<String> = prerequisites
+                        .iter()
+                        .map(|s| s.description.clone())
+                        .collect();
+                    steps.push(Step {
+                        kind: StepKind::Save { file: pre.clone() },
+                        description: format!(
+                            "save to {} what must exist first: {}",
+                            pre.display(),
+                            what.join("; ")
+                        ),
+                        objects: prerequisites.into_iter().flat_map(|s| s.objects).collect(),
+                    });
+                }
+                steps.push(Step {
+                    kind: StepKind::Save { file: file.clone() },
+                    description: format!(
+                        "save {resource} to {} for `istioctl install -y -f {}`",
+                        file.display(),
+                        file.display()
+                    ),
+                    objects: vec![iop.clone()],
+                });
+            }
+        }
+        Self {
+            target,
+            iop,
+            steps,
+            operator,
+            route,
+            notes,
+            file,
+            istioctl_args: opts.istioctl_args.clone(),
+            existing: Existing::of(facts),
+        }
+    }
+
+    pub fn target(&self) -> &InstallTarget {
+        &self.target
+    }
+
+    /// The IstioOperator resource.
+    pub fn iop(&self) -> &Value {
+        &self.iop
+    }
+
+    pub fn iop_yaml(&self) -> String {
+        serde_yaml::to_string(&self.iop).unwrap_or_default()
+    }
+
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    pub fn operator(&self) -> &OperatorDetection {
+        &self.operator
+    }
+
+    pub fn route(&self) -> &Route {
+        &self.route
+    }
+
+    /// Warnings the preview shows below the steps.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// Where the istioctl route saves the resource.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    pub fn istioctl_args(&self) -> &[String] {
+        &self.istioctl_args
+    }
+
+    /// `install revision 1-10-0` / `install gateway NS/NAME (revision REV)`.
+    pub fn title(&self) -> String {
+        match &self.target {
+            InstallTarget::Revision { revision } => format!("install revision {revision}"),
+            InstallTarget::Gateway {
+                namespace,
+                name,
+                revision,
+            } => format!("install gateway {namespace}/{name} (revision {revision})"),
+        }
+    }
+
+    /// The preview: the numbered steps, the operator line, the notes.
+    pub fn preview(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("{}. {}", i + 1, s.description))
+            .collect();
+        lines.push(format!("operator: {}", self.operator.describe()));
+        lines.extend(self.notes.iter().map(|n| format!("note: {n}")));
+        lines
+    }
+
+    /// Every object the steps write, as multi-document YAML (`-o yaml`).
+    pub fn objects_yaml(&self) -> String {
+        let objects: Vec<Value> = self
+            .steps
+            .iter()
+            .flat_map(|s| s.objects.iter().cloned())
+            .collect();
+        to_yaml(&objects)
+    }
+
+    pub(crate) fn audit_action(&self) -> String {
+        match self.route {
+            Route::SaveOnly => format!("{} (saved to files only)", self.title()),
+            Route::Istioctl { .. } => format!("{} (istioctl)", self.title()),
+            Route::Operator => self.title(),
+        }
+    }
+
+    pub(crate) fn audit_target(&self) -> String {
+        format!(
+            "istiooperator/{}/{}",
+            iop_text(&self.iop, "/metadata/namespace"),
+            iop_text(&self.iop, "/metadata/name")
+        )
+    }
+
+    /// The plan with the resource replaced by an edited one, checked again: it must still be
+    /// this IstioOperator (apiVersion, kind, name, namespace, revision), and the gateways it
+    /// lists must still clash with none of the cluster's (names, labels, node ports).
+    pub fn with_edited_iop(&self, yaml: &str) -> Result<InstallPlan, ActionError> {
+        let edited = parse_istio_operator(yaml)?;
+        let mut problems = Vec::new();
+        for (field, what) in [
+            ("/metadata/name", "name"),
+            ("/metadata/namespace", "namespace"),
+            ("/spec/revision", "spec.revision"),
+        ] {
+            let (was, now) = (iop_text(&self.iop, field), iop_text(&edited, field));
+            if was != now {
+                problems.push(Problem::new(
+                    "iop",
+                    format!(
+                        "the edited resource changes its {what} from {was:?} to {now:?}: that \
+                         was checked against the cluster; start a new install instead"
+                    ),
+                ));
+            }
+        }
+        problems.extend(
+            self.existing
+                .gateway_problems(&IopSummary::of(&edited).gateways),
+        );
+        reject(&problems)?;
+        let mut plan = self.clone();
+        for step in &mut plan.steps {
+            for o in &mut step.objects {
+                if o.get("kind").and_then(Value::as_str) == Some(IOP_KIND) {
+                    *o = edited.clone();
+                }
+            }
+        }
+        plan.iop = edited;
+        Ok(plan)
+    }
+}
+
+/// Parses YAML as one IstioOperator resource: `install.istio.io/v1alpha1`, kind
+/// `IstioOperator`, a valid name, a spec.
+pub fn parse_istio_operator(yaml: &str) -> Result<Value, ActionError> {
+    let bad = |why: String| ActionError::Invalid(format!("not an IstioOperator: {why}"));
+    let v: Value = serde_yaml::from_str(yaml).map_err(|e| bad(e.to_string()))?;
+    if iop_text(&v, "/apiVersion") != IOP_API_VERSION {
+        return Err(bad(format!(
+            "apiVersion is {:?}, expected {IOP_API_VERSION}",
+            iop_text(&v, "/apiVersion")
+        )));
+    }
+    if iop_text(&v, "/kind") != IOP_KIND {
+        return Err(bad(format!(
+            "kind is {:?}, expected {IOP_KIND}",
+            iop_text(&v, "/kind")
+        )));
+    }
+    let name = iop_text(&v, "/metadata/name");
+    if !super::form::is_dns1123_subdomain(&name) {
+        return Err(bad(format!(
+            "metadata.name {name:?} is not a DNS-1123 subdomain"
+        )));
+    }
+    if !v.get("spec").is_some_and(Value::is_object) {
+        return Err(bad("it has no spec".into()));
+    }
+    Ok(v)
+}
+
+/// Checks a revision form against the cluster: the revision not in use, the resource's
+/// name free.
+pub fn revision_conflicts(form: &RevisionForm, facts: &InstallFacts) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if let Some(users) = facts.revisions().get(&form.revision) {
+        problems.push(Problem::new(
+            "revision",
+            format!(
+                "revision {} is already in use: {}",
+                form.revision,
+                users.join(", ")
+            ),
+        ));
+    }
+    if facts.iop_exists(&facts.istio_namespace, &form.iop_name()) {
+        problems.push(Problem::new(
+            "iop_name",
+            format!(
+                "istiooperator {}/{} already exists",
+                facts.istio_namespace,
+                form.iop_name()
+            ),
+        ));
+    }
+    problems
+}
+
+/// Checks a gateway form against the cluster: the revision installed with its mesh
+/// ConfigMap, the resource's and the gateway's names free, labels and node ports unused.
+pub fn gateway_conflicts(form: &GatewayForm, facts: &InstallFacts) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if !facts.revisions().contains_key(&form.revision) {
+        let known: Vec<String> = facts.revisions().into_keys().collect();
+        problems.push(Problem::new(
+            "revision",
+            format!(
+                "revision {} is not installed (installed: {})",
+                form.revision,
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        ));
+    }
+    let cm = mesh_config_map_name(&form.revision);
+    if !facts.mesh_config_maps.contains_key(&cm) {
+        problems.push(Problem::new(
+            "revision",
+            format!(
+                "configmap {}/{cm} not found: the gateway reads its mesh config from it",
+                facts.istio_namespace
+            ),
+        ));
+    }
+    if facts.iop_exists(&facts.istio_namespace, &form.iop_name()) {
+        problems.push(Problem::new(
+            "iop_name",
+            format!(
+                "istiooperator {}/{} already exists",
+                facts.istio_namespace,
+                form.iop_name()
+            ),
+        ));
+    }
+    if let Ok(iop) = render_gateway(form, &facts.istio_namespace) {
+        problems.extend(Existing::of(facts).gateway_problems(&IopSummary::of(&iop).gateways));
+    }
+    problems
+}
+
+fn create_namespace_step(namespace: &str) -> Step {
+    Step {
+        kind: StepKind::CreateNamespace {
+            namespace: namespace.to_string(),
+        },
+        description: format!("create namespace/{namespace} (it does not exist)"),
+        objects: vec![namespace_object(namespace)],
+    }
+}
+
+/// Plans a control-plane revision: every check first (form, then cluster), then the steps.
+pub fn plan_revision(
+    form: &RevisionForm,
+    facts: &InstallFacts,
+    opts: &PlanOptions,
+) -> Result<InstallPlan, ActionError> {
+    form.validate()?;
+    reject(&revision_conflicts(form, facts))?;
+    let iop = render_revision(form, &facts.istio_namespace)?;
+    let mut prerequisites = Vec::new();
+    if !facts.namespaces.contains(&facts.istio_namespace) {
+        prerequisites.push(create_namespace_step(&facts.istio_namespace));
+    }
+    let mut notes = Vec::new();
+    for g in IopSummary::of(&iop)
+        .gateways
+        .iter()
+        .filter(|g| g.from_profile)
+    {
+        let taken = facts
+            .deployments
+            .contains(&(g.namespace.clone(), g.name.clone()));
+        notes.push(if taken {
+            format!(
+                "profile {} also installs gateway {}/{}, which exists: the operator would move \
+                 it to revision {}; profile minimal installs istiod alone",
+                form.profile, g.namespace, g.name, form.revision
+            )
+        } else {
+            format!(
+                "profile {} also installs gateway {}/{}",
+                form.profile, g.namespace, g.name
+            )
+        });
+    }
+    Ok(InstallPlan::build(
+        InstallTarget::Revision {
+            revision: form.revision.clone(),
+        },
+        iop,
+        prerequisites,
+        facts,
+        opts,
+        notes,
+    ))
+}
+
+/// Plans a gateway: every check first (form, then cluster), then the steps: its namespace
+/// if missing, the mesh ConfigMap copied there if missing, the resource.
+pub fn plan_gateway(
+    form: &GatewayForm,
+    facts: &InstallFacts,
+    opts: &PlanOptions,
+) -> Result<InstallPlan, ActionError> {
+    form.validate()?;
+    reject(&gateway_conflicts(form, facts))?;
+    let iop = render_gateway(form, &facts.istio_namespace)?;
+    let ns = &form.namespace;
+    let mut prerequisites = Vec::new();
+    if !facts.namespaces.contains(&facts.istio_namespace) {
+        prerequisites.push(create_namespace_step(&facts.istio_namespace));
+    }
+    if !facts.namespaces.contains(ns) && ns != &facts.istio_namespace {
+        prerequisites.push(create_namespace_step(ns));
+    }
+    let cm = mesh_config_map_name(&form.revision);
+    let has_copy =
+        ns == &facts.istio_namespace || facts.config_map_copies.contains(&(ns.clone(), cm.clone()));
+    if !has_copy && let Some(source) = facts.mesh_config_maps.get(&cm) {
+        prerequisites.push(Step {
+            kind: StepKind::CopyConfigMap {
+                name: cm.clone(),
+                from: facts.istio_namespace.clone(),
+                to: ns.clone(),
+            },
+            description: format!(
+                "copy configmap/{cm} from {} to {ns} (the gateway reads istiod's address from \
+                 it; the operator does not create it there)",
+                facts.istio_namespace
+            ),
+            objects: vec![config_map_copy(source, ns)],
+        });
+    }
+    Ok(InstallPlan::build(
+        InstallTarget::Gateway {
+            namespace: ns.clone(),
+            name: form.name.clone(),
+            revision: form.revision.clone(),
+        },
+        iop,
+        prerequisites,
+        facts,
+        opts,
+        Vec::new(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::facts::tests::{k1, scenario};
+    use super::super::form::GatewayKind;
+    use super::*;
+
+    fn opts(istioctl: Option<&str>) -> PlanOptions {
+        PlanOptions {
+            istioctl: istioctl.map(PathBuf::from),
+            force_istioctl: false,
+            file: Some(PathBuf::from("/tmp/x/iop.yaml")),
+            istioctl_args: vec!["--context".into(), "ctx".into()],
+        }
+    }
+
+    fn kinds(plan: &InstallPlan) -> Vec<&StepKind> {
+        plan.steps().iter().map(|s| &s.kind).collect()
+    }
+
+    #[test]
+    fn revision_in_use_and_taken_names_are_rejected() {
+        let facts = k1();
+        let e =
+            plan_revision(&RevisionForm::new("1-9-1"), &facts, &opts(None)).expect_err("in use");
+        assert!(
+            matches!(e, ActionError::Invalid(_)) && e.is_bad_input(),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().contains(
+                "revision 1-9-1 is already in use: istiooperator istio-system/istio-controlplane"
+            ),
+            "{e}"
+        );
+        let mut f = RevisionForm::new("1-10-0");
+        f.iop_name = Some("istio-controlplane".into());
+        let e = plan_revision(&f, &facts, &opts(None)).expect_err("name taken");
+        assert!(e.to_string().contains("already exists"), "{e}");
+    }
+
+    #[test]
+    fn revision_without_an_operator_of_its_revision_goes_to_istioctl() {
+        let facts = k1();
+        let f = RevisionForm::new("1-10-0");
+        let plan = plan_revision(&f, &facts, &opts(Some("/usr/bin/istioctl"))).expect("plan");
+        assert_eq!(
+            plan.route(),
+            &Route::Istioctl {
+                binary: "/usr/bin/istioctl".into()
+            }
+        );
+        assert_eq!(plan.steps().len(), 1);
+        assert_eq!(
+            plan.steps()[0].description,
+            "save istiooperator.install.istio.io/istio-controlplane-1-10-0 to /tmp/x/iop.yaml and \
+             run `/usr/bin/istioctl install -y -f /tmp/x/iop.yaml --context ctx`"
+        );
+        let plan = plan_revision(&f, &facts, &opts(None)).expect("plan");
+        assert_eq!(plan.route(), &Route::SaveOnly);
+        assert!(
+            plan.preview()
+                .iter()
+                .any(|l| l.starts_with("note: istioctl is not on PATH")),
+            "{:?}",
+            plan.preview()
+        );
+
+        // With an operator of that revision (what `istioctl operator init --revision` adds).
+        let mut facts = k1();
+        let mut op = facts.operators[0].clone();
+        op.name = "istio-operator-1-10-0".into();
+        op.revision = Some("1-10-0".into());
+        facts.operators.push(op);
+        let plan = plan_revision(&f, &facts, &opts(None)).expect("plan");
+        assert_eq!(plan.route(), &Route::Operator);
+        assert_eq!(kinds(&plan), vec![&StepKind::ApplyIstioOperator]);
+        assert_eq!(
+            plan.audit_target(),
+            "istiooperator/istio-system/istio-controlplane-1-10-0"
+        );
+        let preview = plan.preview();
+        assert!(
+            preview[1].starts_with("operator: istio-operator/istio-operator-1-10-0 (watches"),
+            "{preview:?}"
+        );
+        // Profile default would take over the seed's istio-ingressgateway: said so.
+        let mut d = f.clone();
+        d.profile = "default".into();
+        let plan = plan_revision(&d, &facts, &opts(None)).expect("plan");
+        assert!(
+            plan.notes()[0].contains("istio-system/istio-ingressgateway, which exists"),
+            "{:?}",
+            plan.notes()
+        );
+    }
+
+    fn sample_gateway(ns: &str) -> GatewayForm {
+        GatewayForm::new(
+            ns,
+            GatewayForm::suggested_name(GatewayKind::Ingress, ns),
+            "1-9-1",
+        )
+    }
+
+    #[test]
+    fn gateway_in_a_new_namespace_creates_it_and_copies_the_config_map() {
+        let facts = k1();
+        let mut f = sample_gateway("istio-gateway-shop");
+        f.http_node_port = Some(31082);
+        f.https_node_port = Some(31444);
+        let plan = plan_gateway(&f, &facts, &opts(None)).expect("plan");
+        assert_eq!(plan.route(), &Route::Operator);
+        assert_eq!(
+            kinds(&plan),
+            vec![
+                &StepKind::CreateNamespace {
+                    namespace: "istio-gateway-shop".into()
+                },
+                &StepKind::CopyConfigMap {
+                    name: "istio-1-9-1".into(),
+                    from: "istio-system".into(),
+                    to: "istio-gateway-shop".into()
+                },
+                &StepKind::ApplyIstioOperator,
+            ]
+        );
+        let copy = &plan.steps()[1].objects[0];
+        let source = &facts.mesh_config_maps["istio-1-9-1"];
+        assert_eq!(copy["data"], source["data"]);
+        assert_eq!(copy["metadata"]["namespace"], "istio-gateway-shop");
+        assert_eq!(
+            copy["metadata"]["labels"],
+            json!({"istio.io/rev": "1-9-1", "release": "istio"})
+        );
+        assert_eq!(
+            copy["metadata"]["annotations"][COPIED_FROM],
+            "istio-system/istio-1-9-1"
+        );
+        let yaml = plan.objects_yaml();
+        assert_eq!(yaml.matches("---\n").count(), 2, "{yaml}");
+        assert!(yaml.contains("kind: IstioOperator"), "{yaml}");
+
+        // The sample namespace already has its copy: no copy step, no namespace step.
+        let mut f = sample_gateway("istio-gateway-sample");
+        f.name = "istio-egressgateway-istio-gateway-sample".into();
+        f.kind = GatewayKind::Egress;
+        let plan = plan_gateway(&f, &facts, &opts(None)).expect("plan");
+        assert_eq!(kinds(&plan), vec![&StepKind::ApplyIstioOperator]);
+    }
+
+    #[test]
+    fn gateway_clashes_are_rejected() {
+        let facts = k1();
+        let check = |f: &GatewayForm, want: &str| {
+            let e = plan_gateway(f, &facts, &opts(None)).expect_err(want);
+            assert!(e.is_bad_input(), "{e:?}");
+            assert!(e.to_string().contains(want), "{e}");
+        };
+        let mut f = sample_gateway("istio-gateway-shop");
+        f.labels.insert("istio".into(), "ingressgateway".into());
+        check(
+            &f,
+            "label istio=ingressgateway already selects gateway istio-system/istio-ingressgateway",
+        );
+        let mut f = sample_gateway("istio-gateway-shop");
+        f.http_node_port = Some(31080);
+        check(
+            &f,
+            "node port 31080 is already used by service/istio-system/istio-ingressgateway",
+        );
+        let f = sample_gateway("istio-gateway-sample");
+        check(
+            &f,
+            "gateway istio-gateway-sample/istio-ingressgateway-istio-gateway-sample already exists",
+        );
+        let mut f = sample_gateway("istio-gateway-shop");
+        f.revision = "1-10-0".into();
+        check(&f, "revision 1-10-0 is not installed (installed: 1-9-1)");
+        check(&f, "configmap istio-system/istio-1-10-0 not found");
+        let mut f = sample_gateway("istio-gateway-shop");
+        f.iop_name = Some("istio-gateway-sample".into());
+        check(
+            &f,
+            "istiooperator istio-system/istio-gateway-sample already exists",
+        );
+    }
+
+    #[test]
+    fn no_operator_saves_files_only() {
+        let facts =
+            InstallFacts::from_objects("istio-system", &scenario("assets/scenarios/small.yaml"));
+        let f = GatewayForm::new("edge", "istio-ingressgateway-edge", "canary");
+        let plan = plan_gateway(&f, &facts, &opts(None)).expect("plan");
+        assert_eq!(plan.operator(), &OperatorDetection::NoOperator);
+        assert_eq!(plan.route(), &Route::SaveOnly);
+        assert_eq!(
+            kinds(&plan),
+            vec![
+                &StepKind::Save {
+                    file: "/tmp/x/iop.prerequisites.yaml".into()
+                },
+                &StepKind::Save {
+                    file: "/tmp/x/iop.yaml".into()
+                },
+            ]
+        );
+        assert_eq!(plan.steps()[0].objects.len(), 2);
+        assert!(plan.audit_action().ends_with("(saved to files only)"));
+    }
+
+    #[test]
+    fn edited_resources_are_checked_again() {
+        let facts = k1();
+        let f = sample_gateway("istio-gateway-shop");
+        let plan = plan_gateway(&f, &facts, &opts(None)).expect("plan");
+        let yaml = plan.iop_yaml();
+
+        let bigger = yaml.replace("profile: empty", "profile: empty\n  tag: 1.9.2");
+        let edited = plan.with_edited_iop(&bigger).expect("a tag is fine");
+        assert_eq!(edited.iop()["spec"]["tag"], "1.9.2");
+        let applied = &edited.steps().last().expect("a step").objects[0];
+        assert_eq!(applied["spec"]["tag"], "1.9.2");
+
+        for (from, to, want) in [
+            (
+                "kind: IstioOperator",
+                "kind: ConfigMap",
+                "kind is \"ConfigMap\"",
+            ),
+            (
+                "apiVersion: install.istio.io/v1alpha1",
+                "apiVersion: v1",
+                "apiVersion is \"v1\"",
+            ),
+            (
+                "revision: 1-9-1",
+                "revision: 1-10-0",
+                "changes its spec.revision",
+            ),
+            (
+                "name: istio-ingressgateway-istio-gateway-shop\n  namespace",
+                "name: other\n  namespace",
+                "changes its name",
+            ),
+            (
+                "istio: ingressgateway-istio-gateway-shop",
+                "istio: ingressgateway",
+                "label istio=ingressgateway already selects",
+            ),
+        ] {
+            assert!(yaml.contains(from), "{from} not in\n{yaml}");
+            let e = plan
+                .with_edited_iop(&yaml.replace(from, to))
+                .expect_err(want);
+            assert!(e.to_string().contains(want), "{want}: {e}");
+        }
+        assert!(plan.with_edited_iop("a: [").is_err());
+
+        // A node port set in the editor is checked as the form's are.
+        let mut iop = plan.iop().clone();
+        iop["spec"]["components"]["ingressGateways"][0]["k8s"]["service"]["ports"][1]["nodePort"] =
+            json!(30443);
+        let text = serde_yaml::to_string(&iop).expect("yaml");
+        let e = plan.with_edited_iop(&text).expect_err("a taken node port");
+        assert!(
+            e.to_string().contains(
+                "node port 30443 is already used by service/istio-system/istio-ingressgateway"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn path_search() {
+        let dir = std::env::temp_dir();
+        assert_eq!(find_on_path("istioctl", None), None);
+        let path = std::env::join_paths([dir.as_path(), Path::new("/nonexistent")]).expect("join");
+        assert_eq!(find_on_path("no-such-program-here", Some(&path)), None);
+        let sh = find_on_path("sh", Some(OsStr::new("/bin:/usr/bin")));
+        assert!(sh.is_some_and(|p| p.ends_with("sh")));
+    }
+}
