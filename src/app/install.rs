@@ -1,8 +1,203 @@
-//! `meshtop install revision|gateway`: render, preview, apply.
+//! `meshtop install revision|gateway`: check the input, read the cluster, plan, preview,
+//! apply (or dry-run), and print kubectl's kind of outcome lines.
 
-use super::{AppError, GlobalArgs};
+use std::io::Write as _;
+
+use super::{AppError, GlobalArgs, Target, executor, preflight};
 use crate::cli::InstallCmd;
+use crate::cluster::actions::install::{
+    GatewayForm, GatewayKind, InstallFacts, InstallPlan, PlanOptions, RevisionForm,
+    default_install_file, edit_in_editor, find_istioctl, parse_key_values, plan_gateway,
+    plan_revision,
+};
 
-pub(super) async fn run(_global: &GlobalArgs, cmd: &InstallCmd) -> Result<(), AppError> {
-    match *cmd {}
+enum Form {
+    Revision(RevisionForm),
+    Gateway(GatewayForm),
+}
+
+impl Form {
+    fn iop_name(&self) -> String {
+        match self {
+            Form::Revision(f) => f.iop_name(),
+            Form::Gateway(f) => f.iop_name(),
+        }
+    }
+}
+
+/// The flags both install commands take.
+struct Flags {
+    dry_run: bool,
+    yaml: bool,
+    edit: bool,
+    istioctl: bool,
+    file: Option<std::path::PathBuf>,
+}
+
+pub(super) async fn run(global: &GlobalArgs, cmd: &InstallCmd) -> Result<(), AppError> {
+    // The form's own checks come before anything else: a bad name never reaches a cluster.
+    let (form, args) = match cmd {
+        InstallCmd::Revision(c) => {
+            let form = RevisionForm {
+                revision: c.rev.clone(),
+                profile: c.profile.clone(),
+                hub: c.hub.clone(),
+                tag: c.tag.clone(),
+                node_selector: parse_key_values(&c.node_selector, "node selector")?,
+                hpa_min: c.hpa_min,
+                hpa_max: c.hpa_max,
+                iop_name: c.install.iop_name.clone(),
+            };
+            form.validate()?;
+            (Form::Revision(form), &c.install)
+        }
+        InstallCmd::Gateway(c) => {
+            let namespace = global.namespace.clone().ok_or_else(|| {
+                AppError::Usage(
+                    "install gateway needs the gateway's namespace: --namespace NS".into(),
+                )
+            })?;
+            let form = GatewayForm {
+                namespace,
+                name: c.name.clone(),
+                revision: c.rev.clone(),
+                kind: if c.egress {
+                    GatewayKind::Egress
+                } else {
+                    GatewayKind::Ingress
+                },
+                labels: parse_key_values(&c.labels, "gateway label")?,
+                service_type: c.service_type,
+                http_node_port: c.http_node_port,
+                https_node_port: c.https_node_port,
+                iop_name: c.install.iop_name.clone(),
+            };
+            form.validate()?;
+            (Form::Gateway(form), &c.install)
+        }
+    };
+    let flags = Flags {
+        dry_run: args.dry_run,
+        yaml: args.output.is_some(),
+        edit: args.edit,
+        istioctl: args.istioctl,
+        file: args.file.clone(),
+    };
+    install(global, form, flags).await
+}
+
+/// The flags istioctl needs to reach the cluster meshtop reaches.
+fn istioctl_args(
+    global: &GlobalArgs,
+    target: &Target,
+    file: &std::path::Path,
+) -> Result<Vec<String>, AppError> {
+    let mut args = Vec::new();
+    if let Some(sandbox) = &target._sandbox {
+        // The demo's kubeconfig lives in memory: istioctl gets a copy next to the resource.
+        let path = file.with_extension("kubeconfig");
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| AppError::Failed(format!("{}: {e}", dir.display())))?;
+        }
+        std::fs::write(&path, sandbox.kubeconfig_yaml())
+            .map_err(|e| AppError::Failed(format!("{}: {e}", path.display())))?;
+        args.extend(["--kubeconfig".to_string(), path.display().to_string()]);
+    } else if let Some(k) = &global.kubeconfig {
+        args.extend(["--kubeconfig".to_string(), k.display().to_string()]);
+    }
+    args.extend(["--context".to_string(), target.connection.context.clone()]);
+    Ok(args)
+}
+
+async fn install(global: &GlobalArgs, form: Form, args: Flags) -> Result<(), AppError> {
+    let resource = format!(
+        "istiooperator/{}/{}",
+        global.istio_namespace,
+        form.iop_name()
+    );
+    // Printing the plan writes nothing: allowed under --readonly.
+    if !args.yaml {
+        preflight(global, "install", &resource)?;
+    }
+    let (target, executor) = executor(global).await?;
+    let facts = InstallFacts::read(&target.connection.client, &global.istio_namespace).await?;
+    let file = args
+        .file
+        .clone()
+        .unwrap_or_else(|| default_install_file(&global.istio_namespace, &form.iop_name()));
+    let istioctl = find_istioctl();
+    let opts = PlanOptions {
+        istioctl_args: if istioctl.is_some() {
+            istioctl_args(global, &target, &file)?
+        } else {
+            Vec::new()
+        },
+        istioctl,
+        force_istioctl: args.istioctl,
+        file: Some(file),
+    };
+    let mut plan = match &form {
+        Form::Revision(f) => plan_revision(f, &facts, &opts)?,
+        Form::Gateway(f) => plan_gateway(f, &facts, &opts)?,
+    };
+    if args.edit {
+        plan = edit(&plan).await?;
+    }
+    let mut out = std::io::stdout().lock();
+    let print = |out: &mut std::io::StdoutLock, text: &str| {
+        out.write_all(text.as_bytes())
+            .and_then(|_| out.flush())
+            .map_err(|e| AppError::Failed(format!("writing output: {e}")))
+    };
+    if args.yaml {
+        return print(&mut out, &plan.objects_yaml());
+    }
+    let mut preview = format!(
+        "{} on context {}:\n",
+        plan.title(),
+        target.connection.context
+    );
+    for line in plan.preview() {
+        preview.push_str(&format!("  {line}\n"));
+    }
+    print(&mut out, &preview)?;
+    drop(out);
+    let outcome = executor.install(&plan, args.dry_run).await?;
+    let mut out = std::io::stdout().lock();
+    let mut text = String::new();
+    if let Some(output) = &outcome.istioctl_output {
+        text.push_str(output);
+        if !output.ends_with('\n') && !output.is_empty() {
+            text.push('\n');
+        }
+    }
+    for line in &outcome.lines {
+        text.push_str(line);
+        text.push('\n');
+    }
+    print(&mut out, &text)?;
+    if !outcome.installed {
+        return Err(AppError::Failed(format!(
+            "not installed: no operator acts on the resource ({}) and istioctl is not on PATH; \
+             the files are saved: {}",
+            plan.operator().describe(),
+            outcome
+                .saved
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Opens the resource in the user's editor and checks what comes back.
+async fn edit(plan: &InstallPlan) -> Result<InstallPlan, AppError> {
+    let text = plan.iop_yaml();
+    let edited = tokio::task::spawn_blocking(move || edit_in_editor(&text))
+        .await
+        .map_err(|e| AppError::Failed(format!("the editor: {e}")))??;
+    Ok(plan.with_edited_iop(&edited)?)
 }
