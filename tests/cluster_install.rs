@@ -797,7 +797,7 @@ fn cli_install_exit_codes_and_output() {
     assert!(stderr.contains("istioctl is not on PATH"), "{stderr}");
     assert!(parse_istio_operator(&std::fs::read_to_string(&file).expect("saved")).is_ok());
 
-    // Only what reached a cluster is audited: the dry run and the save.
+    // Refusals are not audited; the dry run and the save are.
     let lines = audit_lines(Path::new(&audit));
     let seen: Vec<(&str, bool)> = lines
         .iter()
