@@ -3,6 +3,7 @@
 //! non-interactive commands.
 
 mod install;
+pub mod tasks;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -504,6 +505,17 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
     let _watchers = cluster::spawn_watchers(&target.connection, watch_options(global), tx);
     let mut model = Model::new();
     let mut ui = Ui::new(keymap, theme);
+    ui.set_readonly(global.readonly);
+    let audit = global
+        .audit_log
+        .clone()
+        .or_else(actions::default_audit_log)
+        .map(AuditLog::new);
+    let (task_tx, mut task_rx) = mpsc::unbounded_channel();
+    let mut runner = tasks::TaskRunner::new(
+        Executor::new(&target.connection, global.readonly, audit),
+        task_tx,
+    );
     let mut guard = TerminalGuard::enter()?;
     let mut keys = crossterm::event::EventStream::new();
     // The header's clock shows the age of the last event: it needs a slow tick, nothing more.
@@ -535,9 +547,12 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
         tokio::select! {
             key = keys.next() => match key {
                 Some(Ok(crossterm::event::Event::Key(k))) if k.kind == crossterm::event::KeyEventKind::Press => {
-                    // Only Quit exists until actions land; each command is routed here.
-                    if ui.on_key(k, &model).contains(&ui::Command::Quit) {
-                        return Ok(());
+                    for command in ui.on_key(k, &model) {
+                        match command {
+                            ui::Command::Quit => return Ok(()),
+                            ui::Command::Run(run) => runner.run(run),
+                            ui::Command::Abort(id) => runner.abort(id),
+                        }
                     }
                 }
                 Some(Ok(crossterm::event::Event::Resize(..))) => {
@@ -558,6 +573,7 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
                 }
                 None => return Err(AppError::Failed("the watchers stopped".into())),
             },
+            Some(update) = task_rx.recv() => ui.on_task_update(update),
             _ = tick.tick() => force = true,
         }
     }

@@ -9,7 +9,9 @@
 //! - `views`: one file per screen.
 //! - `chrome`: header, footer, help overlay, the "terminal too small" message.
 
+pub mod action;
 pub mod chrome;
+pub mod dialog;
 pub mod keymap;
 pub mod state;
 pub mod table;
@@ -49,6 +51,10 @@ pub struct Header {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Quit,
+    /// Send a confirmed action (or a dry run) to the cluster.
+    Run(action::ActionRun),
+    /// Stop a running action.
+    Abort(action::TaskId),
 }
 
 /// The UI: its state, keymap and theme.
@@ -70,6 +76,25 @@ impl Ui {
         }
     }
 
+    /// `--readonly`: action keys say why they do nothing, and nothing is sent.
+    pub fn set_readonly(&mut self, readonly: bool) {
+        self.state.readonly = readonly;
+    }
+
+    /// What the app's runner says about an action.
+    pub fn on_task_update(&mut self, update: action::TaskUpdate) {
+        self.state.on_task_update(update);
+        self.dirty = true;
+    }
+
+    /// A retry countdown is on screen: the next second must be drawn.
+    pub fn ticking(&self) -> bool {
+        let counting = |t: &action::Task| {
+            t.running() && t.progress.as_ref().is_some_and(|p| p.retry_at.is_some())
+        };
+        self.state.tasks.iter().any(counting)
+    }
+
     /// Handles one key press; returns what the app must do.
     pub fn on_key(&mut self, key: KeyEvent, model: &Model) -> Vec<Command> {
         if key.kind == KeyEventKind::Release {
@@ -77,6 +102,23 @@ impl Ui {
         }
         self.dirty = true;
         self.state.status = None;
+        if let Mode::Dialog(d) = &self.state.mode {
+            let typing = d.typing();
+            return match self.keymap.dialog_action(&key, typing) {
+                Some(action) => self.state.update_dialog(action, model),
+                None => {
+                    if typing
+                        && let KeyCode::Char(c) = key.code
+                        && !key
+                            .modifiers
+                            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+                    {
+                        self.state.type_char(c);
+                    }
+                    Vec::new()
+                }
+            };
+        }
         let scope = self.state.scope();
         let prompt = self.state.prompt_active();
         match self.keymap.action(&key, scope, prompt) {
@@ -114,12 +156,37 @@ impl Ui {
         ])
         .areas(area);
         chrome::header(frame, head, model, header, now, &self.theme);
+        let (body, tasks) = if self.state.tasks.is_empty() {
+            (body, None)
+        } else {
+            let height = dialog::tasks_height(&self.state.tasks).min(body.height / 2);
+            let [body, tasks] =
+                Layout::vertical([Constraint::Fill(1), Constraint::Length(height)]).areas(body);
+            (body, Some(tasks))
+        };
         let page = views::render(frame, body, self.state.screen(), model, &self.theme);
+        if let Some(area) = tasks {
+            dialog::render_tasks(
+                frame,
+                area,
+                &self.state.tasks,
+                model,
+                &self.keymap,
+                &self.theme,
+                now,
+            );
+        }
         self.state.page.set(page);
         self.state.table_width.set(body.width);
         chrome::footer(frame, foot, &self.state, &self.keymap, &self.theme);
-        if let Mode::Help { scroll } = self.state.mode {
-            chrome::help(frame, body, &self.state, &self.keymap, &self.theme, scroll);
+        match &self.state.mode {
+            Mode::Help { scroll } => {
+                chrome::help(frame, body, &self.state, &self.keymap, &self.theme, *scroll)
+            }
+            Mode::Dialog(d) => {
+                dialog::render(frame, body, d, model, header, &self.keymap, &self.theme)
+            }
+            _ => {}
         }
     }
 

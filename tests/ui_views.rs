@@ -970,3 +970,442 @@ fn themes_render_the_same_text() {
         assert_eq!(draw(&ui, &model, 80, 24), plain);
     }
 }
+
+// --- actions: preview, dry run, confirm; nothing sent without confirmation -------------------
+
+use meshtop::ui::action::{ActionRequest, ActionRun, Blocked, TaskProgress, TaskUpdate};
+
+fn press_key(ui: &mut Ui, model: &Model, code: KeyCode) -> Vec<Command> {
+    ui.on_key(key(code), model)
+}
+
+/// The Nodes view with k1-node03 selected.
+fn on_node03(model: &Model) -> Ui {
+    let mut ui = new_ui();
+    press(&mut ui, model, "6/node03");
+    press_key(&mut ui, model, KeyCode::Enter);
+    ui
+}
+
+fn runs(commands: &[Command]) -> Vec<&ActionRun> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Run(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn drain_previews_offers_a_dry_run_and_asks_for_the_node_name() {
+    let model = seed_model();
+    let mut ui = on_node03(&model);
+    assert!(
+        press(&mut ui, &model, "D").is_empty(),
+        "D only opens the dialog"
+    );
+    let preview = draw(&ui, &model, 120, 40);
+    insta::assert_snapshot!("drain_preview_120x40", preview);
+    for text in [
+        "drain node/k1-node03 · context k1-admin@k1",
+        "cordon node/k1-node03, then evict its pods",
+        "istio-system/istio-pilot-",
+        "refused now by PDB istio-pilot",
+        "stay (DaemonSet and mirror pods): kube-system/calico-node-",
+        "PDB istio-system/istio-pilot allows 0 disruptions",
+    ] {
+        assert!(preview.contains(text), "{text:?} not in\n{preview}");
+    }
+
+    // d: a server dry run of exactly this drain.
+    let dry = press(&mut ui, &model, "d");
+    let expected = ActionRequest::Drain {
+        node: "k1-node03".into(),
+        delete_emptydir_data: false,
+        force: false,
+    };
+    assert_eq!(runs(&dry).len(), 1);
+    assert!(runs(&dry)[0].dry_run);
+    assert_eq!(runs(&dry)[0].request, expected);
+    let id = runs(&dry)[0].id;
+    ui.on_task_update(TaskUpdate::Finished {
+        id,
+        result: Err("unable to drain node \"k1-node03\": evicting pod istio-system/istio-pilot-x would be refused: Cannot evict pod as it would violate the pod's disruption budget.".into()),
+    });
+    let screen = draw(&ui, &model, 120, 40);
+    assert!(screen.contains("SERVER DRY RUN (dryRun=All)"), "{screen}");
+    assert!(
+        screen.contains("would violate the pod's disruption"),
+        "{screen}"
+    );
+
+    // y: the confirmation asks for the node's name; a wrong name sends nothing.
+    assert!(press(&mut ui, &model, "y").is_empty());
+    let confirm = draw(&ui, &model, 120, 40);
+    assert!(
+        confirm.contains("type k1-node03 to drain node/k1-node03 in context k1-admin@k1:"),
+        "{confirm}"
+    );
+    press(&mut ui, &model, "k1-node04");
+    assert!(press_key(&mut ui, &model, KeyCode::Enter).is_empty());
+    let wrong = draw(&ui, &model, 120, 40);
+    assert!(wrong.contains("that is not k1-node03"), "{wrong}");
+    for _ in 0.."k1-node04".len() {
+        press_key(&mut ui, &model, KeyCode::Backspace);
+    }
+    press(&mut ui, &model, "k1-node03");
+    let sent = press_key(&mut ui, &model, KeyCode::Enter);
+    assert_eq!(runs(&sent).len(), 1);
+    assert!(!runs(&sent)[0].dry_run);
+    assert_eq!(runs(&sent)[0].request, expected);
+    assert_eq!(ui.state().mode, Mode::Normal);
+}
+
+#[test]
+fn the_task_panel_shows_progress_the_refusing_pdb_and_the_countdown() {
+    let model = seed_model();
+    let mut ui = on_node03(&model);
+    press(&mut ui, &model, "Dy");
+    press(&mut ui, &model, "k1-node03");
+    let sent = press_key(&mut ui, &model, KeyCode::Enter);
+    let id = runs(&sent)[0].id;
+    ui.on_task_update(TaskUpdate::Line {
+        id,
+        text: "node/k1-node03 cordoned".into(),
+    });
+    let retry_at = now()
+        .checked_add(jiff::SignedDuration::from_secs(4))
+        .expect("time");
+    ui.on_task_update(TaskUpdate::Progress {
+        id,
+        progress: TaskProgress {
+            done: 3,
+            total: 4,
+            unit: "evicted",
+            blocked: vec![Blocked {
+                pod: "istio-system/istio-pilot-r4wksrd5mb-9fsbh".into(),
+                pdb: Some("istio-pilot".into()),
+                message: "Cannot evict pod as it would violate the pod's disruption budget.".into(),
+            }],
+            retry_at: Some(retry_at),
+        },
+    });
+    assert!(ui.ticking(), "a countdown on screen needs a frame a second");
+    let screen = draw(&ui, &model, 120, 30);
+    insta::assert_snapshot!("drain_blocked_panel_120x30", screen);
+    assert!(screen.contains("3/4 evicted · 1 blocked · 1 remaining · retry in 4s · A aborts"));
+    assert!(screen.contains(
+        "istio-system/istio-pilot-r4wksrd5mb-9fsbh refused by PDB istio-pilot: allowed disruptions 0"
+    ));
+
+    // A asks the runner to stop this drain.
+    assert_eq!(press(&mut ui, &model, "A"), vec![Command::Abort(id)]);
+    assert!(draw(&ui, &model, 120, 30).contains("aborting…"));
+    ui.on_task_update(TaskUpdate::Finished {
+        id,
+        result: Err("drain of node/k1-node03 aborted: 3 of 4 pod(s) evicted; node/k1-node03 remains cordoned".into()),
+    });
+    assert!(!ui.ticking());
+    let screen = draw(&ui, &model, 120, 30);
+    assert!(
+        screen.contains("✗ drain node/k1-node03: drain of node/k1-node03 aborted"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn relax_and_restore_name_the_pdb_and_say_what_changes() {
+    let model = seed_model();
+    let mut ui = new_ui();
+    press(&mut ui, &model, "5/pilot");
+    press_key(&mut ui, &model, KeyCode::Enter);
+    // Not relaxed yet: nothing to restore.
+    assert!(press(&mut ui, &model, "U").is_empty());
+    assert_eq!(ui.state().mode, Mode::Normal);
+    assert!(
+        ui.state()
+            .status
+            .as_deref()
+            .is_some_and(|s| s.contains("nothing to restore")),
+        "{:?}",
+        ui.state().status
+    );
+    press(&mut ui, &model, "R");
+    let screen = draw(&ui, &model, 120, 30);
+    insta::assert_snapshot!("pdb_relax_preview_120x30", screen);
+    assert!(screen.contains("→ minAvailable 0"), "{screen}");
+    assert!(
+        screen.contains("unblocks the drains of k1-node03"),
+        "{screen}"
+    );
+    press(&mut ui, &model, "y");
+    press(&mut ui, &model, "istio-pilot");
+    let sent = press_key(&mut ui, &model, KeyCode::Enter);
+    assert_eq!(
+        runs(&sent)[0].request,
+        ActionRequest::PdbRelax {
+            namespace: "istio-system".into(),
+            name: "istio-pilot".into()
+        }
+    );
+}
+
+#[test]
+fn injection_asks_for_a_valid_revision_and_offers_the_restart() {
+    let model = seed_model();
+    let mut ui = new_ui();
+    press(&mut ui, &model, "7/legacy");
+    press_key(&mut ui, &model, KeyCode::Enter);
+    press(&mut ui, &model, "i");
+    // Tab completes from the revisions in the cluster.
+    press_key(&mut ui, &model, KeyCode::Tab);
+    press_key(&mut ui, &model, KeyCode::Char('.'));
+    assert!(press_key(&mut ui, &model, KeyCode::Enter).is_empty());
+    let screen = draw(&ui, &model, 120, 30);
+    assert!(
+        screen.contains("revision (tab completes): 1-9-1."),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("DNS-1123") || screen.contains("revision"),
+        "{screen}"
+    );
+    press_key(&mut ui, &model, KeyCode::Backspace);
+    press_key(&mut ui, &model, KeyCode::Enter);
+    // t adds the rollout restart; the preview lists the workloads it touches.
+    press(&mut ui, &model, "t");
+    let screen = draw(&ui, &model, 120, 30);
+    insta::assert_snapshot!("label_namespace_preview_120x30", screen);
+    assert!(
+        screen.contains("label istio-injection: enabled → (removed"),
+        "{screen}"
+    );
+    assert!(screen.contains("then rollout restart"), "{screen}");
+    // Not destructive: y confirms, in the same context the dialog names.
+    assert!(press(&mut ui, &model, "y").is_empty());
+    assert!(draw(&ui, &model, 120, 30).contains("in context k1-admin@k1?"));
+    let sent = press(&mut ui, &model, "y");
+    assert_eq!(
+        runs(&sent)[0].request,
+        ActionRequest::LabelNamespace {
+            namespace: "legacy-shop".into(),
+            revision: "1-9-1".into(),
+            restart: true
+        }
+    );
+}
+
+/// A tiny deterministic generator for the key sequences below.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % n
+    }
+}
+
+/// What a random session types: single keys, or a whole word (a right or wrong name).
+enum Typed {
+    Key(KeyCode),
+    Word(&'static str),
+}
+
+fn random_session(rng: &mut Lcg) -> Vec<Typed> {
+    let keys = [
+        KeyCode::Char('j'),
+        KeyCode::Char('k'),
+        KeyCode::Char('D'),
+        KeyCode::Char('c'),
+        KeyCode::Char('u'),
+        KeyCode::Char('l'),
+        KeyCode::Char('i'),
+        KeyCode::Char('R'),
+        KeyCode::Char('U'),
+        KeyCode::Char('y'),
+        KeyCode::Char('y'),
+        KeyCode::Char('d'),
+        KeyCode::Char('e'),
+        KeyCode::Char('f'),
+        KeyCode::Char('t'),
+        KeyCode::Char('n'),
+        KeyCode::Char('x'),
+        KeyCode::Char('6'),
+        KeyCode::Char('5'),
+        KeyCode::Char('7'),
+        KeyCode::Enter,
+        KeyCode::Enter,
+        KeyCode::Esc,
+        KeyCode::Backspace,
+        KeyCode::Tab,
+    ];
+    let words = [
+        "k1-node03",
+        "k1-node05",
+        "k1-node0",
+        "istio-pilot",
+        "istio-galley",
+        "1-9-1",
+        "taco-istio=enabled",
+        "taco-istio-",
+    ];
+    let start = ["6", "5", "7"][rng.next(3)];
+    let mut out: Vec<Typed> = start
+        .chars()
+        .map(|c| Typed::Key(KeyCode::Char(c)))
+        .collect();
+    for _ in 0..(4 + rng.next(14)) {
+        if rng.next(5) == 0 {
+            out.push(Typed::Word(words[rng.next(words.len())]));
+        } else {
+            out.push(Typed::Key(keys[rng.next(keys.len())]));
+        }
+    }
+    out
+}
+
+/// style.md: "a test proves no command is sent without confirmation". Thousands of random
+/// sessions over every action key: a real (not dry) run only ever leaves on `y`/Enter
+/// while the screen shows the confirmation naming the exact target and context, with the
+/// target's name typed for the destructive ones.
+#[test]
+fn no_command_is_sent_without_confirmation() {
+    let model = seed_model();
+    let mut rng = Lcg(7);
+    let (mut real, mut dry, mut refused_confirmations) = (0, 0, 0);
+    for _ in 0..1500 {
+        let mut ui = new_ui();
+        for typed in random_session(&mut rng) {
+            let codes: Vec<KeyCode> = match typed {
+                Typed::Key(k) => vec![k],
+                Typed::Word(w) => w.chars().map(KeyCode::Char).collect(),
+            };
+            for code in codes {
+                let confirming = matches!(code, KeyCode::Enter | KeyCode::Char('y'))
+                    .then(|| draw(&ui, &model, 140, 40));
+                for r in runs(&press_key(&mut ui, &model, code)) {
+                    if r.dry_run {
+                        dry += 1;
+                        continue;
+                    }
+                    real += 1;
+                    let screen = confirming.as_deref().unwrap_or_else(|| {
+                        panic!("{:?} sent by {code:?}, not a confirming key", r.request)
+                    });
+                    let asked = match r.request.confirm_name() {
+                        Some(name) => format!(
+                            "type {name} to {} in context k1-admin@k1: {name}",
+                            r.request.title()
+                        ),
+                        None => format!("{} in context k1-admin@k1?", r.request.title()),
+                    };
+                    assert!(
+                        screen.contains(&asked),
+                        "{:?} sent without the screen asking {asked:?}:\n{screen}",
+                        r.request
+                    );
+                }
+                let wrong_name = |m: &Mode| match m {
+                    Mode::Dialog(d) => d
+                        .error
+                        .as_deref()
+                        .is_some_and(|e| e.starts_with("that is not")),
+                    _ => false,
+                };
+                if code == KeyCode::Enter && wrong_name(&ui.state().mode) {
+                    refused_confirmations += 1;
+                }
+            }
+        }
+    }
+    // The sessions did reach every outcome: the property was exercised, not skipped.
+    assert!(real > 20, "only {real} confirmed runs");
+    assert!(dry > 20, "only {dry} dry runs");
+    assert!(
+        refused_confirmations > 5,
+        "only {refused_confirmations} wrong names"
+    );
+}
+
+#[test]
+fn readonly_disables_every_action_and_says_why() {
+    let model = seed_model();
+    let keymap = Keymap::default();
+    let dangerous: Vec<char> = keymap
+        .bindings()
+        .iter()
+        .filter(|b| b.dangerous)
+        .flat_map(|b| b.keys.iter().map(|k| k.label().to_string()))
+        .filter_map(|k| k.chars().next().filter(|_| k.chars().count() == 1))
+        .collect();
+    assert!(dangerous.len() >= 7, "{dangerous:?}");
+    let mut refused = 0;
+    for view in ["6", "5", "7"] {
+        for &k in &dangerous {
+            let mut ui = new_ui();
+            ui.set_readonly(true);
+            press(&mut ui, &model, view);
+            assert!(press(&mut ui, &model, &k.to_string()).is_empty());
+            assert_eq!(ui.state().mode, Mode::Normal, "{k} opened a dialog");
+            // A key bound in this view says why it does nothing.
+            if let Some(status) = ui.state().status.clone() {
+                assert!(status.contains("--readonly"), "{view}{k}: {status:?}");
+                refused += 1;
+            }
+        }
+    }
+    // D c u l (nodes), R U (disruption), i (namespaces).
+    assert_eq!(refused, 7);
+    let mut ui = new_ui();
+    ui.set_readonly(true);
+    press(&mut ui, &model, "6/node03");
+    press_key(&mut ui, &model, KeyCode::Enter);
+    press(&mut ui, &model, "D");
+    let screen = draw(&ui, &model, 100, 30);
+    assert!(
+        screen.contains("drain is disabled: meshtop runs with --readonly (nothing is sent)"),
+        "{screen}"
+    );
+    // Random sessions under --readonly send nothing at all, not even a dry run.
+    let mut rng = Lcg(11);
+    for _ in 0..500 {
+        let mut ui = new_ui();
+        ui.set_readonly(true);
+        for typed in random_session(&mut rng) {
+            let codes: Vec<KeyCode> = match typed {
+                Typed::Key(k) => vec![k],
+                Typed::Word(w) => w.chars().map(KeyCode::Char).collect(),
+            };
+            for code in codes {
+                let out = press_key(&mut ui, &model, code);
+                assert!(runs(&out).is_empty(), "{out:?} under --readonly");
+            }
+        }
+    }
+    // The help says which keys --readonly turns off.
+    press(&mut ui, &model, "6?");
+    let help = draw(&ui, &model, 120, 50);
+    assert!(help.contains("disabled: --readonly"), "{help}");
+}
+
+#[test]
+fn quitting_while_a_drain_runs_asks_twice() {
+    let model = seed_model();
+    let mut ui = on_node03(&model);
+    press(&mut ui, &model, "Dy");
+    press(&mut ui, &model, "k1-node03");
+    let sent = press_key(&mut ui, &model, KeyCode::Enter);
+    assert_eq!(runs(&sent).len(), 1);
+    assert!(press(&mut ui, &model, "q").is_empty());
+    assert!(
+        ui.state()
+            .status
+            .as_deref()
+            .is_some_and(|s| s.contains("still running")),
+    );
+    assert_eq!(press(&mut ui, &model, "q"), vec![Command::Quit]);
+}

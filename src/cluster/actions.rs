@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod drain;
 pub mod install;
+pub mod rollout;
 pub mod validate;
 pub mod writes;
 
@@ -55,6 +56,9 @@ pub enum ActionError {
     /// The drain did not finish within its timeout; the node stays cordoned.
     #[error("{0}")]
     TimedOut(String),
+    /// The user stopped it; what was done stays done.
+    #[error("{0}")]
+    Aborted(String),
 }
 
 impl ActionError {
@@ -267,6 +271,25 @@ impl Executor {
             &target,
             dry_run,
             install::apply::run(&self.client, plan, dry_run),
+        )
+        .await
+    }
+
+    /// Waits for restarted workloads to roll out (`kubectl rollout status`); read-only.
+    pub async fn wait_rollouts(
+        &self,
+        namespace: &str,
+        workloads: &[String],
+        timeout: std::time::Duration,
+        progress: &(dyn Fn(rollout::RolloutEvent) + Send + Sync),
+    ) -> Result<(), ActionError> {
+        rollout::wait(
+            &self.client,
+            namespace,
+            workloads,
+            timeout,
+            std::time::Duration::from_secs(1),
+            progress,
         )
         .await
     }

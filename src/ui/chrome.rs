@@ -198,6 +198,11 @@ pub fn footer(frame: &mut Frame, area: Rect, state: &UiState, keymap: &Keymap, t
             Span::styled("j/k ", t.footer_key),
             Span::styled("scroll", t.footer_text),
         ]),
+        Mode::Dialog(d) => Line::from(vec![
+            Span::styled(format!(" {} ", d.request.title()), t.footer_text),
+            Span::styled("esc ", t.footer_key),
+            Span::styled("cancels: nothing is sent until you confirm", t.footer_text),
+        ]),
         Mode::Normal => match &state.status {
             Some(msg) => Line::from(Span::styled(format!(" {msg}"), t.status)),
             None => {
@@ -243,7 +248,9 @@ pub fn help(
                 lines.push(Line::raw(""));
             }
             let heading = if b.is_prompt() {
-                "WHILE TYPING A FILTER OR COMMAND".to_string()
+                "WHILE TYPING A FILTER, A COMMAND OR A DIALOG'S TEXT".to_string()
+            } else if b.is_dialog() {
+                "IN AN ACTION'S DIALOG (PREVIEW, DRY RUN, CONFIRM)".to_string()
             } else if matches!(b.action, Action::View(_)) {
                 format!(
                     "{}  (or :name, e.g. :nodes :ns :pdb)",
@@ -266,7 +273,9 @@ pub fn help(
         {
             spans.push(Span::styled(format!("  (:{c})"), t.dim));
         }
-        if b.dangerous {
+        if b.dangerous && state.readonly {
+            spans.push(Span::styled("  disabled: --readonly", t.dim));
+        } else if b.dangerous {
             spans.push(Span::styled("  changes the cluster", t.bad));
         }
         lines.push(Line::from(spans));

@@ -6,6 +6,7 @@ use std::fmt;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde::Deserialize;
 
+use super::action::DialogOption;
 use super::views::ViewKind;
 
 /// The compiled-in bindings.
@@ -35,6 +36,44 @@ pub enum Action {
     PromptCancel,
     PromptComplete,
     PromptDelete,
+    /// Opens the dialog of an action on the selected row (dangerous: it changes the
+    /// cluster, after a preview and a confirmation).
+    Act(ActionKind),
+    /// Aborts the running drain.
+    Abort,
+    /// In a dialog: preview → confirm → run.
+    Proceed,
+    /// In a dialog: a server-side dry run of the action.
+    DryRun,
+    /// In a dialog: flip an option.
+    Toggle(DialogOption),
+}
+
+/// The actions a key can open a dialog for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActionKind {
+    Drain,
+    Cordon,
+    Uncordon,
+    LabelNode,
+    LabelNamespace,
+    PdbRelax,
+    PdbRestore,
+}
+
+impl ActionKind {
+    /// The name the user knows it by, in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            ActionKind::Drain => "drain",
+            ActionKind::Cordon => "cordon",
+            ActionKind::Uncordon => "uncordon",
+            ActionKind::LabelNode => "label node",
+            ActionKind::LabelNamespace => "set injection revision",
+            ActionKind::PdbRelax => "relax PDB",
+            ActionKind::PdbRestore => "restore PDB",
+        }
+    }
 }
 
 impl Action {
@@ -59,16 +98,31 @@ impl Action {
             "prompt-cancel" => Action::PromptCancel,
             "prompt-complete" => Action::PromptComplete,
             "prompt-delete" => Action::PromptDelete,
+            "drain" => Action::Act(ActionKind::Drain),
+            "cordon" => Action::Act(ActionKind::Cordon),
+            "uncordon" => Action::Act(ActionKind::Uncordon),
+            "label-node" => Action::Act(ActionKind::LabelNode),
+            "label-namespace" => Action::Act(ActionKind::LabelNamespace),
+            "pdb-relax" => Action::Act(ActionKind::PdbRelax),
+            "pdb-restore" => Action::Act(ActionKind::PdbRestore),
+            "abort" => Action::Abort,
+            "proceed" => Action::Proceed,
+            "dry-run" => Action::DryRun,
+            "option:delete-emptydir-data" => Action::Toggle(DialogOption::DeleteEmptyDirData),
+            "option:force" => Action::Toggle(DialogOption::Force),
+            "option:restart" => Action::Toggle(DialogOption::Restart),
             _ => Action::View(ViewKind::from_name(s.strip_prefix("view:")?)?),
         })
     }
 }
 
-/// Where a binding applies: a top-level view, or a details screen.
+/// Where a binding applies: a top-level view, any details screen, or the details screens
+/// opened from one view (`nodes-details`: a node's details).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     View(ViewKind),
     Details,
+    DetailsOf(ViewKind),
 }
 
 impl Scope {
@@ -76,6 +130,15 @@ impl Scope {
         match self {
             Scope::View(v) => v.name(),
             Scope::Details => "details",
+            Scope::DetailsOf(v) => match v {
+                ViewKind::Overview => "overview-details",
+                ViewKind::Revisions => "revisions-details",
+                ViewKind::Gateways => "gateways-details",
+                ViewKind::Proxies => "proxies-details",
+                ViewKind::Disruption => "disruption-details",
+                ViewKind::Nodes => "nodes-details",
+                ViewKind::Namespaces => "namespaces-details",
+            },
         }
     }
 
@@ -83,7 +146,15 @@ impl Scope {
         if s == "details" {
             return Some(Scope::Details);
         }
+        if let Some(view) = s.strip_suffix("-details") {
+            return ViewKind::from_name(view).map(Scope::DetailsOf);
+        }
         ViewKind::from_name(s).map(Scope::View)
+    }
+
+    /// A binding written for `self` applies on screen `current`.
+    fn covers(self, current: Scope) -> bool {
+        self == current || (self == Scope::Details && matches!(current, Scope::DetailsOf(_)))
     }
 }
 
@@ -177,11 +248,26 @@ pub struct Binding {
 
 impl Binding {
     pub fn applies(&self, scope: Scope) -> bool {
-        self.scopes.as_ref().is_none_or(|s| s.contains(&scope))
+        self.scopes
+            .as_ref()
+            .is_none_or(|s| s.iter().any(|b| b.covers(scope)))
     }
 
     pub fn is_prompt(&self) -> bool {
         self.group == PROMPT_GROUP
+    }
+
+    /// Applies only inside an action's dialog.
+    pub fn is_dialog(&self) -> bool {
+        self.group == DIALOG_GROUP
+    }
+
+    fn layer(&self) -> u8 {
+        match (self.is_prompt(), self.is_dialog()) {
+            (true, _) => 1,
+            (_, true) => 2,
+            _ => 0,
+        }
     }
 
     /// `1 o`, `j down`: the keys as the help screen shows them.
@@ -195,6 +281,7 @@ impl Binding {
 }
 
 const PROMPT_GROUP: &str = "prompt";
+const DIALOG_GROUP: &str = "dialog";
 
 /// A bad keymap file: names the file and the binding or key at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -310,9 +397,54 @@ impl Keymap {
     pub fn action(&self, key: &KeyEvent, scope: Scope, prompt: bool) -> Option<Action> {
         self.bindings
             .iter()
-            .filter(|b| b.is_prompt() == prompt && (prompt || b.applies(scope)))
+            .filter(|b| !b.is_dialog() && b.is_prompt() == prompt && (prompt || b.applies(scope)))
             .find(|b| b.keys.iter().any(|k| k.matches(key)))
             .map(|b| b.action)
+    }
+
+    /// The action of a key in an action's dialog; while `typing`, the prompt's keys come
+    /// first and the dialog's letters are text.
+    pub fn dialog_action(&self, key: &KeyEvent, typing: bool) -> Option<Action> {
+        let prompt = || {
+            self.bindings
+                .iter()
+                .filter(|b| b.is_prompt())
+                .find(|b| b.keys.iter().any(|k| k.matches(key)))
+        };
+        let dialog = || {
+            self.bindings
+                .iter()
+                .filter(|b| b.is_dialog())
+                .find(|b| b.keys.iter().any(|k| k.matches(key)))
+        };
+        if typing {
+            prompt().map(|b| b.action)
+        } else {
+            dialog().map(|b| b.action)
+        }
+    }
+
+    /// The dialog's bindings: what its key line shows.
+    pub fn dialog(&self) -> Vec<&Binding> {
+        self.bindings.iter().filter(|b| b.is_dialog()).collect()
+    }
+
+    /// The first key of an action in the dialog, for the dialog's key line.
+    pub fn dialog_key(&self, action: Action) -> Option<&str> {
+        self.bindings
+            .iter()
+            .filter(|b| b.is_dialog() && b.action == action)
+            .find_map(|b| b.keys.first())
+            .map(KeySpec::label)
+    }
+
+    /// The first key of a normal-mode action (the abort key, in the task panel).
+    pub fn key_of(&self, action: Action) -> Option<&str> {
+        self.bindings
+            .iter()
+            .filter(|b| b.layer() == 0 && b.action == action)
+            .find_map(|b| b.keys.first())
+            .map(KeySpec::label)
     }
 
     /// Bindings that apply to a screen, prompt bindings last: what `?` lists.
@@ -320,9 +452,10 @@ impl Keymap {
         let mut out: Vec<&Binding> = self
             .bindings
             .iter()
-            .filter(|b| !b.is_prompt() && b.applies(scope))
+            .filter(|b| b.layer() == 0 && b.applies(scope))
             .collect();
         out.extend(self.bindings.iter().filter(|b| b.is_prompt()));
+        out.extend(self.bindings.iter().filter(|b| b.is_dialog()));
         out
     }
 
@@ -333,7 +466,7 @@ impl Keymap {
         for b in self
             .bindings
             .iter()
-            .filter(|b| !b.is_prompt() && b.applies(scope))
+            .filter(|b| b.layer() == 0 && b.applies(scope))
         {
             let Some(label) = &b.footer else { continue };
             let keys = if let Action::View(_) = b.action {
@@ -403,7 +536,7 @@ impl Keymap {
     fn check_conflicts(&self, origin: &str) -> Result<(), KeymapError> {
         for (i, a) in self.bindings.iter().enumerate() {
             for b in &self.bindings[i + 1..] {
-                if a.is_prompt() != b.is_prompt() || !scopes_overlap(a, b) {
+                if a.layer() != b.layer() || !scopes_overlap(a, b) {
                     continue;
                 }
                 if let Some(k) = a.keys.iter().find(|k| b.keys.contains(k)) {
@@ -426,7 +559,9 @@ impl Keymap {
 
 fn scopes_overlap(a: &Binding, b: &Binding) -> bool {
     match (&a.scopes, &b.scopes) {
-        (Some(x), Some(y)) => x.iter().any(|s| y.contains(s)),
+        (Some(x), Some(y)) => x
+            .iter()
+            .any(|s| y.iter().any(|t| s.covers(*t) || t.covers(*s))),
         _ => true,
     }
 }

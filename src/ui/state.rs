@@ -6,9 +6,10 @@ use std::cell::Cell;
 use crate::model::Model;
 
 use super::Command;
-use super::keymap::{Action, Keymap, Scope};
+use super::action::{ActionRequest, ActionRun, Dialog, InputKind, Stage, Task, TaskId, TaskUpdate};
+use super::keymap::{Action, ActionKind, Keymap, Scope};
 use super::table::{self, Sort};
-use super::views::{self, ScreenId, ViewKind};
+use super::views::{self, ScreenId, Subject, ViewKind};
 
 /// One screen's place: selection, scroll, filter, sort.
 #[derive(Debug)]
@@ -52,7 +53,12 @@ pub enum Mode {
     Help {
         scroll: usize,
     },
+    /// An action's dialog: preview, dry run, confirmation.
+    Dialog(Box<Dialog>),
 }
+
+/// Finished actions kept in the panel, besides the running ones.
+const FINISHED_TASKS: usize = 3;
 
 #[derive(Debug)]
 pub struct UiState {
@@ -68,6 +74,13 @@ pub struct UiState {
     pub page: Cell<usize>,
     /// Width of the table on the last frame: which columns `s` cycles through.
     pub table_width: Cell<u16>,
+    /// Actions sent to the cluster: the running ones and the latest outcomes, oldest first.
+    pub tasks: Vec<Task>,
+    next_task: TaskId,
+    /// `--readonly`: action keys only say why they do nothing.
+    pub readonly: bool,
+    /// Quit was pressed once while actions run; the next quit leaves.
+    quit_armed: bool,
 }
 
 impl Default for UiState {
@@ -83,6 +96,10 @@ impl Default for UiState {
             status: None,
             page: Cell::new(10),
             table_width: Cell::new(80),
+            tasks: Vec::new(),
+            next_task: 1,
+            readonly: false,
+            quit_armed: false,
         }
     }
 }
@@ -116,10 +133,10 @@ impl UiState {
 
     /// Where keys are looked up.
     pub fn scope(&self) -> Scope {
-        if self.details.is_empty() {
-            Scope::View(self.current)
-        } else {
-            Scope::Details
+        match self.details.last().map(|s| &s.id) {
+            Some(ScreenId::Details(subject)) => Scope::DetailsOf(subject.parent()),
+            Some(ScreenId::View(_)) => Scope::Details,
+            None => Scope::View(self.current),
         }
     }
 
@@ -136,6 +153,12 @@ impl UiState {
                 s.selected = 0;
             }
             Mode::Command { input } => input.push(c),
+            Mode::Dialog(d) => {
+                if d.typing() {
+                    d.input.push(c);
+                    d.error = None;
+                }
+            }
             Mode::Normal | Mode::Help { .. } => {}
         }
     }
@@ -155,7 +178,24 @@ impl UiState {
         s.selected = f(current, len, page).min(len.saturating_sub(1));
     }
 
+    /// Quit, unless actions are running and this is the first ask: leaving stops them.
+    fn quit(&mut self) -> Vec<Command> {
+        let running = self.tasks.iter().filter(|t| t.running()).count();
+        if running > 0 && !self.quit_armed {
+            self.quit_armed = true;
+            self.status = Some(format!(
+                "{running} action(s) still running: quit again to stop them and leave \
+                 (a drained node stays cordoned)"
+            ));
+            return Vec::new();
+        }
+        vec![Command::Quit]
+    }
+
     pub fn update(&mut self, action: Action, model: &Model, keymap: &Keymap) -> Vec<Command> {
+        if action != Action::Quit {
+            self.quit_armed = false;
+        }
         if let Mode::Help { scroll } = &mut self.mode {
             match action {
                 Action::Help | Action::Back | Action::PromptCancel => self.mode = Mode::Normal,
@@ -164,13 +204,13 @@ impl UiState {
                 Action::PageDown => *scroll += self.page.get().max(1),
                 Action::PageUp => *scroll = scroll.saturating_sub(self.page.get().max(1)),
                 Action::Top => *scroll = 0,
-                Action::Quit => return vec![Command::Quit],
+                Action::Quit => return self.quit(),
                 _ => {}
             }
             return Vec::new();
         }
         match action {
-            Action::Quit => return vec![Command::Quit],
+            Action::Quit => return self.quit(),
             Action::Help => self.mode = Mode::Help { scroll: 0 },
             Action::Back => {
                 let s = self.screen_mut();
@@ -217,7 +257,7 @@ impl UiState {
             }
             Action::PromptAccept => match std::mem::replace(&mut self.mode, Mode::Normal) {
                 Mode::Command { input } => return self.run_command(&input, model, keymap),
-                Mode::Filter | Mode::Normal | Mode::Help { .. } => {}
+                Mode::Filter | Mode::Normal | Mode::Help { .. } | Mode::Dialog(_) => {}
             },
             Action::PromptCancel => {
                 if self.mode == Mode::Filter {
@@ -236,7 +276,7 @@ impl UiState {
                 Mode::Command { input } => {
                     input.pop();
                 }
-                Mode::Normal | Mode::Help { .. } => {}
+                Mode::Normal | Mode::Help { .. } | Mode::Dialog(_) => {}
             },
             Action::PromptComplete => {
                 if let Mode::Command { input } = &mut self.mode {
@@ -246,8 +286,256 @@ impl UiState {
                     }
                 }
             }
+            Action::Act(kind) => self.open_dialog(kind, model),
+            Action::Abort => return self.abort(),
+            // Dialog keys mean nothing outside a dialog.
+            Action::Proceed | Action::DryRun | Action::Toggle(_) => {}
         }
         Vec::new()
+    }
+
+    /// What the selected row (or the open details screen) is about.
+    pub fn selected_subject(&self, model: &Model) -> Option<Subject> {
+        let s = self.screen();
+        if let ScreenId::Details(subject) = &s.id {
+            return Some(subject.clone());
+        }
+        let source = views::source(&s.id, model);
+        let rows = table::arrange(source.as_ref(), s);
+        rows.get(s.selected.min(rows.len().saturating_sub(1)))
+            .and_then(|&i| source.subject(i))
+    }
+
+    /// Opens the dialog of an action on the selected row, or says why it cannot.
+    fn open_dialog(&mut self, kind: ActionKind, model: &Model) {
+        if self.readonly {
+            self.status = Some(format!(
+                "{} is disabled: meshtop runs with --readonly (nothing is sent)",
+                kind.name()
+            ));
+            return;
+        }
+        let subject = self.selected_subject(model);
+        let request = match (kind, subject) {
+            (ActionKind::Drain, Some(Subject::Node(n))) => ActionRequest::Drain {
+                node: n.to_string(),
+                delete_emptydir_data: false,
+                force: false,
+            },
+            (ActionKind::Cordon, Some(Subject::Node(n))) => {
+                if model.node(&n).is_some_and(|n| n.unschedulable) {
+                    self.status = Some(format!("node/{n} is already cordoned"));
+                    return;
+                }
+                ActionRequest::Cordon {
+                    node: n.to_string(),
+                }
+            }
+            (ActionKind::Uncordon, Some(Subject::Node(n))) => {
+                if model.node(&n).is_some_and(|n| !n.unschedulable) {
+                    self.status = Some(format!("node/{n} is not cordoned"));
+                    return;
+                }
+                ActionRequest::Uncordon {
+                    node: n.to_string(),
+                }
+            }
+            (ActionKind::LabelNode, Some(Subject::Node(n))) => ActionRequest::LabelNode {
+                node: n.to_string(),
+                change: String::new(),
+            },
+            (ActionKind::LabelNamespace, Some(Subject::Namespace(n))) => {
+                ActionRequest::LabelNamespace {
+                    namespace: n.to_string(),
+                    revision: String::new(),
+                    restart: false,
+                }
+            }
+            (ActionKind::PdbRelax, Some(Subject::Pdb { namespace, name })) => {
+                if model
+                    .pdb(&namespace, &name)
+                    .is_some_and(|p| p.relaxed_from.is_some())
+                {
+                    self.status = Some(format!(
+                        "poddisruptionbudget {namespace}/{name} is already relaxed (restore it first)"
+                    ));
+                    return;
+                }
+                ActionRequest::PdbRelax {
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                }
+            }
+            (ActionKind::PdbRestore, Some(Subject::Pdb { namespace, name })) => {
+                if model
+                    .pdb(&namespace, &name)
+                    .is_some_and(|p| p.relaxed_from.is_none())
+                {
+                    self.status = Some(format!(
+                        "poddisruptionbudget {namespace}/{name} was not relaxed by meshtop: nothing to restore"
+                    ));
+                    return;
+                }
+                ActionRequest::PdbRestore {
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                }
+            }
+            (kind, _) => {
+                let on = match kind {
+                    ActionKind::Drain
+                    | ActionKind::Cordon
+                    | ActionKind::Uncordon
+                    | ActionKind::LabelNode => "a node (Nodes view)",
+                    ActionKind::LabelNamespace => "a namespace (Namespaces view)",
+                    ActionKind::PdbRelax | ActionKind::PdbRestore => {
+                        "a PodDisruptionBudget (Disruption view)"
+                    }
+                };
+                self.status = Some(format!("{} applies to {on}", kind.name()));
+                return;
+            }
+        };
+        self.mode = Mode::Dialog(Box::new(Dialog::new(request)));
+    }
+
+    /// A key in an action's dialog. Only a confirmed dialog, or a dry run, sends anything.
+    pub fn update_dialog(&mut self, action: Action, model: &Model) -> Vec<Command> {
+        let Mode::Dialog(dialog) = &mut self.mode else {
+            return Vec::new();
+        };
+        match action {
+            Action::Quit => {
+                self.mode = Mode::Normal;
+                return self.quit();
+            }
+            Action::Back | Action::PromptCancel => {
+                let title = dialog.request.title();
+                self.mode = Mode::Normal;
+                self.status = Some(format!("cancelled {title}: nothing was sent"));
+            }
+            Action::PromptDelete => {
+                dialog.input.pop();
+                dialog.error = None;
+            }
+            Action::PromptComplete if dialog.stage == Stage::Input(InputKind::Revision) => {
+                let revisions: Vec<String> = model
+                    .revisions()
+                    .iter()
+                    .map(|r| r.revision.to_string())
+                    .collect();
+                let candidates: Vec<&str> = revisions
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|r| r.starts_with(dialog.input.trim()))
+                    .collect();
+                if let Some(prefix) = common_prefix(&candidates) {
+                    dialog.input = prefix;
+                }
+                if candidates.len() > 1 {
+                    dialog.error = Some(format!("revisions: {}", candidates.join(" ")));
+                }
+            }
+            Action::PromptAccept | Action::Proceed => match dialog.stage {
+                Stage::Input(_) => dialog.accept_input(),
+                Stage::Preview => {
+                    dialog.stage = Stage::Confirm;
+                    dialog.input.clear();
+                    dialog.error = None;
+                }
+                Stage::Confirm => {
+                    if dialog.confirmed() {
+                        let request = dialog.request.clone();
+                        self.mode = Mode::Normal;
+                        return self.run(request, false);
+                    }
+                    if let Some(name) = dialog.request.confirm_name() {
+                        dialog.error = Some(format!(
+                            "that is not {name}: type the name exactly, or esc to cancel"
+                        ));
+                    }
+                }
+            },
+            Action::DryRun => {
+                if matches!(dialog.stage, Stage::Preview | Stage::Confirm) {
+                    let request = dialog.request.clone();
+                    return self.run(request, true);
+                }
+            }
+            Action::Toggle(option) if dialog.stage == Stage::Preview => {
+                dialog.toggle(option);
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// Hands a request to the app: a dry run stays in its dialog, a real run goes to the
+    /// task panel.
+    fn run(&mut self, request: ActionRequest, dry_run: bool) -> Vec<Command> {
+        let run = ActionRun {
+            id: self.next_task,
+            request,
+            dry_run,
+        };
+        self.next_task += 1;
+        let task = Task::new(&run);
+        if dry_run {
+            if let Mode::Dialog(d) = &mut self.mode {
+                d.dry_run = Some(task);
+            }
+        } else {
+            self.status = Some(format!("{}: started", run.request.title()));
+            self.tasks.push(task);
+            self.trim_tasks();
+        }
+        vec![Command::Run(run)]
+    }
+
+    /// Asks to abort the newest running drain.
+    fn abort(&mut self) -> Vec<Command> {
+        let running = self.tasks.iter_mut().rev().find(|t| {
+            t.running() && !t.dry_run && matches!(t.request, ActionRequest::Drain { .. })
+        });
+        match running {
+            Some(t) => {
+                t.aborting = true;
+                vec![Command::Abort(t.id)]
+            }
+            None => {
+                self.status = Some("no drain is running".into());
+                Vec::new()
+            }
+        }
+    }
+
+    /// What the runner says about a task.
+    pub fn on_task_update(&mut self, update: TaskUpdate) {
+        let id = update.id();
+        if let Mode::Dialog(d) = &mut self.mode
+            && let Some(task) = d.dry_run.as_mut().filter(|t| t.id == id)
+        {
+            task.apply(update);
+            return;
+        }
+        if let Some(task) = self.tasks.iter_mut().find(|t| t.id == id) {
+            task.apply(update);
+        }
+        self.trim_tasks();
+    }
+
+    /// Keeps every running task and the newest finished ones.
+    fn trim_tasks(&mut self) {
+        let finished = self.tasks.iter().filter(|t| !t.running()).count();
+        let mut drop = finished.saturating_sub(FINISHED_TASKS);
+        self.tasks.retain(|t| {
+            if drop > 0 && !t.running() {
+                drop -= 1;
+                false
+            } else {
+                true
+            }
+        });
     }
 
     fn sort(&mut self, action: Action, model: &Model) {

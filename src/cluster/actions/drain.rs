@@ -42,6 +42,9 @@ pub struct DrainOptions {
     pub retry_interval: Duration,
     /// Between checks that an evicted pod is gone (kubectl: 1 s).
     pub poll_interval: Duration,
+    /// Becomes `true` when the user aborts the drain: it stops between requests, the node
+    /// stays cordoned.
+    pub abort: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Default for DrainOptions {
@@ -53,6 +56,7 @@ impl Default for DrainOptions {
             force: false,
             retry_interval: Duration::from_secs(5),
             poll_interval: Duration::from_secs(1),
+            abort: None,
         }
     }
 }
@@ -521,7 +525,19 @@ pub async fn run(
     };
     shared.update(|_| {});
     let all = join_all(to_evict.iter().map(|p| evict_one(client, p, opts, &shared)));
-    let results = match tokio::time::timeout(opts.timeout, all).await {
+    let aborted = aborted(opts.abort.clone());
+    let outcome = tokio::select! {
+        r = tokio::time::timeout(opts.timeout, all) => Some(r),
+        () = aborted => None,
+    };
+    let Some(outcome) = outcome else {
+        let p = shared.snapshot();
+        return Err(ActionError::Aborted(format!(
+            "drain of node/{node} aborted: {} of {} pod(s) evicted{left}",
+            p.evicted, p.total
+        )));
+    };
+    let results = match outcome {
         Ok(results) => results,
         Err(_) => {
             let p = shared.snapshot();
@@ -560,6 +576,19 @@ pub async fn run(
         plan,
         cordoned,
     })
+}
+
+/// Resolves when the abort signal turns `true`; never without one (or once its sender is
+/// gone without aborting).
+async fn aborted(abort: Option<tokio::sync::watch::Receiver<bool>>) {
+    match abort {
+        Some(mut rx) => {
+            if rx.wait_for(|a| *a).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending::<()>().await,
+    }
 }
 
 /// `6s`, `5m0s`: kubectl's way of printing a duration.

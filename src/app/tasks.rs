@@ -1,0 +1,337 @@
+//! Runs the actions the UI confirmed, in the background: each on its own task, through the
+//! executor (readonly guard, audit log), its progress and outcome sent back to the loop as
+//! [`TaskUpdate`]s. The UI stays live while a drain waits on a PodDisruptionBudget.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::{mpsc, watch};
+
+use crate::cluster::actions::drain::humantime;
+use crate::cluster::actions::rollout::RolloutEvent;
+use crate::cluster::actions::{self, DrainEvent, DrainOptions, Executor, PodRef};
+use crate::ui::action::{ActionRequest, ActionRun, Blocked, TaskId, TaskProgress, TaskUpdate};
+
+/// How long a drain started from the TUI keeps retrying refused evictions before it gives
+/// up (the node stays cordoned). The abort key stops it sooner.
+pub const TUI_DRAIN_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// How long the TUI follows the rollouts of a namespace's restart.
+pub const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// Starts confirmed actions and aborts them on request.
+#[derive(Debug)]
+pub struct TaskRunner {
+    executor: Executor,
+    updates: mpsc::UnboundedSender<TaskUpdate>,
+    aborts: BTreeMap<TaskId, watch::Sender<bool>>,
+    drain_timeout: Duration,
+    retry_interval: Duration,
+}
+
+impl TaskRunner {
+    pub fn new(executor: Executor, updates: mpsc::UnboundedSender<TaskUpdate>) -> Self {
+        Self {
+            executor,
+            updates,
+            aborts: BTreeMap::new(),
+            drain_timeout: TUI_DRAIN_TIMEOUT,
+            retry_interval: DrainOptions::default().retry_interval,
+        }
+    }
+
+    /// Drain timings (tests shorten them).
+    pub fn with_drain_timing(mut self, timeout: Duration, retry_interval: Duration) -> Self {
+        self.drain_timeout = timeout;
+        self.retry_interval = retry_interval;
+        self
+    }
+
+    /// Starts one action; its updates and its end arrive on the channel.
+    pub fn run(&mut self, run: ActionRun) {
+        self.aborts.retain(|_, tx| !tx.is_closed());
+        let (abort_tx, abort_rx) = watch::channel(false);
+        self.aborts.insert(run.id, abort_tx);
+        let executor = self.executor.clone();
+        let updates = self.updates.clone();
+        let timing = (self.drain_timeout, self.retry_interval);
+        tokio::spawn(async move {
+            let result = execute(&executor, &run, abort_rx, &updates, timing).await;
+            let _ = updates.send(TaskUpdate::Finished { id: run.id, result });
+        });
+    }
+
+    /// Asks a running action to stop (a drain stops between requests).
+    pub fn abort(&mut self, id: TaskId) {
+        if let Some(tx) = self.aborts.get(&id) {
+            let _ = tx.send(true);
+        }
+    }
+}
+
+fn dry(dry_run: bool) -> &'static str {
+    if dry_run { " (server dry run)" } else { "" }
+}
+
+async fn execute(
+    executor: &Executor,
+    run: &ActionRun,
+    abort: watch::Receiver<bool>,
+    updates: &mpsc::UnboundedSender<TaskUpdate>,
+    (drain_timeout, retry_interval): (Duration, Duration),
+) -> Result<String, String> {
+    let id = run.id;
+    let dry_run = run.dry_run;
+    let suffix = dry(dry_run);
+    let line = |text: String| {
+        let _ = updates.send(TaskUpdate::Line { id, text });
+    };
+    let err = |e: actions::ActionError| e.to_string();
+    match &run.request {
+        ActionRequest::Drain {
+            node,
+            delete_emptydir_data,
+            force,
+        } => {
+            let opts = DrainOptions {
+                dry_run,
+                timeout: drain_timeout,
+                delete_emptydir_data: *delete_emptydir_data,
+                force: *force,
+                retry_interval,
+                abort: Some(abort),
+                ..DrainOptions::default()
+            };
+            let tracker = DrainTracker::new(id, updates.clone(), dry_run);
+            let report = |e: DrainEvent| tracker.on_event(e);
+            let outcome = executor.drain(node, &opts, &report).await.map_err(err)?;
+            let stayed = outcome.plan.skipped().len();
+            Ok(format!(
+                "node/{node} drained{suffix}: {} pods evicted, {stayed} stayed (DaemonSet or mirror)",
+                outcome.evicted.len()
+            ))
+        }
+        ActionRequest::Cordon { node } => {
+            let changed = executor.cordon(node, dry_run).await.map_err(err)?;
+            Ok(if changed {
+                format!("node/{node} cordoned{suffix}")
+            } else {
+                format!("node/{node} already cordoned")
+            })
+        }
+        ActionRequest::Uncordon { node } => {
+            let changed = executor.uncordon(node, dry_run).await.map_err(err)?;
+            Ok(if changed {
+                format!("node/{node} uncordoned{suffix}")
+            } else {
+                format!("node/{node} already uncordoned")
+            })
+        }
+        ActionRequest::LabelNode { node, change } => {
+            let out = executor
+                .label_node(node, change, dry_run)
+                .await
+                .map_err(err)?;
+            Ok(format!("node/{node} {}{suffix}", out.verb()))
+        }
+        ActionRequest::LabelNamespace {
+            namespace,
+            revision,
+            restart,
+        } => {
+            let out = executor
+                .label_namespace(namespace, revision, *restart, dry_run)
+                .await
+                .map_err(err)?;
+            for w in &out.restarted {
+                line(format!("{w} restarted{suffix}"));
+            }
+            if *restart && !dry_run && !out.restarted.is_empty() {
+                let total = out.restarted.len();
+                let progress = |done: usize| {
+                    let _ = updates.send(TaskUpdate::Progress {
+                        id,
+                        progress: TaskProgress {
+                            done,
+                            total,
+                            unit: "rolled out",
+                            ..TaskProgress::default()
+                        },
+                    });
+                };
+                progress(0);
+                let report = |e: RolloutEvent| match e {
+                    RolloutEvent::Waiting { workload, why } => {
+                        line(format!("{workload}: {why}"));
+                    }
+                    RolloutEvent::Done {
+                        workload,
+                        done,
+                        total: _,
+                    } => {
+                        line(format!("{workload} successfully rolled out"));
+                        progress(done);
+                    }
+                };
+                executor
+                    .wait_rollouts(namespace, &out.restarted, ROLLOUT_TIMEOUT, &report)
+                    .await
+                    .map_err(err)?;
+            }
+            let labeled = if out.labeled {
+                format!("namespace/{namespace} labeled istio.io/rev={revision}{suffix}")
+            } else {
+                format!("namespace/{namespace} already on istio.io/rev={revision}")
+            };
+            Ok(if *restart {
+                format!(
+                    "{labeled}; {} workloads restarted{}",
+                    out.restarted.len(),
+                    if dry_run { "" } else { " and rolled out" }
+                )
+            } else {
+                labeled
+            })
+        }
+        ActionRequest::PdbRelax { namespace, name } => {
+            executor
+                .pdb_relax(&format!("{namespace}/{name}"), dry_run)
+                .await
+                .map_err(err)?;
+            Ok(format!(
+                "poddisruptionbudget/{name} -n {namespace} relaxed{suffix}; U restores it"
+            ))
+        }
+        ActionRequest::PdbRestore { namespace, name } => {
+            executor
+                .pdb_restore(&format!("{namespace}/{name}"), dry_run)
+                .await
+                .map_err(err)?;
+            Ok(format!(
+                "poddisruptionbudget/{name} -n {namespace} restored{suffix}"
+            ))
+        }
+    }
+}
+
+/// Turns a drain's events into the task's lines and progress.
+struct DrainTracker {
+    id: TaskId,
+    updates: mpsc::UnboundedSender<TaskUpdate>,
+    dry_run: bool,
+    state: Mutex<TrackerState>,
+}
+
+#[derive(Default)]
+struct TrackerState {
+    /// The last refusal of each pod: the budget and the API's words.
+    refusals: BTreeMap<PodRef, (Option<String>, String)>,
+    retry_at: Option<Timestamp>,
+}
+
+impl DrainTracker {
+    fn new(id: TaskId, updates: mpsc::UnboundedSender<TaskUpdate>, dry_run: bool) -> Self {
+        Self {
+            id,
+            updates,
+            dry_run,
+            state: Mutex::new(TrackerState::default()),
+        }
+    }
+
+    fn line(&self, text: String) {
+        let _ = self.updates.send(TaskUpdate::Line { id: self.id, text });
+    }
+
+    fn on_event(&self, event: DrainEvent) {
+        let suffix = dry(self.dry_run);
+        match event {
+            DrainEvent::Cordoned { node, already } => self.line(if already {
+                format!("node/{node} already cordoned{suffix}")
+            } else {
+                format!("node/{node} cordoned{suffix}")
+            }),
+            DrainEvent::Planned(plan) => {
+                let warnings = plan.warnings();
+                if !warnings.is_empty() {
+                    self.line(format!(
+                        "warning: {}",
+                        actions::drain::describe_groups(&warnings)
+                    ));
+                }
+                self.line(format!(
+                    "{} pods to evict, {} stay",
+                    plan.to_evict().len(),
+                    plan.skipped().len()
+                ));
+            }
+            DrainEvent::Evicting(pod) => self.line(format!("evicting pod {pod}{suffix}")),
+            DrainEvent::Refused {
+                pod,
+                pdb,
+                message,
+                cause,
+                retry_in,
+            } => {
+                let words = match &cause {
+                    Some(c) => format!("{message} ({c})"),
+                    None => message.clone(),
+                };
+                if let Ok(mut s) = self.state.lock() {
+                    s.refusals.insert(pod.clone(), (pdb.clone(), words.clone()));
+                    s.retry_at = retry_in.and_then(|d| {
+                        let d = jiff::SignedDuration::try_from(d).ok()?;
+                        Timestamp::now().checked_add(d).ok()
+                    });
+                }
+                if let Some(d) = retry_in {
+                    self.line(format!(
+                        "evicting pod {pod} refused: {words} (retry in {})",
+                        humantime(d)
+                    ));
+                } else {
+                    self.line(format!("evicting pod {pod} refused: {words}"));
+                }
+            }
+            DrainEvent::Evicted(pod) => {
+                if let Ok(mut s) = self.state.lock() {
+                    s.refusals.remove(&pod);
+                }
+                self.line(format!("pod {pod} evicted{suffix}"));
+            }
+            DrainEvent::Progress(p) => {
+                let (blocked, retry_at) = match self.state.lock() {
+                    Ok(s) => (
+                        p.blocked
+                            .iter()
+                            .map(|(pod, pdb)| {
+                                let (known_pdb, message) =
+                                    s.refusals.get(pod).cloned().unwrap_or_default();
+                                Blocked {
+                                    pod: pod.to_string(),
+                                    pdb: pdb.clone().or(known_pdb),
+                                    message,
+                                }
+                            })
+                            .collect(),
+                        s.retry_at,
+                    ),
+                    Err(_) => (Vec::new(), None),
+                };
+                let progress = TaskProgress {
+                    done: p.evicted,
+                    total: p.total,
+                    unit: "evicted",
+                    blocked,
+                    retry_at,
+                };
+                let _ = self.updates.send(TaskUpdate::Progress {
+                    id: self.id,
+                    progress,
+                });
+            }
+        }
+    }
+}

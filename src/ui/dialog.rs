@@ -1,0 +1,690 @@
+//! Drawing an action's dialog (what will change, the server dry run, the confirmation) and
+//! the panel of running actions. Pure, like every view: the model is read live, so the
+//! preview follows the cluster while the dialog is open.
+
+use jiff::Timestamp;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use crate::model::summary::{PodPhase, WorkloadKind};
+use crate::model::{Model, PodSummary};
+
+use super::Header;
+use super::action::{ActionRequest, Dialog, Stage, Task, TaskProgress};
+use super::keymap::{Action, Keymap};
+use super::theme::Theme;
+
+/// Pods listed by name in a preview before the rest are counted.
+const LISTED_PODS: usize = 12;
+
+/// The dialog, centred over `area`.
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    dialog: &Dialog,
+    model: &Model,
+    header: &Header,
+    keymap: &Keymap,
+    theme: &Theme,
+) {
+    let t = theme;
+    let mut lines = match dialog.stage {
+        Stage::Input(_) => Vec::new(),
+        Stage::Preview | Stage::Confirm => preview(&dialog.request, model, t),
+    };
+    let options = dialog.options();
+    if !options.is_empty() && dialog.stage != Stage::Input(super::action::InputKind::Revision) {
+        let mut spans = vec![Span::styled("options ", t.dim)];
+        for (option, on) in options {
+            let key = keymap
+                .dialog_key(Action::Toggle(option))
+                .unwrap_or("?")
+                .to_string();
+            spans.push(Span::styled(if on { "[x] " } else { "[ ] " }, t.base));
+            spans.push(Span::styled(format!("{key} "), t.footer_key));
+            spans.push(Span::styled(format!("{}  ", option.label()), t.base));
+        }
+        lines.push(Line::raw(""));
+        lines.push(Line::from(spans));
+    }
+    if let Some(task) = &dialog.dry_run {
+        lines.push(Line::raw(""));
+        lines.push(Line::from(Span::styled(
+            "SERVER DRY RUN (dryRun=All)",
+            t.title,
+        )));
+        lines.extend(task_lines(task, model, keymap, t, None, usize::MAX));
+    }
+    lines.push(Line::raw(""));
+    let key = |a: Action| keymap.dialog_key(a).unwrap_or("?").to_string();
+    let cursor_line;
+    match dialog.stage {
+        Stage::Input(kind) => {
+            cursor_line = Some((lines.len(), kind.prompt().chars().count()));
+            lines.push(Line::from(vec![
+                Span::styled(kind.prompt(), t.prompt),
+                Span::styled(dialog.input.clone(), t.base),
+            ]));
+            lines.push(Line::from(Span::styled(
+                "enter previews · esc cancels: nothing is sent",
+                t.dim,
+            )));
+        }
+        Stage::Preview => {
+            cursor_line = None;
+            lines.push(Line::from(vec![
+                Span::styled(format!("{} ", key(Action::Proceed)), t.footer_key),
+                Span::styled("continue to confirm · ", t.footer_text),
+                Span::styled(format!("{} ", key(Action::DryRun)), t.footer_key),
+                Span::styled("server dry run · ", t.footer_text),
+                Span::styled(format!("{} ", key(Action::Back)), t.footer_key),
+                Span::styled("cancel: nothing is sent", t.footer_text),
+            ]));
+        }
+        Stage::Confirm => match dialog.request.confirm_name() {
+            Some(name) => {
+                let ask = format!(
+                    "type {name} to {} in context {}: ",
+                    dialog.request.title(),
+                    header.context
+                );
+                cursor_line = Some((lines.len(), ask.chars().count()));
+                lines.push(Line::from(vec![
+                    Span::styled(ask, t.warn),
+                    Span::styled(dialog.input.clone(), t.base),
+                ]));
+                lines.push(Line::from(Span::styled(
+                    "enter runs it · esc cancels: nothing is sent",
+                    t.dim,
+                )));
+            }
+            None => {
+                cursor_line = None;
+                lines.push(Line::from(vec![
+                    Span::styled(
+                        format!("{} in context {}? ", dialog.request.title(), header.context),
+                        t.warn,
+                    ),
+                    Span::styled(format!("{} ", key(Action::Proceed)), t.footer_key),
+                    Span::styled("runs it · ", t.footer_text),
+                    Span::styled(format!("{} ", key(Action::DryRun)), t.footer_key),
+                    Span::styled("dry run · ", t.footer_text),
+                    Span::styled(format!("{} ", key(Action::Back)), t.footer_key),
+                    Span::styled("cancels", t.footer_text),
+                ]));
+            }
+        },
+    }
+    if let Some(e) = &dialog.error {
+        lines.push(Line::from(Span::styled(e.clone(), t.bad)));
+    }
+
+    let width = area.width.saturating_sub(4).clamp(20, 110).min(area.width);
+    let inner_width = width.saturating_sub(2).max(1);
+    // The cursor's line, counted in wrapped lines.
+    let cursor_row = cursor_line.map(|(line, col)| {
+        let above = Paragraph::new(lines[..line].to_vec())
+            .wrap(Wrap { trim: false })
+            .line_count(inner_width);
+        (above, col)
+    });
+    let paragraph = Paragraph::new(lines)
+        .style(t.base)
+        .wrap(Wrap { trim: false });
+    let wrapped = paragraph.line_count(inner_width);
+    let height = u16::try_from(wrapped)
+        .unwrap_or(u16::MAX)
+        .saturating_add(2)
+        .min(area.height)
+        .max(3);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height.saturating_sub(height)) / 2,
+        width,
+        height,
+    };
+    let title = format!(" {} · context {} ", dialog.request.title(), header.context);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border)
+        .title(Span::styled(title, t.title));
+    let inner = block.inner(popup);
+    frame.render_widget(Clear, popup);
+    // When the text is taller than the screen, keep its end (the prompt) in view.
+    let overflow =
+        u16::try_from(wrapped.saturating_sub(usize::from(inner.height))).unwrap_or(u16::MAX);
+    frame.render_widget(paragraph.block(block).scroll((overflow, 0)), popup);
+    let cursor_line = cursor_row;
+    if let Some((line, col)) = cursor_line {
+        let typed = dialog.input.chars().count();
+        let col = u16::try_from(col + typed).unwrap_or(u16::MAX);
+        let y = inner.y + u16::try_from(line).unwrap_or(0).saturating_sub(overflow);
+        if y < inner.y + inner.height {
+            frame.set_cursor_position((inner.x + col.min(inner.width.saturating_sub(1)), y));
+        }
+    }
+}
+
+fn finished(p: &PodSummary) -> bool {
+    matches!(p.phase, PodPhase::Succeeded | PodPhase::Failed)
+}
+
+fn pod_name(p: &PodSummary) -> String {
+    format!("{}/{}", p.namespace, p.name)
+}
+
+/// What the action will change, from the model as it is now.
+pub fn preview<'a>(request: &ActionRequest, model: &Model, t: &Theme) -> Vec<Line<'a>> {
+    let mut out = Vec::new();
+    match request {
+        ActionRequest::Drain {
+            node,
+            delete_emptydir_data,
+            force,
+        } => {
+            let Some(n) = model.node(node) else {
+                out.push(Line::styled(
+                    format!("node/{node} is not in the cluster"),
+                    t.bad,
+                ));
+                return out;
+            };
+            out.push(Line::from(if n.unschedulable {
+                format!("node/{node} is already cordoned; evict its pods (policy/v1 Eviction):")
+            } else {
+                format!("cordon node/{node}, then evict its pods (policy/v1 Eviction):")
+            }));
+            let evict = model.pods_to_evict(node);
+            let blocking: Vec<_> = model
+                .disruption()
+                .into_iter()
+                .filter(|p| p.blocks_nodes.iter().any(|b| b.as_ref() == node.as_str()))
+                .collect();
+            let blocked_pod = |p: &PodSummary| {
+                blocking
+                    .iter()
+                    .find(|b| b.namespace == p.namespace && b.pods.iter().any(|s| s.name == p.name))
+            };
+            for p in evict.iter().take(LISTED_PODS) {
+                let mut spans = vec![Span::raw(format!("  {}", pod_name(p)))];
+                if let Some(b) = blocked_pod(p) {
+                    spans.push(Span::styled(
+                        format!("  refused now by PDB {}", b.name),
+                        t.warn,
+                    ));
+                }
+                if p.has_empty_dir && !finished(p) {
+                    spans.push(Span::styled("  emptyDir", t.dim));
+                }
+                if p.owner.is_none() && !finished(p) {
+                    spans.push(Span::styled("  no controller", t.dim));
+                }
+                out.push(Line::from(spans));
+            }
+            if evict.len() > LISTED_PODS {
+                out.push(Line::styled(
+                    format!("  … and {} more", evict.len() - LISTED_PODS),
+                    t.dim,
+                ));
+            }
+            if evict.is_empty() {
+                out.push(Line::styled("  no pod to evict", t.dim));
+            }
+            let skipped: Vec<String> = model
+                .pods_on_node(node)
+                .into_iter()
+                .filter(|p| {
+                    !evict
+                        .iter()
+                        .any(|e| e.namespace == p.namespace && e.name == p.name)
+                })
+                .map(pod_name)
+                .collect();
+            if !skipped.is_empty() {
+                out.push(Line::styled(
+                    format!(
+                        "stay (DaemonSet and mirror pods): {}",
+                        list_some(&skipped, LISTED_PODS)
+                    ),
+                    t.dim,
+                ));
+            }
+            let empty_dir: Vec<String> = evict
+                .iter()
+                .filter(|p| p.has_empty_dir && !finished(p))
+                .map(|p| pod_name(p))
+                .collect();
+            if !empty_dir.is_empty() && !delete_emptydir_data {
+                out.push(Line::styled(
+                    format!(
+                        "refused unless you allow deleting emptyDir data: {}",
+                        list_some(&empty_dir, LISTED_PODS)
+                    ),
+                    t.bad,
+                ));
+            }
+            let unmanaged: Vec<String> = evict
+                .iter()
+                .filter(|p| p.owner.is_none() && !finished(p))
+                .map(|p| pod_name(p))
+                .collect();
+            if !unmanaged.is_empty() && !force {
+                out.push(Line::styled(
+                    format!(
+                        "refused unless forced (no controller recreates them): {}",
+                        list_some(&unmanaged, LISTED_PODS)
+                    ),
+                    t.bad,
+                ));
+            }
+            for b in &blocking {
+                let nodes: Vec<String> = b
+                    .pods
+                    .iter()
+                    .filter_map(|p| p.node.as_ref().map(ToString::to_string))
+                    .collect();
+                out.push(Line::styled(
+                    format!(
+                        "blocked now: PDB {}/{} allows {} disruptions (min available {}, max unavailable {}); \
+                         it selects {} pods, on {}. The drain retries every 5s until it allows one \
+                         (relax it in the Disruption view).",
+                        b.namespace,
+                        b.name,
+                        b.allowed_disruptions,
+                        b.min_available,
+                        b.max_unavailable,
+                        b.pods.len(),
+                        list_some(&dedup(nodes), 6)
+                    ),
+                    t.warn,
+                ));
+            }
+        }
+        ActionRequest::Cordon { node } | ActionRequest::Uncordon { node } => {
+            let to = matches!(request, ActionRequest::Cordon { .. });
+            match model.node(node) {
+                Some(n) => {
+                    out.push(Line::from(format!(
+                        "node/{node}: spec.unschedulable {} → {to}",
+                        n.unschedulable
+                    )));
+                    if n.unschedulable == to {
+                        out.push(Line::styled("it already is: nothing changes", t.dim));
+                    } else if to {
+                        out.push(Line::styled(
+                            "new pods are not scheduled there; running pods stay",
+                            t.dim,
+                        ));
+                    }
+                }
+                None => out.push(Line::styled(
+                    format!("node/{node} is not in the cluster"),
+                    t.bad,
+                )),
+            }
+        }
+        ActionRequest::LabelNode { node, change } => {
+            let current = model.node(node).map(|n| &n.labels);
+            let (key, value) = match change.strip_suffix('-') {
+                Some(k) => (k, None),
+                None => match change.split_once('=') {
+                    Some((k, v)) => (k, Some(v)),
+                    None => (change.as_str(), Some("")),
+                },
+            };
+            let old = current.and_then(|l| l.get(key)).map(|v| v.to_string());
+            out.push(Line::from(format!(
+                "node/{node}: label {key}: {} → {}",
+                old.as_deref().unwrap_or("(none)"),
+                value.unwrap_or("(removed)")
+            )));
+            if old.as_deref() == value {
+                out.push(Line::styled("it already is: nothing changes", t.dim));
+            }
+        }
+        ActionRequest::LabelNamespace {
+            namespace,
+            revision,
+            restart,
+        } => {
+            let labels = model.namespace(namespace).map(|n| &n.labels);
+            let get = |k: &str| labels.and_then(|l| l.get(k)).map(|v| v.to_string());
+            out.push(Line::from(format!(
+                "namespace/{namespace}: label istio.io/rev: {} → {revision}",
+                get("istio.io/rev").as_deref().unwrap_or("(none)")
+            )));
+            if let Some(inj) = get("istio-injection") {
+                out.push(Line::from(format!(
+                    "namespace/{namespace}: label istio-injection: {inj} → (removed: it would win over istio.io/rev)"
+                )));
+            }
+            if !model
+                .revisions()
+                .iter()
+                .any(|r| r.revision.as_ref() == revision.as_str())
+            {
+                out.push(Line::styled(
+                    format!(
+                        "no revision {revision} runs in the cluster: new pods would not be injected"
+                    ),
+                    t.bad,
+                ));
+            }
+            // What the restart touches: every workload of the namespace's pods (the
+            // executor restarts each Deployment, StatefulSet and DaemonSet there).
+            let mut workloads: Vec<(String, Vec<String>)> = Vec::new();
+            for p in model.pods_in_namespace(namespace) {
+                let Some(owner) = &p.owner else { continue };
+                let workload = match owner.kind.as_ref() {
+                    "ReplicaSet" => model
+                        .workload(WorkloadKind::ReplicaSet, namespace, &owner.name)
+                        .and_then(|rs| rs.owner.as_ref())
+                        .filter(|d| d.kind.as_ref() == "Deployment")
+                        .map(|d| format!("deployment.apps/{}", d.name)),
+                    "StatefulSet" => Some(format!("statefulset.apps/{}", owner.name)),
+                    "DaemonSet" => Some(format!("daemonset.apps/{}", owner.name)),
+                    "Deployment" => Some(format!("deployment.apps/{}", owner.name)),
+                    _ => None,
+                };
+                let Some(workload) = workload else { continue };
+                let on = p
+                    .injected_revision
+                    .as_ref()
+                    .map_or_else(|| "no proxy".to_string(), |r| format!("on {r}"));
+                match workloads.iter_mut().find(|(w, _)| *w == workload) {
+                    Some((_, revs)) => revs.push(on),
+                    None => workloads.push((workload, vec![on])),
+                }
+            }
+            workloads.sort();
+            let describe = |revs: &[String]| {
+                format!("{} pods: {}", revs.len(), dedup(revs.to_vec()).join(", "))
+            };
+            if *restart {
+                if workloads.is_empty() {
+                    out.push(Line::styled(
+                        "rollout restart: no workload has pods here",
+                        t.dim,
+                    ));
+                } else {
+                    out.push(Line::from(
+                        "then rollout restart (kubectl.kubernetes.io/restartedAt), waiting for each:",
+                    ));
+                    for (w, revs) in workloads.iter().take(LISTED_PODS) {
+                        out.push(Line::from(format!("  {w}  ({})", describe(revs))));
+                    }
+                    if workloads.len() > LISTED_PODS {
+                        out.push(Line::styled(
+                            format!("  … and {} more", workloads.len() - LISTED_PODS),
+                            t.dim,
+                        ));
+                    }
+                }
+            } else if !workloads.is_empty() {
+                out.push(Line::styled(
+                    format!(
+                        "running pods keep their proxies until restarted: {} workloads (t adds the restart)",
+                        workloads.len()
+                    ),
+                    t.dim,
+                ));
+            }
+        }
+        ActionRequest::PdbRelax { namespace, name }
+        | ActionRequest::PdbRestore { namespace, name } => {
+            let relax = matches!(request, ActionRequest::PdbRelax { .. });
+            let row = model.disruption().into_iter().find(|p| {
+                p.namespace.as_ref() == namespace.as_str() && p.name.as_ref() == name.as_str()
+            });
+            match (row, model.pdb(namespace, name)) {
+                (Some(row), Some(pdb)) => {
+                    out.push(Line::from(format!(
+                        "poddisruptionbudget/{name} -n {namespace}: min available {}, max unavailable {}, allowed disruptions {}",
+                        row.min_available, row.max_unavailable, row.allowed_disruptions
+                    )));
+                    if relax {
+                        let to = if row.max_unavailable != "N/A" {
+                            "maxUnavailable 100%"
+                        } else {
+                            "minAvailable 0"
+                        };
+                        out.push(Line::from(format!(
+                            "→ {to}: every pod it selects may be evicted; the current spec is kept in \
+                             the annotation meshtop.dev/relaxed-from until U restores it"
+                        )));
+                        if !row.blocks_nodes.is_empty() {
+                            out.push(Line::styled(
+                                format!(
+                                    "unblocks the drains of {}",
+                                    list_some(
+                                        &row.blocks_nodes
+                                            .iter()
+                                            .map(ToString::to_string)
+                                            .collect::<Vec<_>>(),
+                                        8
+                                    )
+                                ),
+                                t.good,
+                            ));
+                        }
+                    } else {
+                        match &pdb.relaxed_from {
+                            Some(saved) => out.push(Line::from(format!(
+                                "→ the saved spec {saved}; the annotation meshtop.dev/relaxed-from is removed"
+                            ))),
+                            None => out.push(Line::styled(
+                                "not relaxed by meshtop: there is no saved spec to restore",
+                                t.bad,
+                            )),
+                        }
+                    }
+                }
+                _ => out.push(Line::styled(
+                    format!("poddisruptionbudget/{name} -n {namespace} is not in the cluster"),
+                    t.bad,
+                )),
+            }
+        }
+    }
+    out
+}
+
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// `a, b, c and 4 more`.
+fn list_some(items: &[String], max: usize) -> String {
+    if items.is_empty() {
+        return "-".into();
+    }
+    let shown = items
+        .iter()
+        .take(max)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > max {
+        format!("{shown} and {} more", items.len() - max)
+    } else {
+        shown
+    }
+}
+
+/// Seconds until `at`, rounded up; zero once it passed.
+fn seconds_until(at: Timestamp, now: Timestamp) -> i64 {
+    let ms = at.as_millisecond() - now.as_millisecond();
+    if ms <= 0 { 0 } else { (ms + 999) / 1000 }
+}
+
+fn bar(p: &TaskProgress, width: usize) -> String {
+    let filled = (p.done * width).checked_div(p.total).unwrap_or(width);
+    format!(
+        "[{}{}]",
+        "█".repeat(filled),
+        "░".repeat(width - filled.min(width))
+    )
+}
+
+/// A task's lines: its progress or outcome, the pods a PDB refuses (and why), its last
+/// steps. `now`: for the retry countdown (none in a dialog's dry run).
+fn task_lines<'a>(
+    task: &Task,
+    model: &Model,
+    keymap: &Keymap,
+    t: &Theme,
+    now: Option<Timestamp>,
+    max_steps: usize,
+) -> Vec<Line<'a>> {
+    let mut out = Vec::new();
+    let title = if task.dry_run {
+        format!("{} (server dry run)", task.request.title())
+    } else {
+        task.request.title()
+    };
+    let mut head: Vec<Span> = Vec::new();
+    match &task.result {
+        None => head.push(Span::styled(format!("▶ {title}  "), t.title)),
+        Some(Ok(_)) => head.push(Span::styled("✓ ", t.good)),
+        Some(Err(_)) => head.push(Span::styled(format!("✗ {title}: "), t.bad)),
+    }
+    match &task.result {
+        Some(Ok(summary)) => head.push(Span::styled(summary.clone(), t.base)),
+        Some(Err(message)) => head.push(Span::styled(message.clone(), t.bad)),
+        None => {
+            if let Some(p) = &task.progress {
+                head.push(Span::styled(bar(p, 20), t.good));
+                let mut words = format!(" {}/{} {}", p.done, p.total, p.unit);
+                if !p.blocked.is_empty() {
+                    words.push_str(&format!(" · {} blocked", p.blocked.len()));
+                }
+                words.push_str(&format!(" · {} remaining", p.total.saturating_sub(p.done)));
+                if let (Some(at), Some(now)) = (p.retry_at, now)
+                    && !p.blocked.is_empty()
+                {
+                    words.push_str(&format!(" · retry in {}s", seconds_until(at, now)));
+                }
+                head.push(Span::styled(words, t.base));
+            } else {
+                head.push(Span::styled("starting…", t.dim));
+            }
+            if task.aborting {
+                head.push(Span::styled(" · aborting…", t.warn));
+            } else if matches!(task.request, ActionRequest::Drain { .. })
+                && !task.dry_run
+                && let Some(k) = keymap.key_of(Action::Abort)
+            {
+                head.push(Span::styled(format!(" · {k} "), t.footer_key));
+                head.push(Span::styled("aborts", t.footer_text));
+            }
+        }
+    }
+    out.push(Line::from(head));
+    if task.running()
+        && let Some(p) = &task.progress
+    {
+        for b in &p.blocked {
+            out.push(Line::styled(
+                format!("  {}", blocked_reason(b, model)),
+                t.warn,
+            ));
+        }
+    }
+    let skip = task.lines.len().saturating_sub(max_steps);
+    for l in &task.lines[skip..] {
+        out.push(Line::styled(format!("  {l}"), t.dim));
+    }
+    out
+}
+
+/// Why a pod cannot go: the PDB's numbers, what it selects and where those pods run.
+fn blocked_reason(b: &super::action::Blocked, model: &Model) -> String {
+    let Some(pdb) = &b.pdb else {
+        return format!("{}: {}", b.pod, b.message);
+    };
+    let ns = b.pod.split_once('/').map_or("", |(ns, _)| ns);
+    let row = model
+        .disruption()
+        .into_iter()
+        .find(|r| r.namespace.as_ref() == ns && r.name.as_ref() == pdb.as_str());
+    match row {
+        Some(r) => {
+            let nodes: Vec<String> = r
+                .pods
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{}@{}{}",
+                        p.name,
+                        p.node.as_deref().unwrap_or("unscheduled"),
+                        if p.ready { "" } else { " (not ready)" }
+                    )
+                })
+                .collect();
+            format!(
+                "{} refused by PDB {pdb}: allowed disruptions {} (healthy {}/{} desired); it selects {}",
+                b.pod,
+                r.allowed_disruptions,
+                r.current_healthy,
+                r.desired_healthy,
+                list_some(&nodes, 4)
+            )
+        }
+        None => format!("{} refused by PDB {pdb}: {}", b.pod, b.message),
+    }
+}
+
+/// Lines the task panel needs for these tasks.
+pub fn tasks_height(tasks: &[Task]) -> u16 {
+    let lines: usize = tasks
+        .iter()
+        .map(|t| {
+            1 + if t.running() {
+                t.progress.as_ref().map_or(0, |p| p.blocked.len()) + t.lines.len().min(1)
+            } else {
+                0
+            }
+        })
+        .sum();
+    u16::try_from(lines)
+        .unwrap_or(u16::MAX)
+        .saturating_add(1)
+        .min(10)
+}
+
+/// The running actions and the latest outcomes, newest last, above the footer.
+pub fn render_tasks(
+    frame: &mut Frame,
+    area: Rect,
+    tasks: &[Task],
+    model: &Model,
+    keymap: &Keymap,
+    theme: &Theme,
+    now: Timestamp,
+) {
+    let mut lines = Vec::new();
+    for task in tasks {
+        let steps = if task.running() { 1 } else { 0 };
+        lines.extend(task_lines(task, model, keymap, theme, Some(now), steps));
+    }
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .border_style(theme.border)
+        .title(Span::styled(" actions ", theme.title));
+    // Keep the newest lines when they do not fit.
+    let inner = usize::from(area.height.saturating_sub(1));
+    let skip = lines.len().saturating_sub(inner);
+    let lines: Vec<Line> = lines.into_iter().skip(skip).collect();
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .style(Style::default().patch(theme.base))
+            .block(block),
+        area,
+    );
+}
