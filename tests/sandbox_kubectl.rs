@@ -8,17 +8,17 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// `kubectl` on PATH, or `None` with the reason printed (the only case a test here skips).
+/// `kubectl` on PATH; its absence fails the test with what to install.
 fn kubectl_path() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     let found = std::env::split_paths(&path)
         .map(|d| d.join("kubectl"))
         .find(|p| p.is_file());
-    if found.is_none() {
-        eprintln!(
-            "SKIPPED: kubectl is not installed (.ci/run installs Debian's kubernetes-client)"
-        );
-    }
+    // Not a skip: a missing kubectl fails the test, saying what to install.
+    assert!(
+        found.is_some(),
+        "kubectl is required by this test and is not on PATH: install Debian's kubernetes-client (`.ci/run` does)"
+    );
     found
 }
 

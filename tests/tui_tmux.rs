@@ -5,15 +5,16 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-fn tmux_present() -> bool {
+fn require_tmux() {
     let ok = Command::new("tmux")
         .arg("-V")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("SKIPPED: tmux is not installed (.ci/run installs it)");
-    }
-    ok
+    // Not a skip: a missing tmux fails the test, saying what to install.
+    assert!(
+        ok,
+        "tmux is required by this test and is not installed: install Debian's tmux (`.ci/run` does)"
+    );
 }
 
 /// A tmux session running meshtop, killed on drop. Each test has its own tmux server
@@ -155,9 +156,7 @@ fn rand_suffix() -> u32 {
 
 #[test]
 fn demo_shows_the_seeds_cluster_and_quits_cleanly() {
-    if !tmux_present() {
-        return;
-    }
+    require_tmux();
     let s = Session::start("--demo", 160, 45);
     let overview = s.wait_for("the overview with revision 1-9-1", |sc| {
         sc.contains("meshtop-sandbox") && sc.contains("1-9-1")
@@ -210,9 +209,7 @@ fn demo_shows_the_seeds_cluster_and_quits_cleanly() {
 
 #[test]
 fn proxies_view_filters_to_the_proxies_out_of_sync() {
-    if !tmux_present() {
-        return;
-    }
+    require_tmux();
     let s = Session::start("--demo", 200, 50);
     // Every source listed (no `…` in the header) before judging what the proxies join with.
     s.wait_for("the overview with every source ready", |sc| {
@@ -289,9 +286,7 @@ fn proxies_view_filters_to_the_proxies_out_of_sync() {
 
 #[test]
 fn tiny_terminal_gets_a_message_not_a_panic() {
-    if !tmux_present() {
-        return;
-    }
+    require_tmux();
     let s = Session::start("--demo", 40, 10);
     let screen = s.wait_for("the too-small message", |sc| {
         sc.to_lowercase().contains("too small")
@@ -430,23 +425,22 @@ impl Drop for SandboxProcess {
     }
 }
 
-fn kubectl_present() -> bool {
+fn require_kubectl() {
     let ok = Command::new("kubectl")
         .args(["version", "--client"])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("SKIPPED: kubectl is not installed (.ci/run installs it)");
-    }
-    ok
+    assert!(
+        ok,
+        "kubectl is required by this test and is not on PATH: install Debian's kubernetes-client (`.ci/run` does)"
+    );
 }
 
 /// A change made through the API by another client shows up on meshtop's screen.
 #[test]
 fn changes_made_through_the_api_reach_the_screen() {
-    if !tmux_present() || !kubectl_present() {
-        return;
-    }
+    require_tmux();
+    require_kubectl();
     let cluster = SandboxProcess::start();
     let s = Session::start(
         &format!("--kubeconfig {}", cluster.kubeconfig.display()),
@@ -516,4 +510,94 @@ fn changes_made_through_the_api_reach_the_screen() {
     );
     s.keys(&["q"]);
     assert_eq!(s.wait_exit(), Some(0));
+}
+
+/// The field report's worst hour, from the keyboard: drain k1-node03, see istio-pilot's PDB
+/// refuse it with a countdown, relax the PDB from the Disruption view, see the drain finish.
+#[test]
+fn drain_blocked_by_a_pdb_then_relaxed_finishes() {
+    require_tmux();
+    let audit = tempfile::tempdir().expect("tempdir");
+    let audit_log = audit.path().join("audit.log");
+    let s = Session::start(
+        &format!("--demo --audit-log {}", audit_log.display()),
+        150,
+        45,
+    );
+    s.wait_for("the overview", |sc| {
+        sc.contains("meshtop-sandbox") && sc.contains("1-9-1")
+    });
+
+    s.keys(&["6", "/"]);
+    s.keys(&["-l", "node03"]);
+    s.keys(&["Enter"]);
+    s.wait_for("k1-node03 alone in the Nodes view", |sc| {
+        sc.contains("Nodes (1 of 8)")
+    });
+    s.keys(&["D"]);
+    let preview = s.wait_for("the drain preview", |sc| {
+        sc.contains("cordon node/k1-node03, then evict its pods")
+    });
+    assert!(
+        preview.contains("refused now by PDB istio-pilot"),
+        "{preview}"
+    );
+    s.keys(&["y"]);
+    s.wait_for("the confirmation", |sc| {
+        sc.contains("type k1-node03 to drain node/k1-node03 in context meshtop-sandbox:")
+    });
+    s.keys(&["-l", "k1-node03"]);
+    s.keys(&["Enter"]);
+    let blocked = s.wait_for("the drain blocked by istio-pilot's PDB", |sc| {
+        sc.contains("refused by PDB istio-pilot") && sc.contains("retry in")
+    });
+    assert!(blocked.contains("▶ drain node/k1-node03"), "{blocked}");
+    assert!(
+        blocked.contains("3/4 evicted · 1 blocked · 1 remaining"),
+        "{blocked}"
+    );
+    assert!(blocked.contains("Ready,cordoned"), "{blocked}");
+
+    s.keys(&["5", "/"]);
+    s.keys(&["-l", "pilot"]);
+    s.keys(&["Enter"]);
+    s.wait_for("istio-pilot alone in the Disruption view", |sc| {
+        sc.contains("Disruption (1 of 7)")
+    });
+    s.keys(&["R"]);
+    s.wait_for("the relief preview", |sc| {
+        sc.contains("→ minAvailable 0") && sc.contains("unblocks the drains of k1-node03")
+    });
+    s.keys(&["y"]);
+    s.wait_for("the relief confirmation", |sc| {
+        sc.contains("type istio-pilot to relax")
+    });
+    s.keys(&["-l", "istio-pilot"]);
+    s.keys(&["Enter"]);
+    let done = s.wait_for("the drain to finish", |sc| {
+        sc.contains("✓ node/k1-node03 drained: 4 pods evicted, 2 stayed")
+    });
+    assert!(done.contains("istio-pilot (relaxed)"), "{done}");
+    assert!(
+        done.contains("✓ poddisruptionbudget/istio-pilot -n istio-system relaxed"),
+        "{done}"
+    );
+
+    s.keys(&["q"]);
+    assert_eq!(s.wait_exit(), Some(0));
+    let lines = std::fs::read_to_string(&audit_log).expect("the audit log");
+    let actions: Vec<String> = lines
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+            format!("{} {} {}", v["action"], v["target"], v["result"])
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            r#""pdb relax" "poddisruptionbudget/istio-system/istio-pilot" "ok""#,
+            r#""drain" "node/k1-node03" "ok""#,
+        ]
+    );
 }
