@@ -549,7 +549,10 @@ fn drain_blocked_by_a_pdb_then_relaxed_finishes() {
     s.keys(&["-l", "k1-node03"]);
     s.keys(&["Enter"]);
     let blocked = s.wait_for("the drain blocked by istio-pilot's PDB", |sc| {
-        sc.contains("refused by PDB istio-pilot") && sc.contains("retry in")
+        // The other three pods go at once; istio-pilot's stays refused.
+        sc.contains("refused by PDB istio-pilot")
+            && sc.contains("retry in")
+            && sc.contains("3/4 evicted · 1 blocked · 1 remaining")
     });
     assert!(blocked.contains("▶ drain node/k1-node03"), "{blocked}");
     assert!(
