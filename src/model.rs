@@ -26,9 +26,12 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 
 pub use event::{ClusterEvent, Kind, SourceState, Stamped};
+pub use facts::nodes::{BlockedDrains, NodeLines};
+pub use facts::proxies::ProxyLines;
 pub use facts::{
-    DrainPreflight, Finding, GatewayRow, NamespaceRow, NodeRow, PdbRow, ProxyConnection, ProxyRow,
-    ProxySummary, ReplicaRow, RevisionRow, Severity, SyncTotals,
+    DrainCounts, DrainPreflight, Finding, GatewayRow, NamespaceRow, NodeLine, NodeRow, PdbRow,
+    ProxiedPods, ProxyConnection, ProxyLine, ProxyRow, ProxySummary, ReplicaRow, RevisionRow,
+    Severity, SyncTotals,
 };
 pub use intern::Name;
 pub use summary::{Object, ObjectKey, PodSummary};
@@ -108,6 +111,12 @@ impl Model {
         facts::proxies::rows(&self.store)
     }
 
+    /// The Proxies view's lines, in the same order as `proxies()`, kept as pods and answers
+    /// arrive: reading a page of them costs the same at 50 and at 100,000 proxies.
+    pub fn proxy_lines(&self) -> ProxyLines<'_> {
+        ProxyLines::new(&self.store)
+    }
+
     /// One proxy's row, by its pod.
     pub fn proxy(&self, namespace: &str, pod: &str) -> Option<ProxyRow> {
         facts::proxies::row(&self.store, &key(namespace, pod))
@@ -150,9 +159,42 @@ impl Model {
         facts::disruption::rows(&self.store)
     }
 
-    /// Every node, by name.
+    /// Every node, by name, naming the pods a drain needs consent for.
     pub fn nodes(&self) -> Vec<NodeRow> {
         facts::nodes::rows(&self.store)
+    }
+
+    /// One node's row, naming the pods a drain needs consent for: what `nodes()` has for
+    /// it, without building the others.
+    pub fn node_row(&self, name: &str) -> Option<NodeRow> {
+        let newest = facts::nodes::newest_kubelet(&self.store).map(|(v, _)| v);
+        let n = self.store.nodes.get(name)?;
+        Some(facts::nodes::row(&self.store, n, newest))
+    }
+
+    /// The Nodes view's lines, by name: the pre-flight in numbers, built per line asked for.
+    pub fn node_lines(&self) -> NodeLines<'_> {
+        NodeLines::new(&self.store)
+    }
+
+    /// How many Node objects the model holds.
+    pub fn node_count(&self) -> usize {
+        self.store.nodes.len()
+    }
+
+    /// The nodes whose drain would be refused now, by name.
+    pub fn blocked_drains(&self) -> BlockedDrains<'_> {
+        BlockedDrains::new(&self.store)
+    }
+
+    /// Cordoned nodes, by name.
+    pub fn cordoned_nodes(&self) -> impl Iterator<Item = &Name> + '_ {
+        self.store.index.cordoned.iter()
+    }
+
+    /// How many nodes run a kubelet behind the newest.
+    pub fn skewed_kubelets(&self) -> u32 {
+        facts::nodes::skewed_kubelets(&self.store)
     }
 
     /// Every namespace, by name.
@@ -186,6 +228,16 @@ impl Model {
         in_namespace(&self.store.pods, &Name::from(namespace))
             .map(|(_, p)| p)
             .collect()
+    }
+
+    /// Pods with a proxy in numbers: what `proxied_pods()` adds up to, without the pods.
+    pub fn proxied_counts(&self) -> ProxiedPods {
+        let index = &self.store.index;
+        ProxiedPods {
+            pods: index.proxied.len(),
+            not_ready: index.proxied_not_ready,
+            versions: index.proxied_versions.clone(),
+        }
     }
 
     /// Pods with a proxy (sidecars and gateways).

@@ -132,32 +132,66 @@ impl DrainPreflight {
             DrainPreflight::Ok {
                 evict,
                 daemonset_skipped,
-            } => {
-                format!("ok: evict {evict}, skip {daemonset_skipped} DaemonSet")
-            }
+            } => drain_ok(*evict, *daemonset_skipped),
             DrainPreflight::Blocked {
                 pdbs,
                 unmanaged_pods,
                 empty_dir_pods,
                 ..
-            } => {
-                let mut why = Vec::new();
-                if !pdbs.is_empty() {
-                    let names: Vec<&str> = pdbs
-                        .iter()
-                        .map(|p| p.rsplit_once('/').map_or(p.as_str(), |(_, n)| n))
-                        .collect();
-                    let s = if names.len() == 1 { "" } else { "s" };
-                    why.push(format!("PDB{s} {}", names.join(",")));
-                }
-                if !unmanaged_pods.is_empty() {
-                    why.push(format!("{} pods without controller", unmanaged_pods.len()));
-                }
-                if !empty_dir_pods.is_empty() {
-                    why.push(format!("{} pods with emptyDir", empty_dir_pods.len()));
-                }
-                format!("blocked by {}", why.join("; "))
-            }
+            } => drain_blocked(pdbs, unmanaged_pods.len(), empty_dir_pods.len()),
+        }
+    }
+}
+
+fn drain_ok(evict: u32, daemonset_skipped: u32) -> String {
+    format!("ok: evict {evict}, skip {daemonset_skipped} DaemonSet")
+}
+
+fn drain_blocked(pdbs: &[String], unmanaged: usize, empty_dir: usize) -> String {
+    let mut why = Vec::new();
+    if !pdbs.is_empty() {
+        let names: Vec<&str> = pdbs
+            .iter()
+            .map(|p| p.rsplit_once('/').map_or(p.as_str(), |(_, n)| n))
+            .collect();
+        let s = if names.len() == 1 { "" } else { "s" };
+        why.push(format!("PDB{s} {}", names.join(",")));
+    }
+    if unmanaged > 0 {
+        why.push(format!("{unmanaged} pods without controller"));
+    }
+    if empty_dir > 0 {
+        why.push(format!("{empty_dir} pods with emptyDir"));
+    }
+    format!("blocked by {}", why.join("; "))
+}
+
+/// A node's drain pre-flight in numbers, read from the counts kept per node as pods come and
+/// go: what the Nodes view and the Overview show. `DrainPreflight` names the pods too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrainCounts {
+    /// PDBs that refuse an eviction of a pod on the node now, `namespace/name`.
+    pub pdbs: Vec<String>,
+    /// Running pods without a controller: a drain needs `--force`.
+    pub unmanaged: u32,
+    /// Running pods with emptyDir volumes: a drain needs `--delete-emptydir-data`.
+    pub empty_dir: u32,
+    pub evict: u32,
+    pub daemonset_skipped: u32,
+}
+
+impl DrainCounts {
+    /// A drain would be refused now (`DrainPreflight::Blocked`).
+    pub fn blocked(&self) -> bool {
+        !self.pdbs.is_empty() || self.unmanaged > 0 || self.empty_dir > 0
+    }
+
+    /// The same words as `DrainPreflight::summary`.
+    pub fn summary(&self) -> String {
+        if self.blocked() {
+            drain_blocked(&self.pdbs, self.unmanaged as usize, self.empty_dir as usize)
+        } else {
+            drain_ok(self.evict, self.daemonset_skipped)
         }
     }
 }
@@ -174,6 +208,22 @@ pub struct NodeRow {
     pub labels: Vec<String>,
     pub pods: u32,
     pub preflight: DrainPreflight,
+}
+
+/// A node as the Nodes view shows it: `NodeRow` with its drain pre-flight in numbers, built
+/// only for the rows on screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeLine {
+    pub name: Name,
+    pub roles: Vec<Name>,
+    pub kubelet_version: Name,
+    /// Minor versions behind the newest kubelet in the cluster (0 = newest).
+    pub minor_skew: u32,
+    pub ready: bool,
+    pub cordoned: bool,
+    pub labels: Vec<String>,
+    pub pods: u32,
+    pub drain: DrainCounts,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -265,6 +315,72 @@ impl ProxyRow {
                 )
             })
     }
+}
+
+/// One line of the Proxies view: the fields of a `ProxyRow` a table shows, borrowed from
+/// what the model keeps per proxy, so that reaching any line costs the same at any cluster
+/// size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProxyLine<'a> {
+    /// `<pod>.<namespace>`, istioctl's NAME.
+    pub name: &'a Name,
+    pub namespace: &'a Name,
+    pub pod: &'a Name,
+    pub connection: ProxyConnection,
+    /// `cluster_id` (1.13+), else empty.
+    pub cluster: &'a str,
+    /// `proxy_type` (1.18+), else empty.
+    pub proxy_type: &'a str,
+    /// The istiod pod reporting it (or the one that last did).
+    pub istiod: Option<&'a Name>,
+    /// That istiod's version; for a proxy no replica reports, its revision's.
+    pub istiod_version: Option<&'a Name>,
+    /// Per type in `XdsType::ALL` order; `None` when no replica reports the proxy.
+    pub states: Option<&'a [SyncState; 5]>,
+    /// The version the proxy reports, else its image tag.
+    pub version: Option<&'a Name>,
+    pub node: Option<&'a Name>,
+    /// The revision that injected the pod.
+    pub injected_revision: Option<&'a Name>,
+    /// istiod reports a proxy whose pod the cluster no longer has.
+    pub pod_gone: bool,
+}
+
+impl ProxyLine<'_> {
+    /// The state of one type; `None` when the proxy is not reported.
+    pub fn state_of(&self, t: XdsType) -> Option<SyncState> {
+        self.states.map(|s| s[t as usize])
+    }
+
+    /// Every type SYNCED, NOT SENT or IGNORED, as a live replica reports it now.
+    pub fn in_sync(&self) -> bool {
+        self.connection == ProxyConnection::Connected
+            && self.states.is_some_and(|s| {
+                s.iter().all(|s| {
+                    matches!(
+                        s,
+                        SyncState::Synced | SyncState::NotSent | SyncState::Ignored
+                    )
+                })
+            })
+    }
+
+    /// Its major.minor differs from its istiod's.
+    pub fn version_skew(&self) -> bool {
+        match (self.version, self.istiod_version) {
+            (Some(p), Some(i)) => proxies::skewed(p, i),
+            _ => false,
+        }
+    }
+}
+
+/// Pods with a proxy (sidecars and gateways) in numbers, kept as pods come and go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxiedPods {
+    pub pods: usize,
+    pub not_ready: u32,
+    /// How many run each version: the proxy's image tag; `None` when unknown.
+    pub versions: BTreeMap<Option<Name>, u32>,
 }
 
 /// Proxy counts of the whole mesh or of one revision.

@@ -1,10 +1,13 @@
 //! The summaries the model holds, per kind, and the aggregates kept up to date as they change:
 //! pods per node and namespace, injected pods per revision, the pods each PDB selects and
-//! where they run. Every change touches only what it affects (a pod: its node, namespace,
-//! revision and the PDBs of its namespace; a PDB: the pods of its namespace), so the facts
-//! never rescan all pods. `proxies`: the same for istiod's proxy sync answers.
+//! where they run, the drain pre-flight of each node in numbers. Every change touches only
+//! what it affects (a pod: its node, namespace, revision and the PDBs of its namespace; a
+//! PDB: the pods of its namespace), so the facts never rescan all pods. `proxies`: the same
+//! for istiod's proxy sync answers and the Proxies view's lines; `ranked`: the ordered map
+//! those lines are kept in.
 
 pub(crate) mod proxies;
+pub(crate) mod ranked;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -41,6 +44,11 @@ pub(crate) struct NodePods {
 impl NodePods {
     fn is_empty(&self) -> bool {
         self.pods.is_empty() && self.guarded_by.is_empty()
+    }
+
+    /// A drain refuses these pods without `--force` or `--delete-emptydir-data`.
+    pub fn needs_consent(&self) -> bool {
+        !self.unmanaged.is_empty() || !self.empty_dir.is_empty()
     }
 }
 
@@ -84,8 +92,22 @@ pub(crate) struct Index {
     pub istiod_pods: BTreeMap<Name, BTreeSet<ObjectKey>>,
     /// Pods with an `istio-proxy` container.
     pub proxied: BTreeSet<ObjectKey>,
+    /// Of those, the ones not ready.
+    pub proxied_not_ready: u32,
+    /// Of those, how many run each version: the proxy's image tag (an istiod pod's own
+    /// version for istiod), `None` when unknown.
+    pub proxied_versions: BTreeMap<Option<Name>, u32>,
     /// The pods each PDB selects.
     pub pdb_pods: HashMap<ObjectKey, BTreeSet<ObjectKey>>,
+    /// `NodePods::guarded_by` the other way round: per PDB, the nodes where it guards pods.
+    pub pdb_guards: HashMap<ObjectKey, BTreeMap<Name, Guarded>>,
+    /// Nodes (of the Node objects held) with pods a drain refuses without consent
+    /// (`NodePods::needs_consent`): blocked whatever the PDBs say.
+    pub needs_consent: BTreeSet<Name>,
+    /// Nodes (of the Node objects held) per kubelet version.
+    pub kubelets: BTreeMap<Name, u32>,
+    /// Cordoned nodes (of the Node objects held).
+    pub cordoned: BTreeSet<Name>,
     /// istiod Deployments by revision.
     pub istiod_deployments: BTreeMap<Name, BTreeSet<ObjectKey>>,
     /// Deployments labelled like gateways.
@@ -174,6 +196,17 @@ pub(crate) fn drain_class(p: &PodSummary) -> DrainClass {
     }
 }
 
+/// The node of a pod a drain refuses without `--force` or `--delete-emptydir-data`.
+fn consent_node(p: &PodSummary) -> Option<Name> {
+    match drain_class(p) {
+        DrainClass::Evict {
+            unmanaged,
+            empty_dir,
+        } if unmanaged || empty_dir => p.node.clone(),
+        _ => None,
+    }
+}
+
 fn default_rev() -> Name {
     Name::from("default")
 }
@@ -246,6 +279,31 @@ fn group_member<K: Ord + Clone, T: Ord>(
     }
 }
 
+/// Counts `key` in or out, dropping it at zero.
+pub(crate) fn tally<K: Ord + Clone>(map: &mut BTreeMap<K, u32>, key: &K, add: bool) {
+    if add {
+        *map.entry(key.clone()).or_default() += 1;
+    } else if let Some(n) = map.get_mut(key) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            map.remove(key);
+        }
+    }
+}
+
+/// Counts one guarded pod in or out of `map[key]`, dropping emptied entries.
+fn count_guarded<K: Ord + Clone>(map: &mut BTreeMap<K, Guarded>, key: &K, ready: bool, add: bool) {
+    if add {
+        *map.entry(key.clone()).or_default().slot(ready) += 1;
+    } else if let Some(g) = map.get_mut(key) {
+        let n = g.slot(ready);
+        *n = n.saturating_sub(1);
+        if *g == Guarded::default() {
+            map.remove(key);
+        }
+    }
+}
+
 impl Index {
     fn node_pods(&mut self, node: &Name) -> &mut NodePods {
         self.nodes.entry(node.clone()).or_default()
@@ -258,17 +316,21 @@ impl Index {
     }
 
     fn guard(&mut self, node: &Name, pdb: &ObjectKey, ready: bool, add: bool) {
-        let np = self.node_pods(node);
-        if add {
-            *np.guarded_by.entry(pdb.clone()).or_default().slot(ready) += 1;
-        } else if let Some(g) = np.guarded_by.get_mut(pdb) {
-            let n = g.slot(ready);
-            *n = n.saturating_sub(1);
-            if *g == Guarded::default() {
-                np.guarded_by.remove(pdb);
-            }
-        }
+        count_guarded(&mut self.node_pods(node).guarded_by, pdb, ready, add);
         self.drop_node_if_empty(node);
+        let nodes = self.pdb_guards.entry(pdb.clone()).or_default();
+        count_guarded(nodes, node, ready, add);
+        if nodes.is_empty() {
+            self.pdb_guards.remove(pdb);
+        }
+    }
+
+    /// Adds a Node object's contributions (or takes them away).
+    fn node(&mut self, n: &NodeSummary, add: bool) {
+        tally(&mut self.kubelets, &n.kubelet_version, add);
+        if n.unschedulable {
+            set_member(&mut self.cordoned, n.name.clone(), add);
+        }
     }
 
     /// Adds a pod's contributions (or, with `add == false`, takes them away). `pdbs` is the
@@ -332,6 +394,11 @@ impl Index {
         }
         if p.has_proxy {
             set_member(&mut self.proxied, key.clone(), add);
+            if !p.ready {
+                inc(&mut self.proxied_not_ready, add);
+            }
+            let version = p.proxy_version.as_ref().or(p.istiod_version.as_ref());
+            tally(&mut self.proxied_versions, &version.cloned(), add);
         }
 
         for (pdb_key, pdb) in in_namespace(pdbs, &p.namespace) {
@@ -431,6 +498,18 @@ impl Store {
         }
     }
 
+    /// Keeps `index.needs_consent` in step for one node, after its pods or its object
+    /// changed.
+    fn refresh_consent(&mut self, node: &Name) {
+        let needs = self.nodes.contains_key(node)
+            && self
+                .index
+                .nodes
+                .get(node)
+                .is_some_and(NodePods::needs_consent);
+        set_member(&mut self.index.needs_consent, node.clone(), needs);
+    }
+
     fn workloads_mut(&mut self, kind: WorkloadKind) -> &mut BTreeMap<ObjectKey, WorkloadSummary> {
         match kind {
             WorkloadKind::Deployment => &mut self.deployments,
@@ -445,7 +524,18 @@ impl Store {
         let key = key_of(&object);
         match object {
             Object::Namespace(n) => replace(&mut self.namespaces, key.name, n),
-            Object::Node(n) => replace(&mut self.nodes, key.name, n),
+            Object::Node(n) => {
+                if self.nodes.get(&key.name) == Some(&n) {
+                    return false;
+                }
+                if let Some(old) = self.nodes.remove(&key.name) {
+                    self.index.node(&old, false);
+                }
+                self.index.node(&n, true);
+                self.nodes.insert(key.name.clone(), n);
+                self.refresh_consent(&key.name);
+                true
+            }
             Object::WebhookConfig(w) => replace(&mut self.webhooks, key.name, w),
             Object::Hpa(h) => replace(&mut self.hpas, key, h),
             Object::ConfigMap(c) => replace(&mut self.config_maps, key, c),
@@ -461,7 +551,21 @@ impl Store {
                 }
                 self.index.pod(&self.pdbs, &key, &p, true);
                 self.sync.pod_changed(&key, old.as_ref(), Some(&p));
+                // Only a pod that needs consent, coming, going or moving, changes its node's.
+                let before = old.as_ref().and_then(consent_node);
+                let after = consent_node(&p);
                 self.pods.insert(key, p);
+                if before != after {
+                    if let Some(node) = &before {
+                        self.refresh_consent(node);
+                    }
+                    // A node that needs consent still does with one pod more.
+                    if let Some(node) = &after
+                        && !self.index.needs_consent.contains(node)
+                    {
+                        self.refresh_consent(node);
+                    }
+                }
                 true
             }
             Object::Pdb(pdb) => {
@@ -512,7 +616,14 @@ impl Store {
     pub fn remove(&mut self, kind: Kind, key: &ObjectKey) -> bool {
         match kind {
             Kind::Namespace => self.namespaces.remove(&key.name).is_some(),
-            Kind::Node => self.nodes.remove(&key.name).is_some(),
+            Kind::Node => match self.nodes.remove(&key.name) {
+                Some(old) => {
+                    self.index.node(&old, false);
+                    self.refresh_consent(&key.name);
+                    true
+                }
+                None => false,
+            },
             Kind::WebhookConfig => self.webhooks.remove(&key.name).is_some(),
             Kind::Hpa => self.hpas.remove(key).is_some(),
             Kind::ConfigMap => self.config_maps.remove(key).is_some(),
@@ -522,6 +633,9 @@ impl Store {
                 Some(old) => {
                     self.index.pod(&self.pdbs, key, &old, false);
                     self.sync.pod_changed(key, Some(&old), None);
+                    if let Some(node) = consent_node(&old) {
+                        self.refresh_consent(&node);
+                    }
                     true
                 }
                 None => false,

@@ -1,7 +1,9 @@
 //! Events in, facts out: the seed's cluster, then changes to it, each fact checked after
 //! incremental updates and deletes and against a model rebuilt from scratch.
 
-use super::facts::{DrainPreflight, RevisionSource};
+use std::collections::BTreeMap;
+
+use super::facts::{DrainCounts, DrainPreflight, RevisionSource};
 use super::fixture::*;
 use super::labels::{Requirement, Selector};
 use super::summary::{GatewayKind, PodPhase, WorkloadKind};
@@ -102,6 +104,9 @@ fn assert_consistent(m: &Model) {
     assert_eq!(m.namespaces(), fresh.namespaces());
     assert_eq!(m.findings(), fresh.findings());
     assert_eq!(m.proxied_pods(), fresh.proxied_pods());
+    assert_reads_agree(m);
+    assert_reads_agree(&fresh);
+    assert_eq!(m.store.sync.lines, fresh.store.sync.lines, "proxy lines");
     let idx = |m: &Model| {
         let mut nodes: Vec<_> = m
             .store
@@ -119,7 +124,24 @@ fn assert_consistent(m: &Model) {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         pdbs.sort();
+        let mut guards: Vec<_> = m
+            .store
+            .index
+            .pdb_guards
+            .iter()
+            .map(|(k, v)| (k.clone(), format!("{v:?}")))
+            .collect();
+        guards.sort();
+        let i = &m.store.index;
         (
+            (
+                guards,
+                i.needs_consent.clone(),
+                i.kubelets.clone(),
+                i.cordoned.clone(),
+                i.proxied_not_ready,
+                i.proxied_versions.clone(),
+            ),
             nodes,
             pdbs,
             m.store.index.revision_pods.clone(),
@@ -131,6 +153,178 @@ fn assert_consistent(m: &Model) {
         )
     };
     assert_eq!(idx(m), idx(&fresh));
+}
+
+/// What a frame reads (the Nodes view's and the Proxies view's lines, the Overview's counts)
+/// equals what the full rows, built from scratch, say; and the proxy lines the model keeps
+/// equal lines made afresh from the reports and the pods.
+pub(crate) fn assert_reads_agree(m: &Model) {
+    let rows = m.nodes();
+    let lines = m.node_lines();
+    assert_eq!(lines.len(), rows.len(), "node lines");
+    for (i, row) in rows.iter().enumerate() {
+        let line = lines.get(i).expect("a line per node");
+        let drain = match &row.preflight {
+            DrainPreflight::Ok {
+                evict,
+                daemonset_skipped,
+            } => DrainCounts {
+                pdbs: Vec::new(),
+                unmanaged: 0,
+                empty_dir: 0,
+                evict: *evict,
+                daemonset_skipped: *daemonset_skipped,
+            },
+            DrainPreflight::Blocked {
+                pdbs,
+                unmanaged_pods,
+                empty_dir_pods,
+                evict,
+                daemonset_skipped,
+            } => DrainCounts {
+                pdbs: pdbs.clone(),
+                unmanaged: unmanaged_pods.len() as u32,
+                empty_dir: empty_dir_pods.len() as u32,
+                evict: *evict,
+                daemonset_skipped: *daemonset_skipped,
+            },
+        };
+        let expected = NodeLine {
+            name: row.name.clone(),
+            roles: row.roles.clone(),
+            kubelet_version: row.kubelet_version.clone(),
+            minor_skew: row.minor_skew,
+            ready: row.ready,
+            cordoned: row.cordoned,
+            labels: row.labels.clone(),
+            pods: row.pods,
+            drain,
+        };
+        assert_eq!(line, expected);
+        assert_eq!(m.node_row(&row.name).as_ref(), Some(row));
+        assert_eq!(line.drain.summary(), row.preflight.summary());
+        assert_eq!(line.drain.blocked(), blocking(row));
+    }
+    assert_eq!(lines.get(rows.len()), None);
+    let blocked: Vec<(Name, Vec<String>)> = rows
+        .iter()
+        .filter(|r| blocking(r))
+        .map(|r| (r.name.clone(), blocking_pdbs(r)))
+        .collect();
+    let drains = m.blocked_drains();
+    assert_eq!(drains.len(), blocked.len(), "blocked drains");
+    let read: Vec<(Name, Vec<String>)> = drains.iter().map(|(n, c)| (n.clone(), c.pdbs)).collect();
+    assert_eq!(read, blocked);
+    let cordoned: Vec<&Name> = rows
+        .iter()
+        .filter(|r| r.cordoned)
+        .map(|r| &r.name)
+        .collect();
+    assert_eq!(m.cordoned_nodes().collect::<Vec<_>>(), cordoned);
+    let skewed = rows.iter().filter(|r| r.minor_skew > 0).count();
+    assert_eq!(m.skewed_kubelets() as usize, skewed);
+    assert_eq!(m.node_count(), rows.len());
+
+    let pods = m.proxied_pods();
+    let mut versions: BTreeMap<Option<Name>, u32> = BTreeMap::new();
+    for p in &pods {
+        let v = p.proxy_version.clone().or(p.istiod_version.clone());
+        *versions.entry(v).or_default() += 1;
+    }
+    let counts = m.proxied_counts();
+    assert_eq!(counts.pods, pods.len());
+    assert_eq!(
+        counts.not_ready as usize,
+        pods.iter().filter(|p| !p.ready).count()
+    );
+    assert_eq!(counts.versions, versions);
+
+    let rows = m.proxies();
+    assert!(
+        rows.windows(2)
+            .all(|w| (&w[0].name, &w[0].namespace) <= (&w[1].name, &w[1].namespace)),
+        "in istioctl's order: by NAME, then namespace"
+    );
+    let lines = m.proxy_lines();
+    assert_eq!(lines.len(), rows.len(), "proxy lines");
+    let read: Vec<ProxyRow> = lines.iter().map(|l| as_row(&l)).collect();
+    let full: Vec<ProxyRow> = rows.iter().map(as_row_shown).collect();
+    assert_eq!(read, full);
+    for (i, row) in full.iter().enumerate() {
+        assert_eq!(lines.get(i).map(|l| as_row(&l)).as_ref(), Some(row));
+    }
+    assert_eq!(lines.get(rows.len()), None);
+    assert_eq!(lines.clusters(), rows.iter().any(|r| !r.cluster.is_empty()));
+    for (line, row) in lines.iter().zip(&rows) {
+        assert_eq!(line.in_sync(), row.in_sync());
+        assert_eq!(line.version_skew(), row.version_skew);
+        for t in sync::XdsType::ALL {
+            assert_eq!(line.state_of(t), row.state_of(t));
+        }
+    }
+    let sync = &m.store.sync;
+    let kept = sync.kept_lines();
+    assert_eq!(
+        kept,
+        sync.rebuilt_lines(&m.store.pods),
+        "lines from scratch"
+    );
+    assert!(
+        sync.reporters.values().all(|r| !r.is_empty()),
+        "no proxy without reports"
+    );
+    assert_eq!(sync.lines_kept, !sync.replicas.is_empty());
+    let with_cluster = kept
+        .iter()
+        .filter_map(|(_, l)| l.report.as_ref())
+        .filter(|r| !r.cluster.is_empty())
+        .count();
+    assert_eq!(sync.lines_with_cluster as usize, with_cluster);
+}
+
+fn blocking(row: &NodeRow) -> bool {
+    matches!(row.preflight, DrainPreflight::Blocked { .. })
+}
+
+/// A line as a row, with what a line does not carry left empty (its states are compared
+/// apart).
+fn as_row(l: &ProxyLine<'_>) -> ProxyRow {
+    ProxyRow {
+        name: l.name.clone(),
+        namespace: l.namespace.clone(),
+        pod: l.pod.clone(),
+        connection: l.connection,
+        cluster: Name::from(l.cluster),
+        proxy_type: Name::from(l.proxy_type),
+        istiod: l.istiod.cloned(),
+        istiod_revision: None,
+        istiod_version: l.istiod_version.cloned(),
+        also_reported_by: Vec::new(),
+        xds: Vec::new(),
+        state: None,
+        version: l.version.cloned(),
+        version_skew: l.version_skew(),
+        node: l.node.cloned(),
+        owner_kind: None,
+        owner_name: None,
+        injected_revision: l.injected_revision.cloned(),
+        pod_gone: l.pod_gone,
+        reported_at: None,
+    }
+}
+
+/// A full row with only what a line carries (its states are compared apart).
+fn as_row_shown(r: &ProxyRow) -> ProxyRow {
+    ProxyRow {
+        istiod_revision: None,
+        also_reported_by: Vec::new(),
+        xds: Vec::new(),
+        state: None,
+        owner_kind: None,
+        owner_name: None,
+        reported_at: None,
+        ..r.clone()
+    }
 }
 
 // --- the seed's cluster -----------------------------------------------------------------------
@@ -1029,6 +1223,104 @@ fn cordoned_and_not_ready_nodes() {
     m.apply(deleted(Kind::Node, "", "k1-node04"));
     assert_eq!(m.nodes().len(), 7);
     assert_eq!(m.pods_on_node("k1-node04").len(), 7);
+}
+
+#[test]
+fn node_objects_coming_and_going_keep_the_drain_counts() {
+    let mut m = seed();
+    let blocked = |m: &Model| -> Vec<String> {
+        m.blocked_drains()
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect()
+    };
+    let before = blocked(&m);
+    assert!(before.contains(&"k1-node03".to_string()), "{before:?}");
+    assert_eq!(m.blocked_drains().len(), before.len());
+    assert_consistent(&m);
+
+    // k1-node03's object goes while its pods are still listed: it is no node to drain.
+    m.apply(deleted(Kind::Node, "", "k1-node03"));
+    assert!(!blocked(&m).contains(&"k1-node03".to_string()));
+    assert_eq!(m.node_count(), 7);
+    assert_consistent(&m);
+
+    // It comes back cordoned, on a kubelet newer than any: every other node is behind now.
+    m.apply(applied(node("k1-node03", "v1.16.1").cordoned().build()));
+    assert_eq!(blocked(&m), before);
+    assert_eq!(
+        names(&m.cordoned_nodes().collect::<Vec<_>>()),
+        ["k1-node03"]
+    );
+    assert_eq!(m.skewed_kubelets(), 7);
+    assert_consistent(&m);
+
+    // Uncordoned and back on its old kubelet.
+    m.apply(applied(
+        node("k1-node03", "v1.14.3")
+            .label("taco-istio", "enabled")
+            .build(),
+    ));
+    assert_eq!(m.cordoned_nodes().count(), 0);
+    assert_consistent(&m);
+
+    // A relist of nodes without k1-node05 and with k1-node01 cordoned.
+    let nodes: Vec<Object> = m
+        .store
+        .nodes
+        .values()
+        .filter(|n| n.name.as_ref() != "k1-node05")
+        .cloned()
+        .map(|mut n| {
+            n.unschedulable |= n.name.as_ref() == "k1-node01";
+            Object::Node(n)
+        })
+        .collect();
+    m.apply(stamped(ClusterEvent::Relisted(Kind::Node, nodes)));
+    assert!(!blocked(&m).contains(&"k1-node05".to_string()));
+    assert_eq!(
+        names(&m.cordoned_nodes().collect::<Vec<_>>()),
+        ["k1-node01"]
+    );
+    assert_consistent(&m);
+
+    // A relist of pods without those on k1-node03: nothing there needs consent any more.
+    let pods: Vec<Object> = m
+        .pods()
+        .into_iter()
+        .filter(|p| p.node.as_deref() != Some("k1-node03"))
+        .cloned()
+        .map(Object::Pod)
+        .collect();
+    m.apply(stamped(ClusterEvent::Relisted(Kind::Pod, pods)));
+    assert!(!blocked(&m).contains(&"k1-node03".to_string()));
+    assert_eq!(node_row(&m, "k1-node03").pods, 0);
+    assert_consistent(&m);
+
+    // An unmanaged pod with an emptyDir lands there, not ready, with a proxy.
+    m.apply(applied(
+        pod("default", "debug")
+            .on("k1-node03")
+            .injected("1-9-1", "1.9.1")
+            .empty_dir()
+            .not_ready("Running")
+            .build(),
+    ));
+    assert!(blocked(&m).contains(&"k1-node03".to_string()));
+    let lines = m.node_lines();
+    let drain = (0..lines.len())
+        .filter_map(|i| lines.get(i))
+        .find(|l| l.name.as_ref() == "k1-node03")
+        .map(|l| l.drain);
+    assert_eq!(
+        drain.map(|d| (d.unmanaged, d.empty_dir)),
+        Some((1, 1)),
+        "counted, not named"
+    );
+    assert_consistent(&m);
+    m.apply(deleted(Kind::Pod, "default", "debug"));
+    assert!(!blocked(&m).contains(&"k1-node03".to_string()));
+    assert_consistent(&m);
 }
 
 #[test]

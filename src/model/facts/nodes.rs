@@ -1,10 +1,18 @@
 //! Nodes: roles, kubelet version and skew, cordon, labels that matter, and a drain pre-flight
 //! as `kubectl drain --ignore-daemonsets` would see it now.
+//!
+//! `rows` names every pod a drain needs consent for (`meshtop get nodes`, a node's
+//! details); the Nodes view and the Overview read the pre-flight in numbers (`NodeLines`,
+//! `BlockedDrains`), from counts the model keeps per node, so a frame does not grow with
+//! the pods.
+
+use std::collections::BTreeSet;
 
 use super::super::intern::Name;
 use super::super::store::{NodePods, Store};
 use super::super::summary::{NodeSummary, ObjectKey};
-use super::{DrainPreflight, NodeRow};
+use super::disruption::blocks;
+use super::{DrainCounts, DrainPreflight, NodeLine, NodeRow};
 
 /// `v1.15.6` → `(1, 15)`.
 pub(crate) fn major_minor(version: &str) -> Option<(u32, u32)> {
@@ -22,10 +30,31 @@ pub(crate) fn major_minor(version: &str) -> Option<(u32, u32)> {
 /// The newest kubelet among the nodes.
 pub(crate) fn newest_kubelet(store: &Store) -> Option<((u32, u32), Name)> {
     store
-        .nodes
-        .values()
-        .filter_map(|n| major_minor(&n.kubelet_version).map(|v| (v, n.kubelet_version.clone())))
+        .index
+        .kubelets
+        .keys()
+        .filter_map(|v| major_minor(v).map(|mm| (mm, v.clone())))
         .max()
+}
+
+/// Minor versions a kubelet is behind the newest (0 when newest, or another major).
+fn minor_skew(newest: Option<(u32, u32)>, version: &str) -> u32 {
+    match (newest, major_minor(version)) {
+        (Some((major, newest)), Some((m, minor))) if major == m => newest.saturating_sub(minor),
+        _ => 0,
+    }
+}
+
+/// How many nodes run a kubelet behind the newest.
+pub(crate) fn skewed_kubelets(store: &Store) -> u32 {
+    let newest = newest_kubelet(store).map(|(v, _)| v);
+    store
+        .index
+        .kubelets
+        .iter()
+        .filter(|(v, _)| minor_skew(newest, v) > 0)
+        .map(|(_, n)| n)
+        .sum()
 }
 
 /// Labels worth showing: not the `*kubernetes.io/` ones every node has.
@@ -40,9 +69,14 @@ fn key_name(k: &ObjectKey) -> String {
     format!("{}/{}", k.namespace, k.name)
 }
 
-pub(crate) fn preflight(store: &Store, pods: Option<&NodePods>) -> DrainPreflight {
+/// The drain pre-flight in numbers: the counts kept for the node, and the PDBs guarding its
+/// pods that refuse an eviction now.
+pub(crate) fn counts(store: &Store, pods: Option<&NodePods>) -> DrainCounts {
     let Some(np) = pods else {
-        return DrainPreflight::Ok {
+        return DrainCounts {
+            pdbs: Vec::new(),
+            unmanaged: 0,
+            empty_dir: 0,
             evict: 0,
             daemonset_skipped: 0,
         };
@@ -52,38 +86,44 @@ pub(crate) fn preflight(store: &Store, pods: Option<&NodePods>) -> DrainPrefligh
         .iter()
         .filter(|(k, g)| {
             store.pdbs.get(*k).is_some_and(|p| {
-                (g.ready > 0 && super::disruption::blocks(p, true))
-                    || (g.not_ready > 0 && super::disruption::blocks(p, false))
+                (g.ready > 0 && blocks(p, true)) || (g.not_ready > 0 && blocks(p, false))
             })
         })
         .map(|(k, _)| key_name(k))
         .collect();
-    if pdbs.is_empty() && np.unmanaged.is_empty() && np.empty_dir.is_empty() {
-        return DrainPreflight::Ok {
-            evict: np.evict,
-            daemonset_skipped: np.daemonset,
-        };
-    }
-    DrainPreflight::Blocked {
+    DrainCounts {
         pdbs,
-        unmanaged_pods: np.unmanaged.iter().map(key_name).collect(),
-        empty_dir_pods: np.empty_dir.iter().map(key_name).collect(),
+        unmanaged: np.unmanaged.len() as u32,
+        empty_dir: np.empty_dir.len() as u32,
         evict: np.evict,
         daemonset_skipped: np.daemonset,
     }
 }
 
-pub(crate) fn row(store: &Store, n: &NodeSummary, newest: Option<(u32, u32)>) -> NodeRow {
+pub(crate) fn preflight(store: &Store, pods: Option<&NodePods>) -> DrainPreflight {
+    let c = counts(store, pods);
+    match pods {
+        Some(np) if c.blocked() => DrainPreflight::Blocked {
+            pdbs: c.pdbs,
+            unmanaged_pods: np.unmanaged.iter().map(key_name).collect(),
+            empty_dir_pods: np.empty_dir.iter().map(key_name).collect(),
+            evict: c.evict,
+            daemonset_skipped: c.daemonset_skipped,
+        },
+        _ => DrainPreflight::Ok {
+            evict: c.evict,
+            daemonset_skipped: c.daemonset_skipped,
+        },
+    }
+}
+
+pub(crate) fn line(store: &Store, n: &NodeSummary, newest: Option<(u32, u32)>) -> NodeLine {
     let np = store.index.nodes.get(&n.name);
-    let minor_skew = match (newest, major_minor(&n.kubelet_version)) {
-        (Some((major, newest)), Some((m, minor))) if major == m => newest.saturating_sub(minor),
-        _ => 0,
-    };
-    NodeRow {
+    NodeLine {
         name: n.name.clone(),
         roles: n.roles.clone(),
         kubelet_version: n.kubelet_version.clone(),
-        minor_skew,
+        minor_skew: minor_skew(newest, &n.kubelet_version),
         ready: n.ready,
         cordoned: n.unschedulable,
         labels: n
@@ -93,7 +133,22 @@ pub(crate) fn row(store: &Store, n: &NodeSummary, newest: Option<(u32, u32)>) ->
             .map(|(k, v)| format!("{k}={v}"))
             .collect(),
         pods: np.map_or(0, |p| p.pods.len() as u32),
-        preflight: preflight(store, np),
+        drain: counts(store, np),
+    }
+}
+
+pub(crate) fn row(store: &Store, n: &NodeSummary, newest: Option<(u32, u32)>) -> NodeRow {
+    let l = line(store, n, newest);
+    NodeRow {
+        name: l.name,
+        roles: l.roles,
+        kubelet_version: l.kubelet_version,
+        minor_skew: l.minor_skew,
+        ready: l.ready,
+        cordoned: l.cordoned,
+        labels: l.labels,
+        pods: l.pods,
+        preflight: preflight(store, store.index.nodes.get(&n.name)),
     }
 }
 
@@ -104,6 +159,91 @@ pub(crate) fn rows(store: &Store) -> Vec<NodeRow> {
         .values()
         .map(|n| row(store, n, newest))
         .collect()
+}
+
+/// The Nodes view's lines, by name; each is built when asked for.
+pub struct NodeLines<'m> {
+    store: &'m Store,
+    nodes: Vec<&'m NodeSummary>,
+    newest: Option<(u32, u32)>,
+}
+
+impl<'m> NodeLines<'m> {
+    pub(crate) fn new(store: &'m Store) -> Self {
+        NodeLines {
+            store,
+            nodes: store.nodes.values().collect(),
+            newest: newest_kubelet(store).map(|(v, _)| v),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The node at position `i`, as the model holds it.
+    pub fn node(&self, i: usize) -> Option<&'m NodeSummary> {
+        self.nodes.get(i).copied()
+    }
+
+    /// The line at position `i`.
+    pub fn get(&self, i: usize) -> Option<NodeLine> {
+        Some(line(self.store, self.node(i)?, self.newest))
+    }
+}
+
+/// The nodes whose drain would be refused now (`DrainPreflight::Blocked`), by name: those
+/// with pods that need consent (kept as pods come and go) and those a PDB allowing no
+/// disruption guards pods on (found from the PDBs, not from the pods).
+pub struct BlockedDrains<'m> {
+    store: &'m Store,
+    by_pdb: BTreeSet<Name>,
+}
+
+impl<'m> BlockedDrains<'m> {
+    pub(crate) fn new(store: &'m Store) -> Self {
+        let mut by_pdb = BTreeSet::new();
+        for (key, pdb) in store
+            .pdbs
+            .iter()
+            .filter(|(_, p)| p.disruptions_allowed <= 0)
+        {
+            for (node, g) in store.index.pdb_guards.get(key).into_iter().flatten() {
+                let refused =
+                    (g.ready > 0 && blocks(pdb, true)) || (g.not_ready > 0 && blocks(pdb, false));
+                if refused && store.nodes.contains_key(node) {
+                    by_pdb.insert(node.clone());
+                }
+            }
+        }
+        BlockedDrains { store, by_pdb }
+    }
+
+    pub fn len(&self) -> usize {
+        let consent = &self.store.index.needs_consent;
+        consent.len() + self.by_pdb.difference(consent).count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The blocked nodes by name, each with its pre-flight in numbers.
+    pub fn iter(&self) -> impl Iterator<Item = (&'m Name, DrainCounts)> + '_ {
+        let store = self.store;
+        store
+            .index
+            .needs_consent
+            .union(&self.by_pdb)
+            .filter_map(move |name| {
+                let (name, _) = store.nodes.get_key_value(name)?;
+                Some((name, counts(store, store.index.nodes.get(name))))
+            })
+    }
 }
 
 #[cfg(test)]

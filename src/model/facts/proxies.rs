@@ -12,6 +12,10 @@
 //!   replica (and every running istiod pod) has answered, else `Unknown`.
 //! - Version skew: the proxy's major.minor differs from its istiod pod's (else its
 //!   revision's istiod version).
+//!
+//! `rows` builds every row (`meshtop`'s full list, and the tests' reference); the Proxies
+//! view reads `ProxyLines` instead, the lines the model keeps in istioctl's order, and
+//! formats only those on screen.
 
 #[cfg(test)]
 mod tests;
@@ -21,12 +25,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::super::event::{Kind, SourceState};
 use super::super::intern::Name;
 use super::super::store::Store;
-use super::super::store::proxies::{Reporter, SyncIndex, overall, replica_revision};
+use super::super::store::proxies::{
+    Line, ProxyKey, Reporter, SyncIndex, overall, replica_revision,
+};
 use super::super::summary::{ObjectKey, PodPhase};
 use super::super::sync::{ProxyStatus, ReplicaState, SyncState, XdsType};
 use super::nodes::major_minor;
 use super::revisions::{RevisionMap, istiod_version};
-use super::{Finding, ProxyConnection, ProxyRow, ProxySummary, ReplicaRow, Severity, SyncTotals};
+use super::{
+    Finding, ProxyConnection, ProxyLine, ProxyRow, ProxySummary, ReplicaRow, Severity, SyncTotals,
+};
 
 /// `major.minor` of two versions differ; unknown versions are no skew.
 pub(crate) fn skewed(proxy: &str, istiod: &str) -> bool {
@@ -36,39 +44,47 @@ pub(crate) fn skewed(proxy: &str, istiod: &str) -> bool {
     }
 }
 
-/// istiod versions looked up once per call: per replica pod, and per revision.
-struct Versions<'s> {
-    store: &'s Store,
+/// istiod versions looked up once per call: per revision, and per replica (its pod's
+/// version, else its revision's). Only revisions the model knows have an istiod.
+struct Versions {
     map: RevisionMap,
     by_revision: BTreeMap<Name, Option<Name>>,
+    by_replica: BTreeMap<ObjectKey, Option<Name>>,
 }
 
-impl<'s> Versions<'s> {
-    fn new(store: &'s Store) -> Self {
-        Versions {
-            store,
-            map: RevisionMap::of(store),
-            by_revision: BTreeMap::new(),
-        }
+impl Versions {
+    fn new(store: &Store) -> Self {
+        let map = RevisionMap::of(store);
+        let by_revision: BTreeMap<Name, Option<Name>> = map
+            .known
+            .keys()
+            .map(|rev| (rev.clone(), istiod_version(store, rev)))
+            .collect();
+        let mut versions = Versions {
+            map,
+            by_revision,
+            by_replica: BTreeMap::new(),
+        };
+        versions.by_replica = store
+            .sync
+            .replicas
+            .iter()
+            .map(|(key, r)| {
+                let own = store.pods.get(key).and_then(|p| p.istiod_version.clone());
+                let v = own.or_else(|| versions.of_revision(&replica_revision(r)).cloned());
+                (key.clone(), v)
+            })
+            .collect();
+        versions
     }
 
-    fn of_revision(&mut self, rev: &Name) -> Option<Name> {
-        let rev = self.map.resolve(rev);
-        if let Some(v) = self.by_revision.get(&rev) {
-            return v.clone();
-        }
-        let v = istiod_version(self.store, &rev);
-        self.by_revision.insert(rev, v.clone());
-        v
+    fn of_revision(&self, rev: &Name) -> Option<&Name> {
+        self.by_revision.get(&self.map.resolve(rev))?.as_ref()
     }
 
-    /// The version of an istiod pod, else of its revision.
-    fn of_istiod(&mut self, istiod: &ObjectKey, rev: &Name) -> Option<Name> {
-        self.store
-            .pods
-            .get(istiod)
-            .and_then(|p| p.istiod_version.clone())
-            .or_else(|| self.of_revision(rev))
+    /// The version of a replica's istiod pod, else of its revision.
+    fn of_replica(&self, istiod: &ObjectKey) -> Option<&Name> {
+        self.by_replica.get(istiod)?.as_ref()
     }
 }
 
@@ -99,7 +115,7 @@ fn non_empty(n: &Name) -> Option<Name> {
 /// The row of a reported proxy, for its preferred report.
 fn reported_row(
     store: &Store,
-    versions: &mut Versions<'_>,
+    versions: &Versions,
     pod_key: &ObjectKey,
     reporter: &Reporter,
     status: &ProxyStatus,
@@ -107,9 +123,7 @@ fn reported_row(
     let sync = &store.sync;
     let replica = sync.replicas.get(&reporter.istiod);
     let revision = replica.map(replica_revision);
-    let istiod_version = revision
-        .as_ref()
-        .and_then(|rev| versions.of_istiod(&reporter.istiod, rev));
+    let istiod_version = versions.of_replica(&reporter.istiod).cloned();
     let pod = store.pods.get(pod_key);
     let version = non_empty(&status.version).or_else(|| pod.and_then(|p| p.proxy_version.clone()));
     let version_skew = match (&version, &istiod_version) {
@@ -117,10 +131,8 @@ fn reported_row(
         _ => false,
     };
     let also_reported_by = sync
-        .reporters
-        .get(pod_key)
-        .into_iter()
-        .flatten()
+        .reporters(pod_key)
+        .iter()
         .skip(1)
         .map(|r| r.istiod.name.clone())
         .collect();
@@ -155,7 +167,7 @@ fn reported_row(
 /// The row of a running pod with a proxy that no replica reports.
 fn unreported_row(
     store: &Store,
-    versions: &mut Versions<'_>,
+    versions: &Versions,
     pod_key: &ObjectKey,
     pending: bool,
 ) -> Option<ProxyRow> {
@@ -163,7 +175,8 @@ fn unreported_row(
     let istiod_version = pod
         .injected_revision
         .as_ref()
-        .and_then(|rev| versions.of_revision(rev));
+        .and_then(|rev| versions.of_revision(rev))
+        .cloned();
     let version_skew = match (&pod.proxy_version, &istiod_version) {
         (Some(p), Some(i)) => skewed(p, i),
         _ => false,
@@ -201,29 +214,121 @@ pub(crate) fn rows(store: &Store) -> Vec<ProxyRow> {
     if sync.replicas.is_empty() {
         return Vec::new();
     }
-    let mut versions = Versions::new(store);
-    let mut out: Vec<ProxyRow> = sync
+    let versions = Versions::new(store);
+    let mut out: Vec<(ProxyKey, ProxyRow)> = sync
         .reporters
         .iter()
         .filter_map(|(pod, reporters)| {
             let r = reporters.first()?;
             let status = sync.status(r)?;
-            Some(reported_row(store, &mut versions, pod, r, status))
+            let row = reported_row(store, &versions, pod, r, status);
+            Some((ProxyKey(pod.clone()), row))
         })
         .collect();
     let pending = pending(store);
-    out.extend(
-        sync.unreported
-            .values()
+    out.extend(sync.unreported.values().flatten().filter_map(|k| {
+        let row = unreported_row(store, &versions, k, pending)?;
+        Some((ProxyKey(k.clone()), row))
+    }));
+    out.sort_by(|(a, _), (b, _)| a.cmp(b));
+    out.into_iter().map(|(_, row)| row).collect()
+}
+
+/// The Proxies view's lines: every reported proxy and every running pod with a proxy no
+/// replica reports, in istioctl's order, as the model keeps them. Reading one costs the
+/// same at any position and any cluster size; what depends on the whole mesh (istiod
+/// versions, whether every istiod has answered) is looked up once, here.
+pub struct ProxyLines<'m> {
+    store: &'m Store,
+    versions: Versions,
+    pending: bool,
+}
+
+impl<'m> ProxyLines<'m> {
+    pub(crate) fn new(store: &'m Store) -> Self {
+        ProxyLines {
+            store,
+            versions: Versions::new(store),
+            pending: pending(store),
+        }
+    }
+
+    /// No istiod replica has been heard from yet: no lines.
+    pub fn waiting(&self) -> bool {
+        self.store.sync.replicas.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        if self.waiting() {
+            0
+        } else {
+            self.store.sync.lines.len()
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Some line's report names a cluster (istiod 1.13+).
+    pub fn clusters(&self) -> bool {
+        !self.waiting() && self.store.sync.lines_with_cluster > 0
+    }
+
+    /// The line at position `i`.
+    pub fn get(&self, i: usize) -> Option<ProxyLine<'_>> {
+        if self.waiting() {
+            return None;
+        }
+        let (key, line) = self.store.sync.lines.at(i)?;
+        Some(self.line(key, line))
+    }
+
+    /// Every line, in order.
+    pub fn iter(&self) -> impl Iterator<Item = ProxyLine<'_>> + '_ {
+        let lines = if self.waiting() {
+            None
+        } else {
+            Some(self.store.sync.lines.iter())
+        };
+        lines
+            .into_iter()
             .flatten()
-            .filter_map(|k| unreported_row(store, &mut versions, k, pending)),
-    );
-    out.sort_by(|a, b| {
-        a.name
-            .cmp(&b.name)
-            .then_with(|| a.namespace.cmp(&b.namespace))
-    });
-    out
+            .map(|(key, line)| self.line(key, line))
+    }
+
+    fn line<'a>(&'a self, key: &'a ProxyKey, line: &'a Line) -> ProxyLine<'a> {
+        let report = line.report.as_ref();
+        let connection = match report {
+            Some(r) if r.stale => ProxyConnection::LastKnown,
+            Some(_) => ProxyConnection::Connected,
+            None if self.pending => ProxyConnection::Unknown,
+            None => ProxyConnection::Disconnected,
+        };
+        let istiod_version = match report {
+            Some(r) => self.versions.of_replica(&r.istiod),
+            None => line
+                .pod
+                .injected_revision
+                .as_ref()
+                .and_then(|rev| self.versions.of_revision(rev)),
+        };
+        ProxyLine {
+            name: &line.name,
+            namespace: &key.0.namespace,
+            pod: &key.0.name,
+            connection,
+            cluster: report.map_or("", |r| &r.cluster),
+            proxy_type: report.map_or("", |r| &r.proxy_type),
+            istiod: report.map(|r| &r.istiod.name),
+            istiod_version,
+            states: report.map(|r| &r.states),
+            version: line.version(),
+            node: line.pod.node.as_ref(),
+            injected_revision: line.pod.injected_revision.as_ref(),
+            pod_gone: !line.pod.held,
+        }
+    }
 }
 
 pub(crate) fn row(store: &Store, pod: &ObjectKey) -> Option<ProxyRow> {
@@ -231,11 +336,11 @@ pub(crate) fn row(store: &Store, pod: &ObjectKey) -> Option<ProxyRow> {
     if sync.replicas.is_empty() {
         return None;
     }
-    let mut versions = Versions::new(store);
+    let versions = Versions::new(store);
     match sync.preferred(pod) {
         Some(r) => {
             let status = sync.status(r)?;
-            Some(reported_row(store, &mut versions, pod, r, status))
+            Some(reported_row(store, &versions, pod, r, status))
         }
         None => {
             let p = store.pods.get(pod)?;
@@ -244,7 +349,7 @@ pub(crate) fn row(store: &Store, pod: &ObjectKey) -> Option<ProxyRow> {
                 .get(&p.injected_revision)
                 .is_some_and(|s| s.contains(pod));
             listed
-                .then(|| unreported_row(store, &mut versions, pod, pending(store)))
+                .then(|| unreported_row(store, &versions, pod, pending(store)))
                 .flatten()
         }
     }
@@ -412,16 +517,16 @@ pub(crate) fn findings(
         ));
     }
     // Skew by revision, from the versions the proxies report.
-    let mut versions = Versions::new(store);
+    let versions = Versions::new(store);
     let mut skew: BTreeMap<(Name, Name), BTreeMap<Name, u32>> = BTreeMap::new();
     for (key, per_version) in &sync.versions {
         let Some(rev) = sync.replicas.get(key).map(replica_revision) else {
             continue;
         };
-        let Some(istiod) = versions.of_istiod(key, &rev) else {
+        let Some(istiod) = versions.of_replica(key) else {
             continue;
         };
-        for (v, n) in per_version.iter().filter(|(v, _)| skewed(v, &istiod)) {
+        for (v, n) in per_version.iter().filter(|(v, _)| skewed(v, istiod)) {
             *skew
                 .entry((rev.clone(), istiod.clone()))
                 .or_default()

@@ -1,7 +1,7 @@
 //! Proxy sync aggregates: each istiod replica's latest answer, the last proxies of a replica
-//! that stopped answering, which replicas report each proxy, and the totals the Overview,
-//! the Revisions view and the findings read, kept in step as answers and pods change so
-//! that none of them walks every proxy.
+//! that stopped answering, which replicas report each proxy, the totals the Overview, the
+//! Revisions view and the findings read, and the Proxies view's lines, kept in step as
+//! answers and pods change so that none of them walks every proxy.
 //!
 //! A replica that stops answering (unreachable, forbidden, refused) keeps its last proxies
 //! as *last known*: they are counted as unknown, not as vanished and not as disconnected,
@@ -10,6 +10,7 @@
 //! one, then the first replica by namespace and name (stable, so rows do not flicker
 //! between replicas from poll to poll).
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::Timestamp;
@@ -17,7 +18,8 @@ use jiff::Timestamp;
 use super::super::intern::Name;
 use super::super::summary::{ObjectKey, PodPhase, PodSummary};
 use super::super::sync::{ProxyStatus, ReplicaState, ReplicaSync, SyncState};
-use super::{group_member, set_member};
+use super::ranked::{RankedMap, Spot};
+use super::{group_member, set_member, tally};
 
 /// One replica's report of a proxy. Ordered so that the preferred report comes first.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -54,14 +56,143 @@ impl Counts {
     }
 }
 
+/// A proxy's place in the Proxies view, by its pod: istioctl's order, by NAME
+/// (`<pod>.<namespace>`, what the pod and namespace are split from), compared without
+/// building the name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProxyKey(pub ObjectKey);
+
+impl ProxyKey {
+    fn name_bytes(&self) -> impl Iterator<Item = u8> + '_ {
+        let k = &self.0;
+        let dot: &[u8] = if k.namespace.is_empty() { b"" } else { b"." };
+        k.name
+            .bytes()
+            .chain(dot.iter().copied())
+            .chain(k.namespace.bytes())
+    }
+}
+
+impl Ord for ProxyKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let (a, b) = (self.0.name.as_bytes(), other.0.name.as_bytes());
+        let common = a.len().min(b.len());
+        // Pod names mostly differ within their common length: one memcmp decides.
+        a[..common]
+            .cmp(&b[..common])
+            .then_with(|| {
+                self.name_bytes()
+                    .skip(common)
+                    .cmp(other.name_bytes().skip(common))
+            })
+            .then_with(|| self.0.cmp(&other.0))
+    }
+}
+
+impl PartialOrd for ProxyKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// What a proxy's line in the Proxies view shows that its own preferred report and its pod
+/// decide, kept in step with both. What depends on the whole mesh (istiod's versions,
+/// whether every replica has answered, when a replica last answered) is read when the line
+/// is shown.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Line {
+    /// istioctl's NAME: the report's, else `<pod>.<namespace>`.
+    pub name: Name,
+    /// `None`: a running pod with a proxy that no replica reports.
+    pub report: Option<LineReport>,
+    pub pod: LinePod,
+}
+
+/// The preferred report behind a line.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LineReport {
+    pub istiod: ObjectKey,
+    /// From the last answer of a replica that does not answer now.
+    pub stale: bool,
+    pub cluster: Name,
+    pub proxy_type: Name,
+    /// The version the proxy reports; empty when it does not say.
+    pub version: Name,
+    /// Per type, in `XdsType::ALL` order.
+    pub states: [SyncState; 5],
+}
+
+/// What a line reads from its pod.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LinePod {
+    /// The model holds the pod.
+    pub held: bool,
+    /// `expects_connection`: it has a line whether a replica reports it or not.
+    pub running: bool,
+    pub node: Option<Name>,
+    pub proxy_version: Option<Name>,
+    pub injected_revision: Option<Name>,
+}
+
+impl LinePod {
+    fn of(p: Option<&PodSummary>) -> Self {
+        LinePod {
+            held: p.is_some(),
+            running: p.is_some_and(expects_connection),
+            node: p.and_then(|p| p.node.clone()),
+            proxy_version: p.and_then(|p| p.proxy_version.clone()),
+            injected_revision: p.and_then(|p| p.injected_revision.clone()),
+        }
+    }
+
+    /// Would the pod's line change from `old` to `new`?
+    fn moved(old: Option<&PodSummary>, new: Option<&PodSummary>) -> bool {
+        fn inputs(p: &PodSummary) -> (bool, Option<&str>, Option<&str>, Option<&str>) {
+            (
+                expects_connection(p),
+                p.node.as_deref(),
+                p.proxy_version.as_deref(),
+                p.injected_revision.as_deref(),
+            )
+        }
+        match (old, new) {
+            (Some(o), Some(n)) => inputs(o) != inputs(n),
+            (None, None) => false,
+            _ => true,
+        }
+    }
+}
+
+impl Line {
+    fn names_cluster(&self) -> bool {
+        self.report.as_ref().is_some_and(|r| !r.cluster.is_empty())
+    }
+
+    /// The version the proxy reports, else its pod's image tag.
+    pub fn version(&self) -> Option<&Name> {
+        self.report
+            .as_ref()
+            .map(|r| &r.version)
+            .filter(|v| !v.is_empty())
+            .or(self.pod.proxy_version.as_ref())
+    }
+}
+
+/// The reports of one replica that changed between two answers, by position.
+struct Changes {
+    gone: Vec<(usize, ObjectKey)>,
+    came: Vec<(usize, ObjectKey)>,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct SyncIndex {
     /// The latest answer of each replica, by istiod pod.
     pub replicas: BTreeMap<ObjectKey, ReplicaSync>,
     /// Replicas that have answered with their proxies at least once.
     pub known: BTreeMap<ObjectKey, Known>,
-    /// The reports of each proxy, by its pod, preferred first.
-    pub reporters: HashMap<ObjectKey, BTreeSet<Reporter>>,
+    /// The reports of each proxy, by its pod, preferred first (sorted; most proxies have
+    /// one, which a `Vec` holds in a fraction of a B-tree node's bytes).
+    pub reporters: HashMap<ObjectKey, Vec<Reporter>>,
     /// By the reporting replica's revision.
     pub counts: BTreeMap<Name, Counts>,
     /// Running pods with a proxy that no replica reports, by the revision that injected them.
@@ -72,6 +203,14 @@ pub(crate) struct SyncIndex {
     pub gone: BTreeSet<ObjectKey>,
     /// Versions the live-reported proxies run, by the replica reporting them.
     pub versions: BTreeMap<ObjectKey, BTreeMap<Name, u32>>,
+    /// The Proxies view's lines, in istioctl's order: every reported proxy and every
+    /// running pod with a proxy that no replica reports.
+    pub lines: RankedMap<ProxyKey, Line>,
+    /// Lines are kept once some replica has answered (the view waits for istiod before);
+    /// the first answer makes them all at once.
+    pub lines_kept: bool,
+    /// Lines whose report names a cluster (istiod 1.13+): the CLUSTER column shows then.
+    pub lines_with_cluster: u32,
 }
 
 /// A proxy's state in one word: the worst of its types, where NOT SENT and IGNORED count as
@@ -116,17 +255,6 @@ pub(crate) fn expects_connection(p: &PodSummary) -> bool {
     p.has_proxy && p.phase == PodPhase::Running && !p.deleting
 }
 
-fn bump<K: Ord + Clone>(map: &mut BTreeMap<K, u32>, key: &K, add: bool) {
-    if add {
-        *map.entry(key.clone()).or_default() += 1;
-    } else if let Some(n) = map.get_mut(key) {
-        *n = n.saturating_sub(1);
-        if *n == 0 {
-            map.remove(key);
-        }
-    }
-}
-
 impl SyncIndex {
     /// The proxies a replica reports now (`false`) or last reported (`true`: last known).
     pub fn proxies_of(&self, istiod: &ObjectKey) -> Option<(&[ProxyStatus], bool)> {
@@ -140,9 +268,14 @@ impl SyncIndex {
         self.proxies_of(&r.istiod)?.0.get(r.index)
     }
 
+    /// The reports of a proxy, preferred first.
+    pub fn reporters(&self, pod: &ObjectKey) -> &[Reporter] {
+        self.reporters.get(pod).map_or(&[], Vec::as_slice)
+    }
+
     /// The report a proxy's row shows.
     pub fn preferred(&self, pod: &ObjectKey) -> Option<&Reporter> {
-        self.reporters.get(pod)?.first()
+        self.reporters(pod).first()
     }
 
     /// Replicas with no proxies known yet (never answered, or refused since they started).
@@ -151,14 +284,20 @@ impl SyncIndex {
     }
 
     /// Adds (or takes away) what one proxy's pod counts for, by its preferred report.
-    fn contribute(&mut self, pod: &ObjectKey, pods: &BTreeMap<ObjectKey, PodSummary>, add: bool) {
-        let Some(r) = self.preferred(pod).cloned() else {
+    fn contribute(
+        &mut self,
+        pod: &ObjectKey,
+        preferred: Option<&Reporter>,
+        pods: &BTreeMap<ObjectKey, PodSummary>,
+        add: bool,
+    ) {
+        let Some(r) = preferred else {
             if let Some(p) = pods.get(pod).filter(|p| expects_connection(p)) {
                 group_member(&mut self.unreported, &p.injected_revision, pod.clone(), add);
             }
             return;
         };
-        let Some(status) = self.status(&r) else {
+        let Some(status) = self.status(r) else {
             return;
         };
         let state = overall(status);
@@ -173,13 +312,13 @@ impl SyncIndex {
         if r.stale {
             super::inc(&mut counts.last_known, add);
         } else {
-            bump(&mut counts.per_state, &state, add);
+            tally(&mut counts.per_state, &state, add);
             if !in_sync {
                 set_member(&mut self.out_of_sync, pod.clone(), add);
             }
             if !version.is_empty() {
                 let versions = self.versions.entry(r.istiod.clone()).or_default();
-                bump(versions, &version, add);
+                tally(versions, &version, add);
                 if versions.is_empty() {
                     self.versions.remove(&r.istiod);
                 }
@@ -193,7 +332,7 @@ impl SyncIndex {
         }
     }
 
-    /// Changes the reports of one proxy, moving its contribution along.
+    /// Changes the reports of one proxy, moving its contribution and its line along.
     fn report(
         &mut self,
         pod: &ObjectKey,
@@ -201,19 +340,104 @@ impl SyncIndex {
         pods: &BTreeMap<ObjectKey, PodSummary>,
         add: bool,
     ) {
-        self.contribute(pod, pods, false);
-        if add {
-            self.reporters
-                .entry(pod.clone())
-                .or_default()
-                .insert(reporter);
-        } else if let Some(set) = self.reporters.get_mut(pod) {
-            set.remove(&reporter);
-            if set.is_empty() {
-                self.reporters.remove(pod);
+        let reports = self.reporters.entry(pod.clone()).or_default();
+        let before = reports.first().cloned();
+        match (add, reports.binary_search(&reporter)) {
+            (true, Err(at)) => reports.insert(at, reporter),
+            (false, Ok(at)) => {
+                reports.remove(at);
             }
+            _ => {}
         }
-        self.contribute(pod, pods, true);
+        let after = reports.first().cloned();
+        if reports.is_empty() {
+            self.reporters.remove(pod);
+        }
+        // Only the preferred report counts, and only it shows on the line.
+        if before == after {
+            return;
+        }
+        self.contribute(pod, before.as_ref(), pods, false);
+        self.contribute(pod, after.as_ref(), pods, true);
+        if self.lines_kept {
+            let key = ProxyKey(pod.clone());
+            let spot = self.lines.locate(&key);
+            // The pod part of a line stands (`pod_changed` keeps it): only a pod without a
+            // line yet is looked up.
+            let held = match self.lines.at_spot(spot) {
+                Some(line) => line.pod.clone(),
+                None => LinePod::of(pods.get(pod)),
+            };
+            let line = self.make_line(pod, after.as_ref(), held);
+            self.put_line(spot, key, line);
+        }
+    }
+
+    /// A pod's line, as its preferred report and its pod (`held`) say now.
+    fn make_line(
+        &self,
+        pod: &ObjectKey,
+        preferred: Option<&Reporter>,
+        held: LinePod,
+    ) -> Option<Line> {
+        let Some(r) = preferred else {
+            return held.running.then(|| Line {
+                name: Name::from(format!("{}.{}", pod.name, pod.namespace)),
+                report: None,
+                pod: held,
+            });
+        };
+        let status = self.status(r)?;
+        Some(Line {
+            name: status.proxy.clone(),
+            report: Some(LineReport {
+                istiod: r.istiod.clone(),
+                stale: r.stale,
+                cluster: status.cluster.clone(),
+                proxy_type: status.proxy_type.clone(),
+                version: status.version.clone(),
+                states: status.xds.each_ref().map(|x| x.state),
+            }),
+            pod: held,
+        })
+    }
+
+    /// Puts a pod's line at its spot (or takes it away).
+    fn put_line(&mut self, spot: Spot, key: ProxyKey, line: Option<Line>) {
+        self.lines_with_cluster += u32::from(line.as_ref().is_some_and(Line::names_cluster));
+        let old = self.lines.put(spot, key, line);
+        if old.is_some_and(|old| old.names_cluster()) {
+            self.lines_with_cluster -= 1;
+        }
+    }
+
+    /// Makes every line afresh, when they come or go all at once: the first replica
+    /// answered, or the last is gone. The pods are read in order rather than looked up one
+    /// by one, and the lines, almost in order already (by namespace, then name), are
+    /// sorted once rather than inserted one by one.
+    fn rebuild_lines(&mut self, pods: &BTreeMap<ObjectKey, PodSummary>) {
+        self.lines = RankedMap::default();
+        self.lines_with_cluster = 0;
+        self.lines_kept = !self.replicas.is_empty();
+        if !self.lines_kept {
+            return;
+        }
+        let held = pods
+            .iter()
+            .filter(|(k, p)| expects_connection(p) || self.reporters.contains_key(*k))
+            .map(|(k, p)| (k, Some(p)));
+        let gone = self.gone.iter().map(|k| (k, None));
+        let mut made: Vec<(ProxyKey, Line)> = held
+            .chain(gone)
+            .filter_map(|(k, p)| {
+                let line = self.make_line(k, self.preferred(k), LinePod::of(p))?;
+                Some((ProxyKey(k.clone()), line))
+            })
+            .collect();
+        made.sort_by(|(a, _), (b, _)| a.cmp(b));
+        made.dedup_by(|(a, _), (b, _)| a == b);
+        self.lines_with_cluster = made.iter().filter(|(_, l)| l.names_cluster()).count() as u32;
+        self.lines = RankedMap::from_sorted(made);
     }
 
     /// Adds or takes away every report of one replica.
@@ -264,6 +488,11 @@ impl SyncIndex {
             }
             return false;
         }
+        if let Some(changes) = self.changes(&key, &replica) {
+            self.answer_again(key, replica, changes, at, pods);
+            return true;
+        }
+        let first = self.replicas.is_empty();
         self.replica_reports(&key, pods, false);
         let old = self.replicas.insert(key.clone(), replica);
         if ok {
@@ -283,7 +512,64 @@ impl SyncIndex {
             );
         }
         self.replica_reports(&key, pods, true);
+        if first {
+            self.rebuild_lines(pods);
+        }
         true
+    }
+
+    /// How a replica's answer differs from its last, when both are Ok for the same revision:
+    /// the reports at each position that changed, before (`gone`) and after (`came`).
+    fn changes(&self, key: &ObjectKey, replica: &ReplicaSync) -> Option<Changes> {
+        let last = self.replicas.get(key)?;
+        let (ReplicaState::Ok { proxies: old, .. }, ReplicaState::Ok { proxies: new, .. }) =
+            (&last.state, &replica.state)
+        else {
+            return None;
+        };
+        if last.revision != replica.revision {
+            return None;
+        }
+        let changed: Vec<usize> = (0..old.len().max(new.len()))
+            .filter(|&i| old.get(i) != new.get(i))
+            .collect();
+        let at = |proxies: &[ProxyStatus]| -> Vec<(usize, ObjectKey)> {
+            changed
+                .iter()
+                .filter_map(|&i| Some((i, pod_key(proxies.get(i)?))))
+                .collect()
+        };
+        Some(Changes {
+            gone: at(old),
+            came: at(new),
+        })
+    }
+
+    /// A replica that answered with its proxies answers again (what the poller brings every
+    /// few seconds): only the proxies whose report changed (by position in the answer) are
+    /// taken away and added again, so an answer costs what changed in it, not its size.
+    fn answer_again(
+        &mut self,
+        key: ObjectKey,
+        replica: ReplicaSync,
+        changes: Changes,
+        at: Timestamp,
+        pods: &BTreeMap<ObjectKey, PodSummary>,
+    ) {
+        let Changes { gone, came } = changes;
+        let reporter = |index| Reporter {
+            stale: false,
+            istiod: key.clone(),
+            index,
+        };
+        for (i, pod) in &gone {
+            self.report(pod, reporter(*i), pods, false);
+        }
+        self.replicas.insert(key.clone(), replica);
+        self.known.insert(key.clone(), Known { at, stale: None });
+        for (i, pod) in &came {
+            self.report(pod, reporter(*i), pods, true);
+        }
     }
 
     /// A replica is no longer polled (its pod is gone); true if it was known.
@@ -291,9 +577,17 @@ impl SyncIndex {
         if !self.replicas.contains_key(key) {
             return false;
         }
+        let last = self.replicas.len() == 1;
+        if last {
+            // No lines without replicas: not worth bringing in step one by one.
+            self.lines_kept = false;
+        }
         self.replica_reports(key, pods, false);
         self.replicas.remove(key);
         self.known.remove(key);
+        if last {
+            self.rebuild_lines(pods);
+        }
         true
     }
 
@@ -304,7 +598,16 @@ impl SyncIndex {
         old: Option<&PodSummary>,
         new: Option<&PodSummary>,
     ) {
-        if self.reporters.contains_key(key) {
+        let reported = !self.reporters(key).is_empty();
+        let has_line =
+            reported || old.is_some_and(expects_connection) || new.is_some_and(expects_connection);
+        if self.lines_kept && has_line && LinePod::moved(old, new) {
+            let line = self.make_line(key, self.preferred(key), LinePod::of(new));
+            let key = ProxyKey(key.clone());
+            let spot = self.lines.locate(&key);
+            self.put_line(spot, key, line);
+        }
+        if reported {
             set_member(&mut self.gone, key.clone(), new.is_none());
             return;
         }
@@ -324,5 +627,80 @@ impl SyncIndex {
                 true,
             );
         }
+    }
+}
+
+#[cfg(test)]
+impl SyncIndex {
+    /// The lines kept, in order.
+    pub fn kept_lines(&self) -> Vec<(ProxyKey, Line)> {
+        self.lines
+            .iter()
+            .map(|(k, l)| (k.clone(), l.clone()))
+            .collect()
+    }
+
+    /// The lines made from scratch from the reports and the pods, in order: what the lines
+    /// kept must equal.
+    pub fn rebuilt_lines(&self, pods: &BTreeMap<ObjectKey, PodSummary>) -> Vec<(ProxyKey, Line)> {
+        let mut lines = Vec::new();
+        if self.replicas.is_empty() {
+            return lines;
+        }
+        for pod in self.reporters.keys().chain(pods.keys()) {
+            let held = LinePod::of(pods.get(pod));
+            if let Some(line) = self.make_line(pod, self.preferred(pod), held) {
+                lines.push((ProxyKey(pod.clone()), line));
+            }
+        }
+        lines.sort_by(|(a, _), (b, _)| a.cmp(b));
+        lines.dedup_by(|(a, _), (b, _)| a == b);
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(namespace: &str, name: &str) -> ProxyKey {
+        ProxyKey(ObjectKey {
+            namespace: Name::from(namespace),
+            name: Name::from(name),
+        })
+    }
+
+    #[test]
+    fn proxy_keys_sort_like_istioctls_names() {
+        let keys = [
+            ("default", "reviews"),
+            ("default", "reviews-v1"),
+            ("default", "reviews.v1"),
+            ("a", "reviews"),
+            ("default", "reviews-v1-545db77b95-qvbm7"),
+            ("istio-system", "istiod"),
+            ("istio", "istiod"),
+            ("istio-system", "istiod-1"),
+            ("", "ztunnel"),
+            ("", "ztunnel-a"),
+            ("b", "x.y"),
+            ("y.b", "x"),
+        ];
+        let mut by_key: Vec<ProxyKey> = keys.iter().map(|(ns, n)| key(ns, n)).collect();
+        by_key.sort();
+        let mut by_name: Vec<(String, &str, &str)> = keys
+            .iter()
+            .map(|(ns, n)| {
+                let name = if ns.is_empty() {
+                    n.to_string()
+                } else {
+                    format!("{n}.{ns}")
+                };
+                (name, *ns, *n)
+            })
+            .collect();
+        by_name.sort();
+        let expected: Vec<ProxyKey> = by_name.iter().map(|(_, ns, n)| key(ns, n)).collect();
+        assert_eq!(by_key, expected);
     }
 }

@@ -241,6 +241,14 @@ fn assert_consistent(m: &Model) {
     assert_eq!(s.gone, f.gone, "gone");
     assert_eq!(s.versions, f.versions, "versions");
     assert_eq!(s.reporters, f.reporters, "reporters");
+    assert_eq!(s.lines, f.lines, "lines");
+    assert_eq!(s.lines_kept, f.lines_kept, "lines kept");
+    assert_eq!(
+        s.lines_with_cluster, f.lines_with_cluster,
+        "lines with a cluster"
+    );
+    super::super::super::tests::assert_reads_agree(m);
+    super::super::super::tests::assert_reads_agree(&fresh);
     assert_eq!(m.proxies(), fresh.proxies());
     assert_eq!(m.proxy_summary(), fresh.proxy_summary());
     assert_eq!(m.findings(), fresh.findings());
@@ -663,4 +671,140 @@ fn the_same_answer_again_changes_nothing_but_its_time() {
     });
     assert_eq!(m.generation(), generation, "no redraw for the same answer");
     assert_eq!(row(&m.proxies(), "reviews-v1").reported_at, Some(later(5)));
+}
+
+#[test]
+fn relisted_pods_move_the_lines() {
+    let mut m = synced_seed();
+    let lines = |m: &Model| -> Vec<(String, ProxyConnection, Option<String>, bool)> {
+        m.proxy_lines()
+            .iter()
+            .map(|l| {
+                (
+                    l.pod.to_string(),
+                    l.connection,
+                    l.node.map(|n| n.to_string()),
+                    l.pod_gone,
+                )
+            })
+            .collect()
+    };
+    let before = lines(&m);
+    assert_eq!(before.len(), m.proxies().len());
+    // The relist lost details (still reported: its pod is gone), moved productpage to
+    // k1-node02 and brought a running pod with a proxy that no replica reports.
+    let mut pods: Vec<Object> = m
+        .pods()
+        .into_iter()
+        .filter(|p| !p.name.starts_with("details"))
+        .cloned()
+        .map(|mut p| {
+            if p.name.starts_with("productpage") {
+                p.node = Some(n_("k1-node02"));
+            }
+            Object::Pod(p)
+        })
+        .collect();
+    pods.push(
+        pod("default", "aaa-new-6f769b44-zzzzz")
+            .on("k1-node04")
+            .injected("1-9-1", APP_BUILD)
+            .build(),
+    );
+    m.apply(stamped(ClusterEvent::Relisted(Kind::Pod, pods)));
+    let after = lines(&m);
+    assert_eq!(after.len(), before.len() + 1);
+    let find = |pod: &str| {
+        after
+            .iter()
+            .find(|l| l.0.starts_with(pod))
+            .cloned()
+            .unwrap_or_else(|| panic!("no line {pod}"))
+    };
+    assert_eq!(
+        find("details"),
+        (
+            "details-v1-6f769b44-hzj8v".into(),
+            ProxyConnection::Connected,
+            None,
+            true
+        )
+    );
+    assert_eq!(find("productpage").2.as_deref(), Some("k1-node02"));
+    assert_eq!(find("aaa-new").1, ProxyConnection::Disconnected);
+    assert_eq!(after[0].0, "aaa-new-6f769b44-zzzzz", "by name");
+    assert_consistent(&m);
+
+    // The replica answers for the new pod and no longer for details.
+    let (a, b) = seed_replicas();
+    let a: Vec<ProxyStatus> = a
+        .into_iter()
+        .filter(|p| !p.pod.starts_with("details"))
+        .chain([synced("default", "aaa-new-6f769b44-zzzzz", APP_BUILD)])
+        .collect();
+    m.apply(stamped(ok(A, a)));
+    m.apply(stamped(ok(B, b)));
+    let after = lines(&m);
+    assert_eq!(after.len(), before.len());
+    assert_eq!(after[0].1, ProxyConnection::Connected);
+    assert!(!after.iter().any(|l| l.0.starts_with("details")));
+    assert_consistent(&m);
+}
+
+#[test]
+fn a_small_replica_changing_among_many_proxies_moves_its_lines_only() {
+    // Forty pods with a proxy: replica A reports 36, replica B the other 4, so that B's
+    // changes bring its few lines in step one by one rather than making all of them afresh.
+    let mut m = seed();
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    for i in 0..40 {
+        let name = format!("load-{i:02}");
+        m.apply(applied(
+            pod("default", &name)
+                .on("k1-node02")
+                .injected("1-9-1", APP_BUILD)
+                .build(),
+        ));
+        let status = synced("default", &name, APP_BUILD);
+        if i % 10 == 3 {
+            b.push(status)
+        } else {
+            a.push(status)
+        }
+    }
+    m.apply(stamped(ok(A, a)));
+    m.apply(stamped(ok(B, b.clone())));
+    let lines = m.proxy_lines().len();
+    assert_eq!(lines, m.proxies().len());
+    assert_consistent(&m);
+
+    m.apply(stamped(unreachable(B)));
+    let shown = m.proxy_lines();
+    let b_lines: Vec<ProxyConnection> = shown
+        .iter()
+        .filter(|l| l.pod.ends_with('3') && l.pod.starts_with("load"))
+        .map(|l| l.connection)
+        .collect();
+    assert_eq!(b_lines, [ProxyConnection::LastKnown; 4]);
+    assert_consistent(&m);
+
+    m.apply(stamped(ok(B, b)));
+    assert_consistent(&m);
+    m.apply(deleted(Kind::Pod, "istio-system", B));
+    m.apply(stamped(gone(B)));
+    let shown = m.proxy_lines();
+    assert!(
+        shown
+            .iter()
+            .filter(|l| l.pod.starts_with("load"))
+            .all(|l| l.connection
+                == if l.pod.ends_with('3') {
+                    ProxyConnection::Disconnected
+                } else {
+                    ProxyConnection::Connected
+                })
+    );
+    assert_eq!(shown.len(), lines);
+    assert_consistent(&m);
 }
