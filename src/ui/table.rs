@@ -160,6 +160,18 @@ pub trait TableSource {
 /// word of the haystack, ignoring case. Terms stay inside words so that `n03` finds
 /// `k1-node03`, not `k1-node01 … v1.14.3`.
 pub fn fuzzy_match(needle: &str, haystack: &str) -> bool {
+    // Names in a cluster are ASCII: compare bytes, without Unicode case mapping (a filter
+    // runs over every row of the table, every frame).
+    if needle.is_ascii() && haystack.is_ascii() {
+        return needle.split_whitespace().all(|term| {
+            haystack.split_whitespace().any(|word| {
+                let mut hay = word.bytes().map(|b| b.to_ascii_lowercase());
+                term.bytes()
+                    .map(|b| b.to_ascii_lowercase())
+                    .all(|n| hay.any(|h| h == n))
+            })
+        });
+    }
     needle.split_whitespace().all(|term| {
         haystack.split_whitespace().any(|word| {
             let mut hay = word.chars().flat_map(char::to_lowercase);
@@ -188,12 +200,15 @@ pub fn arrange(source: &dyn TableSource, screen: &Screen) -> Vec<usize> {
     if let Some(sort) = sort
         && sort.column < source.columns().len()
     {
-        rows.sort_by(|&a, &b| {
-            let o = source
-                .sort_key(a, sort.column)
-                .cmp(&source.sort_key(b, sort.column));
-            if sort.reverse { o.reverse() } else { o }
-        });
+        // One key per row rather than two per comparison: a key may be built (a proxy's
+        // line looked up, a text formatted), and a sort compares n log n times.
+        let mut keyed: Vec<(SortKey<'_>, usize)> = rows
+            .iter()
+            .map(|&i| (source.sort_key(i, sort.column), i))
+            .collect();
+        // Stable, as before: equal keys keep the source's order either way.
+        keyed.sort_by(|(a, _), (b, _)| if sort.reverse { b.cmp(a) } else { a.cmp(b) });
+        rows = keyed.into_iter().map(|(_, i)| i).collect();
     }
     rows
 }
@@ -523,6 +538,10 @@ mod tests {
             "a term stays in one word"
         );
         assert!(fuzzy_match("n01 14", "k1-node01 v1.14.3"));
+        // Beyond ASCII, by Unicode's lower case: the same answers.
+        assert!(fuzzy_match("ÄB", "xäyb"));
+        assert!(fuzzy_match("n03", "k1-node03 ×2"));
+        assert!(!fuzzy_match("n03", "k1-node01 ×3"));
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! Nodes: roles, kubelet version and its skew, cordoned, and the drain pre-flight.
+//! Nodes: roles, kubelet version and its skew, cordoned, and the drain pre-flight (in
+//! numbers: a node's details name the pods).
 
 use std::borrow::Cow;
 
 use ratatui::layout::Constraint::{Fill, Length};
 
-use crate::model::{DrainPreflight, Model, NodeRow};
+use crate::model::{DrainCounts, DrainPreflight, Model, NodeLine, NodeLines, NodeRow};
 
 use super::super::table::{CellText, Column, SortKey, TableSource, Tone};
 use super::{Subject, list};
@@ -20,27 +21,31 @@ const COLUMNS: [Column; 8] = [
     Column::new("LABELS", Fill(3), 150),
 ];
 
-pub struct NodesTable {
-    rows: Vec<NodeRow>,
+pub struct NodesTable<'m> {
+    lines: NodeLines<'m>,
 }
 
-impl NodesTable {
-    pub fn new(model: &Model) -> Self {
+impl<'m> NodesTable<'m> {
+    pub fn new(model: &'m Model) -> Self {
         NodesTable {
-            rows: model.nodes(),
+            lines: model.node_lines(),
         }
     }
 }
 
 /// `Ready`, `Ready,cordoned`, `NotReady`: kubectl's column with the word SREs use.
 pub fn status(r: &NodeRow) -> (String, Tone) {
-    let mut s = String::from(if r.ready { "Ready" } else { "NotReady" });
-    if r.cordoned {
+    node_status(r.ready, r.cordoned)
+}
+
+fn node_status(ready: bool, cordoned: bool) -> (String, Tone) {
+    let mut s = String::from(if ready { "Ready" } else { "NotReady" });
+    if cordoned {
         s.push_str(",cordoned");
     }
-    let tone = if !r.ready {
+    let tone = if !ready {
         Tone::Bad
-    } else if r.cordoned {
+    } else if cordoned {
         Tone::Warn
     } else {
         Tone::Good
@@ -57,6 +62,12 @@ pub fn drain(p: &DrainPreflight) -> (String, Tone) {
     (p.summary(), tone)
 }
 
+/// The same, from the pre-flight in numbers.
+fn drain_counts(c: &DrainCounts) -> (String, Tone) {
+    let tone = if c.blocked() { Tone::Bad } else { Tone::Good };
+    (c.summary(), tone)
+}
+
 pub fn skew(minor: u32) -> (String, Tone) {
     if minor == 0 {
         ("-".into(), Tone::Dim)
@@ -65,20 +76,22 @@ pub fn skew(minor: u32) -> (String, Tone) {
     }
 }
 
-impl TableSource for NodesTable {
+impl TableSource for NodesTable<'_> {
     fn columns(&self) -> &[Column] {
         &COLUMNS
     }
 
     fn len(&self) -> usize {
-        self.rows.len()
+        self.lines.len()
     }
 
     fn cells(&self, i: usize) -> Vec<CellText> {
-        let r = &self.rows[i];
+        let Some(r) = self.lines.get(i) else {
+            return Vec::new();
+        };
         vec![
             (r.name.to_string(), Tone::Plain),
-            status(r),
+            node_status(r.ready, r.cordoned),
             (list(&r.roles), Tone::Plain),
             (
                 r.kubelet_version.to_string(),
@@ -90,27 +103,33 @@ impl TableSource for NodesTable {
             ),
             skew(r.minor_skew),
             (r.pods.to_string(), Tone::Plain),
-            drain(&r.preflight),
+            drain_counts(&r.drain),
             (r.labels.join(","), Tone::Dim),
         ]
     }
 
     fn sort_key(&self, i: usize, column: usize) -> SortKey<'_> {
-        let r = &self.rows[i];
+        let Some(n) = self.lines.node(i) else {
+            return SortKey::Num(0);
+        };
         match column {
-            0 => SortKey::Text(Cow::Borrowed(&r.name)),
-            1 => SortKey::Num(i64::from(r.ready) * 2 + i64::from(!r.cordoned)),
-            2 => SortKey::Text(Cow::Owned(list(&r.roles))),
-            3 => SortKey::Text(Cow::Borrowed(&r.kubelet_version)),
-            4 => SortKey::Num(i64::from(r.minor_skew)),
-            5 => SortKey::Num(i64::from(r.pods)),
-            6 => SortKey::Num(i64::from(matches!(r.preflight, DrainPreflight::Ok { .. }))),
-            _ => SortKey::Text(Cow::Owned(r.labels.join(","))),
+            0 => SortKey::Text(Cow::Borrowed(&n.name)),
+            1 => SortKey::Num(i64::from(n.ready) * 2 + i64::from(!n.unschedulable)),
+            2 => SortKey::Text(Cow::Owned(list(&n.roles))),
+            3 => SortKey::Text(Cow::Borrowed(&n.kubelet_version)),
+            _ => {
+                let Some(r) = self.lines.get(i) else {
+                    return SortKey::Num(0);
+                };
+                line_sort_key(&r, column)
+            }
         }
     }
 
     fn filter_text(&self, i: usize, out: &mut String) {
-        let r = &self.rows[i];
+        let Some(r) = self.lines.get(i) else {
+            return;
+        };
         out.push_str(&r.name);
         out.push(' ');
         out.push_str(&r.kubelet_version);
@@ -128,10 +147,20 @@ impl TableSource for NodesTable {
     }
 
     fn subject(&self, i: usize) -> Option<Subject> {
-        Some(Subject::Node(self.rows[i].name.clone()))
+        Some(Subject::Node(self.lines.node(i)?.name.clone()))
     }
 
     fn empty_message(&self) -> &'static str {
         "no nodes"
+    }
+}
+
+/// Sort keys of the columns a line is built for.
+fn line_sort_key(r: &NodeLine, column: usize) -> SortKey<'static> {
+    match column {
+        4 => SortKey::Num(i64::from(r.minor_skew)),
+        5 => SortKey::Num(i64::from(r.pods)),
+        6 => SortKey::Num(i64::from(!r.drain.blocked())),
+        _ => SortKey::Text(Cow::Owned(r.labels.join(","))),
     }
 }

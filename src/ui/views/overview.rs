@@ -1,5 +1,6 @@
 //! Overview: the control plane (revisions, gateways), proxies, blocked drains, and the
-//! findings an expert would check by hand, on one screen.
+//! findings an expert would check by hand, on one screen. The panels read counts the model
+//! keeps and build only the lines that can show.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -10,13 +11,13 @@ use ratatui::layout::{Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use crate::model::{DrainPreflight, Finding, Model, Severity};
+use crate::model::{Finding, Model, Severity};
 
 use super::super::state::Screen;
 use super::super::table::{self, CellText, Column, SortKey, TableSource, Tone};
 use super::super::theme::Theme;
 use super::revisions::{iop_status_tone, istiod_tone};
-use super::{heading, pods, proxies, short_name};
+use super::{heading, proxies, short_name};
 
 const COLUMNS: [Column; 3] = [
     Column::new("SEVERITY", Length(8), 0),
@@ -146,15 +147,18 @@ fn control_plane<'a>(model: &Model, theme: &Theme) -> Vec<Line<'a>> {
     lines
 }
 
-fn proxies_and_drains<'a>(model: &Model, theme: &Theme) -> Vec<Line<'a>> {
+/// The right panel's lines. `room` bounds what is built: the panel is never taller or wider
+/// than `room`, and a list that would not fit is cut past it (the panel's height is the
+/// same whether it counts those lines or not: more than it can show either way).
+fn proxies_and_drains<'a>(model: &Model, theme: &Theme, room: Rect) -> Vec<Line<'a>> {
     let t = theme;
     let summary = model.proxy_summary();
-    let pods = model.proxied_pods();
-    let not_ready = pods.iter().filter(|p| !p.ready).count();
+    let proxied = model.proxied_counts();
+    let not_ready = proxied.not_ready;
     let mut head = vec![Span::styled("PROXIES ", t.title)];
     let mut lines = Vec::new();
     if summary.waiting {
-        head.push(Span::styled(format!("{} ", pods.len()), t.base));
+        head.push(Span::styled(format!("{} ", proxied.pods), t.base));
         if not_ready > 0 {
             head.push(Span::styled(format!("{not_ready} not ready "), t.warn));
         }
@@ -163,10 +167,10 @@ fn proxies_and_drains<'a>(model: &Model, theme: &Theme) -> Vec<Line<'a>> {
             "  waiting for istiod sync status",
             t.dim,
         )));
-        // Until istiod reports, the versions are the images'.
+        // Until istiod reports, the versions are the images' (the Pods list's VERSION).
         let mut versions: BTreeMap<&str, u32> = BTreeMap::new();
-        for p in &pods {
-            *versions.entry(pods::version(p).unwrap_or("?")).or_default() += 1;
+        for (v, n) in &proxied.versions {
+            *versions.entry(v.as_deref().unwrap_or("?")).or_default() += n;
         }
         lines.extend(versions_line(
             versions.into_iter().map(|(v, n)| (v.to_string(), n)),
@@ -218,48 +222,51 @@ fn proxies_and_drains<'a>(model: &Model, theme: &Theme) -> Vec<Line<'a>> {
             ]));
         }
     }
-    let nodes = model.nodes();
-    let blocked: Vec<_> = nodes
-        .iter()
-        .filter_map(|n| match &n.preflight {
-            DrainPreflight::Blocked { pdbs, .. } => Some((n, pdbs)),
-            DrainPreflight::Ok { .. } => None,
-        })
-        .collect();
+    let blocked = model.blocked_drains();
+    let blocked_count = blocked.len();
     lines.push(Line::from(vec![
         Span::styled("DRAINS ", t.title),
         Span::styled(
-            format!("{} of {} nodes blocked", blocked.len(), nodes.len()),
-            if blocked.is_empty() { t.good } else { t.bad },
+            format!("{blocked_count} of {} nodes blocked", model.node_count()),
+            if blocked_count == 0 { t.good } else { t.bad },
         ),
     ]));
-    for (n, pdbs) in &blocked {
-        let why = if pdbs.is_empty() {
+    let shown = usize::from(room.height).saturating_sub(lines.len());
+    for (name, drain) in blocked.iter().take(shown) {
+        let why = if drain.pdbs.is_empty() {
             "pods need --force".to_string()
         } else {
-            pdbs.iter()
+            drain
+                .pdbs
+                .iter()
                 .map(|p| short_name(p))
                 .collect::<Vec<_>>()
                 .join(",")
         };
         lines.push(Line::from(vec![
             Span::styled("  ✗ ", t.bad),
-            Span::styled(format!("{} ", n.name), t.base),
+            Span::styled(format!("{name} "), t.base),
             Span::styled(why, t.dim),
         ]));
     }
-    let cordoned: Vec<&str> = nodes
-        .iter()
-        .filter(|n| n.cordoned)
-        .map(|n| &*n.name)
-        .collect();
+    // Names up to the panel's width: the line is cut there anyway.
+    let mut cordoned = String::new();
+    for name in model.cordoned_nodes() {
+        if cordoned.chars().count() > usize::from(room.width) {
+            break;
+        }
+        if !cordoned.is_empty() {
+            cordoned.push(',');
+        }
+        cordoned.push_str(name);
+    }
     if !cordoned.is_empty() {
         lines.push(Line::from(vec![
             Span::styled("  cordoned ", t.dim),
-            Span::styled(cordoned.join(","), t.warn),
+            Span::styled(cordoned, t.warn),
         ]));
     }
-    let skewed = nodes.iter().filter(|n| n.minor_skew > 0).count();
+    let skewed = model.skewed_kubelets();
     if skewed > 0 {
         lines.push(Line::from(vec![
             Span::styled("  kubelet skew ", t.dim),
@@ -304,7 +311,7 @@ pub fn render(
     theme: &Theme,
 ) -> usize {
     let left = control_plane(model, theme);
-    let right = proxies_and_drains(model, theme);
+    let right = proxies_and_drains(model, theme, area);
     let wanted = u16::try_from(left.len().max(right.len()) + 2).unwrap_or(u16::MAX);
     // The findings keep at least 6 rows: a header and a few findings.
     let top_height = wanted.min(area.height.saturating_sub(6)).max(3);

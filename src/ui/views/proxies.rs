@@ -2,6 +2,9 @@
 //! in istioctl's words, the istiod it is connected to, its version against istiod's, the
 //! revision that injected it and its node. `x` keeps the proxies out of sync; Enter shows
 //! the raw nonces per type.
+//!
+//! The rows are the lines the model keeps (`ProxyLines`): a frame formats the lines on
+//! screen only; the filter, a sort and `x` read every line, without formatting.
 
 use std::borrow::Cow;
 
@@ -10,8 +13,9 @@ use ratatui::layout::Constraint::{Fill, Length};
 use ratatui::layout::Rect;
 use ratatui::text::Span;
 
+use crate::model::intern::Name;
 use crate::model::sync::{SyncState, XdsType};
-use crate::model::{Model, ProxyConnection, ProxyRow, ReplicaRow, SyncTotals};
+use crate::model::{Model, ProxyConnection, ProxyLine, ProxyLines, ReplicaRow, SyncTotals};
 
 use super::super::state::Screen;
 use super::super::table::{self, CellText, Column, SortKey, TableSource, Tone};
@@ -87,16 +91,15 @@ const SPEC: [(ProxyColumn, Column); 14] = [
     (ProxyColumn::Node, Column::new("NODE", Length(11), 120)),
 ];
 
-pub struct ProxiesTable {
-    rows: Vec<ProxyRow>,
+pub struct ProxiesTable<'m> {
+    lines: ProxyLines<'m>,
     columns: Vec<Column>,
-    waiting: bool,
 }
 
-impl ProxiesTable {
-    pub fn new(model: &Model) -> Self {
-        let rows = model.proxies();
-        let clusters = rows.iter().any(|r| !r.cluster.is_empty());
+impl<'m> ProxiesTable<'m> {
+    pub fn new(model: &'m Model) -> Self {
+        let lines = model.proxy_lines();
+        let clusters = lines.clusters();
         let columns = SPEC
             .iter()
             .map(|(c, col)| match c {
@@ -104,11 +107,11 @@ impl ProxiesTable {
                 _ => *col,
             })
             .collect();
-        ProxiesTable {
-            rows,
-            columns,
-            waiting: model.sync_replicas().is_empty(),
-        }
+        ProxiesTable { lines, columns }
+    }
+
+    fn line(&self, i: usize) -> Option<ProxyLine<'_>> {
+        self.lines.get(i)
     }
 }
 
@@ -153,7 +156,7 @@ fn istiod_suffix(name: &str) -> &str {
 }
 
 /// Worse states sort later.
-fn state_rank(r: &ProxyRow, t: XdsType) -> i64 {
+fn state_rank(r: &ProxyLine<'_>, t: XdsType) -> i64 {
     match r.state_of(t) {
         None => 10,
         Some(s) => match s {
@@ -167,7 +170,7 @@ fn state_rank(r: &ProxyRow, t: XdsType) -> i64 {
     }
 }
 
-fn cell(r: &ProxyRow, c: ProxyColumn) -> CellText {
+fn cell(r: &ProxyLine<'_>, c: ProxyColumn) -> CellText {
     let dash = || ("-".to_string(), Tone::Dim);
     match c {
         ProxyColumn::Name | ProxyColumn::PodName => (
@@ -186,7 +189,7 @@ fn cell(r: &ProxyRow, c: ProxyColumn) -> CellText {
             _ => ("UNKNOWN".to_string(), Tone::SyncUnknown),
         },
         ProxyColumn::Istiod | ProxyColumn::IstiodShort => {
-            let Some(istiod) = &r.istiod else {
+            let Some(istiod) = r.istiod else {
                 return match r.connection {
                     ProxyConnection::Disconnected => ("<none>".to_string(), Tone::Warn),
                     _ => ("?".to_string(), Tone::SyncUnknown),
@@ -204,14 +207,14 @@ fn cell(r: &ProxyRow, c: ProxyColumn) -> CellText {
             };
             (text, tone)
         }
-        ProxyColumn::Version | ProxyColumn::VersionShort => match &r.version {
+        ProxyColumn::Version | ProxyColumn::VersionShort => match r.version {
             Some(v) => (
                 if c == ProxyColumn::Version {
                     short_version(v).into_owned()
                 } else {
                     release(v).to_string()
                 },
-                if r.version_skew {
+                if r.version_skew() {
                     Tone::Warn
                 } else {
                     Tone::Plain
@@ -219,11 +222,11 @@ fn cell(r: &ProxyRow, c: ProxyColumn) -> CellText {
             ),
             None => dash(),
         },
-        ProxyColumn::Revision => match &r.injected_revision {
+        ProxyColumn::Revision => match r.injected_revision {
             Some(rev) => (rev.to_string(), Tone::Plain),
             None => dash(),
         },
-        ProxyColumn::Node => match &r.node {
+        ProxyColumn::Node => match r.node {
             Some(n) => (n.to_string(), Tone::Plain),
             None if r.pod_gone => ("pod gone".to_string(), Tone::Dim),
             None => dash(),
@@ -231,40 +234,46 @@ fn cell(r: &ProxyRow, c: ProxyColumn) -> CellText {
     }
 }
 
-impl TableSource for ProxiesTable {
+impl TableSource for ProxiesTable<'_> {
     fn columns(&self) -> &[Column] {
         &self.columns
     }
 
     fn len(&self) -> usize {
-        self.rows.len()
+        self.lines.len()
     }
 
     fn cells(&self, i: usize) -> Vec<CellText> {
-        let r = &self.rows[i];
-        SPEC.iter().map(|(c, _)| cell(r, *c)).collect()
+        let Some(r) = self.line(i) else {
+            return Vec::new();
+        };
+        SPEC.iter().map(|(c, _)| cell(&r, *c)).collect()
     }
 
     fn sort_key(&self, i: usize, column: usize) -> SortKey<'_> {
-        let r = &self.rows[i];
-        let opt = |v: Option<&str>| SortKey::Text(Cow::Owned(v.unwrap_or("").to_string()));
+        let Some(r) = self.line(i) else {
+            return SortKey::Num(0);
+        };
+        let opt = |v: Option<&Name>| SortKey::Text(Cow::Owned(v.map_or("", |v| v).to_string()));
         match SPEC.get(column).map(|(c, _)| *c) {
             Some(ProxyColumn::Name | ProxyColumn::PodName) | None => {
-                SortKey::Text(Cow::Borrowed(&r.name))
+                SortKey::Text(Cow::Borrowed(r.name))
             }
-            Some(ProxyColumn::Cluster) => SortKey::Text(Cow::Borrowed(&r.cluster)),
-            Some(ProxyColumn::Type(t)) => SortKey::Num(state_rank(r, t)),
-            Some(ProxyColumn::Istiod | ProxyColumn::IstiodShort) => opt(r.istiod.as_deref()),
-            Some(ProxyColumn::Version | ProxyColumn::VersionShort) => opt(r.version.as_deref()),
-            Some(ProxyColumn::Revision) => opt(r.injected_revision.as_deref()),
-            Some(ProxyColumn::Node) => opt(r.node.as_deref()),
+            Some(ProxyColumn::Cluster) => SortKey::Text(Cow::Borrowed(r.cluster)),
+            Some(ProxyColumn::Type(t)) => SortKey::Num(state_rank(&r, t)),
+            Some(ProxyColumn::Istiod | ProxyColumn::IstiodShort) => opt(r.istiod),
+            Some(ProxyColumn::Version | ProxyColumn::VersionShort) => opt(r.version),
+            Some(ProxyColumn::Revision) => opt(r.injected_revision),
+            Some(ProxyColumn::Node) => opt(r.node),
         }
     }
 
     fn filter_text(&self, i: usize, out: &mut String) {
-        let r = &self.rows[i];
-        out.push_str(&r.name);
-        for s in [&r.cluster, &r.proxy_type] {
+        let Some(r) = self.line(i) else {
+            return;
+        };
+        out.push_str(r.name);
+        for s in [r.cluster, r.proxy_type] {
             out.push(' ');
             out.push_str(s);
         }
@@ -280,14 +289,9 @@ impl TableSource for ProxiesTable {
             out.push(' ');
             out.push_str(connection_label(r.connection));
         }
-        for s in [
-            r.istiod.as_deref(),
-            r.version.as_deref(),
-            r.injected_revision.as_deref(),
-            r.node.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
+        for s in [r.istiod, r.version, r.injected_revision, r.node]
+            .into_iter()
+            .flatten()
         {
             out.push(' ');
             out.push_str(s);
@@ -295,7 +299,7 @@ impl TableSource for ProxiesTable {
     }
 
     fn subject(&self, i: usize) -> Option<Subject> {
-        let r = &self.rows[i];
+        let r = self.line(i)?;
         Some(Subject::Proxy {
             namespace: r.namespace.clone(),
             pod: r.pod.clone(),
@@ -303,7 +307,7 @@ impl TableSource for ProxiesTable {
     }
 
     fn is_problem(&self, i: usize) -> bool {
-        !self.rows[i].in_sync()
+        self.line(i).is_some_and(|r| !r.in_sync())
     }
 
     fn problems_label(&self) -> &'static str {
@@ -311,7 +315,7 @@ impl TableSource for ProxiesTable {
     }
 
     fn empty_message(&self) -> &'static str {
-        if self.waiting {
+        if self.lines.waiting() {
             "waiting for istiod sync status (each istiod replica's /debug/syncz is polled)"
         } else {
             "no proxies: no istiod reports one and no running pod has a proxy"
