@@ -1,7 +1,8 @@
 //! Benchmarks of the model and the frame at 1,000, 20,000 and 100,000 pods: the event apply
 //! rate (the initial relist of every kind, a stream of pod updates, one istiod replica's
-//! sync answer), the facts a frame computes, `Ui::render` of each view at 200x50 on
-//! `TestBackend`, and the bytes the model retains after loading.
+//! sync answer), the facts a frame reads and the full lists, `Ui::render` of each view at
+//! 200x50 on `TestBackend` (the Proxies and Nodes views also filtered, sorted, scrolled to
+//! the end), and the bytes the model retains after loading.
 //!
 //! Plain std timing (warm-up, then several runs, median and min) so that `cargo bench`
 //! compiles nothing more than meshtop itself. `cargo bench -- 1000` runs one scale only.
@@ -26,7 +27,7 @@ use meshtop::model::summary::{
 use meshtop::model::sync::{ProxyStatus, ReplicaState, ReplicaSync, SyncState, XdsStatus, XdsType};
 use meshtop::model::syncz::http_state;
 use meshtop::model::{ClusterEvent, Kind, Model, SourceState, Stamped};
-use meshtop::ui::{Header, Keymap, Theme, Ui, ViewKind};
+use meshtop::ui::{Header, Keymap, Theme, Ui};
 
 // --- counting allocator ------------------------------------------------------------------
 
@@ -832,41 +833,77 @@ fn pod_updates(cluster: &Cluster, count: usize, round: u32) -> Vec<Stamped> {
 
 // --- the measurements --------------------------------------------------------------------
 
-const VIEWS: [(ViewKind, char); 7] = [
-    (ViewKind::Overview, '1'),
-    (ViewKind::Revisions, '2'),
-    (ViewKind::Gateways, '3'),
-    (ViewKind::Proxies, '4'),
-    (ViewKind::Disruption, '5'),
-    (ViewKind::Nodes, '6'),
-    (ViewKind::Namespaces, '7'),
+/// Each frame measured: its label, the keys pressed first (`\n` is Enter), and a text the
+/// frame must show (so that the keys did what the label says).
+const VIEWS: [(&str, &str, &str); 13] = [
+    ("Overview", "1", "DRAINS"),
+    ("Revisions", "2", " Revisions "),
+    ("Gateways", "3", " Gateways "),
+    ("Proxies", "4", " Proxies "),
+    ("Proxies at the last line (`G`)", "4G", " Proxies "),
+    ("Proxies out of sync only (`x`)", "4x", "out of sync only"),
+    ("Proxies filtered (`/stale`)", "4/stale\n", "/stale"),
+    ("Proxies sorted by NAME (`s`)", "4s", "sorted by NAME"),
+    ("Disruption", "5", " Disruption "),
+    ("Nodes", "6", " Nodes "),
+    ("Nodes sorted by NAME (`s`)", "6s", "sorted by NAME"),
+    ("Nodes filtered (`/node1`)", "6/node1\n", "/node1"),
+    ("Namespaces", "7", " Namespaces "),
 ];
 
-const FACTS: [&str; 8] = [
+/// The first eight are what frames read (the Proxies view, the Nodes view and the
+/// Overview read lines and counts, a page at a time); the full lists come after.
+const FACTS: [&str; 11] = [
     "revisions()",
     "gateways()",
     "disruption()",
-    "nodes()",
     "namespaces()",
     "findings()",
-    "proxies()",
-    "all seven",
+    "proxy_lines(), 50 lines from the middle",
+    "node_lines(), 50 lines",
+    "blocked_drains(), count and 50 nodes",
+    "all eight",
+    "nodes(), every row, pods named",
+    "proxies(), every row, sorted",
 ];
+
+/// How many lines a frame shows at most: 200x50 less its borders and headers.
+const PAGE: usize = 50;
 
 fn fact(model: &Model, which: usize) {
     match which {
         0 => drop(black_box(model.revisions())),
         1 => drop(black_box(model.gateways())),
         2 => drop(black_box(model.disruption())),
-        3 => drop(black_box(model.nodes())),
-        4 => drop(black_box(model.namespaces())),
-        5 => drop(black_box(model.findings())),
-        6 => drop(black_box(model.proxies())),
-        _ => {
-            for f in 0..7 {
+        3 => drop(black_box(model.namespaces())),
+        4 => drop(black_box(model.findings())),
+        5 => {
+            let lines = model.proxy_lines();
+            let from = lines.len() / 2;
+            for i in from..from + PAGE {
+                black_box(lines.get(i));
+            }
+        }
+        6 => {
+            let lines = model.node_lines();
+            for i in 0..PAGE {
+                black_box(lines.get(i));
+            }
+        }
+        7 => {
+            let blocked = model.blocked_drains();
+            black_box(blocked.len());
+            for line in blocked.iter().take(PAGE) {
+                black_box(line);
+            }
+        }
+        8 => {
+            for f in 0..8 {
                 fact(model, f);
             }
         }
+        9 => drop(black_box(model.nodes())),
+        _ => drop(black_box(model.proxies())),
     }
 }
 
@@ -999,12 +1036,27 @@ fn measure(target_pods: usize) -> Results {
     let mut terminal = Terminal::new(TestBackend::new(200, 50)).expect("a TestBackend never fails");
     let frames = VIEWS
         .iter()
-        .map(|(_, key)| {
+        .map(|(label, keys, shows)| {
             let mut ui = Ui::new(Keymap::default(), Theme::default());
-            ui.on_key(
-                KeyEvent::new(KeyCode::Char(*key), KeyModifiers::NONE),
-                &model,
-            );
+            for c in keys.chars() {
+                let code = if c == '\n' {
+                    KeyCode::Enter
+                } else {
+                    KeyCode::Char(c)
+                };
+                ui.on_key(KeyEvent::new(code, KeyModifiers::NONE), &model);
+            }
+            terminal
+                .draw(|frame| ui.render(frame, &model, &header, now()))
+                .expect("a TestBackend never fails");
+            let screen: String = terminal
+                .backend()
+                .buffer()
+                .content()
+                .iter()
+                .map(|c| c.symbol())
+                .collect();
+            assert!(screen.contains(shows), "{label}: no {shows:?} on screen");
             time(3, 200, budget, || {
                 terminal
                     .draw(|frame| ui.render(frame, &model, &header, now()))
@@ -1101,11 +1153,11 @@ fn main() {
         };
         row(&label, each(&|r| r.facts[i].ms()));
     }
-    for (i, (view, _)) in VIEWS.iter().enumerate() {
+    for (i, (view, _, _)) in VIEWS.iter().enumerate() {
         let label = if i == 0 {
-            format!("**frame** 200x50 {}, ms", view.title())
+            format!("**frame** 200x50 {view}, ms")
         } else {
-            format!("{}, ms", view.title())
+            format!("{view}, ms")
         };
         row(&label, each(&|r| r.frames[i].ms()));
     }
