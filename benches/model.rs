@@ -835,7 +835,7 @@ fn pod_updates(cluster: &Cluster, count: usize, round: u32) -> Vec<Stamped> {
 
 /// Each frame measured: its label, the keys pressed first (`\n` is Enter), and a text the
 /// frame must show (so that the keys did what the label says).
-const VIEWS: [(&str, &str, &str); 13] = [
+const VIEWS: [(&str, &str, &str); 15] = [
     ("Overview", "1", "DRAINS"),
     ("Revisions", "2", " Revisions "),
     ("Gateways", "3", " Gateways "),
@@ -849,6 +849,8 @@ const VIEWS: [(&str, &str, &str); 13] = [
     ("Nodes sorted by NAME (`s`)", "6s", "sorted by NAME"),
     ("Nodes filtered (`/node1`)", "6/node1\n", "/node1"),
     ("Namespaces", "7", " Namespaces "),
+    ("a proxy's details (`4`, Enter)", "4\n", "CDS"),
+    ("a node's details (`6`, Enter)", "6\n", "drain"),
 ];
 
 /// The first eight are what frames read (the Proxies view, the Nodes view and the
