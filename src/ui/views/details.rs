@@ -62,11 +62,7 @@ pub fn pods<'m>(subject: &Subject, model: &'m Model) -> PodsTable<'m> {
             )
         }
         Subject::Node(node) => {
-            let preflight = model
-                .nodes()
-                .into_iter()
-                .find(|n| n.name == *node)
-                .map(|n| n.preflight);
+            let preflight = model.node_row(node).map(|n| n.preflight);
             // PDBs that allow no disruption now, with the pods they hold on this node.
             let blocking: Vec<_> = model
                 .disruption()
@@ -260,7 +256,7 @@ fn facts<'a>(subject: &Subject, model: &Model, theme: &Theme) -> Option<Vec<Line
     let mut lines = Vec::new();
     match subject {
         Subject::Node(node) => {
-            let r = model.nodes().into_iter().find(|n| n.name == *node)?;
+            let r = model.node_row(node)?;
             let version = if r.minor_skew > 0 {
                 (
                     format!("{} ({} minor behind)", r.kubelet_version, r.minor_skew),
