@@ -515,7 +515,9 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
     let mut runner = tasks::TaskRunner::new(
         Executor::new(&target.connection, global.readonly, audit),
         task_tx,
-    );
+    )
+    .with_istio_namespace(global.istio_namespace.clone());
+    ui.set_install_options(install_options(global, &target)?);
     let mut guard = TerminalGuard::enter()?;
     let mut keys = crossterm::event::EventStream::new();
     // The header's clock shows the age of the last event: it needs a slow tick, nothing more.
@@ -544,6 +546,7 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
             last_draw = tokio::time::Instant::now();
             force = false;
         }
+        let mut edit = None;
         tokio::select! {
             key = keys.next() => match key {
                 Some(Ok(crossterm::event::Event::Key(k))) if k.kind == crossterm::event::KeyEventKind::Press => {
@@ -552,6 +555,8 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
                             ui::Command::Quit => return Ok(()),
                             ui::Command::Run(run) => runner.run(run),
                             ui::Command::Abort(id) => runner.abort(id),
+                            ui::Command::ReadInstallFacts(id) => runner.read_install_facts(id),
+                            ui::Command::Edit(text) => edit = Some(text),
                         }
                     }
                 }
@@ -576,5 +581,75 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
             Some(update) = task_rx.recv() => ui.on_task_update(update),
             _ = tick.tick() => force = true,
         }
+        if let Some(text) = edit.take() {
+            // The editor reads the terminal: no one else may (crossterm's reader thread
+            // would take its keys), so the key stream stops while it runs.
+            drop(keys);
+            let edited = edit_outside(&mut guard, text).await?;
+            keys = crossterm::event::EventStream::new();
+            ui.on_edited(edited);
+            force = true;
+        }
     }
+}
+
+/// How the TUI plans installs: istioctl if it is on PATH, with the flags that point it at
+/// the cluster meshtop shows (the demo's kubeconfig lives in memory: istioctl gets a copy).
+fn install_options(
+    global: &GlobalArgs,
+    target: &Target,
+) -> Result<actions::install::PlanOptions, AppError> {
+    let istioctl = actions::install::find_istioctl();
+    let mut args = Vec::new();
+    if istioctl.is_some() {
+        if let Some(sandbox) = &target._sandbox {
+            let file = actions::install::default_install_file(&global.istio_namespace, "demo")
+                .with_extension("kubeconfig");
+            if let Some(dir) = file.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| AppError::Failed(format!("{}: {e}", dir.display())))?;
+            }
+            std::fs::write(&file, sandbox.kubeconfig_yaml())
+                .map_err(|e| AppError::Failed(format!("{}: {e}", file.display())))?;
+            args.extend(["--kubeconfig".to_string(), file.display().to_string()]);
+        } else if let Some(k) = &global.kubeconfig {
+            args.extend(["--kubeconfig".to_string(), k.display().to_string()]);
+        }
+        args.extend(["--context".to_string(), target.connection.context.clone()]);
+    }
+    Ok(actions::install::PlanOptions {
+        istioctl,
+        force_istioctl: false,
+        file: None,
+        istioctl_args: args,
+    })
+}
+
+/// Runs `$EDITOR` on `text` with the terminal handed to it: raw mode and the alternate
+/// screen are left before and entered again after, on a new `Terminal` whose empty buffers
+/// make the next frame draw everything. This is `ratatui::init` without its panic hook (one
+/// more per edit would stack) and without `Terminal::clear`, which asks the terminal for the
+/// cursor position: an answer crossterm's key reader may take first (crossterm#963).
+async fn edit_outside(
+    guard: &mut TerminalGuard,
+    text: String,
+) -> Result<Result<String, String>, AppError> {
+    ratatui::restore();
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
+    let edited = tokio::task::spawn_blocking(move || actions::install::edit_in_editor(&text))
+        .await
+        .map_err(|e| format!("the editor: {e}"))
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    let back = |e: std::io::Error| AppError::Failed(format!("restoring the terminal: {e}"));
+    crossterm::terminal::enable_raw_mode().map_err(back)?;
+    crossterm::execute!(
+        std::io::stdout(),
+        crossterm::terminal::EnterAlternateScreen,
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+    )
+    .map_err(back)?;
+    guard.terminal =
+        ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))
+            .map_err(back)?;
+    Ok(edited)
 }

@@ -8,10 +8,13 @@
 //! - `table`: the one table widget every view uses.
 //! - `views`: one file per screen.
 //! - `chrome`: header, footer, help overlay, the "terminal too small" message.
+//! - `action`, `dialog`, `install`: the actions' requests, their dialogs (the install form
+//!   among them) and the panel of running actions.
 
 pub mod action;
 pub mod chrome;
 pub mod dialog;
+pub mod install;
 pub mod keymap;
 pub mod state;
 pub mod table;
@@ -23,6 +26,7 @@ use jiff::Timestamp;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
 
+use crate::cluster::actions::install as cluster_install;
 use crate::model::Model;
 
 pub use keymap::{Action, Keymap, KeymapError};
@@ -55,6 +59,12 @@ pub enum Command {
     Run(action::ActionRun),
     /// Stop a running action.
     Abort(action::TaskId),
+    /// Read what an install form checks against (a read: nothing is written); the answer
+    /// comes back as [`action::TaskUpdate::InstallFacts`] with this id.
+    ReadInstallFacts(action::TaskId),
+    /// Suspend the terminal and edit this text (an IstioOperator) in `$EDITOR`; the
+    /// result goes back through [`Ui::on_edited`].
+    Edit(String),
 }
 
 /// The UI: its state, keymap and theme.
@@ -81,6 +91,17 @@ impl Ui {
         self.state.readonly = readonly;
     }
 
+    /// How install plans are made: istioctl on PATH, its flags, where files go.
+    pub fn set_install_options(&mut self, options: cluster_install::PlanOptions) {
+        self.state.install_options = options;
+    }
+
+    /// What came back from `$EDITOR` (or why nothing did).
+    pub fn on_edited(&mut self, edited: Result<String, String>) {
+        self.state.on_edited(edited);
+        self.dirty = true;
+    }
+
     /// What the app's runner says about an action.
     pub fn on_task_update(&mut self, update: action::TaskUpdate) {
         self.state.on_task_update(update);
@@ -104,7 +125,11 @@ impl Ui {
         self.state.status = None;
         if let Mode::Dialog(d) = &self.state.mode {
             let typing = d.typing();
-            return match self.keymap.dialog_action(&key, typing) {
+            let form = (d.stage == action::Stage::Form)
+                .then(|| self.keymap.form_action(&key))
+                .flatten();
+            let action = form.or_else(|| self.keymap.dialog_action(&key, typing, d.request.kind()));
+            return match action {
                 Some(action) => self.state.update_dialog(action, model),
                 None => {
                     if typing

@@ -127,6 +127,8 @@ impl Session {
             match command {
                 Command::Run(run) => self.runner.run(run),
                 Command::Abort(id) => self.runner.abort(id),
+                Command::ReadInstallFacts(id) => self.runner.read_install_facts(id),
+                Command::Edit(_) => panic!("no editor in this test"),
                 Command::Quit => panic!("quit"),
             }
         }

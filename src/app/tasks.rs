@@ -10,9 +10,12 @@ use jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
 
 use crate::cluster::actions::drain::humantime;
+use crate::cluster::actions::install::{InstallFacts, Route};
 use crate::cluster::actions::rollout::RolloutEvent;
 use crate::cluster::actions::{self, DrainEvent, DrainOptions, Executor, PodRef};
-use crate::ui::action::{ActionRequest, ActionRun, Blocked, TaskId, TaskProgress, TaskUpdate};
+use crate::ui::action::{
+    ActionRequest, ActionRun, Blocked, InstallRequest, TaskId, TaskProgress, TaskUpdate,
+};
 
 /// How long a drain started from the TUI keeps retrying refused evictions before it gives
 /// up (the node stays cordoned). The abort key stops it sooner.
@@ -20,6 +23,9 @@ pub const TUI_DRAIN_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// How long the TUI follows the rollouts of a namespace's restart.
 pub const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// The most lines of istioctl's output an install's task keeps (its end).
+const ISTIOCTL_LINES: usize = 20;
 
 /// Starts confirmed actions and aborts them on request.
 #[derive(Debug)]
@@ -29,6 +35,8 @@ pub struct TaskRunner {
     aborts: BTreeMap<TaskId, watch::Sender<bool>>,
     drain_timeout: Duration,
     retry_interval: Duration,
+    /// Where istiod, the mesh ConfigMaps and the IstioOperators live (`--istio-namespace`).
+    istio_namespace: String,
 }
 
 impl TaskRunner {
@@ -39,7 +47,29 @@ impl TaskRunner {
             aborts: BTreeMap::new(),
             drain_timeout: TUI_DRAIN_TIMEOUT,
             retry_interval: DrainOptions::default().retry_interval,
+            istio_namespace: "istio-system".into(),
         }
+    }
+
+    /// Where installs read and put their resources (`--istio-namespace`).
+    pub fn with_istio_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.istio_namespace = namespace.into();
+        self
+    }
+
+    /// Reads what an install form checks against; the answer arrives on the channel as
+    /// [`TaskUpdate::InstallFacts`]. Only reads: allowed under `--readonly`.
+    pub fn read_install_facts(&self, id: TaskId) {
+        let client = self.executor.client.clone();
+        let namespace = self.istio_namespace.clone();
+        let updates = self.updates.clone();
+        tokio::spawn(async move {
+            let facts = InstallFacts::read(&client, &namespace)
+                .await
+                .map(Box::new)
+                .map_err(|e| e.to_string());
+            let _ = updates.send(TaskUpdate::InstallFacts { id, facts });
+        });
     }
 
     /// Drain timings (tests shorten them).
@@ -57,8 +87,17 @@ impl TaskRunner {
         let executor = self.executor.clone();
         let updates = self.updates.clone();
         let timing = (self.drain_timeout, self.retry_interval);
+        let istio_namespace = self.istio_namespace.clone();
         tokio::spawn(async move {
-            let result = execute(&executor, &run, abort_rx, &updates, timing).await;
+            let result = execute(
+                &executor,
+                &run,
+                abort_rx,
+                &updates,
+                timing,
+                &istio_namespace,
+            )
+            .await;
             let _ = updates.send(TaskUpdate::Finished { id: run.id, result });
         });
     }
@@ -81,6 +120,7 @@ async fn execute(
     abort: watch::Receiver<bool>,
     updates: &mpsc::UnboundedSender<TaskUpdate>,
     (drain_timeout, retry_interval): (Duration, Duration),
+    istio_namespace: &str,
 ) -> Result<String, String> {
     let id = run.id;
     let dry_run = run.dry_run;
@@ -213,7 +253,81 @@ async fn execute(
                 "poddisruptionbudget/{name} -n {namespace} restored{suffix}"
             ))
         }
+        ActionRequest::Install(request) => {
+            install(executor, istio_namespace, id, request, dry_run, updates).await
+        }
     }
+}
+
+/// Runs an install's plan, after checking its form again against the cluster as it is now
+/// (the form was checked when its dialog opened, maybe minutes ago).
+async fn install(
+    executor: &Executor,
+    istio_namespace: &str,
+    id: TaskId,
+    request: &InstallRequest,
+    dry_run: bool,
+    updates: &mpsc::UnboundedSender<TaskUpdate>,
+) -> Result<String, String> {
+    let line = |text: String| {
+        let _ = updates.send(TaskUpdate::Line { id, text });
+    };
+    let Some(planned) = &request.planned else {
+        return Err("nothing to install: the form was not previewed".into());
+    };
+    let plan = &planned.plan;
+    let facts = InstallFacts::read(&executor.client, istio_namespace)
+        .await
+        .map_err(|e| format!("reading the cluster: {e}"))?;
+    let conflicts = planned.form.conflicts(&facts);
+    if !conflicts.is_empty() {
+        let text: Vec<&str> = conflicts.iter().map(|p| p.message.as_str()).collect();
+        return Err(format!(
+            "the cluster changed since the preview, nothing was sent: {}",
+            text.join("; ")
+        ));
+    }
+    let outcome = executor
+        .install(plan, dry_run)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(output) = &outcome.istioctl_output {
+        let lines: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
+        for l in &lines[lines.len().saturating_sub(ISTIOCTL_LINES)..] {
+            line(format!("istioctl: {l}"));
+        }
+    }
+    for l in &outcome.lines {
+        line(l.clone());
+    }
+    let title = plan.title();
+    if !outcome.installed {
+        let saved: Vec<String> = outcome
+            .saved
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        return Ok(format!(
+            "{title}: not installed ({}); saved {}",
+            plan.operator().describe(),
+            saved.join(", ")
+        ));
+    }
+    if dry_run {
+        return Ok(format!("{title}: dry run done, nothing changed"));
+    }
+    // The last step names what was installed; the task's title is in its lines above.
+    let last = outcome
+        .lines
+        .last()
+        .cloned()
+        .unwrap_or_else(|| title.clone());
+    Ok(match plan.operator().acting() {
+        Some(o) if matches!(plan.route(), Route::Operator) => {
+            format!("{last}; operator {}/{} installs it", o.namespace, o.name)
+        }
+        _ => last,
+    })
 }
 
 /// Turns a drain's events into the task's lines and progress.

@@ -6,6 +6,11 @@
 
 use jiff::Timestamp;
 
+use crate::cluster::actions::install::InstallFacts;
+
+use super::install::{InstallForm, InstallKind, Planned};
+use super::keymap::ActionKind;
+
 /// One change to the cluster, complete and ready to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ActionRequest {
@@ -42,9 +47,51 @@ pub enum ActionRequest {
         namespace: String,
         name: String,
     },
+    /// A control-plane revision or a gateway, as an IstioOperator resource.
+    Install(Box<InstallRequest>),
+}
+
+/// What an install dialog installs; the checked form and its plan from the preview on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstallRequest {
+    pub kind: InstallKind,
+    /// `None` while the form is filled in: nothing can run yet.
+    pub planned: Option<Planned>,
+}
+
+// The plan's objects are JSON values, whose numbers are never NaN: equality is total.
+impl Eq for InstallRequest {}
+
+impl InstallRequest {
+    /// The IstioOperator's name, typed to confirm.
+    pub fn iop_name(&self) -> Option<&str> {
+        self.planned
+            .as_ref()?
+            .plan
+            .iop()
+            .pointer("/metadata/name")
+            .and_then(serde_json::Value::as_str)
+    }
 }
 
 impl ActionRequest {
+    /// The action (and its key binding) this request comes from.
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            ActionRequest::Drain { .. } => ActionKind::Drain,
+            ActionRequest::Cordon { .. } => ActionKind::Cordon,
+            ActionRequest::Uncordon { .. } => ActionKind::Uncordon,
+            ActionRequest::LabelNode { .. } => ActionKind::LabelNode,
+            ActionRequest::LabelNamespace { .. } => ActionKind::LabelNamespace,
+            ActionRequest::PdbRelax { .. } => ActionKind::PdbRelax,
+            ActionRequest::PdbRestore { .. } => ActionKind::PdbRestore,
+            ActionRequest::Install(r) => match r.kind {
+                InstallKind::Revision => ActionKind::InstallRevision,
+                InstallKind::Gateway => ActionKind::InstallGateway,
+            },
+        }
+    }
+
     /// The verb, as the audit log and kubectl say it.
     pub fn verb(&self) -> &'static str {
         match self {
@@ -54,6 +101,7 @@ impl ActionRequest {
             ActionRequest::LabelNode { .. } | ActionRequest::LabelNamespace { .. } => "label",
             ActionRequest::PdbRelax { .. } => "relax",
             ActionRequest::PdbRestore { .. } => "restore",
+            ActionRequest::Install(_) => "install",
         }
     }
 
@@ -69,6 +117,10 @@ impl ActionRequest {
             | ActionRequest::PdbRestore { namespace, name } => {
                 format!("poddisruptionbudget/{namespace}/{name}")
             }
+            ActionRequest::Install(r) => match &r.planned {
+                Some(p) => p.plan.audit_target(),
+                None => "istiooperator".into(),
+            },
         }
     }
 
@@ -81,6 +133,10 @@ impl ActionRequest {
             ActionRequest::LabelNamespace { revision, .. } if !revision.is_empty() => {
                 format!("label {} istio.io/rev={revision}", self.target())
             }
+            ActionRequest::Install(r) => match &r.planned {
+                Some(p) => p.plan.title(),
+                None => r.kind.title().to_string(),
+            },
             _ => format!("{} {}", self.verb(), self.target()),
         }
     }
@@ -92,6 +148,9 @@ impl ActionRequest {
             ActionRequest::PdbRelax { name, .. } | ActionRequest::PdbRestore { name, .. } => {
                 Some(name)
             }
+            // Installing deletes nothing, but it starts a control plane or a gateway: it is
+            // confirmed like the destructive actions, by the IstioOperator's name.
+            ActionRequest::Install(r) => r.iop_name(),
             _ => None,
         }
     }
@@ -194,6 +253,12 @@ pub enum TaskUpdate {
         id: TaskId,
         result: Result<String, String>,
     },
+    /// What an install form checks against, read from the cluster when its dialog opened
+    /// (a read: nothing is written).
+    InstallFacts {
+        id: TaskId,
+        facts: Result<Box<InstallFacts>, String>,
+    },
 }
 
 impl TaskUpdate {
@@ -201,7 +266,8 @@ impl TaskUpdate {
         match self {
             TaskUpdate::Line { id, .. }
             | TaskUpdate::Progress { id, .. }
-            | TaskUpdate::Finished { id, .. } => *id,
+            | TaskUpdate::Finished { id, .. }
+            | TaskUpdate::InstallFacts { id, .. } => *id,
         }
     }
 }
@@ -255,6 +321,7 @@ impl Task {
                     p.retry_at = None;
                 }
             }
+            TaskUpdate::InstallFacts { .. } => {}
         }
     }
 }
@@ -262,6 +329,8 @@ impl Task {
 /// Where a dialog is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
+    /// Filling in an install form.
+    Form,
     /// Typing what the action needs (a label, a revision).
     Input(InputKind),
     /// What will change; a server dry run may be asked for.
@@ -281,6 +350,8 @@ pub struct Dialog {
     pub error: Option<String>,
     /// The server dry run of the request as it is now, if one was asked for.
     pub dry_run: Option<Task>,
+    /// An install's form (kept from the preview on, to go back to it).
+    pub install: Option<Box<InstallForm>>,
 }
 
 impl Dialog {
@@ -295,13 +366,27 @@ impl Dialog {
             input: String::new(),
             error: None,
             dry_run: None,
+            install: None,
+        }
+    }
+
+    /// The dialog of an install: its form first.
+    pub fn install(form: InstallForm) -> Dialog {
+        let request = ActionRequest::Install(Box::new(InstallRequest {
+            kind: form.kind,
+            planned: None,
+        }));
+        Dialog {
+            stage: Stage::Form,
+            install: Some(Box::new(form)),
+            ..Dialog::new(request)
         }
     }
 
     /// Keys type text (rather than act) at this stage.
     pub fn typing(&self) -> bool {
         match self.stage {
-            Stage::Input(_) => true,
+            Stage::Form | Stage::Input(_) => true,
             Stage::Confirm => self.request.confirm_name().is_some(),
             Stage::Preview => false,
         }

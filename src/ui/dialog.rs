@@ -14,6 +14,7 @@ use crate::model::{Model, PodSummary};
 
 use super::Header;
 use super::action::{ActionRequest, Dialog, Stage, Task, TaskProgress};
+use super::install::{Facts, FieldId, InstallForm, InstallKind};
 use super::keymap::{Action, Keymap};
 use super::theme::Theme;
 
@@ -31,7 +32,19 @@ pub fn render(
     theme: &Theme,
 ) {
     let t = theme;
+    let width = area.width.saturating_sub(4).clamp(20, 110).min(area.width);
+    let inner_width = width.saturating_sub(2).max(1);
+    // The cursor: a line of `lines` and a column.
+    let mut cursor_line = None;
     let mut lines = match dialog.stage {
+        Stage::Form => match &dialog.install {
+            Some(form) => {
+                let (lines, cursor) = form_lines(form, usize::from(inner_width), t);
+                cursor_line = cursor;
+                lines
+            }
+            None => Vec::new(),
+        },
         Stage::Input(_) => Vec::new(),
         Stage::Preview | Stage::Confirm => preview(&dialog.request, model, t),
     };
@@ -60,10 +73,42 @@ pub fn render(
     }
     lines.push(Line::raw(""));
     let key = |a: Action| keymap.dialog_key(a).unwrap_or("?").to_string();
-    let cursor_line;
+    let typed = dialog.input.chars().count();
     match dialog.stage {
+        Stage::Form => {
+            let form_key = |a: Action| keymap.form_keys(a).unwrap_or_else(|| "?".into());
+            let prompt_key = |a: Action| keymap.prompt_key(a).unwrap_or("?").to_string();
+            lines.push(Line::from(vec![
+                Span::styled(format!("{} ", form_key(Action::FieldNext)), t.footer_key),
+                Span::styled("next field · ", t.footer_text),
+                Span::styled(
+                    format!("{} ", form_key(Action::FieldPrevious)),
+                    t.footer_key,
+                ),
+                Span::styled("previous · ", t.footer_text),
+                Span::styled(
+                    format!(
+                        "{}/{} ",
+                        form_key(Action::ChoicePrevious),
+                        form_key(Action::ChoiceNext)
+                    ),
+                    t.footer_key,
+                ),
+                Span::styled("change a choice · ", t.footer_text),
+                Span::styled(
+                    format!("{} ", prompt_key(Action::PromptAccept)),
+                    t.footer_key,
+                ),
+                Span::styled("previews · ", t.footer_text),
+                Span::styled(
+                    format!("{} ", prompt_key(Action::PromptCancel)),
+                    t.footer_key,
+                ),
+                Span::styled("cancels: nothing is sent", t.footer_text),
+            ]));
+        }
         Stage::Input(kind) => {
-            cursor_line = Some((lines.len(), kind.prompt().chars().count()));
+            cursor_line = Some((lines.len(), kind.prompt().chars().count() + typed));
             lines.push(Line::from(vec![
                 Span::styled(kind.prompt(), t.prompt),
                 Span::styled(dialog.input.clone(), t.base),
@@ -73,8 +118,19 @@ pub fn render(
                 t.dim,
             )));
         }
+        Stage::Preview if matches!(dialog.request, ActionRequest::Install(_)) => {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{} ", key(Action::Proceed)), t.footer_key),
+                Span::styled("continue to confirm · ", t.footer_text),
+                Span::styled(format!("{} ", key(Action::DryRun)), t.footer_key),
+                Span::styled("server dry run · ", t.footer_text),
+                Span::styled(format!("{} ", key(Action::Edit)), t.footer_key),
+                Span::styled("edit the IstioOperator in $EDITOR · ", t.footer_text),
+                Span::styled(format!("{} ", key(Action::Back)), t.footer_key),
+                Span::styled("back to the form: nothing is sent", t.footer_text),
+            ]));
+        }
         Stage::Preview => {
-            cursor_line = None;
             lines.push(Line::from(vec![
                 Span::styled(format!("{} ", key(Action::Proceed)), t.footer_key),
                 Span::styled("continue to confirm · ", t.footer_text),
@@ -91,7 +147,7 @@ pub fn render(
                     dialog.request.title(),
                     header.context
                 );
-                cursor_line = Some((lines.len(), ask.chars().count()));
+                cursor_line = Some((lines.len(), ask.chars().count() + typed));
                 lines.push(Line::from(vec![
                     Span::styled(ask, t.warn),
                     Span::styled(dialog.input.clone(), t.base),
@@ -102,7 +158,6 @@ pub fn render(
                 )));
             }
             None => {
-                cursor_line = None;
                 lines.push(Line::from(vec![
                     Span::styled(
                         format!("{} in context {}? ", dialog.request.title(), header.context),
@@ -122,8 +177,6 @@ pub fn render(
         lines.push(Line::from(Span::styled(e.clone(), t.bad)));
     }
 
-    let width = area.width.saturating_sub(4).clamp(20, 110).min(area.width);
-    let inner_width = width.saturating_sub(2).max(1);
     // The cursor's line, counted in wrapped lines.
     let cursor_row = cursor_line.map(|(line, col)| {
         let above = Paragraph::new(lines[..line].to_vec())
@@ -157,15 +210,176 @@ pub fn render(
     let overflow =
         u16::try_from(wrapped.saturating_sub(usize::from(inner.height))).unwrap_or(u16::MAX);
     frame.render_widget(paragraph.block(block).scroll((overflow, 0)), popup);
-    let cursor_line = cursor_row;
-    if let Some((line, col)) = cursor_line {
-        let typed = dialog.input.chars().count();
-        let col = u16::try_from(col + typed).unwrap_or(u16::MAX);
+    if let Some((line, col)) = cursor_row {
+        let col = u16::try_from(col).unwrap_or(u16::MAX);
         let y = inner.y + u16::try_from(line).unwrap_or(0).saturating_sub(overflow);
         if y < inner.y + inner.height {
             frame.set_cursor_position((inner.x + col.min(inner.width.saturating_sub(1)), y));
         }
     }
+}
+
+/// Width of a form's labels, and where its values start (after the focus mark).
+const FORM_LABEL: usize = 17;
+const FORM_VALUE_COLUMN: usize = 2 + FORM_LABEL;
+
+/// What a field wants: shown after the focused field.
+fn field_hint(form: &InstallForm, id: FieldId) -> String {
+    match id {
+        FieldId::Revision => "a DNS-1123 label not in use, e.g. 1-10-0 or canary".into(),
+        FieldId::Profile => "minimal is istiod alone; default and demo add gateways".into(),
+        FieldId::Hub => "image registry, e.g. docker.io/istio; empty: the operator's".into(),
+        FieldId::Tag => "the Istio version, e.g. 1.10.0; empty: the operator's".into(),
+        FieldId::NodeSelector => "where istiod runs: KEY=VALUE,… e.g. taco-istio=enabled".into(),
+        FieldId::HpaMin | FieldId::HpaMax => "istiod's autoscaler; empty: 1 and 5".into(),
+        FieldId::Namespace => "created if missing; gets a copy of configmap istio-<rev>".into(),
+        FieldId::Name => "its Deployment and Service; follows the namespace until typed".into(),
+        FieldId::GatewayRevision if form.revisions.is_empty() => "an installed revision".into(),
+        FieldId::GatewayRevision => format!("installed: {}", form.revisions.join(", ")),
+        FieldId::Kind => "ingress or egress".into(),
+        FieldId::Labels => "KEY=VALUE,… selecting this gateway alone".into(),
+        FieldId::ServiceType => "auto: Istio's default for the kind and ports".into(),
+        FieldId::HttpNodePort | FieldId::HttpsNodePort => {
+            "30000-32767, unused; empty: Kubernetes picks one".into()
+        }
+    }
+}
+
+/// Words of `text` in lines of at most `width` characters (a word longer than that gets a
+/// line of its own).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// `text` cut to `width` characters, `…` marking the cut.
+fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// An install form in `width` columns: what is known of the cluster, one line per field
+/// (the focused one with its hint) and its problems under it; and where the cursor goes
+/// (the end of the focused text field).
+fn form_lines<'a>(
+    form: &InstallForm,
+    width: usize,
+    t: &Theme,
+) -> (Vec<Line<'a>>, Option<(usize, usize)>) {
+    let mut out = Vec::new();
+    let (status, style) = match &form.facts {
+        Facts::Reading(_) => (
+            "reading the cluster (namespaces, revisions, gateways, node ports, IstioOperators, \
+             operators)…"
+                .to_string(),
+            t.dim,
+        ),
+        Facts::Ready(_) => (
+            match form.kind {
+                InstallKind::Revision => {
+                    "checked as you type: the form, then the revisions and IstioOperators in the \
+                     cluster"
+                }
+                InstallKind::Gateway => {
+                    "checked as you type: the form, then the cluster's revisions, gateways' \
+                     labels and node ports"
+                }
+            }
+            .to_string(),
+            t.dim,
+        ),
+        Facts::Failed(e) => (
+            format!("✗ reading the cluster failed: {e} (enter reads it again)"),
+            t.bad,
+        ),
+    };
+    out.extend(
+        wrap_words(&status, width)
+            .into_iter()
+            .map(|l| Line::styled(l, style)),
+    );
+    out.push(Line::raw(""));
+    let checked = form.check();
+    let problem_width = width.saturating_sub(FORM_VALUE_COLUMN + 2).max(10);
+    let mut cursor = None;
+    for (i, field) in form.fields.iter().enumerate() {
+        let focused = i == form.focus;
+        let mut spans = vec![
+            Span::styled(if focused { "› " } else { "  " }, t.title),
+            Span::styled(
+                format!("{:<FORM_LABEL$}", field.id.label()),
+                if focused { t.title } else { t.dim },
+            ),
+        ];
+        let value = if field.is_choice() {
+            format!("‹ {} ›", field.value)
+        } else {
+            field.value.clone()
+        };
+        let value_len = value.chars().count();
+        if focused && !field.is_choice() {
+            cursor = Some((out.len(), FORM_VALUE_COLUMN + value_len));
+        }
+        spans.push(Span::styled(value, t.base));
+        let mut after = Vec::new();
+        if let Some(effective) = form.effective(field.id) {
+            after.push(format!("({effective})"));
+        }
+        if focused {
+            after.push(field_hint(form, field.id));
+        }
+        let room = width.saturating_sub(FORM_VALUE_COLUMN + value_len + 3);
+        if !after.is_empty() && room > 8 {
+            spans.push(Span::styled(
+                format!("   {}", fit(&after.join("  "), room)),
+                t.dim,
+            ));
+        }
+        out.push(Line::from(spans));
+        if form.shows_problems(field) {
+            let mut seen: Vec<&str> = Vec::new();
+            for p in checked.of(field.id) {
+                if seen.contains(&p.message.as_str()) {
+                    continue;
+                }
+                seen.push(&p.message);
+                for (j, l) in wrap_words(&p.message, problem_width)
+                    .into_iter()
+                    .enumerate()
+                {
+                    let mark = if j == 0 { "✗ " } else { "  " };
+                    out.push(Line::styled(
+                        format!("{:FORM_VALUE_COLUMN$}{mark}{l}", ""),
+                        t.bad,
+                    ));
+                }
+            }
+        }
+    }
+    for p in checked.unplaced() {
+        for l in wrap_words(&format!("✗ {}", p.message), width) {
+            out.push(Line::styled(l, t.bad));
+        }
+    }
+    (out, cursor)
 }
 
 fn finished(p: &PodSummary) -> bool {
@@ -180,6 +394,27 @@ fn pod_name(p: &PodSummary) -> String {
 pub fn preview<'a>(request: &ActionRequest, model: &Model, t: &Theme) -> Vec<Line<'a>> {
     let mut out = Vec::new();
     match request {
+        ActionRequest::Install(r) => {
+            let Some(planned) = &r.planned else {
+                return out;
+            };
+            for line in planned.plan.preview() {
+                let style = if line.starts_with("note: ") {
+                    t.warn
+                } else if line.starts_with("operator: ") {
+                    t.dim
+                } else {
+                    t.base
+                };
+                out.push(Line::styled(line, style));
+            }
+            if planned.edited {
+                out.push(Line::styled(
+                    "the IstioOperator is as edited in $EDITOR (checked again against the cluster)",
+                    t.good,
+                ));
+            }
+        }
         ActionRequest::Drain {
             node,
             delete_emptydir_data,

@@ -47,6 +47,17 @@ pub enum Action {
     DryRun,
     /// In a dialog: flip an option.
     Toggle(DialogOption),
+    /// In an install dialog's preview: edit the IstioOperator in `$EDITOR`.
+    Edit,
+    /// In an install form: the next field.
+    FieldNext,
+    /// In an install form: the previous field.
+    FieldPrevious,
+    /// In an install form: the next value of a choice (profile, kind, service type,
+    /// revision).
+    ChoiceNext,
+    /// In an install form: the previous value of a choice.
+    ChoicePrevious,
 }
 
 /// The actions a key can open a dialog for.
@@ -59,9 +70,42 @@ pub enum ActionKind {
     LabelNamespace,
     PdbRelax,
     PdbRestore,
+    InstallRevision,
+    InstallGateway,
 }
 
 impl ActionKind {
+    /// The name in the keymap (`action`, and a dialog binding's `dialogs`).
+    pub fn keymap_name(self) -> &'static str {
+        match self {
+            ActionKind::Drain => "drain",
+            ActionKind::Cordon => "cordon",
+            ActionKind::Uncordon => "uncordon",
+            ActionKind::LabelNode => "label-node",
+            ActionKind::LabelNamespace => "label-namespace",
+            ActionKind::PdbRelax => "pdb-relax",
+            ActionKind::PdbRestore => "pdb-restore",
+            ActionKind::InstallRevision => "install-revision",
+            ActionKind::InstallGateway => "install-gateway",
+        }
+    }
+
+    const ALL: [ActionKind; 9] = [
+        ActionKind::Drain,
+        ActionKind::Cordon,
+        ActionKind::Uncordon,
+        ActionKind::LabelNode,
+        ActionKind::LabelNamespace,
+        ActionKind::PdbRelax,
+        ActionKind::PdbRestore,
+        ActionKind::InstallRevision,
+        ActionKind::InstallGateway,
+    ];
+
+    fn parse(s: &str) -> Option<ActionKind> {
+        ActionKind::ALL.into_iter().find(|k| k.keymap_name() == s)
+    }
+
     /// The name the user knows it by, in messages.
     pub fn name(self) -> &'static str {
         match self {
@@ -72,6 +116,8 @@ impl ActionKind {
             ActionKind::LabelNamespace => "set injection revision",
             ActionKind::PdbRelax => "relax PDB",
             ActionKind::PdbRestore => "restore PDB",
+            ActionKind::InstallRevision => "install revision",
+            ActionKind::InstallGateway => "install gateway",
         }
     }
 }
@@ -98,20 +144,21 @@ impl Action {
             "prompt-cancel" => Action::PromptCancel,
             "prompt-complete" => Action::PromptComplete,
             "prompt-delete" => Action::PromptDelete,
-            "drain" => Action::Act(ActionKind::Drain),
-            "cordon" => Action::Act(ActionKind::Cordon),
-            "uncordon" => Action::Act(ActionKind::Uncordon),
-            "label-node" => Action::Act(ActionKind::LabelNode),
-            "label-namespace" => Action::Act(ActionKind::LabelNamespace),
-            "pdb-relax" => Action::Act(ActionKind::PdbRelax),
-            "pdb-restore" => Action::Act(ActionKind::PdbRestore),
             "abort" => Action::Abort,
             "proceed" => Action::Proceed,
             "dry-run" => Action::DryRun,
+            "edit" => Action::Edit,
+            "field-next" => Action::FieldNext,
+            "field-previous" => Action::FieldPrevious,
+            "choice-next" => Action::ChoiceNext,
+            "choice-previous" => Action::ChoicePrevious,
             "option:delete-emptydir-data" => Action::Toggle(DialogOption::DeleteEmptyDirData),
             "option:force" => Action::Toggle(DialogOption::Force),
             "option:restart" => Action::Toggle(DialogOption::Restart),
-            _ => Action::View(ViewKind::from_name(s.strip_prefix("view:")?)?),
+            _ => match ActionKind::parse(s) {
+                Some(kind) => Action::Act(kind),
+                None => Action::View(ViewKind::from_name(s.strip_prefix("view:")?)?),
+            },
         })
     }
 }
@@ -189,6 +236,7 @@ impl KeySpec {
             "home" => KeyCode::Home,
             "end" => KeyCode::End,
             "space" => KeyCode::Char(' '),
+            "backtab" => KeyCode::BackTab,
             _ => {
                 let mut chars = rest.chars();
                 match (chars.next(), chars.next()) {
@@ -241,6 +289,8 @@ pub struct Binding {
     pub footer: Option<String>,
     /// Where it applies; `None` is everywhere.
     pub scopes: Option<Vec<Scope>>,
+    /// Dialog bindings: the actions whose dialogs they work in; `None` is every dialog.
+    pub dialogs: Option<Vec<ActionKind>>,
     /// `:` command name and aliases running this action.
     pub command: Option<String>,
     pub aliases: Vec<String>,
@@ -262,11 +312,25 @@ impl Binding {
         self.group == DIALOG_GROUP
     }
 
+    /// Applies only while an install form is filled in.
+    pub fn is_form(&self) -> bool {
+        self.group == FORM_GROUP
+    }
+
+    /// A dialog binding works in the dialog of this action.
+    pub fn in_dialog(&self, kind: ActionKind) -> bool {
+        self.dialogs.as_ref().is_none_or(|d| d.contains(&kind))
+    }
+
     fn layer(&self) -> u8 {
-        match (self.is_prompt(), self.is_dialog()) {
-            (true, _) => 1,
-            (_, true) => 2,
-            _ => 0,
+        if self.is_prompt() {
+            1
+        } else if self.is_dialog() {
+            2
+        } else if self.is_form() {
+            3
+        } else {
+            0
         }
     }
 
@@ -282,6 +346,7 @@ impl Binding {
 
 const PROMPT_GROUP: &str = "prompt";
 const DIALOG_GROUP: &str = "dialog";
+const FORM_GROUP: &str = "install form";
 
 /// A bad keymap file: names the file and the binding or key at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -311,6 +376,7 @@ struct RawBinding {
     views: Option<Vec<String>>,
     command: Option<String>,
     aliases: Option<Vec<String>>,
+    dialogs: Option<Vec<String>>,
 }
 
 /// Every binding, in the order of the file.
@@ -339,6 +405,7 @@ impl Default for Keymap {
                         dangerous: false,
                         footer: Some("quit".into()),
                         scopes: None,
+                        dialogs: None,
                         command: None,
                         aliases: Vec::new(),
                     }],
@@ -397,14 +464,20 @@ impl Keymap {
     pub fn action(&self, key: &KeyEvent, scope: Scope, prompt: bool) -> Option<Action> {
         self.bindings
             .iter()
-            .filter(|b| !b.is_dialog() && b.is_prompt() == prompt && (prompt || b.applies(scope)))
+            .filter(|b| {
+                if prompt {
+                    b.is_prompt()
+                } else {
+                    b.layer() == 0 && b.applies(scope)
+                }
+            })
             .find(|b| b.keys.iter().any(|k| k.matches(key)))
             .map(|b| b.action)
     }
 
-    /// The action of a key in an action's dialog; while `typing`, the prompt's keys come
+    /// The action of a key in the dialog of `kind`; while `typing`, the prompt's keys come
     /// first and the dialog's letters are text.
-    pub fn dialog_action(&self, key: &KeyEvent, typing: bool) -> Option<Action> {
+    pub fn dialog_action(&self, key: &KeyEvent, typing: bool, kind: ActionKind) -> Option<Action> {
         let prompt = || {
             self.bindings
                 .iter()
@@ -414,7 +487,7 @@ impl Keymap {
         let dialog = || {
             self.bindings
                 .iter()
-                .filter(|b| b.is_dialog())
+                .filter(|b| b.is_dialog() && b.in_dialog(kind))
                 .find(|b| b.keys.iter().any(|k| k.matches(key)))
         };
         if typing {
@@ -429,11 +502,44 @@ impl Keymap {
         self.bindings.iter().filter(|b| b.is_dialog()).collect()
     }
 
+    /// The action of a key while an install form is filled in (moving between fields,
+    /// changing a choice); `None` leaves the key to the prompt and the text.
+    pub fn form_action(&self, key: &KeyEvent) -> Option<Action> {
+        self.bindings
+            .iter()
+            .filter(|b| b.is_form())
+            .find(|b| b.keys.iter().any(|k| k.matches(key)))
+            .map(|b| b.action)
+    }
+
+    /// The keys of an install form's action, as its key line shows them (`tab/down`).
+    pub fn form_keys(&self, action: Action) -> Option<String> {
+        self.bindings
+            .iter()
+            .find(|b| b.is_form() && b.action == action)
+            .map(|b| {
+                b.keys
+                    .iter()
+                    .map(KeySpec::label)
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
+    }
+
     /// The first key of an action in the dialog, for the dialog's key line.
     pub fn dialog_key(&self, action: Action) -> Option<&str> {
         self.bindings
             .iter()
             .filter(|b| b.is_dialog() && b.action == action)
+            .find_map(|b| b.keys.first())
+            .map(KeySpec::label)
+    }
+
+    /// The first prompt key of an action (the form's enter and esc).
+    pub fn prompt_key(&self, action: Action) -> Option<&str> {
+        self.bindings
+            .iter()
+            .filter(|b| b.is_prompt() && b.action == action)
             .find_map(|b| b.keys.first())
             .map(KeySpec::label)
     }
@@ -447,15 +553,35 @@ impl Keymap {
             .map(KeySpec::label)
     }
 
-    /// Bindings that apply to a screen, prompt bindings last: what `?` lists.
+    /// Bindings that apply to a screen, prompt bindings last: what `?` lists. Keys of the
+    /// dialogs of actions that cannot be opened there (an install form's, in the Nodes
+    /// view) are left out.
     pub fn help(&self, scope: Scope) -> Vec<&Binding> {
         let mut out: Vec<&Binding> = self
             .bindings
             .iter()
             .filter(|b| b.layer() == 0 && b.applies(scope))
             .collect();
+        let here: Vec<ActionKind> = out
+            .iter()
+            .filter_map(|b| match b.action {
+                Action::Act(kind) => Some(kind),
+                _ => None,
+            })
+            .collect();
+        let install_here = here
+            .iter()
+            .any(|k| matches!(k, ActionKind::InstallRevision | ActionKind::InstallGateway));
         out.extend(self.bindings.iter().filter(|b| b.is_prompt()));
-        out.extend(self.bindings.iter().filter(|b| b.is_dialog()));
+        out.extend(self.bindings.iter().filter(|b| {
+            b.is_dialog()
+                && b.dialogs
+                    .as_ref()
+                    .is_none_or(|d| d.iter().any(|k| here.contains(k)))
+        }));
+        if install_here {
+            out.extend(self.bindings.iter().filter(|b| b.is_form()));
+        }
         out
     }
 
@@ -536,7 +662,7 @@ impl Keymap {
     fn check_conflicts(&self, origin: &str) -> Result<(), KeymapError> {
         for (i, a) in self.bindings.iter().enumerate() {
             for b in &self.bindings[i + 1..] {
-                if a.layer() != b.layer() || !scopes_overlap(a, b) {
+                if a.layer() != b.layer() || !scopes_overlap(a, b) || !dialogs_overlap(a, b) {
                     continue;
                 }
                 if let Some(k) = a.keys.iter().find(|k| b.keys.contains(k)) {
@@ -562,6 +688,13 @@ fn scopes_overlap(a: &Binding, b: &Binding) -> bool {
         (Some(x), Some(y)) => x
             .iter()
             .any(|s| y.iter().any(|t| s.covers(*t) || t.covers(*s))),
+        _ => true,
+    }
+}
+
+fn dialogs_overlap(a: &Binding, b: &Binding) -> bool {
+    match (&a.dialogs, &b.dialogs) {
+        (Some(x), Some(y)) => x.iter().any(|k| y.contains(k)),
         _ => true,
     }
 }
@@ -616,6 +749,17 @@ fn complete_binding(
         ),
         None => base.and_then(|b| b.scopes.clone()),
     };
+    let dialogs = match &raw.dialogs {
+        Some(d) => Some(
+            d.iter()
+                .map(|s| {
+                    ActionKind::parse(s)
+                        .ok_or_else(|| err(format!("key \"dialogs\": unknown action {s:?}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        None => base.and_then(|b| b.dialogs.clone()),
+    };
     Ok(Binding {
         action,
         keys,
@@ -629,6 +773,7 @@ fn complete_binding(
             .clone()
             .or_else(|| base.and_then(|b| b.footer.clone())),
         scopes,
+        dialogs,
         command: raw
             .command
             .clone()
@@ -747,6 +892,42 @@ mod tests {
             .expect_err("unknown field");
         assert!(err.to_string().starts_with("my.toml: "), "{err}");
         assert!(err.to_string().contains("kyes"), "{err}");
+    }
+
+    #[test]
+    fn dialog_keys_belong_to_the_dialogs_they_name() {
+        let k = Keymap::default();
+        let e = press(KeyCode::Char('e'), KeyModifiers::NONE);
+        assert_eq!(
+            k.dialog_action(&e, false, ActionKind::Drain),
+            Some(Action::Toggle(DialogOption::DeleteEmptyDirData))
+        );
+        assert_eq!(
+            k.dialog_action(&e, false, ActionKind::InstallGateway),
+            Some(Action::Edit)
+        );
+        assert_eq!(k.dialog_action(&e, false, ActionKind::Cordon), None);
+        let tab = press(KeyCode::Tab, KeyModifiers::NONE);
+        assert_eq!(k.form_action(&tab), Some(Action::FieldNext));
+        let backtab = press(KeyCode::BackTab, KeyModifiers::SHIFT);
+        assert_eq!(k.form_action(&backtab), Some(Action::FieldPrevious));
+        // Form keys are not normal keys: tab does nothing in a view.
+        assert_eq!(k.action(&tab, Scope::View(ViewKind::Nodes), false), None);
+        let i = press(KeyCode::Char('I'), KeyModifiers::SHIFT);
+        assert_eq!(
+            k.action(&i, Scope::View(ViewKind::Gateways), false),
+            Some(Action::Act(ActionKind::InstallGateway))
+        );
+        assert_eq!(
+            k.action(&i, Scope::DetailsOf(ViewKind::Revisions), false),
+            Some(Action::Act(ActionKind::InstallRevision))
+        );
+        let err = Keymap::parse(
+            "[[binding]]\naction = \"edit\"\nkeys = [\"e\"]\ndescription = \"\"\ngroup = \"dialog\"\ndialogs = [\"fly\"]\n",
+            "my.toml",
+        )
+        .expect_err("unknown dialog");
+        assert!(err.to_string().contains("unknown action \"fly\""), "{err}");
     }
 
     #[test]

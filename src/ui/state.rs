@@ -3,10 +3,12 @@
 
 use std::cell::Cell;
 
+use crate::cluster::actions::install::PlanOptions;
 use crate::model::Model;
 
 use super::Command;
 use super::action::{ActionRequest, ActionRun, Dialog, InputKind, Stage, Task, TaskId, TaskUpdate};
+use super::install::{Facts, InstallForm};
 use super::keymap::{Action, ActionKind, Keymap, Scope};
 use super::table::{self, Sort};
 use super::views::{self, ScreenId, Subject, ViewKind};
@@ -81,6 +83,8 @@ pub struct UiState {
     pub readonly: bool,
     /// Quit was pressed once while actions run; the next quit leaves.
     quit_armed: bool,
+    /// How install plans are made (the app sets istioctl and its flags).
+    pub install_options: PlanOptions,
 }
 
 impl Default for UiState {
@@ -100,6 +104,13 @@ impl Default for UiState {
             next_task: 1,
             readonly: false,
             quit_armed: false,
+            // No istioctl until the app looks for one: a test never depends on its PATH.
+            install_options: PlanOptions {
+                istioctl: None,
+                force_istioctl: false,
+                file: None,
+                istioctl_args: Vec::new(),
+            },
         }
     }
 }
@@ -154,7 +165,12 @@ impl UiState {
             }
             Mode::Command { input } => input.push(c),
             Mode::Dialog(d) => {
-                if d.typing() {
+                if d.stage == Stage::Form {
+                    if let Some(form) = &mut d.install {
+                        form.type_char(c);
+                    }
+                    d.error = None;
+                } else if d.typing() {
                     d.input.push(c);
                     d.error = None;
                 }
@@ -286,10 +302,17 @@ impl UiState {
                     }
                 }
             }
-            Action::Act(kind) => self.open_dialog(kind, model),
+            Action::Act(kind) => return self.open_dialog(kind, model),
             Action::Abort => return self.abort(),
-            // Dialog keys mean nothing outside a dialog.
-            Action::Proceed | Action::DryRun | Action::Toggle(_) => {}
+            // Dialog and form keys mean nothing outside a dialog.
+            Action::Proceed
+            | Action::DryRun
+            | Action::Toggle(_)
+            | Action::Edit
+            | Action::FieldNext
+            | Action::FieldPrevious
+            | Action::ChoiceNext
+            | Action::ChoicePrevious => {}
         }
         Vec::new()
     }
@@ -306,16 +329,52 @@ impl UiState {
             .and_then(|&i| source.subject(i))
     }
 
-    /// Opens the dialog of an action on the selected row, or says why it cannot.
-    fn open_dialog(&mut self, kind: ActionKind, model: &Model) {
+    /// Opens the dialog of an action on the selected row, or says why it cannot. An
+    /// install's dialog asks the runner to read what its checks need.
+    fn open_dialog(&mut self, kind: ActionKind, model: &Model) -> Vec<Command> {
         if self.readonly {
             self.status = Some(format!(
                 "{} is disabled: meshtop runs with --readonly (nothing is sent)",
                 kind.name()
             ));
-            return;
+            return Vec::new();
         }
         let subject = self.selected_subject(model);
+        if matches!(
+            kind,
+            ActionKind::InstallRevision | ActionKind::InstallGateway
+        ) {
+            let id = self.next_task;
+            self.next_task += 1;
+            let options = self.install_options.clone();
+            let form = if kind == ActionKind::InstallRevision {
+                InstallForm::revision(id, options)
+            } else {
+                let rows = model.revisions();
+                let revisions: Vec<String> = rows.iter().map(|r| r.revision.to_string()).collect();
+                let selected = match &subject {
+                    Some(Subject::Revision(r)) => Some(r.to_string()),
+                    Some(Subject::Gateway { namespace, name }) => model
+                        .gateways()
+                        .into_iter()
+                        .find(|g| g.namespace == *namespace && g.name == *name)
+                        .and_then(|g| g.revision.map(|r| r.to_string())),
+                    _ => None,
+                };
+                // The selected one, else the default revision, else the only one.
+                let revision = selected
+                    .or_else(|| {
+                        rows.iter()
+                            .find(|r| r.default)
+                            .map(|r| r.revision.to_string())
+                    })
+                    .or_else(|| (revisions.len() == 1).then(|| revisions[0].clone()))
+                    .unwrap_or_default();
+                InstallForm::gateway(id, &revision, revisions, options)
+            };
+            self.mode = Mode::Dialog(Box::new(Dialog::install(form)));
+            return vec![Command::ReadInstallFacts(id)];
+        }
         let request = match (kind, subject) {
             (ActionKind::Drain, Some(Subject::Node(n))) => ActionRequest::Drain {
                 node: n.to_string(),
@@ -325,7 +384,7 @@ impl UiState {
             (ActionKind::Cordon, Some(Subject::Node(n))) => {
                 if model.node(&n).is_some_and(|n| n.unschedulable) {
                     self.status = Some(format!("node/{n} is already cordoned"));
-                    return;
+                    return Vec::new();
                 }
                 ActionRequest::Cordon {
                     node: n.to_string(),
@@ -334,7 +393,7 @@ impl UiState {
             (ActionKind::Uncordon, Some(Subject::Node(n))) => {
                 if model.node(&n).is_some_and(|n| !n.unschedulable) {
                     self.status = Some(format!("node/{n} is not cordoned"));
-                    return;
+                    return Vec::new();
                 }
                 ActionRequest::Uncordon {
                     node: n.to_string(),
@@ -359,7 +418,7 @@ impl UiState {
                     self.status = Some(format!(
                         "poddisruptionbudget {namespace}/{name} is already relaxed (restore it first)"
                     ));
-                    return;
+                    return Vec::new();
                 }
                 ActionRequest::PdbRelax {
                     namespace: namespace.to_string(),
@@ -374,7 +433,7 @@ impl UiState {
                     self.status = Some(format!(
                         "poddisruptionbudget {namespace}/{name} was not relaxed by meshtop: nothing to restore"
                     ));
-                    return;
+                    return Vec::new();
                 }
                 ActionRequest::PdbRestore {
                     namespace: namespace.to_string(),
@@ -391,12 +450,94 @@ impl UiState {
                     ActionKind::PdbRelax | ActionKind::PdbRestore => {
                         "a PodDisruptionBudget (Disruption view)"
                     }
+                    ActionKind::InstallRevision | ActionKind::InstallGateway => "the cluster",
                 };
                 self.status = Some(format!("{} applies to {on}", kind.name()));
-                return;
+                return Vec::new();
             }
         };
         self.mode = Mode::Dialog(Box::new(Dialog::new(request)));
+        Vec::new()
+    }
+
+    /// A key while an install form is filled in.
+    fn update_form(&mut self, action: Action) -> Vec<Command> {
+        let Mode::Dialog(dialog) = &mut self.mode else {
+            return Vec::new();
+        };
+        let Some(form) = dialog.install.as_mut() else {
+            return Vec::new();
+        };
+        match action {
+            Action::FieldNext | Action::PromptComplete => form.next_field(),
+            Action::FieldPrevious => form.previous_field(),
+            Action::ChoiceNext => form.cycle(true),
+            Action::ChoicePrevious => form.cycle(false),
+            Action::PromptDelete => form.delete(),
+            Action::PromptAccept | Action::Proceed => {
+                form.submitted = true;
+                if matches!(form.facts, Facts::Failed(_)) {
+                    // Read again: the answer may differ now.
+                    let id = self.next_task;
+                    self.next_task += 1;
+                    form.facts = Facts::Reading(id);
+                    dialog.error = Some("reading the cluster again…".into());
+                    return vec![Command::ReadInstallFacts(id)];
+                }
+                match form.plan() {
+                    Ok(planned) => {
+                        if let ActionRequest::Install(r) = &mut dialog.request {
+                            r.planned = Some(planned);
+                        }
+                        dialog.stage = Stage::Preview;
+                        dialog.error = None;
+                        dialog.dry_run = None;
+                    }
+                    Err(e) => dialog.error = Some(e),
+                }
+                return Vec::new();
+            }
+            _ => return Vec::new(),
+        }
+        dialog.error = None;
+        Vec::new()
+    }
+
+    /// The text `$EDITOR` saved for the install's IstioOperator, checked again.
+    pub fn on_edited(&mut self, edited: Result<String, String>) {
+        let Mode::Dialog(dialog) = &mut self.mode else {
+            return;
+        };
+        let ActionRequest::Install(r) = &mut dialog.request else {
+            return;
+        };
+        let Some(planned) = r.planned.as_mut() else {
+            return;
+        };
+        let text = match edited {
+            Ok(text) => text,
+            Err(e) => {
+                dialog.error = Some(format!("{e}: the resource is unchanged"));
+                return;
+            }
+        };
+        if text == planned.plan.iop_yaml() {
+            dialog.error = Some("the editor saved no change".into());
+            return;
+        }
+        match planned.plan.with_edited_iop(&text) {
+            Ok(plan) => {
+                planned.plan = plan;
+                planned.edited = true;
+                dialog.error = None;
+                // A dry run of the resource as it was no longer applies.
+                dialog.dry_run = None;
+                dialog.stage = Stage::Preview;
+            }
+            Err(e) => {
+                dialog.error = Some(format!("the edit is not taken: {e}"));
+            }
+        }
     }
 
     /// A key in an action's dialog. Only a confirmed dialog, or a dry run, sends anything.
@@ -404,15 +545,34 @@ impl UiState {
         let Mode::Dialog(dialog) = &mut self.mode else {
             return Vec::new();
         };
+        let install = matches!(dialog.request, ActionRequest::Install(_));
         match action {
             Action::Quit => {
                 self.mode = Mode::Normal;
                 return self.quit();
             }
+            Action::Back | Action::PromptCancel if install && dialog.stage == Stage::Preview => {
+                // Back to the form, to change what the preview showed.
+                if let ActionRequest::Install(r) = &mut dialog.request {
+                    r.planned = None;
+                }
+                dialog.stage = Stage::Form;
+                dialog.dry_run = None;
+                dialog.error = None;
+            }
             Action::Back | Action::PromptCancel => {
                 let title = dialog.request.title();
                 self.mode = Mode::Normal;
                 self.status = Some(format!("cancelled {title}: nothing was sent"));
+            }
+            _ if dialog.stage == Stage::Form => return self.update_form(action),
+            Action::Edit if dialog.stage == Stage::Preview => {
+                if let ActionRequest::Install(r) = &dialog.request
+                    && let Some(p) = &r.planned
+                {
+                    dialog.error = None;
+                    return vec![Command::Edit(p.plan.iop_yaml())];
+                }
             }
             Action::PromptDelete => {
                 dialog.input.pop();
@@ -437,6 +597,7 @@ impl UiState {
                 }
             }
             Action::PromptAccept | Action::Proceed => match dialog.stage {
+                Stage::Form => {}
                 Stage::Input(_) => dialog.accept_input(),
                 Stage::Preview => {
                     dialog.stage = Stage::Confirm;
@@ -512,6 +673,18 @@ impl UiState {
     /// What the runner says about a task.
     pub fn on_task_update(&mut self, update: TaskUpdate) {
         let id = update.id();
+        if let TaskUpdate::InstallFacts { facts, .. } = update {
+            if let Mode::Dialog(d) = &mut self.mode
+                && let Some(form) = d.install.as_mut()
+                && form.facts == Facts::Reading(id)
+            {
+                form.on_facts(facts);
+                if d.stage == Stage::Form {
+                    d.error = None;
+                }
+            }
+            return;
+        }
         if let Mode::Dialog(d) = &mut self.mode
             && let Some(task) = d.dry_run.as_mut().filter(|t| t.id == id)
         {
