@@ -582,8 +582,9 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
             _ = tick.tick() => force = true,
         }
         if let Some(text) = edit.take() {
-            // The editor reads the terminal: no one else may (crossterm's reader thread
-            // would take its keys), so the key stream stops while it runs.
+            // The editor reads the terminal: the key stream stops while it runs, so that
+            // crossterm's reader thread, which polls the terminal for it, cannot race the
+            // editor for its keys (a precaution: the tmux test passes either way).
             drop(keys);
             let edited = edit_outside(&mut guard, text).await?;
             keys = crossterm::event::EventStream::new();

@@ -1053,3 +1053,165 @@ mod sandbox {
         );
     }
 }
+
+// --- in a real terminal ---------------------------------------------------------------------
+
+/// `e` in a real terminal: `meshtop --demo` under tmux, its own tmux server. The editor is a
+/// script that asks a question on the normal screen and reads the answer from the terminal:
+/// the TUI has left the alternate screen and raw mode while it runs, the answer typed reaches
+/// the editor, and afterwards the TUI has its screen and keys back: the preview says the
+/// resource was edited, and the install goes on to its end.
+mod terminal {
+    use std::process::{Command as Process, Output};
+    use std::time::{Duration, Instant};
+
+    struct Tmux {
+        socket: String,
+    }
+
+    impl Tmux {
+        fn run(&self, args: &[&str]) -> Output {
+            Process::new("tmux")
+                .args(["-L", &self.socket])
+                .args(args)
+                .output()
+                .expect("tmux")
+        }
+
+        fn screen(&self) -> String {
+            String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "t"]).stdout)
+                .into_owned()
+        }
+
+        fn keys(&self, keys: &[&str]) {
+            let mut args = vec!["send-keys", "-t", "t"];
+            args.extend_from_slice(keys);
+            assert!(self.run(&args).status.success(), "send-keys {keys:?}");
+        }
+
+        fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let screen = self.screen();
+                if check(&screen) {
+                    return screen;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the screen never showed {what}; last screen:\n{screen}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    impl Drop for Tmux {
+        fn drop(&mut self) {
+            let _ = self.run(&["kill-server"]);
+        }
+    }
+
+    #[test]
+    fn e_gives_the_terminal_to_the_editor_and_takes_it_back() {
+        let tmux_ok = Process::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            tmux_ok,
+            "tmux is required by this test: install Debian's tmux"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let answers = dir.path().join("answers");
+        let editor = dir.path().join("editor.sh");
+        std::fs::write(
+            &editor,
+            format!(
+                "#!/bin/sh\nprintf 'service type for the gateway? ' > /dev/tty\nread t < /dev/tty\n\
+                 echo \"$t\" >> {}\nsed -i \"s/type: LoadBalancer/type: $t/\" \"$1\"\n",
+                answers.display()
+            ),
+        )
+        .expect("editor script");
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755))
+                .expect("chmod");
+        }
+        let tmux = Tmux {
+            socket: format!("meshtop-install-{}", std::process::id()),
+        };
+        let cmd = format!(
+            "{} --demo --log-file {}; echo \"meshtop exited with $?\"; sleep 30",
+            env!("CARGO_BIN_EXE_meshtop"),
+            dir.path().join("meshtop.log").display()
+        );
+        let out = Process::new("tmux")
+            .args(["-L", &tmux.socket, "-f", "/dev/null", "new-session", "-d"])
+            .args(["-s", "t", "-x", "130", "-y", "40"])
+            .arg(&cmd)
+            .env("TERM", "xterm-256color")
+            .env("EDITOR", &editor)
+            .env("XDG_STATE_HOME", dir.path())
+            .env("PATH", "/usr/bin:/bin")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("tmux new-session");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+
+        tmux.wait_for("the demo", |s| {
+            s.contains("meshtop-sandbox") && s.contains("1-9-1")
+        });
+        tmux.keys(&["3"]);
+        tmux.wait_for("the Gateways view", |s| s.contains("Gateways ("));
+        tmux.keys(&["I"]);
+        tmux.wait_for("the form with the facts read", |s| {
+            s.contains("install a gateway") && s.contains("checked as you type")
+        });
+        tmux.keys(&["istio-gateway-tmux", "Enter"]);
+        tmux.wait_for("the preview", |s| {
+            s.contains("1. create namespace/istio-gateway-tmux")
+        });
+        tmux.keys(&["e"]);
+        tmux.wait_for("the editor's question", |s| {
+            s.contains("service type for the gateway?") && !s.contains("Gateways (")
+        });
+        tmux.keys(&["NodePort", "Enter"]);
+        let edited = tmux.wait_for("the preview again, edited", |s| {
+            s.contains("the IstioOperator is as edited in $EDITOR")
+        });
+        assert!(
+            edited.contains("1. create namespace/istio-gateway-tmux"),
+            "{edited}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&answers).expect("the editor ran"),
+            "NodePort\n",
+            "the editor read the answer typed for it"
+        );
+        // meshtop has its keys back: confirm, type the name, install.
+        tmux.keys(&["y"]);
+        tmux.wait_for("the confirmation", |s| {
+            s.contains("type istio-ingressgateway-istio-gateway-tmux")
+        });
+        tmux.keys(&["istio-ingressgateway-istio-gateway-tmux", "Enter"]);
+        tmux.wait_for("the install's outcome", |s| {
+            s.contains(
+                "✓ istiooperator.install.istio.io/istio-ingressgateway-istio-gateway-tmux created",
+            )
+        });
+        // The saved resource (the audit log records the run) and a clean exit.
+        let audit = std::fs::read_to_string(dir.path().join("meshtop").join("audit.log"))
+            .expect("audit log");
+        assert!(
+            audit.contains("istiooperator/istio-system/istio-ingressgateway-istio-gateway-tmux"),
+            "{audit}"
+        );
+        tmux.keys(&["q"]);
+        tmux.wait_for("meshtop's exit", |s| s.contains("meshtop exited with 0"));
+    }
+}
