@@ -99,8 +99,13 @@ impl Session {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let screen = self.screen();
+            // A capture can land while meshtop is still writing a frame: judge a screen only
+            // once a second capture shows it unchanged.
             if check(&screen) {
-                return screen;
+                std::thread::sleep(Duration::from_millis(60));
+                if self.screen() == screen {
+                    return screen;
+                }
             }
             if Instant::now() > deadline {
                 let log = std::fs::read_to_string(&self.log).unwrap_or_default();

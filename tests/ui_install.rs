@@ -1093,8 +1093,13 @@ mod terminal {
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
                 let screen = self.screen();
+                // Judge a screen only once a second capture shows it unchanged: a capture
+                // can land while a frame is still being written.
                 if check(&screen) {
-                    return screen;
+                    std::thread::sleep(Duration::from_millis(60));
+                    if self.screen() == screen {
+                        return screen;
+                    }
                 }
                 assert!(
                     Instant::now() < deadline,
