@@ -404,6 +404,7 @@ async fn label(global: &GlobalArgs, cmd: &LabelCmd) -> Result<(), AppError> {
             namespace,
             rev,
             restart,
+            timeout,
             dry_run,
         } => {
             actions::validate_revision(rev)?;
@@ -420,6 +421,19 @@ async fn label(global: &GlobalArgs, cmd: &LabelCmd) -> Result<(), AppError> {
             println!("namespace/{namespace} {verb}{}", dry(*dry_run));
             for w in &out.restarted {
                 println!("{w} restarted{}", dry(*dry_run));
+            }
+            if *restart && !*dry_run && !timeout.is_zero() && !out.restarted.is_empty() {
+                let report = |e: actions::rollout::RolloutEvent| match e {
+                    actions::rollout::RolloutEvent::Waiting { workload, why } => {
+                        println!("Waiting for {workload} rollout to finish: {why}...")
+                    }
+                    actions::rollout::RolloutEvent::Done { workload, .. } => {
+                        println!("{workload} successfully rolled out")
+                    }
+                };
+                executor
+                    .wait_rollouts(namespace, &out.restarted, *timeout, &report)
+                    .await?;
             }
             Ok(())
         }

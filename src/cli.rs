@@ -246,9 +246,13 @@ pub enum LabelCmd {
         /// The control-plane revision.
         #[arg(long, value_name = "REV")]
         rev: String,
-        /// Then rollout-restart its Deployments, StatefulSets and DaemonSets.
+        /// Then rollout-restart its Deployments, StatefulSets and DaemonSets, and wait for
+        /// each rollout as `kubectl rollout status` does.
         #[arg(long)]
         restart: bool,
+        /// How long to wait for the rollouts after --restart (0s: do not wait).
+        #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = duration)]
+        timeout: std::time::Duration,
         /// Send every request with dryRun=All: nothing changes.
         #[arg(long)]
         dry_run: bool,

@@ -567,6 +567,36 @@ fn cli_exit_codes_with_demo() {
         text(&out.stdout),
         "poddisruptionbudget.policy/istio-pilot relaxed\n"
     );
+    // A relabel with --restart waits for each rollout, as `kubectl rollout status` does.
+    let out = run(&[
+        "label",
+        "namespace",
+        "legacy-shop",
+        "--rev",
+        "1-9-1",
+        "--restart",
+        "--timeout",
+        "60s",
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("namespace/legacy-shop labeled\n"),
+        "{stdout}"
+    );
+    for w in ["deployment.apps/inventory", "deployment.apps/storefront"] {
+        let restarted = stdout.find(&format!("{w} restarted\n"));
+        let rolled = stdout.find(&format!("{w} successfully rolled out\n"));
+        assert!(
+            restarted.is_some() && rolled.is_some() && restarted < rolled,
+            "{stdout}"
+        );
+    }
 
     // Only the requests that reached a cluster are audited.
     let lines = audit_lines(&audit);
@@ -581,6 +611,10 @@ fn cli_exit_codes_with_demo() {
             ("uncordon", "node/k1-node99"),
             ("cordon", "node/k1-node05"),
             ("pdb relax", "poddisruptionbudget/istio-system/istio-pilot"),
+            (
+                "label istio.io/rev=1-9-1 and restart",
+                "namespace/legacy-shop"
+            ),
         ]
     );
 }
