@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams};
+use meshtop::cluster::Connection;
 use meshtop::cluster::actions::{
     ActionError, AuditLog, AuditRecord, DrainEvent, DrainOptions, Executor, RELAXED_FROM,
 };
-use meshtop::cluster::{self, Connection};
 use meshtop::sandbox::Sandbox;
 use meshtop::sandbox::harness;
 
@@ -25,15 +25,9 @@ async fn start() -> Sandbox {
 }
 
 async fn connect(sandbox: &Sandbox) -> Connection {
-    let kubeconfig =
-        kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig_yaml()).expect("kubeconfig");
-    cluster::connect_kubeconfig(
-        kubeconfig,
-        "the sandbox kubeconfig",
-        Some(harness::ADMIN_CONTEXT),
-    )
-    .await
-    .expect("connect to the sandbox")
+    harness::connection(sandbox, harness::ADMIN_CONTEXT)
+        .await
+        .expect("connect to the sandbox")
 }
 
 fn audit_lines(path: &Path) -> Vec<AuditRecord> {

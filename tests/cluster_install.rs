@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod, Service};
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
+use meshtop::cluster::Connection;
 use meshtop::cluster::actions::install::{
     GatewayForm, GatewayKind, InstallFacts, InstallPlan, OperatorDetection, PlanOptions,
     RevisionForm, Route, ServiceType, StepKind, find_on_path, parse_istio_operator, plan_gateway,
     plan_revision,
 };
 use meshtop::cluster::actions::{ActionError, AuditLog, AuditRecord, Executor};
-use meshtop::cluster::{self, Connection};
 use meshtop::sandbox::Sandbox;
 use meshtop::sandbox::harness;
 use serde_json::{Value, json};
@@ -27,15 +27,9 @@ const K1: &str = "assets/scenarios/k1-upgrade.yaml";
 const SMALL: &str = "assets/scenarios/small.yaml";
 
 async fn connect(sandbox: &Sandbox) -> Connection {
-    let kubeconfig =
-        kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig_yaml()).expect("kubeconfig");
-    cluster::connect_kubeconfig(
-        kubeconfig,
-        "the sandbox kubeconfig",
-        Some(harness::ADMIN_CONTEXT),
-    )
-    .await
-    .expect("connect to the sandbox")
+    harness::connection(sandbox, harness::ADMIN_CONTEXT)
+        .await
+        .expect("connect to the sandbox")
 }
 
 fn audit_lines(path: &Path) -> Vec<AuditRecord> {

@@ -22,9 +22,7 @@ use tokio::sync::mpsc;
 const WAIT: Duration = Duration::from_secs(30);
 
 async fn connection(sandbox: &Sandbox, context: &str) -> Connection {
-    let kubeconfig =
-        kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig_yaml()).expect("kubeconfig");
-    cluster::connect_kubeconfig(kubeconfig, "the sandbox", Some(context))
+    harness::connection(sandbox, context)
         .await
         .expect("connects")
 }

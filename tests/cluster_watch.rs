@@ -39,8 +39,7 @@ metadata:
 "#;
 
 async fn connect(sandbox: &Sandbox, context: &str) -> Connection {
-    let kubeconfig = Kubeconfig::from_yaml(&sandbox.kubeconfig_yaml()).expect("kubeconfig");
-    cluster::connect_kubeconfig(kubeconfig, "the sandbox kubeconfig", Some(context))
+    harness::connection(sandbox, context)
         .await
         .expect("connect to the sandbox")
 }

@@ -40,15 +40,9 @@ struct Session {
 impl Session {
     async fn start(audit: &Path) -> Session {
         let sandbox = harness::start_file(K1).await.expect("start the sandbox");
-        let kubeconfig =
-            kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig_yaml()).expect("kubeconfig");
-        let conn = cluster::connect_kubeconfig(
-            kubeconfig,
-            "the sandbox kubeconfig",
-            Some(harness::ADMIN_CONTEXT),
-        )
-        .await
-        .expect("connect");
+        let conn = harness::connection(&sandbox, harness::ADMIN_CONTEXT)
+            .await
+            .expect("connect");
         let (tx, events) = mpsc::channel(4096);
         let watchers = cluster::spawn_watchers(&conn, WatchOptions::default(), tx);
         let (task_tx, updates) = mpsc::unbounded_channel();

@@ -802,15 +802,9 @@ mod sandbox {
     const K1: &str = "assets/scenarios/k1-upgrade.yaml";
 
     async fn connect(sandbox: &meshtop::sandbox::Sandbox) -> Connection {
-        let kubeconfig =
-            kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig_yaml()).expect("kubeconfig");
-        cluster::connect_kubeconfig(
-            kubeconfig,
-            "the sandbox kubeconfig",
-            Some(harness::ADMIN_CONTEXT),
-        )
-        .await
-        .expect("connect to the sandbox")
+        harness::connection(sandbox, harness::ADMIN_CONTEXT)
+            .await
+            .expect("connect to the sandbox")
     }
 
     /// The app's loop, reduced to what an install needs: the UI's commands go to the

@@ -9,6 +9,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
 
+use super::dry;
 use crate::cluster::actions::drain::humantime;
 use crate::cluster::actions::install::{InstallFacts, Route};
 use crate::cluster::actions::rollout::RolloutEvent;
@@ -108,10 +109,6 @@ impl TaskRunner {
             let _ = tx.send(true);
         }
     }
-}
-
-fn dry(dry_run: bool) -> &'static str {
-    if dry_run { " (server dry run)" } else { "" }
 }
 
 async fn execute(

@@ -44,6 +44,19 @@ pub async fn client(sandbox: &Sandbox, context: &str) -> Result<kube::Client, St
     kube::Client::try_from(config).map_err(|e| e.to_string())
 }
 
+/// meshtop's connection to one of the sandbox's contexts, made through the same path as a
+/// user's kubeconfig.
+pub async fn connection(
+    sandbox: &Sandbox,
+    context: &str,
+) -> Result<crate::cluster::Connection, String> {
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig_yaml())
+        .map_err(|e| e.to_string())?;
+    crate::cluster::connect_kubeconfig(kubeconfig, "the sandbox kubeconfig", Some(context))
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// A kube client without credentials, to see what an anonymous caller gets.
 pub async fn anonymous_client(sandbox: &Sandbox) -> Result<kube::Client, String> {
     let yaml = sandbox.kubeconfig_yaml();

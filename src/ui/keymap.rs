@@ -478,28 +478,17 @@ impl Keymap {
     /// The action of a key in the dialog of `kind`; while `typing`, the prompt's keys come
     /// first and the dialog's letters are text.
     pub fn dialog_action(&self, key: &KeyEvent, typing: bool, kind: ActionKind) -> Option<Action> {
-        let prompt = || {
-            self.bindings
-                .iter()
-                .filter(|b| b.is_prompt())
-                .find(|b| b.keys.iter().any(|k| k.matches(key)))
-        };
-        let dialog = || {
-            self.bindings
-                .iter()
-                .filter(|b| b.is_dialog() && b.in_dialog(kind))
-                .find(|b| b.keys.iter().any(|k| k.matches(key)))
-        };
-        if typing {
-            prompt().map(|b| b.action)
-        } else {
-            dialog().map(|b| b.action)
-        }
-    }
-
-    /// The dialog's bindings: what its key line shows.
-    pub fn dialog(&self) -> Vec<&Binding> {
-        self.bindings.iter().filter(|b| b.is_dialog()).collect()
+        self.bindings
+            .iter()
+            .filter(|b| {
+                if typing {
+                    b.is_prompt()
+                } else {
+                    b.is_dialog() && b.in_dialog(kind)
+                }
+            })
+            .find(|b| b.keys.iter().any(|k| k.matches(key)))
+            .map(|b| b.action)
     }
 
     /// The action of a key while an install form is filled in (moving between fields,
