@@ -459,6 +459,96 @@ fn shop_preview(model: &Model) -> Ui {
 
 const SHOP_IOP: &str = "istio-ingressgateway-istio-gateway-shop";
 
+/// The IstioOperator the dialog's preview will apply, as YAML.
+fn planned_yaml(ui: &Ui) -> String {
+    match &ui.state().mode {
+        Mode::Dialog(d) => match &d.request {
+            ActionRequest::Install(r) => r.planned.as_ref().expect("planned").plan.iop_yaml(),
+            other => panic!("not an install: {other:?}"),
+        },
+        other => panic!("no dialog: {other:?}"),
+    }
+}
+
+/// The dialog's "lines A-B of N" on its bottom border.
+fn shown_lines(screen: &str) -> Option<(usize, usize, usize)> {
+    let at = screen.find(" lines ")?;
+    let rest = &screen[at + " lines ".len()..];
+    let (range, rest) = rest.split_once(" of ")?;
+    let (a, b) = range.split_once('-')?;
+    let total: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some((a.parse().ok()?, b.parse().ok()?, total.parse().ok()?))
+}
+
+#[test]
+fn the_preview_shows_the_resource_and_scrolls_under_its_keys() {
+    let model = seed_model();
+    let mut ui = shop_preview(&model);
+    let yaml = planned_yaml(&ui);
+    assert!(yaml.contains("kind: IstioOperator"), "{yaml}");
+
+    // Tall enough: every line of the resource is in the preview, under its name.
+    let tall = draw(&ui, &model, 120, 90);
+    assert!(
+        tall.contains(&format!("ISTIOOPERATOR istio-system/{SHOP_IOP}")),
+        "{tall}"
+    );
+    for line in yaml.lines() {
+        assert!(
+            tall.contains(&format!("  {line}")),
+            "{line:?} not in\n{tall}"
+        );
+    }
+    assert_eq!(shown_lines(&tall), None, "nothing to scroll:\n{tall}");
+
+    // A small terminal shows the steps first, the keys and where the text stands.
+    let last = yaml.lines().last().expect("yaml").trim().to_string();
+    let small = draw(&ui, &model, 100, 24);
+    assert!(
+        small.contains("1. create namespace/istio-gateway-shop"),
+        "{small}"
+    );
+    assert!(small.contains("y continue to confirm"), "{small}");
+    let (first, to, total) = shown_lines(&small).expect("a scroll position");
+    assert_eq!(first, 1, "{small}");
+    assert!(to < total, "{small}");
+
+    // Paging down, even past the end, reaches the resource's last line; the keys stay.
+    for _ in 0..20 {
+        assert!(key(&mut ui, &model, KeyCode::PageDown).is_empty());
+        draw(&ui, &model, 100, 24);
+    }
+    let end = draw(&ui, &model, 100, 24);
+    assert!(end.contains(&last), "{last:?} not in\n{end}");
+    assert!(!end.contains("1. create namespace"), "{end}");
+    assert!(end.contains("y continue to confirm"), "{end}");
+    let (end_first, end_to, end_total) = shown_lines(&end).expect("a scroll position");
+    assert_eq!((end_to, end_total), (total, total), "{end}");
+    // One line up moves at once: paging past the end did not pile up.
+    press(&mut ui, &model, "k");
+    let up = draw(&ui, &model, 100, 24);
+    assert_eq!(
+        shown_lines(&up),
+        Some((end_first - 1, total - 1, total)),
+        "{up}"
+    );
+    press(&mut ui, &model, "j");
+    assert_eq!(
+        shown_lines(&draw(&ui, &model, 100, 24)),
+        Some((end_first, total, total))
+    );
+
+    // A server dry run: the text follows its answer at the end.
+    let sent = press(&mut ui, &model, "d");
+    assert_eq!(runs(&sent).len(), 1, "{sent:?}");
+    assert!(runs(&sent)[0].dry_run);
+    let dry = draw(&ui, &model, 100, 24);
+    assert!(dry.contains("SERVER DRY RUN (dryRun=All)"), "{dry}");
+    assert!(dry.contains("y continue to confirm"), "{dry}");
+    // Still an install's preview: the scroll keys sent nothing.
+    assert_eq!(stage(&ui), Some(Stage::Preview));
+}
+
 #[test]
 fn e_hands_the_resource_to_the_editor_and_checks_what_comes_back() {
     let model = seed_model();

@@ -808,7 +808,7 @@ fn help_lists_every_key_of_the_current_view() {
     press(&mut ui, &model, "6?");
     assert_eq!(ui.state().mode, Mode::Help { scroll: 0 });
     // Tall enough for the whole list.
-    let screen = draw(&ui, &model, 120, 60);
+    let screen = draw(&ui, &model, 120, 70);
     let scope = ui.state().scope();
     for b in keymap.help(scope) {
         assert!(

@@ -4,6 +4,8 @@
 //! a confirmed dialog becomes a [`super::Command::Run`], and the app's runner sends
 //! [`TaskUpdate`]s back.
 
+use std::cell::Cell;
+
 use jiff::Timestamp;
 
 use crate::cluster::actions::install::InstallFacts;
@@ -352,6 +354,50 @@ pub struct Dialog {
     pub dry_run: Option<Task>,
     /// An install's form (kept from the preview on, to go back to it).
     pub install: Option<Box<InstallForm>>,
+    /// How far the dialog's text (above its keys and prompt) is scrolled.
+    pub scroll: DialogScroll,
+}
+
+/// The scroll of a dialog's text. The last frame drawn says how far it can go and how tall
+/// a page is, so that keys never scroll past the end (views stay pure: they only record
+/// what they drew).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DialogScroll {
+    /// Lines scrolled from the top; `usize::MAX` follows the end (a dry run's answer).
+    pub offset: usize,
+    /// The largest useful offset at the last frame.
+    pub max: Cell<usize>,
+    /// The text's visible height at the last frame.
+    pub page: Cell<usize>,
+}
+
+impl DialogScroll {
+    /// The offset a frame shows.
+    pub fn shown(&self) -> usize {
+        self.offset.min(self.max.get())
+    }
+
+    pub fn down(&mut self, lines: usize) {
+        self.offset = self.shown().saturating_add(lines).min(self.max.get());
+    }
+
+    pub fn up(&mut self, lines: usize) {
+        self.offset = self.shown().saturating_sub(lines);
+    }
+
+    pub fn page_lines(&self) -> usize {
+        self.page.get().saturating_sub(1).max(1)
+    }
+
+    /// Back to the top (a new text).
+    pub fn reset(&mut self) {
+        self.offset = 0;
+    }
+
+    /// Follow the end as it grows (a dry run's answer arriving).
+    pub fn follow_end(&mut self) {
+        self.offset = usize::MAX;
+    }
 }
 
 impl Dialog {
@@ -367,6 +413,7 @@ impl Dialog {
             error: None,
             dry_run: None,
             install: None,
+            scroll: DialogScroll::default(),
         }
     }
 

@@ -21,7 +21,8 @@ use super::theme::Theme;
 /// Pods listed by name in a preview before the rest are counted.
 const LISTED_PODS: usize = 12;
 
-/// The dialog, centred over `area`.
+/// The dialog, centred over `area`: its text (the form, or what will change and the server
+/// dry run's answer) scrolls; its keys, prompt and error stay in view below it.
 pub fn render(
     frame: &mut Frame,
     area: Rect,
@@ -34,13 +35,15 @@ pub fn render(
     let t = theme;
     let width = area.width.saturating_sub(4).clamp(20, 110).min(area.width);
     let inner_width = width.saturating_sub(2).max(1);
-    // The cursor: a line of `lines` and a column.
+    // The cursor: a line of the text (`in_text`) or of the footer, and a column.
     let mut cursor_line = None;
-    let mut lines = match dialog.stage {
+    let mut in_text = false;
+    let mut text = match dialog.stage {
         Stage::Form => match &dialog.install {
             Some(form) => {
                 let (lines, cursor) = form_lines(form, usize::from(inner_width), t);
                 cursor_line = cursor;
+                in_text = cursor.is_some();
                 lines
             }
             None => Vec::new(),
@@ -48,6 +51,15 @@ pub fn render(
         Stage::Input(_) => Vec::new(),
         Stage::Preview | Stage::Confirm => preview(&dialog.request, model, t),
     };
+    if let Some(task) = &dialog.dry_run {
+        text.push(Line::raw(""));
+        text.push(Line::from(Span::styled(
+            "SERVER DRY RUN (dryRun=All)",
+            t.title,
+        )));
+        text.extend(task_lines(task, model, keymap, t, None, usize::MAX));
+    }
+    let mut footer = Vec::new();
     let options = dialog.options();
     if !options.is_empty() && dialog.stage != Stage::Input(super::action::InputKind::Revision) {
         let mut spans = vec![Span::styled("options ", t.dim)];
@@ -60,25 +72,17 @@ pub fn render(
             spans.push(Span::styled(format!("{key} "), t.footer_key));
             spans.push(Span::styled(format!("{}  ", option.label()), t.base));
         }
-        lines.push(Line::raw(""));
-        lines.push(Line::from(spans));
+        footer.push(Line::raw(""));
+        footer.push(Line::from(spans));
     }
-    if let Some(task) = &dialog.dry_run {
-        lines.push(Line::raw(""));
-        lines.push(Line::from(Span::styled(
-            "SERVER DRY RUN (dryRun=All)",
-            t.title,
-        )));
-        lines.extend(task_lines(task, model, keymap, t, None, usize::MAX));
-    }
-    lines.push(Line::raw(""));
+    footer.push(Line::raw(""));
     let key = |a: Action| keymap.dialog_key(a).unwrap_or("?").to_string();
     let typed = dialog.input.chars().count();
     match dialog.stage {
         Stage::Form => {
             let form_key = |a: Action| keymap.form_keys(a).unwrap_or_else(|| "?".into());
             let prompt_key = |a: Action| keymap.prompt_key(a).unwrap_or("?").to_string();
-            lines.push(Line::from(vec![
+            footer.push(Line::from(vec![
                 Span::styled(format!("{} ", form_key(Action::FieldNext)), t.footer_key),
                 Span::styled("next field · ", t.footer_text),
                 Span::styled(
@@ -108,18 +112,18 @@ pub fn render(
             ]));
         }
         Stage::Input(kind) => {
-            cursor_line = Some((lines.len(), kind.prompt().chars().count() + typed));
-            lines.push(Line::from(vec![
+            cursor_line = Some((footer.len(), kind.prompt().chars().count() + typed));
+            footer.push(Line::from(vec![
                 Span::styled(kind.prompt(), t.prompt),
                 Span::styled(dialog.input.clone(), t.base),
             ]));
-            lines.push(Line::from(Span::styled(
+            footer.push(Line::from(Span::styled(
                 "enter previews · esc cancels: nothing is sent",
                 t.dim,
             )));
         }
         Stage::Preview if matches!(dialog.request, ActionRequest::Install(_)) => {
-            lines.push(Line::from(vec![
+            footer.push(Line::from(vec![
                 Span::styled(format!("{} ", key(Action::Proceed)), t.footer_key),
                 Span::styled("continue to confirm · ", t.footer_text),
                 Span::styled(format!("{} ", key(Action::DryRun)), t.footer_key),
@@ -131,7 +135,7 @@ pub fn render(
             ]));
         }
         Stage::Preview => {
-            lines.push(Line::from(vec![
+            footer.push(Line::from(vec![
                 Span::styled(format!("{} ", key(Action::Proceed)), t.footer_key),
                 Span::styled("continue to confirm · ", t.footer_text),
                 Span::styled(format!("{} ", key(Action::DryRun)), t.footer_key),
@@ -147,18 +151,18 @@ pub fn render(
                     dialog.request.title(),
                     header.context
                 );
-                cursor_line = Some((lines.len(), ask.chars().count() + typed));
-                lines.push(Line::from(vec![
+                cursor_line = Some((footer.len(), ask.chars().count() + typed));
+                footer.push(Line::from(vec![
                     Span::styled(ask, t.warn),
                     Span::styled(dialog.input.clone(), t.base),
                 ]));
-                lines.push(Line::from(Span::styled(
+                footer.push(Line::from(Span::styled(
                     "enter runs it · esc cancels: nothing is sent",
                     t.dim,
                 )));
             }
             None => {
-                lines.push(Line::from(vec![
+                footer.push(Line::from(vec![
                     Span::styled(
                         format!("{} in context {}? ", dialog.request.title(), header.context),
                         t.warn,
@@ -174,21 +178,22 @@ pub fn render(
         },
     }
     if let Some(e) = &dialog.error {
-        lines.push(Line::from(Span::styled(e.clone(), t.bad)));
+        footer.push(Line::from(Span::styled(e.clone(), t.bad)));
     }
 
-    // The cursor's line, counted in wrapped lines.
-    let cursor_row = cursor_line.map(|(line, col)| {
-        let above = Paragraph::new(lines[..line].to_vec())
+    let wrapped = |lines: &[Line<'_>]| {
+        Paragraph::new(lines.to_vec())
             .wrap(Wrap { trim: false })
-            .line_count(inner_width);
-        (above, col)
+            .line_count(inner_width)
+    };
+    // The cursor's line, counted in wrapped lines of its part.
+    let cursor_row = cursor_line.map(|(line, col)| {
+        let part = if in_text { &text } else { &footer };
+        (wrapped(&part[..line.min(part.len())]), col)
     });
-    let paragraph = Paragraph::new(lines)
-        .style(t.base)
-        .wrap(Wrap { trim: false });
-    let wrapped = paragraph.line_count(inner_width);
-    let height = u16::try_from(wrapped)
+    let text_rows = wrapped(&text);
+    let footer_rows = wrapped(&footer);
+    let height = u16::try_from(text_rows + footer_rows)
         .unwrap_or(u16::MAX)
         .saturating_add(2)
         .min(area.height)
@@ -200,21 +205,86 @@ pub fn render(
         height,
     };
     let title = format!(" {} · context {} ", dialog.request.title(), header.context);
-    let block = Block::default()
+    let mut block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.border)
         .title(Span::styled(title, t.title));
     let inner = block.inner(popup);
+    // The footer keeps its rows (its end when even those do not fit); the text has the rest.
+    let footer_height = u16::try_from(footer_rows)
+        .unwrap_or(u16::MAX)
+        .min(inner.height);
+    let text_height = inner.height - footer_height;
+    let max_scroll = text_rows.saturating_sub(usize::from(text_height));
+    dialog.scroll.max.set(max_scroll);
+    dialog.scroll.page.set(usize::from(text_height));
+    let scroll = match cursor_row {
+        // A form scrolls to its focused field.
+        Some((row, _)) if in_text => row.saturating_sub(usize::from(text_height.saturating_sub(1))),
+        _ => dialog.scroll.shown(),
+    }
+    .min(max_scroll);
+    if max_scroll > 0 {
+        let shown_to = (scroll + usize::from(text_height)).min(text_rows);
+        let scroll_keys = format!(
+            "{}/{} {}/{}",
+            keymap.dialog_key(Action::Down).unwrap_or("?"),
+            keymap.dialog_key(Action::Up).unwrap_or("?"),
+            keymap.dialog_key(Action::PageDown).unwrap_or("?"),
+            keymap.dialog_key(Action::PageUp).unwrap_or("?"),
+        );
+        let where_ = if dialog.stage == Stage::Form {
+            format!(" lines {}-{shown_to} of {text_rows} ", scroll + 1)
+        } else {
+            format!(
+                " lines {}-{shown_to} of {text_rows} · {scroll_keys} scroll ",
+                scroll + 1
+            )
+        };
+        block = block.title_bottom(Line::from(Span::styled(where_, t.dim)).right_aligned());
+    }
     frame.render_widget(Clear, popup);
-    // When the text is taller than the screen, keep its end (the prompt) in view.
-    let overflow =
-        u16::try_from(wrapped.saturating_sub(usize::from(inner.height))).unwrap_or(u16::MAX);
-    frame.render_widget(paragraph.block(block).scroll((overflow, 0)), popup);
-    if let Some((line, col)) = cursor_row {
+    frame.render_widget(block, popup);
+    let text_area = Rect {
+        height: text_height,
+        ..inner
+    };
+    let footer_area = Rect {
+        y: inner.y + text_height,
+        height: footer_height,
+        ..inner
+    };
+    let scroll = u16::try_from(scroll).unwrap_or(u16::MAX);
+    frame.render_widget(
+        Paragraph::new(text)
+            .style(t.base)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        text_area,
+    );
+    // When even the footer does not fit, keep its end (the prompt) in view.
+    let footer_skip =
+        u16::try_from(footer_rows.saturating_sub(usize::from(footer_height))).unwrap_or(u16::MAX);
+    frame.render_widget(
+        Paragraph::new(footer)
+            .style(t.base)
+            .wrap(Wrap { trim: false })
+            .scroll((footer_skip, 0)),
+        footer_area,
+    );
+    if let Some((row, col)) = cursor_row {
         let col = u16::try_from(col).unwrap_or(u16::MAX);
-        let y = inner.y + u16::try_from(line).unwrap_or(0).saturating_sub(overflow);
-        if y < inner.y + inner.height {
-            frame.set_cursor_position((inner.x + col.min(inner.width.saturating_sub(1)), y));
+        let row = u16::try_from(row).unwrap_or(u16::MAX);
+        let (top, skip, rows) = if in_text {
+            (text_area.y, scroll, text_area.height)
+        } else {
+            (footer_area.y, footer_skip, footer_area.height)
+        };
+        if row >= skip && row - skip < rows {
+            frame.set_cursor_position((
+                inner.x + col.min(inner.width.saturating_sub(1)),
+                top + row - skip,
+            ));
         }
     }
 }
@@ -413,6 +483,24 @@ pub fn preview<'a>(request: &ActionRequest, model: &Model, t: &Theme) -> Vec<Lin
                     "the IstioOperator is as edited in $EDITOR (checked again against the cluster)",
                     t.good,
                 ));
+            }
+            // The resource itself, exactly as it will be applied or saved.
+            let iop = planned.plan.iop();
+            out.push(Line::raw(""));
+            out.push(Line::styled(
+                format!(
+                    "ISTIOOPERATOR {}/{}",
+                    iop.pointer("/metadata/namespace")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or(""),
+                    iop.pointer("/metadata/name")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or("")
+                ),
+                t.title,
+            ));
+            for line in planned.plan.iop_yaml().lines() {
+                out.push(Line::styled(format!("  {line}"), t.base));
             }
         }
         ActionRequest::Drain {

@@ -492,6 +492,7 @@ impl UiState {
                         dialog.stage = Stage::Preview;
                         dialog.error = None;
                         dialog.dry_run = None;
+                        dialog.scroll.reset();
                     }
                     Err(e) => dialog.error = Some(e),
                 }
@@ -533,6 +534,7 @@ impl UiState {
                 // A dry run of the resource as it was no longer applies.
                 dialog.dry_run = None;
                 dialog.stage = Stage::Preview;
+                dialog.scroll.reset();
             }
             Err(e) => {
                 dialog.error = Some(format!("the edit is not taken: {e}"));
@@ -566,6 +568,12 @@ impl UiState {
                 self.status = Some(format!("cancelled {title}: nothing was sent"));
             }
             _ if dialog.stage == Stage::Form => return self.update_form(action),
+            Action::Down => dialog.scroll.down(1),
+            Action::Up => dialog.scroll.up(1),
+            Action::PageDown => dialog.scroll.down(dialog.scroll.page_lines()),
+            Action::PageUp => dialog.scroll.up(dialog.scroll.page_lines()),
+            Action::Top => dialog.scroll.reset(),
+            Action::Bottom => dialog.scroll.follow_end(),
             Action::Edit if dialog.stage == Stage::Preview => {
                 if let ActionRequest::Install(r) = &dialog.request
                     && let Some(p) = &r.planned
@@ -644,6 +652,8 @@ impl UiState {
         if dry_run {
             if let Mode::Dialog(d) = &mut self.mode {
                 d.dry_run = Some(task);
+                // Its answer comes at the end of the text: follow it there.
+                d.scroll.follow_end();
             }
         } else {
             self.status = Some(format!("{}: started", run.request.title()));
