@@ -296,7 +296,27 @@ fn preflight(global: &GlobalArgs, action: &str, target: &str) -> Result<(), AppE
         }
         .into());
     }
-    Ok(())
+    audit_log(global)
+        .map(drop)
+        .map_err(|e| AppError::Usage(format!("{e}: nothing was sent")))
+}
+
+/// The audit log (`--audit-log`, else the default), checked writable: an action that could
+/// not be audited is not sent.
+fn audit_log(global: &GlobalArgs) -> Result<AuditLog, String> {
+    let log = global
+        .audit_log
+        .clone()
+        .or_else(actions::default_audit_log)
+        .map(AuditLog::new)
+        .ok_or_else(|| {
+            "no place for the audit log: neither XDG_STATE_HOME nor HOME is set \
+             (give one with --audit-log PATH)"
+                .to_string()
+        })?;
+    log.check()
+        .map_err(|e| format!("{e} (give another with --audit-log PATH)"))?;
+    Ok(log)
 }
 
 /// The executor for a command: the no-retry client, `--readonly`, the audit log.
@@ -520,11 +540,16 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
     let mut model = Model::new();
     let mut ui = Ui::new(keymap, theme);
     ui.set_readonly(global.readonly);
-    let audit = global
-        .audit_log
-        .clone()
-        .or_else(actions::default_audit_log)
-        .map(AuditLog::new);
+    // An action that cannot be audited is not offered; the views work as ever.
+    let audit = match audit_log(global) {
+        Ok(log) => Some(log),
+        Err(e) if !global.readonly => {
+            tracing::warn!(error = %e, "actions disabled");
+            ui.disable_actions(e);
+            None
+        }
+        Err(_) => None,
+    };
     let (task_tx, mut task_rx) = mpsc::unbounded_channel();
     let mut runner = tasks::TaskRunner::new(
         Executor::new(&target.connection, global.readonly, audit),

@@ -91,6 +91,13 @@ impl Ui {
         self.state.readonly = readonly;
     }
 
+    /// Actions cannot run (`why`: the audit log cannot be written): their keys say why, and
+    /// the status line says it from the start.
+    pub fn disable_actions(&mut self, why: String) {
+        self.state.status = Some(format!("actions are disabled: {why}"));
+        self.state.actions_disabled = Some(why);
+    }
+
     /// How install plans are made: istioctl on PATH, its flags, where files go.
     pub fn set_install_options(&mut self, options: cluster_install::PlanOptions) {
         self.state.install_options = options;

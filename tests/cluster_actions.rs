@@ -800,3 +800,91 @@ async fn drain_refuses_pods_without_controller_or_with_emptydir_unless_told() {
         "a dry run evicts nothing"
     );
 }
+
+/// An action that cannot be audited is not sent: the audit log is checked before anything
+/// goes to the cluster; and should its line fail after the action ran, the outcome says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_that_cannot_be_audited_is_not_sent_and_a_lost_line_is_reported() {
+    let sandbox = start().await;
+    let conn = connect(&sandbox).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).expect("write kubeconfig");
+    let log = dir.path().join("meshtop.log");
+    // A plain file where the audit log's directory should be.
+    let blocker = dir.path().join("state");
+    std::fs::write(&blocker, "not a directory").expect("write");
+    let unwritable = blocker.join("audit.log");
+
+    for args in [
+        vec!["cordon", "k1-node02"],
+        vec!["drain", "k1-node02", "--timeout", "5s"],
+        vec!["label", "node", "k1-node02", "taco-istio=disabled"],
+        vec!["pdb", "relax", "istio-system/istio-pilot"],
+    ] {
+        let mut all = vec!["--log-file", log.to_str().expect("utf-8 path")];
+        all.extend(&args);
+        let out = meshtop(
+            &all,
+            &[
+                ("MESHTOP_KUBECONFIG", kubeconfig.as_path()),
+                ("MESHTOP_AUDIT_LOG", unwritable.as_path()),
+            ],
+        );
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "cannot write the audit log {}",
+                unwritable.display()
+            )) && stderr.contains("nothing was sent"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let n = node(&conn, "k1-node02").await;
+    assert!(!unschedulable(&n), "k1-node02 was cordoned");
+    assert_ne!(
+        n.metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("taco-istio"))
+            .map(String::as_str),
+        Some("disabled")
+    );
+    let pdb: PodDisruptionBudget = Api::namespaced(conn.client.clone(), "istio-system")
+        .get("istio-pilot")
+        .await
+        .expect("pdb");
+    assert!(
+        !pdb.metadata
+            .annotations
+            .unwrap_or_default()
+            .contains_key(RELAXED_FROM),
+        "istio-pilot was relaxed"
+    );
+
+    // The line fails after the check (here: from the start, bypassing it): the action ran,
+    // and its outcome says that it did and that its line is missing.
+    let exec = Executor::new(&conn, false, Some(AuditLog::new(&unwritable)));
+    let err = exec
+        .cordon("k1-node02", false)
+        .await
+        .expect_err("the audit line cannot be written");
+    assert!(matches!(err, ActionError::Unaudited(_)), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("cordon node/k1-node02: it was done, but its audit line was not written:"),
+        "{msg}"
+    );
+    assert!(!err.is_bad_input());
+    assert!(unschedulable(&node(&conn, "k1-node02").await));
+    let err = exec
+        .uncordon("k1-node99", false)
+        .await
+        .expect_err("no such node, and no audit line");
+    assert!(
+        err.to_string()
+            .starts_with("uncordon node/k1-node99: it failed: "),
+        "{err}"
+    );
+}

@@ -1393,6 +1393,68 @@ fn readonly_disables_every_action_and_says_why() {
 }
 
 #[test]
+fn without_a_writable_audit_log_actions_are_disabled_and_say_why() {
+    let model = seed_model();
+    let why = "cannot write the audit log /nope/audit.log: Permission denied (os error 13) \
+               (give another with --audit-log PATH)";
+    let mut ui = new_ui();
+    ui.disable_actions(why.to_string());
+    // Said from the start, on the status line.
+    let screen = draw(&ui, &model, 200, 30);
+    assert!(
+        screen.contains(&format!("actions are disabled: {why}")),
+        "{screen}"
+    );
+    // Every action key of every view opens nothing and says why.
+    let mut refused = 0;
+    for (view, keys) in [
+        ("6", "Dculs"),
+        ("5", "RU"),
+        ("7", "i"),
+        ("2", "I"),
+        ("3", "I"),
+    ] {
+        for k in keys.chars() {
+            let mut ui = new_ui();
+            ui.disable_actions(why.to_string());
+            press(&mut ui, &model, view);
+            assert!(
+                press(&mut ui, &model, &k.to_string()).is_empty(),
+                "{view}{k}"
+            );
+            assert_eq!(ui.state().mode, Mode::Normal, "{view}{k} opened a dialog");
+            let status = ui.state().status.clone().unwrap_or_default();
+            if status.ends_with(&format!("is disabled: {why}")) {
+                refused += 1;
+            }
+        }
+    }
+    // Every key but s (sort) is an action's.
+    assert_eq!(refused, 9);
+    // Random sessions send nothing at all.
+    let mut rng = Lcg(17);
+    for _ in 0..300 {
+        let mut ui = new_ui();
+        ui.disable_actions(why.to_string());
+        for typed in random_session(&mut rng) {
+            let codes: Vec<KeyCode> = match typed {
+                Typed::Key(k) => vec![k],
+                Typed::Word(w) => w.chars().map(KeyCode::Char).collect(),
+            };
+            for code in codes {
+                let out = press_key(&mut ui, &model, code);
+                assert!(runs(&out).is_empty(), "{out:?} without an audit log");
+            }
+        }
+    }
+    let mut ui = new_ui();
+    ui.disable_actions(why.to_string());
+    press(&mut ui, &model, "6?");
+    let help = draw(&ui, &model, 120, 70);
+    assert!(help.contains("disabled: no audit log"), "{help}");
+}
+
+#[test]
 fn quitting_while_a_drain_runs_asks_twice() {
     let model = seed_model();
     let mut ui = on_node03(&model);

@@ -59,6 +59,9 @@ pub enum ActionError {
     /// The user stopped it; what was done stays done.
     #[error("{0}")]
     Aborted(String),
+    /// The action ran (or failed) but the audit log could not take its line.
+    #[error("{0}")]
+    Unaudited(String),
 }
 
 impl ActionError {
@@ -151,7 +154,17 @@ impl Executor {
                 result.as_ref().map(|_| ()).map_err(ToString::to_string),
             );
             if let Err(e) = log.append(&record) {
+                // Never silent: the action's outcome carries it (the log was checked
+                // writable before anything was sent, so this is rare: a full disk, say).
                 tracing::warn!(error = %e, "cannot write the audit log");
+                let outcome = match &result {
+                    Ok(_) => "it was done".to_string(),
+                    Err(err) => format!("it failed: {err}"),
+                };
+                return Err(ActionError::Unaudited(format!(
+                    "{action} {target}{}: {outcome}, but its audit line was not written: {e}",
+                    if dry_run { " (server dry run)" } else { "" }
+                )));
             }
         }
         result

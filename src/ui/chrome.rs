@@ -275,6 +275,8 @@ pub fn help(
         }
         if b.dangerous && state.readonly {
             spans.push(Span::styled("  disabled: --readonly", t.dim));
+        } else if b.dangerous && state.actions_disabled.is_some() {
+            spans.push(Span::styled("  disabled: no audit log", t.dim));
         } else if b.dangerous {
             spans.push(Span::styled("  changes the cluster", t.bad));
         }

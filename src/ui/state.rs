@@ -81,6 +81,8 @@ pub struct UiState {
     next_task: TaskId,
     /// `--readonly`: action keys only say why they do nothing.
     pub readonly: bool,
+    /// Why actions cannot run at all (the audit log cannot be written): their keys say so.
+    pub actions_disabled: Option<String>,
     /// Quit was pressed once while actions run; the next quit leaves.
     quit_armed: bool,
     /// How install plans are made (the app sets istioctl and its flags).
@@ -103,6 +105,7 @@ impl Default for UiState {
             tasks: Vec::new(),
             next_task: 1,
             readonly: false,
+            actions_disabled: None,
             quit_armed: false,
             // No istioctl until the app looks for one: a test never depends on its PATH.
             install_options: PlanOptions {
@@ -337,6 +340,10 @@ impl UiState {
                 "{} is disabled: meshtop runs with --readonly (nothing is sent)",
                 kind.name()
             ));
+            return Vec::new();
+        }
+        if let Some(why) = &self.actions_disabled {
+            self.status = Some(format!("{} is disabled: {why}", kind.name()));
             return Vec::new();
         }
         let subject = self.selected_subject(model);

@@ -63,6 +63,23 @@ impl AuditLog {
         &self.path
     }
 
+    /// Makes sure a line can be appended (its directory made, the file opened for append),
+    /// so that an action is refused before it is sent rather than left unaudited.
+    pub fn check(&self) -> Result<(), String> {
+        let fail = |e: &dyn std::fmt::Display| {
+            format!("cannot write the audit log {}: {e}", self.path.display())
+        };
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map(drop)
+            .map_err(|e| fail(&e))
+    }
+
     /// Appends one line; a single `write` so concurrent meshtops do not interleave lines.
     pub fn append(&self, record: &AuditRecord) -> Result<(), String> {
         let fail = |e: &dyn std::fmt::Display| format!("audit log {}: {e}", self.path.display());
@@ -100,5 +117,27 @@ mod tests {
         assert_eq!(lines, vec![ok, err.clone()]);
         assert_eq!(err.result, "boom");
         assert!(err.dry_run);
+    }
+
+    #[test]
+    fn check_says_why_a_log_cannot_be_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fresh = AuditLog::new(dir.path().join("new/dir/audit.log"));
+        fresh.check().expect("a new file in new directories");
+        assert!(fresh.path().exists());
+        // A directory where the file should be.
+        let e = AuditLog::new(dir.path()).check().expect_err("a directory");
+        assert!(e.starts_with("cannot write the audit log "), "{e}");
+        // A file where a directory should be.
+        let file = dir.path().join("plain");
+        std::fs::write(&file, "x").expect("write");
+        let e = AuditLog::new(file.join("audit.log"))
+            .check()
+            .expect_err("under a file");
+        assert!(e.contains(&file.display().to_string()), "{e}");
+        let e = AuditLog::new(file.join("audit.log"))
+            .append(&AuditRecord::new("c", "u", "a", "t", false, Ok(())))
+            .expect_err("append under a file");
+        assert!(e.contains("audit log"), "{e}");
     }
 }
