@@ -556,7 +556,7 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
         task_tx,
     )
     .with_istio_namespace(global.istio_namespace.clone());
-    ui.set_install_options(install_options(global, &target)?);
+    ui.set_install_options(install_options(global, &target));
     let mut guard = TerminalGuard::enter()?;
     let mut keys = crossterm::event::EventStream::new();
     // The header's clock shows the age of the last event: it needs a slow tick, nothing more.
@@ -634,35 +634,34 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
 }
 
 /// How the TUI plans installs: istioctl if it is on PATH, with the flags that point it at
-/// the cluster meshtop shows (the demo's kubeconfig lives in memory: istioctl gets a copy).
-fn install_options(
-    global: &GlobalArgs,
-    target: &Target,
-) -> Result<actions::install::PlanOptions, AppError> {
+/// the cluster meshtop shows (the demo's kubeconfig lives in memory: istioctl gets a private
+/// copy while it runs).
+fn install_options(global: &GlobalArgs, target: &Target) -> actions::install::PlanOptions {
     let istioctl = actions::install::find_istioctl();
     let mut args = Vec::new();
+    let mut private = None;
     if istioctl.is_some() {
         if let Some(sandbox) = &target._sandbox {
-            let file = actions::install::default_install_file(&global.istio_namespace, "demo")
-                .with_extension("kubeconfig");
-            if let Some(dir) = file.parent() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| AppError::Failed(format!("{}: {e}", dir.display())))?;
-            }
-            std::fs::write(&file, sandbox.kubeconfig_yaml())
-                .map_err(|e| AppError::Failed(format!("{}: {e}", file.display())))?;
-            args.extend(["--kubeconfig".to_string(), file.display().to_string()]);
+            let path = actions::install::PrivateFile::kubeconfig_beside(
+                &actions::install::default_install_file(&global.istio_namespace, "demo"),
+            );
+            args.extend(["--kubeconfig".to_string(), path.display().to_string()]);
+            private = Some(actions::install::PrivateFile {
+                path,
+                contents: sandbox.kubeconfig_yaml(),
+            });
         } else if let Some(k) = &global.kubeconfig {
             args.extend(["--kubeconfig".to_string(), k.display().to_string()]);
         }
         args.extend(["--context".to_string(), target.connection.context.clone()]);
     }
-    Ok(actions::install::PlanOptions {
+    actions::install::PlanOptions {
         istioctl,
         force_istioctl: false,
         file: None,
         istioctl_args: args,
-    })
+        istioctl_kubeconfig: private,
+    }
 }
 
 /// Runs `$EDITOR` on `text` with the terminal handed to it: raw mode and the alternate

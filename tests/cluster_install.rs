@@ -90,6 +90,7 @@ fn no_istioctl(dir: &Path) -> PlanOptions {
         force_istioctl: false,
         file: Some(dir.join("iop.yaml")),
         istioctl_args: Vec::new(),
+        istioctl_kubeconfig: None,
     }
 }
 

@@ -136,6 +136,7 @@ fn no_istioctl() -> PlanOptions {
         force_istioctl: false,
         file: Some("/var/lib/meshtop/install/iop.yaml".into()),
         istioctl_args: Vec::new(),
+        istioctl_kubeconfig: None,
     }
 }
 
@@ -985,6 +986,7 @@ mod sandbox {
             force_istioctl: false,
             file: Some(dir.path().join("iop.yaml")),
             istioctl_args: Vec::new(),
+            istioctl_kubeconfig: None,
         });
         let mut app = App {
             ui,

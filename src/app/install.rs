@@ -6,7 +6,7 @@ use std::io::Write as _;
 use super::{AppError, GlobalArgs, Target, executor, preflight};
 use crate::cli::InstallCmd;
 use crate::cluster::actions::install::{
-    GatewayForm, GatewayKind, InstallFacts, InstallPlan, PlanOptions, RevisionForm,
+    GatewayForm, GatewayKind, InstallFacts, InstallPlan, PlanOptions, PrivateFile, RevisionForm,
     default_install_file, edit_in_editor, find_istioctl, parse_key_values, plan_gateway,
     plan_revision,
 };
@@ -86,28 +86,27 @@ pub(super) async fn run(global: &GlobalArgs, cmd: &InstallCmd) -> Result<(), App
     install(global, form, flags).await
 }
 
-/// The flags istioctl needs to reach the cluster meshtop reaches.
+/// The flags istioctl needs to reach the cluster meshtop reaches, and the demo's in-memory
+/// kubeconfig as a private file beside the resource (written only while istioctl runs).
 fn istioctl_args(
     global: &GlobalArgs,
     target: &Target,
     file: &std::path::Path,
-) -> Result<Vec<String>, AppError> {
+) -> (Vec<String>, Option<PrivateFile>) {
     let mut args = Vec::new();
+    let mut private = None;
     if let Some(sandbox) = &target._sandbox {
-        // The demo's kubeconfig lives in memory: istioctl gets a copy next to the resource.
-        let path = file.with_extension("kubeconfig");
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| AppError::Failed(format!("{}: {e}", dir.display())))?;
-        }
-        std::fs::write(&path, sandbox.kubeconfig_yaml())
-            .map_err(|e| AppError::Failed(format!("{}: {e}", path.display())))?;
+        let path = PrivateFile::kubeconfig_beside(file);
         args.extend(["--kubeconfig".to_string(), path.display().to_string()]);
+        private = Some(PrivateFile {
+            path,
+            contents: sandbox.kubeconfig_yaml(),
+        });
     } else if let Some(k) = &global.kubeconfig {
         args.extend(["--kubeconfig".to_string(), k.display().to_string()]);
     }
     args.extend(["--context".to_string(), target.connection.context.clone()]);
-    Ok(args)
+    (args, private)
 }
 
 async fn install(global: &GlobalArgs, form: Form, args: Flags) -> Result<(), AppError> {
@@ -127,12 +126,13 @@ async fn install(global: &GlobalArgs, form: Form, args: Flags) -> Result<(), App
         .clone()
         .unwrap_or_else(|| default_install_file(&global.istio_namespace, &form.iop_name()));
     let istioctl = find_istioctl();
+    let (istioctl_args, istioctl_kubeconfig) = match istioctl {
+        Some(_) => istioctl_args(global, &target, &file),
+        None => (Vec::new(), None),
+    };
     let opts = PlanOptions {
-        istioctl_args: if istioctl.is_some() {
-            istioctl_args(global, &target, &file)?
-        } else {
-            Vec::new()
-        },
+        istioctl_args,
+        istioctl_kubeconfig,
         istioctl,
         force_istioctl: args.istioctl,
         file: Some(file),
@@ -165,14 +165,17 @@ async fn install(global: &GlobalArgs, form: Form, args: Flags) -> Result<(), App
     drop(out);
     let outcome = executor.install(&plan, args.dry_run).await?;
     let mut out = std::io::stdout().lock();
+    // The steps in the order they ran; istioctl's own output right before its step's line.
     let mut text = String::new();
-    if let Some(output) = &outcome.istioctl_output {
-        text.push_str(output);
-        if !output.ends_with('\n') && !output.is_empty() {
-            text.push('\n');
-        }
-    }
     for line in &outcome.lines {
+        if line.starts_with("istioctl install ")
+            && let Some(output) = &outcome.istioctl_output
+        {
+            text.push_str(output);
+            if !output.ends_with('\n') && !output.is_empty() {
+                text.push('\n');
+            }
+        }
         text.push_str(line);
         text.push('\n');
     }

@@ -621,6 +621,7 @@ mod tests {
             force_istioctl: false,
             file: None,
             istioctl_args: Vec::new(),
+            istioctl_kubeconfig: None,
         }
     }
 

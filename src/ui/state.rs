@@ -113,6 +113,7 @@ impl Default for UiState {
                 force_istioctl: false,
                 file: None,
                 istioctl_args: Vec::new(),
+                istioctl_kubeconfig: None,
             },
         }
     }

@@ -29,7 +29,7 @@ pub use form::{
     ServiceType, parse_key_values,
 };
 pub use plan::{
-    COPIED_FROM, InstallPlan, InstallTarget, PlanOptions, Route, Step, StepKind,
+    COPIED_FROM, InstallPlan, InstallTarget, PlanOptions, PrivateFile, Route, Step, StepKind,
     default_install_file, find_istioctl, find_on_path, gateway_conflicts, parse_istio_operator,
     plan_gateway, plan_revision, revision_conflicts,
 };

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::super::{ActionError, FIELD_MANAGER, api_error};
 use super::facts::iop_resource;
-use super::plan::{InstallPlan, Route, StepKind, to_yaml};
+use super::plan::{InstallPlan, PrivateFile, Route, StepKind, to_yaml};
 
 /// What an install did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -55,16 +55,56 @@ fn tail(output: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+/// Writes a secret file readable by its owner only.
+fn save_private(file: &PrivateFile) -> Result<(), ActionError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let fail =
+        |e: std::io::Error| ActionError::Refused(format!("saving {}: {e}", file.path.display()));
+    if let Some(dir) = file.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&file.path)
+        .and_then(|mut f| f.write_all(file.contents.as_bytes()))
+        .map_err(fail)
+}
+
+/// Runs the plan's steps in order. A step that fails stops the install; the error then says
+/// what the steps before it did, since that stays done (nothing is rolled back).
 pub(in super::super) async fn run(
     client: &kube::Client,
     plan: &InstallPlan,
     dry_run: bool,
 ) -> Result<InstallOutcome, ActionError> {
-    let suffix = dry(dry_run);
     let mut out = InstallOutcome {
         installed: !matches!(plan.route(), Route::SaveOnly),
         ..InstallOutcome::default()
     };
+    match run_steps(client, plan, dry_run, &mut out).await {
+        Ok(()) => Ok(out),
+        Err(e) if out.lines.is_empty() => Err(e),
+        Err(e) => {
+            let done = format!("{e} (done before it failed: {})", out.lines.join("; "));
+            Err(match e {
+                ActionError::Refused(_) => ActionError::Refused(done),
+                _ => ActionError::Api(done),
+            })
+        }
+    }
+}
+
+async fn run_steps(
+    client: &kube::Client,
+    plan: &InstallPlan,
+    dry_run: bool,
+    out: &mut InstallOutcome,
+) -> Result<(), ActionError> {
+    let suffix = dry(dry_run);
     // Namespaces this install creates: in a dry run nothing can be sent into them (the API
     // server answers 404 for a namespace that does not exist yet).
     let mut new_namespaces = BTreeSet::new();
@@ -133,11 +173,22 @@ pub(in super::super) async fn run(
                     cmd.arg("--dry-run");
                 }
                 cmd.stdin(Stdio::null()).kill_on_drop(true);
-                let done = cmd.output().await.map_err(|e| {
+                let kubeconfig = plan.istioctl_kubeconfig();
+                if let Some(k) = kubeconfig {
+                    save_private(k)?;
+                }
+                let done = cmd.output().await;
+                if let Some(k) = kubeconfig {
+                    // Its token is the demo's: nothing else needs it once istioctl is done.
+                    if let Err(e) = std::fs::remove_file(&k.path) {
+                        tracing::warn!(file = %k.path.display(), error = %e, "removing");
+                    }
+                }
+                let done = done.map_err(|e| {
                     ActionError::Refused(format!("cannot run {}: {e}", binary.display()))
                 })?;
-                let mut output = String::from_utf8_lossy(&done.stdout).into_owned();
-                output.push_str(&String::from_utf8_lossy(&done.stderr));
+                let output = joined_output(&done.stdout, &done.stderr);
+                tracing::info!(status = %done.status, output = %output, "istioctl install");
                 if !done.status.success() {
                     return Err(ActionError::Api(format!(
                         "istioctl install -f {} failed ({}): {}",
@@ -160,12 +211,56 @@ pub(in super::super) async fn run(
             }
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+/// A program's stdout then stderr, each ending its last line.
+fn joined_output(stdout: &[u8], stderr: &[u8]) -> String {
+    let mut output = String::new();
+    for part in [stdout, stderr] {
+        let text = String::from_utf8_lossy(part);
+        output.push_str(&text);
+        if !text.is_empty() && !text.ends_with('\n') {
+            output.push('\n');
+        }
+    }
+    output
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_lines_do_not_run_together() {
+        assert_eq!(
+            joined_output(b"- Processing", b"Error: x"),
+            "- Processing\nError: x\n"
+        );
+        assert_eq!(joined_output(b"a\n", b""), "a\n");
+        assert_eq!(joined_output(b"", b""), "");
+    }
+
+    #[test]
+    fn a_private_file_is_its_owners_alone() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = PrivateFile {
+            path: dir.path().join("sub/k.kubeconfig"),
+            contents: "token: secret".into(),
+        };
+        save_private(&file).expect("save");
+        let mode = std::fs::metadata(&file.path)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(
+            std::fs::read_to_string(&file.path).expect("read"),
+            "token: secret"
+        );
+        assert!(!format!("{file:?}").contains("secret"));
+    }
 
     #[test]
     fn tails() {

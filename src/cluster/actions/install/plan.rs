@@ -85,6 +85,40 @@ pub struct PlanOptions {
     /// Flags given to istioctl after `install -y -f FILE` (`--kubeconfig`, `--context`), so it
     /// talks to the cluster meshtop talks to.
     pub istioctl_args: Vec<String>,
+    /// A kubeconfig istioctl needs that exists only in memory (the demo's): written, private,
+    /// only while istioctl runs.
+    pub istioctl_kubeconfig: Option<PrivateFile>,
+}
+
+/// A file holding a secret (a kubeconfig with a bearer token): written with mode 0600 right
+/// before the program that reads it runs, removed after. Its contents never show in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrivateFile {
+    pub path: PathBuf,
+    pub contents: String,
+}
+
+impl std::fmt::Debug for PrivateFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrivateFile")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PrivateFile {
+    /// Where a private kubeconfig for istioctl goes next to the resource's file (never the
+    /// resource's file itself).
+    pub fn kubeconfig_beside(file: &Path) -> PathBuf {
+        let candidate = file.with_extension("kubeconfig");
+        if candidate == file {
+            let mut name = file.as_os_str().to_owned();
+            name.push(".istioctl.kubeconfig");
+            PathBuf::from(name)
+        } else {
+            candidate
+        }
+    }
 }
 
 impl Default for PlanOptions {
@@ -94,6 +128,7 @@ impl Default for PlanOptions {
             force_istioctl: false,
             file: None,
             istioctl_args: Vec::new(),
+            istioctl_kubeconfig: None,
         }
     }
 }
@@ -180,6 +215,7 @@ pub struct InstallPlan {
     notes: Vec<String>,
     file: PathBuf,
     istioctl_args: Vec<String>,
+    istioctl_kubeconfig: Option<PrivateFile>,
     existing: Existing,
 }
 
@@ -426,6 +462,7 @@ impl InstallPlan {
             notes,
             file,
             istioctl_args: opts.istioctl_args.clone(),
+            istioctl_kubeconfig: opts.istioctl_kubeconfig.clone(),
             existing: Existing::of(facts),
         }
     }
@@ -467,6 +504,11 @@ impl InstallPlan {
 
     pub fn istioctl_args(&self) -> &[String] {
         &self.istioctl_args
+    }
+
+    /// The private kubeconfig istioctl reads, if meshtop must write one.
+    pub fn istioctl_kubeconfig(&self) -> Option<&PrivateFile> {
+        self.istioctl_kubeconfig.as_ref()
     }
 
     /// `install revision 1-10-0` / `install gateway NS/NAME (revision REV)`.
@@ -780,6 +822,7 @@ mod tests {
             force_istioctl: false,
             file: Some(PathBuf::from("/tmp/x/iop.yaml")),
             istioctl_args: vec!["--context".into(), "ctx".into()],
+            istioctl_kubeconfig: None,
         }
     }
 
@@ -806,6 +849,18 @@ mod tests {
         f.iop_name = Some("istio-controlplane".into());
         let e = plan_revision(&f, &facts, &opts(None)).expect_err("name taken");
         assert!(e.to_string().contains("already exists"), "{e}");
+    }
+
+    #[test]
+    fn istioctls_kubeconfig_never_takes_the_resources_place() {
+        assert_eq!(
+            PrivateFile::kubeconfig_beside(Path::new("/s/istio-system-x.yaml")),
+            PathBuf::from("/s/istio-system-x.kubeconfig")
+        );
+        assert_eq!(
+            PrivateFile::kubeconfig_beside(Path::new("/s/x.kubeconfig")),
+            PathBuf::from("/s/x.kubeconfig.istioctl.kubeconfig")
+        );
     }
 
     #[test]
