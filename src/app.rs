@@ -370,6 +370,7 @@ fn print_drain_event(event: DrainEvent, dry_run: bool) {
                 );
             }
         }
+        DrainEvent::Budget(b) => eprintln!("  {}", b.describe()),
         DrainEvent::Evicted(pod) => println!("pod/{} evicted{suffix}", pod.name),
         DrainEvent::Progress(p) => tracing::debug!(
             evicted = p.evicted,

@@ -13,7 +13,8 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams};
 use meshtop::cluster::Connection;
 use meshtop::cluster::actions::{
-    ActionError, AuditLog, AuditRecord, DrainEvent, DrainOptions, Executor, RELAXED_FROM,
+    ActionError, AuditLog, AuditRecord, BudgetFacts, DrainEvent, DrainOptions, Executor,
+    RELAXED_FROM,
 };
 use meshtop::sandbox::Sandbox;
 use meshtop::sandbox::harness;
@@ -129,6 +130,36 @@ async fn drain_blocked_by_istio_pilot_then_relaxed_then_restored() {
         "refused, retried after 5s, refused again: {refused:?}"
     );
     assert!(refused.iter().all(|p| p.as_deref() == Some("istio-pilot")));
+    // The budget is described once, after its first refusal: its numbers, what it
+    // selects and where those pods run.
+    let budgets: Vec<BudgetFacts> = events
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter_map(|e| match e {
+            DrainEvent::Budget(b) => Some(b.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(budgets.len(), 1, "{budgets:?}");
+    let b = &budgets[0];
+    assert_eq!(
+        (b.namespace.as_str(), b.name.as_str(), b.disruptions_allowed),
+        ("istio-system", "istio-pilot", 0)
+    );
+    assert_eq!(b.min_available.as_deref(), Some("1"));
+    assert_eq!((b.current_healthy, b.desired_healthy), (1, 1));
+    assert_eq!(b.pods.len(), 1, "{b:?}");
+    assert!(b.pods[0].0.starts_with("istio-pilot-"), "{b:?}");
+    assert_eq!(b.pods[0].1, "k1-node03");
+    let said = b.describe();
+    assert!(
+        said.starts_with(
+            "poddisruptionbudget/istio-pilot -n istio-system: allowed disruptions 0 \
+             (min available 1; 1 healthy, 1 needed); selects "
+        ) && said.ends_with(&format!(": 1 pod(s): {} on k1-node03", b.pods[0].0)),
+        "{said}"
+    );
 
     exec.pdb_relax("istio-system/istio-pilot", false)
         .await
@@ -536,6 +567,16 @@ fn cli_exit_codes_with_demo() {
     );
     assert!(
         stderr.contains("refused by poddisruptionbudget/istio-pilot -n istio-system"),
+        "{stderr}"
+    );
+    // Once: what the budget allows, what it selects and where those pods run.
+    let described = "  poddisruptionbudget/istio-pilot -n istio-system: allowed disruptions 0 \
+                     (min available 1; 1 healthy, 1 needed); selects ";
+    assert_eq!(stderr.matches(described).count(), 1, "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with(described) && l.ends_with(" on k1-node03")),
         "{stderr}"
     );
     assert!(stderr.contains("remains cordoned"), "{stderr}");

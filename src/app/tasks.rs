@@ -406,6 +406,7 @@ impl DrainTracker {
                     self.line(format!("evicting pod {pod} refused: {words}"));
                 }
             }
+            DrainEvent::Budget(b) => self.line(b.describe()),
             DrainEvent::Evicted(pod) => {
                 if let Ok(mut s) = self.state.lock() {
                     s.refusals.remove(&pod);

@@ -17,7 +17,8 @@ use std::future::Future;
 
 pub use audit::{AuditLog, AuditRecord, default_audit_log};
 pub use drain::{
-    DrainEvent, DrainOptions, DrainOutcome, DrainPlan, PlannedPod, PodDecision, PodRef, plan_drain,
+    BudgetFacts, DrainEvent, DrainOptions, DrainOutcome, DrainPlan, PlannedPod, PodDecision,
+    PodRef, plan_drain,
 };
 pub use install::{InstallOutcome, InstallPlan};
 pub use validate::{LabelChange, parse_label_change, validate_revision};

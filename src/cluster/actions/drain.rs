@@ -14,6 +14,9 @@ use std::time::Duration;
 use futures::future::join_all;
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, ListParams};
 use serde_json::{Value, json};
 
@@ -303,6 +306,9 @@ pub enum DrainEvent {
         cause: Option<String>,
         retry_in: Option<Duration>,
     },
+    /// What a budget that refused is, told once per budget after its first refusal: its
+    /// numbers and where the pods it selects run.
+    Budget(BudgetFacts),
     /// The pod was evicted and is gone (a dry run: the server accepted the eviction).
     Evicted(PodRef),
     /// After every change.
@@ -315,6 +321,143 @@ pub struct DrainOutcome {
     /// Whether the drain cordoned the node (false: it already was).
     pub cordoned: bool,
     pub evicted: Vec<PodRef>,
+}
+
+/// A PodDisruptionBudget that refuses evictions, as read when it first refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetFacts {
+    pub namespace: String,
+    pub name: String,
+    pub disruptions_allowed: i32,
+    pub min_available: Option<String>,
+    pub max_unavailable: Option<String>,
+    pub current_healthy: i32,
+    pub desired_healthy: i32,
+    /// Its selector in kubectl's words (`app=istio-pilot`).
+    pub selector: String,
+    /// The pods it selects, `(name, node)`; the node is empty for a pod not scheduled.
+    pub pods: Vec<(String, String)>,
+}
+
+/// Pods named in a budget's description before the rest are counted.
+const BUDGET_PODS_NAMED: usize = 5;
+
+impl BudgetFacts {
+    /// `poddisruptionbudget/istio-pilot -n istio-system: allowed disruptions 0 (min available
+    /// 1; 1 healthy, 1 needed); selects app=istio-pilot: 1 pod: istio-pilot-x on k1-node03`.
+    pub fn describe(&self) -> String {
+        let spec = match (&self.min_available, &self.max_unavailable) {
+            (Some(m), _) => format!("min available {m}"),
+            (None, Some(m)) => format!("max unavailable {m}"),
+            (None, None) => "no minimum or maximum".to_string(),
+        };
+        let mut pods: Vec<String> = self
+            .pods
+            .iter()
+            .take(BUDGET_PODS_NAMED)
+            .map(|(pod, node)| {
+                if node.is_empty() {
+                    format!("{pod} (not scheduled)")
+                } else {
+                    format!("{pod} on {node}")
+                }
+            })
+            .collect();
+        if self.pods.len() > BUDGET_PODS_NAMED {
+            pods.push(format!("{} more", self.pods.len() - BUDGET_PODS_NAMED));
+        }
+        format!(
+            "poddisruptionbudget/{} -n {}: allowed disruptions {} ({spec}; {} healthy, {} \
+             needed); selects {}: {} pod(s){}{}",
+            self.name,
+            self.namespace,
+            self.disruptions_allowed,
+            self.current_healthy,
+            self.desired_healthy,
+            if self.selector.is_empty() {
+                "every pod"
+            } else {
+                &self.selector
+            },
+            self.pods.len(),
+            if pods.is_empty() { "" } else { ": " },
+            pods.join(", ")
+        )
+    }
+}
+
+/// A label selector as `kubectl get -l` takes it.
+pub fn selector_string(s: &LabelSelector) -> String {
+    let mut parts: Vec<String> = s
+        .match_labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    for e in s.match_expressions.iter().flatten() {
+        let values = e.values.clone().unwrap_or_default().join(",");
+        parts.push(match e.operator.as_str() {
+            "In" => format!("{} in ({values})", e.key),
+            "NotIn" => format!("{} notin ({values})", e.key),
+            "Exists" => e.key.clone(),
+            "DoesNotExist" => format!("!{}", e.key),
+            other => format!("{} {other} ({values})", e.key),
+        });
+    }
+    parts.join(",")
+}
+
+/// Reads a budget and the pods it selects; `None` when it cannot be read (the refusal is
+/// reported all the same).
+async fn budget_facts(client: &kube::Client, namespace: &str, name: &str) -> Option<BudgetFacts> {
+    let pdb = Api::<PodDisruptionBudget>::namespaced(client.clone(), namespace)
+        .get(name)
+        .await
+        .map_err(|e| tracing::debug!(error = %e, "reading the refusing budget"))
+        .ok()?;
+    let spec = pdb.spec.unwrap_or_default();
+    let status = pdb.status.unwrap_or_default();
+    let int_or = |v: Option<IntOrString>| {
+        v.map(|v| match v {
+            IntOrString::Int(i) => i.to_string(),
+            IntOrString::String(s) => s,
+        })
+    };
+    // A budget without a selector selects nothing (policy/v1).
+    let (selector, pods) = match &spec.selector {
+        None => ("nothing".to_string(), Vec::new()),
+        Some(sel) => {
+            let text = selector_string(sel);
+            let pods = Api::<Pod>::namespaced(client.clone(), namespace)
+                .list(&ListParams::default().labels(&text))
+                .await
+                .map_err(|e| tracing::debug!(error = %e, "listing the budget's pods"))
+                .ok()?;
+            let mut pods: Vec<(String, String)> = pods
+                .items
+                .into_iter()
+                .map(|p| {
+                    (
+                        p.metadata.name.unwrap_or_default(),
+                        p.spec.and_then(|s| s.node_name).unwrap_or_default(),
+                    )
+                })
+                .collect();
+            pods.sort();
+            (text, pods)
+        }
+    };
+    Some(BudgetFacts {
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        disruptions_allowed: status.disruptions_allowed.unwrap_or(0),
+        min_available: int_or(spec.min_available),
+        max_unavailable: int_or(spec.max_unavailable),
+        current_healthy: status.current_healthy.unwrap_or(0),
+        desired_healthy: status.desired_healthy.unwrap_or(0),
+        selector,
+        pods,
+    })
 }
 
 /// The budget's name from a 429's cause: "The disruption budget NAME needs ...".
@@ -357,6 +500,8 @@ async fn evict(client: &kube::Client, pod: &PodRef, dry_run: bool) -> Result<(),
 
 struct Shared<'a> {
     progress: Mutex<DrainProgress>,
+    /// The budgets already described (`namespace/name`).
+    described: Mutex<BTreeSet<String>>,
     report: &'a (dyn Fn(DrainEvent) + Send + Sync),
 }
 
@@ -411,6 +556,16 @@ async fn evict_one(
                 shared.update(|p| {
                     p.blocked.insert(pod.clone(), pdb.clone());
                 });
+                if let Some(name) = &pdb {
+                    let first = shared
+                        .described
+                        .lock()
+                        .map(|mut d| d.insert(format!("{}/{name}", pod.namespace)))
+                        .unwrap_or(false);
+                    if first && let Some(facts) = budget_facts(client, &pod.namespace, name).await {
+                        (shared.report)(DrainEvent::Budget(facts));
+                    }
+                }
                 if opts.dry_run {
                     return Err(ActionError::Api(format!(
                         "evicting pod {pod} would be refused: {}{}",
@@ -521,6 +676,7 @@ pub async fn run(
             total: to_evict.len(),
             ..DrainProgress::default()
         }),
+        described: Mutex::new(BTreeSet::new()),
         report,
     };
     shared.update(|_| {});
@@ -606,6 +762,51 @@ pub fn humantime(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn selectors_read_as_kubectl_takes_them() {
+        let s: LabelSelector = serde_json::from_value(json!({
+            "matchLabels": {"app": "es", "role": "master"},
+            "matchExpressions": [
+                {"key": "tier", "operator": "In", "values": ["a", "b"]},
+                {"key": "zone", "operator": "NotIn", "values": ["x"]},
+                {"key": "canary", "operator": "Exists"},
+                {"key": "legacy", "operator": "DoesNotExist"}
+            ]
+        }))
+        .expect("selector");
+        assert_eq!(
+            selector_string(&s),
+            "app=es,role=master,tier in (a,b),zone notin (x),canary,!legacy"
+        );
+        assert_eq!(selector_string(&LabelSelector::default()), "");
+    }
+
+    #[test]
+    fn a_budget_says_its_numbers_and_where_its_pods_run() {
+        let mut b = BudgetFacts {
+            namespace: "logging".into(),
+            name: "es".into(),
+            disruptions_allowed: 0,
+            min_available: None,
+            max_unavailable: Some("1".into()),
+            current_healthy: 2,
+            desired_healthy: 2,
+            selector: "app=es".into(),
+            pods: vec![("es-0".into(), "n1".into()), ("es-1".into(), String::new())],
+        };
+        assert_eq!(
+            b.describe(),
+            "poddisruptionbudget/es -n logging: allowed disruptions 0 (max unavailable 1; 2 \
+             healthy, 2 needed); selects app=es: 2 pod(s): es-0 on n1, es-1 (not scheduled)"
+        );
+        b.pods = (0..7).map(|i| (format!("es-{i}"), "n1".into())).collect();
+        assert!(
+            b.describe().ends_with("es-4 on n1, 2 more"),
+            "{}",
+            b.describe()
+        );
+    }
 
     fn pod(ns: &str, name: &str, extra: Value) -> Pod {
         let mut v = json!({
