@@ -125,13 +125,40 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         }
         Some(Command::Get(cmd)) => get(&cli.global, &cmd).await,
         Some(Command::ProxyStatus(cmd)) => proxy_status(&cli.global, &cmd).await,
-        Some(Command::Drain(cmd)) => drain(&cli.global, &cmd).await,
-        Some(Command::Cordon(cmd)) => cordon(&cli.global, &cmd, true).await,
-        Some(Command::Uncordon(cmd)) => cordon(&cli.global, &cmd, false).await,
-        Some(Command::Label(cmd)) => label(&cli.global, &cmd).await,
-        Some(Command::Pdb(cmd)) => pdb(&cli.global, &cmd).await,
-        Some(Command::Install(cmd)) => install::run(&cli.global, &cmd).await,
+        Some(Command::Drain(cmd)) => interruptible(drain(&cli.global, &cmd)).await,
+        Some(Command::Cordon(cmd)) => interruptible(cordon(&cli.global, &cmd, true)).await,
+        Some(Command::Uncordon(cmd)) => interruptible(cordon(&cli.global, &cmd, false)).await,
+        Some(Command::Label(cmd)) => interruptible(label(&cli.global, &cmd)).await,
+        Some(Command::Pdb(cmd)) => interruptible(pdb(&cli.global, &cmd)).await,
+        Some(Command::Install(cmd)) => interruptible(install::run(&cli.global, &cmd)).await,
         None => tui(&cli.global).await,
+    }
+}
+
+/// An action command that Ctrl-C (SIGINT) or SIGTERM stops cleanly: the action's future is
+/// dropped, which audits it as interrupted, and the exit code is 1.
+async fn interruptible(
+    command: impl Future<Output = Result<(), AppError>>,
+) -> Result<(), AppError> {
+    let stopped = async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = async {
+                match term.as_mut() {
+                    Some(t) => { t.recv().await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => "SIGTERM",
+        }
+    };
+    tokio::select! {
+        result = command => result,
+        signal = stopped => Err(AppError::Failed(format!(
+            "interrupted by {signal}: what was done stays done (a node being drained stays \
+             cordoned); the audit log says so"
+        ))),
     }
 }
 

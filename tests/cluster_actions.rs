@@ -929,3 +929,68 @@ async fn an_action_that_cannot_be_audited_is_not_sent_and_a_lost_line_is_reporte
         "{err}"
     );
 }
+
+/// Ctrl-C stops a headless drain cleanly: exit 1 saying so, the node stays cordoned, and the
+/// audit line says the drain was interrupted (when it started, when it stopped).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_a_drain_and_the_audit_says_interrupted() {
+    let sandbox = start().await;
+    let conn = connect(&sandbox).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).expect("write kubeconfig");
+    let audit = dir.path().join("audit.log");
+    let log = dir.path().join("meshtop.log");
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
+        .args(["--log-file", log.to_str().expect("utf-8")])
+        .args(["drain", "k1-node03", "--timeout", "5m"])
+        .env("MESHTOP_KUBECONFIG", &kubeconfig)
+        .env("MESHTOP_AUDIT_LOG", &audit)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run meshtop");
+    let pid = child.id().expect("pid");
+    // Blocked by istio-pilot's PDB: the other pods are gone, istio-pilot's stays.
+    eventually(
+        "the drain to be blocked",
+        Duration::from_secs(30),
+        || async {
+            let left = pods_on(&conn, "k1-node03").await;
+            let pilot = left
+                .iter()
+                .any(|(p, _)| p.starts_with("istio-system/istio-pilot-"));
+            (pilot && left.len() == 3 && unschedulable(&node(&conn, "k1-node03").await))
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(audit_lines(&audit).is_empty(), "nothing ended yet");
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("meshtop stops on SIGINT")
+        .expect("wait");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("meshtop: interrupted by SIGINT: what was done stays done"),
+        "{stderr}"
+    );
+    assert!(unschedulable(&node(&conn, "k1-node03").await));
+    let lines = audit_lines(&audit);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        (lines[0].action.as_str(), lines[0].target.as_str()),
+        ("drain", "node/k1-node03")
+    );
+    assert_eq!(lines[0].result, meshtop::cluster::actions::INTERRUPTED);
+    let started: jiff::Timestamp = lines[0].started.parse().expect("started");
+    let ended: jiff::Timestamp = lines[0].time.parse().expect("time");
+    assert!(started < ended, "{:?}", lines[0]);
+}

@@ -609,3 +609,72 @@ fn drain_blocked_by_a_pdb_then_relaxed_finishes() {
         ]
     );
 }
+
+/// Quitting while a drain is blocked asks twice; the drain it stops is audited as
+/// interrupted (its line written as meshtop leaves), and the node stays cordoned.
+#[test]
+fn quitting_during_a_drain_audits_it_as_interrupted() {
+    require_tmux();
+    let audit = tempfile::tempdir().expect("tempdir");
+    let audit_log = audit.path().join("audit.log");
+    let s = Session::start(
+        &format!("--demo --audit-log {}", audit_log.display()),
+        150,
+        45,
+    );
+    s.wait_for("the overview", |sc| {
+        sc.contains("meshtop-sandbox") && sc.contains("1-9-1")
+    });
+    s.keys(&["6", "/"]);
+    s.keys(&["-l", "node03"]);
+    s.keys(&["Enter"]);
+    s.wait_for("k1-node03 alone in the Nodes view", |sc| {
+        sc.contains("Nodes (1 of 8)")
+    });
+    s.keys(&["D"]);
+    s.wait_for("the drain preview", |sc| {
+        sc.contains("cordon node/k1-node03, then evict its pods")
+    });
+    s.keys(&["y"]);
+    s.wait_for("the confirmation", |sc| {
+        sc.contains("type k1-node03 to drain")
+    });
+    s.keys(&["-l", "k1-node03"]);
+    s.keys(&["Enter"]);
+    s.wait_for("the drain blocked by istio-pilot's PDB", |sc| {
+        sc.contains("refused by PDB istio-pilot") && sc.contains("1 blocked")
+    });
+    s.keys(&["q"]);
+    s.wait_for("the second ask", |sc| {
+        sc.contains("1 action(s) still running: quit again to stop them")
+    });
+    assert!(
+        std::fs::read_to_string(&audit_log)
+            .unwrap_or_default()
+            .is_empty(),
+        "nothing ended yet"
+    );
+    s.keys(&["q"]);
+    assert_eq!(s.wait_exit(), Some(0));
+    let text = std::fs::read_to_string(&audit_log).expect("the audit log");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let line = &lines[0];
+    assert_eq!(line["action"], "drain");
+    assert_eq!(line["target"], "node/k1-node03");
+    assert_eq!(line["dry_run"], false);
+    assert_eq!(
+        line["result"],
+        "interrupted: meshtop stopped before the action finished; what it did stays done"
+    );
+    let started: jiff::Timestamp = line["started"]
+        .as_str()
+        .expect("started")
+        .parse()
+        .expect("time");
+    let ended: jiff::Timestamp = line["time"].as_str().expect("time").parse().expect("time");
+    assert!(started < ended, "{line}");
+}

@@ -109,6 +109,48 @@ impl std::fmt::Debug for Executor {
     }
 }
 
+/// The audit line of an action on its way: written when it ends, or, should it be dropped
+/// first, as interrupted.
+struct PendingAudit<'a> {
+    executor: &'a Executor,
+    action: &'a str,
+    target: &'a str,
+    dry_run: bool,
+    started: jiff::Timestamp,
+    done: bool,
+}
+
+/// What an interrupted action's audit line says.
+pub const INTERRUPTED: &str =
+    "interrupted: meshtop stopped before the action finished; what it did stays done";
+
+impl PendingAudit<'_> {
+    fn write(&self, result: Result<(), String>) -> Result<(), String> {
+        let Some(log) = &self.executor.audit else {
+            return Ok(());
+        };
+        log.append(&AuditRecord::since(
+            self.started,
+            &self.executor.context,
+            &self.executor.user,
+            self.action,
+            self.target,
+            self.dry_run,
+            result,
+        ))
+    }
+}
+
+impl Drop for PendingAudit<'_> {
+    fn drop(&mut self) {
+        if !self.done
+            && let Err(e) = self.write(Err(INTERRUPTED.to_string()))
+        {
+            tracing::warn!(error = %e, "cannot write the audit line of an interrupted action");
+        }
+    }
+}
+
 impl Executor {
     /// An executor on the connection's client without retries; `audit: None` writes no log.
     pub fn new(connection: &Connection, readonly: bool, audit: Option<AuditLog>) -> Self {
@@ -137,6 +179,8 @@ impl Executor {
     }
 
     /// Runs one action that passed validation and the readonly guard, and audits its result.
+    /// An action stopped before it ends (meshtop quit, Ctrl-C) is audited as interrupted
+    /// when its future is dropped.
     async fn audited<T>(
         &self,
         action: &str,
@@ -144,29 +188,28 @@ impl Executor {
         dry_run: bool,
         run: impl Future<Output = Result<T, ActionError>>,
     ) -> Result<T, ActionError> {
+        let mut pending = PendingAudit {
+            executor: self,
+            action,
+            target,
+            dry_run,
+            started: jiff::Timestamp::now(),
+            done: false,
+        };
         let result = run.await;
-        if let Some(log) = &self.audit {
-            let record = AuditRecord::new(
-                &self.context,
-                &self.user,
-                action,
-                target,
-                dry_run,
-                result.as_ref().map(|_| ()).map_err(ToString::to_string),
-            );
-            if let Err(e) = log.append(&record) {
-                // Never silent: the action's outcome carries it (the log was checked
-                // writable before anything was sent, so this is rare: a full disk, say).
-                tracing::warn!(error = %e, "cannot write the audit log");
-                let outcome = match &result {
-                    Ok(_) => "it was done".to_string(),
-                    Err(err) => format!("it failed: {err}"),
-                };
-                return Err(ActionError::Unaudited(format!(
-                    "{action} {target}{}: {outcome}, but its audit line was not written: {e}",
-                    if dry_run { " (server dry run)" } else { "" }
-                )));
-            }
+        pending.done = true;
+        if let Err(e) = pending.write(result.as_ref().map(|_| ()).map_err(ToString::to_string)) {
+            // Never silent: the action's outcome carries it (the log was checked
+            // writable before anything was sent, so this is rare: a full disk, say).
+            tracing::warn!(error = %e, "cannot write the audit log");
+            let outcome = match &result {
+                Ok(_) => "it was done".to_string(),
+                Err(err) => format!("it failed: {err}"),
+            };
+            return Err(ActionError::Unaudited(format!(
+                "{action} {target}{}: {outcome}, but its audit line was not written: {e}",
+                if dry_run { " (server dry run)" } else { "" }
+            )));
         }
         result
     }

@@ -13,8 +13,11 @@ pub fn default_audit_log() -> Option<PathBuf> {
 /// One action and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
-    /// RFC 3339, UTC.
+    /// When it ended (the line is written then), RFC 3339, UTC.
     pub time: String,
+    /// When it was sent, RFC 3339, UTC: a drain's line comes after the actions that
+    /// unblocked it, this says it started before them.
+    pub started: String,
     pub context: String,
     pub user: String,
     pub action: String,
@@ -33,8 +36,23 @@ impl AuditRecord {
         dry_run: bool,
         result: Result<(), String>,
     ) -> Self {
+        let now = jiff::Timestamp::now();
+        Self::since(now, context, user, action, target, dry_run, result)
+    }
+
+    /// The record of an action sent at `started` that ends now.
+    pub fn since(
+        started: jiff::Timestamp,
+        context: &str,
+        user: &str,
+        action: &str,
+        target: &str,
+        dry_run: bool,
+        result: Result<(), String>,
+    ) -> Self {
         Self {
             time: jiff::Timestamp::now().to_string(),
+            started: started.to_string(),
             context: context.to_string(),
             user: user.to_string(),
             action: action.to_string(),
