@@ -593,7 +593,49 @@ async fn without_an_operator_the_files_are_saved_and_nothing_changes() {
     let lines = audit_lines(&audit);
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0].action, "install revision r2 (saved to files only)");
-    assert!(lines.iter().all(|l| l.result == "ok" && !l.dry_run));
+    // Not a success: nothing was installed, and the line says so and where the files are.
+    assert_eq!(
+        lines[0].result,
+        format!(
+            "not installed: no operator acts on the resource ({}) and istioctl is not on PATH; \
+             the files are saved: {}",
+            OperatorDetection::NoOperator.describe(),
+            file.display()
+        )
+    );
+    assert!(
+        lines[1].result.ends_with(&format!(
+            "the files are saved: {}, {}",
+            pre.display(),
+            file.display()
+        )),
+        "{lines:?}"
+    );
+    assert!(lines.iter().all(|l| !l.dry_run));
+
+    // A dry run writes no file either.
+    let elsewhere = PlanOptions {
+        file: Some(dir.path().join("dry/iop.yaml")),
+        ..no_istioctl(dir.path())
+    };
+    let plan = plan_revision(&RevisionForm::new("r3"), &facts, &elsewhere).expect("plan");
+    let out = exec.install(&plan, true).await.expect("a dry run");
+    assert!(out.saved.is_empty());
+    assert_eq!(
+        out.lines,
+        vec![format!(
+            "would save {} (dry run: nothing written)",
+            dir.path().join("dry/iop.yaml").display()
+        )]
+    );
+    assert!(!dir.path().join("dry").exists());
+    let last = audit_lines(&audit).pop().expect("audited");
+    assert!(last.dry_run);
+    assert!(
+        last.result
+            .contains("the files would be saved (dry run: nothing written)"),
+        "{last:?}"
+    );
 }
 
 /// The meshtop binary's output; `PATH` is set to `path` (istioctl is never on it).

@@ -90,6 +90,8 @@ if [ ! -r "$kubeconfig" ]; then echo "Error: stat $kubeconfig: no such file or d
 # What the kubeconfig was while istioctl ran: its mode and a copy.
 stat -c '%a' "$kubeconfig" >"$calls.kubeconfig-mode"
 cp "$kubeconfig" "$calls.kubeconfig"
+# And the resource it was given.
+cp "$file" "$calls.file"
 if ! grep -qx 'kind: IstioOperator' "$file"; then echo "Error: $file is not an IstioOperator" >&2; exit 1; fi
 if [ "$behaviour" = fails ]; then
 @FAILING@
@@ -195,6 +197,14 @@ impl StandIn {
     /// What kubectl printed for the stand-in's applies.
     fn kubectl_output(&self) -> String {
         std::fs::read_to_string(&self.kubectl_log).unwrap_or_default()
+    }
+
+    /// The resource file the last call was given, parsed, as it was while it ran.
+    fn file_seen(&self) -> Value {
+        let mut name = self.calls.as_os_str().to_owned();
+        name.push(".file");
+        let text = std::fs::read_to_string(PathBuf::from(name)).expect("the stand-in's copy");
+        parse_istio_operator(&text).expect("an IstioOperator")
     }
 
     /// The kubeconfig the last call was given, as it was while it ran, and its mode.
@@ -523,13 +533,33 @@ async fn revision_goes_through_istioctl_which_installs_it() {
     assert_eq!(rendered["spec"]["revision"], REV);
     assert!(!file.exists(), "-o yaml saved {}", file.display());
 
-    // --dry-run: istioctl gets --dry-run; the stand-in's server dry run changes nothing.
+    // --dry-run: istioctl gets --dry-run; the stand-in's server dry run changes nothing,
+    // and neither does meshtop: istioctl reads a private temporary copy of the resource,
+    // removed after, and --file is not written.
     let out = env.meshtop(&[&args[..], &["--dry-run"]].concat()).await;
     assert_eq!(out.code, Some(0), "{out}");
-    let dry_argv = istioctl_argv(&file, &env.kubeconfig, true);
+    let calls = env.istioctl.calls();
+    assert_eq!(calls.len(), 1, "{out}");
+    let scratch = PathBuf::from(&calls[0][3]);
+    assert!(
+        scratch.starts_with(std::env::temp_dir())
+            && scratch
+                .parent()
+                .and_then(Path::file_name)
+                .is_some_and(|d| d.to_string_lossy().starts_with("meshtop-dry-run-"))
+            && scratch.file_name() == file.file_name(),
+        "{}",
+        scratch.display()
+    );
+    assert_eq!(
+        calls[0],
+        istioctl_argv(&scratch, &env.kubeconfig, true),
+        "{out}"
+    );
+    assert_eq!(env.istioctl.file_seen(), rendered);
+    assert!(!scratch.exists(), "{} was left behind", scratch.display());
+    assert!(!file.exists(), "the dry run wrote {}", file.display());
     let real_argv = istioctl_argv(&file, &env.kubeconfig, false);
-    assert_eq!(env.istioctl.calls(), vec![dry_argv.clone()], "{out}");
-    assert_eq!(saved(&file), rendered);
     let preview = format!(
         "install revision {REV} on context {CONTEXT}:\n{}  operator: ",
         // The preview shows the command without --dry-run: the plan is the same either way.
@@ -539,7 +569,8 @@ async fn revision_goes_through_istioctl_which_installs_it() {
     assert!(
         out.stdout.ends_with(&format!(
             "\n✔ Istio core installed\n✔ Istiod installed\n✔ Installation complete\n\
-             istioctl install -y -f {file_arg}: done (istioctl dry run)\n"
+             istioctl install -y -f {}: done (istioctl dry run)\n",
+            scratch.display()
         )),
         "{out}"
     );
@@ -558,13 +589,13 @@ async fn revision_goes_through_istioctl_which_installs_it() {
         vec![row(REV_AUDIT_ACTION, REV_AUDIT_TARGET, true, "ok")]
     );
 
-    // The install: saved again, istioctl without --dry-run, the resource applied by it.
-    std::fs::remove_file(&file).expect("remove the dry run's file");
+    // The install: saved where --file says, istioctl without --dry-run, the resource
+    // applied by it.
     let out = env.meshtop(&args).await;
     assert_eq!(out.code, Some(0), "{out}");
     assert_eq!(
         env.istioctl.calls(),
-        vec![dry_argv, real_argv.clone()],
+        vec![calls[0].clone(), real_argv.clone()],
         "{out}"
     );
     assert_eq!(saved(&file), rendered);
@@ -628,10 +659,15 @@ async fn istioctl_failing_fails_the_install_with_its_error() {
     let iops_before = iop_names(&client).await;
     let rendered = env.rendered(&args).await;
 
-    let failure = format!(
-        "istioctl install -f {file_arg} failed (exit status: 1): {}",
-        FAILING_STDERR.join("\n")
-    );
+    let failure_of = |file: &Path| {
+        format!(
+            "istioctl install -f {} failed (exit status: 1): {}",
+            file.display(),
+            FAILING_STDERR.join("\n")
+        )
+    };
+    let failure = failure_of(&file);
+    let mut dry_failure = String::new();
     for (n, dry_run) in [(1, false), (2, true)] {
         let mut run_args = args.clone();
         if dry_run {
@@ -639,14 +675,31 @@ async fn istioctl_failing_fails_the_install_with_its_error() {
         }
         let out = env.meshtop(&run_args).await;
         assert_eq!(out.code, Some(1), "{out}");
+        let calls = env.istioctl.calls();
+        assert_eq!(calls.len(), n);
+        // A dry run hands istioctl a temporary copy, removed after.
+        let given = if dry_run {
+            PathBuf::from(&calls[n - 1][3])
+        } else {
+            file.clone()
+        };
         assert_eq!(
-            env.istioctl.calls().last(),
-            Some(&istioctl_argv(&file, &env.kubeconfig, dry_run)),
+            calls[n - 1],
+            istioctl_argv(&given, &env.kubeconfig, dry_run),
             "{out}"
         );
-        assert_eq!(env.istioctl.calls().len(), n);
+        assert_eq!(env.istioctl.file_seen(), rendered);
+        if dry_run {
+            assert_ne!(given, file);
+            assert!(!given.exists(), "{} was left behind", given.display());
+            dry_failure = failure_of(&given);
+        }
         // stderr carries the tail of istioctl's output: its error, in its words.
-        assert_eq!(out.stderr, format!("meshtop: {failure}\n"), "{out}");
+        assert_eq!(
+            out.stderr,
+            format!("meshtop: {}\n", failure_of(&given)),
+            "{out}"
+        );
         assert!(
             out.stdout.starts_with(&format!(
                 "install revision {REV} on context {CONTEXT}:\n{}",
@@ -706,7 +759,7 @@ async fn istioctl_failing_fails_the_install_with_its_error() {
         audit_rows(&env.audit()),
         vec![
             row(REV_AUDIT_ACTION, REV_AUDIT_TARGET, false, &failure),
-            row(REV_AUDIT_ACTION, REV_AUDIT_TARGET, true, &failure),
+            row(REV_AUDIT_ACTION, REV_AUDIT_TARGET, true, &dry_failure),
             row(
                 &format!("install gateway {GW_NS}/{GW_NAME} (revision 1-9-1) (istioctl)"),
                 &format!("istiooperator/istio-system/{GW_NAME}"),

@@ -180,18 +180,8 @@ async fn install(global: &GlobalArgs, form: Form, args: Flags) -> Result<(), App
         text.push('\n');
     }
     print(&mut out, &text)?;
-    if !outcome.installed {
-        return Err(AppError::Failed(format!(
-            "not installed: no operator acts on the resource ({}) and istioctl is not on PATH; \
-             the files are saved: {}",
-            plan.operator().describe(),
-            outcome
-                .saved
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
+    if let Some(why) = outcome.not_installed(&plan, args.dry_run) {
+        return Err(AppError::Failed(why));
     }
     Ok(())
 }

@@ -298,17 +298,8 @@ async fn install(
         line(l.clone());
     }
     let title = plan.title();
-    if !outcome.installed {
-        let saved: Vec<String> = outcome
-            .saved
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        return Ok(format!(
-            "{title}: not installed ({}); saved {}",
-            plan.operator().describe(),
-            saved.join(", ")
-        ));
+    if let Some(why) = outcome.not_installed(plan, dry_run) {
+        return Err(format!("{title}: {why}"));
     }
     if dry_run {
         return Ok(format!("{title}: dry run done, nothing changed"));

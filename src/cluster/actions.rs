@@ -188,6 +188,20 @@ impl Executor {
         dry_run: bool,
         run: impl Future<Output = Result<T, ActionError>>,
     ) -> Result<T, ActionError> {
+        self.audited_as(action, target, dry_run, run, |_| None)
+            .await
+    }
+
+    /// [`Executor::audited`], where `failed` may say an `Ok` outcome is not a success (an
+    /// install that only saved files).
+    async fn audited_as<T>(
+        &self,
+        action: &str,
+        target: &str,
+        dry_run: bool,
+        run: impl Future<Output = Result<T, ActionError>>,
+        failed: impl FnOnce(&T) -> Option<String>,
+    ) -> Result<T, ActionError> {
         let mut pending = PendingAudit {
             executor: self,
             action,
@@ -198,7 +212,11 @@ impl Executor {
         };
         let result = run.await;
         pending.done = true;
-        if let Err(e) = pending.write(result.as_ref().map(|_| ()).map_err(ToString::to_string)) {
+        let said = match &result {
+            Ok(t) => failed(t).map_or(Ok(()), Err),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = pending.write(said) {
             // Never silent: the action's outcome carries it (the log was checked
             // writable before anything was sent, so this is rare: a full disk, say).
             tracing::warn!(error = %e, "cannot write the audit log");
@@ -323,11 +341,12 @@ impl Executor {
     ) -> Result<InstallOutcome, ActionError> {
         let target = plan.audit_target();
         self.guard("install", &target)?;
-        self.audited(
+        self.audited_as(
             &plan.audit_action(),
             &target,
             dry_run,
             install::apply::run(&self.client, plan, dry_run),
+            |out| out.not_installed(plan, dry_run),
         )
         .await
     }

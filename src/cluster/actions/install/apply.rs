@@ -160,9 +160,26 @@ async fn run_steps(
                     out.lines.push(format!("{resource} created{suffix}"));
                 }
             }
-            StepKind::IstioctlInstall { binary, file } => {
+            StepKind::IstioctlInstall { binary, file: kept } => {
+                // istioctl reads a file; a dry run gives it a private temporary one and
+                // leaves the user's file as it is.
+                let scratch = if dry_run {
+                    Some(ScratchDir::new().map_err(|e| {
+                        ActionError::Refused(format!("a temporary directory for istioctl: {e}"))
+                    })?)
+                } else {
+                    None
+                };
+                let file = match &scratch {
+                    Some(dir) => &dir
+                        .path
+                        .join(kept.file_name().unwrap_or("iop.yaml".as_ref())),
+                    None => kept,
+                };
                 save(file, &to_yaml(&step.objects))?;
-                out.saved.push(file.clone());
+                if scratch.is_none() {
+                    out.saved.push(file.clone());
+                }
                 let mut cmd = tokio::process::Command::new(binary);
                 cmd.arg("install")
                     .arg("-y")
@@ -204,6 +221,13 @@ async fn run_steps(
                     if dry_run { " (istioctl dry run)" } else { "" }
                 ));
             }
+            StepKind::Save { file } if dry_run => {
+                // A dry run changes nothing, files included (one may hold the user's edits).
+                out.lines.push(format!(
+                    "would save {} (dry run: nothing written)",
+                    file.display()
+                ));
+            }
             StepKind::Save { file } => {
                 save(file, &to_yaml(&step.objects))?;
                 out.saved.push(file.clone());
@@ -212,6 +236,62 @@ async fn run_steps(
         }
     }
     Ok(())
+}
+
+/// A private temporary directory, removed with what it holds when dropped.
+struct ScratchDir {
+    path: PathBuf,
+}
+
+impl ScratchDir {
+    fn new() -> std::io::Result<Self> {
+        use std::os::unix::fs::DirBuilderExt as _;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path =
+            std::env::temp_dir().join(format!("meshtop-dry-run-{}-{nanos:x}", std::process::id()));
+        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
+        Ok(Self { path })
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.path) {
+            tracing::warn!(dir = %self.path.display(), error = %e, "removing");
+        }
+    }
+}
+
+impl InstallOutcome {
+    /// Why nothing was installed, when nothing was (no operator acts, no istioctl): the
+    /// action's result for the audit log, the task and the exit code.
+    pub fn not_installed(&self, plan: &InstallPlan, dry_run: bool) -> Option<String> {
+        if self.installed {
+            return None;
+        }
+        let files: Vec<String> = plan
+            .steps()
+            .iter()
+            .filter_map(|s| match &s.kind {
+                StepKind::Save { file } => Some(file.display().to_string()),
+                _ => None,
+            })
+            .collect();
+        Some(format!(
+            "not installed: no operator acts on the resource ({}) and istioctl is not on PATH; \
+             {}: {}",
+            plan.operator().describe(),
+            if dry_run {
+                "the files would be saved (dry run: nothing written)"
+            } else {
+                "the files are saved"
+            },
+            files.join(", ")
+        ))
+    }
 }
 
 /// A program's stdout then stderr, each ending its last line.
