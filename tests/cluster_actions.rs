@@ -436,6 +436,17 @@ async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
         node(&conn, "k1-node04").await.metadata.labels,
         node_before.metadata.labels
     );
+    // Removing it again changes nothing and is no error, as with kubectl ("not labeled"),
+    // which is what the dialog's preview promised.
+    let out = exec
+        .label_node("k1-node04", "example.com/upgrade-wave-", false)
+        .await
+        .expect("removing an absent label");
+    assert_eq!(out.verb(), "not labeled");
+    assert_eq!(
+        node(&conn, "k1-node04").await.metadata.labels,
+        node_before.metadata.labels
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -157,11 +157,18 @@ fn drain_blocked(pdbs: &[String], unmanaged: usize, empty_dir: usize) -> String 
         let s = if names.len() == 1 { "" } else { "s" };
         why.push(format!("PDB{s} {}", names.join(",")));
     }
+    let pods = |n: usize| {
+        if n == 1 {
+            "1 pod".to_string()
+        } else {
+            format!("{n} pods")
+        }
+    };
     if unmanaged > 0 {
-        why.push(format!("{unmanaged} pods without controller"));
+        why.push(format!("{} without controller", pods(unmanaged)));
     }
     if empty_dir > 0 {
-        why.push(format!("{empty_dir} pods with emptyDir"));
+        why.push(format!("{} with emptyDir", pods(empty_dir)));
     }
     format!("blocked by {}", why.join("; "))
 }

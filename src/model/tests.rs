@@ -1443,6 +1443,11 @@ fn drain_preflight_is_kubectls() {
             daemonset_skipped: 1,
         }
     );
+    // Which consent each needs, in words (the Nodes view, the Overview, `get nodes`).
+    assert_eq!(
+        row.preflight.summary(),
+        "blocked by 1 pod without controller; 1 pod with emptyDir"
+    );
     assert_eq!(pdb_row(&m, "default", "web").pods.len(), 2);
     assert!(pdb_row(&m, "default", "web").blocks_nodes.is_empty());
 

@@ -103,10 +103,9 @@ pub(super) async fn label_node(
         LabelChange::Set { key, value } if labels.get(key) == Some(value) => {
             return Ok(LabelOutcome::Unchanged);
         }
+        // kubectl: `label "KEY" not found.`, `node/NODE not labeled`, and no error.
         LabelChange::Remove { key } if !labels.contains_key(key) => {
-            return Err(ActionError::Conflict(format!(
-                "label \"{key}\" not found on node/{node}"
-            )));
+            return Ok(LabelOutcome::Unchanged);
         }
         LabelChange::Set { .. } => LabelOutcome::Labeled,
         LabelChange::Remove { .. } => LabelOutcome::Unlabeled,

@@ -94,7 +94,10 @@ pub fn pods<'m>(subject: &Subject, model: &'m Model) -> PodsTable<'m> {
                     }) = &preflight
                     {
                         if listed(unmanaged_pods) {
-                            ("no controller: needs --force".to_string(), Tone::Warn)
+                            (
+                                "no controller: drain needs force (f)".to_string(),
+                                Tone::Warn,
+                            )
                         } else if listed(empty_dir_pods) {
                             ("emptyDir: data is lost".to_string(), Tone::Warn)
                         } else {

@@ -234,7 +234,12 @@ fn proxies_and_drains<'a>(model: &Model, theme: &Theme, room: Rect) -> Vec<Line<
     let shown = usize::from(room.height).saturating_sub(lines.len());
     for (name, drain) in blocked.iter().take(shown) {
         let why = if drain.pdbs.is_empty() {
-            "pods need --force".to_string()
+            // Pods a drain refuses without consent: which kind, as the Nodes view says.
+            let summary = drain.summary();
+            summary
+                .strip_prefix("blocked by ")
+                .unwrap_or(&summary)
+                .to_string()
         } else {
             drain
                 .pdbs
