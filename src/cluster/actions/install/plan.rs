@@ -321,6 +321,78 @@ fn config_map_copy(source: &Value, namespace: &str) -> Value {
     copy
 }
 
+/// The PodDisruptionBudgets Istio 1.5–1.27 create with what the resource installs
+/// (`global.defaultPodDisruptionBudget.enabled`, on by default): `minAvailable: 1` even over
+/// a single replica, so the drain of that replica's node is refused, as in the field report.
+fn budget_notes(iop: &Value) -> Vec<String> {
+    if iop.pointer("/spec/values/global/defaultPodDisruptionBudget/enabled") == Some(&json!(false))
+    {
+        return Vec::new();
+    }
+    let istio_ns = iop
+        .pointer("/spec/values/global/istioNamespace")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| iop_text(iop, "/metadata/namespace"));
+    let min_replicas = |k8s: Option<&Value>| {
+        let k8s = k8s.unwrap_or(&Value::Null);
+        k8s.pointer("/hpaSpec/minReplicas")
+            .or_else(|| k8s.get("replicaCount"))
+            .and_then(Value::as_u64)
+            .unwrap_or(1)
+    };
+    let mut single = Vec::new();
+    let pilot = iop.pointer("/spec/components/pilot");
+    let profile = iop_text(iop, "/spec/profile");
+    let pilot_on = match pilot
+        .and_then(|p| p.get("enabled"))
+        .and_then(Value::as_bool)
+    {
+        Some(on) => on,
+        None => profile != "empty",
+    };
+    if pilot_on && min_replicas(pilot.and_then(|p| p.get("k8s"))) < 2 {
+        let revision = iop_text(iop, "/spec/revision");
+        let name = if revision.is_empty() || revision == "default" {
+            "istiod".to_string()
+        } else {
+            format!("istiod-{revision}")
+        };
+        single.push(format!("{istio_ns}/{name}"));
+    }
+    for list in ["ingressGateways", "egressGateways"] {
+        let gateways = iop
+            .pointer(&format!("/spec/components/{list}"))
+            .and_then(Value::as_array);
+        for g in gateways.into_iter().flatten() {
+            if g.get("enabled").and_then(Value::as_bool) != Some(true)
+                || min_replicas(g.get("k8s")) >= 2
+            {
+                continue;
+            }
+            let ns = g
+                .get("namespace")
+                .and_then(Value::as_str)
+                .unwrap_or(&istio_ns);
+            single.push(format!(
+                "{ns}/{}",
+                g.get("name").and_then(Value::as_str).unwrap_or("")
+            ));
+        }
+    }
+    single
+        .into_iter()
+        .map(|pdb| {
+            format!(
+                "the operator also creates PodDisruptionBudget {pdb} (minAvailable 1) over a single \
+                 replica: draining the node it runs on will be refused until it runs 2 (an \
+                 autoscaler minimum of 2) or the budget is relaxed (Istio 1.5-1.27; 1.28+ \
+                 creates none for one replica)"
+            )
+        })
+        .collect()
+}
+
 fn iop_text(iop: &Value, field: &str) -> String {
     iop.pointer(field)
         .and_then(Value::as_str)
@@ -352,6 +424,7 @@ impl InstallPlan {
     ) -> Self {
         let iop_ns = iop_text(&iop, "/metadata/namespace");
         let iop_name = iop_text(&iop, "/metadata/name");
+        notes.extend(budget_notes(&iop));
         let operator = facts.detect_operator(&iop_ns, &iop_text(&iop, "/spec/revision"));
         let file = opts
             .file
@@ -849,6 +922,28 @@ mod tests {
         f.iop_name = Some("istio-controlplane".into());
         let e = plan_revision(&f, &facts, &opts(None)).expect_err("name taken");
         assert!(e.to_string().contains("already exists"), "{e}");
+    }
+
+    #[test]
+    fn a_single_replica_gets_a_budget_that_blocks_drains_and_the_plan_says_so() {
+        let pdbs = |iop: &Value| -> Vec<String> {
+            budget_notes(iop)
+                .iter()
+                .map(|n| n.split_whitespace().nth(5).unwrap_or_default().to_string())
+                .collect()
+        };
+        let mut form = RevisionForm::new("1-10-0");
+        let iop = render_revision(&form, "istio-system").expect("render");
+        assert_eq!(pdbs(&iop), ["istio-system/istiod-1-10-0"]);
+        assert!(budget_notes(&iop)[0].contains("(minAvailable 1) over a single replica"));
+        form.hpa_min = Some(2);
+        assert!(budget_notes(&render_revision(&form, "istio-system").expect("render")).is_empty());
+        let mut off = iop.clone();
+        off["spec"]["values"]["global"]["defaultPodDisruptionBudget"] = json!({"enabled": false});
+        assert!(budget_notes(&off).is_empty());
+        let gw = GatewayForm::new("shop", "istio-ingressgateway-shop", "1-9-1");
+        let iop = render_gateway(&gw, "istio-system").expect("render");
+        assert_eq!(pdbs(&iop), ["shop/istio-ingressgateway-shop"]);
     }
 
     #[test]
