@@ -599,6 +599,20 @@ fn e_hands_the_resource_to_the_editor_and_checks_what_comes_back() {
     let plan = &r.planned.as_ref().expect("planned").plan;
     assert!(plan.iop_yaml().contains("type: ClusterIP"));
     assert!(d.error.is_none(), "{:?}", d.error);
+    // Back to the form: the preview's key says the edit is dropped, and going back says so.
+    assert!(
+        dialog_text(&screen).contains("back to the form (drops the $EDITOR changes)"),
+        "{screen}"
+    );
+    assert!(key(&mut ui, &model, KeyCode::Esc).is_empty());
+    assert_eq!(stage(&ui), Some(Stage::Form));
+    assert!(
+        dialog_error(&ui).is_some_and(|e| e.starts_with("the changes made in $EDITOR are dropped")),
+        "{:?}",
+        dialog_error(&ui)
+    );
+    assert!(key(&mut ui, &model, KeyCode::Enter).is_empty());
+    assert!(!planned_yaml(&ui).contains("type: ClusterIP"));
 }
 
 #[test]

@@ -1149,6 +1149,21 @@ fn relax_and_restore_name_the_pdb_and_say_what_changes() {
             name: "istio-pilot".into()
         }
     );
+    // The status line says it started, then how it ended.
+    let id = runs(&sent)[0].id;
+    let title = "relax poddisruptionbudget/istio-system/istio-pilot";
+    assert_eq!(
+        ui.state().status.as_deref(),
+        Some(format!("{title}: started").as_str())
+    );
+    ui.on_task_update(TaskUpdate::Finished {
+        id,
+        result: Err("poddisruptionbudget istio-pilot: 409 Conflict".into()),
+    });
+    assert_eq!(
+        ui.state().status.as_deref(),
+        Some(format!("✗ {title}: poddisruptionbudget istio-pilot: 409 Conflict").as_str())
+    );
 }
 
 #[test]
@@ -1192,6 +1207,45 @@ fn injection_asks_for_a_valid_revision_and_offers_the_restart() {
             namespace: "legacy-shop".into(),
             revision: "1-9-1".into(),
             restart: true
+        }
+    );
+}
+
+#[test]
+fn injection_by_a_revision_that_does_not_run_is_confirmed_by_the_namespace_name() {
+    let model = seed_model();
+    let mut ui = new_ui();
+    press(&mut ui, &model, "7/legacy");
+    press_key(&mut ui, &model, KeyCode::Enter);
+    press(&mut ui, &model, "i");
+    press(&mut ui, &model, "canary");
+    press_key(&mut ui, &model, KeyCode::Enter);
+    let screen = draw(&ui, &model, 120, 30);
+    assert!(
+        screen.contains("no revision canary runs in the cluster: new pods would not be injected"),
+        "{screen}"
+    );
+    // y goes on to a confirmation that wants the namespace's name, not a second y.
+    assert!(press(&mut ui, &model, "y").is_empty());
+    let screen = draw(&ui, &model, 120, 30);
+    assert!(
+        screen.contains("type legacy-shop to label namespace/legacy-shop"),
+        "{screen}"
+    );
+    assert!(press(&mut ui, &model, "y").is_empty());
+    assert!(press_key(&mut ui, &model, KeyCode::Enter).is_empty());
+    assert!(matches!(ui.state().mode, Mode::Dialog(_)));
+    for _ in 0..3 {
+        press_key(&mut ui, &model, KeyCode::Backspace);
+    }
+    press(&mut ui, &model, "legacy-shop");
+    let sent = press_key(&mut ui, &model, KeyCode::Enter);
+    assert_eq!(
+        runs(&sent)[0].request,
+        ActionRequest::LabelNamespace {
+            namespace: "legacy-shop".into(),
+            revision: "canary".into(),
+            restart: false
         }
     );
 }
@@ -1277,7 +1331,7 @@ fn no_command_is_sent_without_confirmation() {
     let model = seed_model();
     let mut rng = Lcg(7);
     let (mut real, mut dry, mut refused_confirmations) = (0, 0, 0);
-    for _ in 0..1500 {
+    for _ in 0..2000 {
         let mut ui = new_ui();
         for typed in random_session(&mut rng) {
             let codes: Vec<KeyCode> = match typed {
@@ -1287,6 +1341,12 @@ fn no_command_is_sent_without_confirmation() {
             for code in codes {
                 let confirming = matches!(code, KeyCode::Enter | KeyCode::Char('y'))
                     .then(|| draw(&ui, &model, 140, 40));
+                // The name the open confirmation asks for (the action's, or one it asks for
+                // this once, as for a revision that does not run).
+                let asked_name = match &ui.state().mode {
+                    Mode::Dialog(d) => d.confirm_name().map(str::to_string),
+                    _ => None,
+                };
                 for r in runs(&press_key(&mut ui, &model, code)) {
                     if r.dry_run {
                         dry += 1;
@@ -1296,7 +1356,7 @@ fn no_command_is_sent_without_confirmation() {
                     let screen = confirming.as_deref().unwrap_or_else(|| {
                         panic!("{:?} sent by {code:?}, not a confirming key", r.request)
                     });
-                    let asked = match r.request.confirm_name() {
+                    let asked = match asked_name.as_deref() {
                         Some(name) => format!(
                             "type {name} to {} in context k1-admin@k1: {name}",
                             r.request.title()

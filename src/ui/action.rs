@@ -356,6 +356,9 @@ pub struct Dialog {
     pub install: Option<Box<InstallForm>>,
     /// How far the dialog's text (above its keys and prompt) is scrolled.
     pub scroll: DialogScroll,
+    /// A name to type at the confirmation that the action alone would not ask for (setting
+    /// a namespace's injection to a revision that does not run: its new pods go uninjected).
+    pub confirm_extra: Option<String>,
 }
 
 /// The scroll of a dialog's text. The last frame drawn says how far it can go and how tall
@@ -414,6 +417,7 @@ impl Dialog {
             dry_run: None,
             install: None,
             scroll: DialogScroll::default(),
+            confirm_extra: None,
         }
     }
 
@@ -434,15 +438,22 @@ impl Dialog {
     pub fn typing(&self) -> bool {
         match self.stage {
             Stage::Form | Stage::Input(_) => true,
-            Stage::Confirm => self.request.confirm_name().is_some(),
+            Stage::Confirm => self.confirm_name().is_some(),
             Stage::Preview => false,
         }
+    }
+
+    /// The name the confirmation asks to type, if it asks for one.
+    pub fn confirm_name(&self) -> Option<&str> {
+        self.request
+            .confirm_name()
+            .or(self.confirm_extra.as_deref())
     }
 
     /// The typed text confirms the action.
     pub fn confirmed(&self) -> bool {
         self.stage == Stage::Confirm
-            && match self.request.confirm_name() {
+            && match self.confirm_name() {
                 Some(name) => self.input == name,
                 None => true,
             }

@@ -123,6 +123,8 @@ pub fn render(
             )));
         }
         Stage::Preview if matches!(dialog.request, ActionRequest::Install(_)) => {
+            let edited = matches!(&dialog.request, ActionRequest::Install(r)
+                if r.planned.as_ref().is_some_and(|p| p.edited));
             footer.push(Line::from(vec![
                 Span::styled(format!("{} ", key(Action::Proceed)), t.footer_key),
                 Span::styled("continue to confirm · ", t.footer_text),
@@ -131,7 +133,14 @@ pub fn render(
                 Span::styled(format!("{} ", key(Action::Edit)), t.footer_key),
                 Span::styled("edit the IstioOperator in $EDITOR · ", t.footer_text),
                 Span::styled(format!("{} ", key(Action::Back)), t.footer_key),
-                Span::styled("back to the form: nothing is sent", t.footer_text),
+                Span::styled(
+                    if edited {
+                        "back to the form (drops the $EDITOR changes): nothing is sent"
+                    } else {
+                        "back to the form: nothing is sent"
+                    },
+                    t.footer_text,
+                ),
             ]));
         }
         Stage::Preview => {
@@ -144,7 +153,7 @@ pub fn render(
                 Span::styled("cancel: nothing is sent", t.footer_text),
             ]));
         }
-        Stage::Confirm => match dialog.request.confirm_name() {
+        Stage::Confirm => match dialog.confirm_name() {
             Some(name) => {
                 let ask = format!(
                     "type {name} to {} in context {}: ",

@@ -562,13 +562,20 @@ impl UiState {
                 return self.quit();
             }
             Action::Back | Action::PromptCancel if install && dialog.stage == Stage::Preview => {
-                // Back to the form, to change what the preview showed.
+                // Back to the form, to change what the preview showed. The form renders the
+                // resource anew: an edit made in $EDITOR does not survive it, and says so.
+                let mut edited = false;
                 if let ActionRequest::Install(r) = &mut dialog.request {
+                    edited = r.planned.as_ref().is_some_and(|p| p.edited);
                     r.planned = None;
                 }
                 dialog.stage = Stage::Form;
                 dialog.dry_run = None;
-                dialog.error = None;
+                dialog.error = edited.then(|| {
+                    "the changes made in $EDITOR are dropped: the preview renders the form \
+                     anew (e edits it again)"
+                        .to_string()
+                });
             }
             Action::Back | Action::PromptCancel => {
                 let title = dialog.request.title();
@@ -619,6 +626,22 @@ impl UiState {
                     dialog.stage = Stage::Confirm;
                     dialog.input.clear();
                     dialog.error = None;
+                    // Injection by a revision that does not run leaves the namespace's new
+                    // pods without a proxy: confirmed by typing the namespace, as a drain is.
+                    dialog.confirm_extra = match &dialog.request {
+                        ActionRequest::LabelNamespace {
+                            namespace,
+                            revision,
+                            ..
+                        } if !model
+                            .revisions()
+                            .iter()
+                            .any(|r| r.revision.as_ref() == revision.as_str()) =>
+                        {
+                            Some(namespace.clone())
+                        }
+                        _ => None,
+                    };
                 }
                 Stage::Confirm => {
                     if dialog.confirmed() {
@@ -626,7 +649,7 @@ impl UiState {
                         self.mode = Mode::Normal;
                         return self.run(request, false);
                     }
-                    if let Some(name) = dialog.request.confirm_name() {
+                    if let Some(name) = dialog.confirm_name() {
                         dialog.error = Some(format!(
                             "that is not {name}: type the name exactly, or esc to cancel"
                         ));
@@ -710,7 +733,17 @@ impl UiState {
             return;
         }
         if let Some(task) = self.tasks.iter_mut().find(|t| t.id == id) {
+            let was_running = task.running();
             task.apply(update);
+            // The status line said it started: now it says how it ended.
+            let started = format!("{}: started", task.request.title());
+            if was_running && self.status.as_deref() == Some(started.as_str()) {
+                self.status = match &task.result {
+                    Some(Ok(_)) => Some(format!("✓ {}: done", task.request.title())),
+                    Some(Err(e)) => Some(format!("✗ {}: {e}", task.request.title())),
+                    None => self.status.take(),
+                };
+            }
         }
         self.trim_tasks();
     }
