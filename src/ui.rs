@@ -191,7 +191,15 @@ impl Ui {
         let (body, tasks) = if self.state.tasks.is_empty() {
             (body, None)
         } else {
-            let height = dialog::tasks_height(&self.state.tasks).min(body.height / 2);
+            let height = dialog::tasks_height(
+                &self.state.tasks,
+                body.width,
+                model,
+                &self.keymap,
+                &self.theme,
+                now,
+            )
+            .min(body.height / 2);
             let [body, tasks] =
                 Layout::vertical([Constraint::Fill(1), Constraint::Length(height)]).areas(body);
             (body, Some(tasks))

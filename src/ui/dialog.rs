@@ -972,21 +972,37 @@ fn blocked_reason(b: &super::action::Blocked, model: &Model) -> String {
 }
 
 /// Lines the task panel needs for these tasks.
-pub fn tasks_height(tasks: &[Task]) -> u16 {
-    let lines: usize = tasks
-        .iter()
-        .map(|t| {
-            1 + if t.running() {
-                t.progress.as_ref().map_or(0, |p| p.blocked.len()) + t.lines.len().min(1)
-            } else {
-                0
-            }
-        })
-        .sum();
-    u16::try_from(lines)
+pub fn tasks_height(
+    tasks: &[Task],
+    width: u16,
+    model: &Model,
+    keymap: &Keymap,
+    theme: &Theme,
+    now: Timestamp,
+) -> u16 {
+    // As drawn: wrapped to the width, so a long refusal or outcome is read whole.
+    let rows = Paragraph::new(panel_lines(tasks, model, keymap, theme, now))
+        .wrap(Wrap { trim: false })
+        .line_count(width.max(1));
+    u16::try_from(rows)
         .unwrap_or(u16::MAX)
         .saturating_add(1)
-        .min(10)
+        .min(12)
+}
+
+fn panel_lines<'a>(
+    tasks: &[Task],
+    model: &Model,
+    keymap: &Keymap,
+    theme: &Theme,
+    now: Timestamp,
+) -> Vec<Line<'a>> {
+    let mut lines = Vec::new();
+    for task in tasks {
+        let steps = if task.running() { 1 } else { 0 };
+        lines.extend(task_lines(task, model, keymap, theme, Some(now), steps));
+    }
+    lines
 }
 
 /// The running actions and the latest outcomes, newest last, above the footer.
@@ -999,24 +1015,18 @@ pub fn render_tasks(
     theme: &Theme,
     now: Timestamp,
 ) {
-    let mut lines = Vec::new();
-    for task in tasks {
-        let steps = if task.running() { 1 } else { 0 };
-        lines.extend(task_lines(task, model, keymap, theme, Some(now), steps));
-    }
+    let lines = panel_lines(tasks, model, keymap, theme, now);
     let block = Block::default()
         .borders(Borders::TOP)
         .border_style(theme.border)
         .title(Span::styled(" actions ", theme.title));
-    // Keep the newest lines when they do not fit.
+    // Wrapped, keeping the newest rows when they do not fit.
+    let paragraph = Paragraph::new(lines)
+        .style(Style::default().patch(theme.base))
+        .wrap(Wrap { trim: false });
     let inner = usize::from(area.height.saturating_sub(1));
-    let skip = lines.len().saturating_sub(inner);
-    let lines: Vec<Line> = lines.into_iter().skip(skip).collect();
+    let rows = paragraph.line_count(area.width.max(1));
+    let skip = u16::try_from(rows.saturating_sub(inner)).unwrap_or(u16::MAX);
     frame.render_widget(Clear, area);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .style(Style::default().patch(theme.base))
-            .block(block),
-        area,
-    );
+    frame.render_widget(paragraph.block(block).scroll((skip, 0)), area);
 }
