@@ -456,7 +456,7 @@ async fn injection_with_restart_follows_each_rollout() {
     assert_eq!(
         task.result,
         Some(Ok(
-            "namespace/legacy-shop labeled istio.io/rev=1-9-1; 2 workloads restarted and rolled out"
+            "namespace/legacy-shop labeled istio.io/rev=1-9-1, istio-injection=enabled removed; 2 workloads restarted and rolled out"
                 .into()
         ))
     );

@@ -218,7 +218,12 @@ async fn execute(
                     .map_err(err)?;
             }
             let labeled = if out.labeled {
-                format!("namespace/{namespace} labeled istio.io/rev={revision}{suffix}")
+                let removed = out
+                    .removed_injection
+                    .as_deref()
+                    .map(|v| format!(", istio-injection={v} removed"))
+                    .unwrap_or_default();
+                format!("namespace/{namespace} labeled istio.io/rev={revision}{removed}{suffix}")
             } else {
                 format!("namespace/{namespace} already on istio.io/rev={revision}")
             };
