@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -74,21 +74,7 @@ async fn pods_on(conn: &Connection, node: &str) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-/// Polls `check` until it returns `Some`, or panics naming `what`.
-async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+use meshtop::sandbox::harness::eventually;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_blocked_by_istio_pilot_then_relaxed_then_restored() {

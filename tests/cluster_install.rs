@@ -7,7 +7,7 @@
 //! the result.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod, Service};
@@ -40,21 +40,7 @@ fn audit_lines(path: &Path) -> Vec<AuditRecord> {
         .collect()
 }
 
-/// Polls `check` until it returns `Some`, or panics naming `what`.
-async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+use meshtop::sandbox::harness::eventually;
 
 fn iops(conn: &Connection) -> Api<DynamicObject> {
     let ar = kube::api::ApiResource::from_gvk_with_plural(

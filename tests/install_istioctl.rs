@@ -18,7 +18,7 @@
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
@@ -391,21 +391,7 @@ fn row(action: &str, target: &str, dry_run: bool, result: &str) -> (String, Stri
     (action.into(), target.into(), dry_run, result.into())
 }
 
-/// Polls `check` until it returns `Some`, or panics naming `what`.
-async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+use meshtop::sandbox::harness::eventually;
 
 fn iops(client: &kube::Client) -> Api<DynamicObject> {
     let ar = ApiResource::from_gvk_with_plural(

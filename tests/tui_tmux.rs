@@ -517,13 +517,9 @@ fn changes_made_through_the_api_reach_the_screen() {
     assert_eq!(s.wait_exit(), Some(0));
 }
 
-/// The field report's worst hour, from the keyboard: drain k1-node03, see istio-pilot's PDB
-/// refuse it with a countdown, relax the PDB from the Disruption view, see the drain finish.
-#[test]
-fn drain_blocked_by_a_pdb_then_relaxed_finishes() {
-    require_tmux();
-    let audit = tempfile::tempdir().expect("tempdir");
-    let audit_log = audit.path().join("audit.log");
+/// `meshtop --demo` writing its audit to `audit_log`, with a drain of k1-node03 started from
+/// the Nodes view and blocked by istio-pilot's PDB: the session and the blocked screen.
+fn drain_node03_until_blocked(audit_log: &std::path::Path) -> (Session, String) {
     let s = Session::start(
         &format!("--demo --audit-log {}", audit_log.display()),
         150,
@@ -559,6 +555,17 @@ fn drain_blocked_by_a_pdb_then_relaxed_finishes() {
             && sc.contains("retry in")
             && sc.contains("3/4 evicted · 1 blocked · 1 remaining")
     });
+    (s, blocked)
+}
+
+/// The field report's worst hour, from the keyboard: drain k1-node03, see istio-pilot's PDB
+/// refuse it with a countdown, relax the PDB from the Disruption view, see the drain finish.
+#[test]
+fn drain_blocked_by_a_pdb_then_relaxed_finishes() {
+    require_tmux();
+    let audit = tempfile::tempdir().expect("tempdir");
+    let audit_log = audit.path().join("audit.log");
+    let (s, blocked) = drain_node03_until_blocked(&audit_log);
     assert!(blocked.contains("▶ drain node/k1-node03"), "{blocked}");
     assert!(
         blocked.contains("3/4 evicted · 1 blocked · 1 remaining"),
@@ -617,33 +624,7 @@ fn quitting_during_a_drain_audits_it_as_interrupted() {
     require_tmux();
     let audit = tempfile::tempdir().expect("tempdir");
     let audit_log = audit.path().join("audit.log");
-    let s = Session::start(
-        &format!("--demo --audit-log {}", audit_log.display()),
-        150,
-        45,
-    );
-    s.wait_for("the overview", |sc| {
-        sc.contains("meshtop-sandbox") && sc.contains("1-9-1")
-    });
-    s.keys(&["6", "/"]);
-    s.keys(&["-l", "node03"]);
-    s.keys(&["Enter"]);
-    s.wait_for("k1-node03 alone in the Nodes view", |sc| {
-        sc.contains("Nodes (1 of 8)")
-    });
-    s.keys(&["D"]);
-    s.wait_for("the drain preview", |sc| {
-        sc.contains("cordon node/k1-node03, then evict its pods")
-    });
-    s.keys(&["y"]);
-    s.wait_for("the confirmation", |sc| {
-        sc.contains("type k1-node03 to drain")
-    });
-    s.keys(&["-l", "k1-node03"]);
-    s.keys(&["Enter"]);
-    s.wait_for("the drain blocked by istio-pilot's PDB", |sc| {
-        sc.contains("refused by PDB istio-pilot") && sc.contains("1 blocked")
-    });
+    let (s, _) = drain_node03_until_blocked(&audit_log);
     s.keys(&["q"]);
     s.wait_for("the second ask", |sc| {
         sc.contains("1 action(s) still running: quit again to stop them")
