@@ -28,18 +28,6 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
-    pub fn new(
-        context: &str,
-        user: &str,
-        action: &str,
-        target: &str,
-        dry_run: bool,
-        result: Result<(), String>,
-    ) -> Self {
-        let now = jiff::Timestamp::now();
-        Self::since(now, context, user, action, target, dry_run, result)
-    }
-
     /// The record of an action sent at `started` that ends now.
     pub fn since(
         started: jiff::Timestamp,
@@ -123,8 +111,24 @@ mod tests {
     fn appends_one_json_line_per_record() {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = AuditLog::new(dir.path().join("sub/audit.log"));
-        let ok = AuditRecord::new("ctx", "admin", "cordon", "node/n1", false, Ok(()));
-        let err = AuditRecord::new("ctx", "admin", "drain", "node/n1", true, Err("boom".into()));
+        let ok = AuditRecord::since(
+            jiff::Timestamp::now(),
+            "ctx",
+            "admin",
+            "cordon",
+            "node/n1",
+            false,
+            Ok(()),
+        );
+        let err = AuditRecord::since(
+            jiff::Timestamp::now(),
+            "ctx",
+            "admin",
+            "drain",
+            "node/n1",
+            true,
+            Err("boom".into()),
+        );
         log.append(&ok).expect("append");
         log.append(&err).expect("append");
         let text = std::fs::read_to_string(log.path()).expect("read");
@@ -154,7 +158,15 @@ mod tests {
             .expect_err("under a file");
         assert!(e.contains(&file.display().to_string()), "{e}");
         let e = AuditLog::new(file.join("audit.log"))
-            .append(&AuditRecord::new("c", "u", "a", "t", false, Ok(())))
+            .append(&AuditRecord::since(
+                jiff::Timestamp::now(),
+                "c",
+                "u",
+                "a",
+                "t",
+                false,
+                Ok(()),
+            ))
             .expect_err("append under a file");
         assert!(e.contains("audit log"), "{e}");
     }
