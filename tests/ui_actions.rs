@@ -284,6 +284,19 @@ async fn drain_from_the_ui_is_blocked_by_istio_pilot_then_finishes_after_relief(
             .is_some_and(|p| p.relaxed_from.is_some())
     })
     .await;
+    // Its preview says what restoring does: istio-pilot's one pod, now on another node,
+    // blocks that node's drain again.
+    s.select("5", "pilot");
+    s.keys("U");
+    let again = format!(
+        "it will allow no disruption (1 healthy, 1 needed): it blocks the drains of {} again",
+        nodes[0]
+    );
+    s.until("the restore preview to name the drain it blocks", |s| {
+        s.screen().contains(&again)
+    })
+    .await;
+    s.key(KeyCode::Esc);
     s.select("5", "pilot");
     s.confirm("U", Some("istio-pilot"));
     s.until("the restore", |s| {

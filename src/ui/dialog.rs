@@ -804,9 +804,14 @@ pub fn preview<'a>(request: &ActionRequest, model: &Model, t: &Theme) -> Vec<Lin
                         }
                     } else {
                         match &pdb.relaxed_from {
-                            Some(saved) => out.push(Line::from(format!(
-                                "→ the saved spec {saved}; the annotation meshtop.dev/relaxed-from is removed"
-                            ))),
+                            Some(saved) => {
+                                out.push(Line::from(format!(
+                                    "→ the saved spec {saved}; the annotation meshtop.dev/relaxed-from is removed"
+                                )));
+                                if let Some(line) = restore_blocks(saved, &row) {
+                                    out.push(Line::styled(line, t.warn));
+                                }
+                            }
                             None => out.push(Line::styled(
                                 "not relaxed by meshtop: there is no saved spec to restore",
                                 t.bad,
@@ -822,6 +827,57 @@ pub fn preview<'a>(request: &ActionRequest, model: &Model, t: &Theme) -> Vec<Lin
         }
     }
     out
+}
+
+/// What restoring `saved` (`{"minAvailable":1}`, `{"maxUnavailable":"25%"}`) would allow,
+/// as the disruption controller counts it, and the drains it would block again: the nodes
+/// its ready pods run on, when it would allow none.
+fn restore_blocks(saved: &str, row: &crate::model::facts::PdbRow) -> Option<String> {
+    let spec: serde_json::Value = serde_json::from_str(saved).ok()?;
+    let expected = row.expected_pods.max(0);
+    // An int, or a percentage of the expected pods rounded up, as the controller does.
+    let count = |v: &serde_json::Value| -> Option<i32> {
+        match v {
+            serde_json::Value::Number(n) => n.as_i64().and_then(|n| i32::try_from(n).ok()),
+            serde_json::Value::String(s) => {
+                let pct: i64 = s.strip_suffix('%')?.parse().ok()?;
+                i32::try_from((pct * i64::from(expected) + 99) / 100).ok()
+            }
+            _ => None,
+        }
+    };
+    let desired = match (spec.get("minAvailable"), spec.get("maxUnavailable")) {
+        (Some(m), _) => count(m)?,
+        (None, Some(u)) => (expected - count(u)?).max(0),
+        (None, None) => return None,
+    };
+    let allowed = (row.current_healthy - desired).max(0);
+    if allowed > 0 {
+        return Some(format!(
+            "it will allow {allowed} disruption(s) ({} healthy, {desired} needed): it blocks no drain",
+            row.current_healthy
+        ));
+    }
+    let nodes = dedup(
+        row.pods
+            .iter()
+            .filter(|p| p.ready)
+            .filter_map(|p| p.node.as_ref().map(ToString::to_string))
+            .collect(),
+    );
+    Some(if nodes.is_empty() {
+        format!(
+            "it will allow no disruption ({} healthy, {desired} needed)",
+            row.current_healthy
+        )
+    } else {
+        format!(
+            "it will allow no disruption ({} healthy, {desired} needed): it blocks the drains of \
+             {} again",
+            row.current_healthy,
+            list_some(&nodes, 8)
+        )
+    })
 }
 
 fn dedup(mut v: Vec<String>) -> Vec<String> {
@@ -1029,4 +1085,66 @@ pub fn render_tasks(
     let skip = u16::try_from(rows.saturating_sub(inner)).unwrap_or(u16::MAX);
     frame.render_widget(Clear, area);
     frame.render_widget(paragraph.block(block).scroll((skip, 0)), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::facts::{PdbRow, SelectedPod};
+
+    fn row(healthy: i32, expected: i32, pods: &[(&str, &str, bool)]) -> PdbRow {
+        PdbRow {
+            namespace: "logging".into(),
+            name: "es".into(),
+            min_available: "0".into(),
+            max_unavailable: "N/A".into(),
+            allowed_disruptions: healthy,
+            current_healthy: healthy,
+            desired_healthy: 0,
+            expected_pods: expected,
+            pods: pods
+                .iter()
+                .map(|(name, node, ready)| SelectedPod {
+                    name: (*name).into(),
+                    node: Some((*node).into()),
+                    ready: *ready,
+                })
+                .collect(),
+            blocks_nodes: Vec::new(),
+            relaxed: true,
+        }
+    }
+
+    #[test]
+    fn a_restore_says_what_it_allows_and_which_drains_it_blocks_again() {
+        let es = row(
+            2,
+            3,
+            &[
+                ("es-0", "n1", true),
+                ("es-1", "n2", true),
+                ("es-2", "n5", false),
+            ],
+        );
+        // maxUnavailable 1 of 3 expected: 2 needed, 2 healthy, nothing allowed.
+        assert_eq!(
+            restore_blocks(r#"{"maxUnavailable":1}"#, &es).as_deref(),
+            Some(
+                "it will allow no disruption (2 healthy, 2 needed): it blocks the drains of n1, n2 again"
+            )
+        );
+        // 50% of 3, rounded up: 2 needed.
+        assert_eq!(
+            restore_blocks(r#"{"minAvailable":"50%"}"#, &es).as_deref(),
+            Some(
+                "it will allow no disruption (2 healthy, 2 needed): it blocks the drains of n1, n2 again"
+            )
+        );
+        assert_eq!(
+            restore_blocks(r#"{"minAvailable":1}"#, &es).as_deref(),
+            Some("it will allow 1 disruption(s) (2 healthy, 1 needed): it blocks no drain")
+        );
+        assert_eq!(restore_blocks("not json", &es), None);
+        assert_eq!(restore_blocks("{}", &es), None);
+    }
 }
