@@ -25,7 +25,7 @@ use meshtop::ui::{Command, Header, Keymap, Mode, ScreenId, Theme, Ui, ViewKind};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const SCENARIO: &str = include_str!("../assets/scenarios/k1-upgrade.yaml");
 
@@ -1098,6 +1098,30 @@ fn the_task_panel_shows_progress_the_refusing_pdb_and_the_countdown() {
     assert!(screen.contains(
         "istio-system/istio-pilot-r4wksrd5mb-9fsbh refused by PDB istio-pilot: allowed disruptions 0"
     ));
+    // Relaxed since it refused: the line says the refusal no longer holds.
+    let mut relaxed_model = seed_model();
+    let mut pdb: Value = serde_yaml::Deserializer::from_str(SCENARIO)
+        .filter_map(|d| serde::Deserialize::deserialize(d).ok())
+        .find(|v: &Value| {
+            v["kind"] == "PodDisruptionBudget" && v["metadata"]["name"] == "istio-pilot"
+        })
+        .expect("istio-pilot's PDB");
+    pdb["spec"]["minAvailable"] = json!(0);
+    pdb["status"] = json!({"disruptionsAllowed": 1, "currentHealthy": 1, "desiredHealthy": 0,
+                           "expectedPods": 1});
+    let dynamic: DynamicObject = serde_json::from_value(pdb).expect("object");
+    let object = object_from_dynamic(Kind::Pdb, &dynamic, &mut Interner::default()).expect("pdb");
+    relaxed_model.apply(Stamped {
+        at: observed(),
+        event: ClusterEvent::Applied(object),
+    });
+    let screen = draw(&ui, &relaxed_model, 120, 30);
+    assert!(
+        screen.contains(
+            "istio-system/istio-pilot-r4wksrd5mb-9fsbh was refused by PDB istio-pilot, which allows 1 disruption(s) now"
+        ),
+        "{screen}"
+    );
 
     // A asks the runner to stop this drain.
     assert_eq!(press(&mut ui, &model, "A"), vec![Command::Abort(id)]);

@@ -1014,8 +1014,18 @@ fn blocked_reason(b: &super::action::Blocked, model: &Model) -> String {
                     )
                 })
                 .collect();
+            if r.allowed_disruptions > 0 {
+                // Relaxed (or healthier) since it refused: say so rather than a refusal
+                // that no longer holds.
+                return format!(
+                    "{} was refused by PDB {pdb}, which allows {} disruption(s) now: the next \
+                     retry should evict it",
+                    b.pod, r.allowed_disruptions
+                );
+            }
             format!(
-                "{} refused by PDB {pdb}: allowed disruptions {} (healthy {}/{} desired); it selects {}",
+                "{} refused by PDB {pdb}: allowed disruptions {} (healthy {} of {} needed); it \
+                 selects {}",
                 b.pod,
                 r.allowed_disruptions,
                 r.current_healthy,
