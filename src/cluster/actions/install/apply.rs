@@ -55,6 +55,9 @@ fn tail(output: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+/// How long istioctl may run before it is stopped.
+const ISTIOCTL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// Writes a secret file readable by its owner only.
 fn save_private(file: &PrivateFile) -> Result<(), ActionError> {
     use std::io::Write as _;
@@ -194,7 +197,18 @@ async fn run_steps(
                 if let Some(k) = kubeconfig {
                     save_private(k)?;
                 }
-                let done = cmd.output().await;
+                // istioctl waits for readiness itself (5m by default): far beyond that, it
+                // hangs; it is killed (kill_on_drop) rather than holding the action forever.
+                let done = match tokio::time::timeout(ISTIOCTL_TIMEOUT, cmd.output()).await {
+                    Ok(done) => done,
+                    Err(_) => Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!(
+                            "no answer within {} minutes: stopped",
+                            ISTIOCTL_TIMEOUT.as_secs() / 60
+                        ),
+                    )),
+                };
                 if let Some(k) = kubeconfig {
                     // Its token is the demo's: nothing else needs it once istioctl is done.
                     if let Err(e) = std::fs::remove_file(&k.path) {
