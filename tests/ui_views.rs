@@ -469,7 +469,23 @@ fn header_shows_source_states_readonly_and_scope() {
 fn an_empty_model_says_so() {
     let model = Model::new();
     let mut ui = new_ui();
-    insta::assert_snapshot!("overview_empty_80x24", draw(&ui, &model, 80, 24));
+    let screen = draw(&ui, &model, 80, 24);
+    insta::assert_snapshot!("overview_empty_80x24", screen);
+    // Nothing read yet: no claim that all is well.
+    assert!(
+        screen.contains("no findings yet: the cluster is still being read"),
+        "{screen}"
+    );
+    // Every source listed and still nothing: then there are no findings.
+    let mut ready = Model::new();
+    for kind in Kind::ALL {
+        ready.apply(Stamped {
+            at: observed(),
+            event: ClusterEvent::Source(kind, SourceState::Ready),
+        });
+    }
+    let screen = draw(&ui, &ready, 80, 24);
+    assert!(screen.contains("│no findings "), "{screen}");
     press(&mut ui, &model, "6");
     let screen = draw(&ui, &model, 80, 24);
     assert!(screen.contains("no nodes"), "{screen}");

@@ -28,13 +28,21 @@ const COLUMNS: [Column; 3] = [
 /// The findings, most severe first.
 pub struct FindingsTable {
     rows: Vec<Finding>,
+    /// Some source has not listed yet (or no source has reported): "no findings" would be
+    /// a claim the model cannot make.
+    syncing: bool,
 }
 
 impl FindingsTable {
     pub fn new(model: &Model) -> Self {
         let mut rows = model.findings();
         rows.sort_by_key(|f| std::cmp::Reverse(f.severity));
-        FindingsTable { rows }
+        let sources = model.sources();
+        let syncing = sources.is_empty()
+            || sources
+                .values()
+                .any(|s| matches!(s, crate::model::SourceState::Syncing));
+        FindingsTable { rows, syncing }
     }
 }
 
@@ -88,7 +96,11 @@ impl TableSource for FindingsTable {
     }
 
     fn empty_message(&self) -> &'static str {
-        "no findings"
+        if self.syncing {
+            "no findings yet: the cluster is still being read"
+        } else {
+            "no findings"
+        }
     }
 }
 
