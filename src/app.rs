@@ -666,29 +666,20 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
 /// copy while it runs).
 fn install_options(global: &GlobalArgs, target: &Target) -> actions::install::PlanOptions {
     let istioctl = actions::install::find_istioctl();
-    let mut args = Vec::new();
-    let mut private = None;
-    if istioctl.is_some() {
-        if let Some(sandbox) = &target._sandbox {
-            let path = actions::install::PrivateFile::kubeconfig_beside(
-                &actions::install::default_install_file(&global.istio_namespace, "demo"),
-            );
-            args.extend(["--kubeconfig".to_string(), path.display().to_string()]);
-            private = Some(actions::install::PrivateFile {
-                path,
-                contents: sandbox.kubeconfig_yaml(),
-            });
-        } else if let Some(k) = &global.kubeconfig {
-            args.extend(["--kubeconfig".to_string(), k.display().to_string()]);
-        }
-        args.extend(["--context".to_string(), target.connection.context.clone()]);
-    }
+    let (istioctl_args, istioctl_kubeconfig) = match istioctl {
+        Some(_) => install::istioctl_args(
+            global,
+            target,
+            &actions::install::default_install_file(&global.istio_namespace, "demo"),
+        ),
+        None => (Vec::new(), None),
+    };
     actions::install::PlanOptions {
         istioctl,
         force_istioctl: false,
         file: None,
-        istioctl_args: args,
-        istioctl_kubeconfig: private,
+        istioctl_args,
+        istioctl_kubeconfig,
     }
 }
 

@@ -191,30 +191,16 @@ impl Ui {
         let (body, tasks) = if self.state.tasks.is_empty() {
             (body, None)
         } else {
-            let height = dialog::tasks_height(
-                &self.state.tasks,
-                body.width,
-                model,
-                &self.keymap,
-                &self.theme,
-                now,
-            )
-            .min(body.height / 2);
+            let lines =
+                dialog::panel_lines(&self.state.tasks, model, &self.keymap, &self.theme, now);
+            let height = dialog::tasks_height(&lines, body.width).min(body.height / 2);
             let [body, tasks] =
                 Layout::vertical([Constraint::Fill(1), Constraint::Length(height)]).areas(body);
-            (body, Some(tasks))
+            (body, Some((tasks, lines)))
         };
         let page = views::render(frame, body, self.state.screen(), model, &self.theme);
-        if let Some(area) = tasks {
-            dialog::render_tasks(
-                frame,
-                area,
-                &self.state.tasks,
-                model,
-                &self.keymap,
-                &self.theme,
-                now,
-            );
+        if let Some((area, lines)) = tasks {
+            dialog::render_tasks(frame, area, lines, &self.theme);
         }
         self.state.page.set(page);
         self.state.table_width.set(body.width);

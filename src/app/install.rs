@@ -88,7 +88,7 @@ pub(super) async fn run(global: &GlobalArgs, cmd: &InstallCmd) -> Result<(), App
 
 /// The flags istioctl needs to reach the cluster meshtop reaches, and the demo's in-memory
 /// kubeconfig as a private file beside the resource (written only while istioctl runs).
-fn istioctl_args(
+pub(super) fn istioctl_args(
     global: &GlobalArgs,
     target: &Target,
     file: &std::path::Path,

@@ -1038,16 +1038,10 @@ fn blocked_reason(b: &super::action::Blocked, model: &Model) -> String {
 }
 
 /// Lines the task panel needs for these tasks.
-pub fn tasks_height(
-    tasks: &[Task],
-    width: u16,
-    model: &Model,
-    keymap: &Keymap,
-    theme: &Theme,
-    now: Timestamp,
-) -> u16 {
-    // As drawn: wrapped to the width, so a long refusal or outcome is read whole.
-    let rows = Paragraph::new(panel_lines(tasks, model, keymap, theme, now))
+/// The rows the actions panel needs for `lines` at `width`: wrapped, so a long refusal or
+/// outcome is read whole.
+pub fn tasks_height(lines: &[Line<'_>], width: u16) -> u16 {
+    let rows = Paragraph::new(lines.to_vec())
         .wrap(Wrap { trim: false })
         .line_count(width.max(1));
     u16::try_from(rows)
@@ -1056,7 +1050,8 @@ pub fn tasks_height(
         .min(12)
 }
 
-fn panel_lines<'a>(
+/// The actions panel's lines: each task's head, its refusals and its newest step.
+pub fn panel_lines<'a>(
     tasks: &[Task],
     model: &Model,
     keymap: &Keymap,
@@ -1072,16 +1067,7 @@ fn panel_lines<'a>(
 }
 
 /// The running actions and the latest outcomes, newest last, above the footer.
-pub fn render_tasks(
-    frame: &mut Frame,
-    area: Rect,
-    tasks: &[Task],
-    model: &Model,
-    keymap: &Keymap,
-    theme: &Theme,
-    now: Timestamp,
-) {
-    let lines = panel_lines(tasks, model, keymap, theme, now);
+pub fn render_tasks(frame: &mut Frame, area: Rect, lines: Vec<Line<'_>>, theme: &Theme) {
     let block = Block::default()
         .borders(Borders::TOP)
         .border_style(theme.border)

@@ -15,12 +15,12 @@ use futures::future::join_all;
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, ListParams};
 use serde_json::{Value, json};
 
 use super::{ActionError, api_code, api_error, writes};
+use crate::model::labels::Selector;
 
 const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
 /// kubectl's words for each rule.
@@ -386,27 +386,6 @@ impl BudgetFacts {
     }
 }
 
-/// A label selector as `kubectl get -l` takes it.
-pub fn selector_string(s: &LabelSelector) -> String {
-    let mut parts: Vec<String> = s
-        .match_labels
-        .iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    for e in s.match_expressions.iter().flatten() {
-        let values = e.values.clone().unwrap_or_default().join(",");
-        parts.push(match e.operator.as_str() {
-            "In" => format!("{} in ({values})", e.key),
-            "NotIn" => format!("{} notin ({values})", e.key),
-            "Exists" => e.key.clone(),
-            "DoesNotExist" => format!("!{}", e.key),
-            other => format!("{} {other} ({values})", e.key),
-        });
-    }
-    parts.join(",")
-}
-
 /// Reads a budget and the pods it selects; `None` when it cannot be read (the refusal is
 /// reported all the same).
 async fn budget_facts(client: &kube::Client, namespace: &str, name: &str) -> Option<BudgetFacts> {
@@ -423,11 +402,20 @@ async fn budget_facts(client: &kube::Client, namespace: &str, name: &str) -> Opt
             IntOrString::String(s) => s,
         })
     };
-    // A budget without a selector selects nothing (policy/v1).
-    let (selector, pods) = match &spec.selector {
-        None => ("nothing".to_string(), Vec::new()),
-        Some(sel) => {
-            let text = selector_string(sel);
+    // The model's reading of a selector: none (or one the API would refuse) selects nothing
+    // (policy/v1); an empty one selects every pod.
+    let selector = crate::model::project::selector(
+        spec.selector.as_ref(),
+        &mut crate::model::intern::Interner::default(),
+    );
+    let (selector, pods) = match &selector {
+        Selector::Nothing => ("nothing".to_string(), Vec::new()),
+        Selector::Requirements(requirements) => {
+            let text = if requirements.is_empty() {
+                String::new()
+            } else {
+                selector.to_query()
+            };
             let pods = Api::<Pod>::namespaced(client.clone(), namespace)
                 .list(&ListParams::default().labels(&text))
                 .await
@@ -762,25 +750,6 @@ pub fn humantime(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn selectors_read_as_kubectl_takes_them() {
-        let s: LabelSelector = serde_json::from_value(json!({
-            "matchLabels": {"app": "es", "role": "master"},
-            "matchExpressions": [
-                {"key": "tier", "operator": "In", "values": ["a", "b"]},
-                {"key": "zone", "operator": "NotIn", "values": ["x"]},
-                {"key": "canary", "operator": "Exists"},
-                {"key": "legacy", "operator": "DoesNotExist"}
-            ]
-        }))
-        .expect("selector");
-        assert_eq!(
-            selector_string(&s),
-            "app=es,role=master,tier in (a,b),zone notin (x),canary,!legacy"
-        );
-        assert_eq!(selector_string(&LabelSelector::default()), "");
-    }
 
     #[test]
     fn a_budget_says_its_numbers_and_where_its_pods_run() {

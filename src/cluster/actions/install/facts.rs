@@ -78,8 +78,20 @@ pub struct DeclaredGateway {
     pub kind: GatewayKind,
     pub labels: BTreeMap<String, String>,
     pub node_ports: Vec<u16>,
+    /// Replicas it keeps at the least: the autoscaler's minimum, else `replicaCount`, else 1.
+    pub min_replicas: u64,
     /// Turned on by the profile, not listed in the resource.
     pub from_profile: bool,
+}
+
+/// The fewest replicas a component's `k8s` settings keep: the autoscaler's minimum, else
+/// `replicaCount`, else Istio's default of 1.
+pub fn min_replicas(k8s: Option<&Value>) -> u64 {
+    let k8s = k8s.unwrap_or(&Value::Null);
+    k8s.pointer("/hpaSpec/minReplicas")
+        .or_else(|| k8s.get("replicaCount"))
+        .and_then(Value::as_u64)
+        .unwrap_or(1)
 }
 
 /// One IstioOperator resource, as the checks need it.
@@ -176,6 +188,7 @@ impl IopSummary {
                         kind,
                         labels: default_labels,
                         node_ports: Vec::new(),
+                        min_replicas: 1,
                         from_profile: true,
                     });
                 }
@@ -204,6 +217,7 @@ impl IopSummary {
                     kind,
                     labels,
                     node_ports: declared_node_ports(entry.get("k8s")),
+                    min_replicas: min_replicas(entry.get("k8s")),
                     from_profile: false,
                 });
             }

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::super::ActionError;
 use super::facts::{
     DeclaredGateway, GatewaySelector, InstallFacts, IopSummary, NodePortUse, OperatorDetection,
+    min_replicas,
 };
 use super::form::{GatewayForm, Problem, RevisionForm, reject};
 use super::render::{IOP_API_VERSION, IOP_KIND, render_gateway, render_revision};
@@ -329,57 +330,35 @@ fn budget_notes(iop: &Value) -> Vec<String> {
     {
         return Vec::new();
     }
-    let istio_ns = iop
-        .pointer("/spec/values/global/istioNamespace")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| iop_text(iop, "/metadata/namespace"));
-    let min_replicas = |k8s: Option<&Value>| {
-        let k8s = k8s.unwrap_or(&Value::Null);
-        k8s.pointer("/hpaSpec/minReplicas")
-            .or_else(|| k8s.get("replicaCount"))
-            .and_then(Value::as_u64)
-            .unwrap_or(1)
-    };
+    let summary = IopSummary::of(iop);
     let mut single = Vec::new();
     let pilot = iop.pointer("/spec/components/pilot");
-    let profile = iop_text(iop, "/spec/profile");
     let pilot_on = match pilot
         .and_then(|p| p.get("enabled"))
         .and_then(Value::as_bool)
     {
         Some(on) => on,
-        None => profile != "empty",
+        None => iop_text(iop, "/spec/profile") != "empty",
     };
     if pilot_on && min_replicas(pilot.and_then(|p| p.get("k8s"))) < 2 {
-        let revision = iop_text(iop, "/spec/revision");
-        let name = if revision.is_empty() || revision == "default" {
-            "istiod".to_string()
-        } else {
-            format!("istiod-{revision}")
+        let istio_ns = iop
+            .pointer("/spec/values/global/istioNamespace")
+            .and_then(Value::as_str)
+            .unwrap_or(&summary.namespace);
+        let name = match summary.revision.as_str() {
+            "" | "default" => "istiod".to_string(),
+            revision => format!("istiod-{revision}"),
         };
         single.push(format!("{istio_ns}/{name}"));
     }
-    for list in ["ingressGateways", "egressGateways"] {
-        let gateways = iop
-            .pointer(&format!("/spec/components/{list}"))
-            .and_then(Value::as_array);
-        for g in gateways.into_iter().flatten() {
-            if g.get("enabled").and_then(Value::as_bool) != Some(true)
-                || min_replicas(g.get("k8s")) >= 2
-            {
-                continue;
-            }
-            let ns = g
-                .get("namespace")
-                .and_then(Value::as_str)
-                .unwrap_or(&istio_ns);
-            single.push(format!(
-                "{ns}/{}",
-                g.get("name").and_then(Value::as_str).unwrap_or("")
-            ));
-        }
-    }
+    // The gateways the resource lists (a profile's own are not its to warn about).
+    single.extend(
+        summary
+            .gateways
+            .iter()
+            .filter(|g| !g.from_profile && g.min_replicas < 2)
+            .map(|g| format!("{}/{}", g.namespace, g.name)),
+    );
     single
         .into_iter()
         .map(|pdb| {
