@@ -140,19 +140,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
 async fn interruptible(
     command: impl Future<Output = Result<(), AppError>>,
 ) -> Result<(), AppError> {
-    let stopped = async {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => "SIGINT",
-            _ = async {
-                match term.as_mut() {
-                    Some(t) => { t.recv().await; }
-                    None => std::future::pending::<()>().await,
-                }
-            } => "SIGTERM",
-        }
-    };
+    let stopped = crate::signals::stop_signal();
     tokio::select! {
         result = command => result,
         signal = stopped => Err(AppError::Failed(format!(

@@ -16,4 +16,5 @@ pub mod headless;
 pub mod logging;
 pub mod model;
 pub mod sandbox;
+pub mod signals;
 pub mod ui;

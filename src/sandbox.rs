@@ -240,6 +240,8 @@ pub async fn run(args: SandboxArgs) -> Result<(), SandboxError> {
         ))
     });
     write_kubeconfig(&kubeconfig_path, &sandbox.kubeconfig_yaml())?;
+    // Before the lines that tell a caller it may stop us.
+    let stop = crate::signals::stop_signal();
     println!(
         "meshtop sandbox: serving {} on {}",
         scenario.path,
@@ -252,7 +254,7 @@ pub async fn run(args: SandboxArgs) -> Result<(), SandboxError> {
     );
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
-    wait_for_signal().await;
+    stop.await;
     sandbox.stop();
     Ok(())
 }
@@ -269,26 +271,4 @@ fn write_kubeconfig(path: &Path, text: &str) -> Result<(), SandboxError> {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
     }
     Ok(())
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
