@@ -23,8 +23,8 @@ use crate::cluster::actions::{self, ActionError, AuditLog, DrainEvent, DrainOpti
 use crate::cluster::{self, Connection, SyncOptions, WatchOptions};
 use crate::model::sync::ReplicaState;
 use crate::model::{Kind, Model, SourceState, Stamped, syncz};
-use crate::sandbox::{self, Sandbox, Scenario};
 use crate::ui::{self, Header, Keymap, Theme, Ui};
+use meshtop_sandbox::{self as sandbox, Sandbox, Scenario};
 
 /// The demo scenario, built into the binary so `--demo` works wherever meshtop runs.
 const DEMO_SCENARIO: &str = include_str!("../assets/scenarios/k1-upgrade.yaml");
@@ -84,7 +84,7 @@ async fn connect(global: &GlobalArgs) -> Result<Target, AppError> {
     let context = global
         .context
         .clone()
-        .unwrap_or_else(|| sandbox::harness::ADMIN_CONTEXT.to_string());
+        .unwrap_or_else(|| sandbox::ADMIN_CONTEXT.to_string());
     let connection = cluster::connect_kubeconfig(kubeconfig, "the demo sandbox", Some(&context))
         .await
         .map_err(|e| AppError::Usage(e.to_string()))?;
@@ -119,7 +119,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
                 listen: cmd.listen,
                 kubeconfig_out: cmd.kubeconfig_out,
             };
-            sandbox::run(args)
+            sandbox::run(args, crate::signals::stop_signal())
                 .await
                 .map_err(|e| AppError::Usage(e.to_string()))
         }

@@ -144,7 +144,7 @@ pub enum Command {
     #[command(subcommand)]
     Install(InstallCmd),
     /// Serve a sandbox Kubernetes API server on loopback, loaded from a scenario.
-    #[command(long_about = SANDBOX_LONG_ABOUT, after_long_help = crate::sandbox::scenario::FORMAT_HELP)]
+    #[command(long_about = SANDBOX_LONG_ABOUT, after_long_help = meshtop_sandbox::scenario::FORMAT_HELP)]
     Sandbox(SandboxCmd),
 }
 

@@ -4,8 +4,8 @@
 //! later the sync poller and action executors) sends events → `model` (pure: summaries,
 //! aggregates, derived facts) → `ui` (pure views, keymap, themes) draws; `app` owns the
 //! loop that ties them together. `headless` prints the same facts for `meshtop get`.
-//! `sandbox` is the sandbox cluster for `--demo`, the tests and the benchmarks; the product
-//! only starts it.
+//! The sandbox cluster behind `--demo` and the tests is its own crate (`meshtop-sandbox`,
+//! under `crates/`); the product only starts it.
 
 #![forbid(unsafe_code)]
 
@@ -15,6 +15,5 @@ pub mod cluster;
 pub mod headless;
 pub mod logging;
 pub mod model;
-pub mod sandbox;
 pub mod signals;
 pub mod ui;

@@ -1,0 +1,338 @@
+//! istiod as the sandbox plays it: `/debug/syncz` for the proxies connected to each
+//! replica, reached through the pod proxy and through a port-forward over WebSocket.
+//!
+//! istiod's HTTP ports (istio-reference.md 1.1): 15014 serves `/metrics` and the `/debug/*`
+//! handlers, 8080 serves `/ready` and the same `/debug/*` handlers. From 1.11 the debug handlers
+//! answer 401 to a caller that is not on loopback and brings no Istio credentials, which is
+//! every request relayed by the API server's pod proxy; a port-forward arrives on loopback.
+
+mod portforward;
+mod syncz;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use jiff::Timestamp;
+use serde_json::Value;
+
+use super::error::ApiError;
+use super::server::Body;
+use super::{Cluster, Shared};
+
+/// istiod's monitoring port: `/metrics` and `/debug/*`.
+pub const MONITORING_PORT: u16 = 15014;
+/// istiod's HTTP port: `/ready` and `/debug/*`.
+pub const HTTP_PORT: u16 = 8080;
+
+/// An answer of a pod's HTTP server, as the API server's pod proxy relays it.
+pub struct PodHttpResponse {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Bytes,
+}
+
+impl PodHttpResponse {
+    fn text(status: u16, body: impl Into<Bytes>) -> Self {
+        Self {
+            status,
+            content_type: "text/plain; charset=utf-8".into(),
+            body: body.into(),
+        }
+    }
+}
+
+/// Whether something listens on `port` of this pod, as far as the sandbox plays it.
+fn serves_http(pod: &Value, port: u16) -> bool {
+    syncz::is_istiod(pod) && syncz::is_running(pod) && matches!(port, MONITORING_PORT | HTTP_PORT)
+}
+
+fn pod_ip(pod: &Value) -> &str {
+    pod.pointer("/status/podIP")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+/// The API server's answer when it cannot reach the pod.
+fn unreachable(pod: &Value, port: u16) -> ApiError {
+    let message = match pod_ip(pod) {
+        "" => "error trying to reach service: dial tcp: missing address".to_string(),
+        ip => format!(
+            "error trying to reach service: dial tcp {ip}:{port}: connect: connection refused"
+        ),
+    };
+    ApiError::new(503, "ServiceUnavailable", message)
+}
+
+/// `GET /api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy/{path}`.
+pub fn pod_proxy(
+    cluster: &Cluster,
+    namespace: &str,
+    pod: &str,
+    port: u16,
+    path: &str,
+    query: &str,
+) -> Result<PodHttpResponse, ApiError> {
+    let obj = cluster
+        .store
+        .get("pods", namespace, pod)
+        .ok_or_else(|| ApiError::not_found("pods", pod))?;
+    if !serves_http(obj, port) {
+        return Err(unreachable(obj, port));
+    }
+    // The API server dials the pod IP: istiod sees a remote address, never loopback.
+    Ok(istiod_http(
+        cluster,
+        obj,
+        port,
+        path,
+        query,
+        false,
+        Timestamp::now(),
+    ))
+}
+
+/// What istiod answers on `port` to `GET /{path}?{query}`. `loopback` says whether the
+/// request comes from 127.0.0.1 (a port-forward) or from elsewhere (the pod proxy).
+pub fn istiod_http(
+    cluster: &Cluster,
+    istiod: &Value,
+    port: u16,
+    path: &str,
+    query: &str,
+    loopback: bool,
+    now: Timestamp,
+) -> PodHttpResponse {
+    let version = syncz::istiod_version(istiod);
+    let params: BTreeMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let path = path.strip_prefix('/').unwrap_or(path);
+    match (path, port) {
+        ("debug/syncz", MONITORING_PORT | HTTP_PORT) => {
+            if !loopback && version.at_least(11) {
+                // allowAuthenticatedOrLocalhost writes the status and no body.
+                return PodHttpResponse::text(401, Bytes::new());
+            }
+            let doc = syncz::document(
+                cluster,
+                istiod,
+                params.get("namespace").map(String::as_str),
+                now,
+            );
+            let body = if params.contains_key("pretty") {
+                serde_json::to_vec_pretty(&doc)
+            } else {
+                serde_json::to_vec(&doc)
+            };
+            PodHttpResponse {
+                status: 200,
+                content_type: "application/json".into(),
+                body: body.unwrap_or_default().into(),
+            }
+        }
+        ("ready", HTTP_PORT) => {
+            let ready = syncz::is_ready(istiod);
+            PodHttpResponse::text(if ready { 200 } else { 503 }, Bytes::new())
+        }
+        ("metrics", MONITORING_PORT) => PodHttpResponse {
+            status: 200,
+            content_type: "text/plain; version=0.0.4; charset=utf-8".into(),
+            body: metrics(cluster, istiod).into(),
+        },
+        _ => PodHttpResponse::text(404, "404 page not found\n"),
+    }
+}
+
+/// A few lines of istiod's Prometheus metrics: its build and its xDS connections.
+fn metrics(cluster: &Cluster, istiod: &Value) -> String {
+    let mut by_version: BTreeMap<String, usize> = BTreeMap::new();
+    for p in syncz::connected_proxies(cluster, istiod) {
+        *by_version
+            .entry(syncz::proxy_version(p).unwrap_or_default())
+            .or_default() += 1;
+    }
+    let v = syncz::istiod_version(istiod);
+    let build =
+        syncz::istiod_version_text(istiod).unwrap_or_else(|| format!("{}.{}", v.major, v.minor));
+    let mut out = String::new();
+    out.push_str(
+        "# HELP pilot_info Pilot version and build information.\n# TYPE pilot_info gauge\n",
+    );
+    out.push_str(&format!("pilot_info{{version=\"{build}\"}} 1\n"));
+    out.push_str("# HELP pilot_xds Number of endpoints connected to this pilot using XDS.\n# TYPE pilot_xds gauge\n");
+    for (version, n) in &by_version {
+        out.push_str(&format!("pilot_xds{{version=\"{version}\"}} {n}\n"));
+    }
+    out
+}
+
+/// `pods/{pod}/portforward` upgraded to WebSocket.
+pub async fn portforward(
+    shared: Arc<Shared>,
+    namespace: String,
+    pod: String,
+    query: String,
+    req: hyper::Request<Incoming>,
+) -> hyper::Response<Body> {
+    portforward::handle(shared, namespace, pod, query, req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::syncz::tests::{istiod, pod, sidecar};
+    use super::*;
+    use crate::Settings;
+    use serde_json::json;
+
+    fn cluster() -> Cluster {
+        let now = Timestamp::now();
+        let mut c = Cluster::new(Settings::default());
+        pod(&mut c, istiod("istiod-old", "1-9-1", "1.9.1"), now);
+        pod(&mut c, istiod("istiod-new", "1-23-2", "1.23.2"), now);
+        pod(
+            &mut c,
+            sidecar(
+                "reviews",
+                "default",
+                "1-9-1",
+                "2026-01-01T00:00:00Z",
+                json!({}),
+            ),
+            now,
+        );
+        pod(
+            &mut c,
+            sidecar(
+                "ratings",
+                "default",
+                "1-23-2",
+                "2026-01-01T00:00:00Z",
+                json!({}),
+            ),
+            now,
+        );
+        let mut pending = istiod("istiod-pending", "1-23-2", "1.23.2");
+        pending["status"] = json!({"phase": "Pending"});
+        pod(&mut c, pending, now);
+        c
+    }
+
+    #[test]
+    fn pod_proxy_answers_1_9_and_refuses_1_23() {
+        let c = cluster();
+        let r = pod_proxy(&c, "istio-system", "istiod-old", 15014, "debug/syncz", "")
+            .expect("1.9 answers");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.content_type, "application/json");
+        let doc: Value = serde_json::from_slice(&r.body).expect("json");
+        assert_eq!(doc[0]["proxy"], "reviews.default");
+        let r = pod_proxy(
+            &c,
+            "istio-system",
+            "istiod-old",
+            8080,
+            "debug/syncz",
+            "pretty",
+        )
+        .expect("8080 too");
+        assert!(
+            std::str::from_utf8(&r.body).expect("utf8").contains("\n  "),
+            "?pretty indents"
+        );
+
+        let r = pod_proxy(&c, "istio-system", "istiod-new", 15014, "debug/syncz", "")
+            .expect("an answer");
+        assert_eq!(r.status, 401);
+        assert!(r.body.is_empty());
+        assert!(r.content_type.starts_with("text/plain"));
+        assert_eq!(
+            pod_proxy(&c, "istio-system", "istiod-new", 8080, "debug/syncz", "")
+                .map(|r| r.status)
+                .ok(),
+            Some(401)
+        );
+    }
+
+    #[test]
+    fn pod_proxy_errors_like_the_api_server() {
+        let c = cluster();
+        let e = pod_proxy(&c, "istio-system", "nope", 15014, "debug/syncz", "")
+            .err()
+            .expect("404");
+        assert_eq!((e.code, e.reason), (404, "NotFound"));
+        assert_eq!(e.message, "pods \"nope\" not found");
+        let e = pod_proxy(&c, "istio-system", "istiod-old", 9999, "debug/syncz", "")
+            .err()
+            .expect("503");
+        assert_eq!((e.code, e.reason), (503, "ServiceUnavailable"));
+        assert_eq!(
+            e.message,
+            "error trying to reach service: dial tcp 10.0.0.9:9999: connect: connection refused"
+        );
+        let e = pod_proxy(&c, "default", "reviews", 15014, "debug/syncz", "")
+            .err()
+            .expect("503");
+        assert_eq!(e.code, 503);
+        let e = pod_proxy(
+            &c,
+            "istio-system",
+            "istiod-pending",
+            15014,
+            "debug/syncz",
+            "",
+        )
+        .err()
+        .expect("503");
+        assert_eq!(e.code, 503);
+        assert!(
+            e.message.starts_with("error trying to reach service: "),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn istiod_serves_ready_metrics_and_404() {
+        let c = cluster();
+        let old = c
+            .store
+            .get("pods", "istio-system", "istiod-old")
+            .cloned()
+            .expect("pod");
+        let now = Timestamp::now();
+        assert_eq!(
+            istiod_http(&c, &old, 8080, "/ready", "", true, now).status,
+            200
+        );
+        assert_eq!(
+            istiod_http(&c, &old, 15014, "/ready", "", true, now).status,
+            404
+        );
+        let m = istiod_http(&c, &old, 15014, "metrics", "", false, now);
+        assert_eq!(m.status, 200);
+        let text = String::from_utf8(m.body.to_vec()).expect("utf8");
+        assert!(
+            text.contains("pilot_xds{version=\"1.10-alpha.abc\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("pilot_info{version=\"1.9.1\"} 1\n"), "{text}");
+        let nf = istiod_http(&c, &old, 15014, "/debug/nope", "", true, now);
+        assert_eq!(
+            (nf.status, &nf.body[..]),
+            (404, &b"404 page not found\n"[..])
+        );
+        // Loopback is always allowed.
+        let new = c
+            .store
+            .get("pods", "istio-system", "istiod-new")
+            .cloned()
+            .expect("pod");
+        let r = istiod_http(&c, &new, 15014, "/debug/syncz", "", true, now);
+        assert_eq!(r.status, 200);
+        let doc: Value = serde_json::from_slice(&r.body).expect("json");
+        assert_eq!(doc[0]["proxy"], "ratings.default");
+        assert!(doc[0].get("resources").is_some());
+    }
+}

@@ -1,0 +1,1003 @@
+//! Which proxies each istiod replica holds, and the `/debug/syncz` document a replica
+//! serves about them, in the shape of the replica's Istio version
+//! (docs: istio-reference.md 1.2; nonces chosen so istioctl's rules of 1.4 recover the state).
+
+use std::collections::BTreeMap;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Map, Value, json};
+
+use super::super::scenario::parse_xds;
+use super::super::store::{meta_str, timestamp};
+use super::super::{ANNOTATION_PREFIX, Cluster};
+
+/// An Istio release line, `major.minor`: what decides the syncz shape and the debug auth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IstioVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl IstioVersion {
+    /// What an istiod whose version can't be read behaves as: the newest shape.
+    pub const NEWEST: IstioVersion = IstioVersion {
+        major: 1,
+        minor: 30,
+    };
+
+    /// `1.9.1`, `v1.10-alpha.abc`, `1.23.0-distroless` → (1, 9), (1, 10), (1, 23): the
+    /// same reading the scenario loader validates `istio-version` with.
+    pub fn parse(text: &str) -> Option<Self> {
+        crate::controllers::parse_version(text).map(|(major, minor, _)| Self { major, minor })
+    }
+
+    /// Whether this is `1.minor` or later.
+    pub fn at_least(self, minor: u32) -> bool {
+        self.major > 1 || (self.major == 1 && self.minor >= minor)
+    }
+}
+
+/// One xDS type as `/debug/syncz` names it.
+struct XdsType {
+    short: &'static str,
+    /// The prefix of its `*_sent` / `*_acked` keys.
+    key: &'static str,
+    url: &'static str,
+    /// The first 1.x that reports it.
+    since: u32,
+}
+
+/// In the order of the Go struct's fields.
+const XDS_TYPES: [XdsType; 5] = [
+    XdsType {
+        short: "CDS",
+        key: "cluster",
+        url: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+        since: 0,
+    },
+    XdsType {
+        short: "LDS",
+        key: "listener",
+        url: "type.googleapis.com/envoy.config.listener.v3.Listener",
+        since: 0,
+    },
+    XdsType {
+        short: "RDS",
+        key: "route",
+        url: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
+        since: 0,
+    },
+    XdsType {
+        short: "EDS",
+        key: "endpoint",
+        url: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
+        since: 0,
+    },
+    XdsType {
+        short: "ECDS",
+        key: "extensionconfig",
+        url: "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
+        since: 14,
+    },
+];
+
+/// What Go's zero `time.Time` marshals to; `sentTime` of a type never sent.
+const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+/// The NACK an ERROR state reports when the scenario gives none.
+const DEFAULT_NACK: &str = "sandbox: the proxy rejected this configuration";
+
+/// A proxy's state for one xDS type, as istioctl names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XdsState {
+    Synced,
+    NotSent,
+    Stale,
+    NeverAcknowledged,
+    Error,
+}
+
+impl XdsState {
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "SYNCED" => Self::Synced,
+            "NOT SENT" => Self::NotSent,
+            "STALE" => Self::Stale,
+            "STALE (Never Acknowledged)" => Self::NeverAcknowledged,
+            "ERROR" => Self::Error,
+            _ => return None,
+        })
+    }
+}
+
+fn label<'a>(pod: &'a Value, key: &str) -> Option<&'a str> {
+    pod.pointer("/metadata/labels")?.get(key)?.as_str()
+}
+
+fn annotation<'a>(pod: &'a Value, key: &str) -> Option<&'a str> {
+    pod.pointer("/metadata/annotations")?.get(key)?.as_str()
+}
+
+fn sandbox_annotation<'a>(pod: &'a Value, key: &str) -> Option<&'a str> {
+    annotation(pod, &format!("{ANNOTATION_PREFIX}{key}"))
+}
+
+/// The image of a container (or a native-sidecar init container) by name.
+fn container_image<'a>(pod: &'a Value, name: &str) -> Option<&'a str> {
+    ["/spec/containers", "/spec/initContainers"]
+        .iter()
+        .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
+        .flatten()
+        .find(|c| c.get("name").and_then(Value::as_str) == Some(name))
+        .map(|c| c.get("image").and_then(Value::as_str).unwrap_or(""))
+}
+
+/// `docker.io/istio/pilot:1.9.1` → `1.9.1`; none for an untagged or digest-only image.
+pub fn image_tag(image: &str) -> Option<&str> {
+    let image = image.split('@').next().unwrap_or(image);
+    let last = image.rsplit('/').next().unwrap_or(image);
+    last.split_once(':')
+        .map(|(_, tag)| tag)
+        .filter(|t| !t.is_empty())
+}
+
+pub fn is_running(pod: &Value) -> bool {
+    pod.pointer("/status/phase").and_then(Value::as_str) == Some("Running")
+}
+
+fn ready_condition(pod: &Value) -> Option<&Value> {
+    pod.pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"))
+}
+
+pub fn is_ready(pod: &Value) -> bool {
+    is_running(pod)
+        && pod.pointer("/metadata/deletionTimestamp").is_none()
+        && ready_condition(pod)
+            .and_then(|c| c.get("status"))
+            .and_then(Value::as_str)
+            == Some("True")
+}
+
+pub fn is_istiod(pod: &Value) -> bool {
+    label(pod, "app") == Some("istiod")
+}
+
+fn has_proxy(pod: &Value) -> bool {
+    container_image(pod, "istio-proxy").is_some()
+}
+
+/// The version an istiod replica says it is: the scenario's annotation, else its image tag.
+pub fn istiod_version_text(istiod: &Value) -> Option<String> {
+    sandbox_annotation(istiod, "istio-version")
+        .or_else(|| container_image(istiod, "discovery").and_then(image_tag))
+        .map(str::to_string)
+}
+
+/// The version an istiod replica behaves as.
+pub fn istiod_version(istiod: &Value) -> IstioVersion {
+    istiod_version_text(istiod)
+        .and_then(|v| IstioVersion::parse(&v))
+        .unwrap_or(IstioVersion::NEWEST)
+}
+
+fn istiod_revision(istiod: &Value) -> &str {
+    label(istiod, "istio.io/rev")
+        .filter(|r| !r.is_empty())
+        .unwrap_or("default")
+}
+
+/// The `revision` of `sidecar.istio.io/status`, else the `istio.io/rev` label, else `default`.
+fn proxy_revision(pod: &Value) -> String {
+    annotation(pod, "sidecar.istio.io/status")
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+        .and_then(|s| {
+            s.get("revision")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .filter(|r| !r.is_empty())
+        .or_else(|| {
+            label(pod, "istio.io/rev")
+                .filter(|r| !r.is_empty())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "default".to_string())
+}
+
+/// The `ISTIO_VERSION` a proxy reports; the image variant is not part of it.
+pub fn proxy_version(pod: &Value) -> Option<String> {
+    if let Some(v) = sandbox_annotation(pod, "proxy-version") {
+        return Some(v.to_string());
+    }
+    let tag = container_image(pod, "istio-proxy").and_then(image_tag)?;
+    let tag = tag
+        .strip_suffix("-distroless")
+        .or_else(|| tag.strip_suffix("-debug"))
+        .unwrap_or(tag);
+    Some(tag.to_string())
+}
+
+fn is_gateway(pod: &Value) -> bool {
+    label(pod, "istio").is_some_and(|v| v.contains("gateway"))
+        || label(pod, "operator.istio.io/component").is_some_and(|v| v.ends_with("Gateways"))
+}
+
+/// When the proxy's xDS stream to istiod started.
+fn connected_since(pod: &Value) -> Option<Timestamp> {
+    let parse = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .and_then(|s| s.parse::<Timestamp>().ok())
+    };
+    parse(ready_condition(pod).and_then(|c| c.get("lastTransitionTime")))
+        .or_else(|| parse(pod.pointer("/status/startTime")))
+        .or_else(|| parse(pod.pointer("/metadata/creationTimestamp")))
+}
+
+fn same_pod(a: &Value, b: &Value) -> bool {
+    meta_str(a, "namespace") == meta_str(b, "namespace")
+        && meta_str(a, "name") == meta_str(b, "name")
+}
+
+/// FNV-1a: stable across runs and Rust versions, unlike `DefaultHasher`.
+fn fnv1a(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            // A separator, so ("ab", "c") and ("a", "bc") differ.
+            h ^= 0xff;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        for b in part.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// The Ready istiod replicas of a revision, by name: the ones a proxy can hold a stream to.
+fn ready_replicas<'a>(cluster: &'a Cluster, revision: &str) -> Vec<&'a Value> {
+    let mut replicas: Vec<&Value> = cluster
+        .store
+        .list("pods", None)
+        .map(|p| &**p)
+        .filter(|p| is_istiod(p) && is_ready(p) && istiod_revision(p) == revision)
+        .collect();
+    replicas.sort_by(|a, b| {
+        meta_str(a, "name")
+            .cmp(meta_str(b, "name"))
+            .then(meta_str(a, "namespace").cmp(meta_str(b, "namespace")))
+    });
+    replicas
+}
+
+/// Whether this pod runs a proxy that holds an xDS stream to some istiod.
+fn is_connected_proxy(pod: &Value) -> bool {
+    is_running(pod) && has_proxy(pod) && sandbox_annotation(pod, "disconnected") != Some("true")
+}
+
+/// The replica among `replicas` (all Ready, one revision, by name) a proxy is connected to.
+fn assigned<'a>(proxy: &Value, replicas: &[&'a Value]) -> Option<&'a Value> {
+    if let Some(named) = sandbox_annotation(proxy, "istiod")
+        && let Some(r) = replicas.iter().find(|r| meta_str(r, "name") == named)
+    {
+        return Some(r);
+    }
+    if replicas.is_empty() {
+        return None;
+    }
+    let n = replicas.len() as u64;
+    let i = usize::try_from(fnv1a(&[meta_str(proxy, "name")]) % n).unwrap_or(0);
+    replicas.get(i).copied()
+}
+
+/// The istiod pod a proxy pod is connected to, if any.
+#[cfg(test)]
+fn connected_istiod<'a>(cluster: &'a Cluster, proxy: &Value) -> Option<&'a Value> {
+    if !is_connected_proxy(proxy) {
+        return None;
+    }
+    assigned(proxy, &ready_replicas(cluster, &proxy_revision(proxy)))
+}
+
+/// The proxies connected to `istiod`, in the store's order.
+pub fn connected_proxies<'a>(cluster: &'a Cluster, istiod: &Value) -> Vec<&'a Value> {
+    let revision = istiod_revision(istiod);
+    let replicas = ready_replicas(cluster, revision);
+    if !replicas.iter().any(|r| same_pod(r, istiod)) {
+        // Proxies reach istiod through its Service, which lists Ready pods only.
+        return Vec::new();
+    }
+    cluster
+        .store
+        .list("pods", None)
+        .map(|p| &**p)
+        .filter(|p| is_connected_proxy(p) && proxy_revision(p) == revision)
+        .filter(|p| assigned(p, &replicas).is_some_and(|r| same_pod(r, istiod)))
+        .collect()
+}
+
+/// A UUID-shaped nonce, the same on every poll for the same pod, type and push.
+fn nonce(uid: &str, type_url: &str, push: &str) -> String {
+    let a = fnv1a(&[uid, type_url, push, "hi"]);
+    let b = fnv1a(&[uid, type_url, push, "lo"]);
+    let h = format!("{a:016x}{b:016x}");
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+/// The nonces (sent, acked) that make istioctl's rules read back `state`.
+fn nonces(uid: &str, type_url: &str, state: XdsState) -> (String, String) {
+    let current = || nonce(uid, type_url, "push-2");
+    let previous = || nonce(uid, type_url, "push-1");
+    match state {
+        XdsState::Synced => (current(), current()),
+        XdsState::NotSent => (String::new(), String::new()),
+        // A NACK leaves the acked nonce at the push before.
+        XdsState::Stale | XdsState::Error => (current(), previous()),
+        XdsState::NeverAcknowledged => (current(), String::new()),
+    }
+}
+
+/// Each type's state: pinned by the scenario, else SYNCED once the proxy has been
+/// connected for `proxy_sync_delay`.
+fn states(cluster: &Cluster, pod: &Value, now: Timestamp) -> [XdsState; 5] {
+    let pinned: Vec<(String, String)> = sandbox_annotation(pod, "xds")
+        .and_then(|t| parse_xds(t).ok())
+        .unwrap_or_default();
+    let delay =
+        SignedDuration::try_from(cluster.settings.proxy_sync_delay).unwrap_or(SignedDuration::MAX);
+    let settled = connected_since(pod).is_none_or(|since| now.duration_since(since) >= delay);
+    let default = if settled {
+        XdsState::Synced
+    } else {
+        XdsState::NeverAcknowledged
+    };
+    XDS_TYPES.map(|t| {
+        pinned
+            .iter()
+            .rev()
+            .find(|(ty, _)| ty == t.short)
+            .and_then(|(_, s)| XdsState::parse(s))
+            .unwrap_or(default)
+    })
+}
+
+fn proxy_id(pod: &Value) -> String {
+    format!("{}.{}", meta_str(pod, "name"), meta_str(pod, "namespace"))
+}
+
+/// One element of the syncz array, as `version` writes it (every key `omitempty`).
+fn entry(cluster: &Cluster, pod: &Value, version: IstioVersion, now: Timestamp) -> Value {
+    let mut m = Map::new();
+    if version.at_least(13) {
+        m.insert("cluster_id".into(), json!("Kubernetes"));
+    }
+    m.insert("proxy".into(), json!(proxy_id(pod)));
+    if version.at_least(18) {
+        m.insert(
+            "proxy_type".into(),
+            json!(if is_gateway(pod) { "router" } else { "sidecar" }),
+        );
+    }
+    if let Some(v) = proxy_version(pod).filter(|v| !v.is_empty()) {
+        m.insert("istio_version".into(), json!(v));
+    }
+    let uid = match meta_str(pod, "uid") {
+        "" => proxy_id(pod),
+        uid => uid.to_string(),
+    };
+    let states = states(cluster, pod, now);
+    let sent_time = connected_since(pod)
+        .map(timestamp)
+        .unwrap_or_else(|| timestamp(now));
+    let mut resources = BTreeMap::new();
+    for (t, state) in XDS_TYPES.iter().zip(states) {
+        if !version.at_least(t.since) {
+            continue;
+        }
+        let (sent, acked) = nonces(&uid, t.url, state);
+        if !sent.is_empty() {
+            m.insert(format!("{}_sent", t.key), json!(sent));
+        }
+        if !acked.is_empty() {
+            m.insert(format!("{}_acked", t.key), json!(acked));
+        }
+        if version.at_least(23) {
+            let mut r = Map::new();
+            if !sent.is_empty() {
+                r.insert("sent".into(), json!(sent));
+            }
+            if !acked.is_empty() {
+                r.insert("acked".into(), json!(acked));
+            }
+            r.insert(
+                "sentTime".into(),
+                json!(if sent.is_empty() {
+                    ZERO_TIME.to_string()
+                } else {
+                    sent_time.clone()
+                }),
+            );
+            if state == XdsState::Error {
+                let message = sandbox_annotation(pod, "xds-error")
+                    .filter(|e| !e.is_empty())
+                    .unwrap_or(DEFAULT_NACK);
+                r.insert("lastError".into(), json!(message));
+            }
+            resources.insert(t.url, Value::Object(r));
+        }
+    }
+    if !resources.is_empty() {
+        m.insert("resources".into(), json!(resources));
+    }
+    Value::Object(m)
+}
+
+/// The `/debug/syncz` array of `istiod` at `now`. `namespace` is the `?namespace=` filter,
+/// which istiod honours from 1.19.
+pub fn document(
+    cluster: &Cluster,
+    istiod: &Value,
+    namespace: Option<&str>,
+    now: Timestamp,
+) -> Value {
+    let version = istiod_version(istiod);
+    let namespace = namespace.filter(|n| !n.is_empty() && version.at_least(19));
+    let mut entries: Vec<(String, Value)> = connected_proxies(cluster, istiod)
+        .into_iter()
+        .filter(|p| namespace.is_none_or(|n| meta_str(p, "namespace") == n))
+        .map(|p| (proxy_id(p), entry(cluster, p, version, now)))
+        .collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    Value::Array(entries.into_iter().map(|(_, e)| e).collect())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::Settings;
+    use std::time::Duration;
+
+    pub(crate) fn pod(cluster: &mut Cluster, obj: Value, now: Timestamp) {
+        let t = cluster
+            .registry
+            .by_kind("v1", "Pod")
+            .cloned()
+            .expect("Pod type");
+        cluster.store.create(&t, obj, now).expect("create pod");
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().expect("timestamp")
+    }
+
+    fn running(since: &str) -> Value {
+        json!({
+            "phase": "Running",
+            "podIP": "10.0.0.9",
+            "startTime": since,
+            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": since}],
+        })
+    }
+
+    pub(crate) fn istiod(name: &str, rev: &str, version: &str) -> Value {
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "istio-system",
+                "labels": {"app": "istiod", "istio.io/rev": rev}},
+            "spec": {"containers": [{"name": "discovery", "image": format!("docker.io/istio/pilot:{version}")}]},
+            "status": running("2026-01-01T00:00:00Z"),
+        })
+    }
+
+    pub(crate) fn sidecar(
+        name: &str,
+        ns: &str,
+        rev: &str,
+        since: &str,
+        annotations: Value,
+    ) -> Value {
+        let mut ann = annotations;
+        ann["sidecar.istio.io/status"] = json!(format!(
+            "{{\"initContainers\":[\"istio-init\"],\"containers\":[\"istio-proxy\"],\"revision\":\"{rev}\"}}"
+        ));
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns, "annotations": ann, "labels": {"app": name}},
+            "spec": {"containers": [
+                {"name": "app", "image": "example/app:1"},
+                {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.10-alpha.abc"}]},
+            "status": running(since),
+        })
+    }
+
+    fn cluster() -> Cluster {
+        Cluster::new(Settings {
+            proxy_sync_delay: Duration::from_secs(3),
+            ..Default::default()
+        })
+    }
+
+    fn get<'a>(cluster: &'a Cluster, name: &str) -> &'a Value {
+        cluster
+            .store
+            .list("pods", None)
+            .find(|p| meta_str(p, "name") == name)
+            .expect("pod")
+    }
+
+    /// istioctl's HTTP rule (istio-reference.md 1.4) for one `*_sent` / `*_acked` pair.
+    fn istioctl_status(entry: &Value, key: &str) -> &'static str {
+        let sent = entry
+            .get(format!("{key}_sent"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let acked = entry
+            .get(format!("{key}_acked"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if sent.is_empty() {
+            "NOT SENT"
+        } else if sent == acked {
+            "SYNCED"
+        } else if acked.is_empty() {
+            "STALE (Never Acknowledged)"
+        } else {
+            "STALE"
+        }
+    }
+
+    fn keys(v: &Value) -> Vec<&str> {
+        v.as_object()
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    const LONG_AGO: &str = "2026-01-01T00:00:00Z";
+
+    #[test]
+    fn versions_parse_from_tags_and_annotations() {
+        assert_eq!(
+            IstioVersion::parse("1.9.1"),
+            Some(IstioVersion { major: 1, minor: 9 })
+        );
+        assert_eq!(
+            IstioVersion::parse("v1.10-alpha.abc"),
+            Some(IstioVersion {
+                major: 1,
+                minor: 10
+            })
+        );
+        assert_eq!(
+            IstioVersion::parse("1.23.0-distroless"),
+            Some(IstioVersion {
+                major: 1,
+                minor: 23
+            })
+        );
+        assert_eq!(IstioVersion::parse("latest"), None);
+        assert_eq!(image_tag("docker.io/istio/pilot:1.9.1"), Some("1.9.1"));
+        assert_eq!(image_tag("localhost:5000/istio/pilot"), None);
+        assert_eq!(
+            image_tag("gcr.io/istio-release/pilot:1.23.2@sha256:abcd"),
+            Some("1.23.2")
+        );
+        let mut p = istiod("istiod-a", "default", "1.23.2");
+        assert_eq!(
+            istiod_version(&p),
+            IstioVersion {
+                major: 1,
+                minor: 23
+            }
+        );
+        p["metadata"]["annotations"] = json!({"sandbox.meshtop.dev/istio-version": "1.9.1"});
+        assert_eq!(istiod_version(&p), IstioVersion { major: 1, minor: 9 });
+    }
+
+    /// The keys of each version's entry, in order.
+    #[test]
+    fn syncz_keys_follow_the_version() {
+        let now = ts("2026-02-01T00:00:00Z");
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "1.9.1",
+                &[
+                    "proxy",
+                    "istio_version",
+                    "cluster_sent",
+                    "cluster_acked",
+                    "listener_sent",
+                    "listener_acked",
+                    "route_sent",
+                    "route_acked",
+                    "endpoint_sent",
+                    "endpoint_acked",
+                ],
+            ),
+            (
+                "1.13.0",
+                &[
+                    "cluster_id",
+                    "proxy",
+                    "istio_version",
+                    "cluster_sent",
+                    "cluster_acked",
+                    "listener_sent",
+                    "listener_acked",
+                    "route_sent",
+                    "route_acked",
+                    "endpoint_sent",
+                    "endpoint_acked",
+                ],
+            ),
+            (
+                "1.14.3",
+                &[
+                    "cluster_id",
+                    "proxy",
+                    "istio_version",
+                    "cluster_sent",
+                    "cluster_acked",
+                    "listener_sent",
+                    "listener_acked",
+                    "route_sent",
+                    "route_acked",
+                    "endpoint_sent",
+                    "endpoint_acked",
+                    "extensionconfig_sent",
+                    "extensionconfig_acked",
+                ],
+            ),
+            (
+                "1.18.0",
+                &[
+                    "cluster_id",
+                    "proxy",
+                    "proxy_type",
+                    "istio_version",
+                    "cluster_sent",
+                    "cluster_acked",
+                    "listener_sent",
+                    "listener_acked",
+                    "route_sent",
+                    "route_acked",
+                    "endpoint_sent",
+                    "endpoint_acked",
+                    "extensionconfig_sent",
+                    "extensionconfig_acked",
+                ],
+            ),
+            (
+                "1.23.2",
+                &[
+                    "cluster_id",
+                    "proxy",
+                    "proxy_type",
+                    "istio_version",
+                    "cluster_sent",
+                    "cluster_acked",
+                    "listener_sent",
+                    "listener_acked",
+                    "route_sent",
+                    "route_acked",
+                    "endpoint_sent",
+                    "endpoint_acked",
+                    "extensionconfig_sent",
+                    "extensionconfig_acked",
+                    "resources",
+                ],
+            ),
+        ];
+        for (version, want) in cases {
+            let mut c = cluster();
+            pod(&mut c, istiod("istiod-a", "default", version), now);
+            pod(
+                &mut c,
+                sidecar("web-1", "shop", "default", LONG_AGO, json!({})),
+                now,
+            );
+            let doc = document(&c, get(&c, "istiod-a"), None, now);
+            let entries = doc.as_array().expect("array");
+            assert_eq!(entries.len(), 1, "{version}: {doc}");
+            assert_eq!(keys(&entries[0]), *want, "{version}");
+            assert_eq!(entries[0]["proxy"], "web-1.shop");
+            assert_eq!(entries[0]["istio_version"], "1.10-alpha.abc");
+            assert!(entries[0].get("proxy_version").is_none());
+            for k in ["cluster", "listener", "route", "endpoint"] {
+                assert_eq!(istioctl_status(&entries[0], k), "SYNCED", "{version} {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn pinned_states_read_back_through_istioctl_rules() {
+        let now = ts("2026-02-01T00:00:00Z");
+        for version in ["1.9.1", "1.13.0", "1.18.0", "1.23.2"] {
+            let mut c = cluster();
+            pod(&mut c, istiod("istiod-a", "default", version), now);
+            let pins = json!({"sandbox.meshtop.dev/xds": "RDS=NOT SENT,EDS=STALE,LDS=STALE (Never Acknowledged),ECDS=ERROR",
+                "sandbox.meshtop.dev/xds-error": "Error adding/updating listener(s) virtualInbound: bad filter"});
+            pod(
+                &mut c,
+                sidecar("reviews-v1", "default", "default", LONG_AGO, pins),
+                now,
+            );
+            let doc = document(&c, get(&c, "istiod-a"), None, now);
+            let e = &doc[0];
+            assert_eq!(istioctl_status(e, "cluster"), "SYNCED", "{version}");
+            assert_eq!(
+                istioctl_status(e, "listener"),
+                "STALE (Never Acknowledged)",
+                "{version}"
+            );
+            assert_eq!(istioctl_status(e, "route"), "NOT SENT", "{version}");
+            assert_eq!(istioctl_status(e, "endpoint"), "STALE", "{version}");
+            assert!(
+                e.get("route_sent").is_none() && e.get("route_acked").is_none(),
+                "{version}: {e}"
+            );
+            if version == "1.23.2" {
+                // An ERROR is a NACK: STALE on the HTTP path, with the message in `resources`.
+                assert_eq!(istioctl_status(e, "extensionconfig"), "STALE");
+                let r = &e["resources"];
+                let ecds = &r["type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig"];
+                assert_eq!(
+                    ecds["lastError"],
+                    "Error adding/updating listener(s) virtualInbound: bad filter"
+                );
+                let rds = &r["type.googleapis.com/envoy.config.route.v3.RouteConfiguration"];
+                assert_eq!(keys(rds), ["sentTime"]);
+                assert_eq!(rds["sentTime"], ZERO_TIME);
+                let cds = &r["type.googleapis.com/envoy.config.cluster.v3.Cluster"];
+                assert_eq!(keys(cds), ["sent", "acked", "sentTime"]);
+                assert_eq!(cds["sent"], e["cluster_sent"]);
+                assert_eq!(cds["sentTime"], LONG_AGO);
+                let urls: Vec<&str> = keys(r);
+                let mut sorted = urls.clone();
+                sorted.sort();
+                assert_eq!(urls, sorted);
+                assert_eq!(urls.len(), 5);
+            } else {
+                assert!(e.get("resources").is_none());
+            }
+        }
+    }
+
+    #[test]
+    fn a_new_proxy_is_never_acknowledged_until_the_sync_delay() {
+        let now = ts("2026-02-01T00:00:10Z");
+        let mut c = cluster();
+        pod(&mut c, istiod("istiod-a", "default", "1.18.0"), now);
+        pod(
+            &mut c,
+            sidecar(
+                "fresh",
+                "default",
+                "default",
+                "2026-02-01T00:00:08Z",
+                json!({}),
+            ),
+            now,
+        );
+        let doc = document(&c, get(&c, "istiod-a"), None, now);
+        for k in [
+            "cluster",
+            "listener",
+            "route",
+            "endpoint",
+            "extensionconfig",
+        ] {
+            assert_eq!(
+                istioctl_status(&doc[0], k),
+                "STALE (Never Acknowledged)",
+                "{k}"
+            );
+        }
+        let later = ts("2026-02-01T00:00:11Z");
+        let again = document(&c, get(&c, "istiod-a"), None, later);
+        for k in [
+            "cluster",
+            "listener",
+            "route",
+            "endpoint",
+            "extensionconfig",
+        ] {
+            assert_eq!(istioctl_status(&again[0], k), "SYNCED", "{k}");
+        }
+        // The nonce istiod sent does not change when the proxy acknowledges it.
+        assert_eq!(doc[0]["cluster_sent"], again[0]["cluster_sent"]);
+        assert_eq!(
+            again,
+            document(&c, get(&c, "istiod-a"), None, later),
+            "repeated polls are equal"
+        );
+    }
+
+    #[test]
+    fn gateways_are_routers_and_filters_apply_from_1_19() {
+        let now = ts("2026-02-01T00:00:00Z");
+        let mut c = cluster();
+        pod(&mut c, istiod("istiod-a", "default", "1.19.0"), now);
+        pod(
+            &mut c,
+            sidecar("web", "shop", "default", LONG_AGO, json!({})),
+            now,
+        );
+        let mut gw = sidecar(
+            "istio-ingressgateway-abc",
+            "istio-system",
+            "default",
+            LONG_AGO,
+            json!({}),
+        );
+        gw["metadata"]["labels"] = json!({"istio": "ingressgateway"});
+        pod(&mut c, gw, now);
+        let mut egw = sidecar("egress-abc", "istio-system", "default", LONG_AGO, json!({}));
+        egw["metadata"]["labels"] = json!({"operator.istio.io/component": "EgressGateways"});
+        pod(&mut c, egw, now);
+        let doc = document(&c, get(&c, "istiod-a"), None, now);
+        let types: Vec<(&str, &str)> = doc
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|e| {
+                (
+                    e["proxy"].as_str().unwrap_or(""),
+                    e["proxy_type"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(
+            types,
+            [
+                ("egress-abc.istio-system", "router"),
+                ("istio-ingressgateway-abc.istio-system", "router"),
+                ("web.shop", "sidecar")
+            ]
+        );
+        let only_shop = document(&c, get(&c, "istiod-a"), Some("shop"), now);
+        assert_eq!(only_shop.as_array().map(Vec::len), Some(1));
+        // 1.18 ignores the filter.
+        let mut c18 = cluster();
+        pod(&mut c18, istiod("istiod-a", "default", "1.18.0"), now);
+        pod(
+            &mut c18,
+            sidecar("web", "shop", "default", LONG_AGO, json!({})),
+            now,
+        );
+        pod(
+            &mut c18,
+            sidecar("api", "other", "default", LONG_AGO, json!({})),
+            now,
+        );
+        assert_eq!(
+            document(&c18, get(&c18, "istiod-a"), Some("shop"), now)
+                .as_array()
+                .map(Vec::len),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn every_proxy_is_under_exactly_one_replica_of_its_revision() {
+        let now = ts("2026-02-01T00:00:00Z");
+        let mut c = cluster();
+        pod(&mut c, istiod("istiod-1-9-1-aaaa", "1-9-1", "1.9.1"), now);
+        pod(&mut c, istiod("istiod-1-9-1-bbbb", "1-9-1", "1.9.1"), now);
+        pod(
+            &mut c,
+            istiod("istiod-1-23-2-cccc", "1-23-2", "1.23.2"),
+            now,
+        );
+        let mut names = Vec::new();
+        for i in 0..20 {
+            let name = format!("app-{i}");
+            pod(
+                &mut c,
+                sidecar(&name, "default", "1-9-1", LONG_AGO, json!({})),
+                now,
+            );
+            names.push(format!("{name}.default"));
+        }
+        pod(
+            &mut c,
+            sidecar("new-rev", "default", "1-23-2", LONG_AGO, json!({})),
+            now,
+        );
+        pod(
+            &mut c,
+            sidecar(
+                "gone",
+                "default",
+                "1-9-1",
+                LONG_AGO,
+                json!({"sandbox.meshtop.dev/disconnected": "true"}),
+            ),
+            now,
+        );
+        let pinned = sidecar(
+            "pinned",
+            "default",
+            "1-9-1",
+            LONG_AGO,
+            json!({"sandbox.meshtop.dev/istiod": "istiod-1-9-1-bbbb"}),
+        );
+        pod(&mut c, pinned, now);
+        names.push("pinned.default".into());
+        let ids = |istiod: &str| -> Vec<String> {
+            document(&c, get(&c, istiod), None, now)
+                .as_array()
+                .expect("array")
+                .iter()
+                .map(|e| e["proxy"].as_str().unwrap_or("").to_string())
+                .collect()
+        };
+        let a = ids("istiod-1-9-1-aaaa");
+        let b = ids("istiod-1-9-1-bbbb");
+        assert!(
+            !a.is_empty() && !b.is_empty(),
+            "both replicas hold proxies: {a:?} {b:?}"
+        );
+        let mut all: Vec<String> = a.iter().chain(&b).cloned().collect();
+        all.sort();
+        names.sort();
+        assert_eq!(
+            all, names,
+            "each 1-9-1 proxy once, the disconnected one nowhere"
+        );
+        assert!(b.contains(&"pinned.default".to_string()));
+        assert_eq!(ids("istiod-1-23-2-cccc"), ["new-rev.default"]);
+        for p in c.store.list("pods", None) {
+            let under = connected_istiod(&c, p).map(|i| meta_str(i, "name").to_string());
+            let id = proxy_id(p);
+            let expected = if a.contains(&id) {
+                Some("istiod-1-9-1-aaaa")
+            } else if b.contains(&id) {
+                Some("istiod-1-9-1-bbbb")
+            } else if id == "new-rev.default" {
+                Some("istiod-1-23-2-cccc")
+            } else {
+                None
+            };
+            assert_eq!(under.as_deref(), expected, "{id}");
+        }
+    }
+
+    #[test]
+    fn a_proxy_pinned_to_a_missing_replica_moves_to_a_ready_one() {
+        let now = ts("2026-02-01T00:00:00Z");
+        let mut c = cluster();
+        pod(&mut c, istiod("istiod-a", "default", "1.9.1"), now);
+        let mut not_ready = istiod("istiod-b", "default", "1.9.1");
+        not_ready["status"]["conditions"][0]["status"] = json!("False");
+        pod(&mut c, not_ready, now);
+        pod(
+            &mut c,
+            sidecar(
+                "web",
+                "default",
+                "default",
+                LONG_AGO,
+                json!({"sandbox.meshtop.dev/istiod": "istiod-b"}),
+            ),
+            now,
+        );
+        assert_eq!(
+            document(&c, get(&c, "istiod-a"), None, now)
+                .as_array()
+                .map(Vec::len),
+            Some(1)
+        );
+        assert_eq!(document(&c, get(&c, "istiod-b"), None, now), json!([]));
+    }
+}

@@ -1,0 +1,625 @@
+//! Scenario files: multi-document YAML of ordinary manifests plus `sandbox.meshtop.dev/`
+//! annotations (see `assets/scenario-format.txt`). A scenario is checked whole before
+//! anything is loaded: a malformed one names the document and the field, and loads nothing.
+
+use std::path::Path;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::api::{self, WriteOptions};
+use super::resources::ResourceType;
+use super::selector::LabelSelector;
+use super::{ANNOTATION_PREFIX, Cluster, DenyRule, SandboxError, Settings, controllers};
+
+/// The CRDs the sandbox ships, loadable by name from a scenario.
+pub const SHIPPED_CRDS: &[(&str, &str)] = &[
+    (
+        "istiooperators.install.istio.io",
+        include_str!("../../../assets/crds/istiooperator-crd.yaml"),
+    ),
+    (
+        "gateways.networking.istio.io",
+        include_str!("../../../assets/crds/gateway-crd.yaml"),
+    ),
+    (
+        "virtualservices.networking.istio.io",
+        include_str!("../../../assets/crds/virtualservice-crd.yaml"),
+    ),
+];
+
+/// The text of the scenario format, shown by `meshtop sandbox --help`.
+pub const FORMAT_HELP: &str = include_str!("../../../assets/scenario-format.txt");
+
+/// One document of a scenario, with its 1-based position in the file.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub index: usize,
+    pub object: Value,
+}
+
+impl Document {
+    fn label(&self) -> String {
+        let kind = self
+            .object
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("?");
+        let name = self
+            .object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("?");
+        match self
+            .object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+        {
+            Some(ns) => format!("document {} ({kind} {ns}/{name})", self.index),
+            None => format!("document {} ({kind} {name})", self.index),
+        }
+    }
+
+    fn error(&self, field: &str, problem: impl std::fmt::Display) -> String {
+        format!("{}: {field}: {problem}", self.label())
+    }
+}
+
+/// A parsed scenario, not yet loaded.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub path: String,
+    pub documents: Vec<Document>,
+}
+
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (num, unit) = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map(|i| t.split_at(i))
+        .ok_or_else(|| format!("{t:?} has no unit (use ms, s or m)"))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{t:?} is not a duration"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("{t:?}: unknown unit {unit:?} (use ms, s or m)")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_deny(text: &str) -> Result<Vec<DenyRule>, String> {
+    text.split(';')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            let parts: Vec<&str> = r.split_whitespace().collect();
+            match parts.as_slice() {
+                [verb, resource] => Ok(DenyRule {
+                    verb: verb.to_string(),
+                    resource: resource.to_string(),
+                    namespace: None,
+                }),
+                [verb, resource, ns] => Ok(DenyRule {
+                    verb: verb.to_string(),
+                    resource: resource.to_string(),
+                    namespace: Some(ns.to_string()),
+                }),
+                _ => Err(format!(
+                    "rule {r:?} is not `VERB RESOURCE[/SUBRESOURCE] [NAMESPACE]`"
+                )),
+            }
+        })
+        .collect()
+}
+
+/// Valid values of `sandbox.meshtop.dev/xds` states.
+pub const XDS_STATES: &[&str] = &[
+    "SYNCED",
+    "NOT SENT",
+    "STALE",
+    "STALE (Never Acknowledged)",
+    "ERROR",
+];
+pub const XDS_TYPES: &[&str] = &["CDS", "LDS", "EDS", "RDS", "ECDS"];
+
+/// Parses `RDS=NOT SENT,EDS=STALE` into (type, state) pairs.
+pub fn parse_xds(text: &str) -> Result<Vec<(String, String)>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (ty, state) = p
+                .split_once('=')
+                .ok_or_else(|| format!("{p:?} is not TYPE=STATE"))?;
+            let (ty, state) = (ty.trim(), state.trim());
+            if !XDS_TYPES.contains(&ty) {
+                return Err(format!(
+                    "unknown xDS type {ty:?} (one of {})",
+                    XDS_TYPES.join(", ")
+                ));
+            }
+            if !XDS_STATES.contains(&state) {
+                return Err(format!(
+                    "unknown state {state:?} (one of {})",
+                    XDS_STATES.join(", ")
+                ));
+            }
+            Ok((ty.to_string(), state.to_string()))
+        })
+        .collect()
+}
+
+impl Scenario {
+    pub fn from_file(path: &Path) -> Result<Self, SandboxError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SandboxError::ReadScenario {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string()).map_err(|message| SandboxError::Scenario {
+            path: path.display().to_string(),
+            message,
+        })
+    }
+
+    /// Parses the YAML; structure is checked here, meaning when the scenario is built.
+    pub fn parse(text: &str, path: &str) -> Result<Self, String> {
+        let mut documents = Vec::new();
+        for (i, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
+            let index = i + 1;
+            let value =
+                serde_yaml::Value::deserialize(de).map_err(|e| format!("document {index}: {e}"))?;
+            if value.is_null() {
+                continue;
+            }
+            let object =
+                serde_json::to_value(&value).map_err(|e| format!("document {index}: {e}"))?;
+            if object.get("kind").and_then(Value::as_str) == Some("List") {
+                let items = object
+                    .get("items")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                documents.extend(items.into_iter().map(|object| Document { index, object }));
+            } else {
+                documents.push(Document { index, object });
+            }
+        }
+        for d in &documents {
+            check_shape(d)?;
+        }
+        Ok(Self {
+            path: path.to_string(),
+            documents,
+        })
+    }
+
+    /// The sandbox settings from the `kube-system` Namespace's annotations.
+    pub fn settings(&self) -> Result<(Settings, Vec<String>), String> {
+        let mut s = Settings::default();
+        let mut crds = Vec::new();
+        let Some(doc) = self.documents.iter().find(|d| {
+            d.object.get("kind").and_then(Value::as_str) == Some("Namespace")
+                && d.object.pointer("/metadata/name").and_then(Value::as_str) == Some("kube-system")
+        }) else {
+            return Ok((s, crds));
+        };
+        let Some(ann) = doc
+            .object
+            .pointer("/metadata/annotations")
+            .and_then(Value::as_object)
+        else {
+            return Ok((s, crds));
+        };
+        for (k, v) in ann {
+            let Some(key) = k.strip_prefix(ANNOTATION_PREFIX) else {
+                continue;
+            };
+            let field = format!("metadata.annotations.{k}");
+            let v = v.as_str().unwrap_or("");
+            match key {
+                "server-version" => {
+                    if !v.starts_with('v') || v.split('.').count() < 3 {
+                        return Err(
+                            doc.error(&field, format!("{v:?} is not a version like v1.15.6"))
+                        );
+                    }
+                    s.server_version = v.to_string();
+                }
+                "pod-ready-delay" => {
+                    s.pod_ready_delay = parse_duration(v).map_err(|e| doc.error(&field, e))?
+                }
+                "proxy-sync-delay" => {
+                    s.proxy_sync_delay = parse_duration(v).map_err(|e| doc.error(&field, e))?
+                }
+                "bookmark-interval" => {
+                    s.bookmark_interval = parse_duration(v).map_err(|e| doc.error(&field, e))?;
+                    if s.bookmark_interval.is_zero() {
+                        return Err(doc.error(&field, "must be more than 0"));
+                    }
+                }
+                "watch-history" => {
+                    s.watch_history = v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        doc.error(&field, format!("{v:?} is not a positive number"))
+                    })?
+                }
+                "restricted-deny" => {
+                    s.restricted_deny = parse_deny(v).map_err(|e| doc.error(&field, e))?
+                }
+                "crds" => {
+                    for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                        if !SHIPPED_CRDS.iter().any(|(n, _)| *n == name) {
+                            let known: Vec<&str> = SHIPPED_CRDS.iter().map(|(n, _)| *n).collect();
+                            return Err(doc.error(
+                                &field,
+                                format!("no shipped CRD {name:?} (shipped: {})", known.join(", ")),
+                            ));
+                        }
+                        crds.push(name.to_string());
+                    }
+                }
+                other => {
+                    return Err(doc.error(&field, format!("unknown sandbox setting {other:?}")));
+                }
+            }
+        }
+        Ok((s, crds))
+    }
+
+    /// Builds a cluster holding the whole scenario, or says what is wrong with it.
+    pub fn build(&self, now: Timestamp) -> Result<Cluster, String> {
+        let (settings, shipped) = self.settings()?;
+        let mut cluster = Cluster::new(settings);
+        let opts = WriteOptions::internal();
+        let crd_type = cluster
+            .registry
+            .by_kind("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+            .cloned()
+            .ok_or("no CRD kind")?;
+        for name in &shipped {
+            let text = SHIPPED_CRDS
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, t)| *t)
+                .unwrap_or("");
+            for de in serde_yaml::Deserializer::from_str(text) {
+                let v = serde_yaml::Value::deserialize(de)
+                    .map_err(|e| format!("shipped CRD {name}: {e}"))?;
+                if v.is_null() {
+                    continue;
+                }
+                let crd =
+                    serde_json::to_value(&v).map_err(|e| format!("shipped CRD {name}: {e}"))?;
+                api::create(&mut cluster, &crd_type, crd, now, &opts)
+                    .map_err(|e| format!("shipped CRD {name}: {}", e.message))?;
+            }
+        }
+        let rank = |d: &Document| match d.object.get("kind").and_then(Value::as_str) {
+            Some("CustomResourceDefinition") => 0,
+            Some("Namespace") => 1,
+            Some("Node") => 2,
+            _ => 3,
+        };
+        let mut ordered: Vec<&Document> = self.documents.iter().collect();
+        ordered.sort_by_key(|d| rank(d));
+        for d in ordered {
+            let api_version = d
+                .object
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let kind = d.object.get("kind").and_then(Value::as_str).unwrap_or("");
+            let t: ResourceType = cluster.registry.by_kind(api_version, kind).cloned().ok_or_else(|| {
+                d.error(
+                    "kind",
+                    format!("{api_version} {kind} is not served by the sandbox (not a supported kind, or its CRD is not loaded)"),
+                )
+            })?;
+            let mut obj = d.object.clone();
+            if t.namespaced {
+                if obj
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .is_none()
+                {
+                    obj["metadata"]["namespace"] = Value::from("default");
+                }
+                let ns = obj
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                if cluster.store.get("namespaces", "", ns).is_none() {
+                    return Err(d.error(
+                        "metadata.namespace",
+                        format!("namespace {ns:?} is not declared in the scenario"),
+                    ));
+                }
+            }
+            check_meaning(d, &t)?;
+            controllers::prepare_loaded(&mut cluster, &t, &mut obj, now);
+            api::create(&mut cluster, &t, obj, now, &opts)
+                .map_err(|e| d.error("metadata.name", e.message))?;
+        }
+        controllers::reconcile(&mut cluster, now);
+        Ok(cluster)
+    }
+}
+
+fn check_string_map(d: &Document, path: &str) -> Result<(), String> {
+    let pointer = format!("/{}", path.replace('.', "/"));
+    match d.object.pointer(&pointer) {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Object(m)) => {
+            for (k, v) in m {
+                if !v.is_string() {
+                    return Err(d.error(
+                        &format!("{path}.{k}"),
+                        format!("expected a string, got {}", type_name(v)),
+                    ));
+                }
+            }
+            Ok(())
+        }
+        Some(v) => Err(d.error(
+            path,
+            format!("expected a map of strings, got {}", type_name(v)),
+        )),
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
+/// The shape every manifest must have.
+fn check_shape(d: &Document) -> Result<(), String> {
+    if !d.object.is_object() {
+        return Err(format!(
+            "document {}: expected a Kubernetes object (a map), got {}",
+            d.index,
+            type_name(&d.object)
+        ));
+    }
+    for field in ["apiVersion", "kind"] {
+        match d.object.get(field) {
+            Some(Value::String(s)) if !s.is_empty() => {}
+            Some(v) => {
+                return Err(d.error(field, format!("expected a string, got {}", type_name(v))));
+            }
+            None => return Err(d.error(field, "is required")),
+        }
+    }
+    match d.object.pointer("/metadata/name") {
+        Some(Value::String(n)) if api::valid_name(n) => {}
+        Some(Value::String(n)) => {
+            return Err(d.error(
+                "metadata.name",
+                format!("{n:?} is not a valid name (lowercase RFC 1123)"),
+            ));
+        }
+        Some(v) => {
+            return Err(d.error(
+                "metadata.name",
+                format!("expected a string, got {}", type_name(v)),
+            ));
+        }
+        None => return Err(d.error("metadata.name", "is required")),
+    }
+    if let Some(ns) = d.object.pointer("/metadata/namespace")
+        && !ns.is_string()
+    {
+        return Err(d.error(
+            "metadata.namespace",
+            format!("expected a string, got {}", type_name(ns)),
+        ));
+    }
+    check_string_map(d, "metadata.labels")?;
+    check_string_map(d, "metadata.annotations")?;
+    Ok(())
+}
+
+/// What the sandbox relies on in fields and annotations.
+fn check_meaning(d: &Document, t: &ResourceType) -> Result<(), String> {
+    let o = &d.object;
+    if matches!(
+        t.kind.as_str(),
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "PodDisruptionBudget"
+    ) {
+        let sel = o.pointer("/spec/selector");
+        if sel.is_none() {
+            return Err(d.error("spec.selector", "is required"));
+        }
+        LabelSelector::from_object(sel).map_err(|e| d.error("spec.selector", e))?;
+    }
+    if let Some(r) = o.pointer("/spec/replicas")
+        && !r.is_u64()
+    {
+        return Err(d.error(
+            "spec.replicas",
+            format!("expected a non-negative integer, got {}", type_name(r)),
+        ));
+    }
+    if t.kind == "PodDisruptionBudget" {
+        for f in ["minAvailable", "maxUnavailable"] {
+            if let Some(v) = o.pointer(&format!("/spec/{f}")) {
+                let ok = v.is_u64()
+                    || v.as_str().is_some_and(|s| {
+                        s.strip_suffix('%')
+                            .is_some_and(|n| n.parse::<u32>().is_ok())
+                    });
+                if !ok {
+                    return Err(d.error(
+                        &format!("spec.{f}"),
+                        "expected an integer or a percentage like \"50%\"",
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(ann) = o
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+    {
+        for (k, v) in ann {
+            let Some(key) = k.strip_prefix(ANNOTATION_PREFIX) else {
+                continue;
+            };
+            let field = format!("metadata.annotations.{k}");
+            let v = v.as_str().unwrap_or("");
+            match (t.kind.as_str(), key) {
+                ("Namespace", _)
+                    if d.object.pointer("/metadata/name").and_then(Value::as_str)
+                        == Some("kube-system") => {}
+                ("Pod", "xds") => {
+                    parse_xds(v).map_err(|e| d.error(&field, e))?;
+                }
+                ("Pod", "istio-version") => {
+                    if controllers::parse_version(v).is_none() {
+                        return Err(
+                            d.error(&field, format!("{v:?} is not an Istio version like 1.9.1"))
+                        );
+                    }
+                }
+                ("Pod", "disconnected") => {
+                    if v != "true" && v != "false" {
+                        return Err(d.error(&field, "expected \"true\" or \"false\""));
+                    }
+                }
+                ("Pod", "istiod" | "proxy-version" | "xds-error") => {}
+                _ => {
+                    return Err(d.error(
+                        &field,
+                        format!("unknown sandbox annotation on a {}", t.kind),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = "
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: kube-system
+  annotations:
+    sandbox.meshtop.dev/pod-ready-delay: 500ms
+    sandbox.meshtop.dev/restricted-deny: create pods/portforward istio-system; list nodes
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c, namespace: shop}
+data: {a: b}
+";
+
+    #[test]
+    fn settings_come_from_kube_system() {
+        let s = Scenario::parse(OK, "t.yaml").expect("parse");
+        let (settings, crds) = s.settings().expect("settings");
+        assert_eq!(settings.pod_ready_delay, Duration::from_millis(500));
+        assert_eq!(settings.restricted_deny.len(), 2);
+        assert_eq!(
+            settings.restricted_deny[0].namespace.as_deref(),
+            Some("istio-system")
+        );
+        assert!(crds.is_empty());
+        let c = s.build(Timestamp::now()).expect("build");
+        assert!(c.store.get("configmaps", "shop", "c").is_some());
+    }
+
+    fn err_of(text: &str) -> String {
+        match Scenario::parse(text, "t.yaml") {
+            Err(e) => e,
+            Ok(s) => match s.build(Timestamp::now()) {
+                Err(e) => e,
+                Ok(_) => panic!("expected an error for {text}"),
+            },
+        }
+    }
+
+    #[test]
+    fn malformed_documents_name_document_and_field() {
+        let e = err_of(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\nkind: ConfigMap\nmetadata: {name: b}\n",
+        );
+        assert_eq!(e, "document 2 (ConfigMap b): apiVersion: is required");
+        let e = err_of("apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {x: 1}}\n");
+        assert_eq!(
+            e,
+            "document 1 (Namespace a): metadata.labels.x: expected a string, got a number"
+        );
+        let e = err_of("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: nope}\n");
+        assert!(
+            e.starts_with("document 1 (ConfigMap nope/b): metadata.namespace:"),
+            "{e}"
+        );
+        let e = err_of("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n");
+        assert!(e.starts_with("document 1 (Widget w): kind:"), "{e}");
+        let e = err_of(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a, annotations: {sandbox.meshtop.dev/xds: 'RDS=MAYBE'}}\n",
+        );
+        assert!(
+            e.contains(
+                "document 2 (Pod a/p): metadata.annotations.sandbox.meshtop.dev/xds: unknown state"
+            ),
+            "{e}"
+        );
+        let e = err_of("a: [1,\n");
+        assert!(e.starts_with("document 1:"), "{e}");
+        let e = err_of(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kube-system\n  annotations: {sandbox.meshtop.dev/watch-history: lots}\n",
+        );
+        assert!(
+            e.contains("watch-history: \"lots\" is not a positive number"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("300ms"), Ok(Duration::from_millis(300)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("5y").is_err());
+    }
+
+    #[test]
+    fn shipped_scenarios_load() {
+        for path in [
+            "assets/scenarios/k1-upgrade.yaml",
+            "assets/scenarios/small.yaml",
+        ] {
+            let full = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../..")
+                .join(path);
+            if !full.exists() {
+                panic!("{path} is missing");
+            }
+            let s = Scenario::from_file(&full).expect(path);
+            s.build(Timestamp::now())
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+        }
+    }
+}

@@ -1,0 +1,474 @@
+//! The object store: every object as JSON, one resourceVersion counter, and the event
+//! history that watches resume from.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::error::ApiError;
+use super::resources::ResourceType;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One change, as kept in the history and sent to watches.
+#[derive(Debug)]
+pub struct WatchEvent {
+    pub rv: u64,
+    /// The type key (`pods`, `deployments.apps`, a CRD name).
+    pub key: String,
+    pub namespace: String,
+    pub type_: EventType,
+    pub object: Arc<Value>,
+    /// The object before the change, so a selector watch can tell an object that left it.
+    pub old: Option<Arc<Value>>,
+}
+
+struct Watcher {
+    key: String,
+    namespace: Option<String>,
+    tx: mpsc::UnboundedSender<Arc<WatchEvent>>,
+}
+
+/// The events a watch replays, and the channel of the ones to come.
+pub type WatchStart = (
+    Vec<Arc<WatchEvent>>,
+    mpsc::UnboundedReceiver<Arc<WatchEvent>>,
+);
+
+type Objects = BTreeMap<(String, String), Arc<Value>>;
+
+/// All objects of the sandbox.
+pub struct Store {
+    rv: u64,
+    objects: HashMap<String, Objects>,
+    history: VecDeque<Arc<WatchEvent>>,
+    history_cap: usize,
+    /// The resourceVersion of the newest event dropped from the history.
+    compacted: u64,
+    watchers: Vec<Watcher>,
+}
+
+/// RFC 3339 at whole seconds, the way the API server writes timestamps.
+pub fn timestamp(t: Timestamp) -> String {
+    Timestamp::from_second(t.as_second())
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+pub fn new_uid() -> String {
+    let b: [u8; 16] = rand::random();
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+/// Kinds whose objects carry `metadata.generation`.
+fn uses_generation(t: &ResourceType) -> bool {
+    t.custom
+        || matches!(
+            t.kind.as_str(),
+            "Deployment"
+                | "ReplicaSet"
+                | "StatefulSet"
+                | "DaemonSet"
+                | "PodDisruptionBudget"
+                | "HorizontalPodAutoscaler"
+                | "MutatingWebhookConfiguration"
+                | "CustomResourceDefinition"
+                | "Pod"
+        )
+}
+
+/// What of an object counts towards its generation: all but metadata and status.
+fn spec_part(v: &Value) -> Value {
+    match v.as_object() {
+        Some(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind")
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        None => Value::Null,
+    }
+}
+
+pub fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
+    obj.get("metadata")
+        .and_then(|m| m.get(field))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+impl Store {
+    pub fn new(history_cap: usize) -> Self {
+        Self {
+            rv: 0,
+            objects: HashMap::new(),
+            history: VecDeque::new(),
+            history_cap: history_cap.max(1),
+            compacted: 0,
+            watchers: Vec::new(),
+        }
+    }
+
+    pub fn set_history_cap(&mut self, cap: usize) {
+        self.history_cap = cap.max(1);
+        self.trim_history();
+    }
+
+    pub fn resource_version(&self) -> u64 {
+        self.rv
+    }
+
+    pub fn get(&self, key: &str, namespace: &str, name: &str) -> Option<&Arc<Value>> {
+        self.objects
+            .get(key)?
+            .get(&(namespace.to_string(), name.to_string()))
+    }
+
+    /// Objects of a type, in one namespace or all, ordered by namespace then name.
+    pub fn list<'a>(
+        &'a self,
+        key: &str,
+        namespace: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Arc<Value>> + 'a {
+        self.objects
+            .get(key)
+            .into_iter()
+            .flat_map(|m| m.iter())
+            .filter(move |((ns, _), _)| namespace.is_none_or(|n| n == ns))
+            .map(|(_, v)| v)
+    }
+
+    /// Owned copies, for code that writes while iterating.
+    pub fn list_cloned(&self, key: &str, namespace: Option<&str>) -> Vec<Value> {
+        self.list(key, namespace).map(|v| (**v).clone()).collect()
+    }
+
+    fn next_rv(&mut self) -> u64 {
+        self.rv += 1;
+        self.rv
+    }
+
+    /// Stores a new object, filling the metadata the server owns.
+    pub fn create(
+        &mut self,
+        t: &ResourceType,
+        mut obj: Value,
+        now: Timestamp,
+    ) -> Result<Arc<Value>, ApiError> {
+        let namespace = if t.namespaced {
+            meta_str(&obj, "namespace").to_string()
+        } else {
+            String::new()
+        };
+        let name = meta_str(&obj, "name").to_string();
+        if self.get(&t.key(), &namespace, &name).is_some() {
+            return Err(ApiError::already_exists(&resource_name(t), &name));
+        }
+        let rv = self.next_rv();
+        let meta = obj
+            .as_object_mut()
+            .ok_or_else(|| ApiError::bad_request("object is not a JSON object"))?
+            .entry("metadata")
+            .or_insert_with(|| json!({}));
+        let meta = meta
+            .as_object_mut()
+            .ok_or_else(|| ApiError::bad_request("metadata is not an object"))?;
+        if !t.namespaced {
+            meta.remove("namespace");
+        }
+        meta.insert("uid".into(), json!(new_uid()));
+        meta.insert("resourceVersion".into(), json!(rv.to_string()));
+        if !meta.get("creationTimestamp").is_some_and(Value::is_string) {
+            meta.insert("creationTimestamp".into(), json!(timestamp(now)));
+        }
+        if uses_generation(t) {
+            meta.insert("generation".into(), json!(1));
+        } else {
+            meta.remove("generation");
+        }
+        meta.remove("deletionTimestamp");
+        meta.remove("selfLink");
+        let obj = Arc::new(obj);
+        self.objects
+            .entry(t.key())
+            .or_default()
+            .insert((namespace.clone(), name), obj.clone());
+        self.record(t.key(), namespace, EventType::Added, obj.clone(), None, rv);
+        Ok(obj)
+    }
+
+    /// Replaces an existing object. `obj` carries the whole new state; the server-owned
+    /// metadata (uid, creationTimestamp, generation, resourceVersion) is kept or advanced here.
+    /// An unchanged object is not rewritten and makes no event.
+    pub fn replace(&mut self, t: &ResourceType, mut obj: Value) -> Result<Arc<Value>, ApiError> {
+        let namespace = if t.namespaced {
+            meta_str(&obj, "namespace").to_string()
+        } else {
+            String::new()
+        };
+        let name = meta_str(&obj, "name").to_string();
+        let old = self
+            .get(&t.key(), &namespace, &name)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&resource_name(t), &name))?;
+        {
+            let meta = obj
+                .get_mut("metadata")
+                .and_then(Value::as_object_mut)
+                .ok_or_else(|| ApiError::bad_request("metadata is required"))?;
+            for field in ["uid", "creationTimestamp", "generation", "resourceVersion"] {
+                match old.pointer(&format!("/metadata/{field}")) {
+                    Some(v) => meta.insert(field.into(), v.clone()),
+                    None => meta.remove(field),
+                };
+            }
+            if !t.namespaced {
+                meta.remove("namespace");
+            }
+        }
+        if obj == *old {
+            return Ok(old);
+        }
+        if uses_generation(t) && spec_part(&obj) != spec_part(&old) {
+            let g = old
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                + 1;
+            obj["metadata"]["generation"] = json!(g);
+        }
+        let rv = self.next_rv();
+        obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+        let obj = Arc::new(obj);
+        self.objects
+            .entry(t.key())
+            .or_default()
+            .insert((namespace.clone(), name), obj.clone());
+        self.record(
+            t.key(),
+            namespace,
+            EventType::Modified,
+            obj.clone(),
+            Some(old),
+            rv,
+        );
+        Ok(obj)
+    }
+
+    /// Removes an object for good.
+    pub fn remove(
+        &mut self,
+        t: &ResourceType,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Arc<Value>, ApiError> {
+        let namespace = if t.namespaced { namespace } else { "" };
+        let old = self
+            .objects
+            .get_mut(&t.key())
+            .and_then(|m| m.remove(&(namespace.to_string(), name.to_string())))
+            .ok_or_else(|| ApiError::not_found(&resource_name(t), name))?;
+        let rv = self.next_rv();
+        let mut gone = (*old).clone();
+        gone["metadata"]["resourceVersion"] = json!(rv.to_string());
+        let gone = Arc::new(gone);
+        self.record(
+            t.key(),
+            namespace.to_string(),
+            EventType::Deleted,
+            gone.clone(),
+            Some(old),
+            rv,
+        );
+        Ok(gone)
+    }
+
+    /// Drops every object of a type (its CRD went away); watches see them deleted.
+    pub fn remove_all(&mut self, t: &ResourceType) {
+        let keys: Vec<(String, String)> = self
+            .objects
+            .get(&t.key())
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        for (ns, name) in keys {
+            let _ = self.remove(t, &ns, &name);
+        }
+    }
+
+    fn record(
+        &mut self,
+        key: String,
+        namespace: String,
+        type_: EventType,
+        object: Arc<Value>,
+        old: Option<Arc<Value>>,
+        rv: u64,
+    ) {
+        let ev = Arc::new(WatchEvent {
+            rv,
+            key,
+            namespace,
+            type_,
+            object,
+            old,
+        });
+        self.watchers.retain(|w| {
+            if w.key != ev.key || w.namespace.as_ref().is_some_and(|n| *n != ev.namespace) {
+                return !w.tx.is_closed();
+            }
+            w.tx.send(ev.clone()).is_ok()
+        });
+        self.history.push_back(ev);
+        self.trim_history();
+    }
+
+    fn trim_history(&mut self) {
+        while self.history.len() > self.history_cap {
+            if let Some(e) = self.history.pop_front() {
+                self.compacted = e.rv;
+            }
+        }
+    }
+
+    /// Starts a watch after resourceVersion `from`: the events already past it, then a
+    /// channel for the ones to come. `from` older than the kept history is `Err` (410 Gone).
+    pub fn watch_from(
+        &mut self,
+        key: &str,
+        namespace: Option<&str>,
+        from: u64,
+    ) -> Result<WatchStart, ApiError> {
+        if from < self.compacted {
+            return Err(ApiError::expired(format!(
+                "too old resource version: {from} ({})",
+                self.compacted + 1
+            )));
+        }
+        let backlog = self
+            .history
+            .iter()
+            .filter(|e| e.rv > from && e.key == key && namespace.is_none_or(|n| n == e.namespace))
+            .cloned()
+            .collect();
+        Ok((backlog, self.subscribe(key, namespace)))
+    }
+
+    pub fn subscribe(
+        &mut self,
+        key: &str,
+        namespace: Option<&str>,
+    ) -> mpsc::UnboundedReceiver<Arc<WatchEvent>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.watchers.push(Watcher {
+            key: key.to_string(),
+            namespace: namespace.map(str::to_string),
+            tx,
+        });
+        rx
+    }
+}
+
+/// The name a real server uses for a type in messages: `pods`, `deployments.apps`.
+pub fn resource_name(t: &ResourceType) -> String {
+    t.key()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::Registry;
+
+    fn cm(name: &str, data: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "ns"}, "data": {"k": data}})
+    }
+
+    #[test]
+    fn create_replace_remove_advance_resource_version_and_record_events() {
+        let reg = Registry::new();
+        let t = reg.by_kind("v1", "ConfigMap").expect("cm").clone();
+        let mut s = Store::new(100);
+        let now = Timestamp::now();
+        let a = s.create(&t, cm("a", "1"), now).expect("create");
+        assert_eq!(a["metadata"]["resourceVersion"], "1");
+        assert!(a["metadata"]["uid"].as_str().is_some_and(|u| u.len() == 36));
+        assert!(
+            s.create(&t, cm("a", "1"), now)
+                .is_err_and(|e| e.code == 409)
+        );
+        let same = s.replace(&t, cm("a", "1")).expect("noop");
+        assert_eq!(
+            same["metadata"]["resourceVersion"], "1",
+            "unchanged object keeps its rv"
+        );
+        let b = s.replace(&t, cm("a", "2")).expect("replace");
+        assert_eq!(b["metadata"]["resourceVersion"], "2");
+        assert_eq!(b["metadata"]["uid"], a["metadata"]["uid"]);
+        s.remove(&t, "ns", "a").expect("remove");
+        assert!(s.get("configmaps", "ns", "a").is_none());
+        let (backlog, _rx) = s.watch_from("configmaps", None, 1).expect("watch");
+        let types: Vec<_> = backlog.iter().map(|e| e.type_).collect();
+        assert_eq!(types, vec![EventType::Modified, EventType::Deleted]);
+    }
+
+    #[test]
+    fn watch_from_compacted_history_is_gone() {
+        let reg = Registry::new();
+        let t = reg.by_kind("v1", "ConfigMap").expect("cm").clone();
+        let mut s = Store::new(3);
+        for i in 0..6 {
+            s.create(&t, cm(&format!("c{i}"), "x"), Timestamp::now())
+                .expect("create");
+        }
+        let err = s.watch_from("configmaps", None, 1).expect_err("gone");
+        assert_eq!(err.code, 410);
+        assert_eq!(err.reason, "Expired");
+        assert!(s.watch_from("configmaps", None, 3).is_ok());
+    }
+
+    #[test]
+    fn generation_moves_only_with_spec() {
+        let reg = Registry::new();
+        let t = reg
+            .by_kind("apps/v1", "Deployment")
+            .expect("deploy")
+            .clone();
+        let mut s = Store::new(10);
+        let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "ns"}, "spec": {"replicas": 1}});
+        s.create(&t, d.clone(), Timestamp::now()).expect("create");
+        let mut with_status = d.clone();
+        with_status["status"] = json!({"replicas": 1});
+        let o = s.replace(&t, with_status.clone()).expect("status");
+        assert_eq!(o["metadata"]["generation"], 1);
+        with_status["spec"]["replicas"] = json!(2);
+        let o = s.replace(&t, with_status).expect("spec");
+        assert_eq!(o["metadata"]["generation"], 2);
+    }
+}

@@ -1,0 +1,94 @@
+//! Starting a sandbox for tests and benchmarks, and a real kube client connected to it.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+pub use meshtop_sandbox::{ADMIN_CONTEXT, RESTRICTED_CONTEXT};
+use meshtop_sandbox::{Sandbox, Scenario};
+
+/// Starts a sandbox on a free loopback port from a scenario file (relative paths are
+/// taken from the crate root).
+pub async fn start_file(path: &str) -> Result<Sandbox, String> {
+    let full = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    let scenario = Scenario::from_file(&full).map_err(|e| e.to_string())?;
+    start(&scenario).await
+}
+
+/// Starts a sandbox from scenario text.
+pub async fn start_text(text: &str) -> Result<Sandbox, String> {
+    let scenario = Scenario::parse(text, "inline")?;
+    start(&scenario).await
+}
+
+async fn start(scenario: &Scenario) -> Result<Sandbox, String> {
+    let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
+    Sandbox::start(scenario, listen)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// A kube client for one of the sandbox's contexts, built the way a user's kubeconfig is.
+pub async fn client(sandbox: &Sandbox, context: &str) -> Result<kube::Client, String> {
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig_yaml())
+        .map_err(|e| e.to_string())?;
+    let options = kube::config::KubeConfigOptions {
+        context: Some(context.to_string()),
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| e.to_string())?;
+    kube::Client::try_from(config).map_err(|e| e.to_string())
+}
+
+/// meshtop's connection to one of the sandbox's contexts, made through the same path as a
+/// user's kubeconfig.
+pub async fn connection(
+    sandbox: &Sandbox,
+    context: &str,
+) -> Result<meshtop::cluster::Connection, String> {
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig_yaml())
+        .map_err(|e| e.to_string())?;
+    meshtop::cluster::connect_kubeconfig(kubeconfig, "the sandbox kubeconfig", Some(context))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// A kube client without credentials, to see what an anonymous caller gets.
+pub async fn anonymous_client(sandbox: &Sandbox) -> Result<kube::Client, String> {
+    let yaml = sandbox.kubeconfig_yaml();
+    let mut kubeconfig = kube::config::Kubeconfig::from_yaml(&yaml).map_err(|e| e.to_string())?;
+    for user in &mut kubeconfig.auth_infos {
+        if let Some(info) = user.auth_info.as_mut() {
+            info.token = None;
+        }
+    }
+    let options = kube::config::KubeConfigOptions {
+        context: Some(ADMIN_CONTEXT.to_string()),
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| e.to_string())?;
+    kube::Client::try_from(config).map_err(|e| e.to_string())
+}
+
+/// Polls `check` until it returns `Some` (every 200 ms), or panics naming `what` once
+/// `within` has passed: how tests wait for the sandbox's controllers, never by sleeping.
+pub async fn eventually<T, F, Fut>(what: &str, within: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,993 @@
+//! The action executors and their CLI twins against the sandbox on the seed's cluster:
+//! drains blocked by its PDBs and finishing after PDB relief, dry runs, `--readonly`,
+//! label syntax, namespace relabelling with restarts, the audit log, and the same drain
+//! as `kubectl drain`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::common::harness;
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, ListParams};
+use meshtop::cluster::Connection;
+use meshtop::cluster::actions::{
+    ActionError, AuditLog, AuditRecord, BudgetFacts, DrainEvent, DrainOptions, Executor,
+    RELAXED_FROM,
+};
+use meshtop_sandbox::Sandbox;
+
+const K1: &str = "assets/scenarios/k1-upgrade.yaml";
+
+async fn start() -> Sandbox {
+    harness::start_file(K1).await.expect("start the sandbox")
+}
+
+async fn connect(sandbox: &Sandbox) -> Connection {
+    harness::connection(sandbox, harness::ADMIN_CONTEXT)
+        .await
+        .expect("connect to the sandbox")
+}
+
+fn audit_lines(path: &Path) -> Vec<AuditRecord> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an audit line is JSON"))
+        .collect()
+}
+
+async fn node(conn: &Connection, name: &str) -> Node {
+    Api::<Node>::all(conn.client.clone())
+        .get(name)
+        .await
+        .expect("node")
+}
+
+fn unschedulable(n: &Node) -> bool {
+    n.spec
+        .as_ref()
+        .and_then(|s| s.unschedulable)
+        .unwrap_or(false)
+}
+
+/// `(namespace/name, uid)` of every pod on a node.
+async fn pods_on(conn: &Connection, node: &str) -> BTreeSet<(String, String)> {
+    Api::<Pod>::all(conn.client.clone())
+        .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
+        .await
+        .expect("pods")
+        .items
+        .into_iter()
+        .map(|p| {
+            (
+                format!(
+                    "{}/{}",
+                    p.metadata.namespace.unwrap_or_default(),
+                    p.metadata.name.unwrap_or_default()
+                ),
+                p.metadata.uid.unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+use crate::common::harness::eventually;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_blocked_by_istio_pilot_then_relaxed_then_restored() {
+    let sandbox = start().await;
+    let conn = connect(&sandbox).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let audit = dir.path().join("audit.log");
+    let exec = Executor::new(&conn, false, Some(AuditLog::new(&audit)));
+    let events = Mutex::new(Vec::new());
+    let record = |e: DrainEvent| events.lock().expect("lock").push(e);
+
+    let opts = DrainOptions {
+        timeout: Duration::from_secs(6),
+        ..DrainOptions::default()
+    };
+    let err = exec
+        .drain("k1-node03", &opts, &record)
+        .await
+        .expect_err("istio-pilot's PDB blocks the drain");
+    assert!(matches!(err, ActionError::TimedOut(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("istio-pilot"), "{text}");
+    assert!(text.contains("node/k1-node03 remains cordoned"), "{text}");
+    assert!(unschedulable(&node(&conn, "k1-node03").await));
+    let refused: Vec<Option<String>> = events
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter_map(|e| match e {
+            DrainEvent::Refused { pdb, retry_in, .. } => {
+                assert_eq!(*retry_in, Some(Duration::from_secs(5)));
+                Some(pdb.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        refused.len() >= 2,
+        "refused, retried after 5s, refused again: {refused:?}"
+    );
+    assert!(refused.iter().all(|p| p.as_deref() == Some("istio-pilot")));
+    // The budget is described once, after its first refusal: its numbers, what it
+    // selects and where those pods run.
+    let budgets: Vec<BudgetFacts> = events
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter_map(|e| match e {
+            DrainEvent::Budget(b) => Some(b.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(budgets.len(), 1, "{budgets:?}");
+    let b = &budgets[0];
+    assert_eq!(
+        (b.namespace.as_str(), b.name.as_str(), b.disruptions_allowed),
+        ("istio-system", "istio-pilot", 0)
+    );
+    assert_eq!(b.min_available.as_deref(), Some("1"));
+    assert_eq!((b.current_healthy, b.desired_healthy), (1, 1));
+    assert_eq!(b.pods.len(), 1, "{b:?}");
+    assert!(b.pods[0].0.starts_with("istio-pilot-"), "{b:?}");
+    assert_eq!(b.pods[0].1, "k1-node03");
+    let said = b.describe();
+    assert!(
+        said.starts_with(
+            "poddisruptionbudget/istio-pilot -n istio-system: allowed disruptions 0 \
+             (min available 1; 1 healthy, 1 needed); selects "
+        ) && said.ends_with(&format!(": 1 pod(s): {} on k1-node03", b.pods[0].0)),
+        "{said}"
+    );
+
+    exec.pdb_relax("istio-system/istio-pilot", false)
+        .await
+        .expect("relax");
+    let again = exec
+        .pdb_relax("istio-system/istio-pilot", false)
+        .await
+        .expect_err("already relaxed");
+    assert!(matches!(again, ActionError::Conflict(_)), "{again:?}");
+    let pdbs: Api<PodDisruptionBudget> = Api::namespaced(conn.client.clone(), "istio-system");
+    let relaxed = pdbs.get("istio-pilot").await.expect("pdb");
+    let saved = relaxed
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(RELAXED_FROM))
+        .expect("the original spec is saved");
+    let saved: serde_json::Value = serde_json::from_str(saved).expect("saved spec is JSON");
+    assert_eq!(saved["minAvailable"], 1);
+
+    let pilot_before: BTreeSet<String> = pods_on(&conn, "k1-node03")
+        .await
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("istio-system/istio-pilot-"))
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(pilot_before.len(), 1, "{pilot_before:?}");
+    let opts = DrainOptions {
+        timeout: Duration::from_secs(60),
+        ..DrainOptions::default()
+    };
+    let last = Mutex::new(None);
+    let out = exec
+        .drain("k1-node03", &opts, &|e| {
+            if let DrainEvent::Progress(p) = e {
+                *last.lock().expect("lock") = Some(p);
+            }
+        })
+        .await
+        .expect("the drain finishes once the PDB is relaxed");
+    let last = last.into_inner().expect("lock").expect("progress reported");
+    assert_eq!(
+        (last.evicted, last.total, last.remaining()),
+        (out.evicted.len(), out.evicted.len(), 0)
+    );
+    assert!(last.blocked.is_empty(), "{last:?}");
+    assert!(!out.cordoned, "the node was still cordoned");
+    let evicted: BTreeSet<String> = out.evicted.iter().map(ToString::to_string).collect();
+    assert!(evicted.is_superset(&pilot_before), "{evicted:?}");
+    let left = pods_on(&conn, "k1-node03").await;
+    assert!(
+        left.iter()
+            .all(|(n, _)| n.starts_with("kube-system/calico-node-")
+                || n.starts_with("kube-system/kube-proxy-")),
+        "only DaemonSet pods stay: {left:?}"
+    );
+    // The replacement istio-pilot pod runs on another node.
+    let pods: Api<Pod> = Api::namespaced(conn.client.clone(), "istio-system");
+    eventually(
+        "a replacement istio-pilot pod",
+        Duration::from_secs(20),
+        || {
+            let pods = pods.clone();
+            async move {
+                let list = pods
+                    .list(&ListParams::default().labels("app=pilot"))
+                    .await
+                    .ok()?;
+                list.items
+                    .iter()
+                    .find(|p| {
+                        p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+                            && p.spec.as_ref().and_then(|s| s.node_name.as_deref())
+                                != Some("k1-node03")
+                    })
+                    .map(|_| ())
+            }
+        },
+    )
+    .await;
+
+    exec.pdb_restore("istio-system/istio-pilot", false)
+        .await
+        .expect("restore");
+    let restored = pdbs.get("istio-pilot").await.expect("pdb");
+    let spec = serde_json::to_value(restored.spec).expect("spec");
+    assert_eq!(spec["minAvailable"], 1);
+    assert!(spec.get("maxUnavailable").is_none_or(|v| v.is_null()));
+    assert!(
+        !restored
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .contains_key(RELAXED_FROM)
+    );
+    let again = exec
+        .pdb_restore("istio-system/istio-pilot", false)
+        .await
+        .expect_err("not relaxed any more");
+    assert!(matches!(again, ActionError::Conflict(_)), "{again:?}");
+    exec.uncordon("k1-node03", false).await.expect("uncordon");
+    assert!(!unschedulable(&node(&conn, "k1-node03").await));
+
+    let lines = audit_lines(&audit);
+    let summary: Vec<(&str, &str, bool)> = lines
+        .iter()
+        .map(|l| (l.action.as_str(), l.target.as_str(), l.result == "ok"))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("drain", "node/k1-node03", false),
+            (
+                "pdb relax",
+                "poddisruptionbudget/istio-system/istio-pilot",
+                true
+            ),
+            (
+                "pdb relax",
+                "poddisruptionbudget/istio-system/istio-pilot",
+                false
+            ),
+            ("drain", "node/k1-node03", true),
+            (
+                "pdb restore",
+                "poddisruptionbudget/istio-system/istio-pilot",
+                true
+            ),
+            (
+                "pdb restore",
+                "poddisruptionbudget/istio-system/istio-pilot",
+                false
+            ),
+            ("uncordon", "node/k1-node03", true),
+        ]
+    );
+    assert!(lines.iter().all(|l| l.context == harness::ADMIN_CONTEXT
+        && l.user != "unknown"
+        && !l.dry_run
+        && !l.time.is_empty()));
+    assert!(
+        lines[0].result.contains("istio-pilot"),
+        "{}",
+        lines[0].result
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
+    let sandbox = start().await;
+    let conn = connect(&sandbox).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let audit = dir.path().join("audit.log");
+    let exec = Executor::new(&conn, false, Some(AuditLog::new(&audit)));
+    let before = pods_on(&conn, "k1-node04").await;
+    let node_before = node(&conn, "k1-node04").await;
+
+    let opts = DrainOptions {
+        dry_run: true,
+        timeout: Duration::from_secs(20),
+        ..DrainOptions::default()
+    };
+    let err = exec
+        .drain("k1-node04", &opts, &|_| {})
+        .await
+        .expect_err("istio-galley's PDB would refuse");
+    assert!(err.to_string().contains("istio-galley"), "{err}");
+    exec.cordon("k1-node04", true)
+        .await
+        .expect("dry-run cordon");
+    exec.label_node("k1-node04", "example.com/upgrade-wave=2", true)
+        .await
+        .expect("dry-run label");
+    exec.pdb_relax("istio-system/istio-galley", true)
+        .await
+        .expect("dry-run relax");
+    let after = node(&conn, "k1-node04").await;
+    assert!(!unschedulable(&after));
+    assert_eq!(after.metadata.labels, node_before.metadata.labels);
+    assert_eq!(pods_on(&conn, "k1-node04").await, before);
+    let galley = Api::<PodDisruptionBudget>::namespaced(conn.client.clone(), "istio-system")
+        .get("istio-galley")
+        .await
+        .expect("pdb");
+    assert!(galley.metadata.annotations.unwrap_or_default().is_empty());
+    let lines = audit_lines(&audit);
+    assert_eq!(lines.len(), 4);
+    assert!(lines.iter().all(|l| l.dry_run));
+
+    // --readonly: every action refused before a request, nothing audited.
+    let readonly = Executor::new(&conn, true, Some(AuditLog::new(&audit)));
+    let refusals = [
+        readonly.cordon("k1-node04", false).await.err(),
+        readonly.uncordon("k1-node04", false).await.err(),
+        readonly
+            .drain("k1-node04", &DrainOptions::default(), &|_| {})
+            .await
+            .err(),
+        readonly
+            .label_node("k1-node04", "a=b", false)
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .map(ActionError::Invalid),
+        readonly
+            .label_namespace("legacy-shop", "1-9-1", true, false)
+            .await
+            .err(),
+        readonly
+            .pdb_relax("istio-system/istio-galley", false)
+            .await
+            .err(),
+        readonly
+            .pdb_restore("istio-system/istio-galley", false)
+            .await
+            .err(),
+    ];
+    for r in &refusals {
+        let e = r.as_ref().expect("refused");
+        assert!(e.is_bad_input(), "{e:?}");
+        assert!(e.to_string().contains("--readonly"), "{e}");
+    }
+    assert_eq!(
+        audit_lines(&audit).len(),
+        4,
+        "refusals send and log nothing"
+    );
+
+    // Bad label syntax is rejected before any request.
+    for bad in ["taco istio=enabled", "k=-v", "k", "UPPER_prefix/k=v"] {
+        let e = exec
+            .label_node("k1-node04", bad, false)
+            .await
+            .expect_err(bad);
+        assert!(matches!(e, ActionError::Invalid(_)), "{bad}: {e:?}");
+    }
+    let e = exec
+        .label_namespace("legacy-shop", "1.9.1", false, false)
+        .await
+        .expect_err("a revision with dots");
+    assert!(matches!(e, ActionError::Invalid(_)), "{e:?}");
+    assert_eq!(
+        node(&conn, "k1-node04").await.metadata.labels,
+        node_before.metadata.labels
+    );
+    assert_eq!(audit_lines(&audit).len(), 4);
+
+    // An unknown node is bad input.
+    let e = exec
+        .cordon("k1-node99", false)
+        .await
+        .expect_err("no such node");
+    assert!(e.is_bad_input(), "{e:?}");
+
+    // A real label change, then its removal.
+    let out = exec
+        .label_node("k1-node04", "example.com/upgrade-wave=2", false)
+        .await
+        .expect("label");
+    assert_eq!(out.verb(), "labeled");
+    let labels = node(&conn, "k1-node04")
+        .await
+        .metadata
+        .labels
+        .unwrap_or_default();
+    assert_eq!(
+        labels.get("example.com/upgrade-wave").map(String::as_str),
+        Some("2")
+    );
+    exec.label_node("k1-node04", "example.com/upgrade-wave-", false)
+        .await
+        .expect("unlabel");
+    assert_eq!(
+        node(&conn, "k1-node04").await.metadata.labels,
+        node_before.metadata.labels
+    );
+    // Removing it again changes nothing and is no error, as with kubectl ("not labeled"),
+    // which is what the dialog's preview promised.
+    let out = exec
+        .label_node("k1-node04", "example.com/upgrade-wave-", false)
+        .await
+        .expect("removing an absent label");
+    assert_eq!(out.verb(), "not labeled");
+    assert_eq!(
+        node(&conn, "k1-node04").await.metadata.labels,
+        node_before.metadata.labels
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn label_namespace_with_restart_moves_legacy_shop_to_the_revision() {
+    let sandbox = start().await;
+    let conn = connect(&sandbox).await;
+    let exec = Executor::new(&conn, false, None);
+    let pods: Api<Pod> = Api::namespaced(conn.client.clone(), "legacy-shop");
+    let old: BTreeSet<String> = pods
+        .list(&ListParams::default())
+        .await
+        .expect("pods")
+        .items
+        .into_iter()
+        .filter_map(|p| p.metadata.uid)
+        .collect();
+    assert_eq!(old.len(), 2);
+    let out = exec
+        .label_namespace("legacy-shop", "1-9-1", true, false)
+        .await
+        .expect("label");
+    assert_eq!(out.removed_injection.as_deref(), Some("enabled"));
+    assert_eq!(
+        out.restarted,
+        vec!["deployment.apps/inventory", "deployment.apps/storefront"]
+    );
+    let ns = Api::<Namespace>::all(conn.client.clone())
+        .get("legacy-shop")
+        .await
+        .expect("ns");
+    let labels = ns.metadata.labels.unwrap_or_default();
+    assert_eq!(
+        labels.get("istio.io/rev").map(String::as_str),
+        Some("1-9-1")
+    );
+    assert!(!labels.contains_key("istio-injection"), "{labels:?}");
+    eventually(
+        "legacy-shop's pods replaced and injected by 1-9-1",
+        Duration::from_secs(30),
+        || {
+            let pods = pods.clone();
+            let old = old.clone();
+            async move {
+                let list = pods.list(&ListParams::default()).await.ok()?;
+                let running: Vec<&Pod> = list
+                    .items
+                    .iter()
+                    .filter(|p| {
+                        p.metadata.deletion_timestamp.is_none()
+                            && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+                    })
+                    .collect();
+                let injected = |p: &Pod| {
+                    let rev = Some(&"1-9-1".to_string());
+                    (p.metadata
+                        .labels
+                        .as_ref()
+                        .and_then(|l| l.get("istio.io/rev"))
+                        == rev
+                        || p.metadata
+                            .annotations
+                            .as_ref()
+                            .and_then(|a| a.get("istio.io/rev"))
+                            == rev)
+                        && p.spec
+                            .as_ref()
+                            .is_some_and(|s| s.containers.iter().any(|c| c.name == "istio-proxy"))
+                };
+                (running.len() == 2
+                    && list
+                        .items
+                        .iter()
+                        .all(|p| p.metadata.uid.as_ref().is_none_or(|u| !old.contains(u)))
+                    && running.iter().all(|p| injected(p)))
+                .then_some(())
+            }
+        },
+    )
+    .await;
+}
+
+/// The meshtop binary's output and exit code.
+fn meshtop(args: &[&str], env: &[(&str, &Path)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_meshtop"));
+    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run meshtop")
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+#[test]
+fn cli_exit_codes_with_demo() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let audit = dir.path().join("audit.log");
+    let log = dir.path().join("meshtop.log");
+    let base = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec!["--demo".into(), "--log-file".into()];
+        v.push(log.display().to_string());
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let run = |extra: &[&str]| {
+        let args = base(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        meshtop(&args, &[("MESHTOP_AUDIT_LOG", audit.as_path())])
+    };
+
+    let out = run(&["drain", "k1-node03", "--timeout", "6s"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("node/k1-node03 cordoned"), "{stdout}");
+    assert!(
+        stdout.contains("evicting pod istio-system/istio-pilot-"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("Warning: ignoring DaemonSet-managed Pods: kube-system/calico-node-"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error when evicting pods/\"istio-pilot-")
+            && stderr.contains("-n \"istio-system\" (will retry after 5s): Cannot evict pod as it would violate the pod's disruption budget."),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("refused by poddisruptionbudget/istio-pilot -n istio-system"),
+        "{stderr}"
+    );
+    // Once: what the budget allows, what it selects and where those pods run.
+    let described = "  poddisruptionbudget/istio-pilot -n istio-system: allowed disruptions 0 \
+                     (min available 1; 1 healthy, 1 needed); selects ";
+    assert_eq!(stderr.matches(described).count(), 1, "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with(described) && l.ends_with(" on k1-node03")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("remains cordoned"), "{stderr}");
+
+    let out = run(&["--readonly", "drain", "k1-node03"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--readonly"));
+    let out = run(&["label", "node", "k1-node03", "taco istio=enabled"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("invalid label"));
+    let out = run(&["uncordon", "k1-node99"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("\"k1-node99\" not found"));
+    let out = run(&["cordon", "k1-node05", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "node/k1-node05 cordoned (server dry run)\n"
+    );
+    let out = run(&["pdb", "relax", "istio-system/istio-pilot"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "poddisruptionbudget.policy/istio-pilot relaxed\n"
+    );
+    // A relabel with --restart waits for each rollout, as `kubectl rollout status` does.
+    let out = run(&[
+        "label",
+        "namespace",
+        "legacy-shop",
+        "--rev",
+        "1-9-1",
+        "--restart",
+        "--timeout",
+        "60s",
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("namespace/legacy-shop labeled\n"),
+        "{stdout}"
+    );
+    for w in ["deployment.apps/inventory", "deployment.apps/storefront"] {
+        let restarted = stdout.find(&format!("{w} restarted\n"));
+        let rolled = stdout.find(&format!("{w} successfully rolled out\n"));
+        assert!(
+            restarted.is_some() && rolled.is_some() && restarted < rolled,
+            "{stdout}"
+        );
+    }
+
+    // Only the requests that reached a cluster are audited.
+    let lines = audit_lines(&audit);
+    let actions: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| (l.action.as_str(), l.target.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("drain", "node/k1-node03"),
+            ("uncordon", "node/k1-node99"),
+            ("cordon", "node/k1-node05"),
+            ("pdb relax", "poddisruptionbudget/istio-system/istio-pilot"),
+            (
+                "label istio.io/rev=1-9-1 and restart",
+                "namespace/legacy-shop"
+            ),
+        ]
+    );
+}
+
+fn kubectl_path() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("kubectl"))
+        .find(|p| p.is_file())
+}
+
+/// `(evicted, skipped)` pod names from kubectl drain's (and meshtop drain's) output.
+fn drain_sets(stdout: &str, stderr: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let evicted = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("evicting pod "))
+        .map(str::to_string)
+        .collect();
+    let skipped = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("Warning: ignoring DaemonSet-managed Pods: "))
+        .flat_map(|l| l.split(", ").map(str::to_string))
+        .collect();
+    (evicted, skipped)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meshtop_drain_matches_kubectl_drain() {
+    let kubectl = kubectl_path().expect("kubectl is required by this test and is not on PATH: install Debian's kubernetes-client (`.ci/run` does)");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut results = Vec::new();
+    for who in ["meshtop", "kubectl"] {
+        let sandbox = start().await;
+        let kubeconfig = dir.path().join(format!("{who}.kubeconfig"));
+        std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).expect("kubeconfig");
+        let kc = kubeconfig.display().to_string();
+        let log = dir.path().join(format!("{who}.log")).display().to_string();
+        let audit = dir.path().join("audit.log").display().to_string();
+        let common = [
+            "--kubeconfig",
+            kc.as_str(),
+            "--log-file",
+            log.as_str(),
+            "--audit-log",
+            audit.as_str(),
+        ];
+        let relax = tokio::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
+            .args(common)
+            .args(["pdb", "relax", "istio-system/istio-galley"])
+            .output()
+            .await
+            .expect("meshtop pdb relax");
+        assert!(relax.status.success(), "{}", text(&relax.stderr));
+        let out = if who == "meshtop" {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
+                .args(common)
+                .args(["drain", "k1-node04", "--timeout", "30s"])
+                .output()
+                .await
+                .expect("meshtop drain")
+        } else {
+            tokio::process::Command::new(&kubectl)
+                .args(["--kubeconfig", kc.as_str()])
+                .args([
+                    "drain",
+                    "k1-node04",
+                    "--ignore-daemonsets",
+                    "--timeout",
+                    "30s",
+                ])
+                .output()
+                .await
+                .expect("kubectl drain")
+        };
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{who} drain failed:\n{stdout}\n{stderr}"
+        );
+        assert!(stdout.contains("node/k1-node04 drained"), "{who}: {stdout}");
+        results.push(drain_sets(&stdout, &stderr));
+        drop(sandbox);
+    }
+    let (evicted, skipped) = &results[0];
+    assert_eq!(evicted.len(), 5, "{evicted:?}");
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert_eq!(
+        results[0], results[1],
+        "meshtop vs kubectl (evicted, skipped)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_refuses_pods_without_controller_or_with_emptydir_unless_told() {
+    let sandbox = start().await;
+    let conn = connect(&sandbox).await;
+    let pods: Api<Pod> = Api::namespaced(conn.client.clone(), "logging");
+    let bare = |name: &str, extra: serde_json::Value| {
+        let mut pod = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": "logging", "labels": {"app": name}},
+            "spec": {"nodeName": "k1-node05", "containers": [{"name": "c", "image": "busybox"}]},
+        });
+        json_patch::merge(&mut pod, &extra);
+        serde_json::from_value::<Pod>(pod).expect("pod")
+    };
+    // Not in an injected namespace: the sidecar's emptyDir volumes would refuse them too.
+    let pp = kube::api::PostParams::default();
+    for pod in [
+        bare("job-once", serde_json::json!({})),
+        bare(
+            "scratch",
+            serde_json::json!({"spec": {"volumes": [{"name": "tmp", "emptyDir": {}}]}}),
+        ),
+        bare(
+            "static-web",
+            serde_json::json!({"metadata": {"annotations": {"kubernetes.io/config.mirror": "abc"}}}),
+        ),
+    ] {
+        pods.create(&pp, &pod).await.expect("create a bare pod");
+    }
+    let exec = Executor::new(&conn, false, None);
+    let before = pods_on(&conn, "k1-node05").await;
+    let err = exec
+        .drain("k1-node05", &DrainOptions::default(), &|_| {})
+        .await
+        .expect_err("bare pods refuse the drain");
+    assert!(matches!(err, ActionError::Refused(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("unable to drain node \"k1-node05\": "),
+        "{text}"
+    );
+    // kubectl's filter order: local storage is checked before the controller.
+    for part in [
+        "cannot delete Pods that declare no controller (use --force to override): logging/job-once",
+        "cannot delete Pods with local storage (use --delete-emptydir-data to override): logging/scratch",
+    ] {
+        assert!(text.contains(part), "{text}");
+    }
+    assert!(
+        text.ends_with("; node/k1-node05 remains cordoned"),
+        "{text}"
+    );
+    assert!(unschedulable(&node(&conn, "k1-node05").await));
+    assert_eq!(pods_on(&conn, "k1-node05").await, before, "nothing evicted");
+
+    // With consent, in a dry run: they would go, with kubectl's warnings; the mirror pod stays.
+    let plans = Mutex::new(Vec::new());
+    let opts = DrainOptions {
+        dry_run: true,
+        force: true,
+        delete_emptydir_data: true,
+        timeout: Duration::from_secs(20),
+        ..DrainOptions::default()
+    };
+    let _ = exec
+        .drain("k1-node05", &opts, &|e| {
+            if let DrainEvent::Planned(p) = e {
+                plans.lock().expect("lock").push(p);
+            }
+        })
+        .await;
+    let plans = plans.into_inner().expect("lock");
+    let plan = plans.first().expect("a plan");
+    assert!(plan.errors().is_empty(), "{:?}", plan.errors());
+    let evict: Vec<String> = plan.to_evict().iter().map(|p| p.pod.to_string()).collect();
+    assert!(
+        evict.contains(&"logging/job-once".to_string())
+            && evict.contains(&"logging/scratch".to_string()),
+        "{evict:?}"
+    );
+    let skipped: Vec<String> = plan.skipped().iter().map(|p| p.pod.to_string()).collect();
+    assert!(
+        skipped.contains(&"logging/static-web".to_string()),
+        "{skipped:?}"
+    );
+    let warnings = meshtop::cluster::actions::drain::describe_groups(&plan.warnings());
+    assert!(
+        warnings.contains(
+            "deleting Pods that declare no controller: logging/job-once, logging/scratch"
+        ),
+        "{warnings}"
+    );
+    assert_eq!(
+        pods_on(&conn, "k1-node05").await,
+        before,
+        "a dry run evicts nothing"
+    );
+}
+
+/// An action that cannot be audited is not sent: the audit log is checked before anything
+/// goes to the cluster; and should its line fail after the action ran, the outcome says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_that_cannot_be_audited_is_not_sent_and_a_lost_line_is_reported() {
+    let sandbox = start().await;
+    let conn = connect(&sandbox).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).expect("write kubeconfig");
+    let log = dir.path().join("meshtop.log");
+    // A plain file where the audit log's directory should be.
+    let blocker = dir.path().join("state");
+    std::fs::write(&blocker, "not a directory").expect("write");
+    let unwritable = blocker.join("audit.log");
+
+    for args in [
+        vec!["cordon", "k1-node02"],
+        vec!["drain", "k1-node02", "--timeout", "5s"],
+        vec!["label", "node", "k1-node02", "taco-istio=disabled"],
+        vec!["pdb", "relax", "istio-system/istio-pilot"],
+    ] {
+        let mut all = vec!["--log-file", log.to_str().expect("utf-8 path")];
+        all.extend(&args);
+        let out = meshtop(
+            &all,
+            &[
+                ("MESHTOP_KUBECONFIG", kubeconfig.as_path()),
+                ("MESHTOP_AUDIT_LOG", unwritable.as_path()),
+            ],
+        );
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "cannot write the audit log {}",
+                unwritable.display()
+            )) && stderr.contains("nothing was sent"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let n = node(&conn, "k1-node02").await;
+    assert!(!unschedulable(&n), "k1-node02 was cordoned");
+    assert_ne!(
+        n.metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("taco-istio"))
+            .map(String::as_str),
+        Some("disabled")
+    );
+    let pdb: PodDisruptionBudget = Api::namespaced(conn.client.clone(), "istio-system")
+        .get("istio-pilot")
+        .await
+        .expect("pdb");
+    assert!(
+        !pdb.metadata
+            .annotations
+            .unwrap_or_default()
+            .contains_key(RELAXED_FROM),
+        "istio-pilot was relaxed"
+    );
+
+    // The line fails after the check (here: from the start, bypassing it): the action ran,
+    // and its outcome says that it did and that its line is missing.
+    let exec = Executor::new(&conn, false, Some(AuditLog::new(&unwritable)));
+    let err = exec
+        .cordon("k1-node02", false)
+        .await
+        .expect_err("the audit line cannot be written");
+    assert!(matches!(err, ActionError::Unaudited(_)), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("cordon node/k1-node02: it was done, but its audit line was not written:"),
+        "{msg}"
+    );
+    assert!(!err.is_bad_input());
+    assert!(unschedulable(&node(&conn, "k1-node02").await));
+    let err = exec
+        .uncordon("k1-node99", false)
+        .await
+        .expect_err("no such node, and no audit line");
+    assert!(
+        err.to_string()
+            .starts_with("uncordon node/k1-node99: it failed: "),
+        "{err}"
+    );
+}
+
+/// Ctrl-C stops a headless drain cleanly: exit 1 saying so, the node stays cordoned, and the
+/// audit line says the drain was interrupted (when it started, when it stopped).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_a_drain_and_the_audit_says_interrupted() {
+    let sandbox = start().await;
+    let conn = connect(&sandbox).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).expect("write kubeconfig");
+    let audit = dir.path().join("audit.log");
+    let log = dir.path().join("meshtop.log");
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
+        .args(["--log-file", log.to_str().expect("utf-8")])
+        .args(["drain", "k1-node03", "--timeout", "5m"])
+        .env("MESHTOP_KUBECONFIG", &kubeconfig)
+        .env("MESHTOP_AUDIT_LOG", &audit)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run meshtop");
+    let pid = child.id().expect("pid");
+    // Blocked by istio-pilot's PDB: the other pods are gone, istio-pilot's stays.
+    eventually(
+        "the drain to be blocked",
+        Duration::from_secs(30),
+        || async {
+            let left = pods_on(&conn, "k1-node03").await;
+            let pilot = left
+                .iter()
+                .any(|(p, _)| p.starts_with("istio-system/istio-pilot-"));
+            (pilot && left.len() == 3 && unschedulable(&node(&conn, "k1-node03").await))
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(audit_lines(&audit).is_empty(), "nothing ended yet");
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("meshtop stops on SIGINT")
+        .expect("wait");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("meshtop: interrupted by SIGINT: what was done stays done"),
+        "{stderr}"
+    );
+    assert!(unschedulable(&node(&conn, "k1-node03").await));
+    let lines = audit_lines(&audit);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        (lines[0].action.as_str(), lines[0].target.as_str()),
+        ("drain", "node/k1-node03")
+    );
+    assert_eq!(lines[0].result, meshtop::cluster::actions::INTERRUPTED);
+    let started: jiff::Timestamp = lines[0].started.parse().expect("started");
+    let ended: jiff::Timestamp = lines[0].time.parse().expect("time");
+    assert!(started < ended, "{:?}", lines[0]);
+}

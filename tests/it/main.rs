@@ -1,0 +1,19 @@
+//! meshtop's integration tests, in one binary: the sandbox cluster over loopback, the real
+//! kube client and kubectl against it, the CLI as a process, and the TUI under tmux.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cluster_actions;
+mod cluster_install;
+mod cluster_sync;
+mod cluster_watch;
+mod install_istioctl;
+mod sandbox_cli;
+mod sandbox_conformance;
+mod sandbox_istiod;
+mod sandbox_kubectl;
+mod tui_tmux;
+mod ui_actions;
+mod ui_install;
+mod ui_views;

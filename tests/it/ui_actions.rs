@@ -1,0 +1,497 @@
+//! The TUI's action flows end to end, without a terminal: keys into `Ui`, its commands into
+//! the app's `TaskRunner`, the real executor and kube client against the sandbox on the
+//! seed's cluster, watch events back into the `Model` and task updates back into the UI —
+//! the same wiring as the event loop in `app.rs`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::common::harness;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, ListParams};
+use meshtop::app::tasks::TaskRunner;
+use meshtop::cluster::actions::{AuditLog, AuditRecord, Executor};
+use meshtop::cluster::{self, Connection, WatchOptions};
+use meshtop::model::{Model, SourceState, Stamped};
+use meshtop::ui::action::{Task, TaskUpdate};
+use meshtop::ui::{Command, Header, Keymap, Theme, Ui};
+use meshtop_sandbox::Sandbox;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use tokio::sync::mpsc;
+
+const K1: &str = "assets/scenarios/k1-upgrade.yaml";
+
+/// The loop of `app.rs`, stepped by the test.
+struct Session {
+    _sandbox: Sandbox,
+    conn: Connection,
+    model: Model,
+    ui: Ui,
+    events: mpsc::Receiver<Stamped>,
+    _watchers: cluster::WatchHandle,
+    runner: TaskRunner,
+    updates: mpsc::UnboundedReceiver<TaskUpdate>,
+    header: Header,
+}
+
+impl Session {
+    async fn start(audit: &Path) -> Session {
+        let sandbox = harness::start_file(K1).await.expect("start the sandbox");
+        let conn = harness::connection(&sandbox, harness::ADMIN_CONTEXT)
+            .await
+            .expect("connect");
+        let (tx, events) = mpsc::channel(4096);
+        let watchers = cluster::spawn_watchers(&conn, WatchOptions::default(), tx);
+        let (task_tx, updates) = mpsc::unbounded_channel();
+        let runner = TaskRunner::new(
+            Executor::new(&conn, false, Some(AuditLog::new(audit))),
+            task_tx,
+        )
+        .with_drain_timing(Duration::from_secs(90), Duration::from_millis(500));
+        let header = Header {
+            context: conn.context.clone(),
+            server: conn.server.clone(),
+            namespace: None,
+            readonly: false,
+        };
+        let mut s = Session {
+            _sandbox: sandbox,
+            conn,
+            model: Model::new(),
+            ui: Ui::new(Keymap::default(), Theme::default()),
+            events,
+            _watchers: watchers,
+            runner,
+            updates,
+            header,
+        };
+        s.until("the initial sync", |s| {
+            s.model.sources().len() == meshtop::model::Kind::ALL.len()
+                && s.model
+                    .sources()
+                    .values()
+                    .all(|v| matches!(v, SourceState::Ready))
+        })
+        .await;
+        s
+    }
+
+    /// Applies what arrived, as the loop does between frames.
+    fn pump(&mut self) {
+        while let Ok(ev) = self.events.try_recv() {
+            self.model.apply(ev);
+        }
+        while let Ok(u) = self.updates.try_recv() {
+            self.ui.on_task_update(u);
+        }
+    }
+
+    /// Steps the loop until `done`, or panics naming `what` with the screen.
+    async fn until(&mut self, what: &str, done: impl Fn(&Session) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            self.pump();
+            if done(self) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen:\n{}",
+                self.screen()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Keys typed as text; each command goes where the loop sends it.
+    fn keys(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(KeyCode::Char(c));
+        }
+    }
+
+    fn key(&mut self, code: KeyCode) {
+        for command in self
+            .ui
+            .on_key(KeyEvent::new(code, KeyModifiers::NONE), &self.model)
+        {
+            match command {
+                Command::Run(run) => self.runner.run(run),
+                Command::Abort(id) => self.runner.abort(id),
+                Command::ReadInstallFacts(id) => self.runner.read_install_facts(id),
+                Command::Edit(_) => panic!("no editor in this test"),
+                Command::Quit => panic!("quit"),
+            }
+        }
+    }
+
+    fn screen(&self) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(150, 45)).expect("terminal");
+        terminal
+            .draw(|f| {
+                self.ui
+                    .render(f, &self.model, &self.header, Timestamp::now())
+            })
+            .expect("draw");
+        let buffer = terminal.backend().buffer();
+        let mut out = String::new();
+        for y in 0..buffer.area.height {
+            for x in 0..buffer.area.width {
+                out.push_str(buffer[(x, y)].symbol());
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    fn task(&self, title: &str) -> Option<&Task> {
+        self.ui
+            .state()
+            .tasks
+            .iter()
+            .rev()
+            .find(|t| t.request.title() == title)
+    }
+
+    /// Selects the row a filter leaves in a view (`6` Nodes, `5` Disruption, `7` Namespaces).
+    fn select(&mut self, view: &str, filter: &str) {
+        self.key(KeyCode::Esc);
+        self.keys(&format!("{view}/{filter}"));
+        self.key(KeyCode::Enter);
+    }
+
+    /// Opens an action, goes past the preview and confirms it with `confirm` typed.
+    fn confirm(&mut self, action_key: &str, confirm: Option<&str>) {
+        self.keys(action_key);
+        self.keys("y");
+        match confirm {
+            Some(name) => {
+                self.keys(name);
+                self.key(KeyCode::Enter);
+            }
+            None => self.keys("y"),
+        }
+    }
+
+    async fn node(&self, name: &str) -> Node {
+        Api::<Node>::all(self.conn.client.clone())
+            .get(name)
+            .await
+            .expect("node")
+    }
+}
+
+fn cordoned(n: &Node) -> bool {
+    n.spec
+        .as_ref()
+        .and_then(|s| s.unschedulable)
+        .unwrap_or(false)
+}
+
+fn finished_ok(t: Option<&Task>) -> bool {
+    matches!(t.and_then(|t| t.result.as_ref()), Some(Ok(_)))
+}
+
+fn audit(path: &Path) -> Vec<AuditRecord> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_from_the_ui_is_blocked_by_istio_pilot_then_finishes_after_relief() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("audit.log");
+    let mut s = Session::start(&log).await;
+    let pilot_before: Vec<String> = s
+        .model
+        .pods_on_node("k1-node03")
+        .iter()
+        .filter(|p| p.name.starts_with("istio-pilot"))
+        .map(|p| p.name.to_string())
+        .collect();
+    assert_eq!(
+        pilot_before.len(),
+        1,
+        "the seed runs istio-pilot on k1-node03"
+    );
+
+    s.select("6", "node03");
+    s.confirm("D", Some("k1-node03"));
+    let drain = "drain node/k1-node03";
+    s.until("the drain to be refused by istio-pilot's PDB", |s| {
+        s.task(drain)
+            .and_then(|t| t.progress.as_ref())
+            .is_some_and(|p| {
+                p.blocked
+                    .iter()
+                    .any(|b| b.pdb.as_deref() == Some("istio-pilot"))
+                    && p.done + 1 == p.total
+            })
+    })
+    .await;
+    let screen = s.screen();
+    assert!(
+        screen.contains("1 blocked · 1 remaining · retry in"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("refused by PDB istio-pilot: allowed disruptions 0"),
+        "{screen}"
+    );
+    assert!(cordoned(&s.node("k1-node03").await));
+    assert!(s.task(drain).is_some_and(Task::running));
+
+    // Relief from the Disruption view, while the drain keeps retrying.
+    s.select("5", "pilot");
+    s.confirm("R", Some("istio-pilot"));
+    s.until("the drain to finish", |s| finished_ok(s.task(drain)))
+        .await;
+    assert!(finished_ok(
+        s.task("relax poddisruptionbudget/istio-system/istio-pilot")
+    ));
+    let summary = s.task(drain).and_then(|t| t.result.clone());
+    assert_eq!(
+        summary,
+        Some(Ok(
+            "node/k1-node03 drained: 4 pods evicted, 2 stayed (DaemonSet or mirror)".into()
+        ))
+    );
+    // istio-pilot runs again, elsewhere.
+    let pods: Vec<Pod> = Api::<Pod>::namespaced(s.conn.client.clone(), "istio-system")
+        .list(&ListParams::default().labels("istio=pilot"))
+        .await
+        .expect("pods")
+        .items;
+    let nodes: Vec<String> = pods
+        .iter()
+        .filter_map(|p| p.spec.as_ref().and_then(|s| s.node_name.clone()))
+        .collect();
+    assert!(
+        !nodes.is_empty() && nodes.iter().all(|n| n != "k1-node03"),
+        "{nodes:?}"
+    );
+
+    // One key restores the saved spec.
+    s.until("the model to see the PDB relaxed", |s| {
+        s.model
+            .pdb("istio-system", "istio-pilot")
+            .is_some_and(|p| p.relaxed_from.is_some())
+    })
+    .await;
+    // Its preview says what restoring does: istio-pilot's one pod, now on another node,
+    // blocks that node's drain again.
+    s.select("5", "pilot");
+    s.keys("U");
+    let again = format!(
+        "it will allow no disruption (1 healthy, 1 needed): it blocks the drains of {} again",
+        nodes[0]
+    );
+    s.until("the restore preview to name the drain it blocks", |s| {
+        s.screen().contains(&again)
+    })
+    .await;
+    s.key(KeyCode::Esc);
+    s.select("5", "pilot");
+    s.confirm("U", Some("istio-pilot"));
+    s.until("the restore", |s| {
+        finished_ok(s.task("restore poddisruptionbudget/istio-system/istio-pilot"))
+    })
+    .await;
+    let pdb = Api::<PodDisruptionBudget>::namespaced(s.conn.client.clone(), "istio-system")
+        .get("istio-pilot")
+        .await
+        .expect("pdb");
+    let spec = pdb.spec.expect("spec");
+    assert_eq!(
+        spec.min_available,
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(1))
+    );
+    // The node stays cordoned until someone uncordons it: from the UI too.
+    s.select("6", "node03");
+    s.confirm("u", None);
+    s.until("the uncordon", |s| {
+        finished_ok(s.task("uncordon node/k1-node03"))
+    })
+    .await;
+    assert!(!cordoned(&s.node("k1-node03").await));
+
+    let records = audit(&log);
+    let seen: Vec<(String, String, bool, String)> = records
+        .iter()
+        .map(|r| {
+            let v = serde_json::to_value(r).expect("json");
+            (
+                v["action"].as_str().unwrap_or_default().to_string(),
+                v["target"].as_str().unwrap_or_default().to_string(),
+                v["dry_run"].as_bool().unwrap_or(true),
+                v["result"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let ok = |a: &str, t: &str| (a.to_string(), t.to_string(), false, "ok".to_string());
+    assert_eq!(
+        seen,
+        vec![
+            ok("pdb relax", "poddisruptionbudget/istio-system/istio-pilot"),
+            ok("drain", "node/k1-node03"),
+            ok(
+                "pdb restore",
+                "poddisruptionbudget/istio-system/istio-pilot"
+            ),
+            ok("uncordon", "node/k1-node03"),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_stops_a_blocked_drain_and_the_node_stays_cordoned() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("audit.log");
+    let mut s = Session::start(&log).await;
+    s.select("6", "node04");
+    s.confirm("D", Some("k1-node04"));
+    let drain = "drain node/k1-node04";
+    s.until("istio-galley's PDB to refuse", |s| {
+        s.task(drain)
+            .and_then(|t| t.progress.as_ref())
+            .is_some_and(|p| {
+                p.blocked
+                    .iter()
+                    .any(|b| b.pdb.as_deref() == Some("istio-galley"))
+            })
+    })
+    .await;
+    s.keys("A");
+    s.until("the drain to stop", |s| {
+        s.task(drain).is_some_and(|t| !t.running())
+    })
+    .await;
+    let result = s.task(drain).and_then(|t| t.result.clone());
+    let Some(Err(message)) = result else {
+        panic!("an aborted drain is not a success: {result:?}");
+    };
+    assert!(
+        message.contains("drain of node/k1-node04 aborted"),
+        "{message}"
+    );
+    assert!(
+        message.contains("node/k1-node04 remains cordoned"),
+        "{message}"
+    );
+    assert!(cordoned(&s.node("k1-node04").await));
+    let screen = s.screen();
+    assert!(
+        screen.contains("✗ drain node/k1-node04: drain of node/k1-node04 aborted"),
+        "{screen}"
+    );
+    let records = audit(&log);
+    assert_eq!(records.len(), 1);
+    let v = serde_json::to_value(&records[0]).expect("json");
+    assert!(
+        v["result"].as_str().is_some_and(|r| r.contains("aborted")),
+        "{v}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_from_the_dialog_changes_nothing_and_cancel_sends_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("audit.log");
+    let mut s = Session::start(&log).await;
+    s.select("6", "node05");
+    s.keys("c");
+    s.keys("d");
+    s.until("the dry run's answer", |s| {
+        matches!(
+            &s.ui.state().mode,
+            meshtop::ui::Mode::Dialog(d) if d.dry_run.as_ref().is_some_and(|t| !t.running())
+        )
+    })
+    .await;
+    let screen = s.screen();
+    assert!(
+        screen.contains("✓ node/k1-node05 cordoned (server dry run)"),
+        "{screen}"
+    );
+    s.key(KeyCode::Esc);
+    assert!(!cordoned(&s.node("k1-node05").await));
+    // The drain's dry run reports the PDB that would refuse, and changes nothing either.
+    s.select("6", "node05");
+    s.keys("D");
+    s.keys("d");
+    s.until("the drain's dry run", |s| {
+        matches!(
+            &s.ui.state().mode,
+            meshtop::ui::Mode::Dialog(d) if d.dry_run.as_ref().is_some_and(|t| !t.running())
+        )
+    })
+    .await;
+    let screen = s.screen();
+    assert!(screen.contains("would be refused"), "{screen}");
+    s.keys("n");
+    assert!(!cordoned(&s.node("k1-node05").await));
+    let before = s.model.pods_on_node("k1-node05").len();
+    s.pump();
+    assert_eq!(s.model.pods_on_node("k1-node05").len(), before);
+    let records = audit(&log);
+    assert_eq!(records.len(), 2, "each dry run is audited");
+    for r in records {
+        let v = serde_json::to_value(&r).expect("json");
+        assert_eq!(v["dry_run"], true, "{v}");
+    }
+    assert!(
+        s.ui.state().tasks.is_empty(),
+        "dry runs stay in their dialog"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injection_with_restart_follows_each_rollout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("audit.log");
+    let mut s = Session::start(&log).await;
+    s.select("7", "legacy");
+    s.keys("i");
+    s.keys("1-9-1");
+    s.key(KeyCode::Enter);
+    s.keys("t");
+    s.confirm("", None);
+    let title = "label namespace/legacy-shop istio.io/rev=1-9-1";
+    s.until("the relabel and rollouts", |s| finished_ok(s.task(title)))
+        .await;
+    let task = s.task(title).expect("task").clone();
+    assert_eq!(
+        task.result,
+        Some(Ok(
+            "namespace/legacy-shop labeled istio.io/rev=1-9-1, istio-injection=enabled removed; 2 workloads restarted and rolled out"
+                .into()
+        ))
+    );
+    for w in ["deployment.apps/inventory", "deployment.apps/storefront"] {
+        assert!(
+            task.lines
+                .iter()
+                .any(|l| *l == format!("{w} successfully rolled out")),
+            "{:?}",
+            task.lines
+        );
+    }
+    let progress = task.progress.expect("progress");
+    assert_eq!((progress.done, progress.total), (2, 2));
+    s.until("the restarted pods to run 1-9-1 proxies", |s| {
+        let pods = s.model.pods_in_namespace("legacy-shop");
+        !pods.is_empty()
+            && pods
+                .iter()
+                .filter(|p| p.status.as_ref() == "Running")
+                .all(|p| p.injected_revision.as_deref() == Some("1-9-1"))
+    })
+    .await;
+}
