@@ -2,6 +2,7 @@
 //! The loop owns the model and the UI state; watchers only send events. It also runs the
 //! non-interactive commands.
 
+mod editor;
 mod install;
 pub mod tasks;
 
@@ -19,10 +20,12 @@ use crate::cli::{
     Cli, Command, DEMO_BUILTIN, DrainCmd, GetCmd, GlobalArgs, LabelCmd, NodeCmd, Output, PdbCmd,
     ProxyStatusCmd,
 };
-use crate::cluster::actions::{self, ActionError, AuditLog, DrainEvent, DrainOptions, Executor};
+use crate::cluster::actions::{AuditLog, Executor};
 use crate::cluster::{self, Connection, SyncOptions, WatchOptions};
 use crate::model::sync::ReplicaState;
 use crate::model::{Kind, Model, SourceState, Stamped, syncz};
+use crate::ops::drain::{DrainEvent, DrainOptions};
+use crate::ops::{self, ActionError};
 use crate::ui::{self, Header, Keymap, Theme, Ui};
 use meshtop_sandbox::{self as sandbox, Sandbox, Scenario};
 
@@ -322,7 +325,7 @@ fn audit_log(global: &GlobalArgs) -> Result<AuditLog, String> {
     let log = global
         .audit_log
         .clone()
-        .or_else(actions::default_audit_log)
+        .or_else(crate::cluster::actions::default_audit_log)
         .map(AuditLog::new)
         .ok_or_else(|| {
             "no place for the audit log: neither XDG_STATE_HOME nor HOME is set \
@@ -340,7 +343,7 @@ async fn executor(global: &GlobalArgs) -> Result<(Target, Executor), AppError> {
     let audit = global
         .audit_log
         .clone()
-        .or_else(actions::default_audit_log)
+        .or_else(crate::cluster::actions::default_audit_log)
         .map(AuditLog::new);
     let executor = Executor::new(&target.connection, global.readonly, audit);
     Ok((target, executor))
@@ -359,7 +362,7 @@ fn print_drain_event(event: DrainEvent, dry_run: bool) {
         DrainEvent::Planned(plan) => {
             let warnings = plan.warnings();
             if !warnings.is_empty() {
-                eprintln!("Warning: {}", actions::drain::describe_groups(&warnings));
+                eprintln!("Warning: {}", ops::drain::describe_groups(&warnings));
             }
         }
         DrainEvent::Evicting(pod) => println!("evicting pod {pod}{suffix}"),
@@ -371,7 +374,7 @@ fn print_drain_event(event: DrainEvent, dry_run: bool) {
             retry_in,
         } => {
             let retry = retry_in
-                .map(|d| format!(" (will retry after {})", actions::drain::humantime(d)))
+                .map(|d| format!(" (will retry after {})", ops::drain::humantime(d)))
                 .unwrap_or_default();
             eprintln!(
                 "error when evicting pods/{:?} -n {:?}{retry}: {message}",
@@ -443,7 +446,7 @@ async fn label(global: &GlobalArgs, cmd: &LabelCmd) -> Result<(), AppError> {
             timeout,
             dry_run,
         } => {
-            actions::validate_revision(rev)?;
+            ops::label::validate_revision(rev)?;
             preflight(global, "label", &format!("namespace/{namespace}"))?;
             let (_target, executor) = executor(global).await?;
             let out = executor
@@ -459,11 +462,11 @@ async fn label(global: &GlobalArgs, cmd: &LabelCmd) -> Result<(), AppError> {
                 println!("{w} restarted{}", dry(*dry_run));
             }
             if *restart && !*dry_run && !timeout.is_zero() && !out.restarted.is_empty() {
-                let report = |e: actions::rollout::RolloutEvent| match e {
-                    actions::rollout::RolloutEvent::Waiting { workload, why } => {
+                let report = |e: ops::rollout::RolloutEvent| match e {
+                    ops::rollout::RolloutEvent::Waiting { workload, why } => {
                         println!("Waiting for {workload} rollout to finish: {why}...")
                     }
-                    actions::rollout::RolloutEvent::Done { workload, .. } => {
+                    ops::rollout::RolloutEvent::Done { workload, .. } => {
                         println!("{workload} successfully rolled out")
                     }
                 };
@@ -478,7 +481,7 @@ async fn label(global: &GlobalArgs, cmd: &LabelCmd) -> Result<(), AppError> {
             label,
             dry_run,
         } => {
-            actions::parse_label_change(label)?;
+            ops::label::parse_label_change(label)?;
             preflight(global, "label", &format!("node/{node}"))?;
             let (_target, executor) = executor(global).await?;
             let out = executor.label_node(node, label, *dry_run).await?;
@@ -494,7 +497,7 @@ async fn pdb(global: &GlobalArgs, cmd: &PdbCmd) -> Result<(), AppError> {
         PdbCmd::Relax(t) => (true, t),
         PdbCmd::Restore(t) => (false, t),
     };
-    let target = actions::PdbTarget::parse(&t.pdb)?;
+    let target = ops::pdb::PdbTarget::parse(&t.pdb)?;
     let verb = if relax { "relax" } else { "restore" };
     preflight(
         global,
@@ -652,17 +655,17 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
 /// How the TUI plans installs: istioctl if it is on PATH, with the flags that point it at
 /// the cluster meshtop shows (the demo's kubeconfig lives in memory: istioctl gets a private
 /// copy while it runs).
-fn install_options(global: &GlobalArgs, target: &Target) -> actions::install::PlanOptions {
-    let istioctl = actions::install::find_istioctl();
+fn install_options(global: &GlobalArgs, target: &Target) -> ops::install::PlanOptions {
+    let istioctl = ops::install::find_istioctl();
     let (istioctl_args, istioctl_kubeconfig) = match istioctl {
         Some(_) => install::istioctl_args(
             global,
             target,
-            &actions::install::default_install_file(&global.istio_namespace, "demo"),
+            &ops::install::default_install_file(&global.istio_namespace, "demo"),
         ),
         None => (Vec::new(), None),
     };
-    actions::install::PlanOptions {
+    ops::install::PlanOptions {
         istioctl,
         force_istioctl: false,
         file: None,
@@ -682,7 +685,7 @@ async fn edit_outside(
 ) -> Result<Result<String, String>, AppError> {
     ratatui::restore();
     let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
-    let edited = tokio::task::spawn_blocking(move || actions::install::edit_in_editor(&text))
+    let edited = tokio::task::spawn_blocking(move || editor::edit_in_editor(&text))
         .await
         .map_err(|e| format!("the editor: {e}"))
         .and_then(|r| r.map_err(|e| e.to_string()));

@@ -15,5 +15,6 @@ pub mod cluster;
 pub mod headless;
 pub mod logging;
 pub mod model;
+pub mod ops;
 pub mod signals;
 pub mod ui;

@@ -26,8 +26,8 @@ use jiff::Timestamp;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
 
-use crate::cluster::actions::install as cluster_install;
 use crate::model::Model;
+use crate::ops::install as cluster_install;
 
 pub use keymap::{Action, Keymap, KeymapError};
 pub use state::{Mode, UiState};

@@ -3,12 +3,12 @@
 
 use std::io::Write as _;
 
+use super::editor::edit_in_editor;
 use super::{AppError, GlobalArgs, Target, executor, preflight};
 use crate::cli::InstallCmd;
-use crate::cluster::actions::install::{
-    GatewayForm, GatewayKind, InstallFacts, InstallPlan, PlanOptions, PrivateFile, RevisionForm,
-    default_install_file, edit_in_editor, find_istioctl, parse_key_values, plan_gateway,
-    plan_revision,
+use crate::ops::install::{
+    GatewayForm, GatewayKind, InstallPlan, PlanOptions, PrivateFile, RevisionForm,
+    default_install_file, find_istioctl, parse_key_values, plan_gateway, plan_revision,
 };
 
 enum Form {
@@ -120,7 +120,11 @@ async fn install(global: &GlobalArgs, form: Form, args: Flags) -> Result<(), App
         preflight(global, "install", &resource)?;
     }
     let (target, executor) = executor(global).await?;
-    let facts = InstallFacts::read(&target.connection.client, &global.istio_namespace).await?;
+    let facts = crate::cluster::actions::install::read_facts(
+        &target.connection.client,
+        &global.istio_namespace,
+    )
+    .await?;
     let file = args
         .file
         .clone()

@@ -10,13 +10,12 @@ use jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
 
 use super::dry;
-use crate::cluster::actions::drain::humantime;
-use crate::cluster::actions::install::{InstallFacts, Route};
-use crate::cluster::actions::rollout::RolloutEvent;
-use crate::cluster::actions::{self, DrainEvent, DrainOptions, Executor, PodRef};
-use crate::ui::action::{
-    ActionRequest, ActionRun, Blocked, InstallRequest, TaskId, TaskProgress, TaskUpdate,
-};
+use crate::cluster::actions::{self, Executor};
+use crate::ops::drain::{DrainEvent, DrainOptions, PodRef, humantime};
+use crate::ops::install::Route;
+use crate::ops::rollout::RolloutEvent;
+use crate::ops::{InstallRequest, Request};
+use crate::ui::action::{ActionRun, Blocked, TaskId, TaskProgress, TaskUpdate};
 
 /// How long a drain started from the TUI keeps retrying refused evictions before it gives
 /// up (the node stays cordoned). The abort key stops it sooner.
@@ -65,7 +64,7 @@ impl TaskRunner {
         let namespace = self.istio_namespace.clone();
         let updates = self.updates.clone();
         tokio::spawn(async move {
-            let facts = InstallFacts::read(&client, &namespace)
+            let facts = crate::cluster::actions::install::read_facts(&client, &namespace)
                 .await
                 .map(Box::new)
                 .map_err(|e| e.to_string());
@@ -127,7 +126,7 @@ async fn execute(
     };
     let err = |e: actions::ActionError| e.to_string();
     match &run.request {
-        ActionRequest::Drain {
+        Request::Drain {
             node,
             delete_emptydir_data,
             force,
@@ -150,7 +149,7 @@ async fn execute(
                 outcome.evicted.len()
             ))
         }
-        ActionRequest::Cordon { node } => {
+        Request::Cordon { node } => {
             let changed = executor.cordon(node, dry_run).await.map_err(err)?;
             Ok(if changed {
                 format!("node/{node} cordoned{suffix}")
@@ -158,7 +157,7 @@ async fn execute(
                 format!("node/{node} already cordoned")
             })
         }
-        ActionRequest::Uncordon { node } => {
+        Request::Uncordon { node } => {
             let changed = executor.uncordon(node, dry_run).await.map_err(err)?;
             Ok(if changed {
                 format!("node/{node} uncordoned{suffix}")
@@ -166,14 +165,14 @@ async fn execute(
                 format!("node/{node} already uncordoned")
             })
         }
-        ActionRequest::LabelNode { node, change } => {
+        Request::LabelNode { node, change } => {
             let out = executor
                 .label_node(node, change, dry_run)
                 .await
                 .map_err(err)?;
             Ok(format!("node/{node} {}{suffix}", out.verb()))
         }
-        ActionRequest::LabelNamespace {
+        Request::LabelNamespace {
             namespace,
             revision,
             restart,
@@ -237,7 +236,7 @@ async fn execute(
                 labeled
             })
         }
-        ActionRequest::PdbRelax { namespace, name } => {
+        Request::PdbRelax { namespace, name } => {
             executor
                 .pdb_relax(&format!("{namespace}/{name}"), dry_run)
                 .await
@@ -246,7 +245,7 @@ async fn execute(
                 "poddisruptionbudget/{name} -n {namespace} relaxed{suffix}; U restores it"
             ))
         }
-        ActionRequest::PdbRestore { namespace, name } => {
+        Request::PdbRestore { namespace, name } => {
             executor
                 .pdb_restore(&format!("{namespace}/{name}"), dry_run)
                 .await
@@ -255,7 +254,7 @@ async fn execute(
                 "poddisruptionbudget/{name} -n {namespace} restored{suffix}"
             ))
         }
-        ActionRequest::Install(request) => {
+        Request::Install(request) => {
             install(executor, istio_namespace, id, request, dry_run, updates).await
         }
     }
@@ -278,7 +277,7 @@ async fn install(
         return Err("nothing to install: the form was not previewed".into());
     };
     let plan = &planned.plan;
-    let facts = InstallFacts::read(&executor.client, istio_namespace)
+    let facts = crate::cluster::actions::install::read_facts(&executor.client, istio_namespace)
         .await
         .map_err(|e| format!("reading the cluster: {e}"))?;
     let conflicts = planned.form.conflicts(&facts);
@@ -365,7 +364,7 @@ impl DrainTracker {
                 if !warnings.is_empty() {
                     self.line(format!(
                         "warning: {}",
-                        actions::drain::describe_groups(&warnings)
+                        crate::ops::drain::describe_groups(&warnings)
                     ));
                 }
                 self.line(format!(

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::cluster::actions::install::ServiceType;
+use crate::ops::install::ServiceType;
 
 #[derive(Debug, Subcommand)]
 pub enum InstallCmd {

@@ -10,70 +10,24 @@ pub mod audit;
 pub mod drain;
 pub mod install;
 pub mod rollout;
-pub mod validate;
 pub mod writes;
 
 use std::future::Future;
 
 pub use audit::{AuditLog, AuditRecord, default_audit_log};
-pub use drain::{
-    BudgetFacts, DrainEvent, DrainOptions, DrainOutcome, DrainPlan, PlannedPod, PodDecision,
-    PodRef, plan_drain,
-};
-pub use install::{InstallOutcome, InstallPlan};
-pub use validate::{LabelChange, parse_label_change, validate_revision};
-pub use writes::{
-    LabelOutcome, NamespaceLabelOutcome, PdbTarget, RELAXED_FROM, RESTARTED_AT, relaxed_spec,
-    restored_spec,
-};
+pub use install::InstallOutcome;
 
 use super::Connection;
+pub use crate::ops::ActionError;
+use crate::ops::drain::{DrainEvent, DrainOptions, DrainOutcome};
+use crate::ops::install::InstallPlan;
+use crate::ops::label::{
+    LabelOutcome, NamespaceLabelOutcome, parse_label_change, validate_revision,
+};
+use crate::ops::pdb::PdbTarget;
 
 /// meshtop's field manager on every write.
 pub const FIELD_MANAGER: &str = "meshtop";
-
-/// Why an action did not happen or did not finish. [`ActionError::is_bad_input`] tells a
-/// caller's exit code.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ActionError {
-    /// `--readonly` is set: nothing was sent.
-    #[error("refusing to {action} {target}: meshtop runs with --readonly")]
-    Readonly { action: String, target: String },
-    /// The input is malformed (label syntax, revision name): nothing was sent.
-    #[error("{0}")]
-    Invalid(String),
-    /// The target does not exist.
-    #[error("{0}")]
-    NotFound(String),
-    /// The target is not in a state the action applies to (a PDB already relaxed, or not).
-    #[error("{0}")]
-    Conflict(String),
-    /// The API server refused or failed a request: its own words.
-    #[error("{0}")]
-    Api(String),
-    /// A drain that kubectl's rules refuse to start (pods without controller, local storage).
-    #[error("{0}")]
-    Refused(String),
-    /// The drain did not finish within its timeout; the node stays cordoned.
-    #[error("{0}")]
-    TimedOut(String),
-    /// The user stopped it; what was done stays done.
-    #[error("{0}")]
-    Aborted(String),
-    /// The action ran (or failed) but the audit log could not take its line.
-    #[error("{0}")]
-    Unaudited(String),
-}
-
-impl ActionError {
-    /// Bad input: the user asked for something that cannot be (exit code 2).
-    pub fn is_bad_input(&self) -> bool {
-        matches!(
-            self,
-            ActionError::Readonly { .. } | ActionError::Invalid(_) | ActionError::NotFound(_)
-        )
-    }
-}
 
 /// An API error in the server's own words, with what was being done.
 pub(crate) fn api_error(doing: &str, err: &kube::Error) -> ActionError {
@@ -357,7 +311,7 @@ impl Executor {
         namespace: &str,
         workloads: &[String],
         timeout: std::time::Duration,
-        progress: &(dyn Fn(rollout::RolloutEvent) + Send + Sync),
+        progress: &(dyn Fn(crate::ops::rollout::RolloutEvent) + Send + Sync),
     ) -> Result<(), ActionError> {
         rollout::wait(
             &self.client,

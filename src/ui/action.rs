@@ -1,5 +1,5 @@
 //! Actions that change the cluster, as the UI holds them: what the user asked for
-//! ([`ActionRequest`]), the dialog that previews, dry-runs and confirms it ([`Dialog`]), and
+//! ([`Request`]), the dialog that previews, dry-runs and confirms it ([`Dialog`]), and
 //! the tasks that run in the background ([`Task`]). Nothing here talks to the API server:
 //! a confirmed dialog becomes a [`super::Command::Run`], and the app's runner sends
 //! [`TaskUpdate`]s back.
@@ -8,200 +8,10 @@ use std::cell::Cell;
 
 use jiff::Timestamp;
 
-use crate::cluster::actions::install::InstallFacts;
+use crate::ops::install::InstallFacts;
 
-use super::install::{InstallForm, InstallKind, Planned};
-use super::keymap::ActionKind;
-
-/// One change to the cluster, complete and ready to run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ActionRequest {
-    Drain {
-        node: String,
-        /// kubectl's `--delete-emptydir-data`.
-        delete_emptydir_data: bool,
-        /// kubectl's `--force`: pods without a controller go too.
-        force: bool,
-    },
-    Cordon {
-        node: String,
-    },
-    Uncordon {
-        node: String,
-    },
-    /// `change`: `KEY=VALUE` or `KEY-`.
-    LabelNode {
-        node: String,
-        change: String,
-    },
-    /// `istio.io/rev=REVISION`, removing a conflicting `istio-injection`; `restart` rolls
-    /// out the namespace's workloads so their pods move to the revision.
-    LabelNamespace {
-        namespace: String,
-        revision: String,
-        restart: bool,
-    },
-    PdbRelax {
-        namespace: String,
-        name: String,
-    },
-    PdbRestore {
-        namespace: String,
-        name: String,
-    },
-    /// A control-plane revision or a gateway, as an IstioOperator resource.
-    Install(Box<InstallRequest>),
-}
-
-/// What an install dialog installs; the checked form and its plan from the preview on.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InstallRequest {
-    pub kind: InstallKind,
-    /// `None` while the form is filled in: nothing can run yet.
-    pub planned: Option<Planned>,
-}
-
-// The plan's objects are JSON values, whose numbers are never NaN: equality is total.
-impl Eq for InstallRequest {}
-
-impl InstallRequest {
-    /// The IstioOperator's name, typed to confirm.
-    pub fn iop_name(&self) -> Option<&str> {
-        self.planned
-            .as_ref()?
-            .plan
-            .iop()
-            .pointer("/metadata/name")
-            .and_then(serde_json::Value::as_str)
-    }
-}
-
-impl ActionRequest {
-    /// The action (and its key binding) this request comes from.
-    pub fn kind(&self) -> ActionKind {
-        match self {
-            ActionRequest::Drain { .. } => ActionKind::Drain,
-            ActionRequest::Cordon { .. } => ActionKind::Cordon,
-            ActionRequest::Uncordon { .. } => ActionKind::Uncordon,
-            ActionRequest::LabelNode { .. } => ActionKind::LabelNode,
-            ActionRequest::LabelNamespace { .. } => ActionKind::LabelNamespace,
-            ActionRequest::PdbRelax { .. } => ActionKind::PdbRelax,
-            ActionRequest::PdbRestore { .. } => ActionKind::PdbRestore,
-            ActionRequest::Install(r) => match r.kind {
-                InstallKind::Revision => ActionKind::InstallRevision,
-                InstallKind::Gateway => ActionKind::InstallGateway,
-            },
-        }
-    }
-
-    /// The verb, as the audit log and kubectl say it.
-    pub fn verb(&self) -> &'static str {
-        match self {
-            ActionRequest::Drain { .. } => "drain",
-            ActionRequest::Cordon { .. } => "cordon",
-            ActionRequest::Uncordon { .. } => "uncordon",
-            ActionRequest::LabelNode { .. } | ActionRequest::LabelNamespace { .. } => "label",
-            ActionRequest::PdbRelax { .. } => "relax",
-            ActionRequest::PdbRestore { .. } => "restore",
-            ActionRequest::Install(_) => "install",
-        }
-    }
-
-    /// The object it changes, `kind/name` (`kind/namespace/name` when namespaced).
-    pub fn target(&self) -> String {
-        match self {
-            ActionRequest::Drain { node, .. }
-            | ActionRequest::Cordon { node }
-            | ActionRequest::Uncordon { node }
-            | ActionRequest::LabelNode { node, .. } => format!("node/{node}"),
-            ActionRequest::LabelNamespace { namespace, .. } => format!("namespace/{namespace}"),
-            ActionRequest::PdbRelax { namespace, name }
-            | ActionRequest::PdbRestore { namespace, name } => {
-                format!("poddisruptionbudget/{namespace}/{name}")
-            }
-            ActionRequest::Install(r) => match &r.planned {
-                Some(p) => p.plan.audit_target(),
-                None => "istiooperator".into(),
-            },
-        }
-    }
-
-    /// `drain node/k1-node03`.
-    pub fn title(&self) -> String {
-        match self {
-            ActionRequest::LabelNode { change, .. } if !change.is_empty() => {
-                format!("label {} {change}", self.target())
-            }
-            ActionRequest::LabelNamespace { revision, .. } if !revision.is_empty() => {
-                format!("label {} istio.io/rev={revision}", self.target())
-            }
-            ActionRequest::Install(r) => match &r.planned {
-                Some(p) => p.plan.title(),
-                None => r.kind.title().to_string(),
-            },
-            _ => format!("{} {}", self.verb(), self.target()),
-        }
-    }
-
-    /// Destructive actions are confirmed by typing this name (the node's or the PDB's).
-    pub fn confirm_name(&self) -> Option<&str> {
-        match self {
-            ActionRequest::Drain { node, .. } => Some(node),
-            ActionRequest::PdbRelax { name, .. } | ActionRequest::PdbRestore { name, .. } => {
-                Some(name)
-            }
-            // Installing deletes nothing, but it starts a control plane or a gateway: it is
-            // confirmed like the destructive actions, by the IstioOperator's name.
-            ActionRequest::Install(r) => r.iop_name(),
-            _ => None,
-        }
-    }
-
-    /// The free text the dialog asks for before it can preview, if any, and whether it is
-    /// still missing.
-    pub fn input(&self) -> Option<InputKind> {
-        match self {
-            ActionRequest::LabelNode { .. } => Some(InputKind::LabelChange),
-            ActionRequest::LabelNamespace { .. } => Some(InputKind::Revision),
-            _ => None,
-        }
-    }
-
-    /// Takes the typed text into the request after checking it; the error says why not.
-    fn take_input(&mut self, text: &str) -> Result<(), String> {
-        let text = text.trim();
-        match self {
-            ActionRequest::LabelNode { change, .. } => {
-                crate::cluster::actions::parse_label_change(text).map_err(|e| e.to_string())?;
-                *change = text.to_string();
-            }
-            ActionRequest::LabelNamespace { revision, .. } => {
-                crate::cluster::actions::validate_revision(text).map_err(|e| e.to_string())?;
-                *revision = text.to_string();
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-}
-
-/// What a dialog asks the user to type before the preview.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputKind {
-    /// `KEY=VALUE` or `KEY-`.
-    LabelChange,
-    /// A revision name (Tab completes from the revisions in the cluster).
-    Revision,
-}
-
-impl InputKind {
-    pub fn prompt(self) -> &'static str {
-        match self {
-            InputKind::LabelChange => "label (KEY=VALUE sets, KEY- removes): ",
-            InputKind::Revision => "revision (tab completes): ",
-        }
-    }
-}
+use super::install::InstallForm;
+use crate::ops::{InputKind, InstallRequest, Request};
 
 /// Identifies a running action between the UI and the runner.
 pub type TaskId = u64;
@@ -210,7 +20,7 @@ pub type TaskId = u64;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionRun {
     pub id: TaskId,
-    pub request: ActionRequest,
+    pub request: Request,
     /// Every write with `dryRun=All`: the server checks it, nothing changes.
     pub dry_run: bool,
 }
@@ -278,7 +88,7 @@ impl TaskUpdate {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
     pub id: TaskId,
-    pub request: ActionRequest,
+    pub request: Request,
     pub dry_run: bool,
     pub lines: Vec<String>,
     pub progress: Option<TaskProgress>,
@@ -344,7 +154,7 @@ pub enum Stage {
 /// The dialog of one action: preview → (dry run) → confirm.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dialog {
-    pub request: ActionRequest,
+    pub request: Request,
     pub stage: Stage,
     /// What is typed at an input or confirm stage.
     pub input: String,
@@ -404,7 +214,7 @@ impl DialogScroll {
 }
 
 impl Dialog {
-    pub fn new(request: ActionRequest) -> Dialog {
+    pub fn new(request: Request) -> Dialog {
         let stage = match request.input() {
             Some(kind) => Stage::Input(kind),
             None => Stage::Preview,
@@ -423,7 +233,7 @@ impl Dialog {
 
     /// The dialog of an install: its form first.
     pub fn install(form: InstallForm) -> Dialog {
-        let request = ActionRequest::Install(Box::new(InstallRequest {
+        let request = Request::Install(Box::new(InstallRequest {
             kind: form.kind,
             planned: None,
         }));
@@ -474,7 +284,7 @@ impl Dialog {
     pub fn toggle(&mut self, option: DialogOption) -> bool {
         let changed = match (&mut self.request, option) {
             (
-                ActionRequest::Drain {
+                Request::Drain {
                     delete_emptydir_data,
                     ..
                 },
@@ -483,11 +293,11 @@ impl Dialog {
                 *delete_emptydir_data = !*delete_emptydir_data;
                 true
             }
-            (ActionRequest::Drain { force, .. }, DialogOption::Force) => {
+            (Request::Drain { force, .. }, DialogOption::Force) => {
                 *force = !*force;
                 true
             }
-            (ActionRequest::LabelNamespace { restart, .. }, DialogOption::Restart) => {
+            (Request::LabelNamespace { restart, .. }, DialogOption::Restart) => {
                 *restart = !*restart;
                 true
             }
@@ -502,7 +312,7 @@ impl Dialog {
     /// The options this action has, with their state: `(option, on)`.
     pub fn options(&self) -> Vec<(DialogOption, bool)> {
         match &self.request {
-            ActionRequest::Drain {
+            Request::Drain {
                 delete_emptydir_data,
                 force,
                 ..
@@ -510,7 +320,7 @@ impl Dialog {
                 (DialogOption::DeleteEmptyDirData, *delete_emptydir_data),
                 (DialogOption::Force, *force),
             ],
-            ActionRequest::LabelNamespace { restart, .. } => {
+            Request::LabelNamespace { restart, .. } => {
                 vec![(DialogOption::Restart, *restart)]
             }
             _ => Vec::new(),
@@ -542,7 +352,7 @@ mod tests {
 
     #[test]
     fn destructive_actions_confirm_by_name() {
-        let drain = ActionRequest::Drain {
+        let drain = Request::Drain {
             node: "k1-node03".into(),
             delete_emptydir_data: false,
             force: false,
@@ -557,7 +367,7 @@ mod tests {
         d.input = "k1-node03".into();
         assert!(d.confirmed());
 
-        let mut c = Dialog::new(ActionRequest::Cordon {
+        let mut c = Dialog::new(Request::Cordon {
             node: "k1-node03".into(),
         });
         assert!(!c.confirmed(), "a preview is not a confirmation");
@@ -568,7 +378,7 @@ mod tests {
 
     #[test]
     fn input_is_checked_before_the_preview() {
-        let mut d = Dialog::new(ActionRequest::LabelNode {
+        let mut d = Dialog::new(Request::LabelNode {
             node: "n1".into(),
             change: String::new(),
         });
@@ -582,7 +392,7 @@ mod tests {
         assert_eq!(d.stage, Stage::Preview);
         assert_eq!(d.request.title(), "label node/n1 taco-istio=enabled");
 
-        let mut n = Dialog::new(ActionRequest::LabelNamespace {
+        let mut n = Dialog::new(Request::LabelNamespace {
             namespace: "shop".into(),
             revision: String::new(),
             restart: false,
@@ -597,7 +407,7 @@ mod tests {
 
     #[test]
     fn toggling_an_option_drops_the_dry_run() {
-        let mut d = Dialog::new(ActionRequest::Drain {
+        let mut d = Dialog::new(Request::Drain {
             node: "n".into(),
             delete_emptydir_data: false,
             force: false,

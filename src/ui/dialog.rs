@@ -13,10 +13,12 @@ use crate::model::summary::{PodPhase, WorkloadKind};
 use crate::model::{Model, PodSummary};
 
 use super::Header;
-use super::action::{ActionRequest, Dialog, Stage, Task, TaskProgress};
-use super::install::{Facts, FieldId, InstallForm, InstallKind};
+use super::action::{Dialog, Stage, Task, TaskProgress};
+use super::install::{Facts, FieldId, InstallForm};
 use super::keymap::{Action, Keymap};
 use super::theme::Theme;
+use crate::ops::Request;
+use crate::ops::install::InstallKind;
 
 /// Pods listed by name in a preview before the rest are counted.
 const LISTED_PODS: usize = 12;
@@ -61,7 +63,7 @@ pub fn render(
     }
     let mut footer = Vec::new();
     let options = dialog.options();
-    if !options.is_empty() && dialog.stage != Stage::Input(super::action::InputKind::Revision) {
+    if !options.is_empty() && dialog.stage != Stage::Input(crate::ops::InputKind::Revision) {
         let mut spans = vec![Span::styled("options ", t.dim)];
         for (option, on) in options {
             let key = keymap
@@ -122,8 +124,8 @@ pub fn render(
                 t.dim,
             )));
         }
-        Stage::Preview if matches!(dialog.request, ActionRequest::Install(_)) => {
-            let edited = matches!(&dialog.request, ActionRequest::Install(r)
+        Stage::Preview if matches!(dialog.request, Request::Install(_)) => {
+            let edited = matches!(&dialog.request, Request::Install(r)
                 if r.planned.as_ref().is_some_and(|p| p.edited));
             footer.push(Line::from(vec![
                 Span::styled(format!("{} ", key(Action::Proceed)), t.footer_key),
@@ -470,10 +472,10 @@ fn pod_name(p: &PodSummary) -> String {
 }
 
 /// What the action will change, from the model as it is now.
-pub fn preview<'a>(request: &ActionRequest, model: &Model, t: &Theme) -> Vec<Line<'a>> {
+pub fn preview<'a>(request: &Request, model: &Model, t: &Theme) -> Vec<Line<'a>> {
     let mut out = Vec::new();
     match request {
-        ActionRequest::Install(r) => {
+        Request::Install(r) => {
             let Some(planned) = &r.planned else {
                 return out;
             };
@@ -512,7 +514,7 @@ pub fn preview<'a>(request: &ActionRequest, model: &Model, t: &Theme) -> Vec<Lin
                 out.push(Line::styled(format!("  {line}"), t.base));
             }
         }
-        ActionRequest::Drain {
+        Request::Drain {
             node,
             delete_emptydir_data,
             force,
@@ -635,8 +637,8 @@ pub fn preview<'a>(request: &ActionRequest, model: &Model, t: &Theme) -> Vec<Lin
                 ));
             }
         }
-        ActionRequest::Cordon { node } | ActionRequest::Uncordon { node } => {
-            let to = matches!(request, ActionRequest::Cordon { .. });
+        Request::Cordon { node } | Request::Uncordon { node } => {
+            let to = matches!(request, Request::Cordon { .. });
             match model.node(node) {
                 Some(n) => {
                     out.push(Line::from(format!(
@@ -658,7 +660,7 @@ pub fn preview<'a>(request: &ActionRequest, model: &Model, t: &Theme) -> Vec<Lin
                 )),
             }
         }
-        ActionRequest::LabelNode { node, change } => {
+        Request::LabelNode { node, change } => {
             let current = model.node(node).map(|n| &n.labels);
             let (key, value) = match change.strip_suffix('-') {
                 Some(k) => (k, None),
@@ -677,7 +679,7 @@ pub fn preview<'a>(request: &ActionRequest, model: &Model, t: &Theme) -> Vec<Lin
                 out.push(Line::styled("it already is: nothing changes", t.dim));
             }
         }
-        ActionRequest::LabelNamespace {
+        Request::LabelNamespace {
             namespace,
             revision,
             restart,
@@ -765,9 +767,8 @@ pub fn preview<'a>(request: &ActionRequest, model: &Model, t: &Theme) -> Vec<Lin
                 ));
             }
         }
-        ActionRequest::PdbRelax { namespace, name }
-        | ActionRequest::PdbRestore { namespace, name } => {
-            let relax = matches!(request, ActionRequest::PdbRelax { .. });
+        Request::PdbRelax { namespace, name } | Request::PdbRestore { namespace, name } => {
+            let relax = matches!(request, Request::PdbRelax { .. });
             let row = model.disruption().into_iter().find(|p| {
                 p.namespace.as_ref() == namespace.as_str() && p.name.as_ref() == name.as_str()
             });
@@ -963,7 +964,7 @@ fn task_lines<'a>(
             }
             if task.aborting {
                 head.push(Span::styled(" · aborting…", t.warn));
-            } else if matches!(task.request, ActionRequest::Drain { .. })
+            } else if matches!(task.request, Request::Drain { .. })
                 && !task.dry_run
                 && let Some(k) = keymap.key_of(Action::Abort)
             {

@@ -3,57 +3,12 @@
 //! and the plan they make. Pure: the facts come from the app's runner, which reads them when
 //! the dialog opens; planning reads only them.
 
-use crate::cluster::actions::install::{
-    GatewayForm, GatewayKind, InstallFacts, InstallPlan, PROFILES, PlanOptions, Problem,
-    RevisionForm, ServiceType, gateway_conflicts, parse_key_values, plan_gateway, plan_revision,
-    revision_conflicts,
+use crate::ops::install::{
+    GatewayForm, GatewayKind, InstallFacts, InstallKind, Installable, PROFILES, PlanOptions,
+    Planned, Problem, RevisionForm, ServiceType, parse_key_values, plan_gateway, plan_revision,
 };
 
 use super::action::TaskId;
-
-/// What an install dialog installs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum InstallKind {
-    Revision,
-    Gateway,
-}
-
-impl InstallKind {
-    /// The dialog's title before there is a plan.
-    pub fn title(self) -> &'static str {
-        match self {
-            InstallKind::Revision => "install a control-plane revision",
-            InstallKind::Gateway => "install a gateway",
-        }
-    }
-}
-
-/// A checked form, as the plan was made from it (the runner checks it again against the
-/// cluster right before it installs).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Installable {
-    Revision(RevisionForm),
-    Gateway(GatewayForm),
-}
-
-impl Installable {
-    /// Its clashes with the cluster as `facts` say it is.
-    pub fn conflicts(&self, facts: &InstallFacts) -> Vec<Problem> {
-        match self {
-            Installable::Revision(f) => revision_conflicts(f, facts),
-            Installable::Gateway(f) => gateway_conflicts(f, facts),
-        }
-    }
-}
-
-/// A form that passed every check, and its plan.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Planned {
-    pub form: Installable,
-    pub plan: InstallPlan,
-    /// The IstioOperator was changed in `$EDITOR`.
-    pub edited: bool,
-}
 
 /// One field of a form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

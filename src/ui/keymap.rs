@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::action::DialogOption;
 use super::views::ViewKind;
+use crate::ops::ActionKind;
 
 /// The compiled-in bindings.
 pub const DEFAULT_KEYMAP: &str = include_str!("../../assets/keymap.toml");
@@ -58,68 +59,6 @@ pub enum Action {
     ChoiceNext,
     /// In an install form: the previous value of a choice.
     ChoicePrevious,
-}
-
-/// The actions a key can open a dialog for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ActionKind {
-    Drain,
-    Cordon,
-    Uncordon,
-    LabelNode,
-    LabelNamespace,
-    PdbRelax,
-    PdbRestore,
-    InstallRevision,
-    InstallGateway,
-}
-
-impl ActionKind {
-    /// The name in the keymap (`action`, and a dialog binding's `dialogs`).
-    pub fn keymap_name(self) -> &'static str {
-        match self {
-            ActionKind::Drain => "drain",
-            ActionKind::Cordon => "cordon",
-            ActionKind::Uncordon => "uncordon",
-            ActionKind::LabelNode => "label-node",
-            ActionKind::LabelNamespace => "label-namespace",
-            ActionKind::PdbRelax => "pdb-relax",
-            ActionKind::PdbRestore => "pdb-restore",
-            ActionKind::InstallRevision => "install-revision",
-            ActionKind::InstallGateway => "install-gateway",
-        }
-    }
-
-    const ALL: [ActionKind; 9] = [
-        ActionKind::Drain,
-        ActionKind::Cordon,
-        ActionKind::Uncordon,
-        ActionKind::LabelNode,
-        ActionKind::LabelNamespace,
-        ActionKind::PdbRelax,
-        ActionKind::PdbRestore,
-        ActionKind::InstallRevision,
-        ActionKind::InstallGateway,
-    ];
-
-    fn parse(s: &str) -> Option<ActionKind> {
-        ActionKind::ALL.into_iter().find(|k| k.keymap_name() == s)
-    }
-
-    /// The name the user knows it by, in messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            ActionKind::Drain => "drain",
-            ActionKind::Cordon => "cordon",
-            ActionKind::Uncordon => "uncordon",
-            ActionKind::LabelNode => "label node",
-            ActionKind::LabelNamespace => "set injection revision",
-            ActionKind::PdbRelax => "relax PDB",
-            ActionKind::PdbRestore => "restore PDB",
-            ActionKind::InstallRevision => "install revision",
-            ActionKind::InstallGateway => "install gateway",
-        }
-    }
 }
 
 impl Action {

@@ -3,15 +3,16 @@
 
 use std::cell::Cell;
 
-use crate::cluster::actions::install::PlanOptions;
 use crate::model::Model;
+use crate::ops::install::PlanOptions;
 
 use super::Command;
-use super::action::{ActionRequest, ActionRun, Dialog, InputKind, Stage, Task, TaskId, TaskUpdate};
+use super::action::{ActionRun, Dialog, Stage, Task, TaskId, TaskUpdate};
 use super::install::{Facts, InstallForm};
-use super::keymap::{Action, ActionKind, Keymap, Scope};
+use super::keymap::{Action, Keymap, Scope};
 use super::table::{self, Sort};
 use super::views::{self, ScreenId, Subject, ViewKind};
+use crate::ops::{ActionKind, InputKind, Request};
 
 /// One screen's place: selection, scroll, filter, sort.
 #[derive(Debug)]
@@ -384,7 +385,7 @@ impl UiState {
             return vec![Command::ReadInstallFacts(id)];
         }
         let request = match (kind, subject) {
-            (ActionKind::Drain, Some(Subject::Node(n))) => ActionRequest::Drain {
+            (ActionKind::Drain, Some(Subject::Node(n))) => Request::Drain {
                 node: n.to_string(),
                 delete_emptydir_data: false,
                 force: false,
@@ -394,7 +395,7 @@ impl UiState {
                     self.status = Some(format!("node/{n} is already cordoned"));
                     return Vec::new();
                 }
-                ActionRequest::Cordon {
+                Request::Cordon {
                     node: n.to_string(),
                 }
             }
@@ -403,21 +404,19 @@ impl UiState {
                     self.status = Some(format!("node/{n} is not cordoned"));
                     return Vec::new();
                 }
-                ActionRequest::Uncordon {
+                Request::Uncordon {
                     node: n.to_string(),
                 }
             }
-            (ActionKind::LabelNode, Some(Subject::Node(n))) => ActionRequest::LabelNode {
+            (ActionKind::LabelNode, Some(Subject::Node(n))) => Request::LabelNode {
                 node: n.to_string(),
                 change: String::new(),
             },
-            (ActionKind::LabelNamespace, Some(Subject::Namespace(n))) => {
-                ActionRequest::LabelNamespace {
-                    namespace: n.to_string(),
-                    revision: String::new(),
-                    restart: false,
-                }
-            }
+            (ActionKind::LabelNamespace, Some(Subject::Namespace(n))) => Request::LabelNamespace {
+                namespace: n.to_string(),
+                revision: String::new(),
+                restart: false,
+            },
             (ActionKind::PdbRelax, Some(Subject::Pdb { namespace, name })) => {
                 if model
                     .pdb(&namespace, &name)
@@ -428,7 +427,7 @@ impl UiState {
                     ));
                     return Vec::new();
                 }
-                ActionRequest::PdbRelax {
+                Request::PdbRelax {
                     namespace: namespace.to_string(),
                     name: name.to_string(),
                 }
@@ -443,7 +442,7 @@ impl UiState {
                     ));
                     return Vec::new();
                 }
-                ActionRequest::PdbRestore {
+                Request::PdbRestore {
                     namespace: namespace.to_string(),
                     name: name.to_string(),
                 }
@@ -494,7 +493,7 @@ impl UiState {
                 }
                 match form.plan() {
                     Ok(planned) => {
-                        if let ActionRequest::Install(r) = &mut dialog.request {
+                        if let Request::Install(r) = &mut dialog.request {
                             r.planned = Some(planned);
                         }
                         dialog.stage = Stage::Preview;
@@ -517,7 +516,7 @@ impl UiState {
         let Mode::Dialog(dialog) = &mut self.mode else {
             return;
         };
-        let ActionRequest::Install(r) = &mut dialog.request else {
+        let Request::Install(r) = &mut dialog.request else {
             return;
         };
         let Some(planned) = r.planned.as_mut() else {
@@ -555,7 +554,7 @@ impl UiState {
         let Mode::Dialog(dialog) = &mut self.mode else {
             return Vec::new();
         };
-        let install = matches!(dialog.request, ActionRequest::Install(_));
+        let install = matches!(dialog.request, Request::Install(_));
         match action {
             Action::Quit => {
                 self.mode = Mode::Normal;
@@ -565,7 +564,7 @@ impl UiState {
                 // Back to the form, to change what the preview showed. The form renders the
                 // resource anew: an edit made in $EDITOR does not survive it, and says so.
                 let mut edited = false;
-                if let ActionRequest::Install(r) = &mut dialog.request {
+                if let Request::Install(r) = &mut dialog.request {
                     edited = r.planned.as_ref().is_some_and(|p| p.edited);
                     r.planned = None;
                 }
@@ -590,7 +589,7 @@ impl UiState {
             Action::Top => dialog.scroll.reset(),
             Action::Bottom => dialog.scroll.follow_end(),
             Action::Edit if dialog.stage == Stage::Preview => {
-                if let ActionRequest::Install(r) = &dialog.request
+                if let Request::Install(r) = &dialog.request
                     && let Some(p) = &r.planned
                 {
                     dialog.error = None;
@@ -629,7 +628,7 @@ impl UiState {
                     // Injection by a revision that does not run leaves the namespace's new
                     // pods without a proxy: confirmed by typing the namespace, as a drain is.
                     dialog.confirm_extra = match &dialog.request {
-                        ActionRequest::LabelNamespace {
+                        Request::LabelNamespace {
                             namespace,
                             revision,
                             ..
@@ -672,7 +671,7 @@ impl UiState {
 
     /// Hands a request to the app: a dry run stays in its dialog, a real run goes to the
     /// task panel.
-    fn run(&mut self, request: ActionRequest, dry_run: bool) -> Vec<Command> {
+    fn run(&mut self, request: Request, dry_run: bool) -> Vec<Command> {
         let run = ActionRun {
             id: self.next_task,
             request,
@@ -696,9 +695,11 @@ impl UiState {
 
     /// Asks to abort the newest running drain.
     fn abort(&mut self) -> Vec<Command> {
-        let running = self.tasks.iter_mut().rev().find(|t| {
-            t.running() && !t.dry_run && matches!(t.request, ActionRequest::Drain { .. })
-        });
+        let running = self
+            .tasks
+            .iter_mut()
+            .rev()
+            .find(|t| t.running() && !t.dry_run && matches!(t.request, Request::Drain { .. }));
         match running {
             Some(t) => {
                 t.aborting = true;

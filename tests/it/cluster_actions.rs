@@ -13,10 +13,10 @@ use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams};
 use meshtop::cluster::Connection;
-use meshtop::cluster::actions::{
-    ActionError, AuditLog, AuditRecord, BudgetFacts, DrainEvent, DrainOptions, Executor,
-    RELAXED_FROM,
-};
+use meshtop::cluster::actions::{AuditLog, AuditRecord, Executor};
+use meshtop::ops::ActionError;
+use meshtop::ops::drain::{BudgetFacts, DrainEvent, DrainOptions};
+use meshtop::ops::pdb::RELAXED_FROM;
 use meshtop_sandbox::Sandbox;
 
 const K1: &str = "assets/scenarios/k1-upgrade.yaml";
@@ -825,7 +825,7 @@ async fn drain_refuses_pods_without_controller_or_with_emptydir_unless_told() {
         skipped.contains(&"logging/static-web".to_string()),
         "{skipped:?}"
     );
-    let warnings = meshtop::cluster::actions::drain::describe_groups(&plan.warnings());
+    let warnings = meshtop::ops::drain::describe_groups(&plan.warnings());
     assert!(
         warnings.contains(
             "deleting Pods that declare no controller: logging/job-once, logging/scratch"

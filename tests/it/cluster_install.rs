@@ -14,12 +14,13 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod, Service};
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
 use meshtop::cluster::Connection;
-use meshtop::cluster::actions::install::{
+use meshtop::cluster::actions::{AuditLog, AuditRecord, Executor};
+use meshtop::ops::ActionError;
+use meshtop::ops::install::{
     GatewayForm, GatewayKind, InstallFacts, InstallPlan, OperatorDetection, PlanOptions,
     RevisionForm, Route, ServiceType, StepKind, find_on_path, parse_istio_operator, plan_gateway,
     plan_revision,
 };
-use meshtop::cluster::actions::{ActionError, AuditLog, AuditRecord, Executor};
 use meshtop_sandbox::Sandbox;
 use serde_json::{Value, json};
 
@@ -81,7 +82,7 @@ fn no_istioctl(dir: &Path) -> PlanOptions {
 }
 
 async fn facts(conn: &Connection) -> InstallFacts {
-    InstallFacts::read(&conn.client, "istio-system")
+    meshtop::cluster::actions::install::read_facts(&conn.client, "istio-system")
         .await
         .expect("read the install facts")
 }

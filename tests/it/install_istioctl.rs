@@ -25,7 +25,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use meshtop::cluster::actions::AuditRecord;
-use meshtop::cluster::actions::install::{find_on_path, parse_istio_operator};
+use meshtop::ops::install::{find_on_path, parse_istio_operator};
 use meshtop_sandbox::Sandbox;
 use serde_json::{Value, json};
 

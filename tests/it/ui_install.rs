@@ -17,12 +17,13 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use jiff::Timestamp;
 use kube::api::DynamicObject;
-use meshtop::cluster::actions::install::{ClusterObjects, InstallFacts, PlanOptions, find_on_path};
 use meshtop::model::intern::Interner;
 use meshtop::model::project::object_from_dynamic;
 use meshtop::model::summary::{Owner, PodPhase};
 use meshtop::model::{ClusterEvent, Kind, Model, Object, SourceState, Stamped};
-use meshtop::ui::action::{ActionRequest, ActionRun, Stage, TaskUpdate};
+use meshtop::ops::Request;
+use meshtop::ops::install::{ClusterObjects, InstallFacts, PlanOptions, find_on_path};
+use meshtop::ui::action::{ActionRun, Stage, TaskUpdate};
 use meshtop::ui::install::Facts;
 use meshtop::ui::{Command, Header, Keymap, Mode, Theme, Ui};
 use ratatui::Terminal;
@@ -464,7 +465,7 @@ const SHOP_IOP: &str = "istio-ingressgateway-istio-gateway-shop";
 fn planned_yaml(ui: &Ui) -> String {
     match &ui.state().mode {
         Mode::Dialog(d) => match &d.request {
-            ActionRequest::Install(r) => r.planned.as_ref().expect("planned").plan.iop_yaml(),
+            Request::Install(r) => r.planned.as_ref().expect("planned").plan.iop_yaml(),
             other => panic!("not an install: {other:?}"),
         },
         other => panic!("no dialog: {other:?}"),
@@ -593,7 +594,7 @@ fn e_hands_the_resource_to_the_editor_and_checks_what_comes_back() {
     let Mode::Dialog(d) = &ui.state().mode else {
         panic!("the dialog closed")
     };
-    let ActionRequest::Install(r) = &d.request else {
+    let Request::Install(r) = &d.request else {
         panic!("{:?}", d.request)
     };
     let plan = &r.planned.as_ref().expect("planned").plan;
@@ -1116,7 +1117,7 @@ mod sandbox {
             .await
             .expect("the source");
         assert_eq!(copy.data, source.data);
-        let iops = InstallFacts::read(&conn.client, "istio-system")
+        let iops = meshtop::cluster::actions::install::read_facts(&conn.client, "istio-system")
             .await
             .expect("facts");
         let names: BTreeSet<String> = iops

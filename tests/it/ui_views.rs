@@ -989,7 +989,8 @@ fn themes_render_the_same_text() {
 
 // --- actions: preview, dry run, confirm; nothing sent without confirmation -------------------
 
-use meshtop::ui::action::{ActionRequest, ActionRun, Blocked, TaskProgress, TaskUpdate};
+use meshtop::ops::Request;
+use meshtop::ui::action::{ActionRun, Blocked, TaskProgress, TaskUpdate};
 
 fn press_key(ui: &mut Ui, model: &Model, code: KeyCode) -> Vec<Command> {
     ui.on_key(key(code), model)
@@ -1036,7 +1037,7 @@ fn drain_previews_offers_a_dry_run_and_asks_for_the_node_name() {
 
     // d: a server dry run of exactly this drain.
     let dry = press(&mut ui, &model, "d");
-    let expected = ActionRequest::Drain {
+    let expected = Request::Drain {
         node: "k1-node03".into(),
         delete_emptydir_data: false,
         force: false,
@@ -1184,7 +1185,7 @@ fn relax_and_restore_name_the_pdb_and_say_what_changes() {
     let sent = press_key(&mut ui, &model, KeyCode::Enter);
     assert_eq!(
         runs(&sent)[0].request,
-        ActionRequest::PdbRelax {
+        Request::PdbRelax {
             namespace: "istio-system".into(),
             name: "istio-pilot".into()
         }
@@ -1243,7 +1244,7 @@ fn injection_asks_for_a_valid_revision_and_offers_the_restart() {
     let sent = press(&mut ui, &model, "y");
     assert_eq!(
         runs(&sent)[0].request,
-        ActionRequest::LabelNamespace {
+        Request::LabelNamespace {
             namespace: "legacy-shop".into(),
             revision: "1-9-1".into(),
             restart: true
@@ -1282,7 +1283,7 @@ fn injection_by_a_revision_that_does_not_run_is_confirmed_by_the_namespace_name(
     let sent = press_key(&mut ui, &model, KeyCode::Enter);
     assert_eq!(
         runs(&sent)[0].request,
-        ActionRequest::LabelNamespace {
+        Request::LabelNamespace {
             namespace: "legacy-shop".into(),
             revision: "canary".into(),
             restart: false

@@ -7,13 +7,12 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use super::validate::LabelChange;
-use super::{ActionError, FIELD_MANAGER, api_code, api_error};
+use super::{FIELD_MANAGER, api_code, api_error};
+use crate::ops::ActionError;
+use crate::ops::label::{LabelChange, LabelOutcome, NamespaceLabelOutcome};
+use crate::ops::pdb::{PdbTarget, RELAXED_FROM, relaxed_spec, restored_spec};
+use crate::ops::rollout::RESTARTED_AT;
 
-/// Where PDB relief keeps the original spec (the model reads it too).
-pub const RELAXED_FROM: &str = crate::model::labels::keys::RELAXED_FROM;
-/// The pod-template annotation `kubectl rollout restart` sets.
-pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 const REV_LABEL: &str = "istio.io/rev";
 const INJECTION_LABEL: &str = "istio-injection";
 
@@ -60,25 +59,6 @@ pub(super) async fn set_unschedulable(
     Ok(true)
 }
 
-/// What a label change did, in kubectl's words (`labeled`, `unlabeled`, `not labeled`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LabelOutcome {
-    Labeled,
-    Unlabeled,
-    /// The node already had exactly that (nothing sent).
-    Unchanged,
-}
-
-impl LabelOutcome {
-    pub fn verb(self) -> &'static str {
-        match self {
-            LabelOutcome::Labeled => "labeled",
-            LabelOutcome::Unlabeled => "unlabeled",
-            LabelOutcome::Unchanged => "not labeled",
-        }
-    }
-}
-
 /// The merge patch for one label change.
 pub(super) fn label_patch(change: &LabelChange) -> Value {
     match change {
@@ -114,17 +94,6 @@ pub(super) async fn label_node(
         .await
         .map_err(|e| api_error(&format!("labelling node/{node}"), &e))?;
     Ok(outcome)
-}
-
-/// What labelling a namespace did.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct NamespaceLabelOutcome {
-    /// The namespace's labels changed (false: it already had `istio.io/rev=REV` only).
-    pub labeled: bool,
-    /// The `istio-injection` value removed, if there was one.
-    pub removed_injection: Option<String>,
-    /// The workloads rolled out, as `deployment.apps/NAME`.
-    pub restarted: Vec<String>,
 }
 
 /// The merge patch that moves a namespace to a revision: `istio.io/rev` set, and a
@@ -215,51 +184,6 @@ pub(super) async fn label_namespace(
         }
     }
     Ok(outcome)
-}
-
-/// `NAMESPACE/NAME` of a PodDisruptionBudget.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PdbTarget {
-    pub namespace: String,
-    pub name: String,
-}
-
-impl PdbTarget {
-    pub fn parse(text: &str) -> Result<Self, ActionError> {
-        match text.split_once('/') {
-            Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
-                Ok(Self {
-                    namespace: ns.to_string(),
-                    name: name.to_string(),
-                })
-            }
-            _ => Err(ActionError::Invalid(format!(
-                "invalid PodDisruptionBudget {text:?}: expected NAMESPACE/NAME"
-            ))),
-        }
-    }
-
-    pub(super) fn audit_target(&self) -> String {
-        format!("poddisruptionbudget/{}/{}", self.namespace, self.name)
-    }
-}
-
-/// The relaxed spec fields for a PDB's spec: a budget with `minAvailable` gets
-/// `minAvailable: 0`, one with `maxUnavailable` gets `maxUnavailable: "100%"`; both then
-/// allow every disruption, and the kind of budget stays the same for the restore.
-pub fn relaxed_spec(spec: &Value) -> Value {
-    if spec.get("maxUnavailable").is_some_and(|v| !v.is_null()) {
-        json!({"maxUnavailable": "100%"})
-    } else {
-        json!({"minAvailable": 0})
-    }
-}
-
-/// The merge patch of the spec fields that restores a saved spec: both budget fields, the
-/// absent one as `null`.
-pub fn restored_spec(saved: &Value) -> Value {
-    let field = |k: &str| saved.get(k).cloned().unwrap_or(Value::Null);
-    json!({"minAvailable": field("minAvailable"), "maxUnavailable": field("maxUnavailable")})
 }
 
 async fn get_pdb(

@@ -9,9 +9,10 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 
-use super::super::{ActionError, FIELD_MANAGER, api_error};
-use super::facts::iop_resource;
-use super::plan::{InstallPlan, PrivateFile, Route, StepKind, to_yaml};
+use super::super::{FIELD_MANAGER, api_error};
+use super::read::iop_resource;
+use crate::ops::ActionError;
+use crate::ops::install::plan::{InstallPlan, PrivateFile, Route, StepKind, to_yaml};
 
 /// What an install did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -11,9 +11,9 @@ use super::form::{GatewayForm, GatewayKind, RevisionForm};
 pub const IOP_API_VERSION: &str = "install.istio.io/v1alpha1";
 pub const IOP_KIND: &str = "IstioOperator";
 
-const REVISION_TEMPLATE: &str = include_str!("../../../../assets/templates/revision.yaml");
-const INGRESS_TEMPLATE: &str = include_str!("../../../../assets/templates/gateway-ingress.yaml");
-const EGRESS_TEMPLATE: &str = include_str!("../../../../assets/templates/gateway-egress.yaml");
+const REVISION_TEMPLATE: &str = include_str!("../../../assets/templates/revision.yaml");
+const INGRESS_TEMPLATE: &str = include_str!("../../../assets/templates/gateway-ingress.yaml");
+const EGRESS_TEMPLATE: &str = include_str!("../../../assets/templates/gateway-egress.yaml");
 
 /// Fills `${key}` placeholders and parses the result.
 fn fill(template: &str, name: &str, vars: &[(&str, &str)]) -> Result<Value, ActionError> {

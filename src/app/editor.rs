@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::super::ActionError;
+use crate::ops::ActionError;
 
 /// An editor command line: a program and its leading arguments (`code --wait`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -116,6 +116,36 @@ fn check_value(value: &str) -> Result<(), String> {
     }
 }
 
+/// What a label change did, in kubectl's words (`labeled`, `unlabeled`, `not labeled`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelOutcome {
+    Labeled,
+    Unlabeled,
+    /// The node already had exactly that (nothing sent).
+    Unchanged,
+}
+
+impl LabelOutcome {
+    pub fn verb(self) -> &'static str {
+        match self {
+            LabelOutcome::Labeled => "labeled",
+            LabelOutcome::Unlabeled => "unlabeled",
+            LabelOutcome::Unchanged => "not labeled",
+        }
+    }
+}
+
+/// What labelling a namespace did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NamespaceLabelOutcome {
+    /// The namespace's labels changed (false: it already had `istio.io/rev=REV` only).
+    pub labeled: bool,
+    /// The `istio-injection` value removed, if there was one.
+    pub removed_injection: Option<String>,
+    /// The workloads rolled out, as `deployment.apps/NAME`.
+    pub restarted: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
 use super::super::ActionError;
-use super::super::validate::{LabelChange, parse_label_change, validate_revision};
+use super::super::label::{LabelChange, parse_label_change, validate_revision};
 
 /// The profiles a revision may start from: those that run istiod (istio-reference.md
 /// section 4). `remote` runs none, and the operator skips `ambient`. `minimal` comes first:

@@ -1,0 +1,253 @@
+//! What a user asks meshtop to change, complete and ready to plan: the TUI's dialogs and the
+//! CLI's commands both make a [`Request`].
+
+use super::install::{InstallKind, Planned};
+
+/// One change to the cluster, complete and ready to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Drain {
+        node: String,
+        /// kubectl's `--delete-emptydir-data`.
+        delete_emptydir_data: bool,
+        /// kubectl's `--force`: pods without a controller go too.
+        force: bool,
+    },
+    Cordon {
+        node: String,
+    },
+    Uncordon {
+        node: String,
+    },
+    /// `change`: `KEY=VALUE` or `KEY-`.
+    LabelNode {
+        node: String,
+        change: String,
+    },
+    /// `istio.io/rev=REVISION`, removing a conflicting `istio-injection`; `restart` rolls
+    /// out the namespace's workloads so their pods move to the revision.
+    LabelNamespace {
+        namespace: String,
+        revision: String,
+        restart: bool,
+    },
+    PdbRelax {
+        namespace: String,
+        name: String,
+    },
+    PdbRestore {
+        namespace: String,
+        name: String,
+    },
+    /// A control-plane revision or a gateway, as an IstioOperator resource.
+    Install(Box<InstallRequest>),
+}
+
+/// What an install dialog installs; the checked form and its plan from the preview on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstallRequest {
+    pub kind: InstallKind,
+    /// `None` while the form is filled in: nothing can run yet.
+    pub planned: Option<Planned>,
+}
+
+// The plan's objects are JSON values, whose numbers are never NaN: equality is total.
+impl Eq for InstallRequest {}
+
+impl InstallRequest {
+    /// The IstioOperator's name, typed to confirm.
+    pub fn iop_name(&self) -> Option<&str> {
+        self.planned
+            .as_ref()?
+            .plan
+            .iop()
+            .pointer("/metadata/name")
+            .and_then(serde_json::Value::as_str)
+    }
+}
+
+impl Request {
+    /// The action (and its key binding) this request comes from.
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Request::Drain { .. } => ActionKind::Drain,
+            Request::Cordon { .. } => ActionKind::Cordon,
+            Request::Uncordon { .. } => ActionKind::Uncordon,
+            Request::LabelNode { .. } => ActionKind::LabelNode,
+            Request::LabelNamespace { .. } => ActionKind::LabelNamespace,
+            Request::PdbRelax { .. } => ActionKind::PdbRelax,
+            Request::PdbRestore { .. } => ActionKind::PdbRestore,
+            Request::Install(r) => match r.kind {
+                InstallKind::Revision => ActionKind::InstallRevision,
+                InstallKind::Gateway => ActionKind::InstallGateway,
+            },
+        }
+    }
+
+    /// The verb, as the audit log and kubectl say it.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Request::Drain { .. } => "drain",
+            Request::Cordon { .. } => "cordon",
+            Request::Uncordon { .. } => "uncordon",
+            Request::LabelNode { .. } | Request::LabelNamespace { .. } => "label",
+            Request::PdbRelax { .. } => "relax",
+            Request::PdbRestore { .. } => "restore",
+            Request::Install(_) => "install",
+        }
+    }
+
+    /// The object it changes, `kind/name` (`kind/namespace/name` when namespaced).
+    pub fn target(&self) -> String {
+        match self {
+            Request::Drain { node, .. }
+            | Request::Cordon { node }
+            | Request::Uncordon { node }
+            | Request::LabelNode { node, .. } => format!("node/{node}"),
+            Request::LabelNamespace { namespace, .. } => format!("namespace/{namespace}"),
+            Request::PdbRelax { namespace, name } | Request::PdbRestore { namespace, name } => {
+                format!("poddisruptionbudget/{namespace}/{name}")
+            }
+            Request::Install(r) => match &r.planned {
+                Some(p) => p.plan.audit_target(),
+                None => "istiooperator".into(),
+            },
+        }
+    }
+
+    /// `drain node/k1-node03`.
+    pub fn title(&self) -> String {
+        match self {
+            Request::LabelNode { change, .. } if !change.is_empty() => {
+                format!("label {} {change}", self.target())
+            }
+            Request::LabelNamespace { revision, .. } if !revision.is_empty() => {
+                format!("label {} istio.io/rev={revision}", self.target())
+            }
+            Request::Install(r) => match &r.planned {
+                Some(p) => p.plan.title(),
+                None => r.kind.title().to_string(),
+            },
+            _ => format!("{} {}", self.verb(), self.target()),
+        }
+    }
+
+    /// Destructive actions are confirmed by typing this name (the node's or the PDB's).
+    pub fn confirm_name(&self) -> Option<&str> {
+        match self {
+            Request::Drain { node, .. } => Some(node),
+            Request::PdbRelax { name, .. } | Request::PdbRestore { name, .. } => Some(name),
+            // Installing deletes nothing, but it starts a control plane or a gateway: it is
+            // confirmed like the destructive actions, by the IstioOperator's name.
+            Request::Install(r) => r.iop_name(),
+            _ => None,
+        }
+    }
+
+    /// The free text the dialog asks for before it can preview, if any, and whether it is
+    /// still missing.
+    pub fn input(&self) -> Option<InputKind> {
+        match self {
+            Request::LabelNode { .. } => Some(InputKind::LabelChange),
+            Request::LabelNamespace { .. } => Some(InputKind::Revision),
+            _ => None,
+        }
+    }
+
+    /// Takes the typed text into the request after checking it; the error says why not.
+    pub fn take_input(&mut self, text: &str) -> Result<(), String> {
+        let text = text.trim();
+        match self {
+            Request::LabelNode { change, .. } => {
+                super::label::parse_label_change(text).map_err(|e| e.to_string())?;
+                *change = text.to_string();
+            }
+            Request::LabelNamespace { revision, .. } => {
+                super::label::validate_revision(text).map_err(|e| e.to_string())?;
+                *revision = text.to_string();
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// What a dialog asks the user to type before the preview.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// `KEY=VALUE` or `KEY-`.
+    LabelChange,
+    /// A revision name (Tab completes from the revisions in the cluster).
+    Revision,
+}
+
+impl InputKind {
+    pub fn prompt(self) -> &'static str {
+        match self {
+            InputKind::LabelChange => "label (KEY=VALUE sets, KEY- removes): ",
+            InputKind::Revision => "revision (tab completes): ",
+        }
+    }
+}
+
+/// The actions a key can open a dialog for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActionKind {
+    Drain,
+    Cordon,
+    Uncordon,
+    LabelNode,
+    LabelNamespace,
+    PdbRelax,
+    PdbRestore,
+    InstallRevision,
+    InstallGateway,
+}
+
+impl ActionKind {
+    /// The name in the keymap (`action`, and a dialog binding's `dialogs`).
+    pub fn keymap_name(self) -> &'static str {
+        match self {
+            ActionKind::Drain => "drain",
+            ActionKind::Cordon => "cordon",
+            ActionKind::Uncordon => "uncordon",
+            ActionKind::LabelNode => "label-node",
+            ActionKind::LabelNamespace => "label-namespace",
+            ActionKind::PdbRelax => "pdb-relax",
+            ActionKind::PdbRestore => "pdb-restore",
+            ActionKind::InstallRevision => "install-revision",
+            ActionKind::InstallGateway => "install-gateway",
+        }
+    }
+
+    pub const ALL: [ActionKind; 9] = [
+        ActionKind::Drain,
+        ActionKind::Cordon,
+        ActionKind::Uncordon,
+        ActionKind::LabelNode,
+        ActionKind::LabelNamespace,
+        ActionKind::PdbRelax,
+        ActionKind::PdbRestore,
+        ActionKind::InstallRevision,
+        ActionKind::InstallGateway,
+    ];
+
+    pub fn parse(s: &str) -> Option<ActionKind> {
+        ActionKind::ALL.into_iter().find(|k| k.keymap_name() == s)
+    }
+
+    /// The name the user knows it by, in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            ActionKind::Drain => "drain",
+            ActionKind::Cordon => "cordon",
+            ActionKind::Uncordon => "uncordon",
+            ActionKind::LabelNode => "label node",
+            ActionKind::LabelNamespace => "set injection revision",
+            ActionKind::PdbRelax => "relax PDB",
+            ActionKind::PdbRestore => "restore PDB",
+            ActionKind::InstallRevision => "install revision",
+            ActionKind::InstallGateway => "install gateway",
+        }
+    }
+}
