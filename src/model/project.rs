@@ -289,13 +289,7 @@ pub fn webhook_config(
 // --- pods -------------------------------------------------------------------------------------
 
 fn phase(s: Option<&str>) -> PodPhase {
-    match s {
-        Some("Pending") => PodPhase::Pending,
-        Some("Running") => PodPhase::Running,
-        Some("Succeeded") => PodPhase::Succeeded,
-        Some("Failed") => PodPhase::Failed,
-        _ => PodPhase::Unknown,
-    }
+    PodPhase::parse(s)
 }
 
 /// A native sidecar: an init container that keeps running.

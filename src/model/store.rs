@@ -9,6 +9,7 @@
 pub(crate) mod proxies;
 pub(crate) mod ranked;
 
+use crate::ops::drain::{DrainRule, PodTraits};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::event::Kind;
@@ -153,7 +154,7 @@ pub(crate) fn in_namespace<'a, T>(
 }
 
 pub(crate) fn finished(p: &PodSummary) -> bool {
-    matches!(p.phase, PodPhase::Succeeded | PodPhase::Failed)
+    p.phase.finished()
 }
 
 /// Would an eviction of this pod be checked against its PDBs? The API server lets pods that
@@ -170,7 +171,7 @@ pub(crate) fn restartable(p: &PodSummary) -> bool {
         && p.labels.get(keys::SIDECAR_INJECT).map(|v| v.as_ref()) != Some("false")
 }
 
-/// How `kubectl drain --ignore-daemonsets` treats a pod.
+/// How `kubectl drain --ignore-daemonsets` treats a pod, by [`DrainRule`]'s table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DrainClass {
     Mirror,
@@ -179,20 +180,22 @@ pub(crate) enum DrainClass {
 }
 
 pub(crate) fn drain_class(p: &PodSummary) -> DrainClass {
-    if p.mirror {
-        return DrainClass::Mirror;
-    }
-    if p.owner
-        .as_ref()
-        .is_some_and(|o| o.kind.as_ref() == "DaemonSet")
-    {
-        return DrainClass::DaemonSet;
-    }
-    // kubectl lets finished pods go without --force or --delete-emptydir-data.
-    let done = finished(p);
-    DrainClass::Evict {
-        unmanaged: p.owner.is_none() && !done,
-        empty_dir: p.has_empty_dir && !done,
+    let traits = PodTraits {
+        controller: p.owner.as_ref().map(|o| (o.kind.as_ref(), o.name.as_ref())),
+        mirror: p.mirror,
+        finished: finished(p),
+        empty_dir: p.has_empty_dir,
+    };
+    match DrainRule::of(&traits) {
+        DrainRule::Mirror => DrainClass::Mirror,
+        DrainRule::DaemonSet(_) => DrainClass::DaemonSet,
+        DrainRule::Evict {
+            local_storage,
+            unmanaged,
+        } => DrainClass::Evict {
+            unmanaged,
+            empty_dir: local_storage,
+        },
     }
 }
 

@@ -55,6 +55,24 @@ pub enum PodPhase {
     Unknown,
 }
 
+impl PodPhase {
+    /// `status.phase` as the API writes it; anything else is Unknown.
+    pub fn parse(s: Option<&str>) -> PodPhase {
+        match s {
+            Some("Pending") => PodPhase::Pending,
+            Some("Running") => PodPhase::Running,
+            Some("Succeeded") => PodPhase::Succeeded,
+            Some("Failed") => PodPhase::Failed,
+            _ => PodPhase::Unknown,
+        }
+    }
+
+    /// Succeeded or Failed: the pod will not run again.
+    pub fn finished(self) -> bool {
+        matches!(self, PodPhase::Succeeded | PodPhase::Failed)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct PodSummary {
     pub namespace: Name,

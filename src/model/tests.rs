@@ -1403,6 +1403,13 @@ fn drain_preflight_is_kubectls() {
             .owner("DaemonSet", "kube-proxy")
             .empty_dir()
             .build(),
+        // A finished DaemonSet pod is evicted like any other (kubectl's DaemonSet filter
+        // lets it go), as the executor's plan does.
+        pod("kube-system", "node-check-done")
+            .on("n1")
+            .owner("DaemonSet", "node-check")
+            .phase(PodPhase::Failed, "Error")
+            .build(),
         pod("default", "bare").on("n1").build(),
         pod("default", "cache")
             .on("n1")
@@ -1432,14 +1439,14 @@ fn drain_preflight_is_kubectls() {
         m.apply(applied(o));
     }
     let row = node_row(&m, "n1");
-    assert_eq!(row.pods, 7);
+    assert_eq!(row.pods, 8);
     assert_eq!(
         row.preflight,
         DrainPreflight::Blocked {
             pdbs: vec![],
             unmanaged_pods: vec!["default/bare".into()],
             empty_dir_pods: vec!["default/cache".into()],
-            evict: 5,
+            evict: 6,
             daemonset_skipped: 1,
         }
     );
@@ -1469,7 +1476,7 @@ fn drain_preflight_is_kubectls() {
     assert_eq!(
         node_row(&m, "n1").preflight,
         DrainPreflight::Ok {
-            evict: 2,
+            evict: 3,
             daemonset_skipped: 1
         }
     );
@@ -1480,7 +1487,7 @@ fn drain_preflight_is_kubectls() {
                 .map(|p| p.name.clone())
                 .collect::<Vec<_>>()
         ),
-        ["job-done", "web-going"]
+        ["job-done", "web-going", "node-check-done"]
     );
 }
 

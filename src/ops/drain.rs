@@ -13,6 +13,8 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::{Value, json};
 
+use crate::model::summary::PodPhase;
+
 const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
 /// kubectl's words for each rule.
 pub const DAEMONSET_WARNING: &str = "ignoring DaemonSet-managed Pods";
@@ -157,10 +159,7 @@ pub fn describe_groups(groups: &[(String, Vec<PodRef>)]) -> String {
 }
 
 pub fn finished(pod: &Pod) -> bool {
-    matches!(
-        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
-        Some("Succeeded" | "Failed")
-    )
+    PodPhase::parse(pod.status.as_ref().and_then(|s| s.phase.as_deref())).finished()
 }
 
 pub fn controller_of(pod: &Pod) -> Option<(&str, &str)> {
@@ -201,48 +200,112 @@ pub fn plan_drain(
     DrainPlan { pods: planned }
 }
 
+/// What a pod is to kubectl's drain filters: the facts they read, from a listed pod or the
+/// model's summary of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PodTraits<'a> {
+    /// The controlling owner's kind and name.
+    pub controller: Option<(&'a str, &'a str)>,
+    /// A static pod's mirror (`kubernetes.io/config.mirror`).
+    pub mirror: bool,
+    /// Succeeded or Failed.
+    pub finished: bool,
+    pub empty_dir: bool,
+}
+
+impl<'a> PodTraits<'a> {
+    pub fn of(pod: &'a Pod) -> Self {
+        PodTraits {
+            controller: controller_of(pod),
+            mirror: pod
+                .metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.contains_key(MIRROR_ANNOTATION)),
+            finished: finished(pod),
+            empty_dir: pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.volumes.as_ref())
+                .is_some_and(|v| v.iter().any(|v| v.empty_dir.is_some())),
+        }
+    }
+}
+
+/// The first of kubectl's filters that holds a pod back, in kubectl's order; the flags and
+/// the DaemonSet lookup are applied after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrainRule<'a> {
+    /// Managed by a running DaemonSet, which would put it right back: skipped when the
+    /// DaemonSet exists. A finished DaemonSet pod is evicted like any other.
+    DaemonSet(&'a str),
+    /// A mirror pod: the kubelet owns it, it stays.
+    Mirror,
+    /// Evicted; `local_storage` needs `--delete-emptydir-data` and `unmanaged` `--force`
+    /// (both only for pods still running: finished pods go without).
+    Evict {
+        local_storage: bool,
+        unmanaged: bool,
+    },
+}
+
+impl DrainRule<'_> {
+    /// The rule for a pod.
+    pub fn of<'a>(pod: &PodTraits<'a>) -> DrainRule<'a> {
+        match pod.controller {
+            Some(("DaemonSet", name)) if !pod.finished => return DrainRule::DaemonSet(name),
+            _ => {}
+        }
+        if pod.mirror {
+            return DrainRule::Mirror;
+        }
+        DrainRule::Evict {
+            local_storage: pod.empty_dir && !pod.finished,
+            unmanaged: pod.controller.is_none() && !pod.finished,
+        }
+    }
+}
+
 fn decide(
     pod: &Pod,
     r: &PodRef,
     opts: &DrainOptions,
     daemon_sets: &BTreeMap<(String, String), DaemonSetLookup>,
 ) -> PodDecision {
+    let traits = PodTraits::of(pod);
     let mut warning = None;
-    // DaemonSet-managed: the DaemonSet would put it right back.
-    if let Some(("DaemonSet", ds)) = controller_of(pod)
-        && !finished(pod)
-    {
-        match daemon_sets.get(&(r.namespace.clone(), ds.to_string())) {
-            Some(DaemonSetLookup::Exists) => {
-                return PodDecision::Skip {
-                    warning: Some(DAEMONSET_WARNING.to_string()),
-                };
+    let (local_storage, unmanaged) = match DrainRule::of(&traits) {
+        DrainRule::Mirror => return PodDecision::Skip { warning: None },
+        DrainRule::DaemonSet(ds) => {
+            match daemon_sets.get(&(r.namespace.clone(), ds.to_string())) {
+                Some(DaemonSetLookup::Exists) => {
+                    return PodDecision::Skip {
+                        warning: Some(DAEMONSET_WARNING.to_string()),
+                    };
+                }
+                // An orphan of a deleted DaemonSet: kubectl lets --force take it, and the
+                // filters after this one still apply.
+                Some(DaemonSetLookup::NotFound(m)) if opts.force => warning = Some(m.clone()),
+                Some(DaemonSetLookup::NotFound(m) | DaemonSetLookup::Failed(m)) => {
+                    return PodDecision::Refuse { error: m.clone() };
+                }
+                None => {
+                    return PodDecision::Refuse {
+                        error: format!("daemonsets.apps \"{ds}\" was not looked up"),
+                    };
+                }
             }
-            Some(DaemonSetLookup::NotFound(m)) if opts.force => warning = Some(m.clone()),
-            Some(DaemonSetLookup::NotFound(m) | DaemonSetLookup::Failed(m)) => {
-                return PodDecision::Refuse { error: m.clone() };
+            if traits.mirror {
+                return PodDecision::Skip { warning: None };
             }
-            None => {
-                return PodDecision::Refuse {
-                    error: format!("daemonsets.apps \"{ds}\" was not looked up"),
-                };
-            }
+            (traits.empty_dir, false)
         }
-    }
-    if pod
-        .metadata
-        .annotations
-        .as_ref()
-        .is_some_and(|a| a.contains_key(MIRROR_ANNOTATION))
-    {
-        return PodDecision::Skip { warning: None };
-    }
-    let empty_dir = pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.volumes.as_ref())
-        .is_some_and(|v| v.iter().any(|v| v.empty_dir.is_some()));
-    if empty_dir && !finished(pod) {
+        DrainRule::Evict {
+            local_storage,
+            unmanaged,
+        } => (local_storage, unmanaged),
+    };
+    if local_storage {
         if !opts.delete_emptydir_data {
             return PodDecision::Refuse {
                 error: LOCAL_STORAGE_FATAL.to_string(),
@@ -250,7 +313,7 @@ fn decide(
         }
         warning = Some(LOCAL_STORAGE_WARNING.to_string());
     }
-    if controller_of(pod).is_none() && !finished(pod) {
+    if unmanaged {
         if !opts.force {
             return PodDecision::Refuse {
                 error: UNMANAGED_FATAL.to_string(),
