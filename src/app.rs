@@ -20,11 +20,13 @@ use crate::cli::{
     Cli, Command, DEMO_BUILTIN, DrainCmd, GetCmd, GlobalArgs, LabelCmd, NodeCmd, Output, PdbCmd,
     ProxyStatusCmd,
 };
+use crate::cluster::actions::RunOptions;
 use crate::cluster::actions::{AuditLog, Executor};
 use crate::cluster::{self, Connection, SyncOptions, WatchOptions};
 use crate::model::sync::ReplicaState;
 use crate::model::{Kind, Model, SourceState, Stamped, syncz};
-use crate::ops::drain::{DrainEvent, DrainOptions};
+use crate::ops::Request;
+use crate::ops::outcome::{self, Event};
 use crate::ops::{self, ActionError};
 use crate::ui::{self, Header, Keymap, Theme, Ui};
 use meshtop_sandbox::{self as sandbox, Sandbox, Scenario};
@@ -299,11 +301,6 @@ impl From<ActionError> for AppError {
     }
 }
 
-/// The suffix kubectl prints on what a server-side dry run did.
-fn dry(dry_run: bool) -> &'static str {
-    if dry_run { " (server dry run)" } else { "" }
-}
-
 /// Checks made before connecting: `--readonly` and the input's syntax. Nothing is sent
 /// to a cluster that refuses them, not even the connection's probe.
 fn preflight(global: &GlobalArgs, action: &str, target: &str) -> Result<(), AppError> {
@@ -349,96 +346,66 @@ async fn executor(global: &GlobalArgs) -> Result<(Target, Executor), AppError> {
     Ok((target, executor))
 }
 
-fn print_drain_event(event: DrainEvent, dry_run: bool) {
-    let suffix = dry(dry_run);
-    match event {
-        DrainEvent::Cordoned { node, already } => {
-            if already {
-                println!("node/{node} already cordoned{suffix}");
-            } else {
-                println!("node/{node} cordoned{suffix}");
-            }
+/// Prints an action's report as kubectl would: warnings and refusals on stderr.
+fn print_event(event: Event, dry_run: bool) {
+    for line in outcome::lines(&event, dry_run) {
+        if line.warning {
+            eprintln!("{}", line.text);
+        } else {
+            println!("{}", line.text);
         }
-        DrainEvent::Planned(plan) => {
-            let warnings = plan.warnings();
-            if !warnings.is_empty() {
-                eprintln!("Warning: {}", ops::drain::describe_groups(&warnings));
-            }
-        }
-        DrainEvent::Evicting(pod) => println!("evicting pod {pod}{suffix}"),
-        DrainEvent::Refused {
-            pod,
-            pdb,
-            message,
-            cause,
-            retry_in,
-        } => {
-            let retry = retry_in
-                .map(|d| format!(" (will retry after {})", ops::drain::humantime(d)))
-                .unwrap_or_default();
-            eprintln!(
-                "error when evicting pods/{:?} -n {:?}{retry}: {message}",
-                pod.name, pod.namespace
-            );
-            if let Some(pdb) = pdb {
-                eprintln!(
-                    "  refused by poddisruptionbudget/{pdb} -n {}: {}",
-                    pod.namespace,
-                    cause.unwrap_or_default()
-                );
-            }
-        }
-        DrainEvent::Budget(b) => eprintln!("  {}", b.describe()),
-        DrainEvent::Evicted(pod) => println!("pod/{} evicted{suffix}", pod.name),
-        DrainEvent::Progress(p) => tracing::debug!(
-            evicted = p.evicted,
-            total = p.total,
-            blocked = p.blocked.len(),
-            "drain progress"
-        ),
     }
+}
+
+/// Runs a request from the command line through the same path as the TUI's, printing its
+/// report and its closing line.
+async fn run_request(
+    global: &GlobalArgs,
+    request: Request,
+    opts: RunOptions,
+) -> Result<(), AppError> {
+    preflight(global, request.verb(), &request.target())?;
+    let (_target, executor) = executor(global).await?;
+    let dry_run = opts.dry_run;
+    let report = move |e: Event| print_event(e, dry_run);
+    let outcome = crate::cluster::actions::run(&executor, &request, &opts, &report).await?;
+    println!("{}", outcome.text(dry_run));
+    Ok(())
 }
 
 /// `meshtop drain NODE`.
 async fn drain(global: &GlobalArgs, cmd: &DrainCmd) -> Result<(), AppError> {
-    preflight(global, "drain", &format!("node/{}", cmd.node))?;
-    let (_target, executor) = executor(global).await?;
-    let opts = DrainOptions {
-        dry_run: cmd.dry_run,
-        timeout: cmd.timeout,
+    let request = Request::Drain {
+        node: cmd.node.clone(),
         delete_emptydir_data: cmd.delete_emptydir_data,
         force: cmd.force,
-        ..DrainOptions::default()
     };
-    let dry_run = cmd.dry_run;
-    let report = move |e: DrainEvent| print_drain_event(e, dry_run);
-    executor.drain(&cmd.node, &opts, &report).await?;
-    println!("node/{} drained{}", cmd.node, dry(cmd.dry_run));
-    Ok(())
+    let opts = RunOptions {
+        dry_run: cmd.dry_run,
+        drain_timeout: cmd.timeout,
+        ..RunOptions::default()
+    };
+    run_request(global, request, opts).await
 }
 
 /// `meshtop cordon NODE` and `meshtop uncordon NODE`.
 async fn cordon(global: &GlobalArgs, cmd: &NodeCmd, cordon: bool) -> Result<(), AppError> {
-    let verb = if cordon { "cordon" } else { "uncordon" };
-    preflight(global, verb, &format!("node/{}", cmd.node))?;
-    let (_target, executor) = executor(global).await?;
-    let changed = if cordon {
-        executor.cordon(&cmd.node, cmd.dry_run).await?
+    let node = cmd.node.clone();
+    let request = if cordon {
+        Request::Cordon { node }
     } else {
-        executor.uncordon(&cmd.node, cmd.dry_run).await?
+        Request::Uncordon { node }
     };
-    let done = if changed {
-        format!("{verb}ed")
-    } else {
-        format!("already {verb}ed")
+    let opts = RunOptions {
+        dry_run: cmd.dry_run,
+        ..RunOptions::default()
     };
-    println!("node/{} {done}{}", cmd.node, dry(cmd.dry_run));
-    Ok(())
+    run_request(global, request, opts).await
 }
 
 /// `meshtop label namespace|node`.
 async fn label(global: &GlobalArgs, cmd: &LabelCmd) -> Result<(), AppError> {
-    match cmd {
+    let (request, opts) = match cmd {
         LabelCmd::Namespace {
             namespace,
             rev,
@@ -447,34 +414,17 @@ async fn label(global: &GlobalArgs, cmd: &LabelCmd) -> Result<(), AppError> {
             dry_run,
         } => {
             ops::label::validate_revision(rev)?;
-            preflight(global, "label", &format!("namespace/{namespace}"))?;
-            let (_target, executor) = executor(global).await?;
-            let out = executor
-                .label_namespace(namespace, rev, *restart, *dry_run)
-                .await?;
-            let verb = if out.labeled {
-                "labeled"
-            } else {
-                "not labeled"
+            let request = Request::LabelNamespace {
+                namespace: namespace.clone(),
+                revision: rev.clone(),
+                restart: *restart,
             };
-            println!("namespace/{namespace} {verb}{}", dry(*dry_run));
-            for w in &out.restarted {
-                println!("{w} restarted{}", dry(*dry_run));
-            }
-            if *restart && !*dry_run && !timeout.is_zero() && !out.restarted.is_empty() {
-                let report = |e: ops::rollout::RolloutEvent| match e {
-                    ops::rollout::RolloutEvent::Waiting { workload, why } => {
-                        println!("Waiting for {workload} rollout to finish: {why}...")
-                    }
-                    ops::rollout::RolloutEvent::Done { workload, .. } => {
-                        println!("{workload} successfully rolled out")
-                    }
-                };
-                executor
-                    .wait_rollouts(namespace, &out.restarted, *timeout, &report)
-                    .await?;
-            }
-            Ok(())
+            let opts = RunOptions {
+                dry_run: *dry_run,
+                rollout_timeout: *timeout,
+                ..RunOptions::default()
+            };
+            (request, opts)
         }
         LabelCmd::Node {
             node,
@@ -482,13 +432,18 @@ async fn label(global: &GlobalArgs, cmd: &LabelCmd) -> Result<(), AppError> {
             dry_run,
         } => {
             ops::label::parse_label_change(label)?;
-            preflight(global, "label", &format!("node/{node}"))?;
-            let (_target, executor) = executor(global).await?;
-            let out = executor.label_node(node, label, *dry_run).await?;
-            println!("node/{node} {}{}", out.verb(), dry(*dry_run));
-            Ok(())
+            let request = Request::LabelNode {
+                node: node.clone(),
+                change: label.clone(),
+            };
+            let opts = RunOptions {
+                dry_run: *dry_run,
+                ..RunOptions::default()
+            };
+            (request, opts)
         }
-    }
+    };
+    run_request(global, request, opts).await
 }
 
 /// `meshtop pdb relax|restore NS/NAME`.
@@ -497,26 +452,17 @@ async fn pdb(global: &GlobalArgs, cmd: &PdbCmd) -> Result<(), AppError> {
         PdbCmd::Relax(t) => (true, t),
         PdbCmd::Restore(t) => (false, t),
     };
-    let target = ops::pdb::PdbTarget::parse(&t.pdb)?;
-    let verb = if relax { "relax" } else { "restore" };
-    preflight(
-        global,
-        verb,
-        &format!("poddisruptionbudget/{}", target.name),
-    )?;
-    let (_target, executor) = executor(global).await?;
-    if relax {
-        executor.pdb_relax(&t.pdb, t.dry_run).await?;
+    let ops::pdb::PdbTarget { namespace, name } = ops::pdb::PdbTarget::parse(&t.pdb)?;
+    let request = if relax {
+        Request::PdbRelax { namespace, name }
     } else {
-        executor.pdb_restore(&t.pdb, t.dry_run).await?;
-    }
-    println!(
-        "poddisruptionbudget.policy/{} {}{}",
-        target.name,
-        if relax { "relaxed" } else { "restored" },
-        dry(t.dry_run)
-    );
-    Ok(())
+        Request::PdbRestore { namespace, name }
+    };
+    let opts = RunOptions {
+        dry_run: t.dry_run,
+        ..RunOptions::default()
+    };
+    run_request(global, request, opts).await
 }
 
 /// The terminal in raw mode on the alternate screen; restored on drop and on panic.

@@ -7,6 +7,7 @@
 pub mod drain;
 pub mod install;
 pub mod label;
+pub mod outcome;
 pub mod pdb;
 pub mod request;
 pub mod rollout;

@@ -9,10 +9,10 @@ use std::time::Duration;
 use jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
 
-use super::dry;
-use crate::cluster::actions::{self, Executor};
-use crate::ops::drain::{DrainEvent, DrainOptions, PodRef, humantime};
+use crate::cluster::actions::{self, Executor, RunOptions};
+use crate::ops::drain::{DrainEvent, DrainOptions, PodRef};
 use crate::ops::install::Route;
+use crate::ops::outcome::{self, Event, Outcome};
 use crate::ops::rollout::RolloutEvent;
 use crate::ops::{InstallRequest, Request};
 use crate::ui::action::{ActionRun, Blocked, TaskId, TaskProgress, TaskUpdate};
@@ -120,144 +120,26 @@ async fn execute(
 ) -> Result<String, String> {
     let id = run.id;
     let dry_run = run.dry_run;
-    let suffix = dry(dry_run);
-    let line = |text: String| {
-        let _ = updates.send(TaskUpdate::Line { id, text });
-    };
-    let err = |e: actions::ActionError| e.to_string();
-    match &run.request {
-        Request::Drain {
-            node,
-            delete_emptydir_data,
-            force,
-        } => {
-            let opts = DrainOptions {
-                dry_run,
-                timeout: drain_timeout,
-                delete_emptydir_data: *delete_emptydir_data,
-                force: *force,
-                retry_interval,
-                abort: Some(abort),
-                ..DrainOptions::default()
-            };
-            let tracker = DrainTracker::new(id, updates.clone(), dry_run);
-            let report = |e: DrainEvent| tracker.on_event(e);
-            let outcome = executor.drain(node, &opts, &report).await.map_err(err)?;
-            let stayed = outcome.plan.skipped().len();
-            Ok(format!(
-                "node/{node} drained{suffix}: {} pods evicted, {stayed} stayed (DaemonSet or mirror)",
-                outcome.evicted.len()
-            ))
-        }
-        Request::Cordon { node } => {
-            let changed = executor.cordon(node, dry_run).await.map_err(err)?;
-            Ok(if changed {
-                format!("node/{node} cordoned{suffix}")
-            } else {
-                format!("node/{node} already cordoned")
-            })
-        }
-        Request::Uncordon { node } => {
-            let changed = executor.uncordon(node, dry_run).await.map_err(err)?;
-            Ok(if changed {
-                format!("node/{node} uncordoned{suffix}")
-            } else {
-                format!("node/{node} already uncordoned")
-            })
-        }
-        Request::LabelNode { node, change } => {
-            let out = executor
-                .label_node(node, change, dry_run)
-                .await
-                .map_err(err)?;
-            Ok(format!("node/{node} {}{suffix}", out.verb()))
-        }
-        Request::LabelNamespace {
-            namespace,
-            revision,
-            restart,
-        } => {
-            let out = executor
-                .label_namespace(namespace, revision, *restart, dry_run)
-                .await
-                .map_err(err)?;
-            for w in &out.restarted {
-                line(format!("{w} restarted{suffix}"));
-            }
-            if *restart && !dry_run && !out.restarted.is_empty() {
-                let total = out.restarted.len();
-                let progress = |done: usize| {
-                    let _ = updates.send(TaskUpdate::Progress {
-                        id,
-                        progress: TaskProgress {
-                            done,
-                            total,
-                            unit: "rolled out",
-                            ..TaskProgress::default()
-                        },
-                    });
-                };
-                progress(0);
-                let report = |e: RolloutEvent| match e {
-                    RolloutEvent::Waiting { workload, why } => {
-                        line(format!("{workload}: {why}"));
-                    }
-                    RolloutEvent::Done {
-                        workload,
-                        done,
-                        total: _,
-                    } => {
-                        line(format!("{workload} successfully rolled out"));
-                        progress(done);
-                    }
-                };
-                executor
-                    .wait_rollouts(namespace, &out.restarted, ROLLOUT_TIMEOUT, &report)
-                    .await
-                    .map_err(err)?;
-            }
-            let labeled = if out.labeled {
-                let removed = out
-                    .removed_injection
-                    .as_deref()
-                    .map(|v| format!(", istio-injection={v} removed"))
-                    .unwrap_or_default();
-                format!("namespace/{namespace} labeled istio.io/rev={revision}{removed}{suffix}")
-            } else {
-                format!("namespace/{namespace} already on istio.io/rev={revision}")
-            };
-            Ok(if *restart {
-                format!(
-                    "{labeled}; {} workloads restarted{}",
-                    out.restarted.len(),
-                    if dry_run { "" } else { " and rolled out" }
-                )
-            } else {
-                labeled
-            })
-        }
-        Request::PdbRelax { namespace, name } => {
-            executor
-                .pdb_relax(&format!("{namespace}/{name}"), dry_run)
-                .await
-                .map_err(err)?;
-            Ok(format!(
-                "poddisruptionbudget/{name} -n {namespace} relaxed{suffix}; U restores it"
-            ))
-        }
-        Request::PdbRestore { namespace, name } => {
-            executor
-                .pdb_restore(&format!("{namespace}/{name}"), dry_run)
-                .await
-                .map_err(err)?;
-            Ok(format!(
-                "poddisruptionbudget/{name} -n {namespace} restored{suffix}"
-            ))
-        }
-        Request::Install(request) => {
-            install(executor, istio_namespace, id, request, dry_run, updates).await
-        }
+    if let Request::Install(request) = &run.request {
+        return install(executor, istio_namespace, id, request, dry_run, updates).await;
     }
+    let opts = RunOptions {
+        dry_run,
+        drain_timeout,
+        retry_interval,
+        abort: Some(abort),
+        rollout_timeout: ROLLOUT_TIMEOUT,
+    };
+    let tracker = EventTracker::new(id, updates.clone(), dry_run);
+    let report = |e: Event| tracker.on_event(e);
+    let outcome = actions::run(executor, &run.request, &opts, &report)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut text = outcome.text(dry_run);
+    if matches!(outcome, Outcome::PdbRelaxed { .. }) && !dry_run {
+        text.push_str("; U restores it");
+    }
+    Ok(text)
 }
 
 /// Runs an install's plan, after checking its form again against the cluster as it is now
@@ -322,8 +204,8 @@ async fn install(
     })
 }
 
-/// Turns a drain's events into the task's lines and progress.
-struct DrainTracker {
+/// Turns an action's events into the task's lines (the CLI's words) and progress.
+struct EventTracker {
     id: TaskId,
     updates: mpsc::UnboundedSender<TaskUpdate>,
     dry_run: bool,
@@ -335,9 +217,10 @@ struct TrackerState {
     /// The last refusal of each pod: the budget and the API's words.
     refusals: BTreeMap<PodRef, (Option<String>, String)>,
     retry_at: Option<Timestamp>,
+    rollouts: usize,
 }
 
-impl DrainTracker {
+impl EventTracker {
     fn new(id: TaskId, updates: mpsc::UnboundedSender<TaskUpdate>, dry_run: bool) -> Self {
         Self {
             id,
@@ -351,29 +234,34 @@ impl DrainTracker {
         let _ = self.updates.send(TaskUpdate::Line { id: self.id, text });
     }
 
-    fn on_event(&self, event: DrainEvent) {
-        let suffix = dry(self.dry_run);
+    fn progress(&self, progress: TaskProgress) {
+        let _ = self.updates.send(TaskUpdate::Progress {
+            id: self.id,
+            progress,
+        });
+    }
+
+    fn on_event(&self, event: Event) {
+        for l in outcome::lines(&event, self.dry_run) {
+            self.line(l.text);
+        }
         match event {
-            DrainEvent::Cordoned { node, already } => self.line(if already {
-                format!("node/{node} already cordoned{suffix}")
-            } else {
-                format!("node/{node} cordoned{suffix}")
-            }),
-            DrainEvent::Planned(plan) => {
-                let warnings = plan.warnings();
-                if !warnings.is_empty() {
-                    self.line(format!(
-                        "warning: {}",
-                        crate::ops::drain::describe_groups(&warnings)
-                    ));
+            Event::Drain(e) => self.on_drain(e),
+            Event::RolloutStarted { total } => {
+                if let Ok(mut s) = self.state.lock() {
+                    s.rollouts = total;
                 }
-                self.line(format!(
-                    "{} pods to evict, {} stay",
-                    plan.to_evict().len(),
-                    plan.skipped().len()
-                ));
+                self.progress(rolled_out(0, total));
             }
-            DrainEvent::Evicting(pod) => self.line(format!("evicting pod {pod}{suffix}")),
+            Event::Rollout(RolloutEvent::Done { done, total, .. }) => {
+                self.progress(rolled_out(done, total))
+            }
+            Event::Rollout(RolloutEvent::Waiting { .. }) | Event::Restarted(_) => {}
+        }
+    }
+
+    fn on_drain(&self, event: DrainEvent) {
+        match event {
             DrainEvent::Refused {
                 pod,
                 pdb,
@@ -386,27 +274,17 @@ impl DrainTracker {
                     None => message.clone(),
                 };
                 if let Ok(mut s) = self.state.lock() {
-                    s.refusals.insert(pod.clone(), (pdb.clone(), words.clone()));
+                    s.refusals.insert(pod.clone(), (pdb.clone(), words));
                     s.retry_at = retry_in.and_then(|d| {
                         let d = jiff::SignedDuration::try_from(d).ok()?;
                         Timestamp::now().checked_add(d).ok()
                     });
                 }
-                if let Some(d) = retry_in {
-                    self.line(format!(
-                        "evicting pod {pod} refused: {words} (retry in {})",
-                        humantime(d)
-                    ));
-                } else {
-                    self.line(format!("evicting pod {pod} refused: {words}"));
-                }
             }
-            DrainEvent::Budget(b) => self.line(b.describe()),
             DrainEvent::Evicted(pod) => {
                 if let Ok(mut s) = self.state.lock() {
                     s.refusals.remove(&pod);
                 }
-                self.line(format!("pod {pod} evicted{suffix}"));
             }
             DrainEvent::Progress(p) => {
                 let (blocked, retry_at) = match self.state.lock() {
@@ -434,11 +312,21 @@ impl DrainTracker {
                     blocked,
                     retry_at,
                 };
-                let _ = self.updates.send(TaskUpdate::Progress {
-                    id: self.id,
-                    progress,
-                });
+                self.progress(progress);
             }
+            DrainEvent::Cordoned { .. }
+            | DrainEvent::Planned(_)
+            | DrainEvent::Evicting(_)
+            | DrainEvent::Budget(_) => {}
         }
+    }
+}
+
+fn rolled_out(done: usize, total: usize) -> TaskProgress {
+    TaskProgress {
+        done,
+        total,
+        unit: "rolled out",
+        ..TaskProgress::default()
     }
 }

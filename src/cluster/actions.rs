@@ -10,12 +10,14 @@ pub mod audit;
 pub mod drain;
 pub mod install;
 pub mod rollout;
+pub mod run;
 pub mod writes;
 
 use std::future::Future;
 
 pub use audit::{AuditLog, AuditRecord, default_audit_log};
 pub use install::InstallOutcome;
+pub use run::{RunOptions, run};
 
 use super::Connection;
 pub use crate::ops::ActionError;

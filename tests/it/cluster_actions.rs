@@ -617,8 +617,13 @@ fn cli_exit_codes_with_demo() {
         "{stdout}\n{}",
         text(&out.stderr)
     );
+    // The closing line says what was done, after the rollouts it waited for.
     assert!(
-        stdout.starts_with("namespace/legacy-shop labeled\n"),
+        stdout.ends_with(
+            "namespace/legacy-shop labeled istio.io/rev=1-9-1, istio-injection=enabled removed; \
+             2 workloads restarted and \
+             rolled out\n"
+        ),
         "{stdout}"
     );
     for w in ["deployment.apps/inventory", "deployment.apps/storefront"] {

@@ -594,7 +594,7 @@ fn drain_blocked_by_a_pdb_then_relaxed_finishes() {
     });
     assert!(done.contains("istio-pilot (relaxed)"), "{done}");
     assert!(
-        done.contains("✓ poddisruptionbudget/istio-pilot -n istio-system relaxed"),
+        done.contains("✓ poddisruptionbudget.policy/istio-pilot relaxed"),
         "{done}"
     );
 

@@ -1,0 +1,144 @@
+//! One way to carry out a request, for the TUI's task runner and the CLI alike: the executor's
+//! calls in order, each step reported as an [`Event`], the end as an [`Outcome`].
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::Executor;
+use crate::ops::drain::{DrainEvent, DrainOptions};
+use crate::ops::outcome::{Event, Outcome};
+use crate::ops::{ActionError, Request};
+
+/// How a request runs, beyond what it asks.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub dry_run: bool,
+    /// How long a drain keeps retrying evictions a PDB refuses.
+    pub drain_timeout: Duration,
+    pub retry_interval: Duration,
+    /// Becomes `true` when the user aborts: a drain stops between requests.
+    pub abort: Option<watch::Receiver<bool>>,
+    /// How long to follow the rollouts of a namespace's restart; zero: not at all.
+    pub rollout_timeout: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        let drain = DrainOptions::default();
+        RunOptions {
+            dry_run: false,
+            drain_timeout: drain.timeout,
+            retry_interval: drain.retry_interval,
+            abort: None,
+            rollout_timeout: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+/// Carries out every request but an install (which has its own plan and checks).
+pub async fn run(
+    executor: &Executor,
+    request: &Request,
+    opts: &RunOptions,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<Outcome, ActionError> {
+    let dry_run = opts.dry_run;
+    match request {
+        Request::Drain {
+            node,
+            delete_emptydir_data,
+            force,
+        } => {
+            let drain = DrainOptions {
+                dry_run,
+                timeout: opts.drain_timeout,
+                delete_emptydir_data: *delete_emptydir_data,
+                force: *force,
+                retry_interval: opts.retry_interval,
+                abort: opts.abort.clone(),
+                ..DrainOptions::default()
+            };
+            let on_drain = |e: DrainEvent| report(Event::Drain(e));
+            let outcome = executor.drain(node, &drain, &on_drain).await?;
+            Ok(Outcome::Drained {
+                node: node.clone(),
+                evicted: outcome.evicted.len(),
+                stayed: outcome.plan.skipped().len(),
+            })
+        }
+        Request::Cordon { node } | Request::Uncordon { node } => {
+            let cordon = matches!(request, Request::Cordon { .. });
+            let changed = if cordon {
+                executor.cordon(node, dry_run).await?
+            } else {
+                executor.uncordon(node, dry_run).await?
+            };
+            Ok(Outcome::Cordoned {
+                node: node.clone(),
+                cordon,
+                changed,
+            })
+        }
+        Request::LabelNode { node, change } => {
+            let out = executor.label_node(node, change, dry_run).await?;
+            Ok(Outcome::NodeLabeled {
+                node: node.clone(),
+                verb: out.verb(),
+            })
+        }
+        Request::LabelNamespace {
+            namespace,
+            revision,
+            restart,
+        } => {
+            let out = executor
+                .label_namespace(namespace, revision, *restart, dry_run)
+                .await?;
+            for w in &out.restarted {
+                report(Event::Restarted(w.clone()));
+            }
+            let follow = *restart
+                && !dry_run
+                && !opts.rollout_timeout.is_zero()
+                && !out.restarted.is_empty();
+            if follow {
+                report(Event::RolloutStarted {
+                    total: out.restarted.len(),
+                });
+                let on_rollout = |e| report(Event::Rollout(e));
+                executor
+                    .wait_rollouts(namespace, &out.restarted, opts.rollout_timeout, &on_rollout)
+                    .await?;
+            }
+            Ok(Outcome::NamespaceLabeled {
+                namespace: namespace.clone(),
+                revision: revision.clone(),
+                labeled: out.labeled,
+                removed_injection: out.removed_injection,
+                restarted: restart.then_some((out.restarted.len(), follow)),
+            })
+        }
+        Request::PdbRelax { namespace, name } => {
+            executor
+                .pdb_relax(&format!("{namespace}/{name}"), dry_run)
+                .await?;
+            Ok(Outcome::PdbRelaxed {
+                namespace: namespace.clone(),
+                name: name.clone(),
+            })
+        }
+        Request::PdbRestore { namespace, name } => {
+            executor
+                .pdb_restore(&format!("{namespace}/{name}"), dry_run)
+                .await?;
+            Ok(Outcome::PdbRestored {
+                namespace: namespace.clone(),
+                name: name.clone(),
+            })
+        }
+        Request::Install(_) => Err(ActionError::Invalid(
+            "an install runs from its plan, not as a plain request".into(),
+        )),
+    }
+}
