@@ -9,9 +9,11 @@ pub mod install;
 pub mod label;
 pub mod outcome;
 pub mod pdb;
+pub mod plan;
 pub mod request;
 pub mod rollout;
 
+pub use plan::{Plan, plan};
 pub use request::{ActionKind, InputKind, InstallRequest, Request};
 
 /// Why an action did not happen or did not finish. [`ActionError::is_bad_input`] tells a

@@ -9,8 +9,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use crate::model::summary::{PodPhase, WorkloadKind};
-use crate::model::{Model, PodSummary};
+use crate::model::Model;
 
 use super::Header;
 use super::action::{Dialog, Stage, Task, TaskProgress};
@@ -19,9 +18,7 @@ use super::keymap::{Action, Keymap};
 use super::theme::Theme;
 use crate::ops::Request;
 use crate::ops::install::InstallKind;
-
-/// Pods listed by name in a preview before the rest are counted.
-const LISTED_PODS: usize = 12;
+use crate::ops::plan::{Plan, Tone, list_some, plan};
 
 /// The dialog, centred over `area`: its text (the form, or what will change and the server
 /// dry run's answer) scrolls; its keys, prompt and error stay in view below it.
@@ -51,7 +48,7 @@ pub fn render(
             None => Vec::new(),
         },
         Stage::Input(_) => Vec::new(),
-        Stage::Preview | Stage::Confirm => preview(&dialog.request, model, t),
+        Stage::Preview | Stage::Confirm => plan_lines(&plan(&dialog.request, model), t),
     };
     if let Some(task) = &dialog.dry_run {
         text.push(Line::raw(""));
@@ -463,446 +460,27 @@ fn form_lines<'a>(
     (out, cursor)
 }
 
-fn finished(p: &PodSummary) -> bool {
-    matches!(p.phase, PodPhase::Succeeded | PodPhase::Failed)
-}
-
-fn pod_name(p: &PodSummary) -> String {
-    format!("{}/{}", p.namespace, p.name)
-}
-
-/// What the action will change, from the model as it is now.
-pub fn preview<'a>(request: &Request, model: &Model, t: &Theme) -> Vec<Line<'a>> {
-    let mut out = Vec::new();
-    match request {
-        Request::Install(r) => {
-            let Some(planned) = &r.planned else {
-                return out;
-            };
-            for line in planned.plan.preview() {
-                let style = if line.starts_with("note: ") {
-                    t.warn
-                } else if line.starts_with("operator: ") {
-                    t.dim
-                } else {
-                    t.base
-                };
-                out.push(Line::styled(line, style));
-            }
-            if planned.edited {
-                out.push(Line::styled(
-                    "the IstioOperator is as edited in $EDITOR (checked again against the cluster)",
-                    t.good,
-                ));
-            }
-            // The resource itself, exactly as it will be applied or saved.
-            let iop = planned.plan.iop();
-            out.push(Line::raw(""));
-            out.push(Line::styled(
-                format!(
-                    "ISTIOOPERATOR {}/{}",
-                    iop.pointer("/metadata/namespace")
-                        .and_then(serde_json::Value::as_str)
-                        .unwrap_or(""),
-                    iop.pointer("/metadata/name")
-                        .and_then(serde_json::Value::as_str)
-                        .unwrap_or("")
-                ),
-                t.title,
-            ));
-            for line in planned.plan.iop_yaml().lines() {
-                out.push(Line::styled(format!("  {line}"), t.base));
-            }
-        }
-        Request::Drain {
-            node,
-            delete_emptydir_data,
-            force,
-        } => {
-            let Some(n) = model.node(node) else {
-                out.push(Line::styled(
-                    format!("node/{node} is not in the cluster"),
-                    t.bad,
-                ));
-                return out;
-            };
-            out.push(Line::from(if n.unschedulable {
-                format!("node/{node} is already cordoned; evict its pods (policy/v1 Eviction):")
-            } else {
-                format!("cordon node/{node}, then evict its pods (policy/v1 Eviction):")
-            }));
-            let evict = model.pods_to_evict(node);
-            let blocking: Vec<_> = model
-                .disruption()
-                .into_iter()
-                .filter(|p| p.blocks_nodes.iter().any(|b| b.as_ref() == node.as_str()))
-                .collect();
-            let blocked_pod = |p: &PodSummary| {
-                blocking
-                    .iter()
-                    .find(|b| b.namespace == p.namespace && b.pods.iter().any(|s| s.name == p.name))
-            };
-            for p in evict.iter().take(LISTED_PODS) {
-                let mut spans = vec![Span::raw(format!("  {}", pod_name(p)))];
-                if let Some(b) = blocked_pod(p) {
-                    spans.push(Span::styled(
-                        format!("  refused now by PDB {}", b.name),
-                        t.warn,
-                    ));
-                }
-                if p.has_empty_dir && !finished(p) {
-                    spans.push(Span::styled("  emptyDir", t.dim));
-                }
-                if p.owner.is_none() && !finished(p) {
-                    spans.push(Span::styled("  no controller", t.dim));
-                }
-                out.push(Line::from(spans));
-            }
-            if evict.len() > LISTED_PODS {
-                out.push(Line::styled(
-                    format!("  … and {} more", evict.len() - LISTED_PODS),
-                    t.dim,
-                ));
-            }
-            if evict.is_empty() {
-                out.push(Line::styled("  no pod to evict", t.dim));
-            }
-            let skipped: Vec<String> = model
-                .pods_on_node(node)
-                .into_iter()
-                .filter(|p| {
-                    !evict
-                        .iter()
-                        .any(|e| e.namespace == p.namespace && e.name == p.name)
-                })
-                .map(pod_name)
-                .collect();
-            if !skipped.is_empty() {
-                out.push(Line::styled(
-                    format!(
-                        "stay (DaemonSet and mirror pods): {}",
-                        list_some(&skipped, LISTED_PODS)
-                    ),
-                    t.dim,
-                ));
-            }
-            let empty_dir: Vec<String> = evict
-                .iter()
-                .filter(|p| p.has_empty_dir && !finished(p))
-                .map(|p| pod_name(p))
-                .collect();
-            if !empty_dir.is_empty() && !delete_emptydir_data {
-                out.push(Line::styled(
-                    format!(
-                        "refused unless you allow deleting emptyDir data: {}",
-                        list_some(&empty_dir, LISTED_PODS)
-                    ),
-                    t.bad,
-                ));
-            }
-            let unmanaged: Vec<String> = evict
-                .iter()
-                .filter(|p| p.owner.is_none() && !finished(p))
-                .map(|p| pod_name(p))
-                .collect();
-            if !unmanaged.is_empty() && !force {
-                out.push(Line::styled(
-                    format!(
-                        "refused unless forced (no controller recreates them): {}",
-                        list_some(&unmanaged, LISTED_PODS)
-                    ),
-                    t.bad,
-                ));
-            }
-            for b in &blocking {
-                let nodes: Vec<String> = b
-                    .pods
-                    .iter()
-                    .filter_map(|p| p.node.as_ref().map(ToString::to_string))
-                    .collect();
-                out.push(Line::styled(
-                    format!(
-                        "blocked now: PDB {}/{} allows {} disruptions (min available {}, max unavailable {}); \
-                         it selects {} pods, on {}. The drain retries every 5s until it allows one \
-                         (relax it in the Disruption view).",
-                        b.namespace,
-                        b.name,
-                        b.allowed_disruptions,
-                        b.min_available,
-                        b.max_unavailable,
-                        b.pods.len(),
-                        list_some(&dedup(nodes), 6)
-                    ),
-                    t.warn,
-                ));
-            }
-        }
-        Request::Cordon { node } | Request::Uncordon { node } => {
-            let to = matches!(request, Request::Cordon { .. });
-            match model.node(node) {
-                Some(n) => {
-                    out.push(Line::from(format!(
-                        "node/{node}: spec.unschedulable {} → {to}",
-                        n.unschedulable
-                    )));
-                    if n.unschedulable == to {
-                        out.push(Line::styled("it already is: nothing changes", t.dim));
-                    } else if to {
-                        out.push(Line::styled(
-                            "new pods are not scheduled there; running pods stay",
-                            t.dim,
-                        ));
-                    }
-                }
-                None => out.push(Line::styled(
-                    format!("node/{node} is not in the cluster"),
-                    t.bad,
-                )),
-            }
-        }
-        Request::LabelNode { node, change } => {
-            let current = model.node(node).map(|n| &n.labels);
-            let (key, value) = match change.strip_suffix('-') {
-                Some(k) => (k, None),
-                None => match change.split_once('=') {
-                    Some((k, v)) => (k, Some(v)),
-                    None => (change.as_str(), Some("")),
-                },
-            };
-            let old = current.and_then(|l| l.get(key)).map(|v| v.to_string());
-            out.push(Line::from(format!(
-                "node/{node}: label {key}: {} → {}",
-                old.as_deref().unwrap_or("(none)"),
-                value.unwrap_or("(removed)")
-            )));
-            if old.as_deref() == value {
-                out.push(Line::styled("it already is: nothing changes", t.dim));
-            }
-        }
-        Request::LabelNamespace {
-            namespace,
-            revision,
-            restart,
-        } => {
-            let labels = model.namespace(namespace).map(|n| &n.labels);
-            let get = |k: &str| labels.and_then(|l| l.get(k)).map(|v| v.to_string());
-            out.push(Line::from(format!(
-                "namespace/{namespace}: label istio.io/rev: {} → {revision}",
-                get("istio.io/rev").as_deref().unwrap_or("(none)")
-            )));
-            if let Some(inj) = get("istio-injection") {
-                out.push(Line::from(format!(
-                    "namespace/{namespace}: label istio-injection: {inj} → (removed: it would win over istio.io/rev)"
-                )));
-            }
-            if !model
-                .revisions()
-                .iter()
-                .any(|r| r.revision.as_ref() == revision.as_str())
-            {
-                out.push(Line::styled(
-                    format!(
-                        "no revision {revision} runs in the cluster: new pods would not be injected"
-                    ),
-                    t.bad,
-                ));
-            }
-            // What the restart touches: every workload of the namespace's pods (the
-            // executor restarts each Deployment, StatefulSet and DaemonSet there).
-            let mut workloads: Vec<(String, Vec<String>)> = Vec::new();
-            for p in model.pods_in_namespace(namespace) {
-                let Some(owner) = &p.owner else { continue };
-                let workload = match owner.kind.as_ref() {
-                    "ReplicaSet" => model
-                        .workload(WorkloadKind::ReplicaSet, namespace, &owner.name)
-                        .and_then(|rs| rs.owner.as_ref())
-                        .filter(|d| d.kind.as_ref() == "Deployment")
-                        .map(|d| format!("deployment.apps/{}", d.name)),
-                    "StatefulSet" => Some(format!("statefulset.apps/{}", owner.name)),
-                    "DaemonSet" => Some(format!("daemonset.apps/{}", owner.name)),
-                    "Deployment" => Some(format!("deployment.apps/{}", owner.name)),
-                    _ => None,
-                };
-                let Some(workload) = workload else { continue };
-                let on = p
-                    .injected_revision
-                    .as_ref()
-                    .map_or_else(|| "no proxy".to_string(), |r| format!("on {r}"));
-                match workloads.iter_mut().find(|(w, _)| *w == workload) {
-                    Some((_, revs)) => revs.push(on),
-                    None => workloads.push((workload, vec![on])),
-                }
-            }
-            workloads.sort();
-            let describe = |revs: &[String]| {
-                format!("{} pods: {}", revs.len(), dedup(revs.to_vec()).join(", "))
-            };
-            if *restart {
-                if workloads.is_empty() {
-                    out.push(Line::styled(
-                        "rollout restart: no workload has pods here",
-                        t.dim,
-                    ));
-                } else {
-                    out.push(Line::from(
-                        "then rollout restart (kubectl.kubernetes.io/restartedAt), waiting for each:",
-                    ));
-                    for (w, revs) in workloads.iter().take(LISTED_PODS) {
-                        out.push(Line::from(format!("  {w}  ({})", describe(revs))));
-                    }
-                    if workloads.len() > LISTED_PODS {
-                        out.push(Line::styled(
-                            format!("  … and {} more", workloads.len() - LISTED_PODS),
-                            t.dim,
-                        ));
-                    }
-                }
-            } else if !workloads.is_empty() {
-                out.push(Line::styled(
-                    format!(
-                        "running pods keep their proxies until restarted: {} workloads (t adds the restart)",
-                        workloads.len()
-                    ),
-                    t.dim,
-                ));
-            }
-        }
-        Request::PdbRelax { namespace, name } | Request::PdbRestore { namespace, name } => {
-            let relax = matches!(request, Request::PdbRelax { .. });
-            let row = model.disruption().into_iter().find(|p| {
-                p.namespace.as_ref() == namespace.as_str() && p.name.as_ref() == name.as_str()
-            });
-            match (row, model.pdb(namespace, name)) {
-                (Some(row), Some(pdb)) => {
-                    out.push(Line::from(format!(
-                        "poddisruptionbudget/{name} -n {namespace}: min available {}, max unavailable {}, allowed disruptions {}",
-                        row.min_available, row.max_unavailable, row.allowed_disruptions
-                    )));
-                    if relax {
-                        let to = if row.max_unavailable != "N/A" {
-                            "maxUnavailable 100%"
-                        } else {
-                            "minAvailable 0"
-                        };
-                        out.push(Line::from(format!(
-                            "→ {to}: every pod it selects may be evicted; the current spec is kept in \
-                             the annotation meshtop.dev/relaxed-from until U restores it"
-                        )));
-                        if !row.blocks_nodes.is_empty() {
-                            out.push(Line::styled(
-                                format!(
-                                    "unblocks the drains of {}",
-                                    list_some(
-                                        &row.blocks_nodes
-                                            .iter()
-                                            .map(ToString::to_string)
-                                            .collect::<Vec<_>>(),
-                                        8
-                                    )
-                                ),
-                                t.good,
-                            ));
-                        }
-                    } else {
-                        match &pdb.relaxed_from {
-                            Some(saved) => {
-                                out.push(Line::from(format!(
-                                    "→ the saved spec {saved}; the annotation meshtop.dev/relaxed-from is removed"
-                                )));
-                                if let Some(line) = restore_blocks(saved, &row) {
-                                    out.push(Line::styled(line, t.warn));
-                                }
-                            }
-                            None => out.push(Line::styled(
-                                "not relaxed by meshtop: there is no saved spec to restore",
-                                t.bad,
-                            )),
-                        }
-                    }
-                }
-                _ => out.push(Line::styled(
-                    format!("poddisruptionbudget/{name} -n {namespace} is not in the cluster"),
-                    t.bad,
-                )),
-            }
-        }
-    }
-    out
-}
-
-/// What restoring `saved` (`{"minAvailable":1}`, `{"maxUnavailable":"25%"}`) would allow,
-/// as the disruption controller counts it, and the drains it would block again: the nodes
-/// its ready pods run on, when it would allow none.
-fn restore_blocks(saved: &str, row: &crate::model::facts::PdbRow) -> Option<String> {
-    let spec: serde_json::Value = serde_json::from_str(saved).ok()?;
-    let expected = row.expected_pods.max(0);
-    // An int, or a percentage of the expected pods rounded up, as the controller does.
-    let count = |v: &serde_json::Value| -> Option<i32> {
-        match v {
-            serde_json::Value::Number(n) => n.as_i64().and_then(|n| i32::try_from(n).ok()),
-            serde_json::Value::String(s) => {
-                let pct: i64 = s.strip_suffix('%')?.parse().ok()?;
-                i32::try_from((pct * i64::from(expected) + 99) / 100).ok()
-            }
-            _ => None,
-        }
+/// The plan's lines in the theme's colours.
+fn plan_lines<'a>(plan: &Plan, t: &Theme) -> Vec<Line<'a>> {
+    let style = |tone: Tone| match tone {
+        Tone::Plain => t.base,
+        Tone::Dim => t.dim,
+        Tone::Good => t.good,
+        Tone::Warn => t.warn,
+        Tone::Bad => t.bad,
+        Tone::Title => t.title,
     };
-    let desired = match (spec.get("minAvailable"), spec.get("maxUnavailable")) {
-        (Some(m), _) => count(m)?,
-        (None, Some(u)) => (expected - count(u)?).max(0),
-        (None, None) => return None,
-    };
-    let allowed = (row.current_healthy - desired).max(0);
-    if allowed > 0 {
-        return Some(format!(
-            "it will allow {allowed} disruption(s) ({} healthy, {desired} needed): it blocks no drain",
-            row.current_healthy
-        ));
-    }
-    let nodes = dedup(
-        row.pods
-            .iter()
-            .filter(|p| p.ready)
-            .filter_map(|p| p.node.as_ref().map(ToString::to_string))
-            .collect(),
-    );
-    Some(if nodes.is_empty() {
-        format!(
-            "it will allow no disruption ({} healthy, {desired} needed)",
-            row.current_healthy
-        )
-    } else {
-        format!(
-            "it will allow no disruption ({} healthy, {desired} needed): it blocks the drains of \
-             {} again",
-            row.current_healthy,
-            list_some(&nodes, 8)
-        )
-    })
-}
-
-fn dedup(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v.dedup();
-    v
-}
-
-/// `a, b, c and 4 more`.
-fn list_some(items: &[String], max: usize) -> String {
-    if items.is_empty() {
-        return "-".into();
-    }
-    let shown = items
+    plan.lines
         .iter()
-        .take(max)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    if items.len() > max {
-        format!("{shown} and {} more", items.len() - max)
-    } else {
-        shown
-    }
+        .map(|l| {
+            Line::from(
+                l.spans
+                    .iter()
+                    .map(|(text, tone)| Span::styled(text.clone(), style(*tone)))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect()
 }
 
 /// Seconds until `at`, rounded up; zero once it passed.
@@ -1082,66 +660,4 @@ pub fn render_tasks(frame: &mut Frame, area: Rect, lines: Vec<Line<'_>>, theme: 
     let skip = u16::try_from(rows.saturating_sub(inner)).unwrap_or(u16::MAX);
     frame.render_widget(Clear, area);
     frame.render_widget(paragraph.block(block).scroll((skip, 0)), area);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::facts::{PdbRow, SelectedPod};
-
-    fn row(healthy: i32, expected: i32, pods: &[(&str, &str, bool)]) -> PdbRow {
-        PdbRow {
-            namespace: "logging".into(),
-            name: "es".into(),
-            min_available: "0".into(),
-            max_unavailable: "N/A".into(),
-            allowed_disruptions: healthy,
-            current_healthy: healthy,
-            desired_healthy: 0,
-            expected_pods: expected,
-            pods: pods
-                .iter()
-                .map(|(name, node, ready)| SelectedPod {
-                    name: (*name).into(),
-                    node: Some((*node).into()),
-                    ready: *ready,
-                })
-                .collect(),
-            blocks_nodes: Vec::new(),
-            relaxed: true,
-        }
-    }
-
-    #[test]
-    fn a_restore_says_what_it_allows_and_which_drains_it_blocks_again() {
-        let es = row(
-            2,
-            3,
-            &[
-                ("es-0", "n1", true),
-                ("es-1", "n2", true),
-                ("es-2", "n5", false),
-            ],
-        );
-        // maxUnavailable 1 of 3 expected: 2 needed, 2 healthy, nothing allowed.
-        assert_eq!(
-            restore_blocks(r#"{"maxUnavailable":1}"#, &es).as_deref(),
-            Some(
-                "it will allow no disruption (2 healthy, 2 needed): it blocks the drains of n1, n2 again"
-            )
-        );
-        // 50% of 3, rounded up: 2 needed.
-        assert_eq!(
-            restore_blocks(r#"{"minAvailable":"50%"}"#, &es).as_deref(),
-            Some(
-                "it will allow no disruption (2 healthy, 2 needed): it blocks the drains of n1, n2 again"
-            )
-        );
-        assert_eq!(
-            restore_blocks(r#"{"minAvailable":1}"#, &es).as_deref(),
-            Some("it will allow 1 disruption(s) (2 healthy, 1 needed): it blocks no drain")
-        );
-        assert_eq!(restore_blocks("not json", &es), None);
-        assert_eq!(restore_blocks("{}", &es), None);
-    }
 }
