@@ -1,7 +1,6 @@
 //! The istiod sync poller: finds the istiod pods of every revision and asks each replica for
-//! its `/debug/syncz` on a schedule, the way that works on every Istio version
-//! (istio-reference.md 1.4, 1.5): plain HTTP over a port-forward to port 15014, which
-//! arrives on istiod's loopback, with the API server's pod proxy as the fallback that only
+//! its `/debug/syncz` on a schedule, the way that works on every Istio version: plain HTTP
+//! over a port-forward to port 15014, which arrives on istiod's loopback, with the API server's pod proxy as the fallback that only
 //! istiod ≤1.10 answers. Each answer, or why there is none, goes on the one channel as
 //! `ClusterEvent::ProxySync`; a replica whose pod is gone as `ProxySyncGone`.
 //!

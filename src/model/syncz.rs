@@ -1,6 +1,6 @@
 //! istiod's `/debug/syncz` answer → `ProxyStatus`es, with each xDS type's state computed as
-//! `istioctl proxy-status` computes it on its HTTP path (istio-reference.md 1.2 and 1.4);
-//! and the answers of several replicas merged into istioctl's table.
+//! `istioctl proxy-status` computes it on its HTTP path, and the answers of several replicas
+//! merged into istioctl's table.
 //!
 //! Every shape istiod has served parses: 1.9's `*_sent`/`*_acked` pairs, `cluster_id`
 //! (1.13), `extensionconfig_*` (1.14), `proxy_type` (1.18) and the `resources` map (1.23),

@@ -693,7 +693,7 @@ impl Lcg {
     }
 }
 
-/// style.md: no command is sent without confirmation. Random sessions in both install
+/// No command is sent without confirmation. Random sessions in both install
 /// dialogs: a real run only leaves on enter/y while the screen asks for the resource's name
 /// and the name was typed; the facts read is the only other thing asked of the app.
 #[test]

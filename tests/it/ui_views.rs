@@ -1363,7 +1363,7 @@ fn random_session(rng: &mut Lcg) -> Vec<Typed> {
     out
 }
 
-/// style.md: "a test proves no command is sent without confirmation". Thousands of random
+/// No command is sent without confirmation. Thousands of random
 /// sessions over every action key: a real (not dry) run only ever leaves on `y`/Enter
 /// while the screen shows the confirmation naming the exact target and context, with the
 /// target's name typed for the destructive ones.

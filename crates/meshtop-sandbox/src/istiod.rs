@@ -1,7 +1,7 @@
 //! istiod as the sandbox plays it: `/debug/syncz` for the proxies connected to each
 //! replica, reached through the pod proxy and through a port-forward over WebSocket.
 //!
-//! istiod's HTTP ports (istio-reference.md 1.1): 15014 serves `/metrics` and the `/debug/*`
+//! istiod's HTTP ports: 15014 serves `/metrics` and the `/debug/*`
 //! handlers, 8080 serves `/ready` and the same `/debug/*` handlers. From 1.11 the debug handlers
 //! answer 401 to a caller that is not on loopback and brings no Istio credentials, which is
 //! every request relayed by the API server's pod proxy; a port-forward arrives on loopback.

@@ -8,8 +8,7 @@ use std::ops::RangeInclusive;
 use super::super::ActionError;
 use super::super::label::{LabelChange, parse_label_change, validate_revision};
 
-/// The profiles a revision may start from: those that run istiod (istio-reference.md
-/// section 4). `remote` runs none, and the operator skips `ambient`. `minimal` comes first:
+/// The profiles a revision may start from: those that run istiod. `remote` runs none, and the operator skips `ambient`. `minimal` comes first:
 /// it is istiod alone, what a canary revision wants (gateways are installed on their own).
 pub const PROFILES: &[&str] = &[
     "minimal",

@@ -1,5 +1,4 @@
-//! The sidecar injector, as the webhooks of each istiod revision select pods (see
-//! docs/istio-reference.md section 3): which revision injects a new pod, and what the
+//! The sidecar injector, as the webhooks of each istiod revision select pods: which revision injects a new pod, and what the
 //! injection adds, in the shape of that revision's Istio version.
 
 use serde_json::{Value, json};

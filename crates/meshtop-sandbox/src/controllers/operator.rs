@@ -1,4 +1,4 @@
-//! The in-cluster IstioOperator controller (istio-reference.md section 4): an IOP installs
+//! The in-cluster IstioOperator controller: an IOP installs
 //! its revision's istiod (Deployment, Service, mesh ConfigMap, injector webhook, PDB, HPA)
 //! and its gateways, and reports RECONCILING until they are ready, then HEALTHY. What a
 //! scenario already wrote is never installed again.

@@ -1,6 +1,6 @@
 //! Which proxies each istiod replica holds, and the `/debug/syncz` document a replica
 //! serves about them, in the shape of the replica's Istio version
-//! (docs: istio-reference.md 1.2; nonces chosen so istioctl's rules of 1.4 recover the state).
+//! (nonces chosen so that istioctl's rules recover the state).
 
 use std::collections::BTreeMap;
 
@@ -536,7 +536,7 @@ pub(crate) mod tests {
             .expect("pod")
     }
 
-    /// istioctl's HTTP rule (istio-reference.md 1.4) for one `*_sent` / `*_acked` pair.
+    /// istioctl's HTTP rule for one `*_sent` / `*_acked` pair.
     fn istioctl_status(entry: &Value, key: &str) -> &'static str {
         let sent = entry
             .get(format!("{key}_sent"))
