@@ -158,8 +158,8 @@ fn disruption_table(rows: &[crate::model::PdbRow]) -> Vec<Vec<String>> {
         t.push(vec![
             p.namespace.to_string(),
             p.name.to_string(),
-            p.min_available.clone(),
-            p.max_unavailable.clone(),
+            crate::ui::views::disruption::budget(&p.min_available),
+            crate::ui::views::disruption::budget(&p.max_unavailable),
             p.allowed_disruptions.to_string(),
             format!("{}/{}", p.current_healthy, p.expected_pods),
             list(&p.blocks_nodes),

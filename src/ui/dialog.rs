@@ -17,6 +17,7 @@ use super::action::{ActionRequest, Dialog, Stage, Task, TaskProgress};
 use super::install::{Facts, FieldId, InstallForm, InstallKind};
 use super::keymap::{Action, Keymap};
 use super::theme::Theme;
+use super::views::disruption::budget;
 
 /// Pods listed by name in a preview before the rest are counted.
 const LISTED_PODS: usize = 12;
@@ -626,8 +627,8 @@ pub fn preview<'a>(request: &ActionRequest, model: &Model, t: &Theme) -> Vec<Lin
                         b.namespace,
                         b.name,
                         b.allowed_disruptions,
-                        b.min_available,
-                        b.max_unavailable,
+                        budget(&b.min_available),
+                        budget(&b.max_unavailable),
                         b.pods.len(),
                         list_some(&dedup(nodes), 6)
                     ),
@@ -775,10 +776,12 @@ pub fn preview<'a>(request: &ActionRequest, model: &Model, t: &Theme) -> Vec<Lin
                 (Some(row), Some(pdb)) => {
                     out.push(Line::from(format!(
                         "poddisruptionbudget/{name} -n {namespace}: min available {}, max unavailable {}, allowed disruptions {}",
-                        row.min_available, row.max_unavailable, row.allowed_disruptions
+                        budget(&row.min_available),
+                        budget(&row.max_unavailable),
+                        row.allowed_disruptions
                     )));
                     if relax {
-                        let to = if row.max_unavailable != "N/A" {
+                        let to = if row.max_unavailable.is_some() {
                             "maxUnavailable 100%"
                         } else {
                             "minAvailable 0"
@@ -1087,13 +1090,14 @@ pub fn render_tasks(frame: &mut Frame, area: Rect, lines: Vec<Line<'_>>, theme: 
 mod tests {
     use super::*;
     use crate::model::facts::{PdbRow, SelectedPod};
+    use crate::model::summary::IntOrPercent;
 
     fn row(healthy: i32, expected: i32, pods: &[(&str, &str, bool)]) -> PdbRow {
         PdbRow {
             namespace: "logging".into(),
             name: "es".into(),
-            min_available: "0".into(),
-            max_unavailable: "N/A".into(),
+            min_available: Some(IntOrPercent::Int(0)),
+            max_unavailable: None,
             allowed_disruptions: healthy,
             current_healthy: healthy,
             desired_healthy: 0,

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use ratatui::layout::Constraint::{Fill, Length};
 
+use crate::model::summary::IntOrPercent;
 use crate::model::{Model, PdbRow};
 
 use super::super::table::{CellText, Column, SortKey, TableSource, Tone};
@@ -37,6 +38,12 @@ impl PdbTable {
     }
 }
 
+/// A budget's `minAvailable` or `maxUnavailable`, `N/A` when unset, as kubectl shows it.
+pub fn budget(v: &Option<IntOrPercent>) -> String {
+    v.as_ref()
+        .map_or_else(|| "N/A".into(), IntOrPercent::to_string)
+}
+
 pub fn allowed_tone(allowed: i32) -> Tone {
     if allowed <= 0 { Tone::Bad } else { Tone::Good }
 }
@@ -60,14 +67,16 @@ impl TableSource for PdbTable {
         if r.relaxed {
             name.push_str(" (relaxed)");
         }
+        let min_available = (budget(&r.min_available), Tone::Plain);
+        let max_unavailable = (budget(&r.max_unavailable), Tone::Plain);
         vec![
             (r.namespace.to_string(), Tone::Plain),
             (name, Tone::Plain),
-            (r.min_available.clone(), Tone::Plain),
-            (r.max_unavailable.clone(), Tone::Plain),
+            min_available.clone(),
+            max_unavailable.clone(),
             allowed.clone(),
-            (r.min_available.clone(), Tone::Plain),
-            (r.max_unavailable.clone(), Tone::Plain),
+            min_available,
+            max_unavailable,
             allowed,
             (
                 format!("{}/{}", r.current_healthy, r.desired_healthy),
@@ -91,8 +100,8 @@ impl TableSource for PdbTable {
         match column {
             0 => SortKey::Text(Cow::Borrowed(&r.namespace)),
             1 => SortKey::Text(Cow::Borrowed(&r.name)),
-            2 | 5 => SortKey::Text(Cow::Borrowed(&r.min_available)),
-            3 | 6 => SortKey::Text(Cow::Borrowed(&r.max_unavailable)),
+            2 | 5 => SortKey::Text(Cow::Owned(budget(&r.min_available))),
+            3 | 6 => SortKey::Text(Cow::Owned(budget(&r.max_unavailable))),
             4 | 7 => SortKey::Num(i64::from(r.allowed_disruptions)),
             8 => SortKey::Num(i64::from(r.current_healthy) - i64::from(r.desired_healthy)),
             9 => SortKey::Num(i64::from(r.expected_pods)),
