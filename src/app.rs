@@ -217,7 +217,9 @@ async fn get(global: &GlobalArgs, cmd: &GetCmd) -> Result<(), AppError> {
     while let Ok(ev) = rx.try_recv() {
         model.apply(ev);
     }
-    let text = crate::headless::render(&model, cmd.view, cmd.output).map_err(AppError::Failed)?;
+    let width = crate::headless::table_width(cmd.width);
+    let text =
+        crate::headless::render(&model, cmd.view, cmd.output, width).map_err(AppError::Failed)?;
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())

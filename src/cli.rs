@@ -152,6 +152,7 @@ pub enum Command {
 pub enum View {
     Revisions,
     Gateways,
+    Proxies,
     Disruption,
     Nodes,
     Namespaces,
@@ -178,6 +179,16 @@ pub struct GetCmd {
         env = "MESHTOP_OUTPUT"
     )]
     pub output: Output,
+    /// The width `-o table` is laid out for, in characters: it prints the columns the TUI
+    /// shows at this width. Default: the terminal's width when stdout is a terminal, else
+    /// every column.
+    #[arg(
+        long,
+        env = "MESHTOP_WIDTH",
+        value_name = "COLUMNS",
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
+    pub width: Option<u16>,
     /// How long to wait for the initial sync, in seconds.
     #[arg(
         long,

@@ -1,35 +1,93 @@
-//! `meshtop get VIEW`: the same facts the TUI shows, printed once as a table, JSON or YAML.
+//! `meshtop get VIEW`: the same facts the TUI shows, printed once. The table is the TUI's
+//! own (its view's columns at a width, its cells); JSON and YAML are the model's rows.
 
 use std::fmt::Write as _;
+use std::io::IsTerminal as _;
 
 use serde::Serialize;
 
 use crate::cli::{Output, View};
 use crate::model::Model;
+use crate::ui::state::Screen;
+use crate::ui::table::{self, TableSource};
+use crate::ui::views::{self, ScreenId, ViewKind};
 
-/// Renders one view of the model in the requested format.
-pub fn render(model: &Model, view: View, output: Output) -> Result<String, String> {
+/// A width at which every column shows: what scripts get.
+const EVERY_COLUMN: u16 = u16::MAX;
+
+/// The width `-o table` is laid out for: `--width`, else the terminal's when stdout is one,
+/// else every column.
+pub fn table_width(flag: Option<u16>) -> u16 {
+    flag.or_else(|| {
+        std::io::stdout()
+            .is_terminal()
+            .then(crossterm::terminal::size)
+            .and_then(Result::ok)
+            .map(|(width, _)| width)
+    })
+    .unwrap_or(EVERY_COLUMN)
+}
+
+/// Renders one view of the model in the requested format; a table shows the columns the
+/// TUI shows at `width`.
+pub fn render(model: &Model, view: View, output: Output, width: u16) -> Result<String, String> {
+    if output == Output::Table {
+        let id = ScreenId::View(view_kind(view));
+        let source = views::source(&id, model);
+        return Ok(table_text(source.as_ref(), &Screen::new(id), width));
+    }
     match view {
-        View::Revisions => emit(&model.revisions(), output, revisions_table),
-        View::Gateways => emit(&model.gateways(), output, gateways_table),
-        View::Disruption => emit(&model.disruption(), output, disruption_table),
-        View::Nodes => emit(&model.nodes(), output, nodes_table),
-        View::Namespaces => emit(&model.namespaces(), output, namespaces_table),
+        View::Revisions => structured(&model.revisions(), output),
+        View::Gateways => structured(&model.gateways(), output),
+        View::Proxies => structured(&model.proxies(), output),
+        View::Disruption => structured(&model.disruption(), output),
+        View::Nodes => structured(&model.nodes(), output),
+        View::Namespaces => structured(&model.namespaces(), output),
     }
 }
 
-fn emit<T: Serialize>(
-    rows: &[T],
-    output: Output,
-    table: fn(&[T]) -> Vec<Vec<String>>,
-) -> Result<String, String> {
-    match output {
-        Output::Json => serde_json::to_string_pretty(rows)
-            .map(|s| s + "\n")
-            .map_err(|e| e.to_string()),
-        Output::Yaml => serde_yaml::to_string(rows).map_err(|e| e.to_string()),
-        Output::Table => Ok(align(&table(rows))),
+fn view_kind(view: View) -> ViewKind {
+    match view {
+        View::Revisions => ViewKind::Revisions,
+        View::Gateways => ViewKind::Gateways,
+        View::Proxies => ViewKind::Proxies,
+        View::Disruption => ViewKind::Disruption,
+        View::Nodes => ViewKind::Nodes,
+        View::Namespaces => ViewKind::Namespaces,
     }
+}
+
+/// The model's rows as JSON, or as YAML when asked.
+fn structured<T: Serialize>(rows: &[T], output: Output) -> Result<String, String> {
+    if output == Output::Yaml {
+        return serde_yaml::to_string(rows).map_err(|e| e.to_string());
+    }
+    serde_json::to_string_pretty(rows)
+        .map(|s| s + "\n")
+        .map_err(|e| e.to_string())
+}
+
+/// The rows of `screen` as the TUI arranges them, with the columns it shows at `width`.
+fn table_text(source: &dyn TableSource, screen: &Screen, width: u16) -> String {
+    let columns = source.columns();
+    let visible = table::visible_columns(columns, width);
+    let mut rows = vec![
+        visible
+            .iter()
+            .map(|&c| columns[c].header.to_string())
+            .collect::<Vec<_>>(),
+    ];
+    for row in table::arrange(source, screen) {
+        let mut cells = table::row_cells(source, row);
+        rows.push(
+            visible
+                .iter()
+                .map(|&c| cells.get_mut(c).map(|(text, _)| std::mem::take(text)))
+                .map(Option::unwrap_or_default)
+                .collect(),
+        );
+    }
+    align(&rows)
 }
 
 /// Left-aligned columns separated by three spaces, as kubectl prints them.
@@ -60,179 +118,319 @@ fn align(rows: &[Vec<String>]) -> String {
     out
 }
 
-fn or_dash(v: Option<impl ToString>) -> String {
-    v.map(|x| x.to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "-".into())
-}
-
-fn list(v: &[impl AsRef<str>]) -> String {
-    if v.is_empty() {
-        "-".into()
-    } else {
-        v.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(",")
-    }
-}
-
-fn header(cells: &[&str]) -> Vec<String> {
-    cells.iter().map(|s| s.to_string()).collect()
-}
-
-fn revisions_table(rows: &[crate::model::RevisionRow]) -> Vec<Vec<String>> {
-    let mut t = vec![header(&[
-        "REVISION",
-        "DEFAULT",
-        "TAGS",
-        "ISTIOOPERATOR",
-        "STATUS",
-        "ISTIOD",
-        "VERSION",
-        "NAMESPACES",
-        "PODS",
-    ])];
-    for r in rows {
-        t.push(vec![
-            r.revision.to_string(),
-            if r.default { "yes".into() } else { "no".into() },
-            list(&r.tags),
-            or_dash(r.iop.as_ref()),
-            or_dash(r.iop_status.as_ref()),
-            format!("{}/{}", r.istiod_ready, r.istiod_desired),
-            or_dash(r.version.as_ref()),
-            list(&r.namespaces),
-            r.pods.to_string(),
-        ]);
-    }
-    t
-}
-
-fn gateways_table(rows: &[crate::model::GatewayRow]) -> Vec<Vec<String>> {
-    let mut t = vec![header(&[
-        "NAMESPACE",
-        "NAME",
-        "KIND",
-        "REVISION",
-        "ISTIO LABEL",
-        "READY",
-        "HPA",
-        "SERVICE",
-        "PORTS",
-        "MESH CONFIG",
-    ])];
-    for g in rows {
-        let hpa = match (g.hpa_min, g.hpa_max) {
-            (Some(a), Some(b)) => format!("{a}..{b}"),
-            _ => "-".into(),
-        };
-        t.push(vec![
-            g.namespace.to_string(),
-            g.name.to_string(),
-            g.kind.to_string(),
-            or_dash(g.revision.as_ref()),
-            or_dash(g.istio.as_ref()),
-            format!("{}/{}", g.ready, g.desired),
-            hpa,
-            or_dash(g.service_type.as_ref()),
-            list(&g.ports),
-            if g.has_mesh_config {
-                "ok".into()
-            } else {
-                "MISSING".into()
-            },
-        ]);
-    }
-    t
-}
-
-fn disruption_table(rows: &[crate::model::PdbRow]) -> Vec<Vec<String>> {
-    let mut t = vec![header(&[
-        "NAMESPACE",
-        "NAME",
-        "MIN AVAILABLE",
-        "MAX UNAVAILABLE",
-        "ALLOWED DISRUPTIONS",
-        "PODS",
-        "BLOCKS NODES",
-    ])];
-    for p in rows {
-        t.push(vec![
-            p.namespace.to_string(),
-            p.name.to_string(),
-            p.min_available.clone(),
-            p.max_unavailable.clone(),
-            p.allowed_disruptions.to_string(),
-            format!("{}/{}", p.current_healthy, p.expected_pods),
-            list(&p.blocks_nodes),
-        ]);
-    }
-    t
-}
-
-fn nodes_table(rows: &[crate::model::NodeRow]) -> Vec<Vec<String>> {
-    let mut t = vec![header(&[
-        "NAME", "STATUS", "ROLES", "VERSION", "SKEW", "PODS", "DRAIN",
-    ])];
-    for n in rows {
-        let mut status = if n.ready {
-            "Ready".to_string()
-        } else {
-            "NotReady".to_string()
-        };
-        if n.cordoned {
-            status.push_str(",SchedulingDisabled");
-        }
-        let drain = n.preflight.summary();
-        t.push(vec![
-            n.name.to_string(),
-            status,
-            list(&n.roles),
-            n.kubelet_version.to_string(),
-            if n.minor_skew == 0 {
-                "-".into()
-            } else {
-                format!("-{}", n.minor_skew)
-            },
-            n.pods.to_string(),
-            drain,
-        ]);
-    }
-    t
-}
-
-fn namespaces_table(rows: &[crate::model::NamespaceRow]) -> Vec<Vec<String>> {
-    let mut t = vec![header(&[
-        "NAME",
-        "ISTIO-INJECTION",
-        "ISTIO.IO/REV",
-        "REVISION",
-        "CONFLICT",
-        "PODS",
-        "INJECTED",
-        "NEED RESTART",
-    ])];
-    for n in rows {
-        t.push(vec![
-            n.name.to_string(),
-            or_dash(n.injection.as_ref()),
-            or_dash(n.rev_label.as_ref()),
-            or_dash(n.revision.as_ref()),
-            if n.conflict { "yes".into() } else { "-".into() },
-            n.pods.to_string(),
-            n.injected_pods.to_string(),
-            n.pods_to_restart.len().to_string(),
-        ]);
-    }
-    t
-}
-
 #[cfg(test)]
 mod tests {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use serde_json::Value;
+
     use super::*;
+    use crate::model::ClusterEvent;
+    use crate::model::fixture::{seed, stamped};
+    use crate::model::sync::{ProxyStatus, ReplicaState, ReplicaSync, SyncState, XdsStatus};
+    use crate::ui::table::{truncate, truncate_middle};
+    use crate::ui::{Header, Keymap, Theme, Ui};
+
+    const VIEWS: [View; 6] = [
+        View::Revisions,
+        View::Gateways,
+        View::Proxies,
+        View::Disruption,
+        View::Nodes,
+        View::Namespaces,
+    ];
+
+    /// The seed after one of its two istiod replicas answered: proxies in sync, one stale,
+    /// and the ones only the other replica reports still unknown.
+    fn model() -> Model {
+        let mut m = seed();
+        let xds = |state| XdsStatus {
+            state,
+            sent: "v2".into(),
+            acked: "v1".into(),
+            sent_time: None,
+            last_error: None,
+        };
+        let proxy = |namespace: &str, pod: &str, eds| ProxyStatus {
+            proxy: format!("{pod}.{namespace}").as_str().into(),
+            pod: pod.into(),
+            namespace: namespace.into(),
+            cluster: "".into(),
+            proxy_type: "".into(),
+            version: "1.10-alpha.ba8228cc703fa11542c3e97c1702688d072152a1".into(),
+            xds: [
+                xds(SyncState::Synced),
+                xds(SyncState::Synced),
+                xds(eds),
+                xds(SyncState::Synced),
+                xds(SyncState::NotSent),
+            ],
+        };
+        m.apply(stamped(ClusterEvent::ProxySync(ReplicaSync {
+            namespace: "istio-system".into(),
+            istiod: "istiod-1-9-1-58ff56d6f8-25z28".into(),
+            revision: "1-9-1".into(),
+            state: ReplicaState::Ok {
+                via: "port-forward",
+                proxies: vec![
+                    proxy("default", "details-v1-6f769b44-hzj8v", SyncState::Synced),
+                    proxy("default", "reviews-v1-545db77b95-qvbm7", SyncState::Stale),
+                ],
+            },
+        })));
+        m
+    }
+
+    /// A table as text: its headers and each row's cells, left to right.
+    #[derive(Debug)]
+    struct Cells {
+        headers: Vec<String>,
+        rows: Vec<Vec<String>>,
+    }
+
+    /// Cuts a line into the columns that start at `starts`, each trimmed at its end.
+    fn cut(line: &[char], starts: &[usize]) -> Vec<String> {
+        starts
+            .iter()
+            .enumerate()
+            .map(|(i, &start)| {
+                let end = starts
+                    .get(i + 1)
+                    .copied()
+                    .unwrap_or(line.len())
+                    .min(line.len());
+                let text: String = line.get(start..end).unwrap_or_default().iter().collect();
+                text.trim_end().to_string()
+            })
+            .collect()
+    }
+
+    /// `meshtop get`'s table: headers are separated by three spaces or more.
+    fn parse_get(text: &str) -> Cells {
+        let lines: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
+        let header = &lines[0];
+        let mut starts = Vec::new();
+        // The first header starts a column as if three blanks preceded it.
+        let mut blanks = 3;
+        for (x, c) in header.iter().enumerate() {
+            if *c == ' ' {
+                blanks += 1;
+            } else {
+                if blanks >= 3 {
+                    starts.push(x);
+                }
+                blanks = 0;
+            }
+        }
+        Cells {
+            headers: cut(header, &starts),
+            rows: lines[1..].iter().map(|l| cut(l, &starts)).collect(),
+        }
+    }
+
+    /// The TUI's screen at `width`, one `Vec<char>` per line.
+    fn draw_tui(model: &Model, view: View, width: u16) -> Vec<Vec<char>> {
+        let mut ui = Ui::new(Keymap::default(), Theme::default());
+        let digit = ViewKind::ALL
+            .iter()
+            .position(|k| *k == view_kind(view))
+            .and_then(|i| char::from_digit(i as u32 + 1, 10))
+            .expect("a digit key per view");
+        ui.on_key(
+            KeyEvent::new(KeyCode::Char(digit), KeyModifiers::NONE),
+            model,
+        );
+        let header = Header {
+            context: "k1-admin@k1".into(),
+            server: "https://192.168.0.11:6443".into(),
+            namespace: None,
+            readonly: false,
+        };
+        let now = "2020-01-09T07:15:42Z".parse().expect("timestamp");
+        let mut terminal = Terminal::new(TestBackend::new(width, 60)).expect("terminal");
+        terminal
+            .draw(|frame| ui.render(frame, model, &header, now))
+            .expect("draw");
+        let buffer = terminal.backend().buffer();
+        (0..buffer.area.height)
+            .map(|y| {
+                (0..buffer.area.width)
+                    .map(|x| buffer[(x, y)].symbol().chars().next().unwrap_or(' '))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Where `header` starts in the TUI's header line at or after `from`: whole, or cut
+    /// with `…` to fit its column.
+    fn find_header(line: &[char], header: &str, from: usize) -> Option<usize> {
+        let header: Vec<char> = header.chars().collect();
+        (from..line.len()).find(|&x| {
+            let starts_word = x == 0 || line[x - 1] == ' ';
+            let whole = line[x..].starts_with(&header)
+                && line.get(x + header.len()).is_none_or(|c| *c == ' ');
+            let cut = (1..header.len())
+                .any(|k| line[x..].starts_with(&header[..k]) && line.get(x + k) == Some(&'…'));
+            starts_word && (whole || cut)
+        })
+    }
+
+    /// The TUI's table: the columns start where the headers `get` printed do.
+    fn parse_tui(screen: &[Vec<char>], title: &str, headers: &[String]) -> Cells {
+        let top = screen
+            .iter()
+            .position(|l| l.starts_with(&format!("┌ {title} (").chars().collect::<Vec<_>>()))
+            .unwrap_or_else(|| panic!("no {title} table on screen"));
+        let inner = |l: &Vec<char>| l[1..l.len() - 1].to_vec();
+        let header = inner(&screen[top + 1]);
+        let mut starts: Vec<usize> = Vec::new();
+        for h in headers {
+            let from = starts.last().map_or(0, |s| s + 1);
+            let x = find_header(&header, h, from).unwrap_or_else(|| {
+                let line: String = header.iter().collect();
+                panic!("{title}: no header {h} in {line:?}")
+            });
+            starts.push(x);
+        }
+        let rows = screen[top + 2..]
+            .iter()
+            .take_while(|l| l.first() == Some(&'│'))
+            .map(inner)
+            .filter(|l| l.iter().any(|c| *c != ' '))
+            .map(|l| cut(&l, &starts))
+            .collect();
+        Cells {
+            headers: cut(&header, &starts)
+                .into_iter()
+                .map(|h| h.trim_end_matches(' ').to_string())
+                .collect(),
+            rows,
+        }
+    }
+
+    /// The TUI shows `full`, or `full` cut to the width it has (at its end, or in the
+    /// middle for names that differ in their suffix).
+    fn shows(tui: &str, full: &str) -> bool {
+        let n = tui.chars().count();
+        tui == full
+            || (tui.ends_with('…') && truncate(full, n) == tui)
+            || (tui.contains('…') && truncate_middle(full, n) == tui)
+    }
+
+    fn compare(model: &Model, view: View, width: u16) {
+        let get = render(model, view, Output::Table, width).expect("table");
+        let get = parse_get(&get);
+        let screen = draw_tui(model, view, width);
+        let tui = parse_tui(&screen, view_kind(view).title(), &get.headers);
+        let at = format!("{view:?} at {width}");
+        assert!(!get.rows.is_empty(), "{at}: the seed has rows");
+        assert_eq!(
+            tui.rows.len(),
+            get.rows.len(),
+            "{at}: rows\n{tui:?}\n{get:?}"
+        );
+        assert_eq!(tui.headers.len(), get.headers.len(), "{at}");
+        for (t, g) in tui.headers.iter().zip(&get.headers) {
+            assert!(shows(t, g), "{at}: header {t:?} for {g:?}");
+        }
+        for (tr, gr) in tui.rows.iter().zip(&get.rows) {
+            assert_eq!(tr.len(), gr.len(), "{at}");
+            for (t, g) in tr.iter().zip(gr) {
+                assert!(shows(t, g), "{at}: cell {t:?} for {g:?}\n{tr:?}\n{gr:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn get_prints_the_columns_and_cells_the_tui_shows_at_the_same_width() {
+        let m = model();
+        for view in VIEWS {
+            for width in [80, 100, 120, 150, 160, 200] {
+                compare(&m, view, width);
+            }
+        }
+    }
+
+    #[test]
+    fn narrow_and_wide_disruption_headers_are_the_tuis() {
+        let headers = |width| {
+            parse_get(&render(&model(), View::Disruption, Output::Table, width).expect("table"))
+                .headers
+        };
+        assert_eq!(
+            headers(200),
+            [
+                "NAMESPACE",
+                "NAME",
+                "MIN AVAILABLE",
+                "MAX UNAVAILABLE",
+                "ALLOWED DISRUPTIONS",
+                "HEALTHY",
+                "PODS",
+                "BLOCKS DRAIN OF"
+            ]
+        );
+        assert_eq!(
+            headers(100),
+            [
+                "NAME",
+                "MIN AVAIL",
+                "MAX UNAVAIL",
+                "ALLOWED",
+                "BLOCKS DRAIN OF"
+            ]
+        );
+        let every = headers(EVERY_COLUMN);
+        assert_eq!(every, headers(200), "scripts get every column");
+    }
+
+    #[test]
+    fn an_unset_budget_is_null_in_json_and_yaml_and_na_in_the_table() {
+        let m = model();
+        let json: Value =
+            serde_json::from_str(&render(&m, View::Disruption, Output::Json, 200).expect("json"))
+                .expect("parses");
+        let rows = json.as_array().expect("array");
+        let row = |name: &str| {
+            rows.iter()
+                .find(|r| r["name"] == name)
+                .unwrap_or_else(|| panic!("no {name}"))
+        };
+        let es = row("elasticsearch-k1-master-pdb");
+        assert_eq!(es["min_available"], Value::Null);
+        assert_eq!(es["max_unavailable"], 1);
+        let pilot = row("istio-pilot");
+        assert_eq!(pilot["min_available"], 1);
+        assert_eq!(pilot["max_unavailable"], Value::Null);
+        let yaml = render(&m, View::Disruption, Output::Yaml, 200).expect("yaml");
+        for text in [json.to_string(), yaml.clone()] {
+            assert!(!text.contains("N/A"), "{text}");
+        }
+        assert!(yaml.contains("min_available: null"), "{yaml}");
+
+        // HEALTHY is `currentHealthy/desiredHealthy` in both, as the JSON says.
+        assert_eq!(
+            (&es["current_healthy"], &es["desired_healthy"]),
+            (&2.into(), &2.into())
+        );
+        let table = parse_get(&render(&m, View::Disruption, Output::Table, 200).expect("table"));
+        let column = |h: &str| table.headers.iter().position(|x| x == h).expect(h);
+        let es_row = table
+            .rows
+            .iter()
+            .find(|r| r[column("NAME")] == "elasticsearch-k1-master-pdb")
+            .expect("es row");
+        assert_eq!(es_row[column("HEALTHY")], "2/2");
+        assert_eq!(es_row[column("PODS")], "3");
+        assert_eq!(es_row[column("MIN AVAILABLE")], "N/A");
+        assert_eq!(es_row[column("MAX UNAVAILABLE")], "1");
+    }
 
     #[test]
     fn columns_align() {
         let t = vec![
-            header(&["A", "LONG HEADER", "C"]),
+            vec!["A".into(), "LONG HEADER".into(), "C".into()],
             vec!["xxxx".into(), "y".into(), "z".into()],
         ];
         assert_eq!(

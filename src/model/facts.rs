@@ -18,6 +18,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::intern::Name;
+use super::summary::IntOrPercent;
 use super::sync::{SyncState, XdsStatus, XdsType};
 
 /// How a revision was found.
@@ -90,14 +91,24 @@ pub struct SelectedPod {
     pub ready: bool,
 }
 
+/// As Kubernetes writes an `IntOrString`: a number, or a string such as `"50%"`.
+impl Serialize for IntOrPercent {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            IntOrPercent::Int(n) => serializer.serialize_i32(*n),
+            IntOrPercent::Percent(_) => serializer.collect_str(self),
+        }
+    }
+}
+
 /// One PodDisruptionBudget and the drains it blocks.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PdbRow {
     pub namespace: Name,
     pub name: Name,
-    /// `1`, `50%` or `N/A`, as kubectl shows.
-    pub min_available: String,
-    pub max_unavailable: String,
+    /// `None` when the spec leaves it unset (kubectl's `N/A`).
+    pub min_available: Option<IntOrPercent>,
+    pub max_unavailable: Option<IntOrPercent>,
     pub allowed_disruptions: i32,
     pub current_healthy: i32,
     pub desired_healthy: i32,

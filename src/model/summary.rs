@@ -177,6 +177,12 @@ pub struct HpaSummary {
 }
 
 /// An `IntOrString` of a PDB: a count or a percentage.
+/// A budget's `minAvailable` or `maxUnavailable`, `N/A` when unset, as kubectl shows it.
+pub fn budget(v: &Option<IntOrPercent>) -> String {
+    v.as_ref()
+        .map_or_else(|| "N/A".into(), IntOrPercent::to_string)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IntOrPercent {
     Int(i32),

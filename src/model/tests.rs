@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::facts::{DrainCounts, DrainPreflight, RevisionSource};
 use super::fixture::*;
 use super::labels::{Requirement, Selector};
-use super::summary::{GatewayKind, PodPhase, WorkloadKind};
+use super::summary::{GatewayKind, IntOrPercent, PodPhase, WorkloadKind};
 use super::*;
 
 fn names<T: AsRef<str>>(v: &[T]) -> Vec<&str> {
@@ -423,7 +423,7 @@ fn seed_gateways() {
 #[test]
 fn seed_disruption_is_the_seeds_pdb_table() {
     let m = seed();
-    let table: Vec<(String, String, String, i32)> = m
+    let table: Vec<(String, Option<IntOrPercent>, Option<IntOrPercent>, i32)> = m
         .disruption()
         .into_iter()
         .map(|r| {
@@ -435,16 +435,17 @@ fn seed_disruption_is_the_seeds_pdb_table() {
             )
         })
         .collect();
+    let one = Some(IntOrPercent::Int(1));
     let expected = [
-        ("istio-system/istio-egressgateway", "1", "N/A", 0),
-        ("istio-system/istio-galley", "1", "N/A", 0),
-        ("istio-system/istio-ingressgateway", "1", "N/A", 0),
-        ("istio-system/istio-pilot", "1", "N/A", 0),
-        ("istio-system/istio-policy", "1", "N/A", 0),
-        ("istio-system/istio-telemetry", "1", "N/A", 0),
-        ("logging/elasticsearch-k1-master-pdb", "N/A", "1", 0),
+        ("istio-system/istio-egressgateway", one.clone(), None, 0),
+        ("istio-system/istio-galley", one.clone(), None, 0),
+        ("istio-system/istio-ingressgateway", one.clone(), None, 0),
+        ("istio-system/istio-pilot", one.clone(), None, 0),
+        ("istio-system/istio-policy", one.clone(), None, 0),
+        ("istio-system/istio-telemetry", one.clone(), None, 0),
+        ("logging/elasticsearch-k1-master-pdb", None, one, 0),
     ]
-    .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d));
+    .map(|(a, b, c, d)| (a.to_string(), b, c, d));
     assert_eq!(table, expected);
 
     let blocks = |name: &str| {
@@ -724,8 +725,8 @@ fn relaxing_a_pdb_unblocks_its_nodes_and_restoring_blocks_again() {
     assert!(row.blocks_nodes.is_empty());
     assert!(row.relaxed);
     assert_eq!(
-        (row.min_available.as_str(), row.allowed_disruptions),
-        ("0", 1)
+        (row.min_available, row.allowed_disruptions),
+        (Some(IntOrPercent::Int(0)), 1)
     );
     assert_eq!(row.pods.len(), 1);
     let node03 = node_row(&m, "k1-node03");
@@ -1831,7 +1832,8 @@ fn the_k1_upgrade_scenario_through_projection() {
             .all(|g| !g.duplicate_labels && g.node_port_collisions.is_empty())
     );
 
-    let table: Vec<(String, String, String, i32, Vec<String>)> = m
+    type Budget = Option<IntOrPercent>;
+    let table: Vec<(String, Budget, Budget, i32, Vec<String>)> = m
         .disruption()
         .into_iter()
         .map(|r| {
@@ -1844,11 +1846,12 @@ fn the_k1_upgrade_scenario_through_projection() {
             )
         })
         .collect();
-    let row = |name: &str, min: &str, max: &str, nodes: &[&str]| {
+    let one = || Some(IntOrPercent::Int(1));
+    let row = |name: &str, min: Budget, max: Budget, nodes: &[&str]| {
         (
             name.to_string(),
-            min.to_string(),
-            max.to_string(),
+            min,
+            max,
             0,
             nodes.iter().map(|n| n.to_string()).collect(),
         )
@@ -1856,16 +1859,16 @@ fn the_k1_upgrade_scenario_through_projection() {
     assert_eq!(
         table,
         [
-            row("istio-egressgateway", "1", "N/A", &[]),
-            row("istio-galley", "1", "N/A", &["k1-node04"]),
-            row("istio-ingressgateway", "1", "N/A", &[]),
-            row("istio-pilot", "1", "N/A", &["k1-node03"]),
-            row("istio-policy", "1", "N/A", &["k1-node02"]),
-            row("istio-telemetry", "1", "N/A", &["k1-node05"]),
+            row("istio-egressgateway", one(), None, &[]),
+            row("istio-galley", one(), None, &["k1-node04"]),
+            row("istio-ingressgateway", one(), None, &[]),
+            row("istio-pilot", one(), None, &["k1-node03"]),
+            row("istio-policy", one(), None, &["k1-node02"]),
+            row("istio-telemetry", one(), None, &["k1-node05"]),
             row(
                 "elasticsearch-k1-master-pdb",
-                "N/A",
-                "1",
+                None,
+                one(),
                 &["k1-node01", "k1-node02"]
             ),
         ]

@@ -3,7 +3,7 @@
 //! arithmetic of PodDisruptionBudgets. The TUI's dialog formats a [`Plan`]; it computes
 //! nothing itself.
 
-use crate::model::summary::WorkloadKind;
+use crate::model::summary::{WorkloadKind, budget};
 use crate::model::{Model, PodSummary};
 
 use super::Request;
@@ -210,8 +210,8 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
                         b.namespace,
                         b.name,
                         b.allowed_disruptions,
-                        b.min_available,
-                        b.max_unavailable,
+                        budget(&b.min_available),
+                        budget(&b.max_unavailable),
                         b.pods.len(),
                         list_some(&dedup(nodes), 6)
                     )));
@@ -343,10 +343,12 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
                 (Some(row), Some(pdb)) => {
                     out.push(PlanLine::plain(format!(
                         "poddisruptionbudget/{name} -n {namespace}: min available {}, max unavailable {}, allowed disruptions {}",
-                        row.min_available, row.max_unavailable, row.allowed_disruptions
+                        budget(&row.min_available),
+                        budget(&row.max_unavailable),
+                        row.allowed_disruptions
                     )));
                     if relax {
-                        let to = if row.max_unavailable != "N/A" {
+                        let to = if row.max_unavailable.is_some() {
                             "maxUnavailable 100%"
                         } else {
                             "minAvailable 0"
@@ -471,13 +473,14 @@ pub fn list_some(items: &[String], max: usize) -> String {
 mod tests {
     use super::*;
     use crate::model::facts::{PdbRow, SelectedPod};
+    use crate::model::summary::IntOrPercent;
 
     fn row(healthy: i32, expected: i32, pods: &[(&str, &str, bool)]) -> PdbRow {
         PdbRow {
             namespace: "logging".into(),
             name: "es".into(),
-            min_available: "0".into(),
-            max_unavailable: "N/A".into(),
+            min_available: Some(IntOrPercent::Int(0)),
+            max_unavailable: None,
             allowed_disruptions: healthy,
             current_healthy: healthy,
             desired_healthy: 0,

@@ -113,6 +113,22 @@ impl Tone {
 /// One cell's text and tone.
 pub type CellText = (String, Tone);
 
+/// The longest cell text, in characters; longer text ends in `…`. A cell may list what a
+/// whole cluster holds (a revision selected by thousands of namespaces), while a screen's
+/// coordinates are `u16` and a script reading `meshtop get` expects a line it can hold.
+pub const MAX_CELL_CHARS: usize = 4096;
+
+/// A row's cells, each within `MAX_CELL_CHARS`: what the TUI draws and `meshtop get` prints.
+pub fn row_cells(source: &dyn TableSource, row: usize) -> Vec<CellText> {
+    let mut cells = source.cells(row);
+    for (text, _) in &mut cells {
+        if let Cow::Owned(cut) = truncate(text, MAX_CELL_CHARS) {
+            *text = cut;
+        }
+    }
+    cells
+}
+
 /// What a column sorts by.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SortKey<'a> {
@@ -403,7 +419,7 @@ pub fn render(
         .iter()
         .skip(offset)
         .take(page)
-        .map(|&row| (row, source.cells(row)))
+        .map(|&row| (row, row_cells(source, row)))
         .collect();
     let headers: Vec<String> = visible
         .iter()
@@ -571,6 +587,70 @@ mod tests {
         assert_eq!(cut.to_string(), "k1-node01 loggi…");
         let short = fit_line(Line::raw("ok"), 16);
         assert_eq!(short.to_string(), "ok");
+    }
+
+    /// One row whose second cell lists far more than a screen holds.
+    struct Huge;
+
+    const HUGE_COLUMNS: [Column; 2] = [
+        Column::new("REVISION", Constraint::Length(8), 0),
+        Column::new("NAMESPACES", Constraint::Fill(1), 0),
+    ];
+
+    impl TableSource for Huge {
+        fn columns(&self) -> &[Column] {
+            &HUGE_COLUMNS
+        }
+        fn len(&self) -> usize {
+            1
+        }
+        fn cells(&self, _row: usize) -> Vec<CellText> {
+            let namespaces: Vec<String> = (0..7000).map(|i| format!("ns-{i:05}")).collect();
+            vec![
+                ("1-9-1".into(), Tone::Plain),
+                (namespaces.join(","), Tone::Plain),
+            ]
+        }
+        fn sort_key(&self, _row: usize, _column: usize) -> SortKey<'_> {
+            SortKey::Num(0)
+        }
+        fn filter_text(&self, _row: usize, _out: &mut String) {}
+        fn empty_message(&self) -> &'static str {
+            "none"
+        }
+    }
+
+    #[test]
+    fn a_cell_longer_than_the_bound_ends_in_an_ellipsis_and_draws() {
+        let cells = row_cells(&Huge, 0);
+        assert_eq!(cells[0].0, "1-9-1");
+        let long = &cells[1].0;
+        assert_eq!(long.chars().count(), MAX_CELL_CHARS);
+        assert!(long.starts_with("ns-00000,ns-00001,") && long.ends_with('…'));
+
+        let mut terminal =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 10)).expect("terminal");
+        let screen = Screen::new(super::super::views::ScreenId::View(
+            super::super::views::ViewKind::Revisions,
+        ));
+        terminal
+            .draw(|frame| {
+                let area = frame.area();
+                render(
+                    frame,
+                    area,
+                    &Huge,
+                    &[0],
+                    &screen,
+                    Line::raw("t"),
+                    &Theme::default(),
+                );
+            })
+            .expect("draw");
+        let buffer = terminal.backend().buffer();
+        let row: String = (0..200).map(|x| buffer[(x, 2)].symbol()).collect();
+        assert!(row.contains("1-9-1    ns-00000,ns-00001,"), "{row}");
+        assert!(row.trim_end().ends_with("…│"), "{row}");
     }
 
     #[test]

@@ -5,12 +5,8 @@ use std::collections::BTreeSet;
 
 use super::super::intern::Name;
 use super::super::store::{Store, guarded};
-use super::super::summary::{IntOrPercent, PdbSummary};
+use super::super::summary::PdbSummary;
 use super::{PdbRow, SelectedPod};
-
-fn column(v: &Option<IntOrPercent>) -> String {
-    v.as_ref().map_or_else(|| "N/A".into(), |v| v.to_string())
-}
 
 /// Whether evicting a pod guarded by `pdb` is refused now. A PDB allowing no disruption
 /// refuses ready pods; a not-ready pod may still go while the healthy pods suffice
@@ -44,8 +40,8 @@ pub(crate) fn row(store: &Store, pdb: &PdbSummary) -> PdbRow {
     PdbRow {
         namespace: pdb.namespace.clone(),
         name: pdb.name.clone(),
-        min_available: column(&pdb.min_available),
-        max_unavailable: column(&pdb.max_unavailable),
+        min_available: pdb.min_available.clone(),
+        max_unavailable: pdb.max_unavailable.clone(),
         allowed_disruptions: pdb.disruptions_allowed,
         current_healthy: pdb.current_healthy,
         desired_healthy: pdb.desired_healthy,

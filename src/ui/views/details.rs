@@ -354,10 +354,14 @@ fn facts<'a>(subject: &Subject, model: &Model, theme: &Theme) -> Option<Vec<Line
                 .into_iter()
                 .find(|p| p.namespace == *namespace && p.name == *name)?;
             let mut first = Vec::new();
-            first.extend(field("MIN AVAILABLE", plain(r.min_available.clone()), t));
+            first.extend(field(
+                "MIN AVAILABLE",
+                plain(super::disruption::budget(&r.min_available)),
+                t,
+            ));
             first.extend(field(
                 "MAX UNAVAILABLE",
-                plain(r.max_unavailable.clone()),
+                plain(super::disruption::budget(&r.max_unavailable)),
                 t,
             ));
             first.extend(field(

@@ -37,6 +37,8 @@ impl PdbTable {
     }
 }
 
+pub use crate::model::summary::budget;
+
 pub fn allowed_tone(allowed: i32) -> Tone {
     if allowed <= 0 { Tone::Bad } else { Tone::Good }
 }
@@ -60,14 +62,16 @@ impl TableSource for PdbTable {
         if r.relaxed {
             name.push_str(" (relaxed)");
         }
+        let min_available = (budget(&r.min_available), Tone::Plain);
+        let max_unavailable = (budget(&r.max_unavailable), Tone::Plain);
         vec![
             (r.namespace.to_string(), Tone::Plain),
             (name, Tone::Plain),
-            (r.min_available.clone(), Tone::Plain),
-            (r.max_unavailable.clone(), Tone::Plain),
+            min_available.clone(),
+            max_unavailable.clone(),
             allowed.clone(),
-            (r.min_available.clone(), Tone::Plain),
-            (r.max_unavailable.clone(), Tone::Plain),
+            min_available,
+            max_unavailable,
             allowed,
             (
                 format!("{}/{}", r.current_healthy, r.desired_healthy),
@@ -91,8 +95,8 @@ impl TableSource for PdbTable {
         match column {
             0 => SortKey::Text(Cow::Borrowed(&r.namespace)),
             1 => SortKey::Text(Cow::Borrowed(&r.name)),
-            2 | 5 => SortKey::Text(Cow::Borrowed(&r.min_available)),
-            3 | 6 => SortKey::Text(Cow::Borrowed(&r.max_unavailable)),
+            2 | 5 => SortKey::Text(Cow::Owned(budget(&r.min_available))),
+            3 | 6 => SortKey::Text(Cow::Owned(budget(&r.max_unavailable))),
             4 | 7 => SortKey::Num(i64::from(r.allowed_disruptions)),
             8 => SortKey::Num(i64::from(r.current_healthy) - i64::from(r.desired_healthy)),
             9 => SortKey::Num(i64::from(r.expected_pods)),
