@@ -381,6 +381,7 @@ async fn drain(global: &GlobalArgs, cmd: &DrainCmd) -> Result<(), AppError> {
         node: cmd.node.clone(),
         delete_emptydir_data: cmd.delete_emptydir_data,
         force: cmd.force,
+        evict_last_replica: cmd.evict_last_replica,
     };
     let opts = RunOptions {
         dry_run: cmd.dry_run,

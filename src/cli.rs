@@ -239,6 +239,10 @@ pub struct DrainCmd {
     /// Also evict pods that declare no controller (nothing recreates them).
     #[arg(long)]
     pub force: bool,
+    /// Drain even when it evicts the last ready replica of a workload (istiod, a gateway,
+    /// any Deployment or StatefulSet): without it such a drain is refused before the cordon.
+    #[arg(long)]
+    pub evict_last_replica: bool,
 }
 
 #[derive(Debug, Args)]

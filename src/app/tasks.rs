@@ -315,6 +315,7 @@ impl EventTracker {
                 self.progress(progress);
             }
             DrainEvent::Cordoned { .. }
+            | DrainEvent::LastReplicas(_)
             | DrainEvent::Planned(_)
             | DrainEvent::Evicting(_)
             | DrainEvent::Budget(_) => {}

@@ -74,6 +74,7 @@ struct PendingAudit<'a> {
     dry_run: bool,
     started: jiff::Timestamp,
     done: bool,
+    consent: Vec<String>,
 }
 
 /// What an interrupted action's audit line says.
@@ -85,7 +86,7 @@ impl PendingAudit<'_> {
         let Some(log) = &self.executor.audit else {
             return Ok(());
         };
-        log.append(&AuditRecord::since(
+        let mut record = AuditRecord::since(
             self.started,
             &self.executor.context,
             &self.executor.user,
@@ -93,7 +94,9 @@ impl PendingAudit<'_> {
             self.target,
             self.dry_run,
             result,
-        ))
+        );
+        record.consent = self.consent.clone();
+        log.append(&record)
     }
 }
 
@@ -144,7 +147,7 @@ impl Executor {
         dry_run: bool,
         run: impl Future<Output = Result<T, ActionError>>,
     ) -> Result<T, ActionError> {
-        self.audited_as(action, target, dry_run, run, |_| None)
+        self.audited_as(action, target, dry_run, Vec::new(), run, |_| None)
             .await
     }
 
@@ -155,6 +158,7 @@ impl Executor {
         action: &str,
         target: &str,
         dry_run: bool,
+        consent: Vec<String>,
         run: impl Future<Output = Result<T, ActionError>>,
         failed: impl FnOnce(&T) -> Option<String>,
     ) -> Result<T, ActionError> {
@@ -165,6 +169,7 @@ impl Executor {
             dry_run,
             started: jiff::Timestamp::now(),
             done: false,
+            consent,
         };
         let result = run.await;
         pending.done = true;
@@ -301,6 +306,7 @@ impl Executor {
             &plan.audit_action(),
             &target,
             dry_run,
+            Vec::new(),
             install::apply::run(&self.client, plan, dry_run),
             |out| out.not_installed(plan, dry_run),
         )
@@ -335,11 +341,19 @@ impl Executor {
     ) -> Result<DrainOutcome, ActionError> {
         let target = format!("node/{node}");
         self.guard("drain", &target)?;
-        self.audited(
+        // The guard's consent is part of what the audit line says was done.
+        let consent = if opts.evict_last_replica {
+            vec!["evict-last-replica".to_string()]
+        } else {
+            Vec::new()
+        };
+        self.audited_as(
             "drain",
             &target,
             opts.dry_run,
+            consent,
             drain::run(&self.client, node, opts, progress),
+            |_| None,
         )
         .await
     }

@@ -34,6 +34,8 @@ pub struct DrainOptions {
     pub timeout: Duration,
     pub delete_emptydir_data: bool,
     pub force: bool,
+    /// Evict even the last ready replicas of a workload (the mesh guard's consent).
+    pub evict_last_replica: bool,
     /// Between retries of an eviction a PDB refused (kubectl: 5 s).
     pub retry_interval: Duration,
     /// Between checks that an evicted pod is gone (kubectl: 1 s).
@@ -50,6 +52,7 @@ impl Default for DrainOptions {
             timeout: Duration::from_secs(300),
             delete_emptydir_data: false,
             force: false,
+            evict_last_replica: false,
             retry_interval: Duration::from_secs(5),
             poll_interval: Duration::from_secs(1),
             abort: None,
@@ -324,6 +327,97 @@ fn decide(
     PodDecision::Evict { warning }
 }
 
+/// The flag that lets a drain evict the last ready replicas of a workload.
+pub const LAST_REPLICA_FLAG: &str = "--evict-last-replica";
+
+/// A pod a drain would evict, as the mesh guard sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardedPod {
+    pub namespace: String,
+    /// The workload that keeps its replicas (`deployment.apps/istiod`); none for pods that
+    /// no Deployment, StatefulSet or ReplicaSet runs.
+    pub workload: Option<String>,
+    pub ready: bool,
+    /// A PodDisruptionBudget selecting it allows no disruption now: the eviction is refused
+    /// and retried, so the budget, not the guard, holds the replica (relaxing it is the
+    /// consent).
+    pub protected: bool,
+}
+
+/// A workload the drain would leave with no ready replica: istiod, a gateway, anything.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LastReplica {
+    pub namespace: String,
+    pub workload: String,
+    /// Its ready pods on the drained node.
+    pub evicted: u32,
+}
+
+impl std::fmt::Display for LastReplica {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} -n {} ({} ready on this node, none elsewhere)",
+            self.workload, self.namespace, self.evicted
+        )
+    }
+}
+
+/// The workloads whose every ready replica is among `pods`. `ready_elsewhere` counts a
+/// workload's ready pods on other nodes that are not cordoned (a cordoned node may be
+/// drained next, or already is: its pods are not counted on); `None` when unknown, which
+/// the guard takes as none.
+pub fn last_replicas(
+    pods: &[GuardedPod],
+    ready_elsewhere: impl Fn(&str, &str) -> Option<u32>,
+) -> Vec<LastReplica> {
+    let mut evicted: BTreeMap<(&str, &str), u32> = BTreeMap::new();
+    for p in pods.iter().filter(|p| p.ready && !p.protected) {
+        if let Some(w) = &p.workload {
+            *evicted
+                .entry((p.namespace.as_str(), w.as_str()))
+                .or_default() += 1;
+        }
+    }
+    evicted
+        .into_iter()
+        .filter(|((ns, w), _)| ready_elsewhere(ns, w).unwrap_or(0) == 0)
+        .map(|((ns, w), n)| LastReplica {
+            namespace: ns.to_string(),
+            workload: w.to_string(),
+            evicted: n,
+        })
+        .collect()
+}
+
+/// Why a drain that would take the last replicas is refused, and how to go on anyway.
+pub fn last_replica_refusal(node: &str, last: &[LastReplica]) -> String {
+    let names: Vec<String> = last.iter().map(ToString::to_string).collect();
+    format!(
+        "refusing to drain node/{node}: it would evict the last ready replica of {}; \
+         scale it up or let it reschedule first, or pass {LAST_REPLICA_FLAG} to drain anyway \
+         (nothing was changed)",
+        names.join("; ")
+    )
+}
+
+/// The workload a pod counts for, `kind.group/name`, from its controller and, for a
+/// ReplicaSet, the Deployment that owns it (`replica_set_owner`).
+pub fn workload_of(
+    controller: Option<(&str, &str)>,
+    replica_set_owner: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
+    match controller? {
+        ("ReplicaSet", rs) => Some(match replica_set_owner(rs) {
+            Some(d) => format!("deployment.apps/{d}"),
+            None => format!("replicaset.apps/{rs}"),
+        }),
+        ("StatefulSet", name) => Some(format!("statefulset.apps/{name}")),
+        ("Deployment", name) => Some(format!("deployment.apps/{name}")),
+        _ => None,
+    }
+}
+
 /// Where a drain stands.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DrainProgress {
@@ -348,6 +442,8 @@ pub enum DrainEvent {
     Cordoned { node: String, already: bool },
     /// The pods and what happens to each.
     Planned(DrainPlan),
+    /// The drain takes the last ready replicas of these workloads, as consented.
+    LastReplicas(Vec<LastReplica>),
     /// The first eviction request for a pod is about to be sent.
     Evicting(PodRef),
     /// A PodDisruptionBudget refused an eviction (HTTP 429): `message` is the API's,
@@ -477,6 +573,60 @@ pub fn humantime(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_guard_names_workloads_left_without_a_ready_replica() {
+        let pod = |ns: &str, w: Option<&str>, ready| GuardedPod {
+            namespace: ns.into(),
+            workload: w.map(Into::into),
+            ready,
+            protected: false,
+        };
+        let pods = [
+            pod("istio-system", Some("deployment.apps/istiod"), true),
+            pod(
+                "istio-system",
+                Some("deployment.apps/istio-ingressgateway"),
+                true,
+            ),
+            pod("shop", Some("deployment.apps/web"), true),
+            // Not ready: evicting it takes nothing that serves.
+            pod("shop", Some("deployment.apps/cache"), false),
+            pod("default", None, true),
+            // Its budget allows no disruption: the budget holds it, not the guard.
+            GuardedPod {
+                protected: true,
+                ..pod("istio-system", Some("deployment.apps/istio-pilot"), true)
+            },
+        ];
+        let elsewhere = |ns: &str, w: &str| match (ns, w) {
+            ("istio-system", "deployment.apps/istiod") => Some(0),
+            ("istio-system", "deployment.apps/istio-ingressgateway") => None,
+            ("shop", "deployment.apps/web") => Some(2),
+            _ => Some(0),
+        };
+        let last = last_replicas(&pods, elsewhere);
+        assert_eq!(
+            last.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            [
+                "deployment.apps/istio-ingressgateway -n istio-system (1 ready on this node, none elsewhere)",
+                "deployment.apps/istiod -n istio-system (1 ready on this node, none elsewhere)",
+            ]
+        );
+        assert!(last_replica_refusal("n1", &last).contains("--evict-last-replica"));
+        assert_eq!(
+            workload_of(Some(("ReplicaSet", "istiod-5d9")), |_| Some(
+                "istiod".into()
+            )),
+            Some("deployment.apps/istiod".into())
+        );
+        assert_eq!(
+            workload_of(Some(("ReplicaSet", "orphan-1")), |_| None),
+            Some("replicaset.apps/orphan-1".into())
+        );
+        assert_eq!(workload_of(Some(("DaemonSet", "ztunnel")), |_| None), None);
+        assert_eq!(workload_of(None, |_| None), None);
+    }
 
     #[test]
     fn a_budget_says_its_numbers_and_where_its_pods_run() {

@@ -92,6 +92,10 @@ fn drain_lines(event: &DrainEvent, suffix: &str) -> Vec<Line> {
             )));
             out
         }
+        DrainEvent::LastReplicas(last) => last
+            .iter()
+            .map(|l| Line::err(format!("Warning: evicting the last ready replica of {l}")))
+            .collect(),
         DrainEvent::Evicting(pod) => vec![Line::out(format!("evicting pod {pod}{suffix}"))],
         DrainEvent::Refused {
             pod,

@@ -7,6 +7,7 @@ use crate::model::summary::{WorkloadKind, budget};
 use crate::model::{Model, PodSummary};
 
 use super::Request;
+use super::drain::{GuardedPod, LastReplica, last_replicas, workload_of};
 
 /// Pods listed by name in a preview before the rest are counted.
 const LISTED_PODS: usize = 12;
@@ -116,6 +117,7 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
             node,
             delete_emptydir_data,
             force,
+            evict_last_replica,
         } => {
             let Some(n) = model.node(node) else {
                 out.push(PlanLine::bad(format!("node/{node} is not in the cluster")));
@@ -215,6 +217,22 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
                         b.pods.len(),
                         list_some(&dedup(nodes), 6)
                     )));
+            }
+            let last = last_replicas_in(model, node, &evict);
+            if !last.is_empty() {
+                let names: Vec<String> = last.iter().map(ToString::to_string).collect();
+                if *evict_last_replica {
+                    out.push(PlanLine::warn(format!(
+                        "evicts the last ready replica of {} (allowed: L)",
+                        names.join("; ")
+                    )));
+                } else {
+                    out.push(PlanLine::bad(format!(
+                        "refused: it would evict the last ready replica of {}; scale it up or \
+                         let it reschedule first, or allow it with L",
+                        names.join("; ")
+                    )));
+                }
             }
         }
         Request::Cordon { node } | Request::Uncordon { node } => {
@@ -392,6 +410,52 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
         }
     }
     Plan { lines: out }
+}
+
+/// The mesh guard, from the model: the workloads whose every ready replica on a node that
+/// is not cordoned is among the pods a drain of `node` evicts.
+pub fn last_replicas_in(model: &Model, node: &str, evict: &[&PodSummary]) -> Vec<LastReplica> {
+    let workload = |p: &PodSummary| {
+        let controller = p.owner.as_ref().map(|o| (o.kind.as_ref(), o.name.as_ref()));
+        workload_of(controller, |rs| {
+            model
+                .workload(WorkloadKind::ReplicaSet, &p.namespace, rs)
+                .and_then(|w| w.owner.as_ref())
+                .filter(|o| o.kind.as_ref() == "Deployment")
+                .map(|o| o.name.to_string())
+        })
+    };
+    let budgets = model.disruption();
+    let protected = |p: &PodSummary| {
+        budgets.iter().any(|b| {
+            b.namespace == p.namespace
+                && b.allowed_disruptions <= 0
+                && b.pods.iter().any(|s| s.name == p.name)
+        })
+    };
+    let guarded: Vec<GuardedPod> = evict
+        .iter()
+        .map(|p| GuardedPod {
+            namespace: p.namespace.to_string(),
+            workload: workload(p),
+            ready: p.ready && !p.deleting,
+            protected: protected(p),
+        })
+        .collect();
+    last_replicas(&guarded, |ns, w| {
+        let count = model
+            .pods_in_namespace(ns)
+            .into_iter()
+            .filter(|p| p.ready && !p.deleting)
+            .filter(|p| {
+                p.node.as_ref().is_some_and(|n| {
+                    n.as_ref() != node && !model.node(n).is_some_and(|n| n.unschedulable)
+                })
+            })
+            .filter(|p| workload(p).as_deref() == Some(w))
+            .count();
+        u32::try_from(count).ok()
+    })
 }
 
 /// What restoring `saved` (`{"minAvailable":1}`, `{"maxUnavailable":"25%"}`) would allow,

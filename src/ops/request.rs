@@ -12,6 +12,8 @@ pub enum Request {
         delete_emptydir_data: bool,
         /// kubectl's `--force`: pods without a controller go too.
         force: bool,
+        /// The mesh guard's consent: the last ready replicas of a workload go too.
+        evict_last_replica: bool,
     },
     Cordon {
         node: String,

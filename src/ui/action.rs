@@ -297,6 +297,15 @@ impl Dialog {
                 *force = !*force;
                 true
             }
+            (
+                Request::Drain {
+                    evict_last_replica, ..
+                },
+                DialogOption::EvictLastReplica,
+            ) => {
+                *evict_last_replica = !*evict_last_replica;
+                true
+            }
             (Request::LabelNamespace { restart, .. }, DialogOption::Restart) => {
                 *restart = !*restart;
                 true
@@ -315,10 +324,12 @@ impl Dialog {
             Request::Drain {
                 delete_emptydir_data,
                 force,
+                evict_last_replica,
                 ..
             } => vec![
                 (DialogOption::DeleteEmptyDirData, *delete_emptydir_data),
                 (DialogOption::Force, *force),
+                (DialogOption::EvictLastReplica, *evict_last_replica),
             ],
             Request::LabelNamespace { restart, .. } => {
                 vec![(DialogOption::Restart, *restart)]
@@ -333,6 +344,7 @@ impl Dialog {
 pub enum DialogOption {
     DeleteEmptyDirData,
     Force,
+    EvictLastReplica,
     Restart,
 }
 
@@ -341,6 +353,7 @@ impl DialogOption {
         match self {
             DialogOption::DeleteEmptyDirData => "delete emptyDir data",
             DialogOption::Force => "force (pods without controller)",
+            DialogOption::EvictLastReplica => "evict last ready replicas",
             DialogOption::Restart => "rollout restart the workloads",
         }
     }
@@ -356,6 +369,7 @@ mod tests {
             node: "k1-node03".into(),
             delete_emptydir_data: false,
             force: false,
+            evict_last_replica: false,
         };
         let mut d = Dialog::new(drain);
         assert_eq!(d.stage, Stage::Preview);
@@ -411,6 +425,7 @@ mod tests {
             node: "n".into(),
             delete_emptydir_data: false,
             force: false,
+            evict_last_replica: false,
         });
         let run = ActionRun {
             id: 1,
@@ -425,7 +440,8 @@ mod tests {
             d.options(),
             vec![
                 (DialogOption::DeleteEmptyDirData, false),
-                (DialogOption::Force, true)
+                (DialogOption::Force, true),
+                (DialogOption::EvictLastReplica, false),
             ]
         );
     }

@@ -93,6 +93,7 @@ impl Action {
             "choice-previous" => Action::ChoicePrevious,
             "option:delete-emptydir-data" => Action::Toggle(DialogOption::DeleteEmptyDirData),
             "option:force" => Action::Toggle(DialogOption::Force),
+            "option:evict-last-replica" => Action::Toggle(DialogOption::EvictLastReplica),
             "option:restart" => Action::Toggle(DialogOption::Restart),
             _ => match ActionKind::parse(s) {
                 Some(kind) => Action::Act(kind),

@@ -389,6 +389,7 @@ impl UiState {
                 node: n.to_string(),
                 delete_emptydir_data: false,
                 force: false,
+                evict_last_replica: false,
             },
             (ActionKind::Cordon, Some(Subject::Node(n))) => {
                 if model.node(&n).is_some_and(|n| n.unschedulable) {
@@ -672,6 +673,21 @@ impl UiState {
     /// Hands a request to the app: a dry run stays in its dialog, a real run goes to the
     /// task panel.
     fn run(&mut self, request: Request, dry_run: bool) -> Vec<Command> {
+        // One drain at a time: the mesh guard counts the replicas a drain leaves, and two
+        // drains running at once could each leave the other's last one.
+        if !dry_run
+            && matches!(request, Request::Drain { .. })
+            && let Some(running) = self
+                .tasks
+                .iter()
+                .find(|t| t.running() && !t.dry_run && matches!(t.request, Request::Drain { .. }))
+        {
+            self.status = Some(format!(
+                "refused: {} is still running; one drain at a time (wait for it, or abort it)",
+                running.request.title()
+            ));
+            return Vec::new();
+        }
         let run = ActionRun {
             id: self.next_task,
             request,

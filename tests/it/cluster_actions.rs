@@ -86,8 +86,10 @@ async fn drain_blocked_by_istio_pilot_then_relaxed_then_restored() {
     let events = Mutex::new(Vec::new());
     let record = |e: DrainEvent| events.lock().expect("lock").push(e);
 
+    // The bookinfo apps on k1-node03 run one replica each: the mesh guard's consent.
     let opts = DrainOptions {
         timeout: Duration::from_secs(6),
+        evict_last_replica: true,
         ..DrainOptions::default()
     };
     let err = exec
@@ -175,6 +177,7 @@ async fn drain_blocked_by_istio_pilot_then_relaxed_then_restored() {
     assert_eq!(pilot_before.len(), 1, "{pilot_before:?}");
     let opts = DrainOptions {
         timeout: Duration::from_secs(60),
+        evict_last_replica: true,
         ..DrainOptions::default()
     };
     let last = Mutex::new(None);
@@ -306,6 +309,7 @@ async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
     let opts = DrainOptions {
         dry_run: true,
         timeout: Duration::from_secs(20),
+        evict_last_replica: true,
         ..DrainOptions::default()
     };
     let err = exec
@@ -545,7 +549,13 @@ fn cli_exit_codes_with_demo() {
         meshtop(&args, &[("MESHTOP_AUDIT_LOG", audit.as_path())])
     };
 
-    let out = run(&["drain", "k1-node03", "--timeout", "6s"]);
+    let out = run(&[
+        "drain",
+        "k1-node03",
+        "--timeout",
+        "6s",
+        "--evict-last-replica",
+    ]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(stdout.contains("node/k1-node03 cordoned"), "{stdout}");
@@ -708,7 +718,14 @@ async fn meshtop_drain_matches_kubectl_drain() {
         let out = if who == "meshtop" {
             tokio::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
                 .args(common)
-                .args(["drain", "k1-node04", "--timeout", "30s"])
+                // kubectl has no mesh guard: meshtop consents to match it.
+                .args([
+                    "drain",
+                    "k1-node04",
+                    "--timeout",
+                    "30s",
+                    "--evict-last-replica",
+                ])
                 .output()
                 .await
                 .expect("meshtop drain")
@@ -777,7 +794,14 @@ async fn drain_refuses_pods_without_controller_or_with_emptydir_unless_told() {
     let exec = Executor::new(&conn, false, None);
     let before = pods_on(&conn, "k1-node05").await;
     let err = exec
-        .drain("k1-node05", &DrainOptions::default(), &|_| {})
+        .drain(
+            "k1-node05",
+            &DrainOptions {
+                evict_last_replica: true,
+                ..DrainOptions::default()
+            },
+            &|_| {},
+        )
         .await
         .expect_err("bare pods refuse the drain");
     assert!(matches!(err, ActionError::Refused(_)), "{err:?}");
@@ -806,6 +830,7 @@ async fn drain_refuses_pods_without_controller_or_with_emptydir_unless_told() {
         dry_run: true,
         force: true,
         delete_emptydir_data: true,
+        evict_last_replica: true,
         timeout: Duration::from_secs(20),
         ..DrainOptions::default()
     };
@@ -945,7 +970,13 @@ async fn ctrl_c_stops_a_drain_and_the_audit_says_interrupted() {
     let log = dir.path().join("meshtop.log");
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
         .args(["--log-file", log.to_str().expect("utf-8")])
-        .args(["drain", "k1-node03", "--timeout", "5m"])
+        .args([
+            "drain",
+            "k1-node03",
+            "--timeout",
+            "5m",
+            "--evict-last-replica",
+        ])
         .env("MESHTOP_KUBECONFIG", &kubeconfig)
         .env("MESHTOP_AUDIT_LOG", &audit)
         .stdout(std::process::Stdio::piped())

@@ -543,6 +543,17 @@ fn drain_node03_until_blocked(audit_log: &std::path::Path) -> (Session, String) 
         preview.contains("refused now by PDB istio-pilot"),
         "{preview}"
     );
+    // productpage-v1 runs one replica, on k1-node03: the mesh guard asks for consent.
+    assert!(
+        preview.contains(
+            "refused: it would evict the last ready replica of deployment.apps/productpage-v1"
+        ),
+        "{preview}"
+    );
+    s.keys(&["L"]);
+    s.wait_for("the guard's consent", |sc| {
+        sc.contains("evicts the last ready replica of deployment.apps/productpage-v1")
+    });
     s.keys(&["y"]);
     s.wait_for("the confirmation", |sc| {
         sc.contains("type k1-node03 to drain node/k1-node03 in context meshtop-sandbox:")

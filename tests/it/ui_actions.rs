@@ -167,6 +167,10 @@ impl Session {
     /// Opens an action, goes past the preview and confirms it with `confirm` typed.
     fn confirm(&mut self, action_key: &str, confirm: Option<&str>) {
         self.keys(action_key);
+        if action_key == "D" {
+            // The demo's apps run one replica each: the mesh guard's consent (L).
+            self.keys("L");
+        }
         self.keys("y");
         match confirm {
             Some(name) => {
@@ -350,6 +354,39 @@ async fn drain_from_the_ui_is_blocked_by_istio_pilot_then_finishes_after_relief(
     );
 }
 
+/// One drain at a time: while one waits on a budget, a second is refused before it is sent
+/// (the guard counts the replicas each leaves; two at once could each take the other's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_drain_waits_for_the_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("audit.log");
+    let mut s = Session::start(&log).await;
+    s.select("6", "node04");
+    s.confirm("D", Some("k1-node04"));
+    let first = "drain node/k1-node04";
+    s.until("istio-galley's PDB to refuse", |s| {
+        s.task(first)
+            .and_then(|t| t.progress.as_ref())
+            .is_some_and(|p| !p.blocked.is_empty())
+    })
+    .await;
+    s.key(KeyCode::Esc);
+    s.select("6", "node05");
+    s.confirm("D", Some("k1-node05"));
+    let screen = s.screen();
+    assert!(
+        screen.contains("refused: drain node/k1-node04 is still running; one drain at a time"),
+        "{screen}"
+    );
+    assert!(s.task("drain node/k1-node05").is_none(), "not started");
+    assert!(!cordoned(&s.node("k1-node05").await));
+    s.keys("A");
+    s.until("the first drain to stop", |s| {
+        s.task(first).is_some_and(|t| !t.running())
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_stops_a_blocked_drain_and_the_node_stays_cordoned() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -425,6 +462,7 @@ async fn a_dry_run_from_the_dialog_changes_nothing_and_cancel_sends_nothing() {
     // The drain's dry run reports the PDB that would refuse, and changes nothing either.
     s.select("6", "node05");
     s.keys("D");
+    s.keys("L");
     s.keys("d");
     s.until("the drain's dry run", |s| {
         matches!(

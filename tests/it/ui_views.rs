@@ -1041,6 +1041,7 @@ fn drain_previews_offers_a_dry_run_and_asks_for_the_node_name() {
         node: "k1-node03".into(),
         delete_emptydir_data: false,
         force: false,
+        evict_last_replica: false,
     };
     assert_eq!(runs(&dry).len(), 1);
     assert!(runs(&dry)[0].dry_run);

@@ -25,6 +25,9 @@ pub struct AuditRecord {
     pub dry_run: bool,
     /// `ok`, or the error message.
     pub result: String,
+    /// The safeguards the user explicitly waived for this action (`evict-last-replica`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consent: Vec<String>,
 }
 
 impl AuditRecord {
@@ -50,6 +53,7 @@ impl AuditRecord {
                 Ok(()) => "ok".to_string(),
                 Err(e) => e,
             },
+            consent: Vec::new(),
         }
     }
 }

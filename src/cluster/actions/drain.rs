@@ -5,20 +5,22 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use futures::future::join_all;
-use k8s_openapi::api::apps::v1::DaemonSet;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, ListParams};
+use kube::core::SelectorExt;
 use serde_json::Value;
 
 use super::{api_code, api_error, writes};
 use crate::model::labels::Selector;
 use crate::ops::ActionError;
 use crate::ops::drain::{
-    BudgetFacts, DaemonSetLookup, DrainEvent, DrainOptions, DrainOutcome, DrainProgress,
-    PlannedPod, PodRef, controller_of, describe_groups, eviction_body, finished, humantime,
-    pdb_from_cause, plan_drain,
+    BudgetFacts, DaemonSetLookup, DrainEvent, DrainOptions, DrainOutcome, DrainPlan, DrainProgress,
+    GuardedPod, LastReplica, PlannedPod, PodRef, controller_of, describe_groups, eviction_body,
+    finished, humantime, last_replica_refusal, last_replicas, pdb_from_cause, plan_drain,
+    workload_of,
 };
 
 /// Reads a budget and the pods it selects; `None` when it cannot be read (the refusal is
@@ -203,6 +205,20 @@ async fn evict_one(
     Ok(())
 }
 
+/// The pods bound to `node`; `left` says what the node is left as when that fails.
+async fn list_pods(client: &kube::Client, node: &str, left: &str) -> Result<Vec<Pod>, ActionError> {
+    Api::<Pod>::all(client.clone())
+        .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
+        .await
+        .map(|l| l.items)
+        .map_err(|e| {
+            ActionError::Api(format!(
+                "listing the pods of node/{node}: {}{left}",
+                super::super::describe(&e)
+            ))
+        })
+}
+
 async fn look_up_daemon_sets(
     client: &kube::Client,
     pods: &[Pod],
@@ -233,6 +249,189 @@ async fn look_up_daemon_sets(
     out
 }
 
+/// The mesh guard, read live: the workloads whose every ready replica not on a cordoned
+/// node runs on `node` among the pods the drain would evict. What cannot be read counts as
+/// no replica elsewhere, so a guard that cannot see refuses rather than lets go.
+async fn last_replicas_live(
+    client: &kube::Client,
+    node: &str,
+    pods: &[Pod],
+    plan: &DrainPlan,
+) -> Vec<LastReplica> {
+    let evicted: BTreeSet<&PodRef> = plan.to_evict().iter().map(|p| &p.pod).collect();
+    let mut owners: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
+    let mut guarded = Vec::new();
+    for pod in pods {
+        let r = PodRef {
+            namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+            name: pod.metadata.name.clone().unwrap_or_default(),
+        };
+        if !evicted.contains(&r) {
+            continue;
+        }
+        let controller = controller_of(pod);
+        if let Some(("ReplicaSet", rs)) = controller {
+            let key = (r.namespace.clone(), rs.to_string());
+            if !owners.contains_key(&key) {
+                let owner = Api::<ReplicaSet>::namespaced(client.clone(), &r.namespace)
+                    .get_opt(rs)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|rs| {
+                        rs.metadata
+                            .owner_references?
+                            .into_iter()
+                            .find(|o| o.controller == Some(true) && o.kind == "Deployment")
+                    })
+                    .map(|o| o.name);
+                owners.insert(key.clone(), owner);
+            }
+        }
+        let workload = workload_of(controller, |rs| {
+            owners
+                .get(&(r.namespace.clone(), rs.to_string()))
+                .cloned()
+                .flatten()
+        });
+        let protected = protected_by_budget(client, pod).await;
+        guarded.push(GuardedPod {
+            namespace: r.namespace,
+            workload,
+            ready: pod_ready(pod),
+            protected,
+        });
+    }
+    if guarded.iter().all(|p| p.workload.is_none() || !p.ready) {
+        return Vec::new();
+    }
+    let cordoned: Option<BTreeSet<String>> = Api::<Node>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .ok()
+        .map(|l| {
+            l.items
+                .into_iter()
+                .filter(|n| n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true))
+                .filter_map(|n| n.metadata.name)
+                .collect()
+        });
+    let mut elsewhere: BTreeMap<(String, String), Option<u32>> = BTreeMap::new();
+    for p in &guarded {
+        let (Some(w), true) = (&p.workload, p.ready) else {
+            continue;
+        };
+        let key = (p.namespace.clone(), w.clone());
+        if elsewhere.contains_key(&key) {
+            continue;
+        }
+        let count = match &cordoned {
+            Some(cordoned) => ready_elsewhere(client, &p.namespace, w, node, cordoned).await,
+            None => None,
+        };
+        elsewhere.insert(key, count);
+    }
+    last_replicas(&guarded, |ns, w| {
+        elsewhere
+            .get(&(ns.to_string(), w.to_string()))
+            .copied()
+            .flatten()
+    })
+}
+
+/// Whether a PodDisruptionBudget selecting the pod allows no disruption now. Unknown (the
+/// budgets cannot be read) is not protected: the guard then looks at the replicas.
+async fn protected_by_budget(client: &kube::Client, pod: &Pod) -> bool {
+    let Some(ns) = pod.metadata.namespace.as_deref() else {
+        return false;
+    };
+    let Ok(budgets) = Api::<PodDisruptionBudget>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+    else {
+        return false;
+    };
+    let labels = pod.metadata.labels.clone().unwrap_or_default();
+    budgets.items.iter().any(|b| {
+        let allowed = b
+            .status
+            .as_ref()
+            .and_then(|s| s.disruptions_allowed)
+            .unwrap_or(0);
+        let selects = b
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.clone())
+            .and_then(|s| kube::core::Selector::try_from(s).ok())
+            .is_some_and(|s| !s.selects_all() && s.matches(&labels));
+        allowed <= 0 && selects
+    })
+}
+
+/// A workload's ready pods on schedulable nodes other than `node`; `None` when unknown.
+async fn ready_elsewhere(
+    client: &kube::Client,
+    namespace: &str,
+    workload: &str,
+    node: &str,
+    cordoned: &BTreeSet<String>,
+) -> Option<u32> {
+    let (kind, name) = workload.split_once('/')?;
+    let selector = match kind {
+        "deployment.apps" => {
+            Api::<Deployment>::namespaced(client.clone(), namespace)
+                .get(name)
+                .await
+                .ok()?
+                .spec
+                .selector
+        }
+        "statefulset.apps" => {
+            Api::<StatefulSet>::namespaced(client.clone(), namespace)
+                .get(name)
+                .await
+                .ok()?
+                .spec
+                .selector
+        }
+        "replicaset.apps" => {
+            Api::<ReplicaSet>::namespaced(client.clone(), namespace)
+                .get(name)
+                .await
+                .ok()?
+                .spec
+                .selector
+        }
+        _ => return None,
+    };
+    let selector = kube::core::Selector::try_from(selector).ok()?;
+    let pods = Api::<Pod>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default().labels_from(&selector))
+        .await
+        .ok()?;
+    let count = pods
+        .items
+        .iter()
+        .filter(|p| pod_ready(p))
+        .filter(|p| {
+            p.spec
+                .as_ref()
+                .and_then(|s| s.node_name.as_deref())
+                .is_some_and(|n| n != node && !cordoned.contains(n))
+        })
+        .count();
+    u32::try_from(count).ok()
+}
+
+fn pod_ready(pod: &Pod) -> bool {
+    pod.metadata.deletion_timestamp.is_none()
+        && pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
 /// Drains `node`; see the module's rules. Errors after the cordon say the node stays
 /// cordoned.
 pub async fn run(
@@ -241,6 +440,22 @@ pub async fn run(
     opts: &DrainOptions,
     report: &(dyn Fn(DrainEvent) + Send + Sync),
 ) -> Result<DrainOutcome, ActionError> {
+    // The mesh guard comes before the cordon: a drain it refuses changes nothing.
+    let before = list_pods(client, node, "").await?;
+    let daemon_sets = look_up_daemon_sets(client, &before).await;
+    let last = last_replicas_live(
+        client,
+        node,
+        &before,
+        &plan_drain(&before, opts, &daemon_sets),
+    )
+    .await;
+    if !last.is_empty() {
+        if !opts.evict_last_replica {
+            return Err(ActionError::Refused(last_replica_refusal(node, &last)));
+        }
+        report(DrainEvent::LastReplicas(last));
+    }
     let cordoned = writes::set_unschedulable(client, node, true, opts.dry_run).await?;
     report(DrainEvent::Cordoned {
         node: node.to_string(),
@@ -251,18 +466,9 @@ pub async fn run(
     } else {
         format!("; node/{node} remains cordoned")
     };
-    let pods: Api<Pod> = Api::all(client.clone());
-    let listed = pods
-        .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
-        .await
-        .map_err(|e| {
-            ActionError::Api(format!(
-                "listing the pods of node/{node}: {}{left}",
-                super::super::describe(&e)
-            ))
-        })?;
-    let daemon_sets = look_up_daemon_sets(client, &listed.items).await;
-    let plan = plan_drain(&listed.items, opts, &daemon_sets);
+    let listed = list_pods(client, node, &left).await?;
+    let daemon_sets = look_up_daemon_sets(client, &listed).await;
+    let plan = plan_drain(&listed, opts, &daemon_sets);
     report(DrainEvent::Planned(plan.clone()));
     let errors = plan.errors();
     if !errors.is_empty() {

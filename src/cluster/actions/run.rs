@@ -49,12 +49,14 @@ pub async fn run(
             node,
             delete_emptydir_data,
             force,
+            evict_last_replica,
         } => {
             let drain = DrainOptions {
                 dry_run,
                 timeout: opts.drain_timeout,
                 delete_emptydir_data: *delete_emptydir_data,
                 force: *force,
+                evict_last_replica: *evict_last_replica,
                 retry_interval: opts.retry_interval,
                 abort: opts.abort.clone(),
                 ..DrainOptions::default()
