@@ -223,6 +223,7 @@ pub fn workload(kind: WorkloadKind, namespace: &str, name: &str) -> WorkloadBuil
         owner: None,
         images: Vec::new(),
         node_selector: Labels::default(),
+        operator: None,
         created: None,
     })
 }
@@ -382,6 +383,8 @@ pub fn iop(
         profile: n(profile),
         status: n(status),
         pilot_enabled: profile != "empty",
+        pilot_min_replicas: 1,
+        install_namespace: n(namespace),
         gateways: gateways
             .iter()
             .map(|(kind, name, ns, l)| IopGateway {
@@ -390,8 +393,12 @@ pub fn iop(
                 namespace: n(ns),
                 enabled: true,
                 labels: labels(l),
+                node_ports: Vec::new(),
+                min_replicas: 1,
+                from_profile: false,
             })
             .collect(),
+        deleting: false,
         created: None,
     })
 }
