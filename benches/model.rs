@@ -207,6 +207,7 @@ impl Builder {
             }),
             images: vec![self.n(image)],
             node_selector: Labels::default(),
+            operator: None,
             created: Some(self.created),
         })
     }
@@ -486,6 +487,9 @@ fn build(target_pods: usize) -> Cluster {
                 namespace: b.n("istio-system"),
                 enabled: true,
                 labels: Labels::default(),
+                node_ports: Vec::new(),
+                min_replicas: 1,
+                from_profile: false,
             })
             .collect();
         iops.push(Object::IstioOperator(IstioOperatorSummary {
@@ -495,7 +499,10 @@ fn build(target_pods: usize) -> Cluster {
             profile: b.n("default"),
             status: b.n("HEALTHY"),
             pilot_enabled: true,
+            pilot_min_replicas: 1,
+            install_namespace: b.n("istio-system"),
             gateways: iop_gateways,
+            deleting: false,
             created: Some(b.created),
         }));
         let istiod = format!("istiod-{rev}");

@@ -207,16 +207,32 @@ async fn initial_sync(
     }
 }
 
-async fn get(global: &GlobalArgs, cmd: &GetCmd) -> Result<(), AppError> {
-    let target = connect(global).await?;
+/// The model as the watches list the cluster once, for a command without a UI: every
+/// source answered (ready, forbidden, absent or failed), the watches stopped.
+pub async fn synced_model(
+    connection: &Connection,
+    opts: WatchOptions,
+    timeout: Duration,
+) -> Result<Model, AppError> {
     let (tx, mut rx) = mpsc::channel(4096);
-    let _watchers = cluster::spawn_watchers(&target.connection, watch_options(global), tx);
+    let _watchers = cluster::spawn_watchers(connection, opts, tx);
     let mut model = Model::new();
-    initial_sync(&mut model, &mut rx, Duration::from_secs(cmd.sync_timeout)).await?;
-    // Take what already arrived, so the print is as fresh as the sync.
+    initial_sync(&mut model, &mut rx, timeout).await?;
+    // Take what already arrived, so the model is as fresh as the sync.
     while let Ok(ev) = rx.try_recv() {
         model.apply(ev);
     }
+    Ok(model)
+}
+
+async fn get(global: &GlobalArgs, cmd: &GetCmd) -> Result<(), AppError> {
+    let target = connect(global).await?;
+    let model = synced_model(
+        &target.connection,
+        watch_options(global),
+        Duration::from_secs(cmd.sync_timeout),
+    )
+    .await?;
     let width = crate::headless::table_width(cmd.width);
     let text =
         crate::headless::render(&model, cmd.view, cmd.output, width).map_err(AppError::Failed)?;
@@ -523,7 +539,8 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
         Executor::new(&target.connection, global.readonly, audit),
         task_tx,
     )
-    .with_istio_namespace(global.istio_namespace.clone());
+    .with_istio_namespace(global.istio_namespace.clone())
+    .with_watch_namespace(global.namespace.clone());
     ui.set_install_options(install_options(global, &target));
     let mut guard = TerminalGuard::enter()?;
     let mut keys = crossterm::event::EventStream::new();
@@ -533,6 +550,8 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
     let mut force = true;
     let mut last_draw = tokio::time::Instant::now() - FRAME;
     loop {
+        // An install form waiting for the watches' first lists gets its facts once they are.
+        runner.model_changed(&model);
         if force || ui.dirty() || model.generation() != drawn_generation {
             // A key or a resize draws at once; a burst of cluster events waits for the
             // next frame, merging into it.
@@ -560,9 +579,11 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
                     for command in ui.on_key(k, &model) {
                         match command {
                             ui::Command::Quit => return Ok(()),
-                            ui::Command::Run(run) => runner.run(run),
+                            ui::Command::Run(run) => runner.run(run, &model),
                             ui::Command::Abort(id) => runner.abort(id),
-                            ui::Command::ReadInstallFacts(id) => runner.read_install_facts(id),
+                            ui::Command::ReadInstallFacts(id) => {
+                                runner.read_install_facts(id, &model)
+                            }
                             ui::Command::Edit(text) => edit = Some(text),
                         }
                     }

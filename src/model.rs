@@ -21,7 +21,7 @@ pub mod syncz;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 
@@ -286,6 +286,40 @@ impl Model {
 
     pub fn istio_operators(&self) -> Vec<&IstioOperatorSummary> {
         self.store.iops.values().collect()
+    }
+
+    /// Every namespace's name, in order.
+    pub fn namespace_names(&self) -> impl Iterator<Item = &Name> + '_ {
+        self.store.namespaces.keys()
+    }
+
+    /// Every Deployment, by namespace and name.
+    pub fn deployments(&self) -> impl Iterator<Item = &WorkloadSummary> + '_ {
+        self.store.deployments.values()
+    }
+
+    /// The istiod Deployments and the revision of each (`default` for none).
+    pub fn istiod_deployments(&self) -> impl Iterator<Item = (&Name, &ObjectKey)> + '_ {
+        self.store
+            .index
+            .istiod_deployments
+            .iter()
+            .flat_map(|(rev, keys)| keys.iter().map(move |k| (rev, k)))
+    }
+
+    /// The Deployments the Gateways view lists, by namespace and name.
+    pub fn gateway_deployments(&self) -> impl Iterator<Item = &WorkloadSummary> + '_ {
+        facts::gateways::deployments(&self.store)
+    }
+
+    /// The Services that take each node port.
+    pub fn node_ports(&self) -> &BTreeMap<u16, BTreeSet<ObjectKey>> {
+        &self.store.index.node_ports
+    }
+
+    /// The ConfigMaps held (only `istio-*` ones are watched), by namespace and name.
+    pub fn config_maps(&self) -> impl Iterator<Item = &ObjectKey> + '_ {
+        self.store.config_maps.keys()
     }
 
     /// Is there a ConfigMap of that name (only `istio-*` ones are watched)?

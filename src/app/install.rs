@@ -1,13 +1,17 @@
-//! `meshtop install revision|gateway`: check the input, read the cluster, plan, preview,
-//! apply (or dry-run), and print kubectl's kind of outcome lines.
+//! `meshtop install revision|gateway`: check the input, sync a model of the cluster as
+//! `meshtop get` does and take the facts from it, plan, preview, apply (or dry-run), and
+//! print kubectl's kind of outcome lines.
 
 use std::io::Write as _;
+use std::time::Duration;
 
 use super::editor::edit_in_editor;
-use super::{AppError, GlobalArgs, Target, executor, preflight};
+use super::{AppError, GlobalArgs, Target, executor, preflight, synced_model};
 use crate::cli::InstallCmd;
+use crate::cluster::WatchOptions;
+use crate::cluster::actions::install::read_mesh_configs;
 use crate::ops::install::{
-    GatewayForm, GatewayKind, InstallPlan, PlanOptions, PrivateFile, RevisionForm,
+    GatewayForm, GatewayKind, InstallFacts, InstallPlan, PlanOptions, PrivateFile, RevisionForm,
     default_install_file, find_istioctl, parse_key_values, plan_gateway, plan_revision,
 };
 
@@ -32,6 +36,7 @@ struct Flags {
     edit: bool,
     istioctl: bool,
     file: Option<std::path::PathBuf>,
+    sync_timeout: Duration,
 }
 
 pub(super) async fn run(global: &GlobalArgs, cmd: &InstallCmd) -> Result<(), AppError> {
@@ -82,6 +87,7 @@ pub(super) async fn run(global: &GlobalArgs, cmd: &InstallCmd) -> Result<(), App
         edit: args.edit,
         istioctl: args.istioctl,
         file: args.file.clone(),
+        sync_timeout: Duration::from_secs(args.sync_timeout),
     };
     install(global, form, flags).await
 }
@@ -120,11 +126,17 @@ async fn install(global: &GlobalArgs, form: Form, args: Flags) -> Result<(), App
         preflight(global, "install", &resource)?;
     }
     let (target, executor) = executor(global).await?;
-    let facts = crate::cluster::actions::install::read_facts(
-        &target.connection.client,
-        &global.istio_namespace,
+    // Every namespace, whatever --namespace says: it names the gateway's here, and the checks
+    // look at all of them.
+    let model = synced_model(
+        &target.connection,
+        WatchOptions::default(),
+        args.sync_timeout,
     )
     .await?;
+    let facts = InstallFacts::from_model(&model, &global.istio_namespace)
+        .map_err(|e| AppError::Failed(e.to_string()))?;
+    let facts = read_mesh_configs(&target.connection.client, facts).await?;
     let file = args
         .file
         .clone()

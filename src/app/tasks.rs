@@ -10,8 +10,9 @@ use jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
 
 use crate::cluster::actions::{self, Executor, RunOptions};
+use crate::model::Model;
 use crate::ops::drain::{DrainEvent, DrainOptions, PodRef};
-use crate::ops::install::Route;
+use crate::ops::install::{InstallFacts, Route};
 use crate::ops::outcome::{self, Event, Outcome};
 use crate::ops::rollout::RolloutEvent;
 use crate::ops::{InstallRequest, Request};
@@ -37,6 +38,10 @@ pub struct TaskRunner {
     retry_interval: Duration,
     /// Where istiod, the mesh ConfigMaps and the IstioOperators live (`--istio-namespace`).
     istio_namespace: String,
+    /// The one namespace the watches list (`--namespace`), if not all.
+    watch_namespace: Option<String>,
+    /// An install form's read of the facts, waiting for the watches' first lists.
+    waiting_facts: Option<TaskId>,
 }
 
 impl TaskRunner {
@@ -48,6 +53,8 @@ impl TaskRunner {
             drain_timeout: TUI_DRAIN_TIMEOUT,
             retry_interval: DrainOptions::default().retry_interval,
             istio_namespace: "istio-system".into(),
+            watch_namespace: None,
+            waiting_facts: None,
         }
     }
 
@@ -57,19 +64,73 @@ impl TaskRunner {
         self
     }
 
-    /// Reads what an install form checks against; the answer arrives on the channel as
-    /// [`TaskUpdate::InstallFacts`]. Only reads: allowed under `--readonly`.
-    pub fn read_install_facts(&self, id: TaskId) {
-        let client = self.executor.client.clone();
-        let namespace = self.istio_namespace.clone();
+    /// The namespace the model's watches are limited to (`--namespace`), if any.
+    pub fn with_watch_namespace(mut self, namespace: Option<String>) -> Self {
+        self.watch_namespace = namespace;
+        self
+    }
+
+    /// Why the model cannot answer an install's checks at all: they look at every
+    /// namespace, and the watches list one.
+    fn partial_model(&self) -> Option<String> {
+        self.watch_namespace.as_ref().map(|ns| {
+            format!(
+                "the install checks need every namespace (node ports, gateways, ConfigMap \
+                 copies) and meshtop watches {ns} only: start it without --namespace"
+            )
+        })
+    }
+
+    /// The install facts the model holds now.
+    fn install_facts(&self, model: &Model) -> Result<InstallFacts, String> {
+        match self.partial_model() {
+            Some(why) => Err(why),
+            None => {
+                InstallFacts::from_model(model, &self.istio_namespace).map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// Takes what an install form checks against from the model, and what the mesh
+    /// ConfigMaps hold from the API server; the answer arrives on the channel as
+    /// [`TaskUpdate::InstallFacts`]. While the watches have not listed the cluster yet, the
+    /// read waits for them ([`TaskRunner::model_changed`]). Only reads: allowed under
+    /// `--readonly`.
+    pub fn read_install_facts(&mut self, id: TaskId, model: &Model) {
+        self.waiting_facts = None;
+        let facts = match self.partial_model() {
+            Some(why) => Err(why),
+            None => match InstallFacts::from_model(model, &self.istio_namespace) {
+                Err(e) if e.settles() => {
+                    self.waiting_facts = Some(id);
+                    return;
+                }
+                facts => facts.map_err(|e| e.to_string()),
+            },
+        };
         let updates = self.updates.clone();
+        let facts = match facts {
+            Ok(facts) => facts,
+            Err(e) => {
+                let _ = updates.send(TaskUpdate::InstallFacts { id, facts: Err(e) });
+                return;
+            }
+        };
+        let client = self.executor.client.clone();
         tokio::spawn(async move {
-            let facts = crate::cluster::actions::install::read_facts(&client, &namespace)
+            let facts = actions::install::read_mesh_configs(&client, facts)
                 .await
                 .map(Box::new)
                 .map_err(|e| e.to_string());
             let _ = updates.send(TaskUpdate::InstallFacts { id, facts });
         });
+    }
+
+    /// The model changed: a read of install facts waiting for the watches tries again.
+    pub fn model_changed(&mut self, model: &Model) {
+        if let Some(id) = self.waiting_facts.take() {
+            self.read_install_facts(id, model);
+        }
     }
 
     /// Drain timings (tests shorten them).
@@ -79,25 +140,30 @@ impl TaskRunner {
         self
     }
 
-    /// Starts one action; its updates and its end arrive on the channel.
-    pub fn run(&mut self, run: ActionRun) {
+    /// Starts one action; its updates and its end arrive on the channel. An install is
+    /// checked again against the model as it is now.
+    pub fn run(&mut self, run: ActionRun, model: &Model) {
+        let facts = match &run.request {
+            Request::Install(_) => match self.install_facts(model) {
+                Ok(facts) => Some(facts),
+                Err(e) => {
+                    let _ = self.updates.send(TaskUpdate::Finished {
+                        id: run.id,
+                        result: Err(format!("nothing was sent: {e}")),
+                    });
+                    return;
+                }
+            },
+            _ => None,
+        };
         self.aborts.retain(|_, tx| !tx.is_closed());
         let (abort_tx, abort_rx) = watch::channel(false);
         self.aborts.insert(run.id, abort_tx);
         let executor = self.executor.clone();
         let updates = self.updates.clone();
         let timing = (self.drain_timeout, self.retry_interval);
-        let istio_namespace = self.istio_namespace.clone();
         tokio::spawn(async move {
-            let result = execute(
-                &executor,
-                &run,
-                abort_rx,
-                &updates,
-                timing,
-                &istio_namespace,
-            )
-            .await;
+            let result = execute(&executor, &run, abort_rx, &updates, timing, facts.as_ref()).await;
             let _ = updates.send(TaskUpdate::Finished { id: run.id, result });
         });
     }
@@ -116,12 +182,12 @@ async fn execute(
     abort: watch::Receiver<bool>,
     updates: &mpsc::UnboundedSender<TaskUpdate>,
     (drain_timeout, retry_interval): (Duration, Duration),
-    istio_namespace: &str,
+    install_facts: Option<&InstallFacts>,
 ) -> Result<String, String> {
     let id = run.id;
     let dry_run = run.dry_run;
     if let Request::Install(request) = &run.request {
-        return install(executor, istio_namespace, id, request, dry_run, updates).await;
+        return install(executor, install_facts, id, request, dry_run, updates).await;
     }
     let opts = RunOptions {
         dry_run,
@@ -142,11 +208,11 @@ async fn execute(
     Ok(text)
 }
 
-/// Runs an install's plan, after checking its form again against the cluster as it is now
-/// (the form was checked when its dialog opened, maybe minutes ago).
+/// Runs an install's plan, after checking its form again against the facts of the cluster as
+/// the model holds it now (the form was checked when its dialog opened, maybe minutes ago).
 async fn install(
     executor: &Executor,
-    istio_namespace: &str,
+    facts: Option<&InstallFacts>,
     id: TaskId,
     request: &InstallRequest,
     dry_run: bool,
@@ -159,10 +225,12 @@ async fn install(
         return Err("nothing to install: the form was not previewed".into());
     };
     let plan = &planned.plan;
-    let facts = crate::cluster::actions::install::read_facts(&executor.client, istio_namespace)
-        .await
-        .map_err(|e| format!("reading the cluster: {e}"))?;
-    let conflicts = planned.form.conflicts(&facts);
+    let Some(facts) = facts else {
+        return Err(
+            "nothing was sent: the cluster's facts were not taken before the install".into(),
+        );
+    };
+    let conflicts = planned.form.conflicts(facts);
     if !conflicts.is_empty() {
         let text: Vec<&str> = conflicts.iter().map(|p| p.message.as_str()).collect();
         return Err(format!(

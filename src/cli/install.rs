@@ -76,6 +76,14 @@ pub struct InstallArgs {
     /// the gateway's name for a gateway.
     #[arg(long, value_name = "NAME")]
     pub iop_name: Option<String>,
+    /// How long to wait for the watches' first list of the cluster, in seconds.
+    #[arg(
+        long,
+        default_value = "30",
+        env = "MESHTOP_SYNC_TIMEOUT",
+        value_name = "SECONDS"
+    )]
+    pub sync_timeout: u64,
 }
 
 #[derive(Debug, Args)]

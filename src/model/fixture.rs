@@ -223,6 +223,7 @@ pub fn workload(kind: WorkloadKind, namespace: &str, name: &str) -> WorkloadBuil
         owner: None,
         images: Vec::new(),
         node_selector: Labels::default(),
+        operator: None,
         created: None,
     })
 }
@@ -382,6 +383,8 @@ pub fn iop(
         profile: n(profile),
         status: n(status),
         pilot_enabled: profile != "empty",
+        pilot_min_replicas: 1,
+        install_namespace: n(namespace),
         gateways: gateways
             .iter()
             .map(|(kind, name, ns, l)| IopGateway {
@@ -390,8 +393,12 @@ pub fn iop(
                 namespace: n(ns),
                 enabled: true,
                 labels: labels(l),
+                node_ports: Vec::new(),
+                min_replicas: 1,
+                from_profile: false,
             })
             .collect(),
+        deleting: false,
         created: None,
     })
 }
@@ -866,6 +873,62 @@ pub fn seed() -> Model {
     }));
     for o in seed_objects() {
         m.apply(applied(o));
+    }
+    m
+}
+
+/// The Kind a scenario document is watched as, if the model watches it.
+fn scenario_kind(doc: &serde_json::Value) -> Option<Kind> {
+    let api = doc["apiVersion"].as_str().unwrap_or_default();
+    Some(match doc["kind"].as_str()? {
+        "Namespace" => Kind::Namespace,
+        "Node" => Kind::Node,
+        "Pod" => Kind::Pod,
+        "Deployment" => Kind::Deployment,
+        "ReplicaSet" => Kind::ReplicaSet,
+        "StatefulSet" => Kind::StatefulSet,
+        "DaemonSet" => Kind::DaemonSet,
+        "Service" => Kind::Service,
+        "HorizontalPodAutoscaler" => Kind::Hpa,
+        "PodDisruptionBudget" => Kind::Pdb,
+        "MutatingWebhookConfiguration" => Kind::WebhookConfig,
+        "ConfigMap" => Kind::ConfigMap,
+        "IstioOperator" => Kind::IstioOperator,
+        "Gateway" if api.starts_with("networking.istio.io/") => Kind::IstioGateway,
+        _ => return None,
+    })
+}
+
+/// The documents of a scenario file (a path from the crate root).
+pub fn scenario_docs(path: &str) -> Vec<serde_json::Value> {
+    let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    let text = std::fs::read_to_string(full).expect("scenario");
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|d| serde::Deserialize::deserialize(d).expect("yaml document"))
+        .filter(|v: &serde_json::Value| v.is_object())
+        .collect()
+}
+
+/// A model holding a scenario file's objects as the watches project them, every source
+/// ready (the sandbox's controllers do not run: objects are as written).
+pub fn scenario(path: &str) -> Model {
+    let mut interner = super::intern::Interner::default();
+    let mut m = Model::new();
+    for kind in Kind::ALL {
+        m.apply(stamped(ClusterEvent::Source(
+            kind,
+            super::SourceState::Ready,
+        )));
+    }
+    for doc in scenario_docs(path) {
+        let Some(kind) = scenario_kind(&doc) else {
+            continue;
+        };
+        let object: kube::api::DynamicObject =
+            serde_json::from_value(doc).expect("a Kubernetes object");
+        if let Some(o) = super::project::object_from_dynamic(kind, &object, &mut interner) {
+            m.apply(applied(o));
+        }
     }
     m
 }

@@ -21,9 +21,9 @@ use super::intern::{Interner, Name, empty};
 use super::labels::{Labels, Requirement, Selector, keys};
 use super::summary::{
     ConfigMapSummary, GatewayKind, HpaSummary, IntOrPercent, IopGateway, IstioGatewaySummary,
-    IstioOperatorSummary, NamespaceSummary, NodeSummary, Object, ObjectKey, Owner, PdbSummary,
-    PodPhase, PodSummary, ServicePort, ServiceSummary, Webhook, WebhookConfigSummary, WorkloadKind,
-    WorkloadSummary,
+    IstioOperatorSummary, NamespaceSummary, NodeSummary, Object, ObjectKey, OperatorTarget, Owner,
+    PdbSummary, PodPhase, PodSummary, ServicePort, ServiceSummary, Webhook, WebhookConfigSummary,
+    WorkloadKind, WorkloadSummary,
 };
 
 /// The name of the proxy container in sidecars and gateways.
@@ -561,6 +561,40 @@ fn count(n: Option<i32>) -> u32 {
     n.unwrap_or(0).max(0) as u32
 }
 
+/// Istio's in-cluster operator, if one of these containers runs it: the operator image
+/// (`…/operator:<tag>`) or the command `operator server`.
+fn operator_target(containers: &[Container], i: &mut Interner) -> Option<OperatorTarget> {
+    let operator = containers.iter().find(|c| {
+        let image = c.image.as_deref().unwrap_or_default();
+        let repo = image.split('@').next().unwrap_or(image);
+        let last = repo.rsplit('/').next().unwrap_or(repo);
+        let last = last.split(':').next().unwrap_or(last);
+        let command = c.command.as_deref().unwrap_or_default();
+        last == "operator" || command.starts_with(&["operator".into(), "server".into()])
+    })?;
+    let env = |name: &str| -> Option<&str> {
+        operator
+            .env
+            .iter()
+            .flatten()
+            .find(|e| e.name == name)
+            .and_then(|e| e.value.as_deref())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let watched = env("WATCH_NAMESPACE").map(|w| {
+        w.split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| i.intern(n))
+            .collect()
+    });
+    Some(OperatorTarget {
+        watched,
+        revision: env("REVISION").map(|r| i.intern(r)),
+    })
+}
+
 fn workload(w: WorkloadParts<'_>, i: &mut Interner) -> Option<WorkloadSummary> {
     let (namespace, name) = names(w.meta, i)?;
     let template_meta = w.template.and_then(|t| t.metadata.as_ref());
@@ -588,6 +622,7 @@ fn workload(w: WorkloadParts<'_>, i: &mut Interner) -> Option<WorkloadSummary> {
         owner: owner(w.meta, i),
         images,
         node_selector: i.labels(pod_spec.and_then(|s| s.node_selector.as_ref())),
+        operator: pod_spec.and_then(|s| operator_target(&s.containers, i)),
         created: created(w.meta),
     })
 }
@@ -778,20 +813,57 @@ fn string_map(v: Option<&Value>, i: &mut Interner) -> Labels {
 }
 
 /// Which gateways an IstioOperator profile turns on by itself.
-fn profile_gateways(profile: &str) -> &'static [(GatewayKind, &'static str)] {
+fn profile_gateways(profile: &str) -> &'static [GatewayKind] {
     match profile {
-        "default" | "preview" | "stable" | "openshift" => {
-            &[(GatewayKind::Ingress, "istio-ingressgateway")]
-        }
-        "demo" => &[
-            (GatewayKind::Ingress, "istio-ingressgateway"),
-            (GatewayKind::Egress, "istio-egressgateway"),
-        ],
+        "default" | "preview" | "stable" | "openshift" => &[GatewayKind::Ingress],
+        "demo" => &[GatewayKind::Ingress, GatewayKind::Egress],
         _ => &[],
     }
 }
 
-/// An IstioOperator (`install.istio.io/v1alpha1`).
+/// The name and the chart's pod labels (`app`, `istio`) of a profile's gateway of a kind.
+fn default_gateway(kind: GatewayKind) -> (&'static str, &'static str) {
+    match kind {
+        GatewayKind::Ingress => ("istio-ingressgateway", "ingressgateway"),
+        GatewayKind::Egress => ("istio-egressgateway", "egressgateway"),
+    }
+}
+
+/// An `enabled` switch as written: a boolean, or the string the operator also accepts.
+fn switch(v: Option<&Value>) -> Option<bool> {
+    match v? {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The fewest replicas a component's `k8s` settings keep: the autoscaler's minimum, else
+/// `replicaCount`, else Istio's default of 1.
+fn min_replicas(k8s: Option<&Value>) -> u32 {
+    k8s.and_then(|k| {
+        k.pointer("/hpaSpec/minReplicas")
+            .or_else(|| k.get("replicaCount"))
+    })
+    .and_then(Value::as_u64)
+    .map_or(1, |n| u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// The `nodePort`s a component's `k8s.service.ports` name.
+fn declared_node_ports(k8s: Option<&Value>) -> Vec<u16> {
+    k8s.and_then(|k| k.pointer("/service/ports"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("nodePort").and_then(Value::as_u64))
+        .filter_map(|p| u16::try_from(p).ok())
+        .filter(|p| *p > 0)
+        .collect()
+}
+
+/// An IstioOperator (`install.istio.io/v1alpha1`): its revision, whether it installs
+/// istiod, and the gateways it turns on with the labels, node ports and replicas the
+/// operator gives them.
 pub fn istio_operator(o: &DynamicObject, i: &mut Interner) -> Option<IstioOperatorSummary> {
     let (namespace, name) = names(&o.metadata, i)?;
     let spec = o.data.get("spec");
@@ -808,8 +880,7 @@ pub fn istio_operator(o: &DynamicObject, i: &mut Interner) -> Option<IstioOperat
         .pointer("/status/status")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let pilot_enabled = field("/components/pilot/enabled")
-        .and_then(Value::as_bool)
+    let pilot_enabled = switch(field("/components/pilot/enabled"))
         .unwrap_or(!matches!(profile, "empty" | "remote"));
     let install_ns = field("/namespace")
         .and_then(Value::as_str)
@@ -819,44 +890,33 @@ pub fn istio_operator(o: &DynamicObject, i: &mut Interner) -> Option<IstioOperat
 
     let defaults = profile_gateways(profile);
     let mut gateways = Vec::new();
-    for (kind, list) in [
-        (GatewayKind::Ingress, "/components/ingressGateways"),
-        (GatewayKind::Egress, "/components/egressGateways"),
-    ] {
-        let (default_name, app, istio) = match kind {
-            GatewayKind::Ingress => (
-                "istio-ingressgateway",
-                "istio-ingressgateway",
-                "ingressgateway",
-            ),
-            GatewayKind::Egress => (
-                "istio-egressgateway",
-                "istio-egressgateway",
-                "egressgateway",
-            ),
+    for kind in [GatewayKind::Ingress, GatewayKind::Egress] {
+        let (default_name, istio) = default_gateway(kind);
+        let chart_labels = || -> BTreeMap<String, String> {
+            BTreeMap::from([
+                ("app".to_string(), default_name.to_string()),
+                ("istio".to_string(), istio.to_string()),
+            ])
         };
-        let entries = field(list).and_then(Value::as_array);
+        let profile_on = defaults.contains(&kind);
+        let entries =
+            field(&format!("/components/{}", kind.component_list())).and_then(Value::as_array);
+        let mut listed_default = false;
         for g in entries.into_iter().flatten() {
             let gw_name = g
                 .get("name")
                 .and_then(Value::as_str)
                 .filter(|n| !n.is_empty())
                 .unwrap_or(default_name);
-            let from_profile = defaults.contains(&(kind, gw_name));
-            let enabled = g
-                .get("enabled")
-                .and_then(Value::as_bool)
-                .unwrap_or(from_profile);
+            listed_default |= gw_name == default_name;
             let gw_ns = g
                 .get("namespace")
                 .and_then(Value::as_str)
                 .filter(|n| !n.is_empty())
                 .map_or_else(|| install_ns.clone(), |n| i.intern(n));
-            // The chart's labels, overridden and extended by the component's `label`.
-            let mut pairs: BTreeMap<String, String> = [("app", app), ("istio", istio)]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
+            // The chart's labels, overridden and extended by the component's `label`: the
+            // operator merges them, so a gateway keeps `app`/`istio` unless it sets them.
+            let mut pairs = chart_labels();
             for (k, v) in string_map(g.get("label"), i).iter() {
                 pairs.insert(k.to_string(), v.to_string());
             }
@@ -864,28 +924,25 @@ pub fn istio_operator(o: &DynamicObject, i: &mut Interner) -> Option<IstioOperat
                 kind,
                 name: i.intern(gw_name),
                 namespace: gw_ns,
-                enabled,
+                enabled: switch(g.get("enabled")).unwrap_or(profile_on && gw_name == default_name),
                 labels: i.labels(Some(&pairs)),
+                node_ports: declared_node_ports(g.get("k8s")),
+                min_replicas: min_replicas(g.get("k8s")),
+                from_profile: false,
             });
         }
         // A profile gateway the IOP does not list is still installed.
-        for (k, n) in defaults.iter().filter(|(k, _)| *k == kind) {
-            if !gateways
-                .iter()
-                .any(|g| g.kind == *k && g.name.as_ref() == *n)
-            {
-                let pairs: BTreeMap<String, String> = [("app", app), ("istio", istio)]
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect();
-                gateways.push(IopGateway {
-                    kind,
-                    name: i.intern(n),
-                    namespace: install_ns.clone(),
-                    enabled: true,
-                    labels: i.labels(Some(&pairs)),
-                });
-            }
+        if profile_on && !listed_default {
+            gateways.push(IopGateway {
+                kind,
+                name: i.intern(default_name),
+                namespace: install_ns.clone(),
+                enabled: true,
+                labels: i.labels(Some(&chart_labels())),
+                node_ports: Vec::new(),
+                min_replicas: 1,
+                from_profile: true,
+            });
         }
     }
     Some(IstioOperatorSummary {
@@ -895,7 +952,10 @@ pub fn istio_operator(o: &DynamicObject, i: &mut Interner) -> Option<IstioOperat
         profile: i.intern(profile),
         status: i.intern(status),
         pilot_enabled,
+        pilot_min_replicas: min_replicas(field("/components/pilot/k8s")),
+        install_namespace: install_ns,
         gateways,
+        deleting: o.metadata.deletion_timestamp.is_some(),
         created: created(&o.metadata),
     })
 }

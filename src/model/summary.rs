@@ -142,7 +142,20 @@ pub struct WorkloadSummary {
     /// Container images of the template.
     pub images: Vec<Name>,
     pub node_selector: Labels,
+    /// Set when a container runs Istio's in-cluster operator.
+    pub operator: Option<OperatorTarget>,
     pub created: Option<Timestamp>,
+}
+
+/// Which IstioOperator resources an in-cluster operator reconciles, from its container's
+/// environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorTarget {
+    /// `WATCH_NAMESPACE`, comma separated; `None`: every namespace (empty or absent).
+    pub watched: Option<Vec<Name>>,
+    /// `REVISION`: it ignores every IstioOperator whose `spec.revision` differs
+    /// (istio/istio operator/pkg/controller/istiocontrolplane). `None`: it takes them all.
+    pub revision: Option<Name>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -239,14 +252,32 @@ pub struct ConfigMapSummary {
     pub name: Name,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Ingress (north-south traffic in) or egress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GatewayKind {
     Ingress,
     Egress,
 }
 
-/// A gateway an IstioOperator declares in `components`.
-#[derive(Debug, Clone, PartialEq)]
+impl GatewayKind {
+    /// The IstioOperator component list: `ingressGateways` / `egressGateways`.
+    pub fn component_list(self) -> &'static str {
+        match self {
+            GatewayKind::Ingress => "ingressGateways",
+            GatewayKind::Egress => "egressGateways",
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            GatewayKind::Ingress => "ingress",
+            GatewayKind::Egress => "egress",
+        }
+    }
+}
+
+/// A gateway an IstioOperator declares in `components`, or its profile turns on.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IopGateway {
     pub kind: GatewayKind,
     pub name: Name,
@@ -254,9 +285,15 @@ pub struct IopGateway {
     pub namespace: Name,
     pub enabled: bool,
     pub labels: Labels,
+    /// The node ports its `k8s.service.ports` name.
+    pub node_ports: Vec<u16>,
+    /// Replicas it keeps at the least: the autoscaler's minimum, else `replicaCount`, else 1.
+    pub min_replicas: u32,
+    /// Turned on by the profile, not listed in the resource.
+    pub from_profile: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IstioOperatorSummary {
     pub namespace: Name,
     pub name: Name,
@@ -267,7 +304,14 @@ pub struct IstioOperatorSummary {
     pub status: Name,
     /// Whether it installs istiod (`profile: empty` and no pilot component: no).
     pub pilot_enabled: bool,
+    /// The fewest istiod replicas it keeps, counted as for a gateway.
+    pub pilot_min_replicas: u32,
+    /// Where istiod and the gateways without a namespace of their own go: `spec.namespace`,
+    /// else `values.global.istioNamespace`, else the resource's namespace.
+    pub install_namespace: Name,
     pub gateways: Vec<IopGateway>,
+    /// Being deleted: the operator is tearing down what it installed.
+    pub deleting: bool,
     pub created: Option<Timestamp>,
 }
 

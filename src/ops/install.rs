@@ -4,7 +4,8 @@
 //! ([`render`]), and the plan of ordered steps a preview shows ([`plan`]).
 //!
 //! The flow, for the TUI and the CLI alike: fill a form and check it on its own
-//! (`problems`/`validate`, no cluster) → the facts → [`plan_revision`] or [`plan_gateway`]
+//! (`problems`/`validate`, no cluster) → the facts, from the model
+//! ([`InstallFacts::from_model`]) → [`plan_revision`] or [`plan_gateway`]
 //! (every check against the cluster, then the steps) → optionally an edit in `$EDITOR` and
 //! [`InstallPlan::with_edited_iop`] → show [`InstallPlan::preview`] → `Executor::install`.
 
@@ -14,8 +15,7 @@ pub mod plan;
 pub mod render;
 
 pub use facts::{
-    ClusterObjects, DeclaredGateway, GatewaySelector, InstallFacts, IopSummary, NodePortUse,
-    OperatorDeployment, OperatorDetection,
+    GatewaySelector, InstallFacts, NodePortUse, NotListed, OperatorDeployment, OperatorDetection,
 };
 pub use form::{
     DEFAULT_PROFILE, GatewayForm, GatewayKind, NODE_PORT_RANGE, PROFILES, Problem, RevisionForm,

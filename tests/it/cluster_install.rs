@@ -13,8 +13,8 @@ use crate::common::harness;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod, Service};
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
-use meshtop::cluster::Connection;
 use meshtop::cluster::actions::{AuditLog, AuditRecord, Executor};
+use meshtop::cluster::{Connection, WatchOptions};
 use meshtop::ops::ActionError;
 use meshtop::ops::install::{
     GatewayForm, GatewayKind, InstallFacts, InstallPlan, OperatorDetection, PlanOptions,
@@ -81,10 +81,16 @@ fn no_istioctl(dir: &Path) -> PlanOptions {
     }
 }
 
+/// The install facts as `meshtop install` takes them: a model synced from fresh watches of
+/// every namespace, then the mesh ConfigMaps' contents.
 async fn facts(conn: &Connection) -> InstallFacts {
-    meshtop::cluster::actions::install::read_facts(&conn.client, "istio-system")
+    let model = meshtop::app::synced_model(conn, WatchOptions::default(), Duration::from_secs(30))
         .await
-        .expect("read the install facts")
+        .expect("the initial sync");
+    let facts = InstallFacts::from_model(&model, "istio-system").expect("every source listed");
+    meshtop::cluster::actions::install::read_mesh_configs(&conn.client, facts)
+        .await
+        .expect("read the mesh ConfigMaps")
 }
 
 /// An operator Deployment for another revision, as `istioctl operator init --revision REV`

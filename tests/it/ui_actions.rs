@@ -85,6 +85,7 @@ impl Session {
         while let Ok(ev) = self.events.try_recv() {
             self.model.apply(ev);
         }
+        self.runner.model_changed(&self.model);
         while let Ok(u) = self.updates.try_recv() {
             self.ui.on_task_update(u);
         }
@@ -120,9 +121,9 @@ impl Session {
             .on_key(KeyEvent::new(code, KeyModifiers::NONE), &self.model)
         {
             match command {
-                Command::Run(run) => self.runner.run(run),
+                Command::Run(run) => self.runner.run(run, &self.model),
                 Command::Abort(id) => self.runner.abort(id),
-                Command::ReadInstallFacts(id) => self.runner.read_install_facts(id),
+                Command::ReadInstallFacts(id) => self.runner.read_install_facts(id, &self.model),
                 Command::Edit(_) => panic!("no editor in this test"),
                 Command::Quit => panic!("quit"),
             }

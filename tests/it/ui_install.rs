@@ -7,10 +7,10 @@
 //! installed from the TUI, its namespace, the copied ConfigMap and the resource in the cluster.
 //!
 //! The model is the seed's cluster (`assets/scenarios/k1-upgrade.yaml`) as the model's own
-//! projection reads it; the install facts are read from the same file the way
-//! `InstallFacts::read` reads the cluster. The clock is fixed.
+//! projection reads it; the install facts are that model's (`InstallFacts::from_model`), with
+//! the mesh ConfigMap's contents taken from the same file, as `read_mesh_configs` reads them
+//! from the cluster. The clock is fixed.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,7 @@ use meshtop::model::project::object_from_dynamic;
 use meshtop::model::summary::{Owner, PodPhase};
 use meshtop::model::{ClusterEvent, Kind, Model, Object, SourceState, Stamped};
 use meshtop::ops::Request;
-use meshtop::ops::install::{ClusterObjects, InstallFacts, PlanOptions, find_on_path};
+use meshtop::ops::install::{InstallFacts, PlanOptions, find_on_path};
 use meshtop::ui::action::{ActionRun, Stage, TaskUpdate};
 use meshtop::ui::install::Facts;
 use meshtop::ui::{Command, Header, Keymap, Mode, Theme, Ui};
@@ -108,25 +108,24 @@ fn seed_model() -> Model {
     model
 }
 
-/// What `InstallFacts::read` would read from the seed's cluster.
+/// The install facts of the seed's cluster: the model's, and the contents of the mesh
+/// ConfigMaps they name, as `read_mesh_configs` reads them.
 fn seed_facts() -> InstallFacts {
-    let mut o = ClusterObjects {
-        iops: Some(Vec::new()),
-        ..ClusterObjects::default()
-    };
+    let mut facts = InstallFacts::from_model(&seed_model(), "istio-system").expect("all listed");
+    let wanted = facts.mesh_configs_to_read();
     for v in docs() {
-        let ns = v["metadata"]["namespace"].as_str().unwrap_or_default();
-        match v["kind"].as_str().unwrap_or_default() {
-            "Namespace" => o.namespaces.push(v),
-            "Deployment" => o.deployments.push(v),
-            "Service" => o.services.push(v),
-            "IstioOperator" => o.iops.get_or_insert_default().push(v),
-            "ConfigMap" if ns == "istio-system" => o.istio_config_maps.push(v),
-            "ConfigMap" => o.config_map_copies.push(v),
-            _ => {}
+        let name = v["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if v["kind"] == "ConfigMap"
+            && v["metadata"]["namespace"] == "istio-system"
+            && wanted.contains(&name)
+        {
+            facts.mesh_config_contents.insert(name, v);
         }
     }
-    InstallFacts::from_objects("istio-system", &o)
+    facts
 }
 
 /// Plans never find istioctl (a test must not depend on one being installed) and save
@@ -918,6 +917,7 @@ mod sandbox {
     struct App {
         ui: Ui,
         model: Model,
+        events: mpsc::Receiver<Stamped>,
         runner: TaskRunner,
         updates: mpsc::UnboundedReceiver<TaskUpdate>,
     }
@@ -928,8 +928,10 @@ mod sandbox {
                 let commands = key(&mut self.ui, &self.model, code);
                 for c in commands {
                     match c {
-                        Command::Run(run) => self.runner.run(run),
-                        Command::ReadInstallFacts(id) => self.runner.read_install_facts(id),
+                        Command::Run(run) => self.runner.run(run, &self.model),
+                        Command::ReadInstallFacts(id) => {
+                            self.runner.read_install_facts(id, &self.model)
+                        }
                         other => panic!("unexpected {other:?}"),
                     }
                 }
@@ -941,18 +943,38 @@ mod sandbox {
             self.keys(&codes);
         }
 
-        /// Feeds the runner's updates to the UI until `done` holds.
-        async fn until(&mut self, what: &str, done: impl Fn(&Ui) -> bool) {
+        /// Feeds the runner's updates to the UI and the watch events to the model, as the
+        /// app's loop does, until `done` holds.
+        async fn until(&mut self, what: &str, done: impl Fn(&Ui, &Model) -> bool) {
             let deadline = Instant::now() + Duration::from_secs(30);
-            while !done(&self.ui) {
+            while !done(&self.ui, &self.model) {
                 let left = deadline.saturating_duration_since(Instant::now());
                 assert!(!left.is_zero(), "timed out waiting for {what}");
-                match tokio::time::timeout(left, self.updates.recv()).await {
-                    Ok(Some(u)) => self.ui.on_task_update(u),
-                    Ok(None) => panic!("the runner stopped"),
-                    Err(_) => panic!("timed out waiting for {what}"),
+                tokio::select! {
+                    u = self.updates.recv() => match u {
+                        Some(u) => self.ui.on_task_update(u),
+                        None => panic!("the runner stopped"),
+                    },
+                    ev = self.events.recv() => match ev {
+                        Some(ev) => {
+                            self.model.apply(ev);
+                            self.runner.model_changed(&self.model);
+                        }
+                        None => panic!("the watchers stopped"),
+                    },
+                    _ = tokio::time::sleep(left) => panic!("timed out waiting for {what}"),
                 }
             }
+        }
+    }
+
+    fn facts_ready(ui: &Ui) -> bool {
+        match &ui.state().mode {
+            Mode::Dialog(d) => d
+                .install
+                .as_ref()
+                .is_some_and(|f| matches!(f.facts, Facts::Ready(_))),
+            _ => false,
         }
     }
 
@@ -1006,20 +1028,14 @@ mod sandbox {
         let mut app = App {
             ui,
             model,
+            events: rx,
             runner,
             updates,
         };
 
         // Gateways view, I: the form, its facts read from the sandbox.
         app.type_str("3I");
-        app.until("the facts", |ui| match &ui.state().mode {
-            Mode::Dialog(d) => d
-                .install
-                .as_ref()
-                .is_some_and(|f| matches!(f.facts, Facts::Ready(_))),
-            _ => false,
-        })
-        .await;
+        app.until("the facts", |ui, _| facts_ready(ui)).await;
         app.type_str("istio-gateway-tui");
         app.keys(&[KeyCode::Tab; 5]);
         app.keys(&[KeyCode::Right]);
@@ -1053,7 +1069,7 @@ mod sandbox {
 
         // d: the server dry run changes nothing.
         app.keys(&[KeyCode::Char('d')]);
-        app.until("the dry run", |ui| dry_run_result(ui).is_some())
+        app.until("the dry run", |ui, _| dry_run_result(ui).is_some())
             .await;
         assert!(
             matches!(dry_run_result(&app.ui), Some(Ok(_))),
@@ -1074,7 +1090,7 @@ mod sandbox {
         app.type_str("istio-ingressgateway-istio-gateway-tui");
         app.keys(&[KeyCode::Enter]);
         assert_eq!(app.ui.state().mode, Mode::Normal);
-        app.until("the install", |ui| {
+        app.until("the install", |ui, _| {
             ui.state().tasks.iter().any(|t| t.result.is_some())
         })
         .await;
@@ -1117,33 +1133,35 @@ mod sandbox {
             .await
             .expect("the source");
         assert_eq!(copy.data, source.data);
-        let iops = meshtop::cluster::actions::install::read_facts(&conn.client, "istio-system")
-            .await
-            .expect("facts");
-        let names: BTreeSet<String> = iops
-            .iops
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| i.name)
-            .collect();
+        let iops: Api<DynamicObject> = Api::namespaced_with(
+            conn.client.clone(),
+            "istio-system",
+            &kube::api::ApiResource::from_gvk_with_plural(
+                &kube::api::GroupVersionKind::gvk("install.istio.io", "v1alpha1", "IstioOperator"),
+                "istiooperators",
+            ),
+        );
         assert!(
-            names.contains("istio-ingressgateway-istio-gateway-tui"),
-            "{names:?}"
+            iops.get_opt("istio-ingressgateway-istio-gateway-tui")
+                .await
+                .expect("get")
+                .is_some()
         );
         // The dry run and the install, each one audit line.
         let audit_lines = std::fs::read_to_string(&audit).expect("audit log");
         assert_eq!(audit_lines.lines().count(), 2, "{audit_lines}");
 
-        // The same form again: the gateway now exists, and the cluster says so at once.
-        app.type_str("I");
-        app.until("the facts", |ui| match &ui.state().mode {
-            Mode::Dialog(d) => d
-                .install
-                .as_ref()
-                .is_some_and(|f| matches!(f.facts, Facts::Ready(_))),
-            _ => false,
+        // The same form again, once the model's watch has the new resource: the gateway now
+        // exists, and the form says so at once.
+        app.until("the model to have the resource", |_, model| {
+            model
+                .istio_operators()
+                .iter()
+                .any(|i| &*i.name == "istio-ingressgateway-istio-gateway-tui")
         })
         .await;
+        app.type_str("I");
+        app.until("the facts", |ui, _| facts_ready(ui)).await;
         app.type_str("istio-gateway-tui");
         let screen = draw(&app.ui, &app.model, 120, 40);
         assert!(
@@ -1152,6 +1170,57 @@ mod sandbox {
             ),
             "{screen}"
         );
+    }
+
+    /// The facts come from the model: a form opened before the watches' first lists reads
+    /// the cluster until they are in, then has them; a model of one namespace cannot answer
+    /// for the cluster, and says so, before anything is sent.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_form_waits_for_the_watches_and_a_partial_model_says_why() {
+        let sandbox = harness::start_file(K1).await.expect("sandbox");
+        let conn = connect(&sandbox).await;
+        let (tx, events) = mpsc::channel(4096);
+        let _watchers = cluster::spawn_watchers(&conn, WatchOptions::default(), tx);
+        let (utx, updates) = mpsc::unbounded_channel();
+        let runner = TaskRunner::new(Executor::new(&conn, false, None), utx);
+        let mut app = App {
+            ui: new_ui(),
+            model: Model::new(),
+            events,
+            runner,
+            updates,
+        };
+        // Not one event applied yet: the form reads, nothing answers.
+        app.type_str("3I");
+        assert!(!facts_ready(&app.ui));
+        assert!(app.updates.try_recv().is_err(), "answered before any list");
+        app.until("the facts, once the watches listed", |ui, _| {
+            facts_ready(ui)
+        })
+        .await;
+        assert!(
+            app.model
+                .sources()
+                .get(&Kind::Deployment)
+                .is_some_and(|s| *s == SourceState::Ready)
+        );
+
+        let (utx, mut updates) = mpsc::unbounded_channel();
+        let mut scoped = TaskRunner::new(Executor::new(&conn, false, None), utx)
+            .with_watch_namespace(Some("istio-gateway-sample".into()));
+        scoped.read_install_facts(7, &app.model);
+        match updates.try_recv() {
+            Ok(TaskUpdate::InstallFacts {
+                id: 7,
+                facts: Err(e),
+            }) => assert!(
+                e.contains(
+                    "meshtop watches istio-gateway-sample only: start it without --namespace"
+                ),
+                "{e}"
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 }
 

@@ -324,7 +324,7 @@ fn gateway_findings(store: &Store, sources: &BTreeMap<Kind, SourceState>, out: &
             .and_then(|w| w.template_labels.get(keys::SIDECAR_INJECT))
             .is_some_and(|v| v.as_ref() == "true");
         if !row.has_mesh_config && !injected && !incomplete(sources, Kind::ConfigMap) {
-            let cm = gateways::mesh_config_name(row.revision.as_ref());
+            let cm = gateways::mesh_config_name(row.revision.as_deref());
             let source = store
                 .config_maps
                 .values()

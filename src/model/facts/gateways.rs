@@ -11,8 +11,8 @@ use super::super::summary::{ObjectKey, ServiceSummary, WorkloadSummary};
 use super::GatewayRow;
 
 /// The mesh ConfigMap a proxy of this revision reads: `istio-<rev>`, or `istio`.
-pub(crate) fn mesh_config_name(revision: Option<&Name>) -> String {
-    match revision.map(|r| r.as_ref()) {
+pub(crate) fn mesh_config_name(revision: Option<&str>) -> String {
+    match revision {
         None | Some("" | "default") => "istio".into(),
         Some(rev) => format!("istio-{rev}"),
     }
@@ -114,7 +114,7 @@ pub(crate) fn rows(store: &Store) -> Vec<GatewayRow> {
                 .collect();
             let config_map = ObjectKey {
                 namespace: w.namespace.clone(),
-                name: Name::from(mesh_config_name(revision.as_ref())),
+                name: Name::from(mesh_config_name(revision.as_deref())),
             };
             GatewayRow {
                 namespace: w.namespace.clone(),
@@ -171,8 +171,9 @@ mod tests {
 
     #[test]
     fn mesh_config_names() {
-        assert_eq!(mesh_config_name(Some(&Name::from("1-9-1"))), "istio-1-9-1");
-        assert_eq!(mesh_config_name(Some(&Name::from("default"))), "istio");
+        assert_eq!(mesh_config_name(Some("1-9-1")), "istio-1-9-1");
+        assert_eq!(mesh_config_name(Some("default")), "istio");
+        assert_eq!(mesh_config_name(Some("")), "istio");
         assert_eq!(mesh_config_name(None), "istio");
     }
 }

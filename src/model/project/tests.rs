@@ -637,7 +637,16 @@ fn control_plane_istio_operator() {
         ("1-9-1", "default", "HEALTHY")
     );
     assert!(iop.pilot_enabled);
+    assert_eq!(iop.pilot_min_replicas, 2);
+    assert_eq!(iop.install_namespace.as_ref(), "istio-system");
+    assert!(!iop.deleting);
     assert_eq!(iop.gateways.len(), 2);
+    // Both listed, the ingress by the profile's own name: neither is the profile's extra.
+    assert!(
+        iop.gateways
+            .iter()
+            .all(|g| !g.from_profile && g.min_replicas == 1)
+    );
     let ingress = iop
         .gateways
         .iter()
@@ -726,6 +735,111 @@ fn gateway_istio_operator_of_the_seed() {
     assert_eq!(iop.gateways.len(), 1);
     assert_eq!(iop.gateways[0].namespace.as_ref(), "istio-control");
     assert!(iop.gateways[0].enabled);
+}
+
+#[test]
+fn declared_gateways_carry_node_ports_replicas_and_where_they_come_from() {
+    let mut i = Interner::default();
+    let o = dynamic(json!({
+        "metadata": {"name": "edge", "namespace": "istio-system",
+                     "deletionTimestamp": "2020-01-09T07:00:00Z"},
+        "spec": {"revision": "1-9-1",
+                 "values": {"global": {"istioNamespace": "istio-control"}},
+                 "components": {
+                     "pilot": {"k8s": {"replicaCount": 3}},
+                     "ingressGateways": [
+                         {"name": "istio-ingressgateway-shop", "namespace": "shop", "enabled": true,
+                          "label": {"istio": "ingressgateway-shop"},
+                          "k8s": {"hpaSpec": {"minReplicas": 2},
+                                  "service": {"type": "NodePort", "ports": [
+                                      {"name": "status-port", "port": 15021},
+                                      {"name": "http2", "port": 80, "nodePort": 31081},
+                                      {"name": "https", "port": 443, "nodePort": 31443}]}}},
+                         {"name": "istio-ingressgateway-off", "enabled": "false"}]}}
+    }));
+    let iop = istio_operator(&o, &mut i).expect("named");
+    assert!(iop.deleting);
+    assert_eq!(iop.install_namespace.as_ref(), "istio-control");
+    assert_eq!(iop.pilot_min_replicas, 3);
+    let by_name = |name: &str| {
+        iop.gateways
+            .iter()
+            .find(|g| g.name.as_ref() == name)
+            .unwrap_or_else(|| panic!("{name} in {:?}", iop.gateways))
+    };
+    let shop = by_name("istio-ingressgateway-shop");
+    assert!(shop.enabled && !shop.from_profile);
+    assert_eq!(shop.node_ports, [31081, 31443]);
+    assert_eq!(shop.min_replicas, 2);
+    // The operator merges the component's labels into the chart's.
+    assert_eq!(
+        shop.labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>(),
+        ["app=istio-ingressgateway", "istio=ingressgateway-shop"]
+    );
+    let off = by_name("istio-ingressgateway-off");
+    assert!(!off.enabled);
+    assert_eq!(off.namespace.as_ref(), "istio-control");
+    // Profile default's own gateway, not listed: on, in the install namespace, one replica.
+    let profile = by_name("istio-ingressgateway");
+    assert!(profile.enabled && profile.from_profile);
+    assert_eq!(
+        (profile.namespace.as_ref(), profile.min_replicas),
+        ("istio-control", 1)
+    );
+    assert!(profile.node_ports.is_empty());
+    assert_eq!(iop.gateways.len(), 3);
+}
+
+#[test]
+fn operator_deployments_name_what_they_reconcile() {
+    let mut i = Interner::default();
+    let mut deployment = |containers: Value| -> WorkloadSummary {
+        let d: Deployment = from(json!({
+            "metadata": {"name": "istio-operator-1-9-1", "namespace": "istio-operator"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"name": "istio-operator"}},
+                     "template": {"metadata": {"labels": {"name": "istio-operator"}},
+                                  "spec": {"containers": containers}}}
+        }));
+        super::deployment(&d, &mut i).expect("named")
+    };
+    // The seed's: the operator image, one namespace, one revision.
+    let seed = deployment(json!([{
+        "name": "istio-operator", "image": "docker.io/istio/operator:1.9.1",
+        "command": ["operator", "server"],
+        "env": [{"name": "WATCH_NAMESPACE", "value": "istio-system"},
+                {"name": "REVISION", "value": "1-9-1"},
+                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+    }]));
+    let target = seed.operator.expect("an operator");
+    assert_eq!(
+        target
+            .watched
+            .as_deref()
+            .map(|w| w.iter().map(|n| n.as_ref()).collect::<Vec<_>>()),
+        Some(vec!["istio-system"])
+    );
+    assert_eq!(s(&target.revision), Some("1-9-1"));
+    // By its command alone, from any image: a list of namespaces, every revision.
+    let by_command = deployment(json!([{
+        "name": "manager", "image": "registry.local/istio-operator-custom:1.20",
+        "command": ["operator", "server", "--monitoring-port=15014"],
+        "env": [{"name": "WATCH_NAMESPACE", "value": " istio-system, istio-canary ,"},
+                {"name": "REVISION", "value": ""}]
+    }]));
+    let target = by_command.operator.expect("an operator");
+    assert_eq!(
+        target
+            .watched
+            .as_deref()
+            .map(|w| w.iter().map(|n| n.as_ref()).collect::<Vec<_>>()),
+        Some(vec!["istio-system", "istio-canary"])
+    );
+    assert_eq!(target.revision, None);
+    let istiod = deployment(json!([{"name": "discovery", "image": "docker.io/istio/pilot:1.9.1"}]));
+    assert_eq!(istiod.operator, None);
 }
 
 #[test]

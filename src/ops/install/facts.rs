@@ -1,44 +1,17 @@
-//! What the install checks need to know about the cluster, read once: namespaces, the
-//! revisions in use, every gateway's selector labels, every node port, the mesh ConfigMaps
-//! and where copies of them are, the IstioOperator resources (or that their CRD is absent)
-//! and the in-cluster operators. Building [`InstallFacts`] from objects is pure; only
-//! [`InstallFacts::read`] talks to the API server.
+//! What the install checks need to know about the cluster: namespaces, the revisions in
+//! use, every gateway's selector labels, every node port, the mesh ConfigMaps and where copies
+//! of them are, the IstioOperator resources (or that their CRD is absent) and the in-cluster
+//! operators. [`InstallFacts::from_model`] takes them from the model the watches keep, pure;
+//! only the contents a ConfigMap copy carries are read apart (the model keeps names only).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::form::GatewayKind;
-
-const REV_LABEL: &str = "istio.io/rev";
-const COMPONENT_LABEL: &str = "operator.istio.io/component";
-
-pub(crate) fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
-    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
-}
-
-fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
-    v.and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| match v {
-                    Value::String(s) => Some((k.clone(), s.clone())),
-                    Value::Number(n) => Some((k.clone(), n.to_string())),
-                    Value::Bool(b) => Some((k.clone(), b.to_string())),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// `namespace/name` of an object.
-fn key(obj: &Value) -> (String, String) {
-    (
-        s(obj, "/metadata/namespace").to_string(),
-        s(obj, "/metadata/name").to_string(),
-    )
-}
+use crate::model::facts::gateways::mesh_config_name;
+use crate::model::labels::{Requirement, Selector};
+use crate::model::summary::{IstioOperatorSummary, WorkloadSummary};
+use crate::model::{Kind, Model, SourceState};
 
 /// A gateway and the labels that select its pods.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,229 +31,33 @@ pub struct NodePortUse {
     pub owner: String,
 }
 
-/// A gateway an IstioOperator declares (installed or not yet).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeclaredGateway {
-    pub namespace: String,
-    pub name: String,
-    pub kind: GatewayKind,
-    pub labels: BTreeMap<String, String>,
-    pub node_ports: Vec<u16>,
-    /// Replicas it keeps at the least: the autoscaler's minimum, else `replicaCount`, else 1.
-    pub min_replicas: u64,
-    /// Turned on by the profile, not listed in the resource.
-    pub from_profile: bool,
-}
-
-/// The fewest replicas a component's `k8s` settings keep: the autoscaler's minimum, else
-/// `replicaCount`, else Istio's default of 1.
-pub fn min_replicas(k8s: Option<&Value>) -> u64 {
-    let k8s = k8s.unwrap_or(&Value::Null);
-    k8s.pointer("/hpaSpec/minReplicas")
-        .or_else(|| k8s.get("replicaCount"))
-        .and_then(Value::as_u64)
-        .unwrap_or(1)
-}
-
-/// One IstioOperator resource, as the checks need it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IopSummary {
-    pub namespace: String,
-    pub name: String,
-    /// `spec.revision` as written (empty for the revisionless control plane).
-    pub revision: String,
-    pub gateways: Vec<DeclaredGateway>,
-}
-
-/// Which gateways a profile turns on when the IOP lists none of that kind.
-fn profile_gateways(profile: &str) -> &'static [GatewayKind] {
-    match profile {
-        "demo" => &[GatewayKind::Ingress, GatewayKind::Egress],
-        "default" | "preview" | "stable" | "openshift" => &[GatewayKind::Ingress],
-        _ => &[],
-    }
-}
-
-fn default_gateway(kind: GatewayKind) -> (&'static str, BTreeMap<String, String>) {
-    let (name, short) = match kind {
-        GatewayKind::Ingress => ("istio-ingressgateway", "ingressgateway"),
-        GatewayKind::Egress => ("istio-egressgateway", "egressgateway"),
-    };
-    let labels = BTreeMap::from([
-        ("app".to_string(), name.to_string()),
-        ("istio".to_string(), short.to_string()),
-    ]);
-    (name, labels)
-}
-
-fn enabled(v: Option<&Value>) -> Option<bool> {
-    match v? {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
-    }
-}
-
-/// The node ports a gateway's `k8s.service.ports` names.
-pub(super) fn declared_node_ports(k8s: Option<&Value>) -> Vec<u16> {
-    node_ports(k8s.and_then(|k| k.pointer("/service/ports")))
-}
-
-/// The `nodePort`s of a Service's port list.
-fn node_ports(ports: Option<&Value>) -> Vec<u16> {
-    ports
-        .and_then(Value::as_array)
-        .map(|ports| {
-            ports
-                .iter()
-                .filter_map(|p| p.get("nodePort").and_then(Value::as_u64))
-                .filter_map(|p| u16::try_from(p).ok())
-                .filter(|p| *p > 0)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-impl IopSummary {
-    /// Reads an IstioOperator: its revision and the gateways it turns on, with the labels
-    /// and node ports the operator gives them (a listed gateway without `label` gets the
-    /// default gateway's labels, as the charts do).
-    pub fn of(iop: &Value) -> Self {
-        let (namespace, name) = key(iop);
-        let spec = iop.get("spec").cloned().unwrap_or(Value::Null);
-        let profile = match s(&spec, "/profile") {
-            "" => "default",
-            p => p,
-        };
-        let gateway_ns = [
-            s(&spec, "/components/pilot/namespace"),
-            s(&spec, "/namespace"),
-            s(&spec, "/values/global/istioNamespace"),
-        ]
-        .into_iter()
-        .find(|n| !n.is_empty())
-        .unwrap_or(namespace.as_str())
-        .to_string();
-        let mut gateways = Vec::new();
-        for kind in [GatewayKind::Ingress, GatewayKind::Egress] {
-            let (default_name, default_labels) = default_gateway(kind);
-            let from_profile = profile_gateways(profile).contains(&kind);
-            let list = spec
-                .pointer(&format!("/components/{}", kind.component_list()))
-                .and_then(Value::as_array);
-            let Some(list) = list else {
-                if from_profile {
-                    gateways.push(DeclaredGateway {
-                        namespace: gateway_ns.clone(),
-                        name: default_name.to_string(),
-                        kind,
-                        labels: default_labels,
-                        node_ports: Vec::new(),
-                        min_replicas: 1,
-                        from_profile: true,
-                    });
-                }
-                continue;
-            };
-            for entry in list {
-                let name = match s(entry, "/name") {
-                    "" => default_name,
-                    n => n,
-                };
-                let on =
-                    enabled(entry.get("enabled")).unwrap_or(from_profile && name == default_name);
-                if !on {
-                    continue;
-                }
-                let labels = match string_map(entry.get("label")) {
-                    l if l.is_empty() => default_labels.clone(),
-                    l => l,
-                };
-                gateways.push(DeclaredGateway {
-                    namespace: match s(entry, "/namespace") {
-                        "" => gateway_ns.clone(),
-                        n => n.to_string(),
-                    },
-                    name: name.to_string(),
-                    kind,
-                    labels,
-                    node_ports: declared_node_ports(entry.get("k8s")),
-                    min_replicas: min_replicas(entry.get("k8s")),
-                    from_profile: false,
-                });
-            }
-        }
-        Self {
-            revision: s(&spec, "/revision").to_string(),
-            namespace,
-            name,
-            gateways,
-        }
-    }
-}
-
 /// An in-cluster Istio operator Deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperatorDeployment {
     pub namespace: String,
     pub name: String,
-    /// The namespaces whose IstioOperators it reconciles (`WATCH_NAMESPACE`, comma
-    /// separated); `None`: every namespace (the variable empty or absent).
+    /// The namespaces whose IstioOperators it reconciles; `None`: every namespace.
     pub watched: Option<Vec<String>>,
-    /// Its `REVISION`: it ignores every IstioOperator whose `spec.revision` differs
-    /// (istio/istio operator/pkg/controller/istiocontrolplane). `None`: it takes them all.
+    /// The only `spec.revision` it acts on; `None`: it takes them all.
     pub revision: Option<String>,
     pub replicas: u64,
     pub ready: u64,
 }
 
 impl OperatorDeployment {
-    /// Reads an operator from a Deployment: one whose container runs the operator image
-    /// (`…/operator:<tag>`) or the command `operator server`.
-    pub fn of(deployment: &Value) -> Option<Self> {
-        let containers = deployment
-            .pointer("/spec/template/spec/containers")
-            .and_then(Value::as_array)?;
-        let operator = containers.iter().find(|c| {
-            let image = s(c, "/image");
-            let repo = image.split('@').next().unwrap_or(image);
-            let last = repo.rsplit('/').next().unwrap_or(repo);
-            let last = last.split(':').next().unwrap_or(last);
-            let command: Vec<&str> = c
-                .get("command")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            last == "operator" || command.starts_with(&["operator", "server"])
-        })?;
-        let env = |name: &str| -> Option<String> {
-            operator
-                .get("env")
-                .and_then(Value::as_array)?
-                .iter()
-                .find(|e| s(e, "/name") == name)
-                .map(|e| s(e, "/value").trim().to_string())
-        };
-        let watched = env("WATCH_NAMESPACE").filter(|w| !w.is_empty()).map(|w| {
-            w.split(',')
-                .map(|n| n.trim().to_string())
-                .filter(|n| !n.is_empty())
-                .collect()
-        });
-        let (namespace, name) = key(deployment);
+    /// The operator a Deployment runs, if it runs one.
+    pub fn of(deployment: &WorkloadSummary) -> Option<Self> {
+        let target = deployment.operator.as_ref()?;
         Some(Self {
-            namespace,
-            name,
-            watched,
-            revision: env("REVISION").filter(|r| !r.is_empty()),
-            replicas: deployment
-                .pointer("/spec/replicas")
-                .and_then(Value::as_u64)
-                .unwrap_or(1),
-            ready: deployment
-                .pointer("/status/readyReplicas")
-                .and_then(Value::as_u64)
-                .unwrap_or(0),
+            namespace: deployment.namespace.to_string(),
+            name: deployment.name.to_string(),
+            watched: target
+                .watched
+                .as_ref()
+                .map(|w| w.iter().map(|n| n.to_string()).collect()),
+            revision: target.revision.as_ref().map(|r| r.to_string()),
+            replicas: u64::from(deployment.desired),
+            ready: u64::from(deployment.ready),
         })
     }
 
@@ -395,115 +172,142 @@ pub struct InstallFacts {
     /// Where istiod and the mesh ConfigMaps live, and where IstioOperators go.
     pub istio_namespace: String,
     pub namespaces: BTreeSet<String>,
-    /// `None`: the IstioOperator CRD is absent (listing them answered 404).
-    pub iops: Option<Vec<IopSummary>>,
+    /// `None`: the IstioOperator CRD is absent (its watch answered 404).
+    pub iops: Option<Vec<IstioOperatorSummary>>,
     /// istiod Deployments: `(namespace, name)` → revision (`default` without a label).
     pub istiods: BTreeMap<(String, String), String>,
     pub gateways: Vec<GatewaySelector>,
     pub node_ports: Vec<NodePortUse>,
     /// Every Deployment, `(namespace, name)`.
     pub deployments: BTreeSet<(String, String)>,
-    /// The mesh ConfigMaps (`istio`, `istio-<rev>`) in the istio namespace, by name.
-    pub mesh_config_maps: BTreeMap<String, Value>,
+    /// The `istio` and `istio-*` ConfigMaps in the istio namespace (those the model watches),
+    /// by name: among them each revision's mesh config, `istio-<rev>`.
+    pub mesh_config_maps: BTreeSet<String>,
+    /// What the mesh ConfigMaps of the revisions in use hold, by name, for a copy in a
+    /// gateway's namespace: read apart ([`InstallFacts::mesh_configs_to_read`]).
+    pub mesh_config_contents: BTreeMap<String, Value>,
     /// Where ConfigMaps of those names exist elsewhere: `(namespace, name)`.
     pub config_map_copies: BTreeSet<(String, String)>,
     pub operators: Vec<OperatorDeployment>,
 }
 
-/// The objects [`InstallFacts`] is built from, as the API server returns them.
-#[derive(Debug, Clone, Default)]
-pub struct ClusterObjects {
-    pub namespaces: Vec<Value>,
-    pub deployments: Vec<Value>,
-    pub services: Vec<Value>,
-    /// `None`: the IstioOperator CRD is absent.
-    pub iops: Option<Vec<Value>>,
-    /// ConfigMaps in the istio namespace.
-    pub istio_config_maps: Vec<Value>,
-    /// ConfigMaps elsewhere that carry a mesh ConfigMap's name.
-    pub config_map_copies: Vec<Value>,
+/// The sources [`InstallFacts`] is read from. Without one of them listed, a check would
+/// pass for want of objects it never saw.
+const SOURCES: [Kind; 5] = [
+    Kind::Namespace,
+    Kind::Deployment,
+    Kind::Service,
+    Kind::ConfigMap,
+    Kind::IstioOperator,
+];
+
+/// The model cannot answer for the cluster yet: some source the checks read is not listed
+/// (`None`: it has not reported at all).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the watches do not know the cluster yet: {}", describe(.sources))]
+pub struct NotListed {
+    pub sources: Vec<(Kind, Option<SourceState>)>,
 }
 
-/// Does this Deployment run a gateway: the operator's component label, or an Envoy image
-/// (`proxyv2`, or `auto` for an injected gateway)?
-fn is_gateway(d: &Value) -> bool {
-    let component = d
-        .pointer("/metadata/labels")
-        .and_then(|l| l.get(COMPONENT_LABEL))
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if matches!(component, "IngressGateways" | "EgressGateways") {
-        return true;
-    }
-    d.pointer("/spec/template/spec/containers")
-        .and_then(Value::as_array)
-        .is_some_and(|cs| {
-            cs.iter().any(|c| {
-                let image = s(c, "/image");
-                let last = image.rsplit('/').next().unwrap_or(image);
-                image == "auto" || last.starts_with("proxyv2")
-            })
+fn describe(sources: &[(Kind, Option<SourceState>)]) -> String {
+    sources
+        .iter()
+        .map(|(kind, state)| {
+            let what = kind.resource();
+            match state {
+                Some(SourceState::Absent) => format!("{what}: not served by the API server"),
+                Some(SourceState::Forbidden(m) | SourceState::Error(m)) => format!("{what}: {m}"),
+                _ => format!("{what} still listing"),
+            }
         })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
-/// A mesh ConfigMap: `istio` or `istio-<rev>` holding a `mesh` key.
-pub(crate) fn is_mesh_config_map(cm: &Value) -> bool {
-    let name = s(cm, "/metadata/name");
-    (name == "istio" || name.starts_with("istio-")) && cm.pointer("/data/mesh").is_some()
+impl NotListed {
+    /// Only first lists are awaited: the answer comes by itself as the watches go on.
+    pub fn settles(&self) -> bool {
+        self.sources
+            .iter()
+            .all(|(_, s)| matches!(s, None | Some(SourceState::Syncing)))
+    }
+}
+
+/// The labels a selector's `matchLabels` require.
+fn match_labels(selector: &Selector) -> BTreeMap<String, String> {
+    match selector {
+        Selector::Nothing => BTreeMap::new(),
+        Selector::Requirements(reqs) => reqs
+            .iter()
+            .filter_map(|r| match r {
+                Requirement::Equals(k, v) => Some((k.to_string(), v.to_string())),
+                _ => None,
+            })
+            .collect(),
+    }
 }
 
 impl InstallFacts {
-    pub fn from_objects(istio_namespace: &str, objects: &ClusterObjects) -> Self {
+    /// The facts as the model holds them: every source they come from must be listed (the
+    /// IstioOperator CRD may be absent: that is a fact too).
+    pub fn from_model(model: &Model, istio_namespace: &str) -> Result<Self, NotListed> {
+        let sources: Vec<(Kind, Option<SourceState>)> = SOURCES
+            .into_iter()
+            .map(|kind| (kind, model.sources().get(&kind).cloned()))
+            .filter(|(kind, state)| match state {
+                Some(SourceState::Ready) => false,
+                Some(SourceState::Absent) => *kind != Kind::IstioOperator,
+                _ => true,
+            })
+            .collect();
+        if !sources.is_empty() {
+            return Err(NotListed { sources });
+        }
         let mut facts = InstallFacts {
             istio_namespace: istio_namespace.to_string(),
+            namespaces: model.namespace_names().map(|n| n.to_string()).collect(),
             ..InstallFacts::default()
         };
-        facts.namespaces = objects
-            .namespaces
-            .iter()
-            .map(|n| s(n, "/metadata/name").to_string())
-            .collect();
-        for d in &objects.deployments {
-            let k = key(d);
-            facts.deployments.insert(k.clone());
-            let labels = string_map(d.pointer("/metadata/labels"));
-            if labels.get("app").map(String::as_str) == Some("istiod") {
-                let rev = labels
-                    .get(REV_LABEL)
-                    .cloned()
-                    .unwrap_or_else(|| "default".into());
-                facts.istiods.insert(k.clone(), rev);
-            }
-            if is_gateway(d) {
-                facts.gateways.push(GatewaySelector {
-                    namespace: k.0.clone(),
-                    name: k.1.clone(),
-                    labels: string_map(d.pointer("/spec/selector/matchLabels")),
-                    source: "deployment".into(),
-                });
-            }
-            if let Some(op) = OperatorDeployment::of(d) {
-                facts.operators.push(op);
-            }
+        for d in model.deployments() {
+            facts
+                .deployments
+                .insert((d.namespace.to_string(), d.name.to_string()));
+            facts.operators.extend(OperatorDeployment::of(d));
         }
-        for svc in &objects.services {
-            let (ns, name) = key(svc);
-            for port in node_ports(svc.pointer("/spec/ports")) {
+        for (revision, k) in model.istiod_deployments() {
+            facts.istiods.insert(
+                (k.namespace.to_string(), k.name.to_string()),
+                revision.to_string(),
+            );
+        }
+        for d in model.gateway_deployments() {
+            facts.gateways.push(GatewaySelector {
+                namespace: d.namespace.to_string(),
+                name: d.name.to_string(),
+                labels: match_labels(&d.selector),
+                source: "deployment".into(),
+            });
+        }
+        for (port, services) in model.node_ports() {
+            for s in services {
                 facts.node_ports.push(NodePortUse {
-                    port,
-                    owner: format!("service/{ns}/{name}"),
+                    port: *port,
+                    owner: format!("service/{}/{}", s.namespace, s.name),
                 });
             }
         }
-        facts.iops = objects.iops.as_ref().map(|iops| {
-            iops.iter()
-                .filter(|i| i.pointer("/metadata/deletionTimestamp").is_none())
-                .map(IopSummary::of)
+        let crd = model.sources().get(&Kind::IstioOperator) == Some(&SourceState::Ready);
+        facts.iops = crd.then(|| {
+            model
+                .istio_operators()
+                .into_iter()
+                .filter(|i| !i.deleting)
+                .cloned()
                 .collect()
         });
         for iop in facts.iops.iter().flatten() {
-            for g in &iop.gateways {
-                let owner = format!("istiooperator/{}/{}", iop.namespace, iop.name);
+            let owner = format!("istiooperator/{}/{}", iop.namespace, iop.name);
+            for g in iop.gateways.iter().filter(|g| g.enabled) {
                 for port in &g.node_ports {
                     facts.node_ports.push(NodePortUse {
                         port: *port,
@@ -513,31 +317,45 @@ impl InstallFacts {
                 let seen = facts
                     .gateways
                     .iter()
-                    .any(|s| s.namespace == g.namespace && s.name == g.name);
+                    .any(|s| s.namespace == g.namespace.as_ref() && s.name == g.name.as_ref());
                 if !seen {
                     facts.gateways.push(GatewaySelector {
-                        namespace: g.namespace.clone(),
-                        name: g.name.clone(),
-                        labels: g.labels.clone(),
+                        namespace: g.namespace.to_string(),
+                        name: g.name.to_string(),
+                        labels: g
+                            .labels
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect(),
                         source: format!("istiooperator {}/{}", iop.namespace, iop.name),
                     });
                 }
             }
         }
-        facts.mesh_config_maps = objects
-            .istio_config_maps
-            .iter()
-            .filter(|cm| s(cm, "/metadata/namespace") == istio_namespace)
-            .filter(|cm| is_mesh_config_map(cm))
-            .map(|cm| (s(cm, "/metadata/name").to_string(), cm.clone()))
+        facts.mesh_config_maps = model
+            .config_maps()
+            .filter(|k| k.namespace.as_ref() == istio_namespace)
+            .map(|k| k.name.to_string())
             .collect();
-        facts.config_map_copies = objects
-            .config_map_copies
-            .iter()
-            .map(key)
-            .filter(|(ns, name)| ns != istio_namespace && facts.mesh_config_maps.contains_key(name))
+        facts.config_map_copies = model
+            .config_maps()
+            .filter(|k| {
+                k.namespace.as_ref() != istio_namespace
+                    && facts.mesh_config_maps.contains(k.name.as_ref())
+            })
+            .map(|k| (k.namespace.to_string(), k.name.to_string()))
             .collect();
-        facts
+        Ok(facts)
+    }
+
+    /// The mesh ConfigMaps a gateway's install may copy: those of the revisions in use that
+    /// exist. Their contents go to [`InstallFacts::mesh_config_contents`].
+    pub fn mesh_configs_to_read(&self) -> Vec<String> {
+        self.revisions()
+            .keys()
+            .map(|rev| mesh_config_name(Some(rev)))
+            .filter(|name| self.mesh_config_maps.contains(name))
+            .collect()
     }
 
     /// Every revision in use and what uses it: IstioOperators' `spec.revision` and istiod
@@ -545,10 +363,9 @@ impl InstallFacts {
     pub fn revisions(&self) -> BTreeMap<String, Vec<String>> {
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for iop in self.iops.iter().flatten() {
-            let rev = if iop.revision.is_empty() {
-                "default"
-            } else {
-                &iop.revision
+            let rev = match iop.revision.as_ref() {
+                "" => "default",
+                rev => rev,
             };
             out.entry(rev.to_string())
                 .or_default()
@@ -603,44 +420,43 @@ impl InstallFacts {
         self.iops
             .iter()
             .flatten()
-            .any(|i| i.namespace == namespace && i.name == name)
+            .any(|i| i.namespace.as_ref() == namespace && i.name.as_ref() == name)
     }
 }
 
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::model::fixture;
+    use crate::model::{ClusterEvent, Stamped};
 
-    /// The objects of a scenario file, as [`ClusterObjects`] for `istio-system`.
-    pub(in super::super) fn scenario(path: &str) -> ClusterObjects {
-        let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
-        let text = std::fs::read_to_string(full).expect("scenario");
-        let mut o = ClusterObjects {
-            iops: Some(Vec::new()),
-            ..ClusterObjects::default()
-        };
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let v: Value = serde::Deserialize::deserialize(doc).expect("yaml document");
-            match s(&v, "/kind") {
-                "Namespace" => o.namespaces.push(v),
-                "Deployment" => o.deployments.push(v),
-                "Service" => o.services.push(v),
-                "IstioOperator" => o.iops.get_or_insert_default().push(v),
-                "ConfigMap" if s(&v, "/metadata/namespace") == "istio-system" => {
-                    o.istio_config_maps.push(v)
-                }
-                "ConfigMap" => o.config_map_copies.push(v),
-                _ => {}
+    /// The facts of a scenario file's cluster for `istio-system`, from the model its objects
+    /// make, with the mesh ConfigMaps' contents the cluster side reads apart.
+    pub(in super::super) fn facts_of(path: &str) -> InstallFacts {
+        let model = fixture::scenario(path);
+        let mut facts = InstallFacts::from_model(&model, "istio-system").expect("all listed");
+        let wanted = facts.mesh_configs_to_read();
+        for doc in fixture::scenario_docs(path) {
+            let name = doc["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if doc["kind"] == "ConfigMap"
+                && doc["metadata"]["namespace"] == "istio-system"
+                && wanted.contains(&name)
+            {
+                facts.mesh_config_contents.insert(name, doc);
             }
         }
-        o
+        facts
     }
 
     pub(in super::super) fn k1() -> InstallFacts {
-        InstallFacts::from_objects(
-            "istio-system",
-            &scenario("assets/scenarios/k1-upgrade.yaml"),
-        )
+        facts_of("assets/scenarios/k1-upgrade.yaml")
+    }
+
+    pub(in super::super) fn small() -> InstallFacts {
+        facts_of("assets/scenarios/small.yaml")
     }
 
     #[test]
@@ -659,7 +475,8 @@ pub(super) mod tests {
         let op = &f.operators[0];
         assert_eq!(op.watched, Some(vec!["istio-system".to_string()]));
         assert_eq!(op.revision.as_deref(), Some("1-9-1"));
-        assert!(f.mesh_config_maps.contains_key("istio-1-9-1"));
+        assert!(f.mesh_config_maps.contains("istio-1-9-1"));
+        assert_eq!(f.mesh_configs_to_read(), ["istio-1-9-1"]);
         assert!(
             f.config_map_copies
                 .contains(&("istio-gateway-sample".into(), "istio-1-9-1".into()))
@@ -680,6 +497,47 @@ pub(super) mod tests {
         }
     }
 
+    /// A source not listed yet, refused or failing is not an empty one; an absent
+    /// IstioOperator CRD is a fact.
+    #[test]
+    fn facts_wait_for_the_sources_they_read() {
+        fn set(model: &mut Model, kind: Kind, state: SourceState) {
+            model.apply(Stamped {
+                at: fixture::at(),
+                event: ClusterEvent::Source(kind, state),
+            });
+        }
+        let mut model = fixture::scenario("assets/scenarios/small.yaml");
+        set(&mut model, Kind::IstioOperator, SourceState::Absent);
+        set(&mut model, Kind::Deployment, SourceState::Syncing);
+        let e = InstallFacts::from_model(&model, "istio-system").expect_err("syncing");
+        assert!(e.settles());
+        assert_eq!(
+            e.to_string(),
+            "the watches do not know the cluster yet: deployments still listing"
+        );
+        set(
+            &mut model,
+            Kind::Service,
+            SourceState::Forbidden("services is forbidden: User \"viewer\"".into()),
+        );
+        let e = InstallFacts::from_model(&model, "istio-system").expect_err("forbidden");
+        assert!(!e.settles());
+        assert!(
+            e.to_string()
+                .ends_with("; services: services is forbidden: User \"viewer\""),
+            "{e}"
+        );
+        set(&mut model, Kind::Deployment, SourceState::Ready);
+        set(&mut model, Kind::Service, SourceState::Ready);
+        let f = InstallFacts::from_model(&model, "istio-system").expect("listed");
+        assert_eq!(f.iops, None);
+        assert_eq!(
+            f.detect_operator("istio-system", "r2"),
+            OperatorDetection::NoCrd
+        );
+    }
+
     #[test]
     fn operator_detection() {
         let f = k1();
@@ -698,8 +556,7 @@ pub(super) mod tests {
             OperatorDetection::NotWatching { .. }
         ));
 
-        let small =
-            InstallFacts::from_objects("istio-system", &scenario("assets/scenarios/small.yaml"));
+        let small = small();
         assert_eq!(
             small.detect_operator("istio-system", "r2"),
             OperatorDetection::NoOperator
@@ -713,11 +570,21 @@ pub(super) mod tests {
 
         // An operator without WATCH_NAMESPACE or REVISION takes everything; scaled to zero
         // it takes nothing.
-        let mut any = OperatorDeployment::of(&serde_json::json!({
-            "metadata": {"namespace": "istio-operator", "name": "istio-operator"},
-            "spec": {"template": {"spec": {"containers": [
-                {"name": "x", "image": "gcr.io/istio-release/operator:1.20.0@sha256:ab"}]}}},
-        }))
+        let operator = |containers: Value| {
+            let d = serde_json::from_value(serde_json::json!({
+                "metadata": {"namespace": "istio-operator", "name": "istio-operator"},
+                "spec": {"selector": {}, "template": {"spec": {"containers": containers}}},
+            }))
+            .expect("a Deployment");
+            let summary = crate::model::project::deployment(
+                &d,
+                &mut crate::model::intern::Interner::default(),
+            )
+            .expect("named");
+            OperatorDeployment::of(&summary)
+        };
+        let mut any = operator(serde_json::json!([
+            {"name": "x", "image": "gcr.io/istio-release/operator:1.20.0@sha256:ab"}]))
         .expect("an operator");
         assert!(any.watches("anywhere") && any.reconciles("canary"));
         any.replicas = 0;
@@ -728,9 +595,8 @@ pub(super) mod tests {
             OperatorDetection::ScaledDown(_)
         ));
         assert!(
-            OperatorDeployment::of(&serde_json::json!({
-                "spec": {"template": {"spec": {"containers": [{"image": "docker.io/istio/pilot:1.9.1"}]}}}
-            }))
+            operator(serde_json::json!([
+                {"name": "discovery", "image": "docker.io/istio/pilot:1.9.1"}]))
             .is_none()
         );
     }

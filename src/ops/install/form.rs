@@ -7,6 +7,7 @@ use std::ops::RangeInclusive;
 
 use super::super::ActionError;
 use super::super::label::{LabelChange, parse_label_change, validate_revision};
+pub use crate::model::summary::GatewayKind;
 
 /// The profiles a revision may start from: those that run istiod. `remote` runs none, and the operator skips `ambient`. `minimal` comes first:
 /// it is istiod alone, what a canary revision wants (gateways are installed on their own).
@@ -266,30 +267,6 @@ impl RevisionForm {
 
     pub fn validate(&self) -> Result<(), ActionError> {
         reject(&self.problems())
-    }
-}
-
-/// Ingress (north-south traffic in) or egress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum GatewayKind {
-    Ingress,
-    Egress,
-}
-
-impl GatewayKind {
-    /// The IstioOperator component list: `ingressGateways` / `egressGateways`.
-    pub fn component_list(self) -> &'static str {
-        match self {
-            GatewayKind::Ingress => "ingressGateways",
-            GatewayKind::Egress => "egressGateways",
-        }
-    }
-
-    pub fn word(self) -> &'static str {
-        match self {
-            GatewayKind::Ingress => "ingress",
-            GatewayKind::Egress => "egress",
-        }
     }
 }
 

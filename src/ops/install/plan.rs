@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::super::ActionError;
-use super::facts::{
-    DeclaredGateway, GatewaySelector, InstallFacts, IopSummary, NodePortUse, OperatorDetection,
-    min_replicas,
-};
+use super::facts::{GatewaySelector, InstallFacts, NodePortUse, OperatorDetection};
 use super::form::{GatewayForm, Problem, RevisionForm, reject};
 use super::render::{IOP_API_VERSION, IOP_KIND, render_gateway, render_revision};
+use crate::model::facts::gateways::mesh_config_name;
+use crate::model::intern::Interner;
+use crate::model::project;
+use crate::model::summary::{IopGateway, IstioOperatorSummary};
 
 /// Where a copied ConfigMap says it came from.
 pub const COPIED_FROM: &str = "meshtop.dev/copied-from";
@@ -155,15 +156,17 @@ impl Existing {
     /// Clashes of the gateways a resource lists with the cluster's: the same name, a
     /// selector label another gateway has (a Gateway resource selecting by it would pick
     /// both), a node port taken.
-    fn gateway_problems(&self, gateways: &[DeclaredGateway]) -> Vec<Problem> {
+    fn gateway_problems(&self, gateways: &[IopGateway]) -> Vec<Problem> {
         let mut problems = Vec::new();
-        for g in gateways.iter().filter(|g| !g.from_profile) {
-            let (ns, name) = (&g.namespace, &g.name);
-            if self.deployments.contains(&(ns.clone(), name.clone()))
+        for g in gateways.iter().filter(|g| g.enabled && !g.from_profile) {
+            let (ns, name) = (g.namespace.as_ref(), g.name.as_ref());
+            if self
+                .deployments
+                .contains(&(ns.to_string(), name.to_string()))
                 || self
                     .gateways
                     .iter()
-                    .any(|e| &e.namespace == ns && &e.name == name)
+                    .any(|e| e.namespace == ns && e.name == name)
             {
                 problems.push(Problem::new(
                     "name",
@@ -171,8 +174,8 @@ impl Existing {
                 ));
             }
             for e in &self.gateways {
-                for (k, v) in &g.labels {
-                    if e.labels.get(k) == Some(v) {
+                for (k, v) in g.labels.iter() {
+                    if e.labels.get(k.as_ref()).map(String::as_str) == Some(v.as_ref()) {
                         problems.push(Problem::new(
                             "labels",
                             format!(
@@ -263,12 +266,18 @@ fn prerequisites_file(file: &Path) -> PathBuf {
     file.with_file_name(format!("{stem}.prerequisites.yaml"))
 }
 
-fn mesh_config_map_name(revision: &str) -> String {
-    if revision == "default" {
-        "istio".to_string()
-    } else {
-        format!("istio-{revision}")
-    }
+/// An IstioOperator resource as the model projects one: the gateways it turns on with
+/// their labels, node ports and replicas, its istiod. `None` for an unnamed one.
+fn declared(iop: &Value) -> Option<IstioOperatorSummary> {
+    let object = serde_json::from_value(iop.clone()).ok()?;
+    project::istio_operator(&object, &mut Interner::default())
+}
+
+/// The gateways a resource turns on.
+fn declared_gateways(iop: &Value) -> Vec<IopGateway> {
+    declared(iop)
+        .map(|s| s.gateways.into_iter().filter(|g| g.enabled).collect())
+        .unwrap_or_default()
 }
 
 fn namespace_object(name: &str) -> Value {
@@ -330,33 +339,23 @@ fn budget_notes(iop: &Value) -> Vec<String> {
     {
         return Vec::new();
     }
-    let summary = IopSummary::of(iop);
-    let mut single = Vec::new();
-    let pilot = iop.pointer("/spec/components/pilot");
-    let pilot_on = match pilot
-        .and_then(|p| p.get("enabled"))
-        .and_then(Value::as_bool)
-    {
-        Some(on) => on,
-        None => iop_text(iop, "/spec/profile") != "empty",
+    let Some(summary) = declared(iop) else {
+        return Vec::new();
     };
-    if pilot_on && min_replicas(pilot.and_then(|p| p.get("k8s"))) < 2 {
-        let istio_ns = iop
-            .pointer("/spec/values/global/istioNamespace")
-            .and_then(Value::as_str)
-            .unwrap_or(&summary.namespace);
-        let name = match summary.revision.as_str() {
+    let mut single = Vec::new();
+    if summary.pilot_enabled && summary.pilot_min_replicas < 2 {
+        let name = match summary.revision.as_ref() {
             "" | "default" => "istiod".to_string(),
             revision => format!("istiod-{revision}"),
         };
-        single.push(format!("{istio_ns}/{name}"));
+        single.push(format!("{}/{name}", summary.install_namespace));
     }
     // The gateways the resource lists (a profile's own are not its to warn about).
     single.extend(
         summary
             .gateways
             .iter()
-            .filter(|g| !g.from_profile && g.min_replicas < 2)
+            .filter(|g| g.enabled && !g.from_profile && g.min_replicas < 2)
             .map(|g| format!("{}/{}", g.namespace, g.name)),
     );
     single
@@ -636,10 +635,7 @@ impl InstallPlan {
                 ));
             }
         }
-        problems.extend(
-            self.existing
-                .gateway_problems(&IopSummary::of(&edited).gateways),
-        );
+        problems.extend(self.existing.gateway_problems(&declared_gateways(&edited)));
         reject(&problems)?;
         let mut plan = self.clone();
         for step in &mut plan.steps {
@@ -729,8 +725,8 @@ pub fn gateway_conflicts(form: &GatewayForm, facts: &InstallFacts) -> Vec<Proble
             ),
         ));
     }
-    let cm = mesh_config_map_name(&form.revision);
-    if !facts.mesh_config_maps.contains_key(&cm) {
+    let cm = mesh_config_name(Some(&form.revision));
+    if !facts.mesh_config_maps.contains(&cm) {
         problems.push(Problem::new(
             "revision",
             format!(
@@ -750,7 +746,7 @@ pub fn gateway_conflicts(form: &GatewayForm, facts: &InstallFacts) -> Vec<Proble
         ));
     }
     if let Ok(iop) = render_gateway(form, &facts.istio_namespace) {
-        problems.extend(Existing::of(facts).gateway_problems(&IopSummary::of(&iop).gateways));
+        problems.extend(Existing::of(facts).gateway_problems(&declared_gateways(&iop)));
     }
     problems
 }
@@ -779,14 +775,10 @@ pub fn plan_revision(
         prerequisites.push(create_namespace_step(&facts.istio_namespace));
     }
     let mut notes = Vec::new();
-    for g in IopSummary::of(&iop)
-        .gateways
-        .iter()
-        .filter(|g| g.from_profile)
-    {
+    for g in declared_gateways(&iop).iter().filter(|g| g.from_profile) {
         let taken = facts
             .deployments
-            .contains(&(g.namespace.clone(), g.name.clone()));
+            .contains(&(g.namespace.to_string(), g.name.to_string()));
         notes.push(if taken {
             format!(
                 "profile {} also installs gateway {}/{}, which exists: the operator would move \
@@ -830,10 +822,16 @@ pub fn plan_gateway(
     if !facts.namespaces.contains(ns) && ns != &facts.istio_namespace {
         prerequisites.push(create_namespace_step(ns));
     }
-    let cm = mesh_config_map_name(&form.revision);
+    let cm = mesh_config_name(Some(&form.revision));
     let has_copy =
         ns == &facts.istio_namespace || facts.config_map_copies.contains(&(ns.clone(), cm.clone()));
-    if !has_copy && let Some(source) = facts.mesh_config_maps.get(&cm) {
+    if !has_copy && facts.mesh_config_maps.contains(&cm) {
+        let Some(source) = facts.mesh_config_contents.get(&cm) else {
+            return Err(ActionError::Conflict(format!(
+                "configmap {}/{cm} was not read: its copy in {ns} needs what it holds",
+                facts.istio_namespace
+            )));
+        };
         prerequisites.push(Step {
             kind: StepKind::CopyConfigMap {
                 name: cm.clone(),
@@ -864,7 +862,7 @@ pub fn plan_gateway(
 
 #[cfg(test)]
 mod tests {
-    use super::super::facts::tests::{k1, scenario};
+    use super::super::facts::tests::{k1, small};
     use super::super::form::GatewayKind;
     use super::*;
 
@@ -1024,7 +1022,7 @@ mod tests {
             ]
         );
         let copy = &plan.steps()[1].objects[0];
-        let source = &facts.mesh_config_maps["istio-1-9-1"];
+        let source = &facts.mesh_config_contents["istio-1-9-1"];
         assert_eq!(copy["data"], source["data"]);
         assert_eq!(copy["metadata"]["namespace"], "istio-gateway-shop");
         assert_eq!(
@@ -1086,8 +1084,7 @@ mod tests {
 
     #[test]
     fn no_operator_saves_files_only() {
-        let facts =
-            InstallFacts::from_objects("istio-system", &scenario("assets/scenarios/small.yaml"));
+        let facts = small();
         let f = GatewayForm::new("edge", "istio-ingressgateway-edge", "canary");
         let plan = plan_gateway(&f, &facts, &opts(None)).expect("plan");
         assert_eq!(plan.operator(), &OperatorDetection::NoOperator);

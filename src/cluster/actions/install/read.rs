@@ -1,14 +1,12 @@
-//! What an install's checks read from the cluster, listed from the API server.
+//! What an install reads from the API server beyond the model: the contents of the mesh
+//! ConfigMaps a gateway's namespace gets a copy of (the watches fetch ConfigMaps' names only).
 
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
-use serde_json::Value;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, ApiResource, GroupVersionKind};
 
-use super::super::{api_code, api_error};
+use super::super::api_error;
 use crate::ops::ActionError;
-use crate::ops::install::facts::{is_mesh_config_map, s};
-use crate::ops::install::{ClusterObjects, InstallFacts};
+use crate::ops::install::InstallFacts;
 
 /// The IstioOperator resource type.
 pub(super) fn iop_resource() -> ApiResource {
@@ -18,78 +16,26 @@ pub(super) fn iop_resource() -> ApiResource {
     )
 }
 
-/// Reads what the checks need, with list requests only; the IstioOperator CRD's absence
-/// (404) is a fact, not an error.
-pub async fn read_facts(
+/// Adds what the mesh ConfigMaps of the revisions in use hold to facts taken from the
+/// model, one GET each. One deleted since the model saw it is left out: a plan that would
+/// copy it then says it was not read.
+pub async fn read_mesh_configs(
     client: &kube::Client,
-    istio_namespace: &str,
+    mut facts: InstallFacts,
 ) -> Result<InstallFacts, ActionError> {
-    async fn list<K>(api: Api<K>, lp: &ListParams, what: &str) -> Result<Vec<Value>, ActionError>
-    where
-        K: kube::Resource
-            + Clone
-            + serde::de::DeserializeOwned
-            + serde::Serialize
-            + std::fmt::Debug,
-    {
-        let items = api
-            .list(lp)
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), &facts.istio_namespace);
+    for name in facts.mesh_configs_to_read() {
+        let doing = format!("reading configmap {}/{name}", facts.istio_namespace);
+        let Some(cm) = api
+            .get_opt(&name)
             .await
-            .map_err(|e| api_error(&format!("listing {what}"), &e))?
-            .items;
-        items
-            .iter()
-            .map(|o| serde_json::to_value(o).map_err(|e| ActionError::Api(e.to_string())))
-            .collect()
+            .map_err(|e| api_error(&doing, &e))?
+        else {
+            continue;
+        };
+        let value =
+            serde_json::to_value(cm).map_err(|e| ActionError::Api(format!("{doing}: {e}")))?;
+        facts.mesh_config_contents.insert(name, value);
     }
-    let lp = ListParams::default();
-    let c = client.clone();
-    let iops = async {
-        let api: Api<DynamicObject> = Api::all_with(c.clone(), &iop_resource());
-        match api.list(&lp).await {
-            Ok(l) => l
-                .items
-                .iter()
-                .map(|o| serde_json::to_value(o).map_err(|e| ActionError::Api(e.to_string())))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Err(e) if api_code(&e) == Some(404) => Ok(None),
-            Err(e) => Err(api_error("listing istiooperators", &e)),
-        }
-    };
-    let in_istio_ns = format!("configmaps in {istio_namespace}");
-    let (namespaces, deployments, services, iops, istio_config_maps) = futures::try_join!(
-        list(Api::<Namespace>::all(c.clone()), &lp, "namespaces"),
-        list(Api::<Deployment>::all(c.clone()), &lp, "deployments"),
-        list(Api::<Service>::all(c.clone()), &lp, "services"),
-        iops,
-        list(
-            Api::<ConfigMap>::namespaced(c.clone(), istio_namespace),
-            &lp,
-            &in_istio_ns,
-        ),
-    )?;
-    // Where each mesh ConfigMap has copies: one list per name, by field selector.
-    let mut config_map_copies = Vec::new();
-    for cm in istio_config_maps.iter().filter(|cm| is_mesh_config_map(cm)) {
-        let name = s(cm, "/metadata/name");
-        let by_name = ListParams::default().fields(&format!("metadata.name={name}"));
-        config_map_copies.extend(
-            list(
-                Api::<ConfigMap>::all(c.clone()),
-                &by_name,
-                &format!("configmaps named {name}"),
-            )
-            .await?,
-        );
-    }
-    let objects = ClusterObjects {
-        namespaces,
-        deployments,
-        services,
-        iops,
-        istio_config_maps,
-        config_map_copies,
-    };
-    Ok(InstallFacts::from_objects(istio_namespace, &objects))
+    Ok(facts)
 }
