@@ -215,8 +215,10 @@ pub async fn synced_model(
     timeout: Duration,
 ) -> Result<Model, AppError> {
     let (tx, mut rx) = mpsc::channel(4096);
+    let focus = opts.namespace.clone();
     let _watchers = cluster::spawn_watchers(connection, opts, tx);
     let mut model = Model::new();
+    model.set_focus(focus.as_deref());
     initial_sync(&mut model, &mut rx, timeout).await?;
     // Take what already arrived, so the model is as fresh as the sync.
     while let Ok(ev) = rx.try_recv() {
@@ -242,7 +244,7 @@ async fn get(global: &GlobalArgs, cmd: &GetCmd) -> Result<(), AppError> {
         .map_err(|e| AppError::Failed(format!("writing output: {e}")))?;
     for (kind, state) in model.sources() {
         match state {
-            SourceState::Forbidden(m) | SourceState::Error(m) => {
+            SourceState::Forbidden(m) | SourceState::Error(m) | SourceState::Partial(m) => {
                 eprintln!("warning: {}: {m}", kind.resource())
             }
             _ => {}
@@ -522,6 +524,7 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
     let _sync = cluster::spawn_sync_poller(&target.connection, sync_options(global), tx.clone());
     let _watchers = cluster::spawn_watchers(&target.connection, watch_options(global), tx);
     let mut model = Model::new();
+    model.set_focus(global.namespace.as_deref());
     let mut ui = Ui::new(keymap, theme);
     ui.set_readonly(global.readonly);
     // An action that cannot be audited is not offered; the views work as ever.
@@ -539,8 +542,7 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
         Executor::new(&target.connection, global.readonly, audit),
         task_tx,
     )
-    .with_istio_namespace(global.istio_namespace.clone())
-    .with_watch_namespace(global.namespace.clone());
+    .with_istio_namespace(global.istio_namespace.clone());
     ui.set_install_options(install_options(global, &target));
     let mut guard = TerminalGuard::enter()?;
     let mut keys = crossterm::event::EventStream::new();

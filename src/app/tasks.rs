@@ -38,8 +38,6 @@ pub struct TaskRunner {
     retry_interval: Duration,
     /// Where istiod, the mesh ConfigMaps and the IstioOperators live (`--istio-namespace`).
     istio_namespace: String,
-    /// The one namespace the watches list (`--namespace`), if not all.
-    watch_namespace: Option<String>,
     /// An install form's read of the facts, waiting for the watches' first lists.
     waiting_facts: Option<TaskId>,
 }
@@ -53,7 +51,6 @@ impl TaskRunner {
             drain_timeout: TUI_DRAIN_TIMEOUT,
             retry_interval: DrainOptions::default().retry_interval,
             istio_namespace: "istio-system".into(),
-            watch_namespace: None,
             waiting_facts: None,
         }
     }
@@ -64,31 +61,9 @@ impl TaskRunner {
         self
     }
 
-    /// The namespace the model's watches are limited to (`--namespace`), if any.
-    pub fn with_watch_namespace(mut self, namespace: Option<String>) -> Self {
-        self.watch_namespace = namespace;
-        self
-    }
-
-    /// Why the model cannot answer an install's checks at all: they look at every
-    /// namespace, and the watches list one.
-    fn partial_model(&self) -> Option<String> {
-        self.watch_namespace.as_ref().map(|ns| {
-            format!(
-                "the install checks need every namespace (node ports, gateways, ConfigMap \
-                 copies) and meshtop watches {ns} only: start it without --namespace"
-            )
-        })
-    }
-
     /// The install facts the model holds now.
     fn install_facts(&self, model: &Model) -> Result<InstallFacts, String> {
-        match self.partial_model() {
-            Some(why) => Err(why),
-            None => {
-                InstallFacts::from_model(model, &self.istio_namespace).map_err(|e| e.to_string())
-            }
-        }
+        InstallFacts::from_model(model, &self.istio_namespace).map_err(|e| e.to_string())
     }
 
     /// Takes what an install form checks against from the model, and what the mesh
@@ -98,15 +73,12 @@ impl TaskRunner {
     /// `--readonly`.
     pub fn read_install_facts(&mut self, id: TaskId, model: &Model) {
         self.waiting_facts = None;
-        let facts = match self.partial_model() {
-            Some(why) => Err(why),
-            None => match InstallFacts::from_model(model, &self.istio_namespace) {
-                Err(e) if e.settles() => {
-                    self.waiting_facts = Some(id);
-                    return;
-                }
-                facts => facts.map_err(|e| e.to_string()),
-            },
+        let facts = match InstallFacts::from_model(model, &self.istio_namespace) {
+            Err(e) if e.settles() => {
+                self.waiting_facts = Some(id);
+                return;
+            }
+            facts => facts.map_err(|e| e.to_string()),
         };
         let updates = self.updates.clone();
         let facts = match facts {

@@ -45,7 +45,16 @@ pub const DEFAULT_SCENARIO: &str = "assets/scenarios/k1-upgrade.yaml";
 pub struct DenyRule {
     pub verb: String,
     pub resource: String,
-    pub namespace: Option<String>,
+    /// `None`: everywhere.
+    pub namespace: Option<DenyScope>,
+}
+
+/// Where a rule refuses: in one namespace, or only at the cluster scope (requests that name
+/// no namespace), as a Role bound in some namespaces but no ClusterRole leaves a user.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DenyScope {
+    Namespace(String),
+    Cluster,
 }
 
 /// Cluster-wide settings, read from annotations on the `kube-system` Namespace.
