@@ -17,7 +17,8 @@ pub const DEMO_BUILTIN: &str = "builtin:k1-upgrade";
     long_about = "A terminal UI for operating Istio on Kubernetes during upgrades: control-plane \
 revisions, gateways, proxies, PodDisruptionBudgets and the drains they block, nodes and \
 namespaces, live on one screen.\n\nWithout a subcommand, meshtop starts the TUI on the current \
-kubeconfig context (or on the built-in sandbox cluster with --demo)."
+kubeconfig context (or on the built-in sandbox cluster with --demo).",
+    after_long_help = EXIT_HELP
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -26,6 +27,14 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 }
+
+const EXIT_HELP: &str = "Exit codes: 0 done; 1 failed or timed out; \
+2 bad input (options, kubeconfig, an unknown node, namespace or PDB, --readonly); 128 + N when \
+signal N stopped meshtop.\n\nSignals: SIGINT (Ctrl-C), SIGTERM, SIGHUP and SIGQUIT stop the TUI \
+and the action commands the same way: the terminal is given back (main screen, cursor shown, raw mode \
+off), each action still running is stopped and audited as interrupted (what it did stays done: \
+a node being drained stays cordoned), and meshtop exits with 128 + the signal's number (130, \
+143, 129, 131).";
 
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
@@ -334,7 +343,7 @@ fn duration(text: &str) -> Result<std::time::Duration, String> {
 }
 
 const SANDBOX_LONG_ABOUT: &str = "Serve a sandbox Kubernetes API server on loopback, loaded from a scenario, until \
-Ctrl-C or SIGTERM. It speaks the real wire protocol, so kubectl and meshtop use it like a \
+Ctrl-C, SIGTERM, SIGHUP or SIGQUIT. It speaks the real wire protocol, so kubectl and meshtop use it like a \
 real cluster. When ready it prints the address it serves and the path of a kubeconfig with \
 the contexts `meshtop-sandbox` (may do everything) and `meshtop-sandbox-restricted` \
 (refused what the scenario's restricted-deny setting names), each carrying a random bearer \

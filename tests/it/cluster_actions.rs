@@ -932,10 +932,10 @@ async fn an_action_that_cannot_be_audited_is_not_sent_and_a_lost_line_is_reporte
     );
 }
 
-/// Ctrl-C stops a headless drain cleanly: exit 1 saying so, the node stays cordoned, and the
-/// audit line says the drain was interrupted (when it started, when it stopped).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ctrl_c_stops_a_drain_and_the_audit_says_interrupted() {
+/// A signal stops a headless drain cleanly: exit 128 + the signal's number saying so, the
+/// node stays cordoned, and the audit line says the drain was interrupted (when it started,
+/// when it stopped). SIGINT is Ctrl-C; SIGHUP comes when the terminal closes.
+async fn signal_stops_a_blocked_drain(signal: &str, name: &str, code: i32) {
     let sandbox = start().await;
     let conn = connect(&sandbox).await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -970,18 +970,20 @@ async fn ctrl_c_stops_a_drain_and_the_audit_says_interrupted() {
     .await;
     assert!(audit_lines(&audit).is_empty(), "nothing ended yet");
     let killed = std::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
+        .args([&format!("-{signal}"), &pid.to_string()])
         .status()
         .expect("kill");
     assert!(killed.success());
     let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await
-        .expect("meshtop stops on SIGINT")
+        .unwrap_or_else(|_| panic!("meshtop stops on {name}"))
         .expect("wait");
     let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
     assert!(
-        stderr.contains("meshtop: interrupted by SIGINT: what was done stays done"),
+        stderr.contains(&format!(
+            "meshtop: interrupted by {name}: what was done stays done"
+        )),
         "{stderr}"
     );
     assert!(unschedulable(&node(&conn, "k1-node03").await));
@@ -995,4 +997,24 @@ async fn ctrl_c_stops_a_drain_and_the_audit_says_interrupted() {
     let started: jiff::Timestamp = lines[0].started.parse().expect("started");
     let ended: jiff::Timestamp = lines[0].time.parse().expect("time");
     assert!(started < ended, "{:?}", lines[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_a_drain_and_the_audit_says_interrupted() {
+    signal_stops_a_blocked_drain("INT", "SIGINT", 130).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_stops_a_drain_and_the_audit_says_interrupted() {
+    signal_stops_a_blocked_drain("HUP", "SIGHUP", 129).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigquit_stops_a_drain_and_the_audit_says_interrupted() {
+    signal_stops_a_blocked_drain("QUIT", "SIGQUIT", 131).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_a_drain_and_the_audit_says_interrupted() {
+    signal_stops_a_blocked_drain("TERM", "SIGTERM", 143).await;
 }
