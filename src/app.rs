@@ -461,15 +461,18 @@ async fn label(global: &GlobalArgs, cmd: &LabelCmd) -> Result<(), AppError> {
 
 /// `meshtop pdb relax|restore NS/NAME`.
 async fn pdb(global: &GlobalArgs, cmd: &PdbCmd) -> Result<(), AppError> {
-    let (relax, t) = match cmd {
-        PdbCmd::Relax(t) => (true, t),
-        PdbCmd::Restore(t) => (false, t),
+    let (t, restore_force) = match cmd {
+        PdbCmd::Relax(t) => (t, None),
+        PdbCmd::Restore(r) => (&r.target, Some(r.force)),
     };
     let ops::pdb::PdbTarget { namespace, name } = ops::pdb::PdbTarget::parse(&t.pdb)?;
-    let request = if relax {
-        Request::PdbRelax { namespace, name }
-    } else {
-        Request::PdbRestore { namespace, name }
+    let request = match restore_force {
+        None => Request::PdbRelax { namespace, name },
+        Some(force) => Request::PdbRestore {
+            namespace,
+            name,
+            force,
+        },
     };
     let opts = RunOptions {
         dry_run: t.dry_run,

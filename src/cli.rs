@@ -294,10 +294,23 @@ pub use install::InstallCmd;
 #[derive(Debug, Subcommand)]
 pub enum PdbCmd {
     /// Let a PDB allow every disruption (minAvailable 0, or maxUnavailable 100%), saving its
-    /// spec in the `meshtop.dev/relaxed-from` annotation.
+    /// spec in the `meshtop.dev/relaxed-from` annotation and what it wrote in
+    /// `meshtop.dev/relaxed-to`.
     Relax(PdbTargetCmd),
-    /// Put a relaxed PDB's saved spec back and remove the annotation.
-    Restore(PdbTargetCmd),
+    /// Put a relaxed PDB's saved spec back and remove the annotations. Refused (exit 1,
+    /// nothing written) when the budget's minAvailable or maxUnavailable changed since it was
+    /// relaxed, unless --force.
+    Restore(PdbRestoreCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct PdbRestoreCmd {
+    #[command(flatten)]
+    pub target: PdbTargetCmd,
+    /// Restore even when the budget changed since it was relaxed, overwriting that change
+    /// (the audit line says the restore was forced).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -274,16 +274,27 @@ impl Executor {
         .await
     }
 
-    /// Restores a relaxed PDB's saved spec and removes the saved copy.
-    pub async fn pdb_restore(&self, pdb: &str, dry_run: bool) -> Result<(), ActionError> {
+    /// Restores a relaxed PDB's saved spec and removes the saved copy. A budget changed since
+    /// it was relaxed is left alone ([`ActionError::Conflict`]) unless `force`; the audit line
+    /// says when the restore was forced.
+    pub async fn pdb_restore(
+        &self,
+        pdb: &str,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<(), ActionError> {
         let t = PdbTarget::parse(pdb)?;
         let target = t.audit_target();
         self.guard("restore", &target)?;
         self.audited(
-            "pdb restore",
+            if force {
+                "pdb restore (forced)"
+            } else {
+                "pdb restore"
+            },
             &target,
             dry_run,
-            writes::pdb_restore(&self.client, &t, dry_run),
+            writes::pdb_restore(&self.client, &t, force, dry_run),
         )
         .await
     }

@@ -38,6 +38,8 @@ pub enum Request {
     PdbRestore {
         namespace: String,
         name: String,
+        /// Restore even over a change made to the budget since it was relaxed.
+        force: bool,
     },
     /// A control-plane revision or a gateway, as an IstioOperator resource.
     Install(Box<InstallRequest>),
@@ -105,7 +107,10 @@ impl Request {
             | Request::Uncordon { node }
             | Request::LabelNode { node, .. } => format!("node/{node}"),
             Request::LabelNamespace { namespace, .. } => format!("namespace/{namespace}"),
-            Request::PdbRelax { namespace, name } | Request::PdbRestore { namespace, name } => {
+            Request::PdbRelax { namespace, name }
+            | Request::PdbRestore {
+                namespace, name, ..
+            } => {
                 format!("poddisruptionbudget/{namespace}/{name}")
             }
             Request::Install(r) => match &r.planned {

@@ -445,6 +445,7 @@ impl UiState {
                 Request::PdbRestore {
                     namespace: namespace.to_string(),
                     name: name.to_string(),
+                    force: false,
                 }
             }
             (kind, _) => {

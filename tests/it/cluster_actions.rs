@@ -227,7 +227,7 @@ async fn drain_blocked_by_istio_pilot_then_relaxed_then_restored() {
     )
     .await;
 
-    exec.pdb_restore("istio-system/istio-pilot", false)
+    exec.pdb_restore("istio-system/istio-pilot", false, false)
         .await
         .expect("restore");
     let restored = pdbs.get("istio-pilot").await.expect("pdb");
@@ -242,7 +242,7 @@ async fn drain_blocked_by_istio_pilot_then_relaxed_then_restored() {
             .contains_key(RELAXED_FROM)
     );
     let again = exec
-        .pdb_restore("istio-system/istio-pilot", false)
+        .pdb_restore("istio-system/istio-pilot", false, false)
         .await
         .expect_err("not relaxed any more");
     assert!(matches!(again, ActionError::Conflict(_)), "{again:?}");
@@ -359,7 +359,7 @@ async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
             .await
             .err(),
         readonly
-            .pdb_restore("istio-system/istio-galley", false)
+            .pdb_restore("istio-system/istio-galley", false, false)
             .await
             .err(),
     ];
@@ -1017,4 +1017,126 @@ async fn sigquit_stops_a_drain_and_the_audit_says_interrupted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_a_drain_and_the_audit_says_interrupted() {
     signal_stops_a_blocked_drain("TERM", "SIGTERM", 143).await;
+}
+
+/// `meshtop pdb restore` will not overwrite a change made to the budget after it was
+/// relaxed: exit 1 saying what changed and that nothing was written; `--force` restores
+/// anyway, and the audit line says so. An unchanged budget still round-trips.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pdb_restore_refuses_to_overwrite_a_change_made_since_relief_unless_forced() {
+    let sandbox = start().await;
+    let conn = connect(&sandbox).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).expect("write kubeconfig");
+    let audit = dir.path().join("audit.log");
+    let log = dir.path().join("meshtop.log");
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--log-file", log.to_str().expect("utf-8")];
+        all.extend(args);
+        meshtop(
+            &all,
+            &[
+                ("MESHTOP_KUBECONFIG", kubeconfig.as_path()),
+                ("MESHTOP_AUDIT_LOG", audit.as_path()),
+            ],
+        )
+    };
+    let pdbs: Api<PodDisruptionBudget> = Api::namespaced(conn.client.clone(), "istio-system");
+    let annotations = |p: &PodDisruptionBudget| p.metadata.annotations.clone().unwrap_or_default();
+    let min_available = |p: &PodDisruptionBudget| {
+        serde_json::to_value(&p.spec).expect("spec")["minAvailable"].clone()
+    };
+
+    let out = cli(&["pdb", "relax", "istio-system/istio-pilot"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let relaxed = pdbs.get("istio-pilot").await.expect("pdb");
+    assert_eq!(
+        annotations(&relaxed)
+            .get(meshtop::ops::pdb::RELAXED_TO)
+            .map(String::as_str),
+        Some(r#"{"minAvailable":0}"#),
+        "relief records what it wrote"
+    );
+    // Someone raises the budget while it is relaxed.
+    pdbs.patch(
+        "istio-pilot",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(serde_json::json!({"spec": {"minAvailable": 2}})),
+    )
+    .await
+    .expect("patch the budget");
+    let edited = pdbs.get("istio-pilot").await.expect("pdb");
+
+    for dry_run in [true, false] {
+        let mut args = vec!["pdb", "restore", "istio-system/istio-pilot"];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        let out = cli(&args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(
+                "meshtop: poddisruptionbudget istio-system/istio-pilot changed since meshtop \
+                 relaxed it: minAvailable is 2 (relaxed to 0); restoring would overwrite that \
+                 with the saved minAvailable 1: nothing was written (use --force to restore \
+                 anyway)"
+            ),
+            "{stderr}"
+        );
+        assert!(text(&out.stdout).is_empty(), "{}", text(&out.stdout));
+    }
+    let kept = pdbs.get("istio-pilot").await.expect("pdb");
+    assert_eq!(
+        kept.metadata.resource_version, edited.metadata.resource_version,
+        "nothing was written"
+    );
+    assert_eq!(min_available(&kept), 2);
+
+    let out = cli(&["pdb", "restore", "istio-system/istio-pilot", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "poddisruptionbudget.policy/istio-pilot restored\n"
+    );
+    let restored = pdbs.get("istio-pilot").await.expect("pdb");
+    assert_eq!(min_available(&restored), 1);
+    let left = annotations(&restored);
+    assert!(
+        !left.contains_key(RELAXED_FROM) && !left.contains_key(meshtop::ops::pdb::RELAXED_TO),
+        "{left:?}"
+    );
+
+    // Unchanged since relief: relax and restore round-trip without --force.
+    for verb in ["relax", "restore"] {
+        let out = cli(&["pdb", verb, "istio-system/istio-pilot"]);
+        assert_eq!(out.status.code(), Some(0), "{verb}: {}", text(&out.stderr));
+    }
+    assert_eq!(
+        min_available(&pdbs.get("istio-pilot").await.expect("pdb")),
+        1
+    );
+
+    let lines: Vec<(String, bool, String)> = audit_lines(&audit)
+        .into_iter()
+        .map(|l| (l.action, l.dry_run, l.result))
+        .collect();
+    let refused = lines[1].2.clone();
+    assert!(
+        refused.contains("changed since meshtop relaxed it"),
+        "{refused}"
+    );
+    let ok = |a: &str| (a.to_string(), false, "ok".to_string());
+    assert_eq!(
+        lines,
+        [
+            ok("pdb relax"),
+            ("pdb restore".to_string(), true, refused.clone()),
+            ("pdb restore".to_string(), false, refused),
+            ok("pdb restore (forced)"),
+            ok("pdb relax"),
+            ok("pdb restore"),
+        ]
+    );
 }

@@ -128,9 +128,13 @@ pub async fn run(
                 name: name.clone(),
             })
         }
-        Request::PdbRestore { namespace, name } => {
+        Request::PdbRestore {
+            namespace,
+            name,
+            force,
+        } => {
             executor
-                .pdb_restore(&format!("{namespace}/{name}"), dry_run)
+                .pdb_restore(&format!("{namespace}/{name}"), *force, dry_run)
                 .await?;
             Ok(Outcome::PdbRestored {
                 namespace: namespace.clone(),
