@@ -371,20 +371,69 @@ fn print_event(event: Event, dry_run: bool) {
 }
 
 /// Runs a request from the command line through the same path as the TUI's, printing its
-/// report and its closing line.
+/// report and its closing line. A request that may need the user's consent is checked
+/// against the cluster first (the TUI's typed confirmation is `--force` here).
 async fn run_request(
     global: &GlobalArgs,
     request: Request,
     opts: RunOptions,
 ) -> Result<(), AppError> {
     preflight(global, request.verb(), &request.target())?;
-    let (_target, executor) = executor(global).await?;
+    let (target, executor) = executor(global).await?;
+    if request.may_need_consent() {
+        ask_consent(&target, &request).await?;
+    }
     let dry_run = opts.dry_run;
     let report = move |e: Event| print_event(e, dry_run);
     let outcome = crate::cluster::actions::run(&executor, &request, &opts, &report).await?;
     println!("{}", outcome.text(dry_run));
     Ok(())
 }
+
+/// Reads the cluster into a model and refuses the request if it needs [`ops::Consent`].
+async fn ask_consent(target: &Target, request: &Request) -> Result<(), AppError> {
+    let (tx, mut rx) = mpsc::channel(4096);
+    // Every namespace, whatever -n says: istiod runs in its own.
+    let watchers = cluster::spawn_watchers(&target.connection, WatchOptions::default(), tx);
+    let mut model = Model::new();
+    initial_sync(&mut model, &mut rx, CONSENT_SYNC_TIMEOUT).await?;
+    drop(watchers);
+    let Some(consent) = request.consent(&model) else {
+        return Ok(());
+    };
+    // What could not be read may be why the revision is not seen.
+    let unread: Vec<&str> = [
+        Kind::Deployment,
+        Kind::Pod,
+        Kind::WebhookConfig,
+        Kind::IstioOperator,
+    ]
+    .iter()
+    .filter(|k| {
+        matches!(
+            model.sources().get(k),
+            Some(SourceState::Forbidden(_) | SourceState::Error(_))
+        )
+    })
+    .map(|k| k.resource())
+    .collect();
+    let unread = if unread.is_empty() {
+        String::new()
+    } else {
+        format!(" (meshtop could not read: {})", unread.join(", "))
+    };
+    Err(ActionError::Refused(format!(
+        "refusing to {} in context {}: {}{unread}; nothing was sent (use --force to do it \
+         anyway)",
+        request.title(),
+        target.connection.context,
+        consent.why
+    ))
+    .into())
+}
+
+/// How long [`ask_consent`] waits for the cluster's first listing.
+const CONSENT_SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `meshtop drain NODE`.
 async fn drain(global: &GlobalArgs, cmd: &DrainCmd) -> Result<(), AppError> {
@@ -425,12 +474,14 @@ async fn label(global: &GlobalArgs, cmd: &LabelCmd) -> Result<(), AppError> {
             restart,
             timeout,
             dry_run,
+            force,
         } => {
             ops::label::validate_revision(rev)?;
             let request = Request::LabelNamespace {
                 namespace: namespace.clone(),
                 revision: rev.clone(),
                 restart: *restart,
+                force: *force,
             };
             let opts = RunOptions {
                 dry_run: *dry_run,

@@ -28,7 +28,7 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-const EXIT_HELP: &str = "Exit codes: 0 done; 1 failed or timed out; \
+const EXIT_HELP: &str = "Exit codes: 0 done; 1 failed, timed out, or refused without --force; \
 2 bad input (options, kubeconfig, an unknown node, namespace or PDB, --readonly); 128 + N when \
 signal N stopped meshtop.\n\nSignals: SIGINT (Ctrl-C), SIGTERM, SIGHUP and SIGQUIT stop the TUI \
 and the action commands the same way: the terminal is given back (main screen, cursor shown, raw mode \
@@ -260,7 +260,8 @@ pub struct NodeCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum LabelCmd {
-    /// Set `istio.io/rev=REV` on a namespace and remove a conflicting `istio-injection`.
+    /// Set `istio.io/rev=REV` on a namespace and remove a conflicting `istio-injection`;
+    /// refused when no revision REV runs in the cluster, unless --force.
     Namespace {
         namespace: String,
         /// The control-plane revision.
@@ -276,6 +277,11 @@ pub enum LabelCmd {
         /// Send every request with dryRun=All: nothing changes.
         #[arg(long)]
         dry_run: bool,
+        /// Set it even when no such revision runs in the cluster (the namespace's new pods
+        /// would get no proxy); without it that is refused (exit 1, nothing sent). The audit
+        /// line says the label was forced.
+        #[arg(long)]
+        force: bool,
     },
     /// Set (KEY=VALUE) or remove (KEY-) a node label.
     Node {
@@ -450,6 +456,40 @@ mod tests {
         let c = Cli::try_parse_from(["meshtop", "pdb", "relax", "istio-system/istio-pilot"])
             .expect("parse");
         assert!(matches!(c.command, Some(Command::Pdb(PdbCmd::Relax(_)))));
+        // Consent is a flag on the command line, never an environment variable.
+        let c = Cli::try_parse_from([
+            "meshtop",
+            "pdb",
+            "restore",
+            "istio-system/istio-pilot",
+            "--force",
+        ])
+        .expect("parse");
+        assert!(matches!(
+            c.command,
+            Some(Command::Pdb(PdbCmd::Restore(PdbRestoreCmd {
+                force: true,
+                ..
+            })))
+        ));
+        let c = Cli::try_parse_from([
+            "meshtop",
+            "label",
+            "namespace",
+            "shop",
+            "--rev",
+            "canary",
+            "--force",
+        ])
+        .expect("parse");
+        assert!(matches!(
+            c.command,
+            Some(Command::Label(LabelCmd::Namespace { force: true, .. }))
+        ));
+        assert!(
+            Cli::try_parse_from(["meshtop", "pdb", "relax", "a/b", "--force"]).is_err(),
+            "relax has nothing to force"
+        );
     }
 
     #[test]

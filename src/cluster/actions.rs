@@ -235,22 +235,27 @@ impl Executor {
     }
 
     /// Sets `istio.io/rev=REV` on a namespace, removes a conflicting `istio-injection`, and
-    /// with `restart` rolls out every Deployment, StatefulSet and DaemonSet in it.
+    /// with `restart` rolls out every Deployment, StatefulSet and DaemonSet in it. `forced`:
+    /// the user consented to it past a warning (see [`crate::ops::Request::consent`]); the
+    /// audit line says so.
     pub async fn label_namespace(
         &self,
         namespace: &str,
         revision: &str,
         restart: bool,
+        forced: bool,
         dry_run: bool,
     ) -> Result<NamespaceLabelOutcome, ActionError> {
         validate_revision(revision)?;
         let target = format!("namespace/{namespace}");
         self.guard("label", &target)?;
-        let action = if restart {
-            format!("label istio.io/rev={revision} and restart")
-        } else {
-            format!("label istio.io/rev={revision}")
-        };
+        let mut action = format!("label istio.io/rev={revision}");
+        if restart {
+            action.push_str(" and restart");
+        }
+        if forced {
+            action.push_str(" (forced)");
+        }
         self.audited(
             &action,
             &target,

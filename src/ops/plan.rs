@@ -259,6 +259,7 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
             namespace,
             revision,
             restart,
+            ..
         } => {
             let labels = model.namespace(namespace).map(|n| &n.labels);
             let get = |k: &str| labels.and_then(|l| l.get(k)).map(|v| v.to_string());
@@ -271,14 +272,8 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
                     "namespace/{namespace}: label istio-injection: {inj} → (removed: it would win over istio.io/rev)"
                 )));
             }
-            if !model
-                .revisions()
-                .iter()
-                .any(|r| r.revision.as_ref() == revision.as_str())
-            {
-                out.push(PlanLine::bad(format!(
-                    "no revision {revision} runs in the cluster: new pods would not be injected"
-                )));
+            if let Some(consent) = request.consent(model) {
+                out.push(PlanLine::bad(consent.why));
             }
             // What the restart touches: every workload of the namespace's pods (the
             // executor restarts each Deployment, StatefulSet and DaemonSet there).

@@ -412,6 +412,7 @@ mod tests {
             namespace: "shop".into(),
             revision: String::new(),
             restart: false,
+            force: false,
         });
         n.input = "1.9.1".into();
         n.accept_input();

@@ -351,7 +351,7 @@ async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
             .map(|e| e.to_string())
             .map(ActionError::Invalid),
         readonly
-            .label_namespace("legacy-shop", "1-9-1", true, false)
+            .label_namespace("legacy-shop", "1-9-1", true, false, false)
             .await
             .err(),
         readonly
@@ -383,7 +383,7 @@ async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
         assert!(matches!(e, ActionError::Invalid(_)), "{bad}: {e:?}");
     }
     let e = exec
-        .label_namespace("legacy-shop", "1.9.1", false, false)
+        .label_namespace("legacy-shop", "1.9.1", false, false, false)
         .await
         .expect_err("a revision with dots");
     assert!(matches!(e, ActionError::Invalid(_)), "{e:?}");
@@ -451,7 +451,7 @@ async fn label_namespace_with_restart_moves_legacy_shop_to_the_revision() {
         .collect();
     assert_eq!(old.len(), 2);
     let out = exec
-        .label_namespace("legacy-shop", "1-9-1", true, false)
+        .label_namespace("legacy-shop", "1-9-1", true, false, false)
         .await
         .expect("label");
     assert_eq!(out.removed_injection.as_deref(), Some("enabled"));
@@ -1137,6 +1137,116 @@ async fn pdb_restore_refuses_to_overwrite_a_change_made_since_relief_unless_forc
             ok("pdb restore (forced)"),
             ok("pdb relax"),
             ok("pdb restore"),
+        ]
+    );
+}
+
+/// `meshtop label namespace NS --rev REV` for a revision that does not run is refused (exit
+/// 1, nothing sent) as the TUI asks for the namespace's name typed: `--force` gives that
+/// consent, and the audit line says so. `-n` does not hide the revisions from the check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn label_namespace_to_a_revision_that_does_not_run_needs_force() {
+    let sandbox = start().await;
+    let conn = connect(&sandbox).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).expect("write kubeconfig");
+    let audit = dir.path().join("audit.log");
+    let log = dir.path().join("meshtop.log");
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--log-file", log.to_str().expect("utf-8")];
+        all.extend(args);
+        meshtop(
+            &all,
+            &[
+                ("MESHTOP_KUBECONFIG", kubeconfig.as_path()),
+                ("MESHTOP_AUDIT_LOG", audit.as_path()),
+            ],
+        )
+    };
+    let namespaces: Api<Namespace> = Api::all(conn.client.clone());
+    let before = namespaces.get("legacy-shop").await.expect("namespace");
+
+    for extra in [&[][..], &["--dry-run"][..], &["--restart"][..]] {
+        let mut args = vec!["label", "namespace", "legacy-shop", "--rev", "canary"];
+        args.extend(extra);
+        let out = cli(&args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "meshtop: refusing to label namespace/legacy-shop istio.io/rev=canary in context \
+                 {}: no revision canary runs in the cluster: new pods would not be injected; \
+                 nothing was sent (use --force to do it anyway)",
+                harness::ADMIN_CONTEXT
+            )),
+            "{extra:?}: {stderr}"
+        );
+    }
+    let after = namespaces.get("legacy-shop").await.expect("namespace");
+    assert_eq!(
+        after.metadata.resource_version, before.metadata.resource_version,
+        "nothing was sent"
+    );
+    assert!(
+        audit_lines(&audit).is_empty(),
+        "nothing reached the cluster"
+    );
+
+    // A revision that runs needs no consent, even seen from one namespace with -n.
+    let out = cli(&[
+        "-n",
+        "legacy-shop",
+        "label",
+        "namespace",
+        "legacy-shop",
+        "--rev",
+        "1-9-1",
+        "--dry-run",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let out = cli(&[
+        "label",
+        "namespace",
+        "legacy-shop",
+        "--rev",
+        "canary",
+        "--force",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "namespace/legacy-shop labeled istio.io/rev=canary, istio-injection=enabled removed\n"
+    );
+    let labels = namespaces
+        .get("legacy-shop")
+        .await
+        .expect("namespace")
+        .metadata
+        .labels
+        .unwrap_or_default();
+    assert_eq!(
+        labels.get("istio.io/rev").map(String::as_str),
+        Some("canary")
+    );
+    let actions: Vec<(String, bool, String)> = audit_lines(&audit)
+        .into_iter()
+        .map(|l| (l.action, l.dry_run, l.result))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            (
+                "label istio.io/rev=1-9-1".to_string(),
+                true,
+                "ok".to_string()
+            ),
+            (
+                "label istio.io/rev=canary (forced)".to_string(),
+                false,
+                "ok".to_string()
+            ),
         ]
     );
 }

@@ -91,9 +91,10 @@ pub async fn run(
             namespace,
             revision,
             restart,
+            force,
         } => {
             let out = executor
-                .label_namespace(namespace, revision, *restart, dry_run)
+                .label_namespace(namespace, revision, *restart, *force, dry_run)
                 .await?;
             for w in &out.restarted {
                 report(Event::Restarted(w.clone()));
