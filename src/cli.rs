@@ -17,7 +17,8 @@ pub const DEMO_BUILTIN: &str = "builtin:k1-upgrade";
     long_about = "A terminal UI for operating Istio on Kubernetes during upgrades: control-plane \
 revisions, gateways, proxies, PodDisruptionBudgets and the drains they block, nodes and \
 namespaces, live on one screen.\n\nWithout a subcommand, meshtop starts the TUI on the current \
-kubeconfig context (or on the built-in sandbox cluster with --demo)."
+kubeconfig context (or on the built-in sandbox cluster with --demo).",
+    after_long_help = EXIT_HELP
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -26,6 +27,14 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 }
+
+const EXIT_HELP: &str = "Exit codes: 0 done; 1 failed, timed out, or refused without --force; \
+2 bad input (options, kubeconfig, an unknown node, namespace or PDB, --readonly); 128 + N when \
+signal N stopped meshtop.\n\nSignals: SIGINT (Ctrl-C), SIGTERM, SIGHUP and SIGQUIT stop the TUI \
+and the action commands the same way: the terminal is given back (main screen, cursor shown, raw mode \
+off), each action still running is stopped and audited as interrupted (what it did stays done: \
+a node being drained stays cordoned), and meshtop exits with 128 + the signal's number (130, \
+143, 129, 131).";
 
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
@@ -255,7 +264,8 @@ pub struct NodeCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum LabelCmd {
-    /// Set `istio.io/rev=REV` on a namespace and remove a conflicting `istio-injection`.
+    /// Set `istio.io/rev=REV` on a namespace and remove a conflicting `istio-injection`;
+    /// refused when no revision REV runs in the cluster, unless --force.
     Namespace {
         namespace: String,
         /// The control-plane revision.
@@ -271,6 +281,11 @@ pub enum LabelCmd {
         /// Send every request with dryRun=All: nothing changes.
         #[arg(long)]
         dry_run: bool,
+        /// Set it even when no such revision runs in the cluster (the namespace's new pods
+        /// would get no proxy); without it that is refused (exit 1, nothing sent). The audit
+        /// line says the label was forced.
+        #[arg(long)]
+        force: bool,
     },
     /// Set (KEY=VALUE) or remove (KEY-) a node label.
     Node {
@@ -289,10 +304,23 @@ pub use install::InstallCmd;
 #[derive(Debug, Subcommand)]
 pub enum PdbCmd {
     /// Let a PDB allow every disruption (minAvailable 0, or maxUnavailable 100%), saving its
-    /// spec in the `meshtop.dev/relaxed-from` annotation.
+    /// spec in the `meshtop.dev/relaxed-from` annotation and what it wrote in
+    /// `meshtop.dev/relaxed-to`.
     Relax(PdbTargetCmd),
-    /// Put a relaxed PDB's saved spec back and remove the annotation.
-    Restore(PdbTargetCmd),
+    /// Put a relaxed PDB's saved spec back and remove the annotations. Refused (exit 1,
+    /// nothing written) when the budget's minAvailable or maxUnavailable changed since it was
+    /// relaxed, unless --force.
+    Restore(PdbRestoreCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct PdbRestoreCmd {
+    #[command(flatten)]
+    pub target: PdbTargetCmd,
+    /// Restore even when the budget changed since it was relaxed, overwriting that change
+    /// (the audit line says the restore was forced).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -338,7 +366,7 @@ fn duration(text: &str) -> Result<std::time::Duration, String> {
 }
 
 const SANDBOX_LONG_ABOUT: &str = "Serve a sandbox Kubernetes API server on loopback, loaded from a scenario, until \
-Ctrl-C or SIGTERM. It speaks the real wire protocol, so kubectl and meshtop use it like a \
+Ctrl-C, SIGTERM, SIGHUP or SIGQUIT. It speaks the real wire protocol, so kubectl and meshtop use it like a \
 real cluster. When ready it prints the address it serves and the path of a kubeconfig with \
 the contexts `meshtop-sandbox` (may do everything) and `meshtop-sandbox-restricted` \
 (refused what the scenario's restricted-deny setting names), each carrying a random bearer \
@@ -432,6 +460,40 @@ mod tests {
         let c = Cli::try_parse_from(["meshtop", "pdb", "relax", "istio-system/istio-pilot"])
             .expect("parse");
         assert!(matches!(c.command, Some(Command::Pdb(PdbCmd::Relax(_)))));
+        // Consent is a flag on the command line, never an environment variable.
+        let c = Cli::try_parse_from([
+            "meshtop",
+            "pdb",
+            "restore",
+            "istio-system/istio-pilot",
+            "--force",
+        ])
+        .expect("parse");
+        assert!(matches!(
+            c.command,
+            Some(Command::Pdb(PdbCmd::Restore(PdbRestoreCmd {
+                force: true,
+                ..
+            })))
+        ));
+        let c = Cli::try_parse_from([
+            "meshtop",
+            "label",
+            "namespace",
+            "shop",
+            "--rev",
+            "canary",
+            "--force",
+        ])
+        .expect("parse");
+        assert!(matches!(
+            c.command,
+            Some(Command::Label(LabelCmd::Namespace { force: true, .. }))
+        ));
+        assert!(
+            Cli::try_parse_from(["meshtop", "pdb", "relax", "a/b", "--force"]).is_err(),
+            "relax has nothing to force"
+        );
     }
 
     #[test]

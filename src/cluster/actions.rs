@@ -240,22 +240,27 @@ impl Executor {
     }
 
     /// Sets `istio.io/rev=REV` on a namespace, removes a conflicting `istio-injection`, and
-    /// with `restart` rolls out every Deployment, StatefulSet and DaemonSet in it.
+    /// with `restart` rolls out every Deployment, StatefulSet and DaemonSet in it. `forced`:
+    /// the user consented to it past a warning (see [`crate::ops::Request::consent`]); the
+    /// audit line says so.
     pub async fn label_namespace(
         &self,
         namespace: &str,
         revision: &str,
         restart: bool,
+        forced: bool,
         dry_run: bool,
     ) -> Result<NamespaceLabelOutcome, ActionError> {
         validate_revision(revision)?;
         let target = format!("namespace/{namespace}");
         self.guard("label", &target)?;
-        let action = if restart {
-            format!("label istio.io/rev={revision} and restart")
-        } else {
-            format!("label istio.io/rev={revision}")
-        };
+        let mut action = format!("label istio.io/rev={revision}");
+        if restart {
+            action.push_str(" and restart");
+        }
+        if forced {
+            action.push_str(" (forced)");
+        }
         self.audited(
             &action,
             &target,
@@ -279,16 +284,27 @@ impl Executor {
         .await
     }
 
-    /// Restores a relaxed PDB's saved spec and removes the saved copy.
-    pub async fn pdb_restore(&self, pdb: &str, dry_run: bool) -> Result<(), ActionError> {
+    /// Restores a relaxed PDB's saved spec and removes the saved copy. A budget changed since
+    /// it was relaxed is left alone ([`ActionError::Conflict`]) unless `force`; the audit line
+    /// says when the restore was forced.
+    pub async fn pdb_restore(
+        &self,
+        pdb: &str,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<(), ActionError> {
         let t = PdbTarget::parse(pdb)?;
         let target = t.audit_target();
         self.guard("restore", &target)?;
         self.audited(
-            "pdb restore",
+            if force {
+                "pdb restore (forced)"
+            } else {
+                "pdb restore"
+            },
             &target,
             dry_run,
-            writes::pdb_restore(&self.client, &t, dry_run),
+            writes::pdb_restore(&self.client, &t, force, dry_run),
         )
         .await
     }

@@ -31,9 +31,12 @@ impl Session {
         let log = dir.path().join("meshtop.log");
         let socket = format!("meshtop-test-{}-{}", std::process::id(), rand_suffix());
         // The shell says how meshtop ended, on the normal screen once it has left the
-        // alternate one.
+        // alternate one, and whether it left the terminal in raw mode (`-icanon`); then it
+        // waits, as a prompt would, so that the pane shows the terminal as meshtop left it.
         let cmd = format!(
-            "{} {args} --log-file {}; echo \"meshtop exited with $?\"",
+            "{} {args} --log-file {}; echo \"meshtop exited with $?\"; \
+             echo \"terminal mode: $(stty -a | tr ' ;' '\\n\\n' | grep -x -e -icanon -e icanon)\"; \
+             read line",
             env!("CARGO_BIN_EXE_meshtop"),
             log.display()
         );
@@ -123,6 +126,37 @@ impl Session {
                 .stdout,
         )
         .into_owned()
+    }
+
+    /// The pid of meshtop, the child of the pane's shell.
+    fn meshtop_pid(&self) -> u32 {
+        let out = self.tmux(&["display-message", "-p", "-t", "t", "#{pane_pid}"]);
+        let shell: u32 = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("the pane's pid");
+        let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+            .expect("the shell's children");
+        let pids: Vec<u32> = children
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        assert_eq!(pids.len(), 1, "the shell runs meshtop alone: {pids:?}");
+        let comm = std::fs::read_to_string(format!("/proc/{}/comm", pids[0])).unwrap_or_default();
+        assert_eq!(comm.trim(), "meshtop", "the shell's child is meshtop");
+        pids[0]
+    }
+
+    /// tmux's `#{alternate_on} #{cursor_flag}`: `0 1` is the main screen, cursor shown.
+    fn screen_and_cursor(&self) -> String {
+        let out = self.tmux(&[
+            "display-message",
+            "-p",
+            "-t",
+            "t",
+            "#{alternate_on} #{cursor_flag}",
+        ]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     /// Waits for meshtop to end; its exit status.
@@ -628,27 +662,9 @@ fn drain_blocked_by_a_pdb_then_relaxed_finishes() {
     );
 }
 
-/// Quitting while a drain is blocked asks twice; the drain it stops is audited as
-/// interrupted (its line written as meshtop leaves), and the node stays cordoned.
-#[test]
-fn quitting_during_a_drain_audits_it_as_interrupted() {
-    require_tmux();
-    let audit = tempfile::tempdir().expect("tempdir");
-    let audit_log = audit.path().join("audit.log");
-    let (s, _) = drain_node03_until_blocked(&audit_log);
-    s.keys(&["q"]);
-    s.wait_for("the second ask", |sc| {
-        sc.contains("1 action(s) still running: quit again to stop them")
-    });
-    assert!(
-        std::fs::read_to_string(&audit_log)
-            .unwrap_or_default()
-            .is_empty(),
-        "nothing ended yet"
-    );
-    s.keys(&["q"]);
-    assert_eq!(s.wait_exit(), Some(0));
-    let text = std::fs::read_to_string(&audit_log).expect("the audit log");
+/// The audit log's one line: the drain of k1-node03, interrupted.
+fn assert_drain_audited_as_interrupted(audit_log: &std::path::Path) {
+    let text = std::fs::read_to_string(audit_log).expect("the audit log");
     let lines: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON"))
@@ -669,4 +685,89 @@ fn quitting_during_a_drain_audits_it_as_interrupted() {
         .expect("time");
     let ended: jiff::Timestamp = line["time"].as_str().expect("time").parse().expect("time");
     assert!(started < ended, "{line}");
+}
+
+/// A signal sent to meshtop while its drain is blocked: the terminal is given back (main
+/// screen, cursor shown, raw mode off), the drain is audited as interrupted, and meshtop
+/// exits with 128 + the signal's number, saying why.
+fn signal_during_a_blocked_drain(signal: &str, name: &str, code: i32) {
+    require_tmux();
+    let audit = tempfile::tempdir().expect("tempdir");
+    let audit_log = audit.path().join("audit.log");
+    let (s, _) = drain_node03_until_blocked(&audit_log);
+    assert_eq!(
+        s.screen_and_cursor(),
+        "1 0",
+        "the TUI: alternate screen, no cursor"
+    );
+    let pid = s.meshtop_pid();
+    let killed = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    assert_eq!(s.wait_exit(), Some(code), "{}", s.history());
+    let screen = s.wait_for("the terminal's mode", |sc| sc.contains("terminal mode: "));
+    assert_eq!(
+        s.screen_and_cursor(),
+        "0 1",
+        "main screen, cursor shown:\n{screen}"
+    );
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.trim_end() == "terminal mode: icanon"),
+        "raw mode is off:\n{screen}"
+    );
+    assert!(
+        screen.contains(&format!(
+            "meshtop: interrupted by {name}: 1 running action(s) stopped, audited as interrupted"
+        )),
+        "{screen}"
+    );
+    // Each line starts at the left edge: the newlines carriage-return again.
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.starts_with(&format!("meshtop exited with {code}"))),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("ALLOWED"),
+        "the alternate screen is gone:\n{screen}"
+    );
+    assert_drain_audited_as_interrupted(&audit_log);
+}
+
+#[test]
+fn sigterm_during_a_drain_restores_the_terminal_and_audits_it_as_interrupted() {
+    signal_during_a_blocked_drain("TERM", "SIGTERM", 143);
+}
+
+#[test]
+fn sighup_during_a_drain_restores_the_terminal_and_audits_it_as_interrupted() {
+    signal_during_a_blocked_drain("HUP", "SIGHUP", 129);
+}
+
+/// Quitting while a drain is blocked asks twice; the drain it stops is audited as
+/// interrupted (its line written as meshtop leaves), and the node stays cordoned.
+#[test]
+fn quitting_during_a_drain_audits_it_as_interrupted() {
+    require_tmux();
+    let audit = tempfile::tempdir().expect("tempdir");
+    let audit_log = audit.path().join("audit.log");
+    let (s, _) = drain_node03_until_blocked(&audit_log);
+    s.keys(&["q"]);
+    s.wait_for("the second ask", |sc| {
+        sc.contains("1 action(s) still running: quit again to stop them")
+    });
+    assert!(
+        std::fs::read_to_string(&audit_log)
+            .unwrap_or_default()
+            .is_empty(),
+        "nothing ended yet"
+    );
+    s.keys(&["q"]);
+    assert_eq!(s.wait_exit(), Some(0));
+    assert_drain_audited_as_interrupted(&audit_log);
 }
