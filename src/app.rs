@@ -303,8 +303,9 @@ impl From<ActionError> for AppError {
     }
 }
 
-/// Checks made before connecting: `--readonly` and the input's syntax. Nothing is sent
-/// to a cluster that refuses them, not even the connection's probe.
+/// Checks made before connecting: `--readonly` and the audit log (the input's syntax is the
+/// request's own check). Nothing is sent to a cluster that refuses them, not even the
+/// connection's probe.
 fn preflight(global: &GlobalArgs, action: &str, target: &str) -> Result<(), AppError> {
     if global.readonly {
         return Err(ActionError::Readonly {
@@ -366,6 +367,7 @@ async fn run_request(
     request: Request,
     opts: RunOptions,
 ) -> Result<(), AppError> {
+    request.validate()?;
     preflight(global, request.verb(), &request.target())?;
     let (_target, executor) = executor(global).await?;
     let dry_run = opts.dry_run;
@@ -415,7 +417,6 @@ async fn label(global: &GlobalArgs, cmd: &LabelCmd) -> Result<(), AppError> {
             timeout,
             dry_run,
         } => {
-            ops::label::validate_revision(rev)?;
             let request = Request::LabelNamespace {
                 namespace: namespace.clone(),
                 revision: rev.clone(),
@@ -433,7 +434,6 @@ async fn label(global: &GlobalArgs, cmd: &LabelCmd) -> Result<(), AppError> {
             label,
             dry_run,
         } => {
-            ops::label::parse_label_change(label)?;
             let request = Request::LabelNode {
                 node: node.clone(),
                 change: label.clone(),

@@ -43,7 +43,8 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "MESHTOP_NAMESPACE",
-        value_name = "NAMESPACE"
+        value_name = "NAMESPACE",
+        value_parser = namespace_name
     )]
     pub namespace: Option<String>,
 
@@ -53,7 +54,8 @@ pub struct GlobalArgs {
         global = true,
         env = "MESHTOP_ISTIO_NAMESPACE",
         default_value = "istio-system",
-        value_name = "NAMESPACE"
+        value_name = "NAMESPACE",
+        value_parser = namespace_name
     )]
     pub istio_namespace: String,
 
@@ -108,6 +110,14 @@ pub struct GlobalArgs {
     /// Default: $XDG_STATE_HOME/meshtop/meshtop.log.
     #[arg(long, global = true, env = "MESHTOP_LOG_FILE", value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+}
+
+/// A namespace flag: it becomes part of request paths, so it is checked as the API server
+/// checks a namespace's name.
+fn namespace_name(text: &str) -> Result<String, String> {
+    crate::ops::names::namespace(text)
+        .map(|()| text.to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// A duration in seconds: finite, at least 0.01, at most a day.
