@@ -687,10 +687,18 @@ impl ReplicaPoller {
 
     /// `GET /api/v1/namespaces/NS/pods/NAME:PORT/proxy/debug/syncz`.
     async fn via_pod_proxy(&mut self) -> Result<Vec<ProxyStatus>, Failure> {
-        let path = format!(
-            "/api/v1/namespaces/{}/pods/{}:{}/proxy{SYNCZ_PATH}",
-            self.namespace, self.name, self.port
-        );
+        let pod_port = format!("{}:{}", self.name, self.port);
+        let mut segments = vec![
+            "api",
+            "v1",
+            "namespaces",
+            &self.namespace,
+            "pods",
+            &pod_port,
+            "proxy",
+        ];
+        segments.extend(SYNCZ_PATH.split('/').filter(|s| !s.is_empty()));
+        let path = super::path::api_path(&segments).map_err(Failure::Other)?;
         let request = http::Request::get(path)
             .body(Vec::new())
             .map_err(|e| Failure::Other(e.to_string()))?;
