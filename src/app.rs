@@ -168,7 +168,7 @@ async fn initial_sync(
     rx: &mut mpsc::Receiver<Stamped>,
     timeout: Duration,
 ) -> Result<(), AppError> {
-    let deadline = tokio::time::Instant::now() + timeout;
+    let deadline = cluster::deadline_in(timeout);
     let expected = Kind::ALL.len();
     loop {
         let settled = model
@@ -530,7 +530,8 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut drawn_generation = u64::MAX;
     let mut force = true;
-    let mut last_draw = tokio::time::Instant::now() - FRAME;
+    let started = tokio::time::Instant::now();
+    let mut last_draw = started.checked_sub(FRAME).unwrap_or(started);
     loop {
         if force || ui.dirty() || model.generation() != drawn_generation {
             // A key or a resize draws at once; a burst of cluster events waits for the
