@@ -26,16 +26,24 @@ pub fn deadline_in(timeout: std::time::Duration) -> tokio::time::Instant {
 
 /// A short, readable cause for an error from kube: the API server's own words for an API
 /// error, else the innermost cause (e.g. "Connection refused (os error 111)"), which is
-/// what a user can act on; kube's outer layers only repeat it.
+/// what a user can act on; kube's outer layers only repeat it. A credential plugin's failure
+/// is told without its command line or output, which may hold secrets.
 pub(crate) fn describe(err: &kube::Error) -> String {
     if let kube::Error::Api(status) = err {
         return status_text(status);
     }
     let mut cause: &dyn std::error::Error = err;
-    while let Some(next) = cause.source() {
-        cause = next;
+    loop {
+        if let Some(auth) = cause.downcast_ref::<kube::client::AuthError>()
+            && let Some(text) = connect::credentials::plugin_failure(auth, None)
+        {
+            return text;
+        }
+        match cause.source() {
+            Some(next) => cause = next,
+            None => return cause.to_string(),
+        }
     }
-    cause.to_string()
 }
 
 /// An API `Status` as one line: `404 NotFound: the server could not find ...`.

@@ -2,6 +2,8 @@
 //! `~/.kube/config`, else the in-cluster service account; then one `/version` call, so an
 //! unreachable server is a clear error at start rather than a silent empty screen.
 
+pub(crate) mod credentials;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -188,7 +190,7 @@ pub async fn connect_kubeconfig(
 }
 
 async fn finish(
-    config: kube::Config,
+    mut config: kube::Config,
     context: String,
     user: String,
 ) -> Result<Connection, ConnectError> {
@@ -198,16 +200,29 @@ async fn finish(
         .trim_end_matches('/')
         .to_string();
     let default_namespace = config.default_namespace.clone();
+    let client_error = |message: String| ConnectError::Client {
+        context: context.clone(),
+        message,
+    };
+    let token_file = credentials::prepare(&mut config.auth_info).map_err(client_error)?;
+    let exec = config.auth_info.exec.clone();
     let mut poll_config = config.clone();
     poll_config.default_retry = false;
-    let client = kube::Client::try_from(config).map_err(|e| ConnectError::Client {
-        context: context.clone(),
-        message: super::describe(&e),
-    })?;
-    let poll_client = kube::Client::try_from(poll_config).map_err(|e| ConnectError::Client {
-        context: context.clone(),
-        message: super::describe(&e),
-    })?;
+    let build = |config: kube::Config| -> Result<kube::Client, ConnectError> {
+        let builder = kube::client::ClientBuilder::try_from(config).map_err(|e| {
+            client_error(match &e {
+                kube::Error::Auth(auth) => credentials::plugin_failure(auth, exec.as_ref())
+                    .unwrap_or_else(|| super::describe(&e)),
+                _ => super::describe(&e),
+            })
+        })?;
+        Ok(match &token_file {
+            Some(layer) => builder.with_layer(layer).build(),
+            None => builder.build(),
+        })
+    };
+    let client = build(config)?;
+    let poll_client = build(poll_config)?;
     match tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await {
         Ok(Ok(info)) => {
             tracing::info!(%context, %server, version = %info.git_version, "connected");
