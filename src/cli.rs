@@ -504,6 +504,44 @@ mod tests {
         assert!(matches!(c.command, Some(Command::Drain(d)) if d.timeout == MAX_WAIT));
     }
 
+    /// Every subcommand and flag name, at any depth: the words garbage is mixed with.
+    fn vocabulary(cmd: &clap::Command, words: &mut Vec<String>) {
+        words.push(cmd.get_name().to_string());
+        for arg in cmd.get_arguments() {
+            words.extend(arg.get_long().map(|l| format!("--{l}")));
+            words.extend(arg.get_short().map(|s| format!("-{s}")));
+        }
+        for sub in cmd.get_subcommands() {
+            vocabulary(sub, words);
+        }
+    }
+
+    #[test]
+    fn garbage_on_the_command_line_is_an_error_never_a_panic() {
+        let mut words = Vec::new();
+        vocabulary(&Cli::command(), &mut words);
+        let mut g = crate::garbage::Garbage::new(0x6d65_7368);
+        for _ in 0..3000 {
+            let mut args = vec!["meshtop".to_string()];
+            for _ in 0..g.below(8) {
+                let arg = match g.below(4) {
+                    0 | 1 => g.pick(&words).clone(),
+                    2 => g.text(),
+                    _ => format!("{}={}", g.pick(&words), g.text()),
+                };
+                args.push(arg);
+            }
+            match Cli::try_parse_from(&args) {
+                Ok(cli) => {
+                    let _ = format!("{cli:?}");
+                }
+                Err(e) => {
+                    let _ = e.render().to_string();
+                }
+            }
+        }
+    }
+
     #[test]
     fn proxy_status_takes_output_and_revision() {
         let c = Cli::try_parse_from([

@@ -14,6 +14,8 @@ pub mod app;
 pub mod cli;
 pub mod cluster;
 pub mod files;
+#[cfg(test)]
+mod garbage;
 pub mod headless;
 pub mod logging;
 pub mod model;
