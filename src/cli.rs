@@ -521,7 +521,7 @@ mod tests {
         let mut words = Vec::new();
         vocabulary(&Cli::command(), &mut words);
         let mut g = crate::garbage::Garbage::new(0x6d65_7368);
-        for _ in 0..3000 {
+        for _ in 0..2000 {
             let mut args = vec!["meshtop".to_string()];
             for _ in 0..g.below(8) {
                 let arg = match g.below(4) {
