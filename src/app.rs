@@ -177,7 +177,7 @@ async fn initial_sync(
     rx: &mut mpsc::Receiver<Stamped>,
     timeout: Duration,
 ) -> Result<(), AppError> {
-    let deadline = tokio::time::Instant::now() + timeout;
+    let deadline = cluster::deadline_in(timeout);
     let expected = Kind::ALL.len();
     loop {
         let settled = model
@@ -330,8 +330,9 @@ impl From<ActionError> for AppError {
     }
 }
 
-/// Checks made before connecting: `--readonly` and the input's syntax. Nothing is sent
-/// to a cluster that refuses them, not even the connection's probe.
+/// Checks made before connecting: `--readonly` and the audit log (the input's syntax is the
+/// request's own check). Nothing is sent to a cluster that refuses them, not even the
+/// connection's probe.
 fn preflight(global: &GlobalArgs, action: &str, target: &str) -> Result<(), AppError> {
     if global.readonly {
         return Err(ActionError::Readonly {
@@ -396,6 +397,7 @@ async fn run_request(
     request: Request,
     opts: RunOptions,
 ) -> Result<(), AppError> {
+    request.validate()?;
     preflight(global, request.verb(), &request.target())?;
     let (target, executor) = executor(global).await?;
     if request.may_need_consent() {
@@ -495,7 +497,6 @@ async fn label(global: &GlobalArgs, cmd: &LabelCmd) -> Result<(), AppError> {
             dry_run,
             force,
         } => {
-            ops::label::validate_revision(rev)?;
             let request = Request::LabelNamespace {
                 namespace: namespace.clone(),
                 revision: rev.clone(),
@@ -514,7 +515,6 @@ async fn label(global: &GlobalArgs, cmd: &LabelCmd) -> Result<(), AppError> {
             label,
             dry_run,
         } => {
-            ops::label::parse_label_change(label)?;
             let request = Request::LabelNode {
                 node: node.clone(),
                 change: label.clone(),
@@ -642,7 +642,8 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut drawn_generation = u64::MAX;
         let mut force = true;
-        let mut last_draw = tokio::time::Instant::now() - FRAME;
+        let started = tokio::time::Instant::now();
+        let mut last_draw = started.checked_sub(FRAME).unwrap_or(started);
         loop {
             // An install form waiting for the watches' first lists gets its facts once
             // they are.

@@ -1,5 +1,5 @@
 //! Actions as data: what a user asks for ([`Request`]), the checks made before any request
-//! leaves ([`label`]), kubectl's drain rules and a drain's plan and events
+//! leaves ([`names`], [`label`]), kubectl's drain rules and a drain's plan and events
 //! ([`drain`]), PodDisruptionBudget relief ([`pdb`]), rollouts ([`rollout`]), installs as
 //! forms, facts and plans ([`install`]), and the words of their outcomes. Pure: no kube
 //! client, no terminal; `cluster::actions` carries the plans out, `ui` and the CLI show them.
@@ -7,6 +7,7 @@
 pub mod drain;
 pub mod install;
 pub mod label;
+pub mod names;
 pub mod outcome;
 pub mod pdb;
 pub mod plan;

@@ -20,18 +20,19 @@ pub struct PdbTarget {
 }
 
 impl PdbTarget {
+    /// Parses `NAMESPACE/NAME` and checks both names as the API server would.
     pub fn parse(text: &str) -> Result<Self, ActionError> {
-        match text.split_once('/') {
-            Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
-                Ok(Self {
-                    namespace: ns.to_string(),
-                    name: name.to_string(),
-                })
-            }
-            _ => Err(ActionError::Invalid(format!(
+        let Some((namespace, name)) = text.split_once('/') else {
+            return Err(ActionError::Invalid(format!(
                 "invalid PodDisruptionBudget {text:?}: expected NAMESPACE/NAME"
-            ))),
-        }
+            )));
+        };
+        super::names::namespace(namespace)?;
+        super::names::pdb(name)?;
+        Ok(Self {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        })
     }
 
     pub fn audit_target(&self) -> String {

@@ -3,6 +3,7 @@
 //! when the cluster makes an action riskier than it looks.
 
 use super::install::{InstallKind, Planned};
+use super::{ActionError, label, names};
 use crate::model::Model;
 
 /// One change to the cluster, complete and ready to run.
@@ -76,6 +77,37 @@ impl InstallRequest {
 }
 
 impl Request {
+    /// Checks every name and text the request carries as the API server would, so that
+    /// nothing is sent for one it would misread: a name is a segment of a request's path.
+    /// An install's names are its form's to check.
+    pub fn validate(&self) -> Result<(), ActionError> {
+        match self {
+            Request::Drain { node, .. } | Request::Cordon { node } | Request::Uncordon { node } => {
+                names::node(node)
+            }
+            Request::LabelNode { node, change } => {
+                names::node(node)?;
+                label::parse_label_change(change).map(drop)
+            }
+            Request::LabelNamespace {
+                namespace,
+                revision,
+                ..
+            } => {
+                names::namespace(namespace)?;
+                label::validate_revision(revision)
+            }
+            Request::PdbRelax { namespace, name }
+            | Request::PdbRestore {
+                namespace, name, ..
+            } => {
+                names::namespace(namespace)?;
+                names::pdb(name)
+            }
+            Request::Install(_) => Ok(()),
+        }
+    }
+
     /// The action (and its key binding) this request comes from.
     pub fn kind(&self) -> ActionKind {
         match self {
@@ -209,11 +241,11 @@ impl Request {
         let text = text.trim();
         match self {
             Request::LabelNode { change, .. } => {
-                super::label::parse_label_change(text).map_err(|e| e.to_string())?;
+                label::parse_label_change(text).map_err(|e| e.to_string())?;
                 *change = text.to_string();
             }
             Request::LabelNamespace { revision, .. } => {
-                super::label::validate_revision(text).map_err(|e| e.to_string())?;
+                label::validate_revision(text).map_err(|e| e.to_string())?;
                 *revision = text.to_string();
             }
             _ => {}

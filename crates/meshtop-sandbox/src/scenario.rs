@@ -90,7 +90,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => n * 3600.0,
         _ => return Err(format!("{t:?}: unknown unit {unit:?} (use ms, s or m)")),
     };
-    Ok(Duration::from_secs_f64(secs))
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{t:?} is too long"))
 }
 
 fn parse_deny(text: &str) -> Result<Vec<DenyRule>, String> {
@@ -608,6 +608,9 @@ data: {a: b}
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("5y").is_err());
+        // Too long for a Duration: an error, not a panic.
+        assert!(parse_duration(&format!("{}s", "9".repeat(400))).is_err());
+        assert!(parse_duration("1.7976931348623157e308s").is_err());
     }
 
     #[test]
