@@ -204,7 +204,10 @@ fn drain_answers_do_not_change_under_a_namespace() {
     let dir = tempfile::tempdir().expect("tempdir");
     let get = |extra: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
-            .args(["--log-file", dir.path().join("m.log").to_str().expect("utf-8")])
+            .args([
+                "--log-file",
+                dir.path().join("m.log").to_str().expect("utf-8"),
+            ])
             .args(extra)
             .args(["get", "nodes", "-o", "json", "--demo"])
             .output()
@@ -228,6 +231,12 @@ fn drain_answers_do_not_change_under_a_namespace() {
         .collect();
     assert_eq!(
         blocked,
-        ["k1-node01", "k1-node02", "k1-node03", "k1-node04", "k1-node05"]
+        [
+            "k1-node01",
+            "k1-node02",
+            "k1-node03",
+            "k1-node04",
+            "k1-node05"
+        ]
     );
 }
