@@ -17,7 +17,7 @@ use jiff::Timestamp;
 use tokio::sync::mpsc;
 
 use crate::cli::{
-    Cli, Command, DEMO_BUILTIN, DrainCmd, GetCmd, GlobalArgs, LabelCmd, NodeCmd, Output, PdbCmd,
+    Cli, Command, DemoScenario, DrainCmd, GetCmd, GlobalArgs, LabelCmd, NodeCmd, Output, PdbCmd,
     ProxyStatusCmd,
 };
 use crate::cluster::actions::RunOptions;
@@ -67,7 +67,7 @@ struct Target {
 }
 
 async fn connect(global: &GlobalArgs) -> Result<Target, AppError> {
-    let Some(spec) = &global.demo else {
+    let Some(demo) = global.demo() else {
         let opts = cluster::ConnectOptions {
             kubeconfig: global.kubeconfig.clone(),
             context: global.context.clone(),
@@ -80,11 +80,13 @@ async fn connect(global: &GlobalArgs) -> Result<Target, AppError> {
             _sandbox: None,
         });
     };
-    let scenario = if spec == DEMO_BUILTIN {
-        Scenario::parse(DEMO_SCENARIO, "k1-upgrade.yaml (built in)").map_err(AppError::Usage)?
-    } else {
-        Scenario::from_file(std::path::Path::new(spec))
-            .map_err(|e| AppError::Usage(e.to_string()))?
+    let scenario = match demo {
+        DemoScenario::FieldReport => {
+            Scenario::parse(DEMO_SCENARIO, "k1-upgrade.yaml (built in)").map_err(AppError::Usage)?
+        }
+        DemoScenario::File(path) => {
+            Scenario::from_file(&path).map_err(|e| AppError::Usage(e.to_string()))?
+        }
     };
     let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
     let sandbox = Sandbox::start(&scenario, listen)

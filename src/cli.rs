@@ -4,10 +4,8 @@ mod install;
 
 use std::path::PathBuf;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-/// The scenario `--demo` runs when given no path: built into the binary.
-pub const DEMO_BUILTIN: &str = "builtin:k1-upgrade";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -79,14 +77,23 @@ pub struct GlobalArgs {
     pub theme: String,
 
     /// Refuse every action that would change the cluster.
-    #[arg(long, global = true, env = "MESHTOP_READONLY")]
+    #[arg(long, global = true, env = "MESHTOP_READONLY", value_parser = BoolishValueParser::new())]
     pub readonly: bool,
 
-    /// Start the sandbox cluster in-process on the built-in scenario (the seed's cluster in the
-    /// middle of its upgrade), or on the scenario file given, and connect to it exactly as to
-    /// a real cluster.
-    #[arg(long, global = true, env = "MESHTOP_DEMO", value_name = "SCENARIO", num_args = 0..=1, default_missing_value = DEMO_BUILTIN)]
-    pub demo: Option<String>,
+    /// Start the sandbox cluster in-process on the field report's cluster in the middle of
+    /// its upgrade (or on --demo-scenario), and connect to it exactly as to a real cluster.
+    #[arg(long, global = true, env = "MESHTOP_DEMO", value_parser = BoolishValueParser::new())]
+    pub demo: bool,
+
+    /// Run the sandbox of --demo on this scenario file instead (implies --demo; the format is
+    /// in `meshtop sandbox --help`).
+    #[arg(
+        long,
+        global = true,
+        env = "MESHTOP_DEMO_SCENARIO",
+        value_name = "PATH"
+    )]
+    pub demo_scenario: Option<PathBuf>,
 
     /// How often each istiod replica is asked for its proxies' sync state, in seconds.
     #[arg(
@@ -119,6 +126,25 @@ pub struct GlobalArgs {
     /// Default: $XDG_STATE_HOME/meshtop/meshtop.log.
     #[arg(long, global = true, env = "MESHTOP_LOG_FILE", value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+}
+
+/// What `--demo` runs the sandbox on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DemoScenario {
+    /// The field report's cluster, built into the binary.
+    FieldReport,
+    File(PathBuf),
+}
+
+impl GlobalArgs {
+    /// The sandbox `--demo` (or `--demo-scenario`) asks for, if any.
+    pub fn demo(&self) -> Option<DemoScenario> {
+        match (&self.demo_scenario, self.demo) {
+            (Some(path), _) => Some(DemoScenario::File(path.clone())),
+            (None, true) => Some(DemoScenario::FieldReport),
+            (None, false) => None,
+        }
+    }
 }
 
 /// A namespace flag: it becomes part of request paths, so it is checked as the API server
@@ -432,11 +458,28 @@ mod tests {
     }
 
     #[test]
-    fn demo_takes_an_optional_scenario() {
+    fn demo_is_a_flag_and_its_scenario_a_separate_option() {
         let c = Cli::try_parse_from(["meshtop", "--demo"]).expect("parse");
-        assert_eq!(c.global.demo.as_deref(), Some(DEMO_BUILTIN));
-        let c = Cli::try_parse_from(["meshtop", "--demo", "x.yaml"]).expect("parse");
-        assert_eq!(c.global.demo.as_deref(), Some("x.yaml"));
+        assert_eq!(c.global.demo(), Some(DemoScenario::FieldReport));
+        assert!(c.command.is_none());
+        // The subcommand after --demo is a subcommand, not a scenario.
+        let c = Cli::try_parse_from(["meshtop", "--demo", "get", "nodes"]).expect("parse");
+        assert_eq!(c.global.demo(), Some(DemoScenario::FieldReport));
+        assert!(matches!(
+            c.command,
+            Some(Command::Get(GetCmd {
+                view: View::Nodes,
+                ..
+            }))
+        ));
+        let c = Cli::try_parse_from(["meshtop", "--demo", "proxy-status"]).expect("parse");
+        assert!(matches!(c.command, Some(Command::ProxyStatus(_))));
+        let c = Cli::try_parse_from(["meshtop", "--demo-scenario", "x.yaml", "get", "namespaces"])
+            .expect("parse");
+        assert_eq!(
+            c.global.demo(),
+            Some(DemoScenario::File(PathBuf::from("x.yaml")))
+        );
         let c = Cli::try_parse_from(["meshtop", "get", "nodes", "-o", "json", "--demo"])
             .expect("parse");
         assert!(matches!(
@@ -447,6 +490,9 @@ mod tests {
                 ..
             }))
         ));
+        assert!(Cli::try_parse_from(["meshtop", "--demo=x.yaml"]).is_err());
+        let c = Cli::try_parse_from(["meshtop"]).expect("parse");
+        assert_eq!(c.global.demo(), None);
     }
 
     #[test]
