@@ -110,8 +110,8 @@ async fn connect(global: &GlobalArgs) -> Result<Target, AppError> {
 fn sync_options(global: &GlobalArgs) -> SyncOptions {
     SyncOptions {
         istio_namespace: global.istio_namespace.clone(),
-        interval: Duration::from_secs_f64(global.syncz_interval),
-        timeout: Duration::from_secs_f64(global.syncz_timeout),
+        interval: Duration::from_secs_f64(global.istiod_interval()),
+        timeout: Duration::from_secs_f64(global.istiod_timeout()),
         revision: None,
     }
 }
@@ -243,7 +243,7 @@ async fn get(global: &GlobalArgs, cmd: &GetCmd) -> Result<(), AppError> {
     let model = synced_model(
         &target.connection,
         watch_options(global),
-        Duration::from_secs(cmd.sync_timeout),
+        cmd.sync.duration(),
     )
     .await?;
     let width = crate::headless::table_width(cmd.width);
@@ -273,7 +273,7 @@ async fn proxy_status(global: &GlobalArgs, cmd: &ProxyStatusCmd) -> Result<(), A
         ..sync_options(global)
     };
     let poller = cluster::spawn_sync_poller(&target.connection, opts.clone(), tx);
-    let timeout = Duration::from_secs(cmd.sync_timeout);
+    let timeout = cmd.sync.duration();
     let replicas = cluster::sync::first_answers(&poller, &mut rx, &opts, timeout)
         .await
         .map_err(AppError::Failed)?;

@@ -95,27 +95,47 @@ pub struct GlobalArgs {
     )]
     pub demo_scenario: Option<PathBuf>,
 
-    /// How often each istiod replica is asked for its proxies' sync state, in seconds.
+    /// How often each istiod replica is asked for its proxies' sync state, in seconds
+    /// (default 5).
     #[arg(
         long,
         global = true,
-        env = "MESHTOP_SYNCZ_INTERVAL",
-        default_value = "5",
+        env = "MESHTOP_ISTIOD_INTERVAL",
         value_name = "SECONDS",
         value_parser = positive_seconds
     )]
-    pub syncz_interval: f64,
+    istiod_interval: Option<f64>,
 
-    /// How long one ask of an istiod replica may take, in seconds.
+    /// How long one ask of an istiod replica may take, in seconds (default 5).
     #[arg(
         long,
         global = true,
-        env = "MESHTOP_SYNCZ_TIMEOUT",
-        default_value = "5",
+        env = "MESHTOP_ISTIOD_TIMEOUT",
         value_name = "SECONDS",
         value_parser = positive_seconds
     )]
-    pub syncz_timeout: f64,
+    istiod_timeout: Option<f64>,
+
+    /// The former name of --istiod-interval, still read so that scripts keep working.
+    #[arg(
+        long,
+        global = true,
+        hide = true,
+        env = "MESHTOP_SYNCZ_INTERVAL",
+        value_parser = positive_seconds
+    )]
+    syncz_interval: Option<f64>,
+
+    /// The former name of --istiod-timeout: one letter from --sync-timeout, which means
+    /// something else.
+    #[arg(
+        long,
+        global = true,
+        hide = true,
+        env = "MESHTOP_SYNCZ_TIMEOUT",
+        value_parser = positive_seconds
+    )]
+    syncz_timeout: Option<f64>,
 
     /// Append one JSON line per action (time, context, user, action, target, dry_run, result)
     /// to this file. Default: $XDG_STATE_HOME/meshtop/audit.log.
@@ -136,6 +156,9 @@ pub enum DemoScenario {
     File(PathBuf),
 }
 
+/// The default of `--istiod-interval` and `--istiod-timeout`, in seconds.
+const ISTIOD_DEFAULT_SECONDS: f64 = 5.0;
+
 impl GlobalArgs {
     /// The sandbox `--demo` (or `--demo-scenario`) asks for, if any.
     pub fn demo(&self) -> Option<DemoScenario> {
@@ -144,6 +167,20 @@ impl GlobalArgs {
             (None, true) => Some(DemoScenario::FieldReport),
             (None, false) => None,
         }
+    }
+
+    /// `--istiod-interval`, else its former name, in seconds.
+    pub fn istiod_interval(&self) -> f64 {
+        self.istiod_interval
+            .or(self.syncz_interval)
+            .unwrap_or(ISTIOD_DEFAULT_SECONDS)
+    }
+
+    /// `--istiod-timeout`, else its former name, in seconds.
+    pub fn istiod_timeout(&self) -> f64 {
+        self.istiod_timeout
+            .or(self.syncz_timeout)
+            .unwrap_or(ISTIOD_DEFAULT_SECONDS)
     }
 }
 
@@ -210,6 +247,27 @@ pub enum Output {
     Yaml,
 }
 
+/// `--sync-timeout`: how long a command waits for the cluster's first answers.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct SyncTimeout {
+    /// How long to wait for the cluster's first answers (the watches' first lists, each
+    /// istiod replica's first sync report), in seconds (1 to 86400).
+    #[arg(
+        long = "sync-timeout",
+        default_value = "30",
+        env = "MESHTOP_SYNC_TIMEOUT",
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT.as_secs())
+    )]
+    pub seconds: u64,
+}
+
+impl SyncTimeout {
+    pub fn duration(self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.seconds)
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct GetCmd {
     /// What to print.
@@ -234,15 +292,8 @@ pub struct GetCmd {
         value_parser = clap::value_parser!(u16).range(1..)
     )]
     pub width: Option<u16>,
-    /// How long to wait for the initial sync, in seconds (1 to 86400).
-    #[arg(
-        long,
-        default_value = "30",
-        env = "MESHTOP_SYNC_TIMEOUT",
-        value_name = "SECONDS",
-        value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT.as_secs())
-    )]
-    pub sync_timeout: u64,
+    #[command(flatten)]
+    pub sync: SyncTimeout,
 }
 
 #[derive(Debug, Args)]
@@ -259,15 +310,8 @@ pub struct ProxyStatusCmd {
     /// Only ask this revision's istiod (its `istio.io/rev` label; `default` for none).
     #[arg(long, env = "MESHTOP_REVISION", value_name = "REV")]
     pub revision: Option<String>,
-    /// How long to wait for every istiod replica to answer, in seconds (1 to 86400).
-    #[arg(
-        long,
-        default_value = "30",
-        env = "MESHTOP_SYNC_TIMEOUT",
-        value_name = "SECONDS",
-        value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT.as_secs())
-    )]
-    pub sync_timeout: u64,
+    #[command(flatten)]
+    pub sync: SyncTimeout,
 }
 
 #[derive(Debug, Args)]
@@ -496,6 +540,40 @@ mod tests {
     }
 
     #[test]
+    fn the_former_names_of_the_istiod_flags_still_work_and_are_not_offered() {
+        let c = Cli::try_parse_from(["meshtop"]).expect("parse");
+        assert_eq!(
+            (c.global.istiod_interval(), c.global.istiod_timeout()),
+            (5.0, 5.0)
+        );
+        let c = Cli::try_parse_from(["meshtop", "--syncz-interval", "0.5", "--syncz-timeout", "2"])
+            .expect("parse");
+        assert_eq!(
+            (c.global.istiod_interval(), c.global.istiod_timeout()),
+            (0.5, 2.0)
+        );
+        let c = Cli::try_parse_from([
+            "meshtop",
+            "--istiod-interval",
+            "3",
+            "--syncz-interval",
+            "0.5",
+            "--istiod-timeout",
+            "1",
+        ])
+        .expect("parse");
+        assert_eq!(
+            (c.global.istiod_interval(), c.global.istiod_timeout()),
+            (3.0, 1.0)
+        );
+        let help = Cli::command().render_long_help().to_string();
+        assert!(
+            help.contains("--istiod-timeout") && !help.contains("syncz"),
+            "{help}"
+        );
+    }
+
+    #[test]
     fn actions_parse() {
         let c = Cli::try_parse_from([
             "meshtop",
@@ -595,8 +673,13 @@ mod tests {
         refused(&["drain", "n1", "--timeout", "0s"], "--timeout");
         let label = ["label", "namespace", "shop", "--rev", "canary", "--restart"];
         refused(&[&label[..], &["--timeout", &hours]].concat(), "--timeout");
-        refused(&["--syncz-interval", "1e300"], "--syncz-interval");
+        refused(&["--istiod-interval", "1e300"], "--istiod-interval");
+        refused(&["--istiod-timeout", "inf"], "--istiod-timeout");
         refused(&["--syncz-timeout", "inf"], "--syncz-timeout");
+        refused(
+            &["install", "revision", "--rev", "x", "--sync-timeout", &huge],
+            "--sync-timeout",
+        );
         refused(&["-n", "a/b", "get", "nodes"], "--namespace");
         refused(
             &["--istio-namespace", "..", "get", "nodes"],
@@ -669,14 +752,8 @@ mod tests {
             panic!("not proxy-status: {:?}", c.command);
         };
         assert_eq!(cmd.output, Output::Json);
-        assert_eq!(
-            (c.global.syncz_interval, c.global.syncz_timeout),
-            (5.0, 5.0)
-        );
-        let c = Cli::try_parse_from(["meshtop", "--syncz-interval", "0.5", "proxy-status"])
-            .expect("parse");
-        assert_eq!(c.global.syncz_interval, 0.5);
-        assert!(Cli::try_parse_from(["meshtop", "--syncz-timeout", "0"]).is_err());
+        assert!(Cli::try_parse_from(["meshtop", "--istiod-timeout", "0"]).is_err());
+        assert!(Cli::try_parse_from(["meshtop", "--istiod-timeout", "NaN"]).is_err());
         assert!(Cli::try_parse_from(["meshtop", "--syncz-timeout", "NaN"]).is_err());
         assert_eq!(cmd.revision.as_deref(), Some("canary"));
         let c = Cli::try_parse_from(["meshtop", "proxy-status", "--demo"]).expect("parse");
