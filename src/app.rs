@@ -18,13 +18,13 @@ use tokio::sync::mpsc;
 
 use crate::cli::{
     Cli, Command, DemoScenario, DrainCmd, GetCmd, GlobalArgs, LabelCmd, NodeCmd, Output, PdbCmd,
-    ProxyStatusCmd,
+    ProxyStatusCmd, View,
 };
 use crate::cluster::actions::RunOptions;
 use crate::cluster::actions::{AuditLog, Executor};
 use crate::cluster::{self, Connection, SyncOptions, WatchOptions};
-use crate::model::sync::ReplicaState;
-use crate::model::{Kind, Model, SourceState, Stamped, syncz};
+use crate::model::sync::{ReplicaState, ReplicaSync};
+use crate::model::{ClusterEvent, Kind, Model, SourceState, Stamped, syncz};
 use crate::ops::Request;
 use crate::ops::outcome::{self, Event};
 use crate::ops::{self, ActionError};
@@ -240,19 +240,47 @@ pub async fn synced_model(
 
 async fn get(global: &GlobalArgs, cmd: &GetCmd) -> Result<(), AppError> {
     let target = connect(global).await?;
-    let model = synced_model(
+    let mut model = synced_model(
         &target.connection,
         watch_options(global),
         cmd.sync.duration(),
     )
     .await?;
+    // The proxies' rows are istiod's answers, which the watches do not have: without them
+    // there is nothing to print. A revision's row has a column of them, and is worth
+    // printing without it (a revision without istiod is what it may show).
+    if matches!(cmd.view, View::Proxies | View::Revisions) {
+        match poll_istiod_once(&target, &sync_options(global), cmd.sync.duration()).await {
+            Ok(replicas) => {
+                apply_answers(&mut model, &replicas);
+                warn_unanswered(&replicas);
+            }
+            Err(e) if cmd.view == View::Proxies => return Err(AppError::Failed(e)),
+            Err(e) => eprintln!("warning: istiod: {e}"),
+        }
+    }
     let width = crate::headless::table_width(cmd.width);
     let text =
         crate::headless::render(&model, cmd.view, cmd.output, width).map_err(AppError::Failed)?;
+    print_out(&text)?;
+    warn_unread_sources(&model);
+    Ok(())
+}
+
+/// Writes a command's output to stdout, all of it or an error. A reader that stopped
+/// reading (`| head`) took what it wanted: that is no failure.
+fn print_out(text: &str) -> Result<(), AppError> {
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .map_err(|e| AppError::Failed(format!("writing output: {e}")))?;
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(AppError::Failed(format!("writing output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Names on stderr each source the model could not read in full: what was printed lacks it.
+fn warn_unread_sources(model: &Model) {
     for (kind, state) in model.sources() {
         match state {
             SourceState::Forbidden(m) | SourceState::Error(m) | SourceState::Partial(m) => {
@@ -261,37 +289,48 @@ async fn get(global: &GlobalArgs, cmd: &GetCmd) -> Result<(), AppError> {
             _ => {}
         }
     }
-    Ok(())
+}
+
+/// Asks every istiod replica once (the replicas of `opts.revision`, else all of them) and
+/// waits for each first answer.
+async fn poll_istiod_once(
+    target: &Target,
+    opts: &SyncOptions,
+    timeout: Duration,
+) -> Result<Vec<ReplicaSync>, String> {
+    let (tx, mut rx) = mpsc::channel(256);
+    let poller = cluster::spawn_sync_poller(&target.connection, opts.clone(), tx);
+    cluster::sync::first_answers(&poller, &mut rx, opts, timeout).await
+}
+
+/// Gives the model istiod's answers, as the TUI's poller does.
+fn apply_answers(model: &mut Model, replicas: &[ReplicaSync]) {
+    for r in replicas {
+        model.apply(Stamped {
+            at: Timestamp::now(),
+            event: ClusterEvent::ProxySync(r.clone()),
+        });
+    }
 }
 
 /// `meshtop proxy-status`: ask every istiod replica once, print istioctl's table.
 async fn proxy_status(global: &GlobalArgs, cmd: &ProxyStatusCmd) -> Result<(), AppError> {
     let target = connect(global).await?;
-    let (tx, mut rx) = mpsc::channel(256);
     let opts = SyncOptions {
         revision: cmd.revision.clone(),
         ..sync_options(global)
     };
-    let poller = cluster::spawn_sync_poller(&target.connection, opts.clone(), tx);
-    let timeout = cmd.sync.duration();
-    let replicas = cluster::sync::first_answers(&poller, &mut rx, &opts, timeout)
+    let replicas = poll_istiod_once(&target, &opts, cmd.sync.duration())
         .await
         .map_err(AppError::Failed)?;
-    drop(poller);
     let istiod_versions = cluster::sync::istiod_versions(&target.connection, &opts).await;
     let rows = syncz::merge(&replicas);
     let text = match cmd.output {
-        Output::Table => Ok(syncz::table(&rows)),
-        Output::Json => serde_json::to_string_pretty(&syncz::json_rows(&rows))
-            .map(|s| s + "\n")
-            .map_err(|e| e.to_string()),
-        Output::Yaml => serde_yaml::to_string(&syncz::json_rows(&rows)).map_err(|e| e.to_string()),
-    }
-    .map_err(AppError::Failed)?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .map_err(|e| AppError::Failed(format!("writing output: {e}")))?;
+        Output::Table => syncz::table(&rows),
+        output => crate::headless::structured(&syncz::json_rows(&rows), output)
+            .map_err(AppError::Failed)?,
+    };
+    print_out(&text)?;
     // istioctl's table has no room for it, so the skew goes below it, on stderr.
     let mut skew: BTreeMap<(String, String), u32> = BTreeMap::new();
     for row in &rows {
@@ -306,7 +345,13 @@ async fn proxy_status(global: &GlobalArgs, cmd: &ProxyStatusCmd) -> Result<(), A
     for ((proxy, istiod), n) in &skew {
         eprintln!("warning: version skew: {n} proxies run {proxy} against istiod {istiod}");
     }
-    for r in &replicas {
+    warn_unanswered(&replicas);
+    Ok(())
+}
+
+/// Names on stderr each istiod replica that could not be asked, with the reason.
+fn warn_unanswered(replicas: &[ReplicaSync]) {
+    for r in replicas {
         match &r.state {
             ReplicaState::Ok { .. } => {}
             ReplicaState::Forbidden { message }
@@ -319,7 +364,6 @@ async fn proxy_status(global: &GlobalArgs, cmd: &ProxyStatusCmd) -> Result<(), A
             }
         }
     }
-    Ok(())
 }
 
 impl From<ActionError> for AppError {

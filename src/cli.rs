@@ -230,19 +230,53 @@ pub enum Command {
     Sandbox(SandboxCmd),
 }
 
+/// What `meshtop get` prints. The names, short names and singulars are kubectl's where
+/// kubectl has the kind, matched without regard to case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum View {
+    /// Control-plane revisions (also rev, revision).
+    #[value(alias = "rev", alias = "revision")]
     Revisions,
+    /// Gateway deployments (also gw, gateway).
+    #[value(alias = "gw", alias = "gateway")]
     Gateways,
+    /// Proxies and their xDS sync state (also proxy).
+    #[value(alias = "proxy")]
     Proxies,
+    /// PodDisruptionBudgets and the drains they block (also pdb, pdbs, poddisruptionbudget,
+    /// poddisruptionbudgets).
+    #[value(
+        alias = "pdb",
+        alias = "pdbs",
+        alias = "poddisruptionbudget",
+        alias = "poddisruptionbudgets"
+    )]
     Disruption,
+    /// Nodes (also no, node).
+    #[value(alias = "no", alias = "node")]
     Nodes,
+    /// Namespaces (also ns, namespace).
+    #[value(alias = "ns", alias = "namespace")]
     Namespaces,
 }
 
+/// The formats of `proxy-status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Table,
+    Json,
+    Yaml,
+}
+
+/// The formats of `get`: kubectl's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GetOutput {
+    /// The columns the TUI shows at --width.
+    Table,
+    /// Every column, whatever the width.
+    Wide,
+    /// One `kind/name` line per row, as kubectl prints them.
+    Name,
     Json,
     Yaml,
 }
@@ -271,7 +305,7 @@ impl SyncTimeout {
 #[derive(Debug, Args)]
 pub struct GetCmd {
     /// What to print.
-    #[arg(value_enum)]
+    #[arg(value_enum, ignore_case = true)]
     pub view: View,
     /// Output format.
     #[arg(
@@ -281,7 +315,7 @@ pub struct GetCmd {
         default_value = "table",
         env = "MESHTOP_OUTPUT"
     )]
-    pub output: Output,
+    pub output: GetOutput,
     /// The width `-o table` is laid out for, in characters: it prints the columns the TUI
     /// shows at this width. Default: the terminal's width when stdout is a terminal, else
     /// every column.
@@ -530,13 +564,59 @@ mod tests {
             c.command,
             Some(Command::Get(GetCmd {
                 view: View::Nodes,
-                output: Output::Json,
+                output: GetOutput::Json,
                 ..
             }))
         ));
         assert!(Cli::try_parse_from(["meshtop", "--demo=x.yaml"]).is_err());
         let c = Cli::try_parse_from(["meshtop"]).expect("parse");
         assert_eq!(c.global.demo(), None);
+    }
+
+    #[test]
+    fn get_takes_kubectls_names_for_its_views_and_outputs() {
+        let view = |name: &str| {
+            let c = Cli::try_parse_from(["meshtop", "get", name]).expect(name);
+            match c.command {
+                Some(Command::Get(cmd)) => cmd.view,
+                other => panic!("{name}: {other:?}"),
+            }
+        };
+        for (names, want) in [
+            (&["revisions", "revision", "rev"][..], View::Revisions),
+            (&["gateways", "gateway", "gw"], View::Gateways),
+            (&["proxies", "proxy"], View::Proxies),
+            (
+                &[
+                    "disruption",
+                    "pdb",
+                    "pdbs",
+                    "poddisruptionbudget",
+                    "poddisruptionbudgets",
+                    "PDB",
+                ],
+                View::Disruption,
+            ),
+            (&["nodes", "node", "no", "Nodes"], View::Nodes),
+            (&["namespaces", "namespace", "ns"], View::Namespaces),
+        ] {
+            for name in names {
+                assert_eq!(view(name), want, "{name}");
+            }
+        }
+        assert!(Cli::try_parse_from(["meshtop", "get", "pods"]).is_err());
+        for (name, want) in [
+            ("table", GetOutput::Table),
+            ("wide", GetOutput::Wide),
+            ("name", GetOutput::Name),
+            ("json", GetOutput::Json),
+            ("yaml", GetOutput::Yaml),
+        ] {
+            let c = Cli::try_parse_from(["meshtop", "get", "no", "-o", name]).expect(name);
+            assert!(
+                matches!(c.command, Some(Command::Get(GetCmd { output, .. })) if output == want)
+            );
+        }
     }
 
     #[test]

@@ -1,9 +1,14 @@
 //! The command line as kubectl and istioctl users type it, run as the real binary: `--demo`
-//! before a subcommand.
+//! before a subcommand, kubectl's short names and output formats.
 
 use std::path::PathBuf;
 
+use meshtop_sandbox::Sandbox;
 use serde_json::Value;
+
+use crate::common::harness;
+
+const K1: &str = "assets/scenarios/k1-upgrade.yaml";
 
 /// What a meshtop run gave back.
 #[derive(Debug)]
@@ -33,6 +38,17 @@ impl Meshtop {
         Self {
             dir: tempfile::tempdir().expect("tempdir"),
             target: vec!["--demo".into()],
+        }
+    }
+
+    /// On `sandbox`, through a kubeconfig file as on a real cluster.
+    fn on(sandbox: &Sandbox) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kubeconfig = dir.path().join("kubeconfig");
+        std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).expect("write kubeconfig");
+        Self {
+            target: vec!["--kubeconfig".into(), kubeconfig.display().to_string()],
+            dir,
         }
     }
 
@@ -71,6 +87,10 @@ impl Meshtop {
         assert_eq!(run.code, Some(0), "{args:?}: {run:?}");
         run
     }
+}
+
+async fn start() -> Sandbox {
+    harness::start_file(K1).await.expect("start the sandbox")
 }
 
 /// The `name` of each row of a `-o json` listing.
@@ -128,4 +148,85 @@ async fn demo_is_a_flag_so_the_subcommand_after_it_runs() {
     let run = m.run(&["assets/scenarios/small.yaml"]).await;
     assert_eq!(run.code, Some(2), "{run:?}");
     assert!(run.stderr.contains("unrecognized subcommand"), "{run:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_takes_kubectls_short_names_and_output_formats() {
+    let sandbox = start().await;
+    let m = Meshtop::on(&sandbox);
+    for (canonical, others) in [
+        (
+            "disruption",
+            &["pdb", "pdbs", "poddisruptionbudgets", "PodDisruptionBudget"][..],
+        ),
+        ("namespaces", &["ns", "namespace"]),
+        ("nodes", &["no", "node"]),
+        ("gateways", &["gw", "gateway"]),
+        ("revisions", &["rev", "revision"]),
+        ("proxies", &["proxy"]),
+    ] {
+        let want = m.ok(&["get", canonical, "-o", "name"]).await.stdout;
+        assert!(!want.is_empty(), "{canonical} has rows");
+        for other in others {
+            let got = m.ok(&["get", other, "-o", "name"]).await.stdout;
+            assert_eq!(got, want, "get {other}");
+        }
+    }
+
+    // kubectl's `kind/name`, without the namespace as kubectl prints them.
+    let lines = |run: Run| run.stdout.lines().map(String::from).collect::<Vec<_>>();
+    let pdbs = lines(m.ok(&["get", "pdb", "-o", "name"]).await);
+    assert_eq!(pdbs.len(), 7, "{pdbs:?}");
+    assert!(pdbs.contains(&"poddisruptionbudget.policy/istio-pilot".to_string()));
+    assert!(
+        pdbs.iter()
+            .all(|l| l.starts_with("poddisruptionbudget.policy/"))
+    );
+    let gateways = lines(m.ok(&["get", "gw", "-o", "name"]).await);
+    assert!(
+        gateways.contains(&"deployment.apps/istio-ingressgateway".to_string()),
+        "{gateways:?}"
+    );
+    assert_eq!(
+        lines(m.ok(&["get", "rev", "-o", "name"]).await),
+        ["revision/1-9-1"]
+    );
+    // A proxy's rows come from istiod, asked once as proxy-status asks it.
+    let proxies = lines(m.ok(&["get", "proxies", "-o", "name"]).await);
+    assert!(
+        proxies.contains(&"pod/reviews-v1-545db77b95-qvbm7".to_string()),
+        "{proxies:?}"
+    );
+    let revisions = m.ok(&["get", "rev"]).await.stdout;
+    assert!(revisions.contains("STALE 1"), "{revisions}");
+
+    // `-n` picks the same rows in every format.
+    let logging = m.ok(&["-n", "logging", "get", "pdb", "-o", "name"]).await;
+    assert_eq!(
+        logging.stdout,
+        "poddisruptionbudget.policy/elasticsearch-k1-master-pdb\n"
+    );
+    let json = m
+        .ok(&["-n", "logging", "get", "pdb", "-o", "json"])
+        .await
+        .json();
+    assert_eq!(json.as_array().map(Vec::len), Some(1), "{json}");
+
+    // wide: every column whatever the width; the table: those the TUI shows at it.
+    let header = |run: Run| run.stdout.lines().next().unwrap_or_default().to_string();
+    let narrow = header(m.ok(&["get", "pdb", "--width", "60"]).await);
+    let wide = header(m.ok(&["get", "pdb", "-o", "wide", "--width", "60"]).await);
+    assert!(
+        !narrow.contains("NAMESPACE") && !narrow.contains("HEALTHY"),
+        "{narrow}"
+    );
+    for column in [
+        "NAMESPACE",
+        "MIN AVAILABLE",
+        "ALLOWED DISRUPTIONS",
+        "HEALTHY",
+        "BLOCKS DRAIN OF",
+    ] {
+        assert!(wide.contains(column), "{column} in {wide}");
+    }
 }
