@@ -24,7 +24,7 @@ use crate::cluster::actions::RunOptions;
 use crate::cluster::actions::{AuditLog, Executor};
 use crate::cluster::{self, Connection, SyncOptions, WatchOptions};
 use crate::model::sync::{ReplicaState, ReplicaSync};
-use crate::model::{ClusterEvent, Kind, Model, SourceState, Stamped, syncz};
+use crate::model::{ClusterEvent, Kind, Model, Name, SourceState, Stamped, syncz};
 use crate::ops::Request;
 use crate::ops::outcome::{self, Event};
 use crate::ops::{self, ActionError};
@@ -291,6 +291,15 @@ fn warn_unread_sources(model: &Model) {
     }
 }
 
+/// `1 proxy`, `2 proxies`.
+fn counted(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// Asks every istiod replica once (the replicas of `opts.revision`, else all of them) and
 /// waits for each first answer.
 async fn poll_istiod_once(
@@ -313,7 +322,8 @@ fn apply_answers(model: &mut Model, replicas: &[ReplicaSync]) {
     }
 }
 
-/// `meshtop proxy-status`: ask every istiod replica once, print istioctl's table.
+/// `meshtop proxy-status [PROXY]`: ask every istiod replica once, print istioctl's table,
+/// or one proxy's lines of it and its state per xDS type.
 async fn proxy_status(global: &GlobalArgs, cmd: &ProxyStatusCmd) -> Result<(), AppError> {
     let target = connect(global).await?;
     let opts = SyncOptions {
@@ -324,15 +334,35 @@ async fn proxy_status(global: &GlobalArgs, cmd: &ProxyStatusCmd) -> Result<(), A
         .await
         .map_err(AppError::Failed)?;
     let istiod_versions = cluster::sync::istiod_versions(&target.connection, &opts).await;
-    let rows = syncz::merge(&replicas);
+    let mut rows = syncz::merge(&replicas);
+    let proxy = match &cmd.proxy {
+        Some(name) => Some(pick_proxy(&rows, name, global.namespace.as_deref())?),
+        None => None,
+    };
+    rows.retain(|r| match &proxy {
+        Some((namespace, pod)) => r.status.namespace == *namespace && r.status.pod == *pod,
+        None => global
+            .namespace
+            .as_deref()
+            .is_none_or(|ns| r.status.namespace.as_ref() == ns),
+    });
     let text = match cmd.output {
-        Output::Table => syncz::table(&rows),
+        Output::Table => {
+            let mut text = syncz::table(&rows);
+            if let Some((namespace, pod)) = &proxy {
+                let mut model = Model::new();
+                apply_answers(&mut model, &replicas);
+                text.push('\n');
+                text.push_str(&crate::headless::proxy_xds_table(&model, namespace, pod));
+            }
+            text
+        }
         output => crate::headless::structured(&syncz::json_rows(&rows), output)
             .map_err(AppError::Failed)?,
     };
     print_out(&text)?;
     // istioctl's table has no room for it, so the skew goes below it, on stderr.
-    let mut skew: BTreeMap<(String, String), u32> = BTreeMap::new();
+    let mut skew: BTreeMap<(String, String), usize> = BTreeMap::new();
     for row in &rows {
         if let Some(istiod) = istiod_versions.get(row.istiod.as_ref())
             && crate::model::facts::proxies::skewed(&row.status.version, istiod)
@@ -343,7 +373,11 @@ async fn proxy_status(global: &GlobalArgs, cmd: &ProxyStatusCmd) -> Result<(), A
         }
     }
     for ((proxy, istiod), n) in &skew {
-        eprintln!("warning: version skew: {n} proxies run {proxy} against istiod {istiod}");
+        let run = if *n == 1 { "runs" } else { "run" };
+        eprintln!(
+            "warning: version skew: {} {run} {proxy} against istiod {istiod}",
+            counted(*n, "proxy", "proxies")
+        );
     }
     warn_unanswered(&replicas);
     Ok(())
@@ -363,6 +397,54 @@ fn warn_unanswered(replicas: &[ReplicaSync]) {
                 )
             }
         }
+    }
+}
+
+/// The `(namespace, pod)` of the proxy `name` names, as istioctl reads it: `POD.NAMESPACE`,
+/// or `POD` in `-n`'s namespace, or a pod's name that only one namespace has.
+fn pick_proxy(
+    rows: &[syncz::ProxyStatusRow],
+    name: &str,
+    namespace: Option<&str>,
+) -> Result<(Name, Name), AppError> {
+    let mut found: Vec<(Name, Name)> = rows
+        .iter()
+        .map(|r| &r.status)
+        .filter(|s| match namespace {
+            Some(ns) => {
+                s.namespace.as_ref() == ns && (s.pod.as_ref() == name || s.proxy.as_ref() == name)
+            }
+            None => s.proxy.as_ref() == name,
+        })
+        .map(|s| (s.namespace.clone(), s.pod.clone()))
+        .collect();
+    if found.is_empty() && namespace.is_none() {
+        found = rows
+            .iter()
+            .map(|r| &r.status)
+            .filter(|s| s.pod.as_ref() == name)
+            .map(|s| (s.namespace.clone(), s.pod.clone()))
+            .collect();
+    }
+    found.sort();
+    found.dedup();
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(AppError::Failed(format!(
+            "no istiod replica reports a proxy {name}{}",
+            namespace
+                .map(|ns| format!(" in namespace {ns}"))
+                .unwrap_or_default()
+        ))),
+        several => Err(AppError::Usage(format!(
+            "{} have a proxy {name}: {}; give it as {name}.NAMESPACE or with -n NAMESPACE",
+            counted(several.len(), "namespace", "namespaces"),
+            several
+                .iter()
+                .map(|(ns, _)| ns.as_ref())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
     }
 }
 

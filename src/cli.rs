@@ -207,7 +207,8 @@ pub enum Command {
     /// Print one view of the model and exit: connect, wait for the initial sync, print.
     Get(GetCmd),
     /// Print every proxy's xDS sync state as `istioctl proxy-status` does (NAME CLUSTER CDS
-    /// LDS EDS RDS ECDS ISTIOD VERSION) and exit: ask every istiod replica once.
+    /// LDS EDS RDS ECDS ISTIOD VERSION) and exit: ask every istiod replica once. Given a
+    /// proxy, print its state per xDS type instead.
     ProxyStatus(ProxyStatusCmd),
     /// Cordon a node, then evict its pods through the Eviction API with kubectl drain's rules
     /// (DaemonSet and mirror pods stay; PDB refusals are retried every 5s).
@@ -332,6 +333,10 @@ pub struct GetCmd {
 
 #[derive(Debug, Args)]
 pub struct ProxyStatusCmd {
+    /// One proxy: its pod's name, as POD.NAMESPACE or with -n NAMESPACE (without either,
+    /// the pod's name must be unique in the mesh).
+    #[arg(value_name = "POD[.NAMESPACE]")]
+    pub proxy: Option<String>,
     /// Output format.
     #[arg(
         short = 'o',
@@ -842,8 +847,15 @@ mod tests {
             Some(Command::ProxyStatus(ProxyStatusCmd {
                 output: Output::Table,
                 revision: None,
+                proxy: None,
                 ..
             }))
+        ));
+        let c = Cli::try_parse_from(["meshtop", "-n", "default", "proxy-status", "web-1"])
+            .expect("parse");
+        assert!(matches!(
+            c.command,
+            Some(Command::ProxyStatus(ProxyStatusCmd { proxy: Some(p), .. })) if p == "web-1"
         ));
     }
 }

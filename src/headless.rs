@@ -1,6 +1,6 @@
-//! What the commands print: `meshtop get VIEW`, the same facts the TUI shows, printed once.
-//! The tables are the TUI's own (its view's columns at a width, its cells); JSON and YAML are
-//! the model's rows.
+//! What the commands print: `meshtop get VIEW` (the same facts the TUI shows, printed once)
+//! and one proxy's xDS state. The tables are the TUI's own (its view's columns at a width, its
+//! cells); JSON and YAML are the model's rows.
 
 use std::fmt::Write as _;
 use std::io::IsTerminal as _;
@@ -11,7 +11,7 @@ use crate::cli::{GetOutput, Output, View};
 use crate::model::Model;
 use crate::ui::state::Screen;
 use crate::ui::table::{self, TableSource};
-use crate::ui::views::{self, ScreenId, ViewKind};
+use crate::ui::views::{self, ScreenId, Subject, ViewKind};
 
 /// A width at which every column shows: what scripts get.
 const EVERY_COLUMN: u16 = u16::MAX;
@@ -127,6 +127,17 @@ pub fn structured<T: Serialize + ?Sized>(rows: &T, output: Output) -> Result<Str
     serde_json::to_string_pretty(rows)
         .map(|s| s + "\n")
         .map_err(|e| e.to_string())
+}
+
+/// One proxy's xDS types with their state and raw nonces, as its details screen in the TUI
+/// lists them.
+pub fn proxy_xds_table(model: &Model, namespace: &str, pod: &str) -> String {
+    let id = ScreenId::Details(Subject::Proxy {
+        namespace: namespace.into(),
+        pod: pod.into(),
+    });
+    let source = views::source(&id, model);
+    table_text(source.as_ref(), &Screen::new(id), EVERY_COLUMN)
 }
 
 /// The rows of `screen` as the TUI arranges them, with the columns it shows at `width`.

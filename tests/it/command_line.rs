@@ -1,5 +1,6 @@
 //! The command line as kubectl and istioctl users type it, run as the real binary: `--demo`
-//! before a subcommand, kubectl's short names and output formats.
+//! before a subcommand, kubectl's short names and output formats, one proxy's
+//! `proxy-status`.
 
 use std::path::PathBuf;
 
@@ -229,4 +230,88 @@ async fn get_takes_kubectls_short_names_and_output_formats() {
     ] {
         assert!(wide.contains(column), "{column} in {wide}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_status_of_one_proxy_shows_each_xds_type() {
+    let sandbox = start().await;
+    let m = Meshtop::on(&sandbox);
+    let stale = "reviews-v1-545db77b95-qvbm7";
+    for args in [
+        vec!["proxy-status", "reviews-v1-545db77b95-qvbm7.default"],
+        vec!["-n", "default", "proxy-status", stale],
+        vec!["proxy-status", stale, "--namespace", "default"],
+        // A pod's name found in one namespace only needs none.
+        vec!["proxy-status", stale],
+    ] {
+        let run = m.ok(&args).await;
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        assert!(lines[0].starts_with("NAME "), "{args:?}: {run:?}");
+        assert!(
+            lines[1].starts_with(&format!("{stale}.default ")),
+            "{args:?}: {run:?}"
+        );
+        assert_eq!(lines[2], "", "{run:?}");
+        let types: Vec<(&str, &str)> = lines[4..]
+            .iter()
+            .map(|l| {
+                let mut words = l.split_whitespace();
+                (
+                    words.next().unwrap_or_default(),
+                    words.next().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert!(
+            lines[3].starts_with("TYPE ") && lines[3].contains("ACKED"),
+            "{run:?}"
+        );
+        assert_eq!(
+            types,
+            [
+                ("CDS", "SYNCED"),
+                ("LDS", "SYNCED"),
+                ("EDS", "STALE"),
+                ("RDS", "SYNCED"),
+                ("ECDS", "NOT")
+            ],
+            "{run:?}"
+        );
+    }
+    let json = m.ok(&["proxy-status", stale, "-o", "json"]).await.json();
+    let rows = json.as_array().expect("rows");
+    assert_eq!(rows.len(), 1, "{json}");
+    assert_eq!(rows[0]["xds"]["EDS"]["state"], "STALE");
+    assert_ne!(
+        rows[0]["xds"]["EDS"]["sent"],
+        rows[0]["xds"]["EDS"]["acked"]
+    );
+
+    let missing = m.run(&["proxy-status", "nope.default"]).await;
+    assert_eq!(missing.code, Some(1), "{missing:?}");
+    assert_eq!(
+        missing.stderr.trim_end(),
+        "meshtop: no istiod replica reports a proxy nope.default"
+    );
+    assert_eq!(missing.stdout, "");
+    let elsewhere = m.run(&["-n", "logging", "proxy-status", stale]).await;
+    assert_eq!(elsewhere.code, Some(1), "{elsewhere:?}");
+    assert!(
+        elsewhere.stderr.contains("in namespace logging"),
+        "{elsewhere:?}"
+    );
+
+    // `-n` without a proxy: that namespace's lines of the table.
+    let default = m.ok(&["-n", "default", "proxy-status"]).await;
+    let names: Vec<&str> = default
+        .stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(!names.is_empty());
+    assert!(names.iter().all(|n| n.ends_with(".default")), "{names:?}");
+
+    // The former name of --istiod-timeout still works.
+    m.ok(&["--syncz-timeout", "3", "proxy-status", stale]).await;
 }
