@@ -585,6 +585,9 @@ const CONSENT_SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `meshtop drain NODE`.
 async fn drain(global: &GlobalArgs, cmd: &DrainCmd) -> Result<(), AppError> {
+    if let Some(why) = cmd.kubectl.refusal() {
+        return Err(AppError::Usage(format!("{why}; nothing was sent")));
+    }
     let request = Request::Drain {
         node: cmd.node.clone(),
         delete_emptydir_data: cmd.delete_emptydir_data,
@@ -663,7 +666,8 @@ async fn pdb(global: &GlobalArgs, cmd: &PdbCmd) -> Result<(), AppError> {
         PdbCmd::Relax(t) => (t, None),
         PdbCmd::Restore(r) => (&r.target, Some(r.force)),
     };
-    let ops::pdb::PdbTarget { namespace, name } = ops::pdb::PdbTarget::parse(&t.pdb)?;
+    let ops::pdb::PdbTarget { namespace, name } =
+        ops::pdb::PdbTarget::parse(&pdb_name(&t.pdb, global.namespace.as_deref())?)?;
     let request = match restore_force {
         None => Request::PdbRelax { namespace, name },
         Some(force) => Request::PdbRestore {
@@ -677,6 +681,23 @@ async fn pdb(global: &GlobalArgs, cmd: &PdbCmd) -> Result<(), AppError> {
         ..RunOptions::default()
     };
     run_request(global, request, opts).await
+}
+
+/// `NAMESPACE/NAME` of the budget a command names, as kubectl users name it too: `NAME` with
+/// `-n NAMESPACE`. A `NAMESPACE/NAME` outside `-n`'s namespace is a contradiction, refused.
+fn pdb_name(text: &str, namespace: Option<&str>) -> Result<String, ActionError> {
+    match (text.split_once('/'), namespace) {
+        (None, Some(ns)) => Ok(format!("{ns}/{text}")),
+        (None, None) => Err(ActionError::Invalid(format!(
+            "invalid PodDisruptionBudget {text:?}: expected NAMESPACE/NAME, or NAME with -n \
+             NAMESPACE"
+        ))),
+        (Some((in_text, _)), Some(ns)) if in_text != ns => Err(ActionError::Invalid(format!(
+            "invalid PodDisruptionBudget {text:?}: it names namespace {in_text:?}, but -n says \
+             {ns:?}"
+        ))),
+        (Some(_), _) => Ok(text.to_string()),
+    }
 }
 
 /// The terminal in raw mode on the alternate screen; restored on drop and on panic.

@@ -364,7 +364,7 @@ pub struct DrainCmd {
     #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = duration)]
     pub timeout: std::time::Duration,
     /// Also evict pods with emptyDir volumes (their data is lost).
-    #[arg(long)]
+    #[arg(long, alias = "delete-local-data")]
     pub delete_emptydir_data: bool,
     /// Also evict pods that declare no controller (nothing recreates them).
     #[arg(long)]
@@ -373,6 +373,85 @@ pub struct DrainCmd {
     /// any Deployment or StatefulSet): without it such a drain is refused before the cordon.
     #[arg(long)]
     pub evict_last_replica: bool,
+    #[command(flatten)]
+    pub kubectl: KubectlDrainFlags,
+}
+
+/// kubectl drain's flags that meshtop's drain has no room for: accepted where they ask for
+/// what meshtop does anyway, refused with the reason otherwise.
+#[derive(Debug, Args)]
+pub struct KubectlDrainFlags {
+    /// Accepted as kubectl takes it: meshtop always leaves DaemonSet-managed pods in place.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = go_bool
+    )]
+    pub ignore_daemonsets: Option<bool>,
+    #[arg(long, hide = true, value_name = "SELECTOR")]
+    pub pod_selector: Option<String>,
+    #[arg(long, hide = true, value_name = "SECONDS", allow_hyphen_values = true)]
+    pub grace_period: Option<i64>,
+    #[arg(
+        long,
+        hide = true,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = go_bool
+    )]
+    pub disable_eviction: Option<bool>,
+}
+
+/// A boolean as kubectl (Go's `strconv.ParseBool`) reads one.
+fn go_bool(text: &str) -> Result<bool, String> {
+    match text {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(format!("expected true or false, got {text:?}")),
+    }
+}
+
+impl KubectlDrainFlags {
+    /// Why meshtop will not drain as these flags ask, if it will not. kubectl's defaults
+    /// (`--grace-period=-1`, `--disable-eviction=false`) ask for nothing and pass.
+    pub fn refusal(&self) -> Option<String> {
+        if self.ignore_daemonsets == Some(false) {
+            return Some(
+                "--ignore-daemonsets=false is not supported: meshtop always leaves \
+                 DaemonSet-managed pods on the node (their DaemonSet would put them back at \
+                 once)"
+                    .into(),
+            );
+        }
+        if self.pod_selector.is_some() {
+            return Some(
+                "--pod-selector is not supported: meshtop evicts every pod a drain may evict, \
+                 so that the node can be upgraded or removed; evict single pods with kubectl"
+                    .into(),
+            );
+        }
+        if self.grace_period.is_some_and(|s| s != -1) {
+            return Some(
+                "--grace-period is not supported: meshtop evicts each pod with its own \
+                 terminationGracePeriodSeconds"
+                    .into(),
+            );
+        }
+        if self.disable_eviction == Some(true) {
+            return Some(
+                "--disable-eviction is not supported: meshtop drains only through the Eviction \
+                 API, so that every PodDisruptionBudget is honoured; relax a budget that blocks \
+                 the drain with `meshtop pdb relax NAMESPACE/NAME`"
+                    .into(),
+            );
+        }
+        None
+    }
 }
 
 #[derive(Debug, Args)]
@@ -446,7 +525,8 @@ pub struct PdbRestoreCmd {
 
 #[derive(Debug, Args)]
 pub struct PdbTargetCmd {
-    #[arg(value_name = "NAMESPACE/NAME")]
+    /// The budget: NAMESPACE/NAME, or NAME with -n NAMESPACE as kubectl takes it.
+    #[arg(value_name = "NAMESPACE/NAME|NAME")]
     pub pdb: String,
     /// Send the request with dryRun=All: nothing changes.
     #[arg(long)]
@@ -621,6 +701,63 @@ mod tests {
             assert!(
                 matches!(c.command, Some(Command::Get(GetCmd { output, .. })) if output == want)
             );
+        }
+    }
+
+    #[test]
+    fn kubectl_drain_flags_pass_when_they_ask_for_what_meshtop_does() {
+        let flags = |args: &[&str]| {
+            let mut all = vec!["meshtop", "drain", "n1"];
+            all.extend(args);
+            match Cli::try_parse_from(&all).expect("parse").command {
+                Some(Command::Drain(d)) => d,
+                other => panic!("{other:?}"),
+            }
+        };
+        for args in [
+            &["--ignore-daemonsets"][..],
+            &["--ignore-daemonsets=true"],
+            &["--ignore-daemonsets=1"],
+            &["--grace-period", "-1"],
+            &["--grace-period=-1"],
+            &["--disable-eviction=false"],
+            &["--delete-local-data"],
+        ] {
+            assert_eq!(flags(args).kubectl.refusal(), None, "{args:?}");
+        }
+        assert!(flags(&["--delete-local-data"]).delete_emptydir_data);
+        for (args, named) in [
+            (
+                &["--ignore-daemonsets=false"][..],
+                "--ignore-daemonsets=false",
+            ),
+            (&["--pod-selector", "app=web"], "--pod-selector"),
+            (&["--grace-period", "30"], "--grace-period"),
+            (&["--grace-period=0"], "--grace-period"),
+            (&["--disable-eviction"], "--disable-eviction"),
+            (&["--disable-eviction=true"], "--disable-eviction"),
+        ] {
+            let why = flags(args).kubectl.refusal().expect("refused");
+            assert!(
+                why.starts_with(named) && why.contains("not supported"),
+                "{why}"
+            );
+        }
+        // The boolean takes its value after `=` only, so a node name is never swallowed.
+        let c =
+            Cli::try_parse_from(["meshtop", "drain", "--ignore-daemonsets", "n1"]).expect("parse");
+        assert!(matches!(c.command, Some(Command::Drain(d)) if d.node == "n1"));
+        assert!(
+            Cli::try_parse_from(["meshtop", "drain", "n1", "--ignore-daemonsets=maybe"]).is_err()
+        );
+        let help = Cli::command()
+            .find_subcommand_mut("drain")
+            .expect("drain")
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("--ignore-daemonsets"), "{help}");
+        for hidden in ["--pod-selector", "--grace-period", "--disable-eviction"] {
+            assert!(!help.contains(hidden), "{hidden} is refused, not offered");
         }
     }
 

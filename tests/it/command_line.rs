@@ -1,9 +1,11 @@
 //! The command line as kubectl and istioctl users type it, run as the real binary: `--demo`
 //! before a subcommand, kubectl's short names and output formats, one proxy's
-//! `proxy-status`.
+//! `proxy-status`, kubectl's drain and `-n` habits.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use k8s_openapi::api::core::v1::Node;
+use kube::api::Api;
 use meshtop_sandbox::Sandbox;
 use serde_json::Value;
 
@@ -314,4 +316,92 @@ async fn proxy_status_of_one_proxy_shows_each_xds_type() {
 
     // The former name of --istiod-timeout still works.
     m.ok(&["--syncz-timeout", "3", "proxy-status", stale]).await;
+}
+
+async fn cordoned(sandbox: &Sandbox, node: &str) -> bool {
+    let client = harness::client(sandbox, harness::ADMIN_CONTEXT)
+        .await
+        .expect("client");
+    Api::<Node>::all(client)
+        .get(node)
+        .await
+        .expect("node")
+        .spec
+        .and_then(|s| s.unschedulable)
+        .unwrap_or(false)
+}
+
+fn audit_lines(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectls_drain_and_namespace_habits() {
+    let sandbox = start().await;
+    let m = Meshtop::on(&sandbox);
+
+    // What meshtop does anyway is accepted; the rest refused before anything is sent.
+    for refused in [
+        &["--pod-selector", "app=web"][..],
+        &["--grace-period", "10"],
+        &["--disable-eviction"],
+        &["--ignore-daemonsets=false"],
+    ] {
+        let mut args = vec!["drain", "k1-master01"];
+        args.extend(refused);
+        let run = m.run(&args).await;
+        assert_eq!(run.code, Some(2), "{args:?}: {run:?}");
+        assert!(
+            run.stderr.starts_with(&format!("meshtop: {}", refused[0]))
+                && run.stderr.contains(" is not supported: ")
+                && run.stderr.trim_end().ends_with("nothing was sent"),
+            "{run:?}"
+        );
+        assert_eq!(run.stdout, "");
+    }
+    assert!(!cordoned(&sandbox, "k1-master01").await);
+    assert_eq!(audit_lines(&m.audit()), 0, "nothing was audited");
+
+    let run = m
+        .ok(&[
+            "drain",
+            "k1-master01",
+            "--ignore-daemonsets",
+            "--grace-period=-1",
+        ])
+        .await;
+    assert!(run.stdout.contains("node/k1-master01 drained"), "{run:?}");
+    assert!(cordoned(&sandbox, "k1-master01").await);
+    m.ok(&["uncordon", "k1-master01"]).await;
+
+    // A budget named by -n, as kubectl names it; a contradiction or no namespace refused.
+    for args in [
+        &["pdb", "relax", "istio-pilot"][..],
+        &["-n", "logging", "pdb", "relax", "istio-system/istio-pilot"],
+    ] {
+        let run = m.run(args).await;
+        assert_eq!(run.code, Some(2), "{args:?}: {run:?}");
+        assert!(
+            run.stderr
+                .starts_with("meshtop: invalid PodDisruptionBudget "),
+            "{run:?}"
+        );
+    }
+    let run = m
+        .ok(&[
+            "pdb",
+            "relax",
+            "istio-pilot",
+            "-n",
+            "istio-system",
+            "--dry-run",
+        ])
+        .await;
+    assert_eq!(
+        run.stdout,
+        "poddisruptionbudget.policy/istio-pilot relaxed (server dry run)\n"
+    );
 }
