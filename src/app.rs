@@ -17,14 +17,14 @@ use jiff::Timestamp;
 use tokio::sync::mpsc;
 
 use crate::cli::{
-    Cli, Command, DemoScenario, DrainCmd, GetCmd, GlobalArgs, LabelCmd, NodeCmd, Output, PdbCmd,
-    ProxyStatusCmd, View,
+    CheckCmd, Cli, Command, DemoScenario, DrainCmd, FailOn, GetCmd, GlobalArgs, LabelCmd, NodeCmd,
+    Output, PdbCmd, ProxyStatusCmd, View,
 };
 use crate::cluster::actions::RunOptions;
 use crate::cluster::actions::{AuditLog, Executor};
 use crate::cluster::{self, Connection, SyncOptions, WatchOptions};
 use crate::model::sync::{ReplicaState, ReplicaSync};
-use crate::model::{ClusterEvent, Kind, Model, Name, SourceState, Stamped, syncz};
+use crate::model::{ClusterEvent, Kind, Model, Name, Severity, SourceState, Stamped, syncz};
 use crate::ops::Request;
 use crate::ops::outcome::{self, Event};
 use crate::ops::{self, ActionError};
@@ -139,6 +139,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         }
         Some(Command::Get(cmd)) => get(&cli.global, &cmd).await,
         Some(Command::ProxyStatus(cmd)) => proxy_status(&cli.global, &cmd).await,
+        Some(Command::Check(cmd)) => check(&cli.global, &cmd).await,
         Some(Command::Drain(cmd)) => interruptible(drain(&cli.global, &cmd)).await,
         Some(Command::Cordon(cmd)) => interruptible(cordon(&cli.global, &cmd, true)).await,
         Some(Command::Uncordon(cmd)) => interruptible(cordon(&cli.global, &cmd, false)).await,
@@ -446,6 +447,61 @@ fn pick_proxy(
                 .join(", ")
         ))),
     }
+}
+
+/// `meshtop check`: the model as `get` reads it, with every istiod replica's answer as
+/// `proxy-status` asks for it; its findings printed; exit 1 when one reaches `--fail-on`.
+async fn check(global: &GlobalArgs, cmd: &CheckCmd) -> Result<(), AppError> {
+    let target = connect(global).await?;
+    let mut model = synced_model(
+        &target.connection,
+        watch_options(global),
+        cmd.sync.duration(),
+    )
+    .await?;
+    let unanswered =
+        match poll_istiod_once(&target, &sync_options(global), cmd.sync.duration()).await {
+            Ok(replicas) => {
+                apply_answers(&mut model, &replicas);
+                None
+            }
+            Err(e) => Some(e),
+        };
+    let findings = model.findings();
+    let text = match cmd.output {
+        Output::Table => crate::headless::findings_table(&model),
+        output => crate::headless::structured(&findings, output).map_err(AppError::Failed)?,
+    };
+    print_out(&text)?;
+    if let Some(e) = unanswered {
+        return Err(AppError::Failed(format!(
+            "the proxies' sync state is unknown, so the check cannot pass: {e}"
+        )));
+    }
+    let threshold = match cmd.fail_on {
+        FailOn::Error => Severity::Error,
+        FailOn::Warning => Severity::Warning,
+    };
+    let of = |severity| findings.iter().filter(|f| f.severity == severity).count();
+    let reached: Vec<String> = [
+        (Severity::Error, "error", "errors"),
+        (Severity::Warning, "warning", "warnings"),
+    ]
+    .into_iter()
+    .filter(|(severity, ..)| *severity >= threshold && of(*severity) > 0)
+    .map(|(severity, one, many)| counted(of(severity), one, many))
+    .collect();
+    if reached.is_empty() {
+        return Ok(());
+    }
+    let flag = match cmd.fail_on {
+        FailOn::Error => "error",
+        FailOn::Warning => "warning",
+    };
+    Err(AppError::Failed(format!(
+        "check failed: {} (--fail-on {flag})",
+        reached.join(" and ")
+    )))
 }
 
 impl From<ActionError> for AppError {

@@ -210,6 +210,11 @@ pub enum Command {
     /// LDS EDS RDS ECDS ISTIOD VERSION) and exit: ask every istiod replica once. Given a
     /// proxy, print its state per xDS type instead.
     ProxyStatus(ProxyStatusCmd),
+    /// Print the findings an expert would check by hand before going on with an upgrade, and
+    /// exit 1 when any reaches --fail-on: read the cluster as `get` does and ask every istiod
+    /// replica once as `proxy-status` does.
+    #[command(after_long_help = CHECK_HELP)]
+    Check(CheckCmd),
     /// Cordon a node, then evict its pods through the Eviction API with kubectl drain's rules
     /// (DaemonSet and mirror pods stay; PDB refusals are retried every 5s).
     Drain(DrainCmd),
@@ -230,6 +235,10 @@ pub enum Command {
     #[command(long_about = SANDBOX_LONG_ABOUT, after_long_help = meshtop_sandbox::scenario::FORMAT_HELP)]
     Sandbox(SandboxCmd),
 }
+
+const CHECK_HELP: &str = "Exit codes: 0 when no finding reaches --fail-on; 1 when one does, or \
+when the cluster or istiod could not be read in time (the findings read so far are printed); \
+2 bad input.";
 
 /// What `meshtop get` prints. The names, short names and singulars are kubectl's where
 /// kubectl has the kind, matched without regard to case.
@@ -261,7 +270,7 @@ pub enum View {
     Namespaces,
 }
 
-/// The formats of `proxy-status`.
+/// The formats of `proxy-status` and `check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Table,
@@ -349,6 +358,37 @@ pub struct ProxyStatusCmd {
     /// Only ask this revision's istiod (its `istio.io/rev` label; `default` for none).
     #[arg(long, env = "MESHTOP_REVISION", value_name = "REV")]
     pub revision: Option<String>,
+    #[command(flatten)]
+    pub sync: SyncTimeout,
+}
+
+/// The lowest severity `check` fails on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckCmd {
+    /// Output format.
+    #[arg(
+        short = 'o',
+        long,
+        value_enum,
+        default_value = "table",
+        env = "MESHTOP_OUTPUT"
+    )]
+    pub output: Output,
+    /// Exit 1 when a finding is this severe or more.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "error",
+        env = "MESHTOP_FAIL_ON",
+        value_name = "SEVERITY"
+    )]
+    pub fail_on: FailOn,
     #[command(flatten)]
     pub sync: SyncTimeout,
 }
@@ -796,6 +836,30 @@ mod tests {
     }
 
     #[test]
+    fn check_parses() {
+        let c = Cli::try_parse_from(["meshtop", "check"]).expect("parse");
+        assert!(matches!(
+            c.command,
+            Some(Command::Check(CheckCmd {
+                output: Output::Table,
+                fail_on: FailOn::Error,
+                ..
+            }))
+        ));
+        let c = Cli::try_parse_from(["meshtop", "check", "-o", "json", "--fail-on", "warning"])
+            .expect("parse");
+        assert!(matches!(
+            c.command,
+            Some(Command::Check(CheckCmd {
+                output: Output::Json,
+                fail_on: FailOn::Warning,
+                ..
+            }))
+        ));
+        assert!(Cli::try_parse_from(["meshtop", "check", "--fail-on", "info"]).is_err());
+    }
+
+    #[test]
     fn actions_parse() {
         let c = Cli::try_parse_from([
             "meshtop",
@@ -898,6 +962,7 @@ mod tests {
         refused(&["--istiod-interval", "1e300"], "--istiod-interval");
         refused(&["--istiod-timeout", "inf"], "--istiod-timeout");
         refused(&["--syncz-timeout", "inf"], "--syncz-timeout");
+        refused(&["check", "--sync-timeout", "0"], "--sync-timeout");
         refused(
             &["install", "revision", "--rev", "x", "--sync-timeout", &huge],
             "--sync-timeout",

@@ -1,6 +1,6 @@
-//! What the commands print: `meshtop get VIEW` (the same facts the TUI shows, printed once)
-//! and one proxy's xDS state. The tables are the TUI's own (its view's columns at a width, its
-//! cells); JSON and YAML are the model's rows.
+//! What the commands print: `meshtop get VIEW` (the same facts the TUI shows, printed once),
+//! `meshtop check`'s findings and one proxy's xDS state. The tables are the TUI's own (its
+//! view's columns at a width, its cells); JSON and YAML are the model's rows.
 
 use std::fmt::Write as _;
 use std::io::IsTerminal as _;
@@ -127,6 +127,17 @@ pub fn structured<T: Serialize + ?Sized>(rows: &T, output: Output) -> Result<Str
     serde_json::to_string_pretty(rows)
         .map(|s| s + "\n")
         .map_err(|e| e.to_string())
+}
+
+/// The model's findings as the Overview's table lists them, every column; the table's own
+/// words when there are none.
+pub fn findings_table(model: &Model) -> String {
+    let id = ScreenId::View(ViewKind::Overview);
+    let source = views::source(&id, model);
+    if source.is_empty() {
+        return format!("{}\n", source.empty_message());
+    }
+    table_text(source.as_ref(), &Screen::new(id), EVERY_COLUMN)
 }
 
 /// One proxy's xDS types with their state and raw nonces, as its details screen in the TUI
