@@ -140,6 +140,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Some(Command::Get(cmd)) => get(&cli.global, &cmd).await,
         Some(Command::ProxyStatus(cmd)) => proxy_status(&cli.global, &cmd).await,
         Some(Command::Check(cmd)) => check(&cli.global, &cmd).await,
+        Some(Command::Completion(cmd)) => completion(cmd.shell),
         Some(Command::Drain(cmd)) => interruptible(drain(&cli.global, &cmd)).await,
         Some(Command::Cordon(cmd)) => interruptible(cordon(&cli.global, &cmd, true)).await,
         Some(Command::Uncordon(cmd)) => interruptible(cordon(&cli.global, &cmd, false)).await,
@@ -502,6 +503,14 @@ async fn check(global: &GlobalArgs, cmd: &CheckCmd) -> Result<(), AppError> {
         "check failed: {} (--fail-on {flag})",
         reached.join(" and ")
     )))
+}
+
+/// `meshtop completion SHELL`: the script that completes meshtop's subcommands and flags.
+fn completion(shell: clap_complete::Shell) -> Result<(), AppError> {
+    let mut command = crate::cli::offered();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "meshtop", &mut script);
+    print_out(&String::from_utf8_lossy(&script))
 }
 
 impl From<ActionError> for AppError {

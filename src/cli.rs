@@ -234,6 +234,8 @@ pub enum Command {
     /// Serve a sandbox Kubernetes API server on loopback, loaded from a scenario.
     #[command(long_about = SANDBOX_LONG_ABOUT, after_long_help = meshtop_sandbox::scenario::FORMAT_HELP)]
     Sandbox(SandboxCmd),
+    /// Print a shell completion script (e.g. `source <(meshtop completion bash)`).
+    Completion(CompletionCmd),
 }
 
 const CHECK_HELP: &str = "Exit codes: 0 when no finding reaches --fail-on; 1 when one does, or \
@@ -391,6 +393,35 @@ pub struct CheckCmd {
     pub fail_on: FailOn,
     #[command(flatten)]
     pub sync: SyncTimeout,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionCmd {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// The command line as `--help` shows it, for the completion scripts: clap_complete offers
+/// hidden flags too, and those are either refused (kubectl's drain flags) or former names.
+pub fn offered() -> clap::Command {
+    fn visible(command: &clap::Command) -> clap::Command {
+        let mut offered = clap::Command::new(command.get_name().to_string());
+        if let Some(about) = command.get_about() {
+            offered = offered.about(about.clone());
+        }
+        if let Some(version) = command.get_version() {
+            offered = offered.version(version.to_string());
+        }
+        for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
+            offered = offered.arg(arg.clone());
+        }
+        for sub in command.get_subcommands().filter(|c| !c.is_hide_set()) {
+            offered = offered.subcommand(visible(sub));
+        }
+        offered
+    }
+    visible(&<Cli as clap::CommandFactory>::command())
 }
 
 #[derive(Debug, Args)]
@@ -836,7 +867,7 @@ mod tests {
     }
 
     #[test]
-    fn check_parses() {
+    fn check_and_completion_parse() {
         let c = Cli::try_parse_from(["meshtop", "check"]).expect("parse");
         assert!(matches!(
             c.command,
@@ -857,6 +888,11 @@ mod tests {
             }))
         ));
         assert!(Cli::try_parse_from(["meshtop", "check", "--fail-on", "info"]).is_err());
+        for shell in ["bash", "zsh", "fish"] {
+            let c = Cli::try_parse_from(["meshtop", "completion", shell]).expect(shell);
+            assert!(matches!(c.command, Some(Command::Completion(_))));
+        }
+        assert!(Cli::try_parse_from(["meshtop", "completion", "tcsh"]).is_err());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The command line as kubectl and istioctl users type it, run as the real binary: `--demo`
 //! before a subcommand, `meshtop check` as an upgrade's gate (failing on the field report's
 //! blocking budgets, passing once they are relieved), kubectl's short names and output
-//! formats, one proxy's `proxy-status`, kubectl's drain and `-n` habits.
+//! formats, one proxy's `proxy-status`, kubectl's drain and `-n` habits, shell completion.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -542,4 +542,65 @@ async fn kubectls_drain_and_namespace_habits() {
         run.stdout,
         "poddisruptionbudget.policy/istio-pilot relaxed (server dry run)\n"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completion_scripts_complete_subcommands() {
+    let m = Meshtop::demo();
+    let bash = m.ok(&["completion", "bash"]).await.stdout;
+    // bash itself completes `meshtop ch` and `meshtop get -o w` with the script.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("meshtop.bash");
+    std::fs::write(&script, &bash).expect("write");
+    // As bash calls a completion function: the words so far, the one being completed
+    // (`$2`) and the one before it (`$3`).
+    let complete = |words: &str| {
+        let program = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
+             COMP_LINE=\"{words}\"; COMP_POINT=${{#COMP_LINE}}; \
+             _meshtop meshtop \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
+             printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display()
+        );
+        let out = std::process::Command::new("bash")
+            .args(["--norc", "-c", &program])
+            .output()
+            .expect("bash");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(complete("meshtop ch"), ["check"]);
+    assert!(complete("meshtop pro").contains(&"proxy-status".to_string()));
+    assert_eq!(complete("meshtop get -o w"), ["wide"]);
+    assert_eq!(complete("meshtop completion z"), ["zsh"]);
+    let drain = complete("meshtop drain --");
+    assert!(
+        drain.contains(&"--ignore-daemonsets".to_string()),
+        "{drain:?}"
+    );
+    // Refused or former flags are not offered.
+    for hidden in ["--grace-period", "--pod-selector", "--syncz-timeout"] {
+        assert!(!drain.contains(&hidden.to_string()), "{drain:?}");
+    }
+
+    let zsh = m.ok(&["completion", "zsh"]).await.stdout;
+    assert!(zsh.starts_with("#compdef meshtop"), "{zsh}");
+    let fish = m.ok(&["completion", "fish"]).await.stdout;
+    assert!(fish.contains("complete -c meshtop"), "{fish}");
+    for script in [&zsh, &fish] {
+        for word in ["proxy-status", "check", "--demo-scenario", "--fail-on"] {
+            assert!(script.contains(word), "{word}");
+        }
+        assert!(
+            !script.contains("grace-period") && !script.contains("syncz"),
+            "refused and former flags are not offered"
+        );
+    }
 }
