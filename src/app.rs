@@ -17,14 +17,14 @@ use jiff::Timestamp;
 use tokio::sync::mpsc;
 
 use crate::cli::{
-    Cli, Command, DEMO_BUILTIN, DrainCmd, GetCmd, GlobalArgs, LabelCmd, NodeCmd, Output, PdbCmd,
-    ProxyStatusCmd,
+    CheckCmd, Cli, Command, DemoScenario, DrainCmd, FailOn, GetCmd, GlobalArgs, LabelCmd, NodeCmd,
+    Output, PdbCmd, ProxyStatusCmd, View,
 };
 use crate::cluster::actions::RunOptions;
 use crate::cluster::actions::{AuditLog, Executor};
 use crate::cluster::{self, Connection, SyncOptions, WatchOptions};
-use crate::model::sync::ReplicaState;
-use crate::model::{Kind, Model, SourceState, Stamped, syncz};
+use crate::model::sync::{ReplicaState, ReplicaSync};
+use crate::model::{ClusterEvent, Kind, Model, Name, Severity, SourceState, Stamped, syncz};
 use crate::ops::Request;
 use crate::ops::outcome::{self, Event};
 use crate::ops::{self, ActionError};
@@ -67,7 +67,7 @@ struct Target {
 }
 
 async fn connect(global: &GlobalArgs) -> Result<Target, AppError> {
-    let Some(spec) = &global.demo else {
+    let Some(demo) = global.demo() else {
         let opts = cluster::ConnectOptions {
             kubeconfig: global.kubeconfig.clone(),
             context: global.context.clone(),
@@ -80,11 +80,13 @@ async fn connect(global: &GlobalArgs) -> Result<Target, AppError> {
             _sandbox: None,
         });
     };
-    let scenario = if spec == DEMO_BUILTIN {
-        Scenario::parse(DEMO_SCENARIO, "k1-upgrade.yaml (built in)").map_err(AppError::Usage)?
-    } else {
-        Scenario::from_file(std::path::Path::new(spec))
-            .map_err(|e| AppError::Usage(e.to_string()))?
+    let scenario = match demo {
+        DemoScenario::FieldReport => {
+            Scenario::parse(DEMO_SCENARIO, "k1-upgrade.yaml (built in)").map_err(AppError::Usage)?
+        }
+        DemoScenario::File(path) => {
+            Scenario::from_file(&path).map_err(|e| AppError::Usage(e.to_string()))?
+        }
     };
     let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
     let sandbox = Sandbox::start(&scenario, listen)
@@ -108,8 +110,8 @@ async fn connect(global: &GlobalArgs) -> Result<Target, AppError> {
 fn sync_options(global: &GlobalArgs) -> SyncOptions {
     SyncOptions {
         istio_namespace: global.istio_namespace.clone(),
-        interval: Duration::from_secs_f64(global.syncz_interval),
-        timeout: Duration::from_secs_f64(global.syncz_timeout),
+        interval: Duration::from_secs_f64(global.istiod_interval()),
+        timeout: Duration::from_secs_f64(global.istiod_timeout()),
         revision: None,
     }
 }
@@ -137,6 +139,8 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         }
         Some(Command::Get(cmd)) => get(&cli.global, &cmd).await,
         Some(Command::ProxyStatus(cmd)) => proxy_status(&cli.global, &cmd).await,
+        Some(Command::Check(cmd)) => check(&cli.global, &cmd).await,
+        Some(Command::Completion(cmd)) => completion(cmd.shell),
         Some(Command::Drain(cmd)) => interruptible(drain(&cli.global, &cmd)).await,
         Some(Command::Cordon(cmd)) => interruptible(cordon(&cli.global, &cmd, true)).await,
         Some(Command::Uncordon(cmd)) => interruptible(cordon(&cli.global, &cmd, false)).await,
@@ -238,19 +242,47 @@ pub async fn synced_model(
 
 async fn get(global: &GlobalArgs, cmd: &GetCmd) -> Result<(), AppError> {
     let target = connect(global).await?;
-    let model = synced_model(
+    let mut model = synced_model(
         &target.connection,
         watch_options(global),
-        Duration::from_secs(cmd.sync_timeout),
+        cmd.sync.duration(),
     )
     .await?;
+    // The proxies' rows are istiod's answers, which the watches do not have: without them
+    // there is nothing to print. A revision's row has a column of them, and is worth
+    // printing without it (a revision without istiod is what it may show).
+    if matches!(cmd.view, View::Proxies | View::Revisions) {
+        match poll_istiod_once(&target, &sync_options(global), cmd.sync.duration()).await {
+            Ok(replicas) => {
+                apply_answers(&mut model, &replicas);
+                warn_unanswered(&replicas);
+            }
+            Err(e) if cmd.view == View::Proxies => return Err(AppError::Failed(e)),
+            Err(e) => eprintln!("warning: istiod: {e}"),
+        }
+    }
     let width = crate::headless::table_width(cmd.width);
     let text =
         crate::headless::render(&model, cmd.view, cmd.output, width).map_err(AppError::Failed)?;
+    print_out(&text)?;
+    warn_unread_sources(&model);
+    Ok(())
+}
+
+/// Writes a command's output to stdout, all of it or an error. A reader that stopped
+/// reading (`| head`) took what it wanted: that is no failure.
+fn print_out(text: &str) -> Result<(), AppError> {
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .map_err(|e| AppError::Failed(format!("writing output: {e}")))?;
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(AppError::Failed(format!("writing output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Names on stderr each source the model could not read in full: what was printed lacks it.
+fn warn_unread_sources(model: &Model) {
     for (kind, state) in model.sources() {
         match state {
             SourceState::Forbidden(m) | SourceState::Error(m) | SourceState::Partial(m) => {
@@ -259,39 +291,80 @@ async fn get(global: &GlobalArgs, cmd: &GetCmd) -> Result<(), AppError> {
             _ => {}
         }
     }
-    Ok(())
 }
 
-/// `meshtop proxy-status`: ask every istiod replica once, print istioctl's table.
+/// `1 proxy`, `2 proxies`.
+fn counted(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// Asks every istiod replica once (the replicas of `opts.revision`, else all of them) and
+/// waits for each first answer.
+async fn poll_istiod_once(
+    target: &Target,
+    opts: &SyncOptions,
+    timeout: Duration,
+) -> Result<Vec<ReplicaSync>, String> {
+    let (tx, mut rx) = mpsc::channel(256);
+    let poller = cluster::spawn_sync_poller(&target.connection, opts.clone(), tx);
+    cluster::sync::first_answers(&poller, &mut rx, opts, timeout).await
+}
+
+/// Gives the model istiod's answers, as the TUI's poller does.
+fn apply_answers(model: &mut Model, replicas: &[ReplicaSync]) {
+    for r in replicas {
+        model.apply(Stamped {
+            at: Timestamp::now(),
+            event: ClusterEvent::ProxySync(r.clone()),
+        });
+    }
+}
+
+/// `meshtop proxy-status [PROXY]`: ask every istiod replica once, print istioctl's table,
+/// or one proxy's lines of it and its state per xDS type.
 async fn proxy_status(global: &GlobalArgs, cmd: &ProxyStatusCmd) -> Result<(), AppError> {
     let target = connect(global).await?;
-    let (tx, mut rx) = mpsc::channel(256);
     let opts = SyncOptions {
         revision: cmd.revision.clone(),
         ..sync_options(global)
     };
-    let poller = cluster::spawn_sync_poller(&target.connection, opts.clone(), tx);
-    let timeout = Duration::from_secs(cmd.sync_timeout);
-    let replicas = cluster::sync::first_answers(&poller, &mut rx, &opts, timeout)
+    let replicas = poll_istiod_once(&target, &opts, cmd.sync.duration())
         .await
         .map_err(AppError::Failed)?;
-    drop(poller);
     let istiod_versions = cluster::sync::istiod_versions(&target.connection, &opts).await;
-    let rows = syncz::merge(&replicas);
+    let mut rows = syncz::merge(&replicas);
+    let proxy = match &cmd.proxy {
+        Some(name) => Some(pick_proxy(&rows, name, global.namespace.as_deref())?),
+        None => None,
+    };
+    rows.retain(|r| match &proxy {
+        Some((namespace, pod)) => r.status.namespace == *namespace && r.status.pod == *pod,
+        None => global
+            .namespace
+            .as_deref()
+            .is_none_or(|ns| r.status.namespace.as_ref() == ns),
+    });
     let text = match cmd.output {
-        Output::Table => Ok(syncz::table(&rows)),
-        Output::Json => serde_json::to_string_pretty(&syncz::json_rows(&rows))
-            .map(|s| s + "\n")
-            .map_err(|e| e.to_string()),
-        Output::Yaml => serde_yaml::to_string(&syncz::json_rows(&rows)).map_err(|e| e.to_string()),
-    }
-    .map_err(AppError::Failed)?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .map_err(|e| AppError::Failed(format!("writing output: {e}")))?;
+        Output::Table => {
+            let mut text = syncz::table(&rows);
+            if let Some((namespace, pod)) = &proxy {
+                let mut model = Model::new();
+                apply_answers(&mut model, &replicas);
+                text.push('\n');
+                text.push_str(&crate::headless::proxy_xds_table(&model, namespace, pod));
+            }
+            text
+        }
+        output => crate::headless::structured(&syncz::json_rows(&rows), output)
+            .map_err(AppError::Failed)?,
+    };
+    print_out(&text)?;
     // istioctl's table has no room for it, so the skew goes below it, on stderr.
-    let mut skew: BTreeMap<(String, String), u32> = BTreeMap::new();
+    let mut skew: BTreeMap<(String, String), usize> = BTreeMap::new();
     for row in &rows {
         if let Some(istiod) = istiod_versions.get(row.istiod.as_ref())
             && crate::model::facts::proxies::skewed(&row.status.version, istiod)
@@ -302,9 +375,19 @@ async fn proxy_status(global: &GlobalArgs, cmd: &ProxyStatusCmd) -> Result<(), A
         }
     }
     for ((proxy, istiod), n) in &skew {
-        eprintln!("warning: version skew: {n} proxies run {proxy} against istiod {istiod}");
+        let run = if *n == 1 { "runs" } else { "run" };
+        eprintln!(
+            "warning: version skew: {} {run} {proxy} against istiod {istiod}",
+            counted(*n, "proxy", "proxies")
+        );
     }
-    for r in &replicas {
+    warn_unanswered(&replicas);
+    Ok(())
+}
+
+/// Names on stderr each istiod replica that could not be asked, with the reason.
+fn warn_unanswered(replicas: &[ReplicaSync]) {
+    for r in replicas {
         match &r.state {
             ReplicaState::Ok { .. } => {}
             ReplicaState::Forbidden { message }
@@ -317,7 +400,117 @@ async fn proxy_status(global: &GlobalArgs, cmd: &ProxyStatusCmd) -> Result<(), A
             }
         }
     }
-    Ok(())
+}
+
+/// The `(namespace, pod)` of the proxy `name` names, as istioctl reads it: `POD.NAMESPACE`,
+/// or `POD` in `-n`'s namespace, or a pod's name that only one namespace has.
+fn pick_proxy(
+    rows: &[syncz::ProxyStatusRow],
+    name: &str,
+    namespace: Option<&str>,
+) -> Result<(Name, Name), AppError> {
+    let mut found: Vec<(Name, Name)> = rows
+        .iter()
+        .map(|r| &r.status)
+        .filter(|s| match namespace {
+            Some(ns) => {
+                s.namespace.as_ref() == ns && (s.pod.as_ref() == name || s.proxy.as_ref() == name)
+            }
+            None => s.proxy.as_ref() == name,
+        })
+        .map(|s| (s.namespace.clone(), s.pod.clone()))
+        .collect();
+    if found.is_empty() && namespace.is_none() {
+        found = rows
+            .iter()
+            .map(|r| &r.status)
+            .filter(|s| s.pod.as_ref() == name)
+            .map(|s| (s.namespace.clone(), s.pod.clone()))
+            .collect();
+    }
+    found.sort();
+    found.dedup();
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(AppError::Failed(format!(
+            "no istiod replica reports a proxy {name}{}",
+            namespace
+                .map(|ns| format!(" in namespace {ns}"))
+                .unwrap_or_default()
+        ))),
+        several => Err(AppError::Usage(format!(
+            "{} have a proxy {name}: {}; give it as {name}.NAMESPACE or with -n NAMESPACE",
+            counted(several.len(), "namespace", "namespaces"),
+            several
+                .iter()
+                .map(|(ns, _)| ns.as_ref())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// `meshtop check`: the model as `get` reads it, with every istiod replica's answer as
+/// `proxy-status` asks for it; its findings printed; exit 1 when one reaches `--fail-on`.
+async fn check(global: &GlobalArgs, cmd: &CheckCmd) -> Result<(), AppError> {
+    let target = connect(global).await?;
+    let mut model = synced_model(
+        &target.connection,
+        watch_options(global),
+        cmd.sync.duration(),
+    )
+    .await?;
+    let unanswered =
+        match poll_istiod_once(&target, &sync_options(global), cmd.sync.duration()).await {
+            Ok(replicas) => {
+                apply_answers(&mut model, &replicas);
+                None
+            }
+            Err(e) => Some(e),
+        };
+    let findings = model.findings();
+    let text = match cmd.output {
+        Output::Table => crate::headless::findings_table(&model),
+        output => crate::headless::structured(&findings, output).map_err(AppError::Failed)?,
+    };
+    print_out(&text)?;
+    if let Some(e) = unanswered {
+        return Err(AppError::Failed(format!(
+            "the proxies' sync state is unknown, so the check cannot pass: {e}"
+        )));
+    }
+    let threshold = match cmd.fail_on {
+        FailOn::Error => Severity::Error,
+        FailOn::Warning => Severity::Warning,
+    };
+    let of = |severity| findings.iter().filter(|f| f.severity == severity).count();
+    let reached: Vec<String> = [
+        (Severity::Error, "error", "errors"),
+        (Severity::Warning, "warning", "warnings"),
+    ]
+    .into_iter()
+    .filter(|(severity, ..)| *severity >= threshold && of(*severity) > 0)
+    .map(|(severity, one, many)| counted(of(severity), one, many))
+    .collect();
+    if reached.is_empty() {
+        return Ok(());
+    }
+    let flag = match cmd.fail_on {
+        FailOn::Error => "error",
+        FailOn::Warning => "warning",
+    };
+    Err(AppError::Failed(format!(
+        "check failed: {} (--fail-on {flag})",
+        reached.join(" and ")
+    )))
+}
+
+/// `meshtop completion SHELL`: the script that completes meshtop's subcommands and flags.
+fn completion(shell: clap_complete::Shell) -> Result<(), AppError> {
+    let mut command = crate::cli::offered();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "meshtop", &mut script);
+    print_out(&String::from_utf8_lossy(&script))
 }
 
 impl From<ActionError> for AppError {
@@ -457,6 +650,9 @@ const CONSENT_SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `meshtop drain NODE`.
 async fn drain(global: &GlobalArgs, cmd: &DrainCmd) -> Result<(), AppError> {
+    if let Some(why) = cmd.kubectl.refusal() {
+        return Err(AppError::Usage(format!("{why}; nothing was sent")));
+    }
     let request = Request::Drain {
         node: cmd.node.clone(),
         delete_emptydir_data: cmd.delete_emptydir_data,
@@ -535,7 +731,8 @@ async fn pdb(global: &GlobalArgs, cmd: &PdbCmd) -> Result<(), AppError> {
         PdbCmd::Relax(t) => (t, None),
         PdbCmd::Restore(r) => (&r.target, Some(r.force)),
     };
-    let ops::pdb::PdbTarget { namespace, name } = ops::pdb::PdbTarget::parse(&t.pdb)?;
+    let ops::pdb::PdbTarget { namespace, name } =
+        ops::pdb::PdbTarget::parse(&pdb_name(&t.pdb, global.namespace.as_deref())?)?;
     let request = match restore_force {
         None => Request::PdbRelax { namespace, name },
         Some(force) => Request::PdbRestore {
@@ -549,6 +746,23 @@ async fn pdb(global: &GlobalArgs, cmd: &PdbCmd) -> Result<(), AppError> {
         ..RunOptions::default()
     };
     run_request(global, request, opts).await
+}
+
+/// `NAMESPACE/NAME` of the budget a command names, as kubectl users name it too: `NAME` with
+/// `-n NAMESPACE`. A `NAMESPACE/NAME` outside `-n`'s namespace is a contradiction, refused.
+fn pdb_name(text: &str, namespace: Option<&str>) -> Result<String, ActionError> {
+    match (text.split_once('/'), namespace) {
+        (None, Some(ns)) => Ok(format!("{ns}/{text}")),
+        (None, None) => Err(ActionError::Invalid(format!(
+            "invalid PodDisruptionBudget {text:?}: expected NAMESPACE/NAME, or NAME with -n \
+             NAMESPACE"
+        ))),
+        (Some((in_text, _)), Some(ns)) if in_text != ns => Err(ActionError::Invalid(format!(
+            "invalid PodDisruptionBudget {text:?}: it names namespace {in_text:?}, but -n says \
+             {ns:?}"
+        ))),
+        (Some(_), _) => Ok(text.to_string()),
+    }
 }
 
 /// The terminal in raw mode on the alternate screen; restored on drop and on panic.

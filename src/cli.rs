@@ -4,10 +4,8 @@ mod install;
 
 use std::path::PathBuf;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-/// The scenario `--demo` runs when given no path: built into the binary.
-pub const DEMO_BUILTIN: &str = "builtin:k1-upgrade";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -81,36 +79,65 @@ pub struct GlobalArgs {
     pub theme: String,
 
     /// Refuse every action that would change the cluster.
-    #[arg(long, global = true, env = "MESHTOP_READONLY")]
+    #[arg(long, global = true, env = "MESHTOP_READONLY", value_parser = BoolishValueParser::new())]
     pub readonly: bool,
 
-    /// Start the sandbox cluster in-process on the built-in scenario (the seed's cluster in the
-    /// middle of its upgrade), or on the scenario file given, and connect to it exactly as to
-    /// a real cluster.
-    #[arg(long, global = true, env = "MESHTOP_DEMO", value_name = "SCENARIO", num_args = 0..=1, default_missing_value = DEMO_BUILTIN)]
-    pub demo: Option<String>,
+    /// Start the sandbox cluster in-process on the field report's cluster in the middle of
+    /// its upgrade (or on --demo-scenario), and connect to it exactly as to a real cluster.
+    #[arg(long, global = true, env = "MESHTOP_DEMO", value_parser = BoolishValueParser::new())]
+    pub demo: bool,
 
-    /// How often each istiod replica is asked for its proxies' sync state, in seconds.
+    /// Run the sandbox of --demo on this scenario file instead (implies --demo; the format is
+    /// in `meshtop sandbox --help`).
     #[arg(
         long,
         global = true,
+        env = "MESHTOP_DEMO_SCENARIO",
+        value_name = "PATH"
+    )]
+    pub demo_scenario: Option<PathBuf>,
+
+    /// How often each istiod replica is asked for its proxies' sync state, in seconds
+    /// (default 5).
+    #[arg(
+        long,
+        global = true,
+        env = "MESHTOP_ISTIOD_INTERVAL",
+        value_name = "SECONDS",
+        value_parser = positive_seconds
+    )]
+    istiod_interval: Option<f64>,
+
+    /// How long one ask of an istiod replica may take, in seconds (default 5).
+    #[arg(
+        long,
+        global = true,
+        env = "MESHTOP_ISTIOD_TIMEOUT",
+        value_name = "SECONDS",
+        value_parser = positive_seconds
+    )]
+    istiod_timeout: Option<f64>,
+
+    /// The former name of --istiod-interval, still read so that scripts keep working.
+    #[arg(
+        long,
+        global = true,
+        hide = true,
         env = "MESHTOP_SYNCZ_INTERVAL",
-        default_value = "5",
-        value_name = "SECONDS",
         value_parser = positive_seconds
     )]
-    pub syncz_interval: f64,
+    syncz_interval: Option<f64>,
 
-    /// How long one ask of an istiod replica may take, in seconds.
+    /// The former name of --istiod-timeout: one letter from --sync-timeout, which means
+    /// something else.
     #[arg(
         long,
         global = true,
+        hide = true,
         env = "MESHTOP_SYNCZ_TIMEOUT",
-        default_value = "5",
-        value_name = "SECONDS",
         value_parser = positive_seconds
     )]
-    pub syncz_timeout: f64,
+    syncz_timeout: Option<f64>,
 
     /// Append one JSON line per action (time, context, user, action, target, dry_run, result)
     /// to this file. Default: $XDG_STATE_HOME/meshtop/audit.log.
@@ -121,6 +148,42 @@ pub struct GlobalArgs {
     /// Default: $XDG_STATE_HOME/meshtop/meshtop.log.
     #[arg(long, global = true, env = "MESHTOP_LOG_FILE", value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+}
+
+/// What `--demo` runs the sandbox on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DemoScenario {
+    /// The field report's cluster, built into the binary.
+    FieldReport,
+    File(PathBuf),
+}
+
+/// The default of `--istiod-interval` and `--istiod-timeout`, in seconds.
+const ISTIOD_DEFAULT_SECONDS: f64 = 5.0;
+
+impl GlobalArgs {
+    /// The sandbox `--demo` (or `--demo-scenario`) asks for, if any.
+    pub fn demo(&self) -> Option<DemoScenario> {
+        match (&self.demo_scenario, self.demo) {
+            (Some(path), _) => Some(DemoScenario::File(path.clone())),
+            (None, true) => Some(DemoScenario::FieldReport),
+            (None, false) => None,
+        }
+    }
+
+    /// `--istiod-interval`, else its former name, in seconds.
+    pub fn istiod_interval(&self) -> f64 {
+        self.istiod_interval
+            .or(self.syncz_interval)
+            .unwrap_or(ISTIOD_DEFAULT_SECONDS)
+    }
+
+    /// `--istiod-timeout`, else its former name, in seconds.
+    pub fn istiod_timeout(&self) -> f64 {
+        self.istiod_timeout
+            .or(self.syncz_timeout)
+            .unwrap_or(ISTIOD_DEFAULT_SECONDS)
+    }
 }
 
 /// A namespace flag: it becomes part of request paths, so it is checked as the API server
@@ -146,8 +209,14 @@ pub enum Command {
     /// Print one view of the model and exit: connect, wait for the initial sync, print.
     Get(GetCmd),
     /// Print every proxy's xDS sync state as `istioctl proxy-status` does (NAME CLUSTER CDS
-    /// LDS EDS RDS ECDS ISTIOD VERSION) and exit: ask every istiod replica once.
+    /// LDS EDS RDS ECDS ISTIOD VERSION) and exit: ask every istiod replica once. Given a
+    /// proxy, print its state per xDS type instead.
     ProxyStatus(ProxyStatusCmd),
+    /// Print the findings an expert would check by hand before going on with an upgrade, and
+    /// exit 1 when any reaches --fail-on: read the cluster as `get` does and ask every istiod
+    /// replica once as `proxy-status` does.
+    #[command(after_long_help = CHECK_HELP)]
+    Check(CheckCmd),
     /// Cordon a node, then evict its pods through the Eviction API with kubectl drain's rules
     /// (DaemonSet and mirror pods stay; PDB refusals are retried every 5s).
     Drain(DrainCmd),
@@ -167,18 +236,45 @@ pub enum Command {
     /// Serve a sandbox Kubernetes API server on loopback, loaded from a scenario.
     #[command(long_about = SANDBOX_LONG_ABOUT, after_long_help = meshtop_sandbox::scenario::FORMAT_HELP)]
     Sandbox(SandboxCmd),
+    /// Print a shell completion script (e.g. `source <(meshtop completion bash)`).
+    Completion(CompletionCmd),
 }
 
+const CHECK_HELP: &str = "Exit codes: 0 when no finding reaches --fail-on; 1 when one does, or \
+when the cluster or istiod could not be read in time (the findings read so far are printed); \
+2 bad input.";
+
+/// What `meshtop get` prints. The names, short names and singulars are kubectl's where
+/// kubectl has the kind, matched without regard to case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum View {
+    /// Control-plane revisions (also rev, revision).
+    #[value(alias = "rev", alias = "revision")]
     Revisions,
+    /// Gateway deployments (also gw, gateway).
+    #[value(alias = "gw", alias = "gateway")]
     Gateways,
+    /// Proxies and their xDS sync state (also proxy).
+    #[value(alias = "proxy")]
     Proxies,
+    /// PodDisruptionBudgets and the drains they block (also pdb, pdbs, poddisruptionbudget,
+    /// poddisruptionbudgets).
+    #[value(
+        alias = "pdb",
+        alias = "pdbs",
+        alias = "poddisruptionbudget",
+        alias = "poddisruptionbudgets"
+    )]
     Disruption,
+    /// Nodes (also no, node).
+    #[value(alias = "no", alias = "node")]
     Nodes,
+    /// Namespaces (also ns, namespace).
+    #[value(alias = "ns", alias = "namespace")]
     Namespaces,
 }
 
+/// The formats of `proxy-status` and `check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Table,
@@ -186,10 +282,44 @@ pub enum Output {
     Yaml,
 }
 
+/// The formats of `get`: kubectl's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GetOutput {
+    /// The columns the TUI shows at --width.
+    Table,
+    /// Every column, whatever the width.
+    Wide,
+    /// One `kind/name` line per row, as kubectl prints them.
+    Name,
+    Json,
+    Yaml,
+}
+
+/// `--sync-timeout`: how long a command waits for the cluster's first answers.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct SyncTimeout {
+    /// How long to wait for the cluster's first answers (the watches' first lists, each
+    /// istiod replica's first sync report), in seconds (1 to 86400).
+    #[arg(
+        long = "sync-timeout",
+        default_value = "30",
+        env = "MESHTOP_SYNC_TIMEOUT",
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT.as_secs())
+    )]
+    pub seconds: u64,
+}
+
+impl SyncTimeout {
+    pub fn duration(self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.seconds)
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct GetCmd {
     /// What to print.
-    #[arg(value_enum)]
+    #[arg(value_enum, ignore_case = true)]
     pub view: View,
     /// Output format.
     #[arg(
@@ -199,7 +329,7 @@ pub struct GetCmd {
         default_value = "table",
         env = "MESHTOP_OUTPUT"
     )]
-    pub output: Output,
+    pub output: GetOutput,
     /// The width `-o table` is laid out for, in characters: it prints the columns the TUI
     /// shows at this width. Default: the terminal's width when stdout is a terminal, else
     /// every column.
@@ -210,19 +340,16 @@ pub struct GetCmd {
         value_parser = clap::value_parser!(u16).range(1..)
     )]
     pub width: Option<u16>,
-    /// How long to wait for the initial sync, in seconds (1 to 86400).
-    #[arg(
-        long,
-        default_value = "30",
-        env = "MESHTOP_SYNC_TIMEOUT",
-        value_name = "SECONDS",
-        value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT.as_secs())
-    )]
-    pub sync_timeout: u64,
+    #[command(flatten)]
+    pub sync: SyncTimeout,
 }
 
 #[derive(Debug, Args)]
 pub struct ProxyStatusCmd {
+    /// One proxy: its pod's name, as POD.NAMESPACE or with -n NAMESPACE (without either,
+    /// the pod's name must be unique in the mesh).
+    #[arg(value_name = "POD[.NAMESPACE]")]
+    pub proxy: Option<String>,
     /// Output format.
     #[arg(
         short = 'o',
@@ -235,15 +362,68 @@ pub struct ProxyStatusCmd {
     /// Only ask this revision's istiod (its `istio.io/rev` label; `default` for none).
     #[arg(long, env = "MESHTOP_REVISION", value_name = "REV")]
     pub revision: Option<String>,
-    /// How long to wait for every istiod replica to answer, in seconds (1 to 86400).
+    #[command(flatten)]
+    pub sync: SyncTimeout,
+}
+
+/// The lowest severity `check` fails on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckCmd {
+    /// Output format.
+    #[arg(
+        short = 'o',
+        long,
+        value_enum,
+        default_value = "table",
+        env = "MESHTOP_OUTPUT"
+    )]
+    pub output: Output,
+    /// Exit 1 when a finding is this severe or more.
     #[arg(
         long,
-        default_value = "30",
-        env = "MESHTOP_SYNC_TIMEOUT",
-        value_name = "SECONDS",
-        value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT.as_secs())
+        value_enum,
+        default_value = "error",
+        env = "MESHTOP_FAIL_ON",
+        value_name = "SEVERITY"
     )]
-    pub sync_timeout: u64,
+    pub fail_on: FailOn,
+    #[command(flatten)]
+    pub sync: SyncTimeout,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionCmd {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// The command line as `--help` shows it, for the completion scripts: clap_complete offers
+/// hidden flags too, and those are either refused (kubectl's drain flags) or former names.
+pub fn offered() -> clap::Command {
+    fn visible(command: &clap::Command) -> clap::Command {
+        let mut offered = clap::Command::new(command.get_name().to_string());
+        if let Some(about) = command.get_about() {
+            offered = offered.about(about.clone());
+        }
+        if let Some(version) = command.get_version() {
+            offered = offered.version(version.to_string());
+        }
+        for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
+            offered = offered.arg(arg.clone());
+        }
+        for sub in command.get_subcommands().filter(|c| !c.is_hide_set()) {
+            offered = offered.subcommand(visible(sub));
+        }
+        offered
+    }
+    visible(&<Cli as clap::CommandFactory>::command())
 }
 
 #[derive(Debug, Args)]
@@ -257,7 +437,7 @@ pub struct DrainCmd {
     #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = duration)]
     pub timeout: std::time::Duration,
     /// Also evict pods with emptyDir volumes (their data is lost).
-    #[arg(long)]
+    #[arg(long, alias = "delete-local-data")]
     pub delete_emptydir_data: bool,
     /// Also evict pods that declare no controller (nothing recreates them).
     #[arg(long)]
@@ -266,6 +446,85 @@ pub struct DrainCmd {
     /// any Deployment or StatefulSet): without it such a drain is refused before the cordon.
     #[arg(long)]
     pub evict_last_replica: bool,
+    #[command(flatten)]
+    pub kubectl: KubectlDrainFlags,
+}
+
+/// kubectl drain's flags that meshtop's drain has no room for: accepted where they ask for
+/// what meshtop does anyway, refused with the reason otherwise.
+#[derive(Debug, Args)]
+pub struct KubectlDrainFlags {
+    /// Accepted as kubectl takes it: meshtop always leaves DaemonSet-managed pods in place.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = go_bool
+    )]
+    pub ignore_daemonsets: Option<bool>,
+    #[arg(long, hide = true, value_name = "SELECTOR")]
+    pub pod_selector: Option<String>,
+    #[arg(long, hide = true, value_name = "SECONDS", allow_hyphen_values = true)]
+    pub grace_period: Option<i64>,
+    #[arg(
+        long,
+        hide = true,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = go_bool
+    )]
+    pub disable_eviction: Option<bool>,
+}
+
+/// A boolean as kubectl (Go's `strconv.ParseBool`) reads one.
+fn go_bool(text: &str) -> Result<bool, String> {
+    match text {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(format!("expected true or false, got {text:?}")),
+    }
+}
+
+impl KubectlDrainFlags {
+    /// Why meshtop will not drain as these flags ask, if it will not. kubectl's defaults
+    /// (`--grace-period=-1`, `--disable-eviction=false`) ask for nothing and pass.
+    pub fn refusal(&self) -> Option<String> {
+        if self.ignore_daemonsets == Some(false) {
+            return Some(
+                "--ignore-daemonsets=false is not supported: meshtop always leaves \
+                 DaemonSet-managed pods on the node (their DaemonSet would put them back at \
+                 once)"
+                    .into(),
+            );
+        }
+        if self.pod_selector.is_some() {
+            return Some(
+                "--pod-selector is not supported: meshtop evicts every pod a drain may evict, \
+                 so that the node can be upgraded or removed; evict single pods with kubectl"
+                    .into(),
+            );
+        }
+        if self.grace_period.is_some_and(|s| s != -1) {
+            return Some(
+                "--grace-period is not supported: meshtop evicts each pod with its own \
+                 terminationGracePeriodSeconds"
+                    .into(),
+            );
+        }
+        if self.disable_eviction == Some(true) {
+            return Some(
+                "--disable-eviction is not supported: meshtop drains only through the Eviction \
+                 API, so that every PodDisruptionBudget is honoured; relax a budget that blocks \
+                 the drain with `meshtop pdb relax NAMESPACE/NAME`"
+                    .into(),
+            );
+        }
+        None
+    }
 }
 
 #[derive(Debug, Args)]
@@ -339,7 +598,8 @@ pub struct PdbRestoreCmd {
 
 #[derive(Debug, Args)]
 pub struct PdbTargetCmd {
-    #[arg(value_name = "NAMESPACE/NAME")]
+    /// The budget: NAMESPACE/NAME, or NAME with -n NAMESPACE as kubectl takes it.
+    #[arg(value_name = "NAMESPACE/NAME|NAME")]
     pub pdb: String,
     /// Send the request with dryRun=All: nothing changes.
     #[arg(long)]
@@ -434,21 +694,207 @@ mod tests {
     }
 
     #[test]
-    fn demo_takes_an_optional_scenario() {
+    fn demo_is_a_flag_and_its_scenario_a_separate_option() {
         let c = Cli::try_parse_from(["meshtop", "--demo"]).expect("parse");
-        assert_eq!(c.global.demo.as_deref(), Some(DEMO_BUILTIN));
-        let c = Cli::try_parse_from(["meshtop", "--demo", "x.yaml"]).expect("parse");
-        assert_eq!(c.global.demo.as_deref(), Some("x.yaml"));
+        assert_eq!(c.global.demo(), Some(DemoScenario::FieldReport));
+        assert!(c.command.is_none());
+        // The subcommand after --demo is a subcommand, not a scenario.
+        let c = Cli::try_parse_from(["meshtop", "--demo", "get", "nodes"]).expect("parse");
+        assert_eq!(c.global.demo(), Some(DemoScenario::FieldReport));
+        assert!(matches!(
+            c.command,
+            Some(Command::Get(GetCmd {
+                view: View::Nodes,
+                ..
+            }))
+        ));
+        let c = Cli::try_parse_from(["meshtop", "--demo", "proxy-status"]).expect("parse");
+        assert!(matches!(c.command, Some(Command::ProxyStatus(_))));
+        let c = Cli::try_parse_from(["meshtop", "--demo-scenario", "x.yaml", "get", "namespaces"])
+            .expect("parse");
+        assert_eq!(
+            c.global.demo(),
+            Some(DemoScenario::File(PathBuf::from("x.yaml")))
+        );
         let c = Cli::try_parse_from(["meshtop", "get", "nodes", "-o", "json", "--demo"])
             .expect("parse");
         assert!(matches!(
             c.command,
             Some(Command::Get(GetCmd {
                 view: View::Nodes,
-                output: Output::Json,
+                output: GetOutput::Json,
                 ..
             }))
         ));
+        assert!(Cli::try_parse_from(["meshtop", "--demo=x.yaml"]).is_err());
+        let c = Cli::try_parse_from(["meshtop"]).expect("parse");
+        assert_eq!(c.global.demo(), None);
+    }
+
+    #[test]
+    fn get_takes_kubectls_names_for_its_views_and_outputs() {
+        let view = |name: &str| {
+            let c = Cli::try_parse_from(["meshtop", "get", name]).expect(name);
+            match c.command {
+                Some(Command::Get(cmd)) => cmd.view,
+                other => panic!("{name}: {other:?}"),
+            }
+        };
+        for (names, want) in [
+            (&["revisions", "revision", "rev"][..], View::Revisions),
+            (&["gateways", "gateway", "gw"], View::Gateways),
+            (&["proxies", "proxy"], View::Proxies),
+            (
+                &[
+                    "disruption",
+                    "pdb",
+                    "pdbs",
+                    "poddisruptionbudget",
+                    "poddisruptionbudgets",
+                    "PDB",
+                ],
+                View::Disruption,
+            ),
+            (&["nodes", "node", "no", "Nodes"], View::Nodes),
+            (&["namespaces", "namespace", "ns"], View::Namespaces),
+        ] {
+            for name in names {
+                assert_eq!(view(name), want, "{name}");
+            }
+        }
+        assert!(Cli::try_parse_from(["meshtop", "get", "pods"]).is_err());
+        for (name, want) in [
+            ("table", GetOutput::Table),
+            ("wide", GetOutput::Wide),
+            ("name", GetOutput::Name),
+            ("json", GetOutput::Json),
+            ("yaml", GetOutput::Yaml),
+        ] {
+            let c = Cli::try_parse_from(["meshtop", "get", "no", "-o", name]).expect(name);
+            assert!(
+                matches!(c.command, Some(Command::Get(GetCmd { output, .. })) if output == want)
+            );
+        }
+    }
+
+    #[test]
+    fn kubectl_drain_flags_pass_when_they_ask_for_what_meshtop_does() {
+        let flags = |args: &[&str]| {
+            let mut all = vec!["meshtop", "drain", "n1"];
+            all.extend(args);
+            match Cli::try_parse_from(&all).expect("parse").command {
+                Some(Command::Drain(d)) => d,
+                other => panic!("{other:?}"),
+            }
+        };
+        for args in [
+            &["--ignore-daemonsets"][..],
+            &["--ignore-daemonsets=true"],
+            &["--ignore-daemonsets=1"],
+            &["--grace-period", "-1"],
+            &["--grace-period=-1"],
+            &["--disable-eviction=false"],
+            &["--delete-local-data"],
+        ] {
+            assert_eq!(flags(args).kubectl.refusal(), None, "{args:?}");
+        }
+        assert!(flags(&["--delete-local-data"]).delete_emptydir_data);
+        for (args, named) in [
+            (
+                &["--ignore-daemonsets=false"][..],
+                "--ignore-daemonsets=false",
+            ),
+            (&["--pod-selector", "app=web"], "--pod-selector"),
+            (&["--grace-period", "30"], "--grace-period"),
+            (&["--grace-period=0"], "--grace-period"),
+            (&["--disable-eviction"], "--disable-eviction"),
+            (&["--disable-eviction=true"], "--disable-eviction"),
+        ] {
+            let why = flags(args).kubectl.refusal().expect("refused");
+            assert!(
+                why.starts_with(named) && why.contains("not supported"),
+                "{why}"
+            );
+        }
+        // The boolean takes its value after `=` only, so a node name is never swallowed.
+        let c =
+            Cli::try_parse_from(["meshtop", "drain", "--ignore-daemonsets", "n1"]).expect("parse");
+        assert!(matches!(c.command, Some(Command::Drain(d)) if d.node == "n1"));
+        assert!(
+            Cli::try_parse_from(["meshtop", "drain", "n1", "--ignore-daemonsets=maybe"]).is_err()
+        );
+        let help = Cli::command()
+            .find_subcommand_mut("drain")
+            .expect("drain")
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("--ignore-daemonsets"), "{help}");
+        for hidden in ["--pod-selector", "--grace-period", "--disable-eviction"] {
+            assert!(!help.contains(hidden), "{hidden} is refused, not offered");
+        }
+    }
+
+    #[test]
+    fn the_former_names_of_the_istiod_flags_still_work_and_are_not_offered() {
+        let c = Cli::try_parse_from(["meshtop"]).expect("parse");
+        assert_eq!(
+            (c.global.istiod_interval(), c.global.istiod_timeout()),
+            (5.0, 5.0)
+        );
+        let c = Cli::try_parse_from(["meshtop", "--syncz-interval", "0.5", "--syncz-timeout", "2"])
+            .expect("parse");
+        assert_eq!(
+            (c.global.istiod_interval(), c.global.istiod_timeout()),
+            (0.5, 2.0)
+        );
+        let c = Cli::try_parse_from([
+            "meshtop",
+            "--istiod-interval",
+            "3",
+            "--syncz-interval",
+            "0.5",
+            "--istiod-timeout",
+            "1",
+        ])
+        .expect("parse");
+        assert_eq!(
+            (c.global.istiod_interval(), c.global.istiod_timeout()),
+            (3.0, 1.0)
+        );
+        let help = Cli::command().render_long_help().to_string();
+        assert!(
+            help.contains("--istiod-timeout") && !help.contains("syncz"),
+            "{help}"
+        );
+    }
+
+    #[test]
+    fn check_and_completion_parse() {
+        let c = Cli::try_parse_from(["meshtop", "check"]).expect("parse");
+        assert!(matches!(
+            c.command,
+            Some(Command::Check(CheckCmd {
+                output: Output::Table,
+                fail_on: FailOn::Error,
+                ..
+            }))
+        ));
+        let c = Cli::try_parse_from(["meshtop", "check", "-o", "json", "--fail-on", "warning"])
+            .expect("parse");
+        assert!(matches!(
+            c.command,
+            Some(Command::Check(CheckCmd {
+                output: Output::Json,
+                fail_on: FailOn::Warning,
+                ..
+            }))
+        ));
+        assert!(Cli::try_parse_from(["meshtop", "check", "--fail-on", "info"]).is_err());
+        for shell in ["bash", "zsh", "fish"] {
+            let c = Cli::try_parse_from(["meshtop", "completion", shell]).expect(shell);
+            assert!(matches!(c.command, Some(Command::Completion(_))));
+        }
+        assert!(Cli::try_parse_from(["meshtop", "completion", "tcsh"]).is_err());
     }
 
     #[test]
@@ -551,8 +997,14 @@ mod tests {
         refused(&["drain", "n1", "--timeout", "0s"], "--timeout");
         let label = ["label", "namespace", "shop", "--rev", "canary", "--restart"];
         refused(&[&label[..], &["--timeout", &hours]].concat(), "--timeout");
-        refused(&["--syncz-interval", "1e300"], "--syncz-interval");
+        refused(&["--istiod-interval", "1e300"], "--istiod-interval");
+        refused(&["--istiod-timeout", "inf"], "--istiod-timeout");
         refused(&["--syncz-timeout", "inf"], "--syncz-timeout");
+        refused(&["check", "--sync-timeout", "0"], "--sync-timeout");
+        refused(
+            &["install", "revision", "--rev", "x", "--sync-timeout", &huge],
+            "--sync-timeout",
+        );
         refused(&["-n", "a/b", "get", "nodes"], "--namespace");
         refused(
             &["--istio-namespace", "..", "get", "nodes"],
@@ -625,14 +1077,8 @@ mod tests {
             panic!("not proxy-status: {:?}", c.command);
         };
         assert_eq!(cmd.output, Output::Json);
-        assert_eq!(
-            (c.global.syncz_interval, c.global.syncz_timeout),
-            (5.0, 5.0)
-        );
-        let c = Cli::try_parse_from(["meshtop", "--syncz-interval", "0.5", "proxy-status"])
-            .expect("parse");
-        assert_eq!(c.global.syncz_interval, 0.5);
-        assert!(Cli::try_parse_from(["meshtop", "--syncz-timeout", "0"]).is_err());
+        assert!(Cli::try_parse_from(["meshtop", "--istiod-timeout", "0"]).is_err());
+        assert!(Cli::try_parse_from(["meshtop", "--istiod-timeout", "NaN"]).is_err());
         assert!(Cli::try_parse_from(["meshtop", "--syncz-timeout", "NaN"]).is_err());
         assert_eq!(cmd.revision.as_deref(), Some("canary"));
         let c = Cli::try_parse_from(["meshtop", "proxy-status", "--demo"]).expect("parse");
@@ -641,8 +1087,15 @@ mod tests {
             Some(Command::ProxyStatus(ProxyStatusCmd {
                 output: Output::Table,
                 revision: None,
+                proxy: None,
                 ..
             }))
+        ));
+        let c = Cli::try_parse_from(["meshtop", "-n", "default", "proxy-status", "web-1"])
+            .expect("parse");
+        assert!(matches!(
+            c.command,
+            Some(Command::ProxyStatus(ProxyStatusCmd { proxy: Some(p), .. })) if p == "web-1"
         ));
     }
 }

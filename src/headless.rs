@@ -1,16 +1,17 @@
-//! `meshtop get VIEW`: the same facts the TUI shows, printed once. The table is the TUI's
-//! own (its view's columns at a width, its cells); JSON and YAML are the model's rows.
+//! What the commands print: `meshtop get VIEW` (the same facts the TUI shows, printed once),
+//! `meshtop check`'s findings and one proxy's xDS state. The tables are the TUI's own (its
+//! view's columns at a width, its cells); JSON and YAML are the model's rows.
 
 use std::fmt::Write as _;
 use std::io::IsTerminal as _;
 
 use serde::Serialize;
 
-use crate::cli::{Output, View};
+use crate::cli::{GetOutput, Output, View};
 use crate::model::Model;
 use crate::ui::state::Screen;
 use crate::ui::table::{self, TableSource};
-use crate::ui::views::{self, ScreenId, ViewKind};
+use crate::ui::views::{self, ScreenId, Subject, ViewKind};
 
 /// A width at which every column shows: what scripts get.
 const EVERY_COLUMN: u16 = u16::MAX;
@@ -28,22 +29,83 @@ pub fn table_width(flag: Option<u16>) -> u16 {
     .unwrap_or(EVERY_COLUMN)
 }
 
-/// Renders one view of the model in the requested format; a table shows the columns the
-/// TUI shows at `width`.
-pub fn render(model: &Model, view: View, output: Output, width: u16) -> Result<String, String> {
-    if output == Output::Table {
-        let id = ScreenId::View(view_kind(view));
-        let source = views::source(&id, model);
-        return Ok(table_text(source.as_ref(), &Screen::new(id), width));
-    }
+/// Renders one view of the model in the requested format: a table shows the columns the
+/// TUI shows at `width` (every one for `-o wide`), and every format lists the rows the
+/// table lists (those of `-n`'s namespace).
+pub fn render(model: &Model, view: View, output: GetOutput, width: u16) -> Result<String, String> {
+    let format = match output {
+        GetOutput::Table | GetOutput::Wide => {
+            let width = if output == GetOutput::Wide {
+                EVERY_COLUMN
+            } else {
+                width
+            };
+            let id = ScreenId::View(view_kind(view));
+            let source = views::source(&id, model);
+            return Ok(table_text(source.as_ref(), &Screen::new(id), width));
+        }
+        GetOutput::Name => return Ok(names(model, view)),
+        GetOutput::Json => Output::Json,
+        GetOutput::Yaml => Output::Yaml,
+    };
+    let shown = |namespace: &str| model.in_focus(namespace);
     match view {
-        View::Revisions => structured(&model.revisions(), output),
-        View::Gateways => structured(&model.gateways(), output),
-        View::Proxies => structured(&model.proxies(), output),
-        View::Disruption => structured(&model.disruption(), output),
-        View::Nodes => structured(&model.nodes(), output),
-        View::Namespaces => structured(&model.namespaces(), output),
+        View::Revisions => structured(&model.revisions(), format),
+        View::Gateways => structured(&kept(model.gateways(), |r| shown(&r.namespace)), format),
+        View::Proxies => structured(&kept(model.proxies(), |r| shown(&r.namespace)), format),
+        View::Disruption => structured(&kept(model.disruption(), |r| shown(&r.namespace)), format),
+        View::Nodes => structured(&model.nodes(), format),
+        View::Namespaces => structured(&kept(model.namespaces(), |r| shown(&r.name)), format),
     }
+}
+
+fn kept<T>(mut rows: Vec<T>, keep: impl Fn(&T) -> bool) -> Vec<T> {
+    rows.retain(keep);
+    rows
+}
+
+/// `-o name`: one `kind/name` line per row, with kubectl's kind for the objects kubectl
+/// knows (a gateway is its Deployment, a proxy its pod) and without the namespace, as
+/// kubectl prints them.
+fn names(model: &Model, view: View) -> String {
+    let shown = |namespace: &str| model.in_focus(namespace);
+    let lines: Vec<String> = match view {
+        View::Revisions => model
+            .revisions()
+            .iter()
+            .map(|r| format!("revision/{}", r.revision))
+            .collect(),
+        View::Gateways => model
+            .gateways()
+            .iter()
+            .filter(|r| shown(&r.namespace))
+            .map(|r| format!("deployment.apps/{}", r.name))
+            .collect(),
+        View::Proxies => model
+            .proxies()
+            .iter()
+            .filter(|r| shown(&r.namespace))
+            .map(|r| format!("pod/{}", r.pod))
+            .collect(),
+        View::Disruption => model
+            .disruption()
+            .iter()
+            .filter(|r| shown(&r.namespace))
+            .map(|r| format!("poddisruptionbudget.policy/{}", r.name))
+            .collect(),
+        View::Nodes => model
+            .nodes()
+            .iter()
+            .map(|r| format!("node/{}", r.name))
+            .collect(),
+        View::Namespaces => model
+            .namespaces()
+            .iter()
+            .filter(|r| shown(&r.name))
+            .map(|r| format!("namespace/{}", r.name))
+            .collect(),
+    };
+    lines.into_iter().map(|l| l + "\n").collect()
 }
 
 fn view_kind(view: View) -> ViewKind {
@@ -57,14 +119,36 @@ fn view_kind(view: View) -> ViewKind {
     }
 }
 
-/// The model's rows as JSON, or as YAML when asked.
-fn structured<T: Serialize>(rows: &[T], output: Output) -> Result<String, String> {
+/// Rows as pretty JSON, or as YAML when asked.
+pub fn structured<T: Serialize + ?Sized>(rows: &T, output: Output) -> Result<String, String> {
     if output == Output::Yaml {
         return serde_yaml::to_string(rows).map_err(|e| e.to_string());
     }
     serde_json::to_string_pretty(rows)
         .map(|s| s + "\n")
         .map_err(|e| e.to_string())
+}
+
+/// The model's findings as the Overview's table lists them, every column; the table's own
+/// words when there are none.
+pub fn findings_table(model: &Model) -> String {
+    let id = ScreenId::View(ViewKind::Overview);
+    let source = views::source(&id, model);
+    if source.is_empty() {
+        return format!("{}\n", source.empty_message());
+    }
+    table_text(source.as_ref(), &Screen::new(id), EVERY_COLUMN)
+}
+
+/// One proxy's xDS types with their state and raw nonces, as its details screen in the TUI
+/// lists them.
+pub fn proxy_xds_table(model: &Model, namespace: &str, pod: &str) -> String {
+    let id = ScreenId::Details(Subject::Proxy {
+        namespace: namespace.into(),
+        pod: pod.into(),
+    });
+    let source = views::source(&id, model);
+    table_text(source.as_ref(), &Screen::new(id), EVERY_COLUMN)
 }
 
 /// The rows of `screen` as the TUI arranges them, with the columns it shows at `width`.
@@ -319,7 +403,7 @@ mod tests {
     }
 
     fn compare(model: &Model, view: View, width: u16) {
-        let get = render(model, view, Output::Table, width).expect("table");
+        let get = render(model, view, GetOutput::Table, width).expect("table");
         let get = parse_get(&get);
         let screen = draw_tui(model, view, width);
         let tui = parse_tui(&screen, view_kind(view).title(), &get.headers);
@@ -355,7 +439,7 @@ mod tests {
     #[test]
     fn narrow_and_wide_disruption_headers_are_the_tuis() {
         let headers = |width| {
-            parse_get(&render(&model(), View::Disruption, Output::Table, width).expect("table"))
+            parse_get(&render(&model(), View::Disruption, GetOutput::Table, width).expect("table"))
                 .headers
         };
         assert_eq!(
@@ -388,9 +472,10 @@ mod tests {
     #[test]
     fn an_unset_budget_is_null_in_json_and_yaml_and_na_in_the_table() {
         let m = model();
-        let json: Value =
-            serde_json::from_str(&render(&m, View::Disruption, Output::Json, 200).expect("json"))
-                .expect("parses");
+        let json: Value = serde_json::from_str(
+            &render(&m, View::Disruption, GetOutput::Json, 200).expect("json"),
+        )
+        .expect("parses");
         let rows = json.as_array().expect("array");
         let row = |name: &str| {
             rows.iter()
@@ -403,7 +488,7 @@ mod tests {
         let pilot = row("istio-pilot");
         assert_eq!(pilot["min_available"], 1);
         assert_eq!(pilot["max_unavailable"], Value::Null);
-        let yaml = render(&m, View::Disruption, Output::Yaml, 200).expect("yaml");
+        let yaml = render(&m, View::Disruption, GetOutput::Yaml, 200).expect("yaml");
         for text in [json.to_string(), yaml.clone()] {
             assert!(!text.contains("N/A"), "{text}");
         }
@@ -414,7 +499,7 @@ mod tests {
             (&es["current_healthy"], &es["desired_healthy"]),
             (&2.into(), &2.into())
         );
-        let table = parse_get(&render(&m, View::Disruption, Output::Table, 200).expect("table"));
+        let table = parse_get(&render(&m, View::Disruption, GetOutput::Table, 200).expect("table"));
         let column = |h: &str| table.headers.iter().position(|x| x == h).expect(h);
         let es_row = table
             .rows
@@ -517,7 +602,13 @@ mod tests {
                 }
             }
             for view in VIEWS {
-                for output in [Output::Table, Output::Json, Output::Yaml] {
+                for output in [
+                    GetOutput::Table,
+                    GetOutput::Wide,
+                    GetOutput::Name,
+                    GetOutput::Json,
+                    GetOutput::Yaml,
+                ] {
                     let width = *g.pick(&[0, 1, 2, 9, 40, 80, 200, u16::MAX]);
                     let _ = render(&model, view, output, width);
                 }

@@ -87,7 +87,7 @@ pub(super) async fn run(global: &GlobalArgs, cmd: &InstallCmd) -> Result<(), App
         edit: args.edit,
         istioctl: args.istioctl,
         file: args.file.clone(),
-        sync_timeout: Duration::from_secs(args.sync_timeout),
+        sync_timeout: args.sync.duration(),
     };
     install(global, form, flags).await
 }

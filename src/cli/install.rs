@@ -76,14 +76,8 @@ pub struct InstallArgs {
     /// the gateway's name for a gateway.
     #[arg(long, value_name = "NAME")]
     pub iop_name: Option<String>,
-    /// How long to wait for the watches' first list of the cluster, in seconds.
-    #[arg(
-        long,
-        default_value = "30",
-        env = "MESHTOP_SYNC_TIMEOUT",
-        value_name = "SECONDS"
-    )]
-    pub sync_timeout: u64,
+    #[command(flatten)]
+    pub sync: super::SyncTimeout,
 }
 
 #[derive(Debug, Args)]

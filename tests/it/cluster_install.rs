@@ -654,7 +654,14 @@ fn cli_install_exit_codes_and_output() {
     std::fs::create_dir_all(&empty_path).expect("dir");
     let empty_path = empty_path.display().to_string();
     let run = |demo: &str, extra: &[&str], env: &[(&str, &str)]| {
-        let mut args = vec!["--demo", demo, "--log-file", &log, "--audit-log", &audit];
+        let mut args = vec![
+            "--demo-scenario",
+            demo,
+            "--log-file",
+            &log,
+            "--audit-log",
+            &audit,
+        ];
         args.extend_from_slice(extra);
         meshtop(&args, env)
     };

@@ -267,7 +267,8 @@ struct Env {
     istioctl: StandIn,
     kubeconfig: PathBuf,
     audit: PathBuf,
-    /// The global flags that reach the cluster: `--kubeconfig K --context C`, or `--demo`.
+    /// The global flags that reach the cluster: `--kubeconfig K --context C`, or
+    /// `--demo-scenario S`.
     target: Vec<String>,
 }
 
@@ -285,10 +286,10 @@ impl Env {
         env
     }
 
-    /// meshtop running its own sandbox (`--demo SCENARIO`).
+    /// meshtop running its own sandbox (`--demo-scenario SCENARIO`).
     fn demo(scenario: &str, behaviour: Behaviour) -> Self {
         let mut env = Self::bare(behaviour);
-        env.target = vec!["--demo".into(), scenario.into()];
+        env.target = vec!["--demo-scenario".into(), scenario.into()];
         env
     }
 

@@ -8,6 +8,7 @@ mod cluster_actions;
 mod cluster_install;
 mod cluster_sync;
 mod cluster_watch;
+mod command_line;
 mod disconnect;
 mod drain_guard;
 mod install_istioctl;
