@@ -72,23 +72,3 @@ pub async fn anonymous_client(sandbox: &Sandbox) -> Result<kube::Client, String>
         .map_err(|e| e.to_string())?;
     kube::Client::try_from(config).map_err(|e| e.to_string())
 }
-
-/// Polls `check` until it returns `Some` (every 200 ms), or panics naming `what` once
-/// `within` has passed: how tests wait for the sandbox's controllers, never by sleeping.
-pub async fn eventually<T, F, Fut>(what: &str, within: std::time::Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = std::time::Instant::now() + within;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-}

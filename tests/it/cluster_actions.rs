@@ -4,16 +4,17 @@
 //! as `kubectl drain`.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::common::harness;
+use crate::common::process::{self, CliFiles, audit_lines, text};
+use crate::common::wait::eventually;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams};
 use meshtop::cluster::Connection;
-use meshtop::cluster::actions::{AuditLog, AuditRecord, Executor};
+use meshtop::cluster::actions::{AuditLog, Executor};
 use meshtop::ops::ActionError;
 use meshtop::ops::drain::{BudgetFacts, DrainEvent, DrainOptions};
 use meshtop::ops::pdb::RELAXED_FROM;
@@ -29,14 +30,6 @@ async fn connect(sandbox: &Sandbox) -> Connection {
     harness::connection(sandbox, harness::ADMIN_CONTEXT)
         .await
         .expect("connect to the sandbox")
-}
-
-fn audit_lines(path: &Path) -> Vec<AuditRecord> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("an audit line is JSON"))
-        .collect()
 }
 
 async fn node(conn: &Connection, name: &str) -> Node {
@@ -73,8 +66,6 @@ async fn pods_on(conn: &Connection, node: &str) -> BTreeSet<(String, String)> {
         })
         .collect()
 }
-
-use crate::common::harness::eventually;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_blocked_by_istio_pilot_then_relaxed_then_restored() {
@@ -518,35 +509,20 @@ async fn label_namespace_with_restart_moves_legacy_shop_to_the_revision() {
     .await;
 }
 
-/// The meshtop binary's output and exit code.
-fn meshtop(args: &[&str], env: &[(&str, &Path)]) -> std::process::Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_meshtop"));
-    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run meshtop")
-}
-
-fn text(out: &[u8]) -> String {
-    String::from_utf8_lossy(out).into_owned()
-}
-
 #[test]
 fn cli_exit_codes_with_demo() {
     let dir = tempfile::tempdir().expect("tempdir");
     let audit = dir.path().join("audit.log");
     let log = dir.path().join("meshtop.log");
-    let base = |extra: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = vec!["--demo".into(), "--log-file".into()];
-        v.push(log.display().to_string());
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
-    };
     let run = |extra: &[&str]| {
-        let args = base(extra);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        meshtop(&args, &[("MESHTOP_AUDIT_LOG", audit.as_path())])
+        process::meshtop()
+            .arg("--demo")
+            .arg("--log-file")
+            .arg(&log)
+            .args(extra)
+            .env("MESHTOP_AUDIT_LOG", &audit)
+            .output()
+            .expect("run meshtop")
     };
 
     let out = run(&[
@@ -666,13 +642,6 @@ fn cli_exit_codes_with_demo() {
     );
 }
 
-fn kubectl_path() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("kubectl"))
-        .find(|p| p.is_file())
-}
-
 /// `(evicted, skipped)` pod names from kubectl drain's (and meshtop drain's) output.
 fn drain_sets(stdout: &str, stderr: &str) -> (BTreeSet<String>, BTreeSet<String>) {
     let evicted = stdout
@@ -690,34 +659,20 @@ fn drain_sets(stdout: &str, stderr: &str) -> (BTreeSet<String>, BTreeSet<String>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn meshtop_drain_matches_kubectl_drain() {
-    let kubectl = kubectl_path().expect("kubectl is required by this test and is not on PATH: install Debian's kubernetes-client (`.ci/run` does)");
-    let dir = tempfile::tempdir().expect("tempdir");
+    let kubectl = process::kubectl();
     let mut results = Vec::new();
     for who in ["meshtop", "kubectl"] {
         let sandbox = start().await;
-        let kubeconfig = dir.path().join(format!("{who}.kubeconfig"));
-        std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).expect("kubeconfig");
-        let kc = kubeconfig.display().to_string();
-        let log = dir.path().join(format!("{who}.log")).display().to_string();
-        let audit = dir.path().join("audit.log").display().to_string();
-        let common = [
-            "--kubeconfig",
-            kc.as_str(),
-            "--log-file",
-            log.as_str(),
-            "--audit-log",
-            audit.as_str(),
-        ];
-        let relax = tokio::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
-            .args(common)
+        let files = CliFiles::new(&sandbox);
+        let meshtop = || tokio::process::Command::from(files.meshtop());
+        let relax = meshtop()
             .args(["pdb", "relax", "istio-system/istio-galley"])
             .output()
             .await
             .expect("meshtop pdb relax");
         assert!(relax.status.success(), "{}", text(&relax.stderr));
         let out = if who == "meshtop" {
-            tokio::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
-                .args(common)
+            meshtop()
                 // kubectl has no mesh guard: meshtop consents to match it.
                 .args([
                     "drain",
@@ -731,7 +686,8 @@ async fn meshtop_drain_matches_kubectl_drain() {
                 .expect("meshtop drain")
         } else {
             tokio::process::Command::new(&kubectl)
-                .args(["--kubeconfig", kc.as_str()])
+                .arg("--kubeconfig")
+                .arg(&files.kubeconfig)
                 .args([
                     "drain",
                     "k1-node04",
@@ -875,12 +831,9 @@ async fn drain_refuses_pods_without_controller_or_with_emptydir_unless_told() {
 async fn an_action_that_cannot_be_audited_is_not_sent_and_a_lost_line_is_reported() {
     let sandbox = start().await;
     let conn = connect(&sandbox).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).expect("write kubeconfig");
-    let log = dir.path().join("meshtop.log");
+    let files = CliFiles::new(&sandbox);
     // A plain file where the audit log's directory should be.
-    let blocker = dir.path().join("state");
+    let blocker = files.dir().join("state");
     std::fs::write(&blocker, "not a directory").expect("write");
     let unwritable = blocker.join("audit.log");
 
@@ -890,15 +843,12 @@ async fn an_action_that_cannot_be_audited_is_not_sent_and_a_lost_line_is_reporte
         vec!["label", "node", "k1-node02", "taco-istio=disabled"],
         vec!["pdb", "relax", "istio-system/istio-pilot"],
     ] {
-        let mut all = vec!["--log-file", log.to_str().expect("utf-8 path")];
-        all.extend(&args);
-        let out = meshtop(
-            &all,
-            &[
-                ("MESHTOP_KUBECONFIG", kubeconfig.as_path()),
-                ("MESHTOP_AUDIT_LOG", unwritable.as_path()),
-            ],
-        );
+        let out = files
+            .meshtop()
+            .args(&args)
+            .env("MESHTOP_AUDIT_LOG", &unwritable)
+            .output()
+            .expect("run meshtop");
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(
@@ -963,13 +913,8 @@ async fn an_action_that_cannot_be_audited_is_not_sent_and_a_lost_line_is_reporte
 async fn ctrl_c_stops_a_drain_and_the_audit_says_interrupted() {
     let sandbox = start().await;
     let conn = connect(&sandbox).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).expect("write kubeconfig");
-    let audit = dir.path().join("audit.log");
-    let log = dir.path().join("meshtop.log");
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
-        .args(["--log-file", log.to_str().expect("utf-8")])
+    let files = CliFiles::new(&sandbox);
+    let child = tokio::process::Command::from(files.meshtop())
         .args([
             "drain",
             "k1-node03",
@@ -977,8 +922,6 @@ async fn ctrl_c_stops_a_drain_and_the_audit_says_interrupted() {
             "5m",
             "--evict-last-replica",
         ])
-        .env("MESHTOP_KUBECONFIG", &kubeconfig)
-        .env("MESHTOP_AUDIT_LOG", &audit)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -999,7 +942,7 @@ async fn ctrl_c_stops_a_drain_and_the_audit_says_interrupted() {
         },
     )
     .await;
-    assert!(audit_lines(&audit).is_empty(), "nothing ended yet");
+    assert!(files.audit_lines().is_empty(), "nothing ended yet");
     let killed = std::process::Command::new("kill")
         .args(["-INT", &pid.to_string()])
         .status()
@@ -1016,7 +959,7 @@ async fn ctrl_c_stops_a_drain_and_the_audit_says_interrupted() {
         "{stderr}"
     );
     assert!(unschedulable(&node(&conn, "k1-node03").await));
-    let lines = audit_lines(&audit);
+    let lines = files.audit_lines();
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(
         (lines[0].action.as_str(), lines[0].target.as_str()),

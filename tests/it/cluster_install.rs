@@ -6,14 +6,16 @@
 //! operator (files saved, istioctl not on PATH), the CLI's exit codes, and kubectl reading
 //! the result.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use crate::common::harness;
+use crate::common::process::{self, CliFiles, audit_lines, text};
+use crate::common::wait::eventually;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod, Service};
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
-use meshtop::cluster::actions::{AuditLog, AuditRecord, Executor};
+use meshtop::cluster::actions::{AuditLog, Executor};
 use meshtop::cluster::{Connection, WatchOptions};
 use meshtop::ops::ActionError;
 use meshtop::ops::install::{
@@ -32,16 +34,6 @@ async fn connect(sandbox: &Sandbox) -> Connection {
         .await
         .expect("connect to the sandbox")
 }
-
-fn audit_lines(path: &Path) -> Vec<AuditRecord> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("an audit line is JSON"))
-        .collect()
-}
-
-use crate::common::harness::eventually;
 
 fn iops(conn: &Connection) -> Api<DynamicObject> {
     let ar = kube::api::ApiResource::from_gvk_with_plural(
@@ -279,10 +271,6 @@ fn shop_gateway() -> GatewayForm {
     f
 }
 
-fn kubectl_path() -> Option<PathBuf> {
-    find_on_path("kubectl", std::env::var_os("PATH").as_deref())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_install_creates_the_namespace_copies_the_config_map_and_comes_up() {
     let sandbox = harness::start_file(K1).await.expect("sandbox");
@@ -397,26 +385,17 @@ async fn gateway_install_creates_the_namespace_copies_the_config_map_and_comes_u
 
     // kubectl, an independent client, reads the result: `kubectl get iop -A`.
     {
-        let kubectl = kubectl_path().expect("kubectl is required by this test and is not on PATH: install Debian's kubernetes-client (`.ci/run` does)");
-        let kc = dir.path().join("kubeconfig");
-        std::fs::write(&kc, sandbox.kubeconfig_yaml()).expect("kubeconfig");
-        let out = tokio::process::Command::new(&kubectl)
-            .args([
-                "--kubeconfig",
-                &kc.display().to_string(),
-                "get",
-                "iop",
-                "-A",
-            ])
-            .output()
+        let files = CliFiles::new(&sandbox);
+        let kubectl = |args: &[&str]| {
+            tokio::process::Command::from(process::kubectl_at(&files.kubeconfig))
+                .args(args)
+                .output()
+        };
+        let out = kubectl(&["get", "iop", "-A"])
             .await
             .expect("kubectl get iop -A");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{}", text(&out.stderr));
         let row = stdout
             .lines()
             .find(|l| l.contains("istio-ingressgateway-istio-gateway-shop"))
@@ -437,27 +416,21 @@ async fn gateway_install_creates_the_namespace_copies_the_config_map_and_comes_u
             3,
             "{stdout}"
         );
-        let out = tokio::process::Command::new(&kubectl)
-            .args([
-                "--kubeconfig",
-                &kc.display().to_string(),
-                "get",
-                "configmap",
-                "istio-1-9-1",
-            ])
-            .args([
-                "-n",
-                "istio-gateway-shop",
-                "-o",
-                "jsonpath={.metadata.annotations}",
-            ])
-            .output()
-            .await
-            .expect("kubectl get configmap");
+        let out = kubectl(&[
+            "get",
+            "configmap",
+            "istio-1-9-1",
+            "-n",
+            "istio-gateway-shop",
+            "-o",
+            "jsonpath={.metadata.annotations}",
+        ])
+        .await
+        .expect("kubectl get configmap");
+        let annotations = text(&out.stdout);
         assert!(
-            String::from_utf8_lossy(&out.stdout).contains("istio-system/istio-1-9-1"),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
+            annotations.contains("istio-system/istio-1-9-1"),
+            "{annotations}"
         );
     }
 
@@ -631,20 +604,6 @@ async fn without_an_operator_the_files_are_saved_and_nothing_changes() {
     );
 }
 
-/// The meshtop binary's output; `PATH` is set to `path` (istioctl is never on it).
-fn meshtop(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_meshtop"));
-    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run meshtop")
-}
-
-fn text(out: &[u8]) -> String {
-    String::from_utf8_lossy(out).into_owned()
-}
-
 #[test]
 fn cli_install_exit_codes_and_output() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -654,9 +613,12 @@ fn cli_install_exit_codes_and_output() {
     std::fs::create_dir_all(&empty_path).expect("dir");
     let empty_path = empty_path.display().to_string();
     let run = |demo: &str, extra: &[&str], env: &[(&str, &str)]| {
-        let mut args = vec!["--demo", demo, "--log-file", &log, "--audit-log", &audit];
-        args.extend_from_slice(extra);
-        meshtop(&args, env)
+        process::meshtop()
+            .args(["--demo", demo, "--log-file", &log, "--audit-log", &audit])
+            .args(extra)
+            .envs(env.iter().copied())
+            .output()
+            .expect("run meshtop")
     };
     let k1 = |extra: &[&str]| run(K1, extra, &[]);
 
@@ -712,9 +674,11 @@ fn cli_install_exit_codes_and_output() {
             "outside the node port range",
         ),
     ] {
-        let mut full = vec!["--kubeconfig", "/nonexistent/kubeconfig"];
-        full.extend(args.iter().copied());
-        let out = meshtop(&full, &[]);
+        let out = process::meshtop()
+            .args(["--kubeconfig", "/nonexistent/kubeconfig"])
+            .args(&args)
+            .output()
+            .expect("run meshtop");
         assert_eq!(
             out.status.code(),
             Some(2),

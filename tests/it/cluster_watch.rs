@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::common::harness;
+use crate::common::process::CliFiles;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams};
@@ -591,9 +592,8 @@ async fn an_unknown_context_is_an_error_listing_the_contexts() {
     let sandbox = harness::start_file("assets/scenarios/small.yaml")
         .await
         .expect("sandbox");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("kubeconfig");
-    std::fs::write(&path, sandbox.kubeconfig_yaml()).expect("write");
+    let files = CliFiles::new(&sandbox);
+    let path = files.kubeconfig.clone();
     let opts = ConnectOptions {
         kubeconfig: Some(path.clone()),
         context: Some("prod-eu".into()),

@@ -21,11 +21,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::common::harness;
+use crate::common::process::{self, audit_lines, text};
+use crate::common::wait::eventually;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use meshtop::cluster::actions::AuditRecord;
-use meshtop::ops::install::{find_on_path, parse_istio_operator};
+use meshtop::ops::install::parse_istio_operator;
 use meshtop_sandbox::Sandbox;
 use serde_json::{Value, json};
 
@@ -118,13 +120,6 @@ enum Behaviour {
 
 fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// `kubectl` on PATH; its absence fails the test with what to install (never a skip).
-fn kubectl() -> PathBuf {
-    find_on_path("kubectl", std::env::var_os("PATH").as_deref()).expect(
-        "kubectl is required by this test and is not on PATH: install Debian's kubernetes-client (`.ci/run` does)",
-    )
 }
 
 /// The stand-in istioctl in `<root>/bin`, and what it records.
@@ -294,7 +289,7 @@ impl Env {
 
     fn bare(behaviour: Behaviour) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let istioctl = StandIn::write(dir.path(), &kubectl(), behaviour);
+        let istioctl = StandIn::write(dir.path(), &process::kubectl(), behaviour);
         Self {
             kubeconfig: dir.path().join("kubeconfig"),
             audit: dir.path().join("audit.log"),
@@ -315,9 +310,8 @@ impl Env {
             &std::env::var_os("PATH").unwrap_or_default(),
         ));
         let path: OsString = std::env::join_paths(path).expect("PATH");
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_meshtop"));
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(&self.target)
+        let mut cmd = tokio::process::Command::from(process::meshtop());
+        cmd.args(&self.target)
             .arg("--log-file")
             .arg(self.dir.path().join("meshtop.log"))
             .arg("--audit-log")
@@ -340,8 +334,8 @@ impl Env {
             .expect("run meshtop");
         Run {
             code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            stdout: text(&out.stdout),
+            stderr: text(&out.stderr),
         }
     }
 
@@ -356,11 +350,7 @@ impl Env {
     }
 
     fn audit(&self) -> Vec<AuditRecord> {
-        std::fs::read_to_string(&self.audit)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("an audit line is JSON"))
-            .collect()
+        audit_lines(&self.audit)
     }
 }
 
@@ -390,8 +380,6 @@ fn audit_rows(lines: &[AuditRecord]) -> Vec<(String, String, bool, String)> {
 fn row(action: &str, target: &str, dry_run: bool, result: &str) -> (String, String, bool, String) {
     (action.into(), target.into(), dry_run, result.into())
 }
-
-use crate::common::harness::eventually;
 
 fn iops(client: &kube::Client) -> Api<DynamicObject> {
     let ar = ApiResource::from_gvk_with_plural(

@@ -3,15 +3,17 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::common::process;
+use crate::common::wait::eventually_blocking;
 
 fn meshtop(args: &[&str]) -> Output {
     let dir = tempfile::tempdir().expect("tempdir");
-    Command::new(env!("CARGO_BIN_EXE_meshtop"))
+    process::meshtop()
         .args(args)
         .arg("--log-file")
         .arg(dir.path().join("meshtop.log"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null())
         .output()
         .expect("run meshtop")
@@ -129,7 +131,7 @@ fn help_documents_the_scenario_format() {
 fn serves_prints_address_and_kubeconfig_then_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let kubeconfig = dir.path().join("kc");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meshtop"))
+    let mut child = process::meshtop()
         .args([
             "sandbox",
             "--scenario",
@@ -139,7 +141,6 @@ fn serves_prints_address_and_kubeconfig_then_stops_on_sigterm() {
         .arg(&kubeconfig)
         .arg("--log-file")
         .arg(dir.path().join("meshtop.log"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn");
@@ -156,16 +157,10 @@ fn serves_prints_address_and_kubeconfig_then_stops_on_sigterm() {
         .status()
         .expect("kill");
     assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            assert_eq!(status.code(), Some(0), "SIGTERM is a clean stop");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "meshtop sandbox did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let status = eventually_blocking(
+        "meshtop sandbox to stop on SIGTERM",
+        Duration::from_secs(10),
+        || child.try_wait().expect("wait").ok_or("still running"),
+    );
+    assert_eq!(status.code(), Some(0), "SIGTERM is a clean stop");
 }

@@ -1232,70 +1232,11 @@ mod sandbox {
 /// the editor, and afterwards the TUI has its screen and keys back: the preview says the
 /// resource was edited, and the install goes on to its end.
 mod terminal {
-    use std::process::{Command as Process, Output};
-    use std::time::{Duration, Instant};
-
-    struct Tmux {
-        socket: String,
-    }
-
-    impl Tmux {
-        fn run(&self, args: &[&str]) -> Output {
-            Process::new("tmux")
-                .args(["-L", &self.socket])
-                .args(args)
-                .output()
-                .expect("tmux")
-        }
-
-        fn screen(&self) -> String {
-            String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "t"]).stdout)
-                .into_owned()
-        }
-
-        fn keys(&self, keys: &[&str]) {
-            let mut args = vec!["send-keys", "-t", "t"];
-            args.extend_from_slice(keys);
-            assert!(self.run(&args).status.success(), "send-keys {keys:?}");
-        }
-
-        fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                let screen = self.screen();
-                // Judge a screen only once a second capture shows it unchanged: a capture
-                // can land while a frame is still being written.
-                if check(&screen) {
-                    std::thread::sleep(Duration::from_millis(60));
-                    if self.screen() == screen {
-                        return screen;
-                    }
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "the screen never showed {what}; last screen:\n{screen}"
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
-
-    impl Drop for Tmux {
-        fn drop(&mut self) {
-            let _ = self.run(&["kill-server"]);
-        }
-    }
+    use crate::common::tmux::{Session, require_tmux};
 
     #[test]
     fn e_gives_the_terminal_to_the_editor_and_takes_it_back() {
-        let tmux_ok = Process::new("tmux")
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        assert!(
-            tmux_ok,
-            "tmux is required by this test: install Debian's tmux"
-        );
+        require_tmux();
         let dir = tempfile::tempdir().expect("tempdir");
         let answers = dir.path().join("answers");
         let editor = dir.path().join("editor.sh");
@@ -1313,29 +1254,15 @@ mod terminal {
             std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755))
                 .expect("chmod");
         }
-        let tmux = Tmux {
-            socket: format!("meshtop-install-{}", std::process::id()),
-        };
-        let cmd = format!(
-            "{} --demo --log-file {}; echo \"meshtop exited with $?\"; sleep 30",
-            env!("CARGO_BIN_EXE_meshtop"),
-            dir.path().join("meshtop.log").display()
-        );
-        let out = Process::new("tmux")
-            .args(["-L", &tmux.socket, "-f", "/dev/null", "new-session", "-d"])
-            .args(["-s", "t", "-x", "130", "-y", "40"])
-            .arg(&cmd)
-            .env("TERM", "xterm-256color")
-            .env("EDITOR", &editor)
-            .env("XDG_STATE_HOME", dir.path())
-            .env("PATH", "/usr/bin:/bin")
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .expect("tmux new-session");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let tmux = Session::start_with_env(
+            "--demo",
+            130,
+            40,
+            &[
+                ("EDITOR", editor.as_os_str()),
+                ("XDG_STATE_HOME", dir.path().as_os_str()),
+                ("PATH", "/usr/bin:/bin".as_ref()),
+            ],
         );
 
         tmux.wait_for("the demo", |s| {
@@ -1387,6 +1314,6 @@ mod terminal {
             "{audit}"
         );
         tmux.keys(&["q"]);
-        tmux.wait_for("meshtop's exit", |s| s.contains("meshtop exited with 0"));
+        assert_eq!(tmux.wait_exit(), Some(0));
     }
 }
