@@ -4,10 +4,10 @@
 //! is wrong, not kube.
 
 use std::fmt::Debug;
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use crate::common::harness;
+use crate::common::wait::eventually;
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use http::StatusCode;
@@ -178,25 +178,6 @@ async fn client_from(yaml: &str, context: &str, retry: bool) -> Client {
         .expect("kube config");
     config.default_retry = retry;
     Client::try_from(config).expect("client")
-}
-
-/// Polls `probe` until it gives `Some`, failing the test after `deadline`.
-async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let end = Instant::now() + deadline;
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(
-            Instant::now() < end,
-            "timed out after {deadline:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// The `kind: Status` of a failed call.
@@ -800,7 +781,7 @@ async fn deleting_a_deployment_collects_its_replica_set_and_pods() {
         refs.iter()
             .any(|r| Some(&r.uid) == uid.as_ref() && r.controller == Some(true))
     };
-    let rs = eventually(DEADLINE, "cart's ReplicaSet", || async {
+    let rs = eventually("cart's ReplicaSet", DEADLINE, || async {
         list_all(&replica_sets)
             .await
             .items
@@ -809,7 +790,7 @@ async fn deleting_a_deployment_collects_its_replica_set_and_pods() {
     })
     .await;
     let rs_uid = rs.uid();
-    let cart_pods = eventually(DEADLINE, "cart's two pods", || async {
+    let cart_pods = eventually("cart's two pods", DEADLINE, || async {
         let owned: Vec<String> = list_all(&pods)
             .await
             .items
@@ -825,7 +806,7 @@ async fn deleting_a_deployment_collects_its_replica_set_and_pods() {
         .delete("cart", &DeleteParams::default())
         .await
         .expect("delete");
-    eventually(DEADLINE, "cart's ReplicaSet to be collected", || async {
+    eventually("cart's ReplicaSet to be collected", DEADLINE, || async {
         replica_sets
             .get_opt(&rs.name_any())
             .await
@@ -834,7 +815,7 @@ async fn deleting_a_deployment_collects_its_replica_set_and_pods() {
             .then_some(())
     })
     .await;
-    eventually(DEADLINE, "cart's pods to be collected", || async {
+    eventually("cart's pods to be collected", DEADLINE, || async {
         let left: Vec<String> = pods
             .list(&ListParams::default().labels("app=cart"))
             .await
@@ -1875,7 +1856,7 @@ async fn eviction_honours_pod_disruption_budgets() {
     let pods: Api<Pod> = Api::namespaced(client.clone(), "shop");
     let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client, "shop");
     let running = |p: &Pod| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
-    let checkout = eventually(DEADLINE, "three running checkout pods", || async {
+    let checkout = eventually("three running checkout pods", DEADLINE, || async {
         let list = pods
             .list(&ListParams::default().labels("app=checkout"))
             .await
@@ -1946,8 +1927,8 @@ async fn eviction_honours_pod_disruption_budgets() {
     .await
     .expect("patch");
     eventually(
-        DEADLINE,
         "the checkout PDB to allow a disruption",
+        DEADLINE,
         || async {
             let pdb = pdbs.get("checkout").await.expect("get");
             (pdb.status.as_ref().and_then(|s| s.disruptions_allowed) == Some(1)).then_some(())
@@ -1959,7 +1940,7 @@ async fn eviction_honours_pod_disruption_budgets() {
         .await
         .expect("eviction allowed");
     assert!(status.is_success(), "{status:?}");
-    eventually(DEADLINE, "the evicted pod to go away", || async {
+    eventually("the evicted pod to go away", DEADLINE, || async {
         pods.get_opt(&victim)
             .await
             .expect("get")
