@@ -877,28 +877,6 @@ pub fn seed() -> Model {
     m
 }
 
-/// The Kind a scenario document is watched as, if the model watches it.
-fn scenario_kind(doc: &serde_json::Value) -> Option<Kind> {
-    let api = doc["apiVersion"].as_str().unwrap_or_default();
-    Some(match doc["kind"].as_str()? {
-        "Namespace" => Kind::Namespace,
-        "Node" => Kind::Node,
-        "Pod" => Kind::Pod,
-        "Deployment" => Kind::Deployment,
-        "ReplicaSet" => Kind::ReplicaSet,
-        "StatefulSet" => Kind::StatefulSet,
-        "DaemonSet" => Kind::DaemonSet,
-        "Service" => Kind::Service,
-        "HorizontalPodAutoscaler" => Kind::Hpa,
-        "PodDisruptionBudget" => Kind::Pdb,
-        "MutatingWebhookConfiguration" => Kind::WebhookConfig,
-        "ConfigMap" => Kind::ConfigMap,
-        "IstioOperator" => Kind::IstioOperator,
-        "Gateway" if api.starts_with("networking.istio.io/") => Kind::IstioGateway,
-        _ => return None,
-    })
-}
-
 /// The documents of a scenario file (a path from the crate root).
 pub fn scenario_docs(path: &str) -> Vec<serde_json::Value> {
     let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
@@ -921,7 +899,10 @@ pub fn scenario(path: &str) -> Model {
         )));
     }
     for doc in scenario_docs(path) {
-        let Some(kind) = scenario_kind(&doc) else {
+        let Some(kind) = Kind::of_type(
+            doc["apiVersion"].as_str().unwrap_or_default(),
+            doc["kind"].as_str().unwrap_or_default(),
+        ) else {
             continue;
         };
         let object: kube::api::DynamicObject =

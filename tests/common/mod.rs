@@ -5,5 +5,7 @@
 
 pub mod harness;
 pub mod process;
+pub mod seed;
 pub mod tmux;
+pub mod tui;
 pub mod wait;

@@ -4,23 +4,24 @@
 //! the same wiring as the event loop in `app.rs`.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::harness;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crate::common::process::audit_lines;
+use crate::common::tui::{self, press_key};
+use crate::common::wait::eventually;
+use crossterm::event::KeyCode;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams};
 use meshtop::app::tasks::TaskRunner;
-use meshtop::cluster::actions::{AuditLog, AuditRecord, Executor};
+use meshtop::cluster::actions::{AuditLog, Executor};
 use meshtop::cluster::{self, Connection, WatchOptions};
 use meshtop::model::{Model, SourceState, Stamped};
 use meshtop::ui::action::{Task, TaskUpdate};
-use meshtop::ui::{Command, Header, Keymap, Theme, Ui};
+use meshtop::ui::{Command, Header, Ui};
 use meshtop_sandbox::Sandbox;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use tokio::sync::mpsc;
 
 const K1: &str = "assets/scenarios/k1-upgrade.yaml";
@@ -62,7 +63,7 @@ impl Session {
             _sandbox: sandbox,
             conn,
             model: Model::new(),
-            ui: Ui::new(Keymap::default(), Theme::default()),
+            ui: tui::new_ui(),
             events,
             _watchers: watchers,
             runner,
@@ -93,19 +94,16 @@ impl Session {
 
     /// Steps the loop until `done`, or panics naming `what` with the screen.
     async fn until(&mut self, what: &str, done: impl Fn(&Session) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
+        eventually(what, Duration::from_secs(60), || {
             self.pump();
-            if done(self) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; the screen:\n{}",
-                self.screen()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            let seen = if done(self) {
+                Ok(())
+            } else {
+                Err(self.screen())
+            };
+            async move { seen }
+        })
+        .await
     }
 
     /// Keys typed as text; each command goes where the loop sends it.
@@ -116,10 +114,7 @@ impl Session {
     }
 
     fn key(&mut self, code: KeyCode) {
-        for command in self
-            .ui
-            .on_key(KeyEvent::new(code, KeyModifiers::NONE), &self.model)
-        {
+        for command in press_key(&mut self.ui, &self.model, code) {
             match command {
                 Command::Run(run) => self.runner.run(run, &self.model),
                 Command::Abort(id) => self.runner.abort(id),
@@ -131,22 +126,14 @@ impl Session {
     }
 
     fn screen(&self) -> String {
-        let mut terminal = Terminal::new(TestBackend::new(150, 45)).expect("terminal");
-        terminal
-            .draw(|f| {
-                self.ui
-                    .render(f, &self.model, &self.header, Timestamp::now())
-            })
-            .expect("draw");
-        let buffer = terminal.backend().buffer();
-        let mut out = String::new();
-        for y in 0..buffer.area.height {
-            for x in 0..buffer.area.width {
-                out.push_str(buffer[(x, y)].symbol());
-            }
-            out.push('\n');
-        }
-        out
+        tui::render(
+            &self.ui,
+            &self.model,
+            &self.header,
+            Timestamp::now(),
+            150,
+            45,
+        )
     }
 
     fn task(&self, title: &str) -> Option<&Task> {
@@ -199,14 +186,6 @@ fn cordoned(n: &Node) -> bool {
 
 fn finished_ok(t: Option<&Task>) -> bool {
     matches!(t.and_then(|t| t.result.as_ref()), Some(Ok(_)))
-}
-
-fn audit(path: &Path) -> Vec<AuditRecord> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON"))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -327,7 +306,7 @@ async fn drain_from_the_ui_is_blocked_by_istio_pilot_then_finishes_after_relief(
     .await;
     assert!(!cordoned(&s.node("k1-node03").await));
 
-    let records = audit(&log);
+    let records = audit_lines(&log);
     let seen: Vec<(String, String, bool, String)> = records
         .iter()
         .map(|r| {
@@ -429,7 +408,7 @@ async fn abort_stops_a_blocked_drain_and_the_node_stays_cordoned() {
         screen.contains("✗ drain node/k1-node04: drain of node/k1-node04 aborted"),
         "{screen}"
     );
-    let records = audit(&log);
+    let records = audit_lines(&log);
     assert_eq!(records.len(), 1);
     let v = serde_json::to_value(&records[0]).expect("json");
     assert!(
@@ -479,7 +458,7 @@ async fn a_dry_run_from_the_dialog_changes_nothing_and_cancel_sends_nothing() {
     let before = s.model.pods_on_node("k1-node05").len();
     s.pump();
     assert_eq!(s.model.pods_on_node("k1-node05").len(), before);
-    let records = audit(&log);
+    let records = audit_lines(&log);
     assert_eq!(records.len(), 2, "each dry run is audited");
     for r in records {
         let v = serde_json::to_value(&r).expect("json");
