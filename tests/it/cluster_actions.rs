@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::common::harness;
-use crate::common::process::{self, CliFiles, audit_lines, text};
+use crate::common::process::{self, CliFiles, Run, audit_lines};
 use crate::common::wait::eventually;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -515,14 +515,13 @@ fn cli_exit_codes_with_demo() {
     let audit = dir.path().join("audit.log");
     let log = dir.path().join("meshtop.log");
     let run = |extra: &[&str]| {
-        process::meshtop()
-            .arg("--demo")
+        let mut cmd = process::meshtop();
+        cmd.arg("--demo")
             .arg("--log-file")
             .arg(&log)
             .args(extra)
-            .env("MESHTOP_AUDIT_LOG", &audit)
-            .output()
-            .expect("run meshtop")
+            .env("MESHTOP_AUDIT_LOG", &audit);
+        process::run(&mut cmd)
     };
 
     let out = run(&[
@@ -532,8 +531,8 @@ fn cli_exit_codes_with_demo() {
         "6s",
         "--evict-last-replica",
     ]);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert_eq!(out.code, Some(1), "{out}");
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     assert!(stdout.contains("node/k1-node03 cordoned"), "{stdout}");
     assert!(
         stdout.contains("evicting pod istio-system/istio-pilot-"),
@@ -565,24 +564,21 @@ fn cli_exit_codes_with_demo() {
     assert!(stderr.contains("remains cordoned"), "{stderr}");
 
     let out = run(&["--readonly", "drain", "k1-node03"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("--readonly"));
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stderr.contains("--readonly"), "{out}");
     let out = run(&["label", "node", "k1-node03", "taco istio=enabled"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("invalid label"));
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stderr.contains("invalid label"), "{out}");
     let out = run(&["uncordon", "k1-node99"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("\"k1-node99\" not found"));
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stderr.contains("\"k1-node99\" not found"), "{out}");
     let out = run(&["cordon", "k1-node05", "--dry-run"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(
-        text(&out.stdout),
-        "node/k1-node05 cordoned (server dry run)\n"
-    );
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(out.stdout, "node/k1-node05 cordoned (server dry run)\n");
     let out = run(&["pdb", "relax", "istio-system/istio-pilot"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(0), "{out}");
     assert_eq!(
-        text(&out.stdout),
+        out.stdout,
         "poddisruptionbudget.policy/istio-pilot relaxed\n"
     );
     // A relabel with --restart waits for each rollout, as `kubectl rollout status` does.
@@ -596,13 +592,8 @@ fn cli_exit_codes_with_demo() {
         "--timeout",
         "60s",
     ]);
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
+    assert_eq!(out.code, Some(0), "{out}");
+    let stdout = &out.stdout;
     // The closing line says what was done, after the rollouts it waited for.
     assert!(
         stdout.ends_with(
@@ -665,12 +656,14 @@ async fn meshtop_drain_matches_kubectl_drain() {
         let sandbox = start().await;
         let files = CliFiles::new(&sandbox);
         let meshtop = || tokio::process::Command::from(files.meshtop());
-        let relax = meshtop()
-            .args(["pdb", "relax", "istio-system/istio-galley"])
-            .output()
-            .await
-            .expect("meshtop pdb relax");
-        assert!(relax.status.success(), "{}", text(&relax.stderr));
+        let relax = Run::from(
+            meshtop()
+                .args(["pdb", "relax", "istio-system/istio-galley"])
+                .output()
+                .await
+                .expect("meshtop pdb relax"),
+        );
+        assert_eq!(relax.code, Some(0), "{relax}");
         let out = if who == "meshtop" {
             meshtop()
                 // kubectl has no mesh guard: meshtop consents to match it.
@@ -699,13 +692,13 @@ async fn meshtop_drain_matches_kubectl_drain() {
                 .await
                 .expect("kubectl drain")
         };
-        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        let out = Run::from(out);
+        assert_eq!(out.code, Some(0), "{who} drain failed:\n{out}");
         assert!(
-            out.status.success(),
-            "{who} drain failed:\n{stdout}\n{stderr}"
+            out.stdout.contains("node/k1-node04 drained"),
+            "{who}: {out}"
         );
-        assert!(stdout.contains("node/k1-node04 drained"), "{who}: {stdout}");
-        results.push(drain_sets(&stdout, &stderr));
+        results.push(drain_sets(&out.stdout, &out.stderr));
         drop(sandbox);
     }
     let (evicted, skipped) = &results[0];
@@ -843,20 +836,19 @@ async fn an_action_that_cannot_be_audited_is_not_sent_and_a_lost_line_is_reporte
         vec!["label", "node", "k1-node02", "taco-istio=disabled"],
         vec!["pdb", "relax", "istio-system/istio-pilot"],
     ] {
-        let out = files
-            .meshtop()
-            .args(&args)
-            .env("MESHTOP_AUDIT_LOG", &unwritable)
-            .output()
-            .expect("run meshtop");
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let out = process::run(
+            files
+                .meshtop()
+                .args(&args)
+                .env("MESHTOP_AUDIT_LOG", &unwritable),
+        );
+        assert_eq!(out.code, Some(2), "{args:?}: {out}");
         assert!(
-            stderr.contains(&format!(
+            out.stderr.contains(&format!(
                 "cannot write the audit log {}",
                 unwritable.display()
-            )) && stderr.contains("nothing was sent"),
-            "{args:?}: {stderr}"
+            )) && out.stderr.contains("nothing was sent"),
+            "{args:?}: {out}"
         );
     }
     let n = node(&conn, "k1-node02").await;
@@ -952,11 +944,12 @@ async fn ctrl_c_stops_a_drain_and_the_audit_says_interrupted() {
         .await
         .expect("meshtop stops on SIGINT")
         .expect("wait");
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let out = Run::from(out);
+    assert_eq!(out.code, Some(1), "{out}");
     assert!(
-        stderr.contains("meshtop: interrupted by SIGINT: what was done stays done"),
-        "{stderr}"
+        out.stderr
+            .contains("meshtop: interrupted by SIGINT: what was done stays done"),
+        "{out}"
     );
     assert!(unschedulable(&node(&conn, "k1-node03").await));
     let lines = files.audit_lines();

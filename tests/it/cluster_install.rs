@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::common::harness;
-use crate::common::process::{self, CliFiles, audit_lines, text};
+use crate::common::process::{self, CliFiles, Run, audit_lines};
 use crate::common::wait::eventually;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod, Service};
@@ -391,11 +391,13 @@ async fn gateway_install_creates_the_namespace_copies_the_config_map_and_comes_u
                 .args(args)
                 .output()
         };
-        let out = kubectl(&["get", "iop", "-A"])
-            .await
-            .expect("kubectl get iop -A");
-        let stdout = text(&out.stdout);
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = Run::from(
+            kubectl(&["get", "iop", "-A"])
+                .await
+                .expect("kubectl get iop -A"),
+        );
+        assert_eq!(out.code, Some(0), "{out}");
+        let stdout = &out.stdout;
         let row = stdout
             .lines()
             .find(|l| l.contains("istio-ingressgateway-istio-gateway-shop"))
@@ -427,7 +429,7 @@ async fn gateway_install_creates_the_namespace_copies_the_config_map_and_comes_u
         ])
         .await
         .expect("kubectl get configmap");
-        let annotations = text(&out.stdout);
+        let annotations = Run::from(out).stdout;
         assert!(
             annotations.contains("istio-system/istio-1-9-1"),
             "{annotations}"
@@ -613,12 +615,12 @@ fn cli_install_exit_codes_and_output() {
     std::fs::create_dir_all(&empty_path).expect("dir");
     let empty_path = empty_path.display().to_string();
     let run = |demo: &str, extra: &[&str], env: &[(&str, &str)]| {
-        process::meshtop()
-            .args(["--demo", demo, "--log-file", &log, "--audit-log", &audit])
-            .args(extra)
-            .envs(env.iter().copied())
-            .output()
-            .expect("run meshtop")
+        process::run(
+            process::meshtop()
+                .args(["--demo", demo, "--log-file", &log, "--audit-log", &audit])
+                .args(extra)
+                .envs(env.iter().copied()),
+        )
     };
     let k1 = |extra: &[&str]| run(K1, extra, &[]);
 
@@ -674,37 +676,20 @@ fn cli_install_exit_codes_and_output() {
             "outside the node port range",
         ),
     ] {
-        let out = process::meshtop()
-            .args(["--kubeconfig", "/nonexistent/kubeconfig"])
-            .args(&args)
-            .output()
-            .expect("run meshtop");
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{args:?}: {}",
-            text(&out.stderr)
+        let out = process::run(
+            process::meshtop()
+                .args(["--kubeconfig", "/nonexistent/kubeconfig"])
+                .args(&args),
         );
-        assert!(
-            text(&out.stderr).contains(want),
-            "{want}: {}",
-            text(&out.stderr)
-        );
+        assert_eq!(out.code, Some(2), "{args:?}: {out}");
+        assert!(out.stderr.contains(want), "{want}: {out}");
     }
     let out = k1(&["--readonly", "install", "revision", "--rev", "1-10-0"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("--readonly"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stderr.contains("--readonly"), "{out}");
     let out = k1(&["install", "revision", "--rev", "1-9-1"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("already in use"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stderr.contains("already in use"), "{out}");
     let gw = [
         "install",
         "gateway",
@@ -717,18 +702,23 @@ fn cli_install_exit_codes_and_output() {
     ];
     let with = |extra: &[&'static str]| -> Vec<&'static str> { [&gw[..], extra].concat() };
     let out = k1(&with(&["--label", "istio=ingressgateway"]));
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(2), "{out}");
     assert!(
-        text(&out.stderr).contains("already selects gateway istio-system/istio-ingressgateway")
+        out.stderr
+            .contains("already selects gateway istio-system/istio-ingressgateway"),
+        "{out}"
     );
     let out = k1(&with(&["--http-node-port", "31080"]));
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("node port 31080 is already used"));
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(
+        out.stderr.contains("node port 31080 is already used"),
+        "{out}"
+    );
 
     // -o yaml: the objects, nothing applied (allowed under --readonly).
     let out = k1(&with(&["--readonly", "-o", "yaml"]));
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let yaml = text(&out.stdout);
+    assert_eq!(out.code, Some(0), "{out}");
+    let yaml = &out.stdout;
     let kinds: Vec<String> = serde_yaml::Deserializer::from_str(&yaml)
         .map(|d| {
             let v: Value = serde::Deserialize::deserialize(d).expect("yaml");
@@ -739,13 +729,8 @@ fn cli_install_exit_codes_and_output() {
 
     // A dry run prints the preview, then kubectl's lines.
     let out = k1(&with(&["--dry-run"]));
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
+    assert_eq!(out.code, Some(0), "{out}");
+    let stdout = &out.stdout;
     assert!(stdout.starts_with(
         "install gateway istio-gateway-shop/istio-ingressgateway-istio-gateway-shop (revision 1-9-1) on context meshtop-sandbox:\n  1. create namespace/istio-gateway-shop"
     ), "{stdout}");
@@ -768,11 +753,11 @@ fn cli_install_exit_codes_and_output() {
         .expect("chmod");
     let editor = editor.display().to_string();
     let out = run(K1, &with(&["--edit", "--dry-run"]), &[("EDITOR", &editor)]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(2), "{out}");
     assert!(
-        text(&out.stderr).contains("label istio=ingressgateway already selects"),
-        "{}",
-        text(&out.stderr)
+        out.stderr
+            .contains("label istio=ingressgateway already selects"),
+        "{out}"
     );
 
     // No operator, no istioctl: the file is saved, and the exit code says nothing was installed.
@@ -783,8 +768,8 @@ fn cli_install_exit_codes_and_output() {
         &["install", "revision", "--rev", "r2", "--file", &file_arg],
         &[("PATH", &empty_path)],
     );
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert_eq!(out.code, Some(1), "{out}");
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     assert!(stdout.contains("operator: no operator"), "{stdout}");
     assert!(stdout.contains(&format!("saved {file_arg}\n")), "{stdout}");
     assert!(stderr.contains("istioctl is not on PATH"), "{stderr}");

@@ -12,7 +12,7 @@ use meshtop::ops::ActionError;
 use meshtop::ops::drain::{DrainEvent, DrainOptions};
 
 use crate::common::harness;
-use crate::common::process::{CliFiles, audit_lines, text};
+use crate::common::process::{self, CliFiles, audit_lines};
 use crate::common::wait::eventually;
 
 async fn start() -> (meshtop_sandbox::Sandbox, Connection) {
@@ -150,31 +150,29 @@ fn the_cli_asks_for_consent_to_evict_a_last_replica() {
     let (sandbox, conn) = runtime.block_on(start());
     let files = CliFiles::new(&sandbox);
     let meshtop = |extra: &[&str]| {
-        files
-            .meshtop()
-            .args(["drain", "k1-node03", "--timeout", "60s"])
-            .args(extra)
-            .output()
-            .expect("meshtop")
+        process::run(
+            files
+                .meshtop()
+                .args(["drain", "k1-node03", "--timeout", "60s"])
+                .args(extra),
+        )
     };
     let out = meshtop(&[]);
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.code, Some(1), "{out}");
     assert!(
-        stderr.contains(
+        out.stderr.contains(
             "it would evict the last ready replica of deployment.apps/productpage-v1 -n default"
         ),
-        "{stderr}"
+        "{out}"
     );
     assert!(!runtime.block_on(cordoned(&conn, "k1-node03")));
 
     // With consent the drain starts (istio-pilot's budget then holds it: dry run shows it).
     let out = meshtop(&["--evict-last-replica", "--dry-run"]);
-    let stderr = text(&out.stderr);
     assert!(
-        stderr
+        out.stderr
             .contains("Warning: evicting the last ready replica of deployment.apps/productpage-v1"),
-        "{stderr}"
+        "{out}"
     );
     let lines = files.audit_lines();
     assert_eq!(lines.len(), 2, "{lines:?}");

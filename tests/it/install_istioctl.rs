@@ -16,12 +16,11 @@
 //! the run, the exit codes, the error's tail on stderr and one audit line per run.
 
 use std::ffi::OsString;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::common::harness;
-use crate::common::process::{self, audit_lines, text};
+use crate::common::process::{self, Run, audit_lines};
 use crate::common::wait::eventually;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
@@ -238,23 +237,6 @@ fn istioctl_argv(file: &Path, kubeconfig: &Path, dry_run: bool) -> Vec<String> {
     argv
 }
 
-/// One meshtop run.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl fmt::Display for Run {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
 /// meshtop's surroundings: a temp directory with the stand-in, the kubeconfig (or the
 /// demo's scenario), the audit log, the log and `$XDG_STATE_HOME`.
 struct Env {
@@ -332,11 +314,7 @@ impl Env {
             .await
             .expect("meshtop finished within 2 minutes")
             .expect("run meshtop");
-        Run {
-            code: out.status.code(),
-            stdout: text(&out.stdout),
-            stderr: text(&out.stderr),
-        }
+        out.into()
     }
 
     /// The IstioOperator meshtop renders for `install` (its `-o yaml`): istioctl is not run.
