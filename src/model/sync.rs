@@ -88,6 +88,19 @@ pub struct XdsStatus {
     pub last_error: Option<Name>,
 }
 
+impl XdsStatus {
+    /// A type with neither a send time nor an error, as every istiod before 1.23 reports it.
+    pub fn new(state: SyncState, sent: Name, acked: Name) -> Self {
+        Self {
+            state,
+            sent,
+            acked,
+            sent_time: None,
+            last_error: None,
+        }
+    }
+}
+
 /// One proxy as one istiod replica reports it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProxyStatus {

@@ -67,13 +67,7 @@ fn proxy_status(
             SyncState::NotSent => (Name::from(""), Name::from("")),
             _ => (nonce(&proxy, kind, 2), nonce(&proxy, kind, 1)),
         };
-        XdsStatus {
-            state,
-            sent,
-            acked,
-            sent_time: None,
-            last_error: None,
-        }
+        XdsStatus::new(state, sent, acked)
     };
     ProxyStatus {
         proxy: Name::from(proxy.as_str()),

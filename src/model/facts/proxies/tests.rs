@@ -27,13 +27,7 @@ fn xds(state: SyncState, n: usize) -> XdsStatus {
         SyncState::StaleNeverAcknowledged => (nonce("v"), n_("")),
         _ => (nonce("v2"), nonce("v1")),
     };
-    XdsStatus {
-        state,
-        sent,
-        acked,
-        sent_time: None,
-        last_error: None,
-    }
+    XdsStatus::new(state, sent, acked)
 }
 
 fn n_(s: &str) -> Name {
