@@ -216,6 +216,22 @@ impl SandboxProcess {
         );
         text(&out.stdout)
     }
+
+    /// Sets a PDB's `minAvailable` with `kubectl patch`, as an operator relaxes a budget by
+    /// hand.
+    pub fn set_min_available(&self, namespace: &str, pdb: &str, min: u32) {
+        let patch = format!(r#"{{"spec":{{"minAvailable":{min}}}}}"#);
+        self.kubectl_ok(&[
+            "patch",
+            "pdb",
+            pdb,
+            "-n",
+            namespace,
+            "--type=merge",
+            "-p",
+            &patch,
+        ]);
+    }
 }
 
 impl Drop for SandboxProcess {

@@ -344,16 +344,7 @@ fn drain_is_refused_by_the_pdb_then_succeeds_once_relaxed() {
     );
 
     // The author's remedy: set Istio's minAvailable to 0.
-    sb.kubectl_ok(&[
-        "patch",
-        "pdb",
-        "istio-pilot",
-        "-n",
-        "istio-system",
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"minAvailable":0}}"#,
-    ]);
+    sb.set_min_available("istio-system", "istio-pilot", 0);
     kubectl_until(
         &sb,
         &[
@@ -411,16 +402,7 @@ fn drain_is_refused_by_the_pdb_then_succeeds_once_relaxed() {
         "{pilot}"
     );
     // Restore the budget: the author's temporary change is undone.
-    sb.kubectl_ok(&[
-        "patch",
-        "pdb",
-        "istio-pilot",
-        "-n",
-        "istio-system",
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"minAvailable":1}}"#,
-    ]);
+    sb.set_min_available("istio-system", "istio-pilot", 1);
     sb.kubectl_ok(&["uncordon", "k1-node03"]);
 }
 

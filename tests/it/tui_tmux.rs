@@ -263,16 +263,7 @@ fn changes_made_through_the_api_reach_the_screen() {
         sc.lines()
             .any(|l| l.contains("istio-pilot") && l.contains("k1-node03"))
     });
-    cluster.kubectl_ok(&[
-        "patch",
-        "pdb",
-        "istio-pilot",
-        "-n",
-        "istio-system",
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"minAvailable":0}}"#,
-    ]);
+    cluster.set_min_available("istio-system", "istio-pilot", 0);
     let relaxed = s.wait_for("istio-pilot relaxed", |sc| {
         sc.lines().any(|l| {
             l.contains("istio-pilot")
