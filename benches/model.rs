@@ -260,6 +260,7 @@ impl Builder {
             desired_healthy: healthy - allowed,
             expected_pods: healthy,
             relaxed_from: None,
+            relaxed_to: None,
             created: Some(self.created),
         })
     }

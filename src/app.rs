@@ -28,6 +28,7 @@ use crate::model::{Kind, Model, SourceState, Stamped, syncz};
 use crate::ops::Request;
 use crate::ops::outcome::{self, Event};
 use crate::ops::{self, ActionError};
+use crate::signals::{StopSignal, stop_signal};
 use crate::ui::{self, Header, Keymap, Theme, Ui};
 use meshtop_sandbox::{self as sandbox, Sandbox, Scenario};
 
@@ -43,6 +44,10 @@ pub enum AppError {
     /// Anything else. Exit code 1.
     #[error("{0}")]
     Failed(String),
+    /// Stopped by a signal, after restoring the terminal and auditing what was running.
+    /// Exit code 128 + the signal's number, as a shell reports a process the signal killed.
+    #[error("interrupted by {}: {message}", signal.name())]
+    Interrupted { signal: StopSignal, message: String },
 }
 
 impl AppError {
@@ -50,6 +55,7 @@ impl AppError {
         match self {
             AppError::Usage(_) => ExitCode::from(2),
             AppError::Failed(_) => ExitCode::from(1),
+            AppError::Interrupted { signal, .. } => ExitCode::from(signal.exit_code()),
         }
     }
 }
@@ -124,7 +130,8 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
                 listen: cmd.listen,
                 kubeconfig_out: cmd.kubeconfig_out,
             };
-            sandbox::run(args, crate::signals::stop_signal())
+            let stop = stop_signal();
+            sandbox::run(args, async { stop.await.name() })
                 .await
                 .map_err(|e| AppError::Usage(e.to_string()))
         }
@@ -140,18 +147,20 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
     }
 }
 
-/// An action command that Ctrl-C (SIGINT) or SIGTERM stops cleanly: the action's future is
-/// dropped, which audits it as interrupted, and the exit code is 1.
+/// An action command that a [`StopSignal`] stops cleanly: the action's future is dropped
+/// before this returns, which writes its audit line as interrupted.
 async fn interruptible(
     command: impl Future<Output = Result<(), AppError>>,
 ) -> Result<(), AppError> {
-    let stopped = crate::signals::stop_signal();
+    let stopped = stop_signal();
     tokio::select! {
         result = command => result,
-        signal = stopped => Err(AppError::Failed(format!(
-            "interrupted by {signal}: what was done stays done (a node being drained stays \
-             cordoned); the audit log says so"
-        ))),
+        signal = stopped => Err(AppError::Interrupted {
+            signal,
+            message: "what was done stays done (a node being drained stays cordoned); the \
+                      audit log says so"
+                .into(),
+        }),
     }
 }
 
@@ -168,7 +177,7 @@ async fn initial_sync(
     rx: &mut mpsc::Receiver<Stamped>,
     timeout: Duration,
 ) -> Result<(), AppError> {
-    let deadline = tokio::time::Instant::now() + timeout;
+    let deadline = cluster::deadline_in(timeout);
     let expected = Kind::ALL.len();
     loop {
         let settled = model
@@ -215,8 +224,10 @@ pub async fn synced_model(
     timeout: Duration,
 ) -> Result<Model, AppError> {
     let (tx, mut rx) = mpsc::channel(4096);
+    let focus = opts.namespace.clone();
     let _watchers = cluster::spawn_watchers(connection, opts, tx);
     let mut model = Model::new();
+    model.set_focus(focus.as_deref());
     initial_sync(&mut model, &mut rx, timeout).await?;
     // Take what already arrived, so the model is as fresh as the sync.
     while let Ok(ev) = rx.try_recv() {
@@ -242,7 +253,7 @@ async fn get(global: &GlobalArgs, cmd: &GetCmd) -> Result<(), AppError> {
         .map_err(|e| AppError::Failed(format!("writing output: {e}")))?;
     for (kind, state) in model.sources() {
         match state {
-            SourceState::Forbidden(m) | SourceState::Error(m) => {
+            SourceState::Forbidden(m) | SourceState::Error(m) | SourceState::Partial(m) => {
                 eprintln!("warning: {}: {m}", kind.resource())
             }
             _ => {}
@@ -319,8 +330,9 @@ impl From<ActionError> for AppError {
     }
 }
 
-/// Checks made before connecting: `--readonly` and the input's syntax. Nothing is sent
-/// to a cluster that refuses them, not even the connection's probe.
+/// Checks made before connecting: `--readonly` and the audit log (the input's syntax is the
+/// request's own check). Nothing is sent to a cluster that refuses them, not even the
+/// connection's probe.
 fn preflight(global: &GlobalArgs, action: &str, target: &str) -> Result<(), AppError> {
     if global.readonly {
         return Err(ActionError::Readonly {
@@ -364,32 +376,84 @@ async fn executor(global: &GlobalArgs) -> Result<(Target, Executor), AppError> {
     Ok((target, executor))
 }
 
-/// Prints an action's report as kubectl would: warnings and refusals on stderr.
+/// Prints an action's report as kubectl would: warnings and refusals on stderr. A line that
+/// cannot be written (the terminal hung up) is dropped rather than panicking mid-action: the
+/// SIGHUP that follows stops the action with its audit line.
 fn print_event(event: Event, dry_run: bool) {
     for line in outcome::lines(&event, dry_run) {
-        if line.warning {
-            eprintln!("{}", line.text);
+        let _ = if line.warning {
+            writeln!(std::io::stderr(), "{}", line.text)
         } else {
-            println!("{}", line.text);
-        }
+            writeln!(std::io::stdout(), "{}", line.text)
+        };
     }
 }
 
 /// Runs a request from the command line through the same path as the TUI's, printing its
-/// report and its closing line.
+/// report and its closing line. A request that may need the user's consent is checked
+/// against the cluster first (the TUI's typed confirmation is `--force` here).
 async fn run_request(
     global: &GlobalArgs,
     request: Request,
     opts: RunOptions,
 ) -> Result<(), AppError> {
+    request.validate()?;
     preflight(global, request.verb(), &request.target())?;
-    let (_target, executor) = executor(global).await?;
+    let (target, executor) = executor(global).await?;
+    if request.may_need_consent() {
+        ask_consent(&target, &request).await?;
+    }
     let dry_run = opts.dry_run;
     let report = move |e: Event| print_event(e, dry_run);
     let outcome = crate::cluster::actions::run(&executor, &request, &opts, &report).await?;
     println!("{}", outcome.text(dry_run));
     Ok(())
 }
+
+/// Reads the cluster into a model and refuses the request if it needs [`ops::Consent`].
+async fn ask_consent(target: &Target, request: &Request) -> Result<(), AppError> {
+    let (tx, mut rx) = mpsc::channel(4096);
+    // Every namespace, whatever -n says: istiod runs in its own.
+    let watchers = cluster::spawn_watchers(&target.connection, WatchOptions::default(), tx);
+    let mut model = Model::new();
+    initial_sync(&mut model, &mut rx, CONSENT_SYNC_TIMEOUT).await?;
+    drop(watchers);
+    let Some(consent) = request.consent(&model) else {
+        return Ok(());
+    };
+    // What could not be read may be why the revision is not seen.
+    let unread: Vec<&str> = [
+        Kind::Deployment,
+        Kind::Pod,
+        Kind::WebhookConfig,
+        Kind::IstioOperator,
+    ]
+    .iter()
+    .filter(|k| {
+        matches!(
+            model.sources().get(k),
+            Some(SourceState::Forbidden(_) | SourceState::Error(_))
+        )
+    })
+    .map(|k| k.resource())
+    .collect();
+    let unread = if unread.is_empty() {
+        String::new()
+    } else {
+        format!(" (meshtop could not read: {})", unread.join(", "))
+    };
+    Err(ActionError::Refused(format!(
+        "refusing to {} in context {}: {}{unread}; nothing was sent (use --force to do it \
+         anyway)",
+        request.title(),
+        target.connection.context,
+        consent.why
+    ))
+    .into())
+}
+
+/// How long [`ask_consent`] waits for the cluster's first listing.
+const CONSENT_SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `meshtop drain NODE`.
 async fn drain(global: &GlobalArgs, cmd: &DrainCmd) -> Result<(), AppError> {
@@ -431,12 +495,13 @@ async fn label(global: &GlobalArgs, cmd: &LabelCmd) -> Result<(), AppError> {
             restart,
             timeout,
             dry_run,
+            force,
         } => {
-            ops::label::validate_revision(rev)?;
             let request = Request::LabelNamespace {
                 namespace: namespace.clone(),
                 revision: rev.clone(),
                 restart: *restart,
+                force: *force,
             };
             let opts = RunOptions {
                 dry_run: *dry_run,
@@ -450,7 +515,6 @@ async fn label(global: &GlobalArgs, cmd: &LabelCmd) -> Result<(), AppError> {
             label,
             dry_run,
         } => {
-            ops::label::parse_label_change(label)?;
             let request = Request::LabelNode {
                 node: node.clone(),
                 change: label.clone(),
@@ -467,15 +531,18 @@ async fn label(global: &GlobalArgs, cmd: &LabelCmd) -> Result<(), AppError> {
 
 /// `meshtop pdb relax|restore NS/NAME`.
 async fn pdb(global: &GlobalArgs, cmd: &PdbCmd) -> Result<(), AppError> {
-    let (relax, t) = match cmd {
-        PdbCmd::Relax(t) => (true, t),
-        PdbCmd::Restore(t) => (false, t),
+    let (t, restore_force) = match cmd {
+        PdbCmd::Relax(t) => (t, None),
+        PdbCmd::Restore(r) => (&r.target, Some(r.force)),
     };
     let ops::pdb::PdbTarget { namespace, name } = ops::pdb::PdbTarget::parse(&t.pdb)?;
-    let request = if relax {
-        Request::PdbRelax { namespace, name }
-    } else {
-        Request::PdbRestore { namespace, name }
+    let request = match restore_force {
+        None => Request::PdbRelax { namespace, name },
+        Some(force) => Request::PdbRestore {
+            namespace,
+            name,
+            force,
+        },
     };
     let opts = RunOptions {
         dry_run: t.dry_run,
@@ -501,17 +568,41 @@ impl TerminalGuard {
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
-        ratatui::restore();
+        restore_terminal();
     }
+}
+
+/// Gives the terminal back as meshtop found it: raw mode off, the main screen, the cursor
+/// shown. Every step is tried even when one fails, and nothing is printed: after a SIGHUP
+/// the terminal may be gone, and a failed write must not become a panic here.
+fn restore_terminal() {
+    let _ = crossterm::terminal::disable_raw_mode();
+    let mut out = std::io::stdout();
+    let _ = crossterm::execute!(out, crossterm::terminal::LeaveAlternateScreen);
+    let _ = crossterm::execute!(out, crossterm::cursor::Show);
 }
 
 /// The fastest meshtop redraws, however busy the cluster.
 const FRAME: Duration = Duration::from_millis(50);
 
+/// The TUI: the views until `q`, or until a [`StopSignal`]. Either way the terminal is
+/// restored first, then every running action is stopped (its audit line says interrupted)
+/// before this returns.
 async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
+    // Registered before anything else, so that no signal finds the default handler (which
+    // would kill meshtop with the terminal in raw mode).
+    let mut stop = std::pin::pin!(stop_signal());
     let theme = load_theme(global)?;
     let keymap = Keymap::default();
-    let target = connect(global).await?;
+    let target = tokio::select! {
+        target = connect(global) => target?,
+        signal = &mut stop => {
+            return Err(AppError::Interrupted {
+                signal,
+                message: "stopped while connecting".into(),
+            });
+        }
+    };
     let header = Header {
         context: target.connection.context.clone(),
         server: target.connection.server.clone(),
@@ -522,6 +613,7 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
     let _sync = cluster::spawn_sync_poller(&target.connection, sync_options(global), tx.clone());
     let _watchers = cluster::spawn_watchers(&target.connection, watch_options(global), tx);
     let mut model = Model::new();
+    model.set_focus(global.namespace.as_deref());
     let mut ui = Ui::new(keymap, theme);
     ui.set_readonly(global.readonly);
     // An action that cannot be audited is not offered; the views work as ever.
@@ -539,86 +631,111 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
         Executor::new(&target.connection, global.readonly, audit),
         task_tx,
     )
-    .with_istio_namespace(global.istio_namespace.clone())
-    .with_watch_namespace(global.namespace.clone());
+    .with_istio_namespace(global.istio_namespace.clone());
     ui.set_install_options(install_options(global, &target));
     let mut guard = TerminalGuard::enter()?;
-    let mut keys = crossterm::event::EventStream::new();
-    // The header's clock shows the age of the last event: it needs a slow tick, nothing more.
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut drawn_generation = u64::MAX;
-    let mut force = true;
-    let mut last_draw = tokio::time::Instant::now() - FRAME;
-    loop {
-        // An install form waiting for the watches' first lists gets its facts once they are.
-        runner.model_changed(&model);
-        if force || ui.dirty() || model.generation() != drawn_generation {
-            // A key or a resize draws at once; a burst of cluster events waits for the
-            // next frame, merging into it.
-            let wait = FRAME.saturating_sub(last_draw.elapsed());
-            if !wait.is_zero() && !force && !ui.dirty() {
-                tokio::time::sleep(wait).await;
-                while let Ok(ev) = rx.try_recv() {
-                    model.apply(ev);
+    // `Ok(Some(signal))`: stopped by a signal.
+    let ended: Result<Option<StopSignal>, AppError> = async {
+        let mut keys = crossterm::event::EventStream::new();
+        // The header's clock shows the age of the last event: it needs a slow tick, nothing
+        // more.
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut drawn_generation = u64::MAX;
+        let mut force = true;
+        let started = tokio::time::Instant::now();
+        let mut last_draw = started.checked_sub(FRAME).unwrap_or(started);
+        loop {
+            // An install form waiting for the watches' first lists gets its facts once
+            // they are.
+            runner.model_changed(&model);
+            if force || ui.dirty() || model.generation() != drawn_generation {
+                // A key or a resize draws at once; a burst of cluster events waits for the
+                // next frame, merging into it.
+                let wait = FRAME.saturating_sub(last_draw.elapsed());
+                if !wait.is_zero() && !force && !ui.dirty() {
+                    tokio::time::sleep(wait).await;
+                    while let Ok(ev) = rx.try_recv() {
+                        model.apply(ev);
+                    }
                 }
+                let now = Timestamp::now();
+                guard
+                    .terminal
+                    .draw(|frame| ui.render(frame, &model, &header, now))
+                    .map_err(|e| AppError::Failed(format!("drawing: {e}")))?;
+                ui.mark_drawn();
+                drawn_generation = model.generation();
+                last_draw = tokio::time::Instant::now();
+                force = false;
             }
-            let now = Timestamp::now();
-            guard
-                .terminal
-                .draw(|frame| ui.render(frame, &model, &header, now))
-                .map_err(|e| AppError::Failed(format!("drawing: {e}")))?;
-            ui.mark_drawn();
-            drawn_generation = model.generation();
-            last_draw = tokio::time::Instant::now();
-            force = false;
-        }
-        let mut edit = None;
-        tokio::select! {
-            key = keys.next() => match key {
-                Some(Ok(crossterm::event::Event::Key(k))) if k.kind == crossterm::event::KeyEventKind::Press => {
-                    for command in ui.on_key(k, &model) {
-                        match command {
-                            ui::Command::Quit => return Ok(()),
-                            ui::Command::Run(run) => runner.run(run, &model),
-                            ui::Command::Abort(id) => runner.abort(id),
-                            ui::Command::ReadInstallFacts(id) => {
-                                runner.read_install_facts(id, &model)
+            let mut edit = None;
+            tokio::select! {
+                key = keys.next() => match key {
+                    Some(Ok(crossterm::event::Event::Key(k))) if k.kind == crossterm::event::KeyEventKind::Press => {
+                        for command in ui.on_key(k, &model) {
+                            match command {
+                                ui::Command::Quit => return Ok(None),
+                                ui::Command::Run(run) => runner.run(run, &model),
+                                ui::Command::Abort(id) => runner.abort(id),
+                                ui::Command::ReadInstallFacts(id) => {
+                                    runner.read_install_facts(id, &model)
+                                }
+                                ui::Command::Edit(text) => edit = Some(text),
                             }
-                            ui::Command::Edit(text) => edit = Some(text),
                         }
                     }
-                }
-                Some(Ok(crossterm::event::Event::Resize(..))) => {
-                    ui.on_resize();
-                    force = true;
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(AppError::Failed(format!("reading the terminal: {e}"))),
-                None => return Ok(()),
-            },
-            ev = rx.recv() => match ev {
-                Some(ev) => {
-                    model.apply(ev);
-                    // Merge a burst of watch events into one frame.
-                    while let Ok(more) = rx.try_recv() {
-                        model.apply(more);
+                    Some(Ok(crossterm::event::Event::Resize(..))) => {
+                        ui.on_resize();
+                        force = true;
                     }
-                }
-                None => return Err(AppError::Failed("the watchers stopped".into())),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(AppError::Failed(format!("reading the terminal: {e}"))),
+                    None => return Ok(None),
+                },
+                ev = rx.recv() => match ev {
+                    Some(ev) => {
+                        model.apply(ev);
+                        // Merge a burst of watch events into one frame.
+                        while let Ok(more) = rx.try_recv() {
+                            model.apply(more);
+                        }
+                    }
+                    None => return Err(AppError::Failed("the watchers stopped".into())),
+                },
+                Some(update) = task_rx.recv() => ui.on_task_update(update),
+                signal = &mut stop => return Ok(Some(signal)),
+                _ = tick.tick() => force = true,
+            }
+            if let Some(text) = edit.take() {
+                // The editor reads the terminal: the key stream stops while it runs, so that
+                // crossterm's reader thread, which polls the terminal for it, cannot race the
+                // editor for its keys (a precaution: the tmux test passes either way). A
+                // signal that arrives meanwhile is acted on when the editor exits: the
+                // terminal is the editor's until then.
+                drop(keys);
+                let edited = edit_outside(&mut guard, text).await?;
+                keys = crossterm::event::EventStream::new();
+                ui.on_edited(edited);
+                force = true;
+            }
+        }
+    }
+    .await;
+    // The terminal first: it is the user's again even if an action is slow to stop.
+    drop(guard);
+    let stopped = runner.stop_all().await;
+    match ended? {
+        None => Ok(()),
+        Some(signal) => Err(AppError::Interrupted {
+            signal,
+            message: match stopped {
+                0 => "no action was running".to_string(),
+                n => format!(
+                    "{n} running action(s) stopped, audited as interrupted; what was done \
+                     stays done (a node being drained stays cordoned)"
+                ),
             },
-            Some(update) = task_rx.recv() => ui.on_task_update(update),
-            _ = tick.tick() => force = true,
-        }
-        if let Some(text) = edit.take() {
-            // The editor reads the terminal: the key stream stops while it runs, so that
-            // crossterm's reader thread, which polls the terminal for it, cannot race the
-            // editor for its keys (a precaution: the tmux test passes either way).
-            drop(keys);
-            let edited = edit_outside(&mut guard, text).await?;
-            keys = crossterm::event::EventStream::new();
-            ui.on_edited(edited);
-            force = true;
-        }
+        }),
     }
 }
 
@@ -653,8 +770,7 @@ async fn edit_outside(
     guard: &mut TerminalGuard,
     text: String,
 ) -> Result<Result<String, String>, AppError> {
-    ratatui::restore();
-    let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
+    restore_terminal();
     let edited = tokio::task::spawn_blocking(move || editor::edit_in_editor(&text))
         .await
         .map_err(|e| format!("the editor: {e}"))

@@ -17,7 +17,8 @@ pub const DEMO_BUILTIN: &str = "builtin:k1-upgrade";
     long_about = "A terminal UI for operating Istio on Kubernetes during upgrades: control-plane \
 revisions, gateways, proxies, PodDisruptionBudgets and the drains they block, nodes and \
 namespaces, live on one screen.\n\nWithout a subcommand, meshtop starts the TUI on the current \
-kubeconfig context (or on the built-in sandbox cluster with --demo)."
+kubeconfig context (or on the built-in sandbox cluster with --demo).",
+    after_long_help = EXIT_HELP
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -26,6 +27,14 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 }
+
+const EXIT_HELP: &str = "Exit codes: 0 done; 1 failed, timed out, or refused without --force; \
+2 bad input (options, kubeconfig, an unknown node, namespace or PDB, --readonly); 128 + N when \
+signal N stopped meshtop.\n\nSignals: SIGINT (Ctrl-C), SIGTERM, SIGHUP and SIGQUIT stop the TUI \
+and the action commands the same way: the terminal is given back (main screen, cursor shown, raw mode \
+off), each action still running is stopped and audited as interrupted (what it did stays done: \
+a node being drained stays cordoned), and meshtop exits with 128 + the signal's number (130, \
+143, 129, 131).";
 
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
@@ -43,7 +52,8 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "MESHTOP_NAMESPACE",
-        value_name = "NAMESPACE"
+        value_name = "NAMESPACE",
+        value_parser = namespace_name
     )]
     pub namespace: Option<String>,
 
@@ -53,7 +63,8 @@ pub struct GlobalArgs {
         global = true,
         env = "MESHTOP_ISTIO_NAMESPACE",
         default_value = "istio-system",
-        value_name = "NAMESPACE"
+        value_name = "NAMESPACE",
+        value_parser = namespace_name
     )]
     pub istio_namespace: String,
 
@@ -110,10 +121,18 @@ pub struct GlobalArgs {
     pub log_file: Option<PathBuf>,
 }
 
+/// A namespace flag: it becomes part of request paths, so it is checked as the API server
+/// checks a namespace's name.
+fn namespace_name(text: &str) -> Result<String, String> {
+    crate::ops::names::namespace(text)
+        .map(|()| text.to_string())
+        .map_err(|e| e.to_string())
+}
+
 /// A duration in seconds: finite, at least 0.01, at most a day.
 fn positive_seconds(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
-        Ok(s) if (0.01..=86_400.0).contains(&s) => Ok(s),
+        Ok(s) if (0.01..=MAX_WAIT.as_secs_f64()).contains(&s) => Ok(s),
         _ => Err(format!(
             "expected a number of seconds between 0.01 and 86400, got {text:?}"
         )),
@@ -189,12 +208,13 @@ pub struct GetCmd {
         value_parser = clap::value_parser!(u16).range(1..)
     )]
     pub width: Option<u16>,
-    /// How long to wait for the initial sync, in seconds.
+    /// How long to wait for the initial sync, in seconds (1 to 86400).
     #[arg(
         long,
         default_value = "30",
         env = "MESHTOP_SYNC_TIMEOUT",
-        value_name = "SECONDS"
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT.as_secs())
     )]
     pub sync_timeout: u64,
 }
@@ -213,12 +233,13 @@ pub struct ProxyStatusCmd {
     /// Only ask this revision's istiod (its `istio.io/rev` label; `default` for none).
     #[arg(long, env = "MESHTOP_REVISION", value_name = "REV")]
     pub revision: Option<String>,
-    /// How long to wait for every istiod replica to answer, in seconds.
+    /// How long to wait for every istiod replica to answer, in seconds (1 to 86400).
     #[arg(
         long,
         default_value = "30",
         env = "MESHTOP_SYNC_TIMEOUT",
-        value_name = "SECONDS"
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT.as_secs())
     )]
     pub sync_timeout: u64,
 }
@@ -230,7 +251,7 @@ pub struct DrainCmd {
     /// Send every request with dryRun=All: nothing changes.
     #[arg(long)]
     pub dry_run: bool,
-    /// Give up after this long (e.g. 90s, 5m, 1h); the node stays cordoned.
+    /// Give up after this long (e.g. 90s, 5m, 1h; 1s to 24h); the node stays cordoned.
     #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = duration)]
     pub timeout: std::time::Duration,
     /// Also evict pods with emptyDir volumes (their data is lost).
@@ -255,7 +276,8 @@ pub struct NodeCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum LabelCmd {
-    /// Set `istio.io/rev=REV` on a namespace and remove a conflicting `istio-injection`.
+    /// Set `istio.io/rev=REV` on a namespace and remove a conflicting `istio-injection`;
+    /// refused when no revision REV runs in the cluster, unless --force.
     Namespace {
         namespace: String,
         /// The control-plane revision.
@@ -265,12 +287,17 @@ pub enum LabelCmd {
         /// each rollout as `kubectl rollout status` does.
         #[arg(long)]
         restart: bool,
-        /// How long to wait for the rollouts after --restart (0s: do not wait).
-        #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = duration)]
+        /// How long to wait for the rollouts after --restart (at most 24h; 0s: do not wait).
+        #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = duration_or_zero)]
         timeout: std::time::Duration,
         /// Send every request with dryRun=All: nothing changes.
         #[arg(long)]
         dry_run: bool,
+        /// Set it even when no such revision runs in the cluster (the namespace's new pods
+        /// would get no proxy); without it that is refused (exit 1, nothing sent). The audit
+        /// line says the label was forced.
+        #[arg(long)]
+        force: bool,
     },
     /// Set (KEY=VALUE) or remove (KEY-) a node label.
     Node {
@@ -289,10 +316,23 @@ pub use install::InstallCmd;
 #[derive(Debug, Subcommand)]
 pub enum PdbCmd {
     /// Let a PDB allow every disruption (minAvailable 0, or maxUnavailable 100%), saving its
-    /// spec in the `meshtop.dev/relaxed-from` annotation.
+    /// spec in the `meshtop.dev/relaxed-from` annotation and what it wrote in
+    /// `meshtop.dev/relaxed-to`.
     Relax(PdbTargetCmd),
-    /// Put a relaxed PDB's saved spec back and remove the annotation.
-    Restore(PdbTargetCmd),
+    /// Put a relaxed PDB's saved spec back and remove the annotations. Refused (exit 1,
+    /// nothing written) when the budget's minAvailable or maxUnavailable changed since it was
+    /// relaxed, unless --force.
+    Restore(PdbRestoreCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct PdbRestoreCmd {
+    #[command(flatten)]
+    pub target: PdbTargetCmd,
+    /// Restore even when the budget changed since it was relaxed, overwriting that change
+    /// (the audit line says the restore was forced).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -304,41 +344,60 @@ pub struct PdbTargetCmd {
     pub dry_run: bool,
 }
 
-/// `90s`, `5m`, `1h`, `1m30s`, or bare seconds.
+/// The longest wait any flag may ask for: a day. Longer ones are typos, and a deadline that
+/// far must still fit the clock.
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// A wait of at least a second: `90s`, `5m`, `1h`, `1m30s`, or bare seconds; at most 24h.
 fn duration(text: &str) -> Result<std::time::Duration, String> {
-    let bad = || format!("expected a duration like 90s, 5m or 1h30m, got {text:?}");
+    match duration_or_zero(text)? {
+        d if d.is_zero() => Err(format!("expected at least 1s, got {text:?}")),
+        d => Ok(d),
+    }
+}
+
+/// [`duration`], where `0s` (or `0`) means not waiting at all.
+fn duration_or_zero(text: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("expected a duration like 90s, 5m or 1h30m (at most 24h), got {text:?}");
     let t = text.trim();
-    if let Ok(secs) = t.parse::<u64>() {
-        return Ok(std::time::Duration::from_secs(secs));
-    }
-    let mut total = 0u64;
-    let mut number = String::new();
-    for c in t.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
+    let total = match t.parse::<u64>() {
+        Ok(secs) => secs,
+        Err(_) => {
+            let mut total = 0u64;
+            let mut number = String::new();
+            for c in t.chars() {
+                if c.is_ascii_digit() {
+                    number.push(c);
+                    continue;
+                }
+                let n: u64 = number.parse().map_err(|_| bad())?;
+                number.clear();
+                let unit = match c {
+                    's' => 1,
+                    'm' => 60,
+                    'h' => 3600,
+                    _ => return Err(bad()),
+                };
+                total = n
+                    .checked_mul(unit)
+                    .and_then(|v| total.checked_add(v))
+                    .ok_or_else(bad)?;
+            }
+            if !number.is_empty() || t.is_empty() {
+                return Err(bad());
+            }
+            total
         }
-        let n: u64 = number.parse().map_err(|_| bad())?;
-        number.clear();
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            _ => return Err(bad()),
-        };
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
-    }
-    if !number.is_empty() || total == 0 {
+    };
+    let d = std::time::Duration::from_secs(total);
+    if d > MAX_WAIT {
         return Err(bad());
     }
-    Ok(std::time::Duration::from_secs(total))
+    Ok(d)
 }
 
 const SANDBOX_LONG_ABOUT: &str = "Serve a sandbox Kubernetes API server on loopback, loaded from a scenario, until \
-Ctrl-C or SIGTERM. It speaks the real wire protocol, so kubectl and meshtop use it like a \
+Ctrl-C, SIGTERM, SIGHUP or SIGQUIT. It speaks the real wire protocol, so kubectl and meshtop use it like a \
 real cluster. When ready it prints the address it serves and the path of a kubeconfig with \
 the contexts `meshtop-sandbox` (may do everything) and `meshtop-sandbox-restricted` \
 (refused what the scenario's restricted-deny setting names), each carrying a random bearer \
@@ -432,6 +491,121 @@ mod tests {
         let c = Cli::try_parse_from(["meshtop", "pdb", "relax", "istio-system/istio-pilot"])
             .expect("parse");
         assert!(matches!(c.command, Some(Command::Pdb(PdbCmd::Relax(_)))));
+        // Consent is a flag on the command line, never an environment variable.
+        let c = Cli::try_parse_from([
+            "meshtop",
+            "pdb",
+            "restore",
+            "istio-system/istio-pilot",
+            "--force",
+        ])
+        .expect("parse");
+        assert!(matches!(
+            c.command,
+            Some(Command::Pdb(PdbCmd::Restore(PdbRestoreCmd {
+                force: true,
+                ..
+            })))
+        ));
+        let c = Cli::try_parse_from([
+            "meshtop",
+            "label",
+            "namespace",
+            "shop",
+            "--rev",
+            "canary",
+            "--force",
+        ])
+        .expect("parse");
+        assert!(matches!(
+            c.command,
+            Some(Command::Label(LabelCmd::Namespace { force: true, .. }))
+        ));
+        assert!(
+            Cli::try_parse_from(["meshtop", "pdb", "relax", "a/b", "--force"]).is_err(),
+            "relax has nothing to force"
+        );
+    }
+
+    #[test]
+    fn every_wait_is_bounded_at_parse_time_and_the_error_names_the_flag() {
+        let refused = |args: &[&str], flag: &str| {
+            let mut all = vec!["meshtop"];
+            all.extend(args);
+            let e = Cli::try_parse_from(&all).expect_err("refused").to_string();
+            assert!(e.contains(flag), "{args:?}: {e}");
+        };
+        let huge = u64::MAX.to_string();
+        let hours = format!("{}h", u64::MAX / 3600);
+        refused(&["get", "nodes", "--sync-timeout", &huge], "--sync-timeout");
+        refused(
+            &["get", "nodes", "--sync-timeout", "86401"],
+            "--sync-timeout",
+        );
+        refused(&["get", "nodes", "--sync-timeout", "0"], "--sync-timeout");
+        refused(&["proxy-status", "--sync-timeout", &huge], "--sync-timeout");
+        refused(&["drain", "n1", "--timeout", &hours], "--timeout");
+        refused(&["drain", "n1", "--timeout", "25h"], "--timeout");
+        refused(&["drain", "n1", "--timeout", "0s"], "--timeout");
+        let label = ["label", "namespace", "shop", "--rev", "canary", "--restart"];
+        refused(&[&label[..], &["--timeout", &hours]].concat(), "--timeout");
+        refused(&["--syncz-interval", "1e300"], "--syncz-interval");
+        refused(&["--syncz-timeout", "inf"], "--syncz-timeout");
+        refused(&["-n", "a/b", "get", "nodes"], "--namespace");
+        refused(
+            &["--istio-namespace", "..", "get", "nodes"],
+            "--istio-namespace",
+        );
+
+        // `0s` is what the help says: no wait for the rollouts.
+        for zero in ["0s", "0", "0m"] {
+            let c = Cli::try_parse_from([&["meshtop"][..], &label, &["--timeout", zero]].concat())
+                .expect("parse");
+            let Some(Command::Label(LabelCmd::Namespace { timeout, .. })) = c.command else {
+                panic!("not label namespace");
+            };
+            assert!(timeout.is_zero(), "{zero}");
+        }
+        let c = Cli::try_parse_from(["meshtop", "drain", "n1", "--timeout", "24h"]).expect("24h");
+        assert!(matches!(c.command, Some(Command::Drain(d)) if d.timeout == MAX_WAIT));
+    }
+
+    /// Every subcommand and flag name, at any depth: the words garbage is mixed with.
+    fn vocabulary(cmd: &clap::Command, words: &mut Vec<String>) {
+        words.push(cmd.get_name().to_string());
+        for arg in cmd.get_arguments() {
+            words.extend(arg.get_long().map(|l| format!("--{l}")));
+            words.extend(arg.get_short().map(|s| format!("-{s}")));
+        }
+        for sub in cmd.get_subcommands() {
+            vocabulary(sub, words);
+        }
+    }
+
+    #[test]
+    fn garbage_on_the_command_line_is_an_error_never_a_panic() {
+        let mut words = Vec::new();
+        vocabulary(&Cli::command(), &mut words);
+        let mut g = crate::garbage::Garbage::new(0x6d65_7368);
+        for _ in 0..2000 {
+            let mut args = vec!["meshtop".to_string()];
+            for _ in 0..g.below(8) {
+                let arg = match g.below(4) {
+                    0 | 1 => g.pick(&words).clone(),
+                    2 => g.text(),
+                    _ => format!("{}={}", g.pick(&words), g.text()),
+                };
+                args.push(arg);
+            }
+            match Cli::try_parse_from(&args) {
+                Ok(cli) => {
+                    let _ = format!("{cli:?}");
+                }
+                Err(e) => {
+                    let _ = e.render().to_string();
+                }
+            }
+        }
     }
 
     #[test]

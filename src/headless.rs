@@ -126,9 +126,9 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::model::ClusterEvent;
     use crate::model::fixture::{seed, stamped};
     use crate::model::sync::{ProxyStatus, ReplicaState, ReplicaSync, SyncState, XdsStatus};
+    use crate::model::{ClusterEvent, Kind};
     use crate::ui::table::{truncate, truncate_middle};
     use crate::ui::{Header, Keymap, Theme, Ui};
 
@@ -431,5 +431,111 @@ mod tests {
             align(&t),
             "A      LONG HEADER   C\nxxxx   y             z\n"
         );
+    }
+
+    /// The kind the model watches for a `kind` field, if it watches it.
+    fn watched(kind: &str) -> Option<Kind> {
+        Some(match kind {
+            "Namespace" => Kind::Namespace,
+            "Node" => Kind::Node,
+            "Pod" => Kind::Pod,
+            "Deployment" => Kind::Deployment,
+            "ReplicaSet" => Kind::ReplicaSet,
+            "StatefulSet" => Kind::StatefulSet,
+            "DaemonSet" => Kind::DaemonSet,
+            "Service" => Kind::Service,
+            "HorizontalPodAutoscaler" => Kind::Hpa,
+            "PodDisruptionBudget" => Kind::Pdb,
+            "MutatingWebhookConfiguration" => Kind::WebhookConfig,
+            "ConfigMap" => Kind::ConfigMap,
+            "IstioOperator" => Kind::IstioOperator,
+            "Gateway" => Kind::IstioGateway,
+            _ => return None,
+        })
+    }
+
+    /// The demo cluster's objects with garbage in their fields, as a cluster may send them,
+    /// through the watchers' projection into the model, then out through every view as a
+    /// table, JSON and YAML at any width, and through the TUI at any size after random keys.
+    #[test]
+    fn garbage_from_the_cluster_is_printed_and_drawn_never_a_panic() {
+        use serde::Deserialize as _;
+        let scenario = include_str!("../assets/scenarios/k1-upgrade.yaml");
+        let objects: Vec<(Kind, Value)> = serde_yaml::Deserializer::from_str(scenario)
+            .filter_map(|doc| Value::deserialize(doc).ok())
+            .filter_map(|v| Some((watched(v.get("kind")?.as_str()?)?, v)))
+            .collect();
+        assert!(objects.len() > 100, "{}", objects.len());
+        let keys: Vec<KeyCode> = [
+            'j', 'k', 'g', 'G', '/', 's', 'S', 'r', 'd', 'c', 'u', 'l', 'L', 'p', 'P', 'i', 'y',
+            '?', 'x', ' ', '1', '7', '0', 'é',
+        ]
+        .into_iter()
+        .map(KeyCode::Char)
+        .chain([
+            KeyCode::Down,
+            KeyCode::Up,
+            KeyCode::PageDown,
+            KeyCode::End,
+            KeyCode::Enter,
+            KeyCode::Esc,
+            KeyCode::Tab,
+            KeyCode::Backspace,
+            KeyCode::Left,
+            KeyCode::Right,
+        ])
+        .collect();
+        let header = Header {
+            context: "k1-admin@k1".into(),
+            server: "https://192.168.0.11:6443".into(),
+            namespace: None,
+            readonly: false,
+        };
+        let now = "2020-01-09T07:15:42Z".parse().expect("timestamp");
+        let mut g = crate::garbage::Garbage::new(0x7461_626c);
+        let mut projected = 0;
+        for _ in 0..25 {
+            let mut interner = crate::model::intern::Interner::default();
+            let mut model = Model::new();
+            for (kind, object) in &objects {
+                let mut object = object.clone();
+                g.mutate(&mut object, 30);
+                let Ok(dynamic) = serde_json::from_value(object) else {
+                    continue;
+                };
+                if let Some(o) =
+                    crate::model::project::object_from_dynamic(*kind, &dynamic, &mut interner)
+                {
+                    projected += 1;
+                    model.apply(stamped(ClusterEvent::Applied(o)));
+                }
+            }
+            for view in VIEWS {
+                for output in [Output::Table, Output::Json, Output::Yaml] {
+                    let width = *g.pick(&[0, 1, 2, 9, 40, 80, 200, u16::MAX]);
+                    let _ = render(&model, view, output, width);
+                }
+            }
+            let mut ui = Ui::new(Keymap::default(), Theme::default());
+            let (width, height) = (1 + g.below(160) as u16, 1 + g.below(50) as u16);
+            let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+            for _ in 0..30 {
+                let typed: Vec<KeyCode> = if g.one_in(5) {
+                    g.text().chars().take(50).map(KeyCode::Char).collect()
+                } else {
+                    vec![*g.pick(&keys)]
+                };
+                for key in typed {
+                    let _ = ui.on_key(KeyEvent::new(key, KeyModifiers::NONE), &model);
+                }
+                if g.one_in(3) {
+                    terminal
+                        .draw(|frame| ui.render(frame, &model, &header, now))
+                        .expect("draw");
+                }
+            }
+        }
+        // Many objects survive the garbage: the views had rows to print and draw.
+        assert!(projected > 25 * objects.len() / 4, "{projected}");
     }
 }

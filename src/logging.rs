@@ -11,20 +11,14 @@ pub fn default_log_file() -> Option<PathBuf> {
     Some(base.join("meshtop").join("meshtop.log"))
 }
 
-/// Starts logging to `path`. A log file that cannot be opened is reported and logging
+/// Starts logging to `path`, a file its owner's only. A log file that cannot be opened is reported and logging
 /// stays off: it is never a reason not to run.
 pub fn init(path: Option<&Path>) -> Result<(), String> {
     let Some(path) = path.map(Path::to_path_buf).or_else(default_log_file) else {
         return Ok(());
     };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("log file {}: {e}", path.display()))?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| format!("log file {}: {e}", path.display()))?;
+    let file =
+        crate::files::append(&path).map_err(|e| format!("log file {}: {e}", path.display()))?;
     let filter = tracing_subscriber::EnvFilter::try_from_env("MESHTOP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()

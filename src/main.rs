@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -30,7 +31,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "meshtop failed");
-            eprintln!("meshtop: {e}");
+            // Not eprintln!: after a SIGHUP stderr may be a terminal that is gone, and a
+            // failed write must not turn the exit code into a panic's.
+            let _ = writeln!(std::io::stderr(), "meshtop: {e}");
             e.exit_code()
         }
     }

@@ -52,6 +52,9 @@ pub struct Model {
     /// The summaries and aggregates, with the latest `/debug/syncz` answer of each istiod
     /// replica (`store.sync`).
     store: Store,
+    /// `-n`: the namespace the lists show. Facts (drains, the control plane) still count
+    /// every namespace the watches see.
+    focus: Option<Name>,
 }
 
 fn key(namespace: &str, name: &str) -> ObjectKey {
@@ -64,6 +67,38 @@ fn key(namespace: &str, name: &str) -> ObjectKey {
 impl Model {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Shows only `namespace`'s objects in the lists (`-n`); `None`: every namespace.
+    pub fn set_focus(&mut self, namespace: Option<&str>) {
+        self.focus = namespace.map(Name::from);
+        self.generation += 1;
+    }
+
+    /// The namespace the lists show, if one.
+    pub fn focus(&self) -> Option<&Name> {
+        self.focus.as_ref()
+    }
+
+    /// Whether a namespaced object's row belongs in the lists.
+    pub fn in_focus(&self, namespace: &str) -> bool {
+        self.focus.as_ref().is_none_or(|f| f.as_ref() == namespace)
+    }
+
+    /// Why drain answers (blocked nodes, what a drain evicts, the budgets in its way) cannot
+    /// be known now: a source they need is not listed in full. `None`: they can.
+    pub fn drain_unknown(&self) -> Option<String> {
+        [Kind::Node, Kind::Pod, Kind::Pdb].iter().find_map(|kind| {
+            let resource = kind.resource();
+            match self.sources.get(kind) {
+                Some(SourceState::Ready) => None,
+                None | Some(SourceState::Syncing) => Some(format!("{resource} still being listed")),
+                Some(SourceState::Forbidden(m)) => Some(format!("{resource} forbidden: {m}")),
+                Some(SourceState::Partial(m)) => Some(format!("{resource}: {m}")),
+                Some(SourceState::Error(m)) => Some(format!("{resource} not readable: {m}")),
+                Some(SourceState::Absent) => Some(format!("{resource} not served")),
+            }
+        })
     }
 
     /// Applies one event. The generation moves only if something changed.
@@ -161,7 +196,13 @@ impl Model {
 
     /// Every node, by name, naming the pods a drain needs consent for.
     pub fn nodes(&self) -> Vec<NodeRow> {
-        facts::nodes::rows(&self.store)
+        let mut rows = facts::nodes::rows(&self.store);
+        if let Some(why) = self.drain_unknown() {
+            for r in &mut rows {
+                r.preflight = DrainPreflight::Unknown { why: why.clone() };
+            }
+        }
+        rows
     }
 
     /// One node's row, naming the pods a drain needs consent for: what `nodes()` has for
@@ -169,12 +210,16 @@ impl Model {
     pub fn node_row(&self, name: &str) -> Option<NodeRow> {
         let newest = facts::nodes::newest_kubelet(&self.store).map(|(v, _)| v);
         let n = self.store.nodes.get(name)?;
-        Some(facts::nodes::row(&self.store, n, newest))
+        let mut row = facts::nodes::row(&self.store, n, newest);
+        if let Some(why) = self.drain_unknown() {
+            row.preflight = DrainPreflight::Unknown { why };
+        }
+        Some(row)
     }
 
     /// The Nodes view's lines, by name: the pre-flight in numbers, built per line asked for.
     pub fn node_lines(&self) -> NodeLines<'_> {
-        NodeLines::new(&self.store)
+        NodeLines::new(&self.store, self.drain_unknown())
     }
 
     /// How many Node objects the model holds.

@@ -1,5 +1,5 @@
 //! Actions as data: what a user asks for ([`Request`]), the checks made before any request
-//! leaves ([`label`]), kubectl's drain rules and a drain's plan and events
+//! leaves ([`names`], [`label`]), kubectl's drain rules and a drain's plan and events
 //! ([`drain`]), PodDisruptionBudget relief ([`pdb`]), rollouts ([`rollout`]), installs as
 //! forms, facts and plans ([`install`]), and the words of their outcomes. Pure: no kube
 //! client, no terminal; `cluster::actions` carries the plans out, `ui` and the CLI show them.
@@ -7,6 +7,7 @@
 pub mod drain;
 pub mod install;
 pub mod label;
+pub mod names;
 pub mod outcome;
 pub mod pdb;
 pub mod plan;
@@ -14,7 +15,7 @@ pub mod request;
 pub mod rollout;
 
 pub use plan::{Plan, plan};
-pub use request::{ActionKind, InputKind, InstallRequest, Request};
+pub use request::{ActionKind, Consent, InputKind, InstallRequest, Request};
 
 /// Why an action did not happen or did not finish. [`ActionError::is_bad_input`] tells a
 /// caller's exit code.
@@ -35,7 +36,9 @@ pub enum ActionError {
     /// The API server refused or failed a request: its own words.
     #[error("{0}")]
     Api(String),
-    /// A drain that kubectl's rules refuse to start (pods without controller, local storage).
+    /// Refused for want of the user's explicit consent (`--force` and the like): a drain
+    /// that kubectl's rules refuse to start (pods without controller, local storage), a
+    /// namespace set to a revision that does not run.
     #[error("{0}")]
     Refused(String),
     /// The drain did not finish within its timeout; the node stays cordoned.

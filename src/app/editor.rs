@@ -58,11 +58,7 @@ impl EditorCommand {
         };
         {
             use std::io::Write as _;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&file)
-                .map_err(|e| fail("creating", &e))?;
+            let mut f = crate::files::create_new(&file).map_err(|e| fail("creating", &e))?;
             f.write_all(text.as_bytes())
                 .map_err(|e| fail("writing", &e))?;
         }

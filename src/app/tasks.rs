@@ -1,6 +1,7 @@
 //! Runs the actions the UI confirmed, in the background: each on its own task, through the
 //! executor (readonly guard, audit log), its progress and outcome sent back to the loop as
-//! [`TaskUpdate`]s. The UI stays live while a drain waits on a PodDisruptionBudget.
+//! [`TaskUpdate`]s. The UI stays live while a drain waits on a PodDisruptionBudget. When
+//! meshtop ends, [`TaskRunner::stop_all`] stops what still runs, each audited as interrupted.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
 
 use crate::cluster::actions::{self, Executor, RunOptions};
 use crate::model::Model;
@@ -28,18 +30,23 @@ pub const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// The most lines of istioctl's output an install's task keeps (its end).
 const ISTIOCTL_LINES: usize = 20;
 
+/// How long [`TaskRunner::stop_all`] waits for the stopped actions to write their audit lines.
+const STOP_DEADLINE: Duration = Duration::from_secs(5);
+
 /// Starts confirmed actions and aborts them on request.
 #[derive(Debug)]
 pub struct TaskRunner {
     executor: Executor,
     updates: mpsc::UnboundedSender<TaskUpdate>,
     aborts: BTreeMap<TaskId, watch::Sender<bool>>,
+    /// The actions running; dropping the set aborts them.
+    actions: JoinSet<()>,
+    /// The install forms' reads of the cluster.
+    reads: JoinSet<()>,
     drain_timeout: Duration,
     retry_interval: Duration,
     /// Where istiod, the mesh ConfigMaps and the IstioOperators live (`--istio-namespace`).
     istio_namespace: String,
-    /// The one namespace the watches list (`--namespace`), if not all.
-    watch_namespace: Option<String>,
     /// An install form's read of the facts, waiting for the watches' first lists.
     waiting_facts: Option<TaskId>,
 }
@@ -50,10 +57,11 @@ impl TaskRunner {
             executor,
             updates,
             aborts: BTreeMap::new(),
+            actions: JoinSet::new(),
+            reads: JoinSet::new(),
             drain_timeout: TUI_DRAIN_TIMEOUT,
             retry_interval: DrainOptions::default().retry_interval,
             istio_namespace: "istio-system".into(),
-            watch_namespace: None,
             waiting_facts: None,
         }
     }
@@ -64,31 +72,9 @@ impl TaskRunner {
         self
     }
 
-    /// The namespace the model's watches are limited to (`--namespace`), if any.
-    pub fn with_watch_namespace(mut self, namespace: Option<String>) -> Self {
-        self.watch_namespace = namespace;
-        self
-    }
-
-    /// Why the model cannot answer an install's checks at all: they look at every
-    /// namespace, and the watches list one.
-    fn partial_model(&self) -> Option<String> {
-        self.watch_namespace.as_ref().map(|ns| {
-            format!(
-                "the install checks need every namespace (node ports, gateways, ConfigMap \
-                 copies) and meshtop watches {ns} only: start it without --namespace"
-            )
-        })
-    }
-
     /// The install facts the model holds now.
     fn install_facts(&self, model: &Model) -> Result<InstallFacts, String> {
-        match self.partial_model() {
-            Some(why) => Err(why),
-            None => {
-                InstallFacts::from_model(model, &self.istio_namespace).map_err(|e| e.to_string())
-            }
-        }
+        InstallFacts::from_model(model, &self.istio_namespace).map_err(|e| e.to_string())
     }
 
     /// Takes what an install form checks against from the model, and what the mesh
@@ -98,15 +84,12 @@ impl TaskRunner {
     /// `--readonly`.
     pub fn read_install_facts(&mut self, id: TaskId, model: &Model) {
         self.waiting_facts = None;
-        let facts = match self.partial_model() {
-            Some(why) => Err(why),
-            None => match InstallFacts::from_model(model, &self.istio_namespace) {
-                Err(e) if e.settles() => {
-                    self.waiting_facts = Some(id);
-                    return;
-                }
-                facts => facts.map_err(|e| e.to_string()),
-            },
+        let facts = match InstallFacts::from_model(model, &self.istio_namespace) {
+            Err(e) if e.settles() => {
+                self.waiting_facts = Some(id);
+                return;
+            }
+            facts => facts.map_err(|e| e.to_string()),
         };
         let updates = self.updates.clone();
         let facts = match facts {
@@ -116,8 +99,9 @@ impl TaskRunner {
                 return;
             }
         };
+        while self.reads.try_join_next().is_some() {}
         let client = self.executor.client.clone();
-        tokio::spawn(async move {
+        self.reads.spawn(async move {
             let facts = actions::install::read_mesh_configs(&client, facts)
                 .await
                 .map(Box::new)
@@ -157,12 +141,13 @@ impl TaskRunner {
             _ => None,
         };
         self.aborts.retain(|_, tx| !tx.is_closed());
+        while self.actions.try_join_next().is_some() {}
         let (abort_tx, abort_rx) = watch::channel(false);
         self.aborts.insert(run.id, abort_tx);
         let executor = self.executor.clone();
         let updates = self.updates.clone();
         let timing = (self.drain_timeout, self.retry_interval);
-        tokio::spawn(async move {
+        self.actions.spawn(async move {
             let result = execute(&executor, &run, abort_rx, &updates, timing, facts.as_ref()).await;
             let _ = updates.send(TaskUpdate::Finished { id: run.id, result });
         });
@@ -173,6 +158,27 @@ impl TaskRunner {
         if let Some(tx) = self.aborts.get(&id) {
             let _ = tx.send(true);
         }
+    }
+
+    /// Stops every running action now and waits (up to a deadline) until each is dropped,
+    /// so that its audit line (interrupted) is written before meshtop exits. Returns how many
+    /// actions were still running.
+    pub async fn stop_all(&mut self) -> usize {
+        while self.actions.try_join_next().is_some() {}
+        let running = self.actions.len();
+        self.actions.abort_all();
+        self.reads.abort_all();
+        let drained = async {
+            while self.actions.join_next().await.is_some() {}
+            while self.reads.join_next().await.is_some() {}
+        };
+        if tokio::time::timeout(STOP_DEADLINE, drained).await.is_err() {
+            tracing::warn!(
+                "actions still stopping after {}s: their audit lines may be missing",
+                STOP_DEADLINE.as_secs()
+            );
+        }
+        running
     }
 }
 

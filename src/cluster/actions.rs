@@ -1,5 +1,5 @@
 //! Action executors: every write meshtop makes to a cluster. Each action validates its input
-//! first, is refused by `--readonly` before any request, supports a server-side dry run
+//! first (names too: the TUI's requests come here without the CLI's checks), is refused by `--readonly` before any request, supports a server-side dry run
 //! (`dryRun=All` on the very same requests) and appends one line to the audit log.
 //!
 //! The requests go through a client without kube's retries of 429 and 503: a refused
@@ -26,6 +26,7 @@ use crate::ops::install::InstallPlan;
 use crate::ops::label::{
     LabelOutcome, NamespaceLabelOutcome, parse_label_change, validate_revision,
 };
+use crate::ops::names;
 use crate::ops::pdb::PdbTarget;
 
 /// meshtop's field manager on every write.
@@ -195,6 +196,7 @@ impl Executor {
 
     /// Marks a node unschedulable (`kubectl cordon`). `Ok(false)`: it already was.
     pub async fn cordon(&self, node: &str, dry_run: bool) -> Result<bool, ActionError> {
+        names::node(node)?;
         let target = format!("node/{node}");
         self.guard("cordon", &target)?;
         self.audited(
@@ -208,6 +210,7 @@ impl Executor {
 
     /// Marks a node schedulable again (`kubectl uncordon`). `Ok(false)`: it already was.
     pub async fn uncordon(&self, node: &str, dry_run: bool) -> Result<bool, ActionError> {
+        names::node(node)?;
         let target = format!("node/{node}");
         self.guard("uncordon", &target)?;
         self.audited(
@@ -227,6 +230,7 @@ impl Executor {
         change: &str,
         dry_run: bool,
     ) -> Result<LabelOutcome, ActionError> {
+        names::node(node)?;
         let change = parse_label_change(change)?;
         let target = format!("node/{node}");
         self.guard("label", &target)?;
@@ -240,22 +244,28 @@ impl Executor {
     }
 
     /// Sets `istio.io/rev=REV` on a namespace, removes a conflicting `istio-injection`, and
-    /// with `restart` rolls out every Deployment, StatefulSet and DaemonSet in it.
+    /// with `restart` rolls out every Deployment, StatefulSet and DaemonSet in it. `forced`:
+    /// the user consented to it past a warning (see [`crate::ops::Request::consent`]); the
+    /// audit line says so.
     pub async fn label_namespace(
         &self,
         namespace: &str,
         revision: &str,
         restart: bool,
+        forced: bool,
         dry_run: bool,
     ) -> Result<NamespaceLabelOutcome, ActionError> {
+        names::namespace(namespace)?;
         validate_revision(revision)?;
         let target = format!("namespace/{namespace}");
         self.guard("label", &target)?;
-        let action = if restart {
-            format!("label istio.io/rev={revision} and restart")
-        } else {
-            format!("label istio.io/rev={revision}")
-        };
+        let mut action = format!("label istio.io/rev={revision}");
+        if restart {
+            action.push_str(" and restart");
+        }
+        if forced {
+            action.push_str(" (forced)");
+        }
         self.audited(
             &action,
             &target,
@@ -279,16 +289,27 @@ impl Executor {
         .await
     }
 
-    /// Restores a relaxed PDB's saved spec and removes the saved copy.
-    pub async fn pdb_restore(&self, pdb: &str, dry_run: bool) -> Result<(), ActionError> {
+    /// Restores a relaxed PDB's saved spec and removes the saved copy. A budget changed since
+    /// it was relaxed is left alone ([`ActionError::Conflict`]) unless `force`; the audit line
+    /// says when the restore was forced.
+    pub async fn pdb_restore(
+        &self,
+        pdb: &str,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<(), ActionError> {
         let t = PdbTarget::parse(pdb)?;
         let target = t.audit_target();
         self.guard("restore", &target)?;
         self.audited(
-            "pdb restore",
+            if force {
+                "pdb restore (forced)"
+            } else {
+                "pdb restore"
+            },
             &target,
             dry_run,
-            writes::pdb_restore(&self.client, &t, dry_run),
+            writes::pdb_restore(&self.client, &t, force, dry_run),
         )
         .await
     }
@@ -321,6 +342,7 @@ impl Executor {
         timeout: std::time::Duration,
         progress: &(dyn Fn(crate::ops::rollout::RolloutEvent) + Send + Sync),
     ) -> Result<(), ActionError> {
+        names::namespace(namespace)?;
         rollout::wait(
             &self.client,
             namespace,
@@ -339,6 +361,7 @@ impl Executor {
         opts: &DrainOptions,
         progress: &(dyn Fn(DrainEvent) + Send + Sync),
     ) -> Result<DrainOutcome, ActionError> {
+        names::node(node)?;
         let target = format!("node/{node}");
         self.guard("drain", &target)?;
         // The guard's consent is part of what the audit line says was done.

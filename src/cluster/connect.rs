@@ -2,6 +2,8 @@
 //! `~/.kube/config`, else the in-cluster service account; then one `/version` call, so an
 //! unreachable server is a clear error at start rather than a silent empty screen.
 
+pub(crate) mod credentials;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -148,6 +150,16 @@ pub async fn connect_kubeconfig(
     origin: &str,
     context: Option<&str>,
 ) -> Result<Connection, ConnectError> {
+    let (config, context, user) = resolve(kubeconfig, origin, context).await?;
+    finish(config, context, user).await
+}
+
+/// The chosen context's config, its name and its user.
+async fn resolve(
+    kubeconfig: Kubeconfig,
+    origin: &str,
+    context: Option<&str>,
+) -> Result<(kube::Config, String, String), ConnectError> {
     let available: Vec<String> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
     let chosen = match context.or(kubeconfig.current_context.as_deref()) {
         Some(c) if !c.is_empty() => c.to_string(),
@@ -184,7 +196,7 @@ pub async fn connect_kubeconfig(
             origin: origin.to_string(),
             message: e.to_string(),
         })?;
-    finish(config, chosen, user).await
+    Ok((config, chosen, user))
 }
 
 async fn finish(
@@ -198,16 +210,7 @@ async fn finish(
         .trim_end_matches('/')
         .to_string();
     let default_namespace = config.default_namespace.clone();
-    let mut poll_config = config.clone();
-    poll_config.default_retry = false;
-    let client = kube::Client::try_from(config).map_err(|e| ConnectError::Client {
-        context: context.clone(),
-        message: super::describe(&e),
-    })?;
-    let poll_client = kube::Client::try_from(poll_config).map_err(|e| ConnectError::Client {
-        context: context.clone(),
-        message: super::describe(&e),
-    })?;
+    let (client, poll_client) = clients(config, &context)?;
     match tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await {
         Ok(Ok(info)) => {
             tracing::info!(%context, %server, version = %info.git_version, "connected");
@@ -242,6 +245,36 @@ async fn finish(
         server,
         default_namespace,
     })
+}
+
+/// The client and its no-retry twin for a config: everything before the first request. The
+/// credentials are taken as kubectl takes them ([`credentials`]); an exec plugin runs here.
+fn clients(
+    mut config: kube::Config,
+    context: &str,
+) -> Result<(kube::Client, kube::Client), ConnectError> {
+    let client_error = |message: String| ConnectError::Client {
+        context: context.to_string(),
+        message,
+    };
+    let token_file = credentials::prepare(&mut config.auth_info).map_err(client_error)?;
+    let exec = config.auth_info.exec.clone();
+    let mut poll_config = config.clone();
+    poll_config.default_retry = false;
+    let build = |config: kube::Config| -> Result<kube::Client, ConnectError> {
+        let builder = kube::client::ClientBuilder::try_from(config).map_err(|e| {
+            client_error(match &e {
+                kube::Error::Auth(auth) => credentials::plugin_failure(auth, exec.as_ref())
+                    .unwrap_or_else(|| super::describe(&e)),
+                _ => super::describe(&e),
+            })
+        })?;
+        Ok(match &token_file {
+            Some(layer) => builder.with_layer(layer).build(),
+            None => builder.build(),
+        })
+    };
+    Ok((build(config)?, build(poll_config)?))
 }
 
 enum Loaded {
@@ -338,6 +371,84 @@ mod tests {
             e.to_string(),
             "context \"prod\" is not in /tmp/kc; available contexts: a, b"
         );
+    }
+
+    /// A kubeconfig with every field meshtop's loading path reads, and no exec plugin or auth
+    /// provider command: garbage must never make a test run a program.
+    fn template(token_file: &Path) -> serde_json::Value {
+        serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "ctx",
+            "preferences": {},
+            "clusters": [{"name": "c", "cluster": {
+                "server": "https://127.0.0.1:1",
+                "insecure-skip-tls-verify": true,
+                "tls-server-name": "localhost",
+            }}],
+            "users": [
+                {"name": "u", "user": {"token": "abc\n", "as": "someone", "as-groups": ["g"]}},
+                {"name": "f", "user": {"tokenFile": token_file.display().to_string()}},
+                {"name": "b", "user": {"username": "admin", "password": "secret"}},
+                {"name": "o", "user": {"auth-provider": {"name": "oidc", "config": {
+                    "id-token": "abc\n", "client-id": "x", "idp-issuer-url": "https://127.0.0.1:3",
+                }}}},
+            ],
+            "contexts": [
+                {"name": "ctx", "context": {"cluster": "c", "user": "u", "namespace": "ns"}},
+                {"name": "file", "context": {"cluster": "c", "user": "f"}},
+                {"name": "basic", "context": {"cluster": "c", "user": "b"}},
+                {"name": "oidc", "context": {"cluster": "c", "user": "o"}},
+            ],
+        })
+    }
+
+    #[tokio::test]
+    async fn garbage_in_a_kubeconfig_is_an_error_never_a_panic() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, "abc\n").expect("token file");
+        let mut g = crate::garbage::Garbage::new(0x6b75_6265);
+        let contexts = ["ctx", "file", "basic", "oidc"];
+        let mut built = 0;
+        for round in 0..400 {
+            let mut value = template(&token_file);
+            // The first rounds keep the template whole: each of its contexts must connect.
+            if round >= contexts.len() {
+                g.mutate(&mut value, 6);
+            }
+            let mut text = serde_yaml::to_string(&value).expect("yaml");
+            if g.one_in(5) {
+                let at = g.below(text.len());
+                let at = (0..=at)
+                    .rev()
+                    .find(|&i| text.is_char_boundary(i))
+                    .unwrap_or(0);
+                text.insert_str(at, &g.text());
+            }
+            let Ok(kubeconfig) = Kubeconfig::from_yaml(&text) else {
+                continue;
+            };
+            let context = if round < contexts.len() {
+                Some(contexts[round].to_string())
+            } else {
+                match g.below(4) {
+                    0 => None,
+                    1 => Some(g.text()),
+                    _ => Some(g.pick(&contexts).to_string()),
+                }
+            };
+            let Ok((config, chosen, _user)) =
+                resolve(kubeconfig, "garbage", context.as_deref()).await
+            else {
+                continue;
+            };
+            if clients(config, &chosen).is_ok() {
+                built += 1;
+            }
+        }
+        // The template's contexts at least: the path was walked to its end.
+        assert!(built >= contexts.len(), "{built}");
     }
 
     #[test]

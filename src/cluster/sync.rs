@@ -140,7 +140,7 @@ pub async fn first_answers(
     opts: &SyncOptions,
     timeout: Duration,
 ) -> Result<Vec<ReplicaSync>, String> {
-    let deadline = Instant::now() + timeout;
+    let deadline = super::deadline_in(timeout);
     let mut discovery = handle.discovery();
     let first = match tokio::time::timeout_at(deadline, discovery.wait_for(|d| d.rounds > 0)).await
     {
@@ -580,8 +580,10 @@ impl ReplicaPoller {
             };
             self.forward = None;
             self.forward_failures = self.forward_failures.saturating_add(1);
-            self.forward_retry_at =
-                Some(Instant::now() + backoff(self.interval, self.forward_failures));
+            self.forward_retry_at = Some(super::deadline_in(backoff(
+                self.interval,
+                self.forward_failures,
+            )));
             self.forward_failure = failure;
         }
         let via_proxy = tokio::time::timeout(self.timeout, self.via_pod_proxy()).await;
@@ -687,10 +689,18 @@ impl ReplicaPoller {
 
     /// `GET /api/v1/namespaces/NS/pods/NAME:PORT/proxy/debug/syncz`.
     async fn via_pod_proxy(&mut self) -> Result<Vec<ProxyStatus>, Failure> {
-        let path = format!(
-            "/api/v1/namespaces/{}/pods/{}:{}/proxy{SYNCZ_PATH}",
-            self.namespace, self.name, self.port
-        );
+        let pod_port = format!("{}:{}", self.name, self.port);
+        let mut segments = vec![
+            "api",
+            "v1",
+            "namespaces",
+            &self.namespace,
+            "pods",
+            &pod_port,
+            "proxy",
+        ];
+        segments.extend(SYNCZ_PATH.split('/').filter(|s| !s.is_empty()));
+        let path = super::path::api_path(&segments).map_err(Failure::Other)?;
         let request = http::Request::get(path)
             .body(Vec::new())
             .map_err(|e| Failure::Other(e.to_string()))?;

@@ -146,26 +146,14 @@ fn spawn_kind(
     match kind {
         Kind::Namespace => spawn_typed(tasks, kind, &cluster, Api::<Namespace>::all(all()), shared),
         Kind::Node => spawn_typed(tasks, kind, &cluster, Api::<Node>::all(all()), shared),
-        Kind::Pod => spawn_typed(tasks, kind, &scoped, scoped.api::<Pod>(), shared),
-        Kind::Deployment => spawn_typed(tasks, kind, &scoped, scoped.api::<Deployment>(), shared),
-        Kind::ReplicaSet => spawn_typed(tasks, kind, &scoped, scoped.api::<ReplicaSet>(), shared),
-        Kind::StatefulSet => spawn_typed(tasks, kind, &scoped, scoped.api::<StatefulSet>(), shared),
-        Kind::DaemonSet => spawn_typed(tasks, kind, &scoped, scoped.api::<DaemonSet>(), shared),
-        Kind::Service => spawn_typed(tasks, kind, &scoped, scoped.api::<Service>(), shared),
-        Kind::Hpa => spawn_typed(
-            tasks,
-            kind,
-            &scoped,
-            scoped.api::<HorizontalPodAutoscaler>(),
-            shared,
-        ),
-        Kind::Pdb => spawn_typed(
-            tasks,
-            kind,
-            &scoped,
-            scoped.api::<PodDisruptionBudget>(),
-            shared,
-        ),
+        Kind::Pod => spawn_namespaced::<Pod>(tasks, kind, &scoped, shared),
+        Kind::Deployment => spawn_namespaced::<Deployment>(tasks, kind, &scoped, shared),
+        Kind::ReplicaSet => spawn_namespaced::<ReplicaSet>(tasks, kind, &scoped, shared),
+        Kind::StatefulSet => spawn_namespaced::<StatefulSet>(tasks, kind, &scoped, shared),
+        Kind::DaemonSet => spawn_namespaced::<DaemonSet>(tasks, kind, &scoped, shared),
+        Kind::Service => spawn_namespaced::<Service>(tasks, kind, &scoped, shared),
+        Kind::Hpa => spawn_namespaced::<HorizontalPodAutoscaler>(tasks, kind, &scoped, shared),
+        Kind::Pdb => spawn_namespaced::<PodDisruptionBudget>(tasks, kind, &scoped, shared),
         Kind::WebhookConfig => spawn_typed(
             tasks,
             kind,
@@ -175,9 +163,15 @@ fn spawn_kind(
         ),
         Kind::ConfigMap => {
             // Only the names matter, so only metadata is fetched: ConfigMaps can be large.
-            let mut source = Source::new(kind, &scoped, shared, project_config_map);
+            let mut source = Source::new(kind, &cluster, shared, project_config_map);
             source.keep = is_istio_config_map;
-            tasks.spawn(source.run(typed(scoped.api::<PartialObjectMeta<ConfigMap>>())));
+            if let Some(ns) = scoped.namespace {
+                source.fallback = Some((
+                    ns.to_string(),
+                    Box::new(typed(scoped.api::<PartialObjectMeta<ConfigMap>>())),
+                ));
+            }
+            tasks.spawn(source.run(typed(cluster.api::<PartialObjectMeta<ConfigMap>>())));
         }
         Kind::IstioOperator => {
             let resource = custom(
@@ -193,12 +187,41 @@ fn spawn_kind(
         }
         Kind::IstioGateway => {
             let resource = custom("networking.istio.io", "v1beta1", "Gateway", "gateways");
-            let source = Source::new(kind, &scoped, shared, |o: &DynamicObject, i| {
+            let mut source = Source::new(kind, &cluster, shared, |o: &DynamicObject, i| {
                 project::istio_gateway(o, i).map(Object::IstioGateway)
             });
-            tasks.spawn(source.run(typed(scoped.dynamic(&resource))));
+            if let Some(ns) = scoped.namespace {
+                source.fallback =
+                    Some((ns.to_string(), Box::new(typed(scoped.dynamic(&resource)))));
+            }
+            tasks.spawn(source.run(typed(cluster.dynamic(&resource))));
         }
     }
+}
+
+/// A watcher of a namespaced built-in kind: at the cluster scope, whatever `-n` says (drains
+/// and the control plane need every namespace), and in `-n`'s namespace only when RBAC
+/// forbids the cluster scope: then the source is `Partial`.
+fn spawn_namespaced<K>(tasks: &mut JoinSet<()>, kind: Kind, scoped: &Scope<'_>, shared: Shared)
+where
+    K: Project
+        + Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + 'static,
+    K::DynamicType: Default,
+{
+    let cluster = Scope {
+        client: scoped.client,
+        namespace: None,
+    };
+    let mut source = Source::new(kind, &cluster, shared, <K as Project>::project);
+    if let Some(ns) = scoped.namespace {
+        source.fallback = Some((ns.to_string(), Box::new(typed(scoped.api::<K>()))));
+    }
+    tasks.spawn(source.run(typed(cluster.api::<K>())));
 }
 
 /// A watcher of a built-in kind, projected by its `Project` impl.
@@ -242,8 +265,11 @@ fn project_config_map(meta: &PartialObjectMeta<ConfigMap>, i: &mut Interner) -> 
 
 type WatchStream<T> = BoxStream<'static, Result<Event<T>, watcher::Error>>;
 
+/// Starts a watch afresh.
+type Rewatch<T> = Box<dyn Fn() -> WatchStream<T> + Send + Sync>;
+
 /// A fresh watcher over `api`, with kube's default backoff between failed attempts.
-fn typed<K>(api: Api<K>) -> impl Fn() -> WatchStream<K> + Send + 'static
+fn typed<K>(api: Api<K>) -> impl Fn() -> WatchStream<K> + Send + Sync + 'static
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
@@ -290,6 +316,10 @@ struct Source<T> {
     state: Option<SourceState>,
     /// A relist was sent, so the model holds objects of this kind.
     delivered: bool,
+    /// `-n`'s namespace and its watch, for when the cluster scope is forbidden.
+    fallback: Option<(String, Rewatch<T>)>,
+    /// Why the source watches only the fallback's namespace, once it does.
+    narrowed: Option<String>,
 }
 
 fn keep_all(_: &str) -> bool {
@@ -314,6 +344,16 @@ where
             shared,
             state: None,
             delivered: false,
+            fallback: None,
+            narrowed: None,
+        }
+    }
+
+    /// Ready, or Partial when only `-n`'s namespace is watched.
+    fn listed(&self) -> SourceState {
+        match &self.narrowed {
+            Some(why) => SourceState::Partial(why.clone()),
+            None => SourceState::Ready,
         }
     }
 
@@ -327,7 +367,10 @@ where
         // kube's own backoff between restarts too; it resets after two quiet minutes.
         let mut restart = DefaultBackoff::default();
         loop {
-            let mut stream = watch();
+            let mut stream = match (&self.narrowed, &self.fallback) {
+                (Some(_), Some((_, narrow))) => narrow(),
+                _ => watch(),
+            };
             let mut relist = Vec::new();
             let wait = loop {
                 let step = match stream.next().await {
@@ -338,7 +381,17 @@ where
                 };
                 match step {
                     Ok(Flow::Continue) => {}
-                    Ok(Flow::Pause) => break self.shared.recheck,
+                    Ok(Flow::Pause) => {
+                        // The cluster scope is forbidden: `-n`'s namespace may not be.
+                        if let (None, Some((ns, _)), Some(SourceState::Forbidden(why))) =
+                            (&self.narrowed, &self.fallback, &self.state)
+                        {
+                            self.narrowed = Some(format!("only namespace {ns} is visible: {why}"));
+                            self.scope = format!("in namespace {ns}");
+                            break Duration::ZERO;
+                        }
+                        break self.shared.recheck;
+                    }
                     Ok(Flow::Restart) => break restart.next().unwrap_or(self.shared.recheck),
                     Err(Closed) => return,
                 }
@@ -361,7 +414,10 @@ where
                 relist.clear();
                 // `Init` comes before the list is even tried, so after a failure it says
                 // nothing about the server: the failure stays shown until a list succeeds.
-                if matches!(self.state, Some(SourceState::Ready)) {
+                if matches!(
+                    self.state,
+                    Some(SourceState::Ready | SourceState::Partial(_))
+                ) {
                     self.set(SourceState::Syncing).await?;
                 }
             }
@@ -381,7 +437,7 @@ where
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .collect_garbage();
-                self.set(SourceState::Ready).await?;
+                self.set(self.listed()).await?;
             }
             Event::Apply(obj) => {
                 if (self.keep)(name_of(&obj)) {
@@ -393,14 +449,14 @@ where
                     };
                     self.send(event).await?;
                 }
-                self.set(SourceState::Ready).await?;
+                self.set(self.listed()).await?;
             }
             Event::Delete(obj) => {
                 if (self.keep)(name_of(&obj)) {
                     let key = self.key(&obj);
                     self.send(ClusterEvent::Deleted(self.kind, key)).await?;
                 }
-                self.set(SourceState::Ready).await?;
+                self.set(self.listed()).await?;
             }
         }
         Ok(Flow::Continue)

@@ -121,6 +121,9 @@ pub enum SourceState {
     Absent,
     /// The API server could not be reached or failed; retried with backoff.
     Error(String),
+    /// Listed and watching in one namespace only: the cluster scope is forbidden. Facts
+    /// that need the other namespaces are unknown; the message says why.
+    Partial(String),
 }
 
 /// One change to the model.

@@ -134,6 +134,9 @@ pub enum DrainPreflight {
         evict: u32,
         daemonset_skipped: u32,
     },
+    /// Not known: a source the answer needs is not listed in full (RBAC, `-n`, still
+    /// syncing, an error); `why` says which.
+    Unknown { why: String },
 }
 
 impl DrainPreflight {
@@ -150,6 +153,7 @@ impl DrainPreflight {
                 empty_dir_pods,
                 ..
             } => drain_blocked(pdbs, unmanaged_pods.len(), empty_dir_pods.len()),
+            DrainPreflight::Unknown { why } => format!("unknown: {why}"),
         }
     }
 }

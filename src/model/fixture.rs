@@ -315,6 +315,7 @@ pub fn pdb(namespace: &str, name: &str, select: &[(&str, &str)]) -> PdbBuilder {
         desired_healthy: 0,
         expected_pods: 0,
         relaxed_from: None,
+        relaxed_to: None,
         created: None,
     })
 }
@@ -338,6 +339,11 @@ impl PdbBuilder {
     }
     pub fn relaxed_from(mut self, original: &str) -> Self {
         self.0.relaxed_from = Some(n(original));
+        self
+    }
+    /// The budget fields relief recorded writing.
+    pub fn relaxed_to(mut self, written: &str) -> Self {
+        self.0.relaxed_to = Some(n(written));
         self
     }
     pub fn selector(mut self, selector: Selector) -> Self {

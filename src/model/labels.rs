@@ -23,6 +23,9 @@ pub mod keys {
     pub const OPERATOR_COMPONENT: &str = "operator.istio.io/component";
     /// Where meshtop's PDB relief saves the original spec of a relaxed PDB.
     pub const RELAXED_FROM: &str = "meshtop.dev/relaxed-from";
+    /// What meshtop's PDB relief wrote to the spec: the restore refuses to overwrite a
+    /// budget changed since.
+    pub const RELAXED_TO: &str = "meshtop.dev/relaxed-to";
     /// Marks the API server's mirror of a static pod.
     pub const MIRROR_POD: &str = "kubernetes.io/config.mirror";
     /// Old-style node role label.

@@ -783,6 +783,7 @@ pub fn pdb(p: &PodDisruptionBudget, i: &mut Interner) -> Option<PdbSummary> {
         desired_healthy: status.and_then(|s| s.desired_healthy).unwrap_or(0),
         expected_pods: status.and_then(|s| s.expected_pods).unwrap_or(0),
         relaxed_from: annotation(&p.metadata, keys::RELAXED_FROM).map(|a| i.intern(a)),
+        relaxed_to: annotation(&p.metadata, keys::RELAXED_TO).map(|a| i.intern(a)),
         created: created(&p.metadata),
     })
 }

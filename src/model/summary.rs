@@ -225,6 +225,8 @@ pub struct PdbSummary {
     pub expected_pods: i32,
     /// The original spec saved by meshtop's PDB relief, if the PDB is relaxed now.
     pub relaxed_from: Option<Name>,
+    /// The budget fields that relief wrote, as it recorded them.
+    pub relaxed_to: Option<Name>,
     pub created: Option<Timestamp>,
 }
 

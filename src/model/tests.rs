@@ -57,6 +57,7 @@ fn blocking_pdbs(row: &NodeRow) -> Vec<String> {
     match &row.preflight {
         DrainPreflight::Ok { .. } => Vec::new(),
         DrainPreflight::Blocked { pdbs, .. } => pdbs.clone(),
+        DrainPreflight::Unknown { why } => panic!("drain answers unknown: {why}"),
     }
 }
 
@@ -188,6 +189,10 @@ pub(crate) fn assert_reads_agree(m: &Model) {
                 evict: *evict,
                 daemonset_skipped: *daemonset_skipped,
             },
+            DrainPreflight::Unknown { .. } => {
+                assert!(lines.drain_unknown().is_some(), "rows unknown, lines not");
+                line.drain.clone()
+            }
         };
         let expected = NodeLine {
             name: row.name.clone(),
@@ -1342,9 +1347,45 @@ fn source_states_become_findings() {
     assert_eq!(findings_of(&m, "source-forbidden").len(), 1);
     assert_eq!(
         findings_of(&m, "source-absent"),
-        ["gateways.networking.istio.io: not served by this cluster (CRD not installed)"]
+        ["not served by this cluster (CRD not installed): gateways.networking.istio.io"]
     );
     assert_eq!(findings_of(&m, "source-error").len(), 1);
+    // A role that forbids several kinds is one finding naming them all.
+    m.apply(stamped(ClusterEvent::Source(
+        Kind::Pdb,
+        SourceState::Forbidden("cannot list poddisruptionbudgets".into()),
+    )));
+    assert_eq!(
+        findings_of(&m, "source-forbidden"),
+        [
+            "forbidden by RBAC, not shown: poddisruptionbudgets, mutatingwebhookconfigurations \
+             (cannot list poddisruptionbudgets)"
+        ]
+    );
+    // Nodes failing and budgets forbidden: no drain answer is given, and why.
+    assert_eq!(
+        m.drain_unknown().as_deref(),
+        Some("nodes not readable: connection refused")
+    );
+    // Under -n with a role limited to the namespace: pods of one namespace only.
+    m.apply(stamped(ClusterEvent::Source(
+        Kind::Node,
+        SourceState::Ready,
+    )));
+    m.apply(stamped(ClusterEvent::Source(
+        Kind::Pod,
+        SourceState::Partial("only namespace default is visible: cannot list pods".into()),
+    )));
+    assert_eq!(
+        m.drain_unknown().as_deref(),
+        Some("pods: only namespace default is visible: cannot list pods")
+    );
+    assert!(
+        m.nodes()
+            .iter()
+            .all(|n| matches!(n.preflight, DrainPreflight::Unknown { .. }))
+    );
+    assert_eq!(findings_of(&m, "source-partial").len(), 1);
     // While pods are relisting, an empty PDB proves nothing.
     m.apply(stamped(ClusterEvent::Source(
         Kind::Pod,
@@ -1387,7 +1428,17 @@ fn generation_moves_only_on_change() {
 #[test]
 fn drain_preflight_is_kubectls() {
     let mut m = Model::new();
+    // Before nodes, pods and budgets are listed, no drain answer is given.
     m.apply(applied(node("n1", "v1.30.0").build()));
+    assert_eq!(
+        node_row(&m, "n1").preflight,
+        DrainPreflight::Unknown {
+            why: "nodes still being listed".into()
+        }
+    );
+    for kind in [Kind::Node, Kind::Pod, Kind::Pdb] {
+        m.apply(stamped(ClusterEvent::Source(kind, SourceState::Ready)));
+    }
     m.apply(applied(
         pdb("default", "web", &[("app", "web")])
             .min_available(1)

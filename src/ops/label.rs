@@ -1,6 +1,7 @@
 //! Input checks made before any request: Kubernetes' label syntax and revision names.
 
 use super::ActionError;
+use super::names::{is_dns1123_label, is_dns1123_subdomain};
 
 /// A node label to set or remove, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,19 +57,6 @@ pub fn validate_revision(rev: &str) -> Result<(), ActionError> {
              letters, digits and '-', starting and ending with a letter or digit)"
         )))
     }
-}
-
-fn is_dns1123_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && s.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
-}
-
-fn is_dns1123_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label)
 }
 
 /// The name part of a qualified name, and a label value when not empty: at most 63

@@ -277,6 +277,7 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
             namespace,
             revision,
             restart,
+            ..
         } => {
             let labels = model.namespace(namespace).map(|n| &n.labels);
             let get = |k: &str| labels.and_then(|l| l.get(k)).map(|v| v.to_string());
@@ -289,14 +290,8 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
                     "namespace/{namespace}: label istio-injection: {inj} → (removed: it would win over istio.io/rev)"
                 )));
             }
-            if !model
-                .revisions()
-                .iter()
-                .any(|r| r.revision.as_ref() == revision.as_str())
-            {
-                out.push(PlanLine::bad(format!(
-                    "no revision {revision} runs in the cluster: new pods would not be injected"
-                )));
+            if let Some(consent) = request.consent(model) {
+                out.push(PlanLine::bad(consent.why));
             }
             // What the restart touches: every workload of the namespace's pods (the
             // executor restarts each Deployment, StatefulSet and DaemonSet there).
@@ -352,8 +347,12 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
                     )));
             }
         }
-        Request::PdbRelax { namespace, name } | Request::PdbRestore { namespace, name } => {
+        Request::PdbRelax { namespace, name }
+        | Request::PdbRestore {
+            namespace, name, ..
+        } => {
             let relax = matches!(request, Request::PdbRelax { .. });
+            let force = matches!(request, Request::PdbRestore { force: true, .. });
             let row = model.disruption().into_iter().find(|p| {
                 p.namespace.as_ref() == namespace.as_str() && p.name.as_ref() == name.as_str()
             });
@@ -391,8 +390,9 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
                         match &pdb.relaxed_from {
                             Some(saved) => {
                                 out.push(PlanLine::plain(format!(
-                                    "→ the saved spec {saved}; the annotation meshtop.dev/relaxed-from is removed"
+                                    "→ the saved spec {saved}; the annotations meshtop.dev/relaxed-from and meshtop.dev/relaxed-to are removed"
                                 )));
+                                out.extend(restore_conflict(saved, pdb, force));
                                 if let Some(line) = restore_blocks(saved, &row) {
                                     out.push(PlanLine::warn(line));
                                 }
@@ -456,6 +456,46 @@ pub fn last_replicas_in(model: &Model, node: &str, evict: &[&PodSummary]) -> Vec
             .count();
         u32::try_from(count).ok()
     })
+}
+
+/// Whether a relaxed budget's fields changed since relief wrote them, as the executor judges
+/// it: then the restore is refused, unless forced (`f`), which overwrites that change.
+fn restore_conflict(
+    saved: &str,
+    pdb: &crate::model::summary::PdbSummary,
+    force: bool,
+) -> Vec<PlanLine> {
+    use super::pdb;
+    let refused = |why: String| vec![PlanLine::bad(format!("{why}: the restore is refused"))];
+    let saved: serde_json::Value = match serde_json::from_str(saved) {
+        Ok(v) => v,
+        Err(e) => return refused(format!("the saved spec is not JSON ({e})")),
+    };
+    let relaxed = match pdb::relaxed_fields(&saved, pdb.relaxed_to.as_deref()) {
+        Ok(v) => v,
+        Err(e) => return refused(e),
+    };
+    let current = pdb::budget_fields(&serde_json::json!({
+        "minAvailable": pdb.min_available,
+        "maxUnavailable": pdb.max_unavailable,
+    }));
+    let Some(change) = pdb::changed_since_relaxed(&current, &relaxed) else {
+        return Vec::new();
+    };
+    let changed = format!("changed since meshtop relaxed it: {change}");
+    if force {
+        vec![
+            PlanLine::warn(changed),
+            PlanLine::warn("forced (f): the restore overwrites that change"),
+        ]
+    } else {
+        vec![
+            PlanLine::bad(changed),
+            PlanLine::bad(
+                "the restore is refused and writes nothing; f forces it, overwriting that change",
+            ),
+        ]
+    }
 }
 
 /// What restoring `saved` (`{"minAvailable":1}`, `{"maxUnavailable":"25%"}`) would allow,
@@ -593,5 +633,48 @@ mod tests {
         );
         assert_eq!(restore_blocks("not json", &es), None);
         assert_eq!(restore_blocks("{}", &es), None);
+    }
+
+    #[test]
+    fn a_restore_over_a_budget_changed_since_relief_is_refused_unless_forced() {
+        use crate::model::fixture;
+        use crate::model::summary::Object;
+        let relaxed = |min: i32| match fixture::pdb("istio-system", "istio-pilot", &[])
+            .min_available(min)
+            .relaxed_from(r#"{"minAvailable":1}"#)
+            .relaxed_to(r#"{"minAvailable":0}"#)
+            .build()
+        {
+            Object::Pdb(p) => p,
+            _ => unreachable!("a PDB"),
+        };
+        let texts = |lines: Vec<PlanLine>| -> Vec<(String, Tone)> {
+            lines
+                .into_iter()
+                .map(|l| (l.text(), l.spans[0].1))
+                .collect()
+        };
+        assert!(restore_conflict(r#"{"minAvailable":1}"#, &relaxed(0), false).is_empty());
+        assert_eq!(
+            texts(restore_conflict(r#"{"minAvailable":1}"#, &relaxed(2), false)),
+            [
+                (
+                    "changed since meshtop relaxed it: minAvailable is 2 (relaxed to 0)".into(),
+                    Tone::Bad
+                ),
+                (
+                    "the restore is refused and writes nothing; f forces it, overwriting that change"
+                        .into(),
+                    Tone::Bad
+                ),
+            ]
+        );
+        assert_eq!(
+            texts(restore_conflict(r#"{"minAvailable":1}"#, &relaxed(2), true))[1],
+            (
+                "forced (f): the restore overwrites that change".into(),
+                Tone::Warn
+            )
+        );
     }
 }

@@ -1,7 +1,10 @@
 //! What a user asks meshtop to change, complete and ready to plan: the TUI's dialogs and the
-//! CLI's commands both make a [`Request`].
+//! CLI's commands both make a [`Request`], and both ask the same [`Consent`] of the user
+//! when the cluster makes an action riskier than it looks.
 
 use super::install::{InstallKind, Planned};
+use super::{ActionError, label, names};
+use crate::model::Model;
 
 /// One change to the cluster, complete and ready to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +35,9 @@ pub enum Request {
         namespace: String,
         revision: String,
         restart: bool,
+        /// The user gave the [`Consent`] it needed (typed the namespace's name, or
+        /// `--force`): the audit line says it was forced.
+        force: bool,
     },
     PdbRelax {
         namespace: String,
@@ -40,6 +46,8 @@ pub enum Request {
     PdbRestore {
         namespace: String,
         name: String,
+        /// Restore even over a change made to the budget since it was relaxed.
+        force: bool,
     },
     /// A control-plane revision or a gateway, as an IstioOperator resource.
     Install(Box<InstallRequest>),
@@ -69,6 +77,37 @@ impl InstallRequest {
 }
 
 impl Request {
+    /// Checks every name and text the request carries as the API server would, so that
+    /// nothing is sent for one it would misread: a name is a segment of a request's path.
+    /// An install's names are its form's to check.
+    pub fn validate(&self) -> Result<(), ActionError> {
+        match self {
+            Request::Drain { node, .. } | Request::Cordon { node } | Request::Uncordon { node } => {
+                names::node(node)
+            }
+            Request::LabelNode { node, change } => {
+                names::node(node)?;
+                label::parse_label_change(change).map(drop)
+            }
+            Request::LabelNamespace {
+                namespace,
+                revision,
+                ..
+            } => {
+                names::namespace(namespace)?;
+                label::validate_revision(revision)
+            }
+            Request::PdbRelax { namespace, name }
+            | Request::PdbRestore {
+                namespace, name, ..
+            } => {
+                names::namespace(namespace)?;
+                names::pdb(name)
+            }
+            Request::Install(_) => Ok(()),
+        }
+    }
+
     /// The action (and its key binding) this request comes from.
     pub fn kind(&self) -> ActionKind {
         match self {
@@ -107,7 +146,10 @@ impl Request {
             | Request::Uncordon { node }
             | Request::LabelNode { node, .. } => format!("node/{node}"),
             Request::LabelNamespace { namespace, .. } => format!("namespace/{namespace}"),
-            Request::PdbRelax { namespace, name } | Request::PdbRestore { namespace, name } => {
+            Request::PdbRelax { namespace, name }
+            | Request::PdbRestore {
+                namespace, name, ..
+            } => {
                 format!("poddisruptionbudget/{namespace}/{name}")
             }
             Request::Install(r) => match &r.planned {
@@ -146,6 +188,44 @@ impl Request {
         }
     }
 
+    /// The consent this request needs because of the cluster as it is now, if any: the TUI
+    /// asks to type its name, the command line refuses without `--force`.
+    pub fn consent(&self, model: &Model) -> Option<Consent> {
+        match self {
+            Request::LabelNamespace {
+                namespace,
+                revision,
+                ..
+            } if !model.revisions().iter().any(|r| {
+                // A revision tag injects as the revision it points at.
+                r.revision.as_ref() == revision.as_str()
+                    || r.tags.iter().any(|t| t.as_ref() == revision.as_str())
+            }) =>
+            {
+                Some(Consent {
+                    name: namespace.clone(),
+                    why: format!(
+                        "no revision {revision} runs in the cluster: new pods would not be injected"
+                    ),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether [`Request::consent`] may ask something of this request that the user has not
+    /// given yet: only then must the command line read the cluster before sending it.
+    pub fn may_need_consent(&self) -> bool {
+        matches!(self, Request::LabelNamespace { force: false, .. })
+    }
+
+    /// Records that the user gave the request's [`Consent`].
+    pub fn consented(&mut self) {
+        if let Request::LabelNamespace { force, .. } = self {
+            *force = true;
+        }
+    }
+
     /// The free text the dialog asks for before it can preview, if any, and whether it is
     /// still missing.
     pub fn input(&self) -> Option<InputKind> {
@@ -161,17 +241,27 @@ impl Request {
         let text = text.trim();
         match self {
             Request::LabelNode { change, .. } => {
-                super::label::parse_label_change(text).map_err(|e| e.to_string())?;
+                label::parse_label_change(text).map_err(|e| e.to_string())?;
                 *change = text.to_string();
             }
             Request::LabelNamespace { revision, .. } => {
-                super::label::validate_revision(text).map_err(|e| e.to_string())?;
+                label::validate_revision(text).map_err(|e| e.to_string())?;
                 *revision = text.to_string();
             }
             _ => {}
         }
         Ok(())
     }
+}
+
+/// Consent an action needs beyond being asked for (setting a namespace's injection to a
+/// revision that does not run leaves its new pods without a proxy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    /// What the TUI asks to type to give it.
+    pub name: String,
+    /// Why it is needed.
+    pub why: String,
 }
 
 /// What a dialog asks the user to type before the preview.
@@ -251,5 +341,41 @@ impl ActionKind {
             ActionKind::InstallRevision => "install revision",
             ActionKind::InstallGateway => "install gateway",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::fixture;
+
+    #[test]
+    fn a_revision_that_does_not_run_needs_consent_a_tag_of_one_that_does_not() {
+        let mut model = fixture::seed();
+        model.apply(fixture::applied(fixture::webhook(
+            "istio-revision-tag-prod",
+            &[("istio.io/rev", "1-9-1"), ("istio.io/tag", "prod")],
+        )));
+        let label = |revision: &str| Request::LabelNamespace {
+            namespace: "legacy-shop".into(),
+            revision: revision.into(),
+            restart: false,
+            force: false,
+        };
+        assert_eq!(label("1-9-1").consent(&model), None);
+        assert_eq!(label("prod").consent(&model), None, "a tag of 1-9-1");
+        let mut canary = label("canary");
+        assert_eq!(
+            canary.consent(&model),
+            Some(Consent {
+                name: "legacy-shop".into(),
+                why: "no revision canary runs in the cluster: new pods would not be injected"
+                    .into(),
+            })
+        );
+        assert!(canary.may_need_consent());
+        canary.consented();
+        assert!(!canary.may_need_consent(), "given once, not asked again");
+        assert!(!Request::Cordon { node: "n".into() }.may_need_consent());
     }
 }

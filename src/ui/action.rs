@@ -293,7 +293,10 @@ impl Dialog {
                 *delete_emptydir_data = !*delete_emptydir_data;
                 true
             }
-            (Request::Drain { force, .. }, DialogOption::Force) => {
+            (
+                Request::Drain { force, .. } | Request::PdbRestore { force, .. },
+                DialogOption::Force,
+            ) => {
                 *force = !*force;
                 true
             }
@@ -334,7 +337,18 @@ impl Dialog {
             Request::LabelNamespace { restart, .. } => {
                 vec![(DialogOption::Restart, *restart)]
             }
+            Request::PdbRestore { force, .. } => vec![(DialogOption::Force, *force)],
             _ => Vec::new(),
+        }
+    }
+
+    /// What an option of this dialog's action does, in a word or three.
+    pub fn option_label(&self, option: DialogOption) -> &'static str {
+        match (&self.request, option) {
+            (Request::PdbRestore { .. }, DialogOption::Force) => {
+                "force (over a change made since relax)"
+            }
+            _ => option.label(),
         }
     }
 }
@@ -349,7 +363,9 @@ pub enum DialogOption {
 }
 
 impl DialogOption {
-    pub fn label(self) -> &'static str {
+    /// What the option does in a drain's or a namespace's dialog ([`Dialog::option_label`]
+    /// says it for any dialog).
+    fn label(self) -> &'static str {
         match self {
             DialogOption::DeleteEmptyDirData => "delete emptyDir data",
             DialogOption::Force => "force (pods without controller)",
@@ -410,6 +426,7 @@ mod tests {
             namespace: "shop".into(),
             revision: String::new(),
             restart: false,
+            force: false,
         });
         n.input = "1.9.1".into();
         n.accept_input();

@@ -59,6 +59,7 @@ fn source_mark<'a>(state: &SourceState, theme: &Theme) -> Span<'a> {
         SourceState::Forbidden(_) => Span::styled(" forbidden", theme.source_forbidden),
         SourceState::Absent => Span::styled(" absent", theme.source_absent),
         SourceState::Error(_) => Span::styled(" error", theme.source_error),
+        SourceState::Partial(_) => Span::styled(" 1 ns", theme.source_forbidden),
     }
 }
 

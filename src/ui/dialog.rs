@@ -69,7 +69,10 @@ pub fn render(
                 .to_string();
             spans.push(Span::styled(if on { "[x] " } else { "[ ] " }, t.base));
             spans.push(Span::styled(format!("{key} "), t.footer_key));
-            spans.push(Span::styled(format!("{}  ", option.label()), t.base));
+            spans.push(Span::styled(
+                format!("{}  ", dialog.option_label(option)),
+                t.base,
+            ));
         }
         footer.push(Line::raw(""));
         footer.push(Line::from(spans));

@@ -417,6 +417,7 @@ impl UiState {
                 namespace: n.to_string(),
                 revision: String::new(),
                 restart: false,
+                force: false,
             },
             (ActionKind::PdbRelax, Some(Subject::Pdb { namespace, name })) => {
                 if model
@@ -446,6 +447,7 @@ impl UiState {
                 Request::PdbRestore {
                     namespace: namespace.to_string(),
                     name: name.to_string(),
+                    force: false,
                 }
             }
             (kind, _) => {
@@ -626,26 +628,16 @@ impl UiState {
                     dialog.stage = Stage::Confirm;
                     dialog.input.clear();
                     dialog.error = None;
-                    // Injection by a revision that does not run leaves the namespace's new
-                    // pods without a proxy: confirmed by typing the namespace, as a drain is.
-                    dialog.confirm_extra = match &dialog.request {
-                        Request::LabelNamespace {
-                            namespace,
-                            revision,
-                            ..
-                        } if !model
-                            .revisions()
-                            .iter()
-                            .any(|r| r.revision.as_ref() == revision.as_str()) =>
-                        {
-                            Some(namespace.clone())
-                        }
-                        _ => None,
-                    };
+                    // Consent the cluster makes necessary is given by typing its name, as a
+                    // drain is confirmed.
+                    dialog.confirm_extra = dialog.request.consent(model).map(|c| c.name);
                 }
                 Stage::Confirm => {
                     if dialog.confirmed() {
-                        let request = dialog.request.clone();
+                        let mut request = dialog.request.clone();
+                        if dialog.confirm_extra.is_some() {
+                            request.consented();
+                        }
                         self.mode = Mode::Normal;
                         return self.run(request, false);
                     }

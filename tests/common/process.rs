@@ -92,9 +92,14 @@ pub struct CliFiles {
 
 impl CliFiles {
     pub fn new(sandbox: &Sandbox) -> Self {
+        Self::with_kubeconfig(&sandbox.kubeconfig_yaml())
+    }
+
+    /// The same with a kubeconfig of the test's own (the sandbox's, changed).
+    pub fn with_kubeconfig(yaml: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let kubeconfig = dir.path().join("kubeconfig");
-        std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).expect("write the kubeconfig");
+        std::fs::write(&kubeconfig, yaml).expect("write the kubeconfig");
         Self {
             audit: dir.path().join("audit.log"),
             log: dir.path().join("meshtop.log"),
@@ -198,23 +203,15 @@ impl SandboxProcess {
     }
 
     /// kubectl with `args`, run to its end.
-    pub fn kubectl(&self, args: &[&str]) -> Output {
-        self.kubectl_command()
-            .args(args)
-            .output()
-            .expect("run kubectl")
+    pub fn kubectl(&self, args: &[&str]) -> Run {
+        run(self.kubectl_command().args(args))
     }
 
     /// kubectl with `args`, which must succeed; its stdout.
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}\n{}",
-            text(&out.stderr),
-            text(&out.stdout)
-        );
-        text(&out.stdout)
+        assert_eq!(out.code, Some(0), "kubectl {args:?} failed: {out}");
+        out.stdout
     }
 
     /// Sets a PDB's `minAvailable` with `kubectl patch`, as an operator relaxes a budget by

@@ -44,9 +44,12 @@ impl Session {
         let log = dir.path().join("meshtop.log");
         let socket = format!("meshtop-test-{}-{}", std::process::id(), rand_suffix());
         // The shell says how meshtop ended, on the normal screen once it has left the
-        // alternate one.
+        // alternate one, and whether it left the terminal in raw mode (`-icanon`); then it
+        // waits, as a prompt would, so that the pane shows the terminal as meshtop left it.
         let cmd = format!(
-            "{} {args} --log-file {}; echo \"meshtop exited with $?\"",
+            "{} {args} --log-file {}; echo \"meshtop exited with $?\"; \
+             echo \"terminal mode: $(stty -a | tr ' ;' '\\n\\n' | grep -x -e -icanon -e icanon)\"; \
+             read line",
             env!("CARGO_BIN_EXE_meshtop"),
             log.display()
         );
@@ -132,6 +135,37 @@ impl Session {
                 .stdout,
         )
         .into_owned()
+    }
+
+    /// The pid of meshtop, the child of the pane's shell.
+    pub fn meshtop_pid(&self) -> u32 {
+        let out = self.tmux(&["display-message", "-p", "-t", "t", "#{pane_pid}"]);
+        let shell: u32 = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("the pane's pid");
+        let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+            .expect("the shell's children");
+        let pids: Vec<u32> = children
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        assert_eq!(pids.len(), 1, "the shell runs meshtop alone: {pids:?}");
+        let comm = std::fs::read_to_string(format!("/proc/{}/comm", pids[0])).unwrap_or_default();
+        assert_eq!(comm.trim(), "meshtop", "the shell's child is meshtop");
+        pids[0]
+    }
+
+    /// tmux's `#{alternate_on} #{cursor_flag}`: `0 1` is the main screen, cursor shown.
+    pub fn screen_and_cursor(&self) -> String {
+        let out = self.tmux(&[
+            "display-message",
+            "-p",
+            "-t",
+            "t",
+            "#{alternate_on} #{cursor_flag}",
+        ]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     /// Waits for meshtop to end; its exit status.

@@ -221,7 +221,7 @@ async fn drain_blocked_by_istio_pilot_then_relaxed_then_restored() {
     )
     .await;
 
-    exec.pdb_restore("istio-system/istio-pilot", false)
+    exec.pdb_restore("istio-system/istio-pilot", false, false)
         .await
         .expect("restore");
     let restored = pdbs.get("istio-pilot").await.expect("pdb");
@@ -236,7 +236,7 @@ async fn drain_blocked_by_istio_pilot_then_relaxed_then_restored() {
             .contains_key(RELAXED_FROM)
     );
     let again = exec
-        .pdb_restore("istio-system/istio-pilot", false)
+        .pdb_restore("istio-system/istio-pilot", false, false)
         .await
         .expect_err("not relaxed any more");
     assert!(matches!(again, ActionError::Conflict(_)), "{again:?}");
@@ -346,7 +346,7 @@ async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
             .map(|e| e.to_string())
             .map(ActionError::Invalid),
         readonly
-            .label_namespace("legacy-shop", "1-9-1", true, false)
+            .label_namespace("legacy-shop", "1-9-1", true, false, false)
             .await
             .err(),
         readonly
@@ -354,7 +354,7 @@ async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
             .await
             .err(),
         readonly
-            .pdb_restore("istio-system/istio-galley", false)
+            .pdb_restore("istio-system/istio-galley", false, false)
             .await
             .err(),
     ];
@@ -378,7 +378,7 @@ async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
         assert!(matches!(e, ActionError::Invalid(_)), "{bad}: {e:?}");
     }
     let e = exec
-        .label_namespace("legacy-shop", "1.9.1", false, false)
+        .label_namespace("legacy-shop", "1.9.1", false, false, false)
         .await
         .expect_err("a revision with dots");
     assert!(matches!(e, ActionError::Invalid(_)), "{e:?}");
@@ -446,7 +446,7 @@ async fn label_namespace_with_restart_moves_legacy_shop_to_the_revision() {
         .collect();
     assert_eq!(old.len(), 2);
     let out = exec
-        .label_namespace("legacy-shop", "1-9-1", true, false)
+        .label_namespace("legacy-shop", "1-9-1", true, false, false)
         .await
         .expect("label");
     assert_eq!(out.removed_injection.as_deref(), Some("enabled"));
@@ -899,10 +899,10 @@ async fn an_action_that_cannot_be_audited_is_not_sent_and_a_lost_line_is_reporte
     );
 }
 
-/// Ctrl-C stops a headless drain cleanly: exit 1 saying so, the node stays cordoned, and the
-/// audit line says the drain was interrupted (when it started, when it stopped).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ctrl_c_stops_a_drain_and_the_audit_says_interrupted() {
+/// A signal stops a headless drain cleanly: exit 128 + the signal's number saying so, the
+/// node stays cordoned, and the audit line says the drain was interrupted (when it started,
+/// when it stopped). SIGINT is Ctrl-C; SIGHUP comes when the terminal closes.
+async fn signal_stops_a_blocked_drain(signal: &str, name: &str, code: i32) {
     let sandbox = start().await;
     let conn = connect(&sandbox).await;
     let files = CliFiles::new(&sandbox);
@@ -936,19 +936,20 @@ async fn ctrl_c_stops_a_drain_and_the_audit_says_interrupted() {
     .await;
     assert!(files.audit_lines().is_empty(), "nothing ended yet");
     let killed = std::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
+        .args([&format!("-{signal}"), &pid.to_string()])
         .status()
         .expect("kill");
     assert!(killed.success());
     let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await
-        .expect("meshtop stops on SIGINT")
+        .unwrap_or_else(|_| panic!("meshtop stops on {name}"))
         .expect("wait");
     let out = Run::from(out);
-    assert_eq!(out.code, Some(1), "{out}");
+    assert_eq!(out.code, Some(code), "{out}");
     assert!(
-        out.stderr
-            .contains("meshtop: interrupted by SIGINT: what was done stays done"),
+        out.stderr.contains(&format!(
+            "meshtop: interrupted by {name}: what was done stays done"
+        )),
         "{out}"
     );
     assert!(unschedulable(&node(&conn, "k1-node03").await));
@@ -962,4 +963,228 @@ async fn ctrl_c_stops_a_drain_and_the_audit_says_interrupted() {
     let started: jiff::Timestamp = lines[0].started.parse().expect("started");
     let ended: jiff::Timestamp = lines[0].time.parse().expect("time");
     assert!(started < ended, "{:?}", lines[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_a_drain_and_the_audit_says_interrupted() {
+    signal_stops_a_blocked_drain("INT", "SIGINT", 130).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_stops_a_drain_and_the_audit_says_interrupted() {
+    signal_stops_a_blocked_drain("HUP", "SIGHUP", 129).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigquit_stops_a_drain_and_the_audit_says_interrupted() {
+    signal_stops_a_blocked_drain("QUIT", "SIGQUIT", 131).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_a_drain_and_the_audit_says_interrupted() {
+    signal_stops_a_blocked_drain("TERM", "SIGTERM", 143).await;
+}
+
+/// `meshtop pdb restore` will not overwrite a change made to the budget after it was
+/// relaxed: exit 1 saying what changed and that nothing was written; `--force` restores
+/// anyway, and the audit line says so. An unchanged budget still round-trips.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pdb_restore_refuses_to_overwrite_a_change_made_since_relief_unless_forced() {
+    let sandbox = start().await;
+    let conn = connect(&sandbox).await;
+    let files = CliFiles::new(&sandbox);
+    let cli = |args: &[&str]| process::run(files.meshtop().args(args));
+    let pdbs: Api<PodDisruptionBudget> = Api::namespaced(conn.client.clone(), "istio-system");
+    let annotations = |p: &PodDisruptionBudget| p.metadata.annotations.clone().unwrap_or_default();
+    let min_available = |p: &PodDisruptionBudget| {
+        serde_json::to_value(&p.spec).expect("spec")["minAvailable"].clone()
+    };
+
+    let out = cli(&["pdb", "relax", "istio-system/istio-pilot"]);
+    assert_eq!(out.code, Some(0), "{out}");
+    let relaxed = pdbs.get("istio-pilot").await.expect("pdb");
+    assert_eq!(
+        annotations(&relaxed)
+            .get(meshtop::ops::pdb::RELAXED_TO)
+            .map(String::as_str),
+        Some(r#"{"minAvailable":0}"#),
+        "relief records what it wrote"
+    );
+    // Someone raises the budget while it is relaxed.
+    pdbs.patch(
+        "istio-pilot",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(serde_json::json!({"spec": {"minAvailable": 2}})),
+    )
+    .await
+    .expect("patch the budget");
+    let edited = pdbs.get("istio-pilot").await.expect("pdb");
+
+    for dry_run in [true, false] {
+        let mut args = vec!["pdb", "restore", "istio-system/istio-pilot"];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        let out = cli(&args);
+        assert_eq!(out.code, Some(1), "{out}");
+        assert!(
+            out.stderr.contains(
+                "meshtop: poddisruptionbudget istio-system/istio-pilot changed since meshtop \
+                 relaxed it: minAvailable is 2 (relaxed to 0); restoring would overwrite that \
+                 with the saved minAvailable 1: nothing was written (use --force to restore \
+                 anyway)"
+            ),
+            "{out}"
+        );
+        assert!(out.stdout.is_empty(), "{out}");
+    }
+    let kept = pdbs.get("istio-pilot").await.expect("pdb");
+    assert_eq!(
+        kept.metadata.resource_version, edited.metadata.resource_version,
+        "nothing was written"
+    );
+    assert_eq!(min_available(&kept), 2);
+
+    let out = cli(&["pdb", "restore", "istio-system/istio-pilot", "--force"]);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(
+        out.stdout,
+        "poddisruptionbudget.policy/istio-pilot restored\n"
+    );
+    let restored = pdbs.get("istio-pilot").await.expect("pdb");
+    assert_eq!(min_available(&restored), 1);
+    let left = annotations(&restored);
+    assert!(
+        !left.contains_key(RELAXED_FROM) && !left.contains_key(meshtop::ops::pdb::RELAXED_TO),
+        "{left:?}"
+    );
+
+    // Unchanged since relief: relax and restore round-trip without --force.
+    for verb in ["relax", "restore"] {
+        let out = cli(&["pdb", verb, "istio-system/istio-pilot"]);
+        assert_eq!(out.code, Some(0), "{verb}: {out}");
+    }
+    assert_eq!(
+        min_available(&pdbs.get("istio-pilot").await.expect("pdb")),
+        1
+    );
+
+    let lines: Vec<(String, bool, String)> = files
+        .audit_lines()
+        .into_iter()
+        .map(|l| (l.action, l.dry_run, l.result))
+        .collect();
+    let refused = lines[1].2.clone();
+    assert!(
+        refused.contains("changed since meshtop relaxed it"),
+        "{refused}"
+    );
+    let ok = |a: &str| (a.to_string(), false, "ok".to_string());
+    assert_eq!(
+        lines,
+        [
+            ok("pdb relax"),
+            ("pdb restore".to_string(), true, refused.clone()),
+            ("pdb restore".to_string(), false, refused),
+            ok("pdb restore (forced)"),
+            ok("pdb relax"),
+            ok("pdb restore"),
+        ]
+    );
+}
+
+/// `meshtop label namespace NS --rev REV` for a revision that does not run is refused (exit
+/// 1, nothing sent) as the TUI asks for the namespace's name typed: `--force` gives that
+/// consent, and the audit line says so. `-n` does not hide the revisions from the check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn label_namespace_to_a_revision_that_does_not_run_needs_force() {
+    let sandbox = start().await;
+    let conn = connect(&sandbox).await;
+    let files = CliFiles::new(&sandbox);
+    let cli = |args: &[&str]| process::run(files.meshtop().args(args));
+    let namespaces: Api<Namespace> = Api::all(conn.client.clone());
+    let before = namespaces.get("legacy-shop").await.expect("namespace");
+
+    for extra in [&[][..], &["--dry-run"][..], &["--restart"][..]] {
+        let mut args = vec!["label", "namespace", "legacy-shop", "--rev", "canary"];
+        args.extend(extra);
+        let out = cli(&args);
+        assert_eq!(out.code, Some(1), "{extra:?}: {out}");
+        assert!(
+            out.stderr.contains(&format!(
+                "meshtop: refusing to label namespace/legacy-shop istio.io/rev=canary in context \
+                 {}: no revision canary runs in the cluster: new pods would not be injected; \
+                 nothing was sent (use --force to do it anyway)",
+                harness::ADMIN_CONTEXT
+            )),
+            "{extra:?}: {out}"
+        );
+    }
+    let after = namespaces.get("legacy-shop").await.expect("namespace");
+    assert_eq!(
+        after.metadata.resource_version, before.metadata.resource_version,
+        "nothing was sent"
+    );
+    assert!(
+        files.audit_lines().is_empty(),
+        "nothing reached the cluster"
+    );
+
+    // A revision that runs needs no consent, even seen from one namespace with -n.
+    let out = cli(&[
+        "-n",
+        "legacy-shop",
+        "label",
+        "namespace",
+        "legacy-shop",
+        "--rev",
+        "1-9-1",
+        "--dry-run",
+    ]);
+    assert_eq!(out.code, Some(0), "{out}");
+
+    let out = cli(&[
+        "label",
+        "namespace",
+        "legacy-shop",
+        "--rev",
+        "canary",
+        "--force",
+    ]);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(
+        out.stdout,
+        "namespace/legacy-shop labeled istio.io/rev=canary, istio-injection=enabled removed\n"
+    );
+    let labels = namespaces
+        .get("legacy-shop")
+        .await
+        .expect("namespace")
+        .metadata
+        .labels
+        .unwrap_or_default();
+    assert_eq!(
+        labels.get("istio.io/rev").map(String::as_str),
+        Some("canary")
+    );
+    let actions: Vec<(String, bool, String)> = files
+        .audit_lines()
+        .into_iter()
+        .map(|l| (l.action, l.dry_run, l.result))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            (
+                "label istio.io/rev=1-9-1".to_string(),
+                true,
+                "ok".to_string()
+            ),
+            (
+                "label istio.io/rev=canary (forced)".to_string(),
+                false,
+                "ok".to_string()
+            ),
+        ]
+    );
 }

@@ -13,6 +13,7 @@ use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind,
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::config::Kubeconfig;
 use meshtop::cluster::{self, ConnectError, ConnectOptions, Connection, WatchHandle, WatchOptions};
+use meshtop::model::facts::DrainPreflight;
 use meshtop::model::summary::IntOrPercent;
 use meshtop::model::{ClusterEvent, Kind, Model, Object, SourceState, Stamped};
 use meshtop_sandbox::Sandbox;
@@ -360,19 +361,76 @@ async fn a_deleted_pod_arrives_as_deleted() {
     .await;
 }
 
+/// `-n` does not narrow what the watches see when RBAC allows the cluster scope: drains and
+/// the control plane need every namespace (the lists are filtered by the model's focus).
 #[tokio::test]
-async fn a_namespace_scope_watches_namespaced_kinds_there_only() {
+async fn a_namespace_scope_still_watches_the_cluster_when_allowed() {
     let opts = WatchOptions {
         namespace: Some("shop".into()),
         ..WatchOptions::default()
     };
     let (_sandbox, _conn, feed) = small_synced(opts).await;
     let pods = names(feed.relisted(Kind::Pod));
+    assert!(pods.iter().any(|p| p.starts_with("shop/")), "{pods:?}");
+    assert!(
+        pods.iter().any(|p| p.starts_with("istio-system/")),
+        "{pods:?}"
+    );
+    assert_eq!(feed.relisted(Kind::Node).len(), 4);
+    assert_eq!(feed.model.drain_unknown(), None);
+}
+
+/// A role bound in one namespace only: the cluster scope is refused, `-n`'s namespace is
+/// watched, and the source says it is partial, so drain answers are unknown, not "ok".
+#[tokio::test]
+async fn a_namespace_scope_falls_back_to_its_namespace_when_the_cluster_is_forbidden() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/scenarios/small.yaml"
+    ))
+    .expect("scenario");
+    let text = text.replace(
+        "sandbox.meshtop.dev/restricted-deny: create pods/portforward istio-system; list nodes",
+        "sandbox.meshtop.dev/restricted-deny: list pods :cluster; watch pods :cluster",
+    );
+    let sandbox = harness::start_text(&text).await.expect("sandbox");
+    let conn = connect(&sandbox, harness::RESTRICTED_CONTEXT).await;
+    let opts = WatchOptions {
+        namespace: Some("shop".into()),
+        ..WatchOptions::default()
+    };
+    let mut feed = Feed::start(&conn, opts);
+    feed.until("pods in shop only", |e| {
+        matches!(e, ClusterEvent::Source(Kind::Pod, SourceState::Partial(_)))
+    })
+    .await;
+    let pods = names(feed.relisted(Kind::Pod));
     assert!(!pods.is_empty());
     assert!(pods.iter().all(|p| p.starts_with("shop/")), "{pods:?}");
-    // Cluster-scoped kinds are whole.
-    assert_eq!(feed.relisted(Kind::Node).len(), 4);
-    assert!(names(feed.relisted(Kind::Namespace)).contains(&"istio-system".to_string()));
+    let Some(SourceState::Partial(why)) = feed.states.get(&Kind::Pod) else {
+        panic!("{:?}", feed.states.get(&Kind::Pod));
+    };
+    assert!(
+        why.starts_with("only namespace shop is visible: cannot list pods at the cluster scope"),
+        "{why}"
+    );
+    // The model says why drain answers are unknown instead of "ok".
+    feed.until_states(&[
+        (Kind::Node, SourceState::Ready),
+        (Kind::Pdb, SourceState::Ready),
+    ])
+    .await;
+    let unknown = feed.model.drain_unknown().expect("drain answers unknown");
+    assert!(
+        unknown.starts_with("pods: only namespace shop is visible"),
+        "{unknown}"
+    );
+    assert!(
+        feed.model
+            .nodes()
+            .iter()
+            .all(|n| matches!(n.preflight, DrainPreflight::Unknown { .. }))
+    );
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ mod sandbox_cli;
 mod sandbox_conformance;
 mod sandbox_istiod;
 mod sandbox_kubectl;
+mod trust_input;
 mod tui_tmux;
 mod ui_actions;
 mod ui_install;

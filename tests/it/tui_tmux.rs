@@ -1,6 +1,8 @@
 //! meshtop in a real terminal: `meshtop --demo` under tmux, keys sent with `send-keys`, the
 //! screen read with `capture-pane`, the way a person sees it.
 
+use std::process::Command;
+
 use crate::common::process::{SandboxProcess, meshtop};
 use crate::common::tmux::{Session, require_tmux};
 
@@ -392,27 +394,9 @@ fn drain_blocked_by_a_pdb_then_relaxed_finishes() {
     );
 }
 
-/// Quitting while a drain is blocked asks twice; the drain it stops is audited as
-/// interrupted (its line written as meshtop leaves), and the node stays cordoned.
-#[test]
-fn quitting_during_a_drain_audits_it_as_interrupted() {
-    require_tmux();
-    let audit = tempfile::tempdir().expect("tempdir");
-    let audit_log = audit.path().join("audit.log");
-    let (s, _) = drain_node03_until_blocked(&audit_log);
-    s.keys(&["q"]);
-    s.wait_for("the second ask", |sc| {
-        sc.contains("1 action(s) still running: quit again to stop them")
-    });
-    assert!(
-        std::fs::read_to_string(&audit_log)
-            .unwrap_or_default()
-            .is_empty(),
-        "nothing ended yet"
-    );
-    s.keys(&["q"]);
-    assert_eq!(s.wait_exit(), Some(0));
-    let text = std::fs::read_to_string(&audit_log).expect("the audit log");
+/// The audit log's one line: the drain of k1-node03, interrupted.
+fn assert_drain_audited_as_interrupted(audit_log: &std::path::Path) {
+    let text = std::fs::read_to_string(audit_log).expect("the audit log");
     let lines: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON"))
@@ -433,4 +417,89 @@ fn quitting_during_a_drain_audits_it_as_interrupted() {
         .expect("time");
     let ended: jiff::Timestamp = line["time"].as_str().expect("time").parse().expect("time");
     assert!(started < ended, "{line}");
+}
+
+/// A signal sent to meshtop while its drain is blocked: the terminal is given back (main
+/// screen, cursor shown, raw mode off), the drain is audited as interrupted, and meshtop
+/// exits with 128 + the signal's number, saying why.
+fn signal_during_a_blocked_drain(signal: &str, name: &str, code: i32) {
+    require_tmux();
+    let audit = tempfile::tempdir().expect("tempdir");
+    let audit_log = audit.path().join("audit.log");
+    let (s, _) = drain_node03_until_blocked(&audit_log);
+    assert_eq!(
+        s.screen_and_cursor(),
+        "1 0",
+        "the TUI: alternate screen, no cursor"
+    );
+    let pid = s.meshtop_pid();
+    let killed = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    assert_eq!(s.wait_exit(), Some(code), "{}", s.history());
+    let screen = s.wait_for("the terminal's mode", |sc| sc.contains("terminal mode: "));
+    assert_eq!(
+        s.screen_and_cursor(),
+        "0 1",
+        "main screen, cursor shown:\n{screen}"
+    );
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.trim_end() == "terminal mode: icanon"),
+        "raw mode is off:\n{screen}"
+    );
+    assert!(
+        screen.contains(&format!(
+            "meshtop: interrupted by {name}: 1 running action(s) stopped, audited as interrupted"
+        )),
+        "{screen}"
+    );
+    // Each line starts at the left edge: the newlines carriage-return again.
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.starts_with(&format!("meshtop exited with {code}"))),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("ALLOWED"),
+        "the alternate screen is gone:\n{screen}"
+    );
+    assert_drain_audited_as_interrupted(&audit_log);
+}
+
+#[test]
+fn sigterm_during_a_drain_restores_the_terminal_and_audits_it_as_interrupted() {
+    signal_during_a_blocked_drain("TERM", "SIGTERM", 143);
+}
+
+#[test]
+fn sighup_during_a_drain_restores_the_terminal_and_audits_it_as_interrupted() {
+    signal_during_a_blocked_drain("HUP", "SIGHUP", 129);
+}
+
+/// Quitting while a drain is blocked asks twice; the drain it stops is audited as
+/// interrupted (its line written as meshtop leaves), and the node stays cordoned.
+#[test]
+fn quitting_during_a_drain_audits_it_as_interrupted() {
+    require_tmux();
+    let audit = tempfile::tempdir().expect("tempdir");
+    let audit_log = audit.path().join("audit.log");
+    let (s, _) = drain_node03_until_blocked(&audit_log);
+    s.keys(&["q"]);
+    s.wait_for("the second ask", |sc| {
+        sc.contains("1 action(s) still running: quit again to stop them")
+    });
+    assert!(
+        std::fs::read_to_string(&audit_log)
+            .unwrap_or_default()
+            .is_empty(),
+        "nothing ended yet"
+    );
+    s.keys(&["q"]);
+    assert_eq!(s.wait_exit(), Some(0));
+    assert_drain_audited_as_interrupted(&audit_log);
 }

@@ -513,3 +513,105 @@ async fn injection_with_restart_follows_each_rollout() {
     })
     .await;
 }
+
+/// A budget edited after meshtop relaxed it: the restore preview says what changed and that
+/// the restore is refused; confirmed as it is, the restore writes nothing; with `f` (force) it
+/// overwrites the change, and the audit line says it was forced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restoring_a_budget_changed_since_relief_is_refused_unless_forced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("audit.log");
+    let mut s = Session::start(&log).await;
+    s.select("5", "pilot");
+    s.confirm("R", Some("istio-pilot"));
+    s.until("the relief", |s| {
+        finished_ok(s.task("relax poddisruptionbudget/istio-system/istio-pilot"))
+    })
+    .await;
+    let pdbs = Api::<PodDisruptionBudget>::namespaced(s.conn.client.clone(), "istio-system");
+    // Someone raises the budget while it is relaxed.
+    pdbs.patch(
+        "istio-pilot",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(serde_json::json!({"spec": {"minAvailable": 2}})),
+    )
+    .await
+    .expect("patch the budget");
+    s.until("the model to see the edit", |s| {
+        s.model.pdb("istio-system", "istio-pilot").is_some_and(|p| {
+            p.relaxed_from.is_some()
+                && p.min_available == Some(meshtop::model::summary::IntOrPercent::Int(2))
+        })
+    })
+    .await;
+    s.select("5", "pilot");
+    s.keys("U");
+    s.until("the preview to say the budget changed", |s| {
+        s.screen()
+            .contains("changed since meshtop relaxed it: minAvailable is 2 (relaxed to 0)")
+            && s.screen()
+                .contains("the restore is refused and writes nothing")
+    })
+    .await;
+    s.keys("y");
+    s.keys("istio-pilot");
+    s.key(KeyCode::Enter);
+    let title = "restore poddisruptionbudget/istio-system/istio-pilot";
+    s.until("the refusal", |s| {
+        matches!(s.task(title).and_then(|t| t.result.as_ref()), Some(Err(_)))
+    })
+    .await;
+    let refusal = s
+        .task(title)
+        .and_then(|t| t.result.clone())
+        .expect("a result")
+        .expect_err("refused");
+    assert!(
+        refusal.contains("minAvailable is 2 (relaxed to 0)")
+            && refusal.contains("nothing was written"),
+        "{refusal}"
+    );
+    let kept = pdbs.get("istio-pilot").await.expect("pdb");
+    assert_eq!(
+        kept.spec.and_then(|s| s.min_available),
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(2)),
+        "the edit stays"
+    );
+
+    s.select("5", "pilot");
+    s.keys("U");
+    s.keys("f");
+    s.until("the preview to say the restore is forced", |s| {
+        s.screen()
+            .contains("forced (f): the restore overwrites that change")
+    })
+    .await;
+    s.keys("y");
+    s.keys("istio-pilot");
+    s.key(KeyCode::Enter);
+    s.until("the forced restore", |s| {
+        s.ui.state()
+            .tasks
+            .iter()
+            .filter(|t| t.request.title() == title)
+            .any(|t| matches!(t.result, Some(Ok(_))))
+    })
+    .await;
+    let restored = pdbs.get("istio-pilot").await.expect("pdb");
+    assert_eq!(
+        restored.spec.and_then(|s| s.min_available),
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(1))
+    );
+    let actions: Vec<(String, bool)> = audit_lines(&log)
+        .into_iter()
+        .map(|r| (r.action, r.result == "ok"))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("pdb relax".to_string(), true),
+            ("pdb restore".to_string(), false),
+            ("pdb restore (forced)".to_string(), true),
+        ]
+    );
+}

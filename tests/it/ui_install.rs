@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::common::seed;
 use crate::common::tui::{self, Lcg, Typed, draw, press, press_key, runs};
 use crossterm::event::KeyCode;
-use meshtop::model::{Kind, Model, SourceState, Stamped};
+use meshtop::model::{ClusterEvent, Kind, Model, SourceState, Stamped};
 use meshtop::ops::Request;
 use meshtop::ops::install::{InstallFacts, PlanOptions, find_on_path};
 use meshtop::ui::action::{Stage, TaskUpdate};
@@ -1034,18 +1034,26 @@ mod sandbox {
                 .is_some_and(|s| *s == SourceState::Ready)
         );
 
+        // Under -n with RBAC that forbids the cluster scope, a source sees one namespace
+        // only: the install checks need every one, and say so instead of guessing.
+        app.model.apply(Stamped {
+            at: jiff::Timestamp::now(),
+            event: ClusterEvent::Source(
+                Kind::Service,
+                SourceState::Partial(
+                    "only namespace istio-gateway-sample is visible: cannot list services at the cluster scope".into(),
+                ),
+            ),
+        });
         let (utx, mut updates) = mpsc::unbounded_channel();
-        let mut scoped = TaskRunner::new(Executor::new(&conn, false, None), utx)
-            .with_watch_namespace(Some("istio-gateway-sample".into()));
+        let mut scoped = TaskRunner::new(Executor::new(&conn, false, None), utx);
         scoped.read_install_facts(7, &app.model);
         match updates.try_recv() {
             Ok(TaskUpdate::InstallFacts {
                 id: 7,
                 facts: Err(e),
             }) => assert!(
-                e.contains(
-                    "meshtop watches istio-gateway-sample only: start it without --namespace"
-                ),
+                e.contains("services: only namespace istio-gateway-sample is visible"),
                 "{e}"
             ),
             other => panic!("{other:?}"),

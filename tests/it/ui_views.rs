@@ -1017,7 +1017,8 @@ fn injection_asks_for_a_valid_revision_and_offers_the_restart() {
         Request::LabelNamespace {
             namespace: "legacy-shop".into(),
             revision: "1-9-1".into(),
-            restart: true
+            restart: true,
+            force: false,
         }
     );
 }
@@ -1056,7 +1057,8 @@ fn injection_by_a_revision_that_does_not_run_is_confirmed_by_the_namespace_name(
         Request::LabelNamespace {
             namespace: "legacy-shop".into(),
             revision: "canary".into(),
-            restart: false
+            restart: false,
+            force: true,
         }
     );
 }

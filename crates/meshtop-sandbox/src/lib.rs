@@ -45,7 +45,16 @@ pub const DEFAULT_SCENARIO: &str = "assets/scenarios/k1-upgrade.yaml";
 pub struct DenyRule {
     pub verb: String,
     pub resource: String,
-    pub namespace: Option<String>,
+    /// `None`: everywhere.
+    pub namespace: Option<DenyScope>,
+}
+
+/// Where a rule refuses: in one namespace, or only at the cluster scope (requests that name
+/// no namespace), as a Role bound in some namespaces but no ClusterRole leaves a user.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DenyScope {
+    Namespace(String),
+    Cluster,
 }
 
 /// Cluster-wide settings, read from annotations on the `kube-system` Namespace.
@@ -263,16 +272,59 @@ pub async fn run(
     Ok(())
 }
 
+/// Writes the kubeconfig (it holds the tokens) as a new file only its owner can read: owner
+/// only from creation, a file already there removed rather than truncated (its mode would
+/// stay), and a symbolic link there refused, since the default path is in the shared temp
+/// directory.
 fn write_kubeconfig(path: &Path, text: &str) -> Result<(), SandboxError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
     let err = |source| SandboxError::WriteKubeconfig {
         path: path.display().to_string(),
         source,
     };
-    std::fs::write(path, text).map_err(err)?;
-    #[cfg(unix)]
+    if path
+        .symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_symlink())
     {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+        return Err(err(std::io::Error::other(
+            "it is a symbolic link: the sandbox does not write through one",
+        )));
     }
-    Ok(())
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(err(e)),
+        _ => {}
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    #[test]
+    fn the_kubeconfig_is_its_owners_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sandbox.kubeconfig");
+        std::fs::write(&path, "old").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        write_kubeconfig(&path, "token: x").expect("write");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "token: x");
+        let link = dir.path().join("link");
+        let target = dir.path().join("target");
+        std::fs::write(&target, "mine").expect("write");
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        assert!(write_kubeconfig(&link, "token: x").is_err());
+        assert_eq!(std::fs::read_to_string(&target).expect("read"), "mine");
+    }
 }

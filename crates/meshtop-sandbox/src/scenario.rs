@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::api::{self, WriteOptions};
 use super::resources::ResourceType;
 use super::selector::LabelSelector;
-use super::{ANNOTATION_PREFIX, Cluster, DenyRule, SandboxError, Settings, controllers};
+use super::{ANNOTATION_PREFIX, Cluster, DenyRule, DenyScope, SandboxError, Settings, controllers};
 
 /// The CRDs the sandbox ships, loadable by name from a scenario.
 pub const SHIPPED_CRDS: &[(&str, &str)] = &[
@@ -90,7 +90,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => n * 3600.0,
         _ => return Err(format!("{t:?}: unknown unit {unit:?} (use ms, s or m)")),
     };
-    Ok(Duration::from_secs_f64(secs))
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{t:?} is too long"))
 }
 
 fn parse_deny(text: &str) -> Result<Vec<DenyRule>, String> {
@@ -108,7 +108,10 @@ fn parse_deny(text: &str) -> Result<Vec<DenyRule>, String> {
                 [verb, resource, ns] => Ok(DenyRule {
                     verb: verb.to_string(),
                     resource: resource.to_string(),
-                    namespace: Some(ns.to_string()),
+                    namespace: Some(match *ns {
+                        ":cluster" => DenyScope::Cluster,
+                        ns => DenyScope::Namespace(ns.to_string()),
+                    }),
                 }),
                 _ => Err(format!(
                     "rule {r:?} is not `VERB RESOURCE[/SUBRESOURCE] [NAMESPACE]`"
@@ -540,9 +543,11 @@ data: {a: b}
         assert_eq!(settings.pod_ready_delay, Duration::from_millis(500));
         assert_eq!(settings.restricted_deny.len(), 2);
         assert_eq!(
-            settings.restricted_deny[0].namespace.as_deref(),
-            Some("istio-system")
+            settings.restricted_deny[0].namespace,
+            Some(DenyScope::Namespace("istio-system".into()))
         );
+        let cluster_only = parse_deny("list pods :cluster").expect("rule");
+        assert_eq!(cluster_only[0].namespace, Some(DenyScope::Cluster));
         assert!(crds.is_empty());
         let c = s.build(Timestamp::now()).expect("build");
         assert!(c.store.get("configmaps", "shop", "c").is_some());
@@ -603,6 +608,9 @@ data: {a: b}
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("5y").is_err());
+        // Too long for a Duration: an error, not a panic.
+        assert!(parse_duration(&format!("{}s", "9".repeat(400))).is_err());
+        assert!(parse_duration("1.7976931348623157e308s").is_err());
     }
 
     #[test]

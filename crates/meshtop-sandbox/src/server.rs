@@ -20,7 +20,7 @@ use super::error::ApiError;
 use super::resources::ResourceType;
 use super::selector::{FieldSelector, LabelSelector};
 use super::store::{EventType, WatchEvent, meta_str, resource_name};
-use super::{Cluster, Shared, controllers, discovery, istiod, patch, table};
+use super::{Cluster, DenyScope, Shared, controllers, discovery, istiod, patch, table};
 
 pub type Body = BoxBody<Bytes, Infallible>;
 
@@ -353,9 +353,11 @@ fn authorize(
     let denied = cluster.settings.restricted_deny.iter().any(|r| {
         r.verb == verb
             && r.resource == resource
-            && r.namespace
-                .as_ref()
-                .is_none_or(|n| Some(n) == target.namespace.as_ref())
+            && match &r.namespace {
+                None => true,
+                Some(DenyScope::Namespace(n)) => Some(n) == target.namespace.as_ref(),
+                Some(DenyScope::Cluster) => target.namespace.is_none(),
+            }
     });
     if !denied {
         return Ok(());

@@ -58,7 +58,8 @@ impl AuditRecord {
     }
 }
 
-/// An append-only file of [`AuditRecord`]s; its directory is created on first use.
+/// An append-only file of [`AuditRecord`]s, its owner's only; its directory is created on
+/// first use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditLog {
     path: PathBuf,
@@ -79,13 +80,7 @@ impl AuditLog {
         let fail = |e: &dyn std::fmt::Display| {
             format!("cannot write the audit log {}: {e}", self.path.display())
         };
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
-        }
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
+        crate::files::append(&self.path)
             .map(drop)
             .map_err(|e| fail(&e))
     }
@@ -93,15 +88,9 @@ impl AuditLog {
     /// Appends one line; a single `write` so concurrent meshtops do not interleave lines.
     pub fn append(&self, record: &AuditRecord) -> Result<(), String> {
         let fail = |e: &dyn std::fmt::Display| format!("audit log {}: {e}", self.path.display());
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
-        }
         let mut line = serde_json::to_string(record).map_err(|e| fail(&e))?;
         line.push('\n');
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
+        crate::files::append(&self.path)
             .and_then(|mut f| f.write_all(line.as_bytes()))
             .map_err(|e| fail(&e))
     }

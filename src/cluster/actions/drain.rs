@@ -86,10 +86,16 @@ async fn budget_facts(client: &kube::Client, namespace: &str, name: &str) -> Opt
 }
 
 async fn evict(client: &kube::Client, pod: &PodRef, dry_run: bool) -> Result<(), kube::Error> {
-    let mut url = format!(
-        "/api/v1/namespaces/{}/pods/{}/eviction",
-        pod.namespace, pod.name
-    );
+    let mut url = crate::cluster::path::api_path(&[
+        "api",
+        "v1",
+        "namespaces",
+        &pod.namespace,
+        "pods",
+        &pod.name,
+        "eviction",
+    ])
+    .map_err(|e| kube::Error::BuildRequest(kube::core::request::Error::Validation(e)))?;
     if dry_run {
         url.push_str("?dryRun=All");
     }

@@ -39,7 +39,7 @@ pub async fn wait(
     let total = workloads.len();
     let mut pending: Vec<(String, Option<String>)> =
         workloads.iter().map(|w| (w.clone(), None)).collect();
-    let deadline = tokio::time::Instant::now() + timeout;
+    let deadline = crate::cluster::deadline_in(timeout);
     let mut done = 0;
     loop {
         let mut still = Vec::new();

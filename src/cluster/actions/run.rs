@@ -93,9 +93,10 @@ pub async fn run(
             namespace,
             revision,
             restart,
+            force,
         } => {
             let out = executor
-                .label_namespace(namespace, revision, *restart, dry_run)
+                .label_namespace(namespace, revision, *restart, *force, dry_run)
                 .await?;
             for w in &out.restarted {
                 report(Event::Restarted(w.clone()));
@@ -130,9 +131,13 @@ pub async fn run(
                 name: name.clone(),
             })
         }
-        Request::PdbRestore { namespace, name } => {
+        Request::PdbRestore {
+            namespace,
+            name,
+            force,
+        } => {
             executor
-                .pdb_restore(&format!("{namespace}/{name}"), dry_run)
+                .pdb_restore(&format!("{namespace}/{name}"), *force, dry_run)
                 .await?;
             Ok(Outcome::PdbRestored {
                 namespace: namespace.clone(),

@@ -10,7 +10,10 @@ use serde_json::{Value, json};
 use super::{FIELD_MANAGER, api_code, api_error};
 use crate::ops::ActionError;
 use crate::ops::label::{LabelChange, LabelOutcome, NamespaceLabelOutcome};
-use crate::ops::pdb::{PdbTarget, RELAXED_FROM, relaxed_spec, restored_spec};
+use crate::ops::pdb::{
+    PdbTarget, RELAXED_FROM, RELAXED_TO, budget_fields, changed_since_relaxed, describe_fields,
+    relaxed_fields, relaxed_spec, restored_spec,
+};
 use crate::ops::rollout::RESTARTED_AT;
 
 const REV_LABEL: &str = "istio.io/rev";
@@ -221,14 +224,15 @@ pub(super) async fn pdb_relax(
         )));
     }
     let spec = pdb.get("spec").cloned().unwrap_or_else(|| json!({}));
-    let saved = serde_json::to_string(&spec).map_err(|e| ActionError::Api(e.to_string()))?;
+    let relaxed = relaxed_spec(&spec);
+    let json = |v: &Value| serde_json::to_string(v).map_err(|e| ActionError::Api(e.to_string()));
     // The resourceVersion makes the patch fail rather than save a spec someone just changed.
     let patch = json!({
         "metadata": {
             "resourceVersion": pdb.pointer("/metadata/resourceVersion"),
-            "annotations": {RELAXED_FROM: saved},
+            "annotations": {RELAXED_FROM: json(&spec)?, RELAXED_TO: json(&relaxed)?},
         },
-        "spec": relaxed_spec(&spec),
+        "spec": relaxed,
     });
     api.patch(&t.name, &params(dry_run), &Patch::Merge(patch))
         .await
@@ -236,17 +240,18 @@ pub(super) async fn pdb_relax(
     Ok(())
 }
 
+/// Puts a relaxed budget's saved spec back, unless its budget fields changed since they were
+/// relaxed: then nothing is written, unless `force`.
 pub(super) async fn pdb_restore(
     client: &kube::Client,
     t: &PdbTarget,
+    force: bool,
     dry_run: bool,
 ) -> Result<(), ActionError> {
     let (api, pdb) = get_pdb(client, t).await?;
-    let Some(saved) = pdb
-        .pointer("/metadata/annotations")
-        .and_then(|a| a.get(RELAXED_FROM))
-        .and_then(Value::as_str)
-    else {
+    let annotations = pdb.pointer("/metadata/annotations");
+    let annotation = |key: &str| annotations.and_then(|a| a.get(key)).and_then(Value::as_str);
+    let Some(saved) = annotation(RELAXED_FROM) else {
         return Err(ActionError::Conflict(format!(
             "poddisruptionbudget {}/{} is not relaxed (no {RELAXED_FROM} annotation)",
             t.namespace, t.name
@@ -258,10 +263,31 @@ pub(super) async fn pdb_restore(
             t.namespace, t.name
         ))
     })?;
+    let relaxed = relaxed_fields(&saved, annotation(RELAXED_TO)).map_err(|e| {
+        ActionError::Conflict(format!(
+            "poddisruptionbudget {}/{}: {e}",
+            t.namespace, t.name
+        ))
+    })?;
+    let current = budget_fields(pdb.get("spec").unwrap_or(&Value::Null));
+    if let Some(change) = changed_since_relaxed(&current, &relaxed)
+        && !force
+    {
+        return Err(ActionError::Conflict(format!(
+            "poddisruptionbudget {}/{} changed since meshtop relaxed it: {change}; restoring \
+             would overwrite that with the saved {}: nothing was written (use --force to \
+             restore anyway)",
+            t.namespace,
+            t.name,
+            describe_fields(&restored_spec(&saved))
+        )));
+    }
+    // The resourceVersion makes the patch fail rather than overwrite a change made since the
+    // comparison above.
     let patch = json!({
         "metadata": {
             "resourceVersion": pdb.pointer("/metadata/resourceVersion"),
-            "annotations": {RELAXED_FROM: null},
+            "annotations": {RELAXED_FROM: null, RELAXED_TO: null},
         },
         "spec": restored_spec(&saved),
     });

@@ -38,27 +38,59 @@ fn incomplete(sources: &BTreeMap<Kind, SourceState>, kind: Kind) -> bool {
         .is_some_and(|s| !matches!(s, SourceState::Ready))
 }
 
+/// One finding per kind of trouble, naming every source in it and the first one's words:
+/// an RBAC role that forbids ten kinds is one fact, not ten.
 fn source_findings(sources: &BTreeMap<Kind, SourceState>, out: &mut Vec<Finding>) {
-    for (kind, state) in sources {
-        let resource = kind.resource();
-        match state {
-            SourceState::Forbidden(msg) => out.push(finding(
-                Severity::Warning,
-                "source-forbidden",
-                format!("{resource}: forbidden by RBAC, not shown ({msg})"),
-            )),
-            SourceState::Absent => out.push(finding(
-                Severity::Info,
-                "source-absent",
-                format!("{resource}: not served by this cluster (CRD not installed)"),
-            )),
-            SourceState::Error(msg) => out.push(finding(
-                Severity::Error,
-                "source-error",
-                format!("{resource}: watch failing, retrying ({msg})"),
-            )),
-            SourceState::Syncing | SourceState::Ready => {}
+    let group = |wanted: fn(&SourceState) -> Option<&str>| {
+        let mut resources = Vec::new();
+        let mut first = None;
+        for (kind, state) in sources {
+            if let Some(msg) = wanted(state) {
+                resources.push(kind.resource());
+                first.get_or_insert(msg.to_string());
+            }
         }
+        (!resources.is_empty()).then(|| (resources.join(", "), first.unwrap_or_default()))
+    };
+    if let Some((names, msg)) = group(|s| match s {
+        SourceState::Error(m) => Some(m),
+        _ => None,
+    }) {
+        out.push(finding(
+            Severity::Error,
+            "source-error",
+            format!("watch failing, retrying: {names} ({msg}); their rows are as last seen"),
+        ));
+    }
+    if let Some((names, msg)) = group(|s| match s {
+        SourceState::Forbidden(m) => Some(m),
+        _ => None,
+    }) {
+        out.push(finding(
+            Severity::Warning,
+            "source-forbidden",
+            format!("forbidden by RBAC, not shown: {names} ({msg})"),
+        ));
+    }
+    if let Some((names, msg)) = group(|s| match s {
+        SourceState::Partial(m) => Some(m),
+        _ => None,
+    }) {
+        out.push(finding(
+            Severity::Warning,
+            "source-partial",
+            format!("one namespace only: {names} ({msg}); what needs the others is unknown"),
+        ));
+    }
+    if let Some((names, _)) = group(|s| match s {
+        SourceState::Absent => Some(""),
+        _ => None,
+    }) {
+        out.push(finding(
+            Severity::Info,
+            "source-absent",
+            format!("not served by this cluster (CRD not installed): {names}"),
+        ));
     }
 }
 
@@ -221,7 +253,8 @@ fn revision_findings(
         let rev = &row.revision;
         let has_istiod =
             row.istiod_desired > 0 || row.sources.contains(&super::RevisionSource::Istiod);
-        if !has_istiod && !incomplete(sources, Kind::Pod) {
+        if !has_istiod && !incomplete(sources, Kind::Pod) && !incomplete(sources, Kind::Deployment)
+        {
             out.push(finding(
                 Severity::Error,
                 "istiod-missing",

@@ -164,14 +164,17 @@ pub(crate) fn rows(store: &Store) -> Vec<NodeRow> {
 /// The Nodes view's lines, by name; each is built when asked for.
 pub struct NodeLines<'m> {
     store: &'m Store,
+    /// Why no line's drain answer can be known now, if so.
+    unknown: Option<String>,
     nodes: Vec<&'m NodeSummary>,
     newest: Option<(u32, u32)>,
 }
 
 impl<'m> NodeLines<'m> {
-    pub(crate) fn new(store: &'m Store) -> Self {
+    pub(crate) fn new(store: &'m Store, unknown: Option<String>) -> Self {
         NodeLines {
             store,
+            unknown,
             nodes: store.nodes.values().collect(),
             newest: newest_kubelet(store).map(|(v, _)| v),
         }
@@ -179,6 +182,11 @@ impl<'m> NodeLines<'m> {
 
     pub fn len(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// Why the drain answers are unknown, if they are.
+    pub fn drain_unknown(&self) -> Option<&str> {
+        self.unknown.as_deref()
     }
 
     pub fn is_empty(&self) -> bool {

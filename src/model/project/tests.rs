@@ -521,7 +521,8 @@ fn budgets() {
 
     let v = json!({
         "metadata": {"name": "elasticsearch-k1-master-pdb", "namespace": "logging",
-                     "annotations": {"meshtop.dev/relaxed-from": "{\"maxUnavailable\":1}"}},
+                     "annotations": {"meshtop.dev/relaxed-from": "{\"maxUnavailable\":1}",
+                                     "meshtop.dev/relaxed-to": "{\"maxUnavailable\":\"100%\"}"}},
         "spec": {"maxUnavailable": "50%", "selector": {"matchExpressions": [
             {"key": "app", "operator": "In", "values": ["elasticsearch-k1-master"]}]}}
     });
@@ -532,6 +533,10 @@ fn budgets() {
         Some("50%".into())
     );
     assert_eq!(p.relaxed_from.as_deref(), Some("{\"maxUnavailable\":1}"));
+    assert_eq!(
+        p.relaxed_to.as_deref(),
+        Some("{\"maxUnavailable\":\"100%\"}")
+    );
     assert_eq!(p.selector.to_query(), "app in (elasticsearch-k1-master)");
     assert_eq!(p.disruptions_allowed, 0);
 

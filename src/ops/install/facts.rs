@@ -216,7 +216,9 @@ fn describe(sources: &[(Kind, Option<SourceState>)]) -> String {
             let what = kind.resource();
             match state {
                 Some(SourceState::Absent) => format!("{what}: not served by the API server"),
-                Some(SourceState::Forbidden(m) | SourceState::Error(m)) => format!("{what}: {m}"),
+                Some(
+                    SourceState::Forbidden(m) | SourceState::Error(m) | SourceState::Partial(m),
+                ) => format!("{what}: {m}"),
                 _ => format!("{what} still listing"),
             }
         })

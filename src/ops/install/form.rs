@@ -7,6 +7,7 @@ use std::ops::RangeInclusive;
 
 use super::super::ActionError;
 use super::super::label::{LabelChange, parse_label_change, validate_revision};
+use super::super::names::{self, is_dns1123_label, is_dns1123_subdomain};
 pub use crate::model::summary::GatewayKind;
 
 /// The profiles a revision may start from: those that run istiod. `remote` runs none, and the operator skips `ambient`. `minimal` comes first:
@@ -59,19 +60,6 @@ pub fn reject(problems: &[Problem]) -> Result<(), ActionError> {
     }
     let text: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
     Err(ActionError::Invalid(text.join("; ")))
-}
-
-pub(super) fn is_dns1123_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && s.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
-}
-
-pub(super) fn is_dns1123_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label)
 }
 
 fn check_iop_name(name: &str, problems: &mut Vec<Problem>) {
@@ -385,16 +373,8 @@ impl GatewayForm {
     /// What is wrong with the form on its own (no cluster needed).
     pub fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
-        if !is_dns1123_label(&self.namespace) {
-            problems.push(Problem::new(
-                "namespace",
-                format!(
-                    "invalid namespace {:?}: a namespace must be a DNS-1123 label (at most 63 \
-                     lowercase letters, digits and '-', starting and ending with a letter or \
-                     digit)",
-                    self.namespace
-                ),
-            ));
+        if let Err(e) = names::namespace(&self.namespace) {
+            problems.push(Problem::new("namespace", e.to_string()));
         }
         // The name is also the gateway's Service name: a DNS-1035 label, so a letter first.
         if !is_dns1123_label(&self.name) || !self.name.starts_with(|c: char| c.is_ascii_lowercase())

@@ -668,7 +668,7 @@ pub fn parse_istio_operator(yaml: &str) -> Result<Value, ActionError> {
         )));
     }
     let name = iop_text(&v, "/metadata/name");
-    if !super::form::is_dns1123_subdomain(&name) {
+    if !crate::ops::names::is_dns1123_subdomain(&name) {
         return Err(bad(format!(
             "metadata.name {name:?} is not a DNS-1123 subdomain"
         )));

@@ -32,7 +32,11 @@ pub struct PdbTable {
 impl PdbTable {
     pub fn new(model: &Model) -> Self {
         PdbTable {
-            rows: model.disruption(),
+            rows: model
+                .disruption()
+                .into_iter()
+                .filter(|r| model.in_focus(&r.namespace))
+                .collect(),
         }
     }
 }

@@ -33,7 +33,11 @@ pub struct GatewaysTable {
 impl GatewaysTable {
     pub fn new(model: &Model) -> Self {
         GatewaysTable {
-            rows: model.gateways(),
+            rows: model
+                .gateways()
+                .into_iter()
+                .filter(|r| model.in_focus(&r.namespace))
+                .collect(),
         }
     }
 }

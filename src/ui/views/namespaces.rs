@@ -28,7 +28,11 @@ pub struct NamespacesTable {
 impl NamespacesTable {
     pub fn new(model: &Model) -> Self {
         NamespacesTable {
-            rows: model.namespaces(),
+            rows: model
+                .namespaces()
+                .into_iter()
+                .filter(|r| model.in_focus(&r.name))
+                .collect(),
         }
     }
 }

@@ -58,6 +58,7 @@ pub fn drain(p: &DrainPreflight) -> (String, Tone) {
     let tone = match p {
         DrainPreflight::Ok { .. } => Tone::Good,
         DrainPreflight::Blocked { .. } => Tone::Bad,
+        DrainPreflight::Unknown { .. } => Tone::Warn,
     };
     (p.summary(), tone)
 }
@@ -103,7 +104,10 @@ impl TableSource for NodesTable<'_> {
             ),
             skew(r.minor_skew),
             (r.pods.to_string(), Tone::Plain),
-            drain_counts(&r.drain),
+            match self.lines.drain_unknown() {
+                Some(why) => (format!("unknown: {why}"), Tone::Warn),
+                None => drain_counts(&r.drain),
+            },
             (r.labels.join(","), Tone::Dim),
         ]
     }

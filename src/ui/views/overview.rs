@@ -236,14 +236,24 @@ fn proxies_and_drains<'a>(model: &Model, theme: &Theme, room: Rect) -> Vec<Line<
     }
     let blocked = model.blocked_drains();
     let blocked_count = blocked.len();
+    let unknown = model.drain_unknown();
     lines.push(Line::from(vec![
         Span::styled("DRAINS ", t.title),
-        Span::styled(
-            format!("{blocked_count} of {} nodes blocked", model.node_count()),
-            if blocked_count == 0 { t.good } else { t.bad },
-        ),
+        match &unknown {
+            // A count from part of the cluster would read as an answer: say why there is none.
+            Some(why) => Span::styled(format!("unknown: {why}"), t.warn),
+            None => Span::styled(
+                format!("{blocked_count} of {} nodes blocked", model.node_count()),
+                if blocked_count == 0 { t.good } else { t.bad },
+            ),
+        },
     ]));
-    let shown = usize::from(room.height).saturating_sub(lines.len());
+
+    let shown = if unknown.is_some() {
+        0
+    } else {
+        usize::from(room.height).saturating_sub(lines.len())
+    };
     for (name, drain) in blocked.iter().take(shown) {
         let why = if drain.pdbs.is_empty() {
             // Pods a drain refuses without consent: which kind, as the Nodes view says.

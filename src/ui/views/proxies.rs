@@ -94,6 +94,8 @@ const SPEC: [(ProxyColumn, Column); 14] = [
 pub struct ProxiesTable<'m> {
     lines: ProxyLines<'m>,
     columns: Vec<Column>,
+    /// Under `-n`, the positions of that namespace's lines; `None`: every line.
+    focused: Option<Vec<usize>>,
 }
 
 impl<'m> ProxiesTable<'m> {
@@ -107,11 +109,27 @@ impl<'m> ProxiesTable<'m> {
                 _ => *col,
             })
             .collect();
-        ProxiesTable { lines, columns }
+        // istioctl's order interleaves namespaces: `-n` picks its lines out once a frame.
+        let focused = model.focus().map(|ns| {
+            lines
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.namespace == ns)
+                .map(|(i, _)| i)
+                .collect()
+        });
+        ProxiesTable {
+            lines,
+            columns,
+            focused,
+        }
     }
 
     fn line(&self, i: usize) -> Option<ProxyLine<'_>> {
-        self.lines.get(i)
+        match &self.focused {
+            Some(at) => self.lines.get(*at.get(i)?),
+            None => self.lines.get(i),
+        }
     }
 }
 
@@ -240,7 +258,10 @@ impl TableSource for ProxiesTable<'_> {
     }
 
     fn len(&self) -> usize {
-        self.lines.len()
+        match &self.focused {
+            Some(at) => at.len(),
+            None => self.lines.len(),
+        }
     }
 
     fn cells(&self, i: usize) -> Vec<CellText> {

@@ -61,21 +61,8 @@ const ISTIOCTL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 
 
 /// Writes a secret file readable by its owner only.
 fn save_private(file: &PrivateFile) -> Result<(), ActionError> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let fail =
-        |e: std::io::Error| ActionError::Refused(format!("saving {}: {e}", file.path.display()));
-    if let Some(dir) = file.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(fail)?;
-    }
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&file.path)
-        .and_then(|mut f| f.write_all(file.contents.as_bytes()))
-        .map_err(fail)
+    crate::files::replace(&file.path, file.contents.as_bytes())
+        .map_err(|e| ActionError::Refused(format!("saving {}: {e}", file.path.display())))
 }
 
 /// Runs the plan's steps in order. A step that fails stops the install; the error then says
