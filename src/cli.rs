@@ -46,7 +46,9 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "MESHTOP_CONTEXT", value_name = "NAME")]
     pub context: Option<String>,
 
-    /// Only this namespace for namespaced resources (default: all namespaces).
+    /// Show only this namespace's objects in the lists (default: all namespaces). Drain
+    /// answers and the control plane still count every namespace the user may list; where
+    /// RBAC allows this namespace only, they are shown as unknown, with why.
     #[arg(
         short = 'n',
         long,

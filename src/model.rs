@@ -55,6 +55,8 @@ pub struct Model {
     /// `-n`: the namespace the lists show. Facts (drains, the control plane) still count
     /// every namespace the watches see.
     focus: Option<Name>,
+    /// Since when each source in Error has been failing.
+    failing_since: BTreeMap<Kind, Timestamp>,
 }
 
 fn key(namespace: &str, name: &str) -> ObjectKey {
@@ -85,6 +87,18 @@ impl Model {
         self.focus.as_ref().is_none_or(|f| f.as_ref() == namespace)
     }
 
+    /// Since when, and why, the API server does not answer the watches of namespaces, nodes
+    /// or pods: every row shown is then as last seen. `None`: they are listed and watched.
+    pub fn disconnected(&self) -> Option<(Timestamp, &str)> {
+        [Kind::Namespace, Kind::Node, Kind::Pod]
+            .iter()
+            .filter_map(|kind| match self.sources.get(kind) {
+                Some(SourceState::Error(m)) => Some((*self.failing_since.get(kind)?, m.as_str())),
+                _ => None,
+            })
+            .min_by_key(|(since, _)| *since)
+    }
+
     /// Why drain answers (blocked nodes, what a drain evicts, the budgets in its way) cannot
     /// be known now: a source they need is not listed in full. `None`: they can.
     pub fn drain_unknown(&self) -> Option<String> {
@@ -106,6 +120,11 @@ impl Model {
         self.last_event = Some(stamped.at);
         let changed = match stamped.event {
             ClusterEvent::Source(kind, state) => {
+                if matches!(state, SourceState::Error(_)) {
+                    self.failing_since.entry(kind).or_insert(stamped.at);
+                } else {
+                    self.failing_since.remove(&kind);
+                }
                 self.sources.insert(kind, state.clone()) != Some(state)
             }
             ClusterEvent::Server { git_version } => {

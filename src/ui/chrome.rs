@@ -31,6 +31,13 @@ pub fn age(now: Timestamp, then: Timestamp) -> String {
     }
 }
 
+/// `14:03:27`, in the local time zone.
+pub fn clock_time(at: Timestamp) -> String {
+    at.to_zoned(jiff::tz::TimeZone::system())
+        .strftime("%H:%M:%S")
+        .to_string()
+}
+
 /// kubectl's short names, for the header.
 pub fn short_name(kind: Kind) -> &'static str {
     match kind {
@@ -158,10 +165,24 @@ pub fn header(
     first.push(Span::styled(clock, t.header_label));
     let [l1, l2] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     frame.render_widget(Paragraph::new(Line::from(first)).style(t.header), l1);
-    frame.render_widget(
-        Paragraph::new(sources_line(model, t, usize::from(area.width))).style(t.header),
-        l2,
-    );
+    // Lost: the banner takes the sources line, which would only repeat "error".
+    let second = match model.disconnected() {
+        Some((since, why)) => Line::from(vec![
+            Span::styled(
+                format!(" DISCONNECTED since {} ", clock_time(since)),
+                t.readonly,
+            ),
+            Span::styled(
+                format!(
+                    " {} ago · every row is as last seen · {why}",
+                    age(now, since)
+                ),
+                t.source_error,
+            ),
+        ]),
+        None => sources_line(model, t, usize::from(area.width)),
+    };
+    frame.render_widget(Paragraph::new(second).style(t.header), l2);
 }
 
 pub fn footer(frame: &mut Frame, area: Rect, state: &UiState, keymap: &Keymap, theme: &Theme) {

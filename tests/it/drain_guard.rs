@@ -180,3 +180,41 @@ fn the_cli_asks_for_consent_to_evict_a_last_replica() {
     assert_eq!(lines[1].consent, ["evict-last-replica"]);
     assert!(lines[1].dry_run);
 }
+
+/// `-n` narrows the lists, not the drain answers: `get nodes` under `-n default` says what
+/// it says without it (a drain acts on the whole node).
+#[test]
+fn drain_answers_do_not_change_under_a_namespace() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let get = |extra: &[&str]| {
+        let out = process::run(
+            process::meshtop()
+                .arg("--log-file")
+                .arg(dir.path().join("m.log"))
+                .args(extra)
+                .args(["get", "nodes", "-o", "json", "--demo"]),
+        );
+        assert_eq!(out.code, Some(0), "{out}");
+        serde_json::from_str::<serde_json::Value>(&out.stdout).expect("json")
+    };
+    let all = get(&[]);
+    let scoped = get(&["-n", "default"]);
+    assert_eq!(scoped, all);
+    let blocked: Vec<&str> = all
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|n| n["preflight"]["state"] == "blocked")
+        .filter_map(|n| n["name"].as_str())
+        .collect();
+    assert_eq!(
+        blocked,
+        [
+            "k1-node01",
+            "k1-node02",
+            "k1-node03",
+            "k1-node04",
+            "k1-node05"
+        ]
+    );
+}

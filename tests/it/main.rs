@@ -8,6 +8,7 @@ mod cluster_actions;
 mod cluster_install;
 mod cluster_sync;
 mod cluster_watch;
+mod disconnect;
 mod drain_guard;
 mod install_istioctl;
 mod sandbox_cli;

@@ -248,6 +248,42 @@ fn header_shows_source_states_readonly_and_scope() {
     }
 }
 
+/// The API server lost: a banner says since when, and that every row is as last seen; the
+/// rows stay. Back, the banner goes.
+#[test]
+fn a_lost_api_server_is_a_banner_over_the_last_known_rows() {
+    let mut model = seed_model();
+    let at = seed::observed();
+    model.apply(Stamped {
+        at,
+        event: ClusterEvent::Source(Kind::Node, SourceState::Error("connection refused".into())),
+    });
+    let ui = new_ui();
+    let screen = draw(&ui, &model, 120, 30);
+    let second = screen.lines().nth(1).unwrap_or_default();
+    assert_eq!(
+        second,
+        format!(
+            " DISCONNECTED since {}  42s ago · every row is as last seen · connection refused",
+            meshtop::ui::chrome::clock_time(at)
+        )
+    );
+    assert!(screen.contains("1-9-1"), "{screen}");
+    model.apply(Stamped {
+        at: seed::now(),
+        event: ClusterEvent::Source(Kind::Node, SourceState::Ready),
+    });
+    let screen = draw(&ui, &model, 120, 30);
+    assert!(!screen.contains("DISCONNECTED"), "{screen}");
+    assert!(
+        screen
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .starts_with(" sources ")
+    );
+}
+
 #[test]
 fn an_empty_model_says_so() {
     let model = Model::new();
