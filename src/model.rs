@@ -87,6 +87,20 @@ impl Model {
         self.focus.as_ref().is_none_or(|f| f.as_ref() == namespace)
     }
 
+    /// Why a kind's objects may be missing from the model: its source is not listed in
+    /// full. `None`: what the model holds is what the cluster has.
+    pub fn unseen(&self, kind: Kind) -> Option<String> {
+        let resource = kind.resource();
+        match self.sources.get(&kind) {
+            Some(SourceState::Ready) => None,
+            None | Some(SourceState::Syncing) => Some(format!("{resource}: still being listed")),
+            Some(SourceState::Forbidden(m)) => Some(format!("{resource}: forbidden: {m}")),
+            Some(SourceState::Partial(m)) => Some(format!("{resource}: {m}")),
+            Some(SourceState::Error(m)) => Some(format!("{resource}: not readable: {m}")),
+            Some(SourceState::Absent) => Some(format!("{resource}: not served by this cluster")),
+        }
+    }
+
     /// Since when, and why, the API server does not answer the watches of namespaces, nodes
     /// or pods: every row shown is then as last seen. `None`: they are listed and watched.
     pub fn disconnected(&self) -> Option<(Timestamp, &str)> {

@@ -170,6 +170,11 @@ pub trait TableSource {
     }
     /// Shown when there are no rows at all.
     fn empty_message(&self) -> &'static str;
+    /// Why rows may be missing: the source behind them is forbidden, failing or still
+    /// listing. Shown instead of `empty_message`: "no nodes" would claim what is not seen.
+    fn unseen(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Fuzzy match: each space-separated term of the needle is an ordered subsequence of one
@@ -477,7 +482,7 @@ pub fn render(
     }
     if rows.is_empty() {
         let message = if source.is_empty() {
-            source.empty_message()
+            source.unseen().unwrap_or(source.empty_message())
         } else if screen.filter.is_empty() {
             "no row needs attention (the same key again shows every row)"
         } else {

@@ -248,6 +248,37 @@ fn header_shows_source_states_readonly_and_scope() {
     }
 }
 
+/// A user who may not list nodes sees why there are none, and no drain answer, instead of
+/// "no nodes" and "DRAINS 0 of 0".
+#[test]
+fn forbidden_nodes_are_said_forbidden_not_absent() {
+    let mut model = Model::new();
+    for kind in Kind::ALL {
+        let state = match kind {
+            Kind::Node => SourceState::Forbidden("cannot list nodes at the cluster scope".into()),
+            _ => SourceState::Ready,
+        };
+        model.apply(Stamped {
+            at: seed::observed(),
+            event: ClusterEvent::Source(kind, state),
+        });
+    }
+    let mut ui = new_ui();
+    let overview = draw(&ui, &model, 120, 30);
+    assert!(
+        overview.contains("DRAINS unknown: nodes forbidden: cannot list nodes at the"),
+        "{overview}"
+    );
+    assert!(!overview.contains("0 of 0"), "{overview}");
+    press(&mut ui, &model, "6");
+    let nodes = draw(&ui, &model, 120, 30);
+    assert!(
+        nodes.contains("nodes: forbidden: cannot list nodes at the cluster scope"),
+        "{nodes}"
+    );
+    assert!(!nodes.contains("no nodes"), "{nodes}");
+}
+
 /// The API server lost: a banner says since when, and that every row is as last seen; the
 /// rows stay. Back, the banner goes.
 #[test]
@@ -307,9 +338,12 @@ fn an_empty_model_says_so() {
     assert!(screen.contains("│no findings "), "{screen}");
     press(&mut ui, &model, "6");
     let screen = draw(&ui, &model, 80, 24);
-    assert!(screen.contains("no nodes"), "{screen}");
+    // Not "no nodes" before the nodes are listed: that would claim what is not seen.
+    assert!(screen.contains("nodes: still being listed"), "{screen}");
     assert!(screen.contains("no events yet"), "{screen}");
     assert!(screen.contains("connecting…"), "{screen}");
+    let screen = draw(&ui, &ready, 80, 24);
+    assert!(screen.contains("no nodes"), "{screen}");
 }
 
 #[test]

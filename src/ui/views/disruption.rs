@@ -27,6 +27,7 @@ const COLUMNS: [Column; 11] = [
 
 pub struct PdbTable {
     rows: Vec<PdbRow>,
+    unseen: Option<String>,
 }
 
 impl PdbTable {
@@ -37,6 +38,7 @@ impl PdbTable {
                 .into_iter()
                 .filter(|r| model.in_focus(&r.namespace))
                 .collect(),
+            unseen: model.unseen(crate::model::Kind::Pdb),
         }
     }
 }
@@ -125,6 +127,10 @@ impl TableSource for PdbTable {
             namespace: r.namespace.clone(),
             name: r.name.clone(),
         })
+    }
+
+    fn unseen(&self) -> Option<&str> {
+        self.unseen.as_deref()
     }
 
     fn empty_message(&self) -> &'static str {

@@ -28,6 +28,7 @@ const COLUMNS: [Column; 12] = [
 
 pub struct GatewaysTable {
     rows: Vec<GatewayRow>,
+    unseen: Option<String>,
 }
 
 impl GatewaysTable {
@@ -38,6 +39,7 @@ impl GatewaysTable {
                 .into_iter()
                 .filter(|r| model.in_focus(&r.namespace))
                 .collect(),
+            unseen: model.unseen(crate::model::Kind::Deployment),
         }
     }
 }
@@ -191,6 +193,10 @@ impl TableSource for GatewaysTable {
             namespace: r.namespace.clone(),
             name: r.name.clone(),
         })
+    }
+
+    fn unseen(&self) -> Option<&str> {
+        self.unseen.as_deref()
     }
 
     fn empty_message(&self) -> &'static str {

@@ -23,6 +23,7 @@ const COLUMNS: [Column; 8] = [
 
 pub struct NamespacesTable {
     rows: Vec<NamespaceRow>,
+    unseen: Option<String>,
 }
 
 impl NamespacesTable {
@@ -33,6 +34,7 @@ impl NamespacesTable {
                 .into_iter()
                 .filter(|r| model.in_focus(&r.name))
                 .collect(),
+            unseen: model.unseen(crate::model::Kind::Namespace),
         }
     }
 }
@@ -120,6 +122,10 @@ impl TableSource for NamespacesTable {
 
     fn subject(&self, i: usize) -> Option<Subject> {
         Some(Subject::Namespace(self.rows[i].name.clone()))
+    }
+
+    fn unseen(&self) -> Option<&str> {
+        self.unseen.as_deref()
     }
 
     fn empty_message(&self) -> &'static str {

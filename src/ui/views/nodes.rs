@@ -23,12 +23,14 @@ const COLUMNS: [Column; 8] = [
 
 pub struct NodesTable<'m> {
     lines: NodeLines<'m>,
+    unseen: Option<String>,
 }
 
 impl<'m> NodesTable<'m> {
     pub fn new(model: &'m Model) -> Self {
         NodesTable {
             lines: model.node_lines(),
+            unseen: model.unseen(crate::model::Kind::Node),
         }
     }
 }
@@ -152,6 +154,10 @@ impl TableSource for NodesTable<'_> {
 
     fn subject(&self, i: usize) -> Option<Subject> {
         Some(Subject::Node(self.lines.node(i)?.name.clone()))
+    }
+
+    fn unseen(&self) -> Option<&str> {
+        self.unseen.as_deref()
     }
 
     fn empty_message(&self) -> &'static str {
