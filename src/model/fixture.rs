@@ -77,16 +77,8 @@ pub fn node(name: &str, kubelet: &str) -> NodeBuilder {
 impl NodeBuilder {
     pub fn master(mut self) -> Self {
         self.0.roles = vec![n("master")];
-        let mut l: Vec<(Name, Name)> = self
-            .0
-            .labels
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        l.push((n("node-role.kubernetes.io/master"), n("")));
-        self.0.labels = Labels::new(l);
         self.0.taints = vec![n("node-role.kubernetes.io/master:NoSchedule")];
-        self
+        self.label("node-role.kubernetes.io/master", "")
     }
     pub fn label(mut self, k: &str, v: &str) -> Self {
         let mut l: Vec<(Name, Name)> = self
@@ -113,6 +105,13 @@ impl NodeBuilder {
 }
 
 pub struct PodBuilder(PodSummary);
+
+fn owner(kind: &str, name: &str) -> Owner {
+    Owner {
+        kind: n(kind),
+        name: n(name),
+    }
+}
 
 pub fn pod(namespace: &str, name: &str) -> PodBuilder {
     PodBuilder(PodSummary {
@@ -148,10 +147,7 @@ impl PodBuilder {
         self
     }
     pub fn owner(mut self, kind: &str, name: &str) -> Self {
-        self.0.owner = Some(Owner {
-            kind: n(kind),
-            name: n(name),
-        });
+        self.0.owner = Some(owner(kind, name));
         self
     }
     /// A sidecar injected by `rev`, with its emptyDir volumes.
@@ -251,10 +247,7 @@ impl WorkloadBuilder {
         self
     }
     pub fn owner(mut self, kind: &str, name: &str) -> Self {
-        self.0.owner = Some(Owner {
-            kind: n(kind),
-            name: n(name),
-        });
+        self.0.owner = Some(owner(kind, name));
         self
     }
     pub fn build(self) -> Object {

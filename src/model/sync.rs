@@ -72,6 +72,19 @@ impl SyncState {
             SyncState::Error => "ERROR",
         }
     }
+
+    /// How far from in sync, for the worst of a proxy's types and for sorting: types not
+    /// watched and types never sent weigh least.
+    pub fn severity(self) -> u8 {
+        match self {
+            SyncState::Ignored => 0,
+            SyncState::NotSent => 1,
+            SyncState::Synced => 2,
+            SyncState::Stale => 3,
+            SyncState::StaleNeverAcknowledged => 4,
+            SyncState::Error => 5,
+        }
+    }
 }
 
 /// One xDS type of one proxy: the state and the raw values behind it.

@@ -173,17 +173,7 @@ fn istiod_suffix(name: &str) -> &str {
 
 /// Worse states sort later.
 fn state_rank(r: &ProxyLine<'_>, t: XdsType) -> i64 {
-    match r.state_of(t) {
-        None => 10,
-        Some(s) => match s {
-            SyncState::Ignored => 0,
-            SyncState::NotSent => 1,
-            SyncState::Synced => 2,
-            SyncState::Stale => 3,
-            SyncState::StaleNeverAcknowledged => 4,
-            SyncState::Error => 5,
-        },
-    }
+    r.state_of(t).map_or(10, |s| i64::from(s.severity()))
 }
 
 fn cell(r: &ProxyLine<'_>, c: ProxyColumn) -> CellText {
