@@ -858,6 +858,31 @@ pub fn seed_objects() -> Vec<Object> {
     o
 }
 
+/// Every object the model holds, as events would bring them again.
+pub fn objects(m: &Model) -> Vec<Object> {
+    let s = &m.store;
+    let mut o: Vec<Object> = Vec::new();
+    o.extend(s.namespaces.values().cloned().map(Object::Namespace));
+    o.extend(s.nodes.values().cloned().map(Object::Node));
+    o.extend(s.pods.values().cloned().map(Object::Pod));
+    for w in [
+        &s.deployments,
+        &s.replica_sets,
+        &s.stateful_sets,
+        &s.daemon_sets,
+    ] {
+        o.extend(w.values().cloned().map(Object::Workload));
+    }
+    o.extend(s.services.values().cloned().map(Object::Service));
+    o.extend(s.hpas.values().cloned().map(Object::Hpa));
+    o.extend(s.pdbs.values().cloned().map(Object::Pdb));
+    o.extend(s.webhooks.values().cloned().map(Object::WebhookConfig));
+    o.extend(s.config_maps.values().cloned().map(Object::ConfigMap));
+    o.extend(s.iops.values().cloned().map(Object::IstioOperator));
+    o.extend(s.istio_gateways.values().cloned().map(Object::IstioGateway));
+    o
+}
+
 /// A model holding `seed_objects()`, every source ready.
 pub fn seed() -> Model {
     let mut m = Model::new();
