@@ -3,6 +3,9 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+use k8s_openapi::api::core::v1::Node;
+use kube::Api;
+use meshtop::cluster::Connection;
 pub use meshtop_sandbox::{ADMIN_CONTEXT, RESTRICTED_CONTEXT};
 use meshtop_sandbox::{Sandbox, Scenario};
 
@@ -71,4 +74,30 @@ pub async fn anonymous_client(sandbox: &Sandbox) -> Result<kube::Client, String>
         .await
         .map_err(|e| e.to_string())?;
     kube::Client::try_from(config).map_err(|e| e.to_string())
+}
+
+/// A sandbox from a scenario file and meshtop's admin connection to it, for a test: it
+/// fails the test if either does not come up.
+pub async fn connected(path: &str) -> (Sandbox, Connection) {
+    let sandbox = start_file(path).await.expect("start the sandbox");
+    let conn = connection(&sandbox, ADMIN_CONTEXT)
+        .await
+        .expect("connect to the sandbox");
+    (sandbox, conn)
+}
+
+/// A node as the API server has it now.
+pub async fn node(conn: &Connection, name: &str) -> Node {
+    Api::<Node>::all(conn.client.clone())
+        .get(name)
+        .await
+        .expect("node")
+}
+
+/// Whether a node is cordoned (`spec.unschedulable`).
+pub fn cordoned(node: &Node) -> bool {
+    node.spec
+        .as_ref()
+        .and_then(|s| s.unschedulable)
+        .unwrap_or(false)
 }

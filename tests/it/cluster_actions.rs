@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::common::harness;
 use crate::common::process::{self, CliFiles, Run, audit_lines};
 use crate::common::wait::eventually;
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams};
 use meshtop::cluster::Connection;
@@ -18,33 +18,8 @@ use meshtop::cluster::actions::{AuditLog, Executor};
 use meshtop::ops::ActionError;
 use meshtop::ops::drain::{BudgetFacts, DrainEvent, DrainOptions};
 use meshtop::ops::pdb::RELAXED_FROM;
-use meshtop_sandbox::Sandbox;
 
 const K1: &str = "assets/scenarios/k1-upgrade.yaml";
-
-async fn start() -> Sandbox {
-    harness::start_file(K1).await.expect("start the sandbox")
-}
-
-async fn connect(sandbox: &Sandbox) -> Connection {
-    harness::connection(sandbox, harness::ADMIN_CONTEXT)
-        .await
-        .expect("connect to the sandbox")
-}
-
-async fn node(conn: &Connection, name: &str) -> Node {
-    Api::<Node>::all(conn.client.clone())
-        .get(name)
-        .await
-        .expect("node")
-}
-
-fn unschedulable(n: &Node) -> bool {
-    n.spec
-        .as_ref()
-        .and_then(|s| s.unschedulable)
-        .unwrap_or(false)
-}
 
 /// `(namespace/name, uid)` of every pod on a node.
 async fn pods_on(conn: &Connection, node: &str) -> BTreeSet<(String, String)> {
@@ -69,8 +44,7 @@ async fn pods_on(conn: &Connection, node: &str) -> BTreeSet<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_blocked_by_istio_pilot_then_relaxed_then_restored() {
-    let sandbox = start().await;
-    let conn = connect(&sandbox).await;
+    let (_sandbox, conn) = harness::connected(K1).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let audit = dir.path().join("audit.log");
     let exec = Executor::new(&conn, false, Some(AuditLog::new(&audit)));
@@ -91,7 +65,7 @@ async fn drain_blocked_by_istio_pilot_then_relaxed_then_restored() {
     let text = err.to_string();
     assert!(text.contains("istio-pilot"), "{text}");
     assert!(text.contains("node/k1-node03 remains cordoned"), "{text}");
-    assert!(unschedulable(&node(&conn, "k1-node03").await));
+    assert!(harness::cordoned(&harness::node(&conn, "k1-node03").await));
     let refused: Vec<Option<String>> = events
         .lock()
         .expect("lock")
@@ -241,7 +215,7 @@ async fn drain_blocked_by_istio_pilot_then_relaxed_then_restored() {
         .expect_err("not relaxed any more");
     assert!(matches!(again, ActionError::Conflict(_)), "{again:?}");
     exec.uncordon("k1-node03", false).await.expect("uncordon");
-    assert!(!unschedulable(&node(&conn, "k1-node03").await));
+    assert!(!harness::cordoned(&harness::node(&conn, "k1-node03").await));
 
     let lines = audit_lines(&audit);
     let summary: Vec<(&str, &str, bool)> = lines
@@ -289,13 +263,12 @@ async fn drain_blocked_by_istio_pilot_then_relaxed_then_restored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
-    let sandbox = start().await;
-    let conn = connect(&sandbox).await;
+    let (_sandbox, conn) = harness::connected(K1).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let audit = dir.path().join("audit.log");
     let exec = Executor::new(&conn, false, Some(AuditLog::new(&audit)));
     let before = pods_on(&conn, "k1-node04").await;
-    let node_before = node(&conn, "k1-node04").await;
+    let node_before = harness::node(&conn, "k1-node04").await;
 
     let opts = DrainOptions {
         dry_run: true,
@@ -317,8 +290,8 @@ async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
     exec.pdb_relax("istio-system/istio-galley", true)
         .await
         .expect("dry-run relax");
-    let after = node(&conn, "k1-node04").await;
-    assert!(!unschedulable(&after));
+    let after = harness::node(&conn, "k1-node04").await;
+    assert!(!harness::cordoned(&after));
     assert_eq!(after.metadata.labels, node_before.metadata.labels);
     assert_eq!(pods_on(&conn, "k1-node04").await, before);
     let galley = Api::<PodDisruptionBudget>::namespaced(conn.client.clone(), "istio-system")
@@ -383,7 +356,7 @@ async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
         .expect_err("a revision with dots");
     assert!(matches!(e, ActionError::Invalid(_)), "{e:?}");
     assert_eq!(
-        node(&conn, "k1-node04").await.metadata.labels,
+        harness::node(&conn, "k1-node04").await.metadata.labels,
         node_before.metadata.labels
     );
     assert_eq!(audit_lines(&audit).len(), 4);
@@ -401,7 +374,7 @@ async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
         .await
         .expect("label");
     assert_eq!(out.verb(), "labeled");
-    let labels = node(&conn, "k1-node04")
+    let labels = harness::node(&conn, "k1-node04")
         .await
         .metadata
         .labels
@@ -414,7 +387,7 @@ async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
         .await
         .expect("unlabel");
     assert_eq!(
-        node(&conn, "k1-node04").await.metadata.labels,
+        harness::node(&conn, "k1-node04").await.metadata.labels,
         node_before.metadata.labels
     );
     // Removing it again changes nothing and is no error, as with kubectl ("not labeled"),
@@ -425,15 +398,14 @@ async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
         .expect("removing an absent label");
     assert_eq!(out.verb(), "not labeled");
     assert_eq!(
-        node(&conn, "k1-node04").await.metadata.labels,
+        harness::node(&conn, "k1-node04").await.metadata.labels,
         node_before.metadata.labels
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn label_namespace_with_restart_moves_legacy_shop_to_the_revision() {
-    let sandbox = start().await;
-    let conn = connect(&sandbox).await;
+    let (_sandbox, conn) = harness::connected(K1).await;
     let exec = Executor::new(&conn, false, None);
     let pods: Api<Pod> = Api::namespaced(conn.client.clone(), "legacy-shop");
     let old: BTreeSet<String> = pods
@@ -653,7 +625,7 @@ async fn meshtop_drain_matches_kubectl_drain() {
     let kubectl = process::kubectl();
     let mut results = Vec::new();
     for who in ["meshtop", "kubectl"] {
-        let sandbox = start().await;
+        let sandbox = harness::start_file(K1).await.expect("start the sandbox");
         let files = CliFiles::new(&sandbox);
         let meshtop = || tokio::process::Command::from(files.meshtop());
         let relax = Run::from(
@@ -712,8 +684,7 @@ async fn meshtop_drain_matches_kubectl_drain() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_refuses_pods_without_controller_or_with_emptydir_unless_told() {
-    let sandbox = start().await;
-    let conn = connect(&sandbox).await;
+    let (_sandbox, conn) = harness::connected(K1).await;
     let pods: Api<Pod> = Api::namespaced(conn.client.clone(), "logging");
     let bare = |name: &str, extra: serde_json::Value| {
         let mut pod = serde_json::json!({
@@ -770,7 +741,7 @@ async fn drain_refuses_pods_without_controller_or_with_emptydir_unless_told() {
         text.ends_with("; node/k1-node05 remains cordoned"),
         "{text}"
     );
-    assert!(unschedulable(&node(&conn, "k1-node05").await));
+    assert!(harness::cordoned(&harness::node(&conn, "k1-node05").await));
     assert_eq!(pods_on(&conn, "k1-node05").await, before, "nothing evicted");
 
     // With consent, in a dry run: they would go, with kubectl's warnings; the mirror pod stays.
@@ -822,8 +793,7 @@ async fn drain_refuses_pods_without_controller_or_with_emptydir_unless_told() {
 /// goes to the cluster; and should its line fail after the action ran, the outcome says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_action_that_cannot_be_audited_is_not_sent_and_a_lost_line_is_reported() {
-    let sandbox = start().await;
-    let conn = connect(&sandbox).await;
+    let (sandbox, conn) = harness::connected(K1).await;
     let files = CliFiles::new(&sandbox);
     // A plain file where the audit log's directory should be.
     let blocker = files.dir().join("state");
@@ -851,8 +821,8 @@ async fn an_action_that_cannot_be_audited_is_not_sent_and_a_lost_line_is_reporte
             "{args:?}: {out}"
         );
     }
-    let n = node(&conn, "k1-node02").await;
-    assert!(!unschedulable(&n), "k1-node02 was cordoned");
+    let n = harness::node(&conn, "k1-node02").await;
+    assert!(!harness::cordoned(&n), "k1-node02 was cordoned");
     assert_ne!(
         n.metadata
             .labels
@@ -887,7 +857,7 @@ async fn an_action_that_cannot_be_audited_is_not_sent_and_a_lost_line_is_reporte
         "{msg}"
     );
     assert!(!err.is_bad_input());
-    assert!(unschedulable(&node(&conn, "k1-node02").await));
+    assert!(harness::cordoned(&harness::node(&conn, "k1-node02").await));
     let err = exec
         .uncordon("k1-node99", false)
         .await
@@ -903,8 +873,7 @@ async fn an_action_that_cannot_be_audited_is_not_sent_and_a_lost_line_is_reporte
 /// node stays cordoned, and the audit line says the drain was interrupted (when it started,
 /// when it stopped). SIGINT is Ctrl-C; SIGHUP comes when the terminal closes.
 async fn signal_stops_a_blocked_drain(signal: &str, name: &str, code: i32) {
-    let sandbox = start().await;
-    let conn = connect(&sandbox).await;
+    let (sandbox, conn) = harness::connected(K1).await;
     let files = CliFiles::new(&sandbox);
     let child = tokio::process::Command::from(files.meshtop())
         .args([
@@ -929,8 +898,10 @@ async fn signal_stops_a_blocked_drain(signal: &str, name: &str, code: i32) {
             let pilot = left
                 .iter()
                 .any(|(p, _)| p.starts_with("istio-system/istio-pilot-"));
-            (pilot && left.len() == 3 && unschedulable(&node(&conn, "k1-node03").await))
-                .then_some(())
+            (pilot
+                && left.len() == 3
+                && harness::cordoned(&harness::node(&conn, "k1-node03").await))
+            .then_some(())
         },
     )
     .await;
@@ -952,7 +923,7 @@ async fn signal_stops_a_blocked_drain(signal: &str, name: &str, code: i32) {
         )),
         "{out}"
     );
-    assert!(unschedulable(&node(&conn, "k1-node03").await));
+    assert!(harness::cordoned(&harness::node(&conn, "k1-node03").await));
     let lines = files.audit_lines();
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(
@@ -990,8 +961,7 @@ async fn sigterm_stops_a_drain_and_the_audit_says_interrupted() {
 /// anyway, and the audit line says so. An unchanged budget still round-trips.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pdb_restore_refuses_to_overwrite_a_change_made_since_relief_unless_forced() {
-    let sandbox = start().await;
-    let conn = connect(&sandbox).await;
+    let (sandbox, conn) = harness::connected(K1).await;
     let files = CliFiles::new(&sandbox);
     let cli = |args: &[&str]| process::run(files.meshtop().args(args));
     let pdbs: Api<PodDisruptionBudget> = Api::namespaced(conn.client.clone(), "istio-system");
@@ -1098,8 +1068,7 @@ async fn pdb_restore_refuses_to_overwrite_a_change_made_since_relief_unless_forc
 /// consent, and the audit line says so. `-n` does not hide the revisions from the check.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn label_namespace_to_a_revision_that_does_not_run_needs_force() {
-    let sandbox = start().await;
-    let conn = connect(&sandbox).await;
+    let (sandbox, conn) = harness::connected(K1).await;
     let files = CliFiles::new(&sandbox);
     let cli = |args: &[&str]| process::run(files.meshtop().args(args));
     let namespaces: Api<Namespace> = Api::all(conn.client.clone());

@@ -23,17 +23,10 @@ use meshtop::ops::install::{
     RevisionForm, Route, ServiceType, StepKind, find_on_path, parse_istio_operator, plan_gateway,
     plan_revision,
 };
-use meshtop_sandbox::Sandbox;
 use serde_json::{Value, json};
 
 const K1: &str = "assets/scenarios/k1-upgrade.yaml";
 const SMALL: &str = "assets/scenarios/small.yaml";
-
-async fn connect(sandbox: &Sandbox) -> Connection {
-    harness::connection(sandbox, harness::ADMIN_CONTEXT)
-        .await
-        .expect("connect to the sandbox")
-}
 
 fn iops(conn: &Connection) -> Api<DynamicObject> {
     let ar = kube::api::ApiResource::from_gvk_with_plural(
@@ -115,8 +108,7 @@ async fn add_operator(conn: &Connection, revision: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revision_install_goes_through_an_operator_of_its_revision() {
-    let sandbox = harness::start_file(K1).await.expect("sandbox");
-    let conn = connect(&sandbox).await;
+    let (_sandbox, conn) = harness::connected(K1).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let audit = dir.path().join("audit.log");
     let exec = Executor::new(&conn, false, Some(AuditLog::new(&audit)));
@@ -273,8 +265,7 @@ fn shop_gateway() -> GatewayForm {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_install_creates_the_namespace_copies_the_config_map_and_comes_up() {
-    let sandbox = harness::start_file(K1).await.expect("sandbox");
-    let conn = connect(&sandbox).await;
+    let (sandbox, conn) = harness::connected(K1).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let audit = dir.path().join("audit.log");
     let exec = Executor::new(&conn, false, Some(AuditLog::new(&audit)));
@@ -451,8 +442,7 @@ async fn gateway_install_creates_the_namespace_copies_the_config_map_and_comes_u
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_clashes_and_readonly_write_nothing() {
-    let sandbox = harness::start_file(K1).await.expect("sandbox");
-    let conn = connect(&sandbox).await;
+    let (_sandbox, conn) = harness::connected(K1).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let audit = dir.path().join("audit.log");
     let facts = facts(&conn).await;
@@ -516,8 +506,7 @@ async fn bad_input_clashes_and_readonly_write_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_an_operator_the_files_are_saved_and_nothing_changes() {
-    let sandbox = harness::start_file(SMALL).await.expect("sandbox");
-    let conn = connect(&sandbox).await;
+    let (_sandbox, conn) = harness::connected(SMALL).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let audit = dir.path().join("audit.log");
     let exec = Executor::new(&conn, false, Some(AuditLog::new(&audit)));

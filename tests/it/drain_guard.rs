@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 use meshtop::cluster::Connection;
 use meshtop::cluster::actions::{AuditLog, AuditRecord, Executor};
@@ -16,23 +16,11 @@ use crate::common::process::{self, CliFiles, audit_lines};
 use crate::common::wait::eventually;
 
 async fn start() -> (meshtop_sandbox::Sandbox, Connection) {
-    let sandbox = harness::start_file("assets/scenarios/k1-upgrade.yaml")
-        .await
-        .expect("sandbox");
-    let conn = harness::connection(&sandbox, harness::ADMIN_CONTEXT)
-        .await
-        .expect("connect");
-    (sandbox, conn)
+    harness::connected("assets/scenarios/k1-upgrade.yaml").await
 }
 
 async fn cordoned(conn: &Connection, node: &str) -> bool {
-    Api::<Node>::all(conn.client.clone())
-        .get(node)
-        .await
-        .expect("node")
-        .spec
-        .and_then(|s| s.unschedulable)
-        .unwrap_or(false)
+    harness::cordoned(&harness::node(conn, node).await)
 }
 
 /// The nodes of istiod-1-9-1's ready pods.

@@ -24,6 +24,7 @@ use kube::discovery::{Discovery, Scope};
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use meshtop_sandbox::Sandbox;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -180,6 +181,26 @@ async fn client_from(yaml: &str, context: &str, retry: bool) -> Client {
     Client::try_from(config).expect("client")
 }
 
+/// Creates an object, which must succeed; the object as the server stored it.
+async fn create<K>(api: &Api<K>, obj: &K) -> K
+where
+    K: Clone + DeserializeOwned + Serialize + Debug,
+{
+    api.create(&PostParams::default(), obj)
+        .await
+        .expect("create")
+}
+
+/// A JSON merge patch, which must succeed; the object as patched.
+async fn merge<K>(api: &Api<K>, name: &str, patch: Value) -> K
+where
+    K: Clone + DeserializeOwned + Debug,
+{
+    api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .expect("patch")
+}
+
 /// The `kind: Status` of a failed call.
 fn api_error<T: Debug>(result: kube::Result<T>) -> Status {
     match result {
@@ -310,22 +331,17 @@ fn widget_resource() -> ApiResource {
 async fn list_filters_by_every_label_selector_operator() {
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "conf");
-    let pp = PostParams::default();
     for (name, labels) in [
         ("a", json!({"app": "web", "tier": "fe"})),
         ("b", json!({"app": "api", "tier": "be"})),
         ("c", json!({"app": "db"})),
         ("d", json!({})),
     ] {
-        cms.create(&pp, &config_map(name, labels, json!({})))
-            .await
-            .expect("create");
+        create(&cms, &config_map(name, labels, json!({}))).await;
     }
     // The same labels in another namespace must not leak into a namespaced list.
-    Api::<ConfigMap>::namespaced(client, "noise")
-        .create(&pp, &config_map("a", json!({"app": "web"}), json!({})))
-        .await
-        .expect("create");
+    let noise: Api<ConfigMap> = Api::namespaced(client, "noise");
+    create(&noise, &config_map("a", json!({"app": "web"}), json!({}))).await;
 
     let cases: &[(&str, &[&str])] = &[
         ("app=web", &["a"]),
@@ -414,12 +430,7 @@ async fn list_paging_walks_every_item_exactly_once() {
     let mut want = Vec::new();
     for i in 0..7 {
         let name = format!("page-{i}");
-        cms.create(
-            &PostParams::default(),
-            &config_map(&name, json!({}), json!({})),
-        )
-        .await
-        .expect("create");
+        create(&cms, &config_map(&name, json!({}), json!({}))).await;
         want.push(name);
     }
 
@@ -461,13 +472,7 @@ async fn list_resource_version_is_an_integer_that_grows_with_writes() {
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client, "conf");
     let before = list_rv(&list_all(&cms).await);
-    let created = cms
-        .create(
-            &PostParams::default(),
-            &config_map("x", json!({}), json!({})),
-        )
-        .await
-        .expect("create");
+    let created = create(&cms, &config_map("x", json!({}), json!({}))).await;
     let after = list_rv(&list_all(&cms).await);
     assert!(
         before < rv_of(&created) && rv_of(&created) <= after,
@@ -486,12 +491,11 @@ async fn list_resource_version_is_an_integer_that_grows_with_writes() {
 async fn get_finds_an_object_and_answers_404_not_found_for_a_missing_one() {
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "conf");
-    cms.create(
-        &PostParams::default(),
+    create(
+        &cms,
         &config_map("here", json!({"k": "v"}), json!({"x": "1"})),
     )
-    .await
-    .expect("create");
+    .await;
     let got = cms.get("here").await.expect("get");
     assert_eq!(got.name_any(), "here");
     assert_eq!(got.namespace().as_deref(), Some("conf"));
@@ -542,13 +546,7 @@ async fn create_answers_201_and_fills_the_metadata_the_server_owns() {
     assert_eq!(response.status(), StatusCode::CREATED);
 
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "conf");
-    let cm = cms
-        .create(
-            &PostParams::default(),
-            &config_map("typed", json!({}), json!({"a": "1"})),
-        )
-        .await
-        .expect("create");
+    let cm = create(&cms, &config_map("typed", json!({}), json!({"a": "1"}))).await;
     let uid = cm.uid().expect("uid");
     assert_eq!(uid.len(), 36, "a UUID: {uid}");
     assert!(cm.creation_timestamp().is_some(), "creationTimestamp");
@@ -628,13 +626,7 @@ async fn create_in_a_missing_namespace_is_404() {
 async fn update_with_a_stale_resource_version_is_409_conflict() {
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "conf");
-    let created = cms
-        .create(
-            &PostParams::default(),
-            &config_map("c", json!({}), json!({"v": "1"})),
-        )
-        .await
-        .expect("create");
+    let created = create(&cms, &config_map("c", json!({}), json!({"v": "1"}))).await;
 
     let mut fresh = created.clone();
     fresh.data = Some([("v".to_string(), "2".to_string())].into());
@@ -667,14 +659,12 @@ async fn update_with_a_stale_resource_version_is_409_conflict() {
     // same way (the captured answer is for a namespace).
     let namespaces: Api<Namespace> = Api::all(client);
     let old = namespaces.get("conf").await.expect("get");
-    namespaces
-        .patch(
-            "conf",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"touched": "yes"}}})),
-        )
-        .await
-        .expect("patch");
+    merge(
+        &namespaces,
+        "conf",
+        json!({"metadata": {"labels": {"touched": "yes"}}}),
+    )
+    .await;
     let status = api_error(
         namespaces
             .patch(
@@ -704,13 +694,7 @@ async fn update_with_a_stale_resource_version_is_409_conflict() {
 async fn delete_removes_the_object_and_answers_like_a_real_server() {
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "conf");
-    let created = cms
-        .create(
-            &PostParams::default(),
-            &config_map("gone", json!({}), json!({})),
-        )
-        .await
-        .expect("create");
+    let created = create(&cms, &config_map("gone", json!({}), json!({}))).await;
     // A real server answers the immediate delete of a ConfigMap (as of most kinds) with a
     // Status naming what went, and of a Pod with the Pod itself.
     let status = cms
@@ -852,13 +836,11 @@ async fn deleting_a_deployment_collects_its_replica_set_and_pods() {
 async fn merge_patch_changes_only_what_it_names() {
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client, "conf");
-    let created = cms
-        .create(
-            &PostParams::default(),
-            &config_map("m", json!({"keep": "me"}), json!({"a": "1", "b": "2"})),
-        )
-        .await
-        .expect("create");
+    let created = create(
+        &cms,
+        &config_map("m", json!({"keep": "me"}), json!({"a": "1", "b": "2"})),
+    )
+    .await;
     let patched = cms
         .patch(
             "m",
@@ -998,12 +980,11 @@ async fn strategic_merge_patch_cordons_a_node_and_merges_containers_by_name() {
 async fn json_patch_applies_its_ops_and_a_failing_test_op_is_422() {
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client, "conf");
-    cms.create(
-        &PostParams::default(),
+    create(
+        &cms,
         &config_map("j", json!({}), json!({"a": "1", "b": "2"})),
     )
-    .await
-    .expect("create");
+    .await;
     let ops: json_patch::Patch = serde_json::from_value(json!([
         {"op": "test", "path": "/data/a", "value": "1"},
         {"op": "add", "path": "/data/c", "value": "3"},
@@ -1193,14 +1174,7 @@ async fn status_subresource_writes_only_status_and_generation_follows_spec() {
     assert_eq!(updated.metadata.generation, Some(2));
 
     // Neither metadata nor status moves it.
-    let labelled = widgets
-        .patch(
-            "w",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"l": "1"}}})),
-        )
-        .await
-        .expect("patch");
+    let labelled = merge(&widgets, "w", json!({"metadata": {"labels": {"l": "1"}}})).await;
     assert_eq!(labelled.metadata.generation, Some(2));
     let restatused = widgets
         .patch_status(
@@ -1243,13 +1217,7 @@ async fn dry_run_answers_like_a_write_and_stores_nothing() {
     assert!(after.items.is_empty());
     assert_eq!(list_rv(&after), before, "a dry run writes nothing");
 
-    let real = cms
-        .create(
-            &PostParams::default(),
-            &config_map("real", json!({}), json!({"a": "1"})),
-        )
-        .await
-        .expect("create");
+    let real = create(&cms, &config_map("real", json!({}), json!({"a": "1"}))).await;
     let stored_rv = list_rv(&list_all(&cms).await);
 
     let status = api_error(cms.create(&dry_post, &real).await);
@@ -1310,41 +1278,19 @@ async fn dry_run_answers_like_a_write_and_stores_nothing() {
 async fn watch_from_a_list_resource_version_sees_the_writes_after_it() {
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "conf");
-    let pp = PostParams::default();
-    cms.create(&pp, &config_map("old", json!({}), json!({})))
-        .await
-        .expect("create");
+    create(&cms, &config_map("old", json!({}), json!({}))).await;
     let list = list_all(&cms).await;
     let mut events = watch(&cms, &WatchParams::default(), &list_rv(&list).to_string()).await;
 
     // Another namespace's writes are not this watch's.
-    Api::<ConfigMap>::namespaced(client, "noise")
-        .create(&pp, &config_map("elsewhere", json!({}), json!({})))
-        .await
-        .expect("create");
-    let added = cms
-        .create(&pp, &config_map("new", json!({}), json!({})))
-        .await
-        .expect("create");
-    let modified = cms
-        .patch(
-            "new",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"data": {"x": "1"}})),
-        )
-        .await
-        .expect("patch");
+    let noise: Api<ConfigMap> = Api::namespaced(client, "noise");
+    create(&noise, &config_map("elsewhere", json!({}), json!({}))).await;
+    let added = create(&cms, &config_map("new", json!({}), json!({}))).await;
+    let modified = merge(&cms, "new", json!({"data": {"x": "1"}})).await;
     cms.delete("new", &DeleteParams::default())
         .await
         .expect("delete");
-    let old_modified = cms
-        .patch(
-            "old",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"data": {"y": "2"}})),
-        )
-        .await
-        .expect("patch");
+    let old_modified = merge(&cms, "old", json!({"data": {"y": "2"}})).await;
 
     let e = next_change(&mut events).await;
     assert_eq!(summary(&e), ("ADDED", "new".into(), rv_of(&added)));
@@ -1371,27 +1317,10 @@ async fn watch_from_a_list_resource_version_sees_the_writes_after_it() {
 async fn watch_resumed_from_an_older_resource_version_replays_only_what_came_after() {
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client, "conf");
-    let pp = PostParams::default();
-    let a = cms
-        .create(&pp, &config_map("a", json!({}), json!({})))
-        .await
-        .expect("create");
-    let b = cms
-        .create(&pp, &config_map("b", json!({}), json!({})))
-        .await
-        .expect("create");
-    let a2 = cms
-        .patch(
-            "a",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"data": {"v": "2"}})),
-        )
-        .await
-        .expect("patch");
-    let c = cms
-        .create(&pp, &config_map("c", json!({}), json!({})))
-        .await
-        .expect("create");
+    let a = create(&cms, &config_map("a", json!({}), json!({}))).await;
+    let b = create(&cms, &config_map("b", json!({}), json!({}))).await;
+    let a2 = merge(&cms, "a", json!({"data": {"v": "2"}})).await;
+    let c = create(&cms, &config_map("c", json!({}), json!({}))).await;
 
     let mut events = watch(&cms, &WatchParams::default(), &rv_of(&a).to_string()).await;
     let replayed = [
@@ -1408,10 +1337,7 @@ async fn watch_resumed_from_an_older_resource_version_replays_only_what_came_aft
         ]
     );
     // Then live events, with nothing in between.
-    let d = cms
-        .create(&pp, &config_map("d", json!({}), json!({})))
-        .await
-        .expect("create");
+    let d = create(&cms, &config_map("d", json!({}), json!({}))).await;
     assert_eq!(
         summary(&next_change(&mut events).await),
         ("ADDED", "d".to_string(), rv_of(&d))
@@ -1428,13 +1354,7 @@ async fn watch_with_bookmarks_gets_a_bookmark_within_seconds() {
         ..WatchParams::default()
     };
     let mut events = watch(&cms, &wp, &list_rv(&list).to_string()).await;
-    let created = cms
-        .create(
-            &PostParams::default(),
-            &config_map("x", json!({}), json!({})),
-        )
-        .await
-        .expect("create");
+    let created = create(&cms, &config_map("x", json!({}), json!({}))).await;
 
     // small.yaml's bookmark-interval is 1s; a bookmark must never run ahead of an event it
     // has not delivered.
@@ -1478,12 +1398,7 @@ async fn watch_from_a_compacted_resource_version_is_410_expired() {
     let cms: Api<ConfigMap> = Api::namespaced(client, "conf");
     // The scenario keeps 50 events of history.
     for i in 0..60 {
-        cms.create(
-            &PostParams::default(),
-            &config_map(&format!("w-{i}"), json!({}), json!({})),
-        )
-        .await
-        .expect("create");
+        create(&cms, &config_map(&format!("w-{i}"), json!({}), json!({}))).await;
     }
     // As from a real server's watch cache: HTTP 200, then one ERROR event, then the end.
     // (kube-runtime's watcher relists on this event; on a 410 *response* it would retry the
@@ -1519,10 +1434,7 @@ async fn watcher_relists_after_its_resource_version_expires_and_keeps_delivering
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "conf");
     let noise: Api<ConfigMap> = Api::namespaced(client, "noise");
-    let pp = PostParams::default();
-    cms.create(&pp, &config_map("before", json!({}), json!({})))
-        .await
-        .expect("create");
+    create(&cms, &config_map("before", json!({}), json!({}))).await;
 
     let mut stream = watcher(cms.clone(), watcher::Config::default()).boxed();
     let mut initial = Vec::new();
@@ -1539,14 +1451,9 @@ async fn watcher_relists_after_its_resource_version_expires_and_keeps_delivering
     cms.delete("before", &DeleteParams::default())
         .await
         .expect("delete");
-    cms.create(&pp, &config_map("during", json!({}), json!({})))
-        .await
-        .expect("create");
+    create(&cms, &config_map("during", json!({}), json!({}))).await;
     for i in 0..60 {
-        noise
-            .create(&pp, &config_map(&format!("n-{i}"), json!({}), json!({})))
-            .await
-            .expect("create");
+        create(&noise, &config_map(&format!("n-{i}"), json!({}), json!({}))).await;
     }
 
     match next_watcher_event(&mut stream).await {
@@ -1569,9 +1476,7 @@ async fn watcher_relists_after_its_resource_version_expires_and_keeps_delivering
         "the relist shows the object deleted while the watch was away as gone"
     );
 
-    cms.create(&pp, &config_map("after", json!({}), json!({})))
-        .await
-        .expect("create");
+    create(&cms, &config_map("after", json!({}), json!({}))).await;
     let e = next_watcher_event(&mut stream)
         .await
         .expect("watcher event");
@@ -1582,7 +1487,6 @@ async fn watcher_relists_after_its_resource_version_expires_and_keeps_delivering
 async fn label_selector_watch_sees_objects_enter_and_leave_the_selection() {
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client, "conf");
-    let pp = PostParams::default();
     let list = cms
         .list(&ListParams::default().labels("app=web"))
         .await
@@ -1595,12 +1499,8 @@ async fn label_selector_watch_sees_objects_enter_and_leave_the_selection() {
     .await;
     let relabel = |app: &str| Patch::Merge(json!({"metadata": {"labels": {"app": app}}}));
 
-    cms.create(&pp, &config_map("a", json!({"app": "web"}), json!({})))
-        .await
-        .expect("create");
-    cms.create(&pp, &config_map("b", json!({"app": "api"}), json!({})))
-        .await
-        .expect("create");
+    create(&cms, &config_map("a", json!({"app": "web"}), json!({}))).await;
+    create(&cms, &config_map("b", json!({"app": "api"}), json!({}))).await;
     let b_in = cms
         .patch("b", &PatchParams::default(), &relabel("web"))
         .await
@@ -1609,20 +1509,11 @@ async fn label_selector_watch_sees_objects_enter_and_leave_the_selection() {
         .patch("a", &PatchParams::default(), &relabel("api"))
         .await
         .expect("patch");
-    cms.patch(
-        "a",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"data": {"unseen": "yes"}})),
-    )
-    .await
-    .expect("patch");
+    merge(&cms, "a", json!({"data": {"unseen": "yes"}})).await;
     cms.delete("b", &DeleteParams::default())
         .await
         .expect("delete");
-    let c = cms
-        .create(&pp, &config_map("c", json!({"app": "web"}), json!({})))
-        .await
-        .expect("create");
+    let c = create(&cms, &config_map("c", json!({"app": "web"}), json!({}))).await;
 
     let e = next_change(&mut events).await;
     assert_eq!((summary(&e).0, summary(&e).1.as_str()), ("ADDED", "a"));
@@ -1919,13 +1810,7 @@ async fn eviction_honours_pod_disruption_budgets() {
     pdbs.delete("checkout-extra", &DeleteParams::default())
         .await
         .expect("delete");
-    pdbs.patch(
-        "checkout",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"minAvailable": 2}})),
-    )
-    .await
-    .expect("patch");
+    merge(&pdbs, "checkout", json!({"spec": {"minAvailable": 2}})).await;
     eventually(
         "the checkout PDB to allow a disruption",
         DEADLINE,

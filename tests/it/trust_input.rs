@@ -128,10 +128,7 @@ fn commands(name: &str) -> Vec<(Vec<String>, &'static str)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_names_on_the_command_line_are_refused_before_any_request() {
-    let sandbox = harness::start_file(K1).await.expect("sandbox");
-    let conn = harness::connection(&sandbox, harness::ADMIN_CONTEXT)
-        .await
-        .expect("connect");
+    let (sandbox, conn) = harness::connected(K1).await;
     let before = state(&conn).await;
     let files = CliFiles::new(&sandbox);
     // A server that only counts connections: the same kubeconfig pointed at it.
@@ -183,10 +180,7 @@ async fn hostile_names_on_the_command_line_are_refused_before_any_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_names_from_the_tui_path_are_refused_by_the_executor() {
-    let sandbox = harness::start_file(K1).await.expect("sandbox");
-    let conn = harness::connection(&sandbox, harness::ADMIN_CONTEXT)
-        .await
-        .expect("connect");
+    let (_sandbox, conn) = harness::connected(K1).await;
     let before = state(&conn).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let audit = dir.path().join("audit.log");

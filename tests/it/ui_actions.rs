@@ -41,10 +41,7 @@ struct Session {
 
 impl Session {
     async fn start(audit: &Path) -> Session {
-        let sandbox = harness::start_file(K1).await.expect("start the sandbox");
-        let conn = harness::connection(&sandbox, harness::ADMIN_CONTEXT)
-            .await
-            .expect("connect");
+        let (sandbox, conn) = harness::connected(K1).await;
         let (tx, events) = mpsc::channel(4096);
         let watchers = cluster::spawn_watchers(&conn, WatchOptions::default(), tx);
         let (task_tx, updates) = mpsc::unbounded_channel();
@@ -170,18 +167,8 @@ impl Session {
     }
 
     async fn node(&self, name: &str) -> Node {
-        Api::<Node>::all(self.conn.client.clone())
-            .get(name)
-            .await
-            .expect("node")
+        harness::node(&self.conn, name).await
     }
-}
-
-fn cordoned(n: &Node) -> bool {
-    n.spec
-        .as_ref()
-        .and_then(|s| s.unschedulable)
-        .unwrap_or(false)
 }
 
 fn finished_ok(t: Option<&Task>) -> bool {
@@ -229,7 +216,7 @@ async fn drain_from_the_ui_is_blocked_by_istio_pilot_then_finishes_after_relief(
         screen.contains("refused by PDB istio-pilot: allowed disruptions 0"),
         "{screen}"
     );
-    assert!(cordoned(&s.node("k1-node03").await));
+    assert!(harness::cordoned(&s.node("k1-node03").await));
     assert!(s.task(drain).is_some_and(Task::running));
 
     // Relief from the Disruption view, while the drain keeps retrying.
@@ -304,7 +291,7 @@ async fn drain_from_the_ui_is_blocked_by_istio_pilot_then_finishes_after_relief(
         finished_ok(s.task("uncordon node/k1-node03"))
     })
     .await;
-    assert!(!cordoned(&s.node("k1-node03").await));
+    assert!(!harness::cordoned(&s.node("k1-node03").await));
 
     let records = audit_lines(&log);
     let seen: Vec<(String, String, bool, String)> = records
@@ -359,7 +346,7 @@ async fn a_second_drain_waits_for_the_first() {
         "{screen}"
     );
     assert!(s.task("drain node/k1-node05").is_none(), "not started");
-    assert!(!cordoned(&s.node("k1-node05").await));
+    assert!(!harness::cordoned(&s.node("k1-node05").await));
     s.keys("A");
     s.until("the first drain to stop", |s| {
         s.task(first).is_some_and(|t| !t.running())
@@ -402,7 +389,7 @@ async fn abort_stops_a_blocked_drain_and_the_node_stays_cordoned() {
         message.contains("node/k1-node04 remains cordoned"),
         "{message}"
     );
-    assert!(cordoned(&s.node("k1-node04").await));
+    assert!(harness::cordoned(&s.node("k1-node04").await));
     let screen = s.screen();
     assert!(
         screen.contains("✗ drain node/k1-node04: drain of node/k1-node04 aborted"),
@@ -438,7 +425,7 @@ async fn a_dry_run_from_the_dialog_changes_nothing_and_cancel_sends_nothing() {
         "{screen}"
     );
     s.key(KeyCode::Esc);
-    assert!(!cordoned(&s.node("k1-node05").await));
+    assert!(!harness::cordoned(&s.node("k1-node05").await));
     // The drain's dry run reports the PDB that would refuse, and changes nothing either.
     s.select("6", "node05");
     s.keys("D");
@@ -454,7 +441,7 @@ async fn a_dry_run_from_the_dialog_changes_nothing_and_cancel_sends_nothing() {
     let screen = s.screen();
     assert!(screen.contains("would be refused"), "{screen}");
     s.keys("n");
-    assert!(!cordoned(&s.node("k1-node05").await));
+    assert!(!harness::cordoned(&s.node("k1-node05").await));
     let before = s.model.pods_on_node("k1-node05").len();
     s.pump();
     assert_eq!(s.model.pods_on_node("k1-node05").len(), before);

@@ -736,16 +736,10 @@ mod sandbox {
     use kube::api::Api;
     use meshtop::app::tasks::TaskRunner;
     use meshtop::cluster::actions::{AuditLog, Executor};
-    use meshtop::cluster::{self, Connection, WatchOptions};
+    use meshtop::cluster::{self, WatchOptions};
     use tokio::sync::mpsc;
 
     const K1: &str = "assets/scenarios/k1-upgrade.yaml";
-
-    async fn connect(sandbox: &meshtop_sandbox::Sandbox) -> Connection {
-        harness::connection(sandbox, harness::ADMIN_CONTEXT)
-            .await
-            .expect("connect to the sandbox")
-    }
 
     /// The app's loop, reduced to what an install needs: the UI's commands go to the
     /// runner, the runner's updates come back to the UI.
@@ -822,8 +816,7 @@ mod sandbox {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_gateway_installed_from_the_tui_lands_in_the_cluster() {
-        let sandbox = harness::start_file(K1).await.expect("sandbox");
-        let conn = connect(&sandbox).await;
+        let (_sandbox, conn) = harness::connected(K1).await;
         let dir = tempfile::tempdir().expect("tempdir");
         let empty = dir.path().join("empty-path");
         std::fs::create_dir_all(&empty).expect("dir");
@@ -1006,8 +999,7 @@ mod sandbox {
     /// for the cluster, and says so, before anything is sent.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_form_waits_for_the_watches_and_a_partial_model_says_why() {
-        let sandbox = harness::start_file(K1).await.expect("sandbox");
-        let conn = connect(&sandbox).await;
+        let (_sandbox, conn) = harness::connected(K1).await;
         let (tx, events) = mpsc::channel(4096);
         let _watchers = cluster::spawn_watchers(&conn, WatchOptions::default(), tx);
         let (utx, updates) = mpsc::unbounded_channel();
