@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::Api;
+use kube::api::{Patch, PatchParams};
 use meshtop::cluster::Connection;
 pub use meshtop_sandbox::{ADMIN_CONTEXT, RESTRICTED_CONTEXT};
 use meshtop_sandbox::{Sandbox, Scenario};
@@ -100,4 +102,16 @@ pub fn cordoned(node: &Node) -> bool {
         .as_ref()
         .and_then(|s| s.unschedulable)
         .unwrap_or(false)
+}
+
+/// Sets a PDB's `minAvailable` with a merge patch, as someone editing the budget by hand.
+pub async fn set_min_available(conn: &Connection, namespace: &str, pdb: &str, min: i32) {
+    Api::<PodDisruptionBudget>::namespaced(conn.client.clone(), namespace)
+        .patch(
+            pdb,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"minAvailable": min}})),
+        )
+        .await
+        .expect("patch the budget");
 }

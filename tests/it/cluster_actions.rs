@@ -981,13 +981,7 @@ async fn pdb_restore_refuses_to_overwrite_a_change_made_since_relief_unless_forc
         "relief records what it wrote"
     );
     // Someone raises the budget while it is relaxed.
-    pdbs.patch(
-        "istio-pilot",
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(serde_json::json!({"spec": {"minAvailable": 2}})),
-    )
-    .await
-    .expect("patch the budget");
+    harness::set_min_available(&conn, "istio-system", "istio-pilot", 2).await;
     let edited = pdbs.get("istio-pilot").await.expect("pdb");
 
     for dry_run in [true, false] {

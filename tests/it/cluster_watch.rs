@@ -8,7 +8,6 @@ use std::time::Duration;
 use crate::common::harness;
 use crate::common::process::CliFiles;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::config::Kubeconfig;
@@ -325,14 +324,7 @@ async fn changes_made_through_the_api_arrive_as_applied() {
     })
     .await;
 
-    Api::<PodDisruptionBudget>::namespaced(client.clone(), "shop")
-        .patch(
-            "checkout",
-            &pp,
-            &Patch::Merge(json!({"spec": {"minAvailable": 1}})),
-        )
-        .await
-        .expect("relax the PDB");
+    harness::set_min_available(&conn, "shop", "checkout", 1).await;
     feed.until("checkout relaxed to minAvailable 1", |e| {
         matches!(e, ClusterEvent::Applied(Object::Pdb(p))
             if &*p.name == "checkout" && p.min_available == Some(IntOrPercent::Int(1)))

@@ -20,6 +20,7 @@ use kube::api::{
 };
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::Status;
+use kube::core::response::StatusDetails;
 use kube::discovery::{Discovery, Scope};
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
@@ -199,6 +200,13 @@ where
     api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
         .await
         .expect("patch")
+}
+
+/// The details of a failed call's Status, which must name the object it is about.
+fn about(status: Status, name: &str, kind: &str) -> StatusDetails {
+    let details = status.details.expect("details");
+    assert_eq!((details.name.as_str(), details.kind.as_str()), (name, kind));
+    details
 }
 
 /// The `kind: Status` of a failed call.
@@ -506,11 +514,7 @@ async fn get_finds_an_object_and_answers_404_not_found_for_a_missing_one() {
     assert_eq!(status.reason, "NotFound");
     assert_eq!(status.message, "configmaps \"x\" not found");
     assert!(status.is_failure(), "{status:?}");
-    let details = status.details.expect("details");
-    assert_eq!(
-        (details.name.as_str(), details.kind.as_str()),
-        ("x", "configmaps")
-    );
+    about(status, "x", "configmaps");
 
     let status = api_error(
         Api::<Pod>::namespaced(client.clone(), "conf")
@@ -598,11 +602,7 @@ async fn create_of_an_existing_name_is_409_already_exists() {
         (status.code, status.reason.as_str(), status.message.as_str()),
         (409, "AlreadyExists", "namespaces \"conf\" already exists")
     );
-    let details = status.details.expect("details");
-    assert_eq!(
-        (details.name.as_str(), details.kind.as_str()),
-        ("conf", "namespaces")
-    );
+    about(status, "conf", "namespaces");
 }
 
 #[tokio::test]
@@ -645,11 +645,7 @@ async fn update_with_a_stale_resource_version_is_409_conflict() {
         "Operation cannot be fulfilled on configmaps \"c\": the object has been modified; \
          please apply your changes to the latest version and try again"
     );
-    let details = status.details.expect("details");
-    assert_eq!(
-        (details.name.as_str(), details.kind.as_str()),
-        ("c", "configmaps")
-    );
+    about(status, "c", "configmaps");
     assert_eq!(
         data_of(&cms.get("c").await.expect("get")),
         json!({"v": "2"})
@@ -683,11 +679,7 @@ async fn update_with_a_stale_resource_version_is_409_conflict() {
         "Operation cannot be fulfilled on namespaces \"conf\": the object has been modified; \
          please apply your changes to the latest version and try again"
     );
-    let details = status.details.expect("details");
-    assert_eq!(
-        (details.name.as_str(), details.kind.as_str()),
-        ("conf", "namespaces")
-    );
+    about(status, "conf", "namespaces");
 }
 
 #[tokio::test]
@@ -711,11 +703,7 @@ async fn delete_removes_the_object_and_answers_like_a_real_server() {
             |status| status,
         );
     assert!(status.is_success(), "{status:?}");
-    let details = status.details.expect("details");
-    assert_eq!(
-        (details.name.as_str(), details.kind.as_str()),
-        ("gone", "configmaps")
-    );
+    let details = about(status, "gone", "configmaps");
     assert_eq!(Some(details.uid), created.uid());
     let status = api_error(cms.get("gone").await);
     assert_eq!((status.code, status.reason.as_str()), (404, "NotFound"));

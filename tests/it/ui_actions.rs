@@ -517,13 +517,7 @@ async fn restoring_a_budget_changed_since_relief_is_refused_unless_forced() {
     .await;
     let pdbs = Api::<PodDisruptionBudget>::namespaced(s.conn.client.clone(), "istio-system");
     // Someone raises the budget while it is relaxed.
-    pdbs.patch(
-        "istio-pilot",
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(serde_json::json!({"spec": {"minAvailable": 2}})),
-    )
-    .await
-    .expect("patch the budget");
+    harness::set_min_available(&s.conn, "istio-system", "istio-pilot", 2).await;
     s.until("the model to see the edit", |s| {
         s.model.pdb("istio-system", "istio-pilot").is_some_and(|p| {
             p.relaxed_from.is_some()
