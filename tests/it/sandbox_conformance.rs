@@ -202,6 +202,28 @@ where
         .expect("patch")
 }
 
+/// What a failed call's Status says: code, reason and message.
+fn said(status: &Status) -> (u16, &str, &str) {
+    (status.code, &status.reason, &status.message)
+}
+
+/// A write refused for a stale resourceVersion, in a real server's words.
+fn assert_conflict(status: Status, resource: &str, name: &str) {
+    assert_eq!(
+        said(&status),
+        (
+            409,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {resource} \"{name}\": the object has been \
+                 modified; please apply your changes to the latest version and try again"
+            )
+            .as_str()
+        )
+    );
+    about(status, name, resource);
+}
+
 /// The details of a failed call's Status, which must name the object it is about.
 fn about(status: Status, name: &str, kind: &str) -> StatusDetails {
     let details = status.details.expect("details");
@@ -258,6 +280,25 @@ where
     K: Clone + DeserializeOwned + Debug,
 {
     api.list(&ListParams::default()).await.expect("list")
+}
+
+/// Lists with each selector of `cases` (`param` names it, `select` sets it), expecting the
+/// names given with it.
+async fn assert_selects<K>(
+    api: &Api<K>,
+    cases: &[(&str, &[&str])],
+    param: &str,
+    select: impl Fn(&str) -> ListParams,
+) where
+    K: Clone + DeserializeOwned + Debug + ResourceExt,
+{
+    for (selector, want) in cases {
+        let list = api
+            .list(&select(selector))
+            .await
+            .unwrap_or_else(|e| panic!("list with {param} {selector:?}: {e}"));
+        assert_eq!(sorted_names(&list.items), *want, "{param} {selector:?}");
+    }
 }
 
 type Events<K> = BoxStream<'static, kube::Result<WatchEvent<K>>>;
@@ -365,17 +406,10 @@ async fn list_filters_by_every_label_selector_operator() {
         ("app=web,tier=be", &[]),
         ("", &["a", "b", "c", "d"]),
     ];
-    for (selector, want) in cases {
-        let list = cms
-            .list(&ListParams::default().labels(selector))
-            .await
-            .unwrap_or_else(|e| panic!("list with labelSelector {selector:?}: {e}"));
-        assert_eq!(
-            sorted_names(&list.items),
-            *want,
-            "labelSelector {selector:?}"
-        );
-    }
+    assert_selects(&cms, cases, "labelSelector", |l| {
+        ListParams::default().labels(l)
+    })
+    .await;
 
     let status = api_error(cms.list(&ListParams::default().labels("app in web")).await);
     assert_eq!(
@@ -400,17 +434,10 @@ async fn list_filters_by_name_namespace_node_and_phase_fields() {
         ("spec.nodeName=n1,status.phase!=Running", &["p3"]),
         ("spec.nodeName=n3", &[]),
     ];
-    for (selector, want) in cases {
-        let list = all
-            .list(&ListParams::default().fields(selector))
-            .await
-            .unwrap_or_else(|e| panic!("list with fieldSelector {selector:?}: {e}"));
-        assert_eq!(
-            sorted_names(&list.items),
-            *want,
-            "fieldSelector {selector:?}"
-        );
-    }
+    assert_selects(&all, cases, "fieldSelector", |f| {
+        ListParams::default().fields(f)
+    })
+    .await;
     let in_a: Api<Pod> = Api::namespaced(client.clone(), "a");
     let list = in_a
         .list(&ListParams::default().fields("spec.nodeName=n1"))
@@ -521,14 +548,11 @@ async fn get_finds_an_object_and_answers_404_not_found_for_a_missing_one() {
             .get("x")
             .await,
     );
-    assert_eq!(
-        (status.code, status.reason.as_str(), status.message.as_str()),
-        (404, "NotFound", "pods \"x\" not found")
-    );
+    assert_eq!(said(&status), (404, "NotFound", "pods \"x\" not found"));
     // A kind in a named group is named with its group, as a real server does.
     let status = api_error(Api::<Deployment>::namespaced(client, "conf").get("x").await);
     assert_eq!(
-        (status.code, status.reason.as_str(), status.message.as_str()),
+        said(&status),
         (404, "NotFound", "deployments.apps \"x\" not found")
     );
     assert_eq!(status.details.expect("details").group, "apps");
@@ -590,7 +614,7 @@ async fn create_of_an_existing_name_is_409_already_exists() {
         .expect("create");
     let status = api_error(cms.create(&PostParams::default(), &cm).await);
     assert_eq!(
-        (status.code, status.reason.as_str(), status.message.as_str()),
+        said(&status),
         (409, "AlreadyExists", "configmaps \"dup\" already exists")
     );
 
@@ -599,7 +623,7 @@ async fn create_of_an_existing_name_is_409_already_exists() {
         serde_json::from_value(json!({"metadata": {"name": "conf"}})).expect("a Namespace");
     let status = api_error(namespaces.create(&PostParams::default(), &ns).await);
     assert_eq!(
-        (status.code, status.reason.as_str(), status.message.as_str()),
+        said(&status),
         (409, "AlreadyExists", "namespaces \"conf\" already exists")
     );
     about(status, "conf", "namespaces");
@@ -617,7 +641,7 @@ async fn create_in_a_missing_namespace_is_404() {
         .await,
     );
     assert_eq!(
-        (status.code, status.reason.as_str(), status.message.as_str()),
+        said(&status),
         (404, "NotFound", "namespaces \"nope\" not found")
     );
 }
@@ -639,13 +663,7 @@ async fn update_with_a_stale_resource_version_is_409_conflict() {
     let mut stale = created.clone();
     stale.data = Some([("v".to_string(), "3".to_string())].into());
     let status = api_error(cms.replace("c", &PostParams::default(), &stale).await);
-    assert_eq!((status.code, status.reason.as_str()), (409, "Conflict"));
-    assert_eq!(
-        status.message,
-        "Operation cannot be fulfilled on configmaps \"c\": the object has been modified; \
-         please apply your changes to the latest version and try again"
-    );
-    about(status, "c", "configmaps");
+    assert_conflict(status, "configmaps", "c");
     assert_eq!(
         data_of(&cms.get("c").await.expect("get")),
         json!({"v": "2"})
@@ -673,13 +691,7 @@ async fn update_with_a_stale_resource_version_is_409_conflict() {
             )
             .await,
     );
-    assert_eq!((status.code, status.reason.as_str()), (409, "Conflict"));
-    assert_eq!(
-        status.message,
-        "Operation cannot be fulfilled on namespaces \"conf\": the object has been modified; \
-         please apply your changes to the latest version and try again"
-    );
-    about(status, "conf", "namespaces");
+    assert_conflict(status, "namespaces", "conf");
 }
 
 #[tokio::test]
@@ -710,7 +722,7 @@ async fn delete_removes_the_object_and_answers_like_a_real_server() {
     assert!(list_all(&cms).await.items.is_empty());
     let status = api_error(cms.delete("gone", &DeleteParams::default()).await);
     assert_eq!(
-        (status.code, status.reason.as_str(), status.message.as_str()),
+        said(&status),
         (404, "NotFound", "configmaps \"gone\" not found")
     );
 
@@ -1542,10 +1554,7 @@ async fn unauthenticated_clients_get_401_unauthorized() {
             .list(&ListParams::default())
             .await,
     );
-    assert_eq!(
-        (status.code, status.reason.as_str(), status.message.as_str()),
-        (401, "Unauthorized", "Unauthorized")
-    );
+    assert_eq!(said(&status), (401, "Unauthorized", "Unauthorized"));
     assert!(status.is_failure());
 
     let yaml = sandbox
@@ -1557,10 +1566,7 @@ async fn unauthenticated_clients_get_401_unauthorized() {
             .list(&ListParams::default())
             .await,
     );
-    assert_eq!(
-        (status.code, status.reason.as_str(), status.message.as_str()),
-        (401, "Unauthorized", "Unauthorized")
-    );
+    assert_eq!(said(&status), (401, "Unauthorized", "Unauthorized"));
 }
 
 #[tokio::test]
@@ -1634,7 +1640,7 @@ async fn istio_operators_are_served_as_dynamic_objects() {
 
     let status = api_error(iops.get("nope").await);
     assert_eq!(
-        (status.code, status.reason.as_str(), status.message.as_str()),
+        said(&status),
         (
             404,
             "NotFound",
@@ -1748,7 +1754,7 @@ async fn eviction_honours_pod_disruption_budgets() {
     // minAvailable 3 of 3: no disruption allowed.
     let status = api_error(pods.evict(&victim, &EvictParams::default()).await);
     assert_eq!(
-        (status.code, status.reason.as_str(), status.message.as_str()),
+        said(&status),
         (
             429,
             "TooManyRequests",
