@@ -78,72 +78,29 @@ spec:
         x-kubernetes-preserve-unknown-fields: true
 "#;
 
-/// Pods whose node and phase the scenario fixes (a pod written with a status keeps it).
-const PODS_ON_NODES: &str = r#"
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: kube-system
----
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: a
----
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: b
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: n1
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: n2
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: p1
-  namespace: a
-spec:
-  nodeName: n1
-  containers:
-  - name: app
-    image: example/app:1
-status:
-  phase: Running
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: p2
-  namespace: a
-spec:
-  nodeName: n2
-  containers:
-  - name: app
-    image: example/app:1
-status:
-  phase: Pending
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: p3
-  namespace: b
-spec:
-  nodeName: n1
-  containers:
-  - name: app
-    image: example/app:1
-status:
-  phase: Succeeded
-"#;
+/// Pods whose node and phase the scenario fixes (a pod written with a status keeps it):
+/// p1 (a, n1, Running), p2 (a, n2, Pending), p3 (b, n1, Succeeded).
+fn pods_on_nodes() -> String {
+    let mut text = String::from(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: kube-system}\n\
+         ---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n\
+         ---\napiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n\
+         ---\napiVersion: v1\nkind: Node\nmetadata: {name: n1}\n\
+         ---\napiVersion: v1\nkind: Node\nmetadata: {name: n2}\n",
+    );
+    for (name, namespace, node, phase) in [
+        ("p1", "a", "n1", "Running"),
+        ("p2", "a", "n2", "Pending"),
+        ("p3", "b", "n1", "Succeeded"),
+    ] {
+        text += &format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {namespace}}}\n\
+             spec:\n  nodeName: {node}\n  containers: [{{name: app, image: 'example/app:1'}}]\n\
+             status: {{phase: {phase}}}\n"
+        );
+    }
+    text
+}
 
 const SMALL: &str = "assets/scenarios/small.yaml";
 
@@ -421,7 +378,7 @@ async fn list_filters_by_every_label_selector_operator() {
 
 #[tokio::test]
 async fn list_filters_by_name_namespace_node_and_phase_fields() {
-    let (_sandbox, client) = start(PODS_ON_NODES).await;
+    let (_sandbox, client) = start(&pods_on_nodes()).await;
     let all: Api<Pod> = Api::all(client.clone());
     let cases: &[(&str, &[&str])] = &[
         ("metadata.name=p1", &["p1"]),
