@@ -9,6 +9,7 @@ use crate::model::{Model, PodSummary};
 
 use super::Request;
 use super::drain::{GuardedPod, LastReplica, last_replicas, workload_of};
+use super::outcome::count;
 
 /// Pods listed by name in a preview before the rest are counted.
 const LISTED_PODS: usize = 12;
@@ -216,17 +217,20 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
                     .filter_map(|p| p.node.as_ref().map(ToString::to_string))
                     .collect();
                 out.push(PlanLine::warn(format!(
-                        "blocked now: PDB {}/{} allows {} disruptions (min available {}, max unavailable {}); \
-                         it selects {} pods, on {}. The drain retries every 5s until it allows one \
+                    "blocked now: PDB {}/{} allows {} (min available {}, max unavailable {}); \
+                         it selects {}, on {}. The drain retries every 5s until it allows one \
                          (relax it in the Disruption view).",
-                        b.namespace,
-                        b.name,
-                        b.allowed_disruptions,
-                        budget(&b.min_available),
-                        budget(&b.max_unavailable),
-                        b.pods.len(),
-                        list_some(&dedup(nodes), 6)
-                    )));
+                    b.namespace,
+                    b.name,
+                    count(
+                        usize::try_from(b.allowed_disruptions.max(0)).unwrap_or(0),
+                        "disruption"
+                    ),
+                    budget(&b.min_available),
+                    budget(&b.max_unavailable),
+                    count(b.pods.len(), "pod"),
+                    list_some(&dedup(nodes), 6)
+                )));
             }
             let last = last_replicas_in(model, node, &evict);
             if !last.is_empty() {
@@ -331,7 +335,11 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
             }
             workloads.sort();
             let describe = |revs: &[String]| {
-                format!("{} pods: {}", revs.len(), dedup(revs.to_vec()).join(", "))
+                format!(
+                    "{}: {}",
+                    count(revs.len(), "pod"),
+                    dedup(revs.to_vec()).join(", ")
+                )
             };
             if *restart {
                 if workloads.is_empty() {

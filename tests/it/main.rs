@@ -11,6 +11,7 @@ mod cluster_watch;
 mod disconnect;
 mod drain_guard;
 mod install_istioctl;
+mod paging;
 mod sandbox_cli;
 mod sandbox_conformance;
 mod sandbox_istiod;

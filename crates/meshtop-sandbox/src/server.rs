@@ -716,10 +716,12 @@ fn field_manager(q: &HashMap<String, String>, parts: &http::request::Parts, _op:
         .to_string()
 }
 
+/// Where a paged list goes on: after the object `(ns, name)`, in the store's order.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct ContinueToken {
     rv: u64,
-    start: String,
+    ns: String,
+    name: String,
 }
 
 fn list(
@@ -750,11 +752,19 @@ fn list(
                 .and_then(|b| serde_json::from_slice(&b).ok())
                 .ok_or_else(|| ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"))?;
             list_rv = token.rv;
-            Some(token.start)
+            Some((token.ns, token.name))
         }
         None => None,
     };
-    let key_of = |o: &Value| format!("{}/{}", meta_str(o, "namespace"), meta_str(o, "name"));
+    // Compared as the store walks its objects, (namespace, name): as one `ns/name` string,
+    // `checkout-prod/z` would sort after `checkout-prod-eu/a` and a page would repeat or
+    // skip objects.
+    let key_of = |o: &Value| {
+        (
+            meta_str(o, "namespace").to_string(),
+            meta_str(o, "name").to_string(),
+        )
+    };
     let matching: Vec<&Arc<Value>> = cluster
         .store
         .list(&t.key(), target.namespace.as_deref())
@@ -767,10 +777,11 @@ fn list(
     };
     let mut meta = json!({"resourceVersion": list_rv.to_string()});
     if remaining > 0 {
-        let last = page.last().map(|o| key_of(o)).unwrap_or_default();
+        let (ns, name) = page.last().map(|o| key_of(o)).unwrap_or_default();
         let token = serde_json::to_vec(&ContinueToken {
             rv: list_rv,
-            start: last,
+            ns,
+            name,
         })
         .unwrap_or_default();
         meta["continue"] = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token));

@@ -40,8 +40,8 @@ pub fn notes(r: &NamespaceRow) -> String {
     }
     if !r.pods_to_restart.is_empty() {
         out.push(format!(
-            "{} pods on another revision: restart them",
-            r.pods_to_restart.len()
+            "{} on another revision: restart them",
+            crate::ops::outcome::count(r.pods_to_restart.len(), "pod")
         ));
     }
     out.join("; ")

@@ -128,7 +128,11 @@ fn control_plane<'a>(model: &Model, theme: &Theme) -> Vec<Line<'a>> {
             spans.push(Span::styled("default ", t.good));
         }
         spans.push(Span::styled(
-            format!("{} ns, {} pods", r.namespaces.len(), r.pods),
+            format!(
+                "{} ns, {}",
+                r.namespaces.len(),
+                crate::ops::outcome::count(usize::try_from(r.pods).unwrap_or(usize::MAX), "pod")
+            ),
             t.dim,
         ));
         lines.push(Line::from(spans));
@@ -199,7 +203,13 @@ fn proxies_and_drains<'a>(model: &Model, theme: &Theme, room: Rect) -> Vec<Line<
         }
         if not_ready > 0 {
             head.push(Span::styled(
-                format!("({not_ready} pods not ready)"),
+                format!(
+                    "({} not ready)",
+                    crate::ops::outcome::count(
+                        usize::try_from(not_ready).unwrap_or(usize::MAX),
+                        "pod"
+                    )
+                ),
                 t.warn,
             ));
         }
