@@ -1,4 +1,5 @@
-//! Starting a sandbox for tests and benchmarks, and a real kube client connected to it.
+//! A sandbox started for a test, meshtop's connection and a real kube client to it, and the
+//! few objects tests read and write through them (a node, a budget edited by hand).
 
 use std::net::SocketAddr;
 use std::path::Path;
