@@ -708,7 +708,7 @@ fn cli_install_exit_codes_and_output() {
     let out = k1(&with(&["--readonly", "-o", "yaml"]));
     assert_eq!(out.code, Some(0), "{out}");
     let yaml = &out.stdout;
-    let kinds: Vec<String> = serde_yaml::Deserializer::from_str(&yaml)
+    let kinds: Vec<String> = serde_yaml::Deserializer::from_str(yaml)
         .map(|d| {
             let v: Value = serde::Deserialize::deserialize(d).expect("yaml");
             v["kind"].as_str().unwrap_or("").to_string()
