@@ -370,13 +370,7 @@ fn xds(names: &mut Interner, nonce: &str, stale: bool, t: XdsType) -> XdsStatus 
         _ => (nonce.to_string(), nonce.to_string()),
     };
     let state: SyncState = http_state(&sent, &acked, false);
-    XdsStatus {
-        state,
-        sent: names.intern(&sent),
-        acked: names.intern(&acked),
-        sent_time: None,
-        last_error: None,
-    }
+    XdsStatus::new(state, names.intern(&sent), names.intern(&acked))
 }
 
 fn build(target_pods: usize) -> Cluster {

@@ -229,13 +229,7 @@ mod tests {
     /// and the ones only the other replica reports still unknown.
     fn model() -> Model {
         let mut m = seed();
-        let xds = |state| XdsStatus {
-            state,
-            sent: "v2".into(),
-            acked: "v1".into(),
-            sent_time: None,
-            last_error: None,
-        };
+        let xds = |state| XdsStatus::new(state, "v2".into(), "v1".into());
         let proxy = |namespace: &str, pod: &str, eds| ProxyStatus {
             proxy: format!("{pod}.{namespace}").as_str().into(),
             pod: pod.into(),
@@ -325,13 +319,7 @@ mod tests {
             KeyEvent::new(KeyCode::Char(digit), KeyModifiers::NONE),
             model,
         );
-        let header = Header {
-            context: "k1-admin@k1".into(),
-            server: "https://192.168.0.11:6443".into(),
-            namespace: None,
-            readonly: false,
-        };
-        let now = "2020-01-09T07:15:42Z".parse().expect("timestamp");
+        let (header, now) = seed_header();
         let mut terminal = Terminal::new(TestBackend::new(width, 60)).expect("terminal");
         terminal
             .draw(|frame| ui.render(frame, model, &header, now))
@@ -524,25 +512,15 @@ mod tests {
         );
     }
 
-    /// The kind the model watches for a `kind` field, if it watches it.
-    fn watched(kind: &str) -> Option<Kind> {
-        Some(match kind {
-            "Namespace" => Kind::Namespace,
-            "Node" => Kind::Node,
-            "Pod" => Kind::Pod,
-            "Deployment" => Kind::Deployment,
-            "ReplicaSet" => Kind::ReplicaSet,
-            "StatefulSet" => Kind::StatefulSet,
-            "DaemonSet" => Kind::DaemonSet,
-            "Service" => Kind::Service,
-            "HorizontalPodAutoscaler" => Kind::Hpa,
-            "PodDisruptionBudget" => Kind::Pdb,
-            "MutatingWebhookConfiguration" => Kind::WebhookConfig,
-            "ConfigMap" => Kind::ConfigMap,
-            "IstioOperator" => Kind::IstioOperator,
-            "Gateway" => Kind::IstioGateway,
-            _ => return None,
-        })
+    /// The header of the seed's cluster, and the clock of its snapshots.
+    fn seed_header() -> (Header, jiff::Timestamp) {
+        let header = Header {
+            context: "k1-admin@k1".into(),
+            server: "https://192.168.0.11:6443".into(),
+            namespace: None,
+            readonly: false,
+        };
+        (header, "2020-01-09T07:15:42Z".parse().expect("timestamp"))
     }
 
     /// The demo cluster's objects with garbage in their fields, as a cluster may send them,
@@ -554,7 +532,10 @@ mod tests {
         let scenario = include_str!("../assets/scenarios/k1-upgrade.yaml");
         let objects: Vec<(Kind, Value)> = serde_yaml::Deserializer::from_str(scenario)
             .filter_map(|doc| Value::deserialize(doc).ok())
-            .filter_map(|v| Some((watched(v.get("kind")?.as_str()?)?, v)))
+            .filter_map(|v| {
+                let kind = Kind::of_type(v.get("apiVersion")?.as_str()?, v.get("kind")?.as_str()?);
+                Some((kind?, v))
+            })
             .collect();
         assert!(objects.len() > 100, "{}", objects.len());
         let keys: Vec<KeyCode> = [
@@ -576,13 +557,7 @@ mod tests {
             KeyCode::Right,
         ])
         .collect();
-        let header = Header {
-            context: "k1-admin@k1".into(),
-            server: "https://192.168.0.11:6443".into(),
-            namespace: None,
-            readonly: false,
-        };
-        let now = "2020-01-09T07:15:42Z".parse().expect("timestamp");
+        let (header, now) = seed_header();
         let mut g = crate::garbage::Garbage::new(0x7461_626c);
         let mut projected = 0;
         for _ in 0..25 {

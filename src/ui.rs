@@ -139,12 +139,7 @@ impl Ui {
             return match action {
                 Some(action) => self.state.update_dialog(action, model),
                 None => {
-                    if typing
-                        && let KeyCode::Char(c) = key.code
-                        && !key
-                            .modifiers
-                            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
-                    {
+                    if typing && let Some(c) = typed_char(&key) {
                         self.state.type_char(c);
                     }
                     Vec::new()
@@ -156,12 +151,7 @@ impl Ui {
         match self.keymap.action(&key, scope, prompt) {
             Some(action) => self.state.update(action, model, &self.keymap),
             None => {
-                if prompt
-                    && let KeyCode::Char(c) = key.code
-                    && !key
-                        .modifiers
-                        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
-                {
+                if prompt && let Some(c) = typed_char(&key) {
                     self.state.type_char(c);
                 }
                 Vec::new()
@@ -235,5 +225,20 @@ impl Ui {
 
     pub fn theme(&self) -> &Theme {
         &self.theme
+    }
+}
+
+/// The character a key types into a prompt or a form: a character key without Ctrl or Alt,
+/// which are the keymap's.
+fn typed_char(key: &KeyEvent) -> Option<char> {
+    match key.code {
+        KeyCode::Char(c)
+            if !key
+                .modifiers
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+        {
+            Some(c)
+        }
+        _ => None,
     }
 }

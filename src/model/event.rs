@@ -62,6 +62,28 @@ impl Kind {
         }
     }
 
+    /// The kind a Kubernetes object of this `apiVersion` and `kind` is watched as; `None`
+    /// for what meshtop does not watch.
+    pub fn of_type(api_version: &str, kind: &str) -> Option<Kind> {
+        Some(match kind {
+            "Namespace" => Kind::Namespace,
+            "Node" => Kind::Node,
+            "Pod" => Kind::Pod,
+            "Deployment" => Kind::Deployment,
+            "ReplicaSet" => Kind::ReplicaSet,
+            "StatefulSet" => Kind::StatefulSet,
+            "DaemonSet" => Kind::DaemonSet,
+            "Service" => Kind::Service,
+            "HorizontalPodAutoscaler" => Kind::Hpa,
+            "PodDisruptionBudget" => Kind::Pdb,
+            "MutatingWebhookConfiguration" => Kind::WebhookConfig,
+            "ConfigMap" => Kind::ConfigMap,
+            "IstioOperator" => Kind::IstioOperator,
+            "Gateway" if api_version.starts_with("networking.istio.io/") => Kind::IstioGateway,
+            _ => return None,
+        })
+    }
+
     /// The kind of an object.
     pub fn of(object: &Object) -> Kind {
         use super::summary::WorkloadKind as W;

@@ -218,8 +218,11 @@ impl DrainCounts {
     }
 }
 
+/// A node as the views show it, with its drain pre-flight: `NodeRow` in words and pod
+/// names (`meshtop get nodes`, the details), `NodeLine` in numbers, built only for the
+/// rows the Nodes view has on screen.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct NodeRow {
+pub struct NodeFacts<P> {
     pub name: Name,
     pub roles: Vec<Name>,
     pub kubelet_version: Name,
@@ -229,24 +232,11 @@ pub struct NodeRow {
     pub cordoned: bool,
     pub labels: Vec<String>,
     pub pods: u32,
-    pub preflight: DrainPreflight,
+    pub preflight: P,
 }
 
-/// A node as the Nodes view shows it: `NodeRow` with its drain pre-flight in numbers, built
-/// only for the rows on screen.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NodeLine {
-    pub name: Name,
-    pub roles: Vec<Name>,
-    pub kubelet_version: Name,
-    /// Minor versions behind the newest kubelet in the cluster (0 = newest).
-    pub minor_skew: u32,
-    pub ready: bool,
-    pub cordoned: bool,
-    pub labels: Vec<String>,
-    pub pods: u32,
-    pub drain: DrainCounts,
-}
+pub type NodeRow = NodeFacts<DrainPreflight>;
+pub type NodeLine = NodeFacts<DrainCounts>;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NamespaceRow {

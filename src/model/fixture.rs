@@ -77,16 +77,8 @@ pub fn node(name: &str, kubelet: &str) -> NodeBuilder {
 impl NodeBuilder {
     pub fn master(mut self) -> Self {
         self.0.roles = vec![n("master")];
-        let mut l: Vec<(Name, Name)> = self
-            .0
-            .labels
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        l.push((n("node-role.kubernetes.io/master"), n("")));
-        self.0.labels = Labels::new(l);
         self.0.taints = vec![n("node-role.kubernetes.io/master:NoSchedule")];
-        self
+        self.label("node-role.kubernetes.io/master", "")
     }
     pub fn label(mut self, k: &str, v: &str) -> Self {
         let mut l: Vec<(Name, Name)> = self
@@ -113,6 +105,13 @@ impl NodeBuilder {
 }
 
 pub struct PodBuilder(PodSummary);
+
+fn owner(kind: &str, name: &str) -> Owner {
+    Owner {
+        kind: n(kind),
+        name: n(name),
+    }
+}
 
 pub fn pod(namespace: &str, name: &str) -> PodBuilder {
     PodBuilder(PodSummary {
@@ -148,10 +147,7 @@ impl PodBuilder {
         self
     }
     pub fn owner(mut self, kind: &str, name: &str) -> Self {
-        self.0.owner = Some(Owner {
-            kind: n(kind),
-            name: n(name),
-        });
+        self.0.owner = Some(owner(kind, name));
         self
     }
     /// A sidecar injected by `rev`, with its emptyDir volumes.
@@ -251,10 +247,7 @@ impl WorkloadBuilder {
         self
     }
     pub fn owner(mut self, kind: &str, name: &str) -> Self {
-        self.0.owner = Some(Owner {
-            kind: n(kind),
-            name: n(name),
-        });
+        self.0.owner = Some(owner(kind, name));
         self
     }
     pub fn build(self) -> Object {
@@ -865,6 +858,31 @@ pub fn seed_objects() -> Vec<Object> {
     o
 }
 
+/// Every object the model holds, as events would bring them again.
+pub fn objects(m: &Model) -> Vec<Object> {
+    let s = &m.store;
+    let mut o: Vec<Object> = Vec::new();
+    o.extend(s.namespaces.values().cloned().map(Object::Namespace));
+    o.extend(s.nodes.values().cloned().map(Object::Node));
+    o.extend(s.pods.values().cloned().map(Object::Pod));
+    for w in [
+        &s.deployments,
+        &s.replica_sets,
+        &s.stateful_sets,
+        &s.daemon_sets,
+    ] {
+        o.extend(w.values().cloned().map(Object::Workload));
+    }
+    o.extend(s.services.values().cloned().map(Object::Service));
+    o.extend(s.hpas.values().cloned().map(Object::Hpa));
+    o.extend(s.pdbs.values().cloned().map(Object::Pdb));
+    o.extend(s.webhooks.values().cloned().map(Object::WebhookConfig));
+    o.extend(s.config_maps.values().cloned().map(Object::ConfigMap));
+    o.extend(s.iops.values().cloned().map(Object::IstioOperator));
+    o.extend(s.istio_gateways.values().cloned().map(Object::IstioGateway));
+    o
+}
+
 /// A model holding `seed_objects()`, every source ready.
 pub fn seed() -> Model {
     let mut m = Model::new();
@@ -881,28 +899,6 @@ pub fn seed() -> Model {
         m.apply(applied(o));
     }
     m
-}
-
-/// The Kind a scenario document is watched as, if the model watches it.
-fn scenario_kind(doc: &serde_json::Value) -> Option<Kind> {
-    let api = doc["apiVersion"].as_str().unwrap_or_default();
-    Some(match doc["kind"].as_str()? {
-        "Namespace" => Kind::Namespace,
-        "Node" => Kind::Node,
-        "Pod" => Kind::Pod,
-        "Deployment" => Kind::Deployment,
-        "ReplicaSet" => Kind::ReplicaSet,
-        "StatefulSet" => Kind::StatefulSet,
-        "DaemonSet" => Kind::DaemonSet,
-        "Service" => Kind::Service,
-        "HorizontalPodAutoscaler" => Kind::Hpa,
-        "PodDisruptionBudget" => Kind::Pdb,
-        "MutatingWebhookConfiguration" => Kind::WebhookConfig,
-        "ConfigMap" => Kind::ConfigMap,
-        "IstioOperator" => Kind::IstioOperator,
-        "Gateway" if api.starts_with("networking.istio.io/") => Kind::IstioGateway,
-        _ => return None,
-    })
 }
 
 /// The documents of a scenario file (a path from the crate root).
@@ -927,7 +923,10 @@ pub fn scenario(path: &str) -> Model {
         )));
     }
     for doc in scenario_docs(path) {
-        let Some(kind) = scenario_kind(&doc) else {
+        let Some(kind) = Kind::of_type(
+            doc["apiVersion"].as_str().unwrap_or_default(),
+            doc["kind"].as_str().unwrap_or_default(),
+        ) else {
             continue;
         };
         let object: kube::api::DynamicObject =

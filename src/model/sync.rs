@@ -72,6 +72,19 @@ impl SyncState {
             SyncState::Error => "ERROR",
         }
     }
+
+    /// How far from in sync, for the worst of a proxy's types and for sorting: types not
+    /// watched and types never sent weigh least.
+    pub fn severity(self) -> u8 {
+        match self {
+            SyncState::Ignored => 0,
+            SyncState::NotSent => 1,
+            SyncState::Synced => 2,
+            SyncState::Stale => 3,
+            SyncState::StaleNeverAcknowledged => 4,
+            SyncState::Error => 5,
+        }
+    }
 }
 
 /// One xDS type of one proxy: the state and the raw values behind it.
@@ -86,6 +99,19 @@ pub struct XdsStatus {
     pub sent_time: Option<Timestamp>,
     /// 1.23+: the proxy's last NACK.
     pub last_error: Option<Name>,
+}
+
+impl XdsStatus {
+    /// A type with neither a send time nor an error, as every istiod before 1.23 reports it.
+    pub fn new(state: SyncState, sent: Name, acked: Name) -> Self {
+        Self {
+            state,
+            sent,
+            acked,
+            sent_time: None,
+            last_error: None,
+        }
+    }
 }
 
 /// One proxy as one istiod replica reports it.

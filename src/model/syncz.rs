@@ -126,22 +126,18 @@ fn entry(o: &Map<String, Value>, names: &mut Interner) -> Option<ProxyStatus> {
         let old_sent = text(o, &format!("{prefix}_sent"));
         let old_acked = text(o, &format!("{prefix}_acked"));
         match resources {
-            None => XdsStatus {
-                state: http_state(old_sent, old_acked, ztunnel),
-                sent: name(names, old_sent),
-                acked: name(names, old_acked),
-                sent_time: None,
-                last_error: None,
-            },
+            None => XdsStatus::new(
+                http_state(old_sent, old_acked, ztunnel),
+                name(names, old_sent),
+                name(names, old_acked),
+            ),
             Some(map) => match map.get(t.type_url()).and_then(Value::as_object) {
                 // 1.23+: a type the proxy does not watch is not listed.
-                None => XdsStatus {
-                    state: SyncState::Ignored,
-                    sent: name(names, old_sent),
-                    acked: name(names, old_acked),
-                    sent_time: None,
-                    last_error: None,
-                },
+                None => XdsStatus::new(
+                    SyncState::Ignored,
+                    name(names, old_sent),
+                    name(names, old_acked),
+                ),
                 Some(r) => {
                     let sent = text(r, "sent");
                     let acked = text(r, "acked");

@@ -61,31 +61,6 @@ fn blocking_pdbs(row: &NodeRow) -> Vec<String> {
     }
 }
 
-/// Every object the model holds, as events would bring them again.
-fn objects(m: &Model) -> Vec<Object> {
-    let s = &m.store;
-    let mut o: Vec<Object> = Vec::new();
-    o.extend(s.namespaces.values().cloned().map(Object::Namespace));
-    o.extend(s.nodes.values().cloned().map(Object::Node));
-    o.extend(s.pods.values().cloned().map(Object::Pod));
-    for w in [
-        &s.deployments,
-        &s.replica_sets,
-        &s.stateful_sets,
-        &s.daemon_sets,
-    ] {
-        o.extend(w.values().cloned().map(Object::Workload));
-    }
-    o.extend(s.services.values().cloned().map(Object::Service));
-    o.extend(s.hpas.values().cloned().map(Object::Hpa));
-    o.extend(s.pdbs.values().cloned().map(Object::Pdb));
-    o.extend(s.webhooks.values().cloned().map(Object::WebhookConfig));
-    o.extend(s.config_maps.values().cloned().map(Object::ConfigMap));
-    o.extend(s.iops.values().cloned().map(Object::IstioOperator));
-    o.extend(s.istio_gateways.values().cloned().map(Object::IstioGateway));
-    o
-}
-
 /// The incremental aggregates must equal those of a model built from the same objects at
 /// once, in another order (PDBs before pods).
 fn assert_consistent(m: &Model) {
@@ -191,7 +166,7 @@ pub(crate) fn assert_reads_agree(m: &Model) {
             },
             DrainPreflight::Unknown { .. } => {
                 assert!(lines.drain_unknown().is_some(), "rows unknown, lines not");
-                line.drain.clone()
+                line.preflight.clone()
             }
         };
         let expected = NodeLine {
@@ -203,12 +178,12 @@ pub(crate) fn assert_reads_agree(m: &Model) {
             cordoned: row.cordoned,
             labels: row.labels.clone(),
             pods: row.pods,
-            drain,
+            preflight: drain,
         };
         assert_eq!(line, expected);
         assert_eq!(m.node_row(&row.name).as_ref(), Some(row));
-        assert_eq!(line.drain.summary(), row.preflight.summary());
-        assert_eq!(line.drain.blocked(), blocking(row));
+        assert_eq!(line.preflight.summary(), row.preflight.summary());
+        assert_eq!(line.preflight.blocked(), blocking(row));
     }
     assert_eq!(lines.get(rows.len()), None);
     let blocked: Vec<(Name, Vec<String>)> = rows
@@ -1317,7 +1292,7 @@ fn node_objects_coming_and_going_keep_the_drain_counts() {
     let drain = (0..lines.len())
         .filter_map(|i| lines.get(i))
         .find(|l| l.name.as_ref() == "k1-node03")
-        .map(|l| l.drain);
+        .map(|l| l.preflight);
     assert_eq!(
         drain.map(|d| (d.unmanaged, d.empty_dir)),
         Some((1, 1)),

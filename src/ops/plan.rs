@@ -4,6 +4,7 @@
 //! nothing itself.
 
 use crate::model::summary::{WorkloadKind, budget};
+use crate::model::sync::SyncState;
 use crate::model::{Model, PodSummary};
 
 use super::Request;
@@ -13,7 +14,8 @@ use super::outcome::count;
 /// Pods listed by name in a preview before the rest are counted.
 const LISTED_PODS: usize = 12;
 
-/// How a part of a line reads: the UI picks the colour.
+/// How a piece of text reads (a part of a plan's line, a table's cell): the UI picks the
+/// colour from its theme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tone {
     Plain,
@@ -22,6 +24,14 @@ pub enum Tone {
     Warn,
     Bad,
     Title,
+    /// A finding's severity.
+    Error,
+    Warning,
+    Info,
+    /// A proxy's xDS state.
+    Sync(SyncState),
+    /// A proxy whose state is not known.
+    SyncUnknown,
 }
 
 /// One line of a plan, in parts of different tones.

@@ -18,7 +18,7 @@ use super::keymap::{Action, Keymap};
 use super::theme::Theme;
 use crate::ops::Request;
 use crate::ops::install::InstallKind;
-use crate::ops::plan::{Plan, Tone, list_some, plan};
+use crate::ops::plan::{Plan, list_some, plan};
 
 /// The dialog, centred over `area`: its text (the form, or what will change and the server
 /// dry run's answer) scrolls; its keys, prompt and error stay in view below it.
@@ -465,21 +465,13 @@ fn form_lines<'a>(
 
 /// The plan's lines in the theme's colours.
 fn plan_lines<'a>(plan: &Plan, t: &Theme) -> Vec<Line<'a>> {
-    let style = |tone: Tone| match tone {
-        Tone::Plain => t.base,
-        Tone::Dim => t.dim,
-        Tone::Good => t.good,
-        Tone::Warn => t.warn,
-        Tone::Bad => t.bad,
-        Tone::Title => t.title,
-    };
     plan.lines
         .iter()
         .map(|l| {
             Line::from(
                 l.spans
                     .iter()
-                    .map(|(text, tone)| Span::styled(text.clone(), style(*tone)))
+                    .map(|(text, tone)| Span::styled(text.clone(), tone.style(t)))
                     .collect::<Vec<_>>(),
             )
         })

@@ -12,6 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::model::sync::SyncState;
+pub use crate::ops::plan::Tone;
 
 use super::state::Screen;
 use super::theme::Theme;
@@ -72,25 +73,8 @@ pub fn visible_columns(columns: &[Column], width: u16) -> Vec<usize> {
         .collect()
 }
 
-/// How a cell should look, resolved against the theme when drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tone {
-    Plain,
-    Dim,
-    Good,
-    Warn,
-    Bad,
-    /// A finding's severity.
-    Error,
-    Warning,
-    Info,
-    /// A proxy's xDS state.
-    Sync(SyncState),
-    /// A proxy whose state is not known.
-    SyncUnknown,
-}
-
 impl Tone {
+    /// How the theme draws text of this tone.
     pub fn style(self, theme: &Theme) -> Style {
         match self {
             Tone::Plain => theme.base,
@@ -98,6 +82,7 @@ impl Tone {
             Tone::Good => theme.good,
             Tone::Warn => theme.warn,
             Tone::Bad => theme.bad,
+            Tone::Title => theme.title,
             Tone::Error => theme.severity_error,
             Tone::Warning => theme.severity_warning,
             Tone::Info => theme.severity_info,
@@ -174,6 +159,70 @@ pub trait TableSource {
     /// listing. Shown instead of `empty_message`: "no nodes" would claim what is not seen.
     fn unseen(&self) -> Option<&str> {
         None
+    }
+    /// What the title says last, about the table as a whole.
+    fn title_note(&self) -> Option<(String, Tone)> {
+        None
+    }
+}
+
+/// A row of a view that lists the model's rows of one kind as they come: its view's column
+/// spec, its cells, and what Enter opens. [`Rows`] makes the view's table of them.
+pub trait Row {
+    const COLUMNS: &'static [Column];
+    /// Shown when there are no rows at all.
+    const EMPTY: &'static str;
+    /// One cell per column.
+    fn cells(&self) -> Vec<CellText>;
+    fn sort_key(&self, column: usize) -> SortKey<'_>;
+    /// The text a `/` filter matches against.
+    fn filter_text(&self, out: &mut String);
+    fn subject(&self) -> Option<Subject>;
+}
+
+/// The table of a view of [`Row`]s: the rows, and why some may be missing.
+pub struct Rows<R> {
+    rows: Vec<R>,
+    unseen: Option<String>,
+}
+
+impl<R: Row> Rows<R> {
+    pub fn new(rows: Vec<R>, unseen: Option<String>) -> Self {
+        Rows { rows, unseen }
+    }
+}
+
+impl<R: Row> TableSource for Rows<R> {
+    fn columns(&self) -> &[Column] {
+        R::COLUMNS
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn cells(&self, row: usize) -> Vec<CellText> {
+        self.rows[row].cells()
+    }
+
+    fn sort_key(&self, row: usize, column: usize) -> SortKey<'_> {
+        self.rows[row].sort_key(column)
+    }
+
+    fn filter_text(&self, row: usize, out: &mut String) {
+        self.rows[row].filter_text(out);
+    }
+
+    fn subject(&self, row: usize) -> Option<Subject> {
+        self.rows[row].subject()
+    }
+
+    fn empty_message(&self) -> &'static str {
+        R::EMPTY
+    }
+
+    fn unseen(&self) -> Option<&str> {
+        self.unseen.as_deref()
     }
 }
 
@@ -326,6 +375,9 @@ pub fn title<'a>(
             format!("sorted by {}{arrow} ", c.header),
             theme.dim,
         ));
+    }
+    if let Some((note, tone)) = source.title_note() {
+        spans.push(Span::styled(format!("{note} "), tone.style(theme)));
     }
     Line::from(spans)
 }

@@ -134,11 +134,11 @@ pub fn source<'m>(id: &ScreenId, model: &'m Model) -> Box<dyn TableSource + 'm> 
     match id {
         ScreenId::View(ViewKind::Overview) => Box::new(overview::FindingsTable::new(model)),
         ScreenId::View(ViewKind::Revisions) => Box::new(revisions::RevisionsTable::new(model)),
-        ScreenId::View(ViewKind::Gateways) => Box::new(gateways::GatewaysTable::new(model)),
+        ScreenId::View(ViewKind::Gateways) => Box::new(gateways::table(model)),
         ScreenId::View(ViewKind::Proxies) => Box::new(proxies::ProxiesTable::new(model)),
-        ScreenId::View(ViewKind::Disruption) => Box::new(disruption::PdbTable::new(model)),
+        ScreenId::View(ViewKind::Disruption) => Box::new(disruption::table(model)),
         ScreenId::View(ViewKind::Nodes) => Box::new(nodes::NodesTable::new(model)),
-        ScreenId::View(ViewKind::Namespaces) => Box::new(namespaces::NamespacesTable::new(model)),
+        ScreenId::View(ViewKind::Namespaces) => Box::new(namespaces::table(model)),
         ScreenId::Details(subject) => details::table(subject, model),
     }
 }
@@ -153,7 +153,6 @@ pub fn render(
 ) -> usize {
     match &screen.id {
         ScreenId::View(ViewKind::Overview) => overview::render(frame, area, screen, model, theme),
-        ScreenId::View(ViewKind::Proxies) => proxies::render(frame, area, screen, model, theme),
         ScreenId::View(view) => {
             let source = source(&screen.id, model);
             let rows = table::arrange(source.as_ref(), screen);

@@ -1,8 +1,14 @@
-//! Starting a sandbox for tests and benchmarks, and a real kube client connected to it.
+//! A sandbox started for a test, meshtop's connection and a real kube client to it, and the
+//! few objects tests read and write through them (a node, a budget edited by hand).
 
 use std::net::SocketAddr;
 use std::path::Path;
 
+use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use meshtop::cluster::Connection;
 pub use meshtop_sandbox::{ADMIN_CONTEXT, RESTRICTED_CONTEXT};
 use meshtop_sandbox::{Sandbox, Scenario};
 
@@ -73,22 +79,40 @@ pub async fn anonymous_client(sandbox: &Sandbox) -> Result<kube::Client, String>
     kube::Client::try_from(config).map_err(|e| e.to_string())
 }
 
-/// Polls `check` until it returns `Some` (every 200 ms), or panics naming `what` once
-/// `within` has passed: how tests wait for the sandbox's controllers, never by sleeping.
-pub async fn eventually<T, F, Fut>(what: &str, within: std::time::Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = std::time::Instant::now() + within;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+/// A sandbox from a scenario file and meshtop's admin connection to it, for a test: it
+/// fails the test if either does not come up.
+pub async fn connected(path: &str) -> (Sandbox, Connection) {
+    let sandbox = start_file(path).await.expect("start the sandbox");
+    let conn = connection(&sandbox, ADMIN_CONTEXT)
+        .await
+        .expect("connect to the sandbox");
+    (sandbox, conn)
+}
+
+/// A node as the API server has it now.
+pub async fn node(conn: &Connection, name: &str) -> Node {
+    Api::<Node>::all(conn.client.clone())
+        .get(name)
+        .await
+        .expect("node")
+}
+
+/// Whether a node is cordoned (`spec.unschedulable`).
+pub fn cordoned(node: &Node) -> bool {
+    node.spec
+        .as_ref()
+        .and_then(|s| s.unschedulable)
+        .unwrap_or(false)
+}
+
+/// Sets a PDB's `minAvailable` with a merge patch, as someone editing the budget by hand.
+pub async fn set_min_available(conn: &Connection, namespace: &str, pdb: &str, min: i32) {
+    Api::<PodDisruptionBudget>::namespaced(conn.client.clone(), namespace)
+        .patch(
+            pdb,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"minAvailable": min}})),
+        )
+        .await
+        .expect("patch the budget");
 }

@@ -4,54 +4,22 @@
 //! as `kubectl drain`.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::common::harness;
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use crate::common::process::{self, CliFiles, Run, audit_lines};
+use crate::common::wait::eventually;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams};
 use meshtop::cluster::Connection;
-use meshtop::cluster::actions::{AuditLog, AuditRecord, Executor};
+use meshtop::cluster::actions::{AuditLog, Executor};
 use meshtop::ops::ActionError;
 use meshtop::ops::drain::{BudgetFacts, DrainEvent, DrainOptions};
 use meshtop::ops::pdb::RELAXED_FROM;
-use meshtop_sandbox::Sandbox;
 
 const K1: &str = "assets/scenarios/k1-upgrade.yaml";
-
-async fn start() -> Sandbox {
-    harness::start_file(K1).await.expect("start the sandbox")
-}
-
-async fn connect(sandbox: &Sandbox) -> Connection {
-    harness::connection(sandbox, harness::ADMIN_CONTEXT)
-        .await
-        .expect("connect to the sandbox")
-}
-
-fn audit_lines(path: &Path) -> Vec<AuditRecord> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("an audit line is JSON"))
-        .collect()
-}
-
-async fn node(conn: &Connection, name: &str) -> Node {
-    Api::<Node>::all(conn.client.clone())
-        .get(name)
-        .await
-        .expect("node")
-}
-
-fn unschedulable(n: &Node) -> bool {
-    n.spec
-        .as_ref()
-        .and_then(|s| s.unschedulable)
-        .unwrap_or(false)
-}
 
 /// `(namespace/name, uid)` of every pod on a node.
 async fn pods_on(conn: &Connection, node: &str) -> BTreeSet<(String, String)> {
@@ -74,12 +42,9 @@ async fn pods_on(conn: &Connection, node: &str) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-use crate::common::harness::eventually;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_blocked_by_istio_pilot_then_relaxed_then_restored() {
-    let sandbox = start().await;
-    let conn = connect(&sandbox).await;
+    let (_sandbox, conn) = harness::connected(K1).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let audit = dir.path().join("audit.log");
     let exec = Executor::new(&conn, false, Some(AuditLog::new(&audit)));
@@ -100,7 +65,7 @@ async fn drain_blocked_by_istio_pilot_then_relaxed_then_restored() {
     let text = err.to_string();
     assert!(text.contains("istio-pilot"), "{text}");
     assert!(text.contains("node/k1-node03 remains cordoned"), "{text}");
-    assert!(unschedulable(&node(&conn, "k1-node03").await));
+    assert!(harness::cordoned(&harness::node(&conn, "k1-node03").await));
     let refused: Vec<Option<String>> = events
         .lock()
         .expect("lock")
@@ -250,7 +215,7 @@ async fn drain_blocked_by_istio_pilot_then_relaxed_then_restored() {
         .expect_err("not relaxed any more");
     assert!(matches!(again, ActionError::Conflict(_)), "{again:?}");
     exec.uncordon("k1-node03", false).await.expect("uncordon");
-    assert!(!unschedulable(&node(&conn, "k1-node03").await));
+    assert!(!harness::cordoned(&harness::node(&conn, "k1-node03").await));
 
     let lines = audit_lines(&audit);
     let summary: Vec<(&str, &str, bool)> = lines
@@ -298,13 +263,12 @@ async fn drain_blocked_by_istio_pilot_then_relaxed_then_restored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
-    let sandbox = start().await;
-    let conn = connect(&sandbox).await;
+    let (_sandbox, conn) = harness::connected(K1).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let audit = dir.path().join("audit.log");
     let exec = Executor::new(&conn, false, Some(AuditLog::new(&audit)));
     let before = pods_on(&conn, "k1-node04").await;
-    let node_before = node(&conn, "k1-node04").await;
+    let node_before = harness::node(&conn, "k1-node04").await;
 
     let opts = DrainOptions {
         dry_run: true,
@@ -326,8 +290,8 @@ async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
     exec.pdb_relax("istio-system/istio-galley", true)
         .await
         .expect("dry-run relax");
-    let after = node(&conn, "k1-node04").await;
-    assert!(!unschedulable(&after));
+    let after = harness::node(&conn, "k1-node04").await;
+    assert!(!harness::cordoned(&after));
     assert_eq!(after.metadata.labels, node_before.metadata.labels);
     assert_eq!(pods_on(&conn, "k1-node04").await, before);
     let galley = Api::<PodDisruptionBudget>::namespaced(conn.client.clone(), "istio-system")
@@ -392,7 +356,7 @@ async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
         .expect_err("a revision with dots");
     assert!(matches!(e, ActionError::Invalid(_)), "{e:?}");
     assert_eq!(
-        node(&conn, "k1-node04").await.metadata.labels,
+        harness::node(&conn, "k1-node04").await.metadata.labels,
         node_before.metadata.labels
     );
     assert_eq!(audit_lines(&audit).len(), 4);
@@ -410,7 +374,7 @@ async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
         .await
         .expect("label");
     assert_eq!(out.verb(), "labeled");
-    let labels = node(&conn, "k1-node04")
+    let labels = harness::node(&conn, "k1-node04")
         .await
         .metadata
         .labels
@@ -423,7 +387,7 @@ async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
         .await
         .expect("unlabel");
     assert_eq!(
-        node(&conn, "k1-node04").await.metadata.labels,
+        harness::node(&conn, "k1-node04").await.metadata.labels,
         node_before.metadata.labels
     );
     // Removing it again changes nothing and is no error, as with kubectl ("not labeled"),
@@ -434,15 +398,14 @@ async fn dry_run_changes_nothing_and_readonly_and_bad_labels_send_nothing() {
         .expect("removing an absent label");
     assert_eq!(out.verb(), "not labeled");
     assert_eq!(
-        node(&conn, "k1-node04").await.metadata.labels,
+        harness::node(&conn, "k1-node04").await.metadata.labels,
         node_before.metadata.labels
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn label_namespace_with_restart_moves_legacy_shop_to_the_revision() {
-    let sandbox = start().await;
-    let conn = connect(&sandbox).await;
+    let (_sandbox, conn) = harness::connected(K1).await;
     let exec = Executor::new(&conn, false, None);
     let pods: Api<Pod> = Api::namespaced(conn.client.clone(), "legacy-shop");
     let old: BTreeSet<String> = pods
@@ -518,35 +481,19 @@ async fn label_namespace_with_restart_moves_legacy_shop_to_the_revision() {
     .await;
 }
 
-/// The meshtop binary's output and exit code.
-fn meshtop(args: &[&str], env: &[(&str, &Path)]) -> std::process::Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_meshtop"));
-    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run meshtop")
-}
-
-fn text(out: &[u8]) -> String {
-    String::from_utf8_lossy(out).into_owned()
-}
-
 #[test]
 fn cli_exit_codes_with_demo() {
     let dir = tempfile::tempdir().expect("tempdir");
     let audit = dir.path().join("audit.log");
     let log = dir.path().join("meshtop.log");
-    let base = |extra: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = vec!["--demo".into(), "--log-file".into()];
-        v.push(log.display().to_string());
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
-    };
     let run = |extra: &[&str]| {
-        let args = base(extra);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        meshtop(&args, &[("MESHTOP_AUDIT_LOG", audit.as_path())])
+        let mut cmd = process::meshtop();
+        cmd.arg("--demo")
+            .arg("--log-file")
+            .arg(&log)
+            .args(extra)
+            .env("MESHTOP_AUDIT_LOG", &audit);
+        process::run(&mut cmd)
     };
 
     let out = run(&[
@@ -556,8 +503,8 @@ fn cli_exit_codes_with_demo() {
         "6s",
         "--evict-last-replica",
     ]);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert_eq!(out.code, Some(1), "{out}");
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     assert!(stdout.contains("node/k1-node03 cordoned"), "{stdout}");
     assert!(
         stdout.contains("evicting pod istio-system/istio-pilot-"),
@@ -589,24 +536,21 @@ fn cli_exit_codes_with_demo() {
     assert!(stderr.contains("remains cordoned"), "{stderr}");
 
     let out = run(&["--readonly", "drain", "k1-node03"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("--readonly"));
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stderr.contains("--readonly"), "{out}");
     let out = run(&["label", "node", "k1-node03", "taco istio=enabled"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("invalid label"));
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stderr.contains("invalid label"), "{out}");
     let out = run(&["uncordon", "k1-node99"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("\"k1-node99\" not found"));
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stderr.contains("\"k1-node99\" not found"), "{out}");
     let out = run(&["cordon", "k1-node05", "--dry-run"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(
-        text(&out.stdout),
-        "node/k1-node05 cordoned (server dry run)\n"
-    );
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(out.stdout, "node/k1-node05 cordoned (server dry run)\n");
     let out = run(&["pdb", "relax", "istio-system/istio-pilot"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(0), "{out}");
     assert_eq!(
-        text(&out.stdout),
+        out.stdout,
         "poddisruptionbudget.policy/istio-pilot relaxed\n"
     );
     // A relabel with --restart waits for each rollout, as `kubectl rollout status` does.
@@ -620,13 +564,8 @@ fn cli_exit_codes_with_demo() {
         "--timeout",
         "60s",
     ]);
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
+    assert_eq!(out.code, Some(0), "{out}");
+    let stdout = &out.stdout;
     // The closing line says what was done, after the rollouts it waited for.
     assert!(
         stdout.ends_with(
@@ -666,13 +605,6 @@ fn cli_exit_codes_with_demo() {
     );
 }
 
-fn kubectl_path() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("kubectl"))
-        .find(|p| p.is_file())
-}
-
 /// `(evicted, skipped)` pod names from kubectl drain's (and meshtop drain's) output.
 fn drain_sets(stdout: &str, stderr: &str) -> (BTreeSet<String>, BTreeSet<String>) {
     let evicted = stdout
@@ -690,34 +622,22 @@ fn drain_sets(stdout: &str, stderr: &str) -> (BTreeSet<String>, BTreeSet<String>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn meshtop_drain_matches_kubectl_drain() {
-    let kubectl = kubectl_path().expect("kubectl is required by this test and is not on PATH: install Debian's kubernetes-client (`.ci/run` does)");
-    let dir = tempfile::tempdir().expect("tempdir");
+    let kubectl = process::kubectl();
     let mut results = Vec::new();
     for who in ["meshtop", "kubectl"] {
-        let sandbox = start().await;
-        let kubeconfig = dir.path().join(format!("{who}.kubeconfig"));
-        std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).expect("kubeconfig");
-        let kc = kubeconfig.display().to_string();
-        let log = dir.path().join(format!("{who}.log")).display().to_string();
-        let audit = dir.path().join("audit.log").display().to_string();
-        let common = [
-            "--kubeconfig",
-            kc.as_str(),
-            "--log-file",
-            log.as_str(),
-            "--audit-log",
-            audit.as_str(),
-        ];
-        let relax = tokio::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
-            .args(common)
-            .args(["pdb", "relax", "istio-system/istio-galley"])
-            .output()
-            .await
-            .expect("meshtop pdb relax");
-        assert!(relax.status.success(), "{}", text(&relax.stderr));
+        let sandbox = harness::start_file(K1).await.expect("start the sandbox");
+        let files = CliFiles::new(&sandbox);
+        let meshtop = || tokio::process::Command::from(files.meshtop());
+        let relax = Run::from(
+            meshtop()
+                .args(["pdb", "relax", "istio-system/istio-galley"])
+                .output()
+                .await
+                .expect("meshtop pdb relax"),
+        );
+        assert_eq!(relax.code, Some(0), "{relax}");
         let out = if who == "meshtop" {
-            tokio::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
-                .args(common)
+            meshtop()
                 // kubectl has no mesh guard: meshtop consents to match it.
                 .args([
                     "drain",
@@ -731,7 +651,8 @@ async fn meshtop_drain_matches_kubectl_drain() {
                 .expect("meshtop drain")
         } else {
             tokio::process::Command::new(&kubectl)
-                .args(["--kubeconfig", kc.as_str()])
+                .arg("--kubeconfig")
+                .arg(&files.kubeconfig)
                 .args([
                     "drain",
                     "k1-node04",
@@ -743,13 +664,13 @@ async fn meshtop_drain_matches_kubectl_drain() {
                 .await
                 .expect("kubectl drain")
         };
-        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        let out = Run::from(out);
+        assert_eq!(out.code, Some(0), "{who} drain failed:\n{out}");
         assert!(
-            out.status.success(),
-            "{who} drain failed:\n{stdout}\n{stderr}"
+            out.stdout.contains("node/k1-node04 drained"),
+            "{who}: {out}"
         );
-        assert!(stdout.contains("node/k1-node04 drained"), "{who}: {stdout}");
-        results.push(drain_sets(&stdout, &stderr));
+        results.push(drain_sets(&out.stdout, &out.stderr));
         drop(sandbox);
     }
     let (evicted, skipped) = &results[0];
@@ -763,8 +684,7 @@ async fn meshtop_drain_matches_kubectl_drain() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_refuses_pods_without_controller_or_with_emptydir_unless_told() {
-    let sandbox = start().await;
-    let conn = connect(&sandbox).await;
+    let (_sandbox, conn) = harness::connected(K1).await;
     let pods: Api<Pod> = Api::namespaced(conn.client.clone(), "logging");
     let bare = |name: &str, extra: serde_json::Value| {
         let mut pod = serde_json::json!({
@@ -821,7 +741,7 @@ async fn drain_refuses_pods_without_controller_or_with_emptydir_unless_told() {
         text.ends_with("; node/k1-node05 remains cordoned"),
         "{text}"
     );
-    assert!(unschedulable(&node(&conn, "k1-node05").await));
+    assert!(harness::cordoned(&harness::node(&conn, "k1-node05").await));
     assert_eq!(pods_on(&conn, "k1-node05").await, before, "nothing evicted");
 
     // With consent, in a dry run: they would go, with kubectl's warnings; the mirror pod stays.
@@ -873,14 +793,10 @@ async fn drain_refuses_pods_without_controller_or_with_emptydir_unless_told() {
 /// goes to the cluster; and should its line fail after the action ran, the outcome says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_action_that_cannot_be_audited_is_not_sent_and_a_lost_line_is_reported() {
-    let sandbox = start().await;
-    let conn = connect(&sandbox).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).expect("write kubeconfig");
-    let log = dir.path().join("meshtop.log");
+    let (sandbox, conn) = harness::connected(K1).await;
+    let files = CliFiles::new(&sandbox);
     // A plain file where the audit log's directory should be.
-    let blocker = dir.path().join("state");
+    let blocker = files.dir().join("state");
     std::fs::write(&blocker, "not a directory").expect("write");
     let unwritable = blocker.join("audit.log");
 
@@ -890,27 +806,23 @@ async fn an_action_that_cannot_be_audited_is_not_sent_and_a_lost_line_is_reporte
         vec!["label", "node", "k1-node02", "taco-istio=disabled"],
         vec!["pdb", "relax", "istio-system/istio-pilot"],
     ] {
-        let mut all = vec!["--log-file", log.to_str().expect("utf-8 path")];
-        all.extend(&args);
-        let out = meshtop(
-            &all,
-            &[
-                ("MESHTOP_KUBECONFIG", kubeconfig.as_path()),
-                ("MESHTOP_AUDIT_LOG", unwritable.as_path()),
-            ],
+        let out = process::run(
+            files
+                .meshtop()
+                .args(&args)
+                .env("MESHTOP_AUDIT_LOG", &unwritable),
         );
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(out.code, Some(2), "{args:?}: {out}");
         assert!(
-            stderr.contains(&format!(
+            out.stderr.contains(&format!(
                 "cannot write the audit log {}",
                 unwritable.display()
-            )) && stderr.contains("nothing was sent"),
-            "{args:?}: {stderr}"
+            )) && out.stderr.contains("nothing was sent"),
+            "{args:?}: {out}"
         );
     }
-    let n = node(&conn, "k1-node02").await;
-    assert!(!unschedulable(&n), "k1-node02 was cordoned");
+    let n = harness::node(&conn, "k1-node02").await;
+    assert!(!harness::cordoned(&n), "k1-node02 was cordoned");
     assert_ne!(
         n.metadata
             .labels
@@ -945,7 +857,7 @@ async fn an_action_that_cannot_be_audited_is_not_sent_and_a_lost_line_is_reporte
         "{msg}"
     );
     assert!(!err.is_bad_input());
-    assert!(unschedulable(&node(&conn, "k1-node02").await));
+    assert!(harness::cordoned(&harness::node(&conn, "k1-node02").await));
     let err = exec
         .uncordon("k1-node99", false)
         .await
@@ -961,15 +873,9 @@ async fn an_action_that_cannot_be_audited_is_not_sent_and_a_lost_line_is_reporte
 /// node stays cordoned, and the audit line says the drain was interrupted (when it started,
 /// when it stopped). SIGINT is Ctrl-C; SIGHUP comes when the terminal closes.
 async fn signal_stops_a_blocked_drain(signal: &str, name: &str, code: i32) {
-    let sandbox = start().await;
-    let conn = connect(&sandbox).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).expect("write kubeconfig");
-    let audit = dir.path().join("audit.log");
-    let log = dir.path().join("meshtop.log");
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
-        .args(["--log-file", log.to_str().expect("utf-8")])
+    let (sandbox, conn) = harness::connected(K1).await;
+    let files = CliFiles::new(&sandbox);
+    let child = tokio::process::Command::from(files.meshtop())
         .args([
             "drain",
             "k1-node03",
@@ -977,8 +883,6 @@ async fn signal_stops_a_blocked_drain(signal: &str, name: &str, code: i32) {
             "5m",
             "--evict-last-replica",
         ])
-        .env("MESHTOP_KUBECONFIG", &kubeconfig)
-        .env("MESHTOP_AUDIT_LOG", &audit)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -994,12 +898,14 @@ async fn signal_stops_a_blocked_drain(signal: &str, name: &str, code: i32) {
             let pilot = left
                 .iter()
                 .any(|(p, _)| p.starts_with("istio-system/istio-pilot-"));
-            (pilot && left.len() == 3 && unschedulable(&node(&conn, "k1-node03").await))
-                .then_some(())
+            (pilot
+                && left.len() == 3
+                && harness::cordoned(&harness::node(&conn, "k1-node03").await))
+            .then_some(())
         },
     )
     .await;
-    assert!(audit_lines(&audit).is_empty(), "nothing ended yet");
+    assert!(files.audit_lines().is_empty(), "nothing ended yet");
     let killed = std::process::Command::new("kill")
         .args([&format!("-{signal}"), &pid.to_string()])
         .status()
@@ -1009,16 +915,16 @@ async fn signal_stops_a_blocked_drain(signal: &str, name: &str, code: i32) {
         .await
         .unwrap_or_else(|_| panic!("meshtop stops on {name}"))
         .expect("wait");
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    let out = Run::from(out);
+    assert_eq!(out.code, Some(code), "{out}");
     assert!(
-        stderr.contains(&format!(
+        out.stderr.contains(&format!(
             "meshtop: interrupted by {name}: what was done stays done"
         )),
-        "{stderr}"
+        "{out}"
     );
-    assert!(unschedulable(&node(&conn, "k1-node03").await));
-    let lines = audit_lines(&audit);
+    assert!(harness::cordoned(&harness::node(&conn, "k1-node03").await));
+    let lines = files.audit_lines();
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(
         (lines[0].action.as_str(), lines[0].target.as_str()),
@@ -1055,24 +961,9 @@ async fn sigterm_stops_a_drain_and_the_audit_says_interrupted() {
 /// anyway, and the audit line says so. An unchanged budget still round-trips.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pdb_restore_refuses_to_overwrite_a_change_made_since_relief_unless_forced() {
-    let sandbox = start().await;
-    let conn = connect(&sandbox).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).expect("write kubeconfig");
-    let audit = dir.path().join("audit.log");
-    let log = dir.path().join("meshtop.log");
-    let cli = |args: &[&str]| {
-        let mut all = vec!["--log-file", log.to_str().expect("utf-8")];
-        all.extend(args);
-        meshtop(
-            &all,
-            &[
-                ("MESHTOP_KUBECONFIG", kubeconfig.as_path()),
-                ("MESHTOP_AUDIT_LOG", audit.as_path()),
-            ],
-        )
-    };
+    let (sandbox, conn) = harness::connected(K1).await;
+    let files = CliFiles::new(&sandbox);
+    let cli = |args: &[&str]| process::run(files.meshtop().args(args));
     let pdbs: Api<PodDisruptionBudget> = Api::namespaced(conn.client.clone(), "istio-system");
     let annotations = |p: &PodDisruptionBudget| p.metadata.annotations.clone().unwrap_or_default();
     let min_available = |p: &PodDisruptionBudget| {
@@ -1080,7 +971,7 @@ async fn pdb_restore_refuses_to_overwrite_a_change_made_since_relief_unless_forc
     };
 
     let out = cli(&["pdb", "relax", "istio-system/istio-pilot"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(0), "{out}");
     let relaxed = pdbs.get("istio-pilot").await.expect("pdb");
     assert_eq!(
         annotations(&relaxed)
@@ -1090,13 +981,7 @@ async fn pdb_restore_refuses_to_overwrite_a_change_made_since_relief_unless_forc
         "relief records what it wrote"
     );
     // Someone raises the budget while it is relaxed.
-    pdbs.patch(
-        "istio-pilot",
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(serde_json::json!({"spec": {"minAvailable": 2}})),
-    )
-    .await
-    .expect("patch the budget");
+    harness::set_min_available(&conn, "istio-system", "istio-pilot", 2).await;
     let edited = pdbs.get("istio-pilot").await.expect("pdb");
 
     for dry_run in [true, false] {
@@ -1105,18 +990,17 @@ async fn pdb_restore_refuses_to_overwrite_a_change_made_since_relief_unless_forc
             args.push("--dry-run");
         }
         let out = cli(&args);
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(out.code, Some(1), "{out}");
         assert!(
-            stderr.contains(
+            out.stderr.contains(
                 "meshtop: poddisruptionbudget istio-system/istio-pilot changed since meshtop \
                  relaxed it: minAvailable is 2 (relaxed to 0); restoring would overwrite that \
                  with the saved minAvailable 1: nothing was written (use --force to restore \
                  anyway)"
             ),
-            "{stderr}"
+            "{out}"
         );
-        assert!(text(&out.stdout).is_empty(), "{}", text(&out.stdout));
+        assert!(out.stdout.is_empty(), "{out}");
     }
     let kept = pdbs.get("istio-pilot").await.expect("pdb");
     assert_eq!(
@@ -1126,9 +1010,9 @@ async fn pdb_restore_refuses_to_overwrite_a_change_made_since_relief_unless_forc
     assert_eq!(min_available(&kept), 2);
 
     let out = cli(&["pdb", "restore", "istio-system/istio-pilot", "--force"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(0), "{out}");
     assert_eq!(
-        text(&out.stdout),
+        out.stdout,
         "poddisruptionbudget.policy/istio-pilot restored\n"
     );
     let restored = pdbs.get("istio-pilot").await.expect("pdb");
@@ -1142,14 +1026,15 @@ async fn pdb_restore_refuses_to_overwrite_a_change_made_since_relief_unless_forc
     // Unchanged since relief: relax and restore round-trip without --force.
     for verb in ["relax", "restore"] {
         let out = cli(&["pdb", verb, "istio-system/istio-pilot"]);
-        assert_eq!(out.status.code(), Some(0), "{verb}: {}", text(&out.stderr));
+        assert_eq!(out.code, Some(0), "{verb}: {out}");
     }
     assert_eq!(
         min_available(&pdbs.get("istio-pilot").await.expect("pdb")),
         1
     );
 
-    let lines: Vec<(String, bool, String)> = audit_lines(&audit)
+    let lines: Vec<(String, bool, String)> = files
+        .audit_lines()
         .into_iter()
         .map(|l| (l.action, l.dry_run, l.result))
         .collect();
@@ -1177,24 +1062,9 @@ async fn pdb_restore_refuses_to_overwrite_a_change_made_since_relief_unless_forc
 /// consent, and the audit line says so. `-n` does not hide the revisions from the check.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn label_namespace_to_a_revision_that_does_not_run_needs_force() {
-    let sandbox = start().await;
-    let conn = connect(&sandbox).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).expect("write kubeconfig");
-    let audit = dir.path().join("audit.log");
-    let log = dir.path().join("meshtop.log");
-    let cli = |args: &[&str]| {
-        let mut all = vec!["--log-file", log.to_str().expect("utf-8")];
-        all.extend(args);
-        meshtop(
-            &all,
-            &[
-                ("MESHTOP_KUBECONFIG", kubeconfig.as_path()),
-                ("MESHTOP_AUDIT_LOG", audit.as_path()),
-            ],
-        )
-    };
+    let (sandbox, conn) = harness::connected(K1).await;
+    let files = CliFiles::new(&sandbox);
+    let cli = |args: &[&str]| process::run(files.meshtop().args(args));
     let namespaces: Api<Namespace> = Api::all(conn.client.clone());
     let before = namespaces.get("legacy-shop").await.expect("namespace");
 
@@ -1202,16 +1072,15 @@ async fn label_namespace_to_a_revision_that_does_not_run_needs_force() {
         let mut args = vec!["label", "namespace", "legacy-shop", "--rev", "canary"];
         args.extend(extra);
         let out = cli(&args);
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{extra:?}: {stderr}");
+        assert_eq!(out.code, Some(1), "{extra:?}: {out}");
         assert!(
-            stderr.contains(&format!(
+            out.stderr.contains(&format!(
                 "meshtop: refusing to label namespace/legacy-shop istio.io/rev=canary in context \
                  {}: no revision canary runs in the cluster: new pods would not be injected; \
                  nothing was sent (use --force to do it anyway)",
                 harness::ADMIN_CONTEXT
             )),
-            "{extra:?}: {stderr}"
+            "{extra:?}: {out}"
         );
     }
     let after = namespaces.get("legacy-shop").await.expect("namespace");
@@ -1220,7 +1089,7 @@ async fn label_namespace_to_a_revision_that_does_not_run_needs_force() {
         "nothing was sent"
     );
     assert!(
-        audit_lines(&audit).is_empty(),
+        files.audit_lines().is_empty(),
         "nothing reached the cluster"
     );
 
@@ -1235,7 +1104,7 @@ async fn label_namespace_to_a_revision_that_does_not_run_needs_force() {
         "1-9-1",
         "--dry-run",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(0), "{out}");
 
     let out = cli(&[
         "label",
@@ -1245,9 +1114,9 @@ async fn label_namespace_to_a_revision_that_does_not_run_needs_force() {
         "canary",
         "--force",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(0), "{out}");
     assert_eq!(
-        text(&out.stdout),
+        out.stdout,
         "namespace/legacy-shop labeled istio.io/rev=canary, istio-injection=enabled removed\n"
     );
     let labels = namespaces
@@ -1261,7 +1130,8 @@ async fn label_namespace_to_a_revision_that_does_not_run_needs_force() {
         labels.get("istio.io/rev").map(String::as_str),
         Some("canary")
     );
-    let actions: Vec<(String, bool, String)> = audit_lines(&audit)
+    let actions: Vec<(String, bool, String)> = files
+        .audit_lines()
         .into_iter()
         .map(|l| (l.action, l.dry_run, l.result))
         .collect();

@@ -6,14 +6,16 @@
 //! operator (files saved, istioctl not on PATH), the CLI's exit codes, and kubectl reading
 //! the result.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use crate::common::harness;
+use crate::common::process::{self, CliFiles, Run, audit_lines};
+use crate::common::wait::eventually;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod, Service};
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
-use meshtop::cluster::actions::{AuditLog, AuditRecord, Executor};
+use meshtop::cluster::actions::{AuditLog, Executor};
 use meshtop::cluster::{Connection, WatchOptions};
 use meshtop::ops::ActionError;
 use meshtop::ops::install::{
@@ -21,27 +23,10 @@ use meshtop::ops::install::{
     RevisionForm, Route, ServiceType, StepKind, find_on_path, parse_istio_operator, plan_gateway,
     plan_revision,
 };
-use meshtop_sandbox::Sandbox;
 use serde_json::{Value, json};
 
 const K1: &str = "assets/scenarios/k1-upgrade.yaml";
 const SMALL: &str = "assets/scenarios/small.yaml";
-
-async fn connect(sandbox: &Sandbox) -> Connection {
-    harness::connection(sandbox, harness::ADMIN_CONTEXT)
-        .await
-        .expect("connect to the sandbox")
-}
-
-fn audit_lines(path: &Path) -> Vec<AuditRecord> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("an audit line is JSON"))
-        .collect()
-}
-
-use crate::common::harness::eventually;
 
 fn iops(conn: &Connection) -> Api<DynamicObject> {
     let ar = kube::api::ApiResource::from_gvk_with_plural(
@@ -123,8 +108,7 @@ async fn add_operator(conn: &Connection, revision: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revision_install_goes_through_an_operator_of_its_revision() {
-    let sandbox = harness::start_file(K1).await.expect("sandbox");
-    let conn = connect(&sandbox).await;
+    let (_sandbox, conn) = harness::connected(K1).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let audit = dir.path().join("audit.log");
     let exec = Executor::new(&conn, false, Some(AuditLog::new(&audit)));
@@ -279,14 +263,9 @@ fn shop_gateway() -> GatewayForm {
     f
 }
 
-fn kubectl_path() -> Option<PathBuf> {
-    find_on_path("kubectl", std::env::var_os("PATH").as_deref())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_install_creates_the_namespace_copies_the_config_map_and_comes_up() {
-    let sandbox = harness::start_file(K1).await.expect("sandbox");
-    let conn = connect(&sandbox).await;
+    let (sandbox, conn) = harness::connected(K1).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let audit = dir.path().join("audit.log");
     let exec = Executor::new(&conn, false, Some(AuditLog::new(&audit)));
@@ -397,26 +376,19 @@ async fn gateway_install_creates_the_namespace_copies_the_config_map_and_comes_u
 
     // kubectl, an independent client, reads the result: `kubectl get iop -A`.
     {
-        let kubectl = kubectl_path().expect("kubectl is required by this test and is not on PATH: install Debian's kubernetes-client (`.ci/run` does)");
-        let kc = dir.path().join("kubeconfig");
-        std::fs::write(&kc, sandbox.kubeconfig_yaml()).expect("kubeconfig");
-        let out = tokio::process::Command::new(&kubectl)
-            .args([
-                "--kubeconfig",
-                &kc.display().to_string(),
-                "get",
-                "iop",
-                "-A",
-            ])
-            .output()
-            .await
-            .expect("kubectl get iop -A");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let files = CliFiles::new(&sandbox);
+        let kubectl = |args: &[&str]| {
+            tokio::process::Command::from(process::kubectl_at(&files.kubeconfig))
+                .args(args)
+                .output()
+        };
+        let out = Run::from(
+            kubectl(&["get", "iop", "-A"])
+                .await
+                .expect("kubectl get iop -A"),
         );
+        assert_eq!(out.code, Some(0), "{out}");
+        let stdout = &out.stdout;
         let row = stdout
             .lines()
             .find(|l| l.contains("istio-ingressgateway-istio-gateway-shop"))
@@ -437,27 +409,21 @@ async fn gateway_install_creates_the_namespace_copies_the_config_map_and_comes_u
             3,
             "{stdout}"
         );
-        let out = tokio::process::Command::new(&kubectl)
-            .args([
-                "--kubeconfig",
-                &kc.display().to_string(),
-                "get",
-                "configmap",
-                "istio-1-9-1",
-            ])
-            .args([
-                "-n",
-                "istio-gateway-shop",
-                "-o",
-                "jsonpath={.metadata.annotations}",
-            ])
-            .output()
-            .await
-            .expect("kubectl get configmap");
+        let out = kubectl(&[
+            "get",
+            "configmap",
+            "istio-1-9-1",
+            "-n",
+            "istio-gateway-shop",
+            "-o",
+            "jsonpath={.metadata.annotations}",
+        ])
+        .await
+        .expect("kubectl get configmap");
+        let annotations = Run::from(out).stdout;
         assert!(
-            String::from_utf8_lossy(&out.stdout).contains("istio-system/istio-1-9-1"),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
+            annotations.contains("istio-system/istio-1-9-1"),
+            "{annotations}"
         );
     }
 
@@ -476,8 +442,7 @@ async fn gateway_install_creates_the_namespace_copies_the_config_map_and_comes_u
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_clashes_and_readonly_write_nothing() {
-    let sandbox = harness::start_file(K1).await.expect("sandbox");
-    let conn = connect(&sandbox).await;
+    let (_sandbox, conn) = harness::connected(K1).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let audit = dir.path().join("audit.log");
     let facts = facts(&conn).await;
@@ -541,8 +506,7 @@ async fn bad_input_clashes_and_readonly_write_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_an_operator_the_files_are_saved_and_nothing_changes() {
-    let sandbox = harness::start_file(SMALL).await.expect("sandbox");
-    let conn = connect(&sandbox).await;
+    let (_sandbox, conn) = harness::connected(SMALL).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let audit = dir.path().join("audit.log");
     let exec = Executor::new(&conn, false, Some(AuditLog::new(&audit)));
@@ -631,20 +595,6 @@ async fn without_an_operator_the_files_are_saved_and_nothing_changes() {
     );
 }
 
-/// The meshtop binary's output; `PATH` is set to `path` (istioctl is never on it).
-fn meshtop(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_meshtop"));
-    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run meshtop")
-}
-
-fn text(out: &[u8]) -> String {
-    String::from_utf8_lossy(out).into_owned()
-}
-
 #[test]
 fn cli_install_exit_codes_and_output() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -654,16 +604,19 @@ fn cli_install_exit_codes_and_output() {
     std::fs::create_dir_all(&empty_path).expect("dir");
     let empty_path = empty_path.display().to_string();
     let run = |demo: &str, extra: &[&str], env: &[(&str, &str)]| {
-        let mut args = vec![
-            "--demo-scenario",
-            demo,
-            "--log-file",
-            &log,
-            "--audit-log",
-            &audit,
-        ];
-        args.extend_from_slice(extra);
-        meshtop(&args, env)
+        process::run(
+            process::meshtop()
+                .args([
+                    "--demo-scenario",
+                    demo,
+                    "--log-file",
+                    &log,
+                    "--audit-log",
+                    &audit,
+                ])
+                .args(extra)
+                .envs(env.iter().copied()),
+        )
     };
     let k1 = |extra: &[&str]| run(K1, extra, &[]);
 
@@ -719,35 +672,20 @@ fn cli_install_exit_codes_and_output() {
             "outside the node port range",
         ),
     ] {
-        let mut full = vec!["--kubeconfig", "/nonexistent/kubeconfig"];
-        full.extend(args.iter().copied());
-        let out = meshtop(&full, &[]);
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{args:?}: {}",
-            text(&out.stderr)
+        let out = process::run(
+            process::meshtop()
+                .args(["--kubeconfig", "/nonexistent/kubeconfig"])
+                .args(&args),
         );
-        assert!(
-            text(&out.stderr).contains(want),
-            "{want}: {}",
-            text(&out.stderr)
-        );
+        assert_eq!(out.code, Some(2), "{args:?}: {out}");
+        assert!(out.stderr.contains(want), "{want}: {out}");
     }
     let out = k1(&["--readonly", "install", "revision", "--rev", "1-10-0"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("--readonly"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stderr.contains("--readonly"), "{out}");
     let out = k1(&["install", "revision", "--rev", "1-9-1"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("already in use"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stderr.contains("already in use"), "{out}");
     let gw = [
         "install",
         "gateway",
@@ -760,19 +698,24 @@ fn cli_install_exit_codes_and_output() {
     ];
     let with = |extra: &[&'static str]| -> Vec<&'static str> { [&gw[..], extra].concat() };
     let out = k1(&with(&["--label", "istio=ingressgateway"]));
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(2), "{out}");
     assert!(
-        text(&out.stderr).contains("already selects gateway istio-system/istio-ingressgateway")
+        out.stderr
+            .contains("already selects gateway istio-system/istio-ingressgateway"),
+        "{out}"
     );
     let out = k1(&with(&["--http-node-port", "31080"]));
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("node port 31080 is already used"));
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(
+        out.stderr.contains("node port 31080 is already used"),
+        "{out}"
+    );
 
     // -o yaml: the objects, nothing applied (allowed under --readonly).
     let out = k1(&with(&["--readonly", "-o", "yaml"]));
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let yaml = text(&out.stdout);
-    let kinds: Vec<String> = serde_yaml::Deserializer::from_str(&yaml)
+    assert_eq!(out.code, Some(0), "{out}");
+    let yaml = &out.stdout;
+    let kinds: Vec<String> = serde_yaml::Deserializer::from_str(yaml)
         .map(|d| {
             let v: Value = serde::Deserialize::deserialize(d).expect("yaml");
             v["kind"].as_str().unwrap_or("").to_string()
@@ -782,13 +725,8 @@ fn cli_install_exit_codes_and_output() {
 
     // A dry run prints the preview, then kubectl's lines.
     let out = k1(&with(&["--dry-run"]));
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
+    assert_eq!(out.code, Some(0), "{out}");
+    let stdout = &out.stdout;
     assert!(stdout.starts_with(
         "install gateway istio-gateway-shop/istio-ingressgateway-istio-gateway-shop (revision 1-9-1) on context meshtop-sandbox:\n  1. create namespace/istio-gateway-shop"
     ), "{stdout}");
@@ -811,11 +749,11 @@ fn cli_install_exit_codes_and_output() {
         .expect("chmod");
     let editor = editor.display().to_string();
     let out = run(K1, &with(&["--edit", "--dry-run"]), &[("EDITOR", &editor)]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(2), "{out}");
     assert!(
-        text(&out.stderr).contains("label istio=ingressgateway already selects"),
-        "{}",
-        text(&out.stderr)
+        out.stderr
+            .contains("label istio=ingressgateway already selects"),
+        "{out}"
     );
 
     // No operator, no istioctl: the file is saved, and the exit code says nothing was installed.
@@ -826,8 +764,8 @@ fn cli_install_exit_codes_and_output() {
         &["install", "revision", "--rev", "r2", "--file", &file_arg],
         &[("PATH", &empty_path)],
     );
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert_eq!(out.code, Some(1), "{out}");
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     assert!(stdout.contains("operator: no operator"), "{stdout}");
     assert!(stdout.contains(&format!("saved {file_arg}\n")), "{stdout}");
     assert!(stderr.contains("istioctl is not on PATH"), "{stderr}");

@@ -4,10 +4,10 @@
 //! `meshtop proxy-status` run as a process.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 use std::time::Duration;
 
 use crate::common::harness::{self, ADMIN_CONTEXT, RESTRICTED_CONTEXT};
+use crate::common::process::{self, Run};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::{DeleteParams, ListParams};
@@ -21,10 +21,15 @@ use tokio::sync::mpsc;
 /// How long any one condition may take to come true.
 const WAIT: Duration = Duration::from_secs(30);
 
-async fn connection(sandbox: &Sandbox, context: &str) -> Connection {
-    harness::connection(sandbox, context)
+/// A sandbox from a scenario file, meshtop's connection to it as `context`, and the poller
+/// started on that connection.
+async fn polled(scenario: &str, context: &str) -> (Sandbox, Connection, Polled) {
+    let sandbox = harness::start_file(scenario).await.expect("sandbox");
+    let conn = harness::connection(&sandbox, context)
         .await
-        .expect("connects")
+        .expect("connects");
+    let polled = Polled::start(&conn);
+    (sandbox, conn, polled)
 }
 
 /// The poller's events applied as the model would: each replica's latest answer.
@@ -221,11 +226,8 @@ const SEED: [(&str, &str, [&str; 4], &str); 11] = [
 
 #[tokio::test]
 async fn the_seeds_cluster_through_the_poller() {
-    let sandbox = harness::start_file("assets/scenarios/k1-upgrade.yaml")
-        .await
-        .expect("sandbox");
-    let conn = connection(&sandbox, ADMIN_CONTEXT).await;
-    let mut polled = Polled::start(&conn);
+    let (_sandbox, _conn, mut polled) =
+        polled("assets/scenarios/k1-upgrade.yaml", ADMIN_CONTEXT).await;
     polled
         .until("both 1-9-1 replicas answer", |p| p.all_ok("1-9-1", 2))
         .await;
@@ -303,11 +305,7 @@ async fn proxied_pods(conn: &Connection) -> BTreeSet<String> {
 /// (canary, two replicas) with a gateway and five shop pods.
 #[tokio::test]
 async fn a_1_23_istiod_answers_through_port_forward_only() {
-    let sandbox = harness::start_file("assets/scenarios/small.yaml")
-        .await
-        .expect("sandbox");
-    let conn = connection(&sandbox, ADMIN_CONTEXT).await;
-    let mut polled = Polled::start(&conn);
+    let (_sandbox, conn, mut polled) = polled("assets/scenarios/small.yaml", ADMIN_CONTEXT).await;
     polled
         .until(
             "every replica answers; six canary proxies, settled as pinned",
@@ -366,11 +364,8 @@ async fn a_1_23_istiod_answers_through_port_forward_only() {
 
 #[tokio::test]
 async fn forbidden_port_forward_names_the_permission_and_1_9_falls_back_to_the_pod_proxy() {
-    let sandbox = harness::start_file("assets/scenarios/small.yaml")
-        .await
-        .expect("sandbox");
-    let conn = connection(&sandbox, RESTRICTED_CONTEXT).await;
-    let mut polled = Polled::start(&conn);
+    let (_sandbox, _conn, mut polled) =
+        polled("assets/scenarios/small.yaml", RESTRICTED_CONTEXT).await;
     polled
         .until(
             "1-9-1 answers and both canary replicas are forbidden",
@@ -396,11 +391,7 @@ async fn forbidden_port_forward_names_the_permission_and_1_9_falls_back_to_the_p
 
 #[tokio::test]
 async fn a_replica_replaced_mid_run_is_gone_and_its_proxies_reconnect() {
-    let sandbox = harness::start_file("assets/scenarios/small.yaml")
-        .await
-        .expect("sandbox");
-    let conn = connection(&sandbox, ADMIN_CONTEXT).await;
-    let mut polled = Polled::start(&conn);
+    let (_sandbox, conn, mut polled) = polled("assets/scenarios/small.yaml", ADMIN_CONTEXT).await;
     polled
         .until("both canary replicas hold the six proxies", |p| {
             p.all_ok("canary", 2) && p.proxies("canary").len() == 6
@@ -447,31 +438,27 @@ async fn a_replica_replaced_mid_run_is_gone_and_its_proxies_reconnect() {
     );
 }
 
-/// `meshtop proxy-status ARGS --demo`: (exit code, stdout, stderr).
-fn proxy_status(args: &[&str]) -> (Option<i32>, String, String) {
+/// `meshtop proxy-status ARGS --demo`.
+fn proxy_status(args: &[&str]) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(env!("CARGO_BIN_EXE_meshtop"))
-        .arg("proxy-status")
-        .args(args)
-        .arg("--demo")
-        .env("MESHTOP_LOG_FILE", dir.path().join("meshtop.log"))
-        .env_remove("MESHTOP_OUTPUT")
-        .env_remove("MESHTOP_REVISION")
-        .env_remove("MESHTOP_CONTEXT")
-        .env_remove("MESHTOP_DEMO")
-        .output()
-        .expect("runs meshtop");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
+    process::run(
+        process::meshtop()
+            .arg("proxy-status")
+            .args(args)
+            .arg("--demo")
+            .env("MESHTOP_LOG_FILE", dir.path().join("meshtop.log"))
+            .env_remove("MESHTOP_OUTPUT")
+            .env_remove("MESHTOP_REVISION")
+            .env_remove("MESHTOP_CONTEXT")
+            .env_remove("MESHTOP_DEMO"),
     )
 }
 
 #[test]
 fn proxy_status_prints_the_seeds_table() {
-    let (code, stdout, stderr) = proxy_status(&[]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let out = proxy_status(&[]);
+    assert_eq!(out.code, Some(0), "{out}");
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     // Every replica answered; the only words on stderr flag the seed's version skew, which
     // istioctl's table has no column for.
     assert_eq!(
@@ -521,9 +508,9 @@ fn proxy_status_prints_the_seeds_table() {
 
 #[test]
 fn proxy_status_json_and_revision_filter() {
-    let (code, stdout, stderr) = proxy_status(&["-o", "json", "--revision", "1-9-1"]);
-    assert_eq!(code, Some(0), "{stderr}");
-    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    let out = proxy_status(&["-o", "json", "--revision", "1-9-1"]);
+    assert_eq!(out.code, Some(0), "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
     let rows = doc.as_array().expect("array");
     assert_eq!(rows.len(), 11);
     let reviews = rows
@@ -540,13 +527,13 @@ fn proxy_status_json_and_revision_filter() {
         reviews["xds"]["EDS"]["acked"]
     );
 
-    let (code, stdout, stderr) = proxy_status(&["--revision", "canary"]);
-    assert_eq!(code, Some(1), "{stdout}");
+    let out = proxy_status(&["--revision", "canary"]);
+    assert_eq!(out.code, Some(1), "{out}");
     assert!(
-        stderr.contains(
+        out.stderr.contains(
             "no running istiod pods (app=istiod,istio.io/rev=canary) in namespace istio-system"
         ),
-        "{stderr}"
+        "{out}"
     );
 }
 
@@ -588,7 +575,9 @@ status:
 #[tokio::test]
 async fn an_istiod_that_cannot_be_reached_says_why() {
     let sandbox = harness::start_text(UNREACHABLE).await.expect("sandbox");
-    let conn = connection(&sandbox, ADMIN_CONTEXT).await;
+    let conn = harness::connection(&sandbox, ADMIN_CONTEXT)
+        .await
+        .expect("connects");
     let mut polled = Polled::start(&conn);
     polled
         .until("the replica is unreachable", |p| {

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::common::harness;
+use crate::common::process::CliFiles;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::config::Kubeconfig;
@@ -44,6 +44,18 @@ async fn connect(sandbox: &Sandbox, context: &str) -> Connection {
     harness::connection(sandbox, context)
         .await
         .expect("connect to the sandbox")
+}
+
+/// The small scenario's sandbox, meshtop's admin connection to it, and its watchers once
+/// every source is synced.
+async fn small_synced(opts: WatchOptions) -> (Sandbox, Connection, Feed) {
+    let sandbox = harness::start_file("assets/scenarios/small.yaml")
+        .await
+        .expect("sandbox");
+    let conn = connect(&sandbox, harness::ADMIN_CONTEXT).await;
+    let mut feed = Feed::start(&conn, opts);
+    feed.until_synced(SMALL_ABSENT).await;
+    (sandbox, conn, feed)
 }
 
 /// The receiving end of the watchers, with what has arrived so far.
@@ -153,6 +165,19 @@ impl Feed {
             })
             .collect();
         self.until_states(&want).await;
+    }
+
+    /// Receives until a source turns Error; its kind and message.
+    async fn until_error(&mut self) -> (Kind, String) {
+        let error = self
+            .until("a source in Error", |e| {
+                matches!(e, ClusterEvent::Source(_, SourceState::Error(_)))
+            })
+            .await;
+        let ClusterEvent::Source(kind, SourceState::Error(message)) = error else {
+            unreachable!("`until` returns the event it waited for")
+        };
+        (kind, message)
     }
 
     fn relisted(&self, kind: Kind) -> &[Object] {
@@ -268,12 +293,7 @@ async fn every_kind_relists_then_turns_ready() {
 
 #[tokio::test]
 async fn changes_made_through_the_api_arrive_as_applied() {
-    let sandbox = harness::start_file("assets/scenarios/small.yaml")
-        .await
-        .expect("sandbox");
-    let conn = connect(&sandbox, harness::ADMIN_CONTEXT).await;
-    let mut feed = Feed::start(&conn, WatchOptions::default());
-    feed.until_synced(SMALL_ABSENT).await;
+    let (_sandbox, conn, mut feed) = small_synced(WatchOptions::default()).await;
     let client = conn.client.clone();
     let pp = PatchParams::default();
 
@@ -304,14 +324,7 @@ async fn changes_made_through_the_api_arrive_as_applied() {
     })
     .await;
 
-    Api::<PodDisruptionBudget>::namespaced(client.clone(), "shop")
-        .patch(
-            "checkout",
-            &pp,
-            &Patch::Merge(json!({"spec": {"minAvailable": 1}})),
-        )
-        .await
-        .expect("relax the PDB");
+    harness::set_min_available(&conn, "shop", "checkout", 1).await;
     feed.until("checkout relaxed to minAvailable 1", |e| {
         matches!(e, ClusterEvent::Applied(Object::Pdb(p))
             if &*p.name == "checkout" && p.min_available == Some(IntOrPercent::Int(1)))
@@ -321,12 +334,7 @@ async fn changes_made_through_the_api_arrive_as_applied() {
 
 #[tokio::test]
 async fn a_deleted_pod_arrives_as_deleted() {
-    let sandbox = harness::start_file("assets/scenarios/small.yaml")
-        .await
-        .expect("sandbox");
-    let conn = connect(&sandbox, harness::ADMIN_CONTEXT).await;
-    let mut feed = Feed::start(&conn, WatchOptions::default());
-    feed.until_synced(SMALL_ABSENT).await;
+    let (_sandbox, conn, mut feed) = small_synced(WatchOptions::default()).await;
     let pods = Api::<Pod>::namespaced(conn.client.clone(), "shop");
     let victim = pods
         .list(&ListParams::default())
@@ -349,16 +357,11 @@ async fn a_deleted_pod_arrives_as_deleted() {
 /// the control plane need every namespace (the lists are filtered by the model's focus).
 #[tokio::test]
 async fn a_namespace_scope_still_watches_the_cluster_when_allowed() {
-    let sandbox = harness::start_file("assets/scenarios/small.yaml")
-        .await
-        .expect("sandbox");
-    let conn = connect(&sandbox, harness::ADMIN_CONTEXT).await;
     let opts = WatchOptions {
         namespace: Some("shop".into()),
         ..WatchOptions::default()
     };
-    let mut feed = Feed::start(&conn, opts);
-    feed.until_synced(SMALL_ABSENT).await;
+    let (_sandbox, _conn, feed) = small_synced(opts).await;
     let pods = names(feed.relisted(Kind::Pod));
     assert!(pods.iter().any(|p| p.starts_with("shop/")), "{pods:?}");
     assert!(
@@ -466,12 +469,7 @@ async fn missing_istio_crds_make_their_sources_absent() {
 
 #[tokio::test]
 async fn an_odd_custom_resource_does_not_stop_its_stream() {
-    let sandbox = harness::start_file("assets/scenarios/small.yaml")
-        .await
-        .expect("sandbox");
-    let conn = connect(&sandbox, harness::ADMIN_CONTEXT).await;
-    let mut feed = Feed::start(&conn, WatchOptions::default());
-    feed.until_synced(SMALL_ABSENT).await;
+    let (_sandbox, conn, mut feed) = small_synced(WatchOptions::default()).await;
     let resource = ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("install.istio.io", "v1alpha1", "IstioOperator"),
         "istiooperators",
@@ -509,21 +507,9 @@ async fn an_odd_custom_resource_does_not_stop_its_stream() {
 
 #[tokio::test]
 async fn a_stopped_server_turns_sources_to_error() {
-    let sandbox = harness::start_file("assets/scenarios/small.yaml")
-        .await
-        .expect("sandbox");
-    let conn = connect(&sandbox, harness::ADMIN_CONTEXT).await;
-    let mut feed = Feed::start(&conn, WatchOptions::default());
-    feed.until_synced(SMALL_ABSENT).await;
+    let (sandbox, _conn, mut feed) = small_synced(WatchOptions::default()).await;
     sandbox.stop();
-    let error = feed
-        .until("a source in Error", |e| {
-            matches!(e, ClusterEvent::Source(_, SourceState::Error(_)))
-        })
-        .await;
-    let ClusterEvent::Source(kind, SourceState::Error(message)) = error else {
-        unreachable!()
-    };
+    let (kind, message) = feed.until_error().await;
     assert!(message.contains(kind.resource()), "{message}");
 }
 
@@ -582,14 +568,7 @@ async fn a_lost_server_shows_error_then_ready_again() {
     feed.until_synced(SMALL_ABSENT).await;
 
     relay.cut();
-    let error = feed
-        .until("a source in Error", |e| {
-            matches!(e, ClusterEvent::Source(_, SourceState::Error(_)))
-        })
-        .await;
-    let ClusterEvent::Source(kind, SourceState::Error(message)) = error else {
-        unreachable!()
-    };
+    let (kind, message) = feed.until_error().await;
     assert!(message.contains(kind.resource()), "{message}");
 
     // Back: the source that saw the server gone relists and is Ready again (the others
@@ -649,9 +628,8 @@ async fn an_unknown_context_is_an_error_listing_the_contexts() {
     let sandbox = harness::start_file("assets/scenarios/small.yaml")
         .await
         .expect("sandbox");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("kubeconfig");
-    std::fs::write(&path, sandbox.kubeconfig_yaml()).expect("write");
+    let files = CliFiles::new(&sandbox);
+    let path = files.kubeconfig.clone();
     let opts = ConnectOptions {
         kubeconfig: Some(path.clone()),
         context: Some("prod-eu".into()),

@@ -256,11 +256,12 @@ async fn check_refuses_the_field_reports_cluster_until_its_blocking_budgets_are_
     }
 
     // The budgets' status follows the relief through the cluster's controller.
-    let passed = harness::eventually("check to pass", Duration::from_secs(30), || async {
-        let run = m.run(&["check"]).await;
-        (run.code == Some(0)).then_some(run)
-    })
-    .await;
+    let passed =
+        crate::common::wait::eventually("check to pass", Duration::from_secs(30), || async {
+            let run = m.run(&["check"]).await;
+            (run.code == Some(0)).then_some(run)
+        })
+        .await;
     assert!(
         !passed.stdout.lines().any(|l| l.starts_with("ERROR ")),
         "{passed:?}"

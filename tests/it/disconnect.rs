@@ -5,11 +5,9 @@ use std::time::Duration;
 
 use meshtop::cluster::{self, WatchOptions};
 use meshtop::model::{Kind, Model, SourceState};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use tokio::sync::mpsc;
 
-use crate::common::harness;
+use crate::common::{harness, tui};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -48,24 +46,15 @@ async fn a_stopped_server_is_told_as_disconnected_since_then() {
     // The rows stay, as last seen.
     assert_eq!(model.node_count(), nodes);
 
-    let ui = meshtop::ui::Ui::new(
-        meshtop::ui::Keymap::default(),
-        meshtop::ui::Theme::default(),
-    );
+    let ui = tui::new_ui();
     let header = meshtop::ui::Header {
         context: "meshtop-sandbox".into(),
         server: sandbox.url(),
         namespace: None,
         readonly: false,
     };
-    let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
-    terminal
-        .draw(|f| ui.render(f, &model, &header, jiff::Timestamp::now()))
-        .expect("draw");
-    let buffer = terminal.backend().buffer();
-    let second: String = (0..buffer.area.width)
-        .map(|x| buffer[(x, 1)].symbol())
-        .collect();
+    let screen = tui::render(&ui, &model, &header, jiff::Timestamp::now(), 120, 30);
+    let second = screen.lines().nth(1).unwrap_or_default();
     assert!(
         second.starts_with(&format!(
             " DISCONNECTED since {} ",

@@ -4,33 +4,23 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 use meshtop::cluster::Connection;
 use meshtop::cluster::actions::{AuditLog, AuditRecord, Executor};
 use meshtop::ops::ActionError;
 use meshtop::ops::drain::{DrainEvent, DrainOptions};
 
-use crate::common::harness::{self, eventually};
+use crate::common::harness;
+use crate::common::process::{self, CliFiles, audit_lines};
+use crate::common::wait::eventually;
 
 async fn start() -> (meshtop_sandbox::Sandbox, Connection) {
-    let sandbox = harness::start_file("assets/scenarios/k1-upgrade.yaml")
-        .await
-        .expect("sandbox");
-    let conn = harness::connection(&sandbox, harness::ADMIN_CONTEXT)
-        .await
-        .expect("connect");
-    (sandbox, conn)
+    harness::connected("assets/scenarios/k1-upgrade.yaml").await
 }
 
 async fn cordoned(conn: &Connection, node: &str) -> bool {
-    Api::<Node>::all(conn.client.clone())
-        .get(node)
-        .await
-        .expect("node")
-        .spec
-        .and_then(|s| s.unschedulable)
-        .unwrap_or(false)
+    harness::cordoned(&harness::node(conn, node).await)
 }
 
 /// The nodes of istiod-1-9-1's ready pods.
@@ -53,14 +43,6 @@ async fn istiod_nodes(conn: &Connection) -> Vec<String> {
         .collect();
     nodes.sort();
     nodes
-}
-
-fn audit(path: &std::path::Path) -> Vec<AuditRecord> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("audit line"))
-        .collect()
 }
 
 /// The field report's sequence with istiod: drain the node of one replica, it reschedules
@@ -135,7 +117,7 @@ async fn the_second_drain_of_istiod_is_refused_before_the_cordon() {
     );
     assert_eq!(istiod_nodes(&conn).await, ["k1-node05", "k1-node05"]);
 
-    let lines = audit(&log);
+    let lines = audit_lines(&log);
     let drains: Vec<&AuditRecord> = lines.iter().filter(|l| l.action == "drain").collect();
     assert_eq!(drains.len(), 2, "{lines:?}");
     assert_eq!(drains[0].target, "node/k1-node04");
@@ -154,43 +136,33 @@ async fn the_second_drain_of_istiod_is_refused_before_the_cordon() {
 fn the_cli_asks_for_consent_to_evict_a_last_replica() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let (sandbox, conn) = runtime.block_on(start());
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, sandbox.kubeconfig_yaml()).expect("kubeconfig");
-    let log = dir.path().join("audit.log");
+    let files = CliFiles::new(&sandbox);
     let meshtop = |extra: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
-            .args([
-                "--log-file",
-                dir.path().join("m.log").to_str().expect("utf-8"),
-            ])
-            .args(["drain", "k1-node03", "--timeout", "60s"])
-            .args(extra)
-            .env("MESHTOP_KUBECONFIG", &kubeconfig)
-            .env("MESHTOP_AUDIT_LOG", &log)
-            .output()
-            .expect("meshtop")
+        process::run(
+            files
+                .meshtop()
+                .args(["drain", "k1-node03", "--timeout", "60s"])
+                .args(extra),
+        )
     };
     let out = meshtop(&[]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.code, Some(1), "{out}");
     assert!(
-        stderr.contains(
+        out.stderr.contains(
             "it would evict the last ready replica of deployment.apps/productpage-v1 -n default"
         ),
-        "{stderr}"
+        "{out}"
     );
     assert!(!runtime.block_on(cordoned(&conn, "k1-node03")));
 
     // With consent the drain starts (istio-pilot's budget then holds it: dry run shows it).
     let out = meshtop(&["--evict-last-replica", "--dry-run"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr
+        out.stderr
             .contains("Warning: evicting the last ready replica of deployment.apps/productpage-v1"),
-        "{stderr}"
+        "{out}"
     );
-    let lines = audit(&log);
+    let lines = files.audit_lines();
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(lines[0].consent.is_empty());
     assert_eq!(lines[1].consent, ["evict-last-replica"]);
@@ -203,21 +175,15 @@ fn the_cli_asks_for_consent_to_evict_a_last_replica() {
 fn drain_answers_do_not_change_under_a_namespace() {
     let dir = tempfile::tempdir().expect("tempdir");
     let get = |extra: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
-            .args([
-                "--log-file",
-                dir.path().join("m.log").to_str().expect("utf-8"),
-            ])
-            .args(extra)
-            .args(["get", "nodes", "-o", "json", "--demo"])
-            .output()
-            .expect("meshtop");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = process::run(
+            process::meshtop()
+                .arg("--log-file")
+                .arg(dir.path().join("m.log"))
+                .args(extra)
+                .args(["get", "nodes", "-o", "json", "--demo"]),
         );
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
+        assert_eq!(out.code, Some(0), "{out}");
+        serde_json::from_str::<serde_json::Value>(&out.stdout).expect("json")
     };
     let all = get(&[]);
     let scoped = get(&["-n", "default"]);

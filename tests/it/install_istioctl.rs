@@ -16,16 +16,17 @@
 //! the run, the exit codes, the error's tail on stderr and one audit line per run.
 
 use std::ffi::OsString;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::common::harness;
+use crate::common::process::{self, Run, audit_lines};
+use crate::common::wait::eventually;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use meshtop::cluster::actions::AuditRecord;
-use meshtop::ops::install::{find_on_path, parse_istio_operator};
+use meshtop::ops::install::parse_istio_operator;
 use meshtop_sandbox::Sandbox;
 use serde_json::{Value, json};
 
@@ -118,13 +119,6 @@ enum Behaviour {
 
 fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// `kubectl` on PATH; its absence fails the test with what to install (never a skip).
-fn kubectl() -> PathBuf {
-    find_on_path("kubectl", std::env::var_os("PATH").as_deref()).expect(
-        "kubectl is required by this test and is not on PATH: install Debian's kubernetes-client (`.ci/run` does)",
-    )
 }
 
 /// The stand-in istioctl in `<root>/bin`, and what it records.
@@ -243,23 +237,6 @@ fn istioctl_argv(file: &Path, kubeconfig: &Path, dry_run: bool) -> Vec<String> {
     argv
 }
 
-/// One meshtop run.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl fmt::Display for Run {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
 /// meshtop's surroundings: a temp directory with the stand-in, the kubeconfig (or the
 /// demo's scenario), the audit log, the log and `$XDG_STATE_HOME`.
 struct Env {
@@ -295,7 +272,7 @@ impl Env {
 
     fn bare(behaviour: Behaviour) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let istioctl = StandIn::write(dir.path(), &kubectl(), behaviour);
+        let istioctl = StandIn::write(dir.path(), &process::kubectl(), behaviour);
         Self {
             kubeconfig: dir.path().join("kubeconfig"),
             audit: dir.path().join("audit.log"),
@@ -316,9 +293,8 @@ impl Env {
             &std::env::var_os("PATH").unwrap_or_default(),
         ));
         let path: OsString = std::env::join_paths(path).expect("PATH");
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_meshtop"));
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(&self.target)
+        let mut cmd = tokio::process::Command::from(process::meshtop());
+        cmd.args(&self.target)
             .arg("--log-file")
             .arg(self.dir.path().join("meshtop.log"))
             .arg("--audit-log")
@@ -339,11 +315,7 @@ impl Env {
             .await
             .expect("meshtop finished within 2 minutes")
             .expect("run meshtop");
-        Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        out.into()
     }
 
     /// The IstioOperator meshtop renders for `install` (its `-o yaml`): istioctl is not run.
@@ -357,11 +329,7 @@ impl Env {
     }
 
     fn audit(&self) -> Vec<AuditRecord> {
-        std::fs::read_to_string(&self.audit)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("an audit line is JSON"))
-            .collect()
+        audit_lines(&self.audit)
     }
 }
 
@@ -391,8 +359,6 @@ fn audit_rows(lines: &[AuditRecord]) -> Vec<(String, String, bool, String)> {
 fn row(action: &str, target: &str, dry_run: bool, result: &str) -> (String, String, bool, String) {
     (action.into(), target.into(), dry_run, result.into())
 }
-
-use crate::common::harness::eventually;
 
 fn iops(client: &kube::Client) -> Api<DynamicObject> {
     let ar = ApiResource::from_gvk_with_plural(

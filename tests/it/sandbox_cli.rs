@@ -2,23 +2,21 @@
 //! start prints where it serves; SIGTERM stops it cleanly; `--help` documents scenarios.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-fn meshtop(args: &[&str]) -> Output {
+use crate::common::process::{self, Run};
+use crate::common::wait::eventually_blocking;
+
+fn meshtop(args: &[&str]) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
-    Command::new(env!("CARGO_BIN_EXE_meshtop"))
-        .args(args)
-        .arg("--log-file")
-        .arg(dir.path().join("meshtop.log"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("run meshtop")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    process::run(
+        process::meshtop()
+            .args(args)
+            .arg("--log-file")
+            .arg(dir.path().join("meshtop.log"))
+            .stdin(Stdio::null()),
+    )
 }
 
 #[test]
@@ -31,9 +29,8 @@ fn malformed_scenario_names_document_and_field_and_exits_2() {
     )
     .expect("write");
     let out = meshtop(&["sandbox", "--scenario", path.to_str().expect("utf8")]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(err.contains("document 2 (Deployment shop/web): spec.replicas: expected a non-negative integer, got a string"), "{err}");
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stderr.contains("document 2 (Deployment shop/web): spec.replicas: expected a non-negative integer, got a string"), "{out}");
     assert!(
         out.stdout.is_empty(),
         "nothing is served from a bad scenario"
@@ -43,11 +40,11 @@ fn malformed_scenario_names_document_and_field_and_exits_2() {
 #[test]
 fn missing_scenario_file_exits_2() {
     let out = meshtop(&["sandbox", "--scenario", "/nonexistent/scenario.yaml"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.code, Some(2), "{out}");
     assert!(
-        stderr(&out).contains("cannot read scenario /nonexistent/scenario.yaml"),
-        "{}",
-        stderr(&out)
+        out.stderr
+            .contains("cannot read scenario /nonexistent/scenario.yaml"),
+        "{out}"
     );
 }
 
@@ -61,11 +58,10 @@ fn non_loopback_listen_is_refused_with_exit_2() {
             "--listen",
             addr,
         ]);
-        assert_eq!(out.status.code(), Some(2), "{addr}: {}", stderr(&out));
+        assert_eq!(out.code, Some(2), "{addr}: {out}");
         assert!(
-            stderr(&out).contains("only binds loopback addresses"),
-            "{}",
-            stderr(&out)
+            out.stderr.contains("only binds loopback addresses"),
+            "{out}"
         );
     }
     let out = meshtop(&[
@@ -75,12 +71,8 @@ fn non_loopback_listen_is_refused_with_exit_2() {
         "--listen",
         "localhost",
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("expected IP:PORT"),
-        "{}",
-        stderr(&out)
-    );
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stderr.contains("expected IP:PORT"), "{out}");
 }
 
 #[test]
@@ -94,24 +86,16 @@ fn port_in_use_exits_2() {
         "--listen",
         &addr,
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains(&format!("--listen {addr}")),
-        "{}",
-        stderr(&out)
-    );
-    assert!(
-        stderr(&out).to_lowercase().contains("in use"),
-        "{}",
-        stderr(&out)
-    );
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stderr.contains(&format!("--listen {addr}")), "{out}");
+    assert!(out.stderr.to_lowercase().contains("in use"), "{out}");
 }
 
 #[test]
 fn help_documents_the_scenario_format() {
     let out = meshtop(&["sandbox", "--help"]);
-    assert!(out.status.success());
-    let help = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.code, Some(0), "{out}");
+    let help = &out.stdout;
     for needle in [
         "--scenario",
         "--listen",
@@ -129,7 +113,7 @@ fn help_documents_the_scenario_format() {
 fn serves_prints_address_and_kubeconfig_then_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let kubeconfig = dir.path().join("kc");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meshtop"))
+    let mut child = process::meshtop()
         .args([
             "sandbox",
             "--scenario",
@@ -139,7 +123,6 @@ fn serves_prints_address_and_kubeconfig_then_stops_on_sigterm() {
         .arg(&kubeconfig)
         .arg("--log-file")
         .arg(dir.path().join("meshtop.log"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn");
@@ -156,16 +139,10 @@ fn serves_prints_address_and_kubeconfig_then_stops_on_sigterm() {
         .status()
         .expect("kill");
     assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            assert_eq!(status.code(), Some(0), "SIGTERM is a clean stop");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "meshtop sandbox did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let status = eventually_blocking(
+        "meshtop sandbox to stop on SIGTERM",
+        Duration::from_secs(10),
+        || child.try_wait().expect("wait").ok_or("still running"),
+    );
+    assert_eq!(status.code(), Some(0), "SIGTERM is a clean stop");
 }

@@ -4,10 +4,10 @@
 //! is wrong, not kube.
 
 use std::fmt::Debug;
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use crate::common::harness;
+use crate::common::wait::eventually;
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use http::StatusCode;
@@ -20,10 +20,12 @@ use kube::api::{
 };
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::Status;
+use kube::core::response::StatusDetails;
 use kube::discovery::{Discovery, Scope};
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use meshtop_sandbox::Sandbox;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -76,72 +78,29 @@ spec:
         x-kubernetes-preserve-unknown-fields: true
 "#;
 
-/// Pods whose node and phase the scenario fixes (a pod written with a status keeps it).
-const PODS_ON_NODES: &str = r#"
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: kube-system
----
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: a
----
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: b
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: n1
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: n2
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: p1
-  namespace: a
-spec:
-  nodeName: n1
-  containers:
-  - name: app
-    image: example/app:1
-status:
-  phase: Running
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: p2
-  namespace: a
-spec:
-  nodeName: n2
-  containers:
-  - name: app
-    image: example/app:1
-status:
-  phase: Pending
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: p3
-  namespace: b
-spec:
-  nodeName: n1
-  containers:
-  - name: app
-    image: example/app:1
-status:
-  phase: Succeeded
-"#;
+/// Pods whose node and phase the scenario fixes (a pod written with a status keeps it):
+/// p1 (a, n1, Running), p2 (a, n2, Pending), p3 (b, n1, Succeeded).
+fn pods_on_nodes() -> String {
+    let mut text = String::from(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: kube-system}\n\
+         ---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n\
+         ---\napiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n\
+         ---\napiVersion: v1\nkind: Node\nmetadata: {name: n1}\n\
+         ---\napiVersion: v1\nkind: Node\nmetadata: {name: n2}\n",
+    );
+    for (name, namespace, node, phase) in [
+        ("p1", "a", "n1", "Running"),
+        ("p2", "a", "n2", "Pending"),
+        ("p3", "b", "n1", "Succeeded"),
+    ] {
+        text += &format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {namespace}}}\n\
+             spec:\n  nodeName: {node}\n  containers: [{{name: app, image: 'example/app:1'}}]\n\
+             status: {{phase: {phase}}}\n"
+        );
+    }
+    text
+}
 
 const SMALL: &str = "assets/scenarios/small.yaml";
 
@@ -180,23 +139,53 @@ async fn client_from(yaml: &str, context: &str, retry: bool) -> Client {
     Client::try_from(config).expect("client")
 }
 
-/// Polls `probe` until it gives `Some`, failing the test after `deadline`.
-async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut probe: F) -> T
+/// Creates an object, which must succeed; the object as the server stored it.
+async fn create<K>(api: &Api<K>, obj: &K) -> K
 where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
+    K: Clone + DeserializeOwned + Serialize + Debug,
 {
-    let end = Instant::now() + deadline;
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(
-            Instant::now() < end,
-            "timed out after {deadline:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    api.create(&PostParams::default(), obj)
+        .await
+        .expect("create")
+}
+
+/// A JSON merge patch, which must succeed; the object as patched.
+async fn merge<K>(api: &Api<K>, name: &str, patch: Value) -> K
+where
+    K: Clone + DeserializeOwned + Debug,
+{
+    api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .expect("patch")
+}
+
+/// What a failed call's Status says: code, reason and message.
+fn said(status: &Status) -> (u16, &str, &str) {
+    (status.code, &status.reason, &status.message)
+}
+
+/// A write refused for a stale resourceVersion, in a real server's words.
+fn assert_conflict(status: Status, resource: &str, name: &str) {
+    assert_eq!(
+        said(&status),
+        (
+            409,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {resource} \"{name}\": the object has been \
+                 modified; please apply your changes to the latest version and try again"
+            )
+            .as_str()
+        )
+    );
+    about(status, name, resource);
+}
+
+/// The details of a failed call's Status, which must name the object it is about.
+fn about(status: Status, name: &str, kind: &str) -> StatusDetails {
+    let details = status.details.expect("details");
+    assert_eq!((details.name.as_str(), details.kind.as_str()), (name, kind));
+    details
 }
 
 /// The `kind: Status` of a failed call.
@@ -248,6 +237,25 @@ where
     K: Clone + DeserializeOwned + Debug,
 {
     api.list(&ListParams::default()).await.expect("list")
+}
+
+/// Lists with each selector of `cases` (`param` names it, `select` sets it), expecting the
+/// names given with it.
+async fn assert_selects<K>(
+    api: &Api<K>,
+    cases: &[(&str, &[&str])],
+    param: &str,
+    select: impl Fn(&str) -> ListParams,
+) where
+    K: Clone + DeserializeOwned + Debug + ResourceExt,
+{
+    for (selector, want) in cases {
+        let list = api
+            .list(&select(selector))
+            .await
+            .unwrap_or_else(|e| panic!("list with {param} {selector:?}: {e}"));
+        assert_eq!(sorted_names(&list.items), *want, "{param} {selector:?}");
+    }
 }
 
 type Events<K> = BoxStream<'static, kube::Result<WatchEvent<K>>>;
@@ -329,22 +337,17 @@ fn widget_resource() -> ApiResource {
 async fn list_filters_by_every_label_selector_operator() {
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "conf");
-    let pp = PostParams::default();
     for (name, labels) in [
         ("a", json!({"app": "web", "tier": "fe"})),
         ("b", json!({"app": "api", "tier": "be"})),
         ("c", json!({"app": "db"})),
         ("d", json!({})),
     ] {
-        cms.create(&pp, &config_map(name, labels, json!({})))
-            .await
-            .expect("create");
+        create(&cms, &config_map(name, labels, json!({}))).await;
     }
     // The same labels in another namespace must not leak into a namespaced list.
-    Api::<ConfigMap>::namespaced(client, "noise")
-        .create(&pp, &config_map("a", json!({"app": "web"}), json!({})))
-        .await
-        .expect("create");
+    let noise: Api<ConfigMap> = Api::namespaced(client, "noise");
+    create(&noise, &config_map("a", json!({"app": "web"}), json!({}))).await;
 
     let cases: &[(&str, &[&str])] = &[
         ("app=web", &["a"]),
@@ -360,17 +363,10 @@ async fn list_filters_by_every_label_selector_operator() {
         ("app=web,tier=be", &[]),
         ("", &["a", "b", "c", "d"]),
     ];
-    for (selector, want) in cases {
-        let list = cms
-            .list(&ListParams::default().labels(selector))
-            .await
-            .unwrap_or_else(|e| panic!("list with labelSelector {selector:?}: {e}"));
-        assert_eq!(
-            sorted_names(&list.items),
-            *want,
-            "labelSelector {selector:?}"
-        );
-    }
+    assert_selects(&cms, cases, "labelSelector", |l| {
+        ListParams::default().labels(l)
+    })
+    .await;
 
     let status = api_error(cms.list(&ListParams::default().labels("app in web")).await);
     assert_eq!(
@@ -382,7 +378,7 @@ async fn list_filters_by_every_label_selector_operator() {
 
 #[tokio::test]
 async fn list_filters_by_name_namespace_node_and_phase_fields() {
-    let (_sandbox, client) = start(PODS_ON_NODES).await;
+    let (_sandbox, client) = start(&pods_on_nodes()).await;
     let all: Api<Pod> = Api::all(client.clone());
     let cases: &[(&str, &[&str])] = &[
         ("metadata.name=p1", &["p1"]),
@@ -395,17 +391,10 @@ async fn list_filters_by_name_namespace_node_and_phase_fields() {
         ("spec.nodeName=n1,status.phase!=Running", &["p3"]),
         ("spec.nodeName=n3", &[]),
     ];
-    for (selector, want) in cases {
-        let list = all
-            .list(&ListParams::default().fields(selector))
-            .await
-            .unwrap_or_else(|e| panic!("list with fieldSelector {selector:?}: {e}"));
-        assert_eq!(
-            sorted_names(&list.items),
-            *want,
-            "fieldSelector {selector:?}"
-        );
-    }
+    assert_selects(&all, cases, "fieldSelector", |f| {
+        ListParams::default().fields(f)
+    })
+    .await;
     let in_a: Api<Pod> = Api::namespaced(client.clone(), "a");
     let list = in_a
         .list(&ListParams::default().fields("spec.nodeName=n1"))
@@ -433,12 +422,7 @@ async fn list_paging_walks_every_item_exactly_once() {
     let mut want = Vec::new();
     for i in 0..7 {
         let name = format!("page-{i}");
-        cms.create(
-            &PostParams::default(),
-            &config_map(&name, json!({}), json!({})),
-        )
-        .await
-        .expect("create");
+        create(&cms, &config_map(&name, json!({}), json!({}))).await;
         want.push(name);
     }
 
@@ -480,13 +464,7 @@ async fn list_resource_version_is_an_integer_that_grows_with_writes() {
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client, "conf");
     let before = list_rv(&list_all(&cms).await);
-    let created = cms
-        .create(
-            &PostParams::default(),
-            &config_map("x", json!({}), json!({})),
-        )
-        .await
-        .expect("create");
+    let created = create(&cms, &config_map("x", json!({}), json!({}))).await;
     let after = list_rv(&list_all(&cms).await);
     assert!(
         before < rv_of(&created) && rv_of(&created) <= after,
@@ -505,12 +483,11 @@ async fn list_resource_version_is_an_integer_that_grows_with_writes() {
 async fn get_finds_an_object_and_answers_404_not_found_for_a_missing_one() {
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "conf");
-    cms.create(
-        &PostParams::default(),
+    create(
+        &cms,
         &config_map("here", json!({"k": "v"}), json!({"x": "1"})),
     )
-    .await
-    .expect("create");
+    .await;
     let got = cms.get("here").await.expect("get");
     assert_eq!(got.name_any(), "here");
     assert_eq!(got.namespace().as_deref(), Some("conf"));
@@ -521,25 +498,18 @@ async fn get_finds_an_object_and_answers_404_not_found_for_a_missing_one() {
     assert_eq!(status.reason, "NotFound");
     assert_eq!(status.message, "configmaps \"x\" not found");
     assert!(status.is_failure(), "{status:?}");
-    let details = status.details.expect("details");
-    assert_eq!(
-        (details.name.as_str(), details.kind.as_str()),
-        ("x", "configmaps")
-    );
+    about(status, "x", "configmaps");
 
     let status = api_error(
         Api::<Pod>::namespaced(client.clone(), "conf")
             .get("x")
             .await,
     );
-    assert_eq!(
-        (status.code, status.reason.as_str(), status.message.as_str()),
-        (404, "NotFound", "pods \"x\" not found")
-    );
+    assert_eq!(said(&status), (404, "NotFound", "pods \"x\" not found"));
     // A kind in a named group is named with its group, as a real server does.
     let status = api_error(Api::<Deployment>::namespaced(client, "conf").get("x").await);
     assert_eq!(
-        (status.code, status.reason.as_str(), status.message.as_str()),
+        said(&status),
         (404, "NotFound", "deployments.apps \"x\" not found")
     );
     assert_eq!(status.details.expect("details").group, "apps");
@@ -561,13 +531,7 @@ async fn create_answers_201_and_fills_the_metadata_the_server_owns() {
     assert_eq!(response.status(), StatusCode::CREATED);
 
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "conf");
-    let cm = cms
-        .create(
-            &PostParams::default(),
-            &config_map("typed", json!({}), json!({"a": "1"})),
-        )
-        .await
-        .expect("create");
+    let cm = create(&cms, &config_map("typed", json!({}), json!({"a": "1"}))).await;
     let uid = cm.uid().expect("uid");
     assert_eq!(uid.len(), 36, "a UUID: {uid}");
     assert!(cm.creation_timestamp().is_some(), "creationTimestamp");
@@ -607,7 +571,7 @@ async fn create_of_an_existing_name_is_409_already_exists() {
         .expect("create");
     let status = api_error(cms.create(&PostParams::default(), &cm).await);
     assert_eq!(
-        (status.code, status.reason.as_str(), status.message.as_str()),
+        said(&status),
         (409, "AlreadyExists", "configmaps \"dup\" already exists")
     );
 
@@ -616,14 +580,10 @@ async fn create_of_an_existing_name_is_409_already_exists() {
         serde_json::from_value(json!({"metadata": {"name": "conf"}})).expect("a Namespace");
     let status = api_error(namespaces.create(&PostParams::default(), &ns).await);
     assert_eq!(
-        (status.code, status.reason.as_str(), status.message.as_str()),
+        said(&status),
         (409, "AlreadyExists", "namespaces \"conf\" already exists")
     );
-    let details = status.details.expect("details");
-    assert_eq!(
-        (details.name.as_str(), details.kind.as_str()),
-        ("conf", "namespaces")
-    );
+    about(status, "conf", "namespaces");
 }
 
 #[tokio::test]
@@ -638,7 +598,7 @@ async fn create_in_a_missing_namespace_is_404() {
         .await,
     );
     assert_eq!(
-        (status.code, status.reason.as_str(), status.message.as_str()),
+        said(&status),
         (404, "NotFound", "namespaces \"nope\" not found")
     );
 }
@@ -647,13 +607,7 @@ async fn create_in_a_missing_namespace_is_404() {
 async fn update_with_a_stale_resource_version_is_409_conflict() {
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "conf");
-    let created = cms
-        .create(
-            &PostParams::default(),
-            &config_map("c", json!({}), json!({"v": "1"})),
-        )
-        .await
-        .expect("create");
+    let created = create(&cms, &config_map("c", json!({}), json!({"v": "1"}))).await;
 
     let mut fresh = created.clone();
     fresh.data = Some([("v".to_string(), "2".to_string())].into());
@@ -666,17 +620,7 @@ async fn update_with_a_stale_resource_version_is_409_conflict() {
     let mut stale = created.clone();
     stale.data = Some([("v".to_string(), "3".to_string())].into());
     let status = api_error(cms.replace("c", &PostParams::default(), &stale).await);
-    assert_eq!((status.code, status.reason.as_str()), (409, "Conflict"));
-    assert_eq!(
-        status.message,
-        "Operation cannot be fulfilled on configmaps \"c\": the object has been modified; \
-         please apply your changes to the latest version and try again"
-    );
-    let details = status.details.expect("details");
-    assert_eq!(
-        (details.name.as_str(), details.kind.as_str()),
-        ("c", "configmaps")
-    );
+    assert_conflict(status, "configmaps", "c");
     assert_eq!(
         data_of(&cms.get("c").await.expect("get")),
         json!({"v": "2"})
@@ -686,14 +630,12 @@ async fn update_with_a_stale_resource_version_is_409_conflict() {
     // same way (the captured answer is for a namespace).
     let namespaces: Api<Namespace> = Api::all(client);
     let old = namespaces.get("conf").await.expect("get");
-    namespaces
-        .patch(
-            "conf",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"touched": "yes"}}})),
-        )
-        .await
-        .expect("patch");
+    merge(
+        &namespaces,
+        "conf",
+        json!({"metadata": {"labels": {"touched": "yes"}}}),
+    )
+    .await;
     let status = api_error(
         namespaces
             .patch(
@@ -706,30 +648,14 @@ async fn update_with_a_stale_resource_version_is_409_conflict() {
             )
             .await,
     );
-    assert_eq!((status.code, status.reason.as_str()), (409, "Conflict"));
-    assert_eq!(
-        status.message,
-        "Operation cannot be fulfilled on namespaces \"conf\": the object has been modified; \
-         please apply your changes to the latest version and try again"
-    );
-    let details = status.details.expect("details");
-    assert_eq!(
-        (details.name.as_str(), details.kind.as_str()),
-        ("conf", "namespaces")
-    );
+    assert_conflict(status, "namespaces", "conf");
 }
 
 #[tokio::test]
 async fn delete_removes_the_object_and_answers_like_a_real_server() {
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "conf");
-    let created = cms
-        .create(
-            &PostParams::default(),
-            &config_map("gone", json!({}), json!({})),
-        )
-        .await
-        .expect("create");
+    let created = create(&cms, &config_map("gone", json!({}), json!({}))).await;
     // A real server answers the immediate delete of a ConfigMap (as of most kinds) with a
     // Status naming what went, and of a Pod with the Pod itself.
     let status = cms
@@ -746,18 +672,14 @@ async fn delete_removes_the_object_and_answers_like_a_real_server() {
             |status| status,
         );
     assert!(status.is_success(), "{status:?}");
-    let details = status.details.expect("details");
-    assert_eq!(
-        (details.name.as_str(), details.kind.as_str()),
-        ("gone", "configmaps")
-    );
+    let details = about(status, "gone", "configmaps");
     assert_eq!(Some(details.uid), created.uid());
     let status = api_error(cms.get("gone").await);
     assert_eq!((status.code, status.reason.as_str()), (404, "NotFound"));
     assert!(list_all(&cms).await.items.is_empty());
     let status = api_error(cms.delete("gone", &DeleteParams::default()).await);
     assert_eq!(
-        (status.code, status.reason.as_str(), status.message.as_str()),
+        said(&status),
         (404, "NotFound", "configmaps \"gone\" not found")
     );
 
@@ -800,7 +722,7 @@ async fn deleting_a_deployment_collects_its_replica_set_and_pods() {
         refs.iter()
             .any(|r| Some(&r.uid) == uid.as_ref() && r.controller == Some(true))
     };
-    let rs = eventually(DEADLINE, "cart's ReplicaSet", || async {
+    let rs = eventually("cart's ReplicaSet", DEADLINE, || async {
         list_all(&replica_sets)
             .await
             .items
@@ -809,7 +731,7 @@ async fn deleting_a_deployment_collects_its_replica_set_and_pods() {
     })
     .await;
     let rs_uid = rs.uid();
-    let cart_pods = eventually(DEADLINE, "cart's two pods", || async {
+    let cart_pods = eventually("cart's two pods", DEADLINE, || async {
         let owned: Vec<String> = list_all(&pods)
             .await
             .items
@@ -825,7 +747,7 @@ async fn deleting_a_deployment_collects_its_replica_set_and_pods() {
         .delete("cart", &DeleteParams::default())
         .await
         .expect("delete");
-    eventually(DEADLINE, "cart's ReplicaSet to be collected", || async {
+    eventually("cart's ReplicaSet to be collected", DEADLINE, || async {
         replica_sets
             .get_opt(&rs.name_any())
             .await
@@ -834,7 +756,7 @@ async fn deleting_a_deployment_collects_its_replica_set_and_pods() {
             .then_some(())
     })
     .await;
-    eventually(DEADLINE, "cart's pods to be collected", || async {
+    eventually("cart's pods to be collected", DEADLINE, || async {
         let left: Vec<String> = pods
             .list(&ListParams::default().labels("app=cart"))
             .await
@@ -871,13 +793,11 @@ async fn deleting_a_deployment_collects_its_replica_set_and_pods() {
 async fn merge_patch_changes_only_what_it_names() {
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client, "conf");
-    let created = cms
-        .create(
-            &PostParams::default(),
-            &config_map("m", json!({"keep": "me"}), json!({"a": "1", "b": "2"})),
-        )
-        .await
-        .expect("create");
+    let created = create(
+        &cms,
+        &config_map("m", json!({"keep": "me"}), json!({"a": "1", "b": "2"})),
+    )
+    .await;
     let patched = cms
         .patch(
             "m",
@@ -1017,12 +937,11 @@ async fn strategic_merge_patch_cordons_a_node_and_merges_containers_by_name() {
 async fn json_patch_applies_its_ops_and_a_failing_test_op_is_422() {
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client, "conf");
-    cms.create(
-        &PostParams::default(),
+    create(
+        &cms,
         &config_map("j", json!({}), json!({"a": "1", "b": "2"})),
     )
-    .await
-    .expect("create");
+    .await;
     let ops: json_patch::Patch = serde_json::from_value(json!([
         {"op": "test", "path": "/data/a", "value": "1"},
         {"op": "add", "path": "/data/c", "value": "3"},
@@ -1212,14 +1131,7 @@ async fn status_subresource_writes_only_status_and_generation_follows_spec() {
     assert_eq!(updated.metadata.generation, Some(2));
 
     // Neither metadata nor status moves it.
-    let labelled = widgets
-        .patch(
-            "w",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"l": "1"}}})),
-        )
-        .await
-        .expect("patch");
+    let labelled = merge(&widgets, "w", json!({"metadata": {"labels": {"l": "1"}}})).await;
     assert_eq!(labelled.metadata.generation, Some(2));
     let restatused = widgets
         .patch_status(
@@ -1262,13 +1174,7 @@ async fn dry_run_answers_like_a_write_and_stores_nothing() {
     assert!(after.items.is_empty());
     assert_eq!(list_rv(&after), before, "a dry run writes nothing");
 
-    let real = cms
-        .create(
-            &PostParams::default(),
-            &config_map("real", json!({}), json!({"a": "1"})),
-        )
-        .await
-        .expect("create");
+    let real = create(&cms, &config_map("real", json!({}), json!({"a": "1"}))).await;
     let stored_rv = list_rv(&list_all(&cms).await);
 
     let status = api_error(cms.create(&dry_post, &real).await);
@@ -1329,41 +1235,19 @@ async fn dry_run_answers_like_a_write_and_stores_nothing() {
 async fn watch_from_a_list_resource_version_sees_the_writes_after_it() {
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "conf");
-    let pp = PostParams::default();
-    cms.create(&pp, &config_map("old", json!({}), json!({})))
-        .await
-        .expect("create");
+    create(&cms, &config_map("old", json!({}), json!({}))).await;
     let list = list_all(&cms).await;
     let mut events = watch(&cms, &WatchParams::default(), &list_rv(&list).to_string()).await;
 
     // Another namespace's writes are not this watch's.
-    Api::<ConfigMap>::namespaced(client, "noise")
-        .create(&pp, &config_map("elsewhere", json!({}), json!({})))
-        .await
-        .expect("create");
-    let added = cms
-        .create(&pp, &config_map("new", json!({}), json!({})))
-        .await
-        .expect("create");
-    let modified = cms
-        .patch(
-            "new",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"data": {"x": "1"}})),
-        )
-        .await
-        .expect("patch");
+    let noise: Api<ConfigMap> = Api::namespaced(client, "noise");
+    create(&noise, &config_map("elsewhere", json!({}), json!({}))).await;
+    let added = create(&cms, &config_map("new", json!({}), json!({}))).await;
+    let modified = merge(&cms, "new", json!({"data": {"x": "1"}})).await;
     cms.delete("new", &DeleteParams::default())
         .await
         .expect("delete");
-    let old_modified = cms
-        .patch(
-            "old",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"data": {"y": "2"}})),
-        )
-        .await
-        .expect("patch");
+    let old_modified = merge(&cms, "old", json!({"data": {"y": "2"}})).await;
 
     let e = next_change(&mut events).await;
     assert_eq!(summary(&e), ("ADDED", "new".into(), rv_of(&added)));
@@ -1390,27 +1274,10 @@ async fn watch_from_a_list_resource_version_sees_the_writes_after_it() {
 async fn watch_resumed_from_an_older_resource_version_replays_only_what_came_after() {
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client, "conf");
-    let pp = PostParams::default();
-    let a = cms
-        .create(&pp, &config_map("a", json!({}), json!({})))
-        .await
-        .expect("create");
-    let b = cms
-        .create(&pp, &config_map("b", json!({}), json!({})))
-        .await
-        .expect("create");
-    let a2 = cms
-        .patch(
-            "a",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"data": {"v": "2"}})),
-        )
-        .await
-        .expect("patch");
-    let c = cms
-        .create(&pp, &config_map("c", json!({}), json!({})))
-        .await
-        .expect("create");
+    let a = create(&cms, &config_map("a", json!({}), json!({}))).await;
+    let b = create(&cms, &config_map("b", json!({}), json!({}))).await;
+    let a2 = merge(&cms, "a", json!({"data": {"v": "2"}})).await;
+    let c = create(&cms, &config_map("c", json!({}), json!({}))).await;
 
     let mut events = watch(&cms, &WatchParams::default(), &rv_of(&a).to_string()).await;
     let replayed = [
@@ -1427,10 +1294,7 @@ async fn watch_resumed_from_an_older_resource_version_replays_only_what_came_aft
         ]
     );
     // Then live events, with nothing in between.
-    let d = cms
-        .create(&pp, &config_map("d", json!({}), json!({})))
-        .await
-        .expect("create");
+    let d = create(&cms, &config_map("d", json!({}), json!({}))).await;
     assert_eq!(
         summary(&next_change(&mut events).await),
         ("ADDED", "d".to_string(), rv_of(&d))
@@ -1447,13 +1311,7 @@ async fn watch_with_bookmarks_gets_a_bookmark_within_seconds() {
         ..WatchParams::default()
     };
     let mut events = watch(&cms, &wp, &list_rv(&list).to_string()).await;
-    let created = cms
-        .create(
-            &PostParams::default(),
-            &config_map("x", json!({}), json!({})),
-        )
-        .await
-        .expect("create");
+    let created = create(&cms, &config_map("x", json!({}), json!({}))).await;
 
     // small.yaml's bookmark-interval is 1s; a bookmark must never run ahead of an event it
     // has not delivered.
@@ -1497,12 +1355,7 @@ async fn watch_from_a_compacted_resource_version_is_410_expired() {
     let cms: Api<ConfigMap> = Api::namespaced(client, "conf");
     // The scenario keeps 50 events of history.
     for i in 0..60 {
-        cms.create(
-            &PostParams::default(),
-            &config_map(&format!("w-{i}"), json!({}), json!({})),
-        )
-        .await
-        .expect("create");
+        create(&cms, &config_map(&format!("w-{i}"), json!({}), json!({}))).await;
     }
     // As from a real server's watch cache: HTTP 200, then one ERROR event, then the end.
     // (kube-runtime's watcher relists on this event; on a 410 *response* it would retry the
@@ -1538,10 +1391,7 @@ async fn watcher_relists_after_its_resource_version_expires_and_keeps_delivering
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "conf");
     let noise: Api<ConfigMap> = Api::namespaced(client, "noise");
-    let pp = PostParams::default();
-    cms.create(&pp, &config_map("before", json!({}), json!({})))
-        .await
-        .expect("create");
+    create(&cms, &config_map("before", json!({}), json!({}))).await;
 
     let mut stream = watcher(cms.clone(), watcher::Config::default()).boxed();
     let mut initial = Vec::new();
@@ -1558,14 +1408,9 @@ async fn watcher_relists_after_its_resource_version_expires_and_keeps_delivering
     cms.delete("before", &DeleteParams::default())
         .await
         .expect("delete");
-    cms.create(&pp, &config_map("during", json!({}), json!({})))
-        .await
-        .expect("create");
+    create(&cms, &config_map("during", json!({}), json!({}))).await;
     for i in 0..60 {
-        noise
-            .create(&pp, &config_map(&format!("n-{i}"), json!({}), json!({})))
-            .await
-            .expect("create");
+        create(&noise, &config_map(&format!("n-{i}"), json!({}), json!({}))).await;
     }
 
     match next_watcher_event(&mut stream).await {
@@ -1588,9 +1433,7 @@ async fn watcher_relists_after_its_resource_version_expires_and_keeps_delivering
         "the relist shows the object deleted while the watch was away as gone"
     );
 
-    cms.create(&pp, &config_map("after", json!({}), json!({})))
-        .await
-        .expect("create");
+    create(&cms, &config_map("after", json!({}), json!({}))).await;
     let e = next_watcher_event(&mut stream)
         .await
         .expect("watcher event");
@@ -1601,7 +1444,6 @@ async fn watcher_relists_after_its_resource_version_expires_and_keeps_delivering
 async fn label_selector_watch_sees_objects_enter_and_leave_the_selection() {
     let (_sandbox, client) = start(QUIET).await;
     let cms: Api<ConfigMap> = Api::namespaced(client, "conf");
-    let pp = PostParams::default();
     let list = cms
         .list(&ListParams::default().labels("app=web"))
         .await
@@ -1614,12 +1456,8 @@ async fn label_selector_watch_sees_objects_enter_and_leave_the_selection() {
     .await;
     let relabel = |app: &str| Patch::Merge(json!({"metadata": {"labels": {"app": app}}}));
 
-    cms.create(&pp, &config_map("a", json!({"app": "web"}), json!({})))
-        .await
-        .expect("create");
-    cms.create(&pp, &config_map("b", json!({"app": "api"}), json!({})))
-        .await
-        .expect("create");
+    create(&cms, &config_map("a", json!({"app": "web"}), json!({}))).await;
+    create(&cms, &config_map("b", json!({"app": "api"}), json!({}))).await;
     let b_in = cms
         .patch("b", &PatchParams::default(), &relabel("web"))
         .await
@@ -1628,20 +1466,11 @@ async fn label_selector_watch_sees_objects_enter_and_leave_the_selection() {
         .patch("a", &PatchParams::default(), &relabel("api"))
         .await
         .expect("patch");
-    cms.patch(
-        "a",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"data": {"unseen": "yes"}})),
-    )
-    .await
-    .expect("patch");
+    merge(&cms, "a", json!({"data": {"unseen": "yes"}})).await;
     cms.delete("b", &DeleteParams::default())
         .await
         .expect("delete");
-    let c = cms
-        .create(&pp, &config_map("c", json!({"app": "web"}), json!({})))
-        .await
-        .expect("create");
+    let c = create(&cms, &config_map("c", json!({"app": "web"}), json!({}))).await;
 
     let e = next_change(&mut events).await;
     assert_eq!((summary(&e).0, summary(&e).1.as_str()), ("ADDED", "a"));
@@ -1682,10 +1511,7 @@ async fn unauthenticated_clients_get_401_unauthorized() {
             .list(&ListParams::default())
             .await,
     );
-    assert_eq!(
-        (status.code, status.reason.as_str(), status.message.as_str()),
-        (401, "Unauthorized", "Unauthorized")
-    );
+    assert_eq!(said(&status), (401, "Unauthorized", "Unauthorized"));
     assert!(status.is_failure());
 
     let yaml = sandbox
@@ -1697,10 +1523,7 @@ async fn unauthenticated_clients_get_401_unauthorized() {
             .list(&ListParams::default())
             .await,
     );
-    assert_eq!(
-        (status.code, status.reason.as_str(), status.message.as_str()),
-        (401, "Unauthorized", "Unauthorized")
-    );
+    assert_eq!(said(&status), (401, "Unauthorized", "Unauthorized"));
 }
 
 #[tokio::test]
@@ -1774,7 +1597,7 @@ async fn istio_operators_are_served_as_dynamic_objects() {
 
     let status = api_error(iops.get("nope").await);
     assert_eq!(
-        (status.code, status.reason.as_str(), status.message.as_str()),
+        said(&status),
         (
             404,
             "NotFound",
@@ -1875,7 +1698,7 @@ async fn eviction_honours_pod_disruption_budgets() {
     let pods: Api<Pod> = Api::namespaced(client.clone(), "shop");
     let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client, "shop");
     let running = |p: &Pod| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
-    let checkout = eventually(DEADLINE, "three running checkout pods", || async {
+    let checkout = eventually("three running checkout pods", DEADLINE, || async {
         let list = pods
             .list(&ListParams::default().labels("app=checkout"))
             .await
@@ -1888,7 +1711,7 @@ async fn eviction_honours_pod_disruption_budgets() {
     // minAvailable 3 of 3: no disruption allowed.
     let status = api_error(pods.evict(&victim, &EvictParams::default()).await);
     assert_eq!(
-        (status.code, status.reason.as_str(), status.message.as_str()),
+        said(&status),
         (
             429,
             "TooManyRequests",
@@ -1938,16 +1761,10 @@ async fn eviction_honours_pod_disruption_budgets() {
     pdbs.delete("checkout-extra", &DeleteParams::default())
         .await
         .expect("delete");
-    pdbs.patch(
-        "checkout",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"minAvailable": 2}})),
-    )
-    .await
-    .expect("patch");
+    merge(&pdbs, "checkout", json!({"spec": {"minAvailable": 2}})).await;
     eventually(
-        DEADLINE,
         "the checkout PDB to allow a disruption",
+        DEADLINE,
         || async {
             let pdb = pdbs.get("checkout").await.expect("get");
             (pdb.status.as_ref().and_then(|s| s.disruptions_allowed) == Some(1)).then_some(())
@@ -1959,7 +1776,7 @@ async fn eviction_honours_pod_disruption_budgets() {
         .await
         .expect("eviction allowed");
     assert!(status.is_success(), "{status:?}");
-    eventually(DEADLINE, "the evicted pod to go away", || async {
+    eventually("the evicted pod to go away", DEADLINE, || async {
         pods.get_opt(&victim)
             .await
             .expect("get")

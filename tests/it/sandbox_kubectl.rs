@@ -2,127 +2,31 @@
 //! seed's cluster (`assets/scenarios/k1-upgrade.yaml`). If kubectl cannot work with the
 //! sandbox, the sandbox is wrong.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
-/// `kubectl` on PATH; its absence fails the test with what to install.
-fn kubectl_path() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    let found = std::env::split_paths(&path)
-        .map(|d| d.join("kubectl"))
-        .find(|p| p.is_file());
-    // Not a skip: a missing kubectl fails the test, saying what to install.
-    assert!(
-        found.is_some(),
-        "kubectl is required by this test and is not on PATH: install Debian's kubernetes-client (`.ci/run` does)"
-    );
-    found
+use crate::common::process::{Lines, SandboxProcess};
+use crate::common::wait::eventually_blocking;
+
+fn k1() -> SandboxProcess {
+    SandboxProcess::start("assets/scenarios/k1-upgrade.yaml")
 }
 
-/// A `meshtop sandbox` process and the kubeconfig it wrote.
-struct Sandbox {
-    child: Child,
-    kubeconfig: PathBuf,
-    kubectl: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Sandbox {
-    fn start(scenario: &str) -> Option<Self> {
-        let kubectl = kubectl_path()?;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let kubeconfig = dir.path().join("kubeconfig");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_meshtop"))
-            .args(["sandbox", "--scenario", scenario, "--kubeconfig-out"])
-            .arg(&kubeconfig)
-            .arg("--log-file")
-            .arg(dir.path().join("meshtop.log"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start meshtop sandbox");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) if line.starts_with("kubeconfig: ") => {
-                    assert_eq!(
-                        PathBuf::from(line.trim_start_matches("kubeconfig: ")),
-                        kubeconfig
-                    );
-                    break;
-                }
-                Ok(_) => {}
-                Err(_) => panic!("meshtop sandbox did not print its kubeconfig path within 30s"),
-            }
-        }
-        Some(Self {
-            child,
-            kubeconfig,
-            kubectl,
-            _dir: dir,
-        })
-    }
-
-    fn k1() -> Option<Self> {
-        Self::start("assets/scenarios/k1-upgrade.yaml")
-    }
-
-    fn kubectl(&self, args: &[&str]) -> Output {
-        Command::new(&self.kubectl)
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .output()
-            .expect("run kubectl")
-    }
-
-    /// kubectl that must succeed; its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Polls kubectl until `check` accepts its stdout, or fails with the last output.
-    fn eventually(&self, args: &[&str], within: Duration, check: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + within;
-        loop {
-            let out = self.ok(args);
-            if check(&out) {
-                return out;
-            }
-            if Instant::now() > deadline {
-                panic!("kubectl {args:?} never satisfied the check; last output:\n{out}");
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
+/// Polls kubectl until `check` accepts its stdout, or fails with the last output.
+fn kubectl_until(
+    sb: &SandboxProcess,
+    args: &[&str],
+    within: Duration,
+    check: impl Fn(&str) -> bool,
+) -> String {
+    eventually_blocking(
+        &format!("kubectl {args:?} to satisfy the check"),
+        within,
+        || {
+            let out = sb.kubectl_ok(args);
+            if check(&out) { Ok(out) } else { Err(out) }
+        },
+    )
 }
 
 /// Rows of a kubectl table as whitespace-split cells (header first).
@@ -135,8 +39,8 @@ fn rows(table: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn get_nodes_shows_masters_upgraded_and_workers_behind() {
-    let Some(sb) = Sandbox::k1() else { return };
-    let out = sb.ok(&["get", "nodes"]);
+    let sb = k1();
+    let out = sb.kubectl_ok(&["get", "nodes"]);
     let rows = rows(&out);
     assert_eq!(rows[0], ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]);
     let nodes: Vec<(&str, &str, &str, &str)> = rows[1..]
@@ -156,7 +60,7 @@ fn get_nodes_shows_masters_upgraded_and_workers_behind() {
             ("k1-node05", "Ready", "node", "v1.14.3"),
         ]
     );
-    let labelled = sb.ok(&["get", "nodes", "-l", "taco-istio=enabled", "-o", "name"]);
+    let labelled = sb.kubectl_ok(&["get", "nodes", "-l", "taco-istio=enabled", "-o", "name"]);
     assert_eq!(
         labelled.lines().collect::<Vec<_>>(),
         ["node/k1-node03", "node/k1-node04", "node/k1-node05"]
@@ -165,8 +69,8 @@ fn get_nodes_shows_masters_upgraded_and_workers_behind() {
 
 #[test]
 fn get_pdb_shows_the_seeds_table() {
-    let Some(sb) = Sandbox::k1() else { return };
-    let out = sb.ok(&["get", "pdb", "-A"]);
+    let sb = k1();
+    let out = sb.kubectl_ok(&["get", "pdb", "-A"]);
     let header: Vec<&str> = out
         .lines()
         .next()
@@ -201,8 +105,8 @@ fn get_pdb_shows_the_seeds_table() {
 
 #[test]
 fn get_iop_shows_revision_and_status() {
-    let Some(sb) = Sandbox::k1() else { return };
-    let out = sb.ok(&["get", "iop", "-A"]);
+    let sb = k1();
+    let out = sb.kubectl_ok(&["get", "iop", "-A"]);
     let rows = rows(&out);
     assert_eq!(rows[0], ["NAMESPACE", "NAME", "REVISION", "STATUS", "AGE"]);
     let iops: Vec<&[String]> = rows[1..].iter().map(|r| &r[..4]).collect();
@@ -219,8 +123,8 @@ fn get_iop_shows_revision_and_status() {
 
 #[test]
 fn get_pods_wide_places_pods_on_nodes() {
-    let Some(sb) = Sandbox::k1() else { return };
-    let out = sb.ok(&["get", "pods", "-A", "-o", "wide"]);
+    let sb = k1();
+    let out = sb.kubectl_ok(&["get", "pods", "-A", "-o", "wide"]);
     let rows = rows(&out);
     assert_eq!(
         rows[0][..6],
@@ -260,8 +164,8 @@ fn get_pods_wide_places_pods_on_nodes() {
 
 #[test]
 fn label_namespace_for_a_revision() {
-    let Some(sb) = Sandbox::k1() else { return };
-    let out = sb.ok(&[
+    let sb = k1();
+    let out = sb.kubectl_ok(&[
         "label",
         "ns",
         "default",
@@ -269,7 +173,7 @@ fn label_namespace_for_a_revision() {
         "--overwrite",
     ]);
     assert!(out.contains("namespace/default"), "{out}");
-    let out = sb.ok(&[
+    let out = sb.kubectl_ok(&[
         "label",
         "ns",
         "legacy-shop",
@@ -284,7 +188,7 @@ fn label_namespace_for_a_revision() {
         ),
         "{out}"
     );
-    let labels = sb.ok(&[
+    let labels = sb.kubectl_ok(&[
         "get",
         "ns",
         "legacy-shop",
@@ -295,62 +199,45 @@ fn label_namespace_for_a_revision() {
     assert_eq!(labels["istio.io/rev"], "1-9-1");
     assert!(labels.get("istio-injection").is_none(), "{labels}");
     let out = sb.kubectl(&["label", "ns", "default", "istio.io/rev=canary"]);
-    assert!(
-        !out.status.success(),
+    assert_ne!(
+        out.code,
+        Some(0),
         "changing a label without --overwrite must be refused"
     );
 }
 
 #[test]
 fn cordon_and_uncordon() {
-    let Some(sb) = Sandbox::k1() else { return };
+    let sb = k1();
     assert_eq!(
-        sb.ok(&["cordon", "k1-node03"]).trim(),
+        sb.kubectl_ok(&["cordon", "k1-node03"]).trim(),
         "node/k1-node03 cordoned"
     );
-    let out = sb.ok(&["get", "node", "k1-node03"]);
+    let out = sb.kubectl_ok(&["get", "node", "k1-node03"]);
     assert_eq!(rows(&out)[1][1], "Ready,SchedulingDisabled");
     assert_eq!(
-        sb.ok(&["uncordon", "k1-node03"]).trim(),
+        sb.kubectl_ok(&["uncordon", "k1-node03"]).trim(),
         "node/k1-node03 uncordoned"
     );
-    let out = sb.ok(&["get", "node", "k1-node03"]);
+    let out = sb.kubectl_ok(&["get", "node", "k1-node03"]);
     assert_eq!(rows(&out)[1][1], "Ready");
 }
 
 #[test]
 fn get_pods_watch_sees_changes() {
-    let Some(sb) = Sandbox::k1() else { return };
-    let mut watch = Command::new(&sb.kubectl)
-        .arg("--kubeconfig")
-        .arg(&sb.kubeconfig)
+    let sb = k1();
+    let mut watch = sb
+        .kubectl_command()
         .args(["get", "pods", "-n", "default", "-w"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("kubectl get -w");
-    let stdout = watch.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let next_line = |what: &str| -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) if line.contains(what) => return line,
-                Ok(_) => {}
-                Err(_) => panic!("kubectl get -w showed no line with {what:?}"),
-            }
-        }
-    };
+    let lines = Lines::read(watch.stdout.take().expect("stdout"));
+    let next_line = |what: &str| lines.until(what, Duration::from_secs(20));
     // The initial listing, then a pod made after it started.
     next_line("details-v1-6f769b44-hzj8v");
-    sb.ok(&[
+    sb.kubectl_ok(&[
         "run",
         "probe",
         "-n",
@@ -360,35 +247,35 @@ fn get_pods_watch_sees_changes() {
     ]);
     let added = next_line("probe");
     assert!(added.starts_with("probe"), "{added}");
-    sb.ok(&["delete", "pod", "probe", "-n", "default", "--wait=false"]);
+    sb.kubectl_ok(&["delete", "pod", "probe", "-n", "default", "--wait=false"]);
     let _ = watch.kill();
     let _ = watch.wait();
 }
 
 #[test]
 fn apply_and_server_side_apply_the_seeds_gateway_operator() {
-    let Some(sb) = Sandbox::k1() else { return };
+    let sb = k1();
     let file = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/istio-gateway-cr.yaml"
     );
     // The scenario created it without kubectl's annotation: apply adopts it, as on a real cluster.
-    let out = sb.ok(&["apply", "-f", file]);
+    let out = sb.kubectl_ok(&["apply", "-f", file]);
     assert_eq!(
         out.trim(),
         "istiooperator.install.istio.io/istio-gateway-sample configured"
     );
-    let out = sb.ok(&["apply", "-f", file]);
+    let out = sb.kubectl_ok(&["apply", "-f", file]);
     assert_eq!(
         out.trim(),
         "istiooperator.install.istio.io/istio-gateway-sample unchanged"
     );
-    let out = sb.ok(&["apply", "--server-side", "-f", file]);
+    let out = sb.kubectl_ok(&["apply", "--server-side", "-f", file]);
     assert_eq!(
         out.trim(),
         "istiooperator.install.istio.io/istio-gateway-sample serverside-applied"
     );
-    let managers = sb.ok(&[
+    let managers = sb.kubectl_ok(&[
         "get",
         "iop",
         "istio-gateway-sample",
@@ -410,7 +297,7 @@ fn apply_and_server_side_apply_the_seeds_gateway_operator() {
     let dir = tempfile::tempdir().expect("tempdir");
     let canary = dir.path().join("canary.yaml");
     std::fs::write(&canary, text).expect("write");
-    let out = sb.ok(&[
+    let out = sb.kubectl_ok(&[
         "apply",
         "--server-side",
         "-f",
@@ -420,7 +307,7 @@ fn apply_and_server_side_apply_the_seeds_gateway_operator() {
         out.trim(),
         "istiooperator.install.istio.io/istio-gateway-canary serverside-applied"
     );
-    let rev = sb.ok(&[
+    let rev = sb.kubectl_ok(&[
         "get",
         "iop",
         "istio-gateway-canary",
@@ -434,14 +321,14 @@ fn apply_and_server_side_apply_the_seeds_gateway_operator() {
 
 #[test]
 fn drain_is_refused_by_the_pdb_then_succeeds_once_relaxed() {
-    let Some(sb) = Sandbox::k1() else { return };
+    let sb = k1();
     let out = sb.kubectl(&["drain", "k1-node03", "--ignore-daemonsets", "--timeout=20s"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        !out.status.success(),
-        "drain must fail while istio-pilot's PDB allows no disruption\n{stdout}\n{stderr}"
+    assert_ne!(
+        out.code,
+        Some(0),
+        "drain must fail while istio-pilot's PDB allows no disruption\n{out}"
     );
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     assert!(stdout.contains("node/k1-node03 cordoned"), "{stdout}");
     assert!(
         stderr.contains("Cannot evict pod as it would violate the pod's disruption budget"),
@@ -453,22 +340,14 @@ fn drain_is_refused_by_the_pdb_then_succeeds_once_relaxed() {
     );
     // The node stays cordoned after a failed drain.
     assert_eq!(
-        rows(&sb.ok(&["get", "node", "k1-node03"]))[1][1],
+        rows(&sb.kubectl_ok(&["get", "node", "k1-node03"]))[1][1],
         "Ready,SchedulingDisabled"
     );
 
     // The author's remedy: set Istio's minAvailable to 0.
-    sb.ok(&[
-        "patch",
-        "pdb",
-        "istio-pilot",
-        "-n",
-        "istio-system",
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"minAvailable":0}}"#,
-    ]);
-    sb.eventually(
+    sb.set_min_available("istio-system", "istio-pilot", 0);
+    kubectl_until(
+        &sb,
         &[
             "get",
             "pdb",
@@ -482,16 +361,11 @@ fn drain_is_refused_by_the_pdb_then_succeeds_once_relaxed() {
         |o| o == "1",
     );
     let out = sb.kubectl(&["drain", "k1-node03", "--ignore-daemonsets", "--timeout=60s"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "drain after relief failed: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("node/k1-node03 drained"), "{stdout}");
+    assert_eq!(out.code, Some(0), "drain after relief failed: {out}");
+    assert!(out.stdout.contains("node/k1-node03 drained"), "{out}");
 
     // Only DaemonSet pods remain on the node; the evicted pods came back elsewhere.
-    let left = sb.ok(&[
+    let left = sb.kubectl_ok(&[
         "get",
         "pods",
         "-A",
@@ -504,7 +378,8 @@ fn drain_is_refused_by_the_pdb_then_succeeds_once_relaxed() {
         !left.trim().is_empty() && left.lines().all(|k| k == "DaemonSet"),
         "{left}"
     );
-    let pilot = sb.eventually(
+    let pilot = kubectl_until(
+        &sb,
         &[
             "get",
             "pods",
@@ -523,26 +398,17 @@ fn drain_is_refused_by_the_pdb_then_succeeds_once_relaxed() {
         "{pilot}"
     );
     // Restore the budget: the author's temporary change is undone.
-    sb.ok(&[
-        "patch",
-        "pdb",
-        "istio-pilot",
-        "-n",
-        "istio-system",
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"minAvailable":1}}"#,
-    ]);
-    sb.ok(&["uncordon", "k1-node03"]);
+    sb.set_min_available("istio-system", "istio-pilot", 1);
+    sb.kubectl_ok(&["uncordon", "k1-node03"]);
 }
 
 #[test]
 fn version_and_discovery() {
-    let Some(sb) = Sandbox::k1() else { return };
-    let out = sb.ok(&["version", "-o", "json"]);
+    let sb = k1();
+    let out = sb.kubectl_ok(&["version", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(v["serverVersion"]["gitVersion"], "v1.15.6");
-    let resources = sb.ok(&["api-resources", "-o", "name"]);
+    let resources = sb.kubectl_ok(&["api-resources", "-o", "name"]);
     for name in [
         "pods",
         "nodes",

@@ -5,10 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use crate::common::harness;
+use crate::common::process::{CliFiles, Run};
 use k8s_openapi::api::core::v1::{Namespace, Node};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams};
@@ -79,47 +80,17 @@ async fn state(conn: &Connection) -> BTreeMap<String, String> {
     out
 }
 
-/// A directory with the sandbox's kubeconfig in it, and where the audit log and the log go.
-struct Files {
-    dir: tempfile::TempDir,
-    kubeconfig: PathBuf,
-}
-
-impl Files {
-    fn new(kubeconfig_yaml: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let kubeconfig = dir.path().join("kubeconfig");
-        std::fs::write(&kubeconfig, kubeconfig_yaml).expect("kubeconfig");
-        Files { dir, kubeconfig }
-    }
-
-    fn audit(&self) -> PathBuf {
-        self.dir.path().join("audit.log")
-    }
-
-    fn log(&self) -> PathBuf {
-        self.dir.path().join("meshtop.log")
-    }
-}
-
-/// Runs the meshtop binary on a kubeconfig with its own audit log and log file.
-async fn meshtop(kubeconfig: &Path, files: &Files, args: &[&str]) -> std::process::Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_meshtop"))
+/// Runs the meshtop binary on a kubeconfig, given by flag, with the files' audit log and log.
+async fn meshtop(kubeconfig: &Path, files: &CliFiles, args: &[&str]) -> Run {
+    tokio::process::Command::from(files.meshtop())
         .arg("--kubeconfig")
         .arg(kubeconfig)
-        .arg("--audit-log")
-        .arg(files.audit())
-        .arg("--log-file")
-        .arg(files.log())
         .args(args)
         .env_remove("KUBECONFIG")
         .output()
         .await
         .expect("run meshtop")
-}
-
-fn text(out: &[u8]) -> String {
-    String::from_utf8_lossy(out).into_owned()
+        .into()
 }
 
 /// Each action command on a hostile name, and the field its error must name.
@@ -157,16 +128,13 @@ fn commands(name: &str) -> Vec<(Vec<String>, &'static str)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_names_on_the_command_line_are_refused_before_any_request() {
-    let sandbox = harness::start_file(K1).await.expect("sandbox");
-    let conn = harness::connection(&sandbox, harness::ADMIN_CONTEXT)
-        .await
-        .expect("connect");
+    let (sandbox, conn) = harness::connected(K1).await;
     let before = state(&conn).await;
-    let files = Files::new(&sandbox.kubeconfig_yaml());
+    let files = CliFiles::new(&sandbox);
     // A server that only counts connections: the same kubeconfig pointed at it.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     silent.set_nonblocking(true).expect("nonblocking");
-    let silent_kubeconfig = files.dir.path().join("silent.kubeconfig");
+    let silent_kubeconfig = files.dir().join("silent.kubeconfig");
     let silent_url = format!("https://{}", silent.local_addr().expect("addr"));
     std::fs::write(
         &silent_kubeconfig,
@@ -181,20 +149,19 @@ async fn hostile_names_on_the_command_line_are_refused_before_any_request() {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             for kubeconfig in [&files.kubeconfig, &silent_kubeconfig] {
                 let out = meshtop(kubeconfig, &files, &args).await;
-                let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-                assert_eq!(out.status.code(), Some(2), "{args:?}\n{stdout}\n{stderr}");
+                assert_eq!(out.code, Some(2), "{args:?}\n{out}");
                 let expected = format!("{field} ");
                 assert!(
-                    stderr.starts_with("meshtop: invalid ") && stderr.contains(&expected),
-                    "{args:?}: {stderr}"
+                    out.stderr.starts_with("meshtop: invalid ") && out.stderr.contains(&expected),
+                    "{args:?}: {out}"
                 );
-                assert_eq!(stdout, "", "{args:?}");
+                assert_eq!(out.stdout, "", "{args:?}");
             }
         }
     }
     let out = meshtop(&files.kubeconfig, &files, &["drain", "worker-1/status"]).await;
     assert_eq!(
-        text(&out.stderr),
+        out.stderr,
         "meshtop: invalid node name \"worker-1/status\": a lowercase RFC 1123 subdomain must \
          consist of lower case alphanumeric characters, '-' or '.', and must start and end with \
          an alphanumeric character (e.g. 'example.com', regex used for validation is \
@@ -208,15 +175,12 @@ async fn hostile_names_on_the_command_line_are_refused_before_any_request() {
         "{accepted:?}"
     );
     assert_eq!(state(&conn).await, before);
-    assert!(!files.audit().exists(), "an audit log was written");
+    assert!(!files.audit.exists(), "an audit log was written");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_names_from_the_tui_path_are_refused_by_the_executor() {
-    let sandbox = harness::start_file(K1).await.expect("sandbox");
-    let conn = harness::connection(&sandbox, harness::ADMIN_CONTEXT)
-        .await
-        .expect("connect");
+    let (_sandbox, conn) = harness::connected(K1).await;
     let before = state(&conn).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let audit = dir.path().join("audit.log");
@@ -283,7 +247,7 @@ async fn hostile_names_from_the_tui_path_are_refused_by_the_executor() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waits_past_the_clock_are_refused_before_anything_is_sent() {
     let sandbox = harness::start_file(K1).await.expect("sandbox");
-    let files = Files::new(&sandbox.kubeconfig_yaml());
+    let files = CliFiles::new(&sandbox);
     let kc = files.kubeconfig.clone();
     let huge = format!("{}h", u64::MAX / 3600);
     for args in [
@@ -303,12 +267,11 @@ async fn waits_past_the_clock_are_refused_before_anything_is_sent() {
         ],
     ] {
         let out = meshtop(&kc, &files, &args).await;
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(out.code, Some(2), "{args:?}: {out}");
         let flag = args.iter().rfind(|a| a.starts_with("--")).expect("a flag");
-        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+        assert!(out.stderr.contains(flag), "{args:?}: {out}");
     }
-    assert!(!files.audit().exists(), "an audit log was written");
+    assert!(!files.audit.exists(), "an audit log was written");
 
     // `--timeout 0s` is what the help says: restart, and do not wait for the rollouts.
     let out = meshtop(
@@ -326,11 +289,12 @@ async fn waits_past_the_clock_are_refused_before_anything_is_sent() {
         ],
     )
     .await;
-    let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert_eq!(out.code, Some(0), "{out}");
     assert!(
-        stdout.contains("deployment.apps/storefront restarted\n") && !stdout.contains("rolled out"),
-        "{stdout}"
+        out.stdout
+            .contains("deployment.apps/storefront restarted\n")
+            && !out.stdout.contains("rolled out"),
+        "{out}"
     );
 }
 
@@ -371,7 +335,7 @@ async fn a_token_ending_in_a_newline_works_and_the_files_are_private() {
         .as_str()
         .unwrap_or_default();
     assert!(token.len() > 1 && token.ends_with('\n'), "{token:?}");
-    let files = Files::new(&yaml);
+    let files = CliFiles::with_kubeconfig(&yaml);
     let args = [
         "--context",
         "meshtop-sandbox",
@@ -380,13 +344,10 @@ async fn a_token_ending_in_a_newline_works_and_the_files_are_private() {
         "--dry-run",
     ];
     let out = meshtop(&files.kubeconfig, &files, &args).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(
-        text(&out.stdout),
-        "node/k1-node05 cordoned (server dry run)\n"
-    );
-    assert_eq!(mode(&files.audit()), 0o600);
-    assert_eq!(mode(&files.log()), 0o600);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(out.stdout, "node/k1-node05 cordoned (server dry run)\n");
+    assert_eq!(mode(&files.audit), 0o600);
+    assert_eq!(mode(&files.log), 0o600);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -399,15 +360,15 @@ async fn a_token_file_ending_in_a_newline_works() {
         std::fs::write(&token_file, format!("{token}\n")).expect("token file");
         user.insert("tokenFile".into(), token_file.display().to_string().into());
     });
-    let files = Files::new(&yaml);
+    let files = CliFiles::with_kubeconfig(&yaml);
     let out = meshtop(
         &files.kubeconfig,
         &files,
         &["get", "nodes", "-o", "json", "--sync-timeout", "30"],
     )
     .await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("\"k1-node05\""));
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.contains("\"k1-node05\""), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -433,14 +394,14 @@ async fn a_failing_credential_plugin_is_told_without_its_secrets() {
         .expect("exec");
         user.insert("exec".into(), exec);
     });
-    let files = Files::new(&yaml);
+    let files = CliFiles::with_kubeconfig(&yaml);
     for args in [
         vec!["get", "nodes"],
         vec!["cordon", "k1-node05", "--dry-run"],
     ] {
         let out = meshtop(&files.kubeconfig, &files, &args).await;
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let stderr = &out.stderr;
+        assert_eq!(out.code, Some(2), "{args:?}: {out}");
         assert!(
             stderr.contains(&format!(
                 "getting credentials: exec: executable {} failed with exit code 3",
@@ -454,13 +415,13 @@ async fn a_failing_credential_plugin_is_told_without_its_secrets() {
             "{stderr}"
         );
         assert!(!stderr.contains("hunter2"), "{stderr}");
-        let log = std::fs::read_to_string(files.log()).expect("log file");
+        let log = std::fs::read_to_string(&files.log).expect("log file");
         assert!(log.contains("failed with exit code 3"), "{log}");
         assert!(!log.contains("hunter2"), "{log}");
     }
     assert!(
-        !files.audit().exists()
-            || std::fs::read_to_string(files.audit())
+        !files.audit.exists()
+            || std::fs::read_to_string(&files.audit)
                 .expect("audit")
                 .is_empty()
     );
@@ -469,19 +430,19 @@ async fn a_failing_credential_plugin_is_told_without_its_secrets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_symbolic_link_where_a_private_file_goes_is_not_followed() {
     let sandbox = harness::start_file(K1).await.expect("sandbox");
-    let files = Files::new(&sandbox.kubeconfig_yaml());
-    let target = files.dir.path().join("someone-elses-file");
+    let files = CliFiles::new(&sandbox);
+    let target = files.dir().join("someone-elses-file");
     std::fs::write(&target, "theirs\n").expect("target");
-    std::os::unix::fs::symlink(&target, files.audit()).expect("symlink");
-    std::os::unix::fs::symlink(&target, files.log()).expect("symlink");
+    std::os::unix::fs::symlink(&target, &files.audit).expect("symlink");
+    std::os::unix::fs::symlink(&target, &files.log).expect("symlink");
     let out = meshtop(
         &files.kubeconfig,
         &files,
         &["cordon", "k1-node05", "--dry-run"],
     )
     .await;
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = &out.stderr;
+    assert_eq!(out.code, Some(2), "{out}");
     assert!(stderr.contains("symbolic link"), "{stderr}");
     assert!(stderr.contains("continuing without a log"), "{stderr}");
     assert_eq!(

@@ -1,197 +1,10 @@
 //! meshtop in a real terminal: `meshtop --demo` under tmux, keys sent with `send-keys`, the
 //! screen read with `capture-pane`, the way a person sees it.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-fn require_tmux() {
-    let ok = Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    // Not a skip: a missing tmux fails the test, saying what to install.
-    assert!(
-        ok,
-        "tmux is required by this test and is not installed: install Debian's tmux (`.ci/run` does)"
-    );
-}
-
-/// A tmux session running meshtop, killed on drop. Each test has its own tmux server
-/// (`-L`), so tests never see each other's sessions.
-struct Session {
-    socket: String,
-    _dir: tempfile::TempDir,
-    log: PathBuf,
-}
-
-impl Session {
-    fn start(args: &str, width: u16, height: u16) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let log = dir.path().join("meshtop.log");
-        let socket = format!("meshtop-test-{}-{}", std::process::id(), rand_suffix());
-        // The shell says how meshtop ended, on the normal screen once it has left the
-        // alternate one, and whether it left the terminal in raw mode (`-icanon`); then it
-        // waits, as a prompt would, so that the pane shows the terminal as meshtop left it.
-        let cmd = format!(
-            "{} {args} --log-file {}; echo \"meshtop exited with $?\"; \
-             echo \"terminal mode: $(stty -a | tr ' ;' '\\n\\n' | grep -x -e -icanon -e icanon)\"; \
-             read line",
-            env!("CARGO_BIN_EXE_meshtop"),
-            log.display()
-        );
-        let out = Command::new("tmux")
-            .args([
-                "-L",
-                &socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "t",
-                "-x",
-                &width.to_string(),
-                "-y",
-                &height.to_string(),
-            ])
-            .arg(&cmd)
-            .env("TERM", "xterm-256color")
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .expect("tmux new-session");
-        assert!(
-            out.status.success(),
-            "tmux: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let s = Self {
-            socket,
-            _dir: dir,
-            log,
-        };
-        s.tmux(&["set-option", "-t", "t", "remain-on-exit", "on"]);
-        s
-    }
-
-    fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .expect("tmux")
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "t"];
-        args.extend_from_slice(keys);
-        let out = self.tmux(&args);
-        assert!(
-            out.status.success(),
-            "send-keys: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// Waits until the screen satisfies `check`; fails with the last screen and the log.
-    fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let screen = self.screen();
-            // A capture can land while meshtop is still writing a frame: judge a screen only
-            // once a second capture shows it unchanged.
-            if check(&screen) {
-                std::thread::sleep(Duration::from_millis(60));
-                if self.screen() == screen {
-                    return screen;
-                }
-            }
-            if Instant::now() > deadline {
-                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-                panic!("screen never showed {what}; last screen:\n{screen}\nlog:\n{log}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// The screen and the scrollback above it.
-    fn history(&self) -> String {
-        String::from_utf8_lossy(
-            &self
-                .tmux(&["capture-pane", "-p", "-S", "-", "-t", "t"])
-                .stdout,
-        )
-        .into_owned()
-    }
-
-    /// The pid of meshtop, the child of the pane's shell.
-    fn meshtop_pid(&self) -> u32 {
-        let out = self.tmux(&["display-message", "-p", "-t", "t", "#{pane_pid}"]);
-        let shell: u32 = String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .expect("the pane's pid");
-        let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
-            .expect("the shell's children");
-        let pids: Vec<u32> = children
-            .split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .collect();
-        assert_eq!(pids.len(), 1, "the shell runs meshtop alone: {pids:?}");
-        let comm = std::fs::read_to_string(format!("/proc/{}/comm", pids[0])).unwrap_or_default();
-        assert_eq!(comm.trim(), "meshtop", "the shell's child is meshtop");
-        pids[0]
-    }
-
-    /// tmux's `#{alternate_on} #{cursor_flag}`: `0 1` is the main screen, cursor shown.
-    fn screen_and_cursor(&self) -> String {
-        let out = self.tmux(&[
-            "display-message",
-            "-p",
-            "-t",
-            "t",
-            "#{alternate_on} #{cursor_flag}",
-        ]);
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// Waits for meshtop to end; its exit status.
-    fn wait_exit(&self) -> Option<i32> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut screen = self.history();
-        while !screen.contains("meshtop exited with ") {
-            assert!(
-                Instant::now() < deadline,
-                "meshtop did not exit; screen:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-            screen = self.history();
-        }
-        screen
-            .lines()
-            .find_map(|l| l.split_once("meshtop exited with ").map(|(_, code)| code))
-            .and_then(|code| code.trim().parse().ok())
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]);
-    }
-}
-
-fn rand_suffix() -> u32 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    t ^ (std::process::id() << 8)
-}
+use crate::common::process::{SandboxProcess, meshtop};
+use crate::common::tmux::{Session, require_tmux};
 
 #[test]
 fn demo_shows_the_seeds_cluster_and_quits_cleanly() {
@@ -339,7 +152,7 @@ fn tiny_terminal_gets_a_message_not_a_panic() {
 
 #[test]
 fn bad_theme_is_a_clear_error_with_exit_2() {
-    let out = Command::new(env!("CARGO_BIN_EXE_meshtop"))
+    let out = meshtop()
         .args([
             "--demo",
             "--theme",
@@ -360,7 +173,7 @@ fn bad_theme_is_a_clear_error_with_exit_2() {
 
 #[test]
 fn get_disruption_json_lists_the_blocked_nodes() {
-    let out = Command::new(env!("CARGO_BIN_EXE_meshtop"))
+    let out = meshtop()
         .args([
             "get",
             "disruption",
@@ -404,83 +217,11 @@ fn get_disruption_json_lists_the_blocked_nodes() {
     assert_eq!(es, ["k1-node01", "k1-node02"]);
 }
 
-/// `meshtop sandbox` as its own process, for a TUI that connects through a kubeconfig file.
-struct SandboxProcess {
-    child: std::process::Child,
-    kubeconfig: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl SandboxProcess {
-    fn start() -> Self {
-        use std::io::{BufRead, BufReader};
-        let dir = tempfile::tempdir().expect("tempdir");
-        let kubeconfig = dir.path().join("kubeconfig");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_meshtop"))
-            .args([
-                "sandbox",
-                "--scenario",
-                "assets/scenarios/k1-upgrade.yaml",
-                "--kubeconfig-out",
-            ])
-            .arg(&kubeconfig)
-            .args(["--log-file", "/dev/null"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("meshtop sandbox");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
-        let ready = lines.any(|l| l.starts_with("kubeconfig: "));
-        assert!(ready, "meshtop sandbox did not start");
-        // Keep reading: the sandbox prints a line more, and a closed pipe would kill it.
-        std::thread::spawn(move || lines.for_each(drop));
-        Self {
-            child,
-            kubeconfig,
-            _dir: dir,
-        }
-    }
-
-    fn kubectl(&self, args: &[&str]) {
-        let out = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .output()
-            .expect("kubectl");
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for SandboxProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn require_kubectl() {
-    let ok = Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "kubectl is required by this test and is not on PATH: install Debian's kubernetes-client (`.ci/run` does)"
-    );
-}
-
 /// A change made through the API by another client shows up on meshtop's screen.
 #[test]
 fn changes_made_through_the_api_reach_the_screen() {
     require_tmux();
-    require_kubectl();
-    let cluster = SandboxProcess::start();
+    let cluster = SandboxProcess::start("assets/scenarios/k1-upgrade.yaml");
     let s = Session::start(
         &format!("--kubeconfig {}", cluster.kubeconfig.display()),
         160,
@@ -493,7 +234,7 @@ fn changes_made_through_the_api_reach_the_screen() {
     s.wait_for("the Nodes view", |sc| {
         sc.contains("Nodes (") && sc.contains("k1-node03")
     });
-    cluster.kubectl(&["cordon", "k1-node03"]);
+    cluster.kubectl_ok(&["cordon", "k1-node03"]);
     let nodes = s.wait_for("k1-node03 cordoned", |sc| {
         sc.lines()
             .any(|l| l.contains("k1-node03") && l.contains("cordoned"))
@@ -507,7 +248,7 @@ fn changes_made_through_the_api_reach_the_screen() {
     s.wait_for("the Namespaces view", |sc| {
         sc.contains("Namespaces (") && sc.contains("legacy-shop")
     });
-    cluster.kubectl(&[
+    cluster.kubectl_ok(&[
         "label",
         "ns",
         "legacy-shop",
@@ -524,16 +265,7 @@ fn changes_made_through_the_api_reach_the_screen() {
         sc.lines()
             .any(|l| l.contains("istio-pilot") && l.contains("k1-node03"))
     });
-    cluster.kubectl(&[
-        "patch",
-        "pdb",
-        "istio-pilot",
-        "-n",
-        "istio-system",
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"minAvailable":0}}"#,
-    ]);
+    cluster.set_min_available("istio-system", "istio-pilot", 0);
     let relaxed = s.wait_for("istio-pilot relaxed", |sc| {
         sc.lines().any(|l| {
             l.contains("istio-pilot")

@@ -4,23 +4,24 @@
 //! the same wiring as the event loop in `app.rs`.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::harness;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crate::common::process::audit_lines;
+use crate::common::tui::{self, press_key};
+use crate::common::wait::eventually;
+use crossterm::event::KeyCode;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams};
 use meshtop::app::tasks::TaskRunner;
-use meshtop::cluster::actions::{AuditLog, AuditRecord, Executor};
+use meshtop::cluster::actions::{AuditLog, Executor};
 use meshtop::cluster::{self, Connection, WatchOptions};
 use meshtop::model::{Model, SourceState, Stamped};
 use meshtop::ui::action::{Task, TaskUpdate};
-use meshtop::ui::{Command, Header, Keymap, Theme, Ui};
+use meshtop::ui::{Command, Header, Ui};
 use meshtop_sandbox::Sandbox;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use tokio::sync::mpsc;
 
 const K1: &str = "assets/scenarios/k1-upgrade.yaml";
@@ -40,10 +41,7 @@ struct Session {
 
 impl Session {
     async fn start(audit: &Path) -> Session {
-        let sandbox = harness::start_file(K1).await.expect("start the sandbox");
-        let conn = harness::connection(&sandbox, harness::ADMIN_CONTEXT)
-            .await
-            .expect("connect");
+        let (sandbox, conn) = harness::connected(K1).await;
         let (tx, events) = mpsc::channel(4096);
         let watchers = cluster::spawn_watchers(&conn, WatchOptions::default(), tx);
         let (task_tx, updates) = mpsc::unbounded_channel();
@@ -62,7 +60,7 @@ impl Session {
             _sandbox: sandbox,
             conn,
             model: Model::new(),
-            ui: Ui::new(Keymap::default(), Theme::default()),
+            ui: tui::new_ui(),
             events,
             _watchers: watchers,
             runner,
@@ -93,19 +91,16 @@ impl Session {
 
     /// Steps the loop until `done`, or panics naming `what` with the screen.
     async fn until(&mut self, what: &str, done: impl Fn(&Session) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
+        eventually(what, Duration::from_secs(60), || {
             self.pump();
-            if done(self) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; the screen:\n{}",
-                self.screen()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            let seen = if done(self) {
+                Ok(())
+            } else {
+                Err(self.screen())
+            };
+            async move { seen }
+        })
+        .await
     }
 
     /// Keys typed as text; each command goes where the loop sends it.
@@ -116,10 +111,7 @@ impl Session {
     }
 
     fn key(&mut self, code: KeyCode) {
-        for command in self
-            .ui
-            .on_key(KeyEvent::new(code, KeyModifiers::NONE), &self.model)
-        {
+        for command in press_key(&mut self.ui, &self.model, code) {
             match command {
                 Command::Run(run) => self.runner.run(run, &self.model),
                 Command::Abort(id) => self.runner.abort(id),
@@ -131,22 +123,14 @@ impl Session {
     }
 
     fn screen(&self) -> String {
-        let mut terminal = Terminal::new(TestBackend::new(150, 45)).expect("terminal");
-        terminal
-            .draw(|f| {
-                self.ui
-                    .render(f, &self.model, &self.header, Timestamp::now())
-            })
-            .expect("draw");
-        let buffer = terminal.backend().buffer();
-        let mut out = String::new();
-        for y in 0..buffer.area.height {
-            for x in 0..buffer.area.width {
-                out.push_str(buffer[(x, y)].symbol());
-            }
-            out.push('\n');
-        }
-        out
+        tui::render(
+            &self.ui,
+            &self.model,
+            &self.header,
+            Timestamp::now(),
+            150,
+            45,
+        )
     }
 
     fn task(&self, title: &str) -> Option<&Task> {
@@ -183,30 +167,12 @@ impl Session {
     }
 
     async fn node(&self, name: &str) -> Node {
-        Api::<Node>::all(self.conn.client.clone())
-            .get(name)
-            .await
-            .expect("node")
+        harness::node(&self.conn, name).await
     }
-}
-
-fn cordoned(n: &Node) -> bool {
-    n.spec
-        .as_ref()
-        .and_then(|s| s.unschedulable)
-        .unwrap_or(false)
 }
 
 fn finished_ok(t: Option<&Task>) -> bool {
     matches!(t.and_then(|t| t.result.as_ref()), Some(Ok(_)))
-}
-
-fn audit(path: &Path) -> Vec<AuditRecord> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON"))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -250,7 +216,7 @@ async fn drain_from_the_ui_is_blocked_by_istio_pilot_then_finishes_after_relief(
         screen.contains("refused by PDB istio-pilot: allowed disruptions 0"),
         "{screen}"
     );
-    assert!(cordoned(&s.node("k1-node03").await));
+    assert!(harness::cordoned(&s.node("k1-node03").await));
     assert!(s.task(drain).is_some_and(Task::running));
 
     // Relief from the Disruption view, while the drain keeps retrying.
@@ -325,9 +291,9 @@ async fn drain_from_the_ui_is_blocked_by_istio_pilot_then_finishes_after_relief(
         finished_ok(s.task("uncordon node/k1-node03"))
     })
     .await;
-    assert!(!cordoned(&s.node("k1-node03").await));
+    assert!(!harness::cordoned(&s.node("k1-node03").await));
 
-    let records = audit(&log);
+    let records = audit_lines(&log);
     let seen: Vec<(String, String, bool, String)> = records
         .iter()
         .map(|r| {
@@ -380,7 +346,7 @@ async fn a_second_drain_waits_for_the_first() {
         "{screen}"
     );
     assert!(s.task("drain node/k1-node05").is_none(), "not started");
-    assert!(!cordoned(&s.node("k1-node05").await));
+    assert!(!harness::cordoned(&s.node("k1-node05").await));
     s.keys("A");
     s.until("the first drain to stop", |s| {
         s.task(first).is_some_and(|t| !t.running())
@@ -423,13 +389,13 @@ async fn abort_stops_a_blocked_drain_and_the_node_stays_cordoned() {
         message.contains("node/k1-node04 remains cordoned"),
         "{message}"
     );
-    assert!(cordoned(&s.node("k1-node04").await));
+    assert!(harness::cordoned(&s.node("k1-node04").await));
     let screen = s.screen();
     assert!(
         screen.contains("✗ drain node/k1-node04: drain of node/k1-node04 aborted"),
         "{screen}"
     );
-    let records = audit(&log);
+    let records = audit_lines(&log);
     assert_eq!(records.len(), 1);
     let v = serde_json::to_value(&records[0]).expect("json");
     assert!(
@@ -459,7 +425,7 @@ async fn a_dry_run_from_the_dialog_changes_nothing_and_cancel_sends_nothing() {
         "{screen}"
     );
     s.key(KeyCode::Esc);
-    assert!(!cordoned(&s.node("k1-node05").await));
+    assert!(!harness::cordoned(&s.node("k1-node05").await));
     // The drain's dry run reports the PDB that would refuse, and changes nothing either.
     s.select("6", "node05");
     s.keys("D");
@@ -475,11 +441,11 @@ async fn a_dry_run_from_the_dialog_changes_nothing_and_cancel_sends_nothing() {
     let screen = s.screen();
     assert!(screen.contains("would be refused"), "{screen}");
     s.keys("n");
-    assert!(!cordoned(&s.node("k1-node05").await));
+    assert!(!harness::cordoned(&s.node("k1-node05").await));
     let before = s.model.pods_on_node("k1-node05").len();
     s.pump();
     assert_eq!(s.model.pods_on_node("k1-node05").len(), before);
-    let records = audit(&log);
+    let records = audit_lines(&log);
     assert_eq!(records.len(), 2, "each dry run is audited");
     for r in records {
         let v = serde_json::to_value(&r).expect("json");
@@ -551,13 +517,7 @@ async fn restoring_a_budget_changed_since_relief_is_refused_unless_forced() {
     .await;
     let pdbs = Api::<PodDisruptionBudget>::namespaced(s.conn.client.clone(), "istio-system");
     // Someone raises the budget while it is relaxed.
-    pdbs.patch(
-        "istio-pilot",
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(serde_json::json!({"spec": {"minAvailable": 2}})),
-    )
-    .await
-    .expect("patch the budget");
+    harness::set_min_available(&s.conn, "istio-system", "istio-pilot", 2).await;
     s.until("the model to see the edit", |s| {
         s.model.pdb("istio-system", "istio-pilot").is_some_and(|p| {
             p.relaxed_from.is_some()
@@ -623,7 +583,7 @@ async fn restoring_a_budget_changed_since_relief_is_refused_unless_forced() {
         restored.spec.and_then(|s| s.min_available),
         Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(1))
     );
-    let actions: Vec<(String, bool)> = audit(&log)
+    let actions: Vec<(String, bool)> = audit_lines(&log)
         .into_iter()
         .map(|r| (r.action, r.result == "ok"))
         .collect();

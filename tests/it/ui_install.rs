@@ -11,109 +11,24 @@
 //! the mesh ConfigMap's contents taken from the same file, as `read_mesh_configs` reads them
 //! from the cluster. The clock is fixed.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use jiff::Timestamp;
-use kube::api::DynamicObject;
-use meshtop::model::intern::Interner;
-use meshtop::model::project::object_from_dynamic;
-use meshtop::model::summary::{Owner, PodPhase};
-use meshtop::model::{ClusterEvent, Kind, Model, Object, SourceState, Stamped};
+use crate::common::seed;
+use crate::common::tui::{self, Lcg, Typed, draw, press, press_key, runs};
+use crossterm::event::KeyCode;
+use meshtop::model::{ClusterEvent, Kind, Model, SourceState, Stamped};
 use meshtop::ops::Request;
 use meshtop::ops::install::{InstallFacts, PlanOptions, find_on_path};
-use meshtop::ui::action::{ActionRun, Stage, TaskUpdate};
+use meshtop::ui::action::{Stage, TaskUpdate};
 use meshtop::ui::install::Facts;
-use meshtop::ui::{Command, Header, Keymap, Mode, Theme, Ui};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use serde_json::Value;
-
-const SCENARIO: &str = include_str!("../../assets/scenarios/k1-upgrade.yaml");
-
-fn observed() -> Timestamp {
-    "2020-01-09T07:15:00Z".parse().expect("timestamp")
-}
-
-fn now() -> Timestamp {
-    "2020-01-09T07:15:42Z".parse().expect("timestamp")
-}
-
-fn docs() -> Vec<Value> {
-    serde_yaml::Deserializer::from_str(SCENARIO)
-        .filter_map(|d| serde::Deserialize::deserialize(d).ok())
-        .filter(|v: &Value| v.is_object())
-        .collect()
-}
-
-fn kind_of(doc: &Value) -> Option<Kind> {
-    let api = doc["apiVersion"].as_str().unwrap_or_default();
-    Some(match doc["kind"].as_str()? {
-        "Namespace" => Kind::Namespace,
-        "Node" => Kind::Node,
-        "Pod" => Kind::Pod,
-        "Deployment" => Kind::Deployment,
-        "StatefulSet" => Kind::StatefulSet,
-        "DaemonSet" => Kind::DaemonSet,
-        "Service" => Kind::Service,
-        "HorizontalPodAutoscaler" => Kind::Hpa,
-        "PodDisruptionBudget" => Kind::Pdb,
-        "MutatingWebhookConfiguration" => Kind::WebhookConfig,
-        "ConfigMap" => Kind::ConfigMap,
-        "IstioOperator" => Kind::IstioOperator,
-        "Gateway" if api.starts_with("networking.istio.io/") => Kind::IstioGateway,
-        _ => return None,
-    })
-}
-
-/// The seed's cluster as the model sees it once every watch is ready: pods written without
-/// a status run, as the sandbox's controllers make them.
-fn seed_model() -> Model {
-    let mut interner = Interner::default();
-    let mut model = Model::new();
-    let at = observed();
-    let mut apply = |event| model.apply(Stamped { at, event });
-    for kind in Kind::ALL {
-        apply(ClusterEvent::Source(kind, SourceState::Syncing));
-    }
-    apply(ClusterEvent::Server {
-        git_version: "v1.15.6".into(),
-    });
-    for doc in docs() {
-        let Some(kind) = kind_of(&doc) else { continue };
-        let dynamic: DynamicObject = serde_json::from_value(doc.clone()).expect("object");
-        let Some(mut object) = object_from_dynamic(kind, &dynamic, &mut interner) else {
-            continue;
-        };
-        if let Object::Pod(p) = &mut object
-            && doc.get("status").is_none()
-        {
-            p.phase = PodPhase::Running;
-            p.status = Arc::from("Running");
-            p.ready = true;
-            if p.owner.is_none() && p.labels.contains_key("pod-template-hash") {
-                let rs = p.name.rsplit_once('-').map_or("", |(base, _)| base);
-                p.owner = Some(Owner {
-                    kind: Arc::from("ReplicaSet"),
-                    name: Arc::from(rs),
-                });
-            }
-        }
-        apply(ClusterEvent::Applied(object));
-    }
-    for kind in Kind::ALL {
-        apply(ClusterEvent::Source(kind, SourceState::Ready));
-    }
-    model
-}
+use meshtop::ui::{Command, Keymap, Mode, Theme, Ui};
 
 /// The install facts of the seed's cluster: the model's, and the contents of the mesh
 /// ConfigMaps they name, as `read_mesh_configs` reads them.
 fn seed_facts() -> InstallFacts {
-    let mut facts = InstallFacts::from_model(&seed_model(), "istio-system").expect("all listed");
+    let mut facts = InstallFacts::from_model(&seed::model(), "istio-system").expect("all listed");
     let wanted = facts.mesh_configs_to_read();
-    for v in docs() {
+    for v in seed::docs() {
         let name = v["metadata"]["name"]
             .as_str()
             .unwrap_or_default()
@@ -140,38 +55,10 @@ fn no_istioctl() -> PlanOptions {
     }
 }
 
-fn header() -> Header {
-    Header {
-        context: "k1-admin@k1".into(),
-        server: "https://192.168.0.11:6443".into(),
-        namespace: None,
-        readonly: false,
-    }
-}
-
 fn new_ui() -> Ui {
-    let mut ui = Ui::new(Keymap::default(), Theme::default());
+    let mut ui = tui::new_ui();
     ui.set_install_options(no_istioctl());
     ui
-}
-
-/// The screen as text, one line per row, trailing blanks trimmed.
-fn draw(ui: &Ui, model: &Model, width: u16, height: u16) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
-    terminal
-        .draw(|frame| ui.render(frame, model, &header(), now()))
-        .expect("draw");
-    let buffer = terminal.backend().buffer();
-    let mut out = String::new();
-    for y in 0..buffer.area.height {
-        let mut line = String::new();
-        for x in 0..buffer.area.width {
-            line.push_str(buffer[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 /// The dialog's text with its wrapping undone: the lines inside its border, joined.
@@ -185,28 +72,6 @@ fn dialog_text(screen: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn key(ui: &mut Ui, model: &Model, code: KeyCode) -> Vec<Command> {
-    ui.on_key(KeyEvent::new(code, KeyModifiers::NONE), model)
-}
-
-fn press(ui: &mut Ui, model: &Model, keys: &str) -> Vec<Command> {
-    let mut out = Vec::new();
-    for c in keys.chars() {
-        out.extend(key(ui, model, KeyCode::Char(c)));
-    }
-    out
-}
-
-fn runs(commands: &[Command]) -> Vec<&ActionRun> {
-    commands
-        .iter()
-        .filter_map(|c| match c {
-            Command::Run(r) => Some(r),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The id of the facts read the dialog asked for.
@@ -254,20 +119,20 @@ fn open_install(model: &Model, view: &str) -> Ui {
 /// Clears the focused field.
 fn clear(ui: &mut Ui, model: &Model) {
     for _ in 0..80 {
-        key(ui, model, KeyCode::Backspace);
+        press_key(ui, model, KeyCode::Backspace);
     }
 }
 
 /// Moves to the next field.
 fn tab(ui: &mut Ui, model: &Model) {
-    key(ui, model, KeyCode::Tab);
+    press_key(ui, model, KeyCode::Tab);
 }
 
 // --- the form -------------------------------------------------------------------------------
 
 #[test]
 fn revision_form_rejects_bad_and_used_names_before_the_preview() {
-    let model = seed_model();
+    let model = seed::model();
     let mut ui = new_ui();
     press(&mut ui, &model, "2");
     let opened = press(&mut ui, &model, "I");
@@ -280,7 +145,7 @@ fn revision_form_rejects_bad_and_used_names_before_the_preview() {
     assert!(reading.contains("reading the cluster"), "{reading}");
     // Before the facts arrive, the preview waits for them.
     press(&mut ui, &model, "canary");
-    assert!(key(&mut ui, &model, KeyCode::Enter).is_empty());
+    assert!(press_key(&mut ui, &model, KeyCode::Enter).is_empty());
     assert!(
         dialog_error(&ui).is_some_and(|e| e.contains("still reading the cluster")),
         "{:?}",
@@ -303,7 +168,7 @@ fn revision_form_rejects_bad_and_used_names_before_the_preview() {
     let screen = draw(&ui, &model, 120, 40);
     assert!(screen.contains("› revision         1.10.0"), "{screen}");
     assert!(screen.contains("DNS-1123"), "{screen}");
-    assert!(key(&mut ui, &model, KeyCode::Enter).is_empty());
+    assert!(press_key(&mut ui, &model, KeyCode::Enter).is_empty());
     assert_eq!(stage(&ui), Some(Stage::Form));
     assert!(
         dialog_error(&ui).is_some_and(|e| e.contains("1 problem to fix first: nothing is sent")),
@@ -331,23 +196,23 @@ fn revision_form_rejects_bad_and_used_names_before_the_preview() {
     ] {
         assert!(screen.contains(text), "{text:?} not in\n{screen}");
     }
-    assert!(key(&mut ui, &model, KeyCode::Enter).is_empty());
+    assert!(press_key(&mut ui, &model, KeyCode::Enter).is_empty());
     assert_eq!(stage(&ui), Some(Stage::Form));
 
     // Fixed: the preview. No operator acts on revision canary and istioctl is not on PATH:
     // the files are saved and the preview says nothing in the cluster changes.
-    key(&mut ui, &model, KeyCode::Backspace);
+    press_key(&mut ui, &model, KeyCode::Backspace);
     press(&mut ui, &model, "4");
-    key(&mut ui, &model, KeyCode::Up);
-    key(&mut ui, &model, KeyCode::Up);
+    press_key(&mut ui, &model, KeyCode::Up);
+    press_key(&mut ui, &model, KeyCode::Up);
     clear(&mut ui, &model);
     press(&mut ui, &model, "taco-istio=enabled");
     for _ in 0..4 {
-        key(&mut ui, &model, KeyCode::Up);
+        press_key(&mut ui, &model, KeyCode::Up);
     }
     clear(&mut ui, &model);
     press(&mut ui, &model, "canary");
-    assert!(key(&mut ui, &model, KeyCode::Enter).is_empty());
+    assert!(press_key(&mut ui, &model, KeyCode::Enter).is_empty());
     assert_eq!(stage(&ui), Some(Stage::Preview), "{:?}", dialog_error(&ui));
     let preview = draw(&ui, &model, 120, 40);
     assert!(
@@ -362,7 +227,7 @@ fn revision_form_rejects_bad_and_used_names_before_the_preview() {
 
 #[test]
 fn gateway_form_rejects_taken_labels_and_node_ports_then_previews_the_plan() {
-    let model = seed_model();
+    let model = seed::model();
     let mut ui = open_install(&model, "3");
     let empty = draw(&ui, &model, 120, 40);
     // The revision comes from the cluster; an untouched form does not complain yet.
@@ -381,7 +246,7 @@ fn gateway_form_rejects_taken_labels_and_node_ports_then_previews_the_plan() {
         "app=istio-ingressgateway,istio=ingressgateway",
     );
     tab(&mut ui, &model);
-    key(&mut ui, &model, KeyCode::Right);
+    press_key(&mut ui, &model, KeyCode::Right);
     tab(&mut ui, &model);
     press(&mut ui, &model, "31080");
     tab(&mut ui, &model);
@@ -397,7 +262,7 @@ fn gateway_form_rejects_taken_labels_and_node_ports_then_previews_the_plan() {
     ] {
         assert!(screen.contains(text), "{text:?} not in\n{screen}");
     }
-    let sent = key(&mut ui, &model, KeyCode::Enter);
+    let sent = press_key(&mut ui, &model, KeyCode::Enter);
     assert!(sent.is_empty(), "{sent:?}");
     assert_eq!(stage(&ui), Some(Stage::Form));
     assert!(
@@ -408,7 +273,7 @@ fn gateway_form_rejects_taken_labels_and_node_ports_then_previews_the_plan() {
 
     // Labels of its own (empty: the name's), free node ports.
     for _ in 0..3 {
-        key(&mut ui, &model, KeyCode::Up);
+        press_key(&mut ui, &model, KeyCode::Up);
     }
     clear(&mut ui, &model);
     tab(&mut ui, &model);
@@ -418,7 +283,7 @@ fn gateway_form_rejects_taken_labels_and_node_ports_then_previews_the_plan() {
     tab(&mut ui, &model);
     clear(&mut ui, &model);
     press(&mut ui, &model, "31444");
-    assert!(key(&mut ui, &model, KeyCode::Enter).is_empty());
+    assert!(press_key(&mut ui, &model, KeyCode::Enter).is_empty());
     assert_eq!(stage(&ui), Some(Stage::Preview), "{:?}", dialog_error(&ui));
     let preview = draw(&ui, &model, 120, 40);
     insta::assert_snapshot!("install_gateway_preview_120x40", preview);
@@ -434,14 +299,14 @@ fn gateway_form_rejects_taken_labels_and_node_ports_then_previews_the_plan() {
     }
 
     // esc goes back to the form, as it was typed.
-    key(&mut ui, &model, KeyCode::Esc);
+    press_key(&mut ui, &model, KeyCode::Esc);
     assert_eq!(stage(&ui), Some(Stage::Form));
     assert!(draw(&ui, &model, 120, 40).contains("31444"));
-    key(&mut ui, &model, KeyCode::Enter);
+    press_key(&mut ui, &model, KeyCode::Enter);
     assert_eq!(stage(&ui), Some(Stage::Preview));
     // Back in the form, esc cancels the install: nothing was sent.
-    key(&mut ui, &model, KeyCode::Esc);
-    assert!(key(&mut ui, &model, KeyCode::Esc).is_empty());
+    press_key(&mut ui, &model, KeyCode::Esc);
+    assert!(press_key(&mut ui, &model, KeyCode::Esc).is_empty());
     assert_eq!(ui.state().mode, Mode::Normal);
     assert_eq!(
         ui.state().status.as_deref(),
@@ -453,7 +318,7 @@ fn gateway_form_rejects_taken_labels_and_node_ports_then_previews_the_plan() {
 fn shop_preview(model: &Model) -> Ui {
     let mut ui = open_install(model, "3");
     press(&mut ui, model, "istio-gateway-shop");
-    assert!(key(&mut ui, model, KeyCode::Enter).is_empty());
+    assert!(press_key(&mut ui, model, KeyCode::Enter).is_empty());
     assert_eq!(stage(&ui), Some(Stage::Preview), "{:?}", dialog_error(&ui));
     ui
 }
@@ -483,7 +348,7 @@ fn shown_lines(screen: &str) -> Option<(usize, usize, usize)> {
 
 #[test]
 fn the_preview_shows_the_resource_and_scrolls_under_its_keys() {
-    let model = seed_model();
+    let model = seed::model();
     let mut ui = shop_preview(&model);
     let yaml = planned_yaml(&ui);
     assert!(yaml.contains("kind: IstioOperator"), "{yaml}");
@@ -516,7 +381,7 @@ fn the_preview_shows_the_resource_and_scrolls_under_its_keys() {
 
     // Paging down, even past the end, reaches the resource's last line; the keys stay.
     for _ in 0..20 {
-        assert!(key(&mut ui, &model, KeyCode::PageDown).is_empty());
+        assert!(press_key(&mut ui, &model, KeyCode::PageDown).is_empty());
         draw(&ui, &model, 100, 24);
     }
     let end = draw(&ui, &model, 100, 24);
@@ -552,7 +417,7 @@ fn the_preview_shows_the_resource_and_scrolls_under_its_keys() {
 
 #[test]
 fn e_hands_the_resource_to_the_editor_and_checks_what_comes_back() {
-    let model = seed_model();
+    let model = seed::model();
     let mut ui = shop_preview(&model);
     let out = press(&mut ui, &model, "e");
     let yaml = match out.as_slice() {
@@ -604,20 +469,20 @@ fn e_hands_the_resource_to_the_editor_and_checks_what_comes_back() {
         dialog_text(&screen).contains("back to the form (drops the $EDITOR changes)"),
         "{screen}"
     );
-    assert!(key(&mut ui, &model, KeyCode::Esc).is_empty());
+    assert!(press_key(&mut ui, &model, KeyCode::Esc).is_empty());
     assert_eq!(stage(&ui), Some(Stage::Form));
     assert!(
         dialog_error(&ui).is_some_and(|e| e.starts_with("the changes made in $EDITOR are dropped")),
         "{:?}",
         dialog_error(&ui)
     );
-    assert!(key(&mut ui, &model, KeyCode::Enter).is_empty());
+    assert!(press_key(&mut ui, &model, KeyCode::Enter).is_empty());
     assert!(!planned_yaml(&ui).contains("type: ClusterIP"));
 }
 
 #[test]
 fn nothing_is_sent_until_the_resource_name_is_typed() {
-    let model = seed_model();
+    let model = seed::model();
     let mut ui = shop_preview(&model);
     // d: a server dry run of exactly this plan.
     let dry = press(&mut ui, &model, "d");
@@ -648,10 +513,10 @@ fn nothing_is_sent_until_the_resource_name_is_typed() {
         "{confirm}"
     );
     press(&mut ui, &model, "istio-ingressgateway");
-    assert!(key(&mut ui, &model, KeyCode::Enter).is_empty());
+    assert!(press_key(&mut ui, &model, KeyCode::Enter).is_empty());
     assert!(draw(&ui, &model, 120, 40).contains(&format!("that is not {SHOP_IOP}")));
     press(&mut ui, &model, "-istio-gateway-shop");
-    let sent = key(&mut ui, &model, KeyCode::Enter);
+    let sent = press_key(&mut ui, &model, KeyCode::Enter);
     assert_eq!(runs(&sent).len(), 1);
     assert!(!runs(&sent)[0].dry_run);
     assert_eq!(
@@ -671,33 +536,12 @@ fn nothing_is_sent_until_the_resource_name_is_typed() {
     );
 }
 
-/// What a random session in the install dialog types.
-#[derive(Clone, Copy)]
-enum Typed {
-    Key(KeyCode),
-    Word(&'static str),
-    /// A word, then enter.
-    Entered(&'static str),
-}
-
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) as usize) % n
-    }
-}
-
 /// No command is sent without confirmation. Random sessions in both install
 /// dialogs: a real run only leaves on enter/y while the screen asks for the resource's name
 /// and the name was typed; the facts read is the only other thing asked of the app.
 #[test]
 fn random_sessions_send_nothing_without_the_typed_name() {
-    let model = seed_model();
+    let model = seed::model();
     // Weighted by repetition: the keys that move a dialog on, and the right names, come
     // often enough for sessions to reach the confirmation.
     let keys = [
@@ -752,22 +596,13 @@ fn random_sessions_send_nothing_without_the_typed_name() {
             .chain((0..(6 + rng.next(30))).map(|_| keys[rng.next(keys.len())]))
             .collect();
         for typed in session {
-            let codes: Vec<KeyCode> = match typed {
-                Typed::Key(k) => vec![k],
-                Typed::Word(w) => w.chars().map(KeyCode::Char).collect(),
-                Typed::Entered(w) => w
-                    .chars()
-                    .map(KeyCode::Char)
-                    .chain([KeyCode::Enter])
-                    .collect(),
-            };
-            for code in codes {
+            for code in typed.codes() {
                 // Drawn only at a confirmation: a run sent from anywhere else finds no
                 // screen and fails the test all the same.
                 let before = (matches!(code, KeyCode::Enter | KeyCode::Char('y'))
                     && stage(&ui) == Some(Stage::Confirm))
                 .then(|| draw(&ui, &model, 140, 40));
-                for c in key(&mut ui, &model, code) {
+                for c in press_key(&mut ui, &model, code) {
                     match c {
                         Command::Run(r) if r.dry_run => dry += 1,
                         Command::Run(r) => {
@@ -818,7 +653,7 @@ fn random_sessions_send_nothing_without_the_typed_name() {
 
 #[test]
 fn readonly_opens_no_install_and_says_why() {
-    let model = seed_model();
+    let model = seed::model();
     for (view, what) in [("2", "install revision"), ("3", "install gateway")] {
         let mut ui = new_ui();
         ui.set_readonly(true);
@@ -843,7 +678,7 @@ fn readonly_opens_no_install_and_says_why() {
 
 #[test]
 fn a_failed_read_is_shown_and_enter_reads_again() {
-    let model = seed_model();
+    let model = seed::model();
     let mut ui = new_ui();
     press(&mut ui, &model, "3");
     let id = facts_read(&press(&mut ui, &model, "I"));
@@ -856,7 +691,7 @@ fn a_failed_read_is_shown_and_enter_reads_again() {
         screen.contains("✗ reading the cluster failed: deployments.apps is forbidden"),
         "{screen}"
     );
-    let again = facts_read(&key(&mut ui, &model, KeyCode::Enter));
+    let again = facts_read(&press_key(&mut ui, &model, KeyCode::Enter));
     assert_ne!(again, id);
     let Mode::Dialog(d) = &ui.state().mode else {
         panic!("closed")
@@ -869,10 +704,10 @@ fn a_failed_read_is_shown_and_enter_reads_again() {
 
 #[test]
 fn the_gateway_revision_follows_the_selection() {
-    let model = seed_model();
+    let model = seed::model();
     let mut ui = new_ui();
     press(&mut ui, &model, "3/sample");
-    key(&mut ui, &model, KeyCode::Enter);
+    press_key(&mut ui, &model, KeyCode::Enter);
     press(&mut ui, &model, "I");
     let Mode::Dialog(d) = &ui.state().mode else {
         panic!("no dialog")
@@ -901,16 +736,10 @@ mod sandbox {
     use kube::api::Api;
     use meshtop::app::tasks::TaskRunner;
     use meshtop::cluster::actions::{AuditLog, Executor};
-    use meshtop::cluster::{self, Connection, WatchOptions};
+    use meshtop::cluster::{self, WatchOptions};
     use tokio::sync::mpsc;
 
     const K1: &str = "assets/scenarios/k1-upgrade.yaml";
-
-    async fn connect(sandbox: &meshtop_sandbox::Sandbox) -> Connection {
-        harness::connection(sandbox, harness::ADMIN_CONTEXT)
-            .await
-            .expect("connect to the sandbox")
-    }
 
     /// The app's loop, reduced to what an install needs: the UI's commands go to the
     /// runner, the runner's updates come back to the UI.
@@ -925,7 +754,7 @@ mod sandbox {
     impl App {
         fn keys(&mut self, codes: &[KeyCode]) {
             for &code in codes {
-                let commands = key(&mut self.ui, &self.model, code);
+                let commands = press_key(&mut self.ui, &self.model, code);
                 for c in commands {
                     match c {
                         Command::Run(run) => self.runner.run(run, &self.model),
@@ -987,30 +816,14 @@ mod sandbox {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_gateway_installed_from_the_tui_lands_in_the_cluster() {
-        let sandbox = harness::start_file(K1).await.expect("sandbox");
-        let conn = connect(&sandbox).await;
+        let (_sandbox, conn) = harness::connected(K1).await;
         let dir = tempfile::tempdir().expect("tempdir");
         let empty = dir.path().join("empty-path");
         std::fs::create_dir_all(&empty).expect("dir");
         let audit = dir.path().join("audit.log");
 
-        // The model as the app builds it: the watchers' events until every source is ready.
-        let (tx, mut rx) = mpsc::channel(4096);
+        let (tx, events) = mpsc::channel(4096);
         let _watchers = cluster::spawn_watchers(&conn, WatchOptions::default(), tx);
-        let mut model = Model::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while model.sources().len() < Kind::ALL.len()
-            || model
-                .sources()
-                .values()
-                .any(|s| matches!(s, SourceState::Syncing))
-        {
-            assert!(Instant::now() < deadline, "no initial sync");
-            if let Ok(Some(ev)) = tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
-                model.apply(ev);
-            }
-        }
-
         let (utx, updates) = mpsc::unbounded_channel();
         let runner = TaskRunner::new(
             Executor::new(&conn, false, Some(AuditLog::new(&audit))),
@@ -1027,11 +840,20 @@ mod sandbox {
         });
         let mut app = App {
             ui,
-            model,
-            events: rx,
+            model: Model::new(),
+            events,
             runner,
             updates,
         };
+        // The model as the app builds it: the watchers' events until every source is ready.
+        app.until("the initial sync", |_, model| {
+            model.sources().len() == Kind::ALL.len()
+                && model
+                    .sources()
+                    .values()
+                    .all(|s| !matches!(s, SourceState::Syncing))
+        })
+        .await;
 
         // Gateways view, I: the form, its facts read from the sandbox.
         app.type_str("3I");
@@ -1133,7 +955,7 @@ mod sandbox {
             .await
             .expect("the source");
         assert_eq!(copy.data, source.data);
-        let iops: Api<DynamicObject> = Api::namespaced_with(
+        let iops: Api<kube::api::DynamicObject> = Api::namespaced_with(
             conn.client.clone(),
             "istio-system",
             &kube::api::ApiResource::from_gvk_with_plural(
@@ -1177,8 +999,7 @@ mod sandbox {
     /// for the cluster, and says so, before anything is sent.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_form_waits_for_the_watches_and_a_partial_model_says_why() {
-        let sandbox = harness::start_file(K1).await.expect("sandbox");
-        let conn = connect(&sandbox).await;
+        let (_sandbox, conn) = harness::connected(K1).await;
         let (tx, events) = mpsc::channel(4096);
         let _watchers = cluster::spawn_watchers(&conn, WatchOptions::default(), tx);
         let (utx, updates) = mpsc::unbounded_channel();
@@ -1240,70 +1061,11 @@ mod sandbox {
 /// the editor, and afterwards the TUI has its screen and keys back: the preview says the
 /// resource was edited, and the install goes on to its end.
 mod terminal {
-    use std::process::{Command as Process, Output};
-    use std::time::{Duration, Instant};
-
-    struct Tmux {
-        socket: String,
-    }
-
-    impl Tmux {
-        fn run(&self, args: &[&str]) -> Output {
-            Process::new("tmux")
-                .args(["-L", &self.socket])
-                .args(args)
-                .output()
-                .expect("tmux")
-        }
-
-        fn screen(&self) -> String {
-            String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "t"]).stdout)
-                .into_owned()
-        }
-
-        fn keys(&self, keys: &[&str]) {
-            let mut args = vec!["send-keys", "-t", "t"];
-            args.extend_from_slice(keys);
-            assert!(self.run(&args).status.success(), "send-keys {keys:?}");
-        }
-
-        fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                let screen = self.screen();
-                // Judge a screen only once a second capture shows it unchanged: a capture
-                // can land while a frame is still being written.
-                if check(&screen) {
-                    std::thread::sleep(Duration::from_millis(60));
-                    if self.screen() == screen {
-                        return screen;
-                    }
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "the screen never showed {what}; last screen:\n{screen}"
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
-
-    impl Drop for Tmux {
-        fn drop(&mut self) {
-            let _ = self.run(&["kill-server"]);
-        }
-    }
+    use crate::common::tmux::{Session, require_tmux};
 
     #[test]
     fn e_gives_the_terminal_to_the_editor_and_takes_it_back() {
-        let tmux_ok = Process::new("tmux")
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        assert!(
-            tmux_ok,
-            "tmux is required by this test: install Debian's tmux"
-        );
+        require_tmux();
         let dir = tempfile::tempdir().expect("tempdir");
         let answers = dir.path().join("answers");
         let editor = dir.path().join("editor.sh");
@@ -1321,29 +1083,15 @@ mod terminal {
             std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755))
                 .expect("chmod");
         }
-        let tmux = Tmux {
-            socket: format!("meshtop-install-{}", std::process::id()),
-        };
-        let cmd = format!(
-            "{} --demo --log-file {}; echo \"meshtop exited with $?\"; sleep 30",
-            env!("CARGO_BIN_EXE_meshtop"),
-            dir.path().join("meshtop.log").display()
-        );
-        let out = Process::new("tmux")
-            .args(["-L", &tmux.socket, "-f", "/dev/null", "new-session", "-d"])
-            .args(["-s", "t", "-x", "130", "-y", "40"])
-            .arg(&cmd)
-            .env("TERM", "xterm-256color")
-            .env("EDITOR", &editor)
-            .env("XDG_STATE_HOME", dir.path())
-            .env("PATH", "/usr/bin:/bin")
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .expect("tmux new-session");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let tmux = Session::start_with_env(
+            "--demo",
+            130,
+            40,
+            &[
+                ("EDITOR", editor.as_os_str()),
+                ("XDG_STATE_HOME", dir.path().as_os_str()),
+                ("PATH", "/usr/bin:/bin".as_ref()),
+            ],
         );
 
         tmux.wait_for("the demo", |s| {
@@ -1395,6 +1143,6 @@ mod terminal {
             "{audit}"
         );
         tmux.keys(&["q"]);
-        tmux.wait_for("meshtop's exit", |s| s.contains("meshtop exited with 0"));
+        assert_eq!(tmux.wait_exit(), Some(0));
     }
 }

@@ -9,129 +9,19 @@
 //! workload status, ReplicaSets of Deployments), and what the sync poller would send after
 //! its first poll of the seed's two istiod replicas (`seed_proxy_status`). The clock is fixed.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
+use crate::common::seed;
+use crate::common::tui::{self, Lcg, Typed, draw, header, key, new_ui, press, press_key, runs};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use jiff::Timestamp;
 use kube::api::DynamicObject;
 use meshtop::model::intern::Interner;
-use meshtop::model::labels::Selector;
 use meshtop::model::project::object_from_dynamic;
-use meshtop::model::summary::{Owner, PodPhase, WorkloadKind, WorkloadSummary};
 use meshtop::model::sync::{ProxyStatus, ReplicaState, ReplicaSync, SyncState, XdsStatus};
-use meshtop::model::{ClusterEvent, Kind, Model, Name, Object, SourceState, Stamped};
+use meshtop::model::{ClusterEvent, Kind, Model, Name, SourceState, Stamped};
 use meshtop::ui::{Command, Header, Keymap, Mode, ScreenId, Theme, Ui, ViewKind};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 use serde_json::{Value, json};
-
-const SCENARIO: &str = include_str!("../../assets/scenarios/k1-upgrade.yaml");
-
-/// When the model last heard from the cluster.
-fn observed() -> Timestamp {
-    "2020-01-09T07:15:00Z".parse().expect("timestamp")
-}
-
-/// The injected clock: 42 seconds after the last event.
-fn now() -> Timestamp {
-    "2020-01-09T07:15:42Z".parse().expect("timestamp")
-}
-
-fn kind_of(doc: &Value) -> Option<Kind> {
-    let api = doc["apiVersion"].as_str().unwrap_or_default();
-    Some(match doc["kind"].as_str()? {
-        "Namespace" => Kind::Namespace,
-        "Node" => Kind::Node,
-        "Pod" => Kind::Pod,
-        "Deployment" => Kind::Deployment,
-        "ReplicaSet" => Kind::ReplicaSet,
-        "StatefulSet" => Kind::StatefulSet,
-        "DaemonSet" => Kind::DaemonSet,
-        "Service" => Kind::Service,
-        "HorizontalPodAutoscaler" => Kind::Hpa,
-        "PodDisruptionBudget" => Kind::Pdb,
-        "MutatingWebhookConfiguration" => Kind::WebhookConfig,
-        "ConfigMap" => Kind::ConfigMap,
-        "IstioOperator" => Kind::IstioOperator,
-        "Gateway" if api.starts_with("networking.istio.io/") => Kind::IstioGateway,
-        _ => return None,
-    })
-}
-
-/// What the sandbox's controllers would have done to an object written in the scenario.
-fn as_running(object: &mut Object, doc: &Value, nodes: u32) {
-    match object {
-        Object::Pod(p) => {
-            if doc.get("status").is_none() {
-                let containers = doc["spec"]["containers"]
-                    .as_array()
-                    .map_or(0, |c| c.len() as u16);
-                p.phase = PodPhase::Running;
-                p.status = Arc::from("Running");
-                p.ready = true;
-                p.containers = containers;
-                p.containers_ready = containers;
-            }
-            if p.owner.is_none() {
-                let labels = &p.labels;
-                let trimmed = p.name.rsplit_once('-').map(|(base, _)| base);
-                let kind = if labels.contains_key("pod-template-hash") {
-                    Some("ReplicaSet")
-                } else if labels.contains_key("statefulset.kubernetes.io/pod-name") {
-                    Some("StatefulSet")
-                } else if labels.contains_key("controller-revision-hash") {
-                    Some("DaemonSet")
-                } else {
-                    None
-                };
-                if let (Some(kind), Some(name)) = (kind, trimmed) {
-                    p.owner = Some(Owner {
-                        kind: Arc::from(kind),
-                        name: Arc::from(name),
-                    });
-                }
-            }
-        }
-        Object::Workload(w) if doc.get("status").is_none() => {
-            if w.kind == WorkloadKind::DaemonSet {
-                w.desired = nodes;
-            }
-            w.ready = w.desired;
-            w.available = w.desired;
-        }
-        _ => {}
-    }
-}
-
-/// The ReplicaSet the Deployment controller made for a pod with a `pod-template-hash`.
-fn replica_set_of(pod: &Object, deployments: &[WorkloadSummary]) -> Option<Object> {
-    let Object::Pod(p) = pod else { return None };
-    let owner = p.owner.as_ref().filter(|o| &*o.kind == "ReplicaSet")?;
-    let d = deployments
-        .iter()
-        .find(|d| d.namespace == p.namespace && d.selector.matches(&p.labels))?;
-    Some(Object::Workload(WorkloadSummary {
-        kind: WorkloadKind::ReplicaSet,
-        namespace: p.namespace.clone(),
-        name: owner.name.clone(),
-        labels: p.labels.clone(),
-        selector: Selector::from_labels(&p.labels),
-        template_labels: p.labels.clone(),
-        desired: d.desired,
-        ready: d.desired,
-        available: d.desired,
-        owner: Some(Owner {
-            kind: Arc::from("Deployment"),
-            name: d.name.clone(),
-        }),
-        images: d.images.clone(),
-        node_selector: d.node_selector.clone(),
-        operator: None,
-        created: None,
-    }))
-}
 
 /// The seed's istiod replicas.
 const ISTIOD_A: &str = "istiod-1-9-1-58ff56d6f8-25z28";
@@ -177,13 +67,7 @@ fn proxy_status(
             SyncState::NotSent => (Name::from(""), Name::from("")),
             _ => (nonce(&proxy, kind, 2), nonce(&proxy, kind, 1)),
         };
-        XdsStatus {
-            state,
-            sent,
-            acked,
-            sent_time: None,
-            last_error: None,
-        }
+        XdsStatus::new(state, sent, acked)
     };
     ProxyStatus {
         proxy: Name::from(proxy.as_str()),
@@ -265,116 +149,14 @@ fn seed_proxy_status() -> Vec<ClusterEvent> {
 
 /// The seed's cluster with istiod's first sync answers.
 fn seed_model() -> Model {
-    let mut model = seed_model_waiting();
+    let mut model = seed::model();
     for event in seed_proxy_status() {
         model.apply(Stamped {
-            at: observed(),
+            at: seed::observed(),
             event,
         });
     }
     model
-}
-
-/// The seed's cluster as the model sees it once every watch is ready, before istiod's sync
-/// status arrives.
-fn seed_model_waiting() -> Model {
-    let mut interner = Interner::default();
-    let docs: Vec<Value> = serde_yaml::Deserializer::from_str(SCENARIO)
-        .filter_map(|d| serde::Deserialize::deserialize(d).ok())
-        .filter(|v: &Value| v.is_object())
-        .collect();
-    let nodes = docs.iter().filter(|d| d["kind"] == "Node").count() as u32;
-    let mut objects = Vec::new();
-    for doc in &docs {
-        let Some(kind) = kind_of(doc) else { continue };
-        let dynamic: DynamicObject = serde_json::from_value(doc.clone()).expect("object");
-        let Some(mut object) = object_from_dynamic(kind, &dynamic, &mut interner) else {
-            continue;
-        };
-        as_running(&mut object, doc, nodes);
-        objects.push(object);
-    }
-    let deployments: Vec<WorkloadSummary> = objects
-        .iter()
-        .filter_map(|o| match o {
-            Object::Workload(w) if w.kind == WorkloadKind::Deployment => Some(w.clone()),
-            _ => None,
-        })
-        .collect();
-    let mut replica_sets: BTreeMap<String, Object> = BTreeMap::new();
-    for o in &objects {
-        if let Some(rs) = replica_set_of(o, &deployments)
-            && let Object::Workload(w) = &rs
-        {
-            replica_sets.insert(format!("{}/{}", w.namespace, w.name), rs);
-        }
-    }
-    objects.extend(replica_sets.into_values());
-
-    let mut model = Model::new();
-    let at = observed();
-    let mut apply = |event| model.apply(Stamped { at, event });
-    for kind in Kind::ALL {
-        apply(ClusterEvent::Source(kind, SourceState::Syncing));
-    }
-    apply(ClusterEvent::Server {
-        git_version: "v1.15.6".into(),
-    });
-    for o in objects {
-        apply(ClusterEvent::Applied(o));
-    }
-    for kind in Kind::ALL {
-        apply(ClusterEvent::Source(kind, SourceState::Ready));
-    }
-    model
-}
-
-fn header() -> Header {
-    Header {
-        context: "k1-admin@k1".into(),
-        server: "https://192.168.0.11:6443".into(),
-        namespace: None,
-        readonly: false,
-    }
-}
-
-fn new_ui() -> Ui {
-    Ui::new(Keymap::default(), Theme::default())
-}
-
-/// The screen as text, one line per row, trailing blanks trimmed.
-fn draw_with(ui: &Ui, model: &Model, header: &Header, width: u16, height: u16) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
-    terminal
-        .draw(|frame| ui.render(frame, model, header, now()))
-        .expect("draw");
-    let buffer = terminal.backend().buffer();
-    let mut out = String::new();
-    for y in 0..buffer.area.height {
-        let mut line = String::new();
-        for x in 0..buffer.area.width {
-            line.push_str(buffer[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-fn draw(ui: &Ui, model: &Model, width: u16, height: u16) -> String {
-    draw_with(ui, model, &header(), width, height)
-}
-
-fn key(code: KeyCode) -> KeyEvent {
-    KeyEvent::new(code, KeyModifiers::NONE)
-}
-
-fn press(ui: &mut Ui, model: &Model, keys: &str) -> Vec<Command> {
-    let mut out = Vec::new();
-    for c in keys.chars() {
-        out.extend(ui.on_key(key(KeyCode::Char(c)), model));
-    }
-    out
 }
 
 // --- snapshots ------------------------------------------------------------------------------
@@ -440,7 +222,7 @@ fn help_overlay_at_80x24() {
 #[test]
 fn header_shows_source_states_readonly_and_scope() {
     let mut model = seed_model();
-    let at = observed();
+    let at = seed::observed();
     model.apply(Stamped {
         at,
         event: ClusterEvent::Source(Kind::IstioGateway, SourceState::Absent),
@@ -460,7 +242,7 @@ fn header_shows_source_states_readonly_and_scope() {
     };
     let ui = new_ui();
     for (w, h) in [(80, 24), (200, 50)] {
-        let screen = draw_with(&ui, &model, &header, w, h);
+        let screen = tui::render(&ui, &model, &header, seed::now(), w, h);
         let head: String = screen.lines().take(2).collect::<Vec<_>>().join("\n");
         insta::assert_snapshot!(format!("header_degraded_{w}x{h}"), head);
     }
@@ -477,7 +259,7 @@ fn forbidden_nodes_are_said_forbidden_not_absent() {
             _ => SourceState::Ready,
         };
         model.apply(Stamped {
-            at: observed(),
+            at: seed::observed(),
             event: ClusterEvent::Source(kind, state),
         });
     }
@@ -502,7 +284,7 @@ fn forbidden_nodes_are_said_forbidden_not_absent() {
 #[test]
 fn a_lost_api_server_is_a_banner_over_the_last_known_rows() {
     let mut model = seed_model();
-    let at = observed();
+    let at = seed::observed();
     model.apply(Stamped {
         at,
         event: ClusterEvent::Source(Kind::Node, SourceState::Error("connection refused".into())),
@@ -519,7 +301,7 @@ fn a_lost_api_server_is_a_banner_over_the_last_known_rows() {
     );
     assert!(screen.contains("1-9-1"), "{screen}");
     model.apply(Stamped {
-        at: now(),
+        at: seed::now(),
         event: ClusterEvent::Source(Kind::Node, SourceState::Ready),
     });
     let screen = draw(&ui, &model, 120, 30);
@@ -548,7 +330,7 @@ fn an_empty_model_says_so() {
     let mut ready = Model::new();
     for kind in Kind::ALL {
         ready.apply(Stamped {
-            at: observed(),
+            at: seed::observed(),
             event: ClusterEvent::Source(kind, SourceState::Ready),
         });
     }
@@ -566,7 +348,7 @@ fn an_empty_model_says_so() {
 
 #[test]
 fn before_istiods_answer_the_proxies_view_says_it_waits() {
-    let model = seed_model_waiting();
+    let model = seed::model();
     let mut ui = new_ui();
     press(&mut ui, &model, "4");
     let screen = draw(&ui, &model, 80, 24);
@@ -590,7 +372,7 @@ fn before_istiods_answer_the_proxies_view_says_it_waits() {
 fn seed_with_unreachable_istiod() -> Model {
     let mut model = seed_model();
     model.apply(Stamped {
-        at: now(),
+        at: seed::now(),
         event: ClusterEvent::ProxySync(ReplicaSync {
             namespace: Name::from("istio-system"),
             istiod: Name::from(ISTIOD_A),
@@ -979,7 +761,7 @@ fn dirty_until_drawn() {
 fn style_of(ui: &Ui, model: &Model, header: &Header, text: &str) -> ratatui::style::Style {
     let mut terminal = Terminal::new(TestBackend::new(200, 50)).expect("terminal");
     terminal
-        .draw(|frame| ui.render(frame, model, header, now()))
+        .draw(|frame| ui.render(frame, model, header, seed::now()))
         .expect("draw");
     let buffer = terminal.backend().buffer();
     let first = text.chars().next().map(String::from).unwrap_or_default();
@@ -1000,7 +782,7 @@ fn style_of(ui: &Ui, model: &Model, header: &Header, text: &str) -> ratatui::sty
 fn states_are_colored_by_the_theme() {
     let mut model = seed_model();
     model.apply(Stamped {
-        at: observed(),
+        at: seed::observed(),
         event: ClusterEvent::Source(Kind::Pdb, SourceState::Forbidden("list".into())),
     });
     let theme = Theme::default();
@@ -1061,11 +843,7 @@ fn themes_render_the_same_text() {
 // --- actions: preview, dry run, confirm; nothing sent without confirmation -------------------
 
 use meshtop::ops::Request;
-use meshtop::ui::action::{ActionRun, Blocked, TaskProgress, TaskUpdate};
-
-fn press_key(ui: &mut Ui, model: &Model, code: KeyCode) -> Vec<Command> {
-    ui.on_key(key(code), model)
-}
+use meshtop::ui::action::{Blocked, TaskProgress, TaskUpdate};
 
 /// The Nodes view with k1-node03 selected.
 fn on_node03(model: &Model) -> Ui {
@@ -1073,16 +851,6 @@ fn on_node03(model: &Model) -> Ui {
     press(&mut ui, model, "6/node03");
     press_key(&mut ui, model, KeyCode::Enter);
     ui
-}
-
-fn runs(commands: &[Command]) -> Vec<&ActionRun> {
-    commands
-        .iter()
-        .filter_map(|c| match c {
-            Command::Run(r) => Some(r),
-            _ => None,
-        })
-        .collect()
 }
 
 #[test]
@@ -1163,7 +931,7 @@ fn the_task_panel_shows_progress_the_refusing_pdb_and_the_countdown() {
         id,
         text: "node/k1-node03 cordoned".into(),
     });
-    let retry_at = now()
+    let retry_at = seed::now()
         .checked_add(jiff::SignedDuration::from_secs(4))
         .expect("time");
     ui.on_task_update(TaskUpdate::Progress {
@@ -1189,8 +957,8 @@ fn the_task_panel_shows_progress_the_refusing_pdb_and_the_countdown() {
     ));
     // Relaxed since it refused: the line says the refusal no longer holds.
     let mut relaxed_model = seed_model();
-    let mut pdb: Value = serde_yaml::Deserializer::from_str(SCENARIO)
-        .filter_map(|d| serde::Deserialize::deserialize(d).ok())
+    let mut pdb: Value = seed::docs()
+        .into_iter()
         .find(|v: &Value| {
             v["kind"] == "PodDisruptionBudget" && v["metadata"]["name"] == "istio-pilot"
         })
@@ -1201,7 +969,7 @@ fn the_task_panel_shows_progress_the_refusing_pdb_and_the_countdown() {
     let dynamic: DynamicObject = serde_json::from_value(pdb).expect("object");
     let object = object_from_dynamic(Kind::Pdb, &dynamic, &mut Interner::default()).expect("pdb");
     relaxed_model.apply(Stamped {
-        at: observed(),
+        at: seed::observed(),
         event: ClusterEvent::Applied(object),
     });
     let screen = draw(&ui, &relaxed_model, 120, 30);
@@ -1365,25 +1133,6 @@ fn injection_by_a_revision_that_does_not_run_is_confirmed_by_the_namespace_name(
     );
 }
 
-/// A tiny deterministic generator for the key sequences below.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) as usize) % n
-    }
-}
-
-/// What a random session types: single keys, or a whole word (a right or wrong name).
-enum Typed {
-    Key(KeyCode),
-    Word(&'static str),
-}
-
 fn random_session(rng: &mut Lcg) -> Vec<Typed> {
     let keys = [
         KeyCode::Char('j'),
@@ -1449,11 +1198,7 @@ fn no_command_is_sent_without_confirmation() {
     for _ in 0..2000 {
         let mut ui = new_ui();
         for typed in random_session(&mut rng) {
-            let codes: Vec<KeyCode> = match typed {
-                Typed::Key(k) => vec![k],
-                Typed::Word(w) => w.chars().map(KeyCode::Char).collect(),
-            };
-            for code in codes {
+            for code in typed.codes() {
                 let confirming = matches!(code, KeyCode::Enter | KeyCode::Char('y'))
                     .then(|| draw(&ui, &model, 140, 40));
                 // The name the open confirmation asks for (the action's, or one it asks for
@@ -1551,11 +1296,7 @@ fn readonly_disables_every_action_and_says_why() {
         let mut ui = new_ui();
         ui.set_readonly(true);
         for typed in random_session(&mut rng) {
-            let codes: Vec<KeyCode> = match typed {
-                Typed::Key(k) => vec![k],
-                Typed::Word(w) => w.chars().map(KeyCode::Char).collect(),
-            };
-            for code in codes {
+            for code in typed.codes() {
                 let out = press_key(&mut ui, &model, code);
                 assert!(runs(&out).is_empty(), "{out:?} under --readonly");
             }
@@ -1612,11 +1353,7 @@ fn without_a_writable_audit_log_actions_are_disabled_and_say_why() {
         let mut ui = new_ui();
         ui.disable_actions(why.to_string());
         for typed in random_session(&mut rng) {
-            let codes: Vec<KeyCode> = match typed {
-                Typed::Key(k) => vec![k],
-                Typed::Word(w) => w.chars().map(KeyCode::Char).collect(),
-            };
-            for code in codes {
+            for code in typed.codes() {
                 let out = press_key(&mut ui, &model, code);
                 assert!(runs(&out).is_empty(), "{out:?} without an audit log");
             }

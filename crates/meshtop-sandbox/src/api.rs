@@ -141,11 +141,7 @@ pub fn create(
         controllers::admit_pod(cluster, &mut obj, now);
     }
     if t.kind == "CustomResourceDefinition" {
-        let mut probe = cluster.registry.clone();
-        probe
-            .add_crd(&obj)
-            .map_err(|e| ApiError::invalid(&t.kind, &t.key(), &name, "spec", &e))?;
-        obj["status"] = crd_status(&obj);
+        check_crd(cluster, t, &name, &mut obj)?;
     }
     if opts.dry_run {
         if cluster
@@ -274,11 +270,7 @@ pub fn update(
         obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(name);
     }
     if t.kind == "CustomResourceDefinition" {
-        let mut probe = cluster.registry.clone();
-        probe
-            .add_crd(&obj)
-            .map_err(|e| ApiError::invalid(&t.kind, &t.key(), &name, "spec", &e))?;
-        obj["status"] = crd_status(&obj);
+        check_crd(cluster, t, &name, &mut obj)?;
     }
     if opts.dry_run {
         for field in ["uid", "creationTimestamp", "generation", "resourceVersion"] {
@@ -387,6 +379,22 @@ fn collect_dependents(cluster: &mut Cluster, owner_uid: &str, namespace: &str) {
             collect_dependents(cluster, &uid, &ns);
         }
     }
+}
+
+/// A CRD written must register: it is tried on a copy of the registry, which a refusal
+/// leaves as it was. Its status then says what it serves.
+fn check_crd(
+    cluster: &Cluster,
+    t: &ResourceType,
+    name: &str,
+    obj: &mut Value,
+) -> Result<(), ApiError> {
+    let mut probe = cluster.registry.clone();
+    probe
+        .add_crd(obj)
+        .map_err(|e| ApiError::invalid(&t.kind, &t.key(), name, "spec", &e))?;
+    obj["status"] = crd_status(obj);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
+use super::api::{self, WriteOptions};
 use super::error::ApiError;
 use super::resources::{Registry, ResourceType};
 use super::store::{WatchEvent, meta_str};
@@ -436,6 +437,29 @@ fn stable_hash(v: &Value, salt: u32) -> String {
             c
         })
         .collect()
+}
+
+/// A kind's objects, copied out of the store, so that a controller can write while it goes
+/// through them.
+fn objects(cluster: &Cluster, t: &ResourceType) -> Vec<Arc<Value>> {
+    cluster.store.list(&t.key(), None).cloned().collect()
+}
+
+/// Deletes a pod as a controller does (the write logged if it fails).
+fn delete_pod(cluster: &mut Cluster, types: &Types, pod: &Value, now: Timestamp) {
+    let name = meta_str(pod, "name").to_string();
+    log_write(
+        "delete pod",
+        &name,
+        api::delete(
+            cluster,
+            &types.pod,
+            meta_str(pod, "namespace"),
+            &name,
+            now,
+            &WriteOptions::internal(),
+        ),
+    );
 }
 
 /// The error an API call from a controller gave, for the log.

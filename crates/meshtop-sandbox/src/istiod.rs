@@ -6,20 +6,17 @@
 //! answer 401 to a caller that is not on loopback and brings no Istio credentials, which is
 //! every request relayed by the API server's pod proxy; a port-forward arrives on loopback.
 
-mod portforward;
+pub mod portforward;
 mod syncz;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use bytes::Bytes;
-use hyper::body::Incoming;
 use jiff::Timestamp;
 use serde_json::Value;
 
+use super::Cluster;
 use super::error::ApiError;
-use super::server::Body;
-use super::{Cluster, Shared};
 
 /// istiod's monitoring port: `/metrics` and `/debug/*`.
 pub const MONITORING_PORT: u16 = 15014;
@@ -166,17 +163,6 @@ fn metrics(cluster: &Cluster, istiod: &Value) -> String {
         out.push_str(&format!("pilot_xds{{version=\"{version}\"}} {n}\n"));
     }
     out
-}
-
-/// `pods/{pod}/portforward` upgraded to WebSocket.
-pub async fn portforward(
-    shared: Arc<Shared>,
-    namespace: String,
-    pod: String,
-    query: String,
-    req: hyper::Request<Incoming>,
-) -> hyper::Response<Body> {
-    portforward::handle(shared, namespace, pod, query, req).await
 }
 
 #[cfg(test)]

@@ -170,12 +170,27 @@ fn untracked(path: &[String]) -> bool {
 
 /// Leaf paths of an object; lists count as one atomic field.
 fn leaf_paths(v: &Value) -> BTreeSet<FieldPath> {
-    fn walk(v: &Value, prefix: &mut FieldPath, out: &mut BTreeSet<FieldPath>) {
-        match v {
-            Value::Object(m) if !m.is_empty() => {
+    leaves(v, Some)
+        .into_iter()
+        .filter(|p| !untracked(p))
+        .collect()
+}
+
+/// The paths to the leaves of nested maps (an empty map is a leaf), each key as `name`
+/// reads it; a key it gives no name is passed over with what is below it.
+fn leaves<'a>(v: &'a Value, name: fn(&'a str) -> Option<&'a str>) -> BTreeSet<FieldPath> {
+    fn walk<'a>(
+        v: &'a Value,
+        name: fn(&'a str) -> Option<&'a str>,
+        prefix: &mut FieldPath,
+        out: &mut BTreeSet<FieldPath>,
+    ) {
+        match v.as_object() {
+            Some(m) if !m.is_empty() => {
                 for (k, x) in m {
-                    prefix.push(k.clone());
-                    walk(x, prefix, out);
+                    let Some(k) = name(k) else { continue };
+                    prefix.push(k.to_string());
+                    walk(x, name, prefix, out);
                     prefix.pop();
                 }
             }
@@ -187,8 +202,8 @@ fn leaf_paths(v: &Value) -> BTreeSet<FieldPath> {
         }
     }
     let mut out = BTreeSet::new();
-    walk(v, &mut Vec::new(), &mut out);
-    out.into_iter().filter(|p| !untracked(p)).collect()
+    walk(v, name, &mut Vec::new(), &mut out);
+    out
 }
 
 fn value_at<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
@@ -237,28 +252,7 @@ fn to_fields_v1(paths: &BTreeSet<FieldPath>) -> Value {
 }
 
 fn from_fields_v1(v: &Value) -> BTreeSet<FieldPath> {
-    fn walk(v: &Value, prefix: &mut FieldPath, out: &mut BTreeSet<FieldPath>) {
-        match v.as_object() {
-            Some(m) if !m.is_empty() => {
-                for (k, x) in m {
-                    let Some(name) = k.strip_prefix("f:") else {
-                        continue;
-                    };
-                    prefix.push(name.to_string());
-                    walk(x, prefix, out);
-                    prefix.pop();
-                }
-            }
-            _ => {
-                if !prefix.is_empty() {
-                    out.insert(prefix.clone());
-                }
-            }
-        }
-    }
-    let mut out = BTreeSet::new();
-    walk(v, &mut Vec::new(), &mut out);
-    out
+    leaves(v, |k| k.strip_prefix("f:"))
 }
 
 /// (manager, operation) → the fields it owns, read from `metadata.managedFields`.

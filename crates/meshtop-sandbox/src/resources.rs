@@ -2,6 +2,8 @@
 
 use serde_json::{Value, json};
 
+use super::store::strings;
+
 /// One column a CRD asks `kubectl get` to show (`additionalPrinterColumns`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PrinterColumn {
@@ -351,17 +353,7 @@ fn crd_to_type(crd: &Value) -> Result<ResourceType, String> {
         .map(str::to_string)
         .unwrap_or_else(|| kind.to_lowercase());
     let scope = str_at(crd, &["spec", "scope"]).ok_or("spec.scope is required")?;
-    let names = |key: &str| -> Vec<String> {
-        crd.pointer(&format!("/spec/names/{key}"))
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let names = |key: &str| strings(crd.pointer(&format!("/spec/names/{key}")));
     let versions = crd
         .pointer("/spec/versions")
         .and_then(Value::as_array)

@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use super::store::strings;
+
 #[derive(Debug, Clone, PartialEq)]
 enum Requirement {
     Eq(String, String),
@@ -65,16 +67,7 @@ impl LabelSelector {
                     .get("operator")
                     .and_then(Value::as_str)
                     .ok_or("matchExpressions[].operator is required")?;
-                let values: Vec<String> = e
-                    .get("values")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let values = strings(e.get("values"));
                 reqs.push(match op {
                     "In" => Requirement::In(key.into(), values),
                     "NotIn" => Requirement::NotIn(key.into(), values),

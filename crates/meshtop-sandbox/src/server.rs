@@ -294,7 +294,7 @@ async fn route(
             if shared.lock().store.get("pods", &ns, &name).is_none() {
                 return Err(ApiError::not_found("pods", &name));
             }
-            Ok(istiod::portforward(shared.clone(), ns, name, query.to_string(), req).await)
+            Ok(istiod::portforward::handle(shared.clone(), ns, name, query.to_string(), req).await)
         }
         (Some("eviction"), Some(name)) if t.kind == "Pod" => {
             if method != Method::POST {
@@ -511,7 +511,7 @@ async fn crud(
             let dry_run = is_dry_run(q);
             let mut cluster = shared.lock();
             let old = cluster.store.get(&t.key(), &ns, &name).cloned();
-            let (code, result) = if ct.starts_with("application/apply-patch") {
+            let (created, obj) = if ct.starts_with("application/apply-patch") {
                 let manager = q.get("fieldManager").cloned().ok_or_else(|| {
                     ApiError::bad_request(
                         "PATCH requests for apply must include fieldManager (a query parameter)",
@@ -533,24 +533,12 @@ async fn crud(
                             obj["metadata"]["namespace"] = json!(ns);
                         }
                         patch::record_apply(None, &applied, &mut obj, &manager, now);
-                        (
-                            201,
-                            api::create(&mut cluster, t, obj, now, &WriteOptions::client(dry_run))?,
-                        )
+                        (true, obj)
                     }
                     Some(old) => {
                         let mut obj = patch::apply(&old, &applied, &manager, force, t)?;
                         patch::record_apply(Some(&old), &applied, &mut obj, &manager, now);
-                        (
-                            200,
-                            api::update(
-                                &mut cluster,
-                                t,
-                                obj,
-                                target.sub.as_deref(),
-                                &WriteOptions::client(dry_run),
-                            )?,
-                        )
+                        (false, obj)
                     }
                 }
             } else {
@@ -577,16 +565,15 @@ async fn crud(
                 {
                     return Err(ApiError::conflict(&resource_name(t), &name));
                 }
-                (
-                    200,
-                    api::update(
-                        &mut cluster,
-                        t,
-                        obj,
-                        target.sub.as_deref(),
-                        &WriteOptions::client(dry_run),
-                    )?,
-                )
+                (false, obj)
+            };
+            // Server-side apply creates what is not there yet; every other patch updates.
+            let opts = WriteOptions::client(dry_run);
+            let (code, result) = if created {
+                (201, api::create(&mut cluster, t, obj, now, &opts)?)
+            } else {
+                let sub = target.sub.as_deref();
+                (200, api::update(&mut cluster, t, obj, sub, &opts)?)
             };
             if !dry_run {
                 shared.reconcile(&mut cluster);

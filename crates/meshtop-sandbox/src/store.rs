@@ -75,14 +75,19 @@ pub fn timestamp(t: Timestamp) -> String {
 
 pub fn new_uid() -> String {
     let b: [u8; 16] = rand::random();
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    uuid_v4_shape(&b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+}
+
+/// 32 hex digits as a UUID of version 4, the shape Kubernetes gives uids and
+/// istiod its nonces.
+pub fn uuid_v4_shape(hex: &str) -> String {
     format!(
         "{}-{}-4{}-a{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[13..16],
-        &h[17..20],
-        &h[20..32]
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
     )
 }
 
@@ -123,6 +128,16 @@ pub fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
         .and_then(|m| m.get(field))
         .and_then(Value::as_str)
         .unwrap_or("")
+}
+
+/// The strings of a JSON array; none if it is not one.
+pub fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
 }
 
 impl Store {

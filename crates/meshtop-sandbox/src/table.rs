@@ -24,6 +24,25 @@ const AGE: Col = (
     0,
     "CreationTimestamp is a timestamp representing the server time when this object was created.",
 );
+/// The template's containers, in the wide columns of the workload kinds.
+const CONTAINERS: Col = (
+    "Containers",
+    "string",
+    1,
+    "Names of each container in the template.",
+);
+const IMAGES: Col = (
+    "Images",
+    "string",
+    1,
+    "Images referenced by each container in the template.",
+);
+
+/// The columns a workload kind ends with: its age, then (wide) its template's containers
+/// and images and its selector, described in the kind's own words.
+fn workload_tail(selector: &'static str) -> [Col; 4] {
+    [AGE, CONTAINERS, IMAGES, ("Selector", "string", 1, selector)]
+}
 
 fn columns(kind: &str) -> Vec<Col> {
     match kind {
@@ -120,7 +139,7 @@ fn columns(kind: &str) -> Vec<Col> {
             ("Status", "string", 0, "The status of the namespace"),
             AGE,
         ],
-        "Deployment" => vec![
+        "Deployment" => [
             NAME,
             ("Ready", "string", 0, "Number of the pod with ready state"),
             (
@@ -135,22 +154,11 @@ fn columns(kind: &str) -> Vec<Col> {
                 0,
                 "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
             ),
-            AGE,
-            (
-                "Containers",
-                "string",
-                1,
-                "Names of each container in the template.",
-            ),
-            (
-                "Images",
-                "string",
-                1,
-                "Images referenced by each container in the template.",
-            ),
-            ("Selector", "string", 1, "Label selector for pods."),
-        ],
-        "ReplicaSet" => vec![
+        ]
+        .into_iter()
+        .chain(workload_tail("Label selector for pods."))
+        .collect(),
+        "ReplicaSet" => [
             NAME,
             (
                 "Desired",
@@ -170,44 +178,18 @@ fn columns(kind: &str) -> Vec<Col> {
                 0,
                 "The number of ready replicas for this replica set.",
             ),
-            AGE,
-            (
-                "Containers",
-                "string",
-                1,
-                "Names of each container in the template.",
-            ),
-            (
-                "Images",
-                "string",
-                1,
-                "Images referenced by each container in the template.",
-            ),
-            (
-                "Selector",
-                "string",
-                1,
-                "Selector is a label query over pods that should match the replica count.",
-            ),
-        ],
+        ]
+        .into_iter()
+        .chain(workload_tail("Selector is a label query over pods that should match the replica count."))
+        .collect(),
         "StatefulSet" => vec![
             NAME,
             ("Ready", "string", 0, "Number of the pod with ready state"),
             AGE,
-            (
-                "Containers",
-                "string",
-                1,
-                "Names of each container in the template.",
-            ),
-            (
-                "Images",
-                "string",
-                1,
-                "Images referenced by each container in the template.",
-            ),
+            CONTAINERS,
+            IMAGES,
         ],
-        "DaemonSet" => vec![
+        "DaemonSet" => [
             NAME,
             (
                 "Desired",
@@ -245,26 +227,10 @@ fn columns(kind: &str) -> Vec<Col> {
                 0,
                 "NodeSelector is a selector which must be true for the pod to fit on a node.",
             ),
-            AGE,
-            (
-                "Containers",
-                "string",
-                1,
-                "Names of each container in the template.",
-            ),
-            (
-                "Images",
-                "string",
-                1,
-                "Images referenced by each container in the template.",
-            ),
-            (
-                "Selector",
-                "string",
-                1,
-                "A label query over pods that are managed by the daemon set.",
-            ),
-        ],
+        ]
+        .into_iter()
+        .chain(workload_tail("A label query over pods that are managed by the daemon set."))
+        .collect(),
         "PodDisruptionBudget" => vec![
             NAME,
             (
@@ -779,6 +745,15 @@ fn hpa_row(o: &Value, now: Timestamp) -> Vec<Value> {
     ]
 }
 
+/// `READY` of a Deployment or StatefulSet: ready replicas of those wanted.
+fn ready_of_desired(o: &Value) -> Value {
+    json!(format!(
+        "{}/{}",
+        n(o, "/status/readyReplicas"),
+        n(o, "/spec/replicas")
+    ))
+}
+
 fn cells(kind: &str, o: &Value, now: Timestamp) -> Vec<Value> {
     let created = o
         .pointer("/metadata/creationTimestamp")
@@ -795,11 +770,7 @@ fn cells(kind: &str, o: &Value, now: Timestamp) -> Vec<Value> {
             let (c, i) = template_containers(o);
             vec![
                 name,
-                json!(format!(
-                    "{}/{}",
-                    n(o, "/status/readyReplicas"),
-                    n(o, "/spec/replicas")
-                )),
+                ready_of_desired(o),
                 json!(n(o, "/status/updatedReplicas")),
                 json!(n(o, "/status/availableReplicas")),
                 a,
@@ -823,17 +794,7 @@ fn cells(kind: &str, o: &Value, now: Timestamp) -> Vec<Value> {
         }
         "StatefulSet" => {
             let (c, i) = template_containers(o);
-            vec![
-                name,
-                json!(format!(
-                    "{}/{}",
-                    n(o, "/status/readyReplicas"),
-                    n(o, "/spec/replicas")
-                )),
-                a,
-                json!(c),
-                json!(i),
-            ]
+            vec![name, ready_of_desired(o), a, json!(c), json!(i)]
         }
         "DaemonSet" => {
             let (c, i) = template_containers(o);

@@ -12,7 +12,7 @@ use super::super::intern::Name;
 use super::super::store::{NodePods, Store};
 use super::super::summary::{NodeSummary, ObjectKey};
 use super::disruption::blocks;
-use super::{DrainCounts, DrainPreflight, NodeLine, NodeRow};
+use super::{DrainCounts, DrainPreflight, NodeFacts, NodeLine, NodeRow};
 
 /// `v1.15.6` → `(1, 15)`.
 pub(crate) fn major_minor(version: &str) -> Option<(u32, u32)> {
@@ -118,8 +118,30 @@ pub(crate) fn preflight(store: &Store, pods: Option<&NodePods>) -> DrainPrefligh
 }
 
 pub(crate) fn line(store: &Store, n: &NodeSummary, newest: Option<(u32, u32)>) -> NodeLine {
-    let np = store.index.nodes.get(&n.name);
-    NodeLine {
+    facts(
+        n,
+        store,
+        newest,
+        counts(store, store.index.nodes.get(&n.name)),
+    )
+}
+
+pub(crate) fn row(store: &Store, n: &NodeSummary, newest: Option<(u32, u32)>) -> NodeRow {
+    facts(
+        n,
+        store,
+        newest,
+        preflight(store, store.index.nodes.get(&n.name)),
+    )
+}
+
+fn facts<P>(
+    n: &NodeSummary,
+    store: &Store,
+    newest: Option<(u32, u32)>,
+    preflight: P,
+) -> NodeFacts<P> {
+    NodeFacts {
         name: n.name.clone(),
         roles: n.roles.clone(),
         kubelet_version: n.kubelet_version.clone(),
@@ -132,23 +154,12 @@ pub(crate) fn line(store: &Store, n: &NodeSummary, newest: Option<(u32, u32)>) -
             .filter(|(k, _)| shown_label(k))
             .map(|(k, v)| format!("{k}={v}"))
             .collect(),
-        pods: np.map_or(0, |p| p.pods.len() as u32),
-        drain: counts(store, np),
-    }
-}
-
-pub(crate) fn row(store: &Store, n: &NodeSummary, newest: Option<(u32, u32)>) -> NodeRow {
-    let l = line(store, n, newest);
-    NodeRow {
-        name: l.name,
-        roles: l.roles,
-        kubelet_version: l.kubelet_version,
-        minor_skew: l.minor_skew,
-        ready: l.ready,
-        cordoned: l.cordoned,
-        labels: l.labels,
-        pods: l.pods,
-        preflight: preflight(store, store.index.nodes.get(&n.name)),
+        pods: store
+            .index
+            .nodes
+            .get(&n.name)
+            .map_or(0, |p| p.pods.len() as u32),
+        preflight,
     }
 }
 

@@ -8,6 +8,7 @@ use super::super::intern::Name;
 use super::super::labels::{Labels, keys};
 use super::super::project::image_tag;
 use super::super::store::Store;
+use super::super::summary::WorkloadSummary;
 use super::{RevisionRow, RevisionSource};
 
 const TAG_PREFIX: &str = "istio-revision-tag-";
@@ -132,6 +133,20 @@ impl RevisionMap {
     }
 }
 
+/// The istiod Deployments of a revision.
+fn istiod_deployments<'s>(
+    store: &'s Store,
+    rev: &Name,
+) -> impl Iterator<Item = &'s WorkloadSummary> {
+    store
+        .index
+        .istiod_deployments
+        .get(rev)
+        .into_iter()
+        .flatten()
+        .filter_map(|k| store.deployments.get(k))
+}
+
 /// The most common istiod version of a revision, else the image tag of its Deployment.
 pub(crate) fn istiod_version(store: &Store, rev: &Name) -> Option<Name> {
     let mut counts: BTreeMap<&Name, u32> = BTreeMap::new();
@@ -146,13 +161,7 @@ pub(crate) fn istiod_version(store: &Store, rev: &Name) -> Option<Name> {
     {
         return Some((*v).clone());
     }
-    store
-        .index
-        .istiod_deployments
-        .get(rev)
-        .into_iter()
-        .flatten()
-        .filter_map(|k| store.deployments.get(k))
+    istiod_deployments(store, rev)
         .flat_map(|w| w.images.iter())
         .find(|img| img.contains("pilot"))
         .and_then(|img| image_tag(img))
@@ -173,14 +182,7 @@ pub(crate) fn rows(store: &Store, map: &RevisionMap) -> Vec<RevisionRow> {
                 .iops
                 .values()
                 .find(|o| o.pilot_enabled && revision_name(&o.revision) == *rev);
-            let deployments: Vec<_> = store
-                .index
-                .istiod_deployments
-                .get(rev)
-                .into_iter()
-                .flatten()
-                .filter_map(|k| store.deployments.get(k))
-                .collect();
+            let deployments: Vec<_> = istiod_deployments(store, rev).collect();
             let (ready, desired) = if deployments.is_empty() {
                 let pods: Vec<_> = store
                     .index

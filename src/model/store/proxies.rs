@@ -217,19 +217,11 @@ pub(crate) struct SyncIndex {
 /// in sync (egress gateways have no routes; ECDS is rarely used) unless nothing was sent at
 /// all.
 pub(crate) fn overall(status: &ProxyStatus) -> SyncState {
-    let rank = |s: SyncState| match s {
-        SyncState::Ignored => 0,
-        SyncState::NotSent => 1,
-        SyncState::Synced => 2,
-        SyncState::Stale => 3,
-        SyncState::StaleNeverAcknowledged => 4,
-        SyncState::Error => 5,
-    };
     status
         .xds
         .iter()
         .map(|x| x.state)
-        .max_by_key(|s| rank(*s))
+        .max_by_key(|s| s.severity())
         .unwrap_or(SyncState::Ignored)
 }
 

@@ -693,17 +693,21 @@ pub fn revision_conflicts(form: &RevisionForm, facts: &InstallFacts) -> Vec<Prob
             ),
         ));
     }
-    if facts.iop_exists(&facts.istio_namespace, &form.iop_name()) {
-        problems.push(Problem::new(
+    problems.extend(iop_taken(facts, &form.iop_name()));
+    problems
+}
+
+/// The IstioOperator's name, when a resource of that name exists in the Istio namespace.
+fn iop_taken(facts: &InstallFacts, name: &str) -> Option<Problem> {
+    facts.iop_exists(&facts.istio_namespace, name).then(|| {
+        Problem::new(
             "iop_name",
             format!(
-                "istiooperator {}/{} already exists",
-                facts.istio_namespace,
-                form.iop_name()
+                "istiooperator {}/{name} already exists",
+                facts.istio_namespace
             ),
-        ));
-    }
-    problems
+        )
+    })
 }
 
 /// Checks a gateway form against the cluster: the revision installed with its mesh
@@ -735,16 +739,7 @@ pub fn gateway_conflicts(form: &GatewayForm, facts: &InstallFacts) -> Vec<Proble
             ),
         ));
     }
-    if facts.iop_exists(&facts.istio_namespace, &form.iop_name()) {
-        problems.push(Problem::new(
-            "iop_name",
-            format!(
-                "istiooperator {}/{} already exists",
-                facts.istio_namespace,
-                form.iop_name()
-            ),
-        ));
-    }
+    problems.extend(iop_taken(facts, &form.iop_name()));
     if let Ok(iop) = render_gateway(form, &facts.istio_namespace) {
         problems.extend(Existing::of(facts).gateway_problems(&declared_gateways(&iop)));
     }

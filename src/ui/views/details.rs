@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use ratatui::layout::Constraint::{Fill, Length};
 
 use crate::model::sync::{XdsStatus, XdsType};
-use crate::model::{DrainPreflight, Model, ProxyConnection, ProxyRow};
+use crate::model::{DrainPreflight, Model, PodSummary, ProxyConnection, ProxyRow};
 
 use super::super::state::Screen;
 use super::super::table::{self, CellText, Column, SortKey, TableSource, Tone};
@@ -43,24 +43,40 @@ pub fn table<'m>(subject: &Subject, model: &'m Model) -> Box<dyn TableSource + '
     }
 }
 
+/// Pods as they are, without notes.
+fn listed<'m>(pods: Vec<&'m PodSummary>, omit: Omit, empty: &'static str) -> PodsTable<'m> {
+    let rows = pods
+        .into_iter()
+        .map(|pod| PodLine { pod, note: None })
+        .collect();
+    PodsTable::details(rows, Omit { note: true, ..omit }, empty)
+}
+
+/// Pods, each with the note `note` gives it.
+fn noted<'m>(
+    pods: Vec<&'m PodSummary>,
+    note: impl Fn(&PodSummary) -> CellText,
+    omit: Omit,
+    empty: &'static str,
+) -> PodsTable<'m> {
+    let rows = pods
+        .into_iter()
+        .map(|pod| PodLine {
+            note: Some(note(pod)),
+            pod,
+        })
+        .collect();
+    PodsTable::details(rows, omit, empty)
+}
+
 /// The pods of a details screen, with their notes.
 pub fn pods<'m>(subject: &Subject, model: &'m Model) -> PodsTable<'m> {
     match subject {
-        Subject::Proxy { namespace, pod } => {
-            let rows = model
-                .pod(namespace, pod)
-                .into_iter()
-                .map(|pod| PodLine { pod, note: None })
-                .collect();
-            PodsTable::details(
-                rows,
-                Omit {
-                    note: true,
-                    ..Omit::default()
-                },
-                "the proxy's pod is gone",
-            )
-        }
+        Subject::Proxy { namespace, pod } => listed(
+            model.pod(namespace, pod).into_iter().collect(),
+            Omit::default(),
+            "the proxy's pod is gone",
+        ),
         Subject::Node(node) => {
             let preflight = model.node_row(node).map(|n| n.preflight);
             // PDBs that allow no disruption now, with the pods they hold on this node.
@@ -69,152 +85,121 @@ pub fn pods<'m>(subject: &Subject, model: &'m Model) -> PodsTable<'m> {
                 .into_iter()
                 .filter(|p| p.blocks_nodes.contains(node))
                 .collect();
-            let rows = model
-                .pods_on_node(node)
-                .into_iter()
-                .map(|pod| {
-                    let pdb = blocking.iter().find(|p| {
-                        p.namespace == pod.namespace && p.pods.iter().any(|s| s.name == pod.name)
-                    });
-                    let listed = |list: &[String]| {
-                        list.iter()
-                            .any(|e| matches_name(e, &pod.namespace, &pod.name))
-                    };
-                    let is_daemonset = pod.owner.as_ref().is_some_and(|o| &*o.kind == "DaemonSet");
-                    let note = if pod.mirror {
-                        ("static pod: not evicted".to_string(), Tone::Dim)
-                    } else if is_daemonset {
-                        ("DaemonSet: skipped".to_string(), Tone::Dim)
-                    } else if let Some(p) = pdb {
-                        (format!("blocked by PDB {}", p.name), Tone::Bad)
-                    } else if let Some(DrainPreflight::Blocked {
-                        unmanaged_pods,
-                        empty_dir_pods,
-                        ..
-                    }) = &preflight
-                    {
-                        if listed(unmanaged_pods) {
-                            (
-                                "no controller: drain needs force (f)".to_string(),
-                                Tone::Warn,
-                            )
-                        } else if listed(empty_dir_pods) {
-                            ("emptyDir: data is lost".to_string(), Tone::Warn)
-                        } else {
-                            ("evict".to_string(), Tone::Plain)
-                        }
+            let note = |pod: &PodSummary| {
+                let pdb = blocking.iter().find(|p| {
+                    p.namespace == pod.namespace && p.pods.iter().any(|s| s.name == pod.name)
+                });
+                let listed = |list: &[String]| {
+                    list.iter()
+                        .any(|e| matches_name(e, &pod.namespace, &pod.name))
+                };
+                let is_daemonset = pod.owner.as_ref().is_some_and(|o| &*o.kind == "DaemonSet");
+                if pod.mirror {
+                    ("static pod: not evicted".to_string(), Tone::Dim)
+                } else if is_daemonset {
+                    ("DaemonSet: skipped".to_string(), Tone::Dim)
+                } else if let Some(p) = pdb {
+                    (format!("blocked by PDB {}", p.name), Tone::Bad)
+                } else if let Some(DrainPreflight::Blocked {
+                    unmanaged_pods,
+                    empty_dir_pods,
+                    ..
+                }) = &preflight
+                {
+                    if listed(unmanaged_pods) {
+                        (
+                            "no controller: drain needs force (f)".to_string(),
+                            Tone::Warn,
+                        )
+                    } else if listed(empty_dir_pods) {
+                        ("emptyDir: data is lost".to_string(), Tone::Warn)
                     } else {
                         ("evict".to_string(), Tone::Plain)
-                    };
-                    PodLine {
-                        pod,
-                        note: Some(note),
                     }
-                })
-                .collect();
-            PodsTable::details(
-                rows,
-                Omit {
-                    node: true,
-                    ..Omit::default()
-                },
-                "no pods on this node",
-            )
+                } else {
+                    ("evict".to_string(), Tone::Plain)
+                }
+            };
+            let omit = Omit {
+                node: true,
+                ..Omit::default()
+            };
+            noted(model.pods_on_node(node), note, omit, "no pods on this node")
         }
-        Subject::Revision(rev) => {
-            let rows = model
+        Subject::Revision(rev) => listed(
+            model
                 .pods()
                 .into_iter()
                 .filter(|p| p.injected_revision.as_ref() == Some(rev))
-                .map(|pod| PodLine { pod, note: None })
-                .collect();
-            PodsTable::details(
-                rows,
-                Omit {
-                    note: true,
-                    ..Omit::default()
-                },
-                "no pod injected by this revision",
-            )
-        }
+                .collect(),
+            Omit::default(),
+            "no pod injected by this revision",
+        ),
         Subject::Pdb { namespace, name } => {
             let row = model
                 .disruption()
                 .into_iter()
                 .find(|p| p.namespace == *namespace && p.name == *name);
-            let rows = match &row {
+            let pods = match &row {
                 None => Vec::new(),
                 Some(row) => model
                     .pods_in_namespace(namespace)
                     .into_iter()
                     .filter(|pod| row.pods.iter().any(|s| s.name == pod.name))
-                    .map(|pod| {
-                        let blocks = pod
-                            .node
-                            .as_ref()
-                            .is_some_and(|n| row.blocks_nodes.contains(n));
-                        let note = if blocks {
-                            ("blocks the drain of its node".to_string(), Tone::Bad)
-                        } else if !pod.ready {
-                            (
-                                "not ready: counts against the budget".to_string(),
-                                Tone::Warn,
-                            )
-                        } else {
-                            ("healthy".to_string(), Tone::Good)
-                        };
-                        PodLine {
-                            pod,
-                            note: Some(note),
-                        }
-                    })
                     .collect(),
             };
-            PodsTable::details(
-                rows,
-                Omit {
-                    namespace: true,
-                    ..Omit::default()
-                },
-                "the PDB selects no pod",
-            )
+            let note = |pod: &PodSummary| {
+                let blocks = pod
+                    .node
+                    .as_ref()
+                    .is_some_and(|n| row.as_ref().is_some_and(|row| row.blocks_nodes.contains(n)));
+                if blocks {
+                    ("blocks the drain of its node".to_string(), Tone::Bad)
+                } else if !pod.ready {
+                    (
+                        "not ready: counts against the budget".to_string(),
+                        Tone::Warn,
+                    )
+                } else {
+                    ("healthy".to_string(), Tone::Good)
+                }
+            };
+            let omit = Omit {
+                namespace: true,
+                ..Omit::default()
+            };
+            noted(pods, note, omit, "the PDB selects no pod")
         }
         Subject::Namespace(ns) => {
             let row = model.namespaces().into_iter().find(|n| n.name == *ns);
-            let rows = model
-                .pods_in_namespace(ns)
-                .into_iter()
-                .map(|pod| {
-                    let wants = row.as_ref().and_then(|r| r.revision.clone());
-                    let restart = row
-                        .as_ref()
-                        .is_some_and(|r| r.pods_to_restart.contains(&pod.name));
-                    let note = if restart {
-                        (
-                            format!(
-                                "restart: runs {}, namespace wants {}",
-                                pod.injected_revision.as_deref().unwrap_or("no sidecar"),
-                                wants.as_deref().unwrap_or("none")
-                            ),
-                            Tone::Warn,
-                        )
-                    } else if pod.has_proxy {
-                        ("sidecar ok".to_string(), Tone::Good)
-                    } else {
-                        ("no sidecar".to_string(), Tone::Dim)
-                    };
-                    PodLine {
-                        pod,
-                        note: Some(note),
-                    }
-                })
-                .collect();
-            PodsTable::details(
-                rows,
-                Omit {
-                    namespace: true,
-                    ..Omit::default()
-                },
+            let note = |pod: &PodSummary| {
+                let wants = row.as_ref().and_then(|r| r.revision.clone());
+                let restart = row
+                    .as_ref()
+                    .is_some_and(|r| r.pods_to_restart.contains(&pod.name));
+                if restart {
+                    (
+                        format!(
+                            "restart: runs {}, namespace wants {}",
+                            pod.injected_revision.as_deref().unwrap_or("no sidecar"),
+                            wants.as_deref().unwrap_or("none")
+                        ),
+                        Tone::Warn,
+                    )
+                } else if pod.has_proxy {
+                    ("sidecar ok".to_string(), Tone::Good)
+                } else {
+                    ("no sidecar".to_string(), Tone::Dim)
+                }
+            };
+            let omit = Omit {
+                namespace: true,
+                ..Omit::default()
+            };
+            noted(
+                model.pods_in_namespace(ns),
+                note,
+                omit,
                 "no pods in this namespace",
             )
         }
@@ -223,7 +208,7 @@ pub fn pods<'m>(subject: &Subject, model: &'m Model) -> PodsTable<'m> {
                 .gateways()
                 .into_iter()
                 .find(|g| g.namespace == *namespace && g.name == *name);
-            let rows = match &row {
+            let pods = match &row {
                 None => Vec::new(),
                 Some(g) => model
                     .pods_in_namespace(namespace)
@@ -235,18 +220,13 @@ pub fn pods<'m>(subject: &Subject, model: &'m Model) -> PodsTable<'m> {
                                 .as_ref()
                                 .is_some_and(|o| owned_by_deployment(&o.name, name))
                     })
-                    .map(|pod| PodLine { pod, note: None })
                     .collect(),
             };
-            PodsTable::details(
-                rows,
-                Omit {
-                    namespace: true,
-                    note: true,
-                    ..Omit::default()
-                },
-                "no pods of this gateway",
-            )
+            let omit = Omit {
+                namespace: true,
+                ..Omit::default()
+            };
+            listed(pods, omit, "no pods of this gateway")
         }
     }
 }

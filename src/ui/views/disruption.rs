@@ -7,7 +7,7 @@ use ratatui::layout::Constraint::{Fill, Length};
 
 use crate::model::{Model, PdbRow};
 
-use super::super::table::{CellText, Column, SortKey, TableSource, Tone};
+use super::super::table::{CellText, Column, Row, Rows, SortKey, Tone};
 use super::{Subject, list};
 
 /// Narrow terminals get short headers (`.until(119)`), wide ones kubectl's.
@@ -25,22 +25,16 @@ const COLUMNS: [Column; 11] = [
     Column::new("BLOCKS DRAIN OF", Fill(2), 0),
 ];
 
-pub struct PdbTable {
-    rows: Vec<PdbRow>,
-    unseen: Option<String>,
-}
-
-impl PdbTable {
-    pub fn new(model: &Model) -> Self {
-        PdbTable {
-            rows: model
-                .disruption()
-                .into_iter()
-                .filter(|r| model.in_focus(&r.namespace))
-                .collect(),
-            unseen: model.unseen(crate::model::Kind::Pdb),
-        }
-    }
+/// The view's table: the rows in focus.
+pub fn table(model: &Model) -> Rows<PdbRow> {
+    Rows::new(
+        model
+            .disruption()
+            .into_iter()
+            .filter(|r| model.in_focus(&r.namespace))
+            .collect(),
+        model.unseen(crate::model::Kind::Pdb),
+    )
 }
 
 pub use crate::model::summary::budget;
@@ -49,17 +43,12 @@ pub fn allowed_tone(allowed: i32) -> Tone {
     if allowed <= 0 { Tone::Bad } else { Tone::Good }
 }
 
-impl TableSource for PdbTable {
-    fn columns(&self) -> &[Column] {
-        &COLUMNS
-    }
+impl Row for PdbRow {
+    const COLUMNS: &'static [Column] = &COLUMNS;
+    const EMPTY: &'static str = "no PodDisruptionBudgets";
 
-    fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    fn cells(&self, i: usize) -> Vec<CellText> {
-        let r = &self.rows[i];
+    fn cells(&self) -> Vec<CellText> {
+        let r = self;
         let allowed = (
             r.allowed_disruptions.to_string(),
             allowed_tone(r.allowed_disruptions),
@@ -96,8 +85,8 @@ impl TableSource for PdbTable {
         ]
     }
 
-    fn sort_key(&self, i: usize, column: usize) -> SortKey<'_> {
-        let r = &self.rows[i];
+    fn sort_key(&self, column: usize) -> SortKey<'_> {
+        let r = self;
         match column {
             0 => SortKey::Text(Cow::Borrowed(&r.namespace)),
             1 => SortKey::Text(Cow::Borrowed(&r.name)),
@@ -110,8 +99,8 @@ impl TableSource for PdbTable {
         }
     }
 
-    fn filter_text(&self, i: usize, out: &mut String) {
-        let r = &self.rows[i];
+    fn filter_text(&self, out: &mut String) {
+        let r = self;
         out.push_str(&r.namespace);
         out.push(' ');
         out.push_str(&r.name);
@@ -121,19 +110,11 @@ impl TableSource for PdbTable {
         }
     }
 
-    fn subject(&self, i: usize) -> Option<Subject> {
-        let r = &self.rows[i];
+    fn subject(&self) -> Option<Subject> {
+        let r = self;
         Some(Subject::Pdb {
             namespace: r.namespace.clone(),
             name: r.name.clone(),
         })
-    }
-
-    fn unseen(&self) -> Option<&str> {
-        self.unseen.as_deref()
-    }
-
-    fn empty_message(&self) -> &'static str {
-        "no PodDisruptionBudgets"
     }
 }

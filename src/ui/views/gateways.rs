@@ -7,7 +7,7 @@ use ratatui::layout::Constraint::{Fill, Length};
 
 use crate::model::{GatewayRow, Model};
 
-use super::super::table::{CellText, Column, SortKey, TableSource, Tone};
+use super::super::table::{CellText, Column, Row, Rows, SortKey, Tone};
 use super::revisions::istiod_tone;
 use super::{Subject, list};
 
@@ -26,22 +26,16 @@ const COLUMNS: [Column; 12] = [
     Column::new("PROBLEMS", Fill(2), 140),
 ];
 
-pub struct GatewaysTable {
-    rows: Vec<GatewayRow>,
-    unseen: Option<String>,
-}
-
-impl GatewaysTable {
-    pub fn new(model: &Model) -> Self {
-        GatewaysTable {
-            rows: model
-                .gateways()
-                .into_iter()
-                .filter(|r| model.in_focus(&r.namespace))
-                .collect(),
-            unseen: model.unseen(crate::model::Kind::Deployment),
-        }
-    }
+/// The view's table: the rows in focus.
+pub fn table(model: &Model) -> Rows<GatewayRow> {
+    Rows::new(
+        model
+            .gateways()
+            .into_iter()
+            .filter(|r| model.in_focus(&r.namespace))
+            .collect(),
+        model.unseen(crate::model::Kind::Deployment),
+    )
 }
 
 /// What is wrong with a gateway, in words.
@@ -90,17 +84,12 @@ pub fn labels(r: &GatewayRow) -> String {
     )
 }
 
-impl TableSource for GatewaysTable {
-    fn columns(&self) -> &[Column] {
-        &COLUMNS
-    }
+impl Row for GatewayRow {
+    const COLUMNS: &'static [Column] = &COLUMNS;
+    const EMPTY: &'static str = "no gateway deployment found";
 
-    fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    fn cells(&self, i: usize) -> Vec<CellText> {
-        let r = &self.rows[i];
+    fn cells(&self) -> Vec<CellText> {
+        let r = self;
         let problems = problems(r);
         vec![
             (r.namespace.to_string(), Tone::Plain),
@@ -149,8 +138,8 @@ impl TableSource for GatewaysTable {
         ]
     }
 
-    fn sort_key(&self, i: usize, column: usize) -> SortKey<'_> {
-        let r = &self.rows[i];
+    fn sort_key(&self, column: usize) -> SortKey<'_> {
+        let r = self;
         let owned = |s: String| SortKey::Text(Cow::Owned(s));
         match column {
             0 => SortKey::Text(Cow::Borrowed(&r.namespace)),
@@ -168,8 +157,8 @@ impl TableSource for GatewaysTable {
         }
     }
 
-    fn filter_text(&self, i: usize, out: &mut String) {
-        let r = &self.rows[i];
+    fn filter_text(&self, out: &mut String) {
+        let r = self;
         for s in [&r.namespace, &r.name, &r.kind] {
             out.push_str(s);
             out.push(' ');
@@ -187,19 +176,11 @@ impl TableSource for GatewaysTable {
         }
     }
 
-    fn subject(&self, i: usize) -> Option<Subject> {
-        let r = &self.rows[i];
+    fn subject(&self) -> Option<Subject> {
+        let r = self;
         Some(Subject::Gateway {
             namespace: r.namespace.clone(),
             name: r.name.clone(),
         })
-    }
-
-    fn unseen(&self) -> Option<&str> {
-        self.unseen.as_deref()
-    }
-
-    fn empty_message(&self) -> &'static str {
-        "no gateway deployment found"
     }
 }

@@ -7,7 +7,7 @@ use ratatui::layout::Constraint::{Fill, Length};
 
 use crate::model::{Model, NamespaceRow};
 
-use super::super::table::{CellText, Column, SortKey, TableSource, Tone};
+use super::super::table::{CellText, Column, Row, Rows, SortKey, Tone};
 use super::Subject;
 
 const COLUMNS: [Column; 8] = [
@@ -21,22 +21,16 @@ const COLUMNS: [Column; 8] = [
     Column::new("NOTES", Fill(3), 130),
 ];
 
-pub struct NamespacesTable {
-    rows: Vec<NamespaceRow>,
-    unseen: Option<String>,
-}
-
-impl NamespacesTable {
-    pub fn new(model: &Model) -> Self {
-        NamespacesTable {
-            rows: model
-                .namespaces()
-                .into_iter()
-                .filter(|r| model.in_focus(&r.name))
-                .collect(),
-            unseen: model.unseen(crate::model::Kind::Namespace),
-        }
-    }
+/// The view's table: the rows in focus.
+pub fn table(model: &Model) -> Rows<NamespaceRow> {
+    Rows::new(
+        model
+            .namespaces()
+            .into_iter()
+            .filter(|r| model.in_focus(&r.name))
+            .collect(),
+        model.unseen(crate::model::Kind::Namespace),
+    )
 }
 
 pub fn notes(r: &NamespaceRow) -> String {
@@ -53,17 +47,12 @@ pub fn notes(r: &NamespaceRow) -> String {
     out.join("; ")
 }
 
-impl TableSource for NamespacesTable {
-    fn columns(&self) -> &[Column] {
-        &COLUMNS
-    }
+impl Row for NamespaceRow {
+    const COLUMNS: &'static [Column] = &COLUMNS;
+    const EMPTY: &'static str = "no namespaces";
 
-    fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    fn cells(&self, i: usize) -> Vec<CellText> {
-        let r = &self.rows[i];
+    fn cells(&self) -> Vec<CellText> {
+        let r = self;
         let label = |v: &Option<crate::model::intern::Name>| match v {
             Some(v) => (
                 v.to_string(),
@@ -91,8 +80,8 @@ impl TableSource for NamespacesTable {
         ]
     }
 
-    fn sort_key(&self, i: usize, column: usize) -> SortKey<'_> {
-        let r = &self.rows[i];
+    fn sort_key(&self, column: usize) -> SortKey<'_> {
+        let r = self;
         let opt = |v: &Option<crate::model::intern::Name>| {
             SortKey::Text(Cow::Owned(v.as_deref().unwrap_or("").to_string()))
         };
@@ -108,8 +97,8 @@ impl TableSource for NamespacesTable {
         }
     }
 
-    fn filter_text(&self, i: usize, out: &mut String) {
-        let r = &self.rows[i];
+    fn filter_text(&self, out: &mut String) {
+        let r = self;
         out.push_str(&r.name);
         for v in [&r.injection, &r.rev_label, &r.revision]
             .into_iter()
@@ -120,15 +109,7 @@ impl TableSource for NamespacesTable {
         }
     }
 
-    fn subject(&self, i: usize) -> Option<Subject> {
-        Some(Subject::Namespace(self.rows[i].name.clone()))
-    }
-
-    fn unseen(&self) -> Option<&str> {
-        self.unseen.as_deref()
-    }
-
-    fn empty_message(&self) -> &'static str {
-        "no namespaces"
+    fn subject(&self) -> Option<Subject> {
+        Some(Subject::Namespace(self.name.clone()))
     }
 }

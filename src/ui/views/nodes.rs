@@ -108,7 +108,7 @@ impl TableSource for NodesTable<'_> {
             (r.pods.to_string(), Tone::Plain),
             match self.lines.drain_unknown() {
                 Some(why) => (format!("unknown: {why}"), Tone::Warn),
-                None => drain_counts(&r.drain),
+                None => drain_counts(&r.preflight),
             },
             (r.labels.join(","), Tone::Dim),
         ]
@@ -170,7 +170,7 @@ fn line_sort_key(r: &NodeLine, column: usize) -> SortKey<'static> {
     match column {
         4 => SortKey::Num(i64::from(r.minor_skew)),
         5 => SortKey::Num(i64::from(r.pods)),
-        6 => SortKey::Num(i64::from(!r.drain.blocked())),
+        6 => SortKey::Num(i64::from(!r.preflight.blocked())),
         _ => SortKey::Text(Cow::Owned(r.labels.join(","))),
     }
 }

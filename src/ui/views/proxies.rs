@@ -8,18 +8,13 @@
 
 use std::borrow::Cow;
 
-use ratatui::Frame;
 use ratatui::layout::Constraint::{Fill, Length};
-use ratatui::layout::Rect;
-use ratatui::text::Span;
 
 use crate::model::intern::Name;
 use crate::model::sync::{SyncState, XdsType};
 use crate::model::{Model, ProxyConnection, ProxyLine, ProxyLines, ReplicaRow, SyncTotals};
 
-use super::super::state::Screen;
-use super::super::table::{self, CellText, Column, SortKey, TableSource, Tone};
-use super::super::theme::Theme;
+use super::super::table::{CellText, Column, SortKey, TableSource, Tone};
 use super::Subject;
 
 /// What each column shows; the spec below says how wide and from which table width.
@@ -96,6 +91,8 @@ pub struct ProxiesTable<'m> {
     columns: Vec<Column>,
     /// Under `-n`, the positions of that namespace's lines; `None`: every line.
     focused: Option<Vec<usize>>,
+    /// The istiod replicas that did not answer, for the title.
+    replica_problems: Vec<String>,
 }
 
 impl<'m> ProxiesTable<'m> {
@@ -122,6 +119,7 @@ impl<'m> ProxiesTable<'m> {
             lines,
             columns,
             focused,
+            replica_problems: replica_problems(&model.proxy_summary().replicas),
         }
     }
 
@@ -175,17 +173,7 @@ fn istiod_suffix(name: &str) -> &str {
 
 /// Worse states sort later.
 fn state_rank(r: &ProxyLine<'_>, t: XdsType) -> i64 {
-    match r.state_of(t) {
-        None => 10,
-        Some(s) => match s {
-            SyncState::Ignored => 0,
-            SyncState::NotSent => 1,
-            SyncState::Synced => 2,
-            SyncState::Stale => 3,
-            SyncState::StaleNeverAcknowledged => 4,
-            SyncState::Error => 5,
-        },
-    }
+    r.state_of(t).map_or(10, |s| i64::from(s.severity()))
 }
 
 fn cell(r: &ProxyLine<'_>, c: ProxyColumn) -> CellText {
@@ -255,6 +243,11 @@ fn cell(r: &ProxyLine<'_>, c: ProxyColumn) -> CellText {
 impl TableSource for ProxiesTable<'_> {
     fn columns(&self) -> &[Column] {
         &self.columns
+    }
+
+    fn title_note(&self) -> Option<(String, Tone)> {
+        (!self.replica_problems.is_empty())
+            .then(|| (self.replica_problems.join(", "), Tone::SyncUnknown))
     }
 
     fn len(&self) -> usize {
@@ -385,7 +378,7 @@ pub fn totals_tone(t: &SyncTotals) -> Tone {
 }
 
 /// `istiod-…-25z28 unreachable`: replicas that did not answer, for a title.
-pub fn replica_problems(replicas: &[ReplicaRow]) -> Vec<String> {
+fn replica_problems(replicas: &[ReplicaRow]) -> Vec<String> {
     replicas
         .iter()
         .filter(|r| r.state != "ok")
@@ -393,29 +386,10 @@ pub fn replica_problems(replicas: &[ReplicaRow]) -> Vec<String> {
         .collect()
 }
 
-pub fn render(
-    frame: &mut Frame,
-    area: Rect,
-    screen: &Screen,
-    model: &Model,
-    theme: &Theme,
-) -> usize {
-    let source = ProxiesTable::new(model);
-    let rows = table::arrange(&source, screen);
-    let mut title = table::title("Proxies", &source, rows.len(), screen, theme);
-    let problems = replica_problems(&model.proxy_summary().replicas);
-    if !problems.is_empty() {
-        title.spans.push(Span::styled(
-            format!("{} ", problems.join(", ")),
-            theme.sync_unknown,
-        ));
-    }
-    table::render(frame, area, &source, &rows, screen, title, theme)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ui::table;
 
     #[test]
     fn build_hashes_are_cut_like_git_commits() {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::super::api::{self, WriteOptions};
 use super::super::store::{meta_str, timestamp};
-use super::{Cluster, Types, fnv64, is_deleting, log_write, phase, spec_str};
+use super::{Cluster, Types, delete_pod, fnv64, is_deleting, log_write, phase, spec_str};
 
 pub(super) fn parse_ipv4(s: &str) -> Option<u32> {
     s.parse::<std::net::Ipv4Addr>().ok().map(u32::from)
@@ -234,15 +234,20 @@ fn mark_ready(status: &mut Value, now: &str) {
     }
 }
 
+/// The InternalIP of a node, empty if it has none (or is not there).
+fn host_ip(cluster: &Cluster, node_name: &str) -> String {
+    cluster
+        .store
+        .get("nodes", "", node_name)
+        .and_then(|n| node_internal_ip(n))
+        .unwrap_or("")
+        .to_string()
+}
+
 /// A scenario pod written without status but with a node: Running and Ready since `started`.
 pub(super) fn start_loaded(cluster: &mut Cluster, pod: &mut Value, started: Timestamp) {
     let node_name = spec_str(pod, "nodeName").to_string();
-    let host_ip = cluster
-        .store
-        .get("nodes", "", &node_name)
-        .and_then(|n| node_internal_ip(n))
-        .unwrap_or("")
-        .to_string();
+    let host_ip = host_ip(cluster, &node_name);
     let pod_ip = allocate_ip(cluster, &node_name);
     pod["status"] = running_status(pod, &host_ip, &pod_ip, &timestamp(started), true);
 }
@@ -355,30 +360,14 @@ fn collect_orphaned_pods(cluster: &mut Cluster, types: &Types, now: Timestamp) {
     if removed.is_empty() {
         return;
     }
-    let gone: Vec<(String, String)> = cluster
+    let gone: Vec<Arc<Value>> = cluster
         .store
         .list("pods", None)
         .filter(|p| removed.contains(spec_str(p, "nodeName")))
-        .map(|p| {
-            (
-                meta_str(p, "namespace").to_string(),
-                meta_str(p, "name").to_string(),
-            )
-        })
+        .cloned()
         .collect();
-    for (ns, name) in gone {
-        log_write(
-            "delete pod",
-            &name,
-            api::delete(
-                cluster,
-                &types.pod,
-                &ns,
-                &name,
-                now,
-                &WriteOptions::internal(),
-            ),
-        );
+    for pod in gone {
+        delete_pod(cluster, types, &pod, now);
     }
 }
 
@@ -499,12 +488,7 @@ fn start_pods(cluster: &mut Cluster, types: &Types, now: Timestamp) {
     for pod in due {
         let uid = meta_str(&pod, "uid").to_string();
         let node_name = spec_str(&pod, "nodeName").to_string();
-        let host_ip = cluster
-            .store
-            .get("nodes", "", &node_name)
-            .and_then(|n| node_internal_ip(n))
-            .unwrap_or("")
-            .to_string();
+        let host_ip = host_ip(cluster, &node_name);
         let pod_ip = allocate_ip(cluster, &node_name);
         let ready_at = now.checked_add(delay).unwrap_or(now);
         let ready = cluster.controllers.ready_when_placed.remove(&uid) || ready_at <= now;

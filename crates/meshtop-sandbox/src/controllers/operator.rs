@@ -242,6 +242,44 @@ fn hpa(name: &str, ns: &str, labels: Value, k8s: &Value) -> Value {
     })
 }
 
+fn service(
+    name: &str,
+    ns: &str,
+    labels: &Value,
+    service_type: &str,
+    selector: &Value,
+    ports: Value,
+) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": ns, "labels": labels},
+        "spec": {"type": service_type, "selector": selector, "ports": ports},
+    })
+}
+
+/// The Deployment of a component, rolled out as the operator's charts do.
+fn deployment(
+    name: &str,
+    ns: &str,
+    labels: &Value,
+    k8s: &Value,
+    selector: &Value,
+    template: Value,
+) -> Value {
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns, "labels": labels},
+        "spec": {
+            "replicas": replica_count(k8s),
+            "selector": {"matchLabels": selector},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "100%", "maxUnavailable": "25%"}},
+            "template": template,
+        },
+    })
+}
+
 fn pdb(name: &str, ns: &str, labels: Value, selector: Value) -> Value {
     json!({
         "apiVersion": "policy/v1",
@@ -323,26 +361,14 @@ fn install_istiod(cluster: &mut Cluster, types: &Types, plan: &Plan, now: Timest
     let rev = plan.revision.as_str();
     let labels = merged(&base, &[("app", "istiod"), ("istio", "pilot")]);
     let selector = json!({"app": "istiod", "istio.io/rev": rev});
-    create_missing(
-        cluster,
-        &types.service,
-        json!({
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": name, "namespace": ns, "labels": labels},
-            "spec": {
-                "type": "ClusterIP",
-                "selector": selector,
-                "ports": [
-                    {"name": "grpc-xds", "port": 15010, "protocol": "TCP", "targetPort": 15010},
-                    {"name": "https-dns", "port": 15012, "protocol": "TCP", "targetPort": 15012},
-                    {"name": "https-webhook", "port": 443, "protocol": "TCP", "targetPort": 15017},
-                    {"name": "http-monitoring", "port": 15014, "protocol": "TCP", "targetPort": 15014},
-                ],
-            },
-        }),
-        now,
-    );
+    let ports = json!([
+        {"name": "grpc-xds", "port": 15010, "protocol": "TCP", "targetPort": 15010},
+        {"name": "https-dns", "port": 15012, "protocol": "TCP", "targetPort": 15012},
+        {"name": "https-webhook", "port": 443, "protocol": "TCP", "targetPort": 15017},
+        {"name": "http-monitoring", "port": 15014, "protocol": "TCP", "targetPort": 15014},
+    ]);
+    let service = service(&name, &ns, &labels, "ClusterIP", &selector, ports);
+    create_missing(cluster, &types.service, service, now);
     let mut mesh = plan.mesh_config.clone();
     if !mesh.is_object() {
         mesh = json!({});
@@ -440,28 +466,15 @@ fn install_istiod(cluster: &mut Cluster, types: &Types, plan: &Plan, now: Timest
         }],
     });
     pod_settings(&mut pod_spec, k8s);
-    create_missing(
-        cluster,
-        &types.deployment,
-        json!({
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": name, "namespace": ns, "labels": labels},
-            "spec": {
-                "replicas": replica_count(k8s),
-                "selector": {"matchLabels": selector},
-                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "100%", "maxUnavailable": "25%"}},
-                "template": {
-                    "metadata": {
-                        "labels": pod_labels,
-                        "annotations": {"prometheus.io/port": "15014", "prometheus.io/scrape": "true", "sidecar.istio.io/inject": "false"},
-                    },
-                    "spec": pod_spec,
-                },
-            },
-        }),
-        now,
-    );
+    let template = json!({
+        "metadata": {
+            "labels": pod_labels,
+            "annotations": {"prometheus.io/port": "15014", "prometheus.io/scrape": "true", "sidecar.istio.io/inject": "false"},
+        },
+        "spec": pod_spec,
+    });
+    let deployment = deployment(&name, &ns, &labels, k8s, &selector, template);
+    create_missing(cluster, &types.deployment, deployment, now);
 }
 
 fn default_gateway_ports(ingress: bool) -> Value {
@@ -523,21 +536,12 @@ fn install_gateway(
     } else {
         "ClusterIP"
     };
-    create_missing(
-        cluster,
-        &types.service,
-        json!({
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": name, "namespace": ns, "labels": labels},
-            "spec": {
-                "type": k8s.pointer("/service/type").and_then(Value::as_str).unwrap_or(default_type),
-                "selector": selector,
-                "ports": ports,
-            },
-        }),
-        now,
-    );
+    let service_type = k8s
+        .pointer("/service/type")
+        .and_then(Value::as_str)
+        .unwrap_or(default_type);
+    let service = service(name, ns, &labels, service_type, &selector, ports);
+    create_missing(cluster, &types.service, service, now);
     if plan.pdb {
         create_missing(
             cluster,
@@ -580,29 +584,16 @@ fn install_gateway(
         }],
     });
     pod_settings(&mut pod_spec, k8s);
-    create_missing(
-        cluster,
-        &types.deployment,
-        json!({
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": name, "namespace": ns, "labels": labels},
-            "spec": {
-                "replicas": replica_count(k8s),
-                "selector": {"matchLabels": selector},
-                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "100%", "maxUnavailable": "25%"}},
-                "template": {
-                    "metadata": {
-                        "labels": pod_labels,
-                        "annotations": {"prometheus.io/path": "/stats/prometheus", "prometheus.io/port": "15020",
-                                        "prometheus.io/scrape": "true", "sidecar.istio.io/inject": "false"},
-                    },
-                    "spec": pod_spec,
-                },
-            },
-        }),
-        now,
-    );
+    let template = json!({
+        "metadata": {
+            "labels": pod_labels,
+            "annotations": {"prometheus.io/path": "/stats/prometheus", "prometheus.io/port": "15020",
+                            "prometheus.io/scrape": "true", "sidecar.istio.io/inject": "false"},
+        },
+        "spec": pod_spec,
+    });
+    let deployment = deployment(name, ns, &labels, k8s, &selector, template);
+    create_missing(cluster, &types.deployment, deployment, now);
 }
 
 fn ignored(iop: &Value) -> bool {

@@ -47,6 +47,30 @@ status:
     )
 }
 
+/// Two schedulable nodes, n1 and n2.
+fn two_nodes() -> String {
+    node("n1", "192.168.0.1", "", "") + &node("n2", "192.168.0.2", "", "")
+}
+
+/// A Deployment of three `app: NAME` replicas in shop.
+fn deployment_doc(name: &str) -> String {
+    format!(
+        "
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: shop}}
+spec:
+  replicas: 3
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      containers: [{{name: app, image: 'shop/{name}:1'}}]
+"
+    )
+}
+
 fn build(docs: &str) -> Cluster {
     let text = format!("{HEADER}{docs}");
     let s = Scenario::parse(&text, "t.yaml").expect("parse");
@@ -298,9 +322,7 @@ spec:
 
 #[test]
 fn replica_set_replaces_a_deleted_pod_on_another_node() {
-    let mut docs = String::new();
-    docs += &node("n1", "192.168.0.1", "", "");
-    docs += &node("n2", "192.168.0.2", "", "");
+    let mut docs = two_nodes();
     docs += WEB;
     let mut c = build(&docs);
 
@@ -369,9 +391,7 @@ fn replica_set_replaces_a_deleted_pod_on_another_node() {
 
 #[test]
 fn pods_of_a_deleted_node_go_and_are_replaced() {
-    let mut docs = String::new();
-    docs += &node("n1", "192.168.0.1", "", "");
-    docs += &node("n2", "192.168.0.2", "", "");
+    let mut docs = two_nodes();
     docs += WEB;
     // A pod on a node the scenario never declared stays as written.
     docs += &bare_pod("elsewhere", "nodeName: ghost");
@@ -397,22 +417,8 @@ fn pods_of_a_deleted_node_go_and_are_replaced() {
 
 #[test]
 fn deployment_scales_and_rolls_to_a_new_template() {
-    let mut docs = String::new();
-    docs += &node("n1", "192.168.0.1", "", "");
-    docs += &node("n2", "192.168.0.2", "", "");
-    docs += "
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: api, namespace: shop}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: api}}
-  template:
-    metadata: {labels: {app: api}}
-    spec:
-      containers: [{name: app, image: 'shop/api:1'}]
-";
+    let mut docs = two_nodes();
+    docs += &deployment_doc("api");
     let mut c = build(&docs);
     let sets = c.store.list_cloned("replicasets.apps", Some("shop"));
     assert_eq!(sets.len(), 1);
@@ -584,22 +590,8 @@ spec:
 
 /// Three `app: shop` replicas of a Deployment on two nodes, and the PDBs in `pdbs`.
 fn shop_with_pdbs(pdbs: &str) -> Cluster {
-    let mut docs = String::new();
-    docs += &node("n1", "192.168.0.1", "", "");
-    docs += &node("n2", "192.168.0.2", "", "");
-    docs += "
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: checkout, namespace: shop}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: checkout}}
-  template:
-    metadata: {labels: {app: checkout}}
-    spec:
-      containers: [{name: app, image: 'shop/checkout:1'}]
-";
+    let mut docs = two_nodes();
+    docs += &deployment_doc("checkout");
     docs += pdbs;
     let mut c = build(&docs);
     reconcile(&mut c, after(2));

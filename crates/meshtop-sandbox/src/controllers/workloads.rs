@@ -14,9 +14,9 @@ use super::super::selector::LabelSelector;
 use super::super::store::{meta_str, timestamp};
 use super::kubelet::{matches_node_selector, untolerated_taint};
 use super::{
-    Cluster, Types, controller_ref, controller_uid, is_active, is_deleting, is_ready, label,
-    log_write, owner_ref, phase, replicas, set_condition, set_count, spec_str, stable_hash,
-    write_status,
+    Cluster, Types, controller_ref, controller_uid, delete_pod, is_active, is_deleting, is_ready,
+    label, log_write, objects, owner_ref, phase, replicas, set_condition, set_count, spec_str,
+    stable_hash, write_status,
 };
 
 const HASH_LABEL: &str = "pod-template-hash";
@@ -159,11 +159,7 @@ fn hash_from_pods(cluster: &Cluster, deploy: &Value, sel: &LabelSelector) -> Opt
 }
 
 fn deployments(cluster: &mut Cluster, types: &Types, now: Timestamp) {
-    let deploys: Vec<Arc<Value>> = cluster
-        .store
-        .list(&types.deployment.key(), None)
-        .cloned()
-        .collect();
+    let deploys = objects(cluster, &types.deployment);
     let ts = timestamp(now);
     for d in deploys {
         if is_deleting(&d) {
@@ -469,22 +465,6 @@ fn create_pod(cluster: &mut Cluster, types: &Types, pod: Value, now: Timestamp) 
     }
 }
 
-fn delete_pod(cluster: &mut Cluster, types: &Types, pod: &Value, now: Timestamp) {
-    let name = meta_str(pod, "name").to_string();
-    log_write(
-        "delete pod",
-        &name,
-        api::delete(
-            cluster,
-            &types.pod,
-            meta_str(pod, "namespace"),
-            &name,
-            now,
-            &WriteOptions::internal(),
-        ),
-    );
-}
-
 /// The order in which surplus pods go: unplaced, then pending, then not ready, then the
 /// newest, as the ReplicaSet controller ranks them.
 fn deletion_rank(p: &Value) -> (bool, u8, bool, std::cmp::Reverse<String>, String) {
@@ -514,11 +494,7 @@ fn replica_sets(
     owned: &HashMap<String, Vec<Arc<Value>>>,
     now: Timestamp,
 ) {
-    let sets: Vec<Arc<Value>> = cluster
-        .store
-        .list(&types.replica_set.key(), None)
-        .cloned()
-        .collect();
+    let sets = objects(cluster, &types.replica_set);
     let empty = Vec::new();
     for rs in sets {
         if is_deleting(&rs) {
@@ -580,11 +556,7 @@ fn stateful_sets(
     owned: &HashMap<String, Vec<Arc<Value>>>,
     now: Timestamp,
 ) {
-    let sets: Vec<Arc<Value>> = cluster
-        .store
-        .list(&types.stateful_set.key(), None)
-        .cloned()
-        .collect();
+    let sets = objects(cluster, &types.stateful_set);
     let empty = Vec::new();
     for sts in sets {
         if is_deleting(&sts) {
@@ -722,11 +694,7 @@ fn daemon_sets(
     owned: &HashMap<String, Vec<Arc<Value>>>,
     now: Timestamp,
 ) {
-    let sets: Vec<Arc<Value>> = cluster
-        .store
-        .list(&types.daemon_set.key(), None)
-        .cloned()
-        .collect();
+    let sets = objects(cluster, &types.daemon_set);
     let nodes: Vec<Arc<Value>> = cluster.store.list("nodes", None).cloned().collect();
     let empty = Vec::new();
     for ds in sets {

@@ -168,6 +168,7 @@ fn accept(
     ))
 }
 
+/// `pods/{pod}/portforward` upgraded to WebSocket.
 pub async fn handle(
     shared: Arc<Shared>,
     namespace: String,

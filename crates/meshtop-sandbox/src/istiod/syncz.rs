@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value, json};
 
 use super::super::scenario::parse_xds;
-use super::super::store::{meta_str, timestamp};
+use super::super::store::{meta_str, timestamp, uuid_v4_shape};
 use super::super::{ANNOTATION_PREFIX, Cluster};
 
 /// An Istio release line, `major.minor`: what decides the syncz shape and the debug auth.
@@ -324,15 +324,7 @@ pub fn connected_proxies<'a>(cluster: &'a Cluster, istiod: &Value) -> Vec<&'a Va
 fn nonce(uid: &str, type_url: &str, push: &str) -> String {
     let a = fnv1a(&[uid, type_url, push, "hi"]);
     let b = fnv1a(&[uid, type_url, push, "lo"]);
-    let h = format!("{a:016x}{b:016x}");
-    format!(
-        "{}-{}-4{}-a{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[13..16],
-        &h[17..20],
-        &h[20..32]
-    )
+    uuid_v4_shape(&format!("{a:016x}{b:016x}"))
 }
 
 /// The nonces (sent, acked) that make istioctl's rules read back `state`.

@@ -27,13 +27,7 @@ fn xds(state: SyncState, n: usize) -> XdsStatus {
         SyncState::StaleNeverAcknowledged => (nonce("v"), n_("")),
         _ => (nonce("v2"), nonce("v1")),
     };
-    XdsStatus {
-        state,
-        sent,
-        acked,
-        sent_time: None,
-        last_error: None,
-    }
+    XdsStatus::new(state, sent, acked)
 }
 
 fn n_(s: &str) -> Name {
@@ -177,31 +171,6 @@ fn totals(pairs: &[(SyncState, u32)], unknown: u32, disconnected: u32) -> SyncTo
         unknown,
         disconnected,
     }
-}
-
-/// Every object the model holds, as events would bring them again.
-fn objects(m: &Model) -> Vec<Object> {
-    let s = &m.store;
-    let mut o: Vec<Object> = Vec::new();
-    o.extend(s.namespaces.values().cloned().map(Object::Namespace));
-    o.extend(s.nodes.values().cloned().map(Object::Node));
-    o.extend(s.pods.values().cloned().map(Object::Pod));
-    for w in [
-        &s.deployments,
-        &s.replica_sets,
-        &s.stateful_sets,
-        &s.daemon_sets,
-    ] {
-        o.extend(w.values().cloned().map(Object::Workload));
-    }
-    o.extend(s.services.values().cloned().map(Object::Service));
-    o.extend(s.hpas.values().cloned().map(Object::Hpa));
-    o.extend(s.pdbs.values().cloned().map(Object::Pdb));
-    o.extend(s.webhooks.values().cloned().map(Object::WebhookConfig));
-    o.extend(s.config_maps.values().cloned().map(Object::ConfigMap));
-    o.extend(s.iops.values().cloned().map(Object::IstioOperator));
-    o.extend(s.istio_gateways.values().cloned().map(Object::IstioGateway));
-    o
 }
 
 /// The aggregates equal those of a model that saw the final pods and answers at once (sync
