@@ -40,6 +40,10 @@ pub enum Action {
     /// Opens the dialog of an action on the selected row (dangerous: it changes the
     /// cluster, after a preview and a confirmation).
     Act(ActionKind),
+    /// On a finding: its object's view, with the object selected.
+    GoTo,
+    /// On a finding: the dialog of the action that fixes it.
+    Fix,
     /// Aborts the running drain.
     Abort,
     /// In a dialog: preview → confirm → run.
@@ -84,6 +88,8 @@ impl Action {
             "prompt-complete" => Action::PromptComplete,
             "prompt-delete" => Action::PromptDelete,
             "abort" => Action::Abort,
+            "go-to" => Action::GoTo,
+            "fix" => Action::Fix,
             "proceed" => Action::Proceed,
             "dry-run" => Action::DryRun,
             "edit" => Action::Edit,
@@ -770,9 +776,10 @@ mod tests {
         );
         let enter = press(KeyCode::Enter, KeyModifiers::NONE);
         assert_eq!(k.action(&enter, nodes, false), Some(Action::Drill));
+        // A finding has no details: Enter goes to its object.
         assert_eq!(
             k.action(&enter, Scope::View(ViewKind::Overview), false),
-            None
+            Some(Action::GoTo)
         );
         assert_eq!(k.action(&enter, nodes, true), Some(Action::PromptAccept));
     }

@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 
-use crate::model::Model;
+use crate::model::{Finding, Model};
 use crate::ops::install::PlanOptions;
 
 use super::Command;
@@ -70,6 +70,8 @@ pub struct UiState {
     current: ViewKind,
     /// Details screens opened with Enter, innermost last.
     details: Vec<Screen>,
+    /// The view a finding's Enter left, which Esc goes back to.
+    came_from: Option<ViewKind>,
     pub mode: Mode,
     /// A one-line message in the footer until the next key.
     pub status: Option<String>,
@@ -99,6 +101,7 @@ impl Default for UiState {
                 .collect(),
             current: ViewKind::Overview,
             details: Vec::new(),
+            came_from: None,
             mode: Mode::Normal,
             status: None,
             page: Cell::new(10),
@@ -238,8 +241,10 @@ impl UiState {
                 if !s.filter.is_empty() {
                     s.filter.clear();
                     s.selected = 0;
-                } else {
-                    self.details.pop();
+                } else if self.details.pop().is_none()
+                    && let Some(view) = self.came_from.take()
+                {
+                    self.current = view;
                 }
             }
             Action::Drill => {
@@ -275,7 +280,15 @@ impl UiState {
             Action::View(v) => {
                 self.current = v;
                 self.details.clear();
+                self.came_from = None;
             }
+            Action::GoTo => match self.selected_subject(model) {
+                Some(subject) => self.go_to(&subject, model),
+                None => {
+                    self.status = Some("this finding is not about one object".into());
+                }
+            },
+            Action::Fix => return self.fix(model),
             Action::PromptAccept => match std::mem::replace(&mut self.mode, Mode::Normal) {
                 Mode::Command { input } => return self.run_command(&input, model, keymap),
                 Mode::Filter | Mode::Normal | Mode::Help { .. } | Mode::Dialog(_) => {}
@@ -334,9 +347,90 @@ impl UiState {
             .and_then(|&i| source.subject(i))
     }
 
-    /// Opens the dialog of an action on the selected row, or says why it cannot. An
-    /// install's dialog asks the runner to read what its checks need.
+    /// The finding selected on the Overview.
+    fn selected_finding(&self, model: &Model) -> Option<Finding> {
+        let s = self.screen();
+        if s.id != ScreenId::View(ViewKind::Overview) {
+            return None;
+        }
+        let source = views::overview::FindingsTable::new(model);
+        let rows = table::arrange(&source, s);
+        rows.get(s.selected.min(rows.len().saturating_sub(1)))
+            .and_then(|&i| source.finding(i))
+            .cloned()
+    }
+
+    /// The view that lists the subject, with its row selected: the row is shown even if
+    /// the view's filter hid it.
+    fn go_to(&mut self, subject: &Subject, model: &Model) {
+        let view = subject.parent();
+        if self.details.is_empty() && self.current != view {
+            self.came_from = Some(self.current);
+        }
+        self.current = view;
+        self.details.clear();
+        let position = |state: &UiState| {
+            let s = state.screen();
+            let source = views::source(&s.id, model);
+            let rows = table::arrange(source.as_ref(), s);
+            rows.iter()
+                .position(|&i| source.subject(i).as_ref() == Some(subject))
+        };
+        let mut found = position(self);
+        if found.is_none() {
+            let s = self.screen_mut();
+            s.filter.clear();
+            s.problems_only = false;
+            found = position(self);
+        }
+        match found {
+            Some(i) => self.screen_mut().selected = i,
+            None => {
+                self.status = Some(format!(
+                    "{} is not in the {} view",
+                    subject.label(),
+                    view.title()
+                ));
+            }
+        }
+    }
+
+    /// Opens the dialog of the action that fixes the selected finding, or says why none.
+    fn fix(&mut self, model: &Model) -> Vec<Command> {
+        let Some(finding) = self.selected_finding(model) else {
+            return Vec::new();
+        };
+        let (Some(kind), Some(object)) = (ActionKind::fixing(&finding), &finding.object) else {
+            self.status = Some(if finding.object.is_some() {
+                format!(
+                    "no action of meshtop fixes {}: Enter goes to what it is about",
+                    finding.code
+                )
+            } else {
+                format!(
+                    "{} is not about one object: no action fixes it",
+                    finding.code
+                )
+            });
+            return Vec::new();
+        };
+        self.open_dialog_on(kind, Some(Subject::of(object)), model)
+    }
+
+    /// Opens the dialog of an action on the selected row.
     fn open_dialog(&mut self, kind: ActionKind, model: &Model) -> Vec<Command> {
+        let subject = self.selected_subject(model);
+        self.open_dialog_on(kind, subject, model)
+    }
+
+    /// Opens the dialog of an action on a subject, or says why it cannot. An install's
+    /// dialog asks the runner to read what its checks need.
+    fn open_dialog_on(
+        &mut self,
+        kind: ActionKind,
+        subject: Option<Subject>,
+        model: &Model,
+    ) -> Vec<Command> {
         if self.readonly {
             self.status = Some(format!(
                 "{} is disabled: meshtop runs with --readonly (nothing is sent)",
@@ -348,7 +442,6 @@ impl UiState {
             self.status = Some(format!("{} is disabled: {why}", kind.name()));
             return Vec::new();
         }
-        let subject = self.selected_subject(model);
         if matches!(
             kind,
             ActionKind::InstallRevision | ActionKind::InstallGateway

@@ -264,7 +264,7 @@ fn seed_proxy_status() -> Vec<ClusterEvent> {
 }
 
 /// The seed's cluster with istiod's first sync answers.
-fn seed_model() -> Model {
+pub(crate) fn seed_model() -> Model {
     let mut model = seed_model_waiting();
     for event in seed_proxy_status() {
         model.apply(Stamped {
@@ -836,7 +836,7 @@ fn enter_drills_into_a_node_and_esc_comes_back() {
     assert_eq!(ui.state().screen().filter, "node03");
     ui.on_key(key(KeyCode::Esc), &model);
     assert_eq!(ui.state().screen().filter, "");
-    // Enter on the Overview does nothing (findings have no details).
+    // Enter on the Overview opens no details: it goes to the finding's object.
     press(&mut ui, &model, "o");
     ui.on_key(key(KeyCode::Enter), &model);
     assert_eq!(ui.state().depth(), 0);
