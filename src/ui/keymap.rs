@@ -44,6 +44,8 @@ pub enum Action {
     GoTo,
     /// On a finding: the dialog of the action that fixes it.
     Fix,
+    /// Folds the finished tasks of the actions panel into one line, or shows them.
+    FoldTasks,
     /// Aborts the running drain.
     Abort,
     /// In a dialog: preview → confirm → run.
@@ -88,6 +90,7 @@ impl Action {
             "prompt-complete" => Action::PromptComplete,
             "prompt-delete" => Action::PromptDelete,
             "abort" => Action::Abort,
+            "fold-tasks" => Action::FoldTasks,
             "go-to" => Action::GoTo,
             "fix" => Action::Fix,
             "proceed" => Action::Proceed,

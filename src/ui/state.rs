@@ -7,12 +7,13 @@ use crate::model::{Finding, Model};
 use crate::ops::install::PlanOptions;
 
 use super::Command;
-use super::action::{ActionRun, Dialog, Stage, Task, TaskId, TaskUpdate};
+use super::action::{ActionRun, Dialog, Fold, Stage, Task, TaskId, TaskUpdate};
 use super::install::{Facts, InstallForm};
 use super::keymap::{Action, Keymap, Scope};
 use super::table::{self, Sort};
 use super::views::{self, ScreenId, Subject, ViewKind};
 use crate::ops::{ActionKind, InputKind, Request};
+use jiff::Timestamp;
 
 /// One screen's place: selection, scroll, filter, sort.
 #[derive(Debug)]
@@ -79,6 +80,10 @@ pub struct UiState {
     pub page: Cell<usize>,
     /// Width of the table on the last frame: which columns `s` cycles through.
     pub table_width: Cell<u16>,
+    /// The time of the last frame: what the fold key sees as shown.
+    pub drawn_at: Cell<Option<Timestamp>>,
+    /// How the actions panel shows finished tasks.
+    pub fold: Fold,
     /// Actions sent to the cluster: the running ones and the latest outcomes, oldest first.
     pub tasks: Vec<Task>,
     next_task: TaskId,
@@ -106,6 +111,8 @@ impl Default for UiState {
             status: None,
             page: Cell::new(10),
             table_width: Cell::new(80),
+            drawn_at: Cell::new(None),
+            fold: Fold::Auto,
             tasks: Vec::new(),
             next_task: 1,
             readonly: false,
@@ -322,6 +329,14 @@ impl UiState {
             }
             Action::Act(kind) => return self.open_dialog(kind, model),
             Action::Abort => return self.abort(),
+            Action::FoldTasks => {
+                let now = self.drawn_at.get();
+                let open = self
+                    .tasks
+                    .iter()
+                    .any(|t| !t.running() && !t.folded(self.fold, now));
+                self.fold = if open { Fold::Folded } else { Fold::Shown };
+            }
             // Dialog and form keys mean nothing outside a dialog.
             Action::Proceed
             | Action::DryRun
@@ -788,6 +803,8 @@ impl UiState {
             }
         } else {
             self.status = Some(format!("{}: started", run.request.title()));
+            // Its outcome is news: shown in full for a while, whatever was folded before.
+            self.fold = Fold::Auto;
             self.tasks.push(task);
             self.trim_tasks();
         }

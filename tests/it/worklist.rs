@@ -1,12 +1,13 @@
 //! The Overview's findings as a worklist: Enter goes to a finding's object in its view, and
 //! the fix key opens the dialog of the action that fixes it, preview first, nothing sent.
+//! The actions panel folds what is finished, so the list keeps the screen.
 
 use super::ui_views::seed_model;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use jiff::Timestamp;
 use meshtop::model::{FindingKind, Model};
 use meshtop::ops::Request;
-use meshtop::ui::action::Stage;
+use meshtop::ui::action::{Stage, TaskUpdate};
 use meshtop::ui::views::Subject;
 use meshtop::ui::{Command, Header, Keymap, Mode, Theme, Ui, ViewKind};
 use ratatui::Terminal;
@@ -17,6 +18,10 @@ fn now() -> Timestamp {
 }
 
 fn draw(ui: &Ui, model: &Model, width: u16, height: u16) -> String {
+    draw_at(ui, model, width, height, now())
+}
+
+fn draw_at(ui: &Ui, model: &Model, width: u16, height: u16, now: Timestamp) -> String {
     let header = Header {
         context: "k1-admin@k1".into(),
         server: "https://192.168.0.11:6443".into(),
@@ -25,14 +30,16 @@ fn draw(ui: &Ui, model: &Model, width: u16, height: u16) -> String {
     };
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
     terminal
-        .draw(|frame| ui.render(frame, model, &header, now()))
+        .draw(|frame| ui.render(frame, model, &header, now))
         .expect("draw");
     let buffer = terminal.backend().buffer();
     let mut out = String::new();
     for y in 0..buffer.area.height {
+        let mut line = String::new();
         for x in 0..buffer.area.width {
-            out.push_str(buffer[(x, y)].symbol());
+            line.push_str(buffer[(x, y)].symbol());
         }
+        out.push_str(line.trim_end());
         out.push('\n');
     }
     out
@@ -192,4 +199,85 @@ fn readonly_keeps_the_fix_key_from_opening_anything() {
         "{:?}",
         ui.state().status
     );
+}
+
+/// Cordons a node through its dialog; the id of the task it started.
+fn cordon(ui: &mut Ui, model: &Model, node: &str) -> u64 {
+    press(ui, model, "6/");
+    press(ui, model, node);
+    key(ui, model, KeyCode::Enter);
+    press(ui, model, "c");
+    let sent = press(ui, model, "yy");
+    key(ui, model, KeyCode::Esc);
+    match sent.as_slice() {
+        [Command::Run(run)] => run.id,
+        other => panic!(
+            "cordon {node} sent {other:?}; status {:?}",
+            ui.state().status
+        ),
+    }
+}
+
+fn finish(ui: &mut Ui, id: u64, result: Result<&str, &str>) {
+    ui.on_task_update(TaskUpdate::Finished {
+        id,
+        result: result.map(str::to_string).map_err(str::to_string),
+    });
+}
+
+/// Rows of the actions panel: from its top border to the footer.
+fn panel_rows(screen: &str) -> usize {
+    let lines: Vec<&str> = screen.lines().collect();
+    lines
+        .iter()
+        .position(|l| l.contains(" actions "))
+        .map_or(0, |top| lines.len() - 1 - top)
+}
+
+#[test]
+fn finished_actions_fold_after_a_while_and_on_the_fold_key() {
+    let model = seed_model();
+    let mut ui = Ui::new(Keymap::default(), Theme::default());
+    let ids = [
+        cordon(&mut ui, &model, "node01"),
+        cordon(&mut ui, &model, "node02"),
+        cordon(&mut ui, &model, "node04"),
+    ];
+    finish(&mut ui, ids[0], Ok("node/k1-node01 cordoned"));
+    finish(&mut ui, ids[1], Ok("node/k1-node02 cordoned"));
+    finish(&mut ui, ids[2], Err("nodes \"k1-node04\" is forbidden"));
+    press(&mut ui, &model, "o");
+    // Just finished: each outcome in full.
+    let fresh = draw(&ui, &model, 80, 24);
+    assert!(fresh.contains("k1-node04\" is forbidden"), "{fresh}");
+    let full = panel_rows(&fresh);
+    // A while later: one line says what they came to.
+    let later = now()
+        .checked_add(jiff::SignedDuration::from_secs(11))
+        .expect("time");
+    let folded = draw_at(&ui, &model, 80, 24, later);
+    insta::assert_snapshot!("finished_actions_folded_80x24", folded);
+    assert_eq!(panel_rows(&folded), 2, "{folded}");
+    assert!(panel_rows(&folded) < full, "{fresh}\n{folded}");
+    assert!(folded.contains("✓ 2 done"), "{folded}");
+    assert!(folded.contains("✗ 1 failed"), "{folded}");
+    // F shows them again, and F folds them.
+    press(&mut ui, &model, "F");
+    assert_eq!(panel_rows(&draw_at(&ui, &model, 80, 24, later)), full);
+    press(&mut ui, &model, "F");
+    assert_eq!(panel_rows(&draw_at(&ui, &model, 80, 24, later)), 2);
+}
+
+#[test]
+fn the_fold_key_folds_outcomes_at_once_but_never_a_running_action() {
+    let model = seed_model();
+    let mut ui = Ui::new(Keymap::default(), Theme::default());
+    let done = cordon(&mut ui, &model, "node01");
+    cordon(&mut ui, &model, "node02");
+    finish(&mut ui, done, Ok("node/k1-node01 cordoned"));
+    draw(&ui, &model, 80, 24);
+    press(&mut ui, &model, "F");
+    let screen = draw(&ui, &model, 80, 24);
+    assert!(screen.contains("✓ 1 done"), "{screen}");
+    assert!(screen.contains("▶ cordon node/k1-node02"), "{screen}");
 }
