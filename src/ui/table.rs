@@ -1,5 +1,5 @@
 //! The one table widget every view uses: a column spec per table, a row function per kind
-//! (`TableSource`), fuzzy filter and sort over row indices, and drawing of only the rows
+//! (`TableSource`), filter and sort over row indices, and drawing of only the rows
 //! that are on screen.
 
 use std::borrow::Cow;
@@ -177,29 +177,45 @@ pub trait TableSource {
     }
 }
 
-/// Fuzzy match: each space-separated term of the needle is an ordered subsequence of one
-/// word of the haystack, ignoring case. Terms stay inside words so that `n03` finds
-/// `k1-node03`, not `k1-node01 … v1.14.3`.
-pub fn fuzzy_match(needle: &str, haystack: &str) -> bool {
+/// Whether a row's text matches a `/` filter. Each space-separated term must be a part of
+/// the text, ignoring case: `pdb` finds the PDB rows, not `proxy-version-skew`, whose letters
+/// merely come in that order. A term written `~term` matches its letters in order inside one
+/// word of the text (`~n03` finds `k1-node03`, not `k1-node01 … v1.14.3`).
+pub fn filter_match(needle: &str, haystack: &str) -> bool {
+    needle
+        .split_whitespace()
+        .all(|term| match term.strip_prefix('~') {
+            Some(letters) => letters_in_a_word(letters, haystack),
+            None => contains_ignoring_case(haystack, term),
+        })
+}
+
+fn contains_ignoring_case(haystack: &str, term: &str) -> bool {
     // Names in a cluster are ASCII: compare bytes, without Unicode case mapping (a filter
     // runs over every row of the table, every frame).
-    if needle.is_ascii() && haystack.is_ascii() {
-        return needle.split_whitespace().all(|term| {
-            haystack.split_whitespace().any(|word| {
-                let mut hay = word.bytes().map(|b| b.to_ascii_lowercase());
-                term.bytes()
-                    .map(|b| b.to_ascii_lowercase())
-                    .all(|n| hay.any(|h| h == n))
-            })
+    if term.is_ascii() && haystack.is_ascii() {
+        let (hay, term) = (haystack.as_bytes(), term.as_bytes());
+        return hay
+            .windows(term.len())
+            .any(|w| w.eq_ignore_ascii_case(term));
+    }
+    haystack.to_lowercase().contains(&term.to_lowercase())
+}
+
+fn letters_in_a_word(term: &str, haystack: &str) -> bool {
+    if term.is_ascii() && haystack.is_ascii() {
+        return haystack.split_whitespace().any(|word| {
+            let mut hay = word.bytes().map(|b| b.to_ascii_lowercase());
+            term.bytes()
+                .map(|b| b.to_ascii_lowercase())
+                .all(|n| hay.any(|h| h == n))
         });
     }
-    needle.split_whitespace().all(|term| {
-        haystack.split_whitespace().any(|word| {
-            let mut hay = word.chars().flat_map(char::to_lowercase);
-            term.chars()
-                .flat_map(char::to_lowercase)
-                .all(|n| hay.any(|h| h == n))
-        })
+    haystack.split_whitespace().any(|word| {
+        let mut hay = word.chars().flat_map(char::to_lowercase);
+        term.chars()
+            .flat_map(char::to_lowercase)
+            .all(|n| hay.any(|h| h == n))
     })
 }
 
@@ -215,7 +231,7 @@ pub fn arrange(source: &dyn TableSource, screen: &Screen) -> Vec<usize> {
         rows.retain(|&i| {
             text.clear();
             source.filter_text(i, &mut text);
-            fuzzy_match(filter, &text)
+            filter_match(filter, &text)
         });
     }
     if let Some(sort) = sort
@@ -548,21 +564,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fuzzy_is_an_ordered_subsequence_ignoring_case() {
-        assert!(fuzzy_match("n03", "k1-node03"));
-        assert!(fuzzy_match("K1N3", "k1-node03"));
-        assert!(!fuzzy_match("30n", "k1-node03"));
-        assert!(fuzzy_match("", "anything"));
-        assert!(fuzzy_match("es pdb", "elasticsearch-k1-master-pdb"));
+    fn a_term_is_a_part_of_the_text_ignoring_case() {
+        assert!(filter_match("node03", "k1-node03"));
+        assert!(filter_match("NODE03", "k1-node03"));
+        assert!(filter_match("", "anything"));
+        assert!(filter_match(
+            "pdb",
+            "ERROR pdb-blocks-drain PDB istio-system/istio-pilot"
+        ));
         assert!(
-            !fuzzy_match("n03", "k1-node01 v1.14.3"),
+            !filter_match(
+                "pdb",
+                "WARNING proxy-version-skew 5 proxies of revision 1-9-1"
+            ),
+            "scattered letters are not a match"
+        );
+        assert!(!filter_match("n03", "k1-node03"));
+        // Every term, anywhere in the row.
+        assert!(filter_match("node01 1.14", "k1-node01 v1.14.3"));
+        assert!(!filter_match("node01 1.15", "k1-node01 v1.14.3"));
+        assert!(filter_match("ÄY", "xäyb"));
+        assert!(filter_match("node03", "k1-node03 ×2"));
+    }
+
+    #[test]
+    fn a_tilde_term_is_an_ordered_subsequence_of_one_word() {
+        assert!(filter_match("~n03", "k1-node03"));
+        assert!(filter_match("~K1N3", "k1-node03"));
+        assert!(!filter_match("~30n", "k1-node03"));
+        assert!(filter_match("~es ~pdb", "elasticsearch-k1-master-pdb"));
+        assert!(
+            !filter_match("~n03", "k1-node01 v1.14.3"),
             "a term stays in one word"
         );
-        assert!(fuzzy_match("n01 14", "k1-node01 v1.14.3"));
+        assert!(filter_match("~n01 14", "k1-node01 v1.14.3"));
         // Beyond ASCII, by Unicode's lower case: the same answers.
-        assert!(fuzzy_match("ÄB", "xäyb"));
-        assert!(fuzzy_match("n03", "k1-node03 ×2"));
-        assert!(!fuzzy_match("n03", "k1-node01 ×3"));
+        assert!(filter_match("~ÄB", "xäyb"));
+        assert!(filter_match("~n03", "k1-node03 ×2"));
+        assert!(!filter_match("~n03", "k1-node01 ×3"));
     }
 
     #[test]

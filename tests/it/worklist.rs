@@ -281,3 +281,24 @@ fn the_fold_key_folds_outcomes_at_once_but_never_a_running_action() {
     assert!(screen.contains("✓ 1 done"), "{screen}");
     assert!(screen.contains("▶ cordon node/k1-node02"), "{screen}");
 }
+
+#[test]
+fn the_filter_matches_words_and_tilde_matches_letters() {
+    let model = seed_model();
+    let findings = model.findings();
+    assert!(
+        findings.iter().any(|f| f.code == "proxy-version-skew"),
+        "the seed has skewed proxies"
+    );
+    let mut ui = Ui::new(Keymap::default(), Theme::default());
+    press(&mut ui, &model, "o/pdb");
+    let screen = draw(&ui, &model, 200, 50);
+    assert!(screen.contains("istio-system/istio-pilot"), "{screen}");
+    assert!(!screen.contains("proxies of revision"), "{screen}");
+    // The letters in order, inside one word.
+    key(&mut ui, &model, KeyCode::Esc);
+    press(&mut ui, &model, "6/~n03");
+    let screen = draw(&ui, &model, 80, 24);
+    assert!(screen.contains("Nodes (1 of 8)"), "{screen}");
+    assert!(screen.contains("k1-node03"), "{screen}");
+}
