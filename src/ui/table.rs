@@ -265,21 +265,40 @@ pub fn truncate(s: &str, width: usize) -> Cow<'_, str> {
 }
 
 /// Truncates to `width` characters with `…` in the middle, keeping the last third: the
-/// part of a pod's name that tells replicas apart.
+/// part of a pod's name that tells replicas apart. A `<pod>.<namespace>` is cut in each
+/// part, the namespace getting up to half: two gateways of one name in two namespaces, and
+/// two replicas of one, stay two rows.
 pub fn truncate_middle(s: &str, width: usize) -> Cow<'_, str> {
     let len = s.chars().count();
     if len <= width {
         return Cow::Borrowed(s);
     }
+    if let Some((pod, namespace)) = s.rsplit_once('.')
+        && !namespace.is_empty()
+        && width >= 11
+    {
+        let namespace_width = namespace.chars().count().min((width - 1) / 2);
+        let pod = cut_middle(pod, width - 1 - namespace_width);
+        let namespace = cut_middle(namespace, namespace_width);
+        return Cow::Owned(format!("{pod}.{namespace}"));
+    }
+    Cow::Owned(cut_middle(s, width))
+}
+
+fn cut_middle(s: &str, width: usize) -> String {
+    let len = s.chars().count();
+    if len <= width {
+        return s.to_string();
+    }
     if width < 5 {
-        return truncate(s, width);
+        return truncate(s, width).into_owned();
     }
     let tail = (width - 1) / 3;
     let head = width - 1 - tail;
     let mut out: String = s.chars().take(head).collect();
     out.push('…');
     out.extend(s.chars().skip(len - tail));
-    Cow::Owned(out)
+    out
 }
 
 /// Cuts a line of spans to `width` characters, ending with `…` when cut: panels show the
@@ -619,6 +638,18 @@ mod tests {
         );
         assert_eq!(truncate_middle("short", 23), "short");
         assert_eq!(truncate_middle("istio-system", 4), "ist…");
+        assert_eq!(
+            truncate_middle("istio-egressgateway-66cb5c46c7-c9q4b.istio-system", 34),
+            "istio-egressga…-c9q4b.istio-system"
+        );
+        // Too long a namespace for half the width: both parts are cut.
+        assert_eq!(
+            truncate_middle(
+                "istio-ingressgateway-istio-gateway-sample-5b9c4d6f84-rnfnr.istio-gateway-sample",
+                34
+            ),
+            "istio-ingre…rnfnr.istio-gate…ample"
+        );
     }
 
     #[test]

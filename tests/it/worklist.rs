@@ -302,3 +302,24 @@ fn the_filter_matches_words_and_tilde_matches_letters() {
     assert!(screen.contains("Nodes (1 of 8)"), "{screen}");
     assert!(screen.contains("k1-node03"), "{screen}");
 }
+
+#[test]
+fn narrow_terminals_keep_what_tells_rows_apart() {
+    let model = seed_model();
+    for (keys, name) in [("3", "gateways"), ("4", "proxies")] {
+        let mut ui = Ui::new(Keymap::default(), Theme::default());
+        press(&mut ui, &model, keys);
+        for (w, h) in [(80, 24), (100, 30)] {
+            let screen = draw(&ui, &model, w, h);
+            insta::assert_snapshot!(format!("narrow_{name}_{w}x{h}"), screen);
+            if name == "gateways" {
+                assert!(screen.contains("NAMESPACE"), "{screen}");
+                assert!(screen.contains("REVISION"), "{screen}");
+                assert!(screen.contains("istio-system"), "{screen}");
+            } else {
+                assert!(screen.contains("-c9q4b.istio-system"), "{screen}");
+                assert!(screen.contains("-qjrwj.istio-system"), "{screen}");
+            }
+        }
+    }
+}
