@@ -289,12 +289,19 @@ impl UiState {
                 self.details.clear();
                 self.came_from = None;
             }
-            Action::GoTo => match self.selected_subject(model) {
-                Some(subject) => self.go_to(&subject, model),
-                None => {
-                    self.status = Some("this finding is not about one object".into());
+            Action::GoTo => {
+                if let Some(finding) = self.selected_finding(model) {
+                    match &finding.object {
+                        Some(object) => self.go_to(&Subject::of(object), model),
+                        None => {
+                            self.status = Some(format!(
+                                "{} is not about one object: it has nowhere to go",
+                                finding.code
+                            ));
+                        }
+                    }
                 }
-            },
+            }
             Action::Fix => return self.fix(model),
             Action::PromptAccept => match std::mem::replace(&mut self.mode, Mode::Normal) {
                 Mode::Command { input } => return self.run_command(&input, model, keymap),

@@ -323,3 +323,26 @@ fn narrow_terminals_keep_what_tells_rows_apart() {
         }
     }
 }
+
+#[test]
+fn a_finding_about_no_one_object_says_so() {
+    let mut model = seed_model();
+    model.apply(meshtop::model::Stamped {
+        at: now(),
+        event: meshtop::model::ClusterEvent::Source(
+            meshtop::model::Kind::IstioOperator,
+            meshtop::model::SourceState::Absent,
+        ),
+    });
+    let mut ui = on_finding(&model, "source-absent");
+    key(&mut ui, &model, KeyCode::Enter);
+    assert_eq!(ui.state().current_view(), ViewKind::Overview);
+    assert!(
+        ui.state()
+            .status
+            .as_deref()
+            .is_some_and(|s| s.contains("source-absent is not about one object")),
+        "{:?}",
+        ui.state().status
+    );
+}
