@@ -29,9 +29,9 @@ pub use event::{ClusterEvent, Kind, SourceState, Stamped};
 pub use facts::nodes::{BlockedDrains, NodeLines};
 pub use facts::proxies::ProxyLines;
 pub use facts::{
-    DrainCounts, DrainPreflight, Finding, GatewayRow, NamespaceRow, NodeFacts, NodeLine, NodeRow,
-    PdbRow, ProxiedPods, ProxyConnection, ProxyLine, ProxyRow, ProxySummary, ReplicaRow,
-    RevisionRow, Severity, SyncTotals,
+    DrainCounts, DrainPreflight, Finding, FindingKind, FindingObject, GatewayRow, NamespaceRow,
+    NodeFacts, NodeLine, NodeRow, PdbRow, ProxiedPods, ProxyConnection, ProxyLine, ProxyRow,
+    ProxySummary, ReplicaRow, RevisionRow, Severity, SyncTotals,
 };
 pub use intern::Name;
 pub use summary::{Object, ObjectKey, PodSummary};

@@ -181,8 +181,14 @@ impl Ui {
         let (body, tasks) = if self.state.tasks.is_empty() {
             (body, None)
         } else {
-            let lines =
-                dialog::panel_lines(&self.state.tasks, model, &self.keymap, &self.theme, now);
+            let lines = dialog::panel_lines(
+                &self.state.tasks,
+                self.state.fold,
+                model,
+                &self.keymap,
+                &self.theme,
+                now,
+            );
             let height = dialog::tasks_height(&lines, body.width).min(body.height / 2);
             let [body, tasks] =
                 Layout::vertical([Constraint::Fill(1), Constraint::Length(height)]).areas(body);
@@ -193,6 +199,7 @@ impl Ui {
             dialog::render_tasks(frame, area, lines, &self.theme);
         }
         self.state.page.set(page);
+        self.state.drawn_at.set(Some(now));
         self.state.table_width.set(body.width);
         chrome::footer(frame, foot, &self.state, &self.keymap, &self.theme);
         match &self.state.mode {

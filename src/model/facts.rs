@@ -472,6 +472,67 @@ pub struct Finding {
     /// Short, stable id, e.g. `pdb-blocks-drain`, `injection-conflict`.
     pub code: &'static str,
     pub message: String,
+    /// What it is about, where one object is: the first of several named in the message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<FindingObject>,
+}
+
+impl Finding {
+    pub(crate) fn new(severity: Severity, code: &'static str, message: String) -> Finding {
+        Finding {
+            severity,
+            code,
+            message,
+            object: None,
+        }
+    }
+
+    pub(crate) fn on(self, object: FindingObject) -> Finding {
+        Finding {
+            object: Some(object),
+            ..self
+        }
+    }
+}
+
+/// The kinds of object a finding can be about, by the view that lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FindingKind {
+    Revision,
+    Gateway,
+    /// A pod with a proxy.
+    Proxy,
+    Pdb,
+    Node,
+    Namespace,
+}
+
+/// The object of a finding, by kind, namespace (for namespaced kinds) and name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FindingObject {
+    pub kind: FindingKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<Name>,
+    pub name: Name,
+}
+
+impl FindingObject {
+    pub(crate) fn cluster(kind: FindingKind, name: &Name) -> FindingObject {
+        FindingObject {
+            kind,
+            namespace: None,
+            name: name.clone(),
+        }
+    }
+
+    pub(crate) fn namespaced(kind: FindingKind, namespace: &Name, name: &Name) -> FindingObject {
+        FindingObject {
+            kind,
+            namespace: Some(namespace.clone()),
+            name: name.clone(),
+        }
+    }
 }
 
 /// When the model last changed, for the header clock.

@@ -4,7 +4,7 @@
 
 use super::install::{InstallKind, Planned};
 use super::{ActionError, label, names};
-use crate::model::Model;
+use crate::model::{Finding, Model};
 
 /// One change to the cluster, complete and ready to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -326,6 +326,22 @@ impl ActionKind {
 
     pub fn parse(s: &str) -> Option<ActionKind> {
         ActionKind::ALL.into_iter().find(|k| k.keymap_name() == s)
+    }
+
+    /// The action that fixes a finding, on the finding's object. Only the fixes meshtop
+    /// can carry out and preview: a NotReady node or a missing istiod need a human.
+    pub fn fixing(finding: &Finding) -> Option<ActionKind> {
+        finding.object.as_ref()?;
+        Some(match finding.code {
+            "pdb-blocks-drain" => ActionKind::PdbRelax,
+            "pdb-relaxed" => ActionKind::PdbRestore,
+            "legacy-injection-label"
+            | "injection-conflict"
+            | "unknown-revision"
+            | "pods-need-restart" => ActionKind::LabelNamespace,
+            "node-cordoned" => ActionKind::Uncordon,
+            _ => return None,
+        })
     }
 
     /// The name the user knows it by, in messages.

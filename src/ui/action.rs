@@ -95,6 +95,25 @@ pub struct Task {
     pub result: Option<Result<String, String>>,
     /// The user asked to abort; the runner has not answered yet.
     pub aborting: bool,
+    /// When a frame first showed it finished: its outcome stays in full for `FOLD_AFTER`
+    /// from then. Kept by the renderer, which is given the time, like a table's offset.
+    pub shown_finished: Cell<Option<Timestamp>>,
+}
+
+/// How long a finished task's outcome stays in full in the actions panel before it folds
+/// into one line; the status line said it too.
+pub const FOLD_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_secs(10);
+
+/// How the actions panel shows finished tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fold {
+    /// Each in full for `FOLD_AFTER` after it is first shown, then folded.
+    #[default]
+    Auto,
+    /// All folded into one line, by the fold key.
+    Folded,
+    /// All in full, by the fold key.
+    Shown,
 }
 
 /// The most lines a task keeps (the newest).
@@ -110,11 +129,27 @@ impl Task {
             progress: None,
             result: None,
             aborting: false,
+            shown_finished: Cell::new(None),
         }
     }
 
     pub fn running(&self) -> bool {
         self.result.is_none()
+    }
+
+    /// Whether the actions panel folds it at `now` (a frame's time; `None` before any).
+    pub fn folded(&self, fold: Fold, now: Option<Timestamp>) -> bool {
+        if self.running() {
+            return false;
+        }
+        match fold {
+            Fold::Folded => true,
+            Fold::Shown => false,
+            Fold::Auto => match (self.shown_finished.get(), now) {
+                (Some(at), Some(now)) => now.duration_since(at) >= FOLD_AFTER,
+                _ => false,
+            },
+        }
     }
 
     pub fn apply(&mut self, update: TaskUpdate) {

@@ -12,7 +12,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use crate::model::Model;
 
 use super::Header;
-use super::action::{Dialog, Stage, Task, TaskProgress};
+use super::action::{Dialog, Fold, Stage, Task, TaskProgress};
 use super::install::{Facts, FieldId, InstallForm};
 use super::keymap::{Action, Keymap};
 use super::theme::Theme;
@@ -624,20 +624,60 @@ pub fn tasks_height(lines: &[Line<'_>], width: u16) -> u16 {
         .min(12)
 }
 
-/// The actions panel's lines: each task's head, its refusals and its newest step.
+/// The actions panel's lines: the folded finished tasks as one line, then each other
+/// task's head, its refusals and its newest step.
 pub fn panel_lines<'a>(
     tasks: &[Task],
+    fold: Fold,
     model: &Model,
     keymap: &Keymap,
     theme: &Theme,
     now: Timestamp,
 ) -> Vec<Line<'a>> {
+    for task in tasks.iter().filter(|t| !t.running()) {
+        if task.shown_finished.get().is_none() {
+            task.shown_finished.set(Some(now));
+        }
+    }
+    let (folded, open): (Vec<&Task>, Vec<&Task>) =
+        tasks.iter().partition(|t| t.folded(fold, Some(now)));
     let mut lines = Vec::new();
-    for task in tasks {
+    if !folded.is_empty() {
+        lines.push(folded_line(&folded, keymap, theme));
+    }
+    for task in open {
         let steps = if task.running() { 1 } else { 0 };
         lines.extend(task_lines(task, model, keymap, theme, Some(now), steps));
     }
     lines
+}
+
+/// Finished tasks in one line: how many ended well, how many failed, the latest failure.
+fn folded_line<'a>(folded: &[&Task], keymap: &Keymap, t: &Theme) -> Line<'a> {
+    let failed: Vec<&&Task> = folded
+        .iter()
+        .filter(|task| matches!(task.result, Some(Err(_))))
+        .collect();
+    let done = folded.len() - failed.len();
+    let mut spans = Vec::new();
+    if done > 0 {
+        spans.push(Span::styled(format!("✓ {done} done  "), t.good));
+    }
+    if let Some(last) = failed.last() {
+        spans.push(Span::styled(
+            format!(
+                "✗ {} failed (last: {})  ",
+                failed.len(),
+                last.request.title()
+            ),
+            t.bad,
+        ));
+    }
+    if let Some(k) = keymap.key_of(Action::FoldTasks) {
+        spans.push(Span::styled(format!("{k} "), t.footer_key));
+        spans.push(Span::styled("shows them", t.footer_text));
+    }
+    Line::from(spans)
 }
 
 /// The running actions and the latest outcomes, newest last, above the footer.

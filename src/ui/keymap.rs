@@ -40,6 +40,12 @@ pub enum Action {
     /// Opens the dialog of an action on the selected row (dangerous: it changes the
     /// cluster, after a preview and a confirmation).
     Act(ActionKind),
+    /// On a finding: its object's view, with the object selected.
+    GoTo,
+    /// On a finding: the dialog of the action that fixes it.
+    Fix,
+    /// Folds the finished tasks of the actions panel into one line, or shows them.
+    FoldTasks,
     /// Aborts the running drain.
     Abort,
     /// In a dialog: preview → confirm → run.
@@ -84,6 +90,9 @@ impl Action {
             "prompt-complete" => Action::PromptComplete,
             "prompt-delete" => Action::PromptDelete,
             "abort" => Action::Abort,
+            "fold-tasks" => Action::FoldTasks,
+            "go-to" => Action::GoTo,
+            "fix" => Action::Fix,
             "proceed" => Action::Proceed,
             "dry-run" => Action::DryRun,
             "edit" => Action::Edit,
@@ -770,9 +779,10 @@ mod tests {
         );
         let enter = press(KeyCode::Enter, KeyModifiers::NONE);
         assert_eq!(k.action(&enter, nodes, false), Some(Action::Drill));
+        // A finding has no details: Enter goes to its object.
         assert_eq!(
             k.action(&enter, Scope::View(ViewKind::Overview), false),
-            None
+            Some(Action::GoTo)
         );
         assert_eq!(k.action(&enter, nodes, true), Some(Action::PromptAccept));
     }

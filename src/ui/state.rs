@@ -3,16 +3,17 @@
 
 use std::cell::Cell;
 
-use crate::model::Model;
+use crate::model::{Finding, Model};
 use crate::ops::install::PlanOptions;
 
 use super::Command;
-use super::action::{ActionRun, Dialog, Stage, Task, TaskId, TaskUpdate};
+use super::action::{ActionRun, Dialog, Fold, Stage, Task, TaskId, TaskUpdate};
 use super::install::{Facts, InstallForm};
 use super::keymap::{Action, Keymap, Scope};
 use super::table::{self, Sort};
 use super::views::{self, ScreenId, Subject, ViewKind};
 use crate::ops::{ActionKind, InputKind, Request};
+use jiff::Timestamp;
 
 /// One screen's place: selection, scroll, filter, sort.
 #[derive(Debug)]
@@ -70,6 +71,8 @@ pub struct UiState {
     current: ViewKind,
     /// Details screens opened with Enter, innermost last.
     details: Vec<Screen>,
+    /// The view a finding's Enter left, which Esc goes back to.
+    came_from: Option<ViewKind>,
     pub mode: Mode,
     /// A one-line message in the footer until the next key.
     pub status: Option<String>,
@@ -77,6 +80,10 @@ pub struct UiState {
     pub page: Cell<usize>,
     /// Width of the table on the last frame: which columns `s` cycles through.
     pub table_width: Cell<u16>,
+    /// The time of the last frame: what the fold key sees as shown.
+    pub drawn_at: Cell<Option<Timestamp>>,
+    /// How the actions panel shows finished tasks.
+    pub fold: Fold,
     /// Actions sent to the cluster: the running ones and the latest outcomes, oldest first.
     pub tasks: Vec<Task>,
     next_task: TaskId,
@@ -99,10 +106,13 @@ impl Default for UiState {
                 .collect(),
             current: ViewKind::Overview,
             details: Vec::new(),
+            came_from: None,
             mode: Mode::Normal,
             status: None,
             page: Cell::new(10),
             table_width: Cell::new(80),
+            drawn_at: Cell::new(None),
+            fold: Fold::Auto,
             tasks: Vec::new(),
             next_task: 1,
             readonly: false,
@@ -238,8 +248,10 @@ impl UiState {
                 if !s.filter.is_empty() {
                     s.filter.clear();
                     s.selected = 0;
-                } else {
-                    self.details.pop();
+                } else if self.details.pop().is_none()
+                    && let Some(view) = self.came_from.take()
+                {
+                    self.current = view;
                 }
             }
             Action::Drill => {
@@ -275,7 +287,22 @@ impl UiState {
             Action::View(v) => {
                 self.current = v;
                 self.details.clear();
+                self.came_from = None;
             }
+            Action::GoTo => {
+                if let Some(finding) = self.selected_finding(model) {
+                    match &finding.object {
+                        Some(object) => self.go_to(&Subject::of(object), model),
+                        None => {
+                            self.status = Some(format!(
+                                "{} is not about one object: it has nowhere to go",
+                                finding.code
+                            ));
+                        }
+                    }
+                }
+            }
+            Action::Fix => return self.fix(model),
             Action::PromptAccept => match std::mem::replace(&mut self.mode, Mode::Normal) {
                 Mode::Command { input } => return self.run_command(&input, model, keymap),
                 Mode::Filter | Mode::Normal | Mode::Help { .. } | Mode::Dialog(_) => {}
@@ -309,6 +336,14 @@ impl UiState {
             }
             Action::Act(kind) => return self.open_dialog(kind, model),
             Action::Abort => return self.abort(),
+            Action::FoldTasks => {
+                let now = self.drawn_at.get();
+                let open = self
+                    .tasks
+                    .iter()
+                    .any(|t| !t.running() && !t.folded(self.fold, now));
+                self.fold = if open { Fold::Folded } else { Fold::Shown };
+            }
             // Dialog and form keys mean nothing outside a dialog.
             Action::Proceed
             | Action::DryRun
@@ -334,9 +369,90 @@ impl UiState {
             .and_then(|&i| source.subject(i))
     }
 
-    /// Opens the dialog of an action on the selected row, or says why it cannot. An
-    /// install's dialog asks the runner to read what its checks need.
+    /// The finding selected on the Overview.
+    fn selected_finding(&self, model: &Model) -> Option<Finding> {
+        let s = self.screen();
+        if s.id != ScreenId::View(ViewKind::Overview) {
+            return None;
+        }
+        let source = views::overview::FindingsTable::new(model);
+        let rows = table::arrange(&source, s);
+        rows.get(s.selected.min(rows.len().saturating_sub(1)))
+            .and_then(|&i| source.finding(i))
+            .cloned()
+    }
+
+    /// The view that lists the subject, with its row selected: the row is shown even if
+    /// the view's filter hid it.
+    fn go_to(&mut self, subject: &Subject, model: &Model) {
+        let view = subject.parent();
+        if self.details.is_empty() && self.current != view {
+            self.came_from = Some(self.current);
+        }
+        self.current = view;
+        self.details.clear();
+        let position = |state: &UiState| {
+            let s = state.screen();
+            let source = views::source(&s.id, model);
+            let rows = table::arrange(source.as_ref(), s);
+            rows.iter()
+                .position(|&i| source.subject(i).as_ref() == Some(subject))
+        };
+        let mut found = position(self);
+        if found.is_none() {
+            let s = self.screen_mut();
+            s.filter.clear();
+            s.problems_only = false;
+            found = position(self);
+        }
+        match found {
+            Some(i) => self.screen_mut().selected = i,
+            None => {
+                self.status = Some(format!(
+                    "{} is not in the {} view",
+                    subject.label(),
+                    view.title()
+                ));
+            }
+        }
+    }
+
+    /// Opens the dialog of the action that fixes the selected finding, or says why none.
+    fn fix(&mut self, model: &Model) -> Vec<Command> {
+        let Some(finding) = self.selected_finding(model) else {
+            return Vec::new();
+        };
+        let (Some(kind), Some(object)) = (ActionKind::fixing(&finding), &finding.object) else {
+            self.status = Some(if finding.object.is_some() {
+                format!(
+                    "no action of meshtop fixes {}: Enter goes to what it is about",
+                    finding.code
+                )
+            } else {
+                format!(
+                    "{} is not about one object: no action fixes it",
+                    finding.code
+                )
+            });
+            return Vec::new();
+        };
+        self.open_dialog_on(kind, Some(Subject::of(object)), model)
+    }
+
+    /// Opens the dialog of an action on the selected row.
     fn open_dialog(&mut self, kind: ActionKind, model: &Model) -> Vec<Command> {
+        let subject = self.selected_subject(model);
+        self.open_dialog_on(kind, subject, model)
+    }
+
+    /// Opens the dialog of an action on a subject, or says why it cannot. An install's
+    /// dialog asks the runner to read what its checks need.
+    fn open_dialog_on(
+        &mut self,
+        kind: ActionKind,
+        subject: Option<Subject>,
+        model: &Model,
+    ) -> Vec<Command> {
         if self.readonly {
             self.status = Some(format!(
                 "{} is disabled: meshtop runs with --readonly (nothing is sent)",
@@ -348,7 +464,6 @@ impl UiState {
             self.status = Some(format!("{} is disabled: {why}", kind.name()));
             return Vec::new();
         }
-        let subject = self.selected_subject(model);
         if matches!(
             kind,
             ActionKind::InstallRevision | ActionKind::InstallGateway
@@ -695,6 +810,8 @@ impl UiState {
             }
         } else {
             self.status = Some(format!("{}: started", run.request.title()));
+            // Its outcome is news: shown in full for a while, whatever was folded before.
+            self.fold = Fold::Auto;
             self.tasks.push(task);
             self.trim_tasks();
         }

@@ -1,5 +1,5 @@
 //! The one table widget every view uses: a column spec per table, a row function per kind
-//! (`TableSource`), fuzzy filter and sort over row indices, and drawing of only the rows
+//! (`TableSource`), filter and sort over row indices, and drawing of only the rows
 //! that are on screen.
 
 use std::borrow::Cow;
@@ -226,29 +226,45 @@ impl<R: Row> TableSource for Rows<R> {
     }
 }
 
-/// Fuzzy match: each space-separated term of the needle is an ordered subsequence of one
-/// word of the haystack, ignoring case. Terms stay inside words so that `n03` finds
-/// `k1-node03`, not `k1-node01 … v1.14.3`.
-pub fn fuzzy_match(needle: &str, haystack: &str) -> bool {
+/// Whether a row's text matches a `/` filter. Each space-separated term must be a part of
+/// the text, ignoring case: `pdb` finds the PDB rows, not `proxy-version-skew`, whose letters
+/// merely come in that order. A term written `~term` matches its letters in order inside one
+/// word of the text (`~n03` finds `k1-node03`, not `k1-node01 … v1.14.3`).
+pub fn filter_match(needle: &str, haystack: &str) -> bool {
+    needle
+        .split_whitespace()
+        .all(|term| match term.strip_prefix('~') {
+            Some(letters) => letters_in_a_word(letters, haystack),
+            None => contains_ignoring_case(haystack, term),
+        })
+}
+
+fn contains_ignoring_case(haystack: &str, term: &str) -> bool {
     // Names in a cluster are ASCII: compare bytes, without Unicode case mapping (a filter
     // runs over every row of the table, every frame).
-    if needle.is_ascii() && haystack.is_ascii() {
-        return needle.split_whitespace().all(|term| {
-            haystack.split_whitespace().any(|word| {
-                let mut hay = word.bytes().map(|b| b.to_ascii_lowercase());
-                term.bytes()
-                    .map(|b| b.to_ascii_lowercase())
-                    .all(|n| hay.any(|h| h == n))
-            })
+    if term.is_ascii() && haystack.is_ascii() {
+        let (hay, term) = (haystack.as_bytes(), term.as_bytes());
+        return hay
+            .windows(term.len())
+            .any(|w| w.eq_ignore_ascii_case(term));
+    }
+    haystack.to_lowercase().contains(&term.to_lowercase())
+}
+
+fn letters_in_a_word(term: &str, haystack: &str) -> bool {
+    if term.is_ascii() && haystack.is_ascii() {
+        return haystack.split_whitespace().any(|word| {
+            let mut hay = word.bytes().map(|b| b.to_ascii_lowercase());
+            term.bytes()
+                .map(|b| b.to_ascii_lowercase())
+                .all(|n| hay.any(|h| h == n))
         });
     }
-    needle.split_whitespace().all(|term| {
-        haystack.split_whitespace().any(|word| {
-            let mut hay = word.chars().flat_map(char::to_lowercase);
-            term.chars()
-                .flat_map(char::to_lowercase)
-                .all(|n| hay.any(|h| h == n))
-        })
+    haystack.split_whitespace().any(|word| {
+        let mut hay = word.chars().flat_map(char::to_lowercase);
+        term.chars()
+            .flat_map(char::to_lowercase)
+            .all(|n| hay.any(|h| h == n))
     })
 }
 
@@ -264,7 +280,7 @@ pub fn arrange(source: &dyn TableSource, screen: &Screen) -> Vec<usize> {
         rows.retain(|&i| {
             text.clear();
             source.filter_text(i, &mut text);
-            fuzzy_match(filter, &text)
+            filter_match(filter, &text)
         });
     }
     if let Some(sort) = sort
@@ -298,21 +314,40 @@ pub fn truncate(s: &str, width: usize) -> Cow<'_, str> {
 }
 
 /// Truncates to `width` characters with `…` in the middle, keeping the last third: the
-/// part of a pod's name that tells replicas apart.
+/// part of a pod's name that tells replicas apart. A `<pod>.<namespace>` is cut in each
+/// part, the namespace getting up to half: two gateways of one name in two namespaces, and
+/// two replicas of one, stay two rows.
 pub fn truncate_middle(s: &str, width: usize) -> Cow<'_, str> {
     let len = s.chars().count();
     if len <= width {
         return Cow::Borrowed(s);
     }
+    if let Some((pod, namespace)) = s.rsplit_once('.')
+        && !namespace.is_empty()
+        && width >= 11
+    {
+        let namespace_width = namespace.chars().count().min((width - 1) / 2);
+        let pod = cut_middle(pod, width - 1 - namespace_width);
+        let namespace = cut_middle(namespace, namespace_width);
+        return Cow::Owned(format!("{pod}.{namespace}"));
+    }
+    Cow::Owned(cut_middle(s, width))
+}
+
+fn cut_middle(s: &str, width: usize) -> String {
+    let len = s.chars().count();
+    if len <= width {
+        return s.to_string();
+    }
     if width < 5 {
-        return truncate(s, width);
+        return truncate(s, width).into_owned();
     }
     let tail = (width - 1) / 3;
     let head = width - 1 - tail;
     let mut out: String = s.chars().take(head).collect();
     out.push('…');
     out.extend(s.chars().skip(len - tail));
-    Cow::Owned(out)
+    out
 }
 
 /// Cuts a line of spans to `width` characters, ending with `…` when cut: panels show the
@@ -600,21 +635,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fuzzy_is_an_ordered_subsequence_ignoring_case() {
-        assert!(fuzzy_match("n03", "k1-node03"));
-        assert!(fuzzy_match("K1N3", "k1-node03"));
-        assert!(!fuzzy_match("30n", "k1-node03"));
-        assert!(fuzzy_match("", "anything"));
-        assert!(fuzzy_match("es pdb", "elasticsearch-k1-master-pdb"));
+    fn a_term_is_a_part_of_the_text_ignoring_case() {
+        assert!(filter_match("node03", "k1-node03"));
+        assert!(filter_match("NODE03", "k1-node03"));
+        assert!(filter_match("", "anything"));
+        assert!(filter_match(
+            "pdb",
+            "ERROR pdb-blocks-drain PDB istio-system/istio-pilot"
+        ));
         assert!(
-            !fuzzy_match("n03", "k1-node01 v1.14.3"),
+            !filter_match(
+                "pdb",
+                "WARNING proxy-version-skew 5 proxies of revision 1-9-1"
+            ),
+            "scattered letters are not a match"
+        );
+        assert!(!filter_match("n03", "k1-node03"));
+        // Every term, anywhere in the row.
+        assert!(filter_match("node01 1.14", "k1-node01 v1.14.3"));
+        assert!(!filter_match("node01 1.15", "k1-node01 v1.14.3"));
+        assert!(filter_match("ÄY", "xäyb"));
+        assert!(filter_match("node03", "k1-node03 ×2"));
+    }
+
+    #[test]
+    fn a_tilde_term_is_an_ordered_subsequence_of_one_word() {
+        assert!(filter_match("~n03", "k1-node03"));
+        assert!(filter_match("~K1N3", "k1-node03"));
+        assert!(!filter_match("~30n", "k1-node03"));
+        assert!(filter_match("~es ~pdb", "elasticsearch-k1-master-pdb"));
+        assert!(
+            !filter_match("~n03", "k1-node01 v1.14.3"),
             "a term stays in one word"
         );
-        assert!(fuzzy_match("n01 14", "k1-node01 v1.14.3"));
+        assert!(filter_match("~n01 14", "k1-node01 v1.14.3"));
         // Beyond ASCII, by Unicode's lower case: the same answers.
-        assert!(fuzzy_match("ÄB", "xäyb"));
-        assert!(fuzzy_match("n03", "k1-node03 ×2"));
-        assert!(!fuzzy_match("n03", "k1-node01 ×3"));
+        assert!(filter_match("~ÄB", "xäyb"));
+        assert!(filter_match("~n03", "k1-node03 ×2"));
+        assert!(!filter_match("~n03", "k1-node01 ×3"));
     }
 
     #[test]
@@ -632,6 +690,18 @@ mod tests {
         );
         assert_eq!(truncate_middle("short", 23), "short");
         assert_eq!(truncate_middle("istio-system", 4), "ist…");
+        assert_eq!(
+            truncate_middle("istio-egressgateway-66cb5c46c7-c9q4b.istio-system", 34),
+            "istio-egressga…-c9q4b.istio-system"
+        );
+        // Too long a namespace for half the width: both parts are cut.
+        assert_eq!(
+            truncate_middle(
+                "istio-ingressgateway-istio-gateway-sample-5b9c4d6f84-rnfnr.istio-gateway-sample",
+                34
+            ),
+            "istio-ingre…rnfnr.istio-gate…ample"
+        );
     }
 
     #[test]

@@ -16,8 +16,8 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use crate::model::Model;
 use crate::model::intern::Name;
+use crate::model::{FindingKind, FindingObject, Model};
 
 use super::state::Screen;
 use super::table::{self, TableSource};
@@ -98,6 +98,29 @@ pub enum Subject {
 }
 
 impl Subject {
+    /// A finding's object, as the row of its view.
+    pub fn of(object: &FindingObject) -> Subject {
+        let name = object.name.clone();
+        let namespace = || object.namespace.clone().unwrap_or_default();
+        match object.kind {
+            FindingKind::Revision => Subject::Revision(name),
+            FindingKind::Gateway => Subject::Gateway {
+                namespace: namespace(),
+                name,
+            },
+            FindingKind::Proxy => Subject::Proxy {
+                namespace: namespace(),
+                pod: name,
+            },
+            FindingKind::Pdb => Subject::Pdb {
+                namespace: namespace(),
+                name,
+            },
+            FindingKind::Node => Subject::Node(name),
+            FindingKind::Namespace => Subject::Namespace(name),
+        }
+    }
+
     /// The view it was opened from.
     pub fn parent(&self) -> ViewKind {
         match self {

@@ -22,3 +22,4 @@ mod tui_tmux;
 mod ui_actions;
 mod ui_install;
 mod ui_views;
+mod worklist;

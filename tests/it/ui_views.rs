@@ -148,7 +148,7 @@ fn seed_proxy_status() -> Vec<ClusterEvent> {
 }
 
 /// The seed's cluster with istiod's first sync answers.
-fn seed_model() -> Model {
+pub(crate) fn seed_model() -> Model {
     let mut model = seed::model();
     for event in seed_proxy_status() {
         model.apply(Stamped {
@@ -575,13 +575,13 @@ fn filter_narrows_rows_and_esc_clears() {
     press(&mut ui, &model, "6");
     let all = data_rows(&draw(&ui, &model, 80, 24)).len();
     assert_eq!(all, 8, "the seed has 8 nodes");
-    press(&mut ui, &model, "/n03");
+    press(&mut ui, &model, "/node03");
     assert_eq!(ui.state().mode, Mode::Filter);
     let screen = draw(&ui, &model, 80, 24);
     let rows = data_rows(&screen);
     assert_eq!(rows.len(), 1, "{screen}");
     assert!(rows[0].contains("k1-node03"), "{screen}");
-    assert!(screen.contains("(1 of 8) /n03"), "{screen}");
+    assert!(screen.contains("(1 of 8) /node03"), "{screen}");
     // Enter keeps the filter; Esc in normal mode clears it.
     ui.on_key(key(KeyCode::Enter), &model);
     assert_eq!(ui.state().mode, Mode::Normal);
@@ -618,7 +618,7 @@ fn enter_drills_into_a_node_and_esc_comes_back() {
     assert_eq!(ui.state().screen().filter, "node03");
     ui.on_key(key(KeyCode::Esc), &model);
     assert_eq!(ui.state().screen().filter, "");
-    // Enter on the Overview does nothing (findings have no details).
+    // Enter on the Overview opens no details: it goes to the finding's object.
     press(&mut ui, &model, "o");
     ui.on_key(key(KeyCode::Enter), &model);
     assert_eq!(ui.state().depth(), 0);

@@ -7,14 +7,12 @@ use super::super::intern::Name;
 use super::super::labels::keys;
 use super::super::store::Store;
 use super::revisions::{RevisionMap, istiod_version};
-use super::{Finding, Severity, disruption, gateways, namespaces, nodes, proxies};
+use super::{
+    Finding, FindingKind, FindingObject, Severity, disruption, gateways, namespaces, nodes, proxies,
+};
 
 fn finding(severity: Severity, code: &'static str, message: String) -> Finding {
-    Finding {
-        severity,
-        code,
-        message,
-    }
+    Finding::new(severity, code, message)
 }
 
 fn list(items: &[impl AsRef<str>]) -> String {
@@ -101,30 +99,40 @@ fn disruption_findings(
 ) {
     for row in disruption::rows(store) {
         let name = format!("{}/{}", row.namespace, row.name);
+        let pdb = FindingObject::namespaced(FindingKind::Pdb, &row.namespace, &row.name);
         if !row.blocks_nodes.is_empty() {
-            out.push(finding(
-                Severity::Error,
-                "pdb-blocks-drain",
-                format!(
-                    "PDB {name} allows {} disruptions: it blocks the drain of {}",
-                    row.allowed_disruptions,
-                    list(&row.blocks_nodes)
-                ),
-            ));
+            out.push(
+                finding(
+                    Severity::Error,
+                    "pdb-blocks-drain",
+                    format!(
+                        "PDB {name} allows {} disruptions: it blocks the drain of {}",
+                        row.allowed_disruptions,
+                        list(&row.blocks_nodes)
+                    ),
+                )
+                .on(pdb.clone()),
+            );
         }
         if row.pods.is_empty() && !incomplete(sources, Kind::Pod) {
-            out.push(finding(
-                Severity::Warning,
-                "pdb-selects-nothing",
-                format!("PDB {name} selects no pods"),
-            ));
+            out.push(
+                finding(
+                    Severity::Warning,
+                    "pdb-selects-nothing",
+                    format!("PDB {name} selects no pods"),
+                )
+                .on(pdb.clone()),
+            );
         }
         if row.relaxed {
-            out.push(finding(
-                Severity::Warning,
-                "pdb-relaxed",
-                format!("PDB {name} was relaxed by meshtop and is not restored yet"),
-            ));
+            out.push(
+                finding(
+                    Severity::Warning,
+                    "pdb-relaxed",
+                    format!("PDB {name} was relaxed by meshtop and is not restored yet"),
+                )
+                .on(pdb),
+            );
         }
     }
 }
@@ -134,18 +142,24 @@ fn node_findings(store: &Store, out: &mut Vec<Finding>) {
     let mut behind: BTreeMap<Name, Vec<Name>> = BTreeMap::new();
     for n in store.nodes.values() {
         if n.unschedulable {
-            out.push(finding(
-                Severity::Warning,
-                "node-cordoned",
-                format!("node {} is cordoned (SchedulingDisabled)", n.name),
-            ));
+            out.push(
+                finding(
+                    Severity::Warning,
+                    "node-cordoned",
+                    format!("node {} is cordoned (SchedulingDisabled)", n.name),
+                )
+                .on(FindingObject::cluster(FindingKind::Node, &n.name)),
+            );
         }
         if !n.ready {
-            out.push(finding(
-                Severity::Error,
-                "node-not-ready",
-                format!("node {} is NotReady", n.name),
-            ));
+            out.push(
+                finding(
+                    Severity::Error,
+                    "node-not-ready",
+                    format!("node {} is NotReady", n.name),
+                )
+                .on(FindingObject::cluster(FindingKind::Node, &n.name)),
+            );
         }
         if let (Some((newest, _)), Some(v)) = (&newest, nodes::major_minor(&n.kubelet_version))
             && v < *newest
@@ -158,15 +172,21 @@ fn node_findings(store: &Store, out: &mut Vec<Finding>) {
     }
     if let Some((_, newest_version)) = newest {
         for (version, names) in behind {
-            out.push(finding(
-                Severity::Warning,
-                "kubelet-skew",
-                format!(
-                    "{} node(s) run kubelet {version}, behind {newest_version}: {}",
-                    names.len(),
-                    list(&names)
-                ),
-            ));
+            let first = names
+                .first()
+                .map(|n| FindingObject::cluster(FindingKind::Node, n));
+            out.push(Finding {
+                object: first,
+                ..finding(
+                    Severity::Warning,
+                    "kubelet-skew",
+                    format!(
+                        "{} node(s) run kubelet {version}, behind {newest_version}: {}",
+                        names.len(),
+                        list(&names)
+                    ),
+                )
+            });
         }
     }
 }
@@ -176,17 +196,21 @@ fn namespace_findings(store: &Store, map: &RevisionMap, out: &mut Vec<Finding>) 
     for ns in store.namespaces.values() {
         let row = namespaces::row(store, map, ns);
         let name = &row.name;
+        let object = FindingObject::cluster(FindingKind::Namespace, name);
         if row.conflict {
-            out.push(finding(
-                Severity::Warning,
-                "injection-conflict",
-                format!(
-                    "namespace {name} has both istio-injection={} and istio.io/rev={}: \
+            out.push(
+                finding(
+                    Severity::Warning,
+                    "injection-conflict",
+                    format!(
+                        "namespace {name} has both istio-injection={} and istio.io/rev={}: \
                      istio-injection wins (IST0123)",
-                    row.injection.as_deref().unwrap_or_default(),
-                    row.rev_label.as_deref().unwrap_or_default()
-                ),
-            ));
+                        row.injection.as_deref().unwrap_or_default(),
+                        row.rev_label.as_deref().unwrap_or_default()
+                    ),
+                )
+                .on(object.clone()),
+            );
         }
         if row.injection.as_deref() == Some("enabled") && revisioned {
             let message = match &row.revision {
@@ -199,23 +223,24 @@ fn namespace_findings(store: &Store, map: &RevisionMap, out: &mut Vec<Finding>) 
                      serves: new pods get no sidecar; label it istio.io/rev=<revision>"
                 ),
             };
-            out.push(finding(
-                Severity::Warning,
-                "legacy-injection-label",
-                message,
-            ));
+            out.push(
+                finding(Severity::Warning, "legacy-injection-label", message).on(object.clone()),
+            );
         }
         if let Some(selected) = map.selected_by(&ns.labels) {
             let rev = map.resolve(&selected);
             if !map.known.is_empty() && !map.known.contains_key(&rev) {
-                out.push(finding(
-                    Severity::Warning,
-                    "unknown-revision",
-                    format!(
-                        "namespace {name} selects revision {selected}, which no control plane \
+                out.push(
+                    finding(
+                        Severity::Warning,
+                        "unknown-revision",
+                        format!(
+                            "namespace {name} selects revision {selected}, which no control plane \
                          serves: new pods get no sidecar"
-                    ),
-                ));
+                        ),
+                    )
+                    .on(object.clone()),
+                );
             }
         }
         if !row.pods_to_restart.is_empty() {
@@ -228,17 +253,20 @@ fn namespace_findings(store: &Store, map: &RevisionMap, out: &mut Vec<Finding>) 
                 .filter(|(r, _)| Some(map.resolve(r)) != row.revision)
                 .map(|(r, _)| r)
                 .collect();
-            out.push(finding(
-                Severity::Warning,
-                "pods-need-restart",
-                format!(
-                    "{} pod(s) in {name} run revision {} but the namespace selects {}: restart \
+            out.push(
+                finding(
+                    Severity::Warning,
+                    "pods-need-restart",
+                    format!(
+                        "{} pod(s) in {name} run revision {} but the namespace selects {}: restart \
                      them to move",
-                    row.pods_to_restart.len(),
-                    list(&from.into_iter().collect::<Vec<_>>()),
-                    row.revision.as_deref().unwrap_or_default()
-                ),
-            ));
+                        row.pods_to_restart.len(),
+                        list(&from.into_iter().collect::<Vec<_>>()),
+                        row.revision.as_deref().unwrap_or_default()
+                    ),
+                )
+                .on(object),
+            );
         }
     }
 }
@@ -251,33 +279,43 @@ fn revision_findings(
 ) {
     for row in super::revisions::rows(store, map) {
         let rev = &row.revision;
+        let object = FindingObject::cluster(FindingKind::Revision, rev);
         let has_istiod =
             row.istiod_desired > 0 || row.sources.contains(&super::RevisionSource::Istiod);
         if !has_istiod && !incomplete(sources, Kind::Pod) && !incomplete(sources, Kind::Deployment)
         {
-            out.push(finding(
-                Severity::Error,
-                "istiod-missing",
-                format!("revision {rev} has no istiod: its injector and tags point at nothing"),
-            ));
+            out.push(
+                finding(
+                    Severity::Error,
+                    "istiod-missing",
+                    format!("revision {rev} has no istiod: its injector and tags point at nothing"),
+                )
+                .on(object.clone()),
+            );
         } else if has_istiod && row.istiod_ready == 0 {
-            out.push(finding(
-                Severity::Error,
-                "istiod-unavailable",
-                format!(
-                    "revision {rev}: no istiod replica is ready (0/{})",
-                    row.istiod_desired
-                ),
-            ));
+            out.push(
+                finding(
+                    Severity::Error,
+                    "istiod-unavailable",
+                    format!(
+                        "revision {rev}: no istiod replica is ready (0/{})",
+                        row.istiod_desired
+                    ),
+                )
+                .on(object.clone()),
+            );
         } else if row.istiod_ready < row.istiod_desired {
-            out.push(finding(
-                Severity::Warning,
-                "istiod-degraded",
-                format!(
-                    "revision {rev}: istiod {}/{} ready",
-                    row.istiod_ready, row.istiod_desired
-                ),
-            ));
+            out.push(
+                finding(
+                    Severity::Warning,
+                    "istiod-degraded",
+                    format!(
+                        "revision {rev}: istiod {}/{} ready",
+                        row.istiod_ready, row.istiod_desired
+                    ),
+                )
+                .on(object.clone()),
+            );
         }
         if let (Some(iop), Some(status)) = (&row.iop, &row.iop_status) {
             let severity = match status.as_ref() {
@@ -286,11 +324,14 @@ fn revision_findings(
                 _ => Some(Severity::Warning),
             };
             if let Some(severity) = severity {
-                out.push(finding(
-                    severity,
-                    "iop-not-healthy",
-                    format!("IstioOperator {iop} (revision {rev}) is {status}"),
-                ));
+                out.push(
+                    finding(
+                        severity,
+                        "iop-not-healthy",
+                        format!("IstioOperator {iop} (revision {rev}) is {status}"),
+                    )
+                    .on(object.clone()),
+                );
             }
         }
         // With istiod's sync reports, the proxies' own versions say it better (below).
@@ -313,7 +354,7 @@ fn revision_findings(
                                 "{n} proxies of revision {rev} run {proxy} while its istiod runs \
                                  {version}"
                             ),
-                        ));
+                        ).on(object.clone()));
                     }
                 }
             }
@@ -342,6 +383,7 @@ fn gateway_findings(store: &Store, sources: &BTreeMap<Kind, SourceState>, out: &
     let mut by_istio: BTreeMap<&Name, Vec<String>> = BTreeMap::new();
     for row in &rows {
         let name = format!("{}/{}", row.namespace, row.name);
+        let object = FindingObject::namespaced(FindingKind::Gateway, &row.namespace, &row.name);
         if let Some(istio) = &row.istio {
             by_istio.entry(istio).or_default().push(name.clone());
         }
@@ -368,14 +410,17 @@ fn gateway_findings(store: &Store, sources: &BTreeMap<Kind, SourceState>, out: &
                 Some(ns) => format!("copy it from {ns}"),
                 None => "no namespace has it".into(),
             };
-            out.push(finding(
-                Severity::Error,
-                "gateway-missing-mesh-config",
-                format!(
-                    "gateway {name} needs ConfigMap {cm} in namespace {} ({hint})",
-                    row.namespace
-                ),
-            ));
+            out.push(
+                finding(
+                    Severity::Error,
+                    "gateway-missing-mesh-config",
+                    format!(
+                        "gateway {name} needs ConfigMap {cm} in namespace {} ({hint})",
+                        row.namespace
+                    ),
+                )
+                .on(object),
+            );
         }
     }
     for (istio, names) in by_istio {

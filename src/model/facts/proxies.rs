@@ -33,7 +33,8 @@ use super::super::sync::{ProxyStatus, ReplicaState, SyncState, XdsType};
 use super::nodes::major_minor;
 use super::revisions::{RevisionMap, istiod_version};
 use super::{
-    Finding, ProxyConnection, ProxyLine, ProxyRow, ProxySummary, ReplicaRow, Severity, SyncTotals,
+    Finding, FindingKind, FindingObject, ProxyConnection, ProxyLine, ProxyRow, ProxySummary,
+    ReplicaRow, Severity, SyncTotals,
 };
 
 /// `major.minor` of two versions differ; unknown versions are no skew.
@@ -430,11 +431,7 @@ pub(crate) fn summary(store: &Store) -> ProxySummary {
 }
 
 fn finding(severity: Severity, code: &'static str, message: String) -> Finding {
-    Finding {
-        severity,
-        code,
-        message,
-    }
+    Finding::new(severity, code, message)
 }
 
 /// `EDS STALE, RDS ERROR (the NACK)`: the types of a proxy that are not in sync.
@@ -505,16 +502,23 @@ pub(crate) fn findings(
         let Some(status) = sync.status(r) else {
             continue;
         };
-        out.push(finding(
-            Severity::Warning,
-            "proxy-not-synced",
-            format!(
-                "proxy {}: {} (istiod {})",
-                status.proxy,
-                out_of_sync_types(status),
-                r.istiod.name
-            ),
-        ));
+        out.push(
+            finding(
+                Severity::Warning,
+                "proxy-not-synced",
+                format!(
+                    "proxy {}: {} (istiod {})",
+                    status.proxy,
+                    out_of_sync_types(status),
+                    r.istiod.name
+                ),
+            )
+            .on(FindingObject::namespaced(
+                FindingKind::Proxy,
+                &pod.namespace,
+                &pod.name,
+            )),
+        );
     }
     // Skew by revision, from the versions the proxies report.
     let versions = Versions::new(store);
@@ -545,15 +549,18 @@ pub(crate) fn findings(
             .iter()
             .map(|(v, n)| format!("{v} ×{n}"))
             .collect();
-        out.push(finding(
-            Severity::Warning,
-            "proxy-version-skew",
-            format!(
-                "{n} proxies of revision {rev} run {} while their istiod runs {istiod}: {}",
-                minors.into_iter().collect::<Vec<_>>().join(", "),
-                runs.join(", ")
-            ),
-        ));
+        out.push(
+            finding(
+                Severity::Warning,
+                "proxy-version-skew",
+                format!(
+                    "{n} proxies of revision {rev} run {} while their istiod runs {istiod}: {}",
+                    minors.into_iter().collect::<Vec<_>>().join(", "),
+                    runs.join(", ")
+                ),
+            )
+            .on(FindingObject::cluster(FindingKind::Revision, &rev)),
+        );
     }
     if !pending(store) {
         let pods: Vec<String> = sync

@@ -11,15 +11,17 @@ use super::super::table::{CellText, Column, Row, Rows, SortKey, Tone};
 use super::revisions::istiod_tone;
 use super::{Subject, list};
 
+/// NAMESPACE, NAME and REVISION tell gateways apart (one name in two namespaces, one per
+/// revision): they show at every width, cut in the middle; narrow terminals drop PORTS first.
 const COLUMNS: [Column; 12] = [
-    Column::new("NAMESPACE", Length(20), 120),
-    Column::new("NAME", Fill(4), 0),
+    Column::new("NAMESPACE", Fill(3), 0).cut_middle(),
+    Column::new("NAME", Fill(6), 0).cut_middle(),
     Column::new("TYPE", Length(7), 0),
-    Column::new("REVISION", Length(8), 100),
+    Column::new("REVISION", Length(8), 0),
     Column::new("READY", Length(5), 0),
     Column::new("HPA", Length(5), 100),
     Column::new("SERVICE", Length(12), 140),
-    Column::new("PORTS", Fill(3), 0),
+    Column::new("PORTS", Fill(3), 100),
     Column::new("CONFIGMAP", Length(9), 0),
     Column::new("LABELS", Fill(2), 180),
     Column::new("ISTIO GATEWAYS", Fill(2), 160),

@@ -17,7 +17,7 @@ use super::super::state::Screen;
 use super::super::table::{self, CellText, Column, SortKey, TableSource, Tone};
 use super::super::theme::Theme;
 use super::revisions::{iop_status_tone, istiod_tone};
-use super::{heading, proxies, short_name};
+use super::{Subject, heading, proxies, short_name};
 
 const COLUMNS: [Column; 3] = [
     Column::new("SEVERITY", Length(8), 0),
@@ -43,6 +43,10 @@ impl FindingsTable {
                 .values()
                 .any(|s| matches!(s, crate::model::SourceState::Syncing));
         FindingsTable { rows, syncing }
+    }
+
+    pub fn finding(&self, i: usize) -> Option<&Finding> {
+        self.rows.get(i)
     }
 }
 
@@ -93,6 +97,10 @@ impl TableSource for FindingsTable {
         out.push_str(f.code);
         out.push(' ');
         out.push_str(&f.message);
+    }
+
+    fn subject(&self, i: usize) -> Option<Subject> {
+        self.rows[i].object.as_ref().map(Subject::of)
     }
 
     fn empty_message(&self) -> &'static str {
