@@ -443,9 +443,11 @@ mod tests {
                 "BLOCKS DRAIN OF"
             ]
         );
+        // The namespace stays at every width: it tells budgets of one name apart.
         assert_eq!(
             headers(100),
             [
+                "NAMESPACE",
                 "NAME",
                 "MIN AVAIL",
                 "MAX UNAVAIL",

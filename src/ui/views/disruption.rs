@@ -12,8 +12,8 @@ use super::{Subject, list};
 
 /// Narrow terminals get short headers (`.until(119)`), wide ones kubectl's.
 const COLUMNS: [Column; 11] = [
-    Column::new("NAMESPACE", Length(14), 120),
-    Column::new("NAME", Fill(3), 0),
+    Column::new("NAMESPACE", Length(14), 0).cut_middle(),
+    Column::new("NAME", Fill(3), 0).cut_middle(),
     Column::new("MIN AVAIL", Length(9), 0).until(119),
     Column::new("MAX UNAVAIL", Length(11), 0).until(119),
     Column::new("ALLOWED", Length(7), 0).until(119),
