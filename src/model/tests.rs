@@ -572,7 +572,7 @@ fn seed_findings() {
     assert_eq!(
         findings_of(&m, "kubelet-skew"),
         [
-            "5 node(s) run kubelet v1.14.3, behind v1.15.6: k1-node01, k1-node02, k1-node03, k1-node04, k1-node05"
+            "5 nodes run kubelet v1.14.3, behind v1.15.6: k1-node01, k1-node02, k1-node03, k1-node04, k1-node05"
         ]
     );
     assert_eq!(findings_of(&m, "legacy-injection-label").len(), 1);
@@ -902,7 +902,7 @@ fn relabelling_a_namespace_changes_the_pods_to_restart() {
     assert_eq!(
         findings_of(&m, "pods-need-restart"),
         [
-            "5 pod(s) in default run revision 1-9-1 but the namespace selects 1-10-0: restart them to move"
+            "5 pods in default run revision 1-9-1 but the namespace selects 1-10-0: restart them to move"
         ]
     );
 
@@ -1192,7 +1192,7 @@ fn cordoned_and_not_ready_nodes() {
         findings_of(&m, "node-not-ready"),
         ["node k1-node04 is NotReady"]
     );
-    assert!(findings_of(&m, "kubelet-skew")[0].starts_with("4 node(s)"));
+    assert!(findings_of(&m, "kubelet-skew")[0].starts_with("4 nodes run"));
     // Uncordoned.
     m.apply(applied(
         node("k1-node03", "v1.15.6")

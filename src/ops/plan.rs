@@ -541,7 +541,8 @@ fn restore_blocks(saved: &str, row: &crate::model::facts::PdbRow) -> Option<Stri
     let allowed = (row.current_healthy - desired).max(0);
     if allowed > 0 {
         return Some(format!(
-            "it will allow {allowed} disruption(s) ({} healthy, {desired} needed): it blocks no drain",
+            "it will allow {} ({} healthy, {desired} needed): it blocks no drain",
+            super::outcome::count(usize::try_from(allowed).unwrap_or(0), "disruption"),
             row.current_healthy
         ));
     }
@@ -647,7 +648,7 @@ mod tests {
         );
         assert_eq!(
             restore_blocks(r#"{"minAvailable":1}"#, &es).as_deref(),
-            Some("it will allow 1 disruption(s) (2 healthy, 1 needed): it blocks no drain")
+            Some("it will allow 1 disruption (2 healthy, 1 needed): it blocks no drain")
         );
         assert_eq!(restore_blocks("not json", &es), None);
         assert_eq!(restore_blocks("{}", &es), None);

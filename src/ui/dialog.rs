@@ -592,9 +592,13 @@ fn blocked_reason(b: &super::action::Blocked, model: &Model) -> String {
                 // Relaxed (or healthier) since it refused: say so rather than a refusal
                 // that no longer holds.
                 return format!(
-                    "{} was refused by PDB {pdb}, which allows {} disruption(s) now: the next \
+                    "{} was refused by PDB {pdb}, which allows {} now: the next \
                      retry should evict it",
-                    b.pod, r.allowed_disruptions
+                    b.pod,
+                    crate::ops::outcome::count(
+                        usize::try_from(r.allowed_disruptions).unwrap_or(0),
+                        "disruption"
+                    )
                 );
             }
             format!(

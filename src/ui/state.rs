@@ -215,8 +215,9 @@ impl UiState {
         if running > 0 && !self.quit_armed {
             self.quit_armed = true;
             self.status = Some(format!(
-                "{running} action(s) still running: quit again to stop them and leave \
-                 (a drained node stays cordoned)"
+                "{} still running: quit again to stop them and leave \
+                 (a drained node stays cordoned)",
+                crate::ops::outcome::count(running, "action")
             ));
             return Vec::new();
         }

@@ -491,7 +491,7 @@ fn quitting_during_a_drain_audits_it_as_interrupted() {
     let (s, _) = drain_node03_until_blocked(&audit_log);
     s.keys(&["q"]);
     s.wait_for("the second ask", |sc| {
-        sc.contains("1 action(s) still running: quit again to stop them")
+        sc.contains("1 action still running: quit again to stop them")
     });
     assert!(
         std::fs::read_to_string(&audit_log)

@@ -975,7 +975,7 @@ fn the_task_panel_shows_progress_the_refusing_pdb_and_the_countdown() {
     let screen = draw(&ui, &relaxed_model, 120, 30);
     assert!(
         screen.contains(
-            "istio-system/istio-pilot-r4wksrd5mb-9fsbh was refused by PDB istio-pilot, which allows 1 disruption(s) now"
+            "istio-system/istio-pilot-r4wksrd5mb-9fsbh was refused by PDB istio-pilot, which allows 1 disruption now"
         ),
         "{screen}"
     );

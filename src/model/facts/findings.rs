@@ -1,5 +1,6 @@
 //! Findings: what an expert checks by hand while an upgrade is half done, worst first.
 
+use crate::ops::outcome::count;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::super::event::{Kind, SourceState};
@@ -181,8 +182,9 @@ fn node_findings(store: &Store, out: &mut Vec<Finding>) {
                     Severity::Warning,
                     "kubelet-skew",
                     format!(
-                        "{} node(s) run kubelet {version}, behind {newest_version}: {}",
-                        names.len(),
+                        "{} {} kubelet {version}, behind {newest_version}: {}",
+                        count(names.len(), "node"),
+                        if names.len() == 1 { "runs" } else { "run" },
                         list(&names)
                     ),
                 )
@@ -258,9 +260,14 @@ fn namespace_findings(store: &Store, map: &RevisionMap, out: &mut Vec<Finding>) 
                     Severity::Warning,
                     "pods-need-restart",
                     format!(
-                        "{} pod(s) in {name} run revision {} but the namespace selects {}: restart \
+                        "{} in {name} {} revision {} but the namespace selects {}: restart \
                      them to move",
-                        row.pods_to_restart.len(),
+                        count(row.pods_to_restart.len(), "pod"),
+                        if row.pods_to_restart.len() == 1 {
+                            "runs"
+                        } else {
+                            "run"
+                        },
                         list(&from.into_iter().collect::<Vec<_>>()),
                         row.revision.as_deref().unwrap_or_default()
                     ),
@@ -368,9 +375,10 @@ fn revision_findings(
                     Severity::Warning,
                     "orphaned-proxies",
                     format!(
-                        "{} pod(s) were injected by revision {rev}, which no control plane \
+                        "{} {} injected by revision {rev}, which no control plane \
                          serves any more",
-                        pods.len()
+                        count(pods.len(), "pod"),
+                        if pods.len() == 1 { "was" } else { "were" }
                     ),
                 ));
             }

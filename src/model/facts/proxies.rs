@@ -574,8 +574,9 @@ pub(crate) fn findings(
                 Severity::Warning,
                 "proxy-disconnected",
                 format!(
-                    "{} running pod(s) with a proxy are connected to no istiod: {}",
-                    pods.len(),
+                    "{} with a proxy {} connected to no istiod: {}",
+                    crate::ops::outcome::count(pods.len(), "running pod"),
+                    if pods.len() == 1 { "is" } else { "are" },
                     list(&pods)
                 ),
             ));

@@ -534,7 +534,7 @@ fn a_replica_gone_leaves_its_proxies_disconnected() {
     assert!(
         disconnected[0]
             .1
-            .starts_with("5 running pod(s) with a proxy are connected to no istiod: "),
+            .starts_with("5 running pods with a proxy are connected to no istiod: "),
         "{disconnected:?}"
     );
     assert!(m.sync_replicas().len() == 1);
