@@ -140,9 +140,10 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
                 format!("cordon node/{node}, then evict its pods (policy/v1 Eviction):")
             }));
             let evict = model.pods_to_evict(node);
-            let blocking: Vec<_> = model
-                .disruption()
-                .into_iter()
+            // Built once: the budgets in the drain's way and the mesh guard both read them.
+            let budgets = model.disruption();
+            let blocking: Vec<_> = budgets
+                .iter()
                 .filter(|p| p.blocks_nodes.iter().any(|b| b.as_ref() == node.as_str()))
                 .collect();
             let blocked_pod = |p: &PodSummary| {
@@ -232,7 +233,7 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
                     list_some(&dedup(nodes), 6)
                 )));
             }
-            let last = last_replicas_in(model, node, &evict);
+            let last = last_replicas_in(model, &budgets, node, &evict);
             if !last.is_empty() {
                 let names: Vec<String> = last.iter().map(ToString::to_string).collect();
                 if *evict_last_replica {
@@ -432,7 +433,12 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
 
 /// The mesh guard, from the model: the workloads whose every ready replica on a node that
 /// is not cordoned is among the pods a drain of `node` evicts.
-pub fn last_replicas_in(model: &Model, node: &str, evict: &[&PodSummary]) -> Vec<LastReplica> {
+pub fn last_replicas_in(
+    model: &Model,
+    budgets: &[crate::model::facts::PdbRow],
+    node: &str,
+    evict: &[&PodSummary],
+) -> Vec<LastReplica> {
     let workload = |p: &PodSummary| {
         let controller = p.owner.as_ref().map(|o| (o.kind.as_ref(), o.name.as_ref()));
         workload_of(controller, |rs| {
@@ -443,7 +449,6 @@ pub fn last_replicas_in(model: &Model, node: &str, evict: &[&PodSummary]) -> Vec
                 .map(|o| o.name.to_string())
         })
     };
-    let budgets = model.disruption();
     let protected = |p: &PodSummary| {
         budgets.iter().any(|b| {
             b.namespace == p.namespace

@@ -3,66 +3,27 @@
 //! The actions panel folds what is finished, so the list keeps the screen.
 
 use super::ui_views::seed_model;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crate::common::seed;
+use crate::common::tui::{self, draw, press, press_key};
+use crossterm::event::KeyCode;
 use jiff::Timestamp;
 use meshtop::model::{FindingKind, Model};
 use meshtop::ops::Request;
 use meshtop::ui::action::{Stage, TaskUpdate};
 use meshtop::ui::views::Subject;
-use meshtop::ui::{Command, Header, Keymap, Mode, Theme, Ui, ViewKind};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use meshtop::ui::{Command, Mode, Ui, ViewKind};
 
-fn now() -> Timestamp {
-    "2020-01-09T07:15:42Z".parse().expect("timestamp")
-}
-
-fn draw(ui: &Ui, model: &Model, width: u16, height: u16) -> String {
-    draw_at(ui, model, width, height, now())
-}
-
+/// The shared frame at `now` (the folding of finished actions follows the clock).
 fn draw_at(ui: &Ui, model: &Model, width: u16, height: u16, now: Timestamp) -> String {
-    let header = Header {
-        context: "k1-admin@k1".into(),
-        server: "https://192.168.0.11:6443".into(),
-        namespace: None,
-        readonly: false,
-    };
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
-    terminal
-        .draw(|frame| ui.render(frame, model, &header, now))
-        .expect("draw");
-    let buffer = terminal.backend().buffer();
-    let mut out = String::new();
-    for y in 0..buffer.area.height {
-        let mut line = String::new();
-        for x in 0..buffer.area.width {
-            line.push_str(buffer[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-fn key(ui: &mut Ui, model: &Model, code: KeyCode) -> Vec<Command> {
-    ui.on_key(KeyEvent::new(code, KeyModifiers::NONE), model)
-}
-
-fn press(ui: &mut Ui, model: &Model, keys: &str) -> Vec<Command> {
-    let mut out = Vec::new();
-    for c in keys.chars() {
-        out.extend(key(ui, model, KeyCode::Char(c)));
-    }
-    out
+    tui::render(ui, model, &tui::header(), now, width, height)
 }
 
 /// A fresh UI on the Overview with the one finding the filter keeps selected.
 fn on_finding(model: &Model, filter: &str) -> Ui {
-    let mut ui = Ui::new(Keymap::default(), Theme::default());
+    let mut ui = tui::new_ui();
     press(&mut ui, model, "o/");
     press(&mut ui, model, filter);
-    key(&mut ui, model, KeyCode::Enter);
+    press_key(&mut ui, model, KeyCode::Enter);
     draw(&ui, model, 120, 40);
     ui
 }
@@ -94,26 +55,26 @@ fn findings_carry_their_object() {
 fn enter_on_a_blocking_pdb_goes_to_it_and_esc_comes_back() {
     let model = seed_model();
     let mut ui = on_finding(&model, "pdb-blocks-drain istio-system/istio-pilot");
-    key(&mut ui, &model, KeyCode::Enter);
+    press_key(&mut ui, &model, KeyCode::Enter);
     assert_eq!(ui.state().current_view(), ViewKind::Disruption);
     assert_eq!(ui.state().depth(), 0);
     assert_eq!(ui.state().selected_subject(&model), Some(pilot()));
     let screen = draw(&ui, &model, 120, 40);
     assert!(screen.contains("Disruption"), "{screen}");
-    key(&mut ui, &model, KeyCode::Esc);
+    press_key(&mut ui, &model, KeyCode::Esc);
     assert_eq!(ui.state().current_view(), ViewKind::Overview);
 }
 
 #[test]
 fn enter_shows_the_row_even_when_the_view_filter_hid_it() {
     let model = seed_model();
-    let mut ui = Ui::new(Keymap::default(), Theme::default());
+    let mut ui = tui::new_ui();
     press(&mut ui, &model, "5/zzz");
-    key(&mut ui, &model, KeyCode::Enter);
+    press_key(&mut ui, &model, KeyCode::Enter);
     press(&mut ui, &model, "o/");
     press(&mut ui, &model, "pdb-blocks-drain istio-system/istio-pilot");
-    key(&mut ui, &model, KeyCode::Enter);
-    key(&mut ui, &model, KeyCode::Enter);
+    press_key(&mut ui, &model, KeyCode::Enter);
+    press_key(&mut ui, &model, KeyCode::Enter);
     assert_eq!(ui.state().current_view(), ViewKind::Disruption);
     assert_eq!(ui.state().screen().filter, "");
     assert_eq!(ui.state().selected_subject(&model), Some(pilot()));
@@ -123,7 +84,7 @@ fn enter_shows_the_row_even_when_the_view_filter_hid_it() {
 fn a_node_finding_goes_to_nodes() {
     let model = seed_model();
     let mut ui = on_finding(&model, "kubelet-skew");
-    key(&mut ui, &model, KeyCode::Enter);
+    press_key(&mut ui, &model, KeyCode::Enter);
     assert_eq!(ui.state().current_view(), ViewKind::Nodes);
     assert_eq!(
         ui.state().selected_subject(&model),
@@ -164,8 +125,8 @@ fn the_fix_of_a_blocking_pdb_is_the_relax_dialog_with_its_preview() {
     // Confirming still asks for the name; a wrong one sends nothing.
     assert!(press(&mut ui, &model, "y").is_empty());
     assert!(press(&mut ui, &model, "istio-x").is_empty());
-    assert!(key(&mut ui, &model, KeyCode::Enter).is_empty());
-    key(&mut ui, &model, KeyCode::Esc);
+    assert!(press_key(&mut ui, &model, KeyCode::Enter).is_empty());
+    press_key(&mut ui, &model, KeyCode::Esc);
     assert_eq!(ui.state().current_view(), ViewKind::Overview);
 }
 
@@ -205,10 +166,10 @@ fn readonly_keeps_the_fix_key_from_opening_anything() {
 fn cordon(ui: &mut Ui, model: &Model, node: &str) -> u64 {
     press(ui, model, "6/");
     press(ui, model, node);
-    key(ui, model, KeyCode::Enter);
+    press_key(ui, model, KeyCode::Enter);
     press(ui, model, "c");
     let sent = press(ui, model, "yy");
-    key(ui, model, KeyCode::Esc);
+    press_key(ui, model, KeyCode::Esc);
     match sent.as_slice() {
         [Command::Run(run)] => run.id,
         other => panic!(
@@ -237,7 +198,7 @@ fn panel_rows(screen: &str) -> usize {
 #[test]
 fn finished_actions_fold_after_a_while_and_on_the_fold_key() {
     let model = seed_model();
-    let mut ui = Ui::new(Keymap::default(), Theme::default());
+    let mut ui = tui::new_ui();
     let ids = [
         cordon(&mut ui, &model, "node01"),
         cordon(&mut ui, &model, "node02"),
@@ -252,7 +213,7 @@ fn finished_actions_fold_after_a_while_and_on_the_fold_key() {
     assert!(fresh.contains("k1-node04\" is forbidden"), "{fresh}");
     let full = panel_rows(&fresh);
     // A while later: one line says what they came to.
-    let later = now()
+    let later = seed::now()
         .checked_add(jiff::SignedDuration::from_secs(11))
         .expect("time");
     let folded = draw_at(&ui, &model, 80, 24, later);
@@ -271,7 +232,7 @@ fn finished_actions_fold_after_a_while_and_on_the_fold_key() {
 #[test]
 fn the_fold_key_folds_outcomes_at_once_but_never_a_running_action() {
     let model = seed_model();
-    let mut ui = Ui::new(Keymap::default(), Theme::default());
+    let mut ui = tui::new_ui();
     let done = cordon(&mut ui, &model, "node01");
     cordon(&mut ui, &model, "node02");
     finish(&mut ui, done, Ok("node/k1-node01 cordoned"));
@@ -290,13 +251,13 @@ fn the_filter_matches_words_and_tilde_matches_letters() {
         findings.iter().any(|f| f.code == "proxy-version-skew"),
         "the seed has skewed proxies"
     );
-    let mut ui = Ui::new(Keymap::default(), Theme::default());
+    let mut ui = tui::new_ui();
     press(&mut ui, &model, "o/pdb");
     let screen = draw(&ui, &model, 200, 50);
     assert!(screen.contains("istio-system/istio-pilot"), "{screen}");
     assert!(!screen.contains("proxies of revision"), "{screen}");
     // The letters in order, inside one word.
-    key(&mut ui, &model, KeyCode::Esc);
+    press_key(&mut ui, &model, KeyCode::Esc);
     press(&mut ui, &model, "6/~n03");
     let screen = draw(&ui, &model, 80, 24);
     assert!(screen.contains("Nodes (1 of 8)"), "{screen}");
@@ -307,7 +268,7 @@ fn the_filter_matches_words_and_tilde_matches_letters() {
 fn narrow_terminals_keep_what_tells_rows_apart() {
     let model = seed_model();
     for (keys, name) in [("3", "gateways"), ("4", "proxies")] {
-        let mut ui = Ui::new(Keymap::default(), Theme::default());
+        let mut ui = tui::new_ui();
         press(&mut ui, &model, keys);
         for (w, h) in [(80, 24), (100, 30)] {
             let screen = draw(&ui, &model, w, h);
@@ -328,14 +289,14 @@ fn narrow_terminals_keep_what_tells_rows_apart() {
 fn a_finding_about_no_one_object_says_so() {
     let mut model = seed_model();
     model.apply(meshtop::model::Stamped {
-        at: now(),
+        at: seed::now(),
         event: meshtop::model::ClusterEvent::Source(
             meshtop::model::Kind::IstioOperator,
             meshtop::model::SourceState::Absent,
         ),
     });
     let mut ui = on_finding(&model, "source-absent");
-    key(&mut ui, &model, KeyCode::Enter);
+    press_key(&mut ui, &model, KeyCode::Enter);
     assert_eq!(ui.state().current_view(), ViewKind::Overview);
     assert!(
         ui.state()

@@ -266,6 +266,7 @@ async fn last_replicas_live(
 ) -> Vec<LastReplica> {
     let evicted: BTreeSet<&PodRef> = plan.to_evict().iter().map(|p| &p.pod).collect();
     let mut owners: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
+    let mut refusing: BTreeMap<String, Vec<kube::core::Selector>> = BTreeMap::new();
     let mut guarded = Vec::new();
     for pod in pods {
         let r = PodRef {
@@ -300,7 +301,15 @@ async fn last_replicas_live(
                 .cloned()
                 .flatten()
         });
-        let protected = protected_by_budget(client, pod).await;
+        // One list of budgets per namespace, however many of its pods the node runs.
+        if !refusing.contains_key(&r.namespace) {
+            let selectors = refusing_budgets(client, &r.namespace).await;
+            refusing.insert(r.namespace.clone(), selectors);
+        }
+        let labels = pod.metadata.labels.clone().unwrap_or_default();
+        let protected = refusing
+            .get(&r.namespace)
+            .is_some_and(|sels| sels.iter().any(|s| s.matches(&labels)));
         guarded.push(GuardedPod {
             namespace: r.namespace,
             workload,
@@ -345,33 +354,29 @@ async fn last_replicas_live(
     })
 }
 
-/// Whether a PodDisruptionBudget selecting the pod allows no disruption now. Unknown (the
-/// budgets cannot be read) is not protected: the guard then looks at the replicas.
-async fn protected_by_budget(client: &kube::Client, pod: &Pod) -> bool {
-    let Some(ns) = pod.metadata.namespace.as_deref() else {
-        return false;
-    };
-    let Ok(budgets) = Api::<PodDisruptionBudget>::namespaced(client.clone(), ns)
+/// The selectors of a namespace's PodDisruptionBudgets that allow no disruption now: a pod
+/// they select is held by its budget. Unknown (the budgets cannot be read) is none: the
+/// guard then looks at the replicas.
+async fn refusing_budgets(client: &kube::Client, namespace: &str) -> Vec<kube::core::Selector> {
+    let Ok(budgets) = Api::<PodDisruptionBudget>::namespaced(client.clone(), namespace)
         .list(&ListParams::default())
         .await
     else {
-        return false;
+        return Vec::new();
     };
-    let labels = pod.metadata.labels.clone().unwrap_or_default();
-    budgets.items.iter().any(|b| {
-        let allowed = b
-            .status
-            .as_ref()
-            .and_then(|s| s.disruptions_allowed)
-            .unwrap_or(0);
-        let selects = b
-            .spec
-            .as_ref()
-            .and_then(|s| s.selector.clone())
-            .and_then(|s| kube::core::Selector::try_from(s).ok())
-            .is_some_and(|s| !s.selects_all() && s.matches(&labels));
-        allowed <= 0 && selects
-    })
+    budgets
+        .items
+        .into_iter()
+        .filter(|b| {
+            b.status
+                .as_ref()
+                .and_then(|s| s.disruptions_allowed)
+                .unwrap_or(0)
+                <= 0
+        })
+        .filter_map(|b| kube::core::Selector::try_from(b.spec?.selector?).ok())
+        .filter(|s| !s.selects_all())
+        .collect()
 }
 
 /// A workload's ready pods on schedulable nodes other than `node`; `None` when unknown.
