@@ -350,7 +350,14 @@ async fn proxy_status(global: &GlobalArgs, cmd: &ProxyStatusCmd) -> Result<(), A
     });
     let text = match cmd.output {
         Output::Table => {
-            let mut text = syncz::table(&rows);
+            let format = match cmd.format {
+                Some(crate::cli::ProxyStatusFormat::Legacy) => syncz::TableFormat::Legacy,
+                Some(crate::cli::ProxyStatusFormat::Current) => syncz::TableFormat::Current,
+                None => {
+                    syncz::TableFormat::for_istiod(istiod_versions.values().map(String::as_str))
+                }
+            };
+            let mut text = syncz::table(&rows, format);
             if let Some((namespace, pod)) = &proxy {
                 let mut model = Model::new();
                 apply_answers(&mut model, &replicas);

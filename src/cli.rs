@@ -362,8 +362,20 @@ pub struct ProxyStatusCmd {
     /// Only ask this revision's istiod (its `istio.io/rev` label; `default` for none).
     #[arg(long, env = "MESHTOP_REVISION", value_name = "REV")]
     pub revision: Option<String>,
+    /// The table of which istioctl: `current` (1.27+: the types each proxy subscribes
+    /// to) or `legacy` (a column per Envoy type). Default: the one matching the cluster's
+    /// newest istiod.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<ProxyStatusFormat>,
     #[command(flatten)]
     pub sync: SyncTimeout,
+}
+
+/// The table formats of `proxy-status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProxyStatusFormat {
+    Legacy,
+    Current,
 }
 
 /// The lowest severity `check` fails on.

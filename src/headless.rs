@@ -243,6 +243,8 @@ mod tests {
                 xds(eds),
                 xds(SyncState::Synced),
                 xds(SyncState::NotSent),
+                XdsStatus::ignored(),
+                XdsStatus::ignored(),
             ],
         };
         m.apply(stamped(ClusterEvent::ProxySync(ReplicaSync {

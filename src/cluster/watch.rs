@@ -196,6 +196,17 @@ fn spawn_kind(
             }
             tasks.spawn(source.run(typed(cluster.dynamic(&resource))));
         }
+        Kind::KubeGateway => {
+            let resource = custom("gateway.networking.k8s.io", "v1", "Gateway", "gateways");
+            let mut source = Source::new(kind, &cluster, shared, |o: &DynamicObject, i| {
+                project::kube_gateway(o, i).map(Object::KubeGateway)
+            });
+            if let Some(ns) = scoped.namespace {
+                source.fallback =
+                    Some((ns.to_string(), Box::new(typed(scoped.dynamic(&resource)))));
+            }
+            tasks.spawn(source.run(typed(cluster.dynamic(&resource))));
+        }
     }
 }
 

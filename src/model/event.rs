@@ -22,10 +22,12 @@ pub enum Kind {
     ConfigMap,
     IstioOperator,
     IstioGateway,
+    /// Gateway API `Gateway`s (gateways istiod deploys, and waypoints).
+    KubeGateway,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Namespace,
         Kind::Node,
         Kind::Pod,
@@ -40,6 +42,7 @@ impl Kind {
         Kind::ConfigMap,
         Kind::IstioOperator,
         Kind::IstioGateway,
+        Kind::KubeGateway,
     ];
 
     /// The resource name shown in the header and in errors.
@@ -59,6 +62,7 @@ impl Kind {
             Kind::ConfigMap => "configmaps",
             Kind::IstioOperator => "istiooperators.install.istio.io",
             Kind::IstioGateway => "gateways.networking.istio.io",
+            Kind::KubeGateway => "gateways.gateway.networking.k8s.io",
         }
     }
 
@@ -80,6 +84,7 @@ impl Kind {
             "ConfigMap" => Kind::ConfigMap,
             "IstioOperator" => Kind::IstioOperator,
             "Gateway" if api_version.starts_with("networking.istio.io/") => Kind::IstioGateway,
+            "Gateway" if api_version.starts_with("gateway.networking.k8s.io/") => Kind::KubeGateway,
             _ => return None,
         })
     }
@@ -104,6 +109,7 @@ impl Kind {
             Object::ConfigMap(_) => Kind::ConfigMap,
             Object::IstioOperator(_) => Kind::IstioOperator,
             Object::IstioGateway(_) => Kind::IstioGateway,
+            Object::KubeGateway(_) => Kind::KubeGateway,
         }
     }
 }

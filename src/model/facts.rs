@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::intern::Name;
 use super::summary::IntOrPercent;
-use super::sync::{SyncState, XdsStatus, XdsType};
+use super::sync::{SyncState, XDS_TYPES, XdsStatus, XdsType};
 
 /// How a revision was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -29,6 +29,8 @@ pub enum RevisionSource {
     Istiod,
     Webhook,
     Tag,
+    /// The non-revisioned control plane of Istio before 1.5 (istio-pilot, istio-galley...).
+    Legacy,
 }
 
 /// One control-plane revision.
@@ -37,6 +39,9 @@ pub struct RevisionRow {
     /// `default` for the revision-less install.
     pub revision: Name,
     pub sources: Vec<RevisionSource>,
+    /// How it was installed: `helm <release>`, `sail <resource>`, `istioctl`,
+    /// `operator`, `helm2 <release>`; `None` when nothing says.
+    pub installed_by: Option<String>,
     /// `namespace/name` of its IstioOperator, if any.
     pub iop: Option<String>,
     /// IstioOperator `status.status` (HEALTHY, ...), if any.
@@ -53,6 +58,17 @@ pub struct RevisionRow {
     pub namespaces: Vec<Name>,
     /// Pods it injected.
     pub pods: u32,
+    /// Its Deployments, for the legacy control plane (`istio-pilot`, `istio-galley`, ...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<Name>,
+}
+
+impl RevisionRow {
+    /// The non-revisioned control plane of Istio 1.4 and older: no revision to label a
+    /// namespace or a gateway with.
+    pub fn is_legacy(&self) -> bool {
+        self.sources.contains(&RevisionSource::Legacy)
+    }
 }
 
 /// One gateway deployment.
@@ -81,6 +97,31 @@ pub struct GatewayRow {
     pub duplicate_labels: bool,
     /// Node ports also used by another Service.
     pub node_port_collisions: Vec<u16>,
+    /// How it was installed (`helm <release>`, `istiod` for a Gateway API gateway, ...).
+    pub installed_by: Option<String>,
+    /// For a Gateway API `Gateway`: what it declares and what its status says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway_api: Option<GatewayApiFacts>,
+}
+
+/// A Gateway API `Gateway` behind a gateway row (a gateway istiod deploys, or a waypoint).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GatewayApiFacts {
+    pub class: Name,
+    /// `name port/protocol` per listener.
+    pub listeners: Vec<String>,
+    pub addresses: Vec<Name>,
+    pub accepted: Option<bool>,
+    pub programmed: Option<bool>,
+    /// Why it is not Programmed, as its condition says.
+    pub programmed_reason: Option<Name>,
+    /// The Deployment istiod made for it, if there is one yet.
+    pub deployment: Option<Name>,
+    /// Waypoints: what traffic it serves (`istio.io/waypoint-for`).
+    pub waypoint_for: Option<Name>,
+    /// Waypoints: the namespaces and services that use it (`istio.io/use-waypoint`), as
+    /// `namespace` and `namespace/service`.
+    pub used_by: Vec<String>,
 }
 
 /// A pod a PDB selects.
@@ -232,11 +273,48 @@ pub struct NodeFacts<P> {
     pub cordoned: bool,
     pub labels: Vec<String>,
     pub pods: u32,
+    /// The node's ztunnel, when the mesh runs ambient (several while one replaces another).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ztunnels: Vec<ZtunnelCell>,
     pub preflight: P,
+}
+
+/// A node's ztunnel pod.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ZtunnelCell {
+    pub pod: Name,
+    pub version: Option<Name>,
+    pub ready: bool,
+    pub revision: Option<Name>,
 }
 
 pub type NodeRow = NodeFacts<DrainPreflight>;
 pub type NodeLine = NodeFacts<DrainCounts>;
+
+/// How a namespace's new pods join the mesh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dataplane {
+    /// Not in the mesh.
+    None,
+    /// A revision injects sidecars.
+    Sidecar,
+    /// Enrolled in ambient mode (`istio.io/dataplane-mode=ambient`): ztunnel serves its pods.
+    Ambient,
+    /// Both: injection wins, so new pods get sidecars and ztunnel leaves them alone.
+    Both,
+}
+
+impl Dataplane {
+    pub fn word(self) -> &'static str {
+        match self {
+            Dataplane::None => "-",
+            Dataplane::Sidecar => "sidecar",
+            Dataplane::Ambient => "ambient",
+            Dataplane::Both => "ambient+sidecar",
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NamespaceRow {
@@ -245,13 +323,23 @@ pub struct NamespaceRow {
     pub injection: Option<Name>,
     /// `istio.io/rev` label value.
     pub rev_label: Option<Name>,
+    /// The revision tag the labels select, when they select one.
+    pub tag: Option<Name>,
     /// The revision that injects new pods here (after the webhook precedence rules).
     pub revision: Option<Name>,
+    pub dataplane: Dataplane,
+    /// The waypoint its traffic goes through (`istio.io/use-waypoint`), `namespace/name`
+    /// when it is another namespace's.
+    pub waypoint: Option<Name>,
     /// Both labels set (IST0123): `istio-injection` wins.
     pub conflict: bool,
     pub pods: u32,
     pub injected_pods: u32,
-    /// Injected pods whose revision is not the namespace's: they need a restart.
+    /// Running pods with no proxy that a restart would inject (the namespace selects a
+    /// revision now).
+    pub without_proxy: u32,
+    /// Pods that need a restart to match the namespace: another revision's sidecar, no
+    /// sidecar where one is injected now, or a sidecar in an ambient namespace.
     pub pods_to_restart: Vec<Name>,
 }
 
@@ -348,7 +436,7 @@ pub struct ProxyLine<'a> {
     /// That istiod's version; for a proxy no replica reports, its revision's.
     pub istiod_version: Option<&'a Name>,
     /// Per type in `XdsType::ALL` order; `None` when no replica reports the proxy.
-    pub states: Option<&'a [SyncState; 5]>,
+    pub states: Option<&'a [SyncState; XDS_TYPES]>,
     /// The version the proxy reports, else its image tag.
     pub version: Option<&'a Name>,
     pub node: Option<&'a Name>,

@@ -9,9 +9,9 @@ use super::intern::Name;
 use super::labels::{Labels, Selector};
 use super::summary::{
     ConfigMapSummary, GatewayKind, HpaSummary, IntOrPercent, IopGateway, IstioGatewaySummary,
-    IstioOperatorSummary, NamespaceSummary, NodeSummary, Object, ObjectKey, Owner, PdbSummary,
-    PodPhase, PodSummary, ServicePort, ServiceSummary, WebhookConfigSummary, WorkloadKind,
-    WorkloadSummary,
+    IstioOperatorSummary, MeshRole, NamespaceSummary, NodeSummary, Object, ObjectKey, Owner,
+    PdbSummary, PodPhase, PodSummary, ServicePort, ServiceSummary, WebhookConfigSummary,
+    WorkloadKind, WorkloadSummary,
 };
 
 pub fn n(s: &str) -> Name {
@@ -127,6 +127,7 @@ pub fn pod(namespace: &str, name: &str) -> PodBuilder {
         owner: None,
         labels: Labels::default(),
         has_proxy: false,
+        mesh_role: MeshRole::None,
         injected_revision: None,
         proxy_version: None,
         istiod_version: None,
@@ -153,6 +154,7 @@ impl PodBuilder {
     /// A sidecar injected by `rev`, with its emptyDir volumes.
     pub fn injected(mut self, rev: &str, version: &str) -> Self {
         self.0.has_proxy = true;
+        self.0.mesh_role = MeshRole::Sidecar;
         self.0.injected_revision = Some(n(rev));
         self.0.proxy_version = Some(n(version));
         self.0.has_empty_dir = true;
@@ -163,6 +165,7 @@ impl PodBuilder {
     /// A gateway pod: a proxy and the `istio.io/rev` label, no injection.
     pub fn gateway(mut self, rev: &str, version: &str) -> Self {
         self.0.has_proxy = true;
+        self.0.mesh_role = MeshRole::Gateway;
         self.0.injected_revision = Some(n(rev));
         self.0.proxy_version = Some(n(version));
         self
@@ -220,6 +223,7 @@ pub fn workload(kind: WorkloadKind, namespace: &str, name: &str) -> WorkloadBuil
         images: Vec::new(),
         node_selector: Labels::default(),
         operator: None,
+        installer: None,
         created: None,
     })
 }

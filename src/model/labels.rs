@@ -28,6 +28,26 @@ pub mod keys {
     pub const RELAXED_TO: &str = "meshtop.dev/relaxed-to";
     /// Marks the API server's mirror of a static pod.
     pub const MIRROR_POD: &str = "kubernetes.io/config.mirror";
+    /// Ambient enrollment of a namespace or pod: `ambient`, or `none` to opt out.
+    pub const DATAPLANE_MODE: &str = "istio.io/dataplane-mode";
+    /// The waypoint a namespace, service or pod uses.
+    pub const USE_WAYPOINT: &str = "istio.io/use-waypoint";
+    /// The namespace of that waypoint, when it is not the user's own.
+    pub const USE_WAYPOINT_NAMESPACE: &str = "istio.io/use-waypoint-namespace";
+    /// What a waypoint serves: `service`, `workload`, `all` or `none`.
+    pub const WAYPOINT_FOR: &str = "istio.io/waypoint-for";
+    /// On the Deployment, Service and pods istiod makes for a Gateway API `Gateway`.
+    pub const GATEWAY_NAME: &str = "gateway.networking.k8s.io/gateway-name";
+    /// Helm's marks on what a release installed.
+    pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+    pub const HELM_RELEASE: &str = "meta.helm.sh/release-name";
+    /// The Sail operator's mark (older releases wrote the short key).
+    pub const SAIL_MANAGED_BY: &str = "managed-by";
+    /// Set by istioctl and the operator: the IstioOperator an object came from.
+    pub const OWNING_RESOURCE: &str = "install.operator.istio.io/owning-resource";
+    /// Helm 2 (Tiller) charts: `heritage: Tiller`, `release: <name>`.
+    pub const HERITAGE: &str = "heritage";
+    pub const RELEASE: &str = "release";
     /// Old-style node role label.
     pub const NODE_ROLE_OLD: &str = "kubernetes.io/role";
     /// `node-role.kubernetes.io/<role>`.

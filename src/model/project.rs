@@ -20,10 +20,11 @@ use super::event::Kind;
 use super::intern::{Interner, Name, empty};
 use super::labels::{Labels, Requirement, Selector, keys};
 use super::summary::{
-    ConfigMapSummary, GatewayKind, HpaSummary, IntOrPercent, IopGateway, IstioGatewaySummary,
-    IstioOperatorSummary, NamespaceSummary, NodeSummary, Object, ObjectKey, OperatorTarget, Owner,
-    PdbSummary, PodPhase, PodSummary, ServicePort, ServiceSummary, Webhook, WebhookConfigSummary,
-    WorkloadKind, WorkloadSummary,
+    ConfigMapSummary, GatewayKind, HpaSummary, Installer, IntOrPercent, IopGateway,
+    IstioGatewaySummary, IstioOperatorSummary, KubeGatewaySummary, Listener, MeshRole,
+    NamespaceSummary, NodeSummary, Object, ObjectKey, OperatorTarget, Owner, PdbSummary, PodPhase,
+    PodSummary, ServicePort, ServiceSummary, Webhook, WebhookConfigSummary, WorkloadKind,
+    WorkloadSummary,
 };
 
 /// The name of the proxy container in sidecars and gateways.
@@ -74,6 +75,7 @@ pub fn object_from_dynamic(kind: Kind, o: &DynamicObject, i: &mut Interner) -> O
     match kind {
         Kind::IstioOperator => istio_operator(o, i).map(Object::IstioOperator),
         Kind::IstioGateway => istio_gateway(o, i).map(Object::IstioGateway),
+        Kind::KubeGateway => kube_gateway(o, i).map(Object::KubeGateway),
         Kind::Namespace => typed::<Namespace>(o, i),
         Kind::Node => typed::<Node>(o, i),
         Kind::Pod => typed::<Pod>(o, i),
@@ -103,6 +105,7 @@ pub fn key_of(object: &Object) -> ObjectKey {
         Object::ConfigMap(c) => (c.namespace.clone(), c.name.clone()),
         Object::IstioOperator(o) => (o.namespace.clone(), o.name.clone()),
         Object::IstioGateway(g) => (g.namespace.clone(), g.name.clone()),
+        Object::KubeGateway(g) => (g.namespace.clone(), g.name.clone()),
     };
     ObjectKey { namespace, name }
 }
@@ -475,6 +478,36 @@ fn injected_revision(meta: &ObjectMeta, labels: &Labels, has_proxy: bool) -> Opt
     }
 }
 
+/// What a pod is to the mesh: ztunnel by its `app` label, a waypoint or gateway by the
+/// labels istiod and the gateway charts give their pods, else by where its proxy runs.
+fn mesh_role(
+    labels: &Labels,
+    proxy: Option<&Container>,
+    init_containers: &[Container],
+) -> MeshRole {
+    let label = |k: &str| labels.get(k).map(|v| v.as_ref());
+    if label(keys::APP) == Some("ztunnel") {
+        return MeshRole::Ztunnel;
+    }
+    let Some(proxy) = proxy else {
+        return MeshRole::None;
+    };
+    if label("gateway.istio.io/managed") == Some("istio.io-mesh-controller")
+        || label(keys::WAYPOINT_FOR).is_some() && label(keys::GATEWAY_NAME).is_some()
+    {
+        return MeshRole::Waypoint;
+    }
+    if label(keys::GATEWAY_NAME).is_some() || super::store::gateway_labels(labels) {
+        return MeshRole::Gateway;
+    }
+    let init = init_containers.iter().any(|c| std::ptr::eq(c, proxy));
+    if init && restartable(Some(proxy)) {
+        MeshRole::NativeSidecar
+    } else {
+        MeshRole::Sidecar
+    }
+}
+
 pub fn pod(p: &Pod, i: &mut Interner) -> Option<PodSummary> {
     let meta = &p.metadata;
     let (namespace, name) = names(meta, i)?;
@@ -490,6 +523,7 @@ pub fn pod(p: &Pod, i: &mut Interner) -> Option<PodSummary> {
         .chain(init_containers)
         .find(|c| c.name == PROXY_CONTAINER);
     let has_proxy = proxy.is_some();
+    let mesh_role = mesh_role(&labels, proxy, init_containers);
     let proxy_version = proxy
         .and_then(|c| c.image.as_deref())
         .and_then(image_tag)
@@ -535,6 +569,7 @@ pub fn pod(p: &Pod, i: &mut Interner) -> Option<PodSummary> {
         owner: owner(meta, i),
         labels,
         has_proxy,
+        mesh_role,
         injected_revision,
         proxy_version,
         istiod_version,
@@ -595,6 +630,54 @@ fn operator_target(containers: &[Container], i: &mut Interner) -> Option<Operato
     })
 }
 
+/// Who installed an object, from the marks Helm, Tiller, the Sail operator and istioctl
+/// (or the in-cluster operator) leave on it.
+pub(crate) fn installer(meta: &ObjectMeta, i: &mut Interner) -> Option<Installer> {
+    let label = |k: &str| {
+        meta.labels
+            .as_ref()
+            .and_then(|l| l.get(k))
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    let sail_owner = meta.owner_references.iter().flatten().find(|r| {
+        r.api_version.starts_with("sailoperator.io/")
+            && matches!(
+                r.kind.as_str(),
+                "IstioRevision" | "Istio" | "IstioCNI" | "ZTunnel"
+            )
+    });
+    if let Some(r) = sail_owner {
+        return Some(Installer::Sail {
+            resource: i.intern(&format!("{}/{}", r.kind, r.name)),
+        });
+    }
+    if label(keys::MANAGED_BY) == Some("sail-operator")
+        || label(keys::SAIL_MANAGED_BY) == Some("sail-operator")
+    {
+        return Some(Installer::Sail {
+            resource: i.intern(""),
+        });
+    }
+    if label(keys::MANAGED_BY) == Some("Helm") {
+        let release = annotation(meta, keys::HELM_RELEASE).unwrap_or_default();
+        return Some(Installer::Helm {
+            release: i.intern(release),
+        });
+    }
+    if let Some(iop) = label(keys::OWNING_RESOURCE) {
+        return Some(Installer::IstioOperator {
+            resource: i.intern(iop),
+        });
+    }
+    if label(keys::HERITAGE) == Some("Tiller") {
+        return Some(Installer::Tiller {
+            release: i.intern(label(keys::RELEASE).unwrap_or_default()),
+        });
+    }
+    None
+}
+
 fn workload(w: WorkloadParts<'_>, i: &mut Interner) -> Option<WorkloadSummary> {
     let (namespace, name) = names(w.meta, i)?;
     let template_meta = w.template.and_then(|t| t.metadata.as_ref());
@@ -623,6 +706,7 @@ fn workload(w: WorkloadParts<'_>, i: &mut Interner) -> Option<WorkloadSummary> {
         images,
         node_selector: i.labels(pod_spec.and_then(|s| s.node_selector.as_ref())),
         operator: pod_spec.and_then(|s| operator_target(&s.containers, i)),
+        installer: installer(w.meta, i),
         created: created(w.meta),
     })
 }
@@ -986,6 +1070,87 @@ pub fn istio_gateway(o: &DynamicObject, i: &mut Interner) -> Option<IstioGateway
         name,
         selector: string_map(spec.and_then(|s| s.get("selector")), i),
         hosts,
+    })
+}
+
+/// A condition of a Gateway API status: `Some(true)` for `"True"`, `None` when absent.
+fn condition<'a>(status: Option<&'a Value>, kind: &str) -> Option<&'a Value> {
+    status?
+        .get("conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))
+}
+
+/// A Gateway API `Gateway`.
+pub fn kube_gateway(o: &DynamicObject, i: &mut Interner) -> Option<KubeGatewaySummary> {
+    let (namespace, name) = names(&o.metadata, i)?;
+    let spec = o.data.get("spec");
+    let status = o.data.get("status");
+    let text = |v: Option<&Value>, k: &str| {
+        v.and_then(|v| v.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let listeners = spec
+        .and_then(|s| s.get("listeners"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|l| Listener {
+            name: i.intern(&text(Some(l), "name")),
+            port: l
+                .get("port")
+                .and_then(Value::as_u64)
+                .and_then(|p| u16::try_from(p).ok())
+                .unwrap_or(0),
+            protocol: i.intern(&text(Some(l), "protocol")),
+        })
+        .collect();
+    let addresses = status
+        .and_then(|s| s.get("addresses"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.get("value").and_then(Value::as_str))
+        .map(|a| i.intern(a))
+        .collect();
+    let state = |kind: &str| {
+        condition(status, kind)
+            .and_then(|c| c.get("status"))
+            .and_then(Value::as_str)
+            .and_then(|s| match s {
+                "True" => Some(true),
+                "False" => Some(false),
+                _ => None,
+            })
+    };
+    let programmed = state("Programmed");
+    let programmed_reason = condition(status, "Programmed")
+        .filter(|_| programmed != Some(true))
+        .map(|c| {
+            let reason = text(Some(c), "reason");
+            let message = text(Some(c), "message");
+            match (reason.is_empty(), message.is_empty()) {
+                (false, false) => format!("{reason}: {message}"),
+                (false, true) => reason,
+                _ => message,
+            }
+        })
+        .filter(|r| !r.is_empty())
+        .map(|r| i.intern(&r));
+    Some(KubeGatewaySummary {
+        namespace,
+        name,
+        class: i.intern(&text(spec, "gatewayClassName")),
+        labels: i.labels(o.metadata.labels.as_ref()),
+        listeners,
+        addresses,
+        accepted: state("Accepted"),
+        programmed,
+        programmed_reason,
+        created: created(&o.metadata),
     })
 }
 

@@ -17,9 +17,9 @@ use super::intern::{Name, empty};
 use super::labels::{Labels, Selector, keys};
 use super::project::key_of;
 use super::summary::{
-    ConfigMapSummary, HpaSummary, IstioGatewaySummary, IstioOperatorSummary, NamespaceSummary,
-    NodeSummary, Object, ObjectKey, PdbSummary, PodPhase, PodSummary, ServiceSummary,
-    WebhookConfigSummary, WorkloadKind, WorkloadSummary,
+    ConfigMapSummary, HpaSummary, IstioGatewaySummary, IstioOperatorSummary, KubeGatewaySummary,
+    MeshRole, NamespaceSummary, NodeSummary, Object, ObjectKey, PdbSummary, PodPhase, PodSummary,
+    ServiceSummary, WebhookConfigSummary, WorkloadKind, WorkloadSummary,
 };
 
 /// What the pods scheduled on one node add up to.
@@ -77,6 +77,9 @@ pub(crate) struct NamespacePods {
     pub injected: u32,
     /// Pods a rollout restart would inject again, by the revision that injected them now.
     pub restartable: BTreeMap<Name, BTreeSet<Name>>,
+    /// Running pods without a proxy that a rollout restart would inject, were the
+    /// namespace labelled for a revision (they do not opt out).
+    pub without_proxy: BTreeSet<Name>,
 }
 
 /// The aggregates, derived from the summaries and kept in step with them.
@@ -113,6 +116,8 @@ pub(crate) struct Index {
     pub istiod_deployments: BTreeMap<Name, BTreeSet<ObjectKey>>,
     /// Deployments labelled like gateways.
     pub gateway_deployments: BTreeSet<ObjectKey>,
+    /// ztunnel pods by the node they run on.
+    pub ztunnels: BTreeMap<Name, BTreeSet<ObjectKey>>,
     /// Services by the node ports they take.
     pub node_ports: BTreeMap<u16, BTreeSet<ObjectKey>>,
 }
@@ -134,6 +139,7 @@ pub(crate) struct Store {
     pub config_maps: BTreeMap<ObjectKey, ConfigMapSummary>,
     pub iops: BTreeMap<ObjectKey, IstioOperatorSummary>,
     pub istio_gateways: BTreeMap<ObjectKey, IstioGatewaySummary>,
+    pub kube_gateways: BTreeMap<ObjectKey, KubeGatewaySummary>,
     pub index: Index,
     /// istiod's sync answers and what they add up to with the pods.
     pub sync: proxies::SyncIndex,
@@ -163,12 +169,26 @@ pub(crate) fn guarded(p: &PodSummary) -> bool {
     !p.deleting && matches!(p.phase, PodPhase::Running | PodPhase::Unknown)
 }
 
-/// Would a rollout restart inject this pod again (by the namespace's revision)?
+/// Would a rollout restart inject this pod again (by the namespace's revision)? Not the
+/// proxies istiod deploys itself (waypoints) nor ztunnel: their revision is their own.
 pub(crate) fn restartable(p: &PodSummary) -> bool {
     p.injected_revision.is_some()
+        && !matches!(p.mesh_role, MeshRole::Ztunnel | MeshRole::Waypoint)
         && !p.deleting
         && !finished(p)
         && p.labels.get(keys::SIDECAR_INJECT).map(|v| v.as_ref()) != Some("false")
+}
+
+/// A running pod without a proxy that the injector would give one on a restart, were its
+/// namespace labelled: not opting out, not a mirror pod, not finished.
+pub(crate) fn injectable_without_proxy(p: &PodSummary) -> bool {
+    !p.has_proxy
+        && p.injected_revision.is_none()
+        && !p.mirror
+        && !p.deleting
+        && !finished(p)
+        && p.labels.get(keys::SIDECAR_INJECT).map(|v| v.as_ref()) != Some("false")
+        && p.labels.get(keys::DATAPLANE_MODE).map(|v| v.as_ref()) != Some("ambient")
 }
 
 /// How `kubectl drain --ignore-daemonsets` treats a pod, by [`DrainRule`]'s table.
@@ -374,6 +394,14 @@ impl Index {
                 group_member(&mut ns.restartable, rev, p.name.clone(), add);
             }
         }
+        if injectable_without_proxy(p) {
+            set_member(&mut ns.without_proxy, p.name.clone(), add);
+        }
+        if p.mesh_role == MeshRole::Ztunnel {
+            if let Some(node) = &p.node {
+                group_member(&mut self.ztunnels, node, key.clone(), add);
+            }
+        }
         if ns.pods == 0 {
             self.namespaces.remove(&p.namespace);
         }
@@ -544,6 +572,7 @@ impl Store {
             Object::ConfigMap(c) => replace(&mut self.config_maps, key, c),
             Object::IstioOperator(o) => replace(&mut self.iops, key, o),
             Object::IstioGateway(g) => replace(&mut self.istio_gateways, key, g),
+            Object::KubeGateway(g) => replace(&mut self.kube_gateways, key, g),
             Object::Pod(p) => {
                 if self.pods.get(&key) == Some(&p) {
                     return false;
@@ -632,6 +661,7 @@ impl Store {
             Kind::ConfigMap => self.config_maps.remove(key).is_some(),
             Kind::IstioOperator => self.iops.remove(key).is_some(),
             Kind::IstioGateway => self.istio_gateways.remove(key).is_some(),
+            Kind::KubeGateway => self.kube_gateways.remove(key).is_some(),
             Kind::Pod => match self.pods.remove(key) {
                 Some(old) => {
                     self.index.pod(&self.pdbs, key, &old, false);
@@ -702,6 +732,7 @@ impl Store {
             Kind::ConfigMap => namespaced(&self.config_maps),
             Kind::IstioOperator => namespaced(&self.iops),
             Kind::IstioGateway => namespaced(&self.istio_gateways),
+            Kind::KubeGateway => namespaced(&self.kube_gateways),
         }
     }
 

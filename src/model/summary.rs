@@ -88,8 +88,10 @@ pub struct PodSummary {
     pub restarts: u32,
     pub owner: Option<Owner>,
     pub labels: Labels,
-    /// Has an `istio-proxy` container (a sidecar or a gateway).
+    /// Has an `istio-proxy` container (a sidecar, a gateway, a waypoint or a ztunnel).
     pub has_proxy: bool,
+    /// What the pod is to the mesh: a plain workload, or one of Istio's own proxies.
+    pub mesh_role: MeshRole,
     /// The control-plane revision that injected the pod: the `revision` of
     /// `sidecar.istio.io/status`, else the `istio.io/rev` label/annotation. None if not
     /// injected.
@@ -104,6 +106,58 @@ pub struct PodSummary {
     pub mirror: bool,
     pub deleting: bool,
     pub created: Option<Timestamp>,
+}
+
+/// What a pod is to the mesh, from how its proxy runs and the labels Istio gives its own
+/// pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MeshRole {
+    /// No proxy of its own (ambient pods are served by their node's ztunnel).
+    #[default]
+    None,
+    /// An `istio-proxy` container beside the app.
+    Sidecar,
+    /// `istio-proxy` as an init container with `restartPolicy: Always` (1.28+ default).
+    NativeSidecar,
+    /// A gateway's Envoy (chart, operator or Gateway API).
+    Gateway,
+    /// A waypoint's Envoy (Gateway API class `istio-waypoint`).
+    Waypoint,
+    /// The ambient node proxy (`app=ztunnel`).
+    Ztunnel,
+}
+
+impl MeshRole {
+    /// A sidecar of either kind: what injection put there.
+    pub fn sidecar(self) -> bool {
+        matches!(self, MeshRole::Sidecar | MeshRole::NativeSidecar)
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            MeshRole::None => "none",
+            MeshRole::Sidecar => "sidecar",
+            MeshRole::NativeSidecar => "native sidecar",
+            MeshRole::Gateway => "gateway",
+            MeshRole::Waypoint => "waypoint",
+            MeshRole::Ztunnel => "ztunnel",
+        }
+    }
+}
+
+/// Who installed a control-plane or gateway object, from the marks installers leave on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Installer {
+    /// `app.kubernetes.io/managed-by: Helm`, release from `meta.helm.sh/release-name`.
+    Helm { release: Name },
+    /// Helm 2's Tiller (`heritage: Tiller`), release from the `release` label.
+    Tiller { release: Name },
+    /// The Sail operator: `managed-by: sail-operator`, owned by an `IstioRevision` (or
+    /// `Istio`, `IstioCNI`, `ZTunnel`) resource.
+    Sail { resource: Name },
+    /// istioctl or the in-cluster operator: `install.operator.istio.io/owning-resource`.
+    IstioOperator { resource: Name },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -144,6 +198,8 @@ pub struct WorkloadSummary {
     pub node_selector: Labels,
     /// Set when a container runs Istio's in-cluster operator.
     pub operator: Option<OperatorTarget>,
+    /// Who installed it, when it carries an installer's marks.
+    pub installer: Option<Installer>,
     pub created: Option<Timestamp>,
 }
 
@@ -326,6 +382,41 @@ pub struct IstioGatewaySummary {
     pub hosts: Vec<Name>,
 }
 
+/// One listener of a Gateway API `Gateway`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    pub name: Name,
+    pub port: u16,
+    pub protocol: Name,
+}
+
+/// A Gateway API `Gateway` (`gateway.networking.k8s.io`): an ingress or egress gateway
+/// istiod deploys itself (class `istio`), or a waypoint (class `istio-waypoint`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KubeGatewaySummary {
+    pub namespace: Name,
+    pub name: Name,
+    pub class: Name,
+    pub labels: Labels,
+    pub listeners: Vec<Listener>,
+    /// `status.addresses[].value`.
+    pub addresses: Vec<Name>,
+    /// The `Accepted` condition; `None` while the status does not say.
+    pub accepted: Option<bool>,
+    /// The `Programmed` condition; `None` while the status does not say.
+    pub programmed: Option<bool>,
+    /// The reason (and message) of a `Programmed` condition that is not True.
+    pub programmed_reason: Option<Name>,
+    pub created: Option<Timestamp>,
+}
+
+impl KubeGatewaySummary {
+    /// Class `istio-waypoint`.
+    pub fn is_waypoint(&self) -> bool {
+        self.class.as_ref() == "istio-waypoint"
+    }
+}
+
 /// Every kind of object the model holds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Object {
@@ -340,4 +431,5 @@ pub enum Object {
     ConfigMap(ConfigMapSummary),
     IstioOperator(IstioOperatorSummary),
     IstioGateway(IstioGatewaySummary),
+    KubeGateway(KubeGatewaySummary),
 }

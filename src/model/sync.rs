@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::intern::Name;
 
-/// The xDS types meshtop shows, in istioctl's column order.
+/// The xDS types meshtop shows: Envoy's in istioctl's column order, then ztunnel's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum XdsType {
     Cds,
@@ -14,15 +14,34 @@ pub enum XdsType {
     Eds,
     Rds,
     Ecds,
+    /// ztunnel's workloads and addresses.
+    Wds,
+    /// ztunnel's authorization policies.
+    Wads,
 }
 
+/// How many types a proxy's report holds: `XdsType::EVERY`.
+pub const XDS_TYPES: usize = 7;
+
 impl XdsType {
+    /// Envoy's types: the columns of istioctl's table (1.14–1.26) and of the Proxies view.
     pub const ALL: [XdsType; 5] = [
         XdsType::Cds,
         XdsType::Lds,
         XdsType::Eds,
         XdsType::Rds,
         XdsType::Ecds,
+    ];
+
+    /// Every type a report holds, in order (`t as usize` is the position).
+    pub const EVERY: [XdsType; XDS_TYPES] = [
+        XdsType::Cds,
+        XdsType::Lds,
+        XdsType::Eds,
+        XdsType::Rds,
+        XdsType::Ecds,
+        XdsType::Wds,
+        XdsType::Wads,
     ];
 
     pub fn short(self) -> &'static str {
@@ -32,18 +51,31 @@ impl XdsType {
             XdsType::Eds => "EDS",
             XdsType::Rds => "RDS",
             XdsType::Ecds => "ECDS",
+            XdsType::Wds => "WDS",
+            XdsType::Wads => "WADS",
         }
     }
 
-    /// The full type URL, the key of the 1.23+ `resources` map.
-    pub fn type_url(self) -> &'static str {
+    /// The full type URLs, the keys of the 1.23+ `resources` map: ztunnel has asked for
+    /// its workloads as `Address` since 1.19, as `Workload` before.
+    pub fn type_urls(self) -> &'static [&'static str] {
         match self {
-            XdsType::Cds => "type.googleapis.com/envoy.config.cluster.v3.Cluster",
-            XdsType::Lds => "type.googleapis.com/envoy.config.listener.v3.Listener",
-            XdsType::Eds => "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
-            XdsType::Rds => "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
-            XdsType::Ecds => "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
+            XdsType::Wds => &[
+                "type.googleapis.com/istio.workload.Address",
+                "type.googleapis.com/istio.workload.Workload",
+            ],
+            XdsType::Wads => &["type.googleapis.com/istio.security.Authorization"],
+            XdsType::Cds => &["type.googleapis.com/envoy.config.cluster.v3.Cluster"],
+            XdsType::Lds => &["type.googleapis.com/envoy.config.listener.v3.Listener"],
+            XdsType::Eds => &["type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"],
+            XdsType::Rds => &["type.googleapis.com/envoy.config.route.v3.RouteConfiguration"],
+            XdsType::Ecds => &["type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig"],
         }
+    }
+
+    /// The main type URL.
+    pub fn type_url(self) -> &'static str {
+        self.type_urls()[0]
     }
 }
 
@@ -112,6 +144,11 @@ impl XdsStatus {
             last_error: None,
         }
     }
+
+    /// A type the proxy does not watch (ztunnel's types on an Envoy proxy, and the reverse).
+    pub fn ignored() -> Self {
+        Self::new(SyncState::Ignored, Name::from(""), Name::from(""))
+    }
 }
 
 /// One proxy as one istiod replica reports it.
@@ -127,13 +164,21 @@ pub struct ProxyStatus {
     pub proxy_type: Name,
     /// `istio_version` (the proxy's ISTIO_VERSION), else `proxy_version`.
     pub version: Name,
-    /// Per type, in `XdsType::ALL` order.
-    pub xds: [XdsStatus; 5],
+    /// Per type, in `XdsType::EVERY` order.
+    pub xds: [XdsStatus; XDS_TYPES],
 }
 
 impl ProxyStatus {
     pub fn state(&self, t: XdsType) -> SyncState {
         self.xds[t as usize].state
+    }
+
+    /// The types it subscribes to (every one not IGNORED), in `XdsType::EVERY` order:
+    /// istioctl 1.27+'s SUBSCRIBED TYPES.
+    pub fn subscribed(&self) -> impl Iterator<Item = XdsType> + '_ {
+        XdsType::EVERY
+            .into_iter()
+            .filter(|&t| self.state(t) != SyncState::Ignored)
     }
 
     /// Every type SYNCED (or not applicable).

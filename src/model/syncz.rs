@@ -24,14 +24,16 @@ pub enum SynczError {
     NotAnArray(&'static str),
 }
 
-/// The prefix of each type's `*_sent` / `*_acked` keys, in `XdsType::ALL` order.
-fn key_prefix(t: XdsType) -> &'static str {
+/// The prefix of each type's `*_sent` / `*_acked` keys; ztunnel's types have none (only
+/// the 1.23+ `resources` map names them).
+fn key_prefix(t: XdsType) -> Option<&'static str> {
     match t {
-        XdsType::Cds => "cluster",
-        XdsType::Lds => "listener",
-        XdsType::Eds => "endpoint",
-        XdsType::Rds => "route",
-        XdsType::Ecds => "extensionconfig",
+        XdsType::Cds => Some("cluster"),
+        XdsType::Lds => Some("listener"),
+        XdsType::Eds => Some("endpoint"),
+        XdsType::Rds => Some("route"),
+        XdsType::Ecds => Some("extensionconfig"),
+        XdsType::Wds | XdsType::Wads => None,
     }
 }
 
@@ -121,17 +123,28 @@ fn entry(o: &Map<String, Value>, names: &mut Interner) -> Option<ProxyStatus> {
         v => v,
     };
     let resources = o.get("resources").and_then(Value::as_object);
-    let xds = XdsType::ALL.map(|t| {
+    let xds = XdsType::EVERY.map(|t| {
         let prefix = key_prefix(t);
-        let old_sent = text(o, &format!("{prefix}_sent"));
-        let old_acked = text(o, &format!("{prefix}_acked"));
+        let (old_sent, old_acked) = match prefix {
+            Some(prefix) => (
+                text(o, &format!("{prefix}_sent")),
+                text(o, &format!("{prefix}_acked")),
+            ),
+            None => ("", ""),
+        };
         match resources {
+            // Before 1.23 nobody reported ztunnel's types: not applicable.
+            None if prefix.is_none() => XdsStatus::ignored(),
             None => XdsStatus::new(
                 http_state(old_sent, old_acked, ztunnel),
                 name(names, old_sent),
                 name(names, old_acked),
             ),
-            Some(map) => match map.get(t.type_url()).and_then(Value::as_object) {
+            Some(map) => match t
+                .type_urls()
+                .iter()
+                .find_map(|url| map.get(*url).and_then(Value::as_object))
+            {
                 // 1.23+: a type the proxy does not watch is not listed.
                 None => XdsStatus::new(
                     SyncState::Ignored,
@@ -208,20 +221,74 @@ pub const TABLE_HEADER: [&str; 9] = [
     "NAME", "CLUSTER", "CDS", "LDS", "EDS", "RDS", "ECDS", "ISTIOD", "VERSION",
 ];
 
-/// istioctl's table: Go's tabwriter with padding 5, so each column but the last is as wide
-/// as its widest cell plus five spaces.
-pub fn table(rows: &[ProxyStatusRow]) -> String {
+/// The header of istioctl 1.27+'s table.
+pub const CURRENT_HEADER: [&str; 5] = ["NAME", "CLUSTER", "ISTIOD", "VERSION", "SUBSCRIBED TYPES"];
+
+/// Which istioctl's table to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    /// istioctl 1.14–1.26: a column per Envoy type.
+    Legacy,
+    /// istioctl 1.27+: the types each proxy subscribes to, counted.
+    Current,
+}
+
+impl TableFormat {
+    /// The format of the istioctl that matches the newest istiod: 1.27 changed it.
+    pub fn for_istiod<'a>(versions: impl IntoIterator<Item = &'a str>) -> TableFormat {
+        let newest = versions
+            .into_iter()
+            .filter_map(super::facts::nodes::major_minor)
+            .max();
+        match newest {
+            Some(v) if v >= (1, 27) => TableFormat::Current,
+            _ => TableFormat::Legacy,
+        }
+    }
+}
+
+/// istioctl 1.27+'s SUBSCRIBED TYPES: `5 (CDS,LDS,EDS,RDS,ECDS)`.
+pub fn subscribed(s: &ProxyStatus) -> String {
+    let types: Vec<&str> = s.subscribed().map(XdsType::short).collect();
+    format!("{} ({})", types.len(), types.join(","))
+}
+
+/// istioctl's table in the format asked.
+pub fn table(rows: &[ProxyStatusRow], format: TableFormat) -> String {
+    let subscribed: Vec<String> = match format {
+        TableFormat::Current => rows.iter().map(|r| subscribed(&r.status)).collect(),
+        TableFormat::Legacy => Vec::new(),
+    };
     let mut cells: Vec<Vec<&str>> = Vec::with_capacity(rows.len() + 1);
-    cells.push(TABLE_HEADER.to_vec());
-    for r in rows {
+    match format {
+        TableFormat::Legacy => cells.push(TABLE_HEADER.to_vec()),
+        TableFormat::Current => cells.push(CURRENT_HEADER.to_vec()),
+    }
+    for (i, r) in rows.iter().enumerate() {
         let s = &r.status;
         let mut line = vec![s.proxy.as_ref(), s.cluster.as_ref()];
-        line.extend(XdsType::ALL.iter().map(|&t| s.state(t).label()));
-        line.push(r.istiod.as_ref());
-        line.push(s.version.as_ref());
+        match format {
+            TableFormat::Legacy => {
+                line.extend(XdsType::ALL.iter().map(|&t| s.state(t).label()));
+                line.push(r.istiod.as_ref());
+                line.push(s.version.as_ref());
+            }
+            TableFormat::Current => {
+                line.push(r.istiod.as_ref());
+                line.push(s.version.as_ref());
+                line.push(subscribed.get(i).map_or("", String::as_str));
+            }
+        }
         cells.push(line);
     }
-    let widths: Vec<usize> = (0..TABLE_HEADER.len())
+    tabwriter(&cells)
+}
+
+/// Go's tabwriter with padding 5, as istioctl prints: each column but the last is as wide
+/// as its widest cell plus five spaces.
+fn tabwriter(cells: &[Vec<&str>]) -> String {
+    let columns = cells.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
         .map(|c| {
             cells
                 .iter()
@@ -231,13 +298,14 @@ pub fn table(rows: &[ProxyStatusRow]) -> String {
         })
         .collect();
     let mut out = String::new();
-    for line in &cells {
+    for line in cells {
         let mut text = String::new();
         for (i, cell) in line.iter().enumerate() {
             if i + 1 == line.len() {
                 text.push_str(cell);
             } else {
-                let _ = write!(text, "{cell:<w$}", w = widths[i] + 5);
+                let w = widths.get(i).copied().unwrap_or(0);
+                let _ = write!(text, "{cell:<w$}", w = w + 5);
             }
         }
         out.push_str(text.trim_end());
@@ -253,7 +321,7 @@ pub fn json_rows(rows: &[ProxyStatusRow]) -> Value {
         rows.iter()
             .map(|r| {
                 let s = &r.status;
-                let xds: Map<String, Value> = XdsType::ALL
+                let xds: Map<String, Value> = XdsType::EVERY
                     .iter()
                     .map(|&t| {
                         let x = &s.xds[t as usize];
@@ -279,6 +347,7 @@ pub fn json_rows(rows: &[ProxyStatusRow]) -> Value {
                     "istiod": r.istiod.as_ref(),
                     "revision": r.revision.as_ref(),
                     "xds": xds,
+                    "subscribed": s.subscribed().map(XdsType::short).collect::<Vec<_>>(),
                 })
             })
             .collect(),

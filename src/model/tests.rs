@@ -178,6 +178,7 @@ pub(crate) fn assert_reads_agree(m: &Model) {
             cordoned: row.cordoned,
             labels: row.labels.clone(),
             pods: row.pods,
+            ztunnels: row.ztunnels.clone(),
             preflight: drain,
         };
         assert_eq!(line, expected);
@@ -1011,6 +1012,18 @@ fn revision_tags_and_the_default_revision() {
     assert_consistent(&m);
 }
 
+/// The pods of a namespace that run with no proxy, by name.
+fn names_without_proxy(m: &Model, namespace: &str) -> Vec<String> {
+    let mut out: Vec<String> = m
+        .pods_in_namespace(namespace)
+        .into_iter()
+        .filter(|p| !p.has_proxy && !p.phase.finished())
+        .map(|p| p.name.to_string())
+        .collect();
+    out.sort();
+    out
+}
+
 #[test]
 fn both_injection_labels_conflict_and_istio_injection_wins() {
     let mut m = seed();
@@ -1045,8 +1058,18 @@ fn both_injection_labels_conflict_and_istio_injection_wins() {
     let row = ns_row(&m, "legacy-shop");
     assert!(!row.conflict);
     assert_eq!(row.revision.as_deref(), Some("1-9-1"));
-    // Its pods were never injected: nothing to restart (a restart injects them, though).
-    assert!(row.pods_to_restart.is_empty());
+    // Its pods were never injected: a restart injects them now that it selects a revision.
+    let without = names_without_proxy(&m, "legacy-shop");
+    assert!(!without.is_empty());
+    assert_eq!(row.without_proxy as usize, without.len());
+    assert_eq!(names(&row.pods_to_restart), without);
+    assert_eq!(findings_of(&m, "pods-need-restart").len(), 1);
+    assert!(
+        findings_of(&m, "pods-need-restart")[0]
+            .contains("run no proxy but the namespace selects 1-9-1"),
+        "{:?}",
+        findings_of(&m, "pods-need-restart")
+    );
 
     // A revision nobody serves.
     m.apply(applied(namespace(
@@ -1820,9 +1843,35 @@ fn the_k1_upgrade_scenario_through_projection() {
     }
 
     let revs = m.revisions();
-    assert_eq!(revs.len(), 1);
+    assert_eq!(revs.len(), 2);
+    // The Istio 1.4 components still run beside 1-9-1: the legacy control plane.
+    let legacy = &revs[1];
+    assert_eq!(legacy.revision.as_ref(), "(legacy)");
+    assert_eq!(legacy.version.as_deref(), Some("1.4.3"));
+    assert_eq!(legacy.installed_by.as_deref(), Some("helm2 istio"));
+    assert_eq!(
+        names(&legacy.components),
+        [
+            "istio-galley",
+            "istio-pilot",
+            "istio-policy",
+            "istio-telemetry"
+        ]
+    );
+    assert_eq!(legacy.pods, 0);
+    assert_eq!(
+        findings_of(&m, "legacy-control-plane"),
+        [
+            "the non-revisioned Istio 1.4.3 control plane (istio-galley, istio-pilot, istio-policy, \
+          istio-telemetry) still runs and nothing uses it: safe to remove"
+        ]
+    );
     let r = &revs[0];
     assert_eq!(r.revision.as_ref(), "1-9-1");
+    assert_eq!(
+        r.installed_by.as_deref(),
+        Some("operator istio-system/istio-controlplane")
+    );
     assert_eq!((r.istiod_ready, r.istiod_desired), (2, 2));
     assert_eq!(r.version.as_deref(), Some("1.9.1"));
     assert_eq!(r.iop_status.as_deref(), Some("HEALTHY"));

@@ -55,6 +55,7 @@ pub fn short_name(kind: Kind) -> &'static str {
         Kind::ConfigMap => "cm",
         Kind::IstioOperator => "iop",
         Kind::IstioGateway => "gw",
+        Kind::KubeGateway => "gtw",
     }
 }
 

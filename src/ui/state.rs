@@ -476,7 +476,11 @@ impl UiState {
                 InstallForm::revision(id, options)
             } else {
                 let rows = model.revisions();
-                let revisions: Vec<String> = rows.iter().map(|r| r.revision.to_string()).collect();
+                let revisions: Vec<String> = rows
+                    .iter()
+                    .filter(|r| !r.is_legacy())
+                    .map(|r| r.revision.to_string())
+                    .collect();
                 let selected = match &subject {
                     Some(Subject::Revision(r)) => Some(r.to_string()),
                     Some(Subject::Gateway { namespace, name }) => model
@@ -723,6 +727,7 @@ impl UiState {
                 let revisions: Vec<String> = model
                     .revisions()
                     .iter()
+                    .filter(|r| !r.is_legacy())
                     .map(|r| r.revision.to_string())
                     .collect();
                 let candidates: Vec<&str> = revisions

@@ -110,6 +110,7 @@ fn replica_set_of(pod: &Object, deployments: &[WorkloadSummary]) -> Option<Objec
         images: d.images.clone(),
         node_selector: d.node_selector.clone(),
         operator: None,
+        installer: None,
         created: None,
     }))
 }

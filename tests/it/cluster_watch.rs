@@ -24,8 +24,11 @@ use tokio::time::Instant;
 /// shared and the first list of every kind races fourteen watchers.
 const DEADLINE: Duration = Duration::from_secs(30);
 
+/// The field report's cluster has no Gateway API.
+const K1_ABSENT: &[Kind] = &[Kind::KubeGateway];
+
 /// small.yaml installs the IstioOperator CRD only.
-const SMALL_ABSENT: &[Kind] = &[Kind::IstioGateway];
+const SMALL_ABSENT: &[Kind] = &[Kind::IstioGateway, Kind::KubeGateway];
 
 /// A scenario without any CRD: Istio's custom resources are absent.
 const NO_CRDS: &str = r#"
@@ -216,6 +219,7 @@ fn name(o: &Object) -> String {
         Object::ConfigMap(x) => format!("{}/{}", x.namespace, x.name),
         Object::IstioOperator(x) => format!("{}/{}", x.namespace, x.name),
         Object::IstioGateway(x) => format!("{}/{}", x.namespace, x.name),
+        Object::KubeGateway(x) => format!("{}/{}", x.namespace, x.name),
     }
 }
 
@@ -234,7 +238,7 @@ async fn every_kind_relists_then_turns_ready() {
     assert_eq!(conn.context, harness::ADMIN_CONTEXT);
     assert_eq!(conn.server, sandbox.url());
     let mut feed = Feed::start(&conn, WatchOptions::default());
-    feed.until_synced(&[]).await;
+    feed.until_synced(K1_ABSENT).await;
     if !feed
         .seen
         .iter()
@@ -434,10 +438,11 @@ async fn a_refused_list_makes_its_source_forbidden_and_the_others_ready() {
     let mut feed = Feed::start(&conn, WatchOptions::default());
     let mut want: Vec<_> = Kind::ALL
         .iter()
-        .filter(|k| !matches!(k, Kind::Node | Kind::IstioGateway))
+        .filter(|k| !matches!(k, Kind::Node | Kind::IstioGateway | Kind::KubeGateway))
         .map(|k| (*k, SourceState::Ready))
         .collect();
     want.push((Kind::IstioGateway, SourceState::Absent));
+    want.push((Kind::KubeGateway, SourceState::Absent));
     // The scenario's restricted user may not `list nodes`: the state says so.
     let refusal = "cannot list nodes at the cluster scope".to_string();
     want.push((Kind::Node, SourceState::Forbidden(refusal)));
@@ -456,7 +461,9 @@ async fn missing_istio_crds_make_their_sources_absent() {
     let want: Vec<_> = Kind::ALL
         .iter()
         .map(|k| match k {
-            Kind::IstioOperator | Kind::IstioGateway => (*k, SourceState::Absent),
+            Kind::IstioOperator | Kind::IstioGateway | Kind::KubeGateway => {
+                (*k, SourceState::Absent)
+            }
             _ => (*k, SourceState::Ready),
         })
         .collect();
@@ -682,7 +689,7 @@ async fn the_model_fed_by_the_watchers_shows_istio_pilot_blocking_k1_node03() {
         .expect("sandbox");
     let conn = connect(&sandbox, harness::ADMIN_CONTEXT).await;
     let mut feed = Feed::start(&conn, WatchOptions::default());
-    feed.until_synced(&[]).await;
+    feed.until_synced(K1_ABSENT).await;
     let rows = feed.model.disruption();
     let pilot = rows
         .iter()

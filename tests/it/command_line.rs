@@ -331,7 +331,7 @@ async fn get_takes_kubectls_short_names_and_output_formats() {
     );
     assert_eq!(
         lines(m.ok(&["get", "rev", "-o", "name"]).await),
-        ["revision/1-9-1"]
+        ["revision/1-9-1", "revision/(legacy)"]
     );
     // A proxy's rows come from istiod, asked once as proxy-status asks it.
     let proxies = lines(m.ok(&["get", "proxies", "-o", "name"]).await);

@@ -72,7 +72,7 @@ impl Session {
                 && s.model
                     .sources()
                     .values()
-                    .all(|v| matches!(v, SourceState::Ready))
+                    .all(|v| matches!(v, SourceState::Ready | SourceState::Absent))
         })
         .await;
         s

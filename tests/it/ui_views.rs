@@ -82,6 +82,8 @@ fn proxy_status(
             xds(2, "endpoint"),
             xds(3, "route"),
             xds(4, "extensionconfig"),
+            XdsStatus::ignored(),
+            XdsStatus::ignored(),
         ],
     }
 }

@@ -9,7 +9,8 @@ use super::super::labels::keys;
 use super::super::store::Store;
 use super::revisions::{RevisionMap, istiod_version};
 use super::{
-    Finding, FindingKind, FindingObject, Severity, disruption, gateways, namespaces, nodes, proxies,
+    Dataplane, Finding, FindingKind, FindingObject, Severity, disruption, gateways, namespaces,
+    nodes, proxies,
 };
 
 fn finding(severity: Severity, code: &'static str, message: String) -> Finding {
@@ -193,7 +194,17 @@ fn node_findings(store: &Store, out: &mut Vec<Finding>) {
     }
 }
 
-fn namespace_findings(store: &Store, map: &RevisionMap, out: &mut Vec<Finding>) {
+/// Does a revision run an istiod (a Deployment or pods of it)?
+fn has_istiod(store: &Store, rev: &Name) -> bool {
+    store.index.istiod_deployments.contains_key(rev) || store.index.istiod_pods.contains_key(rev)
+}
+
+fn namespace_findings(
+    store: &Store,
+    map: &RevisionMap,
+    sources: &BTreeMap<Kind, SourceState>,
+    out: &mut Vec<Finding>,
+) {
     let revisioned = map.known.keys().any(|r| r.as_ref() != "default");
     for ns in store.namespaces.values() {
         let row = namespaces::row(store, map, ns);
@@ -245,6 +256,40 @@ fn namespace_findings(store: &Store, map: &RevisionMap, out: &mut Vec<Finding>) 
                 );
             }
         }
+        if let Some(tag) = &row.tag
+            && let Some(rev) = &row.revision
+            && !has_istiod(store, rev)
+            && !incomplete(sources, Kind::Pod)
+            && !incomplete(sources, Kind::Deployment)
+        {
+            out.push(
+                finding(
+                    Severity::Error,
+                    "tag-revision-gone",
+                    format!(
+                        "namespace {name} is on tag {tag}, which points at revision {rev}: no \
+                         istiod of {rev} runs, so its new pods cannot be injected; move the tag \
+                         to a running revision"
+                    ),
+                )
+                .on(object.clone()),
+            );
+        }
+        if row.dataplane == Dataplane::Both {
+            out.push(
+                finding(
+                    Severity::Warning,
+                    "ambient-and-sidecar",
+                    format!(
+                        "namespace {name} is labelled for ambient mode (istio.io/dataplane-mode=\
+                         ambient) and for sidecar injection (revision {}): new pods get \
+                         sidecars and ztunnel leaves them alone; remove one of the labels",
+                        row.revision.as_deref().unwrap_or_default()
+                    ),
+                )
+                .on(object.clone()),
+            );
+        }
         if !row.pods_to_restart.is_empty() {
             let from: BTreeSet<&Name> = store
                 .index
@@ -255,21 +300,32 @@ fn namespace_findings(store: &Store, map: &RevisionMap, out: &mut Vec<Finding>) 
                 .filter(|(r, _)| Some(map.resolve(r)) != row.revision)
                 .map(|(r, _)| r)
                 .collect();
+            let n = row.pods_to_restart.len();
+            let runs = if n == 1 { "runs" } else { "run" };
+            let what = match (&row.revision, from.is_empty()) {
+                (Some(_), false) if row.without_proxy > 0 => format!(
+                    "{runs} revision {} or no proxy",
+                    list(&from.into_iter().collect::<Vec<_>>())
+                ),
+                (Some(_), false) => format!(
+                    "{runs} revision {}",
+                    list(&from.into_iter().collect::<Vec<_>>())
+                ),
+                (Some(_), true) => format!("{runs} no proxy"),
+                (None, _) => format!("{runs} a sidecar"),
+            };
+            let selects = match (&row.revision, &row.tag) {
+                (Some(rev), Some(tag)) => format!("selects {rev} (through tag {tag})"),
+                (Some(rev), None) => format!("selects {rev}"),
+                (None, _) => "is in ambient mode".to_string(),
+            };
             out.push(
                 finding(
                     Severity::Warning,
                     "pods-need-restart",
                     format!(
-                        "{} in {name} {} revision {} but the namespace selects {}: restart \
-                     them to move",
-                        count(row.pods_to_restart.len(), "pod"),
-                        if row.pods_to_restart.len() == 1 {
-                            "runs"
-                        } else {
-                            "run"
-                        },
-                        list(&from.into_iter().collect::<Vec<_>>()),
-                        row.revision.as_deref().unwrap_or_default()
+                        "{} in {name} {what} but the namespace {selects}: restart them to move",
+                        count(n, "pod"),
                     ),
                 )
                 .on(object),
@@ -287,6 +343,52 @@ fn revision_findings(
     for row in super::revisions::rows(store, map) {
         let rev = &row.revision;
         let object = FindingObject::cluster(FindingKind::Revision, rev);
+        let proxies = store
+            .sync
+            .counts
+            .get(rev)
+            .is_some_and(|c| !c.per_state.is_empty() || c.last_known > 0);
+        let unused = row.namespaces.is_empty() && row.tags.is_empty() && row.pods == 0 && !proxies;
+        let complete = !incomplete(sources, Kind::Pod) && !incomplete(sources, Kind::Namespace);
+        if row.is_legacy() {
+            let components = list(&row.components);
+            let version = row.version.as_deref().unwrap_or("unknown version");
+            out.push(
+                if unused && complete {
+                    finding(
+                        Severity::Info,
+                        "legacy-control-plane",
+                        format!(
+                            "the non-revisioned Istio {version} control plane ({components}) \
+                             still runs and nothing uses it: safe to remove"
+                        ),
+                    )
+                } else {
+                    finding(
+                        Severity::Warning,
+                        "legacy-control-plane",
+                        format!(
+                            "the non-revisioned Istio {version} control plane ({components}) \
+                             still runs, and {} still {} its sidecars",
+                            count(row.pods as usize, "pod"),
+                            if row.pods == 1 { "carries" } else { "carry" }
+                        ),
+                    )
+                }
+                .on(object.clone()),
+            );
+            continue;
+        }
+        if unused && complete && !row.default && row.istiod_desired > 0 {
+            out.push(
+                finding(
+                    Severity::Info,
+                    "revision-unused",
+                    format!("revision {rev} serves no namespace, tag or proxy: safe to remove"),
+                )
+                .on(object.clone()),
+            );
+        }
         let has_istiod =
             row.istiod_desired > 0 || row.sources.contains(&super::RevisionSource::Istiod);
         if !has_istiod && !incomplete(sources, Kind::Pod) && !incomplete(sources, Kind::Deployment)
@@ -399,6 +501,30 @@ fn gateway_findings(store: &Store, sources: &BTreeMap<Kind, SourceState>, out: &
             namespace: row.namespace.clone(),
             name: row.name.clone(),
         };
+        if let Some(api) = &row.gateway_api
+            && api.programmed == Some(false)
+        {
+            let what = if row.kind.as_ref() == "waypoint" {
+                "waypoint"
+            } else {
+                "Gateway"
+            };
+            out.push(
+                finding(
+                    Severity::Error,
+                    "gateway-not-programmed",
+                    format!(
+                        "{what} {name} (class {}) is not Programmed{}",
+                        api.class,
+                        api.programmed_reason
+                            .as_deref()
+                            .map(|r| format!(": {r}"))
+                            .unwrap_or_default()
+                    ),
+                )
+                .on(object.clone()),
+            );
+        }
         // Injected gateways (the Helm chart's `image: auto`) get their config from istiod;
         // the operator's gateways mount the ConfigMap.
         let injected = store
@@ -487,13 +613,67 @@ fn gateway_findings(store: &Store, sources: &BTreeMap<Kind, SourceState>, out: &
     }
 }
 
+/// ztunnel must stay within one minor version of its control plane.
+fn ztunnel_findings(store: &Store, map: &RevisionMap, out: &mut Vec<Finding>) {
+    let newest = map
+        .known
+        .keys()
+        .filter_map(|r| istiod_version(store, r))
+        .filter_map(|v| nodes::major_minor(&v).map(|mm| (mm, v)))
+        .max();
+    let mut skewed: BTreeMap<(Name, Name), Vec<Name>> = BTreeMap::new();
+    for (node, keys) in &store.index.ztunnels {
+        for p in keys.iter().filter_map(|k| store.pods.get(k)) {
+            let Some(version) = &p.proxy_version else {
+                continue;
+            };
+            let plane = p
+                .injected_revision
+                .as_ref()
+                .map(|r| map.resolve(r))
+                .and_then(|r| istiod_version(store, &r))
+                .or_else(|| newest.as_ref().map(|(_, v)| v.clone()));
+            let (Some(plane), Some((pm, pn))) = (plane, nodes::major_minor(version)) else {
+                continue;
+            };
+            if let Some((cm, cn)) = nodes::major_minor(&plane)
+                && (pm != cm || pn.abs_diff(cn) > 1)
+            {
+                skewed
+                    .entry((version.clone(), plane))
+                    .or_default()
+                    .push(node.clone());
+            }
+        }
+    }
+    for ((version, plane), nodes) in skewed {
+        let Some(first) = nodes.first() else {
+            continue;
+        };
+        out.push(
+            finding(
+                Severity::Error,
+                "ztunnel-version-skew",
+                format!(
+                    "ztunnel {version} on {} is more than one minor from its control plane \
+                     {plane} (Istio supports one): upgrade it node by node ({})",
+                    count(nodes.len(), "node"),
+                    list(&nodes)
+                ),
+            )
+            .on(FindingObject::cluster(FindingKind::Node, first)),
+        );
+    }
+}
+
 pub(crate) fn all(store: &Store, sources: &BTreeMap<Kind, SourceState>) -> Vec<Finding> {
     let map = RevisionMap::of(store);
     let mut out = Vec::new();
     source_findings(sources, &mut out);
     disruption_findings(store, sources, &mut out);
     node_findings(store, &mut out);
-    namespace_findings(store, &map, &mut out);
+    namespace_findings(store, &map, sources, &mut out);
+    ztunnel_findings(store, &map, &mut out);
     revision_findings(store, &map, sources, &mut out);
     gateway_findings(store, sources, &mut out);
     proxies::findings(store, sources, list, &mut out);

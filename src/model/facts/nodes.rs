@@ -9,10 +9,11 @@
 use std::collections::BTreeSet;
 
 use super::super::intern::Name;
+use super::super::labels::keys;
 use super::super::store::{NodePods, Store};
 use super::super::summary::{NodeSummary, ObjectKey};
 use super::disruption::blocks;
-use super::{DrainCounts, DrainPreflight, NodeFacts, NodeLine, NodeRow};
+use super::{DrainCounts, DrainPreflight, NodeFacts, NodeLine, NodeRow, ZtunnelCell};
 
 /// `v1.15.6` → `(1, 15)`.
 pub(crate) fn major_minor(version: &str) -> Option<(u32, u32)> {
@@ -159,8 +160,30 @@ fn facts<P>(
             .nodes
             .get(&n.name)
             .map_or(0, |p| p.pods.len() as u32),
+        ztunnels: ztunnels(store, &n.name),
         preflight,
     }
+}
+
+/// The ztunnel pods of a node.
+pub(crate) fn ztunnels(store: &Store, node: &Name) -> Vec<ZtunnelCell> {
+    store
+        .index
+        .ztunnels
+        .get(node)
+        .into_iter()
+        .flatten()
+        .filter_map(|k| store.pods.get(k))
+        .map(|p| ZtunnelCell {
+            pod: p.name.clone(),
+            version: p.proxy_version.clone(),
+            ready: p.ready,
+            revision: p
+                .injected_revision
+                .clone()
+                .or_else(|| p.labels.get(keys::ISTIO_REV).cloned()),
+        })
+        .collect()
 }
 
 pub(crate) fn rows(store: &Store) -> Vec<NodeRow> {

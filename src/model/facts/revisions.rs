@@ -8,7 +8,7 @@ use super::super::intern::Name;
 use super::super::labels::{Labels, keys};
 use super::super::project::image_tag;
 use super::super::store::Store;
-use super::super::summary::WorkloadSummary;
+use super::super::summary::{Installer, WorkloadSummary};
 use super::{RevisionRow, RevisionSource};
 
 const TAG_PREFIX: &str = "istio-revision-tag-";
@@ -168,6 +168,113 @@ pub(crate) fn istiod_version(store: &Store, rev: &Name) -> Option<Name> {
         .map(named)
 }
 
+/// The name the legacy control plane's row goes by: no revision can be called that.
+pub const LEGACY: &str = "(legacy)";
+
+/// Words for how an object was installed; the in-cluster operator when one reconciles the
+/// IstioOperator named, else istioctl.
+fn installed_by(store: &Store, installer: &Installer, namespace: &Name) -> String {
+    match installer {
+        Installer::Helm { release } if release.is_empty() => "helm".into(),
+        Installer::Helm { release } => format!("helm {release}"),
+        Installer::Tiller { release } => format!("helm2 {release}"),
+        Installer::Sail { resource } if resource.is_empty() => "sail".into(),
+        Installer::Sail { resource } => format!("sail {resource}"),
+        Installer::IstioOperator { resource } => {
+            let reconciled = store.deployments.values().any(|w| {
+                w.operator
+                    .as_ref()
+                    .is_some_and(|t| t.watched.as_ref().is_none_or(|ns| ns.contains(namespace)))
+            });
+            let iop = store.iops.keys().find(|k| k.name == *resource);
+            if let (true, Some(iop)) = (reconciled, iop) {
+                format!("operator {}/{}", iop.namespace, iop.name)
+            } else {
+                "istioctl".into()
+            }
+        }
+    }
+}
+
+/// The Deployments of the control plane Istio ran before revisions (1.4 and older): pilot,
+/// galley, mixer's policy and telemetry, citadel, the sidecar injector.
+fn legacy_components(store: &Store) -> Vec<&WorkloadSummary> {
+    const ISTIO_LABELS: [&str; 6] = [
+        "pilot",
+        "galley",
+        "mixer",
+        "citadel",
+        "sidecar-injector",
+        "istio-policy",
+    ];
+    store
+        .deployments
+        .values()
+        .filter(|w| {
+            let istio = w.labels.get(keys::ISTIO).map(|v| v.as_ref());
+            let app = w.labels.get(keys::APP).map(|v| v.as_ref());
+            app != Some("istiod")
+                && istio.is_some_and(|v| ISTIO_LABELS.contains(&v))
+                && w.images.iter().any(|i| {
+                    image_tag(i)
+                        .and_then(|t| t.strip_prefix("1."))
+                        .and_then(|t| t.split('.').next())
+                        .and_then(|m| m.parse::<u32>().ok())
+                        .is_some_and(|minor| minor < 5)
+                })
+        })
+        .collect()
+}
+
+/// The legacy control plane as a row, when one runs: its pilot's version, its components,
+/// and the pods still carrying its sidecars (injected with no revision, same minor).
+fn legacy_row(store: &Store) -> Option<RevisionRow> {
+    let components = legacy_components(store);
+    let first = components.first()?;
+    let version = components
+        .iter()
+        .find(|w| {
+            w.labels
+                .get(keys::ISTIO)
+                .is_some_and(|v| v.as_ref() == "pilot")
+        })
+        .unwrap_or(first)
+        .images
+        .iter()
+        .find_map(|i| image_tag(i))
+        .map(named);
+    let minor = |v: &str| v.split('.').take(2).collect::<Vec<_>>().join(".");
+    let pods = version.as_ref().map_or(0, |v| {
+        store
+            .index
+            .revision_proxy_versions
+            .get("default")
+            .into_iter()
+            .flatten()
+            .filter(|(pv, _)| minor(pv) == minor(v))
+            .map(|(_, n)| *n)
+            .sum()
+    });
+    Some(RevisionRow {
+        revision: named(LEGACY),
+        sources: vec![RevisionSource::Legacy],
+        installed_by: first
+            .installer
+            .as_ref()
+            .map(|i| installed_by(store, i, &first.namespace)),
+        iop: None,
+        iop_status: None,
+        istiod_ready: components.iter().map(|w| w.ready).sum(),
+        istiod_desired: components.iter().map(|w| w.desired).sum(),
+        version,
+        tags: Vec::new(),
+        default: false,
+        namespaces: Vec::new(),
+        pods,
+        components: components.iter().map(|w| w.name.clone()).collect(),
+    })
+}
+
 pub(crate) fn rows(store: &Store, map: &RevisionMap) -> Vec<RevisionRow> {
     let mut namespaces: BTreeMap<Name, Vec<Name>> = BTreeMap::new();
     for ns in store.namespaces.values() {
@@ -214,9 +321,25 @@ pub(crate) fn rows(store: &Store, map: &RevisionMap) -> Vec<RevisionRow> {
                 .into_iter()
                 .map(|r| store.index.revision_pods.get(r).map_or(0, |s| s.len()))
                 .sum();
+            let installed = deployments
+                .iter()
+                .find_map(|w| w.installer.as_ref().map(|i| (i, &w.namespace)))
+                .map(|(i, ns)| installed_by(store, i, ns))
+                .or_else(|| {
+                    iop.map(|o| {
+                        installed_by(
+                            store,
+                            &Installer::IstioOperator {
+                                resource: o.name.clone(),
+                            },
+                            &o.namespace,
+                        )
+                    })
+                });
             RevisionRow {
                 revision: rev.clone(),
                 sources: sources.clone(),
+                installed_by: installed,
                 iop: iop.map(|o| format!("{}/{}", o.namespace, o.name)),
                 iop_status: iop.map(|o| o.status.clone()).filter(|s| !s.is_empty()),
                 istiod_ready: ready,
@@ -226,7 +349,9 @@ pub(crate) fn rows(store: &Store, map: &RevisionMap) -> Vec<RevisionRow> {
                 default: map.default.as_ref() == Some(rev),
                 namespaces: namespaces.get(rev).cloned().unwrap_or_default(),
                 pods: pods as u32,
+                components: Vec::new(),
             }
         })
+        .chain(legacy_row(store))
         .collect()
 }

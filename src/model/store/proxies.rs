@@ -17,7 +17,7 @@ use jiff::Timestamp;
 
 use super::super::intern::Name;
 use super::super::summary::{ObjectKey, PodPhase, PodSummary};
-use super::super::sync::{ProxyStatus, ReplicaState, ReplicaSync, SyncState};
+use super::super::sync::{ProxyStatus, ReplicaState, ReplicaSync, SyncState, XDS_TYPES};
 use super::ranked::{RankedMap, Spot};
 use super::{group_member, set_member, tally};
 
@@ -119,7 +119,7 @@ pub(crate) struct LineReport {
     /// The version the proxy reports; empty when it does not say.
     pub version: Name,
     /// Per type, in `XdsType::ALL` order.
-    pub states: [SyncState; 5],
+    pub states: [SyncState; XDS_TYPES],
 }
 
 /// What a line reads from its pod.

@@ -225,10 +225,16 @@ fn every_http_rule() {
                 o.insert("proxy_type".into(), json!("ztunnel"));
             }
             if !sent.is_empty() {
-                o.insert(format!("{}_sent", key_prefix(t)), json!(sent));
+                o.insert(
+                    format!("{}_sent", key_prefix(t).unwrap_or_default()),
+                    json!(sent),
+                );
             }
             if !acked.is_empty() {
-                o.insert(format!("{}_acked", key_prefix(t)), json!(acked));
+                o.insert(
+                    format!("{}_acked", key_prefix(t).unwrap_or_default()),
+                    json!(acked),
+                );
             }
             let p = one(&Value::Array(vec![Value::Object(o)]).to_string());
             assert_eq!(p.state(t), want, "{t:?} {sent:?} {acked:?} {ztunnel}");
@@ -361,7 +367,7 @@ fn merging_replicas() {
 #[test]
 fn istioctl_table() {
     let r = replica("istiod-1-9-1-58ff56d6f8-dftbh", ok(V1_9));
-    let text = table(&merge([&r]));
+    let text = table(&merge([&r]), TableFormat::Legacy);
     let want = "\
 NAME                                                  CLUSTER     CDS        LDS        EDS        RDS          ECDS         ISTIOD                            VERSION
 istio-egressgateway-66cb5c46c7-c9q4b.istio-system                 SYNCED     SYNCED     SYNCED     NOT SENT     NOT SENT     istiod-1-9-1-58ff56d6f8-dftbh     1.10-alpha.f88f93ff2b8172b37c83d6066363d76b4477bd2d
@@ -369,7 +375,7 @@ reviews-v1-545db77b95-qvbm7.default                               SYNCED     SYN
 ";
     assert_eq!(text, want);
     assert_eq!(
-        table(&[]),
+        table(&[], TableFormat::Legacy),
         "NAME     CLUSTER     CDS     LDS     EDS     RDS     ECDS     ISTIOD     VERSION\n"
     );
 }
@@ -517,11 +523,14 @@ fn check(statuses: &[ProxyStatus]) {
                 SyncState::NotSent | SyncState::Ignored => {}
             }
         }
-        let _ = table(&[ProxyStatusRow {
-            istiod: Name::from("i"),
-            revision: Name::from("r"),
-            status: p.clone(),
-        }]);
+        let _ = table(
+            &[ProxyStatusRow {
+                istiod: Name::from("i"),
+                revision: Name::from("r"),
+                status: p.clone(),
+            }],
+            TableFormat::Legacy,
+        );
     }
 }
 

@@ -13,10 +13,11 @@ use super::{Subject, list};
 
 /// NAMESPACE, NAME and REVISION tell gateways apart (one name in two namespaces, one per
 /// revision): they show at every width, cut in the middle; narrow terminals drop PORTS first.
-const COLUMNS: [Column; 12] = [
+const COLUMNS: [Column; 13] = [
     Column::new("NAMESPACE", Fill(3), 0).cut_middle(),
     Column::new("NAME", Fill(6), 0).cut_middle(),
-    Column::new("TYPE", Length(7), 0),
+    Column::new("TYPE", Length(8), 0),
+    Column::new("CLASS", Length(14), 120),
     Column::new("REVISION", Length(8), 0),
     Column::new("READY", Length(5), 0),
     Column::new("HPA", Length(5), 100),
@@ -24,7 +25,7 @@ const COLUMNS: [Column; 12] = [
     Column::new("PORTS", Fill(3), 100),
     Column::new("CONFIGMAP", Length(9), 0),
     Column::new("LABELS", Fill(2), 180),
-    Column::new("ISTIO GATEWAYS", Fill(2), 160),
+    Column::new("SERVES", Fill(2), 160),
     Column::new("PROBLEMS", Fill(2), 140),
 ];
 
@@ -53,6 +54,17 @@ pub fn problems(r: &GatewayRow) -> Vec<String> {
     if r.duplicate_labels {
         out.push("app/istio labels shared with another gateway".into());
     }
+    if let Some(api) = &r.gateway_api {
+        if api.accepted == Some(false) {
+            out.push("not Accepted".into());
+        }
+        if api.programmed == Some(false) {
+            out.push(match &api.programmed_reason {
+                Some(why) => format!("not Programmed: {why}"),
+                None => "not Programmed".into(),
+            });
+        }
+    }
     if !r.node_port_collisions.is_empty() {
         let ports: Vec<String> = r.node_port_collisions.iter().map(u16::to_string).collect();
         out.push(format!("node port {} used twice", ports.join(",")));
@@ -69,6 +81,33 @@ pub fn ports(r: &GatewayRow) -> String {
         .map(|p| p.strip_suffix("/TCP").unwrap_or(p))
         .collect();
     list(&ports)
+}
+
+/// What it serves: the Istio `Gateway` resources bound to it; a Gateway API gateway's
+/// listeners and addresses; who uses a waypoint.
+pub fn serves(r: &GatewayRow) -> String {
+    let Some(api) = &r.gateway_api else {
+        return list(&r.gateway_resources);
+    };
+    if r.kind.as_ref() == "waypoint" {
+        return if api.used_by.is_empty() {
+            "used by nothing".into()
+        } else {
+            format!("used by {}", list(&api.used_by))
+        };
+    }
+    let mut text = list(&api.listeners);
+    if !api.addresses.is_empty() {
+        text.push_str(&format!(" @ {}", list(&api.addresses)));
+    }
+    text
+}
+
+/// The Gateway API class, or `-` for a chart or operator gateway.
+pub fn class(r: &GatewayRow) -> String {
+    r.gateway_api
+        .as_ref()
+        .map_or_else(|| "-".into(), |a| a.class.to_string())
 }
 
 pub fn hpa(r: &GatewayRow) -> String {
@@ -97,6 +136,7 @@ impl Row for GatewayRow {
             (r.namespace.to_string(), Tone::Plain),
             (r.name.to_string(), Tone::Plain),
             (r.kind.to_string(), Tone::Plain),
+            (class(r), Tone::Plain),
             (
                 r.revision.as_deref().unwrap_or("-").to_string(),
                 Tone::Plain,
@@ -118,7 +158,10 @@ impl Row for GatewayRow {
                     Tone::Bad
                 },
             ),
-            if r.has_mesh_config {
+            if r.gateway_api.is_some() {
+                // istiod configures its own gateways: no ConfigMap is mounted.
+                ("n/a".into(), Tone::Dim)
+            } else if r.has_mesh_config {
                 ("ok".into(), Tone::Good)
             } else {
                 ("MISSING".into(), Tone::Bad)
@@ -131,7 +174,7 @@ impl Row for GatewayRow {
                     Tone::Plain
                 },
             ),
-            (list(&r.gateway_resources), Tone::Plain),
+            (serves(r), Tone::Plain),
             if problems.is_empty() {
                 ("-".into(), Tone::Dim)
             } else {
@@ -147,14 +190,15 @@ impl Row for GatewayRow {
             0 => SortKey::Text(Cow::Borrowed(&r.namespace)),
             1 => SortKey::Text(Cow::Borrowed(&r.name)),
             2 => SortKey::Text(Cow::Borrowed(&r.kind)),
-            3 => owned(r.revision.as_deref().unwrap_or("").into()),
-            4 => SortKey::Num(i64::from(r.ready) - i64::from(r.desired)),
-            5 => SortKey::Num(i64::from(r.hpa_max.unwrap_or(0))),
-            6 => owned(r.service_type.as_deref().unwrap_or("").into()),
-            7 => owned(list(&r.ports)),
-            8 => SortKey::Num(i64::from(r.has_mesh_config)),
-            9 => owned(labels(r)),
-            10 => SortKey::Num(r.gateway_resources.len() as i64),
+            3 => owned(class(r)),
+            4 => owned(r.revision.as_deref().unwrap_or("").into()),
+            5 => SortKey::Num(i64::from(r.ready) - i64::from(r.desired)),
+            6 => SortKey::Num(i64::from(r.hpa_max.unwrap_or(0))),
+            7 => owned(r.service_type.as_deref().unwrap_or("").into()),
+            8 => owned(list(&r.ports)),
+            9 => SortKey::Num(i64::from(r.has_mesh_config)),
+            10 => owned(labels(r)),
+            11 => owned(serves(r)),
             _ => SortKey::Num(-(problems(r).len() as i64)),
         }
     }
@@ -175,6 +219,11 @@ impl Row for GatewayRow {
         for s in r.ports.iter().chain(&r.gateway_resources) {
             out.push_str(s);
             out.push(' ');
+        }
+        if r.gateway_api.is_some() {
+            out.push_str(&class(r));
+            out.push(' ');
+            out.push_str(&serves(r));
         }
     }
 

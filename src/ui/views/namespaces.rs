@@ -5,19 +5,23 @@ use std::borrow::Cow;
 
 use ratatui::layout::Constraint::{Fill, Length};
 
+use crate::model::facts::Dataplane;
 use crate::model::{Model, NamespaceRow};
+use crate::ops::outcome::count;
 
 use super::super::table::{CellText, Column, Row, Rows, SortKey, Tone};
 use super::Subject;
 
-const COLUMNS: [Column; 8] = [
+const COLUMNS: [Column; 10] = [
     Column::new("NAME", Fill(2), 0),
     Column::new("ISTIO-INJECTION", Length(15), 0),
     Column::new("ISTIO.IO/REV", Length(12), 0),
     Column::new("REVISION", Length(8), 0),
+    Column::new("MODE", Length(7), 100),
     Column::new("PODS", Length(4), 0),
     Column::new("INJECTED", Length(8), 100),
     Column::new("RESTART", Length(7), 0),
+    Column::new("WAYPOINT", Fill(1), 140),
     Column::new("NOTES", Fill(3), 130),
 ];
 
@@ -38,10 +42,29 @@ pub fn notes(r: &NamespaceRow) -> String {
     if r.conflict {
         out.push("both labels set: istio-injection wins (IST0123)".to_string());
     }
-    if !r.pods_to_restart.is_empty() {
+    if let (Some(tag), Some(rev)) = (&r.tag, &r.revision) {
+        out.push(format!("tag {tag} → {rev}"));
+    }
+    if r.dataplane == Dataplane::Both {
+        out.push("ambient and sidecar labels: sidecars win".to_string());
+    }
+    let moving =
+        r.pods_to_restart.len() as u32 - r.without_proxy.min(r.pods_to_restart.len() as u32);
+    if moving > 0 {
         out.push(format!(
-            "{} on another revision: restart them",
-            crate::ops::outcome::count(r.pods_to_restart.len(), "pod")
+            "{} {}: restart them",
+            count(moving as usize, "pod"),
+            if r.revision.is_some() {
+                "on another revision"
+            } else {
+                "with a sidecar in ambient mode"
+            }
+        ));
+    }
+    if r.without_proxy > 0 {
+        out.push(format!(
+            "{} without a proxy: restart to inject",
+            count(r.without_proxy as usize, "pod")
         ));
     }
     out.join("; ")
@@ -69,6 +92,11 @@ impl Row for NamespaceRow {
                 Some(rev) => (rev.to_string(), Tone::Plain),
                 None => ("-".into(), Tone::Dim),
             },
+            match r.dataplane {
+                Dataplane::None => ("-".into(), Tone::Dim),
+                Dataplane::Both => (r.dataplane.word().into(), Tone::Warn),
+                d => (d.word().into(), Tone::Plain),
+            },
             (r.pods.to_string(), Tone::Plain),
             (r.injected_pods.to_string(), Tone::Plain),
             if restart == 0 {
@@ -76,6 +104,7 @@ impl Row for NamespaceRow {
             } else {
                 (restart.to_string(), Tone::Warn)
             },
+            label(&r.waypoint),
             (notes(r), Tone::Warn),
         ]
     }
@@ -90,9 +119,11 @@ impl Row for NamespaceRow {
             1 => opt(&r.injection),
             2 => opt(&r.rev_label),
             3 => opt(&r.revision),
-            4 => SortKey::Num(i64::from(r.pods)),
-            5 => SortKey::Num(i64::from(r.injected_pods)),
-            6 => SortKey::Num(r.pods_to_restart.len() as i64),
+            4 => SortKey::Text(Cow::Borrowed(r.dataplane.word())),
+            5 => SortKey::Num(i64::from(r.pods)),
+            6 => SortKey::Num(i64::from(r.injected_pods)),
+            7 => SortKey::Num(r.pods_to_restart.len() as i64),
+            8 => opt(&r.waypoint),
             _ => SortKey::Num(i64::from(r.conflict)),
         }
     }
@@ -100,7 +131,9 @@ impl Row for NamespaceRow {
     fn filter_text(&self, out: &mut String) {
         let r = self;
         out.push_str(&r.name);
-        for v in [&r.injection, &r.rev_label, &r.revision]
+        out.push(' ');
+        out.push_str(r.dataplane.word());
+        for v in [&r.injection, &r.rev_label, &r.revision, &r.tag, &r.waypoint]
             .into_iter()
             .flatten()
         {

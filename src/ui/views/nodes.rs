@@ -5,18 +5,20 @@ use std::borrow::Cow;
 
 use ratatui::layout::Constraint::{Fill, Length};
 
+use crate::model::facts::ZtunnelCell;
 use crate::model::{DrainCounts, DrainPreflight, Model, NodeLine, NodeLines, NodeRow};
 
 use super::super::table::{CellText, Column, SortKey, TableSource, Tone};
 use super::{Subject, list};
 
-const COLUMNS: [Column; 8] = [
+const COLUMNS: [Column; 9] = [
     Column::new("NAME", Fill(2), 0),
     Column::new("STATUS", Length(14), 0),
     Column::new("ROLES", Length(12), 100),
     Column::new("VERSION", Length(8), 0),
     Column::new("SKEW", Length(4), 0),
     Column::new("PODS", Length(4), 0),
+    Column::new("ZTUNNEL", Length(10), 100),
     Column::new("DRAIN", Fill(3), 0),
     Column::new("LABELS", Fill(3), 150),
 ];
@@ -71,6 +73,31 @@ fn drain_counts(c: &DrainCounts) -> (String, Tone) {
     (c.summary(), tone)
 }
 
+/// The node's ztunnel: its version, toned by readiness; `-` where none runs.
+pub fn ztunnel(cells: &[ZtunnelCell]) -> (String, Tone) {
+    if cells.is_empty() {
+        return ("-".into(), Tone::Dim);
+    }
+    let text = cells
+        .iter()
+        .map(|z| {
+            let v = z.version.as_deref().unwrap_or("unknown");
+            if z.ready {
+                v.to_string()
+            } else {
+                format!("{v} (not ready)")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let tone = if cells.iter().all(|z| z.ready) {
+        Tone::Good
+    } else {
+        Tone::Bad
+    };
+    (text, tone)
+}
+
 pub fn skew(minor: u32) -> (String, Tone) {
     if minor == 0 {
         ("-".into(), Tone::Dim)
@@ -106,6 +133,7 @@ impl TableSource for NodesTable<'_> {
             ),
             skew(r.minor_skew),
             (r.pods.to_string(), Tone::Plain),
+            ztunnel(&r.ztunnels),
             match self.lines.drain_unknown() {
                 Some(why) => (format!("unknown: {why}"), Tone::Warn),
                 None => drain_counts(&r.preflight),
@@ -146,6 +174,10 @@ impl TableSource for NodesTable<'_> {
         if r.cordoned {
             out.push_str(" cordoned");
         }
+        for z in &r.ztunnels {
+            out.push_str(" ztunnel ");
+            out.push_str(z.version.as_deref().unwrap_or_default());
+        }
         for s in &r.labels {
             out.push(' ');
             out.push_str(s);
@@ -170,7 +202,8 @@ fn line_sort_key(r: &NodeLine, column: usize) -> SortKey<'static> {
     match column {
         4 => SortKey::Num(i64::from(r.minor_skew)),
         5 => SortKey::Num(i64::from(r.pods)),
-        6 => SortKey::Num(i64::from(!r.preflight.blocked())),
+        6 => SortKey::Text(Cow::Owned(ztunnel(&r.ztunnels).0)),
+        7 => SortKey::Num(i64::from(!r.preflight.blocked())),
         _ => SortKey::Text(Cow::Owned(r.labels.join(","))),
     }
 }

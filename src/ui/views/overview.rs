@@ -120,9 +120,10 @@ fn control_plane<'a>(model: &Model, theme: &Theme) -> Vec<Line<'a>> {
         lines.push(Line::from(Span::styled("  none found yet", t.dim)));
     }
     for r in &revisions {
+        let legacy = r.is_legacy();
         let mut spans = vec![
             Span::styled(format!("  {} ", r.revision), t.base),
-            Span::styled("istiod ", t.dim),
+            Span::styled(if legacy { "components " } else { "istiod " }, t.dim),
             Span::styled(
                 format!("{}/{} ", r.istiod_ready, r.istiod_desired),
                 istiod_tone(r.istiod_ready, r.istiod_desired).style(t),

@@ -38,7 +38,7 @@ enum ProxyColumn {
 /// Narrow terminals drop NODE, ECDS, CLUSTER and then VERSION, and shorten ISTIOD; NAME,
 /// which tells the rows apart, keeps the room and is cut in the pod's middle.
 /// CLUSTER shows only when some istiod reports one (1.13+).
-const SPEC: [(ProxyColumn, Column); 13] = [
+const SPEC: [(ProxyColumn, Column); 15] = [
     (
         ProxyColumn::Name,
         Column::new("NAME", Fill(3), 0).cut_middle(),
@@ -66,6 +66,14 @@ const SPEC: [(ProxyColumn, Column); 13] = [
     (
         ProxyColumn::Type(XdsType::Ecds),
         Column::new("ECDS", Length(8), 110),
+    ),
+    (
+        ProxyColumn::Type(XdsType::Wds),
+        Column::new("WDS", Length(8), 130),
+    ),
+    (
+        ProxyColumn::Type(XdsType::Wads),
+        Column::new("WADS", Length(8), 140),
     ),
     (ProxyColumn::Istiod, Column::new("ISTIOD", Fill(2), 170)),
     (
@@ -283,7 +291,7 @@ impl TableSource for ProxiesTable<'_> {
             out.push(' ');
             out.push_str(s);
         }
-        for t in XdsType::ALL {
+        for t in XdsType::EVERY {
             if let Some(s) = r.state_of(t) {
                 out.push(' ');
                 out.push_str(t.short());

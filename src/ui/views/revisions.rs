@@ -24,7 +24,7 @@ const COLUMNS: [Column; 10] = [
     Column::new("PROXIES", Fill(3), 0),
     Column::new("NAMESPACES", Fill(2), 100),
     Column::new("TAGS", Fill(1), 100),
-    Column::new("ISTIOOPERATOR", Fill(2), 120),
+    Column::new("INSTALLED BY", Fill(2), 120),
 ];
 
 pub struct RevisionsTable {
@@ -89,6 +89,7 @@ fn source_name(s: RevisionSource) -> &'static str {
         RevisionSource::Istiod => "istiod",
         RevisionSource::Webhook => "webhook",
         RevisionSource::Tag => "tag",
+        RevisionSource::Legacy => "legacy components",
     }
 }
 
@@ -125,15 +126,20 @@ impl TableSource for RevisionsTable {
                 },
             ),
             (r.pods.to_string(), Tone::Plain),
-            proxies_cell(self.proxies(&r.revision), self.proxies.is_none()),
+            if r.is_legacy() {
+                // meshtop asks istiod, not the legacy pilot, for its proxies' sync.
+                ("not asked".into(), Tone::Dim)
+            } else {
+                proxies_cell(self.proxies(&r.revision), self.proxies.is_none())
+            },
             (list(&r.namespaces), Tone::Plain),
             (list(&r.tags), Tone::Plain),
             (
-                r.iop.clone().unwrap_or_else(|| {
+                r.installed_by.clone().unwrap_or_else(|| {
                     let found: Vec<&str> = r.sources.iter().map(|s| source_name(*s)).collect();
                     format!("- (found by {})", found.join(","))
                 }),
-                if r.iop.is_some() {
+                if r.installed_by.is_some() {
                     Tone::Plain
                 } else {
                     Tone::Dim
@@ -158,7 +164,7 @@ impl TableSource for RevisionsTable {
             ),
             7 => SortKey::Num(r.namespaces.len() as i64),
             8 => SortKey::Text(Cow::Owned(list(&r.tags))),
-            _ => text(r.iop.as_deref().unwrap_or("")),
+            _ => text(r.installed_by.as_deref().unwrap_or("")),
         }
     }
 
@@ -173,9 +179,9 @@ impl TableSource for RevisionsTable {
             out.push(' ');
             out.push_str(s);
         }
-        if let Some(iop) = &r.iop {
+        for s in [&r.iop, &r.installed_by].into_iter().flatten() {
             out.push(' ');
-            out.push_str(iop);
+            out.push_str(s);
         }
     }
 

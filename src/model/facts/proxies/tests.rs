@@ -50,6 +50,8 @@ fn proxy(namespace: &str, pod: &str, version: &str, states: [SyncState; 4]) -> P
             xds(eds, 3),
             xds(rds, 4),
             xds(NotSent, 5),
+            XdsStatus::ignored(),
+            XdsStatus::ignored(),
         ],
     }
 }
