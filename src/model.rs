@@ -185,6 +185,11 @@ impl Model {
         ProxyLines::new(&self.store)
     }
 
+    /// Does any node run a ztunnel (the mesh runs ambient)?
+    pub fn has_ztunnels(&self) -> bool {
+        !self.store.index.ztunnels.is_empty()
+    }
+
     /// One proxy's row, by its pod.
     pub fn proxy(&self, namespace: &str, pod: &str) -> Option<ProxyRow> {
         facts::proxies::row(&self.store, &key(namespace, pod))

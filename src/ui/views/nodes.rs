@@ -26,6 +26,7 @@ const COLUMNS: [Column; 9] = [
 pub struct NodesTable<'m> {
     lines: NodeLines<'m>,
     unseen: Option<String>,
+    columns: Vec<Column>,
 }
 
 impl<'m> NodesTable<'m> {
@@ -33,6 +34,14 @@ impl<'m> NodesTable<'m> {
         NodesTable {
             lines: model.node_lines(),
             unseen: model.unseen(crate::model::Kind::Node),
+            // ZTUNNEL only where the mesh runs ambient.
+            columns: COLUMNS
+                .iter()
+                .map(|c| match c.header {
+                    "ZTUNNEL" if !model.has_ztunnels() => c.hidden(),
+                    _ => *c,
+                })
+                .collect(),
         }
     }
 }
@@ -108,7 +117,7 @@ pub fn skew(minor: u32) -> (String, Tone) {
 
 impl TableSource for NodesTable<'_> {
     fn columns(&self) -> &[Column] {
-        &COLUMNS
+        &self.columns
     }
 
     fn len(&self) -> usize {

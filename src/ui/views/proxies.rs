@@ -105,10 +105,13 @@ impl<'m> ProxiesTable<'m> {
     pub fn new(model: &'m Model) -> Self {
         let lines = model.proxy_lines();
         let clusters = lines.clusters();
+        let ztunnels = model.has_ztunnels();
         let columns = SPEC
             .iter()
             .map(|(c, col)| match c {
                 ProxyColumn::Cluster if !clusters => col.hidden(),
+                // ztunnel's types: only where ztunnels run.
+                ProxyColumn::Type(XdsType::Wds | XdsType::Wads) if !ztunnels => col.hidden(),
                 _ => *col,
             })
             .collect();
