@@ -28,6 +28,18 @@ pub const SHIPPED_CRDS: &[(&str, &str)] = &[
         "virtualservices.networking.istio.io",
         include_str!("../../../assets/crds/virtualservice-crd.yaml"),
     ),
+    (
+        "gatewayclasses.gateway.networking.k8s.io",
+        include_str!("../../../assets/crds/gatewayapi-gatewayclass-crd.yaml"),
+    ),
+    (
+        "gateways.gateway.networking.k8s.io",
+        include_str!("../../../assets/crds/gatewayapi-gateway-crd.yaml"),
+    ),
+    (
+        "httproutes.gateway.networking.k8s.io",
+        include_str!("../../../assets/crds/gatewayapi-httproute-crd.yaml"),
+    ),
 ];
 
 /// The text of the scenario format, shown by `meshtop sandbox --help`.
@@ -129,7 +141,7 @@ pub const XDS_STATES: &[&str] = &[
     "STALE (Never Acknowledged)",
     "ERROR",
 ];
-pub const XDS_TYPES: &[&str] = &["CDS", "LDS", "EDS", "RDS", "ECDS"];
+pub const XDS_TYPES: &[&str] = &["CDS", "LDS", "EDS", "RDS", "ECDS", "WDS", "WADS"];
 
 /// Parses `RDS=NOT SENT,EDS=STALE` into (type, state) pairs.
 pub fn parse_xds(text: &str) -> Result<Vec<(String, String)>, String> {
@@ -617,6 +629,7 @@ data: {a: b}
     fn shipped_scenarios_load() {
         for path in [
             "assets/scenarios/k1-upgrade.yaml",
+            "assets/scenarios/canary-2026.yaml",
             "assets/scenarios/small.yaml",
         ] {
             let full = Path::new(env!("CARGO_MANIFEST_DIR"))
