@@ -42,6 +42,28 @@ pub const SHIPPED_CRDS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The scenarios built into meshtop, by name: the field report's cluster (the default demo) and
+/// a 2026 mesh in the middle of a canary upgrade.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    (
+        "k1-upgrade",
+        include_str!("../../../assets/scenarios/k1-upgrade.yaml"),
+    ),
+    (
+        "canary-2026",
+        include_str!("../../../assets/scenarios/canary-2026.yaml"),
+    ),
+];
+
+/// The names of the built-in scenarios, for help and errors: `k1-upgrade, canary-2026`.
+pub fn built_in_names() -> String {
+    BUILT_IN
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The text of the scenario format, shown by `meshtop sandbox --help`.
 pub const FORMAT_HELP: &str = include_str!("../../../assets/scenario-format.txt");
 
@@ -180,6 +202,33 @@ impl Scenario {
             path: path.display().to_string(),
             message,
         })
+    }
+
+    /// A built-in scenario by name.
+    pub fn built_in(name: &str) -> Option<Result<Self, SandboxError>> {
+        let (name, text) = BUILT_IN.iter().find(|(n, _)| *n == name)?;
+        let path = format!("{name} (built in)");
+        Some(Self::parse(text, &path).map_err(|message| SandboxError::Scenario { path, message }))
+    }
+
+    /// A built-in scenario by name, else the scenario file at that path. A word that names
+    /// neither (no directory, no `.yaml`) is refused with the built-in names.
+    pub fn named_or_file(arg: &Path) -> Result<Self, SandboxError> {
+        if let Some(built_in) = arg.to_str().and_then(Self::built_in) {
+            return built_in;
+        }
+        let word = arg.components().count() == 1
+            && !matches!(
+                arg.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml" | "json")
+            );
+        if word && !arg.exists() {
+            return Err(SandboxError::UnknownScenario {
+                name: arg.display().to_string(),
+                known: built_in_names(),
+            });
+        }
+        Self::from_file(arg)
     }
 
     /// Parses the YAML; structure is checked here, meaning when the scenario is built.
@@ -623,6 +672,25 @@ data: {a: b}
         // Too long for a Duration: an error, not a panic.
         assert!(parse_duration(&format!("{}s", "9".repeat(400))).is_err());
         assert!(parse_duration("1.7976931348623157e308s").is_err());
+    }
+
+    #[test]
+    fn built_in_scenarios_go_by_name_and_unknown_words_are_refused() {
+        for (name, _) in BUILT_IN {
+            let s = Scenario::named_or_file(Path::new(name)).expect(name);
+            assert_eq!(s.path, format!("{name} (built in)"));
+        }
+        let e = Scenario::named_or_file(Path::new("canary")).expect_err("unknown");
+        assert_eq!(
+            e.to_string(),
+            "no scenario \"canary\": the built-in scenarios are k1-upgrade, canary-2026; anything else is a path to a scenario file"
+        );
+        let e = Scenario::named_or_file(Path::new("missing.yaml")).expect_err("no file");
+        assert!(
+            e.to_string()
+                .starts_with("cannot read scenario missing.yaml"),
+            "{e}"
+        );
     }
 
     #[test]
