@@ -83,7 +83,8 @@ pub struct GlobalArgs {
     pub readonly: bool,
 
     /// Start the sandbox cluster in-process and connect to it exactly as to a real cluster.
-    /// Plain `--demo` runs the field report's cluster in the middle of its upgrade;
+    /// Plain `--demo` runs the field report's cluster in the middle of its upgrade (or the
+    /// scenario --demo-scenario names);
     /// `--demo=NAME` a built-in scenario (k1-upgrade, canary-2026: a 2026 mesh mid canary
     /// upgrade), `--demo=PATH` a scenario file.
     #[arg(

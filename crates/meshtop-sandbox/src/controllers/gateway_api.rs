@@ -15,7 +15,7 @@ use super::super::api::{self, WriteOptions};
 use super::super::patch::strategic_merge_patch;
 use super::super::resources::ResourceType;
 use super::super::store::{meta_str, timestamp};
-use super::injection::{default_revision, istiod_of, resolve_tag, split_image};
+use super::injection::{default_revision, istiod_of, release_of, resolve_tag};
 use super::{
     Cluster, Types, at, fnv64, is_deleting, is_ready, label, log_write, objects, owner_ref,
     set_condition, write_status,
@@ -311,21 +311,7 @@ fn rendered_deployment(
 ) -> Value {
     let name = meta_str(gw, "name");
     let ns = meta_str(gw, "namespace");
-    let pilot_image = at(istiod, &["spec", "template", "spec", "containers"])
-        .and_then(Value::as_array)
-        .and_then(|cs| {
-            cs.iter()
-                .find(|c| c.get("name").and_then(Value::as_str) == Some("discovery"))
-        })
-        .and_then(|c| c.get("image"))
-        .and_then(Value::as_str)
-        .unwrap_or("docker.io/istio/pilot:latest");
-    let (hub, tag) = split_image(pilot_image);
-    let hub = if hub.is_empty() {
-        "docker.io/istio"
-    } else {
-        hub
-    };
+    let (hub, tag) = release_of(istiod);
     let mut pod_labels = vec![
         ("sidecar.istio.io/inject", "false"),
         ("service.istio.io/canonical-name", deploy_name),

@@ -29,8 +29,32 @@ pub fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
     }
 }
 
+/// The hub and tag of an istiod Deployment's `discovery` image: where its proxies' images
+/// come from.
+pub(super) fn release_of(istiod: &Value) -> (&str, &str) {
+    let pilot_image = istiod
+        .pointer("/spec/template/spec/containers")
+        .and_then(Value::as_array)
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c.get("name").and_then(Value::as_str) == Some("discovery"))
+        })
+        .and_then(|c| c.get("image"))
+        .and_then(Value::as_str)
+        .unwrap_or("docker.io/istio/pilot:latest");
+    let (hub, tag) = split_image(pilot_image);
+    (
+        if hub.is_empty() {
+            "docker.io/istio"
+        } else {
+            hub
+        },
+        tag,
+    )
+}
+
 /// `registry/path/name:tag` → (`registry/path`, `tag`); a registry port is not a tag.
-pub(super) fn split_image(image: &str) -> (&str, &str) {
+fn split_image(image: &str) -> (&str, &str) {
     let (repo, tag) = match image.rfind(':') {
         Some(i) if !image[i..].contains('/') => (&image[..i], &image[i + 1..]),
         _ => (image, "latest"),
@@ -273,22 +297,7 @@ pub fn admit_pod(cluster: &mut Cluster, pod: &mut Value, now: Timestamp) {
     let Some(istiod) = istiod_of(cluster, &revision) else {
         return;
     };
-    let pilot_image = istiod
-        .pointer("/spec/template/spec/containers")
-        .and_then(Value::as_array)
-        .and_then(|cs| {
-            cs.iter()
-                .find(|c| c.get("name").and_then(Value::as_str) == Some("discovery"))
-        })
-        .and_then(|c| c.get("image"))
-        .and_then(Value::as_str)
-        .unwrap_or("docker.io/istio/pilot:latest");
-    let (hub, tag) = split_image(pilot_image);
-    let hub = if hub.is_empty() {
-        "docker.io/istio"
-    } else {
-        hub
-    };
+    let (hub, tag) = release_of(istiod);
     // An unparsable tag (`latest`) behaves as a current release.
     let version = parse_version(tag).unwrap_or((1, u32::MAX, 0));
     let proxy_image = pod
