@@ -32,9 +32,6 @@ use crate::signals::{StopSignal, stop_signal};
 use crate::ui::{self, Header, Keymap, Theme, Ui};
 use meshtop_sandbox::{self as sandbox, Sandbox, Scenario};
 
-/// The demo scenario, built into the binary so `--demo` works wherever meshtop runs.
-const DEMO_SCENARIO: &str = include_str!("../assets/scenarios/k1-upgrade.yaml");
-
 /// Why meshtop stopped with an error; the exit code follows from it.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -81,13 +78,11 @@ async fn connect(global: &GlobalArgs) -> Result<Target, AppError> {
         });
     };
     let scenario = match demo {
-        DemoScenario::FieldReport => {
-            Scenario::parse(DEMO_SCENARIO, "k1-upgrade.yaml (built in)").map_err(AppError::Usage)?
-        }
-        DemoScenario::File(path) => {
-            Scenario::from_file(&path).map_err(|e| AppError::Usage(e.to_string()))?
-        }
-    };
+        DemoScenario::BuiltIn(name) => Scenario::built_in(name),
+        DemoScenario::File(path) => Some(Scenario::named_or_file(&path)),
+    }
+    .ok_or_else(|| AppError::Usage("no such built-in scenario".into()))?
+    .map_err(|e| AppError::Usage(e.to_string()))?;
     let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
     let sandbox = Sandbox::start(&scenario, listen)
         .await

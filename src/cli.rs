@@ -82,18 +82,29 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "MESHTOP_READONLY", value_parser = BoolishValueParser::new())]
     pub readonly: bool,
 
-    /// Start the sandbox cluster in-process on the field report's cluster in the middle of
-    /// its upgrade (or on --demo-scenario), and connect to it exactly as to a real cluster.
-    #[arg(long, global = true, env = "MESHTOP_DEMO", value_parser = BoolishValueParser::new())]
-    pub demo: bool,
+    /// Start the sandbox cluster in-process and connect to it exactly as to a real cluster.
+    /// Plain `--demo` runs the field report's cluster in the middle of its upgrade (or the
+    /// scenario --demo-scenario names);
+    /// `--demo=NAME` a built-in scenario (k1-upgrade, canary-2026: a 2026 mesh mid canary
+    /// upgrade), `--demo=PATH` a scenario file.
+    #[arg(
+        long,
+        global = true,
+        env = "MESHTOP_DEMO",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "NAME|PATH"
+    )]
+    pub demo: Option<String>,
 
-    /// Run the sandbox of --demo on this scenario file instead (implies --demo; the format is
-    /// in `meshtop sandbox --help`).
+    /// Run the sandbox of --demo on this built-in scenario (k1-upgrade, canary-2026) or
+    /// scenario file instead (implies --demo; the format is in `meshtop sandbox --help`).
     #[arg(
         long,
         global = true,
         env = "MESHTOP_DEMO_SCENARIO",
-        value_name = "PATH"
+        value_name = "NAME|PATH"
     )]
     pub demo_scenario: Option<PathBuf>,
 
@@ -153,9 +164,22 @@ pub struct GlobalArgs {
 /// What `--demo` runs the sandbox on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DemoScenario {
-    /// The field report's cluster, built into the binary.
-    FieldReport,
+    /// A scenario built into the binary, by name (the field report's cluster by default).
+    BuiltIn(&'static str),
+    /// A scenario file, or a word that names no built-in scenario (refused when loaded).
     File(PathBuf),
+}
+
+impl DemoScenario {
+    fn of(arg: &std::path::Path) -> Self {
+        match meshtop_sandbox::scenario::BUILT_IN
+            .iter()
+            .find(|(n, _)| arg.to_str() == Some(n))
+        {
+            Some((name, _)) => Self::BuiltIn(name),
+            None => Self::File(arg.to_path_buf()),
+        }
+    }
 }
 
 /// The default of `--istiod-interval` and `--istiod-timeout`, in seconds.
@@ -164,10 +188,16 @@ const ISTIOD_DEFAULT_SECONDS: f64 = 5.0;
 impl GlobalArgs {
     /// The sandbox `--demo` (or `--demo-scenario`) asks for, if any.
     pub fn demo(&self) -> Option<DemoScenario> {
-        match (&self.demo_scenario, self.demo) {
-            (Some(path), _) => Some(DemoScenario::File(path.clone())),
-            (None, true) => Some(DemoScenario::FieldReport),
-            (None, false) => None,
+        if let Some(path) = &self.demo_scenario {
+            return Some(DemoScenario::of(path));
+        }
+        // `--demo` alone, or MESHTOP_DEMO=true as the flag was set before it took a value.
+        match self.demo.as_deref()?.trim() {
+            "" | "true" | "yes" | "on" | "1" | "y" => {
+                Some(DemoScenario::BuiltIn(meshtop_sandbox::DEFAULT_DEMO))
+            }
+            "false" | "no" | "off" | "0" | "n" => None,
+            other => Some(DemoScenario::of(std::path::Path::new(other))),
         }
     }
 
@@ -679,8 +709,9 @@ token; requests without a valid token get 401.";
 
 #[derive(Debug, Args)]
 pub struct SandboxCmd {
-    /// The scenario to load (multi-document YAML, format below).
-    #[arg(long, env = "MESHTOP_SANDBOX_SCENARIO", value_name = "PATH")]
+    /// The scenario to load: a built-in one by name (k1-upgrade, canary-2026) or a file
+    /// (multi-document YAML, format below).
+    #[arg(long, env = "MESHTOP_SANDBOX_SCENARIO", value_name = "NAME|PATH")]
     pub scenario: PathBuf,
     /// Address to serve on; only loopback addresses are accepted. Port 0 picks a free port.
     #[arg(
@@ -708,11 +739,11 @@ mod tests {
     #[test]
     fn demo_is_a_flag_and_its_scenario_a_separate_option() {
         let c = Cli::try_parse_from(["meshtop", "--demo"]).expect("parse");
-        assert_eq!(c.global.demo(), Some(DemoScenario::FieldReport));
+        assert_eq!(c.global.demo(), Some(DemoScenario::BuiltIn("k1-upgrade")));
         assert!(c.command.is_none());
         // The subcommand after --demo is a subcommand, not a scenario.
         let c = Cli::try_parse_from(["meshtop", "--demo", "get", "nodes"]).expect("parse");
-        assert_eq!(c.global.demo(), Some(DemoScenario::FieldReport));
+        assert_eq!(c.global.demo(), Some(DemoScenario::BuiltIn("k1-upgrade")));
         assert!(matches!(
             c.command,
             Some(Command::Get(GetCmd {
@@ -738,7 +769,17 @@ mod tests {
                 ..
             }))
         ));
-        assert!(Cli::try_parse_from(["meshtop", "--demo=x.yaml"]).is_err());
+        // With an equals sign --demo takes a scenario: a built-in name or a file.
+        let c = Cli::try_parse_from(["meshtop", "--demo=x.yaml"]).expect("parse");
+        assert_eq!(
+            c.global.demo(),
+            Some(DemoScenario::File(PathBuf::from("x.yaml")))
+        );
+        let c = Cli::try_parse_from(["meshtop", "--demo=canary-2026", "get", "gateways"])
+            .expect("parse");
+        assert_eq!(c.global.demo(), Some(DemoScenario::BuiltIn("canary-2026")));
+        let c = Cli::try_parse_from(["meshtop", "--demo-scenario", "canary-2026"]).expect("parse");
+        assert_eq!(c.global.demo(), Some(DemoScenario::BuiltIn("canary-2026")));
         let c = Cli::try_parse_from(["meshtop"]).expect("parse");
         assert_eq!(c.global.demo(), None);
     }

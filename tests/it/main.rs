@@ -17,6 +17,7 @@ mod sandbox_cli;
 mod sandbox_conformance;
 mod sandbox_istiod;
 mod sandbox_kubectl;
+mod sandbox_mesh;
 mod trust_input;
 mod tui_tmux;
 mod ui_actions;

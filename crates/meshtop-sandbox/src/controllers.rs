@@ -1,17 +1,21 @@
 //! The sandbox's small controllers: workloads, scheduling, readiness, PDB status,
-//! IstioOperator reconcile, sidecar injection, eviction. Deterministic and driven by the
+//! IstioOperator reconcile, Gateway API deployments, sidecar injection, eviction. Deterministic and driven by the
 //! clock passed in.
 //!
 //! Rooms: `workloads` (adoption, Deployment → ReplicaSet → Pods, StatefulSet, DaemonSet),
 //! `kubelet` (scheduler, pod start and readiness, pod addresses), `disruption` (PDB status
-//! and the Eviction API), `injection` (the sidecar injector), `operator` (IstioOperator).
+//! and the Eviction API), `injection` (the sidecar injector), `operator` (IstioOperator),
+//! `gateway_api` (istiod's Gateway API deployments and status).
 
 mod disruption;
+mod gateway_api;
 mod injection;
 mod kubelet;
 mod operator;
 mod workloads;
 
+#[cfg(test)]
+pub(crate) mod mesh_tests;
 #[cfg(test)]
 mod tests;
 
@@ -91,6 +95,9 @@ pub(crate) struct Types {
     pub mwc: ResourceType,
     /// Only when the IstioOperator CRD is loaded.
     pub iop: Option<ResourceType>,
+    /// Only when the Gateway API CRDs are loaded.
+    pub gateway: Option<ResourceType>,
+    pub gateway_class: Option<ResourceType>,
 }
 
 impl Types {
@@ -111,6 +118,8 @@ impl Types {
                 "MutatingWebhookConfiguration",
             )?,
             iop: t("install.istio.io/v1alpha1", "IstioOperator"),
+            gateway: t("gateway.networking.k8s.io/v1", "Gateway"),
+            gateway_class: t("gateway.networking.k8s.io/v1", "GatewayClass"),
         })
     }
 }
@@ -153,6 +162,7 @@ pub fn reconcile(cluster: &mut Cluster, now: Timestamp) -> Option<Timestamp> {
     for _ in 0..MAX_PASSES {
         let before = cluster.store.resource_version();
         operator::reconcile(cluster, &types, now);
+        gateway_api::reconcile(cluster, &types, now);
         workloads::reconcile(cluster, &types, now);
         kubelet::reconcile(cluster, &types, now);
         disruption::reconcile(cluster, &types, now);

@@ -159,6 +159,10 @@ pub enum SandboxError {
     },
     #[error("scenario {path}: {message}")]
     Scenario { path: String, message: String },
+    #[error(
+        "no scenario {name:?}: the built-in scenarios are {known}; anything else is a path to a scenario file"
+    )]
+    UnknownScenario { name: String, known: String },
     #[error("--listen {0}: the sandbox only binds loopback addresses (127.0.0.0/8 or ::1)")]
     NotLoopback(String),
     #[error("--listen {addr}: {source}")]

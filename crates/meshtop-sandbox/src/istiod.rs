@@ -321,4 +321,142 @@ mod tests {
         assert_eq!(doc[0]["proxy"], "ratings.default");
         assert!(doc[0].get("resources").is_some());
     }
+
+    /// syncz of each istiod in canary-2026, at a time when every proxy has settled.
+    fn canary_syncz(replica_prefix: &str) -> Vec<Value> {
+        let c = crate::controllers::mesh_tests::canary();
+        let now: Timestamp = "2026-03-02T09:01:00Z".parse().expect("time");
+        c.store
+            .list("pods", Some("istio-system"))
+            .filter(|p| syncz::is_istiod(p) && meta_name(p).starts_with(replica_prefix))
+            .flat_map(|p| {
+                let r = istiod_http(&c, p, 15014, "debug/syncz", "", true, now);
+                serde_json::from_slice::<Vec<Value>>(&r.body).expect("json")
+            })
+            .collect()
+    }
+
+    fn meta_name(p: &Value) -> &str {
+        p.pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    #[test]
+    fn syncz_lists_ztunnels_waypoints_and_gateways_in_the_1_23_shape() {
+        let entries = canary_syncz("istiod-1-29-2");
+        let of_type =
+            |t: &str| -> Vec<&Value> { entries.iter().filter(|e| e["proxy_type"] == t).collect() };
+        let ztunnels = of_type("ztunnel");
+        assert_eq!(ztunnels.len(), 9, "one ztunnel per node: {entries:?}");
+        let old = ztunnels
+            .iter()
+            .find(|e| e["proxy"] == "ztunnel-7xk2p.istio-system")
+            .expect("the old ztunnel");
+        assert_eq!(old["istio_version"], "1.27.3");
+        assert!(
+            old.get("cluster_sent").is_none(),
+            "ztunnel watches no Envoy type"
+        );
+        let res = old["resources"].as_object().expect("resources");
+        let urls: Vec<&String> = res.keys().collect();
+        assert_eq!(
+            urls,
+            [
+                "type.googleapis.com/istio.security.Authorization",
+                "type.googleapis.com/istio.workload.Address"
+            ]
+        );
+        // Pinned WADS=STALE: sent differs from acked.
+        let wads = &res["type.googleapis.com/istio.security.Authorization"];
+        assert_ne!(wads["sent"], wads["acked"]);
+        let wds = &res["type.googleapis.com/istio.workload.Address"];
+        assert_eq!(wds["sent"], wds["acked"]);
+
+        let waypoint = of_type("waypoint");
+        assert_eq!(waypoint.len(), 1);
+        assert!(
+            waypoint[0]["proxy"]
+                .as_str()
+                .expect("id")
+                .ends_with(".bookinfo")
+        );
+        assert!(waypoint[0].get("cluster_sent").is_some());
+        let routers: Vec<&str> = of_type("router")
+            .iter()
+            .filter_map(|e| e["proxy"].as_str())
+            .collect();
+        assert_eq!(
+            routers.len(),
+            2,
+            "public-istio and the chart gateway: {routers:?}"
+        );
+        // Native sidecars are proxies too: payments' and inventory's pods report to 1-29-2.
+        let sidecars = of_type("sidecar");
+        assert!(sidecars.iter().any(|e| {
+            e["proxy"]
+                .as_str()
+                .is_some_and(|p| p.ends_with(".payments"))
+        }));
+        assert!(
+            sidecars.iter().all(|e| e["proxy"].as_str().is_some_and(
+                |p| !p.ends_with(".checkout") || p.starts_with("checkout-web-6d9f7c8b5-")
+            ))
+        );
+        let versions: std::collections::BTreeSet<&str> = sidecars
+            .iter()
+            .filter_map(|e| e["istio_version"].as_str())
+            .collect();
+        assert_eq!(
+            versions.into_iter().collect::<Vec<_>>(),
+            ["1.29.1", "1.29.2"]
+        );
+
+        // The canary's istiod holds the canary's proxies, and the Gateway on its tag has none
+        // Ready; the 1.27 proxies of legacy-billing are connected to nothing.
+        let canary = canary_syncz("istiod-1-30-1");
+        assert!(
+            canary.iter().all(|e| e["istio_version"] == "1.30.1"),
+            "{canary:?}"
+        );
+        assert!(canary.iter().any(|e| {
+            e["proxy"]
+                .as_str()
+                .is_some_and(|p| p.ends_with(".checkout"))
+        }));
+        assert!(entries.iter().chain(&canary).all(|e| {
+            !e["proxy"]
+                .as_str()
+                .unwrap_or("")
+                .ends_with(".legacy-billing")
+        }));
+    }
+
+    #[test]
+    fn ztunnel_entries_before_1_23_have_no_resources() {
+        let now = Timestamp::now();
+        let mut c = Cluster::new(Settings::default());
+        pod(&mut c, istiod("istiod-x", "1-22-0", "1.22.0"), now);
+        pod(
+            &mut c,
+            json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "ztunnel-a", "namespace": "istio-system", "labels": {"app": "ztunnel"},
+                             "annotations": {"istio.io/rev": "1-22-0"}},
+                "spec": {"containers": [{"name": "istio-proxy", "image": "docker.io/istio/ztunnel:1.22.0"}]},
+                "status": {"phase": "Running", "podIP": "10.0.0.7", "startTime": "2026-01-01T00:00:00Z",
+                           "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}),
+            now,
+        );
+        let x = c
+            .store
+            .get("pods", "istio-system", "istiod-x")
+            .cloned()
+            .expect("pod");
+        let r = istiod_http(&c, &x, 15014, "debug/syncz", "", true, now);
+        let doc: Value = serde_json::from_slice(&r.body).expect("json");
+        assert_eq!(
+            doc,
+            json!([{"cluster_id": "Kubernetes", "proxy": "ztunnel-a.istio-system", "proxy_type": "ztunnel", "istio_version": "1.22.0"}])
+        );
+    }
 }

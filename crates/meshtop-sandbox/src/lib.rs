@@ -40,6 +40,9 @@ pub const ANNOTATION_PREFIX: &str = "sandbox.meshtop.dev/";
 /// The scenario `meshtop --demo` and the tests start from.
 pub const DEFAULT_SCENARIO: &str = "assets/scenarios/k1-upgrade.yaml";
 
+/// The built-in scenario `--demo` runs when given no name.
+pub const DEFAULT_DEMO: &str = "k1-upgrade";
+
 /// One rule refused to the restricted user: `VERB RESOURCE[/SUB] [NAMESPACE]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DenyRule {
@@ -246,7 +249,7 @@ pub async fn run(
     stop: impl std::future::Future<Output = &'static str>,
 ) -> Result<(), SandboxError> {
     let listen = parse_listen(&args.listen)?;
-    let scenario = Scenario::from_file(&args.scenario)?;
+    let scenario = Scenario::named_or_file(&args.scenario)?;
     let sandbox = Sandbox::start(&scenario, listen).await?;
     let kubeconfig_path = args.kubeconfig_out.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!(

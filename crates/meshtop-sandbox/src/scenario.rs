@@ -28,7 +28,41 @@ pub const SHIPPED_CRDS: &[(&str, &str)] = &[
         "virtualservices.networking.istio.io",
         include_str!("../../../assets/crds/virtualservice-crd.yaml"),
     ),
+    (
+        "gatewayclasses.gateway.networking.k8s.io",
+        include_str!("../../../assets/crds/gatewayapi-gatewayclass-crd.yaml"),
+    ),
+    (
+        "gateways.gateway.networking.k8s.io",
+        include_str!("../../../assets/crds/gatewayapi-gateway-crd.yaml"),
+    ),
+    (
+        "httproutes.gateway.networking.k8s.io",
+        include_str!("../../../assets/crds/gatewayapi-httproute-crd.yaml"),
+    ),
 ];
+
+/// The scenarios built into meshtop, by name: the field report's cluster (the default demo) and
+/// a 2026 mesh in the middle of a canary upgrade.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    (
+        "k1-upgrade",
+        include_str!("../../../assets/scenarios/k1-upgrade.yaml"),
+    ),
+    (
+        "canary-2026",
+        include_str!("../../../assets/scenarios/canary-2026.yaml"),
+    ),
+];
+
+/// The names of the built-in scenarios, for help and errors: `k1-upgrade, canary-2026`.
+pub fn built_in_names() -> String {
+    BUILT_IN
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// The text of the scenario format, shown by `meshtop sandbox --help`.
 pub const FORMAT_HELP: &str = include_str!("../../../assets/scenario-format.txt");
@@ -129,7 +163,7 @@ pub const XDS_STATES: &[&str] = &[
     "STALE (Never Acknowledged)",
     "ERROR",
 ];
-pub const XDS_TYPES: &[&str] = &["CDS", "LDS", "EDS", "RDS", "ECDS"];
+pub const XDS_TYPES: &[&str] = &["CDS", "LDS", "EDS", "RDS", "ECDS", "WDS", "WADS"];
 
 /// Parses `RDS=NOT SENT,EDS=STALE` into (type, state) pairs.
 pub fn parse_xds(text: &str) -> Result<Vec<(String, String)>, String> {
@@ -168,6 +202,33 @@ impl Scenario {
             path: path.display().to_string(),
             message,
         })
+    }
+
+    /// A built-in scenario by name.
+    pub fn built_in(name: &str) -> Option<Result<Self, SandboxError>> {
+        let (name, text) = BUILT_IN.iter().find(|(n, _)| *n == name)?;
+        let path = format!("{name} (built in)");
+        Some(Self::parse(text, &path).map_err(|message| SandboxError::Scenario { path, message }))
+    }
+
+    /// A built-in scenario by name, else the scenario file at that path. A word that names
+    /// neither (no directory, no `.yaml`) is refused with the built-in names.
+    pub fn named_or_file(arg: &Path) -> Result<Self, SandboxError> {
+        if let Some(built_in) = arg.to_str().and_then(Self::built_in) {
+            return built_in;
+        }
+        let word = arg.components().count() == 1
+            && !matches!(
+                arg.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml" | "json")
+            );
+        if word && !arg.exists() {
+            return Err(SandboxError::UnknownScenario {
+                name: arg.display().to_string(),
+                known: built_in_names(),
+            });
+        }
+        Self::from_file(arg)
     }
 
     /// Parses the YAML; structure is checked here, meaning when the scenario is built.
@@ -614,9 +675,29 @@ data: {a: b}
     }
 
     #[test]
+    fn built_in_scenarios_go_by_name_and_unknown_words_are_refused() {
+        for (name, _) in BUILT_IN {
+            let s = Scenario::named_or_file(Path::new(name)).expect(name);
+            assert_eq!(s.path, format!("{name} (built in)"));
+        }
+        let e = Scenario::named_or_file(Path::new("canary")).expect_err("unknown");
+        assert_eq!(
+            e.to_string(),
+            "no scenario \"canary\": the built-in scenarios are k1-upgrade, canary-2026; anything else is a path to a scenario file"
+        );
+        let e = Scenario::named_or_file(Path::new("missing.yaml")).expect_err("no file");
+        assert!(
+            e.to_string()
+                .starts_with("cannot read scenario missing.yaml"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn shipped_scenarios_load() {
         for path in [
             "assets/scenarios/k1-upgrade.yaml",
+            "assets/scenarios/canary-2026.yaml",
             "assets/scenarios/small.yaml",
         ] {
             let full = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -586,9 +586,29 @@ fn pod_row(o: &Value, now: Timestamp) -> Vec<Value> {
         .and_then(Value::as_array)
         .map(Vec::len)
         .unwrap_or(0);
-    let ready = statuses
+    let mut ready = statuses
         .iter()
         .filter(|c| c.get("ready").and_then(Value::as_bool) == Some(true))
+        .count();
+    // Native sidecars (init containers that keep running) count as kubectl counts them.
+    let sidecars: Vec<&str> = o
+        .pointer("/spec/initContainers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| s(c, "/restartPolicy") == "Always")
+        .map(|c| s(c, "/name"))
+        .collect();
+    let total = total + sidecars.len();
+    ready += o
+        .pointer("/status/initContainerStatuses")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| {
+            sidecars.contains(&s(c, "/name"))
+                && c.get("ready").and_then(Value::as_bool) == Some(true)
+        })
         .count();
     let restarts: i64 = statuses.iter().map(|c| n(c, "/restartCount")).sum();
     let mut reason = if s(o, "/status/reason").is_empty() {
@@ -668,9 +688,21 @@ fn service_row(o: &Value, now: Timestamp) -> Vec<Value> {
     } else {
         s(o, "/spec/clusterIP")
     };
+    let ingress: Vec<&str> = o
+        .pointer("/status/loadBalancer/ingress")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|i| {
+            i.get("ip")
+                .or_else(|| i.get("hostname"))
+                .and_then(Value::as_str)
+        })
+        .collect();
     let external = match ty {
-        "LoadBalancer" => "<pending>",
-        _ => "<none>",
+        "LoadBalancer" if !ingress.is_empty() => ingress.join(","),
+        "LoadBalancer" => "<pending>".to_string(),
+        _ => "<none>".to_string(),
     };
     vec![
         json!(s(o, "/metadata/name")),
@@ -879,30 +911,87 @@ fn cells(kind: &str, o: &Value, now: Timestamp) -> Vec<Value> {
     }
 }
 
-/// Evaluates the simple JSONPath of a printer column (`.spec.revision`, `.a.b[0].c`).
-fn json_path<'a>(o: &'a Value, path: &str) -> Option<&'a Value> {
-    let mut cur = o;
-    for part in path
-        .trim_start_matches('.')
-        .split('.')
-        .filter(|p| !p.is_empty())
-    {
-        let (field, index) = match part.split_once('[') {
-            Some((f, rest)) => (f, rest.trim_end_matches(']').parse::<usize>().ok()),
-            None => (part, None),
-        };
-        if !field.is_empty() {
-            cur = cur.get(field)?;
-        }
-        if let Some(i) = index {
-            cur = cur.get(i)?;
+/// Splits a printer column's JSONPath into steps: fields, and the brackets after them
+/// (`[0]`, `[*]`, `[?(@.type=="Ready")]`), leaving dots inside a filter alone.
+fn path_steps(path: &str) -> Vec<&str> {
+    let mut steps = Vec::new();
+    let (mut start, mut depth) = (0, 0usize);
+    for (i, c) in path.char_indices() {
+        match c {
+            '[' => {
+                if depth == 0 && start < i {
+                    steps.push(&path[start..i]);
+                }
+                if depth == 0 {
+                    start = i;
+                }
+                depth += 1;
+            }
+            ']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    steps.push(&path[start..=i]);
+                    start = i + 1;
+                }
+            }
+            '.' if depth == 0 => {
+                if start < i {
+                    steps.push(&path[start..i]);
+                }
+                start = i + 1;
+            }
+            _ => {}
         }
     }
-    Some(cur)
+    if start < path.len() {
+        steps.push(&path[start..]);
+    }
+    steps
 }
 
+/// Whether `item` passes a filter `?(@.field=="value")` (the one form CRDs use).
+fn filter_passes(item: &Value, filter: &str) -> bool {
+    let inner = filter
+        .trim_start_matches("?(")
+        .trim_end_matches(')')
+        .trim_start_matches("@.");
+    let Some((field, want)) = inner.split_once("==") else {
+        return false;
+    };
+    let want = want.trim().trim_matches(|c| c == '"' || c == '\'');
+    item.get(field.trim()).and_then(Value::as_str) == Some(want)
+}
+
+/// Evaluates the JSONPath of a printer column (`.spec.revision`, `.a.b[0].c`, `.a[*].b`,
+/// `.status.conditions[?(@.type=="Ready")].status`) to the values it selects, in order.
+fn json_path<'a>(o: &'a Value, path: &str) -> Vec<&'a Value> {
+    let mut cur: Vec<&Value> = vec![o];
+    for step in path_steps(path.trim_start_matches('.')) {
+        cur = match step.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            Some("*") => cur
+                .into_iter()
+                .filter_map(Value::as_array)
+                .flatten()
+                .collect(),
+            Some(f) if f.starts_with('?') => cur
+                .into_iter()
+                .filter_map(Value::as_array)
+                .flatten()
+                .filter(|item| filter_passes(item, f))
+                .collect(),
+            Some(i) => match i.parse::<usize>() {
+                Ok(i) => cur.into_iter().filter_map(|v| v.get(i)).collect(),
+                Err(_) => Vec::new(),
+            },
+            None => cur.into_iter().filter_map(|v| v.get(step)).collect(),
+        };
+    }
+    cur
+}
+
+/// The API server prints the first value a column's path selects.
 fn custom_cell(o: &Value, type_: &str, path: &str, now: Timestamp) -> Value {
-    match json_path(o, path) {
+    match json_path(o, path).first().copied() {
         None | Some(Value::Null) => Value::Null,
         Some(Value::String(v)) if type_ == "date" => json!(age(Some(v), now)),
         Some(v @ Value::String(_)) => v.clone(),

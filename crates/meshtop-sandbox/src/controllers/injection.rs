@@ -29,6 +29,30 @@ pub fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
     }
 }
 
+/// The hub and tag of an istiod Deployment's `discovery` image: where its proxies' images
+/// come from.
+pub(super) fn release_of(istiod: &Value) -> (&str, &str) {
+    let pilot_image = istiod
+        .pointer("/spec/template/spec/containers")
+        .and_then(Value::as_array)
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c.get("name").and_then(Value::as_str) == Some("discovery"))
+        })
+        .and_then(|c| c.get("image"))
+        .and_then(Value::as_str)
+        .unwrap_or("docker.io/istio/pilot:latest");
+    let (hub, tag) = split_image(pilot_image);
+    (
+        if hub.is_empty() {
+            "docker.io/istio"
+        } else {
+            hub
+        },
+        tag,
+    )
+}
+
 /// `registry/path/name:tag` → (`registry/path`, `tag`); a registry port is not a tag.
 fn split_image(image: &str) -> (&str, &str) {
     let (repo, tag) = match image.rfind(':') {
@@ -41,7 +65,7 @@ fn split_image(image: &str) -> (&str, &str) {
 
 /// The istiod Deployment of a revision (`app=istiod`; no `istio.io/rev` label means
 /// `default`).
-fn istiod_of<'a>(cluster: &'a Cluster, revision: &str) -> Option<&'a Value> {
+pub(super) fn istiod_of<'a>(cluster: &'a Cluster, revision: &str) -> Option<&'a Value> {
     cluster
         .store
         .list("deployments.apps", None)
@@ -62,28 +86,74 @@ fn webhooks(cluster: &Cluster) -> impl Iterator<Item = &Value> {
         .map(|w| &**w)
 }
 
-/// The revision a revision tag points to; a name that is not a tag is a revision.
-fn resolve_tag(cluster: &Cluster, name: &str) -> String {
-    webhooks(cluster)
-        .find(|w| label(w, "istio.io/tag") == Some(name))
-        .and_then(|w| label(w, "istio.io/rev"))
-        .unwrap_or(name)
-        .to_string()
+/// The revision whose istiod a webhook configuration calls: what the API server does with
+/// its first webhook's `clientConfig.service`. The Service's `istio.io/rev` label names it
+/// (a tag Service carries the revision it serves too); a Service that is not there is read
+/// from its name, `istiod-<rev>` or `istiod`.
+fn called_revision(cluster: &Cluster, mwc: &Value) -> Option<String> {
+    let service = mwc
+        .get("webhooks")?
+        .as_array()?
+        .iter()
+        .find_map(|w| w.pointer("/clientConfig/service"))?;
+    let name = service.get("name").and_then(Value::as_str)?;
+    let ns = service
+        .get("namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if let Some(rev) = cluster
+        .store
+        .get("services", ns, name)
+        .and_then(|s| label(s, "istio.io/rev"))
+    {
+        return Some(rev.to_string());
+    }
+    match name.strip_prefix("istiod-") {
+        Some(rev) if !rev.is_empty() => Some(rev.to_string()),
+        _ => (name == "istiod").then(|| "default".to_string()),
+    }
+}
+
+/// The tag webhook configuration of `tag` (`istio-revision-tag-<tag>`, labelled
+/// `istio.io/tag=<tag>`).
+fn tag_webhook<'a>(cluster: &'a Cluster, tag: &str) -> Option<&'a Value> {
+    webhooks(cluster).find(|w| label(w, "istio.io/tag") == Some(tag))
+}
+
+/// The revision a revision tag injects with; a name that is not a tag is a revision. A tag
+/// follows where its webhooks call, not its `istio.io/rev` label: relabelling the webhook
+/// configuration alone moves nothing, as in a real cluster.
+pub(super) fn resolve_tag(cluster: &Cluster, name: &str) -> String {
+    tag_webhook(cluster, name)
+        .and_then(|w| {
+            called_revision(cluster, w).or_else(|| label(w, "istio.io/rev").map(str::to_string))
+        })
+        .unwrap_or_else(|| name.to_string())
 }
 
 /// The revision behind `istio-injection=enabled`: the `default` tag's, else the
 /// revision-less install's, else none.
-fn default_revision(cluster: &Cluster) -> Option<String> {
-    let tag = webhooks(cluster).find(|w| {
-        label(w, "istio.io/tag") == Some("default")
-            || meta_str(w, "name").starts_with("istio-revision-tag-default")
+pub(super) fn default_revision(cluster: &Cluster) -> Option<String> {
+    let tag = tag_webhook(cluster, "default").or_else(|| {
+        webhooks(cluster).find(|w| meta_str(w, "name").starts_with("istio-revision-tag-default"))
     });
-    if let Some(rev) = tag.and_then(|w| label(w, "istio.io/rev")) {
-        return Some(rev.to_string());
+    if let Some(rev) = tag.and_then(|w| {
+        called_revision(cluster, w).or_else(|| label(w, "istio.io/rev").map(str::to_string))
+    }) {
+        return Some(rev);
     }
     let untagged_default = webhooks(cluster)
         .any(|w| label(w, "istio.io/rev") == Some("default") && label(w, "istio.io/tag").is_none());
     (untagged_default || istiod_of(cluster, "default").is_some()).then(|| "default".to_string())
+}
+
+/// Whether the CNI node agent is installed: the injector then adds `istio-validation`
+/// instead of the `istio-init` that sets up iptables itself.
+fn cni_installed(cluster: &Cluster) -> bool {
+    cluster
+        .store
+        .list("daemonsets.apps", None)
+        .any(|d| label(d, "k8s-app") == Some("istio-cni-node"))
 }
 
 /// Which revision's webhook would inject this pod, if any.
@@ -162,6 +232,47 @@ fn field_env(name: &str, path: &str) -> Value {
     json!({"name": name, "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": path}}})
 }
 
+fn proxy_image_is_auto(pod: &Value) -> bool {
+    pod.pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|c| {
+            c.get("name").and_then(Value::as_str) == Some("istio-proxy")
+                && c.get("image").and_then(Value::as_str) == Some("auto")
+        })
+}
+
+/// The `gateway` injection template: the gateway's own `istio-proxy` gets the revision's
+/// proxy image; nothing else is added.
+fn fill_gateway(pod: &mut Value, proxy_image: &str, revision: &str, version: (u32, u32, u32)) {
+    if let Some(cs) = pod
+        .pointer_mut("/spec/containers")
+        .and_then(Value::as_array_mut)
+    {
+        for c in cs
+            .iter_mut()
+            .filter(|c| c.get("name").and_then(Value::as_str) == Some("istio-proxy"))
+        {
+            c["image"] = json!(proxy_image);
+        }
+    }
+    let mut status = json!({"initContainers": null, "containers": ["istio-proxy"], "volumes": [
+        "workload-socket", "credential-socket", "workload-certs", "istio-envoy", "istio-data", "istio-podinfo",
+        "istio-token", "istiod-ca-cert"], "imagePullSecrets": null});
+    if version >= (1, 11, 0) {
+        status["revision"] = json!(revision);
+    }
+    let meta = &mut pod["metadata"];
+    if !meta["annotations"].is_object() {
+        meta["annotations"] = json!({});
+    }
+    meta["annotations"]["sidecar.istio.io/status"] = json!(status.to_string());
+    if version >= (1, 18, 0) {
+        meta["annotations"]["istio.io/rev"] = json!(revision);
+    }
+}
+
 /// Admission for a new pod: sidecar injection.
 pub fn admit_pod(cluster: &mut Cluster, pod: &mut Value, now: Timestamp) {
     let _ = now;
@@ -170,7 +281,14 @@ pub fn admit_pod(cluster: &mut Cluster, pod: &mut Value, now: Timestamp) {
         meta_str(pod, "name").to_string(),
     );
     // Scenario pods are kept as written, with or without their sidecar.
-    if cluster.controllers.loaded.contains_key(&key) || has_proxy(pod) {
+    if cluster.controllers.loaded.contains_key(&key) {
+        return;
+    }
+    // A gateway of the `istio/gateway` chart brings its own `istio-proxy` container with
+    // `image: auto`; the injector's `gateway` template fills it in. Any other pod with a
+    // proxy already is left alone.
+    let auto_gateway = proxy_image_is_auto(pod);
+    if has_proxy(pod) && !auto_gateway {
         return;
     }
     let Some(revision) = injecting_revision(cluster, pod) else {
@@ -179,22 +297,7 @@ pub fn admit_pod(cluster: &mut Cluster, pod: &mut Value, now: Timestamp) {
     let Some(istiod) = istiod_of(cluster, &revision) else {
         return;
     };
-    let pilot_image = istiod
-        .pointer("/spec/template/spec/containers")
-        .and_then(Value::as_array)
-        .and_then(|cs| {
-            cs.iter()
-                .find(|c| c.get("name").and_then(Value::as_str) == Some("discovery"))
-        })
-        .and_then(|c| c.get("image"))
-        .and_then(Value::as_str)
-        .unwrap_or("docker.io/istio/pilot:latest");
-    let (hub, tag) = split_image(pilot_image);
-    let hub = if hub.is_empty() {
-        "docker.io/istio"
-    } else {
-        hub
-    };
+    let (hub, tag) = release_of(istiod);
     // An unparsable tag (`latest`) behaves as a current release.
     let version = parse_version(tag).unwrap_or((1, u32::MAX, 0));
     let proxy_image = pod
@@ -207,6 +310,10 @@ pub fn admit_pod(cluster: &mut Cluster, pod: &mut Value, now: Timestamp) {
         meta_str(istiod, "name"),
         meta_str(istiod, "namespace")
     );
+    if auto_gateway {
+        fill_gateway(pod, &proxy_image, &revision, version);
+        return;
+    }
     let ns = key.0.clone();
     let (workload_name, workload_kind) = workload(pod);
     let owner = match workload_kind {
@@ -268,8 +375,9 @@ pub fn admit_pod(cluster: &mut Cluster, pod: &mut Value, now: Timestamp) {
             {"mountPath": "/etc/istio/pod", "name": "istio-podinfo"},
         ],
     });
-    let init = json!({
-        "name": "istio-init",
+    let cni = cni_installed(cluster);
+    let mut init = json!({
+        "name": if cni { "istio-validation" } else { "istio-init" },
         "image": proxy_image,
         "imagePullPolicy": "IfNotPresent",
         "args": ["istio-iptables", "-p", "15001", "-z", "15006", "-u", "1337", "-m", "REDIRECT", "-i", "*", "-x", "",
@@ -279,6 +387,29 @@ pub fn admit_pod(cluster: &mut Cluster, pod: &mut Value, now: Timestamp) {
                             "privileged": false, "readOnlyRootFilesystem": false, "runAsGroup": 0, "runAsNonRoot": false,
                             "runAsUser": 0},
     });
+    if cni {
+        // The CNI plugin set up the redirection already; the init container only checks it.
+        init["args"] = json!([
+            "istio-iptables",
+            "--validation-mode",
+            "--run-validation",
+            "--log_output_level=default:info"
+        ]);
+        init["securityContext"] = json!({"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]},
+                                         "privileged": false, "readOnlyRootFilesystem": true, "runAsGroup": 1337,
+                                         "runAsNonRoot": true, "runAsUser": 1337});
+    }
+    // From 1.28 the injector's default (`auto`) makes the proxy a Kubernetes native sidecar:
+    // an init container that keeps running (restartPolicy Always), after the iptables one.
+    let native = version >= (1, 28, 0)
+        && pod
+            .pointer("/metadata/annotations/sidecar.istio.io~1nativeSidecar")
+            .and_then(Value::as_str)
+            != Some("false");
+    let mut proxy = proxy;
+    if native {
+        proxy["restartPolicy"] = json!("Always");
+    }
     let volumes = [
         json!({"name": "istio-envoy", "emptyDir": {"medium": "Memory"}}),
         json!({"name": "istio-data", "emptyDir": {}}),
@@ -288,9 +419,15 @@ pub fn admit_pod(cluster: &mut Cluster, pod: &mut Value, now: Timestamp) {
         ]}}),
         json!({"name": "istiod-ca-cert", "configMap": {"name": "istio-ca-root-cert"}}),
     ];
+    let init_name = init["name"].clone();
+    let (status_inits, status_containers) = if native {
+        (json!([init_name, "istio-proxy"]), json!([]))
+    } else {
+        (json!([init_name]), json!(["istio-proxy"]))
+    };
     let mut status = json!({
-        "initContainers": ["istio-init"],
-        "containers": ["istio-proxy"],
+        "initContainers": status_inits,
+        "containers": status_containers,
         "volumes": ["istio-envoy", "istio-data", "istio-podinfo", "istiod-ca-cert"],
         "imagePullSecrets": null,
     });
@@ -307,7 +444,11 @@ pub fn admit_pod(cluster: &mut Cluster, pod: &mut Value, now: Timestamp) {
         }
     };
     push(pod, "initContainers", init);
-    push(pod, "containers", proxy);
+    if native {
+        push(pod, "initContainers", proxy);
+    } else {
+        push(pod, "containers", proxy);
+    }
     for v in volumes {
         push(pod, "volumes", v);
     }

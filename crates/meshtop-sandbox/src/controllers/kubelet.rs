@@ -162,6 +162,20 @@ fn running_status(pod: &Value, host_ip: &str, pod_ip: &str, started: &str, ready
                 .map(|c| {
                     let name = c.get("name").and_then(Value::as_str).unwrap_or("");
                     let id = container_id(uid, name);
+                    if is_sidecar(c) {
+                        // A native sidecar starts with the init containers and keeps running.
+                        return json!({
+                            "name": name,
+                            "state": {"running": {"startedAt": started}},
+                            "lastState": {},
+                            "ready": ready,
+                            "restartCount": 0,
+                            "image": image(c),
+                            "imageID": "",
+                            "containerID": id,
+                            "started": true,
+                        });
+                    }
                     json!({
                         "name": name,
                         "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started,
@@ -232,6 +246,22 @@ fn mark_ready(status: &mut Value, now: &str) {
             c["ready"] = json!(true);
         }
     }
+    if let Some(cs) = status
+        .get_mut("initContainerStatuses")
+        .and_then(Value::as_array_mut)
+    {
+        for c in cs
+            .iter_mut()
+            .filter(|c| c.pointer("/state/running").is_some())
+        {
+            c["ready"] = json!(true);
+        }
+    }
+}
+
+/// An init container with `restartPolicy: Always`: a Kubernetes native sidecar.
+pub(super) fn is_sidecar(container: &Value) -> bool {
+    container.get("restartPolicy").and_then(Value::as_str) == Some("Always")
 }
 
 /// The InternalIP of a node, empty if it has none (or is not there).

@@ -47,7 +47,7 @@ struct XdsType {
     since: u32,
 }
 
-/// In the order of the Go struct's fields.
+/// The Envoy types, in the order of the Go struct's fields.
 const XDS_TYPES: [XdsType; 5] = [
     XdsType {
         short: "CDS",
@@ -78,6 +78,23 @@ const XDS_TYPES: [XdsType; 5] = [
         key: "extensionconfig",
         url: "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
         since: 14,
+    },
+];
+
+/// What ztunnel subscribes to (`pkg/model/xds.go`: AddressType, WorkloadAuthorizationType).
+/// istiod has no `*_sent` keys for them: they appear only in the `resources` map (1.23+).
+const ZTUNNEL_TYPES: [XdsType; 2] = [
+    XdsType {
+        short: "WDS",
+        key: "",
+        url: "type.googleapis.com/istio.workload.Address",
+        since: 18,
+    },
+    XdsType {
+        short: "WADS",
+        key: "",
+        url: "type.googleapis.com/istio.security.Authorization",
+        since: 18,
     },
 ];
 
@@ -189,7 +206,8 @@ fn istiod_revision(istiod: &Value) -> &str {
         .unwrap_or("default")
 }
 
-/// The `revision` of `sidecar.istio.io/status`, else the `istio.io/rev` label, else `default`.
+/// The `revision` of `sidecar.istio.io/status`, else the `istio.io/rev` annotation, else the
+/// `istio.io/rev` label, else `default`.
 fn proxy_revision(pod: &Value) -> String {
     annotation(pod, "sidecar.istio.io/status")
         .and_then(|s| serde_json::from_str::<Value>(s).ok())
@@ -199,6 +217,12 @@ fn proxy_revision(pod: &Value) -> String {
                 .map(str::to_string)
         })
         .filter(|r| !r.is_empty())
+        .or_else(|| {
+            // Gateways istiod deploys and ztunnel carry their revision as an annotation.
+            annotation(pod, "istio.io/rev")
+                .filter(|r| !r.is_empty())
+                .map(str::to_string)
+        })
         .or_else(|| {
             label(pod, "istio.io/rev")
                 .filter(|r| !r.is_empty())
@@ -223,6 +247,21 @@ pub fn proxy_version(pod: &Value) -> Option<String> {
 fn is_gateway(pod: &Value) -> bool {
     label(pod, "istio").is_some_and(|v| v.contains("gateway"))
         || label(pod, "operator.istio.io/component").is_some_and(|v| v.ends_with("Gateways"))
+}
+
+/// The `proxy_type` istiod reports (`pkg/model/proxy.go` NodeType): ztunnel (the chart's
+/// `app: ztunnel`), a waypoint or a gateway istiod deployed (`gateway.istio.io/managed`),
+/// a chart gateway, or a sidecar.
+pub fn proxy_type(pod: &Value) -> &'static str {
+    if label(pod, "app") == Some("ztunnel") {
+        return "ztunnel";
+    }
+    match label(pod, "gateway.istio.io/managed") {
+        Some("istio.io-mesh-controller") => "waypoint",
+        Some(_) => "router",
+        None if is_gateway(pod) => "router",
+        None => "sidecar",
+    }
 }
 
 /// When the proxy's xDS stream to istiod started.
@@ -342,7 +381,12 @@ fn nonces(uid: &str, type_url: &str, state: XdsState) -> (String, String) {
 
 /// Each type's state: pinned by the scenario, else SYNCED once the proxy has been
 /// connected for `proxy_sync_delay`.
-fn states(cluster: &Cluster, pod: &Value, now: Timestamp) -> [XdsState; 5] {
+fn states<const N: usize>(
+    cluster: &Cluster,
+    pod: &Value,
+    types: &[XdsType; N],
+    now: Timestamp,
+) -> [XdsState; N] {
     let pinned: Vec<(String, String)> = sandbox_annotation(pod, "xds")
         .and_then(|t| parse_xds(t).ok())
         .unwrap_or_default();
@@ -354,11 +398,11 @@ fn states(cluster: &Cluster, pod: &Value, now: Timestamp) -> [XdsState; 5] {
     } else {
         XdsState::NeverAcknowledged
     };
-    XDS_TYPES.map(|t| {
+    std::array::from_fn(|i| {
         pinned
             .iter()
             .rev()
-            .find(|(ty, _)| ty == t.short)
+            .find(|(ty, _)| ty == types[i].short)
             .and_then(|(_, s)| XdsState::parse(s))
             .unwrap_or(default)
     })
@@ -375,11 +419,9 @@ fn entry(cluster: &Cluster, pod: &Value, version: IstioVersion, now: Timestamp) 
         m.insert("cluster_id".into(), json!("Kubernetes"));
     }
     m.insert("proxy".into(), json!(proxy_id(pod)));
+    let kind = proxy_type(pod);
     if version.at_least(18) {
-        m.insert(
-            "proxy_type".into(),
-            json!(if is_gateway(pod) { "router" } else { "sidecar" }),
-        );
+        m.insert("proxy_type".into(), json!(kind));
     }
     if let Some(v) = proxy_version(pod).filter(|v| !v.is_empty()) {
         m.insert("istio_version".into(), json!(v));
@@ -388,20 +430,29 @@ fn entry(cluster: &Cluster, pod: &Value, version: IstioVersion, now: Timestamp) 
         "" => proxy_id(pod),
         uid => uid.to_string(),
     };
-    let states = states(cluster, pod, now);
+    let types: &[XdsType] = if kind == "ztunnel" {
+        &ZTUNNEL_TYPES
+    } else {
+        &XDS_TYPES
+    };
+    let states: Vec<XdsState> = if kind == "ztunnel" {
+        states(cluster, pod, &ZTUNNEL_TYPES, now).to_vec()
+    } else {
+        states(cluster, pod, &XDS_TYPES, now).to_vec()
+    };
     let sent_time = connected_since(pod)
         .map(timestamp)
         .unwrap_or_else(|| timestamp(now));
     let mut resources = BTreeMap::new();
-    for (t, state) in XDS_TYPES.iter().zip(states) {
+    for (t, state) in types.iter().zip(states) {
         if !version.at_least(t.since) {
             continue;
         }
         let (sent, acked) = nonces(&uid, t.url, state);
-        if !sent.is_empty() {
+        if !sent.is_empty() && !t.key.is_empty() {
             m.insert(format!("{}_sent", t.key), json!(sent));
         }
-        if !acked.is_empty() {
+        if !acked.is_empty() && !t.key.is_empty() {
             m.insert(format!("{}_acked", t.key), json!(acked));
         }
         if version.at_least(23) {
