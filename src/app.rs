@@ -945,8 +945,9 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
             message: match stopped {
                 0 => "no action was running".to_string(),
                 n => format!(
-                    "{n} running action(s) stopped, audited as interrupted; what was done \
-                     stays done (a node being drained stays cordoned)"
+                    "{} stopped, audited as interrupted; what was done stays done (a node \
+                     being drained stays cordoned)",
+                    ops::outcome::count(n, "running action")
                 ),
             },
         }),

@@ -453,7 +453,7 @@ fn signal_during_a_blocked_drain(signal: &str, name: &str, code: i32) {
     );
     assert!(
         screen.contains(&format!(
-            "meshtop: interrupted by {name}: 1 running action(s) stopped, audited as interrupted"
+            "meshtop: interrupted by {name}: 1 running action stopped, audited as interrupted"
         )),
         "{screen}"
     );

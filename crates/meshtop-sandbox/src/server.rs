@@ -20,7 +20,7 @@ use super::error::ApiError;
 use super::resources::ResourceType;
 use super::selector::{FieldSelector, LabelSelector};
 use super::store::{EventType, WatchEvent, meta_str, resource_name};
-use super::{Cluster, DenyScope, Shared, controllers, discovery, istiod, patch, table};
+use super::{Cluster, DenyScope, Shared, controllers, discovery, istiod, logs, patch, table};
 
 pub type Body = BoxBody<Bytes, Infallible>;
 
@@ -321,6 +321,9 @@ async fn route(
                 201,
                 &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
             ))
+        }
+        (Some("log"), Some(name)) if t.kind == "Pod" && method == Method::GET => {
+            logs::handle(shared, &ns, &name, &q, stop)
         }
         (Some("status") | None, _) => crud(shared, req, &t, &target, verb, &q, stop).await,
         _ => Err(ApiError::not_found_path()),
