@@ -139,7 +139,12 @@ pub fn header(
         ]
     };
     let version = model.server_version().unwrap_or("?").to_string();
-    let scope = header.namespace.clone().unwrap_or_else(|| "all".into());
+    // The focus `:ns` and `0` change; `-n` sets it at start.
+    let scope = model
+        .focus()
+        .map(|n| n.to_string())
+        .or_else(|| header.namespace.clone())
+        .unwrap_or_else(|| "all".into());
     // Dropped from the right of this list first when the line is too narrow.
     let mut parts: Vec<Vec<Span<'_>>> = vec![
         vec![Span::styled(" meshtop  ", t.title)],
@@ -200,7 +205,13 @@ pub fn footer(frame: &mut Frame, area: Rect, state: &UiState, keymap: &Keymap, t
             let text = format!(":{input}");
             frame.set_cursor_position((area.x + text.chars().count() as u16, area.y));
             let candidates = keymap.completions(input);
-            let hint = if input.is_empty() {
+            let hint = if input.contains(' ') {
+                // An argument: a column, a context, a namespace; Tab lists the choices.
+                match &state.status {
+                    Some(choices) => format!("  {choices}"),
+                    None => "  tab completes · enter runs".into(),
+                }
+            } else if input.is_empty() {
                 format!("  {} · tab completes", candidates.join(" "))
             } else if candidates.is_empty() {
                 "  no such command".into()
@@ -225,7 +236,7 @@ pub fn footer(frame: &mut Frame, area: Rect, state: &UiState, keymap: &Keymap, t
             Span::styled("esc ", t.footer_key),
             Span::styled("cancels: nothing is sent until you confirm", t.footer_text),
         ]),
-        Mode::Normal => match &state.status {
+        Mode::Pane(_) | Mode::Normal => match &state.status {
             Some(msg) => Line::from(Span::styled(format!(" {msg}"), t.status)),
             None => {
                 let mut spans = vec![Span::raw(" ")];

@@ -227,7 +227,10 @@ fn line(writer: &Writer, n: u64, at: Timestamp) -> String {
             )
         }
         Writer::Generic { container } => {
-            format!("{stamp} {container}: handled request {n} in {}ms", 1 + n % 90)
+            format!(
+                "{stamp} {container}: handled request {n} in {}ms",
+                1 + n % 90
+            )
         }
     }
 }
