@@ -484,7 +484,11 @@ impl Keymap {
                 groups.push(&b.group);
             }
         }
-        let cell = |s: &str| s.replace('|', "\\|");
+        let cell = |s: &str| {
+            s.replace('|', "\\|")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        };
         for group in groups {
             let heading = match group {
                 PROMPT_GROUP => "while typing a filter, a command or a dialog's text",
@@ -1029,6 +1033,127 @@ mod tests {
         )
         .expect_err("unknown dialog");
         assert!(err.to_string().contains("unknown action \"fly\""), "{err}");
+    }
+
+    /// README's key table is what `meshtop keys --markdown` prints. When this fails, paste
+    /// the table it prints between README's `keys:begin` and `keys:end` lines.
+    #[test]
+    fn readme_key_table_is_generated_from_the_keymap() {
+        let readme = include_str!("../../README.md");
+        let fresh = Keymap::default().markdown();
+        let begin = readme
+            .find("<!-- keys:begin")
+            .and_then(|i| readme[i..].find('\n').map(|n| i + n + 1))
+            .expect("README has a keys:begin line");
+        let end = readme.find("<!-- keys:end -->").expect("keys:end line");
+        let written = readme.get(begin..end).unwrap_or_default();
+        assert!(
+            written == fresh,
+            "README's key table differs from the keymap; the table to paste:\n\n{fresh}"
+        );
+    }
+
+    #[test]
+    fn k9s_keys_mean_what_they_mean_in_k9s_and_dialog_keys_stay() {
+        let k = Keymap::default();
+        let ch = |c| press(KeyCode::Char(c), KeyModifiers::NONE);
+        let ctrl = |c| press(KeyCode::Char(c), KeyModifiers::CONTROL);
+        let nodes = Scope::View(ViewKind::Nodes);
+        let pdbs = Scope::View(ViewKind::Disruption);
+        for scope in [nodes, pdbs, Scope::DetailsOf(ViewKind::Nodes)] {
+            assert_eq!(k.action(&ch('y'), scope, false), Some(Action::Yaml));
+            assert_eq!(k.action(&ch('d'), scope, false), Some(Action::Describe));
+            assert_eq!(k.action(&ch('l'), scope, false), Some(Action::Logs));
+            assert_eq!(k.action(&ch('e'), scope, false), Some(Action::EditObject));
+            assert_eq!(k.action(&ch('0'), scope, false), Some(Action::AllNamespaces));
+            assert_eq!(k.action(&ctrl('d'), scope, false), Some(Action::HalfPageDown));
+            assert_eq!(k.action(&ctrl('u'), scope, false), Some(Action::HalfPageUp));
+        }
+        assert_eq!(
+            k.action(&ch('b'), nodes, false),
+            Some(Action::View(ViewKind::Disruption))
+        );
+        assert_eq!(
+            k.action(&ch('5'), nodes, false),
+            Some(Action::View(ViewKind::Disruption))
+        );
+        assert_eq!(k.command("pdb"), Some(Action::View(ViewKind::Disruption)));
+        assert_eq!(
+            k.action(&ch('L'), nodes, false),
+            Some(Action::Act(ActionKind::LabelNode))
+        );
+        assert_eq!(k.command("ctx"), Some(Action::Context));
+        assert_eq!(k.command("sort"), Some(Action::SortBy));
+        // In a dialog, d is still the dry run and y still goes on.
+        assert_eq!(
+            k.dialog_action(&ch('d'), false, ActionKind::Drain),
+            Some(Action::DryRun)
+        );
+        assert_eq!(
+            k.dialog_action(&ch('y'), false, ActionKind::PdbRelax),
+            Some(Action::Proceed)
+        );
+        // In a pane: f follows, esc and q close it, the screen's keys scroll it.
+        assert_eq!(k.pane_action(&ch('f'), nodes), Some(Action::Follow));
+        assert_eq!(k.pane_action(&ch('q'), nodes), Some(Action::Back));
+        assert_eq!(k.pane_action(&ctrl('d'), nodes), Some(Action::HalfPageDown));
+        assert_eq!(k.pane_action(&ch('G'), nodes), Some(Action::Bottom));
+        // A command without a key shows as the command in the help.
+        let sort = k
+            .bindings()
+            .iter()
+            .find(|b| b.action == Action::SortBy)
+            .expect("sort binding");
+        assert_eq!(sort.keys_label(), ":sort");
+    }
+
+    #[test]
+    fn a_user_file_overrides_and_its_errors_name_the_file_the_binding_and_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("keymap.toml");
+        std::fs::write(
+            &file,
+            "[[binding]]\naction = \"view:disruption\"\nkeys = [\"5\", \"B\"]\n\n\
+             [[binding]]\naction = \"dry-run\"\ngroup = \"dialog\"\nkeys = [\"r\"]\n",
+        )
+        .expect("write");
+        let k = Keymap::load(Some(&file)).expect("a valid override");
+        let ch = |c| press(KeyCode::Char(c), KeyModifiers::NONE);
+        let nodes = Scope::View(ViewKind::Nodes);
+        assert_eq!(
+            k.action(&ch('B'), nodes, false),
+            Some(Action::View(ViewKind::Disruption))
+        );
+        assert_eq!(k.action(&ch('b'), nodes, false), None);
+        assert_eq!(
+            k.dialog_action(&ch('r'), false, ActionKind::Drain),
+            Some(Action::DryRun)
+        );
+        assert_eq!(k.dialog_action(&ch('d'), false, ActionKind::Drain), None);
+        let origin = file.display().to_string();
+        let cases = [
+            (
+                "[[binding]]\naction = \"fly\"\nkeys = [\"x\"]\n",
+                "binding 1: unknown action \"fly\"",
+            ),
+            (
+                "[[binding]]\naction = \"yaml\"\nkeys = [\"ctrl-shift-y\"]\n",
+                "binding 1 (yaml): key \"ctrl-shift-y\": unknown key",
+            ),
+            (
+                "[[binding]]\naction = \"yaml\"\nkeys = [\"d\"]\n",
+                "key \"d\" is bound twice in the same place: to \"yaml\" and to \"describe\"",
+            ),
+        ];
+        for (text, says) in cases {
+            std::fs::write(&file, text).expect("write");
+            let err = Keymap::load(Some(&file)).expect_err(text).to_string();
+            assert!(err.starts_with(&format!("{origin}: ")), "{err}");
+            assert!(err.contains(says), "{err}");
+        }
+        let missing = dir.path().join("nope.toml");
+        let err = Keymap::load(Some(&missing)).expect_err("missing").to_string();
+        assert!(err.contains("nope.toml: cannot read the key map"), "{err}");
     }
 
     #[test]
