@@ -1065,8 +1065,14 @@ mod tests {
             assert_eq!(k.action(&ch('d'), scope, false), Some(Action::Describe));
             assert_eq!(k.action(&ch('l'), scope, false), Some(Action::Logs));
             assert_eq!(k.action(&ch('e'), scope, false), Some(Action::EditObject));
-            assert_eq!(k.action(&ch('0'), scope, false), Some(Action::AllNamespaces));
-            assert_eq!(k.action(&ctrl('d'), scope, false), Some(Action::HalfPageDown));
+            assert_eq!(
+                k.action(&ch('0'), scope, false),
+                Some(Action::AllNamespaces)
+            );
+            assert_eq!(
+                k.action(&ctrl('d'), scope, false),
+                Some(Action::HalfPageDown)
+            );
             assert_eq!(k.action(&ctrl('u'), scope, false), Some(Action::HalfPageUp));
         }
         assert_eq!(
@@ -1152,7 +1158,9 @@ mod tests {
             assert!(err.contains(says), "{err}");
         }
         let missing = dir.path().join("nope.toml");
-        let err = Keymap::load(Some(&missing)).expect_err("missing").to_string();
+        let err = Keymap::load(Some(&missing))
+            .expect_err("missing")
+            .to_string();
         assert!(err.contains("nope.toml: cannot read the key map"), "{err}");
     }
 

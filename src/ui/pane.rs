@@ -5,7 +5,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::action::DialogScroll;
 use super::keymap::{Action, Keymap};
@@ -139,7 +139,7 @@ impl Pane {
                 self.state = PaneState::Done;
             }
             PaneUpdate::Following { container, .. } => {
-                self.title = format!("{} · container {container}", self.title);
+                self.title = format!("{} · {container}", self.title);
                 self.state = PaneState::Following { paused: false };
                 self.scroll.follow_end();
             }
@@ -214,14 +214,18 @@ pub fn render(frame: &mut Frame, area: Rect, pane: &Pane, keymap: &Keymap, theme
         PaneState::Failed(_) => ("failed".to_string(), t.source_error),
         PaneState::Ended(_) => ("stream ended".to_string(), t.source_error),
     };
-    let mut title = vec![Span::styled(format!(" {} ", pane.title), t.title)];
-    if !note.is_empty() {
-        title.push(Span::styled(format!("— {note} "), note_style));
-    }
-    let block = Block::default()
+    let mut block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.dim)
-        .title(Line::from(title));
+        .title(Line::from(Span::styled(
+            format!(" {} ", pane.title),
+            t.title,
+        )));
+    // Right-aligned, so a long title never hides where the text stands.
+    if !note.is_empty() {
+        block = block
+            .title_top(Line::from(Span::styled(format!(" {note} "), note_style)).right_aligned());
+    }
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if inner.height == 0 {
@@ -250,9 +254,12 @@ pub fn render(frame: &mut Frame, area: Rect, pane: &Pane, keymap: &Keymap, theme
             t.source_error,
         )));
     }
-    // The last row keeps the keys in view.
+    // The last row keeps the keys in view. Long lines wrap: a log line or an event's
+    // message is read whole; the scroll counts rows on screen.
     let height = usize::from(inner.height.saturating_sub(1)).max(1);
-    let max = text.len().saturating_sub(height);
+    let paragraph = Paragraph::new(text).wrap(Wrap { trim: false });
+    let count = paragraph.line_count(inner.width);
+    let max = count.saturating_sub(height);
     pane.scroll.max.set(max);
     pane.scroll.page.set(height);
     let offset = pane.scroll.shown();
@@ -260,9 +267,10 @@ pub fn render(frame: &mut Frame, area: Rect, pane: &Pane, keymap: &Keymap, theme
         height: inner.height.saturating_sub(1),
         ..inner
     };
-    let shown: Vec<Line<'_>> = text.into_iter().skip(offset).take(height).collect();
-    let count = pane.lines.len();
-    frame.render_widget(Paragraph::new(shown), body);
+    frame.render_widget(
+        paragraph.scroll((u16::try_from(offset).unwrap_or(u16::MAX), 0)),
+        body,
+    );
     let mut keys = format!(
         "{}/{} {}/{} scroll · {} {} · {} back",
         key(Action::Down),
@@ -280,7 +288,7 @@ pub fn render(frame: &mut Frame, area: Rect, pane: &Pane, keymap: &Keymap, theme
         String::new()
     } else {
         format!(
-            "lines {}-{} of {count} · ",
+            "rows {}-{} of {count} · ",
             (offset + 1).min(count),
             (offset + height).min(count)
         )

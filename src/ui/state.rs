@@ -1020,7 +1020,11 @@ impl UiState {
         let title = match &what {
             Inspect::Yaml(o) => format!("YAML · {}", o.label()),
             Inspect::Describe(o) => format!("Describe · {}", o.label()),
-            Inspect::Logs(o) => format!("Logs · {}", o.label()),
+            Inspect::Logs(o) => format!(
+                "Logs · {}/{}",
+                o.namespace.as_deref().unwrap_or_default(),
+                o.name
+            ),
         };
         let id = self.next_pane;
         self.next_pane += 1;

@@ -13,6 +13,7 @@ mod disconnect;
 mod drain_guard;
 mod install_istioctl;
 mod paging;
+mod panes;
 mod sandbox_cli;
 mod sandbox_conformance;
 mod sandbox_istiod;
