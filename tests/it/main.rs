@@ -5,6 +5,7 @@
 mod common;
 
 mod cluster_actions;
+mod cluster_inspect;
 mod cluster_install;
 mod cluster_sync;
 mod cluster_watch;
