@@ -216,17 +216,25 @@ fn age(now: Timestamp, then: &str) -> String {
     }
 }
 
+/// The first of these fields that is set, else "".
+fn first_set<'a>(v: &'a Value, pointers: &[&str]) -> &'a str {
+    pointers
+        .iter()
+        .map(|p| str_at(v, p))
+        .find(|s| !s.is_empty())
+        .unwrap_or("")
+}
+
 /// When an event was last seen.
 fn last_seen(event: &Value) -> &str {
-    [
-        "/lastTimestamp",
-        "/eventTime",
-        "/metadata/creationTimestamp",
-    ]
-    .iter()
-    .map(|p| str_at(event, p))
-    .find(|s| !s.is_empty())
-    .unwrap_or("")
+    first_set(
+        event,
+        &[
+            "/lastTimestamp",
+            "/eventTime",
+            "/metadata/creationTimestamp",
+        ],
+    )
 }
 
 /// A description in kubectl describe's manner: name, namespace, labels, annotations, the
@@ -301,15 +309,14 @@ pub fn describe_text(object: &Value, events: Result<&[Value], &str>, now: Timest
                     } else {
                         age(now, last)
                     };
-                    let from = [
-                        "/source/component",
-                        "/reportingComponent",
-                        "/reportingController",
-                    ]
-                    .iter()
-                    .map(|p| str_at(e, p))
-                    .find(|s| !s.is_empty())
-                    .unwrap_or("");
+                    let from = first_set(
+                        e,
+                        &[
+                            "/source/component",
+                            "/reportingComponent",
+                            "/reportingController",
+                        ],
+                    );
                     [
                         str_at(e, "/type").to_string(),
                         str_at(e, "/reason").to_string(),

@@ -963,6 +963,18 @@ impl UiState {
     /// What the selected row (or the open details screen) stands for in the cluster: a
     /// details screen's selected pod, else the row's subject.
     pub fn selected_object(&self, model: &Model) -> Result<ObjectRef, String> {
+        let subject = match self.selected_pod_or_subject(model)? {
+            Ok(pod) => return Ok(pod),
+            Err(subject) => subject,
+        };
+        subject
+            .object(model)
+            .ok_or_else(|| format!("{} is not an object meshtop can read", subject.label()))
+    }
+
+    /// The selected row's pod when the row is one (a details screen's pods), else what the
+    /// row (or the open details screen) is about.
+    fn selected_pod_or_subject(&self, model: &Model) -> Result<Result<ObjectRef, Subject>, String> {
         let s = self.screen();
         let source = views::source(&s.id, model);
         let rows = table::arrange(source.as_ref(), s);
@@ -970,43 +982,26 @@ impl UiState {
             .get(s.selected.min(rows.len().saturating_sub(1)))
             .copied();
         if let Some(pod) = row.and_then(|i| source.pod(i)) {
-            return Ok(pod);
+            return Ok(Ok(pod));
         }
         let subject = match &s.id {
             ScreenId::Details(subject) => Some(subject.clone()),
             ScreenId::View(_) => row.and_then(|i| source.subject(i)),
         };
-        drop(source);
-        let subject = subject.ok_or_else(|| "no row is selected".to_string())?;
         subject
-            .object(model)
-            .ok_or_else(|| format!("{} is not an object meshtop can read", subject.label()))
+            .map(Err)
+            .ok_or_else(|| "no row is selected".to_string())
     }
 
     /// Opens a pane on the selected row's object: `y` its YAML, `d` its description, `l`
     /// its pod's logs.
     fn inspect(&mut self, action: Action, model: &Model) -> Vec<Command> {
         let what = match action {
-            Action::Logs => {
-                let s = self.screen();
-                let source = views::source(&s.id, model);
-                let rows = table::arrange(source.as_ref(), s);
-                let row = rows
-                    .get(s.selected.min(rows.len().saturating_sub(1)))
-                    .copied();
-                let pod = row.and_then(|i| source.pod(i));
-                let subject = match &s.id {
-                    ScreenId::Details(subject) => Some(subject.clone()),
-                    ScreenId::View(_) => row.and_then(|i| source.subject(i)),
-                };
-                drop(source);
-                let pod = match (pod, subject) {
-                    (Some(pod), _) => Ok(pod),
-                    (None, Some(subject)) => subject.log_pod(model),
-                    (None, None) => Err("no row is selected".to_string()),
-                };
-                pod.map(Inspect::Logs)
-            }
+            Action::Logs => match self.selected_pod_or_subject(model) {
+                Ok(Ok(pod)) => Ok(Inspect::Logs(pod)),
+                Ok(Err(subject)) => subject.log_pod(model).map(Inspect::Logs),
+                Err(why) => Err(why),
+            },
             Action::Describe => self.selected_object(model).map(Inspect::Describe),
             _ => self.selected_object(model).map(Inspect::Yaml),
         };

@@ -9,6 +9,8 @@
 mod disruption;
 mod injection;
 mod kubelet;
+
+pub(crate) use kubelet::names as container_names;
 mod operator;
 mod workloads;
 

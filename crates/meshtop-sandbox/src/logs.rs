@@ -7,20 +7,18 @@
 //! closes.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header;
-use http_body_util::{BodyExt, StreamBody};
-use hyper::body::Frame;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
+use super::controllers::container_names;
 use super::error::ApiError;
-use super::server::{Body, full};
+use super::server::{Body, channel_body, full};
 use super::store::meta_str;
 use super::{Cluster, Shared, istiod};
 
@@ -82,23 +80,12 @@ impl LogQuery {
     }
 }
 
-fn names(list: Option<&Value>) -> Vec<String> {
-    list.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c.get("name").and_then(Value::as_str))
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The container a request reads, as the API server picks it: the one named, else the only
 /// one; several and none named is an error listing them.
 fn pick_container(pod: &Value, asked: Option<&str>) -> Result<String, ApiError> {
     let name = meta_str(pod, "name");
-    let containers = names(pod.pointer("/spec/containers"));
-    let init = names(pod.pointer("/spec/initContainers"));
+    let containers = container_names(pod, "containers");
+    let init = container_names(pod, "initContainers");
     match asked {
         Some(c) if containers.iter().chain(&init).any(|n| n == c) => Ok(c.to_string()),
         Some(c) => Err(ApiError::bad_request(format!(
@@ -310,12 +297,7 @@ pub fn handle(
             }
         }
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
-    });
-    Ok(text_response(BodyExt::boxed(StreamBody::new(stream))))
+    Ok(text_response(channel_body(rx)))
 }
 
 fn text_response(body: Body) -> hyper::Response<Body> {

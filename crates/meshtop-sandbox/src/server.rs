@@ -71,6 +71,16 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into()).map_err(|e| match e {}).boxed()
 }
 
+/// A body streaming what arrives on `rx` until its sender is dropped.
+pub fn channel_body(rx: mpsc::Receiver<Bytes>) -> Body {
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+    });
+    BodyExt::boxed(StreamBody::new(stream))
+}
+
 pub fn json_response(code: u16, value: &Value) -> hyper::Response<Body> {
     let body = serde_json::to_vec(value).unwrap_or_default();
     hyper::Response::builder()
@@ -1037,16 +1047,11 @@ fn watch_response(
             }
         }
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
-    });
     Ok(hyper::Response::builder()
         .status(200)
         .header(header::CONTENT_TYPE, "application/json")
         .header("Transfer-Encoding", "chunked")
-        .body(BodyExt::boxed(StreamBody::new(stream)))
+        .body(channel_body(rx))
         .unwrap_or_else(|_| hyper::Response::new(full(Bytes::new()))))
 }
 
