@@ -244,7 +244,7 @@ pub enum Command {
     Sandbox(SandboxCmd),
     /// Print a shell completion script (e.g. `source <(meshtop completion bash)`).
     Completion(CompletionCmd),
-    /// Print the key bindings (with the user key map applied), as README's table.
+    /// Print the key bindings in effect (the user key map applied).
     Keys(KeysCmd),
 }
 

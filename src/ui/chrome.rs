@@ -284,6 +284,8 @@ pub fn help(
                 "WHILE TYPING A FILTER, A COMMAND OR A DIALOG'S TEXT".to_string()
             } else if b.is_dialog() {
                 "IN AN ACTION'S DIALOG (PREVIEW, DRY RUN, CONFIRM)".to_string()
+            } else if b.is_pane() {
+                "IN A PANE (YAML, DESCRIBE, LOGS, CONTEXTS; THE KEYS ABOVE SCROLL IT)".to_string()
             } else if matches!(b.action, Action::View(_)) {
                 format!(
                     "{}  (or :name, e.g. :nodes :ns :pdb)",
@@ -302,7 +304,8 @@ pub fn help(
         if let Some(c) = b
             .command
             .as_ref()
-            .filter(|_| !matches!(b.action, Action::View(_)))
+            // Views say `:name` in their heading; a command without keys is its key.
+            .filter(|_| !matches!(b.action, Action::View(_)) && !b.keys.is_empty())
         {
             spans.push(Span::styled(format!("  (:{c})"), t.dim));
         }
