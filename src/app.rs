@@ -4,6 +4,7 @@
 
 mod editor;
 mod install;
+mod panes;
 pub mod tasks;
 
 use std::collections::BTreeMap;
@@ -61,6 +62,17 @@ impl AppError {
 struct Target {
     connection: Connection,
     _sandbox: Option<Sandbox>,
+    /// The kubeconfig and its origin, for `:ctx` to switch in (none in a cluster's pod).
+    kubeconfig: Option<(kube::config::Kubeconfig, String)>,
+}
+
+impl Target {
+    fn contexts(&self) -> Vec<String> {
+        self.kubeconfig
+            .as_ref()
+            .map(|(k, _)| k.contexts.iter().map(|c| c.name.clone()).collect())
+            .unwrap_or_default()
+    }
 }
 
 async fn connect(global: &GlobalArgs) -> Result<Target, AppError> {
@@ -75,6 +87,7 @@ async fn connect(global: &GlobalArgs) -> Result<Target, AppError> {
         return Ok(Target {
             connection,
             _sandbox: None,
+            kubeconfig: cluster::connect::loaded_kubeconfig(global.kubeconfig.as_deref()),
         });
     };
     let scenario = match demo {
@@ -93,12 +106,14 @@ async fn connect(global: &GlobalArgs) -> Result<Target, AppError> {
         .context
         .clone()
         .unwrap_or_else(|| sandbox::ADMIN_CONTEXT.to_string());
-    let connection = cluster::connect_kubeconfig(kubeconfig, "the demo sandbox", Some(&context))
+    let origin = "the demo sandbox";
+    let connection = cluster::connect_kubeconfig(kubeconfig.clone(), origin, Some(&context))
         .await
         .map_err(|e| AppError::Usage(e.to_string()))?;
     Ok(Target {
         connection,
         _sandbox: Some(sandbox),
+        kubeconfig: Some((kubeconfig, origin.to_string())),
     })
 }
 
@@ -136,6 +151,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Some(Command::ProxyStatus(cmd)) => proxy_status(&cli.global, &cmd).await,
         Some(Command::Check(cmd)) => check(&cli.global, &cmd).await,
         Some(Command::Completion(cmd)) => completion(cmd.shell),
+        Some(Command::Keys(cmd)) => keys(&cli.global, cmd.markdown),
         Some(Command::Drain(cmd)) => interruptible(drain(&cli.global, &cmd)).await,
         Some(Command::Cordon(cmd)) => interruptible(cordon(&cli.global, &cmd, true)).await,
         Some(Command::Uncordon(cmd)) => interruptible(cordon(&cli.global, &cmd, false)).await,
@@ -144,6 +160,27 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Some(Command::Install(cmd)) => interruptible(install::run(&cli.global, &cmd)).await,
         None => tui(&cli.global).await,
     }
+}
+
+/// `meshtop keys`: the key bindings in effect (the user's key map applied).
+fn keys(global: &GlobalArgs, markdown: bool) -> Result<(), AppError> {
+    let keymap =
+        Keymap::load(global.keymap.as_deref()).map_err(|e| AppError::Usage(e.to_string()))?;
+    let text = if markdown {
+        keymap.markdown()
+    } else {
+        let mut text = String::new();
+        for b in keymap.bindings() {
+            text.push_str(&format!(
+                "{:<14} {:<22} {}\n",
+                b.group,
+                b.keys_label(),
+                b.description
+            ));
+        }
+        text
+    };
+    print_out(&text)
 }
 
 /// An action command that a [`StopSignal`] stops cleanly: the action's future is dropped
@@ -809,8 +846,9 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
     // would kill meshtop with the terminal in raw mode).
     let mut stop = std::pin::pin!(stop_signal());
     let theme = load_theme(global)?;
-    let keymap = Keymap::default();
-    let target = tokio::select! {
+    let keymap =
+        Keymap::load(global.keymap.as_deref()).map_err(|e| AppError::Usage(e.to_string()))?;
+    let mut target = tokio::select! {
         target = connect(global) => target?,
         signal = &mut stop => {
             return Err(AppError::Interrupted {
@@ -819,19 +857,24 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
             });
         }
     };
-    let header = Header {
+    let mut header = Header {
         context: target.connection.context.clone(),
         server: target.connection.server.clone(),
         namespace: global.namespace.clone(),
         readonly: global.readonly,
     };
     let (tx, mut rx) = mpsc::channel(4096);
-    let _sync = cluster::spawn_sync_poller(&target.connection, sync_options(global), tx.clone());
-    let _watchers = cluster::spawn_watchers(&target.connection, watch_options(global), tx);
+    let mut sync = cluster::spawn_sync_poller(&target.connection, sync_options(global), tx.clone());
+    let mut watchers = cluster::spawn_watchers(&target.connection, watch_options(global), tx);
     let mut model = Model::new();
     model.set_focus(global.namespace.as_deref());
     let mut ui = Ui::new(keymap, theme);
     ui.set_readonly(global.readonly);
+    ui.set_contexts(target.contexts(), target.connection.context.clone());
+    ui.set_watched_namespace(global.namespace.clone());
+    let (pane_tx, mut pane_rx) = mpsc::unbounded_channel();
+    let mut panes = panes::PaneReads::new(pane_tx);
+    let (switch_tx, mut switch_rx) = mpsc::unbounded_channel::<Result<Connection, String>>();
     // An action that cannot be audited is not offered; the views work as ever.
     let audit = match audit_log(global) {
         Ok(log) => Some(log),
@@ -845,7 +888,7 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
     let (task_tx, mut task_rx) = mpsc::unbounded_channel();
     let mut runner = tasks::TaskRunner::new(
         Executor::new(&target.connection, global.readonly, audit),
-        task_tx,
+        task_tx.clone(),
     )
     .with_istio_namespace(global.istio_namespace.clone());
     ui.set_install_options(install_options(global, &target));
@@ -897,6 +940,16 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
                                     runner.read_install_facts(id, &model)
                                 }
                                 ui::Command::Edit(text) => edit = Some(text),
+                                ui::Command::Inspect { id, what } => {
+                                    panes.open(&target.connection, id, what)
+                                }
+                                ui::Command::ClosePane(id) => panes.close(id),
+                                ui::Command::Focus(namespace) => {
+                                    model.set_focus(namespace.as_deref())
+                                }
+                                ui::Command::SwitchContext(name) => {
+                                    switch_context(&target, name, switch_tx.clone())
+                                }
                             }
                         }
                     }
@@ -919,6 +972,35 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
                     None => return Err(AppError::Failed("the watchers stopped".into())),
                 },
                 Some(update) = task_rx.recv() => ui.on_task_update(update),
+                Some(update) = pane_rx.recv() => ui.on_pane_update(update),
+                Some(switched) = switch_rx.recv() => match switched {
+                    Err(why) => ui.on_context_switched(Err(why)),
+                    Ok(connection) => {
+                        // The old context's reads stop before the new one's start: nothing
+                        // of the old cluster reaches the new model.
+                        panes.close_all();
+                        drop(sync);
+                        drop(watchers);
+                        let (tx, new_rx) = mpsc::channel(4096);
+                        rx = new_rx;
+                        sync = cluster::spawn_sync_poller(&connection, sync_options(global), tx.clone());
+                        watchers = cluster::spawn_watchers(&connection, watch_options(global), tx);
+                        let focus = model.focus().map(|n| n.to_string());
+                        model = Model::new();
+                        model.set_focus(focus.as_deref());
+                        header.context = connection.context.clone();
+                        header.server = connection.server.clone();
+                        runner = tasks::TaskRunner::new(
+                            Executor::new(&connection, global.readonly, audit_log(global).ok()),
+                            task_tx.clone(),
+                        )
+                        .with_istio_namespace(global.istio_namespace.clone());
+                        target.connection = connection;
+                        ui.set_install_options(install_options(global, &target));
+                        ui.on_context_switched(Ok(target.connection.context.clone()));
+                        force = true;
+                    }
+                },
                 signal = &mut stop => return Ok(Some(signal)),
                 _ = tick.tick() => force = true,
             }
@@ -947,12 +1029,32 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
             message: match stopped {
                 0 => "no action was running".to_string(),
                 n => format!(
-                    "{n} running action(s) stopped, audited as interrupted; what was done \
-                     stays done (a node being drained stays cordoned)"
+                    "{} stopped, audited as interrupted; what was done stays done (a node \
+                     being drained stays cordoned)",
+                    ops::outcome::count(n, "running action")
                 ),
             },
         }),
     }
+}
+
+/// Connects to context `name` of the target's kubeconfig in a task of its own, so the
+/// screen keeps drawing while it does; the connection (or why not) comes back on `done`.
+fn switch_context(
+    target: &Target,
+    name: String,
+    done: mpsc::UnboundedSender<Result<Connection, String>>,
+) {
+    let Some((kubeconfig, origin)) = target.kubeconfig.clone() else {
+        let _ = done.send(Err("no kubeconfig to switch context in".into()));
+        return;
+    };
+    tokio::spawn(async move {
+        let result = cluster::connect_kubeconfig(kubeconfig, &origin, Some(&name))
+            .await
+            .map_err(|e| e.to_string());
+        let _ = done.send(result);
+    });
 }
 
 /// How the TUI plans installs: istioctl if it is on PATH, with the flags that point it at

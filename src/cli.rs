@@ -78,6 +78,12 @@ pub struct GlobalArgs {
     )]
     pub theme: String,
 
+    /// A key map file overriding some key bindings (same format as the built-in one; see
+    /// README). Default: $XDG_CONFIG_HOME/meshtop/keymap.toml, else
+    /// ~/.config/meshtop/keymap.toml, when it exists.
+    #[arg(long, global = true, env = "MESHTOP_KEYMAP", value_name = "FILE")]
+    pub keymap: Option<PathBuf>,
+
     /// Refuse every action that would change the cluster.
     #[arg(long, global = true, env = "MESHTOP_READONLY", value_parser = BoolishValueParser::new())]
     pub readonly: bool,
@@ -268,6 +274,8 @@ pub enum Command {
     Sandbox(SandboxCmd),
     /// Print a shell completion script (e.g. `source <(meshtop completion bash)`).
     Completion(CompletionCmd),
+    /// Print the key bindings in effect (the user key map applied).
+    Keys(KeysCmd),
 }
 
 const CHECK_HELP: &str = "Exit codes: 0 when no finding reaches --fail-on; 1 when one does, or \
@@ -437,6 +445,13 @@ pub struct CheckCmd {
     pub fail_on: FailOn,
     #[command(flatten)]
     pub sync: SyncTimeout,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysCmd {
+    /// As a Markdown table (README's).
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 #[derive(Debug, Args)]

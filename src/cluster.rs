@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod connect;
+pub mod inspect;
 mod path;
 pub mod sync;
 pub mod watch;

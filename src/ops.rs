@@ -5,6 +5,7 @@
 //! client, no terminal; `cluster::actions` carries the plans out, `ui` and the CLI show them.
 
 pub mod drain;
+pub mod inspect;
 pub mod install;
 pub mod label;
 pub mod names;

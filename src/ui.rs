@@ -10,12 +10,14 @@
 //! - `chrome`: header, footer, help overlay, the "terminal too small" message.
 //! - `action`, `dialog`, `install`: the actions' requests, their dialogs (the install form
 //!   among them) and the panel of running actions.
+//! - `pane`: an object's YAML, description or logs, read live, over the views.
 
 pub mod action;
 pub mod chrome;
 pub mod dialog;
 pub mod install;
 pub mod keymap;
+pub mod pane;
 pub mod state;
 pub mod table;
 pub mod theme;
@@ -65,6 +67,19 @@ pub enum Command {
     /// Suspend the terminal and edit this text (an IstioOperator) in `$EDITOR`; the
     /// result goes back through [`Ui::on_edited`].
     Edit(String),
+    /// Read what a pane shows (reads only); the text comes back through
+    /// [`Ui::on_pane_update`] with this id.
+    Inspect {
+        id: pane::PaneId,
+        what: crate::ops::inspect::Inspect,
+    },
+    /// The pane closed: stop its reads (a log stream).
+    ClosePane(pane::PaneId),
+    /// Show only this namespace's objects (`None`: every namespace).
+    Focus(Option<String>),
+    /// Connect to this kubeconfig context and read the cluster anew; the outcome goes back
+    /// through [`Ui::on_context_switched`].
+    SwitchContext(String),
 }
 
 /// The UI: its state, keymap and theme.
@@ -101,6 +116,29 @@ impl Ui {
     /// How install plans are made: istioctl on PATH, its flags, where files go.
     pub fn set_install_options(&mut self, options: cluster_install::PlanOptions) {
         self.state.install_options = options;
+    }
+
+    /// The kubeconfig's contexts and the current one, for `:ctx`.
+    pub fn set_contexts(&mut self, contexts: Vec<String>, current: String) {
+        self.state.contexts = contexts;
+        self.state.context = current;
+    }
+
+    /// `-n`: the only namespace the watches read.
+    pub fn set_watched_namespace(&mut self, namespace: Option<String>) {
+        self.state.watched_namespace = namespace;
+    }
+
+    /// What the app's reads say about a pane.
+    pub fn on_pane_update(&mut self, update: pane::PaneUpdate) {
+        self.state.on_pane_update(update);
+        self.dirty = true;
+    }
+
+    /// The app switched context, or says why it could not.
+    pub fn on_context_switched(&mut self, result: Result<String, String>) {
+        self.state.on_context_switched(result);
+        self.dirty = true;
     }
 
     /// What came back from `$EDITOR` (or why nothing did).
@@ -147,6 +185,12 @@ impl Ui {
             };
         }
         let scope = self.state.scope();
+        if let Mode::Pane(_) = &self.state.mode {
+            return match self.keymap.pane_action(&key, scope) {
+                Some(action) => self.state.update_pane(action),
+                None => Vec::new(),
+            };
+        }
         let prompt = self.state.prompt_active();
         match self.keymap.action(&key, scope, prompt) {
             Some(action) => self.state.update(action, model, &self.keymap),
@@ -209,6 +253,7 @@ impl Ui {
             Mode::Dialog(d) => {
                 dialog::render(frame, body, d, model, header, &self.keymap, &self.theme)
             }
+            Mode::Pane(p) => pane::render(frame, body, p, &self.keymap, &self.theme),
             _ => {}
         }
     }

@@ -143,6 +143,16 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> 
     }
 }
 
+/// The kubeconfig `connect` read, as kubectl's loading rules find it, and where from:
+/// what `:ctx` lists and switches in. `None` when there is none (in a cluster's pod) or it
+/// cannot be read.
+pub fn loaded_kubeconfig(explicit: Option<&Path>) -> Option<(Kubeconfig, String)> {
+    match load_kubeconfig(explicit) {
+        Ok(Loaded::Found { kubeconfig, origin }) => Some((*kubeconfig, origin)),
+        _ => None,
+    }
+}
+
 /// Connects with an already-parsed kubeconfig; `origin` names it in errors (a path, or
 /// "the sandbox kubeconfig").
 pub async fn connect_kubeconfig(

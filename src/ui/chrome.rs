@@ -140,7 +140,12 @@ pub fn header(
         ]
     };
     let version = model.server_version().unwrap_or("?").to_string();
-    let scope = header.namespace.clone().unwrap_or_else(|| "all".into());
+    // The focus `:ns` and `0` change; `-n` sets it at start.
+    let scope = model
+        .focus()
+        .map(|n| n.to_string())
+        .or_else(|| header.namespace.clone())
+        .unwrap_or_else(|| "all".into());
     // Dropped from the right of this list first when the line is too narrow.
     let mut parts: Vec<Vec<Span<'_>>> = vec![
         vec![Span::styled(" meshtop  ", t.title)],
@@ -201,7 +206,13 @@ pub fn footer(frame: &mut Frame, area: Rect, state: &UiState, keymap: &Keymap, t
             let text = format!(":{input}");
             frame.set_cursor_position((area.x + text.chars().count() as u16, area.y));
             let candidates = keymap.completions(input);
-            let hint = if input.is_empty() {
+            let hint = if input.contains(' ') {
+                // An argument: a column, a context, a namespace; Tab lists the choices.
+                match &state.status {
+                    Some(choices) => format!("  {choices}"),
+                    None => "  tab completes · enter runs".into(),
+                }
+            } else if input.is_empty() {
                 format!("  {} · tab completes", candidates.join(" "))
             } else if candidates.is_empty() {
                 "  no such command".into()
@@ -226,7 +237,7 @@ pub fn footer(frame: &mut Frame, area: Rect, state: &UiState, keymap: &Keymap, t
             Span::styled("esc ", t.footer_key),
             Span::styled("cancels: nothing is sent until you confirm", t.footer_text),
         ]),
-        Mode::Normal => match &state.status {
+        Mode::Pane(_) | Mode::Normal => match &state.status {
             Some(msg) => Line::from(Span::styled(format!(" {msg}"), t.status)),
             None => {
                 let mut spans = vec![Span::raw(" ")];
@@ -274,6 +285,8 @@ pub fn help(
                 "WHILE TYPING A FILTER, A COMMAND OR A DIALOG'S TEXT".to_string()
             } else if b.is_dialog() {
                 "IN AN ACTION'S DIALOG (PREVIEW, DRY RUN, CONFIRM)".to_string()
+            } else if b.is_pane() {
+                "IN A PANE (YAML, DESCRIBE, LOGS, CONTEXTS; THE KEYS ABOVE SCROLL IT)".to_string()
             } else if matches!(b.action, Action::View(_)) {
                 format!(
                     "{}  (or :name, e.g. :nodes :ns :pdb)",
@@ -292,7 +305,8 @@ pub fn help(
         if let Some(c) = b
             .command
             .as_ref()
-            .filter(|_| !matches!(b.action, Action::View(_)))
+            // Views say `:name` in their heading; a command without keys is its key.
+            .filter(|_| !matches!(b.action, Action::View(_)) && !b.keys.is_empty())
         {
             spans.push(Span::styled(format!("  (:{c})"), t.dim));
         }

@@ -2,6 +2,7 @@
 //! overrides them. The help screen and the footer are generated from here.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde::Deserialize;
@@ -65,6 +66,26 @@ pub enum Action {
     ChoiceNext,
     /// In an install form: the previous value of a choice.
     ChoicePrevious,
+    /// Half a page down (a list, a pane).
+    HalfPageDown,
+    /// Half a page up.
+    HalfPageUp,
+    /// The selected row's object as YAML, read live, in a pane.
+    Yaml,
+    /// The selected row's object described, with its Events, read live, in a pane.
+    Describe,
+    /// The logs of the selected row's pod, followed, in a pane.
+    Logs,
+    /// Says how to edit the selected row's object: meshtop edits only through its actions.
+    EditObject,
+    /// Clears the namespace focus: every namespace.
+    AllNamespaces,
+    /// `:ctx [NAME]`: lists the kubeconfig's contexts, or switches to one.
+    Context,
+    /// `:sort COLUMN`: sorts by a named column.
+    SortBy,
+    /// In a log pane: pause or resume following new lines.
+    Follow,
 }
 
 impl Action {
@@ -100,6 +121,16 @@ impl Action {
             "field-previous" => Action::FieldPrevious,
             "choice-next" => Action::ChoiceNext,
             "choice-previous" => Action::ChoicePrevious,
+            "half-page-down" => Action::HalfPageDown,
+            "half-page-up" => Action::HalfPageUp,
+            "yaml" => Action::Yaml,
+            "describe" => Action::Describe,
+            "logs" => Action::Logs,
+            "edit-object" => Action::EditObject,
+            "all-namespaces" => Action::AllNamespaces,
+            "context" => Action::Context,
+            "sort" => Action::SortBy,
+            "follow" => Action::Follow,
             "option:delete-emptydir-data" => Action::Toggle(DialogOption::DeleteEmptyDirData),
             "option:force" => Action::Toggle(DialogOption::Force),
             "option:evict-last-replica" => Action::Toggle(DialogOption::EvictLastReplica),
@@ -229,6 +260,8 @@ impl fmt::Display for KeySpec {
 #[derive(Debug, Clone)]
 pub struct Binding {
     pub action: Action,
+    /// The action as the keymap file names it (`view:nodes`, `drain`).
+    pub action_name: String,
     pub keys: Vec<KeySpec>,
     pub description: String,
     pub group: String,
@@ -266,6 +299,11 @@ impl Binding {
         self.group == FORM_GROUP
     }
 
+    /// Applies only in a pane (YAML, description, logs).
+    pub fn is_pane(&self) -> bool {
+        self.group == PANE_GROUP
+    }
+
     /// A dialog binding works in the dialog of this action.
     pub fn in_dialog(&self, kind: ActionKind) -> bool {
         self.dialogs.as_ref().is_none_or(|d| d.contains(&kind))
@@ -278,13 +316,19 @@ impl Binding {
             2
         } else if self.is_form() {
             3
+        } else if self.is_pane() {
+            4
         } else {
             0
         }
     }
 
-    /// `1 o`, `j down`: the keys as the help screen shows them.
+    /// `1 o`, `j down`: the keys as the help screen shows them; `:sort` for a command
+    /// without keys.
     pub fn keys_label(&self) -> String {
+        if self.keys.is_empty() {
+            return format!(":{}", self.command.as_deref().unwrap_or("?"));
+        }
         self.keys
             .iter()
             .map(KeySpec::label)
@@ -296,6 +340,7 @@ impl Binding {
 const PROMPT_GROUP: &str = "prompt";
 const DIALOG_GROUP: &str = "dialog";
 const FORM_GROUP: &str = "install form";
+const PANE_GROUP: &str = "pane";
 
 /// A bad keymap file: names the file and the binding or key at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -345,6 +390,7 @@ impl Default for Keymap {
                 Keymap {
                     bindings: vec![Binding {
                         action: Action::Quit,
+                        action_name: "quit".into(),
                         keys: ["q", "ctrl-c"]
                             .iter()
                             .filter_map(|k| KeySpec::parse(k))
@@ -409,6 +455,91 @@ impl Keymap {
         &self.bindings
     }
 
+    /// The compiled-in keymap with the user's file over it: `explicit` (`--keymap`), which
+    /// must exist, else `$XDG_CONFIG_HOME/meshtop/keymap.toml` (else
+    /// `~/.config/meshtop/keymap.toml`) if it exists.
+    pub fn load(explicit: Option<&Path>) -> Result<Keymap, KeymapError> {
+        let base = Keymap::default();
+        let path = match explicit {
+            Some(p) => p.to_path_buf(),
+            None => match user_keymap_path() {
+                Some(p) if p.exists() => p,
+                _ => return Ok(base),
+            },
+        };
+        let origin = path.display().to_string();
+        let src = std::fs::read_to_string(&path).map_err(|e| KeymapError {
+            origin: origin.clone(),
+            message: format!("cannot read the key map: {e}"),
+        })?;
+        base.with_overrides(&src, &origin)
+    }
+
+    /// Every binding as Markdown, one table per group: README's key table.
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let mut groups: Vec<&str> = Vec::new();
+        for b in &self.bindings {
+            if !groups.contains(&b.group.as_str()) {
+                groups.push(&b.group);
+            }
+        }
+        let cell = |s: &str| {
+            s.replace('|', "\\|")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        };
+        for group in groups {
+            let heading = match group {
+                PROMPT_GROUP => "while typing a filter, a command or a dialog's text",
+                DIALOG_GROUP => "in an action's dialog",
+                FORM_GROUP => "in an install form",
+                PANE_GROUP => "in a pane (YAML, describe, logs, contexts)",
+                other => other,
+            };
+            out.push_str(&format!(
+                "**{heading}**\n\n| Keys | What | Where |\n| --- | --- | --- |\n"
+            ));
+            for b in self.bindings.iter().filter(|b| b.group == group) {
+                let keys = if b.keys.is_empty() {
+                    format!("`:{}`", b.command.as_deref().unwrap_or("?"))
+                } else {
+                    b.keys
+                        .iter()
+                        .map(|k| format!("`{}`", cell(k.label())))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
+                let mut what = cell(&b.description);
+                let commands: Vec<String> = b
+                    .command
+                    .iter()
+                    .chain(&b.aliases)
+                    .filter(|_| !b.keys.is_empty())
+                    .map(|c| format!("`:{c}`"))
+                    .collect();
+                if !commands.is_empty() {
+                    what.push_str(&format!(" ({})", commands.join(", ")));
+                }
+                if b.dangerous {
+                    what.push_str(" — changes the cluster, after a preview and a confirmation");
+                }
+                let place = match (&b.scopes, &b.dialogs) {
+                    (_, Some(d)) => d
+                        .iter()
+                        .map(|k| k.keymap_name())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    (Some(s), None) => s.iter().map(|s| s.name()).collect::<Vec<_>>().join(", "),
+                    (None, None) => "everywhere".to_string(),
+                };
+                out.push_str(&format!("| {keys} | {what} | {place} |\n"));
+            }
+            out.push('\n');
+        }
+        out
+    }
+
     /// The action of a key in normal mode (`prompt == false`) or while typing.
     pub fn action(&self, key: &KeyEvent, scope: Scope, prompt: bool) -> Option<Action> {
         self.bindings
@@ -448,6 +579,26 @@ impl Keymap {
             .filter(|b| b.is_form())
             .find(|b| b.keys.iter().any(|k| k.matches(key)))
             .map(|b| b.action)
+    }
+
+    /// The action of a key in a pane: its own keys first, then the normal keys of the
+    /// screen under it (moving, scrolling, back, quit).
+    pub fn pane_action(&self, key: &KeyEvent, scope: Scope) -> Option<Action> {
+        self.bindings
+            .iter()
+            .filter(|b| b.is_pane())
+            .find(|b| b.keys.iter().any(|k| k.matches(key)))
+            .map(|b| b.action)
+            .or_else(|| self.action(key, scope, false))
+    }
+
+    /// The first key of a pane's action.
+    pub fn pane_key(&self, action: Action) -> Option<&str> {
+        self.bindings
+            .iter()
+            .filter(|b| (b.is_pane() || b.layer() == 0) && b.action == action)
+            .find_map(|b| b.keys.first())
+            .map(KeySpec::label)
     }
 
     /// The keys of an install form's action, as its key line shows them (`tab/down`).
@@ -510,6 +661,7 @@ impl Keymap {
         let install_here = here
             .iter()
             .any(|k| matches!(k, ActionKind::InstallRevision | ActionKind::InstallGateway));
+        out.extend(self.bindings.iter().filter(|b| b.is_pane()));
         out.extend(self.bindings.iter().filter(|b| b.is_prompt()));
         out.extend(self.bindings.iter().filter(|b| {
             b.is_dialog()
@@ -610,8 +762,9 @@ impl Keymap {
                     return Err(KeymapError {
                         origin: origin.into(),
                         message: format!(
-                            "key {:?} is bound to both {:?} and {:?}",
-                            k.label, a.action, b.action
+                            "key {:?} is bound twice in the same place: to {:?} and to {:?} \
+                             (group {:?})",
+                            k.label, a.action_name, b.action_name, a.group
                         ),
                     });
                 }
@@ -619,6 +772,15 @@ impl Keymap {
         }
         Ok(())
     }
+}
+
+/// `$XDG_CONFIG_HOME/meshtop/keymap.toml`, else `~/.config/meshtop/keymap.toml`.
+pub fn user_keymap_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("meshtop").join("keymap.toml"))
 }
 
 fn scopes_overlap(a: &Binding, b: &Binding) -> bool {
@@ -664,8 +826,14 @@ fn complete_binding(
         (None, Some(b)) => b.keys.clone(),
         (None, None) => return Err(err("key \"keys\": missing".into())),
     };
-    if keys.is_empty() {
-        return Err(err("key \"keys\": empty".into()));
+    let command = raw
+        .command
+        .clone()
+        .or_else(|| base.and_then(|b| b.command.clone()));
+    if keys.is_empty() && command.is_none() {
+        return Err(err(
+            "key \"keys\": empty (only a `:` command may have no key)".into(),
+        ));
     }
     let description = raw
         .description
@@ -700,6 +868,7 @@ fn complete_binding(
     };
     Ok(Binding {
         action,
+        action_name: raw.action.clone(),
         keys,
         description,
         group,
@@ -712,10 +881,7 @@ fn complete_binding(
             .or_else(|| base.and_then(|b| b.footer.clone())),
         scopes,
         dialogs,
-        command: raw
-            .command
-            .clone()
-            .or_else(|| base.and_then(|b| b.command.clone())),
+        command,
         aliases: raw
             .aliases
             .clone()
@@ -867,6 +1033,135 @@ mod tests {
         )
         .expect_err("unknown dialog");
         assert!(err.to_string().contains("unknown action \"fly\""), "{err}");
+    }
+
+    /// README's key table is what `meshtop keys --markdown` prints. When this fails, paste
+    /// the table it prints between README's `keys:begin` and `keys:end` lines.
+    #[test]
+    fn readme_key_table_is_generated_from_the_keymap() {
+        let readme = include_str!("../../README.md");
+        let fresh = Keymap::default().markdown();
+        let begin = readme
+            .find("<!-- keys:begin")
+            .and_then(|i| readme[i..].find('\n').map(|n| i + n + 1))
+            .expect("README has a keys:begin line");
+        let end = readme.find("<!-- keys:end -->").expect("keys:end line");
+        let written = readme.get(begin..end).unwrap_or_default();
+        assert!(
+            written == fresh,
+            "README's key table differs from the keymap; the table to paste:\n\n{fresh}"
+        );
+    }
+
+    #[test]
+    fn k9s_keys_mean_what_they_mean_in_k9s_and_dialog_keys_stay() {
+        let k = Keymap::default();
+        let ch = |c| press(KeyCode::Char(c), KeyModifiers::NONE);
+        let ctrl = |c| press(KeyCode::Char(c), KeyModifiers::CONTROL);
+        let nodes = Scope::View(ViewKind::Nodes);
+        let pdbs = Scope::View(ViewKind::Disruption);
+        for scope in [nodes, pdbs, Scope::DetailsOf(ViewKind::Nodes)] {
+            assert_eq!(k.action(&ch('y'), scope, false), Some(Action::Yaml));
+            assert_eq!(k.action(&ch('d'), scope, false), Some(Action::Describe));
+            assert_eq!(k.action(&ch('l'), scope, false), Some(Action::Logs));
+            assert_eq!(k.action(&ch('e'), scope, false), Some(Action::EditObject));
+            assert_eq!(
+                k.action(&ch('0'), scope, false),
+                Some(Action::AllNamespaces)
+            );
+            assert_eq!(
+                k.action(&ctrl('d'), scope, false),
+                Some(Action::HalfPageDown)
+            );
+            assert_eq!(k.action(&ctrl('u'), scope, false), Some(Action::HalfPageUp));
+        }
+        assert_eq!(
+            k.action(&ch('b'), nodes, false),
+            Some(Action::View(ViewKind::Disruption))
+        );
+        assert_eq!(
+            k.action(&ch('5'), nodes, false),
+            Some(Action::View(ViewKind::Disruption))
+        );
+        assert_eq!(k.command("pdb"), Some(Action::View(ViewKind::Disruption)));
+        assert_eq!(
+            k.action(&ch('L'), nodes, false),
+            Some(Action::Act(ActionKind::LabelNode))
+        );
+        assert_eq!(k.command("ctx"), Some(Action::Context));
+        assert_eq!(k.command("sort"), Some(Action::SortBy));
+        // In a dialog, d is still the dry run and y still goes on.
+        assert_eq!(
+            k.dialog_action(&ch('d'), false, ActionKind::Drain),
+            Some(Action::DryRun)
+        );
+        assert_eq!(
+            k.dialog_action(&ch('y'), false, ActionKind::PdbRelax),
+            Some(Action::Proceed)
+        );
+        // In a pane: f follows, esc and q close it, the screen's keys scroll it.
+        assert_eq!(k.pane_action(&ch('f'), nodes), Some(Action::Follow));
+        assert_eq!(k.pane_action(&ch('q'), nodes), Some(Action::Back));
+        assert_eq!(k.pane_action(&ctrl('d'), nodes), Some(Action::HalfPageDown));
+        assert_eq!(k.pane_action(&ch('G'), nodes), Some(Action::Bottom));
+        // A command without a key shows as the command in the help.
+        let sort = k
+            .bindings()
+            .iter()
+            .find(|b| b.action == Action::SortBy)
+            .expect("sort binding");
+        assert_eq!(sort.keys_label(), ":sort");
+    }
+
+    #[test]
+    fn a_user_file_overrides_and_its_errors_name_the_file_the_binding_and_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("keymap.toml");
+        std::fs::write(
+            &file,
+            "[[binding]]\naction = \"view:disruption\"\nkeys = [\"5\", \"B\"]\n\n\
+             [[binding]]\naction = \"dry-run\"\ngroup = \"dialog\"\nkeys = [\"r\"]\n",
+        )
+        .expect("write");
+        let k = Keymap::load(Some(&file)).expect("a valid override");
+        let ch = |c| press(KeyCode::Char(c), KeyModifiers::NONE);
+        let nodes = Scope::View(ViewKind::Nodes);
+        assert_eq!(
+            k.action(&ch('B'), nodes, false),
+            Some(Action::View(ViewKind::Disruption))
+        );
+        assert_eq!(k.action(&ch('b'), nodes, false), None);
+        assert_eq!(
+            k.dialog_action(&ch('r'), false, ActionKind::Drain),
+            Some(Action::DryRun)
+        );
+        assert_eq!(k.dialog_action(&ch('d'), false, ActionKind::Drain), None);
+        let origin = file.display().to_string();
+        let cases = [
+            (
+                "[[binding]]\naction = \"fly\"\nkeys = [\"x\"]\n",
+                "binding 1: unknown action \"fly\"",
+            ),
+            (
+                "[[binding]]\naction = \"yaml\"\nkeys = [\"ctrl-shift-y\"]\n",
+                "binding 1 (yaml): key \"ctrl-shift-y\": unknown key",
+            ),
+            (
+                "[[binding]]\naction = \"yaml\"\nkeys = [\"d\"]\n",
+                "key \"d\" is bound twice in the same place: to \"yaml\" and to \"describe\"",
+            ),
+        ];
+        for (text, says) in cases {
+            std::fs::write(&file, text).expect("write");
+            let err = Keymap::load(Some(&file)).expect_err(text).to_string();
+            assert!(err.starts_with(&format!("{origin}: ")), "{err}");
+            assert!(err.contains(says), "{err}");
+        }
+        let missing = dir.path().join("nope.toml");
+        let err = Keymap::load(Some(&missing))
+            .expect_err("missing")
+            .to_string();
+        assert!(err.contains("nope.toml: cannot read the key map"), "{err}");
     }
 
     #[test]

@@ -10,8 +10,11 @@ use super::Command;
 use super::action::{ActionRun, Dialog, Fold, Stage, Task, TaskId, TaskUpdate};
 use super::install::{Facts, InstallForm};
 use super::keymap::{Action, Keymap, Scope};
+use super::pane::{Pane, PaneId, PaneKind, PaneUpdate};
 use super::table::{self, Sort};
 use super::views::{self, ScreenId, Subject, ViewKind};
+use crate::model::Kind;
+use crate::ops::inspect::{Inspect, ObjectRef};
 use crate::ops::{ActionKind, InputKind, Request};
 use jiff::Timestamp;
 
@@ -59,6 +62,8 @@ pub enum Mode {
     },
     /// An action's dialog: preview, dry run, confirmation.
     Dialog(Box<Dialog>),
+    /// A pane over the views: YAML, a description, logs, the contexts.
+    Pane(Box<Pane>),
 }
 
 /// Finished actions kept in the panel, besides the running ones.
@@ -95,6 +100,12 @@ pub struct UiState {
     quit_armed: bool,
     /// How install plans are made (the app sets istioctl and its flags).
     pub install_options: PlanOptions,
+    next_pane: PaneId,
+    /// The kubeconfig's contexts (empty in a cluster's pod) and the current one.
+    pub contexts: Vec<String>,
+    pub context: String,
+    /// `-n`: the only namespace the watches read, so the only one a focus can show.
+    pub watched_namespace: Option<String>,
 }
 
 impl Default for UiState {
@@ -126,6 +137,10 @@ impl Default for UiState {
                 istioctl_args: Vec::new(),
                 istioctl_kubeconfig: None,
             },
+            next_pane: 1,
+            contexts: Vec::new(),
+            context: String::new(),
+            watched_namespace: None,
         }
     }
 }
@@ -190,7 +205,7 @@ impl UiState {
                     d.error = None;
                 }
             }
-            Mode::Normal | Mode::Help { .. } => {}
+            Mode::Normal | Mode::Help { .. } | Mode::Pane(_) => {}
         }
     }
 
@@ -267,6 +282,33 @@ impl UiState {
                     self.details.push(Screen::new(ScreenId::Details(subject)));
                 }
             }
+            Action::HalfPageDown => self.move_selection(model, |c, _, p| c + p.div_ceil(2)),
+            Action::HalfPageUp => {
+                self.move_selection(model, |c, _, p| c.saturating_sub(p.div_ceil(2)))
+            }
+            Action::Yaml | Action::Describe | Action::Logs => return self.inspect(action, model),
+            Action::EditObject => {
+                self.status = Some(match self.selected_object(model) {
+                    Ok(o) => format!(
+                        "meshtop changes objects only through its previewed actions; to edit \
+                         {} by hand: {}",
+                        o.label(),
+                        o.kubectl_edit()
+                    ),
+                    Err(why) => why,
+                });
+            }
+            Action::AllNamespaces => return self.focus("all", model),
+            Action::Context => self.open_contexts(),
+            Action::SortBy => {
+                let s = self.screen();
+                let source = views::source(&s.id, model);
+                let names: Vec<&str> = source.columns().iter().map(|c| c.header).collect();
+                self.status = Some(format!(
+                    "sort by which column? :sort NAME (Tab completes): {}",
+                    names.join(" ")
+                ));
+            }
             Action::Down => self.move_selection(model, |c, _, _| c + 1),
             Action::Up => self.move_selection(model, |c, _, _| c.saturating_sub(1)),
             Action::PageDown => self.move_selection(model, |c, _, p| c + p),
@@ -306,7 +348,11 @@ impl UiState {
             Action::Fix => return self.fix(model),
             Action::PromptAccept => match std::mem::replace(&mut self.mode, Mode::Normal) {
                 Mode::Command { input } => return self.run_command(&input, model, keymap),
-                Mode::Filter | Mode::Normal | Mode::Help { .. } | Mode::Dialog(_) => {}
+                Mode::Filter
+                | Mode::Normal
+                | Mode::Help { .. }
+                | Mode::Dialog(_)
+                | Mode::Pane(_) => {}
             },
             Action::PromptCancel => {
                 if self.mode == Mode::Filter {
@@ -325,16 +371,9 @@ impl UiState {
                 Mode::Command { input } => {
                     input.pop();
                 }
-                Mode::Normal | Mode::Help { .. } | Mode::Dialog(_) => {}
+                Mode::Normal | Mode::Help { .. } | Mode::Dialog(_) | Mode::Pane(_) => {}
             },
-            Action::PromptComplete => {
-                if let Mode::Command { input } = &mut self.mode {
-                    let candidates = keymap.completions(input);
-                    if let Some(prefix) = common_prefix(&candidates) {
-                        *input = prefix;
-                    }
-                }
-            }
+            Action::PromptComplete => return self.complete(model, keymap),
             Action::Act(kind) => return self.open_dialog(kind, model),
             Action::Abort => return self.abort(),
             Action::FoldTasks => {
@@ -345,8 +384,9 @@ impl UiState {
                     .any(|t| !t.running() && !t.folded(self.fold, now));
                 self.fold = if open { Fold::Folded } else { Fold::Shown };
             }
-            // Dialog and form keys mean nothing outside a dialog.
-            Action::Proceed
+            // Dialog, form and pane keys mean nothing outside them.
+            Action::Follow
+            | Action::Proceed
             | Action::DryRun
             | Action::Toggle(_)
             | Action::Edit
@@ -925,12 +965,330 @@ impl UiState {
         s.selected = 0;
     }
 
+    /// What the selected row (or the open details screen) stands for in the cluster: a
+    /// details screen's selected pod, else the row's subject.
+    pub fn selected_object(&self, model: &Model) -> Result<ObjectRef, String> {
+        let subject = match self.selected_pod_or_subject(model)? {
+            Ok(pod) => return Ok(pod),
+            Err(subject) => subject,
+        };
+        subject
+            .object(model)
+            .ok_or_else(|| format!("{} is not an object meshtop can read", subject.label()))
+    }
+
+    /// The selected row's pod when the row is one (a details screen's pods), else what the
+    /// row (or the open details screen) is about.
+    fn selected_pod_or_subject(&self, model: &Model) -> Result<Result<ObjectRef, Subject>, String> {
+        let s = self.screen();
+        let source = views::source(&s.id, model);
+        let rows = table::arrange(source.as_ref(), s);
+        let row = rows
+            .get(s.selected.min(rows.len().saturating_sub(1)))
+            .copied();
+        if let Some(pod) = row.and_then(|i| source.pod(i)) {
+            return Ok(Ok(pod));
+        }
+        let subject = match &s.id {
+            ScreenId::Details(subject) => Some(subject.clone()),
+            ScreenId::View(_) => row.and_then(|i| source.subject(i)),
+        };
+        subject
+            .map(Err)
+            .ok_or_else(|| "no row is selected".to_string())
+    }
+
+    /// Opens a pane on the selected row's object: `y` its YAML, `d` its description, `l`
+    /// its pod's logs.
+    fn inspect(&mut self, action: Action, model: &Model) -> Vec<Command> {
+        let what = match action {
+            Action::Logs => match self.selected_pod_or_subject(model) {
+                Ok(Ok(pod)) => Ok(Inspect::Logs(pod)),
+                Ok(Err(subject)) => subject.log_pod(model).map(Inspect::Logs),
+                Err(why) => Err(why),
+            },
+            Action::Describe => self.selected_object(model).map(Inspect::Describe),
+            _ => self.selected_object(model).map(Inspect::Yaml),
+        };
+        let what = match what {
+            Ok(w) => w,
+            Err(why) => {
+                self.status = Some(why);
+                return Vec::new();
+            }
+        };
+        let title = match &what {
+            Inspect::Yaml(o) => format!("YAML · {}", o.label()),
+            Inspect::Describe(o) => format!("Describe · {}", o.label()),
+            Inspect::Logs(o) => format!(
+                "Logs · {}/{}",
+                o.namespace.as_deref().unwrap_or_default(),
+                o.name
+            ),
+        };
+        let id = self.next_pane;
+        self.next_pane += 1;
+        self.mode = Mode::Pane(Box::new(Pane::new(
+            id,
+            PaneKind::Inspect(what.clone()),
+            title,
+        )));
+        vec![Command::Inspect { id, what }]
+    }
+
+    /// A key in a pane.
+    pub fn update_pane(&mut self, action: Action) -> Vec<Command> {
+        let Mode::Pane(pane) = &mut self.mode else {
+            return Vec::new();
+        };
+        if action == Action::Quit {
+            let id = pane.id;
+            self.mode = Mode::Normal;
+            let mut out = vec![Command::ClosePane(id)];
+            out.extend(self.quit());
+            return out;
+        }
+        if pane.on_action(action) {
+            return Vec::new();
+        }
+        let id = pane.id;
+        self.mode = Mode::Normal;
+        vec![Command::ClosePane(id)]
+    }
+
+    /// What the app's reads say about a pane; an answer for a closed pane is dropped.
+    pub fn on_pane_update(&mut self, update: PaneUpdate) {
+        if let Mode::Pane(pane) = &mut self.mode
+            && pane.id == update.id()
+        {
+            pane.apply(update);
+        }
+    }
+
+    /// `:ctx`: the kubeconfig's contexts, the current one marked.
+    fn open_contexts(&mut self) {
+        if self.contexts.is_empty() {
+            self.status = Some(format!(
+                "no kubeconfig contexts: meshtop runs on {}",
+                self.context
+            ));
+            return;
+        }
+        let mut text = String::new();
+        for c in &self.contexts {
+            let mark = if *c == self.context { "*" } else { " " };
+            text.push_str(&format!("{mark} {c}\n"));
+        }
+        text.push_str("\n:ctx NAME switches to a context (Tab completes its name)\n");
+        let id = self.next_pane;
+        self.next_pane += 1;
+        self.mode = Mode::Pane(Box::new(Pane::with_text(
+            id,
+            PaneKind::Contexts,
+            format!(
+                "Contexts ({}) · current {}",
+                self.contexts.len(),
+                self.context
+            ),
+            &text,
+        )));
+    }
+
+    /// `:ctx NAME`: the app connects to it; the views read the cluster anew.
+    fn switch_context(&mut self, name: &str) -> Vec<Command> {
+        if name == self.context {
+            self.status = Some(format!("already on context {name}"));
+            return Vec::new();
+        }
+        if !self.contexts.iter().any(|c| c == name) {
+            self.status = Some(if self.contexts.is_empty() {
+                format!("unknown context \"{name}\": there is no kubeconfig to switch in")
+            } else {
+                format!(
+                    "unknown context \"{name}\"; the kubeconfig has: {}; still on {}",
+                    self.contexts.join(", "),
+                    self.context
+                )
+            });
+            return Vec::new();
+        }
+        let running = self.tasks.iter().filter(|t| t.running()).count();
+        if running > 0 {
+            self.status = Some(format!(
+                "{} still running on context {}: wait for them or abort them before switching",
+                crate::ops::outcome::count(running, "action"),
+                self.context
+            ));
+            return Vec::new();
+        }
+        self.status = Some(format!("switching to context {name}…"));
+        vec![Command::SwitchContext(name.to_string())]
+    }
+
+    /// The app switched context (or could not: why).
+    pub fn on_context_switched(&mut self, result: Result<String, String>) {
+        match result {
+            Ok(name) => {
+                self.status = Some(format!(
+                    "context {name}: reading the cluster anew (syncing)"
+                ));
+                self.context = name;
+                self.tasks.retain(|t| t.running());
+            }
+            Err(why) => {
+                self.status = Some(format!("{why}; still on context {}", self.context));
+            }
+        }
+    }
+
+    /// `:ns NAME`, `:ns all`, `0`: the namespace the lists show.
+    fn focus(&mut self, name: &str, model: &Model) -> Vec<Command> {
+        if matches!(name, "all" | "-A" | "--all-namespaces") {
+            if let Some(ns) = &self.watched_namespace {
+                self.status = Some(format!(
+                    "meshtop reads only namespace {ns} (started with -n {ns}): restart \
+                     without -n to see every namespace"
+                ));
+                return Vec::new();
+            }
+            self.status = Some("every namespace".into());
+            return vec![Command::Focus(None)];
+        }
+        if let Some(ns) = self.watched_namespace.as_ref().filter(|ns| *ns != name) {
+            self.status = Some(format!(
+                "meshtop reads only namespace {ns} (started with -n {ns}): restart with -n \
+                 {name} to see it; focus unchanged"
+            ));
+            return Vec::new();
+        }
+        if model.namespace(name).is_none() {
+            match model.unseen(Kind::Namespace) {
+                None => {
+                    self.status = Some(format!(
+                        "unknown namespace \"{name}\" (Tab completes the names); focus unchanged"
+                    ));
+                    return Vec::new();
+                }
+                Some(why) => {
+                    self.status = Some(format!(
+                        "namespace {name}: cannot tell whether it exists ({why})"
+                    ));
+                }
+            }
+        } else {
+            self.status = Some(format!("namespace {name} (0 or :ns all: every namespace)"));
+        }
+        vec![Command::Focus(Some(name.to_string()))]
+    }
+
+    /// `:sort NAME`: sorts by the column of that header; the same column again reverses.
+    fn sort_by(&mut self, name: &str, model: &Model) {
+        let s = self.screen();
+        let source = views::source(&s.id, model);
+        let headers: Vec<&'static str> = source.columns().iter().map(|c| c.header).collect();
+        drop(source);
+        let wanted = name.trim().to_ascii_uppercase();
+        let column = headers
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case(&wanted))
+            .or_else(|| {
+                let mut matching = headers
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, h)| h.starts_with(&wanted));
+                match (matching.next(), matching.next()) {
+                    (Some((i, _)), None) => Some(i),
+                    _ => None,
+                }
+            });
+        let Some(column) = column else {
+            self.status = Some(format!(
+                "no column {name:?} here; the columns are: {}",
+                headers.join(" ")
+            ));
+            return;
+        };
+        let s = self.screen_mut();
+        s.sort = Some(match s.sort {
+            Some(sort) if sort.column == column => Sort {
+                column,
+                reverse: !sort.reverse,
+            },
+            _ => Sort {
+                column,
+                reverse: false,
+            },
+        });
+        s.selected = 0;
+    }
+
+    /// Tab in a command: the command's name, or its argument (a column, a context, a
+    /// namespace).
+    fn complete(&mut self, model: &Model, keymap: &Keymap) -> Vec<Command> {
+        let Mode::Command { input } = &self.mode else {
+            return Vec::new();
+        };
+        let input = input.clone();
+        let Some((name, arg)) = input.split_once(' ') else {
+            let candidates = keymap.completions(&input);
+            if let Some(prefix) = common_prefix(&candidates) {
+                self.mode = Mode::Command { input: prefix };
+            }
+            return Vec::new();
+        };
+        let arg = arg.trim_start();
+        let options: Vec<String> = match keymap.command(name) {
+            Some(Action::SortBy) => {
+                let s = self.screen();
+                let source = views::source(&s.id, model);
+                source
+                    .columns()
+                    .iter()
+                    .map(|c| c.header.to_string())
+                    .collect()
+            }
+            Some(Action::Context) => self.contexts.clone(),
+            Some(Action::View(ViewKind::Namespaces)) => std::iter::once("all".to_string())
+                .chain(model.namespace_names().map(|n| n.to_string()))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let candidates: Vec<&str> = options
+            .iter()
+            .map(String::as_str)
+            .filter(|o| o.starts_with(arg) || o.to_ascii_lowercase().starts_with(arg))
+            .collect();
+        if let Some(prefix) = common_prefix(&candidates) {
+            self.mode = Mode::Command {
+                input: format!("{name} {prefix}"),
+            };
+        }
+        if candidates.len() > 1 {
+            self.status = Some(candidates.join(" "));
+        }
+        Vec::new()
+    }
+
     fn run_command(&mut self, input: &str, model: &Model, keymap: &Keymap) -> Vec<Command> {
         let typed = input.trim();
         if typed.is_empty() {
             return Vec::new();
         }
-        match keymap.command(typed) {
+        let (name, arg) = match typed.split_once(char::is_whitespace) {
+            Some((name, arg)) => (name, arg.trim()),
+            None => (typed, ""),
+        };
+        match keymap.command(name) {
+            Some(Action::View(ViewKind::Namespaces)) if !arg.is_empty() => self.focus(arg, model),
+            Some(Action::Context) if !arg.is_empty() => self.switch_context(arg),
+            Some(Action::SortBy) if !arg.is_empty() => {
+                self.sort_by(arg, model);
+                Vec::new()
+            }
+            Some(_) if !arg.is_empty() => {
+                self.status = Some(format!(":{name} takes no argument"));
+                Vec::new()
+            }
             Some(action) if !matches!(action, Action::Command) => {
                 self.update(action, model, keymap)
             }

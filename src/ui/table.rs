@@ -17,6 +17,7 @@ pub use crate::ops::plan::Tone;
 use super::state::Screen;
 use super::theme::Theme;
 use super::views::Subject;
+use crate::ops::inspect::ObjectRef;
 
 /// One column: its header, how wide, and the narrowest table at which it shows.
 #[derive(Debug, Clone, Copy)]
@@ -143,6 +144,10 @@ pub trait TableSource {
     fn filter_text(&self, row: usize, out: &mut String);
     /// What Enter drills into, if anything.
     fn subject(&self, _row: usize) -> Option<Subject> {
+        None
+    }
+    /// The pod of a row that is one (a details screen's pods): what `y`, `d` and `l` read.
+    fn pod(&self, _row: usize) -> Option<ObjectRef> {
         None
     }
     /// Whether a row needs attention: what the problems-only toggle keeps.
@@ -538,7 +543,25 @@ pub fn render(
                 .unwrap_or(0)
         })
         .collect();
-    let widths = column_widths(columns, &visible, &wants, inner.width);
+    let mut widths = column_widths(columns, &visible, &wants, inner.width);
+    // The sort arrow widens its header by one: a fixed-width column takes that from the
+    // widest other column rather than cut its header.
+    if let Some(slot) = screen
+        .sort
+        .and_then(|sort| visible.iter().position(|&c| c == sort.column))
+    {
+        let need = u16::try_from(headers[slot].chars().count()).unwrap_or(u16::MAX);
+        let short = need.saturating_sub(widths[slot]);
+        if short > 0
+            && let Some(widest) = (0..widths.len())
+                .filter(|&i| i != slot)
+                .max_by_key(|&i| widths[i])
+            && widths[widest] > short + 3
+        {
+            widths[widest] -= short;
+            widths[slot] = need;
+        }
+    }
     let mut xs = Vec::with_capacity(widths.len());
     let mut x = inner.x;
     for w in &widths {

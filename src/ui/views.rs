@@ -18,6 +18,7 @@ use ratatui::text::{Line, Span};
 
 use crate::model::intern::Name;
 use crate::model::{FindingKind, FindingObject, Model};
+use crate::ops::inspect::{ObjectKind, ObjectRef};
 
 use super::state::Screen;
 use super::table::{self, TableSource};
@@ -142,6 +143,80 @@ impl Subject {
             // istioctl's NAME.
             Subject::Proxy { namespace, pod } => format!("{pod}.{namespace}"),
         }
+    }
+
+    /// The cluster object its row stands for: what `y` and `d` read. A revision is its
+    /// IstioOperator, else its istiod Deployment.
+    pub fn object(&self, model: &Model) -> Option<ObjectRef> {
+        let of = |kind, ns: Option<&str>, name: &str| Some(ObjectRef::new(kind, ns, name));
+        match self {
+            Subject::Revision(rev) => {
+                let row = model.revisions().into_iter().find(|r| r.revision == *rev);
+                if let Some((ns, name)) = row
+                    .and_then(|r| r.iop)
+                    .as_deref()
+                    .and_then(|iop| iop.split_once('/'))
+                {
+                    return of(ObjectKind::IstioOperator, Some(ns), name);
+                }
+                let (_, key) = model.istiod_deployments().find(|(r, _)| *r == rev)?;
+                of(ObjectKind::Deployment, Some(&key.namespace), &key.name)
+            }
+            Subject::Gateway { namespace, name } => {
+                of(ObjectKind::Deployment, Some(namespace), name)
+            }
+            Subject::Pdb { namespace, name } => of(ObjectKind::Pdb, Some(namespace), name),
+            Subject::Node(name) => of(ObjectKind::Node, None, name),
+            Subject::Namespace(name) => of(ObjectKind::Namespace, None, name),
+            Subject::Proxy { namespace, pod } => of(ObjectKind::Pod, Some(namespace), pod),
+        }
+    }
+
+    /// The pod whose logs `l` shows: a proxy's pod, a gateway's first pod (a ready one if
+    /// any), a revision's istiod pod; else why there is none.
+    pub fn log_pod(&self, model: &Model) -> Result<ObjectRef, String> {
+        let pod = |p: &crate::model::PodSummary| {
+            ObjectRef::new(ObjectKind::Pod, Some(&p.namespace), &p.name)
+        };
+        let first_ready = |mut pods: Vec<&crate::model::PodSummary>| {
+            pods.sort_by_key(|p| !p.ready);
+            pods.first().map(|p| pod(p))
+        };
+        let found = match self {
+            Subject::Proxy {
+                namespace,
+                pod: name,
+            } => Some(ObjectRef::new(ObjectKind::Pod, Some(namespace), name)),
+            Subject::Gateway { .. } => first_ready(details::pods(self, model).pods().collect()),
+            Subject::Revision(rev) => {
+                let deployments: Vec<_> = model
+                    .istiod_deployments()
+                    .filter(|(r, _)| *r == rev)
+                    .map(|(_, k)| k.clone())
+                    .collect();
+                first_ready(
+                    model
+                        .pods()
+                        .into_iter()
+                        .filter(|p| {
+                            deployments.iter().any(|d| {
+                                d.namespace == p.namespace
+                                    && p.owner.as_ref().is_some_and(|o| {
+                                        details::owned_by_deployment(&o.name, &d.name)
+                                    })
+                            })
+                        })
+                        .collect(),
+                )
+            }
+            Subject::Pdb { .. } | Subject::Node(_) | Subject::Namespace(_) => {
+                return Err(format!(
+                    "logs are a pod's: open {} (enter) and pick one of its pods",
+                    self.label()
+                ));
+            }
+        };
+        found.ok_or_else(|| format!("{} has no pod to read logs from", self.label()))
     }
 }
 

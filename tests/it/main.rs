@@ -5,6 +5,7 @@
 mod common;
 
 mod cluster_actions;
+mod cluster_inspect;
 mod cluster_install;
 mod cluster_sync;
 mod cluster_watch;
@@ -13,6 +14,7 @@ mod disconnect;
 mod drain_guard;
 mod install_istioctl;
 mod paging;
+mod panes;
 mod sandbox_cli;
 mod sandbox_conformance;
 mod sandbox_istiod;

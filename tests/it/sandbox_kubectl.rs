@@ -423,3 +423,81 @@ fn version_and_discovery() {
         );
     }
 }
+
+const ISTIOD: &str = "istiod-1-9-1-58ff56d6f8-25z28";
+
+#[test]
+fn kubectl_logs_reads_istiods_lines_and_tail_cuts_them() {
+    let sb = k1();
+    let out = sb.kubectl_ok(&["logs", "-n", "istio-system", ISTIOD, "--tail=3"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "--tail=3 gives 3 lines:\n{out}");
+    assert!(
+        lines.iter().all(|l| l.contains("\tinfo\tads\t")),
+        "istiod's discovery container tells of ads:\n{out}"
+    );
+    // The proxies connected to this istiod are the ones its lines name.
+    let all = sb.kubectl_ok(&["logs", "-n", "istio-system", ISTIOD]);
+    assert!(all.lines().count() > 3, "{all}");
+    assert!(all.contains("ADS: new connection for node:"), "{all}");
+    let gateway = sb.kubectl_ok(&[
+        "logs",
+        "-n",
+        "default",
+        "details-v1-6f769b44-hzj8v",
+        "-c",
+        "istio-proxy",
+        "--tail=8",
+        "--timestamps",
+    ]);
+    assert!(gateway.contains("HTTP/1.1\""), "an access log:\n{gateway}");
+    assert!(gateway.contains("\twarning\tenvoy"), "{gateway}");
+    let first = gateway.lines().next().unwrap_or("");
+    let stamp = first.split(' ').next().unwrap_or("");
+    assert!(
+        stamp.parse::<jiff::Timestamp>().is_ok(),
+        "--timestamps puts an RFC 3339 stamp first: {first}"
+    );
+}
+
+#[test]
+fn kubectl_logs_refuses_a_wrong_container_and_a_missing_previous() {
+    let sb = k1();
+    let out = sb.kubectl(&["logs", "-n", "istio-system", ISTIOD, "-c", "nope"]);
+    assert_ne!(out.code, Some(0), "{out}");
+    assert!(
+        out.stderr
+            .contains(&format!("container nope is not valid for pod {ISTIOD}")),
+        "{out}"
+    );
+    let out = sb.kubectl(&["logs", "-n", "istio-system", ISTIOD, "--previous"]);
+    assert_ne!(out.code, Some(0), "{out}");
+    assert!(
+        out.stderr.contains(&format!(
+            "previous terminated container \"discovery\" in pod \"{ISTIOD}\" not found"
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn kubectl_logs_follow_streams_new_lines_until_killed() {
+    let sb = k1();
+    let mut follow = sb
+        .kubectl_command()
+        .args(["logs", "-f", "--tail=1", "-n", "istio-system", ISTIOD])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kubectl logs -f");
+    let lines = Lines::read(follow.stdout.take().expect("stdout"));
+    let first = lines.until("\tinfo\t", Duration::from_secs(20));
+    // Lines written after kubectl started: each names a later moment than the first.
+    let stamp = |l: &str| l.split('\t').next().unwrap_or("").to_string();
+    let later = lines.until("\tinfo\t", Duration::from_secs(20));
+    let last = lines.until("\tinfo\t", Duration::from_secs(20));
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(stamp(&first) < stamp(&later), "{first}\n{later}");
+    assert!(stamp(&later) < stamp(&last), "{later}\n{last}");
+}

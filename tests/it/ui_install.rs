@@ -630,7 +630,12 @@ fn random_sessions_send_nothing_without_the_typed_name() {
                             })
                         }
                         Command::Edit(_) => ui.on_edited(Err("no editor here".into())),
-                        Command::Quit | Command::Abort(_) => {}
+                        Command::Quit
+                        | Command::Abort(_)
+                        | Command::Inspect { .. }
+                        | Command::ClosePane(_)
+                        | Command::Focus(_)
+                        | Command::SwitchContext(_) => {}
                     }
                 }
                 match stage(&ui) {

@@ -505,7 +505,7 @@ fn digits_and_letters_switch_views() {
         ("2", ViewKind::Revisions),
         ("w", ViewKind::Gateways),
         ("4", ViewKind::Proxies),
-        ("d", ViewKind::Disruption),
+        ("b", ViewKind::Disruption),
         ("6", ViewKind::Nodes),
         ("N", ViewKind::Namespaces),
         ("r", ViewKind::Revisions),
@@ -679,7 +679,7 @@ fn help_lists_every_key_of_the_current_view() {
     press(&mut ui, &model, "6?");
     assert_eq!(ui.state().mode, Mode::Help { scroll: 0 });
     // Tall enough for the whole list.
-    let screen = draw(&ui, &model, 120, 70);
+    let screen = draw(&ui, &model, 120, 100);
     let scope = ui.state().scope();
     for b in keymap.help(scope) {
         assert!(
@@ -1326,7 +1326,7 @@ fn without_a_writable_audit_log_actions_are_disabled_and_say_why() {
     // Every action key of every view opens nothing and says why.
     let mut refused = 0;
     for (view, keys) in [
-        ("6", "Dculs"),
+        ("6", "DcuLs"),
         ("5", "RU"),
         ("7", "i"),
         ("2", "I"),

@@ -11,6 +11,8 @@ mod disruption;
 mod gateway_api;
 mod injection;
 mod kubelet;
+
+pub(crate) use kubelet::names as container_names;
 mod operator;
 mod workloads;
 

@@ -9,6 +9,8 @@
 pub mod portforward;
 mod syncz;
 
+pub use syncz::{connected_proxies, istiod_version_text};
+
 use std::collections::BTreeMap;
 
 use bytes::Bytes;

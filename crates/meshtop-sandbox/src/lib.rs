@@ -10,6 +10,7 @@ mod discovery;
 mod error;
 mod istiod;
 mod kubeconfig;
+mod logs;
 mod patch;
 mod resources;
 pub mod scenario;

@@ -20,7 +20,7 @@ use super::error::ApiError;
 use super::resources::ResourceType;
 use super::selector::{FieldSelector, LabelSelector};
 use super::store::{EventType, WatchEvent, meta_str, resource_name};
-use super::{Cluster, DenyScope, Shared, controllers, discovery, istiod, patch, table};
+use super::{Cluster, DenyScope, Shared, controllers, discovery, istiod, logs, patch, table};
 
 pub type Body = BoxBody<Bytes, Infallible>;
 
@@ -69,6 +69,16 @@ pub async fn serve(
 
 pub fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into()).map_err(|e| match e {}).boxed()
+}
+
+/// A body streaming what arrives on `rx` until its sender is dropped.
+pub fn channel_body(rx: mpsc::Receiver<Bytes>) -> Body {
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+    });
+    BodyExt::boxed(StreamBody::new(stream))
 }
 
 pub fn json_response(code: u16, value: &Value) -> hyper::Response<Body> {
@@ -321,6 +331,9 @@ async fn route(
                 201,
                 &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
             ))
+        }
+        (Some("log"), Some(name)) if t.kind == "Pod" && method == Method::GET => {
+            logs::handle(shared, &ns, &name, &q, stop)
         }
         (Some("status") | None, _) => crud(shared, req, &t, &target, verb, &q, stop).await,
         _ => Err(ApiError::not_found_path()),
@@ -1034,16 +1047,11 @@ fn watch_response(
             }
         }
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
-    });
     Ok(hyper::Response::builder()
         .status(200)
         .header(header::CONTENT_TYPE, "application/json")
         .header("Transfer-Encoding", "chunked")
-        .body(BodyExt::boxed(StreamBody::new(stream)))
+        .body(channel_body(rx))
         .unwrap_or_else(|_| hyper::Response::new(full(Bytes::new()))))
 }
 

@@ -28,7 +28,7 @@ fn matches_name(entry: &str, namespace: &str, name: &str) -> bool {
 }
 
 /// Whether a ReplicaSet name is `<deployment>-<pod-template-hash>`.
-fn owned_by_deployment(replica_set: &str, deployment: &str) -> bool {
+pub(super) fn owned_by_deployment(replica_set: &str, deployment: &str) -> bool {
     replica_set
         .strip_prefix(deployment)
         .and_then(|rest| rest.strip_prefix('-'))

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use ratatui::layout::Constraint::{self, Fill, Length};
 
 use crate::model::PodSummary;
+use crate::ops::inspect::{ObjectKind, ObjectRef};
 
 use super::super::table::{CellText, Column, SortKey, TableSource, Tone};
 
@@ -154,6 +155,13 @@ fn cell(p: &PodLine<'_>, c: PodColumn) -> CellText {
     }
 }
 
+impl<'m> PodsTable<'m> {
+    /// Its pods, in the model's order.
+    pub fn pods(&self) -> impl Iterator<Item = &'m PodSummary> + '_ {
+        self.rows.iter().map(|r| r.pod)
+    }
+}
+
 impl TableSource for PodsTable<'_> {
     fn columns(&self) -> &[Column] {
         &self.columns
@@ -166,6 +174,15 @@ impl TableSource for PodsTable<'_> {
     fn cells(&self, i: usize) -> Vec<CellText> {
         let row = &self.rows[i];
         self.ids.iter().map(|c| cell(row, *c)).collect()
+    }
+
+    fn pod(&self, i: usize) -> Option<ObjectRef> {
+        let pod = self.rows.get(i)?.pod;
+        Some(ObjectRef::new(
+            ObjectKind::Pod,
+            Some(&pod.namespace),
+            &pod.name,
+        ))
     }
 
     fn sort_key(&self, i: usize, column: usize) -> SortKey<'_> {

@@ -115,7 +115,8 @@ fn container_id(uid: &str, name: &str) -> String {
     format!("containerd://{h}")
 }
 
-fn names(pod: &Value, list: &str) -> Vec<String> {
+/// The names of a pod's `containers` or `initContainers`.
+pub(crate) fn names(pod: &Value, list: &str) -> Vec<String> {
     pod.pointer(&format!("/spec/{list}"))
         .and_then(Value::as_array)
         .map(|a| {
