@@ -21,8 +21,9 @@ use meshtop::model::intern::{Interner, Name};
 use meshtop::model::labels::{Labels, Selector};
 use meshtop::model::summary::{
     ConfigMapSummary, GatewayKind, HpaSummary, IntOrPercent, IopGateway, IstioGatewaySummary,
-    IstioOperatorSummary, NamespaceSummary, NodeSummary, Object, Owner, PdbSummary, PodPhase,
-    PodSummary, ServicePort, ServiceSummary, WebhookConfigSummary, WorkloadKind, WorkloadSummary,
+    IstioOperatorSummary, MeshRole, NamespaceSummary, NodeSummary, Object, Owner, PdbSummary,
+    PodPhase, PodSummary, ServicePort, ServiceSummary, WebhookConfigSummary, WorkloadKind,
+    WorkloadSummary,
 };
 use meshtop::model::sync::{ProxyStatus, ReplicaState, ReplicaSync, SyncState, XdsStatus, XdsType};
 use meshtop::model::syncz::http_state;
@@ -208,6 +209,7 @@ impl Builder {
             images: vec![self.n(image)],
             node_selector: Labels::default(),
             operator: None,
+            installer: None,
             created: Some(self.created),
         })
     }
@@ -306,6 +308,11 @@ impl Builder {
             }),
             labels: spec.labels,
             has_proxy: sidecar,
+            mesh_role: if sidecar {
+                MeshRole::Sidecar
+            } else {
+                MeshRole::None
+            },
             injected_revision: spec.proxy.map(|(rev, _)| self.n(rev)),
             proxy_version: spec.proxy.map(|(_, v)| self.n(v)),
             istiod_version: spec.istiod_version.map(|v| self.n(v)),
@@ -770,7 +777,7 @@ fn build(target_pods: usize) -> Cluster {
             cluster: b.n("Kubernetes"),
             proxy_type: b.n("sidecar"),
             version: version.clone(),
-            xds: XdsType::ALL.map(|t| xds(&mut b.names, &nonce, stale, t)),
+            xds: XdsType::EVERY.map(|t| xds(&mut b.names, &nonce, stale, t)),
         };
         per_replica[replica].push(status);
     }

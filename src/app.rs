@@ -325,15 +325,6 @@ fn warn_unread_sources(model: &Model) {
     }
 }
 
-/// `1 proxy`, `2 proxies`.
-fn counted(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
-
 /// Asks every istiod replica once (the replicas of `opts.revision`, else all of them) and
 /// waits for each first answer.
 async fn poll_istiod_once(
@@ -417,7 +408,7 @@ async fn proxy_status(global: &GlobalArgs, cmd: &ProxyStatusCmd) -> Result<(), A
         let run = if *n == 1 { "runs" } else { "run" };
         eprintln!(
             "warning: version skew: {} {run} {proxy} against istiod {istiod}",
-            counted(*n, "proxy", "proxies")
+            crate::ops::outcome::counted(*n, "proxy", "proxies")
         );
     }
     warn_unanswered(&replicas);
@@ -479,7 +470,7 @@ fn pick_proxy(
         ))),
         several => Err(AppError::Usage(format!(
             "{} have a proxy {name}: {}; give it as {name}.NAMESPACE or with -n NAMESPACE",
-            counted(several.len(), "namespace", "namespaces"),
+            crate::ops::outcome::counted(several.len(), "namespace", "namespaces"),
             several
                 .iter()
                 .map(|(ns, _)| ns.as_ref())
@@ -529,7 +520,7 @@ async fn check(global: &GlobalArgs, cmd: &CheckCmd) -> Result<(), AppError> {
     ]
     .into_iter()
     .filter(|(severity, ..)| *severity >= threshold && of(*severity) > 0)
-    .map(|(severity, one, many)| counted(of(severity), one, many))
+    .map(|(severity, one, many)| crate::ops::outcome::counted(of(severity), one, many))
     .collect();
     if reached.is_empty() {
         return Ok(());

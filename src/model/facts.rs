@@ -93,6 +93,9 @@ pub struct GatewayRow {
     pub gateway_resources: Vec<String>,
     /// Whether its namespace has the `istio-<rev>` ConfigMap it needs.
     pub has_mesh_config: bool,
+    /// Does it mount that ConfigMap? Injected gateways (the `istio/gateway` chart's
+    /// `image: auto`) and the ones istiod deploys get their config from istiod.
+    pub needs_mesh_config: bool,
     /// Another gateway has the same `app`/`istio` labels.
     pub duplicate_labels: bool,
     /// Node ports also used by another Service.

@@ -884,6 +884,7 @@ pub fn objects(m: &Model) -> Vec<Object> {
     o.extend(s.config_maps.values().cloned().map(Object::ConfigMap));
     o.extend(s.iops.values().cloned().map(Object::IstioOperator));
     o.extend(s.istio_gateways.values().cloned().map(Object::IstioGateway));
+    o.extend(s.kube_gateways.values().cloned().map(Object::KubeGateway));
     o
 }
 

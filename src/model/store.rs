@@ -397,10 +397,10 @@ impl Index {
         if injectable_without_proxy(p) {
             set_member(&mut ns.without_proxy, p.name.clone(), add);
         }
-        if p.mesh_role == MeshRole::Ztunnel {
-            if let Some(node) = &p.node {
-                group_member(&mut self.ztunnels, node, key.clone(), add);
-            }
+        if p.mesh_role == MeshRole::Ztunnel
+            && let Some(node) = &p.node
+        {
+            group_member(&mut self.ztunnels, node, key.clone(), add);
         }
         if ns.pods == 0 {
             self.namespaces.remove(&p.namespace);

@@ -140,6 +140,15 @@ pub fn count(n: usize, noun: &str) -> String {
     }
 }
 
+/// `1 proxy`, `2 proxies`: a noun whose plural is not a mere `s`.
+pub fn counted(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// How an action ended, when it did what it was asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

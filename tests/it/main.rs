@@ -13,6 +13,7 @@ mod command_line;
 mod disconnect;
 mod drain_guard;
 mod install_istioctl;
+mod mesh_2026;
 mod paging;
 mod panes;
 mod sandbox_cli;

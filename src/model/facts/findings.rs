@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::super::event::{Kind, SourceState};
 use super::super::intern::Name;
-use super::super::labels::keys;
 use super::super::store::Store;
 use super::revisions::{RevisionMap, istiod_version};
 use super::{
@@ -497,10 +496,6 @@ fn gateway_findings(store: &Store, sources: &BTreeMap<Kind, SourceState>, out: &
         if let Some(istio) = &row.istio {
             by_istio.entry(istio).or_default().push(name.clone());
         }
-        let key = super::super::summary::ObjectKey {
-            namespace: row.namespace.clone(),
-            name: row.name.clone(),
-        };
         if let Some(api) = &row.gateway_api
             && api.programmed == Some(false)
         {
@@ -525,14 +520,7 @@ fn gateway_findings(store: &Store, sources: &BTreeMap<Kind, SourceState>, out: &
                 .on(object.clone()),
             );
         }
-        // Injected gateways (the Helm chart's `image: auto`) get their config from istiod;
-        // the operator's gateways mount the ConfigMap.
-        let injected = store
-            .deployments
-            .get(&key)
-            .and_then(|w| w.template_labels.get(keys::SIDECAR_INJECT))
-            .is_some_and(|v| v.as_ref() == "true");
-        if !row.has_mesh_config && !injected && !incomplete(sources, Kind::ConfigMap) {
+        if row.needs_mesh_config && !row.has_mesh_config && !incomplete(sources, Kind::ConfigMap) {
             let cm = gateways::mesh_config_name(row.revision.as_deref());
             let source = store
                 .config_maps

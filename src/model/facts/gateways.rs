@@ -132,6 +132,10 @@ fn deployment_row(store: &Store, w: &WorkloadSummary) -> GatewayRow {
         ports: services.iter().flat_map(|s| port_line(s)).collect(),
         gateway_resources,
         has_mesh_config: store.config_maps.contains_key(&config_map),
+        needs_mesh_config: w
+            .template_labels
+            .get(keys::SIDECAR_INJECT)
+            .is_none_or(|v| v.as_ref() != "true"),
         duplicate_labels: false,
         node_port_collisions,
         installed_by: w.installer.as_ref().map(|i| match i {
@@ -200,6 +204,7 @@ fn kube_gateway_row(store: &Store, g: &KubeGatewaySummary) -> GatewayRow {
             ports: Vec::new(),
             gateway_resources: Vec::new(),
             has_mesh_config: true,
+            needs_mesh_config: false,
             duplicate_labels: false,
             node_port_collisions: Vec::new(),
             installed_by: None,
@@ -215,7 +220,7 @@ fn kube_gateway_row(store: &Store, g: &KubeGatewaySummary) -> GatewayRow {
     row.revision = g.labels.get(keys::ISTIO_REV).cloned().or(row.revision);
     row.installed_by = Some("istiod (Gateway API)".into());
     // istiod's own gateways read their mesh config from istiod, not a ConfigMap.
-    row.has_mesh_config = true;
+    row.needs_mesh_config = false;
     row.gateway_api = Some(GatewayApiFacts {
         class: g.class.clone(),
         listeners: g

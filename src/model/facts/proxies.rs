@@ -436,7 +436,7 @@ fn finding(severity: Severity, code: &'static str, message: String) -> Finding {
 
 /// `EDS STALE, RDS ERROR (the NACK)`: the types of a proxy that are not in sync.
 pub(crate) fn out_of_sync_types(status: &ProxyStatus) -> String {
-    XdsType::ALL
+    XdsType::EVERY
         .iter()
         .zip(&status.xds)
         .filter(|(_, x)| {
@@ -554,7 +554,9 @@ pub(crate) fn findings(
                 Severity::Warning,
                 "proxy-version-skew",
                 format!(
-                    "{n} proxies of revision {rev} run {} while their istiod runs {istiod}: {}",
+                    "{} of revision {rev} {} {} while their istiod runs {istiod}: {}",
+                    crate::ops::outcome::counted(n as usize, "proxy", "proxies"),
+                    if n == 1 { "runs" } else { "run" },
                     minors.into_iter().collect::<Vec<_>>().join(", "),
                     runs.join(", ")
                 ),

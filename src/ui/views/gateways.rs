@@ -44,7 +44,7 @@ pub fn table(model: &Model) -> Rows<GatewayRow> {
 /// What is wrong with a gateway, in words.
 pub fn problems(r: &GatewayRow) -> Vec<String> {
     let mut out = Vec::new();
-    if !r.has_mesh_config {
+    if r.needs_mesh_config && !r.has_mesh_config {
         let cm = r
             .revision
             .as_deref()
@@ -158,8 +158,8 @@ impl Row for GatewayRow {
                     Tone::Bad
                 },
             ),
-            if r.gateway_api.is_some() {
-                // istiod configures its own gateways: no ConfigMap is mounted.
+            if !r.needs_mesh_config {
+                // istiod configures these gateways: no ConfigMap is mounted.
                 ("n/a".into(), Tone::Dim)
             } else if r.has_mesh_config {
                 ("ok".into(), Tone::Good)

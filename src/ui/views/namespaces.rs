@@ -17,7 +17,7 @@ const COLUMNS: [Column; 10] = [
     Column::new("ISTIO-INJECTION", Length(15), 0),
     Column::new("ISTIO.IO/REV", Length(12), 0),
     Column::new("REVISION", Length(8), 0),
-    Column::new("MODE", Length(7), 100),
+    Column::new("MODE", Length(15), 100),
     Column::new("PODS", Length(4), 0),
     Column::new("INJECTED", Length(8), 100),
     Column::new("RESTART", Length(7), 0),

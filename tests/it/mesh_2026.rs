@@ -1,0 +1,169 @@
+//! The mesh of a 2026 upgrade (`--demo=canary-2026`) as a person sees it: Helm revisions and
+//! their tags, ambient namespaces and the waypoint they use, ztunnel on every node, Gateway
+//! API gateways beside a chart gateway, and a tag moved with kubectl reaching the screen.
+
+use crate::common::process::{SandboxProcess, meshtop};
+use crate::common::tmux::{Session, require_tmux};
+
+/// The line of a screen that contains every word.
+fn line_with<'a>(screen: &'a str, words: &[&str]) -> Option<&'a str> {
+    screen.lines().find(|l| words.iter().all(|w| l.contains(w)))
+}
+
+#[test]
+fn every_fact_of_the_2026_mesh_is_on_screen_and_a_tag_move_reaches_it() {
+    require_tmux();
+    let cluster = SandboxProcess::start("assets/scenarios/canary-2026.yaml");
+    let s = Session::start(
+        &format!("--kubeconfig {}", cluster.kubeconfig.display()),
+        200,
+        50,
+    );
+    s.wait_for("the overview", |sc| sc.contains("1-29-2"));
+
+    s.keys(&[":", "revisions", "Enter"]);
+    let revisions = s.wait_for("the revisions with their tags and installers", |sc| {
+        line_with(sc, &["1-29-2", "default,prod-stable", "helm istiod-1-29-2"]).is_some()
+            && line_with(sc, &["1-30-1", "canary", "helm istiod-1-30-1"]).is_some()
+    });
+    assert!(
+        line_with(&revisions, &["1-27-4", "legacy-billing"]).is_some(),
+        "the tag whose revision is gone:\n{revisions}"
+    );
+
+    s.keys(&[":", "namespaces", "Enter"]);
+    let namespaces = s.wait_for("ambient namespaces and the waypoint", |sc| {
+        line_with(sc, &["bookinfo", "ambient", "waypoint"]).is_some()
+    });
+    for words in [
+        &["inventory", "ambient+sidecar"][..],
+        &["payments", "prod-stable", "1-29-2", "sidecar"],
+        &["checkout", "canary", "1-30-1"],
+        &["search", "ambient"],
+    ] {
+        assert!(
+            line_with(&namespaces, words).is_some(),
+            "no line with {words:?}:\n{namespaces}"
+        );
+    }
+
+    s.keys(&[":", "nodes", "Enter"]);
+    let nodes = s.wait_for("every node's ztunnel", |sc| {
+        sc.contains("ZTUNNEL") && line_with(sc, &["worker-6", "1.27.3"]).is_some()
+    });
+    assert!(
+        line_with(&nodes, &["worker-1", "1.29.2"]).is_some(),
+        "{nodes}"
+    );
+
+    s.keys(&[":", "gateways", "Enter"]);
+    let gateways = s.wait_for("Gateway API gateways and the waypoint", |sc| {
+        line_with(sc, &["public", "istio", "http 80/HTTP"]).is_some()
+            && line_with(sc, &["waypoint", "istio-waypoint", "used by bookinfo"]).is_some()
+    });
+    assert!(
+        line_with(&gateways, &["partner-edge", "not Programmed"]).is_some(),
+        "{gateways}"
+    );
+    assert!(
+        line_with(&gateways, &["istio-ingressgateway", "1-29-2", "n/a"]).is_some(),
+        "the chart gateway, whose config comes from istiod:\n{gateways}"
+    );
+
+    s.keys(&[":", "proxies", "Enter"]);
+    s.wait_for("ztunnels among the proxies, with their WDS", |sc| {
+        sc.contains("WDS")
+            && sc
+                .lines()
+                .any(|l| l.contains("ztunnel-") && l.contains("SYNCED"))
+    });
+
+    s.keys(&[":", "overview", "Enter"]);
+    let overview = s.wait_for("the new findings", |sc| {
+        sc.contains("tag-revision-gone") && sc.contains("ztunnel-version-skew")
+    });
+    assert!(overview.contains("ambient-and-sidecar"), "{overview}");
+
+    // The tag moved by hand, as `kubectl label` does it: the namespaces on it follow.
+    s.keys(&[":", "namespaces", "Enter"]);
+    s.wait_for("payments on 1-29-2", |sc| {
+        line_with(sc, &["payments", "prod-stable", "1-29-2"]).is_some()
+    });
+    cluster.kubectl_ok(&[
+        "label",
+        "mutatingwebhookconfiguration",
+        "istio-revision-tag-prod-stable",
+        "istio.io/rev=1-30-1",
+        "--overwrite",
+    ]);
+    s.wait_for("payments moved to 1-30-1 with its pods to restart", |sc| {
+        line_with(sc, &["payments", "prod-stable", "1-30-1", "restart them"]).is_some()
+    });
+    s.keys(&["q"]);
+    assert_eq!(s.wait_exit(), Some(0));
+}
+
+#[test]
+fn get_json_carries_the_2026_facts() {
+    let get = |what: &str| -> serde_json::Value {
+        let out = meshtop()
+            .args([
+                "--demo=canary-2026",
+                "--log-file",
+                "/dev/null",
+                "get",
+                what,
+                "-o",
+                "json",
+            ])
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    let namespaces = get("namespaces");
+    let ns = |name: &str| {
+        namespaces
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["name"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no namespace {name}"))
+    };
+    assert_eq!(ns("bookinfo")["dataplane"], "ambient");
+    assert_eq!(ns("bookinfo")["waypoint"], "waypoint");
+    assert_eq!(ns("inventory")["dataplane"], "both");
+    assert_eq!(ns("payments")["tag"], "prod-stable");
+
+    let revisions = get("revisions");
+    let stable = revisions
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["revision"] == "1-29-2"))
+        .expect("1-29-2");
+    assert_eq!(stable["installed_by"], "helm istiod-1-29-2");
+    assert_eq!(
+        stable["tags"],
+        serde_json::json!(["default", "prod-stable"])
+    );
+
+    let gateways = get("gateways");
+    let waypoint = gateways
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["kind"] == "waypoint"))
+        .expect("the waypoint");
+    assert_eq!(waypoint["gateway_api"]["class"], "istio-waypoint");
+    assert_eq!(
+        waypoint["gateway_api"]["used_by"],
+        serde_json::json!(["bookinfo"])
+    );
+
+    let nodes = get("nodes");
+    let skewed = nodes
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["name"] == "worker-6"))
+        .expect("worker-6");
+    assert_eq!(skewed["ztunnels"][0]["version"], "1.27.3");
+}
