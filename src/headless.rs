@@ -79,7 +79,11 @@ fn names(model: &Model, view: View) -> String {
             .gateways()
             .iter()
             .filter(|r| shown(&r.namespace))
-            .map(|r| format!("deployment.apps/{}", r.name))
+            .map(|r| match &r.gateway_api {
+                // What the row is: the Gateway resource, not the Deployment istiod made.
+                Some(_) => format!("gateway.gateway.networking.k8s.io/{}", r.name),
+                None => format!("deployment.apps/{}", r.name),
+            })
             .collect(),
         View::Proxies => model
             .proxies()

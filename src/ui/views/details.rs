@@ -210,17 +210,25 @@ pub fn pods<'m>(subject: &Subject, model: &'m Model) -> PodsTable<'m> {
                 .find(|g| g.namespace == *namespace && g.name == *name);
             let pods = match &row {
                 None => Vec::new(),
-                Some(g) => model
-                    .pods_in_namespace(namespace)
-                    .into_iter()
-                    .filter(|pod| {
-                        g.app.is_some() && pod.labels.get("app") == g.app.as_ref()
-                            || pod
-                                .owner
-                                .as_ref()
-                                .is_some_and(|o| owned_by_deployment(&o.name, name))
-                    })
-                    .collect(),
+                Some(g) => {
+                    // A Gateway API gateway's pods are its Deployment's, named by istiod.
+                    let deployment = g
+                        .gateway_api
+                        .as_ref()
+                        .and_then(|a| a.deployment.as_ref())
+                        .unwrap_or(name);
+                    model
+                        .pods_in_namespace(namespace)
+                        .into_iter()
+                        .filter(|pod| {
+                            g.app.is_some() && pod.labels.get("app") == g.app.as_ref()
+                                || pod
+                                    .owner
+                                    .as_ref()
+                                    .is_some_and(|o| owned_by_deployment(&o.name, deployment))
+                        })
+                        .collect()
+                }
             };
             let omit = Omit {
                 namespace: true,
@@ -452,14 +460,49 @@ fn facts<'a>(subject: &Subject, model: &Model, theme: &Theme) -> Option<Vec<Line
                 plain(list(&g.gateway_resources)),
                 t,
             ));
-            lines.push(Line::from(labels_line));
+            // A Gateway API gateway is found by its name, not by labels or Istio Gateways.
+            if g.gateway_api.is_none() {
+                lines.push(Line::from(labels_line));
+            }
+            if let Some(api) = &g.gateway_api {
+                let mut class = field("class", plain(api.class.to_string()), t);
+                class.extend(field(
+                    "deployment",
+                    plain(api.deployment.as_deref().unwrap_or("none yet").to_string()),
+                    t,
+                ));
+                class.extend(field("listeners", plain(list(&api.listeners)), t));
+                lines.push(Line::from(class));
+                let state = |v: Option<bool>| match v {
+                    Some(true) => Span::styled("True", t.good),
+                    Some(false) => Span::styled("False", t.bad),
+                    None => Span::styled("unknown", t.warn),
+                };
+                let mut status = field("Accepted", state(api.accepted), t);
+                status.extend(field("Programmed", state(api.programmed), t));
+                status.extend(field("addresses", plain(list(&api.addresses)), t));
+                lines.push(Line::from(status));
+                if g.kind.as_ref() == "waypoint" {
+                    lines.push(Line::from(field(
+                        "used by",
+                        plain(if api.used_by.is_empty() {
+                            "nothing".to_string()
+                        } else {
+                            list(&api.used_by)
+                        }),
+                        t,
+                    )));
+                }
+            }
             let cm = g
                 .revision
                 .as_deref()
                 .map_or_else(|| "istio".to_string(), |r| format!("istio-{r}"));
             let mut config = field(
                 "ConfigMap",
-                if g.has_mesh_config {
+                if !g.needs_mesh_config {
+                    Span::styled("none mounted: istiod configures it".to_string(), t.dim)
+                } else if g.has_mesh_config {
                     Span::styled(format!("{cm} present"), t.good)
                 } else {
                     Span::styled(format!("{cm} MISSING in {}", g.namespace), t.bad)

@@ -21,7 +21,7 @@ const COLUMNS: [Column; 10] = [
     Column::new("PODS", Length(4), 0),
     Column::new("INJECTED", Length(8), 100),
     Column::new("RESTART", Length(7), 0),
-    Column::new("WAYPOINT", Fill(1), 140),
+    Column::new("WAYPOINT", Fill(1), 110),
     Column::new("NOTES", Fill(3), 130),
 ];
 

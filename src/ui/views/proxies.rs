@@ -69,11 +69,11 @@ const SPEC: [(ProxyColumn, Column); 15] = [
     ),
     (
         ProxyColumn::Type(XdsType::Wds),
-        Column::new("WDS", Length(8), 130),
+        Column::new("WDS", Length(8), 120),
     ),
     (
         ProxyColumn::Type(XdsType::Wads),
-        Column::new("WADS", Length(8), 140),
+        Column::new("WADS", Length(8), 120),
     ),
     (ProxyColumn::Istiod, Column::new("ISTIOD", Fill(2), 170)),
     (
