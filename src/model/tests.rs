@@ -1780,6 +1780,26 @@ fn twenty_thousand_pods_then_facts() {
     assert!(m.store.index.revision_pods.is_empty());
 }
 
+/// A canary nothing uses yet is safe to remove; once a namespace selects it, it is not.
+#[test]
+fn a_revision_nothing_uses_is_safe_to_remove() {
+    let mut m = seed();
+    for kind in Kind::ALL {
+        m.apply(stamped(ClusterEvent::Source(kind, SourceState::Ready)));
+    }
+    with_canary(&mut m);
+    assert_eq!(
+        findings_of(&m, "revision-unused"),
+        ["revision 1-10-0 serves no namespace, tag or proxy: safe to remove"]
+    );
+    m.apply(applied(namespace(
+        "legacy-shop",
+        &[("istio.io/rev", "1-10-0")],
+    )));
+    assert!(findings_of(&m, "revision-unused").is_empty());
+    assert_consistent(&m);
+}
+
 /// A scenario file projected as the watchers will, every kind meshtop watches.
 fn through_projection(file: &str) -> Model {
     use k8s_openapi::api::{

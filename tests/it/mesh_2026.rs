@@ -167,3 +167,62 @@ fn get_json_carries_the_2026_facts() {
         .expect("worker-6");
     assert_eq!(skewed["ztunnels"][0]["version"], "1.27.3");
 }
+
+/// `proxy-status` prints the table of the istioctl matching the newest istiod: 1.27+'s
+/// SUBSCRIBED TYPES on the 2026 mesh (ztunnels subscribe to WDS and WADS), the column per type
+/// on the field report's 1.9 cluster; `--format` picks either.
+#[test]
+fn proxy_status_prints_the_format_of_the_newest_istiod() {
+    let run = |args: &[&str]| -> String {
+        let out = meshtop()
+            .args(["--log-file", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let current = run(&["--demo=canary-2026", "proxy-status"]);
+    let header = current.lines().next().unwrap_or_default();
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        [
+            "NAME",
+            "CLUSTER",
+            "ISTIOD",
+            "VERSION",
+            "SUBSCRIBED",
+            "TYPES"
+        ]
+    );
+    assert!(
+        current
+            .lines()
+            .any(|l| l.starts_with("ztunnel-") && l.ends_with("2 (WDS,WADS)")),
+        "{current}"
+    );
+    assert!(
+        current.lines().any(|l| l.contains("(CDS,LDS,EDS,RDS")),
+        "{current}"
+    );
+    let legacy = run(&["--demo=canary-2026", "proxy-status", "--format", "legacy"]);
+    assert!(legacy.starts_with("NAME "), "{legacy}");
+    assert!(legacy.lines().next().unwrap_or_default().contains("ECDS"));
+    let old = run(&["--demo", "proxy-status"]);
+    assert!(
+        old.lines().next().unwrap_or_default().contains("CDS"),
+        "the field report's istiod is 1.9: {old}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&["--demo=canary-2026", "proxy-status", "-o", "json"]))
+            .expect("json");
+    let ztunnel = json
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["proxy_type"] == "ztunnel"))
+        .expect("a ztunnel row");
+    assert_eq!(ztunnel["subscribed"], serde_json::json!(["WDS", "WADS"]));
+}

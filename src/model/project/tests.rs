@@ -277,6 +277,8 @@ fn native_sidecar_proxy_counts_as_a_container() {
     });
     let p = pod(&from(v), &mut i).expect("named");
     assert!(p.has_proxy);
+    assert_eq!(p.mesh_role, MeshRole::NativeSidecar);
+    assert_eq!(s(&p.injected_revision), Some("1-30-3"));
     assert_eq!(s(&p.proxy_version), Some("1.30.3"));
     assert_eq!(
         (
@@ -884,4 +886,81 @@ fn dynamic_objects_of_builtin_kinds() {
     );
     let p: Pod = from(app_pod());
     assert_eq!(p.project(&mut i), Some(direct));
+}
+
+#[test]
+fn ztunnel_waypoint_and_gateway_pods_have_their_mesh_roles() {
+    let mut i = Interner::default();
+    let role = |labels: Value, i: &mut Interner| {
+        let v = json!({
+            "metadata": {"name": "p", "namespace": "istio-system", "labels": labels},
+            "spec": {"containers": [{"name": "istio-proxy", "image": "istio/ztunnel:1.29.2"}]}
+        });
+        pod(&from(v), i).expect("named").mesh_role
+    };
+    assert_eq!(role(json!({"app": "ztunnel"}), &mut i), MeshRole::Ztunnel);
+    assert_eq!(
+        role(
+            json!({"gateway.istio.io/managed": "istio.io-mesh-controller",
+                   "gateway.networking.k8s.io/gateway-name": "waypoint"}),
+            &mut i
+        ),
+        MeshRole::Waypoint
+    );
+    assert_eq!(
+        role(
+            json!({"gateway.istio.io/managed": "istio.io-gateway-controller",
+                   "gateway.networking.k8s.io/gateway-name": "public"}),
+            &mut i
+        ),
+        MeshRole::Gateway
+    );
+    assert_eq!(
+        role(json!({"istio": "ingressgateway"}), &mut i),
+        MeshRole::Gateway
+    );
+    assert_eq!(role(json!({"app": "reviews"}), &mut i), MeshRole::Sidecar);
+}
+
+#[test]
+fn installers_from_their_marks() {
+    let mut i = Interner::default();
+    let meta = |v: Value| -> ObjectMeta { from(v) };
+    let helm = meta(json!({"name": "istiod-1-29-2",
+        "labels": {"app.kubernetes.io/managed-by": "Helm"},
+        "annotations": {"meta.helm.sh/release-name": "istiod-1-29-2"}}));
+    assert_eq!(
+        installer(&helm, &mut i),
+        Some(Installer::Helm {
+            release: Name::from("istiod-1-29-2")
+        })
+    );
+    let sail = meta(
+        json!({"name": "istiod", "labels": {"managed-by": "sail-operator"},
+        "ownerReferences": [{"apiVersion": "sailoperator.io/v1", "kind": "IstioRevision",
+                             "name": "default-v1-29-2", "uid": "u"}]}),
+    );
+    assert_eq!(
+        installer(&sail, &mut i),
+        Some(Installer::Sail {
+            resource: Name::from("IstioRevision/default-v1-29-2")
+        })
+    );
+    let istioctl = meta(json!({"name": "istiod",
+        "labels": {"install.operator.istio.io/owning-resource": "installed-state"}}));
+    assert_eq!(
+        installer(&istioctl, &mut i),
+        Some(Installer::IstioOperator {
+            resource: Name::from("installed-state")
+        })
+    );
+    let tiller =
+        meta(json!({"name": "istio-pilot", "labels": {"heritage": "Tiller", "release": "istio"}}));
+    assert_eq!(
+        installer(&tiller, &mut i),
+        Some(Installer::Tiller {
+            release: Name::from("istio")
+        })
+    );
+    assert_eq!(installer(&meta(json!({"name": "x"})), &mut i), None);
 }

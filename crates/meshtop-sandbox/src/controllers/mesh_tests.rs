@@ -244,7 +244,9 @@ fn istiod_deploys_gateway_api_gateways_and_reports_their_status() {
         .is_empty()
     );
 
-    // A new Gateway is deployed and turns Programmed once its pod is Ready.
+    // A new Gateway is deployed and turns Programmed once its pod is Ready (the scenario
+    // starts its pods Ready at once; this one takes the default 2 s).
+    c.settings.pod_ready_delay = std::time::Duration::from_secs(2);
     create(
         &mut c,
         json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
