@@ -104,7 +104,12 @@ enum User {
 
 fn authenticate(shared: &Shared, req: &hyper::Request<Incoming>) -> Option<User> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let token = value.strip_prefix("Bearer ")?.trim();
+    // The scheme is matched without regard to case, as kube-apiserver does.
+    let (scheme, token) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim();
     if token == shared.admin_token {
         Some(User::Admin)
     } else if token == shared.restricted_token {
