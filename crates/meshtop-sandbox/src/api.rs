@@ -148,6 +148,9 @@ pub fn create(
         return Ok(Arc::new(obj));
     }
     let created = cluster.store.create(t, obj, now)?;
+    if t.kind == "Namespace" {
+        ensure_default_service_account(cluster, &name, now);
+    }
     if t.kind == "CustomResourceDefinition" {
         let _ = cluster.registry.add_crd(&created);
     }
@@ -166,6 +169,24 @@ fn check_fields(t: &ResourceType, obj: &Value) -> Result<(), ApiError> {
         meta_str(obj, "name"),
         &errs,
     ))
+}
+
+/// Every namespace has a `default` ServiceAccount, as the service account controller makes.
+fn ensure_default_service_account(cluster: &mut Cluster, namespace: &str, now: Timestamp) {
+    let Some(sa) = cluster.registry.by_key("serviceaccounts").cloned() else {
+        return;
+    };
+    if cluster.store.get(&sa.key(), namespace, "default").is_some() {
+        return;
+    }
+    let obj = json!({
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "default", "namespace": namespace}
+    });
+    if let Err(e) = cluster.store.create(&sa, obj, now) {
+        tracing::warn!(namespace, error = %e, "could not create the default ServiceAccount");
+    }
 }
 
 fn obj_version<'a>(obj: &'a Value, t: &'a ResourceType) -> &'a str {
