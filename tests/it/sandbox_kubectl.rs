@@ -5,6 +5,8 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use serde_json::json;
+
 use crate::common::process::{Lines, SandboxProcess};
 use crate::common::wait::eventually_blocking;
 
@@ -500,4 +502,213 @@ fn kubectl_logs_follow_streams_new_lines_until_killed() {
     let _ = follow.wait();
     assert!(stamp(&first) < stamp(&later), "{first}\n{later}");
     assert!(stamp(&later) < stamp(&last), "{later}\n{last}");
+}
+
+/// kubectl's everyday commands, each answered as a real API server answers them: creates
+/// sent as protobuf, ServiceAccounts and their tokens, the scale subresource, access reviews
+/// for both contexts, label/patch/apply/describe, and an AlreadyExists refusal worded as the
+/// captured one (`shared/wire/409-already-exists.json`).
+#[test]
+fn everyday_commands_answer_as_a_real_server_does() {
+    let sb = SandboxProcess::start("assets/scenarios/small.yaml");
+    let ok = |args: &[&str], expected: &str| {
+        assert_eq!(sb.kubectl_ok(args).trim(), expected, "kubectl {args:?}");
+    };
+    ok(&["create", "namespace", "zz"], "namespace/zz created");
+    ok(
+        &["create", "deployment", "web", "--image=nginx", "-n", "zz"],
+        "deployment.apps/web created",
+    );
+    ok(
+        &[
+            "create",
+            "configmap",
+            "c1",
+            "--from-literal=a=b",
+            "-n",
+            "zz",
+        ],
+        "configmap/c1 created",
+    );
+    ok(
+        &["create", "serviceaccount", "bob", "-n", "zz"],
+        "serviceaccount/bob created",
+    );
+    // What protobuf carried arrives whole.
+    ok(
+        &[
+            "get",
+            "deployment",
+            "web",
+            "-n",
+            "zz",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image} {.spec.selector.matchLabels.app}",
+        ],
+        "nginx web",
+    );
+    ok(
+        &[
+            "get",
+            "configmap",
+            "c1",
+            "-n",
+            "zz",
+            "-o",
+            "jsonpath={.data.a}",
+        ],
+        "b",
+    );
+    // Every namespace has its `default` ServiceAccount.
+    ok(
+        &["get", "serviceaccounts", "-n", "zz", "-o", "name"],
+        "serviceaccount/bob\nserviceaccount/default",
+    );
+    let table = rows(&sb.kubectl_ok(&["get", "sa", "bob", "-n", "zz"]));
+    assert_eq!(table[0], vec!["NAME", "SECRETS", "AGE"]);
+    assert_eq!(table[1][..2], ["bob".to_string(), "0".to_string()]);
+
+    // A token request answers with a JWT naming the account.
+    let token = sb.kubectl_ok(&["create", "token", "bob", "-n", "zz"]);
+    let parts: Vec<&str> = token.trim().split('.').collect();
+    assert_eq!(parts.len(), 3, "{token}");
+    use base64::Engine as _;
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(parts[1])
+            .expect("base64url claims"),
+    )
+    .expect("JSON claims");
+    assert_eq!(claims["sub"], "system:serviceaccount:zz:bob");
+
+    // scale, and the Scale it writes through.
+    ok(
+        &["scale", "deployment", "web", "-n", "zz", "--replicas=3"],
+        "deployment.apps/web scaled",
+    );
+    let scale: serde_json::Value = serde_json::from_str(&sb.kubectl_ok(&[
+        "get",
+        "--raw",
+        "/apis/apps/v1/namespaces/zz/deployments/web/scale",
+    ]))
+    .expect("a Scale");
+    assert_eq!(
+        (
+            &scale["kind"],
+            &scale["apiVersion"],
+            &scale["spec"]["replicas"]
+        ),
+        (&json!("Scale"), &json!("autoscaling/v1"), &json!(3))
+    );
+    assert_eq!(scale["status"]["selector"], "app=web");
+    kubectl_until(
+        &sb,
+        &["get", "pods", "-n", "zz", "-l", "app=web", "-o", "name"],
+        Duration::from_secs(20),
+        |out| out.lines().count() == 3,
+    );
+
+    // auth can-i, for both contexts: the restricted one is refused what its rules name.
+    ok(&["auth", "can-i", "list", "nodes"], "yes");
+    let restricted = |args: &[&str]| {
+        let mut all = vec!["--context", "meshtop-sandbox-restricted", "auth", "can-i"];
+        all.extend_from_slice(args);
+        sb.kubectl(&all)
+    };
+    let no = restricted(&["list", "nodes"]);
+    assert_eq!((no.code, no.stdout.trim()), (Some(1), "no"), "{no}");
+    let pf = ["create", "pods", "--subresource=portforward"];
+    let no = restricted(&[&pf[..], &["-n", "istio-system"]].concat());
+    assert_eq!((no.code, no.stdout.trim()), (Some(1), "no"), "{no}");
+    let yes = restricted(&[&pf[..], &["-n", "shop"]].concat());
+    assert_eq!((yes.code, yes.stdout.trim()), (Some(0), "yes"), "{yes}");
+    let list = restricted(&["--list", "-n", "istio-system"]);
+    let verbs_of = |resource: &str| -> Vec<String> {
+        rows(&list.stdout)
+            .into_iter()
+            .find(|r| r.first().map(String::as_str) == Some(resource))
+            .map(|r| r.into_iter().skip(3).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        verbs_of("pods/portforward"),
+        vec![
+            "[delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch]"
+        ],
+        "{list}"
+    );
+    assert_eq!(
+        verbs_of("nodes"),
+        vec![
+            "[create",
+            "delete",
+            "deletecollection",
+            "get",
+            "patch",
+            "update",
+            "watch]"
+        ],
+        "{list}"
+    );
+
+    // label, patch, apply, describe.
+    ok(
+        &["label", "configmap", "c1", "-n", "zz", "team=a"],
+        "configmap/c1 labeled",
+    );
+    ok(
+        &[
+            "patch",
+            "deployment",
+            "web",
+            "-n",
+            "zz",
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"annotations":{"x":"y"}}}"#,
+        ],
+        "deployment.apps/web patched",
+    );
+    let mut apply = sb.kubectl_command();
+    apply
+        .args(["apply", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = apply.spawn().expect("kubectl apply");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(
+                br#"{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"carol","namespace":"zz"}}"#,
+            )
+            .expect("write the manifest");
+    }
+    let out = child.wait_with_output().expect("kubectl apply ends");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "serviceaccount/carol created"
+    );
+    let described = sb.kubectl_ok(&["describe", "serviceaccount", "bob", "-n", "zz"]);
+    assert!(
+        described.contains("Name:                bob")
+            && described.contains("Namespace:           zz"),
+        "{described}"
+    );
+
+    // A name that exists: the server's words, as captured from a real one
+    // (shared/wire/409-already-exists.json: `namespaces "old-apps" already exists`).
+    let again = sb.kubectl(&["create", "namespace", "zz"]);
+    assert_eq!(again.code, Some(1));
+    assert_eq!(
+        again.stderr.trim(),
+        "Error from server (AlreadyExists): namespaces \"zz\" already exists"
+    );
 }

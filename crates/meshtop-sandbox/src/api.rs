@@ -12,6 +12,7 @@ use super::controllers;
 use super::error::ApiError;
 use super::resources::{ResourceType, crd_status};
 use super::store::{meta_str, resource_name};
+use super::validation;
 
 /// How a write was asked for.
 #[derive(Debug, Clone, Default)]
@@ -117,17 +118,7 @@ pub fn create(
         obj["metadata"]["name"] = json!(generated_name(&prefix, 5));
     }
     let name = meta_str(&obj, "name").to_string();
-    if !valid_name(&name) {
-        return Err(ApiError::invalid(
-            &t.kind,
-            &t.key(),
-            &name,
-            "metadata.name",
-            &format!(
-                "Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
-            ),
-        ));
-    }
+    check_fields(t, &obj)?;
     check_namespace(cluster, t, &obj)?;
     if opts.from_client && t.has_subresource("status") && t.kind != "Namespace" && t.kind != "Node"
     {
@@ -157,10 +148,45 @@ pub fn create(
         return Ok(Arc::new(obj));
     }
     let created = cluster.store.create(t, obj, now)?;
+    if t.kind == "Namespace" {
+        ensure_default_service_account(cluster, &name, now);
+    }
     if t.kind == "CustomResourceDefinition" {
         let _ = cluster.registry.add_crd(&created);
     }
     Ok(created)
+}
+
+/// Refuses what a real API server's validation refuses, with its 422 body.
+fn check_fields(t: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+    let errs = validation::validate(t, obj);
+    if errs.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::invalid_fields(
+        &t.kind,
+        &t.group,
+        meta_str(obj, "name"),
+        &errs,
+    ))
+}
+
+/// Every namespace has a `default` ServiceAccount, as the service account controller makes.
+fn ensure_default_service_account(cluster: &mut Cluster, namespace: &str, now: Timestamp) {
+    let Some(sa) = cluster.registry.by_key("serviceaccounts").cloned() else {
+        return;
+    };
+    if cluster.store.get(&sa.key(), namespace, "default").is_some() {
+        return;
+    }
+    let obj = json!({
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "default", "namespace": namespace}
+    });
+    if let Err(e) = cluster.store.create(&sa, obj, now) {
+        tracing::warn!(namespace, error = %e, "could not create the default ServiceAccount");
+    }
 }
 
 fn obj_version<'a>(obj: &'a Value, t: &'a ResourceType) -> &'a str {
@@ -269,6 +295,7 @@ pub fn update(
     if t.kind == "Namespace" {
         obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(name);
     }
+    check_fields(t, &obj)?;
     if t.kind == "CustomResourceDefinition" {
         check_crd(cluster, t, &name, &mut obj)?;
     }

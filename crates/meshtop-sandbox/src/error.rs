@@ -2,6 +2,8 @@
 
 use serde_json::{Value, json};
 
+pub use super::validation::FieldError;
+
 /// An API error, answered as a `kind: Status` body with the same reason and code a real
 /// kube-apiserver gives.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,20 +71,52 @@ impl ApiError {
         field: &str,
         problem: &str,
     ) -> Self {
-        let message = format!("{kind} \"{name}\" is invalid: {field}: {problem}");
-        let (group, _) = resource_group
+        let group = resource_group
             .split_once('.')
-            .map(|(_, g)| (g, ()))
-            .unwrap_or(("", ()));
-        let mut d = json!({
-            "name": name,
-            "kind": kind,
-            "causes": [{"reason": "FieldValueInvalid", "message": problem, "field": field}]
-        });
+            .map(|(_, g)| g)
+            .unwrap_or_default();
+        Self::invalid_fields(
+            kind,
+            group,
+            name,
+            &[FieldError {
+                field: field.to_string(),
+                reason: "FieldValueInvalid",
+                message: problem.to_string(),
+            }],
+        )
+    }
+
+    /// 422 Invalid naming every refused field, worded as kube-apiserver words it:
+    /// `Kind.group "name" is invalid: field: why` (several in brackets, comma-separated).
+    pub fn invalid_fields(kind: &str, group: &str, name: &str, errs: &[FieldError]) -> Self {
+        let qualified = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
+        let each: Vec<String> = errs
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
+        let all = match each.as_slice() {
+            [one] => one.clone(),
+            many => format!("[{}]", many.join(", ")),
+        };
+        let causes: Vec<Value> = errs
+            .iter()
+            .map(|e| json!({"reason": e.reason, "message": e.message, "field": e.field}))
+            .collect();
+        let mut d = json!({"name": name, "kind": kind, "causes": causes});
         if !group.is_empty() {
             d["group"] = json!(group);
         }
-        Self::new(422, "Invalid", message).with_details(d)
+        Self::new(
+            422,
+            "Invalid",
+            format!("{qualified} \"{name}\" is invalid: {all}"),
+        )
+        .with_details(d)
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {

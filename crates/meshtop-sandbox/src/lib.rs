@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod auth;
 mod controllers;
 mod discovery;
 mod error;
@@ -12,13 +13,16 @@ mod istiod;
 mod kubeconfig;
 mod logs;
 mod patch;
+mod protobuf;
 mod resources;
+mod scale;
 pub mod scenario;
 mod selector;
 mod server;
 mod store;
 mod table;
 mod tls;
+mod validation;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -153,6 +153,16 @@ const BUILTINS: &[Builtin] = &[
     Builtin {
         group: "",
         version: "v1",
+        kind: "ServiceAccount",
+        plural: "serviceaccounts",
+        namespaced: true,
+        short: &["sa"],
+        subresources: &["token"],
+        categories: &[],
+    },
+    Builtin {
+        group: "",
+        version: "v1",
         kind: "Event",
         plural: "events",
         namespaced: true,

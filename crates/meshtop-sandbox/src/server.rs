@@ -20,7 +20,9 @@ use super::error::ApiError;
 use super::resources::ResourceType;
 use super::selector::{FieldSelector, LabelSelector};
 use super::store::{EventType, WatchEvent, meta_str, resource_name};
-use super::{Cluster, DenyScope, Shared, controllers, discovery, istiod, logs, patch, table};
+use super::{
+    Cluster, Shared, auth, controllers, discovery, istiod, logs, patch, protobuf, scale, table,
+};
 
 pub type Body = BoxBody<Bytes, Infallible>;
 
@@ -104,7 +106,12 @@ enum User {
 
 fn authenticate(shared: &Shared, req: &hyper::Request<Incoming>) -> Option<User> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let token = value.strip_prefix("Bearer ")?.trim();
+    // The scheme is matched without regard to case, as kube-apiserver does.
+    let (scheme, token) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim();
     if token == shared.admin_token {
         Some(User::Admin)
     } else if token == shared.restricted_token {
@@ -187,7 +194,9 @@ async fn read_body(
 }
 
 fn parse_object(bytes: &[u8], content_type: &str) -> Result<Value, ApiError> {
-    if content_type.contains("yaml") {
+    if content_type.starts_with(protobuf::CONTENT_TYPE) {
+        protobuf::decode(bytes)
+    } else if content_type.contains("yaml") {
         let text = std::str::from_utf8(bytes).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let y: serde_yaml::Value = serde_yaml::from_str(text)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
@@ -230,6 +239,31 @@ async fn route(
         return Ok(json_response(200, &doc));
     }
     let target = parse_target(path).ok_or_else(ApiError::not_found_path)?;
+    if target.group == "authorization.k8s.io"
+        && target.version == "v1"
+        && target.namespace.is_none()
+        && target.name.is_none()
+        && matches!(
+            target.plural.as_str(),
+            "selfsubjectaccessreviews" | "selfsubjectrulesreviews"
+        )
+    {
+        if req.method() != Method::POST {
+            return Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            ));
+        }
+        let (parts, bytes) = read_body(req).await?;
+        let review = parse_object(&bytes, &content_type(&parts))?;
+        let cluster = shared.lock();
+        let restricted = user == User::Restricted;
+        let answer = if target.plural == "selfsubjectaccessreviews" {
+            auth::access_review(&cluster, restricted, review)
+        } else {
+            auth::rules_review(&cluster, restricted, review)
+        };
+        return Ok(json_response(201, &answer));
+    }
     let t = {
         let cluster = shared.lock();
         if target.plural.is_empty() {
@@ -335,6 +369,60 @@ async fn route(
         (Some("log"), Some(name)) if t.kind == "Pod" && method == Method::GET => {
             logs::handle(shared, &ns, &name, &q, stop)
         }
+        (Some("token"), Some(name)) if t.kind == "ServiceAccount" => {
+            if method != Method::POST {
+                return Err(ApiError::method_not_allowed(
+                    "the server does not allow this method on the requested resource",
+                ));
+            }
+            let (parts, bytes) = read_body(req).await?;
+            let body = if bytes.is_empty() {
+                json!({})
+            } else {
+                parse_object(&bytes, &content_type(&parts))?
+            };
+            let cluster = shared.lock();
+            let sa = cluster
+                .store
+                .get(&t.key(), &ns, &name)
+                .ok_or_else(|| ApiError::not_found(&resource_name(&t), &name))?;
+            Ok(json_response(
+                201,
+                &auth::token_request(sa, body, Timestamp::now()),
+            ))
+        }
+        (Some("scale"), Some(name)) => {
+            let now = Timestamp::now();
+            if method == Method::GET {
+                let cluster = shared.lock();
+                let obj = cluster
+                    .store
+                    .get(&t.key(), &ns, &name)
+                    .ok_or_else(|| ApiError::not_found(&resource_name(&t), &name))?;
+                return Ok(json_response(200, &scale::view(obj)));
+            }
+            let (parts, bytes) = read_body(req).await?;
+            let ct = content_type(&parts);
+            let change = match method {
+                Method::PUT => scale::Change::Replace(parse_object(&bytes, &ct)?),
+                Method::PATCH => scale::Change::Patch(
+                    &ct,
+                    serde_json::from_slice(&bytes)
+                        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?,
+                ),
+                _ => {
+                    return Err(ApiError::method_not_allowed(
+                        "the server does not allow this method on the requested resource",
+                    ));
+                }
+            };
+            let mut cluster = shared.lock();
+            let answer = scale::write(&mut cluster, &t, &ns, &name, change, &q, now)?;
+            if !is_dry_run(&q) {
+                shared.reconcile(&mut cluster);
+            }
+            Ok(json_response(200, &answer))
+        }
         (Some("status") | None, _) => crud(shared, req, &t, &target, verb, &q, stop).await,
         _ => Err(ApiError::not_found_path()),
     }
@@ -363,15 +451,7 @@ fn authorize(
         Some(sub) => format!("{}/{sub}", t.plural),
         None => t.plural.clone(),
     };
-    let denied = cluster.settings.restricted_deny.iter().any(|r| {
-        r.verb == verb
-            && r.resource == resource
-            && match &r.namespace {
-                None => true,
-                Some(DenyScope::Namespace(n)) => Some(n) == target.namespace.as_ref(),
-                Some(DenyScope::Cluster) => target.namespace.is_none(),
-            }
-    });
+    let denied = auth::denied(cluster, verb, &resource, target.namespace.as_deref());
     if !denied {
         return Ok(());
     }

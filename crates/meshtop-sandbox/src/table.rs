@@ -287,6 +287,16 @@ fn columns(kind: &str) -> Vec<Col> {
             ),
             AGE,
         ],
+        "ServiceAccount" => vec![
+            NAME,
+            (
+                "Secrets",
+                "string",
+                0,
+                "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.",
+            ),
+            AGE,
+        ],
         "HorizontalPodAutoscaler" => vec![
             NAME,
             (
@@ -874,6 +884,13 @@ fn cells(kind: &str, o: &Value, now: Timestamp) -> Vec<Value> {
                     .map(|m| m.len())
                     .unwrap_or(0);
             vec![name, json!(count), a]
+        }
+        "ServiceAccount" => {
+            let secrets = o
+                .get("secrets")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            vec![name, json!(secrets.to_string()), a]
         }
         "Event" => {
             let last = o
