@@ -17,6 +17,7 @@ use crate::ops::drain::{DrainEvent, DrainOptions, PodRef};
 use crate::ops::install::{InstallFacts, Route};
 use crate::ops::outcome::{self, Event, Outcome};
 use crate::ops::rollout::RolloutEvent;
+use crate::ops::upgrade::UpgradeEvent;
 use crate::ops::{InstallRequest, Request};
 use crate::ui::action::{ActionRun, Blocked, TaskId, TaskProgress, TaskUpdate};
 
@@ -201,6 +202,7 @@ async fn execute(
         retry_interval,
         abort: Some(abort),
         rollout_timeout: ROLLOUT_TIMEOUT,
+        resume: None,
     };
     let tracker = EventTracker::new(id, updates.clone(), dry_run);
     let report = |e: Event| tracker.on_event(e);
@@ -330,7 +332,17 @@ impl EventTracker {
             Event::Rollout(RolloutEvent::Done { done, total, .. }) => {
                 self.progress(rolled_out(done, total))
             }
-            Event::Rollout(RolloutEvent::Waiting { .. }) | Event::Restarted(_) => {}
+            Event::Upgrade(UpgradeEvent::NodeDone { index, total, .. }) => {
+                self.progress(TaskProgress {
+                    done: index,
+                    total,
+                    unit: "nodes upgraded",
+                    ..TaskProgress::default()
+                })
+            }
+            Event::Rollout(RolloutEvent::Waiting { .. })
+            | Event::Restarted(_)
+            | Event::Upgrade(_) => {}
         }
     }
 

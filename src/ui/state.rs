@@ -621,6 +621,7 @@ impl UiState {
                         "a PodDisruptionBudget (Disruption view)"
                     }
                     ActionKind::InstallRevision | ActionKind::InstallGateway => "the cluster",
+                    ActionKind::UpgradeNodes => "marked nodes (Nodes view, Space marks)",
                 };
                 self.status = Some(format!("{} applies to {on}", kind.name()));
                 return Vec::new();
