@@ -26,4 +26,5 @@ mod tui_tmux;
 mod ui_actions;
 mod ui_install;
 mod ui_views;
+mod upgrade_nodes;
 mod worklist;
