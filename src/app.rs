@@ -986,6 +986,7 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
                                 ui::Command::Quit => return Ok(None),
                                 ui::Command::Run(run) => runner.run(run, &model),
                                 ui::Command::Abort(id) => runner.abort(id),
+                                ui::Command::Resume(id) => runner.resume(id),
                                 ui::Command::ReadInstallFacts(id) => {
                                     runner.read_install_facts(id, &model)
                                 }

@@ -40,6 +40,8 @@ pub struct TaskRunner {
     executor: Executor,
     updates: mpsc::UnboundedSender<TaskUpdate>,
     aborts: BTreeMap<TaskId, watch::Sender<bool>>,
+    /// Each rolling upgrade's continue signal.
+    resumes: BTreeMap<TaskId, watch::Sender<u64>>,
     /// The actions running; dropping the set aborts them.
     actions: JoinSet<()>,
     /// The install forms' reads of the cluster.
@@ -58,6 +60,7 @@ impl TaskRunner {
             executor,
             updates,
             aborts: BTreeMap::new(),
+            resumes: BTreeMap::new(),
             actions: JoinSet::new(),
             reads: JoinSet::new(),
             drain_timeout: TUI_DRAIN_TIMEOUT,
@@ -145,13 +148,24 @@ impl TaskRunner {
         while self.actions.try_join_next().is_some() {}
         let (abort_tx, abort_rx) = watch::channel(false);
         self.aborts.insert(run.id, abort_tx);
+        self.resumes.retain(|_, tx| !tx.is_closed());
+        let (resume_tx, resume_rx) = watch::channel(0u64);
+        self.resumes.insert(run.id, resume_tx);
         let executor = self.executor.clone();
         let updates = self.updates.clone();
         let timing = (self.drain_timeout, self.retry_interval);
         self.actions.spawn(async move {
-            let result = execute(&executor, &run, abort_rx, &updates, timing, facts.as_ref()).await;
+            let signals = (abort_rx, resume_rx);
+            let result = execute(&executor, &run, signals, &updates, timing, facts.as_ref()).await;
             let _ = updates.send(TaskUpdate::Finished { id: run.id, result });
         });
+    }
+
+    /// Lets a rolling upgrade waiting for the user go on.
+    pub fn resume(&mut self, id: TaskId) {
+        if let Some(tx) = self.resumes.get(&id) {
+            tx.send_modify(|n| *n += 1);
+        }
     }
 
     /// Asks a running action to stop (a drain stops between requests).
@@ -186,7 +200,7 @@ impl TaskRunner {
 async fn execute(
     executor: &Executor,
     run: &ActionRun,
-    abort: watch::Receiver<bool>,
+    (abort, resume): (watch::Receiver<bool>, watch::Receiver<u64>),
     updates: &mpsc::UnboundedSender<TaskUpdate>,
     (drain_timeout, retry_interval): (Duration, Duration),
     install_facts: Option<&InstallFacts>,
@@ -202,7 +216,7 @@ async fn execute(
         retry_interval,
         abort: Some(abort),
         rollout_timeout: ROLLOUT_TIMEOUT,
-        resume: None,
+        resume: Some(resume),
     };
     let tracker = EventTracker::new(id, updates.clone(), dry_run);
     let report = |e: Event| tracker.on_event(e);

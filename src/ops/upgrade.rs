@@ -398,7 +398,7 @@ pub fn preview(
         count(nodes.len(), "node"),
         match (wait_kubelet, pause) {
             (Some(v), _) => format!("wait until its kubelet runs {v}"),
-            (None, true) => "wait for continue (c) while you upgrade it".to_string(),
+            (None, true) => "wait for continue (C) while you upgrade it".to_string(),
             (None, false) => "no wait".to_string(),
         }
     ))];
