@@ -346,7 +346,7 @@ pub(super) async fn workload_live(
     let controller = controller_of(pod);
     if let Some(("ReplicaSet", rs)) = controller {
         let key = (namespace.clone(), rs.to_string());
-        if !owners.contains_key(&key) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = owners.entry(key) {
             let owner = Api::<ReplicaSet>::namespaced(client.clone(), &namespace)
                 .get_opt(rs)
                 .await
@@ -359,7 +359,7 @@ pub(super) async fn workload_live(
                         .find(|o| o.controller == Some(true) && o.kind == "Deployment")
                 })
                 .map(|o| o.name);
-            owners.insert(key, owner);
+            slot.insert(owner);
         }
     }
     workload_of(controller, |rs| {

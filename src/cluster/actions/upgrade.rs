@@ -326,9 +326,10 @@ async fn node_turn(
     }
     let mut replicas = BTreeMap::new();
     for w in wanted {
-        if !replicas.contains_key(&w) {
-            let r = executor.replicas(&w.0, &w.1).await;
-            replicas.insert(w, r);
+        if let std::collections::btree_map::Entry::Vacant(slot) = replicas.entry(w) {
+            let (ns, workload) = slot.key();
+            let r = executor.replicas(ns, workload).await;
+            slot.insert(r);
         }
     }
     let replicas_of = |ns: &str, w: &str| {
