@@ -8,7 +8,7 @@ mod panes;
 pub mod tasks;
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::cli::{
     CheckCmd, Cli, Command, DemoScenario, DrainCmd, FailOn, GetCmd, GlobalArgs, LabelCmd, NodeCmd,
-    Output, PdbCmd, ProxyStatusCmd, View,
+    Output, PdbCmd, ProxyStatusCmd, UpgradeNodesCmd, View,
 };
 use crate::cluster::actions::RunOptions;
 use crate::cluster::actions::{AuditLog, Executor};
@@ -153,6 +153,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Some(Command::Completion(cmd)) => completion(cmd.shell),
         Some(Command::Keys(cmd)) => keys(&cli.global, cmd.markdown),
         Some(Command::Drain(cmd)) => interruptible(drain(&cli.global, &cmd)).await,
+        Some(Command::UpgradeNodes(cmd)) => interruptible(upgrade_nodes(&cli.global, &cmd)).await,
         Some(Command::Cordon(cmd)) => interruptible(cordon(&cli.global, &cmd, true)).await,
         Some(Command::Uncordon(cmd)) => interruptible(cordon(&cli.global, &cmd, false)).await,
         Some(Command::Label(cmd)) => interruptible(label(&cli.global, &cmd)).await,
@@ -697,6 +698,64 @@ async fn drain(global: &GlobalArgs, cmd: &DrainCmd) -> Result<(), AppError> {
     run_request(global, request, opts).await
 }
 
+/// `meshtop upgrade-nodes NODE...`: prints the plan from the cluster as it is, asks (unless
+/// `--yes` or `--dry-run`), then runs it.
+async fn upgrade_nodes(global: &GlobalArgs, cmd: &UpgradeNodesCmd) -> Result<(), AppError> {
+    let request = Request::UpgradeNodes {
+        nodes: cmd.nodes.clone(),
+        wait_kubelet: cmd.wait_kubelet.clone(),
+        pause: false,
+        delete_emptydir_data: cmd.delete_emptydir_data,
+    };
+    request.validate()?;
+    if let Some(v) = &cmd.wait_kubelet
+        && v.trim().is_empty()
+    {
+        return Err(AppError::Usage("--wait-kubelet needs a version".into()));
+    }
+    preflight(global, request.verb(), &request.target())?;
+    let (target, executor) = executor(global).await?;
+    let (tx, mut rx) = mpsc::channel(4096);
+    let watchers = cluster::spawn_watchers(&target.connection, WatchOptions::default(), tx);
+    let mut model = Model::new();
+    initial_sync(&mut model, &mut rx, CONSENT_SYNC_TIMEOUT).await?;
+    drop(watchers);
+    let plan = ops::plan(&request, &model);
+    let mut text = String::new();
+    for line in &plan.lines {
+        text.push_str(&line.text());
+        text.push('\n');
+    }
+    print_out(&text)?;
+    if !cmd.yes && !cmd.dry_run {
+        let first = cmd.nodes.first().cloned().unwrap_or_default();
+        if !std::io::stdin().is_terminal() {
+            return Err(AppError::Usage(
+                "not confirmed: pass --yes to run the plan (nothing was sent)".into(),
+            ));
+        }
+        eprint!(
+            "Type {first} to upgrade {}: ",
+            ops::outcome::count(cmd.nodes.len(), "node")
+        );
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if answer.trim() != first {
+            return Err(AppError::Usage("not confirmed: nothing was sent".into()));
+        }
+    }
+    let opts = RunOptions {
+        dry_run: cmd.dry_run,
+        drain_timeout: cmd.timeout,
+        ..RunOptions::default()
+    };
+    let dry_run = opts.dry_run;
+    let report = move |e: Event| print_event(e, dry_run);
+    let outcome = crate::cluster::actions::run(&executor, &request, &opts, &report).await?;
+    println!("{}", outcome.text(dry_run));
+    Ok(())
+}
+
 /// `meshtop cordon NODE` and `meshtop uncordon NODE`.
 async fn cordon(global: &GlobalArgs, cmd: &NodeCmd, cordon: bool) -> Result<(), AppError> {
     let node = cmd.node.clone();
@@ -927,6 +986,7 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
                                 ui::Command::Quit => return Ok(None),
                                 ui::Command::Run(run) => runner.run(run, &model),
                                 ui::Command::Abort(id) => runner.abort(id),
+                                ui::Command::Resume(id) => runner.resume(id),
                                 ui::Command::ReadInstallFacts(id) => {
                                     runner.read_install_facts(id, &model)
                                 }

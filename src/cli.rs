@@ -256,6 +256,11 @@ pub enum Command {
     /// Cordon a node, then evict its pods through the Eviction API with kubectl drain's rules
     /// (DaemonSet and mirror pods stay; PDB refusals are retried every 5s).
     Drain(DrainCmd),
+    /// Upgrade nodes one at a time: cordon, drain with the mesh guard, wait for the new
+    /// kubelet, restart the node's ztunnel (ambient), uncordon, then the next; budgets in the
+    /// way are relaxed for the plan (or their workload scaled up) and put back at its end.
+    #[command(after_long_help = UPGRADE_HELP)]
+    UpgradeNodes(UpgradeNodesCmd),
     /// Mark a node unschedulable.
     Cordon(NodeCmd),
     /// Mark a node schedulable again.
@@ -582,6 +587,39 @@ impl KubectlDrainFlags {
         }
         None
     }
+}
+
+const UPGRADE_HELP: &str = "A workload whose last ready replica runs on the node (istiod, a \
+gateway, any Deployment or StatefulSet), or whose budget has a numeric minAvailable it meets \
+exactly, is scaled up by the replicas on the node first, and the node's pods are evicted once a \
+replacement is Ready elsewhere. Other budgets that block are relaxed (their spec saved on them, as \
+`meshtop pdb relax` does) and stay relaxed until the last node. The plan stops at the first \
+failure and says where it stands (node, step, what is cordoned, relaxed or scaled). Exit codes: \
+0 every node upgraded and everything put back; 1 a step failed, timed out or was interrupted; 2 \
+bad input, --readonly, or not confirmed.";
+
+#[derive(Debug, Args)]
+pub struct UpgradeNodesCmd {
+    /// The nodes, upgraded in this order.
+    #[arg(required = true, value_name = "NODE")]
+    pub nodes: Vec<String>,
+    /// After each drain, wait until the node's kubelet reports this version (e.g. v1.15.6)
+    /// before its ztunnel restart and uncordon.
+    #[arg(long, value_name = "VERSION")]
+    pub wait_kubelet: Option<String>,
+    /// Print the plan, then send every write with dryRun=All: nothing changes.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also evict pods with emptyDir volumes (their data is lost), on every node.
+    #[arg(long, alias = "delete-local-data")]
+    pub delete_emptydir_data: bool,
+    /// Go on without asking (the plan is printed all the same).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// How long each wait may last: a drain, a replacement getting Ready, the kubelet, the
+    /// new ztunnel (1s to 24h).
+    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = duration)]
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,7 @@ pub mod pdb;
 pub mod plan;
 pub mod request;
 pub mod rollout;
+pub mod upgrade;
 
 pub use plan::{Plan, plan};
 pub use request::{ActionKind, Consent, InputKind, InstallRequest, Request};

@@ -61,6 +61,8 @@ pub enum Command {
     Run(action::ActionRun),
     /// Stop a running action.
     Abort(action::TaskId),
+    /// A rolling upgrade waiting for the user goes on.
+    Resume(action::TaskId),
     /// Read what an install form checks against (a read: nothing is written); the answer
     /// comes back as [`action::TaskUpdate::InstallFacts`] with this id.
     ReadInstallFacts(action::TaskId),

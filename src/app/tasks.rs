@@ -17,6 +17,7 @@ use crate::ops::drain::{DrainEvent, DrainOptions, PodRef};
 use crate::ops::install::{InstallFacts, Route};
 use crate::ops::outcome::{self, Event, Outcome};
 use crate::ops::rollout::RolloutEvent;
+use crate::ops::upgrade::UpgradeEvent;
 use crate::ops::{InstallRequest, Request};
 use crate::ui::action::{ActionRun, Blocked, TaskId, TaskProgress, TaskUpdate};
 
@@ -39,6 +40,8 @@ pub struct TaskRunner {
     executor: Executor,
     updates: mpsc::UnboundedSender<TaskUpdate>,
     aborts: BTreeMap<TaskId, watch::Sender<bool>>,
+    /// Each rolling upgrade's continue signal.
+    resumes: BTreeMap<TaskId, watch::Sender<u64>>,
     /// The actions running; dropping the set aborts them.
     actions: JoinSet<()>,
     /// The install forms' reads of the cluster.
@@ -57,6 +60,7 @@ impl TaskRunner {
             executor,
             updates,
             aborts: BTreeMap::new(),
+            resumes: BTreeMap::new(),
             actions: JoinSet::new(),
             reads: JoinSet::new(),
             drain_timeout: TUI_DRAIN_TIMEOUT,
@@ -144,13 +148,24 @@ impl TaskRunner {
         while self.actions.try_join_next().is_some() {}
         let (abort_tx, abort_rx) = watch::channel(false);
         self.aborts.insert(run.id, abort_tx);
+        self.resumes.retain(|_, tx| !tx.is_closed());
+        let (resume_tx, resume_rx) = watch::channel(0u64);
+        self.resumes.insert(run.id, resume_tx);
         let executor = self.executor.clone();
         let updates = self.updates.clone();
         let timing = (self.drain_timeout, self.retry_interval);
         self.actions.spawn(async move {
-            let result = execute(&executor, &run, abort_rx, &updates, timing, facts.as_ref()).await;
+            let signals = (abort_rx, resume_rx);
+            let result = execute(&executor, &run, signals, &updates, timing, facts.as_ref()).await;
             let _ = updates.send(TaskUpdate::Finished { id: run.id, result });
         });
+    }
+
+    /// Lets a rolling upgrade waiting for the user go on.
+    pub fn resume(&mut self, id: TaskId) {
+        if let Some(tx) = self.resumes.get(&id) {
+            tx.send_modify(|n| *n += 1);
+        }
     }
 
     /// Asks a running action to stop (a drain stops between requests).
@@ -185,7 +200,7 @@ impl TaskRunner {
 async fn execute(
     executor: &Executor,
     run: &ActionRun,
-    abort: watch::Receiver<bool>,
+    (abort, resume): (watch::Receiver<bool>, watch::Receiver<u64>),
     updates: &mpsc::UnboundedSender<TaskUpdate>,
     (drain_timeout, retry_interval): (Duration, Duration),
     install_facts: Option<&InstallFacts>,
@@ -201,6 +216,7 @@ async fn execute(
         retry_interval,
         abort: Some(abort),
         rollout_timeout: ROLLOUT_TIMEOUT,
+        resume: Some(resume),
     };
     let tracker = EventTracker::new(id, updates.clone(), dry_run);
     let report = |e: Event| tracker.on_event(e);
@@ -330,7 +346,17 @@ impl EventTracker {
             Event::Rollout(RolloutEvent::Done { done, total, .. }) => {
                 self.progress(rolled_out(done, total))
             }
-            Event::Rollout(RolloutEvent::Waiting { .. }) | Event::Restarted(_) => {}
+            Event::Upgrade(UpgradeEvent::NodeDone { index, total, .. }) => {
+                self.progress(TaskProgress {
+                    done: index,
+                    total,
+                    unit: "nodes upgraded",
+                    ..TaskProgress::default()
+                })
+            }
+            Event::Rollout(RolloutEvent::Waiting { .. })
+            | Event::Restarted(_)
+            | Event::Upgrade(_) => {}
         }
     }
 

@@ -11,6 +11,7 @@ pub mod drain;
 pub mod install;
 pub mod rollout;
 pub mod run;
+pub mod upgrade;
 pub mod writes;
 
 use std::future::Future;

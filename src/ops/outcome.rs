@@ -23,6 +23,8 @@ pub enum Event {
         total: usize,
     },
     Rollout(RolloutEvent),
+    /// A rolling node upgrade's own steps (its drains report as [`Event::Drain`]).
+    Upgrade(super::upgrade::UpgradeEvent),
 }
 
 /// One line of an action's report; `warning`: kubectl prints it on stderr.
@@ -60,6 +62,10 @@ pub fn lines(event: &Event, dry_run: bool) -> Vec<Line> {
         ))],
         Event::Rollout(RolloutEvent::Done { workload, .. }) => {
             vec![Line::out(format!("{workload} successfully rolled out"))]
+        }
+        Event::Upgrade(e) => {
+            let (text, warning) = e.line(suffix);
+            vec![Line { text, warning }]
         }
     }
 }
@@ -184,6 +190,13 @@ pub enum Outcome {
         namespace: String,
         name: String,
     },
+    /// Every node of a rolling upgrade done; the budgets restored and the workloads scaled
+    /// back at its end.
+    NodesUpgraded {
+        nodes: Vec<String>,
+        restored: usize,
+        scaled_back: usize,
+    },
 }
 
 impl Outcome {
@@ -246,6 +259,17 @@ impl Outcome {
             Outcome::PdbRestored { name, .. } => {
                 format!("poddisruptionbudget.policy/{name} restored{suffix}")
             }
+            Outcome::NodesUpgraded {
+                nodes,
+                restored,
+                scaled_back,
+            } => format!(
+                "{} upgraded{suffix}: {}; {} restored, {} scaled back",
+                count(nodes.len(), "node"),
+                nodes.join(", "),
+                count(*restored, "budget"),
+                count(*scaled_back, "workload")
+            ),
         }
     }
 }

@@ -124,6 +124,20 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
                 out.push(PlanLine::plain(format!("  {line}")));
             }
         }
+        Request::UpgradeNodes {
+            nodes,
+            wait_kubelet,
+            pause,
+            delete_emptydir_data,
+        } => {
+            out.extend(super::upgrade::preview(
+                model,
+                nodes,
+                wait_kubelet.as_deref(),
+                *pause,
+                *delete_emptydir_data,
+            ));
+        }
         Request::Drain {
             node,
             delete_emptydir_data,

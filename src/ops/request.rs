@@ -51,6 +51,16 @@ pub enum Request {
     },
     /// A control-plane revision or a gateway, as an IstioOperator resource.
     Install(Box<InstallRequest>),
+    /// A rolling upgrade of these nodes, in order (see [`super::upgrade`]).
+    UpgradeNodes {
+        nodes: Vec<String>,
+        /// Wait after each drain until the node's kubelet reports this version.
+        wait_kubelet: Option<String>,
+        /// Wait after each drain until the user presses continue.
+        pause: bool,
+        /// kubectl's `--delete-emptydir-data`, for every drain of the plan.
+        delete_emptydir_data: bool,
+    },
 }
 
 /// What an install dialog installs; the checked form and its plan from the preview on.
@@ -105,6 +115,12 @@ impl Request {
                 names::pdb(name)
             }
             Request::Install(_) => Ok(()),
+            Request::UpgradeNodes { nodes, .. } => {
+                if nodes.is_empty() {
+                    return Err(ActionError::Invalid("no node to upgrade".into()));
+                }
+                nodes.iter().try_for_each(|n| names::node(n))
+            }
         }
     }
 
@@ -122,6 +138,7 @@ impl Request {
                 InstallKind::Revision => ActionKind::InstallRevision,
                 InstallKind::Gateway => ActionKind::InstallGateway,
             },
+            Request::UpgradeNodes { .. } => ActionKind::UpgradeNodes,
         }
     }
 
@@ -135,6 +152,7 @@ impl Request {
             Request::PdbRelax { .. } => "relax",
             Request::PdbRestore { .. } => "restore",
             Request::Install(_) => "install",
+            Request::UpgradeNodes { .. } => "upgrade",
         }
     }
 
@@ -156,6 +174,7 @@ impl Request {
                 Some(p) => p.plan.audit_target(),
                 None => "istiooperator".into(),
             },
+            Request::UpgradeNodes { nodes, .. } => format!("node/{}", nodes.join(",")),
         }
     }
 
@@ -172,6 +191,13 @@ impl Request {
                 Some(p) => p.plan.title(),
                 None => r.kind.title().to_string(),
             },
+            Request::UpgradeNodes { nodes, .. } => {
+                format!(
+                    "upgrade {}: {}",
+                    super::outcome::count(nodes.len(), "node"),
+                    nodes.join(", ")
+                )
+            }
             _ => format!("{} {}", self.verb(), self.target()),
         }
     }
@@ -184,6 +210,8 @@ impl Request {
             // Installing deletes nothing, but it starts a control plane or a gateway: it is
             // confirmed like the destructive actions, by the IstioOperator's name.
             Request::Install(r) => r.iop_name(),
+            // It drains every node: confirmed by the first one's name.
+            Request::UpgradeNodes { nodes, .. } => nodes.first().map(String::as_str),
             _ => None,
         }
     }
@@ -294,6 +322,7 @@ pub enum ActionKind {
     PdbRestore,
     InstallRevision,
     InstallGateway,
+    UpgradeNodes,
 }
 
 impl ActionKind {
@@ -309,10 +338,11 @@ impl ActionKind {
             ActionKind::PdbRestore => "pdb-restore",
             ActionKind::InstallRevision => "install-revision",
             ActionKind::InstallGateway => "install-gateway",
+            ActionKind::UpgradeNodes => "upgrade-nodes",
         }
     }
 
-    pub const ALL: [ActionKind; 9] = [
+    pub const ALL: [ActionKind; 10] = [
         ActionKind::Drain,
         ActionKind::Cordon,
         ActionKind::Uncordon,
@@ -322,6 +352,7 @@ impl ActionKind {
         ActionKind::PdbRestore,
         ActionKind::InstallRevision,
         ActionKind::InstallGateway,
+        ActionKind::UpgradeNodes,
     ];
 
     pub fn parse(s: &str) -> Option<ActionKind> {
@@ -356,6 +387,7 @@ impl ActionKind {
             ActionKind::PdbRestore => "restore PDB",
             ActionKind::InstallRevision => "install revision",
             ActionKind::InstallGateway => "install gateway",
+            ActionKind::UpgradeNodes => "rolling node upgrade",
         }
     }
 }

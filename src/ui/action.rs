@@ -322,6 +322,10 @@ impl Dialog {
                 Request::Drain {
                     delete_emptydir_data,
                     ..
+                }
+                | Request::UpgradeNodes {
+                    delete_emptydir_data,
+                    ..
                 },
                 DialogOption::DeleteEmptyDirData,
             ) => {
@@ -373,6 +377,10 @@ impl Dialog {
                 vec![(DialogOption::Restart, *restart)]
             }
             Request::PdbRestore { force, .. } => vec![(DialogOption::Force, *force)],
+            Request::UpgradeNodes {
+                delete_emptydir_data,
+                ..
+            } => vec![(DialogOption::DeleteEmptyDirData, *delete_emptydir_data)],
             _ => Vec::new(),
         }
     }

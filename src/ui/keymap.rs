@@ -49,6 +49,10 @@ pub enum Action {
     FoldTasks,
     /// Aborts the running drain.
     Abort,
+    /// Marks the selected node for a rolling upgrade (k9s's Space).
+    Mark,
+    /// Lets a rolling upgrade waiting for the user go on.
+    Continue,
     /// In a dialog: preview → confirm → run.
     Proceed,
     /// In a dialog: a server-side dry run of the action.
@@ -111,6 +115,8 @@ impl Action {
             "prompt-complete" => Action::PromptComplete,
             "prompt-delete" => Action::PromptDelete,
             "abort" => Action::Abort,
+            "mark" => Action::Mark,
+            "continue" => Action::Continue,
             "fold-tasks" => Action::FoldTasks,
             "go-to" => Action::GoTo,
             "fix" => Action::Fix,

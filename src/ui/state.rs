@@ -31,6 +31,8 @@ pub struct Screen {
     pub sort: Option<Sort>,
     /// Only the rows needing attention (Proxies: those out of sync).
     pub problems_only: bool,
+    /// Rows marked with Space, by their first cell (the Nodes view's node names).
+    pub marked: std::collections::BTreeSet<String>,
 }
 
 impl Screen {
@@ -42,6 +44,7 @@ impl Screen {
             filter: String::new(),
             sort: None,
             problems_only: false,
+            marked: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -376,6 +379,8 @@ impl UiState {
             Action::PromptComplete => return self.complete(model, keymap),
             Action::Act(kind) => return self.open_dialog(kind, model),
             Action::Abort => return self.abort(),
+            Action::Mark => self.mark(model),
+            Action::Continue => return self.resume(),
             Action::FoldTasks => {
                 let now = self.drawn_at.get();
                 let open = self
@@ -505,6 +510,29 @@ impl UiState {
             self.status = Some(format!("{} is disabled: {why}", kind.name()));
             return Vec::new();
         }
+        if kind == ActionKind::UpgradeNodes {
+            let marked = &self.views[view_index(ViewKind::Nodes)].marked;
+            let nodes: Vec<String> = if marked.is_empty() {
+                match subject {
+                    Some(Subject::Node(n)) => vec![n.to_string()],
+                    _ => Vec::new(),
+                }
+            } else {
+                marked.iter().cloned().collect()
+            };
+            if nodes.is_empty() {
+                self.status = Some("mark nodes with space in the Nodes view first".into());
+                return Vec::new();
+            }
+            let request = Request::UpgradeNodes {
+                nodes,
+                wait_kubelet: None,
+                pause: true,
+                delete_emptydir_data: false,
+            };
+            self.mode = Mode::Dialog(Box::new(Dialog::new(request)));
+            return Vec::new();
+        }
         if matches!(
             kind,
             ActionKind::InstallRevision | ActionKind::InstallGateway
@@ -621,6 +649,7 @@ impl UiState {
                         "a PodDisruptionBudget (Disruption view)"
                     }
                     ActionKind::InstallRevision | ActionKind::InstallGateway => "the cluster",
+                    ActionKind::UpgradeNodes => "marked nodes (Nodes view, Space marks)",
                 };
                 self.status = Some(format!("{} applies to {on}", kind.name()));
                 return Vec::new();
@@ -864,13 +893,68 @@ impl UiState {
         vec![Command::Run(run)]
     }
 
-    /// Asks to abort the newest running drain.
+    /// Marks or unmarks the selected node (Nodes view) for a rolling upgrade.
+    fn mark(&mut self, model: &Model) {
+        let s = self.screen();
+        if s.id != ScreenId::View(ViewKind::Nodes) {
+            return;
+        }
+        let source = views::source(&s.id, model);
+        let rows = table::arrange(source.as_ref(), s);
+        let name = rows
+            .get(s.selected)
+            .and_then(|&i| source.subject(i))
+            .and_then(|sub| match sub {
+                Subject::Node(n) => Some(n.to_string()),
+                _ => None,
+            });
+        let Some(name) = name else { return };
+        let s = &mut self.views[view_index(ViewKind::Nodes)];
+        if !s.marked.remove(&name) {
+            s.marked.insert(name);
+        }
+        let n = s.marked.len();
+        self.status = Some(if n == 0 {
+            "no node marked".to_string()
+        } else {
+            format!(
+                "{} marked: {} (W upgrades them in this order)",
+                crate::ops::outcome::count(n, "node"),
+                s.marked.iter().cloned().collect::<Vec<_>>().join(", ")
+            )
+        });
+        // The next row, as k9s moves on after a mark.
+        let len = rows.len();
+        let s = &mut self.views[view_index(ViewKind::Nodes)];
+        if s.selected + 1 < len {
+            s.selected += 1;
+        }
+    }
+
+    /// Lets the newest rolling upgrade waiting for the user go on.
+    fn resume(&mut self) -> Vec<Command> {
+        let waiting = self.tasks.iter().rev().find(|t| {
+            t.running() && !t.dry_run && matches!(t.request, Request::UpgradeNodes { .. })
+        });
+        match waiting {
+            Some(t) => vec![Command::Resume(t.id)],
+            None => {
+                self.status = Some("no rolling upgrade is running".into());
+                Vec::new()
+            }
+        }
+    }
+
+    /// Asks to abort the newest running drain or rolling upgrade.
     fn abort(&mut self) -> Vec<Command> {
-        let running = self
-            .tasks
-            .iter_mut()
-            .rev()
-            .find(|t| t.running() && !t.dry_run && matches!(t.request, Request::Drain { .. }));
+        let running = self.tasks.iter_mut().rev().find(|t| {
+            t.running()
+                && !t.dry_run
+                && matches!(
+                    t.request,
+                    Request::Drain { .. } | Request::UpgradeNodes { .. }
+                )
+        });
         match running {
             Some(t) => {
                 t.aborting = true;

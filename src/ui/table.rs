@@ -516,7 +516,17 @@ pub fn render(
         .iter()
         .skip(offset)
         .take(page)
-        .map(|&row| (row, row_cells(source, row)))
+        .map(|&row| {
+            let mut cells = row_cells(source, row);
+            // A row marked with Space shows it in its first cell, as k9s does.
+            if let Some((first, tone)) = cells.first_mut()
+                && screen.marked.contains(first.as_str())
+            {
+                *first = format!("✓ {first}");
+                *tone = Tone::Good;
+            }
+            (row, cells)
+        })
         .collect();
     let headers: Vec<String> = visible
         .iter()

@@ -27,4 +27,5 @@ mod tui_tmux;
 mod ui_actions;
 mod ui_install;
 mod ui_views;
+mod upgrade_nodes;
 mod worklist;

@@ -688,3 +688,42 @@ fn ns_focus_zero_and_a_live_context_switch() {
     s.keys(&["q"]);
     assert_eq!(s.wait_exit(), Some(0));
 }
+
+/// The rolling upgrade in a real terminal: Space marks two workers in the Nodes view, W
+/// previews the plan, the first node's name confirms it, and C goes on after each drain;
+/// both nodes end uncordoned with the budgets and replicas put back.
+#[test]
+fn a_rolling_upgrade_of_marked_nodes_runs_with_continue_between_nodes() {
+    let s = Session::start("--demo", 200, 50);
+    s.wait_for("the overview", |sc| sc.contains("1-9-1"));
+    s.keys(&[":", "nodes", "Enter"]);
+    s.wait_for("the Nodes view", |sc| sc.contains("k1-node05"));
+    s.keys(&["/", "k1-node0", "Enter"]);
+    s.keys(&["Space", "Space"]);
+    let marked = s.wait_for("two nodes marked", |sc| {
+        sc.contains("2 nodes marked: k1-node01, k1-node02")
+    });
+    assert!(
+        marked.contains("✓ k1-node01") && marked.contains("✓ k1-node02"),
+        "{marked}"
+    );
+    assert!(!marked.contains("✓ k1-node03"), "{marked}");
+    s.keys(&["W"]);
+    let preview = s.wait_for("the plan's preview", |sc| {
+        sc.contains("upgrade 2 nodes one at a time") && sc.contains("2. node/k1-node02")
+    });
+    assert!(preview.contains("wait for continue"), "{preview}");
+    s.keys(&["e", "y"]);
+    s.keys(&["k1-node01", "Enter"]);
+    s.wait_for("node01 drained, waiting for continue", |sc| {
+        sc.contains("node/k1-node01 is drained: upgrade it, then press continue")
+    });
+    s.keys(&["C"]);
+    s.wait_for("node02 drained, waiting for continue", |sc| {
+        sc.contains("node/k1-node02 is drained: upgrade it, then press continue")
+    });
+    s.keys(&["C"]);
+    let done = s.wait_for("the upgrade's end", |sc| sc.contains("2 nodes upgraded"));
+    assert!(done.contains("k1-node01, k1-node02"), "{done}");
+    s.keys(&["q"]);
+}

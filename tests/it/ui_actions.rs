@@ -115,6 +115,7 @@ impl Session {
             match command {
                 Command::Run(run) => self.runner.run(run, &self.model),
                 Command::Abort(id) => self.runner.abort(id),
+                Command::Resume(id) => self.runner.resume(id),
                 Command::ReadInstallFacts(id) => self.runner.read_install_facts(id, &self.model),
                 Command::Edit(_) => panic!("no editor in this test"),
                 Command::Quit => panic!("quit"),

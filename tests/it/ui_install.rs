@@ -632,6 +632,7 @@ fn random_sessions_send_nothing_without_the_typed_name() {
                         Command::Edit(_) => ui.on_edited(Err("no editor here".into())),
                         Command::Quit
                         | Command::Abort(_)
+                        | Command::Resume(_)
                         | Command::Inspect { .. }
                         | Command::ClosePane(_)
                         | Command::Focus(_)

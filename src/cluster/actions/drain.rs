@@ -212,7 +212,11 @@ async fn evict_one(
 }
 
 /// The pods bound to `node`; `left` says what the node is left as when that fails.
-async fn list_pods(client: &kube::Client, node: &str, left: &str) -> Result<Vec<Pod>, ActionError> {
+pub(super) async fn list_pods(
+    client: &kube::Client,
+    node: &str,
+    left: &str,
+) -> Result<Vec<Pod>, ActionError> {
     Api::<Pod>::all(client.clone())
         .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
         .await
@@ -225,7 +229,7 @@ async fn list_pods(client: &kube::Client, node: &str, left: &str) -> Result<Vec<
         })
 }
 
-async fn look_up_daemon_sets(
+pub(super) async fn look_up_daemon_sets(
     client: &kube::Client,
     pods: &[Pod],
 ) -> BTreeMap<(String, String), DaemonSetLookup> {
@@ -258,11 +262,12 @@ async fn look_up_daemon_sets(
 /// The mesh guard, read live: the workloads whose every ready replica not on a cordoned
 /// node runs on `node` among the pods the drain would evict. What cannot be read counts as
 /// no replica elsewhere, so a guard that cannot see refuses rather than lets go.
-async fn last_replicas_live(
+pub(super) async fn last_replicas_live(
     client: &kube::Client,
     node: &str,
     pods: &[Pod],
     plan: &DrainPlan,
+    budgets_hold: bool,
 ) -> Vec<LastReplica> {
     let evicted: BTreeSet<&PodRef> = plan.to_evict().iter().map(|p| &p.pod).collect();
     let mut owners: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
@@ -276,40 +281,17 @@ async fn last_replicas_live(
         if !evicted.contains(&r) {
             continue;
         }
-        let controller = controller_of(pod);
-        if let Some(("ReplicaSet", rs)) = controller {
-            let key = (r.namespace.clone(), rs.to_string());
-            if !owners.contains_key(&key) {
-                let owner = Api::<ReplicaSet>::namespaced(client.clone(), &r.namespace)
-                    .get_opt(rs)
-                    .await
-                    .ok()
-                    .flatten()
-                    .and_then(|rs| {
-                        rs.metadata
-                            .owner_references?
-                            .into_iter()
-                            .find(|o| o.controller == Some(true) && o.kind == "Deployment")
-                    })
-                    .map(|o| o.name);
-                owners.insert(key.clone(), owner);
-            }
-        }
-        let workload = workload_of(controller, |rs| {
-            owners
-                .get(&(r.namespace.clone(), rs.to_string()))
-                .cloned()
-                .flatten()
-        });
+        let workload = workload_live(client, pod, &mut owners).await;
         // One list of budgets per namespace, however many of its pods the node runs.
         if !refusing.contains_key(&r.namespace) {
             let selectors = refusing_budgets(client, &r.namespace).await;
             refusing.insert(r.namespace.clone(), selectors);
         }
         let labels = pod.metadata.labels.clone().unwrap_or_default();
-        let protected = refusing
-            .get(&r.namespace)
-            .is_some_and(|sels| sels.iter().any(|s| s.matches(&labels)));
+        let protected = budgets_hold
+            && refusing
+                .get(&r.namespace)
+                .is_some_and(|sels| sels.iter().any(|s| s.matches(&labels)));
         guarded.push(GuardedPod {
             namespace: r.namespace,
             workload,
@@ -354,6 +336,40 @@ async fn last_replicas_live(
     })
 }
 
+/// The workload a pod counts for, read live (`owners` keeps each ReplicaSet's Deployment).
+pub(super) async fn workload_live(
+    client: &kube::Client,
+    pod: &Pod,
+    owners: &mut BTreeMap<(String, String), Option<String>>,
+) -> Option<String> {
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    let controller = controller_of(pod);
+    if let Some(("ReplicaSet", rs)) = controller {
+        let key = (namespace.clone(), rs.to_string());
+        if let std::collections::btree_map::Entry::Vacant(slot) = owners.entry(key) {
+            let owner = Api::<ReplicaSet>::namespaced(client.clone(), &namespace)
+                .get_opt(rs)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|rs| {
+                    rs.metadata
+                        .owner_references?
+                        .into_iter()
+                        .find(|o| o.controller == Some(true) && o.kind == "Deployment")
+                })
+                .map(|o| o.name);
+            slot.insert(owner);
+        }
+    }
+    workload_of(controller, |rs| {
+        owners
+            .get(&(namespace.clone(), rs.to_string()))
+            .cloned()
+            .flatten()
+    })
+}
+
 /// The selectors of a namespace's PodDisruptionBudgets that allow no disruption now: a pod
 /// they select is held by its budget. Unknown (the budgets cannot be read) is none: the
 /// guard then looks at the replicas.
@@ -380,7 +396,7 @@ async fn refusing_budgets(client: &kube::Client, namespace: &str) -> Vec<kube::c
 }
 
 /// A workload's ready pods on schedulable nodes other than `node`; `None` when unknown.
-async fn ready_elsewhere(
+pub(super) async fn ready_elsewhere(
     client: &kube::Client,
     namespace: &str,
     workload: &str,
@@ -434,7 +450,7 @@ async fn ready_elsewhere(
     u32::try_from(count).ok()
 }
 
-fn pod_ready(pod: &Pod) -> bool {
+pub(super) fn pod_ready(pod: &Pod) -> bool {
     pod.metadata.deletion_timestamp.is_none()
         && pod
             .status
@@ -459,6 +475,7 @@ pub async fn run(
         node,
         &before,
         &plan_drain(&before, opts, &daemon_sets),
+        true,
     )
     .await;
     if !last.is_empty() {
@@ -554,7 +571,7 @@ pub async fn run(
 
 /// Resolves when the abort signal turns `true`; never without one (or once its sender is
 /// gone without aborting).
-async fn aborted(abort: Option<tokio::sync::watch::Receiver<bool>>) {
+pub(super) async fn aborted(abort: Option<tokio::sync::watch::Receiver<bool>>) {
     match abort {
         Some(mut rx) => {
             if rx.wait_for(|a| *a).await.is_err() {

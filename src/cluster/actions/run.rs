@@ -21,6 +21,8 @@ pub struct RunOptions {
     pub abort: Option<watch::Receiver<bool>>,
     /// How long to follow the rollouts of a namespace's restart; zero: not at all.
     pub rollout_timeout: Duration,
+    /// Changes when the user presses continue: a rolling upgrade waiting for it goes on.
+    pub resume: Option<watch::Receiver<u64>>,
 }
 
 impl Default for RunOptions {
@@ -32,6 +34,7 @@ impl Default for RunOptions {
             retry_interval: drain.retry_interval,
             abort: None,
             rollout_timeout: Duration::from_secs(10 * 60),
+            resume: None,
         }
     }
 }
@@ -143,6 +146,19 @@ pub async fn run(
                 namespace: namespace.clone(),
                 name: name.clone(),
             })
+        }
+        Request::UpgradeNodes {
+            nodes,
+            wait_kubelet,
+            pause,
+            delete_emptydir_data,
+        } => {
+            let wait = super::upgrade::UpgradeWait {
+                kubelet: wait_kubelet.clone(),
+                pause: *pause,
+                delete_emptydir_data: *delete_emptydir_data,
+            };
+            super::upgrade::run(executor, nodes, &wait, opts, report).await
         }
         Request::Install(_) => Err(ActionError::Invalid(
             "an install runs from its plan, not as a plain request".into(),
