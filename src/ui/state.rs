@@ -855,14 +855,15 @@ impl UiState {
     /// Hands a request to the app: a dry run stays in its dialog, a real run goes to the
     /// task panel.
     fn run(&mut self, request: Request, dry_run: bool) -> Vec<Command> {
-        // One drain at a time: the mesh guard counts the replicas a drain leaves, and two
-        // drains running at once could each leave the other's last one.
+        // One drain at a time (a rolling upgrade drains too): the mesh guard counts the
+        // replicas a drain leaves, and two drains running at once could each leave the
+        // other's last one. So `A` always knows which one to abort.
         if !dry_run
-            && matches!(request, Request::Drain { .. })
+            && drains(&request)
             && let Some(running) = self
                 .tasks
                 .iter()
-                .find(|t| t.running() && !t.dry_run && matches!(t.request, Request::Drain { .. }))
+                .find(|t| t.running() && !t.dry_run && drains(&t.request))
         {
             self.status = Some(format!(
                 "refused: {} is still running; one drain at a time (wait for it, or abort it)",
@@ -947,14 +948,11 @@ impl UiState {
 
     /// Asks to abort the newest running drain or rolling upgrade.
     fn abort(&mut self) -> Vec<Command> {
-        let running = self.tasks.iter_mut().rev().find(|t| {
-            t.running()
-                && !t.dry_run
-                && matches!(
-                    t.request,
-                    Request::Drain { .. } | Request::UpgradeNodes { .. }
-                )
-        });
+        let running = self
+            .tasks
+            .iter_mut()
+            .rev()
+            .find(|t| t.running() && !t.dry_run && drains(&t.request));
         match running {
             Some(t) => {
                 t.aborting = true;
@@ -1390,6 +1388,14 @@ impl UiState {
             }
         }
     }
+}
+
+/// Does the action evict pods: a drain, or a rolling upgrade's drains?
+fn drains(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::Drain { .. } | Request::UpgradeNodes { .. }
+    )
 }
 
 /// The longest prefix the candidates share; `None` if there are none.

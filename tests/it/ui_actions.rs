@@ -360,6 +360,49 @@ async fn a_second_drain_waits_for_the_first() {
     .await;
 }
 
+/// A rolling upgrade drains too: it waits for a running drain as a second drain does, so `A`
+/// always knows which one to abort.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_upgrade_waits_for_a_running_drain() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("audit.log");
+    let mut s = Session::start(&log).await;
+    s.select("6", "node04");
+    s.confirm("D", Some("k1-node04"));
+    let first = "drain node/k1-node04";
+    s.until("istio-galley's PDB to refuse", |s| {
+        s.task(first)
+            .and_then(|t| t.progress.as_ref())
+            .is_some_and(|p| !p.blocked.is_empty())
+    })
+    .await;
+    s.key(KeyCode::Esc);
+    s.select("6", "node05");
+    s.keys(" ");
+    s.keys("W");
+    s.keys("y");
+    s.keys("k1-node05");
+    s.key(KeyCode::Enter);
+    let screen = s.screen();
+    assert!(
+        screen.contains("refused: drain node/k1-node04 is still running; one drain at a time"),
+        "{screen}"
+    );
+    let titles: Vec<String> =
+        s.ui.state()
+            .tasks
+            .iter()
+            .map(|t| t.request.title())
+            .collect();
+    assert_eq!(titles, [first], "no upgrade started");
+    assert!(!harness::cordoned(&s.node("k1-node05").await));
+    s.keys("A");
+    s.until("the drain to stop", |s| {
+        s.task(first).is_some_and(|t| !t.running())
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_stops_a_blocked_drain_and_the_node_stays_cordoned() {
     let dir = tempfile::tempdir().expect("tempdir");
