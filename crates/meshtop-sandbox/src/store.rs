@@ -219,7 +219,15 @@ impl Store {
         if !t.namespaced {
             meta.remove("namespace");
         }
-        meta.insert("uid".into(), json!(new_uid()));
+        // A uid given by the scenario loader is kept, so owner references written with it
+        // still point at their owner; clients' uids are dropped before this (api::create).
+        if meta
+            .get("uid")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            meta.insert("uid".into(), json!(new_uid()));
+        }
         meta.insert("resourceVersion".into(), json!(rv.to_string()));
         if !meta.get("creationTimestamp").is_some_and(Value::is_string) {
             meta.insert("creationTimestamp".into(), json!(timestamp(now)));
