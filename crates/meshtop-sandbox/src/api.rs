@@ -121,8 +121,10 @@ pub fn create(
     if opts.from_client
         && let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut)
     {
-        // The API server gives every new object its own uid, whatever the client sent.
+        // The API server gives every new object its own uid and generation, whatever the
+        // client sent.
         m.remove("uid");
+        m.remove("generation");
     }
     check_fields(t, &obj)?;
     check_namespace(cluster, t, &obj)?;

@@ -233,7 +233,12 @@ impl Store {
             meta.insert("creationTimestamp".into(), json!(timestamp(now)));
         }
         if uses_generation(t) {
-            meta.insert("generation".into(), json!(1));
+            // A loaded object keeps its generation (clients' are dropped in api::create).
+            let given = meta
+                .get("generation")
+                .and_then(Value::as_i64)
+                .filter(|g| *g > 0);
+            meta.insert("generation".into(), json!(given.unwrap_or(1)));
         } else {
             meta.remove("generation");
         }
