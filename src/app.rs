@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::cli::{
     CheckCmd, Cli, Command, DemoScenario, DrainCmd, FailOn, GetCmd, GlobalArgs, LabelCmd, NodeCmd,
-    Output, PdbCmd, ProxyStatusCmd, UpgradeNodesCmd, View,
+    Output, PdbCmd, ProxyStatusCmd, SnapshotCmd, UpgradeNodesCmd, View,
 };
 use crate::cluster::actions::RunOptions;
 use crate::cluster::actions::{AuditLog, Executor};
@@ -150,6 +150,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Some(Command::Get(cmd)) => get(&cli.global, &cmd).await,
         Some(Command::ProxyStatus(cmd)) => proxy_status(&cli.global, &cmd).await,
         Some(Command::Check(cmd)) => check(&cli.global, &cmd).await,
+        Some(Command::Snapshot(cmd)) => snapshot(&cli.global, &cmd).await,
         Some(Command::Completion(cmd)) => completion(cmd.shell),
         Some(Command::Keys(cmd)) => keys(&cli.global, cmd.markdown),
         Some(Command::Drain(cmd)) => interruptible(drain(&cli.global, &cmd)).await,
@@ -414,6 +415,40 @@ async fn proxy_status(global: &GlobalArgs, cmd: &ProxyStatusCmd) -> Result<(), A
     }
     warn_unanswered(&replicas);
     Ok(())
+}
+
+/// `meshtop snapshot [-o FILE]`: copy the cluster and istiod's sync states into a scenario.
+async fn snapshot(global: &GlobalArgs, cmd: &SnapshotCmd) -> Result<(), AppError> {
+    let target = connect(global).await?;
+    let copy = cluster::snapshot::read(&target.connection)
+        .await
+        .map_err(AppError::Failed)?;
+    for w in &copy.warnings {
+        eprintln!("warning: left out {w}");
+    }
+    let opts = sync_options(global);
+    let proxies = match poll_istiod_once(&target, &opts, cmd.sync.duration()).await {
+        Ok(replicas) => {
+            warn_unanswered(&replicas);
+            crate::snapshot::proxy_facts(&syncz::merge(&replicas))
+        }
+        Err(e) => {
+            eprintln!("warning: no proxy sync states copied: {e}");
+            BTreeMap::new()
+        }
+    };
+    let docs = crate::snapshot::scenario(copy.objects, copy.server_version.as_deref(), &proxies);
+    let header = format!(
+        "meshtop snapshot of context {} ({} objects), for `meshtop --demo=FILE`",
+        target.connection.context,
+        docs.len()
+    );
+    let text = crate::snapshot::to_yaml(&docs, &header).map_err(AppError::Failed)?;
+    match &cmd.output {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| AppError::Failed(format!("cannot write {}: {e}", path.display()))),
+        None => print_out(&text),
+    }
 }
 
 /// Names on stderr each istiod replica that could not be asked, with the reason.

@@ -274,6 +274,10 @@ pub enum Command {
     /// Install a control-plane revision or a gateway as an IstioOperator resource.
     #[command(subcommand)]
     Install(InstallCmd),
+    /// Copy the current context's cluster into a scenario file for `meshtop --demo=FILE`:
+    /// the kinds meshtop shows, in every namespace you may list, with their status, uids and
+    /// owner references, and each proxy's sync state as istiod reports it (never a Secret).
+    Snapshot(SnapshotCmd),
     /// Serve a sandbox Kubernetes API server on loopback, loaded from a scenario.
     #[command(long_about = SANDBOX_LONG_ABOUT, after_long_help = meshtop_sandbox::scenario::FORMAT_HELP)]
     Sandbox(SandboxCmd),
@@ -457,6 +461,20 @@ pub struct KeysCmd {
     /// As a Markdown table (README's).
     #[arg(long)]
     pub markdown: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotCmd {
+    /// Write the scenario to this file instead of standard output.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        env = "MESHTOP_SNAPSHOT_OUTPUT"
+    )]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub sync: SyncTimeout,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ pub mod actions;
 pub mod connect;
 pub mod inspect;
 mod path;
+pub mod snapshot;
 pub mod sync;
 pub mod watch;
 

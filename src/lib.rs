@@ -21,4 +21,5 @@ pub mod logging;
 pub mod model;
 pub mod ops;
 pub mod signals;
+pub mod snapshot;
 pub mod ui;

@@ -22,6 +22,7 @@ mod sandbox_istiod;
 mod sandbox_kubectl;
 mod sandbox_mesh;
 mod sandbox_validation;
+mod snapshot;
 mod trust_input;
 mod tui_tmux;
 mod ui_actions;

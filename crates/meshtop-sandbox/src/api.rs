@@ -118,6 +118,14 @@ pub fn create(
         obj["metadata"]["name"] = json!(generated_name(&prefix, 5));
     }
     let name = meta_str(&obj, "name").to_string();
+    if opts.from_client
+        && let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut)
+    {
+        // The API server gives every new object its own uid and generation, whatever the
+        // client sent.
+        m.remove("uid");
+        m.remove("generation");
+    }
     check_fields(t, &obj)?;
     check_namespace(cluster, t, &obj)?;
     if opts.from_client && t.has_subresource("status") && t.kind != "Namespace" && t.kind != "Node"

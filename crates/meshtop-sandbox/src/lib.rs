@@ -74,6 +74,8 @@ pub struct Settings {
     pub watch_history: usize,
     pub bookmark_interval: Duration,
     pub restricted_deny: Vec<DenyRule>,
+    /// Whether loading a scenario removes objects whose owners are all missing.
+    pub gc_orphans: bool,
 }
 
 impl Default for Settings {
@@ -85,6 +87,7 @@ impl Default for Settings {
             watch_history: 1000,
             bookmark_interval: Duration::from_secs(10),
             restricted_deny: Vec::new(),
+            gc_orphans: false,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! annotations (see `assets/scenario-format.txt`). A scenario is checked whole before
 //! anything is loaded: a malformed one names the document and the field, and loads nothing.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use serde_json::Value;
 use super::api::{self, WriteOptions};
 use super::resources::ResourceType;
 use super::selector::LabelSelector;
+use super::store::meta_str;
 use super::{ANNOTATION_PREFIX, Cluster, DenyRule, DenyScope, SandboxError, Settings, controllers};
 
 /// The CRDs the sandbox ships, loadable by name from a scenario.
@@ -315,6 +317,13 @@ impl Scenario {
                 "restricted-deny" => {
                     s.restricted_deny = parse_deny(v).map_err(|e| doc.error(&field, e))?
                 }
+                "gc-orphans" => {
+                    s.gc_orphans = match v {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(doc.error(&field, "expected \"true\" or \"false\"")),
+                    }
+                }
                 "crds" => {
                     for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
                         if !SHIPPED_CRDS.iter().any(|(n, _)| *n == name) {
@@ -345,7 +354,19 @@ impl Scenario {
             .by_kind("apiextensions.k8s.io/v1", "CustomResourceDefinition")
             .cloned()
             .ok_or("no CRD kind")?;
-        for name in &shipped {
+        // A CRD the scenario writes itself (a snapshot does) is loaded as written.
+        let written_crds: Vec<&str> = self
+            .documents
+            .iter()
+            .filter(|d| {
+                d.object.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition")
+            })
+            .filter_map(|d| d.object.pointer("/metadata/name").and_then(Value::as_str))
+            .collect();
+        for name in shipped
+            .iter()
+            .filter(|n| !written_crds.contains(&n.as_str()))
+        {
             let text = SHIPPED_CRDS
                 .iter()
                 .find(|(n, _)| n == name)
@@ -371,7 +392,16 @@ impl Scenario {
         };
         let mut ordered: Vec<&Document> = self.documents.iter().collect();
         ordered.sort_by_key(|d| rank(d));
+        let mut uids: HashSet<&str> = HashSet::new();
         for d in ordered {
+            if let Some(uid) = d.object.pointer("/metadata/uid").and_then(Value::as_str)
+                && !uids.insert(uid)
+            {
+                return Err(d.error(
+                    "metadata.uid",
+                    format!("{uid:?} is already another object's uid"),
+                ));
+            }
             let api_version = d
                 .object
                 .get("apiVersion")
@@ -405,12 +435,144 @@ impl Scenario {
                 }
             }
             check_meaning(d, &t)?;
+            if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.remove("managedFields");
+            }
+            if t.kind == "ServiceAccount" {
+                // The scenario's own account replaces the one made with its namespace.
+                let ns = meta_str(&obj, "namespace").to_string();
+                let _ = cluster.store.remove(&t, &ns, meta_str(&obj, "name"));
+            }
             controllers::prepare_loaded(&mut cluster, &t, &mut obj, now);
             api::create(&mut cluster, &t, obj, now, &opts)
                 .map_err(|e| d.error("metadata.name", e.message))?;
         }
+        link_owners(&mut cluster);
+        if cluster.settings.gc_orphans {
+            collect_orphans(&mut cluster);
+        }
         controllers::reconcile(&mut cluster, now);
         Ok(cluster)
+    }
+}
+
+/// The uid, by kind, namespace and name, of every object loaded.
+fn uids_by_name(cluster: &Cluster) -> HashMap<(String, String, String), String> {
+    let mut m = HashMap::new();
+    for t in cluster.registry.all() {
+        for o in cluster.store.list(&t.key(), None) {
+            m.insert(
+                (
+                    t.kind.clone(),
+                    meta_str(o, "namespace").to_string(),
+                    meta_str(o, "name").to_string(),
+                ),
+                meta_str(o, "uid").to_string(),
+            );
+        }
+    }
+    m
+}
+
+/// Owner references written without a uid get the uid of the owner they name (same kind,
+/// same namespace), so hand-written ownership works as a dump's does.
+fn link_owners(cluster: &mut Cluster) {
+    let uids = uids_by_name(cluster);
+    let types: Vec<ResourceType> = cluster.registry.all().to_vec();
+    for t in &types {
+        let mut linked = Vec::new();
+        for o in cluster.store.list(&t.key(), None) {
+            let Some(refs) = o
+                .pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+            else {
+                continue;
+            };
+            if refs.iter().all(|r| {
+                r.get("uid")
+                    .and_then(Value::as_str)
+                    .is_some_and(|u| !u.is_empty())
+            }) {
+                continue;
+            }
+            let ns = meta_str(o, "namespace").to_string();
+            let mut new = (**o).clone();
+            if let Some(refs) = new
+                .pointer_mut("/metadata/ownerReferences")
+                .and_then(Value::as_array_mut)
+            {
+                for r in refs.iter_mut() {
+                    if r.get("uid")
+                        .and_then(Value::as_str)
+                        .is_some_and(|u| !u.is_empty())
+                    {
+                        continue;
+                    }
+                    let kind = r
+                        .get("kind")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
+                    let name = r
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
+                    let uid = uids
+                        .get(&(kind.clone(), ns.clone(), name.clone()))
+                        .or_else(|| uids.get(&(kind, String::new(), name)));
+                    if let Some(uid) = uid {
+                        r["uid"] = Value::from(uid.clone());
+                    }
+                }
+            }
+            linked.push(new);
+        }
+        for new in linked {
+            let name = meta_str(&new, "name").to_string();
+            if let Err(e) = api::update(cluster, t, new, None, &WriteOptions::internal()) {
+                tracing::warn!(name, error = %e.message, "could not link owner references");
+            }
+        }
+    }
+}
+
+/// With `gc-orphans: "true"`, objects whose owners are all missing go, and what they own
+/// after them, as the garbage collector would remove them.
+fn collect_orphans(cluster: &mut Cluster) {
+    let types: Vec<ResourceType> = cluster.registry.all().to_vec();
+    loop {
+        let live: HashSet<String> = uids_by_name(cluster).into_values().collect();
+        let mut doomed = Vec::new();
+        for t in &types {
+            for o in cluster.store.list(&t.key(), None) {
+                let Some(refs) = o
+                    .pointer("/metadata/ownerReferences")
+                    .and_then(Value::as_array)
+                else {
+                    continue;
+                };
+                let orphaned = !refs.is_empty()
+                    && refs.iter().all(|r| {
+                        !r.get("uid")
+                            .and_then(Value::as_str)
+                            .is_some_and(|u| live.contains(u))
+                    });
+                if orphaned {
+                    doomed.push((
+                        t.clone(),
+                        meta_str(o, "namespace").to_string(),
+                        meta_str(o, "name").to_string(),
+                    ));
+                }
+            }
+        }
+        if doomed.is_empty() {
+            return;
+        }
+        for (t, ns, name) in doomed {
+            let _ = cluster.store.remove(&t, &ns, &name);
+        }
     }
 }
 
@@ -710,5 +872,217 @@ data: {a: b}
             s.build(Timestamp::now())
                 .unwrap_or_else(|e| panic!("{path}: {e}"));
         }
+    }
+}
+
+#[cfg(test)]
+mod dump_tests {
+    use super::*;
+
+    /// `kubectl get -o yaml` of a small real-shaped cluster: a Deployment with its
+    /// `pod-template-hash` ReplicaSet and pods, a DaemonSet's pod per node, the namespace's
+    /// own `default` ServiceAccount, and a pod whose ReplicaSet is gone.
+    const DUMP: &str = "
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Namespace
+  metadata: {name: shop, uid: ns-shop}
+- apiVersion: v1
+  kind: ServiceAccount
+  metadata: {name: default, namespace: shop, uid: sa-default}
+- apiVersion: v1
+  kind: Node
+  metadata: {name: n1, uid: node-1}
+  status: {conditions: [{type: Ready, status: 'True'}]}
+- apiVersion: v1
+  kind: Node
+  metadata: {name: n2, uid: node-2}
+  status: {conditions: [{type: Ready, status: 'True'}]}
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: web, namespace: shop, uid: dep-web, generation: 4, resourceVersion: '99',
+    managedFields: [{manager: kubectl, operation: Update}]}
+  spec:
+    replicas: 2
+    selector: {matchLabels: {app: web}}
+    template:
+      metadata: {labels: {app: web}}
+      spec: {containers: [{name: web, image: web:1}]}
+- apiVersion: apps/v1
+  kind: ReplicaSet
+  metadata:
+    name: web-5d9c8
+    namespace: shop
+    uid: rs-web
+    labels: {app: web, pod-template-hash: 5d9c8}
+    ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: dep-web, controller: true}]
+  spec:
+    replicas: 2
+    selector: {matchLabels: {app: web, pod-template-hash: 5d9c8}}
+    template:
+      metadata: {labels: {app: web, pod-template-hash: 5d9c8}}
+      spec: {containers: [{name: web, image: web:1}]}
+- apiVersion: apps/v1
+  kind: DaemonSet
+  metadata: {name: agent, namespace: shop, uid: ds-agent}
+  spec:
+    selector: {matchLabels: {app: agent}}
+    template:
+      metadata: {labels: {app: agent}}
+      spec: {containers: [{name: agent, image: agent:1}]}
+";
+
+    fn pod(name: &str, app: &str, node: &str, owner: (&str, &str, &str)) -> String {
+        let (kind, owner_name, uid) = owner;
+        format!(
+            "- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: {name}
+    namespace: shop
+    uid: pod-{name}
+    labels: {{app: {app}}}
+    ownerReferences: [{{apiVersion: apps/v1, kind: {kind}, name: {owner_name}, uid: {uid}, controller: true}}]
+  spec: {{nodeName: {node}, containers: [{{name: {app}, image: {app}:1}}]}}
+  status: {{phase: Running, conditions: [{{type: Ready, status: 'True'}}]}}
+"
+        )
+    }
+
+    fn dump(extra_settings: &str) -> String {
+        let mut text = DUMP.to_string();
+        text.push_str(&pod(
+            "web-5d9c8-aaaaa",
+            "web",
+            "n1",
+            ("ReplicaSet", "web-5d9c8", "rs-web"),
+        ));
+        text.push_str(&pod(
+            "web-5d9c8-bbbbb",
+            "web",
+            "n2",
+            ("ReplicaSet", "web-5d9c8", "rs-web"),
+        ));
+        text.push_str(&pod(
+            "agent-x1",
+            "agent",
+            "n1",
+            ("DaemonSet", "agent", "ds-agent"),
+        ));
+        text.push_str(&pod(
+            "agent-x2",
+            "agent",
+            "n2",
+            ("DaemonSet", "agent", "ds-agent"),
+        ));
+        text.push_str(&pod(
+            "old-7f7f7-ccccc",
+            "old",
+            "n1",
+            ("ReplicaSet", "old-7f7f7", "rs-gone"),
+        ));
+        text.push_str(&format!(
+            "- apiVersion: v1\n  kind: Namespace\n  metadata:\n    name: kube-system\n    annotations: {{{extra_settings}}}\n"
+        ));
+        text
+    }
+
+    fn names(c: &Cluster, key: &str) -> Vec<String> {
+        let mut v: Vec<String> = c
+            .store
+            .list(key, None)
+            .map(|o| meta_str(o, "name").to_string())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_dump_loads_with_its_uids_and_owners_and_no_second_pods() {
+        let s = Scenario::parse(&dump(""), "dump.yaml").expect("parse");
+        let c = s.build(Timestamp::now()).expect("build");
+        assert_eq!(
+            names(&c, "pods"),
+            [
+                "agent-x1",
+                "agent-x2",
+                "old-7f7f7-ccccc",
+                "web-5d9c8-aaaaa",
+                "web-5d9c8-bbbbb"
+            ]
+        );
+        assert_eq!(names(&c, "replicasets.apps"), ["web-5d9c8"]);
+        let rs = c
+            .store
+            .get("replicasets.apps", "shop", "web-5d9c8")
+            .expect("rs");
+        assert_eq!(meta_str(rs, "uid"), "rs-web");
+        let d = c
+            .store
+            .get("deployments.apps", "shop", "web")
+            .expect("deployment");
+        assert_eq!(meta_str(d, "uid"), "dep-web");
+        assert!(d.pointer("/metadata/managedFields").is_none());
+        assert_eq!(d.pointer("/status/readyReplicas"), Some(&json_u64(2)));
+        let sa = c
+            .store
+            .get("serviceaccounts", "shop", "default")
+            .expect("sa");
+        assert_eq!(meta_str(sa, "uid"), "sa-default");
+    }
+
+    fn json_u64(n: u64) -> Value {
+        Value::from(n)
+    }
+
+    #[test]
+    fn orphans_go_only_when_asked() {
+        let s = Scenario::parse(&dump("sandbox.meshtop.dev/gc-orphans: 'true'"), "dump.yaml")
+            .expect("parse");
+        let c = s.build(Timestamp::now()).expect("build");
+        assert!(c.store.get("pods", "shop", "old-7f7f7-ccccc").is_none());
+        assert_eq!(names(&c, "pods").len(), 4);
+    }
+
+    #[test]
+    fn a_deployment_adopts_an_orphan_replica_set_of_its_template() {
+        let text = dump("").replace(
+            "    ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: dep-web, controller: true}]\n",
+            "",
+        );
+        let c = Scenario::parse(&text, "dump.yaml")
+            .expect("parse")
+            .build(Timestamp::now())
+            .expect("build");
+        assert_eq!(names(&c, "replicasets.apps"), ["web-5d9c8"]);
+        assert_eq!(names(&c, "pods").len(), 5);
+    }
+
+    #[test]
+    fn owner_references_without_uids_are_linked_by_name_and_uids_are_unique() {
+        let text = dump("").replace(", uid: ds-agent, controller", ", controller");
+        let c = Scenario::parse(&text, "dump.yaml")
+            .expect("parse")
+            .build(Timestamp::now())
+            .expect("build");
+        let p = c.store.get("pods", "shop", "agent-x1").expect("pod");
+        assert_eq!(
+            p.pointer("/metadata/ownerReferences/0/uid"),
+            Some(&Value::from("ds-agent"))
+        );
+        assert_eq!(names(&c, "pods").len(), 5);
+        let twice = dump("").replace("uid: node-2", "uid: node-1");
+        let Err(e) = Scenario::parse(&twice, "dump.yaml")
+            .expect("parse")
+            .build(Timestamp::now())
+        else {
+            panic!("a uid written twice loads");
+        };
+        assert!(
+            e.contains("metadata.uid: \"node-1\" is already another object's uid"),
+            "{e}"
+        );
     }
 }

@@ -219,13 +219,26 @@ impl Store {
         if !t.namespaced {
             meta.remove("namespace");
         }
-        meta.insert("uid".into(), json!(new_uid()));
+        // A uid given by the scenario loader is kept, so owner references written with it
+        // still point at their owner; clients' uids are dropped before this (api::create).
+        if meta
+            .get("uid")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            meta.insert("uid".into(), json!(new_uid()));
+        }
         meta.insert("resourceVersion".into(), json!(rv.to_string()));
         if !meta.get("creationTimestamp").is_some_and(Value::is_string) {
             meta.insert("creationTimestamp".into(), json!(timestamp(now)));
         }
         if uses_generation(t) {
-            meta.insert("generation".into(), json!(1));
+            // A loaded object keeps its generation (clients' are dropped in api::create).
+            let given = meta
+                .get("generation")
+                .and_then(Value::as_i64)
+                .filter(|g| *g > 0);
+            meta.insert("generation".into(), json!(given.unwrap_or(1)));
         } else {
             meta.remove("generation");
         }
