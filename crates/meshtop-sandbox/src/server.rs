@@ -20,6 +20,8 @@ use super::error::ApiError;
 use super::resources::ResourceType;
 use super::selector::{FieldSelector, LabelSelector};
 use super::store::{EventType, WatchEvent, meta_str, resource_name};
+mod scale;
+
 use super::{Cluster, DenyScope, Shared, controllers, discovery, istiod, logs, patch, table};
 
 pub type Body = BoxBody<Bytes, Infallible>;
@@ -335,6 +337,7 @@ async fn route(
         (Some("log"), Some(name)) if t.kind == "Pod" && method == Method::GET => {
             logs::handle(shared, &ns, &name, &q, stop)
         }
+        (Some("scale"), Some(name)) => scale::handle(shared, req, &t, &ns, &name, verb, &q).await,
         (Some("status") | None, _) => crud(shared, req, &t, &target, verb, &q, stop).await,
         _ => Err(ApiError::not_found_path()),
     }
