@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::cli::{
     CheckCmd, Cli, Command, DemoScenario, DrainCmd, FailOn, GetCmd, GlobalArgs, LabelCmd, NodeCmd,
-    Output, PdbCmd, ProxyStatusCmd, View,
+    Output, PdbCmd, ProxyStatusCmd, RolloutCmd, ScaleCmd, View,
 };
 use crate::cluster::actions::RunOptions;
 use crate::cluster::actions::{AuditLog, Executor};
@@ -28,6 +28,7 @@ use crate::model::sync::{ReplicaState, ReplicaSync};
 use crate::model::{ClusterEvent, Kind, Model, Name, Severity, SourceState, Stamped, syncz};
 use crate::ops::Request;
 use crate::ops::outcome::{self, Event};
+use crate::ops::workload::WorkloadRef;
 use crate::ops::{self, ActionError};
 use crate::signals::{StopSignal, stop_signal};
 use crate::ui::{self, Header, Keymap, Theme, Ui};
@@ -158,6 +159,8 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Some(Command::Label(cmd)) => interruptible(label(&cli.global, &cmd)).await,
         Some(Command::Pdb(cmd)) => interruptible(pdb(&cli.global, &cmd)).await,
         Some(Command::Install(cmd)) => interruptible(install::run(&cli.global, &cmd)).await,
+        Some(Command::Scale(cmd)) => interruptible(scale(&cli.global, &cmd)).await,
+        Some(Command::Rollout(cmd)) => interruptible(rollout(&cli.global, &cmd)).await,
         None => tui(&cli.global).await,
     }
 }
@@ -773,6 +776,45 @@ async fn pdb(global: &GlobalArgs, cmd: &PdbCmd) -> Result<(), AppError> {
     };
     let opts = RunOptions {
         dry_run: t.dry_run,
+        ..RunOptions::default()
+    };
+    run_request(global, request, opts).await
+}
+
+/// The namespace a command's object is in: `-n`, else kubectl's `default`.
+fn object_namespace(global: &GlobalArgs) -> &str {
+    global.namespace.as_deref().unwrap_or("default")
+}
+
+/// `meshtop scale TYPE/NAME --replicas N`.
+async fn scale(global: &GlobalArgs, cmd: &ScaleCmd) -> Result<(), AppError> {
+    let workload = WorkloadRef::parse(&cmd.workload, object_namespace(global))?;
+    let request = Request::Scale {
+        workload,
+        replicas: Some(cmd.replicas),
+    };
+    let opts = RunOptions {
+        dry_run: cmd.dry_run,
+        ..RunOptions::default()
+    };
+    run_request(global, request, opts).await
+}
+
+/// `meshtop rollout restart TYPE/NAME`.
+async fn rollout(global: &GlobalArgs, cmd: &RolloutCmd) -> Result<(), AppError> {
+    let RolloutCmd::Restart {
+        workload,
+        wait,
+        timeout,
+        dry_run,
+    } = cmd;
+    let request = Request::Restart {
+        workload: WorkloadRef::parse(workload, object_namespace(global))?,
+        wait: *wait,
+    };
+    let opts = RunOptions {
+        dry_run: *dry_run,
+        rollout_timeout: *timeout,
         ..RunOptions::default()
     };
     run_request(global, request, opts).await

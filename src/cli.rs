@@ -269,6 +269,12 @@ pub enum Command {
     /// Install a control-plane revision or a gateway as an IstioOperator resource.
     #[command(subcommand)]
     Install(InstallCmd),
+    /// Set a Deployment's or StatefulSet's replicas through its scale subresource, as
+    /// `kubectl scale` does (e.g. to 2, so that its PodDisruptionBudget allows a drain).
+    Scale(ScaleCmd),
+    /// Restart a workload's pods as `kubectl rollout restart` does.
+    #[command(subcommand)]
+    Rollout(RolloutCmd),
     /// Serve a sandbox Kubernetes API server on loopback, loaded from a scenario.
     #[command(long_about = SANDBOX_LONG_ABOUT, after_long_help = meshtop_sandbox::scenario::FORMAT_HELP)]
     Sandbox(SandboxCmd),
@@ -628,6 +634,41 @@ pub enum LabelCmd {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct ScaleCmd {
+    /// The workload: deployment/NAME or statefulset/NAME (kubectl's short names work too),
+    /// in the namespace of -n (default: default).
+    #[arg(value_name = "TYPE/NAME")]
+    pub workload: String,
+    /// The replicas it should have (0 to 1000).
+    #[arg(long, value_name = "N", value_parser = replicas)]
+    pub replicas: u32,
+    /// Send the request with dryRun=All: nothing changes.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolloutCmd {
+    /// Set `kubectl.kubernetes.io/restartedAt` on the workload's pod template, so that its
+    /// pods are replaced as its update strategy says.
+    Restart {
+        /// deployment/NAME, statefulset/NAME or daemonset/NAME, in the namespace of -n
+        /// (default: default).
+        #[arg(value_name = "TYPE/NAME")]
+        workload: String,
+        /// Then wait for the rollout as `kubectl rollout status` does.
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait waits (at most 24h).
+        #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = duration)]
+        timeout: std::time::Duration,
+        /// Send the request with dryRun=All: nothing changes.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
 /// `meshtop install`: defined in `cli/install.rs`.
 pub use install::InstallCmd;
 
@@ -661,6 +702,10 @@ pub struct PdbTargetCmd {
     /// Send the request with dryRun=All: nothing changes.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+fn replicas(text: &str) -> Result<u32, String> {
+    crate::ops::workload::parse_replicas(text).map_err(|e| e.to_string())
 }
 
 /// The longest wait any flag may ask for: a day. Longer ones are typos, and a deadline that

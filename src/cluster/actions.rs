@@ -28,6 +28,7 @@ use crate::ops::label::{
 };
 use crate::ops::names;
 use crate::ops::pdb::PdbTarget;
+use crate::ops::workload::WorkloadRef;
 
 /// meshtop's field manager on every write.
 pub const FIELD_MANAGER: &str = "meshtop";
@@ -330,6 +331,42 @@ impl Executor {
             Vec::new(),
             install::apply::run(&self.client, plan, dry_run),
             |out| out.not_installed(plan, dry_run),
+        )
+        .await
+    }
+
+    /// Sets a Deployment's or StatefulSet's replicas (`kubectl scale`); returns the replicas
+    /// it had.
+    pub async fn scale(
+        &self,
+        workload: &WorkloadRef,
+        replicas: u32,
+        dry_run: bool,
+    ) -> Result<i32, ActionError> {
+        workload.validate()?;
+        workload.check_scalable()?;
+        let target = workload.audit_target();
+        self.guard("scale", &target)?;
+        self.audited(
+            &format!("scale --replicas={replicas}"),
+            &target,
+            dry_run,
+            writes::scale(&self.client, workload, replicas, dry_run),
+        )
+        .await
+    }
+
+    /// Restarts one workload's pods (`kubectl rollout restart`).
+    pub async fn restart(&self, workload: &WorkloadRef, dry_run: bool) -> Result<(), ActionError> {
+        workload.validate()?;
+        let target = workload.audit_target();
+        self.guard("restart", &target)?;
+        let at = jiff::Timestamp::now().to_string();
+        self.audited(
+            "rollout restart",
+            &target,
+            dry_run,
+            writes::restart_workload(&self.client, workload, &at, dry_run),
         )
         .await
     }

@@ -184,6 +184,15 @@ pub enum Outcome {
         namespace: String,
         name: String,
     },
+    /// `deployment.apps/NAME`.
+    Scaled {
+        workload: String,
+    },
+    /// `deployment.apps/NAME`; `rolled_out`: the rollout was followed to its end.
+    Restarted {
+        workload: String,
+        rolled_out: bool,
+    },
 }
 
 impl Outcome {
@@ -245,6 +254,17 @@ impl Outcome {
             }
             Outcome::PdbRestored { name, .. } => {
                 format!("poddisruptionbudget.policy/{name} restored{suffix}")
+            }
+            Outcome::Scaled { workload } => format!("{workload} scaled{suffix}"),
+            Outcome::Restarted {
+                workload,
+                rolled_out,
+            } => {
+                if *rolled_out {
+                    format!("{workload} restarted and rolled out")
+                } else {
+                    format!("{workload} restarted{suffix}")
+                }
             }
         }
     }

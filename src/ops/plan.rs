@@ -124,6 +124,14 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
                 out.push(PlanLine::plain(format!("  {line}")));
             }
         }
+        Request::Scale { workload, replicas } => {
+            if let Some(n) = replicas {
+                out.extend(super::workload::scale_plan(model, workload, *n));
+            }
+        }
+        Request::Restart { workload, wait } => {
+            out.extend(super::workload::restart_plan(model, workload, *wait));
+        }
         Request::Drain {
             node,
             delete_emptydir_data,
@@ -526,23 +534,15 @@ fn restore_conflict(
 /// its ready pods run on, when it would allow none.
 fn restore_blocks(saved: &str, row: &crate::model::facts::PdbRow) -> Option<String> {
     let spec: serde_json::Value = serde_json::from_str(saved).ok()?;
-    let expected = row.expected_pods.max(0);
-    // An int, or a percentage of the expected pods rounded up, as the controller does.
-    let count = |v: &serde_json::Value| -> Option<i32> {
-        match v {
-            serde_json::Value::Number(n) => n.as_i64().and_then(|n| i32::try_from(n).ok()),
-            serde_json::Value::String(s) => {
-                let pct: i64 = s.strip_suffix('%')?.parse().ok()?;
-                i32::try_from((pct * i64::from(expected) + 99) / 100).ok()
-            }
-            _ => None,
-        }
-    };
-    let desired = match (spec.get("minAvailable"), spec.get("maxUnavailable")) {
-        (Some(m), _) => count(m)?,
-        (None, Some(u)) => (expected - count(u)?).max(0),
-        (None, None) => return None,
-    };
+    let desired = super::pdb::desired_healthy(
+        spec.get("minAvailable")
+            .and_then(super::pdb::budget_field)
+            .as_ref(),
+        spec.get("maxUnavailable")
+            .and_then(super::pdb::budget_field)
+            .as_ref(),
+        row.expected_pods,
+    )?;
     let allowed = (row.current_healthy - desired).max(0);
     if allowed > 0 {
         return Some(format!(

@@ -3,6 +3,7 @@
 //! when the cluster makes an action riskier than it looks.
 
 use super::install::{InstallKind, Planned};
+use super::workload::{WorkloadRef, parse_replicas};
 use super::{ActionError, label, names};
 use crate::model::{Finding, Model};
 
@@ -51,6 +52,16 @@ pub enum Request {
     },
     /// A control-plane revision or a gateway, as an IstioOperator resource.
     Install(Box<InstallRequest>),
+    /// `kubectl scale --replicas`: `None` until the dialog is told how many.
+    Scale {
+        workload: WorkloadRef,
+        replicas: Option<u32>,
+    },
+    /// `kubectl rollout restart`; `wait`: follow the rollout to its end.
+    Restart {
+        workload: WorkloadRef,
+        wait: bool,
+    },
 }
 
 /// What an install dialog installs; the checked form and its plan from the preview on.
@@ -105,6 +116,11 @@ impl Request {
                 names::pdb(name)
             }
             Request::Install(_) => Ok(()),
+            Request::Scale { workload, .. } => {
+                workload.validate()?;
+                workload.check_scalable()
+            }
+            Request::Restart { workload, .. } => workload.validate(),
         }
     }
 
@@ -122,6 +138,8 @@ impl Request {
                 InstallKind::Revision => ActionKind::InstallRevision,
                 InstallKind::Gateway => ActionKind::InstallGateway,
             },
+            Request::Scale { .. } => ActionKind::Scale,
+            Request::Restart { .. } => ActionKind::Restart,
         }
     }
 
@@ -135,6 +153,8 @@ impl Request {
             Request::PdbRelax { .. } => "relax",
             Request::PdbRestore { .. } => "restore",
             Request::Install(_) => "install",
+            Request::Scale { .. } => "scale",
+            Request::Restart { .. } => "restart",
         }
     }
 
@@ -156,6 +176,9 @@ impl Request {
                 Some(p) => p.plan.audit_target(),
                 None => "istiooperator".into(),
             },
+            Request::Scale { workload, .. } | Request::Restart { workload, .. } => {
+                workload.audit_target()
+            }
         }
     }
 
@@ -172,6 +195,16 @@ impl Request {
                 Some(p) => p.plan.title(),
                 None => r.kind.title().to_string(),
             },
+            Request::Scale {
+                workload,
+                replicas: Some(n),
+            } => format!("scale {workload} -n {} --replicas={n}", workload.namespace),
+            Request::Scale { workload, .. } => {
+                format!("scale {workload} -n {}", workload.namespace)
+            }
+            Request::Restart { workload, .. } => {
+                format!("rollout restart {workload} -n {}", workload.namespace)
+            }
             _ => format!("{} {}", self.verb(), self.target()),
         }
     }
@@ -184,6 +217,10 @@ impl Request {
             // Installing deletes nothing, but it starts a control plane or a gateway: it is
             // confirmed like the destructive actions, by the IstioOperator's name.
             Request::Install(r) => r.iop_name(),
+            // Scaling down deletes pods and a restart replaces them all: both by name.
+            Request::Scale { workload, .. } | Request::Restart { workload, .. } => {
+                Some(&workload.name)
+            }
             _ => None,
         }
     }
@@ -232,6 +269,7 @@ impl Request {
         match self {
             Request::LabelNode { .. } => Some(InputKind::LabelChange),
             Request::LabelNamespace { .. } => Some(InputKind::Revision),
+            Request::Scale { replicas: None, .. } => Some(InputKind::Replicas),
             _ => None,
         }
     }
@@ -247,6 +285,9 @@ impl Request {
             Request::LabelNamespace { revision, .. } => {
                 label::validate_revision(text).map_err(|e| e.to_string())?;
                 *revision = text.to_string();
+            }
+            Request::Scale { replicas, .. } => {
+                *replicas = Some(parse_replicas(text).map_err(|e| e.to_string())?);
             }
             _ => {}
         }
@@ -271,6 +312,8 @@ pub enum InputKind {
     LabelChange,
     /// A revision name (Tab completes from the revisions in the cluster).
     Revision,
+    /// How many replicas a workload should have.
+    Replicas,
 }
 
 impl InputKind {
@@ -278,6 +321,7 @@ impl InputKind {
         match self {
             InputKind::LabelChange => "label (KEY=VALUE sets, KEY- removes): ",
             InputKind::Revision => "revision (tab completes): ",
+            InputKind::Replicas => "replicas: ",
         }
     }
 }
@@ -294,6 +338,8 @@ pub enum ActionKind {
     PdbRestore,
     InstallRevision,
     InstallGateway,
+    Scale,
+    Restart,
 }
 
 impl ActionKind {
@@ -309,10 +355,12 @@ impl ActionKind {
             ActionKind::PdbRestore => "pdb-restore",
             ActionKind::InstallRevision => "install-revision",
             ActionKind::InstallGateway => "install-gateway",
+            ActionKind::Scale => "scale",
+            ActionKind::Restart => "restart",
         }
     }
 
-    pub const ALL: [ActionKind; 9] = [
+    pub const ALL: [ActionKind; 11] = [
         ActionKind::Drain,
         ActionKind::Cordon,
         ActionKind::Uncordon,
@@ -322,6 +370,8 @@ impl ActionKind {
         ActionKind::PdbRestore,
         ActionKind::InstallRevision,
         ActionKind::InstallGateway,
+        ActionKind::Scale,
+        ActionKind::Restart,
     ];
 
     pub fn parse(s: &str) -> Option<ActionKind> {
@@ -356,6 +406,8 @@ impl ActionKind {
             ActionKind::PdbRestore => "restore PDB",
             ActionKind::InstallRevision => "install revision",
             ActionKind::InstallGateway => "install gateway",
+            ActionKind::Scale => "scale",
+            ActionKind::Restart => "rollout restart",
         }
     }
 }

@@ -348,6 +348,10 @@ impl Dialog {
                 *restart = !*restart;
                 true
             }
+            (Request::Restart { wait, .. }, DialogOption::Wait) => {
+                *wait = !*wait;
+                true
+            }
             _ => false,
         };
         if changed {
@@ -373,6 +377,7 @@ impl Dialog {
                 vec![(DialogOption::Restart, *restart)]
             }
             Request::PdbRestore { force, .. } => vec![(DialogOption::Force, *force)],
+            Request::Restart { wait, .. } => vec![(DialogOption::Wait, *wait)],
             _ => Vec::new(),
         }
     }
@@ -395,6 +400,8 @@ pub enum DialogOption {
     Force,
     EvictLastReplica,
     Restart,
+    /// Follow a rollout to its end.
+    Wait,
 }
 
 impl DialogOption {
@@ -406,6 +413,7 @@ impl DialogOption {
             DialogOption::Force => "force (pods without controller)",
             DialogOption::EvictLastReplica => "evict last ready replicas",
             DialogOption::Restart => "rollout restart the workloads",
+            DialogOption::Wait => "wait for the rollout",
         }
     }
 }

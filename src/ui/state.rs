@@ -14,7 +14,9 @@ use super::pane::{Pane, PaneId, PaneKind, PaneUpdate};
 use super::table::{self, Sort};
 use super::views::{self, ScreenId, Subject, ViewKind};
 use crate::model::Kind;
+use crate::model::summary::WorkloadKind;
 use crate::ops::inspect::{Inspect, ObjectRef};
+use crate::ops::workload::WorkloadRef;
 use crate::ops::{ActionKind, InputKind, Request};
 use jiff::Timestamp;
 
@@ -610,6 +612,43 @@ impl UiState {
                     force: false,
                 }
             }
+            (ActionKind::Scale | ActionKind::Restart, Some(subject)) => {
+                let workload = match subject {
+                    Subject::Pdb { namespace, name } => {
+                        crate::ops::workload::of_pdb(model, &namespace, &name)
+                    }
+                    Subject::Gateway { namespace, name }
+                        if model
+                            .workload(WorkloadKind::Deployment, &namespace, &name)
+                            .is_some() =>
+                    {
+                        Ok(WorkloadRef::new(
+                            WorkloadKind::Deployment,
+                            &namespace,
+                            &name,
+                        ))
+                    }
+                    _ => Err(format!(
+                        "{} applies to a gateway (Gateways view) or the workload of a \
+                         PodDisruptionBudget (Disruption view)",
+                        kind.name()
+                    )),
+                };
+                match workload {
+                    Ok(workload) if kind == ActionKind::Scale => Request::Scale {
+                        workload,
+                        replicas: None,
+                    },
+                    Ok(workload) => Request::Restart {
+                        workload,
+                        wait: true,
+                    },
+                    Err(why) => {
+                        self.status = Some(why);
+                        return Vec::new();
+                    }
+                }
+            }
             (kind, _) => {
                 let on = match kind {
                     ActionKind::Drain
@@ -621,6 +660,10 @@ impl UiState {
                         "a PodDisruptionBudget (Disruption view)"
                     }
                     ActionKind::InstallRevision | ActionKind::InstallGateway => "the cluster",
+                    ActionKind::Scale | ActionKind::Restart => {
+                        "a gateway (Gateways view) or a PodDisruptionBudget's workload \
+                         (Disruption view)"
+                    }
                 };
                 self.status = Some(format!("{} applies to {on}", kind.name()));
                 return Vec::new();

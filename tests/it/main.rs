@@ -27,3 +27,4 @@ mod ui_actions;
 mod ui_install;
 mod ui_views;
 mod worklist;
+mod workload_actions;

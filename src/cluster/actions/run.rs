@@ -144,6 +144,41 @@ pub async fn run(
                 name: name.clone(),
             })
         }
+        Request::Scale { workload, replicas } => {
+            let Some(replicas) = replicas else {
+                return Err(ActionError::Invalid(format!(
+                    "scale {workload}: no replicas given"
+                )));
+            };
+            executor.scale(workload, *replicas, dry_run).await?;
+            Ok(Outcome::Scaled {
+                workload: workload.to_string(),
+            })
+        }
+        Request::Restart { workload, wait } => {
+            executor.restart(workload, dry_run).await?;
+            let name = workload.to_string();
+            let follow = *wait && !dry_run && !opts.rollout_timeout.is_zero();
+            if follow {
+                // Said before the wait, as kubectl says it; without the wait the outcome
+                // says it.
+                report(Event::Restarted(name.clone()));
+                report(Event::RolloutStarted { total: 1 });
+                let on_rollout = |e| report(Event::Rollout(e));
+                executor
+                    .wait_rollouts(
+                        &workload.namespace,
+                        std::slice::from_ref(&name),
+                        opts.rollout_timeout,
+                        &on_rollout,
+                    )
+                    .await?;
+            }
+            Ok(Outcome::Restarted {
+                workload: name,
+                rolled_out: follow,
+            })
+        }
         Request::Install(_) => Err(ActionError::Invalid(
             "an install runs from its plan, not as a plain request".into(),
         )),

@@ -8,6 +8,7 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use super::{FIELD_MANAGER, api_code, api_error};
+use crate::model::summary::WorkloadKind;
 use crate::ops::ActionError;
 use crate::ops::label::{LabelChange, LabelOutcome, NamespaceLabelOutcome};
 use crate::ops::pdb::{
@@ -15,6 +16,7 @@ use crate::ops::pdb::{
     relaxed_fields, relaxed_spec, restored_spec,
 };
 use crate::ops::rollout::RESTARTED_AT;
+use crate::ops::workload::WorkloadRef;
 
 const REV_LABEL: &str = "istio.io/rev";
 const INJECTION_LABEL: &str = "istio-injection";
@@ -147,46 +149,138 @@ pub(super) async fn label_namespace(
     }
     if restart {
         let at = jiff::Timestamp::now().to_string();
-        let patch = Patch::Strategic(restart_patch(&at));
-        let p = params(dry_run);
         let lp = ListParams::default();
-        let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-        let list = deployments
-            .list(&lp)
-            .await
-            .map_err(|e| api_error(&format!("listing deployments in {namespace}"), &e))?;
-        for name in list.items.into_iter().filter_map(|d| d.metadata.name) {
-            deployments
-                .patch(&name, &p, &patch)
-                .await
-                .map_err(|e| api_error(&format!("restarting deployment.apps/{name}"), &e))?;
-            outcome.restarted.push(format!("deployment.apps/{name}"));
-        }
-        let sets: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
-        let list = sets
-            .list(&lp)
-            .await
-            .map_err(|e| api_error(&format!("listing statefulsets in {namespace}"), &e))?;
-        for name in list.items.into_iter().filter_map(|d| d.metadata.name) {
-            sets.patch(&name, &p, &patch)
-                .await
-                .map_err(|e| api_error(&format!("restarting statefulset.apps/{name}"), &e))?;
-            outcome.restarted.push(format!("statefulset.apps/{name}"));
-        }
-        let daemons: Api<DaemonSet> = Api::namespaced(client.clone(), namespace);
-        let list = daemons
-            .list(&lp)
-            .await
-            .map_err(|e| api_error(&format!("listing daemonsets in {namespace}"), &e))?;
-        for name in list.items.into_iter().filter_map(|d| d.metadata.name) {
-            daemons
-                .patch(&name, &p, &patch)
-                .await
-                .map_err(|e| api_error(&format!("restarting daemonset.apps/{name}"), &e))?;
-            outcome.restarted.push(format!("daemonset.apps/{name}"));
+        for kind in [
+            WorkloadKind::Deployment,
+            WorkloadKind::StatefulSet,
+            WorkloadKind::DaemonSet,
+        ] {
+            for name in workload_names(client, kind, namespace, &lp).await? {
+                let w = WorkloadRef::new(kind, namespace, &name);
+                restart_workload(client, &w, &at, dry_run).await?;
+                outcome.restarted.push(w.to_string());
+            }
         }
     }
     Ok(outcome)
+}
+
+/// The names of a namespace's workloads of one kind.
+async fn workload_names(
+    client: &kube::Client,
+    kind: WorkloadKind,
+    namespace: &str,
+    lp: &ListParams,
+) -> Result<Vec<String>, ActionError> {
+    let listed = |e: kube::Error| {
+        api_error(
+            &format!(
+                "listing {}s in {namespace}",
+                kind.as_str().to_ascii_lowercase()
+            ),
+            &e,
+        )
+    };
+    let items = match kind {
+        WorkloadKind::Deployment => Api::<Deployment>::namespaced(client.clone(), namespace)
+            .list_metadata(lp)
+            .await
+            .map_err(listed)?
+            .items
+            .into_iter()
+            .map(|o| o.metadata)
+            .collect::<Vec<_>>(),
+        WorkloadKind::StatefulSet => Api::<StatefulSet>::namespaced(client.clone(), namespace)
+            .list_metadata(lp)
+            .await
+            .map_err(listed)?
+            .items
+            .into_iter()
+            .map(|o| o.metadata)
+            .collect(),
+        WorkloadKind::DaemonSet => Api::<DaemonSet>::namespaced(client.clone(), namespace)
+            .list_metadata(lp)
+            .await
+            .map_err(listed)?
+            .items
+            .into_iter()
+            .map(|o| o.metadata)
+            .collect(),
+        WorkloadKind::ReplicaSet => Vec::new(),
+    };
+    Ok(items.into_iter().filter_map(|m| m.name).collect())
+}
+
+/// `kubectl rollout restart` of one workload: its pod template's restartedAt set to `at`.
+pub(super) async fn restart_workload(
+    client: &kube::Client,
+    w: &WorkloadRef,
+    at: &str,
+    dry_run: bool,
+) -> Result<(), ActionError> {
+    let patch = Patch::Strategic(restart_patch(at));
+    let p = params(dry_run);
+    let ns = &w.namespace;
+    let done = match w.kind {
+        WorkloadKind::Deployment => Api::<Deployment>::namespaced(client.clone(), ns)
+            .patch(&w.name, &p, &patch)
+            .await
+            .map(drop),
+        WorkloadKind::StatefulSet => Api::<StatefulSet>::namespaced(client.clone(), ns)
+            .patch(&w.name, &p, &patch)
+            .await
+            .map(drop),
+        WorkloadKind::DaemonSet => Api::<DaemonSet>::namespaced(client.clone(), ns)
+            .patch(&w.name, &p, &patch)
+            .await
+            .map(drop),
+        WorkloadKind::ReplicaSet => return w.validate(),
+    };
+    done.map_err(|e| {
+        not_found(
+            w.resource(),
+            &w.name,
+            &e,
+            &format!("restarting {w} -n {ns}"),
+        )
+    })
+}
+
+/// Sets a Deployment's or StatefulSet's replicas through its scale subresource, as
+/// `kubectl scale` does; returns the replicas it had.
+pub(super) async fn scale(
+    client: &kube::Client,
+    w: &WorkloadRef,
+    replicas: u32,
+    dry_run: bool,
+) -> Result<i32, ActionError> {
+    w.check_scalable()?;
+    let patch = Patch::Merge(json!({"spec": {"replicas": replicas}}));
+    let p = params(dry_run);
+    let ns = &w.namespace;
+    let fail = |doing: &str| {
+        let doing = format!("{doing} {w} -n {ns}");
+        move |e: kube::Error| not_found(w.resource(), &w.name, &e, &doing)
+    };
+    let before = match w.kind {
+        WorkloadKind::Deployment => {
+            let api = Api::<Deployment>::namespaced(client.clone(), ns);
+            let before = api.get_scale(&w.name).await.map_err(fail("reading"))?;
+            api.patch_scale(&w.name, &p, &patch)
+                .await
+                .map_err(fail("scaling"))?;
+            before
+        }
+        _ => {
+            let api = Api::<StatefulSet>::namespaced(client.clone(), ns);
+            let before = api.get_scale(&w.name).await.map_err(fail("reading"))?;
+            api.patch_scale(&w.name, &p, &patch)
+                .await
+                .map_err(fail("scaling"))?;
+            before
+        }
+    };
+    Ok(before.spec.and_then(|s| s.replicas).unwrap_or(0))
 }
 
 async fn get_pdb(
