@@ -1,8 +1,9 @@
 //! Actions as data: what a user asks for ([`Request`]), the checks made before any request
 //! leaves ([`names`], [`label`]), kubectl's drain rules and a drain's plan and events
 //! ([`drain`]), PodDisruptionBudget relief ([`pdb`]), rollouts ([`rollout`]), scaling and
-//! restarting one workload ([`workload`]), installs as forms, facts and plans ([`install`]), and the words of their outcomes. Pure: no kube
-//! client, no terminal; `cluster::actions` carries the plans out, `ui` and the CLI show them.
+//! restarting one workload ([`workload`]), installs as forms, facts and plans ([`install`]),
+//! and the words of their outcomes. Pure: no kube client, no terminal; `cluster::actions`
+//! carries the plans out, `ui` and the CLI show them.
 
 pub mod drain;
 pub mod inspect;

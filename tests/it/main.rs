@@ -23,6 +23,7 @@ mod sandbox_kubectl;
 mod sandbox_mesh;
 mod trust_input;
 mod tui_tmux;
+mod tui_workload;
 mod ui_actions;
 mod ui_install;
 mod ui_views;

@@ -1,0 +1,74 @@
+//! Scaling a workload from the keyboard, in a real terminal: on the 2026 mesh, fraud-check's
+//! single-replica budget blocks the drain of its node; `+` on the budget's row scales it to
+//! 2 and the node's drain pre-flight turns clear.
+
+use crate::common::tmux::{Session, require_tmux};
+
+/// The line of a screen that contains every word.
+fn line_with<'a>(screen: &'a str, words: &[&str]) -> Option<&'a str> {
+    screen.lines().find(|l| words.iter().all(|w| l.contains(w)))
+}
+
+#[test]
+fn scaling_fraud_check_to_two_from_the_disruption_view_unblocks_its_node() {
+    require_tmux();
+    let audit = tempfile::tempdir().expect("tempdir");
+    let audit_log = audit.path().join("audit.log");
+    let s = Session::start(
+        &format!("--demo=canary-2026 --audit-log {}", audit_log.display()),
+        160,
+        45,
+    );
+    s.wait_for("the overview", |sc| sc.contains("1-29-2"));
+
+    s.keys(&["6"]);
+    s.wait_for("worker-3's drain blocked by fraud-check", |sc| {
+        line_with(sc, &["worker-3", "blocked by PDB", "fraud-check"]).is_some()
+    });
+
+    s.keys(&["5", "/"]);
+    s.keys(&["-l", "fraud"]);
+    s.keys(&["Enter"]);
+    // Its one pod ready: the budget allows nothing and blocks worker-3.
+    s.wait_for("fraud-check alone in the Disruption view, blocking", |sc| {
+        sc.contains("Disruption (1 of 4)")
+            && line_with(sc, &["payments", "fraud-check", " 0 ", "1/1", "worker-3"]).is_some()
+    });
+    s.keys(&["+"]);
+    s.wait_for("the replicas prompt", |sc| sc.contains("replicas: "));
+    s.keys(&["-l", "2"]);
+    s.keys(&["Enter"]);
+    let preview = s.wait_for("the scale preview", |sc| {
+        sc.contains("replicas 1 → 2") && sc.contains("it stops blocking the drains of worker-3")
+    });
+    assert!(
+        preview.contains("poddisruptionbudget/fraud-check: allows 0 disruptions now → 1"),
+        "{preview}"
+    );
+    s.keys(&["y"]);
+    s.wait_for("the confirmation", |sc| sc.contains("type fraud-check to"));
+    s.keys(&["-l", "fraud-check"]);
+    s.keys(&["Enter"]);
+    s.wait_for("the scale done", |sc| {
+        sc.contains("✓ deployment.apps/fraud-check scaled")
+    });
+    // Two healthy pods of the one needed: the budget allows one disruption, blocks no drain.
+    s.wait_for("the budget allowing a disruption", |sc| {
+        line_with(sc, &["payments", "fraud-check", " 1 ", "2/1", " -"]).is_some()
+    });
+    s.keys(&["6"]);
+    let nodes = s.wait_for("the Nodes view", |sc| sc.contains("Nodes (9)"));
+    let worker3 = line_with(&nodes, &["worker-3"]).expect("worker-3's row");
+    assert!(!worker3.contains("fraud-check"), "{nodes}");
+    s.keys(&["q"]);
+    assert_eq!(s.wait_exit(), Some(0));
+    let text = std::fs::read_to_string(&audit_log).expect("the audit log");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert_eq!(lines[0]["action"], "scale --replicas=2");
+    assert_eq!(lines[0]["target"], "deployment/payments/fraud-check");
+    assert_eq!(lines[0]["result"], "ok");
+}
