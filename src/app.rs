@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::cli::{
     CheckCmd, Cli, Command, DemoScenario, DrainCmd, FailOn, GetCmd, GlobalArgs, LabelCmd, NodeCmd,
-    Output, PdbCmd, ProxyStatusCmd, RolloutCmd, ScaleCmd, View,
+    Output, PdbCmd, ProxyStatusCmd, RolloutCmd, ScaleCmd, TagCmd, View,
 };
 use crate::cluster::actions::RunOptions;
 use crate::cluster::actions::{AuditLog, Executor};
@@ -161,6 +161,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Some(Command::Install(cmd)) => interruptible(install::run(&cli.global, &cmd)).await,
         Some(Command::Scale(cmd)) => interruptible(scale(&cli.global, &cmd)).await,
         Some(Command::Rollout(cmd)) => interruptible(rollout(&cli.global, &cmd)).await,
+        Some(Command::Tag(cmd)) => interruptible(tag(&cli.global, &cmd)).await,
         None => tui(&cli.global).await,
     }
 }
@@ -811,6 +812,30 @@ async fn rollout(global: &GlobalArgs, cmd: &RolloutCmd) -> Result<(), AppError> 
     let request = Request::Restart {
         workload: WorkloadRef::parse(workload, object_namespace(global))?,
         wait: *wait,
+    };
+    let opts = RunOptions {
+        dry_run: *dry_run,
+        rollout_timeout: *timeout,
+        ..RunOptions::default()
+    };
+    run_request(global, request, opts).await
+}
+
+/// `meshtop tag set TAG --revision REV`.
+async fn tag(global: &GlobalArgs, cmd: &TagCmd) -> Result<(), AppError> {
+    let TagCmd::Set {
+        tag,
+        revision,
+        overwrite,
+        restart,
+        timeout,
+        dry_run,
+    } = cmd;
+    let request = Request::TagSet {
+        tag: tag.clone(),
+        revision: revision.clone(),
+        overwrite: *overwrite,
+        restart: *restart,
     };
     let opts = RunOptions {
         dry_run: *dry_run,

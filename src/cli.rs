@@ -275,6 +275,9 @@ pub enum Command {
     /// Restart a workload's pods as `kubectl rollout restart` does.
     #[command(subcommand)]
     Rollout(RolloutCmd),
+    /// Point a revision tag at a control-plane revision, as `istioctl tag set` does.
+    #[command(subcommand)]
+    Tag(TagCmd),
     /// Serve a sandbox Kubernetes API server on loopback, loaded from a scenario.
     #[command(long_about = SANDBOX_LONG_ABOUT, after_long_help = meshtop_sandbox::scenario::FORMAT_HELP)]
     Sandbox(SandboxCmd),
@@ -664,6 +667,34 @@ pub enum RolloutCmd {
         #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = duration)]
         timeout: std::time::Duration,
         /// Send the request with dryRun=All: nothing changes.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TagCmd {
+    /// Regenerate the tag's MutatingWebhookConfiguration (`istio-revision-tag-TAG`) from the
+    /// revision's injector webhook and point the tag's Service (Istio 1.28+) at the revision's
+    /// istiod; where Sail manages the revision, apply its IstioRevisionTag instead. Refused
+    /// (exit 1) when the revision runs no ready istiod, or the tag exists without
+    /// --overwrite; exit 2 when no injector webhook of the revision exists.
+    Set {
+        tag: String,
+        /// The revision the tag should point at.
+        #[arg(long, value_name = "REV")]
+        revision: String,
+        /// Move a tag that already exists.
+        #[arg(long)]
+        overwrite: bool,
+        /// Then rollout-restart every workload of the namespaces that follow the tag, one at a
+        /// time, waiting for each rollout.
+        #[arg(long)]
+        restart: bool,
+        /// How long to wait for each rollout after --restart (at most 24h; 0s: do not wait).
+        #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = duration_or_zero)]
+        timeout: std::time::Duration,
+        /// Send every request with dryRun=All: nothing changes.
         #[arg(long)]
         dry_run: bool,
     },

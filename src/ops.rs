@@ -15,6 +15,7 @@ pub mod pdb;
 pub mod plan;
 pub mod request;
 pub mod rollout;
+pub mod tag;
 pub mod workload;
 
 pub use plan::{Plan, plan};

@@ -11,6 +11,7 @@ pub mod drain;
 pub mod install;
 pub mod rollout;
 pub mod run;
+pub mod tag;
 pub mod writes;
 
 use std::future::Future;
@@ -369,6 +370,37 @@ impl Executor {
             writes::restart_workload(&self.client, workload, &at, dry_run),
         )
         .await
+    }
+
+    /// Points a revision tag at a revision as `istioctl tag set` does (see [`tag`]).
+    pub async fn tag_set(
+        &self,
+        tag: &str,
+        revision: &str,
+        overwrite: bool,
+        dry_run: bool,
+    ) -> Result<tag::TagOutcome, ActionError> {
+        crate::ops::tag::validate(tag, revision)?;
+        let target = format!("revisiontag/{tag}");
+        self.guard("tag set", &target)?;
+        let action = if overwrite {
+            format!("tag set --revision {revision} --overwrite")
+        } else {
+            format!("tag set --revision {revision}")
+        };
+        self.audited(
+            &action,
+            &target,
+            dry_run,
+            tag::set(&self.client, tag, revision, overwrite, dry_run),
+        )
+        .await
+    }
+
+    /// The Deployments, StatefulSets and DaemonSets of a namespace, read live.
+    pub async fn workloads_in(&self, namespace: &str) -> Result<Vec<WorkloadRef>, ActionError> {
+        names::namespace(namespace)?;
+        writes::workloads_in(&self.client, namespace).await
     }
 
     /// Waits for restarted workloads to roll out (`kubectl rollout status`); read-only.

@@ -193,6 +193,16 @@ pub enum Outcome {
         workload: String,
         rolled_out: bool,
     },
+    /// A revision tag pointed at `revision` (from `from`); `sail`: as Sail's
+    /// `IstioRevisionTag`; the namespaces that follow it, and the restart if asked.
+    TagSet {
+        tag: String,
+        revision: String,
+        from: Option<String>,
+        sail: bool,
+        namespaces: usize,
+        restarted: Option<(usize, bool)>,
+    },
 }
 
 impl Outcome {
@@ -256,6 +266,37 @@ impl Outcome {
                 format!("poddisruptionbudget.policy/{name} restored{suffix}")
             }
             Outcome::Scaled { workload } => format!("{workload} scaled{suffix}"),
+            // istioctl's words, then what moved.
+            Outcome::TagSet {
+                tag,
+                revision,
+                from,
+                sail,
+                namespaces,
+                restarted,
+            } => {
+                let mut text = format!(
+                    "Revision tag {tag:?} created, referencing control plane revision \
+                     {revision:?}{suffix}"
+                );
+                if let Some(from) = from.as_deref().filter(|f| *f != revision) {
+                    text.push_str(&format!(
+                        "; moved from {from} with {}",
+                        count(*namespaces, "namespace")
+                    ));
+                }
+                if *sail {
+                    text.push_str(" (as istiorevisiontag.sailoperator.io)");
+                }
+                if let Some((n, followed)) = restarted {
+                    text.push_str(&format!(
+                        "; {} restarted{}",
+                        count(*n, "workload"),
+                        if *followed { " and rolled out" } else { "" }
+                    ));
+                }
+                text
+            }
             Outcome::Restarted {
                 workload,
                 rolled_out,

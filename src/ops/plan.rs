@@ -132,6 +132,16 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
         Request::Restart { workload, wait } => {
             out.extend(super::workload::restart_plan(model, workload, *wait));
         }
+        Request::TagSet {
+            tag,
+            revision,
+            overwrite,
+            restart,
+        } => {
+            if !tag.is_empty() {
+                out.extend(super::tag::plan(model, tag, revision, *overwrite, *restart));
+            }
+        }
         Request::Drain {
             node,
             delete_emptydir_data,
@@ -318,38 +328,7 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
             }
             // What the restart touches: every workload of the namespace's pods (the
             // executor restarts each Deployment, StatefulSet and DaemonSet there).
-            let mut workloads: Vec<(String, Vec<String>)> = Vec::new();
-            for p in model.pods_in_namespace(namespace) {
-                let Some(owner) = &p.owner else { continue };
-                let workload = match owner.kind.as_ref() {
-                    "ReplicaSet" => model
-                        .workload(WorkloadKind::ReplicaSet, namespace, &owner.name)
-                        .and_then(|rs| rs.owner.as_ref())
-                        .filter(|d| d.kind.as_ref() == "Deployment")
-                        .map(|d| format!("deployment.apps/{}", d.name)),
-                    "StatefulSet" => Some(format!("statefulset.apps/{}", owner.name)),
-                    "DaemonSet" => Some(format!("daemonset.apps/{}", owner.name)),
-                    "Deployment" => Some(format!("deployment.apps/{}", owner.name)),
-                    _ => None,
-                };
-                let Some(workload) = workload else { continue };
-                let on = p
-                    .injected_revision
-                    .as_ref()
-                    .map_or_else(|| "no proxy".to_string(), |r| format!("on {r}"));
-                match workloads.iter_mut().find(|(w, _)| *w == workload) {
-                    Some((_, revs)) => revs.push(on),
-                    None => workloads.push((workload, vec![on])),
-                }
-            }
-            workloads.sort();
-            let describe = |revs: &[String]| {
-                format!(
-                    "{}: {}",
-                    count(revs.len(), "pod"),
-                    dedup(revs.to_vec()).join(", ")
-                )
-            };
+            let workloads = namespace_workloads(model, namespace, None);
             if *restart {
                 if workloads.is_empty() {
                     out.push(PlanLine::dim("rollout restart: no workload has pods here"));
@@ -358,7 +337,7 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
                         "then rollout restart (kubectl.kubernetes.io/restartedAt), waiting for each:",
                     ));
                     for (w, revs) in workloads.iter().take(LISTED_PODS) {
-                        out.push(PlanLine::plain(format!("  {w}  ({})", describe(revs))));
+                        out.push(PlanLine::plain(format!("  {w}  ({})", describe_pods(revs))));
                     }
                     if workloads.len() > LISTED_PODS {
                         out.push(PlanLine::dim(format!(
@@ -437,6 +416,53 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
         }
     }
     Plan { lines: out }
+}
+
+/// The workloads of a namespace's pods (`deployment.apps/NAME`), each with what its pods
+/// run (`on 1-29-2`, `no proxy`), sorted; with `not_on`, only the pods not on that revision.
+pub fn namespace_workloads(
+    model: &Model,
+    namespace: &str,
+    not_on: Option<&str>,
+) -> Vec<(String, Vec<String>)> {
+    let mut workloads: Vec<(String, Vec<String>)> = Vec::new();
+    for p in model.pods_in_namespace(namespace) {
+        if not_on.is_some() && p.injected_revision.as_deref() == not_on {
+            continue;
+        }
+        let Some(owner) = &p.owner else { continue };
+        let workload = match owner.kind.as_ref() {
+            "ReplicaSet" => model
+                .workload(WorkloadKind::ReplicaSet, namespace, &owner.name)
+                .and_then(|rs| rs.owner.as_ref())
+                .filter(|d| d.kind.as_ref() == "Deployment")
+                .map(|d| format!("deployment.apps/{}", d.name)),
+            "StatefulSet" => Some(format!("statefulset.apps/{}", owner.name)),
+            "DaemonSet" => Some(format!("daemonset.apps/{}", owner.name)),
+            "Deployment" => Some(format!("deployment.apps/{}", owner.name)),
+            _ => None,
+        };
+        let Some(workload) = workload else { continue };
+        let on = p
+            .injected_revision
+            .as_ref()
+            .map_or_else(|| "no proxy".to_string(), |r| format!("on {r}"));
+        match workloads.iter_mut().find(|(w, _)| *w == workload) {
+            Some((_, revs)) => revs.push(on),
+            None => workloads.push((workload, vec![on])),
+        }
+    }
+    workloads.sort();
+    workloads
+}
+
+/// `2 pods: on 1-29-2, no proxy`, from [`namespace_workloads`]' words per pod.
+pub fn describe_pods(revs: &[String]) -> String {
+    format!(
+        "{}: {}",
+        count(revs.len(), "pod"),
+        dedup(revs.to_vec()).join(", ")
+    )
 }
 
 /// The mesh guard, from the model: the workloads whose every ready replica on a node that

@@ -62,6 +62,14 @@ pub enum Request {
         workload: WorkloadRef,
         wait: bool,
     },
+    /// `istioctl tag set TAG --revision REV`: `tag` is typed in the dialog (empty until
+    /// then); `restart` then restarts what the tag's namespaces run, one workload at a time.
+    TagSet {
+        tag: String,
+        revision: String,
+        overwrite: bool,
+        restart: bool,
+    },
 }
 
 /// What an install dialog installs; the checked form and its plan from the preview on.
@@ -121,6 +129,7 @@ impl Request {
                 workload.check_scalable()
             }
             Request::Restart { workload, .. } => workload.validate(),
+            Request::TagSet { tag, revision, .. } => super::tag::validate(tag, revision),
         }
     }
 
@@ -140,6 +149,7 @@ impl Request {
             },
             Request::Scale { .. } => ActionKind::Scale,
             Request::Restart { .. } => ActionKind::Restart,
+            Request::TagSet { .. } => ActionKind::TagSet,
         }
     }
 
@@ -155,6 +165,7 @@ impl Request {
             Request::Install(_) => "install",
             Request::Scale { .. } => "scale",
             Request::Restart { .. } => "restart",
+            Request::TagSet { .. } => "tag set",
         }
     }
 
@@ -179,6 +190,7 @@ impl Request {
             Request::Scale { workload, .. } | Request::Restart { workload, .. } => {
                 workload.audit_target()
             }
+            Request::TagSet { tag, .. } => format!("revisiontag/{tag}"),
         }
     }
 
@@ -205,6 +217,10 @@ impl Request {
             Request::Restart { workload, .. } => {
                 format!("rollout restart {workload} -n {}", workload.namespace)
             }
+            Request::TagSet { tag, revision, .. } if !tag.is_empty() => {
+                format!("tag set {tag} --revision {revision}")
+            }
+            Request::TagSet { revision, .. } => format!("tag set --revision {revision}"),
             _ => format!("{} {}", self.verb(), self.target()),
         }
     }
@@ -221,6 +237,8 @@ impl Request {
             Request::Scale { workload, .. } | Request::Restart { workload, .. } => {
                 Some(&workload.name)
             }
+            // It moves every namespace on the tag to another control plane.
+            Request::TagSet { tag, .. } => Some(tag),
             _ => None,
         }
     }
@@ -270,6 +288,7 @@ impl Request {
             Request::LabelNode { .. } => Some(InputKind::LabelChange),
             Request::LabelNamespace { .. } => Some(InputKind::Revision),
             Request::Scale { replicas: None, .. } => Some(InputKind::Replicas),
+            Request::TagSet { tag, .. } if tag.is_empty() => Some(InputKind::Tag),
             _ => None,
         }
     }
@@ -288,6 +307,10 @@ impl Request {
             }
             Request::Scale { replicas, .. } => {
                 *replicas = Some(parse_replicas(text).map_err(|e| e.to_string())?);
+            }
+            Request::TagSet { tag, revision, .. } => {
+                super::tag::validate(text, revision).map_err(|e| e.to_string())?;
+                *tag = text.to_string();
             }
             _ => {}
         }
@@ -314,6 +337,8 @@ pub enum InputKind {
     Revision,
     /// How many replicas a workload should have.
     Replicas,
+    /// A revision tag's name (Tab completes from the tags in the cluster).
+    Tag,
 }
 
 impl InputKind {
@@ -322,6 +347,7 @@ impl InputKind {
             InputKind::LabelChange => "label (KEY=VALUE sets, KEY- removes): ",
             InputKind::Revision => "revision (tab completes): ",
             InputKind::Replicas => "replicas: ",
+            InputKind::Tag => "tag to point here (tab completes): ",
         }
     }
 }
@@ -340,6 +366,7 @@ pub enum ActionKind {
     InstallGateway,
     Scale,
     Restart,
+    TagSet,
 }
 
 impl ActionKind {
@@ -357,10 +384,11 @@ impl ActionKind {
             ActionKind::InstallGateway => "install-gateway",
             ActionKind::Scale => "scale",
             ActionKind::Restart => "restart",
+            ActionKind::TagSet => "tag-set",
         }
     }
 
-    pub const ALL: [ActionKind; 11] = [
+    pub const ALL: [ActionKind; 12] = [
         ActionKind::Drain,
         ActionKind::Cordon,
         ActionKind::Uncordon,
@@ -372,6 +400,7 @@ impl ActionKind {
         ActionKind::InstallGateway,
         ActionKind::Scale,
         ActionKind::Restart,
+        ActionKind::TagSet,
     ];
 
     pub fn parse(s: &str) -> Option<ActionKind> {
@@ -408,6 +437,7 @@ impl ActionKind {
             ActionKind::InstallGateway => "install gateway",
             ActionKind::Scale => "scale",
             ActionKind::Restart => "rollout restart",
+            ActionKind::TagSet => "move revision tag",
         }
     }
 }

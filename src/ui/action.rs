@@ -348,6 +348,10 @@ impl Dialog {
                 *restart = !*restart;
                 true
             }
+            (Request::TagSet { restart, .. }, DialogOption::Restart) => {
+                *restart = !*restart;
+                true
+            }
             (Request::Restart { wait, .. }, DialogOption::Wait) => {
                 *wait = !*wait;
                 true
@@ -378,6 +382,7 @@ impl Dialog {
             }
             Request::PdbRestore { force, .. } => vec![(DialogOption::Force, *force)],
             Request::Restart { wait, .. } => vec![(DialogOption::Wait, *wait)],
+            Request::TagSet { restart, .. } => vec![(DialogOption::Restart, *restart)],
             _ => Vec::new(),
         }
     }
@@ -385,6 +390,9 @@ impl Dialog {
     /// What an option of this dialog's action does, in a word or three.
     pub fn option_label(&self, option: DialogOption) -> &'static str {
         match (&self.request, option) {
+            (Request::TagSet { .. }, DialogOption::Restart) => {
+                "restart the tag's workloads, one at a time"
+            }
             (Request::PdbRestore { .. }, DialogOption::Force) => {
                 "force (over a change made since relax)"
             }

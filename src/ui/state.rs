@@ -612,6 +612,27 @@ impl UiState {
                     force: false,
                 }
             }
+            (ActionKind::TagSet, Some(Subject::Revision(revision))) => {
+                if model
+                    .revisions()
+                    .iter()
+                    .any(|r| r.revision == revision && r.is_legacy())
+                {
+                    self.status = Some(
+                        "the non-revisioned control plane has no injector a tag could point at"
+                            .into(),
+                    );
+                    return Vec::new();
+                }
+                Request::TagSet {
+                    tag: String::new(),
+                    revision: revision.to_string(),
+                    // Moving a tag that exists is what the dialog is for: its preview says
+                    // where the tag is now, and the tag's name is typed to confirm.
+                    overwrite: true,
+                    restart: false,
+                }
+            }
             (ActionKind::Scale | ActionKind::Restart, Some(subject)) => {
                 let workload = match subject {
                     Subject::Pdb { namespace, name } => {
@@ -660,6 +681,7 @@ impl UiState {
                         "a PodDisruptionBudget (Disruption view)"
                     }
                     ActionKind::InstallRevision | ActionKind::InstallGateway => "the cluster",
+                    ActionKind::TagSet => "a revision (Revisions view)",
                     ActionKind::Scale | ActionKind::Restart => {
                         "a gateway (Gateways view) or a PodDisruptionBudget's workload \
                          (Disruption view)"
@@ -805,6 +827,24 @@ impl UiState {
             Action::PromptDelete => {
                 dialog.input.pop();
                 dialog.error = None;
+            }
+            Action::PromptComplete if dialog.stage == Stage::Input(InputKind::Tag) => {
+                let tags: Vec<String> = model
+                    .revision_tags()
+                    .keys()
+                    .map(ToString::to_string)
+                    .collect();
+                let candidates: Vec<&str> = tags
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|t| t.starts_with(dialog.input.trim()))
+                    .collect();
+                if let Some(prefix) = common_prefix(&candidates) {
+                    dialog.input = prefix;
+                }
+                if candidates.len() > 1 {
+                    dialog.error = Some(format!("tags: {}", candidates.join(" ")));
+                }
             }
             Action::PromptComplete if dialog.stage == Stage::Input(InputKind::Revision) => {
                 let revisions: Vec<String> = model

@@ -21,6 +21,7 @@ mod sandbox_conformance;
 mod sandbox_istiod;
 mod sandbox_kubectl;
 mod sandbox_mesh;
+mod tag_actions;
 mod trust_input;
 mod tui_tmux;
 mod tui_workload;

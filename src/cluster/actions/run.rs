@@ -8,6 +8,7 @@ use tokio::sync::watch;
 use super::Executor;
 use crate::ops::drain::{DrainEvent, DrainOptions};
 use crate::ops::outcome::{Event, Outcome};
+use crate::ops::rollout::RolloutEvent;
 use crate::ops::{ActionError, Request};
 
 /// How a request runs, beyond what it asks.
@@ -179,8 +180,75 @@ pub async fn run(
                 rolled_out: follow,
             })
         }
+        Request::TagSet {
+            tag,
+            revision,
+            overwrite,
+            restart,
+        } => {
+            let out = executor.tag_set(tag, revision, *overwrite, dry_run).await?;
+            let restarted = if *restart {
+                Some(restart_one_by_one(executor, &out.namespaces, opts, report).await?)
+            } else {
+                None
+            };
+            Ok(Outcome::TagSet {
+                tag: tag.clone(),
+                revision: revision.clone(),
+                from: out.from,
+                sail: out.sail,
+                namespaces: out.namespaces.len(),
+                restarted,
+            })
+        }
         Request::Install(_) => Err(ActionError::Invalid(
             "an install runs from its plan, not as a plain request".into(),
         )),
     }
+}
+
+/// Restarts every workload of the namespaces, one at a time, each followed to the end of its
+/// rollout before the next (unless a dry run, or no wait is asked): a tag move's restart.
+/// Returns how many were restarted and whether they were followed.
+async fn restart_one_by_one(
+    executor: &Executor,
+    namespaces: &[String],
+    opts: &RunOptions,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<(usize, bool), ActionError> {
+    let mut workloads = Vec::new();
+    for ns in namespaces {
+        workloads.extend(executor.workloads_in(ns).await?);
+    }
+    let follow = !opts.dry_run && !opts.rollout_timeout.is_zero();
+    let total = workloads.len();
+    if follow && total > 0 {
+        report(Event::RolloutStarted { total });
+    }
+    for (i, w) in workloads.iter().enumerate() {
+        executor.restart(w, opts.dry_run).await?;
+        let name = w.to_string();
+        report(Event::Restarted(name.clone()));
+        if follow {
+            let on_rollout = |e| {
+                report(Event::Rollout(match e {
+                    RolloutEvent::Done { workload, .. } => RolloutEvent::Done {
+                        workload,
+                        done: i + 1,
+                        total,
+                    },
+                    waiting => waiting,
+                }))
+            };
+            executor
+                .wait_rollouts(
+                    &w.namespace,
+                    std::slice::from_ref(&name),
+                    opts.rollout_timeout,
+                    &on_rollout,
+                )
+                .await?;
+        }
+    }
+    Ok((total, follow))
 }

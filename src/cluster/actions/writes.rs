@@ -149,20 +149,31 @@ pub(super) async fn label_namespace(
     }
     if restart {
         let at = jiff::Timestamp::now().to_string();
-        let lp = ListParams::default();
-        for kind in [
-            WorkloadKind::Deployment,
-            WorkloadKind::StatefulSet,
-            WorkloadKind::DaemonSet,
-        ] {
-            for name in workload_names(client, kind, namespace, &lp).await? {
-                let w = WorkloadRef::new(kind, namespace, &name);
-                restart_workload(client, &w, &at, dry_run).await?;
-                outcome.restarted.push(w.to_string());
-            }
+        for w in workloads_in(client, namespace).await? {
+            restart_workload(client, &w, &at, dry_run).await?;
+            outcome.restarted.push(w.to_string());
         }
     }
     Ok(outcome)
+}
+
+/// A namespace's Deployments, StatefulSets and DaemonSets, in that order.
+pub(super) async fn workloads_in(
+    client: &kube::Client,
+    namespace: &str,
+) -> Result<Vec<WorkloadRef>, ActionError> {
+    let lp = ListParams::default();
+    let mut out = Vec::new();
+    for kind in [
+        WorkloadKind::Deployment,
+        WorkloadKind::StatefulSet,
+        WorkloadKind::DaemonSet,
+    ] {
+        for name in workload_names(client, kind, namespace, &lp).await? {
+            out.push(WorkloadRef::new(kind, namespace, &name));
+        }
+    }
+    Ok(out)
 }
 
 /// The names of a namespace's workloads of one kind.
