@@ -1,6 +1,7 @@
-//! Scaling a workload from the keyboard, in a real terminal: on the 2026 mesh, fraud-check's
-//! single-replica budget blocks the drain of its node; `+` on the budget's row scales it to
-//! 2 and the node's drain pre-flight turns clear.
+//! Today's remedies from the keyboard, in a real terminal, on the 2026 mesh: fraud-check's
+//! single-replica budget blocks the drain of its node, and `+` on the budget's row scales it
+//! to 2 so that the node's drain pre-flight turns clear; `t` on the canary revision moves the
+//! `prod-stable` tag to it, and its namespace follows, restarted one workload at a time.
 
 use crate::common::tmux::{Session, require_tmux};
 
@@ -71,4 +72,93 @@ fn scaling_fraud_check_to_two_from_the_disruption_view_unblocks_its_node() {
     assert_eq!(lines[0]["action"], "scale --replicas=2");
     assert_eq!(lines[0]["target"], "deployment/payments/fraud-check");
     assert_eq!(lines[0]["result"], "ok");
+}
+
+#[test]
+fn moving_prod_stable_to_the_canary_from_the_revisions_view_moves_payments() {
+    require_tmux();
+    let audit = tempfile::tempdir().expect("tempdir");
+    let audit_log = audit.path().join("audit.log");
+    let s = Session::start(
+        &format!("--demo=canary-2026 --audit-log {}", audit_log.display()),
+        160,
+        45,
+    );
+    s.keys(&["2"]);
+    s.wait_for("both revisions, istiod ready", |sc| {
+        line_with(
+            sc,
+            &["1-29-2", "2/2", "inventory,payments", "default,prod-stable"],
+        )
+        .is_some()
+            && line_with(sc, &["1-30-1", "1/1", "checkout", "canary"]).is_some()
+    });
+    s.keys(&["/"]);
+    s.keys(&["-l", "1-30-1"]);
+    s.keys(&["Enter"]);
+    s.wait_for("1-30-1 alone", |sc| sc.contains("Revisions (1 of 3)"));
+    s.keys(&["t"]);
+    s.wait_for("the tag prompt", |sc| {
+        sc.contains("tag to point here (tab completes): ")
+    });
+    // Tab completes the tag from the cluster's.
+    s.keys(&["-l", "pro"]);
+    s.keys(&["Tab"]);
+    s.wait_for("the tag completed", |sc| {
+        sc.contains("tag to point here (tab completes): prod-stable")
+    });
+    s.keys(&["Enter"]);
+    let preview = s.wait_for("the tag move preview", |sc| {
+        sc.contains("tag prod-stable: 1-29-2 → 1-30-1")
+            && sc.contains("moves the new pods of 1 namespace: payments")
+    });
+    assert!(
+        preview.contains("deployment.apps/payments-api (3 pods: on 1-29-2)"),
+        "{preview}"
+    );
+    s.keys(&["t"]);
+    s.wait_for("the restart chosen", |sc| {
+        sc.contains("[x] t restart the tag's workloads")
+            && sc.contains("then rollout restart every workload of these namespaces")
+    });
+    s.keys(&["y"]);
+    s.wait_for("the confirmation", |sc| sc.contains("type prod-stable to"));
+    s.keys(&["-l", "prod-stable"]);
+    s.keys(&["Enter"]);
+    s.wait_for("the move and its restarts done", |sc| {
+        sc.contains("✓ Revision tag \"prod-stable\" created, referencing control plane revision \"1-30-1\"; moved from 1-29-2 with 1 namespace; 3 workloads restarted and rolled out")
+    });
+    // The tag and its namespace are the canary's now, its pods on the canary's proxy.
+    s.keys(&["Escape"]);
+    s.wait_for("the revisions after the move", |sc| {
+        line_with(sc, &["1-30-1", "checkout,payments", "canary,prod-stable"]).is_some()
+            && line_with(sc, &["1-29-2", "inventory", "default "]).is_some()
+    });
+    s.keys(&["7"]);
+    s.wait_for("payments on 1-30-1 with nothing to restart", |sc| {
+        line_with(
+            sc,
+            &["payments", "prod-stable", "1-30-1", "sidecar", "6", " - "],
+        )
+        .is_some()
+    });
+    s.keys(&["q"]);
+    assert_eq!(s.wait_exit(), Some(0));
+    let text = std::fs::read_to_string(&audit_log).expect("the audit log");
+    let actions: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+            format!("{} {} {}", v["action"], v["target"], v["result"])
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            r#""tag set --revision 1-30-1 --overwrite" "revisiontag/prod-stable" "ok""#,
+            r#""rollout restart" "deployment/payments/fraud-check" "ok""#,
+            r#""rollout restart" "deployment/payments/ledger" "ok""#,
+            r#""rollout restart" "deployment/payments/payments-api" "ok""#,
+        ]
+    );
 }
