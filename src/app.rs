@@ -722,16 +722,30 @@ async fn label(global: &GlobalArgs, cmd: &LabelCmd) -> Result<(), AppError> {
         LabelCmd::Namespace {
             namespace,
             rev,
+            ambient: _,
+            waypoint,
             restart,
             timeout,
             dry_run,
             force,
         } => {
-            let request = Request::LabelNamespace {
-                namespace: namespace.clone(),
-                revision: rev.clone(),
-                restart: *restart,
-                force: *force,
+            if rev.is_some() && waypoint.is_some() {
+                return Err(AppError::Usage(
+                    "--waypoint goes with --ambient: a waypoint serves ambient namespaces".into(),
+                ));
+            }
+            let request = match rev {
+                Some(rev) => Request::LabelNamespace {
+                    namespace: namespace.clone(),
+                    revision: rev.clone(),
+                    restart: *restart,
+                    force: *force,
+                },
+                None => Request::Ambient {
+                    namespace: namespace.clone(),
+                    waypoint: waypoint.clone(),
+                    restart: *restart,
+                },
             };
             let opts = RunOptions {
                 dry_run: *dry_run,

@@ -603,13 +603,22 @@ pub struct NodeCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum LabelCmd {
-    /// Set `istio.io/rev=REV` on a namespace and remove a conflicting `istio-injection`;
-    /// refused when no revision REV runs in the cluster, unless --force.
+    /// Set `istio.io/rev=REV` on a namespace and remove a conflicting `istio-injection` (and
+    /// `istio.io/dataplane-mode=ambient`: sidecar mode); refused when no revision REV runs in
+    /// the cluster, unless --force. Or, with --ambient, enroll it in ambient mode.
+    #[command(group(clap::ArgGroup::new("mode").required(true).args(["rev", "ambient"])))]
     Namespace {
         namespace: String,
-        /// The control-plane revision.
+        /// The control-plane revision (or tag) whose sidecars its pods get.
         #[arg(long, value_name = "REV")]
-        rev: String,
+        rev: Option<String>,
+        /// Ambient mode instead: `istio.io/dataplane-mode=ambient`, with `istio-injection` and
+        /// `istio.io/rev` removed so that new pods get no sidecar.
+        #[arg(long)]
+        ambient: bool,
+        /// With --ambient: `istio.io/use-waypoint=NAME`, the waypoint its traffic goes through.
+        #[arg(long, value_name = "NAME", requires = "ambient")]
+        waypoint: Option<String>,
         /// Then rollout-restart its Deployments, StatefulSets and DaemonSets, and wait for
         /// each rollout as `kubectl rollout status` does.
         #[arg(long)]

@@ -5,6 +5,7 @@
 //! and the words of their outcomes. Pure: no kube client, no terminal; `cluster::actions`
 //! carries the plans out, `ui` and the CLI show them.
 
+pub mod ambient;
 pub mod drain;
 pub mod inspect;
 pub mod install;

@@ -397,6 +397,34 @@ impl Executor {
         .await
     }
 
+    /// Enrolls a namespace in ambient mode (see [`crate::ops::ambient`]), and with `restart`
+    /// restarts its workloads so their sidecars go.
+    pub async fn enroll_ambient(
+        &self,
+        namespace: &str,
+        waypoint: Option<&str>,
+        restart: bool,
+        dry_run: bool,
+    ) -> Result<crate::ops::ambient::AmbientOutcome, ActionError> {
+        crate::ops::ambient::validate(namespace, waypoint)?;
+        let target = format!("namespace/{namespace}");
+        self.guard("label", &target)?;
+        let mut action = "label istio.io/dataplane-mode=ambient".to_string();
+        if let Some(w) = waypoint {
+            action.push_str(&format!(" istio.io/use-waypoint={w}"));
+        }
+        if restart {
+            action.push_str(" and restart");
+        }
+        self.audited(
+            &action,
+            &target,
+            dry_run,
+            writes::enroll_ambient(&self.client, namespace, waypoint, restart, dry_run),
+        )
+        .await
+    }
+
     /// The Deployments, StatefulSets and DaemonSets of a namespace, read live.
     pub async fn workloads_in(&self, namespace: &str) -> Result<Vec<WorkloadRef>, ActionError> {
         names::namespace(namespace)?;

@@ -173,7 +173,17 @@ pub enum Outcome {
         revision: String,
         labeled: bool,
         removed_injection: Option<String>,
+        /// `istio.io/dataplane-mode=ambient` removed.
+        removed_ambient: bool,
         /// Restarted, and whether the rollouts were followed to their end.
+        restarted: Option<(usize, bool)>,
+    },
+    /// Enrolled in ambient mode; `removed`: the injection labels taken off, `KEY=VALUE`.
+    Enrolled {
+        namespace: String,
+        waypoint: Option<String>,
+        labeled: bool,
+        removed: Vec<String>,
         restarted: Option<(usize, bool)>,
     },
     PdbRelaxed {
@@ -236,26 +246,48 @@ impl Outcome {
                 revision,
                 labeled,
                 removed_injection,
+                removed_ambient,
                 restarted,
             } => {
                 let mut text = if *labeled {
-                    let removed = removed_injection
+                    let mut removed = removed_injection
                         .as_deref()
                         .map(|v| format!(", istio-injection={v} removed"))
                         .unwrap_or_default();
+                    if *removed_ambient {
+                        removed.push_str(", istio.io/dataplane-mode=ambient removed");
+                    }
                     format!(
                         "namespace/{namespace} labeled istio.io/rev={revision}{removed}{suffix}"
                     )
                 } else {
                     format!("namespace/{namespace} not labeled: already on istio.io/rev={revision}")
                 };
-                if let Some((n, followed)) = restarted {
-                    text.push_str(&format!(
-                        "; {} restarted{}",
-                        count(*n, "workload"),
-                        if *followed { " and rolled out" } else { "" }
-                    ));
-                }
+                text.push_str(&restarted_words(*restarted));
+                text
+            }
+            Outcome::Enrolled {
+                namespace,
+                waypoint,
+                labeled,
+                removed,
+                restarted,
+            } => {
+                let mut text = if *labeled {
+                    let mut t =
+                        format!("namespace/{namespace} labeled istio.io/dataplane-mode=ambient");
+                    if let Some(w) = waypoint {
+                        t.push_str(&format!(", istio.io/use-waypoint={w}"));
+                    }
+                    for r in removed {
+                        t.push_str(&format!(", {r} removed"));
+                    }
+                    t.push_str(suffix);
+                    t
+                } else {
+                    format!("namespace/{namespace} not labeled: already in ambient mode")
+                };
+                text.push_str(&restarted_words(*restarted));
                 text
             }
             // kubectl names the object without its namespace.
@@ -288,13 +320,7 @@ impl Outcome {
                 if *sail {
                     text.push_str(" (as istiorevisiontag.sailoperator.io)");
                 }
-                if let Some((n, followed)) = restarted {
-                    text.push_str(&format!(
-                        "; {} restarted{}",
-                        count(*n, "workload"),
-                        if *followed { " and rolled out" } else { "" }
-                    ));
-                }
+                text.push_str(&restarted_words(*restarted));
                 text
             }
             Outcome::Restarted {
@@ -309,6 +335,19 @@ impl Outcome {
             }
         }
     }
+}
+
+/// `; 2 workloads restarted and rolled out`, when restarted.
+fn restarted_words(restarted: Option<(usize, bool)>) -> String {
+    restarted
+        .map(|(n, followed)| {
+            format!(
+                "; {} restarted{}",
+                count(n, "workload"),
+                if followed { " and rolled out" } else { "" }
+            )
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -365,6 +404,7 @@ mod tests {
             revision: "1-9-1".into(),
             labeled: true,
             removed_injection: Some("enabled".into()),
+            removed_ambient: false,
             restarted: Some((1, true)),
         };
         assert_eq!(

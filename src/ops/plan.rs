@@ -132,6 +132,16 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
         Request::Restart { workload, wait } => {
             out.extend(super::workload::restart_plan(model, workload, *wait));
         }
+        Request::Ambient {
+            namespace,
+            waypoint,
+            restart,
+        } => out.extend(super::ambient::plan(
+            model,
+            namespace,
+            waypoint.as_deref(),
+            *restart,
+        )),
         Request::TagSet {
             tag,
             revision,
@@ -321,6 +331,12 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
             if let Some(inj) = get("istio-injection") {
                 out.push(PlanLine::plain(format!(
                     "namespace/{namespace}: label istio-injection: {inj} → (removed: it would win over istio.io/rev)"
+                )));
+            }
+            if get(crate::model::labels::keys::DATAPLANE_MODE).as_deref() == Some("ambient") {
+                out.push(PlanLine::plain(format!(
+                    "namespace/{namespace}: label istio.io/dataplane-mode: ambient → (removed: \
+                     it leaves ambient mode; ztunnel leaves pods with a sidecar alone)"
                 )));
             }
             if let Some(consent) = request.consent(model) {

@@ -70,6 +70,13 @@ pub enum Request {
         overwrite: bool,
         restart: bool,
     },
+    /// `istio.io/dataplane-mode=ambient`, the injection labels removed, optionally
+    /// `istio.io/use-waypoint`; `restart` takes the sidecars away.
+    Ambient {
+        namespace: String,
+        waypoint: Option<String>,
+        restart: bool,
+    },
 }
 
 /// What an install dialog installs; the checked form and its plan from the preview on.
@@ -130,6 +137,11 @@ impl Request {
             }
             Request::Restart { workload, .. } => workload.validate(),
             Request::TagSet { tag, revision, .. } => super::tag::validate(tag, revision),
+            Request::Ambient {
+                namespace,
+                waypoint,
+                ..
+            } => super::ambient::validate(namespace, waypoint.as_deref()),
         }
     }
 
@@ -150,6 +162,7 @@ impl Request {
             Request::Scale { .. } => ActionKind::Scale,
             Request::Restart { .. } => ActionKind::Restart,
             Request::TagSet { .. } => ActionKind::TagSet,
+            Request::Ambient { .. } => ActionKind::Ambient,
         }
     }
 
@@ -166,6 +179,7 @@ impl Request {
             Request::Scale { .. } => "scale",
             Request::Restart { .. } => "restart",
             Request::TagSet { .. } => "tag set",
+            Request::Ambient { .. } => "label",
         }
     }
 
@@ -176,7 +190,9 @@ impl Request {
             | Request::Cordon { node }
             | Request::Uncordon { node }
             | Request::LabelNode { node, .. } => format!("node/{node}"),
-            Request::LabelNamespace { namespace, .. } => format!("namespace/{namespace}"),
+            Request::LabelNamespace { namespace, .. } | Request::Ambient { namespace, .. } => {
+                format!("namespace/{namespace}")
+            }
             Request::PdbRelax { namespace, name }
             | Request::PdbRestore {
                 namespace, name, ..
@@ -221,6 +237,14 @@ impl Request {
                 format!("tag set {tag} --revision {revision}")
             }
             Request::TagSet { revision, .. } => format!("tag set --revision {revision}"),
+            Request::Ambient { waypoint, .. } => format!(
+                "label {} istio.io/dataplane-mode=ambient{}",
+                self.target(),
+                waypoint
+                    .as_deref()
+                    .map(|w| format!(" istio.io/use-waypoint={w}"))
+                    .unwrap_or_default()
+            ),
             _ => format!("{} {}", self.verb(), self.target()),
         }
     }
@@ -239,6 +263,8 @@ impl Request {
             }
             // It moves every namespace on the tag to another control plane.
             Request::TagSet { tag, .. } => Some(tag),
+            // Its pods leave the sidecar data plane: typed, as a tag move is.
+            Request::Ambient { namespace, .. } => Some(namespace),
             _ => None,
         }
     }
@@ -367,6 +393,7 @@ pub enum ActionKind {
     Scale,
     Restart,
     TagSet,
+    Ambient,
 }
 
 impl ActionKind {
@@ -385,10 +412,11 @@ impl ActionKind {
             ActionKind::Scale => "scale",
             ActionKind::Restart => "restart",
             ActionKind::TagSet => "tag-set",
+            ActionKind::Ambient => "ambient",
         }
     }
 
-    pub const ALL: [ActionKind; 12] = [
+    pub const ALL: [ActionKind; 13] = [
         ActionKind::Drain,
         ActionKind::Cordon,
         ActionKind::Uncordon,
@@ -401,6 +429,7 @@ impl ActionKind {
         ActionKind::Scale,
         ActionKind::Restart,
         ActionKind::TagSet,
+        ActionKind::Ambient,
     ];
 
     pub fn parse(s: &str) -> Option<ActionKind> {
@@ -438,6 +467,7 @@ impl ActionKind {
             ActionKind::Scale => "scale",
             ActionKind::Restart => "rollout restart",
             ActionKind::TagSet => "move revision tag",
+            ActionKind::Ambient => "enroll in ambient mode",
         }
     }
 }

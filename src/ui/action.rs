@@ -348,7 +348,10 @@ impl Dialog {
                 *restart = !*restart;
                 true
             }
-            (Request::TagSet { restart, .. }, DialogOption::Restart) => {
+            (
+                Request::TagSet { restart, .. } | Request::Ambient { restart, .. },
+                DialogOption::Restart,
+            ) => {
                 *restart = !*restart;
                 true
             }
@@ -382,7 +385,9 @@ impl Dialog {
             }
             Request::PdbRestore { force, .. } => vec![(DialogOption::Force, *force)],
             Request::Restart { wait, .. } => vec![(DialogOption::Wait, *wait)],
-            Request::TagSet { restart, .. } => vec![(DialogOption::Restart, *restart)],
+            Request::TagSet { restart, .. } | Request::Ambient { restart, .. } => {
+                vec![(DialogOption::Restart, *restart)]
+            }
             _ => Vec::new(),
         }
     }

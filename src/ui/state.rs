@@ -612,6 +612,12 @@ impl UiState {
                     force: false,
                 }
             }
+            (ActionKind::Ambient, Some(Subject::Namespace(n))) => Request::Ambient {
+                namespace: n.to_string(),
+                // The waypoint it uses now stays; the command line changes it.
+                waypoint: None,
+                restart: false,
+            },
             (ActionKind::TagSet, Some(Subject::Revision(revision))) => {
                 if model
                     .revisions()
@@ -682,6 +688,7 @@ impl UiState {
                     }
                     ActionKind::InstallRevision | ActionKind::InstallGateway => "the cluster",
                     ActionKind::TagSet => "a revision (Revisions view)",
+                    ActionKind::Ambient => "a namespace (Namespaces view)",
                     ActionKind::Scale | ActionKind::Restart => {
                         "a gateway (Gateways view) or a PodDisruptionBudget's workload \
                          (Disruption view)"

@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod ambient_actions;
 mod cluster_actions;
 mod cluster_inspect;
 mod cluster_install;

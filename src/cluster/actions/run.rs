@@ -99,27 +99,13 @@ pub async fn run(
             let out = executor
                 .label_namespace(namespace, revision, *restart, *force, dry_run)
                 .await?;
-            for w in &out.restarted {
-                report(Event::Restarted(w.clone()));
-            }
-            let follow = *restart
-                && !dry_run
-                && !opts.rollout_timeout.is_zero()
-                && !out.restarted.is_empty();
-            if follow {
-                report(Event::RolloutStarted {
-                    total: out.restarted.len(),
-                });
-                let on_rollout = |e| report(Event::Rollout(e));
-                executor
-                    .wait_rollouts(namespace, &out.restarted, opts.rollout_timeout, &on_rollout)
-                    .await?;
-            }
+            let follow = follow_restarts(executor, namespace, &out.restarted, opts, report).await?;
             Ok(Outcome::NamespaceLabeled {
                 namespace: namespace.clone(),
                 revision: revision.clone(),
                 labeled: out.labeled,
                 removed_injection: out.removed_injection,
+                removed_ambient: out.removed_ambient,
                 restarted: restart.then_some((out.restarted.len(), follow)),
             })
         }
@@ -178,6 +164,23 @@ pub async fn run(
             Ok(Outcome::Restarted {
                 workload: name,
                 rolled_out: follow,
+            })
+        }
+        Request::Ambient {
+            namespace,
+            waypoint,
+            restart,
+        } => {
+            let out = executor
+                .enroll_ambient(namespace, waypoint.as_deref(), *restart, dry_run)
+                .await?;
+            let follow = follow_restarts(executor, namespace, &out.restarted, opts, report).await?;
+            Ok(Outcome::Enrolled {
+                namespace: namespace.clone(),
+                waypoint: waypoint.clone(),
+                labeled: out.labeled,
+                removed: out.removed,
+                restarted: restart.then_some((out.restarted.len(), follow)),
             })
         }
         Request::TagSet {
@@ -251,4 +254,29 @@ async fn restart_one_by_one(
         }
     }
     Ok((total, follow))
+}
+
+/// Reports a namespace's restarted workloads and follows their rollouts (unless a dry run or
+/// no wait is asked); whether they were followed.
+async fn follow_restarts(
+    executor: &Executor,
+    namespace: &str,
+    restarted: &[String],
+    opts: &RunOptions,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<bool, ActionError> {
+    for w in restarted {
+        report(Event::Restarted(w.clone()));
+    }
+    let follow = !opts.dry_run && !opts.rollout_timeout.is_zero() && !restarted.is_empty();
+    if follow {
+        report(Event::RolloutStarted {
+            total: restarted.len(),
+        });
+        let on_rollout = |e| report(Event::Rollout(e));
+        executor
+            .wait_rollouts(namespace, restarted, opts.rollout_timeout, &on_rollout)
+            .await?;
+    }
+    Ok(follow)
 }

@@ -8,8 +8,10 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use super::{FIELD_MANAGER, api_code, api_error};
+use crate::model::labels::keys::{DATAPLANE_MODE, USE_WAYPOINT};
 use crate::model::summary::WorkloadKind;
 use crate::ops::ActionError;
+use crate::ops::ambient::{self, AmbientOutcome};
 use crate::ops::label::{LabelChange, LabelOutcome, NamespaceLabelOutcome};
 use crate::ops::pdb::{
     PdbTarget, RELAXED_FROM, RELAXED_TO, budget_fields, changed_since_relaxed, describe_fields,
@@ -17,6 +19,7 @@ use crate::ops::pdb::{
 };
 use crate::ops::rollout::RESTARTED_AT;
 use crate::ops::workload::WorkloadRef;
+use std::collections::BTreeMap;
 
 const REV_LABEL: &str = "istio.io/rev";
 const INJECTION_LABEL: &str = "istio-injection";
@@ -102,12 +105,16 @@ pub(super) async fn label_node(
 }
 
 /// The merge patch that moves a namespace to a revision: `istio.io/rev` set, and a
-/// conflicting `istio-injection` removed (injection would otherwise ignore the revision).
-pub(super) fn namespace_patch(revision: &str, has_injection: bool) -> Value {
+/// conflicting `istio-injection` removed (injection would otherwise ignore the revision), and
+/// `istio.io/dataplane-mode=ambient` removed (sidecars would win over it anyway).
+pub(super) fn namespace_patch(revision: &str, has_injection: bool, has_ambient: bool) -> Value {
     let mut labels = serde_json::Map::new();
     labels.insert(REV_LABEL.into(), json!(revision));
     if has_injection {
         labels.insert(INJECTION_LABEL.into(), Value::Null);
+    }
+    if has_ambient {
+        labels.insert(DATAPLANE_MODE.into(), Value::Null);
     }
     json!({"metadata": {"labels": labels}})
 }
@@ -117,13 +124,16 @@ pub(super) fn restart_patch(at: &str) -> Value {
     json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: at}}}}})
 }
 
-pub(super) async fn label_namespace(
+/// A namespace relabelled: `patch` is given its labels and says what to change, if anything;
+/// with `restart`, every Deployment, StatefulSet and DaemonSet in it is then restarted.
+/// Returns its labels before, whether it was patched, and the workloads restarted.
+async fn relabel_namespace(
     client: &kube::Client,
     namespace: &str,
-    revision: &str,
     restart: bool,
     dry_run: bool,
-) -> Result<NamespaceLabelOutcome, ActionError> {
+    patch: impl FnOnce(&BTreeMap<String, String>) -> Option<Value>,
+) -> Result<(BTreeMap<String, String>, bool, Vec<String>), ActionError> {
     let api: Api<Namespace> = Api::all(client.clone());
     let current = api.get(namespace).await.map_err(|e| {
         not_found(
@@ -134,27 +144,77 @@ pub(super) async fn label_namespace(
         )
     })?;
     let labels = current.metadata.labels.unwrap_or_default();
-    let removed_injection = labels.get(INJECTION_LABEL).cloned();
-    let mut outcome = NamespaceLabelOutcome {
-        labeled: false,
-        removed_injection: removed_injection.clone(),
-        restarted: Vec::new(),
-    };
-    if labels.get(REV_LABEL).map(String::as_str) != Some(revision) || removed_injection.is_some() {
-        let patch = namespace_patch(revision, removed_injection.is_some());
+    let mut labeled = false;
+    if let Some(patch) = patch(&labels) {
         api.patch(namespace, &params(dry_run), &Patch::Merge(patch))
             .await
             .map_err(|e| api_error(&format!("labelling namespace/{namespace}"), &e))?;
-        outcome.labeled = true;
+        labeled = true;
     }
+    let mut restarted = Vec::new();
     if restart {
         let at = jiff::Timestamp::now().to_string();
         for w in workloads_in(client, namespace).await? {
             restart_workload(client, &w, &at, dry_run).await?;
-            outcome.restarted.push(w.to_string());
+            restarted.push(w.to_string());
         }
     }
-    Ok(outcome)
+    Ok((labels, labeled, restarted))
+}
+
+pub(super) async fn label_namespace(
+    client: &kube::Client,
+    namespace: &str,
+    revision: &str,
+    restart: bool,
+    dry_run: bool,
+) -> Result<NamespaceLabelOutcome, ActionError> {
+    let (labels, labeled, restarted) =
+        relabel_namespace(client, namespace, restart, dry_run, |labels| {
+            let injection = labels.contains_key(INJECTION_LABEL);
+            let ambient = labels.get(DATAPLANE_MODE).map(String::as_str) == Some("ambient");
+            (labels.get(REV_LABEL).map(String::as_str) != Some(revision) || injection || ambient)
+                .then(|| namespace_patch(revision, injection, ambient))
+        })
+        .await?;
+    Ok(NamespaceLabelOutcome {
+        labeled,
+        removed_injection: labels.get(INJECTION_LABEL).cloned(),
+        removed_ambient: labels.get(DATAPLANE_MODE).map(String::as_str) == Some("ambient"),
+        restarted,
+    })
+}
+
+/// Enrolls a namespace in ambient mode (see [`crate::ops::ambient`]).
+pub(super) async fn enroll_ambient(
+    client: &kube::Client,
+    namespace: &str,
+    waypoint: Option<&str>,
+    restart: bool,
+    dry_run: bool,
+) -> Result<AmbientOutcome, ActionError> {
+    let (labels, labeled, restarted) =
+        relabel_namespace(client, namespace, restart, dry_run, |labels| {
+            let done = labels.get(DATAPLANE_MODE).map(String::as_str) == Some("ambient")
+                && !labels.contains_key(INJECTION_LABEL)
+                && !labels.contains_key(REV_LABEL)
+                && waypoint.is_none_or(|w| labels.get(USE_WAYPOINT).map(String::as_str) == Some(w));
+            (!done).then(|| {
+                ambient::enroll_patch(
+                    labels.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                    waypoint,
+                )
+            })
+        })
+        .await?;
+    Ok(AmbientOutcome {
+        labeled,
+        removed: [INJECTION_LABEL, REV_LABEL]
+            .iter()
+            .filter_map(|k| labels.get(*k).map(|v| format!("{k}={v}")))
+            .collect(),
+        restarted,
+    })
 }
 
 /// A namespace's Deployments, StatefulSets and DaemonSets, in that order.
@@ -413,12 +473,12 @@ mod tests {
             json!({"metadata": {"labels": {"k": null}}})
         );
         assert_eq!(
-            namespace_patch("1-9-1", true),
+            namespace_patch("1-9-1", true, false),
             json!({"metadata": {"labels": {"istio.io/rev": "1-9-1", "istio-injection": null}}})
         );
         assert_eq!(
-            namespace_patch("1-9-1", false),
-            json!({"metadata": {"labels": {"istio.io/rev": "1-9-1"}}})
+            namespace_patch("1-9-1", false, true),
+            json!({"metadata": {"labels": {"istio.io/rev": "1-9-1", "istio.io/dataplane-mode": null}}})
         );
         assert_eq!(
             restart_patch("2026-01-01T00:00:00Z"),
