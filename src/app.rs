@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::cli::{
     CheckCmd, Cli, Command, DemoScenario, DrainCmd, FailOn, GetCmd, GlobalArgs, LabelCmd, NodeCmd,
-    Output, PdbCmd, ProxyStatusCmd, RolloutCmd, ScaleCmd, TagCmd, View,
+    Output, PdbCmd, ProxyStatusCmd, RolloutCmd, ScaleCmd, TagCmd, UninstallCmd, View,
 };
 use crate::cluster::actions::RunOptions;
 use crate::cluster::actions::{AuditLog, Executor};
@@ -162,6 +162,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Some(Command::Scale(cmd)) => interruptible(scale(&cli.global, &cmd)).await,
         Some(Command::Rollout(cmd)) => interruptible(rollout(&cli.global, &cmd)).await,
         Some(Command::Tag(cmd)) => interruptible(tag(&cli.global, &cmd)).await,
+        Some(Command::Uninstall(cmd)) => interruptible(uninstall(&cli.global, &cmd)).await,
         None => tui(&cli.global).await,
     }
 }
@@ -621,14 +622,14 @@ fn print_event(event: Event, dry_run: bool) {
 /// against the cluster first (the TUI's typed confirmation is `--force` here).
 async fn run_request(
     global: &GlobalArgs,
-    request: Request,
+    mut request: Request,
     opts: RunOptions,
 ) -> Result<(), AppError> {
     request.validate()?;
     preflight(global, request.verb(), &request.target())?;
     let (target, executor) = executor(global).await?;
     if request.may_need_consent() {
-        ask_consent(&target, &request).await?;
+        ask_consent(&target, &mut request).await?;
     }
     let dry_run = opts.dry_run;
     let report = move |e: Event| print_event(e, dry_run);
@@ -638,13 +639,23 @@ async fn run_request(
 }
 
 /// Reads the cluster into a model and refuses the request if it needs [`ops::Consent`].
-async fn ask_consent(target: &Target, request: &Request) -> Result<(), AppError> {
+async fn ask_consent(target: &Target, request: &mut Request) -> Result<(), AppError> {
     let (tx, mut rx) = mpsc::channel(4096);
     // Every namespace, whatever -n says: istiod runs in its own.
     let watchers = cluster::spawn_watchers(&target.connection, WatchOptions::default(), tx);
     let mut model = Model::new();
     initial_sync(&mut model, &mut rx, CONSENT_SYNC_TIMEOUT).await?;
     drop(watchers);
+    let context = &target.connection.context;
+    request.prepare(&model).map_err(|e| match e {
+        ActionError::NotFound(why) => {
+            ActionError::NotFound(format!("{why} (context {context}); nothing was sent"))
+        }
+        other => ActionError::Refused(format!(
+            "refusing to {} in context {context}: {other}; nothing was sent",
+            request.title()
+        )),
+    })?;
     let Some(consent) = request.consent(&model) else {
         return Ok(());
     };
@@ -830,6 +841,25 @@ async fn rollout(global: &GlobalArgs, cmd: &RolloutCmd) -> Result<(), AppError> 
     let opts = RunOptions {
         dry_run: *dry_run,
         rollout_timeout: *timeout,
+        ..RunOptions::default()
+    };
+    run_request(global, request, opts).await
+}
+
+/// `meshtop uninstall revision REV|--legacy`.
+async fn uninstall(global: &GlobalArgs, cmd: &UninstallCmd) -> Result<(), AppError> {
+    let UninstallCmd::Revision {
+        rev,
+        legacy,
+        dry_run,
+    } = cmd;
+    let request = Request::Uninstall {
+        revision: rev.clone().unwrap_or_default(),
+        legacy: *legacy,
+        targets: Vec::new(),
+    };
+    let opts = RunOptions {
+        dry_run: *dry_run,
         ..RunOptions::default()
     };
     run_request(global, request, opts).await

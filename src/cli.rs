@@ -278,6 +278,9 @@ pub enum Command {
     /// Point a revision tag at a control-plane revision, as `istioctl tag set` does.
     #[command(subcommand)]
     Tag(TagCmd),
+    /// Delete a control-plane revision's objects once nothing uses it.
+    #[command(subcommand)]
+    Uninstall(UninstallCmd),
     /// Serve a sandbox Kubernetes API server on loopback, loaded from a scenario.
     #[command(long_about = SANDBOX_LONG_ABOUT, after_long_help = meshtop_sandbox::scenario::FORMAT_HELP)]
     Sandbox(SandboxCmd),
@@ -676,6 +679,28 @@ pub enum RolloutCmd {
         #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = duration)]
         timeout: std::time::Duration,
         /// Send the request with dryRun=All: nothing changes.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UninstallCmd {
+    /// Delete a revision's objects (injector and validating webhooks, istiod Deployment, HPA,
+    /// PDB and Service, its ConfigMaps), or with --legacy those of the non-revisioned
+    /// control plane (its components' Deployments, HPAs, PDBs and Services, the
+    /// istio-sidecar-injector webhook, the istio ConfigMaps). It first reads the cluster and
+    /// refuses (exit 1, nothing sent) while any namespace, revision tag or proxy still uses
+    /// it, naming them. A Helm release record remains: meshtop runs no helm.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["rev", "legacy"])))]
+    Revision {
+        /// The revision.
+        #[arg(value_name = "REV")]
+        rev: Option<String>,
+        /// The non-revisioned (Istio 1.4 and older) control plane instead.
+        #[arg(long)]
+        legacy: bool,
+        /// Send every request with dryRun=All: nothing changes.
         #[arg(long)]
         dry_run: bool,
     },

@@ -17,6 +17,7 @@ pub mod plan;
 pub mod request;
 pub mod rollout;
 pub mod tag;
+pub mod uninstall;
 pub mod workload;
 
 pub use plan::{Plan, plan};

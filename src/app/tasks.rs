@@ -330,7 +330,9 @@ impl EventTracker {
             Event::Rollout(RolloutEvent::Done { done, total, .. }) => {
                 self.progress(rolled_out(done, total))
             }
-            Event::Rollout(RolloutEvent::Waiting { .. }) | Event::Restarted(_) => {}
+            Event::Rollout(RolloutEvent::Waiting { .. })
+            | Event::Restarted(_)
+            | Event::Deleted { .. } => {}
         }
     }
 

@@ -12,6 +12,7 @@ pub mod install;
 pub mod rollout;
 pub mod run;
 pub mod tag;
+pub mod uninstall;
 pub mod writes;
 
 use std::future::Future;
@@ -421,6 +422,23 @@ impl Executor {
             &target,
             dry_run,
             writes::enroll_ambient(&self.client, namespace, waypoint, restart, dry_run),
+        )
+        .await
+    }
+
+    /// Deletes one object of an uninstall; `Ok(false)`: it was not there.
+    pub async fn delete(
+        &self,
+        target: &crate::ops::uninstall::DeleteTarget,
+        dry_run: bool,
+    ) -> Result<bool, ActionError> {
+        let audit = target.audit_target();
+        self.guard("delete", &audit)?;
+        self.audited(
+            "uninstall: delete",
+            &audit,
+            dry_run,
+            uninstall::delete(&self.client, target, dry_run),
         )
         .await
     }

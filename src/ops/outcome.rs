@@ -23,6 +23,11 @@ pub enum Event {
         total: usize,
     },
     Rollout(RolloutEvent),
+    /// An object deleted (`found`), or not there any more and skipped.
+    Deleted {
+        what: String,
+        found: bool,
+    },
 }
 
 /// One line of an action's report; `warning`: kubectl prints it on stderr.
@@ -55,6 +60,10 @@ pub fn lines(event: &Event, dry_run: bool) -> Vec<Line> {
         Event::Drain(e) => drain_lines(e, suffix),
         Event::Restarted(w) => vec![Line::out(format!("{w} restarted{suffix}"))],
         Event::RolloutStarted { .. } => Vec::new(),
+        Event::Deleted { what, found: true } => vec![Line::out(format!("{what} deleted{suffix}"))],
+        Event::Deleted { what, found: false } => {
+            vec![Line::out(format!("{what} not found: skipped"))]
+        }
         Event::Rollout(RolloutEvent::Waiting { workload, why }) => vec![Line::out(format!(
             "Waiting for {workload} rollout to finish: {why}..."
         ))],
@@ -178,6 +187,12 @@ pub enum Outcome {
         /// Restarted, and whether the rollouts were followed to their end.
         restarted: Option<(usize, bool)>,
     },
+    /// A control plane's objects deleted (`skipped`: not found).
+    Uninstalled {
+        what: String,
+        deleted: usize,
+        skipped: usize,
+    },
     /// Enrolled in ambient mode; `removed`: the injection labels taken off, `KEY=VALUE`.
     Enrolled {
         namespace: String,
@@ -298,6 +313,14 @@ impl Outcome {
                 format!("poddisruptionbudget.policy/{name} restored{suffix}")
             }
             Outcome::Scaled { workload } => format!("{workload} scaled{suffix}"),
+            Outcome::Uninstalled {
+                what,
+                deleted,
+                skipped,
+            } => format!(
+                "{what} uninstalled{suffix}: {} deleted, {skipped} not found",
+                count(*deleted, "object")
+            ),
             // istioctl's words, then what moved.
             Outcome::TagSet {
                 tag,

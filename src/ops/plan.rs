@@ -132,6 +132,9 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
         Request::Restart { workload, wait } => {
             out.extend(super::workload::restart_plan(model, workload, *wait));
         }
+        Request::Uninstall {
+            revision, legacy, ..
+        } => out.extend(super::uninstall::plan(model, revision, *legacy)),
         Request::Ambient {
             namespace,
             waypoint,

@@ -77,6 +77,13 @@ pub enum Request {
         waypoint: Option<String>,
         restart: bool,
     },
+    /// A revision (or, `legacy`, the non-revisioned control plane) deleted: `targets`, the
+    /// objects, are read from the model by [`Request::prepare`] right before it is sent.
+    Uninstall {
+        revision: String,
+        legacy: bool,
+        targets: Vec<super::uninstall::DeleteTarget>,
+    },
 }
 
 /// What an install dialog installs; the checked form and its plan from the preview on.
@@ -142,6 +149,9 @@ impl Request {
                 waypoint,
                 ..
             } => super::ambient::validate(namespace, waypoint.as_deref()),
+            Request::Uninstall {
+                revision, legacy, ..
+            } => super::uninstall::validate(revision, *legacy),
         }
     }
 
@@ -163,6 +173,7 @@ impl Request {
             Request::Restart { .. } => ActionKind::Restart,
             Request::TagSet { .. } => ActionKind::TagSet,
             Request::Ambient { .. } => ActionKind::Ambient,
+            Request::Uninstall { .. } => ActionKind::Uninstall,
         }
     }
 
@@ -180,6 +191,7 @@ impl Request {
             Request::Restart { .. } => "restart",
             Request::TagSet { .. } => "tag set",
             Request::Ambient { .. } => "label",
+            Request::Uninstall { .. } => "uninstall",
         }
     }
 
@@ -207,6 +219,8 @@ impl Request {
                 workload.audit_target()
             }
             Request::TagSet { tag, .. } => format!("revisiontag/{tag}"),
+            Request::Uninstall { legacy: true, .. } => "revision/(legacy)".into(),
+            Request::Uninstall { revision, .. } => format!("revision/{revision}"),
         }
     }
 
@@ -265,6 +279,8 @@ impl Request {
             Request::TagSet { tag, .. } => Some(tag),
             // Its pods leave the sidecar data plane: typed, as a tag move is.
             Request::Ambient { namespace, .. } => Some(namespace),
+            Request::Uninstall { legacy: true, .. } => Some("legacy"),
+            Request::Uninstall { revision, .. } => Some(revision),
             _ => None,
         }
     }
@@ -295,9 +311,62 @@ impl Request {
     }
 
     /// Whether [`Request::consent`] may ask something of this request that the user has not
-    /// given yet: only then must the command line read the cluster before sending it.
+    /// given yet, or [`Request::prepare`] has to read the model: only then must the command
+    /// line read the cluster before sending it.
     pub fn may_need_consent(&self) -> bool {
-        matches!(self, Request::LabelNamespace { force: false, .. })
+        matches!(
+            self,
+            Request::LabelNamespace { force: false, .. } | Request::Uninstall { .. }
+        )
+    }
+
+    /// Why the cluster as it is now refuses this request outright (no consent lifts it).
+    pub fn refusal(&self, model: &Model) -> Option<String> {
+        let Request::Uninstall {
+            revision, legacy, ..
+        } = self
+        else {
+            return None;
+        };
+        let what = if *legacy {
+            "the legacy control plane".to_string()
+        } else {
+            format!("revision {revision}")
+        };
+        let Some(row) = super::uninstall::row(model, revision, *legacy) else {
+            return Some(format!("{what} is not in the cluster"));
+        };
+        let users = super::uninstall::users(&row);
+        (!users.is_empty()).then(|| format!("{what} is still in use: {}", users.join("; ")))
+    }
+
+    /// Reads from the model what the request sends, right before it is sent (an uninstall's
+    /// objects), or says why it is refused.
+    pub fn prepare(&mut self, model: &Model) -> Result<(), ActionError> {
+        if let Request::Uninstall {
+            revision, legacy, ..
+        } = self
+            && super::uninstall::row(model, revision, *legacy).is_none()
+        {
+            return Err(ActionError::NotFound(if *legacy {
+                "the legacy control plane is not in the cluster".into()
+            } else {
+                format!("revision {revision} is not in the cluster")
+            }));
+        }
+        if let Some(why) = self.refusal(model) {
+            return Err(ActionError::Refused(why));
+        }
+        if let Request::Uninstall {
+            revision,
+            legacy,
+            targets,
+        } = self
+            && let Some(row) = super::uninstall::row(model, revision, *legacy)
+        {
+            *targets = super::uninstall::targets(model, &row);
+        }
+        Ok(())
     }
 
     /// Records that the user gave the request's [`Consent`].
@@ -394,6 +463,7 @@ pub enum ActionKind {
     Restart,
     TagSet,
     Ambient,
+    Uninstall,
 }
 
 impl ActionKind {
@@ -413,10 +483,11 @@ impl ActionKind {
             ActionKind::Restart => "restart",
             ActionKind::TagSet => "tag-set",
             ActionKind::Ambient => "ambient",
+            ActionKind::Uninstall => "uninstall",
         }
     }
 
-    pub const ALL: [ActionKind; 13] = [
+    pub const ALL: [ActionKind; 14] = [
         ActionKind::Drain,
         ActionKind::Cordon,
         ActionKind::Uncordon,
@@ -430,6 +501,7 @@ impl ActionKind {
         ActionKind::Restart,
         ActionKind::TagSet,
         ActionKind::Ambient,
+        ActionKind::Uninstall,
     ];
 
     pub fn parse(s: &str) -> Option<ActionKind> {
@@ -468,6 +540,7 @@ impl ActionKind {
             ActionKind::Restart => "rollout restart",
             ActionKind::TagSet => "move revision tag",
             ActionKind::Ambient => "enroll in ambient mode",
+            ActionKind::Uninstall => "uninstall revision",
         }
     }
 }

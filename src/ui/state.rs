@@ -618,6 +618,21 @@ impl UiState {
                 waypoint: None,
                 restart: false,
             },
+            (ActionKind::Uninstall, Some(Subject::Revision(revision))) => {
+                let legacy = model
+                    .revisions()
+                    .iter()
+                    .any(|r| r.revision == revision && r.is_legacy());
+                let mut request = Request::Uninstall {
+                    revision: revision.to_string(),
+                    legacy,
+                    targets: Vec::new(),
+                };
+                // The preview says why when it is refused; the targets are read again at
+                // the confirmation.
+                let _ = request.prepare(model);
+                request
+            }
             (ActionKind::TagSet, Some(Subject::Revision(revision))) => {
                 if model
                     .revisions()
@@ -687,7 +702,7 @@ impl UiState {
                         "a PodDisruptionBudget (Disruption view)"
                     }
                     ActionKind::InstallRevision | ActionKind::InstallGateway => "the cluster",
-                    ActionKind::TagSet => "a revision (Revisions view)",
+                    ActionKind::TagSet | ActionKind::Uninstall => "a revision (Revisions view)",
                     ActionKind::Ambient => "a namespace (Namespaces view)",
                     ActionKind::Scale | ActionKind::Restart => {
                         "a gateway (Gateways view) or a PodDisruptionBudget's workload \
@@ -876,6 +891,12 @@ impl UiState {
                 Stage::Form => {}
                 Stage::Input(_) => dialog.accept_input(),
                 Stage::Preview => {
+                    // Refused by the cluster as it is now (an uninstall of what is in use),
+                    // or what it sends read afresh from the model.
+                    if let Err(e) = dialog.request.prepare(model) {
+                        dialog.error = Some(e.to_string());
+                        return Vec::new();
+                    }
                     dialog.stage = Stage::Confirm;
                     dialog.input.clear();
                     dialog.error = None;

@@ -29,5 +29,6 @@ mod tui_workload;
 mod ui_actions;
 mod ui_install;
 mod ui_views;
+mod uninstall_actions;
 mod worklist;
 mod workload_actions;

@@ -166,6 +166,39 @@ pub async fn run(
                 rolled_out: follow,
             })
         }
+        Request::Uninstall {
+            revision,
+            legacy,
+            targets,
+        } => {
+            if targets.is_empty() {
+                return Err(ActionError::Invalid(
+                    "uninstall: no object to delete was read from the cluster".into(),
+                ));
+            }
+            let (mut deleted, mut skipped) = (0, 0);
+            for t in targets {
+                let found = executor.delete(t, dry_run).await?;
+                if found {
+                    deleted += 1;
+                } else {
+                    skipped += 1;
+                }
+                report(Event::Deleted {
+                    what: format!("{} {:?}", t.kind.resource(), t.name),
+                    found,
+                });
+            }
+            Ok(Outcome::Uninstalled {
+                what: if *legacy {
+                    "the legacy control plane".into()
+                } else {
+                    format!("revision {revision}")
+                },
+                deleted,
+                skipped,
+            })
+        }
         Request::Ambient {
             namespace,
             waypoint,
