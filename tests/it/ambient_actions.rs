@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::common::harness;
-use crate::common::process::{self, CliFiles};
+use crate::common::process::{self, CliFiles, assert_refused, step};
 use crate::common::wait::eventually;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, ListParams};
@@ -127,52 +127,19 @@ async fn payments_into_ambient_with_its_waypoint_and_search_back_to_sidecars() {
         labels(&conn, "payments").await,
         ["istio.io/rev=prod-stable"]
     );
-    for (args, code) in [
-        (
-            &[
-                "label",
-                "namespace",
-                "payments",
-                "--ambient",
-                "--waypoint",
-                "Way/Point",
-            ][..],
-            2,
-        ),
-        (
-            &[
-                "label",
-                "namespace",
-                "payments",
-                "--ambient",
-                "--rev",
-                "1-30-1",
-            ],
-            2,
-        ),
-        (
-            &[
-                "label",
-                "namespace",
-                "payments",
-                "--rev",
-                "1-30-1",
-                "--waypoint",
-                "w",
-            ],
-            2,
-        ),
-        (&["label", "namespace", "payments"], 2),
-        (
-            &["--readonly", "label", "namespace", "payments", "--ambient"],
-            2,
-        ),
-        (&["label", "namespace", "no-such", "--ambient"], 2),
-    ] {
-        let out = run(args);
-        assert_eq!(out.code, Some(code), "{args:?}: {out}");
-        assert!(out.stdout.is_empty(), "{args:?}: {out}");
-    }
+    let ns = ["label", "namespace"];
+    assert_refused(
+        |args: &[&str]| run(&[&ns[..], args].concat()),
+        &[
+            (&["payments", "--ambient", "--waypoint", "Way/Point"], 2),
+            (&["payments", "--ambient", "--rev", "1-30-1"], 2),
+            (&["payments", "--rev", "1-30-1", "--waypoint", "w"], 2),
+            (&["payments"], 2),
+            (&["no-such", "--ambient"], 2),
+        ],
+    );
+    let out = run(&["--readonly", "label", "namespace", "payments", "--ambient"]);
+    assert_eq!(out.code, Some(2), "{out}");
 
     let out = run(&[
         "label",
@@ -244,38 +211,28 @@ async fn payments_into_ambient_with_its_waypoint_and_search_back_to_sidecars() {
     )
     .await;
 
-    let actions: Vec<(String, String, bool, String)> = files
-        .audit_lines()
-        .into_iter()
-        .map(|l| (l.action, l.target, l.dry_run, l.result))
-        .collect();
     let enroll = "label istio.io/dataplane-mode=ambient istio.io/use-waypoint=waypoint";
     assert_eq!(
-        actions,
-        vec![
-            (
-                enroll.into(),
-                "namespace/payments".into(),
-                true,
-                "ok".into()
-            ),
-            (
-                "label istio.io/dataplane-mode=ambient".into(),
-                "namespace/no-such".into(),
+        process::audit_steps(&files.audit),
+        [
+            step(enroll, "namespace/payments", true, "ok"),
+            step(
+                "label istio.io/dataplane-mode=ambient",
+                "namespace/no-such",
                 false,
-                "namespace \"no-such\" not found".into()
+                "namespace \"no-such\" not found"
             ),
-            (
-                format!("{enroll} and restart"),
-                "namespace/payments".into(),
+            step(
+                &format!("{enroll} and restart"),
+                "namespace/payments",
                 false,
-                "ok".into()
+                "ok"
             ),
-            (
-                "label istio.io/rev=1-30-1 and restart".into(),
-                "namespace/search".into(),
+            step(
+                "label istio.io/rev=1-30-1 and restart",
+                "namespace/search",
                 false,
-                "ok".into()
+                "ok"
             ),
         ]
     );

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use crate::common::harness;
-use crate::common::process::{self, CliFiles};
+use crate::common::process::{self, CliFiles, assert_refused, step};
 use crate::common::wait::eventually;
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::{Pod, Service};
@@ -246,31 +246,36 @@ async fn moving_prod_stable_to_the_canary_moves_payments_and_restarts_it() {
     )
     .await;
 
-    let lines = process::audit_lines(&audit);
-    let got: Vec<(String, String, bool)> = lines
-        .into_iter()
-        .map(|l| (l.action, l.target, l.dry_run))
-        .collect();
-    let line =
-        |action: &str, target: &str, dry_run| (action.to_string(), target.to_string(), dry_run);
     let tag = "revisiontag/prod-stable";
     let set = "tag set --revision 1-30-1 --overwrite";
     let mut want = vec![
-        line("tag set --revision 1-30-1", tag, false),
-        line("tag set --revision 9-9-9 --overwrite", tag, false),
-        line(set, "revisiontag/1-29-2", false),
+        step(
+            "tag set --revision 1-30-1",
+            tag,
+            false,
+            "revision tag \"prod-stable\" already exists, and --overwrite is false",
+        ),
+        step(
+            "tag set --revision 9-9-9 --overwrite",
+            tag,
+            false,
+            "cannot modify tag: cannot find MutatingWebhookConfiguration with revision \"9-9-9\"",
+        ),
+        step(
+            set,
+            "revisiontag/1-29-2",
+            false,
+            "cannot create revision tag \"1-29-2\": found existing control plane revision with same name",
+        ),
     ];
     for dry_run in [true, false] {
-        want.push(line(set, tag, dry_run));
+        want.push(step(set, tag, dry_run, "ok"));
         for w in ["fraud-check", "ledger", "payments-api"] {
-            want.push(line(
-                "rollout restart",
-                &format!("deployment/payments/{w}"),
-                dry_run,
-            ));
+            let workload = format!("deployment/payments/{w}");
+            want.push(step("rollout restart", &workload, dry_run, "ok"));
         }
     }
-    assert_eq!(got, want);
+    assert_eq!(process::audit_steps(&audit), want);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,35 +317,40 @@ async fn tag_set_on_the_command_line_as_istioctl_says_it() {
             .contains("already exists, and --overwrite is false"),
         "{out}"
     );
-    for (args, code) in [
-        (
-            &["tag", "set", "prod", "--revision", "2-0-0", "--overwrite"][..],
-            2,
-        ),
-        (&["tag", "set", "Prod", "--revision", "1-9-1"], 2),
-        (&["tag", "set", "prod", "--revision", "1.9.1"], 2),
-        (
-            &["--readonly", "tag", "set", "prod", "--revision", "1-9-1"],
-            2,
-        ),
-    ] {
-        let out = run(args);
-        assert_eq!(out.code, Some(code), "{args:?}: {out}");
-        assert!(out.stdout.is_empty(), "{args:?}: {out}");
-    }
-    let actions: Vec<(String, String, bool)> = files
-        .audit_lines()
-        .into_iter()
-        .map(|l| (l.action, l.target, l.dry_run))
-        .collect();
-    let prod = "revisiontag/prod".to_string();
+    assert_refused(
+        run,
+        &[
+            (
+                &["tag", "set", "prod", "--revision", "2-0-0", "--overwrite"],
+                2,
+            ),
+            (&["tag", "set", "Prod", "--revision", "1-9-1"], 2),
+            (&["tag", "set", "prod", "--revision", "1.9.1"], 2),
+            (
+                &["--readonly", "tag", "set", "prod", "--revision", "1-9-1"],
+                2,
+            ),
+        ],
+    );
+    let prod = "revisiontag/prod";
+    let set = "tag set --revision 1-9-1";
     assert_eq!(
-        actions,
-        vec![
-            ("tag set --revision 1-9-1".into(), prod.clone(), true),
-            ("tag set --revision 1-9-1".into(), prod.clone(), false),
-            ("tag set --revision 1-9-1".into(), prod.clone(), false),
-            ("tag set --revision 2-0-0 --overwrite".into(), prod, false),
+        process::audit_steps(&files.audit),
+        [
+            step(set, prod, true, "ok"),
+            step(set, prod, false, "ok"),
+            step(
+                set,
+                prod,
+                false,
+                "revision tag \"prod\" already exists, and --overwrite is false"
+            ),
+            step(
+                "tag set --revision 2-0-0 --overwrite",
+                prod,
+                false,
+                "cannot modify tag: cannot find MutatingWebhookConfiguration with revision \"2-0-0\""
+            ),
         ]
     );
 }

@@ -3,6 +3,7 @@
 //! to 2 so that the node's drain pre-flight turns clear; `t` on the canary revision moves the
 //! `prod-stable` tag to it, and its namespace follows, restarted one workload at a time.
 
+use crate::common::process::{audit_steps, step};
 use crate::common::tmux::{Session, require_tmux};
 
 /// The line of a screen that contains every word.
@@ -63,15 +64,15 @@ fn scaling_fraud_check_to_two_from_the_disruption_view_unblocks_its_node() {
     assert!(!worker3.contains("fraud-check"), "{nodes}");
     s.keys(&["q"]);
     assert_eq!(s.wait_exit(), Some(0));
-    let text = std::fs::read_to_string(&audit_log).expect("the audit log");
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON"))
-        .collect();
-    assert_eq!(lines.len(), 1, "{text}");
-    assert_eq!(lines[0]["action"], "scale --replicas=2");
-    assert_eq!(lines[0]["target"], "deployment/payments/fraud-check");
-    assert_eq!(lines[0]["result"], "ok");
+    assert_eq!(
+        audit_steps(&audit_log),
+        [step(
+            "scale --replicas=2",
+            "deployment/payments/fraud-check",
+            false,
+            "ok"
+        )]
+    );
 }
 
 #[test]
@@ -144,21 +145,26 @@ fn moving_prod_stable_to_the_canary_from_the_revisions_view_moves_payments() {
     });
     s.keys(&["q"]);
     assert_eq!(s.wait_exit(), Some(0));
-    let text = std::fs::read_to_string(&audit_log).expect("the audit log");
-    let actions: Vec<String> = text
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
-            format!("{} {} {}", v["action"], v["target"], v["result"])
-        })
-        .collect();
+    let restart = |w: &str| {
+        step(
+            "rollout restart",
+            &format!("deployment/payments/{w}"),
+            false,
+            "ok",
+        )
+    };
     assert_eq!(
-        actions,
+        audit_steps(&audit_log),
         [
-            r#""tag set --revision 1-30-1 --overwrite" "revisiontag/prod-stable" "ok""#,
-            r#""rollout restart" "deployment/payments/fraud-check" "ok""#,
-            r#""rollout restart" "deployment/payments/ledger" "ok""#,
-            r#""rollout restart" "deployment/payments/payments-api" "ok""#,
+            step(
+                "tag set --revision 1-30-1 --overwrite",
+                "revisiontag/prod-stable",
+                false,
+                "ok"
+            ),
+            restart("fraud-check"),
+            restart("ledger"),
+            restart("payments-api"),
         ]
     );
 }

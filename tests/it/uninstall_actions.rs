@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::common::harness;
-use crate::common::process::{self, CliFiles};
+use crate::common::process::{self, CliFiles, assert_refused};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, ListParams};
 use meshtop::cluster::{Connection, WatchOptions};
@@ -69,15 +69,15 @@ async fn revisions_in_use_are_refused_naming_what_uses_them() {
     assert_eq!(out.code, Some(1), "{out}");
     assert!(out.stdout.is_empty(), "{out}");
     // The 2026 mesh has no legacy control plane; 9-9-9 is no revision: bad input.
-    for args in [
-        &["uninstall", "revision", "--legacy"][..],
-        &["uninstall", "revision", "9-9-9"],
-        &["uninstall", "revision", "Nine"],
-        &["--readonly", "uninstall", "revision", "1-30-1"],
-    ] {
-        let out = run(args);
-        assert_eq!(out.code, Some(2), "{args:?}: {out}");
-    }
+    assert_refused(
+        run,
+        &[
+            (&["uninstall", "revision", "--legacy"], 2),
+            (&["uninstall", "revision", "9-9-9"], 2),
+            (&["uninstall", "revision", "Nine"], 2),
+            (&["--readonly", "uninstall", "revision", "1-30-1"], 2),
+        ],
+    );
     assert_eq!(deployments(&conn).await, before);
     assert!(files.audit_lines().is_empty(), "nothing was sent");
 }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::common::harness;
-use crate::common::process::{self, CliFiles};
+use crate::common::process::{self, CliFiles, assert_refused, step};
 use crate::common::wait::{eventually, eventually_blocking};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -248,32 +248,21 @@ async fn scaling_fraud_check_to_two_unblocks_the_drain_of_its_node() {
         Some("deployment.apps/fraud-check successfully rolled out")
     );
 
-    let lines = process::audit_lines(&audit);
-    let got: Vec<(&str, &str, bool, &str)> = lines
-        .iter()
-        .map(|l| {
-            (
-                l.action.as_str(),
-                l.target.as_str(),
-                l.dry_run,
-                l.result.as_str(),
-            )
-        })
-        .collect();
     let target = "deployment/payments/fraud-check";
+    let nope = "deployment.apps \"nope\" not found";
     assert_eq!(
-        got,
-        vec![
-            ("scale --replicas=2", target, true, "ok"),
-            (
+        process::audit_steps(&audit),
+        [
+            step("scale --replicas=2", target, true, "ok"),
+            step(
                 "scale --replicas=2",
                 "deployment/payments/nope",
                 false,
-                "deployment.apps \"nope\" not found"
+                nope
             ),
-            ("scale --replicas=2", target, false, "ok"),
-            ("rollout restart", target, true, "ok"),
-            ("rollout restart", target, false, "ok"),
+            step("scale --replicas=2", target, false, "ok"),
+            step("rollout restart", target, true, "ok"),
+            step("rollout restart", target, false, "ok"),
         ]
     );
 }
@@ -309,17 +298,16 @@ async fn scale_and_rollout_restart_on_the_command_line_as_kubectl_says_them() {
     ]);
     assert_eq!(out.code, Some(2), "{out}");
     assert!(out.stderr.contains("--readonly"), "{out}");
-    for bad in [
-        &["scale", "istio-pilot", "--replicas", "2"][..],
-        &["scale", "deploy/istio-pilot", "--replicas", "-1"],
-        &["scale", "deploy/istio-pilot", "--replicas", "many"],
-        &["scale", "ds/istio-cni-node", "--replicas", "2"],
-        &["scale", "deploy/Istio_Pilot", "--replicas", "2"],
-    ] {
-        let out = run(bad);
-        assert_eq!(out.code, Some(2), "{bad:?}: {out}");
-        assert!(out.stdout.is_empty(), "{bad:?}: {out}");
-    }
+    assert_refused(
+        run,
+        &[
+            (&["scale", "istio-pilot", "--replicas", "2"], 2),
+            (&["scale", "deploy/istio-pilot", "--replicas", "-1"], 2),
+            (&["scale", "deploy/istio-pilot", "--replicas", "many"], 2),
+            (&["scale", "ds/istio-cni-node", "--replicas", "2"], 2),
+            (&["scale", "deploy/Istio_Pilot", "--replicas", "2"], 2),
+        ],
+    );
     let out = run(&[
         "-n",
         "istio-system",
@@ -416,28 +404,26 @@ async fn scale_and_rollout_restart_on_the_command_line_as_kubectl_says_them() {
     ]);
     assert_eq!(out.code, Some(2), "{out}");
 
-    let actions: Vec<(String, String, bool)> = files
-        .audit_lines()
-        .into_iter()
-        .map(|l| (l.action, l.target, l.dry_run))
-        .collect();
-    let pilot = "deployment/istio-system/istio-pilot".to_string();
+    let pilot = "deployment/istio-system/istio-pilot";
+    let missing = |name: &str| format!("deployment.apps \"{name}\" not found");
     assert_eq!(
-        actions,
-        vec![
-            ("scale --replicas=3".into(), pilot.clone(), true),
-            (
-                "scale --replicas=2".into(),
-                "deployment/istio-system/no-such".into(),
-                false
+        process::audit_steps(&files.audit),
+        [
+            step("scale --replicas=3", pilot, true, "ok"),
+            step(
+                "scale --replicas=2",
+                "deployment/istio-system/no-such",
+                false,
+                &missing("no-such")
             ),
-            ("scale --replicas=2".into(), pilot.clone(), false),
-            ("rollout restart".into(), pilot.clone(), true),
-            ("rollout restart".into(), pilot, false),
-            (
-                "rollout restart".into(),
-                "deployment/istio-system/gone".into(),
-                false
+            step("scale --replicas=2", pilot, false, "ok"),
+            step("rollout restart", pilot, true, "ok"),
+            step("rollout restart", pilot, false, "ok"),
+            step(
+                "rollout restart",
+                "deployment/istio-system/gone",
+                false,
+                &missing("gone")
             ),
         ]
     );

@@ -252,34 +252,30 @@ async fn workload_names(
             &e,
         )
     };
-    let items = match kind {
-        WorkloadKind::Deployment => Api::<Deployment>::namespaced(client.clone(), namespace)
-            .list_metadata(lp)
-            .await
-            .map_err(listed)?
-            .items
-            .into_iter()
-            .map(|o| o.metadata)
-            .collect::<Vec<_>>(),
-        WorkloadKind::StatefulSet => Api::<StatefulSet>::namespaced(client.clone(), namespace)
-            .list_metadata(lp)
-            .await
-            .map_err(listed)?
-            .items
-            .into_iter()
-            .map(|o| o.metadata)
-            .collect(),
-        WorkloadKind::DaemonSet => Api::<DaemonSet>::namespaced(client.clone(), namespace)
-            .list_metadata(lp)
-            .await
-            .map_err(listed)?
-            .items
-            .into_iter()
-            .map(|o| o.metadata)
-            .collect(),
-        WorkloadKind::ReplicaSet => Vec::new(),
-    };
-    Ok(items.into_iter().filter_map(|m| m.name).collect())
+    let c = client.clone();
+    match kind {
+        WorkloadKind::Deployment => names_in(Api::<Deployment>::namespaced(c, namespace), lp).await,
+        WorkloadKind::StatefulSet => {
+            names_in(Api::<StatefulSet>::namespaced(c, namespace), lp).await
+        }
+        WorkloadKind::DaemonSet => names_in(Api::<DaemonSet>::namespaced(c, namespace), lp).await,
+        WorkloadKind::ReplicaSet => Ok(Vec::new()),
+    }
+    .map_err(listed)
+}
+
+/// The names of the objects an API lists.
+async fn names_in<K>(api: Api<K>, lp: &ListParams) -> Result<Vec<String>, kube::Error>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    Ok(api
+        .list_metadata(lp)
+        .await?
+        .items
+        .into_iter()
+        .filter_map(|o| o.metadata.name)
+        .collect())
 }
 
 /// `kubectl rollout restart` of one workload: its pod template's restartedAt set to `at`.
