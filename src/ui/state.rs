@@ -850,32 +850,35 @@ impl UiState {
                 dialog.input.pop();
                 dialog.error = None;
             }
-            Action::PromptComplete if dialog.stage == Stage::Input(InputKind::Tag) => {
-                let tags: Vec<String> = model
-                    .revision_tags()
-                    .keys()
-                    .map(ToString::to_string)
-                    .collect();
-                let candidates: Vec<&str> = tags
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|t| t.starts_with(dialog.input.trim()))
-                    .collect();
-                if let Some(prefix) = common_prefix(&candidates) {
-                    dialog.input = prefix;
-                }
-                if candidates.len() > 1 {
-                    dialog.error = Some(format!("tags: {}", candidates.join(" ")));
-                }
-            }
-            Action::PromptComplete if dialog.stage == Stage::Input(InputKind::Revision) => {
-                let revisions: Vec<String> = model
-                    .revisions()
-                    .iter()
-                    .filter(|r| !r.is_legacy())
-                    .map(|r| r.revision.to_string())
-                    .collect();
-                let candidates: Vec<&str> = revisions
+            Action::PromptComplete
+                if matches!(
+                    dialog.stage,
+                    Stage::Input(InputKind::Revision | InputKind::Tag)
+                ) =>
+            {
+                // A revision, or a tag, from those in the cluster.
+                let (what, names): (&str, Vec<String>) =
+                    if dialog.stage == Stage::Input(InputKind::Tag) {
+                        (
+                            "tags",
+                            model
+                                .revision_tags()
+                                .keys()
+                                .map(ToString::to_string)
+                                .collect(),
+                        )
+                    } else {
+                        (
+                            "revisions",
+                            model
+                                .revisions()
+                                .iter()
+                                .filter(|r| !r.is_legacy())
+                                .map(|r| r.revision.to_string())
+                                .collect(),
+                        )
+                    };
+                let candidates: Vec<&str> = names
                     .iter()
                     .map(String::as_str)
                     .filter(|r| r.starts_with(dialog.input.trim()))
@@ -884,7 +887,7 @@ impl UiState {
                     dialog.input = prefix;
                 }
                 if candidates.len() > 1 {
-                    dialog.error = Some(format!("revisions: {}", candidates.join(" ")));
+                    dialog.error = Some(format!("{what}: {}", candidates.join(" ")));
                 }
             }
             Action::PromptAccept | Action::Proceed => match dialog.stage {
