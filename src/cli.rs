@@ -27,7 +27,7 @@ pub struct Cli {
 }
 
 const EXIT_HELP: &str = "Exit codes: 0 done; 1 failed, timed out, or refused without --force; \
-2 bad input (options, kubeconfig, an unknown node, namespace or PDB, --readonly); 128 + N when \
+2 bad input (options, kubeconfig, an unknown node, namespace, PDB, workload or revision, --readonly); 128 + N when \
 signal N stopped meshtop.\n\nSignals: SIGINT (Ctrl-C), SIGTERM, SIGHUP and SIGQUIT stop the TUI \
 and the action commands the same way: the terminal is given back (main screen, cursor shown, raw mode \
 off), each action still running is stopped and audited as interrupted (what it did stays done: \
@@ -260,7 +260,7 @@ pub enum Command {
     Cordon(NodeCmd),
     /// Mark a node schedulable again.
     Uncordon(NodeCmd),
-    /// Set a namespace's injection revision, or a node label.
+    /// Set a namespace's injection revision or ambient mode, or a node label.
     #[command(subcommand)]
     Label(LabelCmd),
     /// Relax a PodDisruptionBudget (saving its spec on it), or restore the saved spec.

@@ -354,3 +354,102 @@ async fn tag_set_on_the_command_line_as_istioctl_says_it() {
         ]
     );
 }
+
+/// Where Sail manages the revision, the tag is Sail's `IstioRevisionTag`: meshtop applies
+/// its `spec.targetRef` and leaves the webhook to Sail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sail_managed_revision_gets_its_istio_revision_tag_written() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
+    use kube::discovery::ApiResource;
+
+    let (_sandbox, conn) = harness::connected(CANARY).await;
+    let crd: CustomResourceDefinition = serde_json::from_value(serde_json::json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "istiorevisiontags.sailoperator.io"},
+        "spec": {
+            "group": "sailoperator.io",
+            "names": {"kind": "IstioRevisionTag", "listKind": "IstioRevisionTagList",
+                      "plural": "istiorevisiontags", "singular": "istiorevisiontag"},
+            "scope": "Cluster",
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object",
+                    "x-kubernetes-preserve-unknown-fields": true}}}]
+        }
+    }))
+    .expect("a CRD");
+    Api::<CustomResourceDefinition>::all(conn.client.clone())
+        .create(&PostParams::default(), &crd)
+        .await
+        .expect("the CRD created");
+    let sail = serde_json::json!({"metadata": {"labels": {"app.kubernetes.io/managed-by": "sail-operator"}}});
+    Api::<MutatingWebhookConfiguration>::all(conn.client.clone())
+        .patch(
+            "istio-sidecar-injector-1-30-1",
+            &PatchParams::default(),
+            &Patch::Merge(&sail),
+        )
+        .await
+        .expect("the injector marked as Sail's");
+    Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(conn.client.clone(), "istio-system")
+        .patch(
+            "istiod-1-30-1",
+            &PatchParams::default(),
+            &Patch::Merge(&sail),
+        )
+        .await
+        .expect("istiod marked as Sail's");
+
+    let model = eventually("1-30-1 seen as Sail's", Duration::from_secs(30), || async {
+        let m = model_with_ready_istiod(&conn, "1-30-1").await;
+        let sail = m.revisions().iter().any(|r| {
+            r.revision.as_ref() == "1-30-1"
+                && r.installed_by
+                    .as_deref()
+                    .is_some_and(|i| i.starts_with("sail"))
+        });
+        sail.then_some(m).ok_or("not yet")
+    })
+    .await;
+    let preview: Vec<String> =
+        meshtop::ops::plan(&tag_set("prod-stable", "1-30-1", true, false), &model)
+            .lines
+            .iter()
+            .map(|l| l.text())
+            .collect();
+    assert!(
+        preview.iter().any(|l| l.starts_with(
+            "1-30-1 is managed by Sail: istiorevisiontag.sailoperator.io/prod-stable gets spec.targetRef IstioRevision/1-30-1"
+        )),
+        "{preview:#?}"
+    );
+
+    let exec = Executor::new(&conn, false, None);
+    let out = exec
+        .tag_set("prod-stable", "1-30-1", true, false)
+        .await
+        .expect("applied");
+    assert!(out.sail);
+    assert_eq!(out.from.as_deref(), Some("1-29-2"));
+    let resource = ApiResource {
+        group: "sailoperator.io".into(),
+        version: "v1".into(),
+        api_version: "sailoperator.io/v1".into(),
+        kind: "IstioRevisionTag".into(),
+        plural: "istiorevisiontags".into(),
+    };
+    let tag = Api::<DynamicObject>::all_with(conn.client.clone(), &resource)
+        .get("prod-stable")
+        .await
+        .expect("the IstioRevisionTag");
+    assert_eq!(
+        tag.data["spec"]["targetRef"],
+        serde_json::json!({"kind": "IstioRevision", "name": "1-30-1"})
+    );
+    // The webhook is Sail's to regenerate: meshtop did not write it.
+    assert_eq!(
+        tag_revision(&conn, "prod-stable").await.as_deref(),
+        Some("1-29-2")
+    );
+}
