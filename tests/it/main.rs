@@ -28,6 +28,7 @@ mod tui_tmux;
 mod tui_workload;
 mod ui_actions;
 mod ui_install;
+mod ui_remedies;
 mod ui_views;
 mod uninstall_actions;
 mod worklist;
