@@ -361,7 +361,6 @@ async fn tag_set_on_the_command_line_as_istioctl_says_it() {
 async fn a_sail_managed_revision_gets_its_istio_revision_tag_written() {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
-    use kube::discovery::ApiResource;
 
     let (_sandbox, conn) = harness::connected(CANARY).await;
     let crd: CustomResourceDefinition = serde_json::from_value(serde_json::json!({
@@ -432,13 +431,7 @@ async fn a_sail_managed_revision_gets_its_istio_revision_tag_written() {
         .expect("applied");
     assert!(out.sail);
     assert_eq!(out.from.as_deref(), Some("1-29-2"));
-    let resource = ApiResource {
-        group: "sailoperator.io".into(),
-        version: "v1".into(),
-        api_version: "sailoperator.io/v1".into(),
-        kind: "IstioRevisionTag".into(),
-        plural: "istiorevisiontags".into(),
-    };
+    let resource = meshtop::cluster::actions::tag::istio_revision_tags();
     let tag = Api::<DynamicObject>::all_with(conn.client.clone(), &resource)
         .get("prod-stable")
         .await

@@ -11,8 +11,9 @@ fn line_with<'a>(screen: &'a str, words: &[&str]) -> Option<&'a str> {
     screen.lines().find(|l| words.iter().all(|w| l.contains(w)))
 }
 
-#[test]
-fn scaling_fraud_check_to_two_from_the_disruption_view_unblocks_its_node() {
+/// meshtop on the 2026 mesh in a 160x45 terminal, auditing to a temporary file (the
+/// directory is kept alive by the caller).
+fn on_the_2026_mesh() -> (Session, tempfile::TempDir, std::path::PathBuf) {
     require_tmux();
     let audit = tempfile::tempdir().expect("tempdir");
     let audit_log = audit.path().join("audit.log");
@@ -21,6 +22,12 @@ fn scaling_fraud_check_to_two_from_the_disruption_view_unblocks_its_node() {
         160,
         45,
     );
+    (s, audit, audit_log)
+}
+
+#[test]
+fn scaling_fraud_check_to_two_from_the_disruption_view_unblocks_its_node() {
+    let (s, _audit, audit_log) = on_the_2026_mesh();
     s.wait_for("the overview", |sc| sc.contains("1-29-2"));
 
     s.keys(&["6"]);
@@ -77,14 +84,7 @@ fn scaling_fraud_check_to_two_from_the_disruption_view_unblocks_its_node() {
 
 #[test]
 fn moving_prod_stable_to_the_canary_from_the_revisions_view_moves_payments() {
-    require_tmux();
-    let audit = tempfile::tempdir().expect("tempdir");
-    let audit_log = audit.path().join("audit.log");
-    let s = Session::start(
-        &format!("--demo=canary-2026 --audit-log {}", audit_log.display()),
-        160,
-        45,
-    );
+    let (s, _audit, audit_log) = on_the_2026_mesh();
     s.keys(&["2"]);
     s.wait_for("both revisions, istiod ready", |sc| {
         line_with(

@@ -28,6 +28,17 @@ pub struct TagOutcome {
     pub namespaces: Vec<String>,
 }
 
+/// Sail's `IstioRevisionTag` resource (cluster-scoped, `sailoperator.io/v1`).
+pub fn istio_revision_tags() -> ApiResource {
+    ApiResource {
+        group: "sailoperator.io".into(),
+        version: "v1".into(),
+        api_version: "sailoperator.io/v1".into(),
+        kind: "IstioRevisionTag".into(),
+        plural: "istiorevisiontags".into(),
+    }
+}
+
 fn to_value<T: serde::Serialize>(o: &T) -> Result<Value, ActionError> {
     serde_json::to_value(o).map_err(|e| ActionError::Api(e.to_string()))
 }
@@ -128,14 +139,7 @@ pub(super) async fn set(
     };
     let sail = sail_managed(canonical);
     if sail {
-        let resource = ApiResource {
-            group: "sailoperator.io".into(),
-            version: "v1".into(),
-            api_version: "sailoperator.io/v1".into(),
-            kind: "IstioRevisionTag".into(),
-            plural: "istiorevisiontags".into(),
-        };
-        let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &istio_revision_tags());
         let params = PatchParams {
             dry_run,
             force: true,
