@@ -620,7 +620,7 @@ pub enum LabelCmd {
         #[arg(long)]
         ambient: bool,
         /// With --ambient: `istio.io/use-waypoint=NAME`, the waypoint its traffic goes through.
-        #[arg(long, value_name = "NAME", requires = "ambient")]
+        #[arg(long, value_name = "NAME")]
         waypoint: Option<String>,
         /// Then rollout-restart its Deployments, StatefulSets and DaemonSets, and wait for
         /// each rollout as `kubectl rollout status` does.
