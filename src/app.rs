@@ -19,7 +19,8 @@ use tokio::sync::mpsc;
 
 use crate::cli::{
     CheckCmd, Cli, Command, DemoScenario, DrainCmd, FailOn, GetCmd, GlobalArgs, LabelCmd, NodeCmd,
-    Output, PdbCmd, ProxyStatusCmd, SnapshotCmd, UpgradeNodesCmd, View,
+    Output, PdbCmd, ProxyStatusCmd, RolloutCmd, ScaleCmd, SnapshotCmd, TagCmd, UninstallCmd,
+    UpgradeNodesCmd, View,
 };
 use crate::cluster::actions::RunOptions;
 use crate::cluster::actions::{AuditLog, Executor};
@@ -28,6 +29,7 @@ use crate::model::sync::{ReplicaState, ReplicaSync};
 use crate::model::{ClusterEvent, Kind, Model, Name, Severity, SourceState, Stamped, syncz};
 use crate::ops::Request;
 use crate::ops::outcome::{self, Event};
+use crate::ops::workload::WorkloadRef;
 use crate::ops::{self, ActionError};
 use crate::signals::{StopSignal, stop_signal};
 use crate::ui::{self, Header, Keymap, Theme, Ui};
@@ -160,6 +162,10 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Some(Command::Label(cmd)) => interruptible(label(&cli.global, &cmd)).await,
         Some(Command::Pdb(cmd)) => interruptible(pdb(&cli.global, &cmd)).await,
         Some(Command::Install(cmd)) => interruptible(install::run(&cli.global, &cmd)).await,
+        Some(Command::Scale(cmd)) => interruptible(scale(&cli.global, &cmd)).await,
+        Some(Command::Rollout(cmd)) => interruptible(rollout(&cli.global, &cmd)).await,
+        Some(Command::Tag(cmd)) => interruptible(tag(&cli.global, &cmd)).await,
+        Some(Command::Uninstall(cmd)) => interruptible(uninstall(&cli.global, &cmd)).await,
         None => tui(&cli.global).await,
     }
 }
@@ -653,14 +659,14 @@ fn print_event(event: Event, dry_run: bool) {
 /// against the cluster first (the TUI's typed confirmation is `--force` here).
 async fn run_request(
     global: &GlobalArgs,
-    request: Request,
+    mut request: Request,
     opts: RunOptions,
 ) -> Result<(), AppError> {
     request.validate()?;
     preflight(global, request.verb(), &request.target())?;
     let (target, executor) = executor(global).await?;
     if request.may_need_consent() {
-        ask_consent(&target, &request).await?;
+        ask_consent(&target, &mut request).await?;
     }
     let dry_run = opts.dry_run;
     let report = move |e: Event| print_event(e, dry_run);
@@ -670,13 +676,23 @@ async fn run_request(
 }
 
 /// Reads the cluster into a model and refuses the request if it needs [`ops::Consent`].
-async fn ask_consent(target: &Target, request: &Request) -> Result<(), AppError> {
+async fn ask_consent(target: &Target, request: &mut Request) -> Result<(), AppError> {
     let (tx, mut rx) = mpsc::channel(4096);
     // Every namespace, whatever -n says: istiod runs in its own.
     let watchers = cluster::spawn_watchers(&target.connection, WatchOptions::default(), tx);
     let mut model = Model::new();
     initial_sync(&mut model, &mut rx, CONSENT_SYNC_TIMEOUT).await?;
     drop(watchers);
+    let context = &target.connection.context;
+    request.prepare(&model).map_err(|e| match e {
+        ActionError::NotFound(why) => {
+            ActionError::NotFound(format!("{why} (context {context}); nothing was sent"))
+        }
+        other => ActionError::Refused(format!(
+            "refusing to {} in context {context}: {other}; nothing was sent",
+            request.title()
+        )),
+    })?;
     let Some(consent) = request.consent(&model) else {
         return Ok(());
     };
@@ -812,16 +828,30 @@ async fn label(global: &GlobalArgs, cmd: &LabelCmd) -> Result<(), AppError> {
         LabelCmd::Namespace {
             namespace,
             rev,
+            ambient: _,
+            waypoint,
             restart,
             timeout,
             dry_run,
             force,
         } => {
-            let request = Request::LabelNamespace {
-                namespace: namespace.clone(),
-                revision: rev.clone(),
-                restart: *restart,
-                force: *force,
+            if rev.is_some() && waypoint.is_some() {
+                return Err(AppError::Usage(
+                    "--waypoint goes with --ambient: a waypoint serves ambient namespaces".into(),
+                ));
+            }
+            let request = match rev {
+                Some(rev) => Request::LabelNamespace {
+                    namespace: namespace.clone(),
+                    revision: rev.clone(),
+                    restart: *restart,
+                    force: *force,
+                },
+                None => Request::Ambient {
+                    namespace: namespace.clone(),
+                    waypoint: waypoint.clone(),
+                    restart: *restart,
+                },
             };
             let opts = RunOptions {
                 dry_run: *dry_run,
@@ -867,6 +897,88 @@ async fn pdb(global: &GlobalArgs, cmd: &PdbCmd) -> Result<(), AppError> {
     };
     let opts = RunOptions {
         dry_run: t.dry_run,
+        ..RunOptions::default()
+    };
+    run_request(global, request, opts).await
+}
+
+/// The namespace a command's object is in: `-n`, else kubectl's `default`.
+fn object_namespace(global: &GlobalArgs) -> &str {
+    global.namespace.as_deref().unwrap_or("default")
+}
+
+/// `meshtop scale TYPE/NAME --replicas N`.
+async fn scale(global: &GlobalArgs, cmd: &ScaleCmd) -> Result<(), AppError> {
+    let workload = WorkloadRef::parse(&cmd.workload, object_namespace(global))?;
+    let request = Request::Scale {
+        workload,
+        replicas: Some(cmd.replicas),
+    };
+    let opts = RunOptions {
+        dry_run: cmd.dry_run,
+        ..RunOptions::default()
+    };
+    run_request(global, request, opts).await
+}
+
+/// `meshtop rollout restart TYPE/NAME`.
+async fn rollout(global: &GlobalArgs, cmd: &RolloutCmd) -> Result<(), AppError> {
+    let RolloutCmd::Restart {
+        workload,
+        wait,
+        timeout,
+        dry_run,
+    } = cmd;
+    let request = Request::Restart {
+        workload: WorkloadRef::parse(workload, object_namespace(global))?,
+        wait: *wait,
+    };
+    let opts = RunOptions {
+        dry_run: *dry_run,
+        rollout_timeout: *timeout,
+        ..RunOptions::default()
+    };
+    run_request(global, request, opts).await
+}
+
+/// `meshtop uninstall revision REV|--legacy`.
+async fn uninstall(global: &GlobalArgs, cmd: &UninstallCmd) -> Result<(), AppError> {
+    let UninstallCmd::Revision {
+        rev,
+        legacy,
+        dry_run,
+    } = cmd;
+    let request = Request::Uninstall {
+        revision: rev.clone().unwrap_or_default(),
+        legacy: *legacy,
+        targets: Vec::new(),
+    };
+    let opts = RunOptions {
+        dry_run: *dry_run,
+        ..RunOptions::default()
+    };
+    run_request(global, request, opts).await
+}
+
+/// `meshtop tag set TAG --revision REV`.
+async fn tag(global: &GlobalArgs, cmd: &TagCmd) -> Result<(), AppError> {
+    let TagCmd::Set {
+        tag,
+        revision,
+        overwrite,
+        restart,
+        timeout,
+        dry_run,
+    } = cmd;
+    let request = Request::TagSet {
+        tag: tag.clone(),
+        revision: revision.clone(),
+        overwrite: *overwrite,
+        restart: *restart,
+    };
+    let opts = RunOptions {
+        dry_run: *dry_run,
+        rollout_timeout: *timeout,
         ..RunOptions::default()
     };
     run_request(global, request, opts).await

@@ -27,7 +27,7 @@ pub struct Cli {
 }
 
 const EXIT_HELP: &str = "Exit codes: 0 done; 1 failed, timed out, or refused without --force; \
-2 bad input (options, kubeconfig, an unknown node, namespace or PDB, --readonly); 128 + N when \
+2 bad input (options, kubeconfig, an unknown node, namespace, PDB, workload or revision, --readonly); 128 + N when \
 signal N stopped meshtop.\n\nSignals: SIGINT (Ctrl-C), SIGTERM, SIGHUP and SIGQUIT stop the TUI \
 and the action commands the same way: the terminal is given back (main screen, cursor shown, raw mode \
 off), each action still running is stopped and audited as interrupted (what it did stays done: \
@@ -265,7 +265,7 @@ pub enum Command {
     Cordon(NodeCmd),
     /// Mark a node schedulable again.
     Uncordon(NodeCmd),
-    /// Set a namespace's injection revision, or a node label.
+    /// Set a namespace's injection revision or ambient mode, or a node label.
     #[command(subcommand)]
     Label(LabelCmd),
     /// Relax a PodDisruptionBudget (saving its spec on it), or restore the saved spec.
@@ -278,6 +278,18 @@ pub enum Command {
     /// the kinds meshtop shows, in every namespace you may list, with their status, uids and
     /// owner references, and each proxy's sync state as istiod reports it (never a Secret).
     Snapshot(SnapshotCmd),
+    /// Set a Deployment's or StatefulSet's replicas through its scale subresource, as
+    /// `kubectl scale` does (e.g. to 2, so that its PodDisruptionBudget allows a drain).
+    Scale(ScaleCmd),
+    /// Restart a workload's pods as `kubectl rollout restart` does.
+    #[command(subcommand)]
+    Rollout(RolloutCmd),
+    /// Point a revision tag at a control-plane revision, as `istioctl tag set` does.
+    #[command(subcommand)]
+    Tag(TagCmd),
+    /// Delete a control-plane revision's objects once nothing uses it.
+    #[command(subcommand)]
+    Uninstall(UninstallCmd),
     /// Serve a sandbox Kubernetes API server on loopback, loaded from a scenario.
     #[command(long_about = SANDBOX_LONG_ABOUT, after_long_help = meshtop_sandbox::scenario::FORMAT_HELP)]
     Sandbox(SandboxCmd),
@@ -650,13 +662,22 @@ pub struct NodeCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum LabelCmd {
-    /// Set `istio.io/rev=REV` on a namespace and remove a conflicting `istio-injection`;
-    /// refused when no revision REV runs in the cluster, unless --force.
+    /// Set `istio.io/rev=REV` on a namespace and remove a conflicting `istio-injection` (and
+    /// `istio.io/dataplane-mode=ambient`: sidecar mode); refused when no revision REV runs in
+    /// the cluster, unless --force. Or, with --ambient, enroll it in ambient mode.
+    #[command(group(clap::ArgGroup::new("mode").required(true).args(["rev", "ambient"])))]
     Namespace {
         namespace: String,
-        /// The control-plane revision.
+        /// The control-plane revision (or tag) whose sidecars its pods get.
         #[arg(long, value_name = "REV")]
-        rev: String,
+        rev: Option<String>,
+        /// Ambient mode instead: `istio.io/dataplane-mode=ambient`, with `istio-injection` and
+        /// `istio.io/rev` removed so that new pods get no sidecar.
+        #[arg(long)]
+        ambient: bool,
+        /// With --ambient: `istio.io/use-waypoint=NAME`, the waypoint its traffic goes through.
+        #[arg(long, value_name = "NAME")]
+        waypoint: Option<String>,
         /// Then rollout-restart its Deployments, StatefulSets and DaemonSets, and wait for
         /// each rollout as `kubectl rollout status` does.
         #[arg(long)]
@@ -679,6 +700,91 @@ pub enum LabelCmd {
         #[arg(value_name = "KEY=VALUE|KEY-")]
         label: String,
         /// Send the request with dryRun=All: nothing changes.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ScaleCmd {
+    /// The workload: deployment/NAME or statefulset/NAME (kubectl's short names work too),
+    /// in the namespace of -n (default: default).
+    #[arg(value_name = "TYPE/NAME")]
+    pub workload: String,
+    /// The replicas it should have (0 to 1000).
+    #[arg(long, value_name = "N", value_parser = replicas)]
+    pub replicas: u32,
+    /// Send the request with dryRun=All: nothing changes.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolloutCmd {
+    /// Set `kubectl.kubernetes.io/restartedAt` on the workload's pod template, so that its
+    /// pods are replaced as its update strategy says.
+    Restart {
+        /// deployment/NAME, statefulset/NAME or daemonset/NAME, in the namespace of -n
+        /// (default: default).
+        #[arg(value_name = "TYPE/NAME")]
+        workload: String,
+        /// Then wait for the rollout as `kubectl rollout status` does.
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait waits (at most 24h).
+        #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = duration)]
+        timeout: std::time::Duration,
+        /// Send the request with dryRun=All: nothing changes.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UninstallCmd {
+    /// Delete a revision's objects (injector and validating webhooks, istiod Deployment, HPA,
+    /// PDB and Service, its ConfigMaps), or with --legacy those of the non-revisioned
+    /// control plane (its components' Deployments, HPAs, PDBs and Services, the
+    /// istio-sidecar-injector webhook, the istio ConfigMaps). It first reads the cluster and
+    /// refuses (exit 1, nothing sent) while any namespace, revision tag or proxy still uses
+    /// it, naming them. A Helm release record remains: meshtop runs no helm.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["rev", "legacy"])))]
+    Revision {
+        /// The revision.
+        #[arg(value_name = "REV")]
+        rev: Option<String>,
+        /// The non-revisioned (Istio 1.4 and older) control plane instead.
+        #[arg(long)]
+        legacy: bool,
+        /// Send every request with dryRun=All: nothing changes.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TagCmd {
+    /// Regenerate the tag's MutatingWebhookConfiguration (`istio-revision-tag-TAG`) from the
+    /// revision's injector webhook and point the tag's Service (Istio 1.28+) at the revision's
+    /// istiod; where Sail manages the revision, apply its IstioRevisionTag instead. Refused
+    /// (exit 1) when the revision runs no ready istiod, or the tag exists without
+    /// --overwrite; exit 2 when no injector webhook of the revision exists.
+    Set {
+        tag: String,
+        /// The revision the tag should point at.
+        #[arg(long, value_name = "REV")]
+        revision: String,
+        /// Move a tag that already exists.
+        #[arg(long)]
+        overwrite: bool,
+        /// Then rollout-restart every workload of the namespaces that follow the tag, one at a
+        /// time, waiting for each rollout.
+        #[arg(long)]
+        restart: bool,
+        /// How long to wait for each rollout after --restart (at most 24h; 0s: do not wait).
+        #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = duration_or_zero)]
+        timeout: std::time::Duration,
+        /// Send every request with dryRun=All: nothing changes.
         #[arg(long)]
         dry_run: bool,
     },
@@ -717,6 +823,10 @@ pub struct PdbTargetCmd {
     /// Send the request with dryRun=All: nothing changes.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+fn replicas(text: &str) -> Result<u32, String> {
+    crate::ops::workload::parse_replicas(text).map_err(|e| e.to_string())
 }
 
 /// The longest wait any flag may ask for: a day. Longer ones are typos, and a deadline that

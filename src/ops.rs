@@ -1,9 +1,11 @@
 //! Actions as data: what a user asks for ([`Request`]), the checks made before any request
 //! leaves ([`names`], [`label`]), kubectl's drain rules and a drain's plan and events
-//! ([`drain`]), PodDisruptionBudget relief ([`pdb`]), rollouts ([`rollout`]), installs as
-//! forms, facts and plans ([`install`]), and the words of their outcomes. Pure: no kube
-//! client, no terminal; `cluster::actions` carries the plans out, `ui` and the CLI show them.
+//! ([`drain`]), PodDisruptionBudget relief ([`pdb`]), rollouts ([`rollout`]), scaling and
+//! restarting one workload ([`workload`]), installs as forms, facts and plans ([`install`]),
+//! and the words of their outcomes. Pure: no kube client, no terminal; `cluster::actions`
+//! carries the plans out, `ui` and the CLI show them.
 
+pub mod ambient;
 pub mod drain;
 pub mod inspect;
 pub mod install;
@@ -14,7 +16,10 @@ pub mod pdb;
 pub mod plan;
 pub mod request;
 pub mod rollout;
+pub mod tag;
+pub mod uninstall;
 pub mod upgrade;
+pub mod workload;
 
 pub use plan::{Plan, plan};
 pub use request::{ActionKind, Consent, InputKind, InstallRequest, Request};

@@ -356,7 +356,8 @@ impl EventTracker {
             }
             Event::Rollout(RolloutEvent::Waiting { .. })
             | Event::Restarted(_)
-            | Event::Upgrade(_) => {}
+            | Event::Upgrade(_)
+            | Event::Deleted { .. } => {}
         }
     }
 

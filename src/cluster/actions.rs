@@ -11,6 +11,8 @@ pub mod drain;
 pub mod install;
 pub mod rollout;
 pub mod run;
+pub mod tag;
+pub mod uninstall;
 pub mod upgrade;
 pub mod writes;
 
@@ -29,6 +31,7 @@ use crate::ops::label::{
 };
 use crate::ops::names;
 use crate::ops::pdb::PdbTarget;
+use crate::ops::workload::WorkloadRef;
 
 /// meshtop's field manager on every write.
 pub const FIELD_MANAGER: &str = "meshtop";
@@ -333,6 +336,118 @@ impl Executor {
             |out| out.not_installed(plan, dry_run),
         )
         .await
+    }
+
+    /// Sets a Deployment's or StatefulSet's replicas (`kubectl scale`); returns the replicas
+    /// it had.
+    pub async fn scale(
+        &self,
+        workload: &WorkloadRef,
+        replicas: u32,
+        dry_run: bool,
+    ) -> Result<i32, ActionError> {
+        workload.validate()?;
+        workload.check_scalable()?;
+        let target = workload.audit_target();
+        self.guard("scale", &target)?;
+        self.audited(
+            &format!("scale --replicas={replicas}"),
+            &target,
+            dry_run,
+            writes::scale(&self.client, workload, replicas, dry_run),
+        )
+        .await
+    }
+
+    /// Restarts one workload's pods (`kubectl rollout restart`).
+    pub async fn restart(&self, workload: &WorkloadRef, dry_run: bool) -> Result<(), ActionError> {
+        workload.validate()?;
+        let target = workload.audit_target();
+        self.guard("restart", &target)?;
+        let at = jiff::Timestamp::now().to_string();
+        self.audited(
+            "rollout restart",
+            &target,
+            dry_run,
+            writes::restart_workload(&self.client, workload, &at, dry_run),
+        )
+        .await
+    }
+
+    /// Points a revision tag at a revision as `istioctl tag set` does (see [`tag`]).
+    pub async fn tag_set(
+        &self,
+        tag: &str,
+        revision: &str,
+        overwrite: bool,
+        dry_run: bool,
+    ) -> Result<tag::TagOutcome, ActionError> {
+        crate::ops::tag::validate(tag, revision)?;
+        let target = format!("revisiontag/{tag}");
+        self.guard("tag set", &target)?;
+        let action = if overwrite {
+            format!("tag set --revision {revision} --overwrite")
+        } else {
+            format!("tag set --revision {revision}")
+        };
+        self.audited(
+            &action,
+            &target,
+            dry_run,
+            tag::set(&self.client, tag, revision, overwrite, dry_run),
+        )
+        .await
+    }
+
+    /// Enrolls a namespace in ambient mode (see [`crate::ops::ambient`]), and with `restart`
+    /// restarts its workloads so their sidecars go.
+    pub async fn enroll_ambient(
+        &self,
+        namespace: &str,
+        waypoint: Option<&str>,
+        restart: bool,
+        dry_run: bool,
+    ) -> Result<crate::ops::ambient::AmbientOutcome, ActionError> {
+        crate::ops::ambient::validate(namespace, waypoint)?;
+        let target = format!("namespace/{namespace}");
+        self.guard("label", &target)?;
+        let mut action = "label istio.io/dataplane-mode=ambient".to_string();
+        if let Some(w) = waypoint {
+            action.push_str(&format!(" istio.io/use-waypoint={w}"));
+        }
+        if restart {
+            action.push_str(" and restart");
+        }
+        self.audited(
+            &action,
+            &target,
+            dry_run,
+            writes::enroll_ambient(&self.client, namespace, waypoint, restart, dry_run),
+        )
+        .await
+    }
+
+    /// Deletes one object of an uninstall; `Ok(false)`: it was not there.
+    pub async fn delete(
+        &self,
+        target: &crate::ops::uninstall::DeleteTarget,
+        dry_run: bool,
+    ) -> Result<bool, ActionError> {
+        let audit = target.audit_target();
+        self.guard("delete", &audit)?;
+        self.audited(
+            "uninstall: delete",
+            &audit,
+            dry_run,
+            uninstall::delete(&self.client, target, dry_run),
+        )
+        .await
+    }
+
+    /// The Deployments, StatefulSets and DaemonSets of a namespace, read live.
+    pub async fn workloads_in(&self, namespace: &str) -> Result<Vec<WorkloadRef>, ActionError> {
+        names::namespace(namespace)?;
+        writes::workloads_in(&self.client, namespace).await
     }
 
     /// Waits for restarted workloads to roll out (`kubectl rollout status`); read-only.

@@ -838,7 +838,7 @@ pub fn hpa(h: &HorizontalPodAutoscaler, i: &mut Interner) -> Option<HpaSummary> 
     })
 }
 
-fn int_or_percent(v: &IntOrString) -> Option<IntOrPercent> {
+pub(crate) fn int_or_percent(v: &IntOrString) -> Option<IntOrPercent> {
     match v {
         IntOrString::Int(n) => Some(IntOrPercent::Int(*n)),
         IntOrString::String(s) => match s.strip_suffix('%') {

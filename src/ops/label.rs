@@ -130,6 +130,8 @@ pub struct NamespaceLabelOutcome {
     pub labeled: bool,
     /// The `istio-injection` value removed, if there was one.
     pub removed_injection: Option<String>,
+    /// `istio.io/dataplane-mode=ambient` was removed: the namespace left ambient mode.
+    pub removed_ambient: bool,
     /// The workloads rolled out, as `deployment.apps/NAME`.
     pub restarted: Vec<String>,
 }

@@ -79,6 +79,11 @@ pub fn pdb(name: &str) -> Result<(), ActionError> {
     refuse("PodDisruptionBudget name", name, subdomain_problem(name))
 }
 
+/// A Deployment's, StatefulSet's or DaemonSet's name: a DNS-1123 subdomain.
+pub fn workload(name: &str) -> Result<(), ActionError> {
+    refuse("workload name", name, subdomain_problem(name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,11 @@ pub enum Event {
     Rollout(RolloutEvent),
     /// A rolling node upgrade's own steps (its drains report as [`Event::Drain`]).
     Upgrade(super::upgrade::UpgradeEvent),
+    /// An object deleted (`found`), or not there any more and skipped.
+    Deleted {
+        what: String,
+        found: bool,
+    },
 }
 
 /// One line of an action's report; `warning`: kubectl prints it on stderr.
@@ -57,6 +62,10 @@ pub fn lines(event: &Event, dry_run: bool) -> Vec<Line> {
         Event::Drain(e) => drain_lines(e, suffix),
         Event::Restarted(w) => vec![Line::out(format!("{w} restarted{suffix}"))],
         Event::RolloutStarted { .. } => Vec::new(),
+        Event::Deleted { what, found: true } => vec![Line::out(format!("{what} deleted{suffix}"))],
+        Event::Deleted { what, found: false } => {
+            vec![Line::out(format!("{what} not found: skipped"))]
+        }
         Event::Rollout(RolloutEvent::Waiting { workload, why }) => vec![Line::out(format!(
             "Waiting for {workload} rollout to finish: {why}..."
         ))],
@@ -179,7 +188,23 @@ pub enum Outcome {
         revision: String,
         labeled: bool,
         removed_injection: Option<String>,
+        /// `istio.io/dataplane-mode=ambient` removed.
+        removed_ambient: bool,
         /// Restarted, and whether the rollouts were followed to their end.
+        restarted: Option<(usize, bool)>,
+    },
+    /// A control plane's objects deleted (`skipped`: not found).
+    Uninstalled {
+        what: String,
+        deleted: usize,
+        skipped: usize,
+    },
+    /// Enrolled in ambient mode; `removed`: the injection labels taken off, `KEY=VALUE`.
+    Enrolled {
+        namespace: String,
+        waypoint: Option<String>,
+        labeled: bool,
+        removed: Vec<String>,
         restarted: Option<(usize, bool)>,
     },
     PdbRelaxed {
@@ -196,6 +221,25 @@ pub enum Outcome {
         nodes: Vec<String>,
         restored: usize,
         scaled_back: usize,
+    },
+    /// `deployment.apps/NAME`.
+    Scaled {
+        workload: String,
+    },
+    /// `deployment.apps/NAME`; `rolled_out`: the rollout was followed to its end.
+    Restarted {
+        workload: String,
+        rolled_out: bool,
+    },
+    /// A revision tag pointed at `revision` (from `from`); `sail`: as Sail's
+    /// `IstioRevisionTag`; the namespaces that follow it, and the restart if asked.
+    TagSet {
+        tag: String,
+        revision: String,
+        from: Option<String>,
+        sail: bool,
+        namespaces: usize,
+        restarted: Option<(usize, bool)>,
     },
 }
 
@@ -230,26 +274,48 @@ impl Outcome {
                 revision,
                 labeled,
                 removed_injection,
+                removed_ambient,
                 restarted,
             } => {
                 let mut text = if *labeled {
-                    let removed = removed_injection
+                    let mut removed = removed_injection
                         .as_deref()
                         .map(|v| format!(", istio-injection={v} removed"))
                         .unwrap_or_default();
+                    if *removed_ambient {
+                        removed.push_str(", istio.io/dataplane-mode=ambient removed");
+                    }
                     format!(
                         "namespace/{namespace} labeled istio.io/rev={revision}{removed}{suffix}"
                     )
                 } else {
                     format!("namespace/{namespace} not labeled: already on istio.io/rev={revision}")
                 };
-                if let Some((n, followed)) = restarted {
-                    text.push_str(&format!(
-                        "; {} restarted{}",
-                        count(*n, "workload"),
-                        if *followed { " and rolled out" } else { "" }
-                    ));
-                }
+                text.push_str(&restarted_words(*restarted));
+                text
+            }
+            Outcome::Enrolled {
+                namespace,
+                waypoint,
+                labeled,
+                removed,
+                restarted,
+            } => {
+                let mut text = if *labeled {
+                    let mut t =
+                        format!("namespace/{namespace} labeled istio.io/dataplane-mode=ambient");
+                    if let Some(w) = waypoint {
+                        t.push_str(&format!(", istio.io/use-waypoint={w}"));
+                    }
+                    for r in removed {
+                        t.push_str(&format!(", {r} removed"));
+                    }
+                    t.push_str(suffix);
+                    t
+                } else {
+                    format!("namespace/{namespace} not labeled: already in ambient mode")
+                };
+                text.push_str(&restarted_words(*restarted));
                 text
             }
             // kubectl names the object without its namespace.
@@ -270,8 +336,65 @@ impl Outcome {
                 count(*restored, "budget"),
                 count(*scaled_back, "workload")
             ),
+            Outcome::Scaled { workload } => format!("{workload} scaled{suffix}"),
+            Outcome::Uninstalled {
+                what,
+                deleted,
+                skipped,
+            } => format!(
+                "{what} uninstalled{suffix}: {} deleted, {skipped} not found",
+                count(*deleted, "object")
+            ),
+            // istioctl's words, then what moved.
+            Outcome::TagSet {
+                tag,
+                revision,
+                from,
+                sail,
+                namespaces,
+                restarted,
+            } => {
+                let mut text = format!(
+                    "Revision tag {tag:?} created, referencing control plane revision \
+                     {revision:?}{suffix}"
+                );
+                if let Some(from) = from.as_deref().filter(|f| *f != revision) {
+                    text.push_str(&format!(
+                        "; moved from {from} with {}",
+                        count(*namespaces, "namespace")
+                    ));
+                }
+                if *sail {
+                    text.push_str(" (as istiorevisiontag.sailoperator.io)");
+                }
+                text.push_str(&restarted_words(*restarted));
+                text
+            }
+            Outcome::Restarted {
+                workload,
+                rolled_out,
+            } => {
+                if *rolled_out {
+                    format!("{workload} restarted and rolled out")
+                } else {
+                    format!("{workload} restarted{suffix}")
+                }
+            }
         }
     }
+}
+
+/// `; 2 workloads restarted and rolled out`, when restarted.
+fn restarted_words(restarted: Option<(usize, bool)>) -> String {
+    restarted
+        .map(|(n, followed)| {
+            format!(
+                "; {} restarted{}",
+                count(n, "workload"),
+                if followed { " and rolled out" } else { "" }
+            )
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -328,6 +451,7 @@ mod tests {
             revision: "1-9-1".into(),
             labeled: true,
             removed_injection: Some("enabled".into()),
+            removed_ambient: false,
             restarted: Some((1, true)),
         };
         assert_eq!(

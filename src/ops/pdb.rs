@@ -5,12 +5,42 @@
 use serde_json::{Value, json};
 
 use super::ActionError;
+use crate::model::summary::IntOrPercent;
 
 /// Where PDB relief keeps the original spec (the model reads it too).
 pub const RELAXED_FROM: &str = crate::model::labels::keys::RELAXED_FROM;
 
 /// Where PDB relief records the budget fields it wrote (the model reads it too).
 pub const RELAXED_TO: &str = crate::model::labels::keys::RELAXED_TO;
+
+/// The healthy pods a budget needs out of `expected`, as the disruption controller counts
+/// them: a percentage is of the expected pods, rounded up; maxUnavailable leaves the rest.
+/// `None` when the budget sets neither.
+pub fn desired_healthy(
+    min_available: Option<&IntOrPercent>,
+    max_unavailable: Option<&IntOrPercent>,
+    expected: i32,
+) -> Option<i32> {
+    let expected = expected.max(0);
+    let count = |v: &IntOrPercent| match v {
+        IntOrPercent::Int(n) => *n,
+        IntOrPercent::Percent(p) => {
+            i32::try_from((i64::from(*p) * i64::from(expected) + 99) / 100).unwrap_or(i32::MAX)
+        }
+    };
+    match (min_available, max_unavailable) {
+        (Some(m), _) => Some(count(m)),
+        (None, Some(u)) => Some((expected - count(u)).max(0)),
+        (None, None) => None,
+    }
+}
+
+/// A budget field of a spec in JSON (`1`, `"25%"`).
+pub fn budget_field(v: &Value) -> Option<IntOrPercent> {
+    let v: k8s_openapi::apimachinery::pkg::util::intstr::IntOrString =
+        serde_json::from_value(v.clone()).ok()?;
+    crate::model::project::int_or_percent(&v)
+}
 
 /// `NAMESPACE/NAME` of a PodDisruptionBudget.
 #[derive(Debug, Clone, PartialEq, Eq)]

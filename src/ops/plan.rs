@@ -138,6 +138,37 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
                 *delete_emptydir_data,
             ));
         }
+        Request::Scale { workload, replicas } => {
+            if let Some(n) = replicas {
+                out.extend(super::workload::scale_plan(model, workload, *n));
+            }
+        }
+        Request::Restart { workload, wait } => {
+            out.extend(super::workload::restart_plan(model, workload, *wait));
+        }
+        Request::Uninstall {
+            revision, legacy, ..
+        } => out.extend(super::uninstall::plan(model, revision, *legacy)),
+        Request::Ambient {
+            namespace,
+            waypoint,
+            restart,
+        } => out.extend(super::ambient::plan(
+            model,
+            namespace,
+            waypoint.as_deref(),
+            *restart,
+        )),
+        Request::TagSet {
+            tag,
+            revision,
+            overwrite,
+            restart,
+        } => {
+            if !tag.is_empty() {
+                out.extend(super::tag::plan(model, tag, revision, *overwrite, *restart));
+            }
+        }
         Request::Drain {
             node,
             delete_emptydir_data,
@@ -319,43 +350,18 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
                     "namespace/{namespace}: label istio-injection: {inj} → (removed: it would win over istio.io/rev)"
                 )));
             }
+            if get(crate::model::labels::keys::DATAPLANE_MODE).as_deref() == Some("ambient") {
+                out.push(PlanLine::plain(format!(
+                    "namespace/{namespace}: label istio.io/dataplane-mode: ambient → (removed: \
+                     it leaves ambient mode; ztunnel leaves pods with a sidecar alone)"
+                )));
+            }
             if let Some(consent) = request.consent(model) {
                 out.push(PlanLine::bad(consent.why));
             }
             // What the restart touches: every workload of the namespace's pods (the
             // executor restarts each Deployment, StatefulSet and DaemonSet there).
-            let mut workloads: Vec<(String, Vec<String>)> = Vec::new();
-            for p in model.pods_in_namespace(namespace) {
-                let Some(owner) = &p.owner else { continue };
-                let workload = match owner.kind.as_ref() {
-                    "ReplicaSet" => model
-                        .workload(WorkloadKind::ReplicaSet, namespace, &owner.name)
-                        .and_then(|rs| rs.owner.as_ref())
-                        .filter(|d| d.kind.as_ref() == "Deployment")
-                        .map(|d| format!("deployment.apps/{}", d.name)),
-                    "StatefulSet" => Some(format!("statefulset.apps/{}", owner.name)),
-                    "DaemonSet" => Some(format!("daemonset.apps/{}", owner.name)),
-                    "Deployment" => Some(format!("deployment.apps/{}", owner.name)),
-                    _ => None,
-                };
-                let Some(workload) = workload else { continue };
-                let on = p
-                    .injected_revision
-                    .as_ref()
-                    .map_or_else(|| "no proxy".to_string(), |r| format!("on {r}"));
-                match workloads.iter_mut().find(|(w, _)| *w == workload) {
-                    Some((_, revs)) => revs.push(on),
-                    None => workloads.push((workload, vec![on])),
-                }
-            }
-            workloads.sort();
-            let describe = |revs: &[String]| {
-                format!(
-                    "{}: {}",
-                    count(revs.len(), "pod"),
-                    dedup(revs.to_vec()).join(", ")
-                )
-            };
+            let workloads = namespace_workloads(model, namespace, None);
             if *restart {
                 if workloads.is_empty() {
                     out.push(PlanLine::dim("rollout restart: no workload has pods here"));
@@ -364,7 +370,7 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
                         "then rollout restart (kubectl.kubernetes.io/restartedAt), waiting for each:",
                     ));
                     for (w, revs) in workloads.iter().take(LISTED_PODS) {
-                        out.push(PlanLine::plain(format!("  {w}  ({})", describe(revs))));
+                        out.push(PlanLine::plain(format!("  {w}  ({})", describe_pods(revs))));
                     }
                     if workloads.len() > LISTED_PODS {
                         out.push(PlanLine::dim(format!(
@@ -443,6 +449,53 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
         }
     }
     Plan { lines: out }
+}
+
+/// The workloads of a namespace's pods (`deployment.apps/NAME`), each with what its pods
+/// run (`on 1-29-2`, `no proxy`), sorted; with `not_on`, only the pods not on that revision.
+pub fn namespace_workloads(
+    model: &Model,
+    namespace: &str,
+    not_on: Option<&str>,
+) -> Vec<(String, Vec<String>)> {
+    let mut workloads: Vec<(String, Vec<String>)> = Vec::new();
+    for p in model.pods_in_namespace(namespace) {
+        if not_on.is_some() && p.injected_revision.as_deref() == not_on {
+            continue;
+        }
+        let Some(owner) = &p.owner else { continue };
+        let workload = match owner.kind.as_ref() {
+            "ReplicaSet" => model
+                .workload(WorkloadKind::ReplicaSet, namespace, &owner.name)
+                .and_then(|rs| rs.owner.as_ref())
+                .filter(|d| d.kind.as_ref() == "Deployment")
+                .map(|d| format!("deployment.apps/{}", d.name)),
+            "StatefulSet" => Some(format!("statefulset.apps/{}", owner.name)),
+            "DaemonSet" => Some(format!("daemonset.apps/{}", owner.name)),
+            "Deployment" => Some(format!("deployment.apps/{}", owner.name)),
+            _ => None,
+        };
+        let Some(workload) = workload else { continue };
+        let on = p
+            .injected_revision
+            .as_ref()
+            .map_or_else(|| "no proxy".to_string(), |r| format!("on {r}"));
+        match workloads.iter_mut().find(|(w, _)| *w == workload) {
+            Some((_, revs)) => revs.push(on),
+            None => workloads.push((workload, vec![on])),
+        }
+    }
+    workloads.sort();
+    workloads
+}
+
+/// `2 pods: on 1-29-2, no proxy`, from [`namespace_workloads`]' words per pod.
+pub fn describe_pods(revs: &[String]) -> String {
+    format!(
+        "{}: {}",
+        count(revs.len(), "pod"),
+        dedup(revs.to_vec()).join(", ")
+    )
 }
 
 /// The mesh guard, from the model: the workloads whose every ready replica on a node that
@@ -540,23 +593,15 @@ fn restore_conflict(
 /// its ready pods run on, when it would allow none.
 fn restore_blocks(saved: &str, row: &crate::model::facts::PdbRow) -> Option<String> {
     let spec: serde_json::Value = serde_json::from_str(saved).ok()?;
-    let expected = row.expected_pods.max(0);
-    // An int, or a percentage of the expected pods rounded up, as the controller does.
-    let count = |v: &serde_json::Value| -> Option<i32> {
-        match v {
-            serde_json::Value::Number(n) => n.as_i64().and_then(|n| i32::try_from(n).ok()),
-            serde_json::Value::String(s) => {
-                let pct: i64 = s.strip_suffix('%')?.parse().ok()?;
-                i32::try_from((pct * i64::from(expected) + 99) / 100).ok()
-            }
-            _ => None,
-        }
-    };
-    let desired = match (spec.get("minAvailable"), spec.get("maxUnavailable")) {
-        (Some(m), _) => count(m)?,
-        (None, Some(u)) => (expected - count(u)?).max(0),
-        (None, None) => return None,
-    };
+    let desired = super::pdb::desired_healthy(
+        spec.get("minAvailable")
+            .and_then(super::pdb::budget_field)
+            .as_ref(),
+        spec.get("maxUnavailable")
+            .and_then(super::pdb::budget_field)
+            .as_ref(),
+        row.expected_pods,
+    )?;
     let allowed = (row.current_healthy - desired).max(0);
     if allowed > 0 {
         return Some(format!(

@@ -3,6 +3,7 @@
 //! when the cluster makes an action riskier than it looks.
 
 use super::install::{InstallKind, Planned};
+use super::workload::{WorkloadRef, parse_replicas};
 use super::{ActionError, label, names};
 use crate::model::{Finding, Model};
 
@@ -60,6 +61,38 @@ pub enum Request {
         pause: bool,
         /// kubectl's `--delete-emptydir-data`, for every drain of the plan.
         delete_emptydir_data: bool,
+    },
+    /// `kubectl scale --replicas`: `None` until the dialog is told how many.
+    Scale {
+        workload: WorkloadRef,
+        replicas: Option<u32>,
+    },
+    /// `kubectl rollout restart`; `wait`: follow the rollout to its end.
+    Restart {
+        workload: WorkloadRef,
+        wait: bool,
+    },
+    /// `istioctl tag set TAG --revision REV`: `tag` is typed in the dialog (empty until
+    /// then); `restart` then restarts what the tag's namespaces run, one workload at a time.
+    TagSet {
+        tag: String,
+        revision: String,
+        overwrite: bool,
+        restart: bool,
+    },
+    /// `istio.io/dataplane-mode=ambient`, the injection labels removed, optionally
+    /// `istio.io/use-waypoint`; `restart` takes the sidecars away.
+    Ambient {
+        namespace: String,
+        waypoint: Option<String>,
+        restart: bool,
+    },
+    /// A revision (or, `legacy`, the non-revisioned control plane) deleted: `targets`, the
+    /// objects, are read from the model by [`Request::prepare`] right before it is sent.
+    Uninstall {
+        revision: String,
+        legacy: bool,
+        targets: Vec<super::uninstall::DeleteTarget>,
     },
 }
 
@@ -121,6 +154,20 @@ impl Request {
                 }
                 nodes.iter().try_for_each(|n| names::node(n))
             }
+            Request::Scale { workload, .. } => {
+                workload.validate()?;
+                workload.check_scalable()
+            }
+            Request::Restart { workload, .. } => workload.validate(),
+            Request::TagSet { tag, revision, .. } => super::tag::validate(tag, revision),
+            Request::Ambient {
+                namespace,
+                waypoint,
+                ..
+            } => super::ambient::validate(namespace, waypoint.as_deref()),
+            Request::Uninstall {
+                revision, legacy, ..
+            } => super::uninstall::validate(revision, *legacy),
         }
     }
 
@@ -139,6 +186,11 @@ impl Request {
                 InstallKind::Gateway => ActionKind::InstallGateway,
             },
             Request::UpgradeNodes { .. } => ActionKind::UpgradeNodes,
+            Request::Scale { .. } => ActionKind::Scale,
+            Request::Restart { .. } => ActionKind::Restart,
+            Request::TagSet { .. } => ActionKind::TagSet,
+            Request::Ambient { .. } => ActionKind::Ambient,
+            Request::Uninstall { .. } => ActionKind::Uninstall,
         }
     }
 
@@ -153,6 +205,11 @@ impl Request {
             Request::PdbRestore { .. } => "restore",
             Request::Install(_) => "install",
             Request::UpgradeNodes { .. } => "upgrade",
+            Request::Scale { .. } => "scale",
+            Request::Restart { .. } => "restart",
+            Request::TagSet { .. } => "tag set",
+            Request::Ambient { .. } => "label",
+            Request::Uninstall { .. } => "uninstall",
         }
     }
 
@@ -163,7 +220,9 @@ impl Request {
             | Request::Cordon { node }
             | Request::Uncordon { node }
             | Request::LabelNode { node, .. } => format!("node/{node}"),
-            Request::LabelNamespace { namespace, .. } => format!("namespace/{namespace}"),
+            Request::LabelNamespace { namespace, .. } | Request::Ambient { namespace, .. } => {
+                format!("namespace/{namespace}")
+            }
             Request::PdbRelax { namespace, name }
             | Request::PdbRestore {
                 namespace, name, ..
@@ -175,6 +234,12 @@ impl Request {
                 None => "istiooperator".into(),
             },
             Request::UpgradeNodes { nodes, .. } => format!("node/{}", nodes.join(",")),
+            Request::Scale { workload, .. } | Request::Restart { workload, .. } => {
+                workload.audit_target()
+            }
+            Request::TagSet { tag, .. } => format!("revisiontag/{tag}"),
+            Request::Uninstall { legacy: true, .. } => "revision/(legacy)".into(),
+            Request::Uninstall { revision, .. } => format!("revision/{revision}"),
         }
     }
 
@@ -198,6 +263,28 @@ impl Request {
                     nodes.join(", ")
                 )
             }
+            Request::Scale {
+                workload,
+                replicas: Some(n),
+            } => format!("scale {workload} -n {} --replicas={n}", workload.namespace),
+            Request::Scale { workload, .. } => {
+                format!("scale {workload} -n {}", workload.namespace)
+            }
+            Request::Restart { workload, .. } => {
+                format!("rollout restart {workload} -n {}", workload.namespace)
+            }
+            Request::TagSet { tag, revision, .. } if !tag.is_empty() => {
+                format!("tag set {tag} --revision {revision}")
+            }
+            Request::TagSet { revision, .. } => format!("tag set --revision {revision}"),
+            Request::Ambient { waypoint, .. } => format!(
+                "label {} istio.io/dataplane-mode=ambient{}",
+                self.target(),
+                waypoint
+                    .as_deref()
+                    .map(|w| format!(" istio.io/use-waypoint={w}"))
+                    .unwrap_or_default()
+            ),
             _ => format!("{} {}", self.verb(), self.target()),
         }
     }
@@ -212,6 +299,16 @@ impl Request {
             Request::Install(r) => r.iop_name(),
             // It drains every node: confirmed by the first one's name.
             Request::UpgradeNodes { nodes, .. } => nodes.first().map(String::as_str),
+            // Scaling down deletes pods and a restart replaces them all: both by name.
+            Request::Scale { workload, .. } | Request::Restart { workload, .. } => {
+                Some(&workload.name)
+            }
+            // It moves every namespace on the tag to another control plane.
+            Request::TagSet { tag, .. } => Some(tag),
+            // Its pods leave the sidecar data plane: typed, as a tag move is.
+            Request::Ambient { namespace, .. } => Some(namespace),
+            Request::Uninstall { legacy: true, .. } => Some("legacy"),
+            Request::Uninstall { revision, .. } => Some(revision),
             _ => None,
         }
     }
@@ -242,9 +339,62 @@ impl Request {
     }
 
     /// Whether [`Request::consent`] may ask something of this request that the user has not
-    /// given yet: only then must the command line read the cluster before sending it.
+    /// given yet, or [`Request::prepare`] has to read the model: only then must the command
+    /// line read the cluster before sending it.
     pub fn may_need_consent(&self) -> bool {
-        matches!(self, Request::LabelNamespace { force: false, .. })
+        matches!(
+            self,
+            Request::LabelNamespace { force: false, .. } | Request::Uninstall { .. }
+        )
+    }
+
+    /// Why the cluster as it is now refuses this request outright (no consent lifts it).
+    pub fn refusal(&self, model: &Model) -> Option<String> {
+        let Request::Uninstall {
+            revision, legacy, ..
+        } = self
+        else {
+            return None;
+        };
+        let what = if *legacy {
+            "the legacy control plane".to_string()
+        } else {
+            format!("revision {revision}")
+        };
+        let Some(row) = super::uninstall::row(model, revision, *legacy) else {
+            return Some(format!("{what} is not in the cluster"));
+        };
+        let users = super::uninstall::users(&row);
+        (!users.is_empty()).then(|| format!("{what} is still in use: {}", users.join("; ")))
+    }
+
+    /// Reads from the model what the request sends, right before it is sent (an uninstall's
+    /// objects), or says why it is refused.
+    pub fn prepare(&mut self, model: &Model) -> Result<(), ActionError> {
+        if let Request::Uninstall {
+            revision, legacy, ..
+        } = self
+            && super::uninstall::row(model, revision, *legacy).is_none()
+        {
+            return Err(ActionError::NotFound(if *legacy {
+                "the legacy control plane is not in the cluster".into()
+            } else {
+                format!("revision {revision} is not in the cluster")
+            }));
+        }
+        if let Some(why) = self.refusal(model) {
+            return Err(ActionError::Refused(why));
+        }
+        if let Request::Uninstall {
+            revision,
+            legacy,
+            targets,
+        } = self
+            && let Some(row) = super::uninstall::row(model, revision, *legacy)
+        {
+            *targets = super::uninstall::targets(model, &row);
+        }
+        Ok(())
     }
 
     /// Records that the user gave the request's [`Consent`].
@@ -260,6 +410,8 @@ impl Request {
         match self {
             Request::LabelNode { .. } => Some(InputKind::LabelChange),
             Request::LabelNamespace { .. } => Some(InputKind::Revision),
+            Request::Scale { replicas: None, .. } => Some(InputKind::Replicas),
+            Request::TagSet { tag, .. } if tag.is_empty() => Some(InputKind::Tag),
             _ => None,
         }
     }
@@ -275,6 +427,13 @@ impl Request {
             Request::LabelNamespace { revision, .. } => {
                 label::validate_revision(text).map_err(|e| e.to_string())?;
                 *revision = text.to_string();
+            }
+            Request::Scale { replicas, .. } => {
+                *replicas = Some(parse_replicas(text).map_err(|e| e.to_string())?);
+            }
+            Request::TagSet { tag, revision, .. } => {
+                super::tag::validate(text, revision).map_err(|e| e.to_string())?;
+                *tag = text.to_string();
             }
             _ => {}
         }
@@ -299,6 +458,10 @@ pub enum InputKind {
     LabelChange,
     /// A revision name (Tab completes from the revisions in the cluster).
     Revision,
+    /// How many replicas a workload should have.
+    Replicas,
+    /// A revision tag's name (Tab completes from the tags in the cluster).
+    Tag,
 }
 
 impl InputKind {
@@ -306,6 +469,8 @@ impl InputKind {
         match self {
             InputKind::LabelChange => "label (KEY=VALUE sets, KEY- removes): ",
             InputKind::Revision => "revision (tab completes): ",
+            InputKind::Replicas => "replicas: ",
+            InputKind::Tag => "tag to point here (tab completes): ",
         }
     }
 }
@@ -323,6 +488,11 @@ pub enum ActionKind {
     InstallRevision,
     InstallGateway,
     UpgradeNodes,
+    Scale,
+    Restart,
+    TagSet,
+    Ambient,
+    Uninstall,
 }
 
 impl ActionKind {
@@ -339,10 +509,15 @@ impl ActionKind {
             ActionKind::InstallRevision => "install-revision",
             ActionKind::InstallGateway => "install-gateway",
             ActionKind::UpgradeNodes => "upgrade-nodes",
+            ActionKind::Scale => "scale",
+            ActionKind::Restart => "restart",
+            ActionKind::TagSet => "tag-set",
+            ActionKind::Ambient => "ambient",
+            ActionKind::Uninstall => "uninstall",
         }
     }
 
-    pub const ALL: [ActionKind; 10] = [
+    pub const ALL: [ActionKind; 15] = [
         ActionKind::Drain,
         ActionKind::Cordon,
         ActionKind::Uncordon,
@@ -353,6 +528,11 @@ impl ActionKind {
         ActionKind::InstallRevision,
         ActionKind::InstallGateway,
         ActionKind::UpgradeNodes,
+        ActionKind::Scale,
+        ActionKind::Restart,
+        ActionKind::TagSet,
+        ActionKind::Ambient,
+        ActionKind::Uninstall,
     ];
 
     pub fn parse(s: &str) -> Option<ActionKind> {
@@ -388,6 +568,11 @@ impl ActionKind {
             ActionKind::InstallRevision => "install revision",
             ActionKind::InstallGateway => "install gateway",
             ActionKind::UpgradeNodes => "rolling node upgrade",
+            ActionKind::Scale => "scale",
+            ActionKind::Restart => "rollout restart",
+            ActionKind::TagSet => "move revision tag",
+            ActionKind::Ambient => "enroll in ambient mode",
+            ActionKind::Uninstall => "uninstall revision",
         }
     }
 }

@@ -352,6 +352,17 @@ impl Dialog {
                 *restart = !*restart;
                 true
             }
+            (
+                Request::TagSet { restart, .. } | Request::Ambient { restart, .. },
+                DialogOption::Restart,
+            ) => {
+                *restart = !*restart;
+                true
+            }
+            (Request::Restart { wait, .. }, DialogOption::Wait) => {
+                *wait = !*wait;
+                true
+            }
             _ => false,
         };
         if changed {
@@ -381,6 +392,10 @@ impl Dialog {
                 delete_emptydir_data,
                 ..
             } => vec![(DialogOption::DeleteEmptyDirData, *delete_emptydir_data)],
+            Request::Restart { wait, .. } => vec![(DialogOption::Wait, *wait)],
+            Request::TagSet { restart, .. } | Request::Ambient { restart, .. } => {
+                vec![(DialogOption::Restart, *restart)]
+            }
             _ => Vec::new(),
         }
     }
@@ -388,6 +403,9 @@ impl Dialog {
     /// What an option of this dialog's action does, in a word or three.
     pub fn option_label(&self, option: DialogOption) -> &'static str {
         match (&self.request, option) {
+            (Request::TagSet { .. }, DialogOption::Restart) => {
+                "restart the tag's workloads, one at a time"
+            }
             (Request::PdbRestore { .. }, DialogOption::Force) => {
                 "force (over a change made since relax)"
             }
@@ -403,6 +421,8 @@ pub enum DialogOption {
     Force,
     EvictLastReplica,
     Restart,
+    /// Follow a rollout to its end.
+    Wait,
 }
 
 impl DialogOption {
@@ -414,6 +434,7 @@ impl DialogOption {
             DialogOption::Force => "force (pods without controller)",
             DialogOption::EvictLastReplica => "evict last ready replicas",
             DialogOption::Restart => "rollout restart the workloads",
+            DialogOption::Wait => "wait for the rollout",
         }
     }
 }

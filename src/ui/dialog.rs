@@ -60,7 +60,7 @@ pub fn render(
     }
     let mut footer = Vec::new();
     let options = dialog.options();
-    if !options.is_empty() && dialog.stage != Stage::Input(crate::ops::InputKind::Revision) {
+    if !options.is_empty() && !matches!(dialog.stage, Stage::Input(_)) {
         let mut spans = vec![Span::styled("options ", t.dim)];
         for (option, on) in options {
             let key = keymap

@@ -141,6 +141,7 @@ impl Action {
             "option:force" => Action::Toggle(DialogOption::Force),
             "option:evict-last-replica" => Action::Toggle(DialogOption::EvictLastReplica),
             "option:restart" => Action::Toggle(DialogOption::Restart),
+            "option:wait" => Action::Toggle(DialogOption::Wait),
             _ => match ActionKind::parse(s) {
                 Some(kind) => Action::Act(kind),
                 None => Action::View(ViewKind::from_name(s.strip_prefix("view:")?)?),

@@ -14,7 +14,9 @@ use super::pane::{Pane, PaneId, PaneKind, PaneUpdate};
 use super::table::{self, Sort};
 use super::views::{self, ScreenId, Subject, ViewKind};
 use crate::model::Kind;
+use crate::model::summary::WorkloadKind;
 use crate::ops::inspect::{Inspect, ObjectRef};
+use crate::ops::workload::WorkloadRef;
 use crate::ops::{ActionKind, InputKind, Request};
 use jiff::Timestamp;
 
@@ -638,6 +640,85 @@ impl UiState {
                     force: false,
                 }
             }
+            (ActionKind::Ambient, Some(Subject::Namespace(n))) => Request::Ambient {
+                namespace: n.to_string(),
+                // The waypoint it uses now stays; the command line changes it.
+                waypoint: None,
+                restart: false,
+            },
+            (ActionKind::Uninstall, Some(Subject::Revision(revision))) => {
+                let legacy = model
+                    .revisions()
+                    .iter()
+                    .any(|r| r.revision == revision && r.is_legacy());
+                let mut request = Request::Uninstall {
+                    revision: revision.to_string(),
+                    legacy,
+                    targets: Vec::new(),
+                };
+                // The preview says why when it is refused; the targets are read again at
+                // the confirmation.
+                let _ = request.prepare(model);
+                request
+            }
+            (ActionKind::TagSet, Some(Subject::Revision(revision))) => {
+                if model
+                    .revisions()
+                    .iter()
+                    .any(|r| r.revision == revision && r.is_legacy())
+                {
+                    self.status = Some(
+                        "the non-revisioned control plane has no injector a tag could point at"
+                            .into(),
+                    );
+                    return Vec::new();
+                }
+                Request::TagSet {
+                    tag: String::new(),
+                    revision: revision.to_string(),
+                    // Moving a tag that exists is what the dialog is for: its preview says
+                    // where the tag is now, and the tag's name is typed to confirm.
+                    overwrite: true,
+                    restart: false,
+                }
+            }
+            (ActionKind::Scale | ActionKind::Restart, Some(subject)) => {
+                let workload = match subject {
+                    Subject::Pdb { namespace, name } => {
+                        crate::ops::workload::of_pdb(model, &namespace, &name)
+                    }
+                    Subject::Gateway { namespace, name }
+                        if model
+                            .workload(WorkloadKind::Deployment, &namespace, &name)
+                            .is_some() =>
+                    {
+                        Ok(WorkloadRef::new(
+                            WorkloadKind::Deployment,
+                            &namespace,
+                            &name,
+                        ))
+                    }
+                    _ => Err(format!(
+                        "{} applies to a gateway (Gateways view) or the workload of a \
+                         PodDisruptionBudget (Disruption view)",
+                        kind.name()
+                    )),
+                };
+                match workload {
+                    Ok(workload) if kind == ActionKind::Scale => Request::Scale {
+                        workload,
+                        replicas: None,
+                    },
+                    Ok(workload) => Request::Restart {
+                        workload,
+                        wait: true,
+                    },
+                    Err(why) => {
+                        self.status = Some(why);
+                        return Vec::new();
+                    }
+                }
+            }
             (kind, _) => {
                 let on = match kind {
                     ActionKind::Drain
@@ -650,6 +731,12 @@ impl UiState {
                     }
                     ActionKind::InstallRevision | ActionKind::InstallGateway => "the cluster",
                     ActionKind::UpgradeNodes => "marked nodes (Nodes view, Space marks)",
+                    ActionKind::TagSet | ActionKind::Uninstall => "a revision (Revisions view)",
+                    ActionKind::Ambient => "a namespace (Namespaces view)",
+                    ActionKind::Scale | ActionKind::Restart => {
+                        "a gateway (Gateways view) or a PodDisruptionBudget's workload \
+                         (Disruption view)"
+                    }
                 };
                 self.status = Some(format!("{} applies to {on}", kind.name()));
                 return Vec::new();
@@ -792,14 +879,35 @@ impl UiState {
                 dialog.input.pop();
                 dialog.error = None;
             }
-            Action::PromptComplete if dialog.stage == Stage::Input(InputKind::Revision) => {
-                let revisions: Vec<String> = model
-                    .revisions()
-                    .iter()
-                    .filter(|r| !r.is_legacy())
-                    .map(|r| r.revision.to_string())
-                    .collect();
-                let candidates: Vec<&str> = revisions
+            Action::PromptComplete
+                if matches!(
+                    dialog.stage,
+                    Stage::Input(InputKind::Revision | InputKind::Tag)
+                ) =>
+            {
+                // A revision, or a tag, from those in the cluster.
+                let (what, names): (&str, Vec<String>) =
+                    if dialog.stage == Stage::Input(InputKind::Tag) {
+                        (
+                            "tags",
+                            model
+                                .revision_tags()
+                                .keys()
+                                .map(ToString::to_string)
+                                .collect(),
+                        )
+                    } else {
+                        (
+                            "revisions",
+                            model
+                                .revisions()
+                                .iter()
+                                .filter(|r| !r.is_legacy())
+                                .map(|r| r.revision.to_string())
+                                .collect(),
+                        )
+                    };
+                let candidates: Vec<&str> = names
                     .iter()
                     .map(String::as_str)
                     .filter(|r| r.starts_with(dialog.input.trim()))
@@ -808,13 +916,19 @@ impl UiState {
                     dialog.input = prefix;
                 }
                 if candidates.len() > 1 {
-                    dialog.error = Some(format!("revisions: {}", candidates.join(" ")));
+                    dialog.error = Some(format!("{what}: {}", candidates.join(" ")));
                 }
             }
             Action::PromptAccept | Action::Proceed => match dialog.stage {
                 Stage::Form => {}
                 Stage::Input(_) => dialog.accept_input(),
                 Stage::Preview => {
+                    // Refused by the cluster as it is now (an uninstall of what is in use),
+                    // or what it sends read afresh from the model.
+                    if let Err(e) = dialog.request.prepare(model) {
+                        dialog.error = Some(e.to_string());
+                        return Vec::new();
+                    }
                     dialog.stage = Stage::Confirm;
                     dialog.input.clear();
                     dialog.error = None;

@@ -67,6 +67,34 @@ pub fn audit_lines(path: &Path) -> Vec<AuditRecord> {
         .collect()
 }
 
+/// Each audit line's `(action, target, dry_run, result)`, in order.
+pub fn audit_steps(path: &Path) -> Vec<(String, String, bool, String)> {
+    audit_lines(path)
+        .into_iter()
+        .map(|l| (l.action, l.target, l.dry_run, l.result))
+        .collect()
+}
+
+/// An audit step as [`audit_steps`] gives it, from borrowed words.
+pub fn step(
+    action: &str,
+    target: &str,
+    dry_run: bool,
+    result: &str,
+) -> (String, String, bool, String) {
+    (action.into(), target.into(), dry_run, result.into())
+}
+
+/// Runs each command line and checks it exits with its code and prints nothing on stdout:
+/// input refused before anything is done.
+pub fn assert_refused(run: impl Fn(&[&str]) -> Run, cases: &[(&[&str], i32)]) {
+    for (args, code) in cases {
+        let out = run(args);
+        assert_eq!(out.code, Some(*code), "{args:?}: {out}");
+        assert!(out.stdout.is_empty(), "{args:?}: {out}");
+    }
+}
+
 /// `kubectl` on PATH. Not a skip: its absence fails the test, saying what to install.
 pub fn kubectl() -> PathBuf {
     meshtop::ops::install::find_on_path("kubectl", std::env::var_os("PATH").as_deref()).expect(

@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod ambient_actions;
 mod cluster_actions;
 mod cluster_inspect;
 mod cluster_install;
@@ -23,10 +24,15 @@ mod sandbox_kubectl;
 mod sandbox_mesh;
 mod sandbox_validation;
 mod snapshot;
+mod tag_actions;
 mod trust_input;
 mod tui_tmux;
+mod tui_workload;
 mod ui_actions;
 mod ui_install;
+mod ui_remedies;
 mod ui_views;
+mod uninstall_actions;
 mod upgrade_nodes;
 mod worklist;
+mod workload_actions;

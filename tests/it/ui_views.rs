@@ -1280,8 +1280,8 @@ fn readonly_disables_every_action_and_says_why() {
             }
         }
     }
-    // D c u l W (nodes), R U (disruption), i (namespaces).
-    assert_eq!(refused, 8);
+    // D c u L W (nodes), R U + T (disruption), i M (namespaces).
+    assert_eq!(refused, 11);
     let mut ui = new_ui();
     ui.set_readonly(true);
     press(&mut ui, &model, "6/node03");

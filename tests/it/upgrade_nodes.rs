@@ -287,7 +287,7 @@ async fn the_five_workers_upgrade_one_by_one_with_the_mesh_always_ready() {
     assert!(lines.iter().any(|r| r.action == "pdb relax"));
     assert!(lines.iter().any(|r| r.action == "pdb restore"));
     assert!(lines.iter().any(|r| r.action == "scale --replicas=2"
-        && r.target == "deployment.apps/istio-pilot/istio-system"));
+        && r.target == "deployment/istio-system/istio-pilot"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

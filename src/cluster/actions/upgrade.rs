@@ -11,15 +11,15 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, ListParams};
 use kube::core::SelectorExt;
-use serde_json::json;
 
 use super::drain::{
     aborted, last_replicas_live, list_pods, look_up_daemon_sets, pod_ready, ready_elsewhere,
     workload_live,
 };
-use super::{Executor, FIELD_MANAGER, RunOptions, api_error};
+use super::{Executor, RunOptions, api_error};
+use crate::model::summary::WorkloadKind;
 use crate::ops::ActionError;
 use crate::ops::drain::{DrainEvent, DrainOptions, PodRef, plan_drain};
 use crate::ops::outcome::{Event, Outcome};
@@ -27,6 +27,7 @@ use crate::ops::pdb::RELAXED_FROM;
 use crate::ops::upgrade::{
     BudgetInWay, Relief, Scaled, UpgradeEvent, UpgradeStand, UpgradeStep, relief, scale_instead,
 };
+use crate::ops::workload::WorkloadRef;
 
 /// What the user asked of the plan beyond its nodes.
 #[derive(Debug, Clone, Default)]
@@ -43,52 +44,28 @@ pub struct UpgradeWait {
 const POLL: Duration = Duration::from_millis(500);
 
 impl Executor {
-    /// Sets a Deployment's or StatefulSet's `spec.replicas` (`kubectl scale`).
-    async fn scale(
+    /// Scales a workload the plan names as `deployment.apps/NAME` or `statefulset.apps/NAME`
+    /// through the one scale action.
+    async fn scale_named(
         &self,
         namespace: &str,
         workload: &str,
         replicas: u32,
         dry_run: bool,
     ) -> Result<(), ActionError> {
-        let target = format!("{workload}/{namespace}");
-        self.guard("scale", &target)?;
-        let client = self.client.clone();
-        let params = PatchParams {
-            field_manager: Some(FIELD_MANAGER.to_string()),
-            dry_run,
-            ..PatchParams::default()
+        let kind = match workload.split_once('/') {
+            Some(("deployment.apps", name)) => Some((WorkloadKind::Deployment, name)),
+            Some(("statefulset.apps", name)) => Some((WorkloadKind::StatefulSet, name)),
+            _ => None,
         };
-        let patch = Patch::Merge(json!({"spec": {"replicas": replicas}}));
-        let doing = format!("scaling {workload} -n {namespace}");
-        self.audited(
-            &format!("scale --replicas={replicas}"),
-            &target,
-            dry_run,
-            async move {
-                match workload.split_once('/') {
-                    Some(("deployment.apps", name)) => {
-                        Api::<Deployment>::namespaced(client, namespace)
-                            .patch(name, &params, &patch)
-                            .await
-                            .map(drop)
-                    }
-                    Some(("statefulset.apps", name)) => {
-                        Api::<StatefulSet>::namespaced(client, namespace)
-                            .patch(name, &params, &patch)
-                            .await
-                            .map(drop)
-                    }
-                    _ => {
-                        return Err(ActionError::Invalid(format!(
-                            "{workload} cannot be scaled: only Deployments and StatefulSets"
-                        )));
-                    }
-                }
-                .map_err(|e| api_error(&doing, &e))
-            },
-        )
-        .await
+        let Some((kind, name)) = kind else {
+            return Err(ActionError::Invalid(format!(
+                "{workload} cannot be scaled: only Deployments and StatefulSets"
+            )));
+        };
+        self.scale(&WorkloadRef::new(kind, namespace, name), replicas, dry_run)
+            .await
+            .map(drop)
     }
 
     /// Deletes a node's ztunnel pod so that its DaemonSet starts a new one.
@@ -260,7 +237,7 @@ async fn put_back(
             continue;
         }
         match executor
-            .scale(&s.namespace, &s.workload, s.replicas, dry_run)
+            .scale_named(&s.namespace, &s.workload, s.replicas, dry_run)
             .await
         {
             Ok(()) => say(UpgradeEvent::ScaledBack(s)),
@@ -376,7 +353,7 @@ async fn node_turn(
     at(stand, UpgradeStep::ScaleUp);
     for s in &to_scale {
         executor
-            .scale(&s.namespace, &s.workload, s.to, dry_run)
+            .scale_named(&s.namespace, &s.workload, s.to, dry_run)
             .await?;
         if !dry_run {
             match stand

@@ -8,13 +8,18 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use super::{FIELD_MANAGER, api_code, api_error};
+use crate::model::labels::keys::{DATAPLANE_MODE, USE_WAYPOINT};
+use crate::model::summary::WorkloadKind;
 use crate::ops::ActionError;
+use crate::ops::ambient::{self, AmbientOutcome};
 use crate::ops::label::{LabelChange, LabelOutcome, NamespaceLabelOutcome};
 use crate::ops::pdb::{
     PdbTarget, RELAXED_FROM, RELAXED_TO, budget_fields, changed_since_relaxed, describe_fields,
     relaxed_fields, relaxed_spec, restored_spec,
 };
 use crate::ops::rollout::RESTARTED_AT;
+use crate::ops::workload::WorkloadRef;
+use std::collections::BTreeMap;
 
 const REV_LABEL: &str = "istio.io/rev";
 const INJECTION_LABEL: &str = "istio-injection";
@@ -100,12 +105,16 @@ pub(super) async fn label_node(
 }
 
 /// The merge patch that moves a namespace to a revision: `istio.io/rev` set, and a
-/// conflicting `istio-injection` removed (injection would otherwise ignore the revision).
-pub(super) fn namespace_patch(revision: &str, has_injection: bool) -> Value {
+/// conflicting `istio-injection` removed (injection would otherwise ignore the revision), and
+/// `istio.io/dataplane-mode=ambient` removed (sidecars would win over it anyway).
+pub(super) fn namespace_patch(revision: &str, has_injection: bool, has_ambient: bool) -> Value {
     let mut labels = serde_json::Map::new();
     labels.insert(REV_LABEL.into(), json!(revision));
     if has_injection {
         labels.insert(INJECTION_LABEL.into(), Value::Null);
+    }
+    if has_ambient {
+        labels.insert(DATAPLANE_MODE.into(), Value::Null);
     }
     json!({"metadata": {"labels": labels}})
 }
@@ -115,13 +124,16 @@ pub(super) fn restart_patch(at: &str) -> Value {
     json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: at}}}}})
 }
 
-pub(super) async fn label_namespace(
+/// A namespace relabelled: `patch` is given its labels and says what to change, if anything;
+/// with `restart`, every Deployment, StatefulSet and DaemonSet in it is then restarted.
+/// Returns its labels before, whether it was patched, and the workloads restarted.
+async fn relabel_namespace(
     client: &kube::Client,
     namespace: &str,
-    revision: &str,
     restart: bool,
     dry_run: bool,
-) -> Result<NamespaceLabelOutcome, ActionError> {
+    patch: impl FnOnce(&BTreeMap<String, String>) -> Option<Value>,
+) -> Result<(BTreeMap<String, String>, bool, Vec<String>), ActionError> {
     let api: Api<Namespace> = Api::all(client.clone());
     let current = api.get(namespace).await.map_err(|e| {
         not_found(
@@ -132,61 +144,210 @@ pub(super) async fn label_namespace(
         )
     })?;
     let labels = current.metadata.labels.unwrap_or_default();
-    let removed_injection = labels.get(INJECTION_LABEL).cloned();
-    let mut outcome = NamespaceLabelOutcome {
-        labeled: false,
-        removed_injection: removed_injection.clone(),
-        restarted: Vec::new(),
-    };
-    if labels.get(REV_LABEL).map(String::as_str) != Some(revision) || removed_injection.is_some() {
-        let patch = namespace_patch(revision, removed_injection.is_some());
+    let mut labeled = false;
+    if let Some(patch) = patch(&labels) {
         api.patch(namespace, &params(dry_run), &Patch::Merge(patch))
             .await
             .map_err(|e| api_error(&format!("labelling namespace/{namespace}"), &e))?;
-        outcome.labeled = true;
+        labeled = true;
     }
+    let mut restarted = Vec::new();
     if restart {
         let at = jiff::Timestamp::now().to_string();
-        let patch = Patch::Strategic(restart_patch(&at));
-        let p = params(dry_run);
-        let lp = ListParams::default();
-        let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-        let list = deployments
-            .list(&lp)
-            .await
-            .map_err(|e| api_error(&format!("listing deployments in {namespace}"), &e))?;
-        for name in list.items.into_iter().filter_map(|d| d.metadata.name) {
-            deployments
-                .patch(&name, &p, &patch)
-                .await
-                .map_err(|e| api_error(&format!("restarting deployment.apps/{name}"), &e))?;
-            outcome.restarted.push(format!("deployment.apps/{name}"));
-        }
-        let sets: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
-        let list = sets
-            .list(&lp)
-            .await
-            .map_err(|e| api_error(&format!("listing statefulsets in {namespace}"), &e))?;
-        for name in list.items.into_iter().filter_map(|d| d.metadata.name) {
-            sets.patch(&name, &p, &patch)
-                .await
-                .map_err(|e| api_error(&format!("restarting statefulset.apps/{name}"), &e))?;
-            outcome.restarted.push(format!("statefulset.apps/{name}"));
-        }
-        let daemons: Api<DaemonSet> = Api::namespaced(client.clone(), namespace);
-        let list = daemons
-            .list(&lp)
-            .await
-            .map_err(|e| api_error(&format!("listing daemonsets in {namespace}"), &e))?;
-        for name in list.items.into_iter().filter_map(|d| d.metadata.name) {
-            daemons
-                .patch(&name, &p, &patch)
-                .await
-                .map_err(|e| api_error(&format!("restarting daemonset.apps/{name}"), &e))?;
-            outcome.restarted.push(format!("daemonset.apps/{name}"));
+        for w in workloads_in(client, namespace).await? {
+            restart_workload(client, &w, &at, dry_run).await?;
+            restarted.push(w.to_string());
         }
     }
-    Ok(outcome)
+    Ok((labels, labeled, restarted))
+}
+
+pub(super) async fn label_namespace(
+    client: &kube::Client,
+    namespace: &str,
+    revision: &str,
+    restart: bool,
+    dry_run: bool,
+) -> Result<NamespaceLabelOutcome, ActionError> {
+    let (labels, labeled, restarted) =
+        relabel_namespace(client, namespace, restart, dry_run, |labels| {
+            let injection = labels.contains_key(INJECTION_LABEL);
+            let ambient = labels.get(DATAPLANE_MODE).map(String::as_str) == Some("ambient");
+            (labels.get(REV_LABEL).map(String::as_str) != Some(revision) || injection || ambient)
+                .then(|| namespace_patch(revision, injection, ambient))
+        })
+        .await?;
+    Ok(NamespaceLabelOutcome {
+        labeled,
+        removed_injection: labels.get(INJECTION_LABEL).cloned(),
+        removed_ambient: labels.get(DATAPLANE_MODE).map(String::as_str) == Some("ambient"),
+        restarted,
+    })
+}
+
+/// Enrolls a namespace in ambient mode (see [`crate::ops::ambient`]).
+pub(super) async fn enroll_ambient(
+    client: &kube::Client,
+    namespace: &str,
+    waypoint: Option<&str>,
+    restart: bool,
+    dry_run: bool,
+) -> Result<AmbientOutcome, ActionError> {
+    let (labels, labeled, restarted) =
+        relabel_namespace(client, namespace, restart, dry_run, |labels| {
+            let done = labels.get(DATAPLANE_MODE).map(String::as_str) == Some("ambient")
+                && !labels.contains_key(INJECTION_LABEL)
+                && !labels.contains_key(REV_LABEL)
+                && waypoint.is_none_or(|w| labels.get(USE_WAYPOINT).map(String::as_str) == Some(w));
+            (!done).then(|| {
+                ambient::enroll_patch(
+                    labels.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                    waypoint,
+                )
+            })
+        })
+        .await?;
+    Ok(AmbientOutcome {
+        labeled,
+        removed: [INJECTION_LABEL, REV_LABEL]
+            .iter()
+            .filter_map(|k| labels.get(*k).map(|v| format!("{k}={v}")))
+            .collect(),
+        restarted,
+    })
+}
+
+/// A namespace's Deployments, StatefulSets and DaemonSets, in that order.
+pub(super) async fn workloads_in(
+    client: &kube::Client,
+    namespace: &str,
+) -> Result<Vec<WorkloadRef>, ActionError> {
+    let lp = ListParams::default();
+    let mut out = Vec::new();
+    for kind in [
+        WorkloadKind::Deployment,
+        WorkloadKind::StatefulSet,
+        WorkloadKind::DaemonSet,
+    ] {
+        for name in workload_names(client, kind, namespace, &lp).await? {
+            out.push(WorkloadRef::new(kind, namespace, &name));
+        }
+    }
+    Ok(out)
+}
+
+/// The names of a namespace's workloads of one kind.
+async fn workload_names(
+    client: &kube::Client,
+    kind: WorkloadKind,
+    namespace: &str,
+    lp: &ListParams,
+) -> Result<Vec<String>, ActionError> {
+    let listed = |e: kube::Error| {
+        api_error(
+            &format!(
+                "listing {}s in {namespace}",
+                kind.as_str().to_ascii_lowercase()
+            ),
+            &e,
+        )
+    };
+    let c = client.clone();
+    match kind {
+        WorkloadKind::Deployment => names_in(Api::<Deployment>::namespaced(c, namespace), lp).await,
+        WorkloadKind::StatefulSet => {
+            names_in(Api::<StatefulSet>::namespaced(c, namespace), lp).await
+        }
+        WorkloadKind::DaemonSet => names_in(Api::<DaemonSet>::namespaced(c, namespace), lp).await,
+        WorkloadKind::ReplicaSet => Ok(Vec::new()),
+    }
+    .map_err(listed)
+}
+
+/// The names of the objects an API lists.
+async fn names_in<K>(api: Api<K>, lp: &ListParams) -> Result<Vec<String>, kube::Error>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    Ok(api
+        .list_metadata(lp)
+        .await?
+        .items
+        .into_iter()
+        .filter_map(|o| o.metadata.name)
+        .collect())
+}
+
+/// `kubectl rollout restart` of one workload: its pod template's restartedAt set to `at`.
+pub(super) async fn restart_workload(
+    client: &kube::Client,
+    w: &WorkloadRef,
+    at: &str,
+    dry_run: bool,
+) -> Result<(), ActionError> {
+    let patch = Patch::Strategic(restart_patch(at));
+    let p = params(dry_run);
+    let ns = &w.namespace;
+    let done = match w.kind {
+        WorkloadKind::Deployment => Api::<Deployment>::namespaced(client.clone(), ns)
+            .patch(&w.name, &p, &patch)
+            .await
+            .map(drop),
+        WorkloadKind::StatefulSet => Api::<StatefulSet>::namespaced(client.clone(), ns)
+            .patch(&w.name, &p, &patch)
+            .await
+            .map(drop),
+        WorkloadKind::DaemonSet => Api::<DaemonSet>::namespaced(client.clone(), ns)
+            .patch(&w.name, &p, &patch)
+            .await
+            .map(drop),
+        WorkloadKind::ReplicaSet => return w.validate(),
+    };
+    done.map_err(|e| {
+        not_found(
+            w.resource(),
+            &w.name,
+            &e,
+            &format!("restarting {w} -n {ns}"),
+        )
+    })
+}
+
+/// Sets a Deployment's or StatefulSet's replicas through its scale subresource, as
+/// `kubectl scale` does; returns the replicas it had.
+pub(super) async fn scale(
+    client: &kube::Client,
+    w: &WorkloadRef,
+    replicas: u32,
+    dry_run: bool,
+) -> Result<i32, ActionError> {
+    w.check_scalable()?;
+    let patch = Patch::Merge(json!({"spec": {"replicas": replicas}}));
+    let p = params(dry_run);
+    let ns = &w.namespace;
+    let fail = |doing: &str| {
+        let doing = format!("{doing} {w} -n {ns}");
+        move |e: kube::Error| not_found(w.resource(), &w.name, &e, &doing)
+    };
+    let before = match w.kind {
+        WorkloadKind::Deployment => {
+            let api = Api::<Deployment>::namespaced(client.clone(), ns);
+            let before = api.get_scale(&w.name).await.map_err(fail("reading"))?;
+            api.patch_scale(&w.name, &p, &patch)
+                .await
+                .map_err(fail("scaling"))?;
+            before
+        }
+        _ => {
+            let api = Api::<StatefulSet>::namespaced(client.clone(), ns);
+            let before = api.get_scale(&w.name).await.map_err(fail("reading"))?;
+            api.patch_scale(&w.name, &p, &patch)
+                .await
+                .map_err(fail("scaling"))?;
+            before
+        }
+    };
+    Ok(before.spec.and_then(|s| s.replicas).unwrap_or(0))
 }
 
 async fn get_pdb(
@@ -308,12 +469,12 @@ mod tests {
             json!({"metadata": {"labels": {"k": null}}})
         );
         assert_eq!(
-            namespace_patch("1-9-1", true),
+            namespace_patch("1-9-1", true, false),
             json!({"metadata": {"labels": {"istio.io/rev": "1-9-1", "istio-injection": null}}})
         );
         assert_eq!(
-            namespace_patch("1-9-1", false),
-            json!({"metadata": {"labels": {"istio.io/rev": "1-9-1"}}})
+            namespace_patch("1-9-1", false, true),
+            json!({"metadata": {"labels": {"istio.io/rev": "1-9-1", "istio.io/dataplane-mode": null}}})
         );
         assert_eq!(
             restart_patch("2026-01-01T00:00:00Z"),

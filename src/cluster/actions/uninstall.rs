@@ -1,0 +1,59 @@
+//! Deleting one object of an uninstall, with `dryRun=All` when asked; one that is not there
+//! any more is skipped, not an error (the uninstall's plan names what it expected).
+
+use k8s_openapi::api::admissionregistration::v1::{
+    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, DeleteParams};
+
+use super::{api_code, api_error};
+use crate::ops::ActionError;
+use crate::ops::uninstall::{DeleteKind, DeleteTarget};
+
+async fn delete_in<K>(api: Api<K>, name: &str, dp: &DeleteParams) -> Result<bool, kube::Error>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.delete(name, dp).await {
+        Ok(_) => Ok(true),
+        // Gone already, or a kind this cluster does not serve.
+        Err(e) if api_code(&e) == Some(404) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub(super) async fn delete(
+    client: &kube::Client,
+    t: &DeleteTarget,
+    dry_run: bool,
+) -> Result<bool, ActionError> {
+    let dp = DeleteParams {
+        dry_run,
+        ..DeleteParams::default()
+    };
+    let c = client.clone();
+    let ns = t.namespace.as_str();
+    let name = t.name.as_str();
+    let done = match t.kind {
+        DeleteKind::MutatingWebhook => {
+            delete_in(Api::<MutatingWebhookConfiguration>::all(c), name, &dp).await
+        }
+        DeleteKind::ValidatingWebhook => {
+            delete_in(Api::<ValidatingWebhookConfiguration>::all(c), name, &dp).await
+        }
+        DeleteKind::Deployment => delete_in(Api::<Deployment>::namespaced(c, ns), name, &dp).await,
+        DeleteKind::Hpa => {
+            delete_in(Api::<HorizontalPodAutoscaler>::namespaced(c, ns), name, &dp).await
+        }
+        DeleteKind::Pdb => {
+            delete_in(Api::<PodDisruptionBudget>::namespaced(c, ns), name, &dp).await
+        }
+        DeleteKind::Service => delete_in(Api::<Service>::namespaced(c, ns), name, &dp).await,
+        DeleteKind::ConfigMap => delete_in(Api::<ConfigMap>::namespaced(c, ns), name, &dp).await,
+    };
+    done.map_err(|e| api_error(&format!("deleting {}", t.describe()), &e))
+}
