@@ -286,8 +286,10 @@ async fn the_five_workers_upgrade_one_by_one_with_the_mesh_always_ready() {
     assert!(lines.iter().all(|r| r.result == "ok"), "{lines:#?}");
     assert!(lines.iter().any(|r| r.action == "pdb relax"));
     assert!(lines.iter().any(|r| r.action == "pdb restore"));
-    assert!(lines.iter().any(|r| r.action == "scale --replicas=2"
-        && r.target == "deployment/istio-system/istio-pilot"));
+    assert!(
+        lines.iter().any(|r| r.action == "scale --replicas=2"
+            && r.target == "deployment/istio-system/istio-pilot")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
