@@ -160,6 +160,24 @@ pub enum Installer {
     IstioOperator { resource: Name },
 }
 
+impl Installer {
+    /// In words: `helm <release>`, `helm2 <release>`, `sail <resource>`,
+    /// `istio operator <resource>`.
+    pub fn words(&self) -> String {
+        let (who, what) = match self {
+            Installer::Helm { release } => ("helm", release),
+            Installer::Tiller { release } => ("helm2", release),
+            Installer::Sail { resource } => ("sail", resource),
+            Installer::IstioOperator { resource } => ("istio operator", resource),
+        };
+        if what.is_empty() {
+            who.to_string()
+        } else {
+            format!("{who} {what}")
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum WorkloadKind {
     Deployment,

@@ -1975,65 +1975,7 @@ fn the_canary_2026_scenario_through_projection() {
 /// The sandbox's scenario file, projected as the watchers will: the seed's facts come out.
 #[test]
 fn the_k1_upgrade_scenario_through_projection() {
-    use k8s_openapi::api::{
-        admissionregistration::v1::MutatingWebhookConfiguration,
-        apps::v1::{DaemonSet, Deployment, StatefulSet},
-        autoscaling::v2::HorizontalPodAutoscaler,
-        core::v1::{ConfigMap, Namespace, Node, Pod, Service},
-        policy::v1::PodDisruptionBudget,
-    };
-    use serde::Deserialize;
-
-    use super::intern::Interner;
-    use super::project::{Project, object_from_dynamic};
-
-    fn typed<K: serde::de::DeserializeOwned + Project>(
-        v: serde_json::Value,
-        i: &mut Interner,
-    ) -> Option<Object> {
-        serde_json::from_value::<K>(v)
-            .expect("valid object")
-            .project(i)
-    }
-
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/assets/scenarios/k1-upgrade.yaml"
-    ))
-    .expect("scenario");
-    let mut i = Interner::default();
-    let mut m = Model::new();
-    for doc in serde_yaml::Deserializer::from_str(&text) {
-        let v = serde_json::Value::deserialize(doc).expect("yaml");
-        let kind = v
-            .get("kind")
-            .and_then(|k| k.as_str())
-            .unwrap_or_default()
-            .to_string();
-        let object = match kind.as_str() {
-            "Namespace" => typed::<Namespace>(v, &mut i),
-            "Node" => typed::<Node>(v, &mut i),
-            "Pod" => typed::<Pod>(v, &mut i),
-            "Deployment" => typed::<Deployment>(v, &mut i),
-            "StatefulSet" => typed::<StatefulSet>(v, &mut i),
-            "DaemonSet" => typed::<DaemonSet>(v, &mut i),
-            "Service" => typed::<Service>(v, &mut i),
-            "HorizontalPodAutoscaler" => typed::<HorizontalPodAutoscaler>(v, &mut i),
-            "PodDisruptionBudget" => typed::<PodDisruptionBudget>(v, &mut i),
-            "MutatingWebhookConfiguration" => typed::<MutatingWebhookConfiguration>(v, &mut i),
-            "ConfigMap" => typed::<ConfigMap>(v, &mut i),
-            "IstioOperator" => object_from_dynamic(
-                Kind::IstioOperator,
-                &serde_json::from_value(v).expect("dynamic"),
-                &mut i,
-            ),
-            _ => None,
-        };
-        if let Some(o) = object {
-            m.apply(applied(o));
-        }
-    }
-
+    let m = through_projection("k1-upgrade.yaml");
     let revs = m.revisions();
     assert_eq!(revs.len(), 2);
     // The Istio 1.4 components still run beside 1-9-1: the legacy control plane.

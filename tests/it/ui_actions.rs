@@ -149,6 +149,21 @@ impl Session {
     }
 
     /// Selects the row a filter leaves in a view (`6` Nodes, `5` Disruption, `7` Namespaces).
+    /// Drains k1-node04 from the Nodes view until istio-galley's budget refuses an
+    /// eviction; the drain's task title.
+    async fn drain_node04_until_blocked(&mut self) -> &'static str {
+        self.select("6", "node04");
+        self.confirm("D", Some("k1-node04"));
+        let first = "drain node/k1-node04";
+        self.until("istio-galley's PDB to refuse", |s| {
+            s.task(first)
+                .and_then(|t| t.progress.as_ref())
+                .is_some_and(|p| !p.blocked.is_empty())
+        })
+        .await;
+        first
+    }
+
     fn select(&mut self, view: &str, filter: &str) {
         self.key(KeyCode::Esc);
         self.keys(&format!("{view}/{filter}"));
@@ -334,15 +349,7 @@ async fn a_second_drain_waits_for_the_first() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("audit.log");
     let mut s = Session::start(&log).await;
-    s.select("6", "node04");
-    s.confirm("D", Some("k1-node04"));
-    let first = "drain node/k1-node04";
-    s.until("istio-galley's PDB to refuse", |s| {
-        s.task(first)
-            .and_then(|t| t.progress.as_ref())
-            .is_some_and(|p| !p.blocked.is_empty())
-    })
-    .await;
+    let first = s.drain_node04_until_blocked().await;
     s.key(KeyCode::Esc);
     s.select("6", "node05");
     s.confirm("D", Some("k1-node05"));
@@ -367,15 +374,7 @@ async fn a_rolling_upgrade_waits_for_a_running_drain() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("audit.log");
     let mut s = Session::start(&log).await;
-    s.select("6", "node04");
-    s.confirm("D", Some("k1-node04"));
-    let first = "drain node/k1-node04";
-    s.until("istio-galley's PDB to refuse", |s| {
-        s.task(first)
-            .and_then(|t| t.progress.as_ref())
-            .is_some_and(|p| !p.blocked.is_empty())
-    })
-    .await;
+    let first = s.drain_node04_until_blocked().await;
     s.key(KeyCode::Esc);
     s.select("6", "node05");
     s.keys(" ");

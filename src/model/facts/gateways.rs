@@ -138,12 +138,7 @@ fn deployment_row(store: &Store, w: &WorkloadSummary) -> GatewayRow {
             .is_none_or(|v| v.as_ref() != "true"),
         duplicate_labels: false,
         node_port_collisions,
-        installed_by: w.installer.as_ref().map(|i| match i {
-            Installer::Helm { release } => format!("helm {release}"),
-            Installer::Tiller { release } => format!("helm2 {release}"),
-            Installer::Sail { resource } => format!("sail {resource}"),
-            Installer::IstioOperator { resource } => format!("istio operator {resource}"),
-        }),
+        installed_by: w.installer.as_ref().map(Installer::words),
         gateway_api: None,
     }
 }

@@ -175,11 +175,6 @@ pub const LEGACY: &str = "(legacy)";
 /// IstioOperator named, else istioctl.
 fn installed_by(store: &Store, installer: &Installer, namespace: &Name) -> String {
     match installer {
-        Installer::Helm { release } if release.is_empty() => "helm".into(),
-        Installer::Helm { release } => format!("helm {release}"),
-        Installer::Tiller { release } => format!("helm2 {release}"),
-        Installer::Sail { resource } if resource.is_empty() => "sail".into(),
-        Installer::Sail { resource } => format!("sail {resource}"),
         Installer::IstioOperator { resource } => {
             let reconciled = store.deployments.values().any(|w| {
                 w.operator
@@ -193,6 +188,7 @@ fn installed_by(store: &Store, installer: &Installer, namespace: &Name) -> Strin
                 "istioctl".into()
             }
         }
+        other => other.words(),
     }
 }
 
