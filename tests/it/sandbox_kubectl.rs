@@ -712,3 +712,183 @@ fn everyday_commands_answer_as_a_real_server_does() {
         "Error from server (AlreadyExists): namespaces \"zz\" already exists"
     );
 }
+
+/// The lines of `kubectl explain` from its header to the end of the first description.
+fn explain_head(out: &str) -> Vec<&str> {
+    out.lines()
+        .map(str::trim_end)
+        .take_while(|l| *l != "FIELDS:")
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// `kubectl explain` reads the OpenAPI v3 documents: built-in kinds with the descriptions
+/// Kubernetes gives them, custom kinds with what their CRD declares.
+#[test]
+fn explain_describes_built_in_and_custom_kinds() {
+    let sb = k1();
+    let containers = sb.kubectl_ok(&["explain", "pod.spec.containers"]);
+    assert_eq!(
+        explain_head(&containers)[..4],
+        [
+            "KIND:       Pod",
+            "VERSION:    v1",
+            "FIELD: containers <[]Container>",
+            "DESCRIPTION:"
+        ],
+        "{containers}"
+    );
+    assert!(
+        containers.contains("List of containers belonging to the pod."),
+        "{containers}"
+    );
+    for field in [
+        "  image\t<string>",
+        "  name\t<string> -required-",
+        "  ports\t<[]ContainerPort>",
+    ] {
+        assert!(containers.contains(field), "no {field:?} in {containers}");
+    }
+
+    let replicas = sb.kubectl_ok(&["explain", "deployment.spec.replicas"]);
+    assert_eq!(
+        explain_head(&replicas),
+        [
+            "GROUP:      apps",
+            "KIND:       Deployment",
+            "VERSION:    v1",
+            "FIELD: replicas <integer>",
+            "DESCRIPTION:",
+            "    Number of desired pods. This is a pointer to distinguish between explicit",
+            "    zero and not specified. Defaults to 1.",
+        ]
+    );
+
+    let pdb = sb.kubectl_ok(&["explain", "poddisruptionbudget"]);
+    assert_eq!(
+        explain_head(&pdb)[..4],
+        [
+            "GROUP:      policy",
+            "KIND:       PodDisruptionBudget",
+            "VERSION:    v1",
+            "DESCRIPTION:"
+        ],
+        "{pdb}"
+    );
+    for field in [
+        "  metadata\t<ObjectMeta>",
+        "  spec\t<PodDisruptionBudgetSpec>",
+        "  status\t<PodDisruptionBudgetStatus>",
+    ] {
+        assert!(pdb.contains(field), "no {field:?} in {pdb}");
+    }
+
+    // A CRD's own schema, descriptions included.
+    let hosts = sb.kubectl_ok(&["explain", "virtualservice.spec.hosts"]);
+    assert_eq!(
+        explain_head(&hosts)[..4],
+        [
+            "GROUP:      networking.istio.io",
+            "KIND:       VirtualService",
+            "VERSION:    v1",
+            "FIELD: hosts <[]string>"
+        ],
+        "{hosts}"
+    );
+    assert!(
+        hosts.contains("The destination hosts to which traffic is being sent."),
+        "{hosts}"
+    );
+    // Istio's IstioOperator CRD declares no fields (it keeps whatever it is given), so a
+    // real server publishes only apiVersion, kind and metadata for it.
+    let iop = sb.kubectl_ok(&["explain", "istiooperator"]);
+    assert_eq!(
+        explain_head(&iop)[..3],
+        [
+            "GROUP:      install.istio.io",
+            "KIND:       IstioOperator",
+            "VERSION:    v1alpha1"
+        ],
+        "{iop}"
+    );
+    assert!(iop.contains("  metadata\t<ObjectMeta>"), "{iop}");
+    let spec = sb.kubectl(&["explain", "istiooperator.spec"]);
+    assert_eq!(spec.code, Some(1), "{spec}");
+    assert!(
+        spec.stderr.contains("field \"spec\" does not exist"),
+        "{spec}"
+    );
+}
+
+/// `kubectl apply` validates as it does against a 1.32 server: it finds `fieldValidation`
+/// in the OpenAPI document and leaves unknown fields to the server, which refuses them.
+#[test]
+fn apply_with_an_unknown_field_is_refused_by_strict_field_validation() {
+    let sb = SandboxProcess::start("assets/scenarios/small.yaml");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, spec: &str, container: &str| {
+        let path = dir.path().join(name);
+        let text = format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: default\n\
+             spec:\n{spec}  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      \
+             labels: {{app: web}}\n    spec:\n      containers:\n      - name: web\n        image: nginx\n{container}"
+        );
+        std::fs::write(&path, text).expect("write manifest");
+        path.to_string_lossy().into_owned()
+    };
+    let bad = write("bad.yaml", "  foo: 1\n  replicas: 2\n", "");
+    let refused = sb.kubectl(&["apply", "-f", &bad]);
+    assert_eq!(refused.code, Some(1), "{refused}");
+    assert_eq!(
+        refused.stderr.trim(),
+        format!(
+            "Error from server (BadRequest): error when creating \"{bad}\": Deployment in version \"v1\" \
+             cannot be handled as a Deployment: strict decoding error: unknown field \"spec.foo\""
+        )
+    );
+    let missing = sb.kubectl(&["get", "deployment", "web", "-n", "default"]);
+    assert_eq!(missing.code, Some(1), "nothing was created: {missing}");
+
+    let good = write("good.yaml", "  replicas: 2\n", "");
+    assert_eq!(
+        sb.kubectl_ok(&["apply", "-f", &good]).trim(),
+        "deployment.apps/web created"
+    );
+    // An update carrying an unknown field deep in the template is refused as well, and the
+    // object is left as it was.
+    let deep = write("deep.yaml", "  replicas: 3\n", "        colour: red\n");
+    let refused = sb.kubectl(&["apply", "-f", &deep]);
+    assert_eq!(refused.code, Some(1), "{refused}");
+    assert!(
+        refused
+            .stderr
+            .contains("unknown field \"spec.template.spec.containers[0].colour\""),
+        "{refused}"
+    );
+    let replicas = [
+        "get",
+        "deployment",
+        "web",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={.spec.replicas}",
+    ];
+    assert_eq!(sb.kubectl_ok(&replicas), "2");
+    // Without validation the server drops what it does not know, as a real one does.
+    let ignored = sb.kubectl_ok(&["apply", "--validate=false", "-f", &deep]);
+    assert_eq!(ignored.trim(), "deployment.apps/web configured");
+    assert_eq!(sb.kubectl_ok(&replicas), "3");
+    let container = sb.kubectl_ok(&[
+        "get",
+        "deployment",
+        "web",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0]}",
+    ]);
+    let container: serde_json::Value = serde_json::from_str(&container).expect("a container");
+    assert_eq!(container["image"], "nginx");
+    assert!(container.get("colour").is_none(), "{container}");
+}

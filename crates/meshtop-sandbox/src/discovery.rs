@@ -1,5 +1,4 @@
-//! Discovery documents (`/version`, `/api`, `/apis`, resource lists) and the OpenAPI v3
-//! index kubectl reads to learn that the server validates fields itself.
+//! Discovery documents (`/version`, `/api`, `/apis`, resource lists).
 
 use serde_json::{Value, json};
 
@@ -131,63 +130,6 @@ fn version_doc(git_version: &str) -> Value {
     })
 }
 
-/// The paths of one group/version with a PATCH operation per kind that lists the query
-/// parameters a real server accepts (kubectl looks for `fieldValidation` there).
-fn openapi_group_version(registry: &Registry, group: &str, version: &str) -> Option<Value> {
-    let prefix = if group.is_empty() {
-        format!("/api/{version}")
-    } else {
-        format!("/apis/{group}/{version}")
-    };
-    let mut paths = serde_json::Map::new();
-    let params: Vec<Value> = ["dryRun", "fieldManager", "fieldValidation", "force"]
-        .iter()
-        .map(|p| json!({"name": p, "in": "query", "schema": {"type": "string", "uniqueItems": true}}))
-        .collect();
-    let mut any = false;
-    for t in registry
-        .all()
-        .iter()
-        .filter(|t| t.group == group && t.versions.iter().any(|v| v == version))
-    {
-        any = true;
-        let path = if t.namespaced {
-            format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", t.plural)
-        } else {
-            format!("{prefix}/{}/{{name}}", t.plural)
-        };
-        let mut consumes = serde_json::Map::new();
-        for ct in [
-            "application/apply-patch+yaml",
-            "application/json-patch+json",
-            "application/merge-patch+json",
-        ] {
-            consumes.insert(ct.into(), json!({"schema": {"type": "object"}}));
-        }
-        paths.insert(
-            path,
-            json!({
-                "patch": {
-                    "operationId": format!("patch{}", t.kind),
-                    "parameters": params,
-                    "requestBody": {"content": consumes, "required": true},
-                    "responses": {"200": {"description": "OK"}},
-                    "x-kubernetes-action": "patch",
-                    "x-kubernetes-group-version-kind": {"group": t.group, "version": version, "kind": t.kind},
-                }
-            }),
-        );
-    }
-    any.then(|| {
-        json!({
-            "openapi": "3.0.0",
-            "info": {"title": "Kubernetes", "version": "sandbox"},
-            "paths": paths,
-            "components": {"schemas": {}},
-        })
-    })
-}
-
 /// The documents served at fixed paths, or `None` for paths handled elsewhere.
 pub fn document(cluster: &Cluster, path: &str) -> Option<Value> {
     let registry = &cluster.registry;
@@ -203,28 +145,6 @@ pub fn document(cluster: &Cluster, path: &str) -> Option<Value> {
             "apiVersion": "v1",
             "groups": registry.groups().iter().map(|(g, vs)| group_doc(g, vs)).collect::<Vec<_>>(),
         })),
-        "/openapi/v3" => {
-            let mut paths = serde_json::Map::new();
-            paths.insert(
-                "api/v1".into(),
-                json!({"serverRelativeURL": "/openapi/v3/api/v1?hash=sandbox"}),
-            );
-            for (g, vs) in registry.groups() {
-                for v in vs {
-                    paths.insert(format!("apis/{g}/{v}"), json!({"serverRelativeURL": format!("/openapi/v3/apis/{g}/{v}?hash=sandbox")}));
-                }
-            }
-            Some(json!({"paths": paths}))
-        }
-        p if p.starts_with("/openapi/v3/api/") => {
-            let version = p.trim_start_matches("/openapi/v3/api/");
-            openapi_group_version(registry, "", version)
-        }
-        p if p.starts_with("/openapi/v3/apis/") => {
-            let rest = p.trim_start_matches("/openapi/v3/apis/");
-            let (g, v) = rest.rsplit_once('/')?;
-            openapi_group_version(registry, g, v)
-        }
         p if p.starts_with("/apis/") && p.matches('/').count() == 2 => {
             let g = p.trim_start_matches("/apis/");
             registry

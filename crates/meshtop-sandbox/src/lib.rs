@@ -12,6 +12,7 @@ mod error;
 mod istiod;
 mod kubeconfig;
 mod logs;
+mod openapi;
 mod patch;
 mod protobuf;
 mod resources;
@@ -98,6 +99,8 @@ pub struct Cluster {
     pub registry: Registry,
     pub settings: Settings,
     pub controllers: controllers::State,
+    /// The OpenAPI documents built so far.
+    pub openapi: openapi::Documents,
 }
 
 impl Cluster {
@@ -107,6 +110,7 @@ impl Cluster {
             registry: Registry::new(),
             settings,
             controllers: controllers::State::default(),
+            openapi: openapi::Documents::default(),
         }
     }
 }

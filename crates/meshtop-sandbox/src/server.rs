@@ -21,7 +21,8 @@ use super::resources::ResourceType;
 use super::selector::{FieldSelector, LabelSelector};
 use super::store::{EventType, WatchEvent, meta_str, resource_name};
 use super::{
-    Cluster, Shared, auth, controllers, discovery, istiod, logs, patch, protobuf, scale, table,
+    Cluster, Shared, auth, controllers, discovery, istiod, logs, openapi, patch, protobuf, scale,
+    table,
 };
 
 pub type Body = BoxBody<Bytes, Infallible>;
@@ -90,6 +91,15 @@ pub fn json_response(code: u16, value: &Value) -> hyper::Response<Body> {
         .header(header::CONTENT_TYPE, "application/json")
         .header("Cache-Control", "no-cache, private")
         .body(full(body))
+        .unwrap_or_else(|_| hyper::Response::new(full(Bytes::new())))
+}
+
+fn openapi_response(doc: openapi::Answer) -> hyper::Response<Body> {
+    hyper::Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ETAG, format!("\"{}\"", doc.etag))
+        .header(header::VARY, "Accept")
+        .body(full(doc.body))
         .unwrap_or_else(|_| hyper::Response::new(full(Bytes::new())))
 }
 
@@ -235,6 +245,14 @@ async fn route(
     query: &str,
     stop: watch::Receiver<bool>,
 ) -> Result<hyper::Response<Body>, ApiError> {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if let Some(answer) = openapi::document(&mut shared.lock(), path, accept) {
+        return answer.map(openapi_response);
+    }
     if let Some(doc) = discovery::document(&shared.lock(), path) {
         return Ok(json_response(200, &doc));
     }
@@ -549,8 +567,9 @@ async fn crud(
                 }
             }
             let manager = field_manager(q, &parts, "Update");
-            patch::record_update(None, &mut obj, &manager, "Update", now);
             let mut cluster = shared.lock();
+            openapi::decode_fields(&cluster, t, &target.version, &mut obj, q)?;
+            patch::record_update(None, &mut obj, &manager, "Update", now);
             let created = api::create(
                 &mut cluster,
                 t,
@@ -579,6 +598,7 @@ async fn crud(
                 obj["metadata"]["namespace"] = json!(ns);
             }
             let mut cluster = shared.lock();
+            openapi::decode_fields(&cluster, t, &target.version, &mut obj, q)?;
             let old = cluster.store.get(&t.key(), &ns, &name).cloned();
             let manager = field_manager(q, &parts, "Update");
             patch::record_update(old.as_deref(), &mut obj, &manager, "Update", now);
@@ -612,6 +632,16 @@ async fn crud(
                 })?;
                 let force = q.get("force").is_some_and(|v| v == "true");
                 let applied = parse_object(&bytes, "yaml")?;
+                if openapi::strict(q) {
+                    openapi::check_applied_fields(
+                        &cluster,
+                        t,
+                        &target.version,
+                        &ns,
+                        &name,
+                        &applied,
+                    )?;
+                }
                 let applied_name = meta_str(&applied, "name");
                 if !applied_name.is_empty() && applied_name != name {
                     return Err(ApiError::bad_request(
@@ -650,6 +680,7 @@ async fn crud(
                 } else {
                     return Err(ApiError::unsupported_media_type(&ct));
                 };
+                openapi::decode_fields(&cluster, t, &target.version, &mut obj, q)?;
                 let manager = field_manager(q, &parts, "Update");
                 patch::record_update(Some(&old), &mut obj, &manager, "Update", now);
                 // A patch that carries a resourceVersion is a precondition on it.
