@@ -892,3 +892,149 @@ fn apply_with_an_unknown_field_is_refused_by_strict_field_validation() {
     assert_eq!(container["image"], "nginx");
     assert!(container.get("colour").is_none(), "{container}");
 }
+
+/// A `kubectl port-forward` running in the background; killed on drop.
+struct PortForward {
+    child: std::process::Child,
+    /// The local port kubectl listens on.
+    port: u16,
+    stderr: Lines,
+}
+
+impl PortForward {
+    /// `kubectl port-forward -n NS pod/POD :REMOTE`, once kubectl says where it listens.
+    fn start(
+        sb: &SandboxProcess,
+        env: &[(&str, &str)],
+        namespace: &str,
+        pod: &str,
+        remote: u16,
+    ) -> Self {
+        let mut cmd = sb.kubectl_command();
+        cmd.args(["port-forward", "-n", namespace])
+            .arg(format!("pod/{pod}"))
+            .arg(format!(":{remote}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("kubectl port-forward");
+        let stdout = Lines::read(child.stdout.take().expect("stdout"));
+        let stderr = Lines::read(child.stderr.take().expect("stderr"));
+        let line = stdout.until("Forwarding from 127.0.0.1:", Duration::from_secs(20));
+        let port = line
+            .trim_start_matches("Forwarding from 127.0.0.1:")
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no local port in {line:?}"));
+        Self {
+            child,
+            port,
+            stderr,
+        }
+    }
+
+    /// `GET path` through the forward, one connection: (status line, body).
+    fn get(&self, path: &str) -> (String, String) {
+        use std::io::{Read, Write};
+        let mut conn =
+            std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the forward");
+        conn.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        write!(
+            conn,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send request");
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).expect("read answer");
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        (
+            head.lines().next().unwrap_or("").to_string(),
+            body.to_string(),
+        )
+    }
+}
+
+impl Drop for PortForward {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The proxies an istiod's `/debug/syncz` lists, sorted.
+fn synced_proxies(body: &str) -> Vec<String> {
+    let doc: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let mut names: Vec<String> = doc
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {body}"))
+        .iter()
+        .map(|p| p["proxy"].as_str().unwrap_or("").to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `kubectl port-forward` as 1.31+ speaks it (SPDY tunnelled in WebSocket), and as older
+/// kubectl and its fallback do (a plain SPDY upgrade): istiod's debug port answers through
+/// the forward what the API server's pod proxy answers, connection after connection.
+#[test]
+fn port_forward_reaches_istiods_debug_port() {
+    let sb = k1();
+    let via_proxy = sb.kubectl_ok(&[
+        "get",
+        "--raw",
+        &format!("/api/v1/namespaces/istio-system/pods/{ISTIOD}:15014/proxy/debug/syncz"),
+    ]);
+    let expected = synced_proxies(&via_proxy);
+    assert!(!expected.is_empty(), "{via_proxy}");
+    for env in [&[][..], &[("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false")][..]] {
+        let pf = PortForward::start(&sb, env, "istio-system", ISTIOD, 15014);
+        for _ in 0..2 {
+            let (status, body) = pf.get("/debug/syncz");
+            assert_eq!(status, "HTTP/1.1 200 OK", "{env:?}: {body}");
+            assert_eq!(synced_proxies(&body), expected, "{env:?}");
+        }
+        let (status, _) = pf.get("/no/such/page");
+        assert_eq!(status, "HTTP/1.1 404 Not Found", "{env:?}");
+    }
+}
+
+/// A port nothing listens on inside the pod: kubectl reports the kubelet's refusal and
+/// gives up, as it does against a real cluster.
+#[test]
+fn port_forward_to_a_closed_port_reports_the_refusal() {
+    let sb = k1();
+    let mut pf = PortForward::start(&sb, &[], "istio-system", ISTIOD, 9999);
+    use std::io::Read;
+    // kubectl accepts the connection, then closes it without a byte once the pod refuses.
+    let mut conn =
+        std::net::TcpStream::connect(("127.0.0.1", pf.port)).expect("connect to the forward");
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut nothing = Vec::new();
+    let _ = conn.read_to_end(&mut nothing);
+    assert!(nothing.is_empty(), "{}", String::from_utf8_lossy(&nothing));
+    let refusal = pf
+        .stderr
+        .until("an error occurred forwarding", Duration::from_secs(20));
+    assert!(
+        refusal.contains(&format!(
+            "error forwarding port 9999 to pod {ISTIOD}, uid : failed to connect to localhost:9999"
+        )),
+        "{refusal}"
+    );
+    pf.stderr
+        .until("error: lost connection to pod", Duration::from_secs(20));
+    let status = eventually_blocking("kubectl to exit", Duration::from_secs(20), || {
+        match pf.child.try_wait() {
+            Ok(Some(s)) => Ok(s),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    assert_eq!(status.code(), Some(1));
+}

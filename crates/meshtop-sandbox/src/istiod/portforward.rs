@@ -3,6 +3,10 @@
 //! 2i+1; every channel opens with its port number (2 bytes, little-endian), and every binary
 //! message starts with its channel byte. Behind a forwarded istiod port runs a real HTTP/1.1
 //! server that sees its requests arrive on loopback, as istiod does behind a real forward.
+//! kubectl 1.31+ speaks SPDY/3.1 instead, tunnelled in the WebSocket's binary messages or
+//! over a plain SPDY upgrade: see `spdy`.
+
+mod spdy;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -42,8 +46,20 @@ const MAX_PORTS: usize = 128;
 struct Plan {
     namespace: String,
     pod: String,
-    /// Each requested port, and whether something listens on it.
+    /// Each requested port, and whether something listens on it (the channel protocol
+    /// names its ports up front; SPDY names them per stream).
     ports: Vec<(u16, bool)>,
+}
+
+/// How the client speaks once the connection is upgraded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Wire {
+    /// WebSocket, `v4.channel.k8s.io` (kube-rs) or no subprotocol.
+    Channels(Option<&'static str>),
+    /// WebSocket carrying SPDY/3.1 (`SPDY/3.1+portforward.k8s.io`, kubectl 1.31+).
+    SpdyOverWebSocket,
+    /// A plain `Upgrade: SPDY/3.1` (kubectl before 1.31, and its fallback).
+    Spdy,
 }
 
 fn header_has_token(req: &hyper::Request<Incoming>, name: header::HeaderName, token: &str) -> bool {
@@ -86,7 +102,7 @@ fn parse_ports(query: &str) -> Result<Vec<u16>, ApiError> {
 }
 
 /// The subprotocol to answer with: none if the client offered none, like the kubelet.
-fn negotiate(req: &hyper::Request<Incoming>) -> Result<Option<&'static str>, ApiError> {
+fn negotiate(req: &hyper::Request<Incoming>) -> Result<Wire, ApiError> {
     let offered: Vec<String> = req
         .headers()
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
@@ -97,13 +113,17 @@ fn negotiate(req: &hyper::Request<Incoming>) -> Result<Option<&'static str>, Api
         .filter(|p| !p.is_empty())
         .collect();
     if offered.is_empty() {
-        return Ok(None);
+        return Ok(Wire::Channels(None));
     }
     if offered.iter().any(|p| p == PROTOCOL) {
-        return Ok(Some(PROTOCOL));
+        return Ok(Wire::Channels(Some(PROTOCOL)));
+    }
+    if offered.iter().any(|p| p == spdy::TUNNEL_PROTOCOL) {
+        return Ok(Wire::SpdyOverWebSocket);
     }
     Err(ApiError::bad_request(format!(
-        "requested protocol(s) are not supported: {offered:?}; supported protocols are [\"{PROTOCOL}\"]"
+        "requested protocol(s) are not supported: {offered:?}; supported protocols are [\"{PROTOCOL}\", \"{}\"]",
+        spdy::TUNNEL_PROTOCOL
     )))
 }
 
@@ -114,31 +134,32 @@ fn accept(
     pod: &str,
     query: &str,
     req: &hyper::Request<Incoming>,
-) -> Result<(String, Option<&'static str>, Plan), ApiError> {
-    let upgrade = req
-        .headers()
-        .get(header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !upgrade.is_empty() && !header_has_token(req, header::UPGRADE, "websocket") {
-        // kubectl before 1.31 asks for SPDY, which the sandbox does not speak.
-        return Err(ApiError::bad_request(format!(
-            "unable to upgrade connection: the sandbox serves port-forward over WebSocket \
-             ({PROTOCOL}) only, not {upgrade}"
-        )));
-    }
-    if !header_has_token(req, header::UPGRADE, "websocket")
-        || !header_has_token(req, header::CONNECTION, "upgrade")
-    {
+) -> Result<(Option<String>, Wire, Plan), ApiError> {
+    let (accept_key, wire) = if header_has_token(req, header::UPGRADE, "websocket") {
+        if !header_has_token(req, header::CONNECTION, "upgrade") {
+            return Err(ApiError::bad_request("Upgrade request required"));
+        }
+        let key = req
+            .headers()
+            .get(header::SEC_WEBSOCKET_KEY)
+            .ok_or_else(|| ApiError::bad_request("missing Sec-WebSocket-Key"))?;
+        (Some(derive_accept_key(key.as_bytes())), negotiate(req)?)
+    } else if header_has_token(req, header::UPGRADE, spdy::UPGRADE) {
+        if !header_has_token(req, spdy::STREAM_PROTOCOL_HEADER, spdy::STREAM_PROTOCOL) {
+            return Err(ApiError::bad_request(format!(
+                "unable to upgrade connection: no stream protocol version in common; the server supports [\"{}\"]",
+                spdy::STREAM_PROTOCOL
+            )));
+        }
+        (None, Wire::Spdy)
+    } else {
         return Err(ApiError::bad_request("Upgrade request required"));
-    }
-    let key = req
-        .headers()
-        .get(header::SEC_WEBSOCKET_KEY)
-        .ok_or_else(|| ApiError::bad_request("missing Sec-WebSocket-Key"))?;
-    let accept_key = derive_accept_key(key.as_bytes());
-    let protocol = negotiate(req)?;
-    let ports = parse_ports(query)?;
+    };
+    // SPDY names its ports per stream; the channel protocol up front.
+    let ports = match wire {
+        Wire::Channels(_) => parse_ports(query)?,
+        Wire::SpdyOverWebSocket | Wire::Spdy => Vec::new(),
+    };
     let cluster = shared.lock();
     let obj = cluster
         .store
@@ -159,7 +180,7 @@ fn accept(
         .collect();
     Ok((
         accept_key,
-        protocol,
+        wire,
         Plan {
             namespace: namespace.to_string(),
             pod: pod.to_string(),
@@ -176,7 +197,7 @@ pub async fn handle(
     query: String,
     req: hyper::Request<Incoming>,
 ) -> hyper::Response<Body> {
-    let (accept_key, protocol, plan) = match accept(&shared, &namespace, &pod, &query, &req) {
+    let (accept_key, wire, plan) = match accept(&shared, &namespace, &pod, &query, &req) {
         Ok(a) => a,
         Err(e) => return error_response(&e),
     };
@@ -184,22 +205,40 @@ pub async fn handle(
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
-                let ws =
-                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
-                        .await;
-                session(ws, shared, plan).await;
+                let io = TokioIo::new(upgraded);
+                match wire {
+                    Wire::Channels(_) => {
+                        let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
+                        session(ws, shared, plan).await;
+                    }
+                    Wire::SpdyOverWebSocket => {
+                        let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
+                        spdy::session(spdy::Carrier::WebSocket(ws), shared, plan).await;
+                    }
+                    Wire::Spdy => spdy::session(spdy::Carrier::Raw(io), shared, plan).await,
+                }
             }
             Err(e) => tracing::debug!(%e, "port-forward: upgrade failed"),
         }
     });
     let mut response = hyper::Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header(header::UPGRADE, "websocket")
-        .header(header::CONNECTION, "Upgrade")
-        .header(header::SEC_WEBSOCKET_ACCEPT, accept_key);
-    if let Some(p) = protocol {
-        response = response.header(header::SEC_WEBSOCKET_PROTOCOL, p);
+        .header(header::CONNECTION, "Upgrade");
+    if let Some(key) = accept_key {
+        response = response
+            .header(header::UPGRADE, "websocket")
+            .header(header::SEC_WEBSOCKET_ACCEPT, key);
     }
+    response = match wire {
+        Wire::Channels(Some(p)) => response.header(header::SEC_WEBSOCKET_PROTOCOL, p),
+        Wire::Channels(None) => response,
+        Wire::SpdyOverWebSocket => {
+            response.header(header::SEC_WEBSOCKET_PROTOCOL, spdy::TUNNEL_PROTOCOL)
+        }
+        Wire::Spdy => response
+            .header(header::UPGRADE, spdy::UPGRADE)
+            .header(spdy::STREAM_PROTOCOL_HEADER, spdy::STREAM_PROTOCOL),
+    };
     response.body(full(Bytes::new())).unwrap_or_else(|_| {
         error_response(&ApiError::internal("cannot build the upgrade response"))
     })
@@ -215,7 +254,8 @@ fn frame(channel: u8, data: &[u8]) -> Message {
 
 /// What the pumps behind the ports tell the session.
 enum FromPod {
-    Data(u8, Bytes),
+    /// Bytes the server behind port index `.0` wrote.
+    Data(usize, Bytes),
     /// The server behind port index `.0` closed its end.
     Closed(usize),
 }
@@ -288,7 +328,8 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             }
             // Pings are answered by tungstenite; text is not part of the binary protocol.
             Event::Client(Some(Ok(_))) => {}
-            Event::Pod(Some(FromPod::Data(ch, bytes))) => {
+            Event::Pod(Some(FromPod::Data(i, bytes))) => {
+                let ch = u8::try_from(2 * i).unwrap_or(u8::MAX - 1);
                 if ws.send(frame(ch, &bytes)).await.is_err() {
                     closed_by_client = true;
                     break;
@@ -355,7 +396,6 @@ async fn pump_from_pod(
     mut reader: ReadHalf<DuplexStream>,
     tx: mpsc::Sender<FromPod>,
 ) {
-    let ch = u8::try_from(2 * index).unwrap_or(u8::MAX - 1);
     let mut buf = vec![0u8; BUFFER];
     loop {
         let n = tokio::select! {
@@ -366,7 +406,7 @@ async fn pump_from_pod(
             _ = tx.closed() => return,
         };
         if tx
-            .send(FromPod::Data(ch, Bytes::copy_from_slice(&buf[..n])))
+            .send(FromPod::Data(index, Bytes::copy_from_slice(&buf[..n])))
             .await
             .is_err()
         {
