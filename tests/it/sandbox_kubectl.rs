@@ -783,6 +783,29 @@ fn explain_describes_built_in_and_custom_kinds() {
         assert!(pdb.contains(field), "no {field:?} in {pdb}");
     }
 
+    // The v2 document, which kubectl reads as protobuf, describes the same fields.
+    let v2 = sb.kubectl_ok(&[
+        "explain",
+        "deployment.spec.replicas",
+        "--output=plaintext-openapiv2",
+    ]);
+    let v2: Vec<&str> = v2
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(
+        v2,
+        [
+            "KIND:     Deployment",
+            "VERSION:  apps/v1",
+            "FIELD:    replicas <integer>",
+            "DESCRIPTION:",
+            "     Number of desired pods. This is a pointer to distinguish between explicit",
+            "     zero and not specified. Defaults to 1.",
+        ]
+    );
+
     // A CRD's own schema, descriptions included.
     let hosts = sb.kubectl_ok(&["explain", "virtualservice.spec.hosts"]);
     assert_eq!(

@@ -20,12 +20,16 @@ use super::Cluster;
 use super::error::ApiError;
 use super::resources::ResourceType;
 
+mod protobuf;
+
 /// Where a v3 document's `$ref`s point.
 const V3_REFS: &str = "#/components/schemas/";
 /// Where the v2 document's `$ref`s point.
 const V2_REFS: &str = "#/definitions/";
 /// The media type kubectl asks for when it wants the v2 document as protobuf.
-pub const V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+const V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+/// The media type the protobuf v2 document is sent as (Go's MIME parser refuses the `@`).
+const V2_PROTOBUF_SENT: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
 
 /// A built-in kind whose schema k8s-openapi carries.
 struct Builtin {
@@ -558,7 +562,8 @@ struct Built {
 #[derive(Default)]
 pub struct Documents {
     v3: HashMap<(String, String), Built>,
-    v2: Option<Built>,
+    /// The v2 document as JSON and as protobuf.
+    v2: Option<(Built, Built)>,
 }
 
 fn content_hash(body: &[u8]) -> String {
@@ -600,7 +605,7 @@ impl Documents {
         Some(built)
     }
 
-    fn v2(&mut self, cluster: &Cluster) -> Built {
+    fn v2(&mut self, cluster: &Cluster) -> (Built, Built) {
         let gvs = group_versions(cluster);
         let mut h = DefaultHasher::new();
         for (g, v) in &gvs {
@@ -608,7 +613,7 @@ impl Documents {
         }
         let fp = h.finish();
         if let Some(b) = &self.v2
-            && b.fingerprint == fp
+            && b.0.fingerprint == fp
         {
             return b.clone();
         }
@@ -642,14 +647,17 @@ impl Documents {
             "security": [{"BearerToken": []}],
         });
         to_v2_refs(&mut doc);
-        let body = Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
-        let built = Built {
+        let built = |body: Bytes| Built {
             fingerprint: fp,
             hash: content_hash(&body),
             body,
         };
-        self.v2 = Some(built.clone());
-        built
+        let both = (
+            built(Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())),
+            built(Bytes::from(protobuf::encode(&doc))),
+        );
+        self.v2 = Some(both.clone());
+        both
     }
 }
 
@@ -731,9 +739,18 @@ fn v2_parameters(params: &Value) -> Value {
     Value::Array(list)
 }
 
+/// v3 references → v2's, and a described reference (`allOf` of one `$ref` in v3) back to
+/// a `$ref` with siblings, as Swagger 2.0 documents write it.
 fn to_v2_refs(v: &mut Value) {
     match v {
         Value::Object(map) => {
+            if let Some(Value::Array(all)) = map.get("allOf")
+                && let [only] = all.as_slice()
+                && let Some(r) = only.get("$ref").cloned()
+            {
+                map.shift_remove("allOf");
+                map.insert("$ref".into(), r);
+            }
             for (k, child) in map.iter_mut() {
                 if k == "$ref"
                     && let Value::String(r) = child
@@ -750,10 +767,21 @@ fn to_v2_refs(v: &mut Value) {
     }
 }
 
-/// A document to send: JSON bytes, and the hash it is cached by.
+/// A document to send: its bytes, their media type, and the hash it is cached by.
 pub struct Answer {
     pub body: Bytes,
+    pub content_type: &'static str,
     pub etag: String,
+}
+
+impl Answer {
+    fn json(b: Built) -> Self {
+        Self {
+            body: b.body,
+            content_type: "application/json",
+            etag: b.hash,
+        }
+    }
 }
 
 /// The OpenAPI paths: `/openapi/v2`, `/openapi/v3` and `/openapi/v3/{api/v1|apis/G/V}`.
@@ -768,9 +796,12 @@ pub fn document(
     let mut docs = std::mem::take(&mut cluster.openapi);
     let answer = match rest {
         "v2" => Some(if accepts_json(accept) {
-            let b = docs.v2(cluster);
+            Ok(Answer::json(docs.v2(cluster).0))
+        } else if accept.contains(V2_PROTOBUF) || accept.contains(V2_PROTOBUF_SENT) {
+            let b = docs.v2(cluster).1;
             Ok(Answer {
                 body: b.body,
+                content_type: V2_PROTOBUF_SENT,
                 etag: b.hash,
             })
         } else {
@@ -778,7 +809,7 @@ pub fn document(
                 406,
                 "NotAcceptable",
                 format!(
-                    "only the following media types are accepted: application/json, {V2_PROTOBUF} is not served by the sandbox"
+                    "only the following media types are accepted: application/json, {V2_PROTOBUF}"
                 ),
             ))
         }),
@@ -792,10 +823,7 @@ pub fn document(
             };
             Some(
                 docs.v3(cluster, &group, &version)
-                    .map(|b| Answer {
-                        body: b.body,
-                        etag: b.hash,
-                    })
+                    .map(Answer::json)
                     .ok_or_else(ApiError::not_found_path),
             )
         }
@@ -840,6 +868,7 @@ fn index(docs: &mut Documents, cluster: &Cluster) -> Answer {
     let body = Bytes::from(serde_json::to_vec(&json!({"paths": paths})).unwrap_or_default());
     Answer {
         etag: content_hash(&body),
+        content_type: "application/json",
         body,
     }
 }

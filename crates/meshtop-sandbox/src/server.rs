@@ -96,7 +96,7 @@ pub fn json_response(code: u16, value: &Value) -> hyper::Response<Body> {
 
 fn openapi_response(doc: openapi::Answer) -> hyper::Response<Body> {
     hyper::Response::builder()
-        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_TYPE, doc.content_type)
         .header(header::ETAG, format!("\"{}\"", doc.etag))
         .header(header::VARY, "Accept")
         .body(full(doc.body))

@@ -213,7 +213,7 @@ pub async fn handle(
                     }
                     Wire::SpdyOverWebSocket => {
                         let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
-                        spdy::session(spdy::Carrier::WebSocket(ws), shared, plan).await;
+                        spdy::session(spdy::Carrier::WebSocket(Box::new(ws)), shared, plan).await;
                     }
                     Wire::Spdy => spdy::session(spdy::Carrier::Raw(io), shared, plan).await,
                 }

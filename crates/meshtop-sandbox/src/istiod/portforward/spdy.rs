@@ -221,7 +221,7 @@ fn parse_headers(mut raw: &[u8]) -> Result<Vec<(String, String)>, String> {
 /// What the connection under SPDY is.
 pub enum Carrier<S> {
     /// Each binary message holds the next bytes of the SPDY connection.
-    WebSocket(WebSocketStream<S>),
+    WebSocket(Box<WebSocketStream<S>>),
     Raw(S),
 }
 
@@ -254,7 +254,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Carrier<S> {
     async fn finish(mut self) {
         match &mut self {
             Carrier::WebSocket(ws) => {
-                let _ = ws.close(None).await;
+                let _ = ws.as_mut().close(None).await;
                 let _ = ws.get_mut().shutdown().await;
             }
             Carrier::Raw(io) => {
