@@ -1,5 +1,6 @@
 //! istiod as the sandbox plays it: `/debug/syncz` for the proxies connected to each
-//! replica, reached through the pod proxy and through a port-forward over WebSocket.
+//! replica, reached through the pod proxy and through a port-forward (WebSocket channels as
+//! kube-rs speaks them, SPDY as kubectl does).
 //!
 //! istiod's HTTP ports: 15014 serves `/metrics` and the `/debug/*`
 //! handlers, 8080 serves `/ready` and the same `/debug/*` handlers. From 1.11 the debug handlers

@@ -98,33 +98,38 @@ const BUILTINS: &[Builtin] = &[
 ];
 
 /// The schemas of the built-in kinds, their lists, and everything they refer to, keyed by
-/// their real names (`io.k8s.api.core.v1.Pod`). Generated once per process: they never change.
-fn builtin_schemas() -> &'static Map<String, Value> {
-    static SCHEMAS: OnceLock<Map<String, Value>> = OnceLock::new();
-    SCHEMAS.get_or_init(|| {
+/// their real names (`io.k8s.api.core.v1.Pod`); and each of `BUILTINS`' schema name, in
+/// order. Generated once per process: they never change.
+fn builtins() -> &'static (Map<String, Value>, Vec<String>) {
+    static BUILT: OnceLock<(Map<String, Value>, Vec<String>)> = OnceLock::new();
+    BUILT.get_or_init(|| {
         let mut generator = SchemaSettings::openapi3().into_generator();
-        let names: Vec<(String, &Builtin)> = BUILTINS
+        let names: Vec<String> = BUILTINS
             .iter()
-            .map(|b| ((b.register)(&mut generator), b))
+            .map(|b| (b.register)(&mut generator))
             .collect();
         let list_meta = {
             generator.subschema_for::<meta::v1::ListMeta>();
             <meta::v1::ListMeta as JsonSchema>::schema_name().into_owned()
         };
         let mut schemas = generator.take_definitions(true);
-        for (name, b) in names {
-            if let Some(schema) = schemas.get_mut(&name) {
+        for (name, b) in names.iter().zip(BUILTINS) {
+            if let Some(schema) = schemas.get_mut(name) {
                 schema["x-kubernetes-group-version-kind"] =
                     json!([{"group": b.group, "kind": b.kind, "version": b.version}]);
             }
             if matches!(b.kind, "Status" | "DeleteOptions" | "Eviction" | "Scale") {
                 continue;
             }
-            let list = list_schema(&name, b.group, b.version, b.kind, &list_meta);
+            let list = list_schema(name, b.group, b.version, b.kind, &list_meta);
             schemas.insert(format!("{name}List"), list);
         }
-        schemas
+        (schemas, names)
     })
+}
+
+fn builtin_schemas() -> &'static Map<String, Value> {
+    &builtins().0
 }
 
 /// `PodList` and its like, which k8s-openapi has no type for.
@@ -158,18 +163,10 @@ fn list_schema(item: &str, group: &str, version: &str, kind: &str, list_meta: &s
 }
 
 fn builtin_name(group: &str, version: &str, kind: &str) -> Option<String> {
-    let b = BUILTINS
+    let i = BUILTINS
         .iter()
-        .find(|b| b.group == group && b.version == version && b.kind == kind)?;
-    builtin_schemas()
-        .iter()
-        .find(|(_, s)| {
-            s.pointer("/x-kubernetes-group-version-kind/0")
-                .is_some_and(|gvk| {
-                    gvk["group"] == b.group && gvk["version"] == b.version && gvk["kind"] == b.kind
-                })
-        })
-        .map(|(name, _)| name.clone())
+        .position(|b| b.group == group && b.version == version && b.kind == kind)?;
+    builtins().1.get(i).cloned()
 }
 
 /// A custom kind's schema name as a real server forms it: the group reversed, then the
