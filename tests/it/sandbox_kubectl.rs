@@ -888,32 +888,38 @@ fn apply_with_an_unknown_field_is_refused_by_strict_field_validation() {
             .contains("unknown field \"spec.template.spec.containers[0].colour\""),
         "{refused}"
     );
-    let replicas = [
-        "get",
-        "deployment",
-        "web",
-        "-n",
-        "default",
-        "-o",
-        "jsonpath={.spec.replicas}",
-    ];
-    assert_eq!(sb.kubectl_ok(&replicas), "2");
-    // Without validation the server drops what it does not know, as a real one does.
-    let ignored = sb.kubectl_ok(&["apply", "--validate=false", "-f", &deep]);
-    assert_eq!(ignored.trim(), "deployment.apps/web configured");
-    assert_eq!(sb.kubectl_ok(&replicas), "3");
-    let container = sb.kubectl_ok(&[
-        "get",
-        "deployment",
-        "web",
-        "-n",
-        "default",
-        "-o",
-        "jsonpath={.spec.template.spec.containers[0]}",
-    ]);
+    // A field of the stored Deployment, by its JSONPath.
+    let stored = |path: &str| {
+        let jsonpath = format!("jsonpath={path}");
+        sb.kubectl_ok(&["get", "deployment", "web", "-n", "default", "-o", &jsonpath])
+    };
+    assert_eq!(stored("{.spec.replicas}"), "2");
+    // `--validate=warn`: the server drops what it does not know, and says so.
+    let warned = sb.kubectl(&["apply", "--validate=warn", "-f", &deep]);
+    assert_eq!(
+        (warned.code, warned.stdout.trim()),
+        (Some(0), "deployment.apps/web configured"),
+        "{warned}"
+    );
+    assert_eq!(
+        warned.stderr.trim(),
+        "Warning: unknown field \"spec.template.spec.containers[0].colour\""
+    );
+    assert_eq!(stored("{.spec.replicas}"), "3");
+    let container = stored("{.spec.template.spec.containers[0]}");
     let container: serde_json::Value = serde_json::from_str(&container).expect("a container");
     assert_eq!(container["image"], "nginx");
     assert!(container.get("colour").is_none(), "{container}");
+    // `--validate=false`: dropped without a word, as a real server does.
+    let ignored = sb.kubectl(&["apply", "--validate=false", "-f", &bad]);
+    assert_eq!(
+        (ignored.code, ignored.stdout.trim(), ignored.stderr.trim()),
+        (Some(0), "deployment.apps/web configured", ""),
+        "{ignored}"
+    );
+    assert_eq!(stored("{.spec.replicas}"), "2");
+    let spec: serde_json::Value = serde_json::from_str(&stored("{.spec}")).expect("a spec");
+    assert!(spec.get("foo").is_none(), "{spec}");
 }
 
 /// A `kubectl port-forward` running in the background; killed on drop.

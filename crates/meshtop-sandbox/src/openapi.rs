@@ -954,28 +954,35 @@ pub fn strict(query: &HashMap<String, String>) -> bool {
 }
 
 /// Decodes a create, an update or a patched object as a real server does: fields its kind
-/// does not declare are refused under `fieldValidation=Strict` and dropped otherwise.
+/// does not declare are refused under `fieldValidation=Strict`, dropped with a warning each
+/// under `Warn` (the default) and dropped silently under `Ignore`. Returns the warnings.
 pub fn decode_fields(
     cluster: &Cluster,
     t: &ResourceType,
     version: &str,
     obj: &mut Value,
     query: &HashMap<String, String>,
-) -> Result<(), ApiError> {
-    let strict = strict(query);
+) -> Result<Vec<String>, ApiError> {
+    let mode = query
+        .get("fieldValidation")
+        .map(String::as_str)
+        .unwrap_or("Warn");
+    let strict = mode == "Strict";
     let found = fields_not_declared(cluster, t, version, obj, !strict);
-    if found.is_empty() || !strict {
-        return Ok(());
-    }
-    let list: Vec<String> = found
+    let unknown: Vec<String> = found
         .iter()
         .map(|f| format!("unknown field \"{f}\""))
         .collect();
-    Err(ApiError::bad_request(format!(
-        "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
-        list.join(", "),
-        kind = t.kind,
-    )))
+    match mode {
+        _ if unknown.is_empty() => Ok(Vec::new()),
+        "Strict" => Err(ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+            unknown.join(", "),
+            kind = t.kind,
+        ))),
+        "Ignore" => Ok(Vec::new()),
+        _ => Ok(unknown),
+    }
 }
 
 /// Refuses a server-side apply configuration with fields its kind does not declare, in the

@@ -103,6 +103,20 @@ fn openapi_response(doc: openapi::Answer) -> hyper::Response<Body> {
         .unwrap_or_else(|_| hyper::Response::new(full(Bytes::new())))
 }
 
+/// Adds a `Warning: 299 - "…"` header per warning, as a real server reports what it dropped.
+fn with_warnings(
+    mut response: hyper::Response<Body>,
+    warnings: &[String],
+) -> hyper::Response<Body> {
+    for w in warnings {
+        let quoted = w.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(value) = http::HeaderValue::from_str(&format!("299 - \"{quoted}\"")) {
+            response.headers_mut().append(header::WARNING, value);
+        }
+    }
+    response
+}
+
 pub fn error_response(e: &ApiError) -> hyper::Response<Body> {
     json_response(e.code, &e.to_status())
 }
@@ -568,7 +582,7 @@ async fn crud(
             }
             let manager = field_manager(q, &parts, "Update");
             let mut cluster = shared.lock();
-            openapi::decode_fields(&cluster, t, &target.version, &mut obj, q)?;
+            let warnings = openapi::decode_fields(&cluster, t, &target.version, &mut obj, q)?;
             patch::record_update(None, &mut obj, &manager, "Update", now);
             let created = api::create(
                 &mut cluster,
@@ -580,9 +594,9 @@ async fn crud(
             if !is_dry_run(q) {
                 shared.reconcile(&mut cluster);
             }
-            Ok(json_response(
-                201,
-                &at_version(t, &created, &target.version),
+            Ok(with_warnings(
+                json_response(201, &at_version(t, &created, &target.version)),
+                &warnings,
             ))
         }
         "update" => {
@@ -598,7 +612,7 @@ async fn crud(
                 obj["metadata"]["namespace"] = json!(ns);
             }
             let mut cluster = shared.lock();
-            openapi::decode_fields(&cluster, t, &target.version, &mut obj, q)?;
+            let warnings = openapi::decode_fields(&cluster, t, &target.version, &mut obj, q)?;
             let old = cluster.store.get(&t.key(), &ns, &name).cloned();
             let manager = field_manager(q, &parts, "Update");
             patch::record_update(old.as_deref(), &mut obj, &manager, "Update", now);
@@ -612,9 +626,9 @@ async fn crud(
             if !is_dry_run(q) {
                 shared.reconcile(&mut cluster);
             }
-            Ok(json_response(
-                200,
-                &at_version(t, &updated, &target.version),
+            Ok(with_warnings(
+                json_response(200, &at_version(t, &updated, &target.version)),
+                &warnings,
             ))
         }
         "patch" => {
@@ -624,6 +638,7 @@ async fn crud(
             let dry_run = is_dry_run(q);
             let mut cluster = shared.lock();
             let old = cluster.store.get(&t.key(), &ns, &name).cloned();
+            let mut warnings = Vec::new();
             let (created, obj) = if ct.starts_with("application/apply-patch") {
                 let manager = q.get("fieldManager").cloned().ok_or_else(|| {
                     ApiError::bad_request(
@@ -680,7 +695,7 @@ async fn crud(
                 } else {
                     return Err(ApiError::unsupported_media_type(&ct));
                 };
-                openapi::decode_fields(&cluster, t, &target.version, &mut obj, q)?;
+                warnings = openapi::decode_fields(&cluster, t, &target.version, &mut obj, q)?;
                 let manager = field_manager(q, &parts, "Update");
                 patch::record_update(Some(&old), &mut obj, &manager, "Update", now);
                 // A patch that carries a resourceVersion is a precondition on it.
@@ -702,9 +717,9 @@ async fn crud(
             if !dry_run {
                 shared.reconcile(&mut cluster);
             }
-            Ok(json_response(
-                code,
-                &at_version(t, &result, &target.version),
+            Ok(with_warnings(
+                json_response(code, &at_version(t, &result, &target.version)),
+                &warnings,
             ))
         }
         "delete" => {
