@@ -34,12 +34,34 @@ const RELEASES: &[&str] = &["1.27.3", "1.28.1", "1.29.2", "1.26.5"];
 /// Team and environment words the namespaces are named from; `-prod` and `-prod-eu` make
 /// names that prefix one another, as real clusters have.
 const TEAMS: &[&str] = &[
-    "checkout", "payments", "catalog", "search", "shipping", "accounts", "ledger", "pricing",
-    "reviews", "inventory", "billing", "identity", "media", "notify", "fraud", "orders",
+    "checkout",
+    "payments",
+    "catalog",
+    "search",
+    "shipping",
+    "accounts",
+    "ledger",
+    "pricing",
+    "reviews",
+    "inventory",
+    "billing",
+    "identity",
+    "media",
+    "notify",
+    "fraud",
+    "orders",
 ];
-const ENVS: &[&str] = &["prod", "prod-eu", "staging", "prod-eu-2"];
+const ENVS: &[&str] = &["prod", "prod-eu", "prod-eu-2", "staging"];
 const APPS: &[&str] = &[
-    "api", "web", "worker", "gateway", "cache", "indexer", "sync", "scheduler", "export",
+    "api",
+    "web",
+    "worker",
+    "gateway",
+    "cache",
+    "indexer",
+    "sync",
+    "scheduler",
+    "export",
     "frontend",
 ];
 const ZONES: &[&str] = &["europe-west4-a", "europe-west4-b", "europe-west4-c"];
@@ -220,7 +242,10 @@ fn managed_fields(obj: &Value, creator: &str, status_writer: &str, at: &str) -> 
             )
         });
     }
-    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("v1");
+    let api_version = obj
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("v1");
     let mut entries = vec![json!({
         "manager": creator, "operation": "Update", "apiVersion": api_version, "time": at,
         "fieldsType": "FieldsV1", "fieldsV1": fields_v1(&spec_part),
@@ -460,8 +485,18 @@ fn workload(
         "name": rs_name, "uid": rs_uid, "controller": true, "blockOwnerDeletion": true}]);
     pod["spec"] = rs_template["spec"].clone();
     Workload {
-        deployment: with_managed_fields(deployment, "kubectl-client-side-apply", "kube-controller-manager", born),
-        replica_set: with_managed_fields(replica_set, "kube-controller-manager", "kube-controller-manager", born),
+        deployment: with_managed_fields(
+            deployment,
+            "kubectl-client-side-apply",
+            "kube-controller-manager",
+            born,
+        ),
+        replica_set: with_managed_fields(
+            replica_set,
+            "kube-controller-manager",
+            "kube-controller-manager",
+            born,
+        ),
         pod,
         rs_name,
     }
@@ -488,7 +523,12 @@ fn pdb(ns: &str, name: &str, selector: Value, healthy: usize, born: &str) -> Val
 
 /// An istiod revision: Deployment, ReplicaSet and two pods, its Service, its `istio-<rev>`
 /// mesh ConfigMap, its injector webhook and PDB.
-fn revision(l: &mut Loader<'_>, release: &str, index: u64, spec: &GenerateSpec) -> Result<(), String> {
+fn revision(
+    l: &mut Loader<'_>,
+    release: &str,
+    index: u64,
+    spec: &GenerateSpec,
+) -> Result<(), String> {
     let rev = revision_name(release);
     let name = format!("istiod-{rev}");
     let born = l.born.clone();
@@ -510,7 +550,15 @@ fn revision(l: &mut Loader<'_>, release: &str, index: u64, spec: &GenerateSpec) 
         }]},
     });
     let selector = json!({"app": "istiod", "istio.io/rev": rev});
-    let w = workload("istio-system", &name, template, selector.clone(), 2, 1000 + index, &born);
+    let w = workload(
+        "istio-system",
+        &name,
+        template,
+        selector.clone(),
+        2,
+        1000 + index,
+        &born,
+    );
     l.put(w.deployment)?;
     l.put(w.replica_set)?;
     for r in 0..2u64 {
@@ -553,10 +601,20 @@ pub fn build(spec: &GenerateSpec, now: Timestamp) -> Result<Cluster, String> {
         ..Settings::default()
     };
     let mut cluster = Cluster::new(settings);
-    let born = timestamp(now.checked_sub(SignedDuration::from_hours(24)).unwrap_or(now));
-    let mut l = Loader { cluster: &mut cluster, now, born: born.clone() };
+    let born = timestamp(
+        now.checked_sub(SignedDuration::from_hours(24))
+            .unwrap_or(now),
+    );
+    let mut l = Loader {
+        cluster: &mut cluster,
+        now,
+        born: born.clone(),
+    };
     let releases: Vec<&str> = RELEASES[..spec.revisions].to_vec();
-    for (i, ns) in ["kube-system", "istio-system", "default"].iter().enumerate() {
+    for (i, ns) in ["kube-system", "istio-system", "default"]
+        .iter()
+        .enumerate()
+    {
         l.put(json!({"apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": ns, "uid": uid(4, i as u64), "creationTimestamp": born,
                          "labels": {"kubernetes.io/metadata.name": ns}},
@@ -583,7 +641,11 @@ pub fn build(spec: &GenerateSpec, now: Timestamp) -> Result<Cluster, String> {
     };
     // Gateways: the chart's own istio-proxy, filled in by the injector's gateway template.
     for g in 0..spec.gateways {
-        let name = if g == 0 { "istio-ingressgateway".to_string() } else { format!("istio-ingressgateway-{g}") };
+        let name = if g == 0 {
+            "istio-ingressgateway".to_string()
+        } else {
+            format!("istio-ingressgateway-{g}")
+        };
         let rev = revision_name(releases[0]);
         let labels = json!({"app": name, "istio": "ingressgateway", "istio.io/rev": rev});
         let template = json!({
@@ -594,14 +656,26 @@ pub fn build(spec: &GenerateSpec, now: Timestamp) -> Result<Cluster, String> {
                           {"containerPort": 8443, "name": "https", "protocol": "TCP"}],
                 "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}]},
         });
-        let mut w = workload("istio-system", &name, template, labels.clone(), 2, 2000 + g as u64, &born);
+        let mut w = workload(
+            "istio-system",
+            &name,
+            template,
+            labels.clone(),
+            2,
+            2000 + g as u64,
+            &born,
+        );
         w.pod["metadata"]["labels"]["istio.io/rev"] = json!(rev);
         controllers::admit_pod(l.cluster, &mut w.pod, now);
         l.put(w.deployment)?;
         l.put(w.replica_set)?;
         for r in 0..2u64 {
             let mut pod = w.pod.clone();
-            pod["metadata"]["name"] = json!(format!("{}-{}", w.rs_name, suffix(5000 + g as u64 * 4 + r, 5)));
+            pod["metadata"]["name"] = json!(format!(
+                "{}-{}",
+                w.rs_name,
+                suffix(5000 + g as u64 * 4 + r, 5)
+            ));
             pod["metadata"]["uid"] = json!(uid(21, g as u64 * 4 + r));
             l.put_pod(pod, &next_node(&mut pod_index))?;
         }
@@ -609,7 +683,11 @@ pub fn build(spec: &GenerateSpec, now: Timestamp) -> Result<Cluster, String> {
     }
     // DaemonSets in kube-system, one pod on every node.
     for d in 0..spec.daemonsets {
-        let name = if d == 0 { "log-agent".to_string() } else { format!("log-agent-{d}") };
+        let name = if d == 0 {
+            "log-agent".to_string()
+        } else {
+            format!("log-agent-{d}")
+        };
         let labels = json!({"app": name, "k8s-app": name});
         let ds_uid = uid(12, d as u64);
         let template = json!({"metadata": {"labels": labels.clone()}, "spec": {"containers": [{
@@ -630,7 +708,8 @@ pub fn build(spec: &GenerateSpec, now: Timestamp) -> Result<Cluster, String> {
         for i in 0..spec.nodes {
             let mut pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": template["metadata"].clone(),
                                  "spec": template["spec"].clone()});
-            pod["metadata"]["name"] = json!(format!("{name}-{}", suffix(mix(d as u64) ^ i as u64, 5)));
+            pod["metadata"]["name"] =
+                json!(format!("{name}-{}", suffix(mix(d as u64) ^ i as u64, 5)));
             pod["metadata"]["namespace"] = json!("kube-system");
             pod["metadata"]["uid"] = json!(uid(22 + d as u64 * 64, i as u64));
             pod["metadata"]["creationTimestamp"] = json!(born);
@@ -647,13 +726,25 @@ pub fn build(spec: &GenerateSpec, now: Timestamp) -> Result<Cluster, String> {
         let ns = &app_namespaces[w_index as usize % app_namespaces.len()];
         let app = APPS[(w_index as usize / app_namespaces.len()) % APPS.len()];
         let round = w_index as usize / (app_namespaces.len() * APPS.len());
-        let name = if round == 0 { app.to_string() } else { format!("{app}-{round}") };
+        let name = if round == 0 {
+            app.to_string()
+        } else {
+            format!("{app}-{round}")
+        };
         let replicas = left.min(spec.replicas);
         let version = format!("v{}.{}.{}", 1 + w_index % 3, w_index % 17, w_index % 5);
         let selector = json!({"app": name});
         let mut template = app_template(ns, &name, &version, w_index);
         template["metadata"]["labels"]["app"] = json!(name);
-        let mut w = workload(ns, &name, template, selector.clone(), replicas, 10_000 + w_index, &born);
+        let mut w = workload(
+            ns,
+            &name,
+            template,
+            selector.clone(),
+            replicas,
+            10_000 + w_index,
+            &born,
+        );
         w.pod["metadata"]["name"] = json!(format!("{}-proto", w.rs_name));
         controllers::admit_pod(l.cluster, &mut w.pod, now);
         if let Some(m) = w.pod.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -696,7 +787,10 @@ mod tests {
     #[test]
     fn specs_parse_with_defaults_and_malformed_ones_say_why() {
         let s = GenerateSpec::parse("nodes=10,pods=1000").expect("spec");
-        assert_eq!((s.nodes, s.pods, s.namespaces, s.revisions), (10, 1000, 4, 2));
+        assert_eq!(
+            (s.nodes, s.pods, s.namespaces, s.revisions),
+            (10, 1000, 4, 2)
+        );
         let s = GenerateSpec::parse("pods=40").expect("spec");
         assert_eq!(s.nodes, 2);
         for (text, why) in [
@@ -734,7 +828,10 @@ mod tests {
         assert_eq!(count("daemonsets.apps"), 1);
         assert_eq!(count("deployments.apps"), 2 + 1 + 38);
         assert_eq!(count("replicasets.apps"), 2 + 1 + 38);
-        assert_eq!(count("mutatingwebhookconfigurations.admissionregistration.k8s.io"), 2);
+        assert_eq!(
+            count("mutatingwebhookconfigurations.admissionregistration.k8s.io"),
+            2
+        );
         assert!(count("poddisruptionbudgets.policy") >= 2 + 1 + 19);
         let app_pods: Vec<&std::sync::Arc<Value>> = cluster
             .store
@@ -749,23 +846,50 @@ mod tests {
             assert!((9_000..20_000).contains(&size), "a pod of {size} bytes");
             let ann = &p["metadata"]["annotations"];
             assert!(ann["sidecar.istio.io/status"].is_string(), "injected: {p}");
-            assert!(p["metadata"]["managedFields"].as_array().is_some_and(|m| m.len() == 2));
+            assert!(
+                p["metadata"]["managedFields"]
+                    .as_array()
+                    .is_some_and(|m| m.len() == 2)
+            );
             assert_eq!(p["status"]["phase"], "Running");
-            assert_eq!(p["status"]["conditions"].as_array().map(Vec::len), Some(4), "{}", p["status"]);
-            let init = p["spec"]["initContainers"].as_array().expect("init containers");
-            if init.iter().any(|c| c["name"] == "istio-proxy" && c["restartPolicy"] == "Always") {
+            assert_eq!(
+                p["status"]["conditions"].as_array().map(Vec::len),
+                Some(4),
+                "{}",
+                p["status"]
+            );
+            let init = p["spec"]["initContainers"]
+                .as_array()
+                .expect("init containers");
+            if init
+                .iter()
+                .any(|c| c["name"] == "istio-proxy" && c["restartPolicy"] == "Always")
+            {
                 native += 1;
             } else {
-                assert!(p["spec"]["containers"].as_array().expect("containers").iter().any(|c| c["name"] == "istio-proxy"));
+                assert!(
+                    p["spec"]["containers"]
+                        .as_array()
+                        .expect("containers")
+                        .iter()
+                        .any(|c| c["name"] == "istio-proxy")
+                );
                 assert!(init.iter().any(|c| c["name"] == "istio-init"));
             }
             assert!(p["status"]["podIP"].is_string());
         }
         // 1.27 sidecars in half the namespaces, 1.28 native sidecars in the other half.
-        assert!(native > 0 && native < app_pods.len(), "{native} native sidecars");
+        assert!(
+            native > 0 && native < app_pods.len(),
+            "{native} native sidecars"
+        );
         let pinned = app_pods
             .iter()
-            .filter(|p| p["metadata"]["annotations"].get("sandbox.meshtop.dev/xds").is_some())
+            .filter(|p| {
+                p["metadata"]["annotations"]
+                    .get("sandbox.meshtop.dev/xds")
+                    .is_some()
+            })
             .count();
         assert!(pinned >= 1, "some proxies are not synced");
     }

@@ -262,12 +262,14 @@ pub async fn run(
 ) -> Result<(), SandboxError> {
     let listen = parse_listen(&args.listen)?;
     let scenario = match &args.generate {
-        Some(spec) => Scenario::generate(generate::GenerateSpec::parse(spec).map_err(|message| {
-            SandboxError::Scenario {
-                path: format!("--generate {spec}"),
-                message,
-            }
-        })?),
+        Some(spec) => {
+            Scenario::generate(generate::GenerateSpec::parse(spec).map_err(|message| {
+                SandboxError::Scenario {
+                    path: format!("--generate {spec}"),
+                    message,
+                }
+            })?)
+        }
         None => Scenario::named_or_file(&args.scenario)?,
     };
     let sandbox = Sandbox::start(&scenario, listen).await?;
