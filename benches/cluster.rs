@@ -38,10 +38,19 @@ fn timed(program: &str, args: &[&str]) -> Timed {
         .stderr(Stdio::piped())
         .output();
     let Ok(out) = out else {
-        return Timed { wall: 0.0, cpu: 0.0, peak_kb: 0, ok: false };
+        return Timed {
+            wall: 0.0,
+            cpu: 0.0,
+            peak_kb: 0,
+            ok: false,
+        };
     };
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = stderr.lines().rev().find(|l| l.starts_with("TIMED ")).unwrap_or("");
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("TIMED "))
+        .unwrap_or("");
     let f: Vec<f64> = line
         .split_whitespace()
         .skip(1)
@@ -56,7 +65,12 @@ fn timed(program: &str, args: &[&str]) -> Timed {
         },
         _ => {
             eprintln!("{program} {args:?}: {stderr}");
-            Timed { wall: 0.0, cpu: 0.0, peak_kb: 0, ok: false }
+            Timed {
+                wall: 0.0,
+                cpu: 0.0,
+                peak_kb: 0,
+                ok: false,
+            }
         }
     }
 }
@@ -122,18 +136,35 @@ fn start(spec: &str, dir: &Path) -> Sandbox {
         .find_map(|l| l.trim().strip_prefix("token: "))
         .expect("the admin token")
         .to_string();
-    Sandbox { child, kubeconfig, url, token, load }
+    Sandbox {
+        child,
+        kubeconfig,
+        url,
+        token,
+        load,
+    }
 }
 
 /// A plain HTTPS request with curl: seconds and bytes downloaded.
 fn curl(sb: &Sandbox, method: &str, path: &str, body: Option<&str>) -> (f64, u64) {
     let mut cmd = Command::new("curl");
-    cmd.args(["-sk", "-o", "/dev/null", "-w", "%{time_total} %{size_download} %{http_code}"])
-        .args(["-X", method])
-        .arg("-H")
-        .arg(format!("Authorization: Bearer {}", sb.token));
+    cmd.args([
+        "-sk",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{time_total} %{size_download} %{http_code}",
+    ])
+    .args(["-X", method])
+    .arg("-H")
+    .arg(format!("Authorization: Bearer {}", sb.token));
     if let Some(b) = body {
-        cmd.args(["-H", "Content-Type: application/merge-patch+json", "--data", b]);
+        cmd.args([
+            "-H",
+            "Content-Type: application/merge-patch+json",
+            "--data",
+            b,
+        ]);
     }
     let out = cmd.arg(format!("{}{path}", sb.url)).output().expect("curl");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -185,13 +216,29 @@ fn measure(pods: usize, json_max: usize) -> Column {
     let (raw_secs, raw_bytes) = curl(&sb, "GET", "/api/v1/pods", None);
     let kc = sb.kubeconfig.to_string_lossy().to_string();
     let log = dir.path().join("meshtop.log").to_string_lossy().to_string();
-    let meshtop = timed(MESHTOP, &["--kubeconfig", &kc, "--log-file", &log, "get", "nodes"]);
+    let meshtop = timed(
+        MESHTOP,
+        &["--kubeconfig", &kc, "--log-file", &log, "get", "nodes"],
+    );
     let kubectl = timed("kubectl", &["--kubeconfig", &kc, "get", "pods", "-A"]);
-    let json = (pods <= json_max)
-        .then(|| timed("kubectl", &["--kubeconfig", &kc, "get", "pods", "-A", "-o", "json"]));
+    let json = (pods <= json_max).then(|| {
+        timed(
+            "kubectl",
+            &["--kubeconfig", &kc, "get", "pods", "-A", "-o", "json"],
+        )
+    });
     // A pod in the middle of the list, labelled seven times.
     let names = Command::new("kubectl")
-        .args(["--kubeconfig", &kc, "get", "pods", "-n", "checkout-prod", "-o", "name"])
+        .args([
+            "--kubeconfig",
+            &kc,
+            "get",
+            "pods",
+            "-n",
+            "checkout-prod",
+            "-o",
+            "name",
+        ])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
         .unwrap_or_default();
@@ -204,24 +251,49 @@ fn measure(pods: usize, json_max: usize) -> Column {
     let writes: Vec<f64> = (0..7)
         .map(|i| {
             let body = format!(r#"{{"metadata":{{"labels":{{"bench":"w{i}"}}}}}}"#);
-            curl(&sb, "PATCH", &format!("/api/v1/namespaces/checkout-prod/pods/{pod}"), Some(&body)).0
+            curl(
+                &sb,
+                "PATCH",
+                &format!("/api/v1/namespaces/checkout-prod/pods/{pod}"),
+                Some(&body),
+            )
+            .0
         })
         .collect();
     let (serving_rss, peak_rss) = rss_kb(pid);
     let cells = vec![
         ("nodes".into(), format!("{nodes}")),
-        ("sandbox: load (generate + store)".into(), format!("{:.1} s", sb.load.as_secs_f64())),
-        ("sandbox: first answer after load".into(), format!("{:.1} s", settled.as_secs_f64())),
+        (
+            "sandbox: load (generate + store)".into(),
+            format!("{:.1} s", sb.load.as_secs_f64()),
+        ),
+        (
+            "sandbox: first answer after load".into(),
+            format!("{:.1} s", settled.as_secs_f64()),
+        ),
         ("sandbox: RSS loaded".into(), mb(loaded_rss)),
-        ("sandbox: RSS after serving all below (peak)".into(), format!("{} ({})", mb(serving_rss), mb(peak_rss))),
-        ("raw pod list download (curl)".into(), format!("{:.2} s, {} MB", raw_secs, raw_bytes / 1_000_000)),
-        ("`meshtop get nodes` (full sync)".into(), client_cell(&meshtop)),
+        (
+            "sandbox: RSS after serving all below (peak)".into(),
+            format!("{} ({})", mb(serving_rss), mb(peak_rss)),
+        ),
+        (
+            "raw pod list download (curl)".into(),
+            format!("{:.2} s, {} MB", raw_secs, raw_bytes / 1_000_000),
+        ),
+        (
+            "`meshtop get nodes` (full sync)".into(),
+            client_cell(&meshtop),
+        ),
         ("`kubectl get pods -A`".into(), client_cell(&kubectl)),
         (
             "`kubectl get pods -A -o json`".into(),
-            json.as_ref().map_or(format!("skipped (over {json_max} pods)"), client_cell),
+            json.as_ref()
+                .map_or(format!("skipped (over {json_max} pods)"), client_cell),
         ),
-        ("label one pod (median of 7)".into(), format!("{:.0} ms", median(writes) * 1000.0)),
+        (
+            "label one pod (median of 7)".into(),
+            format!("{:.0} ms", median(writes) * 1000.0),
+        ),
     ];
     Column { pods, cells }
 }
@@ -230,7 +302,10 @@ fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()
-        .find_map(|l| l.strip_prefix("model name").map(|r| r.trim_start_matches([' ', '\t', ':']).to_string()))
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|r| r.trim_start_matches([' ', '\t', ':']).to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     let mem_kb: u64 = std::fs::read_to_string("/proc/meminfo")
@@ -240,7 +315,10 @@ fn machine() -> String {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    format!("{model}, {cores} cores, {:.1} GB memory", mem_kb as f64 / 1024.0 / 1024.0)
+    format!(
+        "{model}, {cores} cores, {:.1} GB memory",
+        mem_kb as f64 / 1024.0 / 1024.0
+    )
 }
 
 fn table(columns: &[Column], took: Duration) -> String {

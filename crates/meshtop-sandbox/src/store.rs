@@ -221,18 +221,41 @@ impl Store {
             .get(&(namespace.to_string(), name.to_string()))
     }
 
-    /// Objects of a type, in one namespace or all, ordered by namespace then name.
+    /// Objects of a type, in one namespace or all, ordered by namespace then name. One
+    /// namespace is a range of the ordered map: its cost does not grow with the others.
     pub fn list<'a>(
         &'a self,
         key: &str,
         namespace: Option<&'a str>,
-    ) -> impl Iterator<Item = &'a Arc<Value>> + 'a {
-        self.objects
-            .get(key)
-            .into_iter()
-            .flat_map(|m| m.iter())
-            .filter(move |((ns, _), _)| namespace.is_none_or(|n| n == ns))
-            .map(|(_, v)| v)
+    ) -> Box<dyn Iterator<Item = &'a Arc<Value>> + 'a> {
+        let Some(m) = self.objects.get(key) else {
+            return Box::new(std::iter::empty());
+        };
+        match namespace {
+            None => Box::new(m.values()),
+            Some(n) => Box::new(
+                m.range((n.to_string(), String::new())..)
+                    .take_while(move |((ns, _), _)| ns == n)
+                    .map(|(_, v)| v),
+            ),
+        }
+    }
+
+    /// The namespaces objects changed in after resourceVersion `rv`; `None` when that
+    /// cannot be told (the history no longer reaches back that far) or when a cluster-scoped
+    /// object changed, which may concern every namespace.
+    pub fn changed_since(&self, rv: u64) -> Option<std::collections::BTreeSet<String>> {
+        if rv < self.compacted {
+            return None;
+        }
+        let mut namespaces = std::collections::BTreeSet::new();
+        for e in self.history.iter().rev().take_while(|e| e.rv > rv) {
+            if e.namespace.is_empty() {
+                return None;
+            }
+            namespaces.insert(e.namespace.clone());
+        }
+        Some(namespaces)
     }
 
     /// Owned copies, for code that writes while iterating.
