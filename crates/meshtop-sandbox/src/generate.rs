@@ -173,7 +173,7 @@ fn suffix(seed: u64, len: usize) -> String {
     (0..len)
         .map(|_| {
             let c = ALPHABET[(h % ALPHABET.len() as u64) as usize] as char;
-            h = h / ALPHABET.len() as u64 ^ mix(h);
+            h = (h / ALPHABET.len() as u64) ^ mix(h);
             c
         })
         .collect()
@@ -758,9 +758,9 @@ pub fn build(spec: &GenerateSpec, now: Timestamp) -> Result<Cluster, String> {
             let n = pod_index;
             pod["metadata"]["name"] = json!(format!("{}-{}", w.rs_name, suffix(n * 31 + r, 5)));
             pod["metadata"]["uid"] = json!(uid(30, n));
-            let xds = if n % 97 == 0 {
+            let xds = if n.is_multiple_of(97) {
                 Some("RDS=NOT SENT")
-            } else if n % 211 == 0 {
+            } else if n.is_multiple_of(211) {
                 Some("EDS=STALE")
             } else {
                 None
@@ -771,7 +771,7 @@ pub fn build(spec: &GenerateSpec, now: Timestamp) -> Result<Cluster, String> {
             let node = format!("node-{:05}", (mix(n) % spec.nodes as u64) as usize);
             l.put_pod(pod, &node)?;
         }
-        if w_index % 2 == 0 {
+        if w_index.is_multiple_of(2) {
             l.put(pdb(ns, &name, selector, replicas, &born))?;
         }
         left -= replicas;
