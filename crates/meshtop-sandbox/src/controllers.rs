@@ -197,14 +197,17 @@ pub fn reconcile(cluster: &mut Cluster, now: Timestamp) -> Option<Timestamp> {
         operator::reconcile(cluster, &types, now);
         gateway_api::reconcile(cluster, &types, now);
         workloads::reconcile(cluster, &types, now, &scope);
-        kubelet::reconcile(cluster, &types, now);
+        kubelet::reconcile(cluster, &types, now, &scope);
         disruption::reconcile(cluster, &types, now);
         operator::update_status(cluster, &types);
         if cluster.store.resource_version() == before {
             break;
         }
     }
-    prune(cluster);
+    // Only a removal leaves something to forget.
+    if cluster.store.removed_since(cluster.controllers.seen_rv) {
+        prune(cluster);
+    }
     cluster.controllers.seen_rv = cluster.store.resource_version();
     kubelet::next_deadline(cluster, now)
 }

@@ -241,6 +241,18 @@ impl Store {
         }
     }
 
+    /// Whether an object may have been removed after resourceVersion `rv` (also when the
+    /// history no longer reaches back that far).
+    pub fn removed_since(&self, rv: u64) -> bool {
+        rv < self.compacted
+            || self
+                .history
+                .iter()
+                .rev()
+                .take_while(|e| e.rv > rv)
+                .any(|e| e.type_ == EventType::Deleted)
+    }
+
     /// The namespaces objects changed in after resourceVersion `rv`; `None` when that
     /// cannot be told (the history no longer reaches back that far) or when a cluster-scoped
     /// object changed, which may concern every namespace.
