@@ -140,7 +140,8 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
     match cli.command {
         Some(Command::Sandbox(cmd)) => {
             let args = sandbox::SandboxArgs {
-                scenario: cmd.scenario,
+                scenario: cmd.scenario.unwrap_or_default(),
+                generate: cmd.generate,
                 listen: cmd.listen,
                 kubeconfig_out: cmd.kubeconfig_out,
             };

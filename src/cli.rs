@@ -892,8 +892,20 @@ token; requests without a valid token get 401.";
 pub struct SandboxCmd {
     /// The scenario to load: a built-in one by name (k1-upgrade, canary-2026) or a file
     /// (multi-document YAML, format below).
-    #[arg(long, env = "MESHTOP_SANDBOX_SCENARIO", value_name = "NAME|PATH")]
-    pub scenario: PathBuf,
+    #[arg(
+        long,
+        env = "MESHTOP_SANDBOX_SCENARIO",
+        value_name = "NAME|PATH",
+        required_unless_present = "generate",
+        conflicts_with = "generate"
+    )]
+    pub scenario: Option<PathBuf>,
+    /// Serve a generated mesh instead of a scenario: `nodes=N,pods=M` and optionally
+    /// `namespaces=K,revisions=R,gateways=G,daemonsets=D,replicas=P` (pods counts every pod:
+    /// 2 per istiod revision and gateway, one per node and DaemonSet, the rest in Deployments
+    /// of P replicas). Injected pods are as big as real ones; loading runs no controller.
+    #[arg(long, env = "MESHTOP_SANDBOX_GENERATE", value_name = "SPEC")]
+    pub generate: Option<String>,
     /// Address to serve on; only loopback addresses are accepted. Port 0 picks a free port.
     #[arg(
         long,

@@ -26,6 +26,12 @@ pub async fn start_text(text: &str) -> Result<Sandbox, String> {
     start(&scenario).await
 }
 
+/// Starts a sandbox on a generated cluster (`nodes=N,pods=M,…`).
+pub async fn start_generated(spec: &str) -> Result<Sandbox, String> {
+    let spec = meshtop_sandbox::generate::GenerateSpec::parse(spec)?;
+    start(&Scenario::generate(spec)).await
+}
+
 async fn start(scenario: &Scenario) -> Result<Sandbox, String> {
     let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
     Sandbox::start(scenario, listen)

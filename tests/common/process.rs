@@ -201,10 +201,21 @@ impl SandboxProcess {
     /// Starts it on a scenario file (a path from the crate root) and waits until it says
     /// where its kubeconfig is.
     pub fn start(scenario: &str) -> Self {
+        Self::start_with(&["--scenario", scenario])
+    }
+
+    /// Starts it on a generated cluster (`nodes=N,pods=M,…`).
+    pub fn generated(spec: &str) -> Self {
+        Self::start_with(&["--generate", spec])
+    }
+
+    fn start_with(source: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let kubeconfig = dir.path().join("kubeconfig");
         let mut child = meshtop()
-            .args(["sandbox", "--scenario", scenario, "--kubeconfig-out"])
+            .arg("sandbox")
+            .args(source)
+            .arg("--kubeconfig-out")
             .arg(&kubeconfig)
             .arg("--log-file")
             .arg(dir.path().join("meshtop.log"))

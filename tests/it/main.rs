@@ -22,6 +22,7 @@ mod sandbox_conformance;
 mod sandbox_istiod;
 mod sandbox_kubectl;
 mod sandbox_mesh;
+mod sandbox_scale;
 mod sandbox_validation;
 mod snapshot;
 mod tag_actions;

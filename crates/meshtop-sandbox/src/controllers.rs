@@ -74,6 +74,31 @@ pub struct State {
     /// Changes to the objects PDB status depends on, so only the namespaces where
     /// something moved are recomputed; empty until the first run subscribes.
     pdb_feed: Vec<mpsc::UnboundedReceiver<Arc<WatchEvent>>>,
+    /// The store's resourceVersion when the controllers last finished: the workload
+    /// controllers then look only where something changed after it.
+    seen_rv: u64,
+}
+
+/// Where a pass of the workload controllers looks: everywhere, or only the namespaces where
+/// something changed since the last pass (a Deployment, its ReplicaSets and their pods
+/// share a namespace), so that a write costs what its namespace holds, not the cluster.
+pub(crate) enum Scope {
+    All,
+    Namespaces(BTreeSet<String>),
+}
+
+impl Scope {
+    /// The objects of a type in scope, copied out so that the caller can write.
+    pub(crate) fn objects(&self, cluster: &Cluster, t: &ResourceType) -> Vec<Arc<Value>> {
+        match self {
+            Scope::All => cluster.store.list(&t.key(), None).cloned().collect(),
+            Scope::Namespaces(set) => set
+                .iter()
+                .flat_map(|ns| cluster.store.list(&t.key(), Some(ns)))
+                .cloned()
+                .collect(),
+        }
+    }
 }
 
 impl State {
@@ -161,19 +186,29 @@ pub fn prepare_loaded(cluster: &mut Cluster, t: &ResourceType, obj: &mut Value, 
 pub fn reconcile(cluster: &mut Cluster, now: Timestamp) -> Option<Timestamp> {
     resolve_loaded(cluster);
     let types = Types::get(&cluster.registry)?;
+    let mut since = cluster.controllers.seen_rv;
     for _ in 0..MAX_PASSES {
         let before = cluster.store.resource_version();
+        let scope = cluster
+            .store
+            .changed_since(since)
+            .map_or(Scope::All, Scope::Namespaces);
+        since = before;
         operator::reconcile(cluster, &types, now);
         gateway_api::reconcile(cluster, &types, now);
-        workloads::reconcile(cluster, &types, now);
-        kubelet::reconcile(cluster, &types, now);
+        workloads::reconcile(cluster, &types, now, &scope);
+        kubelet::reconcile(cluster, &types, now, &scope);
         disruption::reconcile(cluster, &types, now);
         operator::update_status(cluster, &types);
         if cluster.store.resource_version() == before {
             break;
         }
     }
-    prune(cluster);
+    // Only a removal leaves something to forget.
+    if cluster.store.removed_since(cluster.controllers.seen_rv) {
+        prune(cluster);
+    }
+    cluster.controllers.seen_rv = cluster.store.resource_version();
     kubelet::next_deadline(cluster, now)
 }
 

@@ -9,6 +9,7 @@ mod auth;
 mod controllers;
 mod discovery;
 mod error;
+pub mod generate;
 mod istiod;
 mod kubeconfig;
 mod logs;
@@ -234,7 +235,10 @@ impl Drop for Sandbox {
 /// `meshtop sandbox`: what the command line gave.
 #[derive(Debug, Clone)]
 pub struct SandboxArgs {
+    /// A built-in scenario's name or a scenario file; ignored when `generate` is given.
     pub scenario: PathBuf,
+    /// `nodes=N,pods=M,…`: a generated cluster instead of a scenario.
+    pub generate: Option<String>,
     pub listen: String,
     pub kubeconfig_out: Option<PathBuf>,
 }
@@ -261,7 +265,17 @@ pub async fn run(
     stop: impl std::future::Future<Output = &'static str>,
 ) -> Result<(), SandboxError> {
     let listen = parse_listen(&args.listen)?;
-    let scenario = Scenario::named_or_file(&args.scenario)?;
+    let scenario = match &args.generate {
+        Some(spec) => {
+            Scenario::generate(generate::GenerateSpec::parse(spec).map_err(|message| {
+                SandboxError::Scenario {
+                    path: format!("--generate {spec}"),
+                    message,
+                }
+            })?)
+        }
+        None => Scenario::named_or_file(&args.scenario)?,
+    };
     let sandbox = Sandbox::start(&scenario, listen).await?;
     let kubeconfig_path = args.kubeconfig_out.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!(

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::api::{self, WriteOptions};
+use super::generate::{self, GenerateSpec};
 use super::resources::ResourceType;
 use super::selector::LabelSelector;
 use super::store::meta_str;
@@ -108,6 +109,8 @@ impl Document {
 pub struct Scenario {
     pub path: String,
     pub documents: Vec<Document>,
+    /// A generated cluster instead of documents (`--generate`).
+    pub generated: Option<GenerateSpec>,
 }
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -195,6 +198,15 @@ pub fn parse_xds(text: &str) -> Result<Vec<(String, String)>, String> {
 }
 
 impl Scenario {
+    /// A generated cluster of the size a spec says (`nodes=N,pods=M,…`).
+    pub fn generate(spec: GenerateSpec) -> Self {
+        Self {
+            path: spec.describe(),
+            documents: Vec::new(),
+            generated: Some(spec),
+        }
+    }
+
     pub fn from_file(path: &Path) -> Result<Self, SandboxError> {
         let text = std::fs::read_to_string(path).map_err(|source| SandboxError::ReadScenario {
             path: path.display().to_string(),
@@ -262,6 +274,7 @@ impl Scenario {
         Ok(Self {
             path: path.to_string(),
             documents,
+            generated: None,
         })
     }
 
@@ -346,6 +359,9 @@ impl Scenario {
 
     /// Builds a cluster holding the whole scenario, or says what is wrong with it.
     pub fn build(&self, now: Timestamp) -> Result<Cluster, String> {
+        if let Some(spec) = &self.generated {
+            return generate::build(spec, now);
+        }
         let (settings, shipped) = self.settings()?;
         let mut cluster = Cluster::new(settings);
         let opts = WriteOptions::internal();

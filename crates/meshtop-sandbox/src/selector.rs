@@ -221,6 +221,10 @@ fn supported_field(kind: &str, field: &str) -> bool {
 }
 
 impl FieldSelector {
+    pub fn is_empty(&self) -> bool {
+        self.reqs.is_empty()
+    }
+
     pub fn parse(text: &str, kind: &str) -> Result<Self, String> {
         let mut reqs = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {

@@ -537,8 +537,25 @@ async fn crud(
     let now = Timestamp::now();
     match verb {
         "list" => {
-            let cluster = shared.lock();
-            let doc = list(&cluster, t, target, q, table, now)?;
+            let mut cluster = shared.lock();
+            let page = list(&mut cluster, t, target, q)?;
+            if !table {
+                drop(cluster);
+                return Ok(streamed_list(t, target, page));
+            }
+            let items: Vec<Value> = page
+                .items
+                .iter()
+                .map(|o| at_version(t, o, &target.version))
+                .collect();
+            let rv = page.meta["resourceVersion"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            let mut doc = table::render(&cluster, t, &target.version, &items, &rv, q, now, true);
+            if let Some(m) = doc.get_mut("metadata") {
+                *m = page.meta;
+            }
             Ok(json_response(200, &doc))
         }
         "watch" => watch_response(
@@ -863,14 +880,35 @@ struct ContinueToken {
     name: String,
 }
 
+/// One page of a list: its `metadata` and the objects on it, shared with the store.
+struct ListPage {
+    meta: Value,
+    items: Vec<Arc<Value>>,
+}
+
+fn expired_continue(token: String) -> ApiError {
+    let mut e = ApiError::expired(
+        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+    );
+    e.continue_token = Some(token);
+    e
+}
+
+fn encode_continue(token: &ContinueToken) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(token).unwrap_or_default())
+}
+
+/// The page a list asks for. A paged list (`limit`) is served from a snapshot of the type
+/// taken at its first page; the continue token carries that resourceVersion and the last
+/// (namespace, name) key sent, so later pages go on from the same state. A token whose
+/// snapshot is gone is answered 410 Expired, with a token that goes on from now.
 fn list(
-    cluster: &Cluster,
+    cluster: &mut Cluster,
     t: &ResourceType,
     target: &Target,
     q: &HashMap<String, String>,
-    table: bool,
-    now: Timestamp,
-) -> Result<Value, ApiError> {
+) -> Result<ListPage, ApiError> {
     let label = LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))
         .map_err(ApiError::bad_request)?;
     let field = FieldSelector::parse(
@@ -878,99 +916,176 @@ fn list(
         &t.kind,
     )
     .map_err(ApiError::bad_request)?;
+    let selective = !label.is_empty() || !field.is_empty();
     let limit: Option<usize> = q
         .get("limit")
         .and_then(|l| l.parse().ok())
         .filter(|l| *l > 0);
-    let mut list_rv = cluster.store.resource_version();
-    let start = match q.get("continue").filter(|c| !c.is_empty()) {
-        Some(c) => {
-            let token: ContinueToken = base64::engine::general_purpose::URL_SAFE_NO_PAD
+    let key = t.key();
+    let ns = target.namespace.as_deref();
+    let token = match q.get("continue").filter(|c| !c.is_empty()) {
+        Some(c) => Some(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(c)
                 .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok())
-                .ok_or_else(|| ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"))?;
-            list_rv = token.rv;
-            Some((token.ns, token.name))
-        }
+                .and_then(|b| serde_json::from_slice::<ContinueToken>(&b).ok())
+                .ok_or_else(|| ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"))?,
+        ),
         None => None,
     };
-    // Compared as the store walks its objects, (namespace, name): as one `ns/name` string,
+    if limit.is_none() && token.is_none() {
+        let items: Vec<Arc<Value>> = cluster
+            .store
+            .list(&key, ns)
+            .filter(|o| label.matches_object(o) && field.matches(o))
+            .cloned()
+            .collect();
+        let rv = cluster.store.resource_version();
+        return Ok(ListPage {
+            meta: json!({"resourceVersion": rv.to_string()}),
+            items,
+        });
+    }
+    let (list_rv, objects) = match &token {
+        Some(tok) => match cluster.store.snapshot_at(&key, ns, tok.rv) {
+            Some(s) => (tok.rv, s),
+            None => {
+                cluster.store.snapshot(&key, ns);
+                return Err(expired_continue(encode_continue(&ContinueToken {
+                    rv: cluster.store.resource_version(),
+                    ns: tok.ns.clone(),
+                    name: tok.name.clone(),
+                })));
+            }
+        },
+        None => (
+            cluster.store.resource_version(),
+            cluster.store.snapshot(&key, ns),
+        ),
+    };
+    // Compared as the store orders objects, (namespace, name): as one `ns/name` string,
     // `checkout-prod/z` would sort after `checkout-prod-eu/a` and a page would repeat or
     // skip objects.
-    let key_of = |o: &Value| {
-        (
-            meta_str(o, "namespace").to_string(),
-            meta_str(o, "name").to_string(),
-        )
-    };
-    let matching: Vec<&Arc<Value>> = cluster
-        .store
-        .list(&t.key(), target.namespace.as_deref())
-        .filter(|o| start.as_ref().is_none_or(|s| key_of(o) > *s))
-        .filter(|o| label.matches_object(o) && field.matches(o))
-        .collect();
-    let (page, remaining) = match limit {
-        Some(l) if matching.len() > l => (&matching[..l], matching.len() - l),
-        _ => (&matching[..], 0),
-    };
-    let mut meta = json!({"resourceVersion": list_rv.to_string()});
-    if remaining > 0 {
-        let (ns, name) = page.last().map(|o| key_of(o)).unwrap_or_default();
-        let token = serde_json::to_vec(&ContinueToken {
-            rv: list_rv,
-            ns,
-            name,
-        })
-        .unwrap_or_default();
-        meta["continue"] = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token));
-        meta["remainingItemCount"] = json!(remaining);
+    fn key_of(o: &Value) -> (&str, &str) {
+        (meta_str(o, "namespace"), meta_str(o, "name"))
     }
-    let items: Vec<Value> = page
-        .iter()
-        .map(|o| at_version(t, o, &target.version))
-        .collect();
-    if table {
-        let mut doc = table::render(
-            cluster,
-            t,
-            &target.version,
-            &items,
-            &list_rv.to_string(),
-            q,
-            now,
-            true,
-        );
-        if let Some(m) = doc.get_mut("metadata") {
-            *m = meta;
+    let start = token.as_ref().map_or(0, |tok| {
+        objects.partition_point(|o| key_of(o) <= (tok.ns.as_str(), tok.name.as_str()))
+    });
+    let limit = limit.unwrap_or(usize::MAX);
+    let mut items = Vec::new();
+    let mut last = start;
+    for (i, o) in objects.iter().enumerate().skip(start) {
+        if items.len() == limit {
+            break;
         }
-        return Ok(doc);
+        if label.matches_object(o) && field.matches(o) {
+            items.push(o.clone());
+            last = i;
+        }
     }
-    let items: Vec<Value> = items
-        .into_iter()
-        .map(|mut o| {
-            // A real server leaves kind and apiVersion out of built-in list items.
-            if !t.custom
-                && let Some(m) = o.as_object_mut()
-            {
-                m.remove("kind");
-                m.remove("apiVersion");
+    let more = items.len() == limit
+        && objects
+            .iter()
+            .skip(last + 1)
+            .any(|o| label.matches_object(o) && field.matches(o));
+    let mut meta = json!({"resourceVersion": list_rv.to_string()});
+    if more && let Some(o) = items.last() {
+        let (ns, name) = key_of(o);
+        meta["continue"] = json!(encode_continue(&ContinueToken {
+            rv: list_rv,
+            ns: ns.to_string(),
+            name: name.to_string(),
+        }));
+        // A real server counts what is left only when no selector filters it.
+        if !selective {
+            meta["remainingItemCount"] = json!(objects.len() - last - 1);
+        }
+    }
+    Ok(ListPage { meta, items })
+}
+
+/// A list item as served: built-in kinds drop `kind` and `apiVersion`, as a real server
+/// does; custom resources show the version asked for. Written without copying the object.
+struct ListItem<'a> {
+    object: &'a Value,
+    /// `None`: a built-in kind.
+    api_version: Option<&'a str>,
+}
+
+impl serde::Serialize for ListItem<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let Value::Object(fields) = self.object else {
+            return self.object.serialize(s);
+        };
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in fields {
+            match (k.as_str(), self.api_version) {
+                ("kind" | "apiVersion", None) => {}
+                ("apiVersion", Some(av)) => map.serialize_entry(k, av)?,
+                _ => map.serialize_entry(k, v)?,
             }
-            o
-        })
-        .collect();
-    Ok(json!({
-        "kind": format!("{}List", t.kind),
-        "apiVersion": t.api_version(&target.version),
-        "metadata": meta,
-        "items": items,
-    }))
+        }
+        map.end()
+    }
+}
+
+/// Bytes a streamed answer sends at a time.
+const STREAM_CHUNK: usize = 64 * 1024;
+
+/// A JSON list answer written item by item as the client reads it: the whole response is
+/// never held in memory, and the store's lock is not held while it is written.
+fn streamed_list(t: &ResourceType, target: &Target, page: ListPage) -> hyper::Response<Body> {
+    let api_version = t.api_version(&target.version);
+    let head = json!({"kind": format!("{}List", t.kind), "apiVersion": api_version, "metadata": page.meta});
+    let custom = t.custom.then_some(api_version);
+    let (tx, rx) = mpsc::channel::<Bytes>(4);
+    tokio::spawn(async move {
+        let mut buf = serde_json::to_vec(&head).unwrap_or_default();
+        // `{"kind":…,"metadata":{…}}` becomes `{"kind":…,"metadata":{…},"items":[`.
+        buf.pop();
+        buf.extend_from_slice(b",\"items\":[");
+        for (i, o) in page.items.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            let item = ListItem {
+                object: o,
+                api_version: custom.as_deref(),
+            };
+            if serde_json::to_writer(&mut buf, &item).is_err() {
+                return;
+            }
+            if buf.len() >= STREAM_CHUNK
+                && tx
+                    .send(Bytes::from(std::mem::take(&mut buf)))
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+        }
+        buf.extend_from_slice(b"]}");
+        let _ = tx.send(Bytes::from(buf)).await;
+    });
+    hyper::Response::builder()
+        .status(200)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("Cache-Control", "no-cache, private")
+        .body(channel_body(rx))
+        .unwrap_or_else(|_| hyper::Response::new(full(Bytes::new())))
 }
 
 /// Encodes one watch event line.
 fn event_line(type_: &str, object: &Value) -> Bytes {
-    let mut line =
-        serde_json::to_vec(&json!({"type": type_, "object": object})).unwrap_or_default();
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        #[serde(rename = "type")]
+        type_: &'a str,
+        object: &'a Value,
+    }
+    let mut line = serde_json::to_vec(&Line { type_, object }).unwrap_or_default();
     line.push(b'\n');
     Bytes::from(line)
 }
@@ -1054,11 +1169,11 @@ fn watch_response(
         let bookmark_every = cluster.settings.bookmark_interval;
         let from_scratch = rv_param.is_empty() || rv_param == "0" || send_initial;
         if from_scratch {
-            let current: Vec<Value> = cluster
+            let current: Vec<Arc<Value>> = cluster
                 .store
                 .list(&t.key(), ns.as_deref())
                 .filter(|o| filter.matches(o))
-                .map(|o| at_version(&t, o, &version))
+                .cloned()
                 .collect();
             let rx = cluster.store.subscribe(&t.key(), ns.as_deref());
             let rv = cluster.store.resource_version();

@@ -55,6 +55,25 @@ pub type WatchStart = (
 
 type Objects = BTreeMap<(String, String), Arc<Value>>;
 
+/// A type's objects as they were at one resourceVersion, in (namespace, name) order: the
+/// pages of one paged list all come from it, so objects created or deleted between pages
+/// neither repeat nor go missing. Holding it costs a pointer per object.
+pub type Snapshot = Arc<Vec<Arc<Value>>>;
+
+struct ListSnapshot {
+    key: String,
+    namespace: Option<String>,
+    rv: u64,
+    taken: std::time::Instant,
+    objects: Snapshot,
+}
+
+/// Snapshots kept for paged lists, newest last; the oldest go first, and any older than
+/// `SNAPSHOT_TTL`, as etcd compacts after five minutes and a real server's continue
+/// tokens then expire.
+const SNAPSHOTS_KEPT: usize = 32;
+const SNAPSHOT_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// All objects of the sandbox.
 pub struct Store {
     rv: u64,
@@ -64,6 +83,7 @@ pub struct Store {
     /// The resourceVersion of the newest event dropped from the history.
     compacted: u64,
     watchers: Vec<Watcher>,
+    snapshots: VecDeque<ListSnapshot>,
 }
 
 /// RFC 3339 at whole seconds, the way the API server writes timestamps.
@@ -149,7 +169,41 @@ impl Store {
             history_cap: history_cap.max(1),
             compacted: 0,
             watchers: Vec::new(),
+            snapshots: VecDeque::new(),
         }
+    }
+
+    /// The objects of a type (in one namespace or all) now, kept for the pages that follow.
+    pub fn snapshot(&mut self, key: &str, namespace: Option<&str>) -> Snapshot {
+        if let Some(s) = self.snapshot_at(key, namespace, self.rv) {
+            return s;
+        }
+        let objects: Snapshot = Arc::new(self.list(key, namespace).cloned().collect());
+        if self.snapshots.len() >= SNAPSHOTS_KEPT {
+            self.snapshots.pop_front();
+        }
+        self.snapshots.push_back(ListSnapshot {
+            key: key.to_string(),
+            namespace: namespace.map(str::to_string),
+            rv: self.rv,
+            taken: std::time::Instant::now(),
+            objects: objects.clone(),
+        });
+        objects
+    }
+
+    /// The snapshot a paged list took at `rv`, if it is still kept.
+    pub fn snapshot_at(&mut self, key: &str, namespace: Option<&str>, rv: u64) -> Option<Snapshot> {
+        self.snapshots.retain(|s| s.taken.elapsed() < SNAPSHOT_TTL);
+        self.snapshots
+            .iter()
+            .find(|s| s.rv == rv && s.key == key && s.namespace.as_deref() == namespace)
+            .map(|s| s.objects.clone())
+    }
+
+    /// Forgets every list snapshot, as a server whose storage compacted.
+    pub fn drop_snapshots(&mut self) {
+        self.snapshots.clear();
     }
 
     pub fn set_history_cap(&mut self, cap: usize) {
@@ -167,18 +221,53 @@ impl Store {
             .get(&(namespace.to_string(), name.to_string()))
     }
 
-    /// Objects of a type, in one namespace or all, ordered by namespace then name.
+    /// Objects of a type, in one namespace or all, ordered by namespace then name. One
+    /// namespace is a range of the ordered map: its cost does not grow with the others.
     pub fn list<'a>(
         &'a self,
         key: &str,
         namespace: Option<&'a str>,
-    ) -> impl Iterator<Item = &'a Arc<Value>> + 'a {
-        self.objects
-            .get(key)
-            .into_iter()
-            .flat_map(|m| m.iter())
-            .filter(move |((ns, _), _)| namespace.is_none_or(|n| n == ns))
-            .map(|(_, v)| v)
+    ) -> Box<dyn Iterator<Item = &'a Arc<Value>> + 'a> {
+        let Some(m) = self.objects.get(key) else {
+            return Box::new(std::iter::empty());
+        };
+        match namespace {
+            None => Box::new(m.values()),
+            Some(n) => Box::new(
+                m.range((n.to_string(), String::new())..)
+                    .take_while(move |((ns, _), _)| ns == n)
+                    .map(|(_, v)| v),
+            ),
+        }
+    }
+
+    /// Whether an object may have been removed after resourceVersion `rv` (also when the
+    /// history no longer reaches back that far).
+    pub fn removed_since(&self, rv: u64) -> bool {
+        rv < self.compacted
+            || self
+                .history
+                .iter()
+                .rev()
+                .take_while(|e| e.rv > rv)
+                .any(|e| e.type_ == EventType::Deleted)
+    }
+
+    /// The namespaces objects changed in after resourceVersion `rv`; `None` when that
+    /// cannot be told (the history no longer reaches back that far) or when a cluster-scoped
+    /// object changed, which may concern every namespace.
+    pub fn changed_since(&self, rv: u64) -> Option<std::collections::BTreeSet<String>> {
+        if rv < self.compacted {
+            return None;
+        }
+        let mut namespaces = std::collections::BTreeSet::new();
+        for e in self.history.iter().rev().take_while(|e| e.rv > rv) {
+            if e.namespace.is_empty() {
+                return None;
+            }
+            namespaces.insert(e.namespace.clone());
+        }
+        Some(namespaces)
     }
 
     /// Owned copies, for code that writes while iterating.

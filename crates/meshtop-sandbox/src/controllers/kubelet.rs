@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::super::api::{self, WriteOptions};
 use super::super::store::{meta_str, timestamp};
-use super::{Cluster, Types, delete_pod, fnv64, is_deleting, log_write, phase, spec_str};
+use super::{Cluster, Scope, Types, delete_pod, fnv64, is_deleting, log_write, phase, spec_str};
 
 pub(super) fn parse_ipv4(s: &str) -> Option<u32> {
     s.parse::<std::net::Ipv4Addr>().ok().map(u32::from)
@@ -368,10 +368,10 @@ fn counts_on_node(pod: &Value) -> bool {
     !matches!(phase(pod), "Succeeded" | "Failed")
 }
 
-pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp) {
+pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Scope) {
     collect_orphaned_pods(cluster, types, now);
-    schedule(cluster, types, now);
-    start_pods(cluster, types, now);
+    schedule(cluster, types, now, scope);
+    start_pods(cluster, types, now, scope);
     turn_ready(cluster, types, now);
 }
 
@@ -402,16 +402,17 @@ fn collect_orphaned_pods(cluster: &mut Cluster, types: &Types, now: Timestamp) {
     }
 }
 
-fn schedule(cluster: &mut Cluster, types: &Types, now: Timestamp) {
-    let pending: Vec<Arc<Value>> = cluster
-        .store
-        .list("pods", None)
+/// Pods wait for a node only after a change in their namespace (their creation, an
+/// eviction) or a node's, which makes the scope everything.
+fn schedule(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Scope) {
+    let pending: Vec<Arc<Value>> = scope
+        .objects(cluster, &types.pod)
+        .into_iter()
         .filter(|p| {
             spec_str(p, "nodeName").is_empty()
                 && matches!(phase(p), "" | "Pending")
                 && !is_deleting(p)
         })
-        .cloned()
         .collect();
     if pending.is_empty() {
         return;
@@ -498,10 +499,10 @@ fn schedule(cluster: &mut Cluster, types: &Types, now: Timestamp) {
 
 /// Placed pods that have not started yet start now: Running, and Ready at once (scenario
 /// pods) or after `pod-ready-delay`.
-fn start_pods(cluster: &mut Cluster, types: &Types, now: Timestamp) {
-    let due: Vec<Arc<Value>> = cluster
-        .store
-        .list("pods", None)
+fn start_pods(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Scope) {
+    let due: Vec<Arc<Value>> = scope
+        .objects(cluster, &types.pod)
+        .into_iter()
         .filter(|p| {
             !spec_str(p, "nodeName").is_empty()
                 && matches!(phase(p), "" | "Pending")
@@ -512,7 +513,6 @@ fn start_pods(cluster: &mut Cluster, types: &Types, now: Timestamp) {
                     .get("nodes", "", spec_str(p, "nodeName"))
                     .is_some()
         })
-        .cloned()
         .collect();
     let delay = cluster.settings.pod_ready_delay;
     let ts = timestamp(now);

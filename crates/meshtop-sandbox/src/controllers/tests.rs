@@ -690,8 +690,8 @@ fn eviction_respects_the_budget_and_spends_it_at_once() {
         "Cannot evict pod as it would violate the pod's disruption budget."
     );
     assert_eq!(
-        err.details,
-        Some(json!({"causes": [{"reason": "DisruptionBudget",
+        err.details.as_deref(),
+        Some(&json!({"causes": [{"reason": "DisruptionBudget",
                                 "message": "The disruption budget checkout needs 2 healthy pods and has 2 currently"}]}))
     );
     assert!(c.store.get("pods", "shop", &names[1]).is_some());

@@ -14,26 +14,27 @@ use super::super::selector::LabelSelector;
 use super::super::store::{meta_str, timestamp};
 use super::kubelet::{matches_node_selector, untolerated_taint};
 use super::{
-    Cluster, Types, controller_ref, controller_uid, delete_pod, is_active, is_deleting, is_ready,
-    label, log_write, objects, owner_ref, phase, replicas, set_condition, set_count, spec_str,
+    Cluster, Scope, Types, controller_ref, controller_uid, delete_pod, is_active, is_deleting,
+    is_ready, label, log_write, owner_ref, phase, replicas, set_condition, set_count, spec_str,
     stable_hash, write_status,
 };
 
 const HASH_LABEL: &str = "pod-template-hash";
 const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
 
-pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp) {
-    adopt(cluster, &types.replica_set, &[&types.deployment]);
-    deployments(cluster, types, now);
+pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Scope) {
+    adopt(cluster, &types.replica_set, &[&types.deployment], scope);
+    deployments(cluster, types, now, scope);
     adopt(
         cluster,
         &types.pod,
         &[&types.replica_set, &types.stateful_set, &types.daemon_set],
+        scope,
     );
-    let owned = pods_by_owner(cluster);
-    replica_sets(cluster, types, &owned, now);
-    stateful_sets(cluster, types, &owned, now);
-    daemon_sets(cluster, types, &owned, now);
+    let owned = pods_by_owner(cluster, types, scope);
+    replica_sets(cluster, types, &owned, now, scope);
+    stateful_sets(cluster, types, &owned, now, scope);
+    daemon_sets(cluster, types, &owned, now, scope);
 }
 
 fn selector_of(obj: &Value) -> Option<LabelSelector> {
@@ -44,28 +45,32 @@ fn selector_of(obj: &Value) -> Option<LabelSelector> {
 
 /// Orphans of `child` (no controller) matching the selector of an owner kind in their
 /// namespace get that owner as controller, the first kind and name winning.
-fn adopt(cluster: &mut Cluster, child: &ResourceType, owner_kinds: &[&ResourceType]) {
-    let orphans: Vec<Arc<Value>> = cluster
-        .store
-        .list(&child.key(), None)
+fn adopt(
+    cluster: &mut Cluster,
+    child: &ResourceType,
+    owner_kinds: &[&ResourceType],
+    scope: &Scope,
+) {
+    let orphans: Vec<Arc<Value>> = scope
+        .objects(cluster, child)
+        .into_iter()
         .filter(|o| controller_ref(o).is_none() && !is_deleting(o))
-        .cloned()
         .collect();
     if orphans.is_empty() {
         return;
     }
-    let mut owners: BTreeMap<&str, Vec<(Arc<Value>, LabelSelector)>> = BTreeMap::new();
+    let mut owners: BTreeMap<String, Vec<(Arc<Value>, LabelSelector)>> = BTreeMap::new();
     for t in owner_kinds {
-        for o in cluster
-            .store
-            .list(&t.key(), None)
+        for o in scope
+            .objects(cluster, t)
+            .into_iter()
             .filter(|o| !is_deleting(o))
         {
-            if let Some(sel) = selector_of(o) {
+            if let Some(sel) = selector_of(&o) {
                 owners
-                    .entry(meta_str(o, "namespace"))
+                    .entry(meta_str(&o, "namespace").to_string())
                     .or_default()
-                    .push((o.clone(), sel));
+                    .push((o, sel));
             }
         }
     }
@@ -100,11 +105,15 @@ fn adopt(cluster: &mut Cluster, child: &ResourceType, owner_kinds: &[&ResourceTy
 }
 
 /// Pods by the uid of their controller.
-fn pods_by_owner(cluster: &Cluster) -> HashMap<String, Vec<Arc<Value>>> {
+fn pods_by_owner(
+    cluster: &Cluster,
+    types: &Types,
+    scope: &Scope,
+) -> HashMap<String, Vec<Arc<Value>>> {
     let mut m: HashMap<String, Vec<Arc<Value>>> = HashMap::new();
-    for p in cluster.store.list("pods", None) {
-        if let Some(uid) = controller_uid(p) {
-            m.entry(uid.to_string()).or_default().push(p.clone());
+    for p in scope.objects(cluster, &types.pod) {
+        if let Some(uid) = controller_uid(&p) {
+            m.entry(uid.to_string()).or_default().push(p);
         }
     }
     m
@@ -158,8 +167,8 @@ fn hash_from_pods(cluster: &Cluster, deploy: &Value, sel: &LabelSelector) -> Opt
         .map(|(h, _)| h.to_string())
 }
 
-fn deployments(cluster: &mut Cluster, types: &Types, now: Timestamp) {
-    let deploys = objects(cluster, &types.deployment);
+fn deployments(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Scope) {
+    let deploys = scope.objects(cluster, &types.deployment);
     let ts = timestamp(now);
     for d in deploys {
         if is_deleting(&d) {
@@ -493,8 +502,9 @@ fn replica_sets(
     types: &Types,
     owned: &HashMap<String, Vec<Arc<Value>>>,
     now: Timestamp,
+    scope: &Scope,
 ) {
-    let sets = objects(cluster, &types.replica_set);
+    let sets = scope.objects(cluster, &types.replica_set);
     let empty = Vec::new();
     for rs in sets {
         if is_deleting(&rs) {
@@ -555,8 +565,9 @@ fn stateful_sets(
     types: &Types,
     owned: &HashMap<String, Vec<Arc<Value>>>,
     now: Timestamp,
+    scope: &Scope,
 ) {
-    let sets = objects(cluster, &types.stateful_set);
+    let sets = scope.objects(cluster, &types.stateful_set);
     let empty = Vec::new();
     for sts in sets {
         if is_deleting(&sts) {
@@ -693,8 +704,9 @@ fn daemon_sets(
     types: &Types,
     owned: &HashMap<String, Vec<Arc<Value>>>,
     now: Timestamp,
+    scope: &Scope,
 ) {
-    let sets = objects(cluster, &types.daemon_set);
+    let sets = scope.objects(cluster, &types.daemon_set);
     let nodes: Vec<Arc<Value>> = cluster.store.list("nodes", None).cloned().collect();
     let empty = Vec::new();
     for ds in sets {

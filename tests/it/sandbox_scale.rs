@@ -1,0 +1,258 @@
+//! The sandbox at size: a generated cluster served to the real kube client and kubectl.
+//! Paged lists come from one snapshot (each pod exactly once, while pods come and go), an
+//! expired snapshot answers 410 Expired as a real server does, and the streaming initial
+//! list of a watch (WatchList) ends with the `k8s.io/initial-events-end` bookmark.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use futures::{StreamExt as _, TryStreamExt as _};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, ListParams, PostParams, WatchEvent, WatchParams};
+use kube::runtime::watcher;
+
+use crate::common::harness;
+use crate::common::process::SandboxProcess;
+
+/// 40 namespaces: among them `checkout-prod`, `checkout-prod-eu` and `checkout-prod-eu-2`,
+/// whose names prefix one another.
+const SPEC: &str = "nodes=20,pods=1500,namespaces=40";
+const PODS: usize = 1500;
+
+fn key(p: &Pod) -> String {
+    format!(
+        "{}/{}",
+        p.metadata.namespace.as_deref().unwrap_or_default(),
+        p.metadata.name.as_deref().unwrap_or_default()
+    )
+}
+
+fn bare_pod(ns: &str, name: &str) -> Pod {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"containers": [{"name": "app", "image": "registry.example.com/late:1"}]},
+    }))
+    .expect("pod")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paged_pod_list_returns_the_snapshot_once_while_pods_come_and_go() {
+    let sandbox = harness::start_generated(SPEC).await.expect("sandbox");
+    let client = harness::client(&sandbox, harness::ADMIN_CONTEXT)
+        .await
+        .expect("client");
+    let pods = Api::<Pod>::all(client.clone());
+    let whole: Vec<String> = pods
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .items
+        .iter()
+        .map(key)
+        .collect();
+    assert_eq!(whole.len(), PODS);
+    for ns in ["checkout-prod/", "checkout-prod-eu/", "checkout-prod-eu-2/"] {
+        assert!(whole.iter().any(|k| k.starts_with(ns)), "no pod in {ns}");
+    }
+    // Pods near the end of the list go away, and new ones come, between pages.
+    let doomed: Vec<&String> = whole.iter().rev().step_by(37).take(8).collect();
+    let mut lp = ListParams::default().limit(100);
+    let mut names = Vec::new();
+    let mut page = 0;
+    loop {
+        let list = pods.list(&lp).await.expect("a page");
+        if page == 0 {
+            assert_eq!(
+                list.metadata.remaining_item_count,
+                Some((PODS - 100) as i64)
+            );
+        }
+        names.extend(list.items.iter().map(key));
+        let Some(token) = list.metadata.continue_.filter(|c| !c.is_empty()) else {
+            break;
+        };
+        lp = lp.continue_token(&token);
+        if let Some(gone) = doomed.get(page) {
+            let (ns, name) = gone.split_once('/').expect("ns/name");
+            Api::<Pod>::namespaced(client.clone(), ns)
+                .delete(name, &DeleteParams::default().grace_period(0))
+                .await
+                .expect("delete between pages");
+            Api::<Pod>::namespaced(client.clone(), "checkout-prod-eu")
+                .create(
+                    &PostParams::default(),
+                    &bare_pod("checkout-prod-eu", &format!("late-{page}")),
+                )
+                .await
+                .expect("create between pages");
+        }
+        page += 1;
+    }
+    assert_eq!(page, 14, "1,500 pods in pages of 100");
+    assert_eq!(names, whole, "the snapshot, each pod once, in order");
+    // The churn was real: a list now sees it.
+    let now: BTreeSet<String> = pods
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .items
+        .iter()
+        .map(key)
+        .collect();
+    assert!(now.contains("checkout-prod-eu/late-0"));
+    assert!(!now.contains(doomed[0].as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_snapshot_answers_410_with_a_token_that_goes_on() {
+    let sandbox = harness::start_generated(SPEC).await.expect("sandbox");
+    let client = harness::client(&sandbox, harness::ADMIN_CONTEXT)
+        .await
+        .expect("client");
+    let pods = Api::<Pod>::all(client);
+    let first = pods
+        .list(&ListParams::default().limit(500))
+        .await
+        .expect("first page");
+    let token = first.metadata.continue_.clone().expect("more pages");
+    // What etcd's compaction does to a real server's snapshot.
+    sandbox.shared().lock().store.drop_snapshots();
+    let err = pods
+        .list(&ListParams::default().limit(500).continue_token(&token))
+        .await
+        .expect_err("expired");
+    let kube::Error::Api(status) = err else {
+        panic!("not an API error: {err}")
+    };
+    assert_eq!((status.code, status.reason.as_str()), (410, "Expired"));
+    assert!(
+        status.message.starts_with(
+            "The provided continue parameter is too old to display a consistent list result."
+        ),
+        "{}",
+        status.message
+    );
+    let again = status
+        .metadata
+        .and_then(|m| m.continue_)
+        .expect("a token to go on with");
+    let mut names: Vec<String> = first.items.iter().map(key).collect();
+    let mut lp = ListParams::default().limit(500).continue_token(&again);
+    loop {
+        let list = pods.list(&lp).await.expect("a page");
+        names.extend(list.items.iter().map(key));
+        match list.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(t) => lp = lp.continue_token(&t),
+            None => break,
+        }
+    }
+    let unique: BTreeSet<&String> = names.iter().collect();
+    assert_eq!(unique.len(), names.len(), "no pod twice");
+    assert_eq!(names.len(), PODS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streaming_list_sends_every_pod_then_the_initial_events_end_bookmark() {
+    let sandbox = harness::start_generated(SPEC).await.expect("sandbox");
+    let client = harness::client(&sandbox, harness::ADMIN_CONTEXT)
+        .await
+        .expect("client");
+    let pods = Api::<Pod>::all(client);
+    // The raw protocol: ADDED for each pod, then the bookmark that ends the initial events.
+    let mut stream = pods
+        .watch(&WatchParams::streaming_lists().timeout(60), "0")
+        .await
+        .expect("watch")
+        .boxed();
+    let mut added = BTreeSet::new();
+    let bookmark = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(ev) = stream.try_next().await.expect("event") {
+            match ev {
+                WatchEvent::Added(p) => {
+                    added.insert(key(&p));
+                }
+                WatchEvent::Bookmark(b) => return b,
+                other => panic!("unexpected before the bookmark: {other:?}"),
+            }
+        }
+        panic!("the watch ended before its bookmark")
+    })
+    .await
+    .expect("the bookmark within a minute");
+    assert_eq!(added.len(), PODS);
+    assert_eq!(
+        bookmark
+            .metadata
+            .annotations
+            .get("k8s.io/initial-events-end")
+            .map(String::as_str),
+        Some("true")
+    );
+    assert!(!bookmark.metadata.resource_version.is_empty());
+
+    // kube-rs's watcher in streaming-list mode: one Init, every pod, then InitDone.
+    let mut events = watcher(pods, watcher::Config::default().streaming_lists()).boxed();
+    let mut applied = 0;
+    tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match events.try_next().await.expect("watcher") {
+                Some(watcher::Event::Init) => applied = 0,
+                Some(watcher::Event::InitApply(_)) => applied += 1,
+                Some(watcher::Event::InitDone) => return,
+                Some(other) => panic!("unexpected before InitDone: {other:?}"),
+                None => panic!("the watcher ended"),
+            }
+        }
+    })
+    .await
+    .expect("InitDone within a minute");
+    assert_eq!(applied, PODS);
+}
+
+#[test]
+fn kubectl_lists_a_generated_cluster_in_pages_as_a_table_and_as_json() {
+    let sb = SandboxProcess::generated(SPEC);
+    // kubectl asks for 500 rows at a time and follows the continue tokens.
+    let table = sb.kubectl_ok(&["get", "pods", "-A", "--no-headers"]);
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), PODS);
+    let unique: BTreeSet<(&str, &str)> = rows.iter().map(|r| (r[0], r[1])).collect();
+    assert_eq!(unique.len(), PODS, "each pod once");
+    let running = rows.iter().filter(|r| r[3] == "Running").count();
+    assert_eq!(running, PODS);
+    let injected = rows.iter().filter(|r| r[2] == "2/2").count();
+    assert!(
+        injected > PODS / 2,
+        "{injected} pods with their sidecar ready"
+    );
+
+    let json = sb.kubectl_ok(&[
+        "get",
+        "pods",
+        "-n",
+        "checkout-prod-eu",
+        "-o",
+        "json",
+        "--show-managed-fields",
+    ]);
+    let list: serde_json::Value = serde_json::from_str(&json).expect("kubectl's JSON");
+    let items = list["items"].as_array().expect("items");
+    let in_table = rows.iter().filter(|r| r[0] == "checkout-prod-eu").count();
+    assert_eq!(items.len(), in_table);
+    for p in items {
+        assert_eq!(p["kind"], "Pod");
+        assert!(p["metadata"]["managedFields"].is_array());
+        assert!(p["metadata"]["annotations"]["sidecar.istio.io/status"].is_string());
+    }
+    let meta = sb.kubectl_ok(&["get", "--raw", "/api/v1/pods?limit=1"]);
+    let meta: serde_json::Value = serde_json::from_str(&meta).expect("raw list");
+    assert_eq!(meta["kind"], "PodList");
+    assert_eq!(meta["metadata"]["remainingItemCount"], PODS - 1);
+    assert!(
+        meta["items"][0].get("kind").is_none(),
+        "items carry no kind"
+    );
+}
