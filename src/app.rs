@@ -1255,26 +1255,15 @@ fn switch_context(
     });
 }
 
-/// How the TUI plans installs: istioctl if it is on PATH, with the flags that point it at
-/// the cluster meshtop shows (the demo's kubeconfig lives in memory: istioctl gets a private
-/// copy while it runs).
+/// How the TUI plans installs: istioctl and helm where they are on PATH, with the flags
+/// that point them at the cluster meshtop shows (the demo's kubeconfig lives in memory: the
+/// installer gets a private copy while it runs).
 fn install_options(global: &GlobalArgs, target: &Target) -> ops::install::PlanOptions {
-    let istioctl = ops::install::find_istioctl();
-    let (istioctl_args, istioctl_kubeconfig) = match istioctl {
-        Some(_) => install::istioctl_args(
-            global,
-            target,
-            &ops::install::default_install_file(&global.istio_namespace, "demo"),
-        ),
-        None => (Vec::new(), None),
-    };
-    ops::install::PlanOptions {
-        istioctl,
-        force_istioctl: false,
-        file: None,
-        istioctl_args,
-        istioctl_kubeconfig,
-    }
+    install::plan_options(
+        global,
+        target,
+        &ops::install::default_install_file(&global.istio_namespace, "demo"),
+    )
 }
 
 /// Runs `$EDITOR` on `text` with the terminal handed to it: raw mode and the alternate

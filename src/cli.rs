@@ -271,7 +271,8 @@ pub enum Command {
     /// Relax a PodDisruptionBudget (saving its spec on it), or restore the saved spec.
     #[command(subcommand)]
     Pdb(PdbCmd),
-    /// Install a control-plane revision or a gateway as an IstioOperator resource.
+    /// Install a control-plane revision or a gateway through the cluster's installer (Helm, or an
+    /// IstioOperator resource).
     #[command(subcommand)]
     Install(InstallCmd),
     /// Copy the current context's cluster into a scenario file for `meshtop --demo=FILE`:

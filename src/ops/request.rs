@@ -108,14 +108,9 @@ pub struct InstallRequest {
 impl Eq for InstallRequest {}
 
 impl InstallRequest {
-    /// The IstioOperator's name, typed to confirm.
-    pub fn iop_name(&self) -> Option<&str> {
-        self.planned
-            .as_ref()?
-            .plan
-            .iop()
-            .pointer("/metadata/name")
-            .and_then(serde_json::Value::as_str)
+    /// The name typed to confirm: the IstioOperator's, or the Helm release's.
+    pub fn confirm_name(&self) -> Option<&str> {
+        self.planned.as_ref()?.plan.confirm_name()
     }
 }
 
@@ -295,8 +290,8 @@ impl Request {
             Request::Drain { node, .. } => Some(node),
             Request::PdbRelax { name, .. } | Request::PdbRestore { name, .. } => Some(name),
             // Installing deletes nothing, but it starts a control plane or a gateway: it is
-            // confirmed like the destructive actions, by the IstioOperator's name.
-            Request::Install(r) => r.iop_name(),
+            // confirmed like the destructive actions, by the IstioOperator's (or release's) name.
+            Request::Install(r) => r.confirm_name(),
             // It drains every node: confirmed by the first one's name.
             Request::UpgradeNodes { nodes, .. } => nodes.first().map(String::as_str),
             // Scaling down deletes pods and a restart replaces them all: both by name.

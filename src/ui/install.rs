@@ -577,6 +577,9 @@ mod tests {
             file: None,
             istioctl_args: Vec::new(),
             istioctl_kubeconfig: None,
+            helm: None,
+            helm_args: Vec::new(),
+            chart: None,
         }
     }
 

@@ -141,6 +141,9 @@ impl Default for UiState {
                 file: None,
                 istioctl_args: Vec::new(),
                 istioctl_kubeconfig: None,
+                helm: None,
+                helm_args: Vec::new(),
+                chart: None,
             },
             next_pane: 1,
             contexts: Vec::new(),
@@ -808,11 +811,11 @@ impl UiState {
                 return;
             }
         };
-        if text == planned.plan.iop_yaml() {
+        if text == planned.plan.document_yaml() {
             dialog.error = Some("the editor saved no change".into());
             return;
         }
-        match planned.plan.with_edited_iop(&text) {
+        match planned.plan.with_edited_document(&text) {
             Ok(plan) => {
                 planned.plan = plan;
                 planned.edited = true;
@@ -872,7 +875,7 @@ impl UiState {
                     && let Some(p) = &r.planned
                 {
                     dialog.error = None;
-                    return vec![Command::Edit(p.plan.iop_yaml())];
+                    return vec![Command::Edit(p.plan.document_yaml())];
                 }
             }
             Action::PromptDelete => {

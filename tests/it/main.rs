@@ -13,6 +13,7 @@ mod cluster_watch;
 mod command_line;
 mod disconnect;
 mod drain_guard;
+mod install_helm;
 mod install_istioctl;
 mod mesh_2026;
 mod paging;

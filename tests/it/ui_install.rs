@@ -52,6 +52,9 @@ fn no_istioctl() -> PlanOptions {
         file: Some("/var/lib/meshtop/install/iop.yaml".into()),
         istioctl_args: Vec::new(),
         istioctl_kubeconfig: None,
+        helm: None,
+        helm_args: Vec::new(),
+        chart: None,
     }
 }
 
@@ -329,7 +332,7 @@ const SHOP_IOP: &str = "istio-ingressgateway-istio-gateway-shop";
 fn planned_yaml(ui: &Ui) -> String {
     match &ui.state().mode {
         Mode::Dialog(d) => match &d.request {
-            Request::Install(r) => r.planned.as_ref().expect("planned").plan.iop_yaml(),
+            Request::Install(r) => r.planned.as_ref().expect("planned").plan.document_yaml(),
             other => panic!("not an install: {other:?}"),
         },
         other => panic!("no dialog: {other:?}"),
@@ -462,7 +465,7 @@ fn e_hands_the_resource_to_the_editor_and_checks_what_comes_back() {
         panic!("{:?}", d.request)
     };
     let plan = &r.planned.as_ref().expect("planned").plan;
-    assert!(plan.iop_yaml().contains("type: ClusterIP"));
+    assert!(plan.document_yaml().contains("type: ClusterIP"));
     assert!(d.error.is_none(), "{:?}", d.error);
     // Back to the form: the preview's key says the edit is dropped, and going back says so.
     assert!(
@@ -728,7 +731,7 @@ fn the_gateway_revision_follows_the_selection() {
     press(&mut ui, &model, "3?");
     let help = draw(&ui, &model, 120, 60);
     assert!(
-        help.contains("install a gateway (IstioOperator; type its name to confirm)"),
+        help.contains("install a gateway (Helm or IstioOperator; type its name to confirm)"),
         "{help}"
     );
 }
@@ -843,6 +846,9 @@ mod sandbox {
             file: Some(dir.path().join("iop.yaml")),
             istioctl_args: Vec::new(),
             istioctl_kubeconfig: None,
+            helm: None,
+            helm_args: Vec::new(),
+            chart: None,
         });
         let mut app = App {
             ui,
