@@ -403,7 +403,8 @@ impl UiState {
             | Action::FieldNext
             | Action::FieldPrevious
             | Action::ChoiceNext
-            | Action::ChoicePrevious => {}
+            | Action::ChoicePrevious
+            | Action::FormFix => {}
         }
         Vec::new()
     }
@@ -762,6 +763,9 @@ impl UiState {
             Action::FieldPrevious => form.previous_field(),
             Action::ChoiceNext => form.cycle(true),
             Action::ChoicePrevious => form.cycle(false),
+            Action::FormFix => {
+                form.apply_fix();
+            }
             Action::PromptDelete => form.delete(),
             Action::PromptAccept | Action::Proceed => {
                 form.submitted = true;
