@@ -419,6 +419,24 @@ impl InstallForm {
         })
     }
 
+    /// The autoscaler's bounds as typed; those that do not parse are problems.
+    fn autoscaler(&self, problems: &mut Vec<Problem>) -> (Option<u32>, Option<u32>) {
+        (
+            number(
+                self.value(FieldId::HpaMin),
+                "hpa",
+                "the autoscaler's minimum",
+                problems,
+            ),
+            number(
+                self.value(FieldId::HpaMax),
+                "hpa",
+                "the autoscaler's maximum",
+                problems,
+            ),
+        )
+    }
+
     /// The typed values as a form, and every problem: the values that do not parse, the
     /// form's own checks, and once the facts are read, the clashes with the cluster.
     pub fn check(&self) -> Checked {
@@ -435,18 +453,7 @@ impl InstallForm {
                             None
                         }
                     };
-                let hpa_min = number(
-                    v(FieldId::HpaMin),
-                    "hpa",
-                    "the autoscaler's minimum",
-                    &mut problems,
-                );
-                let hpa_max = number(
-                    v(FieldId::HpaMax),
-                    "hpa",
-                    "the autoscaler's maximum",
-                    &mut problems,
-                );
+                let (hpa_min, hpa_max) = self.autoscaler(&mut problems);
                 let form = RevisionForm {
                     revision: v(FieldId::Revision).trim().to_string(),
                     profile: v(FieldId::Profile).to_string(),
@@ -488,18 +495,7 @@ impl InstallForm {
                     "the replicas",
                     &mut problems,
                 );
-                let hpa_min = number(
-                    v(FieldId::HpaMin),
-                    "hpa",
-                    "the autoscaler's minimum",
-                    &mut problems,
-                );
-                let hpa_max = number(
-                    v(FieldId::HpaMax),
-                    "hpa",
-                    "the autoscaler's maximum",
-                    &mut problems,
-                );
+                let (hpa_min, hpa_max) = self.autoscaler(&mut problems);
                 let service_type = match v(FieldId::ServiceType) {
                     "NodePort" => Some(ServiceType::NodePort),
                     "LoadBalancer" => Some(ServiceType::LoadBalancer),
