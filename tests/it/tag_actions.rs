@@ -83,6 +83,15 @@ async fn injected_by(conn: &Connection, namespace: &str) -> Vec<String> {
     revs
 }
 
+/// The preview's lines of a request, as text.
+fn preview_lines(request: &Request, model: &Model) -> Vec<String> {
+    meshtop::ops::plan(request, model)
+        .lines
+        .iter()
+        .map(|l| l.text())
+        .collect()
+}
+
 fn tag_set(tag: &str, revision: &str, overwrite: bool, restart: bool) -> Request {
     Request::TagSet {
         tag: tag.into(),
@@ -100,12 +109,7 @@ async fn moving_prod_stable_to_the_canary_moves_payments_and_restarts_it() {
     let exec = Executor::new(&conn, false, Some(AuditLog::new(&audit)));
     let model = model_with_ready_istiod(&conn, "1-30-1").await;
 
-    let preview: Vec<String> =
-        meshtop::ops::plan(&tag_set("prod-stable", "1-30-1", true, true), &model)
-            .lines
-            .iter()
-            .map(|l| l.text())
-            .collect();
+    let preview: Vec<String> = preview_lines(&tag_set("prod-stable", "1-30-1", true, true), &model);
     let has = |text: &str| preview.iter().any(|l| l.contains(text));
     assert!(has("tag prod-stable: 1-29-2 → 1-30-1"), "{preview:#?}");
     assert!(
@@ -414,11 +418,7 @@ async fn a_sail_managed_revision_gets_its_istio_revision_tag_written() {
     })
     .await;
     let preview: Vec<String> =
-        meshtop::ops::plan(&tag_set("prod-stable", "1-30-1", true, false), &model)
-            .lines
-            .iter()
-            .map(|l| l.text())
-            .collect();
+        preview_lines(&tag_set("prod-stable", "1-30-1", true, false), &model);
     assert!(
         preview.iter().any(|l| l.starts_with(
             "1-30-1 is managed by Sail: istiorevisiontag.sailoperator.io/prod-stable gets spec.targetRef IstioRevision/1-30-1"
@@ -486,14 +486,20 @@ async fn the_default_tag_takes_the_cluster_wide_validation_with_it() {
     let vwcs: Api<ValidatingWebhookConfiguration> = Api::all(conn.client.clone());
     let pp = kube::api::PostParams::default();
     let files = CliFiles::new(&sandbox);
-    let run = |args: &[&str]| process::run(files.meshtop().args(args));
+    // `meshtop tag set TAG --revision 1-30-1 --overwrite [--dry-run]`, which must succeed:
+    // its stdout.
+    let set = |tag: &str, dry_run: bool| {
+        let mut cmd = files.meshtop();
+        cmd.args(["tag", "set", tag, "--revision", "1-30-1", "--overwrite"]);
+        if dry_run {
+            cmd.arg("--dry-run");
+        }
+        let out = process::run(&mut cmd);
+        assert_eq!(out.code, Some(0), "{out}");
+        out.stdout
+    };
     let model = model_with_ready_istiod(&conn, "1-30-1").await;
-    let preview: Vec<String> =
-        meshtop::ops::plan(&tag_set("default", "1-30-1", true, false), &model)
-            .lines
-            .iter()
-            .map(|l| l.text())
-            .collect();
+    let preview: Vec<String> = preview_lines(&tag_set("default", "1-30-1", true, false), &model);
     assert!(
         preview.iter().any(|l| l.starts_with(
             "validatingwebhookconfiguration/istiod-default-validator: regenerated from the validating webhook of 1-30-1"
@@ -501,18 +507,9 @@ async fn the_default_tag_takes_the_cluster_wide_validation_with_it() {
         "{preview:#?}"
     );
     // No validating webhook of 1-30-1 yet: said, nothing written.
-    let out = run(&[
-        "tag",
-        "set",
-        "default",
-        "--revision",
-        "1-30-1",
-        "--overwrite",
-        "--dry-run",
-    ]);
-    assert_eq!(out.code, Some(0), "{out}");
+    let out = set("default", true);
     assert!(
-        out.stdout.ends_with(
+        out.ends_with(
             "; 1-30-1 has no validating webhook to copy: istiod-default-validator is unchanged\n"
         ),
         "{out}"
@@ -551,46 +548,21 @@ async fn the_default_tag_takes_the_cluster_wide_validation_with_it() {
         (rev, service)
     };
     // Another tag leaves the validation alone.
-    let out = run(&[
-        "tag",
-        "set",
-        "prod-stable",
-        "--revision",
-        "1-30-1",
-        "--overwrite",
-    ]);
-    assert_eq!(out.code, Some(0), "{out}");
-    assert!(!out.stdout.contains("validat"), "{out}");
+    let out = set("prod-stable", false);
+    assert!(!out.contains("validat"), "{out}");
     assert_eq!(
         served_by().await,
         (Some("1-29-2".into()), Some("istiod-1-29-2".into()))
     );
     // The dry run sends it with dryRun: unchanged.
-    let out = run(&[
-        "tag",
-        "set",
-        "default",
-        "--revision",
-        "1-30-1",
-        "--overwrite",
-        "--dry-run",
-    ]);
-    assert_eq!(out.code, Some(0), "{out}");
+    set("default", true);
     assert_eq!(
         served_by().await,
         (Some("1-29-2".into()), Some("istiod-1-29-2".into()))
     );
-    let out = run(&[
-        "tag",
-        "set",
-        "default",
-        "--revision",
-        "1-30-1",
-        "--overwrite",
-    ]);
-    assert_eq!(out.code, Some(0), "{out}");
+    let out = set("default", false);
     assert!(
-        out.stdout.ends_with(
+        out.ends_with(
             "; validatingwebhookconfiguration/istiod-default-validator now validates for 1-30-1\n"
         ),
         "{out}"
