@@ -407,6 +407,7 @@ impl Request {
             Request::LabelNamespace { .. } => Some(InputKind::Revision),
             Request::Scale { replicas: None, .. } => Some(InputKind::Replicas),
             Request::TagSet { tag, .. } if tag.is_empty() => Some(InputKind::Tag),
+            Request::Ambient { .. } => Some(InputKind::Waypoint),
             _ => None,
         }
     }
@@ -429,6 +430,15 @@ impl Request {
             Request::TagSet { tag, revision, .. } => {
                 super::tag::validate(text, revision).map_err(|e| e.to_string())?;
                 *tag = text.to_string();
+            }
+            Request::Ambient {
+                namespace,
+                waypoint,
+                ..
+            } => {
+                let typed = (!text.is_empty()).then(|| text.to_string());
+                super::ambient::validate(namespace, typed.as_deref()).map_err(|e| e.to_string())?;
+                *waypoint = typed;
             }
             _ => {}
         }
@@ -457,6 +467,8 @@ pub enum InputKind {
     Replicas,
     /// A revision tag's name (Tab completes from the tags in the cluster).
     Tag,
+    /// The waypoint an ambient namespace uses; empty keeps the one it uses now.
+    Waypoint,
 }
 
 impl InputKind {
@@ -466,6 +478,7 @@ impl InputKind {
             InputKind::Revision => "revision (tab completes): ",
             InputKind::Replicas => "replicas: ",
             InputKind::Tag => "tag to point here (tab completes): ",
+            InputKind::Waypoint => "waypoint (empty: keep the one it uses now): ",
         }
     }
 }

@@ -646,7 +646,7 @@ impl UiState {
             }
             (ActionKind::Ambient, Some(Subject::Namespace(n))) => Request::Ambient {
                 namespace: n.to_string(),
-                // The waypoint it uses now stays; the command line changes it.
+                // Asked for first: empty keeps the one it uses now.
                 waypoint: None,
                 restart: false,
             },
