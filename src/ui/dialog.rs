@@ -331,7 +331,9 @@ fn field_hint(form: &InstallForm, id: FieldId) -> String {
         }
         FieldId::HpaMin | FieldId::HpaMax => "the autoscaler; empty: 1 and 5".into(),
         FieldId::Replicas => "fixed replicas, no autoscaler; 2 keeps its node drainable".into(),
-        FieldId::Namespace => "created if missing; gets a copy of configmap istio-<rev>".into(),
+        FieldId::Namespace => {
+            "created if missing; a copy of istio-<rev> unless Helm installs it".into()
+        }
         FieldId::Name => "its Deployment and Service; follows the namespace until typed".into(),
         FieldId::GatewayRevision if form.revisions.is_empty() => "an installed revision".into(),
         FieldId::GatewayRevision => format!("installed: {}", form.revisions.join(", ")),
