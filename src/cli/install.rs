@@ -9,7 +9,7 @@ use crate::ops::install::ServiceType;
 #[derive(Debug, Subcommand)]
 pub enum InstallCmd {
     /// Install a control-plane revision (istiod-REV) through the cluster's installer (Helm,
-    /// or an IstioOperator resource).
+    /// Sail, or an IstioOperator resource).
     #[command(long_about = REVISION_LONG_ABOUT)]
     Revision(InstallRevisionCmd),
     /// Install an ingress or egress gateway of a revision into the namespace given with
@@ -23,7 +23,10 @@ installer of the cluster's revisions. The revision must be a DNS-1123 label not 
 IstioOperator or istiod Deployment. Where the cluster's revisions are Helm releases, the \
 istiod chart is installed as release istiod-REV: `helm upgrade --install istiod-REV \
 istio/istiod -n ISTIO_NAMESPACE --set revision=REV [--version TAG] -f VALUES` (--chart for \
-another chart or a local path). Otherwise the revision is an IstioOperator resource: where an \
+another chart or a local path). Where the Sail operator manages them, the revision is an \
+IstioRevision named REV (sailoperator.io/v1, version v + --tag, else the newest revision's), \
+applied with server-side apply (field manager meshtop); the operator installs its istiod. \
+Otherwise the revision is an IstioOperator resource: where an \
 in-cluster operator watches that namespace and reconciles that revision, the resource is \
 applied (server-side apply, field manager meshtop) and the operator installs it; otherwise it \
 is saved to a file and `istioctl install -y -f FILE` runs. Without the program on PATH the \

@@ -14,6 +14,7 @@ pub mod form;
 pub mod helm;
 pub mod plan;
 pub mod render;
+pub mod sail;
 
 pub use facts::{
     GatewaySelector, InstallFacts, NodePortUse, NotListed, OperatorDeployment, OperatorDetection,

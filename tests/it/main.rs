@@ -15,6 +15,7 @@ mod disconnect;
 mod drain_guard;
 mod install_helm;
 mod install_istioctl;
+mod install_sail;
 mod mesh_2026;
 mod paging;
 mod panes;

@@ -457,6 +457,21 @@ impl InstallFacts {
         (!releases.is_empty()).then_some(releases)
     }
 
+    /// The Sail resources of the cluster's revisions, when the Sail operator manages every
+    /// revision whose installer is known (and at least one): a new revision goes the same way.
+    pub fn sail_resources(&self) -> Option<Vec<String>> {
+        let resources: Vec<String> = self
+            .installers
+            .values()
+            .map(|i| match i {
+                Installer::Sail { resource } if resource.is_empty() => Some("sail".to_string()),
+                Installer::Sail { resource } => Some(resource.to_string()),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
+        (!resources.is_empty()).then_some(resources)
+    }
+
     /// The Helm release of one revision's istiod, if Helm installed it.
     pub fn helm_release_of(&self, revision: &str) -> Option<String> {
         match self.installers.get(revision)? {

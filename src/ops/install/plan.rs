@@ -44,6 +44,9 @@ pub enum Route {
     /// The cluster's revisions are Helm releases: `helm upgrade --install` of Istio's chart
     /// with the values saved to a file.
     Helm { binary: PathBuf },
+    /// The Sail operator manages the cluster's revisions: server-side apply of an
+    /// `IstioRevision`; the operator installs it.
+    Sail,
     /// No operator acts on it and istioctl is not on PATH (or, on the Helm route, helm is
     /// not): save the files for the user to apply; nothing in the cluster changes.
     SaveOnly,
@@ -67,6 +70,8 @@ pub enum StepKind {
     IstioctlInstall { binary: PathBuf, file: PathBuf },
     /// Save the values to `file`, run `helm upgrade --install` of the plan's release.
     HelmInstall { binary: PathBuf, file: PathBuf },
+    /// Server-side apply of the Sail `IstioRevision`; the Sail operator installs it.
+    ApplyIstioRevision,
     /// Save the objects to `file` (multi-document YAML) for the user.
     Save { file: PathBuf },
 }
@@ -243,6 +248,8 @@ pub struct InstallPlan {
     helm_args: Vec<String>,
     /// Why the Helm route: the releases seen.
     helm_reason: Option<String>,
+    /// The IstioRevision, on the Sail route, and why: the Sail resources seen.
+    sail: Option<(Value, String)>,
 }
 
 /// `istioctl` on PATH, if any.
@@ -462,6 +469,26 @@ pub fn to_yaml(objects: &[Value]) -> String {
     out
 }
 
+/// The installer a plan goes through other than an IstioOperator's, and why.
+enum Installer {
+    Helm(HelmRelease, String),
+    Sail(Value, String),
+}
+
+/// The Sail route's step: the IstioRevision applied.
+fn sail_step(revision: &Value) -> Step {
+    let name = iop_text(revision, "/metadata/name");
+    Step {
+        kind: StepKind::ApplyIstioRevision,
+        description: format!(
+            "apply istiorevision.sailoperator.io/{name} (version {}; server-side apply, field \
+             manager meshtop); the Sail operator installs its istiod",
+            iop_text(revision, "/spec/version")
+        ),
+        objects: vec![revision.clone()],
+    }
+}
+
 /// The Helm route's steps: the prerequisites, then helm run on the saved values (or, without
 /// helm, the values saved for the user); its route and the values file.
 fn helm_steps(
@@ -519,14 +546,25 @@ impl InstallPlan {
         facts: &InstallFacts,
         opts: &PlanOptions,
         mut notes: Vec<String>,
-        helm: Option<(HelmRelease, String)>,
+        installer: Option<Installer>,
     ) -> Self {
+        let (helm, sail) = match installer {
+            Some(Installer::Helm(release, why)) => (Some((release, why)), None),
+            Some(Installer::Sail(revision, why)) => (None, Some((revision, why))),
+            None => (None, None),
+        };
         let iop_ns = iop_text(&iop, "/metadata/namespace");
         let operator = facts.detect_operator(&iop_ns, &iop_text(&iop, "/spec/revision"));
         let helm = helm.filter(|_| !opts.force_istioctl);
-        let (route, steps, file) = match &helm {
-            Some((release, _)) => helm_steps(release, prerequisites, opts, &mut notes),
-            None => Self::iop_steps(&iop, &operator, prerequisites, opts, &mut notes),
+        let sail = sail.filter(|_| !opts.force_istioctl && helm.is_none());
+        let (route, steps, file) = match (&helm, &sail) {
+            (Some((release, _)), _) => helm_steps(release, prerequisites, opts, &mut notes),
+            (None, Some((revision, _))) => {
+                let mut steps = prerequisites;
+                steps.push(sail_step(revision));
+                (Route::Sail, steps, PathBuf::new())
+            }
+            (None, None) => Self::iop_steps(&iop, &operator, prerequisites, opts, &mut notes),
         };
         let (release, helm_reason) = match helm {
             Some((release, reason)) => (Some(release), Some(reason)),
@@ -549,6 +587,7 @@ impl InstallPlan {
             },
             helm: release,
             helm_reason,
+            sail,
         }
     }
 
@@ -578,8 +617,8 @@ impl InstallPlan {
         let resource = format!("istiooperator.install.istio.io/{iop_name}");
         let mut steps = Vec::new();
         match &route {
-            // Taken above, where the release is known.
-            Route::Operator | Route::Helm { .. } => {
+            // Helm and Sail are taken above, where the release or resource is known.
+            Route::Operator | Route::Helm { .. } | Route::Sail => {
                 steps.extend(prerequisites);
                 let by = operator
                     .acting()
@@ -677,18 +716,27 @@ impl InstallPlan {
         &self.iop
     }
 
-    /// The document the preview shows and `$EDITOR` edits: the IstioOperator, or on the
-    /// Helm route the release's values.
+    /// The document the preview shows and `$EDITOR` edits: the IstioOperator, on the
+    /// Helm route the release's values, on the Sail route the IstioRevision.
     pub fn document_yaml(&self) -> String {
-        match &self.helm {
-            Some(h) => h.values_yaml(),
-            None => serde_yaml::to_string(&self.iop).unwrap_or_default(),
+        match (&self.helm, &self.sail) {
+            (Some(h), _) => h.values_yaml(),
+            (None, Some((r, _))) => serde_yaml::to_string(r).unwrap_or_default(),
+            (None, None) => serde_yaml::to_string(&self.iop).unwrap_or_default(),
         }
+    }
+
+    /// The IstioRevision, on the Sail route.
+    pub fn sail_revision(&self) -> Option<&Value> {
+        self.sail.as_ref().map(|(r, _)| r)
     }
 
     /// The document's heading: `ISTIOOPERATOR NS/NAME`, or `HELM VALUES NS/RELEASE (chart
     /// CHART[ VERSION])`.
     pub fn document_title(&self) -> String {
+        if let Some((r, _)) = &self.sail {
+            return format!("ISTIOREVISION {}", iop_text(r, "/metadata/name"));
+        }
         match &self.helm {
             Some(h) => format!(
                 "HELM VALUES {}/{} (chart {}{})",
@@ -711,6 +759,9 @@ impl InstallPlan {
     /// The name typed to confirm the install: the Helm release's on the Helm route, else the
     /// IstioOperator's.
     pub fn confirm_name(&self) -> Option<&str> {
+        if let Some((r, _)) = &self.sail {
+            return r.pointer("/metadata/name").and_then(Value::as_str);
+        }
         match &self.helm {
             Some(h) => Some(&h.release),
             None => self.iop.pointer("/metadata/name").and_then(Value::as_str),
@@ -778,9 +829,10 @@ impl InstallPlan {
             .enumerate()
             .map(|(i, s)| format!("{}. {}", i + 1, s.description))
             .collect();
-        match &self.helm_reason {
-            Some(why) => lines.push(format!("installer: helm ({why})")),
-            None => lines.push(format!("operator: {}", self.operator.describe())),
+        match (&self.helm_reason, &self.sail) {
+            (Some(why), _) => lines.push(format!("installer: helm ({why})")),
+            (None, Some((_, why))) => lines.push(format!("installer: sail ({why})")),
+            (None, None) => lines.push(format!("operator: {}", self.operator.describe())),
         }
         lines.extend(self.notes.iter().map(|n| format!("note: {n}")));
         lines
@@ -801,11 +853,15 @@ impl InstallPlan {
             Route::SaveOnly => format!("{} (saved to files only)", self.title()),
             Route::Istioctl { .. } => format!("{} (istioctl)", self.title()),
             Route::Helm { .. } => format!("{} (helm)", self.title()),
+            Route::Sail => format!("{} (sail)", self.title()),
             Route::Operator => self.title(),
         }
     }
 
     pub(crate) fn audit_target(&self) -> String {
+        if let Some((r, _)) = &self.sail {
+            return format!("istiorevision/{}", iop_text(r, "/metadata/name"));
+        }
         if let Some(h) = &self.helm {
             return format!("helm/{}/{}", h.namespace, h.release);
         }
@@ -836,6 +892,17 @@ impl InstallPlan {
                 }
             }
             plan.helm = Some(edited);
+            return Ok(plan);
+        }
+        if let Some((revision, why)) = &self.sail {
+            let edited = super::sail::edited(yaml, revision)?;
+            let mut plan = self.clone();
+            for step in &mut plan.steps {
+                if step.kind == StepKind::ApplyIstioRevision {
+                    *step = sail_step(&edited);
+                }
+            }
+            plan.sail = Some((edited, why.clone()));
             return Ok(plan);
         }
         let edited = parse_istio_operator(yaml)?;
@@ -1019,6 +1086,21 @@ pub fn plan_revision(
             ),
         )
     });
+    let sail = match facts.sail_resources() {
+        Some(resources) if helm.is_none() => {
+            notes.retain(|n| !n.starts_with("profile "));
+            let version = facts.newest_version().unwrap_or_default();
+            let revision = super::sail::istio_revision(form, version, &facts.istio_namespace)?;
+            Some((
+                revision,
+                format!(
+                    "the Sail operator manages the cluster's revisions: {}",
+                    resources.join(", ")
+                ),
+            ))
+        }
+        _ => None,
+    };
     Ok(InstallPlan::build(
         InstallTarget::Revision {
             revision: form.revision.clone(),
@@ -1028,7 +1110,8 @@ pub fn plan_revision(
         facts,
         opts,
         notes,
-        helm,
+        helm.map(|(r, why)| Installer::Helm(r, why))
+            .or(sail.map(|(r, why)| Installer::Sail(r, why))),
     ))
 }
 
@@ -1097,7 +1180,7 @@ pub fn plan_gateway(
         facts,
         opts,
         Vec::new(),
-        helm,
+        helm.map(|(r, why)| Installer::Helm(r, why)),
     ))
 }
 

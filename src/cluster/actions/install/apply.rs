@@ -10,7 +10,7 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 
 use super::super::{FIELD_MANAGER, api_error};
-use super::read::iop_resource;
+use super::read::{iop_resource, istio_revision_resource};
 use crate::ops::ActionError;
 use crate::ops::install::plan::{InstallPlan, PrivateFile, Route, StepKind, to_yaml};
 
@@ -145,6 +145,18 @@ async fn run_steps(
                     }
                     let api: Api<DynamicObject> =
                         Api::namespaced_with(client.clone(), ns, &iop_resource());
+                    api.patch(name, &params(dry_run), &Patch::Apply(o))
+                        .await
+                        .map_err(|e| api_error(&format!("applying {resource}"), &e))?;
+                    out.lines.push(format!("{resource} created{suffix}"));
+                }
+            }
+            StepKind::ApplyIstioRevision => {
+                for o in &step.objects {
+                    let name = text(o, "/metadata/name");
+                    let resource = format!("istiorevision.sailoperator.io/{name}");
+                    let api: Api<DynamicObject> =
+                        Api::all_with(client.clone(), &istio_revision_resource());
                     api.patch(name, &params(dry_run), &Patch::Apply(o))
                         .await
                         .map_err(|e| api_error(&format!("applying {resource}"), &e))?;
