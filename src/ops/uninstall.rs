@@ -34,6 +34,8 @@ pub enum DeleteKind {
     Pdb,
     Service,
     ConfigMap,
+    /// A Sail `IstioRevision`: the Sail operator's objects go with it (owner references).
+    IstioRevision,
 }
 
 impl DeleteKind {
@@ -51,6 +53,7 @@ impl DeleteKind {
             DeleteKind::Pdb => "poddisruptionbudget.policy",
             DeleteKind::Service => "service",
             DeleteKind::ConfigMap => "configmap",
+            DeleteKind::IstioRevision => "istiorevision.sailoperator.io",
         }
     }
 }
@@ -137,10 +140,22 @@ pub fn users(row: &RevisionRow) -> Vec<String> {
     out
 }
 
+/// The IstioRevision the Sail operator installed the revision from, if it did.
+fn sail_revision(row: &RevisionRow) -> Option<&str> {
+    row.installed_by
+        .as_deref()?
+        .strip_prefix("sail IstioRevision/")
+        .filter(|n| !n.is_empty())
+}
+
 /// The objects an uninstall deletes, in order, from the model: the revision's istiod
 /// Deployments and their namespace, or the legacy components.
 pub fn targets(model: &Model, row: &RevisionRow) -> Vec<DeleteTarget> {
     let mut out = Vec::new();
+    if let Some(resource) = sail_revision(row) {
+        out.push(DeleteTarget::new(DeleteKind::IstioRevision, "", resource));
+        return out;
+    }
     if row.is_legacy() {
         // The 1.4 components run in the istio namespace, each with the objects its chart
         // gave its name; the injector webhook and mesh ConfigMaps have no revision.
@@ -241,6 +256,19 @@ pub fn plan(model: &Model, revision: &str, legacy: bool) -> Vec<PlanLine> {
         out.extend(users.into_iter().map(|u| PlanLine::bad(format!("  {u}"))));
         return out;
     }
+    if let Some(resource) = sail_revision(&row) {
+        out.push(PlanLine::plain(format!(
+            "uninstall {what} through Sail: nothing uses it (no namespace, tag or proxy); deletes:"
+        )));
+        for t in targets(model, &row) {
+            out.push(PlanLine::plain(format!("  {}", t.describe())));
+        }
+        out.push(PlanLine::dim(format!(
+            "the Sail operator's istiod, webhooks and ConfigMaps of the revision are owned by \
+             istiorevision {resource} and go with it"
+        )));
+        return out;
+    }
     out.push(PlanLine::plain(format!(
         "uninstall {what}: nothing uses it (no namespace, tag or proxy); deletes, in this order:"
     )));
@@ -270,8 +298,8 @@ pub fn plan(model: &Model, revision: &str, legacy: bool) -> Vec<PlanLine> {
             )));
         } else if by.starts_with("sail") {
             out.push(PlanLine::warn(format!(
-                "managed by Sail ({by}): delete its Istio or IstioRevision resource instead, or \
-                 Sail puts these objects back"
+                "managed by Sail ({by}) without a known IstioRevision: delete its Istio or \
+                 IstioRevision resource too, or Sail puts these objects back"
             )));
         }
     }

@@ -3,7 +3,8 @@
 //! IstioRevision default-v1-29-2 the sandbox reconciles into istiod as the operator does). A
 //! new revision is an IstioRevision applied with meshtop's field manager; the sandbox's Sail
 //! controller installs its istiod, owned by the IstioRevision; `meshtop get revisions` reads
-//! it back as installed by Sail.
+//! it back as installed by Sail. Uninstalling it deletes the IstioRevision, and istiod goes
+//! with it.
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use super::install_istioctl::{deployment, ready};
 use crate::common::harness;
 use crate::common::process::{self, CliFiles, audit_steps, step};
 use crate::common::wait::eventually;
+use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::{Value, json};
 
@@ -202,6 +204,56 @@ async fn sail_managed_mesh_gets_its_new_revision_as_an_istio_revision() {
         [
             step(&action, &target, true, "ok"),
             step(&action, &target, false, "ok"),
+        ]
+    );
+
+    // Uninstall through Sail: the revision in use is refused; the new one is its
+    // IstioRevision deleted, istiod and its webhook going with it.
+    let uninstall =
+        |extra: &[&str]| process::run(files.meshtop().args(["uninstall", "revision"]).args(extra));
+    let out = uninstall(&["default-v1-29-2"]);
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.contains("1 namespace select it: shop"), "{out}");
+    let out = uninstall(&[REV, "--dry-run"]);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(
+        out.stdout,
+        format!(
+            "istiorevision.sailoperator.io \"{REV}\" deleted (server dry run)\nrevision {REV} \
+             uninstalled (server dry run): 1 object deleted, 0 not found\n"
+        )
+    );
+    assert!(revs.get_opt(REV).await.expect("get").is_some());
+    assert!(deployment(&client, "istio-system", &name).await.is_some());
+    let out = uninstall(&[REV]);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(revs.get_opt(REV).await.expect("get").is_none());
+    eventually(
+        "istiod of the uninstalled revision gone",
+        Duration::from_secs(30),
+        || async {
+            deployment(&client, "istio-system", &name)
+                .await
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
+    let webhooks = Api::<MutatingWebhookConfiguration>::all(client.clone());
+    let hook = format!("istio-sidecar-injector-{REV}");
+    assert!(webhooks.get_opt(&hook).await.expect("get").is_none());
+    assert!(revision_row(&files, REV).is_none());
+    assert!(
+        deployment(&client, "istio-system", "istiod-default-v1-29-2")
+            .await
+            .is_some()
+    );
+    let deleted = format!("istiorevision/{REV}");
+    assert_eq!(
+        audit_steps(&files.audit)[2..],
+        [
+            step("uninstall: delete", &deleted, true, "ok"),
+            step("uninstall: delete", &deleted, false, "ok"),
         ]
     );
 }

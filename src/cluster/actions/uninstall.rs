@@ -8,7 +8,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{Api, DeleteParams};
+use kube::api::{Api, DeleteParams, DynamicObject};
 
 use super::{api_code, api_error};
 use crate::ops::ActionError;
@@ -54,6 +54,17 @@ pub(super) async fn delete(
         }
         DeleteKind::Service => delete_in(Api::<Service>::namespaced(c, ns), name, &dp).await,
         DeleteKind::ConfigMap => delete_in(Api::<ConfigMap>::namespaced(c, ns), name, &dp).await,
+        DeleteKind::IstioRevision => {
+            let resource = super::install::read::istio_revision_resource();
+            match Api::<DynamicObject>::all_with(c, &resource)
+                .delete(name, &dp)
+                .await
+            {
+                Ok(_) => Ok(true),
+                Err(e) if api_code(&e) == Some(404) => Ok(false),
+                Err(e) => Err(e),
+            }
+        }
     };
     done.map_err(|e| api_error(&format!("deleting {}", t.describe()), &e))
 }
