@@ -637,7 +637,8 @@ async fn executor(global: &GlobalArgs) -> Result<(Target, Executor), AppError> {
         .clone()
         .or_else(crate::cluster::actions::default_audit_log)
         .map(AuditLog::new);
-    let executor = Executor::new(&target.connection, global.readonly, audit);
+    let executor = Executor::new(&target.connection, global.readonly, audit)
+        .with_helm(install::helm_program(global, &target));
     Ok((target, executor))
 }
 
@@ -1084,7 +1085,8 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
     };
     let (task_tx, mut task_rx) = mpsc::unbounded_channel();
     let mut runner = tasks::TaskRunner::new(
-        Executor::new(&target.connection, global.readonly, audit),
+        Executor::new(&target.connection, global.readonly, audit)
+            .with_helm(install::helm_program(global, &target)),
         task_tx.clone(),
     )
     .with_istio_namespace(global.istio_namespace.clone());
@@ -1188,12 +1190,13 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
                         model.set_focus(focus.as_deref());
                         header.context = connection.context.clone();
                         header.server = connection.server.clone();
+                        target.connection = connection;
                         runner = tasks::TaskRunner::new(
-                            Executor::new(&connection, global.readonly, audit_log(global).ok()),
+                            Executor::new(&target.connection, global.readonly, audit_log(global).ok())
+                                .with_helm(install::helm_program(global, &target)),
                             task_tx.clone(),
                         )
                         .with_istio_namespace(global.istio_namespace.clone());
-                        target.connection = connection;
                         ui.set_install_options(install_options(global, &target));
                         ui.on_context_switched(Ok(target.connection.context.clone()));
                         force = true;

@@ -123,6 +123,22 @@ pub(super) fn installer_args(
     (args, private)
 }
 
+/// helm on PATH, pointed at `target`, for uninstalling a revision Helm installed (the demo's
+/// kubeconfig a private file while helm runs).
+pub(super) fn helm_program(
+    global: &GlobalArgs,
+    target: &Target,
+) -> Option<crate::cluster::actions::HelmProgram> {
+    let binary = find_on_path("helm", std::env::var_os("PATH").as_deref())?;
+    let file = default_install_file(&global.istio_namespace, "uninstall");
+    let (args, kubeconfig) = installer_args(global, target, &file, "--kube-context");
+    Some(crate::cluster::actions::HelmProgram {
+        binary,
+        args,
+        kubeconfig,
+    })
+}
+
 /// How installs are planned against `target`: istioctl and helm where they are on PATH,
 /// each with the flags that point it at the cluster meshtop talks to.
 pub(super) fn plan_options(

@@ -16,6 +16,7 @@ use super::install_istioctl::{deployment, ready};
 use crate::common::harness;
 use crate::common::process::{self, Run, audit_steps, step};
 use crate::common::stand_in::{self, sh_quote};
+use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
@@ -177,6 +178,25 @@ spec:
 const STAND_IN: &str = r#"kubectl=@KUBECTL@
 charts=@CHARTS@
 all="$*"
+if [ "${1:-}" = uninstall ]; then
+    [ "$#" -ge 8 ] && [ "$3" = -n ] && [ "$5" = --kubeconfig ] && [ "$7" = --kube-context ] \
+        || usage "$@"
+    release=$2 ns=$4 kubeconfig=$6 context=$8 dry_run=
+    case "${9:-}" in "") ;; --dry-run) dry_run=--dry-run=server ;; *) usage "$@" ;; esac
+    [ "$#" -le 9 ] || usage "$@"
+    # What the chart made carries the release's label (the webhook is cluster-scoped).
+    for scope in "-n $ns serviceaccount,service,deployment,horizontalpodautoscaler,configmap" \
+            "mutatingwebhookconfiguration"; do
+        # shellcheck disable=SC2086
+        if ! out=$("$kubectl" --kubeconfig "$kubeconfig" --context "$context" delete $scope \
+                -l "release=$release" $dry_run 2>&1); then
+            printf 'Error: uninstallation completed with 1 error(s): %s\n' "$out" >&2
+            exit 1
+        fi
+    done
+    echo "release \"$release\" uninstalled"
+    exit 0
+fi
 [ "$#" -ge 12 ] || usage "$@"
 [ "$1" = upgrade ] && [ "$2" = --install ] && [ "$5" = -n ] || usage "$@"
 release=$3 chart=$4 ns=$6
@@ -236,7 +256,7 @@ impl Helm {
         let script = stand_in::prologue(
             "helm",
             &calls,
-            "upgrade --install REL CHART -n NS [--set revision=REV] [--version V] -f FILE --kubeconfig K --kube-context C [--dry-run=server]",
+            "upgrade --install REL CHART -n NS [--set revision=REV] [--version V] -f FILE --kubeconfig K --kube-context C [--dry-run=server] | uninstall REL -n NS --kubeconfig K --kube-context C [--dry-run]",
         ) + &STAND_IN
             .replace(
                 "@KUBECTL@",
@@ -311,13 +331,7 @@ fn strings(v: &[&str]) -> Vec<String> {
 
 /// The revision row `meshtop get revisions -o json` gives for `rev`.
 async fn revision_row(env: &Env, rev: &str) -> Option<Value> {
-    let out = env.meshtop(&["get", "revisions", "-o", "json"]).await;
-    assert_eq!(out.code, Some(0), "{out}");
-    let rows: Value = serde_json::from_str(&out.stdout).expect("JSON");
-    rows.as_array()?
-        .iter()
-        .find(|r| r["revision"] == rev)
-        .cloned()
+    process::revision_row(&env.meshtop(&["get", "revisions", "-o", "json"]).await, rev)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -451,6 +465,59 @@ async fn revision_goes_through_helm_where_the_revisions_are_helm_releases() {
         [
             step(&action, &target, true, "ok"),
             step(&action, &target, false, "ok"),
+        ]
+    );
+
+    // Uninstall through Helm: refused for a revision in use before helm runs; for the new
+    // one, `helm uninstall` of its release, with helm's dry run first.
+    let out = env.meshtop(&["uninstall", "revision", "1-30-1"]).await;
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(
+        out.stderr.contains("revision tags point at it: canary"),
+        "{out}"
+    );
+    assert_eq!(env.helm.calls().len(), 2);
+    let uninstall = |dry_run: bool| {
+        let mut v = strings(&["uninstall", RELEASE, "-n", "istio-system"]);
+        v.extend(env.cluster_args(false));
+        if dry_run {
+            v.push("--dry-run".into());
+        }
+        v
+    };
+    let out = env
+        .meshtop(&["uninstall", "revision", REV, "--dry-run"])
+        .await;
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(env.helm.calls()[2], uninstall(true));
+    assert_eq!(
+        out.stdout,
+        format!(
+            "helm release \"{RELEASE}\" deleted (server dry run)\nrevision {REV} uninstalled \
+             (server dry run): 1 object deleted, 0 not found\n"
+        )
+    );
+    assert!(deployment(&client, "istio-system", RELEASE).await.is_some());
+    let out = env.meshtop(&["uninstall", "revision", REV]).await;
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(env.helm.calls()[3], uninstall(false));
+    assert!(deployment(&client, "istio-system", RELEASE).await.is_none());
+    let hook = Api::<MutatingWebhookConfiguration>::all(client.clone())
+        .get_opt(&format!("istio-sidecar-injector-{REV}"))
+        .await
+        .expect("get");
+    assert!(hook.is_none(), "the chart's webhook stayed");
+    assert!(revision_row(&env, REV).await.is_none());
+    assert!(
+        deployment(&client, "istio-system", "istiod-1-30-1")
+            .await
+            .is_some()
+    );
+    assert_eq!(
+        audit_steps(&env.dir.path().join("audit.log"))[2..],
+        [
+            step("uninstall: delete", &target, true, "ok"),
+            step("uninstall: delete", &target, false, "ok"),
         ]
     );
 }

@@ -105,7 +105,7 @@ async fn the_field_reports_istio_1_4_components_go_once_nothing_uses_them() {
         "  deployment.apps/istio-pilot -n istio-system",
         "  poddisruptionbudget.policy/istio-pilot -n istio-system",
         "  configmap/istio -n istio-system  (not there: skipped)",
-        "installed by Helm: the release record istio remains (meshtop runs no helm; `helm uninstall istio` removes it and what else it installed)",
+        "installed by Helm: the release record istio remains (deleted object by object here; `helm uninstall istio` removes it and what else it installed)",
     ] {
         assert!(lines.iter().any(|l| l == want), "{want}\n{lines:#?}");
     }

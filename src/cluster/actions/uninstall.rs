@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, DynamicObject};
 
-use super::{api_code, api_error};
+use super::{HelmProgram, api_code, api_error};
 use crate::ops::ActionError;
 use crate::ops::uninstall::{DeleteKind, DeleteTarget};
 
@@ -26,11 +26,49 @@ where
     }
 }
 
-pub(super) async fn delete(
-    client: &kube::Client,
+/// `helm uninstall RELEASE -n NS [--dry-run]` with the flags that reach the cluster; a
+/// release helm does not know is not there (`Ok(false)`).
+async fn helm_uninstall(
+    helm: Option<&HelmProgram>,
     t: &DeleteTarget,
     dry_run: bool,
 ) -> Result<bool, ActionError> {
+    let Some(helm) = helm else {
+        return Err(ActionError::Refused(format!(
+            "helm is not on PATH: the revision is Helm release {} in {}; run `helm uninstall {} \
+             -n {}`",
+            t.name, t.namespace, t.name, t.namespace
+        )));
+    };
+    let mut args = vec![
+        "uninstall".to_string(),
+        t.name.clone(),
+        "-n".into(),
+        t.namespace.clone(),
+    ];
+    args.extend(helm.args.iter().cloned());
+    if dry_run {
+        args.push("--dry-run".into());
+    }
+    let what = format!("helm uninstall {}", t.name);
+    match super::install::apply::run_installer(&helm.binary, &args, helm.kubeconfig.as_ref(), &what)
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(ActionError::Api(e)) if e.contains("not found") => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub(super) async fn delete(
+    client: &kube::Client,
+    helm: Option<&HelmProgram>,
+    t: &DeleteTarget,
+    dry_run: bool,
+) -> Result<bool, ActionError> {
+    if t.kind == DeleteKind::HelmRelease {
+        return helm_uninstall(helm, t, dry_run).await;
+    }
     let dp = DeleteParams {
         dry_run,
         ..DeleteParams::default()
@@ -65,6 +103,7 @@ pub(super) async fn delete(
                 Err(e) => Err(e),
             }
         }
+        DeleteKind::HelmRelease => return helm_uninstall(helm, t, dry_run).await,
     };
     done.map_err(|e| api_error(&format!("deleting {}", t.describe()), &e))
 }

@@ -177,7 +177,8 @@ async fn run_steps(
                     args.push("--dry-run".into());
                 }
                 let what = format!("istioctl install -f {}", file.display());
-                let output = run_installer(binary, &args, plan, &what).await?;
+                let output =
+                    run_installer(binary, &args, plan.istioctl_kubeconfig(), &what).await?;
                 out.istioctl_output = Some(output);
                 out.lines.push(format!(
                     "istioctl install -y -f {}: done{}",
@@ -201,7 +202,8 @@ async fn run_steps(
                     args.push("--dry-run=server".into());
                 }
                 let what = format!("helm upgrade --install {}", release.release);
-                let output = run_installer(binary, &args, plan, &what).await?;
+                let output =
+                    run_installer(binary, &args, plan.istioctl_kubeconfig(), &what).await?;
                 out.istioctl_output = Some(output);
                 out.lines.push(format!(
                     "helm upgrade --install {} {} -n {}: done{}",
@@ -253,15 +255,14 @@ fn scratch_or(scratch: &Option<ScratchDir>, kept: &Path, fallback: &str) -> Path
 /// Runs an installer (istioctl, helm) with the plan's private kubeconfig written while it
 /// runs; its output (stdout, then stderr) when it succeeds, else `WHAT failed (STATUS):`
 /// and the output's tail.
-async fn run_installer(
+pub(in super::super) async fn run_installer(
     binary: &Path,
     args: &[String],
-    plan: &InstallPlan,
+    kubeconfig: Option<&PrivateFile>,
     what: &str,
 ) -> Result<String, ActionError> {
     let mut cmd = tokio::process::Command::new(binary);
     cmd.args(args).stdin(Stdio::null()).kill_on_drop(true);
-    let kubeconfig = plan.istioctl_kubeconfig();
     if let Some(k) = kubeconfig {
         save_private(k)?;
     }
