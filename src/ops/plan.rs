@@ -105,9 +105,12 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
             }
             if planned.edited {
                 out.push(PlanLine::good(if planned.plan.helm().is_some() {
-                    "the values are as edited in $EDITOR"
+                    "the values are as edited in $EDITOR".to_string()
                 } else {
-                    "the IstioOperator is as edited in $EDITOR (checked again against the cluster)"
+                    format!(
+                        "{} is as edited in $EDITOR (checked again against the cluster)",
+                        planned.plan.document_words()
+                    )
                 }));
             }
             // The document itself, exactly as it will be applied, given to helm or saved.

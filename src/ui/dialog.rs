@@ -137,13 +137,16 @@ pub fn render(
                 Span::styled("server dry run · ", t.footer_text),
                 Span::styled(format!("{} ", key(Action::Edit)), t.footer_key),
                 Span::styled(
-                    if matches!(&dialog.request, Request::Install(r)
-                        if r.planned.as_ref().is_some_and(|p| p.plan.helm().is_some()))
-                    {
-                        "edit the values in $EDITOR · "
-                    } else {
-                        "edit the IstioOperator in $EDITOR · "
-                    },
+                    format!(
+                        "edit {} in $EDITOR · ",
+                        match &dialog.request {
+                            Request::Install(r) => r
+                                .planned
+                                .as_ref()
+                                .map_or("the IstioOperator", |p| p.plan.document_words()),
+                            _ => "the IstioOperator",
+                        }
+                    ),
                     t.footer_text,
                 ),
                 Span::styled(format!("{} ", key(Action::Back)), t.footer_key),

@@ -726,6 +726,15 @@ impl InstallPlan {
         }
     }
 
+    /// What the document is, in words: `the IstioOperator`, `the values`, `the IstioRevision`.
+    pub fn document_words(&self) -> &'static str {
+        match (&self.helm, &self.sail) {
+            (Some(_), _) => "the values",
+            (None, Some(_)) => "the IstioRevision",
+            (None, None) => "the IstioOperator",
+        }
+    }
+
     /// The IstioRevision, on the Sail route.
     pub fn sail_revision(&self) -> Option<&Value> {
         self.sail.as_ref().map(|(r, _)| r)
