@@ -8,14 +8,15 @@
 //! HPA from `pilot.autoscaleMin`, mesh and injector ConfigMaps and injection webhook; for
 //! istio/gateway: the gateway's Deployment and Service), with Helm's labels and release
 //! annotations. The sandbox then runs the new istiod, and meshtop reads it back as a
-//! revision installed by Helm.
+//! revision installed by Helm. The same install driven in a real terminal under tmux.
 
 use std::path::{Path, PathBuf};
 
 use super::install_istioctl::{deployment, ready};
 use crate::common::harness;
-use crate::common::process::{self, Run, audit_steps, step};
+use crate::common::process::{self, Run, SandboxProcess, audit_steps, step};
 use crate::common::stand_in::{self, sh_quote};
+use crate::common::tmux::{Session, require_tmux};
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -329,6 +330,25 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
+/// helm's arguments for the install of revision 1-31-0 with values `file`, before the
+/// flags that reach the cluster.
+fn istiod_install_args(file: &str) -> Vec<String> {
+    strings(&[
+        "upgrade",
+        "--install",
+        RELEASE,
+        "istio/istiod",
+        "-n",
+        "istio-system",
+        "--set",
+        "revision=1-31-0",
+        "--version",
+        "1.31.0",
+        "-f",
+        file,
+    ])
+}
+
 /// The revision row `meshtop get revisions -o json` gives for `rev`.
 async fn revision_row(env: &Env, rev: &str) -> Option<Value> {
     process::revision_row(&env.meshtop(&["get", "revisions", "-o", "json"]).await, rev)
@@ -375,22 +395,7 @@ async fn revision_goes_through_helm_where_the_revisions_are_helm_releases() {
         "{}",
         scratch.display()
     );
-    let head = |f: &str| {
-        strings(&[
-            "upgrade",
-            "--install",
-            RELEASE,
-            "istio/istiod",
-            "-n",
-            "istio-system",
-            "--set",
-            "revision=1-31-0",
-            "--version",
-            "1.31.0",
-            "-f",
-            f,
-        ])
-    };
+    let head = istiod_install_args;
     assert_eq!(
         calls[0],
         [head(&scratch.display().to_string()), env.cluster_args(true)].concat()
@@ -598,4 +603,103 @@ async fn gateway_of_a_helm_revision_is_the_gateway_chart() {
         .unwrap_or_else(|| panic!("gateway {name} listed: {rows}"));
     assert_eq!(row["installed_by"], format!("helm {name}"), "{row}");
     assert_eq!(row["revision"], "1-30-1", "{row}");
+}
+
+/// The Helm install flow in a real terminal: the revision form (version pre-filled), the
+/// preview naming helm, the release's name typed to confirm, helm run with the exact
+/// arguments, and the new revision on screen as installed by Helm.
+#[test]
+fn the_tui_installs_a_revision_through_helm() {
+    require_tmux();
+    let cluster = SandboxProcess::start(CANARY);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let helm = Helm::write(dir.path());
+    let mut path = std::ffi::OsString::from(helm.bin.as_os_str());
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    let state = dir.path().join("state");
+    let audit = dir.path().join("audit.log");
+    let s = Session::start_with_env(
+        &format!(
+            "--kubeconfig {} --context {CONTEXT} --audit-log {}",
+            cluster.kubeconfig.display(),
+            audit.display()
+        ),
+        160,
+        45,
+        &[
+            ("PATH", path.as_os_str()),
+            ("XDG_STATE_HOME", state.as_os_str()),
+        ],
+    );
+    s.wait_for("the overview", |sc| sc.contains("1-30-1"));
+    s.keys(&[":", "revisions", "Enter"]);
+    s.wait_for("the Revisions view", |sc| sc.contains("Revisions ("));
+    s.keys(&["I"]);
+    let form = s.wait_for("the form, its version pre-filled", |sc| {
+        sc.contains("install a control-plane revision") && sc.contains("version (tag)    1.30.1")
+    });
+    assert!(form.contains("revision"), "{form}");
+    for _ in 0..20 {
+        s.keys(&["BSpace"]);
+    }
+    s.keys(&[REV, "Down", "Down", "Down"]);
+    for _ in 0..10 {
+        s.keys(&["BSpace"]);
+    }
+    s.keys(&["1.31.0", "Enter"]);
+    let preview = s.wait_for("the preview naming helm", |sc| {
+        sc.contains("installer: helm") && sc.contains("HELM VALUES istio-system/istiod-1-31-0")
+    });
+    assert!(preview.contains("install revision 1-31-0"), "{preview}");
+    assert!(helm.calls().is_empty(), "nothing runs at the preview");
+    s.keys(&["y"]);
+    s.wait_for("the typed confirmation", |sc| {
+        sc.contains(&format!("type {RELEASE} to install revision {REV}"))
+    });
+    // A wrong name runs nothing.
+    s.keys(&["istiod", "Enter"]);
+    s.wait_for("the wrong name refused", |sc| {
+        sc.contains(&format!("that is not {RELEASE}: type the name exactly"))
+    });
+    assert!(helm.calls().is_empty());
+    s.keys(&["--", "-1-31-0", "Enter"]);
+    let done = s.wait_for(
+        "the new revision installed by helm, and the action done",
+        |sc| {
+            sc.contains(&format!("install revision {REV}: done"))
+                && sc
+                    .lines()
+                    .any(|l| l.contains(REV) && l.contains(&format!("helm {RELEASE}")))
+        },
+    );
+    let calls = helm.calls();
+    assert_eq!(calls.len(), 1, "{done}");
+    let values = state.join("meshtop/install/istio-system-istiod-1-31-0.values.yaml");
+    assert_eq!(
+        calls[0][..12],
+        istiod_install_args(&values.display().to_string())
+    );
+    assert_eq!(
+        calls[0][12..],
+        strings(&[
+            "--kubeconfig",
+            &cluster.kubeconfig.display().to_string(),
+            "--kube-context",
+            CONTEXT,
+        ])
+    );
+    cluster.kubectl_ok(&["get", "deployment", RELEASE, "-n", "istio-system"]);
+    s.keys(&["q"]);
+    assert_eq!(s.wait_exit(), Some(0));
+    let action = format!("install revision {REV} (helm)");
+    assert_eq!(
+        audit_steps(&audit),
+        [step(
+            &action,
+            &format!("helm/istio-system/{RELEASE}"),
+            false,
+            "ok"
+        )]
+    );
 }
