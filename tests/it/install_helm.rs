@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use super::install_istioctl::{deployment, ready};
+use super::uninstall_actions::uninstall_preview;
 use crate::common::harness;
 use crate::common::process::{self, Run, SandboxProcess, audit_steps, step};
 use crate::common::stand_in::{self, sh_quote};
@@ -490,6 +491,24 @@ async fn revision_goes_through_helm_where_the_revisions_are_helm_releases() {
         }
         v
     };
+    let conn = harness::connection(&sandbox, CONTEXT)
+        .await
+        .expect("connect");
+    let lines = uninstall_preview(&conn, REV, false).await;
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "uninstall revision {REV} through Helm: nothing uses it (no namespace, tag or \
+                 proxy); runs:"
+            ),
+            format!("  `helm uninstall {RELEASE} -n istio-system`"),
+            format!(
+                "what the chart installed with release {RELEASE} goes with it (helm's own \
+                 --dry-run for a dry run)"
+            ),
+        ]
+    );
     let out = env
         .meshtop(&["uninstall", "revision", REV, "--dry-run"])
         .await;

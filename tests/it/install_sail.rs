@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use super::install_istioctl::{deployment, ready};
+use super::uninstall_actions::uninstall_preview;
 use crate::common::harness;
 use crate::common::process::{self, CliFiles, audit_steps, step};
 use crate::common::wait::eventually;
@@ -214,6 +215,25 @@ async fn sail_managed_mesh_gets_its_new_revision_as_an_istio_revision() {
     let out = uninstall(&["default-v1-29-2"]);
     assert_eq!(out.code, Some(1), "{out}");
     assert!(out.stderr.contains("1 namespace select it: shop"), "{out}");
+    // The preview (the TUI's X and the CLI read the same plan) says it goes through Sail.
+    let conn = harness::connection(&sandbox, harness::ADMIN_CONTEXT)
+        .await
+        .expect("connect");
+    let lines = uninstall_preview(&conn, REV, false).await;
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "uninstall revision {REV} through Sail: nothing uses it (no namespace, tag or \
+                 proxy); deletes:"
+            ),
+            format!("  istiorevision.sailoperator.io/{REV}"),
+            format!(
+                "the Sail operator's istiod, webhooks and ConfigMaps of the revision are owned \
+                 by istiorevision {REV} and go with it"
+            ),
+        ]
+    );
     let out = uninstall(&[REV, "--dry-run"]);
     assert_eq!(out.code, Some(0), "{out}");
     assert_eq!(
