@@ -220,6 +220,11 @@ impl Plan {
         format!("istiod{}", self.suffix)
     }
 
+    /// istiod's image: `<hub>/pilot:<tag>`.
+    pub(super) fn pilot_image(&self) -> String {
+        format!("{}/pilot:{}", self.hub, self.tag)
+    }
+
     pub(super) fn namespace(&self) -> &str {
         &self.namespace
     }
@@ -544,7 +549,7 @@ pub(super) fn install_istiod(cluster: &mut Cluster, types: &Types, plan: &Plan, 
         "serviceAccountName": name,
         "containers": [{
             "name": "discovery",
-            "image": format!("{}/pilot:{}", plan.hub, plan.tag),
+            "image": plan.pilot_image(),
             "imagePullPolicy": "IfNotPresent",
             "args": ["discovery", "--monitoringAddr=:15014", "--log_output_level=default:info", "--domain", "cluster.local",
                      "--keepaliveMaxServerConnectionAge", "30m"],

@@ -2,6 +2,7 @@
 //! it with the InPlace update strategy, `<name>-<version with dashes>` with RevisionBased),
 //! and an `IstioRevision` its istiod, installed as the IstioOperator controller installs one
 //! but labelled by Sail and owned by the revision, so that deleting the revision removes it.
+//! With InPlace, a new version of the Istio goes to its revision, and istiod's image follows.
 //! Statuses: the conditions Reconciled, Ready and InUse, and `state`.
 
 use jiff::Timestamp;
@@ -74,17 +75,23 @@ pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp) {
             continue;
         }
         let name = revision_name(&istio);
-        if cluster.store.get(&rev_t.key(), "", &name).is_none() {
+        let want = revision_of(&istio, &name);
+        if let Some(have) = cluster.store.get(&rev_t.key(), "", &name).cloned() {
+            // InPlace: a new version or new values of the Istio go to its one revision.
+            if have.get("spec") != want.get("spec") && !is_deleting(&have) {
+                let mut updated = (*have).clone();
+                updated["spec"] = want["spec"].clone();
+                log_write(
+                    "sail istio update",
+                    &name,
+                    api::update(cluster, rev_t, updated, None, &WriteOptions::internal()),
+                );
+            }
+        } else {
             log_write(
                 "sail istio",
                 &name,
-                api::create(
-                    cluster,
-                    rev_t,
-                    revision_of(&istio, &name),
-                    now,
-                    &WriteOptions::internal(),
-                ),
+                api::create(cluster, rev_t, want, now, &WriteOptions::internal()),
             );
         }
     }
@@ -94,6 +101,39 @@ pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp) {
         }
         let plan = Plan::of_sail_revision(&rev);
         install_istiod(cluster, types, &plan, now);
+        roll_to_version(cluster, types, &plan);
+    }
+}
+
+/// An InPlace upgrade: istiod's image follows the revision's version (its Deployment rolls).
+fn roll_to_version(cluster: &mut Cluster, types: &Types, plan: &Plan) {
+    let name = plan.istiod_name();
+    let Some(d) = cluster
+        .store
+        .get(&types.deployment.key(), plan.namespace(), &name)
+        .cloned()
+    else {
+        return;
+    };
+    let image = plan.pilot_image();
+    let pointer = "/spec/template/spec/containers/0/image";
+    if d.pointer(pointer).and_then(Value::as_str) == Some(image.as_str()) {
+        return;
+    }
+    let mut updated = (*d).clone();
+    if let Some(v) = updated.pointer_mut(pointer) {
+        *v = json!(image);
+        log_write(
+            "sail istiod version",
+            &name,
+            api::update(
+                cluster,
+                &types.deployment,
+                updated,
+                None,
+                &WriteOptions::internal(),
+            ),
+        );
     }
 }
 
@@ -251,5 +291,41 @@ pub(super) fn update_status(cluster: &mut Cluster, types: &Types, now: Timestamp
             status["observedGeneration"] = g.clone();
         }
         write_status(cluster, istio_t, &istio, status);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revisions_are_named_by_the_update_strategy() {
+        let istio = |strategy: Option<&str>| {
+            let mut v = json!({"apiVersion": "sailoperator.io/v1", "kind": "Istio",
+                "metadata": {"name": "default", "uid": "u1"},
+                "spec": {"version": "v1.30.1", "namespace": "istio-system",
+                         "values": {"pilot": {"autoscaleMin": 2}}}});
+            if let Some(s) = strategy {
+                v["spec"]["updateStrategy"] = json!({"type": s});
+            }
+            v
+        };
+        assert_eq!(revision_name(&istio(None)), "default");
+        assert_eq!(revision_name(&istio(Some("InPlace"))), "default");
+        assert_eq!(
+            revision_name(&istio(Some("RevisionBased"))),
+            "default-v1-30-1"
+        );
+        let r = revision_of(&istio(Some("RevisionBased")), "default-v1-30-1");
+        assert_eq!(r["metadata"]["ownerReferences"][0]["kind"], "Istio");
+        assert_eq!(
+            r["spec"],
+            json!({"version": "v1.30.1", "namespace": "istio-system", "values": {
+                "pilot": {"autoscaleMin": 2}, "revision": "default-v1-30-1",
+                "global": {"istioNamespace": "istio-system"}}})
+        );
+        // The default revision carries no revision value, as the operator writes it.
+        let d = revision_of(&istio(None), "default");
+        assert!(d["spec"]["values"].get("revision").is_none());
     }
 }
