@@ -189,6 +189,34 @@ async fn sail_managed_mesh_gets_its_new_revision_as_an_istio_revision() {
         "{listed}"
     );
 
+    // An IstioRevision without an istiod (pilot turned off) is no revision the model sees:
+    // the install finds it before it writes, and changes nothing.
+    let spare = json!({
+        "apiVersion": "sailoperator.io/v1", "kind": "IstioRevision",
+        "metadata": {"name": "spare"},
+        "spec": {"version": "v1.30.1", "namespace": "istio-system",
+                 "values": {"revision": "spare", "pilot": {"enabled": false}}},
+    });
+    revs.create(
+        &kube::api::PostParams::default(),
+        &serde_json::from_value(spare).expect("an object"),
+    )
+    .await
+    .expect("create spare");
+    let out = process::run(
+        files
+            .meshtop()
+            .args(["install", "revision", "--rev", "spare", "--tag", "1.31.0"]),
+    );
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(
+        out.stderr
+            .contains("istiorevision.sailoperator.io/spare already exists: nothing was changed"),
+        "{out}"
+    );
+    let kept = revs.get("spare").await.expect("spare");
+    assert_eq!(kept.data["spec"]["version"], "v1.30.1");
+
     // In use now: a second install is refused before anything is sent.
     let out = run(&[]);
     assert_eq!(out.code, Some(2), "{out}");
@@ -205,6 +233,13 @@ async fn sail_managed_mesh_gets_its_new_revision_as_an_istio_revision() {
         [
             step(&action, &target, true, "ok"),
             step(&action, &target, false, "ok"),
+            step(
+                "install revision spare (sail)",
+                "istiorevision/spare",
+                false,
+                "istiorevision.sailoperator.io/spare already exists: nothing was changed; \
+                 choose another revision name"
+            ),
         ]
     );
 
@@ -270,7 +305,7 @@ async fn sail_managed_mesh_gets_its_new_revision_as_an_istio_revision() {
     );
     let deleted = format!("istiorevision/{REV}");
     assert_eq!(
-        audit_steps(&files.audit)[2..],
+        audit_steps(&files.audit)[3..],
         [
             step("uninstall: delete", &deleted, true, "ok"),
             step("uninstall: delete", &deleted, false, "ok"),

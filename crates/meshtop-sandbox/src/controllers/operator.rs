@@ -225,6 +225,11 @@ impl Plan {
         format!("{}/pilot:{}", self.hub, self.tag)
     }
 
+    /// Whether istiod is installed (`pilot.enabled`).
+    pub(super) fn installs_istiod(&self) -> bool {
+        self.pilot
+    }
+
     pub(super) fn namespace(&self) -> &str {
         &self.namespace
     }

@@ -100,8 +100,10 @@ pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp) {
             continue;
         }
         let plan = Plan::of_sail_revision(&rev);
-        install_istiod(cluster, types, &plan, now);
-        roll_to_version(cluster, types, &plan);
+        if plan.installs_istiod() {
+            install_istiod(cluster, types, &plan, now);
+            roll_to_version(cluster, types, &plan);
+        }
     }
 }
 

@@ -157,6 +157,18 @@ async fn run_steps(
                     let resource = format!("istiorevision.sailoperator.io/{name}");
                     let api: Api<DynamicObject> =
                         Api::all_with(client.clone(), &istio_revision_resource());
+                    // The model sees revisions by their istiod: one whose istiod is not
+                    // there (yet, or turned off) is found here, and left as it is.
+                    let existing = api
+                        .get_opt(name)
+                        .await
+                        .map_err(|e| api_error(&format!("reading {resource}"), &e))?;
+                    if existing.is_some() {
+                        return Err(ActionError::Refused(format!(
+                            "{resource} already exists: nothing was changed; choose another \
+                             revision name"
+                        )));
+                    }
                     api.patch(name, &params(dry_run), &Patch::Apply(o))
                         .await
                         .map_err(|e| api_error(&format!("applying {resource}"), &e))?;
