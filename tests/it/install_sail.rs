@@ -312,3 +312,54 @@ async fn sail_managed_mesh_gets_its_new_revision_as_an_istio_revision() {
         ]
     );
 }
+
+/// The Istio's active revision, used by nothing, is refused: the Sail operator would create
+/// it again at once. Nothing is deleted, and the refusal is audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_active_revision_of_an_istio_is_not_uninstalled_under_it() {
+    let scenario = std::fs::read_to_string(SAIL).expect("the scenario");
+    let unused = scenario.replace("    istio.io/rev: default-v1-29-2\n", "");
+    assert_ne!(unused, scenario);
+    let sandbox = harness::start_text(&unused).await.expect("sandbox");
+    let client = harness::client(&sandbox, harness::ADMIN_CONTEXT)
+        .await
+        .expect("client");
+    ready(&client, "istio-system", "istiod-default-v1-29-2").await;
+    let files = CliFiles::new(&sandbox);
+    for extra in [&["--dry-run"][..], &[]] {
+        let out = process::run(
+            files
+                .meshtop()
+                .args(["uninstall", "revision", "default-v1-29-2"])
+                .args(extra),
+        );
+        assert_eq!(out.code, Some(1), "{out}");
+        assert!(
+            out.stderr.contains(
+                "istiorevision.sailoperator.io/default-v1-29-2 is the active revision of istio \
+                 default: the Sail operator would create it again"
+            ),
+            "{out}"
+        );
+    }
+    assert!(
+        istio_revisions(&client)
+            .get_opt("default-v1-29-2")
+            .await
+            .expect("get")
+            .is_some()
+    );
+    assert!(
+        deployment(&client, "istio-system", "istiod-default-v1-29-2")
+            .await
+            .is_some()
+    );
+    let results: Vec<(bool, bool)> = audit_steps(&files.audit)
+        .into_iter()
+        .map(|(_, target, dry_run, result)| {
+            assert_eq!(target, "istiorevision/default-v1-29-2");
+            (dry_run, result.contains("is the active revision"))
+        })
+        .collect();
+    assert_eq!(results, [(true, true), (false, true)]);
+}
