@@ -638,7 +638,8 @@ async fn executor(global: &GlobalArgs) -> Result<(Target, Executor), AppError> {
         .clone()
         .or_else(crate::cluster::actions::default_audit_log)
         .map(AuditLog::new);
-    let executor = Executor::new(&target.connection, global.readonly, audit);
+    let executor = Executor::new(&target.connection, global.readonly, audit)
+        .with_helm(install::helm_program(global, &target));
     Ok((target, executor))
 }
 
@@ -1085,7 +1086,8 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
     };
     let (task_tx, mut task_rx) = mpsc::unbounded_channel();
     let mut runner = tasks::TaskRunner::new(
-        Executor::new(&target.connection, global.readonly, audit),
+        Executor::new(&target.connection, global.readonly, audit)
+            .with_helm(install::helm_program(global, &target)),
         task_tx.clone(),
     )
     .with_istio_namespace(global.istio_namespace.clone());
@@ -1189,12 +1191,13 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
                         model.set_focus(focus.as_deref());
                         header.context = connection.context.clone();
                         header.server = connection.server.clone();
+                        target.connection = connection;
                         runner = tasks::TaskRunner::new(
-                            Executor::new(&connection, global.readonly, audit_log(global).ok()),
+                            Executor::new(&target.connection, global.readonly, audit_log(global).ok())
+                                .with_helm(install::helm_program(global, &target)),
                             task_tx.clone(),
                         )
                         .with_istio_namespace(global.istio_namespace.clone());
-                        target.connection = connection;
                         ui.set_install_options(install_options(global, &target));
                         ui.on_context_switched(Ok(target.connection.context.clone()));
                         force = true;
@@ -1256,26 +1259,15 @@ fn switch_context(
     });
 }
 
-/// How the TUI plans installs: istioctl if it is on PATH, with the flags that point it at
-/// the cluster meshtop shows (the demo's kubeconfig lives in memory: istioctl gets a private
-/// copy while it runs).
+/// How the TUI plans installs: istioctl and helm where they are on PATH, with the flags
+/// that point them at the cluster meshtop shows (the demo's kubeconfig lives in memory: the
+/// installer gets a private copy while it runs).
 fn install_options(global: &GlobalArgs, target: &Target) -> ops::install::PlanOptions {
-    let istioctl = ops::install::find_istioctl();
-    let (istioctl_args, istioctl_kubeconfig) = match istioctl {
-        Some(_) => install::istioctl_args(
-            global,
-            target,
-            &ops::install::default_install_file(&global.istio_namespace, "demo"),
-        ),
-        None => (Vec::new(), None),
-    };
-    ops::install::PlanOptions {
-        istioctl,
-        force_istioctl: false,
-        file: None,
-        istioctl_args,
-        istioctl_kubeconfig,
-    }
+    install::plan_options(
+        global,
+        target,
+        &ops::install::default_install_file(&global.istio_namespace, "demo"),
+    )
 }
 
 /// Runs `$EDITOR` on `text` with the terminal handed to it: raw mode and the alternate

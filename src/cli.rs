@@ -271,7 +271,8 @@ pub enum Command {
     /// Relax a PodDisruptionBudget (saving its spec on it), or restore the saved spec.
     #[command(subcommand)]
     Pdb(PdbCmd),
-    /// Install a control-plane revision or a gateway as an IstioOperator resource.
+    /// Install a control-plane revision or a gateway through the cluster's installer (Helm, or an
+    /// IstioOperator resource).
     #[command(subcommand)]
     Install(InstallCmd),
     /// Copy the current context's cluster into a scenario file for `meshtop --demo=FILE`:
@@ -747,7 +748,8 @@ pub enum UninstallCmd {
     /// control plane (its components' Deployments, HPAs, PDBs and Services, the
     /// istio-sidecar-injector webhook, the istio ConfigMaps). It first reads the cluster and
     /// refuses (exit 1, nothing sent) while any namespace, revision tag or proxy still uses
-    /// it, naming them. A Helm release record remains: meshtop runs no helm.
+    /// it, naming them. A revision Helm installed is `helm uninstall` of its release (helm's
+    /// --dry-run for --dry-run); one the Sail operator installed is its IstioRevision deleted.
     #[command(group(clap::ArgGroup::new("which").required(true).args(["rev", "legacy"])))]
     Revision {
         /// The revision.

@@ -12,7 +12,8 @@ use crate::cluster::WatchOptions;
 use crate::cluster::actions::install::read_mesh_configs;
 use crate::ops::install::{
     GatewayForm, GatewayKind, InstallFacts, InstallPlan, PlanOptions, PrivateFile, RevisionForm,
-    default_install_file, find_istioctl, parse_key_values, plan_gateway, plan_revision,
+    default_install_file, find_istioctl, find_on_path, parse_key_values, plan_gateway,
+    plan_revision,
 };
 
 enum Form {
@@ -35,6 +36,7 @@ struct Flags {
     yaml: bool,
     edit: bool,
     istioctl: bool,
+    chart: Option<String>,
     file: Option<std::path::PathBuf>,
     sync_timeout: Duration,
 }
@@ -75,6 +77,9 @@ pub(super) async fn run(global: &GlobalArgs, cmd: &InstallCmd) -> Result<(), App
                 service_type: c.service_type,
                 http_node_port: c.http_node_port,
                 https_node_port: c.https_node_port,
+                replicas: c.replicas,
+                hpa_min: c.hpa_min,
+                hpa_max: c.hpa_max,
                 iop_name: c.install.iop_name.clone(),
             };
             form.validate()?;
@@ -86,18 +91,21 @@ pub(super) async fn run(global: &GlobalArgs, cmd: &InstallCmd) -> Result<(), App
         yaml: args.output.is_some(),
         edit: args.edit,
         istioctl: args.istioctl,
+        chart: args.chart.clone(),
         file: args.file.clone(),
         sync_timeout: args.sync.duration(),
     };
     install(global, form, flags).await
 }
 
-/// The flags istioctl needs to reach the cluster meshtop reaches, and the demo's in-memory
-/// kubeconfig as a private file beside the resource (written only while istioctl runs).
-pub(super) fn istioctl_args(
+/// The flags an installer needs to reach the cluster meshtop reaches (its context flag is
+/// istioctl's `--context` or helm's `--kube-context`), and the demo's in-memory kubeconfig as
+/// a private file beside the resource (written only while the installer runs).
+pub(super) fn installer_args(
     global: &GlobalArgs,
     target: &Target,
     file: &std::path::Path,
+    context_flag: &str,
 ) -> (Vec<String>, Option<PrivateFile>) {
     let mut args = Vec::new();
     let mut private = None;
@@ -111,8 +119,57 @@ pub(super) fn istioctl_args(
     } else if let Some(k) = &global.kubeconfig {
         args.extend(["--kubeconfig".to_string(), k.display().to_string()]);
     }
-    args.extend(["--context".to_string(), target.connection.context.clone()]);
+    args.extend([context_flag.to_string(), target.connection.context.clone()]);
     (args, private)
+}
+
+/// helm on PATH, pointed at `target`, for uninstalling a revision Helm installed (the demo's
+/// kubeconfig a private file while helm runs).
+pub(super) fn helm_program(
+    global: &GlobalArgs,
+    target: &Target,
+) -> Option<crate::cluster::actions::HelmProgram> {
+    let binary = find_on_path("helm", std::env::var_os("PATH").as_deref())?;
+    let file = default_install_file(&global.istio_namespace, "uninstall");
+    let (args, kubeconfig) = installer_args(global, target, &file, "--kube-context");
+    Some(crate::cluster::actions::HelmProgram {
+        binary,
+        args,
+        kubeconfig,
+    })
+}
+
+/// How installs are planned against `target`: istioctl and helm where they are on PATH,
+/// each with the flags that point it at the cluster meshtop talks to.
+pub(super) fn plan_options(
+    global: &GlobalArgs,
+    target: &Target,
+    file: &std::path::Path,
+) -> PlanOptions {
+    let istioctl = find_istioctl();
+    let (istioctl_args, mut kubeconfig) = match istioctl {
+        Some(_) => installer_args(global, target, file, "--context"),
+        None => (Vec::new(), None),
+    };
+    let helm = find_on_path("helm", std::env::var_os("PATH").as_deref());
+    let helm_args = match helm {
+        Some(_) => {
+            let (args, private) = installer_args(global, target, file, "--kube-context");
+            kubeconfig = kubeconfig.or(private);
+            args
+        }
+        None => Vec::new(),
+    };
+    PlanOptions {
+        istioctl,
+        force_istioctl: false,
+        file: None,
+        istioctl_args,
+        istioctl_kubeconfig: kubeconfig,
+        helm,
+        helm_args,
+        chart: None,
+    }
 }
 
 async fn install(global: &GlobalArgs, form: Form, args: Flags) -> Result<(), AppError> {
@@ -141,17 +198,11 @@ async fn install(global: &GlobalArgs, form: Form, args: Flags) -> Result<(), App
         .file
         .clone()
         .unwrap_or_else(|| default_install_file(&global.istio_namespace, &form.iop_name()));
-    let istioctl = find_istioctl();
-    let (istioctl_args, istioctl_kubeconfig) = match istioctl {
-        Some(_) => istioctl_args(global, &target, &file),
-        None => (Vec::new(), None),
-    };
     let opts = PlanOptions {
-        istioctl_args,
-        istioctl_kubeconfig,
-        istioctl,
         force_istioctl: args.istioctl,
-        file: Some(file),
+        chart: args.chart.clone(),
+        file: args.file.clone(),
+        ..plan_options(global, &target, &file)
     };
     let mut plan = match &form {
         Form::Revision(f) => plan_revision(f, &facts, &opts)?,
@@ -184,7 +235,7 @@ async fn install(global: &GlobalArgs, form: Form, args: Flags) -> Result<(), App
     // The steps in the order they ran; istioctl's own output right before its step's line.
     let mut text = String::new();
     for line in &outcome.lines {
-        if line.starts_with("istioctl install ")
+        if (line.starts_with("istioctl install ") || line.starts_with("helm upgrade "))
             && let Some(output) = &outcome.istioctl_output
         {
             text.push_str(output);
@@ -204,9 +255,9 @@ async fn install(global: &GlobalArgs, form: Form, args: Flags) -> Result<(), App
 
 /// Opens the resource in the user's editor and checks what comes back.
 async fn edit(plan: &InstallPlan) -> Result<InstallPlan, AppError> {
-    let text = plan.iop_yaml();
+    let text = plan.document_yaml();
     let edited = tokio::task::spawn_blocking(move || edit_in_editor(&text))
         .await
         .map_err(|e| AppError::Failed(format!("the editor: {e}")))??;
-    Ok(plan.with_edited_iop(&edited)?)
+    Ok(plan.with_edited_document(&edited)?)
 }

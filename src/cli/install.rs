@@ -8,21 +8,29 @@ use crate::ops::install::ServiceType;
 
 #[derive(Debug, Subcommand)]
 pub enum InstallCmd {
-    /// Install a control-plane revision (istiod-REV) as an IstioOperator resource.
+    /// Install a control-plane revision (istiod-REV) through the cluster's installer (Helm,
+    /// Sail, or an IstioOperator resource).
     #[command(long_about = REVISION_LONG_ABOUT)]
     Revision(InstallRevisionCmd),
     /// Install an ingress or egress gateway of a revision into the namespace given with
-    /// --namespace (created if missing), as an IstioOperator resource.
+    /// --namespace (created if missing), through its revision's installer.
     #[command(long_about = GATEWAY_LONG_ABOUT)]
     Gateway(InstallGatewayCmd),
 }
 
-const REVISION_LONG_ABOUT: &str = "Install a control-plane revision (istiod-REV) as an \
-IstioOperator resource in the istio namespace. The revision must be a DNS-1123 label not used \
-by any IstioOperator or istiod Deployment. Where an in-cluster operator watches that namespace \
-and reconciles that revision, the resource is applied (server-side apply, field manager \
-meshtop) and the operator installs it; otherwise it is saved to a file and `istioctl install \
--y -f FILE` runs, or, without istioctl on PATH, the file is only saved (exit code 1).";
+const REVISION_LONG_ABOUT: &str = "Install a control-plane revision (istiod-REV) through the \
+installer of the cluster's revisions. The revision must be a DNS-1123 label not used by any \
+IstioOperator or istiod Deployment. Where the cluster's revisions are Helm releases, the \
+istiod chart is installed as release istiod-REV: `helm upgrade --install istiod-REV \
+istio/istiod -n ISTIO_NAMESPACE --set revision=REV [--version TAG] -f VALUES` (--chart for \
+another chart or a local path). Where the Sail operator manages them, the revision is an \
+IstioRevision named REV (sailoperator.io/v1, version v + --tag, else the newest revision's), \
+applied with server-side apply (field manager meshtop); the operator installs its istiod. \
+Otherwise the revision is an IstioOperator resource: where an \
+in-cluster operator watches that namespace and reconciles that revision, the resource is \
+applied (server-side apply, field manager meshtop) and the operator installs it; otherwise it \
+is saved to a file and `istioctl install -y -f FILE` runs. Without the program on PATH the \
+file is only saved (exit code 1).";
 
 const GATEWAY_LONG_ABOUT: &str = "Install a gateway of an installed revision into its own \
 namespace (the global -n/--namespace, required here), as an IstioOperator resource (profile \
@@ -30,7 +38,9 @@ empty) in the istio namespace. The plan \
 creates the namespace if it is missing and copies the revision's istio-REV ConfigMap there \
 (the operator does not). Its labels must share no selector label with any other gateway, and \
 its node ports must be free. The resource is applied, or installed with istioctl, as for \
-`install revision`.";
+`install revision`. Where the revision is a Helm release, the gateway is the istio/gateway \
+chart installed as a release named after it in its namespace instead (no ConfigMap copy: its \
+pods are injected).";
 
 /// The output of a plan printed instead of applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -65,11 +75,16 @@ pub struct InstallArgs {
     /// Open the IstioOperator in $EDITOR (else $VISUAL, else vi) before anything else.
     #[arg(long)]
     pub edit: bool,
-    /// Install with `istioctl install -y -f FILE` even where an operator would act.
+    /// Install with `istioctl install -y -f FILE` even where an operator would act or the
+    /// cluster's revisions are Helm releases.
     #[arg(long)]
     pub istioctl: bool,
-    /// Where to save the resource for istioctl. Default:
-    /// $XDG_STATE_HOME/meshtop/install/NAMESPACE-NAME.yaml.
+    /// On the Helm route, the chart: a repository chart (default istio/istiod, or
+    /// istio/gateway) or a local chart path.
+    #[arg(long, value_name = "CHART")]
+    pub chart: Option<String>,
+    /// Where to save the resource for istioctl (or the values for helm). Default:
+    /// $XDG_STATE_HOME/meshtop/install/NAMESPACE-NAME.yaml (NAMESPACE-RELEASE.values.yaml).
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
     /// The IstioOperator resource's name. Default: istio-controlplane-REV for a revision,
@@ -132,6 +147,16 @@ pub struct InstallGatewayCmd {
     /// The node port of https (port 443), 30000-32767.
     #[arg(long, value_name = "PORT")]
     pub https_node_port: Option<u16>,
+    /// A fixed number of replicas, no autoscaler. A single replica under a
+    /// PodDisruptionBudget blocks the drain of its node: give 2.
+    #[arg(long, value_name = "N", conflicts_with_all = ["hpa_min", "hpa_max"])]
+    pub replicas: Option<u32>,
+    /// The autoscaler's minimum (default 1; 2 keeps a node drainable under a budget).
+    #[arg(long, value_name = "N")]
+    pub hpa_min: Option<u32>,
+    /// The autoscaler's maximum (default 5).
+    #[arg(long, value_name = "N")]
+    pub hpa_max: Option<u32>,
     #[command(flatten)]
     pub install: InstallArgs,
 }

@@ -57,6 +57,17 @@ pub struct Executor {
     audit: Option<AuditLog>,
     context: String,
     user: String,
+    /// helm, to uninstall a revision Helm installed.
+    helm: Option<HelmProgram>,
+}
+
+/// helm on PATH with the flags that point it at the executor's cluster (`--kubeconfig`,
+/// `--kube-context`), and the private kubeconfig it reads when that exists only in memory.
+#[derive(Debug, Clone)]
+pub struct HelmProgram {
+    pub binary: std::path::PathBuf,
+    pub args: Vec<String>,
+    pub kubeconfig: Option<crate::ops::install::PrivateFile>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -124,7 +135,14 @@ impl Executor {
             audit,
             context: connection.context.clone(),
             user: connection.user.clone(),
+            helm: None,
         }
+    }
+
+    /// The executor with helm to run for releases it uninstalls.
+    pub fn with_helm(mut self, helm: Option<HelmProgram>) -> Self {
+        self.helm = helm;
+        self
     }
 
     pub fn readonly(&self) -> bool {
@@ -439,7 +457,7 @@ impl Executor {
             "uninstall: delete",
             &audit,
             dry_run,
-            uninstall::delete(&self.client, target, dry_run),
+            uninstall::delete(&self.client, self.helm.as_ref(), target, dry_run),
         )
         .await
     }

@@ -7,12 +7,14 @@
 //! (`problems`/`validate`, no cluster) → the facts, from the model
 //! ([`InstallFacts::from_model`]) → [`plan_revision`] or [`plan_gateway`]
 //! (every check against the cluster, then the steps) → optionally an edit in `$EDITOR` and
-//! [`InstallPlan::with_edited_iop`] → show [`InstallPlan::preview`] → `Executor::install`.
+//! [`InstallPlan::with_edited_document`] → show [`InstallPlan::preview`] → `Executor::install`.
 
 pub mod facts;
 pub mod form;
+pub mod helm;
 pub mod plan;
 pub mod render;
+pub mod sail;
 
 pub use facts::{
     GatewaySelector, InstallFacts, NodePortUse, NotListed, OperatorDeployment, OperatorDetection,
@@ -21,6 +23,7 @@ pub use form::{
     DEFAULT_PROFILE, GatewayForm, GatewayKind, NODE_PORT_RANGE, PROFILES, Problem, RevisionForm,
     ServiceType, parse_key_values,
 };
+pub use helm::{GATEWAY_CHART, HelmRelease, ISTIOD_CHART};
 pub use plan::{
     COPIED_FROM, InstallPlan, InstallTarget, PlanOptions, PrivateFile, Route, Step, StepKind,
     default_install_file, find_istioctl, find_on_path, gateway_conflicts, parse_istio_operator,

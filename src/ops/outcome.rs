@@ -232,13 +232,15 @@ pub enum Outcome {
         rolled_out: bool,
     },
     /// A revision tag pointed at `revision` (from `from`); `sail`: as Sail's
-    /// `IstioRevisionTag`; the namespaces that follow it, and the restart if asked.
+    /// `IstioRevisionTag`; the namespaces that follow it, whether the default tag's
+    /// validating webhook followed, and the restart if asked.
     TagSet {
         tag: String,
         revision: String,
         from: Option<String>,
         sail: bool,
         namespaces: usize,
+        validator: Option<bool>,
         restarted: Option<(usize, bool)>,
     },
 }
@@ -352,6 +354,7 @@ impl Outcome {
                 from,
                 sail,
                 namespaces,
+                validator,
                 restarted,
             } => {
                 let mut text = format!(
@@ -366,6 +369,17 @@ impl Outcome {
                 }
                 if *sail {
                     text.push_str(" (as istiorevisiontag.sailoperator.io)");
+                }
+                match validator {
+                    Some(true) => text.push_str(&format!(
+                        "; validatingwebhookconfiguration/istiod-default-validator now validates \
+                         for {revision}"
+                    )),
+                    Some(false) => text.push_str(&format!(
+                        "; {revision} has no validating webhook to copy: \
+                         istiod-default-validator is unchanged"
+                    )),
+                    None => {}
                 }
                 text.push_str(&restarted_words(*restarted));
                 text

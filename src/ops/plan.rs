@@ -104,23 +104,19 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
                 out.push(PlanLine::toned(line, tone));
             }
             if planned.edited {
-                out.push(PlanLine::good(
-                    "the IstioOperator is as edited in $EDITOR (checked again against the cluster)",
-                ));
+                out.push(PlanLine::good(if planned.plan.helm().is_some() {
+                    "the values are as edited in $EDITOR".to_string()
+                } else {
+                    format!(
+                        "{} is as edited in $EDITOR (checked again against the cluster)",
+                        planned.plan.document_words()
+                    )
+                }));
             }
-            // The resource itself, exactly as it will be applied or saved.
-            let iop = planned.plan.iop();
+            // The document itself, exactly as it will be applied, given to helm or saved.
             out.push(PlanLine::plain(""));
-            out.push(PlanLine::title(format!(
-                "ISTIOOPERATOR {}/{}",
-                iop.pointer("/metadata/namespace")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or(""),
-                iop.pointer("/metadata/name")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or("")
-            )));
-            for line in planned.plan.iop_yaml().lines() {
+            out.push(PlanLine::title(planned.plan.document_title()));
+            for line in planned.plan.document_yaml().lines() {
                 out.push(PlanLine::plain(format!("  {line}")));
             }
         }

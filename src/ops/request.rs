@@ -108,14 +108,9 @@ pub struct InstallRequest {
 impl Eq for InstallRequest {}
 
 impl InstallRequest {
-    /// The IstioOperator's name, typed to confirm.
-    pub fn iop_name(&self) -> Option<&str> {
-        self.planned
-            .as_ref()?
-            .plan
-            .iop()
-            .pointer("/metadata/name")
-            .and_then(serde_json::Value::as_str)
+    /// The name typed to confirm: the IstioOperator's, or the Helm release's.
+    pub fn confirm_name(&self) -> Option<&str> {
+        self.planned.as_ref()?.plan.confirm_name()
     }
 }
 
@@ -295,8 +290,8 @@ impl Request {
             Request::Drain { node, .. } => Some(node),
             Request::PdbRelax { name, .. } | Request::PdbRestore { name, .. } => Some(name),
             // Installing deletes nothing, but it starts a control plane or a gateway: it is
-            // confirmed like the destructive actions, by the IstioOperator's name.
-            Request::Install(r) => r.iop_name(),
+            // confirmed like the destructive actions, by the IstioOperator's (or release's) name.
+            Request::Install(r) => r.confirm_name(),
             // It drains every node: confirmed by the first one's name.
             Request::UpgradeNodes { nodes, .. } => nodes.first().map(String::as_str),
             // Scaling down deletes pods and a restart replaces them all: both by name.
@@ -412,6 +407,7 @@ impl Request {
             Request::LabelNamespace { .. } => Some(InputKind::Revision),
             Request::Scale { replicas: None, .. } => Some(InputKind::Replicas),
             Request::TagSet { tag, .. } if tag.is_empty() => Some(InputKind::Tag),
+            Request::Ambient { .. } => Some(InputKind::Waypoint),
             _ => None,
         }
     }
@@ -434,6 +430,15 @@ impl Request {
             Request::TagSet { tag, revision, .. } => {
                 super::tag::validate(text, revision).map_err(|e| e.to_string())?;
                 *tag = text.to_string();
+            }
+            Request::Ambient {
+                namespace,
+                waypoint,
+                ..
+            } => {
+                let typed = (!text.is_empty()).then(|| text.to_string());
+                super::ambient::validate(namespace, typed.as_deref()).map_err(|e| e.to_string())?;
+                *waypoint = typed;
             }
             _ => {}
         }
@@ -462,6 +467,8 @@ pub enum InputKind {
     Replicas,
     /// A revision tag's name (Tab completes from the tags in the cluster).
     Tag,
+    /// The waypoint an ambient namespace uses; empty keeps the one it uses now.
+    Waypoint,
 }
 
 impl InputKind {
@@ -471,6 +478,7 @@ impl InputKind {
             InputKind::Revision => "revision (tab completes): ",
             InputKind::Replicas => "replicas: ",
             InputKind::Tag => "tag to point here (tab completes): ",
+            InputKind::Waypoint => "waypoint (empty: keep the one it uses now): ",
         }
     }
 }

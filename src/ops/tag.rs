@@ -2,7 +2,8 @@
 //! tag's MutatingWebhookConfiguration is regenerated from the target revision's injector
 //! webhook (its clientConfig, the tag's selectors, `istio.io/rev`), its Service follows the
 //! revision's istiod, and where Sail manages the revision its `IstioRevisionTag` is written
-//! instead. The preview says which namespaces move and which workloads need a restart.
+//! instead. The `default` tag also takes `istio-injection=enabled` and the cluster-wide
+//! validation (`istiod-default-validator`, from the revision's validating webhook). The preview says which namespaces move and which workloads need a restart.
 
 use serde_json::{Value, json};
 
@@ -132,6 +133,33 @@ pub fn tag_webhook(
     }))
 }
 
+/// The validating webhook the `default` tag also owns: `istiod-default-validator` validates
+/// Istio's resources cluster-wide for the default revision (`istioctl tag set default`).
+pub const DEFAULT_VALIDATOR: &str = "istiod-default-validator";
+
+/// `istiod-default-validator` regenerated from the revision's own validating webhook
+/// configuration `canonical` (its webhooks' clientConfig and rules), labelled with the revision
+/// and the tag `default`; `existing`: the one there now, whose resourceVersion the replace
+/// keeps.
+pub fn default_validator(canonical: &Value, existing: Option<&Value>, revision: &str) -> Value {
+    let mut labels = canonical
+        .pointer("/metadata/labels")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    labels[REV_LABEL] = json!(revision);
+    labels[TAG_LABEL] = json!(DEFAULT_TAG);
+    let mut metadata = json!({"name": DEFAULT_VALIDATOR, "labels": labels});
+    if let Some(rv) = existing.and_then(|e| e.pointer("/metadata/resourceVersion")) {
+        metadata["resourceVersion"] = rv.clone();
+    }
+    json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": metadata,
+        "webhooks": canonical.get("webhooks").cloned().unwrap_or_else(|| json!([])),
+    })
+}
+
 /// The merge patch pointing a tag's Service at the revision's istiod.
 pub fn service_patch(revision: &str) -> Value {
     json!({
@@ -231,6 +259,14 @@ pub fn plan(
             "service/{} (if present, Istio 1.28+): selector istio.io/rev={revision}",
             service_name(tag)
         )));
+        if tag == DEFAULT_TAG {
+            out.push(PlanLine::plain(format!(
+                "validatingwebhookconfiguration/{DEFAULT_VALIDATOR}: regenerated from the \
+                 validating webhook of {revision}, which then validates Istio's resources \
+                 cluster-wide (left as it is if {revision} has none); the default tag also \
+                 injects namespaces labelled istio-injection=enabled"
+            )));
+        }
         if let Some(helm) = target
             .installed_by
             .as_deref()

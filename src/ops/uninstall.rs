@@ -34,6 +34,10 @@ pub enum DeleteKind {
     Pdb,
     Service,
     ConfigMap,
+    /// A Sail `IstioRevision`: the Sail operator's objects go with it (owner references).
+    IstioRevision,
+    /// A Helm release, name and namespace: `helm uninstall` removes what its chart made.
+    HelmRelease,
 }
 
 impl DeleteKind {
@@ -51,6 +55,8 @@ impl DeleteKind {
             DeleteKind::Pdb => "poddisruptionbudget.policy",
             DeleteKind::Service => "service",
             DeleteKind::ConfigMap => "configmap",
+            DeleteKind::IstioRevision => "istiorevision.sailoperator.io",
+            DeleteKind::HelmRelease => "helm release",
         }
     }
 }
@@ -64,8 +70,11 @@ impl DeleteTarget {
         }
     }
 
-    /// `deployment.apps/istiod-1-9-1 -n istio-system`.
+    /// `deployment.apps/istiod-1-9-1 -n istio-system`; a release as helm is run on it.
     pub fn describe(&self) -> String {
+        if self.kind == DeleteKind::HelmRelease {
+            return format!("`helm uninstall {} -n {}`", self.name, self.namespace);
+        }
         if self.namespace.is_empty() {
             format!("{}/{}", self.kind.resource(), self.name)
         } else {
@@ -80,6 +89,9 @@ impl DeleteTarget {
 
     /// `deployment/istio-system/istiod-1-9-1`, as the audit log names objects.
     pub fn audit_target(&self) -> String {
+        if self.kind == DeleteKind::HelmRelease {
+            return format!("helm/{}/{}", self.namespace, self.name);
+        }
         let kind = self.kind.resource().split('.').next().unwrap_or_default();
         if self.namespace.is_empty() {
             format!("{kind}/{}", self.name)
@@ -137,10 +149,48 @@ pub fn users(row: &RevisionRow) -> Vec<String> {
     out
 }
 
+/// The IstioRevision the Sail operator installed the revision from, if it did.
+fn sail_revision(row: &RevisionRow) -> Option<&str> {
+    row.installed_by
+        .as_deref()?
+        .strip_prefix("sail IstioRevision/")
+        .filter(|n| !n.is_empty())
+}
+
+/// The namespace of the revision's istiod (`istio-system` when none runs).
+fn istiod_namespace(model: &Model, row: &RevisionRow) -> String {
+    model
+        .istiod_deployments()
+        .find(|(r, _)| **r == row.revision)
+        .map(|(_, k)| k.namespace.to_string())
+        .unwrap_or_else(|| "istio-system".into())
+}
+
+/// The Helm release that installed the revision's istiod (Helm 3), if one did.
+fn helm_release(row: &RevisionRow) -> Option<&str> {
+    row.installed_by
+        .as_deref()?
+        .strip_prefix("helm ")
+        .filter(|r| !r.is_empty())
+}
+
 /// The objects an uninstall deletes, in order, from the model: the revision's istiod
 /// Deployments and their namespace, or the legacy components.
 pub fn targets(model: &Model, row: &RevisionRow) -> Vec<DeleteTarget> {
     let mut out = Vec::new();
+    if let Some(resource) = sail_revision(row) {
+        out.push(DeleteTarget::new(DeleteKind::IstioRevision, "", resource));
+        return out;
+    }
+    if let Some(release) = helm_release(row).filter(|_| !row.is_legacy()) {
+        // The istiod chart puts its objects in the release's namespace.
+        out.push(DeleteTarget::new(
+            DeleteKind::HelmRelease,
+            &istiod_namespace(model, row),
+            release,
+        ));
+        return out;
+    }
     if row.is_legacy() {
         // The 1.4 components run in the istio namespace, each with the objects its chart
         // gave its name; the injector webhook and mesh ConfigMaps have no revision.
@@ -170,15 +220,7 @@ pub fn targets(model: &Model, row: &RevisionRow) -> Vec<DeleteTarget> {
     } else {
         let rev = row.revision.as_ref();
         let istiod = format!("istiod-{rev}");
-        let namespaces: Vec<String> = model
-            .istiod_deployments()
-            .filter(|(r, _)| r.as_ref() == rev)
-            .map(|(_, k)| k.namespace.to_string())
-            .collect();
-        let ns = namespaces
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "istio-system".into());
+        let ns = istiod_namespace(model, row);
         out.push(DeleteTarget::new(
             DeleteKind::MutatingWebhook,
             "",
@@ -241,6 +283,32 @@ pub fn plan(model: &Model, revision: &str, legacy: bool) -> Vec<PlanLine> {
         out.extend(users.into_iter().map(|u| PlanLine::bad(format!("  {u}"))));
         return out;
     }
+    if let Some(release) = helm_release(&row).filter(|_| !legacy) {
+        out.push(PlanLine::plain(format!(
+            "uninstall {what} through Helm: nothing uses it (no namespace, tag or proxy); runs:"
+        )));
+        for t in targets(model, &row) {
+            out.push(PlanLine::plain(format!("  {}", t.describe())));
+        }
+        out.push(PlanLine::dim(format!(
+            "what the chart installed with release {release} goes with it (helm's own \
+             --dry-run for a dry run)"
+        )));
+        return out;
+    }
+    if let Some(resource) = sail_revision(&row) {
+        out.push(PlanLine::plain(format!(
+            "uninstall {what} through Sail: nothing uses it (no namespace, tag or proxy); deletes:"
+        )));
+        for t in targets(model, &row) {
+            out.push(PlanLine::plain(format!("  {}", t.describe())));
+        }
+        out.push(PlanLine::dim(format!(
+            "the Sail operator's istiod, webhooks and ConfigMaps of the revision are owned by \
+             istiorevision {resource} and go with it"
+        )));
+        return out;
+    }
     out.push(PlanLine::plain(format!(
         "uninstall {what}: nothing uses it (no namespace, tag or proxy); deletes, in this order:"
     )));
@@ -260,8 +328,8 @@ pub fn plan(model: &Model, revision: &str, legacy: bool) -> Vec<PlanLine> {
             .or_else(|| by.strip_prefix("helm2 "))
         {
             out.push(PlanLine::warn(format!(
-                "installed by Helm: the release record {release} remains (meshtop runs no helm; \
-                 `helm uninstall {release}` removes it and what else it installed)"
+                "installed by Helm: the release record {release} remains (deleted object by \
+                 object here; `helm uninstall {release}` removes it and what else it installed)"
             )));
         } else if by.starts_with("operator") {
             out.push(PlanLine::warn(format!(
@@ -270,8 +338,8 @@ pub fn plan(model: &Model, revision: &str, legacy: bool) -> Vec<PlanLine> {
             )));
         } else if by.starts_with("sail") {
             out.push(PlanLine::warn(format!(
-                "managed by Sail ({by}): delete its Istio or IstioRevision resource instead, or \
-                 Sail puts these objects back"
+                "managed by Sail ({by}) without a known IstioRevision: delete its Istio or \
+                 IstioRevision resource too, or Sail puts these objects back"
             )));
         }
     }
@@ -296,6 +364,18 @@ mod tests {
             w.audit_target(),
             "mutatingwebhookconfiguration/istio-sidecar-injector"
         );
+        let h = DeleteTarget::new(DeleteKind::HelmRelease, "istio-system", "istiod-1-31-0");
+        assert_eq!(
+            h.describe(),
+            "`helm uninstall istiod-1-31-0 -n istio-system`"
+        );
+        assert_eq!(h.audit_target(), "helm/istio-system/istiod-1-31-0");
+        let r = DeleteTarget::new(DeleteKind::IstioRevision, "", "default-v1-30-1");
+        assert_eq!(
+            r.describe(),
+            "istiorevision.sailoperator.io/default-v1-30-1"
+        );
+        assert_eq!(r.audit_target(), "istiorevision/default-v1-30-1");
         assert!(validate("1.9", false).is_err());
         assert!(validate("", true).is_ok());
     }

@@ -40,7 +40,10 @@ pub fn render(
     let mut text = match dialog.stage {
         Stage::Form => match &dialog.install {
             Some(form) => {
-                let (lines, cursor) = form_lines(form, usize::from(inner_width), t);
+                let fix = keymap
+                    .form_keys(Action::FormFix)
+                    .unwrap_or_else(|| "?".into());
+                let (lines, cursor) = form_lines(form, usize::from(inner_width), t, &fix);
                 cursor_line = cursor;
                 in_text = cursor.is_some();
                 lines
@@ -133,7 +136,19 @@ pub fn render(
                 Span::styled(format!("{} ", key(Action::DryRun)), t.footer_key),
                 Span::styled("server dry run · ", t.footer_text),
                 Span::styled(format!("{} ", key(Action::Edit)), t.footer_key),
-                Span::styled("edit the IstioOperator in $EDITOR · ", t.footer_text),
+                Span::styled(
+                    format!(
+                        "edit {} in $EDITOR · ",
+                        match &dialog.request {
+                            Request::Install(r) => r
+                                .planned
+                                .as_ref()
+                                .map_or("the IstioOperator", |p| p.plan.document_words()),
+                            _ => "the IstioOperator",
+                        }
+                    ),
+                    t.footer_text,
+                ),
                 Span::styled(format!("{} ", key(Action::Back)), t.footer_key),
                 Span::styled(
                     if edited {
@@ -310,10 +325,18 @@ fn field_hint(form: &InstallForm, id: FieldId) -> String {
         FieldId::Revision => "a DNS-1123 label not in use, e.g. 1-10-0 or canary".into(),
         FieldId::Profile => "minimal is istiod alone; default and demo add gateways".into(),
         FieldId::Hub => "image registry, e.g. docker.io/istio; empty: the operator's".into(),
-        FieldId::Tag => "the Istio version, e.g. 1.10.0; empty: the operator's".into(),
+        FieldId::Tag => {
+            "the Istio version (the chart's on Helm), e.g. 1.30.1; empty: the installer's".into()
+        }
         FieldId::NodeSelector => "where istiod runs: KEY=VALUE,… e.g. taco-istio=enabled".into(),
-        FieldId::HpaMin | FieldId::HpaMax => "istiod's autoscaler; empty: 1 and 5".into(),
-        FieldId::Namespace => "created if missing; gets a copy of configmap istio-<rev>".into(),
+        FieldId::HpaMin | FieldId::HpaMax if form.kind == InstallKind::Revision => {
+            "istiod's autoscaler; empty: 1 and 5".into()
+        }
+        FieldId::HpaMin | FieldId::HpaMax => "the autoscaler; empty: 1 and 5".into(),
+        FieldId::Replicas => "fixed replicas, no autoscaler; 2 keeps its node drainable".into(),
+        FieldId::Namespace => {
+            "created if missing; a copy of istio-<rev> unless Helm installs it".into()
+        }
         FieldId::Name => "its Deployment and Service; follows the namespace until typed".into(),
         FieldId::GatewayRevision if form.revisions.is_empty() => "an installed revision".into(),
         FieldId::GatewayRevision => format!("installed: {}", form.revisions.join(", ")),
@@ -358,12 +381,14 @@ fn fit(text: &str, width: usize) -> String {
 }
 
 /// An install form in `width` columns: what is known of the cluster, one line per field
-/// (the focused one with its hint) and its problems under it; and where the cursor goes
+/// (the focused one with its hint) and its problems under it, the budget warning with the key
+/// `fix` that fixes it; and where the cursor goes
 /// (the end of the focused text field).
 fn form_lines<'a>(
     form: &InstallForm,
     width: usize,
     t: &Theme,
+    fix: &str,
 ) -> (Vec<Line<'a>>, Option<(usize, usize)>) {
     let mut out = Vec::new();
     let (status, style) = match &form.facts {
@@ -399,6 +424,7 @@ fn form_lines<'a>(
     );
     out.push(Line::raw(""));
     let checked = form.check();
+    let warning = form.budget_warning();
     let problem_width = width.saturating_sub(FORM_VALUE_COLUMN + 2).max(10);
     let mut cursor = None;
     for (i, field) in form.fields.iter().enumerate() {
@@ -452,6 +478,16 @@ fn form_lines<'a>(
                         t.bad,
                     ));
                 }
+            }
+        }
+        if let Some((_, text)) = warning.as_ref().filter(|(f, _)| *f == field.id) {
+            let text = format!("{text} ({fix} fixes)");
+            for (j, l) in wrap_words(&text, problem_width).into_iter().enumerate() {
+                let mark = if j == 0 { "! " } else { "  " };
+                out.push(Line::styled(
+                    format!("{:FORM_VALUE_COLUMN$}{mark}{l}", ""),
+                    t.warn,
+                ));
             }
         }
     }

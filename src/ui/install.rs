@@ -28,6 +28,7 @@ pub enum FieldId {
     ServiceType,
     HttpNodePort,
     HttpsNodePort,
+    Replicas,
 }
 
 impl FieldId {
@@ -36,7 +37,7 @@ impl FieldId {
             FieldId::Revision | FieldId::GatewayRevision => "revision",
             FieldId::Profile => "profile",
             FieldId::Hub => "hub",
-            FieldId::Tag => "tag",
+            FieldId::Tag => "version (tag)",
             FieldId::NodeSelector => "node selector",
             FieldId::HpaMin => "HPA min",
             FieldId::HpaMax => "HPA max",
@@ -47,6 +48,7 @@ impl FieldId {
             FieldId::ServiceType => "service type",
             FieldId::HttpNodePort => "http2 node port",
             FieldId::HttpsNodePort => "https node port",
+            FieldId::Replicas => "replicas",
         }
     }
 
@@ -225,6 +227,9 @@ impl InstallForm {
             Field::new(FieldId::ServiceType, SERVICE_TYPES[0]),
             Field::new(FieldId::HttpNodePort, ""),
             Field::new(FieldId::HttpsNodePort, ""),
+            Field::new(FieldId::Replicas, ""),
+            Field::new(FieldId::HpaMin, ""),
+            Field::new(FieldId::HpaMax, ""),
         ];
         Self::new(InstallKind::Gateway, fields, facts, revisions, options)
     }
@@ -272,6 +277,16 @@ impl InstallForm {
                 let revisions: Vec<String> = f.revisions().into_keys().collect();
                 if !revisions.is_empty() {
                     self.revisions = revisions;
+                }
+                // The version pre-filled: the newest revision's, until typed.
+                if self.kind == InstallKind::Revision
+                    && let Some(v) = f.newest_version()
+                    && let Some(tag) = self
+                        .fields
+                        .iter_mut()
+                        .find(|x| x.id == FieldId::Tag && !x.touched && x.value.is_empty())
+                {
+                    tag.value = v.to_string();
                 }
                 self.facts = Facts::Ready(f);
             }
@@ -387,6 +402,8 @@ impl InstallForm {
             (InstallKind::Gateway, "revision") => FieldId::GatewayRevision,
             (InstallKind::Gateway, "labels") => FieldId::Labels,
             (InstallKind::Gateway, "service_type") => FieldId::ServiceType,
+            (InstallKind::Gateway, "replicas") => FieldId::Replicas,
+            (InstallKind::Gateway, "hpa") => FieldId::HpaMax,
             (InstallKind::Gateway, "node_ports") => {
                 let http = self.value(FieldId::HttpNodePort).trim();
                 let mentions_http = (p.message.contains("http2 ")
@@ -400,6 +417,24 @@ impl InstallForm {
             }
             _ => return None,
         })
+    }
+
+    /// The autoscaler's bounds as typed; those that do not parse are problems.
+    fn autoscaler(&self, problems: &mut Vec<Problem>) -> (Option<u32>, Option<u32>) {
+        (
+            number(
+                self.value(FieldId::HpaMin),
+                "hpa",
+                "the autoscaler's minimum",
+                problems,
+            ),
+            number(
+                self.value(FieldId::HpaMax),
+                "hpa",
+                "the autoscaler's maximum",
+                problems,
+            ),
+        )
     }
 
     /// The typed values as a form, and every problem: the values that do not parse, the
@@ -418,18 +453,7 @@ impl InstallForm {
                             None
                         }
                     };
-                let hpa_min = number(
-                    v(FieldId::HpaMin),
-                    "hpa",
-                    "the autoscaler's minimum",
-                    &mut problems,
-                );
-                let hpa_max = number(
-                    v(FieldId::HpaMax),
-                    "hpa",
-                    "the autoscaler's maximum",
-                    &mut problems,
-                );
+                let (hpa_min, hpa_max) = self.autoscaler(&mut problems);
                 let form = RevisionForm {
                     revision: v(FieldId::Revision).trim().to_string(),
                     profile: v(FieldId::Profile).to_string(),
@@ -465,6 +489,13 @@ impl InstallForm {
                     "the node port for https",
                     &mut problems,
                 );
+                let replicas = number(
+                    v(FieldId::Replicas),
+                    "replicas",
+                    "the replicas",
+                    &mut problems,
+                );
+                let (hpa_min, hpa_max) = self.autoscaler(&mut problems);
                 let service_type = match v(FieldId::ServiceType) {
                     "NodePort" => Some(ServiceType::NodePort),
                     "LoadBalancer" => Some(ServiceType::LoadBalancer),
@@ -481,6 +512,9 @@ impl InstallForm {
                 form.service_type = service_type;
                 form.http_node_port = http;
                 form.https_node_port = https;
+                form.replicas = replicas;
+                form.hpa_min = hpa_min;
+                form.hpa_max = hpa_max;
                 problems.extend(form.problems());
                 let parsed = labels.is_some()
                     && (http.is_some() || v(FieldId::HttpNodePort).trim().is_empty())
@@ -500,6 +534,58 @@ impl InstallForm {
             problems: problems.into_iter().map(|p| (self.place(&p), p)).collect(),
             form,
         }
+    }
+
+    /// The field-report trap, before it is set: a gateway that runs a single replica where
+    /// its installer puts a PodDisruptionBudget over it (the IstioOperator route, Istio
+    /// 1.5-1.27; the gateway chart makes none) blocks the drain of its node. The field it
+    /// belongs to and the warning; [`InstallForm::apply_fix`] sets the autoscaler's minimum
+    /// (or the replicas) to 2.
+    pub fn budget_warning(&self) -> Option<(FieldId, String)> {
+        let Some(Installable::Gateway(form)) = self.check().form else {
+            return None;
+        };
+        if form.min_replicas() >= 2 {
+            return None;
+        }
+        if let Facts::Ready(facts) = &self.facts
+            && facts.helm_release_of(&form.revision).is_some()
+        {
+            return None;
+        }
+        let field = if form.replicas.is_some() {
+            FieldId::Replicas
+        } else {
+            FieldId::HpaMin
+        };
+        Some((
+            field,
+            format!(
+                "a single replica under the PodDisruptionBudget Istio creates for the gateway \
+                 blocks the drain of its node (the field report's trap): the fix sets {} to 2; \
+                 or edit the resource for no budget \
+                 (values.global.defaultPodDisruptionBudget.enabled: false)",
+                field.label()
+            ),
+        ))
+    }
+
+    /// Applies the fix [`InstallForm::budget_warning`] offers, if it offers one.
+    pub fn apply_fix(&mut self) -> bool {
+        let Some((field, _)) = self.budget_warning() else {
+            return false;
+        };
+        self.set(field, "2".into());
+        if field == FieldId::HpaMin
+            && let Some(max) = self.fields.iter().find(|f| f.id == FieldId::HpaMax)
+            && max.value.trim().parse::<u32>().is_ok_and(|m| m < 2)
+        {
+            self.set(FieldId::HpaMax, "2".into());
+        }
+        if let Some(f) = self.fields.iter_mut().find(|f| f.id == field) {
+            f.touched = true;
+        }
+        true
     }
 
     /// Whether a field's problems show now: an empty required field's only once it was
@@ -577,6 +663,9 @@ mod tests {
             file: None,
             istioctl_args: Vec::new(),
             istioctl_kubeconfig: None,
+            helm: None,
+            helm_args: Vec::new(),
+            chart: None,
         }
     }
 
@@ -615,6 +704,59 @@ mod tests {
         assert_eq!(c.of(FieldId::NodeSelector).count(), 1, "{c:?}");
         assert_eq!(c.of(FieldId::HpaMax).count(), 1, "{c:?}");
         assert!(f.plan().is_err());
+    }
+
+    fn facts(path: &str) -> Result<Box<InstallFacts>, String> {
+        let model = crate::model::fixture::scenario(path);
+        InstallFacts::from_model(&model, "istio-system")
+            .map(Box::new)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The revision form shows the newest revision's version until one is typed.
+    #[test]
+    fn the_version_is_prefilled_from_the_newest_revision() {
+        let mut f = InstallForm::revision(1, opts());
+        f.on_facts(facts("assets/scenarios/canary-2026.yaml"));
+        assert_eq!(f.value(FieldId::Tag), "1.30.1");
+        let mut typed = InstallForm::revision(1, opts());
+        typed.focus = 3;
+        type_str(&mut typed, "1.31.0");
+        typed.on_facts(facts("assets/scenarios/canary-2026.yaml"));
+        assert_eq!(typed.value(FieldId::Tag), "1.31.0");
+    }
+
+    /// A single-replica gateway of an IstioOperator revision gets a budget that blocks its
+    /// node's drain: warned, and the fix sets the autoscaler's minimum (or the replicas) to
+    /// 2. A Helm revision's gateway chart makes no budget: no warning.
+    #[test]
+    fn a_single_replica_gateway_under_a_budget_is_warned_and_fixed() {
+        let mut f = InstallForm::gateway(1, "1-9-1", vec!["1-9-1".into()], opts());
+        f.on_facts(facts("assets/scenarios/k1-upgrade.yaml"));
+        type_str(&mut f, "shop");
+        let (field, text) = f.budget_warning().expect("warned");
+        assert_eq!(field, FieldId::HpaMin);
+        assert!(text.contains("blocks the drain of its node"), "{text}");
+        assert!(f.apply_fix());
+        assert_eq!(f.value(FieldId::HpaMin), "2");
+        assert_eq!(f.budget_warning(), None);
+        assert!(f.check().problems.is_empty(), "{:?}", f.check());
+
+        let mut fixed = InstallForm::gateway(1, "1-9-1", vec!["1-9-1".into()], opts());
+        fixed.on_facts(facts("assets/scenarios/k1-upgrade.yaml"));
+        type_str(&mut fixed, "shop");
+        fixed.focus = 8;
+        type_str(&mut fixed, "1");
+        assert_eq!(fixed.budget_warning().map(|w| w.0), Some(FieldId::Replicas));
+        assert!(fixed.apply_fix());
+        assert_eq!(fixed.value(FieldId::Replicas), "2");
+        assert!(!fixed.apply_fix());
+
+        let mut helm = InstallForm::gateway(1, "1-30-1", vec!["1-30-1".into()], opts());
+        helm.on_facts(facts("assets/scenarios/canary-2026.yaml"));
+        type_str(&mut helm, "shop");
+        assert_eq!(helm.budget_warning(), None);
+        assert!(!helm.apply_fix());
     }
 
     #[test]

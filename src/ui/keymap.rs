@@ -70,6 +70,8 @@ pub enum Action {
     ChoiceNext,
     /// In an install form: the previous value of a choice.
     ChoicePrevious,
+    /// Apply the fix an install form offers (a gateway's single replica under a budget).
+    FormFix,
     /// Half a page down (a list, a pane).
     HalfPageDown,
     /// Half a page up.
@@ -127,6 +129,7 @@ impl Action {
             "field-previous" => Action::FieldPrevious,
             "choice-next" => Action::ChoiceNext,
             "choice-previous" => Action::ChoicePrevious,
+            "form-fix" => Action::FormFix,
             "half-page-down" => Action::HalfPageDown,
             "half-page-up" => Action::HalfPageUp,
             "yaml" => Action::Yaml,

@@ -141,6 +141,9 @@ impl Default for UiState {
                 file: None,
                 istioctl_args: Vec::new(),
                 istioctl_kubeconfig: None,
+                helm: None,
+                helm_args: Vec::new(),
+                chart: None,
             },
             next_pane: 1,
             contexts: Vec::new(),
@@ -400,7 +403,8 @@ impl UiState {
             | Action::FieldNext
             | Action::FieldPrevious
             | Action::ChoiceNext
-            | Action::ChoicePrevious => {}
+            | Action::ChoicePrevious
+            | Action::FormFix => {}
         }
         Vec::new()
     }
@@ -642,7 +646,7 @@ impl UiState {
             }
             (ActionKind::Ambient, Some(Subject::Namespace(n))) => Request::Ambient {
                 namespace: n.to_string(),
-                // The waypoint it uses now stays; the command line changes it.
+                // Asked for first: empty keeps the one it uses now.
                 waypoint: None,
                 restart: false,
             },
@@ -759,6 +763,9 @@ impl UiState {
             Action::FieldPrevious => form.previous_field(),
             Action::ChoiceNext => form.cycle(true),
             Action::ChoicePrevious => form.cycle(false),
+            Action::FormFix => {
+                form.apply_fix();
+            }
             Action::PromptDelete => form.delete(),
             Action::PromptAccept | Action::Proceed => {
                 form.submitted = true;
@@ -808,11 +815,11 @@ impl UiState {
                 return;
             }
         };
-        if text == planned.plan.iop_yaml() {
+        if text == planned.plan.document_yaml() {
             dialog.error = Some("the editor saved no change".into());
             return;
         }
-        match planned.plan.with_edited_iop(&text) {
+        match planned.plan.with_edited_document(&text) {
             Ok(plan) => {
                 planned.plan = plan;
                 planned.edited = true;
@@ -872,7 +879,7 @@ impl UiState {
                     && let Some(p) = &r.planned
                 {
                     dialog.error = None;
-                    return vec![Command::Edit(p.plan.iop_yaml())];
+                    return vec![Command::Edit(p.plan.document_yaml())];
                 }
             }
             Action::PromptDelete => {

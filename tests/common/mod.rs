@@ -6,6 +6,7 @@
 pub mod harness;
 pub mod process;
 pub mod seed;
+pub mod stand_in;
 pub mod tmux;
 pub mod tui;
 pub mod wait;

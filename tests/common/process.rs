@@ -85,6 +85,17 @@ pub fn step(
     (action.into(), target.into(), dry_run, result.into())
 }
 
+/// The row of `rev` in what `meshtop get revisions -o json` printed (which must have
+/// succeeded).
+pub fn revision_row(out: &Run, rev: &str) -> Option<serde_json::Value> {
+    assert_eq!(out.code, Some(0), "{out}");
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    rows.as_array()?
+        .iter()
+        .find(|r| r["revision"] == rev)
+        .cloned()
+}
+
 /// Runs each command line and checks it exits with its code and prints nothing on stdout:
 /// input refused before anything is done.
 pub fn assert_refused(run: impl Fn(&[&str]) -> Run, cases: &[(&[&str], i32)]) {

@@ -63,6 +63,9 @@ fn no_istioctl(dir: &Path) -> PlanOptions {
         file: Some(dir.join("iop.yaml")),
         istioctl_args: Vec::new(),
         istioctl_kubeconfig: None,
+        helm: None,
+        helm_args: Vec::new(),
+        chart: None,
     }
 }
 

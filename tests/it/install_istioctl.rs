@@ -15,12 +15,12 @@
 //! (the plan, istioctl's output, `istioctl install -y -f FILE: done`), the cluster after
 //! the run, the exit codes, the error's tail on stderr and one audit line per run.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::common::harness;
 use crate::common::process::{self, Run, audit_lines};
+use crate::common::stand_in::{self, sh_quote};
 use crate::common::wait::eventually;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
@@ -56,24 +56,11 @@ const FAILING_STDERR: [&str; 5] = [
     "Deployment/istio-system/istiod-1-10-0 (containers with unready status: [discovery])",
 ];
 
-/// Ends each call's arguments in the stand-in's record.
-const END_OF_CALL: &str = "--- end of call ---";
-
-/// The stand-in. Placeholders (`@NAME@`) are filled with shell-quoted values.
-const STAND_IN: &str = r#"#!/bin/sh
-# A stand-in for istioctl, written by tests/install_istioctl.rs.
-set -u
-calls=@CALLS@
-kubectl_log=@KUBECTL_LOG@
+/// The stand-in after its prologue ([`stand_in::prologue`]). Placeholders `@NAME@` are
+/// filled with shell-quoted values.
+const STAND_IN: &str = r#"kubectl_log=@KUBECTL_LOG@
 kubectl=@KUBECTL@
 behaviour=@BEHAVIOUR@
-{ printf '%s\n' "$@"; printf '%s\n' @END@; } >>"$calls"
-usage() {
-    printf 'Error: unexpected arguments (want: install -y -f FILE --kubeconfig K --context C [--dry-run]):' >&2
-    printf ' [%s]' "$@" >&2
-    printf '\n' >&2
-    exit 64
-}
 if [ "$#" -ne 8 ] && [ "$#" -ne 9 ]; then usage "$@"; fi
 if [ "$1" != install ] || [ "$2" != -y ] || [ "$3" != -f ] || [ "$5" != --kubeconfig ] || [ "$7" != --context ]; then
     usage "$@"
@@ -117,10 +104,6 @@ enum Behaviour {
     Fails,
 }
 
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 /// The stand-in istioctl in `<root>/bin`, and what it records.
 struct StandIn {
     bin: PathBuf,
@@ -132,8 +115,6 @@ struct StandIn {
 impl StandIn {
     fn write(root: &Path, kubectl: &Path, behaviour: Behaviour) -> Self {
         let bin = root.join("bin");
-        std::fs::create_dir_all(&bin).expect("bin dir");
-        let path = bin.join("istioctl");
         let calls = root.join("istioctl.calls");
         let kubectl_log = root.join("istioctl.kubectl.log");
         let failing: String = FAILING_STDOUT
@@ -145,8 +126,11 @@ impl StandIn {
                     .map(|l| format!("    printf '%s\\n' {} >&2\n", sh_quote(l))),
             )
             .collect();
-        let script = STAND_IN
-            .replace("@CALLS@", &sh_quote(&calls.display().to_string()))
+        let script = stand_in::prologue(
+            "istioctl",
+            &calls,
+            "install -y -f FILE --kubeconfig K --context C [--dry-run]",
+        ) + &STAND_IN
             .replace(
                 "@KUBECTL_LOG@",
                 &sh_quote(&kubectl_log.display().to_string()),
@@ -159,11 +143,8 @@ impl StandIn {
                     Behaviour::Fails => "fails",
                 },
             )
-            .replace("@END@", &sh_quote(END_OF_CALL))
             .replace("@FAILING@\n", &failing);
-        std::fs::write(&path, script).expect("write the stand-in");
-        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .expect("chmod the stand-in");
+        let path = stand_in::write_script(&bin, "istioctl", &script);
         Self {
             bin,
             path,
@@ -174,18 +155,7 @@ impl StandIn {
 
     /// The arguments of each call, in order.
     fn calls(&self) -> Vec<Vec<String>> {
-        let text = std::fs::read_to_string(&self.calls).unwrap_or_default();
-        let mut calls = Vec::new();
-        let mut current = Vec::new();
-        for line in text.lines() {
-            if line == END_OF_CALL {
-                calls.push(std::mem::take(&mut current));
-            } else {
-                current.push(line.to_string());
-            }
-        }
-        assert!(current.is_empty(), "a call's record is cut short: {text}");
-        calls
+        stand_in::calls(&self.calls)
     }
 
     /// What kubectl printed for the stand-in's applies.
@@ -288,34 +258,7 @@ impl Env {
 
     /// Runs the meshtop binary with the stand-in first on PATH.
     async fn meshtop(&self, args: &[&str]) -> Run {
-        let mut path = vec![self.istioctl.bin.clone()];
-        path.extend(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        ));
-        let path: OsString = std::env::join_paths(path).expect("PATH");
-        let mut cmd = tokio::process::Command::from(process::meshtop());
-        cmd.args(&self.target)
-            .arg("--log-file")
-            .arg(self.dir.path().join("meshtop.log"))
-            .arg("--audit-log")
-            .arg(&self.audit)
-            .args(args)
-            .env("PATH", path)
-            .env("HOME", self.dir.path())
-            .env("XDG_STATE_HOME", self.state_home())
-            .env_remove("KUBECONFIG")
-            .stdin(std::process::Stdio::null());
-        // No setting from the caller's environment reaches meshtop.
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("MESHTOP_") {
-                cmd.env_remove(k);
-            }
-        }
-        let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
-            .await
-            .expect("meshtop finished within 2 minutes")
-            .expect("run meshtop");
-        out.into()
+        stand_in::meshtop(&self.istioctl.bin, self.dir.path(), &self.target, args).await
     }
 
     /// The IstioOperator meshtop renders for `install` (its `-o yaml`): istioctl is not run.
@@ -389,7 +332,7 @@ async fn iop_names(client: &kube::Client) -> Vec<String> {
     names
 }
 
-async fn deployment(client: &kube::Client, ns: &str, name: &str) -> Option<Deployment> {
+pub(crate) async fn deployment(client: &kube::Client, ns: &str, name: &str) -> Option<Deployment> {
     Api::<Deployment>::namespaced(client.clone(), ns)
         .get_opt(name)
         .await
@@ -409,7 +352,7 @@ fn managers(object: &Value) -> Vec<String> {
 }
 
 /// Waits for a Deployment to have a ready replica.
-async fn ready(client: &kube::Client, ns: &str, name: &str) {
+pub(crate) async fn ready(client: &kube::Client, ns: &str, name: &str) {
     eventually(
         &format!("deployment {ns}/{name} ready"),
         Duration::from_secs(30),

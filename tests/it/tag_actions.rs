@@ -10,7 +10,9 @@ use std::time::Duration;
 use crate::common::harness;
 use crate::common::process::{self, CliFiles, assert_refused, step};
 use crate::common::wait::eventually;
-use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
+use k8s_openapi::api::admissionregistration::v1::{
+    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::{Api, ListParams};
 use meshtop::cluster::actions::{AuditLog, Executor, RunOptions};
@@ -81,6 +83,15 @@ async fn injected_by(conn: &Connection, namespace: &str) -> Vec<String> {
     revs
 }
 
+/// The preview's lines of a request, as text.
+fn preview_lines(request: &Request, model: &Model) -> Vec<String> {
+    meshtop::ops::plan(request, model)
+        .lines
+        .iter()
+        .map(|l| l.text())
+        .collect()
+}
+
 fn tag_set(tag: &str, revision: &str, overwrite: bool, restart: bool) -> Request {
     Request::TagSet {
         tag: tag.into(),
@@ -98,12 +109,7 @@ async fn moving_prod_stable_to_the_canary_moves_payments_and_restarts_it() {
     let exec = Executor::new(&conn, false, Some(AuditLog::new(&audit)));
     let model = model_with_ready_istiod(&conn, "1-30-1").await;
 
-    let preview: Vec<String> =
-        meshtop::ops::plan(&tag_set("prod-stable", "1-30-1", true, true), &model)
-            .lines
-            .iter()
-            .map(|l| l.text())
-            .collect();
+    let preview: Vec<String> = preview_lines(&tag_set("prod-stable", "1-30-1", true, true), &model);
     let has = |text: &str| preview.iter().any(|l| l.contains(text));
     assert!(has("tag prod-stable: 1-29-2 → 1-30-1"), "{preview:#?}");
     assert!(
@@ -412,11 +418,7 @@ async fn a_sail_managed_revision_gets_its_istio_revision_tag_written() {
     })
     .await;
     let preview: Vec<String> =
-        meshtop::ops::plan(&tag_set("prod-stable", "1-30-1", true, false), &model)
-            .lines
-            .iter()
-            .map(|l| l.text())
-            .collect();
+        preview_lines(&tag_set("prod-stable", "1-30-1", true, false), &model);
     assert!(
         preview.iter().any(|l| l.starts_with(
             "1-30-1 is managed by Sail: istiorevisiontag.sailoperator.io/prod-stable gets spec.targetRef IstioRevision/1-30-1"
@@ -444,5 +446,141 @@ async fn a_sail_managed_revision_gets_its_istio_revision_tag_written() {
     assert_eq!(
         tag_revision(&conn, "prod-stable").await.as_deref(),
         Some("1-29-2")
+    );
+}
+
+/// A validating webhook configuration of istiod `service` labelled `labels`, as the istiod
+/// chart writes one per revision (and `istioctl tag set default` the default one).
+fn validator(
+    name: &str,
+    service: &str,
+    labels: serde_json::Value,
+) -> ValidatingWebhookConfiguration {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name, "labels": labels},
+        "webhooks": [{
+            "name": "rev.validation.istio.io",
+            "clientConfig": {"service": {"name": service, "namespace": "istio-system", "path": "/validate"}},
+            "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": ["networking.istio.io"],
+                       "apiVersions": ["*"], "resources": ["*"]}],
+            "sideEffects": "None",
+            "admissionReviewVersions": ["v1"],
+            "failurePolicy": "Ignore",
+        }],
+    }))
+    .expect("a ValidatingWebhookConfiguration")
+}
+
+/// The `default` tag also carries the cluster-wide validation: moving it regenerates
+/// `istiod-default-validator` from the target revision's validating webhook, as
+/// `istioctl tag set default` does; the other tags leave it alone, and a revision without a
+/// validating webhook leaves it as it was, saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_tag_takes_the_cluster_wide_validation_with_it() {
+    let sandbox = harness::start_file(CANARY)
+        .await
+        .expect("start the sandbox");
+    let conn = harness::connection(&sandbox, harness::ADMIN_CONTEXT)
+        .await
+        .expect("connect");
+    let vwcs: Api<ValidatingWebhookConfiguration> = Api::all(conn.client.clone());
+    let pp = kube::api::PostParams::default();
+    let files = CliFiles::new(&sandbox);
+    // `meshtop tag set TAG --revision 1-30-1 --overwrite [--dry-run]`, which must succeed:
+    // its stdout.
+    let set = |tag: &str, dry_run: bool| {
+        let mut cmd = files.meshtop();
+        cmd.args(["tag", "set", tag, "--revision", "1-30-1", "--overwrite"]);
+        if dry_run {
+            cmd.arg("--dry-run");
+        }
+        let out = process::run(&mut cmd);
+        assert_eq!(out.code, Some(0), "{out}");
+        out.stdout
+    };
+    let model = model_with_ready_istiod(&conn, "1-30-1").await;
+    let preview: Vec<String> = preview_lines(&tag_set("default", "1-30-1", true, false), &model);
+    assert!(
+        preview.iter().any(|l| l.starts_with(
+            "validatingwebhookconfiguration/istiod-default-validator: regenerated from the validating webhook of 1-30-1"
+        )),
+        "{preview:#?}"
+    );
+    // No validating webhook of 1-30-1 yet: said, nothing written.
+    let out = set("default", true);
+    assert!(
+        out.ends_with(
+            "; 1-30-1 has no validating webhook to copy: istiod-default-validator is unchanged\n"
+        ),
+        "{out}"
+    );
+    for v in [
+        validator(
+            "istiod-default-validator",
+            "istiod-1-29-2",
+            serde_json::json!({"app": "istiod", "istio.io/rev": "1-29-2", "istio.io/tag": "default"}),
+        ),
+        validator(
+            "istio-validator-1-30-1-istio-system",
+            "istiod-1-30-1",
+            serde_json::json!({"app": "istiod", "istio": "istiod", "istio.io/rev": "1-30-1"}),
+        ),
+    ] {
+        vwcs.create(&pp, &v).await.expect("create the validator");
+    }
+    let served_by = || async {
+        let v = vwcs
+            .get("istiod-default-validator")
+            .await
+            .expect("the default validator");
+        let rev = v
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("istio.io/rev"))
+            .cloned();
+        let service = v
+            .webhooks
+            .unwrap_or_default()
+            .first()
+            .and_then(|w| w.client_config.service.as_ref())
+            .map(|s| s.name.clone());
+        (rev, service)
+    };
+    // Another tag leaves the validation alone.
+    let out = set("prod-stable", false);
+    assert!(!out.contains("validat"), "{out}");
+    assert_eq!(
+        served_by().await,
+        (Some("1-29-2".into()), Some("istiod-1-29-2".into()))
+    );
+    // The dry run sends it with dryRun: unchanged.
+    set("default", true);
+    assert_eq!(
+        served_by().await,
+        (Some("1-29-2".into()), Some("istiod-1-29-2".into()))
+    );
+    let out = set("default", false);
+    assert!(
+        out.ends_with(
+            "; validatingwebhookconfiguration/istiod-default-validator now validates for 1-30-1\n"
+        ),
+        "{out}"
+    );
+    assert_eq!(
+        served_by().await,
+        (Some("1-30-1".into()), Some("istiod-1-30-1".into()))
+    );
+    let mwc = Api::<MutatingWebhookConfiguration>::all(conn.client.clone())
+        .get("istio-revision-tag-default")
+        .await
+        .expect("the default tag's webhook");
+    assert_eq!(
+        mwc.metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("istio.io/rev"))
+            .map(String::as_str),
+        Some("1-30-1")
     );
 }

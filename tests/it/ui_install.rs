@@ -1,7 +1,8 @@
 //! The install dialog (`I` in the Revisions and Gateways views) on ratatui's `TestBackend`:
 //! the form checks what is typed as it is typed (its own checks, then against the cluster's
 //! facts once read) and a form with a problem never reaches the preview; the preview shows
-//! the plan's steps; `e` hands the IstioOperator to `$EDITOR` and checks what comes back;
+//! the plan's steps; `e` hands the IstioOperator (the IstioRevision where Sail manages the
+//! revisions) to `$EDITOR` and checks what comes back;
 //! nothing is sent before the IstioOperator's name is typed; `--readonly` opens nothing.
 //! Then the same flow against the sandbox, driving `Ui` and the app's `TaskRunner`: a gateway
 //! installed from the TUI, its namespace, the copied ConfigMap and the resource in the cluster.
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 use crate::common::seed;
 use crate::common::tui::{self, Lcg, Typed, draw, press, press_key, runs};
 use crossterm::event::KeyCode;
+use meshtop::model::summary::Installer;
 use meshtop::model::{ClusterEvent, Kind, Model, SourceState, Stamped};
 use meshtop::ops::Request;
 use meshtop::ops::install::{InstallFacts, PlanOptions, find_on_path};
@@ -52,6 +54,9 @@ fn no_istioctl() -> PlanOptions {
         file: Some("/var/lib/meshtop/install/iop.yaml".into()),
         istioctl_args: Vec::new(),
         istioctl_kubeconfig: None,
+        helm: None,
+        helm_args: Vec::new(),
+        chart: None,
     }
 }
 
@@ -225,6 +230,57 @@ fn revision_form_rejects_bad_and_used_names_before_the_preview() {
     );
 }
 
+/// Where the Sail operator manages the revisions (here the seed's revision, as if Sail had
+/// installed it): the preview shows the IstioRevision, `e` edits it, and a rename is refused.
+#[test]
+fn a_sail_managed_cluster_previews_an_istio_revision_and_e_edits_it() {
+    let model = seed::model();
+    let mut ui = new_ui();
+    press(&mut ui, &model, "2");
+    let id = facts_read(&press(&mut ui, &model, "I"));
+    let mut facts = seed_facts();
+    facts.installers = [(
+        "1-9-1".to_string(),
+        Installer::Sail {
+            resource: "IstioRevision/1-9-1".into(),
+        },
+    )]
+    .into();
+    ui.on_task_update(TaskUpdate::InstallFacts {
+        id,
+        facts: Ok(Box::new(facts)),
+    });
+    clear(&mut ui, &model);
+    press(&mut ui, &model, "1-10-0");
+    assert!(press_key(&mut ui, &model, KeyCode::Enter).is_empty());
+    assert_eq!(stage(&ui), Some(Stage::Preview), "{:?}", dialog_error(&ui));
+    let preview = draw(&ui, &model, 120, 40);
+    insta::assert_snapshot!("install_revision_sail_preview_120x40", preview);
+    let text = dialog_text(&preview);
+    for want in [
+        "apply istiorevision.sailoperator.io/1-10-0",
+        "installer: sail (the Sail operator manages the cluster's revisions: IstioRevision/1-9-1)",
+        "ISTIOREVISION 1-10-0",
+        "e edit the IstioRevision in $EDITOR",
+    ] {
+        assert!(text.contains(want), "{want:?} not in {text}");
+    }
+    let yaml = match press(&mut ui, &model, "e").as_slice() {
+        [Command::Edit(yaml)] => yaml.clone(),
+        other => panic!("e asks the app for the editor: {other:?}"),
+    };
+    assert!(yaml.contains("kind: IstioRevision"), "{yaml}");
+    ui.on_edited(Ok(yaml.replace("name: 1-10-0", "name: other")));
+    assert!(draw(&ui, &model, 120, 40).contains("the edit is not taken"));
+    ui.on_edited(Ok(yaml.replace("autoscaleMin: 1", "autoscaleMin: 2")));
+    let screen = dialog_text(&draw(&ui, &model, 120, 40));
+    assert!(
+        screen.contains("the IstioRevision is as edited in $EDITOR"),
+        "{screen}"
+    );
+    assert!(planned_yaml(&ui).contains("autoscaleMin: 2"));
+}
+
 #[test]
 fn gateway_form_rejects_taken_labels_and_node_ports_then_previews_the_plan() {
     let model = seed::model();
@@ -329,7 +385,7 @@ const SHOP_IOP: &str = "istio-ingressgateway-istio-gateway-shop";
 fn planned_yaml(ui: &Ui) -> String {
     match &ui.state().mode {
         Mode::Dialog(d) => match &d.request {
-            Request::Install(r) => r.planned.as_ref().expect("planned").plan.iop_yaml(),
+            Request::Install(r) => r.planned.as_ref().expect("planned").plan.document_yaml(),
             other => panic!("not an install: {other:?}"),
         },
         other => panic!("no dialog: {other:?}"),
@@ -462,7 +518,7 @@ fn e_hands_the_resource_to_the_editor_and_checks_what_comes_back() {
         panic!("{:?}", d.request)
     };
     let plan = &r.planned.as_ref().expect("planned").plan;
-    assert!(plan.iop_yaml().contains("type: ClusterIP"));
+    assert!(plan.document_yaml().contains("type: ClusterIP"));
     assert!(d.error.is_none(), "{:?}", d.error);
     // Back to the form: the preview's key says the edit is dropped, and going back says so.
     assert!(
@@ -728,7 +784,7 @@ fn the_gateway_revision_follows_the_selection() {
     press(&mut ui, &model, "3?");
     let help = draw(&ui, &model, 120, 60);
     assert!(
-        help.contains("install a gateway (IstioOperator; type its name to confirm)"),
+        help.contains("install a gateway (Helm or IstioOperator; type its name to confirm)"),
         "{help}"
     );
 }
@@ -843,6 +899,9 @@ mod sandbox {
             file: Some(dir.path().join("iop.yaml")),
             istioctl_args: Vec::new(),
             istioctl_kubeconfig: None,
+            helm: None,
+            helm_args: Vec::new(),
+            chart: None,
         });
         let mut app = App {
             ui,

@@ -1,7 +1,8 @@
 //! Today's remedies on `TestBackend`, on the field report's cluster: `+` scales the workload
 //! of a budget's row to the replicas typed, `X` on the legacy control plane previews every
 //! object it deletes and sends exactly those once its name is typed, and `X` on a revision
-//! in use is refused at the preview, naming what uses it.
+//! in use is refused at the preview, naming what uses it; `M` asks for the waypoint an
+//! ambient namespace should use.
 
 use crossterm::event::KeyCode;
 use meshtop::model::summary::WorkloadKind;
@@ -119,4 +120,64 @@ fn x_on_a_revision_in_use_is_refused_at_the_preview() {
         "{screen}"
     );
     assert!(!screen.contains("type 1-9-1 to"), "{screen}");
+}
+
+/// `M` in the Namespaces view asks for the waypoint first: a bad name is said at the prompt,
+/// a good one is in the preview (with the warning that no such waypoint runs there) and in
+/// the request sent once the namespace's name is typed; empty keeps the one it uses.
+#[test]
+fn m_asks_for_the_waypoint_the_namespace_should_use() {
+    let model = seed_model();
+    let mut ui = new_ui();
+    press(&mut ui, &model, "7/legacy-shop");
+    press_key(&mut ui, &model, KeyCode::Enter);
+    press(&mut ui, &model, "M");
+    let asking = draw(&ui, &model, 120, 30);
+    assert!(
+        asking.contains("waypoint (empty: keep the one it uses now): "),
+        "{asking}"
+    );
+    press(&mut ui, &model, "Shop_WP");
+    press_key(&mut ui, &model, KeyCode::Enter);
+    let refused = draw(&ui, &model, 120, 30);
+    assert!(
+        refused.contains("invalid waypoint \"Shop_WP\""),
+        "{refused}"
+    );
+    for _ in 0.."Shop_WP".len() {
+        press_key(&mut ui, &model, KeyCode::Backspace);
+    }
+    press(&mut ui, &model, "shop-waypoint");
+    press_key(&mut ui, &model, KeyCode::Enter);
+    let preview = draw(&ui, &model, 160, 40);
+    for said in [
+        "namespace/legacy-shop: label istio.io/use-waypoint: (none) → shop-waypoint",
+        "no waypoint shop-waypoint (Gateway of class istio-waypoint) in legacy-shop",
+    ] {
+        assert!(preview.contains(said), "{said:?} not in\n{preview}");
+    }
+    press(&mut ui, &model, "y");
+    press(&mut ui, &model, "legacy-shop");
+    let sent = press_key(&mut ui, &model, KeyCode::Enter);
+    assert_eq!(
+        runs(&sent).first().map(|r| &r.request),
+        Some(&Request::Ambient {
+            namespace: "legacy-shop".into(),
+            waypoint: Some("shop-waypoint".into()),
+            restart: false,
+        })
+    );
+
+    // Empty: the waypoint it uses now stays.
+    let mut ui = new_ui();
+    press(&mut ui, &model, "7/legacy-shop");
+    press_key(&mut ui, &model, KeyCode::Enter);
+    press(&mut ui, &model, "M");
+    press_key(&mut ui, &model, KeyCode::Enter);
+    let preview = draw(&ui, &model, 160, 40);
+    assert!(!preview.contains("use-waypoint"), "{preview}");
+    assert!(
+        preview.contains("namespace/legacy-shop: label istio.io/dataplane-mode: (none) → ambient"),
+        "{preview}"
+    );
 }

@@ -26,22 +26,33 @@ async fn deployments(conn: &Connection) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn revisions_in_use_are_refused_naming_what_uses_them() {
-    let (sandbox, conn) = harness::connected(CANARY).await;
-    let model = meshtop::app::synced_model(&conn, WatchOptions::default(), Duration::from_secs(30))
+/// The uninstall's preview lines, as the TUI's `X` shows them, from a model synced now (the
+/// objects read as the confirmation reads them; a refused uninstall's lines say why).
+pub(crate) async fn uninstall_preview(
+    conn: &Connection,
+    revision: &str,
+    legacy: bool,
+) -> Vec<String> {
+    let model = meshtop::app::synced_model(conn, WatchOptions::default(), Duration::from_secs(30))
         .await
         .expect("the initial sync");
-    let request = Request::Uninstall {
-        revision: "1-30-1".into(),
-        legacy: false,
+    let mut request = Request::Uninstall {
+        revision: revision.into(),
+        legacy,
         targets: Vec::new(),
     };
-    let lines: Vec<String> = meshtop::ops::plan(&request, &model)
+    let _ = request.prepare(&model);
+    meshtop::ops::plan(&request, &model)
         .lines
         .iter()
         .map(|l| l.text())
-        .collect();
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revisions_in_use_are_refused_naming_what_uses_them() {
+    let (sandbox, conn) = harness::connected(CANARY).await;
+    let lines = uninstall_preview(&conn, "1-30-1", false).await;
     assert_eq!(
         lines[..3],
         [
@@ -85,27 +96,14 @@ async fn revisions_in_use_are_refused_naming_what_uses_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_field_reports_istio_1_4_components_go_once_nothing_uses_them() {
     let (sandbox, conn) = harness::connected(K1).await;
-    let model = meshtop::app::synced_model(&conn, WatchOptions::default(), Duration::from_secs(30))
-        .await
-        .expect("the initial sync");
-    let mut request = Request::Uninstall {
-        revision: String::new(),
-        legacy: true,
-        targets: Vec::new(),
-    };
-    request.prepare(&model).expect("nothing uses it");
-    let lines: Vec<String> = meshtop::ops::plan(&request, &model)
-        .lines
-        .iter()
-        .map(|l| l.text())
-        .collect();
+    let lines = uninstall_preview(&conn, "", true).await;
     for want in [
         "uninstall the non-revisioned (legacy) control plane: nothing uses it (no namespace, tag or proxy); deletes, in this order:",
         "  mutatingwebhookconfiguration.admissionregistration.k8s.io/istio-sidecar-injector",
         "  deployment.apps/istio-pilot -n istio-system",
         "  poddisruptionbudget.policy/istio-pilot -n istio-system",
         "  configmap/istio -n istio-system  (not there: skipped)",
-        "installed by Helm: the release record istio remains (meshtop runs no helm; `helm uninstall istio` removes it and what else it installed)",
+        "installed by Helm: the release record istio remains (deleted object by object here; `helm uninstall istio` removes it and what else it installed)",
     ] {
         assert!(lines.iter().any(|l| l == want), "{want}\n{lines:#?}");
     }

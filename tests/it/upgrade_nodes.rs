@@ -1,7 +1,8 @@
 //! The rolling node upgrade on the field report's cluster: the five workers one at a time,
 //! the Istio 1.4 budgets handled and put back, istiod and every gateway kept at one ready
 //! replica or more all along (watched while it runs), the kubelet wait, an abort that puts
-//! back what the plan changed, and a failure that stops and says where it stands.
+//! back what the plan changed, and a failure that stops and says where it stands; on the 2026
+//! cluster (ambient), the ztunnel restart of each node's step.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -447,4 +448,76 @@ async fn the_cli_stops_at_the_first_failure_and_says_where_it_stands() {
         delete_emptydir_data: false,
     };
     assert!(empty.validate().is_err());
+}
+
+/// The ztunnel pods on `node` (ambient mode's node proxy), as `(name, uid, ready)`.
+async fn ztunnels_on(conn: &Connection, node: &str) -> Vec<(String, String, bool)> {
+    let pods: Api<Pod> = Api::namespaced(conn.client.clone(), "istio-system");
+    pods.list(&kube::api::ListParams::default().labels("app=ztunnel"))
+        .await
+        .expect("list ztunnels")
+        .items
+        .into_iter()
+        .filter(|p| {
+            p.metadata.deletion_timestamp.is_none()
+                && p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node)
+        })
+        .map(|p| {
+            let r = ready(&p);
+            (
+                p.metadata.name.unwrap_or_default(),
+                p.metadata.uid.unwrap_or_default(),
+                r,
+            )
+        })
+        .collect()
+}
+
+/// On the 2026 cluster, whose mesh runs ambient, each node's step restarts its ztunnel after
+/// the drain (the old pod deleted, its DaemonSet's new one awaited Ready) and before the
+/// uncordon: audited as its own step, the node schedulable again at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_an_ambient_mesh_each_node_gets_a_new_ztunnel_before_its_uncordon() {
+    let (sandbox, conn) = harness::connected("assets/scenarios/canary-2026.yaml").await;
+    let files = CliFiles::new(&sandbox);
+    let node = "worker-6";
+    let before = ztunnels_on(&conn, node).await;
+    let [(old_name, old_uid, true)] = before.as_slice() else {
+        panic!("one ready ztunnel on {node}: {before:?}");
+    };
+    let out = tokio::task::block_in_place(|| {
+        files
+            .meshtop()
+            .args(["upgrade-nodes", node, "--delete-emptydir-data", "--yes"])
+            .output()
+    })
+    .expect("run meshtop");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let after = ztunnels_on(&conn, node).await;
+    let [(new_name, new_uid, true)] = after.as_slice() else {
+        panic!("one new ready ztunnel on {node}: {after:?}\n{stdout}");
+    };
+    assert!(new_uid != old_uid && new_name != old_name, "{after:?}");
+    assert!(!harness::cordoned(&harness::node(&conn, node).await));
+    let steps: Vec<String> = files
+        .audit_lines()
+        .iter()
+        .filter(|r| !r.dry_run)
+        .map(|r| format!("{} {}", r.action, r.target))
+        .filter(|s| s.ends_with(&format!("node/{node}")) || s.starts_with("restart ztunnel"))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            format!("cordon node/{node}"),
+            format!("drain node/{node}"),
+            format!("restart ztunnel pod/istio-system/{old_name}"),
+            format!("uncordon node/{node}"),
+        ],
+        "{stdout}"
+    );
 }

@@ -5,7 +5,8 @@
 //! Rooms: `workloads` (adoption, Deployment → ReplicaSet → Pods, StatefulSet, DaemonSet),
 //! `kubelet` (scheduler, pod start and readiness, pod addresses), `disruption` (PDB status
 //! and the Eviction API), `injection` (the sidecar injector), `operator` (IstioOperator),
-//! `gateway_api` (istiod's Gateway API deployments and status).
+//! `gateway_api` (istiod's Gateway API deployments and status), `sail` (the Sail operator's
+//! Istio and IstioRevision).
 
 mod disruption;
 mod gateway_api;
@@ -14,6 +15,7 @@ mod kubelet;
 
 pub(crate) use kubelet::names as container_names;
 mod operator;
+mod sail;
 mod workloads;
 
 #[cfg(test)]
@@ -125,6 +127,9 @@ pub(crate) struct Types {
     /// Only when the Gateway API CRDs are loaded.
     pub gateway: Option<ResourceType>,
     pub gateway_class: Option<ResourceType>,
+    /// Only when the Sail operator's CRDs are loaded.
+    pub istio: Option<ResourceType>,
+    pub istio_revision: Option<ResourceType>,
 }
 
 impl Types {
@@ -147,6 +152,8 @@ impl Types {
             iop: t("install.istio.io/v1alpha1", "IstioOperator"),
             gateway: t("gateway.networking.k8s.io/v1", "Gateway"),
             gateway_class: t("gateway.networking.k8s.io/v1", "GatewayClass"),
+            istio: t("sailoperator.io/v1", "Istio"),
+            istio_revision: t("sailoperator.io/v1", "IstioRevision"),
         })
     }
 }
@@ -195,11 +202,13 @@ pub fn reconcile(cluster: &mut Cluster, now: Timestamp) -> Option<Timestamp> {
             .map_or(Scope::All, Scope::Namespaces);
         since = before;
         operator::reconcile(cluster, &types, now);
+        sail::reconcile(cluster, &types, now);
         gateway_api::reconcile(cluster, &types, now);
         workloads::reconcile(cluster, &types, now, &scope);
         kubelet::reconcile(cluster, &types, now, &scope);
         disruption::reconcile(cluster, &types, now);
         operator::update_status(cluster, &types);
+        sail::update_status(cluster, &types, now);
         if cluster.store.resource_version() == before {
             break;
         }

@@ -241,6 +241,16 @@ const BUILTINS: &[Builtin] = &[
         categories: &["api-extensions"],
     },
     Builtin {
+        group: "admissionregistration.k8s.io",
+        version: "v1",
+        kind: "ValidatingWebhookConfiguration",
+        plural: "validatingwebhookconfigurations",
+        namespaced: false,
+        short: &[],
+        subresources: &[],
+        categories: &["api-extensions"],
+    },
+    Builtin {
         group: "apiextensions.k8s.io",
         version: "v1",
         kind: "CustomResourceDefinition",

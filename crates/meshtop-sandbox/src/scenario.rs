@@ -43,6 +43,26 @@ pub const SHIPPED_CRDS: &[(&str, &str)] = &[
         "httproutes.gateway.networking.k8s.io",
         include_str!("../../../assets/crds/gatewayapi-httproute-crd.yaml"),
     ),
+    (
+        "istios.sailoperator.io",
+        include_str!("../../../assets/crds/sail-istio-crd.yaml"),
+    ),
+    (
+        "istiorevisions.sailoperator.io",
+        include_str!("../../../assets/crds/sail-istiorevision-crd.yaml"),
+    ),
+    (
+        "istiorevisiontags.sailoperator.io",
+        include_str!("../../../assets/crds/sail-istiorevisiontag-crd.yaml"),
+    ),
+    (
+        "istiocnis.sailoperator.io",
+        include_str!("../../../assets/crds/sail-istiocni-crd.yaml"),
+    ),
+    (
+        "ztunnels.sailoperator.io",
+        include_str!("../../../assets/crds/sail-ztunnel-crd.yaml"),
+    ),
 ];
 
 /// The scenarios built into meshtop, by name: the field report's cluster (the default demo) and

@@ -250,6 +250,7 @@ pub async fn run(
                 from: out.from,
                 sail: out.sail,
                 namespaces: out.namespaces.len(),
+                validator: out.validator,
                 restarted,
             })
         }

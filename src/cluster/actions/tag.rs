@@ -2,9 +2,12 @@
 //! webhook exists once, no revision bears the tag's name, an existing tag moves only with
 //! overwrite) plus one of meshtop's (the revision runs a ready istiod), then the tag's
 //! webhook replaced (or created) from the revision's, its Service pointed at the revision's
-//! istiod, or, where Sail manages the revision, its `IstioRevisionTag` applied.
+//! istiod, or, where Sail manages the revision, its `IstioRevisionTag` applied. The
+//! `default` tag also points `istiod-default-validator` at the revision.
 
-use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
+use k8s_openapi::api::admissionregistration::v1::{
+    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
@@ -14,7 +17,8 @@ use serde_json::Value;
 use super::{FIELD_MANAGER, api_error};
 use crate::ops::ActionError;
 use crate::ops::tag::{
-    DEFAULT_TAG, REV_LABEL, TAG_LABEL, sail_revision_tag, service_patch, tag_webhook,
+    DEFAULT_TAG, DEFAULT_VALIDATOR, REV_LABEL, TAG_LABEL, default_validator, sail_revision_tag,
+    service_patch, tag_webhook,
 };
 
 /// What a tag move did.
@@ -26,6 +30,9 @@ pub struct TagOutcome {
     pub sail: bool,
     /// The namespaces that follow the tag (`istio.io/rev=TAG`).
     pub namespaces: Vec<String>,
+    /// For the `default` tag: whether `istiod-default-validator` now points at the revision
+    /// (`None`: the revision has no validating webhook to copy; validation is as it was).
+    pub validator: Option<bool>,
 }
 
 /// Sail's `IstioRevisionTag` resource (cluster-scoped, `sailoperator.io/v1`).
@@ -138,6 +145,7 @@ pub(super) async fn set(
         field_manager: Some(FIELD_MANAGER.to_string()),
     };
     let sail = sail_managed(canonical);
+    let mut validator = None;
     if sail {
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &istio_revision_tags());
         let params = PatchParams {
@@ -171,6 +179,9 @@ pub(super) async fn set(
                 .map(drop)
                 .map_err(|e| api_error("creating the tag's mutatingwebhookconfiguration", &e))?,
         }
+        if tag == DEFAULT_TAG {
+            validator = Some(point_default_validator(client, revision, &pp).await?);
+        }
         let services: Api<Service> = Api::all(client.clone());
         let tagged = services
             .list(&ListParams::default().labels(&format!("{TAG_LABEL}={tag}")))
@@ -203,5 +214,52 @@ pub(super) async fn set(
         from,
         sail,
         namespaces,
+        validator,
     })
+}
+
+/// Points `istiod-default-validator` at the revision, as `istioctl tag set default` does:
+/// regenerated from the revision's own validating webhook configuration. `false` when the
+/// revision has none (nothing to copy: validation stays as it was).
+async fn point_default_validator(
+    client: &kube::Client,
+    revision: &str,
+    pp: &PostParams,
+) -> Result<bool, ActionError> {
+    let api: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+    let list = |selector: String| {
+        let api = api.clone();
+        async move {
+            api.list(&ListParams::default().labels(&selector))
+                .await
+                .map_err(|e| api_error("listing validatingwebhookconfigurations", &e))
+                .map(|l| {
+                    l.items
+                        .into_iter()
+                        .filter_map(|w| to_value(&w).ok())
+                        .collect::<Vec<_>>()
+                })
+        }
+    };
+    let canonical = list(format!("{REV_LABEL}={revision},!{TAG_LABEL}")).await?;
+    let Some(canonical) = canonical
+        .iter()
+        .find(|w| w.pointer("/metadata/name").and_then(Value::as_str) != Some(DEFAULT_VALIDATOR))
+    else {
+        return Ok(false);
+    };
+    let existing = match api.get_opt(DEFAULT_VALIDATOR).await {
+        Ok(e) => e.and_then(|e| to_value(&e).ok()),
+        Err(e) => return Err(api_error(&format!("reading {DEFAULT_VALIDATOR}"), &e)),
+    };
+    let vwc: ValidatingWebhookConfiguration =
+        serde_json::from_value(default_validator(canonical, existing.as_ref(), revision))
+            .map_err(|e| ActionError::Api(e.to_string()))?;
+    let what = format!("validatingwebhookconfiguration {DEFAULT_VALIDATOR}");
+    match existing {
+        Some(_) => api.replace(DEFAULT_VALIDATOR, pp, &vwc).await.map(drop),
+        None => api.create(pp, &vwc).await.map(drop),
+    }
+    .map_err(|e| api_error(&format!("writing {what}"), &e))?;
+    Ok(true)
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::model::facts::gateways::mesh_config_name;
 use crate::model::labels::{Requirement, Selector};
-use crate::model::summary::{IstioOperatorSummary, WorkloadSummary};
+use crate::model::summary::{Installer, IstioOperatorSummary, WorkloadSummary};
 use crate::model::{Kind, Model, SourceState};
 
 /// A gateway and the labels that select its pods.
@@ -189,6 +189,10 @@ pub struct InstallFacts {
     /// Where ConfigMaps of those names exist elsewhere: `(namespace, name)`.
     pub config_map_copies: BTreeSet<(String, String)>,
     pub operators: Vec<OperatorDeployment>,
+    /// Who installed each revision's istiod, by revision, where its marks say.
+    pub installers: BTreeMap<String, Installer>,
+    /// Each revision's istiod version (the image tag of `discovery`), by revision.
+    pub versions: BTreeMap<String, String>,
 }
 
 /// The sources [`InstallFacts`] is read from. Without one of them listed, a check would
@@ -233,6 +237,14 @@ impl NotListed {
             .iter()
             .all(|(_, s)| matches!(s, None | Some(SourceState::Syncing)))
     }
+}
+
+/// `1.30.1` as numbers to compare (a part that is no number counts 0).
+fn version_key(v: &str) -> Vec<u64> {
+    v.split(['.', '-'])
+        .take(3)
+        .map(|p| p.parse().unwrap_or(0))
+        .collect()
 }
 
 /// The labels a selector's `matchLabels` require.
@@ -281,6 +293,19 @@ impl InstallFacts {
                 (k.namespace.to_string(), k.name.to_string()),
                 revision.to_string(),
             );
+        }
+        for d in model.deployments() {
+            let key = (d.namespace.to_string(), d.name.to_string());
+            if let (Some(rev), Some(installer)) = (facts.istiods.get(&key), &d.installer) {
+                facts.installers.insert(rev.clone(), installer.clone());
+            }
+        }
+        for row in model.revisions() {
+            if let Some(v) = row.version {
+                facts
+                    .versions
+                    .insert(row.revision.to_string(), v.to_string());
+            }
         }
         for d in model.gateway_deployments() {
             facts.gateways.push(GatewaySelector {
@@ -416,6 +441,51 @@ impl InstallFacts {
                 },
             },
         }
+    }
+
+    /// The Helm releases of the cluster's revisions, when Helm installed every revision
+    /// whose installer is known (and at least one): a new revision goes the same way.
+    pub fn helm_releases(&self) -> Option<Vec<String>> {
+        let releases: Vec<String> = self
+            .installers
+            .values()
+            .map(|i| match i {
+                Installer::Helm { release } => Some(release.to_string()),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
+        (!releases.is_empty()).then_some(releases)
+    }
+
+    /// The Sail resources of the cluster's revisions, when the Sail operator manages every
+    /// revision whose installer is known (and at least one): a new revision goes the same way.
+    pub fn sail_resources(&self) -> Option<Vec<String>> {
+        let resources: Vec<String> = self
+            .installers
+            .values()
+            .map(|i| match i {
+                Installer::Sail { resource } if resource.is_empty() => Some("sail".to_string()),
+                Installer::Sail { resource } => Some(resource.to_string()),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
+        (!resources.is_empty()).then_some(resources)
+    }
+
+    /// The Helm release of one revision's istiod, if Helm installed it.
+    pub fn helm_release_of(&self, revision: &str) -> Option<String> {
+        match self.installers.get(revision)? {
+            Installer::Helm { release } => Some(release.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The version of the newest revision's istiod (highest version), to pre-fill a form.
+    pub fn newest_version(&self) -> Option<&str> {
+        self.versions
+            .values()
+            .max_by_key(|v| version_key(v))
+            .map(String::as_str)
     }
 
     pub fn iop_exists(&self, namespace: &str, name: &str) -> bool {

@@ -39,7 +39,7 @@ const MAX_REVISION_LEN: usize = 63 - "istiod-".len();
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     /// The form field: `revision`, `profile`, `hub`, `tag`, `node_selector`, `hpa`,
-    /// `iop_name`, `namespace`, `name`, `labels`, `service_type`, `node_ports`.
+    /// `iop_name`, `namespace`, `name`, `labels`, `service_type`, `node_ports`, `replicas`.
     pub field: &'static str,
     pub message: String,
 }
@@ -126,6 +126,30 @@ fn is_tag(s: &str) -> bool {
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
         && !s.starts_with(['.', '-'])
+}
+
+/// The autoscaler's bounds, a missing one taken as the charts' default.
+fn check_hpa(hpa_min: Option<u32>, hpa_max: Option<u32>, problems: &mut Vec<Problem>) {
+    let (min, max) = (
+        hpa_min.unwrap_or(DEFAULT_HPA_MIN),
+        hpa_max.unwrap_or(DEFAULT_HPA_MAX),
+    );
+    if min == 0 || max == 0 {
+        problems.push(Problem::new(
+            "hpa",
+            "the autoscaler's minimum and maximum must be at least 1",
+        ));
+    } else if min > max {
+        let max_from = if hpa_max.is_some() {
+            "the maximum"
+        } else {
+            "the default maximum"
+        };
+        problems.push(Problem::new(
+            "hpa",
+            format!("the autoscaler's minimum {min} is above {max_from} {max}"),
+        ));
+    }
 }
 
 /// A control-plane revision: `istiod-<revision>` and its injector, from the profile.
@@ -230,23 +254,7 @@ impl RevisionForm {
             &self.node_selector,
             &mut problems,
         );
-        let (min, max) = self.hpa_bounds();
-        if min == 0 || max == 0 {
-            problems.push(Problem::new(
-                "hpa",
-                "the autoscaler's minimum and maximum must be at least 1",
-            ));
-        } else if min > max {
-            let max_from = if self.hpa_max.is_some() {
-                "the maximum"
-            } else {
-                "the default maximum"
-            };
-            problems.push(Problem::new(
-                "hpa",
-                format!("the autoscaler's minimum {min} is above {max_from} {max}"),
-            ));
-        }
+        check_hpa(self.hpa_min, self.hpa_max, &mut problems);
         if let Some(name) = &self.iop_name {
             check_iop_name(name, &mut problems);
         }
@@ -300,6 +308,11 @@ pub struct GatewayForm {
     pub http_node_port: Option<u16>,
     /// The node port of `https` (port 443).
     pub https_node_port: Option<u16>,
+    /// Replicas with no autoscaler; `None`: the installer's default (an autoscaler).
+    pub replicas: Option<u32>,
+    /// The autoscaler's bounds; a missing one is the charts' default (1, 5).
+    pub hpa_min: Option<u32>,
+    pub hpa_max: Option<u32>,
     /// The IstioOperator's name; the gateway's name when `None`.
     pub iop_name: Option<String>,
 }
@@ -319,7 +332,30 @@ impl GatewayForm {
             service_type: None,
             http_node_port: None,
             https_node_port: None,
+            replicas: None,
+            hpa_min: None,
+            hpa_max: None,
             iop_name: None,
+        }
+    }
+
+    /// The autoscaler bounds in effect: the form's, else the charts' defaults.
+    pub fn hpa_bounds(&self) -> (u32, u32) {
+        (
+            self.hpa_min.unwrap_or(DEFAULT_HPA_MIN),
+            self.hpa_max.unwrap_or(DEFAULT_HPA_MAX),
+        )
+    }
+
+    /// The fewest replicas the gateway runs: its autoscaler's minimum, else its replicas.
+    pub fn min_replicas(&self) -> u32 {
+        match (
+            self.replicas,
+            self.hpa_min.or(self.hpa_max.map(|_| DEFAULT_HPA_MIN)),
+        ) {
+            (_, Some(min)) => min,
+            (Some(n), None) => n,
+            (None, None) => DEFAULT_HPA_MIN,
         }
     }
 
@@ -412,6 +448,22 @@ impl GatewayForm {
             problems.push(Problem::new(
                 "node_ports",
                 format!("http2 and https cannot share node port {a}"),
+            ));
+        }
+        if self.hpa_min.is_some() || self.hpa_max.is_some() {
+            check_hpa(self.hpa_min, self.hpa_max, &mut problems);
+            if self.replicas.is_some() {
+                problems.push(Problem::new(
+                    "replicas",
+                    "give replicas or autoscaler bounds, not both: the autoscaler sets the \
+                     replicas",
+                ));
+            }
+        }
+        if self.replicas == Some(0) {
+            problems.push(Problem::new(
+                "replicas",
+                "a gateway needs at least 1 replica",
             ));
         }
         if !ports.is_empty() && !self.effective_service_type().has_node_ports() {

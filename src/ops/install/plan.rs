@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::super::ActionError;
 use super::facts::{GatewaySelector, InstallFacts, NodePortUse, OperatorDetection};
 use super::form::{GatewayForm, Problem, RevisionForm, reject};
+use super::helm::HelmRelease;
 use super::render::{IOP_API_VERSION, IOP_KIND, render_gateway, render_revision};
 use crate::model::facts::gateways::mesh_config_name;
 use crate::model::intern::Interner;
@@ -40,8 +41,14 @@ pub enum Route {
     Operator,
     /// No operator acts on it (or `--istioctl`): save it and run `istioctl install -y -f FILE`.
     Istioctl { binary: PathBuf },
-    /// No operator acts on it and istioctl is not on PATH: save the files for the user to
-    /// apply; nothing in the cluster changes.
+    /// The cluster's revisions are Helm releases: `helm upgrade --install` of Istio's chart
+    /// with the values saved to a file.
+    Helm { binary: PathBuf },
+    /// The Sail operator manages the cluster's revisions: server-side apply of an
+    /// `IstioRevision`; the operator installs it.
+    Sail,
+    /// No operator acts on it and istioctl is not on PATH (or, on the Helm route, helm is
+    /// not): save the files for the user to apply; nothing in the cluster changes.
     SaveOnly,
 }
 
@@ -61,6 +68,10 @@ pub enum StepKind {
     ApplyIstioOperator,
     /// Save the IstioOperator to `file`, run `istioctl install -y -f FILE`.
     IstioctlInstall { binary: PathBuf, file: PathBuf },
+    /// Save the values to `file`, run `helm upgrade --install` of the plan's release.
+    HelmInstall { binary: PathBuf, file: PathBuf },
+    /// Server-side apply of the Sail `IstioRevision`; the Sail operator installs it.
+    ApplyIstioRevision,
     /// Save the objects to `file` (multi-document YAML) for the user.
     Save { file: PathBuf },
 }
@@ -87,9 +98,16 @@ pub struct PlanOptions {
     /// Flags given to istioctl after `install -y -f FILE` (`--kubeconfig`, `--context`), so it
     /// talks to the cluster meshtop talks to.
     pub istioctl_args: Vec<String>,
-    /// A kubeconfig istioctl needs that exists only in memory (the demo's): written, private,
-    /// only while istioctl runs.
+    /// A kubeconfig istioctl (or helm) needs that exists only in memory (the demo's):
+    /// written, private, only while the program runs.
     pub istioctl_kubeconfig: Option<PrivateFile>,
+    /// `helm` on PATH, if any: the route where the cluster's revisions are Helm releases.
+    pub helm: Option<PathBuf>,
+    /// Flags given to helm after its own (`--kubeconfig`, `--kube-context`).
+    pub helm_args: Vec<String>,
+    /// The chart, a repository name or a local path; Istio's (`istio/istiod`,
+    /// `istio/gateway`) when `None`.
+    pub chart: Option<String>,
 }
 
 /// A file holding a secret (a kubeconfig with a bearer token): written with mode 0600 right
@@ -131,6 +149,9 @@ impl Default for PlanOptions {
             file: None,
             istioctl_args: Vec::new(),
             istioctl_kubeconfig: None,
+            helm: find_on_path("helm", std::env::var_os("PATH").as_deref()),
+            helm_args: Vec::new(),
+            chart: None,
         }
     }
 }
@@ -208,7 +229,7 @@ impl Existing {
 }
 
 /// An install, checked and planned. Made only by [`plan_revision`], [`plan_gateway`] and
-/// [`InstallPlan::with_edited_iop`], so a plan handed to the executor passed every check.
+/// [`InstallPlan::with_edited_document`], so a plan handed to the executor passed every check.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstallPlan {
     target: InstallTarget,
@@ -221,6 +242,14 @@ pub struct InstallPlan {
     istioctl_args: Vec<String>,
     istioctl_kubeconfig: Option<PrivateFile>,
     existing: Existing,
+    /// The release, on the Helm route (also when helm is missing and the values are only
+    /// saved).
+    helm: Option<HelmRelease>,
+    helm_args: Vec<String>,
+    /// Why the Helm route: the releases seen.
+    helm_reason: Option<String>,
+    /// The IstioRevision, on the Sail route, and why: the Sail resources seen.
+    sail: Option<(Value, String)>,
 }
 
 /// `istioctl` on PATH, if any.
@@ -371,6 +400,56 @@ fn budget_notes(iop: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The budget a Helm release makes over a single replica: the istiod chart's
+/// `istiod-<rev>` (charts 1.5-1.27 make it whatever the replicas; 1.28+ only above one), and
+/// a gateway's when its values ask for one (the gateway chart makes none by default).
+fn helm_budget_notes(release: &HelmRelease) -> Vec<String> {
+    let v = &release.values;
+    let istiod = release.chart.ends_with("istiod") || release.release.starts_with("istiod");
+    // Where the budget is switched, then where the autoscaler, the fixed replicas and the
+    // autoscaler's minimum are, in the chart's values.
+    let (budget_off, [autoscaler, replicas, minimum]) = if istiod {
+        (
+            v.pointer("/global/defaultPodDisruptionBudget/enabled") == Some(&json!(false)),
+            [
+                "/pilot/autoscaleEnabled",
+                "/pilot/replicaCount",
+                "/pilot/autoscaleMin",
+            ],
+        )
+    } else {
+        (
+            v.get("podDisruptionBudget")
+                .is_none_or(|b| b.as_object().is_none_or(|o| o.is_empty())),
+            [
+                "/autoscaling/enabled",
+                "/replicaCount",
+                "/autoscaling/minReplicas",
+            ],
+        )
+    };
+    if budget_off {
+        return Vec::new();
+    }
+    let fewest = if v.pointer(autoscaler) == Some(&json!(false)) {
+        replicas
+    } else {
+        minimum
+    };
+    let min = v.pointer(fewest).and_then(Value::as_u64).unwrap_or(1);
+    let pdb = &release.release;
+    if min >= 2 {
+        return Vec::new();
+    }
+    vec![format!(
+        "the chart may also create PodDisruptionBudget {}/{pdb} over a single replica: \
+         draining the node it runs on will be refused until it runs 2 (an autoscaler minimum \
+         of 2) or the budget is dropped (istiod charts 1.5-1.27; 1.28+ create none for one \
+         replica)",
+        release.namespace
+    )]
+}
+
 fn iop_text(iop: &Value, field: &str) -> String {
     iop.pointer(field)
         .and_then(Value::as_str)
@@ -390,6 +469,74 @@ pub fn to_yaml(objects: &[Value]) -> String {
     out
 }
 
+/// The installer a plan goes through other than an IstioOperator's, and why.
+enum Installer {
+    Helm(HelmRelease, String),
+    Sail(Value, String),
+}
+
+/// The Sail route's step: the IstioRevision applied.
+fn sail_step(revision: &Value) -> Step {
+    let name = iop_text(revision, "/metadata/name");
+    Step {
+        kind: StepKind::ApplyIstioRevision,
+        description: format!(
+            "apply istiorevision.sailoperator.io/{name} (version {}; server-side apply, field \
+             manager meshtop); the Sail operator installs its istiod",
+            iop_text(revision, "/spec/version")
+        ),
+        objects: vec![revision.clone()],
+    }
+}
+
+/// The Helm route's steps: the prerequisites, then helm run on the saved values (or, without
+/// helm, the values saved for the user); its route and the values file.
+fn helm_steps(
+    release: &HelmRelease,
+    prerequisites: Vec<Step>,
+    opts: &PlanOptions,
+    notes: &mut Vec<String>,
+) -> (Route, Vec<Step>, PathBuf) {
+    let file = opts.file.clone().unwrap_or_else(|| {
+        default_install_file(&release.namespace, &format!("{}.values", release.release))
+    });
+    notes.extend(helm_budget_notes(release));
+    let route = match &opts.helm {
+        Some(binary) => Route::Helm {
+            binary: binary.clone(),
+        },
+        None => Route::SaveOnly,
+    };
+    let args = release.args(&file.display().to_string()).join(" ");
+    let mut steps = prerequisites;
+    match &route {
+        Route::Helm { binary } => steps.push(Step {
+            kind: StepKind::HelmInstall {
+                binary: binary.clone(),
+                file: file.clone(),
+            },
+            description: format!(
+                "save the values to {} and run `{} {args}`",
+                file.display(),
+                binary.display()
+            ),
+            objects: vec![release.values.clone()],
+        }),
+        _ => {
+            notes.push(format!(
+                "helm is not on PATH: nothing in the cluster changes; the values are \
+                     saved for you to run `helm {args}`"
+            ));
+            steps.push(Step {
+                kind: StepKind::Save { file: file.clone() },
+                description: format!("save the values to {}", file.display()),
+                objects: vec![release.values.clone()],
+            });
+        }
+    }
+    (route, steps, file)
+}
+
 impl InstallPlan {
     /// The steps after the prerequisites, for the route the cluster allows.
     fn build(
@@ -399,16 +546,68 @@ impl InstallPlan {
         facts: &InstallFacts,
         opts: &PlanOptions,
         mut notes: Vec<String>,
+        installer: Option<Installer>,
     ) -> Self {
+        let (helm, sail) = match installer {
+            Some(Installer::Helm(release, why)) => (Some((release, why)), None),
+            Some(Installer::Sail(revision, why)) => (None, Some((revision, why))),
+            None => (None, None),
+        };
         let iop_ns = iop_text(&iop, "/metadata/namespace");
-        let iop_name = iop_text(&iop, "/metadata/name");
-        notes.extend(budget_notes(&iop));
         let operator = facts.detect_operator(&iop_ns, &iop_text(&iop, "/spec/revision"));
+        let helm = helm.filter(|_| !opts.force_istioctl);
+        let sail = sail.filter(|_| !opts.force_istioctl && helm.is_none());
+        let (route, steps, file) = match (&helm, &sail) {
+            (Some((release, _)), _) => helm_steps(release, prerequisites, opts, &mut notes),
+            (None, Some((revision, _))) => {
+                let mut steps = prerequisites;
+                steps.push(sail_step(revision));
+                (Route::Sail, steps, PathBuf::new())
+            }
+            (None, None) => Self::iop_steps(&iop, &operator, prerequisites, opts, &mut notes),
+        };
+        let (release, helm_reason) = match helm {
+            Some((release, reason)) => (Some(release), Some(reason)),
+            None => (None, None),
+        };
+        Self {
+            target,
+            iop,
+            steps,
+            operator,
+            route,
+            notes,
+            file,
+            istioctl_args: opts.istioctl_args.clone(),
+            istioctl_kubeconfig: opts.istioctl_kubeconfig.clone(),
+            existing: Existing::of(facts),
+            helm_args: match release {
+                Some(_) => opts.helm_args.clone(),
+                None => Vec::new(),
+            },
+            helm: release,
+            helm_reason,
+            sail,
+        }
+    }
+
+    /// The IstioOperator routes' steps: applied where an operator acts, else istioctl run
+    /// on the saved resource, else the files saved; the route and the resource's file.
+    fn iop_steps(
+        iop: &Value,
+        operator: &OperatorDetection,
+        prerequisites: Vec<Step>,
+        opts: &PlanOptions,
+        notes: &mut Vec<String>,
+    ) -> (Route, Vec<Step>, PathBuf) {
+        let iop_ns = iop_text(iop, "/metadata/namespace");
+        let iop_name = iop_text(iop, "/metadata/name");
+        notes.extend(budget_notes(iop));
         let file = opts
             .file
             .clone()
             .unwrap_or_else(|| default_install_file(&iop_ns, &iop_name));
-        let route = match (&operator, &opts.istioctl) {
+        let route = match (operator, &opts.istioctl) {
             (OperatorDetection::Acts(_), _) if !opts.force_istioctl => Route::Operator,
             (_, Some(binary)) => Route::Istioctl {
                 binary: binary.clone(),
@@ -418,7 +617,8 @@ impl InstallPlan {
         let resource = format!("istiooperator.install.istio.io/{iop_name}");
         let mut steps = Vec::new();
         match &route {
-            Route::Operator => {
+            // Helm and Sail are taken above, where the release or resource is known.
+            Route::Operator | Route::Helm { .. } | Route::Sail => {
                 steps.extend(prerequisites);
                 let by = operator
                     .acting()
@@ -504,18 +704,7 @@ impl InstallPlan {
                 });
             }
         }
-        Self {
-            target,
-            iop,
-            steps,
-            operator,
-            route,
-            notes,
-            file,
-            istioctl_args: opts.istioctl_args.clone(),
-            istioctl_kubeconfig: opts.istioctl_kubeconfig.clone(),
-            existing: Existing::of(facts),
-        }
+        (route, steps, file)
     }
 
     pub fn target(&self) -> &InstallTarget {
@@ -527,8 +716,75 @@ impl InstallPlan {
         &self.iop
     }
 
-    pub fn iop_yaml(&self) -> String {
-        serde_yaml::to_string(&self.iop).unwrap_or_default()
+    /// The document the preview shows and `$EDITOR` edits: the IstioOperator, on the
+    /// Helm route the release's values, on the Sail route the IstioRevision.
+    pub fn document_yaml(&self) -> String {
+        match (&self.helm, &self.sail) {
+            (Some(h), _) => h.values_yaml(),
+            (None, Some((r, _))) => serde_yaml::to_string(r).unwrap_or_default(),
+            (None, None) => serde_yaml::to_string(&self.iop).unwrap_or_default(),
+        }
+    }
+
+    /// What the document is, in words: `the IstioOperator`, `the values`, `the IstioRevision`.
+    pub fn document_words(&self) -> &'static str {
+        match (&self.helm, &self.sail) {
+            (Some(_), _) => "the values",
+            (None, Some(_)) => "the IstioRevision",
+            (None, None) => "the IstioOperator",
+        }
+    }
+
+    /// The IstioRevision, on the Sail route.
+    pub fn sail_revision(&self) -> Option<&Value> {
+        self.sail.as_ref().map(|(r, _)| r)
+    }
+
+    /// The document's heading: `ISTIOOPERATOR NS/NAME`, or `HELM VALUES NS/RELEASE (chart
+    /// CHART[ VERSION])`.
+    pub fn document_title(&self) -> String {
+        if let Some((r, _)) = &self.sail {
+            return format!("ISTIOREVISION {}", iop_text(r, "/metadata/name"));
+        }
+        match &self.helm {
+            Some(h) => format!(
+                "HELM VALUES {}/{} (chart {}{})",
+                h.namespace,
+                h.release,
+                h.chart,
+                h.version
+                    .as_deref()
+                    .map(|v| format!(" {v}"))
+                    .unwrap_or_default()
+            ),
+            None => format!(
+                "ISTIOOPERATOR {}/{}",
+                iop_text(&self.iop, "/metadata/namespace"),
+                iop_text(&self.iop, "/metadata/name")
+            ),
+        }
+    }
+
+    /// The name typed to confirm the install: the Helm release's on the Helm route, else the
+    /// IstioOperator's.
+    pub fn confirm_name(&self) -> Option<&str> {
+        if let Some((r, _)) = &self.sail {
+            return r.pointer("/metadata/name").and_then(Value::as_str);
+        }
+        match &self.helm {
+            Some(h) => Some(&h.release),
+            None => self.iop.pointer("/metadata/name").and_then(Value::as_str),
+        }
+    }
+
+    /// The Helm release, on the Helm route.
+    pub fn helm(&self) -> Option<&HelmRelease> {
+        self.helm.as_ref()
+    }
+
+    /// Flags given to helm after the release's own.
+    pub fn helm_args(&self) -> &[String] {
+        &self.helm_args
     }
 
     pub fn steps(&self) -> &[Step] {
@@ -582,7 +838,11 @@ impl InstallPlan {
             .enumerate()
             .map(|(i, s)| format!("{}. {}", i + 1, s.description))
             .collect();
-        lines.push(format!("operator: {}", self.operator.describe()));
+        match (&self.helm_reason, &self.sail) {
+            (Some(why), _) => lines.push(format!("installer: helm ({why})")),
+            (None, Some((_, why))) => lines.push(format!("installer: sail ({why})")),
+            (None, None) => lines.push(format!("operator: {}", self.operator.describe())),
+        }
         lines.extend(self.notes.iter().map(|n| format!("note: {n}")));
         lines
     }
@@ -601,11 +861,19 @@ impl InstallPlan {
         match self.route {
             Route::SaveOnly => format!("{} (saved to files only)", self.title()),
             Route::Istioctl { .. } => format!("{} (istioctl)", self.title()),
+            Route::Helm { .. } => format!("{} (helm)", self.title()),
+            Route::Sail => format!("{} (sail)", self.title()),
             Route::Operator => self.title(),
         }
     }
 
     pub(crate) fn audit_target(&self) -> String {
+        if let Some((r, _)) = &self.sail {
+            return format!("istiorevision/{}", iop_text(r, "/metadata/name"));
+        }
+        if let Some(h) = &self.helm {
+            return format!("helm/{}/{}", h.namespace, h.release);
+        }
         format!(
             "istiooperator/{}/{}",
             iop_text(&self.iop, "/metadata/namespace"),
@@ -613,10 +881,39 @@ impl InstallPlan {
         )
     }
 
-    /// The plan with the resource replaced by an edited one, checked again: it must still be
+    /// The plan with the document replaced by an edited one. On the Helm route, any values
+    /// (the release, chart and revision stay as planned; the budget note is made again).
+    /// Otherwise the resource is checked again: it must still be
     /// this IstioOperator (apiVersion, kind, name, namespace, revision), and the gateways it
     /// lists must still clash with none of the cluster's (names, labels, node ports).
-    pub fn with_edited_iop(&self, yaml: &str) -> Result<InstallPlan, ActionError> {
+    pub fn with_edited_document(&self, yaml: &str) -> Result<InstallPlan, ActionError> {
+        if let Some(h) = &self.helm {
+            let edited = h.with_values(yaml)?;
+            let mut plan = self.clone();
+            plan.notes.retain(|n| !n.contains("PodDisruptionBudget"));
+            plan.notes.extend(helm_budget_notes(&edited));
+            for step in &mut plan.steps {
+                if matches!(
+                    step.kind,
+                    StepKind::HelmInstall { .. } | StepKind::Save { .. }
+                ) {
+                    step.objects = vec![edited.values.clone()];
+                }
+            }
+            plan.helm = Some(edited);
+            return Ok(plan);
+        }
+        if let Some((revision, why)) = &self.sail {
+            let edited = super::sail::edited(yaml, revision)?;
+            let mut plan = self.clone();
+            for step in &mut plan.steps {
+                if step.kind == StepKind::ApplyIstioRevision {
+                    *step = sail_step(&edited);
+                }
+            }
+            plan.sail = Some((edited, why.clone()));
+            return Ok(plan);
+        }
         let edited = parse_istio_operator(yaml)?;
         let mut problems = Vec::new();
         for (field, what) in [
@@ -787,6 +1084,32 @@ pub fn plan_revision(
             )
         });
     }
+    let helm = facts.helm_releases().map(|releases| {
+        // The profile's gateways are the IstioOperator's: the istiod chart installs istiod.
+        notes.retain(|n| !n.starts_with("profile "));
+        (
+            HelmRelease::istiod(form, opts.chart.as_deref(), &facts.istio_namespace),
+            format!(
+                "the cluster's revisions are Helm releases: {}",
+                releases.join(", ")
+            ),
+        )
+    });
+    let sail = match facts.sail_resources() {
+        Some(resources) if helm.is_none() => {
+            notes.retain(|n| !n.starts_with("profile "));
+            let version = facts.newest_version().unwrap_or_default();
+            let revision = super::sail::istio_revision(form, version, &facts.istio_namespace)?;
+            Some((
+                revision,
+                format!(
+                    "the Sail operator manages the cluster's revisions: {}",
+                    resources.join(", ")
+                ),
+            ))
+        }
+        _ => None,
+    };
     Ok(InstallPlan::build(
         InstallTarget::Revision {
             revision: form.revision.clone(),
@@ -796,6 +1119,8 @@ pub fn plan_revision(
         facts,
         opts,
         notes,
+        helm.map(|(r, why)| Installer::Helm(r, why))
+            .or(sail.map(|(r, why)| Installer::Sail(r, why))),
     ))
 }
 
@@ -817,10 +1142,22 @@ pub fn plan_gateway(
     if !facts.namespaces.contains(ns) && ns != &facts.istio_namespace {
         prerequisites.push(create_namespace_step(ns));
     }
+    // The gateway chart's pods are injected: istiod gives them their config, no ConfigMap
+    // copy is needed.
+    let helm = facts
+        .helm_release_of(&form.revision)
+        .filter(|_| !opts.force_istioctl)
+        .map(|release| {
+            let version = facts.versions.get(&form.revision).map(String::as_str);
+            (
+                HelmRelease::gateway(form, opts.chart.as_deref(), version),
+                format!("revision {} is Helm release {release}", form.revision),
+            )
+        });
     let cm = mesh_config_name(Some(&form.revision));
     let has_copy =
         ns == &facts.istio_namespace || facts.config_map_copies.contains(&(ns.clone(), cm.clone()));
-    if !has_copy && facts.mesh_config_maps.contains(&cm) {
+    if !has_copy && helm.is_none() && facts.mesh_config_maps.contains(&cm) {
         let Some(source) = facts.mesh_config_contents.get(&cm) else {
             return Err(ActionError::Conflict(format!(
                 "configmap {}/{cm} was not read: its copy in {ns} needs what it holds",
@@ -852,6 +1189,7 @@ pub fn plan_gateway(
         facts,
         opts,
         Vec::new(),
+        helm.map(|(r, why)| Installer::Helm(r, why)),
     ))
 }
 
@@ -868,7 +1206,77 @@ mod tests {
             file: Some(PathBuf::from("/tmp/x/iop.yaml")),
             istioctl_args: vec!["--context".into(), "ctx".into()],
             istioctl_kubeconfig: None,
+            helm: None,
+            helm_args: Vec::new(),
+            chart: None,
         }
+    }
+
+    /// On the 2026 cluster (Helm releases), a revision is the istiod chart: helm when it is
+    /// on PATH, the values saved otherwise, istioctl only when asked for; the budget note
+    /// follows the values, edited ones included.
+    #[test]
+    fn helm_releases_take_the_helm_route() {
+        let facts = super::super::facts::tests::facts_of("assets/scenarios/canary-2026.yaml");
+        assert_eq!(
+            facts.helm_releases(),
+            Some(vec![
+                "istiod-1-29-2".to_string(),
+                "istiod-1-30-1".to_string()
+            ])
+        );
+        assert_eq!(facts.newest_version(), Some("1.30.1"));
+        let form = RevisionForm::new("1-31-0");
+        let mut o = opts(Some("/usr/bin/istioctl"));
+        o.helm = Some(PathBuf::from("/usr/bin/helm"));
+        o.file = None;
+        let plan = plan_revision(&form, &facts, &o).expect("plan");
+        assert_eq!(
+            plan.route(),
+            &Route::Helm {
+                binary: "/usr/bin/helm".into()
+            }
+        );
+        assert_eq!(plan.audit_target(), "helm/istio-system/istiod-1-31-0");
+        assert_eq!(plan.audit_action(), "install revision 1-31-0 (helm)");
+        assert!(
+            plan.file()
+                .ends_with("install/istio-system-istiod-1-31-0.values.yaml")
+        );
+        assert_eq!(
+            plan.document_title(),
+            "HELM VALUES istio-system/istiod-1-31-0 (chart istio/istiod)"
+        );
+        let budget = |p: &InstallPlan| {
+            p.notes()
+                .iter()
+                .any(|n| n.contains("PodDisruptionBudget istio-system/istiod-1-31-0"))
+        };
+        assert!(budget(&plan), "{:?}", plan.notes());
+        let edited = plan
+            .with_edited_document("pilot:\n  autoscaleMin: 2\n")
+            .expect("values");
+        assert!(!budget(&edited), "{:?}", edited.notes());
+        assert_eq!(
+            edited.steps()[0].objects,
+            vec![json!({"pilot": {"autoscaleMin": 2}})]
+        );
+        assert!(plan.with_edited_document("- 1\n").is_err());
+
+        o.helm = None;
+        let plan = plan_revision(&form, &facts, &o).expect("plan");
+        assert_eq!(plan.route(), &Route::SaveOnly);
+        assert!(
+            plan.notes()
+                .iter()
+                .any(|n| n.starts_with("helm is not on PATH")),
+            "{:?}",
+            plan.notes()
+        );
+        o.force_istioctl = true;
+        let plan = plan_revision(&form, &facts, &o).expect("plan");
+        assert!(matches!(plan.route(), Route::Istioctl { .. }));
+        assert!(plan.helm().is_none());
     }
 
     fn kinds(plan: &InstallPlan) -> Vec<&StepKind> {
@@ -1104,10 +1512,10 @@ mod tests {
         let facts = k1();
         let f = sample_gateway("istio-gateway-shop");
         let plan = plan_gateway(&f, &facts, &opts(None)).expect("plan");
-        let yaml = plan.iop_yaml();
+        let yaml = plan.document_yaml();
 
         let bigger = yaml.replace("profile: empty", "profile: empty\n  tag: 1.9.2");
-        let edited = plan.with_edited_iop(&bigger).expect("a tag is fine");
+        let edited = plan.with_edited_document(&bigger).expect("a tag is fine");
         assert_eq!(edited.iop()["spec"]["tag"], "1.9.2");
         let applied = &edited.steps().last().expect("a step").objects[0];
         assert_eq!(applied["spec"]["tag"], "1.9.2");
@@ -1141,18 +1549,20 @@ mod tests {
         ] {
             assert!(yaml.contains(from), "{from} not in\n{yaml}");
             let e = plan
-                .with_edited_iop(&yaml.replace(from, to))
+                .with_edited_document(&yaml.replace(from, to))
                 .expect_err(want);
             assert!(e.to_string().contains(want), "{want}: {e}");
         }
-        assert!(plan.with_edited_iop("a: [").is_err());
+        assert!(plan.with_edited_document("a: [").is_err());
 
         // A node port set in the editor is checked as the form's are.
         let mut iop = plan.iop().clone();
         iop["spec"]["components"]["ingressGateways"][0]["k8s"]["service"]["ports"][1]["nodePort"] =
             json!(30443);
         let text = serde_yaml::to_string(&iop).expect("yaml");
-        let e = plan.with_edited_iop(&text).expect_err("a taken node port");
+        let e = plan
+            .with_edited_document(&text)
+            .expect_err("a taken node port");
         assert!(
             e.to_string().contains(
                 "node port 30443 is already used by service/istio-system/istio-ingressgateway"

@@ -35,7 +35,7 @@ fn fill(template: &str, name: &str, vars: &[(&str, &str)]) -> Result<Value, Acti
 }
 
 /// The value at a path of object keys, made (as objects) where missing.
-fn at<'a>(v: &'a mut Value, path: &[&str]) -> &'a mut Value {
+pub(super) fn at<'a>(v: &'a mut Value, path: &[&str]) -> &'a mut Value {
     let mut cur = v;
     for k in path {
         if !cur.is_object() {
@@ -125,6 +125,17 @@ pub fn render_gateway(form: &GatewayForm, istio_namespace: &str) -> Result<Value
                 port["nodePort"] = json!(np);
             }
         }
+    }
+    let k8s = at(gateway, &["k8s"]);
+    if let Some(n) = form.replicas {
+        // The operator's autoscaler stays on: its minimum keeps the replicas asked for.
+        *at(k8s, &["replicaCount"]) = json!(n);
+        *at(k8s, &["hpaSpec", "minReplicas"]) = json!(n);
+        *at(k8s, &["hpaSpec", "maxReplicas"]) = json!(n.max(form.hpa_bounds().1));
+    } else if form.hpa_min.is_some() || form.hpa_max.is_some() {
+        let (min, max) = form.hpa_bounds();
+        *at(k8s, &["hpaSpec", "minReplicas"]) = json!(min);
+        *at(k8s, &["hpaSpec", "maxReplicas"]) = json!(max);
     }
     Ok(iop)
 }

@@ -25,8 +25,16 @@ struct GatewayPlan {
     k8s: Value,
 }
 
-/// What an IstioOperator asks for.
-struct Plan {
+/// Who installs: the in-cluster operator (its labels name the IstioOperator), or the Sail
+/// operator (its label, and an owner reference to the IstioRevision on everything).
+pub(super) enum Installer {
+    Operator,
+    Sail { owner: Value },
+}
+
+/// What an IstioOperator (or a Sail IstioRevision) asks for.
+pub(super) struct Plan {
+    installer: Installer,
     iop_name: String,
     iop_namespace: String,
     revision: String,
@@ -133,6 +141,7 @@ impl Plan {
             }
         }
         Plan {
+            installer: Installer::Operator,
             iop_name: meta_str(iop, "name").to_string(),
             iop_namespace,
             suffix,
@@ -150,13 +159,105 @@ impl Plan {
         }
     }
 
-    fn istiod_name(&self) -> String {
+    /// What a Sail `IstioRevision` asks for: its istiod, from the Helm values the istiod
+    /// chart reads (`revision`, `global.hub`/`tag`, `pilot.*`, `meshConfig`), the version's
+    /// image tag when the values name none.
+    pub(super) fn of_sail_revision(rev: &Value) -> Self {
+        let name = meta_str(rev, "name").to_string();
+        let spec = rev.get("spec").cloned().unwrap_or(json!({}));
+        let v = |p: &str| spec.pointer(&format!("/values{p}"));
+        let revision = match text(v("/revision")) {
+            Some(r) => r,
+            None if name == "default" || name.is_empty() => "default".into(),
+            None => name.clone(),
+        };
+        let suffix = if revision == "default" {
+            String::new()
+        } else {
+            format!("-{revision}")
+        };
+        let version = text(spec.get("version")).unwrap_or_default();
+        let mut pilot_k8s = json!({});
+        for (from, to) in [
+            ("/pilot/autoscaleMin", "minReplicas"),
+            ("/pilot/autoscaleMax", "maxReplicas"),
+        ] {
+            if let Some(n) = v(from).and_then(Value::as_u64) {
+                pilot_k8s["hpaSpec"][to] = json!(n);
+            }
+        }
+        if let Some(n) = v("/pilot/replicaCount").and_then(Value::as_u64) {
+            pilot_k8s["replicaCount"] = json!(n);
+        }
+        for f in ["nodeSelector", "tolerations", "affinity", "resources"] {
+            if let Some(x) = v(&format!("/pilot/{f}")).filter(|x| !x.is_null()) {
+                pilot_k8s[f] = x.clone();
+            }
+        }
+        Plan {
+            installer: Installer::Sail {
+                owner: super::owner_ref(rev),
+            },
+            iop_name: name,
+            iop_namespace: String::new(),
+            suffix,
+            namespace: text(spec.get("namespace")).unwrap_or_else(|| "istio-system".into()),
+            hub: text(v("/global/hub")).unwrap_or_else(|| DEFAULT_HUB.into()),
+            tag: text(v("/global/tag"))
+                .unwrap_or_else(|| version.trim_start_matches('v').to_string()),
+            base: false,
+            pilot: flag(v("/pilot/enabled")) != Some(false),
+            pilot_k8s,
+            pdb: flag(v("/global/defaultPodDisruptionBudget/enabled")) != Some(false),
+            hpa: flag(v("/pilot/autoscaleEnabled")) != Some(false),
+            mesh_config: v("/meshConfig").cloned().unwrap_or(json!({})),
+            gateways: Vec::new(),
+            revision,
+        }
+    }
+
+    pub(super) fn istiod_name(&self) -> String {
         format!("istiod{}", self.suffix)
+    }
+
+    /// istiod's image: `<hub>/pilot:<tag>`.
+    pub(super) fn pilot_image(&self) -> String {
+        format!("{}/pilot:{}", self.hub, self.tag)
+    }
+
+    /// Whether istiod is installed (`pilot.enabled`).
+    pub(super) fn installs_istiod(&self) -> bool {
+        self.pilot
+    }
+
+    pub(super) fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    pub(super) fn revision(&self) -> &str {
+        &self.revision
+    }
+
+    /// An object to install, with the owner reference the installer puts on it.
+    fn owned(&self, mut obj: Value) -> Value {
+        if let Installer::Sail { owner } = &self.installer {
+            obj["metadata"]["ownerReferences"] = json!([owner]);
+        }
+        obj
     }
 
     /// The labels the operator puts on everything of a component.
     fn labels(&self, component: &str) -> Map<String, Value> {
         let mut m = Map::new();
+        if let Installer::Sail { .. } = &self.installer {
+            m.insert("istio.io/rev".into(), json!(self.revision));
+            m.insert(
+                "app.kubernetes.io/managed-by".into(),
+                json!("sail-operator"),
+            );
+            m.insert("app.kubernetes.io/version".into(), json!(self.tag));
+            return m;
+        }
         for (k, v) in [
             ("istio.io/rev", self.revision.as_str()),
             ("operator.istio.io/component", component),
@@ -347,7 +448,7 @@ fn injector_webhooks(plan: &Plan) -> Value {
     Value::Array(hooks)
 }
 
-fn install_istiod(cluster: &mut Cluster, types: &Types, plan: &Plan, now: Timestamp) {
+pub(super) fn install_istiod(cluster: &mut Cluster, types: &Types, plan: &Plan, now: Timestamp) {
     let name = plan.istiod_name();
     let ns = plan.namespace.clone();
     if cluster
@@ -368,7 +469,7 @@ fn install_istiod(cluster: &mut Cluster, types: &Types, plan: &Plan, now: Timest
         {"name": "http-monitoring", "port": 15014, "protocol": "TCP", "targetPort": 15014},
     ]);
     let service = service(&name, &ns, &labels, "ClusterIP", &selector, ports);
-    create_missing(cluster, &types.service, service, now);
+    create_missing(cluster, &types.service, plan.owned(service), now);
     let mut mesh = plan.mesh_config.clone();
     if !mesh.is_object() {
         mesh = json!({});
@@ -385,12 +486,12 @@ fn install_istiod(cluster: &mut Cluster, types: &Types, plan: &Plan, now: Timest
     create_missing(
         cluster,
         &types.config_map,
-        json!({
+        plan.owned(json!({
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {"name": format!("istio{}", plan.suffix), "namespace": ns, "labels": merged(&base, &[("release", "istio")])},
             "data": {"mesh": mesh_yaml, "meshNetworks": "networks: {}\n"},
-        }),
+        })),
         now,
     );
     let mwc_name = if ns == "istio-system" {
@@ -401,19 +502,19 @@ fn install_istiod(cluster: &mut Cluster, types: &Types, plan: &Plan, now: Timest
     create_missing(
         cluster,
         &types.mwc,
-        json!({
+        plan.owned(json!({
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "MutatingWebhookConfiguration",
             "metadata": {"name": mwc_name, "labels": merged(&base, &[("app", "sidecar-injector"), ("release", "istio")])},
             "webhooks": injector_webhooks(plan),
-        }),
+        })),
         now,
     );
     if plan.pdb {
         create_missing(
             cluster,
             &types.pdb,
-            pdb(&name, &ns, labels.clone(), selector.clone()),
+            plan.owned(pdb(&name, &ns, labels.clone(), selector.clone())),
             now,
         );
     }
@@ -421,7 +522,7 @@ fn install_istiod(cluster: &mut Cluster, types: &Types, plan: &Plan, now: Timest
         create_missing(
             cluster,
             &types.hpa,
-            hpa(&name, &ns, labels.clone(), &plan.pilot_k8s),
+            plan.owned(hpa(&name, &ns, labels.clone(), &plan.pilot_k8s)),
             now,
         );
     }
@@ -453,7 +554,7 @@ fn install_istiod(cluster: &mut Cluster, types: &Types, plan: &Plan, now: Timest
         "serviceAccountName": name,
         "containers": [{
             "name": "discovery",
-            "image": format!("{}/pilot:{}", plan.hub, plan.tag),
+            "image": plan.pilot_image(),
             "imagePullPolicy": "IfNotPresent",
             "args": ["discovery", "--monitoringAddr=:15014", "--log_output_level=default:info", "--domain", "cluster.local",
                      "--keepaliveMaxServerConnectionAge", "30m"],
@@ -474,7 +575,7 @@ fn install_istiod(cluster: &mut Cluster, types: &Types, plan: &Plan, now: Timest
         "spec": pod_spec,
     });
     let deployment = deployment(&name, &ns, &labels, k8s, &selector, template);
-    create_missing(cluster, &types.deployment, deployment, now);
+    create_missing(cluster, &types.deployment, plan.owned(deployment), now);
 }
 
 fn default_gateway_ports(ingress: bool) -> Value {
@@ -623,7 +724,11 @@ pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp) {
 
 /// HEALTHY when the Deployment has all its replicas updated and ready, RECONCILING before,
 /// ERROR when it could not be installed.
-fn deployment_health(cluster: &Cluster, ns: &str, name: &str) -> (&'static str, Option<String>) {
+pub(super) fn deployment_health(
+    cluster: &Cluster,
+    ns: &str,
+    name: &str,
+) -> (&'static str, Option<String>) {
     let Some(d) = cluster.store.get("deployments.apps", ns, name) else {
         return (
             "ERROR",

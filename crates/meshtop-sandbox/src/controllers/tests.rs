@@ -1,5 +1,5 @@
 //! Controller behaviour on small scenarios: scheduling, replacement, readiness, PDB status,
-//! eviction, injection and the IstioOperator.
+//! eviction, injection, the IstioOperator and the Sail operator.
 
 use std::time::Duration;
 
@@ -103,6 +103,11 @@ fn get(c: &Cluster, key: &str, ns: &str, name: &str) -> Value {
         .get(key, ns, name)
         .map(|v| (**v).clone())
         .unwrap_or_else(|| panic!("{key} {ns}/{name} missing"))
+}
+
+/// Whether the store holds the object.
+fn exists(c: &Cluster, key: &str, ns: &str, name: &str) -> bool {
+    c.store.get(key, ns, name).is_some()
 }
 
 fn update(c: &mut Cluster, api_version: &str, kind: &str, obj: Value) {
@@ -1214,20 +1219,18 @@ fn istio_operator_with_empty_profile_installs_no_istiod() {
         .expect("parse")
         .build(t0())
         .expect("build");
-    assert!(
-        c.store
-            .get("deployments.apps", "istio-system", "istiod-1-20-3")
-            .is_none()
-    );
-    assert!(
-        c.store
-            .get(
-                "deployments.apps",
-                "istio-system",
-                "istio-ingressgateway-canary"
-            )
-            .is_some()
-    );
+    assert!(!exists(
+        &c,
+        "deployments.apps",
+        "istio-system",
+        "istiod-1-20-3"
+    ));
+    assert!(exists(
+        &c,
+        "deployments.apps",
+        "istio-system",
+        "istio-ingressgateway-canary"
+    ));
     let iop = get(
         &c,
         "istiooperators.install.istio.io",
@@ -1373,4 +1376,114 @@ fn a_not_ready_pod_may_go_while_the_healthy_pods_suffice() {
             .is_none()
     );
     assert_eq!(pdb(&c)["currentHealthy"], 2, "no healthy pod was spent");
+}
+
+const SAIL: &str = "
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: kube-system
+  annotations:
+    sandbox.meshtop.dev/crds: istios.sailoperator.io,istiorevisions.sailoperator.io
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: istio-system}
+---
+apiVersion: sailoperator.io/v1
+kind: Istio
+metadata: {name: default}
+spec:
+  version: v1.29.2
+  namespace: istio-system
+  values: {pilot: {autoscaleMin: 2}}
+";
+
+#[test]
+fn sail_istio_in_place_upgrades_and_its_revision_owns_istiod() {
+    let docs = SAIL.to_string() + &two_nodes();
+    let mut c = Scenario::parse(&docs, "t.yaml")
+        .expect("parse")
+        .build(t0())
+        .expect("build");
+    reconcile(&mut c, after(5));
+    // InPlace (the default): one revision named after the Istio, the default revision.
+    let rev = get(&c, "istiorevisions.sailoperator.io", "", "default");
+    assert_eq!(rev["spec"]["version"], "v1.29.2");
+    let d = get(&c, "deployments.apps", "istio-system", "istiod");
+    assert_eq!(d["spec"]["replicas"], 2);
+    assert_eq!(
+        d["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "sail-operator"
+    );
+    assert_eq!(d["metadata"]["ownerReferences"][0]["kind"], "IstioRevision");
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "docker.io/istio/pilot:1.29.2"
+    );
+    assert!(exists(
+        &c,
+        "mutatingwebhookconfigurations.admissionregistration.k8s.io",
+        "",
+        "istio-sidecar-injector"
+    ));
+    let rev = get(&c, "istiorevisions.sailoperator.io", "", "default");
+    assert_eq!(rev["status"]["state"], "Healthy", "{rev}");
+    let istio = get(&c, "istios.sailoperator.io", "", "default");
+    assert_eq!(istio["status"]["activeRevisionName"], "default");
+    assert_eq!(istio["status"]["revisions"]["ready"], 1, "{istio}");
+
+    // A new version: the revision follows, and istiod rolls to its image.
+    let mut istio = get(&c, "istios.sailoperator.io", "", "default");
+    istio["spec"]["version"] = json!("v1.30.1");
+    update(&mut c, "sailoperator.io/v1", "Istio", istio);
+    reconcile(&mut c, after(10));
+    let rev = get(&c, "istiorevisions.sailoperator.io", "", "default");
+    assert_eq!(rev["spec"]["version"], "v1.30.1");
+    let d = get(&c, "deployments.apps", "istio-system", "istiod");
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "docker.io/istio/pilot:1.30.1"
+    );
+
+    // RevisionBased: a new revision beside the old one; deleting that one takes its istiod.
+    let mut istio = get(&c, "istios.sailoperator.io", "", "default");
+    istio["spec"]["updateStrategy"] = json!({"type": "RevisionBased"});
+    update(&mut c, "sailoperator.io/v1", "Istio", istio);
+    reconcile(&mut c, after(15));
+    get(
+        &c,
+        "deployments.apps",
+        "istio-system",
+        "istiod-default-v1-30-1",
+    );
+    let t = c
+        .registry
+        .by_kind("sailoperator.io/v1", "IstioRevision")
+        .cloned()
+        .expect("type");
+    api::delete(
+        &mut c,
+        &t,
+        "",
+        "default",
+        after(16),
+        &WriteOptions::client(false),
+    )
+    .expect("delete");
+    reconcile(&mut c, after(17));
+    assert!(!exists(&c, "deployments.apps", "istio-system", "istiod"));
+    assert!(!exists(
+        &c,
+        "mutatingwebhookconfigurations.admissionregistration.k8s.io",
+        "",
+        "istio-sidecar-injector"
+    ));
+    get(
+        &c,
+        "deployments.apps",
+        "istio-system",
+        "istiod-default-v1-30-1",
+    );
 }

@@ -1,5 +1,5 @@
 //! Running a plan's steps in order: server-side apply with field manager `meshtop`
-//! (`dryRun=All` for a dry run), files saved, istioctl run with its output kept.
+//! (`dryRun=All` for a dry run), files saved, istioctl or helm run with its output kept.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 
 use super::super::{FIELD_MANAGER, api_error};
-use super::read::iop_resource;
+use super::read::{iop_resource, istio_revision_resource};
 use crate::ops::ActionError;
 use crate::ops::install::plan::{InstallPlan, PrivateFile, Route, StepKind, to_yaml};
 
@@ -20,7 +20,7 @@ pub struct InstallOutcome {
     /// kubectl-like lines, one per step: `namespace/NS created`, `configmap/istio-1-9-1
     /// copied to NS`, `istiooperator.install.istio.io/NAME created (server dry run)`.
     pub lines: Vec<String>,
-    /// What istioctl printed (stdout, then stderr), on the istioctl route.
+    /// What istioctl (or helm) printed (stdout, then stderr), on its route.
     pub istioctl_output: Option<String>,
     /// The files written.
     pub saved: Vec<PathBuf>,
@@ -151,76 +151,82 @@ async fn run_steps(
                     out.lines.push(format!("{resource} created{suffix}"));
                 }
             }
+            StepKind::ApplyIstioRevision => {
+                for o in &step.objects {
+                    let name = text(o, "/metadata/name");
+                    let resource = format!("istiorevision.sailoperator.io/{name}");
+                    let api: Api<DynamicObject> =
+                        Api::all_with(client.clone(), &istio_revision_resource());
+                    // The model sees revisions by their istiod: one whose istiod is not
+                    // there (yet, or turned off) is found here, and left as it is.
+                    let existing = api
+                        .get_opt(name)
+                        .await
+                        .map_err(|e| api_error(&format!("reading {resource}"), &e))?;
+                    if existing.is_some() {
+                        return Err(ActionError::Refused(format!(
+                            "{resource} already exists: nothing was changed; choose another \
+                             revision name"
+                        )));
+                    }
+                    api.patch(name, &params(dry_run), &Patch::Apply(o))
+                        .await
+                        .map_err(|e| api_error(&format!("applying {resource}"), &e))?;
+                    out.lines.push(format!("{resource} created{suffix}"));
+                }
+            }
             StepKind::IstioctlInstall { binary, file: kept } => {
-                // istioctl reads a file; a dry run gives it a private temporary one and
-                // leaves the user's file as it is.
-                let scratch = if dry_run {
-                    Some(ScratchDir::new().map_err(|e| {
-                        ActionError::Refused(format!("a temporary directory for istioctl: {e}"))
-                    })?)
-                } else {
-                    None
-                };
-                let file = match &scratch {
-                    Some(dir) => &dir
-                        .path
-                        .join(kept.file_name().unwrap_or("iop.yaml".as_ref())),
-                    None => kept,
-                };
-                save(file, &to_yaml(&step.objects))?;
+                let scratch = scratch(dry_run)?;
+                let file = scratch_or(&scratch, kept, "iop.yaml");
+                save(&file, &to_yaml(&step.objects))?;
                 if scratch.is_none() {
                     out.saved.push(file.clone());
                 }
-                let mut cmd = tokio::process::Command::new(binary);
-                cmd.arg("install")
-                    .arg("-y")
-                    .arg("-f")
-                    .arg(file)
-                    .args(plan.istioctl_args());
+                let mut args: Vec<String> = ["install", "-y", "-f"].map(String::from).to_vec();
+                args.push(file.display().to_string());
+                args.extend(plan.istioctl_args().iter().cloned());
                 if dry_run {
-                    cmd.arg("--dry-run");
+                    args.push("--dry-run".into());
                 }
-                cmd.stdin(Stdio::null()).kill_on_drop(true);
-                let kubeconfig = plan.istioctl_kubeconfig();
-                if let Some(k) = kubeconfig {
-                    save_private(k)?;
-                }
-                // istioctl waits for readiness itself (5m by default): far beyond that, it
-                // hangs; it is killed (kill_on_drop) rather than holding the action forever.
-                let done = match tokio::time::timeout(ISTIOCTL_TIMEOUT, cmd.output()).await {
-                    Ok(done) => done,
-                    Err(_) => Err(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        format!(
-                            "no answer within {} minutes: stopped",
-                            ISTIOCTL_TIMEOUT.as_secs() / 60
-                        ),
-                    )),
-                };
-                if let Some(k) = kubeconfig {
-                    // Its token is the demo's: nothing else needs it once istioctl is done.
-                    if let Err(e) = std::fs::remove_file(&k.path) {
-                        tracing::warn!(file = %k.path.display(), error = %e, "removing");
-                    }
-                }
-                let done = done.map_err(|e| {
-                    ActionError::Refused(format!("cannot run {}: {e}", binary.display()))
-                })?;
-                let output = joined_output(&done.stdout, &done.stderr);
-                tracing::info!(status = %done.status, output = %output, "istioctl install");
-                if !done.status.success() {
-                    return Err(ActionError::Api(format!(
-                        "istioctl install -f {} failed ({}): {}",
-                        file.display(),
-                        done.status,
-                        tail(&output, 5)
-                    )));
-                }
+                let what = format!("istioctl install -f {}", file.display());
+                let output =
+                    run_installer(binary, &args, plan.istioctl_kubeconfig(), &what).await?;
                 out.istioctl_output = Some(output);
                 out.lines.push(format!(
                     "istioctl install -y -f {}: done{}",
                     file.display(),
                     if dry_run { " (istioctl dry run)" } else { "" }
+                ));
+            }
+            StepKind::HelmInstall { binary, file: kept } => {
+                let Some(release) = plan.helm() else {
+                    return Err(ActionError::Invalid("a helm step without a release".into()));
+                };
+                let scratch = scratch(dry_run)?;
+                let file = scratch_or(&scratch, kept, "values.yaml");
+                save(&file, &to_yaml(&step.objects))?;
+                if scratch.is_none() {
+                    out.saved.push(file.clone());
+                }
+                let mut args = release.args(&file.display().to_string());
+                args.extend(plan.helm_args().iter().cloned());
+                if dry_run {
+                    args.push("--dry-run=server".into());
+                }
+                let what = format!("helm upgrade --install {}", release.release);
+                let output =
+                    run_installer(binary, &args, plan.istioctl_kubeconfig(), &what).await?;
+                out.istioctl_output = Some(output);
+                out.lines.push(format!(
+                    "helm upgrade --install {} {} -n {}: done{}",
+                    release.release,
+                    release.chart,
+                    release.namespace,
+                    if dry_run {
+                        " (helm server dry run)"
+                    } else {
+                        ""
+                    }
                 ));
             }
             StepKind::Save { file } if dry_run => {
@@ -238,6 +244,70 @@ async fn run_steps(
         }
     }
     Ok(())
+}
+
+/// A dry run gives the installer a private temporary file and leaves the user's as it is.
+fn scratch(dry_run: bool) -> Result<Option<ScratchDir>, ActionError> {
+    if !dry_run {
+        return Ok(None);
+    }
+    ScratchDir::new()
+        .map(Some)
+        .map_err(|e| ActionError::Refused(format!("a temporary directory for a dry run: {e}")))
+}
+
+/// The file an installer reads: `kept`, or its namesake in the dry run's scratch directory.
+fn scratch_or(scratch: &Option<ScratchDir>, kept: &Path, fallback: &str) -> PathBuf {
+    match scratch {
+        Some(dir) => dir.path.join(kept.file_name().unwrap_or(fallback.as_ref())),
+        None => kept.to_path_buf(),
+    }
+}
+
+/// Runs an installer (istioctl, helm) with the plan's private kubeconfig written while it
+/// runs; its output (stdout, then stderr) when it succeeds, else `WHAT failed (STATUS):`
+/// and the output's tail.
+pub(in super::super) async fn run_installer(
+    binary: &Path,
+    args: &[String],
+    kubeconfig: Option<&PrivateFile>,
+    what: &str,
+) -> Result<String, ActionError> {
+    let mut cmd = tokio::process::Command::new(binary);
+    cmd.args(args).stdin(Stdio::null()).kill_on_drop(true);
+    if let Some(k) = kubeconfig {
+        save_private(k)?;
+    }
+    // Installers wait for readiness themselves (istioctl 5m by default): far beyond that,
+    // one hangs; it is killed (kill_on_drop) rather than holding the action forever.
+    let done = match tokio::time::timeout(ISTIOCTL_TIMEOUT, cmd.output()).await {
+        Ok(done) => done,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "no answer within {} minutes: stopped",
+                ISTIOCTL_TIMEOUT.as_secs() / 60
+            ),
+        )),
+    };
+    if let Some(k) = kubeconfig {
+        // Its token is the demo's: nothing else needs it once the installer is done.
+        if let Err(e) = std::fs::remove_file(&k.path) {
+            tracing::warn!(file = %k.path.display(), error = %e, "removing");
+        }
+    }
+    let done =
+        done.map_err(|e| ActionError::Refused(format!("cannot run {}: {e}", binary.display())))?;
+    let output = joined_output(&done.stdout, &done.stderr);
+    tracing::info!(program = %binary.display(), status = %done.status, output = %output, "installer");
+    if !done.status.success() {
+        return Err(ActionError::Api(format!(
+            "{what} failed ({}): {}",
+            done.status,
+            tail(&output, 5)
+        )));
+    }
+    Ok(output)
 }
 
 /// A private temporary directory, removed with what it holds when dropped.
@@ -282,10 +352,18 @@ impl InstallOutcome {
                 _ => None,
             })
             .collect();
+        let why = match plan.helm() {
+            Some(h) => format!(
+                "the cluster's revisions are Helm releases and helm is not on PATH (release {}/{})",
+                h.namespace, h.release
+            ),
+            None => format!(
+                "no operator acts on the resource ({}) and istioctl is not on PATH",
+                plan.operator().describe()
+            ),
+        };
         Some(format!(
-            "not installed: no operator acts on the resource ({}) and istioctl is not on PATH; \
-             {}: {}",
-            plan.operator().describe(),
+            "not installed: {why}; {}: {}",
             if dry_run {
                 "the files would be saved (dry run: nothing written)"
             } else {

@@ -16,6 +16,14 @@ pub(super) fn iop_resource() -> ApiResource {
     )
 }
 
+/// The Sail operator's IstioRevision (cluster-scoped).
+pub(crate) fn istio_revision_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("sailoperator.io", "v1", "IstioRevision"),
+        "istiorevisions",
+    )
+}
+
 /// Adds what the mesh ConfigMaps of the revisions in use hold to facts taken from the
 /// model, one GET each. One deleted since the model saw it is left out: a plan that would
 /// copy it then says it was not read.
