@@ -354,11 +354,13 @@ pub enum GetOutput {
     Yaml,
 }
 
-/// `--sync-timeout`: how long a command waits for the cluster's first answers.
+/// `--sync-timeout`: how long a command waits for the cluster's first answers without
+/// progress.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct SyncTimeout {
-    /// How long to wait for the cluster's first answers (the watches' first lists, each
-    /// istiod replica's first sync report), in seconds (1 to 86400).
+    /// How long the cluster's first answers (the watches' first lists, each istiod
+    /// replica's first sync report) may go without progress before the command gives up, in
+    /// seconds (1 to 86400): a large cluster whose lists keep arriving is waited for.
     #[arg(
         long = "sync-timeout",
         default_value = "30",

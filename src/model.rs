@@ -153,6 +153,13 @@ impl Model {
                 let store = &mut self.store;
                 store.sync.answer(replica, stamped.at, &store.pods)
             }
+            ClusterEvent::ProxySyncUnchanged { namespace, istiod } => {
+                let key = ObjectKey {
+                    namespace,
+                    name: istiod,
+                };
+                self.store.sync.answered_again(&key, stamped.at)
+            }
             ClusterEvent::ProxySyncGone { namespace, istiod } => {
                 let store = &mut self.store;
                 let key = ObjectKey {

@@ -169,6 +169,12 @@ pub trait TableSource {
     fn title_note(&self) -> Option<(String, Tone)> {
         None
     }
+    /// The model generation the rows are read from, for a table whose rows depend on the
+    /// model alone: a screen then keeps its arranged rows until the generation moves. `None`
+    /// (small tables, and tables of one subject): arranged afresh every time.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A row of a view that lists the model's rows of one kind as they come: its view's column
@@ -273,13 +279,60 @@ fn letters_in_a_word(term: &str, haystack: &str) -> bool {
     })
 }
 
+/// A screen's rows as last arranged, and what they were arranged from.
+#[derive(Debug, Clone)]
+pub struct Arranged {
+    generation: u64,
+    len: usize,
+    problems_only: bool,
+    sort: Option<Sort>,
+    filter: String,
+    rows: Vec<usize>,
+}
+
 /// The row indices a screen shows: its problems-only toggle, its `/` filter, its sort.
-/// Without any of them this does no per-row work beyond the index list.
+/// Without any of them this does no per-row work beyond the index list. For a table that
+/// depends on the model alone, the screen keeps the result: the frames and key presses
+/// that follow (scrolling, PgDn) reuse it until the model or the screen's choice changes,
+/// and a filter typed one more letter only narrows the rows it had.
 pub fn arrange(source: &dyn TableSource, screen: &Screen) -> Vec<usize> {
-    let (filter, sort) = (screen.filter.as_str(), screen.sort);
-    let mut rows: Vec<usize> = (0..source.len())
-        .filter(|&i| !screen.problems_only || source.is_problem(i))
-        .collect();
+    let Some(generation) = source.generation() else {
+        return arrange_rows(source, screen);
+    };
+    let len = source.len();
+    let same_rows = |a: &Arranged| {
+        a.generation == generation
+            && a.len == len
+            && a.problems_only == screen.problems_only
+            && a.sort == screen.sort
+    };
+    let mut kept = screen.arranged.borrow_mut();
+    let narrowed = match kept.as_mut().filter(|a| same_rows(a)) {
+        Some(a) if a.filter == screen.filter => return a.rows.clone(),
+        // Each term must still match, and a longer term matches fewer rows: the rows that
+        // matched the shorter filter, in their order, are all there is to look at.
+        Some(a) if screen.filter.starts_with(a.filter.as_str()) => {
+            Some(std::mem::take(&mut a.rows))
+        }
+        _ => None,
+    };
+    let rows = match narrowed {
+        Some(within) => filter_rows(source, &screen.filter, within),
+        None => arrange_rows(source, screen),
+    };
+    *kept = Some(Arranged {
+        generation,
+        len,
+        problems_only: screen.problems_only,
+        sort: screen.sort,
+        filter: screen.filter.clone(),
+        rows: rows.clone(),
+    });
+    rows
+}
+
+/// The rows of `rows` whose text matches `filter`, in their order.
+fn filter_rows(source: &dyn TableSource, filter: &str, mut rows: Vec<usize>) -> Vec<usize> {
     if !filter.trim().is_empty() {
         let mut text = String::new();
         rows.retain(|&i| {
@@ -288,6 +341,15 @@ pub fn arrange(source: &dyn TableSource, screen: &Screen) -> Vec<usize> {
             filter_match(filter, &text)
         });
     }
+    rows
+}
+
+fn arrange_rows(source: &dyn TableSource, screen: &Screen) -> Vec<usize> {
+    let (filter, sort) = (screen.filter.as_str(), screen.sort);
+    let rows: Vec<usize> = (0..source.len())
+        .filter(|&i| !screen.problems_only || source.is_problem(i))
+        .collect();
+    let mut rows = filter_rows(source, filter, rows);
     if let Some(sort) = sort
         && sort.column < source.columns().len()
     {

@@ -14,6 +14,7 @@ mod command_line;
 mod disconnect;
 mod drain_guard;
 mod install_istioctl;
+mod intake;
 mod mesh_2026;
 mod paging;
 mod panes;

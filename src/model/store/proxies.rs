@@ -462,6 +462,19 @@ impl SyncIndex {
     }
 
     /// Takes a replica's latest answer; true if anything changed.
+    /// A replica answered as it did last time: only the time of its answer moves, which no
+    /// view shows live (so nothing changed for a frame).
+    pub fn answered_again(&mut self, key: &ObjectKey, at: Timestamp) -> bool {
+        let ok = matches!(
+            self.replicas.get(key).map(|r| &r.state),
+            Some(ReplicaState::Ok { .. })
+        );
+        if ok && let Some(known) = self.known.get_mut(key) {
+            known.at = at;
+        }
+        false
+    }
+
     pub fn answer(
         &mut self,
         replica: ReplicaSync,

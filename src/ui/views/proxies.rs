@@ -99,6 +99,7 @@ pub struct ProxiesTable<'m> {
     focused: Option<Vec<usize>>,
     /// The istiod replicas that did not answer, for the title.
     replica_problems: Vec<String>,
+    generation: u64,
 }
 
 impl<'m> ProxiesTable<'m> {
@@ -129,6 +130,7 @@ impl<'m> ProxiesTable<'m> {
             columns,
             focused,
             replica_problems: replica_problems(&model.proxy_summary().replicas),
+            generation: model.generation(),
         }
     }
 
@@ -248,6 +250,10 @@ fn cell(r: &ProxyLine<'_>, c: ProxyColumn) -> CellText {
 impl TableSource for ProxiesTable<'_> {
     fn columns(&self) -> &[Column] {
         &self.columns
+    }
+
+    fn generation(&self) -> Option<u64> {
+        Some(self.generation)
     }
 
     fn title_note(&self) -> Option<(String, Tone)> {
