@@ -131,6 +131,7 @@ fn sync_options(global: &GlobalArgs) -> SyncOptions {
 fn watch_options(global: &GlobalArgs) -> WatchOptions {
     WatchOptions {
         namespace: global.namespace.clone(),
+        page_size: global.list_page_size,
         ..WatchOptions::default()
     }
 }

@@ -727,6 +727,8 @@ pub fn scroll_offset(previous: usize, selected: usize, page: usize, len: usize) 
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
     use super::*;
 
     #[test]
@@ -809,6 +811,82 @@ mod tests {
         assert_eq!(cut.to_string(), "k1-node01 loggi…");
         let short = fit_line(Line::raw("ok"), 16);
         assert_eq!(short.to_string(), "ok");
+    }
+
+    /// Names from a model of a given generation, counting how often rows are read.
+    struct Named {
+        names: Vec<String>,
+        generation: u64,
+        reads: Cell<usize>,
+    }
+
+    const NAMED_COLUMNS: [Column; 1] = [Column::new("NAME", Constraint::Length(8), 0)];
+
+    impl TableSource for Named {
+        fn columns(&self) -> &[Column] {
+            &NAMED_COLUMNS
+        }
+        fn len(&self) -> usize {
+            self.names.len()
+        }
+        fn cells(&self, row: usize) -> Vec<CellText> {
+            vec![(self.names[row].clone(), Tone::Plain)]
+        }
+        fn sort_key(&self, row: usize, _column: usize) -> SortKey<'_> {
+            SortKey::Text(Cow::Borrowed(&self.names[row]))
+        }
+        fn filter_text(&self, row: usize, out: &mut String) {
+            self.reads.set(self.reads.get() + 1);
+            out.push_str(&self.names[row]);
+        }
+        fn empty_message(&self) -> &'static str {
+            "none"
+        }
+        fn generation(&self) -> Option<u64> {
+            Some(self.generation)
+        }
+    }
+
+    #[test]
+    fn a_screen_keeps_its_rows_until_the_model_or_its_choice_changes() {
+        let names = ["web-2", "db-1", "web-1", "cache-1", "web-3", "db-2"];
+        let source = |generation| Named {
+            names: names.iter().map(|n| n.to_string()).collect(),
+            generation,
+            reads: Cell::new(0),
+        };
+        let mut screen = Screen::new(super::super::views::ScreenId::View(
+            super::super::views::ViewKind::Proxies,
+        ));
+        screen.sort = Some(Sort {
+            column: 0,
+            reverse: true,
+        });
+        screen.filter = "w".into();
+        let model = source(1);
+        let n = names.len();
+        assert_eq!(arrange(&model, &screen), [4, 0, 2]);
+        assert_eq!(model.reads.get(), n);
+        // The next frame reads no row.
+        assert_eq!(arrange(&model, &screen), [4, 0, 2]);
+        assert_eq!(model.reads.get(), n);
+        // One more letter: only the rows that matched are read, in their sorted order.
+        screen.filter = "web-".into();
+        assert_eq!(arrange(&model, &screen), [4, 0, 2]);
+        assert_eq!(model.reads.get(), n + 3);
+        screen.filter = "web-1".into();
+        assert_eq!(arrange(&model, &screen), [2]);
+        assert_eq!(model.reads.get(), n + 6);
+        // Another filter, or a new generation of the model: every row again.
+        screen.filter = "b".into();
+        assert_eq!(arrange(&model, &screen), [4, 0, 2, 5, 1]);
+        assert_eq!(model.reads.get(), 2 * n + 6);
+        let newer = source(2);
+        assert_eq!(arrange(&newer, &screen), [4, 0, 2, 5, 1]);
+        assert_eq!(newer.reads.get(), n);
+        // Without the sort, the source's order.
+        screen.sort = None;
+        assert_eq!(arrange(&newer, &screen), [0, 1, 2, 4, 5]);
     }
 
     /// One row whose second cell lists far more than a screen holds.
