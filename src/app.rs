@@ -700,18 +700,13 @@ async fn run_request(
 
 /// Reads the cluster into a model and refuses the request if it needs [`ops::Consent`].
 async fn ask_consent(target: &Target, request: &mut Request) -> Result<(), AppError> {
-    let (tx, mut rx) = mpsc::channel(4096);
     // Every namespace, whatever -n says: istiod runs in its own.
-    let watchers = cluster::spawn_watchers(&target.connection, WatchOptions::default(), tx);
-    let mut model = Model::new();
-    initial_sync(
-        &mut model,
-        &mut rx,
+    let model = synced_model(
+        &target.connection,
+        WatchOptions::default(),
         CONSENT_SYNC_TIMEOUT,
-        &watchers.progress(),
     )
     .await?;
-    drop(watchers);
     let context = &target.connection.context;
     request.prepare(&model).map_err(|e| match e {
         ActionError::NotFound(why) => {
@@ -795,17 +790,12 @@ async fn upgrade_nodes(global: &GlobalArgs, cmd: &UpgradeNodesCmd) -> Result<(),
     }
     preflight(global, request.verb(), &request.target())?;
     let (target, executor) = executor(global).await?;
-    let (tx, mut rx) = mpsc::channel(4096);
-    let watchers = cluster::spawn_watchers(&target.connection, WatchOptions::default(), tx);
-    let mut model = Model::new();
-    initial_sync(
-        &mut model,
-        &mut rx,
+    let model = synced_model(
+        &target.connection,
+        WatchOptions::default(),
         CONSENT_SYNC_TIMEOUT,
-        &watchers.progress(),
     )
     .await?;
-    drop(watchers);
     let plan = ops::plan(&request, &model);
     let mut text = String::new();
     for line in &plan.lines {

@@ -173,14 +173,10 @@ impl From<Container> for core::Container {
             image: c.image,
             restart_policy: c.restart_policy,
             command: c.command,
-            env: c.env.map(|env| {
-                env.into_iter()
-                    .map(|e| core::EnvVar {
-                        name: e.name,
-                        value: e.value,
-                        value_from: None,
-                    })
-                    .collect()
+            env: each(c.env, |e| core::EnvVar {
+                name: e.name,
+                value: e.value,
+                value_from: None,
             }),
             ..core::Container::default()
         }
@@ -189,6 +185,11 @@ impl From<Container> for core::Container {
 
 fn containers(c: Vec<Container>) -> Vec<core::Container> {
     c.into_iter().map(Into::into).collect()
+}
+
+/// Each item of an optional list, made into another type.
+fn each<T, U>(list: Option<Vec<T>>, make: impl FnMut(T) -> U) -> Option<Vec<U>> {
+    list.map(|l| l.into_iter().map(make).collect())
 }
 
 // --- pods -------------------------------------------------------------------------------------
@@ -297,25 +298,17 @@ impl From<ContainerStatus> for core::ContainerStatus {
     }
 }
 
-fn statuses(s: Option<Vec<ContainerStatus>>) -> Option<Vec<core::ContainerStatus>> {
-    s.map(|s| s.into_iter().map(Into::into).collect())
-}
-
 impl From<PodSpec> for core::PodSpec {
     fn from(s: PodSpec) -> Self {
         core::PodSpec {
             node_name: s.node_name,
             containers: containers(s.containers),
-            init_containers: s.init_containers.map(containers),
+            init_containers: each(s.init_containers, Into::into),
             node_selector: s.node_selector,
-            volumes: s.volumes.map(|v| {
-                v.into_iter()
-                    .map(|v| core::Volume {
-                        name: v.name,
-                        empty_dir: v.empty_dir.map(|_| core::EmptyDirVolumeSource::default()),
-                        ..core::Volume::default()
-                    })
-                    .collect()
+            volumes: each(s.volumes, |v| core::Volume {
+                name: v.name,
+                empty_dir: v.empty_dir.map(|_| core::EmptyDirVolumeSource::default()),
+                ..core::Volume::default()
             }),
             ..core::PodSpec::default()
         }
@@ -331,18 +324,14 @@ impl<'de> Deserialize<'de> for Lean<core::Pod> {
             status: p.status.map(|s| core::PodStatus {
                 phase: s.phase,
                 reason: s.reason,
-                conditions: s.conditions.map(|c| {
-                    c.into_iter()
-                        .map(|c| core::PodCondition {
-                            type_: c.type_,
-                            status: c.status,
-                            reason: c.reason,
-                            ..core::PodCondition::default()
-                        })
-                        .collect()
+                conditions: each(s.conditions, |c| core::PodCondition {
+                    type_: c.type_,
+                    status: c.status,
+                    reason: c.reason,
+                    ..core::PodCondition::default()
                 }),
-                container_statuses: statuses(s.container_statuses),
-                init_container_statuses: statuses(s.init_container_statuses),
+                container_statuses: each(s.container_statuses, Into::into),
+                init_container_statuses: each(s.init_container_statuses, Into::into),
                 ..core::PodStatus::default()
             }),
         }))
@@ -402,15 +391,11 @@ impl<'de> Deserialize<'de> for Lean<core::Node> {
         Ok(Lean(core::Node {
             metadata: n.metadata.map(Into::into).unwrap_or_default(),
             spec: n.spec.map(|s| core::NodeSpec {
-                taints: s.taints.map(|t| {
-                    t.into_iter()
-                        .map(|t| core::Taint {
-                            key: t.key,
-                            value: t.value,
-                            effect: t.effect,
-                            time_added: None,
-                        })
-                        .collect()
+                taints: each(s.taints, |t| core::Taint {
+                    key: t.key,
+                    value: t.value,
+                    effect: t.effect,
+                    time_added: None,
                 }),
                 unschedulable: s.unschedulable,
                 ..core::NodeSpec::default()
@@ -420,23 +405,15 @@ impl<'de> Deserialize<'de> for Lean<core::Node> {
                     kubelet_version: i.kubelet_version,
                     ..core::NodeSystemInfo::default()
                 }),
-                conditions: s.conditions.map(|c| {
-                    c.into_iter()
-                        .map(|c| core::NodeCondition {
-                            type_: c.type_,
-                            status: c.status,
-                            reason: c.reason,
-                            ..core::NodeCondition::default()
-                        })
-                        .collect()
+                conditions: each(s.conditions, |c| core::NodeCondition {
+                    type_: c.type_,
+                    status: c.status,
+                    reason: c.reason,
+                    ..core::NodeCondition::default()
                 }),
-                addresses: s.addresses.map(|a| {
-                    a.into_iter()
-                        .map(|a| core::NodeAddress {
-                            type_: a.type_,
-                            address: a.address,
-                        })
-                        .collect()
+                addresses: each(s.addresses, |a| core::NodeAddress {
+                    type_: a.type_,
+                    address: a.address,
                 }),
                 ..core::NodeStatus::default()
             }),
