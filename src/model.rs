@@ -49,6 +49,8 @@ pub struct Model {
     server_version: Option<String>,
     last_event: Option<Timestamp>,
     generation: u64,
+    /// Moves with `generation`, except for pod changes the Proxies view's lines do not read.
+    proxy_generation: u64,
     /// The summaries and aggregates, with the latest `/debug/syncz` answer of each istiod
     /// replica (`store.sync`).
     store: Store,
@@ -75,6 +77,7 @@ impl Model {
     pub fn set_focus(&mut self, namespace: Option<&str>) {
         self.focus = namespace.map(Name::from);
         self.generation += 1;
+        self.proxy_generation += 1;
     }
 
     /// The namespace the lists show, if one.
@@ -132,6 +135,11 @@ impl Model {
     /// Applies one event. The generation moves only if something changed.
     pub fn apply(&mut self, stamped: Stamped) {
         self.last_event = Some(stamped.at);
+        let pod_event = matches!(
+            &stamped.event,
+            ClusterEvent::Applied(Object::Pod(_)) | ClusterEvent::Deleted(Kind::Pod, _)
+        );
+        let proxy_inputs = self.store.proxy_inputs();
         let changed = match stamped.event {
             ClusterEvent::Source(kind, state) => {
                 if matches!(state, SourceState::Error(_)) {
@@ -171,6 +179,9 @@ impl Model {
         };
         if changed {
             self.generation += 1;
+            if !pod_event || self.store.proxy_inputs() != proxy_inputs {
+                self.proxy_generation += 1;
+            }
         }
     }
 
@@ -210,6 +221,14 @@ impl Model {
     /// Bumps on every change; a view redraws when it moved.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// Bumps on every change of what the Proxies view's lines read (the lines, istiod's
+    /// answers and pods, the revisions, `-n`), but not on a pod change that leaves every
+    /// line as it was (a restart counted, a readiness flip): the view's arranged rows
+    /// (`x`, `/`, a sort) stand while it stays.
+    pub fn proxy_generation(&self) -> u64 {
+        self.proxy_generation
     }
 
     pub fn sources(&self) -> &BTreeMap<Kind, SourceState> {

@@ -211,6 +211,9 @@ pub(crate) struct SyncIndex {
     pub lines_kept: bool,
     /// Lines whose report names a cluster (istiod 1.13+): the CLUSTER column shows then.
     pub lines_with_cluster: u32,
+    /// Moves whenever a line is put, taken away or made afresh: what the Proxies view's
+    /// kept rows compare (with what else the lines read) to know they still stand.
+    pub lines_moved: u64,
 }
 
 /// A proxy's state in one word: the worst of its types, where NOT SENT and IGNORED count as
@@ -396,6 +399,10 @@ impl SyncIndex {
 
     /// Puts a pod's line at its spot (or takes it away).
     fn put_line(&mut self, spot: Spot, key: ProxyKey, line: Option<Line>) {
+        if self.lines.at_spot(spot) == line.as_ref() {
+            return;
+        }
+        self.lines_moved += 1;
         self.lines_with_cluster += u32::from(line.as_ref().is_some_and(Line::names_cluster));
         let old = self.lines.put(spot, key, line);
         if old.is_some_and(|old| old.names_cluster()) {
@@ -408,6 +415,7 @@ impl SyncIndex {
     /// by one, and the lines, almost in order already (by namespace, then name), are
     /// sorted once rather than inserted one by one.
     fn rebuild_lines(&mut self, pods: &BTreeMap<ObjectKey, PodSummary>) {
+        self.lines_moved += 1;
         self.lines = RankedMap::default();
         self.lines_with_cluster = 0;
         self.lines_kept = !self.replicas.is_empty();

@@ -130,7 +130,7 @@ impl<'m> ProxiesTable<'m> {
             columns,
             focused,
             replica_problems: replica_problems(&model.proxy_summary().replicas),
-            generation: model.generation(),
+            generation: model.proxy_generation(),
         }
     }
 

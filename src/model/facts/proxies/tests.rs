@@ -779,3 +779,49 @@ fn a_small_replica_changing_among_many_proxies_moves_its_lines_only() {
     assert_eq!(shown.len(), lines);
     assert_consistent(&m);
 }
+
+#[test]
+fn a_pod_change_the_lines_do_not_show_leaves_the_proxy_generation() {
+    let mut m = synced_seed();
+    let summary = |m: &Model, ns: &str, name: &str| -> PodSummary {
+        m.pod(ns, name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no pod {ns}/{name}"))
+    };
+    let (generation, proxies) = (m.generation(), m.proxy_generation());
+    // A restart counted and readiness flipped: the model moves, no line does.
+    let mut p = summary(&m, "default", "reviews-v1-545db77b95-qvbm7");
+    p.restarts += 1;
+    p.ready = !p.ready;
+    m.apply(applied(Object::Pod(p.clone())));
+    assert!(m.generation() > generation);
+    assert_eq!(m.proxy_generation(), proxies);
+    // Moved to another node: its line shows the node.
+    p.node = Some(n("another-node"));
+    m.apply(applied(Object::Pod(p)));
+    assert!(m.proxy_generation() > proxies);
+    let line = m
+        .proxy_lines()
+        .iter()
+        .find(|l| l.pod.starts_with("reviews-v1"))
+        .and_then(|l| l.node.map(|n| n.to_string()));
+    assert_eq!(line.as_deref(), Some("another-node"));
+    // An istiod pod's version moves it too (a line shows the version skew), its restarts
+    // do not.
+    let proxies = m.proxy_generation();
+    let mut istiod = summary(&m, "istio-system", A);
+    istiod.restarts += 1;
+    m.apply(applied(Object::Pod(istiod.clone())));
+    assert_eq!(m.proxy_generation(), proxies);
+    istiod.istiod_version = Some(n("1.9.2"));
+    m.apply(applied(Object::Pod(istiod)));
+    assert!(m.proxy_generation() > proxies);
+    // So does an answer, and `-n`.
+    let proxies = m.proxy_generation();
+    m.apply(stamped(unreachable(A)));
+    assert!(m.proxy_generation() > proxies);
+    let proxies = m.proxy_generation();
+    m.set_focus(Some("default"));
+    assert!(m.proxy_generation() > proxies);
+    assert_consistent(&m);
+}
