@@ -34,6 +34,7 @@ pub use facts::{
     ProxySummary, ReplicaRow, RevisionRow, Severity, SyncTotals,
 };
 pub use intern::Name;
+pub use store::ranked::RowChange;
 pub use summary::{Object, ObjectKey, PodSummary};
 
 use facts::revisions::RevisionMap;
@@ -49,7 +50,8 @@ pub struct Model {
     server_version: Option<String>,
     last_event: Option<Timestamp>,
     generation: u64,
-    /// Moves with `generation`, except for pod changes the Proxies view's lines do not read.
+    /// Moves with `generation`, except for pod changes: those move only the lines they
+    /// change (`Store::sync`'s log), or, for istiod's own pods, every line.
     proxy_generation: u64,
     /// The summaries and aggregates, with the latest `/debug/syncz` answer of each istiod
     /// replica (`store.sync`).
@@ -139,7 +141,7 @@ impl Model {
             &stamped.event,
             ClusterEvent::Applied(Object::Pod(_)) | ClusterEvent::Deleted(Kind::Pod, _)
         );
-        let proxy_inputs = self.store.proxy_inputs();
+        let istiod_pods = self.store.istiod_pods_moved();
         let changed = match stamped.event {
             ClusterEvent::Source(kind, state) => {
                 if matches!(state, SourceState::Error(_)) {
@@ -179,7 +181,7 @@ impl Model {
         };
         if changed {
             self.generation += 1;
-            if !pod_event || self.store.proxy_inputs() != proxy_inputs {
+            if !pod_event || self.store.istiod_pods_moved() != istiod_pods {
                 self.proxy_generation += 1;
             }
         }
@@ -223,12 +225,23 @@ impl Model {
         self.generation
     }
 
-    /// Bumps on every change of what the Proxies view's lines read (the lines, istiod's
-    /// answers and pods, the revisions, `-n`), but not on a pod change that leaves every
-    /// line as it was (a restart counted, a readiness flip): the view's arranged rows
-    /// (`x`, `/`, a sort) stand while it stays.
+    /// Bumps on every change of what the Proxies view's lines read as a whole (istiod's
+    /// answers and pods, the revisions, `-n`), but not on a pod change: that moves at most
+    /// its own line (`proxy_lines_moved`, `proxy_line_changes`), and the view's arranged
+    /// rows (`x`, `/`, a sort) are patched with it rather than arranged again.
     pub fn proxy_generation(&self) -> u64 {
         self.proxy_generation
+    }
+
+    /// Moves with every change of a line of the Proxies view.
+    pub fn proxy_lines_moved(&self) -> u64 {
+        self.store.sync.lines_moved
+    }
+
+    /// How the Proxies view's lines moved, by position, since `proxy_lines_moved()` was
+    /// `since`; `None` when that is no longer known.
+    pub fn proxy_line_changes(&self, since: u64) -> Option<Vec<RowChange>> {
+        self.store.sync.line_changes(since)
     }
 
     pub fn sources(&self) -> &BTreeMap<Kind, SourceState> {

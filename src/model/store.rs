@@ -821,10 +821,9 @@ impl Store {
         changed
     }
 
-    /// Moves when a pod changes what the Proxies view's lines read: a line, or an istiod
-    /// pod. A pod change that leaves it still leaves the view's kept rows standing.
-    pub fn proxy_inputs(&self) -> u64 {
-        self.sync.lines_moved.wrapping_add(self.istiod_pods_moved)
+    /// Moves when an istiod pod comes, changes or goes.
+    pub fn istiod_pods_moved(&self) -> u64 {
+        self.istiod_pods_moved
     }
 
     /// Pods of a namespace matching a selector (a Service's or a Deployment's).

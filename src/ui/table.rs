@@ -11,6 +11,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
+use crate::model::RowChange;
 use crate::model::sync::SyncState;
 pub use crate::ops::plan::Tone;
 
@@ -175,6 +176,17 @@ pub trait TableSource {
     fn generation(&self) -> Option<u64> {
         None
     }
+    /// For a table whose rows can say how they moved within one generation (a pod's line
+    /// changing, coming or going): a count that moves with every row change. `None`: they
+    /// cannot, and any change comes with a new generation.
+    fn rows_moved(&self) -> Option<u64> {
+        None
+    }
+    /// How the rows moved since `rows_moved()` was `since`, by position, in order; `None`
+    /// when that is no longer known.
+    fn row_changes(&self, _since: u64) -> Option<Vec<RowChange>> {
+        None
+    }
 }
 
 /// A row of a view that lists the model's rows of one kind as they come: its view's column
@@ -283,6 +295,7 @@ fn letters_in_a_word(term: &str, haystack: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct Arranged {
     generation: u64,
+    rows_moved: Option<u64>,
     len: usize,
     problems_only: bool,
     sort: Option<Sort>,
@@ -300,13 +313,27 @@ pub fn arrange(source: &dyn TableSource, screen: &Screen) -> Vec<usize> {
         return arrange_rows(source, screen);
     };
     let len = source.len();
+    let rows_moved = source.rows_moved();
     let same_rows = |a: &Arranged| {
         a.generation == generation
+            && a.rows_moved == rows_moved
             && a.len == len
             && a.problems_only == screen.problems_only
             && a.sort == screen.sort
     };
     let mut kept = screen.arranged.borrow_mut();
+    // Rows that moved since (a pod's line changed, came or went) are patched in.
+    if let Some(a) = kept.as_mut()
+        && a.generation == generation
+        && a.problems_only == screen.problems_only
+        && a.sort == screen.sort
+        && let (Some(since), Some(now)) = (a.rows_moved, rows_moved)
+        && since != now
+        && let Some(changes) = source.row_changes(since)
+        && patch(source, a, &changes)
+    {
+        a.rows_moved = rows_moved;
+    }
     let narrowed = match kept.as_mut().filter(|a| same_rows(a)) {
         Some(a) if a.filter == screen.filter => return a.rows.clone(),
         // Each term must still match, and a longer term matches fewer rows: the rows that
@@ -322,6 +349,7 @@ pub fn arrange(source: &dyn TableSource, screen: &Screen) -> Vec<usize> {
     };
     *kept = Some(Arranged {
         generation,
+        rows_moved,
         len,
         problems_only: screen.problems_only,
         sort: screen.sort,
@@ -329,6 +357,93 @@ pub fn arrange(source: &dyn TableSource, screen: &Screen) -> Vec<usize> {
         rows: rows.clone(),
     });
     rows
+}
+
+/// More row changes than this are arranged afresh rather than patched in one by one.
+const MAX_PATCHED: usize = 256;
+
+/// Brings rows arranged earlier in step with `changes` (the source's row changes since,
+/// in order): positions shift past rows that came or went, and each row that came or
+/// changed is looked at once, as the source holds it now, and put where the filter and the
+/// sort place it. False (the rows left unusable) when there are too many changes to patch
+/// or they do not add up to the source's length.
+fn patch(source: &dyn TableSource, a: &mut Arranged, changes: &[RowChange]) -> bool {
+    if changes.len() > MAX_PATCHED {
+        return false;
+    }
+    let shift = |rows: &mut Vec<usize>, from: usize, up: bool| {
+        for i in rows.iter_mut().filter(|i| **i >= from) {
+            if up {
+                *i += 1;
+            } else {
+                *i -= 1;
+            }
+        }
+    };
+    // First the positions, as the changes came; the rows touched are looked at after, at
+    // their positions in the source as it is now.
+    let mut len = a.len;
+    let mut touched: Vec<usize> = Vec::new();
+    for change in changes {
+        match *change {
+            RowChange::Inserted(at) => {
+                shift(&mut a.rows, at, true);
+                shift(&mut touched, at, true);
+                touched.push(at);
+                len += 1;
+            }
+            RowChange::Removed(at) => {
+                a.rows.retain(|&i| i != at);
+                touched.retain(|&i| i != at);
+                shift(&mut a.rows, at + 1, false);
+                shift(&mut touched, at + 1, false);
+                let Some(shorter) = len.checked_sub(1) else {
+                    return false;
+                };
+                len = shorter;
+            }
+            RowChange::Changed(at) => {
+                a.rows.retain(|&i| i != at);
+                touched.push(at);
+            }
+        }
+    }
+    if len != source.len() {
+        return false;
+    }
+    touched.sort_unstable();
+    touched.dedup();
+    let mut text = String::new();
+    for at in touched.into_iter().filter(|&at| at < len) {
+        if a.problems_only && !source.is_problem(at) {
+            continue;
+        }
+        text.clear();
+        source.filter_text(at, &mut text);
+        if !a.filter.trim().is_empty() && !filter_match(&a.filter, &text) {
+            continue;
+        }
+        // Where `arrange_rows` would have put it: by position, or by the sort key with
+        // equal keys in position order (the sort is stable over rows in position order).
+        let place = match a.sort.filter(|s| s.column < source.columns().len()) {
+            None => a.rows.partition_point(|&i| i < at),
+            Some(sort) => {
+                let key = source.sort_key(at, sort.column);
+                a.rows.partition_point(|&i| {
+                    let k = source.sort_key(i, sort.column);
+                    let by_key = if sort.reverse {
+                        key.cmp(&k)
+                    } else {
+                        k.cmp(&key)
+                    };
+                    by_key.then(i.cmp(&at)).is_lt()
+                })
+            }
+        };
+        a.rows.insert(place, at);
+    }
+    a.len = len;
+    true
 }
 
 /// The rows of `rows` whose text matches `filter`, in their order.
@@ -887,6 +1002,128 @@ mod tests {
         // Without the sort, the source's order.
         screen.sort = None;
         assert_eq!(arrange(&newer, &screen), [0, 1, 2, 4, 5]);
+    }
+
+    /// Rows that change, come and go within one generation, and say so by position.
+    struct Moving {
+        names: Vec<String>,
+        log: Vec<RowChange>,
+        reads: Cell<usize>,
+    }
+
+    impl TableSource for Moving {
+        fn columns(&self) -> &[Column] {
+            &NAMED_COLUMNS
+        }
+        fn len(&self) -> usize {
+            self.names.len()
+        }
+        fn cells(&self, row: usize) -> Vec<CellText> {
+            vec![(self.names[row].clone(), Tone::Plain)]
+        }
+        fn sort_key(&self, row: usize, _column: usize) -> SortKey<'_> {
+            SortKey::Text(Cow::Borrowed(&self.names[row]))
+        }
+        fn filter_text(&self, row: usize, out: &mut String) {
+            self.reads.set(self.reads.get() + 1);
+            out.push_str(&self.names[row]);
+        }
+        fn is_problem(&self, row: usize) -> bool {
+            self.names[row].ends_with('!')
+        }
+        fn empty_message(&self) -> &'static str {
+            "none"
+        }
+        fn generation(&self) -> Option<u64> {
+            Some(7)
+        }
+        fn rows_moved(&self) -> Option<u64> {
+            Some(self.log.len() as u64)
+        }
+        fn row_changes(&self, since: u64) -> Option<Vec<RowChange>> {
+            self.log
+                .get(usize::try_from(since).ok()?..)
+                .map(<[_]>::to_vec)
+        }
+    }
+
+    #[test]
+    fn kept_rows_are_patched_as_rows_change_come_and_go() {
+        let words = ["web", "db", "cache", "web!", "db!", "api"];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |below: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % below as u64) as usize
+        };
+        let mut source = Moving {
+            names: (0..400)
+                .map(|i| words[i % words.len()].to_string())
+                .collect(),
+            log: Vec::new(),
+            reads: Cell::new(0),
+        };
+        let view = super::super::views::ScreenId::View(super::super::views::ViewKind::Proxies);
+        let screens: Vec<Screen> = [
+            (false, None, ""),
+            (true, None, ""),
+            (false, None, "we"),
+            (false, Some(false), ""),
+            (false, Some(true), "b"),
+            (true, Some(true), ""),
+        ]
+        .into_iter()
+        .map(|(problems_only, reverse, filter)| {
+            let mut screen = Screen::new(view.clone());
+            screen.problems_only = problems_only;
+            screen.sort = reverse.map(|reverse| Sort { column: 0, reverse });
+            screen.filter = filter.into();
+            screen
+        })
+        .collect();
+        for screen in &screens {
+            assert_eq!(arrange(&source, screen), arrange_rows(&source, screen));
+        }
+        for round in 0..300 {
+            // One to three changes between frames, as pods change under churn.
+            for _ in 0..=next(3) {
+                let len = source.names.len();
+                let word = words[next(words.len())].to_string();
+                match next(3) {
+                    0 => {
+                        let at = next(len + 1);
+                        source.names.insert(at, word);
+                        source.log.push(RowChange::Inserted(at));
+                    }
+                    1 if len > 0 => {
+                        let at = next(len);
+                        source.names.remove(at);
+                        source.log.push(RowChange::Removed(at));
+                    }
+                    _ if len > 0 => {
+                        let at = next(len);
+                        source.names[at] = word;
+                        source.log.push(RowChange::Changed(at));
+                    }
+                    _ => {}
+                }
+            }
+            for screen in &screens {
+                source.reads.set(0);
+                let patched = arrange(&source, screen);
+                let reads = source.reads.get();
+                assert_eq!(patched, arrange_rows(&source, screen), "round {round}");
+                // Only the rows that moved were looked at, not every row.
+                assert!(reads <= 3, "round {round}: {reads} rows read");
+            }
+        }
+        // A change log no longer known: arranged afresh.
+        source.log.clear();
+        source.names.truncate(10);
+        for screen in &screens {
+            assert_eq!(arrange(&source, screen), arrange_rows(&source, screen));
+        }
     }
 
     /// One row whose second cell lists far more than a screen holds.

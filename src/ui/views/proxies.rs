@@ -12,7 +12,9 @@ use ratatui::layout::Constraint::{Fill, Length};
 
 use crate::model::intern::Name;
 use crate::model::sync::{SyncState, XdsType};
-use crate::model::{Model, ProxyConnection, ProxyLine, ProxyLines, ReplicaRow, SyncTotals};
+use crate::model::{
+    Model, ProxyConnection, ProxyLine, ProxyLines, ReplicaRow, RowChange, SyncTotals,
+};
 
 use super::super::table::{CellText, Column, SortKey, TableSource, Tone};
 use super::Subject;
@@ -100,6 +102,8 @@ pub struct ProxiesTable<'m> {
     /// The istiod replicas that did not answer, for the title.
     replica_problems: Vec<String>,
     generation: u64,
+    /// The model, for the lines' changes: only while every line is a row (no `-n`).
+    moves: Option<&'m Model>,
 }
 
 impl<'m> ProxiesTable<'m> {
@@ -131,6 +135,7 @@ impl<'m> ProxiesTable<'m> {
             focused,
             replica_problems: replica_problems(&model.proxy_summary().replicas),
             generation: model.proxy_generation(),
+            moves: model.focus().is_none().then_some(model),
         }
     }
 
@@ -254,6 +259,14 @@ impl TableSource for ProxiesTable<'_> {
 
     fn generation(&self) -> Option<u64> {
         Some(self.generation)
+    }
+
+    fn rows_moved(&self) -> Option<u64> {
+        self.moves.map(Model::proxy_lines_moved)
+    }
+
+    fn row_changes(&self, since: u64) -> Option<Vec<RowChange>> {
+        self.moves?.proxy_line_changes(since)
     }
 
     fn title_note(&self) -> Option<(String, Tone)> {

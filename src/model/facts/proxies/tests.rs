@@ -796,10 +796,20 @@ fn a_pod_change_the_lines_do_not_show_leaves_the_proxy_generation() {
     m.apply(applied(Object::Pod(p.clone())));
     assert!(m.generation() > generation);
     assert_eq!(m.proxy_generation(), proxies);
-    // Moved to another node: its line shows the node.
+    assert_eq!(m.proxy_line_changes(m.proxy_lines_moved()), Some(vec![]));
+    // Moved to another node: its line shows the node, and says so by its position.
+    let moved = m.proxy_lines_moved();
+    let at = m
+        .proxy_lines()
+        .iter()
+        .position(|l| l.pod.starts_with("reviews-v1"));
     p.node = Some(n("another-node"));
     m.apply(applied(Object::Pod(p)));
-    assert!(m.proxy_generation() > proxies);
+    assert_eq!(m.proxy_generation(), proxies);
+    assert_eq!(
+        m.proxy_line_changes(moved),
+        at.map(|at| vec![RowChange::Changed(at)])
+    );
     let line = m
         .proxy_lines()
         .iter()
