@@ -390,7 +390,7 @@ fn xds(names: &mut Interner, nonce: &str, stale: bool, t: XdsType) -> XdsStatus 
         _ => (nonce.to_string(), nonce.to_string()),
     };
     let state: SyncState = http_state(&sent, &acked, false);
-    XdsStatus::new(state, names.intern(&sent), names.intern(&acked))
+    XdsStatus::new(state, names.text(&sent), names.text(&acked))
 }
 
 fn build(target_pods: usize) -> Cluster {

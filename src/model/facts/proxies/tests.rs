@@ -7,7 +7,7 @@ use jiff::Timestamp;
 
 use super::super::super::fixture::*;
 use super::super::super::sync::{
-    ProxyStatus, ReplicaState, ReplicaSync, SyncState, XdsStatus, XdsType,
+    ProxyStatus, ReplicaState, ReplicaSync, SentTime, SyncState, Text, XdsStatus, XdsType,
 };
 use super::super::super::*;
 use super::skewed;
@@ -20,11 +20,11 @@ const APP_BUILD: &str = "1.10-alpha.ba8228cc703fa11542c3e97c1702688d072152a1";
 use SyncState::{NotSent, Stale, Synced};
 
 fn xds(state: SyncState, n: usize) -> XdsStatus {
-    let nonce = |s: &str| n_(&format!("{s}-{n}"));
+    let nonce = |s: &str| Text::from(format!("{s}-{n}").as_str());
     let (sent, acked) = match state {
         Synced => (nonce("v"), nonce("v")),
-        NotSent => (n_(""), n_("")),
-        SyncState::StaleNeverAcknowledged => (nonce("v"), n_("")),
+        NotSent => (Text::default(), Text::default()),
+        SyncState::StaleNeverAcknowledged => (nonce("v"), Text::default()),
         _ => (nonce("v2"), nonce("v1")),
     };
     XdsStatus::new(state, sent, acked)
@@ -605,10 +605,10 @@ fn an_error_state_names_the_nack() {
         .expect("details");
     details.xds[XdsType::Lds as usize] = XdsStatus {
         state: SyncState::Error,
-        sent: n_("v9"),
-        acked: n_("v8"),
-        sent_time: Some(at()),
-        last_error: Some(n_("listener 0.0.0.0_80: duplicate filter chain")),
+        sent: Text::from("v9"),
+        acked: Text::from("v8"),
+        sent_time: SentTime::new(at()),
+        last_error: Some(Text::from("listener 0.0.0.0_80: duplicate filter chain")),
     };
     m.apply(stamped(ok(A, a)));
     let rows = m.proxies();
