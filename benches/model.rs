@@ -21,9 +21,9 @@ use meshtop::model::intern::{Interner, Name};
 use meshtop::model::labels::{Labels, Selector};
 use meshtop::model::summary::{
     ConfigMapSummary, GatewayKind, HpaSummary, IntOrPercent, IopGateway, IstioGatewaySummary,
-    IstioOperatorSummary, MeshRole, NamespaceSummary, NodeSummary, Object, Owner, PdbSummary,
-    PodPhase, PodSummary, ServicePort, ServiceSummary, WebhookConfigSummary, WorkloadKind,
-    WorkloadSummary,
+    IstioOperatorSummary, MeshRole, NamespaceSummary, NodeSummary, Object, ObjectKey, Owner,
+    PdbSummary, PodPhase, PodSummary, ServicePort, ServiceSummary, WebhookConfigSummary,
+    WorkloadKind, WorkloadSummary,
 };
 use meshtop::model::sync::{ProxyStatus, ReplicaState, ReplicaSync, SyncState, XdsStatus, XdsType};
 use meshtop::model::syncz::http_state;
@@ -853,6 +853,27 @@ fn pod_updates(cluster: &Cluster, count: usize, round: u32) -> Vec<Stamped> {
         .collect()
 }
 
+/// Pods deleted and created again, in turn (`count` events): each moves its proxy's line
+/// (its pod gone, then back), as churn does.
+fn pod_churn(cluster: &Cluster, count: usize) -> Vec<Stamped> {
+    (0..count)
+        .map(|i| {
+            let p = &cluster.pods[pick(i / 2, 9) % cluster.pods.len()];
+            stamped(if i % 2 == 0 {
+                ClusterEvent::Deleted(
+                    Kind::Pod,
+                    ObjectKey {
+                        namespace: p.namespace.clone(),
+                        name: p.name.clone(),
+                    },
+                )
+            } else {
+                ClusterEvent::Applied(Object::Pod(p.clone()))
+            })
+        })
+        .collect()
+}
+
 // --- the measurements --------------------------------------------------------------------
 
 /// Each frame measured: its label, the keys pressed first (`\n` is Enter), and a text the
@@ -951,6 +972,8 @@ struct Results {
     /// Each view's frame right after one pod changed (what was kept for the last frame is
     /// no use then).
     changed_frames: Vec<Timing>,
+    /// The same, a pod deleted or created again before each frame: its proxy's line moves.
+    churned_frames: Vec<Timing>,
     /// Each view's keys pressed on a fresh UI, then its first frame drawn.
     key_to_screen: Vec<Timing>,
 }
@@ -1076,6 +1099,8 @@ fn measure(target_pods: usize) -> Results {
     let frame_runs = (30, 300);
     let mut changes = pod_updates(&cluster, 4_000, 100).into_iter().cycle();
     let mut changed_frames = Vec::new();
+    let mut churn = pod_churn(&cluster, 4_000).into_iter().cycle();
+    let mut churned_frames = Vec::new();
     let mut key_to_screen = Vec::new();
     let mut frames = Vec::new();
     for (label, keys, shows) in VIEWS {
@@ -1113,6 +1138,19 @@ fn measure(target_pods: usize) -> Results {
             runs.push(t.elapsed());
         }
         changed_frames.push(Timing::of(runs));
+        let mut runs = Vec::new();
+        let start = Instant::now();
+        while runs.len() < frame_runs.0 || (runs.len() < frame_runs.1 && start.elapsed() < budget) {
+            if let Some(change) = churn.next() {
+                model.apply(change);
+            }
+            let t = Instant::now();
+            terminal
+                .draw(|frame| ui.render(frame, &model, &header, now()))
+                .expect("a TestBackend never fails");
+            runs.push(t.elapsed());
+        }
+        churned_frames.push(Timing::of(runs));
         // The keys on a fresh UI, and the frame that shows what they did.
         let mut runs = Vec::new();
         let start = Instant::now();
@@ -1145,6 +1183,7 @@ fn measure(target_pods: usize) -> Results {
         facts,
         frames,
         changed_frames,
+        churned_frames,
         key_to_screen,
     }
 }
@@ -1219,9 +1258,12 @@ fn main() {
         row(&label, each(&|r| r.facts[i].ms()));
     }
     type Of = fn(&Results) -> &Vec<Timing>;
-    let blocks: [(&str, Of); 3] = [
+    let blocks: [(&str, Of); 4] = [
         ("**frame** 200x50", |r| &r.frames),
         ("**frame after a pod change**", |r| &r.changed_frames),
+        ("**frame after a pod deleted or re-created**", |r| {
+            &r.churned_frames
+        }),
         ("**key to screen** (keys, then the frame)", |r| {
             &r.key_to_screen
         }),

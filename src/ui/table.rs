@@ -267,9 +267,17 @@ fn contains_ignoring_case(haystack: &str, term: &str) -> bool {
     // runs over every row of the table, every frame).
     if term.is_ascii() && haystack.is_ascii() {
         let (hay, term) = (haystack.as_bytes(), term.as_bytes());
-        return hay
-            .windows(term.len())
-            .any(|w| w.eq_ignore_ascii_case(term));
+        let Some((&first, rest)) = term.split_first() else {
+            return true;
+        };
+        let first = first.to_ascii_lowercase();
+        // Only where the first letter matches is the rest compared.
+        let last_start = hay.len().saturating_sub(term.len());
+        return hay.len() >= term.len()
+            && hay[..=last_start].iter().enumerate().any(|(at, b)| {
+                b.to_ascii_lowercase() == first
+                    && hay[at + 1..at + term.len()].eq_ignore_ascii_case(rest)
+            });
     }
     haystack.to_lowercase().contains(&term.to_lowercase())
 }
@@ -850,6 +858,11 @@ mod tests {
     fn a_term_is_a_part_of_the_text_ignoring_case() {
         assert!(filter_match("node03", "k1-node03"));
         assert!(filter_match("NODE03", "k1-node03"));
+        assert!(filter_match("k1-NODE03", "k1-node03"));
+        assert!(!filter_match("k1-node033", "k1-node03"));
+        assert!(!filter_match("node03", ""));
+        assert!(filter_match("stale", "eds STALE"));
+        assert!(!filter_match("stale", "eds STAL"));
         assert!(filter_match("", "anything"));
         assert!(filter_match(
             "pdb",
