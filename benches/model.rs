@@ -21,9 +21,9 @@ use meshtop::model::intern::{Interner, Name};
 use meshtop::model::labels::{Labels, Selector};
 use meshtop::model::summary::{
     ConfigMapSummary, GatewayKind, HpaSummary, IntOrPercent, IopGateway, IstioGatewaySummary,
-    IstioOperatorSummary, MeshRole, NamespaceSummary, NodeSummary, Object, Owner, PdbSummary,
-    PodPhase, PodSummary, ServicePort, ServiceSummary, WebhookConfigSummary, WorkloadKind,
-    WorkloadSummary,
+    IstioOperatorSummary, MeshRole, NamespaceSummary, NodeSummary, Object, ObjectKey, Owner,
+    PdbSummary, PodPhase, PodSummary, ServicePort, ServiceSummary, WebhookConfigSummary,
+    WorkloadKind, WorkloadSummary,
 };
 use meshtop::model::sync::{ProxyStatus, ReplicaState, ReplicaSync, SyncState, XdsStatus, XdsType};
 use meshtop::model::syncz::http_state;
@@ -85,20 +85,33 @@ fn live_bytes() -> usize {
 
 // --- timing ------------------------------------------------------------------------------
 
-/// Median and min of several runs.
+/// Median, min and 99th percentile of several runs.
 #[derive(Debug, Clone, Copy)]
 struct Timing {
     median: Duration,
     min: Duration,
+    p99: Duration,
 }
 
 impl Timing {
     fn of(mut runs: Vec<Duration>) -> Timing {
         runs.sort();
+        // The smallest run that at least 99 % of the runs do not exceed.
+        let p99 = (runs.len() * 99).div_ceil(100).clamp(1, runs.len()) - 1;
         Timing {
             median: runs[runs.len() / 2],
             min: runs[0],
+            p99: runs[p99],
         }
+    }
+
+    /// Median and 99th percentile, in ms.
+    fn ms_p99(self) -> String {
+        format!(
+            "{:.3} / {:.3}",
+            self.median.as_secs_f64() * 1e3,
+            self.p99.as_secs_f64() * 1e3
+        )
     }
 
     fn ms(self) -> String {
@@ -377,7 +390,7 @@ fn xds(names: &mut Interner, nonce: &str, stale: bool, t: XdsType) -> XdsStatus 
         _ => (nonce.to_string(), nonce.to_string()),
     };
     let state: SyncState = http_state(&sent, &acked, false);
-    XdsStatus::new(state, names.intern(&sent), names.intern(&acked))
+    XdsStatus::new(state, names.text(&sent), names.text(&acked))
 }
 
 fn build(target_pods: usize) -> Cluster {
@@ -840,6 +853,27 @@ fn pod_updates(cluster: &Cluster, count: usize, round: u32) -> Vec<Stamped> {
         .collect()
 }
 
+/// Pods deleted and created again, in turn (`count` events): each moves its proxy's line
+/// (its pod gone, then back), as churn does.
+fn pod_churn(cluster: &Cluster, count: usize) -> Vec<Stamped> {
+    (0..count)
+        .map(|i| {
+            let p = &cluster.pods[pick(i / 2, 9) % cluster.pods.len()];
+            stamped(if i % 2 == 0 {
+                ClusterEvent::Deleted(
+                    Kind::Pod,
+                    ObjectKey {
+                        namespace: p.namespace.clone(),
+                        name: p.name.clone(),
+                    },
+                )
+            } else {
+                ClusterEvent::Applied(Object::Pod(p.clone()))
+            })
+        })
+        .collect()
+}
+
 // --- the measurements --------------------------------------------------------------------
 
 /// Each frame measured: its label, the keys pressed first (`\n` is Enter), and a text the
@@ -935,6 +969,13 @@ struct Results {
     answer: Timing,
     facts: Vec<Timing>,
     frames: Vec<Timing>,
+    /// Each view's frame right after one pod changed (what was kept for the last frame is
+    /// no use then).
+    changed_frames: Vec<Timing>,
+    /// The same, a pod deleted or created again before each frame: its proxy's line moves.
+    churned_frames: Vec<Timing>,
+    /// Each view's keys pressed on a fresh UI, then its first frame drawn.
+    key_to_screen: Vec<Timing>,
 }
 
 fn measure(target_pods: usize) -> Results {
@@ -1045,18 +1086,27 @@ fn measure(target_pods: usize) -> Results {
         readonly: false,
     };
     let mut terminal = Terminal::new(TestBackend::new(200, 50)).expect("a TestBackend never fails");
-    let frames = VIEWS
-        .iter()
-        .map(|(label, keys, shows)| {
-            let mut ui = Ui::new(Keymap::default(), Theme::default());
-            for c in keys.chars() {
-                let code = if c == '\n' {
-                    KeyCode::Enter
-                } else {
-                    KeyCode::Char(c)
-                };
-                ui.on_key(KeyEvent::new(code, KeyModifiers::NONE), &model);
-            }
+    let press = |ui: &mut Ui, keys: &str, model: &Model| {
+        for c in keys.chars() {
+            let code = if c == '\n' {
+                KeyCode::Enter
+            } else {
+                KeyCode::Char(c)
+            };
+            ui.on_key(KeyEvent::new(code, KeyModifiers::NONE), model);
+        }
+    };
+    let frame_runs = (30, 300);
+    let mut changes = pod_updates(&cluster, 4_000, 100).into_iter().cycle();
+    let mut changed_frames = Vec::new();
+    let mut churn = pod_churn(&cluster, 4_000).into_iter().cycle();
+    let mut churned_frames = Vec::new();
+    let mut key_to_screen = Vec::new();
+    let mut frames = Vec::new();
+    for (label, keys, shows) in VIEWS {
+        let mut ui = Ui::new(Keymap::default(), Theme::default());
+        press(&mut ui, keys, &model);
+        frames.push({
             terminal
                 .draw(|frame| ui.render(frame, &model, &header, now()))
                 .expect("a TestBackend never fails");
@@ -1068,13 +1118,53 @@ fn measure(target_pods: usize) -> Results {
                 .map(|c| c.symbol())
                 .collect();
             assert!(screen.contains(shows), "{label}: no {shows:?} on screen");
-            time(3, 200, budget, || {
+            time(frame_runs.0, frame_runs.1, budget, || {
                 terminal
                     .draw(|frame| ui.render(frame, &model, &header, now()))
                     .expect("a TestBackend never fails");
             })
-        })
-        .collect();
+        });
+        // One pod changes between frames (not timed): the model moved, as under churn.
+        let mut runs = Vec::new();
+        let start = Instant::now();
+        while runs.len() < frame_runs.0 || (runs.len() < frame_runs.1 && start.elapsed() < budget) {
+            if let Some(change) = changes.next() {
+                model.apply(change);
+            }
+            let t = Instant::now();
+            terminal
+                .draw(|frame| ui.render(frame, &model, &header, now()))
+                .expect("a TestBackend never fails");
+            runs.push(t.elapsed());
+        }
+        changed_frames.push(Timing::of(runs));
+        let mut runs = Vec::new();
+        let start = Instant::now();
+        while runs.len() < frame_runs.0 || (runs.len() < frame_runs.1 && start.elapsed() < budget) {
+            if let Some(change) = churn.next() {
+                model.apply(change);
+            }
+            let t = Instant::now();
+            terminal
+                .draw(|frame| ui.render(frame, &model, &header, now()))
+                .expect("a TestBackend never fails");
+            runs.push(t.elapsed());
+        }
+        churned_frames.push(Timing::of(runs));
+        // The keys on a fresh UI, and the frame that shows what they did.
+        let mut runs = Vec::new();
+        let start = Instant::now();
+        while runs.len() < frame_runs.0 || (runs.len() < frame_runs.1 && start.elapsed() < budget) {
+            let mut ui = Ui::new(Keymap::default(), Theme::default());
+            let t = Instant::now();
+            press(&mut ui, keys, &model);
+            terminal
+                .draw(|frame| ui.render(frame, &model, &header, now()))
+                .expect("a TestBackend never fails");
+            runs.push(t.elapsed());
+        }
+        key_to_screen.push(Timing::of(runs));
+    }
 
     Results {
         pods,
@@ -1092,6 +1182,9 @@ fn measure(target_pods: usize) -> Results {
         answer,
         facts,
         frames,
+        changed_frames,
+        churned_frames,
+        key_to_screen,
     }
 }
 
@@ -1164,12 +1257,25 @@ fn main() {
         };
         row(&label, each(&|r| r.facts[i].ms()));
     }
-    for (i, (view, _, _)) in VIEWS.iter().enumerate() {
-        let label = if i == 0 {
-            format!("**frame** 200x50 {view}, ms")
-        } else {
-            format!("{view}, ms")
-        };
-        row(&label, each(&|r| r.frames[i].ms()));
+    type Of = fn(&Results) -> &Vec<Timing>;
+    let blocks: [(&str, Of); 4] = [
+        ("**frame** 200x50", |r| &r.frames),
+        ("**frame after a pod change**", |r| &r.changed_frames),
+        ("**frame after a pod deleted or re-created**", |r| {
+            &r.churned_frames
+        }),
+        ("**key to screen** (keys, then the frame)", |r| {
+            &r.key_to_screen
+        }),
+    ];
+    for (block, timings) in blocks {
+        for (i, (view, _, _)) in VIEWS.iter().enumerate() {
+            let label = if i == 0 {
+                format!("{block} {view}, ms median / p99")
+            } else {
+                format!("{view}, ms")
+            };
+            row(&label, each(&|r| timings(r)[i].ms_p99()));
+        }
     }
 }

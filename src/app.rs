@@ -24,7 +24,7 @@ use crate::cli::{
 };
 use crate::cluster::actions::RunOptions;
 use crate::cluster::actions::{AuditLog, Executor};
-use crate::cluster::{self, Connection, SyncOptions, WatchOptions};
+use crate::cluster::{self, Connection, Progress, SyncOptions, WatchOptions};
 use crate::model::sync::{ReplicaState, ReplicaSync};
 use crate::model::{ClusterEvent, Kind, Model, Name, Severity, SourceState, Stamped, syncz};
 use crate::ops::Request;
@@ -131,6 +131,7 @@ fn sync_options(global: &GlobalArgs) -> SyncOptions {
 fn watch_options(global: &GlobalArgs) -> WatchOptions {
     WatchOptions {
         namespace: global.namespace.clone(),
+        page_size: global.list_page_size,
         ..WatchOptions::default()
     }
 }
@@ -217,63 +218,85 @@ fn load_theme(global: &GlobalArgs) -> Result<Theme, AppError> {
 }
 
 /// Applies events until every source has answered once (ready, forbidden, absent or error).
+/// Gives up only when the sources still listing go `stall` without receiving anything: a
+/// large cluster that keeps sending pages is waited for, however long its lists take.
 async fn initial_sync(
     model: &mut Model,
     rx: &mut mpsc::Receiver<Stamped>,
-    timeout: Duration,
+    stall: Duration,
+    progress: &Progress,
 ) -> Result<(), AppError> {
-    let deadline = cluster::deadline_in(timeout);
-    let expected = Kind::ALL.len();
+    fn listing(model: &Model) -> Vec<Kind> {
+        Kind::ALL
+            .into_iter()
+            .filter(|k| {
+                model
+                    .sources()
+                    .get(k)
+                    .is_none_or(|s| matches!(s, SourceState::Syncing))
+            })
+            .collect()
+    }
+    // What moves while a source lists: how many sources are still listing, and how many
+    // objects those received.
+    let moved = |model: &Model| {
+        let waiting = listing(model);
+        let received: u64 = waiting.iter().map(|k| progress.received(*k)).sum();
+        (waiting.len(), received)
+    };
+    // Looked at a few times per `stall`, so a stall is reported soon after `stall`.
+    let look = (stall / 4).max(Duration::from_millis(10));
+    let mut last = moved(model);
+    let mut last_moved = tokio::time::Instant::now();
     loop {
-        let settled = model
-            .sources()
-            .values()
-            .filter(|s| !matches!(s, SourceState::Syncing))
-            .count();
-        if settled >= expected {
+        let waiting = listing(model);
+        if waiting.is_empty() {
             return Ok(());
         }
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
+        match tokio::time::timeout(look, rx.recv()).await {
             Ok(Some(ev)) => model.apply(ev),
             Ok(None) => {
                 return Err(AppError::Failed(
                     "the watchers stopped before the initial sync".into(),
                 ));
             }
-            Err(_) => {
-                let waiting: Vec<&str> = Kind::ALL
-                    .iter()
-                    .filter(|k| {
-                        model
-                            .sources()
-                            .get(k)
-                            .is_none_or(|s| matches!(s, SourceState::Syncing))
-                    })
-                    .map(|k| k.resource())
-                    .collect();
-                return Err(AppError::Failed(format!(
-                    "no initial sync within {}s; still waiting for: {}",
-                    timeout.as_secs(),
-                    waiting.join(", ")
-                )));
-            }
+            Err(_) => {}
+        }
+        let now = moved(model);
+        if now != last {
+            last = now;
+            last_moved = tokio::time::Instant::now();
+        } else if last_moved.elapsed() >= stall {
+            let waiting: Vec<String> = listing(model)
+                .into_iter()
+                .map(|k| match progress.received(k) {
+                    0 => format!("{} (nothing received)", k.resource()),
+                    n => format!("{} ({n} received, the list not finished)", k.resource()),
+                })
+                .collect();
+            return Err(AppError::Failed(format!(
+                "the initial sync made no progress for {}s; still waiting for: {}",
+                stall.as_secs_f64(),
+                waiting.join(", ")
+            )));
         }
     }
 }
 
 /// The model as the watches list the cluster once, for a command without a UI: every
-/// source answered (ready, forbidden, absent or failed), the watches stopped.
+/// source answered (ready, forbidden, absent or failed), the watches stopped. Fails when the
+/// lists still running receive nothing for `stall`.
 pub async fn synced_model(
     connection: &Connection,
     opts: WatchOptions,
-    timeout: Duration,
+    stall: Duration,
 ) -> Result<Model, AppError> {
     let (tx, mut rx) = mpsc::channel(4096);
     let focus = opts.namespace.clone();
-    let _watchers = cluster::spawn_watchers(connection, opts, tx);
+    let watchers = cluster::spawn_watchers(connection, opts, tx);
     let mut model = Model::new();
     model.set_focus(focus.as_deref());
-    initial_sync(&mut model, &mut rx, timeout).await?;
+    initial_sync(&mut model, &mut rx, stall, &watchers.progress()).await?;
     // Take what already arrived, so the model is as fresh as the sync.
     while let Ok(ev) = rx.try_recv() {
         model.apply(ev);
@@ -679,12 +702,13 @@ async fn run_request(
 
 /// Reads the cluster into a model and refuses the request if it needs [`ops::Consent`].
 async fn ask_consent(target: &Target, request: &mut Request) -> Result<(), AppError> {
-    let (tx, mut rx) = mpsc::channel(4096);
     // Every namespace, whatever -n says: istiod runs in its own.
-    let watchers = cluster::spawn_watchers(&target.connection, WatchOptions::default(), tx);
-    let mut model = Model::new();
-    initial_sync(&mut model, &mut rx, CONSENT_SYNC_TIMEOUT).await?;
-    drop(watchers);
+    let model = synced_model(
+        &target.connection,
+        WatchOptions::default(),
+        CONSENT_SYNC_TIMEOUT,
+    )
+    .await?;
     let context = &target.connection.context;
     request.prepare(&model).map_err(|e| match e {
         ActionError::NotFound(why) => {
@@ -768,11 +792,12 @@ async fn upgrade_nodes(global: &GlobalArgs, cmd: &UpgradeNodesCmd) -> Result<(),
     }
     preflight(global, request.verb(), &request.target())?;
     let (target, executor) = executor(global).await?;
-    let (tx, mut rx) = mpsc::channel(4096);
-    let watchers = cluster::spawn_watchers(&target.connection, WatchOptions::default(), tx);
-    let mut model = Model::new();
-    initial_sync(&mut model, &mut rx, CONSENT_SYNC_TIMEOUT).await?;
-    drop(watchers);
+    let model = synced_model(
+        &target.connection,
+        WatchOptions::default(),
+        CONSENT_SYNC_TIMEOUT,
+    )
+    .await?;
     let plan = ops::plan(&request, &model);
     let mut text = String::new();
     for line in &plan.lines {

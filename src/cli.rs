@@ -68,6 +68,18 @@ pub struct GlobalArgs {
     )]
     pub istio_namespace: String,
 
+    /// Objects per page when meshtop reads a list in pages: from API servers older than
+    /// Kubernetes 1.32, or that refuse to stream a watch's first list.
+    #[arg(
+        long,
+        global = true,
+        env = "MESHTOP_LIST_PAGE_SIZE",
+        default_value = "500",
+        value_name = "OBJECTS",
+        value_parser = clap::value_parser!(u32).range(1..=100_000)
+    )]
+    pub list_page_size: u32,
+
     /// Color theme: default, light, high-contrast, or a path to a theme file. NO_COLOR is honoured.
     #[arg(
         long,
@@ -355,11 +367,13 @@ pub enum GetOutput {
     Yaml,
 }
 
-/// `--sync-timeout`: how long a command waits for the cluster's first answers.
+/// `--sync-timeout`: how long a command waits for the cluster's first answers without
+/// progress.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct SyncTimeout {
-    /// How long to wait for the cluster's first answers (the watches' first lists, each
-    /// istiod replica's first sync report), in seconds (1 to 86400).
+    /// How long the cluster's first answers (the watches' first lists, each istiod
+    /// replica's first sync report) may go without progress before the command gives up, in
+    /// seconds (1 to 86400): a large cluster whose lists keep arriving is waited for.
     #[arg(
         long = "sync-timeout",
         default_value = "30",

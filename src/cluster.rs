@@ -13,7 +13,7 @@ pub mod watch;
 
 pub use connect::{ConnectError, ConnectOptions, Connection, connect, connect_kubeconfig};
 pub use sync::{SyncHandle, SyncOptions, spawn_sync_poller};
-pub use watch::{WatchHandle, WatchOptions, spawn_watchers};
+pub use watch::{InitialList, Progress, WatchHandle, WatchOptions, spawn_watchers};
 
 /// The instant `timeout` from now. The command line bounds every wait, but a deadline
 /// must never panic: one beyond what the clock can hold is as far as it can hold.

@@ -233,7 +233,7 @@ mod tests {
     /// and the ones only the other replica reports still unknown.
     fn model() -> Model {
         let mut m = seed();
-        let xds = |state| XdsStatus::new(state, "v2".into(), "v1".into());
+        let xds = |state| XdsStatus::new(state, "v2", "v1");
         let proxy = |namespace: &str, pod: &str, eds| ProxyStatus {
             proxy: format!("{pod}.{namespace}").as_str().into(),
             pod: pod.into(),

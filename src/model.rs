@@ -34,6 +34,7 @@ pub use facts::{
     ProxySummary, ReplicaRow, RevisionRow, Severity, SyncTotals,
 };
 pub use intern::Name;
+pub use store::ranked::RowChange;
 pub use summary::{Object, ObjectKey, PodSummary};
 
 use facts::revisions::RevisionMap;
@@ -49,6 +50,9 @@ pub struct Model {
     server_version: Option<String>,
     last_event: Option<Timestamp>,
     generation: u64,
+    /// Moves with `generation`, except for pod changes: those move only the lines they
+    /// change (`Store::sync`'s log), or, for istiod's own pods, every line.
+    proxy_generation: u64,
     /// The summaries and aggregates, with the latest `/debug/syncz` answer of each istiod
     /// replica (`store.sync`).
     store: Store,
@@ -75,6 +79,7 @@ impl Model {
     pub fn set_focus(&mut self, namespace: Option<&str>) {
         self.focus = namespace.map(Name::from);
         self.generation += 1;
+        self.proxy_generation += 1;
     }
 
     /// The namespace the lists show, if one.
@@ -132,6 +137,11 @@ impl Model {
     /// Applies one event. The generation moves only if something changed.
     pub fn apply(&mut self, stamped: Stamped) {
         self.last_event = Some(stamped.at);
+        let pod_event = matches!(
+            &stamped.event,
+            ClusterEvent::Applied(Object::Pod(_)) | ClusterEvent::Deleted(Kind::Pod, _)
+        );
+        let istiod_pods = self.store.istiod_pods_moved();
         let changed = match stamped.event {
             ClusterEvent::Source(kind, state) => {
                 if matches!(state, SourceState::Error(_)) {
@@ -153,6 +163,13 @@ impl Model {
                 let store = &mut self.store;
                 store.sync.answer(replica, stamped.at, &store.pods)
             }
+            ClusterEvent::ProxySyncUnchanged { namespace, istiod } => {
+                let key = ObjectKey {
+                    namespace,
+                    name: istiod,
+                };
+                self.store.sync.answered_again(&key, stamped.at)
+            }
             ClusterEvent::ProxySyncGone { namespace, istiod } => {
                 let store = &mut self.store;
                 let key = ObjectKey {
@@ -164,6 +181,9 @@ impl Model {
         };
         if changed {
             self.generation += 1;
+            if !pod_event || self.store.istiod_pods_moved() != istiod_pods {
+                self.proxy_generation += 1;
+            }
         }
     }
 
@@ -203,6 +223,25 @@ impl Model {
     /// Bumps on every change; a view redraws when it moved.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// Bumps on every change of what the Proxies view's lines read as a whole (istiod's
+    /// answers and pods, the revisions, `-n`), but not on a pod change: that moves at most
+    /// its own line (`proxy_lines_moved`, `proxy_line_changes`), and the view's arranged
+    /// rows (`x`, `/`, a sort) are patched with it rather than arranged again.
+    pub fn proxy_generation(&self) -> u64 {
+        self.proxy_generation
+    }
+
+    /// Moves with every change of a line of the Proxies view.
+    pub fn proxy_lines_moved(&self) -> u64 {
+        self.store.sync.lines_moved
+    }
+
+    /// How the Proxies view's lines moved, by position, since `proxy_lines_moved()` was
+    /// `since`; `None` when that is no longer known.
+    pub fn proxy_line_changes(&self, since: u64) -> Option<Vec<RowChange>> {
+        self.store.sync.line_changes(since)
     }
 
     pub fn sources(&self) -> &BTreeMap<Kind, SourceState> {

@@ -140,7 +140,7 @@ pub async fn first_answers(
     opts: &SyncOptions,
     timeout: Duration,
 ) -> Result<Vec<ReplicaSync>, String> {
-    let deadline = super::deadline_in(timeout);
+    let mut deadline = super::deadline_in(timeout);
     let mut discovery = handle.discovery();
     let first = match tokio::time::timeout_at(deadline, discovery.wait_for(|d| d.rounds > 0)).await
     {
@@ -171,8 +171,12 @@ pub async fn first_answers(
     while !waiting.is_empty() {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
             Ok(Some(Stamped { event, .. })) => match event {
+                // An answer is progress: the others get `timeout` again (a large mesh's
+                // replicas answer one after another).
                 ClusterEvent::ProxySync(r) => {
-                    waiting.remove(r.istiod.as_ref());
+                    if waiting.remove(r.istiod.as_ref()) {
+                        deadline = super::deadline_in(timeout);
+                    }
                     answers.insert(r.istiod.clone(), r);
                 }
                 ClusterEvent::ProxySyncGone { istiod, .. } => {
@@ -390,6 +394,7 @@ async fn supervise(
                 forward_failures: 0,
                 forward_retry_at: None,
                 forward_failure: ForwardFailure::None,
+                last_answer: None,
             };
             let task = tokio::spawn(poll_replica(
                 replica,
@@ -442,20 +447,30 @@ async fn poll_replica(
     let istiod = Name::from(replica.name.as_str());
     let mut failures = 0u32;
     loop {
-        let state = replica.poll().await;
-        failures = match &state {
-            ReplicaState::Ok { .. } => 0,
-            other => {
-                tracing::debug!(istiod = %istiod, state = ?other, "sync poller: no answer");
-                failures.saturating_add(1)
+        let event = match replica.poll().await {
+            Polled::Unchanged => {
+                failures = 0;
+                ClusterEvent::ProxySyncUnchanged {
+                    namespace: namespace.clone(),
+                    istiod: istiod.clone(),
+                }
+            }
+            Polled::State(state) => {
+                failures = match &state {
+                    ReplicaState::Ok { .. } => 0,
+                    other => {
+                        tracing::debug!(istiod = %istiod, state = ?other, "sync poller: no answer");
+                        failures.saturating_add(1)
+                    }
+                };
+                ClusterEvent::ProxySync(ReplicaSync {
+                    namespace: namespace.clone(),
+                    istiod: istiod.clone(),
+                    revision: revision.clone(),
+                    state,
+                })
             }
         };
-        let event = ClusterEvent::ProxySync(ReplicaSync {
-            namespace: namespace.clone(),
-            istiod: istiod.clone(),
-            revision: revision.clone(),
-            state,
-        });
         if tx.send(stamp(event)).await.is_err() {
             return;
         }
@@ -470,6 +485,29 @@ enum ForwardFailure {
     /// RBAC refused `create pods/portforward`.
     Forbidden,
     Failed(String),
+}
+
+/// What one poll of a replica found.
+enum Polled {
+    /// The answer, or why there is none.
+    State(ReplicaState),
+    /// The same bytes as the last answer read, through the same transport.
+    Unchanged,
+}
+
+/// A 200 answer: read, or the same as last time.
+enum Answer {
+    New(Vec<ProxyStatus>),
+    Unchanged,
+}
+
+/// A fingerprint of an answer's bytes: an idle mesh's replicas answer the same bytes at
+/// every poll, and hashing them costs a small part of parsing them.
+fn digest(body: &[u8]) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut h = std::hash::DefaultHasher::new();
+    body.hash(&mut h);
+    h.finish()
 }
 
 /// How an attempt failed.
@@ -549,27 +587,55 @@ struct ReplicaPoller {
     forward_failures: u32,
     forward_retry_at: Option<Instant>,
     forward_failure: ForwardFailure,
+    /// The transport and digest of the last answer read, while answers keep coming.
+    last_answer: Option<(&'static str, u64)>,
 }
 
 impl ReplicaPoller {
-    async fn poll(&mut self) -> ReplicaState {
+    async fn poll(&mut self) -> Polled {
+        let polled = self.attempt().await;
+        if !matches!(
+            polled,
+            Polled::Unchanged | Polled::State(ReplicaState::Ok { .. })
+        ) {
+            // The model shows the failure now: the next answer is news even if it is the
+            // same as the last one.
+            self.last_answer = None;
+        }
+        polled
+    }
+
+    /// Parses an answer unless it is, byte for byte, the last one read through `via`.
+    fn read_answer(&mut self, via: &'static str, body: &[u8]) -> Result<Answer, Failure> {
+        let digest = digest(body);
+        if self.last_answer == Some((via, digest)) {
+            return Ok(Answer::Unchanged);
+        }
+        let proxies = syncz::parse(body)
+            .map_err(|e| Failure::Other(format!("istiod's {SYNCZ_PATH} answer: {e}")))?;
+        self.last_answer = Some((via, digest));
+        Ok(Answer::New(proxies))
+    }
+
+    async fn attempt(&mut self) -> Polled {
+        let answered = |via: &'static str, answer: Answer| match answer {
+            Answer::New(proxies) => Polled::State(ReplicaState::Ok { via, proxies }),
+            Answer::Unchanged => Polled::Unchanged,
+        };
         let due = self.forward_retry_at.is_none_or(|t| Instant::now() >= t);
         if due {
             let outcome = tokio::time::timeout(self.timeout, self.via_forward()).await;
             let failure = match outcome {
-                Ok(Ok(proxies)) => {
+                Ok(Ok(answer)) => {
                     self.forward_failures = 0;
                     self.forward_retry_at = None;
                     self.forward_failure = ForwardFailure::None;
-                    return ReplicaState::Ok {
-                        via: VIA_PORT_FORWARD,
-                        proxies,
-                    };
+                    return answered(VIA_PORT_FORWARD, answer);
                 }
                 // istiod refused a loopback caller: the pod proxy cannot do better.
                 Ok(Err(Failure::Refused(message))) => {
                     self.forward = None;
-                    return ReplicaState::Refused { message };
+                    return Polled::State(ReplicaState::Refused { message });
                 }
                 Ok(Err(Failure::Forbidden)) => ForwardFailure::Forbidden,
                 Ok(Err(Failure::Other(m))) => ForwardFailure::Failed(m),
@@ -588,16 +654,11 @@ impl ReplicaPoller {
         }
         let via_proxy = tokio::time::timeout(self.timeout, self.via_pod_proxy()).await;
         let proxy_failure = match via_proxy {
-            Ok(Ok(proxies)) => {
-                return ReplicaState::Ok {
-                    via: VIA_POD_PROXY,
-                    proxies,
-                };
-            }
+            Ok(Ok(answer)) => return answered(VIA_POD_PROXY, answer),
             Ok(Err(f)) => f,
             Err(_) => Failure::Other(format!("no answer within {}", seconds(self.timeout))),
         };
-        match (&self.forward_failure, proxy_failure) {
+        Polled::State(match (&self.forward_failure, proxy_failure) {
             // Whatever the pod proxy said (401 from istiod 1.11+), the fix is the grant.
             (ForwardFailure::Forbidden, _) => ReplicaState::Forbidden {
                 message: portforward_forbidden(&self.namespace),
@@ -614,11 +675,11 @@ impl ReplicaPoller {
             (forward, Failure::Other(m)) => ReplicaState::Unreachable {
                 message: with_forward(format!("pod proxy: {m}"), forward),
             },
-        }
+        })
     }
 
     /// Over the open port-forward, or a new one if there is none or it broke since.
-    async fn via_forward(&mut self) -> Result<Vec<ProxyStatus>, Failure> {
+    async fn via_forward(&mut self) -> Result<Answer, Failure> {
         if let Some(forward) = self.forward.as_mut() {
             match forward.get().await {
                 Ok(answer) => return self.read_forward_answer(answer),
@@ -637,10 +698,9 @@ impl ReplicaPoller {
     fn read_forward_answer(
         &mut self,
         (status, body): (http::StatusCode, Bytes),
-    ) -> Result<Vec<ProxyStatus>, Failure> {
+    ) -> Result<Answer, Failure> {
         match status.as_u16() {
-            200 => syncz::parse(&body)
-                .map_err(|e| Failure::Other(format!("istiod's {SYNCZ_PATH} answer: {e}"))),
+            200 => self.read_answer(VIA_PORT_FORWARD, &body),
             code @ (401 | 403) => Err(Failure::Refused(format!(
                 "istiod answered {code} to {SYNCZ_PATH} through the port-forward"
             ))),
@@ -688,7 +748,7 @@ impl ReplicaPoller {
     }
 
     /// `GET /api/v1/namespaces/NS/pods/NAME:PORT/proxy/debug/syncz`.
-    async fn via_pod_proxy(&mut self) -> Result<Vec<ProxyStatus>, Failure> {
+    async fn via_pod_proxy(&mut self) -> Result<Answer, Failure> {
         let pod_port = format!("{}:{}", self.name, self.port);
         let mut segments = vec![
             "api",
@@ -705,8 +765,7 @@ impl ReplicaPoller {
             .body(Vec::new())
             .map_err(|e| Failure::Other(e.to_string()))?;
         match self.client.request_text(request).await {
-            Ok(text) => syncz::parse(text.as_bytes())
-                .map_err(|e| Failure::Other(format!("istiod's {SYNCZ_PATH} answer: {e}"))),
+            Ok(text) => self.read_answer(VIA_POD_PROXY, text.as_bytes()),
             // The API server's own refusals carry its Status; istiod's carry none.
             Err(kube::Error::Api(s)) if s.code == 403 && s.reason == "Forbidden" => {
                 Err(Failure::Forbidden)

@@ -2,7 +2,10 @@
 //! as it arrives, and sending `ClusterEvent`s on the one channel the UI loop reads. Each
 //! source reports its state (syncing, ready, forbidden, absent, error) as events too.
 
+mod lean;
+
 use std::fmt::Debug;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -21,8 +24,10 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, DefaultBackoff, Event, watcher};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
-use tokio::sync::mpsc;
+use tokio::sync::{OnceCell, mpsc};
 use tokio::task::JoinSet;
+
+pub use self::lean::Lean;
 
 use super::Connection;
 use crate::model::intern::Interner;
@@ -46,13 +51,38 @@ pub struct WatchOptions {
     pub namespace: Option<String>,
     /// How often an absent or forbidden source is tried again.
     pub recheck: Duration,
+    /// How the first list of each kind is read.
+    pub initial_list: InitialList,
+    /// Objects per page of a paged list.
+    pub page_size: u32,
 }
+
+/// Objects per page of a paged list by default: client-go's and kube's.
+pub const DEFAULT_PAGE_SIZE: u32 = 500;
+
+/// How a watcher reads its first list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitialList {
+    /// Streamed (`sendInitialEvents`, the WatchList protocol) when the API server is 1.32
+    /// or newer, paged otherwise; paged from then on if the server refuses the stream.
+    Auto,
+    /// A paged list (`limit` and `continue`), then a watch.
+    Paged,
+    /// Streamed, falling back to paged if the server refuses.
+    Streaming,
+}
+
+/// The oldest Kubernetes minor version asked for a streamed first list: the WatchList
+/// feature is on by default from 1.32 (beta).
+const STREAMING_SINCE_MINOR: u32 = 32;
 
 impl Default for WatchOptions {
     fn default() -> Self {
         Self {
             namespace: None,
             recheck: DEFAULT_RECHECK,
+            initial_list: InitialList::Auto,
+            page_size: DEFAULT_PAGE_SIZE,
         }
     }
 }
@@ -61,12 +91,119 @@ impl Default for WatchOptions {
 #[derive(Debug)]
 pub struct WatchHandle {
     tasks: JoinSet<()>,
+    progress: Progress,
 }
 
 impl WatchHandle {
     /// Stops every watcher now (dropping the handle does the same).
     pub fn abort(&mut self) {
         self.tasks.abort_all();
+    }
+
+    /// What the watchers have received so far: how a caller waiting for the first lists
+    /// tells a slow cluster from a stalled one.
+    pub fn progress(&self) -> Progress {
+        self.progress.clone()
+    }
+}
+
+/// Objects received by each watcher (list items and watch events, kept or not), counted as
+/// they arrive, before a list is complete. Cheap to read; shared by clones.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    received: Arc<[AtomicU64; Kind::ALL.len()]>,
+}
+
+impl Progress {
+    fn record(&self, kind: Kind) {
+        if let Some(n) = self.received.get(kind as usize) {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Objects of `kind` received so far.
+    pub fn received(&self, kind: Kind) -> u64 {
+        self.received
+            .get(kind as usize)
+            .map_or(0, |n| n.load(Ordering::Relaxed))
+    }
+
+    /// Objects of every kind received so far.
+    pub fn total(&self) -> u64 {
+        self.received
+            .iter()
+            .map(|n| n.load(Ordering::Relaxed))
+            .sum()
+    }
+}
+
+/// The watchers' shared choice of first list: decided once per connection, from the API
+/// server's version, and turned to paged for good when the server refuses a stream.
+#[derive(Clone)]
+struct Intake {
+    client: Client,
+    page_size: u32,
+    initial_list: InitialList,
+    server_streams: Arc<OnceCell<bool>>,
+    refused: Arc<AtomicBool>,
+}
+
+impl Intake {
+    async fn config(&self) -> watcher::Config {
+        let config = watcher::Config::default().page_size(self.page_size.max(1));
+        if self.streams().await {
+            config.streaming_lists()
+        } else {
+            config
+        }
+    }
+
+    async fn streams(&self) -> bool {
+        if self.refused.load(Ordering::Relaxed) {
+            return false;
+        }
+        match self.initial_list {
+            InitialList::Paged => false,
+            InitialList::Streaming => true,
+            InitialList::Auto => *self
+                .server_streams
+                .get_or_init(|| async {
+                    match self.client.apiserver_version().await {
+                        Ok(info) => streams_since(&info.major, &info.minor),
+                        Err(e) => {
+                            tracing::debug!(error = %super::describe(&e), "server version unknown: paged lists");
+                            false
+                        }
+                    }
+                })
+                .await,
+        }
+    }
+
+    /// Whether the watches now ask for streamed first lists.
+    fn streaming_now(&self) -> bool {
+        if self.refused.load(Ordering::Relaxed) {
+            return false;
+        }
+        match self.initial_list {
+            InitialList::Paged => false,
+            InitialList::Streaming => true,
+            InitialList::Auto => self.server_streams.get().copied().unwrap_or(false),
+        }
+    }
+}
+
+/// Whether a server of this version (`/version`'s `major` and `minor`, e.g. `1` and `32+`)
+/// serves streamed first lists by default.
+fn streams_since(major: &str, minor: &str) -> bool {
+    let digits = |s: &str| -> Option<u32> {
+        let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        s.get(..end)?.parse().ok()
+    };
+    match (digits(major), digits(minor)) {
+        (Some(1), Some(minor)) => minor >= STREAMING_SINCE_MINOR,
+        (Some(major), _) => major > 1,
+        _ => false,
     }
 }
 
@@ -78,10 +215,19 @@ pub fn spawn_watchers(
     opts: WatchOptions,
     tx: mpsc::Sender<Stamped>,
 ) -> WatchHandle {
+    let progress = Progress::default();
     let shared = Shared {
         tx,
         interner: Arc::new(Mutex::new(Interner::default())),
         recheck: opts.recheck,
+        progress: progress.clone(),
+        intake: Intake {
+            client: conn.client.clone(),
+            page_size: opts.page_size,
+            initial_list: opts.initial_list,
+            server_streams: Arc::new(OnceCell::new()),
+            refused: Arc::new(AtomicBool::new(false)),
+        },
     };
     let mut tasks = JoinSet::new();
     tasks.spawn(poll_server_version(conn.client.clone(), shared.tx.clone()));
@@ -94,7 +240,7 @@ pub fn spawn_watchers(
             shared.clone(),
         );
     }
-    WatchHandle { tasks }
+    WatchHandle { tasks, progress }
 }
 
 /// Where a namespaced kind is watched, and how RBAC errors describe it.
@@ -145,10 +291,10 @@ fn spawn_kind(
     let all = || client.clone();
     match kind {
         Kind::Namespace => spawn_typed(tasks, kind, &cluster, Api::<Namespace>::all(all()), shared),
-        Kind::Node => spawn_typed(tasks, kind, &cluster, Api::<Node>::all(all()), shared),
-        Kind::Pod => spawn_namespaced::<Pod>(tasks, kind, &scoped, shared),
+        Kind::Node => spawn_typed(tasks, kind, &cluster, Api::<Lean<Node>>::all(all()), shared),
+        Kind::Pod => spawn_namespaced::<Lean<Pod>>(tasks, kind, &scoped, shared),
         Kind::Deployment => spawn_namespaced::<Deployment>(tasks, kind, &scoped, shared),
-        Kind::ReplicaSet => spawn_namespaced::<ReplicaSet>(tasks, kind, &scoped, shared),
+        Kind::ReplicaSet => spawn_namespaced::<Lean<ReplicaSet>>(tasks, kind, &scoped, shared),
         Kind::StatefulSet => spawn_namespaced::<StatefulSet>(tasks, kind, &scoped, shared),
         Kind::DaemonSet => spawn_namespaced::<DaemonSet>(tasks, kind, &scoped, shared),
         Kind::Service => spawn_namespaced::<Service>(tasks, kind, &scoped, shared),
@@ -276,22 +422,19 @@ fn project_config_map(meta: &PartialObjectMeta<ConfigMap>, i: &mut Interner) -> 
 
 type WatchStream<T> = BoxStream<'static, Result<Event<T>, watcher::Error>>;
 
-/// Starts a watch afresh.
-type Rewatch<T> = Box<dyn Fn() -> WatchStream<T> + Send + Sync>;
+/// Starts a watch afresh, configured as given.
+type Rewatch<T> = Box<dyn Fn(watcher::Config) -> WatchStream<T> + Send + Sync>;
 
 /// A fresh watcher over `api`, with kube's default backoff between failed attempts.
-fn typed<K>(api: Api<K>) -> impl Fn() -> WatchStream<K> + Send + Sync + 'static
+fn typed<K>(api: Api<K>) -> impl Fn(watcher::Config) -> WatchStream<K> + Send + Sync + 'static
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
-    move || {
-        watcher(api.clone(), watcher::Config::default())
-            .default_backoff()
-            .boxed()
-    }
+    move |config| watcher(api.clone(), config).default_backoff().boxed()
 }
 
-/// What every watcher shares: the channel, the string interner, the recheck period.
+/// What every watcher shares: the channel, the string interner, the recheck period, how
+/// first lists are read, and the count of what arrived.
 #[derive(Clone)]
 struct Shared {
     tx: mpsc::Sender<Stamped>,
@@ -299,6 +442,8 @@ struct Shared {
     /// kind mentions it. Locked only while one object is projected, never across an await.
     interner: Arc<Mutex<Interner>>,
     recheck: Duration,
+    intake: Intake,
+    progress: Progress,
 }
 
 /// The receiver is gone: meshtop is shutting down.
@@ -370,7 +515,7 @@ where
 
     async fn run<F>(mut self, watch: F)
     where
-        F: Fn() -> WatchStream<T> + Send + 'static,
+        F: Fn(watcher::Config) -> WatchStream<T> + Send + 'static,
     {
         if self.set(SourceState::Syncing).await.is_err() {
             return;
@@ -378,9 +523,10 @@ where
         // kube's own backoff between restarts too; it resets after two quiet minutes.
         let mut restart = DefaultBackoff::default();
         loop {
+            let config = self.shared.intake.config().await;
             let mut stream = match (&self.narrowed, &self.fallback) {
-                (Some(_), Some((_, narrow))) => narrow(),
-                _ => watch(),
+                (Some(_), Some((_, narrow))) => narrow(config),
+                _ => watch(config),
             };
             let mut relist = Vec::new();
             let wait = loop {
@@ -433,6 +579,7 @@ where
                 }
             }
             Event::InitApply(obj) => {
+                self.shared.progress.record(self.kind);
                 if let Some(object) = self.project(&obj) {
                     relist.push(object);
                 }
@@ -451,6 +598,7 @@ where
                 self.set(self.listed()).await?;
             }
             Event::Apply(obj) => {
+                self.shared.progress.record(self.kind);
                 if (self.keep)(name_of(&obj)) {
                     let event = match self.project(&obj) {
                         Some(object) => ClusterEvent::Applied(object),
@@ -463,6 +611,7 @@ where
                 self.set(self.listed()).await?;
             }
             Event::Delete(obj) => {
+                self.shared.progress.record(self.kind);
                 if (self.keep)(name_of(&obj)) {
                     let key = self.key(&obj);
                     self.send(ClusterEvent::Deleted(self.kind, key)).await?;
@@ -483,7 +632,15 @@ where
             watcher::Error::NoResourceVersion => ("list", None, err.to_string()),
         };
         let resource = self.kind.resource();
-        match status.map(|s| s.code) {
+        let code = status.map(|s| s.code);
+        if matches!(code, Some(400 | 422)) && self.shared.intake.streaming_now() {
+            // A server without the WatchList feature refuses `sendInitialEvents`: page the
+            // lists of every kind from now on.
+            tracing::info!(kind = ?self.kind, %cause, "streamed list refused: paging instead");
+            self.shared.intake.refused.store(true, Ordering::Relaxed);
+            return Ok(Flow::Restart);
+        }
+        match code {
             Some(403) => {
                 tracing::warn!(kind = ?self.kind, %cause, "forbidden");
                 let message = format!("cannot {verb} {resource} {}", self.scope);
@@ -693,16 +850,25 @@ mod tests {
     /// `count` events it sends, and whether it sent more right away.
     async fn run(scripts: Vec<Vec<Step>>, count: usize) -> Vec<ClusterEvent> {
         let (tx, mut rx) = mpsc::channel(64);
+        let client = kube::Client::try_from(kube::Config::new(
+            "https://127.0.0.1:1".parse().expect("url"),
+        ))
+        .expect("client");
         let shared = Shared {
             tx,
             interner: Arc::new(Mutex::new(Interner::default())),
             recheck: Duration::from_millis(1),
+            progress: Progress::default(),
+            intake: Intake {
+                client: client.clone(),
+                page_size: DEFAULT_PAGE_SIZE,
+                initial_list: InitialList::Paged,
+                server_streams: Arc::new(OnceCell::new()),
+                refused: Arc::new(AtomicBool::new(false)),
+            },
         };
         let scope = Scope {
-            client: &kube::Client::try_from(kube::Config::new(
-                "https://127.0.0.1:1".parse().expect("url"),
-            ))
-            .expect("client"),
+            client: &client,
             namespace: None,
         };
         let mut source = Source::new(
@@ -713,7 +879,7 @@ mod tests {
         );
         source.keep = is_istio_config_map;
         let scripts = Arc::new(Mutex::new(VecDeque::from(scripts)));
-        let task = tokio::spawn(source.run(move || {
+        let task = tokio::spawn(source.run(move |_| {
             let script = scripts
                 .lock()
                 .expect("scripts")
@@ -764,6 +930,9 @@ mod tests {
                 ClusterEvent::Deleted(_, k) => format!("Deleted {}", k.name),
                 ClusterEvent::Server { .. } => "Server".to_string(),
                 ClusterEvent::ProxySync(r) => format!("ProxySync {}", r.istiod),
+                ClusterEvent::ProxySyncUnchanged { istiod, .. } => {
+                    format!("ProxySyncUnchanged {istiod}")
+                }
                 ClusterEvent::ProxySyncGone { istiod, .. } => format!("ProxySyncGone {istiod}"),
             })
             .collect()
@@ -898,5 +1067,16 @@ mod tests {
                 "Absent",
             ]
         );
+    }
+
+    #[test]
+    fn first_lists_stream_from_kubernetes_1_32() {
+        assert!(streams_since("1", "32"));
+        assert!(streams_since("1", "34+"));
+        assert!(streams_since("2", "0"));
+        assert!(!streams_since("1", "31"));
+        assert!(!streams_since("1", "15+"));
+        assert!(!streams_since("", ""));
+        assert!(!streams_since("1", "x"));
     }
 }

@@ -148,6 +148,12 @@ pub enum ClusterEvent {
     Server { git_version: String },
     /// One istiod replica's latest `/debug/syncz` answer (or why there is none).
     ProxySync(super::sync::ReplicaSync),
+    /// One istiod replica answered again exactly as last time (the same bytes): the answer
+    /// is not read again, only its time moves.
+    ProxySyncUnchanged {
+        namespace: super::intern::Name,
+        istiod: super::intern::Name,
+    },
     /// An istiod replica is no longer polled (its pod is gone).
     ProxySyncGone {
         namespace: super::intern::Name,

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, LazyLock};
 
 use super::labels::Labels;
+use super::sync::Text;
 
 /// An interned string; clones share one allocation.
 pub type Name = Arc<str>;
@@ -22,6 +23,7 @@ pub fn empty() -> Name {
 pub struct Interner {
     names: HashSet<Name>,
     label_sets: HashSet<Labels>,
+    texts: HashSet<Text>,
 }
 
 impl Interner {
@@ -32,6 +34,19 @@ impl Interner {
         let n: Name = Arc::from(s);
         self.names.insert(n.clone());
         n
+    }
+
+    /// One shared `Text` per distinct string (istiod's nonces: many proxies and types
+    /// repeat one push's).
+    pub fn text(&mut self, s: &str) -> Text {
+        if let Some(t) = self.texts.get(s) {
+            return t.clone();
+        }
+        let t = Text::from(s);
+        if !s.is_empty() {
+            self.texts.insert(t.clone());
+        }
+        t
     }
 
     /// The shared label set for a Kubernetes label map (`None` is the empty set).
@@ -57,6 +72,7 @@ impl Interner {
     pub fn collect_garbage(&mut self) {
         self.label_sets.retain(|l| Arc::strong_count(&l.0) > 1);
         self.names.retain(|n| Arc::strong_count(n) > 1);
+        self.texts.retain(Text::shared);
     }
 
     pub fn len(&self) -> usize {
@@ -87,6 +103,19 @@ mod tests {
         drop((a, b));
         i.collect_garbage();
         assert!(i.is_empty());
+    }
+
+    #[test]
+    fn equal_texts_are_shared_until_nothing_holds_them() {
+        let mut i = Interner::default();
+        let a = i.text("v-42");
+        let b = i.text("v-42");
+        assert_eq!(a, b);
+        assert!(a.shared() && b.shared());
+        assert!(i.text("").is_empty());
+        drop((a, b));
+        i.collect_garbage();
+        assert!(i.texts.is_empty());
     }
 
     #[test]

@@ -143,6 +143,57 @@ pub(crate) struct Store {
     pub index: Index,
     /// istiod's sync answers and what they add up to with the pods.
     pub sync: proxies::SyncIndex,
+    /// Moves when an istiod pod comes, changes or goes: the Proxies view's lines read the
+    /// istiod versions and whether every istiod has answered.
+    istiod_pods_moved: u64,
+}
+
+/// Two summaries of one pod count alike in every aggregate and show alike on the Proxies
+/// view's line: they differ only in what views read from the summary itself (the status
+/// words, container counts, restarts, when it was created).
+fn same_aggregates(a: &PodSummary, b: &PodSummary) -> bool {
+    let PodSummary {
+        namespace,
+        name,
+        node,
+        phase,
+        status: _,
+        ready,
+        containers_ready: _,
+        containers: _,
+        restarts: _,
+        owner,
+        labels,
+        has_proxy,
+        mesh_role,
+        injected_revision,
+        proxy_version,
+        istiod_version,
+        has_empty_dir,
+        mirror,
+        deleting,
+        created: _,
+    } = a;
+    *namespace == b.namespace
+        && *name == b.name
+        && *node == b.node
+        && *phase == b.phase
+        && *ready == b.ready
+        && *owner == b.owner
+        && (std::sync::Arc::ptr_eq(&labels.0, &b.labels.0) || *labels == b.labels)
+        && *has_proxy == b.has_proxy
+        && *mesh_role == b.mesh_role
+        && *injected_revision == b.injected_revision
+        && *proxy_version == b.proxy_version
+        && *istiod_version == b.istiod_version
+        && *has_empty_dir == b.has_empty_dir
+        && *mirror == b.mirror
+        && *deleting == b.deleting
+}
+
+/// An istiod pod, whose version and state the Proxies view's lines read.
+fn istiod_pod(p: &PodSummary) -> bool {
+    p.istiod_version.is_some() || istiod_revision(&p.labels).is_some()
 }
 
 /// The entries of a namespaced map that belong to one namespace, in name order.
@@ -574,10 +625,21 @@ impl Store {
             Object::IstioGateway(g) => replace(&mut self.istio_gateways, key, g),
             Object::KubeGateway(g) => replace(&mut self.kube_gateways, key, g),
             Object::Pod(p) => {
-                if self.pods.get(&key) == Some(&p) {
-                    return false;
+                match self.pods.get_mut(&key) {
+                    Some(old) if *old == p => return false,
+                    // What most updates are (a restart counted, a status worded anew):
+                    // nothing the aggregates or the lines read moved, so only the summary
+                    // is replaced, in place.
+                    Some(old) if same_aggregates(old, &p) => {
+                        *old = p;
+                        return true;
+                    }
+                    _ => {}
                 }
                 let old = self.pods.remove(&key);
+                if istiod_pod(&p) || old.as_ref().is_some_and(istiod_pod) {
+                    self.istiod_pods_moved += 1;
+                }
                 if let Some(old) = &old {
                     self.index.pod(&self.pdbs, &key, old, false);
                 }
@@ -664,6 +726,9 @@ impl Store {
             Kind::KubeGateway => self.kube_gateways.remove(key).is_some(),
             Kind::Pod => match self.pods.remove(key) {
                 Some(old) => {
+                    if istiod_pod(&old) {
+                        self.istiod_pods_moved += 1;
+                    }
                     self.index.pod(&self.pdbs, key, &old, false);
                     self.sync.pod_changed(key, Some(&old), None);
                     if let Some(node) = consent_node(&old) {
@@ -754,6 +819,11 @@ impl Store {
             changed |= self.upsert(o);
         }
         changed
+    }
+
+    /// Moves when an istiod pod comes, changes or goes.
+    pub fn istiod_pods_moved(&self) -> u64 {
+        self.istiod_pods_moved
     }
 
     /// Pods of a namespace matching a selector (a Service's or a Deployment's).

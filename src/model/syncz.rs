@@ -13,7 +13,9 @@ use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
 use super::intern::{self, Interner, Name};
-use super::sync::{ProxyStatus, ReplicaState, ReplicaSync, SyncState, XdsStatus, XdsType};
+use super::sync::{
+    ProxyStatus, ReplicaState, ReplicaSync, SentTime, SyncState, Text, XdsStatus, XdsType,
+};
 
 /// Why a `/debug/syncz` answer could not be read at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,8 +139,8 @@ fn entry(o: &Map<String, Value>, names: &mut Interner) -> Option<ProxyStatus> {
             None if prefix.is_none() => XdsStatus::ignored(),
             None => XdsStatus::new(
                 http_state(old_sent, old_acked, ztunnel),
-                name(names, old_sent),
-                name(names, old_acked),
+                names.text(old_sent),
+                names.text(old_acked),
             ),
             Some(map) => match t
                 .type_urls()
@@ -148,8 +150,8 @@ fn entry(o: &Map<String, Value>, names: &mut Interner) -> Option<ProxyStatus> {
                 // 1.23+: a type the proxy does not watch is not listed.
                 None => XdsStatus::new(
                     SyncState::Ignored,
-                    name(names, old_sent),
-                    name(names, old_acked),
+                    names.text(old_sent),
+                    names.text(old_acked),
                 ),
                 Some(r) => {
                     let sent = text(r, "sent");
@@ -161,10 +163,10 @@ fn entry(o: &Map<String, Value>, names: &mut Interner) -> Option<ProxyStatus> {
                         } else {
                             SyncState::Error
                         },
-                        sent: name(names, sent),
-                        acked: name(names, acked),
-                        sent_time: sent_time(text(r, "sentTime")),
-                        last_error: (!last_error.is_empty()).then(|| Name::from(last_error)),
+                        sent: names.text(sent),
+                        acked: names.text(acked),
+                        sent_time: sent_time(text(r, "sentTime")).and_then(SentTime::new),
+                        last_error: (!last_error.is_empty()).then(|| Text::from(last_error)),
                     }
                 }
             },

@@ -1,7 +1,7 @@
 //! UI state (screens, selection, filter, sort, prompt) and `update`, the only function that
 //! changes it.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use crate::model::{Finding, Model};
 use crate::ops::install::PlanOptions;
@@ -35,6 +35,9 @@ pub struct Screen {
     pub problems_only: bool,
     /// Rows marked with Space, by their first cell (the Nodes view's node names).
     pub marked: std::collections::BTreeSet<String>,
+    /// The rows as last arranged, kept by `table::arrange` (like `offset`, by the
+    /// renderer) while the model and the screen's filter, sort and toggle stay the same.
+    pub arranged: RefCell<Option<table::Arranged>>,
 }
 
 impl Screen {
@@ -47,6 +50,7 @@ impl Screen {
             sort: None,
             problems_only: false,
             marked: std::collections::BTreeSet::new(),
+            arranged: RefCell::new(None),
         }
     }
 }

@@ -11,6 +11,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
+use crate::model::RowChange;
 use crate::model::sync::SyncState;
 pub use crate::ops::plan::Tone;
 
@@ -169,6 +170,23 @@ pub trait TableSource {
     fn title_note(&self) -> Option<(String, Tone)> {
         None
     }
+    /// The model generation the rows are read from, for a table whose rows depend on the
+    /// model alone: a screen then keeps its arranged rows until the generation moves. `None`
+    /// (small tables, and tables of one subject): arranged afresh every time.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
+    /// For a table whose rows can say how they moved within one generation (a pod's line
+    /// changing, coming or going): a count that moves with every row change. `None`: they
+    /// cannot, and any change comes with a new generation.
+    fn rows_moved(&self) -> Option<u64> {
+        None
+    }
+    /// How the rows moved since `rows_moved()` was `since`, by position, in order; `None`
+    /// when that is no longer known.
+    fn row_changes(&self, _since: u64) -> Option<Vec<RowChange>> {
+        None
+    }
 }
 
 /// A row of a view that lists the model's rows of one kind as they come: its view's column
@@ -249,9 +267,17 @@ fn contains_ignoring_case(haystack: &str, term: &str) -> bool {
     // runs over every row of the table, every frame).
     if term.is_ascii() && haystack.is_ascii() {
         let (hay, term) = (haystack.as_bytes(), term.as_bytes());
-        return hay
-            .windows(term.len())
-            .any(|w| w.eq_ignore_ascii_case(term));
+        let Some((&first, rest)) = term.split_first() else {
+            return true;
+        };
+        let first = first.to_ascii_lowercase();
+        // Only where the first letter matches is the rest compared.
+        let last_start = hay.len().saturating_sub(term.len());
+        return hay.len() >= term.len()
+            && hay[..=last_start].iter().enumerate().any(|(at, b)| {
+                b.to_ascii_lowercase() == first
+                    && hay[at + 1..at + term.len()].eq_ignore_ascii_case(rest)
+            });
     }
     haystack.to_lowercase().contains(&term.to_lowercase())
 }
@@ -273,13 +299,163 @@ fn letters_in_a_word(term: &str, haystack: &str) -> bool {
     })
 }
 
+/// A screen's rows as last arranged, and what they were arranged from.
+#[derive(Debug, Clone)]
+pub struct Arranged {
+    generation: u64,
+    rows_moved: Option<u64>,
+    len: usize,
+    problems_only: bool,
+    sort: Option<Sort>,
+    filter: String,
+    rows: Vec<usize>,
+}
+
 /// The row indices a screen shows: its problems-only toggle, its `/` filter, its sort.
-/// Without any of them this does no per-row work beyond the index list.
+/// Without any of them this does no per-row work beyond the index list. For a table that
+/// depends on the model alone, the screen keeps the result: the frames and key presses
+/// that follow (scrolling, PgDn) reuse it until the model or the screen's choice changes,
+/// and a filter typed one more letter only narrows the rows it had.
 pub fn arrange(source: &dyn TableSource, screen: &Screen) -> Vec<usize> {
-    let (filter, sort) = (screen.filter.as_str(), screen.sort);
-    let mut rows: Vec<usize> = (0..source.len())
-        .filter(|&i| !screen.problems_only || source.is_problem(i))
-        .collect();
+    let Some(generation) = source.generation() else {
+        return arrange_rows(source, screen);
+    };
+    let len = source.len();
+    let rows_moved = source.rows_moved();
+    let same_rows = |a: &Arranged| {
+        a.generation == generation
+            && a.rows_moved == rows_moved
+            && a.len == len
+            && a.problems_only == screen.problems_only
+            && a.sort == screen.sort
+    };
+    let mut kept = screen.arranged.borrow_mut();
+    // Rows that moved since (a pod's line changed, came or went) are patched in.
+    if let Some(a) = kept.as_mut()
+        && a.generation == generation
+        && a.problems_only == screen.problems_only
+        && a.sort == screen.sort
+        && let (Some(since), Some(now)) = (a.rows_moved, rows_moved)
+        && since != now
+        && let Some(changes) = source.row_changes(since)
+        && patch(source, a, &changes)
+    {
+        a.rows_moved = rows_moved;
+    }
+    let narrowed = match kept.as_mut().filter(|a| same_rows(a)) {
+        Some(a) if a.filter == screen.filter => return a.rows.clone(),
+        // Each term must still match, and a longer term matches fewer rows: the rows that
+        // matched the shorter filter, in their order, are all there is to look at.
+        Some(a) if screen.filter.starts_with(a.filter.as_str()) => {
+            Some(std::mem::take(&mut a.rows))
+        }
+        _ => None,
+    };
+    let rows = match narrowed {
+        Some(within) => filter_rows(source, &screen.filter, within),
+        None => arrange_rows(source, screen),
+    };
+    *kept = Some(Arranged {
+        generation,
+        rows_moved,
+        len,
+        problems_only: screen.problems_only,
+        sort: screen.sort,
+        filter: screen.filter.clone(),
+        rows: rows.clone(),
+    });
+    rows
+}
+
+/// More row changes than this are arranged afresh rather than patched in one by one.
+const MAX_PATCHED: usize = 256;
+
+/// Brings rows arranged earlier in step with `changes` (the source's row changes since,
+/// in order): positions shift past rows that came or went, and each row that came or
+/// changed is looked at once, as the source holds it now, and put where the filter and the
+/// sort place it. False (the rows left unusable) when there are too many changes to patch
+/// or they do not add up to the source's length.
+fn patch(source: &dyn TableSource, a: &mut Arranged, changes: &[RowChange]) -> bool {
+    if changes.len() > MAX_PATCHED {
+        return false;
+    }
+    let shift = |rows: &mut Vec<usize>, from: usize, up: bool| {
+        for i in rows.iter_mut().filter(|i| **i >= from) {
+            if up {
+                *i += 1;
+            } else {
+                *i -= 1;
+            }
+        }
+    };
+    // First the positions, as the changes came; the rows touched are looked at after, at
+    // their positions in the source as it is now.
+    let mut len = a.len;
+    let mut touched: Vec<usize> = Vec::new();
+    for change in changes {
+        match *change {
+            RowChange::Inserted(at) => {
+                shift(&mut a.rows, at, true);
+                shift(&mut touched, at, true);
+                touched.push(at);
+                len += 1;
+            }
+            RowChange::Removed(at) => {
+                a.rows.retain(|&i| i != at);
+                touched.retain(|&i| i != at);
+                shift(&mut a.rows, at + 1, false);
+                shift(&mut touched, at + 1, false);
+                let Some(shorter) = len.checked_sub(1) else {
+                    return false;
+                };
+                len = shorter;
+            }
+            RowChange::Changed(at) => {
+                a.rows.retain(|&i| i != at);
+                touched.push(at);
+            }
+        }
+    }
+    if len != source.len() {
+        return false;
+    }
+    touched.sort_unstable();
+    touched.dedup();
+    let mut text = String::new();
+    for at in touched.into_iter().filter(|&at| at < len) {
+        if a.problems_only && !source.is_problem(at) {
+            continue;
+        }
+        text.clear();
+        source.filter_text(at, &mut text);
+        if !a.filter.trim().is_empty() && !filter_match(&a.filter, &text) {
+            continue;
+        }
+        // Where `arrange_rows` would have put it: by position, or by the sort key with
+        // equal keys in position order (the sort is stable over rows in position order).
+        let place = match a.sort.filter(|s| s.column < source.columns().len()) {
+            None => a.rows.partition_point(|&i| i < at),
+            Some(sort) => {
+                let key = source.sort_key(at, sort.column);
+                a.rows.partition_point(|&i| {
+                    let k = source.sort_key(i, sort.column);
+                    let by_key = if sort.reverse {
+                        key.cmp(&k)
+                    } else {
+                        k.cmp(&key)
+                    };
+                    by_key.then(i.cmp(&at)).is_lt()
+                })
+            }
+        };
+        a.rows.insert(place, at);
+    }
+    a.len = len;
+    true
+}
+
+/// The rows of `rows` whose text matches `filter`, in their order.
+fn filter_rows(source: &dyn TableSource, filter: &str, mut rows: Vec<usize>) -> Vec<usize> {
     if !filter.trim().is_empty() {
         let mut text = String::new();
         rows.retain(|&i| {
@@ -288,6 +464,15 @@ pub fn arrange(source: &dyn TableSource, screen: &Screen) -> Vec<usize> {
             filter_match(filter, &text)
         });
     }
+    rows
+}
+
+fn arrange_rows(source: &dyn TableSource, screen: &Screen) -> Vec<usize> {
+    let (filter, sort) = (screen.filter.as_str(), screen.sort);
+    let rows: Vec<usize> = (0..source.len())
+        .filter(|&i| !screen.problems_only || source.is_problem(i))
+        .collect();
+    let mut rows = filter_rows(source, filter, rows);
     if let Some(sort) = sort
         && sort.column < source.columns().len()
     {
@@ -665,12 +850,19 @@ pub fn scroll_offset(previous: usize, selected: usize, page: usize, len: usize) 
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
     use super::*;
 
     #[test]
     fn a_term_is_a_part_of_the_text_ignoring_case() {
         assert!(filter_match("node03", "k1-node03"));
         assert!(filter_match("NODE03", "k1-node03"));
+        assert!(filter_match("k1-NODE03", "k1-node03"));
+        assert!(!filter_match("k1-node033", "k1-node03"));
+        assert!(!filter_match("node03", ""));
+        assert!(filter_match("stale", "eds STALE"));
+        assert!(!filter_match("stale", "eds STAL"));
         assert!(filter_match("", "anything"));
         assert!(filter_match(
             "pdb",
@@ -747,6 +939,204 @@ mod tests {
         assert_eq!(cut.to_string(), "k1-node01 loggi…");
         let short = fit_line(Line::raw("ok"), 16);
         assert_eq!(short.to_string(), "ok");
+    }
+
+    /// Names from a model of a given generation, counting how often rows are read.
+    struct Named {
+        names: Vec<String>,
+        generation: u64,
+        reads: Cell<usize>,
+    }
+
+    const NAMED_COLUMNS: [Column; 1] = [Column::new("NAME", Constraint::Length(8), 0)];
+
+    impl TableSource for Named {
+        fn columns(&self) -> &[Column] {
+            &NAMED_COLUMNS
+        }
+        fn len(&self) -> usize {
+            self.names.len()
+        }
+        fn cells(&self, row: usize) -> Vec<CellText> {
+            vec![(self.names[row].clone(), Tone::Plain)]
+        }
+        fn sort_key(&self, row: usize, _column: usize) -> SortKey<'_> {
+            SortKey::Text(Cow::Borrowed(&self.names[row]))
+        }
+        fn filter_text(&self, row: usize, out: &mut String) {
+            self.reads.set(self.reads.get() + 1);
+            out.push_str(&self.names[row]);
+        }
+        fn empty_message(&self) -> &'static str {
+            "none"
+        }
+        fn generation(&self) -> Option<u64> {
+            Some(self.generation)
+        }
+    }
+
+    #[test]
+    fn a_screen_keeps_its_rows_until_the_model_or_its_choice_changes() {
+        let names = ["web-2", "db-1", "web-1", "cache-1", "web-3", "db-2"];
+        let source = |generation| Named {
+            names: names.iter().map(|n| n.to_string()).collect(),
+            generation,
+            reads: Cell::new(0),
+        };
+        let mut screen = Screen::new(super::super::views::ScreenId::View(
+            super::super::views::ViewKind::Proxies,
+        ));
+        screen.sort = Some(Sort {
+            column: 0,
+            reverse: true,
+        });
+        screen.filter = "w".into();
+        let model = source(1);
+        let n = names.len();
+        assert_eq!(arrange(&model, &screen), [4, 0, 2]);
+        assert_eq!(model.reads.get(), n);
+        // The next frame reads no row.
+        assert_eq!(arrange(&model, &screen), [4, 0, 2]);
+        assert_eq!(model.reads.get(), n);
+        // One more letter: only the rows that matched are read, in their sorted order.
+        screen.filter = "web-".into();
+        assert_eq!(arrange(&model, &screen), [4, 0, 2]);
+        assert_eq!(model.reads.get(), n + 3);
+        screen.filter = "web-1".into();
+        assert_eq!(arrange(&model, &screen), [2]);
+        assert_eq!(model.reads.get(), n + 6);
+        // Another filter, or a new generation of the model: every row again.
+        screen.filter = "b".into();
+        assert_eq!(arrange(&model, &screen), [4, 0, 2, 5, 1]);
+        assert_eq!(model.reads.get(), 2 * n + 6);
+        let newer = source(2);
+        assert_eq!(arrange(&newer, &screen), [4, 0, 2, 5, 1]);
+        assert_eq!(newer.reads.get(), n);
+        // Without the sort, the source's order.
+        screen.sort = None;
+        assert_eq!(arrange(&newer, &screen), [0, 1, 2, 4, 5]);
+    }
+
+    /// Rows that change, come and go within one generation, and say so by position.
+    struct Moving {
+        names: Vec<String>,
+        log: Vec<RowChange>,
+        reads: Cell<usize>,
+    }
+
+    impl TableSource for Moving {
+        fn columns(&self) -> &[Column] {
+            &NAMED_COLUMNS
+        }
+        fn len(&self) -> usize {
+            self.names.len()
+        }
+        fn cells(&self, row: usize) -> Vec<CellText> {
+            vec![(self.names[row].clone(), Tone::Plain)]
+        }
+        fn sort_key(&self, row: usize, _column: usize) -> SortKey<'_> {
+            SortKey::Text(Cow::Borrowed(&self.names[row]))
+        }
+        fn filter_text(&self, row: usize, out: &mut String) {
+            self.reads.set(self.reads.get() + 1);
+            out.push_str(&self.names[row]);
+        }
+        fn is_problem(&self, row: usize) -> bool {
+            self.names[row].ends_with('!')
+        }
+        fn empty_message(&self) -> &'static str {
+            "none"
+        }
+        fn generation(&self) -> Option<u64> {
+            Some(7)
+        }
+        fn rows_moved(&self) -> Option<u64> {
+            Some(self.log.len() as u64)
+        }
+        fn row_changes(&self, since: u64) -> Option<Vec<RowChange>> {
+            self.log
+                .get(usize::try_from(since).ok()?..)
+                .map(<[_]>::to_vec)
+        }
+    }
+
+    #[test]
+    fn kept_rows_are_patched_as_rows_change_come_and_go() {
+        let words = ["web", "db", "cache", "web!", "db!", "api"];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |below: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % below as u64) as usize
+        };
+        let mut source = Moving {
+            names: (0..400)
+                .map(|i| words[i % words.len()].to_string())
+                .collect(),
+            log: Vec::new(),
+            reads: Cell::new(0),
+        };
+        let view = super::super::views::ScreenId::View(super::super::views::ViewKind::Proxies);
+        let screens: Vec<Screen> = [
+            (false, None, ""),
+            (true, None, ""),
+            (false, None, "we"),
+            (false, Some(false), ""),
+            (false, Some(true), "b"),
+            (true, Some(true), ""),
+        ]
+        .into_iter()
+        .map(|(problems_only, reverse, filter)| {
+            let mut screen = Screen::new(view.clone());
+            screen.problems_only = problems_only;
+            screen.sort = reverse.map(|reverse| Sort { column: 0, reverse });
+            screen.filter = filter.into();
+            screen
+        })
+        .collect();
+        for screen in &screens {
+            assert_eq!(arrange(&source, screen), arrange_rows(&source, screen));
+        }
+        for round in 0..300 {
+            // One to three changes between frames, as pods change under churn.
+            for _ in 0..=next(3) {
+                let len = source.names.len();
+                let word = words[next(words.len())].to_string();
+                match next(3) {
+                    0 => {
+                        let at = next(len + 1);
+                        source.names.insert(at, word);
+                        source.log.push(RowChange::Inserted(at));
+                    }
+                    1 if len > 0 => {
+                        let at = next(len);
+                        source.names.remove(at);
+                        source.log.push(RowChange::Removed(at));
+                    }
+                    _ if len > 0 => {
+                        let at = next(len);
+                        source.names[at] = word;
+                        source.log.push(RowChange::Changed(at));
+                    }
+                    _ => {}
+                }
+            }
+            for screen in &screens {
+                source.reads.set(0);
+                let patched = arrange(&source, screen);
+                let reads = source.reads.get();
+                assert_eq!(patched, arrange_rows(&source, screen), "round {round}");
+                // Only the rows that moved were looked at, not every row.
+                assert!(reads <= 3, "round {round}: {reads} rows read");
+            }
+        }
+        // A change log no longer known: arranged afresh.
+        source.log.clear();
+        source.names.truncate(10);
+        for screen in &screens {
+            assert_eq!(arrange(&source, screen), arrange_rows(&source, screen));
+        }
     }
 
     /// One row whose second cell lists far more than a screen holds.

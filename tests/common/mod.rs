@@ -5,6 +5,7 @@
 
 pub mod harness;
 pub mod process;
+pub mod relay;
 pub mod seed;
 pub mod stand_in;
 pub mod tmux;

@@ -65,6 +65,12 @@ impl Polled {
                     ClusterEvent::ProxySync(r) => {
                         self.latest.insert(r.istiod.to_string(), r);
                     }
+                    ClusterEvent::ProxySyncUnchanged { istiod, .. } => {
+                        assert!(
+                            self.latest.contains_key(istiod.as_ref()),
+                            "{istiod} answered unchanged before answering"
+                        );
+                    }
                     ClusterEvent::ProxySyncGone { istiod, namespace } => {
                         assert_eq!(namespace.as_ref(), "istio-system");
                         self.latest.remove(istiod.as_ref());
@@ -263,17 +269,17 @@ async fn the_seeds_cluster_through_the_poller() {
         assert_eq!(s.cluster.as_ref(), "", "1.9 has no cluster_id");
     }
 
-    // The forward is kept between polls: more answers arrive, the same rows.
-    let before = polled.latest.clone();
+    // The forward is kept between polls: more answers arrive, the same bytes, which are
+    // not read again.
     for _ in 0..4 {
         let event = tokio::time::timeout(WAIT, polled.rx.recv())
             .await
             .expect("another poll in time")
             .expect("poller running");
-        let ClusterEvent::ProxySync(r) = event.event else {
-            panic!("{:?}", event.event)
+        let ClusterEvent::ProxySyncUnchanged { istiod, .. } = event.event else {
+            panic!("a stable answer sent again in full: {:?}", event.event)
         };
-        assert_eq!(Some(&r), before.get(r.istiod.as_ref()), "a stable answer");
+        assert!(polled.latest.contains_key(istiod.as_ref()), "{istiod}");
     }
 }
 

@@ -200,6 +200,9 @@ fn brief(event: &ClusterEvent) -> String {
         ClusterEvent::Source(k, s) => format!("Source {k:?} {s:?}"),
         ClusterEvent::Server { git_version } => format!("Server {git_version}"),
         ClusterEvent::ProxySync(r) => format!("ProxySync {}/{}", r.namespace, r.istiod),
+        ClusterEvent::ProxySyncUnchanged { namespace, istiod } => {
+            format!("ProxySyncUnchanged {namespace}/{istiod}")
+        }
         ClusterEvent::ProxySyncGone { namespace, istiod } => {
             format!("ProxySyncGone {namespace}/{istiod}")
         }

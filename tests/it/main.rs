@@ -16,6 +16,7 @@ mod drain_guard;
 mod install_helm;
 mod install_istioctl;
 mod install_sail;
+mod intake;
 mod mesh_2026;
 mod paging;
 mod panes;

@@ -11,14 +11,14 @@
 //! between replicas from poll to poll).
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use jiff::Timestamp;
 
 use super::super::intern::Name;
 use super::super::summary::{ObjectKey, PodPhase, PodSummary};
 use super::super::sync::{ProxyStatus, ReplicaState, ReplicaSync, SyncState, XDS_TYPES};
-use super::ranked::{RankedMap, Spot};
+use super::ranked::{RankedMap, RowChange, Spot};
 use super::{group_member, set_member, tally};
 
 /// One replica's report of a proxy. Ordered so that the preferred report comes first.
@@ -211,7 +211,18 @@ pub(crate) struct SyncIndex {
     pub lines_kept: bool,
     /// Lines whose report names a cluster (istiod 1.13+): the CLUSTER column shows then.
     pub lines_with_cluster: u32,
+    /// Moves whenever a line is put, taken away or made afresh: what the Proxies view's
+    /// kept rows compare (with what else the lines read) to know they still stand.
+    pub lines_moved: u64,
+    /// The latest line changes by position, the first one taking `lines_moved` from
+    /// `log_start`: what the kept rows are patched with rather than arranged again.
+    log: VecDeque<RowChange>,
+    log_start: u64,
 }
+
+/// The line changes kept for patching; older ones are dropped (rows kept from before them
+/// are arranged again).
+const LOG_LEN: usize = 1024;
 
 /// A proxy's state in one word: the worst of its types, where NOT SENT and IGNORED count as
 /// in sync (egress gateways have no routes; ECDS is rarely used) unless nothing was sent at
@@ -268,6 +279,13 @@ impl SyncIndex {
     /// The report a proxy's row shows.
     pub fn preferred(&self, pod: &ObjectKey) -> Option<&Reporter> {
         self.reporters(pod).first()
+    }
+
+    /// How the lines moved since `lines_moved` was `since`, in order; `None` when that is
+    /// no longer known (too long ago, or the lines were made afresh since).
+    pub fn line_changes(&self, since: u64) -> Option<Vec<RowChange>> {
+        let skip = usize::try_from(since.checked_sub(self.log_start)?).ok()?;
+        (skip <= self.log.len()).then(|| self.log.iter().skip(skip).copied().collect())
     }
 
     /// Replicas with no proxies known yet (never answered, or refused since they started).
@@ -396,6 +414,22 @@ impl SyncIndex {
 
     /// Puts a pod's line at its spot (or takes it away).
     fn put_line(&mut self, spot: Spot, key: ProxyKey, line: Option<Line>) {
+        let held = self.lines.at_spot(spot);
+        if held == line.as_ref() {
+            return;
+        }
+        let at = self.lines.rank(spot);
+        let change = match (held.is_some(), line.is_some()) {
+            (true, true) => RowChange::Changed(at),
+            (true, false) => RowChange::Removed(at),
+            _ => RowChange::Inserted(at),
+        };
+        self.lines_moved += 1;
+        self.log.push_back(change);
+        if self.log.len() > LOG_LEN {
+            self.log.pop_front();
+            self.log_start += 1;
+        }
         self.lines_with_cluster += u32::from(line.as_ref().is_some_and(Line::names_cluster));
         let old = self.lines.put(spot, key, line);
         if old.is_some_and(|old| old.names_cluster()) {
@@ -408,6 +442,9 @@ impl SyncIndex {
     /// by one, and the lines, almost in order already (by namespace, then name), are
     /// sorted once rather than inserted one by one.
     fn rebuild_lines(&mut self, pods: &BTreeMap<ObjectKey, PodSummary>) {
+        self.lines_moved += 1;
+        self.log.clear();
+        self.log_start = self.lines_moved;
         self.lines = RankedMap::default();
         self.lines_with_cluster = 0;
         self.lines_kept = !self.replicas.is_empty();
@@ -462,6 +499,19 @@ impl SyncIndex {
     }
 
     /// Takes a replica's latest answer; true if anything changed.
+    /// A replica answered as it did last time: only the time of its answer moves, which no
+    /// view shows live (so nothing changed for a frame).
+    pub fn answered_again(&mut self, key: &ObjectKey, at: Timestamp) -> bool {
+        let ok = matches!(
+            self.replicas.get(key).map(|r| &r.state),
+            Some(ReplicaState::Ok { .. })
+        );
+        if ok && let Some(known) = self.known.get_mut(key) {
+            known.at = at;
+        }
+        false
+    }
+
     pub fn answer(
         &mut self,
         replica: ReplicaSync,

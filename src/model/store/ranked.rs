@@ -125,6 +125,18 @@ impl<K, V> RankedMap<K, V> {
     }
 }
 
+/// How one entry of a `RankedMap` moved, by its position: what a list kept from the map's
+/// entries (filtered, sorted) is patched with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowChange {
+    /// A new entry at this position: the entries from there on moved one down.
+    Inserted(usize),
+    /// The entry at this position went: the entries after it moved one up.
+    Removed(usize),
+    /// The entry at this position changed in place.
+    Changed(usize),
+}
+
 /// Where a key is in a `RankedMap`, or would go: valid until the map changes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Spot {
@@ -154,6 +166,18 @@ impl<K: Ord, V> RankedMap<K, V> {
             index,
             found,
         }
+    }
+
+    /// The position in key order of the entry at `spot` (or where it would go).
+    pub fn rank(&self, spot: Spot) -> usize {
+        // Fenwick prefix sum: the lengths of the chunks before `spot.chunk`.
+        let mut before = 0;
+        let mut i = spot.chunk.min(self.tree.len().saturating_sub(1));
+        while i > 0 {
+            before += self.tree[i];
+            i -= i & i.wrapping_neg();
+        }
+        before + spot.index
     }
 
     /// The value at a spot `locate` found.
@@ -297,6 +321,13 @@ mod tests {
         for (i, (k, v)) in plain.iter().enumerate() {
             assert_eq!(ranked.at(i), Some((k, v)), "entry {i}");
             assert_eq!(ranked.get(k), Some(v));
+            assert_eq!(ranked.rank(ranked.locate(k)), i, "rank of {k}");
+        }
+        // A key not held ranks where it would go.
+        let absent = (0..4_000u64).find(|k| !plain.contains_key(k));
+        if let Some(k) = absent {
+            let before = plain.range(..k).count();
+            assert_eq!(ranked.rank(ranked.locate(&k)), before, "rank of absent {k}");
         }
         assert_eq!(ranked.at(plain.len()), None);
         assert!(ranked.iter().eq(plain.iter()));

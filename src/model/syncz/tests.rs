@@ -177,7 +177,7 @@ fn v1_23_shape() {
     );
     let cds = &p.xds[XdsType::Cds as usize];
     assert_eq!(
-        cds.sent_time,
+        cds.sent_time.map(SentTime::get),
         Some("2026-08-01T10:00:00Z".parse().expect("ts"))
     );
     let lds = &p.xds[XdsType::Lds as usize];

@@ -682,8 +682,8 @@ impl TableSource for XdsTable {
             } else {
                 (state, tone)
             },
-            text(&x.sent),
-            text(&x.acked),
+            text(x.sent.as_str()),
+            text(x.acked.as_str()),
             match x.sent_time {
                 Some(at) => (format!("{at:.0}"), Tone::Plain),
                 None => ("-".to_string(), Tone::Dim),
@@ -699,8 +699,8 @@ impl TableSource for XdsTable {
         let (t, x) = &self.rows[i];
         match column {
             1 => SortKey::Text(Cow::Borrowed(x.state.label())),
-            2 => SortKey::Text(Cow::Borrowed(&x.sent)),
-            3 => SortKey::Text(Cow::Borrowed(&x.acked)),
+            2 => SortKey::Text(Cow::Borrowed(x.sent.as_str())),
+            3 => SortKey::Text(Cow::Borrowed(x.acked.as_str())),
             4 => SortKey::Num(x.sent_time.map_or(0, |at| at.as_second())),
             5 => SortKey::Text(Cow::Owned(
                 x.last_error.as_deref().unwrap_or("").to_string(),
@@ -712,7 +712,7 @@ impl TableSource for XdsTable {
     fn filter_text(&self, i: usize, out: &mut String) {
         let (t, x) = &self.rows[i];
         out.push_str(t.short());
-        for s in [x.state.label(), &x.sent, &x.acked] {
+        for s in [x.state.label(), x.sent.as_str(), x.acked.as_str()] {
             out.push(' ');
             out.push_str(s);
         }

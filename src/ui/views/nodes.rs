@@ -27,6 +27,7 @@ pub struct NodesTable<'m> {
     lines: NodeLines<'m>,
     unseen: Option<String>,
     columns: Vec<Column>,
+    generation: u64,
 }
 
 impl<'m> NodesTable<'m> {
@@ -34,6 +35,7 @@ impl<'m> NodesTable<'m> {
         NodesTable {
             lines: model.node_lines(),
             unseen: model.unseen(crate::model::Kind::Node),
+            generation: model.generation(),
             // ZTUNNEL only where the mesh runs ambient.
             columns: COLUMNS
                 .iter()
@@ -118,6 +120,10 @@ pub fn skew(minor: u32) -> (String, Tone) {
 impl TableSource for NodesTable<'_> {
     fn columns(&self) -> &[Column] {
         &self.columns
+    }
+
+    fn generation(&self) -> Option<u64> {
+        Some(self.generation)
     }
 
     fn len(&self) -> usize {

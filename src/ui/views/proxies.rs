@@ -12,7 +12,9 @@ use ratatui::layout::Constraint::{Fill, Length};
 
 use crate::model::intern::Name;
 use crate::model::sync::{SyncState, XdsType};
-use crate::model::{Model, ProxyConnection, ProxyLine, ProxyLines, ReplicaRow, SyncTotals};
+use crate::model::{
+    Model, ProxyConnection, ProxyLine, ProxyLines, ReplicaRow, RowChange, SyncTotals,
+};
 
 use super::super::table::{CellText, Column, SortKey, TableSource, Tone};
 use super::Subject;
@@ -99,6 +101,9 @@ pub struct ProxiesTable<'m> {
     focused: Option<Vec<usize>>,
     /// The istiod replicas that did not answer, for the title.
     replica_problems: Vec<String>,
+    generation: u64,
+    /// The model, for the lines' changes: only while every line is a row (no `-n`).
+    moves: Option<&'m Model>,
 }
 
 impl<'m> ProxiesTable<'m> {
@@ -129,6 +134,8 @@ impl<'m> ProxiesTable<'m> {
             columns,
             focused,
             replica_problems: replica_problems(&model.proxy_summary().replicas),
+            generation: model.proxy_generation(),
+            moves: model.focus().is_none().then_some(model),
         }
     }
 
@@ -248,6 +255,18 @@ fn cell(r: &ProxyLine<'_>, c: ProxyColumn) -> CellText {
 impl TableSource for ProxiesTable<'_> {
     fn columns(&self) -> &[Column] {
         &self.columns
+    }
+
+    fn generation(&self) -> Option<u64> {
+        Some(self.generation)
+    }
+
+    fn rows_moved(&self) -> Option<u64> {
+        self.moves.map(Model::proxy_lines_moved)
+    }
+
+    fn row_changes(&self, since: u64) -> Option<Vec<RowChange>> {
+        self.moves?.proxy_line_changes(since)
     }
 
     fn title_note(&self) -> Option<(String, Tone)> {

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 
 use super::super::super::fixture::*;
 use super::super::super::sync::{
-    ProxyStatus, ReplicaState, ReplicaSync, SyncState, XdsStatus, XdsType,
+    ProxyStatus, ReplicaState, ReplicaSync, SentTime, SyncState, Text, XdsStatus, XdsType,
 };
 use super::super::super::*;
 use super::skewed;
@@ -20,11 +20,11 @@ const APP_BUILD: &str = "1.10-alpha.ba8228cc703fa11542c3e97c1702688d072152a1";
 use SyncState::{NotSent, Stale, Synced};
 
 fn xds(state: SyncState, n: usize) -> XdsStatus {
-    let nonce = |s: &str| n_(&format!("{s}-{n}"));
+    let nonce = |s: &str| Text::from(format!("{s}-{n}").as_str());
     let (sent, acked) = match state {
         Synced => (nonce("v"), nonce("v")),
-        NotSent => (n_(""), n_("")),
-        SyncState::StaleNeverAcknowledged => (nonce("v"), n_("")),
+        NotSent => (Text::default(), Text::default()),
+        SyncState::StaleNeverAcknowledged => (nonce("v"), Text::default()),
         _ => (nonce("v2"), nonce("v1")),
     };
     XdsStatus::new(state, sent, acked)
@@ -605,10 +605,10 @@ fn an_error_state_names_the_nack() {
         .expect("details");
     details.xds[XdsType::Lds as usize] = XdsStatus {
         state: SyncState::Error,
-        sent: n_("v9"),
-        acked: n_("v8"),
-        sent_time: Some(at()),
-        last_error: Some(n_("listener 0.0.0.0_80: duplicate filter chain")),
+        sent: Text::from("v9"),
+        acked: Text::from("v8"),
+        sent_time: SentTime::new(at()),
+        last_error: Some(Text::from("listener 0.0.0.0_80: duplicate filter chain")),
     };
     m.apply(stamped(ok(A, a)));
     let rows = m.proxies();
@@ -777,5 +777,61 @@ fn a_small_replica_changing_among_many_proxies_moves_its_lines_only() {
                 })
     );
     assert_eq!(shown.len(), lines);
+    assert_consistent(&m);
+}
+
+#[test]
+fn a_pod_change_the_lines_do_not_show_leaves_the_proxy_generation() {
+    let mut m = synced_seed();
+    let summary = |m: &Model, ns: &str, name: &str| -> PodSummary {
+        m.pod(ns, name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no pod {ns}/{name}"))
+    };
+    let (generation, proxies) = (m.generation(), m.proxy_generation());
+    // A restart counted and readiness flipped: the model moves, no line does.
+    let mut p = summary(&m, "default", "reviews-v1-545db77b95-qvbm7");
+    p.restarts += 1;
+    p.ready = !p.ready;
+    m.apply(applied(Object::Pod(p.clone())));
+    assert!(m.generation() > generation);
+    assert_eq!(m.proxy_generation(), proxies);
+    assert_eq!(m.proxy_line_changes(m.proxy_lines_moved()), Some(vec![]));
+    // Moved to another node: its line shows the node, and says so by its position.
+    let moved = m.proxy_lines_moved();
+    let at = m
+        .proxy_lines()
+        .iter()
+        .position(|l| l.pod.starts_with("reviews-v1"));
+    p.node = Some(n("another-node"));
+    m.apply(applied(Object::Pod(p)));
+    assert_eq!(m.proxy_generation(), proxies);
+    assert_eq!(
+        m.proxy_line_changes(moved),
+        at.map(|at| vec![RowChange::Changed(at)])
+    );
+    let line = m
+        .proxy_lines()
+        .iter()
+        .find(|l| l.pod.starts_with("reviews-v1"))
+        .and_then(|l| l.node.map(|n| n.to_string()));
+    assert_eq!(line.as_deref(), Some("another-node"));
+    // An istiod pod's version moves it too (a line shows the version skew), its restarts
+    // do not.
+    let proxies = m.proxy_generation();
+    let mut istiod = summary(&m, "istio-system", A);
+    istiod.restarts += 1;
+    m.apply(applied(Object::Pod(istiod.clone())));
+    assert_eq!(m.proxy_generation(), proxies);
+    istiod.istiod_version = Some(n("1.9.2"));
+    m.apply(applied(Object::Pod(istiod)));
+    assert!(m.proxy_generation() > proxies);
+    // So does an answer, and `-n`.
+    let proxies = m.proxy_generation();
+    m.apply(stamped(unreachable(A)));
+    assert!(m.proxy_generation() > proxies);
+    let proxies = m.proxy_generation();
+    m.set_focus(Some("default"));
+    assert!(m.proxy_generation() > proxies);
     assert_consistent(&m);
 }

@@ -1,0 +1,606 @@
+//! The big kinds (pods, nodes, ReplicaSets) read with only the fields the model keeps: the
+//! rest of each object (managedFields, env, probes, volume mounts, images on a node, most of
+//! spec and status) is skipped by the JSON reader without being built, so intake costs what
+//! is kept, not what the API server sends. The result is the usual k8s-openapi type with
+//! every other field empty, projected by the same code as a full object.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use k8s_openapi::api::apps::v1 as apps;
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    LabelSelector, ObjectMeta, OwnerReference, Time,
+};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use crate::model::intern::Interner;
+use crate::model::labels::keys;
+use crate::model::project::Project;
+use crate::model::summary::Object;
+
+/// A Kubernetes object read leanly: a `K` holding only what `K`'s projection reads. Watched
+/// through kube like `K` itself (same group, version, kind and URL).
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct Lean<K>(pub K);
+
+impl<K: k8s_openapi::Resource> k8s_openapi::Resource for Lean<K> {
+    const API_VERSION: &'static str = K::API_VERSION;
+    const GROUP: &'static str = K::GROUP;
+    const KIND: &'static str = K::KIND;
+    const VERSION: &'static str = K::VERSION;
+    const URL_PATH_SEGMENT: &'static str = K::URL_PATH_SEGMENT;
+    type Scope = K::Scope;
+}
+
+impl<K: k8s_openapi::Metadata<Ty = ObjectMeta>> k8s_openapi::Metadata for Lean<K> {
+    type Ty = ObjectMeta;
+
+    fn metadata(&self) -> &ObjectMeta {
+        self.0.metadata()
+    }
+
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        self.0.metadata_mut()
+    }
+}
+
+impl<K: Project> Project for Lean<K> {
+    fn project(&self, i: &mut Interner) -> Option<Object> {
+        self.0.project(i)
+    }
+}
+
+/// The annotations a projection reads; every other one (a `last-applied-configuration`
+/// can be bigger than the rest of the object) is skipped. A projection that starts reading
+/// another annotation adds it here: `lean_and_full_objects_project_alike` fails until then.
+const KEPT_ANNOTATIONS: [&str; 6] = [
+    keys::SIDECAR_STATUS,
+    keys::ISTIO_REV,
+    keys::MIRROR_POD,
+    keys::HELM_RELEASE,
+    keys::RELAXED_FROM,
+    keys::RELAXED_TO,
+];
+
+/// A string map (annotations) keeping only `KEPT_ANNOTATIONS`; `null` reads as absent.
+fn kept_annotations<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+    struct Kept;
+    impl<'de> Visitor<'de> for Kept {
+        type Value = Option<BTreeMap<String, String>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a map of annotations")
+        }
+
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_map(self)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut kept = BTreeMap::new();
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if KEPT_ANNOTATIONS.contains(&key.as_ref()) {
+                    kept.insert(key.into_owned(), map.next_value::<String>()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(Some(kept))
+        }
+    }
+    d.deserialize_option(Kept)
+}
+
+/// `null` or absent reads as the type's default (JSON from some servers and tools writes
+/// `"containers": null`).
+fn or_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Meta {
+    name: Option<String>,
+    namespace: Option<String>,
+    uid: Option<String>,
+    resource_version: Option<String>,
+    labels: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "kept_annotations")]
+    annotations: Option<BTreeMap<String, String>>,
+    owner_references: Option<Vec<OwnerReference>>,
+    creation_timestamp: Option<Time>,
+    deletion_timestamp: Option<Time>,
+}
+
+impl From<Meta> for ObjectMeta {
+    fn from(m: Meta) -> Self {
+        ObjectMeta {
+            name: m.name,
+            namespace: m.namespace,
+            uid: m.uid,
+            resource_version: m.resource_version,
+            labels: m.labels,
+            annotations: m.annotations,
+            owner_references: m.owner_references,
+            creation_timestamp: m.creation_timestamp,
+            deletion_timestamp: m.deletion_timestamp,
+            ..ObjectMeta::default()
+        }
+    }
+}
+
+/// What the projections read of a container: a pod's, or a workload template's (whose
+/// command and environment name an in-cluster operator).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Container {
+    #[serde(default, deserialize_with = "or_default")]
+    name: String,
+    image: Option<String>,
+    restart_policy: Option<String>,
+    command: Option<Vec<String>>,
+    env: Option<Vec<EnvVar>>,
+}
+
+#[derive(Deserialize)]
+struct EnvVar {
+    #[serde(default, deserialize_with = "or_default")]
+    name: String,
+    value: Option<String>,
+}
+
+impl From<Container> for core::Container {
+    fn from(c: Container) -> Self {
+        core::Container {
+            name: c.name,
+            image: c.image,
+            restart_policy: c.restart_policy,
+            command: c.command,
+            env: each(c.env, |e| core::EnvVar {
+                name: e.name,
+                value: e.value,
+                value_from: None,
+            }),
+            ..core::Container::default()
+        }
+    }
+}
+
+fn containers(c: Vec<Container>) -> Vec<core::Container> {
+    c.into_iter().map(Into::into).collect()
+}
+
+/// Each item of an optional list, made into another type.
+fn each<T, U>(list: Option<Vec<T>>, make: impl FnMut(T) -> U) -> Option<Vec<U>> {
+    list.map(|l| l.into_iter().map(make).collect())
+}
+
+// --- pods -------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct Pod {
+    metadata: Option<Meta>,
+    spec: Option<PodSpec>,
+    status: Option<PodStatus>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PodSpec {
+    node_name: Option<String>,
+    #[serde(default, deserialize_with = "or_default")]
+    containers: Vec<Container>,
+    init_containers: Option<Vec<Container>>,
+    node_selector: Option<BTreeMap<String, String>>,
+    volumes: Option<Vec<Volume>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Volume {
+    #[serde(default, deserialize_with = "or_default")]
+    name: String,
+    empty_dir: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PodStatus {
+    phase: Option<String>,
+    reason: Option<String>,
+    conditions: Option<Vec<Condition>>,
+    container_statuses: Option<Vec<ContainerStatus>>,
+    init_container_statuses: Option<Vec<ContainerStatus>>,
+}
+
+#[derive(Deserialize)]
+struct Condition {
+    #[serde(rename = "type", default, deserialize_with = "or_default")]
+    type_: String,
+    #[serde(default, deserialize_with = "or_default")]
+    status: String,
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContainerStatus {
+    #[serde(default, deserialize_with = "or_default")]
+    name: String,
+    #[serde(default, deserialize_with = "or_default")]
+    ready: bool,
+    started: Option<bool>,
+    #[serde(default, deserialize_with = "or_default")]
+    restart_count: i32,
+    state: Option<ContainerState>,
+}
+
+#[derive(Deserialize)]
+struct ContainerState {
+    waiting: Option<Waiting>,
+    running: Option<IgnoredAny>,
+    terminated: Option<Terminated>,
+}
+
+#[derive(Deserialize)]
+struct Waiting {
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Terminated {
+    #[serde(default, deserialize_with = "or_default")]
+    exit_code: i32,
+    reason: Option<String>,
+    signal: Option<i32>,
+}
+
+impl From<ContainerStatus> for core::ContainerStatus {
+    fn from(s: ContainerStatus) -> Self {
+        core::ContainerStatus {
+            name: s.name,
+            ready: s.ready,
+            started: s.started,
+            restart_count: s.restart_count,
+            state: s.state.map(|st| core::ContainerState {
+                waiting: st.waiting.map(|w| core::ContainerStateWaiting {
+                    reason: w.reason,
+                    message: None,
+                }),
+                running: st.running.map(|_| core::ContainerStateRunning::default()),
+                terminated: st.terminated.map(|t| core::ContainerStateTerminated {
+                    exit_code: t.exit_code,
+                    reason: t.reason,
+                    signal: t.signal,
+                    ..core::ContainerStateTerminated::default()
+                }),
+            }),
+            ..core::ContainerStatus::default()
+        }
+    }
+}
+
+impl From<PodSpec> for core::PodSpec {
+    fn from(s: PodSpec) -> Self {
+        core::PodSpec {
+            node_name: s.node_name,
+            containers: containers(s.containers),
+            init_containers: each(s.init_containers, Into::into),
+            node_selector: s.node_selector,
+            volumes: each(s.volumes, |v| core::Volume {
+                name: v.name,
+                empty_dir: v.empty_dir.map(|_| core::EmptyDirVolumeSource::default()),
+                ..core::Volume::default()
+            }),
+            ..core::PodSpec::default()
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Lean<core::Pod> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let p = Pod::deserialize(d)?;
+        Ok(Lean(core::Pod {
+            metadata: p.metadata.map(Into::into).unwrap_or_default(),
+            spec: p.spec.map(Into::into),
+            status: p.status.map(|s| core::PodStatus {
+                phase: s.phase,
+                reason: s.reason,
+                conditions: each(s.conditions, |c| core::PodCondition {
+                    type_: c.type_,
+                    status: c.status,
+                    reason: c.reason,
+                    ..core::PodCondition::default()
+                }),
+                container_statuses: each(s.container_statuses, Into::into),
+                init_container_statuses: each(s.init_container_statuses, Into::into),
+                ..core::PodStatus::default()
+            }),
+        }))
+    }
+}
+
+// --- nodes ------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct Node {
+    metadata: Option<Meta>,
+    spec: Option<NodeSpec>,
+    status: Option<NodeStatus>,
+}
+
+#[derive(Deserialize)]
+struct NodeSpec {
+    taints: Option<Vec<Taint>>,
+    unschedulable: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct Taint {
+    #[serde(default, deserialize_with = "or_default")]
+    key: String,
+    value: Option<String>,
+    #[serde(default, deserialize_with = "or_default")]
+    effect: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NodeStatus {
+    node_info: Option<NodeInfo>,
+    conditions: Option<Vec<Condition>>,
+    addresses: Option<Vec<Address>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NodeInfo {
+    #[serde(default, deserialize_with = "or_default")]
+    kubelet_version: String,
+}
+
+#[derive(Deserialize)]
+struct Address {
+    #[serde(rename = "type", default, deserialize_with = "or_default")]
+    type_: String,
+    #[serde(default, deserialize_with = "or_default")]
+    address: String,
+}
+
+impl<'de> Deserialize<'de> for Lean<core::Node> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = Node::deserialize(d)?;
+        Ok(Lean(core::Node {
+            metadata: n.metadata.map(Into::into).unwrap_or_default(),
+            spec: n.spec.map(|s| core::NodeSpec {
+                taints: each(s.taints, |t| core::Taint {
+                    key: t.key,
+                    value: t.value,
+                    effect: t.effect,
+                    time_added: None,
+                }),
+                unschedulable: s.unschedulable,
+                ..core::NodeSpec::default()
+            }),
+            status: n.status.map(|s| core::NodeStatus {
+                node_info: s.node_info.map(|i| core::NodeSystemInfo {
+                    kubelet_version: i.kubelet_version,
+                    ..core::NodeSystemInfo::default()
+                }),
+                conditions: each(s.conditions, |c| core::NodeCondition {
+                    type_: c.type_,
+                    status: c.status,
+                    reason: c.reason,
+                    ..core::NodeCondition::default()
+                }),
+                addresses: each(s.addresses, |a| core::NodeAddress {
+                    type_: a.type_,
+                    address: a.address,
+                }),
+                ..core::NodeStatus::default()
+            }),
+        }))
+    }
+}
+
+// --- ReplicaSets ------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct ReplicaSet {
+    metadata: Option<Meta>,
+    spec: Option<ReplicaSetSpec>,
+    status: Option<ReplicaSetStatus>,
+}
+
+#[derive(Deserialize)]
+struct ReplicaSetSpec {
+    replicas: Option<i32>,
+    selector: Option<LabelSelector>,
+    template: Option<PodTemplate>,
+}
+
+#[derive(Deserialize)]
+struct PodTemplate {
+    metadata: Option<TemplateMeta>,
+    spec: Option<PodSpec>,
+}
+
+#[derive(Deserialize)]
+struct TemplateMeta {
+    labels: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReplicaSetStatus {
+    ready_replicas: Option<i32>,
+    available_replicas: Option<i32>,
+}
+
+impl<'de> Deserialize<'de> for Lean<apps::ReplicaSet> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = ReplicaSet::deserialize(d)?;
+        let spec = r
+            .spec
+            .map(|s| apps::ReplicaSetSpec {
+                replicas: s.replicas,
+                selector: s.selector.unwrap_or_default(),
+                template: s.template.map(|t| core::PodTemplateSpec {
+                    metadata: t.metadata.map(|m| ObjectMeta {
+                        labels: m.labels,
+                        ..ObjectMeta::default()
+                    }),
+                    spec: t.spec.map(Into::into),
+                }),
+                ..apps::ReplicaSetSpec::default()
+            })
+            .unwrap_or_default();
+        Ok(Lean(apps::ReplicaSet {
+            metadata: r.metadata.map(Into::into).unwrap_or_default(),
+            spec,
+            status: r.status.map(|s| apps::ReplicaSetStatus {
+                ready_replicas: s.ready_replicas,
+                available_replicas: s.available_replicas,
+                ..apps::ReplicaSetStatus::default()
+            }),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// An injected pod as the API server sends one: native sidecar, init container done,
+    /// managedFields, a `last-applied-configuration`, env and probes, `null`s.
+    fn injected_pod() -> serde_json::Value {
+        json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "reviews-v1-7d9c8-abcde",
+                "namespace": "shop",
+                "uid": "0d9f",
+                "resourceVersion": "812",
+                "creationTimestamp": "2026-11-25T10:00:00Z",
+                "labels": {"app": "reviews", "istio.io/rev": "1-22-1", "pod-template-hash": "7d9c8"},
+                "annotations": {
+                    "kubectl.kubernetes.io/last-applied-configuration": "{\"a\": 1}",
+                    "sidecar.istio.io/status": "{\"revision\":\"1-22-1\",\"initContainers\":[\"istio-init\"]}",
+                    "prometheus.io/port": "15020",
+                    "istio.io/rev": "1-22-1"
+                },
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                    "name": "reviews-v1-7d9c8", "uid": "9", "controller": true}],
+                "managedFields": [{"manager": "kube-controller-manager", "operation": "Update",
+                    "fieldsType": "FieldsV1", "fieldsV1": {"f:metadata": {"f:labels": {}}}}],
+                "finalizers": null
+            },
+            "spec": {
+                "nodeName": "node-7",
+                "containers": [{
+                    "name": "reviews", "image": "docker.io/istio/examples-bookinfo-reviews-v1:1.20",
+                    "env": [{"name": "LOG_DIR", "value": "/tmp/logs"}],
+                    "readinessProbe": {"httpGet": {"path": "/ready", "port": 9080}},
+                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]
+                }],
+                "initContainers": [
+                    {"name": "istio-init", "image": "docker.io/istio/proxyv2:1.22.1"},
+                    {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.22.1-distroless",
+                     "restartPolicy": "Always", "args": ["proxy", "sidecar"]}
+                ],
+                "volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "conf", "configMap": {"name": "x"}}],
+                "tolerations": null
+            },
+            "status": {
+                "phase": "Running",
+                "conditions": [
+                    {"type": "Initialized", "status": "True", "lastTransitionTime": null},
+                    {"type": "Ready", "status": "True"},
+                    {"type": "PodScheduled", "status": "True"}
+                ],
+                "initContainerStatuses": [
+                    {"name": "istio-init", "ready": true, "restartCount": 0, "image": "i", "imageID": "",
+                     "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}},
+                    {"name": "istio-proxy", "ready": true, "started": true, "restartCount": 2,
+                     "image": "i", "imageID": "", "state": {"running": {"startedAt": "2026-11-25T10:00:05Z"}}}
+                ],
+                "containerStatuses": [
+                    {"name": "reviews", "ready": true, "restartCount": 1, "image": "i", "imageID": "",
+                     "state": {"running": {"startedAt": "2026-11-25T10:00:06Z"}},
+                     "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}
+                ],
+                "podIP": "10.0.0.7"
+            }
+        })
+    }
+
+    #[test]
+    fn an_injected_pod_reads_leanly_as_it_reads_in_full() {
+        let value = injected_pod();
+        let full: core::Pod = serde_json::from_value(value.clone()).expect("full");
+        let lean: Lean<core::Pod> = serde_json::from_value(value).expect("lean");
+        let (full, lean_object) = (
+            full.project(&mut Interner::default()),
+            lean.project(&mut Interner::default()),
+        );
+        assert!(full.is_some());
+        assert_eq!(lean_object, full);
+        // What no projection reads is not kept.
+        let meta = &lean.0.metadata;
+        assert!(meta.managed_fields.is_none());
+        let annotations = meta.annotations.as_ref().expect("annotations");
+        assert_eq!(
+            annotations.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["istio.io/rev", "sidecar.istio.io/status"]
+        );
+        let spec = lean.0.spec.as_ref().expect("spec");
+        assert!(spec.containers.iter().all(|c| c.readiness_probe.is_none()));
+    }
+
+    #[test]
+    fn nulls_and_missing_parts_read_as_absent() {
+        let pod: Lean<core::Pod> = serde_json::from_value(json!({
+            "metadata": {"name": "p", "namespace": "ns", "annotations": null, "labels": null},
+            "spec": {"containers": null},
+            "status": null
+        }))
+        .expect("a sparse pod");
+        assert_eq!(pod.0.metadata.annotations, None);
+        assert!(pod.0.spec.as_ref().is_some_and(|s| s.containers.is_empty()));
+        let node: Lean<core::Node> =
+            serde_json::from_value(json!({"metadata": {"name": "n"}})).expect("a bare node");
+        assert_eq!(node.0.metadata.name.as_deref(), Some("n"));
+        let rs: Lean<apps::ReplicaSet> =
+            serde_json::from_value(json!({"metadata": {"name": "r"}, "spec": {"template": null}}))
+                .expect("a bare ReplicaSet");
+        assert!(rs.0.spec.template.is_none());
+    }
+
+    #[test]
+    fn a_wrong_type_is_an_error_not_a_panic() {
+        let wrong = json!({"metadata": {"name": 7}});
+        assert!(serde_json::from_value::<Lean<core::Pod>>(wrong.clone()).is_err());
+        assert!(serde_json::from_value::<Lean<core::Node>>(wrong).is_err());
+    }
+}
