@@ -12,7 +12,7 @@ use kube::api::{Api, DeleteParams, ListParams, PostParams, WatchEvent, WatchPara
 use kube::runtime::watcher;
 
 use crate::common::harness;
-use crate::common::process::SandboxProcess;
+use crate::common::process::{CliFiles, SandboxProcess, kubectl_at, run};
 
 /// 40 namespaces: among them `checkout-prod`, `checkout-prod-eu` and `checkout-prod-eu-2`,
 /// whose names prefix one another.
@@ -255,4 +255,70 @@ fn kubectl_lists_a_generated_cluster_in_pages_as_a_table_and_as_json() {
         meta["items"][0].get("kind").is_none(),
         "items carry no kind"
     );
+}
+
+/// The store keeps `metadata.managedFields` as JSON text beside the parsed object: what is
+/// served (a get, a list, kubectl's `--show-managed-fields`) is still the whole object, the
+/// managed fields in their place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn served_pods_carry_their_managed_fields_in_place() {
+    let sandbox = harness::start_generated("nodes=3,pods=40")
+        .await
+        .expect("sandbox");
+    let (ns, name, whole) = {
+        let cluster = sandbox.shared().lock();
+        let pod = cluster
+            .store
+            .list("pods", None)
+            .find(|p| p["metadata"]["labels"].get("pod-template-hash").is_some())
+            .expect("an app pod");
+        let whole = pod.full();
+        (
+            whole["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            whole["metadata"]["name"].as_str().unwrap_or("").to_string(),
+            whole,
+        )
+    };
+    assert!(
+        whole["metadata"]["managedFields"]
+            .as_array()
+            .is_some_and(|m| !m.is_empty())
+    );
+    let files = CliFiles::new(&sandbox);
+    let kubectl = |args: &[&str]| {
+        // kubectl waits for the sandbox, served by this test's runtime.
+        let out = tokio::task::block_in_place(|| run(kubectl_at(&files.kubeconfig).args(args)));
+        assert_eq!(out.code, Some(0), "kubectl {args:?}: {}", out.stderr);
+        out.stdout
+    };
+    // Byte for byte what the object serializes to whole.
+    let raw = kubectl(&[
+        "get",
+        "--raw",
+        &format!("/api/v1/namespaces/{ns}/pods/{name}"),
+    ]);
+    assert_eq!(raw, serde_json::to_string(&whole).expect("json"));
+    let shown: serde_json::Value = serde_json::from_str(&kubectl(&[
+        "get",
+        "pods",
+        "-n",
+        &ns,
+        "-o",
+        "json",
+        "--show-managed-fields",
+    ]))
+    .expect("kubectl's JSON");
+    let listed = shown["items"]
+        .as_array()
+        .and_then(|items| {
+            items
+                .iter()
+                .find(|p| p["metadata"]["name"] == name.as_str())
+        })
+        .expect("the pod in kubectl's list");
+    assert_eq!(listed["metadata"], whole["metadata"]);
+    assert_eq!(listed["spec"], whole["spec"]);
 }

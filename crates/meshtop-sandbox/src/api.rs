@@ -11,7 +11,7 @@ use super::Cluster;
 use super::controllers;
 use super::error::ApiError;
 use super::resources::{ResourceType, crd_status};
-use super::store::{meta_str, resource_name};
+use super::store::{Stored, meta_str, resource_name};
 use super::validation;
 
 /// How a write was asked for.
@@ -96,7 +96,7 @@ pub fn create(
     mut obj: Value,
     now: Timestamp,
     opts: &WriteOptions,
-) -> Result<Arc<Value>, ApiError> {
+) -> Result<Arc<Stored>, ApiError> {
     if !obj.is_object() {
         return Err(ApiError::bad_request(
             "the body of the request is not a JSON object",
@@ -153,7 +153,7 @@ pub fn create(
         let m = &mut obj["metadata"];
         m["uid"] = json!(super::store::new_uid());
         m["creationTimestamp"] = json!(super::store::timestamp(now));
-        return Ok(Arc::new(obj));
+        return Ok(Arc::new(Stored::new(obj)));
     }
     let created = cluster.store.create(t, obj, now)?;
     if t.kind == "Namespace" {
@@ -247,7 +247,7 @@ pub fn update(
     mut obj: Value,
     subresource: Option<&str>,
     opts: &WriteOptions,
-) -> Result<Arc<Value>, ApiError> {
+) -> Result<Arc<Stored>, ApiError> {
     let ns = if t.namespaced {
         meta_str(&obj, "namespace").to_string()
     } else {
@@ -272,7 +272,7 @@ pub fn update(
     match subresource {
         Some("status") => {
             let status = obj.get("status").cloned();
-            obj = (*old).clone();
+            obj = old.full();
             match status {
                 Some(s) => obj["status"] = s,
                 None => {
@@ -313,7 +313,7 @@ pub fn update(
                 obj["metadata"][field] = v.clone();
             }
         }
-        return Ok(Arc::new(obj));
+        return Ok(Arc::new(Stored::new(obj)));
     }
     let updated = cluster.store.replace(t, obj)?;
     if t.kind == "CustomResourceDefinition" {
@@ -332,7 +332,7 @@ pub fn delete(
     name: &str,
     now: Timestamp,
     opts: &WriteOptions,
-) -> Result<Arc<Value>, ApiError> {
+) -> Result<Arc<Stored>, ApiError> {
     let ns = if t.namespaced { namespace } else { "" };
     let old = cluster
         .store
@@ -343,7 +343,7 @@ pub fn delete(
         return Ok(old);
     }
     if t.kind == "Namespace" {
-        let mut terminating = (*old).clone();
+        let mut terminating = old.full();
         terminating["metadata"]["deletionTimestamp"] = json!(super::store::timestamp(now));
         terminating["status"]["phase"] = json!("Terminating");
         let shown = cluster.store.replace(t, terminating)?;

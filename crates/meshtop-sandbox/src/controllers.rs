@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, watch};
 use super::api::{self, WriteOptions};
 use super::error::ApiError;
 use super::resources::{Registry, ResourceType};
-use super::store::{WatchEvent, meta_str};
+use super::store::{Stored, WatchEvent, meta_str};
 use super::{Cluster, Shared};
 
 pub use disruption::evict;
@@ -91,7 +91,7 @@ pub(crate) enum Scope {
 
 impl Scope {
     /// The objects of a type in scope, copied out so that the caller can write.
-    pub(crate) fn objects(&self, cluster: &Cluster, t: &ResourceType) -> Vec<Arc<Value>> {
+    pub(crate) fn objects(&self, cluster: &Cluster, t: &ResourceType) -> Vec<Arc<Stored>> {
         match self {
             Scope::All => cluster.store.list(&t.key(), None).cloned().collect(),
             Scope::Namespaces(set) => set
@@ -440,11 +440,11 @@ fn set_condition(status: &mut Value, mut cond: Value, now: &str, update_time: bo
 }
 
 /// Replaces an object's status through the store (generation does not move), if it changed.
-fn write_status(cluster: &mut Cluster, t: &ResourceType, obj: &Value, status: Value) {
+fn write_status(cluster: &mut Cluster, t: &ResourceType, obj: &Stored, status: Value) {
     if obj.get("status") == Some(&status) {
         return;
     }
-    let mut new = obj.clone();
+    let mut new = obj.full();
     new["status"] = status;
     if let Err(e) = cluster.store.replace(t, new) {
         tracing::debug!(kind = %t.kind, name = meta_str(obj, "name"), error = %e, "status write failed");
@@ -497,7 +497,7 @@ fn stable_hash(v: &Value, salt: u32) -> String {
 
 /// A kind's objects, copied out of the store, so that a controller can write while it goes
 /// through them.
-fn objects(cluster: &Cluster, t: &ResourceType) -> Vec<Arc<Value>> {
+fn objects(cluster: &Cluster, t: &ResourceType) -> Vec<Arc<Stored>> {
     cluster.store.list(&t.key(), None).cloned().collect()
 }
 
@@ -519,7 +519,7 @@ fn delete_pod(cluster: &mut Cluster, types: &Types, pod: &Value, now: Timestamp)
 }
 
 /// The error an API call from a controller gave, for the log.
-fn log_write(what: &str, name: &str, result: Result<Arc<Value>, ApiError>) -> Option<Arc<Value>> {
+fn log_write(what: &str, name: &str, result: Result<Arc<Stored>, ApiError>) -> Option<Arc<Stored>> {
     match result {
         Ok(v) => Some(v),
         Err(e) => {

@@ -833,7 +833,7 @@ mod tests {
             2
         );
         assert!(count("poddisruptionbudgets.policy") >= 2 + 1 + 19);
-        let app_pods: Vec<&std::sync::Arc<Value>> = cluster
+        let app_pods: Vec<&std::sync::Arc<crate::store::Stored>> = cluster
             .store
             .list("pods", None)
             .filter(|p| p["metadata"]["labels"].get("pod-template-hash").is_some())
@@ -847,7 +847,7 @@ mod tests {
             let ann = &p["metadata"]["annotations"];
             assert!(ann["sidecar.istio.io/status"].is_string(), "injected: {p}");
             assert!(
-                p["metadata"]["managedFields"]
+                p.full()["metadata"]["managedFields"]
                     .as_array()
                     .is_some_and(|m| m.len() == 2)
             );

@@ -37,6 +37,7 @@ use tokio::sync::{Notify, watch};
 pub use error::{ApiError, SandboxError};
 pub use kubeconfig::{ADMIN_CONTEXT, RESTRICTED_CONTEXT};
 pub use scenario::Scenario;
+pub use store::Stored;
 
 use resources::Registry;
 use store::Store;

@@ -108,7 +108,9 @@ pub fn write(
         ));
     }
     let dry_run = q.get("dryRun").is_some_and(|v| v == "All");
-    let mut obj = (*old).clone();
+    // Whole, managed fields included: field ownership reads them.
+    let old = old.full();
+    let mut obj = old.clone();
     obj["spec"]["replicas"] = replicas;
     if let Some(m) = obj.pointer_mut("/metadata").and_then(Value::as_object_mut) {
         m.remove("resourceVersion");

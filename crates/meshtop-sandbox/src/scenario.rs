@@ -532,7 +532,7 @@ fn link_owners(cluster: &mut Cluster) {
                 continue;
             }
             let ns = meta_str(o, "namespace").to_string();
-            let mut new = (**o).clone();
+            let mut new = o.full();
             if let Some(refs) = new
                 .pointer_mut("/metadata/ownerReferences")
                 .and_then(Value::as_array_mut)

@@ -19,7 +19,7 @@ use super::api::{self, WriteOptions};
 use super::error::ApiError;
 use super::resources::ResourceType;
 use super::selector::{FieldSelector, LabelSelector};
-use super::store::{EventType, WatchEvent, meta_str, resource_name};
+use super::store::{EventType, Stored, WatchEvent, meta_str, resource_name};
 use super::{
     Cluster, Shared, auth, controllers, discovery, istiod, logs, openapi, patch, protobuf, scale,
     table,
@@ -84,7 +84,7 @@ pub fn channel_body(rx: mpsc::Receiver<Bytes>) -> Body {
     BodyExt::boxed(StreamBody::new(stream))
 }
 
-pub fn json_response(code: u16, value: &Value) -> hyper::Response<Body> {
+pub fn json_response<T: serde::Serialize + ?Sized>(code: u16, value: &T) -> hyper::Response<Body> {
     let body = serde_json::to_vec(value).unwrap_or_default();
     hyper::Response::builder()
         .status(StatusCode::from_u16(code).unwrap_or(StatusCode::OK))
@@ -515,12 +515,13 @@ fn authorize(
 
 /// An object as served at `version`: custom resources are stored once and shown at the
 /// version asked for.
-fn at_version(t: &ResourceType, obj: &Value, version: &str) -> Value {
-    let mut o = obj.clone();
-    if t.custom {
-        o["apiVersion"] = json!(t.api_version(version));
+fn at_version(t: &ResourceType, obj: &Arc<Stored>, version: &str) -> Arc<Stored> {
+    if !t.custom {
+        return obj.clone();
     }
-    o
+    let mut o = (**obj).clone();
+    o.value_mut()["apiVersion"] = json!(t.api_version(version));
+    Arc::new(o)
 }
 
 async fn crud(
@@ -546,7 +547,7 @@ async fn crud(
             let items: Vec<Value> = page
                 .items
                 .iter()
-                .map(|o| at_version(t, o, &target.version))
+                .map(|o| at_version(t, o, &target.version).full())
                 .collect();
             let rv = page.meta["resourceVersion"]
                 .as_str()
@@ -578,7 +579,16 @@ async fn crud(
                 let rv = meta_str(&obj, "resourceVersion").to_string();
                 return Ok(json_response(
                     200,
-                    &table::render(&cluster, t, &target.version, &[obj], &rv, q, now, true),
+                    &table::render(
+                        &cluster,
+                        t,
+                        &target.version,
+                        &[obj.full()],
+                        &rv,
+                        q,
+                        now,
+                        true,
+                    ),
                 ));
             }
             Ok(json_response(200, &obj))
@@ -632,7 +642,8 @@ async fn crud(
             let warnings = openapi::decode_fields(&cluster, t, &target.version, &mut obj, q)?;
             let old = cluster.store.get(&t.key(), &ns, &name).cloned();
             let manager = field_manager(q, &parts, "Update");
-            patch::record_update(old.as_deref(), &mut obj, &manager, "Update", now);
+            let old = old.map(|o| o.full());
+            patch::record_update(old.as_ref(), &mut obj, &manager, "Update", now);
             let updated = api::update(
                 &mut cluster,
                 t,
@@ -654,7 +665,8 @@ async fn crud(
             let ct = content_type(&parts);
             let dry_run = is_dry_run(q);
             let mut cluster = shared.lock();
-            let old = cluster.store.get(&t.key(), &ns, &name).cloned();
+            // Whole, managed fields included: patches and field ownership read them.
+            let old = cluster.store.get(&t.key(), &ns, &name).map(|o| o.full());
             let mut warnings = Vec::new();
             let (created, obj) = if ct.starts_with("application/apply-patch") {
                 let manager = q.get("fieldManager").cloned().ok_or_else(|| {
@@ -883,7 +895,7 @@ struct ContinueToken {
 /// One page of a list: its `metadata` and the objects on it, shared with the store.
 struct ListPage {
     meta: Value,
-    items: Vec<Arc<Value>>,
+    items: Vec<Arc<Stored>>,
 }
 
 fn expired_continue(token: String) -> ApiError {
@@ -934,7 +946,7 @@ fn list(
         None => None,
     };
     if limit.is_none() && token.is_none() {
-        let items: Vec<Arc<Value>> = cluster
+        let items: Vec<Arc<Stored>> = cluster
             .store
             .list(&key, ns)
             .filter(|o| label.matches_object(o) && field.matches(o))
@@ -1008,7 +1020,7 @@ fn list(
 /// A list item as served: built-in kinds drop `kind` and `apiVersion`, as a real server
 /// does; custom resources show the version asked for. Written without copying the object.
 struct ListItem<'a> {
-    object: &'a Value,
+    object: &'a Stored,
     /// `None`: a built-in kind.
     api_version: Option<&'a str>,
 }
@@ -1016,7 +1028,7 @@ struct ListItem<'a> {
 impl serde::Serialize for ListItem<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap as _;
-        let Value::Object(fields) = self.object else {
+        let Some(fields) = self.object.fields() else {
             return self.object.serialize(s);
         };
         let mut map = s.serialize_map(None)?;
@@ -1024,7 +1036,7 @@ impl serde::Serialize for ListItem<'_> {
             match (k.as_str(), self.api_version) {
                 ("kind" | "apiVersion", None) => {}
                 ("apiVersion", Some(av)) => map.serialize_entry(k, av)?,
-                _ => map.serialize_entry(k, v)?,
+                _ => map.serialize_entry(k, &v)?,
             }
         }
         map.end()
@@ -1077,13 +1089,21 @@ fn streamed_list(t: &ResourceType, target: &Target, page: ListPage) -> hyper::Re
         .unwrap_or_else(|_| hyper::Response::new(full(Bytes::new())))
 }
 
+/// A watch event's object: a table row, or the object itself.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Rendered {
+    Table(Value),
+    Object(Arc<Stored>),
+}
+
 /// Encodes one watch event line.
-fn event_line(type_: &str, object: &Value) -> Bytes {
+fn event_line<T: serde::Serialize + ?Sized>(type_: &str, object: &T) -> Bytes {
     #[derive(serde::Serialize)]
-    struct Line<'a> {
+    struct Line<'a, T: ?Sized> {
         #[serde(rename = "type")]
         type_: &'a str,
-        object: &'a Value,
+        object: &'a T,
     }
     let mut line = serde_json::to_vec(&Line { type_, object }).unwrap_or_default();
     line.push(b'\n');
@@ -1106,11 +1126,11 @@ impl WatchFilter {
     /// The object sent for an event seen as `ty`: an object that left the selection is sent
     /// as it was when it last matched, at the event's resourceVersion, as a real server's
     /// watch cache does.
-    fn object_for(ev: &WatchEvent, ty: EventType) -> Arc<Value> {
+    fn object_for(ev: &WatchEvent, ty: EventType) -> Arc<Stored> {
         match (&ev.old, ev.type_, ty) {
             (Some(old), EventType::Modified, EventType::Deleted) => {
                 let mut o = (**old).clone();
-                o["metadata"]["resourceVersion"] = json!(ev.rv.to_string());
+                o.value_mut()["metadata"]["resourceVersion"] = json!(ev.rv.to_string());
                 Arc::new(o)
             }
             _ => ev.object.clone(),
@@ -1169,7 +1189,7 @@ fn watch_response(
         let bookmark_every = cluster.settings.bookmark_interval;
         let from_scratch = rv_param.is_empty() || rv_param == "0" || send_initial;
         if from_scratch {
-            let current: Vec<Arc<Value>> = cluster
+            let current: Vec<Arc<Stored>> = cluster
                 .store
                 .list(&t.key(), ns.as_deref())
                 .filter(|o| filter.matches(o))
@@ -1205,7 +1225,7 @@ fn watch_response(
         let shared = shared.clone();
         let t = t.clone();
         let q = q.clone();
-        move |obj: &Value, first: &mut bool| -> Value {
+        move |obj: &Arc<Stored>, first: &mut bool| -> Rendered {
             let obj = at_version(&t, obj, &version);
             if table {
                 let cluster = shared.lock();
@@ -1214,16 +1234,16 @@ fn watch_response(
                     &cluster,
                     &t,
                     &version,
-                    &[obj],
+                    &[obj.full()],
                     &rv,
                     &q,
                     Timestamp::now(),
                     *first,
                 );
                 *first = false;
-                doc
+                Rendered::Table(doc)
             } else {
-                obj
+                Rendered::Object(obj)
             }
         }
     };

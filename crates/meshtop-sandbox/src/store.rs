@@ -1,11 +1,18 @@
 //! The object store: every object as JSON, one resourceVersion counter, and the event
 //! history that watches resume from.
+//!
+//! An object is kept parsed, except its `metadata.managedFields`: those are about half of a
+//! pod's JSON and, parsed, half of its memory (deep maps of tiny maps), yet only
+//! server-side apply and field ownership read them. They are kept as their JSON text and
+//! put back, where they were, whenever the object is served or read whole.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use serde_json::{Value, json};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
 use super::error::ApiError;
@@ -28,6 +35,196 @@ impl EventType {
     }
 }
 
+/// An object as the store keeps it. It reads as its JSON without `metadata.managedFields`
+/// (`Deref`); it serializes whole, byte for byte as it was given; [`Stored::full`] gives it
+/// whole as a `Value`, for code that changes it or reads its managed fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    value: Value,
+    managed: Option<Managed>,
+}
+
+/// `metadata.managedFields` as JSON text, and its place among the metadata's fields.
+#[derive(Debug, Clone)]
+struct Managed {
+    at: usize,
+    json: Box<RawValue>,
+}
+
+/// Equal as JSON values are: the same text, or the same fields in another order.
+impl PartialEq for Managed {
+    fn eq(&self, other: &Self) -> bool {
+        self.json.get() == other.json.get()
+            || matches!(
+                (
+                    serde_json::from_str::<Value>(self.json.get()),
+                    serde_json::from_str::<Value>(other.json.get()),
+                ),
+                (Ok(a), Ok(b)) if a == b
+            )
+    }
+}
+
+impl Stored {
+    pub fn new(mut value: Value) -> Self {
+        let managed = value
+            .get_mut("metadata")
+            .and_then(Value::as_object_mut)
+            .and_then(|meta| {
+                let at = meta.keys().position(|k| k == "managedFields")?;
+                let fields = meta.shift_remove("managedFields")?;
+                match serde_json::value::to_raw_value(&fields) {
+                    Ok(json) => Some(Managed { at, json }),
+                    // Not reachable for a `Value`; kept parsed rather than lost.
+                    Err(_) => {
+                        meta.shift_insert(at, "managedFields".into(), fields);
+                        None
+                    }
+                }
+            });
+        Self {
+            value: compact(value),
+            managed,
+        }
+    }
+
+    /// The whole object, managed fields included.
+    pub fn full(&self) -> Value {
+        self.clone().into_full()
+    }
+
+    pub fn into_full(self) -> Value {
+        let mut value = self.value;
+        if let Some(m) = self.managed
+            && let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut)
+            && let Ok(fields) = serde_json::from_str::<Value>(m.json.get())
+        {
+            meta.shift_insert(m.at.min(meta.len()), "managedFields".into(), fields);
+        }
+        value
+    }
+
+    /// The object without its managed fields.
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// The object without its managed fields, to change other fields in place.
+    pub fn value_mut(&mut self) -> &mut Value {
+        &mut self.value
+    }
+}
+
+/// The same value with every map and array holding just what it needs: parsing grows
+/// them by doubling, which leaves up to half of each unused.
+fn compact(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut out = Map::with_capacity(m.len());
+            for (k, v) in m {
+                out.insert(k, compact(v));
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => {
+            let mut out: Vec<Value> = a.into_iter().map(compact).collect();
+            out.shrink_to_fit();
+            Value::Array(out)
+        }
+        other => other,
+    }
+}
+
+impl std::ops::Deref for Stored {
+    type Target = Value;
+    fn deref(&self) -> &Value {
+        &self.value
+    }
+}
+
+impl From<Value> for Stored {
+    fn from(value: Value) -> Self {
+        Self::new(value)
+    }
+}
+
+impl std::fmt::Display for Stored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match serde_json::to_string(self) {
+            Ok(s) => f.write_str(&s),
+            Err(_) => self.value.fmt(f),
+        }
+    }
+}
+
+impl Stored {
+    /// The object's top-level fields, each ready to serialize whole (metadata with its
+    /// managed fields); `None` if the object is not a JSON object.
+    pub fn fields(&self) -> Option<impl Iterator<Item = (&String, Field<'_>)>> {
+        let fields = self.value.as_object()?;
+        Some(fields.iter().map(|(k, v)| {
+            let field = match (&self.managed, v.as_object()) {
+                (Some(managed), Some(meta)) if k == "metadata" => {
+                    Field::Metadata(WithManaged { meta, managed })
+                }
+                _ => Field::Plain(v),
+            };
+            (k, field)
+        }))
+    }
+}
+
+impl Serialize for Stored {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Some(fields) = self.fields() else {
+            return self.value.serialize(s);
+        };
+        let mut map = s.serialize_map(self.value.as_object().map(Map::len))?;
+        for (k, v) in fields {
+            map.serialize_entry(k, &v)?;
+        }
+        map.end()
+    }
+}
+
+/// One top-level field of a stored object, as served.
+pub enum Field<'a> {
+    Plain(&'a Value),
+    Metadata(WithManaged<'a>),
+}
+
+impl Serialize for Field<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Field::Plain(v) => v.serialize(s),
+            Field::Metadata(m) => m.serialize(s),
+        }
+    }
+}
+
+/// Metadata with its managed fields back in their place.
+pub struct WithManaged<'a> {
+    meta: &'a Map<String, Value>,
+    managed: &'a Managed,
+}
+
+impl Serialize for WithManaged<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.meta.len() + 1))?;
+        let at = self.managed.at.min(self.meta.len());
+        for (i, (k, v)) in self.meta.iter().enumerate() {
+            if i == at {
+                map.serialize_entry("managedFields", &self.managed.json)?;
+            }
+            map.serialize_entry(k, v)?;
+        }
+        if at == self.meta.len() {
+            map.serialize_entry("managedFields", &self.managed.json)?;
+        }
+        map.end()
+    }
+}
+
 /// One change, as kept in the history and sent to watches.
 #[derive(Debug)]
 pub struct WatchEvent {
@@ -36,9 +233,9 @@ pub struct WatchEvent {
     pub key: String,
     pub namespace: String,
     pub type_: EventType,
-    pub object: Arc<Value>,
+    pub object: Arc<Stored>,
     /// The object before the change, so a selector watch can tell an object that left it.
-    pub old: Option<Arc<Value>>,
+    pub old: Option<Arc<Stored>>,
 }
 
 struct Watcher {
@@ -53,12 +250,12 @@ pub type WatchStart = (
     mpsc::UnboundedReceiver<Arc<WatchEvent>>,
 );
 
-type Objects = BTreeMap<(String, String), Arc<Value>>;
+type Objects = BTreeMap<(String, String), Arc<Stored>>;
 
 /// A type's objects as they were at one resourceVersion, in (namespace, name) order: the
 /// pages of one paged list all come from it, so objects created or deleted between pages
 /// neither repeat nor go missing. Holding it costs a pointer per object.
-pub type Snapshot = Arc<Vec<Arc<Value>>>;
+pub type Snapshot = Arc<Vec<Arc<Stored>>>;
 
 struct ListSnapshot {
     key: String,
@@ -215,7 +412,7 @@ impl Store {
         self.rv
     }
 
-    pub fn get(&self, key: &str, namespace: &str, name: &str) -> Option<&Arc<Value>> {
+    pub fn get(&self, key: &str, namespace: &str, name: &str) -> Option<&Arc<Stored>> {
         self.objects
             .get(key)?
             .get(&(namespace.to_string(), name.to_string()))
@@ -227,7 +424,7 @@ impl Store {
         &'a self,
         key: &str,
         namespace: Option<&'a str>,
-    ) -> Box<dyn Iterator<Item = &'a Arc<Value>> + 'a> {
+    ) -> Box<dyn Iterator<Item = &'a Arc<Stored>> + 'a> {
         let Some(m) = self.objects.get(key) else {
             return Box::new(std::iter::empty());
         };
@@ -270,9 +467,9 @@ impl Store {
         Some(namespaces)
     }
 
-    /// Owned copies, for code that writes while iterating.
+    /// Owned copies, whole, for code that writes while iterating.
     pub fn list_cloned(&self, key: &str, namespace: Option<&str>) -> Vec<Value> {
-        self.list(key, namespace).map(|v| (**v).clone()).collect()
+        self.list(key, namespace).map(|v| v.full()).collect()
     }
 
     fn next_rv(&mut self) -> u64 {
@@ -286,7 +483,7 @@ impl Store {
         t: &ResourceType,
         mut obj: Value,
         now: Timestamp,
-    ) -> Result<Arc<Value>, ApiError> {
+    ) -> Result<Arc<Stored>, ApiError> {
         let namespace = if t.namespaced {
             meta_str(&obj, "namespace").to_string()
         } else {
@@ -333,7 +530,7 @@ impl Store {
         }
         meta.remove("deletionTimestamp");
         meta.remove("selfLink");
-        let obj = Arc::new(obj);
+        let obj = Arc::new(Stored::new(obj));
         self.objects
             .entry(t.key())
             .or_default()
@@ -345,7 +542,7 @@ impl Store {
     /// Replaces an existing object. `obj` carries the whole new state; the server-owned
     /// metadata (uid, creationTimestamp, generation, resourceVersion) is kept or advanced here.
     /// An unchanged object is not rewritten and makes no event.
-    pub fn replace(&mut self, t: &ResourceType, mut obj: Value) -> Result<Arc<Value>, ApiError> {
+    pub fn replace(&mut self, t: &ResourceType, mut obj: Value) -> Result<Arc<Stored>, ApiError> {
         let namespace = if t.namespaced {
             meta_str(&obj, "namespace").to_string()
         } else {
@@ -371,6 +568,7 @@ impl Store {
                 meta.remove("namespace");
             }
         }
+        let mut obj = Stored::new(obj);
         if obj == *old {
             return Ok(old);
         }
@@ -380,10 +578,10 @@ impl Store {
                 .and_then(Value::as_i64)
                 .unwrap_or(0)
                 + 1;
-            obj["metadata"]["generation"] = json!(g);
+            obj.value_mut()["metadata"]["generation"] = json!(g);
         }
         let rv = self.next_rv();
-        obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+        obj.value_mut()["metadata"]["resourceVersion"] = json!(rv.to_string());
         let obj = Arc::new(obj);
         self.objects
             .entry(t.key())
@@ -406,7 +604,7 @@ impl Store {
         t: &ResourceType,
         namespace: &str,
         name: &str,
-    ) -> Result<Arc<Value>, ApiError> {
+    ) -> Result<Arc<Stored>, ApiError> {
         let namespace = if t.namespaced { namespace } else { "" };
         let old = self
             .objects
@@ -415,7 +613,7 @@ impl Store {
             .ok_or_else(|| ApiError::not_found(&resource_name(t), name))?;
         let rv = self.next_rv();
         let mut gone = (*old).clone();
-        gone["metadata"]["resourceVersion"] = json!(rv.to_string());
+        gone.value_mut()["metadata"]["resourceVersion"] = json!(rv.to_string());
         let gone = Arc::new(gone);
         self.record(
             t.key(),
@@ -445,8 +643,8 @@ impl Store {
         key: String,
         namespace: String,
         type_: EventType,
-        object: Arc<Value>,
-        old: Option<Arc<Value>>,
+        object: Arc<Stored>,
+        old: Option<Arc<Stored>>,
         rv: u64,
     ) {
         let ev = Arc::new(WatchEvent {
@@ -553,6 +751,54 @@ mod tests {
         let (backlog, _rx) = s.watch_from("configmaps", None, 1).expect("watch");
         let types: Vec<_> = backlog.iter().map(|e| e.type_).collect();
         assert_eq!(types, vec![EventType::Modified, EventType::Deleted]);
+    }
+
+    #[test]
+    fn stored_objects_serve_and_read_whole_byte_for_byte() {
+        let spec = crate::generate::GenerateSpec::parse("nodes=3,pods=40").expect("spec");
+        let cluster = crate::generate::build(&spec, Timestamp::now()).expect("build");
+        let mut with_managed = 0;
+        for key in ["pods", "deployments.apps", "replicasets.apps", "nodes"] {
+            for o in cluster.store.list(key, None) {
+                let whole = o.full();
+                // Served as it was given: the managed fields back where they were.
+                let served = serde_json::to_vec(&**o).expect("json");
+                assert_eq!(served, serde_json::to_vec(&whole).expect("json"));
+                assert_eq!(Stored::new(whole.clone()), **o);
+                assert_eq!(serde_json::to_value(&**o).expect("value"), whole);
+                if let Some(m) = whole.pointer("/metadata/managedFields") {
+                    with_managed += 1;
+                    assert!(o.pointer("/metadata/managedFields").is_none());
+                    assert!(m.as_array().is_some_and(|a| !a.is_empty()));
+                }
+            }
+        }
+        assert!(
+            with_managed > 40,
+            "{with_managed} objects with managed fields"
+        );
+    }
+
+    #[test]
+    fn managed_fields_keep_their_place_among_the_metadata() {
+        let text = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","managedFields":[{"manager":"m","fieldsV1":{"f:data":{"f:k":{}}}}],"namespace":"ns"},"data":{"k":"v"}}"#;
+        let v: Value = serde_json::from_str(text).expect("json");
+        let s = Stored::new(v.clone());
+        assert_eq!(serde_json::to_string(&s).expect("json"), text);
+        assert_eq!(s.full(), v);
+        let whole = s.full();
+        let keys: Vec<&String> = whole["metadata"]
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(keys, ["name", "managedFields", "namespace"]);
+        // The same fields in another order are the same object.
+        let reordered: Value = serde_json::from_str(&text.replace(
+            r#"{"manager":"m","fieldsV1":{"f:data":{"f:k":{}}}}"#,
+            r#"{"fieldsV1":{"f:data":{"f:k":{}}},"manager":"m"}"#,
+        ))
+        .expect("json");
+        assert_eq!(Stored::new(reordered), s);
     }
 
     #[test]

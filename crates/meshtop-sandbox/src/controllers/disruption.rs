@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::super::api::{self, WriteOptions};
 use super::super::error::ApiError;
 use super::super::selector::LabelSelector;
-use super::super::store::{meta_str, timestamp};
+use super::super::store::{Stored, meta_str, timestamp};
 use super::{
     Cluster, Types, controller_ref, is_deleting, is_ready, labels, phase, replicas, set_condition,
     write_status,
@@ -80,14 +80,14 @@ fn controller_scale(cluster: &Cluster, pod: &Value) -> Option<(String, u64)> {
 /// The pods of a namespace, indexed by label so a selector's pods are found without a
 /// scan per PDB; those going away are left out.
 struct PodIndex<'a> {
-    all: Vec<&'a Arc<Value>>,
-    by_label: HashMap<(&'a str, &'a str), Vec<&'a Arc<Value>>>,
+    all: Vec<&'a Arc<Stored>>,
+    by_label: HashMap<(&'a str, &'a str), Vec<&'a Arc<Stored>>>,
 }
 
 impl<'a> PodIndex<'a> {
     fn new(cluster: &'a Cluster, namespace: &'a str) -> Self {
         let mut all = Vec::new();
-        let mut by_label: HashMap<(&str, &str), Vec<&Arc<Value>>> = HashMap::new();
+        let mut by_label: HashMap<(&str, &str), Vec<&Arc<Stored>>> = HashMap::new();
         for p in cluster
             .store
             .list("pods", Some(namespace))
@@ -107,13 +107,13 @@ impl<'a> PodIndex<'a> {
     }
 
     /// The pods a PDB selects.
-    fn select(&self, pdb: &Value) -> Vec<&'a Arc<Value>> {
+    fn select(&self, pdb: &Value) -> Vec<&'a Arc<Stored>> {
         let selector = pdb.pointer("/spec/selector");
         let Ok(sel) = LabelSelector::from_object(selector) else {
             return Vec::new();
         };
         // Every matchLabels pair must hold: the rarest one bounds the pods to check.
-        let none: &[&Arc<Value>] = &[];
+        let none: &[&Arc<Stored>] = &[];
         let candidates = selector
             .and_then(|s| s.get("matchLabels"))
             .and_then(Value::as_object)
@@ -134,7 +134,7 @@ impl<'a> PodIndex<'a> {
     }
 }
 
-fn budget(cluster: &Cluster, pdb: &Value, pods: &[&Arc<Value>]) -> Budget {
+fn budget(cluster: &Cluster, pdb: &Value, pods: &[&Arc<Stored>]) -> Budget {
     let current_healthy = pods
         .iter()
         .filter(|p| phase(p) == "Running" && is_ready(p))
@@ -178,7 +178,7 @@ fn budget(cluster: &Cluster, pdb: &Value, pods: &[&Arc<Value>]) -> Budget {
 }
 
 /// Recomputes one PDB's status and writes it if it changed; returns the numbers.
-fn refresh(cluster: &mut Cluster, types: &Types, pdb: &Value, now: Timestamp) -> Budget {
+fn refresh(cluster: &mut Cluster, types: &Types, pdb: &Stored, now: Timestamp) -> Budget {
     let b = {
         let index = PodIndex::new(cluster, meta_str(pdb, "namespace"));
         budget(cluster, pdb, &index.select(pdb))
@@ -188,7 +188,7 @@ fn refresh(cluster: &mut Cluster, types: &Types, pdb: &Value, now: Timestamp) ->
 }
 
 /// Writes a PDB's status from its numbers, if that changes it.
-fn write_budget(cluster: &mut Cluster, types: &Types, pdb: &Value, b: Budget, now: Timestamp) {
+fn write_budget(cluster: &mut Cluster, types: &Types, pdb: &Stored, b: Budget, now: Timestamp) {
     let generation = pdb
         .pointer("/metadata/generation")
         .cloned()
@@ -244,7 +244,7 @@ fn changed_namespaces(cluster: &mut Cluster) -> Option<BTreeSet<String>> {
 
 pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp) {
     let changed = changed_namespaces(cluster);
-    let pdbs: Vec<Arc<Value>> = cluster
+    let pdbs: Vec<Arc<Stored>> = cluster
         .store
         .list(&types.pdb.key(), None)
         .filter(|p| {
@@ -295,7 +295,7 @@ pub fn evict(
         api::delete(cluster, &types.pod, namespace, name, now, &opts)?;
         return Ok(());
     }
-    let pdbs: Vec<Arc<Value>> = cluster
+    let pdbs: Vec<Arc<Stored>> = cluster
         .store
         .list(&types.pdb.key(), Some(namespace))
         .filter(|pdb| {

@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use super::super::api::{self, WriteOptions};
 use super::super::patch::strategic_merge_patch;
 use super::super::resources::ResourceType;
-use super::super::store::{meta_str, timestamp};
+use super::super::store::{Stored, meta_str, timestamp};
 use super::injection::{default_revision, istiod_of, release_of, resolve_tag};
 use super::{
     Cluster, Types, at, fnv64, is_deleting, is_ready, label, log_write, objects, owner_ref,
@@ -227,7 +227,7 @@ fn infrastructure_labels(gw: &Value, class: &str, extra: &[(&str, &str)]) -> Val
     Value::Object(m)
 }
 
-fn gateway(cluster: &mut Cluster, types: &Types, gt: &ResourceType, gw: &Value, now: Timestamp) {
+fn gateway(cluster: &mut Cluster, types: &Types, gt: &ResourceType, gw: &Stored, now: Timestamp) {
     let class = at(gw, &["spec", "gatewayClassName"])
         .and_then(Value::as_str)
         .unwrap_or("")
@@ -379,7 +379,7 @@ fn rendered_deployment(
 fn gateway_status(
     cluster: &mut Cluster,
     gt: &ResourceType,
-    gw: &Value,
+    gw: &Stored,
     kind: Deployed,
     deploy_name: &str,
     now: Timestamp,

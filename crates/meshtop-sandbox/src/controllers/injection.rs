@@ -73,7 +73,7 @@ pub(super) fn istiod_of<'a>(cluster: &'a Cluster, revision: &str) -> Option<&'a 
             label(d, "app") == Some("istiod")
                 && label(d, "istio.io/rev").unwrap_or("default") == revision
         })
-        .map(|d| &**d)
+        .map(|d| d.value())
 }
 
 fn webhooks(cluster: &Cluster) -> impl Iterator<Item = &Value> {
@@ -83,7 +83,7 @@ fn webhooks(cluster: &Cluster) -> impl Iterator<Item = &Value> {
             "mutatingwebhookconfigurations.admissionregistration.k8s.io",
             None,
         )
-        .map(|w| &**w)
+        .map(|w| w.value())
 }
 
 /// The revision whose istiod a webhook configuration calls: what the API server does with

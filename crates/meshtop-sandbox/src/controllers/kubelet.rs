@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::super::api::{self, WriteOptions};
-use super::super::store::{meta_str, timestamp};
+use super::super::store::{Stored, meta_str, timestamp};
 use super::{Cluster, Scope, Types, delete_pod, fnv64, is_deleting, log_write, phase, spec_str};
 
 pub(super) fn parse_ipv4(s: &str) -> Option<u32> {
@@ -48,7 +48,7 @@ fn node_network(node_name: &str, node: Option<&Value>) -> u32 {
 /// addresses); a full network lends from 10.128.0.0/9.
 fn allocate_ip(cluster: &mut Cluster, node_name: &str) -> String {
     let node = cluster.store.get("nodes", "", node_name).cloned();
-    let net = node_network(node_name, node.as_deref());
+    let net = node_network(node_name, node.as_deref().map(Stored::value));
     let state = &mut cluster.controllers;
     let start = state.ip_cursor.get(&net).copied().unwrap_or(1);
     for i in 0..254u32 {
@@ -391,7 +391,7 @@ fn collect_orphaned_pods(cluster: &mut Cluster, types: &Types, now: Timestamp) {
     if removed.is_empty() {
         return;
     }
-    let gone: Vec<Arc<Value>> = cluster
+    let gone: Vec<Arc<Stored>> = cluster
         .store
         .list("pods", None)
         .filter(|p| removed.contains(spec_str(p, "nodeName")))
@@ -405,7 +405,7 @@ fn collect_orphaned_pods(cluster: &mut Cluster, types: &Types, now: Timestamp) {
 /// Pods wait for a node only after a change in their namespace (their creation, an
 /// eviction) or a node's, which makes the scope everything.
 fn schedule(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Scope) {
-    let pending: Vec<Arc<Value>> = scope
+    let pending: Vec<Arc<Stored>> = scope
         .objects(cluster, &types.pod)
         .into_iter()
         .filter(|p| {
@@ -417,7 +417,7 @@ fn schedule(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Scope)
     if pending.is_empty() {
         return;
     }
-    let nodes: Vec<Arc<Value>> = cluster.store.list("nodes", None).cloned().collect();
+    let nodes: Vec<Arc<Stored>> = cluster.store.list("nodes", None).cloned().collect();
     let mut load: HashMap<String, usize> = HashMap::new();
     for p in cluster
         .store
@@ -446,7 +446,7 @@ fn schedule(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Scope)
                 }
             }
         }
-        let mut new = (*pod).clone();
+        let mut new = pod.full();
         match best {
             Some((_, node)) => {
                 let node = node.to_string();
@@ -500,7 +500,7 @@ fn schedule(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Scope)
 /// Placed pods that have not started yet start now: Running, and Ready at once (scenario
 /// pods) or after `pod-ready-delay`.
 fn start_pods(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Scope) {
-    let due: Vec<Arc<Value>> = scope
+    let due: Vec<Arc<Stored>> = scope
         .objects(cluster, &types.pod)
         .into_iter()
         .filter(|p| {

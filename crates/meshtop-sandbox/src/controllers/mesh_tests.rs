@@ -34,7 +34,7 @@ pub(crate) fn canary() -> Cluster {
 fn get(c: &Cluster, key: &str, ns: &str, name: &str) -> Value {
     c.store
         .get(key, ns, name)
-        .map(|v| (**v).clone())
+        .map(|v| v.full())
         .unwrap_or_else(|| panic!("{key} {ns}/{name} missing"))
 }
 
@@ -42,7 +42,7 @@ fn pods_labelled<'a>(c: &'a Cluster, ns: &'a str, key: &str, value: &str) -> Vec
     c.store
         .list("pods", Some(ns))
         .filter(|p| p["metadata"]["labels"][key] == value)
-        .map(|p| &**p)
+        .map(|p| p.value())
         .collect()
 }
 
@@ -57,7 +57,9 @@ fn create(c: &mut Cluster, obj: Value, now: Timestamp) -> Value {
     let av = obj["apiVersion"].as_str().unwrap_or("").to_string();
     let kind = obj["kind"].as_str().unwrap_or("").to_string();
     let t = c.registry.by_kind(&av, &kind).cloned().expect("type");
-    (*api::create(c, &t, obj, now, &WriteOptions::client(false)).expect("create")).clone()
+    api::create(c, &t, obj, now, &WriteOptions::client(false))
+        .expect("create")
+        .full()
 }
 
 fn replace(c: &mut Cluster, obj: Value) {

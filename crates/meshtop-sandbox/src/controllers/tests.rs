@@ -80,7 +80,7 @@ fn build(docs: &str) -> Cluster {
 fn pod<'a>(c: &'a Cluster, ns: &str, name: &str) -> &'a Value {
     c.store
         .get("pods", ns, name)
-        .map(|p| &**p)
+        .map(|p| p.value())
         .unwrap_or_else(|| panic!("pod {ns}/{name} missing"))
 }
 
@@ -101,7 +101,7 @@ fn node_of(p: &Value) -> &str {
 fn get(c: &Cluster, key: &str, ns: &str, name: &str) -> Value {
     c.store
         .get(key, ns, name)
-        .map(|v| (**v).clone())
+        .map(|v| v.full())
         .unwrap_or_else(|| panic!("{key} {ns}/{name} missing"))
 }
 
@@ -128,7 +128,9 @@ fn create(c: &mut Cluster, obj: Value) -> Value {
     let av = obj["apiVersion"].as_str().unwrap_or("").to_string();
     let kind = obj["kind"].as_str().unwrap_or("").to_string();
     let t = c.registry.by_kind(&av, &kind).cloned().expect("type");
-    (*api::create(c, &t, obj, t0(), &WriteOptions::client(false)).expect("create")).clone()
+    api::create(c, &t, obj, t0(), &WriteOptions::client(false))
+        .expect("create")
+        .full()
 }
 
 fn bare_pod(name: &str, extra_spec: &str) -> String {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::super::api::{self, WriteOptions};
 use super::super::resources::ResourceType;
 use super::super::selector::LabelSelector;
-use super::super::store::{meta_str, timestamp};
+use super::super::store::{Stored, meta_str, timestamp};
 use super::kubelet::{matches_node_selector, untolerated_taint};
 use super::{
     Cluster, Scope, Types, controller_ref, controller_uid, delete_pod, is_active, is_deleting,
@@ -51,7 +51,7 @@ fn adopt(
     owner_kinds: &[&ResourceType],
     scope: &Scope,
 ) {
-    let orphans: Vec<Arc<Value>> = scope
+    let orphans: Vec<Arc<Stored>> = scope
         .objects(cluster, child)
         .into_iter()
         .filter(|o| controller_ref(o).is_none() && !is_deleting(o))
@@ -59,7 +59,7 @@ fn adopt(
     if orphans.is_empty() {
         return;
     }
-    let mut owners: BTreeMap<String, Vec<(Arc<Value>, LabelSelector)>> = BTreeMap::new();
+    let mut owners: BTreeMap<String, Vec<(Arc<Stored>, LabelSelector)>> = BTreeMap::new();
     for t in owner_kinds {
         for o in scope
             .objects(cluster, t)
@@ -83,7 +83,7 @@ fn adopt(
             .iter()
             .find(|(_, sel)| sel.matches_object(orphan))
         {
-            let mut new = (**orphan).clone();
+            let mut new = orphan.full();
             let mut refs = new
                 .pointer("/metadata/ownerReferences")
                 .and_then(Value::as_array)
@@ -109,8 +109,8 @@ fn pods_by_owner(
     cluster: &Cluster,
     types: &Types,
     scope: &Scope,
-) -> HashMap<String, Vec<Arc<Value>>> {
-    let mut m: HashMap<String, Vec<Arc<Value>>> = HashMap::new();
+) -> HashMap<String, Vec<Arc<Stored>>> {
+    let mut m: HashMap<String, Vec<Arc<Stored>>> = HashMap::new();
     for p in scope.objects(cluster, &types.pod) {
         if let Some(uid) = controller_uid(&p) {
             m.entry(uid.to_string()).or_default().push(p);
@@ -177,7 +177,7 @@ fn deployments(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Sco
         let Some(sel) = selector_of(&d) else { continue };
         let ns = meta_str(&d, "namespace").to_string();
         let uid = meta_str(&d, "uid").to_string();
-        let owned: Vec<Arc<Value>> = cluster
+        let owned: Vec<Arc<Stored>> = cluster
             .store
             .list(&types.replica_set.key(), Some(&ns))
             .filter(|rs| controller_uid(rs) == Some(uid.as_str()))
@@ -206,7 +206,7 @@ fn deployments(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Sco
                 0
             };
             if rs.pointer("/spec/replicas").and_then(Value::as_u64) != Some(want) {
-                let mut new = (**rs).clone();
+                let mut new = rs.full();
                 new["spec"]["replicas"] = json!(want);
                 log_write(
                     "scale replicaset",
@@ -224,7 +224,7 @@ fn deployments(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Sco
         // The Deployment's revision annotation follows its current ReplicaSet.
         let revision = revision_of(&current);
         if revision > 0 && revision_of(&d) != revision {
-            let mut new = (*d).clone();
+            let mut new = d.full();
             new["metadata"]["annotations"][REVISION_ANNOTATION] = json!(revision.to_string());
             log_write(
                 "annotate deployment",
@@ -257,7 +257,7 @@ fn create_replica_set(
     hash: Option<String>,
     revision: u64,
     now: Timestamp,
-) -> Option<Arc<Value>> {
+) -> Option<Arc<Stored>> {
     let ns = meta_str(d, "namespace").to_string();
     let template = d.pointer("/spec/template").cloned().unwrap_or(json!({}));
     for salt in 0..5u32 {
@@ -345,7 +345,7 @@ fn deployment_status(
     else {
         return;
     };
-    let owned: Vec<Arc<Value>> = cluster
+    let owned: Vec<Arc<Stored>> = cluster
         .store
         .list(&types.replica_set.key(), Some(ns))
         .filter(|rs| controller_uid(rs) == Some(uid))
@@ -491,7 +491,7 @@ fn deletion_rank(p: &Value) -> (bool, u8, bool, std::cmp::Reverse<String>, Strin
     )
 }
 
-fn available_count(pods: &[&Arc<Value>]) -> u64 {
+fn available_count(pods: &[&Arc<Stored>]) -> u64 {
     pods.iter()
         .filter(|p| phase(p) == "Running" && is_ready(p))
         .count() as u64
@@ -500,7 +500,7 @@ fn available_count(pods: &[&Arc<Value>]) -> u64 {
 fn replica_sets(
     cluster: &mut Cluster,
     types: &Types,
-    owned: &HashMap<String, Vec<Arc<Value>>>,
+    owned: &HashMap<String, Vec<Arc<Stored>>>,
     now: Timestamp,
     scope: &Scope,
 ) {
@@ -510,7 +510,7 @@ fn replica_sets(
         if is_deleting(&rs) {
             continue;
         }
-        let mut pods: Vec<&Arc<Value>> = owned
+        let mut pods: Vec<&Arc<Stored>> = owned
             .get(meta_str(&rs, "uid"))
             .unwrap_or(&empty)
             .iter()
@@ -563,7 +563,7 @@ fn ordinal(sts_name: &str, pod_name: &str) -> Option<u64> {
 fn stateful_sets(
     cluster: &mut Cluster,
     types: &Types,
-    owned: &HashMap<String, Vec<Arc<Value>>>,
+    owned: &HashMap<String, Vec<Arc<Stored>>>,
     now: Timestamp,
     scope: &Scope,
 ) {
@@ -575,13 +575,13 @@ fn stateful_sets(
         }
         let name = meta_str(&sts, "name").to_string();
         let ns = meta_str(&sts, "namespace").to_string();
-        let pods: Vec<&Arc<Value>> = owned
+        let pods: Vec<&Arc<Stored>> = owned
             .get(meta_str(&sts, "uid"))
             .unwrap_or(&empty)
             .iter()
             .filter(|p| is_active(p))
             .collect();
-        let by_ordinal: BTreeMap<u64, &Arc<Value>> = pods
+        let by_ordinal: BTreeMap<u64, &Arc<Stored>> = pods
             .iter()
             .filter_map(|p| ordinal(&name, meta_str(p, "name")).map(|o| (o, *p)))
             .collect();
@@ -631,7 +631,7 @@ fn stateful_sets(
         }
         // Scaled down: the highest ordinals go. A pod without an ordinal is not a member
         // and is left alone.
-        let mut surplus: Vec<(u64, &Arc<Value>)> = pods
+        let mut surplus: Vec<(u64, &Arc<Stored>)> = pods
             .iter()
             .filter_map(|p| ordinal(&name, meta_str(p, "name")).map(|o| (o, *p)))
             .filter(|(o, _)| *o >= desired)
@@ -640,7 +640,7 @@ fn stateful_sets(
         for (_, p) in &surplus {
             delete_pod(cluster, types, p, now);
         }
-        let kept: Vec<&Arc<Value>> = pods
+        let kept: Vec<&Arc<Stored>> = pods
             .iter()
             .filter(|p| ordinal(&name, meta_str(p, "name")).is_some_and(|o| o < desired))
             .copied()
@@ -702,12 +702,12 @@ fn daemon_tolerations(template_tolerations: Option<&Value>) -> Value {
 fn daemon_sets(
     cluster: &mut Cluster,
     types: &Types,
-    owned: &HashMap<String, Vec<Arc<Value>>>,
+    owned: &HashMap<String, Vec<Arc<Stored>>>,
     now: Timestamp,
     scope: &Scope,
 ) {
     let sets = scope.objects(cluster, &types.daemon_set);
-    let nodes: Vec<Arc<Value>> = cluster.store.list("nodes", None).cloned().collect();
+    let nodes: Vec<Arc<Stored>> = cluster.store.list("nodes", None).cloned().collect();
     let empty = Vec::new();
     for ds in sets {
         if is_deleting(&ds) {
@@ -715,19 +715,19 @@ fn daemon_sets(
         }
         let tolerations = daemon_tolerations(ds.pointer("/spec/template/spec/tolerations"));
         let node_selector = ds.pointer("/spec/template/spec/nodeSelector");
-        let pods: Vec<&Arc<Value>> = owned
+        let pods: Vec<&Arc<Stored>> = owned
             .get(meta_str(&ds, "uid"))
             .unwrap_or(&empty)
             .iter()
             .filter(|p| is_active(p))
             .collect();
-        let mut by_node: BTreeMap<&str, Vec<&Arc<Value>>> = BTreeMap::new();
+        let mut by_node: BTreeMap<&str, Vec<&Arc<Stored>>> = BTreeMap::new();
         for p in &pods {
             by_node.entry(spec_str(p, "nodeName")).or_default().push(p);
         }
         let hash = stable_hash(ds.pointer("/spec/template").unwrap_or(&Value::Null), 0);
         let (mut desired, mut current, mut ready, mut misscheduled) = (0u64, 0u64, 0u64, 0u64);
-        let mut doomed: Vec<&Arc<Value>> = Vec::new();
+        let mut doomed: Vec<&Arc<Stored>> = Vec::new();
         for node in &nodes {
             let node_name = meta_str(node, "name");
             let selected = matches_node_selector(node, node_selector);

@@ -302,7 +302,7 @@ fn ready_replicas<'a>(cluster: &'a Cluster, revision: &str) -> Vec<&'a Value> {
     let mut replicas: Vec<&Value> = cluster
         .store
         .list("pods", None)
-        .map(|p| &**p)
+        .map(|p| p.value())
         .filter(|p| is_istiod(p) && is_ready(p) && istiod_revision(p) == revision)
         .collect();
     replicas.sort_by(|a, b| {
@@ -353,7 +353,7 @@ pub fn connected_proxies<'a>(cluster: &'a Cluster, istiod: &Value) -> Vec<&'a Va
     cluster
         .store
         .list("pods", None)
-        .map(|p| &**p)
+        .map(|p| p.value())
         .filter(|p| is_connected_proxy(p) && proxy_revision(p) == revision)
         .filter(|p| assigned(p, &replicas).is_some_and(|r| same_pod(r, istiod)))
         .collect()

@@ -1,0 +1,67 @@
+//! What a stored pod costs in memory: resident bytes over many copies kept alive, for the
+//! pod's parsed JSON as a whole, for its parts, and as the store keeps it.
+
+use meshtop_sandbox::Stored;
+use meshtop_sandbox::generate::{GenerateSpec, build};
+use serde_json::Value;
+
+/// Resident bytes of this process, from /proc.
+fn rss() -> usize {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<usize>().ok())
+        })
+        .map_or(0, |pages| pages * 4096)
+}
+
+const COPIES: usize = 2000;
+
+/// Resident bytes per copy of what `make` builds, over many copies kept alive (in `keep`,
+/// so the memory they take is not reused by the next measurement).
+fn per_copy<T: 'static>(keep: &mut Vec<Box<dyn std::any::Any>>, make: impl Fn() -> T) -> usize {
+    let before = rss();
+    let kept: Vec<T> = (0..COPIES).map(|_| make()).collect();
+    let after = rss();
+    keep.push(Box::new(kept));
+    after.saturating_sub(before) / COPIES
+}
+
+#[test]
+fn a_stored_pod_costs_a_fraction_of_its_parsed_json() {
+    let spec = GenerateSpec::parse("nodes=3,pods=40").expect("spec");
+    let cluster = build(&spec, jiff::Timestamp::now()).expect("build");
+    let pod = cluster
+        .store
+        .list("pods", None)
+        .find(|p| p["metadata"]["labels"].get("pod-template-hash").is_some())
+        .expect("a pod");
+    let json = serde_json::to_vec(&**pod).expect("json");
+    let whole = pod.full();
+    let mut keep = Vec::new();
+    let parsed = per_copy(&mut keep, || {
+        serde_json::from_slice::<Value>(&json).expect("parse")
+    });
+    println!("pod: {} bytes of JSON, parsed {parsed} bytes", json.len());
+    for part in [
+        "/metadata/managedFields",
+        "/status",
+        "/spec",
+        "/metadata/annotations",
+    ] {
+        let sub = serde_json::to_vec(whole.pointer(part).expect("part")).expect("json");
+        let bytes = per_copy(&mut keep, || {
+            serde_json::from_slice::<Value>(&sub).expect("parse")
+        });
+        println!("{part}: {} bytes of JSON, parsed {bytes} bytes", sub.len());
+    }
+    let stored = per_copy(&mut keep, || Stored::new(whole.clone()));
+    println!("as stored: {stored} bytes");
+    assert!(parsed > 0 && stored > 0, "nothing measured");
+    assert!(
+        stored * 10 < parsed * 6,
+        "a stored pod takes {stored} bytes, its parsed JSON {parsed}"
+    );
+}
