@@ -79,7 +79,7 @@ pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp) {
         if let Some(have) = cluster.store.get(&rev_t.key(), "", &name).cloned() {
             // InPlace: a new version or new values of the Istio go to its one revision.
             if have.get("spec") != want.get("spec") && !is_deleting(&have) {
-                let mut updated = (*have).clone();
+                let mut updated = have.full();
                 updated["spec"] = want["spec"].clone();
                 log_write(
                     "sail istio update",
@@ -122,7 +122,7 @@ fn roll_to_version(cluster: &mut Cluster, types: &Types, plan: &Plan) {
     if d.pointer(pointer).and_then(Value::as_str) == Some(image.as_str()) {
         return;
     }
-    let mut updated = (*d).clone();
+    let mut updated = d.full();
     if let Some(v) = updated.pointer_mut(pointer) {
         *v = json!(image);
         log_write(
@@ -256,7 +256,7 @@ pub(super) fn update_status(cluster: &mut Cluster, types: &Types, now: Timestamp
                     .and_then(Value::as_array)
                     .is_some_and(|refs| refs.iter().any(|o| o["uid"] == uid))
             })
-            .map(|r| (**r).clone())
+            .map(|r| r.full())
             .collect();
         let is = |r: &Value, type_: &str| super::condition_status(r, type_) == Some("True");
         let active = revision_name(&istio);

@@ -1,5 +1,6 @@
 //! What a stored pod costs in memory: resident bytes over many copies kept alive, for the
 //! pod's parsed JSON as a whole, for its parts, and as the store keeps it.
+//! `cargo bench --bench pod_bytes` (own process, so nothing else moves the reading).
 
 use meshtop_sandbox::Stored;
 use meshtop_sandbox::generate::{GenerateSpec, build};
@@ -29,8 +30,7 @@ fn per_copy<T: 'static>(keep: &mut Vec<Box<dyn std::any::Any>>, make: impl Fn() 
     after.saturating_sub(before) / COPIES
 }
 
-#[test]
-fn a_stored_pod_costs_a_fraction_of_its_parsed_json() {
+fn main() {
     let spec = GenerateSpec::parse("nodes=3,pods=40").expect("spec");
     let cluster = build(&spec, jiff::Timestamp::now()).expect("build");
     let pod = cluster
@@ -59,9 +59,7 @@ fn a_stored_pod_costs_a_fraction_of_its_parsed_json() {
     }
     let stored = per_copy(&mut keep, || Stored::new(whole.clone()));
     println!("as stored: {stored} bytes");
-    assert!(parsed > 0 && stored > 0, "nothing measured");
-    assert!(
-        stored * 10 < parsed * 6,
-        "a stored pod takes {stored} bytes, its parsed JSON {parsed}"
-    );
+    if parsed > 0 {
+        println!("stored / parsed: {:.0}%", stored as f64 * 100.0 / parsed as f64);
+    }
 }
