@@ -60,6 +60,9 @@ fn main() {
     let stored = per_copy(&mut keep, || Stored::new(whole.clone()));
     println!("as stored: {stored} bytes");
     if parsed > 0 {
-        println!("stored / parsed: {:.0}%", stored as f64 * 100.0 / parsed as f64);
+        println!(
+            "stored / parsed: {:.0}%",
+            stored as f64 * 100.0 / parsed as f64
+        );
     }
 }
