@@ -186,7 +186,8 @@ fn namespace_name(i: usize) -> String {
     if round == 0 {
         format!("{team}-{env}")
     } else {
-        format!("{team}-{env}-{round}")
+        // `r` keeps a round apart from an environment that ends in a number (`prod-eu-2`).
+        format!("{team}-{env}-r{round}")
     }
 }
 
@@ -808,7 +809,7 @@ mod tests {
 
     #[test]
     fn namespaces_include_names_that_prefix_one_another() {
-        let names: Vec<String> = (0..40).map(namespace_name).collect();
+        let names: Vec<String> = (0..1000).map(namespace_name).collect();
         assert!(names.contains(&"checkout-prod".to_string()));
         assert!(names.contains(&"checkout-prod-eu".to_string()));
         let unique: std::collections::BTreeSet<&String> = names.iter().collect();
