@@ -166,6 +166,21 @@ fn uid(kind: u64, i: u64) -> String {
     uuid_v4_shape(&hex)
 }
 
+/// A pod name's five-character suffix, different for every `n` below 27^5 (a multiplication
+/// by a number prime to 27^5 is a permutation), so the pods of one owner never collide.
+fn name_suffix(n: u64) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    const SPACE: u64 = 27 * 27 * 27 * 27 * 27;
+    let mut x = (n % SPACE) * 7_340_033 % SPACE;
+    (0..5)
+        .map(|_| {
+            let c = ALPHABET[(x % 27) as usize] as char;
+            x /= 27;
+            c
+        })
+        .collect()
+}
+
 /// Ten characters in the alphabet of `pod-template-hash` and pod name suffixes.
 fn suffix(seed: u64, len: usize) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -564,7 +579,7 @@ fn revision(
     l.put(w.replica_set)?;
     for r in 0..2u64 {
         let mut pod = w.pod.clone();
-        pod["metadata"]["name"] = json!(format!("{}-{}", w.rs_name, suffix(index * 7 + r, 5)));
+        pod["metadata"]["name"] = json!(format!("{}-{}", w.rs_name, name_suffix(index * 7 + r)));
         pod["metadata"]["uid"] = json!(uid(20, index * 16 + r));
         let node = format!("node-{:05}", (index * 2 + r) as usize % spec.nodes);
         l.put_pod(pod, &node)?;
@@ -675,7 +690,7 @@ pub fn build(spec: &GenerateSpec, now: Timestamp) -> Result<Cluster, String> {
             pod["metadata"]["name"] = json!(format!(
                 "{}-{}",
                 w.rs_name,
-                suffix(5000 + g as u64 * 4 + r, 5)
+                name_suffix(5000 + g as u64 * 4 + r)
             ));
             pod["metadata"]["uid"] = json!(uid(21, g as u64 * 4 + r));
             l.put_pod(pod, &next_node(&mut pod_index))?;
@@ -709,8 +724,10 @@ pub fn build(spec: &GenerateSpec, now: Timestamp) -> Result<Cluster, String> {
         for i in 0..spec.nodes {
             let mut pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": template["metadata"].clone(),
                                  "spec": template["spec"].clone()});
-            pod["metadata"]["name"] =
-                json!(format!("{name}-{}", suffix(mix(d as u64) ^ i as u64, 5)));
+            pod["metadata"]["name"] = json!(format!(
+                "{name}-{}",
+                name_suffix((d as u64) << 20 ^ i as u64)
+            ));
             pod["metadata"]["namespace"] = json!("kube-system");
             pod["metadata"]["uid"] = json!(uid(22 + d as u64 * 64, i as u64));
             pod["metadata"]["creationTimestamp"] = json!(born);
@@ -757,7 +774,7 @@ pub fn build(spec: &GenerateSpec, now: Timestamp) -> Result<Cluster, String> {
             let mut pod = w.pod.clone();
             pod_index += 1;
             let n = pod_index;
-            pod["metadata"]["name"] = json!(format!("{}-{}", w.rs_name, suffix(n * 31 + r, 5)));
+            pod["metadata"]["name"] = json!(format!("{}-{}", w.rs_name, name_suffix(n * 31 + r)));
             pod["metadata"]["uid"] = json!(uid(30, n));
             let xds = if n.is_multiple_of(97) {
                 Some("RDS=NOT SENT")
@@ -805,6 +822,13 @@ mod tests {
             let e = GenerateSpec::parse(text).expect_err(text);
             assert!(e.contains(why), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn pod_name_suffixes_never_repeat_within_an_owner() {
+        let names: std::collections::HashSet<String> = (0..200_000).map(name_suffix).collect();
+        assert_eq!(names.len(), 200_000);
+        assert!(names.iter().all(|n| n.len() == 5));
     }
 
     #[test]
