@@ -1125,32 +1125,25 @@ fn measure(target_pods: usize) -> Results {
             })
         });
         // One pod changes between frames (not timed): the model moved, as under churn.
-        let mut runs = Vec::new();
-        let start = Instant::now();
-        while runs.len() < frame_runs.0 || (runs.len() < frame_runs.1 && start.elapsed() < budget) {
-            if let Some(change) = changes.next() {
-                model.apply(change);
+        let mut frames_after = |next: &mut dyn Iterator<Item = Stamped>| {
+            let mut runs = Vec::new();
+            let start = Instant::now();
+            while runs.len() < frame_runs.0
+                || (runs.len() < frame_runs.1 && start.elapsed() < budget)
+            {
+                if let Some(change) = next.next() {
+                    model.apply(change);
+                }
+                let t = Instant::now();
+                terminal
+                    .draw(|frame| ui.render(frame, &model, &header, now()))
+                    .expect("a TestBackend never fails");
+                runs.push(t.elapsed());
             }
-            let t = Instant::now();
-            terminal
-                .draw(|frame| ui.render(frame, &model, &header, now()))
-                .expect("a TestBackend never fails");
-            runs.push(t.elapsed());
-        }
-        changed_frames.push(Timing::of(runs));
-        let mut runs = Vec::new();
-        let start = Instant::now();
-        while runs.len() < frame_runs.0 || (runs.len() < frame_runs.1 && start.elapsed() < budget) {
-            if let Some(change) = churn.next() {
-                model.apply(change);
-            }
-            let t = Instant::now();
-            terminal
-                .draw(|frame| ui.render(frame, &model, &header, now()))
-                .expect("a TestBackend never fails");
-            runs.push(t.elapsed());
-        }
-        churned_frames.push(Timing::of(runs));
+            Timing::of(runs)
+        };
+        changed_frames.push(frames_after(&mut changes));
+        churned_frames.push(frames_after(&mut churn));
         // The keys on a fresh UI, and the frame that shows what they did.
         let mut runs = Vec::new();
         let start = Instant::now();
