@@ -143,6 +143,21 @@ pub trait TableSource {
     fn sort_key(&self, row: usize, column: usize) -> SortKey<'_>;
     /// The text a `/` filter matches against.
     fn filter_text(&self, row: usize, out: &mut String);
+    /// The rows among `rows` (every row when `None`) that `filter` matches, in their order.
+    /// A source of many rows matches the fields it keeps in place rather than build each
+    /// row's text, as this does.
+    fn matching_rows(&self, filter: &Filter, rows: Option<Vec<usize>>) -> Vec<usize> {
+        rows_matching_text(self, filter, rows)
+    }
+    /// The rows the problems-only toggle keeps, in order.
+    fn problem_rows(&self) -> Vec<usize> {
+        (0..self.len()).filter(|&i| self.is_problem(i)).collect()
+    }
+    /// Whether the rows come in ascending order of this column's sort key, no two equal:
+    /// sorting by it then costs nothing.
+    fn ordered_by(&self, _column: usize) -> bool {
+        false
+    }
     /// What Enter drills into, if anything.
     fn subject(&self, _row: usize) -> Option<Subject> {
         None
@@ -254,49 +269,187 @@ impl<R: Row> TableSource for Rows<R> {
 /// merely come in that order. A term written `~term` matches its letters in order inside one
 /// word of the text (`~n03` finds `k1-node03`, not `k1-node01 … v1.14.3`).
 pub fn filter_match(needle: &str, haystack: &str) -> bool {
-    needle
-        .split_whitespace()
-        .all(|term| match term.strip_prefix('~') {
-            Some(letters) => letters_in_a_word(letters, haystack),
-            None => contains_ignoring_case(haystack, term),
-        })
+    Filter::new(needle).matches(haystack)
 }
 
+/// A `/` filter read once: its terms in lower case, ready to be matched against every row
+/// of a table without building anything per row.
+///
+/// A term holds no space, so it matches a row's text exactly when it matches one of the
+/// fields the text joins with spaces: a source may match its fields where they are kept
+/// ([`Filter::field_terms`]) rather than build each row's text.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    terms: Vec<Term>,
+}
+
+#[derive(Debug, Clone)]
+struct Term {
+    /// In lower case (ASCII terms: byte for byte).
+    text: String,
+    /// `~term`: the letters in order inside one word.
+    letters: bool,
+}
+
+/// Which terms of a [`Filter`] a field matches, one bit each.
+pub type TermSet = u64;
+
+impl Filter {
+    pub fn new(filter: &str) -> Filter {
+        let mut terms: Vec<Term> = Vec::new();
+        for term in filter.split_whitespace() {
+            let (text, letters) = match term.strip_prefix('~') {
+                Some(letters) => (letters, true),
+                None => (term, false),
+            };
+            let term = Term {
+                text: text.to_lowercase(),
+                letters,
+            };
+            // A term twice asks nothing more.
+            if !terms
+                .iter()
+                .any(|t| t.text == term.text && t.letters == term.letters)
+            {
+                terms.push(term);
+            }
+        }
+        Filter { terms }
+    }
+
+    /// No term: every row matches.
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// Whether a row's whole text matches.
+    pub fn matches(&self, text: &str) -> bool {
+        self.terms.iter().all(|t| t.matches(text))
+    }
+
+    /// Whether the terms can be told apart in a [`TermSet`]: at most 64 of them (a
+    /// filter with more is matched against each row's text).
+    pub fn fits_term_set(&self) -> bool {
+        self.terms.len() <= TermSet::BITS as usize
+    }
+
+    /// The set of every term: a row matches when its fields' terms add up to it.
+    pub fn all_terms(&self) -> TermSet {
+        match self.terms.len() {
+            n if n >= TermSet::BITS as usize => TermSet::MAX,
+            n => (1 << n) - 1,
+        }
+    }
+
+    /// The terms one field of a row matches (the first 64; see `fits_term_set`).
+    pub fn field_terms(&self, field: &str) -> TermSet {
+        let mut set = 0;
+        for (i, term) in self.terms.iter().take(TermSet::BITS as usize).enumerate() {
+            if term.matches(field) {
+                set |= 1 << i;
+            }
+        }
+        set
+    }
+}
+
+impl Term {
+    fn matches(&self, haystack: &str) -> bool {
+        if self.letters {
+            letters_in_a_word(&self.text, haystack)
+        } else {
+            contains_ignoring_case(haystack, &self.text)
+        }
+    }
+}
+
+/// Whether `term` (in lower case) is a part of `haystack`, ignoring case.
 fn contains_ignoring_case(haystack: &str, term: &str) -> bool {
     // Names in a cluster are ASCII: compare bytes, without Unicode case mapping (a filter
-    // runs over every row of the table, every frame).
+    // runs over every row of the table). Only where the first letter matches, found in
+    // either case by `memchr2` many bytes at a time, is the rest compared.
     if term.is_ascii() && haystack.is_ascii() {
         let (hay, term) = (haystack.as_bytes(), term.as_bytes());
         let Some((&first, rest)) = term.split_first() else {
             return true;
         };
-        let first = first.to_ascii_lowercase();
-        // Only where the first letter matches is the rest compared.
-        let last_start = hay.len().saturating_sub(term.len());
-        return hay.len() >= term.len()
-            && hay[..=last_start].iter().enumerate().any(|(at, b)| {
-                b.to_ascii_lowercase() == first
-                    && hay[at + 1..at + term.len()].eq_ignore_ascii_case(rest)
-            });
+        if hay.len() < term.len() {
+            return false;
+        }
+        let last_start = hay.len() - term.len();
+        let candidates = &hay[..=last_start];
+        return memchr::memchr2_iter(first, first.to_ascii_uppercase(), candidates)
+            .any(|at| hay[at + 1..at + term.len()].eq_ignore_ascii_case(rest));
     }
-    haystack.to_lowercase().contains(&term.to_lowercase())
+    haystack.to_lowercase().contains(term)
 }
 
+/// Whether the letters of `term` (in lower case) come in order inside one word.
 fn letters_in_a_word(term: &str, haystack: &str) -> bool {
     if term.is_ascii() && haystack.is_ascii() {
         return haystack.split_whitespace().any(|word| {
             let mut hay = word.bytes().map(|b| b.to_ascii_lowercase());
-            term.bytes()
-                .map(|b| b.to_ascii_lowercase())
-                .all(|n| hay.any(|h| h == n))
+            term.bytes().all(|n| hay.any(|h| h == n))
         });
     }
     haystack.split_whitespace().any(|word| {
         let mut hay = word.chars().flat_map(char::to_lowercase);
-        term.chars()
-            .flat_map(char::to_lowercase)
-            .all(|n| hay.any(|h| h == n))
+        term.chars().all(|n| hay.any(|h| h == n))
     })
+}
+
+/// The rows among `rows` (every row when `None`) whose text (`filter_text`) `filter`
+/// matches, in their order: one text built per row.
+pub fn rows_matching_text<S: TableSource + ?Sized>(
+    source: &S,
+    filter: &Filter,
+    rows: Option<Vec<usize>>,
+) -> Vec<usize> {
+    let mut rows = rows.unwrap_or_else(|| (0..source.len()).collect());
+    let mut text = String::new();
+    rows.retain(|&i| {
+        text.clear();
+        source.filter_text(i, &mut text);
+        filter.matches(&text)
+    });
+    rows
+}
+
+/// The terms of a [`Filter`] that fields shared by many rows match, remembered by where
+/// the field's text lives: an interned name (a node, a version, an istiod) or a word of
+/// meshtop's own is matched once per scan, not once per row. Valid while the rows it
+/// reads are borrowed: text at one place does not change meanwhile.
+pub struct SharedFieldTerms<'f> {
+    filter: &'f Filter,
+    /// Direct-mapped by address: (address, length, terms).
+    slots: Vec<(usize, usize, TermSet)>,
+}
+
+impl<'f> SharedFieldTerms<'f> {
+    const SLOTS: usize = 512;
+
+    pub fn new(filter: &'f Filter) -> Self {
+        SharedFieldTerms {
+            filter,
+            // No text lives at address 0 with length `usize::MAX`: every slot starts empty.
+            slots: vec![(0, usize::MAX, 0); Self::SLOTS],
+        }
+    }
+
+    /// The terms `field` matches.
+    pub fn of(&mut self, field: &str) -> TermSet {
+        let (at, len) = (field.as_ptr() as usize, field.len());
+        let slot = (at >> 3).wrapping_add(len) % Self::SLOTS;
+        match self.slots.get_mut(slot) {
+            Some(&mut (a, l, terms)) if a == at && l == len => terms,
+            Some(entry) => {
+                let terms = self.filter.field_terms(field);
+                *entry = (at, len, terms);
+                terms
+            }
+            None => self.filter.field_terms(field),
+        }
+    }
 }
 
 /// A screen's rows as last arranged, and what they were arranged from.
@@ -352,7 +505,7 @@ pub fn arrange(source: &dyn TableSource, screen: &Screen) -> Vec<usize> {
         _ => None,
     };
     let rows = match narrowed {
-        Some(within) => filter_rows(source, &screen.filter, within),
+        Some(within) => filter_rows(source, &screen.filter, Some(within)),
         None => arrange_rows(source, screen),
     };
     *kept = Some(Arranged {
@@ -421,14 +574,12 @@ fn patch(source: &dyn TableSource, a: &mut Arranged, changes: &[RowChange]) -> b
     }
     touched.sort_unstable();
     touched.dedup();
-    let mut text = String::new();
+    let filter = Filter::new(&a.filter);
     for at in touched.into_iter().filter(|&at| at < len) {
         if a.problems_only && !source.is_problem(at) {
             continue;
         }
-        text.clear();
-        source.filter_text(at, &mut text);
-        if !a.filter.trim().is_empty() && !filter_match(&a.filter, &text) {
+        if !filter.is_empty() && source.matching_rows(&filter, Some(vec![at])).is_empty() {
             continue;
         }
         // Where `arrange_rows` would have put it: by position, or by the sort key with
@@ -454,28 +605,29 @@ fn patch(source: &dyn TableSource, a: &mut Arranged, changes: &[RowChange]) -> b
     true
 }
 
-/// The rows of `rows` whose text matches `filter`, in their order.
-fn filter_rows(source: &dyn TableSource, filter: &str, mut rows: Vec<usize>) -> Vec<usize> {
-    if !filter.trim().is_empty() {
-        let mut text = String::new();
-        rows.retain(|&i| {
-            text.clear();
-            source.filter_text(i, &mut text);
-            filter_match(filter, &text)
-        });
+/// The rows of `rows` (every row when `None`) whose text matches `filter`, in their order.
+fn filter_rows(source: &dyn TableSource, filter: &str, rows: Option<Vec<usize>>) -> Vec<usize> {
+    let filter = Filter::new(filter);
+    if filter.is_empty() {
+        return rows.unwrap_or_else(|| (0..source.len()).collect());
     }
-    rows
+    source.matching_rows(&filter, rows)
 }
 
 fn arrange_rows(source: &dyn TableSource, screen: &Screen) -> Vec<usize> {
     let (filter, sort) = (screen.filter.as_str(), screen.sort);
-    let rows: Vec<usize> = (0..source.len())
-        .filter(|&i| !screen.problems_only || source.is_problem(i))
-        .collect();
+    let rows = screen.problems_only.then(|| source.problem_rows());
     let mut rows = filter_rows(source, filter, rows);
     if let Some(sort) = sort
         && sort.column < source.columns().len()
     {
+        if source.ordered_by(sort.column) {
+            // Already in order, each key once: descending is the order reversed.
+            if sort.reverse {
+                rows.reverse();
+            }
+            return rows;
+        }
         // One key per row rather than two per comparison: a key may be built (a proxy's
         // line looked up, a text formatted), and a sort compares n log n times.
         let mut keyed: Vec<(SortKey<'_>, usize)> = rows

@@ -598,6 +598,68 @@ fn filter_narrows_rows_and_esc_clears() {
     assert_eq!(data_rows(&draw(&ui, &model, 80, 24)).len(), all);
 }
 
+/// The Proxies view matches a filter against each line's fields where the model keeps
+/// them; what it finds is what matching each line's whole text finds, for terms taken from
+/// every field (a state, an istiod, a version, a node, a name's part), in either case, as
+/// `~letters`, several at once, and terms no line holds. Under `-n` too.
+#[test]
+fn the_proxies_filter_matches_fields_in_place_as_it_matches_the_text() {
+    use meshtop::ui::table::{self, Filter, TableSource};
+    use meshtop::ui::views::proxies::ProxiesTable;
+
+    let mut model = seed_model();
+    let mut found = 0;
+    for focus in [None, Some("default")] {
+        model.set_focus(focus);
+        let proxies = ProxiesTable::new(&model);
+        assert!(proxies.len() > 3, "the seed has proxies");
+        let mut words: Vec<String> = Vec::new();
+        for row in 0..proxies.len() {
+            let mut text = String::new();
+            proxies.filter_text(row, &mut text);
+            words.extend(text.split_whitespace().map(str::to_string));
+        }
+        words.sort();
+        words.dedup();
+        let mut filters: Vec<String> = Vec::new();
+        for w in &words {
+            let part: String = w.chars().skip(1).take(5).collect();
+            filters.push(w.clone());
+            filters.push(w.to_uppercase());
+            filters.push(part.clone());
+            filters.push(format!("~{}", w.chars().step_by(2).collect::<String>()));
+            filters.push(format!("{part} stale"));
+            filters.push(format!("{w}x"));
+        }
+        filters
+            .extend(["", "  ", "~", "synced eds", "ISTIOD-1-9-1 node01", "nope"].map(String::from));
+        for f in &filters {
+            let filter = Filter::new(f);
+            let by_text = table::rows_matching_text(&proxies, &filter, None);
+            assert_eq!(proxies.matching_rows(&filter, None), by_text, "{f:?}");
+            let within: Vec<usize> = (0..proxies.len()).step_by(2).collect();
+            assert_eq!(
+                proxies.matching_rows(&filter, Some(within.clone())),
+                table::rows_matching_text(&proxies, &filter, Some(within)),
+                "{f:?} within every other row"
+            );
+            if !by_text.is_empty() && by_text.len() < proxies.len() {
+                found += 1;
+            }
+        }
+        // The rows come in NAME order: the sort by NAME keeps them as they are.
+        let names: Vec<String> = (0..proxies.len())
+            .map(|row| proxies.cells(row)[0].0.clone())
+            .collect();
+        assert!(proxies.ordered_by(0));
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+    }
+    assert!(
+        found > 50,
+        "the filters pick some rows and not others: {found}"
+    );
+}
+
 #[test]
 fn enter_drills_into_a_node_and_esc_comes_back() {
     let model = seed_model();

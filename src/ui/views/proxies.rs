@@ -16,7 +16,9 @@ use crate::model::{
     Model, ProxyConnection, ProxyLine, ProxyLines, ReplicaRow, RowChange, SyncTotals,
 };
 
-use super::super::table::{CellText, Column, SortKey, TableSource, Tone};
+use super::super::table::{
+    self, CellText, Column, Filter, SharedFieldTerms, SortKey, TableSource, TermSet, Tone,
+};
 use super::Subject;
 
 /// What each column shows; the spec below says how wide and from which table width.
@@ -145,6 +147,59 @@ impl<'m> ProxiesTable<'m> {
             None => self.lines.get(i),
         }
     }
+
+    /// The rows among `rows` (every row when `None`) whose line `keep` keeps, in order.
+    /// Every row is read in one walk over the lines, not looked up one by one.
+    fn rows_where(
+        &self,
+        rows: Option<Vec<usize>>,
+        mut keep: impl FnMut(&ProxyLine<'_>) -> bool,
+    ) -> Vec<usize> {
+        match (rows, &self.focused) {
+            (None, None) => self
+                .lines
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| keep(l))
+                .map(|(i, _)| i)
+                .collect(),
+            (rows, _) => {
+                let mut rows = rows.unwrap_or_else(|| (0..self.len()).collect());
+                rows.retain(|&i| self.line(i).is_some_and(|l| keep(&l)));
+                rows
+            }
+        }
+    }
+}
+
+/// The terms of `filter` a line matches: the fields `filter_text` joins, each matched where
+/// the model keeps it (its name, unique, every time; the shared ones once a scan).
+fn line_terms(line: &ProxyLine<'_>, filter: &Filter, shared: &mut SharedFieldTerms<'_>) -> TermSet {
+    let all = filter.all_terms();
+    let mut terms = filter.field_terms(line.name);
+    let mut add = |field: &str| {
+        if terms != all {
+            terms |= shared.of(field);
+        }
+    };
+    add(line.cluster);
+    add(line.proxy_type);
+    for t in XdsType::EVERY {
+        if let Some(s) = line.state_of(t) {
+            add(t.short());
+            add(s.label());
+        }
+    }
+    if line.connection != ProxyConnection::Connected {
+        add(connection_label(line.connection));
+    }
+    for s in [line.istiod, line.version, line.injected_revision, line.node]
+        .into_iter()
+        .flatten()
+    {
+        add(s);
+    }
+    terms
 }
 
 /// A state in istioctl's words, toned by the theme.
@@ -334,6 +389,25 @@ impl TableSource for ProxiesTable<'_> {
         }
     }
 
+    fn matching_rows(&self, filter: &Filter, rows: Option<Vec<usize>>) -> Vec<usize> {
+        if !filter.fits_term_set() {
+            return table::rows_matching_text(self, filter, rows);
+        }
+        let all = filter.all_terms();
+        let mut shared = SharedFieldTerms::new(filter);
+        self.rows_where(rows, |l| line_terms(l, filter, &mut shared) == all)
+    }
+
+    fn problem_rows(&self) -> Vec<usize> {
+        self.rows_where(None, |l| !l.in_sync())
+    }
+
+    fn ordered_by(&self, column: usize) -> bool {
+        // istioctl's order is by NAME, and a NAME (`<pod>.<namespace>`, a namespace
+        // holding no dot) names one pod.
+        matches!(SPEC.get(column), Some((ProxyColumn::Name, _)))
+    }
+
     fn subject(&self, i: usize) -> Option<Subject> {
         let r = self.line(i)?;
         Some(Subject::Proxy {
@@ -411,7 +485,6 @@ fn replica_problems(replicas: &[ReplicaRow]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ui::table;
 
     #[test]
     fn build_hashes_are_cut_like_git_commits() {
