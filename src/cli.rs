@@ -917,9 +917,11 @@ pub struct SandboxCmd {
     )]
     pub scenario: Option<PathBuf>,
     /// Serve a generated mesh instead of a scenario: `nodes=N,pods=M` and optionally
-    /// `namespaces=K,revisions=R,gateways=G,daemonsets=D,replicas=P` (pods counts every pod:
-    /// 2 per istiod revision and gateway, one per node and DaemonSet, the rest in Deployments
-    /// of P replicas). Injected pods are as big as real ones; loading runs no controller.
+    /// `namespaces=K,revisions=R,gateways=G,daemonsets=D,replicas=P,churn=C` (pods counts
+    /// every pod: 2 per istiod revision and gateway, one per node and DaemonSet, the rest in
+    /// Deployments of P replicas). Injected pods are as big as real ones; loading runs no
+    /// controller. churn=C changes C application pods a second while serving (a container
+    /// restart, 1 in 10 a readiness flip, 1 in 10 a label).
     #[arg(long, env = "MESHTOP_SANDBOX_GENERATE", value_name = "SPEC")]
     pub generate: Option<String>,
     /// Address to serve on; only loopback addresses are accepted. Port 0 picks a free port.

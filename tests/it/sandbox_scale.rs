@@ -322,3 +322,79 @@ async fn served_pods_carry_their_managed_fields_in_place() {
     assert_eq!(listed["metadata"], whole["metadata"]);
     assert_eq!(listed["spec"], whole["spec"]);
 }
+
+/// `churn=N` changes application pods through the store's write path: a watch sees them
+/// MODIFIED, a container restarted (its restart count up), some readiness flipped, some
+/// labelled, and never a pod of the control plane or of a DaemonSet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn churn_changes_application_pods_as_watches_see_them() {
+    let sandbox = harness::start_generated("nodes=5,pods=200,churn=200")
+        .await
+        .expect("sandbox");
+    let client = harness::client(&sandbox, harness::ADMIN_CONTEXT)
+        .await
+        .expect("client");
+    let pods = Api::<Pod>::all(client);
+    let listed = pods.list(&ListParams::default()).await.expect("list");
+    let restarts = |p: &Pod| -> i32 {
+        p.status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .map_or(0, |c| c.iter().map(|c| c.restart_count).sum())
+    };
+    let before: std::collections::BTreeMap<String, i32> =
+        listed.items.iter().map(|p| (key(p), restarts(p))).collect();
+    let ready = |p: &Pod| {
+        p.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+            .is_some_and(|c| c.status == "True")
+    };
+    let rv = listed.metadata.resource_version.unwrap_or_default();
+    let mut stream = pods
+        .watch(&WatchParams::default().timeout(60), &rv)
+        .await
+        .expect("watch")
+        .boxed();
+    let (mut modified, mut restarted, mut unready, mut labelled) = (0, 0, 0, 0);
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while modified < 100 || unready == 0 || labelled == 0 {
+            match stream.try_next().await.expect("event") {
+                Some(WatchEvent::Modified(p)) => {
+                    let ns = p.metadata.namespace.clone().unwrap_or_default();
+                    assert!(
+                        !matches!(ns.as_str(), "kube-system" | "istio-system"),
+                        "{} churned",
+                        key(&p)
+                    );
+                    modified += 1;
+                    if before.get(&key(&p)).is_some_and(|&r| restarts(&p) > r) {
+                        restarted += 1;
+                    }
+                    if !ready(&p) {
+                        unready += 1;
+                    }
+                    let churned = p
+                        .metadata
+                        .labels
+                        .as_ref()
+                        .is_some_and(|l| l.contains_key("sandbox.meshtop.dev/churn"));
+                    if churned {
+                        labelled += 1;
+                    }
+                }
+                Some(WatchEvent::Bookmark(_)) => {}
+                Some(other) => panic!("churn only modifies pods: {other:?}"),
+                None => panic!("the watch ended"),
+            }
+        }
+    })
+    .await
+    .expect("100 changes, readiness and labels among them, within a minute");
+    assert!(restarted > 0, "{restarted} of {modified} restarted");
+    assert!(
+        restarted < modified,
+        "not only restarts: {restarted} of {modified}"
+    );
+}

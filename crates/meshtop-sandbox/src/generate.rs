@@ -25,6 +25,8 @@ pub struct GenerateSpec {
     pub daemonsets: usize,
     /// Application pods per Deployment.
     pub replicas: usize,
+    /// Pod changes a second once serving (`churn.rs`); 0: none.
+    pub churn: usize,
 }
 
 /// The Istio releases revisions are made of, oldest first; from 1.28 the injector writes
@@ -67,7 +69,7 @@ const APPS: &[&str] = &[
 const ZONES: &[&str] = &["europe-west4-a", "europe-west4-b", "europe-west4-c"];
 
 impl GenerateSpec {
-    /// Parses `nodes=N,pods=M[,namespaces=K,revisions=R,gateways=G,daemonsets=D,replicas=P]`.
+    /// Parses `nodes=N,pods=M[,namespaces=K,revisions=R,gateways=G,daemonsets=D,replicas=P,churn=C]`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut nodes = None;
         let mut pods = None;
@@ -76,6 +78,7 @@ impl GenerateSpec {
         let mut gateways = 1;
         let mut daemonsets = 1;
         let mut replicas = 5;
+        let mut churn = 0;
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (key, value) = part
                 .split_once('=')
@@ -92,9 +95,10 @@ impl GenerateSpec {
                 "gateways" => gateways = n,
                 "daemonsets" => daemonsets = n,
                 "replicas" => replicas = n,
+                "churn" => churn = n,
                 other => {
                     return Err(format!(
-                        "unknown key {other:?} (known: nodes, pods, namespaces, revisions, gateways, daemonsets, replicas)"
+                        "unknown key {other:?} (known: nodes, pods, namespaces, revisions, gateways, daemonsets, replicas, churn)"
                     ));
                 }
             }
@@ -109,6 +113,7 @@ impl GenerateSpec {
             gateways,
             daemonsets,
             replicas,
+            churn,
         };
         if spec.nodes == 0 {
             return Err("nodes must be at least 1".into());
@@ -140,8 +145,13 @@ impl GenerateSpec {
 
     /// How the scenario is named in messages.
     pub fn describe(&self) -> String {
+        let churn = if self.churn > 0 {
+            format!(", churn={}", self.churn)
+        } else {
+            String::new()
+        };
         format!(
-            "generated cluster (nodes={}, pods={}, namespaces={}, revisions={}, gateways={}, daemonsets={}, replicas={})",
+            "generated cluster (nodes={}, pods={}, namespaces={}, revisions={}, gateways={}, daemonsets={}, replicas={}{churn})",
             self.nodes,
             self.pods,
             self.namespaces,

@@ -6,6 +6,7 @@
 
 mod api;
 mod auth;
+mod churn;
 mod controllers;
 mod discovery;
 mod error;
@@ -195,6 +196,9 @@ impl Sandbox {
             shared.clone(),
             stopped.clone(),
         ));
+        if let Some(churn) = scenario.generated.as_ref().map(|g| g.churn) {
+            tokio::spawn(churn::run(shared.clone(), churn, stopped.clone()));
+        }
         tokio::spawn(controllers::run(shared.clone(), stopped));
         Ok(Self { shared, addr, stop })
     }
