@@ -11,13 +11,13 @@
 //! `/usr/bin/time` (GNU time: wall, user + system CPU, peak RSS) and the raw requests with
 //! `curl`.
 
-use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const MESHTOP: &str = env!("CARGO_BIN_EXE_meshtop");
-const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+use common::{MESHTOP, Sandbox, machine, rss_kb, start};
+
 const BEGIN: &str = "<!-- bench:cluster -->";
 const END: &str = "<!-- /bench:cluster -->";
 
@@ -72,76 +72,6 @@ fn timed(program: &str, args: &[&str]) -> Timed {
                 ok: false,
             }
         }
-    }
-}
-
-/// `VmRSS` and `VmHWM` (peak) of a process, in KiB.
-fn rss_kb(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-struct Sandbox {
-    child: Child,
-    kubeconfig: PathBuf,
-    url: String,
-    token: String,
-    load: Duration,
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(spec: &str, dir: &Path) -> Sandbox {
-    let kubeconfig = dir.join("kubeconfig");
-    let t0 = Instant::now();
-    let mut child = Command::new(MESHTOP)
-        .args(["sandbox", "--generate", spec, "--kubeconfig-out"])
-        .arg(&kubeconfig)
-        .arg("--log-file")
-        .arg(dir.join("sandbox.log"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start meshtop sandbox");
-    let mut url = String::new();
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    for line in lines.by_ref().map_while(Result::ok) {
-        if let Some(rest) = line.split(" on https://").nth(1) {
-            url = format!("https://{rest}");
-        }
-        if line.starts_with("kubeconfig: ") {
-            break;
-        }
-    }
-    let load = t0.elapsed();
-    // Keep reading, so the sandbox never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines.by_ref() {});
-    let text = std::fs::read_to_string(&kubeconfig).expect("the sandbox's kubeconfig");
-    let token = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("token: "))
-        .expect("the admin token")
-        .to_string();
-    Sandbox {
-        child,
-        kubeconfig,
-        url,
-        token,
-        load,
     }
 }
 
@@ -202,8 +132,8 @@ fn client_cell(t: &Timed) -> String {
 }
 
 fn measure(pods: usize, json_max: usize) -> Column {
-    let nodes = (pods / 20).max(1);
-    let spec = format!("nodes={nodes},pods={pods}");
+    let nodes = common::nodes(pods);
+    let spec = common::spec(pods);
     eprintln!("cluster bench: {spec}");
     let dir = tempfile::tempdir().expect("tempdir");
     let sb = start(&spec, dir.path());
@@ -298,44 +228,13 @@ fn measure(pods: usize, json_max: usize) -> Column {
     Column { pods, cells }
 }
 
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .map(|r| r.trim_start_matches([' ', '\t', ':']).to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    let mem_kb: u64 = std::fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("MemTotal:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    format!(
-        "{model}, {cores} cores, {:.1} GB memory",
-        mem_kb as f64 / 1024.0 / 1024.0
-    )
-}
-
 fn table(columns: &[Column], took: Duration) -> String {
     let mut out = format!(
         "Measured by `cargo bench --bench cluster` on {} in {:.0} s (pods of ~12 KB of JSON, one node per 20 pods).\n\n",
         machine(),
         took.as_secs_f64()
     );
-    out.push_str("| |");
-    for c in columns {
-        out.push_str(&format!(" {} pods |", c.pods));
-    }
-    out.push_str("\n|---|");
-    for _ in columns {
-        out.push_str("---|");
-    }
-    out.push('\n');
+    out.push_str(&common::table_head(columns.iter().map(|c| c.pods)));
     let rows = columns.first().map_or(0, |c| c.cells.len());
     for r in 0..rows {
         out.push_str(&format!("| {} |", columns[0].cells[r].0));
@@ -348,11 +247,7 @@ fn table(columns: &[Column], took: Duration) -> String {
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::var("MESHTOP_BENCH_SIZES")
-        .unwrap_or_else(|_| "1000,20000".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
+    let sizes = common::sizes();
     let json_max: usize = std::env::var("MESHTOP_BENCH_JSON_MAX")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -361,14 +256,5 @@ fn main() {
     let columns: Vec<Column> = sizes.iter().map(|&n| measure(n, json_max)).collect();
     let text = table(&columns, t0.elapsed());
     println!("{text}");
-    let readme = std::fs::read_to_string(README).unwrap_or_default();
-    match (readme.find(BEGIN), readme.find(END)) {
-        (Some(b), Some(e)) if b < e => {
-            let new = format!("{}{BEGIN}\n{text}{}", &readme[..b], &readme[e..]);
-            if std::fs::write(README, new).is_err() {
-                eprintln!("could not write {README}");
-            }
-        }
-        _ => eprintln!("README.md has no {BEGIN} … {END} markers: the table is printed only"),
-    }
+    common::write_readme(BEGIN, END, &text);
 }

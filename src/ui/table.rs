@@ -1053,6 +1053,45 @@ mod tests {
     }
 
     #[test]
+    fn a_filter_says_which_terms_each_field_matches() {
+        let filter = Filter::new("EDS stale ~n03 stale");
+        // A term twice asks nothing more.
+        assert_eq!(filter.all_terms(), 0b111);
+        assert_eq!(filter.field_terms("eds"), 0b001);
+        assert_eq!(filter.field_terms("STALE"), 0b010);
+        assert_eq!(filter.field_terms("k1-node03"), 0b100);
+        assert_eq!(filter.field_terms("k1-node01"), 0);
+        // Across fields, every term: the row matches as its joined text does.
+        let fields = ["k1-node03", "eds", "STALE"];
+        let terms = fields.iter().fold(0, |t, f| t | filter.field_terms(f));
+        assert_eq!(terms, filter.all_terms());
+        assert!(filter.matches(&fields.join(" ")));
+        assert!(Filter::new(" ").is_empty());
+        // More terms than a set holds: said so, and the text still matches them all.
+        let many: Vec<String> = (0..70).map(|i| format!("t{i}")).collect();
+        let filter = Filter::new(&many.join(" "));
+        assert!(!filter.fits_term_set());
+        assert_eq!(filter.all_terms(), TermSet::MAX);
+        assert!(filter.matches(&many.join(" ")));
+        assert!(!filter.matches(&many[1..].join(" ")));
+    }
+
+    #[test]
+    fn remembered_shared_fields_answer_as_matching_them_does() {
+        let filter = Filter::new("node");
+        let mut shared = SharedFieldTerms::new(&filter);
+        let node: crate::model::Name = "k1-node03".into();
+        let other: crate::model::Name = "k1-master".into();
+        for _ in 0..3 {
+            assert_eq!(shared.of(&node), 1);
+            assert_eq!(shared.of(&other), 0);
+        }
+        // The same text elsewhere: the same answer.
+        assert_eq!(shared.of(&String::from("k1-node03")), 1);
+        assert_eq!(shared.of(""), 0);
+    }
+
+    #[test]
     fn truncation_marks_the_cut() {
         assert_eq!(truncate("istio-system", 20), "istio-system");
         assert_eq!(truncate("istio-system", 6), "istio…");
