@@ -1132,16 +1132,13 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
             // An install form waiting for the watches' first lists gets its facts once
             // they are.
             runner.model_changed(&model);
-            if force || ui.dirty() || model.generation() != drawn_generation {
-                // A key or a resize draws at once; a burst of cluster events waits for the
-                // next frame, merging into it.
-                let wait = FRAME.saturating_sub(last_draw.elapsed());
-                if !wait.is_zero() && !force && !ui.dirty() {
-                    tokio::time::sleep(wait).await;
-                    while let Ok(ev) = rx.try_recv() {
-                        model.apply(ev);
-                    }
-                }
+            // A key or a resize draws at once; a burst of cluster events waits for the next
+            // frame, merging into it. The wait is one more branch of the `select!` below, so
+            // a key pressed meanwhile never waits behind it.
+            let next_frame = last_draw + FRAME;
+            let urgent = force || ui.dirty();
+            let changed = model.generation() != drawn_generation;
+            if urgent || (changed && tokio::time::Instant::now() >= next_frame) {
                 let now = Timestamp::now();
                 guard
                     .terminal
@@ -1152,8 +1149,12 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
                 last_draw = tokio::time::Instant::now();
                 force = false;
             }
+            // Cluster changes not drawn yet: the frame they wait for.
+            let frame_due = last_draw + FRAME;
+            let undrawn = model.generation() != drawn_generation;
             let mut edit = None;
             tokio::select! {
+                _ = tokio::time::sleep_until(frame_due), if undrawn => {}
                 key = keys.next() => match key {
                     Some(Ok(crossterm::event::Event::Key(k))) if k.kind == crossterm::event::KeyEventKind::Press => {
                         for command in ui.on_key(k, &model) {
