@@ -187,7 +187,8 @@ impl Model {
         }
     }
 
-    /// The latest sync answer of each istiod replica, by namespace and pod.
+    /// The latest sync answer of each istiod replica, by namespace and pod, without its
+    /// proxies (the model keeps those packed: `proxies()`, `proxy()`, `proxy_lines()`).
     pub fn sync_replicas(&self) -> &BTreeMap<ObjectKey, sync::ReplicaSync> {
         &self.store.sync.replicas
     }

@@ -152,13 +152,19 @@ pub(crate) struct Store {
 /// view's line: they differ only in what views read from the summary itself (the status
 /// words, container counts, restarts, when it was created).
 fn same_aggregates(a: &PodSummary, b: &PodSummary) -> bool {
+    a.ready == b.ready && same_but_readiness(a, b)
+}
+
+/// Two summaries of one pod differ at most in their readiness and what views read from
+/// the summary itself: the aggregates move only by the readiness counts.
+fn same_but_readiness(a: &PodSummary, b: &PodSummary) -> bool {
     let PodSummary {
         namespace,
         name,
         node,
         phase,
         status: _,
-        ready,
+        ready: _,
         containers_ready: _,
         containers: _,
         restarts: _,
@@ -178,7 +184,6 @@ fn same_aggregates(a: &PodSummary, b: &PodSummary) -> bool {
         && *name == b.name
         && *node == b.node
         && *phase == b.phase
-        && *ready == b.ready
         && *owner == b.owner
         && (std::sync::Arc::ptr_eq(&labels.0, &b.labels.0) || *labels == b.labels)
         && *has_proxy == b.has_proxy
@@ -386,6 +391,33 @@ impl Index {
     fn drop_node_if_empty(&mut self, node: &Name) {
         if self.nodes.get(node).is_some_and(NodePods::is_empty) {
             self.nodes.remove(node);
+        }
+    }
+
+    /// A pod's readiness moved and nothing else its aggregates read: only the counts by
+    /// readiness move (proxied pods not ready, the pods each PDB guards on its node).
+    fn pod_readiness(
+        &mut self,
+        pdbs: &BTreeMap<ObjectKey, PdbSummary>,
+        key: &ObjectKey,
+        p: &PodSummary,
+        ready: bool,
+    ) {
+        if p.has_proxy {
+            inc(&mut self.proxied_not_ready, !ready);
+        }
+        let Some(node) = p.node.as_ref().filter(|_| guarded(p)) else {
+            return;
+        };
+        for (pdb_key, _) in in_namespace(pdbs, &p.namespace) {
+            if self
+                .pdb_pods
+                .get(pdb_key)
+                .is_some_and(|set| set.contains(key))
+            {
+                self.guard(node, pdb_key, !ready, false);
+                self.guard(node, pdb_key, ready, true);
+            }
         }
     }
 
@@ -631,6 +663,15 @@ impl Store {
                     // nothing the aggregates or the lines read moved, so only the summary
                     // is replaced, in place.
                     Some(old) if same_aggregates(old, &p) => {
+                        *old = p;
+                        return true;
+                    }
+                    // A readiness flip: its counts move, the summary is replaced in place.
+                    Some(old) if same_but_readiness(old, &p) => {
+                        if istiod_pod(&p) {
+                            self.istiod_pods_moved += 1;
+                        }
+                        self.index.pod_readiness(&self.pdbs, &key, &p, p.ready);
                         *old = p;
                         return true;
                     }
