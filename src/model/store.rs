@@ -88,14 +88,14 @@ pub(crate) struct Index {
     /// By node name; a node may be known from its pods before its own object arrives.
     pub nodes: HashMap<Name, NodePods>,
     pub namespaces: HashMap<Name, NamespacePods>,
-    /// Injected pods by the revision (or tag) recorded on them.
-    pub revision_pods: BTreeMap<Name, BTreeSet<ObjectKey>>,
+    /// How many pods each revision (or tag) recorded on them injected.
+    pub revision_pods: BTreeMap<Name, u32>,
     /// Proxy versions of the injected pods, by revision.
     pub revision_proxy_versions: BTreeMap<Name, BTreeMap<Name, u32>>,
     /// istiod pods (`app=istiod`) by their `istio.io/rev`.
     pub istiod_pods: BTreeMap<Name, BTreeSet<ObjectKey>>,
-    /// Pods with an `istio-proxy` container.
-    pub proxied: BTreeSet<ObjectKey>,
+    /// How many pods have an `istio-proxy` container.
+    pub proxied: u32,
     /// Of those, the ones not ready.
     pub proxied_not_ready: u32,
     /// Of those, how many run each version: the proxy's image tag (an istiod pod's own
@@ -490,7 +490,7 @@ impl Index {
         }
 
         if let Some(rev) = &p.injected_revision {
-            group_member(&mut self.revision_pods, rev, key.clone(), add);
+            tally(&mut self.revision_pods, rev, add);
             if let Some(v) = &p.proxy_version {
                 let versions = self.revision_proxy_versions.entry(rev.clone()).or_default();
                 let n = versions.entry(v.clone()).or_default();
@@ -507,7 +507,7 @@ impl Index {
             group_member(&mut self.istiod_pods, &rev, key.clone(), add);
         }
         if p.has_proxy {
-            set_member(&mut self.proxied, key.clone(), add);
+            inc(&mut self.proxied, add);
             if !p.ready {
                 inc(&mut self.proxied_not_ready, add);
             }
