@@ -113,6 +113,32 @@ impl Report {
         }
     }
 
+    /// The report says what `status` does: what `pack(status)` would equal, read in
+    /// place (an answer again is mostly the same reports).
+    fn matches(&self, status: &ProxyStatus, syms: &Symbols) -> bool {
+        let text_is = |slot: u8, t: &Text| match slot.checked_sub(1) {
+            None => t.is_empty(),
+            Some(at) => self.texts.get(usize::from(at)).is_some_and(|x| x == t),
+        };
+        let extras = |t: usize, x: &XdsStatus| match &self.extras {
+            None => x.sent_time.is_none() && x.last_error.is_none(),
+            Some(e) => e.sent_time[t] == x.sent_time && e.last_error[t] == x.last_error,
+        };
+        self.proxy == status.proxy
+            && self.pod == status.pod
+            && self.namespace == status.namespace
+            && *syms.get(self.cluster) == status.cluster
+            && *syms.get(self.proxy_type) == status.proxy_type
+            && *syms.get(self.version) == status.version
+            && status.xds.iter().enumerate().all(|(t, x)| {
+                let [sent, acked] = self.nonces[t];
+                self.states[t] == x.state
+                    && text_is(sent, &x.sent)
+                    && text_is(acked, &x.acked)
+                    && extras(t, x)
+            })
+    }
+
     fn text(&self, slot: u8) -> Text {
         match slot.checked_sub(1) {
             Some(at) => self.texts.get(usize::from(at)).cloned().unwrap_or_default(),
@@ -302,6 +328,7 @@ impl Line {
 
 /// The reports of one replica that changed between two answers, by position.
 struct Changes {
+    positions: Vec<usize>,
     gone: Vec<(u32, ObjectKey)>,
     came: Vec<(u32, ObjectKey)>,
 }
@@ -702,30 +729,33 @@ impl SyncIndex {
             name: replica.istiod.clone(),
         };
         // The proxies are kept packed, apart from the rest of the answer.
-        let reports: Option<Vec<Report>> = match &mut replica.state {
-            ReplicaState::Ok { proxies, .. } => Some(
-                std::mem::take(proxies)
-                    .iter()
-                    .map(|p| Report::pack(p, &mut self.syms))
-                    .collect(),
-            ),
+        let proxies: Option<Vec<ProxyStatus>> = match &mut replica.state {
+            ReplicaState::Ok { proxies, .. } => Some(std::mem::take(proxies)),
             _ => None,
         };
-        if self.replicas.get(&key) == Some(&replica) && self.answers.get(&key) == reports.as_ref() {
-            // The same answer again: only its time moves, which no view shows live.
-            if reports.is_some()
-                && let Some(known) = self.known.get_mut(&key)
-            {
-                known.at = at;
-            }
-            return false;
-        }
-        if let Some(new) = &reports
+        let same = self.replicas.get(&key) == Some(&replica);
+        if let Some(new) = &proxies
             && let Some(changes) = self.changes(&key, &replica, new)
         {
-            self.answer_again(key, replica, reports, changes, at, pods);
+            if same && changes.positions.is_empty() {
+                // The same answer again: only its time moves, which no view shows live.
+                if let Some(known) = self.known.get_mut(&key) {
+                    known.at = at;
+                }
+                return false;
+            }
+            self.answer_again(key, replica, new, changes, at, pods);
             return true;
         }
+        if same && proxies.is_none() {
+            return false;
+        }
+        let reports: Option<Vec<Report>> = proxies.map(|proxies| {
+            proxies
+                .iter()
+                .map(|p| Report::pack(p, &mut self.syms))
+                .collect()
+        });
         let first = self.replicas.is_empty();
         self.replica_id(&key);
         self.replica_reports(&key, pods, false);
@@ -758,7 +788,12 @@ impl SyncIndex {
 
     /// How a replica's answer differs from its last, when both are Ok for the same revision:
     /// the reports at each position that changed, before (`gone`) and after (`came`).
-    fn changes(&self, key: &ObjectKey, replica: &ReplicaSync, new: &[Report]) -> Option<Changes> {
+    fn changes(
+        &self,
+        key: &ObjectKey,
+        replica: &ReplicaSync,
+        new: &[ProxyStatus],
+    ) -> Option<Changes> {
         let last = self.replicas.get(key)?;
         let (ReplicaState::Ok { .. }, ReplicaState::Ok { .. }) = (&last.state, &replica.state)
         else {
@@ -768,18 +803,32 @@ impl SyncIndex {
             return None;
         }
         let old = self.answers.get(key)?;
-        let changed: Vec<usize> = (0..old.len().max(new.len()))
-            .filter(|&i| old.get(i) != new.get(i))
+        let positions: Vec<usize> = (0..old.len().max(new.len()))
+            .filter(|&i| match (old.get(i), new.get(i)) {
+                (Some(o), Some(n)) => !o.matches(n, &self.syms),
+                (None, None) => false,
+                _ => true,
+            })
             .collect();
-        let at = |proxies: &[Report]| -> Vec<(u32, ObjectKey)> {
-            changed
-                .iter()
-                .filter_map(|&i| Some((i as u32, proxies.get(i)?.pod_key())))
-                .collect()
-        };
+        let gone = positions
+            .iter()
+            .filter_map(|&i| Some((i as u32, old.get(i)?.pod_key())))
+            .collect();
+        let came = positions
+            .iter()
+            .filter_map(|&i| {
+                let p = new.get(i)?;
+                let pod = ObjectKey {
+                    namespace: p.namespace.clone(),
+                    name: p.pod.clone(),
+                };
+                Some((i as u32, pod))
+            })
+            .collect();
         Some(Changes {
-            gone: at(old),
-            came: at(new),
+            positions,
+            gone,
+            came,
         })
     }
 
@@ -790,12 +839,16 @@ impl SyncIndex {
         &mut self,
         key: ObjectKey,
         replica: ReplicaSync,
-        reports: Option<Vec<Report>>,
+        new: &[ProxyStatus],
         changes: Changes,
         at: Timestamp,
         pods: &BTreeMap<ObjectKey, PodSummary>,
     ) {
-        let Changes { gone, came } = changes;
+        let Changes {
+            positions,
+            gone,
+            came,
+        } = changes;
         let id = self.replica_id(&key);
         let reporter = |index| Reporter {
             stale: false,
@@ -806,8 +859,19 @@ impl SyncIndex {
             self.report(pod, reporter(*i), pods, false);
         }
         self.replicas.insert(key.clone(), replica);
-        if let Some(reports) = reports {
-            self.answers.insert(key.clone(), reports);
+        // Only the reports that changed are packed again.
+        let syms = &mut self.syms;
+        let reports = self.answers.entry(key.clone()).or_default();
+        reports.truncate(new.len());
+        for &i in &positions {
+            let Some(status) = new.get(i) else {
+                continue;
+            };
+            let packed = Report::pack(status, syms);
+            match reports.get_mut(i) {
+                Some(r) => *r = packed,
+                None => reports.push(packed),
+            }
         }
         self.known.insert(key.clone(), Known { at, stale: None });
         for (i, pod) in &came {
@@ -999,6 +1063,62 @@ mod tests {
             namespace: Name::from(namespace),
             name: Name::from(name),
         })
+    }
+
+    fn status(nonce: &str) -> ProxyStatus {
+        let synced = || XdsStatus::new(SyncState::Synced, nonce, nonce);
+        ProxyStatus {
+            proxy: Name::from("reviews-v1-545db77b95-qvbm7.default"),
+            pod: Name::from("reviews-v1-545db77b95-qvbm7"),
+            namespace: Name::from("default"),
+            cluster: Name::from("Kubernetes"),
+            proxy_type: Name::from("sidecar"),
+            version: Name::from("1.22.1"),
+            xds: [
+                synced(),
+                synced(),
+                XdsStatus::new(SyncState::Stale, format!("{nonce}-2").as_str(), nonce),
+                synced(),
+                XdsStatus::new(SyncState::NotSent, "", ""),
+                XdsStatus::ignored(),
+                XdsStatus::ignored(),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_packed_report_gives_back_what_istiod_said_and_knows_it() {
+        let mut sync = SyncIndex::default();
+        let plain = status("c1a9");
+        let mut newer = status("c1a9");
+        newer.xds[1].sent_time = SentTime::new(Timestamp::UNIX_EPOCH);
+        newer.xds[3].last_error = Some(Text::from("rejected: bad route"));
+        newer.xds[4].last_error = Some(Text::default());
+        for s in [&plain, &newer] {
+            let r = Report::pack(s, &mut sync.syms);
+            assert_eq!(sync.unpack(&r), *s);
+            assert!(r.matches(s, &sync.syms));
+            assert_eq!(r.overall(), overall(s));
+            assert_eq!(r.in_sync(), s.in_sync());
+        }
+        let r = Report::pack(&plain, &mut sync.syms);
+        // Two texts for fourteen nonces; no extras before istiod 1.23.
+        assert_eq!(r.texts.len(), 2);
+        assert!(r.extras.is_none());
+        assert!(!r.matches(&newer, &sync.syms));
+        let mut other = status("c1a9");
+        other.xds[2].acked = Text::from("c1a9-2");
+        assert!(!r.matches(&other, &sync.syms));
+        let mut other = status("c1a9");
+        other.version = Name::from("1.22.2");
+        assert!(!r.matches(&other, &sync.syms));
+        let mut other = status("c1a9");
+        other.xds[0].state = SyncState::Stale;
+        assert!(!r.matches(&other, &sync.syms));
+        assert!(!r.matches(&status("c1b0"), &sync.syms));
+        assert!(std::mem::size_of::<Report>() <= 112);
+        assert!(std::mem::size_of::<Line>() <= 56);
+        assert!(std::mem::size_of::<Reporter>() <= 12);
     }
 
     #[test]
