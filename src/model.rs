@@ -38,7 +38,7 @@ pub use store::ranked::RowChange;
 pub use summary::{Object, ObjectKey, PodSummary};
 
 use facts::revisions::RevisionMap;
-use store::{DrainClass, Store, drain_class, in_namespace};
+use store::{DrainClass, Store, drain_class};
 use summary::{
     IstioOperatorSummary, NamespaceSummary, NodeSummary, PdbSummary, WorkloadKind, WorkloadSummary,
 };
@@ -348,7 +348,9 @@ impl Model {
     }
 
     pub fn pods_in_namespace(&self, namespace: &str) -> Vec<&PodSummary> {
-        in_namespace(&self.store.pods, &Name::from(namespace))
+        self.store
+            .pods
+            .in_namespace(&Name::from(namespace))
             .map(|(_, p)| p)
             .collect()
     }

@@ -122,12 +122,83 @@ pub(crate) struct Index {
     pub node_ports: BTreeMap<u16, BTreeSet<ObjectKey>>,
 }
 
+/// The pods, found by key in one hash lookup (a pod update reads no other pod's name, as
+/// a search in an ordered map of 100,000 would, some 30 of them scattered on the heap), and
+/// walked in key order (by namespace, then name) through the ordered set of their keys.
+#[derive(Debug, Default)]
+pub(crate) struct Pods {
+    by_key: HashMap<ObjectKey, Box<PodSummary>>,
+    order: BTreeSet<ObjectKey>,
+}
+
+impl Pods {
+    pub fn get(&self, key: &ObjectKey) -> Option<&PodSummary> {
+        self.by_key.get(key).map(|p| &**p)
+    }
+
+    fn get_mut(&mut self, key: &ObjectKey) -> Option<&mut PodSummary> {
+        self.by_key.get_mut(key).map(|p| &mut **p)
+    }
+
+    pub fn contains_key(&self, key: &ObjectKey) -> bool {
+        self.by_key.contains_key(key)
+    }
+
+    fn insert(&mut self, key: ObjectKey, pod: PodSummary) -> Option<PodSummary> {
+        if let Some(held) = self.by_key.get_mut(&key) {
+            return Some(std::mem::replace(&mut **held, pod));
+        }
+        self.order.insert(key.clone());
+        self.by_key.insert(key, Box::new(pod));
+        None
+    }
+
+    fn remove(&mut self, key: &ObjectKey) -> Option<PodSummary> {
+        let pod = self.by_key.remove(key)?;
+        self.order.remove(key);
+        Some(*pod)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    /// Every pod, by namespace then name.
+    pub fn iter(&self) -> impl Iterator<Item = (&ObjectKey, &PodSummary)> + '_ {
+        self.order.iter().filter_map(|k| Some((k, self.get(k)?)))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &ObjectKey> + '_ {
+        self.order.iter()
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &PodSummary> + '_ {
+        self.iter().map(|(_, p)| p)
+    }
+
+    /// The pods of one namespace, by name.
+    pub fn in_namespace<'a>(
+        &'a self,
+        namespace: &Name,
+    ) -> impl Iterator<Item = (&'a ObjectKey, &'a PodSummary)> + 'a {
+        let start = ObjectKey {
+            namespace: namespace.clone(),
+            name: empty(),
+        };
+        let namespace = namespace.clone();
+        self.order
+            .range(start..)
+            .take_while(move |k| k.namespace == namespace)
+            .filter_map(|k| Some((k, self.get(k)?)))
+    }
+}
+
 /// Every summary, by kind.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     pub namespaces: BTreeMap<Name, NamespaceSummary>,
     pub nodes: BTreeMap<Name, NodeSummary>,
-    pub pods: BTreeMap<ObjectKey, PodSummary>,
+    pub pods: Pods,
     pub deployments: BTreeMap<ObjectKey, WorkloadSummary>,
     pub replica_sets: BTreeMap<ObjectKey, WorkloadSummary>,
     pub stateful_sets: BTreeMap<ObjectKey, WorkloadSummary>,
@@ -543,15 +614,10 @@ impl Index {
     }
 
     /// Adds a PDB's selection (scanning its namespace's pods) or takes it away.
-    fn pdb(
-        &mut self,
-        pods: &BTreeMap<ObjectKey, PodSummary>,
-        key: &ObjectKey,
-        pdb: &PdbSummary,
-        add: bool,
-    ) {
+    fn pdb(&mut self, pods: &Pods, key: &ObjectKey, pdb: &PdbSummary, add: bool) {
         if add {
-            let selected: BTreeSet<ObjectKey> = in_namespace(pods, &pdb.namespace)
+            let selected: BTreeSet<ObjectKey> = pods
+                .in_namespace(&pdb.namespace)
                 .filter(|(_, p)| pdb.selector.matches(&p.labels))
                 .map(|(k, _)| k.clone())
                 .collect();
@@ -827,7 +893,7 @@ impl Store {
             Kind::Namespace => cluster(&self.namespaces),
             Kind::Node => cluster(&self.nodes),
             Kind::WebhookConfig => cluster(&self.webhooks),
-            Kind::Pod => namespaced(&self.pods),
+            Kind::Pod => self.pods.keys().cloned().collect(),
             Kind::Deployment => namespaced(&self.deployments),
             Kind::ReplicaSet => namespaced(&self.replica_sets),
             Kind::StatefulSet => namespaced(&self.stateful_sets),
@@ -873,7 +939,8 @@ impl Store {
         namespace: &Name,
         selector: &'a Selector,
     ) -> impl Iterator<Item = &'a PodSummary> + 'a {
-        in_namespace(&self.pods, namespace)
+        self.pods
+            .in_namespace(namespace)
             .map(|(_, p)| p)
             .filter(move |p| selector.matches(&p.labels))
     }

@@ -22,7 +22,7 @@ use super::super::sync::{
     all_in_sync,
 };
 use super::ranked::{RankedMap, RowChange, Spot};
-use super::{group_member, set_member, tally};
+use super::{Pods, group_member, set_member, tally};
 
 /// One replica's report of a proxy, in 12 bytes. The preferred report comes first
 /// (`SyncIndex::order`): a live one, then by the replica's namespace and name, then by
@@ -486,7 +486,7 @@ impl SyncIndex {
         &mut self,
         pod: &ObjectKey,
         preferred: Option<&Reporter>,
-        pods: &BTreeMap<ObjectKey, PodSummary>,
+        pods: &Pods,
         add: bool,
     ) {
         let Some(r) = preferred else {
@@ -535,13 +535,7 @@ impl SyncIndex {
     }
 
     /// Changes the reports of one proxy, moving its contribution and its line along.
-    fn report(
-        &mut self,
-        pod: &ObjectKey,
-        reporter: Reporter,
-        pods: &BTreeMap<ObjectKey, PodSummary>,
-        add: bool,
-    ) {
+    fn report(&mut self, pod: &ObjectKey, reporter: Reporter, pods: &Pods, add: bool) {
         let keys = &self.replica_keys;
         let reports = self.reporters.entry(pod.clone()).or_default();
         let before = reports.first().copied();
@@ -637,7 +631,7 @@ impl SyncIndex {
     /// answered, or the last is gone. The pods are read in order rather than looked up one
     /// by one, and the lines, almost in order already (by namespace, then name), are
     /// sorted once rather than inserted one by one.
-    fn rebuild_lines(&mut self, pods: &BTreeMap<ObjectKey, PodSummary>) {
+    fn rebuild_lines(&mut self, pods: &Pods) {
         self.lines_moved += 1;
         self.log.clear();
         self.log_start = self.lines_moved;
@@ -675,12 +669,7 @@ impl SyncIndex {
     }
 
     /// Adds or takes away every report of one replica.
-    fn replica_reports(
-        &mut self,
-        istiod: &ObjectKey,
-        pods: &BTreeMap<ObjectKey, PodSummary>,
-        add: bool,
-    ) {
+    fn replica_reports(&mut self, istiod: &ObjectKey, pods: &Pods, add: bool) {
         let replica = self.replica_id(istiod);
         let Some((proxies, stale)) = self.proxies_of(istiod) else {
             return;
@@ -718,12 +707,7 @@ impl SyncIndex {
         false
     }
 
-    pub fn answer(
-        &mut self,
-        mut replica: ReplicaSync,
-        at: Timestamp,
-        pods: &BTreeMap<ObjectKey, PodSummary>,
-    ) -> bool {
+    pub fn answer(&mut self, mut replica: ReplicaSync, at: Timestamp, pods: &Pods) -> bool {
         let key = ObjectKey {
             namespace: replica.namespace.clone(),
             name: replica.istiod.clone(),
@@ -842,7 +826,7 @@ impl SyncIndex {
         new: &[ProxyStatus],
         changes: Changes,
         at: Timestamp,
-        pods: &BTreeMap<ObjectKey, PodSummary>,
+        pods: &Pods,
     ) {
         let Changes {
             positions,
@@ -880,7 +864,7 @@ impl SyncIndex {
     }
 
     /// A replica is no longer polled (its pod is gone); true if it was known.
-    pub fn forget(&mut self, key: &ObjectKey, pods: &BTreeMap<ObjectKey, PodSummary>) -> bool {
+    pub fn forget(&mut self, key: &ObjectKey, pods: &Pods) -> bool {
         if !self.replicas.contains_key(key) {
             return false;
         }
@@ -1022,10 +1006,7 @@ impl SyncIndex {
 
     /// The lines made from scratch from the reports and the pods, in order: what the lines
     /// kept must equal.
-    pub fn rebuilt_lines(
-        &self,
-        pods: &BTreeMap<ObjectKey, PodSummary>,
-    ) -> Vec<(ProxyKey, ShownLine)> {
+    pub fn rebuilt_lines(&self, pods: &Pods) -> Vec<(ProxyKey, ShownLine)> {
         let mut lines = Vec::new();
         if self.replicas.is_empty() {
             return lines;
