@@ -181,14 +181,10 @@ impl Pods {
         &'a self,
         namespace: &Name,
     ) -> impl Iterator<Item = (&'a ObjectKey, &'a PodSummary)> + 'a {
-        let start = ObjectKey {
-            namespace: namespace.clone(),
-            name: empty(),
-        };
-        let namespace = namespace.clone();
+        let (start, within) = namespace_keys(namespace);
         self.order
             .range(start..)
-            .take_while(move |k| k.namespace == namespace)
+            .take_while(move |k| within(k))
             .filter_map(|k| Some((k, self.get(k)?)))
     }
 }
@@ -277,13 +273,18 @@ pub(crate) fn in_namespace<'a, T>(
     map: &'a BTreeMap<ObjectKey, T>,
     namespace: &Name,
 ) -> impl Iterator<Item = (&'a ObjectKey, &'a T)> + 'a {
+    let (start, within) = namespace_keys(namespace);
+    map.range(start..).take_while(move |(k, _)| within(k))
+}
+
+/// Where a namespace's keys start in key order, and whether a key is still one of them.
+fn namespace_keys(namespace: &Name) -> (ObjectKey, impl Fn(&ObjectKey) -> bool + use<>) {
     let start = ObjectKey {
         namespace: namespace.clone(),
         name: empty(),
     };
     let namespace = namespace.clone();
-    map.range(start..)
-        .take_while(move |(k, _)| k.namespace == namespace)
+    (start, move |k: &ObjectKey| k.namespace == namespace)
 }
 
 pub(crate) fn finished(p: &PodSummary) -> bool {
