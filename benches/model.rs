@@ -962,6 +962,9 @@ struct Results {
     replicas: usize,
     proxies: usize,
     retained: usize,
+    /// Of `retained`, what the objects take without the sync answers (and so without the
+    /// Proxies view's lines).
+    retained_objects: usize,
     load: Timing,
     updates: usize,
     update: Timing,
@@ -988,17 +991,25 @@ fn measure(target_pods: usize) -> Results {
 
     // Memory first, while nothing else is held: the cluster's summaries are made (as the
     // watchers make them), their interner is dropped, and the model takes them in.
-    let before = live_bytes();
-    let mut model = {
+    // The objects alone first (every event but the sync answers), then everything.
+    let load = |sync: bool| {
         let cluster = build(target_pods);
         let events = cluster.events();
         drop(cluster);
         let mut model = Model::new();
         for e in events {
-            model.apply(e);
+            if sync || !matches!(e.event, ClusterEvent::ProxySync(_)) {
+                model.apply(e);
+            }
         }
         model
     };
+    let before = live_bytes();
+    let objects = load(false);
+    let retained_objects = live_bytes().saturating_sub(before);
+    drop(objects);
+    let before = live_bytes();
+    let mut model = load(true);
     let retained = live_bytes().saturating_sub(before);
 
     let cluster = build(target_pods);
@@ -1168,6 +1179,7 @@ fn measure(target_pods: usize) -> Results {
         replicas: cluster.istiod_replicas,
         proxies,
         retained,
+        retained_objects,
         load,
         updates,
         update,
@@ -1228,6 +1240,19 @@ fn main() {
     row(
         "bytes per pod",
         each(&|r| format!("{}", r.retained / r.pods.max(1))),
+    );
+    row(
+        "of which the objects, bytes per pod",
+        each(&|r| format!("{}", r.retained_objects / r.pods.max(1))),
+    );
+    row(
+        "of which the sync answers and the Proxies view's lines, bytes per proxy",
+        each(&|r| {
+            format!(
+                "{}",
+                r.retained.saturating_sub(r.retained_objects) / r.proxies.max(1)
+            )
+        }),
     );
     row("**apply** initial load, ms", each(&|r| r.load.ms()));
     row(

@@ -38,7 +38,7 @@ pub use store::ranked::RowChange;
 pub use summary::{Object, ObjectKey, PodSummary};
 
 use facts::revisions::RevisionMap;
-use store::{DrainClass, Store, drain_class, in_namespace};
+use store::{DrainClass, Store, drain_class};
 use summary::{
     IstioOperatorSummary, NamespaceSummary, NodeSummary, PdbSummary, WorkloadKind, WorkloadSummary,
 };
@@ -187,7 +187,8 @@ impl Model {
         }
     }
 
-    /// The latest sync answer of each istiod replica, by namespace and pod.
+    /// The latest sync answer of each istiod replica, by namespace and pod, without its
+    /// proxies (the model keeps those packed: `proxies()`, `proxy()`, `proxy_lines()`).
     pub fn sync_replicas(&self) -> &BTreeMap<ObjectKey, sync::ReplicaSync> {
         &self.store.sync.replicas
     }
@@ -347,7 +348,9 @@ impl Model {
     }
 
     pub fn pods_in_namespace(&self, namespace: &str) -> Vec<&PodSummary> {
-        in_namespace(&self.store.pods, &Name::from(namespace))
+        self.store
+            .pods
+            .in_namespace(&Name::from(namespace))
             .map(|(_, p)| p)
             .collect()
     }
@@ -356,20 +359,16 @@ impl Model {
     pub fn proxied_counts(&self) -> ProxiedPods {
         let index = &self.store.index;
         ProxiedPods {
-            pods: index.proxied.len(),
+            pods: index.proxied as usize,
             not_ready: index.proxied_not_ready,
             versions: index.proxied_versions.clone(),
         }
     }
 
-    /// Pods with a proxy (sidecars and gateways).
+    /// Pods with a proxy (sidecars and gateways), by namespace then name: a scan of every
+    /// pod (`proxied_counts()` is what a frame reads).
     pub fn proxied_pods(&self) -> Vec<&PodSummary> {
-        self.store
-            .index
-            .proxied
-            .iter()
-            .filter_map(|k| self.store.pods.get(k))
-            .collect()
+        self.store.pods.values().filter(|p| p.has_proxy).collect()
     }
 
     // --- lookups for drill-downs and actions ---------------------------------------------
@@ -469,19 +468,20 @@ impl Model {
         RevisionMap::of(&self.store).tags
     }
 
-    /// Pods injected by a revision (or by a tag pointing at it), by namespace then name.
+    /// Pods injected by a revision (or by a tag pointing at it), by namespace then name: a
+    /// scan of every pod, for an action's plan (the model keeps only how many).
     pub fn pods_of_revision(&self, revision: &str) -> Vec<&PodSummary> {
         let map = RevisionMap::of(&self.store);
         let rev = map.resolve(&Name::from(revision));
-        let mut keys: Vec<&ObjectKey> = map
-            .aliases(&rev)
-            .filter_map(|r| self.store.index.revision_pods.get(r))
-            .flatten()
-            .collect();
-        keys.sort();
-        keys.dedup();
-        keys.into_iter()
-            .filter_map(|k| self.store.pods.get(k))
+        let aliases: Vec<&Name> = map.aliases(&rev).collect();
+        self.store
+            .pods
+            .values()
+            .filter(|p| {
+                p.injected_revision
+                    .as_ref()
+                    .is_some_and(|r| aliases.contains(&r))
+            })
             .collect()
     }
 

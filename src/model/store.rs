@@ -88,14 +88,14 @@ pub(crate) struct Index {
     /// By node name; a node may be known from its pods before its own object arrives.
     pub nodes: HashMap<Name, NodePods>,
     pub namespaces: HashMap<Name, NamespacePods>,
-    /// Injected pods by the revision (or tag) recorded on them.
-    pub revision_pods: BTreeMap<Name, BTreeSet<ObjectKey>>,
+    /// How many pods each revision (or tag) recorded on them injected.
+    pub revision_pods: BTreeMap<Name, u32>,
     /// Proxy versions of the injected pods, by revision.
     pub revision_proxy_versions: BTreeMap<Name, BTreeMap<Name, u32>>,
     /// istiod pods (`app=istiod`) by their `istio.io/rev`.
     pub istiod_pods: BTreeMap<Name, BTreeSet<ObjectKey>>,
-    /// Pods with an `istio-proxy` container.
-    pub proxied: BTreeSet<ObjectKey>,
+    /// How many pods have an `istio-proxy` container.
+    pub proxied: u32,
     /// Of those, the ones not ready.
     pub proxied_not_ready: u32,
     /// Of those, how many run each version: the proxy's image tag (an istiod pod's own
@@ -122,12 +122,79 @@ pub(crate) struct Index {
     pub node_ports: BTreeMap<u16, BTreeSet<ObjectKey>>,
 }
 
+/// The pods, found by key in one hash lookup (a pod update reads no other pod's name, as
+/// a search in an ordered map of 100,000 would, some 30 of them scattered on the heap), and
+/// walked in key order (by namespace, then name) through the ordered set of their keys.
+#[derive(Debug, Default)]
+pub(crate) struct Pods {
+    by_key: HashMap<ObjectKey, Box<PodSummary>>,
+    order: BTreeSet<ObjectKey>,
+}
+
+impl Pods {
+    pub fn get(&self, key: &ObjectKey) -> Option<&PodSummary> {
+        self.by_key.get(key).map(|p| &**p)
+    }
+
+    fn get_mut(&mut self, key: &ObjectKey) -> Option<&mut PodSummary> {
+        self.by_key.get_mut(key).map(|p| &mut **p)
+    }
+
+    pub fn contains_key(&self, key: &ObjectKey) -> bool {
+        self.by_key.contains_key(key)
+    }
+
+    fn insert(&mut self, key: ObjectKey, pod: PodSummary) -> Option<PodSummary> {
+        if let Some(held) = self.by_key.get_mut(&key) {
+            return Some(std::mem::replace(&mut **held, pod));
+        }
+        self.order.insert(key.clone());
+        self.by_key.insert(key, Box::new(pod));
+        None
+    }
+
+    fn remove(&mut self, key: &ObjectKey) -> Option<PodSummary> {
+        let pod = self.by_key.remove(key)?;
+        self.order.remove(key);
+        Some(*pod)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    /// Every pod, by namespace then name.
+    pub fn iter(&self) -> impl Iterator<Item = (&ObjectKey, &PodSummary)> + '_ {
+        self.order.iter().filter_map(|k| Some((k, self.get(k)?)))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &ObjectKey> + '_ {
+        self.order.iter()
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &PodSummary> + '_ {
+        self.iter().map(|(_, p)| p)
+    }
+
+    /// The pods of one namespace, by name.
+    pub fn in_namespace<'a>(
+        &'a self,
+        namespace: &Name,
+    ) -> impl Iterator<Item = (&'a ObjectKey, &'a PodSummary)> + 'a {
+        let (start, within) = namespace_keys(namespace);
+        self.order
+            .range(start..)
+            .take_while(move |k| within(k))
+            .filter_map(|k| Some((k, self.get(k)?)))
+    }
+}
+
 /// Every summary, by kind.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     pub namespaces: BTreeMap<Name, NamespaceSummary>,
     pub nodes: BTreeMap<Name, NodeSummary>,
-    pub pods: BTreeMap<ObjectKey, PodSummary>,
+    pub pods: Pods,
     pub deployments: BTreeMap<ObjectKey, WorkloadSummary>,
     pub replica_sets: BTreeMap<ObjectKey, WorkloadSummary>,
     pub stateful_sets: BTreeMap<ObjectKey, WorkloadSummary>,
@@ -152,13 +219,19 @@ pub(crate) struct Store {
 /// view's line: they differ only in what views read from the summary itself (the status
 /// words, container counts, restarts, when it was created).
 fn same_aggregates(a: &PodSummary, b: &PodSummary) -> bool {
+    a.ready == b.ready && same_but_readiness(a, b)
+}
+
+/// Two summaries of one pod differ at most in their readiness and what views read from
+/// the summary itself: the aggregates move only by the readiness counts.
+fn same_but_readiness(a: &PodSummary, b: &PodSummary) -> bool {
     let PodSummary {
         namespace,
         name,
         node,
         phase,
         status: _,
-        ready,
+        ready: _,
         containers_ready: _,
         containers: _,
         restarts: _,
@@ -178,7 +251,6 @@ fn same_aggregates(a: &PodSummary, b: &PodSummary) -> bool {
         && *name == b.name
         && *node == b.node
         && *phase == b.phase
-        && *ready == b.ready
         && *owner == b.owner
         && (std::sync::Arc::ptr_eq(&labels.0, &b.labels.0) || *labels == b.labels)
         && *has_proxy == b.has_proxy
@@ -201,13 +273,18 @@ pub(crate) fn in_namespace<'a, T>(
     map: &'a BTreeMap<ObjectKey, T>,
     namespace: &Name,
 ) -> impl Iterator<Item = (&'a ObjectKey, &'a T)> + 'a {
+    let (start, within) = namespace_keys(namespace);
+    map.range(start..).take_while(move |(k, _)| within(k))
+}
+
+/// Where a namespace's keys start in key order, and whether a key is still one of them.
+fn namespace_keys(namespace: &Name) -> (ObjectKey, impl Fn(&ObjectKey) -> bool + use<>) {
     let start = ObjectKey {
         namespace: namespace.clone(),
         name: empty(),
     };
     let namespace = namespace.clone();
-    map.range(start..)
-        .take_while(move |(k, _)| k.namespace == namespace)
+    (start, move |k: &ObjectKey| k.namespace == namespace)
 }
 
 pub(crate) fn finished(p: &PodSummary) -> bool {
@@ -389,6 +466,33 @@ impl Index {
         }
     }
 
+    /// A pod's readiness moved and nothing else its aggregates read: only the counts by
+    /// readiness move (proxied pods not ready, the pods each PDB guards on its node).
+    fn pod_readiness(
+        &mut self,
+        pdbs: &BTreeMap<ObjectKey, PdbSummary>,
+        key: &ObjectKey,
+        p: &PodSummary,
+        ready: bool,
+    ) {
+        if p.has_proxy {
+            inc(&mut self.proxied_not_ready, !ready);
+        }
+        let Some(node) = p.node.as_ref().filter(|_| guarded(p)) else {
+            return;
+        };
+        for (pdb_key, _) in in_namespace(pdbs, &p.namespace) {
+            if self
+                .pdb_pods
+                .get(pdb_key)
+                .is_some_and(|set| set.contains(key))
+            {
+                self.guard(node, pdb_key, !ready, false);
+                self.guard(node, pdb_key, ready, true);
+            }
+        }
+    }
+
     fn guard(&mut self, node: &Name, pdb: &ObjectKey, ready: bool, add: bool) {
         count_guarded(&mut self.node_pods(node).guarded_by, pdb, ready, add);
         self.drop_node_if_empty(node);
@@ -458,7 +562,7 @@ impl Index {
         }
 
         if let Some(rev) = &p.injected_revision {
-            group_member(&mut self.revision_pods, rev, key.clone(), add);
+            tally(&mut self.revision_pods, rev, add);
             if let Some(v) = &p.proxy_version {
                 let versions = self.revision_proxy_versions.entry(rev.clone()).or_default();
                 let n = versions.entry(v.clone()).or_default();
@@ -475,7 +579,7 @@ impl Index {
             group_member(&mut self.istiod_pods, &rev, key.clone(), add);
         }
         if p.has_proxy {
-            set_member(&mut self.proxied, key.clone(), add);
+            inc(&mut self.proxied, add);
             if !p.ready {
                 inc(&mut self.proxied_not_ready, add);
             }
@@ -511,15 +615,10 @@ impl Index {
     }
 
     /// Adds a PDB's selection (scanning its namespace's pods) or takes it away.
-    fn pdb(
-        &mut self,
-        pods: &BTreeMap<ObjectKey, PodSummary>,
-        key: &ObjectKey,
-        pdb: &PdbSummary,
-        add: bool,
-    ) {
+    fn pdb(&mut self, pods: &Pods, key: &ObjectKey, pdb: &PdbSummary, add: bool) {
         if add {
-            let selected: BTreeSet<ObjectKey> = in_namespace(pods, &pdb.namespace)
+            let selected: BTreeSet<ObjectKey> = pods
+                .in_namespace(&pdb.namespace)
                 .filter(|(_, p)| pdb.selector.matches(&p.labels))
                 .map(|(k, _)| k.clone())
                 .collect();
@@ -631,6 +730,15 @@ impl Store {
                     // nothing the aggregates or the lines read moved, so only the summary
                     // is replaced, in place.
                     Some(old) if same_aggregates(old, &p) => {
+                        *old = p;
+                        return true;
+                    }
+                    // A readiness flip: its counts move, the summary is replaced in place.
+                    Some(old) if same_but_readiness(old, &p) => {
+                        if istiod_pod(&p) {
+                            self.istiod_pods_moved += 1;
+                        }
+                        self.index.pod_readiness(&self.pdbs, &key, &p, p.ready);
                         *old = p;
                         return true;
                     }
@@ -786,7 +894,7 @@ impl Store {
             Kind::Namespace => cluster(&self.namespaces),
             Kind::Node => cluster(&self.nodes),
             Kind::WebhookConfig => cluster(&self.webhooks),
-            Kind::Pod => namespaced(&self.pods),
+            Kind::Pod => self.pods.keys().cloned().collect(),
             Kind::Deployment => namespaced(&self.deployments),
             Kind::ReplicaSet => namespaced(&self.replica_sets),
             Kind::StatefulSet => namespaced(&self.stateful_sets),
@@ -832,7 +940,8 @@ impl Store {
         namespace: &Name,
         selector: &'a Selector,
     ) -> impl Iterator<Item = &'a PodSummary> + 'a {
-        in_namespace(&self.pods, namespace)
+        self.pods
+            .in_namespace(namespace)
             .map(|(_, p)| p)
             .filter(move |p| selector.matches(&p.labels))
     }

@@ -321,13 +321,18 @@ impl ProxyStatus {
 
     /// Every type SYNCED (or not applicable).
     pub fn in_sync(&self) -> bool {
-        self.xds.iter().all(|x| {
-            matches!(
-                x.state,
-                SyncState::Synced | SyncState::NotSent | SyncState::Ignored
-            )
-        })
+        all_in_sync(self.xds.iter().map(|x| x.state))
     }
+}
+
+/// Every state SYNCED, NOT SENT or IGNORED.
+pub(crate) fn all_in_sync(states: impl IntoIterator<Item = SyncState>) -> bool {
+    states.into_iter().all(|s| {
+        matches!(
+            s,
+            SyncState::Synced | SyncState::NotSent | SyncState::Ignored
+        )
+    })
 }
 
 /// How one istiod replica answered the last poll.

@@ -82,7 +82,11 @@ fn assert_consistent(m: &Model) {
     assert_eq!(m.proxied_pods(), fresh.proxied_pods());
     assert_reads_agree(m);
     assert_reads_agree(&fresh);
-    assert_eq!(m.store.sync.lines, fresh.store.sync.lines, "proxy lines");
+    assert_eq!(
+        m.store.sync.kept_lines(),
+        fresh.store.sync.kept_lines(),
+        "proxy lines"
+    );
     let idx = |m: &Model| {
         let mut nodes: Vec<_> = m
             .store
@@ -255,11 +259,7 @@ pub(crate) fn assert_reads_agree(m: &Model) {
         "no proxy without reports"
     );
     assert_eq!(sync.lines_kept, !sync.replicas.is_empty());
-    let with_cluster = kept
-        .iter()
-        .filter_map(|(_, l)| l.report.as_ref())
-        .filter(|r| !r.cluster.is_empty())
-        .count();
+    let with_cluster = kept.iter().filter(|(_, l)| !l.cluster.is_empty()).count();
     assert_eq!(sync.lines_with_cluster as usize, with_cluster);
 }
 
@@ -689,6 +689,45 @@ fn deleting_a_pod_leaves_its_pdb_and_the_nodes_blockers() {
     let g = m.generation();
     m.apply(deleted(Kind::Pod, "logging", "elasticsearch-k1-master-1"));
     assert_eq!(m.generation(), g);
+}
+
+#[test]
+fn readiness_flips_move_only_the_counts_by_readiness() {
+    let mut m = seed();
+    let pods: Vec<PodSummary> = m.pods().into_iter().cloned().collect();
+    let proxied = m.proxied_counts();
+    let mut not_ready = proxied.not_ready;
+    for p in &pods {
+        let mut flipped = p.clone();
+        flipped.ready = !p.ready;
+        flipped.restarts += 1;
+        let g = m.generation();
+        m.apply(applied(Object::Pod(flipped)));
+        assert!(m.generation() > g, "{} flipped", p.name);
+        if p.has_proxy {
+            if p.ready {
+                not_ready += 1;
+            } else {
+                not_ready -= 1;
+            }
+        }
+        assert_eq!(m.proxied_counts().not_ready, not_ready, "{}", p.name);
+    }
+    assert_eq!(m.proxied_counts().pods, proxied.pods);
+    // es-2 was the not-ready master: ready now, and its PDB counts it so.
+    let es = m
+        .pod("logging", "elasticsearch-k1-master-2")
+        .expect("the seed's es-2");
+    assert!(es.ready);
+    assert_consistent(&m);
+    // And back: every aggregate as before the flips.
+    for p in &pods {
+        m.apply(applied(Object::Pod(p.clone())));
+    }
+    assert_eq!(m.proxied_counts(), proxied);
+    assert_eq!(m.disruption(), seed().disruption());
+    assert_eq!(m.nodes(), seed().nodes());
+    assert_consistent(&m);
 }
 
 #[test]

@@ -478,8 +478,8 @@ fn revision_findings(
                     format!(
                         "{} {} injected by revision {rev}, which no control plane \
                          serves any more",
-                        count(pods.len(), "pod"),
-                        if pods.len() == 1 { "was" } else { "were" }
+                        count(*pods as usize, "pod"),
+                        if *pods == 1 { "was" } else { "were" }
                     ),
                 ));
             }

@@ -122,9 +122,10 @@ fn reported_row(
     status: &ProxyStatus,
 ) -> ProxyRow {
     let sync = &store.sync;
-    let replica = sync.replicas.get(&reporter.istiod);
+    let istiod = sync.istiod_of(reporter.replica);
+    let replica = istiod.and_then(|k| sync.replicas.get(k));
     let revision = replica.map(replica_revision);
-    let istiod_version = versions.of_replica(&reporter.istiod).cloned();
+    let istiod_version = istiod.and_then(|k| versions.of_replica(k)).cloned();
     let pod = store.pods.get(pod_key);
     let version = non_empty(&status.version).or_else(|| pod.and_then(|p| p.proxy_version.clone()));
     let version_skew = match (&version, &istiod_version) {
@@ -135,7 +136,7 @@ fn reported_row(
         .reporters(pod_key)
         .iter()
         .skip(1)
-        .map(|r| r.istiod.name.clone())
+        .filter_map(|r| Some(sync.istiod_of(r.replica)?.name.clone()))
         .collect();
     ProxyRow {
         name: status.proxy.clone(),
@@ -148,7 +149,7 @@ fn reported_row(
         },
         cluster: status.cluster.clone(),
         proxy_type: status.proxy_type.clone(),
-        istiod: Some(reporter.istiod.name.clone()),
+        istiod: istiod.map(|k| k.name.clone()),
         istiod_revision: revision,
         istiod_version,
         also_reported_by,
@@ -161,7 +162,7 @@ fn reported_row(
         owner_name: pod.and_then(|p| p.owner.as_ref().map(|o| o.name.clone())),
         injected_revision: pod.and_then(|p| p.injected_revision.clone()),
         pod_gone: pod.is_none(),
-        reported_at: sync.known.get(&reporter.istiod).map(|k| k.at),
+        reported_at: istiod.and_then(|k| sync.known.get(k)).map(|k| k.at),
     }
 }
 
@@ -221,8 +222,8 @@ pub(crate) fn rows(store: &Store) -> Vec<ProxyRow> {
         .iter()
         .filter_map(|(pod, reporters)| {
             let r = reporters.first()?;
-            let status = sync.status(r)?;
-            let row = reported_row(store, &versions, pod, r, status);
+            let status = sync.unpack(sync.status(r)?);
+            let row = reported_row(store, &versions, pod, r, &status);
             Some((ProxyKey(pod.clone()), row))
         })
         .collect();
@@ -299,7 +300,10 @@ impl<'m> ProxyLines<'m> {
     }
 
     fn line<'a>(&'a self, key: &'a ProxyKey, line: &'a Line) -> ProxyLine<'a> {
+        let sync = &self.store.sync;
+        let syms = &sync.syms;
         let report = line.report.as_ref();
+        let istiod = report.and_then(|r| sync.istiod_of(r.replica));
         let connection = match report {
             Some(r) if r.stale => ProxyConnection::LastKnown,
             Some(_) => ProxyConnection::Connected,
@@ -307,26 +311,25 @@ impl<'m> ProxyLines<'m> {
             None => ProxyConnection::Disconnected,
         };
         let istiod_version = match report {
-            Some(r) => self.versions.of_replica(&r.istiod),
+            Some(_) => istiod.and_then(|k| self.versions.of_replica(k)),
             None => line
                 .pod
                 .injected_revision
-                .as_ref()
-                .and_then(|rev| self.versions.of_revision(rev)),
+                .and_then(|rev| self.versions.of_revision(syms.get(rev))),
         };
         ProxyLine {
             name: &line.name,
             namespace: &key.0.namespace,
             pod: &key.0.name,
             connection,
-            cluster: report.map_or("", |r| &r.cluster),
-            proxy_type: report.map_or("", |r| &r.proxy_type),
-            istiod: report.map(|r| &r.istiod.name),
+            cluster: report.map_or("", |r| syms.get(r.cluster)),
+            proxy_type: report.map_or("", |r| syms.get(r.proxy_type)),
+            istiod: istiod.map(|k| &k.name),
             istiod_version,
             states: report.map(|r| &r.states),
-            version: line.version(),
-            node: line.pod.node.as_ref(),
-            injected_revision: line.pod.injected_revision.as_ref(),
+            version: line.version(syms),
+            node: line.pod.node.map(|n| syms.get(n)),
+            injected_revision: line.pod.injected_revision.map(|r| syms.get(r)),
             pod_gone: !line.pod.held,
         }
     }
@@ -340,8 +343,8 @@ pub(crate) fn row(store: &Store, pod: &ObjectKey) -> Option<ProxyRow> {
     let versions = Versions::new(store);
     match sync.preferred(pod) {
         Some(r) => {
-            let status = sync.status(r)?;
-            Some(reported_row(store, &versions, pod, r, status))
+            let status = sync.unpack(sync.status(r)?);
+            Some(reported_row(store, &versions, pod, r, &status))
         }
         None => {
             let p = store.pods.get(pod)?;
@@ -499,9 +502,10 @@ pub(crate) fn findings(
         let Some(r) = sync.preferred(pod) else {
             continue;
         };
-        let Some(status) = sync.status(r) else {
+        let (Some(status), Some(istiod)) = (sync.status(r), sync.istiod_of(r.replica)) else {
             continue;
         };
+        let status = sync.unpack(status);
         out.push(
             finding(
                 Severity::Warning,
@@ -509,8 +513,8 @@ pub(crate) fn findings(
                 format!(
                     "proxy {}: {} (istiod {})",
                     status.proxy,
-                    out_of_sync_types(status),
-                    r.istiod.name
+                    out_of_sync_types(&status),
+                    istiod.name
                 ),
             )
             .on(FindingObject::namespaced(

@@ -315,7 +315,7 @@ pub(crate) fn rows(store: &Store, map: &RevisionMap) -> Vec<RevisionRow> {
                 .aliases(rev)
                 .collect::<BTreeSet<_>>()
                 .into_iter()
-                .map(|r| store.index.revision_pods.get(r).map_or(0, |s| s.len()))
+                .map(|r| store.index.revision_pods.get(r).map_or(0, |&n| n as usize))
                 .sum();
             let installed = deployments
                 .iter()

@@ -15,20 +15,164 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use jiff::Timestamp;
 
-use super::super::intern::Name;
+use super::super::intern::{Name, Sym, Symbols};
 use super::super::summary::{ObjectKey, PodPhase, PodSummary};
-use super::super::sync::{ProxyStatus, ReplicaState, ReplicaSync, SyncState, XDS_TYPES};
+use super::super::sync::{
+    ProxyStatus, ReplicaState, ReplicaSync, SentTime, SyncState, Text, XDS_TYPES, XdsStatus,
+    all_in_sync,
+};
 use super::ranked::{RankedMap, RowChange, Spot};
-use super::{group_member, set_member, tally};
+use super::{Pods, group_member, set_member, tally};
 
-/// One replica's report of a proxy. Ordered so that the preferred report comes first.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// One replica's report of a proxy, in 12 bytes. The preferred report comes first
+/// (`SyncIndex::order`): a live one, then by the replica's namespace and name, then by
+/// position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Reporter {
     /// From the last answer of a replica that does not answer now.
     pub stale: bool,
-    pub istiod: ObjectKey,
+    /// The replica, by its id (`SyncIndex::istiod_of`).
+    pub replica: u32,
     /// Position of the proxy in that answer.
-    pub index: usize,
+    pub index: u32,
+}
+
+/// One proxy as one replica reports it, packed: a `ProxyStatus` takes 432 bytes, this
+/// about a quarter. The short strings are symbols of the index's table; the 14 nonces of
+/// the seven types are positions in the few distinct texts they hold (most types repeat
+/// one push's nonce); send times and errors (istiod 1.23+) are boxed apart, only for a
+/// report that has some. `SyncIndex::unpack` gives the `ProxyStatus` back, equal to the
+/// one reported.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Report {
+    /// `<pod>.<namespace>`, istioctl's NAME (the lines share it).
+    pub proxy: Name,
+    pub pod: Name,
+    pub namespace: Name,
+    pub cluster: Sym,
+    pub proxy_type: Sym,
+    pub version: Sym,
+    pub states: [SyncState; XDS_TYPES],
+    /// Per type, the sent and acked nonces: 0 for none, else a position in `texts` + 1.
+    nonces: [[u8; 2]; XDS_TYPES],
+    texts: Box<[Text]>,
+    extras: Option<Box<Extras>>,
+}
+
+/// What istiod 1.23+ adds to each type.
+#[derive(Debug, Clone, PartialEq)]
+struct Extras {
+    sent_time: [Option<SentTime>; XDS_TYPES],
+    last_error: [Option<Text>; XDS_TYPES],
+}
+
+impl Report {
+    fn pack(status: &ProxyStatus, syms: &mut Symbols) -> Report {
+        // At most 14 distinct texts: gathered on the stack, then boxed in one allocation.
+        let mut texts: [Text; 2 * XDS_TYPES] = Default::default();
+        let mut held = 0;
+        let mut slot = |t: &Text| -> u8 {
+            if t.is_empty() {
+                return 0;
+            }
+            let at = texts[..held]
+                .iter()
+                .position(|x| x == t)
+                .unwrap_or_else(|| {
+                    texts[held] = t.clone();
+                    held += 1;
+                    held - 1
+                });
+            u8::try_from(at + 1).unwrap_or(u8::MAX)
+        };
+        let nonces = status
+            .xds
+            .each_ref()
+            .map(|x| [slot(&x.sent), slot(&x.acked)]);
+        let has_extras = status
+            .xds
+            .iter()
+            .any(|x| x.sent_time.is_some() || x.last_error.is_some());
+        let extras = has_extras.then(|| {
+            Box::new(Extras {
+                sent_time: status.xds.each_ref().map(|x| x.sent_time),
+                last_error: status.xds.each_ref().map(|x| x.last_error.clone()),
+            })
+        });
+        Report {
+            proxy: status.proxy.clone(),
+            pod: status.pod.clone(),
+            namespace: status.namespace.clone(),
+            cluster: syms.id(&status.cluster),
+            proxy_type: syms.id(&status.proxy_type),
+            version: syms.id(&status.version),
+            states: status.xds.each_ref().map(|x| x.state),
+            nonces,
+            texts: texts.into_iter().take(held).collect(),
+            extras,
+        }
+    }
+
+    /// The report says what `status` does: what `pack(status)` would equal, read in
+    /// place (an answer again is mostly the same reports).
+    fn matches(&self, status: &ProxyStatus, syms: &Symbols) -> bool {
+        let text_is = |slot: u8, t: &Text| match slot.checked_sub(1) {
+            None => t.is_empty(),
+            Some(at) => self.texts.get(usize::from(at)).is_some_and(|x| x == t),
+        };
+        let extras = |t: usize, x: &XdsStatus| match &self.extras {
+            None => x.sent_time.is_none() && x.last_error.is_none(),
+            Some(e) => e.sent_time[t] == x.sent_time && e.last_error[t] == x.last_error,
+        };
+        self.proxy == status.proxy
+            && self.pod == status.pod
+            && self.namespace == status.namespace
+            && *syms.get(self.cluster) == status.cluster
+            && *syms.get(self.proxy_type) == status.proxy_type
+            && *syms.get(self.version) == status.version
+            && status.xds.iter().enumerate().all(|(t, x)| {
+                let [sent, acked] = self.nonces[t];
+                self.states[t] == x.state
+                    && text_is(sent, &x.sent)
+                    && text_is(acked, &x.acked)
+                    && extras(t, x)
+            })
+    }
+
+    fn text(&self, slot: u8) -> Text {
+        match slot.checked_sub(1) {
+            Some(at) => self.texts.get(usize::from(at)).cloned().unwrap_or_default(),
+            None => Text::default(),
+        }
+    }
+
+    /// The state in one word, as `overall` says of the status.
+    pub fn overall(&self) -> SyncState {
+        worst(self.states)
+    }
+
+    /// Every type SYNCED (or not applicable), as `ProxyStatus::in_sync` says.
+    pub fn in_sync(&self) -> bool {
+        all_in_sync(self.states)
+    }
+
+    /// The pod behind the proxy.
+    pub fn pod_key(&self) -> ObjectKey {
+        ObjectKey {
+            namespace: self.namespace.clone(),
+            name: self.pod.clone(),
+        }
+    }
+}
+
+/// The order of reports, preferred first: live ones, then by replica (`keys`: the
+/// replicas by id), then position.
+fn order(keys: &[ObjectKey], a: &Reporter, b: &Reporter) -> Ordering {
+    let istiod = |r: &Reporter| keys.get(r.replica as usize);
+    a.stale
+        .cmp(&b.stale)
+        .then_with(|| istiod(a).cmp(&istiod(b)))
+        .then_with(|| a.index.cmp(&b.index))
 }
 
 /// The last proxies a replica reported.
@@ -36,9 +180,9 @@ pub(crate) struct Reporter {
 pub(crate) struct Known {
     /// When it last answered with its proxies.
     pub at: Timestamp,
-    /// `None` while its latest answer is Ok (the proxies are in that answer); once it stops
+    /// `None` while its latest answer is Ok (the proxies are in `answers`); once it stops
     /// answering, the proxies of its last Ok answer.
-    pub stale: Option<Vec<ProxyStatus>>,
+    pub stale: Option<Vec<Report>>,
 }
 
 /// Proxies of one revision, by the preferred report.
@@ -98,7 +242,7 @@ impl PartialOrd for ProxyKey {
 /// What a proxy's line in the Proxies view shows that its own preferred report and its pod
 /// decide, kept in step with both. What depends on the whole mesh (istiod's versions,
 /// whether every replica has answered, when a replica last answered) is read when the line
-/// is shown.
+/// is shown. Its strings but the name are symbols of the index's table: 56 bytes a line.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Line {
     /// istioctl's NAME: the report's, else `<pod>.<namespace>`.
@@ -111,13 +255,14 @@ pub(crate) struct Line {
 /// The preferred report behind a line.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct LineReport {
-    pub istiod: ObjectKey,
+    /// The reporting replica, by id (`SyncIndex::istiod_of`).
+    pub replica: u32,
     /// From the last answer of a replica that does not answer now.
     pub stale: bool,
-    pub cluster: Name,
-    pub proxy_type: Name,
+    pub cluster: Sym,
+    pub proxy_type: Sym,
     /// The version the proxy reports; empty when it does not say.
-    pub version: Name,
+    pub version: Sym,
     /// Per type, in `XdsType::ALL` order.
     pub states: [SyncState; XDS_TYPES],
 }
@@ -129,19 +274,20 @@ pub(crate) struct LinePod {
     pub held: bool,
     /// `expects_connection`: it has a line whether a replica reports it or not.
     pub running: bool,
-    pub node: Option<Name>,
-    pub proxy_version: Option<Name>,
-    pub injected_revision: Option<Name>,
+    pub node: Option<Sym>,
+    pub proxy_version: Option<Sym>,
+    pub injected_revision: Option<Sym>,
 }
 
 impl LinePod {
-    fn of(p: Option<&PodSummary>) -> Self {
+    fn of(p: Option<&PodSummary>, syms: &mut Symbols) -> Self {
+        let mut sym = |n: Option<&Name>| n.map(|n| syms.id(n));
         LinePod {
             held: p.is_some(),
             running: p.is_some_and(expects_connection),
-            node: p.and_then(|p| p.node.clone()),
-            proxy_version: p.and_then(|p| p.proxy_version.clone()),
-            injected_revision: p.and_then(|p| p.injected_revision.clone()),
+            node: sym(p.and_then(|p| p.node.as_ref())),
+            proxy_version: sym(p.and_then(|p| p.proxy_version.as_ref())),
+            injected_revision: sym(p.and_then(|p| p.injected_revision.as_ref())),
         }
     }
 
@@ -164,30 +310,40 @@ impl LinePod {
 }
 
 impl Line {
-    fn names_cluster(&self) -> bool {
-        self.report.as_ref().is_some_and(|r| !r.cluster.is_empty())
+    fn names_cluster(&self, syms: &Symbols) -> bool {
+        self.report
+            .as_ref()
+            .is_some_and(|r| !syms.get(r.cluster).is_empty())
     }
 
     /// The version the proxy reports, else its pod's image tag.
-    pub fn version(&self) -> Option<&Name> {
+    pub fn version<'a>(&self, syms: &'a Symbols) -> Option<&'a Name> {
         self.report
             .as_ref()
-            .map(|r| &r.version)
+            .map(|r| syms.get(r.version))
             .filter(|v| !v.is_empty())
-            .or(self.pod.proxy_version.as_ref())
+            .or(self.pod.proxy_version.map(|v| syms.get(v)))
     }
 }
 
 /// The reports of one replica that changed between two answers, by position.
 struct Changes {
-    gone: Vec<(usize, ObjectKey)>,
-    came: Vec<(usize, ObjectKey)>,
+    positions: Vec<usize>,
+    gone: Vec<(u32, ObjectKey)>,
+    came: Vec<(u32, ObjectKey)>,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct SyncIndex {
-    /// The latest answer of each replica, by istiod pod.
+    /// The latest answer of each replica, by istiod pod, without its proxies: an Ok
+    /// answer's are in `answers`, packed.
     pub replicas: BTreeMap<ObjectKey, ReplicaSync>,
+    /// The proxies of each replica whose latest answer is Ok, in its order.
+    answers: BTreeMap<ObjectKey, Vec<Report>>,
+    /// Every replica ever heard from, by id (what reports and lines name it by).
+    replica_keys: Vec<ObjectKey>,
+    /// The short strings of reports and lines.
+    pub syms: Symbols,
     /// Replicas that have answered with their proxies at least once.
     pub known: BTreeMap<ObjectKey, Known>,
     /// The reports of each proxy, by its pod, preferred first (sorted; most proxies have
@@ -228,10 +384,12 @@ const LOG_LEN: usize = 1024;
 /// in sync (egress gateways have no routes; ECDS is rarely used) unless nothing was sent at
 /// all.
 pub(crate) fn overall(status: &ProxyStatus) -> SyncState {
-    status
-        .xds
-        .iter()
-        .map(|x| x.state)
+    worst(status.xds.iter().map(|x| x.state))
+}
+
+fn worst(states: impl IntoIterator<Item = SyncState>) -> SyncState {
+    states
+        .into_iter()
         .max_by_key(|s| s.severity())
         .unwrap_or(SyncState::Ignored)
 }
@@ -245,14 +403,6 @@ pub(crate) fn replica_revision(replica: &ReplicaSync) -> Name {
     }
 }
 
-/// The pod behind a proxy.
-pub(crate) fn pod_key(status: &ProxyStatus) -> ObjectKey {
-    ObjectKey {
-        namespace: status.namespace.clone(),
-        name: status.pod.clone(),
-    }
-}
-
 /// A pod whose proxy should be connected to some istiod.
 pub(crate) fn expects_connection(p: &PodSummary) -> bool {
     p.has_proxy && p.phase == PodPhase::Running && !p.deleting
@@ -260,15 +410,53 @@ pub(crate) fn expects_connection(p: &PodSummary) -> bool {
 
 impl SyncIndex {
     /// The proxies a replica reports now (`false`) or last reported (`true`: last known).
-    pub fn proxies_of(&self, istiod: &ObjectKey) -> Option<(&[ProxyStatus], bool)> {
+    pub fn proxies_of(&self, istiod: &ObjectKey) -> Option<(&[Report], bool)> {
         match self.replicas.get(istiod).map(|r| &r.state) {
-            Some(ReplicaState::Ok { proxies, .. }) => Some((proxies, false)),
+            Some(ReplicaState::Ok { .. }) => self.answers.get(istiod).map(|p| (&p[..], false)),
             _ => self.known.get(istiod)?.stale.as_deref().map(|p| (p, true)),
         }
     }
 
-    pub fn status(&self, r: &Reporter) -> Option<&ProxyStatus> {
-        self.proxies_of(&r.istiod)?.0.get(r.index)
+    pub fn status(&self, r: &Reporter) -> Option<&Report> {
+        let istiod = self.istiod_of(r.replica)?;
+        self.proxies_of(istiod)?.0.get(r.index as usize)
+    }
+
+    /// The istiod pod of a replica id.
+    pub fn istiod_of(&self, replica: u32) -> Option<&ObjectKey> {
+        self.replica_keys.get(replica as usize)
+    }
+
+    /// The id of a replica, made on first sight.
+    fn replica_id(&mut self, istiod: &ObjectKey) -> u32 {
+        if let Some(at) = self.replica_keys.iter().position(|k| k == istiod) {
+            return at as u32;
+        }
+        self.replica_keys.push(istiod.clone());
+        (self.replica_keys.len() - 1) as u32
+    }
+
+    /// A report as istiod made it.
+    pub fn unpack(&self, r: &Report) -> ProxyStatus {
+        let xds = std::array::from_fn(|t| {
+            let [sent, acked] = r.nonces[t];
+            XdsStatus {
+                state: r.states[t],
+                sent: r.text(sent),
+                acked: r.text(acked),
+                sent_time: r.extras.as_ref().and_then(|e| e.sent_time[t]),
+                last_error: r.extras.as_ref().and_then(|e| e.last_error[t].clone()),
+            }
+        });
+        ProxyStatus {
+            proxy: r.proxy.clone(),
+            pod: r.pod.clone(),
+            namespace: r.namespace.clone(),
+            cluster: self.syms.get(r.cluster).clone(),
+            proxy_type: self.syms.get(r.proxy_type).clone(),
+            version: self.syms.get(r.version).clone(),
+            xds,
+        }
     }
 
     /// The reports of a proxy, preferred first.
@@ -298,7 +486,7 @@ impl SyncIndex {
         &mut self,
         pod: &ObjectKey,
         preferred: Option<&Reporter>,
-        pods: &BTreeMap<ObjectKey, PodSummary>,
+        pods: &Pods,
         add: bool,
     ) {
         let Some(r) = preferred else {
@@ -310,14 +498,18 @@ impl SyncIndex {
         let Some(status) = self.status(r) else {
             return;
         };
-        let state = overall(status);
+        let Some(istiod) = self.istiod_of(r.replica) else {
+            return;
+        };
+        let state = status.overall();
         let in_sync = status.in_sync();
-        let version = status.version.clone();
+        let version = self.syms.get(status.version).clone();
         let revision = self
             .replicas
-            .get(&r.istiod)
+            .get(istiod)
             .map(replica_revision)
             .unwrap_or_else(|| Name::from("default"));
+        let istiod = istiod.clone();
         let counts = self.counts.entry(revision.clone()).or_default();
         if r.stale {
             super::inc(&mut counts.last_known, add);
@@ -327,10 +519,10 @@ impl SyncIndex {
                 set_member(&mut self.out_of_sync, pod.clone(), add);
             }
             if !version.is_empty() {
-                let versions = self.versions.entry(r.istiod.clone()).or_default();
+                let versions = self.versions.entry(istiod.clone()).or_default();
                 tally(versions, &version, add);
                 if versions.is_empty() {
-                    self.versions.remove(&r.istiod);
+                    self.versions.remove(&istiod);
                 }
             }
         }
@@ -343,23 +535,18 @@ impl SyncIndex {
     }
 
     /// Changes the reports of one proxy, moving its contribution and its line along.
-    fn report(
-        &mut self,
-        pod: &ObjectKey,
-        reporter: Reporter,
-        pods: &BTreeMap<ObjectKey, PodSummary>,
-        add: bool,
-    ) {
+    fn report(&mut self, pod: &ObjectKey, reporter: Reporter, pods: &Pods, add: bool) {
+        let keys = &self.replica_keys;
         let reports = self.reporters.entry(pod.clone()).or_default();
-        let before = reports.first().cloned();
-        match (add, reports.binary_search(&reporter)) {
+        let before = reports.first().copied();
+        match (add, reports.binary_search_by(|r| order(keys, r, &reporter))) {
             (true, Err(at)) => reports.insert(at, reporter),
             (false, Ok(at)) => {
                 reports.remove(at);
             }
             _ => {}
         }
-        let after = reports.first().cloned();
+        let after = reports.first().copied();
         if reports.is_empty() {
             self.reporters.remove(pod);
         }
@@ -376,7 +563,7 @@ impl SyncIndex {
             // line yet is looked up.
             let held = match self.lines.at_spot(spot) {
                 Some(line) => line.pod.clone(),
-                None => LinePod::of(pods.get(pod)),
+                None => LinePod::of(pods.get(pod), &mut self.syms),
             };
             let line = self.make_line(pod, after.as_ref(), held);
             self.put_line(spot, key, line);
@@ -401,12 +588,12 @@ impl SyncIndex {
         Some(Line {
             name: status.proxy.clone(),
             report: Some(LineReport {
-                istiod: r.istiod.clone(),
+                replica: r.replica,
                 stale: r.stale,
-                cluster: status.cluster.clone(),
-                proxy_type: status.proxy_type.clone(),
-                version: status.version.clone(),
-                states: status.xds.each_ref().map(|x| x.state),
+                cluster: status.cluster,
+                proxy_type: status.proxy_type,
+                version: status.version,
+                states: status.states,
             }),
             pod: held,
         })
@@ -430,9 +617,12 @@ impl SyncIndex {
             self.log.pop_front();
             self.log_start += 1;
         }
-        self.lines_with_cluster += u32::from(line.as_ref().is_some_and(Line::names_cluster));
+        self.lines_with_cluster += u32::from(
+            line.as_ref()
+                .is_some_and(|line| line.names_cluster(&self.syms)),
+        );
         let old = self.lines.put(spot, key, line);
-        if old.is_some_and(|old| old.names_cluster()) {
+        if old.is_some_and(|old| old.names_cluster(&self.syms)) {
             self.lines_with_cluster -= 1;
         }
     }
@@ -441,7 +631,7 @@ impl SyncIndex {
     /// answered, or the last is gone. The pods are read in order rather than looked up one
     /// by one, and the lines, almost in order already (by namespace, then name), are
     /// sorted once rather than inserted one by one.
-    fn rebuild_lines(&mut self, pods: &BTreeMap<ObjectKey, PodSummary>) {
+    fn rebuild_lines(&mut self, pods: &Pods) {
         self.lines_moved += 1;
         self.log.clear();
         self.log_start = self.lines_moved;
@@ -451,31 +641,36 @@ impl SyncIndex {
         if !self.lines_kept {
             return;
         }
+        let syms = &mut self.syms;
+        let reporters = &self.reporters;
         let held = pods
             .iter()
-            .filter(|(k, p)| expects_connection(p) || self.reporters.contains_key(*k))
+            .filter(|(k, p)| expects_connection(p) || reporters.contains_key(*k))
             .map(|(k, p)| (k, Some(p)));
         let gone = self.gone.iter().map(|k| (k, None));
-        let mut made: Vec<(ProxyKey, Line)> = held
+        let pod_parts: Vec<(&ObjectKey, LinePod)> = held
             .chain(gone)
-            .filter_map(|(k, p)| {
-                let line = self.make_line(k, self.preferred(k), LinePod::of(p))?;
+            .map(|(k, p)| (k, LinePod::of(p, syms)))
+            .collect();
+        let mut made: Vec<(ProxyKey, Line)> = pod_parts
+            .into_iter()
+            .filter_map(|(k, held)| {
+                let line = self.make_line(k, self.preferred(k), held)?;
                 Some((ProxyKey(k.clone()), line))
             })
             .collect();
         made.sort_by(|(a, _), (b, _)| a.cmp(b));
         made.dedup_by(|(a, _), (b, _)| a == b);
-        self.lines_with_cluster = made.iter().filter(|(_, l)| l.names_cluster()).count() as u32;
+        self.lines_with_cluster = made
+            .iter()
+            .filter(|(_, l)| l.names_cluster(&self.syms))
+            .count() as u32;
         self.lines = RankedMap::from_sorted(made);
     }
 
     /// Adds or takes away every report of one replica.
-    fn replica_reports(
-        &mut self,
-        istiod: &ObjectKey,
-        pods: &BTreeMap<ObjectKey, PodSummary>,
-        add: bool,
-    ) {
+    fn replica_reports(&mut self, istiod: &ObjectKey, pods: &Pods, add: bool) {
+        let replica = self.replica_id(istiod);
         let Some((proxies, stale)) = self.proxies_of(istiod) else {
             return;
         };
@@ -484,11 +679,11 @@ impl SyncIndex {
             .enumerate()
             .map(|(index, p)| {
                 (
-                    pod_key(p),
+                    p.pod_key(),
                     Reporter {
                         stale,
-                        istiod: istiod.clone(),
-                        index,
+                        replica,
+                        index: index as u32,
                     },
                 )
             })
@@ -512,46 +707,61 @@ impl SyncIndex {
         false
     }
 
-    pub fn answer(
-        &mut self,
-        replica: ReplicaSync,
-        at: Timestamp,
-        pods: &BTreeMap<ObjectKey, PodSummary>,
-    ) -> bool {
+    pub fn answer(&mut self, mut replica: ReplicaSync, at: Timestamp, pods: &Pods) -> bool {
         let key = ObjectKey {
             namespace: replica.namespace.clone(),
             name: replica.istiod.clone(),
         };
-        let ok = matches!(replica.state, ReplicaState::Ok { .. });
-        if self.replicas.get(&key) == Some(&replica) {
-            // The same answer again: only its time moves, which no view shows live.
-            if ok && let Some(known) = self.known.get_mut(&key) {
-                known.at = at;
+        // The proxies are kept packed, apart from the rest of the answer.
+        let proxies: Option<Vec<ProxyStatus>> = match &mut replica.state {
+            ReplicaState::Ok { proxies, .. } => Some(std::mem::take(proxies)),
+            _ => None,
+        };
+        let same = self.replicas.get(&key) == Some(&replica);
+        if let Some(new) = &proxies
+            && let Some(changes) = self.changes(&key, &replica, new)
+        {
+            if same && changes.positions.is_empty() {
+                // The same answer again: only its time moves, which no view shows live.
+                if let Some(known) = self.known.get_mut(&key) {
+                    known.at = at;
+                }
+                return false;
             }
-            return false;
-        }
-        if let Some(changes) = self.changes(&key, &replica) {
-            self.answer_again(key, replica, changes, at, pods);
+            self.answer_again(key, replica, new, changes, at, pods);
             return true;
         }
+        if same && proxies.is_none() {
+            return false;
+        }
+        let reports: Option<Vec<Report>> = proxies.map(|proxies| {
+            proxies
+                .iter()
+                .map(|p| Report::pack(p, &mut self.syms))
+                .collect()
+        });
         let first = self.replicas.is_empty();
+        self.replica_id(&key);
         self.replica_reports(&key, pods, false);
-        let old = self.replicas.insert(key.clone(), replica);
-        if ok {
-            self.known.insert(key.clone(), Known { at, stale: None });
-        } else if let Some(ReplicaSync {
-            state: ReplicaState::Ok { proxies, .. },
-            ..
-        }) = old
-        {
-            let last = self.known.get(&key).map_or(at, |k| k.at);
-            self.known.insert(
-                key.clone(),
-                Known {
-                    at: last,
-                    stale: Some(proxies),
-                },
-            );
+        self.replicas.insert(key.clone(), replica);
+        let last_ok = self.answers.remove(&key);
+        match reports {
+            Some(reports) => {
+                self.answers.insert(key.clone(), reports);
+                self.known.insert(key.clone(), Known { at, stale: None });
+            }
+            None => {
+                if let Some(proxies) = last_ok {
+                    let last = self.known.get(&key).map_or(at, |k| k.at);
+                    self.known.insert(
+                        key.clone(),
+                        Known {
+                            at: last,
+                            stale: Some(proxies),
+                        },
+                    );
+                }
+            }
         }
         self.replica_reports(&key, pods, true);
         if first {
@@ -562,28 +772,47 @@ impl SyncIndex {
 
     /// How a replica's answer differs from its last, when both are Ok for the same revision:
     /// the reports at each position that changed, before (`gone`) and after (`came`).
-    fn changes(&self, key: &ObjectKey, replica: &ReplicaSync) -> Option<Changes> {
+    fn changes(
+        &self,
+        key: &ObjectKey,
+        replica: &ReplicaSync,
+        new: &[ProxyStatus],
+    ) -> Option<Changes> {
         let last = self.replicas.get(key)?;
-        let (ReplicaState::Ok { proxies: old, .. }, ReplicaState::Ok { proxies: new, .. }) =
-            (&last.state, &replica.state)
+        let (ReplicaState::Ok { .. }, ReplicaState::Ok { .. }) = (&last.state, &replica.state)
         else {
             return None;
         };
         if last.revision != replica.revision {
             return None;
         }
-        let changed: Vec<usize> = (0..old.len().max(new.len()))
-            .filter(|&i| old.get(i) != new.get(i))
+        let old = self.answers.get(key)?;
+        let positions: Vec<usize> = (0..old.len().max(new.len()))
+            .filter(|&i| match (old.get(i), new.get(i)) {
+                (Some(o), Some(n)) => !o.matches(n, &self.syms),
+                (None, None) => false,
+                _ => true,
+            })
             .collect();
-        let at = |proxies: &[ProxyStatus]| -> Vec<(usize, ObjectKey)> {
-            changed
-                .iter()
-                .filter_map(|&i| Some((i, pod_key(proxies.get(i)?))))
-                .collect()
-        };
+        let gone = positions
+            .iter()
+            .filter_map(|&i| Some((i as u32, old.get(i)?.pod_key())))
+            .collect();
+        let came = positions
+            .iter()
+            .filter_map(|&i| {
+                let p = new.get(i)?;
+                let pod = ObjectKey {
+                    namespace: p.namespace.clone(),
+                    name: p.pod.clone(),
+                };
+                Some((i as u32, pod))
+            })
+            .collect();
         Some(Changes {
-            gone: at(old),
-            came: at(new),
+            positions,
+            gone,
+            came,
         })
     }
 
@@ -594,20 +823,40 @@ impl SyncIndex {
         &mut self,
         key: ObjectKey,
         replica: ReplicaSync,
+        new: &[ProxyStatus],
         changes: Changes,
         at: Timestamp,
-        pods: &BTreeMap<ObjectKey, PodSummary>,
+        pods: &Pods,
     ) {
-        let Changes { gone, came } = changes;
+        let Changes {
+            positions,
+            gone,
+            came,
+        } = changes;
+        let id = self.replica_id(&key);
         let reporter = |index| Reporter {
             stale: false,
-            istiod: key.clone(),
+            replica: id,
             index,
         };
         for (i, pod) in &gone {
             self.report(pod, reporter(*i), pods, false);
         }
         self.replicas.insert(key.clone(), replica);
+        // Only the reports that changed are packed again.
+        let syms = &mut self.syms;
+        let reports = self.answers.entry(key.clone()).or_default();
+        reports.truncate(new.len());
+        for &i in &positions {
+            let Some(status) = new.get(i) else {
+                continue;
+            };
+            let packed = Report::pack(status, syms);
+            match reports.get_mut(i) {
+                Some(r) => *r = packed,
+                None => reports.push(packed),
+            }
+        }
         self.known.insert(key.clone(), Known { at, stale: None });
         for (i, pod) in &came {
             self.report(pod, reporter(*i), pods, true);
@@ -615,7 +864,7 @@ impl SyncIndex {
     }
 
     /// A replica is no longer polled (its pod is gone); true if it was known.
-    pub fn forget(&mut self, key: &ObjectKey, pods: &BTreeMap<ObjectKey, PodSummary>) -> bool {
+    pub fn forget(&mut self, key: &ObjectKey, pods: &Pods) -> bool {
         if !self.replicas.contains_key(key) {
             return false;
         }
@@ -626,6 +875,7 @@ impl SyncIndex {
         }
         self.replica_reports(key, pods, false);
         self.replicas.remove(key);
+        self.answers.remove(key);
         self.known.remove(key);
         if last {
             self.rebuild_lines(pods);
@@ -644,7 +894,8 @@ impl SyncIndex {
         let has_line =
             reported || old.is_some_and(expects_connection) || new.is_some_and(expects_connection);
         if self.lines_kept && has_line && LinePod::moved(old, new) {
-            let line = self.make_line(key, self.preferred(key), LinePod::of(new));
+            let held = LinePod::of(new, &mut self.syms);
+            let line = self.make_line(key, self.preferred(key), held);
             let key = ProxyKey(key.clone());
             let spot = self.lines.locate(&key);
             self.put_line(spot, key, line);
@@ -672,27 +923,110 @@ impl SyncIndex {
     }
 }
 
+/// A line with its symbols and replica read back: what two models' lines compare by (each
+/// numbers its strings in the order it met them).
+#[cfg(test)]
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ShownLine {
+    pub name: Name,
+    pub istiod: Option<ObjectKey>,
+    pub stale: bool,
+    pub cluster: Name,
+    pub proxy_type: Name,
+    pub version: Option<Name>,
+    pub states: Option<[SyncState; XDS_TYPES]>,
+    pub held: bool,
+    pub running: bool,
+    pub node: Option<Name>,
+    pub proxy_version: Option<Name>,
+    pub injected_revision: Option<Name>,
+}
+
 #[cfg(test)]
 impl SyncIndex {
+    fn shown(&self, line: &Line) -> ShownLine {
+        let sym = |s: Option<Sym>| s.map(|s| self.syms.get(s).clone());
+        let r = line.report.as_ref();
+        ShownLine {
+            name: line.name.clone(),
+            istiod: r.and_then(|r| self.istiod_of(r.replica)).cloned(),
+            stale: r.is_some_and(|r| r.stale),
+            cluster: sym(r.map(|r| r.cluster)).unwrap_or_default(),
+            proxy_type: sym(r.map(|r| r.proxy_type)).unwrap_or_default(),
+            version: sym(r.map(|r| r.version)),
+            states: r.map(|r| r.states),
+            held: line.pod.held,
+            running: line.pod.running,
+            node: sym(line.pod.node),
+            proxy_version: sym(line.pod.proxy_version),
+            injected_revision: sym(line.pod.injected_revision),
+        }
+    }
+
     /// The lines kept, in order.
-    pub fn kept_lines(&self) -> Vec<(ProxyKey, Line)> {
+    pub fn kept_lines(&self) -> Vec<(ProxyKey, ShownLine)> {
         self.lines
             .iter()
-            .map(|(k, l)| (k.clone(), l.clone()))
+            .map(|(k, l)| (k.clone(), self.shown(l)))
             .collect()
+    }
+
+    /// Each proxy's reports, preferred first, with their replicas named.
+    pub fn shown_reporters(&self) -> BTreeMap<ObjectKey, Vec<(bool, Option<ObjectKey>, u32)>> {
+        self.reporters
+            .iter()
+            .map(|(pod, rs)| {
+                let rs = rs
+                    .iter()
+                    .map(|r| (r.stale, self.istiod_of(r.replica).cloned(), r.index))
+                    .collect();
+                (pod.clone(), rs)
+            })
+            .collect()
+    }
+
+    /// A replica's latest answer as it came, its proxies included.
+    pub fn answer_of(&self, istiod: &ObjectKey) -> Option<ReplicaSync> {
+        let mut r = self.replicas.get(istiod)?.clone();
+        if let ReplicaState::Ok { proxies, .. } = &mut r.state {
+            *proxies = self
+                .answers
+                .get(istiod)
+                .map(|a| a.iter().map(|p| self.unpack(p)).collect())
+                .unwrap_or_default();
+        }
+        Some(r)
+    }
+
+    /// The last proxies of a replica that stopped answering, as they came.
+    pub fn last_known_of(&self, istiod: &ObjectKey) -> Option<Vec<ProxyStatus>> {
+        let stale = self.known.get(istiod)?.stale.as_ref()?;
+        Some(stale.iter().map(|p| self.unpack(p)).collect())
     }
 
     /// The lines made from scratch from the reports and the pods, in order: what the lines
     /// kept must equal.
-    pub fn rebuilt_lines(&self, pods: &BTreeMap<ObjectKey, PodSummary>) -> Vec<(ProxyKey, Line)> {
+    pub fn rebuilt_lines(&self, pods: &Pods) -> Vec<(ProxyKey, ShownLine)> {
         let mut lines = Vec::new();
         if self.replicas.is_empty() {
             return lines;
         }
         for pod in self.reporters.keys().chain(pods.keys()) {
-            let held = LinePod::of(pods.get(pod));
+            // The pod's part is read from the pod itself, not from the symbols.
+            let p = pods.get(pod);
+            let held = LinePod {
+                held: p.is_some(),
+                running: p.is_some_and(expects_connection),
+                node: None,
+                proxy_version: None,
+                injected_revision: None,
+            };
             if let Some(line) = self.make_line(pod, self.preferred(pod), held) {
-                lines.push((ProxyKey(pod.clone()), line));
+                let mut shown = self.shown(&line);
+                shown.node = p.and_then(|p| p.node.clone());
+                shown.proxy_version = p.and_then(|p| p.proxy_version.clone());
+                shown.injected_revision = p.and_then(|p| p.injected_revision.clone());
+                lines.push((ProxyKey(pod.clone()), shown));
             }
         }
         lines.sort_by(|(a, _), (b, _)| a.cmp(b));
@@ -710,6 +1044,62 @@ mod tests {
             namespace: Name::from(namespace),
             name: Name::from(name),
         })
+    }
+
+    fn status(nonce: &str) -> ProxyStatus {
+        let synced = || XdsStatus::new(SyncState::Synced, nonce, nonce);
+        ProxyStatus {
+            proxy: Name::from("reviews-v1-545db77b95-qvbm7.default"),
+            pod: Name::from("reviews-v1-545db77b95-qvbm7"),
+            namespace: Name::from("default"),
+            cluster: Name::from("Kubernetes"),
+            proxy_type: Name::from("sidecar"),
+            version: Name::from("1.22.1"),
+            xds: [
+                synced(),
+                synced(),
+                XdsStatus::new(SyncState::Stale, format!("{nonce}-2").as_str(), nonce),
+                synced(),
+                XdsStatus::new(SyncState::NotSent, "", ""),
+                XdsStatus::ignored(),
+                XdsStatus::ignored(),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_packed_report_gives_back_what_istiod_said_and_knows_it() {
+        let mut sync = SyncIndex::default();
+        let plain = status("c1a9");
+        let mut newer = status("c1a9");
+        newer.xds[1].sent_time = SentTime::new(Timestamp::UNIX_EPOCH);
+        newer.xds[3].last_error = Some(Text::from("rejected: bad route"));
+        newer.xds[4].last_error = Some(Text::default());
+        for s in [&plain, &newer] {
+            let r = Report::pack(s, &mut sync.syms);
+            assert_eq!(sync.unpack(&r), *s);
+            assert!(r.matches(s, &sync.syms));
+            assert_eq!(r.overall(), overall(s));
+            assert_eq!(r.in_sync(), s.in_sync());
+        }
+        let r = Report::pack(&plain, &mut sync.syms);
+        // Two texts for fourteen nonces; no extras before istiod 1.23.
+        assert_eq!(r.texts.len(), 2);
+        assert!(r.extras.is_none());
+        assert!(!r.matches(&newer, &sync.syms));
+        let mut other = status("c1a9");
+        other.xds[2].acked = Text::from("c1a9-2");
+        assert!(!r.matches(&other, &sync.syms));
+        let mut other = status("c1a9");
+        other.version = Name::from("1.22.2");
+        assert!(!r.matches(&other, &sync.syms));
+        let mut other = status("c1a9");
+        other.xds[0].state = SyncState::Stale;
+        assert!(!r.matches(&other, &sync.syms));
+        assert!(!r.matches(&status("c1b0"), &sync.syms));
+        assert!(std::mem::size_of::<Report>() <= 112);
+        assert!(std::mem::size_of::<Line>() <= 56);
+        assert!(std::mem::size_of::<Reporter>() <= 12);
     }
 
     #[test]

@@ -183,9 +183,12 @@ fn assert_consistent(m: &Model) {
         fresh.apply(stamped(ClusterEvent::Source(*kind, state.clone())));
     }
     let sync = &m.store.sync;
-    for (istiod, r) in &sync.replicas {
+    for istiod in sync.replicas.keys() {
+        let Some(r) = sync.answer_of(istiod) else {
+            continue;
+        };
         let known = sync.known.get(istiod);
-        if let Some(stale) = known.and_then(|k| k.stale.clone()) {
+        if let Some(stale) = sync.last_known_of(istiod) {
             fresh.apply(Stamped {
                 at: known.map_or_else(at, |k| k.at),
                 event: ClusterEvent::ProxySync(ReplicaSync {
@@ -211,8 +214,8 @@ fn assert_consistent(m: &Model) {
     assert_eq!(s.out_of_sync, f.out_of_sync, "out of sync");
     assert_eq!(s.gone, f.gone, "gone");
     assert_eq!(s.versions, f.versions, "versions");
-    assert_eq!(s.reporters, f.reporters, "reporters");
-    assert_eq!(s.lines, f.lines, "lines");
+    assert_eq!(s.shown_reporters(), f.shown_reporters(), "reporters");
+    assert_eq!(s.kept_lines(), f.kept_lines(), "lines");
     assert_eq!(s.lines_kept, f.lines_kept, "lines kept");
     assert_eq!(
         s.lines_with_cluster, f.lines_with_cluster,
