@@ -61,6 +61,47 @@ pub struct Model {
     focus: Option<Name>,
     /// Since when each source in Error has been failing.
     failing_since: BTreeMap<Kind, Timestamp>,
+    /// The facts the views read whole, as of the generation they were built for: a frame
+    /// with nothing changed (a key press, the clock) reads them again for a copy.
+    memo: Memo,
+}
+
+/// One fact's rows and the generation they were built for.
+#[derive(Debug)]
+struct Memoized<T>(std::sync::Mutex<Option<(u64, T)>>);
+
+impl<T> Default for Memoized<T> {
+    fn default() -> Self {
+        Self(std::sync::Mutex::new(None))
+    }
+}
+
+impl<T: Clone> Memoized<T> {
+    /// The rows built for `generation`, building them if they are not.
+    fn get(&self, generation: u64, build: impl FnOnce() -> T) -> T {
+        // A poisoned lock only means a build panicked: build again.
+        let mut slot = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*slot {
+            Some((g, rows)) if *g == generation => rows.clone(),
+            _ => {
+                let rows = build();
+                *slot = Some((generation, rows.clone()));
+                rows
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Memo {
+    revisions: Memoized<Vec<RevisionRow>>,
+    gateways: Memoized<Vec<GatewayRow>>,
+    disruption: Memoized<Vec<PdbRow>>,
+    namespaces: Memoized<Vec<NamespaceRow>>,
+    findings: Memoized<Vec<Finding>>,
 }
 
 fn key(namespace: &str, name: &str) -> ObjectKey {
@@ -259,17 +300,23 @@ impl Model {
 
     /// Every control-plane revision, by name.
     pub fn revisions(&self) -> Vec<RevisionRow> {
-        facts::revisions::rows(&self.store, &RevisionMap::of(&self.store))
+        self.memo.revisions.get(self.generation, || {
+            facts::revisions::rows(&self.store, &RevisionMap::of(&self.store))
+        })
     }
 
     /// Every gateway Deployment, by namespace and name.
     pub fn gateways(&self) -> Vec<GatewayRow> {
-        facts::gateways::rows(&self.store)
+        self.memo
+            .gateways
+            .get(self.generation, || facts::gateways::rows(&self.store))
     }
 
     /// Every PodDisruptionBudget, by namespace and name.
     pub fn disruption(&self) -> Vec<PdbRow> {
-        facts::disruption::rows(&self.store)
+        self.memo
+            .disruption
+            .get(self.generation, || facts::disruption::rows(&self.store))
     }
 
     /// Every node, by name, naming the pods a drain needs consent for.
@@ -322,12 +369,16 @@ impl Model {
 
     /// Every namespace, by name.
     pub fn namespaces(&self) -> Vec<NamespaceRow> {
-        facts::namespaces::rows(&self.store, &RevisionMap::of(&self.store))
+        self.memo.namespaces.get(self.generation, || {
+            facts::namespaces::rows(&self.store, &RevisionMap::of(&self.store))
+        })
     }
 
     /// Everything worth a look, errors first.
     pub fn findings(&self) -> Vec<Finding> {
-        facts::findings::all(&self.store, &self.sources)
+        self.memo.findings.get(self.generation, || {
+            facts::findings::all(&self.store, &self.sources)
+        })
     }
 
     /// Every pod, by namespace then name.

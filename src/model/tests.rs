@@ -2143,3 +2143,35 @@ fn the_k1_upgrade_scenario_through_projection() {
     let b = m.pod("kube-system", "kube-proxy-mtjfb").expect("pod");
     assert!(std::sync::Arc::ptr_eq(&a.labels.0, &b.labels.0));
 }
+
+#[test]
+fn facts_read_again_are_the_same_until_the_model_changes() {
+    let mut m = Model::new();
+    m.apply(applied(
+        pdb("default", "web", &[("app", "web")])
+            .min_available(1)
+            .status(0, 1, 1, 1)
+            .build(),
+    ));
+    let first = m.disruption();
+    assert_eq!(first.len(), 1);
+    // Nothing changed: the same rows, built once.
+    assert_eq!(m.disruption(), first);
+    // A second budget moves the generation: the rows are built again and show it.
+    m.apply(applied(
+        pdb("default", "api", &[("app", "api")])
+            .min_available(1)
+            .status(1, 2, 2, 2)
+            .build(),
+    ));
+    let names: Vec<String> = m.disruption().iter().map(|r| r.name.to_string()).collect();
+    assert_eq!(names, ["api", "web"]);
+    let findings = m.findings();
+    assert_eq!(m.findings(), findings);
+    m.set_focus(Some("default"));
+    assert_eq!(
+        m.disruption().len(),
+        2,
+        "facts count every namespace under -n"
+    );
+}
