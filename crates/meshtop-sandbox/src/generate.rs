@@ -861,29 +861,33 @@ mod tests {
         let app_pods: Vec<&std::sync::Arc<crate::store::Stored>> = cluster
             .store
             .list("pods", None)
-            .filter(|p| p["metadata"]["labels"].get("pod-template-hash").is_some())
-            .filter(|p| p["metadata"]["namespace"] != "istio-system")
+            .filter(|p| {
+                p.head()["metadata"]["labels"]
+                    .get("pod-template-hash")
+                    .is_some()
+            })
+            .filter(|p| p.head()["metadata"]["namespace"] != "istio-system")
             .collect();
         assert_eq!(app_pods.len(), 188);
         let mut native = 0;
         for p in &app_pods {
             let size = serde_json::to_vec(p).expect("json").len();
             assert!((9_000..20_000).contains(&size), "a pod of {size} bytes");
-            let ann = &p["metadata"]["annotations"];
+            let ann = &p.head()["metadata"]["annotations"];
             assert!(ann["sidecar.istio.io/status"].is_string(), "injected: {p}");
             assert!(
                 p.full()["metadata"]["managedFields"]
                     .as_array()
                     .is_some_and(|m| m.len() == 2)
             );
-            assert_eq!(p["status"]["phase"], "Running");
+            assert_eq!(p.head()["status"]["phase"], "Running");
             assert_eq!(
-                p["status"]["conditions"].as_array().map(Vec::len),
+                p.head()["status"]["conditions"].as_array().map(Vec::len),
                 Some(4),
                 "{}",
-                p["status"]
+                p.head()["status"]
             );
-            let init = p["spec"]["initContainers"]
+            let init = p.head()["spec"]["initContainers"]
                 .as_array()
                 .expect("init containers");
             if init
@@ -893,7 +897,7 @@ mod tests {
                 native += 1;
             } else {
                 assert!(
-                    p["spec"]["containers"]
+                    p.head()["spec"]["containers"]
                         .as_array()
                         .expect("containers")
                         .iter()
@@ -901,7 +905,7 @@ mod tests {
                 );
                 assert!(init.iter().any(|c| c["name"] == "istio-init"));
             }
-            assert!(p["status"]["podIP"].is_string());
+            assert!(p.head()["status"]["podIP"].is_string());
         }
         // 1.27 sidecars in half the namespaces, 1.28 native sidecars in the other half.
         assert!(
@@ -911,7 +915,7 @@ mod tests {
         let pinned = app_pods
             .iter()
             .filter(|p| {
-                p["metadata"]["annotations"]
+                p.head()["metadata"]["annotations"]
                     .get("sandbox.meshtop.dev/xds")
                     .is_some()
             })
