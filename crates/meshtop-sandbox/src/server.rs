@@ -1058,11 +1058,27 @@ fn streamed_list(t: &ResourceType, target: &Target, page: ListPage) -> hyper::Re
 }
 
 /// A watch event's object: a table row, or the object itself.
-#[derive(serde::Serialize)]
-#[serde(untagged)]
 enum Rendered {
     Table(Value),
     Object(Arc<Stored>),
+}
+
+impl Rendered {
+    /// The event line: an object's stored bytes go out as they are.
+    fn line(&self, type_: &str) -> Bytes {
+        match self {
+            Rendered::Table(doc) => event_line(type_, doc),
+            Rendered::Object(o) => {
+                let mut line = Vec::with_capacity(o.json().len() + 32);
+                line.extend_from_slice(b"{\"type\":");
+                let _ = serde_json::to_writer(&mut line, type_);
+                line.extend_from_slice(b",\"object\":");
+                line.extend_from_slice(o.json().as_bytes());
+                line.extend_from_slice(b"}\n");
+                Bytes::from(line)
+            }
+        }
+    }
 }
 
 /// Encodes one watch event line.
@@ -1223,11 +1239,7 @@ fn watch_response(
         }
         if let Some((current, rv)) = initial {
             for o in current {
-                if tx
-                    .send(event_line("ADDED", &render(&o, &mut first)))
-                    .await
-                    .is_err()
-                {
+                if tx.send(render(&o, &mut first).line("ADDED")).await.is_err() {
                     return;
                 }
             }
@@ -1247,7 +1259,7 @@ fn watch_response(
                 ev = events.recv() => {
                     let Some(ev) = ev else { return };
                     if let Some(ty) = filter.view(&ev)
-                        && tx.send(event_line(ty.as_str(), &render(&WatchFilter::object_for(&ev, ty), &mut first))).await.is_err()
+                        && tx.send(render(&WatchFilter::object_for(&ev, ty), &mut first).line(ty.as_str())).await.is_err()
                     {
                         return;
                     }
@@ -1258,7 +1270,7 @@ fn watch_response(
                     let rv = shared.lock().store.resource_version();
                     while let Ok(ev) = events.try_recv() {
                         if let Some(ty) = filter.view(&ev)
-                            && tx.send(event_line(ty.as_str(), &render(&WatchFilter::object_for(&ev, ty), &mut first))).await.is_err()
+                            && tx.send(render(&WatchFilter::object_for(&ev, ty), &mut first).line(ty.as_str())).await.is_err()
                         {
                             return;
                         }

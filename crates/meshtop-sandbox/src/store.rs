@@ -368,6 +368,8 @@ pub struct Store {
     compacted: u64,
     watchers: Vec<Watcher>,
     snapshots: VecDeque<ListSnapshot>,
+    /// The resourceVersion of each type's last change.
+    changed_at: HashMap<String, u64>,
 }
 
 /// RFC 3339 at whole seconds, the way the API server writes timestamps.
@@ -454,6 +456,7 @@ impl Store {
             compacted: 0,
             watchers: Vec::new(),
             snapshots: VecDeque::new(),
+            changed_at: HashMap::new(),
         }
     }
 
@@ -552,6 +555,11 @@ impl Store {
             namespaces.insert(e.namespace.clone());
         }
         Some(namespaces)
+    }
+
+    /// Whether an object of a type (`nodes`) changed after resourceVersion `rv`.
+    pub fn type_changed_since(&self, key: &str, rv: u64) -> bool {
+        self.changed_at.get(key).is_some_and(|at| *at > rv)
     }
 
     /// Owned copies, whole, for code that writes while iterating.
@@ -733,6 +741,12 @@ impl Store {
         old: Option<Arc<Stored>>,
         rv: u64,
     ) {
+        match self.changed_at.get_mut(&key) {
+            Some(at) => *at = rv,
+            None => {
+                self.changed_at.insert(key.clone(), rv);
+            }
+        }
         let ev = Arc::new(WatchEvent {
             rv,
             key,

@@ -253,16 +253,16 @@ fn changed_namespaces(cluster: &mut Cluster) -> Option<BTreeSet<String>> {
 
 pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp) {
     let changed = changed_namespaces(cluster);
-    let pdbs: Vec<Arc<Stored>> = cluster
-        .store
-        .list(&types.pdb.key(), None)
-        .filter(|p| {
-            changed
-                .as_ref()
-                .is_none_or(|c| c.contains(meta_str(p.head(), "namespace")))
-        })
-        .cloned()
-        .collect();
+    // Only the namespaces where something moved, each a range of the store.
+    let key = types.pdb.key();
+    let pdbs: Vec<Arc<Stored>> = match &changed {
+        None => cluster.store.list(&key, None).cloned().collect(),
+        Some(namespaces) => namespaces
+            .iter()
+            .flat_map(|ns| cluster.store.list(&key, Some(ns)))
+            .cloned()
+            .collect(),
+    };
     let budgets: Vec<Budget> = {
         let mut indexes: HashMap<&str, PodIndex> = HashMap::new();
         pdbs.iter()

@@ -7,6 +7,8 @@
 //! Deployment is `<gateway>-<class>` for `istio` and the Gateway's own name for waypoints, selected
 //! by `gateway.networking.k8s.io/gateway-name`.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value, json};
 
 use jiff::Timestamp;
@@ -100,10 +102,14 @@ pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp) {
 
 /// Creates the built-in classes once some istiod runs, and accepts the classes istiod owns.
 fn classes(cluster: &mut Cluster, gc: &ResourceType, now: Timestamp) {
+    // istiod runs in istio-system, looked at first so that a write does not walk every
+    // Deployment of the cluster.
+    let is_istiod = |d: &Arc<Stored>| label(d.head(), "app") == Some("istiod");
     let has_istiod = cluster
         .store
-        .list("deployments.apps", None)
-        .any(|d| label(d.head(), "app") == Some("istiod"));
+        .list("deployments.apps", Some("istio-system"))
+        .any(is_istiod)
+        || cluster.store.list("deployments.apps", None).any(is_istiod);
     if has_istiod {
         for class in &BUILTIN_CLASSES {
             if cluster.store.get(&gc.key(), "", class.name).is_none() {

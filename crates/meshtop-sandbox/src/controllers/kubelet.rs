@@ -378,6 +378,13 @@ pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp, sc
 /// Pods bound to a node that was deleted are deleted too, as the pod GC does. A pod a
 /// scenario bound to a node it never declared is left as written.
 fn collect_orphaned_pods(cluster: &mut Cluster, types: &Types, now: Timestamp) {
+    // Only a change to the nodes can remove one: other writes do not walk them.
+    if !cluster
+        .store
+        .type_changed_since("nodes", cluster.controllers.seen_rv)
+    {
+        return;
+    }
     let nodes: BTreeSet<String> = cluster
         .store
         .list("nodes", None)
