@@ -52,7 +52,8 @@ pub struct Stored {
 
 /// Of a pod, the head keeps only these fields of `spec` and `status` (what field
 /// selectors match on, and what the controllers and istiod read of every pod); of each of
-/// its containers and init containers only `CONTAINER`.
+/// its containers and init containers only `CONTAINER`, and of its conditions only the
+/// Ready one's `READY`.
 const POD_SPEC: &[&str] = &[
     "containers",
     "initContainers",
@@ -62,11 +63,11 @@ const POD_SPEC: &[&str] = &[
     "serviceAccountName",
 ];
 const CONTAINER: &[&str] = &["name", "image", "restartPolicy"];
+const READY: &[&str] = &["type", "status", "lastTransitionTime"];
 const POD_STATUS: &[&str] = &[
     "phase",
     "conditions",
     "podIP",
-    "hostIP",
     "nominatedNodeName",
     "startTime",
 ];
@@ -91,8 +92,9 @@ impl Stored {
 
     /// The object's head: the object as parsed JSON without `metadata.managedFields`,
     /// and without what is bulky in the kinds a cluster holds by the thousand: a pod's head
-    /// keeps of `spec` and `status` only the fields in `POD_SPEC` and `POD_STATUS`, and of
-    /// its containers only their names, images and restart policies; a
+    /// keeps of `spec` and `status` only the fields in `POD_SPEC` and `POD_STATUS`, of its
+    /// containers only their names, images and restart policies, and of its conditions only
+    /// Ready's type, status and time; a
     /// Deployment's, ReplicaSet's, StatefulSet's, DaemonSet's or Job's has no
     /// `spec.template`; a node's no `status.images`. Read those with [`Stored::full`] or
     /// [`Stored::read`].
@@ -243,6 +245,16 @@ fn head_of(value: Value) -> Value {
         "Pod" => {
             keep_only(whole.get_mut("spec"), POD_SPEC);
             keep_only(whole.get_mut("status"), POD_STATUS);
+            if let Some(conditions) = whole
+                .get_mut("status")
+                .and_then(|s| s.get_mut("conditions"))
+                .and_then(Value::as_array_mut)
+            {
+                conditions.retain(|c| c.get("type").and_then(Value::as_str) == Some("Ready"));
+                for c in conditions {
+                    keep_only(Some(c), READY);
+                }
+            }
             for list in ["containers", "initContainers"] {
                 if let Some(items) = whole
                     .get_mut("spec")
@@ -888,7 +900,7 @@ mod tests {
     fn list_items_heads_and_fields_come_from_the_stored_text() {
         let meta = r#""metadata":{"name":"p","namespace":"ns","managedFields":[{"manager":"m"}]}"#;
         let spec = r#""spec":{"nodeName":"n","containers":[{"name":"app","image":"a:1","ports":[{"containerPort":80}]}]}"#;
-        let status = r#""status":{"phase":"Running","containerStatuses":[{"name":"app"}]}"#;
+        let status = r#""status":{"phase":"Running","conditions":[{"type":"PodScheduled","status":"True"},{"type":"Ready","status":"True","lastProbeTime":null,"lastTransitionTime":"t"}],"containerStatuses":[{"name":"app"}]}"#;
         let text = format!(r#"{{"kind":"Pod",{meta},"apiVersion":"v1",{spec},{status}}}"#);
         let s = Stored::new(serde_json::from_str(&text).expect("json"));
         assert_eq!(s.json(), text);
@@ -911,11 +923,16 @@ mod tests {
             s.head(),
             &json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p", "namespace": "ns"},
                 "spec": {"nodeName": "n", "containers": [{"name": "app", "image": "a:1"}]},
-                "status": {"phase": "Running"}})
+                "status": {"phase": "Running",
+                    "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "t"}]}})
         );
         assert_eq!(
             s.field("status"),
-            Some(json!({"phase": "Running", "containerStatuses": [{"name": "app"}]}))
+            Some(
+                json!({"phase": "Running", "conditions": [{"type": "PodScheduled", "status": "True"},
+                {"type": "Ready", "status": "True", "lastProbeTime": null, "lastTransitionTime": "t"}],
+                "containerStatuses": [{"name": "app"}]})
+            )
         );
         assert_eq!(s.field("missing"), None);
         assert_eq!(
