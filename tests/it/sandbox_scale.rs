@@ -270,7 +270,11 @@ async fn served_pods_carry_their_managed_fields_in_place() {
         let pod = cluster
             .store
             .list("pods", None)
-            .find(|p| p["metadata"]["labels"].get("pod-template-hash").is_some())
+            .find(|p| {
+                p.head()["metadata"]["labels"]
+                    .get("pod-template-hash")
+                    .is_some()
+            })
             .expect("an app pod");
         let whole = pod.full();
         (

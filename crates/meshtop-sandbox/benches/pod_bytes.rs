@@ -36,7 +36,11 @@ fn main() {
     let pod = cluster
         .store
         .list("pods", None)
-        .find(|p| p["metadata"]["labels"].get("pod-template-hash").is_some())
+        .find(|p| {
+            p.head()["metadata"]["labels"]
+                .get("pod-template-hash")
+                .is_some()
+        })
         .expect("a pod");
     let json = serde_json::to_vec(&**pod).expect("json");
     let whole = pod.full();

@@ -74,7 +74,9 @@ fn check_namespace(cluster: &Cluster, t: &ResourceType, obj: &Value) -> Result<(
     }
     match cluster.store.get("namespaces", "", ns) {
         None => Err(ApiError::not_found("namespaces", ns)),
-        Some(n) if n.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating") => {
+        Some(n)
+            if n.head().pointer("/status/phase").and_then(Value::as_str) == Some("Terminating") =>
+        {
             Err(ApiError::new(
                 403,
                 "Forbidden",
@@ -160,7 +162,7 @@ pub fn create(
         ensure_default_service_account(cluster, &name, now);
     }
     if t.kind == "CustomResourceDefinition" {
-        let _ = cluster.registry.add_crd(&created);
+        let _ = cluster.registry.add_crd(created.head());
     }
     Ok(created)
 }
@@ -260,11 +262,11 @@ pub fn update(
         .cloned()
         .ok_or_else(|| ApiError::not_found(&resource_name(t), &name))?;
     let sent_rv = meta_str(&obj, "resourceVersion");
-    if !sent_rv.is_empty() && sent_rv != meta_str(&old, "resourceVersion") {
+    if !sent_rv.is_empty() && sent_rv != meta_str(old.head(), "resourceVersion") {
         return Err(ApiError::conflict(&resource_name(t), &name));
     }
     let sent_uid = meta_str(&obj, "uid");
-    if !sent_uid.is_empty() && sent_uid != meta_str(&old, "uid") {
+    if !sent_uid.is_empty() && sent_uid != meta_str(old.head(), "uid") {
         return Err(ApiError::conflict(&resource_name(t), &name));
     }
     obj["apiVersion"] = json!(t.api_version(obj_version(&obj, t)));
@@ -289,8 +291,8 @@ pub fn update(
             && t.has_subresource("status")
             && t.kind != "CustomResourceDefinition" =>
         {
-            match old.get("status") {
-                Some(s) => obj["status"] = s.clone(),
+            match old.field("status") {
+                Some(s) => obj["status"] = s,
                 None => {
                     if let Some(m) = obj.as_object_mut() {
                         m.remove("status");
@@ -309,7 +311,7 @@ pub fn update(
     }
     if opts.dry_run {
         for field in ["uid", "creationTimestamp", "generation", "resourceVersion"] {
-            if let Some(v) = old.pointer(&format!("/metadata/{field}")) {
+            if let Some(v) = old.head().pointer(&format!("/metadata/{field}")) {
                 obj["metadata"][field] = v.clone();
             }
         }
@@ -317,7 +319,7 @@ pub fn update(
     }
     let updated = cluster.store.replace(t, obj)?;
     if t.kind == "CustomResourceDefinition" {
-        let _ = cluster.registry.add_crd(&updated);
+        let _ = cluster.registry.add_crd(updated.head());
     }
     Ok(updated)
 }
@@ -358,7 +360,7 @@ pub fn delete(
             let names: Vec<String> = cluster
                 .store
                 .list(&nt.key(), Some(name))
-                .map(|o| meta_str(o, "name").to_string())
+                .map(|o| meta_str(o.head(), "name").to_string())
                 .collect();
             for n in names {
                 let _ = cluster.store.remove(nt, name, &n);
@@ -374,7 +376,7 @@ pub fn delete(
         }
         cluster.registry.remove_crd(name);
     }
-    collect_dependents(cluster, meta_str(&old, "uid"), ns);
+    collect_dependents(cluster, meta_str(old.head(), "uid"), ns);
     Ok(gone)
 }
 
@@ -393,6 +395,7 @@ fn collect_dependents(cluster: &mut Cluster, owner_uid: &str, namespace: &str) {
         };
         for o in cluster.store.list(&t.key(), scope) {
             let owned = o
+                .head()
                 .pointer("/metadata/ownerReferences")
                 .and_then(Value::as_array)
                 .is_some_and(|refs| {
@@ -402,9 +405,9 @@ fn collect_dependents(cluster: &mut Cluster, owner_uid: &str, namespace: &str) {
             if owned {
                 orphans.push((
                     t.clone(),
-                    meta_str(o, "namespace").to_string(),
-                    meta_str(o, "name").to_string(),
-                    meta_str(o, "uid").to_string(),
+                    meta_str(o.head(), "namespace").to_string(),
+                    meta_str(o.head(), "name").to_string(),
+                    meta_str(o.head(), "uid").to_string(),
                 ));
             }
         }

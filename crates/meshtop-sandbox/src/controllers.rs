@@ -228,7 +228,7 @@ fn resolve_loaded(cluster: &mut Cluster) {
         let Some(uid) = cluster
             .store
             .get("pods", &ns, &name)
-            .map(|p| meta_str(p, "uid").to_string())
+            .map(|p| meta_str(p.head(), "uid").to_string())
         else {
             continue;
         };
@@ -249,8 +249,9 @@ fn prune(cluster: &mut Cluster) {
     let mut uids = BTreeSet::new();
     let mut ips = BTreeSet::new();
     for p in cluster.store.list("pods", None) {
-        uids.insert(meta_str(p, "uid").to_string());
+        uids.insert(meta_str(p.head(), "uid").to_string());
         if let Some(ip) = p
+            .head()
             .pointer("/status/podIP")
             .and_then(Value::as_str)
             .and_then(kubelet::parse_ipv4)
@@ -266,7 +267,7 @@ fn prune(cluster: &mut Cluster) {
     let iops: BTreeSet<String> = cluster
         .store
         .list("istiooperators.install.istio.io", None)
-        .map(|o| meta_str(o, "uid").to_string())
+        .map(|o| meta_str(o.head(), "uid").to_string())
         .collect();
     cluster.controllers.iop_status.retain(|u| iops.contains(u));
 }
@@ -441,13 +442,13 @@ fn set_condition(status: &mut Value, mut cond: Value, now: &str, update_time: bo
 
 /// Replaces an object's status through the store (generation does not move), if it changed.
 fn write_status(cluster: &mut Cluster, t: &ResourceType, obj: &Stored, status: Value) {
-    if obj.get("status") == Some(&status) {
+    if obj.field("status").as_ref() == Some(&status) {
         return;
     }
     let mut new = obj.full();
     new["status"] = status;
     if let Err(e) = cluster.store.replace(t, new) {
-        tracing::debug!(kind = %t.kind, name = meta_str(obj, "name"), error = %e, "status write failed");
+        tracing::debug!(kind = %t.kind, name = meta_str(obj.head(), "name"), error = %e, "status write failed");
     }
 }
 

@@ -254,27 +254,38 @@ fn fields_v1(v: &Value) -> Value {
 /// The managedFields a controller-made object carries: its creator's fields and the
 /// status writer's.
 fn managed_fields(obj: &Value, creator: &str, status_writer: &str, at: &str) -> Value {
-    let mut spec_part = obj.clone();
-    if let Some(m) = spec_part.as_object_mut() {
-        m.remove("status");
-        m.remove("apiVersion");
-        m.remove("kind");
-    }
-    if let Some(meta) = spec_part.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.retain(|k, _| {
-            matches!(
-                k.as_str(),
-                "labels" | "annotations" | "ownerReferences" | "generateName"
-            )
-        });
-    }
+    // The creator's fields: all but status, and of the metadata what a controller sets
+    // (read in place: the object is not copied).
+    let spec_fields: Map<String, Value> = obj
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| !matches!(k.as_str(), "status" | "apiVersion" | "kind"))
+        .map(|(k, v)| {
+            let fields = match (k.as_str(), v.as_object()) {
+                ("metadata", Some(meta)) => Value::Object(
+                    meta.iter()
+                        .filter(|(k, _)| {
+                            matches!(
+                                k.as_str(),
+                                "labels" | "annotations" | "ownerReferences" | "generateName"
+                            )
+                        })
+                        .map(|(k, v)| (format!("f:{k}"), fields_v1(v)))
+                        .collect(),
+                ),
+                _ => fields_v1(v),
+            };
+            (format!("f:{k}"), fields)
+        })
+        .collect();
     let api_version = obj
         .get("apiVersion")
         .and_then(Value::as_str)
         .unwrap_or("v1");
     let mut entries = vec![json!({
         "manager": creator, "operation": "Update", "apiVersion": api_version, "time": at,
-        "fieldsType": "FieldsV1", "fieldsV1": fields_v1(&spec_part),
+        "fieldsType": "FieldsV1", "fieldsV1": Value::Object(spec_fields),
     })];
     if let Some(status) = obj.get("status") {
         entries.push(json!({
@@ -871,29 +882,33 @@ mod tests {
         let app_pods: Vec<&std::sync::Arc<crate::store::Stored>> = cluster
             .store
             .list("pods", None)
-            .filter(|p| p["metadata"]["labels"].get("pod-template-hash").is_some())
-            .filter(|p| p["metadata"]["namespace"] != "istio-system")
+            .filter(|p| {
+                p.head()["metadata"]["labels"]
+                    .get("pod-template-hash")
+                    .is_some()
+            })
+            .filter(|p| p.head()["metadata"]["namespace"] != "istio-system")
             .collect();
         assert_eq!(app_pods.len(), 188);
         let mut native = 0;
         for p in &app_pods {
             let size = serde_json::to_vec(p).expect("json").len();
             assert!((9_000..20_000).contains(&size), "a pod of {size} bytes");
-            let ann = &p["metadata"]["annotations"];
+            let ann = &p.head()["metadata"]["annotations"];
             assert!(ann["sidecar.istio.io/status"].is_string(), "injected: {p}");
             assert!(
                 p.full()["metadata"]["managedFields"]
                     .as_array()
                     .is_some_and(|m| m.len() == 2)
             );
-            assert_eq!(p["status"]["phase"], "Running");
+            assert_eq!(p.head()["status"]["phase"], "Running");
+            let status = p.field("status").unwrap_or_default();
             assert_eq!(
-                p["status"]["conditions"].as_array().map(Vec::len),
+                status["conditions"].as_array().map(Vec::len),
                 Some(4),
-                "{}",
-                p["status"]
+                "{status}"
             );
-            let init = p["spec"]["initContainers"]
+            let init = p.head()["spec"]["initContainers"]
                 .as_array()
                 .expect("init containers");
             if init
@@ -903,7 +918,7 @@ mod tests {
                 native += 1;
             } else {
                 assert!(
-                    p["spec"]["containers"]
+                    p.head()["spec"]["containers"]
                         .as_array()
                         .expect("containers")
                         .iter()
@@ -911,7 +926,7 @@ mod tests {
                 );
                 assert!(init.iter().any(|c| c["name"] == "istio-init"));
             }
-            assert!(p["status"]["podIP"].is_string());
+            assert!(p.head()["status"]["podIP"].is_string());
         }
         // 1.27 sidecars in half the namespaces, 1.28 native sidecars in the other half.
         assert!(
@@ -921,7 +936,7 @@ mod tests {
         let pinned = app_pods
             .iter()
             .filter(|p| {
-                p["metadata"]["annotations"]
+                p.head()["metadata"]["annotations"]
                     .get("sandbox.meshtop.dev/xds")
                     .is_some()
             })

@@ -78,13 +78,13 @@ pub fn pod_proxy(
         .store
         .get("pods", namespace, pod)
         .ok_or_else(|| ApiError::not_found("pods", pod))?;
-    if !serves_http(obj, port) {
-        return Err(unreachable(obj, port));
+    if !serves_http(obj.head(), port) {
+        return Err(unreachable(obj.head(), port));
     }
     // The API server dials the pod IP: istiod sees a remote address, never loopback.
     Ok(istiod_http(
         cluster,
-        obj,
+        obj.head(),
         port,
         path,
         query,
@@ -292,14 +292,14 @@ mod tests {
             .expect("pod");
         let now = Timestamp::now();
         assert_eq!(
-            istiod_http(&c, &old, 8080, "/ready", "", true, now).status,
+            istiod_http(&c, old.head(), 8080, "/ready", "", true, now).status,
             200
         );
         assert_eq!(
-            istiod_http(&c, &old, 15014, "/ready", "", true, now).status,
+            istiod_http(&c, old.head(), 15014, "/ready", "", true, now).status,
             404
         );
-        let m = istiod_http(&c, &old, 15014, "metrics", "", false, now);
+        let m = istiod_http(&c, old.head(), 15014, "metrics", "", false, now);
         assert_eq!(m.status, 200);
         let text = String::from_utf8(m.body.to_vec()).expect("utf8");
         assert!(
@@ -307,7 +307,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("pilot_info{version=\"1.9.1\"} 1\n"), "{text}");
-        let nf = istiod_http(&c, &old, 15014, "/debug/nope", "", true, now);
+        let nf = istiod_http(&c, old.head(), 15014, "/debug/nope", "", true, now);
         assert_eq!(
             (nf.status, &nf.body[..]),
             (404, &b"404 page not found\n"[..])
@@ -318,7 +318,7 @@ mod tests {
             .get("pods", "istio-system", "istiod-new")
             .cloned()
             .expect("pod");
-        let r = istiod_http(&c, &new, 15014, "/debug/syncz", "", true, now);
+        let r = istiod_http(&c, new.head(), 15014, "/debug/syncz", "", true, now);
         assert_eq!(r.status, 200);
         let doc: Value = serde_json::from_slice(&r.body).expect("json");
         assert_eq!(doc[0]["proxy"], "ratings.default");
@@ -331,9 +331,11 @@ mod tests {
         let now: Timestamp = "2026-03-02T09:01:00Z".parse().expect("time");
         c.store
             .list("pods", Some("istio-system"))
-            .filter(|p| syncz::is_istiod(p) && meta_name(p).starts_with(replica_prefix))
+            .filter(|p| {
+                syncz::is_istiod(p.head()) && meta_name(p.head()).starts_with(replica_prefix)
+            })
             .flat_map(|p| {
-                let r = istiod_http(&c, p, 15014, "debug/syncz", "", true, now);
+                let r = istiod_http(&c, p.head(), 15014, "debug/syncz", "", true, now);
                 serde_json::from_slice::<Vec<Value>>(&r.body).expect("json")
             })
             .collect()
@@ -455,7 +457,7 @@ mod tests {
             .get("pods", "istio-system", "istiod-x")
             .cloned()
             .expect("pod");
-        let r = istiod_http(&c, &x, 15014, "debug/syncz", "", true, now);
+        let r = istiod_http(&c, x.head(), 15014, "debug/syncz", "", true, now);
         let doc: Value = serde_json::from_slice(&r.body).expect("json");
         assert_eq!(
             doc,

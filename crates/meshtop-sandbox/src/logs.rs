@@ -247,14 +247,15 @@ pub fn handle(
         let pod = cluster
             .store
             .get("pods", namespace, name)
-            .ok_or_else(|| ApiError::not_found("pods", name))?;
-        let container = pick_container(pod, query.container.as_deref())?;
-        if query.previous && !has_previous(pod, &container) {
+            .ok_or_else(|| ApiError::not_found("pods", name))?
+            .full();
+        let container = pick_container(&pod, query.container.as_deref())?;
+        if query.previous && !has_previous(&pod, &container) {
             return Err(ApiError::bad_request(format!(
                 "previous terminated container \"{container}\" in pod \"{name}\" not found"
             )));
         }
-        writer(&cluster, pod, &container)
+        writer(&cluster, &pod, &container)
     };
     // The lines written so far, oldest first; the newest was written just now.
     let keep = query.tail.unwrap_or(HISTORY).min(HISTORY);

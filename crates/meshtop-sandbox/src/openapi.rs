@@ -185,11 +185,11 @@ fn custom_schema(cluster: &Cluster, t: &ResourceType, version: &str) -> Value {
         &t.key(),
     );
     let declared = crd
-        .and_then(|crd| crd.pointer("/spec/versions"))
+        .and_then(|crd| crd.head().pointer("/spec/versions"))
         .and_then(Value::as_array)
         .and_then(|vs| vs.iter().find(|v| v["name"] == version))
         .and_then(|v| v.pointer("/schema/openAPIV3Schema"))
-        .or_else(|| crd.and_then(|crd| crd.pointer("/spec/validation/openAPIV3Schema")))
+        .or_else(|| crd.and_then(|crd| crd.head().pointer("/spec/validation/openAPIV3Schema")))
         .cloned();
     let mut schema = match declared {
         Some(s @ Value::Object(_)) => s,
@@ -538,7 +538,8 @@ fn fingerprint(cluster: &Cluster, group: &str, version: &str) -> u64 {
                 &t.key(),
             )
         {
-            crd.pointer("/metadata/resourceVersion")
+            crd.head()
+                .pointer("/metadata/resourceVersion")
                 .map(Value::to_string)
                 .hash(&mut h);
         }

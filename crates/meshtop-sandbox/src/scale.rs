@@ -72,7 +72,7 @@ pub fn write(
         .get(&t.key(), ns, name)
         .cloned()
         .ok_or_else(|| ApiError::not_found(&resource_name(t), name))?;
-    let current = view(&old);
+    let current = view(old.head());
     let wanted = match change {
         Change::Replace(body) => body,
         Change::Patch(ct, body) => {
@@ -88,7 +88,7 @@ pub fn write(
         }
     };
     let sent_rv = meta_str(&wanted, "resourceVersion");
-    if !sent_rv.is_empty() && sent_rv != meta_str(&old, "resourceVersion") {
+    if !sent_rv.is_empty() && sent_rv != meta_str(old.head(), "resourceVersion") {
         return Err(ApiError::conflict(&resource_name(t), name));
     }
     let replicas = wanted
@@ -121,5 +121,5 @@ pub fn write(
         .unwrap_or_else(|| "kubectl".to_string());
     patch::record_update(Some(&old), &mut obj, &manager, "Update", now);
     let updated = api::update(cluster, t, obj, None, &WriteOptions::client(dry_run))?;
-    Ok(view(&updated))
+    Ok(view(updated.head()))
 }

@@ -500,10 +500,10 @@ fn uids_by_name(cluster: &Cluster) -> HashMap<(String, String, String), String> 
             m.insert(
                 (
                     t.kind.clone(),
-                    meta_str(o, "namespace").to_string(),
-                    meta_str(o, "name").to_string(),
+                    meta_str(o.head(), "namespace").to_string(),
+                    meta_str(o.head(), "name").to_string(),
                 ),
-                meta_str(o, "uid").to_string(),
+                meta_str(o.head(), "uid").to_string(),
             );
         }
     }
@@ -519,6 +519,7 @@ fn link_owners(cluster: &mut Cluster) {
         let mut linked = Vec::new();
         for o in cluster.store.list(&t.key(), None) {
             let Some(refs) = o
+                .head()
                 .pointer("/metadata/ownerReferences")
                 .and_then(Value::as_array)
             else {
@@ -531,7 +532,7 @@ fn link_owners(cluster: &mut Cluster) {
             }) {
                 continue;
             }
-            let ns = meta_str(o, "namespace").to_string();
+            let ns = meta_str(o.head(), "namespace").to_string();
             let mut new = o.full();
             if let Some(refs) = new
                 .pointer_mut("/metadata/ownerReferences")
@@ -583,6 +584,7 @@ fn collect_orphans(cluster: &mut Cluster) {
         for t in &types {
             for o in cluster.store.list(&t.key(), None) {
                 let Some(refs) = o
+                    .head()
                     .pointer("/metadata/ownerReferences")
                     .and_then(Value::as_array)
                 else {
@@ -597,8 +599,8 @@ fn collect_orphans(cluster: &mut Cluster) {
                 if orphaned {
                     doomed.push((
                         t.clone(),
-                        meta_str(o, "namespace").to_string(),
-                        meta_str(o, "name").to_string(),
+                        meta_str(o.head(), "namespace").to_string(),
+                        meta_str(o.head(), "name").to_string(),
                     ));
                 }
             }
@@ -1029,7 +1031,7 @@ items:
         let mut v: Vec<String> = c
             .store
             .list(key, None)
-            .map(|o| meta_str(o, "name").to_string())
+            .map(|o| meta_str(o.head(), "name").to_string())
             .collect();
         v.sort();
         v
@@ -1054,19 +1056,22 @@ items:
             .store
             .get("replicasets.apps", "shop", "web-5d9c8")
             .expect("rs");
-        assert_eq!(meta_str(rs, "uid"), "rs-web");
+        assert_eq!(meta_str(rs.head(), "uid"), "rs-web");
         let d = c
             .store
             .get("deployments.apps", "shop", "web")
             .expect("deployment");
-        assert_eq!(meta_str(d, "uid"), "dep-web");
-        assert!(d.pointer("/metadata/managedFields").is_none());
-        assert_eq!(d.pointer("/status/readyReplicas"), Some(&json_u64(2)));
+        assert_eq!(meta_str(d.head(), "uid"), "dep-web");
+        assert!(d.head().pointer("/metadata/managedFields").is_none());
+        assert_eq!(
+            d.head().pointer("/status/readyReplicas"),
+            Some(&json_u64(2))
+        );
         let sa = c
             .store
             .get("serviceaccounts", "shop", "default")
             .expect("sa");
-        assert_eq!(meta_str(sa, "uid"), "sa-default");
+        assert_eq!(meta_str(sa.head(), "uid"), "sa-default");
     }
 
     fn json_u64(n: u64) -> Value {
@@ -1105,7 +1110,7 @@ items:
             .expect("build");
         let p = c.store.get("pods", "shop", "agent-x1").expect("pod");
         assert_eq!(
-            p.pointer("/metadata/ownerReferences/0/uid"),
+            p.head().pointer("/metadata/ownerReferences/0/uid"),
             Some(&Value::from("ds-agent"))
         );
         assert_eq!(names(&c, "pods").len(), 5);

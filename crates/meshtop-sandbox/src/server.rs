@@ -420,7 +420,7 @@ async fn route(
                 .ok_or_else(|| ApiError::not_found(&resource_name(&t), &name))?;
             Ok(json_response(
                 201,
-                &auth::token_request(sa, body, Timestamp::now()),
+                &auth::token_request(sa.head(), body, Timestamp::now()),
             ))
         }
         (Some("scale"), Some(name)) => {
@@ -431,7 +431,7 @@ async fn route(
                     .store
                     .get(&t.key(), &ns, &name)
                     .ok_or_else(|| ApiError::not_found(&resource_name(&t), &name))?;
-                return Ok(json_response(200, &scale::view(obj)));
+                return Ok(json_response(200, &scale::view(obj.head())));
             }
             let (parts, bytes) = read_body(req).await?;
             let ct = content_type(&parts);
@@ -519,9 +519,7 @@ fn at_version(t: &ResourceType, obj: &Arc<Stored>, version: &str) -> Arc<Stored>
     if !t.custom {
         return obj.clone();
     }
-    let mut o = (**obj).clone();
-    o.value_mut()["apiVersion"] = json!(t.api_version(version));
-    Arc::new(o)
+    Arc::new(obj.at_api_version(&t.api_version(version)))
 }
 
 async fn crud(
@@ -576,7 +574,7 @@ async fn crud(
                 .ok_or_else(|| ApiError::not_found(&resource_name(t), &name))?;
             let obj = at_version(t, obj, &target.version);
             if table {
-                let rv = meta_str(&obj, "resourceVersion").to_string();
+                let rv = meta_str(obj.head(), "resourceVersion").to_string();
                 return Ok(json_response(
                     200,
                     &table::render(
@@ -770,7 +768,7 @@ async fn crud(
                     .store
                     .get(&t.key(), &ns, &name)
                     .ok_or_else(|| ApiError::not_found(&resource_name(t), &name))?;
-                if meta_str(cur, "uid") != uid {
+                if meta_str(cur.head(), "uid") != uid {
                     return Err(ApiError::conflict(&resource_name(t), &name));
                 }
             }
@@ -786,7 +784,7 @@ async fn crud(
                 shared.reconcile(&mut cluster);
             }
             if deletes_answer_with_status(t) {
-                return Ok(json_response(200, &deleted_status(t, &gone)));
+                return Ok(json_response(200, &deleted_status(t, gone.head())));
             }
             Ok(json_response(200, &at_version(t, &gone, &target.version)))
         }
@@ -805,11 +803,11 @@ async fn crud(
             let names: Vec<(String, String)> = cluster
                 .store
                 .list(&t.key(), scope)
-                .filter(|o| label.matches_object(o) && field.matches(o))
+                .filter(|o| label.matches_object(o.head()) && field.matches(o.head()))
                 .map(|o| {
                     (
-                        meta_str(o, "namespace").to_string(),
-                        meta_str(o, "name").to_string(),
+                        meta_str(o.head(), "namespace").to_string(),
+                        meta_str(o.head(), "name").to_string(),
                     )
                 })
                 .collect();
@@ -949,7 +947,7 @@ fn list(
         let items: Vec<Arc<Stored>> = cluster
             .store
             .list(&key, ns)
-            .filter(|o| label.matches_object(o) && field.matches(o))
+            .filter(|o| label.matches_object(o.head()) && field.matches(o.head()))
             .cloned()
             .collect();
         let rv = cluster.store.resource_version();
@@ -982,7 +980,7 @@ fn list(
         (meta_str(o, "namespace"), meta_str(o, "name"))
     }
     let start = token.as_ref().map_or(0, |tok| {
-        objects.partition_point(|o| key_of(o) <= (tok.ns.as_str(), tok.name.as_str()))
+        objects.partition_point(|o| key_of(o.head()) <= (tok.ns.as_str(), tok.name.as_str()))
     });
     let limit = limit.unwrap_or(usize::MAX);
     let mut items = Vec::new();
@@ -991,7 +989,7 @@ fn list(
         if items.len() == limit {
             break;
         }
-        if label.matches_object(o) && field.matches(o) {
+        if label.matches_object(o.head()) && field.matches(o.head()) {
             items.push(o.clone());
             last = i;
         }
@@ -1000,10 +998,10 @@ fn list(
         && objects
             .iter()
             .skip(last + 1)
-            .any(|o| label.matches_object(o) && field.matches(o));
+            .any(|o| label.matches_object(o.head()) && field.matches(o.head()));
     let mut meta = json!({"resourceVersion": list_rv.to_string()});
     if more && let Some(o) = items.last() {
-        let (ns, name) = key_of(o);
+        let (ns, name) = key_of(o.head());
         meta["continue"] = json!(encode_continue(&ContinueToken {
             rv: list_rv,
             ns: ns.to_string(),
@@ -1015,32 +1013,6 @@ fn list(
         }
     }
     Ok(ListPage { meta, items })
-}
-
-/// A list item as served: built-in kinds drop `kind` and `apiVersion`, as a real server
-/// does; custom resources show the version asked for. Written without copying the object.
-struct ListItem<'a> {
-    object: &'a Stored,
-    /// `None`: a built-in kind.
-    api_version: Option<&'a str>,
-}
-
-impl serde::Serialize for ListItem<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap as _;
-        let Some(fields) = self.object.fields() else {
-            return self.object.serialize(s);
-        };
-        let mut map = s.serialize_map(None)?;
-        for (k, v) in fields {
-            match (k.as_str(), self.api_version) {
-                ("kind" | "apiVersion", None) => {}
-                ("apiVersion", Some(av)) => map.serialize_entry(k, av)?,
-                _ => map.serialize_entry(k, &v)?,
-            }
-        }
-        map.end()
-    }
 }
 
 /// Bytes a streamed answer sends at a time.
@@ -1062,13 +1034,9 @@ fn streamed_list(t: &ResourceType, target: &Target, page: ListPage) -> hyper::Re
             if i > 0 {
                 buf.push(b',');
             }
-            let item = ListItem {
-                object: o,
-                api_version: custom.as_deref(),
-            };
-            if serde_json::to_writer(&mut buf, &item).is_err() {
-                return;
-            }
+            // Built-in kinds' items go without `kind` and `apiVersion`, as a real server
+            // sends them; custom resources show the version asked for.
+            o.write_item(&mut buf, custom.as_deref());
             if buf.len() >= STREAM_CHUNK
                 && tx
                     .send(Bytes::from(std::mem::take(&mut buf)))
@@ -1090,11 +1058,27 @@ fn streamed_list(t: &ResourceType, target: &Target, page: ListPage) -> hyper::Re
 }
 
 /// A watch event's object: a table row, or the object itself.
-#[derive(serde::Serialize)]
-#[serde(untagged)]
 enum Rendered {
     Table(Value),
     Object(Arc<Stored>),
+}
+
+impl Rendered {
+    /// The event line: an object's stored bytes go out as they are.
+    fn line(&self, type_: &str) -> Bytes {
+        match self {
+            Rendered::Table(doc) => event_line(type_, doc),
+            Rendered::Object(o) => {
+                let mut line = Vec::with_capacity(o.json().len() + 32);
+                line.extend_from_slice(b"{\"type\":");
+                let _ = serde_json::to_writer(&mut line, type_);
+                line.extend_from_slice(b",\"object\":");
+                line.extend_from_slice(o.json().as_bytes());
+                line.extend_from_slice(b"}\n");
+                Bytes::from(line)
+            }
+        }
+    }
 }
 
 /// Encodes one watch event line.
@@ -1129,9 +1113,7 @@ impl WatchFilter {
     fn object_for(ev: &WatchEvent, ty: EventType) -> Arc<Stored> {
         match (&ev.old, ev.type_, ty) {
             (Some(old), EventType::Modified, EventType::Deleted) => {
-                let mut o = (**old).clone();
-                o.value_mut()["metadata"]["resourceVersion"] = json!(ev.rv.to_string());
-                Arc::new(o)
+                Arc::new(old.at_resource_version(ev.rv))
             }
             _ => ev.object.clone(),
         }
@@ -1139,8 +1121,8 @@ impl WatchFilter {
 
     /// What a watcher with this filter sees of an event, if anything.
     fn view(&self, ev: &WatchEvent) -> Option<EventType> {
-        let now = self.matches(&ev.object);
-        let before = ev.old.as_ref().is_some_and(|o| self.matches(o));
+        let now = self.matches(ev.object.head());
+        let before = ev.old.as_ref().is_some_and(|o| self.matches(o.head()));
         match ev.type_ {
             EventType::Added => now.then_some(EventType::Added),
             EventType::Deleted => (before || now).then_some(EventType::Deleted),
@@ -1192,7 +1174,7 @@ fn watch_response(
             let current: Vec<Arc<Stored>> = cluster
                 .store
                 .list(&t.key(), ns.as_deref())
-                .filter(|o| filter.matches(o))
+                .filter(|o| filter.matches(o.head()))
                 .cloned()
                 .collect();
             let rx = cluster.store.subscribe(&t.key(), ns.as_deref());
@@ -1229,7 +1211,7 @@ fn watch_response(
             let obj = at_version(&t, obj, &version);
             if table {
                 let cluster = shared.lock();
-                let rv = meta_str(&obj, "resourceVersion").to_string();
+                let rv = meta_str(obj.head(), "resourceVersion").to_string();
                 let doc = table::render(
                     &cluster,
                     &t,
@@ -1257,11 +1239,7 @@ fn watch_response(
         }
         if let Some((current, rv)) = initial {
             for o in current {
-                if tx
-                    .send(event_line("ADDED", &render(&o, &mut first)))
-                    .await
-                    .is_err()
-                {
+                if tx.send(render(&o, &mut first).line("ADDED")).await.is_err() {
                     return;
                 }
             }
@@ -1281,7 +1259,7 @@ fn watch_response(
                 ev = events.recv() => {
                     let Some(ev) = ev else { return };
                     if let Some(ty) = filter.view(&ev)
-                        && tx.send(event_line(ty.as_str(), &render(&WatchFilter::object_for(&ev, ty), &mut first))).await.is_err()
+                        && tx.send(render(&WatchFilter::object_for(&ev, ty), &mut first).line(ty.as_str())).await.is_err()
                     {
                         return;
                     }
@@ -1292,7 +1270,7 @@ fn watch_response(
                     let rv = shared.lock().store.resource_version();
                     while let Ok(ev) = events.try_recv() {
                         if let Some(ty) = filter.view(&ev)
-                            && tx.send(event_line(ty.as_str(), &render(&WatchFilter::object_for(&ev, ty), &mut first))).await.is_err()
+                            && tx.send(render(&WatchFilter::object_for(&ev, ty), &mut first).line(ty.as_str())).await.is_err()
                         {
                             return;
                         }

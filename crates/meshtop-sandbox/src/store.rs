@@ -1,16 +1,18 @@
 //! The object store: every object as JSON, one resourceVersion counter, and the event
 //! history that watches resume from.
 //!
-//! An object is kept parsed, except its `metadata.managedFields`: those are about half of a
-//! pod's JSON and, parsed, half of its memory (deep maps of tiny maps), yet only
-//! server-side apply and field ownership read them. They are kept as their JSON text and
-//! put back, where they were, whenever the object is served or read whole.
+//! An object is kept as its compact JSON text, written once when it is stored, and served
+//! as it is: a list, a watch event or a GET copies the bytes, never re-encodes them. Beside
+//! the text the store keeps parsed only what its indexes and readers look at on every
+//! object: `apiVersion`, `kind`, the metadata (without `managedFields`) and the few fields
+//! field selectors match on ([`Stored::head`]). Whatever reads more of an object parses it
+//! ([`Stored::full`], or a lean typed read with [`Stored::read`]).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::ser::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
@@ -35,84 +37,249 @@ impl EventType {
     }
 }
 
-/// An object as the store keeps it. It reads as its JSON without `metadata.managedFields`
-/// (`Deref`); it serializes whole, byte for byte as it was given; [`Stored::full`] gives it
-/// whole as a `Value`, for code that changes it or reads its managed fields.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Stored {
-    value: Value,
-    managed: Option<Managed>,
-}
-
-/// `metadata.managedFields` as JSON text, and its place among the metadata's fields.
+/// An object as the store keeps it: its JSON text, byte for byte as it is served, and its
+/// head parsed.
 #[derive(Debug, Clone)]
-struct Managed {
-    at: usize,
-    json: Box<RawValue>,
+pub struct Stored {
+    /// The whole object, compact.
+    json: Box<str>,
+    /// Where each top-level `"key":value` lies in `json`, in order.
+    fields: Box<[(u32, u32)]>,
+    /// The object without `metadata.managedFields` and without the bulky parts of the
+    /// kinds a cluster holds by the thousand (see [`Stored::head`]).
+    head: Value,
 }
 
-/// Equal as JSON values are: the same text, or the same fields in another order.
-impl PartialEq for Managed {
+/// Of a pod, the head keeps only these fields of `spec` and `status` (what field
+/// selectors match on, and what the controllers and istiod read of every pod); of each of
+/// its containers and init containers only `CONTAINER`, and of its conditions only the
+/// Ready one's `READY`.
+const POD_SPEC: &[&str] = &[
+    "containers",
+    "initContainers",
+    "nodeName",
+    "restartPolicy",
+    "schedulerName",
+    "serviceAccountName",
+];
+const CONTAINER: &[&str] = &["name", "image", "restartPolicy"];
+const READY: &[&str] = &["type", "status", "lastTransitionTime"];
+const POD_STATUS: &[&str] = &[
+    "phase",
+    "conditions",
+    "podIP",
+    "nominatedNodeName",
+    "startTime",
+];
+
+/// Two objects are equal when their JSON is: the same text, or the same fields in
+/// another order.
+impl PartialEq for Stored {
     fn eq(&self, other: &Self) -> bool {
-        self.json.get() == other.json.get()
-            || matches!(
-                (
-                    serde_json::from_str::<Value>(self.json.get()),
-                    serde_json::from_str::<Value>(other.json.get()),
-                ),
-                (Ok(a), Ok(b)) if a == b
-            )
+        self.json == other.json || self.full() == other.full()
     }
 }
 
 impl Stored {
-    pub fn new(mut value: Value) -> Self {
-        let managed = value
-            .get_mut("metadata")
-            .and_then(Value::as_object_mut)
-            .and_then(|meta| {
-                let at = meta.keys().position(|k| k == "managedFields")?;
-                let fields = meta.shift_remove("managedFields")?;
-                match serde_json::value::to_raw_value(&fields) {
-                    Ok(json) => Some(Managed { at, json }),
-                    // Not reachable for a `Value`; kept parsed rather than lost.
-                    Err(_) => {
-                        meta.shift_insert(at, "managedFields".into(), fields);
-                        None
+    pub fn new(value: Value) -> Self {
+        let (json, fields) = encode(&value);
+        Self {
+            json,
+            fields,
+            head: head_of(value),
+        }
+    }
+
+    /// The object's head: the object as parsed JSON without `metadata.managedFields`,
+    /// and without what is bulky in the kinds a cluster holds by the thousand: a pod's head
+    /// keeps of `spec` and `status` only the fields in `POD_SPEC` and `POD_STATUS`, of its
+    /// containers only their names, images and restart policies, and of its conditions only
+    /// Ready's type, status and time; a
+    /// Deployment's, ReplicaSet's, StatefulSet's, DaemonSet's or Job's has no
+    /// `spec.template`; a node's no `status.images`. Read those with [`Stored::full`] or
+    /// [`Stored::read`].
+    pub fn head(&self) -> &Value {
+        &self.head
+    }
+
+    /// The object's metadata, without `managedFields`.
+    pub fn meta(&self) -> &Value {
+        self.head.get("metadata").unwrap_or(&Value::Null)
+    }
+
+    /// The whole object, parsed.
+    pub fn full(&self) -> Value {
+        serde_json::from_str(&self.json).unwrap_or(Value::Null)
+    }
+
+    /// A typed read of the object: a struct naming only the fields wanted skips the rest
+    /// without building it. `None` when the object does not have that shape.
+    pub fn read<'a, T: serde::Deserialize<'a>>(&'a self) -> Option<T> {
+        serde_json::from_str(&self.json).ok()
+    }
+
+    /// One top-level field of the object, whole (`spec`, `status`), parsed from its
+    /// text alone.
+    pub fn field(&self, key: &str) -> Option<Value> {
+        self.fields.iter().find_map(|&(start, end)| {
+            let entry = self.json.get(start as usize..end as usize)?;
+            let (k, v) = entry.split_once(':')?;
+            (serde_json::from_str::<&str>(k).ok()? == key)
+                .then(|| serde_json::from_str(v).ok())
+                .flatten()
+        })
+    }
+
+    /// The object's JSON, as served.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// The same object with `metadata.resourceVersion` set to `rv`.
+    pub fn at_resource_version(&self, rv: u64) -> Self {
+        let mut v = self.full();
+        if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.insert("resourceVersion".into(), json!(rv.to_string()));
+        }
+        Self::new(v)
+    }
+
+    /// Writes the object as an item of a list: a real server leaves out `kind` and
+    /// `apiVersion` of built-in kinds (`api_version` `None`), and shows custom resources
+    /// at the version asked for.
+    pub fn write_item(&self, out: &mut Vec<u8>, api_version: Option<&str>) {
+        if self.fields.is_empty() {
+            out.extend_from_slice(self.json.as_bytes());
+            return;
+        }
+        out.push(b'{');
+        let mut first = true;
+        for &(start, end) in &self.fields {
+            let entry = self.json.get(start as usize..end as usize).unwrap_or("");
+            let replaced = if entry.starts_with("\"kind\":") {
+                if api_version.is_none() {
+                    continue;
+                }
+                None
+            } else if entry.starts_with("\"apiVersion\":") {
+                match api_version {
+                    None => continue,
+                    Some(av) => Some(av),
+                }
+            } else {
+                None
+            };
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            match replaced {
+                Some(av) => {
+                    out.extend_from_slice(b"\"apiVersion\":");
+                    let _ = serde_json::to_writer(&mut *out, av);
+                }
+                None => out.extend_from_slice(entry.as_bytes()),
+            }
+        }
+        out.push(b'}');
+    }
+
+    /// The same object at another `apiVersion` (a custom resource served at the version
+    /// asked for), its fields in their places.
+    pub fn at_api_version(&self, api_version: &str) -> Self {
+        let mut out = Vec::with_capacity(self.json.len() + api_version.len());
+        self.write_item(&mut out, Some(api_version));
+        match String::from_utf8(out)
+            .ok()
+            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+        {
+            Some(v) => Self::new(v),
+            None => self.clone(),
+        }
+    }
+}
+
+/// The compact JSON of a value (the bytes `serde_json::to_vec` writes) and where each of
+/// its top-level fields lies in it.
+fn encode(value: &Value) -> (Box<str>, Box<[(u32, u32)]>) {
+    let Some(map) = value.as_object() else {
+        return (value.to_string().into_boxed_str(), Box::default());
+    };
+    let mut out: Vec<u8> = Vec::with_capacity(4096);
+    let mut fields = Vec::with_capacity(map.len());
+    out.push(b'{');
+    for (i, (k, v)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let start = out.len();
+        // Writing a `Value` into a Vec does not fail.
+        let _ = serde_json::to_writer(&mut out, k);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut out, v);
+        fields.push((
+            u32::try_from(start).unwrap_or(u32::MAX),
+            u32::try_from(out.len()).unwrap_or(u32::MAX),
+        ));
+    }
+    out.push(b'}');
+    let json = String::from_utf8(out).unwrap_or_else(|_| value.to_string());
+    (json.into_boxed_str(), fields.into_boxed_slice())
+}
+
+/// The head of an object (see [`Stored::head`]), built from its parts.
+fn head_of(value: Value) -> Value {
+    let Value::Object(mut whole) = value else {
+        return value;
+    };
+    if let Some(meta) = whole.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.shift_remove("managedFields");
+    }
+    let kind = whole.get("kind").and_then(Value::as_str).unwrap_or("");
+    let keep_only = |part: Option<&mut Value>, keep: &[&str]| {
+        if let Some(m) = part.and_then(Value::as_object_mut) {
+            m.retain(|k, _| keep.contains(&k.as_str()));
+        }
+    };
+    match kind {
+        "Pod" => {
+            keep_only(whole.get_mut("spec"), POD_SPEC);
+            keep_only(whole.get_mut("status"), POD_STATUS);
+            if let Some(conditions) = whole
+                .get_mut("status")
+                .and_then(|s| s.get_mut("conditions"))
+                .and_then(Value::as_array_mut)
+            {
+                conditions.retain(|c| c.get("type").and_then(Value::as_str) == Some("Ready"));
+                for c in conditions {
+                    keep_only(Some(c), READY);
+                }
+            }
+            for list in ["containers", "initContainers"] {
+                if let Some(items) = whole
+                    .get_mut("spec")
+                    .and_then(|s| s.get_mut(list))
+                    .and_then(Value::as_array_mut)
+                {
+                    for c in items {
+                        keep_only(Some(c), CONTAINER);
                     }
                 }
-            });
-        Self {
-            value: compact(value),
-            managed,
+            }
         }
-    }
-
-    /// The whole object, managed fields included.
-    pub fn full(&self) -> Value {
-        self.clone().into_full()
-    }
-
-    pub fn into_full(self) -> Value {
-        let mut value = self.value;
-        if let Some(m) = self.managed
-            && let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut)
-            && let Ok(fields) = serde_json::from_str::<Value>(m.json.get())
-        {
-            meta.shift_insert(m.at.min(meta.len()), "managedFields".into(), fields);
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" => {
+            if let Some(spec) = whole.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.shift_remove("template");
+            }
         }
-        value
+        "Node" => {
+            if let Some(status) = whole.get_mut("status").and_then(Value::as_object_mut) {
+                status.shift_remove("images");
+            }
+        }
+        _ => {}
     }
-
-    /// The object without its managed fields.
-    pub fn value(&self) -> &Value {
-        &self.value
-    }
-
-    /// The object without its managed fields, to change other fields in place.
-    pub fn value_mut(&mut self) -> &mut Value {
-        &mut self.value
-    }
+    compact(Value::Object(whole))
 }
 
 /// The same value with every map and array holding just what it needs: parsing grows
@@ -135,13 +302,6 @@ fn compact(v: Value) -> Value {
     }
 }
 
-impl std::ops::Deref for Stored {
-    type Target = Value;
-    fn deref(&self) -> &Value {
-        &self.value
-    }
-}
-
 impl From<Value> for Stored {
     fn from(value: Value) -> Self {
         Self::new(value)
@@ -150,78 +310,17 @@ impl From<Value> for Stored {
 
 impl std::fmt::Display for Stored {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match serde_json::to_string(self) {
-            Ok(s) => f.write_str(&s),
-            Err(_) => self.value.fmt(f),
-        }
+        f.write_str(&self.json)
     }
 }
 
-impl Stored {
-    /// The object's top-level fields, each ready to serialize whole (metadata with its
-    /// managed fields); `None` if the object is not a JSON object.
-    pub fn fields(&self) -> Option<impl Iterator<Item = (&String, Field<'_>)>> {
-        let fields = self.value.as_object()?;
-        Some(fields.iter().map(|(k, v)| {
-            let field = match (&self.managed, v.as_object()) {
-                (Some(managed), Some(meta)) if k == "metadata" => {
-                    Field::Metadata(WithManaged { meta, managed })
-                }
-                _ => Field::Plain(v),
-            };
-            (k, field)
-        }))
-    }
-}
-
+/// Serializes as the stored text (into JSON, byte for byte).
 impl Serialize for Stored {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let Some(fields) = self.fields() else {
-            return self.value.serialize(s);
-        };
-        let mut map = s.serialize_map(self.value.as_object().map(Map::len))?;
-        for (k, v) in fields {
-            map.serialize_entry(k, &v)?;
+        match serde_json::from_str::<&RawValue>(&self.json) {
+            Ok(raw) => raw.serialize(s),
+            Err(_) => self.full().serialize(s),
         }
-        map.end()
-    }
-}
-
-/// One top-level field of a stored object, as served.
-pub enum Field<'a> {
-    Plain(&'a Value),
-    Metadata(WithManaged<'a>),
-}
-
-impl Serialize for Field<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Field::Plain(v) => v.serialize(s),
-            Field::Metadata(m) => m.serialize(s),
-        }
-    }
-}
-
-/// Metadata with its managed fields back in their place.
-pub struct WithManaged<'a> {
-    meta: &'a Map<String, Value>,
-    managed: &'a Managed,
-}
-
-impl Serialize for WithManaged<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.meta.len() + 1))?;
-        let at = self.managed.at.min(self.meta.len());
-        for (i, (k, v)) in self.meta.iter().enumerate() {
-            if i == at {
-                map.serialize_entry("managedFields", &self.managed.json)?;
-            }
-            map.serialize_entry(k, v)?;
-        }
-        if at == self.meta.len() {
-            map.serialize_entry("managedFields", &self.managed.json)?;
-        }
-        map.end()
     }
 }
 
@@ -281,6 +380,8 @@ pub struct Store {
     compacted: u64,
     watchers: Vec<Watcher>,
     snapshots: VecDeque<ListSnapshot>,
+    /// The resourceVersion of each type's last change.
+    changed_at: HashMap<String, u64>,
 }
 
 /// RFC 3339 at whole seconds, the way the API server writes timestamps.
@@ -367,6 +468,7 @@ impl Store {
             compacted: 0,
             watchers: Vec::new(),
             snapshots: VecDeque::new(),
+            changed_at: HashMap::new(),
         }
     }
 
@@ -467,6 +569,11 @@ impl Store {
         Some(namespaces)
     }
 
+    /// Whether an object of a type (`nodes`) changed after resourceVersion `rv`.
+    pub fn type_changed_since(&self, key: &str, rv: u64) -> bool {
+        self.changed_at.get(key).is_some_and(|at| *at > rv)
+    }
+
     /// Owned copies, whole, for code that writes while iterating.
     pub fn list_cloned(&self, key: &str, namespace: Option<&str>) -> Vec<Value> {
         self.list(key, namespace).map(|v| v.full()).collect()
@@ -553,13 +660,14 @@ impl Store {
             .get(&t.key(), &namespace, &name)
             .cloned()
             .ok_or_else(|| ApiError::not_found(&resource_name(t), &name))?;
+        let before = old.full();
         {
             let meta = obj
                 .get_mut("metadata")
                 .and_then(Value::as_object_mut)
                 .ok_or_else(|| ApiError::bad_request("metadata is required"))?;
             for field in ["uid", "creationTimestamp", "generation", "resourceVersion"] {
-                match old.pointer(&format!("/metadata/{field}")) {
+                match old.meta().get(field) {
                     Some(v) => meta.insert(field.into(), v.clone()),
                     None => meta.remove(field),
                 };
@@ -568,21 +676,21 @@ impl Store {
                 meta.remove("namespace");
             }
         }
-        let mut obj = Stored::new(obj);
-        if obj == *old {
+        if obj == before {
             return Ok(old);
         }
-        if uses_generation(t) && spec_part(&obj) != spec_part(&old) {
+        if uses_generation(t) && spec_part(&obj) != spec_part(&before) {
             let g = old
-                .pointer("/metadata/generation")
+                .meta()
+                .get("generation")
                 .and_then(Value::as_i64)
                 .unwrap_or(0)
                 + 1;
-            obj.value_mut()["metadata"]["generation"] = json!(g);
+            obj["metadata"]["generation"] = json!(g);
         }
         let rv = self.next_rv();
-        obj.value_mut()["metadata"]["resourceVersion"] = json!(rv.to_string());
-        let obj = Arc::new(obj);
+        obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+        let obj = Arc::new(Stored::new(obj));
         self.objects
             .entry(t.key())
             .or_default()
@@ -612,9 +720,7 @@ impl Store {
             .and_then(|m| m.remove(&(namespace.to_string(), name.to_string())))
             .ok_or_else(|| ApiError::not_found(&resource_name(t), name))?;
         let rv = self.next_rv();
-        let mut gone = (*old).clone();
-        gone.value_mut()["metadata"]["resourceVersion"] = json!(rv.to_string());
-        let gone = Arc::new(gone);
+        let gone = Arc::new(old.at_resource_version(rv));
         self.record(
             t.key(),
             namespace.to_string(),
@@ -647,6 +753,12 @@ impl Store {
         old: Option<Arc<Stored>>,
         rv: u64,
     ) {
+        match self.changed_at.get_mut(&key) {
+            Some(at) => *at = rv,
+            None => {
+                self.changed_at.insert(key.clone(), rv);
+            }
+        }
         let ev = Arc::new(WatchEvent {
             rv,
             key,
@@ -732,20 +844,25 @@ mod tests {
         let mut s = Store::new(100);
         let now = Timestamp::now();
         let a = s.create(&t, cm("a", "1"), now).expect("create");
-        assert_eq!(a["metadata"]["resourceVersion"], "1");
-        assert!(a["metadata"]["uid"].as_str().is_some_and(|u| u.len() == 36));
+        assert_eq!(a.head()["metadata"]["resourceVersion"], "1");
+        assert!(
+            a.head()["metadata"]["uid"]
+                .as_str()
+                .is_some_and(|u| u.len() == 36)
+        );
         assert!(
             s.create(&t, cm("a", "1"), now)
                 .is_err_and(|e| e.code == 409)
         );
         let same = s.replace(&t, cm("a", "1")).expect("noop");
         assert_eq!(
-            same["metadata"]["resourceVersion"], "1",
+            same.head()["metadata"]["resourceVersion"],
+            "1",
             "unchanged object keeps its rv"
         );
         let b = s.replace(&t, cm("a", "2")).expect("replace");
-        assert_eq!(b["metadata"]["resourceVersion"], "2");
-        assert_eq!(b["metadata"]["uid"], a["metadata"]["uid"]);
+        assert_eq!(b.head()["metadata"]["resourceVersion"], "2");
+        assert_eq!(b.head()["metadata"]["uid"], a.head()["metadata"]["uid"]);
         s.remove(&t, "ns", "a").expect("remove");
         assert!(s.get("configmaps", "ns", "a").is_none());
         let (backlog, _rx) = s.watch_from("configmaps", None, 1).expect("watch");
@@ -768,7 +885,7 @@ mod tests {
                 assert_eq!(serde_json::to_value(&**o).expect("value"), whole);
                 if let Some(m) = whole.pointer("/metadata/managedFields") {
                     with_managed += 1;
-                    assert!(o.pointer("/metadata/managedFields").is_none());
+                    assert!(o.head().pointer("/metadata/managedFields").is_none());
                     assert!(m.as_array().is_some_and(|a| !a.is_empty()));
                 }
             }
@@ -776,6 +893,51 @@ mod tests {
         assert!(
             with_managed > 40,
             "{with_managed} objects with managed fields"
+        );
+    }
+
+    #[test]
+    fn list_items_heads_and_fields_come_from_the_stored_text() {
+        let meta = r#""metadata":{"name":"p","namespace":"ns","managedFields":[{"manager":"m"}]}"#;
+        let spec = r#""spec":{"nodeName":"n","containers":[{"name":"app","image":"a:1","ports":[{"containerPort":80}]}]}"#;
+        let status = r#""status":{"phase":"Running","conditions":[{"type":"PodScheduled","status":"True"},{"type":"Ready","status":"True","lastProbeTime":null,"lastTransitionTime":"t"}],"containerStatuses":[{"name":"app"}]}"#;
+        let text = format!(r#"{{"kind":"Pod",{meta},"apiVersion":"v1",{spec},{status}}}"#);
+        let s = Stored::new(serde_json::from_str(&text).expect("json"));
+        assert_eq!(s.json(), text);
+        assert_eq!(serde_json::to_string(&s).expect("json"), text);
+        let mut item = Vec::new();
+        s.write_item(&mut item, None);
+        assert_eq!(
+            String::from_utf8(item).expect("utf-8"),
+            format!("{{{meta},{spec},{status}}}")
+        );
+        let mut item = Vec::new();
+        s.write_item(&mut item, Some("v2"));
+        assert_eq!(
+            String::from_utf8(item).expect("utf-8"),
+            format!(r#"{{"kind":"Pod",{meta},"apiVersion":"v2",{spec},{status}}}"#)
+        );
+        // The head: no managed fields, and of the pod's spec and status what every
+        // reader needs.
+        assert_eq!(
+            s.head(),
+            &json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p", "namespace": "ns"},
+                "spec": {"nodeName": "n", "containers": [{"name": "app", "image": "a:1"}]},
+                "status": {"phase": "Running",
+                    "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "t"}]}})
+        );
+        assert_eq!(
+            s.field("status"),
+            Some(
+                json!({"phase": "Running", "conditions": [{"type": "PodScheduled", "status": "True"},
+                {"type": "Ready", "status": "True", "lastProbeTime": null, "lastTransitionTime": "t"}],
+                "containerStatuses": [{"name": "app"}]})
+            )
+        );
+        assert_eq!(s.field("missing"), None);
+        assert_eq!(
+            s.at_resource_version(7).meta()["resourceVersion"],
+            json!("7")
         );
     }
 
@@ -829,9 +991,9 @@ mod tests {
         let mut with_status = d.clone();
         with_status["status"] = json!({"replicas": 1});
         let o = s.replace(&t, with_status.clone()).expect("status");
-        assert_eq!(o["metadata"]["generation"], 1);
+        assert_eq!(o.head()["metadata"]["generation"], 1);
         with_status["spec"]["replicas"] = json!(2);
         let o = s.replace(&t, with_status).expect("spec");
-        assert_eq!(o["metadata"]["generation"], 2);
+        assert_eq!(o.head()["metadata"]["generation"], 2);
     }
 }

@@ -51,27 +51,34 @@ fn controller_scale(cluster: &Cluster, pod: &Value) -> Option<(String, u64)> {
     match kind {
         "ReplicaSet" => {
             let rs = cluster.store.get("replicasets.apps", ns, name)?;
-            if let Some(d) = controller_ref(rs)
+            if let Some(d) = controller_ref(rs.head())
                 .filter(|d| d.get("kind").and_then(Value::as_str) == Some("Deployment"))
             {
                 let dname = d.get("name").and_then(Value::as_str).unwrap_or("");
                 if let Some(deploy) = cluster.store.get("deployments.apps", ns, dname) {
-                    return Some((meta_str(deploy, "uid").to_string(), replicas(deploy)));
+                    return Some((
+                        meta_str(deploy.head(), "uid").to_string(),
+                        replicas(deploy.head()),
+                    ));
                 }
             }
-            Some((meta_str(rs, "uid").to_string(), replicas(rs)))
+            Some((meta_str(rs.head(), "uid").to_string(), replicas(rs.head())))
         }
         "StatefulSet" => {
             let sts = cluster.store.get("statefulsets.apps", ns, name)?;
-            Some((meta_str(sts, "uid").to_string(), replicas(sts)))
+            Some((
+                meta_str(sts.head(), "uid").to_string(),
+                replicas(sts.head()),
+            ))
         }
         "DaemonSet" => {
             let ds = cluster.store.get("daemonsets.apps", ns, name)?;
             let n = ds
+                .head()
                 .pointer("/status/desiredNumberScheduled")
                 .and_then(Value::as_u64)
                 .unwrap_or(0);
-            Some((meta_str(ds, "uid").to_string(), n))
+            Some((meta_str(ds.head(), "uid").to_string(), n))
         }
         _ => None,
     }
@@ -91,10 +98,10 @@ impl<'a> PodIndex<'a> {
         for p in cluster
             .store
             .list("pods", Some(namespace))
-            .filter(|p| !is_deleting(p))
+            .filter(|p| !is_deleting(p.head()))
         {
             all.push(p);
-            if let Some(l) = labels(p).and_then(Value::as_object) {
+            if let Some(l) = labels(p.head()).and_then(Value::as_object) {
                 for (k, v) in l {
                     by_label
                         .entry((k.as_str(), v.as_str().unwrap_or("")))
@@ -128,7 +135,7 @@ impl<'a> PodIndex<'a> {
             .unwrap_or(&self.all);
         candidates
             .iter()
-            .filter(|p| sel.matches(labels(p)))
+            .filter(|p| sel.matches(labels(p.head())))
             .copied()
             .collect()
     }
@@ -137,14 +144,14 @@ impl<'a> PodIndex<'a> {
 fn budget(cluster: &Cluster, pdb: &Value, pods: &[&Arc<Stored>]) -> Budget {
     let current_healthy = pods
         .iter()
-        .filter(|p| phase(p) == "Running" && is_ready(p))
+        .filter(|p| phase(p.head()) == "Running" && is_ready(p.head()))
         .count() as u64;
     // The scale of the pods' controllers, each counted once; a pod without one counts itself.
     let expected_scale = || {
         let mut seen = BTreeSet::new();
         let mut total = 0;
         for p in pods {
-            match controller_scale(cluster, p) {
+            match controller_scale(cluster, p.head()) {
                 Some((uid, n)) => {
                     if seen.insert(uid) {
                         total += n;
@@ -180,8 +187,8 @@ fn budget(cluster: &Cluster, pdb: &Value, pods: &[&Arc<Stored>]) -> Budget {
 /// Recomputes one PDB's status and writes it if it changed; returns the numbers.
 fn refresh(cluster: &mut Cluster, types: &Types, pdb: &Stored, now: Timestamp) -> Budget {
     let b = {
-        let index = PodIndex::new(cluster, meta_str(pdb, "namespace"));
-        budget(cluster, pdb, &index.select(pdb))
+        let index = PodIndex::new(cluster, meta_str(pdb.head(), "namespace"));
+        budget(cluster, pdb.head(), &index.select(pdb.head()))
     };
     write_budget(cluster, types, pdb, b, now);
     b
@@ -190,10 +197,12 @@ fn refresh(cluster: &mut Cluster, types: &Types, pdb: &Stored, now: Timestamp) -
 /// Writes a PDB's status from its numbers, if that changes it.
 fn write_budget(cluster: &mut Cluster, types: &Types, pdb: &Stored, b: Budget, now: Timestamp) {
     let generation = pdb
+        .head()
         .pointer("/metadata/generation")
         .cloned()
         .unwrap_or(json!(1));
     let mut status = pdb
+        .head()
         .get("status")
         .cloned()
         .filter(Value::is_object)
@@ -244,25 +253,25 @@ fn changed_namespaces(cluster: &mut Cluster) -> Option<BTreeSet<String>> {
 
 pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp) {
     let changed = changed_namespaces(cluster);
-    let pdbs: Vec<Arc<Stored>> = cluster
-        .store
-        .list(&types.pdb.key(), None)
-        .filter(|p| {
-            changed
-                .as_ref()
-                .is_none_or(|c| c.contains(meta_str(p, "namespace")))
-        })
-        .cloned()
-        .collect();
+    // Only the namespaces where something moved, each a range of the store.
+    let key = types.pdb.key();
+    let pdbs: Vec<Arc<Stored>> = match &changed {
+        None => cluster.store.list(&key, None).cloned().collect(),
+        Some(namespaces) => namespaces
+            .iter()
+            .flat_map(|ns| cluster.store.list(&key, Some(ns)))
+            .cloned()
+            .collect(),
+    };
     let budgets: Vec<Budget> = {
         let mut indexes: HashMap<&str, PodIndex> = HashMap::new();
         pdbs.iter()
             .map(|pdb| {
-                let ns = meta_str(pdb, "namespace");
+                let ns = meta_str(pdb.head(), "namespace");
                 let index = indexes
                     .entry(ns)
                     .or_insert_with(|| PodIndex::new(cluster, ns));
-                budget(cluster, pdb, &index.select(pdb))
+                budget(cluster, pdb.head(), &index.select(pdb.head()))
             })
             .collect()
     };
@@ -291,7 +300,7 @@ pub fn evict(
         from_client: true,
     };
     // A pod that is not running has no disruption to budget for.
-    if phase(&pod) != "Running" || is_deleting(&pod) {
+    if phase(pod.head()) != "Running" || is_deleting(pod.head()) {
         api::delete(cluster, &types.pod, namespace, name, now, &opts)?;
         return Ok(());
     }
@@ -299,8 +308,8 @@ pub fn evict(
         .store
         .list(&types.pdb.key(), Some(namespace))
         .filter(|pdb| {
-            LabelSelector::from_object(pdb.pointer("/spec/selector"))
-                .is_ok_and(|s| s.matches_object(&pod))
+            LabelSelector::from_object(pdb.head().pointer("/spec/selector"))
+                .is_ok_and(|s| s.matches_object(pod.head()))
         })
         .cloned()
         .collect();
@@ -315,12 +324,12 @@ pub fn evict(
     let b = refresh(cluster, &types, pdb, now);
     // policy/v1 (unhealthyPodEvictionPolicy IfHealthyBudget, the default): a pod that is not
     // ready may go while the budget's healthy pods suffice, and spends no disruption.
-    if !is_ready(&pod) && b.current_healthy >= b.desired_healthy {
+    if !is_ready(pod.head()) && b.current_healthy >= b.desired_healthy {
         api::delete(cluster, &types.pod, namespace, name, now, &opts)?;
         return Ok(());
     }
     if b.allowed() == 0 {
-        let pdb_name = meta_str(pdb, "name");
+        let pdb_name = meta_str(pdb.head(), "name");
         return Err(ApiError::new(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.")
             .with_details(json!({"causes": [{
                 "reason": "DisruptionBudget",
@@ -333,7 +342,7 @@ pub fn evict(
         // The budget is spent at once: the next eviction sees one disruption fewer.
         let fresh = cluster
             .store
-            .get(&types.pdb.key(), namespace, meta_str(pdb, "name"))
+            .get(&types.pdb.key(), namespace, meta_str(pdb.head(), "name"))
             .cloned();
         if let Some(fresh) = fresh {
             refresh(cluster, &types, &fresh, now);

@@ -7,6 +7,8 @@
 //! Deployment is `<gateway>-<class>` for `istio` and the Gateway's own name for waypoints, selected
 //! by `gateway.networking.k8s.io/gateway-name`.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value, json};
 
 use jiff::Timestamp;
@@ -91,7 +93,7 @@ pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp) {
     }
     let Some(gt) = &types.gateway else { return };
     for gw in objects(cluster, gt) {
-        if is_deleting(&gw) {
+        if is_deleting(gw.head()) {
             continue;
         }
         gateway(cluster, types, gt, &gw, now);
@@ -100,10 +102,14 @@ pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp) {
 
 /// Creates the built-in classes once some istiod runs, and accepts the classes istiod owns.
 fn classes(cluster: &mut Cluster, gc: &ResourceType, now: Timestamp) {
+    // istiod runs in istio-system, looked at first so that a write does not walk every
+    // Deployment of the cluster.
+    let is_istiod = |d: &Arc<Stored>| label(d.head(), "app") == Some("istiod");
     let has_istiod = cluster
         .store
-        .list("deployments.apps", None)
-        .any(|d| label(d, "app") == Some("istiod"));
+        .list("deployments.apps", Some("istio-system"))
+        .any(is_istiod)
+        || cluster.store.list("deployments.apps", None).any(is_istiod);
     if has_istiod {
         for class in &BUILTIN_CLASSES {
             if cluster.store.get(&gc.key(), "", class.name).is_none() {
@@ -123,14 +129,14 @@ fn classes(cluster: &mut Cluster, gc: &ResourceType, now: Timestamp) {
     }
     let ts = timestamp(now);
     for class in objects(cluster, gc) {
-        let controller = at(&class, &["spec", "controllerName"])
+        let controller = at(class.head(), &["spec", "controllerName"])
             .and_then(Value::as_str)
             .unwrap_or("");
         if !BUILTIN_CLASSES.iter().any(|b| b.controller == controller) || !has_istiod {
             continue;
         }
-        let mut status = status_of(&class);
-        let generation = class.pointer("/metadata/generation").cloned();
+        let mut status = status_of(class.head());
+        let generation = class.head().pointer("/metadata/generation").cloned();
         let cond = json!({"type": "Accepted", "status": "True", "reason": "Accepted",
                           "message": "Handled by Istio controller", "observedGeneration": generation});
         set_condition(&mut status, cond, &ts, false);
@@ -209,7 +215,7 @@ fn deployment_overlay(cluster: &Cluster, gw: &Value) -> Option<Value> {
     let cm = cluster
         .store
         .get("configmaps", meta_str(gw, "namespace"), name)?;
-    let text = at(cm, &["data", "deployment"]).and_then(Value::as_str)?;
+    let text = at(cm.head(), &["data", "deployment"]).and_then(Value::as_str)?;
     serde_yaml::from_str::<Value>(text).ok()
 }
 
@@ -228,7 +234,7 @@ fn infrastructure_labels(gw: &Value, class: &str, extra: &[(&str, &str)]) -> Val
 }
 
 fn gateway(cluster: &mut Cluster, types: &Types, gt: &ResourceType, gw: &Stored, now: Timestamp) {
-    let class = at(gw, &["spec", "gatewayClassName"])
+    let class = at(gw.head(), &["spec", "gatewayClassName"])
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
@@ -236,16 +242,16 @@ fn gateway(cluster: &mut Cluster, types: &Types, gt: &ResourceType, gw: &Stored,
         return;
     };
     // A Gateway no running revision owns is left alone, with no status, as istiod does.
-    let Some(revision) = owning_revision(cluster, gw) else {
+    let Some(revision) = owning_revision(cluster, gw.head()) else {
         return;
     };
-    let Some(istiod) = istiod_of(cluster, &revision).cloned() else {
+    let Some(istiod) = istiod_of(cluster, &revision) else {
         return;
     };
-    let name = meta_str(gw, "name").to_string();
-    let ns = meta_str(gw, "namespace").to_string();
+    let name = meta_str(gw.head(), "name").to_string();
+    let ns = meta_str(gw.head(), "namespace").to_string();
     let deploy_name = kind.deployment_name(&name, &class);
-    let owner = owner_ref(gw);
+    let owner = owner_ref(gw.head());
     if cluster
         .store
         .get(&types.service.key(), &ns, &deploy_name)
@@ -254,10 +260,10 @@ fn gateway(cluster: &mut Cluster, types: &Types, gt: &ResourceType, gw: &Stored,
         let mut svc = json!({
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": {"name": deploy_name, "namespace": ns, "labels": infrastructure_labels(gw, &class, &[]),
+            "metadata": {"name": deploy_name, "namespace": ns, "labels": infrastructure_labels(gw.head(), &class, &[]),
                          "ownerReferences": [owner.clone()]},
             "spec": {
-                "ports": service_ports(gw, kind),
+                "ports": service_ports(gw.head(), kind),
                 "selector": {NAME_LABEL: name},
                 "type": if kind == Deployed::Router { "LoadBalancer" } else { "ClusterIP" },
             },
@@ -279,8 +285,8 @@ fn gateway(cluster: &mut Cluster, types: &Types, gt: &ResourceType, gw: &Stored,
         .is_none()
     {
         let mut deployment =
-            rendered_deployment(gw, &class, kind, &deploy_name, &revision, &istiod);
-        if let Some(overlay) = deployment_overlay(cluster, gw)
+            rendered_deployment(gw.head(), &class, kind, &deploy_name, &revision, &istiod);
+        if let Some(overlay) = deployment_overlay(cluster, gw.head())
             && let Ok(merged) = strategic_merge_patch(&deployment, &overlay)
         {
             deployment = merged;
@@ -384,20 +390,20 @@ fn gateway_status(
     deploy_name: &str,
     now: Timestamp,
 ) {
-    let ns = meta_str(gw, "namespace");
-    let name = meta_str(gw, "name");
+    let ns = meta_str(gw.head(), "namespace");
+    let name = meta_str(gw.head(), "name");
     let host = format!("{deploy_name}.{ns}.svc.cluster.local");
     let ready = cluster
         .store
         .list("pods", Some(ns))
-        .any(|p| label(p, NAME_LABEL) == Some(name) && is_ready(p));
-    let generation = gw.pointer("/metadata/generation").cloned();
+        .any(|p| label(p.head(), NAME_LABEL) == Some(name) && is_ready(p.head()));
+    let generation = gw.head().pointer("/metadata/generation").cloned();
     let ts = timestamp(now);
-    let mut status = status_of(gw);
+    let mut status = status_of(gw.head());
     let lb_ip = cluster
         .store
         .get("services", ns, deploy_name)
-        .and_then(|s| s.pointer("/status/loadBalancer/ingress/0/ip"))
+        .and_then(|s| s.head().pointer("/status/loadBalancer/ingress/0/ip"))
         .and_then(Value::as_str)
         .map(str::to_string);
     let addresses = match (kind, &lb_ip) {
@@ -408,7 +414,7 @@ fn gateway_status(
     let accepted = json!({"type": "Accepted", "status": "True", "reason": "Accepted",
                           "message": "Resource accepted", "observedGeneration": generation});
     let programmed = if ready {
-        let ports: Vec<String> = service_ports(gw, kind)
+        let ports: Vec<String> = service_ports(gw.head(), kind)
             .iter()
             .skip(1)
             .filter_map(|p| p.get("port").and_then(Value::as_u64))
@@ -432,7 +438,7 @@ fn gateway_status(
         status["addresses"] = addresses;
     }
     let old_listeners = status.get("listeners").cloned();
-    let listeners: Vec<Value> = listeners(gw)
+    let listeners: Vec<Value> = listeners(gw.head())
         .map(|l| {
             let lname = l.get("name").and_then(Value::as_str).unwrap_or("");
             let mut ls = old_listeners
@@ -441,7 +447,7 @@ fn gateway_status(
                 .and_then(|a| a.iter().find(|x| x.get("name").and_then(Value::as_str) == Some(lname)))
                 .cloned()
                 .unwrap_or_else(|| json!({"name": lname}));
-            ls["attachedRoutes"] = json!(attached_routes(cluster, gw, lname));
+            ls["attachedRoutes"] = json!(attached_routes(cluster, gw.head(), lname));
             ls["supportedKinds"] = json!([{"group": GROUP, "kind": "HTTPRoute"}, {"group": GROUP, "kind": "GRPCRoute"}]);
             for (t, reason, message) in [
                 ("Accepted", "Accepted", "No errors found"),
@@ -471,14 +477,14 @@ fn attached_routes(cluster: &Cluster, gw: &Value, listener: &str) -> u64 {
         .store
         .list("httproutes.gateway.networking.k8s.io", None)
         .filter(|r| {
-            at(r, &["spec", "parentRefs"])
+            at(r.head(), &["spec", "parentRefs"])
                 .and_then(Value::as_array)
                 .is_some_and(|refs| {
                     refs.iter().any(|p| {
                         let pns = p
                             .get("namespace")
                             .and_then(Value::as_str)
-                            .unwrap_or(meta_str(r, "namespace"));
+                            .unwrap_or(meta_str(r.head(), "namespace"));
                         let section = p.get("sectionName").and_then(Value::as_str);
                         p.get("name").and_then(Value::as_str) == Some(name)
                             && pns == ns

@@ -5,7 +5,9 @@ use serde_json::{Value, json};
 
 use jiff::Timestamp;
 
-use super::super::store::meta_str;
+use std::sync::Arc;
+
+use super::super::store::{Stored, meta_str};
 use super::{Cluster, controller_ref, label};
 
 /// Parses an Istio version (`1.9.1`, `1.10-alpha.abc`, `1.23.0-distroless`) into
@@ -64,16 +66,19 @@ fn split_image(image: &str) -> (&str, &str) {
 }
 
 /// The istiod Deployment of a revision (`app=istiod`; no `istio.io/rev` label means
-/// `default`).
-pub(super) fn istiod_of<'a>(cluster: &'a Cluster, revision: &str) -> Option<&'a Value> {
-    cluster
-        .store
-        .list("deployments.apps", None)
-        .find(|d| {
-            label(d, "app") == Some("istiod")
-                && label(d, "istio.io/rev").unwrap_or("default") == revision
-        })
-        .map(|d| d.value())
+/// `default`), whole. It is looked for in `istio-system` first, where istiod runs, so that
+/// admitting a pod does not walk every Deployment of the cluster.
+pub(super) fn istiod_of(cluster: &Cluster, revision: &str) -> Option<Value> {
+    let is_istiod = |d: &&Arc<Stored>| {
+        label(d.head(), "app") == Some("istiod")
+            && label(d.head(), "istio.io/rev").unwrap_or("default") == revision
+    };
+    let store = &cluster.store;
+    store
+        .list("deployments.apps", Some("istio-system"))
+        .find(is_istiod)
+        .or_else(|| store.list("deployments.apps", None).find(is_istiod))
+        .map(|d| d.full())
 }
 
 fn webhooks(cluster: &Cluster) -> impl Iterator<Item = &Value> {
@@ -83,7 +88,7 @@ fn webhooks(cluster: &Cluster) -> impl Iterator<Item = &Value> {
             "mutatingwebhookconfigurations.admissionregistration.k8s.io",
             None,
         )
-        .map(|w| w.value())
+        .map(|w| w.head())
 }
 
 /// The revision whose istiod a webhook configuration calls: what the API server does with
@@ -104,7 +109,7 @@ fn called_revision(cluster: &Cluster, mwc: &Value) -> Option<String> {
     if let Some(rev) = cluster
         .store
         .get("services", ns, name)
-        .and_then(|s| label(s, "istio.io/rev"))
+        .and_then(|s| label(s.head(), "istio.io/rev"))
     {
         return Some(rev.to_string());
     }
@@ -153,7 +158,7 @@ fn cni_installed(cluster: &Cluster) -> bool {
     cluster
         .store
         .list("daemonsets.apps", None)
-        .any(|d| label(d, "k8s-app") == Some("istio-cni-node"))
+        .any(|d| label(d.head(), "k8s-app") == Some("istio-cni-node"))
 }
 
 /// Which revision's webhook would inject this pod, if any.
@@ -176,7 +181,10 @@ fn injecting_revision(cluster: &Cluster, pod: &Value) -> Option<String> {
     let ns = cluster
         .store
         .get("namespaces", "", meta_str(pod, "namespace"))?;
-    match (label(ns, "istio-injection"), label(ns, "istio.io/rev")) {
+    match (
+        label(ns.head(), "istio-injection"),
+        label(ns.head(), "istio.io/rev"),
+    ) {
         (Some("enabled"), _) => default_revision(cluster),
         (Some(_), _) => None,
         (None, Some(rev)) => Some(resolve_tag(cluster, rev)),
@@ -297,7 +305,7 @@ pub fn admit_pod(cluster: &mut Cluster, pod: &mut Value, now: Timestamp) {
     let Some(istiod) = istiod_of(cluster, &revision) else {
         return;
     };
-    let (hub, tag) = release_of(istiod);
+    let (hub, tag) = release_of(&istiod);
     // An unparsable tag (`latest`) behaves as a current release.
     let version = parse_version(tag).unwrap_or((1, u32::MAX, 0));
     let proxy_image = pod
@@ -307,8 +315,8 @@ pub fn admit_pod(cluster: &mut Cluster, pod: &mut Value, now: Timestamp) {
         .unwrap_or_else(|| format!("{hub}/proxyv2:{tag}"));
     let istiod_addr = format!(
         "{}.{}.svc:15012",
-        meta_str(istiod, "name"),
-        meta_str(istiod, "namespace")
+        meta_str(&istiod, "name"),
+        meta_str(&istiod, "namespace")
     );
     if auto_gateway {
         fill_gateway(pod, &proxy_image, &revision, version);

@@ -48,7 +48,7 @@ fn node_network(node_name: &str, node: Option<&Value>) -> u32 {
 /// addresses); a full network lends from 10.128.0.0/9.
 fn allocate_ip(cluster: &mut Cluster, node_name: &str) -> String {
     let node = cluster.store.get("nodes", "", node_name).cloned();
-    let net = node_network(node_name, node.as_deref().map(Stored::value));
+    let net = node_network(node_name, node.as_deref().map(Stored::head));
     let state = &mut cluster.controllers;
     let start = state.ip_cursor.get(&net).copied().unwrap_or(1);
     for i in 0..254u32 {
@@ -270,7 +270,7 @@ fn host_ip(cluster: &Cluster, node_name: &str) -> String {
     cluster
         .store
         .get("nodes", "", node_name)
-        .and_then(|n| node_internal_ip(n))
+        .and_then(|n| node_internal_ip(n.head()))
         .unwrap_or("")
         .to_string()
 }
@@ -378,10 +378,17 @@ pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp, sc
 /// Pods bound to a node that was deleted are deleted too, as the pod GC does. A pod a
 /// scenario bound to a node it never declared is left as written.
 fn collect_orphaned_pods(cluster: &mut Cluster, types: &Types, now: Timestamp) {
+    // Only a change to the nodes can remove one: other writes do not walk them.
+    if !cluster
+        .store
+        .type_changed_since("nodes", cluster.controllers.seen_rv)
+    {
+        return;
+    }
     let nodes: BTreeSet<String> = cluster
         .store
         .list("nodes", None)
-        .map(|n| meta_str(n, "name").to_string())
+        .map(|n| meta_str(n.head(), "name").to_string())
         .collect();
     let known = std::mem::replace(&mut cluster.controllers.nodes, nodes);
     let removed: HashSet<&str> = known
@@ -394,11 +401,11 @@ fn collect_orphaned_pods(cluster: &mut Cluster, types: &Types, now: Timestamp) {
     let gone: Vec<Arc<Stored>> = cluster
         .store
         .list("pods", None)
-        .filter(|p| removed.contains(spec_str(p, "nodeName")))
+        .filter(|p| removed.contains(spec_str(p.head(), "nodeName")))
         .cloned()
         .collect();
     for pod in gone {
-        delete_pod(cluster, types, &pod, now);
+        delete_pod(cluster, types, pod.head(), now);
     }
 }
 
@@ -409,9 +416,9 @@ fn schedule(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Scope)
         .objects(cluster, &types.pod)
         .into_iter()
         .filter(|p| {
-            spec_str(p, "nodeName").is_empty()
-                && matches!(phase(p), "" | "Pending")
-                && !is_deleting(p)
+            spec_str(p.head(), "nodeName").is_empty()
+                && matches!(phase(p.head()), "" | "Pending")
+                && !is_deleting(p.head())
         })
         .collect();
     if pending.is_empty() {
@@ -422,23 +429,27 @@ fn schedule(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Scope)
     for p in cluster
         .store
         .list("pods", None)
-        .filter(|p| counts_on_node(p))
+        .filter(|p| counts_on_node(p.head()))
     {
-        let n = spec_str(p, "nodeName");
+        let n = spec_str(p.head(), "nodeName");
         if !n.is_empty() {
             *load.entry(n.to_string()).or_default() += 1;
         }
     }
     let ts = timestamp(now);
     for pod in pending {
-        let frozen = cluster.controllers.frozen.contains(meta_str(&pod, "uid"));
+        let frozen = cluster
+            .controllers
+            .frozen
+            .contains(meta_str(pod.head(), "uid"));
         let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
         let mut best: Option<(usize, &str)> = None;
+        let whole = pod.full();
         for node in &nodes {
-            match misfit(&pod, node) {
+            match misfit(&whole, node.head()) {
                 Some(r) => *reasons.entry(r).or_default() += 1,
                 None => {
-                    let name = meta_str(node, "name");
+                    let name = meta_str(node.head(), "name");
                     let l = load.get(name).copied().unwrap_or(0);
                     if best.is_none_or(|b| (l, name) < b) {
                         best = Some((l, name));
@@ -446,7 +457,7 @@ fn schedule(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Scope)
                 }
             }
         }
-        let mut new = pod.full();
+        let mut new = whole;
         match best {
             Some((_, node)) => {
                 let node = node.to_string();
@@ -470,7 +481,7 @@ fn schedule(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Scope)
                 *load.entry(node).or_default() += 1;
                 log_write(
                     "bind pod",
-                    meta_str(&pod, "name"),
+                    meta_str(pod.head(), "name"),
                     api::update(cluster, &types.pod, new, None, &WriteOptions::internal()),
                 );
             }
@@ -504,32 +515,35 @@ fn start_pods(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Scop
         .objects(cluster, &types.pod)
         .into_iter()
         .filter(|p| {
-            !spec_str(p, "nodeName").is_empty()
-                && matches!(phase(p), "" | "Pending")
-                && !is_deleting(p)
-                && !cluster.controllers.frozen.contains(meta_str(p, "uid"))
+            !spec_str(p.head(), "nodeName").is_empty()
+                && matches!(phase(p.head()), "" | "Pending")
+                && !is_deleting(p.head())
+                && !cluster
+                    .controllers
+                    .frozen
+                    .contains(meta_str(p.head(), "uid"))
                 && cluster
                     .store
-                    .get("nodes", "", spec_str(p, "nodeName"))
+                    .get("nodes", "", spec_str(p.head(), "nodeName"))
                     .is_some()
         })
         .collect();
     let delay = cluster.settings.pod_ready_delay;
     let ts = timestamp(now);
     for pod in due {
-        let uid = meta_str(&pod, "uid").to_string();
-        let node_name = spec_str(&pod, "nodeName").to_string();
+        let uid = meta_str(pod.head(), "uid").to_string();
+        let node_name = spec_str(pod.head(), "nodeName").to_string();
         let host_ip = host_ip(cluster, &node_name);
         let pod_ip = allocate_ip(cluster, &node_name);
         let ready_at = now.checked_add(delay).unwrap_or(now);
         let ready = cluster.controllers.ready_when_placed.remove(&uid) || ready_at <= now;
-        let status = running_status(&pod, &host_ip, &pod_ip, &ts, ready);
+        let status = running_status(&pod.full(), &host_ip, &pod_ip, &ts, ready);
         if !ready {
             cluster.controllers.ready_at.insert(
                 uid,
                 (
-                    meta_str(&pod, "namespace").to_string(),
-                    meta_str(&pod, "name").to_string(),
+                    meta_str(pod.head(), "namespace").to_string(),
+                    meta_str(pod.head(), "name").to_string(),
                     ready_at,
                 ),
             );
@@ -552,10 +566,13 @@ fn turn_ready(cluster: &mut Cluster, types: &Types, now: Timestamp) {
         let Some(pod) = cluster.store.get("pods", &ns, &name).cloned() else {
             continue;
         };
-        if meta_str(&pod, "uid") != uid || phase(&pod) != "Running" || is_deleting(&pod) {
+        if meta_str(pod.head(), "uid") != uid
+            || phase(pod.head()) != "Running"
+            || is_deleting(pod.head())
+        {
             continue;
         }
-        let mut status = pod.get("status").cloned().unwrap_or_else(|| json!({}));
+        let mut status = pod.field("status").unwrap_or_else(|| json!({}));
         mark_ready(&mut status, &ts);
         super::write_status(cluster, &types.pod, &pod, status);
     }

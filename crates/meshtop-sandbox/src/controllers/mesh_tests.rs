@@ -38,11 +38,11 @@ fn get(c: &Cluster, key: &str, ns: &str, name: &str) -> Value {
         .unwrap_or_else(|| panic!("{key} {ns}/{name} missing"))
 }
 
-fn pods_labelled<'a>(c: &'a Cluster, ns: &'a str, key: &str, value: &str) -> Vec<&'a Value> {
+fn pods_labelled(c: &Cluster, ns: &str, key: &str, value: &str) -> Vec<Value> {
     c.store
         .list("pods", Some(ns))
-        .filter(|p| p["metadata"]["labels"][key] == value)
-        .map(|p| p.value())
+        .filter(|p| p.head()["metadata"]["labels"][key] == value)
+        .map(|p| p.full())
         .collect()
 }
 
@@ -165,7 +165,7 @@ fn istiod_deploys_gateway_api_gateways_and_reports_their_status() {
         "public",
     );
     assert_eq!(pods.len(), 1);
-    assert_eq!(proxy_image(pods[0]), "docker.io/istio/proxyv2:1.29.2");
+    assert_eq!(proxy_image(&pods[0]), "docker.io/istio/proxyv2:1.29.2");
     assert_eq!(condition(&gw, "Accepted")["status"], "True");
     assert_eq!(condition(&gw, "Programmed")["status"], "True");
     assert_eq!(
@@ -193,9 +193,9 @@ fn istiod_deploys_gateway_api_gateways_and_reports_their_status() {
         "partner-edge",
     );
     assert_eq!(pending.len(), 1);
-    assert_eq!(proxy_image(pending[0]), "docker.io/istio/proxyv2:1.30.1");
+    assert_eq!(proxy_image(&pending[0]), "docker.io/istio/proxyv2:1.30.1");
     assert_eq!(
-        condition(pending[0], "PodScheduled")["reason"],
+        condition(&pending[0], "PodScheduled")["reason"],
         "Unschedulable"
     );
 
@@ -391,7 +391,7 @@ fn node_agents_run_on_every_node_and_follow_nodes() {
     let nodes: Vec<String> = c
         .store
         .list("nodes", None)
-        .map(|n| meta_str(n, "name").to_string())
+        .map(|n| meta_str(n.head(), "name").to_string())
         .collect();
     assert_eq!(nodes.len(), 9);
     for app in [("app", "ztunnel"), ("k8s-app", "istio-cni-node")] {
@@ -411,7 +411,7 @@ fn node_agents_run_on_every_node_and_follow_nodes() {
     let on_new = |c: &Cluster| {
         c.store
             .list("pods", Some("istio-system"))
-            .filter(|p| p["spec"]["nodeName"] == "worker-7")
+            .filter(|p| p.head()["spec"]["nodeName"] == "worker-7")
             .count()
     };
     assert_eq!(on_new(&c), 2, "a ztunnel and a CNI agent on the new node");

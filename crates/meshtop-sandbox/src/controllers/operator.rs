@@ -709,10 +709,10 @@ pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp) {
     let Some(t) = &types.iop else { return };
     let iops: Vec<_> = cluster.store.list(&t.key(), None).cloned().collect();
     for iop in iops {
-        if ignored(&iop) {
+        if ignored(iop.head()) {
             continue;
         }
-        let plan = Plan::of(&iop);
+        let plan = Plan::of(iop.head());
         if plan.pilot {
             install_istiod(cluster, types, &plan, now);
         }
@@ -736,19 +736,22 @@ pub(super) fn deployment_health(
         );
     };
     let n = |f: &str| {
-        d.pointer(&format!("/status/{f}"))
+        d.head()
+            .pointer(&format!("/status/{f}"))
             .and_then(Value::as_u64)
             .unwrap_or(0)
     };
     let observed = d
+        .head()
         .pointer("/status/observedGeneration")
         .and_then(Value::as_i64)
         .unwrap_or(0);
     let generation = d
+        .head()
         .pointer("/metadata/generation")
         .and_then(Value::as_i64)
         .unwrap_or(0);
-    let want = replicas(d);
+    let want = replicas(d.head());
     if observed >= generation && n("readyReplicas") >= want && n("updatedReplicas") >= want {
         ("HEALTHY", None)
     } else {
@@ -772,14 +775,14 @@ pub(super) fn update_status(cluster: &mut Cluster, types: &Types) {
     let Some(t) = &types.iop else { return };
     let iops: Vec<_> = cluster.store.list(&t.key(), None).cloned().collect();
     for iop in iops {
-        let uid = meta_str(&iop, "uid").to_string();
-        if iop.get("status").is_none_or(Value::is_null) {
+        let uid = meta_str(iop.head(), "uid").to_string();
+        if iop.head().get("status").is_none_or(Value::is_null) {
             cluster.controllers.iop_status.insert(uid.clone());
         }
-        if !cluster.controllers.iop_status.contains(&uid) || ignored(&iop) {
+        if !cluster.controllers.iop_status.contains(&uid) || ignored(iop.head()) {
             continue;
         }
-        let plan = Plan::of(&iop);
+        let plan = Plan::of(iop.head());
         let mut components = Map::new();
         let mut put = |key: &str, (status, error): (&str, Option<String>)| {
             let mut c = json!({"status": status});

@@ -71,14 +71,14 @@ pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp) {
         return;
     };
     for istio in objects(cluster, istio_t) {
-        if is_deleting(&istio) {
+        if is_deleting(istio.head()) {
             continue;
         }
-        let name = revision_name(&istio);
-        let want = revision_of(&istio, &name);
+        let name = revision_name(istio.head());
+        let want = revision_of(istio.head(), &name);
         if let Some(have) = cluster.store.get(&rev_t.key(), "", &name).cloned() {
             // InPlace: a new version or new values of the Istio go to its one revision.
-            if have.get("spec") != want.get("spec") && !is_deleting(&have) {
+            if have.head().get("spec") != want.get("spec") && !is_deleting(have.head()) {
                 let mut updated = have.full();
                 updated["spec"] = want["spec"].clone();
                 log_write(
@@ -96,10 +96,10 @@ pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp) {
         }
     }
     for rev in objects(cluster, rev_t) {
-        if is_deleting(&rev) {
+        if is_deleting(rev.head()) {
             continue;
         }
-        let plan = Plan::of_sail_revision(&rev);
+        let plan = Plan::of_sail_revision(rev.head());
         if plan.installs_istiod() {
             install_istiod(cluster, types, &plan, now);
             roll_to_version(cluster, types, &plan);
@@ -119,10 +119,10 @@ fn roll_to_version(cluster: &mut Cluster, types: &Types, plan: &Plan) {
     };
     let image = plan.pilot_image();
     let pointer = "/spec/template/spec/containers/0/image";
-    if d.pointer(pointer).and_then(Value::as_str) == Some(image.as_str()) {
+    let mut updated = d.full();
+    if updated.pointer(pointer).and_then(Value::as_str) == Some(image.as_str()) {
         return;
     }
-    let mut updated = d.full();
     if let Some(v) = updated.pointer_mut(pointer) {
         *v = json!(image);
         log_write(
@@ -159,11 +159,14 @@ fn put_condition(status: &mut Value, cond: Value, now: &str) {
 /// Whether a namespace or a pod (other than istiod's) names the revision.
 fn in_use(cluster: &Cluster, types: &Types, revision: &str) -> bool {
     let names = |o: &Value| label(o, "istio.io/rev") == Some(revision);
-    cluster.store.list("namespaces", None).any(|n| names(n))
+    cluster
+        .store
+        .list("namespaces", None)
+        .any(|n| names(n.head()))
         || cluster
             .store
             .list(&types.pod.key(), None)
-            .any(|p| names(p) && label(p, "app") != Some("istiod"))
+            .any(|p| names(p.head()) && label(p.head(), "app") != Some("istiod"))
 }
 
 pub(super) fn update_status(cluster: &mut Cluster, types: &Types, now: Timestamp) {
@@ -172,12 +175,12 @@ pub(super) fn update_status(cluster: &mut Cluster, types: &Types, now: Timestamp
     };
     let now = super::super::store::timestamp(now);
     for rev in objects(cluster, rev_t) {
-        if is_deleting(&rev) {
+        if is_deleting(rev.head()) {
             continue;
         }
-        let plan = Plan::of_sail_revision(&rev);
+        let plan = Plan::of_sail_revision(rev.head());
         let (health, error) = deployment_health(cluster, plan.namespace(), &plan.istiod_name());
-        let mut status = rev.get("status").cloned().unwrap_or(json!({}));
+        let mut status = rev.head().get("status").cloned().unwrap_or(json!({}));
         if !status.is_object() {
             status = json!({});
         }
@@ -238,30 +241,31 @@ pub(super) fn update_status(cluster: &mut Cluster, types: &Types, now: Timestamp
             &now,
         );
         status["state"] = json!(state);
-        if let Some(g) = rev.pointer("/metadata/generation") {
+        if let Some(g) = rev.head().pointer("/metadata/generation") {
             status["observedGeneration"] = g.clone();
         }
         write_status(cluster, rev_t, &rev, status);
     }
     for istio in objects(cluster, istio_t) {
-        if is_deleting(&istio) {
+        if is_deleting(istio.head()) {
             continue;
         }
-        let uid = meta_str(&istio, "uid");
+        let uid = meta_str(istio.head(), "uid");
         let owned: Vec<Value> = cluster
             .store
             .list(&rev_t.key(), None)
             .filter(|r| {
-                r.pointer("/metadata/ownerReferences")
+                r.head()
+                    .pointer("/metadata/ownerReferences")
                     .and_then(Value::as_array)
                     .is_some_and(|refs| refs.iter().any(|o| o["uid"] == uid))
             })
             .map(|r| r.full())
             .collect();
         let is = |r: &Value, type_: &str| super::condition_status(r, type_) == Some("True");
-        let active = revision_name(&istio);
+        let active = revision_name(istio.head());
         let active_rev = owned.iter().find(|r| meta_str(r, "name") == active);
-        let mut status = istio.get("status").cloned().unwrap_or(json!({}));
+        let mut status = istio.head().get("status").cloned().unwrap_or(json!({}));
         if !status.is_object() {
             status = json!({});
         }
@@ -289,7 +293,7 @@ pub(super) fn update_status(cluster: &mut Cluster, types: &Types, now: Timestamp
             (true, false) => "IstiodNotReady",
             (true, true) => "Healthy",
         });
-        if let Some(g) = istio.pointer("/metadata/generation") {
+        if let Some(g) = istio.head().pointer("/metadata/generation") {
             status["observedGeneration"] = g.clone();
         }
         write_status(cluster, istio_t, &istio, status);

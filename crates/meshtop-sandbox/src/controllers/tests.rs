@@ -77,10 +77,10 @@ fn build(docs: &str) -> Cluster {
     s.build(t0()).expect("build")
 }
 
-fn pod<'a>(c: &'a Cluster, ns: &str, name: &str) -> &'a Value {
+fn pod(c: &Cluster, ns: &str, name: &str) -> Value {
     c.store
         .get("pods", ns, name)
-        .map(|p| p.value())
+        .map(|p| p.full())
         .unwrap_or_else(|| panic!("pod {ns}/{name} missing"))
 }
 
@@ -173,17 +173,17 @@ fn scheduler_respects_cordon_node_selector_and_taints() {
     let c = build(&docs);
 
     assert_eq!(
-        node_of(pod(&c, "shop", "p1-ssd")),
+        node_of(&pod(&c, "shop", "p1-ssd")),
         "c-ssd",
         "cordoned and tainted nodes are skipped"
     );
     assert_eq!(
-        node_of(pod(&c, "shop", "p2-any")),
+        node_of(&pod(&c, "shop", "p2-any")),
         "d-plain",
         "the least loaded fitting node wins"
     );
     assert_eq!(
-        node_of(pod(&c, "shop", "p3-istio")),
+        node_of(&pod(&c, "shop", "p3-istio")),
         "b-tainted",
         "a tolerated taint is no obstacle"
     );
@@ -191,7 +191,7 @@ fn scheduler_respects_cordon_node_selector_and_taints() {
         let p = pod(&c, "shop", name);
         assert_eq!(p["status"]["phase"], "Running", "{name}");
         assert!(
-            ready(p),
+            ready(&p),
             "scenario pods written without status turn Ready once placed: {name}"
         );
     }
@@ -206,7 +206,7 @@ fn scheduler_respects_cordon_node_selector_and_taints() {
     );
 
     let p4 = pod(&c, "shop", "p4-hdd");
-    assert_eq!(node_of(p4), "");
+    assert_eq!(node_of(&p4), "");
     assert_eq!(p4["status"]["phase"], "Pending");
     let cond = &p4["status"]["conditions"][0];
     assert_eq!(cond["type"], "PodScheduled");
@@ -248,9 +248,9 @@ status:
     );
     let next = reconcile(&mut c, t0());
     let p = pod(&c, "shop", "web");
-    assert_eq!(node_of(p), "n1");
+    assert_eq!(node_of(&p), "n1");
     assert_eq!(p["status"]["phase"], "Running");
-    assert!(!ready(p), "a new pod is not Ready at once");
+    assert!(!ready(&p), "a new pod is not Ready at once");
     assert_eq!(p["status"]["containerStatuses"][0]["ready"], false);
     assert_eq!(
         next,
@@ -258,10 +258,10 @@ status:
         "the controllers ask to run again when it turns Ready"
     );
     assert_eq!(reconcile(&mut c, after(1)), Some(after(2)));
-    assert!(!ready(pod(&c, "shop", "web")));
+    assert!(!ready(&pod(&c, "shop", "web")));
     assert_eq!(reconcile(&mut c, after(2)), None);
     let p = pod(&c, "shop", "web");
-    assert!(ready(p));
+    assert!(ready(&p));
     assert_eq!(p["status"]["containerStatuses"][0]["ready"], true);
 }
 
@@ -292,7 +292,7 @@ status:
         "a written status is never touched"
     );
     let fine = pod(&c, "shop", "fine");
-    assert!(ready(fine));
+    assert!(ready(&fine));
     assert_eq!(fine["status"]["hostIP"], "192.168.0.1");
     assert_eq!(fine["status"]["qosClass"], "BestEffort");
     assert_eq!(
@@ -384,7 +384,7 @@ fn replica_set_replaces_a_deleted_pod_on_another_node() {
     assert_eq!(d["status"]["unavailableReplicas"], 1);
 
     reconcile(&mut c, after(12));
-    assert!(ready(pod(&c, "shop", name)));
+    assert!(ready(&pod(&c, "shop", name)));
     let d = get(&c, "deployments.apps", "shop", "web");
     assert_eq!(d["status"]["readyReplicas"], 1);
     assert_eq!(d["status"]["updatedReplicas"], 1);
@@ -533,8 +533,8 @@ spec:
         "db-0"
     );
     reconcile(&mut c, after(2));
-    assert!(ready(pod(&c, "shop", "db-0")));
-    assert!(!ready(pod(&c, "shop", "db-1")));
+    assert!(ready(&pod(&c, "shop", "db-0")));
+    assert!(!ready(&pod(&c, "shop", "db-1")));
     reconcile(&mut c, after(4));
     let mut sts = get(&c, "statefulsets.apps", "shop", "db");
     assert_eq!(sts["status"]["replicas"], 2);
@@ -933,7 +933,7 @@ spec:
 ";
     let mut c = build(&(docs + &node("n1", "192.168.0.1", "", "")));
     assert_eq!(
-        containers(pod(&c, "by-rev", "written"), "containers"),
+        containers(&pod(&c, "by-rev", "written"), "containers"),
         vec!["app"],
         "a scenario pod is not injected"
     );
@@ -985,7 +985,7 @@ spec:
         "a pod a controller creates starts like any new pod"
     );
     reconcile(&mut c, after(2));
-    assert!(ready(pod(&c, "by-rev", meta_str(&ps[0], "name"))));
+    assert!(ready(&pod(&c, "by-rev", meta_str(&ps[0], "name"))));
 }
 
 const IOP: &str = "
@@ -1261,7 +1261,7 @@ fn the_shipped_scenario_loads_without_controllers_changing_it() {
     assert!(
         c.store
             .list("pods", None)
-            .all(|p| super::controller_ref(p).is_some()),
+            .all(|p| super::controller_ref(p.head()).is_some()),
         "every pod has a controller"
     );
     assert!(
@@ -1351,7 +1351,7 @@ fn a_not_ready_pod_may_go_while_the_healthy_pods_suffice() {
                 "logging",
                 "elasticsearch-k1-master-pdb",
             )
-            .map(|p| p["status"].clone())
+            .map(|p| p.head()["status"].clone())
             .expect("pdb")
     };
     assert_eq!(pdb(&c)["disruptionsAllowed"], 0);

@@ -54,7 +54,7 @@ fn adopt(
     let orphans: Vec<Arc<Stored>> = scope
         .objects(cluster, child)
         .into_iter()
-        .filter(|o| controller_ref(o).is_none() && !is_deleting(o))
+        .filter(|o| controller_ref(o.head()).is_none() && !is_deleting(o.head()))
         .collect();
     if orphans.is_empty() {
         return;
@@ -64,11 +64,11 @@ fn adopt(
         for o in scope
             .objects(cluster, t)
             .into_iter()
-            .filter(|o| !is_deleting(o))
+            .filter(|o| !is_deleting(o.head()))
         {
-            if let Some(sel) = selector_of(&o) {
+            if let Some(sel) = selector_of(o.head()) {
                 owners
-                    .entry(meta_str(&o, "namespace").to_string())
+                    .entry(meta_str(o.head(), "namespace").to_string())
                     .or_default()
                     .push((o, sel));
             }
@@ -76,12 +76,12 @@ fn adopt(
     }
     let mut adoptions = Vec::new();
     for orphan in &orphans {
-        let Some(candidates) = owners.get(meta_str(orphan, "namespace")) else {
+        let Some(candidates) = owners.get(meta_str(orphan.head(), "namespace")) else {
             continue;
         };
         if let Some((owner, _)) = candidates
             .iter()
-            .find(|(_, sel)| sel.matches_object(orphan))
+            .find(|(_, sel)| sel.matches_object(orphan.head()))
         {
             let mut new = orphan.full();
             let mut refs = new
@@ -89,7 +89,7 @@ fn adopt(
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            refs.push(owner_ref(owner));
+            refs.push(owner_ref(owner.head()));
             new["metadata"]["ownerReferences"] = json!(refs);
             adoptions.push(new);
         }
@@ -112,7 +112,7 @@ fn pods_by_owner(
 ) -> HashMap<String, Vec<Arc<Stored>>> {
     let mut m: HashMap<String, Vec<Arc<Stored>>> = HashMap::new();
     for p in scope.objects(cluster, &types.pod) {
-        if let Some(uid) = controller_uid(&p) {
+        if let Some(uid) = controller_uid(p.head()) {
             m.entry(uid.to_string()).or_default().push(p);
         }
     }
@@ -121,8 +121,16 @@ fn pods_by_owner(
 
 /// A pod template without the label the Deployment controller adds, to compare with the
 /// Deployment's own.
-fn template_without_hash(rs: &Value) -> Value {
-    let mut t = rs.pointer("/spec/template").cloned().unwrap_or(Value::Null);
+/// A workload's pod template (not in the stored head).
+fn template_of(owner: &Stored) -> Value {
+    owner
+        .field("spec")
+        .and_then(|mut s| s.get_mut("template").map(Value::take))
+        .unwrap_or(Value::Null)
+}
+
+fn template_without_hash(rs: &Stored) -> Value {
+    let mut t = template_of(rs);
     if let Some(l) = t
         .pointer_mut("/metadata/labels")
         .and_then(Value::as_object_mut)
@@ -155,8 +163,8 @@ fn hash_from_pods(cluster: &Cluster, deploy: &Value, sel: &LabelSelector) -> Opt
         .store
         .list("pods", Some(meta_str(deploy, "namespace")))
     {
-        if sel.matches_object(p)
-            && let Some(h) = label(p, HASH_LABEL)
+        if sel.matches_object(p.head())
+            && let Some(h) = label(p.head(), HASH_LABEL)
         {
             *counts.entry(h).or_default() += 1;
         }
@@ -171,46 +179,55 @@ fn deployments(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Sco
     let deploys = scope.objects(cluster, &types.deployment);
     let ts = timestamp(now);
     for d in deploys {
-        if is_deleting(&d) {
+        if is_deleting(d.head()) {
             continue;
         }
-        let Some(sel) = selector_of(&d) else { continue };
-        let ns = meta_str(&d, "namespace").to_string();
-        let uid = meta_str(&d, "uid").to_string();
+        let Some(sel) = selector_of(d.head()) else {
+            continue;
+        };
+        let ns = meta_str(d.head(), "namespace").to_string();
+        let uid = meta_str(d.head(), "uid").to_string();
         let owned: Vec<Arc<Stored>> = cluster
             .store
             .list(&types.replica_set.key(), Some(&ns))
-            .filter(|rs| controller_uid(rs) == Some(uid.as_str()))
+            .filter(|rs| controller_uid(rs.head()) == Some(uid.as_str()))
             .cloned()
             .collect();
-        let template = d.pointer("/spec/template").cloned().unwrap_or(Value::Null);
+        let template = template_of(&d);
         let mut current = owned
             .iter()
             .find(|rs| template_without_hash(rs) == template)
             .cloned();
-        if current.is_none() && d.pointer("/spec/paused").and_then(Value::as_bool) != Some(true) {
+        if current.is_none()
+            && d.head().pointer("/spec/paused").and_then(Value::as_bool) != Some(true)
+        {
             let hash = if owned.is_empty() {
-                hash_from_pods(cluster, &d, &sel)
+                hash_from_pods(cluster, d.head(), &sel)
             } else {
                 None
             };
-            let revision = owned.iter().map(|rs| revision_of(rs)).max().unwrap_or(0) + 1;
-            current = create_replica_set(cluster, types, &d, hash, revision, now);
+            let revision = owned
+                .iter()
+                .map(|rs| revision_of(rs.head()))
+                .max()
+                .unwrap_or(0)
+                + 1;
+            current = create_replica_set(cluster, types, &d.full(), hash, revision, now);
         }
         let Some(current) = current else { continue };
-        let desired = replicas(&d);
+        let desired = replicas(d.head());
         for rs in &owned {
-            let want = if meta_str(rs, "uid") == meta_str(&current, "uid") {
+            let want = if meta_str(rs.head(), "uid") == meta_str(current.head(), "uid") {
                 desired
             } else {
                 0
             };
-            if rs.pointer("/spec/replicas").and_then(Value::as_u64) != Some(want) {
+            if rs.head().pointer("/spec/replicas").and_then(Value::as_u64) != Some(want) {
                 let mut new = rs.full();
                 new["spec"]["replicas"] = json!(want);
                 log_write(
                     "scale replicaset",
-                    meta_str(rs, "name"),
+                    meta_str(rs.head(), "name"),
                     api::update(
                         cluster,
                         &types.replica_set,
@@ -222,13 +239,13 @@ fn deployments(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Sco
             }
         }
         // The Deployment's revision annotation follows its current ReplicaSet.
-        let revision = revision_of(&current);
-        if revision > 0 && revision_of(&d) != revision {
+        let revision = revision_of(current.head());
+        if revision > 0 && revision_of(d.head()) != revision {
             let mut new = d.full();
             new["metadata"]["annotations"][REVISION_ANNOTATION] = json!(revision.to_string());
             log_write(
                 "annotate deployment",
-                meta_str(&d, "name"),
+                meta_str(d.head(), "name"),
                 api::update(
                     cluster,
                     &types.deployment,
@@ -243,8 +260,8 @@ fn deployments(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Sco
             types,
             &uid,
             &ns,
-            meta_str(&d, "name"),
-            &current,
+            meta_str(d.head(), "name"),
+            current.head(),
             &ts,
         );
     }
@@ -348,22 +365,22 @@ fn deployment_status(
     let owned: Vec<Arc<Stored>> = cluster
         .store
         .list(&types.replica_set.key(), Some(ns))
-        .filter(|rs| controller_uid(rs) == Some(uid))
+        .filter(|rs| controller_uid(rs.head()) == Some(uid))
         .cloned()
         .collect();
     // Wait until the ReplicaSet controller has seen every ReplicaSet as it is now, so a
     // fresh or just scaled one does not make the Deployment look unavailable for a moment.
-    if owned
-        .iter()
-        .any(|rs| rs.pointer("/status/observedGeneration") != rs.pointer("/metadata/generation"))
-    {
+    if owned.iter().any(|rs| {
+        rs.head().pointer("/status/observedGeneration") != rs.head().pointer("/metadata/generation")
+    }) {
         return;
     }
     let count = |f: &str| -> u64 {
         owned
             .iter()
             .map(|rs| {
-                rs.pointer(&format!("/status/{f}"))
+                rs.head()
+                    .pointer(&format!("/status/{f}"))
                     .and_then(Value::as_u64)
                     .unwrap_or(0)
             })
@@ -377,27 +394,34 @@ fn deployment_status(
     let current_name = meta_str(current, "name");
     let updated = owned
         .iter()
-        .find(|rs| meta_str(rs, "name") == current_name)
-        .and_then(|rs| rs.pointer("/status/replicas"))
+        .find(|rs| meta_str(rs.head(), "name") == current_name)
+        .and_then(|rs| rs.head().pointer("/status/replicas"))
         .and_then(Value::as_u64)
         .unwrap_or(0);
-    let desired = replicas(&d);
-    let max_unavailable =
-        if d.pointer("/spec/strategy/type").and_then(Value::as_str) == Some("Recreate") {
-            desired
-        } else {
-            int_or_percent_down(
-                d.pointer("/spec/strategy/rollingUpdate/maxUnavailable"),
-                desired,
-                25,
-            )
-        };
+    let desired = replicas(d.head());
+    let max_unavailable = if d
+        .head()
+        .pointer("/spec/strategy/type")
+        .and_then(Value::as_str)
+        == Some("Recreate")
+    {
+        desired
+    } else {
+        int_or_percent_down(
+            d.head()
+                .pointer("/spec/strategy/rollingUpdate/maxUnavailable"),
+            desired,
+            25,
+        )
+    };
     let mut status = d
+        .head()
         .get("status")
         .cloned()
         .filter(Value::is_object)
         .unwrap_or_else(|| json!({}));
     status["observedGeneration"] = d
+        .head()
         .pointer("/metadata/generation")
         .cloned()
         .unwrap_or(json!(1));
@@ -493,7 +517,7 @@ fn deletion_rank(p: &Value) -> (bool, u8, bool, std::cmp::Reverse<String>, Strin
 
 fn available_count(pods: &[&Arc<Stored>]) -> u64 {
     pods.iter()
-        .filter(|p| phase(p) == "Running" && is_ready(p))
+        .filter(|p| phase(p.head()) == "Running" && is_ready(p.head()))
         .count() as u64
 }
 
@@ -507,29 +531,30 @@ fn replica_sets(
     let sets = scope.objects(cluster, &types.replica_set);
     let empty = Vec::new();
     for rs in sets {
-        if is_deleting(&rs) {
+        if is_deleting(rs.head()) {
             continue;
         }
         let mut pods: Vec<&Arc<Stored>> = owned
-            .get(meta_str(&rs, "uid"))
+            .get(meta_str(rs.head(), "uid"))
             .unwrap_or(&empty)
             .iter()
-            .filter(|p| is_active(p))
+            .filter(|p| is_active(p.head()))
             .collect();
-        let desired = replicas(&rs) as usize;
+        let desired = replicas(rs.head()) as usize;
         if pods.len() < desired {
             for _ in pods.len()..desired {
-                create_pod(cluster, types, pod_from_template(&rs, None), now);
+                create_pod(cluster, types, pod_from_template(&rs.full(), None), now);
             }
         } else if pods.len() > desired {
-            pods.sort_by_key(|p| deletion_rank(p));
+            pods.sort_by_key(|p| deletion_rank(p.head()));
             let surplus = pods.len() - desired;
             for p in pods.drain(..surplus) {
-                delete_pod(cluster, types, p, now);
+                delete_pod(cluster, types, p.head(), now);
             }
         }
-        let ready = pods.iter().filter(|p| is_ready(p)).count() as u64;
+        let ready = pods.iter().filter(|p| is_ready(p.head())).count() as u64;
         let mut status = rs
+            .head()
             .get("status")
             .cloned()
             .filter(Value::is_object)
@@ -544,6 +569,7 @@ fn replica_sets(
             true,
         );
         status["observedGeneration"] = rs
+            .head()
             .pointer("/metadata/generation")
             .cloned()
             .unwrap_or(json!(1));
@@ -570,40 +596,39 @@ fn stateful_sets(
     let sets = scope.objects(cluster, &types.stateful_set);
     let empty = Vec::new();
     for sts in sets {
-        if is_deleting(&sts) {
+        if is_deleting(sts.head()) {
             continue;
         }
-        let name = meta_str(&sts, "name").to_string();
-        let ns = meta_str(&sts, "namespace").to_string();
+        let name = meta_str(sts.head(), "name").to_string();
+        let ns = meta_str(sts.head(), "namespace").to_string();
         let pods: Vec<&Arc<Stored>> = owned
-            .get(meta_str(&sts, "uid"))
+            .get(meta_str(sts.head(), "uid"))
             .unwrap_or(&empty)
             .iter()
-            .filter(|p| is_active(p))
+            .filter(|p| is_active(p.head()))
             .collect();
         let by_ordinal: BTreeMap<u64, &Arc<Stored>> = pods
             .iter()
-            .filter_map(|p| ordinal(&name, meta_str(p, "name")).map(|o| (o, *p)))
+            .filter_map(|p| ordinal(&name, meta_str(p.head(), "name")).map(|o| (o, *p)))
             .collect();
-        let desired = replicas(&sts);
+        let desired = replicas(sts.head());
         let parallel = sts
+            .head()
             .pointer("/spec/podManagementPolicy")
             .and_then(Value::as_str)
             == Some("Parallel");
         let revision = sts
+            .head()
             .pointer("/status/updateRevision")
             .and_then(Value::as_str)
             .map(str::to_string)
-            .unwrap_or_else(|| {
-                format!(
-                    "{name}-{}",
-                    stable_hash(sts.pointer("/spec/template").unwrap_or(&Value::Null), 0)
-                )
-            });
+            .unwrap_or_else(|| format!("{name}-{}", stable_hash(&template_of(&sts), 0)));
         for o in 0..desired {
             match by_ordinal.get(&o) {
                 // OrderedReady: a pod that is not Ready holds back the ones after it.
-                Some(p) if parallel || (phase(p) == "Running" && is_ready(p)) => continue,
+                Some(p) if parallel || (phase(p.head()) == "Running" && is_ready(p.head())) => {
+                    continue;
+                }
                 Some(_) => break,
                 None => {
                     let pod_name = format!("{name}-{o}");
@@ -611,12 +636,13 @@ fn stateful_sets(
                         // A pod of that name that is not ours, or one going away.
                         break;
                     }
-                    let mut pod = pod_from_template(&sts, Some(pod_name.clone()));
+                    let mut pod = pod_from_template(&sts.full(), Some(pod_name.clone()));
                     pod["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"] =
                         json!(pod_name);
                     pod["metadata"]["labels"]["controller-revision-hash"] = json!(revision);
                     pod["spec"]["hostname"] = json!(pod_name);
                     if let Some(svc) = sts
+                        .head()
                         .pointer("/spec/serviceName")
                         .filter(|s| s.as_str().is_some_and(|s| !s.is_empty()))
                     {
@@ -633,20 +659,21 @@ fn stateful_sets(
         // and is left alone.
         let mut surplus: Vec<(u64, &Arc<Stored>)> = pods
             .iter()
-            .filter_map(|p| ordinal(&name, meta_str(p, "name")).map(|o| (o, *p)))
+            .filter_map(|p| ordinal(&name, meta_str(p.head(), "name")).map(|o| (o, *p)))
             .filter(|(o, _)| *o >= desired)
             .collect();
         surplus.sort_by_key(|(o, _)| std::cmp::Reverse(*o));
         for (_, p) in &surplus {
-            delete_pod(cluster, types, p, now);
+            delete_pod(cluster, types, p.head(), now);
         }
         let kept: Vec<&Arc<Stored>> = pods
             .iter()
-            .filter(|p| ordinal(&name, meta_str(p, "name")).is_some_and(|o| o < desired))
+            .filter(|p| ordinal(&name, meta_str(p.head(), "name")).is_some_and(|o| o < desired))
             .copied()
             .collect();
-        let ready = kept.iter().filter(|p| is_ready(p)).count() as u64;
+        let ready = kept.iter().filter(|p| is_ready(p.head())).count() as u64;
         let mut status = sts
+            .head()
             .get("status")
             .cloned()
             .filter(Value::is_object)
@@ -662,6 +689,7 @@ fn stateful_sets(
             true,
         );
         status["observedGeneration"] = sts
+            .head()
             .pointer("/metadata/generation")
             .cloned()
             .unwrap_or(json!(1));
@@ -710,42 +738,51 @@ fn daemon_sets(
     let nodes: Vec<Arc<Stored>> = cluster.store.list("nodes", None).cloned().collect();
     let empty = Vec::new();
     for ds in sets {
-        if is_deleting(&ds) {
+        if is_deleting(ds.head()) {
             continue;
         }
-        let tolerations = daemon_tolerations(ds.pointer("/spec/template/spec/tolerations"));
-        let node_selector = ds.pointer("/spec/template/spec/nodeSelector");
+        let template = template_of(&ds);
+        let tolerations = daemon_tolerations(template.pointer("/spec/tolerations"));
+        let node_selector = template.pointer("/spec/nodeSelector");
         let pods: Vec<&Arc<Stored>> = owned
-            .get(meta_str(&ds, "uid"))
+            .get(meta_str(ds.head(), "uid"))
             .unwrap_or(&empty)
             .iter()
-            .filter(|p| is_active(p))
+            .filter(|p| is_active(p.head()))
             .collect();
         let mut by_node: BTreeMap<&str, Vec<&Arc<Stored>>> = BTreeMap::new();
         for p in &pods {
-            by_node.entry(spec_str(p, "nodeName")).or_default().push(p);
+            by_node
+                .entry(spec_str(p.head(), "nodeName"))
+                .or_default()
+                .push(p);
         }
-        let hash = stable_hash(ds.pointer("/spec/template").unwrap_or(&Value::Null), 0);
+        let hash = stable_hash(&template, 0);
         let (mut desired, mut current, mut ready, mut misscheduled) = (0u64, 0u64, 0u64, 0u64);
         let mut doomed: Vec<&Arc<Stored>> = Vec::new();
         for node in &nodes {
-            let node_name = meta_str(node, "name");
-            let selected = matches_node_selector(node, node_selector);
+            let node_name = meta_str(node.head(), "name");
+            let selected = matches_node_selector(node.head(), node_selector);
             let should_run = selected
-                && untolerated_taint(node, Some(&tolerations), &["NoSchedule", "NoExecute"])
-                    .is_none();
-            let may_stay =
-                selected && untolerated_taint(node, Some(&tolerations), &["NoExecute"]).is_none();
+                && untolerated_taint(
+                    node.head(),
+                    Some(&tolerations),
+                    &["NoSchedule", "NoExecute"],
+                )
+                .is_none();
+            let may_stay = selected
+                && untolerated_taint(node.head(), Some(&tolerations), &["NoExecute"]).is_none();
             let here = by_node.remove(node_name).unwrap_or_default();
             if should_run {
                 desired += 1;
             }
             match here.split_first() {
                 None if should_run => {
-                    let mut pod = pod_from_template(&ds, None);
+                    let mut pod = pod_from_template(&ds.full(), None);
                     pod["metadata"]["labels"]["controller-revision-hash"] = json!(hash);
                     pod["metadata"]["labels"]["pod-template-generation"] = json!(
-                        ds.pointer("/metadata/generation")
+                        ds.head()
+                            .pointer("/metadata/generation")
                             .and_then(Value::as_i64)
                             .unwrap_or(1)
                             .to_string()
@@ -761,7 +798,7 @@ fn daemon_sets(
                         doomed.push(first);
                     } else if should_run {
                         current += 1;
-                        if is_ready(first) {
+                        if is_ready(first.head()) {
                             ready += 1;
                         }
                     } else {
@@ -773,9 +810,10 @@ fn daemon_sets(
         // Pods on nodes that are gone, or never placed.
         doomed.extend(by_node.into_values().flatten());
         for p in doomed {
-            delete_pod(cluster, types, p, now);
+            delete_pod(cluster, types, p.head(), now);
         }
         let mut status = ds
+            .head()
             .get("status")
             .cloned()
             .filter(Value::is_object)
@@ -793,6 +831,7 @@ fn daemon_sets(
             true,
         );
         status["observedGeneration"] = ds
+            .head()
             .pointer("/metadata/generation")
             .cloned()
             .unwrap_or(json!(1));

@@ -165,8 +165,9 @@ fn accept(
         .store
         .get("pods", namespace, pod)
         .ok_or_else(|| ApiError::not_found("pods", pod))?;
-    if !super::syncz::is_running(obj) {
+    if !super::syncz::is_running(obj.head()) {
         let phase = obj
+            .head()
             .pointer("/status/phase")
             .and_then(serde_json::Value::as_str)
             .unwrap_or("Unknown");
@@ -176,7 +177,7 @@ fn accept(
     }
     let ports = ports
         .into_iter()
-        .map(|p| (p, serves_http(obj, p)))
+        .map(|p| (p, serves_http(obj.head(), p)))
         .collect();
     Ok((
         accept_key,
@@ -455,9 +456,9 @@ fn answer(
     let r = {
         let cluster = shared.lock();
         match cluster.store.get("pods", namespace, pod) {
-            Some(obj) if serves_http(obj, port) => istiod_http(
+            Some(obj) if serves_http(obj.head(), port) => istiod_http(
                 &cluster,
-                obj,
+                obj.head(),
                 port,
                 req.uri().path(),
                 req.uri().query().unwrap_or(""),

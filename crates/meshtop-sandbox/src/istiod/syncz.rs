@@ -302,7 +302,7 @@ fn ready_replicas<'a>(cluster: &'a Cluster, revision: &str) -> Vec<&'a Value> {
     let mut replicas: Vec<&Value> = cluster
         .store
         .list("pods", None)
-        .map(|p| p.value())
+        .map(|p| p.head())
         .filter(|p| is_istiod(p) && is_ready(p) && istiod_revision(p) == revision)
         .collect();
     replicas.sort_by(|a, b| {
@@ -353,7 +353,7 @@ pub fn connected_proxies<'a>(cluster: &'a Cluster, istiod: &Value) -> Vec<&'a Va
     cluster
         .store
         .list("pods", None)
-        .map(|p| p.value())
+        .map(|p| p.head())
         .filter(|p| is_connected_proxy(p) && proxy_revision(p) == revision)
         .filter(|p| assigned(p, &replicas).is_some_and(|r| same_pod(r, istiod)))
         .collect()
@@ -575,8 +575,9 @@ pub(crate) mod tests {
         cluster
             .store
             .list("pods", None)
-            .find(|p| meta_str(p, "name") == name)
+            .find(|p| meta_str(p.head(), "name") == name)
             .expect("pod")
+            .head()
     }
 
     /// istioctl's HTTP rule for one `*_sent` / `*_acked` pair.
@@ -1001,8 +1002,8 @@ pub(crate) mod tests {
         assert!(b.contains(&"pinned.default".to_string()));
         assert_eq!(ids("istiod-1-23-2-cccc"), ["new-rev.default"]);
         for p in c.store.list("pods", None) {
-            let under = connected_istiod(&c, p).map(|i| meta_str(i, "name").to_string());
-            let id = proxy_id(p);
+            let under = connected_istiod(&c, p.head()).map(|i| meta_str(i, "name").to_string());
+            let id = proxy_id(p.head());
             let expected = if a.contains(&id) {
                 Some("istiod-1-9-1-aaaa")
             } else if b.contains(&id) {

@@ -419,7 +419,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 .lock()
                 .store
                 .get("pods", &self.plan.namespace, &self.plan.pod)
-                .is_some_and(|pod| serves_http(pod, p))
+                .is_some_and(|pod| serves_http(pod.head(), p))
         });
         match port {
             Some(p) if listening => {
