@@ -100,11 +100,11 @@ fn churned_pods(shared: &Shared) -> Vec<(String, String)> {
         .store
         .list(&pod_type.key(), None)
         .filter_map(|p| {
-            let namespace = meta_str(p.value(), "namespace");
+            let namespace = meta_str(p.head(), "namespace");
             (!matches!(namespace, "kube-system" | "istio-system")).then(|| {
                 (
                     namespace.to_string(),
-                    meta_str(p.value(), "name").to_string(),
+                    meta_str(p.head(), "name").to_string(),
                 )
             })
         })
