@@ -183,7 +183,30 @@ impl From<Container> for core::Container {
     }
 }
 
-fn containers(c: Vec<Container>) -> Vec<core::Container> {
+/// What the projections read of a pod's own container: its command and environment are
+/// read of workload templates only, so a pod's (the injector's twenty variables on every
+/// proxy) are skipped.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct PodContainer {
+    #[serde(default, deserialize_with = "or_default")]
+    name: String,
+    image: Option<String>,
+    restart_policy: Option<String>,
+}
+
+impl From<PodContainer> for core::Container {
+    fn from(c: PodContainer) -> Self {
+        core::Container {
+            name: c.name,
+            image: c.image,
+            restart_policy: c.restart_policy,
+            ..core::Container::default()
+        }
+    }
+}
+
+fn containers<C: Into<core::Container>>(c: Vec<C>) -> Vec<core::Container> {
     c.into_iter().map(Into::into).collect()
 }
 
@@ -197,17 +220,18 @@ fn each<T, U>(list: Option<Vec<T>>, make: impl FnMut(T) -> U) -> Option<Vec<U>> 
 #[derive(Deserialize)]
 struct Pod {
     metadata: Option<Meta>,
-    spec: Option<PodSpec>,
+    spec: Option<PodSpec<PodContainer>>,
     status: Option<PodStatus>,
 }
 
+/// A pod's spec, or a workload template's (`C`: what is read of each container).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct PodSpec {
+struct PodSpec<C> {
     node_name: Option<String>,
     #[serde(default, deserialize_with = "or_default")]
-    containers: Vec<Container>,
-    init_containers: Option<Vec<Container>>,
+    containers: Vec<C>,
+    init_containers: Option<Vec<C>>,
     node_selector: Option<BTreeMap<String, String>>,
     volumes: Option<Vec<Volume>>,
 }
@@ -298,8 +322,8 @@ impl From<ContainerStatus> for core::ContainerStatus {
     }
 }
 
-impl From<PodSpec> for core::PodSpec {
-    fn from(s: PodSpec) -> Self {
+impl<C: Into<core::Container>> From<PodSpec<C>> for core::PodSpec {
+    fn from(s: PodSpec<C>) -> Self {
         core::PodSpec {
             node_name: s.node_name,
             containers: containers(s.containers),
@@ -440,7 +464,7 @@ struct ReplicaSetSpec {
 #[derive(Deserialize)]
 struct PodTemplate {
     metadata: Option<TemplateMeta>,
-    spec: Option<PodSpec>,
+    spec: Option<PodSpec<Container>>,
 }
 
 #[derive(Deserialize)]
