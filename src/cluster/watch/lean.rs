@@ -329,10 +329,17 @@ impl<C: Into<core::Container>> From<PodSpec<C>> for core::PodSpec {
             containers: containers(s.containers),
             init_containers: each(s.init_containers, Into::into),
             node_selector: s.node_selector,
-            volumes: each(s.volumes, |v| core::Volume {
-                name: v.name,
-                empty_dir: v.empty_dir.map(|_| core::EmptyDirVolumeSource::default()),
-                ..core::Volume::default()
+            // Only emptyDir volumes are read (a drain must delete their data): the others
+            // are not built (a `Volume` has room for every kind of source).
+            volumes: s.volumes.map(|v| {
+                v.into_iter()
+                    .filter(|v| v.empty_dir.is_some())
+                    .map(|v| core::Volume {
+                        name: v.name,
+                        empty_dir: Some(core::EmptyDirVolumeSource::default()),
+                        ..core::Volume::default()
+                    })
+                    .collect()
             }),
             ..core::PodSpec::default()
         }
