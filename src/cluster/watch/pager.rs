@@ -11,7 +11,7 @@ use std::fmt::{self, Debug};
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use futures::{AsyncReadExt as _, StreamExt};
+use futures::{AsyncBufReadExt as _, StreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use kube::api::{Api, ListParams, WatchEvent, WatchParams};
 use kube::core::Request;
@@ -196,14 +196,15 @@ struct Fetch {
 /// How far into a page the metadata is looked for before its end is waited for.
 const HEAD_BYTES: usize = 64 * 1024;
 
-/// Starts the request for one page; `metadata` asks for the objects' metadata only
-/// (`PartialObjectMeta` kinds), `capacity` is the body's expected size (the last page's).
+/// Starts the request for one page, its body read into `bytes` (an earlier page's buffer,
+/// emptied: pages of megabytes are not allocated afresh each time); `metadata` asks for
+/// the objects' metadata only (`PartialObjectMeta` kinds).
 fn fetch(
     client: &Client,
     url: &str,
     params: &ListParams,
     metadata: bool,
-    capacity: usize,
+    mut bytes: Vec<u8>,
 ) -> Result<Fetch, kube::Error> {
     let request = Request::new(url);
     let request = if metadata {
@@ -215,19 +216,17 @@ fn fetch(
     let client = client.clone();
     let (head_tx, head) = oneshot::channel();
     let task = tokio::spawn(async move {
-        let mut body = client.request_stream(request).await?;
-        let mut bytes = Vec::with_capacity(capacity);
+        let mut body = Box::pin(client.request_stream(request).await?);
+        bytes.clear();
         let mut head_tx = Some(head_tx);
-        let mut chunk = vec![0u8; 64 * 1024];
         loop {
-            let n = body
-                .read(&mut chunk)
-                .await
-                .map_err(kube::Error::ReadEvents)?;
-            if n == 0 {
+            let chunk = body.fill_buf().await.map_err(kube::Error::ReadEvents)?;
+            if chunk.is_empty() {
                 break;
             }
-            bytes.extend_from_slice(chunk.get(..n).unwrap_or_default());
+            let n = chunk.len();
+            bytes.extend_from_slice(chunk);
+            body.consume_unpin(n);
             if let Some(tx) = head_tx.take() {
                 match page_head(&bytes) {
                     Head::Meta(meta) => {
@@ -275,18 +274,20 @@ where
         ..ListParams::default()
     };
     let failed = |e| Ok(Err(watcher::Error::InitialListFailed(e)));
-    let mut capacity = 0;
-    let mut pending = match fetch(&client, &url, &params, K::metadata_api(), capacity) {
+    let mut pending = match fetch(&client, &url, &params, K::metadata_api(), Vec::new()) {
         Ok(f) => f,
         Err(e) => return failed(e),
     };
+    // The buffer of the page before last, for the page after next.
+    let mut spare = Vec::new();
     loop {
         let mut next: Option<Fetch> = None;
         let mut next_error: Option<kube::Error> = None;
-        let mut follow = |meta: &ListMeta, capacity: usize| {
+        let mut follow = |meta: &ListMeta, bytes: &mut Vec<u8>| {
             if let Some(token) = meta.continue_.as_ref().filter(|t| !t.is_empty()) {
                 params.continue_token = Some(token.clone());
-                match fetch(&client, &url, &params, K::metadata_api(), capacity) {
+                let bytes = std::mem::take(bytes);
+                match fetch(&client, &url, &params, K::metadata_api(), bytes) {
                     Ok(f) => next = Some(f),
                     Err(e) => next_error = Some(e),
                 }
@@ -295,19 +296,18 @@ where
         // The next page is asked for while this one still arrives, when its head says how.
         let early = (&mut pending.head).await.ok();
         if let Some(meta) = &early {
-            follow(meta, capacity);
+            follow(meta, &mut spare);
         }
         let body = match pending.body().await {
             Ok(body) => body,
             Err(e) => return failed(e),
         };
-        capacity = body.len();
         let page = read_page::<K>(&body, |meta| {
             if early.is_none() {
-                follow(meta, capacity);
+                follow(meta, &mut spare);
             }
         });
-        drop(body);
+        spare = body;
         let page = match page {
             Ok(page) => page,
             Err(e) => return failed(kube::Error::SerdeError(e)),
