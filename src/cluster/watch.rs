@@ -294,7 +294,7 @@ fn spawn_kind(
         Kind::Namespace => spawn_typed(tasks, kind, &cluster, Api::<Namespace>::all(all()), shared),
         Kind::Node => spawn_typed(tasks, kind, &cluster, Api::<Lean<Node>>::all(all()), shared),
         Kind::Pod => spawn_namespaced::<Lean<Pod>>(tasks, kind, &scoped, shared),
-        Kind::Deployment => spawn_namespaced::<Deployment>(tasks, kind, &scoped, shared),
+        Kind::Deployment => spawn_namespaced::<Lean<Deployment>>(tasks, kind, &scoped, shared),
         Kind::ReplicaSet => spawn_namespaced::<Lean<ReplicaSet>>(tasks, kind, &scoped, shared),
         Kind::StatefulSet => spawn_namespaced::<StatefulSet>(tasks, kind, &scoped, shared),
         Kind::DaemonSet => spawn_namespaced::<DaemonSet>(tasks, kind, &scoped, shared),

@@ -1,4 +1,4 @@
-//! The big kinds (pods, nodes, ReplicaSets) read with only the fields the model keeps: the
+//! The big kinds (pods, nodes, ReplicaSets, Deployments) read with only the fields the model keeps: the
 //! rest of each object (managedFields, env, probes, volume mounts, images on a node, most of
 //! spec and status) is skipped by the JSON reader without being built, so intake costs what
 //! is kept, not what the API server sends. The result is the usual k8s-openapi type with
@@ -452,17 +452,18 @@ impl<'de> Deserialize<'de> for Lean<core::Node> {
     }
 }
 
-// --- ReplicaSets ------------------------------------------------------------------------------
+// --- ReplicaSets and Deployments -------------------------------------------------------------
 
+/// A ReplicaSet or a Deployment: what their projections read is the same.
 #[derive(Deserialize)]
-struct ReplicaSet {
+struct Workload {
     metadata: Option<Meta>,
-    spec: Option<ReplicaSetSpec>,
-    status: Option<ReplicaSetStatus>,
+    spec: Option<WorkloadSpec>,
+    status: Option<WorkloadStatus>,
 }
 
 #[derive(Deserialize)]
-struct ReplicaSetSpec {
+struct WorkloadSpec {
     replicas: Option<i32>,
     selector: Option<LabelSelector>,
     template: Option<PodTemplate>,
@@ -481,26 +482,32 @@ struct TemplateMeta {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ReplicaSetStatus {
+struct WorkloadStatus {
     ready_replicas: Option<i32>,
     available_replicas: Option<i32>,
 }
 
+impl From<PodTemplate> for core::PodTemplateSpec {
+    fn from(t: PodTemplate) -> Self {
+        core::PodTemplateSpec {
+            metadata: t.metadata.map(|m| ObjectMeta {
+                labels: m.labels,
+                ..ObjectMeta::default()
+            }),
+            spec: t.spec.map(Into::into),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Lean<apps::ReplicaSet> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let r = ReplicaSet::deserialize(d)?;
+        let r = Workload::deserialize(d)?;
         let spec = r
             .spec
             .map(|s| apps::ReplicaSetSpec {
                 replicas: s.replicas,
                 selector: s.selector.unwrap_or_default(),
-                template: s.template.map(|t| core::PodTemplateSpec {
-                    metadata: t.metadata.map(|m| ObjectMeta {
-                        labels: m.labels,
-                        ..ObjectMeta::default()
-                    }),
-                    spec: t.spec.map(Into::into),
-                }),
+                template: s.template.map(Into::into),
                 ..apps::ReplicaSetSpec::default()
             })
             .unwrap_or_default();
@@ -511,6 +518,30 @@ impl<'de> Deserialize<'de> for Lean<apps::ReplicaSet> {
                 ready_replicas: s.ready_replicas,
                 available_replicas: s.available_replicas,
                 ..apps::ReplicaSetStatus::default()
+            }),
+        }))
+    }
+}
+
+impl<'de> Deserialize<'de> for Lean<apps::Deployment> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = Workload::deserialize(d)?;
+        let spec = r
+            .spec
+            .map(|s| apps::DeploymentSpec {
+                replicas: s.replicas,
+                selector: s.selector.unwrap_or_default(),
+                template: s.template.map(Into::into).unwrap_or_default(),
+                ..apps::DeploymentSpec::default()
+            })
+            .unwrap_or_default();
+        Ok(Lean(apps::Deployment {
+            metadata: r.metadata.map(Into::into).unwrap_or_default(),
+            spec,
+            status: r.status.map(|s| apps::DeploymentStatus {
+                ready_replicas: s.ready_replicas,
+                available_replicas: s.available_replicas,
+                ..apps::DeploymentStatus::default()
             }),
         }))
     }
