@@ -3,6 +3,7 @@
 //! source reports its state (syncing, ready, forbidden, absent, error) as events too.
 
 mod lean;
+mod pager;
 
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -293,7 +294,7 @@ fn spawn_kind(
         Kind::Namespace => spawn_typed(tasks, kind, &cluster, Api::<Namespace>::all(all()), shared),
         Kind::Node => spawn_typed(tasks, kind, &cluster, Api::<Lean<Node>>::all(all()), shared),
         Kind::Pod => spawn_namespaced::<Lean<Pod>>(tasks, kind, &scoped, shared),
-        Kind::Deployment => spawn_namespaced::<Deployment>(tasks, kind, &scoped, shared),
+        Kind::Deployment => spawn_namespaced::<Lean<Deployment>>(tasks, kind, &scoped, shared),
         Kind::ReplicaSet => spawn_namespaced::<Lean<ReplicaSet>>(tasks, kind, &scoped, shared),
         Kind::StatefulSet => spawn_namespaced::<StatefulSet>(tasks, kind, &scoped, shared),
         Kind::DaemonSet => spawn_namespaced::<DaemonSet>(tasks, kind, &scoped, shared),
@@ -425,12 +426,18 @@ type WatchStream<T> = BoxStream<'static, Result<Event<T>, watcher::Error>>;
 /// Starts a watch afresh, configured as given.
 type Rewatch<T> = Box<dyn Fn(watcher::Config) -> WatchStream<T> + Send + Sync>;
 
-/// A fresh watcher over `api`, with kube's default backoff between failed attempts.
+/// A fresh watcher over `api`, with kube's default backoff between failed attempts: kube's
+/// for a streamed first list, meshtop's pipelined pages otherwise (`pager`).
 fn typed<K>(api: Api<K>) -> impl Fn(watcher::Config) -> WatchStream<K> + Send + Sync + 'static
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
-    move |config| watcher(api.clone(), config).default_backoff().boxed()
+    move |config| match config.initial_list_strategy {
+        watcher::InitialListStrategy::StreamingList => {
+            watcher(api.clone(), config).default_backoff().boxed()
+        }
+        watcher::InitialListStrategy::ListWatch => pager::watch_paged(api.clone(), config),
+    }
 }
 
 /// What every watcher shares: the channel, the string interner, the recheck period, how

@@ -459,13 +459,16 @@ fn injected_revision(meta: &ObjectMeta, labels: &Labels, has_proxy: bool) -> Opt
     if status.is_none() && !has_proxy {
         return None;
     }
+    /// What is read of `sidecar.istio.io/status`: the rest (containers, volumes, image
+    /// pull secrets) is skipped, not built. A revision that is not a string fails the
+    /// read, as it is no revision.
+    #[derive(serde::Deserialize)]
+    struct SidecarStatus {
+        revision: Option<String>,
+    }
     let from_status = status
-        .and_then(|s| serde_json::from_str::<Value>(s).ok())
-        .and_then(|v| {
-            v.get("revision")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
+        .and_then(|s| serde_json::from_str::<SidecarStatus>(s).ok())
+        .and_then(|v| v.revision)
         .filter(|r| !r.is_empty());
     let rev = from_status
         .or_else(|| annotation(meta, keys::ISTIO_REV).map(str::to_string))

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use meshtop::cluster::watch::Lean;
 use meshtop::cluster::{InitialList, WatchOptions};
@@ -61,6 +61,11 @@ async fn lean_and_full_objects_project_alike() {
         assert!(
             project_alike::<ReplicaSet>(&replica_sets) > 0,
             "{scenario}: no ReplicaSets"
+        );
+        let deployments = items(&conn.client, "/apis/apps/v1/deployments").await;
+        assert!(
+            project_alike::<Deployment>(&deployments) > 0,
+            "{scenario}: no Deployments"
         );
     }
 }

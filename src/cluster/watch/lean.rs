@@ -1,4 +1,4 @@
-//! The big kinds (pods, nodes, ReplicaSets) read with only the fields the model keeps: the
+//! The big kinds (pods, nodes, ReplicaSets, Deployments) read with only the fields the model keeps: the
 //! rest of each object (managedFields, env, probes, volume mounts, images on a node, most of
 //! spec and status) is skipped by the JSON reader without being built, so intake costs what
 //! is kept, not what the API server sends. The result is the usual k8s-openapi type with
@@ -183,7 +183,30 @@ impl From<Container> for core::Container {
     }
 }
 
-fn containers(c: Vec<Container>) -> Vec<core::Container> {
+/// What the projections read of a pod's own container: its command and environment are
+/// read of workload templates only, so a pod's (the injector's twenty variables on every
+/// proxy) are skipped.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct PodContainer {
+    #[serde(default, deserialize_with = "or_default")]
+    name: String,
+    image: Option<String>,
+    restart_policy: Option<String>,
+}
+
+impl From<PodContainer> for core::Container {
+    fn from(c: PodContainer) -> Self {
+        core::Container {
+            name: c.name,
+            image: c.image,
+            restart_policy: c.restart_policy,
+            ..core::Container::default()
+        }
+    }
+}
+
+fn containers<C: Into<core::Container>>(c: Vec<C>) -> Vec<core::Container> {
     c.into_iter().map(Into::into).collect()
 }
 
@@ -197,17 +220,18 @@ fn each<T, U>(list: Option<Vec<T>>, make: impl FnMut(T) -> U) -> Option<Vec<U>> 
 #[derive(Deserialize)]
 struct Pod {
     metadata: Option<Meta>,
-    spec: Option<PodSpec>,
+    spec: Option<PodSpec<PodContainer>>,
     status: Option<PodStatus>,
 }
 
+/// A pod's spec, or a workload template's (`C`: what is read of each container).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct PodSpec {
+struct PodSpec<C> {
     node_name: Option<String>,
     #[serde(default, deserialize_with = "or_default")]
-    containers: Vec<Container>,
-    init_containers: Option<Vec<Container>>,
+    containers: Vec<C>,
+    init_containers: Option<Vec<C>>,
     node_selector: Option<BTreeMap<String, String>>,
     volumes: Option<Vec<Volume>>,
 }
@@ -298,17 +322,24 @@ impl From<ContainerStatus> for core::ContainerStatus {
     }
 }
 
-impl From<PodSpec> for core::PodSpec {
-    fn from(s: PodSpec) -> Self {
+impl<C: Into<core::Container>> From<PodSpec<C>> for core::PodSpec {
+    fn from(s: PodSpec<C>) -> Self {
         core::PodSpec {
             node_name: s.node_name,
             containers: containers(s.containers),
             init_containers: each(s.init_containers, Into::into),
             node_selector: s.node_selector,
-            volumes: each(s.volumes, |v| core::Volume {
-                name: v.name,
-                empty_dir: v.empty_dir.map(|_| core::EmptyDirVolumeSource::default()),
-                ..core::Volume::default()
+            // Only emptyDir volumes are read (a drain must delete their data): the others
+            // are not built (a `Volume` has room for every kind of source).
+            volumes: s.volumes.map(|v| {
+                v.into_iter()
+                    .filter(|v| v.empty_dir.is_some())
+                    .map(|v| core::Volume {
+                        name: v.name,
+                        empty_dir: Some(core::EmptyDirVolumeSource::default()),
+                        ..core::Volume::default()
+                    })
+                    .collect()
             }),
             ..core::PodSpec::default()
         }
@@ -421,17 +452,18 @@ impl<'de> Deserialize<'de> for Lean<core::Node> {
     }
 }
 
-// --- ReplicaSets ------------------------------------------------------------------------------
+// --- ReplicaSets and Deployments -------------------------------------------------------------
 
+/// A ReplicaSet or a Deployment: what their projections read is the same.
 #[derive(Deserialize)]
-struct ReplicaSet {
+struct Workload {
     metadata: Option<Meta>,
-    spec: Option<ReplicaSetSpec>,
-    status: Option<ReplicaSetStatus>,
+    spec: Option<WorkloadSpec>,
+    status: Option<WorkloadStatus>,
 }
 
 #[derive(Deserialize)]
-struct ReplicaSetSpec {
+struct WorkloadSpec {
     replicas: Option<i32>,
     selector: Option<LabelSelector>,
     template: Option<PodTemplate>,
@@ -440,7 +472,7 @@ struct ReplicaSetSpec {
 #[derive(Deserialize)]
 struct PodTemplate {
     metadata: Option<TemplateMeta>,
-    spec: Option<PodSpec>,
+    spec: Option<PodSpec<Container>>,
 }
 
 #[derive(Deserialize)]
@@ -450,26 +482,32 @@ struct TemplateMeta {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ReplicaSetStatus {
+struct WorkloadStatus {
     ready_replicas: Option<i32>,
     available_replicas: Option<i32>,
 }
 
+impl From<PodTemplate> for core::PodTemplateSpec {
+    fn from(t: PodTemplate) -> Self {
+        core::PodTemplateSpec {
+            metadata: t.metadata.map(|m| ObjectMeta {
+                labels: m.labels,
+                ..ObjectMeta::default()
+            }),
+            spec: t.spec.map(Into::into),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Lean<apps::ReplicaSet> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let r = ReplicaSet::deserialize(d)?;
+        let r = Workload::deserialize(d)?;
         let spec = r
             .spec
             .map(|s| apps::ReplicaSetSpec {
                 replicas: s.replicas,
                 selector: s.selector.unwrap_or_default(),
-                template: s.template.map(|t| core::PodTemplateSpec {
-                    metadata: t.metadata.map(|m| ObjectMeta {
-                        labels: m.labels,
-                        ..ObjectMeta::default()
-                    }),
-                    spec: t.spec.map(Into::into),
-                }),
+                template: s.template.map(Into::into),
                 ..apps::ReplicaSetSpec::default()
             })
             .unwrap_or_default();
@@ -480,6 +518,30 @@ impl<'de> Deserialize<'de> for Lean<apps::ReplicaSet> {
                 ready_replicas: s.ready_replicas,
                 available_replicas: s.available_replicas,
                 ..apps::ReplicaSetStatus::default()
+            }),
+        }))
+    }
+}
+
+impl<'de> Deserialize<'de> for Lean<apps::Deployment> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = Workload::deserialize(d)?;
+        let spec = r
+            .spec
+            .map(|s| apps::DeploymentSpec {
+                replicas: s.replicas,
+                selector: s.selector.unwrap_or_default(),
+                template: s.template.map(Into::into).unwrap_or_default(),
+                ..apps::DeploymentSpec::default()
+            })
+            .unwrap_or_default();
+        Ok(Lean(apps::Deployment {
+            metadata: r.metadata.map(Into::into).unwrap_or_default(),
+            spec,
+            status: r.status.map(|s| apps::DeploymentStatus {
+                ready_replicas: s.ready_replicas,
+                available_replicas: s.available_replicas,
+                ..apps::DeploymentStatus::default()
             }),
         }))
     }

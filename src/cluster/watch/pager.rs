@@ -1,0 +1,512 @@
+//! A watcher whose first list is paged the way a big cluster needs: each page is parsed
+//! from the bytes as they came off the connection (no copy into a string, no UTF-8 pass of
+//! its own), and the next page is asked for as soon as this page's `continue` token has been
+//! read, before its items are, so the API server prepares page N+1 while meshtop reads page
+//! N. kube's watcher asks for a page only once the last one is read, so the server and the
+//! reader take turns. Then the watch from the list's resourceVersion, as kube's watcher does:
+//! the same events (`Init`, `InitApply`, `InitDone`, `Apply`, `Delete`) and the same errors,
+//! so a `Source` reads either alike.
+
+use std::fmt::{self, Debug};
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use futures::{AsyncBufReadExt as _, StreamExt};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
+use kube::api::{Api, ListParams, WatchEvent, WatchParams};
+use kube::core::Request;
+use kube::runtime::watcher::{self, DefaultBackoff, Event};
+use kube::{Client, Resource};
+use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::WatchStream;
+
+/// Batches of events buffered between the reading task and the source (a page's objects
+/// are one batch), so the reader keeps going while the source projects.
+const BUFFERED: usize = 4;
+
+/// A watcher over `api` with paged first lists of `config.page_size` objects (pipelined as
+/// above), then a watch. Stops when the stream is dropped.
+pub(super) fn watch_paged<K>(api: Api<K>, config: watcher::Config) -> WatchStream<K>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(BUFFERED);
+    let task = AbortOnDrop(tokio::spawn(run(api, config, tx)));
+    let batch: std::vec::IntoIter<Item<K>> = Vec::new().into_iter();
+    futures::stream::unfold((rx, batch, task), |(mut rx, mut batch, task)| async move {
+        loop {
+            if let Some(item) = batch.next() {
+                return Some((item, (rx, batch, task)));
+            }
+            batch = rx.recv().await?.into_iter();
+        }
+    })
+    .boxed()
+}
+
+/// Stops a task with what holds it (the stream, a page's request).
+struct AbortOnDrop<T = ()>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+type Item<K> = Result<Event<K>, watcher::Error>;
+
+type Sender<K> = mpsc::Sender<Vec<Item<K>>>;
+
+/// The stream's reader is gone.
+struct Gone;
+
+async fn emit<K>(tx: &Sender<K>, item: Item<K>) -> Result<(), Gone> {
+    emit_all(tx, vec![item]).await
+}
+
+async fn emit_all<K>(tx: &Sender<K>, items: Vec<Item<K>>) -> Result<(), Gone> {
+    tx.send(items).await.map_err(|_| Gone)
+}
+
+async fn run<K>(api: Api<K>, config: watcher::Config, tx: Sender<K>)
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    let _ = relist_and_watch(&api, &config, &tx).await;
+}
+
+/// Lists, then watches from the list's resourceVersion, watching again where a watch ends
+/// and listing afresh when the server says the version is gone (410), with kube's backoff
+/// after each failure. Returns only when the stream's reader is gone.
+async fn relist_and_watch<K>(
+    api: &Api<K>,
+    config: &watcher::Config,
+    tx: &Sender<K>,
+) -> Result<(), Gone>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    let mut backoff = DefaultBackoff::default();
+    let pause = |backoff: &mut DefaultBackoff| {
+        let wait = backoff.next().unwrap_or(Duration::from_secs(30));
+        tokio::time::sleep(wait)
+    };
+    let watch_params = WatchParams {
+        label_selector: config.label_selector.clone(),
+        field_selector: config.field_selector.clone(),
+        timeout: config.timeout,
+        bookmarks: config.bookmarks,
+        send_initial_events: false,
+    };
+    'relist: loop {
+        emit(tx, Ok(Event::Init)).await?;
+        let mut version = match list(api, config, tx).await? {
+            Ok(version) => version,
+            Err(err) => {
+                emit(tx, Err(err)).await?;
+                pause(&mut backoff).await;
+                continue 'relist;
+            }
+        };
+        emit(tx, Ok(Event::InitDone)).await?;
+        backoff = DefaultBackoff::default();
+        loop {
+            let mut stream = match api.watch(&watch_params, &version).await {
+                Ok(stream) => stream.boxed(),
+                Err(err) => {
+                    emit(tx, Err(watcher::Error::WatchStartFailed(err))).await?;
+                    pause(&mut backoff).await;
+                    continue;
+                }
+            };
+            while let Some(event) = stream.next().await {
+                let item = match event {
+                    Ok(WatchEvent::Added(obj) | WatchEvent::Modified(obj)) => {
+                        match obj
+                            .meta()
+                            .resource_version
+                            .clone()
+                            .filter(|v| !v.is_empty())
+                        {
+                            Some(v) => {
+                                version = v;
+                                Ok(Event::Apply(obj))
+                            }
+                            None => {
+                                emit(tx, Err(watcher::Error::NoResourceVersion)).await?;
+                                continue 'relist;
+                            }
+                        }
+                    }
+                    Ok(WatchEvent::Deleted(obj)) => {
+                        match obj
+                            .meta()
+                            .resource_version
+                            .clone()
+                            .filter(|v| !v.is_empty())
+                        {
+                            Some(v) => {
+                                version = v;
+                                Ok(Event::Delete(obj))
+                            }
+                            None => {
+                                emit(tx, Err(watcher::Error::NoResourceVersion)).await?;
+                                continue 'relist;
+                            }
+                        }
+                    }
+                    Ok(WatchEvent::Bookmark(mark)) => {
+                        version = mark.metadata.resource_version;
+                        continue;
+                    }
+                    Ok(WatchEvent::Error(status)) => {
+                        let gone = status.code == 410;
+                        emit(tx, Err(watcher::Error::WatchError(status.boxed()))).await?;
+                        if gone {
+                            continue 'relist;
+                        }
+                        pause(&mut backoff).await;
+                        continue;
+                    }
+                    Err(err) => {
+                        emit(tx, Err(watcher::Error::WatchFailed(err))).await?;
+                        pause(&mut backoff).await;
+                        continue;
+                    }
+                };
+                emit(tx, item).await?;
+                backoff = DefaultBackoff::default();
+            }
+        }
+    }
+}
+
+/// A page's request under way on a task of its own: its metadata as soon as the first bytes
+/// hold it, then its whole body.
+struct Fetch {
+    /// The page's metadata read from the head of its body; dropped unsent when the head
+    /// does not hold it (objects before metadata) or the request failed.
+    head: oneshot::Receiver<ListMeta>,
+    body: AbortOnDrop<Result<Vec<u8>, kube::Error>>,
+}
+
+/// How far into a page the metadata is looked for before its end is waited for.
+const HEAD_BYTES: usize = 64 * 1024;
+
+/// Starts the request for one page, its body read into `bytes` (an earlier page's buffer,
+/// emptied: pages of megabytes are not allocated afresh each time); `metadata` asks for
+/// the objects' metadata only (`PartialObjectMeta` kinds).
+fn fetch(
+    client: &Client,
+    url: &str,
+    params: &ListParams,
+    metadata: bool,
+    mut bytes: Vec<u8>,
+) -> Result<Fetch, kube::Error> {
+    let request = Request::new(url);
+    let request = if metadata {
+        request.list_metadata(params)
+    } else {
+        request.list(params)
+    }
+    .map_err(kube::Error::BuildRequest)?;
+    let client = client.clone();
+    let (head_tx, head) = oneshot::channel();
+    let task = tokio::spawn(async move {
+        let mut body = Box::pin(client.request_stream(request).await?);
+        bytes.clear();
+        let mut head_tx = Some(head_tx);
+        loop {
+            let chunk = body.fill_buf().await.map_err(kube::Error::ReadEvents)?;
+            if chunk.is_empty() {
+                break;
+            }
+            let n = chunk.len();
+            bytes.extend_from_slice(chunk);
+            body.consume_unpin(n);
+            if let Some(tx) = head_tx.take() {
+                match page_head(&bytes) {
+                    Head::Meta(meta) => {
+                        let _ = tx.send(meta);
+                    }
+                    Head::Pending if bytes.len() < HEAD_BYTES => head_tx = Some(tx),
+                    Head::Pending | Head::Unknown => {}
+                }
+            }
+        }
+        Ok(bytes)
+    });
+    Ok(Fetch {
+        head,
+        body: AbortOnDrop(task),
+    })
+}
+
+impl Fetch {
+    async fn body(mut self) -> Result<Vec<u8>, kube::Error> {
+        match (&mut self.body.0).await {
+            Ok(result) => result,
+            Err(join) => Err(kube::Error::Service(Box::new(join))),
+        }
+    }
+}
+
+/// Reads every page of the list, sending each page's objects as `InitApply`: the list's
+/// resourceVersion, or the failure to send in its place. `Err(Gone)` only when the
+/// stream's reader is gone.
+async fn list<K>(
+    api: &Api<K>,
+    config: &watcher::Config,
+    tx: &Sender<K>,
+) -> Result<Result<String, watcher::Error>, Gone>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    let client: Client = api.clone().into_client();
+    let url = api.resource_url().to_string();
+    let mut params = ListParams {
+        label_selector: config.label_selector.clone(),
+        field_selector: config.field_selector.clone(),
+        limit: config.page_size,
+        ..ListParams::default()
+    };
+    let failed = |e| Ok(Err(watcher::Error::InitialListFailed(e)));
+    let mut pending = match fetch(&client, &url, &params, K::metadata_api(), Vec::new()) {
+        Ok(f) => f,
+        Err(e) => return failed(e),
+    };
+    // The buffer of the page before last, for the page after next.
+    let mut spare = Vec::new();
+    loop {
+        let mut next: Option<Fetch> = None;
+        let mut next_error: Option<kube::Error> = None;
+        let mut follow = |meta: &ListMeta, bytes: &mut Vec<u8>| {
+            if let Some(token) = meta.continue_.as_ref().filter(|t| !t.is_empty()) {
+                params.continue_token = Some(token.clone());
+                let bytes = std::mem::take(bytes);
+                match fetch(&client, &url, &params, K::metadata_api(), bytes) {
+                    Ok(f) => next = Some(f),
+                    Err(e) => next_error = Some(e),
+                }
+            }
+        };
+        // The next page is asked for while this one still arrives, when its head says how.
+        let early = (&mut pending.head).await.ok();
+        if let Some(meta) = &early {
+            follow(meta, &mut spare);
+        }
+        let body = match pending.body().await {
+            Ok(body) => body,
+            Err(e) => return failed(e),
+        };
+        let page = read_page::<K>(&body, |meta| {
+            if early.is_none() {
+                follow(meta, &mut spare);
+            }
+        });
+        spare = body;
+        let page = match page {
+            Ok(page) => page,
+            Err(e) => return failed(kube::Error::SerdeError(e)),
+        };
+        let items = page.items.into_iter().map(|o| Ok(Event::InitApply(o)));
+        emit_all(tx, items.collect()).await?;
+        if let Some(e) = next_error {
+            return failed(e);
+        }
+        match next {
+            Some(f) => pending = f,
+            None => {
+                return Ok(page
+                    .meta
+                    .resource_version
+                    .filter(|v| !v.is_empty())
+                    .ok_or(watcher::Error::NoResourceVersion));
+            }
+        }
+    }
+}
+
+/// What the first bytes of a page say of its metadata.
+enum Head {
+    Meta(ListMeta),
+    /// Not all there yet.
+    Pending,
+    /// The objects come first, or the bytes are not a list.
+    Unknown,
+}
+
+/// The page's metadata, if the bytes so far hold it ahead of the objects.
+fn page_head(bytes: &[u8]) -> Head {
+    let mut found = None;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let read = HeadSeed(&mut found).deserialize(&mut de);
+    match (found, read) {
+        (Some(meta), _) => Head::Meta(meta),
+        (None, Err(e)) if e.is_eof() => Head::Pending,
+        (None, _) => Head::Unknown,
+    }
+}
+
+/// Reads a page's keys up to its metadata, puts it in the slot, and stops there (with an
+/// error, the rest being unread).
+struct HeadSeed<'a>(&'a mut Option<ListMeta>);
+
+impl<'de> DeserializeSeed<'de> for HeadSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for HeadSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of objects")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "metadata" => {
+                    *self.0 = Some(map.next_value::<Option<ListMeta>>()?.unwrap_or_default());
+                    return Err(de::Error::custom("the head is read"));
+                }
+                "items" => return Err(de::Error::custom("objects before the metadata")),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A page of a list: its metadata and its objects.
+struct Page<K> {
+    meta: ListMeta,
+    items: Vec<K>,
+}
+
+/// Reads a list's page from its JSON, calling `on_meta` with its metadata as soon as it is
+/// read (servers send it before the items).
+fn read_page<K: DeserializeOwned>(
+    body: &[u8],
+    on_meta: impl FnMut(&ListMeta),
+) -> Result<Page<K>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let page = PageSeed {
+        on_meta,
+        kind: PhantomData,
+    }
+    .deserialize(&mut de)?;
+    de.end()?;
+    Ok(page)
+}
+
+struct PageSeed<F, K> {
+    on_meta: F,
+    kind: PhantomData<K>,
+}
+
+impl<'de, F: FnMut(&ListMeta), K: DeserializeOwned> DeserializeSeed<'de> for PageSeed<F, K> {
+    type Value = Page<K>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, F: FnMut(&ListMeta), K: DeserializeOwned> de::Visitor<'de> for PageSeed<F, K> {
+    type Value = Page<K>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of objects")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut meta = None;
+        let mut items = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "metadata" => {
+                    let m: ListMeta = map.next_value::<Option<ListMeta>>()?.unwrap_or_default();
+                    (self.on_meta)(&m);
+                    meta = Some(m);
+                }
+                "items" => items = map.next_value::<Option<Vec<K>>>()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let Some(meta) = meta else {
+            return Err(de::Error::missing_field("metadata"));
+        };
+        Ok(Page {
+            meta,
+            items: items.unwrap_or_default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::ConfigMap;
+
+    use super::*;
+
+    #[test]
+    fn a_page_reads_its_metadata_before_its_items() {
+        let body = br#"{"kind":"ConfigMapList","apiVersion":"v1",
+            "metadata":{"resourceVersion":"12","continue":"abc"},
+            "items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}]}"#;
+        let mut seen = None;
+        let page = read_page::<ConfigMap>(body, |m| seen = m.continue_.clone()).expect("page");
+        assert_eq!(seen.as_deref(), Some("abc"));
+        assert_eq!(page.meta.resource_version.as_deref(), Some("12"));
+        let names: Vec<_> = page
+            .items
+            .iter()
+            .map(|c| c.metadata.name.as_deref())
+            .collect();
+        assert_eq!(names, [Some("a"), Some("b")]);
+    }
+
+    #[test]
+    fn the_head_of_a_page_names_its_continue_token_before_the_rest_arrives() {
+        let body = br#"{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"7","continue":"next"},"items":[{"metadata":{"name":"a"}}]}"#;
+        let at = |n: usize| page_head(body.get(..n).expect("a prefix"));
+        assert!(matches!(at(10), Head::Pending));
+        assert!(matches!(at(60), Head::Pending));
+        let Head::Meta(meta) = at(90) else {
+            panic!("the metadata is all there at 90 bytes");
+        };
+        assert_eq!(meta.continue_.as_deref(), Some("next"));
+        let Head::Meta(meta) = at(body.len()) else {
+            panic!("the whole page");
+        };
+        assert_eq!(meta.resource_version.as_deref(), Some("7"));
+        // Objects first: the metadata is read with the rest.
+        assert!(matches!(
+            page_head(br#"{"items":[],"metadata":{"continue":"x"}}"#),
+            Head::Unknown
+        ));
+        assert!(matches!(page_head(b"<html>"), Head::Unknown));
+    }
+
+    #[test]
+    fn null_items_are_none_and_a_broken_page_is_an_error() {
+        let page = read_page::<ConfigMap>(br#"{"metadata":{},"items":null}"#, |_| {})
+            .expect("a page without items");
+        assert!(page.items.is_empty());
+        assert!(read_page::<ConfigMap>(br#"{"items":[]}"#, |_| {}).is_err());
+        assert!(read_page::<ConfigMap>(br#"{"metadata":{},"items":[{"#, |_| {}).is_err());
+        assert!(read_page::<ConfigMap>(br#"{"metadata":{}} trailing"#, |_| {}).is_err());
+    }
+}
