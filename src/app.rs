@@ -1062,6 +1062,11 @@ fn restore_terminal() {
 /// The fastest meshtop redraws, however busy the cluster.
 const FRAME: Duration = Duration::from_millis(50);
 
+/// While only the cluster changes, frames are spaced at least this many times what the
+/// last one took to draw: on a big, busy cluster drawing keeps to a small share of a core
+/// (an eighth at most) and the screen still follows. A key always draws at once.
+const FRAME_SHARE: u32 = 8;
+
 /// The TUI: the views until `q`, or until a [`StopSignal`]. Either way the terminal is
 /// restored first, then every running action is stopped (its audit line says interrupted)
 /// before this returns.
@@ -1128,6 +1133,8 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
         let mut force = true;
         let started = tokio::time::Instant::now();
         let mut last_draw = started.checked_sub(FRAME).unwrap_or(started);
+        // The least time between two frames the cluster alone asks for.
+        let mut frame_gap = FRAME;
         loop {
             // An install form waiting for the watches' first lists gets its facts once
             // they are.
@@ -1135,11 +1142,12 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
             // A key or a resize draws at once; a burst of cluster events waits for the next
             // frame, merging into it. The wait is one more branch of the `select!` below, so
             // a key pressed meanwhile never waits behind it.
-            let next_frame = last_draw + FRAME;
+            let next_frame = last_draw + frame_gap;
             let urgent = force || ui.dirty();
             let changed = model.generation() != drawn_generation;
             if urgent || (changed && tokio::time::Instant::now() >= next_frame) {
                 let now = Timestamp::now();
+                let drawing = tokio::time::Instant::now();
                 guard
                     .terminal
                     .draw(|frame| ui.render(frame, &model, &header, now))
@@ -1147,10 +1155,11 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
                 ui.mark_drawn();
                 drawn_generation = model.generation();
                 last_draw = tokio::time::Instant::now();
+                frame_gap = FRAME.max(last_draw.duration_since(drawing) * FRAME_SHARE);
                 force = false;
             }
             // Cluster changes not drawn yet: the frame they wait for.
-            let frame_due = last_draw + FRAME;
+            let frame_due = last_draw + frame_gap;
             let undrawn = model.generation() != drawn_generation;
             let mut edit = None;
             tokio::select! {
