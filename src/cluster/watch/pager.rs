@@ -47,6 +47,18 @@ where
     .boxed()
 }
 
+/// A watched object's event, `version` moved to its resourceVersion; `None` when it has
+/// none (the watch cannot resume from it: relist).
+fn moved<K: Resource>(version: &mut String, obj: K, event: fn(K) -> Event<K>) -> Option<Event<K>> {
+    let v = obj
+        .meta()
+        .resource_version
+        .clone()
+        .filter(|v| !v.is_empty())?;
+    *version = v;
+    Some(event(obj))
+}
+
 /// Stops a task with what holds it (the stream, a page's request).
 struct AbortOnDrop<T = ()>(JoinHandle<T>);
 
@@ -123,41 +135,11 @@ where
                 }
             };
             while let Some(event) = stream.next().await {
-                let item = match event {
+                let moved = match event {
                     Ok(WatchEvent::Added(obj) | WatchEvent::Modified(obj)) => {
-                        match obj
-                            .meta()
-                            .resource_version
-                            .clone()
-                            .filter(|v| !v.is_empty())
-                        {
-                            Some(v) => {
-                                version = v;
-                                Ok(Event::Apply(obj))
-                            }
-                            None => {
-                                emit(tx, Err(watcher::Error::NoResourceVersion)).await?;
-                                continue 'relist;
-                            }
-                        }
+                        moved(&mut version, obj, Event::Apply)
                     }
-                    Ok(WatchEvent::Deleted(obj)) => {
-                        match obj
-                            .meta()
-                            .resource_version
-                            .clone()
-                            .filter(|v| !v.is_empty())
-                        {
-                            Some(v) => {
-                                version = v;
-                                Ok(Event::Delete(obj))
-                            }
-                            None => {
-                                emit(tx, Err(watcher::Error::NoResourceVersion)).await?;
-                                continue 'relist;
-                            }
-                        }
-                    }
+                    Ok(WatchEvent::Deleted(obj)) => moved(&mut version, obj, Event::Delete),
                     Ok(WatchEvent::Bookmark(mark)) => {
                         version = mark.metadata.resource_version;
                         continue;
@@ -177,7 +159,11 @@ where
                         continue;
                     }
                 };
-                emit(tx, item).await?;
+                let Some(item) = moved else {
+                    emit(tx, Err(watcher::Error::NoResourceVersion)).await?;
+                    continue 'relist;
+                };
+                emit(tx, Ok(item)).await?;
                 backoff = DefaultBackoff::default();
             }
         }
