@@ -7,7 +7,7 @@
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value, json};
 
-use super::store::{timestamp, uuid_v4_shape};
+use super::store::{meta_str, timestamp, uuid_v4_shape};
 use super::{Cluster, Settings, controllers};
 
 /// What `--generate` asks for.
@@ -233,7 +233,8 @@ fn fields_v1(v: &Value) -> Value {
             let keyed: Map<String, Value> = items
                 .iter()
                 .filter_map(|item| {
-                    let key = ["name", "type", "containerPort", "mountPath", "key"]
+                    // The list's merge key, as the API server's schema names it.
+                    let key = ["containerPort", "mountPath", "ip", "name", "type", "key"]
                         .iter()
                         .find_map(|k| item.get(*k).map(|v| (*k, v)))?;
                     Some((format!("k:{{\"{}\":{}}}", key.0, key.1), fields_v1(item)))
@@ -253,7 +254,11 @@ fn fields_v1(v: &Value) -> Value {
 
 /// The managedFields a controller-made object carries: its creator's fields and the
 /// status writer's.
-fn managed_fields(obj: &Value, creator: &str, status_writer: &str, at: &str) -> Value {
+fn managed_fields(
+    obj: &Value,
+    (creator, at): (&str, &str),
+    (status_writer, status_at): (&str, &str),
+) -> Value {
     // The creator's fields: all but status, and of the metadata what a controller sets
     // (read in place: the object is not copied).
     let spec_fields: Map<String, Value> = obj
@@ -289,7 +294,7 @@ fn managed_fields(obj: &Value, creator: &str, status_writer: &str, at: &str) -> 
     })];
     if let Some(status) = obj.get("status") {
         entries.push(json!({
-            "manager": status_writer, "operation": "Update", "apiVersion": api_version, "time": at,
+            "manager": status_writer, "operation": "Update", "apiVersion": api_version, "time": status_at,
             "fieldsType": "FieldsV1", "fieldsV1": {"f:status": fields_v1(status)},
             "subresource": "status",
         }));
@@ -297,10 +302,54 @@ fn managed_fields(obj: &Value, creator: &str, status_writer: &str, at: &str) -> 
     Value::Array(entries)
 }
 
-fn with_managed_fields(mut obj: Value, creator: &str, status_writer: &str, at: &str) -> Value {
-    let fields = managed_fields(&obj, creator, status_writer, at);
+fn with_managed_fields(obj: Value, creator: &str, status_writer: &str, at: &str) -> Value {
+    with_managed_fields_at(obj, (creator, at), (status_writer, at))
+}
+
+/// The managedFields of an object whose status was last written at another time than
+/// its spec.
+fn with_managed_fields_at(mut obj: Value, creator: (&str, &str), status: (&str, &str)) -> Value {
+    let fields = managed_fields(&obj, creator, status);
     obj["metadata"]["managedFields"] = fields;
     obj
+}
+
+/// What the API server's ServiceAccount admission adds to a pod that mounts its token:
+/// a projected `kube-api-access-<5 letters>` volume, its name different in every pod, and
+/// its mount in every container.
+fn with_service_account_token(pod: &mut Value, seed: u64) {
+    if pod["spec"]["automountServiceAccountToken"] == json!(false) {
+        return;
+    }
+    const MOUNT_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+    let name = format!("kube-api-access-{}", suffix(seed ^ 0x70c3, 5));
+    let mount = json!({"name": name, "readOnly": true, "mountPath": MOUNT_PATH});
+    for list in ["initContainers", "containers"] {
+        let Some(containers) = pod["spec"][list].as_array_mut() else {
+            continue;
+        };
+        for c in containers {
+            if !c["volumeMounts"].is_array() {
+                c["volumeMounts"] = json!([]);
+            }
+            if let Some(mounts) = c["volumeMounts"].as_array_mut()
+                && !mounts.iter().any(|m| m["mountPath"] == MOUNT_PATH)
+            {
+                mounts.push(mount.clone());
+            }
+        }
+    }
+    if !pod["spec"]["volumes"].is_array() {
+        pod["spec"]["volumes"] = json!([]);
+    }
+    if let Some(volumes) = pod["spec"]["volumes"].as_array_mut() {
+        volumes.push(json!({"name": name, "projected": {"sources": [
+            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+            {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            {"downwardAPI": {"items": [{"path": "namespace",
+                "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+        ], "defaultMode": 420}}));
+    }
 }
 
 struct Loader<'a> {
@@ -308,6 +357,7 @@ struct Loader<'a> {
     now: Timestamp,
     /// The creation time of everything: a day before now.
     born: String,
+    born_at: Timestamp,
 }
 
 impl Loader<'_> {
@@ -332,6 +382,26 @@ impl Loader<'_> {
     /// started on `node`.
     fn put_pod(&mut self, mut pod: Value, node: &str) -> Result<(), String> {
         pod["spec"]["nodeName"] = json!(node);
+        // Each pod its own: created in the hour after its owner, its status last written
+        // by its kubelet a little later, its token volume named at random.
+        let seed = mix(meta_str(&pod, "namespace")
+            .bytes()
+            .chain(meta_str(&pod, "name").bytes())
+            .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            }));
+        let at = |secs: u64| {
+            timestamp(
+                self.born_at
+                    .checked_add(SignedDuration::from_secs(secs as i64))
+                    .unwrap_or(self.born_at),
+            )
+        };
+        let created_secs = seed % 3600;
+        let created = at(created_secs);
+        let status_at = at(created_secs + 5 + (seed >> 20) % 600);
+        pod["metadata"]["creationTimestamp"] = json!(created);
+        with_service_account_token(&mut pod, seed);
         let t = self
             .cluster
             .registry
@@ -339,7 +409,11 @@ impl Loader<'_> {
             .cloned()
             .ok_or("no Pod kind")?;
         controllers::prepare_loaded(self.cluster, &t, &mut pod, self.now);
-        let pod = with_managed_fields(pod, "kube-controller-manager", "kubelet", &self.born);
+        let pod = with_managed_fields_at(
+            pod,
+            ("kube-controller-manager", &created),
+            ("kubelet", &status_at),
+        );
         self.put(pod)
     }
 }
@@ -646,6 +720,9 @@ pub fn build(spec: &GenerateSpec, now: Timestamp) -> Result<Cluster, String> {
         cluster: &mut cluster,
         now,
         born: born.clone(),
+        born_at: now
+            .checked_sub(SignedDuration::from_hours(24))
+            .unwrap_or(now),
     };
     let releases: Vec<&str> = RELEASES[..spec.revisions].to_vec();
     for (i, ns) in ["kube-system", "istio-system", "default"]
@@ -850,6 +927,60 @@ mod tests {
         let names: std::collections::HashSet<String> = (0..200_000).map(name_suffix).collect();
         assert_eq!(names.len(), 200_000);
         assert!(names.iter().all(|n| n.len() == 5));
+    }
+
+    #[test]
+    fn generated_pods_differ_as_real_replicas_do() {
+        let spec = GenerateSpec::parse("nodes=4,pods=120,namespaces=3").expect("spec");
+        let cluster = build(&spec, Timestamp::now()).expect("build");
+        let pods: Vec<Value> = cluster.store.list("pods", None).map(|p| p.full()).collect();
+        assert_eq!(pods.len(), 120);
+        let mut token_volumes = std::collections::BTreeSet::new();
+        let mut created = std::collections::BTreeSet::new();
+        for pod in &pods {
+            let volumes = pod["spec"]["volumes"].as_array().expect("volumes");
+            let token: Vec<&str> = volumes
+                .iter()
+                .filter_map(|v| v["name"].as_str())
+                .filter(|n| n.starts_with("kube-api-access-"))
+                .collect();
+            assert_eq!(token.len(), 1, "{}", pod["metadata"]["name"]);
+            token_volumes.insert(token[0].to_string());
+            for c in pod["spec"]["containers"].as_array().expect("containers") {
+                assert!(
+                    c["volumeMounts"]
+                        .as_array()
+                        .is_some_and(|m| m.iter().any(|m| {
+                            m["name"] == token[0]
+                                && m["mountPath"] == "/var/run/secrets/kubernetes.io/serviceaccount"
+                        })),
+                    "{c}"
+                );
+            }
+            let fields = pod["metadata"]["managedFields"].as_array().expect("fields");
+            let creation = pod["metadata"]["creationTimestamp"]
+                .as_str()
+                .expect("created");
+            assert_eq!(fields[0]["time"], creation);
+            let status_time = fields[1]["time"].as_str().expect("status time");
+            assert!(status_time > creation, "{status_time} after {creation}");
+            let ip = pod["status"]["podIP"].as_str().expect("pod IP");
+            let ip_key = format!("k:{{\"ip\":\"{ip}\"}}");
+            assert!(
+                fields[1]["fieldsV1"]["f:status"]["f:podIPs"]
+                    .get(&ip_key)
+                    .is_some(),
+                "{}",
+                fields[1]["fieldsV1"]
+            );
+            created.insert(creation.to_string());
+        }
+        assert_eq!(token_volumes.len(), pods.len());
+        assert!(
+            created.len() > pods.len() / 2,
+            "{} creation times",
+            created.len()
+        );
     }
 
     #[test]
