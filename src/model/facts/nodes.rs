@@ -72,12 +72,7 @@ fn key_name(k: &ObjectKey) -> String {
 
 /// `namespace/name` of some pods, by namespace then name.
 fn key_names(store: &Store, pods: &BTreeSet<PodId>) -> Vec<String> {
-    store
-        .pods
-        .keys_in_order(pods.iter().copied())
-        .iter()
-        .map(key_name)
-        .collect()
+    store.pods.names_in_order(pods.iter().copied())
 }
 
 /// The drain pre-flight in numbers: the counts kept for the node, and the PDBs guarding its

@@ -421,22 +421,51 @@ impl Pods {
             .filter_map(|id| self.summary(id))
     }
 
+    /// The namespace and name of a pod, borrowed.
+    fn key_strs(&self, id: PodId) -> (&str, &str) {
+        self.row(id)
+            .map_or(("", ""), |r| (self.namespace_of(r), r.name.as_ref()))
+    }
+
+    /// Some ids, by their pods' namespace then name (the pods' rows compared in place).
+    fn sorted(&self, ids: impl IntoIterator<Item = PodId>) -> Vec<PodId> {
+        let mut ids: Vec<PodId> = ids
+            .into_iter()
+            .filter(|&id| self.row(id).is_some())
+            .collect();
+        // Ids are handed out in the order pods come, mostly key order after a relist.
+        if !ids.is_sorted_by(|&a, &b| self.key_strs(a) <= self.key_strs(b)) {
+            ids.sort_by(|&a, &b| self.key_strs(a).cmp(&self.key_strs(b)));
+        }
+        ids
+    }
+
     /// The pods of some ids, by namespace then name.
     pub fn in_order(&self, ids: impl IntoIterator<Item = PodId>) -> Vec<PodSummary> {
-        let mut pods: Vec<PodSummary> = ids.into_iter().filter_map(|id| self.summary(id)).collect();
-        pods.sort_by(|a, b| {
-            a.namespace
-                .cmp(&b.namespace)
-                .then_with(|| a.name.cmp(&b.name))
-        });
-        pods
+        self.sorted(ids)
+            .into_iter()
+            .filter_map(|id| self.summary(id))
+            .collect()
+    }
+
+    /// `namespace/name` of some pods, by namespace then name.
+    pub fn names_in_order(&self, ids: impl IntoIterator<Item = PodId>) -> Vec<String> {
+        self.sorted(ids)
+            .into_iter()
+            .map(|id| {
+                let (namespace, name) = self.key_strs(id);
+                format!("{namespace}/{name}")
+            })
+            .collect()
     }
 
     /// The keys of some ids, by namespace then name.
+    #[cfg(test)]
     pub fn keys_in_order(&self, ids: impl IntoIterator<Item = PodId>) -> Vec<ObjectKey> {
-        let mut keys: Vec<ObjectKey> = ids.into_iter().filter_map(|id| self.key(id)).collect();
-        keys.sort();
-        keys
+        self.sorted(ids)
+            .into_iter()
+            .filter_map(|id| self.key(id))
+            .collect()
     }
 }
 
