@@ -965,6 +965,8 @@ struct Results {
     /// Of `retained`, what the objects take without the sync answers (and so without the
     /// Proxies view's lines).
     retained_objects: usize,
+    /// Of `retained_objects`, what every object but the pods takes.
+    retained_others: usize,
     load: Timing,
     updates: usize,
     update: Timing,
@@ -992,24 +994,34 @@ fn measure(target_pods: usize) -> Results {
     // Memory first, while nothing else is held: the cluster's summaries are made (as the
     // watchers make them), their interner is dropped, and the model takes them in.
     // The objects alone first (every event but the sync answers), then everything.
-    let load = |sync: bool| {
+    // And the objects but the pods, so that what the pods take shows apart.
+    let load = |sync: bool, pods: bool| {
         let cluster = build(target_pods);
         let events = cluster.events();
         drop(cluster);
         let mut model = Model::new();
         for e in events {
-            if sync || !matches!(e.event, ClusterEvent::ProxySync(_)) {
+            let wanted = match &e.event {
+                ClusterEvent::ProxySync(_) => sync,
+                ClusterEvent::Relisted(Kind::Pod, _) => pods,
+                _ => true,
+            };
+            if wanted {
                 model.apply(e);
             }
         }
         model
     };
     let before = live_bytes();
-    let objects = load(false);
+    let others = load(false, false);
+    let retained_others = live_bytes().saturating_sub(before);
+    drop(others);
+    let before = live_bytes();
+    let objects = load(false, true);
     let retained_objects = live_bytes().saturating_sub(before);
     drop(objects);
     let before = live_bytes();
-    let mut model = load(true);
+    let mut model = load(true, true);
     let retained = live_bytes().saturating_sub(before);
 
     let cluster = build(target_pods);
@@ -1180,6 +1192,7 @@ fn measure(target_pods: usize) -> Results {
         proxies,
         retained,
         retained_objects,
+        retained_others,
         load,
         updates,
         update,
@@ -1244,6 +1257,19 @@ fn main() {
     row(
         "of which the objects, bytes per pod",
         each(&|r| format!("{}", r.retained_objects / r.pods.max(1))),
+    );
+    row(
+        "of which the pods themselves, bytes per pod",
+        each(&|r| {
+            format!(
+                "{}",
+                r.retained_objects.saturating_sub(r.retained_others) / r.pods.max(1)
+            )
+        }),
+    );
+    row(
+        "of which the other objects, bytes per pod",
+        each(&|r| format!("{}", r.retained_others / r.pods.max(1))),
     );
     row(
         "of which the sync answers and the Proxies view's lines, bytes per proxy",

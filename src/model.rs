@@ -382,28 +382,24 @@ impl Model {
     }
 
     /// Every pod, by namespace then name.
-    pub fn pods(&self) -> Vec<&PodSummary> {
+    pub fn pods(&self) -> Vec<PodSummary> {
         self.store.pods.values().collect()
     }
 
     /// The pods scheduled on a node, by namespace then name.
-    pub fn pods_on_node(&self, node: &str) -> Vec<&PodSummary> {
-        self.store
+    pub fn pods_on_node(&self, node: &str) -> Vec<PodSummary> {
+        let ids = self
+            .store
             .index
             .nodes
             .get(node)
             .into_iter()
-            .flat_map(|n| n.pods.iter())
-            .filter_map(|k| self.store.pods.get(k))
-            .collect()
+            .flat_map(|n| n.pods.iter());
+        self.store.pods.in_order(ids.copied())
     }
 
-    pub fn pods_in_namespace(&self, namespace: &str) -> Vec<&PodSummary> {
-        self.store
-            .pods
-            .in_namespace(&Name::from(namespace))
-            .map(|(_, p)| p)
-            .collect()
+    pub fn pods_in_namespace(&self, namespace: &str) -> Vec<PodSummary> {
+        self.store.pods.in_namespace(namespace).collect()
     }
 
     /// Pods with a proxy in numbers: what `proxied_pods()` adds up to, without the pods.
@@ -418,13 +414,13 @@ impl Model {
 
     /// Pods with a proxy (sidecars and gateways), by namespace then name: a scan of every
     /// pod (`proxied_counts()` is what a frame reads).
-    pub fn proxied_pods(&self) -> Vec<&PodSummary> {
+    pub fn proxied_pods(&self) -> Vec<PodSummary> {
         self.store.pods.values().filter(|p| p.has_proxy).collect()
     }
 
     // --- lookups for drill-downs and actions ---------------------------------------------
 
-    pub fn pod(&self, namespace: &str, name: &str) -> Option<&PodSummary> {
+    pub fn pod(&self, namespace: &str, name: &str) -> Option<PodSummary> {
         self.store.pods.get(&key(namespace, name))
     }
 
@@ -521,7 +517,7 @@ impl Model {
 
     /// Pods injected by a revision (or by a tag pointing at it), by namespace then name: a
     /// scan of every pod, for an action's plan (the model keeps only how many).
-    pub fn pods_of_revision(&self, revision: &str) -> Vec<&PodSummary> {
+    pub fn pods_of_revision(&self, revision: &str) -> Vec<PodSummary> {
         let map = RevisionMap::of(&self.store);
         let rev = map.resolve(&Name::from(revision));
         let aliases: Vec<&Name> = map.aliases(&rev).collect();
@@ -547,20 +543,14 @@ impl Model {
     }
 
     /// The pods a PDB selects.
-    pub fn pods_of_pdb(&self, namespace: &str, name: &str) -> Vec<&PodSummary> {
-        self.store
-            .index
-            .pdb_pods
-            .get(&key(namespace, name))
-            .into_iter()
-            .flatten()
-            .filter_map(|k| self.store.pods.get(k))
-            .collect()
+    pub fn pods_of_pdb(&self, namespace: &str, name: &str) -> Vec<PodSummary> {
+        let ids = self.store.index.pdb_pods.get(&key(namespace, name));
+        self.store.pods.in_order(ids.into_iter().flatten().copied())
     }
 
     /// The pods a drain of the node would evict (`--ignore-daemonsets`: DaemonSet and mirror
     /// pods stay).
-    pub fn pods_to_evict(&self, node: &str) -> Vec<&PodSummary> {
+    pub fn pods_to_evict(&self, node: &str) -> Vec<PodSummary> {
         self.pods_on_node(node)
             .into_iter()
             .filter(|p| matches!(drain_class(p), DrainClass::Evict { .. }))
@@ -580,7 +570,7 @@ impl Model {
             .pods_to_restart
             .iter()
             .filter_map(|pod| self.store.pods.get(&key(namespace, pod)))
-            .filter_map(|p| p.owner.as_ref())
+            .filter_map(|p| p.owner)
             .filter_map(|o| match o.kind.as_ref() {
                 "ReplicaSet" => {
                     let rs = self.store.replica_sets.get(&key(namespace, &o.name));

@@ -868,7 +868,7 @@ pub fn objects(m: &Model) -> Vec<Object> {
     let mut o: Vec<Object> = Vec::new();
     o.extend(s.namespaces.values().cloned().map(Object::Namespace));
     o.extend(s.nodes.values().cloned().map(Object::Node));
-    o.extend(s.pods.values().cloned().map(Object::Pod));
+    o.extend(s.pods.values().map(Object::Pod));
     for w in [
         &s.deployments,
         &s.replica_sets,

@@ -74,6 +74,138 @@ impl Symbols {
     }
 }
 
+/// Values (strings, label sets) kept once each for as long as something holds them: what
+/// the pods' rows keep in 4 bytes where a `Name` takes 16 and a `Labels` 16. Unlike
+/// [`Symbols`], a value is counted: `take` adds a holder, `give_back` removes one, and the
+/// slot of a value nobody holds any more is reused (node names, namespaces and owners come
+/// and go for as long as meshtop runs).
+#[derive(Debug)]
+pub(crate) struct Counted<T> {
+    slots: Vec<Option<(T, u32)>>,
+    ids: HashMap<T, Sym>,
+    free: Vec<Sym>,
+}
+
+impl<T> Default for Counted<T> {
+    fn default() -> Self {
+        Counted {
+            slots: Vec::new(),
+            ids: HashMap::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<T: Clone + Eq + std::hash::Hash> Counted<T> {
+    /// The symbol of a value, one holder more.
+    pub fn take(&mut self, value: &T) -> Sym {
+        if let Some(&id) = self.ids.get(value) {
+            self.hold(id);
+            return id;
+        }
+        let id = match self.free.pop() {
+            Some(id) => {
+                if let Some(slot) = self.slots.get_mut(slot_of(id)) {
+                    *slot = Some((value.clone(), 1));
+                }
+                id
+            }
+            None => {
+                self.slots.push(Some((value.clone(), 1)));
+                // Past 4 billion distinct values the last symbol is reused rather than
+                // wrapping: unreachable for what a cluster holds.
+                let next = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+                Sym(NonZeroU32::new(next).unwrap_or(NonZeroU32::MAX))
+            }
+        };
+        self.ids.insert(value.clone(), id);
+        id
+    }
+
+    /// [`take`](Self::take) of an optional value.
+    pub fn take_opt(&mut self, value: Option<&T>) -> Option<Sym> {
+        value.map(|v| self.take(v))
+    }
+
+    fn hold(&mut self, id: Sym) {
+        if let Some(Some((_, n))) = self.slots.get_mut(slot_of(id)) {
+            *n += 1;
+        }
+    }
+
+    /// One holder less; the value is forgotten with its last.
+    pub fn give_back(&mut self, id: Sym) {
+        let Some(slot) = self.slots.get_mut(slot_of(id)) else {
+            return;
+        };
+        let last = match slot {
+            Some((_, n)) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            Some(_) => true,
+            None => false,
+        };
+        if last && let Some((value, _)) = slot.take() {
+            self.ids.remove(&value);
+            self.free.push(id);
+        }
+    }
+
+    /// [`give_back`](Self::give_back) of an optional symbol.
+    pub fn give_back_opt(&mut self, id: Option<Sym>) {
+        if let Some(id) = id {
+            self.give_back(id);
+        }
+    }
+
+    /// The symbol of `value` for a holder that held `held`: the same one, without a
+    /// lookup, while the value has not changed.
+    pub fn retake(&mut self, held: Sym, value: &T) -> Sym {
+        if self.get(held) == Some(value) {
+            return held;
+        }
+        let id = self.take(value);
+        self.give_back(held);
+        id
+    }
+
+    /// [`retake`](Self::retake) of optional values.
+    pub fn retake_opt(&mut self, held: Option<Sym>, value: Option<&T>) -> Option<Sym> {
+        match (held, value) {
+            (Some(h), Some(v)) => Some(self.retake(h, v)),
+            (None, v) => self.take_opt(v),
+            (Some(h), None) => {
+                self.give_back(h);
+                None
+            }
+        }
+    }
+
+    /// The value of a symbol (`None` for one given back by all its holders).
+    pub fn get(&self, id: Sym) -> Option<&T> {
+        self.slots
+            .get(slot_of(id))
+            .and_then(|s| s.as_ref())
+            .map(|(v, _)| v)
+    }
+
+    /// Distinct values held.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    #[cfg(test)]
+    pub fn contains(&self, value: &T) -> bool {
+        self.ids.contains_key(value)
+    }
+}
+
+fn slot_of(id: Sym) -> usize {
+    id.0.get() as usize - 1
+}
+
 /// Hands out one shared `Name` per distinct string and one shared `Labels` per distinct
 /// label set.
 #[derive(Debug, Default)]
@@ -179,6 +311,36 @@ mod tests {
         }
         let foreign = other.id(&Name::from("x9"));
         assert_eq!(s.get(foreign).as_ref(), "");
+    }
+
+    #[test]
+    fn counted_values_live_while_held_and_their_slots_are_reused() {
+        let mut c: Counted<Name> = Counted::default();
+        let a = c.take(&Name::from("node-1"));
+        let b = c.take(&Name::from("node-1"));
+        assert_eq!(a, b);
+        let other = c.take(&Name::from("node-2"));
+        assert_ne!(a, other);
+        c.give_back(a);
+        assert_eq!(c.get(b).map(|n| n.as_ref()), Some("node-1"));
+        c.give_back(b);
+        assert_eq!(c.get(a), None);
+        assert_eq!(c.len(), 1);
+        // The freed slot goes to the next new value; the held one keeps its own.
+        let next = c.take(&Name::from("node-3"));
+        assert_eq!(next, a);
+        assert_eq!(c.get(other).map(|n| n.as_ref()), Some("node-2"));
+        // Unchanged, the same symbol; changed, the new value's, the old given back.
+        assert_eq!(c.retake(other, &Name::from("node-2")), other);
+        let moved = c.retake(other, &Name::from("node-3"));
+        assert_eq!(moved, next);
+        assert_eq!(c.get(other), None);
+        assert_eq!(c.retake_opt(Some(moved), None), None);
+        c.give_back(next);
+        assert_eq!(c.len(), 0);
+        // Giving back what is not held is harmless.
+        c.give_back(next);
+        assert_eq!(c.len(), 0);
     }
 
     #[test]

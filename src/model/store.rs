@@ -6,8 +6,11 @@
 //! for istiod's proxy sync answers and the Proxies view's lines; `ranked`: the ordered map
 //! those lines are kept in.
 
+pub(crate) mod pods;
 pub(crate) mod proxies;
 pub(crate) mod ranked;
+
+pub(crate) use pods::{Change, PodId, Pods};
 
 use crate::ops::drain::{DrainRule, PodTraits};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -25,7 +28,7 @@ use super::summary::{
 /// What the pods scheduled on one node add up to.
 #[derive(Debug, Default)]
 pub(crate) struct NodePods {
-    pub pods: BTreeSet<ObjectKey>,
+    pub pods: BTreeSet<PodId>,
     /// DaemonSet pods: a drain skips them.
     pub daemonset: u32,
     /// Mirror pods of static pods: a drain skips them.
@@ -33,9 +36,9 @@ pub(crate) struct NodePods {
     /// Pods a drain would evict.
     pub evict: u32,
     /// Running pods without a controller: a drain needs `--force`.
-    pub unmanaged: BTreeSet<ObjectKey>,
+    pub unmanaged: BTreeSet<PodId>,
     /// Running pods with emptyDir volumes: a drain needs `--delete-emptydir-data`.
-    pub empty_dir: BTreeSet<ObjectKey>,
+    pub empty_dir: BTreeSet<PodId>,
     /// Per PDB, how many of the pods it selects here are guarded by it on eviction:
     /// (ready, not ready). policy/v1 lets a not-ready pod go while the budget's healthy
     /// pods suffice, so the two count apart.
@@ -76,10 +79,10 @@ pub(crate) struct NamespacePods {
     pub pods: u32,
     pub injected: u32,
     /// Pods a rollout restart would inject again, by the revision that injected them now.
-    pub restartable: BTreeMap<Name, BTreeSet<Name>>,
+    pub restartable: BTreeMap<Name, BTreeSet<PodId>>,
     /// Running pods without a proxy that a rollout restart would inject, were the
     /// namespace labelled for a revision (they do not opt out).
-    pub without_proxy: BTreeSet<Name>,
+    pub without_proxy: BTreeSet<PodId>,
 }
 
 /// The aggregates, derived from the summaries and kept in step with them.
@@ -102,7 +105,7 @@ pub(crate) struct Index {
     /// version for istiod), `None` when unknown.
     pub proxied_versions: BTreeMap<Option<Name>, u32>,
     /// The pods each PDB selects.
-    pub pdb_pods: HashMap<ObjectKey, BTreeSet<ObjectKey>>,
+    pub pdb_pods: HashMap<ObjectKey, BTreeSet<PodId>>,
     /// `NodePods::guarded_by` the other way round: per PDB, the nodes where it guards pods.
     pub pdb_guards: HashMap<ObjectKey, BTreeMap<Name, Guarded>>,
     /// Nodes (of the Node objects held) with pods a drain refuses without consent
@@ -120,73 +123,6 @@ pub(crate) struct Index {
     pub ztunnels: BTreeMap<Name, BTreeSet<ObjectKey>>,
     /// Services by the node ports they take.
     pub node_ports: BTreeMap<u16, BTreeSet<ObjectKey>>,
-}
-
-/// The pods, found by key in one hash lookup (a pod update reads no other pod's name, as
-/// a search in an ordered map of 100,000 would, some 30 of them scattered on the heap), and
-/// walked in key order (by namespace, then name) through the ordered set of their keys.
-#[derive(Debug, Default)]
-pub(crate) struct Pods {
-    by_key: HashMap<ObjectKey, Box<PodSummary>>,
-    order: BTreeSet<ObjectKey>,
-}
-
-impl Pods {
-    pub fn get(&self, key: &ObjectKey) -> Option<&PodSummary> {
-        self.by_key.get(key).map(|p| &**p)
-    }
-
-    fn get_mut(&mut self, key: &ObjectKey) -> Option<&mut PodSummary> {
-        self.by_key.get_mut(key).map(|p| &mut **p)
-    }
-
-    pub fn contains_key(&self, key: &ObjectKey) -> bool {
-        self.by_key.contains_key(key)
-    }
-
-    fn insert(&mut self, key: ObjectKey, pod: PodSummary) -> Option<PodSummary> {
-        if let Some(held) = self.by_key.get_mut(&key) {
-            return Some(std::mem::replace(&mut **held, pod));
-        }
-        self.order.insert(key.clone());
-        self.by_key.insert(key, Box::new(pod));
-        None
-    }
-
-    fn remove(&mut self, key: &ObjectKey) -> Option<PodSummary> {
-        let pod = self.by_key.remove(key)?;
-        self.order.remove(key);
-        Some(*pod)
-    }
-
-    pub fn len(&self) -> usize {
-        self.by_key.len()
-    }
-
-    /// Every pod, by namespace then name.
-    pub fn iter(&self) -> impl Iterator<Item = (&ObjectKey, &PodSummary)> + '_ {
-        self.order.iter().filter_map(|k| Some((k, self.get(k)?)))
-    }
-
-    pub fn keys(&self) -> impl Iterator<Item = &ObjectKey> + '_ {
-        self.order.iter()
-    }
-
-    pub fn values(&self) -> impl Iterator<Item = &PodSummary> + '_ {
-        self.iter().map(|(_, p)| p)
-    }
-
-    /// The pods of one namespace, by name.
-    pub fn in_namespace<'a>(
-        &'a self,
-        namespace: &Name,
-    ) -> impl Iterator<Item = (&'a ObjectKey, &'a PodSummary)> + 'a {
-        let (start, within) = namespace_keys(namespace);
-        self.order
-            .range(start..)
-            .take_while(move |k| within(k))
-            .filter_map(|k| Some((k, self.get(k)?)))
-    }
 }
 
 /// Every summary, by kind.
@@ -213,54 +149,6 @@ pub(crate) struct Store {
     /// Moves when an istiod pod comes, changes or goes: the Proxies view's lines read the
     /// istiod versions and whether every istiod has answered.
     istiod_pods_moved: u64,
-}
-
-/// Two summaries of one pod count alike in every aggregate and show alike on the Proxies
-/// view's line: they differ only in what views read from the summary itself (the status
-/// words, container counts, restarts, when it was created).
-fn same_aggregates(a: &PodSummary, b: &PodSummary) -> bool {
-    a.ready == b.ready && same_but_readiness(a, b)
-}
-
-/// Two summaries of one pod differ at most in their readiness and what views read from
-/// the summary itself: the aggregates move only by the readiness counts.
-fn same_but_readiness(a: &PodSummary, b: &PodSummary) -> bool {
-    let PodSummary {
-        namespace,
-        name,
-        node,
-        phase,
-        status: _,
-        ready: _,
-        containers_ready: _,
-        containers: _,
-        restarts: _,
-        owner,
-        labels,
-        has_proxy,
-        mesh_role,
-        injected_revision,
-        proxy_version,
-        istiod_version,
-        has_empty_dir,
-        mirror,
-        deleting,
-        created: _,
-    } = a;
-    *namespace == b.namespace
-        && *name == b.name
-        && *node == b.node
-        && *phase == b.phase
-        && *owner == b.owner
-        && (std::sync::Arc::ptr_eq(&labels.0, &b.labels.0) || *labels == b.labels)
-        && *has_proxy == b.has_proxy
-        && *mesh_role == b.mesh_role
-        && *injected_revision == b.injected_revision
-        && *proxy_version == b.proxy_version
-        && *istiod_version == b.istiod_version
-        && *has_empty_dir == b.has_empty_dir
-        && *mirror == b.mirror
-        && *deleting == b.deleting
 }
 
 /// An istiod pod, whose version and state the Proxies view's lines read.
@@ -471,7 +359,7 @@ impl Index {
     fn pod_readiness(
         &mut self,
         pdbs: &BTreeMap<ObjectKey, PdbSummary>,
-        key: &ObjectKey,
+        id: PodId,
         p: &PodSummary,
         ready: bool,
     ) {
@@ -485,7 +373,7 @@ impl Index {
             if self
                 .pdb_pods
                 .get(pdb_key)
-                .is_some_and(|set| set.contains(key))
+                .is_some_and(|set| set.contains(&id))
             {
                 self.guard(node, pdb_key, !ready, false);
                 self.guard(node, pdb_key, ready, true);
@@ -516,13 +404,13 @@ impl Index {
     fn pod(
         &mut self,
         pdbs: &BTreeMap<ObjectKey, PdbSummary>,
-        key: &ObjectKey,
+        (id, key): (PodId, &ObjectKey),
         p: &PodSummary,
         add: bool,
     ) {
         if let Some(node) = &p.node {
             let np = self.node_pods(node);
-            set_member(&mut np.pods, key.clone(), add);
+            set_member(&mut np.pods, id, add);
             match drain_class(p) {
                 DrainClass::Mirror => inc(&mut np.mirror, add),
                 DrainClass::DaemonSet => inc(&mut np.daemonset, add),
@@ -532,10 +420,10 @@ impl Index {
                 } => {
                     inc(&mut np.evict, add);
                     if unmanaged {
-                        set_member(&mut np.unmanaged, key.clone(), add);
+                        set_member(&mut np.unmanaged, id, add);
                     }
                     if empty_dir {
-                        set_member(&mut np.empty_dir, key.clone(), add);
+                        set_member(&mut np.empty_dir, id, add);
                     }
                 }
             }
@@ -546,11 +434,11 @@ impl Index {
         if let Some(rev) = &p.injected_revision {
             inc(&mut ns.injected, add);
             if restartable(p) {
-                group_member(&mut ns.restartable, rev, p.name.clone(), add);
+                group_member(&mut ns.restartable, rev, id, add);
             }
         }
         if injectable_without_proxy(p) {
-            set_member(&mut ns.without_proxy, p.name.clone(), add);
+            set_member(&mut ns.without_proxy, id, add);
         }
         if p.mesh_role == MeshRole::Ztunnel
             && let Some(node) = &p.node
@@ -591,16 +479,13 @@ impl Index {
             let member = if add {
                 let selected = pdb.selector.matches(&p.labels);
                 if selected {
-                    self.pdb_pods
-                        .entry(pdb_key.clone())
-                        .or_default()
-                        .insert(key.clone());
+                    self.pdb_pods.entry(pdb_key.clone()).or_default().insert(id);
                 }
                 selected
             } else {
                 self.pdb_pods
                     .get_mut(pdb_key)
-                    .is_some_and(|set| set.remove(key))
+                    .is_some_and(|set| set.remove(&id))
             };
             if member
                 && guarded(p)
@@ -617,13 +502,12 @@ impl Index {
     /// Adds a PDB's selection (scanning its namespace's pods) or takes it away.
     fn pdb(&mut self, pods: &Pods, key: &ObjectKey, pdb: &PdbSummary, add: bool) {
         if add {
-            let selected: BTreeSet<ObjectKey> = pods
-                .in_namespace(&pdb.namespace)
-                .filter(|(_, p)| pdb.selector.matches(&p.labels))
-                .map(|(k, _)| k.clone())
+            let selected: BTreeSet<PodId> = pods
+                .ids_in_namespace(&pdb.namespace)
+                .filter(|&id| pods.labels(id).is_some_and(|l| pdb.selector.matches(l)))
                 .collect();
-            for k in &selected {
-                if let Some(p) = pods.get(k).filter(|p| guarded(p))
+            for &id in &selected {
+                if let Some(p) = pods.summary(id).filter(guarded)
                     && let Some(node) = &p.node
                 {
                     self.guard(node, key, p.ready, true);
@@ -631,8 +515,8 @@ impl Index {
             }
             self.pdb_pods.insert(key.clone(), selected);
         } else if let Some(selected) = self.pdb_pods.remove(key) {
-            for k in &selected {
-                if let Some(p) = pods.get(k).filter(|p| guarded(p))
+            for &id in &selected {
+                if let Some(p) = pods.summary(id).filter(guarded)
                     && let Some(node) = &p.node
                 {
                     self.guard(node, key, p.ready, false);
@@ -724,39 +608,47 @@ impl Store {
             Object::IstioGateway(g) => replace(&mut self.istio_gateways, key, g),
             Object::KubeGateway(g) => replace(&mut self.kube_gateways, key, g),
             Object::Pod(p) => {
-                match self.pods.get_mut(&key) {
-                    Some(old) if *old == p => return false,
-                    // What most updates are (a restart counted, a status worded anew):
-                    // nothing the aggregates or the lines read moved, so only the summary
-                    // is replaced, in place.
-                    Some(old) if same_aggregates(old, &p) => {
-                        *old = p;
-                        return true;
-                    }
-                    // A readiness flip: its counts move, the summary is replaced in place.
-                    Some(old) if same_but_readiness(old, &p) => {
-                        if istiod_pod(&p) {
-                            self.istiod_pods_moved += 1;
+                let held = self.pods.id(&key);
+                if let Some(id) = held {
+                    match self.pods.change(id, &p) {
+                        Change::None => return false,
+                        // What most updates are (a restart counted, a status worded
+                        // anew): nothing the aggregates or the lines read moved, so only
+                        // the row is replaced, in place.
+                        Change::Shown => {
+                            self.pods.replace(id, &p);
+                            return true;
                         }
-                        self.index.pod_readiness(&self.pdbs, &key, &p, p.ready);
-                        *old = p;
-                        return true;
+                        // A readiness flip: its counts move, the row is replaced in place.
+                        Change::Readiness => {
+                            if istiod_pod(&p) {
+                                self.istiod_pods_moved += 1;
+                            }
+                            self.index.pod_readiness(&self.pdbs, id, &p, p.ready);
+                            self.pods.replace(id, &p);
+                            return true;
+                        }
+                        Change::Other => {}
                     }
-                    _ => {}
                 }
-                let old = self.pods.remove(&key);
-                if istiod_pod(&p) || old.as_ref().is_some_and(istiod_pod) {
+                let old = held.and_then(|id| self.pods.summary(id).map(|old| (id, old)));
+                if istiod_pod(&p) || old.as_ref().is_some_and(|(_, o)| istiod_pod(o)) {
                     self.istiod_pods_moved += 1;
                 }
-                if let Some(old) = &old {
-                    self.index.pod(&self.pdbs, &key, old, false);
-                }
-                self.index.pod(&self.pdbs, &key, &p, true);
+                let id = match &old {
+                    Some((id, old)) => {
+                        self.index.pod(&self.pdbs, (*id, &key), old, false);
+                        self.pods.replace(*id, &p);
+                        *id
+                    }
+                    None => self.pods.insert(&p),
+                };
+                self.index.pod(&self.pdbs, (id, &key), &p, true);
+                let old = old.map(|(_, old)| old);
                 self.sync.pod_changed(&key, old.as_ref(), Some(&p));
                 // Only a pod that needs consent, coming, going or moving, changes its node's.
                 let before = old.as_ref().and_then(consent_node);
                 let after = consent_node(&p);
-                self.pods.insert(key, p);
                 if before != after {
                     if let Some(node) = &before {
                         self.refresh_consent(node);
@@ -832,12 +724,17 @@ impl Store {
             Kind::IstioOperator => self.iops.remove(key).is_some(),
             Kind::IstioGateway => self.istio_gateways.remove(key).is_some(),
             Kind::KubeGateway => self.kube_gateways.remove(key).is_some(),
-            Kind::Pod => match self.pods.remove(key) {
-                Some(old) => {
+            Kind::Pod => match self
+                .pods
+                .id(key)
+                .and_then(|id| Some((id, self.pods.summary(id)?)))
+            {
+                Some((id, old)) => {
                     if istiod_pod(&old) {
                         self.istiod_pods_moved += 1;
                     }
-                    self.index.pod(&self.pdbs, key, &old, false);
+                    self.index.pod(&self.pdbs, (id, key), &old, false);
+                    self.pods.remove(id);
                     self.sync.pod_changed(key, Some(&old), None);
                     if let Some(node) = consent_node(&old) {
                         self.refresh_consent(&node);
@@ -894,7 +791,7 @@ impl Store {
             Kind::Namespace => cluster(&self.namespaces),
             Kind::Node => cluster(&self.nodes),
             Kind::WebhookConfig => cluster(&self.webhooks),
-            Kind::Pod => self.pods.keys().cloned().collect(),
+            Kind::Pod => self.pods.keys().collect(),
             Kind::Deployment => namespaced(&self.deployments),
             Kind::ReplicaSet => namespaced(&self.replica_sets),
             Kind::StatefulSet => namespaced(&self.stateful_sets),
@@ -939,10 +836,10 @@ impl Store {
         &'a self,
         namespace: &Name,
         selector: &'a Selector,
-    ) -> impl Iterator<Item = &'a PodSummary> + 'a {
+    ) -> impl Iterator<Item = PodSummary> + 'a {
         self.pods
-            .in_namespace(namespace)
-            .map(|(_, p)| p)
-            .filter(move |p| selector.matches(&p.labels))
+            .ids_in_namespace(namespace)
+            .filter(|&id| self.pods.labels(id).is_some_and(|l| selector.matches(l)))
+            .filter_map(|id| self.pods.summary(id))
     }
 }

@@ -222,7 +222,7 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
                         .iter()
                         .any(|e| e.namespace == p.namespace && e.name == p.name)
                 })
-                .map(pod_name)
+                .map(|p| pod_name(&p))
                 .collect();
             if !skipped.is_empty() {
                 out.push(PlanLine::dim(format!(
@@ -233,7 +233,7 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
             let empty_dir: Vec<String> = evict
                 .iter()
                 .filter(|p| p.has_empty_dir && !finished(p))
-                .map(|p| pod_name(p))
+                .map(pod_name)
                 .collect();
             if !empty_dir.is_empty() && !delete_emptydir_data {
                 out.push(PlanLine::bad(format!(
@@ -244,7 +244,7 @@ pub fn plan(request: &Request, model: &Model) -> Plan {
             let unmanaged: Vec<String> = evict
                 .iter()
                 .filter(|p| p.owner.is_none() && !finished(p))
-                .map(|p| pod_name(p))
+                .map(pod_name)
                 .collect();
             if !unmanaged.is_empty() && !force {
                 out.push(PlanLine::bad(format!(
@@ -500,7 +500,7 @@ pub fn last_replicas_in(
     model: &Model,
     budgets: &[crate::model::facts::PdbRow],
     node: &str,
-    evict: &[&PodSummary],
+    evict: &[PodSummary],
 ) -> Vec<LastReplica> {
     let workload = |p: &PodSummary| {
         let controller = p.owner.as_ref().map(|o| (o.kind.as_ref(), o.name.as_ref()));

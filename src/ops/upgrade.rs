@@ -353,7 +353,7 @@ fn budgets_in_way(model: &Model, rows: &[PdbRow], node: &str) -> Vec<BudgetInWay
                         .pods_on_node(node)
                         .into_iter()
                         .find(|p| p.namespace == b.namespace && p.name == s.name)
-                        .and_then(|p| workload_in_model(model, p))
+                        .and_then(|p| workload_in_model(model, &p))
                 })
                 .collect();
             workloads.sort();
@@ -544,7 +544,7 @@ pub fn preview(
                 }
             }
         }
-        let ztunnels: Vec<&PodSummary> = model
+        let ztunnels: Vec<PodSummary> = model
             .pods_on_node(node)
             .into_iter()
             .filter(|p| p.labels.get("app").is_some_and(|a| a.as_ref() == "ztunnel"))

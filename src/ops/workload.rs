@@ -185,7 +185,7 @@ pub fn of_pdb(model: &Model, namespace: &str, pdb: &str) -> Result<WorkloadRef, 
     let by_owner = model
         .pods_of_pdb(namespace, pdb)
         .into_iter()
-        .filter_map(|p| p.owner.as_ref())
+        .filter_map(|p| p.owner)
         .filter_map(|o| match o.kind.as_ref() {
             "ReplicaSet" => model
                 .workload(WorkloadKind::ReplicaSet, namespace, &o.name)

@@ -178,16 +178,18 @@ impl Subject {
         let pod = |p: &crate::model::PodSummary| {
             ObjectRef::new(ObjectKind::Pod, Some(&p.namespace), &p.name)
         };
-        let first_ready = |mut pods: Vec<&crate::model::PodSummary>| {
+        let first_ready = |mut pods: Vec<crate::model::PodSummary>| {
             pods.sort_by_key(|p| !p.ready);
-            pods.first().map(|p| pod(p))
+            pods.first().map(&pod)
         };
         let found = match self {
             Subject::Proxy {
                 namespace,
                 pod: name,
             } => Some(ObjectRef::new(ObjectKind::Pod, Some(namespace), name)),
-            Subject::Gateway { .. } => first_ready(details::pods(self, model).pods().collect()),
+            Subject::Gateway { .. } => {
+                first_ready(details::pods(self, model).pods().cloned().collect())
+            }
             Subject::Revision(rev) => {
                 let deployments: Vec<_> = model
                     .istiod_deployments()

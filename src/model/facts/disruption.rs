@@ -20,14 +20,15 @@ pub(crate) fn row(store: &Store, pdb: &PdbSummary) -> PdbRow {
         namespace: pdb.namespace.clone(),
         name: pdb.name.clone(),
     };
-    let selected: Vec<_> = store
-        .index
-        .pdb_pods
-        .get(&key)
-        .into_iter()
-        .flatten()
-        .filter_map(|k| store.pods.get(k))
-        .collect();
+    let selected = store.pods.in_order(
+        store
+            .index
+            .pdb_pods
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .copied(),
+    );
     let blocks_nodes: BTreeSet<Name> = if pdb.disruptions_allowed <= 0 {
         selected
             .iter()

@@ -41,12 +41,17 @@ pub(crate) fn row(store: &Store, map: &RevisionMap, ns: &NamespaceSummary) -> Na
                 None => dataplane == Dataplane::Ambient,
             };
             if moves {
-                pods_to_restart.extend(names.iter().cloned());
+                pods_to_restart.extend(names.iter().filter_map(|&id| store.pods.name(id)).cloned());
             }
         }
         if revision.is_some() {
             without_proxy = pods.without_proxy.len() as u32;
-            pods_to_restart.extend(pods.without_proxy.iter().cloned());
+            pods_to_restart.extend(
+                pods.without_proxy
+                    .iter()
+                    .filter_map(|&id| store.pods.name(id))
+                    .cloned(),
+            );
         }
         pods_to_restart.sort();
         pods_to_restart.dedup();

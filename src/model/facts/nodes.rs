@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use super::super::intern::Name;
 use super::super::labels::keys;
-use super::super::store::{NodePods, Store};
+use super::super::store::{NodePods, PodId, Store};
 use super::super::summary::{NodeSummary, ObjectKey};
 use super::disruption::blocks;
 use super::{DrainCounts, DrainPreflight, NodeFacts, NodeLine, NodeRow, ZtunnelCell};
@@ -70,6 +70,11 @@ fn key_name(k: &ObjectKey) -> String {
     format!("{}/{}", k.namespace, k.name)
 }
 
+/// `namespace/name` of some pods, by namespace then name.
+fn key_names(store: &Store, pods: &BTreeSet<PodId>) -> Vec<String> {
+    store.pods.names_in_order(pods.iter().copied())
+}
+
 /// The drain pre-flight in numbers: the counts kept for the node, and the PDBs guarding its
 /// pods that refuse an eviction now.
 pub(crate) fn counts(store: &Store, pods: Option<&NodePods>) -> DrainCounts {
@@ -106,8 +111,8 @@ pub(crate) fn preflight(store: &Store, pods: Option<&NodePods>) -> DrainPrefligh
     match pods {
         Some(np) if c.blocked() => DrainPreflight::Blocked {
             pdbs: c.pdbs,
-            unmanaged_pods: np.unmanaged.iter().map(key_name).collect(),
-            empty_dir_pods: np.empty_dir.iter().map(key_name).collect(),
+            unmanaged_pods: key_names(store, &np.unmanaged),
+            empty_dir_pods: key_names(store, &np.empty_dir),
             evict: c.evict,
             daemonset_skipped: c.daemonset_skipped,
         },

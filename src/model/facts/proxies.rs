@@ -127,6 +127,7 @@ fn reported_row(
     let revision = replica.map(replica_revision);
     let istiod_version = istiod.and_then(|k| versions.of_replica(k)).cloned();
     let pod = store.pods.get(pod_key);
+    let pod = pod.as_ref();
     let version = non_empty(&status.version).or_else(|| pod.and_then(|p| p.proxy_version.clone()));
     let version_skew = match (&version, &istiod_version) {
         (Some(p), Some(i)) => skewed(p, i),

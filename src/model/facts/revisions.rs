@@ -149,17 +149,17 @@ fn istiod_deployments<'s>(
 
 /// The most common istiod version of a revision, else the image tag of its Deployment.
 pub(crate) fn istiod_version(store: &Store, rev: &Name) -> Option<Name> {
-    let mut counts: BTreeMap<&Name, u32> = BTreeMap::new();
+    let mut counts: BTreeMap<Name, u32> = BTreeMap::new();
     for key in store.index.istiod_pods.get(rev).into_iter().flatten() {
-        if let Some(v) = store.pods.get(key).and_then(|p| p.istiod_version.as_ref()) {
+        if let Some(v) = store.pods.get(key).and_then(|p| p.istiod_version) {
             *counts.entry(v).or_default() += 1;
         }
     }
     if let Some((v, _)) = counts
         .iter()
-        .max_by_key(|(v, n)| (**n, std::cmp::Reverse(**v)))
+        .max_by_key(|(v, n)| (**n, std::cmp::Reverse(*v)))
     {
-        return Some((*v).clone());
+        return Some(v.clone());
     }
     istiod_deployments(store, rev)
         .flat_map(|w| w.images.iter())

@@ -490,7 +490,7 @@ impl SyncIndex {
         add: bool,
     ) {
         let Some(r) = preferred else {
-            if let Some(p) = pods.get(pod).filter(|p| expects_connection(p)) {
+            if let Some(p) = pods.get(pod).filter(expects_connection) {
                 group_member(&mut self.unreported, &p.injected_revision, pod.clone(), add);
             }
             return;
@@ -563,7 +563,7 @@ impl SyncIndex {
             // line yet is looked up.
             let held = match self.lines.at_spot(spot) {
                 Some(line) => line.pod.clone(),
-                None => LinePod::of(pods.get(pod), &mut self.syms),
+                None => LinePod::of(pods.get(pod).as_ref(), &mut self.syms),
             };
             let line = self.make_line(pod, after.as_ref(), held);
             self.put_line(spot, key, line);
@@ -643,20 +643,26 @@ impl SyncIndex {
         }
         let syms = &mut self.syms;
         let reporters = &self.reporters;
-        let held = pods
-            .iter()
-            .filter(|(k, p)| expects_connection(p) || reporters.contains_key(*k))
-            .map(|(k, p)| (k, Some(p)));
-        let gone = self.gone.iter().map(|k| (k, None));
-        let pod_parts: Vec<(&ObjectKey, LinePod)> = held
-            .chain(gone)
-            .map(|(k, p)| (k, LinePod::of(p, syms)))
-            .collect();
+        let mut pod_parts: Vec<(ObjectKey, LinePod)> = Vec::new();
+        for p in pods.values() {
+            let key = ObjectKey {
+                namespace: p.namespace.clone(),
+                name: p.name.clone(),
+            };
+            if expects_connection(&p) || reporters.contains_key(&key) {
+                pod_parts.push((key, LinePod::of(Some(&p), syms)));
+            }
+        }
+        pod_parts.extend(
+            self.gone
+                .iter()
+                .map(|k| (k.clone(), LinePod::of(None, syms))),
+        );
         let mut made: Vec<(ProxyKey, Line)> = pod_parts
             .into_iter()
             .filter_map(|(k, held)| {
-                let line = self.make_line(k, self.preferred(k), held)?;
-                Some((ProxyKey(k.clone()), line))
+                let line = self.make_line(&k, self.preferred(&k), held)?;
+                Some((ProxyKey(k), line))
             })
             .collect();
         made.sort_by(|(a, _), (b, _)| a.cmp(b));
@@ -1011,9 +1017,11 @@ impl SyncIndex {
         if self.replicas.is_empty() {
             return lines;
         }
-        for pod in self.reporters.keys().chain(pods.keys()) {
+        for pod in self.reporters.keys().cloned().chain(pods.keys()) {
+            let pod = &pod;
             // The pod's part is read from the pod itself, not from the symbols.
             let p = pods.get(pod);
+            let p = p.as_ref();
             let held = LinePod {
                 held: p.is_some(),
                 running: p.is_some_and(expects_connection),

@@ -44,7 +44,7 @@ pub fn table<'m>(subject: &Subject, model: &'m Model) -> Box<dyn TableSource + '
 }
 
 /// Pods as they are, without notes.
-fn listed<'m>(pods: Vec<&'m PodSummary>, omit: Omit, empty: &'static str) -> PodsTable<'m> {
+fn listed(pods: Vec<PodSummary>, omit: Omit, empty: &'static str) -> PodsTable {
     let rows = pods
         .into_iter()
         .map(|pod| PodLine { pod, note: None })
@@ -53,16 +53,16 @@ fn listed<'m>(pods: Vec<&'m PodSummary>, omit: Omit, empty: &'static str) -> Pod
 }
 
 /// Pods, each with the note `note` gives it.
-fn noted<'m>(
-    pods: Vec<&'m PodSummary>,
+fn noted(
+    pods: Vec<PodSummary>,
     note: impl Fn(&PodSummary) -> CellText,
     omit: Omit,
     empty: &'static str,
-) -> PodsTable<'m> {
+) -> PodsTable {
     let rows = pods
         .into_iter()
         .map(|pod| PodLine {
-            note: Some(note(pod)),
+            note: Some(note(&pod)),
             pod,
         })
         .collect();
@@ -70,7 +70,7 @@ fn noted<'m>(
 }
 
 /// The pods of a details screen, with their notes.
-pub fn pods<'m>(subject: &Subject, model: &'m Model) -> PodsTable<'m> {
+pub fn pods(subject: &Subject, model: &Model) -> PodsTable {
     match subject {
         Subject::Proxy { namespace, pod } => listed(
             model.pod(namespace, pod).into_iter().collect(),

@@ -41,13 +41,13 @@ impl PodColumn {
 }
 
 /// A pod and what the screen says about it.
-pub struct PodLine<'m> {
-    pub pod: &'m PodSummary,
+pub struct PodLine {
+    pub pod: PodSummary,
     pub note: Option<(String, Tone)>,
 }
 
-pub struct PodsTable<'m> {
-    rows: Vec<PodLine<'m>>,
+pub struct PodsTable {
+    rows: Vec<PodLine>,
     ids: Vec<PodColumn>,
     columns: Vec<Column>,
     empty: &'static str,
@@ -62,9 +62,9 @@ pub struct Omit {
     pub note: bool,
 }
 
-impl<'m> PodsTable<'m> {
+impl PodsTable {
     /// The pods of a details screen, each with its note.
-    pub fn details(rows: Vec<PodLine<'m>>, omit: Omit, empty: &'static str) -> Self {
+    pub fn details(rows: Vec<PodLine>, omit: Omit, empty: &'static str) -> Self {
         let spec: [(PodColumn, Constraint, u16); 9] = [
             (PodColumn::Namespace, Length(20), 120),
             (PodColumn::Name, Fill(1), 0),
@@ -93,7 +93,7 @@ impl<'m> PodsTable<'m> {
     }
 
     fn build(
-        rows: Vec<PodLine<'m>>,
+        rows: Vec<PodLine>,
         spec: &[(PodColumn, Constraint, u16)],
         empty: &'static str,
     ) -> Self {
@@ -114,8 +114,8 @@ pub fn version(p: &PodSummary) -> Option<&str> {
     p.proxy_version.as_deref().or(p.istiod_version.as_deref())
 }
 
-fn cell(p: &PodLine<'_>, c: PodColumn) -> CellText {
-    let pod = p.pod;
+fn cell(p: &PodLine, c: PodColumn) -> CellText {
+    let pod = &p.pod;
     match c {
         PodColumn::Namespace => (pod.namespace.to_string(), Tone::Plain),
         PodColumn::Name => (pod.name.to_string(), Tone::Plain),
@@ -155,14 +155,14 @@ fn cell(p: &PodLine<'_>, c: PodColumn) -> CellText {
     }
 }
 
-impl<'m> PodsTable<'m> {
+impl PodsTable {
     /// Its pods, in the model's order.
-    pub fn pods(&self) -> impl Iterator<Item = &'m PodSummary> + '_ {
-        self.rows.iter().map(|r| r.pod)
+    pub fn pods(&self) -> impl Iterator<Item = &PodSummary> + '_ {
+        self.rows.iter().map(|r| &r.pod)
     }
 }
 
-impl TableSource for PodsTable<'_> {
+impl TableSource for PodsTable {
     fn columns(&self) -> &[Column] {
         &self.columns
     }
@@ -177,7 +177,7 @@ impl TableSource for PodsTable<'_> {
     }
 
     fn pod(&self, i: usize) -> Option<ObjectRef> {
-        let pod = self.rows.get(i)?.pod;
+        let pod = &self.rows.get(i)?.pod;
         Some(ObjectRef::new(
             ObjectKind::Pod,
             Some(&pod.namespace),
@@ -187,7 +187,7 @@ impl TableSource for PodsTable<'_> {
 
     fn sort_key(&self, i: usize, column: usize) -> SortKey<'_> {
         let row = &self.rows[i];
-        let pod = row.pod;
+        let pod = &row.pod;
         let opt = |v: Option<&str>| SortKey::Text(Cow::Owned(v.unwrap_or("").to_string()));
         match self.ids.get(column) {
             Some(PodColumn::Namespace) => SortKey::Text(Cow::Borrowed(&pod.namespace)),
@@ -204,7 +204,7 @@ impl TableSource for PodsTable<'_> {
 
     fn filter_text(&self, i: usize, out: &mut String) {
         let row = &self.rows[i];
-        let pod = row.pod;
+        let pod = &row.pod;
         out.push_str(&pod.namespace);
         out.push(' ');
         out.push_str(&pod.name);

@@ -671,7 +671,6 @@ fn relisted_pods_move_the_lines() {
         .pods()
         .into_iter()
         .filter(|p| !p.name.starts_with("details"))
-        .cloned()
         .map(|mut p| {
             if p.name.starts_with("productpage") {
                 p.node = Some(n_("k1-node02"));
@@ -788,7 +787,6 @@ fn a_pod_change_the_lines_do_not_show_leaves_the_proxy_generation() {
     let mut m = synced_seed();
     let summary = |m: &Model, ns: &str, name: &str| -> PodSummary {
         m.pod(ns, name)
-            .cloned()
             .unwrap_or_else(|| panic!("no pod {ns}/{name}"))
     };
     let (generation, proxies) = (m.generation(), m.proxy_generation());
