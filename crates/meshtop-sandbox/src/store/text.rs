@@ -203,8 +203,9 @@ impl Writer {
     }
 }
 
-/// The shared pieces. A piece only this table holds is dropped when the table has
-/// doubled since it was last swept.
+/// The shared pieces. A piece only this table holds is dropped at the next sweep, once a
+/// quarter more pieces (at least `FIRST_SWEEP`) than the last sweep left have been added:
+/// what pieces no object holds any more cost at most a quarter of those still held.
 struct Shared {
     set: HashSet<Arc<str>>,
     sweep_at: usize,
@@ -230,7 +231,7 @@ fn intern(text: &str) -> Arc<str> {
     }
     if s.set.len() >= s.sweep_at {
         s.set.retain(|p| Arc::strong_count(p) > 1);
-        s.sweep_at = (s.set.len() * 2).max(FIRST_SWEEP);
+        s.sweep_at = s.set.len() + (s.set.len() / 4).max(FIRST_SWEEP);
     }
     let piece: Arc<str> = Arc::from(text);
     s.set.insert(piece.clone());
@@ -282,5 +283,42 @@ mod tests {
         let (t, f) = encode(&json!([1, 2]));
         assert_eq!((t.as_str().as_ref(), f.len()), ("[1,2]", 0));
         assert!(matches!(t.as_str(), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn pieces_no_object_holds_are_swept() {
+        let held =
+            encode(&json!({"metadata": {"a": format!("held {}", "y".repeat(SHARED_MIN))}})).0;
+        let gone = format!("\"gone {}\"", "z".repeat(SHARED_MIN));
+        drop(intern(&gone));
+        let kept = |text: &str| {
+            shared()
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .set
+                .contains(text)
+        };
+        assert!(kept(&gone));
+        // Other pieces come and go until a sweep has run.
+        let mut added = 0;
+        while kept(&gone) && added < 10 * FIRST_SWEEP + 1_000_000 {
+            drop(intern(&format!("{added} {}", "w".repeat(SHARED_MIN))));
+            added += 1;
+        }
+        assert!(!kept(&gone), "swept after {added} pieces");
+        // What an object holds stays, and is still the one piece for that text.
+        let again =
+            encode(&json!({"metadata": {"a": format!("held {}", "y".repeat(SHARED_MIN))}})).0;
+        let ptrs = |t: &Text| {
+            t.pieces
+                .iter()
+                .filter_map(|p| match p {
+                    Piece::Shared(a) => Some(Arc::as_ptr(a)),
+                    Piece::Own(_) => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ptrs(&held).len(), 1);
+        assert_eq!(ptrs(&held), ptrs(&again));
     }
 }
