@@ -1073,11 +1073,11 @@ impl Rendered {
         match self {
             Rendered::Table(doc) => event_line(type_, doc),
             Rendered::Object(o) => {
-                let mut line = Vec::with_capacity(o.json().len() + 32);
+                let mut line = Vec::with_capacity(o.json_len() + 32);
                 line.extend_from_slice(b"{\"type\":");
                 let _ = serde_json::to_writer(&mut line, type_);
                 line.extend_from_slice(b",\"object\":");
-                line.extend_from_slice(o.json().as_bytes());
+                o.write_json(&mut line);
                 line.extend_from_slice(b"}\n");
                 Bytes::from(line)
             }

@@ -2,12 +2,17 @@
 //! history that watches resume from.
 //!
 //! An object is kept as its compact JSON text, written once when it is stored, and served
-//! as it is: a list, a watch event or a GET copies the bytes, never re-encodes them. Beside
+//! as it is: a list, a watch event or a GET copies the bytes, never re-encodes them. The
+//! large values the replicas of a workload repeat (managedFields, containers, volumes) are
+//! kept once and shared between the objects that hold them ([`text`]). Beside
 //! the text the store keeps parsed only what its indexes and readers look at on every
 //! object: `apiVersion`, `kind`, the metadata (without `managedFields`) and the few fields
 //! field selectors match on ([`Stored::head`]). Whatever reads more of an object parses it
 //! ([`Stored::full`], or a lean typed read with [`Stored::read`]).
 
+mod text;
+
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -19,6 +24,7 @@ use tokio::sync::mpsc;
 
 use super::error::ApiError;
 use super::resources::ResourceType;
+use text::{Text, encode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
@@ -41,8 +47,8 @@ impl EventType {
 /// head parsed.
 #[derive(Debug, Clone)]
 pub struct Stored {
-    /// The whole object, compact.
-    json: Box<str>,
+    /// The whole object, compact; what it repeats of other objects shared with them.
+    json: Text,
     /// Where each top-level `"key":value` lies in `json`, in order.
     fields: Box<[(u32, u32)]>,
     /// The object without `metadata.managedFields` and without the bulky parts of the
@@ -76,7 +82,7 @@ const POD_STATUS: &[&str] = &[
 /// another order.
 impl PartialEq for Stored {
     fn eq(&self, other: &Self) -> bool {
-        self.json == other.json || self.full() == other.full()
+        self.json.as_str() == other.json.as_str() || self.full() == other.full()
     }
 }
 
@@ -109,20 +115,20 @@ impl Stored {
 
     /// The whole object, parsed.
     pub fn full(&self) -> Value {
-        serde_json::from_str(&self.json).unwrap_or(Value::Null)
+        serde_json::from_str(&self.json.as_str()).unwrap_or(Value::Null)
     }
 
     /// A typed read of the object: a struct naming only the fields wanted skips the rest
     /// without building it. `None` when the object does not have that shape.
-    pub fn read<'a, T: serde::Deserialize<'a>>(&'a self) -> Option<T> {
-        serde_json::from_str(&self.json).ok()
+    pub fn read<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_str(&self.json.as_str()).ok()
     }
 
     /// One top-level field of the object, whole (`spec`, `status`), parsed from its
     /// text alone.
     pub fn field(&self, key: &str) -> Option<Value> {
         self.fields.iter().find_map(|&(start, end)| {
-            let entry = self.json.get(start as usize..end as usize)?;
+            let entry = self.json.range(start as usize, end as usize)?;
             let (k, v) = entry.split_once(':')?;
             (serde_json::from_str::<&str>(k).ok()? == key)
                 .then(|| serde_json::from_str(v).ok())
@@ -131,8 +137,18 @@ impl Stored {
     }
 
     /// The object's JSON, as served.
-    pub fn json(&self) -> &str {
-        &self.json
+    pub fn json(&self) -> Cow<'_, str> {
+        self.json.as_str()
+    }
+
+    /// The length of the object's JSON in bytes.
+    pub fn json_len(&self) -> usize {
+        self.json.len()
+    }
+
+    /// Appends the object's JSON, as served, to `out`.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        self.json.write(out);
     }
 
     /// The same object with `metadata.resourceVersion` set to `rv`.
@@ -149,19 +165,23 @@ impl Stored {
     /// at the version asked for.
     pub fn write_item(&self, out: &mut Vec<u8>, api_version: Option<&str>) {
         if self.fields.is_empty() {
-            out.extend_from_slice(self.json.as_bytes());
+            self.json.write(out);
             return;
         }
         out.push(b'{');
         let mut first = true;
         for &(start, end) in &self.fields {
-            let entry = self.json.get(start as usize..end as usize).unwrap_or("");
-            let replaced = if entry.starts_with("\"kind\":") {
+            let (start, end) = (start as usize, end as usize);
+            let key = self
+                .json
+                .range(start, (start + 13).min(end))
+                .unwrap_or_default();
+            let replaced = if key.starts_with("\"kind\":") {
                 if api_version.is_none() {
                     continue;
                 }
                 None
-            } else if entry.starts_with("\"apiVersion\":") {
+            } else if key.starts_with("\"apiVersion\":") {
                 match api_version {
                     None => continue,
                     Some(av) => Some(av),
@@ -178,7 +198,7 @@ impl Stored {
                     out.extend_from_slice(b"\"apiVersion\":");
                     let _ = serde_json::to_writer(&mut *out, av);
                 }
-                None => out.extend_from_slice(entry.as_bytes()),
+                None => self.json.write_range(out, start, end),
             }
         }
         out.push(b'}');
@@ -187,7 +207,7 @@ impl Stored {
     /// The same object at another `apiVersion` (a custom resource served at the version
     /// asked for), its fields in their places.
     pub fn at_api_version(&self, api_version: &str) -> Self {
-        let mut out = Vec::with_capacity(self.json.len() + api_version.len());
+        let mut out = Vec::with_capacity(self.json_len() + api_version.len());
         self.write_item(&mut out, Some(api_version));
         match String::from_utf8(out)
             .ok()
@@ -197,34 +217,6 @@ impl Stored {
             None => self.clone(),
         }
     }
-}
-
-/// The compact JSON of a value (the bytes `serde_json::to_vec` writes) and where each of
-/// its top-level fields lies in it.
-fn encode(value: &Value) -> (Box<str>, Box<[(u32, u32)]>) {
-    let Some(map) = value.as_object() else {
-        return (value.to_string().into_boxed_str(), Box::default());
-    };
-    let mut out: Vec<u8> = Vec::with_capacity(4096);
-    let mut fields = Vec::with_capacity(map.len());
-    out.push(b'{');
-    for (i, (k, v)) in map.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        let start = out.len();
-        // Writing a `Value` into a Vec does not fail.
-        let _ = serde_json::to_writer(&mut out, k);
-        out.push(b':');
-        let _ = serde_json::to_writer(&mut out, v);
-        fields.push((
-            u32::try_from(start).unwrap_or(u32::MAX),
-            u32::try_from(out.len()).unwrap_or(u32::MAX),
-        ));
-    }
-    out.push(b'}');
-    let json = String::from_utf8(out).unwrap_or_else(|_| value.to_string());
-    (json.into_boxed_str(), fields.into_boxed_slice())
 }
 
 /// The head of an object (see [`Stored::head`]), built from its parts.
@@ -310,14 +302,18 @@ impl From<Value> for Stored {
 
 impl std::fmt::Display for Stored {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.json)
+        self.json.fmt(f)
     }
 }
 
 /// Serializes as the stored text (into JSON, byte for byte).
 impl Serialize for Stored {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match serde_json::from_str::<&RawValue>(&self.json) {
+        let raw = match self.json.as_str() {
+            Cow::Borrowed(text) => serde_json::from_str::<&RawValue>(text).map(Cow::Borrowed),
+            Cow::Owned(text) => RawValue::from_string(text).map(Cow::Owned),
+        };
+        match raw {
             Ok(raw) => raw.serialize(s),
             Err(_) => self.full().serialize(s),
         }
@@ -508,6 +504,11 @@ impl Store {
     pub fn set_history_cap(&mut self, cap: usize) {
         self.history_cap = cap.max(1);
         self.trim_history();
+    }
+
+    /// The type keys that hold objects.
+    pub fn keys(&self) -> Vec<String> {
+        self.objects.keys().cloned().collect()
     }
 
     pub fn resource_version(&self) -> u64 {
