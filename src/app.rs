@@ -229,12 +229,7 @@ async fn initial_sync(
     fn listing(model: &Model) -> Vec<Kind> {
         Kind::ALL
             .into_iter()
-            .filter(|k| {
-                model
-                    .sources()
-                    .get(k)
-                    .is_none_or(|s| matches!(s, SourceState::Syncing))
-            })
+            .filter(|k| model.listing(*k))
             .collect()
     }
     // What moves while a source lists: how many sources are still listing, and how many
@@ -1067,6 +1062,43 @@ const FRAME: Duration = Duration::from_millis(50);
 /// (an eighth at most) and the screen still follows. A key always draws at once.
 const FRAME_SHARE: u32 = 8;
 
+/// istiod's sync poller for the TUI, started once the first list of pods is in, as `meshtop
+/// get` asks istiod only after its lists. Asked earlier, every replica's answer (a
+/// port-forward each, as large as the mesh) competes with the lists for the API server and
+/// the CPU, and is joined with pods still arriving: at 20,000 pods the TUI took two to three
+/// times as long as `meshtop get` to list them. Until then the views say the pods are still
+/// being listed, so nothing reads as answered.
+struct DeferredPoller {
+    opts: SyncOptions,
+    /// Where the poller sends, once started.
+    tx: mpsc::Sender<Stamped>,
+    running: Option<cluster::SyncHandle>,
+}
+
+impl DeferredPoller {
+    fn new(opts: SyncOptions, tx: mpsc::Sender<Stamped>) -> Self {
+        Self {
+            opts,
+            tx,
+            running: None,
+        }
+    }
+
+    /// Starts the poller once the pods' source has answered (listed, or forbidden, or
+    /// failing: then istiod's answers are all there is to show).
+    fn start_once_pods_listed(&mut self, model: &Model, connection: &Connection) {
+        if self.running.is_some() || model.listing(Kind::Pod) {
+            return;
+        }
+        tracing::info!("pods listed: asking istiod for its sync status");
+        self.running = Some(cluster::spawn_sync_poller(
+            connection,
+            self.opts.clone(),
+            self.tx.clone(),
+        ));
+    }
+}
+
 /// The TUI: the views until `q`, or until a [`StopSignal`]. Either way the terminal is
 /// restored first, then every running action is stopped (its audit line says interrupted)
 /// before this returns.
@@ -1093,7 +1125,7 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
         readonly: global.readonly,
     };
     let (tx, mut rx) = mpsc::channel(4096);
-    let mut sync = cluster::spawn_sync_poller(&target.connection, sync_options(global), tx.clone());
+    let mut sync = DeferredPoller::new(sync_options(global), tx.clone());
     let mut watchers = cluster::spawn_watchers(&target.connection, watch_options(global), tx);
     let mut model = Model::new();
     model.set_focus(global.namespace.as_deref());
@@ -1204,6 +1236,7 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
                         while let Ok(more) = rx.try_recv() {
                             model.apply(more);
                         }
+                        sync.start_once_pods_listed(&model, &target.connection);
                     }
                     None => return Err(AppError::Failed("the watchers stopped".into())),
                 },
@@ -1219,7 +1252,7 @@ async fn tui(global: &GlobalArgs) -> Result<(), AppError> {
                         drop(watchers);
                         let (tx, new_rx) = mpsc::channel(4096);
                         rx = new_rx;
-                        sync = cluster::spawn_sync_poller(&connection, sync_options(global), tx.clone());
+                        sync = DeferredPoller::new(sync_options(global), tx.clone());
                         watchers = cluster::spawn_watchers(&connection, watch_options(global), tx);
                         let focus = model.focus().map(|n| n.to_string());
                         model = Model::new();

@@ -133,6 +133,13 @@ impl Model {
         self.focus.as_ref().is_none_or(|f| f.as_ref() == namespace)
     }
 
+    /// Is the first list of `kind` still being read (its source has not answered yet)?
+    pub fn listing(&self, kind: Kind) -> bool {
+        self.sources
+            .get(&kind)
+            .is_none_or(|s| matches!(s, SourceState::Syncing))
+    }
+
     /// Why a kind's objects may be missing from the model: its source is not listed in
     /// full. `None`: what the model holds is what the cluster has.
     pub fn unseen(&self, kind: Kind) -> Option<String> {

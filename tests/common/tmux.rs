@@ -137,6 +137,11 @@ impl Session {
         .into_owned()
     }
 
+    /// meshtop's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// The pid of meshtop, the child of the pane's shell.
     pub fn meshtop_pid(&self) -> u32 {
         let out = self.tmux(&["display-message", "-p", "-t", "t", "#{pane_pid}"]);

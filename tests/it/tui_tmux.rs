@@ -259,6 +259,36 @@ fn get_disruption_json_lists_the_blocked_nodes() {
     assert_eq!(es, ["k1-node01", "k1-node02"]);
 }
 
+/// istiod is asked for its sync status once the pods are listed, not while they are: its
+/// answers, as large as the mesh, would compete with the lists. The proxies then show with
+/// their states.
+#[test]
+fn istiod_is_asked_once_the_pods_are_listed() {
+    require_tmux();
+    let cluster = SandboxProcess::generated("nodes=20,pods=400");
+    let s = Session::start(
+        &format!("--kubeconfig {}", cluster.kubeconfig.display()),
+        200,
+        50,
+    );
+    s.wait_for("every source listed", |sc| {
+        sc.lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("po✓") && !l.contains('…'))
+    });
+    s.keys(&["4"]);
+    s.wait_for("the proxies with istiod's sync states", |sc| {
+        sc.contains(" Proxies (") && sc.contains(" SYNCED ") && !sc.contains("waiting for")
+    });
+    let log = s.log();
+    let listed = log.find("kind=Pod state=Ready");
+    let asked = log.find("sync poller: polling istiod replica");
+    assert!(
+        listed.is_some() && asked.is_some() && listed < asked,
+        "the pods listed before istiod is asked:\n{log}"
+    );
+}
+
 /// A change made through the API by another client shows up on meshtop's screen.
 #[test]
 fn changes_made_through_the_api_reach_the_screen() {

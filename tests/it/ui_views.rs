@@ -370,6 +370,34 @@ fn before_istiods_answer_the_proxies_view_says_it_waits() {
     assert!(screen.contains("waiting for istiod"), "{screen}");
 }
 
+#[test]
+fn while_the_pods_are_listed_the_proxies_view_says_istiod_waits_for_them() {
+    let mut model = seed::model();
+    model.apply(Stamped {
+        at: seed::observed(),
+        event: ClusterEvent::Source(Kind::Pod, SourceState::Syncing),
+    });
+    let mut ui = new_ui();
+    press(&mut ui, &model, "4");
+    let screen = draw(&ui, &model, 100, 24);
+    insta::assert_snapshot!("proxies_pods_listing_100x24", screen);
+    assert!(
+        screen
+            .contains("pods: still being listed; istiod's sync status is asked for once they are"),
+        "{screen}"
+    );
+    // Listed: then it is istiod that is waited for.
+    model.apply(Stamped {
+        at: seed::observed(),
+        event: ClusterEvent::Source(Kind::Pod, SourceState::Ready),
+    });
+    let screen = draw(&ui, &model, 100, 24);
+    assert!(
+        screen.contains("waiting for istiod sync status") && !screen.contains("still being"),
+        "{screen}"
+    );
+}
+
 /// The seed with one istiod replica no longer answering.
 fn seed_with_unreachable_istiod() -> Model {
     let mut model = seed_model();

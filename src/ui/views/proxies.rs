@@ -106,6 +106,8 @@ pub struct ProxiesTable<'m> {
     generation: u64,
     /// The model, for the lines' changes: only while every line is a row (no `-n`).
     moves: Option<&'m Model>,
+    /// Why istiod has not been asked yet: the pods are still being listed.
+    unseen: Option<&'static str>,
 }
 
 impl<'m> ProxiesTable<'m> {
@@ -131,6 +133,9 @@ impl<'m> ProxiesTable<'m> {
                 .map(|(i, _)| i)
                 .collect()
         });
+        // The TUI asks istiod once the pods are listed.
+        let unseen = (lines.waiting() && model.listing(crate::model::Kind::Pod))
+            .then_some("pods: still being listed; istiod's sync status is asked for once they are");
         ProxiesTable {
             lines,
             columns,
@@ -138,6 +143,7 @@ impl<'m> ProxiesTable<'m> {
             replica_problems: replica_problems(&model.proxy_summary().replicas),
             generation: model.proxy_generation(),
             moves: model.focus().is_none().then_some(model),
+            unseen,
         }
     }
 
@@ -422,6 +428,10 @@ impl TableSource for ProxiesTable<'_> {
 
     fn problems_label(&self) -> &'static str {
         "out of sync only"
+    }
+
+    fn unseen(&self) -> Option<&str> {
+        self.unseen
     }
 
     fn empty_message(&self) -> &'static str {
