@@ -4,6 +4,7 @@
 
 mod lean;
 mod pager;
+mod scan;
 
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,7 +17,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
@@ -24,15 +25,15 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, DefaultBackoff, Event, watcher};
 use kube::{Client, Resource};
-use serde::de::DeserializeOwned;
 use tokio::sync::{OnceCell, mpsc};
 use tokio::task::JoinSet;
 
 pub use self::lean::Lean;
+use self::pager::ListItem;
 
 use super::Connection;
 use crate::model::intern::Interner;
-use crate::model::project::{self, Project};
+use crate::model::project::{self, PodParts, Project};
 use crate::model::summary::{Object, ObjectKey};
 use crate::model::{ClusterEvent, Kind, SourceState, Stamped};
 
@@ -293,7 +294,7 @@ fn spawn_kind(
     match kind {
         Kind::Namespace => spawn_typed(tasks, kind, &cluster, Api::<Namespace>::all(all()), shared),
         Kind::Node => spawn_typed(tasks, kind, &cluster, Api::<Lean<Node>>::all(all()), shared),
-        Kind::Pod => spawn_namespaced::<Lean<Pod>>(tasks, kind, &scoped, shared),
+        Kind::Pod => spawn_namespaced::<Lean<PodParts>>(tasks, kind, &scoped, shared),
         Kind::Deployment => spawn_namespaced::<Lean<Deployment>>(tasks, kind, &scoped, shared),
         Kind::ReplicaSet => spawn_namespaced::<Lean<ReplicaSet>>(tasks, kind, &scoped, shared),
         Kind::StatefulSet => spawn_namespaced::<StatefulSet>(tasks, kind, &scoped, shared),
@@ -365,7 +366,7 @@ where
     K: Project
         + Resource<Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
-        + DeserializeOwned
+        + ListItem
         + Debug
         + Send
         + 'static,
@@ -390,7 +391,7 @@ fn spawn_typed<K>(
     api: Api<K>,
     shared: Shared,
 ) where
-    K: Project + Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+    K: Project + Resource + Clone + ListItem + Debug + Send + 'static,
 {
     let source = Source::new(kind, scope, shared, <K as Project>::project);
     tasks.spawn(source.run(typed(api)));
@@ -430,7 +431,7 @@ type Rewatch<T> = Box<dyn Fn(watcher::Config) -> WatchStream<T> + Send + Sync>;
 /// for a streamed first list, meshtop's pipelined pages otherwise (`pager`).
 fn typed<K>(api: Api<K>) -> impl Fn(watcher::Config) -> WatchStream<K> + Send + Sync + 'static
 where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+    K: Resource + Clone + ListItem + Debug + Send + 'static,
 {
     move |config| match config.initial_list_strategy {
         watcher::InitialListStrategy::StreamingList => {
@@ -439,6 +440,20 @@ where
         watcher::InitialListStrategy::ListWatch => pager::watch_paged(api.clone(), config),
     }
 }
+
+// The kinds whose pages serde reads (pods have a reader of their own: `lean`).
+impl ListItem for Namespace {}
+impl ListItem for Lean<Node> {}
+impl ListItem for Lean<Deployment> {}
+impl ListItem for Lean<ReplicaSet> {}
+impl ListItem for StatefulSet {}
+impl ListItem for DaemonSet {}
+impl ListItem for Service {}
+impl ListItem for HorizontalPodAutoscaler {}
+impl ListItem for PodDisruptionBudget {}
+impl ListItem for MutatingWebhookConfiguration {}
+impl ListItem for PartialObjectMeta<ConfigMap> {}
+impl ListItem for DynamicObject {}
 
 /// What every watcher shares: the channel, the string interner, the recheck period, how
 /// first lists are read, and the count of what arrived.

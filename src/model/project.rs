@@ -2,6 +2,7 @@
 //! what a view or a finding needs is kept, with strings and label sets shared through the
 //! `Interner`. Every function returns `None` for an object without a name.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
@@ -51,6 +52,7 @@ project_with! {
     Namespace => namespace => Namespace,
     Node => node => Node,
     Pod => pod => Pod,
+    PodParts => pod_parts => Pod,
     Deployment => deployment => Workload,
     ReplicaSet => replica_set => Workload,
     StatefulSet => stateful_set => Workload,
@@ -291,51 +293,159 @@ pub fn webhook_config(
 
 // --- pods -------------------------------------------------------------------------------------
 
+/// What the projection reads of a pod, and nothing else: made from a full `Pod`, or read
+/// straight from a list's JSON by the watchers (a k8s-openapi `Pod` is kilobytes of empty
+/// fields, its containers most of them, built and dropped for every pod of a sync).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PodParts {
+    /// Name, namespace, labels, owner references, timestamps and the annotations read.
+    pub meta: ObjectMeta,
+    pub node_name: Option<String>,
+    pub containers: Vec<ContainerParts>,
+    pub init_containers: Vec<ContainerParts>,
+    /// An emptyDir volume: a drain deletes its data.
+    pub has_empty_dir: bool,
+    pub phase: Option<String>,
+    pub reason: Option<String>,
+    pub conditions: Vec<ConditionParts>,
+    pub container_statuses: Vec<ContainerStatusParts>,
+    pub init_container_statuses: Vec<ContainerStatusParts>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContainerParts {
+    pub name: String,
+    pub image: Option<String>,
+    pub restart_policy: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConditionParts {
+    pub type_: String,
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContainerStatusParts {
+    pub name: String,
+    pub ready: bool,
+    pub started: Option<bool>,
+    pub restart_count: i32,
+    /// `state.waiting`, with its reason.
+    pub waiting: Option<Option<String>>,
+    /// `state.running` is there.
+    pub running: bool,
+    pub terminated: Option<TerminatedParts>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TerminatedParts {
+    pub exit_code: i32,
+    pub reason: Option<String>,
+    pub signal: Option<i32>,
+}
+
+impl From<&Pod> for PodParts {
+    fn from(p: &Pod) -> Self {
+        let spec = p.spec.as_ref();
+        let status = p.status.as_ref();
+        let containers = |c: Option<&Vec<Container>>| -> Vec<ContainerParts> {
+            c.into_iter()
+                .flatten()
+                .map(|c| ContainerParts {
+                    name: c.name.clone(),
+                    image: c.image.clone(),
+                    restart_policy: c.restart_policy.clone(),
+                })
+                .collect()
+        };
+        let statuses = |s: Option<&Vec<ContainerStatus>>| -> Vec<ContainerStatusParts> {
+            s.into_iter()
+                .flatten()
+                .map(|c| {
+                    let state = c.state.as_ref();
+                    ContainerStatusParts {
+                        name: c.name.clone(),
+                        ready: c.ready,
+                        started: c.started,
+                        restart_count: c.restart_count,
+                        waiting: state
+                            .and_then(|s| s.waiting.as_ref())
+                            .map(|w| w.reason.clone()),
+                        running: state.is_some_and(|s| s.running.is_some()),
+                        terminated: state.and_then(|s| s.terminated.as_ref()).map(|t| {
+                            TerminatedParts {
+                                exit_code: t.exit_code,
+                                reason: t.reason.clone(),
+                                signal: t.signal,
+                            }
+                        }),
+                    }
+                })
+                .collect()
+        };
+        PodParts {
+            meta: p.metadata.clone(),
+            node_name: spec.and_then(|s| s.node_name.clone()),
+            containers: containers(spec.map(|s| &s.containers)),
+            init_containers: containers(spec.and_then(|s| s.init_containers.as_ref())),
+            has_empty_dir: spec
+                .and_then(|s| s.volumes.as_ref())
+                .into_iter()
+                .flatten()
+                .any(|v| v.empty_dir.is_some()),
+            phase: status.and_then(|s| s.phase.clone()),
+            reason: status.and_then(|s| s.reason.clone()),
+            conditions: status
+                .and_then(|s| s.conditions.as_ref())
+                .into_iter()
+                .flatten()
+                .map(|c| ConditionParts {
+                    type_: c.type_.clone(),
+                    status: c.status.clone(),
+                    reason: c.reason.clone(),
+                })
+                .collect(),
+            container_statuses: statuses(status.and_then(|s| s.container_statuses.as_ref())),
+            init_container_statuses: statuses(
+                status.and_then(|s| s.init_container_statuses.as_ref()),
+            ),
+        }
+    }
+}
+
 fn phase(s: Option<&str>) -> PodPhase {
     PodPhase::parse(s)
 }
 
 /// A native sidecar: an init container that keeps running.
-fn restartable(c: Option<&Container>) -> bool {
+fn restartable(c: Option<&ContainerParts>) -> bool {
     c.and_then(|c| c.restart_policy.as_deref()) == Some("Always")
 }
 
 /// What `kubectl get pods` prints in STATUS and RESTARTS, and the ready/total containers
 /// (kubernetes `printPod`).
-struct PodStatusLine {
-    status: String,
+struct PodStatusLine<'a> {
+    /// Borrowed from the pod, or a word of its own: only a formatted one is allocated.
+    status: Cow<'a, str>,
     restarts: u32,
     ready: u16,
     total: u16,
 }
 
-fn status_line(p: &Pod) -> PodStatusLine {
-    let spec = p.spec.as_ref();
-    let status = p.status.as_ref();
-    let containers = spec.map(|s| s.containers.as_slice()).unwrap_or_default();
-    let init_containers = spec
-        .and_then(|s| s.init_containers.as_deref())
-        .unwrap_or_default();
-    let init_statuses: &[ContainerStatus] = status
-        .and_then(|s| s.init_container_statuses.as_deref())
-        .unwrap_or_default();
-    let statuses: &[ContainerStatus] = status
-        .and_then(|s| s.container_statuses.as_deref())
-        .unwrap_or_default();
+fn status_line(p: &PodParts) -> PodStatusLine<'_> {
+    let containers = &p.containers;
+    let init_containers = &p.init_containers;
+    let init_statuses = &p.init_container_statuses;
+    let statuses = &p.container_statuses;
     let init_by_name = |name: &str| init_containers.iter().find(|c| c.name == name);
 
-    let mut reason = status
-        .and_then(|s| s.phase.clone())
-        .unwrap_or_else(|| "Unknown".into());
-    if let Some(r) = status
-        .and_then(|s| s.reason.as_deref())
-        .filter(|r| !r.is_empty())
-    {
-        reason = r.to_string();
+    let mut reason: Cow<'_, str> = p.phase.as_deref().unwrap_or("Unknown").into();
+    if let Some(r) = p.reason.as_deref().filter(|r| !r.is_empty()) {
+        reason = r.into();
     }
-    let conditions = status
-        .and_then(|s| s.conditions.as_deref())
-        .unwrap_or_default();
+    let conditions = &p.conditions;
     if conditions
         .iter()
         .any(|c| c.type_ == "PodScheduled" && c.reason.as_deref() == Some("SchedulingGated"))
@@ -363,15 +473,13 @@ fn status_line(p: &Pod) -> PodStatusLine {
         if sidecar {
             sidecar_restarts += count;
         }
-        let state = c.state.as_ref();
-        let terminated = state.and_then(|s| s.terminated.as_ref());
+        let terminated = c.terminated.as_ref();
         if terminated.is_some_and(|t| t.exit_code == 0) {
             continue;
         }
         if sidecar && c.started == Some(true) {
             continue;
         }
-        let waiting = state.and_then(|s| s.waiting.as_ref());
         reason = if let Some(t) = terminated {
             match t.reason.as_deref().filter(|r| !r.is_empty()) {
                 Some(r) => format!("Init:{r}"),
@@ -380,13 +488,16 @@ fn status_line(p: &Pod) -> PodStatusLine {
                 }
                 None => format!("Init:ExitCode:{}", t.exit_code),
             }
-        } else if let Some(r) = waiting
-            .and_then(|w| w.reason.as_deref())
+            .into()
+        } else if let Some(r) = c
+            .waiting
+            .as_ref()
+            .and_then(Option::as_deref)
             .filter(|r| !r.is_empty() && *r != "PodInitializing")
         {
-            format!("Init:{r}")
+            format!("Init:{r}").into()
         } else {
-            format!("Init:{n}/{}", init_containers.len())
+            format!("Init:{n}/{}", init_containers.len()).into()
         };
         initializing = true;
         break;
@@ -399,23 +510,23 @@ fn status_line(p: &Pod) -> PodStatusLine {
         let mut has_running = false;
         for c in statuses.iter().rev() {
             restarts += c.restart_count.max(0) as u32;
-            let state = c.state.as_ref();
-            let waiting = state.and_then(|s| s.waiting.as_ref());
-            let terminated = state.and_then(|s| s.terminated.as_ref());
-            if let Some(r) = waiting
-                .and_then(|w| w.reason.as_deref())
+            let terminated = c.terminated.as_ref();
+            if let Some(r) = c
+                .waiting
+                .as_ref()
+                .and_then(Option::as_deref)
                 .filter(|r| !r.is_empty())
             {
-                reason = r.to_string();
+                reason = r.into();
             } else if let Some(t) = terminated {
                 reason = match t.reason.as_deref().filter(|r| !r.is_empty()) {
-                    Some(r) => r.to_string(),
+                    Some(r) => r.into(),
                     None if t.signal.unwrap_or(0) != 0 => {
-                        format!("Signal:{}", t.signal.unwrap_or(0))
+                        format!("Signal:{}", t.signal.unwrap_or(0)).into()
                     }
-                    None => format!("ExitCode:{}", t.exit_code),
+                    None => format!("ExitCode:{}", t.exit_code).into(),
                 };
-            } else if c.ready && state.is_some_and(|s| s.running.is_some()) {
+            } else if c.ready && c.running {
                 has_running = true;
                 ready += 1;
             }
@@ -432,12 +543,9 @@ fn status_line(p: &Pod) -> PodStatusLine {
             .into();
         }
     }
-    if p.metadata.deletion_timestamp.is_some() {
-        let terminal = matches!(
-            status.and_then(|s| s.phase.as_deref()),
-            Some("Succeeded" | "Failed")
-        );
-        if status.and_then(|s| s.reason.as_deref()) == Some("NodeLost") {
+    if p.meta.deletion_timestamp.is_some() {
+        let terminal = matches!(p.phase.as_deref(), Some("Succeeded" | "Failed"));
+        if p.reason.as_deref() == Some("NodeLost") {
             reason = "Unknown".into();
         } else if !terminal {
             reason = "Terminating".into();
@@ -454,7 +562,11 @@ fn status_line(p: &Pod) -> PodStatusLine {
 /// The revision that injected a pod: the `revision` of `sidecar.istio.io/status` (1.11+),
 /// else the `istio.io/rev` annotation (1.18+) or label (≤1.10, or a gateway's), else
 /// `default` for a pod the injector marked. None for a pod without a proxy.
-fn injected_revision(meta: &ObjectMeta, labels: &Labels, has_proxy: bool) -> Option<String> {
+fn injected_revision<'a>(
+    meta: &'a ObjectMeta,
+    labels: &'a Labels,
+    has_proxy: bool,
+) -> Option<Cow<'a, str>> {
     let status = annotation(meta, keys::SIDECAR_STATUS);
     if status.is_none() && !has_proxy {
         return None;
@@ -463,16 +575,17 @@ fn injected_revision(meta: &ObjectMeta, labels: &Labels, has_proxy: bool) -> Opt
     /// pull secrets) is skipped, not built. A revision that is not a string fails the
     /// read, as it is no revision.
     #[derive(serde::Deserialize)]
-    struct SidecarStatus {
-        revision: Option<String>,
+    struct SidecarStatus<'a> {
+        #[serde(borrow)]
+        revision: Option<Cow<'a, str>>,
     }
     let from_status = status
         .and_then(|s| serde_json::from_str::<SidecarStatus>(s).ok())
         .and_then(|v| v.revision)
         .filter(|r| !r.is_empty());
     let rev = from_status
-        .or_else(|| annotation(meta, keys::ISTIO_REV).map(str::to_string))
-        .or_else(|| labels.get(keys::ISTIO_REV).map(|v| v.to_string()))
+        .or_else(|| annotation(meta, keys::ISTIO_REV).map(Cow::Borrowed))
+        .or_else(|| labels.get(keys::ISTIO_REV).map(|v| Cow::Borrowed(&**v)))
         .filter(|r| !r.is_empty());
     match (rev, status) {
         (Some(r), _) => Some(r),
@@ -485,8 +598,8 @@ fn injected_revision(meta: &ObjectMeta, labels: &Labels, has_proxy: bool) -> Opt
 /// labels istiod and the gateway charts give their pods, else by where its proxy runs.
 fn mesh_role(
     labels: &Labels,
-    proxy: Option<&Container>,
-    init_containers: &[Container],
+    proxy: Option<&ContainerParts>,
+    init_containers: &[ContainerParts],
 ) -> MeshRole {
     let label = |k: &str| labels.get(k).map(|v| v.as_ref());
     if label(keys::APP) == Some("ztunnel") {
@@ -512,15 +625,16 @@ fn mesh_role(
 }
 
 pub fn pod(p: &Pod, i: &mut Interner) -> Option<PodSummary> {
-    let meta = &p.metadata;
+    pod_parts(&PodParts::from(p), i)
+}
+
+/// A pod's summary from the parts the projection reads.
+pub fn pod_parts(p: &PodParts, i: &mut Interner) -> Option<PodSummary> {
+    let meta = &p.meta;
     let (namespace, name) = names(meta, i)?;
-    let spec = p.spec.as_ref();
-    let status = p.status.as_ref();
     let labels = i.labels(meta.labels.as_ref());
-    let containers = spec.map(|s| s.containers.as_slice()).unwrap_or_default();
-    let init_containers = spec
-        .and_then(|s| s.init_containers.as_deref())
-        .unwrap_or_default();
+    let containers = p.containers.as_slice();
+    let init_containers = p.init_containers.as_slice();
     let proxy = containers
         .iter()
         .chain(init_containers)
@@ -546,24 +660,19 @@ pub fn pod(p: &Pod, i: &mut Interner) -> Option<PodSummary> {
     };
     let injected_revision = injected_revision(meta, &labels, has_proxy).map(|r| i.intern(&r));
     let line = status_line(p);
-    let ready = status
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
+    let ready = p
+        .conditions
+        .iter()
         .any(|c| c.type_ == "Ready" && c.status == "True");
-    let has_empty_dir = spec
-        .and_then(|s| s.volumes.as_ref())
-        .into_iter()
-        .flatten()
-        .any(|v| v.empty_dir.is_some());
     Some(PodSummary {
         namespace,
         name,
-        node: spec
-            .and_then(|s| s.node_name.as_deref())
+        node: p
+            .node_name
+            .as_deref()
             .filter(|n| !n.is_empty())
             .map(|n| i.intern(n)),
-        phase: phase(status.and_then(|s| s.phase.as_deref())),
+        phase: phase(p.phase.as_deref()),
         status: i.intern(&line.status),
         ready,
         containers_ready: line.ready,
@@ -576,7 +685,7 @@ pub fn pod(p: &Pod, i: &mut Interner) -> Option<PodSummary> {
         injected_revision,
         proxy_version,
         istiod_version,
-        has_empty_dir,
+        has_empty_dir: p.has_empty_dir,
         mirror: annotation(meta, keys::MIRROR_POD).is_some(),
         deleting: meta.deletion_timestamp.is_some(),
         created: created(meta),

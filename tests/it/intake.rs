@@ -1,5 +1,5 @@
-//! Intake at any size, against the sandbox: the big kinds read leanly project exactly as
-//! the full objects do, a streamed first list gives the model a paged one gives, and the
+//! Intake at any size, against the sandbox: the big kinds read leanly (pods also by the
+//! reader of a list's pages) project exactly as the full objects do, a streamed first list gives the model a paged one gives, and the
 //! first sync waits for a slow cluster while its lists make progress but names what is
 //! missing when they stall.
 
@@ -11,7 +11,7 @@ use meshtop::cluster::watch::Lean;
 use meshtop::cluster::{InitialList, WatchOptions};
 use meshtop::model::Model;
 use meshtop::model::intern::Interner;
-use meshtop::model::project::Project;
+use meshtop::model::project::{PodParts, Project};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -29,21 +29,36 @@ async fn items(client: &kube::Client, path: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-/// Each item read in full and leanly projects to the same summary.
-fn project_alike<K>(items: &[Value]) -> usize
+/// Each item read in full (`K`) and leanly (`L`) projects to the same summary.
+fn project_alike<K, L>(items: &[Value]) -> usize
 where
     K: DeserializeOwned + Project,
-    Lean<K>: DeserializeOwned,
+    L: DeserializeOwned + Project,
 {
     let (mut full_names, mut lean_names) = (Interner::default(), Interner::default());
     for item in items {
         let full: K = serde_json::from_value(item.clone()).expect("the full object");
-        let lean: Lean<K> = serde_json::from_value(item.clone()).expect("the lean object");
+        let lean: L = serde_json::from_value(item.clone()).expect("the lean object");
         let (full, lean) = (full.project(&mut full_names), lean.project(&mut lean_names));
         assert!(full.is_some(), "{item}");
         assert_eq!(lean, full, "{item}");
     }
     items.len()
+}
+
+/// Each pod read by the reader of a list's pages projects as the full pod does.
+fn pods_read_by_lists_project_alike(items: &[Value]) {
+    let (mut full_names, mut lean_names) = (Interner::default(), Interner::default());
+    for item in items {
+        let full: Pod = serde_json::from_value(item.clone()).expect("the full pod");
+        let bytes = serde_json::to_vec(item).expect("JSON");
+        let lean = Lean::<PodParts>::from_json(&bytes).expect("the pod read as a list's");
+        assert_eq!(
+            lean.project(&mut lean_names),
+            full.project(&mut full_names),
+            "{item}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,15 +71,22 @@ async fn lean_and_full_objects_project_alike() {
         let pods = items(&conn.client, "/api/v1/pods").await;
         let nodes = items(&conn.client, "/api/v1/nodes").await;
         let replica_sets = items(&conn.client, "/apis/apps/v1/replicasets").await;
-        assert!(project_alike::<Pod>(&pods) > 0, "{scenario}: no pods");
-        assert!(project_alike::<Node>(&nodes) > 0, "{scenario}: no nodes");
         assert!(
-            project_alike::<ReplicaSet>(&replica_sets) > 0,
+            project_alike::<Pod, Lean<PodParts>>(&pods) > 0,
+            "{scenario}: no pods"
+        );
+        pods_read_by_lists_project_alike(&pods);
+        assert!(
+            project_alike::<Node, Lean<Node>>(&nodes) > 0,
+            "{scenario}: no nodes"
+        );
+        assert!(
+            project_alike::<ReplicaSet, Lean<ReplicaSet>>(&replica_sets) > 0,
             "{scenario}: no ReplicaSets"
         );
         let deployments = items(&conn.client, "/apis/apps/v1/deployments").await;
         assert!(
-            project_alike::<Deployment>(&deployments) > 0,
+            project_alike::<Deployment, Lean<Deployment>>(&deployments) > 0,
             "{scenario}: no Deployments"
         );
     }

@@ -22,6 +22,16 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::WatchStream;
+use super::scan::{self, Reader};
+
+/// Reads one object of a list's page with meshtop's own reader.
+pub(crate) type ReadItem<K> = for<'a> fn(&mut Reader<'a>) -> scan::Result<K>;
+
+/// How the objects of a list's pages are read: with serde, unless the kind has a reader of
+/// its own (`scan`: pods, whose lists are most of the bytes a sync reads).
+pub(crate) trait ListItem: DeserializeOwned {
+    const READER: Option<ReadItem<Self>> = None;
+}
 
 /// Batches of events buffered between the reading task and the source (a page's objects
 /// are one batch), so the reader keeps going while the source projects.
@@ -31,7 +41,7 @@ const BUFFERED: usize = 4;
 /// above), then a watch. Stops when the stream is dropped.
 pub(super) fn watch_paged<K>(api: Api<K>, config: watcher::Config) -> WatchStream<K>
 where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+    K: Resource + Clone + ListItem + Debug + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(BUFFERED);
     let task = AbortOnDrop(tokio::spawn(run(api, config, tx)));
@@ -85,7 +95,7 @@ async fn emit_all<K>(tx: &Sender<K>, items: Vec<Item<K>>) -> Result<(), Gone> {
 
 async fn run<K>(api: Api<K>, config: watcher::Config, tx: Sender<K>)
 where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+    K: Resource + Clone + ListItem + Debug + Send + 'static,
 {
     let _ = relist_and_watch(&api, &config, &tx).await;
 }
@@ -99,7 +109,7 @@ async fn relist_and_watch<K>(
     tx: &Sender<K>,
 ) -> Result<(), Gone>
 where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+    K: Resource + Clone + ListItem + Debug + Send + 'static,
 {
     let mut backoff = DefaultBackoff::default();
     let pause = |backoff: &mut DefaultBackoff| {
@@ -249,7 +259,7 @@ async fn list<K>(
     tx: &Sender<K>,
 ) -> Result<Result<String, watcher::Error>, Gone>
 where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+    K: Resource + Clone + ListItem + Debug + Send + 'static,
 {
     let client: Client = api.clone().into_client();
     let url = api.resource_url().to_string();
@@ -288,11 +298,15 @@ where
             Ok(body) => body,
             Err(e) => return failed(e),
         };
-        let page = read_page::<K>(&body, |meta| {
+        let on_meta = |meta: &ListMeta| {
             if early.is_none() {
                 follow(meta, &mut spare);
             }
-        });
+        };
+        let page = match K::READER {
+            Some(item) => read_page_with(&body, on_meta, item),
+            None => read_page::<K>(&body, on_meta),
+        };
         spare = body;
         let page = match page {
             Ok(page) => page,
@@ -395,6 +409,40 @@ fn read_page<K: DeserializeOwned>(
     Ok(page)
 }
 
+/// Reads a list's page as `read_page` does, each object with `item`.
+fn read_page_with<K>(
+    body: &[u8],
+    mut on_meta: impl FnMut(&ListMeta),
+    item: ReadItem<K>,
+) -> Result<Page<K>, serde_json::Error> {
+    let mut r = Reader::new(body);
+    let mut meta = None;
+    let mut items = Vec::new();
+    r.record(|r, key| {
+        match key {
+            b"metadata" => {
+                let m: ListMeta = r.value::<Option<ListMeta>>()?.unwrap_or_default();
+                on_meta(&m);
+                meta = Some(m);
+            }
+            b"items" => {
+                items.clear();
+                r.array(|r| {
+                    items.push(item(r)?);
+                    Ok(())
+                })?;
+            }
+            _ => r.skip()?,
+        }
+        Ok(())
+    })?;
+    r.end()?;
+    let Some(meta) = meta else {
+        return Err(de::Error::missing_field("metadata"));
+    };
+    Ok(Page { meta, items })
+}
+
 struct PageSeed<F, K> {
     on_meta: F,
     kind: PhantomData<K>,
@@ -484,6 +532,50 @@ mod tests {
             Head::Unknown
         ));
         assert!(matches!(page_head(b"<html>"), Head::Unknown));
+    }
+
+    #[test]
+    fn a_kind_with_a_reader_of_its_own_reads_its_pages_as_serde_does() {
+        use crate::cluster::watch::Lean;
+        use crate::model::project::PodParts as Pod;
+
+        let body = br#"{"kind":"PodList","apiVersion":"v1",
+            "metadata":{"resourceVersion":"12","continue":"abc","remainingItemCount":3},
+            "items":[{"metadata":{"name":"a","managedFields":[{"fieldsV1":{"f:x":{}}}]},
+                "spec":{"nodeName":"n1","containers":[{"name":"c","env":[{"name":"E"}]}]}},
+              {"metadata":{"name":"b"},"status":{"phase":"Running"}}]}"#;
+        let read = |body: &[u8]| {
+            let mut seen = None;
+            let page = read_page_with(
+                body,
+                |m| seen = m.continue_.clone(),
+                Lean::<Pod>::READER.expect("a reader"),
+            );
+            (seen, page)
+        };
+        let (seen, page) = read(body);
+        let page = page.expect("a page");
+        let by_serde = read_page::<Lean<Pod>>(body, |_| {}).expect("a page");
+        assert_eq!(seen.as_deref(), Some("abc"));
+        assert_eq!(page.meta, by_serde.meta);
+        let names = |p: &Page<Lean<Pod>>| p.items.iter().map(|p| p.0.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&page), names(&by_serde));
+        assert_eq!(page.items.len(), 2);
+        for broken in [
+            &br#"{"items":[]}"#[..],
+            br#"{"metadata":{},"items":[{"#,
+            br#"{"metadata":{}} trailing"#,
+            br#"{"metadata":{},"items":[null]}"#,
+        ] {
+            assert!(read(broken).1.is_err());
+        }
+        assert!(
+            read(br#"{"metadata":{},"items":null}"#)
+                .1
+                .expect("no items")
+                .items
+                .is_empty()
+        );
     }
 
     #[test]
