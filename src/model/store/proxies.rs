@@ -37,6 +37,64 @@ pub(crate) struct Reporter {
     pub index: u32,
 }
 
+/// The reports of one proxy, preferred first. Most proxies have one, kept in place
+/// (no allocation of its own: 12 bytes a proxy less than a `Vec`); none or several are
+/// a `Vec` (empty only while being changed: `SyncIndex::report` drops an empty one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reporters {
+    One(Reporter),
+    Many(Vec<Reporter>),
+}
+
+impl Default for Reporters {
+    fn default() -> Self {
+        Reporters::Many(Vec::new())
+    }
+}
+
+impl std::ops::Deref for Reporters {
+    type Target = [Reporter];
+
+    fn deref(&self) -> &[Reporter] {
+        match self {
+            Reporters::One(r) => std::slice::from_ref(r),
+            Reporters::Many(v) => v,
+        }
+    }
+}
+
+impl Reporters {
+    /// Puts `r` at `at` (`at` as `binary_search_by` gave it: at most `len()`).
+    fn insert(&mut self, at: usize, r: Reporter) {
+        match self {
+            Reporters::Many(v) if v.is_empty() => *self = Reporters::One(r),
+            Reporters::One(one) => {
+                let mut v = Vec::with_capacity(2);
+                v.push(*one);
+                v.insert(at.min(1), r);
+                *self = Reporters::Many(v);
+            }
+            Reporters::Many(v) => v.insert(at.min(v.len()), r),
+        }
+    }
+
+    /// Takes away the report at `at`, if there is one.
+    fn remove(&mut self, at: usize) {
+        match self {
+            Reporters::One(_) if at == 0 => *self = Reporters::default(),
+            Reporters::One(_) => {}
+            Reporters::Many(v) => {
+                if at < v.len() {
+                    v.remove(at);
+                }
+                if let [only] = v.as_slice() {
+                    *self = Reporters::One(*only);
+                }
+            }
+        }
+    }
+}
+
 /// One proxy as one replica reports it, packed: a `ProxyStatus` takes 432 bytes, this
 /// about a quarter. The short strings are symbols of the index's table; the 14 nonces of
 /// the seven types are positions in the few distinct texts they hold (most types repeat
@@ -53,8 +111,9 @@ pub(crate) struct Report {
     pub proxy_type: Sym,
     pub version: Sym,
     pub states: [SyncState; XDS_TYPES],
-    /// Per type, the sent and acked nonces: 0 for none, else a position in `texts` + 1.
-    nonces: [[u8; 2]; XDS_TYPES],
+    /// Per type, the sent (low four bits) and acked (high four bits) nonces: 0 for none,
+    /// else a position in `texts` + 1 (at most 14: four bits hold it).
+    nonces: [u8; XDS_TYPES],
     texts: Box<[Text]>,
     extras: Option<Box<Extras>>,
 }
@@ -83,12 +142,13 @@ impl Report {
                     held += 1;
                     held - 1
                 });
-            u8::try_from(at + 1).unwrap_or(u8::MAX)
+            // At most 14: `texts` holds no more.
+            u8::try_from(at + 1).unwrap_or(0x0f) & 0x0f
         };
         let nonces = status
             .xds
             .each_ref()
-            .map(|x| [slot(&x.sent), slot(&x.acked)]);
+            .map(|x| slot(&x.sent) | slot(&x.acked) << 4);
         let has_extras = status
             .xds
             .iter()
@@ -131,12 +191,18 @@ impl Report {
             && *syms.get(self.proxy_type) == status.proxy_type
             && *syms.get(self.version) == status.version
             && status.xds.iter().enumerate().all(|(t, x)| {
-                let [sent, acked] = self.nonces[t];
+                let [sent, acked] = self.nonce_slots(t);
                 self.states[t] == x.state
                     && text_is(sent, &x.sent)
                     && text_is(acked, &x.acked)
                     && extras(t, x)
             })
+    }
+
+    /// The sent and acked nonces' slots of type `t`.
+    fn nonce_slots(&self, t: usize) -> [u8; 2] {
+        let both = self.nonces.get(t).copied().unwrap_or(0);
+        [both & 0x0f, both >> 4]
     }
 
     fn text(&self, slot: u8) -> Text {
@@ -347,8 +413,8 @@ pub(crate) struct SyncIndex {
     /// Replicas that have answered with their proxies at least once.
     pub known: BTreeMap<ObjectKey, Known>,
     /// The reports of each proxy, by its pod, preferred first (sorted; most proxies have
-    /// one, which a `Vec` holds in a fraction of a B-tree node's bytes).
-    pub reporters: HashMap<ObjectKey, Vec<Reporter>>,
+    /// one, which `Reporters` holds in place).
+    pub reporters: HashMap<ObjectKey, Reporters>,
     /// By the reporting replica's revision.
     pub counts: BTreeMap<Name, Counts>,
     /// Running pods with a proxy that no replica reports, by the revision that injected them.
@@ -439,7 +505,7 @@ impl SyncIndex {
     /// A report as istiod made it.
     pub fn unpack(&self, r: &Report) -> ProxyStatus {
         let xds = std::array::from_fn(|t| {
-            let [sent, acked] = r.nonces[t];
+            let [sent, acked] = r.nonce_slots(t);
             XdsStatus {
                 state: r.states[t],
                 sent: r.text(sent),
@@ -461,7 +527,7 @@ impl SyncIndex {
 
     /// The reports of a proxy, preferred first.
     pub fn reporters(&self, pod: &ObjectKey) -> &[Reporter] {
-        self.reporters.get(pod).map_or(&[], Vec::as_slice)
+        self.reporters.get(pod).map_or(&[], |r| r)
     }
 
     /// The report a proxy's row shows.
@@ -1105,9 +1171,36 @@ mod tests {
         other.xds[0].state = SyncState::Stale;
         assert!(!r.matches(&other, &sync.syms));
         assert!(!r.matches(&status("c1b0"), &sync.syms));
-        assert!(std::mem::size_of::<Report>() <= 112);
+        assert!(std::mem::size_of::<Report>() <= 104);
         assert!(std::mem::size_of::<Line>() <= 56);
         assert!(std::mem::size_of::<Reporter>() <= 12);
+        assert!(std::mem::size_of::<Reporters>() <= 24);
+    }
+
+    #[test]
+    fn reporters_keep_one_in_place_and_several_in_order() {
+        let r = |index| Reporter {
+            stale: false,
+            replica: 0,
+            index,
+        };
+        let mut rs = Reporters::default();
+        assert!(rs.is_empty());
+        rs.insert(0, r(5));
+        assert_eq!(rs, Reporters::One(r(5)));
+        rs.insert(0, r(2));
+        rs.insert(2, r(9));
+        assert_eq!(&rs[..], &[r(2), r(5), r(9)]);
+        rs.remove(1);
+        assert_eq!(&rs[..], &[r(2), r(9)]);
+        rs.remove(0);
+        assert_eq!(rs, Reporters::One(r(9)));
+        rs.remove(1);
+        assert_eq!(rs, Reporters::One(r(9)));
+        rs.remove(0);
+        assert!(rs.is_empty());
+        rs.remove(0);
+        assert!(rs.is_empty());
     }
 
     #[test]
