@@ -42,11 +42,17 @@ struct Polled {
 
 impl Polled {
     fn start(conn: &Connection) -> Self {
+        Self::start_with(
+            conn,
+            SyncOptions {
+                interval: Duration::from_millis(200),
+                ..SyncOptions::default()
+            },
+        )
+    }
+
+    fn start_with(conn: &Connection, opts: SyncOptions) -> Self {
         let (tx, rx) = mpsc::channel(64);
-        let opts = SyncOptions {
-            interval: Duration::from_millis(200),
-            ..SyncOptions::default()
-        };
         Self {
             rx,
             latest: BTreeMap::new(),
@@ -602,4 +608,92 @@ async fn an_istiod_that_cannot_be_reached_says_why() {
         "{message}"
     );
     assert!(message.contains("connection refused"), "{message}");
+}
+
+/// Two istiod 1.23 replicas, one answering `/debug/syncz` in 300 ms and one in 30 s, and a
+/// sidecar for each to hold.
+const SLOW: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: kube-system}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: istio-system}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-1}
+status:
+  conditions: [{type: Ready, status: "True"}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: istiod-busy
+  namespace: istio-system
+  labels: {app: istiod}
+  annotations: {sandbox.meshtop.dev/syncz-delay: 30s}
+spec:
+  nodeName: node-1
+  containers: [{name: discovery, image: docker.io/istio/pilot:1.23.2}]
+status:
+  phase: Running
+  podIP: 10.233.64.10
+  startTime: "2026-01-01T00:00:00Z"
+  conditions: [{type: Ready, status: "True", lastTransitionTime: "2026-01-01T00:00:00Z"}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: istiod-quick
+  namespace: istio-system
+  labels: {app: istiod}
+  annotations: {sandbox.meshtop.dev/syncz-delay: 300ms}
+spec:
+  nodeName: node-1
+  containers: [{name: discovery, image: docker.io/istio/pilot:1.23.2}]
+status:
+  phase: Running
+  podIP: 10.233.64.11
+  startTime: "2026-01-01T00:00:00Z"
+  conditions: [{type: Ready, status: "True", lastTransitionTime: "2026-01-01T00:00:00Z"}]
+"#;
+
+/// A replica too slow for the timeout is unreachable with the port-forward's reason first,
+/// not "refused" for the 401 its pod proxy fallback gets; a replica slower than nothing but
+/// within the timeout answers.
+#[tokio::test]
+async fn a_slow_istiod_is_named_slow_not_refused() {
+    let sandbox = harness::start_text(SLOW).await.expect("sandbox");
+    let conn = harness::connection(&sandbox, ADMIN_CONTEXT)
+        .await
+        .expect("connects");
+    let mut polled = Polled::start_with(
+        &conn,
+        SyncOptions {
+            interval: Duration::from_millis(200),
+            timeout: Duration::from_secs(2),
+            ..SyncOptions::default()
+        },
+    );
+    polled
+        .until("the busy replica fails and the quick one answers", |p| {
+            p.latest
+                .get("istiod-busy")
+                .is_some_and(|r| !matches!(r.state, ReplicaState::Ok { .. }))
+                && p.latest
+                    .get("istiod-quick")
+                    .is_some_and(|r| via(r) == VIA_PORT_FORWARD)
+        })
+        .await;
+    let busy = &polled.latest["istiod-busy"].state;
+    let ReplicaState::Unreachable { message } = busy else {
+        panic!("a slow replica is unreachable, not {busy:?}");
+    };
+    assert!(
+        message.starts_with("no answer through the port-forward within 2s; pod proxy: "),
+        "{message}"
+    );
+    assert!(message.contains("istiod answered 401"), "{message}");
 }
