@@ -549,44 +549,41 @@ fn proxy_status_json_and_revision_filter() {
     );
 }
 
+/// A cluster of one node and the istiod pods given as (name, annotations as a YAML flow
+/// map, image tag, pod IP): Running and Ready, with no istio.io/rev label.
+fn istiods(pods: &[(&str, &str, &str, &str)]) -> String {
+    let mut yaml = String::from(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: kube-system}\n---\n\
+         apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n---\n\
+         apiVersion: v1\nkind: Node\nmetadata: {name: node-1}\n\
+         status:\n  conditions: [{type: Ready, status: \"True\"}]\n",
+    );
+    for (name, annotations, tag, ip) in pods {
+        let since = "2026-01-01T00:00:00Z";
+        yaml.push_str(&format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  \
+             namespace: istio-system\n  labels: {{app: istiod}}\n  annotations: {annotations}\n\
+             spec:\n  nodeName: node-1\n  \
+             containers: [{{name: discovery, image: docker.io/istio/pilot:{tag}}}]\n\
+             status:\n  phase: Running\n  podIP: {ip}\n  startTime: \"{since}\"\n  \
+             conditions: [{{type: Ready, status: \"True\", lastTransitionTime: \"{since}\"}}]\n"
+        ));
+    }
+    yaml
+}
+
 /// An istiod whose scrape annotation names a port nothing listens on: the port-forward
 /// reports the refused port, the pod proxy fails too, and the replica is Unreachable with
 /// both reasons.
-const UNREACHABLE: &str = r#"
-apiVersion: v1
-kind: Namespace
-metadata: {name: kube-system}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: istio-system}
----
-apiVersion: v1
-kind: Node
-metadata: {name: node-1}
-status:
-  conditions: [{type: Ready, status: "True"}]
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: istiod-7d9c6b5f4-x2k8m
-  namespace: istio-system
-  labels: {app: istiod}
-  annotations: {prometheus.io/port: "9999"}
-spec:
-  nodeName: node-1
-  containers: [{name: discovery, image: docker.io/istio/pilot:1.9.1}]
-status:
-  phase: Running
-  podIP: 10.233.64.10
-  startTime: "2026-01-01T00:00:00Z"
-  conditions: [{type: Ready, status: "True", lastTransitionTime: "2026-01-01T00:00:00Z"}]
-"#;
-
 #[tokio::test]
 async fn an_istiod_that_cannot_be_reached_says_why() {
-    let sandbox = harness::start_text(UNREACHABLE).await.expect("sandbox");
+    let scenario = istiods(&[(
+        "istiod-7d9c6b5f4-x2k8m",
+        "{prometheus.io/port: \"9999\"}",
+        "1.9.1",
+        "10.233.64.10",
+    )]);
+    let sandbox = harness::start_text(&scenario).await.expect("sandbox");
     let conn = harness::connection(&sandbox, ADMIN_CONTEXT)
         .await
         .expect("connects");
@@ -610,62 +607,27 @@ async fn an_istiod_that_cannot_be_reached_says_why() {
     assert!(message.contains("connection refused"), "{message}");
 }
 
-/// Two istiod 1.23 replicas, one answering `/debug/syncz` in 300 ms and one in 30 s, and a
-/// sidecar for each to hold.
-const SLOW: &str = r#"
-apiVersion: v1
-kind: Namespace
-metadata: {name: kube-system}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: istio-system}
----
-apiVersion: v1
-kind: Node
-metadata: {name: node-1}
-status:
-  conditions: [{type: Ready, status: "True"}]
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: istiod-busy
-  namespace: istio-system
-  labels: {app: istiod}
-  annotations: {sandbox.meshtop.dev/syncz-delay: 30s}
-spec:
-  nodeName: node-1
-  containers: [{name: discovery, image: docker.io/istio/pilot:1.23.2}]
-status:
-  phase: Running
-  podIP: 10.233.64.10
-  startTime: "2026-01-01T00:00:00Z"
-  conditions: [{type: Ready, status: "True", lastTransitionTime: "2026-01-01T00:00:00Z"}]
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: istiod-quick
-  namespace: istio-system
-  labels: {app: istiod}
-  annotations: {sandbox.meshtop.dev/syncz-delay: 300ms}
-spec:
-  nodeName: node-1
-  containers: [{name: discovery, image: docker.io/istio/pilot:1.23.2}]
-status:
-  phase: Running
-  podIP: 10.233.64.11
-  startTime: "2026-01-01T00:00:00Z"
-  conditions: [{type: Ready, status: "True", lastTransitionTime: "2026-01-01T00:00:00Z"}]
-"#;
-
 /// A replica too slow for the timeout is unreachable with the port-forward's reason first,
 /// not "refused" for the 401 its pod proxy fallback gets; a replica slower than nothing but
 /// within the timeout answers.
 #[tokio::test]
 async fn a_slow_istiod_is_named_slow_not_refused() {
-    let sandbox = harness::start_text(SLOW).await.expect("sandbox");
+    // Two 1.23 replicas, one answering `/debug/syncz` in 300 ms and one in 30 s.
+    let scenario = istiods(&[
+        (
+            "istiod-busy",
+            "{sandbox.meshtop.dev/syncz-delay: 30s}",
+            "1.23.2",
+            "10.233.64.10",
+        ),
+        (
+            "istiod-quick",
+            "{sandbox.meshtop.dev/syncz-delay: 300ms}",
+            "1.23.2",
+            "10.233.64.11",
+        ),
+    ]);
+    let sandbox = harness::start_text(&scenario).await.expect("sandbox");
     let conn = harness::connection(&sandbox, ADMIN_CONTEXT)
         .await
         .expect("connects");
