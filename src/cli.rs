@@ -137,7 +137,8 @@ pub struct GlobalArgs {
     )]
     istiod_interval: Option<f64>,
 
-    /// How long one ask of an istiod replica may take, in seconds (default 5).
+    /// How long an istiod replica may keep meshtop waiting, in seconds (default 5): for its
+    /// answer to begin, then for each next piece of it.
     #[arg(
         long,
         global = true,

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::FutureExt as _;
-use http_body_util::{BodyExt as _, Empty, Limited};
+use http_body_util::{BodyExt as _, Empty};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use jiff::Timestamp;
@@ -43,6 +43,10 @@ const MIN_INTERVAL: Duration = Duration::from_millis(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// The largest `/debug/syncz` answer read: about 100,000 proxies.
 const MAX_BODY: usize = 256 * 1024 * 1024;
+/// How many timeouts an answer that keeps arriving may take in all through a port-forward:
+/// each step waits at most one timeout, and a large mesh's answer is not cut off while its
+/// bytes keep coming (two minutes at the default timeout).
+const MAX_ANSWER_TIMEOUTS: u32 = 24;
 const SYNCZ_PATH: &str = "/debug/syncz";
 
 /// `ReplicaState::Ok::via` for each transport.
@@ -535,38 +539,77 @@ impl Drop for Forward {
     }
 }
 
+/// Why a request over an open port-forward got no answer.
+enum ForwardError {
+    /// The connection or the forward broke: a new one may do better.
+    Broken(String),
+    /// istiod did not answer, or stopped sending its answer, within the timeout.
+    Slow(String),
+}
+
 impl Forward {
-    /// `GET /debug/syncz`: the status and body, or why the connection failed.
-    async fn get(&mut self) -> Result<(http::StatusCode, Bytes), String> {
+    /// `GET /debug/syncz`: the status and body, or why there is none. `timeout` bounds the
+    /// wait for the answer's head and then for each piece of its body, so the deadline moves
+    /// while the answer keeps arriving.
+    async fn get(&mut self, timeout: Duration) -> Result<(http::StatusCode, Bytes), ForwardError> {
         let ready = self.sender.ready().await;
-        ready.map_err(|e| format!("the HTTP connection over the port-forward closed: {e}"))?;
+        ready.map_err(|e| {
+            ForwardError::Broken(format!(
+                "the HTTP connection over the port-forward closed: {e}"
+            ))
+        })?;
         let request = http::Request::get(SYNCZ_PATH)
             .header(http::header::HOST, "localhost")
             .body(Empty::<Bytes>::new())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| ForwardError::Broken(e.to_string()))?;
         let exchange = async {
-            let response = self
-                .sender
-                .send_request(request)
+            let response = tokio::time::timeout(timeout, self.sender.send_request(request))
                 .await
-                .map_err(|e| format!("HTTP over the port-forward: {e}"))?;
-            let (parts, body) = response.into_parts();
-            let body = Limited::new(body, MAX_BODY)
-                .collect()
-                .await
-                .map_err(|e| format!("reading the answer over the port-forward: {e}"))?
-                .to_bytes();
-            Ok((parts.status, body))
+                .map_err(|_| {
+                    ForwardError::Slow(format!(
+                        "no answer through the port-forward within {}",
+                        seconds(timeout)
+                    ))
+                })?
+                .map_err(|e| ForwardError::Broken(format!("HTTP over the port-forward: {e}")))?;
+            let (parts, mut body) = response.into_parts();
+            let mut read = Vec::new();
+            loop {
+                let frame = tokio::time::timeout(timeout, body.frame())
+                    .await
+                    .map_err(|_| {
+                        ForwardError::Slow(format!(
+                            "the answer through the port-forward stopped for {} after {} bytes",
+                            seconds(timeout),
+                            read.len()
+                        ))
+                    })?;
+                let Some(frame) = frame else { break };
+                let frame = frame.map_err(|e| {
+                    ForwardError::Broken(format!("reading the answer over the port-forward: {e}"))
+                })?;
+                if let Ok(data) = frame.into_data() {
+                    if read.len().saturating_add(data.len()) > MAX_BODY {
+                        return Err(ForwardError::Broken(format!(
+                            "the answer through the port-forward is larger than {MAX_BODY} bytes"
+                        )));
+                    }
+                    read.extend_from_slice(&data);
+                }
+            }
+            Ok((parts.status, Bytes::from(read)))
         };
         let result = tokio::select! {
             biased;
             r = exchange => r,
-            e = &mut self.error => Err(e.unwrap_or_else(|| "the port-forward closed".to_string())),
+            e = &mut self.error => Err(ForwardError::Broken(
+                e.unwrap_or_else(|| "the port-forward closed".to_string()),
+            )),
         };
         // The kubelet's reason (e.g. nothing listens on the port) arrives before the stream
         // closes, so when the exchange failed it is already there: it says more.
         result.map_err(|e| match (&mut self.error).now_or_never() {
-            Some(Some(reason)) => format!("port-forward: {}", reason.trim()),
+            Some(Some(reason)) => ForwardError::Broken(format!("port-forward: {}", reason.trim())),
             _ => e,
         })
     }
@@ -624,7 +667,8 @@ impl ReplicaPoller {
         };
         let due = self.forward_retry_at.is_none_or(|t| Instant::now() >= t);
         if due {
-            let outcome = tokio::time::timeout(self.timeout, self.via_forward()).await;
+            let cap = self.timeout.saturating_mul(MAX_ANSWER_TIMEOUTS);
+            let outcome = tokio::time::timeout(cap, self.via_forward()).await;
             let failure = match outcome {
                 Ok(Ok(answer)) => {
                     self.forward_failures = 0;
@@ -640,8 +684,8 @@ impl ReplicaPoller {
                 Ok(Err(Failure::Forbidden)) => ForwardFailure::Forbidden,
                 Ok(Err(Failure::Other(m))) => ForwardFailure::Failed(m),
                 Err(_) => ForwardFailure::Failed(format!(
-                    "no answer through the port-forward within {}",
-                    seconds(self.timeout)
+                    "the answer through the port-forward took longer than {}",
+                    seconds(cap)
                 )),
             };
             self.forward = None;
@@ -663,9 +707,12 @@ impl ReplicaPoller {
             (ForwardFailure::Forbidden, _) => ReplicaState::Forbidden {
                 message: portforward_forbidden(&self.namespace),
             },
-            (forward, Failure::Refused(m)) => ReplicaState::Refused {
-                message: with_forward(m, forward),
+            // istiod 1.11+ refuses every pod proxy caller: when the port-forward failed or
+            // was too slow, that failure is the replica's state, not the refusal.
+            (ForwardFailure::Failed(f), Failure::Refused(m)) => ReplicaState::Unreachable {
+                message: format!("{f}; pod proxy: {m}"),
             },
+            (ForwardFailure::None, Failure::Refused(message)) => ReplicaState::Refused { message },
             (forward, Failure::Forbidden) => ReplicaState::Unreachable {
                 message: with_forward(
                     "pod proxy: RBAC refused `get pods/proxy`".to_string(),
@@ -680,17 +727,28 @@ impl ReplicaPoller {
 
     /// Over the open port-forward, or a new one if there is none or it broke since.
     async fn via_forward(&mut self) -> Result<Answer, Failure> {
+        let timeout = self.timeout;
         if let Some(forward) = self.forward.as_mut() {
-            match forward.get().await {
+            match forward.get(timeout).await {
                 Ok(answer) => return self.read_forward_answer(answer),
-                Err(e) => {
+                Err(ForwardError::Slow(m)) => return Err(Failure::Other(m)),
+                Err(ForwardError::Broken(e)) => {
                     tracing::debug!(istiod = %self.name, error = %e, "sync poller: reopening the port-forward");
                     self.forward = None;
                 }
             }
         }
-        let mut forward = self.open_forward().await?;
-        let answer = forward.get().await.map_err(Failure::Other)?;
+        let mut forward = tokio::time::timeout(timeout, self.open_forward())
+            .await
+            .map_err(|_| {
+                Failure::Other(format!(
+                    "no port-forward to istiod within {}",
+                    seconds(timeout)
+                ))
+            })??;
+        let answer = forward.get(timeout).await.map_err(|e| match e {
+            ForwardError::Broken(m) | ForwardError::Slow(m) => Failure::Other(m),
+        })?;
         self.forward = Some(forward);
         self.read_forward_answer(answer)
     }

@@ -42,11 +42,17 @@ struct Polled {
 
 impl Polled {
     fn start(conn: &Connection) -> Self {
+        Self::start_with(
+            conn,
+            SyncOptions {
+                interval: Duration::from_millis(200),
+                ..SyncOptions::default()
+            },
+        )
+    }
+
+    fn start_with(conn: &Connection, opts: SyncOptions) -> Self {
         let (tx, rx) = mpsc::channel(64);
-        let opts = SyncOptions {
-            interval: Duration::from_millis(200),
-            ..SyncOptions::default()
-        };
         Self {
             rx,
             latest: BTreeMap::new(),
@@ -543,44 +549,41 @@ fn proxy_status_json_and_revision_filter() {
     );
 }
 
+/// A cluster of one node and the istiod pods given as (name, annotations as a YAML flow
+/// map, image tag, pod IP): Running and Ready, with no istio.io/rev label.
+fn istiods(pods: &[(&str, &str, &str, &str)]) -> String {
+    let mut yaml = String::from(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: kube-system}\n---\n\
+         apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n---\n\
+         apiVersion: v1\nkind: Node\nmetadata: {name: node-1}\n\
+         status:\n  conditions: [{type: Ready, status: \"True\"}]\n",
+    );
+    for (name, annotations, tag, ip) in pods {
+        let since = "2026-01-01T00:00:00Z";
+        yaml.push_str(&format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  \
+             namespace: istio-system\n  labels: {{app: istiod}}\n  annotations: {annotations}\n\
+             spec:\n  nodeName: node-1\n  \
+             containers: [{{name: discovery, image: docker.io/istio/pilot:{tag}}}]\n\
+             status:\n  phase: Running\n  podIP: {ip}\n  startTime: \"{since}\"\n  \
+             conditions: [{{type: Ready, status: \"True\", lastTransitionTime: \"{since}\"}}]\n"
+        ));
+    }
+    yaml
+}
+
 /// An istiod whose scrape annotation names a port nothing listens on: the port-forward
 /// reports the refused port, the pod proxy fails too, and the replica is Unreachable with
 /// both reasons.
-const UNREACHABLE: &str = r#"
-apiVersion: v1
-kind: Namespace
-metadata: {name: kube-system}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: istio-system}
----
-apiVersion: v1
-kind: Node
-metadata: {name: node-1}
-status:
-  conditions: [{type: Ready, status: "True"}]
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: istiod-7d9c6b5f4-x2k8m
-  namespace: istio-system
-  labels: {app: istiod}
-  annotations: {prometheus.io/port: "9999"}
-spec:
-  nodeName: node-1
-  containers: [{name: discovery, image: docker.io/istio/pilot:1.9.1}]
-status:
-  phase: Running
-  podIP: 10.233.64.10
-  startTime: "2026-01-01T00:00:00Z"
-  conditions: [{type: Ready, status: "True", lastTransitionTime: "2026-01-01T00:00:00Z"}]
-"#;
-
 #[tokio::test]
 async fn an_istiod_that_cannot_be_reached_says_why() {
-    let sandbox = harness::start_text(UNREACHABLE).await.expect("sandbox");
+    let scenario = istiods(&[(
+        "istiod-7d9c6b5f4-x2k8m",
+        "{prometheus.io/port: \"9999\"}",
+        "1.9.1",
+        "10.233.64.10",
+    )]);
+    let sandbox = harness::start_text(&scenario).await.expect("sandbox");
     let conn = harness::connection(&sandbox, ADMIN_CONTEXT)
         .await
         .expect("connects");
@@ -602,4 +605,57 @@ async fn an_istiod_that_cannot_be_reached_says_why() {
         "{message}"
     );
     assert!(message.contains("connection refused"), "{message}");
+}
+
+/// A replica too slow for the timeout is unreachable with the port-forward's reason first,
+/// not "refused" for the 401 its pod proxy fallback gets; a replica slower than nothing but
+/// within the timeout answers.
+#[tokio::test]
+async fn a_slow_istiod_is_named_slow_not_refused() {
+    // Two 1.23 replicas, one answering `/debug/syncz` in 300 ms and one in 30 s.
+    let scenario = istiods(&[
+        (
+            "istiod-busy",
+            "{sandbox.meshtop.dev/syncz-delay: 30s}",
+            "1.23.2",
+            "10.233.64.10",
+        ),
+        (
+            "istiod-quick",
+            "{sandbox.meshtop.dev/syncz-delay: 300ms}",
+            "1.23.2",
+            "10.233.64.11",
+        ),
+    ]);
+    let sandbox = harness::start_text(&scenario).await.expect("sandbox");
+    let conn = harness::connection(&sandbox, ADMIN_CONTEXT)
+        .await
+        .expect("connects");
+    let mut polled = Polled::start_with(
+        &conn,
+        SyncOptions {
+            interval: Duration::from_millis(200),
+            timeout: Duration::from_secs(2),
+            ..SyncOptions::default()
+        },
+    );
+    polled
+        .until("the busy replica fails and the quick one answers", |p| {
+            p.latest
+                .get("istiod-busy")
+                .is_some_and(|r| !matches!(r.state, ReplicaState::Ok { .. }))
+                && p.latest
+                    .get("istiod-quick")
+                    .is_some_and(|r| via(r) == VIA_PORT_FORWARD)
+        })
+        .await;
+    let busy = &polled.latest["istiod-busy"].state;
+    let ReplicaState::Unreachable { message } = busy else {
+        panic!("a slow replica is unreachable, not {busy:?}");
+    };
+    assert!(
+        message.starts_with("no answer through the port-forward within 2s; pod proxy: "),
+        "{message}"
+    );
+    assert!(message.contains("istiod answered 401"), "{message}");
 }

@@ -13,6 +13,7 @@ mod syncz;
 pub use syncz::{connected_proxies, istiod_version_text};
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use bytes::Bytes;
 use jiff::Timestamp;
@@ -52,6 +53,20 @@ fn pod_ip(pod: &Value) -> &str {
     pod.pointer("/status/podIP")
         .and_then(Value::as_str)
         .unwrap_or("")
+}
+
+/// How long an istiod replica takes to answer `/debug/syncz` through a port-forward: the
+/// scenario's `syncz-delay` annotation (a replica busy with a large mesh), else no time.
+fn syncz_delay(istiod: &Value, path: &str) -> Duration {
+    if path.trim_start_matches('/') != "debug/syncz" {
+        return Duration::ZERO;
+    }
+    istiod
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(format!("{}syncz-delay", super::ANNOTATION_PREFIX)))
+        .and_then(Value::as_str)
+        .and_then(|d| super::scenario::parse_duration(d).ok())
+        .unwrap_or(Duration::ZERO)
 }
 
 /// The API server's answer when it cannot reach the pod.
@@ -115,21 +130,21 @@ pub fn istiod_http(
                 // allowAuthenticatedOrLocalhost writes the status and no body.
                 return PodHttpResponse::text(401, Bytes::new());
             }
-            let doc = syncz::document(
-                cluster,
-                istiod,
-                params.get("namespace").map(String::as_str),
-                now,
-            );
+            let namespace = params.get("namespace").map(String::as_str);
             let body = if params.contains_key("pretty") {
-                serde_json::to_vec_pretty(&doc)
+                let doc = syncz::document(cluster, istiod, namespace, now);
+                serde_json::to_vec_pretty(&doc).unwrap_or_default()
             } else {
-                serde_json::to_vec(&doc)
+                // Written straight into the answer: a replica of a large mesh holds
+                // thousands of proxies.
+                let mut body = Vec::new();
+                syncz::write_document(&mut body, cluster, istiod, namespace, now);
+                body
             };
             PodHttpResponse {
                 status: 200,
                 content_type: "application/json".into(),
-                body: body.unwrap_or_default().into(),
+                body: body.into(),
             }
         }
         ("ready", HTTP_PORT) => {

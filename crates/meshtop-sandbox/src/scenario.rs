@@ -761,6 +761,9 @@ fn check_meaning(d: &Document, t: &ResourceType) -> Result<(), String> {
                         return Err(d.error(&field, "expected \"true\" or \"false\""));
                     }
                 }
+                ("Pod", "syncz-delay") => {
+                    parse_duration(v).map_err(|e| d.error(&field, e))?;
+                }
                 ("Pod", "istiod" | "proxy-version" | "xds-error") => {}
                 _ => {
                     return Err(d.error(

@@ -31,7 +31,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use super::super::Shared;
 use super::super::error::ApiError;
 use super::super::server::{Body, error_response, full};
-use super::{PodHttpResponse, istiod_http, serves_http};
+use super::{PodHttpResponse, istiod_http, serves_http, syncz_delay};
 
 /// The only channel protocol the kubelet's WebSocket port-forward speaks in binary.
 const PROTOCOL: &str = "v4.channel.k8s.io";
@@ -435,8 +435,14 @@ async fn serve_http(
     io: DuplexStream,
 ) {
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-        let answer = answer(&shared, &namespace, &pod, port, &req);
-        async move { Ok::<_, Infallible>(answer) }
+        let (answer, delay) = answer(&shared, &namespace, &pod, port, &req);
+        async move {
+            // A busy istiod: the answer is ready but leaves only after `delay`.
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            Ok::<_, Infallible>(answer)
+        }
     });
     if let Err(e) = hyper::server::conn::http1::Builder::new()
         .serve_connection(TokioIo::new(io), service)
@@ -446,31 +452,39 @@ async fn serve_http(
     }
 }
 
+/// istiod's answer to `req`, and how long it takes to leave (the pod's `syncz-delay`).
 fn answer(
     shared: &Shared,
     namespace: &str,
     pod: &str,
     port: u16,
     req: &hyper::Request<Incoming>,
-) -> hyper::Response<Full<Bytes>> {
-    let r = {
+) -> (hyper::Response<Full<Bytes>>, Duration) {
+    let (r, delay) = {
         let cluster = shared.lock();
         match cluster.store.get("pods", namespace, pod) {
-            Some(obj) if serves_http(obj.head(), port) => istiod_http(
-                &cluster,
-                obj.head(),
-                port,
-                req.uri().path(),
-                req.uri().query().unwrap_or(""),
-                true,
-                Timestamp::now(),
+            Some(obj) if serves_http(obj.head(), port) => (
+                istiod_http(
+                    &cluster,
+                    obj.head(),
+                    port,
+                    req.uri().path(),
+                    req.uri().query().unwrap_or(""),
+                    true,
+                    Timestamp::now(),
+                ),
+                syncz_delay(obj.head(), req.uri().path()),
             ),
-            _ => PodHttpResponse::text(503, "the pod has stopped serving this port\n"),
+            _ => (
+                PodHttpResponse::text(503, "the pod has stopped serving this port\n"),
+                Duration::ZERO,
+            ),
         }
     };
-    hyper::Response::builder()
+    let response = hyper::Response::builder()
         .status(StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .header(header::CONTENT_TYPE, r.content_type)
         .body(Full::new(r.body))
-        .unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new())))
+        .unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new())));
+    (response, delay)
 }

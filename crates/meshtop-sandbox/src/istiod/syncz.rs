@@ -2,13 +2,11 @@
 //! serves about them, in the shape of the replica's Istio version
 //! (nonces chosen so that istioctl's rules recover the state).
 
-use std::collections::BTreeMap;
-
 use jiff::{SignedDuration, Timestamp};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use super::super::scenario::parse_xds;
-use super::super::store::{meta_str, timestamp, uuid_v4_shape};
+use super::super::store::{meta_str, timestamp};
 use super::super::{ANNOTATION_PREFIX, Cluster};
 
 /// An Istio release line, `major.minor`: what decides the syncz shape and the debug auth.
@@ -136,7 +134,13 @@ fn annotation<'a>(pod: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 fn sandbox_annotation<'a>(pod: &'a Value, key: &str) -> Option<&'a str> {
-    annotation(pod, &format!("{ANNOTATION_PREFIX}{key}"))
+    // A pod has a few annotations: a walk costs less than building the full key.
+    pod.pointer("/metadata/annotations")?
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.strip_prefix(ANNOTATION_PREFIX) == Some(key))?
+        .1
+        .as_str()
 }
 
 /// The image of a container (or a native-sidecar init container) by name.
@@ -209,13 +213,14 @@ fn istiod_revision(istiod: &Value) -> &str {
 /// The `revision` of `sidecar.istio.io/status`, else the `istio.io/rev` annotation, else the
 /// `istio.io/rev` label, else `default`.
 fn proxy_revision(pod: &Value) -> String {
+    /// Of the injection status, only the revision: the rest is skipped, not built.
+    #[derive(serde::Deserialize)]
+    struct InjectionStatus {
+        revision: Option<String>,
+    }
     annotation(pod, "sidecar.istio.io/status")
-        .and_then(|s| serde_json::from_str::<Value>(s).ok())
-        .and_then(|s| {
-            s.get("revision")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
+        .and_then(|s| serde_json::from_str::<InjectionStatus>(s).ok())
+        .and_then(|s| s.revision)
         .filter(|r| !r.is_empty())
         .or_else(|| {
             // Gateways istiod deploys and ztunnel carry their revision as an annotation.
@@ -359,23 +364,40 @@ pub fn connected_proxies<'a>(cluster: &'a Cluster, istiod: &Value) -> Vec<&'a Va
         .collect()
 }
 
-/// A UUID-shaped nonce, the same on every poll for the same pod, type and push.
-fn nonce(uid: &str, type_url: &str, push: &str) -> String {
+/// A UUID-shaped nonce, the same on every poll for the same pod, type and push: 32 hex
+/// digits of two FNV-1a hashes in the shape of a version 4 UUID, without allocating.
+fn nonce(uid: &str, type_url: &str, push: &str) -> [u8; 36] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let a = fnv1a(&[uid, type_url, push, "hi"]);
     let b = fnv1a(&[uid, type_url, push, "lo"]);
-    uuid_v4_shape(&format!("{a:016x}{b:016x}"))
+    let mut hex = [0u8; 32];
+    for (i, d) in hex.iter_mut().enumerate() {
+        let word = if i < 16 { a } else { b };
+        let shift = 60 - 4 * (i % 16);
+        *d = HEX[usize::try_from((word >> shift) & 0xf).unwrap_or(0)];
+    }
+    let mut out = [b'-'; 36];
+    out[..8].copy_from_slice(&hex[..8]);
+    out[9..13].copy_from_slice(&hex[8..12]);
+    out[14] = b'4';
+    out[15..18].copy_from_slice(&hex[13..16]);
+    out[19] = b'a';
+    out[20..23].copy_from_slice(&hex[17..20]);
+    out[24..].copy_from_slice(&hex[20..32]);
+    out
 }
 
-/// The nonces (sent, acked) that make istioctl's rules read back `state`.
-fn nonces(uid: &str, type_url: &str, state: XdsState) -> (String, String) {
-    let current = || nonce(uid, type_url, "push-2");
-    let previous = || nonce(uid, type_url, "push-1");
+/// The nonces (sent, acked) that make istioctl's rules read back `state`; `None` is an
+/// empty nonce (the key is left out).
+fn nonces(uid: &str, type_url: &str, state: XdsState) -> (Option<[u8; 36]>, Option<[u8; 36]>) {
+    let current = || Some(nonce(uid, type_url, "push-2"));
+    let previous = || Some(nonce(uid, type_url, "push-1"));
     match state {
         XdsState::Synced => (current(), current()),
-        XdsState::NotSent => (String::new(), String::new()),
+        XdsState::NotSent => (None, None),
         // A NACK leaves the acked nonce at the push before.
         XdsState::Stale | XdsState::Error => (current(), previous()),
-        XdsState::NeverAcknowledged => (current(), String::new()),
+        XdsState::NeverAcknowledged => (current(), None),
     }
 }
 
@@ -408,107 +430,232 @@ fn states<const N: usize>(
     })
 }
 
+#[cfg(test)]
 fn proxy_id(pod: &Value) -> String {
     format!("{}.{}", meta_str(pod, "name"), meta_str(pod, "namespace"))
 }
 
-/// One element of the syncz array, as `version` writes it (every key `omitempty`).
-fn entry(cluster: &Cluster, pod: &Value, version: IstioVersion, now: Timestamp) -> Value {
-    let mut m = Map::new();
-    if version.at_least(13) {
-        m.insert("cluster_id".into(), json!("Kubernetes"));
+/// Appends `text` as serde_json writes a string's contents (the same escapes), without
+/// the quotes.
+fn push_escaped(out: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut start = 0;
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        let short = match b {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            0x08 => b'b',
+            0x0c => b'f',
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            0x00..=0x1f => b'u',
+            _ => continue,
+        };
+        out.extend_from_slice(&text.as_bytes()[start..i]);
+        out.extend_from_slice(&[b'\\', short]);
+        if short == b'u' {
+            out.extend_from_slice(b"00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        }
+        start = i + 1;
     }
-    m.insert("proxy".into(), json!(proxy_id(pod)));
+    out.extend_from_slice(&text.as_bytes()[start..]);
+}
+
+/// A compact JSON object being written straight into the answer.
+struct ObjectWriter<'a> {
+    out: &'a mut Vec<u8>,
+    empty: bool,
+}
+
+impl<'a> ObjectWriter<'a> {
+    fn open(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Self { out, empty: true }
+    }
+
+    /// Starts the member `key` (a key needing no escapes); its value is written next.
+    fn key(&mut self, key: &[&str]) -> &mut Vec<u8> {
+        if !self.empty {
+            self.out.push(b',');
+        }
+        self.empty = false;
+        self.out.push(b'"');
+        for part in key {
+            self.out.extend_from_slice(part.as_bytes());
+        }
+        self.out.extend_from_slice(b"\":");
+        self.out
+    }
+
+    fn string(&mut self, key: &[&str], value: &str) {
+        let out = self.key(key);
+        out.push(b'"');
+        push_escaped(out, value);
+        out.push(b'"');
+    }
+
+    fn nonce(&mut self, key: &[&str], value: &[u8; 36]) {
+        let out = self.key(key);
+        out.push(b'"');
+        out.extend_from_slice(value);
+        out.push(b'"');
+    }
+
+    fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+/// Appends one element of the syncz array, as `version` writes it (every key `omitempty`),
+/// in the order of the Go struct's fields.
+fn write_entry(
+    out: &mut Vec<u8>,
+    cluster: &Cluster,
+    pod: &Value,
+    version: IstioVersion,
+    now: Timestamp,
+) {
+    let (name, namespace) = (meta_str(pod, "name"), meta_str(pod, "namespace"));
+    let mut m = ObjectWriter::open(out);
+    if version.at_least(13) {
+        m.string(&["cluster_id"], "Kubernetes");
+    }
+    {
+        let out = m.key(&["proxy"]);
+        out.push(b'"');
+        push_escaped(out, name);
+        out.push(b'.');
+        push_escaped(out, namespace);
+        out.push(b'"');
+    }
     let kind = proxy_type(pod);
     if version.at_least(18) {
-        m.insert("proxy_type".into(), json!(kind));
+        m.string(&["proxy_type"], kind);
     }
     if let Some(v) = proxy_version(pod).filter(|v| !v.is_empty()) {
-        m.insert("istio_version".into(), json!(v));
+        m.string(&["istio_version"], &v);
     }
     let uid = match meta_str(pod, "uid") {
-        "" => proxy_id(pod),
+        "" => format!("{name}.{namespace}"),
         uid => uid.to_string(),
     };
-    let types: &[XdsType] = if kind == "ztunnel" {
-        &ZTUNNEL_TYPES
+    let ztunnel = kind == "ztunnel";
+    let (types, states): (&[XdsType], Vec<XdsState>) = if ztunnel {
+        (
+            &ZTUNNEL_TYPES,
+            states(cluster, pod, &ZTUNNEL_TYPES, now).to_vec(),
+        )
     } else {
-        &XDS_TYPES
+        (&XDS_TYPES, states(cluster, pod, &XDS_TYPES, now).to_vec())
     };
-    let states: Vec<XdsState> = if kind == "ztunnel" {
-        states(cluster, pod, &ZTUNNEL_TYPES, now).to_vec()
-    } else {
-        states(cluster, pod, &XDS_TYPES, now).to_vec()
-    };
-    let sent_time = connected_since(pod)
-        .map(timestamp)
-        .unwrap_or_else(|| timestamp(now));
-    let mut resources = BTreeMap::new();
-    for (t, state) in types.iter().zip(states) {
+    let mut resources = Vec::new();
+    for (t, &state) in types.iter().zip(&states) {
         if !version.at_least(t.since) {
             continue;
         }
         let (sent, acked) = nonces(&uid, t.url, state);
-        if !sent.is_empty() && !t.key.is_empty() {
-            m.insert(format!("{}_sent", t.key), json!(sent));
-        }
-        if !acked.is_empty() && !t.key.is_empty() {
-            m.insert(format!("{}_acked", t.key), json!(acked));
+        if !t.key.is_empty() {
+            if let Some(sent) = &sent {
+                m.nonce(&[t.key, "_sent"], sent);
+            }
+            if let Some(acked) = &acked {
+                m.nonce(&[t.key, "_acked"], acked);
+            }
         }
         if version.at_least(23) {
-            let mut r = Map::new();
-            if !sent.is_empty() {
-                r.insert("sent".into(), json!(sent));
+            resources.push((t.url, state, sent, acked));
+        }
+    }
+    if !resources.is_empty() {
+        // A Go map: its keys in order.
+        resources.sort_by(|a, b| a.0.cmp(b.0));
+        let sent_time = connected_since(pod)
+            .map(timestamp)
+            .unwrap_or_else(|| timestamp(now));
+        let out = m.key(&["resources"]);
+        let mut r = ObjectWriter::open(out);
+        for (url, state, sent, acked) in resources {
+            let mut t = ObjectWriter::open(r.key(&[url]));
+            if let Some(sent) = &sent {
+                t.nonce(&["sent"], sent);
             }
-            if !acked.is_empty() {
-                r.insert("acked".into(), json!(acked));
+            if let Some(acked) = &acked {
+                t.nonce(&["acked"], acked);
             }
-            r.insert(
-                "sentTime".into(),
-                json!(if sent.is_empty() {
-                    ZERO_TIME.to_string()
+            t.string(
+                &["sentTime"],
+                if sent.is_some() {
+                    &sent_time
                 } else {
-                    sent_time.clone()
-                }),
+                    ZERO_TIME
+                },
             );
             if state == XdsState::Error {
                 let message = sandbox_annotation(pod, "xds-error")
                     .filter(|e| !e.is_empty())
                     .unwrap_or(DEFAULT_NACK);
-                r.insert("lastError".into(), json!(message));
+                t.string(&["lastError"], message);
             }
-            resources.insert(t.url, Value::Object(r));
+            t.close();
         }
+        r.close();
     }
-    if !resources.is_empty() {
-        m.insert("resources".into(), json!(resources));
-    }
-    Value::Object(m)
+    m.close();
 }
 
-/// The `/debug/syncz` array of `istiod` at `now`. `namespace` is the `?namespace=` filter,
-/// which istiod honours from 1.19.
+/// Appends the compact `/debug/syncz` array of `istiod` at `now` to `out`, each entry
+/// written straight into it. `namespace` is the `?namespace=` filter, which istiod honours
+/// from 1.19.
+pub fn write_document(
+    out: &mut Vec<u8>,
+    cluster: &Cluster,
+    istiod: &Value,
+    namespace: Option<&str>,
+    now: Timestamp,
+) {
+    let version = istiod_version(istiod);
+    let namespace = namespace.filter(|n| !n.is_empty() && version.at_least(19));
+    let mut proxies: Vec<(&str, &str, &Value)> = connected_proxies(cluster, istiod)
+        .into_iter()
+        .map(|p| (meta_str(p, "name"), meta_str(p, "namespace"), p))
+        .filter(|(_, ns, _)| namespace.is_none_or(|n| *ns == n))
+        .collect();
+    // By proxy id, `name.namespace`, as its bytes compare.
+    fn id<'a>(name: &'a str, ns: &'a str) -> impl Iterator<Item = u8> + 'a {
+        name.bytes().chain(std::iter::once(b'.')).chain(ns.bytes())
+    }
+    proxies.sort_by(|a, b| id(a.0, a.1).cmp(id(b.0, b.1)));
+    out.reserve(proxies.len().saturating_mul(1600));
+    out.push(b'[');
+    for (i, (_, _, pod)) in proxies.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_entry(out, cluster, pod, version, now);
+    }
+    out.push(b']');
+}
+
+/// The `/debug/syncz` array of `istiod` at `now`, parsed.
 pub fn document(
     cluster: &Cluster,
     istiod: &Value,
     namespace: Option<&str>,
     now: Timestamp,
 ) -> Value {
-    let version = istiod_version(istiod);
-    let namespace = namespace.filter(|n| !n.is_empty() && version.at_least(19));
-    let mut entries: Vec<(String, Value)> = connected_proxies(cluster, istiod)
-        .into_iter()
-        .filter(|p| namespace.is_none_or(|n| meta_str(p, "namespace") == n))
-        .map(|p| (proxy_id(p), entry(cluster, p, version, now)))
-        .collect();
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
-    Value::Array(entries.into_iter().map(|(_, e)| e).collect())
+    let mut out = Vec::new();
+    write_document(&mut out, cluster, istiod, namespace, now);
+    serde_json::from_slice(&out).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::Settings;
+    use serde_json::json;
     use std::time::Duration;
 
     pub(crate) fn pod(cluster: &mut Cluster, obj: Value, now: Timestamp) {
@@ -1043,5 +1190,141 @@ pub(crate) mod tests {
             Some(1)
         );
         assert_eq!(document(&c, get(&c, "istiod-b"), None, now), json!([]));
+    }
+
+    /// A mesh with every kind of proxy and pinned state, under replicas of every syncz
+    /// shape: what the golden answers below are taken from.
+    fn varied_mesh(now: Timestamp) -> Cluster {
+        let mut c = cluster();
+        // Nonces derive from uids: fixed ones keep the answers the same from run to run.
+        let add = |c: &mut Cluster, mut p: Value, now: Timestamp| {
+            let uid = format!("{}-{}", meta_str(&p, "namespace"), meta_str(&p, "name"));
+            p["metadata"]["uid"] = json!(uid);
+            pod(c, p, now);
+        };
+        let versions = [
+            ("1-9-1", "1.9.1"),
+            ("1-13-0", "1.13.0"),
+            ("1-14-3", "1.14.3"),
+            ("1-18-0", "1.18.0"),
+            ("1-19-0", "1.19.0"),
+            ("1-23-2", "1.23.2"),
+        ];
+        for (rev, version) in versions {
+            add(
+                &mut c,
+                istiod(&format!("istiod-{rev}-a"), rev, version),
+                now,
+            );
+            add(
+                &mut c,
+                istiod(&format!("istiod-{rev}-b"), rev, version),
+                now,
+            );
+            let pins = [
+                json!({}),
+                json!({"sandbox.meshtop.dev/xds": "CDS=SYNCED,LDS=NOT SENT,RDS=STALE,EDS=STALE (Never Acknowledged),ECDS=ERROR"}),
+                json!({"sandbox.meshtop.dev/xds": "EDS=ERROR,EDS=SYNCED,RDS=ERROR",
+                    "sandbox.meshtop.dev/xds-error": "bad \"route\" \u{e9}\n\ttab"}),
+                json!({"sandbox.meshtop.dev/xds": "nonsense"}),
+                json!({"sandbox.meshtop.dev/proxy-version": ""}),
+                json!({"sandbox.meshtop.dev/proxy-version": "1.22.1-\"q\""}),
+                json!({"sandbox.meshtop.dev/disconnected": "true"}),
+                json!({"sandbox.meshtop.dev/istiod": format!("istiod-{rev}-b")}),
+            ];
+            for (i, ann) in pins.into_iter().enumerate() {
+                for ns in ["shop", "default"] {
+                    let name = format!("app-{rev}-{i}");
+                    add(&mut c, sidecar(&name, ns, rev, LONG_AGO, ann.clone()), now);
+                }
+            }
+            add(
+                &mut c,
+                sidecar(
+                    &format!("fresh-{rev}"),
+                    "shop",
+                    rev,
+                    "2026-02-01T00:00:09Z",
+                    json!({}),
+                ),
+                now,
+            );
+            let mut gw = sidecar(
+                &format!("ingress-{rev}"),
+                "istio-system",
+                rev,
+                LONG_AGO,
+                json!({}),
+            );
+            gw["metadata"]["labels"] = json!({"istio": "ingressgateway"});
+            add(&mut c, gw, now);
+            let mut wp = sidecar(&format!("waypoint-{rev}"), "shop", rev, LONG_AGO, json!({}));
+            wp["metadata"]["labels"] =
+                json!({"gateway.istio.io/managed": "istio.io-mesh-controller"});
+            add(&mut c, wp, now);
+            let mut zt = sidecar(
+                &format!("ztunnel-{rev}"),
+                "istio-system",
+                rev,
+                LONG_AGO,
+                json!({"sandbox.meshtop.dev/xds": "WDS=STALE,WADS=ERROR"}),
+            );
+            zt["metadata"]["labels"] = json!({"app": "ztunnel"});
+            add(&mut c, zt, now);
+            let mut by_label =
+                sidecar(&format!("labelled-{rev}"), "shop", rev, LONG_AGO, json!({}));
+            by_label["metadata"]["annotations"] = json!({});
+            by_label["metadata"]["labels"] = json!({"istio.io/rev": rev});
+            by_label["spec"]["containers"][1]["image"] =
+                json!("docker.io/istio/proxyv2:1.23.2-distroless");
+            add(&mut c, by_label, now);
+            let mut pending = sidecar(&format!("pending-{rev}"), "shop", rev, LONG_AGO, json!({}));
+            pending["status"]["phase"] = json!("Pending");
+            add(&mut c, pending, now);
+        }
+        c
+    }
+
+    /// Every replica's answer to each query, as served: compact and pretty, filtered and
+    /// not. The golden file was written by the first implementation (a `serde_json::Value`
+    /// per proxy); every later one must serve the same bytes.
+    fn varied_answers() -> String {
+        let now = ts("2026-02-01T00:00:10Z");
+        let c = varied_mesh(now);
+        let mut out = String::new();
+        let istiods: Vec<&Value> = c
+            .store
+            .list("pods", None)
+            .map(|p| p.head())
+            .filter(|p| is_istiod(p))
+            .collect();
+        for i in istiods {
+            for query in ["", "namespace=shop", "pretty"] {
+                let r = crate::istiod::istiod_http(&c, i, 15014, "/debug/syncz", query, true, now);
+                out.push_str(&format!("{} ?{query} {}\n", meta_str(i, "name"), r.status));
+                out.push_str(&String::from_utf8_lossy(&r.body));
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn answers_are_byte_for_byte_the_golden_ones() {
+        let got = varied_answers();
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/istiod/testdata/syncz-golden.txt"
+        );
+        let want = std::fs::read_to_string(path).expect("golden file");
+        assert!(
+            got.len() > 10_000,
+            "the mesh has answers: {} bytes",
+            got.len()
+        );
+        for (n, (g, w)) in got.lines().zip(want.lines()).enumerate() {
+            assert_eq!(g, w, "line {}", n + 1);
+        }
+        assert_eq!(got.lines().count(), want.lines().count());
     }
 }
