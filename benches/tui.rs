@@ -3,7 +3,7 @@
 //! as the tmux tests drive it), and once it has synced this measures
 //!
 //! - **idle CPU**: meshtop's user + system time (`/proc/PID/stat`) over ~20 s while nothing
-//!   changes and nobody types;
+//!   changes and nobody types, once every istiod replica has answered or failed;
 //! - **CPU under churn**: the same, against a sandbox changing 1,000 pods a second
 //!   (`--generate …,churn=1000`);
 //! - **key to screen**: each view's key pressed (`send-keys`), then the screen read
@@ -177,7 +177,28 @@ fn on_overview(spec: &str, pods: usize, dir: &Path) -> (Sandbox, Session, f64, S
     poll(&session, Duration::from_secs(30), |s| {
         s.contains(" Control plane ")
     });
+    // Idle is idle once every istiod replica has answered or failed: the first answer is
+    // what "synced" waits for, the others' first answers are still sync.
+    let within = Duration::from_secs(60 + 6 * (pods as u64 / 1000));
+    if poll(&session, within, istiod_settled).is_none() {
+        eprintln!("  istiod replicas still unsettled:\n{}", session.screen());
+    }
     (sandbox, session, sync, proxies)
+}
+
+/// The Overview's `istiod A/B answering`, with every replica not answering named as failed.
+fn istiod_settled(screen: &str) -> bool {
+    let counts = |rest: &str| {
+        let (counts, tail) = rest.split_once(' ')?;
+        tail.starts_with("answering").then_some(())?;
+        let (a, b) = counts.split_once('/')?;
+        Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?))
+    };
+    let Some((answering, of)) = screen.split("istiod ").skip(1).find_map(counts) else {
+        return false;
+    };
+    let failed = screen.matches("✗ istiod-").count();
+    answering + failed >= of
 }
 
 /// Presses `key` and times it until the screen satisfies `shows`.
