@@ -435,33 +435,10 @@ fn proxy_id(pod: &Value) -> String {
     format!("{}.{}", meta_str(pod, "name"), meta_str(pod, "namespace"))
 }
 
-/// Appends `text` as serde_json writes a string's contents (the same escapes), without
-/// the quotes.
-fn push_escaped(out: &mut Vec<u8>, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut start = 0;
-    for (i, &b) in text.as_bytes().iter().enumerate() {
-        let short = match b {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            0x08 => b'b',
-            0x0c => b'f',
-            b'\n' => b'n',
-            b'\r' => b'r',
-            b'\t' => b't',
-            0x00..=0x1f => b'u',
-            _ => continue,
-        };
-        out.extend_from_slice(&text.as_bytes()[start..i]);
-        out.extend_from_slice(&[b'\\', short]);
-        if short == b'u' {
-            out.extend_from_slice(b"00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xf)]);
-        }
-        start = i + 1;
-    }
-    out.extend_from_slice(&text.as_bytes()[start..]);
+/// Appends `text` as a JSON string, quoted and escaped by serde_json (writing into a
+/// `Vec` cannot fail).
+fn push_string(out: &mut Vec<u8>, text: &str) {
+    let _ = serde_json::to_writer(out, text);
 }
 
 /// A compact JSON object being written straight into the answer.
@@ -491,10 +468,7 @@ impl<'a> ObjectWriter<'a> {
     }
 
     fn string(&mut self, key: &[&str], value: &str) {
-        let out = self.key(key);
-        out.push(b'"');
-        push_escaped(out, value);
-        out.push(b'"');
+        push_string(self.key(key), value);
     }
 
     fn nonce(&mut self, key: &[&str], value: &[u8; 36]) {
@@ -523,14 +497,7 @@ fn write_entry(
     if version.at_least(13) {
         m.string(&["cluster_id"], "Kubernetes");
     }
-    {
-        let out = m.key(&["proxy"]);
-        out.push(b'"');
-        push_escaped(out, name);
-        out.push(b'.');
-        push_escaped(out, namespace);
-        out.push(b'"');
-    }
+    push_string(m.key(&["proxy"]), &format!("{name}.{namespace}"));
     let kind = proxy_type(pod);
     if version.at_least(18) {
         m.string(&["proxy_type"], kind);
