@@ -41,6 +41,10 @@ pub const MONITORING_PORT: u16 = 15014;
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
 /// The longest wait between attempts at a replica that keeps failing.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How many bytes of answers meshtop reads a second, on average over every replica: on a
+/// large mesh each answer is tens of megabytes, the same at every poll while nothing changes,
+/// and reading them every interval would keep meshtop (and istiod) busy for nothing.
+const ANSWER_BYTES_PER_SECOND: f64 = 8.0 * 1024.0 * 1024.0;
 /// The largest `/debug/syncz` answer read: about 100,000 proxies.
 const MAX_BODY: usize = 256 * 1024 * 1024;
 /// How many timeouts an answer that keeps arriving may take in all through a port-forward:
@@ -323,6 +327,7 @@ async fn supervise(
     let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
     let params = list_params(opts.revision.as_deref());
     let mut polled: BTreeMap<String, Running> = BTreeMap::new();
+    let sizes = AnswerSizes::default();
     let mut ticker = tokio::time::interval(opts.interval.max(MIN_INTERVAL));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -368,6 +373,7 @@ async fn supervise(
         for name in gone {
             // Stopped before the event, so its last answer cannot arrive after it.
             polled.remove(&name);
+            sizes.forget(&name);
             if listed.contains_key(&name) {
                 // The same name for a new pod (a StatefulSet-like replacement): start over.
                 continue;
@@ -399,11 +405,13 @@ async fn supervise(
                 forward_retry_at: None,
                 forward_failure: ForwardFailure::None,
                 last_answer: None,
+                answer_len: None,
             };
             let task = tokio::spawn(poll_replica(
                 replica,
                 Name::from(f.revision.as_str()),
                 opts.interval,
+                sizes.clone(),
                 tx.clone(),
             ));
             polled.insert(
@@ -437,6 +445,41 @@ pub fn backoff(interval: Duration, failures: u32) -> Duration {
         .min(MAX_BACKOFF.max(interval))
 }
 
+/// The wait between polls of a replica when the last answers of every replica came to
+/// `answered` bytes in all: the interval, or longer so that answers are read at
+/// `ANSWER_BYTES_PER_SECOND` at most, up to a minute (never shorter than the interval).
+pub fn spaced(interval: Duration, answered: usize) -> Duration {
+    #[allow(clippy::cast_precision_loss)] // bytes, far below 2^52
+    let reading = Duration::try_from_secs_f64(answered as f64 / ANSWER_BYTES_PER_SECOND)
+        .unwrap_or(MAX_BACKOFF);
+    reading.min(MAX_BACKOFF).max(interval)
+}
+
+/// The size of each replica's last answer, by name: what spaces the polls of all of them.
+#[derive(Debug, Clone, Default)]
+struct AnswerSizes(std::sync::Arc<std::sync::Mutex<BTreeMap<String, usize>>>);
+
+impl AnswerSizes {
+    fn set(&self, name: &str, len: usize) {
+        if let Ok(mut sizes) = self.0.lock() {
+            sizes.insert(name.to_string(), len);
+        }
+    }
+
+    fn forget(&self, name: &str) {
+        if let Ok(mut sizes) = self.0.lock() {
+            sizes.remove(name);
+        }
+    }
+
+    fn total(&self) -> usize {
+        self.0
+            .lock()
+            .map(|sizes| sizes.values().fold(0usize, |a, b| a.saturating_add(*b)))
+            .unwrap_or(0)
+    }
+}
+
 fn seconds(d: Duration) -> String {
     format!("{}s", d.as_secs_f64())
 }
@@ -445,6 +488,7 @@ async fn poll_replica(
     mut replica: ReplicaPoller,
     revision: Name,
     interval: Duration,
+    sizes: AnswerSizes,
     tx: mpsc::Sender<Stamped>,
 ) {
     let namespace = Name::from(replica.namespace.as_str());
@@ -478,7 +522,14 @@ async fn poll_replica(
         if tx.send(stamp(event)).await.is_err() {
             return;
         }
-        tokio::time::sleep(backoff(interval, failures).max(MIN_INTERVAL)).await;
+        if let Some(len) = replica.answer_len {
+            sizes.set(&replica.name, len);
+        }
+        let wait = backoff(interval, failures).max(spaced(interval, sizes.total()));
+        if wait > interval && failures == 0 {
+            tracing::debug!(istiod = %istiod, wait = ?wait, "sync poller: a large mesh's answers, asked less often");
+        }
+        tokio::time::sleep(wait.max(MIN_INTERVAL)).await;
     }
 }
 
@@ -505,13 +556,51 @@ enum Answer {
     Unchanged,
 }
 
-/// A fingerprint of an answer's bytes: an idle mesh's replicas answer the same bytes at
-/// every poll, and hashing them costs a small part of parsing them.
-fn digest(body: &[u8]) -> u64 {
-    use std::hash::{Hash as _, Hasher as _};
-    let mut h = std::hash::DefaultHasher::new();
-    body.hash(&mut h);
-    h.finish()
+/// An answer's body as it arrived, in the pieces it arrived in: an unchanged answer is
+/// fingerprinted piece by piece and dropped, never copied into one buffer.
+#[derive(Debug, Default)]
+struct Body {
+    pieces: Vec<Bytes>,
+    len: usize,
+}
+
+impl Body {
+    fn push(&mut self, piece: Bytes) {
+        self.len = self.len.saturating_add(piece.len());
+        self.pieces.push(piece);
+    }
+
+    /// A fingerprint of the bytes: an idle mesh's replicas answer the same bytes at every
+    /// poll, and hashing them (xxh3, several bytes a cycle) costs a small part of parsing.
+    fn digest(&self) -> (usize, u64) {
+        let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+        for piece in &self.pieces {
+            h.update(piece);
+        }
+        (self.len, h.digest())
+    }
+
+    /// The bytes in one piece, copied only when they came in several.
+    fn joined(self) -> Bytes {
+        match <[Bytes; 1]>::try_from(self.pieces) {
+            Ok([one]) => one,
+            Err(pieces) => {
+                let mut all = Vec::with_capacity(self.len);
+                for piece in &pieces {
+                    all.extend_from_slice(piece);
+                }
+                Bytes::from(all)
+            }
+        }
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(one: Bytes) -> Self {
+        let mut body = Body::default();
+        body.push(one);
+        body
+    }
 }
 
 /// How an attempt failed.
@@ -551,7 +640,7 @@ impl Forward {
     /// `GET /debug/syncz`: the status and body, or why there is none. `timeout` bounds the
     /// wait for the answer's head and then for each piece of its body, so the deadline moves
     /// while the answer keeps arriving.
-    async fn get(&mut self, timeout: Duration) -> Result<(http::StatusCode, Bytes), ForwardError> {
+    async fn get(&mut self, timeout: Duration) -> Result<(http::StatusCode, Body), ForwardError> {
         let ready = self.sender.ready().await;
         ready.map_err(|e| {
             ForwardError::Broken(format!(
@@ -573,7 +662,7 @@ impl Forward {
                 })?
                 .map_err(|e| ForwardError::Broken(format!("HTTP over the port-forward: {e}")))?;
             let (parts, mut body) = response.into_parts();
-            let mut read = Vec::new();
+            let mut read = Body::default();
             loop {
                 let frame = tokio::time::timeout(timeout, body.frame())
                     .await
@@ -581,7 +670,7 @@ impl Forward {
                         ForwardError::Slow(format!(
                             "the answer through the port-forward stopped for {} after {} bytes",
                             seconds(timeout),
-                            read.len()
+                            read.len
                         ))
                     })?;
                 let Some(frame) = frame else { break };
@@ -589,15 +678,15 @@ impl Forward {
                     ForwardError::Broken(format!("reading the answer over the port-forward: {e}"))
                 })?;
                 if let Ok(data) = frame.into_data() {
-                    if read.len().saturating_add(data.len()) > MAX_BODY {
+                    if read.len.saturating_add(data.len()) > MAX_BODY {
                         return Err(ForwardError::Broken(format!(
                             "the answer through the port-forward is larger than {MAX_BODY} bytes"
                         )));
                     }
-                    read.extend_from_slice(&data);
+                    read.push(data);
                 }
             }
-            Ok((parts.status, Bytes::from(read)))
+            Ok((parts.status, read))
         };
         let result = tokio::select! {
             biased;
@@ -630,8 +719,10 @@ struct ReplicaPoller {
     forward_failures: u32,
     forward_retry_at: Option<Instant>,
     forward_failure: ForwardFailure,
-    /// The transport and digest of the last answer read, while answers keep coming.
-    last_answer: Option<(&'static str, u64)>,
+    /// The transport, length and digest of the last answer read, while answers keep coming.
+    last_answer: Option<(&'static str, usize, u64)>,
+    /// The length of the last answer that arrived whole, changed or not.
+    answer_len: Option<usize>,
 }
 
 impl ReplicaPoller {
@@ -649,14 +740,15 @@ impl ReplicaPoller {
     }
 
     /// Parses an answer unless it is, byte for byte, the last one read through `via`.
-    fn read_answer(&mut self, via: &'static str, body: &[u8]) -> Result<Answer, Failure> {
-        let digest = digest(body);
-        if self.last_answer == Some((via, digest)) {
+    fn read_answer(&mut self, via: &'static str, body: Body) -> Result<Answer, Failure> {
+        let (len, digest) = body.digest();
+        self.answer_len = Some(len);
+        if self.last_answer == Some((via, len, digest)) {
             return Ok(Answer::Unchanged);
         }
-        let proxies = syncz::parse(body)
+        let proxies = syncz::parse(&body.joined())
             .map_err(|e| Failure::Other(format!("istiod's {SYNCZ_PATH} answer: {e}")))?;
-        self.last_answer = Some((via, digest));
+        self.last_answer = Some((via, len, digest));
         Ok(Answer::New(proxies))
     }
 
@@ -755,10 +847,10 @@ impl ReplicaPoller {
 
     fn read_forward_answer(
         &mut self,
-        (status, body): (http::StatusCode, Bytes),
+        (status, body): (http::StatusCode, Body),
     ) -> Result<Answer, Failure> {
         match status.as_u16() {
-            200 => self.read_answer(VIA_PORT_FORWARD, &body),
+            200 => self.read_answer(VIA_PORT_FORWARD, body),
             code @ (401 | 403) => Err(Failure::Refused(format!(
                 "istiod answered {code} to {SYNCZ_PATH} through the port-forward"
             ))),
@@ -823,7 +915,7 @@ impl ReplicaPoller {
             .body(Vec::new())
             .map_err(|e| Failure::Other(e.to_string()))?;
         match self.client.request_text(request).await {
-            Ok(text) => self.read_answer(VIA_POD_PROXY, text.as_bytes()),
+            Ok(text) => self.read_answer(VIA_POD_PROXY, Bytes::from(text).into()),
             // The API server's own refusals carry its Status; istiod's carry none.
             Err(kube::Error::Api(s)) if s.code == 403 && s.reason == "Forbidden" => {
                 Err(Failure::Forbidden)
@@ -862,6 +954,21 @@ mod tests {
         assert_eq!(backoff(s(5), u32::MAX), s(60));
         // An interval longer than the cap is never shortened.
         assert_eq!(backoff(s(120), 3), s(120));
+    }
+
+    #[test]
+    fn large_answers_are_asked_for_less_often() {
+        let s = Duration::from_secs;
+        let mib = 1024 * 1024;
+        // A small mesh (4 replicas of 8 MiB at 20,000 proxies): the interval.
+        assert_eq!(spaced(s(5), 32 * mib), s(5));
+        assert_eq!(spaced(s(5), 0), s(5));
+        // 100,000 proxies: about 160 MiB in all, read at 8 MiB a second.
+        assert_eq!(spaced(s(5), 160 * mib), s(20));
+        // Never more than a minute, never less than the interval asked for.
+        assert_eq!(spaced(s(5), 10_000 * mib), s(60));
+        assert_eq!(spaced(s(90), 160 * mib), s(90));
+        assert_eq!(spaced(s(5), usize::MAX), s(60));
     }
 
     #[test]
