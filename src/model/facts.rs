@@ -13,6 +13,7 @@ pub(crate) mod proxies;
 pub(crate) mod revisions;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -157,10 +158,12 @@ pub struct PdbRow {
     pub current_healthy: i32,
     pub desired_healthy: i32,
     pub expected_pods: i32,
-    pub pods: Vec<SelectedPod>,
+    /// Shared, so that a frame's copy of the rows copies no pod (thousands of budgets
+    /// select a large cluster's pods).
+    pub pods: Arc<[SelectedPod]>,
     /// Nodes whose drain it would block now (it allows no disruption and selects a pod
     /// running there).
-    pub blocks_nodes: Vec<Name>,
+    pub blocks_nodes: Arc<[Name]>,
     /// Relaxed by meshtop and not yet restored.
     pub relaxed: bool,
 }

@@ -676,7 +676,7 @@ mod tests {
                     ready: *ready,
                 })
                 .collect(),
-            blocks_nodes: Vec::new(),
+            blocks_nodes: std::sync::Arc::from([]),
             relaxed: true,
         }
     }

@@ -373,12 +373,12 @@ mod tests {
             current_healthy: healthy,
             desired_healthy: healthy,
             expected_pods: healthy,
-            pods: vec![SelectedPod {
+            pods: std::sync::Arc::from([SelectedPod {
                 name: "fraud-check-1".into(),
                 node: Some("worker-3".into()),
                 ready: true,
-            }],
-            blocks_nodes: vec!["worker-3".into()],
+            }]),
+            blocks_nodes: std::sync::Arc::from([crate::model::intern::Name::from("worker-3")]),
             relaxed: false,
         }
     }

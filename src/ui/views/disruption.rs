@@ -104,7 +104,7 @@ impl Row for PdbRow {
         out.push_str(&r.namespace);
         out.push(' ');
         out.push_str(&r.name);
-        for n in &r.blocks_nodes {
+        for n in r.blocks_nodes.iter() {
             out.push(' ');
             out.push_str(n);
         }
