@@ -53,6 +53,10 @@ pub struct Model {
     /// Moves with `generation`, except for pod changes: those move only the lines they
     /// change (`Store::sync`'s log), or, for istiod's own pods, every line.
     proxy_generation: u64,
+    /// Moves with `generation`, except for istiod's answers: what the watched objects alone
+    /// make (the Disruption view's budgets) is not built again when a large mesh's answer
+    /// arrives.
+    object_generation: u64,
     /// The summaries and aggregates, with the latest `/debug/syncz` answer of each istiod
     /// replica (`store.sync`).
     store: Store,
@@ -121,6 +125,7 @@ impl Model {
         self.focus = namespace.map(Name::from);
         self.generation += 1;
         self.proxy_generation += 1;
+        self.object_generation += 1;
     }
 
     /// The namespace the lists show, if one.
@@ -190,6 +195,12 @@ impl Model {
             ClusterEvent::Applied(Object::Pod(_)) | ClusterEvent::Deleted(Kind::Pod, _)
         );
         let istiod_pods = self.store.istiod_pods_moved();
+        let answer = matches!(
+            &stamped.event,
+            ClusterEvent::ProxySync(_)
+                | ClusterEvent::ProxySyncUnchanged { .. }
+                | ClusterEvent::ProxySyncGone { .. }
+        );
         let changed = match stamped.event {
             ClusterEvent::Source(kind, state) => {
                 if matches!(state, SourceState::Error(_)) {
@@ -229,6 +240,9 @@ impl Model {
         };
         if changed {
             self.generation += 1;
+            if !answer {
+                self.object_generation += 1;
+            }
             if !pod_event || self.store.istiod_pods_moved() != istiod_pods {
                 self.proxy_generation += 1;
             }
@@ -321,9 +335,9 @@ impl Model {
 
     /// Every PodDisruptionBudget, by namespace and name.
     pub fn disruption(&self) -> Vec<PdbRow> {
-        self.memo
-            .disruption
-            .get(self.generation, || facts::disruption::rows(&self.store))
+        self.memo.disruption.get(self.object_generation, || {
+            facts::disruption::rows(&self.store)
+        })
     }
 
     /// Every node, by name, naming the pods a drain needs consent for.
