@@ -9,12 +9,17 @@
 
 use std::fmt::Write as _;
 
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
 use jiff::Timestamp;
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value, json};
 
 use super::intern::{self, Interner, Name};
 use super::sync::{
-    ProxyStatus, ReplicaState, ReplicaSync, SentTime, SyncState, Text, XdsStatus, XdsType,
+    ProxyStatus, ReplicaState, ReplicaSync, SentTime, SyncState, Text, XDS_TYPES, XdsStatus,
+    XdsType,
 };
 
 /// Why a `/debug/syncz` answer could not be read at all.
@@ -41,36 +46,281 @@ fn key_prefix(t: XdsType) -> Option<&'static str> {
 
 /// Parses one replica's answer. An element that is not an object or names no proxy is
 /// skipped: one odd entry must not hide every other proxy.
+///
+/// The answer is read straight into its entries, strings borrowed from it where they hold
+/// no escape: a large mesh's answer is tens of megabytes, and a parsed `Value` of it would
+/// be several times that.
 pub fn parse(json: &[u8]) -> Result<Vec<ProxyStatus>, SynczError> {
-    let doc: Value = serde_json::from_slice(json).map_err(|e| SynczError::Json(e.to_string()))?;
-    let entries = match doc {
-        Value::Array(a) => a,
-        // Go marshals a nil slice as `null`: no connections.
-        Value::Null => return Ok(Vec::new()),
-        other => return Err(SynczError::NotAnArray(json_kind(&other))),
+    let entries = match serde_json::from_slice::<Doc<'_>>(json) {
+        Ok(Doc::Entries(entries)) => entries,
+        Ok(Doc::NotAnArray(kind)) => return Err(SynczError::NotAnArray(kind)),
+        Err(e) => return Err(SynczError::Json(e.to_string())),
     };
     let mut names = Interner::default();
     Ok(entries
         .iter()
-        .filter_map(Value::as_object)
         .filter_map(|e| entry(e, &mut names))
         .collect())
 }
 
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+/// The whole answer: its entries (those that are objects), or what it is instead of an
+/// array. Go marshals a nil slice as `null`: no connections.
+enum Doc<'a> {
+    Entries(Vec<Entry<'a>>),
+    NotAnArray(&'static str),
+}
+
+impl<'de> Deserialize<'de> for Doc<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Doc<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON array of proxies")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Doc<'de>, A::Error> {
+                let mut entries = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(Object(e)) = seq.next_element::<Object<Entry<'de>>>()? {
+                    entries.extend(e);
+                }
+                Ok(Doc::Entries(entries))
+            }
+            fn visit_unit<E>(self) -> Result<Doc<'de>, E> {
+                Ok(Doc::Entries(Vec::new()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Doc<'de>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Doc::NotAnArray("an object"))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Doc<'de>, E> {
+                Ok(Doc::NotAnArray("a boolean"))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Doc<'de>, E> {
+                Ok(Doc::NotAnArray("a number"))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Doc<'de>, E> {
+                Ok(Doc::NotAnArray("a number"))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Doc<'de>, E> {
+                Ok(Doc::NotAnArray("a number"))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Doc<'de>, E> {
+                Ok(Doc::NotAnArray("a string"))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
-/// A string value; missing, `null` or another type is empty (Go's `omitempty`).
-fn text<'a>(o: &'a Map<String, Value>, key: &str) -> &'a str {
-    o.get(key).and_then(Value::as_str).unwrap_or("")
+/// A string value; missing, `null` or another type is empty (Go's `omitempty`; a key of the
+/// wrong JSON type counts as missing).
+#[derive(Debug, Default)]
+struct Lenient<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Lenient<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Lenient<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Lenient<'de>, E> {
+                Ok(Lenient(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Lenient<'de>, E> {
+                Ok(Lenient(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Lenient<'de>, E> {
+                Ok(Lenient(Cow::Owned(v)))
+            }
+            fn visit_unit<E>(self) -> Result<Lenient<'de>, E> {
+                Ok(Lenient::default())
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Lenient<'de>, E> {
+                Ok(Lenient::default())
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Lenient<'de>, E> {
+                Ok(Lenient::default())
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Lenient<'de>, E> {
+                Ok(Lenient::default())
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Lenient<'de>, E> {
+                Ok(Lenient::default())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Lenient<'de>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Lenient::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Lenient<'de>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Lenient::default())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// What is read of a JSON object, one key at a time; a key seen twice keeps its last value,
+/// as a parsed object would.
+trait Fields<'de>: Default {
+    fn field<A: MapAccess<'de>>(&mut self, key: Cow<'de, str>, map: &mut A)
+    -> Result<(), A::Error>;
+}
+
+/// `Some` for a JSON object, `None` for any other value.
+struct Object<T>(Option<T>);
+
+impl<'de, T: Fields<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Fields<'de>> Visitor<'de> for V<T> {
+            type Value = Object<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object<T>, A::Error> {
+                let mut t = T::default();
+                while let Some(Lenient(key)) = map.next_key::<Lenient<'de>>()? {
+                    t.field(key, &mut map)?;
+                }
+                Ok(Object(Some(t)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Object<T>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Object(None))
+            }
+            fn visit_unit<E>(self) -> Result<Object<T>, E> {
+                Ok(Object(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Object<T>, E> {
+                Ok(Object(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Object<T>, E> {
+                Ok(Object(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Object<T>, E> {
+                Ok(Object(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Object<T>, E> {
+                Ok(Object(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Object<T>, E> {
+                Ok(Object(None))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// The keys of the 1.9 `*_sent` / `*_acked` pairs, per type in `XdsType::EVERY` order
+/// (see `key_prefix`).
+static OLD_KEYS: LazyLock<[Option<(String, String)>; XDS_TYPES]> = LazyLock::new(|| {
+    XdsType::EVERY.map(|t| key_prefix(t).map(|p| (format!("{p}_sent"), format!("{p}_acked"))))
+});
+
+/// One proxy's entry, its strings borrowed from the answer.
+#[derive(Default)]
+struct Entry<'a> {
+    proxy: Cow<'a, str>,
+    proxy_type: Cow<'a, str>,
+    istio_version: Cow<'a, str>,
+    proxy_version: Cow<'a, str>,
+    cluster_id: Cow<'a, str>,
+    /// `*_sent` and `*_acked` per type, in `XdsType::EVERY` order.
+    old: [(Cow<'a, str>, Cow<'a, str>); XDS_TYPES],
+    /// The 1.23+ `resources` map when it is an object: each type URL and its report, if
+    /// that is an object.
+    resources: Option<Vec<(Cow<'a, str>, Option<Resource<'a>>)>>,
+}
+
+impl<'de> Fields<'de> for Entry<'de> {
+    fn field<A: MapAccess<'de>>(
+        &mut self,
+        key: Cow<'de, str>,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        let text = |map: &mut A| map.next_value::<Lenient<'de>>().map(|l| l.0);
+        match key.as_ref() {
+            "proxy" => self.proxy = text(map)?,
+            "proxy_type" => self.proxy_type = text(map)?,
+            "istio_version" => self.istio_version = text(map)?,
+            "proxy_version" => self.proxy_version = text(map)?,
+            "cluster_id" => self.cluster_id = text(map)?,
+            "resources" => {
+                self.resources = map.next_value::<Object<Resources<'de>>>()?.0.map(|r| r.0)
+            }
+            k => {
+                let old = OLD_KEYS
+                    .iter()
+                    .zip(self.old.iter_mut())
+                    .find_map(|(keys, slot)| {
+                        let (sent, acked) = keys.as_ref()?;
+                        if k == sent {
+                            Some(&mut slot.0)
+                        } else if k == acked {
+                            Some(&mut slot.1)
+                        } else {
+                            None
+                        }
+                    });
+                match old {
+                    Some(slot) => *slot = text(map)?,
+                    None => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `resources` map, in the order of its keys.
+#[derive(Default)]
+struct Resources<'a>(Vec<(Cow<'a, str>, Option<Resource<'a>>)>);
+
+impl<'de> Fields<'de> for Resources<'de> {
+    fn field<A: MapAccess<'de>>(
+        &mut self,
+        key: Cow<'de, str>,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        let report = map.next_value::<Object<Resource<'de>>>()?.0;
+        self.0.push((key, report));
+        Ok(())
+    }
+}
+
+/// One type's report in the `resources` map.
+#[derive(Default)]
+struct Resource<'a> {
+    sent: Cow<'a, str>,
+    acked: Cow<'a, str>,
+    sent_time: Cow<'a, str>,
+    last_error: Cow<'a, str>,
+}
+
+impl<'de> Fields<'de> for Resource<'de> {
+    fn field<A: MapAccess<'de>>(
+        &mut self,
+        key: Cow<'de, str>,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        let slot = match key.as_ref() {
+            "sent" => &mut self.sent,
+            "acked" => &mut self.acked,
+            "sentTime" => &mut self.sent_time,
+            "lastError" => &mut self.last_error,
+            _ => {
+                map.next_value::<IgnoredAny>()?;
+                return Ok(());
+            }
+        };
+        *slot = map.next_value::<Lenient<'de>>()?.0;
+        Ok(())
+    }
 }
 
 fn name(names: &mut Interner, s: &str) -> Name {
@@ -112,41 +362,38 @@ fn sent_time(s: &str) -> Option<Timestamp> {
         .filter(|t| t.as_second() > GO_ZERO_TIME)
 }
 
-fn entry(o: &Map<String, Value>, names: &mut Interner) -> Option<ProxyStatus> {
-    let proxy = text(o, "proxy");
+fn entry(e: &Entry<'_>, names: &mut Interner) -> Option<ProxyStatus> {
+    let proxy = e.proxy.as_ref();
     if proxy.is_empty() {
         return None;
     }
     let (pod, namespace) = split_proxy_id(proxy);
-    let proxy_type = text(o, "proxy_type");
+    let proxy_type = e.proxy_type.as_ref();
     let ztunnel = proxy_type == "ztunnel";
-    let version = match text(o, "istio_version") {
-        "" => text(o, "proxy_version"),
+    let version = match e.istio_version.as_ref() {
+        "" => e.proxy_version.as_ref(),
         v => v,
     };
-    let resources = o.get("resources").and_then(Value::as_object);
+    let mut old = e.old.iter();
     let xds = XdsType::EVERY.map(|t| {
-        let prefix = key_prefix(t);
-        let (old_sent, old_acked) = match prefix {
-            Some(prefix) => (
-                text(o, &format!("{prefix}_sent")),
-                text(o, &format!("{prefix}_acked")),
-            ),
-            None => ("", ""),
-        };
-        match resources {
+        let (old_sent, old_acked) = old
+            .next()
+            .map_or(("", ""), |(s, a)| (s.as_ref(), a.as_ref()));
+        match &e.resources {
             // Before 1.23 nobody reported ztunnel's types: not applicable.
-            None if prefix.is_none() => XdsStatus::ignored(),
+            None if key_prefix(t).is_none() => XdsStatus::ignored(),
             None => XdsStatus::new(
                 http_state(old_sent, old_acked, ztunnel),
                 names.text(old_sent),
                 names.text(old_acked),
             ),
-            Some(map) => match t
-                .type_urls()
-                .iter()
-                .find_map(|url| map.get(*url).and_then(Value::as_object))
-            {
+            // The last value of a type URL named twice, as a parsed object keeps it.
+            Some(map) => match t.type_urls().iter().find_map(|url| {
+                map.iter()
+                    .rev()
+                    .find(|(k, _)| k == url)
+                    .and_then(|(_, r)| r.as_ref())
+            }) {
                 // 1.23+: a type the proxy does not watch is not listed.
                 None => XdsStatus::new(
                     SyncState::Ignored,
@@ -154,9 +401,8 @@ fn entry(o: &Map<String, Value>, names: &mut Interner) -> Option<ProxyStatus> {
                     names.text(old_acked),
                 ),
                 Some(r) => {
-                    let sent = text(r, "sent");
-                    let acked = text(r, "acked");
-                    let last_error = text(r, "lastError");
+                    let (sent, acked, last_error) =
+                        (r.sent.as_ref(), r.acked.as_ref(), r.last_error.as_ref());
                     XdsStatus {
                         state: if last_error.is_empty() {
                             http_state(sent, acked, ztunnel)
@@ -165,7 +411,7 @@ fn entry(o: &Map<String, Value>, names: &mut Interner) -> Option<ProxyStatus> {
                         },
                         sent: names.text(sent),
                         acked: names.text(acked),
-                        sent_time: sent_time(text(r, "sentTime")).and_then(SentTime::new),
+                        sent_time: sent_time(&r.sent_time).and_then(SentTime::new),
                         last_error: (!last_error.is_empty()).then(|| Text::from(last_error)),
                     }
                 }
@@ -176,7 +422,7 @@ fn entry(o: &Map<String, Value>, names: &mut Interner) -> Option<ProxyStatus> {
         proxy: Name::from(proxy),
         pod: name(names, pod),
         namespace: name(names, namespace),
-        cluster: name(names, text(o, "cluster_id")),
+        cluster: name(names, &e.cluster_id),
         proxy_type: name(names, proxy_type),
         version: name(names, version),
         xds,

@@ -585,3 +585,28 @@ fn no_input_panics() {
         }
     }
 }
+
+#[test]
+fn escaped_and_repeated_keys_read_as_a_parsed_object_reads_them() {
+    // A key spelled with an escape is the same key; a key given twice keeps its last value.
+    let v = parse(
+        br#"[{"prox\u0079":"a.b","cluster_sent":"x","cluster_sent":"y","cluster_acked":"y",
+        "listener_sent":"l\"1","listener_acked":"l\"1",
+        "resources":{"type.googleapis.com/envoy.config.cluster.v3.Cluster":{"sent":"1","acked":"0"},
+        "type.googleapis.com/envoy.config.cluster.v3.Cluster":{"sent":"2","acked":"2"}}},
+        {"proxy":"c.d","cluster_sent":"x","cluster_sent":"y","cluster_acked":"y"}]"#,
+    )
+    .expect("parses");
+    let names: Vec<&str> = v.iter().map(|p| p.proxy.as_ref()).collect();
+    assert_eq!(names, ["a.b", "c.d"]);
+    // With `resources`, the map decides: its last Cluster report is in sync; the others
+    // are not listed there, so not watched.
+    assert_eq!(
+        states(&v[0]),
+        ["SYNCED", "IGNORED", "IGNORED", "IGNORED", "IGNORED"]
+    );
+    assert_eq!(
+        states(&v[1]),
+        ["SYNCED", "NOT SENT", "NOT SENT", "NOT SENT", "NOT SENT"]
+    );
+}
