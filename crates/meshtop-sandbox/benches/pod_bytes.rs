@@ -3,6 +3,11 @@
 //! of one pod share all they repeat); then a generated cluster of 5,000 pods, resident
 //! bytes per pod, and the JSON each kind holds.
 //! `cargo bench --bench pod_bytes` (own process, so nothing else moves the reading).
+//!
+//! `POD_BYTES_SPLIT=nodes=1000,pods=20000 cargo bench --bench pod_bytes` instead generates
+//! that cluster and splits its heap (counted by this bench's allocator, each allocation
+//! with a glibc-sized header) by part: the heads by kind, the stored text (each object's
+//! own bytes, and the shared pieces once), the field offsets and the index.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -63,13 +68,13 @@ fn heap() -> (usize, usize) {
 fn split(spec: &str) {
     let (_, before) = heap();
     let rss_before = rss();
-    let started = std::time::Instant::now();
+    let (started, cpu_before) = (std::time::Instant::now(), cpu());
     let cluster = build(
         &GenerateSpec::parse(spec).expect("spec"),
         jiff::Timestamp::now(),
     )
     .expect("build");
-    let took = started.elapsed();
+    let (took, load_cpu) = (started.elapsed(), cpu() - cpu_before);
     let (_, total) = heap();
     let total = total.saturating_sub(before);
     let rss_total = rss().saturating_sub(rss_before);
@@ -99,11 +104,31 @@ fn split(spec: &str) {
     let f = cluster.store.footprint();
     let mb = |b: usize| b as f64 / 1e6;
     println!(
-        "{spec}: {} objects in {took:.1?}, RSS {:.0} MB, heap {:.0} MB",
+        "{spec}: {} objects in {took:.1?} ({load_cpu:.1} s CPU), RSS {:.0} MB, heap {:.0} MB",
         f.objects,
         mb(rss_total),
         mb(total)
     );
+    // What serving the pod list costs the store: every pod's JSON written out, as a
+    // list streams it (the median of 5).
+    let mut runs: Vec<f64> = (0..5)
+        .map(|_| {
+            let at = cpu();
+            let mut out = Vec::with_capacity(64 * 1024);
+            let mut bytes = 0;
+            for o in cluster.store.list("pods", None) {
+                o.write_json(&mut out);
+                if out.len() >= 64 * 1024 {
+                    bytes += out.len();
+                    out.clear();
+                }
+            }
+            std::hint::black_box(bytes + out.len());
+            cpu() - at
+        })
+        .collect();
+    runs.sort_by(f64::total_cmp);
+    println!("  writing every pod's JSON: {:.3} s CPU", runs[2]);
     println!("  heads {:.0} MB ({pod_heads})", mb(heads));
     println!(
         "  text: own {:.0} MB, shared {:.0} MB in {} pieces; field offsets {:.0} MB",
@@ -120,6 +145,20 @@ fn split(spec: &str) {
     );
     let known = heads + f.text_own + f.text_shared + f.fields + f.index;
     println!("  the rest {:.0} MB", mb(total.saturating_sub(known)));
+}
+
+/// CPU seconds (user and system) this process used so far, from /proc.
+fn cpu() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let after = s.rsplit_once(')')?.1.split_whitespace().collect::<Vec<_>>();
+            // utime and stime: fields 14 and 15 of the line, 12 and 13 after the name.
+            let ticks: f64 =
+                after.get(11)?.parse::<f64>().ok()? + after.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 /// Resident bytes of this process, from /proc.

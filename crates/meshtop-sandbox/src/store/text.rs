@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// A value below the top-level fields whose text is at least this long is shared when
 /// another object holds the same.
@@ -178,22 +178,25 @@ impl Writer<'_> {
         own.extend_from_slice(flat.get(from..).unwrap_or_default());
     }
 
+    /// Writes an object, each of its members as [`Writer::value`] does.
+    fn members(&mut self, m: &Map<String, Value>) {
+        self.raw(b"{");
+        for (i, (k, v)) in m.iter().enumerate() {
+            if i > 0 {
+                self.raw(b",");
+            }
+            self.key(k);
+            self.value(v);
+        }
+        self.raw(b"}");
+    }
+
     /// Writes a value, each of its parts long enough looked up among the shared pieces
     /// first, then the value as a whole.
     fn value(&mut self, v: &Value) {
         let (from, own_from, shared_from) = (self.flat.len(), self.own.len(), self.shared.len());
         match v {
-            Value::Object(m) => {
-                self.raw(b"{");
-                for (i, (k, v)) in m.iter().enumerate() {
-                    if i > 0 {
-                        self.raw(b",");
-                    }
-                    self.key(k);
-                    self.value(v);
-                }
-                self.raw(b"}");
-            }
+            Value::Object(m) => self.members(m),
             Value::Array(a) => {
                 self.raw(b"[");
                 for (i, v) in a.iter().enumerate() {
@@ -254,17 +257,7 @@ pub fn encode(value: &Value) -> (Text, Box<[(u32, u32)]>) {
         let start = w.flat.len();
         w.key(k);
         match v.as_object() {
-            Some(inner) => {
-                w.raw(b"{");
-                for (j, (k, v)) in inner.iter().enumerate() {
-                    if j > 0 {
-                        w.raw(b",");
-                    }
-                    w.key(k);
-                    w.value(v);
-                }
-                w.raw(b"}");
-            }
+            Some(inner) => w.members(inner),
             None => w.plain(v),
         }
         fields.push((
