@@ -3,10 +3,163 @@
 //! of one pod share all they repeat); then a generated cluster of 5,000 pods, resident
 //! bytes per pod, and the JSON each kind holds.
 //! `cargo bench --bench pod_bytes` (own process, so nothing else moves the reading).
+//!
+//! `POD_BYTES_SPLIT=nodes=1000,pods=20000 cargo bench --bench pod_bytes` instead generates
+//! that cluster and splits its heap (counted by this bench's allocator, each allocation
+//! with a glibc-sized header) by part: the heads by kind, the stored text (each object's
+//! own bytes, and the shared pieces once), the field offsets and the index.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use meshtop_sandbox::Stored;
 use meshtop_sandbox::generate::{GenerateSpec, build};
 use serde_json::Value;
+
+/// Live heap: bytes asked for minus bytes freed, and allocations live.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static CHUNKS: AtomicUsize = AtomicUsize::new(0);
+
+struct Counting;
+
+// A global allocator cannot be written without unsafe code; this one only forwards to
+// `System` and counts.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged to the system allocator.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+            CHUNKS.fetch_add(1, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `alloc` above with this layout.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        CHUNKS.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: `ptr` came from `alloc` above with this layout.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            LIVE.fetch_add(new_size, Ordering::Relaxed);
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Live heap now: bytes, and bytes as chunks of a glibc-style allocator (an 8-byte header,
+/// 16-byte alignment; on average 16 bytes more an allocation).
+fn heap() -> (usize, usize) {
+    let live = LIVE.load(Ordering::Relaxed);
+    (live, live + 16 * CHUNKS.load(Ordering::Relaxed))
+}
+
+/// Where the heap of a generated cluster goes, by part, in MB.
+fn split(spec: &str) {
+    let (_, before) = heap();
+    let rss_before = rss();
+    let (started, cpu_before) = (std::time::Instant::now(), cpu());
+    let cluster = build(
+        &GenerateSpec::parse(spec).expect("spec"),
+        jiff::Timestamp::now(),
+    )
+    .expect("build");
+    let (took, load_cpu) = (started.elapsed(), cpu() - cpu_before);
+    let (_, total) = heap();
+    let total = total.saturating_sub(before);
+    let rss_total = rss().saturating_sub(rss_before);
+    let mut heads = 0;
+    let mut by_kind = Vec::new();
+    for key in cluster.store.keys() {
+        let (mut n, mut bytes) = (0, 0);
+        for o in cluster.store.list(&key, None) {
+            let (_, a) = heap();
+            let h = o.head().clone();
+            let (_, b) = heap();
+            drop(h);
+            bytes += b.saturating_sub(a);
+            n += 1;
+        }
+        heads += bytes;
+        by_kind.push((bytes, n, key));
+    }
+    by_kind.sort();
+    let pod_heads = by_kind
+        .iter()
+        .rev()
+        .take(4)
+        .map(|(b, n, k)| format!("{k} {n}: {:.0} MB", *b as f64 / 1e6))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let f = cluster.store.footprint();
+    let mb = |b: usize| b as f64 / 1e6;
+    println!(
+        "{spec}: {} objects in {took:.1?} ({load_cpu:.1} s CPU), RSS {:.0} MB, heap {:.0} MB",
+        f.objects,
+        mb(rss_total),
+        mb(total)
+    );
+    // What serving the pod list costs the store: every pod's JSON written out, as a
+    // list streams it (the median of 5).
+    let mut runs: Vec<f64> = (0..5)
+        .map(|_| {
+            let at = cpu();
+            let mut out = Vec::with_capacity(64 * 1024);
+            let mut bytes = 0;
+            for o in cluster.store.list("pods", None) {
+                o.write_json(&mut out);
+                if out.len() >= 64 * 1024 {
+                    bytes += out.len();
+                    out.clear();
+                }
+            }
+            std::hint::black_box(bytes + out.len());
+            cpu() - at
+        })
+        .collect();
+    runs.sort_by(f64::total_cmp);
+    println!("  writing every pod's JSON: {:.3} s CPU", runs[2]);
+    println!("  heads {:.0} MB ({pod_heads})", mb(heads));
+    println!(
+        "  text: own {:.0} MB, shared {:.0} MB in {} pieces; field offsets {:.0} MB",
+        mb(f.text_own),
+        mb(f.text_shared),
+        f.shared_pieces,
+        mb(f.fields)
+    );
+    println!(
+        "  index {:.0} MB; history {} events; snapshots {} objects",
+        mb(f.index),
+        f.history_events,
+        f.snapshots
+    );
+    let known = heads + f.text_own + f.text_shared + f.fields + f.index;
+    println!("  the rest {:.0} MB", mb(total.saturating_sub(known)));
+}
+
+/// CPU seconds (user and system) this process used so far, from /proc.
+fn cpu() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let after = s.rsplit_once(')')?.1.split_whitespace().collect::<Vec<_>>();
+            // utime and stime: fields 14 and 15 of the line, 12 and 13 after the name.
+            let ticks: f64 =
+                after.get(11)?.parse::<f64>().ok()? + after.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
+}
 
 /// Resident bytes of this process, from /proc.
 fn rss() -> usize {
@@ -33,6 +186,10 @@ fn per_copy<T: 'static>(keep: &mut Vec<Box<dyn std::any::Any>>, make: impl Fn() 
 }
 
 fn main() {
+    if let Ok(spec) = std::env::var("POD_BYTES_SPLIT") {
+        split(&spec);
+        return;
+    }
     let spec = GenerateSpec::parse("nodes=3,pods=40").expect("spec");
     let cluster = build(&spec, jiff::Timestamp::now()).expect("build");
     let pod = cluster

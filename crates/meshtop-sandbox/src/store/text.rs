@@ -1,70 +1,94 @@
-//! An object's JSON text, kept in pieces so that what many objects repeat is kept once.
+//! An object's JSON text, kept so that what many objects repeat is kept once.
 //!
-//! The replicas of one workload carry the same large values: a pod's `managedFields`,
-//! its containers, init containers, volumes and annotations are the same text in every
-//! pod of a ReplicaSet. [`encode`] writes an object's compact JSON as serde_json does and
-//! cuts out each large value one level below the top (`metadata.managedFields`,
-//! `spec.containers`, ...): that text is looked up in one table of shared pieces, and an
-//! equal piece already kept is reused instead of copied. Served bytes stay the same: the
-//! pieces, concatenated, are the compact JSON.
+//! The replicas of one workload carry the same values: a pod's containers, probes,
+//! environment, volumes, annotations and most of its `managedFields` are the same text in
+//! every pod of a ReplicaSet, while a few small values differ in each (its name, uid,
+//! times, addresses, the name of its token volume in every container's mounts). So
+//! [`encode`] writes an object's compact JSON as serde_json does and, below the top-level
+//! fields, looks up every value whose text is at least `SHARED_MIN` bytes in one table of
+//! shared pieces: an equal piece already kept is referenced instead of copied, a value
+//! seen once before is kept there now, and the rest is written out, its own large values
+//! looked up in turn. What stays the object's own is one buffer, the shared pieces
+//! references into it. Served bytes stay the same: own bytes and pieces, in order, are the
+//! compact JSON.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-/// A value one level below the top whose text is at least this long is shared.
-const SHARED_MIN: usize = 256;
+/// A value below the top-level fields whose text is at least this long is shared when
+/// another object holds the same.
+const SHARED_MIN: usize = 64;
 
-#[derive(Debug, Clone)]
-enum Piece {
-    Own(Box<str>),
-    Shared(Arc<str>),
-}
-
-impl Piece {
-    fn as_str(&self) -> &str {
-        match self {
-            Piece::Own(s) => s,
-            Piece::Shared(s) => s,
-        }
-    }
-}
-
-/// An object's JSON text as pieces, in order.
+/// An object's JSON text: its own bytes, with the shared pieces put in between.
 #[derive(Debug, Clone)]
 pub struct Text {
-    pieces: Box<[Piece]>,
+    /// Everything but the shared pieces, in order.
+    own: Box<str>,
+    /// Each shared piece, with the offset in `own` it stands before, in order.
+    shared: Box<[(u32, Arc<str>)]>,
 }
 
 impl Text {
-    /// The length of the whole text in bytes.
-    pub fn len(&self) -> usize {
-        self.pieces.iter().map(|p| p.as_str().len()).sum()
+    /// The text's parts in order: runs of its own bytes and shared pieces.
+    fn segments(&self) -> impl Iterator<Item = &str> {
+        let mut at = 0;
+        let mut next = self.shared.iter();
+        let mut pending: Option<&Arc<str>> = None;
+        std::iter::from_fn(move || {
+            if let Some(piece) = pending.take() {
+                return Some(&**piece);
+            }
+            match next.next() {
+                Some((pos, piece)) => {
+                    let pos = (*pos as usize).min(self.own.len());
+                    let run = self.own.get(at..pos).unwrap_or_default();
+                    at = pos;
+                    if run.is_empty() {
+                        Some(&**piece)
+                    } else {
+                        pending = Some(piece);
+                        Some(run)
+                    }
+                }
+                None => {
+                    let run = self.own.get(at..).unwrap_or_default();
+                    at = self.own.len();
+                    (!run.is_empty()).then_some(run)
+                }
+            }
+        })
     }
 
-    /// The whole text: borrowed when it is one piece.
+    /// The length of the whole text in bytes.
+    pub fn len(&self) -> usize {
+        self.own.len() + self.shared.iter().map(|(_, p)| p.len()).sum::<usize>()
+    }
+
+    /// The whole text: borrowed when it shares nothing.
     pub fn as_str(&self) -> Cow<'_, str> {
-        match &*self.pieces {
-            [] => Cow::Borrowed(""),
-            [one] => Cow::Borrowed(one.as_str()),
-            many => Cow::Owned(many.iter().map(Piece::as_str).collect()),
+        if self.shared.is_empty() {
+            return Cow::Borrowed(&self.own);
         }
+        let mut out = String::with_capacity(self.len());
+        self.segments().for_each(|s| out.push_str(s));
+        Cow::Owned(out)
     }
 
     /// Appends the whole text to `out`.
     pub fn write(&self, out: &mut Vec<u8>) {
-        for p in &*self.pieces {
-            out.extend_from_slice(p.as_str().as_bytes());
-        }
+        self.segments()
+            .for_each(|s| out.extend_from_slice(s.as_bytes()));
     }
 
     /// Appends bytes `start..end` of the text to `out`.
     pub fn write_range(&self, out: &mut Vec<u8>, start: usize, end: usize) {
         let mut at = 0;
-        for p in &*self.pieces {
-            let s = p.as_str().as_bytes();
+        for s in self.segments() {
+            let s = s.as_bytes();
             let (from, to) = (start.max(at), end.min(at + s.len()));
             if from < to {
                 out.extend_from_slice(s.get(from - at..to - at).unwrap_or_default());
@@ -80,73 +104,134 @@ impl Text {
     /// boundaries.
     pub fn range(&self, start: usize, end: usize) -> Option<Cow<'_, str>> {
         let mut at = 0;
-        for p in &*self.pieces {
-            let s = p.as_str();
+        for s in self.segments() {
             if start >= at && end <= at + s.len() {
                 return s.get(start - at..end - at).map(Cow::Borrowed);
             }
             at += s.len();
+            if at > start {
+                break;
+            }
         }
         let mut out = Vec::with_capacity(end.saturating_sub(start));
         self.write_range(&mut out, start, end);
         String::from_utf8(out).ok().map(Cow::Owned)
     }
+
+    /// The heap this text holds alone, and its shared pieces (address, heap), for a
+    /// measurement that counts each shared piece once.
+    pub fn heap(&self, shared: &mut std::collections::HashMap<usize, usize>) -> usize {
+        for (_, s) in &*self.shared {
+            shared.insert(Arc::as_ptr(s) as *const u8 as usize, chunk(s.len() + 16));
+        }
+        chunk(self.own.len()) + chunk(self.shared.len() * std::mem::size_of::<(u32, Arc<str>)>())
+    }
+}
+
+/// The heap a glibc-style allocator gives a request of `n` bytes: a 16-byte aligned
+/// chunk with an 8-byte header, 32 bytes at least.
+pub fn chunk(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        (n + 8).div_ceil(16).max(2) * 16
+    }
 }
 
 impl std::fmt::Display for Text {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.pieces.iter().try_for_each(|p| f.write_str(p.as_str()))
+        self.segments().try_for_each(|s| f.write_str(s))
     }
 }
 
-/// Writes a text from its parts, cutting out the shared ones.
-struct Writer {
-    pieces: Vec<Piece>,
-    /// What follows the last piece, not yet cut.
-    buf: Vec<u8>,
-    /// The length of the pieces already cut.
-    done: usize,
+/// Writes a text from its parts, sharing what repeats.
+struct Writer<'a> {
+    /// The whole text so far, contiguous: what a value's text is looked up by.
+    flat: Vec<u8>,
+    /// The object's own bytes so far.
+    own: Vec<u8>,
+    shared: Vec<(u32, Arc<str>)>,
+    table: MutexGuard<'a, Shared>,
 }
 
-impl Writer {
-    fn pos(&self) -> usize {
-        self.done + self.buf.len()
+impl Writer<'_> {
+    /// Writes bytes of the object's own.
+    fn raw(&mut self, bytes: &[u8]) {
+        self.flat.extend_from_slice(bytes);
+        self.own.extend_from_slice(bytes);
     }
 
-    fn cut(&mut self) {
-        if self.buf.is_empty() {
-            return;
-        }
-        let bytes = std::mem::take(&mut self.buf);
-        self.done += bytes.len();
-        // serde_json writes UTF-8 and cuts fall between values.
-        let text = String::from_utf8(bytes)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        self.pieces.push(Piece::Own(text.into_boxed_str()));
-    }
-
-    /// Writes a value: shared when it is long enough.
-    fn value(&mut self, v: &Value, share: bool) {
-        if !share {
-            // Writing a `Value` into a Vec does not fail.
-            let _ = serde_json::to_writer(&mut self.buf, v);
-            return;
-        }
-        let mut own = Vec::new();
-        let _ = serde_json::to_writer(&mut own, v);
-        match std::str::from_utf8(&own) {
-            Ok(text) if text.len() >= SHARED_MIN => {
-                self.cut();
-                self.done += text.len();
-                self.pieces.push(Piece::Shared(intern(text)));
-            }
-            _ => self.buf.extend_from_slice(&own),
-        }
+    /// Writes a scalar, or a whole value not to be shared, as serde_json does.
+    fn plain(&mut self, v: &Value) {
+        let from = self.flat.len();
+        // Writing a `Value` into a Vec does not fail.
+        let _ = serde_json::to_writer(&mut self.flat, v);
+        let Self { flat, own, .. } = self;
+        own.extend_from_slice(flat.get(from..).unwrap_or_default());
     }
 
     fn key(&mut self, k: &str) {
-        let _ = serde_json::to_writer(&mut self.buf, k);
-        self.buf.push(b':');
+        let from = self.flat.len();
+        let _ = serde_json::to_writer(&mut self.flat, k);
+        self.flat.push(b':');
+        let Self { flat, own, .. } = self;
+        own.extend_from_slice(flat.get(from..).unwrap_or_default());
+    }
+
+    /// Writes an object, each of its members as [`Writer::value`] does.
+    fn members(&mut self, m: &Map<String, Value>) {
+        self.raw(b"{");
+        for (i, (k, v)) in m.iter().enumerate() {
+            if i > 0 {
+                self.raw(b",");
+            }
+            self.key(k);
+            self.value(v);
+        }
+        self.raw(b"}");
+    }
+
+    /// Writes a value, each of its parts long enough looked up among the shared pieces
+    /// first, then the value as a whole.
+    fn value(&mut self, v: &Value) {
+        let (from, own_from, shared_from) = (self.flat.len(), self.own.len(), self.shared.len());
+        match v {
+            Value::Object(m) => self.members(m),
+            Value::Array(a) => {
+                self.raw(b"[");
+                for (i, v) in a.iter().enumerate() {
+                    if i > 0 {
+                        self.raw(b",");
+                    }
+                    self.value(v);
+                }
+                self.raw(b"]");
+            }
+            scalar => self.plain(scalar),
+        }
+        let text = self.flat.get(from..).unwrap_or_default();
+        if text.len() < SHARED_MIN {
+            return;
+        }
+        // serde_json writes UTF-8, and values start and end on character boundaries.
+        let Ok(text) = std::str::from_utf8(text) else {
+            return;
+        };
+        if let Some(piece) = self.table.shared(text) {
+            self.own.truncate(own_from);
+            self.shared.truncate(shared_from);
+            self.shared
+                .push((u32::try_from(own_from).unwrap_or(u32::MAX), piece));
+        }
+    }
+
+    fn finish(self) -> Text {
+        Text {
+            own: String::from_utf8(self.own)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+                .into_boxed_str(),
+            shared: self.shared.into_boxed_slice(),
+        }
     }
 }
 
@@ -154,53 +239,34 @@ impl Writer {
 /// its top-level fields lies in it.
 pub fn encode(value: &Value) -> (Text, Box<[(u32, u32)]>) {
     let mut w = Writer {
-        pieces: Vec::new(),
-        buf: Vec::with_capacity(1024),
-        done: 0,
+        flat: Vec::with_capacity(1024),
+        own: Vec::with_capacity(1024),
+        shared: Vec::new(),
+        table: shared().lock().unwrap_or_else(PoisonError::into_inner),
     };
     let Some(map) = value.as_object() else {
-        w.value(value, false);
-        w.cut();
+        w.plain(value);
         return (w.finish(), Box::default());
     };
     let mut fields = Vec::with_capacity(map.len());
-    w.buf.push(b'{');
+    w.raw(b"{");
     for (i, (k, v)) in map.iter().enumerate() {
         if i > 0 {
-            w.buf.push(b',');
+            w.raw(b",");
         }
-        let start = w.pos();
+        let start = w.flat.len();
         w.key(k);
         match v.as_object() {
-            Some(inner) => {
-                w.buf.push(b'{');
-                for (j, (k, v)) in inner.iter().enumerate() {
-                    if j > 0 {
-                        w.buf.push(b',');
-                    }
-                    w.key(k);
-                    w.value(v, true);
-                }
-                w.buf.push(b'}');
-            }
-            None => w.value(v, false),
+            Some(inner) => w.members(inner),
+            None => w.plain(v),
         }
         fields.push((
             u32::try_from(start).unwrap_or(u32::MAX),
-            u32::try_from(w.pos()).unwrap_or(u32::MAX),
+            u32::try_from(w.flat.len()).unwrap_or(u32::MAX),
         ));
     }
-    w.buf.push(b'}');
-    w.cut();
+    w.raw(b"}");
     (w.finish(), fields.into_boxed_slice())
-}
-
-impl Writer {
-    fn finish(self) -> Text {
-        Text {
-            pieces: self.pieces.into_boxed_slice(),
-        }
-    }
 }
 
 /// The shared pieces. A piece only this table holds is dropped at the next sweep, once a
@@ -209,9 +275,45 @@ impl Writer {
 struct Shared {
     set: HashSet<Arc<str>>,
     sweep_at: usize,
+    /// Hashes of the texts looked up once and not kept: a text is kept the second time
+    /// it comes. Forgotten all at once when `SEEN_MAX` are held (the replicas of a
+    /// workload come together).
+    seen: HashSet<u64>,
+    hasher: RandomState,
 }
 
 const FIRST_SWEEP: usize = 4096;
+const SEEN_MAX: usize = 1 << 16;
+
+impl Shared {
+    /// The kept piece equal to `text`: one already kept, or a new one when the same text
+    /// was looked up before; `None` the first time.
+    fn shared(&mut self, text: &str) -> Option<Arc<str>> {
+        if let Some(kept) = self.set.get(text) {
+            return Some(kept.clone());
+        }
+        let hash = self.hasher.hash_one(text);
+        if self.seen.remove(&hash) {
+            return Some(self.keep(text));
+        }
+        if self.seen.len() >= SEEN_MAX {
+            self.seen.clear();
+        }
+        self.seen.insert(hash);
+        None
+    }
+
+    /// Keeps `text` as a piece.
+    fn keep(&mut self, text: &str) -> Arc<str> {
+        if self.set.len() >= self.sweep_at {
+            self.set.retain(|p| Arc::strong_count(p) > 1);
+            self.sweep_at = self.set.len() + (self.set.len() / 4).max(FIRST_SWEEP);
+        }
+        let piece: Arc<str> = Arc::from(text);
+        self.set.insert(piece.clone());
+        piece
+    }
+}
 
 fn shared() -> &'static Mutex<Shared> {
     static SHARED: OnceLock<Mutex<Shared>> = OnceLock::new();
@@ -219,23 +321,20 @@ fn shared() -> &'static Mutex<Shared> {
         Mutex::new(Shared {
             set: HashSet::new(),
             sweep_at: FIRST_SWEEP,
+            seen: HashSet::new(),
+            hasher: RandomState::new(),
         })
     })
 }
 
-/// The kept piece equal to `text`, or a new one.
+/// The kept piece equal to `text`, kept now if it was not.
+#[cfg(test)]
 fn intern(text: &str) -> Arc<str> {
     let mut s = shared().lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(kept) = s.set.get(text) {
-        return kept.clone();
+    match s.set.get(text) {
+        Some(kept) => kept.clone(),
+        None => s.keep(text),
     }
-    if s.set.len() >= s.sweep_at {
-        s.set.retain(|p| Arc::strong_count(p) > 1);
-        s.sweep_at = s.set.len() + (s.set.len() / 4).max(FIRST_SWEEP);
-    }
-    let piece: Arc<str> = Arc::from(text);
-    s.set.insert(piece.clone());
-    piece
 }
 
 #[cfg(test)]
@@ -243,52 +342,88 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn pointers(t: &Text) -> Vec<*const u8> {
+        t.shared
+            .iter()
+            .map(|(_, p)| Arc::as_ptr(p) as *const u8)
+            .collect()
+    }
+
     #[test]
     fn pieces_join_to_the_compact_json_and_repeated_values_are_kept_once() {
-        let long = "x".repeat(SHARED_MIN);
-        let a = json!({"kind": "Pod", "metadata": {"name": "a", "managedFields": [{"manager": long}]},
-            "spec": {"containers": [{"name": "c", "image": long}], "nodeName": "n1"}, "n": 1});
-        let b = json!({"kind": "Pod", "metadata": {"name": "b", "managedFields": [{"manager": long}]},
-            "spec": {"containers": [{"name": "c", "image": long}], "nodeName": "n2"}, "n": 1});
-        let (ta, fa) = encode(&a);
-        let (tb, _) = encode(&b);
-        assert_eq!(ta.as_str(), serde_json::to_string(&a).expect("json"));
-        assert_eq!(tb.as_str(), serde_json::to_string(&b).expect("json"));
-        assert_eq!(ta.len(), ta.as_str().len());
-        let shared: Vec<&Arc<str>> = ta
-            .pieces
-            .iter()
-            .zip(tb.pieces.iter())
-            .filter_map(|p| match p {
-                (Piece::Shared(x), Piece::Shared(y)) => Some((x, y)),
-                _ => None,
-            })
-            .map(|(x, y)| {
-                assert!(Arc::ptr_eq(x, y), "one copy of {x}");
-                x
-            })
-            .collect();
-        assert_eq!(shared.len(), 2, "{:?}", ta.pieces);
-        // Ranges read across pieces.
-        let whole = ta.as_str().into_owned();
-        for &(start, end) in &*fa {
-            let (s, e) = (start as usize, end as usize);
-            assert_eq!(ta.range(s, e).as_deref(), whole.get(s..e));
+        let (long, image) = ("x".repeat(SHARED_MIN), "v".repeat(SHARED_MIN));
+        // Replicas: the same containers but for one mount each names differently.
+        let pod = |name: &str, token: &str| {
+            json!({"kind": "Pod", "metadata": {"name": name, "managedFields": [{"manager": long, "time": name}]},
+                "spec": {"containers": [{"name": "c", "image": image, "env": [{"name": "E", "value": "\u{e9}t\u{e9} \"q\""}],
+                    "volumeMounts": [{"name": token, "mountPath": "/var/run"}]}], "nodeName": "n1"}, "n": 1})
+        };
+        let objects = [pod("a", "t-a"), pod("b", "t-b"), pod("c", "t-c")];
+        let texts: Vec<_> = objects.iter().map(encode).collect();
+        for (o, (t, fields)) in objects.iter().zip(&texts) {
+            let whole = serde_json::to_string(o).expect("json");
+            assert_eq!(t.as_str(), whole);
+            assert_eq!(t.to_string(), whole);
+            assert_eq!(t.len(), whole.len());
             let mut out = Vec::new();
-            ta.write_range(&mut out, s, e);
-            assert_eq!(out, whole.as_bytes()[s..e]);
+            t.write(&mut out);
+            assert_eq!(out, whole.as_bytes());
+            // Ranges read across pieces.
+            for &(start, end) in &**fields {
+                let (s, e) = (start as usize, end as usize);
+                assert_eq!(t.range(s, e).as_deref(), whole.get(s..e));
+                let mut out = Vec::new();
+                t.write_range(&mut out, s, e);
+                assert_eq!(out, whole.as_bytes()[s..e]);
+            }
+            for (s, e) in [(0, 1), (5, 200), (whole.len() - 3, whole.len())] {
+                assert_eq!(t.range(s, e).as_deref(), whole.get(s..e), "{s}..{e}");
+            }
         }
-        assert_eq!(ta.to_string(), whole);
-        // Not an object, and short values: one piece.
+        // The first is all its own; from the second on, the long values that repeat
+        // (the image, the manager) are one piece each, inside values that differ.
+        let [a, b, c] = [&texts[0].0, &texts[1].0, &texts[2].0];
+        assert!(a.shared.is_empty(), "{:?}", a.shared);
+        assert!(
+            b.own.len() + 2 * SHARED_MIN <= a.own.len(),
+            "{} of {}",
+            b.own.len(),
+            a.own.len()
+        );
+        assert_eq!(pointers(b), pointers(c));
+        assert_eq!(pointers(b).len(), 2, "{:?}", b.shared);
+        assert!(b.own.contains("t-b") && !b.own.contains(&long) && !b.own.contains(&image));
+        // Not an object, and short values: all its own.
         let (t, f) = encode(&json!([1, 2]));
         assert_eq!((t.as_str().as_ref(), f.len()), ("[1,2]", 0));
         assert!(matches!(t.as_str(), Cow::Borrowed(_)));
     }
 
     #[test]
+    fn a_value_seen_again_whole_is_one_piece() {
+        let annotations = json!({"a": "y".repeat(SHARED_MIN), "b": "z".repeat(SHARED_MIN / 2), "c": "w".repeat(SHARED_MIN / 2)});
+        let obj = |name: &str| json!({"metadata": {"name": name, "annotations": annotations}});
+        let texts: Vec<Text> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|n| encode(&obj(n)).0)
+            .collect();
+        // Second: the long annotation; third on: all the annotations, one piece.
+        assert_eq!(pointers(&texts[2]).len(), 1);
+        assert_eq!(pointers(&texts[2]), pointers(&texts[3]));
+        assert_eq!(
+            texts[3].shared.first().map(|(_, p)| p.to_string()),
+            Some(annotations.to_string())
+        );
+        for (t, n) in texts.iter().zip(["a", "b", "c", "d"]) {
+            assert_eq!(t.as_str(), obj(n).to_string());
+        }
+    }
+
+    #[test]
     fn pieces_no_object_holds_are_swept() {
-        let held =
-            encode(&json!({"metadata": {"a": format!("held {}", "y".repeat(SHARED_MIN))}})).0;
+        let obj = || json!({"metadata": {"a": format!("held {}", "y".repeat(SHARED_MIN))}});
+        let _first = encode(&obj()).0;
+        let held = encode(&obj()).0;
         let gone = format!("\"gone {}\"", "z".repeat(SHARED_MIN));
         drop(intern(&gone));
         let kept = |text: &str| {
@@ -307,18 +442,8 @@ mod tests {
         }
         assert!(!kept(&gone), "swept after {added} pieces");
         // What an object holds stays, and is still the one piece for that text.
-        let again =
-            encode(&json!({"metadata": {"a": format!("held {}", "y".repeat(SHARED_MIN))}})).0;
-        let ptrs = |t: &Text| {
-            t.pieces
-                .iter()
-                .filter_map(|p| match p {
-                    Piece::Shared(a) => Some(Arc::as_ptr(a)),
-                    Piece::Own(_) => None,
-                })
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(ptrs(&held).len(), 1);
-        assert_eq!(ptrs(&held), ptrs(&again));
+        let again = encode(&obj()).0;
+        assert_eq!(pointers(&held).len(), 1);
+        assert_eq!(pointers(&held), pointers(&again));
     }
 }
