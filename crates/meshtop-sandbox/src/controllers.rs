@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, watch};
 use super::api::{self, WriteOptions};
 use super::error::ApiError;
 use super::resources::{Registry, ResourceType};
-use super::store::{Stored, WatchEvent, meta_str};
+use super::store::{Store, Stored, WatchEvent, meta_str};
 use super::{Cluster, Shared};
 
 pub use disruption::evict;
@@ -79,6 +79,8 @@ pub struct State {
     /// The store's resourceVersion when the controllers last finished: the workload
     /// controllers then look only where something changed after it.
     seen_rv: u64,
+    /// What istiod's replicas keep between requests (the proxies each holds).
+    pub(crate) istiod: super::istiod::IstiodState,
 }
 
 /// Where a pass of the workload controllers looks: everywhere, or only the namespaces where
@@ -218,6 +220,13 @@ pub fn reconcile(cluster: &mut Cluster, now: Timestamp) -> Option<Timestamp> {
         prune(cluster);
     }
     cluster.controllers.seen_rv = cluster.store.resource_version();
+    // istiod's proxies follow every write, so the first poll of a loaded mesh finds them
+    // read already.
+    cluster
+        .controllers
+        .istiod
+        .proxies
+        .catch_up(&mut cluster.store);
     kubelet::next_deadline(cluster, now)
 }
 
@@ -242,6 +251,19 @@ fn resolve_loaded(cluster: &mut Cluster) {
             Loaded::Started => {}
         }
     }
+}
+
+/// The changes to a type's objects after resourceVersion `rv`, oldest first, from the
+/// store's history; `None` when the history no longer reaches back that far (the caller
+/// then reads every object again).
+pub(crate) fn changes_since(store: &mut Store, key: &str, rv: u64) -> Option<Vec<Arc<WatchEvent>>> {
+    if !store.type_changed_since(key, rv) {
+        return Some(Vec::new());
+    }
+    store
+        .watch_from(key, None, rv)
+        .ok()
+        .map(|(events, _)| events)
 }
 
 /// Forgets pods and operators that are gone.
