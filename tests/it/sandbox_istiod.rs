@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
+use kube::api::{DeleteParams, Patch, PatchParams};
 use meshtop_sandbox::{Sandbox, Scenario};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 const OLD: &str = "istiod-1-9-1-7d9c6b5f4-x2k8m";
@@ -244,6 +245,55 @@ async fn port_forward_serves_syncz_on_loopback_for_every_version() {
             "RDS pinned NOT SENT: {entry}"
         );
         assert_eq!(entry["listener_sent"], entry["listener_acked"]);
+        drop(stream);
+        forward.join().await.expect("forward ends cleanly");
+    })
+    .await;
+}
+
+/// istiod keeps an answer while nothing changes; a write to a proxy's pod through the API
+/// shows in the very next answer on the same forward.
+#[tokio::test]
+async fn a_pod_write_shows_in_the_next_answer() {
+    within(async {
+        let (_sandbox, client) = start().await;
+        let istio: Api<Pod> = Api::namespaced(client.clone(), "istio-system");
+        let apps: Api<Pod> = Api::namespaced(client, "default");
+        let productpage = "productpage-v1-6b746f74dc-9stvs";
+        let mut forward = istio
+            .portforward(NEW, &[15014])
+            .await
+            .expect("port-forward");
+        let mut stream = forward.take_stream(15014).expect("stream");
+        let (status, body) = http_get(&mut stream, "/debug/syncz").await;
+        assert_eq!(status, 200, "{body}");
+        let doc: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(doc[0]["cluster_sent"], doc[0]["cluster_acked"], "{body}");
+        assert_eq!(http_get(&mut stream, "/debug/syncz").await, (200, body));
+
+        let pin = json!({"metadata": {"annotations": {"sandbox.meshtop.dev/xds": "CDS=STALE"}}});
+        apps.patch(productpage, &PatchParams::default(), &Patch::Merge(&pin))
+            .await
+            .expect("patch");
+        let (_, body) = http_get(&mut stream, "/debug/syncz").await;
+        let doc: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(proxies(&doc), [format!("{productpage}.default")]);
+        let entry = &doc[0];
+        let cds = &entry["resources"]["type.googleapis.com/envoy.config.cluster.v3.Cluster"];
+        assert!(
+            entry["cluster_acked"].is_string() && entry["cluster_sent"] != entry["cluster_acked"],
+            "STALE: {entry}"
+        );
+        assert_ne!(cds["sent"], cds["acked"], "{entry}");
+        assert_eq!(entry["listener_sent"], entry["listener_acked"], "{entry}");
+
+        apps.delete(productpage, &DeleteParams::default())
+            .await
+            .expect("delete");
+        assert_eq!(
+            http_get(&mut stream, "/debug/syncz").await,
+            (200, "[]".to_string())
+        );
         drop(stream);
         forward.join().await.expect("forward ends cleanly");
     })

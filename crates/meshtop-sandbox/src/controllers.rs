@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, watch};
 use super::api::{self, WriteOptions};
 use super::error::ApiError;
 use super::resources::{Registry, ResourceType};
-use super::store::{Stored, WatchEvent, meta_str};
+use super::store::{EventType, Store, Stored, WatchEvent, meta_str};
 use super::{Cluster, Shared};
 
 pub use disruption::evict;
@@ -79,6 +79,10 @@ pub struct State {
     /// The store's resourceVersion when the controllers last finished: the workload
     /// controllers then look only where something changed after it.
     seen_rv: u64,
+    /// Pods counting on each node, for the scheduler.
+    node_load: kubelet::NodeLoad,
+    /// What istiod's replicas keep between requests (the proxies each holds).
+    pub(crate) istiod: super::istiod::IstiodState,
 }
 
 /// Where a pass of the workload controllers looks: everywhere, or only the namespaces where
@@ -218,6 +222,13 @@ pub fn reconcile(cluster: &mut Cluster, now: Timestamp) -> Option<Timestamp> {
         prune(cluster);
     }
     cluster.controllers.seen_rv = cluster.store.resource_version();
+    // istiod's proxies follow every write, so the first poll of a loaded mesh finds them
+    // read already.
+    cluster
+        .controllers
+        .istiod
+        .proxies
+        .catch_up(&mut cluster.store);
     kubelet::next_deadline(cluster, now)
 }
 
@@ -244,26 +255,58 @@ fn resolve_loaded(cluster: &mut Cluster) {
     }
 }
 
-/// Forgets pods and operators that are gone.
+/// The changes to a type's objects after resourceVersion `rv`, oldest first, from the
+/// store's history; `None` when the history no longer reaches back that far (the caller
+/// then reads every object again).
+pub(crate) fn changes_since(store: &mut Store, key: &str, rv: u64) -> Option<Vec<Arc<WatchEvent>>> {
+    if !store.type_changed_since(key, rv) {
+        return Some(Vec::new());
+    }
+    store
+        .watch_from(key, None, rv)
+        .ok()
+        .map(|(events, _)| events)
+}
+
+fn pod_ip(pod: &Value) -> Option<u32> {
+    at(pod, &["status", "podIP"])
+        .and_then(Value::as_str)
+        .and_then(kubelet::parse_ipv4)
+}
+
+/// Forgets pods and operators that are gone: the pods deleted since the last run, or,
+/// when the history does not reach back that far, all pods not in the store.
 fn prune(cluster: &mut Cluster) {
-    let mut uids = BTreeSet::new();
-    let mut ips = BTreeSet::new();
-    for p in cluster.store.list("pods", None) {
-        uids.insert(meta_str(p.head(), "uid").to_string());
-        if let Some(ip) = p
-            .head()
-            .pointer("/status/podIP")
-            .and_then(Value::as_str)
-            .and_then(kubelet::parse_ipv4)
-        {
-            ips.insert(ip);
+    let since = cluster.controllers.seen_rv;
+    match changes_since(&mut cluster.store, "pods", since) {
+        Some(events) => {
+            let state = &mut cluster.controllers;
+            for e in events.iter().filter(|e| e.type_ == EventType::Deleted) {
+                let gone = e.object.head();
+                let uid = meta_str(gone, "uid");
+                state.frozen.remove(uid);
+                state.ready_when_placed.remove(uid);
+                state.ready_at.remove(uid);
+                // The sandbox gives no address twice, so a deleted pod's is free again.
+                if let Some(ip) = pod_ip(gone) {
+                    state.ips.remove(&ip);
+                }
+            }
+        }
+        None => {
+            let mut uids = BTreeSet::new();
+            let mut ips = BTreeSet::new();
+            for p in cluster.store.list("pods", None) {
+                uids.insert(meta_str(p.head(), "uid").to_string());
+                ips.extend(pod_ip(p.head()));
+            }
+            let state = &mut cluster.controllers;
+            state.frozen.retain(|u| uids.contains(u));
+            state.ready_when_placed.retain(|u| uids.contains(u));
+            state.ready_at.retain(|u, _| uids.contains(u));
+            state.ips = ips;
         }
     }
-    let state = &mut cluster.controllers;
-    state.frozen.retain(|u| uids.contains(u));
-    state.ready_when_placed.retain(|u| uids.contains(u));
-    state.ready_at.retain(|u, _| uids.contains(u));
-    state.ips = ips;
     let iops: BTreeSet<String> = cluster
         .store
         .list("istiooperators.install.istio.io", None)

@@ -7,6 +7,8 @@
 //! answer 401 to a caller that is not on loopback and brings no Istio credentials, which is
 //! every request relayed by the API server's pod proxy; a port-forward arrives on loopback.
 
+mod answers;
+mod index;
 pub mod portforward;
 mod syncz;
 
@@ -26,6 +28,14 @@ use super::error::ApiError;
 pub const MONITORING_PORT: u16 = 15014;
 /// istiod's HTTP port: `/ready` and `/debug/*`.
 pub const HTTP_PORT: u16 = 8080;
+
+/// What the istiod replicas keep between requests: the proxies each holds, and the
+/// answers they wrote while nothing has changed.
+#[derive(Debug, Default)]
+pub struct IstiodState {
+    pub(crate) proxies: index::ProxyIndex,
+    answers: answers::AnswerCache,
+}
 
 /// An answer of a pod's HTTP server, as the API server's pod proxy relays it.
 pub struct PodHttpResponse {
@@ -82,7 +92,7 @@ fn unreachable(pod: &Value, port: u16) -> ApiError {
 
 /// `GET /api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy/{path}`.
 pub fn pod_proxy(
-    cluster: &Cluster,
+    cluster: &mut Cluster,
     namespace: &str,
     pod: &str,
     port: u16,
@@ -92,6 +102,7 @@ pub fn pod_proxy(
     let obj = cluster
         .store
         .get("pods", namespace, pod)
+        .cloned()
         .ok_or_else(|| ApiError::not_found("pods", pod))?;
     if !serves_http(obj.head(), port) {
         return Err(unreachable(obj.head(), port));
@@ -111,7 +122,7 @@ pub fn pod_proxy(
 /// What istiod answers on `port` to `GET /{path}?{query}`. `loopback` says whether the
 /// request comes from 127.0.0.1 (a port-forward) or from elsewhere (the pod proxy).
 pub fn istiod_http(
-    cluster: &Cluster,
+    cluster: &mut Cluster,
     istiod: &Value,
     port: u16,
     path: &str,
@@ -133,18 +144,14 @@ pub fn istiod_http(
             let namespace = params.get("namespace").map(String::as_str);
             let body = if params.contains_key("pretty") {
                 let doc = syncz::document(cluster, istiod, namespace, now);
-                serde_json::to_vec_pretty(&doc).unwrap_or_default()
+                serde_json::to_vec_pretty(&doc).unwrap_or_default().into()
             } else {
-                // Written straight into the answer: a replica of a large mesh holds
-                // thousands of proxies.
-                let mut body = Vec::new();
-                syncz::write_document(&mut body, cluster, istiod, namespace, now);
-                body
+                syncz_answer(cluster, istiod, namespace, now)
             };
             PodHttpResponse {
                 status: 200,
                 content_type: "application/json".into(),
-                body: body.into(),
+                body,
             }
         }
         ("ready", HTTP_PORT) => {
@@ -160,13 +167,45 @@ pub fn istiod_http(
     }
 }
 
+/// The compact `/debug/syncz` of `istiod`: the one written before while it still holds,
+/// else written now, each entry straight into the answer (a replica of a large mesh holds
+/// thousands of proxies).
+fn syncz_answer(
+    cluster: &mut Cluster,
+    istiod: &Value,
+    namespace: Option<&str>,
+    now: Timestamp,
+) -> Bytes {
+    let key = answers::AnswerKey {
+        namespace: syncz::meta_str(istiod, "namespace").to_string(),
+        name: syncz::meta_str(istiod, "name").to_string(),
+        filter: namespace.map(str::to_string),
+    };
+    let delay = cluster.settings.proxy_sync_delay;
+    if let Some(body) = cluster
+        .controllers
+        .istiod
+        .answers
+        .get(&key, &cluster.store, delay, now)
+    {
+        return body;
+    }
+    let mut body = Vec::new();
+    let until = syncz::write_document(&mut body, cluster, istiod, namespace, now);
+    let body = Bytes::from(body);
+    cluster
+        .controllers
+        .istiod
+        .answers
+        .put(key, &cluster.store, delay, now, until, body.clone());
+    body
+}
+
 /// A few lines of istiod's Prometheus metrics: its build and its xDS connections.
-fn metrics(cluster: &Cluster, istiod: &Value) -> String {
-    let mut by_version: BTreeMap<String, usize> = BTreeMap::new();
+fn metrics(cluster: &mut Cluster, istiod: &Value) -> String {
+    let mut by_version: BTreeMap<&str, usize> = BTreeMap::new();
     for p in syncz::connected_proxies(cluster, istiod) {
-        *by_version
-            .entry(syncz::proxy_version(p).unwrap_or_default())
-            .or_default() += 1;
+        *by_version.entry(p.version()).or_default() += 1;
     }
     let v = syncz::istiod_version(istiod);
     let build =
@@ -225,15 +264,22 @@ mod tests {
 
     #[test]
     fn pod_proxy_answers_1_9_and_refuses_1_23() {
-        let c = cluster();
-        let r = pod_proxy(&c, "istio-system", "istiod-old", 15014, "debug/syncz", "")
-            .expect("1.9 answers");
+        let mut c = cluster();
+        let r = pod_proxy(
+            &mut c,
+            "istio-system",
+            "istiod-old",
+            15014,
+            "debug/syncz",
+            "",
+        )
+        .expect("1.9 answers");
         assert_eq!(r.status, 200);
         assert_eq!(r.content_type, "application/json");
         let doc: Value = serde_json::from_slice(&r.body).expect("json");
         assert_eq!(doc[0]["proxy"], "reviews.default");
         let r = pod_proxy(
-            &c,
+            &mut c,
             "istio-system",
             "istiod-old",
             8080,
@@ -246,41 +292,62 @@ mod tests {
             "?pretty indents"
         );
 
-        let r = pod_proxy(&c, "istio-system", "istiod-new", 15014, "debug/syncz", "")
-            .expect("an answer");
+        let r = pod_proxy(
+            &mut c,
+            "istio-system",
+            "istiod-new",
+            15014,
+            "debug/syncz",
+            "",
+        )
+        .expect("an answer");
         assert_eq!(r.status, 401);
         assert!(r.body.is_empty());
         assert!(r.content_type.starts_with("text/plain"));
         assert_eq!(
-            pod_proxy(&c, "istio-system", "istiod-new", 8080, "debug/syncz", "")
-                .map(|r| r.status)
-                .ok(),
+            pod_proxy(
+                &mut c,
+                "istio-system",
+                "istiod-new",
+                8080,
+                "debug/syncz",
+                ""
+            )
+            .map(|r| r.status)
+            .ok(),
             Some(401)
         );
     }
 
     #[test]
     fn pod_proxy_errors_like_the_api_server() {
-        let c = cluster();
-        let e = pod_proxy(&c, "istio-system", "nope", 15014, "debug/syncz", "")
+        let mut c = cluster();
+        let e = pod_proxy(&mut c, "istio-system", "nope", 15014, "debug/syncz", "")
             .err()
             .expect("404");
         assert_eq!((e.code, e.reason), (404, "NotFound"));
         assert_eq!(e.message, "pods \"nope\" not found");
-        let e = pod_proxy(&c, "istio-system", "istiod-old", 9999, "debug/syncz", "")
-            .err()
-            .expect("503");
+        let e = pod_proxy(
+            &mut c,
+            "istio-system",
+            "istiod-old",
+            9999,
+            "debug/syncz",
+            "",
+        )
+        .err()
+        .expect("503");
         assert_eq!((e.code, e.reason), (503, "ServiceUnavailable"));
         assert_eq!(
             e.message,
             "error trying to reach service: dial tcp 10.0.0.9:9999: connect: connection refused"
         );
-        let e = pod_proxy(&c, "default", "reviews", 15014, "debug/syncz", "")
+        let e = pod_proxy(&mut c, "default", "reviews", 15014, "debug/syncz", "")
             .err()
             .expect("503");
         assert_eq!(e.code, 503);
         let e = pod_proxy(
-            &c,
+            &mut c,
             "istio-system",
             "istiod-pending",
             15014,
@@ -299,7 +366,7 @@ mod tests {
 
     #[test]
     fn istiod_serves_ready_metrics_and_404() {
-        let c = cluster();
+        let mut c = cluster();
         let old = c
             .store
             .get("pods", "istio-system", "istiod-old")
@@ -307,14 +374,14 @@ mod tests {
             .expect("pod");
         let now = Timestamp::now();
         assert_eq!(
-            istiod_http(&c, old.head(), 8080, "/ready", "", true, now).status,
+            istiod_http(&mut c, old.head(), 8080, "/ready", "", true, now).status,
             200
         );
         assert_eq!(
-            istiod_http(&c, old.head(), 15014, "/ready", "", true, now).status,
+            istiod_http(&mut c, old.head(), 15014, "/ready", "", true, now).status,
             404
         );
-        let m = istiod_http(&c, old.head(), 15014, "metrics", "", false, now);
+        let m = istiod_http(&mut c, old.head(), 15014, "metrics", "", false, now);
         assert_eq!(m.status, 200);
         let text = String::from_utf8(m.body.to_vec()).expect("utf8");
         assert!(
@@ -322,7 +389,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("pilot_info{version=\"1.9.1\"} 1\n"), "{text}");
-        let nf = istiod_http(&c, old.head(), 15014, "/debug/nope", "", true, now);
+        let nf = istiod_http(&mut c, old.head(), 15014, "/debug/nope", "", true, now);
         assert_eq!(
             (nf.status, &nf.body[..]),
             (404, &b"404 page not found\n"[..])
@@ -333,7 +400,7 @@ mod tests {
             .get("pods", "istio-system", "istiod-new")
             .cloned()
             .expect("pod");
-        let r = istiod_http(&c, new.head(), 15014, "/debug/syncz", "", true, now);
+        let r = istiod_http(&mut c, new.head(), 15014, "/debug/syncz", "", true, now);
         assert_eq!(r.status, 200);
         let doc: Value = serde_json::from_slice(&r.body).expect("json");
         assert_eq!(doc[0]["proxy"], "ratings.default");
@@ -342,15 +409,20 @@ mod tests {
 
     /// syncz of each istiod in canary-2026, at a time when every proxy has settled.
     fn canary_syncz(replica_prefix: &str) -> Vec<Value> {
-        let c = crate::controllers::mesh_tests::canary();
+        let mut c = crate::controllers::mesh_tests::canary();
         let now: Timestamp = "2026-03-02T09:01:00Z".parse().expect("time");
-        c.store
+        let replicas: Vec<std::sync::Arc<crate::Stored>> = c
+            .store
             .list("pods", Some("istio-system"))
             .filter(|p| {
                 syncz::is_istiod(p.head()) && meta_name(p.head()).starts_with(replica_prefix)
             })
+            .cloned()
+            .collect();
+        replicas
+            .iter()
             .flat_map(|p| {
-                let r = istiod_http(&c, p.head(), 15014, "debug/syncz", "", true, now);
+                let r = istiod_http(&mut c, p.head(), 15014, "debug/syncz", "", true, now);
                 serde_json::from_slice::<Vec<Value>>(&r.body).expect("json")
             })
             .collect()
@@ -472,7 +544,7 @@ mod tests {
             .get("pods", "istio-system", "istiod-x")
             .cloned()
             .expect("pod");
-        let r = istiod_http(&c, x.head(), 15014, "debug/syncz", "", true, now);
+        let r = istiod_http(&mut c, x.head(), 15014, "debug/syncz", "", true, now);
         let doc: Value = serde_json::from_slice(&r.body).expect("json");
         assert_eq!(
             doc,

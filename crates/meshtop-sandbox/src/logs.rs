@@ -126,7 +126,7 @@ fn has_previous(pod: &Value, container: &str) -> bool {
         })
 }
 
-fn writer(cluster: &Cluster, pod: &Value, container: &str) -> Writer {
+fn writer(cluster: &mut Cluster, pod: &Value, container: &str) -> Writer {
     let ip = pod
         .pointer("/status/podIP")
         .and_then(Value::as_str)
@@ -138,13 +138,9 @@ fn writer(cluster: &Cluster, pod: &Value, container: &str) -> Writer {
             proxies: istiod::connected_proxies(cluster, pod)
                 .into_iter()
                 .map(|p| {
-                    let ip = p
-                        .pointer("/status/podIP")
-                        .and_then(Value::as_str)
-                        .unwrap_or("10.0.0.1");
                     (
-                        format!("{}.{}", meta_str(p, "name"), meta_str(p, "namespace")),
-                        ip.to_string(),
+                        format!("{}.{}", p.name(), p.namespace()),
+                        p.ip().unwrap_or("10.0.0.1").to_string(),
                     )
                 })
                 .collect(),
@@ -243,7 +239,7 @@ pub fn handle(
     let query = LogQuery::parse(q)?;
     let now = Timestamp::now();
     let writer = {
-        let cluster = shared.lock();
+        let mut cluster = shared.lock();
         let pod = cluster
             .store
             .get("pods", namespace, name)
@@ -255,7 +251,7 @@ pub fn handle(
                 "previous terminated container \"{container}\" in pod \"{name}\" not found"
             )));
         }
-        writer(&cluster, &pod, &container)
+        writer(&mut cluster, &pod, &container)
     };
     // The lines written so far, oldest first; the newest was written just now.
     let keep = query.tail.unwrap_or(HISTORY).min(HISTORY);

@@ -363,7 +363,7 @@ async fn route(
                 ),
                 None => (name.clone(), 80),
             };
-            let r = istiod::pod_proxy(&shared.lock(), &ns, &pod, port, &target.rest, query)?;
+            let r = istiod::pod_proxy(&mut shared.lock(), &ns, &pod, port, &target.rest, query)?;
             Ok(hyper::Response::builder()
                 .status(StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK))
                 .header(header::CONTENT_TYPE, r.content_type)

@@ -10,8 +10,11 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::super::api::{self, WriteOptions};
-use super::super::store::{Stored, meta_str, timestamp};
-use super::{Cluster, Scope, Types, delete_pod, fnv64, is_deleting, log_write, phase, spec_str};
+use super::super::store::{EventType, Store, Stored, meta_str, timestamp};
+use super::{
+    Cluster, Scope, Types, changes_since, delete_pod, fnv64, is_deleting, log_write, phase,
+    spec_str,
+};
 
 pub(super) fn parse_ipv4(s: &str) -> Option<u32> {
     s.parse::<std::net::Ipv4Addr>().ok().map(u32::from)
@@ -368,6 +371,64 @@ fn counts_on_node(pod: &Value) -> bool {
     !matches!(phase(pod), "Succeeded" | "Failed")
 }
 
+/// How many pods count on each node, kept in step with pod writes: a pod to place then
+/// costs what the nodes cost, not what the pods do.
+#[derive(Debug, Default)]
+pub(super) struct NodeLoad {
+    /// Whether it has been counted from the pods once.
+    built: bool,
+    /// The store's resourceVersion it reflects.
+    rv: u64,
+    pods: HashMap<String, usize>,
+}
+
+impl NodeLoad {
+    fn count(&mut self, pod: &Value, up: bool) {
+        let node = spec_str(pod, "nodeName");
+        if node.is_empty() || !counts_on_node(pod) {
+            return;
+        }
+        if up {
+            *self.pods.entry(node.to_string()).or_default() += 1;
+        } else if let Some(n) = self.pods.get_mut(node) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.pods.remove(node);
+            }
+        }
+    }
+
+    /// The counts as the store is now: only the pod writes since the last call are read.
+    pub(super) fn catch_up(&mut self, store: &mut Store) -> &HashMap<String, usize> {
+        let rv = store.resource_version();
+        match self
+            .built
+            .then(|| changes_since(store, "pods", self.rv))
+            .flatten()
+        {
+            Some(events) => {
+                for e in events {
+                    if let Some(old) = &e.old {
+                        self.count(old.head(), false);
+                    }
+                    if e.type_ != EventType::Deleted {
+                        self.count(e.object.head(), true);
+                    }
+                }
+            }
+            None => {
+                self.pods.clear();
+                for p in store.list("pods", None) {
+                    self.count(p.head(), true);
+                }
+                self.built = true;
+            }
+        }
+        self.rv = rv;
+        &self.pods
+    }
+}
+
 pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Scope) {
     collect_orphaned_pods(cluster, types, now);
     schedule(cluster, types, now, scope);
@@ -425,17 +486,12 @@ fn schedule(cluster: &mut Cluster, types: &Types, now: Timestamp, scope: &Scope)
         return;
     }
     let nodes: Vec<Arc<Stored>> = cluster.store.list("nodes", None).cloned().collect();
-    let mut load: HashMap<String, usize> = HashMap::new();
-    for p in cluster
-        .store
-        .list("pods", None)
-        .filter(|p| counts_on_node(p.head()))
-    {
-        let n = spec_str(p.head(), "nodeName");
-        if !n.is_empty() {
-            *load.entry(n.to_string()).or_default() += 1;
-        }
-    }
+    // A copy: the pods bound below count once their writes are read back.
+    let mut load = cluster
+        .controllers
+        .node_load
+        .catch_up(&mut cluster.store)
+        .clone();
     let ts = timestamp(now);
     for pod in pending {
         let frozen = cluster

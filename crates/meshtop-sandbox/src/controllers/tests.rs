@@ -265,6 +265,86 @@ status:
     assert_eq!(p["status"]["containerStatuses"][0]["ready"], true);
 }
 
+/// What a count from every pod gives: pods counting on each node, and the addresses in use.
+fn counted(c: &Cluster) -> (std::collections::HashMap<String, usize>, Vec<String>) {
+    let mut load = std::collections::HashMap::new();
+    let mut ips = Vec::new();
+    for p in c.store.list("pods", None).map(|p| p.head()) {
+        if !node_of(p).is_empty() && !matches!(super::phase(p), "Succeeded" | "Failed") {
+            *load.entry(node_of(p).to_string()).or_default() += 1;
+        }
+        if let Some(ip) = p.pointer("/status/podIP").and_then(Value::as_str) {
+            ips.push(ip.to_string());
+        }
+    }
+    ips.sort();
+    (load, ips)
+}
+
+fn ips_in_use(c: &Cluster) -> Vec<String> {
+    let mut ips: Vec<String> = c
+        .controllers
+        .ips
+        .iter()
+        .map(|ip| std::net::Ipv4Addr::from(*ip).to_string())
+        .collect();
+    ips.sort();
+    ips
+}
+
+/// The scheduler's load per node and the addresses in use are kept in step with pod
+/// writes (no walk over every pod); they agree with a count from every pod, also once the
+/// history no longer reaches back to the last count.
+#[test]
+fn node_load_and_addresses_follow_pod_writes() {
+    let mut c = build(&(two_nodes() + &deployment_doc("web") + &deployment_doc("api")));
+    reconcile(&mut c, after(0));
+    let (load, ips) = counted(&c);
+    assert_eq!(load.values().sum::<usize>(), 6, "{load:?}");
+    assert_eq!(c.controllers.node_load.catch_up(&mut c.store), &load);
+    assert_eq!(ips_in_use(&c), ips);
+
+    // Two deleted pods are replaced; a finished one stops counting.
+    let on_n1: Vec<String> = pods(&c, "shop")
+        .iter()
+        .filter(|p| node_of(p) == "n1")
+        .map(|p| meta_str(p, "name").to_string())
+        .collect();
+    assert!(on_n1.len() >= 2, "{on_n1:?}");
+    for name in &on_n1[..2] {
+        delete_pod(&mut c, "shop", name);
+    }
+    let mut done = pods(&c, "shop")
+        .into_iter()
+        .find(|p| node_of(p) == "n2")
+        .expect("a pod on n2");
+    done["status"]["phase"] = json!("Succeeded");
+    update(&mut c, "v1", "Pod", done);
+    reconcile(&mut c, after(1));
+    let (load, ips) = counted(&c);
+    assert_eq!(c.controllers.node_load.catch_up(&mut c.store), &load);
+    assert_eq!(
+        ips_in_use(&c),
+        ips,
+        "deleted pods' addresses are free again"
+    );
+
+    // Past the history: counted again from the pods.
+    c.store.set_history_cap(1);
+    let victims: Vec<String> = pods(&c, "shop")
+        .iter()
+        .take(3)
+        .map(|p| meta_str(p, "name").to_string())
+        .collect();
+    for name in &victims {
+        delete_pod(&mut c, "shop", name);
+    }
+    reconcile(&mut c, after(2));
+    let (load, ips) = counted(&c);
+    assert_eq!(c.controllers.node_load.catch_up(&mut c.store), &load);
+    assert_eq!(ips_in_use(&c), ips);
+}
+
 #[test]
 fn scenario_pods_keep_their_status() {
     let mut docs = String::new();

@@ -461,11 +461,11 @@ fn answer(
     req: &hyper::Request<Incoming>,
 ) -> (hyper::Response<Full<Bytes>>, Duration) {
     let (r, delay) = {
-        let cluster = shared.lock();
-        match cluster.store.get("pods", namespace, pod) {
+        let mut cluster = shared.lock();
+        match cluster.store.get("pods", namespace, pod).cloned() {
             Some(obj) if serves_http(obj.head(), port) => (
                 istiod_http(
-                    &cluster,
+                    &mut cluster,
                     obj.head(),
                     port,
                     req.uri().path(),

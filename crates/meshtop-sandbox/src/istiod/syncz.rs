@@ -1,12 +1,15 @@
-//! Which proxies each istiod replica holds, and the `/debug/syncz` document a replica
-//! serves about them, in the shape of the replica's Istio version
+//! What the sandbox reads of a proxy's pod, and the `/debug/syncz` document a replica
+//! serves about the proxies connected to it, in the shape of the replica's Istio version
 //! (nonces chosen so that istioctl's rules recover the state).
+
+use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
 use super::super::scenario::parse_xds;
-use super::super::store::{meta_str, timestamp};
+pub(super) use super::super::store::meta_str;
+use super::super::store::timestamp;
 use super::super::{ANNOTATION_PREFIX, Cluster};
 
 /// An Istio release line, `major.minor`: what decides the syncz shape and the debug auth.
@@ -204,7 +207,7 @@ pub fn istiod_version(istiod: &Value) -> IstioVersion {
         .unwrap_or(IstioVersion::NEWEST)
 }
 
-fn istiod_revision(istiod: &Value) -> &str {
+pub(super) fn istiod_revision(istiod: &Value) -> &str {
     label(istiod, "istio.io/rev")
         .filter(|r| !r.is_empty())
         .unwrap_or("default")
@@ -280,11 +283,6 @@ fn connected_since(pod: &Value) -> Option<Timestamp> {
         .or_else(|| parse(pod.pointer("/metadata/creationTimestamp")))
 }
 
-fn same_pod(a: &Value, b: &Value) -> bool {
-    meta_str(a, "namespace") == meta_str(b, "namespace")
-        && meta_str(a, "name") == meta_str(b, "name")
-}
-
 /// FNV-1a: stable across runs and Rust versions, unlike `DefaultHasher`.
 fn fnv1a(parts: &[&str]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -302,66 +300,127 @@ fn fnv1a(parts: &[&str]) -> u64 {
     h
 }
 
-/// The Ready istiod replicas of a revision, by name: the ones a proxy can hold a stream to.
-fn ready_replicas<'a>(cluster: &'a Cluster, revision: &str) -> Vec<&'a Value> {
-    let mut replicas: Vec<&Value> = cluster
-        .store
-        .list("pods", None)
-        .map(|p| p.head())
-        .filter(|p| is_istiod(p) && is_ready(p) && istiod_revision(p) == revision)
-        .collect();
-    replicas.sort_by(|a, b| {
-        meta_str(a, "name")
-            .cmp(meta_str(b, "name"))
-            .then(meta_str(a, "namespace").cmp(meta_str(b, "namespace")))
-    });
-    replicas
-}
-
 /// Whether this pod runs a proxy that holds an xDS stream to some istiod.
 fn is_connected_proxy(pod: &Value) -> bool {
     is_running(pod) && has_proxy(pod) && sandbox_annotation(pod, "disconnected") != Some("true")
 }
 
-/// The replica among `replicas` (all Ready, one revision, by name) a proxy is connected to.
-fn assigned<'a>(proxy: &Value, replicas: &[&'a Value]) -> Option<&'a Value> {
-    if let Some(named) = sandbox_annotation(proxy, "istiod")
-        && let Some(r) = replicas.iter().find(|r| meta_str(r, "name") == named)
-    {
-        return Some(r);
-    }
-    if replicas.is_empty() {
-        return None;
-    }
-    let n = replicas.len() as u64;
-    let i = usize::try_from(fnv1a(&[meta_str(proxy, "name")]) % n).unwrap_or(0);
-    replicas.get(i).copied()
+/// What one syncz entry is written from, read from the proxy's pod once, when the pod is
+/// written, instead of on every poll of every replica.
+#[derive(Debug)]
+pub struct Proxy {
+    name: Box<str>,
+    namespace: Box<str>,
+    /// What the nonces derive from: the pod's uid, else its id.
+    uid: Box<str>,
+    kind: &'static str,
+    /// The `ISTIO_VERSION` it reports, empty included.
+    version: Option<Box<str>>,
+    /// The scenario's state for each xDS type of its kind (`XDS_TYPES`, or `ZTUNNEL_TYPES`
+    /// for a ztunnel), in their order; `None` follows the clock.
+    pinned: [Option<XdsState>; XDS_TYPES.len()],
+    /// When its xDS stream started, and that time as `sentTime` is written.
+    since: Option<(Timestamp, Box<str>)>,
+    /// The NACK an ERROR state reports.
+    error: Box<str>,
+    /// The replica the scenario pins it to.
+    istiod: Option<Box<str>>,
+    /// What spreads the proxies that are not pinned over their revision's replicas.
+    spread: u64,
+    ip: Option<Box<str>>,
 }
 
-/// The istiod pod a proxy pod is connected to, if any.
-#[cfg(test)]
-fn connected_istiod<'a>(cluster: &'a Cluster, proxy: &Value) -> Option<&'a Value> {
-    if !is_connected_proxy(proxy) {
-        return None;
+impl Proxy {
+    /// The proxy of a pod and the revision it belongs to; none if the pod holds no xDS
+    /// stream.
+    pub fn read(pod: &Value) -> Option<(String, Proxy)> {
+        if !is_connected_proxy(pod) {
+            return None;
+        }
+        let (name, namespace) = (meta_str(pod, "name"), meta_str(pod, "namespace"));
+        let kind = proxy_type(pod);
+        let types: &[XdsType] = if kind == "ztunnel" {
+            &ZTUNNEL_TYPES
+        } else {
+            &XDS_TYPES
+        };
+        let given: Vec<(String, String)> = sandbox_annotation(pod, "xds")
+            .and_then(|t| parse_xds(t).ok())
+            .unwrap_or_default();
+        let mut pinned = [None; XDS_TYPES.len()];
+        for (slot, t) in pinned.iter_mut().zip(types) {
+            // The last mention of a type counts, even when its state is not one.
+            *slot = given
+                .iter()
+                .rev()
+                .find(|(ty, _)| ty == t.short)
+                .and_then(|(_, s)| XdsState::parse(s));
+        }
+        let uid = match meta_str(pod, "uid") {
+            "" => format!("{name}.{namespace}"),
+            uid => uid.to_string(),
+        };
+        let proxy = Proxy {
+            name: name.into(),
+            namespace: namespace.into(),
+            uid: uid.into(),
+            kind,
+            version: proxy_version(pod).map(Into::into),
+            pinned,
+            since: connected_since(pod).map(|t| (t, timestamp(t).into())),
+            error: sandbox_annotation(pod, "xds-error")
+                .filter(|e| !e.is_empty())
+                .unwrap_or(DEFAULT_NACK)
+                .into(),
+            istiod: sandbox_annotation(pod, "istiod").map(Into::into),
+            spread: fnv1a(&[name]),
+            ip: pod
+                .pointer("/status/podIP")
+                .and_then(Value::as_str)
+                .map(Into::into),
+        };
+        Some((proxy_revision(pod), proxy))
     }
-    assigned(proxy, &ready_replicas(cluster, &proxy_revision(proxy)))
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// Its `ISTIO_VERSION`, empty when the pod gives none.
+    pub fn version(&self) -> &str {
+        self.version.as_deref().unwrap_or("")
+    }
+
+    pub fn ip(&self) -> Option<&str> {
+        self.ip.as_deref()
+    }
+
+    /// Which of `replicas` (the names of a revision's Ready replicas, in order) it is
+    /// connected to: the first of the name the scenario pins it to, else one spread by its
+    /// name.
+    pub fn assigned(&self, replicas: &[&str]) -> Option<usize> {
+        if let Some(named) = &self.istiod
+            && let Some(i) = replicas.iter().position(|r| *r == &**named)
+        {
+            return Some(i);
+        }
+        if replicas.is_empty() {
+            return None;
+        }
+        let n = replicas.len() as u64;
+        usize::try_from(self.spread % n).ok()
+    }
 }
 
-/// The proxies connected to `istiod`, in the store's order.
-pub fn connected_proxies<'a>(cluster: &'a Cluster, istiod: &Value) -> Vec<&'a Value> {
-    let revision = istiod_revision(istiod);
-    let replicas = ready_replicas(cluster, revision);
-    if !replicas.iter().any(|r| same_pod(r, istiod)) {
-        // Proxies reach istiod through its Service, which lists Ready pods only.
-        return Vec::new();
+/// Keeps the earliest of the instants an answer changes at with no write to the cluster.
+fn changes_at(slot: &mut Option<Timestamp>, at: Timestamp) {
+    if slot.is_none_or(|t| at < t) {
+        *slot = Some(at);
     }
-    cluster
-        .store
-        .list("pods", None)
-        .map(|p| p.head())
-        .filter(|p| is_connected_proxy(p) && proxy_revision(p) == revision)
-        .filter(|p| assigned(p, &replicas).is_some_and(|r| same_pod(r, istiod)))
-        .collect()
 }
 
 /// A UUID-shaped nonce, the same on every poll for the same pod, type and push: 32 hex
@@ -402,37 +461,43 @@ fn nonces(uid: &str, type_url: &str, state: XdsState) -> (Option<[u8; 36]>, Opti
 }
 
 /// Each type's state: pinned by the scenario, else SYNCED once the proxy has been
-/// connected for `proxy_sync_delay`.
-fn states<const N: usize>(
-    cluster: &Cluster,
-    pod: &Value,
-    types: &[XdsType; N],
+/// connected for `delay`. When a state will change with time alone is kept in `until`.
+fn states(
+    proxy: &Proxy,
+    types: &[XdsType],
+    delay: Duration,
     now: Timestamp,
-) -> [XdsState; N] {
-    let pinned: Vec<(String, String)> = sandbox_annotation(pod, "xds")
-        .and_then(|t| parse_xds(t).ok())
-        .unwrap_or_default();
-    let delay =
-        SignedDuration::try_from(cluster.settings.proxy_sync_delay).unwrap_or(SignedDuration::MAX);
-    let settled = connected_since(pod).is_none_or(|since| now.duration_since(since) >= delay);
+    until: &mut Option<Timestamp>,
+) -> [XdsState; XDS_TYPES.len()] {
+    let delay = SignedDuration::try_from(delay).unwrap_or(SignedDuration::MAX);
+    let settled_at = proxy
+        .since
+        .as_ref()
+        .map(|(since, _)| since.checked_add(delay).ok());
+    let settled = match settled_at {
+        None => true,
+        Some(Some(at)) => now >= at,
+        // Never, within what a timestamp holds.
+        Some(None) => false,
+    };
     let default = if settled {
         XdsState::Synced
     } else {
         XdsState::NeverAcknowledged
     };
-    std::array::from_fn(|i| {
-        pinned
-            .iter()
-            .rev()
-            .find(|(ty, _)| ty == types[i].short)
-            .and_then(|(_, s)| XdsState::parse(s))
-            .unwrap_or(default)
-    })
-}
-
-#[cfg(test)]
-fn proxy_id(pod: &Value) -> String {
-    format!("{}.{}", meta_str(pod, "name"), meta_str(pod, "namespace"))
+    let mut out = [default; XDS_TYPES.len()];
+    for (i, state) in out.iter_mut().enumerate().take(types.len()) {
+        match proxy.pinned.get(i).copied().flatten() {
+            Some(pinned) => *state = pinned,
+            None if !settled => {
+                if let Some(Some(at)) = settled_at {
+                    changes_at(until, at);
+                }
+            }
+            None => {}
+        }
+    }
+    out
 }
 
 /// Appends `text` as a JSON string, quoted and escaped by serde_json (writing into a
@@ -483,47 +548,40 @@ impl<'a> ObjectWriter<'a> {
     }
 }
 
+/// How one answer is written: the replica's shape, the cluster's sync delay and the time.
+struct Shape {
+    version: IstioVersion,
+    delay: Duration,
+    now: Timestamp,
+}
+
 /// Appends one element of the syncz array, as `version` writes it (every key `omitempty`),
 /// in the order of the Go struct's fields.
-fn write_entry(
-    out: &mut Vec<u8>,
-    cluster: &Cluster,
-    pod: &Value,
-    version: IstioVersion,
-    now: Timestamp,
-) {
-    let (name, namespace) = (meta_str(pod, "name"), meta_str(pod, "namespace"));
+fn write_entry(out: &mut Vec<u8>, p: &Proxy, shape: &Shape, until: &mut Option<Timestamp>) {
+    let version = shape.version;
     let mut m = ObjectWriter::open(out);
     if version.at_least(13) {
         m.string(&["cluster_id"], "Kubernetes");
     }
-    push_string(m.key(&["proxy"]), &format!("{name}.{namespace}"));
-    let kind = proxy_type(pod);
+    m.string(&["proxy"], &format!("{}.{}", p.name, p.namespace));
     if version.at_least(18) {
-        m.string(&["proxy_type"], kind);
+        m.string(&["proxy_type"], p.kind);
     }
-    if let Some(v) = proxy_version(pod).filter(|v| !v.is_empty()) {
-        m.string(&["istio_version"], &v);
+    if let Some(v) = p.version.as_deref().filter(|v| !v.is_empty()) {
+        m.string(&["istio_version"], v);
     }
-    let uid = match meta_str(pod, "uid") {
-        "" => format!("{name}.{namespace}"),
-        uid => uid.to_string(),
-    };
-    let ztunnel = kind == "ztunnel";
-    let (types, states): (&[XdsType], Vec<XdsState>) = if ztunnel {
-        (
-            &ZTUNNEL_TYPES,
-            states(cluster, pod, &ZTUNNEL_TYPES, now).to_vec(),
-        )
+    let types: &[XdsType] = if p.kind == "ztunnel" {
+        &ZTUNNEL_TYPES
     } else {
-        (&XDS_TYPES, states(cluster, pod, &XDS_TYPES, now).to_vec())
+        &XDS_TYPES
     };
+    let states = states(p, types, shape.delay, shape.now, until);
     let mut resources = Vec::new();
     for (t, &state) in types.iter().zip(&states) {
         if !version.at_least(t.since) {
             continue;
         }
-        let (sent, acked) = nonces(&uid, t.url, state);
+        let (sent, acked) = nonces(&p.uid, t.url, state);
         if !t.key.is_empty() {
             if let Some(sent) = &sent {
                 m.nonce(&[t.key, "_sent"], sent);
@@ -539,9 +597,19 @@ fn write_entry(
     if !resources.is_empty() {
         // A Go map: its keys in order.
         resources.sort_by(|a, b| a.0.cmp(b.0));
-        let sent_time = connected_since(pod)
-            .map(timestamp)
-            .unwrap_or_else(|| timestamp(now));
+        let now_text;
+        let sent_time: &str = match &p.since {
+            Some((_, text)) => text,
+            None => {
+                // The answer then changes every second.
+                let next = Timestamp::from_second(shape.now.as_second().saturating_add(1));
+                if let Ok(next) = next {
+                    changes_at(until, next);
+                }
+                now_text = timestamp(shape.now);
+                &now_text
+            }
+        };
         let out = m.key(&["resources"]);
         let mut r = ObjectWriter::open(out);
         for (url, state, sent, acked) in resources {
@@ -554,17 +622,10 @@ fn write_entry(
             }
             t.string(
                 &["sentTime"],
-                if sent.is_some() {
-                    &sent_time
-                } else {
-                    ZERO_TIME
-                },
+                if sent.is_some() { sent_time } else { ZERO_TIME },
             );
             if state == XdsState::Error {
-                let message = sandbox_annotation(pod, "xds-error")
-                    .filter(|e| !e.is_empty())
-                    .unwrap_or(DEFAULT_NACK);
-                t.string(&["lastError"], message);
+                t.string(&["lastError"], &p.error);
             }
             t.close();
         }
@@ -573,42 +634,51 @@ fn write_entry(
     m.close();
 }
 
+/// The proxies connected to `istiod`, in the order of their ids (`name.namespace`, as
+/// their bytes compare), the index first brought up to date with the store.
+pub fn connected_proxies<'a>(cluster: &'a mut Cluster, istiod: &Value) -> Vec<&'a Proxy> {
+    let index = &mut cluster.controllers.istiod.proxies;
+    index.catch_up(&mut cluster.store);
+    index.connected(meta_str(istiod, "namespace"), meta_str(istiod, "name"))
+}
+
 /// Appends the compact `/debug/syncz` array of `istiod` at `now` to `out`, each entry
 /// written straight into it. `namespace` is the `?namespace=` filter, which istiod honours
-/// from 1.19.
+/// from 1.19. Returns when the answer next changes with no write to the cluster (a new
+/// proxy turning SYNCED), if it does.
 pub fn write_document(
     out: &mut Vec<u8>,
-    cluster: &Cluster,
+    cluster: &mut Cluster,
     istiod: &Value,
     namespace: Option<&str>,
     now: Timestamp,
-) {
-    let version = istiod_version(istiod);
-    let namespace = namespace.filter(|n| !n.is_empty() && version.at_least(19));
-    let mut proxies: Vec<(&str, &str, &Value)> = connected_proxies(cluster, istiod)
+) -> Option<Timestamp> {
+    let shape = Shape {
+        version: istiod_version(istiod),
+        delay: cluster.settings.proxy_sync_delay,
+        now,
+    };
+    let namespace = namespace.filter(|n| !n.is_empty() && shape.version.at_least(19));
+    let proxies: Vec<&Proxy> = connected_proxies(cluster, istiod)
         .into_iter()
-        .map(|p| (meta_str(p, "name"), meta_str(p, "namespace"), p))
-        .filter(|(_, ns, _)| namespace.is_none_or(|n| *ns == n))
+        .filter(|p| namespace.is_none_or(|n| *p.namespace == *n))
         .collect();
-    // By proxy id, `name.namespace`, as its bytes compare.
-    fn id<'a>(name: &'a str, ns: &'a str) -> impl Iterator<Item = u8> + 'a {
-        name.bytes().chain(std::iter::once(b'.')).chain(ns.bytes())
-    }
-    proxies.sort_by(|a, b| id(a.0, a.1).cmp(id(b.0, b.1)));
+    let mut until = None;
     out.reserve(proxies.len().saturating_mul(1600));
     out.push(b'[');
-    for (i, (_, _, pod)) in proxies.into_iter().enumerate() {
+    for (i, p) in proxies.into_iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_entry(out, cluster, pod, version, now);
+        write_entry(out, p, &shape, &mut until);
     }
     out.push(b']');
+    until
 }
 
 /// The `/debug/syncz` array of `istiod` at `now`, parsed.
 pub fn document(
-    cluster: &Cluster,
+    cluster: &mut Cluster,
     istiod: &Value,
     namespace: Option<&str>,
     now: Timestamp,
@@ -616,6 +686,11 @@ pub fn document(
     let mut out = Vec::new();
     write_document(&mut out, cluster, istiod, namespace, now);
     serde_json::from_slice(&out).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+fn proxy_id(pod: &Value) -> String {
+    format!("{}.{}", meta_str(pod, "name"), meta_str(pod, "namespace"))
 }
 
 #[cfg(test)]
@@ -685,13 +760,19 @@ pub(crate) mod tests {
         })
     }
 
-    fn get<'a>(cluster: &'a Cluster, name: &str) -> &'a Value {
+    fn get(cluster: &Cluster, name: &str) -> std::sync::Arc<crate::Stored> {
         cluster
             .store
             .list("pods", None)
             .find(|p| meta_str(p.head(), "name") == name)
+            .cloned()
             .expect("pod")
-            .head()
+    }
+
+    /// The answer of the istiod pod `name`, parsed.
+    fn answer_of(c: &mut Cluster, name: &str, namespace: Option<&str>, now: Timestamp) -> Value {
+        let istiod = get(c, name);
+        document(c, istiod.head(), namespace, now)
     }
 
     /// istioctl's HTTP rule for one `*_sent` / `*_acked` pair.
@@ -864,7 +945,7 @@ pub(crate) mod tests {
                 sidecar("web-1", "shop", "default", LONG_AGO, json!({})),
                 now,
             );
-            let doc = document(&c, get(&c, "istiod-a"), None, now);
+            let doc = answer_of(&mut c, "istiod-a", None, now);
             let entries = doc.as_array().expect("array");
             assert_eq!(entries.len(), 1, "{version}: {doc}");
             assert_eq!(keys(&entries[0]), *want, "{version}");
@@ -890,7 +971,7 @@ pub(crate) mod tests {
                 sidecar("reviews-v1", "default", "default", LONG_AGO, pins),
                 now,
             );
-            let doc = document(&c, get(&c, "istiod-a"), None, now);
+            let doc = answer_of(&mut c, "istiod-a", None, now);
             let e = &doc[0];
             assert_eq!(istioctl_status(e, "cluster"), "SYNCED", "{version}");
             assert_eq!(
@@ -947,7 +1028,7 @@ pub(crate) mod tests {
             ),
             now,
         );
-        let doc = document(&c, get(&c, "istiod-a"), None, now);
+        let doc = answer_of(&mut c, "istiod-a", None, now);
         for k in [
             "cluster",
             "listener",
@@ -962,7 +1043,7 @@ pub(crate) mod tests {
             );
         }
         let later = ts("2026-02-01T00:00:11Z");
-        let again = document(&c, get(&c, "istiod-a"), None, later);
+        let again = answer_of(&mut c, "istiod-a", None, later);
         for k in [
             "cluster",
             "listener",
@@ -976,7 +1057,7 @@ pub(crate) mod tests {
         assert_eq!(doc[0]["cluster_sent"], again[0]["cluster_sent"]);
         assert_eq!(
             again,
-            document(&c, get(&c, "istiod-a"), None, later),
+            answer_of(&mut c, "istiod-a", None, later),
             "repeated polls are equal"
         );
     }
@@ -1003,7 +1084,7 @@ pub(crate) mod tests {
         let mut egw = sidecar("egress-abc", "istio-system", "default", LONG_AGO, json!({}));
         egw["metadata"]["labels"] = json!({"operator.istio.io/component": "EgressGateways"});
         pod(&mut c, egw, now);
-        let doc = document(&c, get(&c, "istiod-a"), None, now);
+        let doc = answer_of(&mut c, "istiod-a", None, now);
         let types: Vec<(&str, &str)> = doc
             .as_array()
             .expect("array")
@@ -1023,7 +1104,7 @@ pub(crate) mod tests {
                 ("web.shop", "sidecar")
             ]
         );
-        let only_shop = document(&c, get(&c, "istiod-a"), Some("shop"), now);
+        let only_shop = answer_of(&mut c, "istiod-a", Some("shop"), now);
         assert_eq!(only_shop.as_array().map(Vec::len), Some(1));
         // 1.18 ignores the filter.
         let mut c18 = cluster();
@@ -1039,7 +1120,7 @@ pub(crate) mod tests {
             now,
         );
         assert_eq!(
-            document(&c18, get(&c18, "istiod-a"), Some("shop"), now)
+            answer_of(&mut c18, "istiod-a", Some("shop"), now)
                 .as_array()
                 .map(Vec::len),
             Some(2)
@@ -1092,8 +1173,8 @@ pub(crate) mod tests {
         );
         pod(&mut c, pinned, now);
         names.push("pinned.default".into());
-        let ids = |istiod: &str| -> Vec<String> {
-            document(&c, get(&c, istiod), None, now)
+        let mut ids = |istiod: &str| -> Vec<String> {
+            answer_of(&mut c, istiod, None, now)
                 .as_array()
                 .expect("array")
                 .iter()
@@ -1115,8 +1196,14 @@ pub(crate) mod tests {
         );
         assert!(b.contains(&"pinned.default".to_string()));
         assert_eq!(ids("istiod-1-23-2-cccc"), ["new-rev.default"]);
+        c.controllers.istiod.proxies.catch_up(&mut c.store);
         for p in c.store.list("pods", None) {
-            let under = connected_istiod(&c, p.head()).map(|i| meta_str(i, "name").to_string());
+            let under = c
+                .controllers
+                .istiod
+                .proxies
+                .istiod_of(p.head())
+                .map(|(_, name)| name.to_string());
             let id = proxy_id(p.head());
             let expected = if a.contains(&id) {
                 Some("istiod-1-9-1-aaaa")
@@ -1151,12 +1238,12 @@ pub(crate) mod tests {
             now,
         );
         assert_eq!(
-            document(&c, get(&c, "istiod-a"), None, now)
+            answer_of(&mut c, "istiod-a", None, now)
                 .as_array()
                 .map(Vec::len),
             Some(1)
         );
-        assert_eq!(document(&c, get(&c, "istiod-b"), None, now), json!([]));
+        assert_eq!(answer_of(&mut c, "istiod-b", None, now), json!([]));
     }
 
     /// A mesh with every kind of proxy and pinned state, under replicas of every syncz
@@ -1257,17 +1344,19 @@ pub(crate) mod tests {
     /// per proxy); every later one must serve the same bytes.
     fn varied_answers() -> String {
         let now = ts("2026-02-01T00:00:10Z");
-        let c = varied_mesh(now);
+        let mut c = varied_mesh(now);
         let mut out = String::new();
-        let istiods: Vec<&Value> = c
+        let istiods: Vec<std::sync::Arc<crate::Stored>> = c
             .store
             .list("pods", None)
-            .map(|p| p.head())
-            .filter(|p| is_istiod(p))
+            .filter(|p| is_istiod(p.head()))
+            .cloned()
             .collect();
         for i in istiods {
+            let i = i.head();
             for query in ["", "namespace=shop", "pretty"] {
-                let r = crate::istiod::istiod_http(&c, i, 15014, "/debug/syncz", query, true, now);
+                let r =
+                    crate::istiod::istiod_http(&mut c, i, 15014, "/debug/syncz", query, true, now);
                 out.push_str(&format!("{} ?{query} {}\n", meta_str(i, "name"), r.status));
                 out.push_str(&String::from_utf8_lossy(&r.body));
                 out.push('\n');
@@ -1293,5 +1382,232 @@ pub(crate) mod tests {
             assert_eq!(g, w, "line {}", n + 1);
         }
         assert_eq!(got.lines().count(), want.lines().count());
+    }
+
+    /// The compact answer of the istiod pod `name` as served (from the answers kept when
+    /// they still hold).
+    fn served(c: &mut Cluster, name: &str, query: &str, now: Timestamp) -> bytes::Bytes {
+        let istiod = get(c, name);
+        let r =
+            crate::istiod::istiod_http(c, istiod.head(), 15014, "debug/syncz", query, true, now);
+        assert_eq!(r.status, 200);
+        r.body
+    }
+
+    fn entry<'a>(doc: &'a Value, id: &str) -> Option<&'a Value> {
+        doc.as_array()?.iter().find(|e| e["proxy"] == id)
+    }
+
+    fn pod_type(c: &Cluster) -> crate::resources::ResourceType {
+        c.registry.by_kind("v1", "Pod").cloned().expect("Pod type")
+    }
+
+    /// Rewrites a stored pod through the store, as an API write does.
+    fn rewrite(c: &mut Cluster, ns: &str, name: &str, change: impl FnOnce(&mut Value)) {
+        let t = pod_type(c);
+        let mut p = c.store.get("pods", ns, name).expect("pod").full();
+        change(&mut p);
+        c.store.replace(&t, p).expect("replace");
+    }
+
+    #[test]
+    fn an_unchanged_mesh_answers_from_the_kept_bytes_and_a_write_shows_at_once() {
+        let now = ts("2026-02-01T00:00:10Z");
+        let mut c = cluster();
+        pod(&mut c, istiod("istiod-a", "default", "1.23.2"), now);
+        for name in ["web", "api", "db"] {
+            pod(
+                &mut c,
+                sidecar(name, "shop", "default", LONG_AGO, json!({})),
+                now,
+            );
+        }
+        let first = served(&mut c, "istiod-a", "", now);
+        let again = served(&mut c, "istiod-a", "", now);
+        assert_eq!(first, again);
+        assert_eq!(
+            first.as_ptr(),
+            again.as_ptr(),
+            "the second answer is the kept one"
+        );
+        // Another filter is another answer.
+        let filtered = served(&mut c, "istiod-a", "namespace=default", now);
+        assert_eq!(&filtered[..], b"[]");
+
+        // A pinned state shows in the very next answer.
+        rewrite(&mut c, "shop", "api", |p| {
+            p["metadata"]["annotations"]["sandbox.meshtop.dev/xds"] = json!("EDS=STALE");
+        });
+        let doc: Value =
+            serde_json::from_slice(&served(&mut c, "istiod-a", "", now)).expect("json");
+        assert_eq!(
+            istioctl_status(entry(&doc, "api.shop").expect("api"), "endpoint"),
+            "STALE"
+        );
+        assert_eq!(
+            istioctl_status(entry(&doc, "web.shop").expect("web"), "endpoint"),
+            "SYNCED"
+        );
+
+        // So does a deleted pod, and one that stops running.
+        let t = pod_type(&c);
+        c.store.remove(&t, "shop", "db").expect("delete");
+        rewrite(&mut c, "shop", "web", |p| {
+            p["status"]["phase"] = json!("Failed");
+        });
+        let doc: Value =
+            serde_json::from_slice(&served(&mut c, "istiod-a", "", now)).expect("json");
+        let ids: Vec<&str> = doc
+            .as_array()
+            .expect("array")
+            .iter()
+            .filter_map(|e| e["proxy"].as_str())
+            .collect();
+        assert_eq!(ids, ["api.shop"]);
+
+        // A new replica takes its share of the proxies at once.
+        pod(&mut c, istiod("istiod-b", "default", "1.23.2"), now);
+        for i in 0..8 {
+            pod(
+                &mut c,
+                sidecar(&format!("app-{i}"), "shop", "default", LONG_AGO, json!({})),
+                now,
+            );
+        }
+        let a: Value = serde_json::from_slice(&served(&mut c, "istiod-a", "", now)).expect("json");
+        let b: Value = serde_json::from_slice(&served(&mut c, "istiod-b", "", now)).expect("json");
+        let (a, b) = (
+            a.as_array().map_or(0, Vec::len),
+            b.as_array().map_or(0, Vec::len),
+        );
+        assert_eq!(a + b, 9, "every proxy once");
+        assert!(a > 0 && b > 0, "both replicas hold proxies: {a} and {b}");
+    }
+
+    #[test]
+    fn a_kept_answer_turns_synced_when_the_sync_delay_has_passed() {
+        let start = ts("2026-02-01T00:00:10Z");
+        let mut c = cluster();
+        pod(&mut c, istiod("istiod-a", "default", "1.23.2"), start);
+        pod(
+            &mut c,
+            sidecar(
+                "fresh",
+                "shop",
+                "default",
+                "2026-02-01T00:00:09Z",
+                json!({}),
+            ),
+            start,
+        );
+        let state = |body: &[u8]| {
+            let doc: Value = serde_json::from_slice(body).expect("json");
+            istioctl_status(&doc[0], "cluster")
+        };
+        // Connected at :09 with a 3 s delay: never acknowledged until :12.
+        let before = served(&mut c, "istiod-a", "", start);
+        assert_eq!(state(&before), "STALE (Never Acknowledged)");
+        let still = served(&mut c, "istiod-a", "", ts("2026-02-01T00:00:11.900Z"));
+        assert_eq!(
+            still.as_ptr(),
+            before.as_ptr(),
+            "kept until the delay passes"
+        );
+        let after = served(&mut c, "istiod-a", "", ts("2026-02-01T00:00:12Z"));
+        assert_eq!(state(&after), "SYNCED");
+        // A clock that went back does not get a later answer.
+        let back = served(&mut c, "istiod-a", "", start);
+        assert_eq!(state(&back), "STALE (Never Acknowledged)");
+    }
+
+    /// Every replica's compact answers, by name.
+    fn all_answers(c: &mut Cluster, now: Timestamp) -> Vec<(String, String)> {
+        let names: Vec<String> = c
+            .store
+            .list("pods", None)
+            .filter(|p| is_istiod(p.head()))
+            .map(|p| meta_str(p.head(), "name").to_string())
+            .collect();
+        names
+            .into_iter()
+            .flat_map(|n| {
+                ["", "namespace=shop"].map(|q| {
+                    let body = served(c, &n, q, now);
+                    (
+                        format!("{n}?{q}"),
+                        String::from_utf8_lossy(&body).to_string(),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_index_kept_in_step_with_writes_agrees_with_one_read_afresh() {
+        let now = ts("2026-02-01T00:00:10Z");
+        let mut c = varied_mesh(now);
+        let before = all_answers(&mut c, now);
+        let t = pod_type(&c);
+        // Every kind of write that moves a proxy: state, revision, replica pin and
+        // readiness, disconnection, deletion, a new pod, a replica going unready.
+        rewrite(&mut c, "shop", "app-1-23-2-0", |p| {
+            p["metadata"]["annotations"]["sandbox.meshtop.dev/xds"] = json!("CDS=ERROR");
+        });
+        rewrite(&mut c, "default", "app-1-19-0-0", |p| {
+            p["metadata"]["annotations"]["sidecar.istio.io/status"] =
+                json!("{\"revision\":\"1-23-2\"}");
+        });
+        rewrite(&mut c, "shop", "app-1-9-1-3", |p| {
+            p["metadata"]["annotations"]["sandbox.meshtop.dev/disconnected"] = json!("true");
+        });
+        rewrite(&mut c, "shop", "app-1-14-3-0", |p| {
+            p["metadata"]["annotations"]["sandbox.meshtop.dev/istiod"] = json!("istiod-1-14-3-a");
+        });
+        c.store
+            .remove(&t, "shop", "waypoint-1-18-0")
+            .expect("delete");
+        pod(
+            &mut c,
+            sidecar("late", "shop", "1-13-0", LONG_AGO, json!({})),
+            now,
+        );
+        rewrite(&mut c, "istio-system", "istiod-1-18-0-b", |p| {
+            p["status"]["conditions"][0]["status"] = json!("False");
+        });
+        let kept = all_answers(&mut c, now);
+        assert_ne!(kept, before, "the writes show");
+        let doc = |answers: &[(String, String)], at: &str| -> Value {
+            let (_, body) = answers.iter().find(|(k, _)| k == at).expect("answer");
+            serde_json::from_str(body).expect("json")
+        };
+        let new = doc(&kept, "istiod-1-23-2-a?");
+        let moved = doc(&kept, "istiod-1-23-2-b?");
+        assert!(
+            entry(&new, "app-1-19-0-0.default")
+                .or(entry(&moved, "app-1-19-0-0.default"))
+                .is_some(),
+            "the proxy moved to its new revision"
+        );
+        assert_eq!(
+            doc(&kept, "istiod-1-18-0-b?"),
+            json!([]),
+            "a replica that is not Ready holds nothing"
+        );
+        // The same answers from an index read afresh from the pods.
+        c.controllers.istiod = crate::istiod::IstiodState::default();
+        assert_eq!(all_answers(&mut c, now), kept);
+
+        // And when the history no longer reaches back to the index, it reads the pods
+        // again.
+        c.store.set_history_cap(2);
+        for name in ["app-1-23-2-1", "app-1-23-2-2", "app-1-23-2-4"] {
+            c.store.remove(&t, "shop", name).expect("delete");
+        }
+        let after = all_answers(&mut c, now);
+        let gone = doc(&after, "istiod-1-23-2-a?").to_string()
+            + &doc(&after, "istiod-1-23-2-b?").to_string();
+        assert!(!gone.contains("app-1-23-2-1.shop") && !gone.contains("app-1-23-2-4.shop"));
+        c.controllers.istiod = crate::istiod::IstiodState::default();
+        assert_eq!(all_answers(&mut c, now), after);
     }
 }
