@@ -494,7 +494,7 @@ fn read_meta(r: &mut Reader<'_>) -> scan::Result<Option<Meta>> {
             b"namespace" => m.namespace = r.opt_string()?,
             b"uid" => m.uid = r.opt_string()?,
             b"resourceVersion" => m.resource_version = r.opt_string()?,
-            b"labels" => m.labels = r.value()?,
+            b"labels" => m.labels = r.string_map()?,
             b"annotations" => m.annotations = read_kept_annotations(r)?,
             b"ownerReferences" => m.owner_references = r.value()?,
             b"creationTimestamp" => m.creation_timestamp = r.value()?,
@@ -511,7 +511,7 @@ fn read_kept_annotations(r: &mut Reader<'_>) -> scan::Result<Option<BTreeMap<Str
     let present = r.object(|r, key| {
         match KEPT_ANNOTATIONS.iter().find(|k| k.as_bytes() == key) {
             Some(k) => {
-                kept.insert(k.to_string(), r.value::<String>()?);
+                kept.insert(k.to_string(), r.string()?.into_owned());
             }
             None => r.skip()?,
         }
@@ -531,7 +531,8 @@ fn read_pod_spec(r: &mut Reader<'_>, pod: &mut PodParts) -> scan::Result<()> {
             b"containers" => containers = r.list(read_container)?.unwrap_or_default(),
             b"initContainers" => init_containers = r.list(read_container)?.unwrap_or_default(),
             b"nodeSelector" => {
-                r.value::<Option<BTreeMap<String, String>>>()?;
+                // Read as serde would (a map of strings), not kept.
+                r.object(|r, _| r.string().map(drop))?;
             }
             b"volumes" => {
                 let volumes = r.list(read_volume)?.unwrap_or_default();

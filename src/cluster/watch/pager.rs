@@ -269,6 +269,9 @@ where
         limit: config.page_size,
         ..ListParams::default()
     };
+    // Room for a full page at once: a page's objects are hundreds of kilobytes, and
+    // growing them step by step copied them and churned the allocator's big chunks.
+    let room = config.page_size.unwrap_or_default() as usize;
     let failed = |e| Ok(Err(watcher::Error::InitialListFailed(e)));
     let mut pending = match fetch(&client, &url, &params, K::metadata_api(), Vec::new()) {
         Ok(f) => f,
@@ -304,16 +307,18 @@ where
             }
         };
         let page = match K::READER {
-            Some(item) => read_page_with(&body, on_meta, item),
-            None => read_page::<K>(&body, on_meta),
+            Some(item) => read_page_with(&body, on_meta, item, room),
+            None => read_page::<K>(&body, on_meta).map(|page| Page {
+                meta: page.meta,
+                items: page.items.into_iter().map(init_apply).collect(),
+            }),
         };
         spare = body;
         let page = match page {
             Ok(page) => page,
             Err(e) => return failed(kube::Error::SerdeError(e)),
         };
-        let items = page.items.into_iter().map(|o| Ok(Event::InitApply(o)));
-        emit_all(tx, items.collect()).await?;
+        emit_all(tx, page.items).await?;
         if let Some(e) = next_error {
             return failed(e);
         }
@@ -409,15 +414,22 @@ fn read_page<K: DeserializeOwned>(
     Ok(page)
 }
 
-/// Reads a list's page as `read_page` does, each object with `item`.
+/// A list's object as its watcher event.
+fn init_apply<K>(object: K) -> Item<K> {
+    Ok(Event::InitApply(object))
+}
+
+/// Reads a list's page as `read_page` does, each object with `item`, into its event
+/// (`room`: how many objects a page may hold).
 fn read_page_with<K>(
     body: &[u8],
     mut on_meta: impl FnMut(&ListMeta),
     item: ReadItem<K>,
-) -> Result<Page<K>, serde_json::Error> {
+    room: usize,
+) -> Result<Page<Item<K>>, serde_json::Error> {
     let mut r = Reader::new(body);
     let mut meta = None;
-    let mut items = Vec::new();
+    let mut items = Vec::with_capacity(room);
     r.record(|r, key| {
         match key {
             b"metadata" => {
@@ -428,7 +440,7 @@ fn read_page_with<K>(
             b"items" => {
                 items.clear();
                 r.array(|r| {
-                    items.push(item(r)?);
+                    items.push(init_apply(item(r)?));
                     Ok(())
                 })?;
             }
@@ -550,7 +562,19 @@ mod tests {
                 body,
                 |m| seen = m.continue_.clone(),
                 Lean::<Pod>::READER.expect("a reader"),
-            );
+                2,
+            )
+            .map(|page| Page {
+                meta: page.meta,
+                items: page
+                    .items
+                    .into_iter()
+                    .filter_map(|item| match item {
+                        Ok(Event::InitApply(pod)) => Some(pod),
+                        _ => None,
+                    })
+                    .collect(),
+            });
             (seen, page)
         };
         let (seen, page) = read(body);

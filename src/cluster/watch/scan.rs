@@ -5,6 +5,7 @@
 //! key and value, which was most of the cost of reading a pod.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde::de::Error as _;
@@ -177,12 +178,33 @@ impl<'a> Reader<'a> {
         Ok(self.opt_string()?.unwrap_or_default())
     }
 
+    /// An object of strings (labels, a node selector), `None` for `null`: read as serde
+    /// reads a `BTreeMap<String, String>`, in one pass.
+    pub fn string_map(&mut self) -> Result<Option<BTreeMap<String, String>>> {
+        let mut map = BTreeMap::new();
+        let present = self.object(|r, key| {
+            let key = std::str::from_utf8(key)
+                .map_err(|_| r.error("invalid unicode in a string"))?
+                .to_owned();
+            map.insert(key, r.string()?.into_owned());
+            Ok(())
+        })?;
+        Ok(present.then_some(map))
+    }
+
     /// The raw bytes of a string without escapes, or the unescaped string.
     fn string_bytes(&mut self) -> Result<Cow<'a, [u8]>> {
         if self.peek() != Some(b'"') {
             return Err(self.error("expected a string"));
         }
         let start = self.pos + 1;
+        // Most strings (keys, names) are short and plain: one pass over words finds their
+        // end and that they hold no escape or control character.
+        if let Some(end) = plain_end(self.bytes, start) {
+            let raw = self.bytes.get(start..end).ok_or_else(|| self.eof())?;
+            self.pos = end + 1;
+            return Ok(Cow::Borrowed(raw));
+        }
         let end = self.string_end(start)?;
         let raw = self.bytes.get(start..end).ok_or_else(|| self.eof())?;
         self.pos = end + 1;
@@ -200,6 +222,24 @@ impl<'a> Reader<'a> {
     /// Where the string whose text starts at `from` ends (its closing quote).
     fn string_end(&self, from: usize) -> Result<usize> {
         let mut at = from;
+        // A short string ends within a word or two: no `memchr` set up for it.
+        for _ in 0..2 {
+            let Some(word) = self.bytes.get(at..).and_then(<[u8]>::first_chunk::<8>) else {
+                break;
+            };
+            let word = u64::from_le_bytes(*word);
+            let stops = bytes_equal(word, b'"') | bytes_equal(word, b'\\');
+            if stops == 0 {
+                at += 8;
+                continue;
+            }
+            let n = (stops.trailing_zeros() / 8) as usize;
+            if self.bytes.get(at + n) == Some(&b'"') {
+                return Ok(at + n);
+            }
+            // A backslash: the byte after it is escaped, whatever it is.
+            at += n + 2;
+        }
         loop {
             let rest = self.bytes.get(at..).ok_or_else(|| self.eof())?;
             let Some(n) = memchr::memchr2(b'"', b'\\', rest) else {
@@ -236,27 +276,39 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Skips an object or an array, 64 bytes at a time: each block's quotes, backslashes and
+    /// brackets are found as bit masks (compares the compiler makes vector ones), the bytes
+    /// inside strings are masked out by a running parity of the unescaped quotes, and the
+    /// brackets are counted rather than visited unless the nesting may end in the block.
+    /// managedFields, most of a pod's bytes, is dense with short keys and `{}`: looking at
+    /// it byte by byte, or a `memchr` per string, was most of the cost of reading a pod.
     fn skip_nested(&mut self) -> Result<()> {
-        let mut depth = 0usize;
-        let mut at = self.pos;
-        while let Some(&b) = self.bytes.get(at) {
-            match b {
-                b'"' => {
-                    at = self.string_end(at + 1)?;
-                }
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        self.pos = at + 1;
-                        return Ok(());
-                    }
-                }
-                _ => {}
-            }
-            at += 1;
+        // An empty value at once: the blocks take `{}` for nothing, not for a value's end.
+        let first = self.bytes.get(self.pos).copied().unwrap_or_default();
+        if self.bytes.get(self.pos + 1) == Some(&first.wrapping_add(2)) {
+            self.pos += 2;
+            return Ok(());
         }
-        self.pos = at;
+        let mut at = self.pos;
+        let mut nesting = Nesting::default();
+        while let Some(rest) = self.bytes.get(at..).filter(|r| !r.is_empty()) {
+            let mut padded = [b' '; BLOCK];
+            let block: &[u8; BLOCK] = match rest.first_chunk::<BLOCK>() {
+                Some(block) => block,
+                None => {
+                    for (to, from) in padded.iter_mut().zip(rest) {
+                        *to = *from;
+                    }
+                    &padded
+                }
+            };
+            if let Some(end) = nesting.end_in(block) {
+                self.pos = at + end + 1;
+                return Ok(());
+            }
+            at += BLOCK;
+        }
+        self.pos = self.bytes.len();
         Err(self.eof())
     }
 
@@ -277,6 +329,173 @@ impl<'a> Reader<'a> {
             Some(_) => Err(self.error("trailing characters")),
         }
     }
+}
+
+/// The top bit of each byte of `word` that is `byte`.
+fn bytes_equal(word: u64, byte: u8) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let x = word ^ (u64::from(byte) * 0x0101_0101_0101_0101);
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
+/// The top bit of each byte of `word` below 0x20 (a control character).
+fn bytes_control(word: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((word & LOW7) + 0x6060_6060_6060_6060) | word | LOW7)
+}
+
+/// Where the string whose text starts at `from` ends, if it has no escape and no control
+/// character before its closing quote; `None` otherwise (or at the end of the text).
+fn plain_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    let rest = bytes.get(at..)?;
+    let (words, tail) = rest.as_chunks::<8>();
+    for word in words {
+        let word = u64::from_le_bytes(*word);
+        let stops = bytes_equal(word, b'"') | bytes_equal(word, b'\\') | bytes_control(word);
+        if stops != 0 {
+            let end = at + (stops.trailing_zeros() / 8) as usize;
+            return (bytes.get(end) == Some(&b'"')).then_some(end);
+        }
+        at += 8;
+    }
+    let n = tail
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    (tail.get(n) == Some(&b'"')).then_some(at + n)
+}
+
+/// The bytes a nested value is skipped by at a time (`Reader::skip_nested`).
+const BLOCK: usize = 64;
+
+/// Where a skip through nested values stands between blocks.
+#[derive(Default)]
+struct Nesting {
+    /// Open objects and arrays.
+    depth: u32,
+    /// All ones while inside a string.
+    in_string: u64,
+    /// The last block ended with a backslash that escapes this block's first byte.
+    escape_next: bool,
+}
+
+impl Nesting {
+    /// Reads one block: the offset of the bracket that closes the outermost value, if it is
+    /// in this block.
+    fn end_in(&mut self, block: &[u8; BLOCK]) -> Option<usize> {
+        let marks = Marks::of(block);
+        let escaped = self.escaped(marks.backslash);
+        let quotes = marks.quote & !escaped;
+        // Bit i: byte i is inside a string (its opening quote included, its closing one not).
+        let inside = prefix_xor(quotes) ^ self.in_string;
+        self.in_string = 0u64.wrapping_sub(inside >> (BLOCK - 1));
+        let mut open = marks.open & !inside;
+        let mut close = marks.close & !inside;
+        // `{}` and `[]` change nothing: most of managedFields' brackets.
+        let empty = open & (close >> 1);
+        open &= !empty;
+        close &= !(empty << 1);
+        if close.count_ones() < self.depth {
+            self.depth += open.count_ones();
+            self.depth -= close.count_ones();
+            return None;
+        }
+        let mut brackets = open | close;
+        while brackets != 0 {
+            let at = brackets.trailing_zeros();
+            if open >> at & 1 == 1 {
+                self.depth += 1;
+            } else {
+                self.depth = self.depth.saturating_sub(1);
+                if self.depth == 0 {
+                    return Some(at as usize);
+                }
+            }
+            brackets &= brackets - 1;
+        }
+        None
+    }
+
+    /// The bytes escaped by a backslash (one not itself escaped), the last block's included.
+    fn escaped(&mut self, mut backslashes: u64) -> u64 {
+        let mut escaped = 0;
+        if std::mem::take(&mut self.escape_next) {
+            escaped |= 1;
+            backslashes &= !1;
+        }
+        while backslashes != 0 {
+            let at = backslashes.trailing_zeros();
+            if at as usize == BLOCK - 1 {
+                self.escape_next = true;
+            } else {
+                escaped |= 1 << (at + 1);
+                backslashes &= !(1 << (at + 1));
+            }
+            backslashes &= backslashes - 1;
+        }
+        escaped
+    }
+}
+
+/// Each bit set where the block holds that byte.
+struct Marks {
+    quote: u64,
+    backslash: u64,
+    /// `{` or `[`.
+    open: u64,
+    /// `}` or `]`.
+    close: u64,
+}
+
+impl Marks {
+    fn of(block: &[u8; BLOCK]) -> Self {
+        // A byte of 0xff per match first (compares the compiler makes vector ones), then
+        // eight bytes' top bits gathered into one byte by a multiply.
+        let mut quote = [0u8; BLOCK];
+        let mut backslash = [0u8; BLOCK];
+        let mut open = [0u8; BLOCK];
+        let mut close = [0u8; BLOCK];
+        let flag = |yes: bool| 0u8.wrapping_sub(u8::from(yes));
+        for ((((&b, q), s), o), c) in block
+            .iter()
+            .zip(&mut quote)
+            .zip(&mut backslash)
+            .zip(&mut open)
+            .zip(&mut close)
+        {
+            // `{` and `[` differ by 0x20 only, as `}` and `]` do.
+            *q = flag(b == b'"');
+            *s = flag(b == b'\\');
+            *o = flag(b | 0x20 == b'{');
+            *c = flag(b | 0x20 == b'}');
+        }
+        Self {
+            quote: gather(&quote),
+            backslash: gather(&backslash),
+            open: gather(&open),
+            close: gather(&close),
+        }
+    }
+}
+
+/// Bit i set where byte i of `flags` is 0xff (flags are 0x00 or 0xff).
+fn gather(flags: &[u8; BLOCK]) -> u64 {
+    let (words, _) = flags.as_chunks::<8>();
+    words.iter().enumerate().fold(0, |mask, (k, word)| {
+        let tops = (u64::from_le_bytes(*word) >> 7) & 0x0101_0101_0101_0101;
+        mask | (tops.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k)
+    })
+}
+
+/// Bit i is the parity of bits 0..=i.
+fn prefix_xor(mut x: u64) -> u64 {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    x
 }
 
 /// The text of a string with escapes (the bytes between its quotes).
@@ -361,6 +580,78 @@ mod tests {
             keys(text).expect("an object"),
             ["a", "f:x\\", "n", "e", "z"]
         );
+    }
+
+    /// Where serde_json ends the value that starts `text` (after its whitespace).
+    fn serde_end(text: &[u8]) -> usize {
+        let mut values =
+            serde_json::Deserializer::from_slice(text).into_iter::<serde::de::IgnoredAny>();
+        assert!(
+            matches!(values.next(), Some(Ok(_))),
+            "serde reads {:?}",
+            String::from_utf8_lossy(text)
+        );
+        values.byte_offset()
+    }
+
+    #[test]
+    fn nested_values_end_where_serde_ends_them_wherever_the_blocks_fall() {
+        let values = [
+            r#"{}"#,
+            r#"[]"#,
+            r#"{ }"#,
+            r#"[{}, [], {"a": []}]"#,
+            r#"{"f:metadata":{"f:labels":{"f:app":{},"f:version":{}},"f:ownerReferences":{"k:{\"name\":\"api-1\"}":{".":{},"f:uid":{}}}}}"#,
+            r#"{"a": "}}}]]]", "b": "\\", "c": "\\\"}", "d": ["\"", "\\\\"], "e": {"\\": {}}}"#,
+            r#"{"x": "é ü \u00e9 \ud83d\ude00", "y": [1, -2.5e3, true, false, null]}"#,
+        ];
+        for value in values {
+            // Long strings and deep nesting across block boundaries, then every offset of
+            // the value within its first block.
+            let long = format!(
+                r#"{{"pad": "{}", "v": {value}, "deep": [[[[[[{{"q": "{}"}}]]]]]], "tail": {value}}}"#,
+                "\\\"".repeat(40),
+                "]".repeat(70)
+            );
+            for text in [value.to_string(), long] {
+                for pad in 0..70 {
+                    let doc = format!("{}{text} , 1", " ".repeat(pad));
+                    let mut r = Reader::new(doc.as_bytes());
+                    r.skip().expect("a value");
+                    assert_eq!(r.pos, serde_end(doc.as_bytes()), "{doc}");
+                }
+            }
+        }
+        // Cut anywhere, a nested value is an error, never a panic.
+        let doc = r#"{"a": {"b": ["\\\"", "}"]}, "c": {}}"#;
+        for cut in 0..doc.len() {
+            assert!(Reader::new(&doc.as_bytes()[..cut]).skip().is_err(), "{cut}");
+        }
+    }
+
+    #[test]
+    fn word_scans_find_each_stop_byte_exactly() {
+        for byte in 0..=255u8 {
+            for at in 0..8 {
+                let mut word = [b'a'; 8];
+                word[at] = byte;
+                let w = u64::from_le_bytes(word);
+                let first = |mask: u64| (mask != 0).then(|| mask.trailing_zeros() as usize / 8);
+                let want = |hit: bool| hit.then_some(at);
+                assert_eq!(first(bytes_equal(w, b'"')), want(byte == b'"'), "{byte}");
+                assert_eq!(first(bytes_control(w)), want(byte < 0x20), "{byte}");
+            }
+        }
+        // The end of a plain string, wherever it falls against the words.
+        for len in 0..20 {
+            let text = format!("{}\" x", "k".repeat(len));
+            assert_eq!(plain_end(text.as_bytes(), 0), Some(len));
+            let escaped = format!("{}\\\"\" x", "k".repeat(len));
+            assert_eq!(plain_end(escaped.as_bytes(), 0), None);
+            let control = format!("{}\n\" x", "k".repeat(len));
+            assert_eq!(plain_end(control.as_bytes(), 0), None);
+            assert_eq!(plain_end("k".repeat(len).as_bytes(), 0), None);
+        }
     }
 
     #[test]
