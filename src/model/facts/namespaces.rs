@@ -41,12 +41,7 @@ pub(crate) fn row(store: &Store, map: &RevisionMap, ns: &NamespaceSummary) -> Na
                 None => dataplane == Dataplane::Ambient,
             };
             if moves {
-                pods_to_restart.extend(
-                    names
-                        .iter()
-                        .filter_map(|&id| store.pods.name(id))
-                        .map(Name::from),
-                );
+                pods_to_restart.extend(names.iter().filter_map(|&id| store.pods.name(id)).cloned());
             }
         }
         if revision.is_some() {
@@ -55,7 +50,7 @@ pub(crate) fn row(store: &Store, map: &RevisionMap, ns: &NamespaceSummary) -> Na
                 pods.without_proxy
                     .iter()
                     .filter_map(|&id| store.pods.name(id))
-                    .map(Name::from),
+                    .cloned(),
             );
         }
         pods_to_restart.sort();
