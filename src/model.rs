@@ -30,8 +30,8 @@ pub use facts::nodes::{BlockedDrains, NodeLines};
 pub use facts::proxies::ProxyLines;
 pub use facts::{
     DrainCounts, DrainPreflight, Finding, FindingKind, FindingObject, GatewayRow, NamespaceRow,
-    NodeFacts, NodeLine, NodeRow, PdbRow, ProxiedPods, ProxyConnection, ProxyLine, ProxyRow,
-    ProxySummary, ReplicaRow, RevisionRow, Severity, SyncTotals,
+    NodeFacts, NodeLine, NodeRow, PdbRow, ProxiedPods, ProxyConnection, ProxyLine, ProxyName,
+    ProxyRow, ProxySummary, ReplicaRow, RevisionRow, Severity, SyncTotals,
 };
 pub use intern::Name;
 pub use store::ranked::RowChange;

@@ -423,15 +423,51 @@ impl ProxyRow {
     }
 }
 
+/// istioctl's NAME of a proxy, `<pod>.<namespace>`, made from its pod's names when it is
+/// shown (the model does not keep it), or the name istiod spelled otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxyName<'a> {
+    pub pod: &'a str,
+    pub namespace: &'a str,
+    /// istiod's own spelling, when it is not the above.
+    pub odd: Option<&'a str>,
+}
+
+impl ProxyName<'_> {
+    /// Appends the name to `out` (a buffer reused across lines).
+    pub fn write_to(&self, out: &mut String) {
+        match self.odd {
+            Some(odd) => out.push_str(odd),
+            None => {
+                out.push_str(self.pod);
+                if !self.namespace.is_empty() {
+                    out.push('.');
+                    out.push_str(self.namespace);
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for ProxyName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.odd {
+            Some(odd) => f.write_str(odd),
+            None if self.namespace.is_empty() => f.write_str(self.pod),
+            None => write!(f, "{}.{}", self.pod, self.namespace),
+        }
+    }
+}
+
 /// One line of the Proxies view: the fields of a `ProxyRow` a table shows, borrowed from
 /// what the model keeps per proxy, so that reaching any line costs the same at any cluster
 /// size.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ProxyLine<'a> {
     /// `<pod>.<namespace>`, istioctl's NAME.
-    pub name: &'a Name,
+    pub name: ProxyName<'a>,
     pub namespace: &'a Name,
-    pub pod: &'a Name,
+    pub pod: &'a str,
     pub connection: ProxyConnection,
     /// `cluster_id` (1.13+), else empty.
     pub cluster: &'a str,

@@ -645,7 +645,8 @@ impl Store {
                 };
                 self.index.pod(&self.pdbs, (id, &key), &p, true);
                 let old = old.map(|(_, old)| old);
-                self.sync.pod_changed(&key, old.as_ref(), Some(&p));
+                self.sync
+                    .pod_changed((id, &key), old.as_ref(), Some(&p), &self.pods);
                 // Only a pod that needs consent, coming, going or moving, changes its node's.
                 let before = old.as_ref().and_then(consent_node);
                 let after = consent_node(&p);
@@ -734,8 +735,10 @@ impl Store {
                         self.istiod_pods_moved += 1;
                     }
                     self.index.pod(&self.pdbs, (id, key), &old, false);
+                    // Before the pod leaves `pods`: its proxy's line is found by its name.
+                    self.sync
+                        .pod_changed((id, key), Some(&old), None, &self.pods);
                     self.pods.remove(id);
-                    self.sync.pod_changed(key, Some(&old), None);
                     if let Some(node) = consent_node(&old) {
                         self.refresh_consent(&node);
                     }

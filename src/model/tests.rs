@@ -83,8 +83,8 @@ fn assert_consistent(m: &Model) {
     assert_reads_agree(m);
     assert_reads_agree(&fresh);
     assert_eq!(
-        m.store.sync.kept_lines(),
-        fresh.store.sync.kept_lines(),
+        m.store.sync.kept_lines(&m.store.pods),
+        fresh.store.sync.kept_lines(&fresh.store.pods),
         "proxy lines"
     );
     let idx = |m: &Model| {
@@ -261,16 +261,13 @@ pub(crate) fn assert_reads_agree(m: &Model) {
         }
     }
     let sync = &m.store.sync;
-    let kept = sync.kept_lines();
+    let kept = sync.kept_lines(&m.store.pods);
     assert_eq!(
         kept,
         sync.rebuilt_lines(&m.store.pods),
         "lines from scratch"
     );
-    assert!(
-        sync.reporters.values().all(|r| !r.is_empty()),
-        "no proxy without reports"
-    );
+    assert!(sync.unreported_gone() == 0, "no proxy without reports");
     assert_eq!(sync.lines_kept, !sync.replicas.is_empty());
     let with_cluster = kept.iter().filter(|(_, l)| !l.cluster.is_empty()).count();
     assert_eq!(sync.lines_with_cluster as usize, with_cluster);
@@ -284,9 +281,9 @@ fn blocking(row: &NodeRow) -> bool {
 /// apart).
 fn as_row(l: &ProxyLine<'_>) -> ProxyRow {
     ProxyRow {
-        name: l.name.clone(),
+        name: Name::from(l.name.to_string()),
         namespace: l.namespace.clone(),
-        pod: l.pod.clone(),
+        pod: Name::from(l.pod),
         connection: l.connection,
         cluster: Name::from(l.cluster),
         proxy_type: Name::from(l.proxy_type),

@@ -26,15 +26,15 @@ use super::super::event::{Kind, SourceState};
 use super::super::intern::Name;
 use super::super::store::Store;
 use super::super::store::proxies::{
-    Line, ProxyKey, Reporter, SyncIndex, overall, replica_revision,
+    Line, Place, ProxyKey, Reporter, SyncIndex, Who, overall, replica_revision,
 };
 use super::super::summary::{ObjectKey, PodPhase};
 use super::super::sync::{ProxyStatus, ReplicaState, SyncState, XdsType};
 use super::nodes::major_minor;
 use super::revisions::{RevisionMap, istiod_version};
 use super::{
-    Finding, FindingKind, FindingObject, ProxyConnection, ProxyLine, ProxyRow, ProxySummary,
-    ReplicaRow, Severity, SyncTotals,
+    Finding, FindingKind, FindingObject, ProxyConnection, ProxyLine, ProxyName, ProxyRow,
+    ProxySummary, ReplicaRow, Severity, SyncTotals,
 };
 
 /// `major.minor` of two versions differ; unknown versions are no skew.
@@ -117,7 +117,7 @@ fn non_empty(n: &Name) -> Option<Name> {
 fn reported_row(
     store: &Store,
     versions: &Versions,
-    pod_key: &ObjectKey,
+    (who, pod_key): (Who, &ObjectKey),
     reporter: &Reporter,
     status: &ProxyStatus,
 ) -> ProxyRow {
@@ -134,7 +134,7 @@ fn reported_row(
         _ => false,
     };
     let also_reported_by = sync
-        .reporters(pod_key)
+        .reporters(who)
         .iter()
         .skip(1)
         .filter_map(|r| Some(sync.istiod_of(r.replica)?.name.clone()))
@@ -218,20 +218,22 @@ pub(crate) fn rows(store: &Store) -> Vec<ProxyRow> {
         return Vec::new();
     }
     let versions = Versions::new(store);
+    let pods = &store.pods;
     let mut out: Vec<(ProxyKey, ProxyRow)> = sync
-        .reporters
-        .iter()
-        .filter_map(|(pod, reporters)| {
+        .reported()
+        .filter_map(|(who, reporters)| {
             let r = reporters.first()?;
-            let status = sync.unpack(sync.status(r)?);
-            let row = reported_row(store, &versions, pod, r, &status);
-            Some((ProxyKey(pod.clone()), row))
+            let pod = sync.key_of(who, pods)?;
+            let status = sync.unpack(sync.status(r)?, pods);
+            let row = reported_row(store, &versions, (who, &pod), r, &status);
+            Some((ProxyKey(pod), row))
         })
         .collect();
     let pending = pending(store);
-    out.extend(sync.unreported.values().flatten().filter_map(|k| {
-        let row = unreported_row(store, &versions, k, pending)?;
-        Some((ProxyKey(k.clone()), row))
+    out.extend(sync.unreported.values().flatten().filter_map(|&id| {
+        let k = pods.key(id)?;
+        let row = unreported_row(store, &versions, &k, pending)?;
+        Some((ProxyKey(k), row))
     }));
     out.sort_by(|(a, _), (b, _)| a.cmp(b));
     out.into_iter().map(|(_, row)| row).collect()
@@ -245,6 +247,8 @@ pub struct ProxyLines<'m> {
     store: &'m Store,
     versions: Versions,
     pending: bool,
+    /// The empty name, for a line whose pod cannot be named (none such is kept).
+    none: Name,
 }
 
 impl<'m> ProxyLines<'m> {
@@ -253,6 +257,7 @@ impl<'m> ProxyLines<'m> {
             store,
             versions: Versions::new(store),
             pending: pending(store),
+            none: Name::from(""),
         }
     }
 
@@ -283,8 +288,8 @@ impl<'m> ProxyLines<'m> {
         if self.waiting() {
             return None;
         }
-        let (key, line) = self.store.sync.lines.at(i)?;
-        Some(self.line(key, line))
+        let (who, line) = self.store.sync.lines.at(i)?;
+        Some(self.line(*who, line))
     }
 
     /// Every line, in order.
@@ -297,41 +302,54 @@ impl<'m> ProxyLines<'m> {
         lines
             .into_iter()
             .flatten()
-            .map(|(key, line)| self.line(key, line))
+            .map(|(who, line)| self.line(*who, line))
     }
 
-    fn line<'a>(&'a self, key: &'a ProxyKey, line: &'a Line) -> ProxyLine<'a> {
+    fn line<'a>(&'a self, who: Who, line: &'a Line) -> ProxyLine<'a> {
         let sync = &self.store.sync;
-        let syms = &sync.syms;
+        let pods = &self.store.pods;
         let report = line.report.as_ref();
+        let (namespace, pod) = sync.names_of(who, pods).unwrap_or((&self.none, ""));
+        let parts = match who.place() {
+            Place::Pod(id) => pods.line_parts(id),
+            Place::Gone(_) => None,
+        };
+        // istiod's own spelling of the NAME, for the rare report that keeps one.
+        let odd = report
+            .filter(|r| r.odd_name())
+            .and_then(|_| sync.status(sync.preferred(who)?)?.odd_name())
+            .map(|n| n.as_ref());
         let istiod = report.and_then(|r| sync.istiod_of(r.replica));
         let connection = match report {
-            Some(r) if r.stale => ProxyConnection::LastKnown,
+            Some(r) if r.stale() => ProxyConnection::LastKnown,
             Some(_) => ProxyConnection::Connected,
             None if self.pending => ProxyConnection::Unknown,
             None => ProxyConnection::Disconnected,
         };
         let istiod_version = match report {
             Some(_) => istiod.and_then(|k| self.versions.of_replica(k)),
-            None => line
-                .pod
-                .injected_revision
-                .and_then(|rev| self.versions.of_revision(syms.get(rev))),
+            None => parts
+                .and_then(|p| p.injected_revision)
+                .and_then(|rev| self.versions.of_revision(rev)),
         };
         ProxyLine {
-            name: &line.name,
-            namespace: &key.0.namespace,
-            pod: &key.0.name,
+            name: ProxyName {
+                pod,
+                namespace,
+                odd,
+            },
+            namespace,
+            pod,
             connection,
-            cluster: report.map_or("", |r| syms.get(r.cluster)),
-            proxy_type: report.map_or("", |r| syms.get(r.proxy_type)),
+            cluster: report.map_or("", |r| sync.profile(r.profile).cluster),
+            proxy_type: report.map_or("", |r| sync.profile(r.profile).proxy_type),
             istiod: istiod.map(|k| &k.name),
             istiod_version,
             states: report.map(|r| &r.states),
-            version: line.version(syms),
-            node: line.pod.node.map(|n| syms.get(n)),
-            injected_revision: line.pod.injected_revision.map(|r| syms.get(r)),
-            pod_gone: !line.pod.held,
+            version: line.version(sync, parts.as_ref()),
+            node: parts.and_then(|p| p.node),
+            injected_revision: parts.and_then(|p| p.injected_revision),
+            pod_gone: parts.is_none(),
         }
     }
 }
@@ -342,17 +360,18 @@ pub(crate) fn row(store: &Store, pod: &ObjectKey) -> Option<ProxyRow> {
         return None;
     }
     let versions = Versions::new(store);
-    match sync.preferred(pod) {
+    let who = sync.who(pod, &store.pods)?;
+    match sync.preferred(who) {
         Some(r) => {
-            let status = sync.unpack(sync.status(r)?);
-            Some(reported_row(store, &versions, pod, r, &status))
+            let status = sync.unpack(sync.status(r)?, &store.pods);
+            Some(reported_row(store, &versions, (who, pod), r, &status))
         }
         None => {
             let p = store.pods.get(pod)?;
-            let listed = sync
+            let listed = matches!(who.place(), Place::Pod(id) if sync
                 .unreported
                 .get(&p.injected_revision)
-                .is_some_and(|s| s.contains(pod));
+                .is_some_and(|s| s.contains(&id)));
             listed
                 .then(|| unreported_row(store, &versions, pod, pending(store)))
                 .flatten()
@@ -500,13 +519,13 @@ pub(crate) fn findings(
         ));
     }
     for pod in &sync.out_of_sync {
-        let Some(r) = sync.preferred(pod) else {
+        let Some(r) = sync.who(pod, &store.pods).and_then(|w| sync.preferred(w)) else {
             continue;
         };
         let (Some(status), Some(istiod)) = (sync.status(r), sync.istiod_of(r.replica)) else {
             continue;
         };
-        let status = sync.unpack(status);
+        let status = sync.unpack(status, &store.pods);
         out.push(
             finding(
                 Severity::Warning,
@@ -573,8 +592,7 @@ pub(crate) fn findings(
         let pods: Vec<String> = sync
             .unreported
             .values()
-            .flatten()
-            .map(|k| format!("{}/{}", k.namespace, k.name))
+            .flat_map(|ids| store.pods.names_in_order(ids.iter().copied()))
             .collect();
         if !pods.is_empty() {
             out.push(finding(
@@ -593,7 +611,7 @@ pub(crate) fn findings(
     if pods_listed && !sync.gone.is_empty() {
         let gone: Vec<String> = sync
             .gone
-            .iter()
+            .keys()
             .map(|k| format!("{}.{}", k.name, k.namespace))
             .collect();
         out.push(finding(

@@ -24,7 +24,9 @@ const MIRROR: u8 = 1 << 3;
 const DELETING: u8 = 1 << 4;
 const CREATED: u8 = 1 << 5;
 
-/// One pod, packed: 80 bytes and its name, where a `PodSummary` takes about 200.
+/// One pod, packed: 80 bytes and its name, where a `PodSummary` takes about 200. The name
+/// stays a shared `Name` (16 bytes of counts more than a `Box<str>`): summaries made from
+/// rows by the thousand (a PDB's pods, the pods to restart) clone it rather than allocate.
 #[derive(Debug)]
 struct Row {
     name: Name,
@@ -74,6 +76,17 @@ fn flags(p: &PodSummary) -> u8 {
         }
     }
     f
+}
+
+/// What a proxy's line in the Proxies view reads of its pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LineParts<'a> {
+    /// It has a proxy, runs and is not being deleted: its proxy should be connected to
+    /// some istiod (`proxies::expects_connection` of its summary).
+    pub running: bool,
+    pub node: Option<&'a Name>,
+    pub proxy_version: Option<&'a Name>,
+    pub injected_revision: Option<&'a Name>,
 }
 
 /// How a pod's new summary differs from the row it has.
@@ -129,19 +142,37 @@ impl Pods {
 
     fn is(&self, id: PodId, namespace: &str, name: &str) -> bool {
         self.row(id)
-            .is_some_and(|r| r.name.as_ref() == name && self.namespace_of(r) == namespace)
+            .is_some_and(|r| &*r.name == name && self.namespace_of(r) == namespace)
     }
 
     /// The id of the pod with this key.
     pub fn id(&self, key: &ObjectKey) -> Option<PodId> {
-        let hash = self.hash(&key.namespace, &key.name);
+        self.id_of(&key.namespace, &key.name)
+    }
+
+    /// The id of the pod of this namespace and name.
+    pub fn id_of(&self, namespace: &str, name: &str) -> Option<PodId> {
+        let hash = self.hash(namespace, name);
         self.by_key
-            .find(hash, |&id| self.is(id, &key.namespace, &key.name))
+            .find(hash, |&id| self.is(id, namespace, name))
             .copied()
     }
 
-    pub fn contains_key(&self, key: &ObjectKey) -> bool {
-        self.id(key).is_some()
+    /// A pod's namespace and name, borrowed from its row.
+    pub fn names(&self, id: PodId) -> Option<(&Name, &str)> {
+        let r = self.row(id)?;
+        Some((self.text(r.namespace)?, &r.name))
+    }
+
+    /// What a proxy's line reads of its pod, borrowed from its row.
+    pub fn line_parts(&self, id: PodId) -> Option<LineParts<'_>> {
+        let r = self.row(id)?;
+        Some(LineParts {
+            running: r.flag(HAS_PROXY) && r.phase == PodPhase::Running && !r.flag(DELETING),
+            node: self.text_opt(r.node),
+            proxy_version: self.text_opt(r.proxy_version),
+            injected_revision: self.text_opt(r.injected_revision),
+        })
     }
 
     /// The summary of the pod with this key, made from its row.
@@ -219,7 +250,7 @@ impl Pods {
             (Some(o), Some(kind), Some(name)) => same(kind, &o.kind) && same(name, &o.name),
             _ => false,
         };
-        let moves_aggregates = !(r.name == p.name
+        let moves_aggregates = !(*r.name == *p.name
             && same(r.namespace, &p.namespace)
             && same_opt(r.node, p.node.as_ref())
             && r.phase == p.phase
@@ -430,7 +461,7 @@ impl Pods {
     /// The namespace and name of a pod, borrowed.
     fn key_strs(&self, id: PodId) -> (&str, &str) {
         self.row(id)
-            .map_or(("", ""), |r| (self.namespace_of(r), r.name.as_ref()))
+            .map_or(("", ""), |r| (self.namespace_of(r), &*r.name))
     }
 
     /// Some ids, by their pods' namespace then name (the pods' rows compared in place).
@@ -478,7 +509,7 @@ impl Pods {
 fn rows_name(rows: &[Option<Row>], id: PodId) -> &str {
     rows.get(id as usize)
         .and_then(Option::as_ref)
-        .map_or("", |r| r.name.as_ref())
+        .map_or("", |r| &*r.name)
 }
 
 #[cfg(test)]

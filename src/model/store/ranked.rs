@@ -147,15 +147,42 @@ pub(crate) struct Spot {
 
 impl<K: Ord, V> RankedMap<K, V> {
     /// Finds where `key` is, or would go: one search, then `at_spot` and `put` use it.
+    #[cfg(test)]
     pub fn locate(&self, key: &K) -> Spot {
+        self.locate_by(|k| k.cmp(key))
+    }
+
+    #[cfg(test)]
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.at_spot(self.locate(key))
+    }
+
+    /// Adds or replaces an entry; the value it replaced.
+    #[cfg(test)]
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        let spot = self.locate(&key);
+        self.put(spot, key, Some(value))
+    }
+
+    #[cfg(test)]
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        let spot = self.locate(key);
+        spot.found.then(|| self.take(spot.chunk, spot.index))
+    }
+}
+
+impl<K, V> RankedMap<K, V> {
+    /// [`locate`](Self::locate) for keys ordered by what they stand for rather than by
+    /// themselves: `cmp` tells how a held key stands to the one looked for.
+    pub fn locate_by(&self, cmp: impl Fn(&K) -> std::cmp::Ordering) -> Spot {
         let chunk = self
             .chunks
-            .partition_point(|c| c.last().is_some_and(|(last, _)| last < key))
+            .partition_point(|c| c.last().is_some_and(|(last, _)| cmp(last).is_lt()))
             .min(self.chunks.len().saturating_sub(1));
         let (index, found) = match self
             .chunks
             .get(chunk)
-            .map(|c| c.binary_search_by(|(k, _)| k.cmp(key)))
+            .map(|c| c.binary_search_by(|(k, _)| cmp(k)))
         {
             Some(Ok(i)) => (i, true),
             Some(Err(i)) => (i, false),
@@ -188,6 +215,22 @@ impl<K: Ord, V> RankedMap<K, V> {
         self.chunks.get(spot.chunk)?.get(spot.index).map(|(_, v)| v)
     }
 
+    /// Gives the entry at a spot `locate` found another key that stands at the same place
+    /// in the order; false if the spot holds no entry.
+    pub fn rekey(&mut self, spot: Spot, key: K) -> bool {
+        match self
+            .chunks
+            .get_mut(spot.chunk)
+            .and_then(|c| c.get_mut(spot.index))
+        {
+            Some(entry) if spot.found => {
+                entry.0 = key;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Puts `value` (or nothing) at the spot `locate` found for `key`, the map unchanged
     /// since; the value it replaced.
     pub fn put(&mut self, spot: Spot, key: K, value: Option<V>) -> Option<V> {
@@ -205,24 +248,6 @@ impl<K: Ord, V> RankedMap<K, V> {
             }
             (false, None) => None,
         }
-    }
-
-    #[cfg(test)]
-    pub fn get(&self, key: &K) -> Option<&V> {
-        self.at_spot(self.locate(key))
-    }
-
-    /// Adds or replaces an entry; the value it replaced.
-    #[cfg(test)]
-    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        let spot = self.locate(&key);
-        self.put(spot, key, Some(value))
-    }
-
-    #[cfg(test)]
-    pub fn remove(&mut self, key: &K) -> Option<V> {
-        let spot = self.locate(key);
-        spot.found.then(|| self.take(spot.chunk, spot.index))
     }
 
     fn add(&mut self, c: usize, i: usize, key: K, value: V) {

@@ -180,9 +180,17 @@ impl<'m> ProxiesTable<'m> {
 
 /// The terms of `filter` a line matches: the fields `filter_text` joins, each matched where
 /// the model keeps it (its name, unique, every time; the shared ones once a scan).
-fn line_terms(line: &ProxyLine<'_>, filter: &Filter, shared: &mut SharedFieldTerms<'_>) -> TermSet {
+fn line_terms(
+    line: &ProxyLine<'_>,
+    filter: &Filter,
+    shared: &mut SharedFieldTerms<'_>,
+    name: &mut String,
+) -> TermSet {
     let all = filter.all_terms();
-    let mut terms = filter.field_terms(line.name);
+    // The name is made from the pod's (the model does not keep it), in a reused buffer.
+    name.clear();
+    line.name.write_to(name);
+    let mut terms = filter.field_terms(name);
     let mut add = |field: &str| {
         if terms != all {
             terms |= shared.of(field);
@@ -355,7 +363,7 @@ impl TableSource for ProxiesTable<'_> {
         };
         let opt = |v: Option<&Name>| SortKey::Text(Cow::Owned(v.map_or("", |v| v).to_string()));
         match SPEC.get(column).map(|(c, _)| *c) {
-            Some(ProxyColumn::Name) | None => SortKey::Text(Cow::Borrowed(r.name)),
+            Some(ProxyColumn::Name) | None => SortKey::Text(Cow::Owned(r.name.to_string())),
             Some(ProxyColumn::Cluster) => SortKey::Text(Cow::Borrowed(r.cluster)),
             Some(ProxyColumn::Type(t)) => SortKey::Num(state_rank(&r, t)),
             Some(ProxyColumn::Istiod | ProxyColumn::IstiodShort) => opt(r.istiod),
@@ -369,7 +377,7 @@ impl TableSource for ProxiesTable<'_> {
         let Some(r) = self.line(i) else {
             return;
         };
-        out.push_str(r.name);
+        r.name.write_to(out);
         for s in [r.cluster, r.proxy_type] {
             out.push(' ');
             out.push_str(s);
@@ -401,7 +409,10 @@ impl TableSource for ProxiesTable<'_> {
         }
         let all = filter.all_terms();
         let mut shared = SharedFieldTerms::new(filter);
-        self.rows_where(rows, |l| line_terms(l, filter, &mut shared) == all)
+        let mut name = String::new();
+        self.rows_where(rows, |l| {
+            line_terms(l, filter, &mut shared, &mut name) == all
+        })
     }
 
     fn problem_rows(&self) -> Vec<usize> {
@@ -418,7 +429,7 @@ impl TableSource for ProxiesTable<'_> {
         let r = self.line(i)?;
         Some(Subject::Proxy {
             namespace: r.namespace.clone(),
-            pod: r.pod.clone(),
+            pod: Name::from(r.pod),
         })
     }
 

@@ -184,11 +184,11 @@ fn assert_consistent(m: &Model) {
     }
     let sync = &m.store.sync;
     for istiod in sync.replicas.keys() {
-        let Some(r) = sync.answer_of(istiod) else {
+        let Some(r) = sync.answer_of(istiod, &m.store.pods) else {
             continue;
         };
         let known = sync.known.get(istiod);
-        if let Some(stale) = sync.last_known_of(istiod) {
+        if let Some(stale) = sync.last_known_of(istiod, &m.store.pods) {
             fresh.apply(Stamped {
                 at: known.map_or_else(at, |k| k.at),
                 event: ClusterEvent::ProxySync(ReplicaSync {
@@ -210,12 +210,17 @@ fn assert_consistent(m: &Model) {
     }
     let (s, f) = (&m.store.sync, &fresh.store.sync);
     assert_eq!(s.counts, f.counts, "counts");
-    assert_eq!(s.unreported, f.unreported, "unreported");
+    let (sp, fp) = (&m.store.pods, &fresh.store.pods);
+    assert_eq!(s.shown_unreported(sp), f.shown_unreported(fp), "unreported");
     assert_eq!(s.out_of_sync, f.out_of_sync, "out of sync");
-    assert_eq!(s.gone, f.gone, "gone");
+    assert_eq!(
+        s.gone.keys().collect::<Vec<_>>(),
+        f.gone.keys().collect::<Vec<_>>(),
+        "gone"
+    );
     assert_eq!(s.versions, f.versions, "versions");
-    assert_eq!(s.shown_reporters(), f.shown_reporters(), "reporters");
-    assert_eq!(s.kept_lines(), f.kept_lines(), "lines");
+    assert_eq!(s.shown_reporters(sp), f.shown_reporters(fp), "reporters");
+    assert_eq!(s.kept_lines(sp), f.kept_lines(fp), "lines");
     assert_eq!(s.lines_kept, f.lines_kept, "lines kept");
     assert_eq!(
         s.lines_with_cluster, f.lines_with_cluster,
@@ -595,6 +600,38 @@ fn a_proxy_whose_pod_is_gone_is_flagged_until_the_pod_is_back() {
     assert_consistent(&m);
     m.apply(deleted(Kind::Pod, "default", "reviews-v1-545db77b95-old01"));
     assert!(row(&m.proxies(), "reviews-v1-545db77b95-old01").pod_gone);
+    assert_consistent(&m);
+    // A new pod takes the place the gone one left in the model: each keeps its own.
+    m.apply(applied(
+        pod("default", "ratings-v1-b6994bb9-new02")
+            .on("k1-node02")
+            .injected("1-9-1", APP_BUILD)
+            .build(),
+    ));
+    let rows = m.proxies();
+    let old = row(&rows, "reviews-v1-545db77b95-old01");
+    assert!(old.pod_gone);
+    assert_eq!(old.istiod.as_deref(), Some(A));
+    let new = row(&rows, "ratings-v1-b6994bb9-new02");
+    assert!(!new.pod_gone);
+    assert_eq!(new.istiod, None);
+    assert_eq!(new.node.as_deref(), Some("k1-node02"));
+    assert_consistent(&m);
+    // Its replica stops answering (the gone proxy is last known), then answers without it.
+    m.apply(stamped(unreachable(A)));
+    let old = row(&m.proxies(), "reviews-v1-545db77b95-old01").clone();
+    assert!(old.pod_gone);
+    assert_eq!(old.connection, ProxyConnection::LastKnown);
+    assert_consistent(&m);
+    let (a, _) = seed_replicas();
+    m.apply(stamped(ok(A, a)));
+    let rows = m.proxies();
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r.pod.starts_with("reviews-v1-545db77b95-old01"))
+    );
+    assert!(codes(&m, "proxy-pod-gone").is_empty());
     assert_consistent(&m);
 }
 
