@@ -15,12 +15,13 @@ pub(crate) fn blocks(pdb: &PdbSummary, pod_ready: bool) -> bool {
     pdb.disruptions_allowed <= 0 && (pod_ready || pdb.current_healthy < pdb.desired_healthy)
 }
 
-pub(crate) fn row(store: &Store, pdb: &PdbSummary) -> PdbRow {
+/// The pods `pdb` selects, in order.
+fn selected(store: &Store, pdb: &PdbSummary) -> Vec<crate::model::summary::PodSummary> {
     let key = super::super::summary::ObjectKey {
         namespace: pdb.namespace.clone(),
         name: pdb.name.clone(),
     };
-    let selected = store.pods.in_order(
+    store.pods.in_order(
         store
             .index
             .pdb_pods
@@ -28,16 +29,44 @@ pub(crate) fn row(store: &Store, pdb: &PdbSummary) -> PdbRow {
             .into_iter()
             .flatten()
             .copied(),
-    );
-    let blocks_nodes: BTreeSet<Name> = if pdb.disruptions_allowed <= 0 {
-        selected
-            .iter()
-            .filter(|p| guarded(p) && blocks(pdb, p.ready))
-            .filter_map(|p| p.node.clone())
-            .collect()
-    } else {
-        BTreeSet::new()
+    )
+}
+
+/// The nodes whose drain `pdb` blocks now among its `selected` pods.
+fn blocked_nodes(pdb: &PdbSummary, selected: &[crate::model::summary::PodSummary]) -> Vec<Name> {
+    if pdb.disruptions_allowed > 0 {
+        return Vec::new();
+    }
+    let nodes: BTreeSet<Name> = selected
+        .iter()
+        .filter(|p| guarded(p) && blocks(pdb, p.ready))
+        .filter_map(|p| p.node.clone())
+        .collect();
+    nodes.into_iter().collect()
+}
+
+/// What the findings read of a budget: the nodes whose drain it blocks now, and whether it
+/// selects any pod. The pods are read only for a budget that allows no disruption: a large
+/// cluster's budgets select half its pods, and the findings are built at every change.
+pub(crate) fn blocking(store: &Store, pdb: &PdbSummary) -> (Vec<Name>, bool) {
+    let key = super::super::summary::ObjectKey {
+        namespace: pdb.namespace.clone(),
+        name: pdb.name.clone(),
     };
+    let selects_any = store
+        .index
+        .pdb_pods
+        .get(&key)
+        .is_some_and(|ids| !ids.is_empty());
+    if pdb.disruptions_allowed > 0 || !selects_any {
+        return (Vec::new(), selects_any);
+    }
+    (blocked_nodes(pdb, &selected(store, pdb)), selects_any)
+}
+
+pub(crate) fn row(store: &Store, pdb: &PdbSummary) -> PdbRow {
+    let selected = selected(store, pdb);
+    let blocks_nodes = blocked_nodes(pdb, &selected);
     PdbRow {
         namespace: pdb.namespace.clone(),
         name: pdb.name.clone(),
@@ -55,7 +84,7 @@ pub(crate) fn row(store: &Store, pdb: &PdbSummary) -> PdbRow {
                 ready: p.ready,
             })
             .collect(),
-        blocks_nodes: blocks_nodes.into_iter().collect(),
+        blocks_nodes: blocks_nodes.into(),
         relaxed: pdb.relaxed_from.is_some(),
     }
 }

@@ -98,24 +98,25 @@ fn disruption_findings(
     sources: &BTreeMap<Kind, SourceState>,
     out: &mut Vec<Finding>,
 ) {
-    for row in disruption::rows(store) {
-        let name = format!("{}/{}", row.namespace, row.name);
-        let pdb = FindingObject::namespaced(FindingKind::Pdb, &row.namespace, &row.name);
-        if !row.blocks_nodes.is_empty() {
+    for budget in store.pdbs.values() {
+        let (blocks_nodes, selects_any) = disruption::blocking(store, budget);
+        let name = format!("{}/{}", budget.namespace, budget.name);
+        let pdb = FindingObject::namespaced(FindingKind::Pdb, &budget.namespace, &budget.name);
+        if !blocks_nodes.is_empty() {
             out.push(
                 finding(
                     Severity::Error,
                     "pdb-blocks-drain",
                     format!(
                         "PDB {name} allows {} disruptions: it blocks the drain of {}",
-                        row.allowed_disruptions,
-                        list(&row.blocks_nodes)
+                        budget.disruptions_allowed,
+                        list(&blocks_nodes)
                     ),
                 )
                 .on(pdb.clone()),
             );
         }
-        if row.pods.is_empty() && !incomplete(sources, Kind::Pod) {
+        if !selects_any && !incomplete(sources, Kind::Pod) {
             out.push(
                 finding(
                     Severity::Warning,
@@ -125,7 +126,7 @@ fn disruption_findings(
                 .on(pdb.clone()),
             );
         }
-        if row.relaxed {
+        if budget.relaxed_from.is_some() {
             out.push(
                 finding(
                     Severity::Warning,
