@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::super::intern::Name;
-use super::super::store::{Store, guarded};
+use super::super::store::{PodId, Store, guarded};
 use super::super::summary::PdbSummary;
 use super::{PdbRow, SelectedPod};
 
@@ -15,21 +15,20 @@ pub(crate) fn blocks(pdb: &PdbSummary, pod_ready: bool) -> bool {
     pdb.disruptions_allowed <= 0 && (pod_ready || pdb.current_healthy < pdb.desired_healthy)
 }
 
-/// The pods `pdb` selects, in order.
-fn selected(store: &Store, pdb: &PdbSummary) -> Vec<crate::model::summary::PodSummary> {
+/// The ids of the pods `pdb` selects, from the index.
+fn selected_ids<'a>(store: &'a Store, pdb: &PdbSummary) -> Option<&'a BTreeSet<PodId>> {
     let key = super::super::summary::ObjectKey {
         namespace: pdb.namespace.clone(),
         name: pdb.name.clone(),
     };
-    store.pods.in_order(
-        store
-            .index
-            .pdb_pods
-            .get(&key)
-            .into_iter()
-            .flatten()
-            .copied(),
-    )
+    store.index.pdb_pods.get(&key)
+}
+
+/// The pods `pdb` selects, in order.
+fn selected(store: &Store, pdb: &PdbSummary) -> Vec<crate::model::summary::PodSummary> {
+    store
+        .pods
+        .in_order(selected_ids(store, pdb).into_iter().flatten().copied())
 }
 
 /// The nodes whose drain `pdb` blocks now among its `selected` pods.
@@ -49,15 +48,7 @@ fn blocked_nodes(pdb: &PdbSummary, selected: &[crate::model::summary::PodSummary
 /// selects any pod. The pods are read only for a budget that allows no disruption: a large
 /// cluster's budgets select half its pods, and the findings are built at every change.
 pub(crate) fn blocking(store: &Store, pdb: &PdbSummary) -> (Vec<Name>, bool) {
-    let key = super::super::summary::ObjectKey {
-        namespace: pdb.namespace.clone(),
-        name: pdb.name.clone(),
-    };
-    let selects_any = store
-        .index
-        .pdb_pods
-        .get(&key)
-        .is_some_and(|ids| !ids.is_empty());
+    let selects_any = selected_ids(store, pdb).is_some_and(|ids| !ids.is_empty());
     if pdb.disruptions_allowed > 0 || !selects_any {
         return (Vec::new(), selects_any);
     }
