@@ -2,6 +2,10 @@
 //! distinct label set (pods of one template share one `Labels`).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+/// The hasher of the model's own tables: foldhash, seeded per process, several times
+/// faster than std's SipHash on short strings (SipHash was 4 % of a 100k-pod full sync).
+pub(crate) type Hashing = foldhash::fast::RandomState;
 use std::num::NonZeroU32;
 use std::sync::{Arc, LazyLock};
 
@@ -29,7 +33,7 @@ pub(crate) struct Sym(NonZeroU32);
 #[derive(Debug, Default)]
 pub(crate) struct Symbols {
     names: Vec<Name>,
-    ids: HashMap<Name, Sym>,
+    ids: HashMap<Name, Sym, Hashing>,
     /// The last strings asked for, found by pointer: the proxies of one answer share their
     /// cluster, type and version, interned once by the poller.
     recent: VecDeque<(Name, Sym)>,
@@ -82,7 +86,7 @@ impl Symbols {
 #[derive(Debug)]
 pub(crate) struct Counted<T> {
     slots: Vec<Option<(T, u32)>>,
-    ids: HashMap<T, Sym>,
+    ids: HashMap<T, Sym, Hashing>,
     free: Vec<Sym>,
 }
 
@@ -90,7 +94,7 @@ impl<T> Default for Counted<T> {
     fn default() -> Self {
         Counted {
             slots: Vec::new(),
-            ids: HashMap::new(),
+            ids: HashMap::default(),
             free: Vec::new(),
         }
     }
@@ -210,9 +214,9 @@ fn slot_of(id: Sym) -> usize {
 /// label set.
 #[derive(Debug, Default)]
 pub struct Interner {
-    names: HashSet<Name>,
-    label_sets: HashSet<Labels>,
-    texts: HashSet<Text>,
+    names: HashSet<Name, Hashing>,
+    label_sets: HashSet<Labels, Hashing>,
+    texts: HashSet<Text, Hashing>,
 }
 
 impl Interner {

@@ -5,7 +5,7 @@
 //! back as a `PodSummary` made on demand. The aggregates hold ids, not keys.
 
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use hashbrown::HashTable;
 use jiff::Timestamp;
@@ -109,7 +109,7 @@ pub(crate) struct Pods {
     rows: Vec<Option<Row>>,
     free: Vec<PodId>,
     by_key: HashTable<PodId>,
-    hasher: RandomState,
+    hasher: crate::model::intern::Hashing,
     /// Per namespace, by name, its pods' ids sorted by name.
     order: BTreeMap<Name, Vec<PodId>>,
     strings: Counted<Name>,
