@@ -181,27 +181,39 @@ where
 }
 
 /// A page's request under way on a task of its own: its metadata as soon as the first bytes
-/// hold it, then its whole body.
-struct Fetch {
+/// hold it, then its whole body, or its objects already read when the kind has a reader of
+/// its own.
+struct Fetch<K> {
     /// The page's metadata read from the head of its body; dropped unsent when the head
     /// does not hold it (objects before metadata) or the request failed.
     head: oneshot::Receiver<ListMeta>,
-    body: AbortOnDrop<Result<Vec<u8>, kube::Error>>,
+    body: AbortOnDrop<Result<Body<K>, kube::Error>>,
+}
+
+/// What a page's request brought.
+enum Body<K> {
+    /// The page's bytes, for serde to read once they are all there.
+    Bytes(Vec<u8>),
+    /// The page read as its bytes arrived (`Streamed`).
+    Read(Page<Item<K>>),
 }
 
 /// How far into a page the metadata is looked for before its end is waited for.
 const HEAD_BYTES: usize = 64 * 1024;
 
-/// Starts the request for one page, its body read into `bytes` (an earlier page's buffer,
-/// emptied: pages of megabytes are not allocated afresh each time); `metadata` asks for
-/// the objects' metadata only (`PartialObjectMeta` kinds).
-fn fetch(
+/// Starts the request for one page. A kind with a reader of its own (pods) has its objects
+/// read on the request's task as their bytes arrive; the others' bodies are read into
+/// `bytes` (an earlier page's buffer, emptied: pages of megabytes are not allocated afresh
+/// each time). `metadata` asks for the objects' metadata only (`PartialObjectMeta` kinds);
+/// `room`: how many objects a page may hold.
+fn fetch<K: ListItem + Send + 'static>(
     client: &Client,
     url: &str,
     params: &ListParams,
     metadata: bool,
     mut bytes: Vec<u8>,
-) -> Result<Fetch, kube::Error> {
+    room: usize,
+) -> Result<Fetch<K>, kube::Error> {
     let request = Request::new(url);
     let request = if metadata {
         request.list_metadata(params)
@@ -213,8 +225,30 @@ fn fetch(
     let (head_tx, head) = oneshot::channel();
     let task = tokio::spawn(async move {
         let mut body = Box::pin(client.request_stream(request).await?);
-        bytes.clear();
         let mut head_tx = Some(head_tx);
+        if let Some(item) = K::READER {
+            let mut page = Streamed::new(item, room);
+            let mut on_meta = |meta: &ListMeta| {
+                if let Some(tx) = head_tx.take() {
+                    let _ = tx.send(meta.clone());
+                }
+            };
+            loop {
+                let chunk = body.fill_buf().await.map_err(kube::Error::ReadEvents)?;
+                if chunk.is_empty() {
+                    break;
+                }
+                let n = chunk.len();
+                page.feed(chunk, &mut on_meta)
+                    .map_err(kube::Error::SerdeError)?;
+                body.consume_unpin(n);
+            }
+            return page
+                .finish(&mut on_meta)
+                .map(Body::Read)
+                .map_err(kube::Error::SerdeError);
+        }
+        bytes.clear();
         loop {
             let chunk = body.fill_buf().await.map_err(kube::Error::ReadEvents)?;
             if chunk.is_empty() {
@@ -233,7 +267,7 @@ fn fetch(
                 }
             }
         }
-        Ok(bytes)
+        Ok(Body::Bytes(bytes))
     });
     Ok(Fetch {
         head,
@@ -241,8 +275,8 @@ fn fetch(
     })
 }
 
-impl Fetch {
-    async fn body(mut self) -> Result<Vec<u8>, kube::Error> {
+impl<K> Fetch<K> {
+    async fn body(mut self) -> Result<Body<K>, kube::Error> {
         match (&mut self.body.0).await {
             Ok(result) => result,
             Err(join) => Err(kube::Error::Service(Box::new(join))),
@@ -273,20 +307,20 @@ where
     // growing them step by step copied them and churned the allocator's big chunks.
     let room = config.page_size.unwrap_or_default() as usize;
     let failed = |e| Ok(Err(watcher::Error::InitialListFailed(e)));
-    let mut pending = match fetch(&client, &url, &params, K::metadata_api(), Vec::new()) {
+    let mut pending = match fetch(&client, &url, &params, K::metadata_api(), Vec::new(), room) {
         Ok(f) => f,
         Err(e) => return failed(e),
     };
     // The buffer of the page before last, for the page after next.
     let mut spare = Vec::new();
     loop {
-        let mut next: Option<Fetch> = None;
+        let mut next: Option<Fetch<K>> = None;
         let mut next_error: Option<kube::Error> = None;
         let mut follow = |meta: &ListMeta, bytes: &mut Vec<u8>| {
             if let Some(token) = meta.continue_.as_ref().filter(|t| !t.is_empty()) {
                 params.continue_token = Some(token.clone());
                 let bytes = std::mem::take(bytes);
-                match fetch(&client, &url, &params, K::metadata_api(), bytes) {
+                match fetch(&client, &url, &params, K::metadata_api(), bytes, room) {
                     Ok(f) => next = Some(f),
                     Err(e) => next_error = Some(e),
                 }
@@ -306,14 +340,21 @@ where
                 follow(meta, &mut spare);
             }
         };
-        let page = match K::READER {
-            Some(item) => read_page_with(&body, on_meta, item, room),
-            None => read_page::<K>(&body, on_meta).map(|page| Page {
-                meta: page.meta,
-                items: page.items.into_iter().map(init_apply).collect(),
-            }),
+        let page = match body {
+            Body::Read(page) => {
+                let mut on_meta = on_meta;
+                on_meta(&page.meta);
+                Ok(page)
+            }
+            Body::Bytes(body) => {
+                let page = read_page::<K>(&body, on_meta).map(|page| Page {
+                    meta: page.meta,
+                    items: page.items.into_iter().map(init_apply).collect(),
+                });
+                spare = body;
+                page
+            }
         };
-        spare = body;
         let page = match page {
             Ok(page) => page,
             Err(e) => return failed(kube::Error::SerdeError(e)),
@@ -419,40 +460,199 @@ fn init_apply<K>(object: K) -> Item<K> {
     Ok(Event::InitApply(object))
 }
 
-/// Reads a list's page as `read_page` does, each object with `item`, into its event
-/// (`room`: how many objects a page may hold).
+/// Reads a list's whole page as `Streamed` reads it as it arrives.
+#[cfg(test)]
 fn read_page_with<K>(
     body: &[u8],
     mut on_meta: impl FnMut(&ListMeta),
     item: ReadItem<K>,
     room: usize,
 ) -> Result<Page<Item<K>>, serde_json::Error> {
-    let mut r = Reader::new(body);
-    let mut meta = None;
-    let mut items = Vec::with_capacity(room);
-    r.record(|r, key| {
-        match key {
-            b"metadata" => {
-                let m: ListMeta = r.value::<Option<ListMeta>>()?.unwrap_or_default();
-                on_meta(&m);
-                meta = Some(m);
+    let mut page = Streamed::new(item, room);
+    page.feed(body, &mut on_meta)?;
+    page.finish(&mut on_meta)
+}
+
+/// How many bytes at a time are added to an object cut off by the end of a chunk, before
+/// reading it again (at least as many as it already has: an object of any size is read
+/// again only a few times).
+const STEP: usize = 16 * 1024;
+
+/// A list's page read as its bytes arrive, each object read as soon as it is whole, with
+/// the kind's own reader, as `read_page` reads it with serde: the bytes are read while they
+/// are still in the cache, and where an object lies whole in the chunk that brought it (most
+/// do) it is read there, never copied. An object cut off by a chunk's end is kept in
+/// `carry` and read again with the bytes that follow.
+struct Streamed<K> {
+    item: ReadItem<K>,
+    stage: Stage,
+    carry: Vec<u8>,
+    meta: Option<ListMeta>,
+    items: Vec<Item<K>>,
+}
+
+/// Where a `Streamed` page stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Before the items: read again from the page's start until the items begin.
+    Head,
+    /// Inside the items' array, before its first item or after the last one read.
+    Items { first: bool },
+    /// After the items' array: the rest of the page's members.
+    Tail,
+    /// After the page's closing brace: only whitespace may follow.
+    End,
+}
+
+impl<K> Streamed<K> {
+    fn new(item: ReadItem<K>, room: usize) -> Self {
+        Streamed {
+            item,
+            stage: Stage::Head,
+            carry: Vec::new(),
+            meta: None,
+            items: Vec::with_capacity(room),
+        }
+    }
+
+    /// Reads what the bytes that came so far hold whole.
+    fn feed(&mut self, mut chunk: &[u8], on_meta: &mut impl FnMut(&ListMeta)) -> scan::Result<()> {
+        while !self.carry.is_empty() && !chunk.is_empty() {
+            let whole = chunk;
+            let (step, rest) = chunk.split_at(chunk.len().min(STEP.max(self.carry.len())));
+            let mut carry = std::mem::take(&mut self.carry);
+            carry.extend_from_slice(step);
+            let used = self.read(&carry, on_meta);
+            self.carry = carry;
+            self.carry.drain(..used?);
+            chunk = rest;
+            if self.carry.len() <= step.len() {
+                // The cut-off part was read, and what is left came with this step: it is
+                // read where it lies in the chunk.
+                chunk = whole
+                    .get(step.len() - self.carry.len()..)
+                    .unwrap_or_default();
+                self.carry.clear();
             }
-            b"items" => {
-                items.clear();
-                r.array(|r| {
-                    items.push(init_apply(item(r)?));
-                    Ok(())
-                })?;
-            }
-            _ => r.skip()?,
+        }
+        if !chunk.is_empty() {
+            let used = self.read(chunk, on_meta)?;
+            self.carry
+                .extend_from_slice(chunk.get(used..).unwrap_or_default());
         }
         Ok(())
-    })?;
-    r.end()?;
-    let Some(meta) = meta else {
-        return Err(de::Error::missing_field("metadata"));
-    };
-    Ok(Page { meta, items })
+    }
+
+    /// Reads `bytes` from the stage reached: how many of them it has used up (the rest
+    /// hold a part cut off by their end).
+    fn read(&mut self, bytes: &[u8], on_meta: &mut impl FnMut(&ListMeta)) -> scan::Result<usize> {
+        let mut r = Reader::new(bytes);
+        loop {
+            let used = r.position();
+            let read = match self.stage {
+                Stage::Head => r
+                    .eat(b'{')
+                    .and_then(|()| self.members(&mut r, false, on_meta)),
+                Stage::Tail => self.members(&mut r, true, on_meta),
+                Stage::Items { first } => self.item(&mut r, first),
+                Stage::End => return Ok(used),
+            };
+            match read {
+                Ok(stage) => self.stage = stage,
+                // Read again from where this stage began once more bytes have come (the
+                // head and the tail whole: they are small).
+                Err(_) if r.ended() => return Ok(used),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads the page's members up to the items' array (`Items`) or the page's end (`End`);
+    /// `after_member`: a member was read before, so a comma or the end comes first.
+    fn members(
+        &mut self,
+        r: &mut Reader<'_>,
+        mut after_member: bool,
+        on_meta: &mut impl FnMut(&ListMeta),
+    ) -> scan::Result<Stage> {
+        loop {
+            if after_member {
+                if r.closed(b'}')? {
+                    return Ok(Stage::End);
+                }
+            } else if r.peek() == Some(b'}') {
+                r.eat(b'}')?;
+                return Ok(Stage::End);
+            }
+            after_member = true;
+            let key = r.key()?;
+            r.eat(b':')?;
+            match key.as_ref() {
+                b"metadata" => {
+                    let meta: ListMeta = r.value::<Option<ListMeta>>()?.unwrap_or_default();
+                    if self.meta.is_none() {
+                        on_meta(&meta);
+                    }
+                    self.meta = Some(meta);
+                }
+                b"items" => {
+                    self.items.clear();
+                    if !r.null()? {
+                        r.eat(b'[')?;
+                        return Ok(Stage::Items { first: true });
+                    }
+                }
+                _ => r.skip()?,
+            }
+        }
+    }
+
+    /// Reads the array's next item, or its end (`Tail`).
+    fn item(&mut self, r: &mut Reader<'_>, first: bool) -> scan::Result<Stage> {
+        let ended = if first {
+            let empty = r.peek() == Some(b']');
+            if empty {
+                r.eat(b']')?;
+            }
+            empty
+        } else {
+            r.closed(b']')?
+        };
+        if ended {
+            return Ok(Stage::Tail);
+        }
+        self.items.push(init_apply((self.item)(r)?));
+        Ok(Stage::Items { first: false })
+    }
+
+    /// The page, once all its bytes have been read.
+    fn finish(mut self, on_meta: &mut impl FnMut(&ListMeta)) -> scan::Result<Page<Item<K>>> {
+        let carry = std::mem::take(&mut self.carry);
+        let mut r = Reader::new(&carry);
+        if self.stage != Stage::End {
+            // Read what is left as if no more were to come: the error is the one the
+            // whole page would have had.
+            while self.stage != Stage::End {
+                self.stage = match self.stage {
+                    Stage::Head => {
+                        r.eat(b'{')?;
+                        self.members(&mut r, false, on_meta)?
+                    }
+                    Stage::Tail => self.members(&mut r, true, on_meta)?,
+                    Stage::Items { first } => self.item(&mut r, first)?,
+                    Stage::End => Stage::End,
+                };
+            }
+        }
+        r.end()?;
+        let Some(meta) = self.meta else {
+            return Err(de::Error::missing_field("metadata"));
+        };
+        Ok(Page {
+            meta,
+            items: self.items,
+        })
+    }
 }
 
 struct PageSeed<F, K> {
@@ -600,6 +800,92 @@ mod tests {
                 .items
                 .is_empty()
         );
+    }
+
+    /// A page of pods fed to `Streamed` in chunks of `size` bytes: its continue token (told
+    /// once) and the pods, or the error.
+    fn streamed(
+        body: &[u8],
+        size: usize,
+    ) -> (
+        Vec<String>,
+        scan::Result<Page<crate::model::project::PodParts>>,
+    ) {
+        use crate::cluster::watch::Lean;
+        let mut told = Vec::new();
+        let mut on_meta = |m: &ListMeta| told.push(m.continue_.clone().unwrap_or_default());
+        let mut page = Streamed::new(Lean::READER.expect("a reader"), 2);
+        let read = body
+            .chunks(size)
+            .try_for_each(|chunk| page.feed(chunk, &mut on_meta))
+            .and_then(|()| page.finish(&mut on_meta))
+            .map(|page| Page {
+                meta: page.meta,
+                items: page
+                    .items
+                    .into_iter()
+                    .filter_map(|item| match item {
+                        Ok(Event::InitApply(Lean(pod))) => Some(pod),
+                        _ => None,
+                    })
+                    .collect(),
+            });
+        (told, read)
+    }
+
+    #[test]
+    fn a_page_read_as_its_bytes_arrive_reads_as_the_whole_page_does() {
+        use crate::cluster::watch::Lean;
+        use crate::model::project::PodParts as Pod;
+
+        // A pod bigger than the steps an object cut off by a chunk's end grows by.
+        let big = "x".repeat(40_000);
+        let body = format!(
+            r#" {{"kind":"PodList","apiVersion":"v1",
+            "metadata":{{"resourceVersion":"12","continue":"abc"}},
+            "items":[{{"metadata":{{"name":"a","labels":{{"app":"a"}},"annotations":{{"big":"{big}"}},
+                "managedFields":[{{"fieldsV1":{{"f:x":{{}}}}}}]}},
+                "spec":{{"nodeName":"n1","containers":[{{"name":"c","env":[{{"name":"E"}}]}}]}}}},
+              {{"metadata":{{"name":"b\"q"}},"status":{{"phase":"Running","containerStatuses":
+                [{{"name":"c","ready":true,"restartCount":12,"state":{{}}}}]}}}},
+              {{"metadata":{{"name":"c","deletionTimestamp":null}},"spec":null}}],
+            "extra":[1,true,null]}}
+"#
+        );
+        let body = body.as_bytes();
+        let whole = read_page::<Lean<Pod>>(body, |_| {}).expect("a page");
+        let pods: Vec<Pod> = whole.items.into_iter().map(|p| p.0).collect();
+        assert_eq!(pods.len(), 3);
+        for size in [1, 2, 3, 7, 64, 1000, 16 * 1024, 20_000, body.len()] {
+            let (told, page) = streamed(body, size);
+            let page = page.unwrap_or_else(|e| panic!("chunks of {size}: {e}"));
+            assert_eq!(told, ["abc"], "chunks of {size}");
+            assert_eq!(page.meta, whole.meta, "chunks of {size}");
+            assert_eq!(page.items, pods, "chunks of {size}");
+        }
+        // Cut anywhere, the page is an error, never a page with fewer pods.
+        for cut in (0..body.len() - 2).step_by(97) {
+            let part = body.get(..cut).expect("a prefix");
+            assert!(streamed(part, 500).1.is_err(), "cut at {cut}");
+        }
+        // Metadata after the items is read there, and told then.
+        let late = br#"{"items":[{"metadata":{"name":"a"}}],"metadata":{"continue":"z"}}"#;
+        for size in [1, 5, late.len()] {
+            let (told, page) = streamed(late, size);
+            assert_eq!(told, ["z"]);
+            assert_eq!(page.expect("a page").items.len(), 1);
+        }
+        for broken in [
+            &br#"{"metadata":{},"items":[{"metadata":{}},,]}"#[..],
+            br#"{"metadata":{},"items":[{"metadata":{}}]} x"#,
+            br#"{"metadata":{},"items":[{"metadata":{}}]"#,
+            br#"{"metadata":{},"items":nul}"#,
+            br#"{"metadata":{},"items":[{"metadata":{"name":tru}}]}"#,
+        ] {
+            for size in [1, 4, broken.len()] {
+                assert!(streamed(broken, size).1.is_err());
+            }
+        }
     }
 
     #[test]

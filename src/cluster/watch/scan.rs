@@ -5,6 +5,7 @@
 //! key and value, which was most of the cost of reading a pod.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -12,27 +13,46 @@ use serde::de::Error as _;
 
 pub(crate) type Result<T> = std::result::Result<T, serde_json::Error>;
 
-/// A cursor over one JSON text.
+/// A cursor over one JSON text, or over the part of it that has arrived so far: a value
+/// cut off by the end of the bytes is an error that says so (`ended`), and is read again
+/// once more bytes have come.
 pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    ended: Cell<bool>,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
-        Self { bytes, pos: 0 }
+        Self {
+            bytes,
+            pos: 0,
+            ended: Cell::new(false),
+        }
+    }
+
+    /// How many bytes have been read.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Whether an error came from the end of the bytes rather than from what they hold:
+    /// with more of the text, the same read may succeed.
+    pub fn ended(&self) -> bool {
+        self.ended.get()
     }
 
     pub fn error(&self, what: &str) -> serde_json::Error {
         serde_json::Error::custom(format_args!("{what} at byte {}", self.pos))
     }
 
-    fn eof(&self) -> serde_json::Error {
+    pub fn eof(&self) -> serde_json::Error {
+        self.ended.set(true);
         self.error("EOF while parsing a value")
     }
 
     /// The next byte that is not whitespace, not consumed.
-    fn peek(&mut self) -> Option<u8> {
+    pub fn peek(&mut self) -> Option<u8> {
         while let Some(&b) = self.bytes.get(self.pos) {
             if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
                 return Some(b);
@@ -42,7 +62,7 @@ impl<'a> Reader<'a> {
         None
     }
 
-    fn eat(&mut self, want: u8) -> Result<()> {
+    pub fn eat(&mut self, want: u8) -> Result<()> {
         match self.peek() {
             Some(b) if b == want => {
                 self.pos += 1;
@@ -58,9 +78,12 @@ impl<'a> Reader<'a> {
         if self.peek() != Some(b'n') {
             return Ok(false);
         }
-        if self.bytes.get(self.pos..self.pos + 4) == Some(b"null") {
+        let rest = self.bytes.get(self.pos..).unwrap_or_default();
+        if rest.starts_with(b"null") {
             self.pos += 4;
             Ok(true)
+        } else if b"null".starts_with(rest) {
+            Err(self.eof())
         } else {
             Err(self.error("expected `null`"))
         }
@@ -92,7 +115,7 @@ impl<'a> Reader<'a> {
 
     /// After a member or an item: reads the `,` before the next (`false`) or the `close`
     /// that ends them (`true`).
-    fn closed(&mut self, close: u8) -> Result<bool> {
+    pub fn closed(&mut self, close: u8) -> Result<bool> {
         match self.peek() {
             Some(b',') => {
                 self.pos += 1;
@@ -148,7 +171,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A key: its bytes as they are when it has no escape (every key Kubernetes writes).
-    fn key(&mut self) -> Result<Cow<'a, [u8]>> {
+    pub fn key(&mut self) -> Result<Cow<'a, [u8]>> {
         self.string_bytes()
     }
 
@@ -194,8 +217,10 @@ impl<'a> Reader<'a> {
 
     /// The raw bytes of a string without escapes, or the unescaped string.
     fn string_bytes(&mut self) -> Result<Cow<'a, [u8]>> {
-        if self.peek() != Some(b'"') {
-            return Err(self.error("expected a string"));
+        match self.peek() {
+            Some(b'"') => {}
+            Some(_) => return Err(self.error("expected a string")),
+            None => return Err(self.eof()),
         }
         let start = self.pos + 1;
         // Most strings (keys, names) are short and plain: one pass over words finds their
@@ -266,11 +291,13 @@ impl<'a> Reader<'a> {
             Some(_) => {
                 while let Some(&b) = self.bytes.get(self.pos) {
                     if matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
-                        break;
+                        return Ok(());
                     }
                     self.pos += 1;
                 }
-                Ok(())
+                // A number or a literal is followed by what holds it: at the end of the
+                // bytes it may be cut short.
+                Err(self.eof())
             }
             None => Err(self.eof()),
         }
