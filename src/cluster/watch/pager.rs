@@ -1,8 +1,8 @@
 //! A watcher whose first list is paged the way a big cluster needs: each page is parsed
 //! from the bytes as they came off the connection (no copy into a string, no UTF-8 pass of
-//! its own), and the next page is asked for as soon as this page's `continue` token has been
-//! read, before its items are, so the API server prepares page N+1 while meshtop reads page
-//! N. kube's watcher asks for a page only once the last one is read, so the server and the
+//! its own; a page of pods object by object as its bytes arrive), and the next page is
+//! asked for as soon as this page's `continue` token has been read, before its items are,
+//! so the API server prepares page N+1 while meshtop reads page N. kube's watcher asks for a page only once the last one is read, so the server and the
 //! reader take turns. Then the watch from the list's resourceVersion, as kube's watcher does:
 //! the same events (`Init`, `InitApply`, `InitDone`, `Apply`, `Delete`) and the same errors,
 //! so a `Source` reads either alike.
