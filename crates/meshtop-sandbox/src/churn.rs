@@ -86,6 +86,9 @@ pub async fn run(shared: Arc<Shared>, per_second: usize, mut stop: watch::Receiv
                 tracing::debug!(namespace = %namespace, name = %name, error = %e, "churn write failed");
             }
         }
+        // No controller runs after churn's writes: what they follow is noted now, so it
+        // does not pile up (a changed pod is kilobytes).
+        crate::controllers::note_changes(&mut cluster);
     }
 }
 

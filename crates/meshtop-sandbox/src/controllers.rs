@@ -76,6 +76,10 @@ pub struct State {
     /// Changes to the objects PDB status depends on, so only the namespaces where
     /// something moved are recomputed; empty until the first run subscribes.
     pdb_feed: Vec<mpsc::UnboundedReceiver<Arc<WatchEvent>>>,
+    /// The namespaces the feed named since the last run: writes that run no controllers
+    /// (churn) are taken off the feed as they come, so it never holds more than a
+    /// namespace's name each.
+    pdb_changed: BTreeSet<String>,
     /// The store's resourceVersion when the controllers last finished: the workload
     /// controllers then look only where something changed after it.
     seen_rv: u64,
@@ -191,6 +195,12 @@ pub fn prepare_loaded(cluster: &mut Cluster, t: &ResourceType, obj: &mut Value, 
         Loaded::Started
     };
     cluster.controllers.loaded.insert(key, how);
+}
+
+/// Notes what changed for the controllers that follow changes, after writes that run no
+/// controllers (churn): what they are told is kept small, not every changed object.
+pub fn note_changes(cluster: &mut Cluster) {
+    disruption::note_changes(cluster);
 }
 
 /// Runs every controller until nothing changes; returns when it next needs to run.

@@ -234,21 +234,32 @@ const INPUTS: &[&str] = &[
     "daemonsets.apps",
 ];
 
+/// Takes the namespaces of the inputs' changes off the feed, into the set the next run
+/// reads.
+pub(super) fn note_changes(cluster: &mut Cluster) {
+    let controllers = &mut cluster.controllers;
+    for rx in controllers.pdb_feed.iter_mut() {
+        while let Ok(ev) = rx.try_recv() {
+            if !controllers.pdb_changed.contains(&ev.namespace) {
+                controllers.pdb_changed.insert(ev.namespace.clone());
+            }
+        }
+    }
+}
+
 /// The namespaces where an input changed since the last run; `None` on the first run,
 /// when everything is new.
 fn changed_namespaces(cluster: &mut Cluster) -> Option<BTreeSet<String>> {
-    let feed = &mut cluster.controllers.pdb_feed;
-    if feed.is_empty() {
-        feed.extend(INPUTS.iter().map(|key| cluster.store.subscribe(key, None)));
+    if cluster.controllers.pdb_feed.is_empty() {
+        let feed: Vec<_> = INPUTS
+            .iter()
+            .map(|key| cluster.store.subscribe(key, None))
+            .collect();
+        cluster.controllers.pdb_feed = feed;
         return None;
     }
-    let mut namespaces = BTreeSet::new();
-    for rx in feed.iter_mut() {
-        while let Ok(ev) = rx.try_recv() {
-            namespaces.insert(ev.namespace.clone());
-        }
-    }
-    Some(namespaces)
+    note_changes(cluster);
+    Some(std::mem::take(&mut cluster.controllers.pdb_changed))
 }
 
 pub(super) fn reconcile(cluster: &mut Cluster, types: &Types, now: Timestamp) {

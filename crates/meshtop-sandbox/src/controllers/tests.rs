@@ -1569,3 +1569,38 @@ fn sail_istio_in_place_upgrades_and_its_revision_owns_istiod() {
         "istiod-default-v1-30-1",
     );
 }
+
+#[test]
+fn changes_made_without_the_controllers_are_noted_small_and_followed_later() {
+    let mut c = shop_with_pdbs(&pdb_doc("min2", "minAvailable: 2"));
+    assert_eq!(pdb_status(&c, "min2")["currentHealthy"], 3);
+    let t = c.registry.by_kind("v1", "Pod").cloned().expect("type");
+    let mut victim = pods(&c, "shop").swap_remove(0);
+    // As churn writes: straight to the store, many times, no controller run.
+    for _ in 0..50 {
+        if let Some(conds) = victim["status"]["conditions"].as_array_mut() {
+            for cond in conds.iter_mut().filter(|c| c["type"] == "Ready") {
+                cond["status"] = json!("False");
+            }
+        }
+        c.store.replace(&t, victim.clone()).expect("replace");
+        super::note_changes(&mut c);
+    }
+    // What the PDB controller follows is a namespace's name, not fifty pods.
+    let pending: usize = c
+        .controllers
+        .pdb_feed
+        .iter()
+        .map(tokio::sync::mpsc::UnboundedReceiver::len)
+        .sum();
+    assert_eq!(pending, 0);
+    assert_eq!(
+        c.controllers.pdb_changed.iter().collect::<Vec<_>>(),
+        ["shop"]
+    );
+    // The next run recomputes the namespace: the pod no longer counts as healthy.
+    reconcile(&mut c, after(3));
+    assert!(!ready(&pod(&c, "shop", meta_str(&victim, "name"))));
+    assert_eq!(pdb_status(&c, "min2")["currentHealthy"], 2);
+    assert!(c.controllers.pdb_changed.is_empty());
+}
