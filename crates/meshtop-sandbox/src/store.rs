@@ -331,8 +331,9 @@ fn compact(v: Value) -> Value {
             Value::Object(out)
         }
         Value::Array(a) => {
-            let mut out: Vec<Value> = a.into_iter().map(compact).collect();
-            out.shrink_to_fit();
+            // A new vector of just the length, not the parsed one shrunk (see `text::exact`).
+            let mut out = Vec::with_capacity(a.len());
+            out.extend(a.into_iter().map(compact));
             Value::Array(out)
         }
         other => other,

@@ -226,13 +226,25 @@ impl Writer<'_> {
     }
 
     fn finish(self) -> Text {
+        let own = String::from_utf8(self.own)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         Text {
-            own: String::from_utf8(self.own)
-                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-                .into_boxed_str(),
-            shared: self.shared.into_boxed_slice(),
+            own: Box::from(own.as_str()),
+            shared: exact(self.shared),
         }
     }
+}
+
+/// The items of `v` in a block of just their size. Shrinking `v` in place is not enough:
+/// mimalloc, meshtop's allocator, keeps a block that shrinks by less than half as it is,
+/// which left up to half of each object's text unused.
+pub fn exact<T>(v: Vec<T>) -> Box<[T]> {
+    if v.len() == v.capacity() {
+        return v.into_boxed_slice();
+    }
+    let mut out = Vec::with_capacity(v.len());
+    out.extend(v);
+    out.into_boxed_slice()
 }
 
 /// The compact JSON of a value (the bytes `serde_json::to_vec` writes) and where each of
