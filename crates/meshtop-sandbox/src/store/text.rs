@@ -86,16 +86,36 @@ impl Text {
 
     /// Appends bytes `start..end` of the text to `out`.
     pub fn write_range(&self, out: &mut Vec<u8>, start: usize, end: usize) {
-        let mut at = 0;
-        for s in self.segments() {
-            let s = s.as_bytes();
-            let (from, to) = (start.max(at), end.min(at + s.len()));
-            if from < to {
-                out.extend_from_slice(s.get(from - at..to - at).unwrap_or_default());
+        self.write_spans(out, [(start, end)], b',');
+    }
+
+    /// Appends the byte ranges `spans` of the text to `out`, `separator` between them, in
+    /// one walk over the text's parts: `spans` are in order and do not overlap.
+    pub fn write_spans(
+        &self,
+        out: &mut Vec<u8>,
+        spans: impl IntoIterator<Item = (usize, usize)>,
+        separator: u8,
+    ) {
+        let mut segments = self.segments();
+        // The part being read and where it starts in the whole text.
+        let (mut part, mut part_at): (&[u8], usize) = (b"", 0);
+        for (i, (start, end)) in spans.into_iter().enumerate() {
+            if i > 0 {
+                out.push(separator);
             }
-            at += s.len();
-            if at >= end {
-                break;
+            let mut at = start;
+            while at < end {
+                while part_at + part.len() <= at {
+                    part_at += part.len();
+                    match segments.next() {
+                        Some(s) => part = s.as_bytes(),
+                        None => return,
+                    }
+                }
+                let to = (end - part_at).min(part.len());
+                out.extend_from_slice(part.get(at - part_at..to).unwrap_or_default());
+                at = part_at + to;
             }
         }
     }
