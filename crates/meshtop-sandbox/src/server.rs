@@ -540,22 +540,21 @@ async fn crud(
     let now = Timestamp::now();
     match verb {
         "list" => {
-            let mut cluster = shared.lock();
-            let page = list(&mut cluster, t, target, q)?;
+            let page = list(&mut shared.lock(), t, target, q)?;
             if !table {
-                drop(cluster);
                 return Ok(streamed_list(t, target, page));
             }
+            // Rows are computed from the page's objects alone, without the store's lock.
             let items: Vec<Value> = page
                 .items
                 .iter()
-                .map(|o| at_version(t, o, &target.version).full())
+                .map(|o| table::source(t, &at_version(t, o, &target.version), q))
                 .collect();
             let rv = page.meta["resourceVersion"]
                 .as_str()
                 .unwrap_or("")
                 .to_string();
-            let mut doc = table::render(&cluster, t, &target.version, &items, &rv, q, now, true);
+            let mut doc = table::render(t, &target.version, &items, &rv, q, now, true);
             if let Some(m) = doc.get_mut("metadata") {
                 *m = page.meta;
             }
@@ -582,10 +581,9 @@ async fn crud(
                 return Ok(json_response(
                     200,
                     &table::render(
-                        &cluster,
                         t,
                         &target.version,
-                        &[obj.full()],
+                        &[table::source(t, &obj, q)],
                         &rv,
                         q,
                         now,
@@ -1244,19 +1242,16 @@ fn watch_response(
         }
     };
     let render = {
-        let shared = shared.clone();
         let t = t.clone();
         let q = q.clone();
         move |obj: &Arc<Stored>, first: &mut bool| -> Rendered {
             let obj = at_version(&t, obj, &version);
             if table {
-                let cluster = shared.lock();
                 let rv = meta_str(obj.head(), "resourceVersion").to_string();
                 let doc = table::render(
-                    &cluster,
                     &t,
                     &version,
-                    &[obj.full()],
+                    &[table::source(&t, &obj, &q)],
                     &rv,
                     &q,
                     Timestamp::now(),

@@ -133,13 +133,17 @@ impl Stored {
     /// One top-level field of the object, whole (`spec`, `status`), parsed from its
     /// text alone.
     pub fn field(&self, key: &str) -> Option<Value> {
-        self.fields.iter().find_map(|&(start, end)| {
-            let entry = self.json.range(start as usize, end as usize)?;
-            let (k, v) = entry.split_once(':')?;
-            (serde_json::from_str::<&str>(k).ok()? == key)
-                .then(|| serde_json::from_str(v).ok())
-                .flatten()
-        })
+        // Keys are written as serde_json writes them: compared as text, before the value
+        // is read (a pod's spec or metadata runs to kilobytes).
+        let mut quoted = serde_json::to_string(key).ok()?;
+        quoted.push(':');
+        let (start, end) = self.fields.iter().find_map(|&(start, end)| {
+            let (start, end) = (start as usize, end as usize);
+            let value_at = start + quoted.len();
+            (value_at < end && self.json.range(start, value_at)? == quoted.as_str())
+                .then_some((value_at, end))
+        })?;
+        serde_json::from_str(&self.json.range(start, end)?).ok()
     }
 
     /// The object's JSON, as served.
