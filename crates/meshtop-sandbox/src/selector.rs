@@ -104,6 +104,11 @@ impl LabelSelector {
     }
 
     pub fn matches_object(&self, obj: &Value) -> bool {
+        // A list or watch without a selector matches every object: no lookup of its labels
+        // (those lookups were a tenth of the CPU of serving a pod list).
+        if self.reqs.is_empty() {
+            return !self.nothing;
+        }
         self.matches(obj.pointer("/metadata/labels"))
     }
 }

@@ -540,22 +540,21 @@ async fn crud(
     let now = Timestamp::now();
     match verb {
         "list" => {
-            let mut cluster = shared.lock();
-            let page = list(&mut cluster, t, target, q)?;
+            let page = list(&mut shared.lock(), t, target, q)?;
             if !table {
-                drop(cluster);
                 return Ok(streamed_list(t, target, page));
             }
+            // Rows are computed from the page's objects alone, without the store's lock.
             let items: Vec<Value> = page
                 .items
                 .iter()
-                .map(|o| at_version(t, o, &target.version).full())
+                .map(|o| table::source(t, &at_version(t, o, &target.version), q))
                 .collect();
             let rv = page.meta["resourceVersion"]
                 .as_str()
                 .unwrap_or("")
                 .to_string();
-            let mut doc = table::render(&cluster, t, &target.version, &items, &rv, q, now, true);
+            let mut doc = table::render(t, &target.version, &items, &rv, q, now, true);
             if let Some(m) = doc.get_mut("metadata") {
                 *m = page.meta;
             }
@@ -582,10 +581,9 @@ async fn crud(
                 return Ok(json_response(
                     200,
                     &table::render(
-                        &cluster,
                         t,
                         &target.version,
-                        &[obj.full()],
+                        &[table::source(t, &obj, q)],
                         &rv,
                         q,
                         now,
@@ -1021,43 +1019,79 @@ fn list(
 
 /// Bytes a streamed answer sends at a time.
 const STREAM_CHUNK: usize = 64 * 1024;
+/// The room a streamed answer's chunk starts with: the chunk and the item that ends it (a
+/// pod is some 15 KB), so that it is not grown by doubling, which copies what it holds
+/// again each time.
+const STREAM_BUFFER: usize = STREAM_CHUNK + 32 * 1024;
 
-/// A JSON list answer written item by item as the client reads it: the whole response is
-/// never held in memory, and the store's lock is not held while it is written.
-fn streamed_list(t: &ResourceType, target: &Target, page: ListPage) -> hyper::Response<Body> {
-    let api_version = t.api_version(&target.version);
-    let head = json!({"kind": format!("{}List", t.kind), "apiVersion": api_version, "metadata": page.meta});
-    let custom = t.custom.then_some(api_version);
-    let (tx, rx) = mpsc::channel::<Bytes>(4);
-    tokio::spawn(async move {
-        let mut buf = serde_json::to_vec(&head).unwrap_or_default();
-        // `{"kind":…,"metadata":{…}}` becomes `{"kind":…,"metadata":{…},"items":[`.
-        buf.pop();
-        buf.extend_from_slice(b",\"items\":[");
-        for (i, o) in page.items.iter().enumerate() {
-            if i > 0 {
+/// A list answer's text, written a chunk at a time.
+struct ListChunks {
+    /// `{"kind":…,"metadata":{…},"items":[`, until the first chunk takes it.
+    head: Option<Vec<u8>>,
+    items: std::vec::IntoIter<Arc<Stored>>,
+    /// The `apiVersion` custom resources' items show; `None` for built-in kinds.
+    custom: Option<String>,
+    first: bool,
+    done: bool,
+}
+
+impl ListChunks {
+    /// The next chunk: items until it holds `STREAM_CHUNK` bytes, the end after the last.
+    fn next_chunk(&mut self) -> Option<Bytes> {
+        if self.done {
+            return None;
+        }
+        let mut buf = self
+            .head
+            .take()
+            .unwrap_or_else(|| Vec::with_capacity(STREAM_BUFFER));
+        while buf.len() < STREAM_CHUNK {
+            let Some(o) = self.items.next() else {
+                buf.extend_from_slice(b"]}");
+                self.done = true;
+                break;
+            };
+            if !std::mem::take(&mut self.first) {
                 buf.push(b',');
             }
             // Built-in kinds' items go without `kind` and `apiVersion`, as a real server
             // sends them; custom resources show the version asked for.
-            o.write_item(&mut buf, custom.as_deref());
-            if buf.len() >= STREAM_CHUNK
-                && tx
-                    .send(Bytes::from(std::mem::take(&mut buf)))
-                    .await
-                    .is_err()
-            {
-                return;
-            }
+            o.write_item(&mut buf, self.custom.as_deref());
         }
-        buf.extend_from_slice(b"]}");
-        let _ = tx.send(Bytes::from(buf)).await;
-    });
+        Some(Bytes::from(buf))
+    }
+}
+
+/// A JSON list answer written item by item as the client reads it: the whole response is
+/// never held in memory, and the store's lock is not held while it is written. Each chunk
+/// is written when the connection asks for it, in its own task: no task or channel between
+/// them to wake at every chunk.
+fn streamed_list(t: &ResourceType, target: &Target, page: ListPage) -> hyper::Response<Body> {
+    let api_version = t.api_version(&target.version);
+    let head = json!({"kind": format!("{}List", t.kind), "apiVersion": api_version, "metadata": page.meta});
+    let mut buf = Vec::with_capacity(STREAM_BUFFER);
+    // Writing a `Value` into a Vec does not fail.
+    let _ = serde_json::to_writer(&mut buf, &head);
+    // `{"kind":…,"metadata":{…}}` becomes `{"kind":…,"metadata":{…},"items":[`.
+    buf.pop();
+    buf.extend_from_slice(b",\"items\":[");
+    let mut chunks = ListChunks {
+        head: Some(buf),
+        items: page.items.into_iter(),
+        custom: t.custom.then_some(api_version),
+        first: true,
+        done: false,
+    };
+    let frames = futures::stream::iter(std::iter::from_fn(move || {
+        chunks
+            .next_chunk()
+            .map(|b| Ok::<_, Infallible>(Frame::data(b)))
+    }));
     hyper::Response::builder()
         .status(200)
         .header(header::CONTENT_TYPE, "application/json")
         .header("Cache-Control", "no-cache, private")
-        .body(channel_body(rx))
+        .body(BodyExt::boxed(StreamBody::new(frames)))
         .unwrap_or_else(|_| hyper::Response::new(full(Bytes::new())))
 }
 
@@ -1208,19 +1242,16 @@ fn watch_response(
         }
     };
     let render = {
-        let shared = shared.clone();
         let t = t.clone();
         let q = q.clone();
         move |obj: &Arc<Stored>, first: &mut bool| -> Rendered {
             let obj = at_version(&t, obj, &version);
             if table {
-                let cluster = shared.lock();
                 let rv = meta_str(obj.head(), "resourceVersion").to_string();
                 let doc = table::render(
-                    &cluster,
                     &t,
                     &version,
-                    &[obj.full()],
+                    &[table::source(&t, &obj, &q)],
                     &rv,
                     &q,
                     Timestamp::now(),

@@ -52,6 +52,10 @@ pub struct Stored {
     json: Text,
     /// Where each top-level `"key":value` lies in `json`, in order.
     fields: Box<[(u32, u32)]>,
+    /// Which of `fields` are `kind` and `apiVersion`, one bit each by position (see
+    /// [`type_fields`]): what a list item leaves out or replaces, told without reading
+    /// the text.
+    typed: u32,
     /// The object without `metadata.managedFields` and without the bulky parts of the
     /// kinds a cluster holds by the thousand (see [`Stored::head`]).
     head: Value,
@@ -93,6 +97,7 @@ impl Stored {
         Self {
             json,
             fields,
+            typed: type_fields(&value),
             head: head_of(value),
         }
     }
@@ -128,13 +133,17 @@ impl Stored {
     /// One top-level field of the object, whole (`spec`, `status`), parsed from its
     /// text alone.
     pub fn field(&self, key: &str) -> Option<Value> {
-        self.fields.iter().find_map(|&(start, end)| {
-            let entry = self.json.range(start as usize, end as usize)?;
-            let (k, v) = entry.split_once(':')?;
-            (serde_json::from_str::<&str>(k).ok()? == key)
-                .then(|| serde_json::from_str(v).ok())
-                .flatten()
-        })
+        // Keys are written as serde_json writes them: compared as text, before the value
+        // is read (a pod's spec or metadata runs to kilobytes).
+        let mut quoted = serde_json::to_string(key).ok()?;
+        quoted.push(':');
+        let (start, end) = self.fields.iter().find_map(|&(start, end)| {
+            let (start, end) = (start as usize, end as usize);
+            let value_at = start + quoted.len();
+            (value_at < end && self.json.range(start, value_at)? == quoted.as_str())
+                .then_some((value_at, end))
+        })?;
+        serde_json::from_str(&self.json.range(start, end)?).ok()
     }
 
     /// The object's JSON, as served.
@@ -169,14 +178,32 @@ impl Stored {
             self.json.write(out);
             return;
         }
+        let spans = self
+            .fields
+            .iter()
+            .map(|&(start, end)| (start as usize, end as usize));
+        if api_version.is_none() && self.typed & TYPED_FAR == 0 {
+            // A built-in kind's item: every field but `kind` and `apiVersion`, copied in
+            // one walk over the text.
+            out.push(b'{');
+            let kept = spans
+                .enumerate()
+                .filter(|(i, _)| self.typed_field(*i) != Some(true))
+                .map(|(_, span)| span);
+            self.json.write_spans(out, kept, b',');
+            out.push(b'}');
+            return;
+        }
         out.push(b'{');
         let mut first = true;
-        for &(start, end) in &self.fields {
-            let (start, end) = (start as usize, end as usize);
-            let key = self
-                .json
-                .range(start, (start + 13).min(end))
-                .unwrap_or_default();
+        for (i, (start, end)) in spans.enumerate() {
+            let key = if self.typed_field(i) == Some(false) {
+                Cow::Borrowed("")
+            } else {
+                self.json
+                    .range(start, (start + 13).min(end))
+                    .unwrap_or_default()
+            };
             let replaced = if key.starts_with("\"kind\":") {
                 if api_version.is_none() {
                     continue;
@@ -205,6 +232,18 @@ impl Stored {
         out.push(b'}');
     }
 
+    /// Whether the top-level field at position `i` is `kind` or `apiVersion`; `None` when
+    /// only its key can tell.
+    fn typed_field(&self, i: usize) -> Option<bool> {
+        if i < TYPED_FAR_BIT {
+            Some(self.typed & (1 << i) != 0)
+        } else if self.typed & TYPED_FAR == 0 {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
     /// The same object at another `apiVersion` (a custom resource served at the version
     /// asked for), its fields in their places.
     pub fn at_api_version(&self, api_version: &str) -> Self {
@@ -218,6 +257,23 @@ impl Stored {
             None => self.clone(),
         }
     }
+}
+
+/// In [`Stored::typed`], the bit set when `kind` or `apiVersion` lies at this position or
+/// later, where no bit of its own marks it; such an object's items are written by reading
+/// each field's key.
+const TYPED_FAR_BIT: usize = 31;
+const TYPED_FAR: u32 = 1 << TYPED_FAR_BIT;
+
+/// The positions of an object's top-level `kind` and `apiVersion` (see [`Stored::typed`]).
+fn type_fields(value: &Value) -> u32 {
+    let Some(map) = value.as_object() else {
+        return 0;
+    };
+    map.keys()
+        .enumerate()
+        .filter(|(_, k)| matches!(k.as_str(), "kind" | "apiVersion"))
+        .fold(0, |typed, (i, _)| typed | (1 << i.min(TYPED_FAR_BIT)))
 }
 
 /// What the store holds, in bytes of heap by part: a measurement aid (the pod_bytes bench).
@@ -331,8 +387,9 @@ fn compact(v: Value) -> Value {
             Value::Object(out)
         }
         Value::Array(a) => {
-            let mut out: Vec<Value> = a.into_iter().map(compact).collect();
-            out.shrink_to_fit();
+            // A new vector of just the length, not the parsed one shrunk (see `text::exact`).
+            let mut out = Vec::with_capacity(a.len());
+            out.extend(a.into_iter().map(compact));
             Value::Array(out)
         }
         other => other,
@@ -985,6 +1042,82 @@ mod tests {
             s.at_resource_version(7).meta()["resourceVersion"],
             json!("7")
         );
+    }
+
+    /// A list item as a real server writes it, from the parsed object: without `kind` and
+    /// `apiVersion`, or at the version asked for.
+    fn item_of(whole: &Value, api_version: Option<&str>) -> String {
+        let mut v = whole.clone();
+        if let Some(m) = v.as_object_mut() {
+            match api_version {
+                None => {
+                    m.shift_remove("kind");
+                    m.shift_remove("apiVersion");
+                }
+                Some(av) => {
+                    if let Some(old) = m.get_mut("apiVersion") {
+                        *old = json!(av);
+                    }
+                }
+            }
+        }
+        serde_json::to_string(&v).expect("json")
+    }
+
+    fn item(s: &Stored, api_version: Option<&str>) -> String {
+        let mut out = Vec::new();
+        s.write_item(&mut out, api_version);
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn list_items_leave_out_kind_and_api_version_wherever_they_lie() {
+        // Generated objects share pieces of their text with each other.
+        let spec = crate::generate::GenerateSpec::parse("nodes=2,pods=30").expect("spec");
+        let cluster = crate::generate::build(&spec, Timestamp::now()).expect("build");
+        let mut checked = 0;
+        for key in ["pods", "replicasets.apps", "nodes", "namespaces"] {
+            for o in cluster.store.list(key, None) {
+                let whole = o.full();
+                assert_eq!(item(o, None), item_of(&whole, None), "{key}");
+                assert_eq!(item(o, Some("v9")), item_of(&whole, Some("v9")));
+                checked += 1;
+            }
+        }
+        assert!(checked > 30, "{checked} objects");
+        // `kind` and `apiVersion` last, in the middle, missing, and among or beyond the
+        // 31st of 40 fields.
+        let wide = |kind_at: usize| {
+            let mut m = Map::new();
+            for i in 0..40 {
+                if i == kind_at {
+                    m.insert("kind".into(), json!("Wide"));
+                }
+                m.insert(format!("f{i:02}"), json!({"n": i}));
+            }
+            m.insert("apiVersion".into(), json!("example.com/v1"));
+            Value::Object(m)
+        };
+        let shapes = [
+            json!({"metadata": {"name": "a"}, "data": {"k": "v"}, "kind": "ConfigMap", "apiVersion": "v1"}),
+            json!({"metadata": {"name": "a"}, "apiVersion": "v1", "data": {"k": "v"}, "kind": "ConfigMap"}),
+            json!({"kind": "ConfigMap", "apiVersion": "v1"}),
+            json!({"metadata": {"name": "a"}}),
+            wide(35),
+            wide(0),
+            {
+                let mut near = wide(1);
+                if let Some(m) = near.as_object_mut() {
+                    m.shift_remove("apiVersion");
+                }
+                near
+            },
+        ];
+        for whole in shapes {
+            let s = Stored::new(whole.clone());
+            assert_eq!(item(&s, None), item_of(&whole, None));
+            assert_eq!(item(&s, Some("v2")), item_of(&whole, Some("v2")));
+        }
     }
 
     #[test]

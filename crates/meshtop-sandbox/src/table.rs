@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::Cluster;
 use super::resources::ResourceType;
+use super::store::Stored;
 
 /// (name, type, priority, description)
 type Col = (&'static str, &'static str, i64, &'static str);
@@ -1019,8 +1019,32 @@ fn custom_cell(o: &Value, type_: &str, path: &str, now: Timestamp) -> Value {
 
 /// A `meta.k8s.io/v1` Table of `objects` (already at `version`).
 #[allow(clippy::too_many_arguments)]
+/// What is on an object's row: `includeObject`, `Metadata` unless asked otherwise.
+fn included(query: &HashMap<String, String>) -> &str {
+    query
+        .get("includeObject")
+        .map(String::as_str)
+        .unwrap_or("Metadata")
+}
+
+/// The object a row is computed from. A pod's row reads its metadata, its containers'
+/// names and restart policies, its node and its status: its head and its whole status
+/// give all of that, without parsing its containers' specs, its volumes and its managed
+/// fields, most of its text (`kubectl get pods -A` reads every pod this way). A row that
+/// carries the whole object, and any other kind, reads the object whole.
+pub fn source(t: &ResourceType, o: &Stored, query: &HashMap<String, String>) -> Value {
+    if t.kind != "Pod" || t.custom || included(query) == "Object" {
+        return o.full();
+    }
+    let mut v = o.head().clone();
+    if let (Some(m), Some(status)) = (v.as_object_mut(), o.field("status")) {
+        m.insert("status".into(), status);
+    }
+    v
+}
+
+/// A `Table` of `objects` (each read by [`source`]).
 pub fn render(
-    _cluster: &Cluster,
     t: &ResourceType,
     version: &str,
     objects: &[Value],
@@ -1048,10 +1072,7 @@ pub fn render(
             })
             .collect(),
     };
-    let include = query
-        .get("includeObject")
-        .map(String::as_str)
-        .unwrap_or("Metadata");
+    let include = included(query);
     let rows: Vec<Value> = objects
         .iter()
         .map(|o| {
@@ -1113,6 +1134,44 @@ mod tests {
         for (secs, want) in cases {
             assert_eq!(human_duration(secs), want, "{secs}");
         }
+    }
+
+    #[test]
+    fn pod_rows_from_the_head_and_status_are_the_rows_of_the_whole_pod() {
+        let spec = crate::generate::GenerateSpec::parse("nodes=2,pods=30").expect("spec");
+        let cluster = crate::generate::build(&spec, Timestamp::now()).expect("build");
+        let t = cluster.registry.by_kind("v1", "Pod").expect("pods").clone();
+        // A pod with a native sidecar, restarts, a waiting container and a deletion.
+        let odd = Stored::new(json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "odd", "namespace": "ns", "creationTimestamp": "2026-01-01T00:00:00Z",
+                "deletionTimestamp": "2026-01-02T00:00:00Z", "managedFields": [{"manager": "m"}]},
+            "spec": {"nodeName": "n1",
+                "initContainers": [{"name": "istio-proxy", "image": "proxy", "restartPolicy": "Always", "args": ["x"]}],
+                "containers": [{"name": "app", "image": "app", "env": [{"name": "A", "value": "1"}]}, {"name": "b", "image": "b"}]},
+            "status": {"phase": "Running", "podIP": "10.0.0.1", "reason": "Evicted",
+                "initContainerStatuses": [{"name": "istio-proxy", "ready": true}],
+                "containerStatuses": [
+                    {"name": "app", "ready": true, "restartCount": 3,
+                        "lastState": {"terminated": {"finishedAt": "2026-01-01T12:00:00Z"}}},
+                    {"name": "b", "ready": false, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}));
+        let mut pods: Vec<&Stored> = cluster.store.list("pods", None).map(|o| &**o).collect();
+        pods.push(&odd);
+        assert!(pods.len() > 30, "{} pods", pods.len());
+        let now = Timestamp::now();
+        for include in ["Metadata", "None", "Object"] {
+            let q = HashMap::from([("includeObject".to_string(), include.to_string())]);
+            let lean: Vec<Value> = pods.iter().map(|o| source(&t, o, &q)).collect();
+            let whole: Vec<Value> = pods.iter().map(|o| o.full()).collect();
+            assert_eq!(
+                render(&t, "v1", &lean, "1", &q, now, true),
+                render(&t, "v1", &whole, "1", &q, now, true),
+                "{include}"
+            );
+        }
+        let q = HashMap::new();
+        let row = render(&t, "v1", &[source(&t, &odd, &q)], "1", &q, now, true);
+        assert_eq!(row["rows"][0]["cells"][1], json!("2/3"));
+        assert_eq!(row["rows"][0]["cells"][2], json!("Terminating"));
     }
 
     #[test]

@@ -86,16 +86,36 @@ impl Text {
 
     /// Appends bytes `start..end` of the text to `out`.
     pub fn write_range(&self, out: &mut Vec<u8>, start: usize, end: usize) {
-        let mut at = 0;
-        for s in self.segments() {
-            let s = s.as_bytes();
-            let (from, to) = (start.max(at), end.min(at + s.len()));
-            if from < to {
-                out.extend_from_slice(s.get(from - at..to - at).unwrap_or_default());
+        self.write_spans(out, [(start, end)], b',');
+    }
+
+    /// Appends the byte ranges `spans` of the text to `out`, `separator` between them, in
+    /// one walk over the text's parts: `spans` are in order and do not overlap.
+    pub fn write_spans(
+        &self,
+        out: &mut Vec<u8>,
+        spans: impl IntoIterator<Item = (usize, usize)>,
+        separator: u8,
+    ) {
+        let mut segments = self.segments();
+        // The part being read and where it starts in the whole text.
+        let (mut part, mut part_at): (&[u8], usize) = (b"", 0);
+        for (i, (start, end)) in spans.into_iter().enumerate() {
+            if i > 0 {
+                out.push(separator);
             }
-            at += s.len();
-            if at >= end {
-                break;
+            let mut at = start;
+            while at < end {
+                while part_at + part.len() <= at {
+                    part_at += part.len();
+                    match segments.next() {
+                        Some(s) => part = s.as_bytes(),
+                        None => return,
+                    }
+                }
+                let to = (end - part_at).min(part.len());
+                out.extend_from_slice(part.get(at - part_at..to).unwrap_or_default());
+                at = part_at + to;
             }
         }
     }
@@ -226,13 +246,25 @@ impl Writer<'_> {
     }
 
     fn finish(self) -> Text {
+        let own = String::from_utf8(self.own)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         Text {
-            own: String::from_utf8(self.own)
-                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-                .into_boxed_str(),
-            shared: self.shared.into_boxed_slice(),
+            own: Box::from(own.as_str()),
+            shared: exact(self.shared),
         }
     }
+}
+
+/// The items of `v` in a block of just their size. Shrinking `v` in place is not enough:
+/// mimalloc, meshtop's allocator, keeps a block that shrinks by less than half as it is,
+/// which left up to half of each object's text unused.
+pub fn exact<T>(v: Vec<T>) -> Box<[T]> {
+    if v.len() == v.capacity() {
+        return v.into_boxed_slice();
+    }
+    let mut out = Vec::with_capacity(v.len());
+    out.extend(v);
+    out.into_boxed_slice()
 }
 
 /// The compact JSON of a value (the bytes `serde_json::to_vec` writes) and where each of
