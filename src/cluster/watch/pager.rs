@@ -7,6 +7,7 @@
 //! the same events (`Init`, `InitApply`, `InitDone`, `Apply`, `Delete`) and the same errors,
 //! so a `Source` reads either alike.
 
+use std::collections::VecDeque;
 use std::fmt::{self, Debug};
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -307,51 +308,56 @@ where
     // growing them step by step copied them and churned the allocator's big chunks.
     let room = config.page_size.unwrap_or_default() as usize;
     let failed = |e| Ok(Err(watcher::Error::InitialListFailed(e)));
-    let mut pending = match fetch(&client, &url, &params, K::metadata_api(), Vec::new(), room) {
+    let first = match fetch(&client, &url, &params, K::metadata_api(), Vec::new(), room) {
         Ok(f) => f,
         Err(e) => return failed(e),
     };
-    // The buffer of the page before last, for the page after next.
-    let mut spare = Vec::new();
+    let mut ask = |token: &str, bytes: Vec<u8>| {
+        params.continue_token = Some(token.to_owned());
+        fetch::<K>(&client, &url, &params, K::metadata_api(), bytes, room)
+    };
+    // The pages asked for and not yet read, oldest first.
+    let mut pages = VecDeque::from([(first, Ahead::Waiting)]);
+    // Buffers of pages read, for the pages after them.
+    let mut spares: Vec<Vec<u8>> = Vec::new();
+    let mut version = None;
     loop {
-        let mut next: Option<Fetch<K>> = None;
-        let mut next_error: Option<kube::Error> = None;
-        let mut follow = |meta: &ListMeta, bytes: &mut Vec<u8>| {
-            if let Some(token) = meta.continue_.as_ref().filter(|t| !t.is_empty()) {
-                params.continue_token = Some(token.clone());
-                let bytes = std::mem::take(bytes);
-                match fetch(&client, &url, &params, K::metadata_api(), bytes, room) {
-                    Ok(f) => next = Some(f),
-                    Err(e) => next_error = Some(e),
+        // The pages after the newest are asked for as soon as its head names them.
+        while pages.len() < AHEAD {
+            let Some((newest, ahead)) = pages.back_mut() else {
+                break;
+            };
+            if *ahead != Ahead::Waiting {
+                break;
+            }
+            let Ok(meta) = (&mut newest.head).await else {
+                // Not in its head: the page's end names the next one.
+                *ahead = Ahead::Unknown;
+                break;
+            };
+            *ahead = Ahead::Asked;
+            if let Some(token) = next_token(&meta) {
+                match ask(token, spares.pop().unwrap_or_default()) {
+                    Ok(f) => pages.push_back((f, Ahead::Waiting)),
+                    Err(e) => return failed(e),
                 }
             }
-        };
-        // The next page is asked for while this one still arrives, when its head says how.
-        let early = (&mut pending.head).await.ok();
-        if let Some(meta) = &early {
-            follow(meta, &mut spare);
         }
-        let body = match pending.body().await {
+        let Some((oldest, ahead)) = pages.pop_front() else {
+            break;
+        };
+        let body = match oldest.body().await {
             Ok(body) => body,
             Err(e) => return failed(e),
         };
-        let on_meta = |meta: &ListMeta| {
-            if early.is_none() {
-                follow(meta, &mut spare);
-            }
-        };
         let page = match body {
-            Body::Read(page) => {
-                let mut on_meta = on_meta;
-                on_meta(&page.meta);
-                Ok(page)
-            }
+            Body::Read(page) => Ok(page),
             Body::Bytes(body) => {
-                let page = read_page::<K>(&body, on_meta).map(|page| Page {
+                let page = read_page::<K>(&body, |_| {}).map(|page| Page {
                     meta: page.meta,
                     items: page.items.into_iter().map(init_apply).collect(),
                 });
-                spare = body;
+                spares.push(body);
                 page
             }
         };
@@ -359,21 +365,41 @@ where
             Ok(page) => page,
             Err(e) => return failed(kube::Error::SerdeError(e)),
         };
-        emit_all(tx, page.items).await?;
-        if let Some(e) = next_error {
-            return failed(e);
-        }
-        match next {
-            Some(f) => pending = f,
-            None => {
-                return Ok(page
-                    .meta
-                    .resource_version
-                    .filter(|v| !v.is_empty())
-                    .ok_or(watcher::Error::NoResourceVersion));
+        if ahead != Ahead::Asked
+            && let Some(token) = next_token(&page.meta)
+        {
+            match ask(token, spares.pop().unwrap_or_default()) {
+                Ok(f) => pages.push_back((f, Ahead::Waiting)),
+                Err(e) => return failed(e),
             }
         }
+        version = page.meta.resource_version;
+        emit_all(tx, page.items).await?;
     }
+    Ok(version
+        .filter(|v| !v.is_empty())
+        .ok_or(watcher::Error::NoResourceVersion))
+}
+
+/// How many pages of one list are asked for at once: each as soon as the one before it
+/// names it, so the server prepares and sends pages while meshtop reads the ones before
+/// (two read at once on two cores, one more on its way).
+const AHEAD: usize = 3;
+
+/// Whether the page after a page asked for has been asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ahead {
+    /// Not yet: its head is awaited.
+    Waiting,
+    /// Asked for, or there is none.
+    Asked,
+    /// The head did not name it: the page's end will.
+    Unknown,
+}
+
+/// The continue token a page's metadata names, if there are more pages.
+fn next_token(meta: &ListMeta) -> Option<&str> {
+    meta.continue_.as_deref().filter(|t| !t.is_empty())
 }
 
 /// What the first bytes of a page say of its metadata.
