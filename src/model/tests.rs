@@ -143,6 +143,9 @@ fn assert_consistent(m: &Model) {
             m.store.index.istiod_deployments.clone(),
             m.store.index.gateway_deployments.clone(),
             m.store.index.node_ports.clone(),
+            m.store.index.legacy_components.clone(),
+            m.store.index.unselective_pdbs.clone(),
+            m.store.index.noted_pdbs.clone(),
         )
     };
     assert_eq!(idx(m), idx(&fresh));
@@ -1617,6 +1620,23 @@ fn a_pod_moving_between_nodes_and_labels() {
         !blocking_pdbs(&node_row(&m, "k1-node01"))
             .contains(&"istio-system/istio-pilot".to_string())
     );
+    let pilot_selects_nothing = |m: &Model| {
+        findings_of(m, "pdb-selects-nothing")
+            .iter()
+            .any(|f| f.contains("istio-system/istio-pilot "))
+    };
+    assert!(pilot_selects_nothing(&m));
+    assert_consistent(&m);
+    // Labelled back into it.
+    m.apply(applied(
+        pod("istio-system", "istio-pilot-r4wksrd5mb-9fsbh")
+            .on("k1-node01")
+            .labels(&l)
+            .owner("ReplicaSet", "istio-pilot-r4wksrd5mb")
+            .build(),
+    ));
+    assert!(!pilot_selects_nothing(&m));
+    assert_eq!(pdb_row(&m, "istio-system", "istio-pilot").pods.len(), 1);
     assert_consistent(&m);
 }
 

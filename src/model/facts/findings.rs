@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::super::event::{Kind, SourceState};
 use super::super::intern::Name;
 use super::super::store::Store;
+use super::super::summary::{ObjectKey, PdbSummary};
 use super::revisions::{RevisionMap, istiod_version};
 use super::{
     Dataplane, Finding, FindingKind, FindingObject, Severity, disruption, gateways, namespaces,
@@ -93,15 +94,25 @@ fn source_findings(sources: &BTreeMap<Kind, SourceState>, out: &mut Vec<Finding>
     }
 }
 
+/// Only the budgets worth a finding are read (`Index::noted_pdbs`, `unselective_pdbs`): a
+/// large cluster has a budget per workload, and the findings are built at every frame that
+/// follows a change.
 fn disruption_findings(
     store: &Store,
     sources: &BTreeMap<Kind, SourceState>,
     out: &mut Vec<Finding>,
 ) {
-    for budget in store.pdbs.values() {
-        let (blocks_nodes, selects_any) = disruption::blocking(store, budget);
+    let object = |budget: &PdbSummary| {
+        FindingObject::namespaced(FindingKind::Pdb, &budget.namespace, &budget.name)
+    };
+    let budgets = |keys: &'_ BTreeSet<ObjectKey>| {
+        keys.iter()
+            .filter_map(|key| store.pdbs.get(key))
+            .collect::<Vec<_>>()
+    };
+    for budget in budgets(&store.index.noted_pdbs) {
         let name = format!("{}/{}", budget.namespace, budget.name);
-        let pdb = FindingObject::namespaced(FindingKind::Pdb, &budget.namespace, &budget.name);
+        let (blocks_nodes, _) = disruption::blocking(store, budget);
         if !blocks_nodes.is_empty() {
             out.push(
                 finding(
@@ -113,17 +124,7 @@ fn disruption_findings(
                         list(&blocks_nodes)
                     ),
                 )
-                .on(pdb.clone()),
-            );
-        }
-        if !selects_any && !incomplete(sources, Kind::Pod) {
-            out.push(
-                finding(
-                    Severity::Warning,
-                    "pdb-selects-nothing",
-                    format!("PDB {name} selects no pods"),
-                )
-                .on(pdb.clone()),
+                .on(object(budget)),
             );
         }
         if budget.relaxed_from.is_some() {
@@ -133,9 +134,22 @@ fn disruption_findings(
                     "pdb-relaxed",
                     format!("PDB {name} was relaxed by meshtop and is not restored yet"),
                 )
-                .on(pdb),
+                .on(object(budget)),
             );
         }
+    }
+    if incomplete(sources, Kind::Pod) {
+        return;
+    }
+    for budget in budgets(&store.index.unselective_pdbs) {
+        out.push(
+            finding(
+                Severity::Warning,
+                "pdb-selects-nothing",
+                format!("PDB {}/{} selects no pods", budget.namespace, budget.name),
+            )
+            .on(object(budget)),
+        );
     }
 }
 
