@@ -669,7 +669,12 @@ fn ztunnel_findings(store: &Store, map: &RevisionMap, out: &mut Vec<Finding>) {
     }
 }
 
-pub(crate) fn all(store: &Store, sources: &BTreeMap<Kind, SourceState>) -> Vec<Finding> {
+/// Every finding, worst first; `out_of_sync`: `proxies::out_of_sync(store)`.
+pub(crate) fn all(
+    store: &Store,
+    sources: &BTreeMap<Kind, SourceState>,
+    out_of_sync: &[Finding],
+) -> Vec<Finding> {
     let map = RevisionMap::of(store);
     let mut out = Vec::new();
     source_findings(sources, &mut out);
@@ -679,7 +684,7 @@ pub(crate) fn all(store: &Store, sources: &BTreeMap<Kind, SourceState>) -> Vec<F
     ztunnel_findings(store, &map, &mut out);
     revision_findings(store, &map, sources, &mut out);
     gateway_findings(store, sources, &mut out);
-    proxies::findings(store, sources, list, &mut out);
+    proxies::findings(store, sources, list, out_of_sync, &mut out);
     out.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
