@@ -120,6 +120,8 @@ pub(crate) struct Index {
     pub kubelets: BTreeMap<Name, u32>,
     /// Cordoned nodes (of the Node objects held).
     pub cordoned: BTreeSet<Name>,
+    /// NotReady nodes (of the Node objects held).
+    pub not_ready_nodes: BTreeSet<Name>,
     /// istiod Deployments by revision.
     pub istiod_deployments: BTreeMap<Name, BTreeSet<ObjectKey>>,
     /// Deployments labelled like gateways.
@@ -403,6 +405,9 @@ impl Index {
         tally(&mut self.kubelets, &n.kubelet_version, add);
         if n.unschedulable {
             set_member(&mut self.cordoned, n.name.clone(), add);
+        }
+        if !n.ready {
+            set_member(&mut self.not_ready_nodes, n.name.clone(), add);
         }
     }
 

@@ -143,9 +143,12 @@ fn assert_consistent(m: &Model) {
             m.store.index.istiod_deployments.clone(),
             m.store.index.gateway_deployments.clone(),
             m.store.index.node_ports.clone(),
-            m.store.index.legacy_components.clone(),
-            m.store.index.unselective_pdbs.clone(),
-            m.store.index.noted_pdbs.clone(),
+            (
+                m.store.index.legacy_components.clone(),
+                m.store.index.unselective_pdbs.clone(),
+                m.store.index.noted_pdbs.clone(),
+                m.store.index.not_ready_nodes.clone(),
+            ),
         )
     };
     assert_eq!(idx(m), idx(&fresh));

@@ -153,58 +153,71 @@ fn disruption_findings(
     }
 }
 
+/// Cordoned and NotReady nodes come from the index; the nodes are read one by one only
+/// when some kubelet is behind the newest (to name them): a frame does not read every node
+/// of a large cluster that runs one version.
 fn node_findings(store: &Store, out: &mut Vec<Finding>) {
-    let newest = nodes::newest_kubelet(store);
-    let mut behind: BTreeMap<Name, Vec<Name>> = BTreeMap::new();
-    for n in store.nodes.values() {
-        if n.unschedulable {
-            out.push(
-                finding(
-                    Severity::Warning,
-                    "node-cordoned",
-                    format!("node {} is cordoned (SchedulingDisabled)", n.name),
-                )
-                .on(FindingObject::cluster(FindingKind::Node, &n.name)),
-            );
-        }
-        if !n.ready {
-            out.push(
-                finding(
-                    Severity::Error,
-                    "node-not-ready",
-                    format!("node {} is NotReady", n.name),
-                )
-                .on(FindingObject::cluster(FindingKind::Node, &n.name)),
-            );
-        }
-        if let (Some((newest, _)), Some(v)) = (&newest, nodes::major_minor(&n.kubelet_version))
-            && v < *newest
-        {
-            behind
-                .entry(n.kubelet_version.clone())
-                .or_default()
-                .push(n.name.clone());
-        }
+    let nodes = |names: &'_ BTreeSet<Name>| {
+        names
+            .iter()
+            .filter_map(|name| store.nodes.get(name))
+            .collect::<Vec<_>>()
+    };
+    for n in nodes(&store.index.cordoned) {
+        out.push(
+            finding(
+                Severity::Warning,
+                "node-cordoned",
+                format!("node {} is cordoned (SchedulingDisabled)", n.name),
+            )
+            .on(FindingObject::cluster(FindingKind::Node, &n.name)),
+        );
     }
-    if let Some((_, newest_version)) = newest {
-        for (version, names) in behind {
-            let first = names
-                .first()
-                .map(|n| FindingObject::cluster(FindingKind::Node, n));
-            out.push(Finding {
-                object: first,
-                ..finding(
-                    Severity::Warning,
-                    "kubelet-skew",
-                    format!(
-                        "{} {} kubelet {version}, behind {newest_version}: {}",
-                        count(names.len(), "node"),
-                        if names.len() == 1 { "runs" } else { "run" },
-                        list(&names)
-                    ),
-                )
-            });
-        }
+    for n in nodes(&store.index.not_ready_nodes) {
+        out.push(
+            finding(
+                Severity::Error,
+                "node-not-ready",
+                format!("node {} is NotReady", n.name),
+            )
+            .on(FindingObject::cluster(FindingKind::Node, &n.name)),
+        );
+    }
+    let Some((newest, newest_version)) = nodes::newest_kubelet(store) else {
+        return;
+    };
+    let is_behind = |version: &str| nodes::major_minor(version).is_some_and(|v| v < newest);
+    if !store.index.kubelets.keys().any(|v| is_behind(v)) {
+        return;
+    }
+    let mut behind: BTreeMap<Name, Vec<Name>> = BTreeMap::new();
+    for n in store
+        .nodes
+        .values()
+        .filter(|n| is_behind(&n.kubelet_version))
+    {
+        behind
+            .entry(n.kubelet_version.clone())
+            .or_default()
+            .push(n.name.clone());
+    }
+    for (version, names) in behind {
+        let first = names
+            .first()
+            .map(|n| FindingObject::cluster(FindingKind::Node, n));
+        out.push(Finding {
+            object: first,
+            ..finding(
+                Severity::Warning,
+                "kubelet-skew",
+                format!(
+                    "{} {} kubelet {version}, behind {newest_version}: {}",
+                    count(names.len(), "node"),
+                    if names.len() == 1 { "runs" } else { "run" },
+                    list(&names)
+                ),
+            )
+        });
     }
 }
 
