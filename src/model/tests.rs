@@ -1598,26 +1598,23 @@ fn drain_preflight_is_kubectls() {
 fn a_pod_moving_between_nodes_and_labels() {
     let mut m = seed();
     let l = [("app", "pilot"), ("istio", "pilot"), ("release", "istio")];
+    let pilot_on_node01 = |labels: &[(&str, &str)]| {
+        applied(
+            pod("istio-system", "istio-pilot-r4wksrd5mb-9fsbh")
+                .on("k1-node01")
+                .labels(labels)
+                .owner("ReplicaSet", "istio-pilot-r4wksrd5mb")
+                .build(),
+        )
+    };
     // Rescheduled on node01 (the same name, as a StatefulSet would).
-    m.apply(applied(
-        pod("istio-system", "istio-pilot-r4wksrd5mb-9fsbh")
-            .on("k1-node01")
-            .labels(&l)
-            .owner("ReplicaSet", "istio-pilot-r4wksrd5mb")
-            .build(),
-    ));
+    m.apply(pilot_on_node01(&l));
     assert!(blocking_pdbs(&node_row(&m, "k1-node03")).is_empty());
     assert!(
         blocking_pdbs(&node_row(&m, "k1-node01")).contains(&"istio-system/istio-pilot".to_string())
     );
     // Relabelled out of its PDB.
-    m.apply(applied(
-        pod("istio-system", "istio-pilot-r4wksrd5mb-9fsbh")
-            .on("k1-node01")
-            .labels(&[("app", "pilot")])
-            .owner("ReplicaSet", "istio-pilot-r4wksrd5mb")
-            .build(),
-    ));
+    m.apply(pilot_on_node01(&[("app", "pilot")]));
     assert!(pdb_row(&m, "istio-system", "istio-pilot").pods.is_empty());
     assert!(
         !blocking_pdbs(&node_row(&m, "k1-node01"))
@@ -1631,13 +1628,7 @@ fn a_pod_moving_between_nodes_and_labels() {
     assert!(pilot_selects_nothing(&m));
     assert_consistent(&m);
     // Labelled back into it.
-    m.apply(applied(
-        pod("istio-system", "istio-pilot-r4wksrd5mb-9fsbh")
-            .on("k1-node01")
-            .labels(&l)
-            .owner("ReplicaSet", "istio-pilot-r4wksrd5mb")
-            .build(),
-    ));
+    m.apply(pilot_on_node01(&l));
     assert!(!pilot_selects_nothing(&m));
     assert_eq!(pdb_row(&m, "istio-system", "istio-pilot").pods.len(), 1);
     assert_consistent(&m);

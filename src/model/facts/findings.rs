@@ -157,31 +157,27 @@ fn disruption_findings(
 /// when some kubelet is behind the newest (to name them): a frame does not read every node
 /// of a large cluster that runs one version.
 fn node_findings(store: &Store, out: &mut Vec<Finding>) {
-    let nodes = |names: &'_ BTreeSet<Name>| {
-        names
-            .iter()
-            .filter_map(|name| store.nodes.get(name))
-            .collect::<Vec<_>>()
-    };
-    for n in nodes(&store.index.cordoned) {
-        out.push(
-            finding(
-                Severity::Warning,
-                "node-cordoned",
-                format!("node {} is cordoned (SchedulingDisabled)", n.name),
-            )
-            .on(FindingObject::cluster(FindingKind::Node, &n.name)),
-        );
-    }
-    for n in nodes(&store.index.not_ready_nodes) {
-        out.push(
-            finding(
-                Severity::Error,
-                "node-not-ready",
-                format!("node {} is NotReady", n.name),
-            )
-            .on(FindingObject::cluster(FindingKind::Node, &n.name)),
-        );
+    let named: [(&BTreeSet<Name>, Severity, &'static str, &str); 2] = [
+        (
+            &store.index.cordoned,
+            Severity::Warning,
+            "node-cordoned",
+            "is cordoned (SchedulingDisabled)",
+        ),
+        (
+            &store.index.not_ready_nodes,
+            Severity::Error,
+            "node-not-ready",
+            "is NotReady",
+        ),
+    ];
+    for (names, severity, code, words) in named {
+        for n in names.iter().filter_map(|name| store.nodes.get(name)) {
+            out.push(
+                finding(severity, code, format!("node {} {words}", n.name))
+                    .on(FindingObject::cluster(FindingKind::Node, &n.name)),
+            );
+        }
     }
     let Some((newest, newest_version)) = nodes::newest_kubelet(store) else {
         return;
