@@ -106,6 +106,8 @@ struct Memo {
     disruption: Memoized<Vec<PdbRow>>,
     namespaces: Memoized<Vec<NamespaceRow>>,
     findings: Memoized<Vec<Finding>>,
+    /// As of `proxy_generation`: they read only istiod's answers.
+    out_of_sync: Memoized<std::sync::Arc<[Finding]>>,
 }
 
 fn key(namespace: &str, name: &str) -> ObjectKey {
@@ -398,7 +400,10 @@ impl Model {
     /// Everything worth a look, errors first.
     pub fn findings(&self) -> Vec<Finding> {
         self.memo.findings.get(self.generation, || {
-            facts::findings::all(&self.store, &self.sources)
+            let out_of_sync = self.memo.out_of_sync.get(self.proxy_generation, || {
+                facts::proxies::out_of_sync(&self.store).into()
+            });
+            facts::findings::all(&self.store, &self.sources, &out_of_sync)
         })
     }
 

@@ -2,6 +2,7 @@
 //! as it arrives, and sending `ClusterEvent`s on the one channel the UI loop reads. Each
 //! source reports its state (syncing, ready, forbidden, absent, error) as events too.
 
+mod events;
 mod lean;
 mod pager;
 mod scan;

@@ -108,6 +108,11 @@ pub(crate) struct Index {
     pub pdb_pods: HashMap<ObjectKey, BTreeSet<PodId>>,
     /// `NodePods::guarded_by` the other way round: per PDB, the nodes where it guards pods.
     pub pdb_guards: HashMap<ObjectKey, BTreeMap<Name, Guarded>>,
+    /// PDBs that select no pod now.
+    pub unselective_pdbs: BTreeSet<ObjectKey>,
+    /// PDBs that allow no disruption or were relaxed by meshtop: with the unselective ones,
+    /// the only budgets the findings name, so a frame does not read every budget.
+    pub noted_pdbs: BTreeSet<ObjectKey>,
     /// Nodes (of the Node objects held) with pods a drain refuses without consent
     /// (`NodePods::needs_consent`): blocked whatever the PDBs say.
     pub needs_consent: BTreeSet<Name>,
@@ -115,10 +120,14 @@ pub(crate) struct Index {
     pub kubelets: BTreeMap<Name, u32>,
     /// Cordoned nodes (of the Node objects held).
     pub cordoned: BTreeSet<Name>,
+    /// NotReady nodes (of the Node objects held).
+    pub not_ready_nodes: BTreeSet<Name>,
     /// istiod Deployments by revision.
     pub istiod_deployments: BTreeMap<Name, BTreeSet<ObjectKey>>,
     /// Deployments labelled like gateways.
     pub gateway_deployments: BTreeSet<ObjectKey>,
+    /// Deployments of the control plane Istio ran before revisions.
+    pub legacy_components: BTreeSet<ObjectKey>,
     /// ztunnel pods by the node they run on.
     pub ztunnels: BTreeMap<Name, BTreeSet<ObjectKey>>,
     /// Services by the node ports they take.
@@ -397,6 +406,9 @@ impl Index {
         if n.unschedulable {
             set_member(&mut self.cordoned, n.name.clone(), add);
         }
+        if !n.ready {
+            set_member(&mut self.not_ready_nodes, n.name.clone(), add);
+        }
     }
 
     /// Adds a pod's contributions (or, with `add == false`, takes them away). `pdbs` is the
@@ -480,12 +492,18 @@ impl Index {
                 let selected = pdb.selector.matches(&p.labels);
                 if selected {
                     self.pdb_pods.entry(pdb_key.clone()).or_default().insert(id);
+                    self.unselective_pdbs.remove(pdb_key);
                 }
                 selected
             } else {
-                self.pdb_pods
+                let (member, none_left) = self
+                    .pdb_pods
                     .get_mut(pdb_key)
-                    .is_some_and(|set| set.remove(&id))
+                    .map_or((false, false), |set| (set.remove(&id), set.is_empty()));
+                if member && none_left {
+                    self.unselective_pdbs.insert(pdb_key.clone());
+                }
+                member
             };
             if member
                 && guarded(p)
@@ -513,8 +531,19 @@ impl Index {
                     self.guard(node, key, p.ready, true);
                 }
             }
+            set_member(&mut self.unselective_pdbs, key.clone(), selected.is_empty());
+            set_member(
+                &mut self.noted_pdbs,
+                key.clone(),
+                pdb.disruptions_allowed <= 0 || pdb.relaxed_from.is_some(),
+            );
             self.pdb_pods.insert(key.clone(), selected);
-        } else if let Some(selected) = self.pdb_pods.remove(key) {
+        } else {
+            self.unselective_pdbs.remove(key);
+            self.noted_pdbs.remove(key);
+            let Some(selected) = self.pdb_pods.remove(key) else {
+                return;
+            };
             for &id in &selected {
                 if let Some(p) = pods.summary(id).filter(guarded)
                     && let Some(node) = &p.node
@@ -534,6 +563,9 @@ impl Index {
         }
         if is_gateway_deployment(w) {
             set_member(&mut self.gateway_deployments, key.clone(), add);
+        }
+        if super::facts::revisions::is_legacy_component(w) {
+            set_member(&mut self.legacy_components, key.clone(), add);
         }
     }
 

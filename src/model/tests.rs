@@ -143,6 +143,12 @@ fn assert_consistent(m: &Model) {
             m.store.index.istiod_deployments.clone(),
             m.store.index.gateway_deployments.clone(),
             m.store.index.node_ports.clone(),
+            (
+                m.store.index.legacy_components.clone(),
+                m.store.index.unselective_pdbs.clone(),
+                m.store.index.noted_pdbs.clone(),
+                m.store.index.not_ready_nodes.clone(),
+            ),
         )
     };
     assert_eq!(idx(m), idx(&fresh));
@@ -1592,31 +1598,39 @@ fn drain_preflight_is_kubectls() {
 fn a_pod_moving_between_nodes_and_labels() {
     let mut m = seed();
     let l = [("app", "pilot"), ("istio", "pilot"), ("release", "istio")];
+    let pilot_on_node01 = |labels: &[(&str, &str)]| {
+        applied(
+            pod("istio-system", "istio-pilot-r4wksrd5mb-9fsbh")
+                .on("k1-node01")
+                .labels(labels)
+                .owner("ReplicaSet", "istio-pilot-r4wksrd5mb")
+                .build(),
+        )
+    };
     // Rescheduled on node01 (the same name, as a StatefulSet would).
-    m.apply(applied(
-        pod("istio-system", "istio-pilot-r4wksrd5mb-9fsbh")
-            .on("k1-node01")
-            .labels(&l)
-            .owner("ReplicaSet", "istio-pilot-r4wksrd5mb")
-            .build(),
-    ));
+    m.apply(pilot_on_node01(&l));
     assert!(blocking_pdbs(&node_row(&m, "k1-node03")).is_empty());
     assert!(
         blocking_pdbs(&node_row(&m, "k1-node01")).contains(&"istio-system/istio-pilot".to_string())
     );
     // Relabelled out of its PDB.
-    m.apply(applied(
-        pod("istio-system", "istio-pilot-r4wksrd5mb-9fsbh")
-            .on("k1-node01")
-            .labels(&[("app", "pilot")])
-            .owner("ReplicaSet", "istio-pilot-r4wksrd5mb")
-            .build(),
-    ));
+    m.apply(pilot_on_node01(&[("app", "pilot")]));
     assert!(pdb_row(&m, "istio-system", "istio-pilot").pods.is_empty());
     assert!(
         !blocking_pdbs(&node_row(&m, "k1-node01"))
             .contains(&"istio-system/istio-pilot".to_string())
     );
+    let pilot_selects_nothing = |m: &Model| {
+        findings_of(m, "pdb-selects-nothing")
+            .iter()
+            .any(|f| f.contains("istio-system/istio-pilot "))
+    };
+    assert!(pilot_selects_nothing(&m));
+    assert_consistent(&m);
+    // Labelled back into it.
+    m.apply(pilot_on_node01(&l));
+    assert!(!pilot_selects_nothing(&m));
+    assert_eq!(pdb_row(&m, "istio-system", "istio-pilot").pods.len(), 1);
     assert_consistent(&m);
 }
 

@@ -137,8 +137,8 @@ where
         emit(tx, Ok(Event::InitDone)).await?;
         backoff = DefaultBackoff::default();
         loop {
-            let mut stream = match api.watch(&watch_params, &version).await {
-                Ok(stream) => stream.boxed(),
+            let mut stream = match super::events::watch(api, &watch_params, &version).await {
+                Ok(stream) => stream,
                 Err(err) => {
                     emit(tx, Err(watcher::Error::WatchStartFailed(err))).await?;
                     pause(&mut backoff).await;

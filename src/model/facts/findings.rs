@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::super::event::{Kind, SourceState};
 use super::super::intern::Name;
 use super::super::store::Store;
+use super::super::summary::{ObjectKey, PdbSummary};
 use super::revisions::{RevisionMap, istiod_version};
 use super::{
     Dataplane, Finding, FindingKind, FindingObject, Severity, disruption, gateways, namespaces,
@@ -93,15 +94,25 @@ fn source_findings(sources: &BTreeMap<Kind, SourceState>, out: &mut Vec<Finding>
     }
 }
 
+/// Only the budgets worth a finding are read (`Index::noted_pdbs`, `unselective_pdbs`): a
+/// large cluster has a budget per workload, and the findings are built at every frame that
+/// follows a change.
 fn disruption_findings(
     store: &Store,
     sources: &BTreeMap<Kind, SourceState>,
     out: &mut Vec<Finding>,
 ) {
-    for budget in store.pdbs.values() {
-        let (blocks_nodes, selects_any) = disruption::blocking(store, budget);
+    let object = |budget: &PdbSummary| {
+        FindingObject::namespaced(FindingKind::Pdb, &budget.namespace, &budget.name)
+    };
+    let budgets = |keys: &'_ BTreeSet<ObjectKey>| {
+        keys.iter()
+            .filter_map(|key| store.pdbs.get(key))
+            .collect::<Vec<_>>()
+    };
+    for budget in budgets(&store.index.noted_pdbs) {
         let name = format!("{}/{}", budget.namespace, budget.name);
-        let pdb = FindingObject::namespaced(FindingKind::Pdb, &budget.namespace, &budget.name);
+        let (blocks_nodes, _) = disruption::blocking(store, budget);
         if !blocks_nodes.is_empty() {
             out.push(
                 finding(
@@ -113,17 +124,7 @@ fn disruption_findings(
                         list(&blocks_nodes)
                     ),
                 )
-                .on(pdb.clone()),
-            );
-        }
-        if !selects_any && !incomplete(sources, Kind::Pod) {
-            out.push(
-                finding(
-                    Severity::Warning,
-                    "pdb-selects-nothing",
-                    format!("PDB {name} selects no pods"),
-                )
-                .on(pdb.clone()),
+                .on(object(budget)),
             );
         }
         if budget.relaxed_from.is_some() {
@@ -133,64 +134,86 @@ fn disruption_findings(
                     "pdb-relaxed",
                     format!("PDB {name} was relaxed by meshtop and is not restored yet"),
                 )
-                .on(pdb),
+                .on(object(budget)),
             );
         }
+    }
+    if incomplete(sources, Kind::Pod) {
+        return;
+    }
+    for budget in budgets(&store.index.unselective_pdbs) {
+        out.push(
+            finding(
+                Severity::Warning,
+                "pdb-selects-nothing",
+                format!("PDB {}/{} selects no pods", budget.namespace, budget.name),
+            )
+            .on(object(budget)),
+        );
     }
 }
 
+/// Cordoned and NotReady nodes come from the index; the nodes are read one by one only
+/// when some kubelet is behind the newest (to name them): a frame does not read every node
+/// of a large cluster that runs one version.
 fn node_findings(store: &Store, out: &mut Vec<Finding>) {
-    let newest = nodes::newest_kubelet(store);
-    let mut behind: BTreeMap<Name, Vec<Name>> = BTreeMap::new();
-    for n in store.nodes.values() {
-        if n.unschedulable {
+    let named: [(&BTreeSet<Name>, Severity, &'static str, &str); 2] = [
+        (
+            &store.index.cordoned,
+            Severity::Warning,
+            "node-cordoned",
+            "is cordoned (SchedulingDisabled)",
+        ),
+        (
+            &store.index.not_ready_nodes,
+            Severity::Error,
+            "node-not-ready",
+            "is NotReady",
+        ),
+    ];
+    for (names, severity, code, words) in named {
+        for n in names.iter().filter_map(|name| store.nodes.get(name)) {
             out.push(
-                finding(
-                    Severity::Warning,
-                    "node-cordoned",
-                    format!("node {} is cordoned (SchedulingDisabled)", n.name),
-                )
-                .on(FindingObject::cluster(FindingKind::Node, &n.name)),
+                finding(severity, code, format!("node {} {words}", n.name))
+                    .on(FindingObject::cluster(FindingKind::Node, &n.name)),
             );
-        }
-        if !n.ready {
-            out.push(
-                finding(
-                    Severity::Error,
-                    "node-not-ready",
-                    format!("node {} is NotReady", n.name),
-                )
-                .on(FindingObject::cluster(FindingKind::Node, &n.name)),
-            );
-        }
-        if let (Some((newest, _)), Some(v)) = (&newest, nodes::major_minor(&n.kubelet_version))
-            && v < *newest
-        {
-            behind
-                .entry(n.kubelet_version.clone())
-                .or_default()
-                .push(n.name.clone());
         }
     }
-    if let Some((_, newest_version)) = newest {
-        for (version, names) in behind {
-            let first = names
-                .first()
-                .map(|n| FindingObject::cluster(FindingKind::Node, n));
-            out.push(Finding {
-                object: first,
-                ..finding(
-                    Severity::Warning,
-                    "kubelet-skew",
-                    format!(
-                        "{} {} kubelet {version}, behind {newest_version}: {}",
-                        count(names.len(), "node"),
-                        if names.len() == 1 { "runs" } else { "run" },
-                        list(&names)
-                    ),
-                )
-            });
-        }
+    let Some((newest, newest_version)) = nodes::newest_kubelet(store) else {
+        return;
+    };
+    let is_behind = |version: &str| nodes::major_minor(version).is_some_and(|v| v < newest);
+    if !store.index.kubelets.keys().any(|v| is_behind(v)) {
+        return;
+    }
+    let mut behind: BTreeMap<Name, Vec<Name>> = BTreeMap::new();
+    for n in store
+        .nodes
+        .values()
+        .filter(|n| is_behind(&n.kubelet_version))
+    {
+        behind
+            .entry(n.kubelet_version.clone())
+            .or_default()
+            .push(n.name.clone());
+    }
+    for (version, names) in behind {
+        let first = names
+            .first()
+            .map(|n| FindingObject::cluster(FindingKind::Node, n));
+        out.push(Finding {
+            object: first,
+            ..finding(
+                Severity::Warning,
+                "kubelet-skew",
+                format!(
+                    "{} {} kubelet {version}, behind {newest_version}: {}",
+                    count(names.len(), "node"),
+                    if names.len() == 1 { "runs" } else { "run" },
+                    list(&names)
+                ),
+            )
+        });
     }
 }
 
@@ -655,7 +678,12 @@ fn ztunnel_findings(store: &Store, map: &RevisionMap, out: &mut Vec<Finding>) {
     }
 }
 
-pub(crate) fn all(store: &Store, sources: &BTreeMap<Kind, SourceState>) -> Vec<Finding> {
+/// Every finding, worst first; `out_of_sync`: `proxies::out_of_sync(store)`.
+pub(crate) fn all(
+    store: &Store,
+    sources: &BTreeMap<Kind, SourceState>,
+    out_of_sync: &[Finding],
+) -> Vec<Finding> {
     let map = RevisionMap::of(store);
     let mut out = Vec::new();
     source_findings(sources, &mut out);
@@ -665,7 +693,7 @@ pub(crate) fn all(store: &Store, sources: &BTreeMap<Kind, SourceState>) -> Vec<F
     ztunnel_findings(store, &map, &mut out);
     revision_findings(store, &map, sources, &mut out);
     gateway_findings(store, sources, &mut out);
-    proxies::findings(store, sources, list, &mut out);
+    proxies::findings(store, sources, list, out_of_sync, &mut out);
     out.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)

@@ -254,9 +254,13 @@ pub struct BlockedDrains<'m> {
 impl<'m> BlockedDrains<'m> {
     pub(crate) fn new(store: &'m Store) -> Self {
         let mut by_pdb = BTreeSet::new();
+        // The budgets that allow no disruption are among the noted ones: a large cluster
+        // has a budget per workload, most of them allowing one.
         for (key, pdb) in store
-            .pdbs
+            .index
+            .noted_pdbs
             .iter()
+            .filter_map(|key| Some((key, store.pdbs.get(key)?)))
             .filter(|(_, p)| p.disruptions_allowed <= 0)
         {
             for (node, g) in store.index.pdb_guards.get(key).into_iter().flatten() {

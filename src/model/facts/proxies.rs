@@ -484,10 +484,13 @@ pub(crate) fn reported_revision(store: &Store, map: &RevisionMap, rev: &Name) ->
     })
 }
 
+/// The proxies' findings; `out_of_sync`: `out_of_sync(store)`, which a caller may keep
+/// while istiod's answers stay as they are.
 pub(crate) fn findings(
     store: &Store,
     sources: &BTreeMap<Kind, SourceState>,
     list: impl Fn(&[String]) -> String,
+    out_of_sync: &[Finding],
     out: &mut Vec<Finding>,
 ) {
     let sync = &store.sync;
@@ -518,32 +521,7 @@ pub(crate) fn findings(
             ),
         ));
     }
-    for pod in &sync.out_of_sync {
-        let Some(r) = sync.who(pod, &store.pods).and_then(|w| sync.preferred(w)) else {
-            continue;
-        };
-        let (Some(status), Some(istiod)) = (sync.status(r), sync.istiod_of(r.replica)) else {
-            continue;
-        };
-        let status = sync.unpack(status, &store.pods);
-        out.push(
-            finding(
-                Severity::Warning,
-                "proxy-not-synced",
-                format!(
-                    "proxy {}: {} (istiod {})",
-                    status.proxy,
-                    out_of_sync_types(&status),
-                    istiod.name
-                ),
-            )
-            .on(FindingObject::namespaced(
-                FindingKind::Proxy,
-                &pod.namespace,
-                &pod.name,
-            )),
-        );
-    }
+    out.extend_from_slice(out_of_sync);
     // Skew by revision, from the versions the proxies report.
     let versions = Versions::new(store);
     let mut skew: BTreeMap<(Name, Name), BTreeMap<Name, u32>> = BTreeMap::new();
@@ -624,4 +602,39 @@ pub(crate) fn findings(
             ),
         ));
     }
+}
+
+/// One finding per live-reported proxy out of sync. It reads only istiod's answers (which
+/// proxy each replica reports, and how), never what a pod's change moves: a large mesh has
+/// hundreds of them, built again only when an answer changes.
+pub(crate) fn out_of_sync(store: &Store) -> Vec<Finding> {
+    let sync = &store.sync;
+    let mut out = Vec::new();
+    for pod in &sync.out_of_sync {
+        let Some(r) = sync.who(pod, &store.pods).and_then(|w| sync.preferred(w)) else {
+            continue;
+        };
+        let (Some(status), Some(istiod)) = (sync.status(r), sync.istiod_of(r.replica)) else {
+            continue;
+        };
+        let status = sync.unpack(status, &store.pods);
+        out.push(
+            finding(
+                Severity::Warning,
+                "proxy-not-synced",
+                format!(
+                    "proxy {}: {} (istiod {})",
+                    status.proxy,
+                    out_of_sync_types(&status),
+                    istiod.name
+                ),
+            )
+            .on(FindingObject::namespaced(
+                FindingKind::Proxy,
+                &pod.namespace,
+                &pod.name,
+            )),
+        );
+    }
+    out
 }

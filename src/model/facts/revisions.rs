@@ -192,9 +192,10 @@ fn installed_by(store: &Store, installer: &Installer, namespace: &Name) -> Strin
     }
 }
 
-/// The Deployments of the control plane Istio ran before revisions (1.4 and older): pilot,
-/// galley, mixer's policy and telemetry, citadel, the sidecar injector.
-fn legacy_components(store: &Store) -> Vec<&WorkloadSummary> {
+/// Is `w` a Deployment of the control plane Istio ran before revisions (1.4 and older):
+/// pilot, galley, mixer's policy and telemetry, citadel, the sidecar injector? The store
+/// keeps them (`Index::legacy_components`), so a frame does not look at every Deployment.
+pub(crate) fn is_legacy_component(w: &WorkloadSummary) -> bool {
     const ISTIO_LABELS: [&str; 6] = [
         "pilot",
         "galley",
@@ -203,22 +204,26 @@ fn legacy_components(store: &Store) -> Vec<&WorkloadSummary> {
         "sidecar-injector",
         "istio-policy",
     ];
-    store
-        .deployments
-        .values()
-        .filter(|w| {
-            let istio = w.labels.get(keys::ISTIO).map(|v| v.as_ref());
-            let app = w.labels.get(keys::APP).map(|v| v.as_ref());
-            app != Some("istiod")
-                && istio.is_some_and(|v| ISTIO_LABELS.contains(&v))
-                && w.images.iter().any(|i| {
-                    image_tag(i)
-                        .and_then(|t| t.strip_prefix("1."))
-                        .and_then(|t| t.split('.').next())
-                        .and_then(|m| m.parse::<u32>().ok())
-                        .is_some_and(|minor| minor < 5)
-                })
+    let istio = w.labels.get(keys::ISTIO).map(|v| v.as_ref());
+    let app = w.labels.get(keys::APP).map(|v| v.as_ref());
+    app != Some("istiod")
+        && istio.is_some_and(|v| ISTIO_LABELS.contains(&v))
+        && w.images.iter().any(|i| {
+            image_tag(i)
+                .and_then(|t| t.strip_prefix("1."))
+                .and_then(|t| t.split('.').next())
+                .and_then(|m| m.parse::<u32>().ok())
+                .is_some_and(|minor| minor < 5)
         })
+}
+
+/// The legacy control plane's Deployments, by namespace and name.
+fn legacy_components(store: &Store) -> Vec<&WorkloadSummary> {
+    store
+        .index
+        .legacy_components
+        .iter()
+        .filter_map(|k| store.deployments.get(k))
         .collect()
 }
 
