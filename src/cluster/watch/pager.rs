@@ -234,30 +234,19 @@ fn fetch<K: ListItem + Send + 'static>(
                     let _ = tx.send(meta.clone());
                 }
             };
-            loop {
-                let chunk = body.fill_buf().await.map_err(kube::Error::ReadEvents)?;
-                if chunk.is_empty() {
-                    break;
-                }
-                let n = chunk.len();
+            each_chunk(&mut body, |chunk| {
                 page.feed(chunk, &mut on_meta)
-                    .map_err(kube::Error::SerdeError)?;
-                body.consume_unpin(n);
-            }
+                    .map_err(kube::Error::SerdeError)
+            })
+            .await?;
             return page
                 .finish(&mut on_meta)
                 .map(Body::Read)
                 .map_err(kube::Error::SerdeError);
         }
         bytes.clear();
-        loop {
-            let chunk = body.fill_buf().await.map_err(kube::Error::ReadEvents)?;
-            if chunk.is_empty() {
-                break;
-            }
-            let n = chunk.len();
+        each_chunk(&mut body, |chunk| {
             bytes.extend_from_slice(chunk);
-            body.consume_unpin(n);
             if let Some(tx) = head_tx.take() {
                 match page_head(&bytes) {
                     Head::Meta(meta) => {
@@ -267,13 +256,31 @@ fn fetch<K: ListItem + Send + 'static>(
                     Head::Pending | Head::Unknown => {}
                 }
             }
-        }
+            Ok(())
+        })
+        .await?;
         Ok(Body::Bytes(bytes))
     });
     Ok(Fetch {
         head,
         body: AbortOnDrop(task),
     })
+}
+
+/// Hands each chunk of a response's body to `take`, up to its end.
+async fn each_chunk<B: futures::AsyncBufRead + Unpin>(
+    body: &mut B,
+    mut take: impl FnMut(&[u8]) -> Result<(), kube::Error>,
+) -> Result<(), kube::Error> {
+    loop {
+        let chunk = body.fill_buf().await.map_err(kube::Error::ReadEvents)?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let n = chunk.len();
+        take(chunk)?;
+        body.consume_unpin(n);
+    }
 }
 
 impl<K> Fetch<K> {
@@ -575,21 +582,33 @@ impl<K> Streamed<K> {
         let mut r = Reader::new(bytes);
         loop {
             let used = r.position();
-            let read = match self.stage {
-                Stage::Head => r
-                    .eat(b'{')
-                    .and_then(|()| self.members(&mut r, false, on_meta)),
-                Stage::Tail => self.members(&mut r, true, on_meta),
-                Stage::Items { first } => self.item(&mut r, first),
-                Stage::End => return Ok(used),
-            };
-            match read {
+            if self.stage == Stage::End {
+                return Ok(used);
+            }
+            match self.step(&mut r, on_meta) {
                 Ok(stage) => self.stage = stage,
                 // Read again from where this stage began once more bytes have come (the
                 // head and the tail whole: they are small).
                 Err(_) if r.ended() => return Ok(used),
                 Err(e) => return Err(e),
             }
+        }
+    }
+
+    /// Reads on from the stage reached, to the next.
+    fn step(
+        &mut self,
+        r: &mut Reader<'_>,
+        on_meta: &mut impl FnMut(&ListMeta),
+    ) -> scan::Result<Stage> {
+        match self.stage {
+            Stage::Head => {
+                r.eat(b'{')?;
+                self.members(r, false, on_meta)
+            }
+            Stage::Tail => self.members(r, true, on_meta),
+            Stage::Items { first } => self.item(r, first),
+            Stage::End => Ok(Stage::End),
         }
     }
 
@@ -655,20 +674,10 @@ impl<K> Streamed<K> {
     fn finish(mut self, on_meta: &mut impl FnMut(&ListMeta)) -> scan::Result<Page<Item<K>>> {
         let carry = std::mem::take(&mut self.carry);
         let mut r = Reader::new(&carry);
-        if self.stage != Stage::End {
-            // Read what is left as if no more were to come: the error is the one the
-            // whole page would have had.
-            while self.stage != Stage::End {
-                self.stage = match self.stage {
-                    Stage::Head => {
-                        r.eat(b'{')?;
-                        self.members(&mut r, false, on_meta)?
-                    }
-                    Stage::Tail => self.members(&mut r, true, on_meta)?,
-                    Stage::Items { first } => self.item(&mut r, first)?,
-                    Stage::End => Stage::End,
-                };
-            }
+        // What is left is read as if no more were to come: the error is the one the whole
+        // page would have had.
+        while self.stage != Stage::End {
+            self.stage = self.step(&mut r, on_meta)?;
         }
         r.end()?;
         let Some(meta) = self.meta else {
@@ -790,17 +799,7 @@ mod tests {
                 Lean::<Pod>::READER.expect("a reader"),
                 2,
             )
-            .map(|page| Page {
-                meta: page.meta,
-                items: page
-                    .items
-                    .into_iter()
-                    .filter_map(|item| match item {
-                        Ok(Event::InitApply(pod)) => Some(pod),
-                        _ => None,
-                    })
-                    .collect(),
-            });
+            .map(listed);
             (seen, page)
         };
         let (seen, page) = read(body);
@@ -828,6 +827,21 @@ mod tests {
         );
     }
 
+    /// A page's listed objects, out of their events.
+    fn listed<K>(page: Page<Item<K>>) -> Page<K> {
+        Page {
+            meta: page.meta,
+            items: page
+                .items
+                .into_iter()
+                .filter_map(|item| match item {
+                    Ok(Event::InitApply(object)) => Some(object),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+
     /// A page of pods fed to `Streamed` in chunks of `size` bytes: its continue token (told
     /// once) and the pods, or the error.
     fn streamed(
@@ -845,16 +859,12 @@ mod tests {
             .chunks(size)
             .try_for_each(|chunk| page.feed(chunk, &mut on_meta))
             .and_then(|()| page.finish(&mut on_meta))
-            .map(|page| Page {
-                meta: page.meta,
-                items: page
-                    .items
-                    .into_iter()
-                    .filter_map(|item| match item {
-                        Ok(Event::InitApply(Lean(pod))) => Some(pod),
-                        _ => None,
-                    })
-                    .collect(),
+            .map(|page| {
+                let page = listed(page);
+                Page {
+                    meta: page.meta,
+                    items: page.items.into_iter().map(|Lean(pod)| pod).collect(),
+                }
             });
         (told, read)
     }
