@@ -445,8 +445,6 @@ where
 // The kinds whose pages serde reads (pods have a reader of their own: `lean`).
 impl ListItem for Namespace {}
 impl ListItem for Lean<Node> {}
-impl ListItem for Lean<Deployment> {}
-impl ListItem for Lean<ReplicaSet> {}
 impl ListItem for StatefulSet {}
 impl ListItem for DaemonSet {}
 impl ListItem for Service {}
