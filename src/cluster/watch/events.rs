@@ -208,6 +208,31 @@ mod tests {
     }
 
     #[test]
+    fn a_workloads_event_is_read_by_its_own_reader_as_kube_reads_it() {
+        use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+        let object = r#"{"kind":"Deployment","apiVersion":"apps/v1","metadata":{"name":"d","namespace":"n","resourceVersion":"9","managedFields":[{"fieldsV1":{"f:spec":{}}}]},"spec":{"replicas":3,"selector":{"matchLabels":{"app":"x"}},"template":{"metadata":{"labels":{"app":"x"}},"spec":{"containers":[{"name":"c","command":["run"],"env":[{"name":"E","value":"v"}]}]}}},"status":{"readyReplicas":2}}"#;
+        let line = event("MODIFIED", object);
+        match decode::<Lean<Deployment>>(&line) {
+            Some(Ok(WatchEvent::Modified(own))) => {
+                let serde: WatchEvent<Lean<Deployment>> =
+                    serde_json::from_slice(&line).expect("kube reads the line");
+                let WatchEvent::Modified(serde) = serde else {
+                    panic!("kube reads a modification");
+                };
+                assert_eq!(own.0, serde.0);
+                assert_eq!(own.0.spec.replicas, Some(3));
+            }
+            other => panic!("a modified Deployment, not {other:?}"),
+        }
+        match decode::<Lean<ReplicaSet>>(&event("DELETED", object)) {
+            Some(Ok(WatchEvent::Deleted(rs))) => {
+                assert_eq!(rs.0.metadata.resource_version.as_deref(), Some("9"));
+            }
+            other => panic!("a deleted ReplicaSet, not {other:?}"),
+        }
+    }
+
+    #[test]
     fn bookmarks_errors_and_odd_orders_are_decoded_as_kube_decodes_them() {
         let bookmark = br#"{"type":"BOOKMARK","object":{"kind":"Pod","apiVersion":"v1","metadata":{"resourceVersion":"77"}}}"#;
         match decode::<Lean<PodParts>>(bookmark) {
