@@ -220,6 +220,8 @@ impl Model {
             ClusterEvent::Applied(object) => self.store.upsert(object),
             ClusterEvent::Deleted(kind, key) => self.store.remove(kind, &key),
             ClusterEvent::Relisted(kind, objects) => self.store.relist(kind, objects),
+            ClusterEvent::RelistPart(kind, objects) => self.store.relist_part(kind, objects),
+            ClusterEvent::RelistAbandoned(kind) => self.store.relist_abandoned(kind),
             ClusterEvent::ProxySync(replica) => {
                 let store = &mut self.store;
                 store.sync.answer(replica, stamped.at, &store.pods)

@@ -63,6 +63,12 @@ pub struct WatchOptions {
 /// Objects per page of a paged list by default: client-go's and kube's.
 pub const DEFAULT_PAGE_SIZE: u32 = 500;
 
+/// A big relist goes to the model in parts of this many objects as they are read, so the
+/// model is built alongside the reading (at 100,000 pods, applying them all at the end
+/// kept one core busy for 0.4 s after the last page) and the screen never waits on one
+/// long apply.
+const RELIST_PART: usize = 2_000;
+
 /// How a watcher reads its first list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InitialList {
@@ -493,6 +499,8 @@ struct Source<T> {
     state: Option<SourceState>,
     /// A relist was sent, so the model holds objects of this kind.
     delivered: bool,
+    /// Parts of a relist not yet ended were sent (`RelistPart`).
+    parts_sent: bool,
     /// `-n`'s namespace and its watch, for when the cluster scope is forbidden.
     fallback: Option<(String, Rewatch<T>)>,
     /// Why the source watches only the fallback's namespace, once it does.
@@ -521,6 +529,7 @@ where
             shared,
             state: None,
             delivered: false,
+            parts_sent: false,
             fallback: None,
             narrowed: None,
         }
@@ -590,6 +599,7 @@ where
         match event {
             Event::Init => {
                 relist.clear();
+                self.abandon_parts().await?;
                 // `Init` comes before the list is even tried, so after a failure it says
                 // nothing about the server: the failure stays shown until a list succeeds.
                 if matches!(
@@ -604,6 +614,12 @@ where
                 if let Some(object) = self.project(&obj) {
                     relist.push(object);
                 }
+                if relist.len() >= RELIST_PART {
+                    let part = std::mem::take(relist);
+                    self.send(ClusterEvent::RelistPart(self.kind, part)).await?;
+                    self.parts_sent = true;
+                    self.delivered = true;
+                }
             }
             Event::InitDone => {
                 let objects = std::mem::take(relist);
@@ -611,6 +627,7 @@ where
                 self.send(ClusterEvent::Relisted(self.kind, objects))
                     .await?;
                 self.delivered = true;
+                self.parts_sent = false;
                 self.shared
                     .interner
                     .lock()
@@ -643,6 +660,15 @@ where
         Ok(Flow::Continue)
     }
 
+    /// A relist that sent parts and did not end: the model forgets which objects they held,
+    /// so the next relist's end removes what it does not hold itself.
+    async fn abandon_parts(&mut self) -> Result<(), Closed> {
+        if std::mem::take(&mut self.parts_sent) {
+            self.send(ClusterEvent::RelistAbandoned(self.kind)).await?;
+        }
+        Ok(())
+    }
+
     async fn on_error(&mut self, err: &watcher::Error) -> Result<Flow, Closed> {
         let (verb, status, cause) = match err {
             watcher::Error::InitialListFailed(e) => ("list", api_status(e), super::describe(e)),
@@ -671,6 +697,7 @@ where
             Some(404) => {
                 tracing::info!(kind = ?self.kind, %cause, "resource absent");
                 // A CRD removed while watched takes its objects with it.
+                self.abandon_parts().await?;
                 if self.delivered {
                     self.send(ClusterEvent::Relisted(self.kind, Vec::new()))
                         .await?;
@@ -945,6 +972,8 @@ mod tests {
             .map(|e| match e {
                 ClusterEvent::Source(_, s) => format!("{s:?}"),
                 ClusterEvent::Relisted(_, o) => format!("Relisted{:?}", names(o)),
+                ClusterEvent::RelistPart(_, o) => format!("RelistPart of {}", o.len()),
+                ClusterEvent::RelistAbandoned(_) => "RelistAbandoned".to_string(),
                 ClusterEvent::Applied(o) => {
                     format!("Applied {}", names(std::slice::from_ref(o))[0])
                 }
@@ -957,6 +986,39 @@ mod tests {
                 ClusterEvent::ProxySyncGone { istiod, .. } => format!("ProxySyncGone {istiod}"),
             })
             .collect()
+    }
+
+    #[tokio::test]
+    async fn a_big_relist_is_sent_in_parts_as_it_is_read_and_a_broken_one_is_abandoned() {
+        use Step::*;
+        let name = |i: usize| -> &'static str { Box::leak(format!("istio-{i}").into_boxed_str()) };
+        let many = |n: usize| (0..n).map(|i| Apply(name(i))).collect::<Vec<_>>();
+        let mut first = vec![Init];
+        first.extend(many(RELIST_PART * 2 + 1));
+        first.push(InitDone);
+        // The list breaks after one part; the next one is small.
+        first.push(Fail(410));
+        first.push(Init);
+        first.extend(many(RELIST_PART));
+        first.push(Fail(500));
+        first.extend([Init, Apply("istio"), InitDone]);
+        let events = run(vec![first], 11).await;
+        assert_eq!(
+            script(&events),
+            [
+                "Syncing",
+                &format!("RelistPart of {RELIST_PART}"),
+                &format!("RelistPart of {RELIST_PART}"),
+                &format!("Relisted[\"istio-{}\"]", RELIST_PART * 2),
+                "Ready",
+                "Syncing",
+                &format!("RelistPart of {RELIST_PART}"),
+                r#"Error("list configmaps: 500 Scripted: scripted")"#,
+                "RelistAbandoned",
+                r#"Relisted["istio"]"#,
+                "Ready",
+            ]
+        );
     }
 
     #[tokio::test]

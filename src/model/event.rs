@@ -142,6 +142,12 @@ pub enum ClusterEvent {
     /// A full relist of one kind: objects not in it are gone (watch events can be lost
     /// while disconnected).
     Relisted(Kind, Vec<Object>),
+    /// Objects of a relist still being read (a big kind's first thousands): applied at once,
+    /// so the model is built while the rest is read rather than all at the end. The
+    /// `Relisted` that ends the relist keeps them.
+    RelistPart(Kind, Vec<Object>),
+    /// The parts of an unfinished relist say nothing anymore: the list starts again.
+    RelistAbandoned(Kind),
     /// A source changed state.
     Source(Kind, SourceState),
     /// What the API server said about itself.

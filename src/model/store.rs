@@ -158,6 +158,8 @@ pub(crate) struct Store {
     /// Moves when an istiod pod comes, changes or goes: the Proxies view's lines read the
     /// istiod versions and whether every istiod has answered.
     istiod_pods_moved: u64,
+    /// The keys of each kind's relist still being read, sent in parts so far.
+    relisting: HashMap<Kind, HashSet<ObjectKey>>,
 }
 
 /// An istiod pod, whose version and state the Proxies view's lines read.
@@ -848,7 +850,8 @@ impl Store {
             .into_iter()
             .filter(|o| Kind::of(o) == kind)
             .collect();
-        let listed: HashSet<ObjectKey> = objects.iter().map(key_of).collect();
+        let mut listed = self.relisting.remove(&kind).unwrap_or_default();
+        listed.extend(objects.iter().map(key_of));
         let mut changed = false;
         for key in self.keys(kind) {
             if !listed.contains(&key) {
@@ -859,6 +862,26 @@ impl Store {
             changed |= self.upsert(o);
         }
         changed
+    }
+
+    /// Objects of a relist still being read: upserted now, and remembered so that the
+    /// relist's end keeps them.
+    pub fn relist_part(&mut self, kind: Kind, objects: Vec<Object>) -> bool {
+        let mut listed = self.relisting.remove(&kind).unwrap_or_default();
+        let mut changed = false;
+        for o in objects.into_iter().filter(|o| Kind::of(o) == kind) {
+            listed.insert(key_of(&o));
+            changed |= self.upsert(o);
+        }
+        self.relisting.insert(kind, listed);
+        changed
+    }
+
+    /// An unfinished relist's parts are forgotten (what they applied stays until the next
+    /// relist ends).
+    pub fn relist_abandoned(&mut self, kind: Kind) -> bool {
+        self.relisting.remove(&kind);
+        false
     }
 
     /// Moves when an istiod pod comes, changes or goes.

@@ -829,6 +829,47 @@ fn deleting_a_pdb_unblocks_and_a_new_selector_rescans() {
 }
 
 #[test]
+fn a_relist_sent_in_parts_keeps_what_its_parts_held_and_drops_the_rest() {
+    let mut m = seed();
+    let all: Vec<Object> = m.pods().into_iter().map(Object::Pod).collect();
+    let logging = |o: &Object| matches!(o, Object::Pod(p) if p.namespace.as_ref() == "logging");
+    // Without the Elasticsearch masters: the first half in a part, the rest at the end.
+    let kept: Vec<Object> = all.iter().filter(|o| !logging(o)).cloned().collect();
+    let (part, rest) = kept.split_at(kept.len() / 2);
+    assert!(!part.is_empty() && !rest.is_empty());
+    let g = m.generation();
+    m.apply(stamped(ClusterEvent::RelistPart(Kind::Pod, part.to_vec())));
+    // A part changes nothing that is already so, and removes nothing.
+    assert_eq!(m.generation(), g);
+    assert!(!m.pods_in_namespace("logging").is_empty());
+    m.apply(stamped(ClusterEvent::Relisted(Kind::Pod, rest.to_vec())));
+    assert!(m.pods_in_namespace("logging").is_empty());
+    assert_eq!(m.pods().len(), kept.len());
+    assert_consistent(&m);
+
+    // A part brings what is new at once.
+    m.apply(stamped(ClusterEvent::RelistPart(Kind::Pod, all.clone())));
+    assert_eq!(m.pods().len(), all.len());
+    assert_consistent(&m);
+    // That relist is abandoned: the next one, whole, holds no Elasticsearch master, and
+    // the abandoned part does not keep them.
+    m.apply(stamped(ClusterEvent::RelistAbandoned(Kind::Pod)));
+    m.apply(stamped(ClusterEvent::Relisted(Kind::Pod, kept.clone())));
+    assert!(m.pods_in_namespace("logging").is_empty());
+    assert_eq!(m.pods().len(), kept.len());
+    // A finished relist's parts are not carried into the next one.
+    m.apply(stamped(ClusterEvent::RelistPart(Kind::Pod, all.clone())));
+    m.apply(stamped(ClusterEvent::Relisted(Kind::Pod, Vec::new())));
+    assert_eq!(m.pods().len(), all.len());
+    m.apply(stamped(ClusterEvent::Relisted(Kind::Pod, kept)));
+    assert!(m.pods_in_namespace("logging").is_empty());
+    // Parts of one kind say nothing of another.
+    m.apply(stamped(ClusterEvent::RelistPart(Kind::Node, all)));
+    assert!(m.pods_in_namespace("logging").is_empty());
+    assert_consistent(&m);
+}
+
+#[test]
 fn relisted_drops_stale_objects_and_their_aggregates() {
     let mut m = seed();
     // The relist of pods no longer has the Elasticsearch masters (deleted while disconnected).

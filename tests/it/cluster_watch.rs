@@ -70,8 +70,10 @@ struct Feed {
     model: Model,
     /// The latest state of each source.
     states: BTreeMap<Kind, SourceState>,
-    /// The latest relist of each kind.
+    /// The latest relist of each kind, its parts included.
     relists: BTreeMap<Kind, Vec<Object>>,
+    /// The parts of each kind's relist still coming.
+    parts: BTreeMap<Kind, Vec<Object>>,
 }
 
 impl Feed {
@@ -85,6 +87,7 @@ impl Feed {
             model: Model::new(),
             states: BTreeMap::new(),
             relists: BTreeMap::new(),
+            parts: BTreeMap::new(),
         }
     }
 
@@ -123,12 +126,21 @@ impl Feed {
                     }
                     self.states.insert(*kind, state.clone());
                 }
-                ClusterEvent::Relisted(kind, objects) => {
+                ClusterEvent::Relisted(kind, objects) | ClusterEvent::RelistPart(kind, objects) => {
                     assert!(
                         objects.iter().all(|o| Kind::of(o) == *kind),
                         "a relist of {kind:?} holds another kind"
                     );
-                    self.relists.insert(*kind, objects.clone());
+                    let mut relist = self.parts.remove(kind).unwrap_or_default();
+                    relist.extend(objects.iter().cloned());
+                    if matches!(event, ClusterEvent::Relisted(..)) {
+                        self.relists.insert(*kind, relist);
+                    } else {
+                        self.parts.insert(*kind, relist);
+                    }
+                }
+                ClusterEvent::RelistAbandoned(kind) => {
+                    self.parts.remove(kind);
                 }
                 _ => {}
             }
@@ -197,6 +209,10 @@ fn brief(event: &ClusterEvent) -> String {
         ClusterEvent::Applied(o) => format!("Applied {:?} {}", Kind::of(o), name(o)),
         ClusterEvent::Deleted(k, key) => format!("Deleted {k:?} {}/{}", key.namespace, key.name),
         ClusterEvent::Relisted(k, objects) => format!("Relisted {k:?} ({} objects)", objects.len()),
+        ClusterEvent::RelistPart(k, objects) => {
+            format!("RelistPart {k:?} ({} objects)", objects.len())
+        }
+        ClusterEvent::RelistAbandoned(k) => format!("RelistAbandoned {k:?}"),
         ClusterEvent::Source(k, s) => format!("Source {k:?} {s:?}"),
         ClusterEvent::Server { git_version } => format!("Server {git_version}"),
         ClusterEvent::ProxySync(r) => format!("ProxySync {}/{}", r.namespace, r.istiod),
