@@ -128,7 +128,7 @@ pub struct GlobalArgs {
 
     /// How often each istiod replica is asked for its proxies' sync state, in seconds
     /// (default 5). A large mesh's replicas are asked less often, so that their answers come
-    /// to at most 8 MiB a second in all (up to once a minute).
+    /// to at most 4 MiB a second in all (up to once a minute).
     #[arg(
         long,
         global = true,

@@ -240,7 +240,7 @@ impl Ui {
                 Layout::vertical([Constraint::Fill(1), Constraint::Length(height)]).areas(body);
             (body, Some((tasks, lines)))
         };
-        let page = views::render(frame, body, self.state.screen(), model, &self.theme);
+        let page = views::render(frame, body, self.state.screen(), model, &self.theme, now);
         if let Some((area, lines)) = tasks {
             dialog::render_tasks(frame, area, lines, &self.theme);
         }

@@ -250,9 +250,12 @@ pub fn render(
     screen: &Screen,
     model: &Model,
     theme: &Theme,
+    now: jiff::Timestamp,
 ) -> usize {
     match &screen.id {
-        ScreenId::View(ViewKind::Overview) => overview::render(frame, area, screen, model, theme),
+        ScreenId::View(ViewKind::Overview) => {
+            overview::render(frame, area, screen, model, theme, now)
+        }
         ScreenId::View(view) => {
             let source = source(&screen.id, model);
             let rows = table::arrange(source.as_ref(), screen);

@@ -1475,3 +1475,39 @@ fn quitting_while_a_drain_runs_asks_twice() {
     );
     assert_eq!(press(&mut ui, &model, "q"), vec![Command::Quit]);
 }
+
+#[test]
+fn the_overview_says_how_old_istiods_answers_are_once_they_are_old() {
+    let model = seed_model();
+    let mut ui = new_ui();
+    press(&mut ui, &model, "o");
+    let answered = model
+        .proxy_summary()
+        .replicas
+        .iter()
+        .filter_map(|r| r.answered_at)
+        .min()
+        .expect("the seed's replicas answered");
+    let at = |secs: i64| {
+        let now = answered
+            .checked_add(jiff::SignedDuration::from_secs(secs))
+            .expect("a time");
+        tui::render(&ui, &model, &header(), now, 200, 50)
+    };
+    let istiod = |screen: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains("answering"))
+            .map(|l| {
+                l.trim_matches(|c: char| c == '│' || c.is_whitespace())
+                    .to_string()
+            })
+            .unwrap_or_else(|| panic!("no istiod line:\n{screen}"))
+    };
+    // At the default interval answers are seconds old: nothing is said.
+    let fresh = at(4);
+    assert!(istiod(&fresh).ends_with("answering"), "{fresh}");
+    // A large mesh's replicas are asked less often: the line says how old the oldest is.
+    let old = at(35);
+    assert!(istiod(&old).ends_with("answering, as of 35s ago"), "{old}");
+}

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use jiff::Timestamp;
 use ratatui::Frame;
 use ratatui::layout::Constraint::{self, Fill, Length};
 use ratatui::layout::{Layout, Rect};
@@ -18,6 +19,11 @@ use super::super::table::{self, CellText, Column, SortKey, TableSource, Tone};
 use super::super::theme::Theme;
 use super::revisions::{iop_status_tone, istiod_tone};
 use super::{Subject, heading, proxies, short_name};
+
+/// From this age on, the Overview says how old istiod's oldest answer is: at the default
+/// 5 s interval answers are never this old, at 100,000 proxies they are polled about every
+/// 40 s.
+const OLD_ANSWER_SECS: i64 = 15;
 
 const COLUMNS: [Column; 3] = [
     Column::new("SEVERITY", Length(8), 0),
@@ -175,7 +181,12 @@ fn control_plane<'a>(model: &Model, theme: &Theme) -> Vec<Line<'a>> {
 /// The right panel's lines. `room` bounds what is built: the panel is never taller or wider
 /// than `room`, and a list that would not fit is cut past it (the panel's height is the
 /// same whether it counts those lines or not: more than it can show either way).
-fn proxies_and_drains<'a>(model: &Model, theme: &Theme, room: Rect) -> Vec<Line<'a>> {
+fn proxies_and_drains<'a>(
+    model: &Model,
+    theme: &Theme,
+    room: Rect,
+    now: Timestamp,
+) -> Vec<Line<'a>> {
     let t = theme;
     let summary = model.proxy_summary();
     let proxied = model.proxied_counts();
@@ -231,7 +242,7 @@ fn proxies_and_drains<'a>(model: &Model, theme: &Theme, room: Rect) -> Vec<Line<
             t,
         ));
         let answering = summary.replicas.iter().filter(|r| r.state == "ok").count();
-        lines.push(Line::from(vec![
+        let mut istiod = vec![
             Span::styled("  istiod ", t.dim),
             Span::styled(
                 format!("{answering}/{} answering", summary.replicas.len()),
@@ -241,7 +252,24 @@ fn proxies_and_drains<'a>(model: &Model, theme: &Theme, room: Rect) -> Vec<Line<
                     t.bad
                 },
             ),
-        ]));
+        ];
+        // A large mesh's answers are asked for less often (tens of megabytes each): say how
+        // old the sync states shown may be once that is more than a few polls' worth.
+        let oldest = summary
+            .replicas
+            .iter()
+            .filter(|r| r.state == "ok")
+            .filter_map(|r| r.answered_at)
+            .min();
+        if let Some(at) = oldest
+            && now.duration_since(at).as_secs() >= OLD_ANSWER_SECS
+        {
+            istiod.push(Span::styled(
+                format!(", as of {} ago", crate::ui::chrome::age(now, at)),
+                t.dim,
+            ));
+        }
+        lines.push(Line::from(istiod));
         for r in summary.replicas.iter().filter(|r| r.state != "ok") {
             lines.push(Line::from(vec![
                 Span::styled("  ✗ ", t.bad),
@@ -355,9 +383,10 @@ pub fn render(
     screen: &Screen,
     model: &Model,
     theme: &Theme,
+    now: Timestamp,
 ) -> usize {
     let left = control_plane(model, theme);
-    let right = proxies_and_drains(model, theme, area);
+    let right = proxies_and_drains(model, theme, area, now);
     let wanted = u16::try_from(left.len().max(right.len()) + 2).unwrap_or(u16::MAX);
     // The findings keep at least 6 rows: a header and a few findings.
     let top_height = wanted.min(area.height.saturating_sub(6)).max(3);
