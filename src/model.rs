@@ -339,9 +339,15 @@ impl Model {
 
     /// Every PodDisruptionBudget, by namespace and name.
     pub fn disruption(&self) -> Vec<PdbRow> {
-        self.memo.disruption.get(self.object_generation, || {
+        let mut rows = self.memo.disruption.get(self.object_generation, || {
             facts::disruption::rows(&self.store)
-        })
+        });
+        if self.drain_unknown().is_some() {
+            for r in &mut rows {
+                r.blocks_unknown = true;
+            }
+        }
+        rows
     }
 
     /// Every node, by name, naming the pods a drain needs consent for.

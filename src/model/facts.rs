@@ -166,6 +166,10 @@ pub struct PdbRow {
     pub blocks_nodes: Arc<[Name]>,
     /// Relaxed by meshtop and not yet restored.
     pub relaxed: bool,
+    /// Which drains it blocks cannot be told yet (pods or nodes still being listed, or not
+    /// readable): `blocks_nodes` holds only what has been seen.
+    #[serde(skip)]
+    pub blocks_unknown: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -678,6 +678,7 @@ mod tests {
                 .collect(),
             blocks_nodes: std::sync::Arc::from([]),
             relaxed: true,
+            blocks_unknown: false,
         }
     }
 

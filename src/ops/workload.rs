@@ -380,6 +380,7 @@ mod tests {
             }]),
             blocks_nodes: std::sync::Arc::from([crate::model::intern::Name::from("worker-3")]),
             relaxed: false,
+            blocks_unknown: false,
         }
     }
 

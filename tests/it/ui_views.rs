@@ -1511,3 +1511,44 @@ fn the_overview_says_how_old_istiods_answers_are_once_they_are_old() {
     let old = at(35);
     assert!(istiod(&old).ends_with("answering, as of 35s ago"), "{old}");
 }
+
+#[test]
+fn a_budgets_blocked_drains_are_unknown_while_pods_are_still_listed() {
+    let mut model = seed_model();
+    let mut ui = new_ui();
+    press(&mut ui, &model, "5");
+    let listed = draw(&ui, &model, 200, 50);
+    assert!(listed.contains("k1-node04"), "{listed}");
+    let set = |model: &mut Model, state: SourceState| {
+        model.apply(Stamped {
+            at: seed::now(),
+            event: ClusterEvent::Source(Kind::Pod, state),
+        });
+    };
+    // Listing pods again (after a 410, or while they first come): what a budget blocks is
+    // not known, whatever the pods seen so far say.
+    set(&mut model, SourceState::Syncing);
+    let listing = draw(&ui, &model, 200, 50);
+    let rows: Vec<&str> = listing
+        .lines()
+        .filter(|l| l.contains("istio-system ") || l.contains("logging "))
+        .collect();
+    assert_eq!(rows.len(), 7, "{listing}");
+    for row in &rows {
+        assert!(
+            row.trim_end_matches(['│', ' ']).ends_with("unknown"),
+            "{row}"
+        );
+        assert!(!row.contains("k1-node"), "{row}");
+    }
+    // Listed again: the same rows as before (the header's clock moved with the events).
+    set(&mut model, SourceState::Ready);
+    let body = |screen: &str| {
+        screen
+            .lines()
+            .skip(2)
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(body(&draw(&ui, &model, 200, 50)), body(&listed));
+}

@@ -77,6 +77,7 @@ pub(crate) fn row(store: &Store, pdb: &PdbSummary) -> PdbRow {
             .collect(),
         blocks_nodes: blocks_nodes.into(),
         relaxed: pdb.relaxed_from.is_some(),
+        blocks_unknown: false,
     }
 }
 

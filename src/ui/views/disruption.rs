@@ -77,7 +77,11 @@ impl Row for PdbRow {
                 },
             ),
             (r.expected_pods.to_string(), Tone::Plain),
-            if r.blocks_nodes.is_empty() {
+            if r.blocks_unknown {
+                // Pods or nodes still being listed (or unreadable): a budget that blocks
+                // nothing seen so far may block a drain all the same.
+                ("unknown".into(), Tone::Warn)
+            } else if r.blocks_nodes.is_empty() {
                 ("-".into(), Tone::Dim)
             } else {
                 (list(&r.blocks_nodes), Tone::Bad)
