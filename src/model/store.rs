@@ -846,20 +846,13 @@ impl Store {
     /// Replaces every object of a kind: those not listed are removed. Objects of another
     /// kind in the list are ignored.
     pub fn relist(&mut self, kind: Kind, objects: Vec<Object>) -> bool {
-        let objects: Vec<Object> = objects
-            .into_iter()
-            .filter(|o| Kind::of(o) == kind)
-            .collect();
-        let mut listed = self.relisting.remove(&kind).unwrap_or_default();
-        listed.extend(objects.iter().map(key_of));
-        let mut changed = false;
+        // The last part: then whatever neither it nor the parts before it held is gone.
+        let mut changed = self.relist_part(kind, objects);
+        let listed = self.relisting.remove(&kind).unwrap_or_default();
         for key in self.keys(kind) {
             if !listed.contains(&key) {
                 changed |= self.remove(kind, &key);
             }
-        }
-        for o in objects {
-            changed |= self.upsert(o);
         }
         changed
     }
