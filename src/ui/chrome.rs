@@ -274,60 +274,86 @@ pub fn help(
         .max()
         .unwrap_or(0)
         + 2;
+    let heading_of = |b: &super::keymap::Binding| {
+        if b.is_prompt() {
+            "WHILE TYPING A FILTER, A COMMAND OR A DIALOG'S TEXT".to_string()
+        } else if b.is_dialog() {
+            "IN AN ACTION'S DIALOG (PREVIEW, DRY RUN, CONFIRM)".to_string()
+        } else if b.is_pane() {
+            "IN A PANE (YAML, DESCRIBE, LOGS, CONTEXTS; THE KEYS ABOVE SCROLL IT)".to_string()
+        } else if matches!(b.action, Action::View(_)) {
+            format!(
+                "{}  (or :name, e.g. :nodes :ns :pdb)",
+                b.group.to_uppercase()
+            )
+        } else {
+            b.group.to_uppercase()
+        }
+    };
+    // What each binding says after its keys, in pieces of one style each.
+    let texts: Vec<Vec<(String, ratatui::style::Style)>> = bindings
+        .iter()
+        .map(|b| {
+            let mut pieces = vec![(b.description.clone(), t.base)];
+            if let Some(c) = b
+                .command
+                .as_ref()
+                // Views say `:name` in their heading; a command without keys is its key.
+                .filter(|_| !matches!(b.action, Action::View(_)) && !b.keys.is_empty())
+            {
+                pieces.push((format!("  (:{c})"), t.dim));
+            }
+            if b.dangerous && state.readonly {
+                pieces.push(("  disabled: --readonly".into(), t.dim));
+            } else if b.dangerous && state.actions_disabled.is_some() {
+                pieces.push(("  disabled: no audit log".into(), t.dim));
+            } else if b.dangerous {
+                pieces.push(("  changes the cluster".into(), t.bad));
+            }
+            pieces
+        })
+        .collect();
+    // A box as wide as the widest line (100 columns at least), the whole body when that does
+    // not fit: there a line too long goes on under its description.
+    let widest = texts
+        .iter()
+        .map(|pieces| 2 + key_width + pieces.iter().map(|(s, _)| s.chars().count()).sum::<usize>())
+        .chain(bindings.iter().map(|b| heading_of(b).chars().count()))
+        .max()
+        .unwrap_or(0);
+    let want = u16::try_from(widest + 2).unwrap_or(u16::MAX).max(100);
+    let popup = if area.width < want + 4 {
+        area
+    } else {
+        centered(area, want, area.height.saturating_sub(2))
+    };
+    let text_width = usize::from(popup.width.saturating_sub(2))
+        .saturating_sub(2 + key_width)
+        .max(10);
     let mut lines = Vec::new();
     let mut group = "";
-    for b in &bindings {
+    for (b, pieces) in bindings.iter().zip(texts) {
         if b.group != group {
             if !lines.is_empty() {
                 lines.push(Line::raw(""));
             }
-            let heading = if b.is_prompt() {
-                "WHILE TYPING A FILTER, A COMMAND OR A DIALOG'S TEXT".to_string()
-            } else if b.is_dialog() {
-                "IN AN ACTION'S DIALOG (PREVIEW, DRY RUN, CONFIRM)".to_string()
-            } else if b.is_pane() {
-                "IN A PANE (YAML, DESCRIBE, LOGS, CONTEXTS; THE KEYS ABOVE SCROLL IT)".to_string()
-            } else if matches!(b.action, Action::View(_)) {
-                format!(
-                    "{}  (or :name, e.g. :nodes :ns :pdb)",
-                    b.group.to_uppercase()
-                )
-            } else {
-                b.group.to_uppercase()
-            };
-            lines.push(Line::from(Span::styled(heading, t.title)));
+            lines.push(Line::from(Span::styled(heading_of(b), t.title)));
             group = &b.group;
         }
-        let mut spans = vec![
-            Span::styled(format!("  {:<key_width$}", b.keys_label()), t.footer_key),
-            Span::styled(b.description.clone(), t.base),
-        ];
-        if let Some(c) = b
-            .command
-            .as_ref()
-            // Views say `:name` in their heading; a command without keys is its key.
-            .filter(|_| !matches!(b.action, Action::View(_)) && !b.keys.is_empty())
-        {
-            spans.push(Span::styled(format!("  (:{c})"), t.dim));
+        for (i, row) in wrap_pieces(pieces, text_width).into_iter().enumerate() {
+            let keys = if i == 0 {
+                b.keys_label()
+            } else {
+                String::new()
+            };
+            let mut spans = vec![Span::styled(format!("  {keys:<key_width$}"), t.footer_key)];
+            spans.extend(row);
+            lines.push(Line::from(spans));
         }
-        if b.dangerous && state.readonly {
-            spans.push(Span::styled("  disabled: --readonly", t.dim));
-        } else if b.dangerous && state.actions_disabled.is_some() {
-            spans.push(Span::styled("  disabled: no audit log", t.dim));
-        } else if b.dangerous {
-            spans.push(Span::styled("  changes the cluster", t.bad));
-        }
-        lines.push(Line::from(spans));
     }
     let where_ = match &state.screen().id {
         ScreenId::View(v) => v.title().to_string(),
         ScreenId::Details(s) => format!("{} details", s.parent().title()),
-    };
-    // Narrow terminals give the help the whole body; wide ones a centered box.
-    let popup = if area.width < 104 {
-        area
-    } else {
-        centered(area, 100, area.height.saturating_sub(2))
     };
     frame.render_widget(Clear, popup);
     let scroll = u16::try_from(scroll.min(lines.len().saturating_sub(1))).unwrap_or(0);
@@ -343,6 +369,37 @@ pub fn help(
             ),
         popup,
     );
+}
+
+/// Styled pieces of text in lines of at most `width` characters, broken between words (a
+/// word longer than a line gets one of its own); the pieces keep their styles.
+fn wrap_pieces(
+    pieces: Vec<(String, ratatui::style::Style)>,
+    width: usize,
+) -> Vec<Vec<Span<'static>>> {
+    let mut rows: Vec<Vec<Span<'static>>> = vec![Vec::new()];
+    let mut len = 0;
+    for (text, style) in pieces {
+        for (n, word) in text.split(' ').enumerate() {
+            let words = word.chars().count();
+            // The space before a word, unless it starts its piece or a line.
+            let gap = usize::from(n > 0 && len > 0);
+            if len > 0 && len + gap + words > width {
+                rows.push(Vec::new());
+                len = 0;
+            }
+            if len == 0 && word.is_empty() {
+                continue;
+            }
+            let gap = usize::from(n > 0 && len > 0);
+            let shown = format!("{}{word}", " ".repeat(gap));
+            len += gap + words;
+            if let Some(row) = rows.last_mut() {
+                row.push(Span::styled(shown, style));
+            }
+        }
+    }
+    rows
 }
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {

@@ -795,6 +795,43 @@ fn help_lists_every_key_of_the_current_view() {
 }
 
 #[test]
+fn help_lines_too_long_for_the_terminal_go_on_under_their_description() {
+    let model = seed_model();
+    let keymap = Keymap::default();
+    let mut ui = new_ui();
+    press(&mut ui, &model, "6?");
+    let scope = ui.state().scope();
+    let dangerous = keymap.help(scope).iter().filter(|b| b.dangerous).count();
+    assert!(
+        dangerous >= 3,
+        "the Nodes view has drain, cordon and uncordon"
+    );
+    // 80 columns: each action's line goes on under its description, nothing cut.
+    let narrow = draw(&ui, &model, 80, 120);
+    assert_eq!(
+        narrow.matches("changes the cluster").count(),
+        dangerous,
+        "{narrow}"
+    );
+    let drain = narrow
+        .lines()
+        .position(|l| l.contains("drain the node: cordon, then evict"))
+        .expect("the drain line");
+    let next = narrow.lines().nth(drain + 1).unwrap_or_default();
+    assert!(
+        next.starts_with("│               c") && next.contains("changes the"),
+        "{narrow}"
+    );
+    // A wide terminal's box is as wide as the longest line.
+    let wide = draw(&ui, &model, 160, 120);
+    assert!(
+        wide.lines()
+            .any(|l| l.contains("(type its name to confirm)  changes the cluster")),
+        "{wide}"
+    );
+}
+
+#[test]
 fn q_and_ctrl_c_quit() {
     let model = seed_model();
     let mut ui = new_ui();
