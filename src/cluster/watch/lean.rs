@@ -1261,6 +1261,56 @@ mod tests {
         assert!(rs.0.spec.template.is_none());
     }
 
+    /// `text` cut at every byte, and with every byte replaced by each of the bytes that
+    /// steer a JSON reader: `read` (and the projection of what it reads) never panics, and
+    /// the text cut short is always an error.
+    fn every_cut_and_change_is_read_without_a_panic<T>(
+        text: &[u8],
+        read: impl Fn(&[u8]) -> scan::Result<T>,
+        project: impl Fn(T),
+    ) {
+        const STEERING: [u8; 16] = [
+            b'"', b'\\', b'{', b'}', b'[', b']', b',', b':', b' ', b'n', b'0', b'-', b'u', 0x01,
+            0x80, 0xff,
+        ];
+        project(read(text).expect("the text reads whole"));
+        for cut in 0..text.len() {
+            assert!(
+                read(&text[..cut]).is_err(),
+                "cut at {cut}: {}",
+                String::from_utf8_lossy(&text[..cut])
+            );
+        }
+        let mut changed = text.to_vec();
+        for at in 0..text.len() {
+            for &b in &STEERING {
+                changed[at] = b;
+                if let Ok(read) = read(&changed) {
+                    project(read);
+                }
+            }
+            changed[at] = text[at];
+        }
+    }
+
+    #[test]
+    fn a_pod_or_workload_cut_or_changed_anywhere_is_read_without_a_panic() {
+        let pod = serde_json::to_vec(&injected_pod()).expect("json");
+        every_cut_and_change_is_read_without_a_panic(&pod, Lean::<PodParts>::from_json, |p| {
+            p.project(&mut Interner::default());
+        });
+        let deployment = serde_json::to_vec(&deployment()).expect("json");
+        // Read twice: as a Deployment and as a ReplicaSet.
+        every_cut_and_change_is_read_without_a_panic(
+            &deployment,
+            |b| Ok((workload_by_reader(b)?, workload_by_reader(b)?)),
+            |(d, r)| {
+                Lean::<apps::Deployment>::from(d).project(&mut Interner::default());
+                Lean::<apps::ReplicaSet>::from(r).project(&mut Interner::default());
+            },
+        );
+    }
+
     #[test]
     fn a_wrong_type_is_an_error_not_a_panic() {
         let wrong = json!({"metadata": {"name": 7}});

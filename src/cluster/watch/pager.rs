@@ -925,6 +925,47 @@ mod tests {
     }
 
     #[test]
+    fn a_page_changed_anywhere_reads_alike_in_chunks_and_whole_without_a_panic() {
+        let body = br#"{"kind":"PodList","metadata":{"resourceVersion":"12","continue":"abc"},
+            "items":[{"metadata":{"name":"a","labels":{"app":"a"},"annotations":{"x":"y\"z"},
+                "managedFields":[{"fieldsV1":{"f:x":{}}}]},
+                "spec":{"nodeName":"n1","containers":[{"name":"c","env":[{"name":"E"}]}]}},
+              {"metadata":{"name":"b"},"status":{"phase":"Running","containerStatuses":
+                [{"name":"c","ready":true,"restartCount":12,"state":{}}]}}],
+            "extra":[1,true,null]}"#;
+        let steering = b"\"\\{}[],: n0-u\x01\x80\xff";
+        let mut changed = body.to_vec();
+        let mut read = 0;
+        for at in 0..body.len() {
+            for &b in steering {
+                changed[at] = b;
+                let (told_whole, whole) = streamed(&changed, changed.len());
+                let (told_chunks, chunks) = streamed(&changed, 7);
+                match (whole, chunks) {
+                    (Ok(whole), Ok(chunks)) => {
+                        read += 1;
+                        assert_eq!(whole.items, chunks.items, "byte {at} as {b}");
+                        assert_eq!(told_whole, told_chunks, "byte {at} as {b}");
+                    }
+                    (Err(_), Err(_)) => {}
+                    (whole, chunks) => panic!(
+                        "byte {at} as {b}: whole {:?}, in chunks {:?}",
+                        whole.map(|p| p.items.len()),
+                        chunks.map(|p| p.items.len())
+                    ),
+                }
+            }
+            changed[at] = body[at];
+        }
+        // Most changes land in what is skipped or kept as text, and still read.
+        assert!(
+            read > body.len(),
+            "{read} of {} changes read",
+            body.len() * 16
+        );
+    }
+
+    #[test]
     fn null_items_are_none_and_a_broken_page_is_an_error() {
         let page = read_page::<ConfigMap>(br#"{"metadata":{},"items":null}"#, |_| {})
             .expect("a page without items");
