@@ -256,7 +256,7 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print one view of the model and exit: connect, wait for the initial sync, print.
+    /// Print one view of the cluster once its initial sync is done, and exit (for scripts).
     Get(GetCmd),
     /// Print every proxy's xDS sync state as `istioctl proxy-status` does (NAME CLUSTER CDS
     /// LDS EDS RDS ECDS ISTIOD VERSION) and exit: ask every istiod replica once. Given a
