@@ -553,7 +553,7 @@ mod lean_pb {
     use std::collections::BTreeMap;
 
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
-    use meshtop::model::labels::keys;
+    use meshtop::cluster::watch::KEPT_ANNOTATIONS;
     use meshtop::model::project::{
         ConditionParts, ContainerParts, ContainerStatusParts, PodParts, TerminatedParts,
     };
@@ -724,15 +724,6 @@ mod lean_pb {
         reason: Option<String>,
     }
 
-    const KEPT: [&str; 6] = [
-        keys::SIDECAR_STATUS,
-        keys::ISTIO_REV,
-        keys::MIRROR_POD,
-        keys::HELM_RELEASE,
-        keys::RELAXED_FROM,
-        keys::RELAXED_TO,
-    ];
-
     fn text(b: Option<Bytes>) -> String {
         String::from_utf8(b.unwrap_or_default().to_vec()).expect("UTF-8")
     }
@@ -796,7 +787,7 @@ mod lean_pb {
             resource_version: m.resource_version,
             labels: map(m.labels, |_| true),
             annotations: map(m.annotations, |k| {
-                KEPT.iter().any(|kept| kept.as_bytes() == k)
+                KEPT_ANNOTATIONS.iter().any(|kept| kept.as_bytes() == k)
             }),
             owner_references: (!m.owner_references.is_empty()).then(|| {
                 m.owner_references

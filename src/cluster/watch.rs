@@ -29,7 +29,7 @@ use kube::{Client, Resource};
 use tokio::sync::{OnceCell, mpsc};
 use tokio::task::JoinSet;
 
-pub use self::lean::Lean;
+pub use self::lean::{KEPT_ANNOTATIONS, Lean};
 use self::pager::ListItem;
 
 use super::Connection;

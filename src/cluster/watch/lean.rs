@@ -62,7 +62,7 @@ impl<K: Project> Project for Lean<K> {
 /// The annotations a projection reads; every other one (a `last-applied-configuration`
 /// can be bigger than the rest of the object) is skipped. A projection that starts reading
 /// another annotation adds it here: `lean_and_full_objects_project_alike` fails until then.
-const KEPT_ANNOTATIONS: [&str; 6] = [
+pub const KEPT_ANNOTATIONS: [&str; 6] = [
     keys::SIDECAR_STATUS,
     keys::ISTIO_REV,
     keys::MIRROR_POD,
