@@ -16,12 +16,10 @@ use super::theme::Theme;
 use super::views::ScreenId;
 use super::{Header, MIN_HEIGHT, MIN_WIDTH};
 
-/// `12s`, `3m4s`, `2h5m`, `3d4h`: how long ago, as kubectl writes ages.
+/// `12s`, `3m4s`, `2h5m`, `3d4h`: how long ago, as kubectl writes ages; `0s` for a time
+/// ahead of the clock (callers write "… ago" after it).
 pub fn age(now: Timestamp, then: Timestamp) -> String {
-    let secs = now.duration_since(then).as_secs();
-    if secs < 0 {
-        return "just now".into();
-    }
+    let secs = now.duration_since(then).as_secs().max(0);
     let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
     match () {
         _ if secs < 60 => format!("{s}s"),
@@ -436,4 +434,21 @@ pub fn too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
             ..area
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_as_kubectl_writes_them_and_a_time_ahead_is_0s() {
+        let now: Timestamp = "2026-12-06T10:00:00Z".parse().expect("time");
+        let ago = |secs: i64| age(now, now - jiff::SignedDuration::from_secs(secs));
+        assert_eq!(ago(12), "12s");
+        assert_eq!(ago(184), "3m4s");
+        assert_eq!(ago(2 * 3600 + 5 * 60), "2h5m");
+        assert_eq!(ago(3 * 86_400 + 4 * 3600), "3d4h");
+        // The clock behind the cluster's: "last event 0s ago", not "just now ago".
+        assert_eq!(ago(-5), "0s");
+    }
 }
