@@ -226,3 +226,51 @@ fn proxy_status_prints_the_format_of_the_newest_istiod() {
         .expect("a ztunnel row");
     assert_eq!(ztunnel["subscribed"], serde_json::json!(["WDS", "WADS"]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_lists_drains_a_budget_blocks_before_those_waiting_for_consent() {
+    // Every injected pod of the 2026 mesh has emptyDir volumes, so most drains wait only for
+    // consent (`e`), and two are blocked by budgets.
+    let (_sandbox, conn) =
+        crate::common::harness::connected("assets/scenarios/canary-2026.yaml").await;
+    let model = meshtop::app::synced_model(
+        &conn,
+        meshtop::cluster::WatchOptions::default(),
+        std::time::Duration::from_secs(30),
+    )
+    .await
+    .expect("synced");
+    let drains = model.blocked_drains();
+    let by_budget = drains.by_budget();
+    assert!(
+        by_budget > 0 && by_budget < drains.len(),
+        "{by_budget} of {} by budgets",
+        drains.len()
+    );
+    let screen = crate::common::tui::draw(&crate::common::tui::new_ui(), &model, 200, 50);
+    let header = format!(
+        "DRAINS {} of {} nodes blocked ({by_budget} by budgets)",
+        drains.len(),
+        model.node_count()
+    );
+    let at = screen
+        .lines()
+        .position(|l| l.contains(&header))
+        .unwrap_or_else(|| panic!("{header}:\n{screen}"));
+    let listed: Vec<&str> = screen
+        .lines()
+        .skip(at + 1)
+        .map_while(|l| {
+            l.split_once("│  ✗ ")
+                .map(|(_, rest)| rest.trim_end_matches([' ', '│']))
+        })
+        .collect();
+    assert_eq!(listed.len(), drains.len(), "{screen}");
+    let consent = |l: &&str| l.contains("emptyDir") || l.contains("without a controller");
+    assert!(!listed[..by_budget].iter().any(consent), "{screen}");
+    assert!(listed[by_budget..].iter().all(consent), "{screen}");
+    // Each part by name.
+    for part in [&listed[..by_budget], &listed[by_budget..]] {
+        assert!(part.is_sorted(), "{part:#?}");
+    }
+}

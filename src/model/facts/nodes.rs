@@ -290,10 +290,29 @@ impl<'m> BlockedDrains<'m> {
             .index
             .needs_consent
             .union(&self.by_pdb)
-            .filter_map(move |name| {
-                let (name, _) = store.nodes.get_key_value(name)?;
-                Some((name, counts(store, store.index.nodes.get(name))))
-            })
+            .filter_map(move |name| self.with_counts(name))
+    }
+
+    /// How many of them a budget blocks (some may also hold pods that need consent).
+    pub fn by_budget(&self) -> usize {
+        self.by_pdb.len()
+    }
+
+    /// The same nodes, those a budget blocks first (a budget must change before they drain),
+    /// then those whose pods only need consent (`--delete-emptydir-data`, `--force`); each
+    /// part by name.
+    pub fn budgets_first(&self) -> impl Iterator<Item = (&'m Name, DrainCounts)> + '_ {
+        let consent_only = self.store.index.needs_consent.difference(&self.by_pdb);
+        self.by_pdb
+            .iter()
+            .chain(consent_only)
+            .filter_map(move |name| self.with_counts(name))
+    }
+
+    fn with_counts(&self, name: &Name) -> Option<(&'m Name, DrainCounts)> {
+        let store = self.store;
+        let (name, _) = store.nodes.get_key_value(name)?;
+        Some((name, counts(store, store.index.nodes.get(name))))
     }
 }
 

@@ -289,10 +289,23 @@ fn proxies_and_drains<'a>(
         match &unknown {
             // A count from part of the cluster would read as an answer: say why there is none.
             Some(why) => Span::styled(format!("unknown: {why}"), t.warn),
-            None => Span::styled(
-                format!("{blocked_count} of {} nodes blocked", model.node_count()),
-                if blocked_count == 0 { t.good } else { t.bad },
-            ),
+            None => {
+                let by_budget = blocked.by_budget();
+                // In a mesh every injected pod has emptyDir volumes: most drains wait only
+                // for consent, and those a budget blocks would be lost among them.
+                let of_them = if by_budget > 0 && by_budget < blocked_count {
+                    format!(" ({by_budget} by budgets)")
+                } else {
+                    String::new()
+                };
+                Span::styled(
+                    format!(
+                        "{blocked_count} of {} nodes blocked{of_them}",
+                        model.node_count()
+                    ),
+                    if blocked_count == 0 { t.good } else { t.bad },
+                )
+            }
         },
     ]));
 
@@ -301,7 +314,7 @@ fn proxies_and_drains<'a>(
     } else {
         usize::from(room.height).saturating_sub(lines.len())
     };
-    for (name, drain) in blocked.iter().take(shown) {
+    for (name, drain) in blocked.budgets_first().take(shown) {
         let why = if drain.pdbs.is_empty() {
             // Pods a drain refuses without consent: which kind, as the Nodes view says.
             let summary = drain.summary();
