@@ -371,7 +371,7 @@ pub fn help(
 
 /// Styled pieces of text in lines of at most `width` characters, broken between words (a
 /// word longer than a line gets one of its own); the pieces keep their styles.
-fn wrap_pieces(
+pub(super) fn wrap_pieces(
     pieces: Vec<(String, ratatui::style::Style)>,
     width: usize,
 ) -> Vec<Vec<Span<'static>>> {

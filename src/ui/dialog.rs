@@ -352,22 +352,11 @@ fn field_hint(form: &InstallForm, id: FieldId) -> String {
 /// Words of `text` in lines of at most `width` characters (a word longer than that gets a
 /// line of its own).
 fn wrap_words(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split(' ') {
-        let len = line.chars().count();
-        if len > 0 && len + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
+    super::chrome::wrap_pieces(vec![(text.to_string(), Style::default())], width)
+        .into_iter()
+        .filter(|row| !row.is_empty())
+        .map(|row| row.iter().map(|s| s.content.as_ref()).collect())
+        .collect()
 }
 
 /// `text` cut to `width` characters, `…` marking the cut.

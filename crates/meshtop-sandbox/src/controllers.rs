@@ -325,13 +325,13 @@ fn prune(cluster: &mut Cluster) {
     cluster.controllers.iop_status.retain(|u| iops.contains(u));
 }
 
-/// The controller task: runs `reconcile` at each deadline and after each write.
 /// Whether the controllers have gone over every write so far.
 #[cfg(test)]
 pub(crate) fn settled(cluster: &Cluster) -> bool {
     cluster.controllers.seen_rv == cluster.store.resource_version()
 }
 
+/// The controller task: runs `reconcile` at each deadline and after each write.
 pub async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     loop {
         let next = reconcile(&mut shared.lock(), Timestamp::now());

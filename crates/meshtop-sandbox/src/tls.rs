@@ -17,6 +17,23 @@ pub struct Tls {
 }
 
 pub fn generate() -> Result<Tls, String> {
+    let certs = certificates()?;
+    let config = server_config(certs.chain, certs.key)?;
+    Ok(Tls {
+        ca_pem: certs.ca_pem,
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+    })
+}
+
+/// A CA made now and the serving certificate it signs.
+struct Certificates {
+    ca_pem: String,
+    /// The serving certificate, then the CA's.
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+fn certificates() -> Result<Certificates, String> {
     let err = |e: rcgen::Error| format!("cannot make the sandbox certificate: {e}");
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -43,13 +60,10 @@ pub fn generate() -> Result<Tls, String> {
     let key = KeyPair::generate().map_err(err)?;
     let cert = params.signed_by(&key, &ca).map_err(err)?;
 
-    let config = server_config(
-        vec![CertificateDer::from(cert.der().to_vec()), ca.der().clone()],
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-    )?;
-    Ok(Tls {
+    Ok(Certificates {
         ca_pem: ca.pem(),
-        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        chain: vec![CertificateDer::from(cert.der().to_vec()), ca.der().clone()],
+        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
     })
 }
 
@@ -90,21 +104,10 @@ mod tests {
     /// A TLS handshake in memory between the sandbox's server side and a rustls client
     /// offering rustls's default suites in their order: the suite they agree on.
     fn agreed(versions: &[&'static rustls::SupportedProtocolVersion]) -> CipherSuite {
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-        let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(vec!["localhost".to_string()])
-            .unwrap()
-            .signed_by(&key, &ca)
-            .unwrap();
-        let server = server_config(
-            vec![CertificateDer::from(cert.der().to_vec())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        )
-        .unwrap();
+        let certs = certificates().unwrap();
         let mut roots = rustls::RootCertStore::empty();
-        roots.add(ca.der().clone()).unwrap();
+        roots.add(certs.chain[1].clone()).unwrap();
+        let server = server_config(certs.chain, certs.key).unwrap();
         // The client's own order: rustls's default, AES-256-GCM first.
         let client_provider = rustls::crypto::ring::default_provider();
         assert!(matches!(
